@@ -1,0 +1,53 @@
+export type AuditOutcome = 'SUCCESS' | 'DENIED' | 'ERROR';
+
+/** What a caller records; the log adds time, cursor and hash chain. */
+export interface AuditEventInput {
+  type: string;
+  outcome: AuditOutcome;
+  /** The acting user's email; null for the system itself. */
+  actor: string | null;
+  server?: string | null;
+  tool?: string | null;
+  sessionId?: string | null;
+  data?: Record<string, unknown>;
+}
+
+/** The hashed content of an event: everything but its cursor. */
+export interface ChainedAuditEvent {
+  type: string;
+  outcome: AuditOutcome;
+  actor: string | null;
+  server: string | null;
+  tool: string | null;
+  sessionId: string | null;
+  data: Record<string, unknown>;
+  /** ISO-8601 time the event was recorded. */
+  time: string;
+  /** Hash of the previous event (GENESIS_HASH for the first one). */
+  prevHash: string;
+  /** SHA-256 over the canonical JSON of every other field here. */
+  hash: string;
+}
+
+export interface AuditEvent extends ChainedAuditEvent {
+  /** Stream cursor: strictly increasing, opaque to clients. */
+  id: string;
+}
+
+/** Where a tail starts: after a cursor, from the first event, or with the next new one. */
+export type AuditPosition = { after: string } | 'start' | 'end';
+
+export interface AuditLog {
+  /**
+   * Appends durably and resolves only then: a caller acts after this resolves, never
+   * before (fail closed). Rejects with StoreUnavailableError when the log cannot be written.
+   */
+  append(input: AuditEventInput): Promise<AuditEvent>;
+  /** Up to `limit` events after the cursor (from the start without one), in log order. */
+  read(options: { after?: string; limit: number }): Promise<AuditEvent[]>;
+  /**
+   * Every event after the position, in order, then live ones as they are appended, until
+   * the signal aborts: no gap and no duplicate, because it reads the log itself.
+   */
+  tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent>;
+}

@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { Document } from 'yaml';
+import type { core } from 'zod';
+import { PortcullisError } from '../errors.js';
+import { resolveReferences } from './references.js';
+import { configSchema } from './schema.js';
+import type { PortcullisConfig } from './schema.js';
+
+export interface ConfigProblem {
+  /** Key path such as `roles[1].request[0].maxDurationSeconds`; empty for the whole file. */
+  path: string;
+  message: string;
+  line?: number;
+}
+
+export class ConfigError extends PortcullisError {
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super('CONFIG_INVALID', problems.map((p) => formatProblem(file, p)).join('\n'));
+  }
+}
+
+export interface LoadedConfig {
+  config: PortcullisConfig;
+  /** Values resolved from ${env:...}/${file:...}: never to be logged or returned. */
+  secrets: ReadonlySet<string>;
+  file: string;
+}
+
+export function formatProblem(file: string, problem: ConfigProblem): string {
+  const where = problem.line === undefined ? file : `${file}:${problem.line}`;
+  return problem.path ? `${where}: ${problem.path}: ${problem.message}` : `${where}: ${problem.message}`;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}
+
+/**
+ * Reads, resolves and validates a config file. Throws ConfigError listing every problem
+ * (one per key), so an operator fixes them in one pass; nothing partial is returned.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [{ path: '', message: `cannot read file (${(error as NodeJS.ErrnoException).code ?? 'error'})` }]);
+  }
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}`, line: lineCounter.linePos(e.pos[0]).line })),
+    );
+  }
+  const lineOf = (keyPath: readonly PropertyKey[]) => nodeLine(doc, lineCounter, keyPath);
+
+  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(file, [{ path: '', message: 'expected a YAML mapping at the top level' }]);
+  }
+
+  const resolved = resolveReferences(raw, { env, baseDir: dirname(path) });
+  if (resolved.problems.length > 0) {
+    throw new ConfigError(
+      file,
+      resolved.problems.map((p) => ({ path: formatPath(p.path), message: p.message, line: lineOf(p.path) })),
+    );
+  }
+
+  const parsed = configSchema.safeParse(resolved.value);
+  if (!parsed.success) {
+    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => toProblems(issue, lineOf)));
+  }
+  return { config: parsed.data, secrets: resolved.secrets, file: path };
+}
+
+function toProblems(issue: core.$ZodIssue, lineOf: (path: readonly PropertyKey[]) => number | undefined): ConfigProblem[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const keyPath = [...issue.path, key];
+      return { path: formatPath(keyPath), message: 'unknown key', line: lineOf(keyPath) };
+    });
+  }
+  const message = issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
+  return [{ path: formatPath(issue.path), message, line: lineOf(issue.path) }];
+}
+
+function nodeLine(doc: Document, lineCounter: LineCounter, keyPath: readonly PropertyKey[]): number | undefined {
+  // Walk up to the deepest existing node: a missing key is reported at its parent.
+  for (let depth = keyPath.length; depth >= 0; depth--) {
+    const node = doc.getIn(keyPath.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}

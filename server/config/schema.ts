@@ -1,0 +1,222 @@
+import { X509Certificate } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The configuration file's shape. Every key is documented in docs/configuration.md;
+ * messages here are what an operator reads, so they say what was expected.
+ */
+
+// Values from ${env:...} arrive as strings; accept "8080" where a number is expected.
+const numeric = (schema: z.ZodNumber) =>
+  z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v), schema);
+
+const positiveInt = (max?: number) => {
+  let n = z.number({ error: 'expected a positive integer' }).int('expected a positive integer').positive('expected a positive integer');
+  if (max !== undefined) n = n.max(max, `expected at most ${max}`);
+  return numeric(n);
+};
+
+const nonNegativeInt = (max: number) =>
+  numeric(
+    z
+      .number({ error: 'expected a non-negative integer' })
+      .int('expected a non-negative integer')
+      .min(0, 'expected a non-negative integer')
+      .max(max, `expected at most ${max}`),
+  );
+
+const text = (what = 'a non-empty string') => z.string({ error: `expected ${what}` }).trim().min(1, `expected ${what}`);
+
+const httpUrl = text('an http(s) URL').refine((v) => {
+  try {
+    const url = new URL(v);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+}, 'expected an http(s) URL without credentials');
+
+/** Identifiers that appear in URLs (`/auth/saml/:idp`, `/mcp/ws/:server`): DNS-label-like. */
+const slug = (what: string) =>
+  z
+    .string({ error: `expected ${what}` })
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, `expected ${what}: lowercase letters, digits and inner hyphens, at most 63 characters`);
+
+/**
+ * A tool name pattern: MCP tool-name characters (2025-11-25 spec: A-Z a-z 0-9 _ - .,
+ * 1-128 long) plus `*` as a wildcard. Anything else could never match a real tool and is
+ * almost certainly a typo that would silently grant or deny the wrong thing.
+ */
+const toolPattern = z
+  .string({ error: 'expected a tool name pattern' })
+  .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'expected a tool name pattern: letters, digits, "_", "-", "." and "*" wildcards, 1-128 characters');
+
+const pemCertificate = text('a PEM certificate').refine((v) => {
+  try {
+    new X509Certificate(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected a PEM-encoded X.509 certificate');
+
+const serverSection = z.strictObject({
+  host: text('a host name or address').default('127.0.0.1'),
+  port: numeric(z.number({ error: 'expected a port number' }).int().min(0, 'expected a port number').max(65535, 'expected a port number')).default(8080),
+  publicUrl: httpUrl,
+});
+
+const storeSection = z
+  .strictObject({
+    redis: z
+      .strictObject({
+        url: text('a redis:// or rediss:// URL').refine((v) => /^rediss?:\/\//.test(v), 'expected a redis:// or rediss:// URL'),
+        keyPrefix: z.string().max(64, 'expected at most 64 characters').default('portcullis:'),
+        // Bounded wait: a command that cannot complete in this time fails (fail closed).
+        commandTimeoutMs: positiveInt(60_000).default(2_000),
+        connectTimeoutMs: positiveInt(60_000).default(5_000),
+      })
+      .optional(),
+    dataDir: text('a directory path').default('./data'),
+  })
+  .default({ dataDir: './data' });
+
+const identityProvider = z.strictObject({
+  id: slug('an IdP id'),
+  displayName: text().optional(),
+  entryPoint: httpUrl,
+  idpIssuer: text('the IdP entity id'),
+  idpCert: z.union([pemCertificate, z.array(pemCertificate).min(1, 'expected at least one certificate')]),
+  spEntityId: text('the SP entity id (audience)'),
+  attributes: z
+    .strictObject({
+      email: text('a SAML attribute name').default('email'),
+      displayName: text('a SAML attribute name').optional(),
+      groups: text('a SAML attribute name').optional(),
+    })
+    .default({ email: 'email' }),
+  // Bounded on purpose: a large skew widens the replay window of every assertion.
+  clockSkewSeconds: nonNegativeInt(300).default(60),
+});
+
+const requestRule = z.strictObject({
+  server: slug('a server name'),
+  tools: z.array(toolPattern).min(1, 'expected at least one tool pattern'),
+  denyTools: z.array(toolPattern).default([]),
+  maxDurationSeconds: positiveInt(),
+  autoApprove: z.boolean({ error: 'expected true or false' }).default(false),
+});
+
+const reviewRule = z.strictObject({
+  server: slug('a server name'),
+  tools: z.array(toolPattern).min(1, 'expected at least one tool pattern'),
+});
+
+const role = z.strictObject({
+  name: text('a role name'),
+  members: z
+    .strictObject({
+      groups: z.array(text('a group name')).default([]),
+      emails: z.array(z.email({ error: 'expected an email address' })).default([]),
+    })
+    .refine((m) => m.groups.length + m.emails.length > 0, 'expected at least one group or email'),
+  request: z.array(requestRule).default([]),
+  review: z.array(reviewRule).default([]),
+  audit: z.boolean({ error: 'expected true or false' }).default(false),
+});
+
+const secretMap = z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a plain name'), z.string({ error: 'expected a string' }));
+
+const stdioServer = z.strictObject({
+  name: slug('a server name'),
+  description: text().optional(),
+  transport: z.literal('stdio'),
+  command: text('a command'),
+  args: z.array(z.string({ error: 'expected a string' })).default([]),
+  env: secretMap.default({}),
+  cwd: text('a directory path').optional(),
+});
+
+const streamableHttpServer = z.strictObject({
+  name: slug('a server name'),
+  description: text().optional(),
+  transport: z.literal('streamable-http'),
+  url: httpUrl,
+  headers: secretMap.default({}),
+});
+
+const mcpServer = z.discriminatedUnion('transport', [stdioServer, streamableHttpServer], {
+  error: 'expected transport "stdio" or "streamable-http"',
+});
+
+const graphqlSection = z
+  .strictObject({
+    maxDepth: positiveInt(64).default(10),
+    maxAliases: positiveInt(1000).default(15),
+    maxDirectives: positiveInt(1000).default(20),
+    maxTokens: positiveInt(100_000).default(2_000),
+    maxCost: positiveInt(1_000_000).default(5_000),
+  })
+  .default({ maxDepth: 10, maxAliases: 15, maxDirectives: 20, maxTokens: 2_000, maxCost: 5_000 });
+
+const loggingSection = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  })
+  .default({ level: 'info' });
+
+export const configSchema = z
+  .strictObject({
+    server: serverSection,
+    store: storeSection,
+    session: z.strictObject({ ttlSeconds: positiveInt(30 * 86400).default(28800) }).default({ ttlSeconds: 28800 }),
+    identityProviders: z.array(identityProvider).default([]),
+    roles: z.array(role).default([]),
+    approvals: z
+      .strictObject({
+        requiredApprovals: positiveInt(10).default(1),
+        requestTtlSeconds: positiveInt().default(86400),
+        maxDurationSeconds: positiveInt().default(1209600),
+      })
+      .default({ requiredApprovals: 1, requestTtlSeconds: 86400, maxDurationSeconds: 1209600 }),
+    servers: z.array(mcpServer).default([]),
+    graphql: graphqlSection,
+    logging: loggingSection,
+  })
+  .superRefine((config, ctx) => {
+    const unique = (items: { value: string; path: (string | number)[] }[], what: string) => {
+      const seen = new Set<string>();
+      for (const item of items) {
+        if (seen.has(item.value)) ctx.addIssue({ code: 'custom', path: item.path, message: `duplicate ${what} "${item.value}"` });
+        seen.add(item.value);
+      }
+    };
+    unique(config.identityProviders.map((idp, i) => ({ value: idp.id, path: ['identityProviders', i, 'id'] })), 'IdP id');
+    unique(config.servers.map((s, i) => ({ value: s.name, path: ['servers', i, 'name'] })), 'server name');
+    unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
+
+    const servers = new Set(config.servers.map((s) => s.name));
+    config.roles.forEach((r, i) => {
+      for (const kind of ['request', 'review'] as const) {
+        r[kind].forEach((rule, j) => {
+          if (!servers.has(rule.server)) {
+            ctx.addIssue({ code: 'custom', path: ['roles', i, kind, j, 'server'], message: `unknown server "${rule.server}" (not in servers)` });
+          }
+        });
+      }
+      r.request.forEach((rule, j) => {
+        if (rule.maxDurationSeconds > config.approvals.maxDurationSeconds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['roles', i, 'request', j, 'maxDurationSeconds'],
+            message: `exceeds approvals.maxDurationSeconds (${config.approvals.maxDurationSeconds})`,
+          });
+        }
+      });
+    });
+  });
+
+export type PortcullisConfig = z.output<typeof configSchema>;
+export type IdentityProviderConfig = PortcullisConfig['identityProviders'][number];
+export type McpServerConfig = PortcullisConfig['servers'][number];
+export type RoleConfig = PortcullisConfig['roles'][number];

@@ -1,0 +1,41 @@
+/**
+ * Typed errors with stable codes. The edges (GraphQL, WebSocket, CLI, HTTP) map a code to
+ * their protocol once; nothing downstream matches on messages.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'STORE_UNAVAILABLE'
+  | 'INVALID_CURSOR'
+  | 'AUDIT_LOG_CORRUPT'
+  | 'AUDIT_CONFLICT'
+  | 'DATA_DIR_LOCKED';
+
+export class PortcullisError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The store could not be reached within its bounded wait; callers must fail closed. */
+export class StoreUnavailableError extends PortcullisError {
+  constructor(operation: string, cause?: unknown) {
+    super('STORE_UNAVAILABLE', `store unavailable during ${operation}`, { cause });
+  }
+}
+
+export class InvalidCursorError extends PortcullisError {
+  constructor(cursor: string) {
+    super('INVALID_CURSOR', `invalid cursor ${JSON.stringify(cursor.slice(0, 64))}`);
+  }
+}
+
+export class AuditLogCorruptError extends PortcullisError {
+  constructor(detail: string) {
+    super('AUDIT_LOG_CORRUPT', `audit log is corrupt: ${detail}`);
+  }
+}

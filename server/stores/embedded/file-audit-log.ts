@@ -1,0 +1,154 @@
+import { mkdirSync, openSync, closeSync, readFileSync, ftruncateSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../../clock.js';
+import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
+import { GENESIS_HASH } from '../../audit/chain.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { GroupCommitAppender } from '../../audit/group-commit.js';
+import type { AuditCommitter } from '../../audit/group-commit.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition, ChainedAuditEvent } from '../../audit/types.js';
+
+export const AUDIT_FILE_NAME = 'audit.jsonl';
+
+/**
+ * The single-instance audit log: one JSON line per event in `dataDir/audit.jsonl`,
+ * fdatasync'd before an append resolves, so a crash or restart loses nothing that was
+ * acknowledged. Cursors are the 1-based line number.
+ */
+export class FileAuditLog implements AuditLog, AuditCommitter {
+  private readonly events: AuditEvent[];
+  private readonly appender: GroupCommitAppender;
+  private waiters = new Set<() => void>();
+  private closed = false;
+
+  private constructor(
+    private readonly file: FileHandle,
+    events: AuditEvent[],
+    clock: Clock,
+    private readonly unlock: () => void,
+  ) {
+    this.events = events;
+    this.appender = new GroupCommitAppender(this, clock);
+  }
+
+  static async open(dataDir: string, clock: Clock): Promise<FileAuditLog> {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const unlock = lockDataDir(dataDir);
+    try {
+      const path = join(dataDir, AUDIT_FILE_NAME);
+      const events = loadEvents(path);
+      const file = await open(path, 'a', 0o600);
+      return new FileAuditLog(file, events, clock, unlock);
+    } catch (error) {
+      unlock();
+      throw error;
+    }
+  }
+
+  append(input: AuditEventInput): Promise<AuditEvent> {
+    return this.appender.append(input);
+  }
+
+  async headHash(): Promise<string> {
+    return this.events.at(-1)?.hash ?? GENESIS_HASH;
+  }
+
+  async commit(chained: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
+    if (this.closed) throw new StoreUnavailableError('audit append (log closed)');
+    if ((await this.headHash()) !== expectedHead) return null;
+    const start = this.events.length;
+    const events = chained.map((event, i) => ({ id: String(start + i + 1), ...event }));
+    try {
+      await this.file.appendFile(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+      await this.file.datasync();
+    } catch (error) {
+      throw new StoreUnavailableError('audit append', error);
+    }
+    this.events.push(...events);
+    this.wake();
+    return events.map((e) => e.id);
+  }
+
+  async read({ after, limit }: { after?: string; limit: number }): Promise<AuditEvent[]> {
+    const from = after === undefined ? 0 : this.indexAfter(after);
+    return this.events.slice(from, from + limit);
+  }
+
+  async *tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
+    let next = position === 'start' ? 0 : position === 'end' ? this.events.length : this.indexAfter(position.after);
+    while (!signal.aborted && !this.closed) {
+      if (next < this.events.length) {
+        yield this.events[next++]!;
+        continue;
+      }
+      await this.nextAppend(signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+    await this.file.close();
+    this.unlock();
+  }
+
+  private indexAfter(cursor: string): number {
+    if (!/^(0|[1-9]\d{0,15})$/.test(cursor)) throw new InvalidCursorError(cursor);
+    return Math.min(Number(cursor), this.events.length);
+  }
+
+  private nextAppend(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = new Set();
+    for (const w of waiters) w();
+  }
+}
+
+/**
+ * Reads the log back. A last line without its newline is an append that crashed before
+ * it was acknowledged: it is cut off. Anything else unreadable is corruption and stops
+ * the start, because writing on after it would hide it.
+ */
+function loadEvents(path: string): AuditEvent[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const complete = text.lastIndexOf('\n') + 1;
+  if (complete < text.length) {
+    const fd = openSync(path, 'r+');
+    try {
+      ftruncateSync(fd, Buffer.byteLength(text.slice(0, complete)));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const lines = text.slice(0, complete).split('\n').slice(0, -1);
+  return lines.map((line, i) => {
+    let event: AuditEvent;
+    try {
+      event = JSON.parse(line) as AuditEvent;
+    } catch {
+      throw new AuditLogCorruptError(`${path} line ${i + 1} is not JSON`);
+    }
+    if (event.id !== String(i + 1)) throw new AuditLogCorruptError(`${path} line ${i + 1} has cursor ${String(event.id)}`);
+    return event;
+  });
+}

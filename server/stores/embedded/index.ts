@@ -1,0 +1,31 @@
+import type { Clock } from '../../clock.js';
+import type { Stores } from '../types.js';
+import { FileAuditLog } from './file-audit-log.js';
+import {
+  EmbeddedApiTokenStore,
+  EmbeddedAssertionReplayCache,
+  EmbeddedLoginSessionStore,
+  EmbeddedSamlRequestCache,
+} from './identity-stores.js';
+
+/** Single-instance stores: state in memory, audit log in `dataDir`. */
+export async function createEmbeddedStores(options: { dataDir: string; clock: Clock }): Promise<Stores> {
+  const audit = await FileAuditLog.open(options.dataDir, options.clock);
+  const sessions = new EmbeddedLoginSessionStore(options.clock);
+  const tokens = new EmbeddedApiTokenStore(options.clock);
+  const samlRequests = new EmbeddedSamlRequestCache(options.clock);
+  const assertionReplay = new EmbeddedAssertionReplayCache(options.clock);
+  return {
+    kind: 'embedded',
+    sessions,
+    tokens,
+    samlRequests,
+    assertionReplay,
+    audit,
+    ping: async () => {},
+    close: async () => {
+      for (const store of [sessions, tokens, samlRequests, assertionReplay]) store.close();
+      await audit.close();
+    },
+  };
+}

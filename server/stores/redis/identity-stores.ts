@@ -1,0 +1,176 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../../clock.js';
+import type {
+  ApiTokenRecord,
+  ApiTokenStore,
+  AssertionReplayCache,
+  LoginSession,
+  LoginSessionStore,
+  SamlRequestCache,
+} from '../types.js';
+import { defineScript, guarded } from './connection.js';
+
+/**
+ * Every value is written with SET ... PX in the same command, so no key ever lives
+ * without a TTL; the `expiresAt` inside the value, judged on the injected clock, is what
+ * decides validity (the TTL only collects garbage).
+ */
+export class RedisJsonRecords<T extends { expiresAt: number }> {
+  constructor(
+    private readonly redis: Redis,
+    private readonly clock: Clock,
+    private readonly prefix: string,
+  ) {}
+
+  key(id: string): string {
+    return `${this.prefix}${id}`;
+  }
+
+  ttlMs(expiresAt: number): number {
+    return Math.max(1, expiresAt - this.clock.now());
+  }
+
+  async put(id: string, value: T): Promise<void> {
+    await guarded('write', () => this.redis.set(this.key(id), JSON.stringify(value), 'PX', this.ttlMs(value.expiresAt)));
+  }
+
+  async get(id: string): Promise<T | null> {
+    return this.live(await guarded('read', () => this.redis.get(this.key(id))));
+  }
+
+  async take(id: string): Promise<T | null> {
+    return this.live(await guarded('take', () => this.redis.getdel(this.key(id))));
+  }
+
+  async getMany(ids: string[]): Promise<T[]> {
+    if (ids.length === 0) return [];
+    const values = await guarded('read', () => this.redis.mget(ids.map((id) => this.key(id))));
+    return values.flatMap((v) => this.live(v) ?? []);
+  }
+
+  private live(raw: string | null): T | null {
+    if (raw === null) return null;
+    const value = JSON.parse(raw) as T;
+    return value.expiresAt > this.clock.now() ? value : null;
+  }
+}
+
+export class RedisLoginSessionStore implements LoginSessionStore {
+  private readonly records: RedisJsonRecords<LoginSession>;
+
+  constructor(redis: Redis, clock: Clock, prefix: string) {
+    this.records = new RedisJsonRecords(redis, clock, `${prefix}session:`);
+  }
+
+  create(session: LoginSession): Promise<void> {
+    return this.records.put(session.id, session);
+  }
+
+  get(id: string): Promise<LoginSession | null> {
+    return this.records.get(id);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return (await this.records.take(id)) !== null;
+  }
+}
+
+export class RedisApiTokenStore implements ApiTokenStore {
+  private readonly records: RedisJsonRecords<ApiTokenRecord>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly clock: Clock,
+    private readonly prefix: string,
+  ) {
+    this.records = new RedisJsonRecords(redis, clock, `${prefix}token:`);
+  }
+
+  /** Token and per-user index in one MULTI; the index expires with its longest token. */
+  async create(token: ApiTokenRecord): Promise<void> {
+    const index = this.indexKey(token.user.id);
+    const ttl = this.records.ttlMs(token.expiresAt);
+    await guarded('token create', () =>
+      this.redis
+        .multi()
+        .set(this.records.key(token.id), JSON.stringify(token), 'PX', ttl)
+        .zadd(index, token.expiresAt, token.id)
+        .zremrangebyscore(index, '-inf', this.clock.now())
+        .pexpire(index, ttl, 'NX')
+        .pexpire(index, ttl, 'GT')
+        .exec()
+        .then(failOnQueuedError),
+    );
+  }
+
+  get(id: string): Promise<ApiTokenRecord | null> {
+    return this.records.get(id);
+  }
+
+  async listByUser(userId: string): Promise<ApiTokenRecord[]> {
+    const ids = await guarded('token list', () => this.redis.zrangebyscore(this.indexKey(userId), `(${this.clock.now()}`, '+inf'));
+    const tokens = await this.records.getMany(ids);
+    return tokens.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async delete(id: string): Promise<ApiTokenRecord | null> {
+    const token = await this.records.take(id);
+    if (token) await guarded('token delete', () => this.redis.zrem(this.indexKey(token.user.id), id));
+    return token;
+  }
+
+  private indexKey(userId: string): string {
+    return `${this.prefix}user-tokens:${userId}`;
+  }
+}
+
+export class RedisSamlRequestCache implements SamlRequestCache {
+  private readonly records: RedisJsonRecords<{ value: string; expiresAt: number }>;
+
+  constructor(redis: Redis, clock: Clock, prefix: string) {
+    this.records = new RedisJsonRecords(redis, clock, `${prefix}saml-request:`);
+  }
+
+  put(requestId: string, value: string, expiresAt: number): Promise<void> {
+    return this.records.put(requestId, { value, expiresAt });
+  }
+
+  async get(requestId: string): Promise<string | null> {
+    return (await this.records.get(requestId))?.value ?? null;
+  }
+
+  async take(requestId: string): Promise<string | null> {
+    return (await this.records.take(requestId))?.value ?? null;
+  }
+}
+
+// Consumes unless a live mark exists. The stored value is the mark's expiresAt, compared
+// with the caller's clock, so expiry means the same thing here as in every other store.
+const consumeOnce = defineScript(`
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`);
+
+export class RedisAssertionReplayCache implements AssertionReplayCache {
+  constructor(
+    private readonly redis: Redis,
+    private readonly clock: Clock,
+    private readonly prefix: string,
+  ) {}
+
+  async consume(assertionId: string, expiresAt: number): Promise<boolean> {
+    const now = this.clock.now();
+    const ttl = Math.max(1, expiresAt - now);
+    const result = await guarded('assertion replay check', () =>
+      consumeOnce(this.redis, [`${this.prefix}saml-assertion:${assertionId}`], [now, expiresAt, ttl]),
+    );
+    return result === 1;
+  }
+}
+
+function failOnQueuedError(results: [Error | null, unknown][] | null): void {
+  const failed = results?.find(([error]) => error);
+  if (!results || failed) throw failed?.[0] ?? new Error('transaction aborted');
+}

@@ -1,0 +1,38 @@
+import type { Clock } from '../../clock.js';
+import type { Stores } from '../types.js';
+import { connectRedis, guarded } from './connection.js';
+import {
+  RedisApiTokenStore,
+  RedisAssertionReplayCache,
+  RedisLoginSessionStore,
+  RedisSamlRequestCache,
+} from './identity-stores.js';
+import { StreamAuditLog } from './stream-audit-log.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  keyPrefix: string;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+  clock: Clock;
+}
+
+/** Shared stores for several instances. Keys are prefixed here, not by ioredis, so every command (streams included) is covered. */
+export function createRedisStores(options: RedisStoreOptions): Stores {
+  const redis = connectRedis(options);
+  const { clock, keyPrefix: prefix } = options;
+  return {
+    kind: 'redis',
+    sessions: new RedisLoginSessionStore(redis, clock, prefix),
+    tokens: new RedisApiTokenStore(redis, clock, prefix),
+    samlRequests: new RedisSamlRequestCache(redis, clock, prefix),
+    assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
+    audit: new StreamAuditLog(redis, clock, prefix, options),
+    ping: async () => {
+      await guarded('ping', () => redis.ping());
+    },
+    close: async () => {
+      redis.disconnect();
+    },
+  };
+}

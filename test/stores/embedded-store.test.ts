@@ -1,0 +1,69 @@
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditLogCorruptError, PortcullisError } from '../../server/errors.js';
+import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
+import type { Stores } from '../../server/stores/types.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { runStoreContract } from './store-contract.js';
+
+runStoreContract('embedded', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
+  const clock = new ManualClock();
+  return {
+    stores: await createEmbeddedStores({ dataDir, clock }),
+    clock,
+    reopen: () => createEmbeddedStores({ dataDir, clock }),
+    foreignCursor: '1732000000000-0',
+  };
+});
+
+describe('embedded audit file', () => {
+  const open: Stores[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  const start = async (dataDir: string) => {
+    const stores = await createEmbeddedStores({ dataDir, clock: new ManualClock() });
+    open.push(stores);
+    return stores;
+  };
+
+  it('writes one JSON line per event, readable without Portcullis', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
+    const stores = await start(dataDir);
+    const e = await stores.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: 'a@example.com' });
+    const lines = readFileSync(join(dataDir, AUDIT_FILE_NAME), 'utf8').split('\n');
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[0]!)).toEqual(e);
+  });
+
+  it('cuts off a torn last line (an append that never completed) and chains on from the last whole event', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
+    let stores = await start(dataDir);
+    const whole = await stores.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: null });
+    await stores.close();
+    open.length = 0;
+    appendFileSync(join(dataDir, AUDIT_FILE_NAME), '{"id":"2","type":"auth.lo');
+    stores = await start(dataDir);
+    expect(await stores.audit.read({ limit: 10 })).toEqual([whole]);
+    const next = await stores.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: null });
+    expect(next).toMatchObject({ id: '2', prevHash: whole.hash });
+  });
+
+  it('refuses to start on a log with an unreadable line in the middle', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
+    writeFileSync(join(dataDir, AUDIT_FILE_NAME), 'not json\n{"id":"2"}\n');
+    await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toBeInstanceOf(AuditLogCorruptError);
+  });
+
+  it('refuses a second instance on the same dataDir, whose appends would fork the chain', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
+    await start(dataDir);
+    const second = createEmbeddedStores({ dataDir, clock: new ManualClock() });
+    await expect(second).rejects.toBeInstanceOf(PortcullisError);
+    await expect(second).rejects.toMatchObject({ code: 'DATA_DIR_LOCKED' });
+  });
+});

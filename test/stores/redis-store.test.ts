@@ -1,0 +1,153 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
+import { StoreUnavailableError } from '../../server/errors.js';
+import { waitReady } from '../../server/stores/redis/connection.js';
+import { createRedisStores } from '../../server/stores/redis/index.js';
+import type { Stores } from '../../server/stores/types.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
+import { startRedisServer } from '../support/redis-server.js';
+import type { RedisServerHandle } from '../support/redis-server.js';
+import { alice, runStoreContract } from './store-contract.js';
+
+const timeouts = { commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 };
+
+async function redisStores(url: string, keyPrefix: string, clock: ManualClock): Promise<Stores> {
+  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts });
+  // A fresh client needs its connection before the fail-fast client accepts commands.
+  for (let i = 0; ; i++) {
+    try {
+      await stores.ping();
+      return stores;
+    } catch (error) {
+      if (i > 100) throw error;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+describeWithRedis('redis backend', () => {
+  runStoreContract('redis', async () => {
+    const prefix = uniquePrefix();
+    const clock = new ManualClock();
+    return {
+      stores: await redisStores(sharedRedisUrl, prefix, clock),
+      clock,
+      reopen: () => redisStores(sharedRedisUrl, prefix, clock),
+      foreignCursor: '42',
+    };
+  });
+
+  describe('redis keys', () => {
+    const open: Stores[] = [];
+    let admin: Redis;
+    beforeAll(async () => {
+      admin = new Redis(sharedRedisUrl);
+      await waitReady(admin, 5_000);
+    });
+    afterAll(() => admin.disconnect());
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((s) => s.close()));
+    });
+
+    it('gives every expiring record a TTL (only the audit stream and its head persist)', async () => {
+      const prefix = uniquePrefix();
+      const clock = new ManualClock();
+      const stores = await redisStores(sharedRedisUrl, prefix, clock);
+      open.push(stores);
+      const in1h = clock.now() + 3_600_000;
+      await stores.sessions.create({ id: 's', secretHash: 'h', user: alice, createdAt: clock.now(), expiresAt: in1h });
+      await stores.tokens.create({ id: 't', name: 'n', user: alice, scopes: ['mcp'], secretHash: 'h', createdAt: clock.now(), expiresAt: in1h });
+      await stores.samlRequests.put('_r', 'corp', in1h);
+      await stores.assertionReplay.consume('_a', in1h);
+      await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+
+      const keys = await admin.keys(`${prefix}*`);
+      expect(keys.sort()).toEqual(
+        ['audit', 'audit:head', 'saml-assertion:_a', 'saml-request:_r', 'session:s', 'token:t', `user-tokens:${alice.id}`].map((k) => prefix + k).sort(),
+      );
+      for (const key of keys.filter((k) => !k.endsWith('audit') && !k.endsWith('audit:head'))) {
+        const ttl = await admin.pttl(key);
+        expect(ttl, key).toBeGreaterThan(3_500_000);
+        expect(ttl, key).toBeLessThanOrEqual(3_600_000);
+      }
+    });
+
+    it('chains appends from two instances sharing one stream into one chain', async () => {
+      const prefix = uniquePrefix();
+      const a = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      const b = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(a, b);
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).audit.append({ type: 'mcp.request', outcome: 'SUCCESS', actor: null, data: { i } })),
+      );
+      const log = await a.audit.read({ limit: 1000 });
+      expect(log).toHaveLength(200);
+      expect(findChainBreak(log, GENESIS_HASH)).toBeNull();
+    });
+
+    it('stops appending when an event was cut from the end of the stream', async () => {
+      const prefix = uniquePrefix();
+      const stores = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(stores);
+      await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+      const last = await stores.audit.append({ type: 'grant.revoked', outcome: 'SUCCESS', actor: null });
+      await admin.xdel(`${prefix}audit`, last.id);
+      const fresh = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(fresh);
+      // The head still names the removed event, so the next event chains to it and a
+      // verifier sees the gap; nothing silently re-chains around the deletion.
+      const next = await fresh.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+      expect(next.prevHash).toBe(last.hash);
+      const log = await fresh.audit.read({ limit: 10 });
+      expect(findChainBreak(log, GENESIS_HASH)).toEqual({ index: 1, reason: 'prev_hash_mismatch' });
+    });
+  });
+
+  describe('when Redis goes away', () => {
+    let server: RedisServerHandle;
+    let stores: Stores;
+    beforeAll(async () => {
+      server = await startRedisServer();
+      stores = await redisStores(server.url, uniquePrefix(), new ManualClock());
+    });
+    afterAll(async () => {
+      await stores.close();
+      await server.stop();
+    });
+
+    it('fails every operation with StoreUnavailableError instead of waiting or succeeding', async () => {
+      await server.kill();
+      const now = Date.now();
+      const attempts: Promise<unknown>[] = [
+        stores.ping(),
+        stores.sessions.get('s'),
+        stores.sessions.create({ id: 's', secretHash: 'h', user: alice, createdAt: now, expiresAt: now + 60_000 }),
+        stores.tokens.get('t'),
+        stores.tokens.listByUser(alice.id),
+        stores.samlRequests.take('_r'),
+        stores.assertionReplay.consume('_a', now + 60_000),
+        stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null }),
+        stores.audit.read({ limit: 1 }),
+      ];
+      for (const attempt of attempts) await expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError);
+    });
+
+    it('works again once Redis is back, with no event half-written', async () => {
+      await server.restart();
+      for (let i = 0; ; i++) {
+        try {
+          await stores.ping();
+          break;
+        } catch (error) {
+          if (i > 200) throw error;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      }
+      const e = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+      expect(e.prevHash).toBe(GENESIS_HASH);
+      expect(await stores.audit.read({ limit: 10 })).toEqual([e]);
+    });
+  });
+});

@@ -1,0 +1,241 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
+import type { AuditEvent, AuditEventInput } from '../../server/audit/types.js';
+import { InvalidCursorError } from '../../server/errors.js';
+import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
+import { ManualClock } from '../support/manual-clock.js';
+
+export interface StoreFixture {
+  stores: Stores;
+  clock: ManualClock;
+  /** Opens the same data again, as a restarted instance would (after the first is closed). */
+  reopen(): Promise<Stores>;
+  /** Cursor strings this backend would never issue, to check they are refused. */
+  foreignCursor: string;
+}
+
+const HOUR = 3_600_000;
+
+export const alice: UserIdentity = { id: 'corp:alice', idp: 'corp', nameId: 'alice', email: 'alice@example.com', displayName: 'Alice', groups: ['engineering'] };
+export const bob: UserIdentity = { id: 'corp:bob', idp: 'corp', nameId: 'bob', email: 'bob@example.com', displayName: null, groups: [] };
+
+function token(id: string, user: UserIdentity, clock: ManualClock, ttlMs = HOUR): ApiTokenRecord {
+  return { id, name: `token ${id}`, user, scopes: ['api'], secretHash: `hash-${id}`, createdAt: clock.now(), expiresAt: clock.now() + ttlMs };
+}
+
+const event = (n: number, extra: Partial<AuditEventInput> = {}): AuditEventInput => ({
+  type: 'auth.login',
+  outcome: 'SUCCESS',
+  actor: 'alice@example.com',
+  data: { n },
+  ...extra,
+});
+
+async function collect(iterable: AsyncIterable<AuditEvent>, count: number, abort: AbortController): Promise<AuditEvent[]> {
+  const out: AuditEvent[] = [];
+  for await (const e of iterable) {
+    out.push(e);
+    if (out.length === count) abort.abort();
+  }
+  return out;
+}
+
+/**
+ * The behaviour every store backend promises. Run unchanged against each backend with a
+ * constructor returning the stores and the clock they were given.
+ */
+export function runStoreContract(backend: string, create: () => Promise<StoreFixture>): void {
+  describe(`store contract: ${backend}`, () => {
+    let fx: StoreFixture;
+    const opened: Stores[] = [];
+    const reopen = async () => {
+      const s = await fx.reopen();
+      opened.push(s);
+      return s;
+    };
+
+    beforeEach(async () => {
+      fx = await create();
+      opened.push(fx.stores);
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    describe('login sessions', () => {
+      const session = (clock: ManualClock): LoginSession => ({ id: 's1', secretHash: 'h', user: alice, createdAt: clock.now(), expiresAt: clock.now() + HOUR });
+
+      it('returns a created session with every field intact', async () => {
+        const s = session(fx.clock);
+        await fx.stores.sessions.create(s);
+        expect(await fx.stores.sessions.get('s1')).toEqual(s);
+        expect(await fx.stores.sessions.get('unknown')).toBeNull();
+      });
+
+      it('forgets a session once the clock reaches its expiresAt', async () => {
+        await fx.stores.sessions.create(session(fx.clock));
+        fx.clock.advance(HOUR - 1);
+        expect(await fx.stores.sessions.get('s1')).not.toBeNull();
+        fx.clock.advance(1);
+        expect(await fx.stores.sessions.get('s1')).toBeNull();
+      });
+
+      it('deletes a session once', async () => {
+        await fx.stores.sessions.create(session(fx.clock));
+        expect(await fx.stores.sessions.delete('s1')).toBe(true);
+        expect(await fx.stores.sessions.delete('s1')).toBe(false);
+        expect(await fx.stores.sessions.get('s1')).toBeNull();
+      });
+    });
+
+    describe('API tokens', () => {
+      it('lists only the live tokens of the user, oldest first', async () => {
+        await fx.stores.tokens.create(token('t1', alice, fx.clock, 2 * HOUR));
+        fx.clock.advance(1000);
+        await fx.stores.tokens.create(token('t2', alice, fx.clock, HOUR));
+        await fx.stores.tokens.create(token('t3', bob, fx.clock));
+        expect((await fx.stores.tokens.listByUser(alice.id)).map((t) => t.id)).toEqual(['t1', 't2']);
+        fx.clock.advance(HOUR);
+        expect((await fx.stores.tokens.listByUser(alice.id)).map((t) => t.id)).toEqual(['t1']);
+        expect(await fx.stores.tokens.get('t2')).toBeNull();
+        expect(await fx.stores.tokens.get('t1')).toEqual(token('t1', alice, new ManualClock(fx.clock.now() - HOUR - 1000), 2 * HOUR));
+      });
+
+      it('deletes a token atomically: the first delete returns it, later ones nothing', async () => {
+        const t = token('t1', alice, fx.clock);
+        await fx.stores.tokens.create(t);
+        const results = await Promise.all([1, 2, 3, 4, 5].map(() => fx.stores.tokens.delete('t1')));
+        expect(results.filter((r) => r !== null)).toEqual([t]);
+        expect(await fx.stores.tokens.get('t1')).toBeNull();
+        expect(await fx.stores.tokens.listByUser(alice.id)).toEqual([]);
+      });
+    });
+
+    describe('SAML request ids', () => {
+      it('answers one take only, however many race for it', async () => {
+        await fx.stores.samlRequests.put('_req1', 'corp', fx.clock.now() + 60_000);
+        expect(await fx.stores.samlRequests.get('_req1')).toBe('corp');
+        const takes = await Promise.all([1, 2, 3, 4, 5, 6].map(() => fx.stores.samlRequests.take('_req1')));
+        expect(takes.filter((t) => t !== null)).toEqual(['corp']);
+        expect(await fx.stores.samlRequests.get('_req1')).toBeNull();
+      });
+
+      it('expires an unanswered request id', async () => {
+        await fx.stores.samlRequests.put('_req2', 'corp', fx.clock.now() + 60_000);
+        fx.clock.advance(60_000);
+        expect(await fx.stores.samlRequests.take('_req2')).toBeNull();
+      });
+    });
+
+    describe('assertion replay cache', () => {
+      it('accepts an assertion id once, even under a race', async () => {
+        const expiresAt = fx.clock.now() + 300_000;
+        const results = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(() => fx.stores.assertionReplay.consume('_a1', expiresAt)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await fx.stores.assertionReplay.consume('_a1', expiresAt)).toBe(false);
+      });
+
+      it('forgets an id only after its expiresAt', async () => {
+        await fx.stores.assertionReplay.consume('_a2', fx.clock.now() + 1000);
+        fx.clock.advance(999);
+        expect(await fx.stores.assertionReplay.consume('_a2', fx.clock.now() + 1000)).toBe(false);
+        fx.clock.advance(1);
+        expect(await fx.stores.assertionReplay.consume('_a2', fx.clock.now() + 1000)).toBe(true);
+      });
+    });
+
+    describe('audit log', () => {
+      it('chains each appended event to its predecessor, starting from the genesis hash', async () => {
+        const first = await fx.stores.audit.append(event(1, { server: 'everything', tool: 'echo', sessionId: 'sess' }));
+        const second = await fx.stores.audit.append(event(2, { outcome: 'DENIED', actor: null }));
+        expect(first).toMatchObject({ type: 'auth.login', outcome: 'SUCCESS', server: 'everything', tool: 'echo', sessionId: 'sess', data: { n: 1 } });
+        expect(first.time).toBe(new Date(fx.clock.now()).toISOString());
+        expect(first.prevHash).toBe(GENESIS_HASH);
+        expect(second.prevHash).toBe(first.hash);
+        expect(second).toMatchObject({ outcome: 'DENIED', actor: null, server: null, tool: null, sessionId: null });
+        expect(findChainBreak([first, second], GENESIS_HASH)).toBeNull();
+        expect(await fx.stores.audit.read({ limit: 10 })).toEqual([first, second]);
+      });
+
+      it('keeps one unbroken chain in order under concurrent appends', async () => {
+        const appended = await Promise.all(Array.from({ length: 300 }, (_, i) => fx.stores.audit.append(event(i))));
+        const log = await fx.stores.audit.read({ limit: 1000 });
+        expect(log).toHaveLength(300);
+        expect(findChainBreak(log, GENESIS_HASH)).toBeNull();
+        expect(new Set(log.map((e) => e.id)).size).toBe(300);
+        // Every caller got back exactly the event the log holds.
+        const byId = new Map(log.map((e) => [e.id, e]));
+        for (const e of appended) expect(byId.get(e.id)).toEqual(e);
+      });
+
+      it('pages after a cursor in log order', async () => {
+        for (let i = 0; i < 7; i++) await fx.stores.audit.append(event(i));
+        const page1 = await fx.stores.audit.read({ limit: 3 });
+        const page2 = await fx.stores.audit.read({ after: page1.at(-1)!.id, limit: 3 });
+        const page3 = await fx.stores.audit.read({ after: page2.at(-1)!.id, limit: 3 });
+        expect([...page1, ...page2, ...page3].map((e) => e.data.n)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+        expect(await fx.stores.audit.read({ after: page3.at(-1)!.id, limit: 3 })).toEqual([]);
+      });
+
+      it('refuses a cursor it did not issue', async () => {
+        await expect(fx.stores.audit.read({ after: fx.foreignCursor, limit: 1 })).rejects.toBeInstanceOf(InvalidCursorError);
+        const iterator = fx.stores.audit.tail({ after: fx.foreignCursor }, new AbortController().signal)[Symbol.asyncIterator]();
+        await expect(iterator.next()).rejects.toBeInstanceOf(InvalidCursorError);
+      });
+
+      it('tails from the start: replays, then follows live appends', async () => {
+        await fx.stores.audit.append(event(0));
+        const abort = new AbortController();
+        const seen = collect(fx.stores.audit.tail('start', abort.signal), 3, abort);
+        await fx.stores.audit.append(event(1));
+        await fx.stores.audit.append(event(2));
+        expect((await seen).map((e) => e.data.n)).toEqual([0, 1, 2]);
+      });
+
+      it('tails from the end: only events appended after it started', async () => {
+        await fx.stores.audit.append(event(0));
+        const abort = new AbortController();
+        const iterator = fx.stores.audit.tail('end', abort.signal)[Symbol.asyncIterator]();
+        const next = iterator.next();
+        // Give the tail time to settle on the current end before appending.
+        await new Promise((r) => setTimeout(r, 50));
+        await fx.stores.audit.append(event(1));
+        expect((await next).value?.data.n).toBe(1);
+        abort.abort();
+        expect((await iterator.next()).done).toBe(true);
+      });
+
+      it('tails after a cursor with no gap and no duplicate while a writer is appending', async () => {
+        const total = 400;
+        const writer = (async () => {
+          for (let i = 0; i < total; i++) await fx.stores.audit.append(event(i));
+        })();
+        while ((await fx.stores.audit.read({ limit: 60 })).length < 60) await new Promise((r) => setTimeout(r, 1));
+        const cursor = (await fx.stores.audit.read({ limit: 50 })).at(-1)!;
+        const abort = new AbortController();
+        const seen = await collect(fx.stores.audit.tail({ after: cursor.id }, abort.signal), total - 50, abort);
+        await writer;
+        expect(seen.map((e) => e.data.n)).toEqual(Array.from({ length: total - 50 }, (_, i) => i + 50));
+        expect(findChainBreak(seen, cursor.hash)).toBeNull();
+      });
+
+      it('ends a tail when its signal aborts', async () => {
+        const abort = new AbortController();
+        const done = collect(fx.stores.audit.tail('start', abort.signal), Number.POSITIVE_INFINITY, abort);
+        await new Promise((r) => setTimeout(r, 20));
+        abort.abort();
+        expect(await done).toEqual([]);
+      });
+
+      it('keeps the log and continues its chain across a restart', async () => {
+        const before = await fx.stores.audit.append(event(1));
+        await fx.stores.close();
+        opened.splice(opened.indexOf(fx.stores), 1);
+        const again = await reopen();
+        expect(await again.audit.read({ limit: 10 })).toEqual([before]);
+        const after = await again.audit.append(event(2));
+        expect(after.prevHash).toBe(before.hash);
+      });
+    });
+  });
+}

@@ -1,0 +1,93 @@
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+
+/** A private redis-server on a free loopback port, owned by the tests that start it. */
+export interface RedisServerHandle {
+  readonly port: number;
+  readonly url: string;
+  /** Graceful stop (SIGTERM). */
+  stop(): Promise<void>;
+  /** Sudden death (SIGKILL), to test fail-closed paths. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, after stop or kill. */
+  restart(): Promise<void>;
+}
+
+export const REDIS_INSTALL_HINT =
+  'redis-server was not found on PATH. Install it to run the Redis-backed tests: ' +
+  '`sudo apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS).';
+
+export function findRedisServer(): string | null {
+  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  return found.status === 0 ? 'redis-server' : null;
+}
+
+export async function startRedisServer(): Promise<RedisServerHandle> {
+  const port = await freePort();
+  let child = await launch(port);
+  const exit = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => exit('SIGTERM'),
+    kill: () => exit('SIGKILL'),
+    restart: async () => {
+      await exit('SIGKILL');
+      child = await launch(port);
+    },
+  };
+}
+
+async function launch(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!(await answersPing(port))) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${stderr}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not answer on port ${port} within 10 s`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return child;
+}
+
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.setTimeout(500);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
