@@ -68,18 +68,16 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigError(file, [{ path: '', message: 'expected a YAML mapping at the top level' }]);
   }
 
+  // References and schema are checked in one pass, so every problem is reported at once;
+  // a key whose reference failed reports that, not the empty value left in its place.
   const resolved = resolveReferences(raw, { env, baseDir: dirname(path) });
-  if (resolved.problems.length > 0) {
-    throw new ConfigError(
-      file,
-      resolved.problems.map((p) => ({ path: formatPath(p.path), message: p.message, line: lineOf(p.path) })),
-    );
-  }
-
+  const problems: ConfigProblem[] = resolved.problems.map((p) => ({ path: formatPath(p.path), message: p.message, line: lineOf(p.path) }));
+  const failedReferences = new Set(problems.map((p) => p.path));
   const parsed = configSchema.safeParse(resolved.value);
   if (!parsed.success) {
-    throw new ConfigError(file, parsed.error.issues.flatMap((issue) => toProblems(issue, lineOf)));
+    problems.push(...parsed.error.issues.flatMap((issue) => toProblems(issue, lineOf)).filter((p) => !failedReferences.has(p.path)));
   }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
   return { config: parsed.data, secrets: resolved.secrets, file: path };
 }
 

@@ -83,5 +83,7 @@ export interface Stores {
   audit: AuditLog;
   /** Resolves when the backing store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;
+  /** Waits (bounded by the connect timeout) for the first connection to the backing store. */
+  waitReady(): Promise<void>;
   close(): Promise<void>;
 }

@@ -15,16 +15,8 @@ const timeouts = { commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 };
 
 async function redisStores(url: string, keyPrefix: string, clock: ManualClock): Promise<Stores> {
   const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts });
-  // A fresh client needs its connection before the fail-fast client accepts commands.
-  for (let i = 0; ; i++) {
-    try {
-      await stores.ping();
-      return stores;
-    } catch (error) {
-      if (i > 100) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  await stores.waitReady();
+  return stores;
 }
 
 describeWithRedis('redis backend', () => {
@@ -136,15 +128,7 @@ describeWithRedis('redis backend', () => {
 
     it('works again once Redis is back, with no event half-written', async () => {
       await server.restart();
-      for (let i = 0; ; i++) {
-        try {
-          await stores.ping();
-          break;
-        } catch (error) {
-          if (i > 200) throw error;
-          await new Promise((r) => setTimeout(r, 25));
-        }
-      }
+      await stores.waitReady();
       const e = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
       expect(e.prevHash).toBe(GENESIS_HASH);
       expect(await stores.audit.read({ limit: 10 })).toEqual([e]);

@@ -23,6 +23,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     assertionReplay,
     audit,
     ping: async () => {},
+    waitReady: async () => {},
     close: async () => {
       for (const store of [sessions, tokens, samlRequests, assertionReplay]) store.close();
       await audit.close();

@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { Stores } from '../types.js';
-import { connectRedis, guarded } from './connection.js';
+import { connectRedis, guarded, waitReady } from './connection.js';
 import {
   RedisApiTokenStore,
   RedisAssertionReplayCache,
@@ -31,6 +31,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     ping: async () => {
       await guarded('ping', () => redis.ping());
     },
+    waitReady: () => waitReady(redis, options.connectTimeoutMs),
     close: async () => {
       redis.disconnect();
     },

@@ -1,0 +1,42 @@
+import type { Server } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from '../server/log.js';
+import type { GraphQLContext } from './context.js';
+import { createErrorFormatter } from './errors.js';
+import type { GraphQLProtection } from './limits.js';
+
+/** Apollo Server for `POST /graphql`: CSRF prevention on, batching off, limits applied. */
+export async function startApollo(options: {
+  schema: GraphQLSchema;
+  httpServer: Server;
+  protection: GraphQLProtection;
+  production: boolean;
+  logger: Logger;
+}): Promise<ApolloServer<GraphQLContext>> {
+  const { apollo: armor } = options.protection;
+  const server = new ApolloServer<GraphQLContext>({
+    schema: options.schema,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }),
+      // The default landing page loads a remote sandbox; a broker serves nothing third-party.
+      ApolloServerPluginLandingPageDisabled(),
+      // graphql-armor's typings name Apollo's CommonJS types; the plugins are plain objects.
+      ...(armor.plugins as unknown as ApolloServerPlugin<GraphQLContext>[]),
+    ],
+    validationRules: armor.validationRules,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    introspection: !options.production,
+    hideSchemaDetailsFromClientErrors: options.production,
+    includeStacktraceInErrorResponses: false,
+    // Our process owns its signals (server/main.ts); Apollo's handler would re-raise SIGTERM and kill it mid-drain.
+    stopOnTerminationSignals: false,
+    formatError: createErrorFormatter(options.logger),
+  });
+  await server.start();
+  return server;
+}

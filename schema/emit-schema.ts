@@ -1,0 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { buildPortcullisSchema } from './build-schema.js';
+import { printPortcullisSchema } from './print-schema.js';
+
+const target = fileURLToPath(new URL('./schema.graphql', import.meta.url));
+writeFileSync(target, printPortcullisSchema(await buildPortcullisSchema()));
+console.error(`wrote ${target}`);

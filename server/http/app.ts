@@ -1,0 +1,50 @@
+import { expressMiddleware } from '@as-integrations/express5';
+import type { ApolloServer } from '@apollo/server';
+import express from 'express';
+import type { ErrorRequestHandler } from 'express';
+import helmet from 'helmet';
+import type { GraphQLContext } from '../../schema/context.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Stores } from '../stores/types.js';
+import { healthRoutes } from './health.js';
+import { requestObservability } from './observability.js';
+
+/** Largest JSON body accepted on /graphql; the token limit rejects far smaller queries anyway. */
+const GRAPHQL_BODY_LIMIT = '256kb';
+
+/** The HTTP surface, composed in order; each concern lives in its own module. */
+export function createApp(options: {
+  apollo: ApolloServer<GraphQLContext>;
+  context: () => GraphQLContext;
+  stores: Stores;
+  metrics: Metrics;
+  logger: Logger;
+  isShuttingDown: () => boolean;
+}): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(helmet());
+  app.use(...requestObservability(options.logger, options.metrics));
+  app.use(healthRoutes(options));
+  app.use(
+    '/graphql',
+    express.json({ limit: GRAPHQL_BODY_LIMIT }),
+    expressMiddleware(options.apollo, { context: async () => options.context() }),
+  );
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  app.use(errorHandler(options.logger));
+  return app;
+}
+
+/** Body-parser errors keep their 4xx status; anything else is a bare 500 (details only in the log). */
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: { status?: number; type?: string }, _req, res, _next) => {
+    const status = typeof error.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
+    if (status === 500) logger.error({ err: error }, 'unhandled HTTP error');
+    res.status(status).json({ error: status === 500 ? 'internal error' : (error.type ?? 'bad request') });
+  };
+}

@@ -1,0 +1,40 @@
+import type { RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+const KNOWN_PATHS = new Set([...QUIET_PATHS, '/graphql']);
+
+/**
+ * One access-log line and the request metrics per HTTP request. Only method, path (never
+ * the query string) and status are recorded: headers and bodies carry credentials.
+ */
+export function requestObservability(logger: Logger, metrics: Metrics): RequestHandler[] {
+  const log = pinoHttp({
+    logger,
+    autoLogging: { ignore: (req) => QUIET_PATHS.has(pathOf(req.url)) },
+    serializers: {
+      req: (req: { method: string; url: string; remoteAddress?: string }) => ({ method: req.method, path: pathOf(req.url), remoteAddress: req.remoteAddress }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  });
+  const measure: RequestHandler = (req, res, next) => {
+    const stop = metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      // Route patterns, not raw paths, so label cardinality stays bounded.
+      const path = pathOf(req.originalUrl);
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : KNOWN_PATHS.has(path) ? path : 'unmatched';
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      stop({ method: req.method, route });
+    });
+    next();
+  };
+  return [log, measure];
+}
+
+function pathOf(url: string | undefined): string {
+  const path = url ?? '/';
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
