@@ -16,6 +16,8 @@ export async function serve(loaded: LoadedConfig): Promise<void> {
   const { config } = loaded;
   const production = process.env.NODE_ENV === 'production';
   const logger = createLogger({ level: config.logging.level, secrets: loaded.secrets });
+  // Secrets in it are scrubbed by value from every line; this is what makes it safe to dump.
+  logger.debug({ config }, 'effective configuration');
   const clock = systemClock;
   const stores = await createStores(config.store, { clock, baseDir: dirname(loaded.file) });
   await stores.waitReady().catch((error: unknown) => {

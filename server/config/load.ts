@@ -77,7 +77,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (!parsed.success) {
     problems.push(...parsed.error.issues.flatMap((issue) => toProblems(issue, lineOf)).filter((p) => !failedReferences.has(p.path)));
   }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   return { config: parsed.data, secrets: resolved.secrets, file: path };
 }
 

@@ -1,0 +1,80 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { finished, runCli, spawnCli, waitForStderr } from '../support/cli.js';
+import { EXAMPLE_SECRETS, exampleConfigFixture } from '../support/example-config.js';
+
+describe('portcullis --help', () => {
+  it('lists the commands', async () => {
+    const { code, stdout } = await runCli(['--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/serve \[options\]/);
+    expect(stdout).toMatch(/check-config <file>/);
+  });
+});
+
+describe('portcullis check-config', () => {
+  it('exits 0 on the documented example and prints no secret', async () => {
+    const { file, env } = await exampleConfigFixture();
+    const result = await runCli(['check-config', file], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/valid \(1 identity provider, 2 MCP servers, 3 roles, Redis store\)/);
+    for (const secret of Object.values(EXAMPLE_SECRETS)) expect(result.stdout + result.stderr).not.toContain(secret);
+  });
+
+  it('exits 2 and lists every problem with its key path', async () => {
+    const { file } = await exampleConfigFixture();
+    const result = await runCli(['check-config', file], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/invalid configuration \(2 problems\)/);
+    expect(result.stderr).toMatch(/servers\[0\]\.env\.EXAMPLE_API_KEY: environment variable EVERYTHING_API_KEY is not set/);
+    expect(result.stderr).toMatch(/servers\[1\]\.headers\.Authorization: environment variable REMOTE_DOCS_TOKEN is not set/);
+  });
+});
+
+describe('portcullis serve', () => {
+  const configWithSecrets = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-serve-'));
+    const file = join(dir, 'portcullis.yaml');
+    writeFileSync(
+      file,
+      [
+        'server: { host: 127.0.0.1, port: 0, publicUrl: "http://127.0.0.1:8080" }',
+        'store: { dataDir: ./data }',
+        'logging: { level: trace }',
+        'servers:',
+        '  - name: docs',
+        '    transport: streamable-http',
+        '    url: http://127.0.0.1:9/mcp',
+        '    headers: { Authorization: "Bearer ${env:DOCS_TOKEN}" }',
+        '',
+      ].join('\n'),
+    );
+    return file;
+  };
+
+  it('refuses to start on an invalid config: exit 2, nothing listens', async () => {
+    const { file } = await exampleConfigFixture();
+    const result = await runCli(['serve', '--config', file], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).not.toMatch(/listening/);
+  });
+
+  it('starts, says where it listens, serves, and stops cleanly on SIGTERM without logging a secret', async () => {
+    const secret = 'docs-token-5f1c9a0e7b3d';
+    const child = spawnCli(['serve', '--config', configWithSecrets()], { DOCS_TOKEN: secret });
+    const done = finished(child);
+    const [, url] = await waitForStderr(child, /listening on (http:\/\/\S+)/);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const gql = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ identityProviders { id } }"}' });
+    expect(await gql.json()).toEqual({ data: { identityProviders: [] } });
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result).toMatchObject({ code: 0, signal: null });
+    expect(result.stdout).toMatch(/"msg":"stopped"/);
+    // The effective configuration is logged at debug level, headers and all, scrubbed.
+    expect(result.stdout).toMatch(/"Authorization":"Bearer \[REDACTED\]"/);
+    expect(result.stdout + result.stderr).not.toContain(secret);
+  });
+});

@@ -1,0 +1,159 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../server/config/load.js';
+import { selfSignedCertificate } from '../support/certificates.js';
+import { EXAMPLE_SECRETS, exampleConfigFixture } from '../support/example-config.js';
+
+function writeConfig(yaml: string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-config-'));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  const file = join(dir, 'portcullis.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+function problemsOf(file: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadConfig(file, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message.split('\n').map((line) => line.slice(file.length).replace(/^:? ?/, ''));
+    throw error;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+const minimal = 'server:\n  publicUrl: http://127.0.0.1:8080\n';
+
+describe('loading the documented example', () => {
+  it('accepts infra/portcullis.example.yaml with its references satisfied', async () => {
+    const { file, env } = await exampleConfigFixture();
+    const { config, secrets } = loadConfig(file, env);
+    expect(config.servers.map((s) => s.name)).toEqual(['everything', 'remote-docs']);
+    expect(config.store.redis).toMatchObject({ url: 'redis://127.0.0.1:6379', keyPrefix: 'portcullis:' });
+    expect(config.servers[1]).toMatchObject({ headers: { Authorization: `Bearer ${EXAMPLE_SECRETS.REMOTE_DOCS_TOKEN}` } });
+    expect(config.identityProviders[0]?.idpCert).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(secrets).toContain(EXAMPLE_SECRETS.EVERYTHING_API_KEY);
+    expect(secrets).toContain(EXAMPLE_SECRETS.REMOTE_DOCS_TOKEN);
+  });
+
+  it('reports each missing reference with its line and key path', async () => {
+    const { file } = await exampleConfigFixture();
+    expect(problemsOf(file, {})).toEqual([
+      expect.stringMatching(/^\d+: servers\[0\]\.env\.EXAMPLE_API_KEY: environment variable EVERYTHING_API_KEY is not set$/),
+      expect.stringMatching(/^\d+: servers\[1\]\.headers\.Authorization: environment variable REMOTE_DOCS_TOKEN is not set$/),
+    ]);
+  });
+});
+
+describe('references', () => {
+  it('resolves ${env:NAME} and ${file:PATH} (relative to the config, trailing newline dropped) and keeps $${ literal', () => {
+    const file = writeConfig(
+      `${minimal}servers:\n  - name: docs\n    transport: streamable-http\n    url: http://127.0.0.1:9000/mcp\n    headers:\n      Authorization: Bearer \${file:token.txt}\n      X-Key: \${env:DOCS_KEY}\n      X-Literal: "$\${env:NOT_RESOLVED}"\n`,
+      { 'token.txt': 'file-token-value\n' },
+    );
+    const { config, secrets } = loadConfig(file, { DOCS_KEY: 'env-key-value' });
+    expect(config.servers[0]).toMatchObject({ headers: { Authorization: 'Bearer file-token-value', 'X-Key': 'env-key-value', 'X-Literal': '${env:NOT_RESOLVED}' } });
+    expect([...secrets].sort()).toEqual(['env-key-value', 'file-token-value']);
+  });
+
+  it('accepts a number from the environment where a number is expected', () => {
+    const file = writeConfig('server:\n  publicUrl: http://127.0.0.1:8080\n  port: ${env:PORT}\n');
+    expect(loadConfig(file, { PORT: '9090' }).config.server.port).toBe(9090);
+  });
+
+  it('rejects unknown reference kinds, empty variables and unreadable files', () => {
+    const file = writeConfig(`${minimal}servers:\n  - name: a\n    transport: stdio\n    command: run\n    env:\n      A: \${vault:x}\n      B: \${env:EMPTY}\n      C: \${file:missing.pem}\n`);
+    expect(problemsOf(file, { EMPTY: '' })).toEqual([
+      '8: servers[0].env.A: unknown reference "${vault:x}"; use ${env:NAME} or ${file:PATH}',
+      '9: servers[0].env.B: environment variable EMPTY is empty',
+      '10: servers[0].env.C: cannot read file missing.pem (ENOENT)',
+    ]);
+  });
+});
+
+describe('validation errors', () => {
+  let cert: string;
+  beforeAll(async () => {
+    cert = (await selfSignedCertificate()).cert;
+  });
+
+  it('names the file, line and key path of every problem at once', () => {
+    const file = writeConfig(
+      [
+        'server:',
+        '  publicUrl: not-a-url',
+        '  colour: blue',
+        'servers:',
+        '  - name: everything',
+        '    transport: stdio',
+        '    command: npx',
+        'roles:',
+        '  - name: a',
+        '    members: { groups: [x] }',
+        '  - name: b',
+        '    members: { groups: [y] }',
+        '    request:',
+        '      - server: everything',
+        '        tools: ["*"]',
+        '        maxDurationSeconds: 0',
+        '',
+      ].join('\n'),
+    );
+    expect(problemsOf(file)).toEqual([
+      '2: server.publicUrl: expected an http(s) URL without credentials',
+      '3: server.colour: unknown key',
+      '16: roles[1].request[0].maxDurationSeconds: expected a positive integer',
+    ]);
+  });
+
+  it('reports a missing required key at the mapping that lacks it', () => {
+    expect(problemsOf(writeConfig('server:\n  port: 8080\n'))).toEqual(['2: server.publicUrl: required']);
+  });
+
+  it('refuses duplicates, unknown servers in roles, durations over the global cap and bad tool patterns', () => {
+    const file = writeConfig(
+      [
+        minimal.trimEnd(),
+        'approvals: { maxDurationSeconds: 3600 }',
+        'servers:',
+        '  - { name: a, transport: stdio, command: x }',
+        '  - { name: a, transport: stdio, command: y }',
+        'roles:',
+        '  - name: r',
+        '    members: { emails: [someone@example.com] }',
+        '    request:',
+        '      - { server: nope, tools: ["*"], maxDurationSeconds: 60 }',
+        '      - { server: a, tools: ["read file"], maxDurationSeconds: 7200 }',
+        '',
+      ].join('\n'),
+    );
+    expect(problemsOf(file)).toEqual([
+      '6: servers[1].name: duplicate server name "a"',
+      '11: roles[0].request[0].server: unknown server "nope" (not in servers)',
+      '12: roles[0].request[1].tools[0]: expected a tool name pattern: letters, digits, "_", "-", "." and "*" wildcards, 1-128 characters',
+      '12: roles[0].request[1].maxDurationSeconds: exceeds approvals.maxDurationSeconds (3600)',
+    ]);
+  });
+
+  it('checks that an IdP certificate is a real X.509 certificate', () => {
+    const idp = (certValue: string) =>
+      `${minimal}identityProviders:\n  - id: corp\n    entryPoint: https://idp.example.com/sso\n    idpIssuer: https://idp.example.com\n    idpCert: \${file:idp.pem}\n    spEntityId: https://sp.example.com\n    clockSkewSeconds: ${certValue === cert ? 60 : 3600}\n`;
+    expect(loadConfig(writeConfig(idp(cert), { 'idp.pem': cert }), {}).config.identityProviders[0]?.attributes).toEqual({ email: 'email' });
+    expect(problemsOf(writeConfig(idp('x'), { 'idp.pem': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }))).toEqual([
+      '7: identityProviders[0].idpCert: expected a PEM-encoded X.509 certificate',
+      '9: identityProviders[0].clockSkewSeconds: expected at most 300',
+    ]);
+  });
+
+  it('reports YAML syntax errors and duplicate keys with their line', () => {
+    expect(problemsOf(writeConfig('server:\n  publicUrl: http://a\n  publicUrl: http://b\n'))[0]).toMatch(/^3: YAML: Map keys must be unique/);
+    expect(problemsOf(writeConfig('server: [unclosed\n'))[0]).toMatch(/^\d+: YAML: /);
+    expect(problemsOf(writeConfig('- just\n- a list\n'))).toEqual(['expected a YAML mapping at the top level']);
+  });
+
+  it('reports an unreadable config file', () => {
+    expect(() => loadConfig('/nonexistent/portcullis.yaml')).toThrow(/cannot read file \(ENOENT\)/);
+  });
+});

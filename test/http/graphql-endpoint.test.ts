@@ -1,0 +1,170 @@
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executeOverWs, graphqlWsClient, postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
+
+const config = testConfig({
+  graphql: { maxDepth: 4, maxAliases: 3, maxDirectives: 3, maxTokens: 200, maxCost: 5000 },
+  identityProviders: [],
+});
+
+const aliased = '{ a: identityProviders { id } b: identityProviders { id } c: identityProviders { id } d: identityProviders { id } }';
+const manyDirectives = '{ identityProviders @include(if: true) @include(if: true) @include(if: true) @include(if: true) { id } }';
+const manyTokens = `{ identityProviders { ${'id '.repeat(250)} } }`;
+const introspection = '{ __schema { queryType { name } } }';
+const typo = '{ identityProvider { id } }';
+
+describe('GraphQL over HTTP', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ config });
+  });
+  afterAll(() => server.close());
+
+  it('answers a query sent as JSON', async () => {
+    const res = await postGraphQL(server.url, { query: '{ identityProviders { id displayName } }' });
+    expect(res).toEqual({ status: 200, body: { data: { identityProviders: [] } } });
+  });
+
+  it('blocks a simple (CSRF-able) request: text/plain POST and GET without a preflight header', async () => {
+    const post = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ query: '{ identityProviders { id } }' }) });
+    expect(post.status).toBe(400);
+    expect(await post.text()).toMatch(/Cross-Site Request Forgery/);
+    const get = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ identityProviders { id } }')}`);
+    expect(get.status).toBe(400);
+  });
+
+  it('refuses batched operations', async () => {
+    const res = await postGraphQL(server.url, [{ query: '{ identityProviders { id } }' }, { query: '{ identityProviders { id } }' }]);
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toMatch(/batching/i);
+  });
+
+  it.each([
+    ['aliases', aliased, /aliases/i],
+    ['directives', manyDirectives, /directives/i],
+    ['tokens', manyTokens, /token/i],
+  ])('rejects a query over the %s limit', async (_name, query, message) => {
+    const res = await postGraphQL(server.url, { query });
+    expect(res.body.data).toBeUndefined();
+    expect(res.body.errors?.[0]?.message).toMatch(message);
+  });
+
+  it('rejects an oversized body with 413', async () => {
+    const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ identityProviders { id } } #${'x'.repeat(300_000)}` }) });
+    expect(res.status).toBe(413);
+  });
+
+  it('allows introspection and suggestions outside production', async () => {
+    expect((await postGraphQL(server.url, { query: introspection })).body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+    expect((await postGraphQL(server.url, { query: typo })).body.errors?.[0]?.message).toMatch(/Did you mean/);
+  });
+});
+
+describe('GraphQL over WebSocket (graphql-transport-ws)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ config });
+  });
+  afterAll(() => server.close());
+
+  it('runs an operation on the same path and port as HTTP', async () => {
+    const client = graphqlWsClient(server.wsUrl);
+    expect(await executeOverWs(client, '{ identityProviders { id } }')).toEqual({ data: { identityProviders: [] } });
+    await client.dispose();
+  });
+
+  it.each([
+    ['aliases', aliased, /aliases/i],
+    ['directives', manyDirectives, /directives/i],
+    ['tokens', manyTokens, /token/i],
+  ])('applies the %s limit too', async (_name, query, message) => {
+    const client = graphqlWsClient(server.wsUrl);
+    const result = await executeOverWs(client, query);
+    expect(result.data).toBeUndefined();
+    expect(result.errors?.[0]?.message).toMatch(message);
+    await client.dispose();
+  });
+
+  it('closes a connection whose frame exceeds the size limit with 1009', async () => {
+    const ws = new WebSocket(`${server.wsUrl}/graphql`, 'graphql-transport-ws');
+    await new Promise((resolve) => ws.once('open', resolve));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send('x'.repeat(70 * 1024));
+    expect(await closed).toBe(1009);
+  });
+
+  it('refuses an upgrade on an unknown path with 404 before any handshake', async () => {
+    const ws = new WebSocket(`${server.wsUrl}/nowhere`);
+    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(404);
+  });
+});
+
+describe('GraphQL depth limit', () => {
+  // The schema is still shallow, so the limit is set below the depth of a plain query;
+  // introspection fields are exempt (graphql-armor's default) so tools keep working in
+  // development, and production refuses introspection altogether.
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ config: testConfig({ graphql: { maxDepth: 1 } }) });
+  });
+  afterAll(() => server.close());
+
+  it('rejects a query deeper than maxDepth over HTTP and WebSocket, and accepts one within it', async () => {
+    const tooDeep = '{ identityProviders { id } }';
+    const http = await postGraphQL(server.url, { query: tooDeep });
+    expect(http.body.data).toBeUndefined();
+    expect(http.body.errors?.[0]?.message).toMatch(/depth/i);
+    const client = graphqlWsClient(server.wsUrl);
+    const ws = await executeOverWs(client, tooDeep);
+    expect(ws.data).toBeUndefined();
+    expect(ws.errors?.[0]?.message).toMatch(/depth/i);
+    expect(await executeOverWs(client, '{ __typename }')).toEqual({ data: { __typename: 'Query' } });
+    await client.dispose();
+  });
+});
+
+describe('GraphQL in production (NODE_ENV=production)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ config, production: true });
+  });
+  afterAll(() => server.close());
+
+  it('refuses introspection over HTTP and WebSocket', async () => {
+    const http = await postGraphQL(server.url, { query: introspection });
+    expect(http.body.data).toBeUndefined();
+    expect(http.body.errors?.[0]?.message).toMatch(/introspection/i);
+    const client = graphqlWsClient(server.wsUrl);
+    const ws = await executeOverWs(client, introspection);
+    expect(ws.data).toBeUndefined();
+    expect(ws.errors?.[0]?.message).toMatch(/introspection/i);
+    await client.dispose();
+  });
+
+  it('gives no field suggestions over HTTP and WebSocket', async () => {
+    const http = await postGraphQL(server.url, { query: typo });
+    expect(http.body.errors?.[0]?.message).toMatch(/Cannot query field/);
+    expect(http.body.errors?.[0]?.message).not.toMatch(/Did you mean|identityProviders/);
+    const client = graphqlWsClient(server.wsUrl);
+    const ws = await executeOverWs(client, typo);
+    expect(ws.errors?.[0]?.message).toMatch(/Cannot query field/);
+    expect(ws.errors?.[0]?.message).not.toMatch(/Did you mean|identityProviders/);
+    await client.dispose();
+  });
+});
+
+describe('graceful close', () => {
+  it('closes open GraphQL WebSockets with 1001 and stops listening', async () => {
+    const server = await startTestServer({ config: testConfig() });
+    const ws = new WebSocket(`${server.wsUrl}/graphql`, 'graphql-transport-ws');
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(JSON.stringify({ type: 'connection_init' }));
+    await new Promise((resolve) => ws.once('message', resolve));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    await server.close();
+    expect(await closed).toBe(1001);
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});

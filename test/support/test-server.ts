@@ -1,0 +1,92 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createClient } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { configSchema } from '../../server/config/schema.js';
+import type { PortcullisConfig } from '../../server/config/schema.js';
+import { createPortcullisServer } from '../../server/http/server.js';
+import { createLogger } from '../../server/log.js';
+import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import type { Stores } from '../../server/stores/types.js';
+import { ManualClock } from './manual-clock.js';
+
+export interface TestServer {
+  url: string;
+  wsUrl: string;
+  stores: Stores;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** A minimal valid config on a free loopback port; `overrides` are merged at the top level. */
+export function testConfig(overrides: Record<string, unknown> = {}): PortcullisConfig {
+  return configSchema.parse({
+    server: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1:8080' },
+    store: { dataDir: mkdtempSync(join(tmpdir(), 'portcullis-test-')) },
+    logging: { level: 'debug' },
+    ...overrides,
+  });
+}
+
+/** A real broker on loopback (embedded store unless one is given), logs captured. */
+export async function startTestServer(options: { config?: PortcullisConfig; stores?: Stores; production?: boolean } = {}): Promise<TestServer> {
+  const config = options.config ?? testConfig();
+  const clock = new ManualClock();
+  const stores = options.stores ?? (await createEmbeddedStores({ dataDir: config.store.dataDir, clock }));
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger({ level: config.logging.level, destination });
+  const server = await createPortcullisServer({ config, stores, logger, clock, production: options.production ?? false });
+  const address = await server.listen();
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    wsUrl: `ws://127.0.0.1:${address.port}`,
+    stores,
+    logs,
+    close: async () => {
+      await server.close();
+      await stores.close();
+    },
+  };
+}
+
+export interface GraphQLBody {
+  data?: unknown;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+export async function postGraphQL(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: GraphQLBody }> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as GraphQLBody };
+}
+
+export function graphqlWsClient(wsUrl: string): Client {
+  return createClient({ url: `${wsUrl}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+}
+
+/** Runs one operation over graphql-ws and returns its single result, or throws its errors. */
+export function executeOverWs(client: Client, query: string): Promise<{ data?: unknown; errors?: readonly { message: string }[] }> {
+  return new Promise((resolve, reject) => {
+    let result: { data?: unknown } | undefined;
+    client.subscribe(
+      { query },
+      {
+        next: (value) => (result = value as { data?: unknown }),
+        error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
+        complete: () => resolve(result ?? {}),
+      },
+    );
+  });
+}
