@@ -15,7 +15,7 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   if (!findRedisServer()) {
-    if (process.env.CI === 'true') throw new Error(`CI=true and ${REDIS_INSTALL_HINT}`);
+    if (isCi()) throw new Error(`CI=true and ${REDIS_INSTALL_HINT}`);
     console.warn(`\n${REDIS_INSTALL_HINT}\nThe Redis-backed tests are skipped.\n`);
     project.provide('redisUrl', '');
     return async () => {};
@@ -23,4 +23,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const server = await startRedisServer();
   project.provide('redisUrl', server.url);
   return () => server.stop();
+}
+
+/** CI services set CI to "true" (some to "1"); anything but empty, "0" or "false" counts. */
+function isCi(): boolean {
+  const ci = process.env.CI?.trim().toLowerCase();
+  return ci !== undefined && ci !== '' && ci !== '0' && ci !== 'false';
 }
