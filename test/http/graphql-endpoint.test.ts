@@ -11,6 +11,11 @@ const config = testConfig({
 const aliased = '{ a: identityProviders { id } b: identityProviders { id } c: identityProviders { id } d: identityProviders { id } }';
 const manyDirectives = '{ identityProviders @include(if: true) @include(if: true) @include(if: true) @include(if: true) { id } }';
 const manyTokens = `{ identityProviders { ${'id '.repeat(250)} } }`;
+const overLimit: [string, string, RegExp][] = [
+  ['aliases', aliased, /aliases/i],
+  ['directives', manyDirectives, /directives/i],
+  ['tokens', manyTokens, /token/i],
+];
 const introspection = '{ __schema { queryType { name } } }';
 const typo = '{ identityProvider { id } }';
 
@@ -40,11 +45,7 @@ describe('GraphQL over HTTP', () => {
     expect(JSON.stringify(res.body)).toMatch(/batching/i);
   });
 
-  it.each([
-    ['aliases', aliased, /aliases/i],
-    ['directives', manyDirectives, /directives/i],
-    ['tokens', manyTokens, /token/i],
-  ])('rejects a query over the %s limit', async (_name, query, message) => {
+  it.each(overLimit)('rejects a query over the %s limit', async (_name, query, message) => {
     const res = await postGraphQL(server.url, { query });
     expect(res.body.data).toBeUndefined();
     expect(res.body.errors?.[0]?.message).toMatch(message);
@@ -74,11 +75,7 @@ describe('GraphQL over WebSocket (graphql-transport-ws)', () => {
     await client.dispose();
   });
 
-  it.each([
-    ['aliases', aliased, /aliases/i],
-    ['directives', manyDirectives, /directives/i],
-    ['tokens', manyTokens, /token/i],
-  ])('applies the %s limit too', async (_name, query, message) => {
+  it.each(overLimit)('applies the %s limit too', async (_name, query, message) => {
     const client = graphqlWsClient(server.wsUrl);
     const result = await executeOverWs(client, query);
     expect(result.data).toBeUndefined();
