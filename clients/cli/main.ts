@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { PortcullisError } from '../../server/errors.js';
+import { EXIT } from './exit-codes.js';
 import { checkConfigCommand } from './commands/check-config.js';
 import { serveCommand } from './commands/serve.js';
 
@@ -9,4 +11,9 @@ const program = new Command('portcullis')
   .addCommand(serveCommand())
   .addCommand(checkConfigCommand());
 
-await program.parseAsync(process.argv);
+await program.parseAsync(process.argv).catch((error: unknown) => {
+  // One clear line, never a stack: typed errors carry their stable code.
+  const code = error instanceof PortcullisError ? `${error.code}: ` : '';
+  console.error(`portcullis: ${code}${error instanceof Error ? error.message : String(error)}`);
+  process.exit(EXIT.failure);
+});

@@ -61,6 +61,20 @@ describe('portcullis serve', () => {
     expect(result.stderr).not.toMatch(/listening/);
   });
 
+  it('refuses a second instance on the same embedded dataDir with one clear line and exit 1', async () => {
+    const file = configWithSecrets();
+    const env = { DOCS_TOKEN: 'docs-token-for-lock-test' };
+    const first = spawnCli(['serve', '--config', file], env);
+    const firstDone = finished(first);
+    await waitForStderr(first, /listening on/);
+    const second = await runCli(['serve', '--config', file], env);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/^portcullis: DATA_DIR_LOCKED: .* is in use by process \d+; several instances need the Redis store\n$/m);
+    expect(second.stderr).not.toMatch(/\n\s+at /);
+    first.kill('SIGTERM');
+    expect((await firstDone).code).toBe(0);
+  });
+
   it('starts, says where it listens, serves, and stops cleanly on SIGTERM without logging a secret', async () => {
     const secret = 'docs-token-5f1c9a0e7b3d';
     const child = spawnCli(['serve', '--config', configWithSecrets()], { DOCS_TOKEN: secret });

@@ -22,6 +22,8 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   private readonly appender: GroupCommitAppender;
   private waiters = new Set<() => void>();
   private closed = false;
+  /** Set when a failed write could not be undone: the log refuses every later append. */
+  private broken: Error | undefined;
 
   private constructor(
     private readonly file: FileHandle,
@@ -56,14 +58,19 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   }
 
   async commit(chained: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
-    if (this.closed) throw new StoreUnavailableError('audit append (log closed)');
+    if (this.closed || this.broken) throw new StoreUnavailableError('audit append (log closed)', this.broken);
     if ((await this.headHash()) !== expectedHead) return null;
     const start = this.events.length;
     const events = chained.map((event, i) => ({ id: String(start + i + 1), ...event }));
+    const size = (await this.file.stat()).size;
     try {
       await this.file.appendFile(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
       await this.file.datasync();
     } catch (error) {
+      // Undo a partial write, or the next append would bury a torn line mid-file.
+      await this.file.truncate(size).catch((truncateError: unknown) => {
+        this.broken = truncateError instanceof Error ? truncateError : new Error(String(truncateError));
+      });
       throw new StoreUnavailableError('audit append', error);
     }
     this.events.push(...events);
