@@ -1,12 +1,20 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { loadConfigOrExit } from './load-config.js';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port number (0 picks a free one)');
+  return n;
+}
 
 export function serveCommand(): Command {
   return new Command('serve')
     .description('Run the broker (HTTP, GraphQL, WebSockets) until SIGTERM or SIGINT.')
-    .requiredOption('-c, --config <file>', 'YAML configuration file', process.env.PORTCULLIS_CONFIG)
-    .action(async (options: { config: string }) => {
+    .requiredOption('-c, --config <file>', 'YAML configuration file (default: $PORTCULLIS_CONFIG)', process.env.PORTCULLIS_CONFIG)
+    .option('-p, --port <port>', 'listen on this port instead of server.port', port)
+    .action(async (options: { config: string; port?: number }) => {
       const loaded = loadConfigOrExit(options.config);
+      if (options.port !== undefined) loaded.config.server.port = options.port;
       // Loaded lazily: client commands should not pay for the server's imports.
       const { serve } = await import('../../../server/main.js');
       await serve(loaded);
