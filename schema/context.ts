@@ -1,14 +1,29 @@
 import type { Clock } from '../server/clock.js';
 import type { PortcullisConfig } from '../server/config/schema.js';
+import { UnauthenticatedError } from '../server/errors.js';
+import type { Identity } from '../server/identity/index.js';
+import type { Principal } from '../server/identity/principal.js';
 import type { Logger } from '../server/log.js';
+import type { IdentityProvider } from '../server/saml/identity-providers.js';
 import type { Stores } from '../server/stores/types.js';
 
-/** What every resolver may use; built once per HTTP request or graphql-ws connection. */
-export interface GraphQLContext {
+/** The long-lived services every resolver may call. */
+export interface GraphQLServices {
   config: PortcullisConfig;
   stores: Stores;
   clock: Clock;
   logger: Logger;
+  identity: Identity;
+  identityProviders: readonly IdentityProvider[];
 }
 
-export type GraphQLDependencies = GraphQLContext;
+/** Built once per HTTP request or graphql-ws operation. */
+export interface GraphQLContext extends GraphQLServices {
+  /** Who is calling; null when no credential was presented. */
+  principal: Principal | null;
+}
+
+export function requirePrincipal(ctx: GraphQLContext): Principal {
+  if (!ctx.principal) throw new UnauthenticatedError();
+  return ctx.principal;
+}

@@ -1,7 +1,26 @@
 import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
 import { PortcullisError } from '../server/errors.js';
 import type { Logger } from '../server/log.js';
+
+const HTTP_STATUS: Partial<Record<PortcullisError['code'], number>> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  STORE_UNAVAILABLE: 503,
+};
+
+/**
+ * A domain error as a GraphQL error: its message and stable code, and the HTTP status
+ * for errors raised before execution (authentication in the context function).
+ */
+export function toGraphQLError(error: unknown): GraphQLError {
+  if (error instanceof PortcullisError) {
+    const status = HTTP_STATUS[error.code];
+    return new GraphQLError(error.message, { extensions: { code: error.code, ...(status ? { http: { status } } : {}) } });
+  }
+  return new GraphQLError('internal error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}
 
 /**
  * The one place domain errors become GraphQL errors: a PortcullisError keeps its message

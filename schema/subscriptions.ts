@@ -1,7 +1,10 @@
 import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { GraphQLContext } from './context.js';
+import { PortcullisError } from '../server/errors.js';
+import type { PresentedCredential } from '../server/identity/authenticate.js';
+import type { GraphQLContext, GraphQLServices } from './context.js';
+import { toGraphQLError } from './errors.js';
 import type { GraphQLProtection } from './limits.js';
 
 /** Largest graphql-ws frame accepted; ws' own default (100 MiB) is an invitation. */
@@ -17,31 +20,56 @@ export interface GraphQLWebSocketEndpoint {
   close(): Promise<void>;
 }
 
+interface ConnectionExtra extends Record<PropertyKey, unknown> {
+  credential?: PresentedCredential;
+}
+
 /**
- * graphql-ws (`graphql-transport-ws`) on the `/graphql` path. Every operation goes
+ * graphql-ws (`graphql-transport-ws`) on the `/graphql` path. The credential (a session
+ * cookie from our own origin, or `connectionParams.authorization`) is checked at
+ * connection_init (a bad one closes with 4403) and again for every operation, so a
+ * revoked token or ended session stops working on open sockets too. Every operation goes
  * through the same parse limits and validation rules as HTTP before it runs.
  */
 export function createGraphQLWebSocketEndpoint(options: {
   schema: GraphQLSchema;
   protection: GraphQLProtection;
-  context: () => GraphQLContext;
+  services: GraphQLServices;
   production: boolean;
 }): GraphQLWebSocketEndpoint {
+  const { authenticator } = options.services.identity;
   const wss = new WebSocketServer({ noServer: true, maxPayload: GRAPHQL_WS_MAX_PAYLOAD });
-  const disposable = useServer(
+  const disposable = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
       schema: options.schema,
       isProd: options.production,
       connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
-      onSubscribe: (_ctx, _id, payload) => {
+      onConnect: async (ctx) => {
+        try {
+          const credential = authenticator.presented(ctx.extra.request.headers, ctx.connectionParams?.authorization);
+          await authenticator.resolve(credential);
+          ctx.extra.credential = credential;
+          return true;
+        } catch (error) {
+          if (error instanceof PortcullisError) return false;
+          throw error;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
         const checked = options.protection.validateOperation(payload.query);
         if ('errors' in checked) return checked.errors;
+        let contextValue: GraphQLContext;
+        try {
+          contextValue = { ...options.services, principal: await authenticator.resolve(ctx.extra.credential ?? null) };
+        } catch (error) {
+          return [toGraphQLError(error)];
+        }
         return {
           schema: options.schema,
           document: checked.document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: options.context(),
+          contextValue,
         };
       },
     },

@@ -8,7 +8,11 @@ export type ErrorCode =
   | 'INVALID_CURSOR'
   | 'AUDIT_LOG_CORRUPT'
   | 'AUDIT_CONFLICT'
-  | 'DATA_DIR_LOCKED';
+  | 'DATA_DIR_LOCKED'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'INVALID_INPUT';
 
 export class PortcullisError extends Error {
   constructor(
@@ -37,5 +41,32 @@ export class InvalidCursorError extends PortcullisError {
 export class AuditLogCorruptError extends PortcullisError {
   constructor(detail: string) {
     super('AUDIT_LOG_CORRUPT', `audit log is corrupt: ${detail}`);
+  }
+}
+
+/** No valid session or token: the caller must sign in. */
+export class UnauthenticatedError extends PortcullisError {
+  constructor(message = 'sign in first: no valid session or API token') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+/** Signed in, but this credential or user may not do this. */
+export class ForbiddenError extends PortcullisError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
+/** Unknown, or not the caller's: the same answer either way, so ids cannot be probed. */
+export class NotFoundError extends PortcullisError {
+  constructor(what: string) {
+    super('NOT_FOUND', `${what} not found`);
+  }
+}
+
+export class InvalidInputError extends PortcullisError {
+  constructor(message: string) {
+    super('INVALID_INPUT', message);
   }
 }

@@ -7,6 +7,6 @@ export class IdentityProviderResolver {
   // Public on purpose: a sign-in page and `portcullis login` must list IdPs before anyone is signed in.
   @Query(() => [IdentityProvider], { description: 'The identity providers this broker accepts sign-ins from.' })
   identityProviders(@Ctx() ctx: GraphQLContext): IdentityProvider[] {
-    return ctx.config.identityProviders.map((idp) => ({ id: idp.id, displayName: idp.displayName ?? idp.id }));
+    return ctx.identityProviders.map((idp) => ({ id: idp.id, displayName: idp.displayName }));
   }
 }

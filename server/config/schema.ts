@@ -159,11 +159,34 @@ const graphqlSection = z
   })
   .default({ maxDepth: 10, maxAliases: 15, maxDirectives: 20, maxTokens: 2_000, maxCost: 5_000 });
 
+const apiTokensSection = z
+  .strictObject({
+    // Long-lived tokens are what Portcullis replaces; keep them bounded.
+    maxTtlSeconds: positiveInt(365 * 86400).default(90 * 86400),
+  })
+  .default({ maxTtlSeconds: 90 * 86400 });
+
+const devIdpUser = z.strictObject({
+  nameId: text('a NameID'),
+  email: z.email({ error: 'expected an email address' }),
+  displayName: text(),
+  groups: z.array(text('a group name')).default([]),
+});
+
+/** A development IdP served by the broker itself (never with NODE_ENV=production). */
+const devIdpSection = z.strictObject({
+  enabled: z.boolean({ error: 'expected true or false' }).default(false),
+  users: z.array(devIdpUser).min(1, 'expected at least one demo user'),
+});
+
 const loggingSection = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   })
   .default({ level: 'info' });
+
+/** The IdP id the development IdP registers itself under. */
+export const DEV_IDP_ID = 'dev';
 
 export const configSchema = z
   .strictObject({
@@ -180,6 +203,8 @@ export const configSchema = z
       })
       .default({ requiredApprovals: 1, requestTtlSeconds: 86400, maxDurationSeconds: 1209600 }),
     servers: z.array(mcpServer).default([]),
+    apiTokens: apiTokensSection,
+    devIdp: devIdpSection.optional(),
     graphql: graphqlSection,
     logging: loggingSection,
   })
@@ -192,6 +217,12 @@ export const configSchema = z
       }
     };
     unique(config.identityProviders.map((idp, i) => ({ value: idp.id, path: ['identityProviders', i, 'id'] })), 'IdP id');
+    if (config.devIdp?.enabled) {
+      config.identityProviders.forEach((idp, i) => {
+        if (idp.id === DEV_IDP_ID) ctx.addIssue({ code: 'custom', path: ['identityProviders', i, 'id'], message: `"${DEV_IDP_ID}" is reserved for devIdp` });
+      });
+      unique(config.devIdp.users.map((u, i) => ({ value: u.nameId, path: ['devIdp', 'users', i, 'nameId'] })), 'demo user');
+    }
     unique(config.servers.map((s, i) => ({ value: s.name, path: ['servers', i, 'name'] })), 'server name');
     unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
 

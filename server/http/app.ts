@@ -3,7 +3,8 @@ import type { ApolloServer } from '@apollo/server';
 import express from 'express';
 import type { ErrorRequestHandler } from 'express';
 import helmet from 'helmet';
-import type { GraphQLContext } from '../../schema/context.js';
+import type { GraphQLContext, GraphQLServices } from '../../schema/context.js';
+import { toGraphQLError } from '../../schema/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Stores } from '../stores/types.js';
@@ -16,7 +17,9 @@ const GRAPHQL_BODY_LIMIT = '256kb';
 /** The HTTP surface, composed in order; each concern lives in its own module. */
 export function createApp(options: {
   apollo: ApolloServer<GraphQLContext>;
-  context: () => GraphQLContext;
+  services: GraphQLServices;
+  /** Feature routers (SAML, development IdP), mounted before GraphQL. */
+  routers: express.Router[];
   stores: Stores;
   metrics: Metrics;
   logger: Logger;
@@ -28,10 +31,20 @@ export function createApp(options: {
   app.use(helmet());
   app.use(...requestObservability(options.logger, options.metrics));
   app.use(healthRoutes(options));
+  for (const router of options.routers) app.use(router);
+  const { authenticator } = options.services.identity;
   app.use(
     '/graphql',
     express.json({ limit: GRAPHQL_BODY_LIMIT }),
-    expressMiddleware(options.apollo, { context: async () => options.context() }),
+    expressMiddleware(options.apollo, {
+      context: async ({ req }) => {
+        try {
+          return { ...options.services, principal: await authenticator.resolve(authenticator.presented(req.headers)) };
+        } catch (error) {
+          throw toGraphQLError(error);
+        }
+      },
+    }),
   );
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

@@ -3,16 +3,22 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startApollo } from '../../schema/apollo.js';
 import { buildPortcullisSchema } from '../../schema/build-schema.js';
-import type { GraphQLContext } from '../../schema/context.js';
+import type { GraphQLServices } from '../../schema/context.js';
 import { createProtection } from '../../schema/limits.js';
 import { createGraphQLWebSocketEndpoint } from '../../schema/subscriptions.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
+import { createDevIdp } from '../dev-idp/dev-idp.js';
+import { createIdentity } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import { createMetrics } from '../metrics.js';
+import { fromConfig } from '../saml/identity-providers.js';
+import type { IdentityProvider } from '../saml/identity-providers.js';
+import { samlRoutes } from '../saml/routes.js';
+import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
 import { createApp } from './app.js';
-import { createUpgradeRouter } from './upgrade-router.js';
+import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
 
 export interface PortcullisServer {
   readonly httpServer: Server;
@@ -33,18 +39,47 @@ export interface ServerDependencies {
 /** One HTTP server: express for HTTP, and WebSocket upgrades routed by path on the same port. */
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
   const { config, stores, logger, clock, production } = deps;
+  const publicUrl = config.server.publicUrl;
+  const identity = createIdentity(config, stores, clock);
+
+  const identityProviders: IdentityProvider[] = config.identityProviders.map(fromConfig);
+  const devIdp = await startDevIdp(config, production, logger);
+  if (devIdp) identityProviders.push(devIdp.identityProvider);
+  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
+  const saml = samlRoutes({
+    idps: new Map(identityProviders.map((idp) => [idp.id, idp])),
+    signIn,
+    sessions: identity.sessions,
+    requestIds: stores.samlRequests,
+    cookie: identity.cookie,
+    clock,
+    publicUrl,
+    logger,
+  });
+
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders };
   const schema = await buildPortcullisSchema();
   const protection = createProtection(schema, config.graphql, production);
-  const context = (): GraphQLContext => ({ config, stores, clock, logger });
   let shuttingDown = false;
 
   const httpServer = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
   const apollo = await startApollo({ schema, httpServer, protection, production, logger });
-  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, context, production });
-  const app = createApp({ apollo, context, stores, metrics: createMetrics(), logger, isShuttingDown: () => shuttingDown });
+  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, production });
+  const app = createApp({
+    apollo,
+    services,
+    routers: devIdp ? [saml, devIdp.router] : [saml],
+    stores,
+    metrics: createMetrics(),
+    logger,
+    isShuttingDown: () => shuttingDown,
+  });
 
   httpServer.on('request', app);
-  httpServer.on('upgrade', createUpgradeRouter({ '/graphql': graphqlWs.wss }));
+  httpServer.on(
+    'upgrade',
+    createUpgradeRouter({ '/graphql': upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers)) }),
+  );
 
   return {
     httpServer,
@@ -63,4 +98,14 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       await apollo.stop();
     },
   };
+}
+
+async function startDevIdp(config: PortcullisConfig, production: boolean, logger: Logger) {
+  if (!config.devIdp?.enabled) return undefined;
+  if (production) {
+    logger.warn('devIdp is enabled in the config but NODE_ENV=production: the development IdP is not started');
+    return undefined;
+  }
+  logger.warn('development IdP enabled: anyone who reaches this broker can sign in as a demo user');
+  return createDevIdp({ publicUrl: config.server.publicUrl, users: config.devIdp.users });
 }

@@ -1,17 +1,36 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
+import { PortcullisError } from '../errors.js';
+
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /**
- * Routes WebSocket upgrades by exact path to the server that owns it; anything else is
+ * Routes WebSocket upgrades by exact path to the handler that owns it; anything else is
  * refused with a plain HTTP status before any WebSocket handshake happens.
  */
-export function createUpgradeRouter(routes: Record<string, WebSocketServer>) {
-  return (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+export function createUpgradeRouter(routes: Record<string, UpgradeHandler>): UpgradeHandler {
+  return (request, socket, head) => {
     const path = new URL(request.url ?? '/', 'http://placeholder').pathname;
-    const wss = routes[path];
-    if (!wss) {
-      refuseUpgrade(socket, 404, 'Not Found');
+    const handler = routes[path];
+    if (handler) handler(request, socket, head);
+    else refuseUpgrade(socket, 404, 'Not Found');
+  };
+}
+
+/**
+ * Hands the upgrade to `wss` once `precheck` passes. A precheck throwing a typed error
+ * refuses with its HTTP status (401 unauthenticated, 403 forbidden), so a cross-site page
+ * never gets a socket at all.
+ */
+export function upgradeTo(wss: WebSocketServer, precheck: (request: IncomingMessage) => void = () => {}): UpgradeHandler {
+  return (request, socket, head) => {
+    try {
+      precheck(request);
+    } catch (error) {
+      if (!(error instanceof PortcullisError)) throw error;
+      const [status, text] = error.code === 'UNAUTHENTICATED' ? [401, 'Unauthorized'] : [403, 'Forbidden'];
+      refuseUpgrade(socket, status, text);
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));

@@ -1,0 +1,39 @@
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { requireScope } from '../../server/identity/api-tokens.js';
+import type { GraphQLContext } from '../context.js';
+import { requirePrincipal } from '../context.js';
+import { ApiToken, CreatedApiToken } from './api-token.type.js';
+import { User } from './user.type.js';
+
+@Resolver()
+export class IdentityResolver {
+  @Query(() => User, { description: 'The signed-in caller (a token acts as its owner).' })
+  me(@Ctx() ctx: GraphQLContext): User {
+    const principal = requirePrincipal(ctx);
+    requireScope(principal, 'api');
+    return User.fromPrincipal(principal);
+  }
+
+  @Query(() => [ApiToken], { description: "The caller's live API tokens." })
+  async apiTokens(@Ctx() ctx: GraphQLContext): Promise<ApiToken[]> {
+    return (await ctx.identity.tokens.list(requirePrincipal(ctx))).map(ApiToken.from);
+  }
+
+  @Mutation(() => CreatedApiToken, {
+    description: 'Scopes: api (this GraphQL API as the user), mcp (broker connections), audit:read (audit query and subscription).',
+  })
+  async createApiToken(
+    @Arg('name', () => String) name: string,
+    @Arg('scopes', () => [String]) scopes: string[],
+    @Arg('ttlSeconds', () => Int) ttlSeconds: number,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CreatedApiToken> {
+    const created = await ctx.identity.tokens.create(requirePrincipal(ctx), { name, scopes, ttlSeconds });
+    return Object.assign(new CreatedApiToken(), { token: created.token, apiToken: ApiToken.from(created.record) });
+  }
+
+  @Mutation(() => ApiToken, { description: 'Revokes one of the caller\'s tokens at once.' })
+  async revokeApiToken(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<ApiToken> {
+    return ApiToken.from(await ctx.identity.tokens.revoke(requirePrincipal(ctx), id));
+  }
+}

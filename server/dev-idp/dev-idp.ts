@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
+import { DOMParser } from '@xmldom/xmldom';
+import express, { Router } from 'express';
+import type { Response } from 'express';
+import { generate } from 'selfsigned';
+import { DEV_IDP_ID } from '../config/schema.js';
+import type { PortcullisConfig } from '../config/schema.js';
+import type { IdentityProvider } from '../saml/identity-providers.js';
+import { spUrls } from '../saml/sp-urls.js';
+import { buildResponseXml, encodeForPost, signElement } from './saml-response.js';
+import type { SigningKey } from './saml-response.js';
+
+type DevUser = NonNullable<PortcullisConfig['devIdp']>['users'][number];
+
+export interface DevIdp {
+  identityProvider: IdentityProvider;
+  router: Router;
+}
+
+/**
+ * A development SAML IdP served by the broker itself, for the demo and local work: a
+ * page to pick a demo user, then a response signed with a key generated at start, posted
+ * to the same ACS a real IdP uses (so every check runs). Never built in production.
+ */
+export async function createDevIdp(options: { publicUrl: string; users: readonly DevUser[] }): Promise<DevIdp> {
+  const base = `${options.publicUrl.replace(/\/+$/, '')}/dev-idp`;
+  const pems = await generate([{ name: 'commonName', value: 'Portcullis development IdP' }], { keySize: 2048, algorithm: 'sha256' });
+  const key: SigningKey = { privateKey: pems.private, cert: pems.cert };
+  const identityProvider: IdentityProvider = {
+    id: DEV_IDP_ID,
+    displayName: 'Development IdP (demo users)',
+    entryPoint: `${base}/sso`,
+    idpIssuer: base,
+    idpCert: key.cert,
+    spEntityId: `${options.publicUrl.replace(/\/+$/, '')}/saml/${DEV_IDP_ID}`,
+    attributes: { email: 'email', displayName: 'displayName', groups: 'groups' },
+    clockSkewSeconds: 60,
+  };
+  const acs = spUrls(options.publicUrl, DEV_IDP_ID).acs;
+
+  const router = Router();
+  router.get('/dev-idp/sso', (req, res) => {
+    const requestId = authnRequestId(req.query.SAMLRequest);
+    if (!requestId) return void res.status(400).type('text/plain').send('missing or invalid SAMLRequest');
+    const relayState = typeof req.query.RelayState === 'string' ? req.query.RelayState : '';
+    sendPage(res, 'Sign in as a demo user', `<h1>Development IdP</h1><p>Pick a demo user. This IdP exists only in development.</p>${options.users
+      .map(
+        (u) =>
+          `<form method="post" action="${base}/sso"><input type="hidden" name="requestId" value="${html(requestId)}"><input type="hidden" name="RelayState" value="${html(relayState)}"><input type="hidden" name="nameId" value="${html(u.nameId)}"><button type="submit">${html(u.displayName)} &lt;${html(u.email)}&gt; (${html(u.groups.join(', ') || 'no groups')})</button></form>`,
+      )
+      .join('')}`);
+  });
+
+  router.post('/dev-idp/sso', express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 5 }), (req, res) => {
+    const body = req.body as Record<string, unknown>;
+    const user = options.users.find((u) => u.nameId === body.nameId);
+    if (!user || typeof body.requestId !== 'string') return void res.status(400).type('text/plain').send('unknown demo user');
+    const xml = signElement(
+      buildResponseXml({
+        issuer: identityProvider.idpIssuer,
+        destination: acs,
+        recipient: acs,
+        audience: identityProvider.spEntityId,
+        inResponseTo: body.requestId,
+        nameId: user.nameId,
+        attributes: { email: user.email, displayName: user.displayName, groups: user.groups },
+      }),
+      'Assertion',
+      key,
+    );
+    const relayState = typeof body.RelayState === 'string' ? body.RelayState : '';
+    const nonce = randomBytes(16).toString('base64');
+    res.setHeader('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(acs).origin}; style-src 'unsafe-inline'`);
+    sendPage(
+      res,
+      'Signing in',
+      `<form id="post" method="post" action="${html(acs)}"><input type="hidden" name="SAMLResponse" value="${encodeForPost(xml)}"><input type="hidden" name="RelayState" value="${html(relayState)}"><button type="submit">Continue to Portcullis</button></form><script nonce="${nonce}">document.getElementById('post').submit()</script>`,
+    );
+  });
+
+  return { identityProvider, router };
+}
+
+/** The ID of a deflated, base64 AuthnRequest (HTTP-Redirect binding), or null. */
+function authnRequestId(samlRequest: unknown): string | null {
+  if (typeof samlRequest !== 'string' || samlRequest.length > 8192) return null;
+  try {
+    const xml = inflateRawSync(Buffer.from(samlRequest, 'base64'), { maxOutputLength: 65536 }).toString('utf8');
+    const root = new DOMParser({ errorHandler: { warning: () => {}, error: () => {}, fatalError: () => {} } }).parseFromString(xml, 'text/xml').documentElement;
+    const id = root?.localName === 'AuthnRequest' ? root.getAttribute('ID') : null;
+    return id && /^[A-Za-z_][\w.-]{0,127}$/.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+function sendPage(res: Response, title: string, body: string): void {
+  res.type('html').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${html(title)}</title></head><body style="font-family:sans-serif;max-width:40em;margin:2em auto">${body}</body></html>`);
+}
+
+function html(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}

@@ -1,0 +1,87 @@
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../clock.js';
+import type { RoleConfig } from '../config/schema.js';
+import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
+import type { ApiTokenRecord, ApiTokenScope, ApiTokenStore } from '../stores/types.js';
+import { issueCredential, parseCredential, secretMatches } from './credentials.js';
+import { API_TOKEN_SCOPES, rolesOf } from './principal.js';
+import type { Principal } from './principal.js';
+
+const TOKEN_PREFIX = 'pcl';
+const MAX_NAME_LENGTH = 100;
+
+/** API tokens: a user's bearer credentials for the API, the broker and the audit feed. */
+export class ApiTokenService {
+  constructor(
+    private readonly deps: { tokens: ApiTokenStore; audit: AuditLog; clock: Clock; roles: readonly RoleConfig[]; maxTtlSeconds: number },
+  ) {}
+
+  /**
+   * Issues a token acting as the caller. A token may only be minted with scopes the
+   * caller's own credential holds, so a narrow token cannot widen itself.
+   */
+  async create(caller: Principal, input: { name: string; scopes: string[]; ttlSeconds: number }): Promise<{ token: string; record: ApiTokenRecord }> {
+    requireScope(caller, 'api');
+    const name = input.name.trim();
+    if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw new InvalidInputError(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
+    const scopes = [...new Set(input.scopes)];
+    if (scopes.length === 0) throw new InvalidInputError(`scopes must name at least one of ${API_TOKEN_SCOPES.join(', ')}`);
+    for (const scope of scopes) {
+      if (!isScope(scope)) throw new InvalidInputError(`unknown scope "${scope.slice(0, 40)}"; use ${API_TOKEN_SCOPES.join(', ')}`);
+      if (!caller.scopes.has(scope)) throw new ForbiddenError(`this credential cannot grant scope "${scope}" it does not hold`);
+    }
+    if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds <= 0 || input.ttlSeconds > this.deps.maxTtlSeconds) {
+      throw new InvalidInputError(`ttlSeconds must be between 1 and ${this.deps.maxTtlSeconds}`);
+    }
+    const credential = issueCredential(TOKEN_PREFIX);
+    const now = this.deps.clock.now();
+    const record: ApiTokenRecord = {
+      id: credential.id,
+      name,
+      user: caller.user,
+      scopes: scopes as ApiTokenScope[],
+      secretHash: credential.secretHash,
+      createdAt: now,
+      expiresAt: now + input.ttlSeconds * 1000,
+    };
+    await this.deps.audit.append({
+      type: 'auth.token.created',
+      outcome: 'SUCCESS',
+      actor: caller.user.email,
+      data: { tokenId: record.id, name, scopes: record.scopes, expiresAt: new Date(record.expiresAt).toISOString() },
+    });
+    await this.deps.tokens.create(record);
+    return { token: credential.value, record };
+  }
+
+  async list(caller: Principal): Promise<ApiTokenRecord[]> {
+    requireScope(caller, 'api');
+    return this.deps.tokens.listByUser(caller.user.id);
+  }
+
+  async revoke(caller: Principal, id: string): Promise<ApiTokenRecord> {
+    requireScope(caller, 'api');
+    const token = await this.deps.tokens.get(id);
+    if (!token || token.user.id !== caller.user.id) throw new NotFoundError('API token');
+    await this.deps.audit.append({ type: 'auth.token.revoked', outcome: 'SUCCESS', actor: caller.user.email, data: { tokenId: id, name: token.name } });
+    const removed = await this.deps.tokens.delete(id);
+    if (!removed) throw new NotFoundError('API token');
+    return removed;
+  }
+
+  async resolve(bearer: string): Promise<Principal | null> {
+    const parsed = parseCredential(TOKEN_PREFIX, bearer);
+    if (!parsed) return null;
+    const token = await this.deps.tokens.get(parsed.id);
+    if (!token || !secretMatches(parsed.secret, token.secretHash)) return null;
+    return { user: token.user, roles: rolesOf(token.user, this.deps.roles), scopes: new Set(token.scopes), credential: { kind: 'token', id: token.id } };
+  }
+}
+
+export function requireScope(caller: Principal, scope: ApiTokenScope): void {
+  if (!caller.scopes.has(scope)) throw new ForbiddenError(`this token lacks the "${scope}" scope`);
+}
+
+function isScope(value: string): value is ApiTokenScope {
+  return (API_TOKEN_SCOPES as readonly string[]).includes(value);
+}

@@ -1,0 +1,22 @@
+import type { Clock } from '../clock.js';
+import type { PortcullisConfig } from '../config/schema.js';
+import { SessionCookie } from '../http/session-cookie.js';
+import type { Stores } from '../stores/types.js';
+import { ApiTokenService } from './api-tokens.js';
+import { Authenticator } from './authenticate.js';
+import { LoginSessionService } from './login-sessions.js';
+
+export interface Identity {
+  cookie: SessionCookie;
+  sessions: LoginSessionService;
+  tokens: ApiTokenService;
+  authenticator: Authenticator;
+}
+
+/** The identity services, wired to their stores, the audit log and the clock. */
+export function createIdentity(config: PortcullisConfig, stores: Stores, clock: Clock): Identity {
+  const cookie = new SessionCookie(config.server.publicUrl);
+  const sessions = new LoginSessionService({ sessions: stores.sessions, audit: stores.audit, clock, roles: config.roles, ttlSeconds: config.session.ttlSeconds });
+  const tokens = new ApiTokenService({ tokens: stores.tokens, audit: stores.audit, clock, roles: config.roles, maxTtlSeconds: config.apiTokens.maxTtlSeconds });
+  return { cookie, sessions, tokens, authenticator: new Authenticator({ sessions, tokens, cookie, publicUrl: config.server.publicUrl }) };
+}

@@ -1,0 +1,46 @@
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../clock.js';
+import type { RoleConfig } from '../config/schema.js';
+import type { LoginSessionStore, UserIdentity } from '../stores/types.js';
+import { issueCredential, parseCredential, secretMatches } from './credentials.js';
+import { API_TOKEN_SCOPES, rolesOf } from './principal.js';
+import type { Principal } from './principal.js';
+
+const SESSION_PREFIX = 'pcs';
+
+/** Browser sign-in sessions: created by a successful SAML login, carried in a cookie. */
+export class LoginSessionService {
+  constructor(
+    private readonly deps: { sessions: LoginSessionStore; audit: AuditLog; clock: Clock; roles: readonly RoleConfig[]; ttlSeconds: number },
+  ) {}
+
+  /** Starts a session for a user the IdP vouched for; returns the cookie value (shown once). */
+  async start(user: UserIdentity): Promise<{ cookieValue: string; expiresAt: number }> {
+    const credential = issueCredential(SESSION_PREFIX);
+    const now = this.deps.clock.now();
+    const expiresAt = now + this.deps.ttlSeconds * 1000;
+    await this.deps.sessions.create({ id: credential.id, secretHash: credential.secretHash, user, createdAt: now, expiresAt });
+    return { cookieValue: credential.value, expiresAt };
+  }
+
+  async resolve(cookieValue: string): Promise<Principal | null> {
+    const parsed = parseCredential(SESSION_PREFIX, cookieValue);
+    if (!parsed) return null;
+    const session = await this.deps.sessions.get(parsed.id);
+    if (!session || !secretMatches(parsed.secret, session.secretHash)) return null;
+    return {
+      user: session.user,
+      roles: rolesOf(session.user, this.deps.roles),
+      scopes: new Set(API_TOKEN_SCOPES),
+      credential: { kind: 'session', id: session.id },
+    };
+  }
+
+  /** Ends the session the cookie names (audited first); false when it was not live. */
+  async end(cookieValue: string): Promise<boolean> {
+    const principal = await this.resolve(cookieValue);
+    if (!principal) return false;
+    await this.deps.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: principal.user.email, data: { idp: principal.user.idp, sessionId: principal.credential.id } });
+    return this.deps.sessions.delete(principal.credential.id);
+  }
+}

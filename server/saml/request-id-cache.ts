@@ -1,0 +1,42 @@
+import type { CacheItem, CacheProvider } from '@node-saml/node-saml';
+import type { Clock } from '../clock.js';
+import type { SamlRequestCache } from '../stores/types.js';
+
+/**
+ * node-saml's InResponseTo cache, backed by the shared store so any instance can finish a
+ * login another began. Keys are scoped to one IdP: a response to a request sent to IdP A
+ * is unknown at IdP B's ACS. One instance serves one ACS request and records whether its
+ * remove actually took the id (GETDEL), so of two responses racing on one request id only
+ * one can complete a login.
+ */
+export class StoreRequestIdCache implements CacheProvider {
+  consumed = false;
+
+  constructor(
+    private readonly store: SamlRequestCache,
+    private readonly idpId: string,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+  ) {}
+
+  async saveAsync(key: string, value: string): Promise<CacheItem | null> {
+    const now = this.clock.now();
+    await this.store.put(this.key(key), value, now + this.ttlMs);
+    return { value, createdAt: now };
+  }
+
+  getAsync(key: string): Promise<string | null> {
+    return this.store.get(this.key(key));
+  }
+
+  async removeAsync(key: string | null): Promise<string | null> {
+    if (key === null) return null;
+    const value = await this.store.take(this.key(key));
+    if (value !== null) this.consumed = true;
+    return value;
+  }
+
+  private key(requestId: string): string {
+    return `${this.idpId}:${requestId}`;
+  }
+}

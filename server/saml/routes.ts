@@ -1,0 +1,147 @@
+import { MultiSamlStrategy } from '@node-saml/passport-saml';
+import type { PassportSamlConfig, VerifyWithRequest } from '@node-saml/passport-saml';
+import express, { Router } from 'express';
+import type { Request, Response } from 'express';
+import { Passport } from 'passport';
+import type { Clock } from '../clock.js';
+import { StoreUnavailableError } from '../errors.js';
+import { safeReturnTo } from '../http/return-to.js';
+import type { SessionCookie } from '../http/session-cookie.js';
+import type { LoginSessionService } from '../identity/login-sessions.js';
+import type { Logger } from '../log.js';
+import type { SamlRequestCache } from '../stores/types.js';
+import type { IdentityProvider } from './identity-providers.js';
+import { StoreRequestIdCache } from './request-id-cache.js';
+import type { SamlSignIn } from './saml-sign-in.js';
+import { SamlRejection } from './signed-assertion.js';
+import { spUrls } from './sp-urls.js';
+
+/** How long a login may take at the IdP before its request id is forgotten. */
+const REQUEST_ID_TTL_MS = 10 * 60_000;
+const STRATEGY = 'saml';
+
+interface AcsOutcome {
+  cookieValue: string;
+  expiresAt: number;
+}
+
+/**
+ * `/auth/saml/:idp/{login,acs,metadata}` and `/auth/logout`, on passport's
+ * MultiSamlStrategy (one strategy, options chosen per IdP on each request).
+ */
+export function samlRoutes(deps: {
+  idps: ReadonlyMap<string, IdentityProvider>;
+  signIn: SamlSignIn;
+  sessions: LoginSessionService;
+  requestIds: SamlRequestCache;
+  cookie: SessionCookie;
+  clock: Clock;
+  publicUrl: string;
+  logger: Logger;
+}): Router {
+  const requestCaches = new WeakMap<Request, StoreRequestIdCache>();
+  const idpOf = (req: Request) => deps.idps.get(String(req.params.idp));
+
+  const optionsFor = (req: Request): Partial<PassportSamlConfig> => {
+    const idp = idpOf(req)!;
+    const cache = new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS);
+    requestCaches.set(req, cache);
+    return {
+      entryPoint: idp.entryPoint,
+      issuer: idp.spEntityId,
+      callbackUrl: spUrls(deps.publicUrl, idp.id).acs,
+      idpCert: idp.idpCert,
+      idpIssuer: idp.idpIssuer,
+      // node-saml's defaults are unsafe here (PITFALLS): explicit audience, InResponseTo
+      // always checked against the shared cache, bounded skew, signed assertions only.
+      audience: idp.spEntityId,
+      validateInResponseTo: 'always' as PassportSamlConfig['validateInResponseTo'],
+      requestIdExpirationPeriodMs: REQUEST_ID_TTL_MS,
+      cacheProvider: cache,
+      acceptedClockSkewMs: idp.clockSkewSeconds * 1000,
+      wantAssertionsSigned: true,
+      wantAuthnResponseSigned: false,
+      identifierFormat: null,
+      disableRequestedAuthnContext: true,
+      signatureAlgorithm: 'sha256',
+      passReqToCallback: true,
+    };
+  };
+
+  // passport-saml bundles its own @types/express (v4): its Request is ours at run time.
+  const ours = (req: Parameters<VerifyWithRequest>[0]) => req as unknown as Request;
+  const strategy = new MultiSamlStrategy(
+    {
+      passReqToCallback: true,
+      getSamlOptions: (req, done) => done(null, optionsFor(ours(req))),
+    },
+    (samlReq, profile, done) => {
+      const req = ours(samlReq);
+      const idp = idpOf(req);
+      if (!profile || !idp) return done(null, undefined, { reason: 'no profile in response' });
+      deps.signIn.complete(idp, profile, requestCaches.get(req)?.consumed ?? false).then(
+        (outcome) => done(null, { outcome }),
+        (error: unknown) => (error instanceof SamlRejection ? done(null, undefined, { reason: error.reason }) : done(error as Error)),
+      );
+    },
+    // Single logout is not offered: logout is POST /auth/logout.
+    (_req, _profile, done) => done(new Error('single logout is not supported')),
+  );
+  const passport = new Passport();
+  passport.use(STRATEGY, strategy as unknown as Parameters<typeof passport.use>[1]);
+
+  const router = Router();
+  const requireIdp: express.RequestHandler = (req, res, next) => {
+    if (idpOf(req)) next();
+    else res.status(404).type('text/plain').send('unknown identity provider');
+  };
+
+  router.get('/auth/saml/:idp/login', requireIdp, (req, res, next) => {
+    const returnTo = safeReturnTo(req.query.returnTo) ?? '/';
+    // additionalParams is passport-saml's option: node-saml puts it on the redirect URL.
+    passport.authenticate(STRATEGY, { session: false, additionalParams: { RelayState: returnTo } } as Parameters<typeof passport.authenticate>[1], (error: unknown) => {
+      if (error) failClosed(res, deps.logger, error);
+    })(req, res, next);
+  });
+
+  router.post('/auth/saml/:idp/acs', requireIdp, express.urlencoded({ extended: false, limit: '512kb', parameterLimit: 10 }), (req, res, next) => {
+    const idpId = idpOf(req)!.id;
+    passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: AcsOutcome } | false | undefined, info: { reason?: string } | undefined) => {
+      if (error instanceof StoreUnavailableError) return failClosed(res, deps.logger, error);
+      const reason = error instanceof Error ? error.message : user ? undefined : (info?.reason ?? 'refused');
+      if (reason !== undefined) {
+        deps.signIn.refused(idpId, reason).then(
+          () => res.status(401).type('text/plain').send('Sign-in refused.'),
+          (auditError: unknown) => failClosed(res, deps.logger, auditError),
+        );
+        return;
+      }
+      const { outcome } = user as { outcome: AcsOutcome };
+      res.setHeader('Set-Cookie', deps.cookie.set(outcome.cookieValue, outcome.expiresAt));
+      res.redirect(303, safeReturnTo((req.body as Record<string, unknown> | undefined)?.RelayState) ?? '/');
+    })(req, res, next);
+  });
+
+  router.get('/auth/saml/:idp/metadata', requireIdp, (req, res) => {
+    strategy.generateServiceProviderMetadata(req as unknown as Parameters<VerifyWithRequest>[0], null, null, (error, metadata) => {
+      if (error || !metadata) return failClosed(res, deps.logger, error);
+      res.type('application/samlmetadata+xml').send(metadata);
+    });
+  });
+
+  router.post('/auth/logout', (req, res) => {
+    const cookie = deps.cookie.read(req.headers);
+    const done = () => res.setHeader('Set-Cookie', deps.cookie.clear()).status(204).end();
+    if (cookie === undefined) return done();
+    deps.sessions.end(cookie).then(done, (error: unknown) => failClosed(res, deps.logger, error));
+  });
+
+  return router;
+}
+
+/** The store (or something else we depend on) failed: refuse, and never set a cookie. */
+function failClosed(res: Response, logger: Logger, error: unknown): void {
+  const unavailable = error instanceof StoreUnavailableError;
+  if (!unavailable) logger.error({ err: error }, 'SAML endpoint failed');
+  if (!res.headersSent) res.status(unavailable ? 503 : 500).type('text/plain').send(unavailable ? 'Service unavailable: try again shortly.' : 'Internal error.');
+}

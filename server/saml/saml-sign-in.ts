@@ -1,0 +1,64 @@
+import type { Profile } from '@node-saml/node-saml';
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../clock.js';
+import type { LoginSessionService } from '../identity/login-sessions.js';
+import type { AssertionReplayCache, UserIdentity } from '../stores/types.js';
+import type { IdentityProvider } from './identity-providers.js';
+import { checkSignedAssertion, SamlRejection } from './signed-assertion.js';
+import { spUrls } from './sp-urls.js';
+
+const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,255}$/;
+const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
+const MAX_GROUPS = 200;
+
+/**
+ * Finishes a sign-in once node-saml accepted the response's signature and conditions:
+ * the checks it leaves out, the replay cache, the user's identity, the audit event, and
+ * finally the session. Nothing here trusts a byte outside the signed assertion except
+ * Response/@Destination, which is checked to equal our ACS.
+ */
+export class SamlSignIn {
+  constructor(private readonly deps: { replay: AssertionReplayCache; audit: AuditLog; clock: Clock; sessions: LoginSessionService; publicUrl: string }) {}
+
+  async complete(idp: IdentityProvider, profile: Profile, requestIdConsumed: boolean): Promise<{ user: UserIdentity; cookieValue: string; expiresAt: number }> {
+    const signedAssertionXml = profile.getAssertionXml?.();
+    const responseXml = profile.getSamlResponseXml?.();
+    if (!signedAssertionXml || !responseXml) throw new SamlRejection('no signed assertion');
+    // node-saml removed the request id; only the caller whose remove took it may go on.
+    if (!requestIdConsumed) throw new SamlRejection('InResponseTo already used');
+    const now = this.deps.clock.now();
+    const facts = checkSignedAssertion({
+      responseXml,
+      signedAssertionXml,
+      acsUrl: spUrls(this.deps.publicUrl, idp.id).acs,
+      idpIssuer: idp.idpIssuer,
+      libraryNameId: profile.nameID,
+      nowMs: now,
+      skewMs: idp.clockSkewSeconds * 1000,
+    });
+
+    const first = (name: string | undefined) => (name ? facts.attributes.get(name)?.find((v) => v !== '') : undefined);
+    const email = first(idp.attributes.email) ?? (facts.nameIdFormat === EMAIL_FORMAT ? facts.nameId : undefined);
+    if (!email || !EMAIL.test(email)) throw new SamlRejection(`no valid email in attribute "${idp.attributes.email}"`);
+    const groups = idp.attributes.groups ? [...new Set(facts.attributes.get(idp.attributes.groups) ?? [])].filter((g) => g !== '') : [];
+    if (groups.length > MAX_GROUPS) throw new SamlRejection(`more than ${MAX_GROUPS} groups`);
+    const user: UserIdentity = {
+      id: `${idp.id}:${facts.nameId}`,
+      idp: idp.id,
+      nameId: facts.nameId,
+      email,
+      displayName: first(idp.attributes.displayName) ?? null,
+      groups,
+    };
+
+    if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('assertion already used (replay)');
+    await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data: { idp: idp.id, nameId: user.nameId, groups } });
+    const session = await this.deps.sessions.start(user);
+    return { user, ...session };
+  }
+
+  /** Records a refused sign-in (never the assertion itself). */
+  async refused(idpId: string, reason: string): Promise<void> {
+    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason: reason.slice(0, 200) } });
+  }
+}

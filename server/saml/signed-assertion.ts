@@ -1,0 +1,110 @@
+import { DOMParser } from '@xmldom/xmldom';
+import xpath from 'xpath';
+
+const NS = { samlp: 'urn:oasis:names:tc:SAML:2.0:protocol', saml: 'urn:oasis:names:tc:SAML:2.0:assertion' };
+const select = xpath.useNamespaces(NS);
+const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
+
+/** Why a response that passed node-saml is still refused. Stable, safe to audit. */
+export class SamlRejection extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+export interface SignedAssertionFacts {
+  assertionId: string;
+  /** When the assertion could no longer be accepted anyway (latest NotOnOrAfter + skew). */
+  replayUntil: number;
+  nameId: string;
+  nameIdFormat: string | null;
+  attributes: Map<string, string[]>;
+}
+
+/**
+ * The checks node-saml leaves out, made on the XML it verified: Destination and
+ * Recipient must name this ACS (a response signed for another SP is not ours), the issuer
+ * must be this IdP, and identity is read only from the signed assertion, by textContent,
+ * so a comment inside NameID cannot truncate it (CVE-2017-11428 class).
+ */
+export function checkSignedAssertion(input: {
+  responseXml: string;
+  signedAssertionXml: string;
+  acsUrl: string;
+  idpIssuer: string;
+  libraryNameId: string;
+  nowMs: number;
+  skewMs: number;
+}): SignedAssertionFacts {
+  const response = parse(input.responseXml).documentElement;
+  if (!response || response.namespaceURI !== NS.samlp || response.localName !== 'Response') throw new SamlRejection('not a SAML Response');
+  if (response.getAttribute('Destination') !== input.acsUrl) throw new SamlRejection('Destination is not this ACS');
+
+  const assertion = parse(input.signedAssertionXml).documentElement;
+  if (!assertion || assertion.namespaceURI !== NS.saml || assertion.localName !== 'Assertion') throw new SamlRejection('signed content is not an Assertion');
+  const assertionId = assertion.getAttribute('ID');
+  if (!assertionId) throw new SamlRejection('assertion has no ID');
+
+  const issuers = elements('saml:Issuer', assertion);
+  if (issuers.length !== 1 || issuers[0]!.textContent?.trim() !== input.idpIssuer) throw new SamlRejection('assertion issuer is not this IdP');
+
+  const nameIds = elements('saml:Subject/saml:NameID', assertion);
+  if (nameIds.length !== 1) throw new SamlRejection('assertion must hold exactly one NameID');
+  const nameIdNode = nameIds[0]!;
+  // Anything but one text node (a comment, an element, a CDATA split) means the text a
+  // naive reader takes is not the whole identity: refuse rather than guess.
+  if (nameIdNode.childNodes.length !== 1 || nameIdNode.firstChild?.nodeType !== 3) throw new SamlRejection('NameID is not plain text');
+  const nameId = nameIdNode.textContent ?? '';
+  if (nameId.trim() === '' || nameId !== input.libraryNameId) throw new SamlRejection('NameID differs from the signed text');
+
+  const confirmations = elements(`saml:Subject/saml:SubjectConfirmation[@Method='${BEARER}']/saml:SubjectConfirmationData`, assertion);
+  const forUs = confirmations.filter((data) => data.getAttribute('Recipient') === input.acsUrl);
+  if (forUs.length === 0) throw new SamlRejection('no bearer SubjectConfirmation with Recipient equal to this ACS');
+  const confirmationExpiry = forUs.map((data) => timestamp(data.getAttribute('NotOnOrAfter')));
+  if (confirmationExpiry.some((t) => t === null)) throw new SamlRejection('SubjectConfirmationData has no valid NotOnOrAfter');
+  const liveUntil = Math.max(...(confirmationExpiry as number[]));
+  if (input.nowMs - input.skewMs >= liveUntil) throw new SamlRejection('SubjectConfirmationData expired');
+
+  const conditions = elements('saml:Conditions', assertion);
+  if (conditions.length !== 1) throw new SamlRejection('assertion must hold exactly one Conditions');
+  const conditionsExpiry = timestamp(conditions[0]!.getAttribute('NotOnOrAfter'));
+
+  const attributes = new Map<string, string[]>();
+  for (const attribute of elements('saml:AttributeStatement/saml:Attribute', assertion)) {
+    const name = attribute.getAttribute('Name');
+    if (!name) continue;
+    const values = elements('saml:AttributeValue', attribute).map((v) => (v.textContent ?? '').trim());
+    attributes.set(name, [...(attributes.get(name) ?? []), ...values]);
+  }
+
+  return {
+    assertionId,
+    replayUntil: Math.max(liveUntil, conditionsExpiry ?? 0) + input.skewMs,
+    nameId,
+    nameIdFormat: nameIdNode.getAttribute('Format'),
+    attributes,
+  };
+}
+
+function parse(xml: string): Document {
+  let failed = false;
+  const doc = new DOMParser({
+    errorHandler: {
+      warning: () => {},
+      error: () => (failed = true),
+      fatalError: () => (failed = true),
+    },
+  }).parseFromString(xml, 'text/xml');
+  if (failed) throw new SamlRejection('malformed XML');
+  return doc as unknown as Document;
+}
+
+function elements(path: string, node: Node): Element[] {
+  return (select(path, node) as Node[]).filter((n): n is Element => n.nodeType === 1);
+}
+
+function timestamp(value: string | null): number | null {
+  if (!value) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+}
