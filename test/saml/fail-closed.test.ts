@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createRedisStores } from '../../server/stores/redis/index.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { describeWithRedis, uniquePrefix } from '../support/redis.js';
+import { startRedisServer } from '../support/redis-server.js';
+import type { RedisServerHandle } from '../support/redis-server.js';
+import { startTestServer, testConfig } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import type { TestIdp } from '../support/test-idp.js';
+
+describeWithRedis('SAML sign-in when the store is down', () => {
+  let redis: RedisServerHandle;
+  let server: TestServer;
+  let corp: TestIdp;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    corp = await createTestIdp('corp');
+    const stores = createRedisStores({ url: redis.url, keyPrefix: uniquePrefix(), commandTimeoutMs: 500, connectTimeoutMs: 1000, clock: new ManualClock() });
+    await stores.waitReady();
+    server = await startTestServer({ stores, config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] }) });
+  });
+  afterAll(async () => {
+    await server.close();
+    await redis.stop();
+  });
+
+  it('refuses to start a login (503, no redirect to the IdP)', async () => {
+    await redis.kill();
+    const res = await fetch(`${server.url}/auth/saml/corp/login`, { redirect: 'manual' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('location')).toBeNull();
+    await redis.restart();
+    await server.stores.waitReady();
+  });
+
+  it('refuses to finish a login begun before the store went down: 503 and no cookie', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    await redis.kill();
+    const result = await postToAcs(server.url, 'corp', corp.signedResponse({ inResponseTo: requestId }));
+    expect(result.status).toBe(503);
+    expect(result.setCookie).toBeNull();
+    await redis.restart();
+    await server.stores.waitReady();
+  });
+});
