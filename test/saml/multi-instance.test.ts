@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createRedisStores } from '../../server/stores/redis/index.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
+import { postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
+import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import type { TestIdp } from '../support/test-idp.js';
+
+describeWithRedis('SAML sign-in across instances sharing Redis', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let corp: TestIdp;
+
+  beforeAll(async () => {
+    corp = await createTestIdp('corp');
+    const prefix = uniquePrefix();
+    const config = testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] });
+    const instance = async () => {
+      const stores = createRedisStores({ url: sharedRedisUrl, keyPrefix: prefix, commandTimeoutMs: 1000, connectTimeoutMs: 2000, clock: new ManualClock() });
+      await stores.waitReady();
+      return startTestServer({ stores, config });
+    };
+    [a, b] = await Promise.all([instance(), instance()]);
+  });
+  afterAll(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('finishes on instance B a login begun on instance A, and the session works on both', async () => {
+    const { requestId } = await startLogin(a.url, 'corp');
+    const result = await postToAcs(b.url, 'corp', corp.signedResponse({ inResponseTo: requestId }));
+    expect(result.status).toBe(303);
+    for (const server of [a, b]) {
+      const me = await postGraphQL(server.url, { query: '{ me { email } }' }, { cookie: result.cookie! });
+      expect(me.body).toEqual({ data: { me: { email: 'alice@example.com' } } });
+    }
+  });
+
+  it('refuses on instance A an assertion already consumed on instance B', async () => {
+    const { requestId } = await startLogin(a.url, 'corp');
+    const xml = corp.signedResponse({ inResponseTo: requestId });
+    expect((await postToAcs(b.url, 'corp', xml)).status).toBe(303);
+    const replay = await postToAcs(a.url, 'corp', xml);
+    expect(replay.status).toBe(401);
+    expect(replay.setCookie).toBeNull();
+  });
+});
