@@ -33,8 +33,7 @@ export function chainEvent(input: AuditEventInput, time: string, prevHash: strin
     server: input.server ?? null,
     tool: input.tool ?? null,
     sessionId: input.sessionId ?? null,
-    // Through JSON once so the hash covers exactly what a reader will get back.
-    data: JSON.parse(JSON.stringify(input.data ?? {})) as Record<string, unknown>,
+    data: input.data ?? {},
     time,
     prevHash,
   };

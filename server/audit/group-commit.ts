@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { PortcullisError } from '../errors.js';
+import { InvalidInputError, PortcullisError } from '../errors.js';
 import { chainEvent } from './chain.js';
 import type { AuditEvent, AuditEventInput, ChainedAuditEvent } from './types.js';
 
@@ -41,8 +41,16 @@ export class GroupCommitAppender {
   ) {}
 
   append(input: AuditEventInput): Promise<AuditEvent> {
+    let normalized: AuditEventInput;
+    try {
+      // Through JSON once, here, so the hash covers exactly what a reader will get back,
+      // and data that cannot be stored fails its own caller, not the batch it would join.
+      normalized = { ...input, data: JSON.parse(JSON.stringify(input.data ?? {})) as Record<string, unknown> };
+    } catch (error) {
+      return Promise.reject(new InvalidInputError(`audit event data is not JSON: ${(error as Error).message}`));
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, time: new Date(this.clock.now()).toISOString(), resolve, reject });
+      this.queue.push({ input: normalized, time: new Date(this.clock.now()).toISOString(), resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }

@@ -11,8 +11,11 @@ export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Bu
  */
 export function createUpgradeRouter(routes: Record<string, UpgradeHandler>): UpgradeHandler {
   return (request, socket, head) => {
-    const path = new URL(request.url ?? '/', 'http://placeholder').pathname;
-    const handler = routes[path];
+    // Exact match on the raw path: no URL parsing, which throws on hostile request targets
+    // (an exception here would take the whole process down).
+    const target = request.url ?? '/';
+    const path = target.split('?', 1)[0]!;
+    const handler = Object.hasOwn(routes, path) ? routes[path] : undefined;
     if (handler) handler(request, socket, head);
     else refuseUpgrade(socket, 404, 'Not Found');
   };

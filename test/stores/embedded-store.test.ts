@@ -17,6 +17,7 @@ runStoreContract('embedded', async () => {
     clock,
     reopen: () => createEmbeddedStores({ dataDir, clock }),
     foreignCursor: '1732000000000-0',
+    unissuedCursor: '999',
   };
 });
 
@@ -57,6 +58,26 @@ describe('embedded audit file', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
     writeFileSync(join(dataDir, AUDIT_FILE_NAME), 'not json\n{"id":"2"}\n');
     await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toBeInstanceOf(AuditLogCorruptError);
+  });
+
+  it('refuses to start on a log whose chain is broken: an edited event, or a removed one', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
+    const stores = await start(dataDir);
+    for (let n = 0; n < 3; n++) await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n } });
+    await stores.close();
+    open.length = 0;
+    const file = join(dataDir, AUDIT_FILE_NAME);
+    const lines = readFileSync(file, 'utf8').split('\n');
+
+    writeFileSync(file, lines.join('\n').replace('"actor":"a@example.com","server":null,"tool":null,"sessionId":null,"data":{"n":1}', '"actor":"b@example.com","server":null,"tool":null,"sessionId":null,"data":{"n":1}'));
+    await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toThrow(/line 2: hash mismatch/);
+
+    const withoutSecond = [lines[0], lines[2]!.replace('"id":"3"', '"id":"2"'), ''].join('\n');
+    writeFileSync(file, withoutSecond);
+    await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toThrow(/line 2: prev hash mismatch/);
+
+    writeFileSync(file, `${lines[0]!.replace(/,"hash":"[0-9a-f]+"/, '')}\n`);
+    await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toThrow(/line 1 is not an audit event/);
   });
 
   it('refuses a second instance on the same dataDir, whose appends would fork the chain', async () => {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
-import { StoreUnavailableError } from '../../server/errors.js';
+import { AuditLogCorruptError, StoreUnavailableError } from '../../server/errors.js';
 import { waitReady } from '../../server/stores/redis/connection.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
 import type { Stores } from '../../server/stores/types.js';
@@ -28,6 +28,7 @@ describeWithRedis('redis backend', () => {
       clock,
       reopen: () => redisStores(sharedRedisUrl, prefix, clock),
       foreignCursor: '42',
+      unissuedCursor: '99999999999999-0',
     };
   });
 
@@ -79,7 +80,7 @@ describeWithRedis('redis backend', () => {
       expect(findChainBreak(log, GENESIS_HASH)).toBeNull();
     });
 
-    it('stops appending when an event was cut from the end of the stream', async () => {
+    it('chains the next event to one cut from the end of the stream, so the gap shows', async () => {
       const prefix = uniquePrefix();
       const stores = await redisStores(sharedRedisUrl, prefix, new ManualClock());
       open.push(stores);
@@ -94,6 +95,40 @@ describeWithRedis('redis backend', () => {
       expect(next.prevHash).toBe(last.hash);
       const log = await fresh.audit.read({ limit: 10 });
       expect(findChainBreak(log, GENESIS_HASH)).toEqual({ index: 1, reason: 'prev_hash_mismatch' });
+    });
+
+    it('refuses to append when the chain head is lost beside a non-empty stream', async () => {
+      const prefix = uniquePrefix();
+      const stores = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(stores);
+      await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+      await admin.del(`${prefix}audit:head`);
+      await expect(stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).rejects.toBeInstanceOf(AuditLogCorruptError);
+      expect(await stores.audit.read({ limit: 10 })).toHaveLength(1);
+    });
+  });
+
+  describe('when Redis hangs', () => {
+    let server: RedisServerHandle;
+    let stores: Stores;
+    beforeAll(async () => {
+      server = await startRedisServer();
+      stores = await redisStores(server.url, uniquePrefix(), new ManualClock());
+    });
+    afterAll(async () => {
+      await server.resume();
+      await stores.close();
+      await server.stop();
+    });
+
+    it('fails a command that gets no answer with StoreUnavailableError once commandTimeoutMs passes', async () => {
+      await server.pause();
+      const started = Date.now();
+      await expect(stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(stores.sessions.get('s')).rejects.toBeInstanceOf(StoreUnavailableError);
+      // Bounded, not hanging: generous margin over the 1 s command timeout for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(15_000);
+      await server.resume();
     });
   });
 
@@ -126,7 +161,7 @@ describeWithRedis('redis backend', () => {
       for (const attempt of attempts) await expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError);
     });
 
-    it('works again once Redis is back, with no event half-written', async () => {
+    it('works again once Redis is back', async () => {
       await server.restart();
       await stores.waitReady();
       const e = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });

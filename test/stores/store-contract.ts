@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../server/audit/types.js';
-import { InvalidCursorError } from '../../server/errors.js';
+import { InvalidCursorError, InvalidInputError, StoreUnavailableError } from '../../server/errors.js';
 import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -10,8 +10,10 @@ export interface StoreFixture {
   clock: ManualClock;
   /** Opens the same data again, as a restarted instance would (after the first is closed). */
   reopen(): Promise<Stores>;
-  /** Cursor strings this backend would never issue, to check they are refused. */
+  /** A cursor in another backend's format, to check it is refused. */
   foreignCursor: string;
+  /** A cursor in this backend's format that it has not issued (past the newest event). */
+  unissuedCursor: string;
 }
 
 const HOUR = 3_600_000;
@@ -177,10 +179,24 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await fx.stores.audit.read({ after: page3.at(-1)!.id, limit: 3 })).toEqual([]);
       });
 
-      it('refuses a cursor it did not issue', async () => {
-        await expect(fx.stores.audit.read({ after: fx.foreignCursor, limit: 1 })).rejects.toBeInstanceOf(InvalidCursorError);
-        const iterator = fx.stores.audit.tail({ after: fx.foreignCursor }, new AbortController().signal)[Symbol.asyncIterator]();
-        await expect(iterator.next()).rejects.toBeInstanceOf(InvalidCursorError);
+      it('refuses a cursor it did not issue: another format, or past the newest event', async () => {
+        await fx.stores.audit.append(event(0));
+        for (const cursor of [fx.foreignCursor, fx.unissuedCursor]) {
+          await expect(fx.stores.audit.read({ after: cursor, limit: 1 })).rejects.toBeInstanceOf(InvalidCursorError);
+          const iterator = fx.stores.audit.tail({ after: cursor }, new AbortController().signal)[Symbol.asyncIterator]();
+          await expect(iterator.next()).rejects.toBeInstanceOf(InvalidCursorError);
+        }
+      });
+
+      it('rejects only the append whose data cannot be stored, not the batch it would join', async () => {
+        const results = await Promise.allSettled([
+          fx.stores.audit.append(event(1)),
+          fx.stores.audit.append(event(2, { data: { big: 1n } as unknown as Record<string, unknown> })),
+          fx.stores.audit.append(event(3)),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(InvalidInputError);
+        expect((await fx.stores.audit.read({ limit: 10 })).map((e) => e.data.n)).toEqual([1, 3]);
       });
 
       it('tails from the start: replays, then follows live appends', async () => {
@@ -217,6 +233,26 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         await writer;
         expect(seen.map((e) => e.data.n)).toEqual(Array.from({ length: total - 50 }, (_, i) => i + 50));
         expect(findChainBreak(seen, cursor.hash)).toBeNull();
+      });
+
+      it('ends a tail waiting for events when the consumer leaves (return) without aborting', async () => {
+        const iterator = fx.stores.audit.tail('end', new AbortController().signal)[Symbol.asyncIterator]();
+        const pending = iterator.next();
+        await new Promise((r) => setTimeout(r, 30));
+        expect(await iterator.return!()).toMatchObject({ done: true });
+        expect(await pending).toMatchObject({ done: true });
+      });
+
+      it('fails live tails with StoreUnavailableError when the store closes', async () => {
+        const iterator = fx.stores.audit.tail('end', new AbortController().signal)[Symbol.asyncIterator]();
+        const outcome = iterator.next().then(
+          () => 'resolved',
+          (error: unknown) => error,
+        );
+        await new Promise((r) => setTimeout(r, 30));
+        await fx.stores.close();
+        opened.splice(opened.indexOf(fx.stores), 1);
+        expect(await outcome).toBeInstanceOf(StoreUnavailableError);
       });
 
       it('ends a tail when its signal aborts', async () => {

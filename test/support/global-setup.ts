@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { findRedisServer, REDIS_INSTALL_HINT, startRedisServer } from './redis-server.js';
+import { hasRedisServer, REDIS_INSTALL_HINT, startRedisServer } from './redis-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,7 +14,7 @@ declare module 'vitest' {
  * with a hint, except under CI=true, where a missing Redis is a failure.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  if (!findRedisServer()) {
+  if (!hasRedisServer()) {
     if (isCi()) throw new Error(`CI=true and ${REDIS_INSTALL_HINT}`);
     console.warn(`\n${REDIS_INSTALL_HINT}\nThe Redis-backed tests are skipped.\n`);
     project.provide('redisUrl', '');

@@ -12,15 +12,17 @@ export interface RedisServerHandle {
   kill(): Promise<void>;
   /** Starts it again on the same port, after stop or kill. */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open but nothing answers, like a hung server. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 export const REDIS_INSTALL_HINT =
   'redis-server was not found on PATH. Install it to run the Redis-backed tests: ' +
   '`sudo apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS).';
 
-export function findRedisServer(): string | null {
-  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  return found.status === 0 ? 'redis-server' : null;
+export function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
 }
 
 export async function startRedisServer(): Promise<RedisServerHandle> {
@@ -40,6 +42,12 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     restart: async () => {
       await exit('SIGKILL');
       child = await launch(port);
+    },
+    pause: async () => {
+      child.kill('SIGSTOP');
+    },
+    resume: async () => {
+      child.kill('SIGCONT');
     },
   };
 }

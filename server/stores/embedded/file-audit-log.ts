@@ -4,7 +4,9 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
-import { GENESIS_HASH } from '../../audit/chain.js';
+import { abortableTail } from '../../audit/abortable-tail.js';
+import { findChainBreak, GENESIS_HASH } from '../../audit/chain.js';
+import { auditEventSchema } from '../../audit/event-schema.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
@@ -83,9 +85,19 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return this.events.slice(from, from + limit);
   }
 
-  async *tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
+  tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
+    return abortableTail(signal, (inner) => this.follow(position, inner));
+  }
+
+  /** Throws StoreUnavailableError once the log can no longer be written. */
+  ping(): void {
+    if (this.closed || this.broken) throw new StoreUnavailableError('audit log (closed or broken)', this.broken);
+  }
+
+  private async *follow(position: AuditPosition, signal: AbortSignal): AsyncGenerator<AuditEvent> {
     let next = position === 'start' ? 0 : position === 'end' ? this.events.length : this.indexAfter(position.after);
-    while (!signal.aborted && !this.closed) {
+    while (!signal.aborted) {
+      if (this.closed) throw new StoreUnavailableError('audit tail (log closed)');
       if (next < this.events.length) {
         yield this.events[next++]!;
         continue;
@@ -102,8 +114,9 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   }
 
   private indexAfter(cursor: string): number {
-    if (!/^(0|[1-9]\d{0,15})$/.test(cursor)) throw new InvalidCursorError(cursor);
-    return Math.min(Number(cursor), this.events.length);
+    // Only cursors this log issued: a cursor past the end would silently skip what comes next.
+    if (!/^(0|[1-9]\d{0,15})$/.test(cursor) || Number(cursor) > this.events.length) throw new InvalidCursorError(cursor);
+    return Number(cursor);
   }
 
   private nextAppend(signal: AbortSignal): Promise<void> {
@@ -127,8 +140,9 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
 
 /**
  * Reads the log back. A last line without its newline is an append that crashed before
- * it was acknowledged: it is cut off. Anything else unreadable is corruption and stops
- * the start, because writing on after it would hide it.
+ * it was acknowledged: it is cut off. Anything else (an unreadable line, a wrong cursor,
+ * a broken hash link) is corruption or tampering and stops the start: chaining new events
+ * onto it would hide it.
  */
 function loadEvents(path: string): AuditEvent[] {
   let text: string;
@@ -148,14 +162,19 @@ function loadEvents(path: string): AuditEvent[] {
     }
   }
   const lines = text.slice(0, complete).split('\n').slice(0, -1);
-  return lines.map((line, i) => {
-    let event: AuditEvent;
+  const events = lines.map((line, i) => {
+    let parsed: unknown;
     try {
-      event = JSON.parse(line) as AuditEvent;
+      parsed = JSON.parse(line);
     } catch {
       throw new AuditLogCorruptError(`${path} line ${i + 1} is not JSON`);
     }
-    if (event.id !== String(i + 1)) throw new AuditLogCorruptError(`${path} line ${i + 1} has cursor ${String(event.id)}`);
-    return event;
+    const event = auditEventSchema.safeParse(parsed);
+    if (!event.success) throw new AuditLogCorruptError(`${path} line ${i + 1} is not an audit event`);
+    if (event.data.id !== String(i + 1)) throw new AuditLogCorruptError(`${path} line ${i + 1} has cursor ${event.data.id}`);
+    return event.data;
   });
+  const broken = findChainBreak(events, GENESIS_HASH);
+  if (broken) throw new AuditLogCorruptError(`${path} line ${broken.index + 1}: ${broken.reason.replaceAll('_', ' ')}`);
+  return events;
 }

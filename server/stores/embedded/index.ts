@@ -22,7 +22,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     samlRequests,
     assertionReplay,
     audit,
-    ping: async () => {},
+    ping: async () => audit.ping(),
     waitReady: async () => {},
     close: async () => {
       for (const store of [sessions, tokens, samlRequests, assertionReplay]) store.close();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { StoreUnavailableError } from '../../errors.js';
 
 export interface RedisConnectionOptions {
@@ -27,28 +27,40 @@ export function connectRedis(options: RedisConnectionOptions): Redis {
   return client;
 }
 
-/** Resolves once the client is ready, or rejects after the timeout. */
-export function waitReady(client: Redis, timeoutMs: number): Promise<void> {
+/** Resolves once the client is ready; rejects after the timeout or when the signal aborts. */
+export function waitReady(client: Redis, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(new StoreUnavailableError(`connect (no answer within ${timeoutMs} ms)`));
-    }, timeoutMs);
-    const onReady = () => {
+    const done = (error?: Error) => {
       clearTimeout(timer);
-      resolve();
+      client.off('ready', onReady);
+      signal?.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
     };
+    const onReady = () => done();
+    const onAbort = () => done(new StoreUnavailableError('connect (aborted)'));
+    const timer = setTimeout(() => done(new StoreUnavailableError(`connect (no answer within ${timeoutMs} ms)`)), timeoutMs);
     client.once('ready', onReady);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
-/** Runs a store operation, turning every transport failure into StoreUnavailableError. */
+/** Error replies that mean "not now" (loading, failing over, read-only replica), not "wrong". */
+const AVAILABILITY_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/**
+ * Runs a store operation, turning transport failures (closed connection, timeout) into
+ * StoreUnavailableError. Redis's own error replies pass through: they are bugs or
+ * tampering, not an outage, and must not be retried as one.
+ */
 export async function guarded<T>(operation: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(operation, error);
+    if (error instanceof StoreUnavailableError) throw error;
+    if (error instanceof ReplyError && !AVAILABILITY_REPLIES.test((error as Error).message)) throw error;
+    throw new StoreUnavailableError(operation, error);
   }
 }
 

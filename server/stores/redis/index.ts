@@ -21,18 +21,20 @@ export interface RedisStoreOptions {
 export function createRedisStores(options: RedisStoreOptions): Stores {
   const redis = connectRedis(options);
   const { clock, keyPrefix: prefix } = options;
+  const audit = new StreamAuditLog(redis, clock, prefix, options);
   return {
     kind: 'redis',
     sessions: new RedisLoginSessionStore(redis, clock, prefix),
     tokens: new RedisApiTokenStore(redis, clock, prefix),
     samlRequests: new RedisSamlRequestCache(redis, clock, prefix),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
-    audit: new StreamAuditLog(redis, clock, prefix, options),
+    audit,
     ping: async () => {
       await guarded('ping', () => redis.ping());
     },
     waitReady: () => waitReady(redis, options.connectTimeoutMs),
     close: async () => {
+      audit.close();
       redis.disconnect();
     },
   };

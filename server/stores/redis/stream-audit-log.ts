@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
-import { InvalidCursorError } from '../../errors.js';
+import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
+import { abortableTail } from '../../audit/abortable-tail.js';
 import { GENESIS_HASH } from '../../audit/chain.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
@@ -10,11 +11,16 @@ import { defineScript, guarded, waitReady } from './connection.js';
 /**
  * Appends a batch only if the chain head is still the one the batch was hashed on, so
  * several instances writing one stream never fork the chain. The head is kept in its own
- * key rather than read off the stream: an event cut from the end of the stream then
- * stops every later append instead of silently vanishing.
+ * key rather than read off the stream: after an event is cut from the end of the stream,
+ * the next event still chains to the removed one, so the gap shows to any verifier. A
+ * lost head beside a non-empty stream would restart the chain unnoticed: refused.
  */
 const commitIfHead = defineScript(`
-local head = redis.call('GET', KEYS[2]) or ARGV[1]
+local head = redis.call('GET', KEYS[2])
+if not head then
+  if redis.call('XLEN', KEYS[1]) > 0 then return redis.error_reply('AUDIT_HEAD_MISSING') end
+  head = ARGV[1]
+end
 if head ~= ARGV[2] then return false end
 local ids = {}
 for i = 3, #ARGV, 2 do
@@ -32,6 +38,9 @@ const TAIL_BATCH = 500;
 /** The shared audit log: a Redis Stream whose entry ids are the cursors. */
 export class StreamAuditLog implements AuditLog, AuditCommitter {
   private readonly appender: GroupCommitAppender;
+  /** Blocking connections of live tails, closed with the store. */
+  private readonly readers = new Set<Redis>();
+  private closed = false;
   private readonly streamKey: string;
   private readonly headKey: string;
 
@@ -51,19 +60,36 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   }
 
   async headHash(): Promise<string> {
-    return (await guarded('audit head', () => this.redis.get(this.headKey))) ?? GENESIS_HASH;
+    const [head, length] = await guarded('audit head', () => Promise.all([this.redis.get(this.headKey), this.redis.xlen(this.streamKey)]));
+    if (head === null && length > 0) throw headMissing();
+    return head ?? GENESIS_HASH;
   }
 
   async commit(events: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
     const args = events.flatMap((e) => [e.hash, JSON.stringify(e)]);
-    const ids = await guarded('audit append', () => commitIfHead(this.redis, [this.streamKey, this.headKey], [GENESIS_HASH, expectedHead, ...args]));
-    return (ids as string[] | null) ?? null;
+    try {
+      const ids = await guarded('audit append', () => commitIfHead(this.redis, [this.streamKey, this.headKey], [GENESIS_HASH, expectedHead, ...args]));
+      return (ids as string[] | null) ?? null;
+    } catch (error) {
+      throw error instanceof Error && error.message.includes('AUDIT_HEAD_MISSING') ? headMissing() : error;
+    }
   }
 
   async read({ after, limit }: { after?: string; limit: number }): Promise<AuditEvent[]> {
     const start = after === undefined ? '-' : `(${checkCursor(after)}`;
     const entries = (await guarded('audit read', () => this.redis.xrange(this.streamKey, start, '+', 'COUNT', limit))) as StreamEntry[];
+    if (entries.length === 0 && after !== undefined) await this.checkIssued(after);
     return entries.map(toEvent);
+  }
+
+  tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
+    return abortableTail(signal, (inner) => this.follow(position, inner));
+  }
+
+  /** Ends every live tail (they fail with StoreUnavailableError) and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    for (const reader of this.readers) reader.disconnect();
   }
 
   /**
@@ -71,22 +97,25 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
    * reading "after the last id it yielded": replay and live are one loop, so nothing
    * falls between them.
    */
-  async *tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
+  private async *follow(position: AuditPosition, signal: AbortSignal): AsyncGenerator<AuditEvent> {
+    if (this.closed) throw new StoreUnavailableError('audit tail (store closed)');
     let last = position === 'start' ? '0-0' : position === 'end' ? await this.lastId() : checkCursor(position.after);
+    if (typeof position === 'object') await this.checkIssued(last);
     const reader = this.redis.duplicate();
     reader.on('error', () => {});
+    this.readers.add(reader);
     const stop = () => reader.disconnect();
     signal.addEventListener('abort', stop, { once: true });
     // Blocking reads must end before the command timeout, or the wait would count as a failure.
     const blockMs = Math.max(10, Math.floor(this.timeouts.commandTimeoutMs / 2));
     try {
-      await waitReady(reader, this.timeouts.connectTimeoutMs);
+      await waitReady(reader, this.timeouts.connectTimeoutMs, signal);
       while (!signal.aborted) {
         const reply = await guarded('audit tail', () =>
           reader.xread('COUNT', TAIL_BATCH, 'BLOCK', blockMs, 'STREAMS', this.streamKey, last),
         ).catch((error: unknown) => {
           if (signal.aborted) return null;
-          throw error;
+          throw this.closed ? new StoreUnavailableError('audit tail (store closed)') : error;
         });
         for (const [, entries] of reply ?? []) {
           for (const entry of entries as StreamEntry[]) {
@@ -98,14 +127,30 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       }
     } finally {
       signal.removeEventListener('abort', stop);
+      this.readers.delete(reader);
       reader.disconnect();
     }
+  }
+
+  /** A cursor past the newest event was never issued by this log. */
+  private async checkIssued(cursor: string): Promise<void> {
+    if (compareIds(cursor, await this.lastId()) > 0) throw new InvalidCursorError(cursor);
   }
 
   private async lastId(): Promise<string> {
     const entries = (await guarded('audit tail', () => this.redis.xrevrange(this.streamKey, '+', '-', 'COUNT', 1))) as StreamEntry[];
     return entries[0]?.[0] ?? '0-0';
   }
+}
+
+function headMissing(): AuditLogCorruptError {
+  return new AuditLogCorruptError('the chain head key is missing while the stream holds events (deleted, evicted, or restored without it)');
+}
+
+function compareIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bMs, bSeq] = b.split('-').map(BigInt) as [bigint, bigint];
+  return aMs === bMs ? Number(aSeq - bSeq) : aMs > bMs ? 1 : -1;
 }
 
 function checkCursor(cursor: string): string {
