@@ -21,7 +21,8 @@ export async function startApollo(options: {
   const server = new ApolloServer<GraphQLContext>({
     schema: options.schema,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }),
+      // Within the process's 10 s shutdown budget, with room for the stores to close.
+      ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer, stopGracePeriodMillis: 5_000 }),
       // The default landing page loads a remote sandbox; a broker serves nothing third-party.
       ApolloServerPluginLandingPageDisabled(),
       // graphql-armor's typings name Apollo's CommonJS types; the plugins are plain objects.

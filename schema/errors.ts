@@ -33,6 +33,9 @@ export function createErrorFormatter(logger: Logger) {
     if (original instanceof PortcullisError) {
       return { message: original.message, path: formatted.path, extensions: { code: original.code } };
     }
+    // A GraphQL-level error of the client's own making (syntax, validation, variables,
+    // limits): nothing internal in it, shown as is.
+    if (original instanceof GraphQLError && original.originalError === undefined && formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
     const code = formatted.extensions?.code;
     if (code === 'INTERNAL_SERVER_ERROR' || code === undefined) {
       logger.error({ err: original, path: formatted.path }, 'unexpected GraphQL error');

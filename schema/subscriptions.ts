@@ -1,10 +1,10 @@
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { PortcullisError } from '../server/errors.js';
 import type { PresentedCredential } from '../server/identity/authenticate.js';
 import type { GraphQLContext, GraphQLServices } from './context.js';
-import { toGraphQLError } from './errors.js';
+import { createErrorFormatter, toGraphQLError } from './errors.js';
 import type { GraphQLProtection } from './limits.js';
 
 /** Largest graphql-ws frame accepted; ws' own default (100 MiB) is an invitation. */
@@ -13,6 +13,8 @@ export const GRAPHQL_WS_MAX_PAYLOAD = 64 * 1024;
 const CONNECTION_INIT_TIMEOUT_MS = 3_000;
 /** Ping interval; a peer that misses a pong is dropped. */
 const KEEP_ALIVE_MS = 12_000;
+/** How long a closing peer may take to answer our close frame before it is cut off. */
+const CLOSE_HANDSHAKE_MS = 1_000;
 
 export interface GraphQLWebSocketEndpoint {
   wss: WebSocketServer;
@@ -38,6 +40,9 @@ export function createGraphQLWebSocketEndpoint(options: {
   production: boolean;
 }): GraphQLWebSocketEndpoint {
   const { authenticator } = options.services.identity;
+  // The same mapping as HTTP: codes kept, internal details logged and masked.
+  const format = createErrorFormatter(options.services.logger);
+  const formatAll = (errors: readonly GraphQLError[]) => errors.map((error) => format(error.toJSON(), error));
   const wss = new WebSocketServer({ noServer: true, maxPayload: GRAPHQL_WS_MAX_PAYLOAD });
   const disposable = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
@@ -55,6 +60,8 @@ export function createGraphQLWebSocketEndpoint(options: {
           throw error;
         }
       },
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: formatAll(result.errors) } : undefined),
+      onError: (_ctx, _id, _payload, errors) => formatAll(errors),
       onSubscribe: async (ctx, _id, payload) => {
         const checked = options.protection.validateOperation(payload.query);
         if ('errors' in checked) return checked.errors;
@@ -79,8 +86,15 @@ export function createGraphQLWebSocketEndpoint(options: {
   return {
     wss,
     close: async () => {
-      await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      // dispose() sends 1001 to everyone and waits for their replies; a peer that never
+      // answers must not hold the shutdown for ws' 30 s default.
+      const cutOff = setTimeout(() => wss.clients.forEach((client) => client.terminate()), CLOSE_HANDSHAKE_MS);
+      try {
+        await disposable.dispose();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      } finally {
+        clearTimeout(cutOff);
+      }
     },
   };
 }

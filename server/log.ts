@@ -8,10 +8,6 @@ export type { Logger } from 'pino';
  * paths; `*` matches one level).
  */
 const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["proxy-authorization"]',
-  'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.cookie',
   '*.password',

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { systemClock } from './clock.js';
 import type { LoadedConfig } from './config/load.js';
+import { redactConfig } from './config/redact.js';
 import { createPortcullisServer } from './http/server.js';
 import { createLogger } from './log.js';
 import { createStores } from './stores/index.js';
@@ -16,8 +17,7 @@ export async function serve(loaded: LoadedConfig): Promise<void> {
   const { config } = loaded;
   const production = process.env.NODE_ENV === 'production';
   const logger = createLogger({ level: config.logging.level, secrets: loaded.secrets });
-  // Secrets in it are scrubbed by value from every line; this is what makes it safe to dump.
-  logger.debug({ config }, 'effective configuration');
+  logger.debug({ config: redactConfig(config) }, 'effective configuration');
   const clock = systemClock;
   const stores = await createStores(config.store, { clock, baseDir: dirname(loaded.file) });
   await stores.waitReady().catch((error: unknown) => {

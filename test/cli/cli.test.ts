@@ -69,7 +69,7 @@ describe('portcullis serve', () => {
     await waitForStderr(first, /listening on/);
     const second = await runCli(['serve', '--config', file], env);
     expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(/^portcullis: DATA_DIR_LOCKED: .* is in use by process \d+; several instances need the Redis store\n$/m);
+    expect(second.stderr).toMatch(/^portcullis: DATA_DIR_LOCKED: .* is in use by process \d+ on \S+; several instances need the Redis store \(remove .*portcullis\.lock only if that process is gone\)\n$/m);
     expect(second.stderr).not.toMatch(/\n\s+at /);
     first.kill('SIGTERM');
     expect((await firstDone).code).toBe(0);
@@ -87,8 +87,8 @@ describe('portcullis serve', () => {
     const result = await done;
     expect(result).toMatchObject({ code: 0, signal: null });
     expect(result.stdout).toMatch(/"msg":"stopped"/);
-    // The effective configuration is logged at debug level, headers and all, scrubbed.
-    expect(result.stdout).toMatch(/"Authorization":"Bearer \[REDACTED\]"/);
+    // The effective configuration is logged at debug level, credentials redacted.
+    expect(result.stdout).toMatch(/"headers":\{"Authorization":"\[REDACTED\]"\}/);
     expect(result.stdout + result.stderr).not.toContain(secret);
   });
 });

@@ -98,6 +98,23 @@ describe('GraphQL over WebSocket (graphql-transport-ws)', () => {
   });
 });
 
+describe('GraphQL cost limit', () => {
+  it('rejects a query whose estimated cost exceeds maxCost, over HTTP and WebSocket', async () => {
+    const server = await startTestServer({ config: testConfig({ graphql: { maxCost: 5 } }) });
+    try {
+      const costly = '{ a: identityProviders { id displayName } b: identityProviders { id displayName } }';
+      const http = await postGraphQL(server.url, { query: costly });
+      expect(http.body.errors?.[0]?.message).toMatch(/cost/i);
+      const client = graphqlWsClient(server.wsUrl);
+      expect((await executeOverWs(client, costly)).errors?.[0]?.message).toMatch(/cost/i);
+      expect(await executeOverWs(client, '{ __typename }')).toEqual({ data: { __typename: 'Query' } });
+      await client.dispose();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('GraphQL depth limit', () => {
   // The schema is still shallow, so the limit is set below the depth of a plain query;
   // introspection fields are exempt (graphql-armor's default) so tools keep working in

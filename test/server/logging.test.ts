@@ -1,5 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { redactConfig } from '../../server/config/redact.js';
+import { configSchema } from '../../server/config/schema.js';
 import { createLogger } from '../../server/log.js';
 
 function capture(secrets: string[]) {
@@ -30,5 +32,22 @@ describe('log redaction', () => {
     logger.info({ req: { headers: { authorization: 'Bearer abc', cookie: 'portcullis_session=xyz' } }, user: { token: 't0k3n', password: 'hunter2' } });
     const out = lines.join('');
     for (const value of ['Bearer abc', 'portcullis_session=xyz', 't0k3n', 'hunter2']) expect(out).not.toContain(value);
+  });
+});
+
+describe('config redaction for logs', () => {
+  it('hides upstream env and header values and the Redis password, even when written literally', () => {
+    const config = configSchema.parse({
+      server: { publicUrl: 'http://127.0.0.1:8080' },
+      store: { redis: { url: 'redis://user:literal-redis-pw@redis.internal:6379' } },
+      servers: [
+        { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key' } },
+        { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token' } },
+      ],
+    });
+    const text = JSON.stringify(redactConfig(config));
+    for (const secret of ['literal-redis-pw', 'literal-api-key', 'literal-token']) expect(text).not.toContain(secret);
+    expect(text).toContain('"API_KEY":"[REDACTED]"');
+    expect(text).toContain('redis.internal:6379');
   });
 });

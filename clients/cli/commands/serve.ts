@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfigOrExit } from './load-config.js';
 
@@ -12,9 +13,12 @@ export function serveCommand(): Command {
     .description('Run the broker (HTTP, GraphQL, WebSockets) until SIGTERM or SIGINT.')
     .requiredOption('-c, --config <file>', 'YAML configuration file (default: $PORTCULLIS_CONFIG)', process.env.PORTCULLIS_CONFIG)
     .option('-p, --port <port>', 'listen on this port instead of server.port', port)
-    .action(async (options: { config: string; port?: number }) => {
+    .option('--data-dir <dir>', 'keep the embedded store here instead of store.dataDir')
+    .action(async (options: { config: string; port?: number; dataDir?: string }) => {
       const loaded = loadConfigOrExit(options.config);
       if (options.port !== undefined) loaded.config.server.port = options.port;
+      // Relative to the working directory, as a command-line path is expected to be.
+      if (options.dataDir !== undefined) loaded.config.store.dataDir = resolve(options.dataDir);
       // Loaded lazily: client commands should not pay for the server's imports.
       const { serve } = await import('../../../server/main.js');
       await serve(loaded);

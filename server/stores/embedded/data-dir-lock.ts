@@ -1,49 +1,70 @@
+import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PortcullisError } from '../../errors.js';
 
-// Locks this process holds. A lock file naming our own pid that is not in here was left
-// by an earlier incarnation (a container restarted with the same pid) and is stale.
+interface LockOwner {
+  host: string;
+  pid: number;
+  token: string;
+}
+
+// Lock tokens this process holds. A lock naming our host and pid but not one of these
+// tokens was left by an earlier incarnation (a container restarted as pid 1) and is stale.
 const heldByThisProcess = new Set<string>();
 
 /**
  * One embedded instance per dataDir: a second writer on the same audit file would fork
- * its hash chain. The lock is a file holding the owner's pid; one whose owner is gone
- * is taken over.
+ * its hash chain. The lock file names its owner (host, pid, random token). A lock from a
+ * dead process on this host is taken over; one from another host (a shared volume)
+ * cannot be checked from here, so it is refused until an operator removes it.
  */
 export function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, 'portcullis.lock');
+  const me: LockOwner = { host: hostname(), pid: process.pid, token: randomBytes(16).toString('hex') };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
+      writeSync(fd, JSON.stringify(me));
       closeSync(fd);
-      heldByThisProcess.add(path);
-      return () => {
-        heldByThisProcess.delete(path);
-        try {
-          unlinkSync(path);
-        } catch {
-          // Already gone: nothing to release.
-        }
-      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number(readFileSync(path, 'utf8').trim());
-      if (isLive(owner, path)) {
-        throw new PortcullisError('DATA_DIR_LOCKED', `${dataDir} is in use by process ${owner}; several instances need the Redis store`);
+      const owner = readOwner(path);
+      if (owner && isLive(owner)) {
+        throw new PortcullisError(
+          'DATA_DIR_LOCKED',
+          `${dataDir} is in use by process ${owner.pid} on ${owner.host}; several instances need the Redis store (remove ${path} only if that process is gone)`,
+        );
       }
       unlinkSync(path);
+      continue;
     }
+    // Read back: another process may have replaced a lock it judged stale at the same moment.
+    if (readOwner(path)?.token !== me.token) continue;
+    heldByThisProcess.add(me.token);
+    return () => {
+      heldByThisProcess.delete(me.token);
+      if (readOwner(path)?.token === me.token) unlinkSync(path);
+    };
   }
-  throw new PortcullisError('DATA_DIR_LOCKED', `could not lock ${dataDir}`);
+  throw new PortcullisError('DATA_DIR_LOCKED', `could not lock ${dataDir}: another process is starting on it`);
 }
 
-function isLive(pid: number, path: string): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return heldByThisProcess.has(path);
+function readOwner(path: string): LockOwner | null {
   try {
-    process.kill(pid, 0);
+    const owner = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
+    return typeof owner.host === 'string' && Number.isInteger(owner.pid) && typeof owner.token === 'string' ? (owner as LockOwner) : null;
+  } catch {
+    return null;
+  }
+}
+
+function isLive(owner: LockOwner): boolean {
+  if (owner.host !== hostname()) return true;
+  if (owner.pid === process.pid) return heldByThisProcess.has(owner.token);
+  try {
+    process.kill(owner.pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';

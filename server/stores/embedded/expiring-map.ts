@@ -12,7 +12,8 @@ export class ExpiringMap<V> {
 
   constructor(
     private readonly clock: Clock,
-    private readonly onExpire?: (key: string, value: V) => void,
+    /** Called whenever an entry leaves the map: expired, swept or taken. */
+    private readonly onRemove?: (key: string, value: V) => void,
   ) {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
@@ -58,6 +59,6 @@ export class ExpiringMap<V> {
 
   private remove(key: string, value: V): void {
     this.entries.delete(key);
-    this.onExpire?.(key, value);
+    this.onRemove?.(key, value);
   }
 }
