@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'AUDIT_LOG_CORRUPT'
   | 'AUDIT_CONFLICT'
   | 'DATA_DIR_LOCKED'
+  | 'STORE_UNSUPPORTED'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'

@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import { systemClock } from './clock.js';
+import { StoreUnavailableError } from './errors.js';
 import type { LoadedConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { createPortcullisServer } from './http/server.js';
@@ -21,6 +22,7 @@ export async function serve(loaded: LoadedConfig): Promise<void> {
   const clock = systemClock;
   const stores = await createStores(config.store, { clock, baseDir: dirname(loaded.file) });
   await stores.waitReady().catch((error: unknown) => {
+    if (!(error instanceof StoreUnavailableError)) throw error;
     logger.warn({ err: error }, 'store unreachable at start: refusing work and reporting not ready until it answers');
   });
   const server = await createPortcullisServer({ config, stores, logger, clock, production });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Redis, ReplyError } from 'ioredis';
-import { StoreUnavailableError } from '../../errors.js';
+import { PortcullisError, StoreUnavailableError } from '../../errors.js';
 
 export interface RedisConnectionOptions {
   url: string;
@@ -78,4 +78,16 @@ export function defineScript(lua: string): (redis: Redis, keys: string[], args: 
       return redis.eval(lua, keys.length, ...keys, ...args);
     }
   };
+}
+
+/** GETDEL and exclusive XRANGE need 6.2, PEXPIRE NX/GT 7.0: older servers are refused up front. */
+export const MIN_REDIS_VERSION = [7, 0] as const;
+
+export async function requireRedisVersion(redis: Redis): Promise<void> {
+  const info = await guarded('version check', () => redis.info('server'));
+  const version = /^redis_version:(\d+)\.(\d+)/m.exec(info);
+  const [major, minor] = version ? [Number(version[1]), Number(version[2])] : [0, 0];
+  if (major < MIN_REDIS_VERSION[0] || (major === MIN_REDIS_VERSION[0] && minor < MIN_REDIS_VERSION[1])) {
+    throw new PortcullisError('STORE_UNSUPPORTED', `Redis ${MIN_REDIS_VERSION.join('.')} or newer is required (found ${version ? `${major}.${minor}` : 'an unknown version'})`);
+  }
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { Stores } from '../types.js';
-import { connectRedis, guarded, waitReady } from './connection.js';
+import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
 import {
   RedisApiTokenStore,
   RedisAssertionReplayCache,
@@ -32,7 +32,10 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     ping: async () => {
       await guarded('ping', () => redis.ping());
     },
-    waitReady: () => waitReady(redis, options.connectTimeoutMs),
+    waitReady: async () => {
+      await waitReady(redis, options.connectTimeoutMs);
+      await requireRedisVersion(redis);
+    },
     close: async () => {
       audit.close();
       redis.disconnect();
