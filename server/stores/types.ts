@@ -5,6 +5,7 @@
  * `expiresAt` judged against the injected clock: a backend's own TTL only collects
  * garbage, it never decides validity.
  */
+import type { AccessRequestRecord, GrantRecord } from '../access/types.js';
 import type { AuditLog } from '../audit/types.js';
 
 export interface UserIdentity {
@@ -74,6 +75,47 @@ export interface AssertionReplayCache {
   consume(assertionId: string, expiresAt: number): Promise<boolean>;
 }
 
+/** A listed record with its position, usable as `after` to continue the listing. */
+export interface Listed<T> {
+  cursor: string;
+  record: T;
+}
+
+/**
+ * Access requests and grants. Every change is compare-and-set on the record's version,
+ * and a grant is created in the same atomic step as the request change that issues it,
+ * so racing approvals can never make two grants.
+ */
+export interface AccessStore {
+  /** Creates a request (and its grant, when auto-approved) at once; false when the id exists. */
+  createRequest(request: AccessRequestRecord, grant?: GrantRecord): Promise<boolean>;
+  getRequest(id: string): Promise<AccessRequestRecord | null>;
+  /** Saves `next` only if the stored version is `next.version - 1`, creating `grant` with it; false on conflict. */
+  updateRequest(next: AccessRequestRecord, grant?: GrantRecord): Promise<boolean>;
+  /** Newest first, after the cursor; `requesterId` keeps one requester's only. */
+  listRequests(options: { requesterId?: string; after?: string; limit: number }): Promise<Listed<AccessRequestRecord>[]>;
+  /** Ids of PENDING requests whose expiresAt has passed. */
+  dueRequests(now: number, limit: number): Promise<string[]>;
+  getGrant(id: string): Promise<GrantRecord | null>;
+  /** Saves `next` only if the stored version is `next.version - 1`; false on conflict. */
+  updateGrant(next: GrantRecord): Promise<boolean>;
+  /** Newest first, after the cursor; `userId` keeps one user's only. */
+  listGrants(options: { userId?: string; after?: string; limit: number }): Promise<Listed<GrantRecord>[]>;
+  /** Ids of grants past expiresAt, neither revoked nor yet recorded as expired. */
+  dueGrants(now: number, limit: number): Promise<string[]>;
+  /**
+   * Runs `work` while holding `key` exclusively across instances (a lease that lapses if
+   * the holder dies). Throws StoreUnavailableError when the lock cannot be had in time.
+   */
+  withLock<T>(key: string, work: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Cross-instance events (pub/sub): fire-and-forget hints, never the source of truth. An
+ * EventTarget, so graphql-yoga's createPubSub can sit on it.
+ */
+export type EventBus = EventTarget;
+
 export interface Stores {
   readonly kind: 'embedded' | 'redis';
   sessions: LoginSessionStore;
@@ -81,6 +123,8 @@ export interface Stores {
   samlRequests: SamlRequestCache;
   assertionReplay: AssertionReplayCache;
   audit: AuditLog;
+  access: AccessStore;
+  events: EventBus;
   /** Resolves when the backing store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   /** Waits (bounded by the connect timeout) for the first connection to the backing store. */

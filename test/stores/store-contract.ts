@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../server/audit/types.js';
 import { InvalidCursorError, InvalidInputError, StoreUnavailableError } from '../../server/errors.js';
+import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
 import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -32,6 +33,45 @@ const event = (n: number, extra: Partial<AuditEventInput> = {}): AuditEventInput
   data: { n },
   ...extra,
 });
+
+export function requestRecord(id: string, clock: ManualClock, overrides: Partial<AccessRequestRecord> = {}): AccessRequestRecord {
+  return {
+    id,
+    requester: alice,
+    server: 'everything',
+    tools: ['echo'],
+    denyTools: [],
+    reason: 'debugging',
+    durationSeconds: 3600,
+    status: 'PENDING',
+    reviews: [],
+    grantId: null,
+    createdAt: clock.now(),
+    expiresAt: clock.now() + HOUR,
+    decidedAt: null,
+    version: 1,
+    ...overrides,
+  };
+}
+
+export function grantRecord(id: string, request: AccessRequestRecord, clock: ManualClock, overrides: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    id,
+    user: request.requester,
+    server: request.server,
+    tools: request.tools,
+    denyTools: [],
+    requestId: request.id,
+    issuedAt: clock.now(),
+    expiresAt: clock.now() + HOUR,
+    revokedAt: null,
+    revokedBy: null,
+    revokeReason: null,
+    expiredAt: null,
+    version: 1,
+    ...overrides,
+  };
+}
 
 async function collect(iterable: AsyncIterable<AuditEvent>, count: number, abort: AbortController): Promise<AuditEvent[]> {
   const out: AuditEvent[] = [];
@@ -143,6 +183,97 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await fx.stores.assertionReplay.consume('_a2', fx.clock.now() + 1000)).toBe(false);
         fx.clock.advance(1);
         expect(await fx.stores.assertionReplay.consume('_a2', fx.clock.now() + 1000)).toBe(true);
+      });
+    });
+
+    describe('access requests and grants', () => {
+      it('creates a request once and reads it back intact', async () => {
+        const request = requestRecord('r1', fx.clock);
+        expect(await fx.stores.access.createRequest(request)).toBe(true);
+        expect(await fx.stores.access.createRequest(request)).toBe(false);
+        expect(await fx.stores.access.getRequest('r1')).toEqual(request);
+        expect(await fx.stores.access.getRequest('nope')).toBeNull();
+      });
+
+      it('updates compare-and-set on the version: of 20 racing approvals one wins and one grant exists', async () => {
+        const request = requestRecord('r2', fx.clock);
+        await fx.stores.access.createRequest(request);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => {
+            const grant = grantRecord(`g${i}`, request, fx.clock);
+            return fx.stores.access.updateRequest({ ...request, status: 'APPROVED', grantId: grant.id, version: 2 }, grant);
+          }),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const stored = await fx.stores.access.getRequest('r2');
+        expect(stored).toMatchObject({ status: 'APPROVED', version: 2 });
+        expect(await fx.stores.access.getGrant(stored!.grantId!)).toMatchObject({ requestId: 'r2' });
+        const grants = await fx.stores.access.listGrants({ limit: 100 });
+        expect(grants.map((g) => g.record.id)).toEqual([stored!.grantId]);
+        expect(await fx.stores.access.updateRequest({ ...request, version: 2 })).toBe(false);
+      });
+
+      it('creates an auto-approved request and its grant in one step', async () => {
+        const request = requestRecord('r3', fx.clock, { status: 'APPROVED', grantId: 'g3', decidedAt: fx.clock.now() });
+        await fx.stores.access.createRequest(request, grantRecord('g3', request, fx.clock));
+        expect(await fx.stores.access.getGrant('g3')).toMatchObject({ requestId: 'r3' });
+      });
+
+      it('lists newest first with cursors, for everyone or one requester', async () => {
+        for (let i = 0; i < 5; i++) {
+          await fx.stores.access.createRequest(requestRecord(`req-${i}`, fx.clock, i % 2 ? { requester: bob } : {}));
+          fx.clock.advance(1000);
+        }
+        const first = await fx.stores.access.listRequests({ limit: 2 });
+        const rest = await fx.stores.access.listRequests({ after: first.at(-1)!.cursor, limit: 10 });
+        expect([...first, ...rest].map((l) => l.record.id)).toEqual(['req-4', 'req-3', 'req-2', 'req-1', 'req-0']);
+        expect((await fx.stores.access.listRequests({ requesterId: bob.id, limit: 10 })).map((l) => l.record.id)).toEqual(['req-3', 'req-1']);
+        await expect(fx.stores.access.listRequests({ after: 'bogus', limit: 1 })).rejects.toBeInstanceOf(InvalidCursorError);
+      });
+
+      it('names pending requests and live grants that are past their expiry', async () => {
+        const pending = requestRecord('due-r', fx.clock, { expiresAt: fx.clock.now() + 1000 });
+        const decided = requestRecord('done-r', fx.clock, { expiresAt: fx.clock.now() + 1000, status: 'DENIED' });
+        await fx.stores.access.createRequest(pending);
+        await fx.stores.access.createRequest(decided);
+        const granted = requestRecord('granted-r', fx.clock, { status: 'APPROVED', grantId: 'due-g' });
+        const grant = grantRecord('due-g', granted, fx.clock, { expiresAt: fx.clock.now() + 2000 });
+        await fx.stores.access.createRequest(granted, grant);
+        expect(await fx.stores.access.dueRequests(fx.clock.now(), 10)).toEqual([]);
+        fx.clock.advance(2000);
+        expect(await fx.stores.access.dueRequests(fx.clock.now(), 10)).toEqual(['due-r']);
+        expect(await fx.stores.access.dueGrants(fx.clock.now(), 10)).toEqual(['due-g']);
+        expect(await fx.stores.access.updateGrant({ ...grant, expiredAt: fx.clock.now(), version: 2 })).toBe(true);
+        expect(await fx.stores.access.dueGrants(fx.clock.now(), 10)).toEqual([]);
+        expect(await fx.stores.access.updateGrant({ ...grant, revokedAt: fx.clock.now(), version: 2 })).toBe(false);
+      });
+
+      it('runs work under one key one at a time', async () => {
+        let inside = 0;
+        let overlaps = 0;
+        await Promise.all(
+          Array.from({ length: 8 }, () =>
+            fx.stores.access.withLock('k', async () => {
+              inside++;
+              if (inside > 1) overlaps++;
+              await new Promise((r) => setTimeout(r, 5));
+              inside--;
+            }),
+          ),
+        );
+        expect(overlaps).toBe(0);
+        await expect(fx.stores.access.withLock('k', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+        expect(await fx.stores.access.withLock('k', async () => 'free again')).toBe('free again');
+      });
+    });
+
+    describe('event bus', () => {
+      it('delivers a dispatched event detail to listeners of its type', async () => {
+        const received = new Promise<unknown>((resolve) => fx.stores.events.addEventListener('grant.revoked', (e) => resolve((e as CustomEvent).detail), { once: true }));
+        // Redis needs a moment to register the subscription.
+        await new Promise((r) => setTimeout(r, 50));
+        fx.stores.events.dispatchEvent(new CustomEvent('grant.revoked', { detail: { grantId: 'g1' } }));
+        expect(await received).toEqual({ grantId: 'g1' });
       });
     });
 

@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { Stores } from '../types.js';
+import { EmbeddedAccessStore } from './access-store.js';
 import { FileAuditLog } from './file-audit-log.js';
 import {
   EmbeddedApiTokenStore,
@@ -22,6 +23,8 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     samlRequests,
     assertionReplay,
     audit,
+    access: new EmbeddedAccessStore(),
+    events: new EventTarget(),
     ping: async () => audit.ping(),
     waitReady: async () => {},
     close: async () => {

@@ -8,6 +8,8 @@ import {
   RedisSamlRequestCache,
 } from './identity-stores.js';
 import { StreamAuditLog } from './stream-audit-log.js';
+import { RedisAccessStore } from './access-store.js';
+import { RedisEventBus } from './event-bus.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -22,6 +24,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
   const redis = connectRedis(options);
   const { clock, keyPrefix: prefix } = options;
   const audit = new StreamAuditLog(redis, clock, prefix, options);
+  const events = new RedisEventBus(redis, `${prefix}events:`, options.connectTimeoutMs);
   return {
     kind: 'redis',
     sessions: new RedisLoginSessionStore(redis, clock, prefix),
@@ -29,6 +32,8 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     samlRequests: new RedisSamlRequestCache(redis, clock, prefix),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
     audit,
+    access: new RedisAccessStore(redis, clock, prefix),
+    events,
     ping: async () => {
       await guarded('ping', () => redis.ping());
     },
@@ -38,6 +43,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     },
     close: async () => {
       audit.close();
+      events.close();
       redis.disconnect();
     },
   };
