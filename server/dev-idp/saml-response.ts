@@ -14,6 +14,8 @@ export interface AssertionSpec {
   recipient: string;
   audience: string;
   inResponseTo?: string;
+  /** Repeat InResponseTo on SubjectConfirmationData (default true; some IdPs leave it out). */
+  confirmationInResponseTo?: boolean;
   nameId: string;
   nameIdFormat?: string;
   attributes?: Record<string, string | string[]>;
@@ -39,6 +41,7 @@ export function buildResponseXml(spec: AssertionSpec): string {
   const notBefore = spec.notBefore ?? new Date(now.getTime() - 60_000);
   const notOnOrAfter = spec.notOnOrAfter ?? new Date(now.getTime() + 5 * 60_000);
   const inResponseTo = spec.inResponseTo === undefined ? '' : ` InResponseTo="${escape(spec.inResponseTo)}"`;
+  const confirmationInResponseTo = spec.confirmationInResponseTo === false ? '' : inResponseTo;
   const attributes = Object.entries(spec.attributes ?? {})
     .map(
       ([name, value]) =>
@@ -54,7 +57,7 @@ export function buildResponseXml(spec: AssertionSpec): string {
     `<saml:Assertion ID="${spec.assertionId ?? newSamlId()}" Version="2.0" IssueInstant="${iso(now)}">` +
     `<saml:Issuer>${escape(spec.issuer)}</saml:Issuer>` +
     `<saml:Subject><saml:NameID Format="${spec.nameIdFormat ?? EMAIL_FORMAT}">${escape(spec.nameId)}</saml:NameID>` +
-    `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${escape(spec.recipient)}"${inResponseTo}/></saml:SubjectConfirmation></saml:Subject>` +
+    `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${escape(spec.recipient)}"${confirmationInResponseTo}/></saml:SubjectConfirmation></saml:Subject>` +
     `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}"><saml:AudienceRestriction><saml:Audience>${escape(spec.audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
     `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${newSamlId()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
     (attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '') +

@@ -13,6 +13,7 @@ import type { SamlRequestCache } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
 import type { SamlSignIn } from './saml-sign-in.js';
+import { checkRawResponse } from './raw-response.js';
 import { SamlRejection } from './signed-assertion.js';
 import { spUrls } from './sp-urls.js';
 
@@ -79,7 +80,11 @@ export function samlRoutes(deps: {
       const req = ours(samlReq);
       const idp = idpOf(req);
       if (!profile || !idp) return done(null, undefined, { reason: 'no profile in response' });
-      deps.signIn.complete(idp, profile, requestCaches.get(req)?.consumed ?? false).then(
+      const cache = requestCaches.get(req);
+      // node-saml removes the request id only on some paths (not when the IdP leaves
+      // InResponseTo off SubjectConfirmationData): make sure it is consumed, and by us.
+      const consumeRequestId = async () => cache !== undefined && (cache.consumed || (await cache.removeAsync(typeof profile.inResponseTo === 'string' ? profile.inResponseTo : null)) !== null);
+      deps.signIn.complete(idp, profile, consumeRequestId).then(
         (outcome) => done(null, { outcome }),
         (error: unknown) => (error instanceof SamlRejection ? done(null, undefined, { reason: error.reason }) : done(error as Error)),
       );
@@ -106,16 +111,21 @@ export function samlRoutes(deps: {
 
   router.post('/auth/saml/:idp/acs', requireIdp, express.urlencoded({ extended: false, limit: '512kb', parameterLimit: 10 }), (req, res, next) => {
     const idpId = idpOf(req)!.id;
+    const refuse = (reason: string) =>
+      deps.signIn.refused(idpId, reason).then(
+        () => res.status(401).type('text/plain').send('Sign-in refused.'),
+        (auditError: unknown) => failClosed(res, deps.logger, auditError),
+      );
+    try {
+      checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
+    } catch (error) {
+      if (!(error instanceof SamlRejection)) throw error;
+      return void refuse(error.reason);
+    }
     passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: AcsOutcome } | false | undefined, info: { reason?: string } | undefined) => {
       if (error instanceof StoreUnavailableError) return failClosed(res, deps.logger, error);
       const reason = error instanceof Error ? error.message : user ? undefined : (info?.reason ?? 'refused');
-      if (reason !== undefined) {
-        deps.signIn.refused(idpId, reason).then(
-          () => res.status(401).type('text/plain').send('Sign-in refused.'),
-          (auditError: unknown) => failClosed(res, deps.logger, auditError),
-        );
-        return;
-      }
+      if (reason !== undefined) return void refuse(reason);
       const { outcome } = user as { outcome: AcsOutcome };
       res.setHeader('Set-Cookie', deps.cookie.set(outcome.cookieValue, outcome.expiresAt));
       res.redirect(303, safeReturnTo((req.body as Record<string, unknown> | undefined)?.RelayState) ?? '/');

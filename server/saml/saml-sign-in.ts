@@ -20,12 +20,15 @@ const MAX_GROUPS = 200;
 export class SamlSignIn {
   constructor(private readonly deps: { replay: AssertionReplayCache; audit: AuditLog; clock: Clock; sessions: LoginSessionService; publicUrl: string }) {}
 
-  async complete(idp: IdentityProvider, profile: Profile, requestIdConsumed: boolean): Promise<{ user: UserIdentity; cookieValue: string; expiresAt: number }> {
+  /**
+   * `consumeRequestId` takes the response's request id from the shared cache (atomically:
+   * of two responses racing on one id, one gets true).
+   */
+  async complete(idp: IdentityProvider, profile: Profile, consumeRequestId: () => Promise<boolean>): Promise<{ user: UserIdentity; cookieValue: string; expiresAt: number }> {
     const signedAssertionXml = profile.getAssertionXml?.();
     const responseXml = profile.getSamlResponseXml?.();
     if (!signedAssertionXml || !responseXml) throw new SamlRejection('no signed assertion');
-    // node-saml removed the request id; only the caller whose remove took it may go on.
-    if (!requestIdConsumed) throw new SamlRejection('InResponseTo already used');
+    if (!(await consumeRequestId())) throw new SamlRejection('InResponseTo already used');
     const now = this.deps.clock.now();
     const facts = checkSignedAssertion({
       responseXml,
