@@ -13,7 +13,14 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
-  | 'INVALID_INPUT';
+  | 'INVALID_INPUT'
+  | 'UNKNOWN_SERVER'
+  | 'TOOL_NOT_REQUESTABLE'
+  | 'DURATION_TOO_LONG'
+  | 'SELF_REVIEW'
+  | 'ALREADY_REVIEWED'
+  | 'REQUEST_NOT_PENDING'
+  | 'GRANT_NOT_ACTIVE';
 
 export class PortcullisError extends Error {
   constructor(
@@ -69,5 +76,15 @@ export class NotFoundError extends PortcullisError {
 export class InvalidInputError extends PortcullisError {
   constructor(message: string) {
     super('INVALID_INPUT', message);
+  }
+}
+
+/** A refused access-request or grant operation; the code says which rule refused it. */
+export class AccessDeniedError extends PortcullisError {
+  constructor(
+    code: Extract<ErrorCode, 'UNKNOWN_SERVER' | 'TOOL_NOT_REQUESTABLE' | 'DURATION_TOO_LONG' | 'SELF_REVIEW' | 'ALREADY_REVIEWED' | 'REQUEST_NOT_PENDING' | 'GRANT_NOT_ACTIVE'>,
+    message: string,
+  ) {
+    super(code, message);
   }
 }
