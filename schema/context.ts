@@ -1,3 +1,7 @@
+import type { PubSub } from '@graphql-yoga/subscription';
+import type { AccessPolicy } from '../server/access/access-policy.js';
+import type { AccessService } from '../server/access/access-service.js';
+import type { AccessRequestRecord } from '../server/access/types.js';
 import type { Clock } from '../server/clock.js';
 import type { PortcullisConfig } from '../server/config/schema.js';
 import { UnauthenticatedError } from '../server/errors.js';
@@ -15,7 +19,13 @@ export interface GraphQLServices {
   logger: Logger;
   identity: Identity;
   identityProviders: readonly IdentityProvider[];
+  access: AccessService;
+  policy: AccessPolicy;
+  pubSub: PortcullisPubSub;
 }
+
+/** Topics GraphQL subscriptions listen on (the store's event bus underneath). */
+export type PortcullisPubSub = PubSub<{ 'access_request.changed': [AccessRequestRecord] }>;
 
 /** Built once per HTTP request or graphql-ws operation. */
 export interface GraphQLContext extends GraphQLServices {

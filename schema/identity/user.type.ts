@@ -26,7 +26,7 @@ export class User {
     return User.of(principal.user, principal.roles);
   }
 
-  private static of(user: UserIdentity, roles: string[]): User {
+  static of(user: UserIdentity, roles: string[]): User {
     return Object.assign(new User(), { id: user.id, email: user.email, displayName: user.displayName, idp: user.idp, groups: user.groups, roles });
   }
 }

@@ -3,7 +3,14 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startApollo } from '../../schema/apollo.js';
 import { buildPortcullisSchema } from '../../schema/build-schema.js';
-import type { GraphQLServices } from '../../schema/context.js';
+import { createPubSub } from '@graphql-yoga/subscription';
+import type { PubSubEventTarget } from '@graphql-yoga/subscription';
+import type { GraphQLServices, PortcullisPubSub } from '../../schema/context.js';
+import { AccessEvents } from '../access/access-events.js';
+import { AccessPolicy } from '../access/access-policy.js';
+import { AccessService } from '../access/access-service.js';
+import { startExpirySweeper } from '../access/expiry-sweeper.js';
+import type { AccessRequestRecord } from '../access/types.js';
 import { createProtection } from '../../schema/limits.js';
 import { createGraphQLWebSocketEndpoint } from '../../schema/subscriptions.js';
 import type { Clock } from '../clock.js';
@@ -57,8 +64,12 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     logger,
   });
 
-  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders };
-  const schema = await buildPortcullisSchema();
+  const policy = new AccessPolicy(config);
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events: new AccessEvents(stores.events), config });
+  const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<{ 'access_request.changed': [AccessRequestRecord] }> });
+  const stopSweeper = startExpirySweeper(access, logger);
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, policy, pubSub };
+  const schema = await buildPortcullisSchema(pubSub);
   const protection = createProtection(schema, config.graphql, production);
   let shuttingDown = false;
 
@@ -93,6 +104,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       }),
     close: async () => {
       shuttingDown = true;
+      await stopSweeper();
       await graphqlWs.close();
       // Stops the HTTP server too (drain plugin): in-flight requests finish, idle sockets close.
       await apollo.stop();

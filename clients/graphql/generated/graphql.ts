@@ -16,6 +16,39 @@ export type Scalars = {
   DateTimeISO: { input: string; output: string; }
 };
 
+/** A request for time-boxed access to an MCP server (or some of its tools). */
+export type AccessRequest = {
+  __typename?: 'AccessRequest';
+  createdAt: Scalars['DateTimeISO']['output'];
+  /** Patterns the granting rule excludes; carried into the grant. */
+  deniedTools: Array<Scalars['String']['output']>;
+  durationSeconds: Scalars['Int']['output'];
+  /** When a request that nobody reviewed lapses to EXPIRED. */
+  expiresAt: Scalars['DateTimeISO']['output'];
+  grant: Maybe<Grant>;
+  id: Scalars['ID']['output'];
+  reason: Scalars['String']['output'];
+  requester: User;
+  reviews: Array<Review>;
+  server: Scalars['String']['output'];
+  status: AccessRequestStatus;
+  /** Tool name patterns requested. */
+  tools: Array<Scalars['String']['output']>;
+};
+
+export type AccessRequestPage = {
+  __typename?: 'AccessRequestPage';
+  items: Array<AccessRequest>;
+  pageInfo: PageInfo;
+};
+
+export type AccessRequestStatus =
+  | 'APPROVED'
+  | 'CANCELLED'
+  | 'DENIED'
+  | 'EXPIRED'
+  | 'PENDING';
+
 /** An API token (never its secret). */
 export type ApiToken = {
   __typename?: 'ApiToken';
@@ -27,12 +60,51 @@ export type ApiToken = {
   scopes: Array<Scalars['String']['output']>;
 };
 
+export type CreateAccessRequestInput = {
+  durationSeconds: Scalars['Int']['input'];
+  reason: Scalars['String']['input'];
+  server: Scalars['String']['input'];
+  /** Tool name patterns; omitted: every tool the requester may request on the server. */
+  tools: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
 export type CreatedApiToken = {
   __typename?: 'CreatedApiToken';
   apiToken: ApiToken;
   /** Shown once; only a hash is stored. */
   token: Scalars['String']['output'];
 };
+
+/** Time-boxed access to an MCP server, issued from an approved request. */
+export type Grant = {
+  __typename?: 'Grant';
+  /** Tool name patterns excluded even where `tools` match. */
+  deniedTools: Array<Scalars['String']['output']>;
+  expiresAt: Scalars['DateTimeISO']['output'];
+  id: Scalars['ID']['output'];
+  issuedAt: Scalars['DateTimeISO']['output'];
+  /** The request that issued it, when the caller may see that request. */
+  request: Maybe<AccessRequest>;
+  /** Why it was revoked, when it was. */
+  revokeReason: Maybe<Scalars['String']['output']>;
+  revokedAt: Maybe<Scalars['DateTimeISO']['output']>;
+  server: Scalars['String']['output'];
+  status: GrantStatus;
+  /** Tool name patterns this grant allows on the server. */
+  tools: Array<Scalars['String']['output']>;
+  user: User;
+};
+
+export type GrantPage = {
+  __typename?: 'GrantPage';
+  items: Array<Grant>;
+  pageInfo: PageInfo;
+};
+
+export type GrantStatus =
+  | 'ACTIVE'
+  | 'EXPIRED'
+  | 'REVOKED';
 
 /** A configured SAML identity provider people can sign in with. */
 export type IdentityProvider = {
@@ -43,12 +115,40 @@ export type IdentityProvider = {
   id: Scalars['ID']['output'];
 };
 
+/** An upstream MCP server as the caller may see it. */
+export type McpServer = {
+  __typename?: 'McpServer';
+  description: Maybe<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
+  /** Tool patterns the caller may request on this server (empty: not requestable). */
+  requestableTools: Array<Scalars['String']['output']>;
+  /** Tool patterns the caller may review requests for (empty: not a reviewer here). */
+  reviewableTools: Array<Scalars['String']['output']>;
+  /** stdio or streamable-http. */
+  transport: Scalars['String']['output'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
+  cancelAccessRequest: AccessRequest;
+  createAccessRequest: AccessRequest;
   /** Scopes: api (this GraphQL API as the user), mcp (broker connections), audit:read (audit query and subscription). */
   createApiToken: CreatedApiToken;
+  reviewAccessRequest: AccessRequest;
   /** Revokes one of the caller's tokens at once. */
   revokeApiToken: ApiToken;
+  /** Ends a grant at once, on every broker instance. By its owner, a reviewer who could have approved it, or an auditor. */
+  revokeGrant: Grant;
+};
+
+
+export type MutationCancelAccessRequestArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationCreateAccessRequestArgs = {
+  input: CreateAccessRequestInput;
 };
 
 
@@ -59,18 +159,91 @@ export type MutationCreateApiTokenArgs = {
 };
 
 
+export type MutationReviewAccessRequestArgs = {
+  input: ReviewAccessRequestInput;
+};
+
+
 export type MutationRevokeApiTokenArgs = {
   id: Scalars['ID']['input'];
 };
 
+
+export type MutationRevokeGrantArgs = {
+  id: Scalars['ID']['input'];
+  reason: Scalars['String']['input'];
+};
+
+/** Cursor pagination: pass endCursor as `after` for the next page. */
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  endCursor: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
+  accessRequest: Maybe<AccessRequest>;
+  /** mine: only the caller's own; otherwise those the caller may see (own + reviewable). */
+  accessRequests: AccessRequestPage;
   /** The caller's live API tokens. */
   apiTokens: Array<ApiToken>;
+  /** The caller's grants (auditors: everyone's). */
+  grants: GrantPage;
   /** The identity providers this broker accepts sign-ins from. */
   identityProviders: Array<IdentityProvider>;
+  /** The configured MCP servers, with what the caller may request and review on each. */
+  mcpServers: Array<McpServer>;
   /** The signed-in caller (a token acts as its owner). */
   me: User;
+};
+
+
+export type QueryAccessRequestArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryAccessRequestsArgs = {
+  after: InputMaybe<Scalars['String']['input']>;
+  first: InputMaybe<Scalars['Int']['input']>;
+  mine: InputMaybe<Scalars['Boolean']['input']>;
+  status: InputMaybe<AccessRequestStatus>;
+};
+
+
+export type QueryGrantsArgs = {
+  active: InputMaybe<Scalars['Boolean']['input']>;
+  after: InputMaybe<Scalars['String']['input']>;
+  first: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type Review = {
+  __typename?: 'Review';
+  createdAt: Scalars['DateTimeISO']['output'];
+  decision: ReviewDecision;
+  /** The shorter duration this approver allowed, if any. */
+  durationSeconds: Maybe<Scalars['Int']['output']>;
+  reason: Maybe<Scalars['String']['output']>;
+  reviewer: User;
+};
+
+export type ReviewAccessRequestInput = {
+  decision: ReviewDecision;
+  /** Approvers may shorten, never lengthen, the requested duration. */
+  durationSeconds: InputMaybe<Scalars['Int']['input']>;
+  reason: InputMaybe<Scalars['String']['input']>;
+  requestId: Scalars['ID']['input'];
+};
+
+export type ReviewDecision =
+  | 'APPROVE'
+  | 'DENY';
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Requests the caller may see, as they are created and change state. */
+  accessRequestChanged: AccessRequest;
 };
 
 /** A person, as their identity provider described them at sign-in. */
