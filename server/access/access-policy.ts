@@ -50,14 +50,16 @@ export class AccessPolicy {
   /**
    * Finds the one rule that allows the whole request: every requested pattern inside the
    * rule's `tools` and not inside its `denyTools`, the duration within its maximum.
-   * Auto-approving rules are tried first: an operator who made a narrow rule automatic
-   * means requests that fit it to be. Omitted tools mean the first fitting rule's tools.
+   * With named tools, auto-approving rules are tried first: an operator who made a narrow
+   * rule automatic means requests that fit it to be. Omitted tools ask for everything
+   * requestable: the tools of the first rule (in config order) whose maximum fits.
    */
   planRequest(holder: RoleHolder, input: { server: string; tools?: readonly string[] | null; durationSeconds: number }): RequestPlan {
     if (!this.serverExists(input.server)) throw new AccessDeniedError('UNKNOWN_SERVER', `unknown MCP server "${input.server.slice(0, 64)}"`);
     if (!Number.isInteger(input.durationSeconds) || input.durationSeconds <= 0) throw new InvalidInputError('durationSeconds must be a positive integer');
     const tools = input.tools == null ? null : normalizeTools(input.tools);
-    const rules = this.requestRules(holder, input.server).sort((a, b) => Number(b.autoApprove) - Number(a.autoApprove));
+    const inOrder = this.requestRules(holder, input.server);
+    const rules = tools === null ? inOrder : [...inOrder].sort((a, b) => Number(b.autoApprove) - Number(a.autoApprove));
     if (rules.length === 0) throw new AccessDeniedError('TOOL_NOT_REQUESTABLE', `your roles allow no requests for "${input.server}"`);
 
     const fitting = tools === null ? rules : rules.filter((rule) => tools.every((tool) => allows(rule, tool)));
