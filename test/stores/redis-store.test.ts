@@ -19,6 +19,21 @@ async function redisStores(url: string, keyPrefix: string, clock: ManualClock): 
   return stores;
 }
 
+/** A redis-server of the test's own (it gets killed or frozen), and stores on it. */
+function privateRedis(): { server: RedisServerHandle; stores: Stores } {
+  const fx = {} as { server: RedisServerHandle; stores: Stores };
+  beforeAll(async () => {
+    fx.server = await startRedisServer();
+    fx.stores = await redisStores(fx.server.url, uniquePrefix(), new ManualClock());
+  });
+  afterAll(async () => {
+    await fx.server.resume();
+    await fx.stores.close();
+    await fx.server.stop();
+  });
+  return fx;
+}
+
 describeWithRedis('redis backend', () => {
   runStoreContract('redis', async () => {
     const prefix = uniquePrefix();
@@ -109,64 +124,49 @@ describeWithRedis('redis backend', () => {
   });
 
   describe('when Redis hangs', () => {
-    let server: RedisServerHandle;
-    let stores: Stores;
-    beforeAll(async () => {
-      server = await startRedisServer();
-      stores = await redisStores(server.url, uniquePrefix(), new ManualClock());
-    });
-    afterAll(async () => {
-      await server.resume();
-      await stores.close();
-      await server.stop();
-    });
+    const fx = privateRedis();
 
     it('fails a command that gets no answer with StoreUnavailableError once commandTimeoutMs passes', async () => {
-      await server.pause();
+      await fx.server.pause();
       const started = Date.now();
-      await expect(stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(stores.sessions.get('s')).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(fx.stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(fx.stores.sessions.get('s')).rejects.toBeInstanceOf(StoreUnavailableError);
       // Bounded, not hanging: generous margin over the 1 s command timeout for a loaded machine.
       expect(Date.now() - started).toBeLessThan(15_000);
-      await server.resume();
+      await fx.server.resume();
     });
   });
 
   describe('when Redis goes away', () => {
-    let server: RedisServerHandle;
-    let stores: Stores;
-    beforeAll(async () => {
-      server = await startRedisServer();
-      stores = await redisStores(server.url, uniquePrefix(), new ManualClock());
-    });
-    afterAll(async () => {
-      await stores.close();
-      await server.stop();
-    });
+    const fx = privateRedis();
 
     it('fails every operation with StoreUnavailableError instead of waiting or succeeding', async () => {
-      await server.kill();
+      await fx.server.kill();
       const now = Date.now();
       const attempts: Promise<unknown>[] = [
-        stores.ping(),
-        stores.sessions.get('s'),
-        stores.sessions.create({ id: 's', secretHash: 'h', user: alice, createdAt: now, expiresAt: now + 60_000 }),
-        stores.tokens.get('t'),
-        stores.tokens.listByUser(alice.id),
-        stores.samlRequests.take('_r'),
-        stores.assertionReplay.consume('_a', now + 60_000),
-        stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null }),
-        stores.audit.read({ limit: 1 }),
+        fx.stores.ping(),
+        fx.stores.sessions.get('s'),
+        fx.stores.sessions.create({ id: 's', secretHash: 'h', user: alice, createdAt: now, expiresAt: now + 60_000 }),
+        fx.stores.tokens.get('t'),
+        fx.stores.tokens.listByUser(alice.id),
+        fx.stores.samlRequests.take('_r'),
+        fx.stores.assertionReplay.consume('_a', now + 60_000),
+        fx.stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null }),
+        fx.stores.audit.read({ limit: 1 }),
+        fx.stores.access.getRequest('r'),
+        fx.stores.access.listGrants({ limit: 1 }),
+        fx.stores.access.dueRequests(now, 1),
+        fx.stores.access.withLock('k', async () => 'ran'),
       ];
       for (const attempt of attempts) await expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError);
     });
 
     it('works again once Redis is back', async () => {
-      await server.restart();
-      await stores.waitReady();
-      const e = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+      await fx.server.restart();
+      await fx.stores.waitReady();
+      const e = await fx.stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
       expect(e.prevHash).toBe(GENESIS_HASH);
-      expect(await stores.audit.read({ limit: 10 })).toEqual([e]);
+      expect(await fx.stores.audit.read({ limit: 10 })).toEqual([e]);
     });
   });
 });
