@@ -25,7 +25,7 @@ export async function serve(loaded: LoadedConfig): Promise<void> {
     if (!(error instanceof StoreUnavailableError)) throw error;
     logger.warn({ err: error }, 'store unreachable at start: refusing work and reporting not ready until it answers');
   });
-  const server = await createPortcullisServer({ config, stores, logger, clock, production });
+  const server = await createPortcullisServer({ config, stores, logger, clock, production, baseDir: dirname(loaded.file) });
   const address = await server.listen();
 
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

@@ -179,6 +179,15 @@ const devIdpSection = z.strictObject({
   users: z.array(devIdpUser).min(1, 'expected at least one demo user'),
 });
 
+const brokerSection = z
+  .strictObject({
+    // ws would take 100 MiB frames; MCP messages are small.
+    maxFrameBytes: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
+    pingIntervalSeconds: positiveInt(3600).default(30),
+    revalidateIntervalSeconds: positiveInt(3600).default(15),
+  })
+  .default({ maxFrameBytes: 1024 * 1024, pingIntervalSeconds: 30, revalidateIntervalSeconds: 15 });
+
 const loggingSection = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
@@ -204,6 +213,7 @@ export const configSchema = z
       .default({ requiredApprovals: 1, requestTtlSeconds: 86400, maxDurationSeconds: 1209600 }),
     servers: z.array(mcpServer).default([]),
     apiTokens: apiTokensSection,
+    broker: brokerSection,
     devIdp: devIdpSection.optional(),
     graphql: graphqlSection,
     logging: loggingSection,

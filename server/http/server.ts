@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Broker, MCP_WS_PREFIX } from '../../broker/broker.js';
 import { startApollo } from '../../schema/apollo.js';
 import { buildPortcullisSchema } from '../../schema/build-schema.js';
 import { createPubSub } from '@graphql-yoga/subscription';
@@ -41,11 +42,13 @@ export interface ServerDependencies {
   logger: Logger;
   clock: Clock;
   production: boolean;
+  /** The config file's directory: relative paths in it (stdio upstreams' cwd) start here. */
+  baseDir: string;
 }
 
 /** One HTTP server: express for HTTP, and WebSocket upgrades routed by path on the same port. */
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
-  const { config, stores, logger, clock, production } = deps;
+  const { config, stores, logger, clock, production, baseDir } = deps;
   const publicUrl = config.server.publicUrl;
   const identity = createIdentity(config, stores, clock);
 
@@ -65,7 +68,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   });
 
   const policy = new AccessPolicy(config);
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events: new AccessEvents(stores.events), config });
+  const events = new AccessEvents(stores.events);
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<{ 'access_request.changed': [AccessRequestRecord] }> });
   const stopSweeper = startExpirySweeper(access, logger);
   const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, policy, pubSub };
@@ -86,10 +90,15 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     isShuttingDown: () => shuttingDown,
   });
 
+  const broker = new Broker({ config, stores, identity, events, clock, logger, baseDir });
+
   httpServer.on('request', app);
   httpServer.on(
     'upgrade',
-    createUpgradeRouter({ '/graphql': upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers)) }),
+    createUpgradeRouter(
+      { '/graphql': upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers)) },
+      { [MCP_WS_PREFIX]: broker.upgrade },
+    ),
   );
 
   return {
@@ -105,6 +114,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     close: async () => {
       shuttingDown = true;
       await stopSweeper();
+      await broker.close();
       await graphqlWs.close();
       // Stops the HTTP server too (drain plugin): in-flight requests finish, idle sockets close.
       await apollo.stop();

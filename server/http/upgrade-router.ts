@@ -6,16 +6,18 @@ import { PortcullisError } from '../errors.js';
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /**
- * Routes WebSocket upgrades by exact path to the handler that owns it; anything else is
- * refused with a plain HTTP status before any WebSocket handshake happens.
+ * Routes WebSocket upgrades to the handler that owns the path (exact paths first, then
+ * path prefixes); anything else is refused with a plain HTTP status before any WebSocket
+ * handshake happens.
  */
-export function createUpgradeRouter(routes: Record<string, UpgradeHandler>): UpgradeHandler {
+export function createUpgradeRouter(routes: Record<string, UpgradeHandler>, prefixes: Record<string, UpgradeHandler> = {}): UpgradeHandler {
   return (request, socket, head) => {
-    // Exact match on the raw path: no URL parsing, which throws on hostile request targets
+    // Matching on the raw path: no URL parsing, which throws on hostile request targets
     // (an exception here would take the whole process down).
     const target = request.url ?? '/';
     const path = target.split('?', 1)[0]!;
-    const handler = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    const prefix = Object.keys(prefixes).find((p) => path.startsWith(p));
+    const handler = Object.hasOwn(routes, path) ? routes[path] : prefix === undefined ? undefined : prefixes[prefix];
     if (handler) handler(request, socket, head);
     else refuseUpgrade(socket, 404, 'Not Found');
   };

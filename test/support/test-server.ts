@@ -44,7 +44,7 @@ export async function startTestServer(options: { config?: PortcullisConfig; stor
     },
   });
   const logger = createLogger({ level: config.logging.level, destination });
-  const server = await createPortcullisServer({ config, stores, logger, clock, production: options.production ?? false });
+  const server = await createPortcullisServer({ config, stores, logger, clock, production: options.production ?? false, baseDir: process.cwd() });
   const address = await server.listen();
   return {
     url: `http://127.0.0.1:${address.port}`,

@@ -1,0 +1,176 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import type { AccessEvents } from '../server/access/access-events.js';
+import { grantStatus } from '../server/access/types.js';
+import type { GrantRecord } from '../server/access/types.js';
+import type { Clock } from '../server/clock.js';
+import type { McpServerConfig, PortcullisConfig } from '../server/config/schema.js';
+import { ForbiddenError, PortcullisError, StoreUnavailableError, UnauthenticatedError } from '../server/errors.js';
+import { refuseUpgrade } from '../server/http/upgrade-router.js';
+import { requireScope } from '../server/identity/api-tokens.js';
+import type { Identity } from '../server/identity/index.js';
+import type { Principal } from '../server/identity/principal.js';
+import type { Logger } from '../server/log.js';
+import type { Stores } from '../server/stores/types.js';
+import { GrantSet } from './grant-set.js';
+import { ACCESS_DENIED } from './jsonrpc.js';
+import { BrokerSession, CLOSE } from './session.js';
+import { createUpstream } from './upstreams/upstream.js';
+
+export const MCP_WS_PREFIX = '/mcp/ws/';
+const SUBPROTOCOL = 'mcp';
+/** Query parameters that would put a credential in a URL (logs, proxies, history): refused. */
+const CREDENTIAL_PARAMS = /(^|[?&])(access_token|token|authorization|auth|api_key|apikey)=/i;
+
+export interface BrokerDeps {
+  config: PortcullisConfig;
+  stores: Stores;
+  identity: Identity;
+  events: AccessEvents;
+  clock: Clock;
+  logger: Logger;
+  /** Directory stdio upstreams' `cwd` is relative to (the config file's). */
+  baseDir: string;
+}
+
+class UpgradeRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly text: string,
+  ) {
+    super(text);
+  }
+}
+
+/**
+ * The MCP relay endpoint, `GET /mcp/ws/:server`: refuses before the upgrade (401 no or
+ * bad credential, 403 no active grant or no `mcp` scope, 404 unknown server), then runs
+ * one BrokerSession per connection. Grants end on every instance through the access
+ * events, at their expiresAt through timers, and through periodic re-validation against
+ * the store (pub/sub can drop messages).
+ */
+export class Broker {
+  private readonly sessions = new Set<BrokerSession>();
+  private readonly wss: WebSocketServer;
+  private readonly alive = new WeakSet<WebSocket>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly unsubscribe: () => void;
+  private closing = false;
+
+  constructor(private readonly deps: BrokerDeps) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.broker.maxFrameBytes, handleProtocols: () => SUBPROTOCOL });
+    this.unsubscribe = deps.events.onGrantEnded((event) => {
+      for (const session of this.sessions) {
+        if (session.grants.has(event.grantId)) session.grantEnded(event.grantId, event.status === 'REVOKED' ? 'grant_revoked' : 'grant_expired');
+      }
+    });
+    this.timers.push(every(deps.config.broker.pingIntervalSeconds * 1000, () => this.ping()));
+    this.timers.push(every(deps.config.broker.revalidateIntervalSeconds * 1000, () => void this.revalidate()));
+  }
+
+  /** The upgrade handler for paths under /mcp/ws/. */
+  readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.admit(request).then(
+      ({ server, principal, grants }) => {
+        this.wss.handleUpgrade(request, socket, head, (ws) => this.open(ws, request, server, principal, grants));
+      },
+      (error: unknown) => {
+        const refusal = toRefusal(error);
+        if (refusal.status >= 500) this.deps.logger.warn({ err: error }, 'MCP upgrade refused: store unavailable');
+        refuseUpgrade(socket, refusal.status, refusal.text);
+      },
+    );
+  };
+
+  /** Ends every session with 1001 (in-flight requests answered) and stops accepting. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.unsubscribe();
+    for (const timer of this.timers) clearInterval(timer);
+    await Promise.all([...this.sessions].map((s) => s.end(CLOSE.goingAway, 'broker shutting down', { code: ACCESS_DENIED, reason: 'broker_shutting_down' })));
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private async admit(request: IncomingMessage): Promise<{ server: McpServerConfig; principal: Principal; grants: GrantRecord[] }> {
+    if (this.closing) throw new UpgradeRefused(503, 'Service Unavailable');
+    const target = request.url ?? '';
+    const [path, query = ''] = target.split('?', 2) as [string, string?];
+    if (CREDENTIAL_PARAMS.test(`?${query}`)) throw new UpgradeRefused(401, 'Unauthorized');
+    const name = path.slice(MCP_WS_PREFIX.length);
+    const server = this.deps.config.servers.find((s) => s.name === name);
+    if (!server) throw new UpgradeRefused(404, 'Not Found');
+    const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (!offered.includes(SUBPROTOCOL)) throw new UpgradeRefused(400, 'Bad Request');
+
+    const { authenticator } = this.deps.identity;
+    const credential = authenticator.presented(request.headers);
+    if (credential === null) throw new UnauthenticatedError();
+    const principal = (await authenticator.resolve(credential))!;
+    requireScope(principal, 'mcp');
+    const grants = await this.activeGrants(principal, server.name);
+    if (grants.length === 0) throw new ForbiddenError(`no active grant for ${server.name}`);
+    return { server, principal, grants };
+  }
+
+  private async activeGrants(principal: Principal, server: string): Promise<GrantRecord[]> {
+    const now = this.deps.clock.now();
+    const listed = await this.deps.stores.access.listGrants({ userId: principal.user.id, limit: 100 });
+    return listed.map((l) => l.record).filter((g) => g.server === server && grantStatus(g, now) === 'ACTIVE');
+  }
+
+  private open(ws: WebSocket, request: IncomingMessage, server: McpServerConfig, principal: Principal, grants: GrantRecord[]): void {
+    const { audit } = this.deps.stores;
+    const upstream = createUpstream(server, { baseDir: this.deps.baseDir, logger: this.deps.logger });
+    const session = new BrokerSession(ws, upstream, server.name, principal, new GrantSet(grants), { audit, clock: this.deps.clock, logger: this.deps.logger });
+    this.sessions.add(session);
+    this.alive.add(ws);
+    ws.on('pong', () => this.alive.add(ws));
+    session.onended = () => this.sessions.delete(session);
+    session.start(request.socket.remoteAddress).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, server: server.name }, 'MCP session failed to start');
+      void session.end(CLOSE.upstreamFailed, 'upstream failed to start', null);
+    });
+  }
+
+  /** A peer that did not answer the last ping is gone: cut it off. */
+  private ping(): void {
+    for (const ws of this.wss.clients) {
+      if (!this.alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.delete(ws);
+      ws.ping();
+    }
+  }
+
+  private async revalidate(): Promise<void> {
+    const now = this.deps.clock.now();
+    for (const session of this.sessions) {
+      try {
+        for (const id of session.grants.ids()) session.grants.refresh(await this.deps.stores.access.getGrant(id), id, now);
+        session.markVerified(true);
+        session.enforceGrants();
+      } catch {
+        // Fail closed: until the store confirms the grants again, requests are refused.
+        session.markVerified(false);
+      }
+    }
+  }
+}
+
+function toRefusal(error: unknown): UpgradeRefused {
+  if (error instanceof UpgradeRefused) return error;
+  if (error instanceof StoreUnavailableError) return new UpgradeRefused(503, 'Service Unavailable');
+  if (error instanceof PortcullisError && error.code === 'UNAUTHENTICATED') return new UpgradeRefused(401, 'Unauthorized');
+  if (error instanceof PortcullisError && error.code === 'FORBIDDEN') return new UpgradeRefused(403, 'Forbidden');
+  return new UpgradeRefused(500, 'Internal Server Error');
+}
+
+function every(ms: number, run: () => void): NodeJS.Timeout {
+  const timer = setInterval(run, ms);
+  timer.unref();
+  return timer;
+}

@@ -1,0 +1,63 @@
+import type { GrantRecord } from '../server/access/types.js';
+import { matchesTool } from '../server/access/tool-patterns.js';
+
+export type GrantEnd = 'grant_expired' | 'grant_revoked';
+
+/**
+ * The grants one broker session rides on: every active grant its user holds for the
+ * server. A tool is allowed when some live grant allows it; the session lives while any
+ * grant does. Decisions use only memory and the clock (the hot path touches no store).
+ */
+export class GrantSet {
+  private readonly grants = new Map<string, GrantRecord>();
+  /** Why the last grant went, once none is left. */
+  private lastEnd: GrantEnd = 'grant_expired';
+
+  constructor(grants: readonly GrantRecord[]) {
+    for (const grant of grants) this.grants.set(grant.id, grant);
+  }
+
+  ids(): string[] {
+    return [...this.grants.keys()];
+  }
+
+  has(grantId: string): boolean {
+    return this.grants.has(grantId);
+  }
+
+  /** Drops grants past their expiresAt; null while one is live, else why none is. */
+  check(now: number): GrantEnd | null {
+    for (const [id, grant] of this.grants) {
+      if (grant.expiresAt <= now) {
+        this.grants.delete(id);
+        this.lastEnd = 'grant_expired';
+      }
+    }
+    return this.grants.size > 0 ? null : this.lastEnd;
+  }
+
+  end(grantId: string, why: GrantEnd): void {
+    if (this.grants.delete(grantId)) this.lastEnd = why;
+  }
+
+  /** Replaces a grant with its current stored state (revoked or expired ones are dropped). */
+  refresh(grant: GrantRecord | null, grantId: string, now: number): void {
+    if (!grant || grant.revokedAt !== null) this.end(grantId, 'grant_revoked');
+    else if (grant.expiresAt <= now) this.end(grantId, 'grant_expired');
+    else this.grants.set(grant.id, grant);
+  }
+
+  /** Exact-name decision: some live grant's patterns match and none of its deny patterns do. */
+  allowsTool(tool: string): boolean {
+    for (const grant of this.grants.values()) {
+      if (grant.tools.some((p) => matchesTool(p, tool)) && !grant.denyTools.some((p) => matchesTool(p, tool))) return true;
+    }
+    return false;
+  }
+
+  nextExpiry(): number | null {
+    let next: number | null = null;
+    for (const grant of this.grants.values()) if (next === null || grant.expiresAt < next) next = grant.expiresAt;
+    return next;
+  }
+}

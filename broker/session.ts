@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { AuditEventInput, AuditLog } from '../server/audit/types.js';
+import { redactSecrets } from '../server/audit/redact.js';
+import type { Clock } from '../server/clock.js';
+import type { Principal } from '../server/identity/principal.js';
+import type { Logger } from '../server/log.js';
+import type { GrantEnd, GrantSet } from './grant-set.js';
+import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame, wire } from './jsonrpc.js';
+import type { DenialReason, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from './jsonrpc.js';
+import type { Upstream } from './upstreams/upstream.js';
+
+/** WebSocket close codes (DESIGN.md wire contract). */
+export const CLOSE = { goingAway: 1001, policy: 1008, tooLarge: 1009, upstreamFailed: 1011, grantEnded: 4403 } as const;
+
+/** Past this much unsent data the client is not reading: it is cut off, others are unaffected. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Largest params kept in an audit event; bigger ones are summarised. */
+const MAX_AUDITED_PARAMS = 4096;
+
+interface InFlight {
+  method: string;
+}
+
+export interface SessionDeps {
+  audit: AuditLog;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * One client connection relayed to one upstream. Every client request is checked against
+ * the session's grants, audited before it is forwarded (an unwritable audit log refuses
+ * it), and forwarded as its validated re-serialisation; tools/list results are filtered
+ * to what the grants allow. When the last grant ends the session closes with 4403 and
+ * every in-flight request is answered, never left hanging.
+ */
+export class BrokerSession {
+  readonly id = randomUUID();
+  private readonly inFlight = new Map<JsonRpcId, InFlight>();
+  private readonly upstreamRequests = new Set<JsonRpcId>();
+  private ended = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Set while the store cannot confirm the grants; requests are refused meanwhile. */
+  private unverified = false;
+  private requests = 0;
+  private ready: Promise<void> = Promise.resolve();
+  onended?: () => void;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly upstream: Upstream,
+    readonly server: string,
+    readonly principal: Principal,
+    readonly grants: GrantSet,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  /**
+   * Listens to the client at once (frames that arrive while the upstream starts wait for
+   * it, in order), then audits the session start and starts the upstream.
+   */
+  async start(clientAddress: string | undefined): Promise<void> {
+    this.ws.on('message', (data, isBinary) => {
+      if (isBinary) return void this.send(errorReply(null, INVALID_REQUEST, 'Invalid Request: binary frames are not JSON-RPC'));
+      const text = data.toString();
+      void this.ready.then(() => this.fromClient(text), () => {});
+    });
+    this.ws.on('close', (code) => void this.end(code, 'client closed', null));
+    // ws has already answered a protocol violation with its close code (1009 for an oversized frame).
+    this.ws.on('error', (error: Error & { code?: string }) =>
+      void this.end(error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CLOSE.tooLarge : 1002, error.message, null),
+    );
+    this.upstream.onmessage = (message) => this.fromUpstream(message);
+    this.upstream.onclose = (reason) => void this.end(CLOSE.upstreamFailed, reason, { code: INTERNAL_ERROR, reason: 'upstream_failed' });
+    this.ready = (async () => {
+      await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { grants: this.grants.ids(), clientAddress: clientAddress ?? null } });
+      await this.upstream.start();
+    })();
+    await this.ready;
+    this.armExpiryTimer();
+  }
+
+  /** A grant of this session ended elsewhere (revocation fan-out or the store said so). */
+  grantEnded(grantId: string, why: GrantEnd): void {
+    this.grants.end(grantId, why);
+    this.enforceGrants();
+  }
+
+  markVerified(verified: boolean): void {
+    this.unverified = !verified;
+  }
+
+  /** Re-checks the grants against the clock; closes the session when none is left. */
+  enforceGrants(): void {
+    const gone = this.grants.check(this.deps.clock.now());
+    if (gone) void this.end(CLOSE.grantEnded, gone === 'grant_revoked' ? 'grant revoked' : 'grant expired', { code: ACCESS_DENIED, reason: gone });
+    else this.armExpiryTimer();
+  }
+
+  /** Ends the session: answers in-flight requests, closes both sides, audits. Idempotent. */
+  async end(code: number, reason: string, pending: { code: number; reason: DenialReason | 'upstream_failed' | 'broker_shutting_down' } | null): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.expiryTimer);
+    for (const id of this.inFlight.keys()) {
+      const answer = pending ?? { code: INTERNAL_ERROR, reason: 'upstream_failed' as const };
+      this.send(errorReply(id, answer.code, answer.code === ACCESS_DENIED ? `Access denied: ${reason}` : `Request not completed: ${reason}`, { reason: answer.reason }));
+    }
+    this.inFlight.clear();
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+    await this.upstream.close().catch((error: unknown) => this.deps.logger.warn({ err: error, sessionId: this.id }, 'upstream close failed'));
+    await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data: { code, reason, requests: this.requests } }).catch(() => {});
+    this.onended?.();
+  }
+
+  private async fromClient(text: string): Promise<void> {
+    if (this.ended) return;
+    const parsed = parseFrame(text);
+    if (!parsed.ok) return void this.send(parsed.reply);
+    const message = parsed.message;
+    switch (message.kind) {
+      case 'request':
+        return this.clientRequest(message);
+      case 'notification':
+        if (this.grants.check(this.deps.clock.now()) !== null) return this.enforceGrants();
+        await this.forwardAudited(message, { type: 'mcp.notification', outcome: 'SUCCESS', data: { method: message.method } });
+        return;
+      case 'result':
+      case 'error':
+        // Only answers to requests the upstream actually made; anything else is dropped.
+        if (message.id === null || !this.upstreamRequests.delete(message.id)) return;
+        return void this.upstream.send(wire(message)).catch(() => {});
+    }
+  }
+
+  private async clientRequest(request: JsonRpcRequest & { kind: 'request' }): Promise<void> {
+    this.requests++;
+    const tool = request.method === 'tools/call' && isRecord(request.params) && typeof request.params.name === 'string' ? request.params.name : null;
+    const refuse = async (reason: DenialReason, detail: string, code = ACCESS_DENIED) => {
+      await this.audit(this.requestEvent(request, tool, 'DENIED', { reason })).catch(() => {});
+      this.send(code === ACCESS_DENIED ? denial(request.id, reason, detail) : errorReply(request.id, code, `Invalid Request: ${detail}`, { reason }));
+    };
+    if (this.inFlight.has(request.id)) return refuse('duplicate_request_id', 'a request with this id is already in flight', INVALID_REQUEST);
+    const gone = this.grants.check(this.deps.clock.now());
+    if (gone) {
+      await refuse(gone, gone === 'grant_revoked' ? 'the grant was revoked' : 'the grant has expired');
+      return this.enforceGrants();
+    }
+    if (this.unverified) return refuse('broker_unavailable', 'the broker cannot confirm your grant right now');
+    if (request.method === 'tools/call' && (tool === null || !this.grants.allowsTool(tool))) {
+      return refuse('tool_not_granted', `tool ${JSON.stringify(tool ?? '')} is not covered by your grant`);
+    }
+    this.inFlight.set(request.id, { method: request.method });
+    const forwarded = await this.forwardAudited(request, this.requestEvent(request, tool, 'SUCCESS', {}));
+    if (!forwarded) {
+      this.inFlight.delete(request.id);
+      this.send(denial(request.id, 'broker_unavailable', 'the audit log cannot be written, so nothing is forwarded'));
+    }
+  }
+
+  /** Audit first; forward only once the event is durable. False when the audit failed. */
+  private async forwardAudited(message: JsonRpcMessage, event: Omit<AuditEventInput, 'actor' | 'server' | 'sessionId'>): Promise<boolean> {
+    try {
+      await this.audit(event);
+    } catch (error) {
+      this.deps.logger.warn({ err: error, sessionId: this.id }, 'audit append failed: request refused');
+      return false;
+    }
+    if (this.ended) return true;
+    await this.upstream.send(wire(message)).catch((error: unknown) => void this.end(CLOSE.upstreamFailed, `upstream send failed: ${(error as Error).message}`, null));
+    return true;
+  }
+
+  private fromUpstream(value: unknown): void {
+    if (this.ended) return;
+    const message = classify(value);
+    if (!message) return void this.deps.logger.warn({ sessionId: this.id, server: this.server }, 'upstream sent an invalid JSON-RPC message; dropped');
+    switch (message.kind) {
+      case 'result':
+      case 'error': {
+        const request = message.id === null ? undefined : this.inFlight.get(message.id);
+        if (!request || message.id === null) return;
+        this.inFlight.delete(message.id);
+        if (message.kind === 'result' && request.method === 'tools/list') return this.send(wire(this.filterToolList(message)));
+        return this.send(wire(message));
+      }
+      case 'request':
+        this.upstreamRequests.add(message.id);
+        return this.send(wire(message));
+      case 'notification':
+        return this.send(wire(message));
+    }
+  }
+
+  private filterToolList(message: JsonRpcMessage & { kind: 'result' }): JsonRpcMessage {
+    const tools = message.result.tools;
+    if (!Array.isArray(tools)) return message;
+    const allowed = tools.filter((t) => isRecord(t) && typeof t.name === 'string' && this.grants.allowsTool(t.name));
+    return { ...message, result: { ...message.result, tools: allowed } };
+  }
+
+  private send(message: object): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(message));
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) void this.end(CLOSE.policy, 'client is not reading (send buffer full)', null);
+  }
+
+  private armExpiryTimer(): void {
+    clearTimeout(this.expiryTimer);
+    const next = this.grants.nextExpiry();
+    if (next === null) return;
+    this.expiryTimer = setTimeout(() => this.enforceGrants(), Math.max(0, next - this.deps.clock.now()) + 1);
+    this.expiryTimer.unref();
+  }
+
+  private requestEvent(request: JsonRpcRequest, tool: string | null, outcome: 'SUCCESS' | 'DENIED', extra: Record<string, unknown>): Omit<AuditEventInput, 'actor' | 'server' | 'sessionId'> {
+    const params = redactSecrets(request.params ?? null);
+    const json = JSON.stringify(params);
+    return {
+      type: 'mcp.request',
+      outcome,
+      tool,
+      data: { method: request.method, id: request.id, params: json.length > MAX_AUDITED_PARAMS ? { truncated: true, bytes: json.length } : params, ...extra },
+    };
+  }
+
+  private audit(event: Omit<AuditEventInput, 'actor' | 'server' | 'sessionId'>): Promise<unknown> {
+    return this.deps.audit.append({ ...event, actor: this.principal.user.email, server: this.server, sessionId: this.id });
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

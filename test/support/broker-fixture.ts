@@ -1,0 +1,120 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import WebSocket from 'ws';
+import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
+import { postGraphQL, startTestServer, testConfig } from './test-server.js';
+import type { TestServer } from './test-server.js';
+import { createTestIdp, signIn, TEST_PUBLIC_URL } from './test-idp.js';
+import type { TestIdp } from './test-idp.js';
+
+export const UPSTREAM_SECRET = 'sk-upstream-4f8a2c9e1b7d';
+
+/** A broker whose `everything` upstream is the MCP reference server over stdio. */
+export function brokerConfig(idp: TestIdp, overrides: Record<string, unknown> = {}) {
+  return testConfig({
+    server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
+    identityProviders: [idp.config],
+    roles: [
+      {
+        name: 'engineer',
+        members: { groups: ['engineering'] },
+        request: [
+          { server: 'everything', tools: ['echo', 'get-sum', 'trigger-long-running-operation'], maxDurationSeconds: 3600, autoApprove: true },
+          { server: 'everything', tools: ['*'], maxDurationSeconds: 3600 },
+        ],
+      },
+      { name: 'lead', members: { groups: ['sre'] }, review: [{ server: 'everything', tools: ['*'] }] },
+    ],
+    servers: [
+      {
+        name: 'everything',
+        transport: 'stdio',
+        command: process.execPath,
+        args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'],
+        env: { EXAMPLE_API_KEY: UPSTREAM_SECRET },
+      },
+    ],
+    ...overrides,
+  });
+}
+
+export interface BrokerFixture {
+  server: TestServer;
+  idp: TestIdp;
+  cookie: string;
+  /** GraphQL as the signed-in requester. */
+  gql(query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] } }>;
+  /** An auto-approved grant for `tools` (1 h unless said) and its id. */
+  grant(tools: string[], durationSeconds?: number): Promise<string>;
+  /** A fresh token with these scopes. */
+  token(scopes?: string[]): Promise<string>;
+  wsUrl(server?: string): string;
+  /** An MCP SDK client connected through the broker with `token`. */
+  connect(token: string, server?: string): Promise<{ client: Client; transport: BrokerWebSocketTransport }>;
+  /** A raw WebSocket to the endpoint (for malformed input). */
+  raw(token: string, server?: string): Promise<WebSocket>;
+  close(): Promise<void>;
+}
+
+export async function startBroker(options: { overrides?: Record<string, unknown> } = {}): Promise<BrokerFixture> {
+  const idp = await createTestIdp('corp');
+  const server = await startTestServer({ config: brokerConfig(idp, options.overrides) });
+  const cookie = await signIn(server.url, idp, { attributes: { email: 'alice@example.com', groups: ['engineering'] } });
+  const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });
+  const wsUrl = (name = 'everything') => `${server.wsUrl}/mcp/ws/${name}`;
+  const fixture: BrokerFixture = {
+    server,
+    idp,
+    cookie,
+    gql,
+    wsUrl,
+    grant: async (tools, durationSeconds = 3600) => {
+      const res = await gql('mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { grant { id } } }', {
+        input: { server: 'everything', tools, reason: 'test', durationSeconds },
+      });
+      const grant = (res.body.data as { createAccessRequest: { grant: { id: string } | null } } | undefined)?.createAccessRequest.grant;
+      if (!grant) throw new Error(`no grant: ${JSON.stringify(res.body)}`);
+      return grant.id;
+    },
+    token: async (scopes = ['mcp']) => {
+      const res = await gql('mutation($s: [String!]!) { createApiToken(name: "mcp", scopes: $s, ttlSeconds: 3600) { token } }', { s: scopes });
+      return (res.body.data as { createApiToken: { token: string } }).createApiToken.token;
+    },
+    connect: async (token, name) => {
+      const transport = new BrokerWebSocketTransport(wsUrl(name), { authorization: `Bearer ${token}` });
+      const client = new Client({ name: 'portcullis-test', version: '1.0.0' });
+      await client.connect(transport);
+      return { client, transport };
+    },
+    raw: async (token, name) => {
+      const ws = new WebSocket(wsUrl(name), 'mcp', { headers: { authorization: `Bearer ${token}` } });
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      return ws;
+    },
+    close: () => server.close(),
+  };
+  return fixture;
+}
+
+/** The HTTP status the broker answers an upgrade with (101 when it accepts). */
+export function upgradeStatus(url: string, headers: Record<string, string>, protocol = 'mcp'): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, protocol, { headers });
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once('error', () => {});
+  });
+}
+
+/** Sends one frame and resolves with the next message the broker sends back. */
+export function exchange(ws: WebSocket, frame: string): Promise<unknown> {
+  return new Promise((resolve) => {
+    ws.once('message', (data) => resolve(JSON.parse(data.toString())));
+    ws.send(frame);
+  });
+}
