@@ -1,6 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import WebSocket from 'ws';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
+import { systemClock } from '../../server/clock.js';
 import { postGraphQL, startTestServer, testConfig } from './test-server.js';
 import type { TestServer } from './test-server.js';
 import { createTestIdp, signIn, TEST_PUBLIC_URL } from './test-idp.js';
@@ -57,7 +58,8 @@ export interface BrokerFixture {
 
 export async function startBroker(options: { overrides?: Record<string, unknown> } = {}): Promise<BrokerFixture> {
   const idp = await createTestIdp('corp');
-  const server = await startTestServer({ config: brokerConfig(idp, options.overrides) });
+  // Real time: grant expiry is enforced by timers here, not by a test moving a clock.
+  const server = await startTestServer({ config: brokerConfig(idp, options.overrides), clock: systemClock });
   const cookie = await signIn(server.url, idp, { attributes: { email: 'alice@example.com', groups: ['engineering'] } });
   const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });
   const wsUrl = (name = 'everything') => `${server.wsUrl}/mcp/ws/${name}`;

@@ -11,6 +11,7 @@ import { createPortcullisServer } from '../../server/http/server.js';
 import { createLogger } from '../../server/log.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores } from '../../server/stores/types.js';
+import type { Clock } from '../../server/clock.js';
 import { ManualClock } from './manual-clock.js';
 
 export interface TestServer {
@@ -32,9 +33,9 @@ export function testConfig(overrides: Record<string, unknown> = {}): PortcullisC
 }
 
 /** A real broker on loopback (embedded store unless one is given), logs captured. */
-export async function startTestServer(options: { config?: PortcullisConfig; stores?: Stores; production?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(options: { config?: PortcullisConfig; stores?: Stores; production?: boolean; clock?: Clock } = {}): Promise<TestServer> {
   const config = options.config ?? testConfig();
-  const clock = new ManualClock();
+  const clock = options.clock ?? new ManualClock();
   const stores = options.stores ?? (await createEmbeddedStores({ dataDir: config.store.dataDir, clock }));
   const logs: string[] = [];
   const destination = new Writable({
