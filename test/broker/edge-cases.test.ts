@@ -1,0 +1,65 @@
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrokerFixture } from '../support/broker-fixture.js';
+import { exchange, startBroker } from '../support/broker-fixture.js';
+
+const EDGE = {
+  roles: [
+    {
+      name: 'engineer',
+      members: { groups: ['engineering'] },
+      request: [{ server: 'everything', tools: ['crash', 'hold', 'add-secret-tool', 'say'], maxDurationSeconds: 3600, autoApprove: true }],
+    },
+  ],
+  servers: [
+    { name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] },
+  ],
+};
+
+describe('broker edge cases with a test upstream of our own', () => {
+  let fx: BrokerFixture;
+  let token: string;
+  beforeAll(async () => {
+    fx = await startBroker({ overrides: EDGE });
+    await fx.grant(['crash', 'hold', 'add-secret-tool', 'say']);
+    token = await fx.token();
+  });
+  afterAll(() => fx.close());
+
+  it('closes with 1011 and answers the in-flight call when the upstream crashes', async () => {
+    const { client, transport } = await fx.connect(token);
+    const call = await client.callTool({ name: 'crash', arguments: {} }).then(
+      () => 'completed',
+      (error: { code?: number; data?: unknown }) => error,
+    );
+    expect(call).toMatchObject({ code: -32603, data: { reason: 'upstream_failed' } });
+    await expect.poll(() => transport.closeInfo?.code).toBe(1011);
+  });
+
+  it('re-filters after tools/list_changed: a tool added upstream stays hidden and uncallable', async () => {
+    const { client } = await fx.connect(token);
+    const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+    await client.callTool({ name: 'add-secret-tool', arguments: {} });
+    await changed;
+    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('secret_admin');
+    await expect(client.callTool({ name: 'secret_admin', arguments: {} })).rejects.toMatchObject({ code: -32001 });
+    await client.close();
+  });
+
+  it('relays the stateless style (no initialize): requests go straight through', async () => {
+    const ws = await fx.raw(token);
+    const reply = await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'a1', method: 'tools/call', params: { name: 'say', arguments: { text: 'no handshake' } } }));
+    expect(JSON.stringify(reply)).toContain('no handshake');
+    ws.close();
+  });
+
+  it('drops responses with ids the upstream never asked about', async () => {
+    const ws = await fx.raw(token);
+    const replies: unknown[] = [];
+    ws.on('message', (d) => replies.push(JSON.parse(d.toString())));
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 999, result: { forged: true } }));
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }));
+    await expect.poll(() => replies).toEqual([{ jsonrpc: '2.0', id: 1, result: {} }]);
+    ws.close();
+  });
+});
