@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrokerFixture } from '../support/broker-fixture.js';
+import { startBroker } from '../support/broker-fixture.js';
+import { freePort } from '../support/redis-server.js';
+
+/** The reference server in Streamable HTTP mode, on a free loopback port. */
+async function startHttpUpstream(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'streamableHttp'], {
+    env: { PATH: process.env.PATH, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes('listening on port')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`upstream exited ${code}: ${seen}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/mcp`, child };
+}
+
+describe('broker with a Streamable HTTP upstream', () => {
+  let upstream: { url: string; child: ChildProcess };
+  let fx: BrokerFixture;
+  beforeAll(async () => {
+    upstream = await startHttpUpstream();
+    fx = await startBroker({
+      overrides: {
+        servers: [{ name: 'everything', transport: 'streamable-http', url: upstream.url, headers: { Authorization: 'Bearer upstream-http-secret-77' } }],
+      },
+    });
+    await fx.grant(['echo', 'get-sum']);
+  });
+  afterAll(async () => {
+    await fx.close();
+    upstream.child.kill();
+  });
+
+  it('relays initialize, a filtered tools/list and a granted call; refuses the rest', async () => {
+    const { client } = await fx.connect(await fx.token());
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['echo', 'get-sum']);
+    const sum = await client.callTool({ name: 'get-sum', arguments: { a: 40, b: 2 } });
+    expect(JSON.stringify(sum.content)).toContain('42');
+    await expect(client.callTool({ name: 'get-env', arguments: {} })).rejects.toMatchObject({ code: -32001 });
+    await client.close();
+    expect(JSON.stringify(await fx.server.stores.audit.read({ limit: 1000 }))).not.toContain('upstream-http-secret-77');
+  });
+});
