@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { PortcullisError } from '../../server/errors.js';
 import { EXIT } from './exit-codes.js';
 import { checkConfigCommand } from './commands/check-config.js';
+import { connectCommand } from './commands/connect.js';
+import { mcpConfigCommand } from './commands/mcp-config.js';
 import { serveCommand } from './commands/serve.js';
 
 const program = new Command('portcullis')
@@ -9,7 +11,9 @@ const program = new Command('portcullis')
   .showHelpAfterError()
   .addHelpText('after', '\nExit codes: 0 success, 1 failure, 2 invalid configuration.')
   .addCommand(serveCommand())
-  .addCommand(checkConfigCommand());
+  .addCommand(checkConfigCommand())
+  .addCommand(connectCommand())
+  .addCommand(mcpConfigCommand());
 
 await program.parseAsync(process.argv).catch((error: unknown) => {
   // One clear line, never a stack: typed errors carry their stable code.
