@@ -16,7 +16,8 @@ import type { Logger } from '../server/log.js';
 import type { Stores } from '../server/stores/types.js';
 import { GrantSet } from './grant-set.js';
 import { ACCESS_DENIED } from './jsonrpc.js';
-import { BrokerSession, CLOSE } from './session.js';
+import { CLOSE } from './client-link.js';
+import { BrokerSession } from './session.js';
 import { createUpstream } from './upstreams/upstream.js';
 
 export const MCP_WS_PREFIX = '/mcp/ws/';

@@ -1,22 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { AuditEventInput, AuditLog } from '../server/audit/types.js';
-import { redactSecrets } from '../server/audit/redact.js';
+import type { AuditLog } from '../server/audit/types.js';
 import type { Clock } from '../server/clock.js';
 import type { Principal } from '../server/identity/principal.js';
 import type { Logger } from '../server/log.js';
 import type { GrantEnd, GrantSet } from './grant-set.js';
+import { ClientLink, CLOSE } from './client-link.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame, wire } from './jsonrpc.js';
+import { requestEvent, toolOf } from './request-audit.js';
+import type { SessionAuditEvent } from './request-audit.js';
 import type { DenialReason, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from './jsonrpc.js';
 import type { Upstream } from './upstreams/upstream.js';
 
-/** WebSocket close codes (DESIGN.md wire contract). */
-export const CLOSE = { goingAway: 1001, policy: 1008, tooLarge: 1009, upstreamFailed: 1011, grantEnded: 4403 } as const;
-
-/** Past this much unsent data the client is not reading: it is cut off, others are unaffected. */
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** Largest params kept in an audit event; bigger ones are summarised. */
-const MAX_AUDITED_PARAMS = 4096;
 
 interface InFlight {
   method: string;
@@ -45,32 +40,26 @@ export class BrokerSession {
   private unverified = false;
   private requests = 0;
   private ready: Promise<void> = Promise.resolve();
+  private readonly client: ClientLink;
   onended?: () => void;
 
   constructor(
-    private readonly ws: WebSocket,
+    ws: WebSocket,
     private readonly upstream: Upstream,
     readonly server: string,
     readonly principal: Principal,
     readonly grants: GrantSet,
     private readonly deps: SessionDeps,
-  ) {}
-
-  /**
-   * Listens to the client at once (frames that arrive while the upstream starts wait for
-   * it, in order), then audits the session start and starts the upstream.
-   */
-  async start(clientAddress: string | undefined): Promise<void> {
-    this.ws.on('message', (data, isBinary) => {
-      if (isBinary) return void this.send(errorReply(null, INVALID_REQUEST, 'Invalid Request: binary frames are not JSON-RPC'));
-      const text = data.toString();
-      void this.ready.then(() => this.fromClient(text), () => {});
+  ) {
+    this.client = new ClientLink(ws, {
+      // Frames that arrive while the upstream starts wait for it, in order.
+      frame: (text) => void this.ready.then(() => this.fromClient(text), () => {}),
+      gone: (code, reason) => void this.end(code, reason, null),
     });
-    this.ws.on('close', (code) => void this.end(code, 'client closed', null));
-    // ws has already answered a protocol violation with its close code (1009 for an oversized frame).
-    this.ws.on('error', (error: Error & { code?: string }) =>
-      void this.end(error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CLOSE.tooLarge : 1002, error.message, null),
-    );
+  }
+
+  /** Audits the session start and starts the upstream (client frames wait for it). */
+  async start(clientAddress: string | undefined): Promise<void> {
     this.upstream.onmessage = (message) => this.fromUpstream(message);
     this.upstream.onclose = (reason) => void this.end(CLOSE.upstreamFailed, reason, { code: INTERNAL_ERROR, reason: 'upstream_failed' });
     this.ready = (async () => {
@@ -108,7 +97,7 @@ export class BrokerSession {
       this.send(errorReply(id, answer.code, answer.code === ACCESS_DENIED ? `Access denied: ${reason}` : `Request not completed: ${reason}`, { reason: answer.reason }));
     }
     this.inFlight.clear();
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+    this.client.close(code, reason);
     await this.upstream.close().catch((error: unknown) => this.deps.logger.warn({ err: error, sessionId: this.id }, 'upstream close failed'));
     await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data: { code, reason, requests: this.requests } }).catch(() => {});
     this.onended?.();
@@ -136,9 +125,9 @@ export class BrokerSession {
 
   private async clientRequest(request: JsonRpcRequest & { kind: 'request' }): Promise<void> {
     this.requests++;
-    const tool = request.method === 'tools/call' && isRecord(request.params) && typeof request.params.name === 'string' ? request.params.name : null;
+    const tool = toolOf(request);
     const refuse = async (reason: DenialReason, detail: string, code = ACCESS_DENIED) => {
-      await this.audit(this.requestEvent(request, tool, 'DENIED', { reason })).catch(() => {});
+      await this.audit(requestEvent(request, tool, 'DENIED', { reason })).catch(() => {});
       this.send(code === ACCESS_DENIED ? denial(request.id, reason, detail) : errorReply(request.id, code, `Invalid Request: ${detail}`, { reason }));
     };
     if (this.inFlight.has(request.id)) return refuse('duplicate_request_id', 'a request with this id is already in flight', INVALID_REQUEST);
@@ -152,7 +141,7 @@ export class BrokerSession {
       return refuse('tool_not_granted', `tool ${JSON.stringify(tool ?? '')} is not covered by your grant`);
     }
     this.inFlight.set(request.id, { method: request.method });
-    const forwarded = await this.forwardAudited(request, this.requestEvent(request, tool, 'SUCCESS', {}));
+    const forwarded = await this.forwardAudited(request, requestEvent(request, tool, 'SUCCESS', {}));
     if (!forwarded) {
       this.inFlight.delete(request.id);
       this.send(denial(request.id, 'broker_unavailable', 'the audit log cannot be written, so nothing is forwarded'));
@@ -160,7 +149,7 @@ export class BrokerSession {
   }
 
   /** Audit first; forward only once the event is durable. False when the audit failed. */
-  private async forwardAudited(message: JsonRpcMessage, event: Omit<AuditEventInput, 'actor' | 'server' | 'sessionId'>): Promise<boolean> {
+  private async forwardAudited(message: JsonRpcMessage, event: SessionAuditEvent): Promise<boolean> {
     try {
       await this.audit(event);
     } catch (error) {
@@ -201,9 +190,7 @@ export class BrokerSession {
   }
 
   private send(message: object): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(JSON.stringify(message));
-    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) void this.end(CLOSE.policy, 'client is not reading (send buffer full)', null);
+    this.client.send(message);
   }
 
   private armExpiryTimer(): void {
@@ -214,18 +201,7 @@ export class BrokerSession {
     this.expiryTimer.unref();
   }
 
-  private requestEvent(request: JsonRpcRequest, tool: string | null, outcome: 'SUCCESS' | 'DENIED', extra: Record<string, unknown>): Omit<AuditEventInput, 'actor' | 'server' | 'sessionId'> {
-    const params = redactSecrets(request.params ?? null);
-    const json = JSON.stringify(params);
-    return {
-      type: 'mcp.request',
-      outcome,
-      tool,
-      data: { method: request.method, id: request.id, params: json.length > MAX_AUDITED_PARAMS ? { truncated: true, bytes: json.length } : params, ...extra },
-    };
-  }
-
-  private audit(event: Omit<AuditEventInput, 'actor' | 'server' | 'sessionId'>): Promise<unknown> {
+  private audit(event: Omit<SessionAuditEvent, 'server'>): Promise<unknown> {
     return this.deps.audit.append({ ...event, actor: this.principal.user.email, server: this.server, sessionId: this.id });
   }
 }

@@ -1,0 +1,41 @@
+import type { WebSocket } from 'ws';
+import { errorReply, INVALID_REQUEST } from './jsonrpc.js';
+
+/** Past this much unsent data the client is not reading: it is cut off, others are unaffected. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+export const CLOSE = { goingAway: 1001, protocolError: 1002, policy: 1008, tooLarge: 1009, upstreamFailed: 1011, grantEnded: 4403 } as const;
+
+/**
+ * The client side of a broker session: text frames in, JSON out, with a bounded send
+ * buffer. Binary frames are answered as invalid; protocol violations (an oversized frame)
+ * have already been answered by ws with their close code.
+ */
+export class ClientLink {
+  constructor(
+    private readonly ws: WebSocket,
+    handlers: { frame: (text: string) => void; gone: (code: number, reason: string) => void },
+  ) {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) this.send(errorReply(null, INVALID_REQUEST, 'Invalid Request: binary frames are not JSON-RPC'));
+      else handlers.frame(data.toString());
+    });
+    ws.on('close', (code) => handlers.gone(code, 'client closed'));
+    ws.on('error', (error: Error & { code?: string }) =>
+      handlers.gone(error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CLOSE.tooLarge : CLOSE.protocolError, error.message),
+    );
+    this.overflow = () => handlers.gone(CLOSE.policy, 'client is not reading (send buffer full)');
+  }
+
+  private readonly overflow: () => void;
+
+  send(message: object): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(message));
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) this.overflow();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+  }
+}
