@@ -14,14 +14,19 @@ import type { Identity } from '../server/identity/index.js';
 import type { Principal } from '../server/identity/principal.js';
 import type { Logger } from '../server/log.js';
 import type { Stores } from '../server/stores/types.js';
+import { FederatedSession } from './federated-session.js';
 import { GrantSet } from './grant-set.js';
+import type { GrantEnd } from './grant-set.js';
 import { ACCESS_DENIED } from './jsonrpc.js';
 import { CLOSE } from './client-link.js';
 import { BrokerSession } from './session.js';
 import { createUpstream } from './upstreams/upstream.js';
 
 export const MCP_WS_PREFIX = '/mcp/ws/';
+export const MCP_WS_FEDERATED = '/mcp/ws';
 const SUBPROTOCOL = 'mcp';
+/** Reported as serverInfo.version by the federated endpoint. */
+const BROKER_VERSION = '0.1.0';
 /** Query parameters that would put a credential in a URL (logs, proxies, history): refused. */
 const CREDENTIAL_PARAMS = /(^|[?&])(access_token|token|authorization|auth|api_key|apikey)=/i;
 
@@ -34,6 +39,16 @@ export interface BrokerDeps {
   logger: Logger;
   /** Directory stdio upstreams' `cwd` is relative to (the config file's). */
   baseDir: string;
+}
+
+/** What the broker needs of a live session, single-server or federated. */
+interface LiveSession {
+  hasGrant(grantId: string): boolean;
+  grantEnded(grantId: string, why: GrantEnd): void;
+  revalidate(fetch: (grantId: string) => Promise<GrantRecord | null>): Promise<void>;
+  end(code: number, reason: string, pending: { code: number; reason: 'broker_shutting_down' } | null): Promise<void>;
+  start(clientAddress: string | undefined): Promise<void>;
+  onended?: () => void;
 }
 
 class UpgradeRefused extends Error {
@@ -53,7 +68,7 @@ class UpgradeRefused extends Error {
  * the store (pub/sub can drop messages).
  */
 export class Broker {
-  private readonly sessions = new Set<BrokerSession>();
+  private readonly sessions = new Set<LiveSession>();
   private readonly wss: WebSocketServer;
   private readonly alive = new WeakSet<WebSocket>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -64,18 +79,18 @@ export class Broker {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.broker.maxFrameBytes, handleProtocols: () => SUBPROTOCOL });
     this.unsubscribe = deps.events.onGrantEnded((event) => {
       for (const session of this.sessions) {
-        if (session.grants.has(event.grantId)) session.grantEnded(event.grantId, event.status === 'REVOKED' ? 'grant_revoked' : 'grant_expired');
+        if (session.hasGrant(event.grantId)) session.grantEnded(event.grantId, event.status === 'REVOKED' ? 'grant_revoked' : 'grant_expired');
       }
     });
     this.timers.push(every(deps.config.broker.pingIntervalSeconds * 1000, () => this.ping()));
     this.timers.push(every(deps.config.broker.revalidateIntervalSeconds * 1000, () => void this.revalidate()));
   }
 
-  /** The upgrade handler for paths under /mcp/ws/. */
+  /** The upgrade handler for `/mcp/ws` (federated) and paths under `/mcp/ws/`. */
   readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.admit(request).then(
-      ({ server, principal, grants }) => {
-        this.wss.handleUpgrade(request, socket, head, (ws) => this.open(ws, request, server, principal, grants));
+      ({ servers, principal, grants }) => {
+        this.wss.handleUpgrade(request, socket, head, (ws) => this.open(ws, request, servers, principal, grants));
       },
       (error: unknown) => {
         const refusal = toRefusal(error);
@@ -94,14 +109,18 @@ export class Broker {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private async admit(request: IncomingMessage): Promise<{ server: McpServerConfig; principal: Principal; grants: GrantRecord[] }> {
+  /**
+   * Who may open what: the single server named in the path, or for the federated path
+   * every configured server the caller holds an active grant for.
+   */
+  private async admit(request: IncomingMessage): Promise<{ servers: McpServerConfig[] | null; principal: Principal; grants: GrantRecord[] }> {
     if (this.closing) throw new UpgradeRefused(503, 'Service Unavailable');
     const target = request.url ?? '';
     const [path, query = ''] = target.split('?', 2) as [string, string?];
     if (CREDENTIAL_PARAMS.test(`?${query}`)) throw new UpgradeRefused(401, 'Unauthorized');
-    const name = path.slice(MCP_WS_PREFIX.length);
-    const server = this.deps.config.servers.find((s) => s.name === name);
-    if (!server) throw new UpgradeRefused(404, 'Not Found');
+    const federated = path === MCP_WS_FEDERATED;
+    const named = federated ? undefined : this.deps.config.servers.find((s) => s.name === path.slice(MCP_WS_PREFIX.length));
+    if (!federated && !named) throw new UpgradeRefused(404, 'Not Found');
     const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!offered.includes(SUBPROTOCOL)) throw new UpgradeRefused(400, 'Bad Request');
 
@@ -110,27 +129,33 @@ export class Broker {
     if (credential === null) throw new UnauthenticatedError();
     const principal = (await authenticator.resolve(credential))!;
     requireScope(principal, 'mcp');
-    const grants = await this.activeGrants(principal, server.name);
-    if (grants.length === 0) throw new ForbiddenError(`no active grant for ${server.name}`);
-    return { server, principal, grants };
+    const servers = named ? [named] : this.deps.config.servers;
+    const grants = await this.activeGrants(principal, new Set(servers.map((s) => s.name)));
+    if (grants.length === 0) throw new ForbiddenError(`no active grant for ${named?.name ?? 'any server'}`);
+    return { servers: named ? [named] : servers.filter((s) => grants.some((g) => g.server === s.name)), principal, grants };
   }
 
-  private async activeGrants(principal: Principal, server: string): Promise<GrantRecord[]> {
+  private async activeGrants(principal: Principal, servers: ReadonlySet<string>): Promise<GrantRecord[]> {
     const now = this.deps.clock.now();
     const listed = await this.deps.stores.access.listGrants({ userId: principal.user.id, limit: 100 });
-    return listed.map((l) => l.record).filter((g) => g.server === server && grantStatus(g, now) === 'ACTIVE');
+    return listed.map((l) => l.record).filter((g) => servers.has(g.server) && grantStatus(g, now) === 'ACTIVE');
   }
 
-  private open(ws: WebSocket, request: IncomingMessage, server: McpServerConfig, principal: Principal, grants: GrantRecord[]): void {
+  private open(ws: WebSocket, request: IncomingMessage, servers: McpServerConfig[] | null, principal: Principal, grants: GrantRecord[]): void {
     const { audit } = this.deps.stores;
-    const upstream = createUpstream(server, { baseDir: this.deps.baseDir, logger: this.deps.logger });
-    const session = new BrokerSession(ws, upstream, server.name, principal, new GrantSet(grants), { audit, clock: this.deps.clock, logger: this.deps.logger });
+    const { clock, logger } = this.deps;
+    const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger });
+    const grantsFor = (server: McpServerConfig) => new GrantSet(grants.filter((g) => g.server === server.name));
+    const federated = (request.url ?? '').split('?', 1)[0] === MCP_WS_FEDERATED;
+    const session: LiveSession = federated
+      ? new FederatedSession(ws, servers!.map((s) => ({ server: s.name, upstream: upstreamFor(s), grants: grantsFor(s) })), principal, { audit, clock, logger, version: BROKER_VERSION })
+      : new BrokerSession(ws, upstreamFor(servers![0]!), servers![0]!.name, principal, grantsFor(servers![0]!), { audit, clock, logger });
     this.sessions.add(session);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     session.onended = () => this.sessions.delete(session);
     session.start(request.socket.remoteAddress).catch((error: unknown) => {
-      this.deps.logger.warn({ err: error, server: server.name }, 'MCP session failed to start');
+      this.deps.logger.warn({ err: error }, 'MCP session failed to start');
       void session.end(CLOSE.upstreamFailed, 'upstream failed to start', null);
     });
   }
@@ -148,17 +173,7 @@ export class Broker {
   }
 
   private async revalidate(): Promise<void> {
-    const now = this.deps.clock.now();
-    for (const session of this.sessions) {
-      try {
-        for (const id of session.grants.ids()) session.grants.refresh(await this.deps.stores.access.getGrant(id), id, now);
-        session.markVerified(true);
-        session.enforceGrants();
-      } catch {
-        // Fail closed: until the store confirms the grants again, requests are refused.
-        session.markVerified(false);
-      }
-    }
+    for (const session of this.sessions) await session.revalidate((id) => this.deps.stores.access.getGrant(id));
   }
 }
 

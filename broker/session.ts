@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
+import type { GrantRecord } from '../server/access/types.js';
 import type { AuditLog } from '../server/audit/types.js';
 import type { Clock } from '../server/clock.js';
 import type { Principal } from '../server/identity/principal.js';
@@ -76,8 +77,19 @@ export class BrokerSession {
     this.enforceGrants();
   }
 
-  markVerified(verified: boolean): void {
-    this.unverified = !verified;
+  hasGrant(grantId: string): boolean {
+    return this.grants.has(grantId);
+  }
+
+  /** Re-reads the grants from the store (pub/sub can drop messages); refuses requests while it cannot. */
+  async revalidate(fetch: (grantId: string) => Promise<GrantRecord | null>): Promise<void> {
+    try {
+      for (const id of this.grants.ids()) this.grants.refresh(await fetch(id), id, this.deps.clock.now());
+      this.unverified = false;
+      this.enforceGrants();
+    } catch {
+      this.unverified = true;
+    }
   }
 
   /** Re-checks the grants against the clock; closes the session when none is left. */

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Broker, MCP_WS_PREFIX } from '../../broker/broker.js';
+import { Broker, MCP_WS_FEDERATED, MCP_WS_PREFIX } from '../../broker/broker.js';
 import { startApollo } from '../../schema/apollo.js';
 import { buildPortcullisSchema } from '../../schema/build-schema.js';
 import { createPubSub } from '@graphql-yoga/subscription';
@@ -96,7 +96,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   httpServer.on(
     'upgrade',
     createUpgradeRouter(
-      { '/graphql': upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers)) },
+      { '/graphql': upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers)), [MCP_WS_FEDERATED]: broker.upgrade },
       { [MCP_WS_PREFIX]: broker.upgrade },
     ),
   );

@@ -44,12 +44,12 @@ export interface BrokerFixture {
   cookie: string;
   /** GraphQL as the signed-in requester. */
   gql(query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] } }>;
-  /** An auto-approved grant for `tools` (1 h unless said) and its id. */
-  grant(tools: string[], durationSeconds?: number): Promise<string>;
+  /** An auto-approved grant for `tools` on `server` (1 h unless said) and its id. */
+  grant(tools: string[], durationSeconds?: number, server?: string): Promise<string>;
   /** A fresh token with these scopes. */
   token(scopes?: string[]): Promise<string>;
   wsUrl(server?: string): string;
-  /** An MCP SDK client connected through the broker with `token`. */
+  /** An MCP SDK client connected through the broker with `token` ('' for the federated endpoint). */
   connect(token: string, server?: string): Promise<{ client: Client; transport: BrokerWebSocketTransport }>;
   /** A raw WebSocket to the endpoint (for malformed input). */
   raw(token: string, server?: string): Promise<WebSocket>;
@@ -69,9 +69,9 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
     cookie,
     gql,
     wsUrl,
-    grant: async (tools, durationSeconds = 3600) => {
+    grant: async (tools, durationSeconds = 3600, serverName = 'everything') => {
       const res = await gql('mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { grant { id } } }', {
-        input: { server: 'everything', tools, reason: 'test', durationSeconds },
+        input: { server: serverName, tools, reason: 'test', durationSeconds },
       });
       const grant = (res.body.data as { createAccessRequest: { grant: { id: string } | null } } | undefined)?.createAccessRequest.grant;
       if (!grant) throw new Error(`no grant: ${JSON.stringify(res.body)}`);
@@ -82,7 +82,7 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
       return (res.body.data as { createApiToken: { token: string } }).createApiToken.token;
     },
     connect: async (token, name) => {
-      const transport = new BrokerWebSocketTransport(wsUrl(name), { authorization: `Bearer ${token}` });
+      const transport = new BrokerWebSocketTransport(name === '' ? `${server.wsUrl}/mcp/ws` : wsUrl(name), { authorization: `Bearer ${token}` });
       const client = new Client({ name: 'portcullis-test', version: '1.0.0' });
       await client.connect(transport);
       return { client, transport };
