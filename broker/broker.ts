@@ -142,14 +142,14 @@ export class Broker {
   }
 
   private open(ws: WebSocket, request: IncomingMessage, servers: McpServerConfig[] | null, principal: Principal, grants: GrantRecord[]): void {
-    const { audit } = this.deps.stores;
-    const { clock, logger } = this.deps;
+    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger: this.deps.logger, idleTimeoutMs: this.deps.config.broker.idleTimeoutSeconds * 1000 };
+    const { logger } = this.deps;
     const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger });
     const grantsFor = (server: McpServerConfig) => new GrantSet(grants.filter((g) => g.server === server.name));
     const federated = (request.url ?? '').split('?', 1)[0] === MCP_WS_FEDERATED;
     const session: LiveSession = federated
-      ? new FederatedSession(ws, servers!.map((s) => ({ server: s.name, upstream: upstreamFor(s), grants: grantsFor(s) })), principal, { audit, clock, logger, version: BROKER_VERSION })
-      : new BrokerSession(ws, upstreamFor(servers![0]!), servers![0]!.name, principal, grantsFor(servers![0]!), { audit, clock, logger });
+      ? new FederatedSession(ws, servers!.map((s) => ({ server: s.name, upstream: upstreamFor(s), grants: grantsFor(s) })), principal, { ...deps, version: BROKER_VERSION })
+      : new BrokerSession(ws, upstreamFor(servers![0]!), servers![0]!.name, principal, grantsFor(servers![0]!), deps);
     this.sessions.add(session);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));

@@ -12,11 +12,18 @@ export const CLOSE = { goingAway: 1001, protocolError: 1002, policy: 1008, tooLa
  * have already been answered by ws with their close code.
  */
 export class ClientLink {
+  private readonly idle: NodeJS.Timeout;
+
   constructor(
     private readonly ws: WebSocket,
     handlers: { frame: (text: string) => void; gone: (code: number, reason: string) => void },
+    idleTimeoutMs: number,
   ) {
+    // A session nobody uses still holds an upstream process: end it after the idle time.
+    this.idle = setTimeout(() => handlers.gone(1000, 'idle timeout'), idleTimeoutMs);
+    this.idle.unref();
     ws.on('message', (data, isBinary) => {
+      this.idle.refresh();
       if (isBinary) this.send(errorReply(null, INVALID_REQUEST, 'Invalid Request: binary frames are not JSON-RPC'));
       else handlers.frame(data.toString());
     });
@@ -36,6 +43,7 @@ export class ClientLink {
   }
 
   close(code: number, reason: string): void {
+    clearTimeout(this.idle);
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
   }
 }

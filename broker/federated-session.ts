@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { GrantRecord } from '../server/access/types.js';
-import type { AuditLog } from '../server/audit/types.js';
-import type { Clock } from '../server/clock.js';
 import type { Principal } from '../server/identity/principal.js';
-import type { Logger } from '../server/log.js';
 import { ClientLink, CLOSE } from './client-link.js';
 import type { GrantEnd, GrantSet } from './grant-set.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from './jsonrpc.js';
 import type { DenialReason, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from './jsonrpc.js';
 import { requestEvent, toolOf } from './request-audit.js';
 import type { SessionAuditEvent } from './request-audit.js';
+import type { SessionDeps } from './session.js';
 import type { Upstream } from './upstreams/upstream.js';
 
 /** Federated tool names are `<server>__<tool>`; they are resolved through the registry, never split. */
@@ -34,10 +32,7 @@ interface ListInProgress {
   tools: Record<string, unknown>[];
 }
 
-export interface FederatedSessionDeps {
-  audit: AuditLog;
-  clock: Clock;
-  logger: Logger;
+export interface FederatedSessionDeps extends SessionDeps {
   version: string;
 }
 
@@ -74,7 +69,7 @@ export class FederatedSession {
     this.client = new ClientLink(ws, {
       frame: (text) => void this.ready.then(() => this.fromClient(text), () => {}),
       gone: (code, reason) => void this.end(code, reason, null),
-    });
+    }, deps.idleTimeoutMs);
   }
 
   async start(clientAddress: string | undefined): Promise<void> {

@@ -22,6 +22,7 @@ export interface SessionDeps {
   audit: AuditLog;
   clock: Clock;
   logger: Logger;
+  idleTimeoutMs: number;
 }
 
 /**
@@ -56,7 +57,7 @@ export class BrokerSession {
       // Frames that arrive while the upstream starts wait for it, in order.
       frame: (text) => void this.ready.then(() => this.fromClient(text), () => {}),
       gone: (code, reason) => void this.end(code, reason, null),
-    });
+    }, deps.idleTimeoutMs);
   }
 
   /** Audits the session start and starts the upstream (client frames wait for it). */

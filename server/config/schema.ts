@@ -185,8 +185,9 @@ const brokerSection = z
     maxFrameBytes: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
     pingIntervalSeconds: positiveInt(3600).default(30),
     revalidateIntervalSeconds: positiveInt(3600).default(15),
+    idleTimeoutSeconds: positiveInt(86400).default(900),
   })
-  .default({ maxFrameBytes: 1024 * 1024, pingIntervalSeconds: 30, revalidateIntervalSeconds: 15 });
+  .default({ maxFrameBytes: 1024 * 1024, pingIntervalSeconds: 30, revalidateIntervalSeconds: 15, idleTimeoutSeconds: 900 });
 
 const loggingSection = z
   .strictObject({
