@@ -8,7 +8,7 @@ const EDGE = {
     {
       name: 'engineer',
       members: { groups: ['engineering'] },
-      request: [{ server: 'everything', tools: ['crash', 'hold', 'add-secret-tool', 'say'], maxDurationSeconds: 3600, autoApprove: true }],
+      request: [{ server: 'everything', tools: ['crash', 'hold', 'add-secret-tool', 'say', 'pid'], maxDurationSeconds: 3600, autoApprove: true }],
     },
   ],
   servers: [
@@ -21,7 +21,7 @@ describe('broker edge cases with a test upstream of our own', () => {
   let token: string;
   beforeAll(async () => {
     fx = await startBroker({ overrides: EDGE });
-    await fx.grant(['crash', 'hold', 'add-secret-tool', 'say']);
+    await fx.grant(['crash', 'hold', 'add-secret-tool', 'say', 'pid']);
     token = await fx.token();
   });
   afterAll(() => fx.close());
@@ -51,6 +51,23 @@ describe('broker edge cases with a test upstream of our own', () => {
     const reply = await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'a1', method: 'tools/call', params: { name: 'say', arguments: { text: 'no handshake' } } }));
     expect(JSON.stringify(reply)).toContain('no handshake');
     ws.close();
+  });
+
+  it('reaps the upstream and everything it started when the session ends', async () => {
+    const { client } = await fx.connect(token);
+    const text = ((await client.callTool({ name: 'pid', arguments: {} })).content as { text: string }[])[0]!.text;
+    const { pid, child } = JSON.parse(text) as { pid: number; child: number };
+    const alive = (p: number) => {
+      try {
+        process.kill(p, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect([alive(pid), alive(child)]).toEqual([true, true]);
+    await client.close();
+    await expect.poll(() => [alive(pid), alive(child)], { timeout: 10_000 }).toEqual([false, false]);
   });
 
   it('drops responses with ids the upstream never asked about', async () => {
