@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { GrantRecord } from '../server/access/types.js';
+import { redactSecrets } from '../server/audit/redact.js';
 import type { AuditLog } from '../server/audit/types.js';
 import type { Clock } from '../server/clock.js';
 import type { Principal } from '../server/identity/principal.js';
@@ -41,6 +42,8 @@ export class BrokerSession {
   /** Set while the store cannot confirm the grants; requests are refused meanwhile. */
   private unverified = false;
   private requests = 0;
+  /** The client's own name and version, from its initialize request. */
+  private clientInfo: unknown = null;
   private ready: Promise<void> = Promise.resolve();
   private readonly client: ClientLink;
   onended?: () => void;
@@ -112,7 +115,7 @@ export class BrokerSession {
     this.inFlight.clear();
     this.client.close(code, reason);
     await this.upstream.close().catch((error: unknown) => this.deps.logger.warn({ err: error, sessionId: this.id }, 'upstream close failed'));
-    await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data: { code, reason, requests: this.requests } }).catch(() => {});
+    await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data: { code, reason, requests: this.requests, clientInfo: this.clientInfo, grants: this.grants.ids() } }).catch(() => {});
     this.onended?.();
   }
 
@@ -138,6 +141,7 @@ export class BrokerSession {
 
   private async clientRequest(request: JsonRpcRequest & { kind: 'request' }): Promise<void> {
     this.requests++;
+    if (request.method === 'initialize' && request.params && !Array.isArray(request.params)) this.clientInfo = redactSecrets(request.params.clientInfo ?? null);
     const tool = toolOf(request);
     const refuse = async (reason: DenialReason, detail: string, code = ACCESS_DENIED) => {
       await this.audit(requestEvent(request, tool, 'DENIED', { reason })).catch(() => {});

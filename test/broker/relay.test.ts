@@ -89,7 +89,9 @@ describe('MCP broker over WebSocket, with the reference server behind it', () =>
       await expect
         .poll(async () => (await fx.server.stores.audit.read({ limit: 1000 })).map((e) => e.type))
         .toEqual(expect.arrayContaining(['mcp.session.start', 'mcp.request', 'mcp.notification', 'mcp.session.end']));
-      const call = (await fx.server.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'mcp.request' && e.tool === 'get-sum').at(-1);
+      const events = await fx.server.stores.audit.read({ limit: 1000 });
+      expect(events.filter((e) => e.type === 'mcp.session.end').at(-1)).toMatchObject({ server: 'everything', data: { clientInfo: { name: 'portcullis-test', version: '1.0.0' }, grants: [expect.any(String)] } });
+      const call = events.filter((e) => e.type === 'mcp.request' && e.tool === 'get-sum').at(-1);
       expect(call).toMatchObject({ outcome: 'SUCCESS', data: { method: 'tools/call', params: { name: 'get-sum', arguments: { a: 2, b: 3 } } } });
     });
   });
