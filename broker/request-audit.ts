@@ -1,4 +1,3 @@
-import { redactSecrets } from '../server/audit/redact.js';
 import type { AuditEventInput } from '../server/audit/types.js';
 import type { JsonRpcRequest } from './jsonrpc.js';
 
@@ -7,9 +6,9 @@ const MAX_AUDITED_PARAMS = 4096;
 
 export type SessionAuditEvent = Omit<AuditEventInput, 'actor' | 'sessionId'>;
 
-/** The `mcp.request` event for a client request: method, id, tool, redacted params, outcome. */
+/** The `mcp.request` event for a client request: method, id, tool, params (redacted by the audit log's policy), outcome. */
 export function requestEvent(request: JsonRpcRequest, tool: string | null, outcome: 'SUCCESS' | 'DENIED', extra: Record<string, unknown>): SessionAuditEvent {
-  const params = redactSecrets(request.params ?? null);
+  const params = request.params ?? null;
   const json = JSON.stringify(params);
   return {
     type: 'mcp.request',

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { GrantRecord } from '../server/access/types.js';
-import { redactSecrets } from '../server/audit/redact.js';
 import type { AuditLog } from '../server/audit/types.js';
 import type { Clock } from '../server/clock.js';
 import type { Principal } from '../server/identity/principal.js';
@@ -141,7 +140,7 @@ export class BrokerSession {
 
   private async clientRequest(request: JsonRpcRequest & { kind: 'request' }): Promise<void> {
     this.requests++;
-    if (request.method === 'initialize' && request.params && !Array.isArray(request.params)) this.clientInfo = redactSecrets(request.params.clientInfo ?? null);
+    if (request.method === 'initialize' && request.params && !Array.isArray(request.params)) this.clientInfo = request.params.clientInfo ?? null;
     const tool = toolOf(request);
     const refuse = async (reason: DenialReason, detail: string, code = ACCESS_DENIED) => {
       await this.audit(requestEvent(request, tool, 'DENIED', { reason })).catch(() => {});

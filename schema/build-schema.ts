@@ -3,6 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { AccessRequestResolver } from './access/access-request.resolver.js';
 import { GrantResolver } from './access/grant.resolver.js';
+import { AuditResolver } from './audit/audit.resolver.js';
 import { McpServerResolver } from './access/mcp-server.resolver.js';
 import type { PortcullisPubSub } from './context.js';
 import { IdentityProviderResolver } from './identity/identity-provider.resolver.js';
@@ -17,7 +18,7 @@ import { IdentityResolver } from './identity/identity.resolver.js';
 export function buildPortcullisSchema(pubSub: PortcullisPubSub): Promise<GraphQLSchema> {
   return buildSchema({
     pubSub,
-    resolvers: [IdentityProviderResolver, IdentityResolver, McpServerResolver, AccessRequestResolver, GrantResolver],
+    resolvers: [IdentityProviderResolver, IdentityResolver, McpServerResolver, AccessRequestResolver, GrantResolver, AuditResolver],
     // Input validation happens in the services and zod at the edge, not class-validator.
     validate: false,
   });

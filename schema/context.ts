@@ -2,6 +2,7 @@ import type { PubSub } from '@graphql-yoga/subscription';
 import type { AccessPolicy } from '../server/access/access-policy.js';
 import type { AccessService } from '../server/access/access-service.js';
 import type { AccessRequestRecord } from '../server/access/types.js';
+import type { AuditService } from '../server/audit/audit-service.js';
 import type { Clock } from '../server/clock.js';
 import type { PortcullisConfig } from '../server/config/schema.js';
 import { UnauthenticatedError } from '../server/errors.js';
@@ -20,6 +21,7 @@ export interface GraphQLServices {
   identity: Identity;
   identityProviders: readonly IdentityProvider[];
   access: AccessService;
+  auditService: AuditService;
   policy: AccessPolicy;
   pubSub: PortcullisPubSub;
 }

@@ -20,7 +20,7 @@ export async function serve(loaded: LoadedConfig): Promise<void> {
   const logger = createLogger({ level: config.logging.level, secrets: loaded.secrets });
   logger.debug({ config: redactConfig(config) }, 'effective configuration');
   const clock = systemClock;
-  const stores = await createStores(config.store, { clock, baseDir: dirname(loaded.file) });
+  const stores = await createStores(config, { clock, baseDir: dirname(loaded.file) });
   await stores.waitReady().catch((error: unknown) => {
     if (!(error instanceof StoreUnavailableError)) throw error;
     logger.warn({ err: error }, 'store unreachable at start: refusing work and reporting not ready until it answers');

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { InvalidInputError, PortcullisError } from '../errors.js';
 import { chainEvent } from './chain.js';
+import type { Redactor } from './redact.js';
 import type { AuditEvent, AuditEventInput, ChainedAuditEvent } from './types.js';
 
 /** What a backend must offer for the chained, batched append below. */
@@ -38,14 +39,16 @@ export class GroupCommitAppender {
   constructor(
     private readonly committer: AuditCommitter,
     private readonly clock: Clock,
+    private readonly redact: Redactor,
   ) {}
 
   append(input: AuditEventInput): Promise<AuditEvent> {
     let normalized: AuditEventInput;
     try {
       // Through JSON once, here, so the hash covers exactly what a reader will get back,
-      // and data that cannot be stored fails its own caller, not the batch it would join.
-      normalized = { ...input, data: JSON.parse(JSON.stringify(input.data ?? {})) as Record<string, unknown> };
+      // and data that cannot be stored fails its own caller, not the batch it would join;
+      // then through the redaction policy, so no writer can forget it.
+      normalized = { ...input, data: this.redact(JSON.parse(JSON.stringify(input.data ?? {}))) as Record<string, unknown> };
     } catch (error) {
       return Promise.reject(new InvalidInputError(`audit event data is not JSON: ${(error as Error).message}`));
     }

@@ -1,15 +1,31 @@
-/** Keys whose values are credentials wherever they appear (case-insensitive, any depth). */
-const SECRET_KEY = /pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|session[-_]?id|signature/i;
+/**
+ * The one redaction policy for audit data, applied to every event before it is written:
+ * values under keys that name a credential are replaced, at any depth. A key counts when,
+ * lower-cased and stripped of separators, it ends in one of the words below or in one of
+ * the configured extra keys (`audit.redactKeys`): `apiKey`, `x-api-key`, `access_token`,
+ * `upstreamToken` and `Authorization` are redacted; `tokenId` and `sessionId` are not.
+ */
+const SECRET_WORDS = ['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey', 'authorization', 'cookie', 'credential', 'credentials', 'privatekey', 'samlresponse', 'assertion'];
 const REDACTED = '[REDACTED]';
 const MAX_DEPTH = 8;
 
-/**
- * A copy of `value` with the values of secret-looking keys replaced, for audit data built
- * from what callers send (MCP request params). Deeper than MAX_DEPTH is summarised.
- */
-export function redactSecrets(value: unknown, depth = 0): unknown {
-  if (Array.isArray(value)) return depth >= MAX_DEPTH ? '[…]' : value.map((item) => redactSecrets(item, depth + 1));
-  if (value === null || typeof value !== 'object') return value;
-  if (depth >= MAX_DEPTH) return '[…]';
-  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, SECRET_KEY.test(key) ? REDACTED : redactSecrets(v, depth + 1)]));
+export type Redactor = (value: unknown) => unknown;
+
+export function createRedactor(extraKeys: readonly string[] = []): Redactor {
+  const words = [...SECRET_WORDS, ...extraKeys.map(normalize)];
+  const isSecret = (key: string) => {
+    const k = normalize(key);
+    return words.some((word) => k.endsWith(word));
+  };
+  const walk = (value: unknown, depth: number): unknown => {
+    if (Array.isArray(value)) return depth >= MAX_DEPTH ? '[…]' : value.map((item) => walk(item, depth + 1));
+    if (value === null || typeof value !== 'object') return value;
+    if (depth >= MAX_DEPTH) return '[…]';
+    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, isSecret(key) ? REDACTED : walk(v, depth + 1)]));
+  };
+  return (value) => walk(value, 0);
+}
+
+function normalize(key: string): string {
+  return key.toLowerCase().replace(/[^a-z0-9]/g, '');
 }

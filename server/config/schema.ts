@@ -189,6 +189,13 @@ const brokerSection = z
   })
   .default({ maxFrameBytes: 1024 * 1024, pingIntervalSeconds: 30, revalidateIntervalSeconds: 15, idleTimeoutSeconds: 900 });
 
+const auditSection = z
+  .strictObject({
+    // Added to the built-in list of credential-looking keys whose values are redacted.
+    redactKeys: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a key name')).default([]),
+  })
+  .default({ redactKeys: [] });
+
 const loggingSection = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
@@ -214,6 +221,7 @@ export const configSchema = z
       .default({ requiredApprovals: 1, requestTtlSeconds: 86400, maxDurationSeconds: 1209600 }),
     servers: z.array(mcpServer).default([]),
     apiTokens: apiTokensSection,
+    audit: auditSection,
     broker: brokerSection,
     devIdp: devIdpSection.optional(),
     graphql: graphqlSection,

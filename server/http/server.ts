@@ -10,6 +10,7 @@ import type { GraphQLServices, PortcullisPubSub } from '../../schema/context.js'
 import { AccessEvents } from '../access/access-events.js';
 import { AccessPolicy } from '../access/access-policy.js';
 import { AccessService } from '../access/access-service.js';
+import { AuditService } from '../audit/audit-service.js';
 import { startExpirySweeper } from '../access/expiry-sweeper.js';
 import type { AccessRequestRecord } from '../access/types.js';
 import { createProtection } from '../../schema/limits.js';
@@ -72,7 +73,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<{ 'access_request.changed': [AccessRequestRecord] }> });
   const stopSweeper = startExpirySweeper(access, logger);
-  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, policy, pubSub };
+  const auditService = new AuditService(stores.audit, policy);
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, auditService, policy, pubSub };
   const schema = await buildPortcullisSchema(pubSub);
   const protection = createProtection(schema, config.graphql, production);
   let shuttingDown = false;

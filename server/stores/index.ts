@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { createRedactor } from '../audit/redact.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { createEmbeddedStores } from './embedded/index.js';
@@ -6,9 +7,10 @@ import { createRedisStores } from './redis/index.js';
 import type { Stores } from './types.js';
 
 /** Redis when the config names one, the embedded single-instance store otherwise. */
-export async function createStores(config: PortcullisConfig['store'], options: { clock: Clock; baseDir: string }): Promise<Stores> {
-  if (config.redis) return createRedisStores({ ...config.redis, clock: options.clock });
-  return createEmbeddedStores({ dataDir: resolve(options.baseDir, config.dataDir), clock: options.clock });
+export async function createStores(config: Pick<PortcullisConfig, 'store' | 'audit'>, options: { clock: Clock; baseDir: string }): Promise<Stores> {
+  const redact = createRedactor(config.audit.redactKeys);
+  if (config.store.redis) return createRedisStores({ ...config.store.redis, clock: options.clock, redact });
+  return createEmbeddedStores({ dataDir: resolve(options.baseDir, config.store.dataDir), clock: options.clock, redact });
 }
 
 export type { Stores } from './types.js';

@@ -14,6 +14,8 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** A date-time string at UTC, such as 2007-12-03T10:15:30Z, compliant with the `date-time` format outlined in section 5.6 of the RFC 3339 profile of the ISO 8601 standard for representation of dates and times using the Gregorian calendar.This scalar is serialized to a string in ISO 8601 format and parsed from a string in ISO 8601 format. */
   DateTimeISO: { input: string; output: string; }
+  /** The `JSON` scalar type represents JSON values as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
+  JSON: { input: unknown; output: unknown; }
 };
 
 /** A request for time-boxed access to an MCP server (or some of its tools). */
@@ -59,6 +61,46 @@ export type ApiToken = {
   /** api, mcp and/or audit:read. */
   scopes: Array<Scalars['String']['output']>;
 };
+
+/** One entry of the tamper-evident audit log. */
+export type AuditEvent = {
+  __typename?: 'AuditEvent';
+  /** The acting user's email (a token acts as its owner); null for the system itself. */
+  actor: Maybe<Scalars['String']['output']>;
+  data: Scalars['JSON']['output'];
+  /** Hash chaining this event to the previous one (tamper evidence). */
+  hash: Scalars['String']['output'];
+  /** Stream cursor: strictly increasing, usable as `after`. */
+  id: Scalars['ID']['output'];
+  outcome: AuditOutcome;
+  /** The previous event's hash, which this event's hash covers. */
+  prevHash: Scalars['String']['output'];
+  server: Maybe<Scalars['String']['output']>;
+  sessionId: Maybe<Scalars['String']['output']>;
+  time: Scalars['DateTimeISO']['output'];
+  tool: Maybe<Scalars['String']['output']>;
+  type: Scalars['String']['output'];
+};
+
+export type AuditEventPage = {
+  __typename?: 'AuditEventPage';
+  items: Array<AuditEvent>;
+  pageInfo: PageInfo;
+};
+
+export type AuditFilter = {
+  actor: InputMaybe<Scalars['String']['input']>;
+  outcome: InputMaybe<AuditOutcome>;
+  server: InputMaybe<Scalars['String']['input']>;
+  since: InputMaybe<Scalars['DateTimeISO']['input']>;
+  types: InputMaybe<Array<Scalars['String']['input']>>;
+  until: InputMaybe<Scalars['DateTimeISO']['input']>;
+};
+
+export type AuditOutcome =
+  | 'DENIED'
+  | 'ERROR'
+  | 'SUCCESS';
 
 export type CreateAccessRequestInput = {
   durationSeconds: Scalars['Int']['input'];
@@ -188,6 +230,8 @@ export type Query = {
   accessRequests: AccessRequestPage;
   /** The caller's live API tokens. */
   apiTokens: Array<ApiToken>;
+  /** The audit log in event order. Auditors (with audit:read) see every event; others only their own. */
+  auditEvents: AuditEventPage;
   /** The caller's grants (auditors: everyone's). */
   grants: GrantPage;
   /** The identity providers this broker accepts sign-ins from. */
@@ -209,6 +253,13 @@ export type QueryAccessRequestsArgs = {
   first: InputMaybe<Scalars['Int']['input']>;
   mine: InputMaybe<Scalars['Boolean']['input']>;
   status: InputMaybe<AccessRequestStatus>;
+};
+
+
+export type QueryAuditEventsArgs = {
+  after: InputMaybe<Scalars['String']['input']>;
+  filter: InputMaybe<AuditFilter>;
+  first: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -244,6 +295,14 @@ export type Subscription = {
   __typename?: 'Subscription';
   /** Requests the caller may see, as they are created and change state. */
   accessRequestChanged: AccessRequest;
+  /** Live audit feed. With `after`, first replays every event after that cursor, then goes live: no gap, no duplicate. */
+  auditEvents: AuditEvent;
+};
+
+
+export type SubscriptionAuditEventsArgs = {
+  after: InputMaybe<Scalars['String']['input']>;
+  filter: InputMaybe<AuditFilter>;
 };
 
 /** A person, as their identity provider described them at sign-in. */

@@ -7,6 +7,7 @@ import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from 
 import { abortableTail } from '../../audit/abortable-tail.js';
 import { findChainBreak, GENESIS_HASH } from '../../audit/chain.js';
 import { auditEventSchema } from '../../audit/event-schema.js';
+import type { Redactor } from '../../audit/redact.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
@@ -31,20 +32,21 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     private readonly file: FileHandle,
     events: AuditEvent[],
     clock: Clock,
+    redact: Redactor,
     private readonly unlock: () => void,
   ) {
     this.events = events;
-    this.appender = new GroupCommitAppender(this, clock);
+    this.appender = new GroupCommitAppender(this, clock, redact);
   }
 
-  static async open(dataDir: string, clock: Clock): Promise<FileAuditLog> {
+  static async open(dataDir: string, clock: Clock, redact: Redactor): Promise<FileAuditLog> {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const unlock = lockDataDir(dataDir);
     try {
       const path = join(dataDir, AUDIT_FILE_NAME);
       const events = loadEvents(path);
       const file = await open(path, 'a', 0o600);
-      return new FileAuditLog(file, events, clock, unlock);
+      return new FileAuditLog(file, events, clock, redact, unlock);
     } catch (error) {
       unlock();
       throw error;

@@ -1,3 +1,5 @@
+import { createRedactor } from '../../audit/redact.js';
+import type { Redactor } from '../../audit/redact.js';
 import type { Clock } from '../../clock.js';
 import type { Stores } from '../types.js';
 import { EmbeddedAccessStore } from './access-store.js';
@@ -10,8 +12,8 @@ import {
 } from './identity-stores.js';
 
 /** Single-instance stores: state in memory, audit log in `dataDir`. */
-export async function createEmbeddedStores(options: { dataDir: string; clock: Clock }): Promise<Stores> {
-  const audit = await FileAuditLog.open(options.dataDir, options.clock);
+export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor }): Promise<Stores> {
+  const audit = await FileAuditLog.open(options.dataDir, options.clock, options.redact ?? createRedactor());
   const sessions = new EmbeddedLoginSessionStore(options.clock);
   const tokens = new EmbeddedApiTokenStore(options.clock);
   const samlRequests = new EmbeddedSamlRequestCache(options.clock);

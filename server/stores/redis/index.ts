@@ -1,3 +1,5 @@
+import { createRedactor } from '../../audit/redact.js';
+import type { Redactor } from '../../audit/redact.js';
 import type { Clock } from '../../clock.js';
 import type { Stores } from '../types.js';
 import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
@@ -17,13 +19,14 @@ export interface RedisStoreOptions {
   commandTimeoutMs: number;
   connectTimeoutMs: number;
   clock: Clock;
+  redact?: Redactor;
 }
 
 /** Shared stores for several instances. Keys are prefixed here, not by ioredis, so every command (streams included) is covered. */
 export function createRedisStores(options: RedisStoreOptions): Stores {
   const redis = connectRedis(options);
   const { clock, keyPrefix: prefix } = options;
-  const audit = new StreamAuditLog(redis, clock, prefix, options);
+  const audit = new StreamAuditLog(redis, clock, prefix, options, options.redact ?? createRedactor());
   const events = new RedisEventBus(redis, `${prefix}events:`, options.connectTimeoutMs);
   return {
     kind: 'redis',

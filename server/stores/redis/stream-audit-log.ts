@@ -4,6 +4,7 @@ import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from 
 import { abortableTail } from '../../audit/abortable-tail.js';
 import { GENESIS_HASH } from '../../audit/chain.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
+import type { Redactor } from '../../audit/redact.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
 import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition, ChainedAuditEvent } from '../../audit/types.js';
 import { defineScript, guarded, waitReady } from './connection.js';
@@ -49,10 +50,11 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     clock: Clock,
     prefix: string,
     private readonly timeouts: { commandTimeoutMs: number; connectTimeoutMs: number },
+    redact: Redactor,
   ) {
     this.streamKey = `${prefix}audit`;
     this.headKey = `${prefix}audit:head`;
-    this.appender = new GroupCommitAppender(this, clock);
+    this.appender = new GroupCommitAppender(this, clock, redact);
   }
 
   append(input: AuditEventInput): Promise<AuditEvent> {

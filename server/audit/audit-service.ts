@@ -1,0 +1,98 @@
+import type { AccessPolicy } from '../access/access-policy.js';
+import { ForbiddenError, InvalidInputError } from '../errors.js';
+import type { Principal } from '../identity/principal.js';
+import { abortableTail } from './abortable-tail.js';
+import type { AuditEvent, AuditLog, AuditOutcome } from './types.js';
+
+export interface AuditFilter {
+  types?: readonly string[] | null;
+  actor?: string | null;
+  server?: string | null;
+  outcome?: AuditOutcome | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+export interface AuditPage {
+  items: AuditEvent[];
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+const BATCH = 500;
+/** Events looked at per query before answering with what was found (filters can be narrow). */
+const MAX_SCAN = 20_000;
+
+/**
+ * Reading the audit log: auditors (a role with `audit: true`, through a credential holding
+ * `audit:read`) see every event; anyone else sees only the events they are the actor of.
+ * Queries and live feeds read the log itself, in order, so a feed resumed from a cursor
+ * has no gap and no duplicate.
+ */
+export class AuditService {
+  constructor(
+    private readonly log: AuditLog,
+    private readonly policy: AccessPolicy,
+  ) {}
+
+  async list(caller: Principal, filter: AuditFilter, options: { first?: number | null; after?: string | null }): Promise<AuditPage> {
+    const keep = this.visible(caller, filter);
+    const first = options.first ?? DEFAULT_PAGE;
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw new InvalidInputError(`first must be between 1 and ${MAX_PAGE}`);
+    const items: AuditEvent[] = [];
+    let after = options.after ?? undefined;
+    let scanned = 0;
+    // One visible event past the page tells whether there is a next page.
+    while (items.length <= first && scanned < MAX_SCAN) {
+      const batch = await this.log.read({ after, limit: BATCH });
+      for (const event of batch) {
+        scanned++;
+        after = event.id;
+        if (keep(event)) items.push(event);
+        if (items.length > first) break;
+      }
+      if (batch.length < BATCH) break;
+    }
+    if (items.length > first) return { items: items.slice(0, first), endCursor: items[first - 1]!.id, hasNextPage: true };
+    // Scan budget spent: the cursor is where scanning stopped, so the next page goes on from there.
+    if (scanned >= MAX_SCAN) return { items, endCursor: after ?? null, hasNextPage: true };
+    return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
+  }
+
+  /** Every visible event after the cursor (or from now, without one), then live ones. */
+  follow(caller: Principal, filter: AuditFilter, after: string | null | undefined, signal: AbortSignal): AsyncIterable<AuditEvent> {
+    const keep = this.visible(caller, filter);
+    const log = this.log;
+    return abortableTail(signal, async function* (inner) {
+      for await (const event of log.tail(after ? { after } : 'end', inner)) if (keep(event)) yield event;
+    });
+  }
+
+  /** Whether the caller reads every event (else only their own). */
+  readsAll(caller: Principal): boolean {
+    return caller.scopes.has('audit:read') && this.policy.isAuditor(caller);
+  }
+
+  private visible(caller: Principal, filter: AuditFilter): (event: AuditEvent) => boolean {
+    if (!caller.scopes.has('audit:read') && !caller.scopes.has('api')) throw new ForbiddenError('this token lacks the "audit:read" scope');
+    const all = this.readsAll(caller);
+    const types = filter.types && filter.types.length > 0 ? new Set(filter.types) : null;
+    const since = filter.since?.getTime();
+    const until = filter.until?.getTime();
+    return (event) => {
+      if (!all && event.actor !== caller.user.email) return false;
+      if (types && !types.has(event.type)) return false;
+      if (filter.actor != null && event.actor !== filter.actor) return false;
+      if (filter.server != null && event.server !== filter.server) return false;
+      if (filter.outcome != null && event.outcome !== filter.outcome) return false;
+      if (since !== undefined || until !== undefined) {
+        const time = Date.parse(event.time);
+        if (since !== undefined && time < since) return false;
+        if (until !== undefined && time > until) return false;
+      }
+      return true;
+    };
+  }
+}

@@ -1,0 +1,46 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createRedactor } from '../../server/audit/redact.js';
+import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
+import { ManualClock } from '../support/manual-clock.js';
+
+describe('the audit redaction policy', () => {
+  it('redacts credential-looking keys at any depth, keeps ids, and honours configured extra keys', () => {
+    const redact = createRedactor(['tenantKey']);
+    expect(
+      redact({
+        password: 'hunter2',
+        nested: { access_token: 't', 'x-api-key': 'k', upstreamToken: 'u', headers: { Authorization: 'Bearer b', Cookie: 'c' } },
+        list: [{ client_secret: 's' }],
+        tokenId: 'keep-me',
+        sessionId: 'keep-me-too',
+        tenant_key: 'extra',
+      }),
+    ).toEqual({
+      password: '[REDACTED]',
+      nested: { access_token: '[REDACTED]', 'x-api-key': '[REDACTED]', upstreamToken: '[REDACTED]', headers: { Authorization: '[REDACTED]', Cookie: '[REDACTED]' } },
+      list: [{ client_secret: '[REDACTED]' }],
+      tokenId: 'keep-me',
+      sessionId: 'keep-me-too',
+      tenant_key: '[REDACTED]',
+    });
+  });
+
+  it('is applied by the log itself: a token, a password and a header value never reach the file', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-redact-'));
+    const stores = await createEmbeddedStores({ dataDir, clock: new ManualClock(), redact: createRedactor() });
+    const event = await stores.audit.append({
+      type: 'mcp.request',
+      outcome: 'SUCCESS',
+      actor: 'a@example.com',
+      data: { params: { arguments: { token: 'pcl_abc_secretsecret', password: 'hunter2-pw', headers: { Authorization: 'Bearer upstream-hdr-value' } } } },
+    });
+    await stores.close();
+    const file = readFileSync(join(dataDir, AUDIT_FILE_NAME), 'utf8');
+    for (const secret of ['pcl_abc_secretsecret', 'hunter2-pw', 'upstream-hdr-value']) expect(file).not.toContain(secret);
+    expect(event.data).toEqual({ params: { arguments: { token: '[REDACTED]', password: '[REDACTED]', headers: { Authorization: '[REDACTED]' } } } });
+  });
+});
