@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { PortcullisError } from '../../server/errors.js';
 import { EXIT } from './exit-codes.js';
+import { auditCommand } from './commands/audit.js';
 import { checkConfigCommand } from './commands/check-config.js';
 import { connectCommand } from './commands/connect.js';
 import { mcpConfigCommand } from './commands/mcp-config.js';
@@ -13,7 +14,8 @@ const program = new Command('portcullis')
   .addCommand(serveCommand())
   .addCommand(checkConfigCommand())
   .addCommand(connectCommand())
-  .addCommand(mcpConfigCommand());
+  .addCommand(mcpConfigCommand())
+  .addCommand(auditCommand());
 
 await program.parseAsync(process.argv).catch((error: unknown) => {
   // One clear line, never a stack: typed errors carry their stable code.

@@ -43,6 +43,8 @@ export interface AuditLog {
    * before (fail closed). Rejects with StoreUnavailableError when the log cannot be written.
    */
   append(input: AuditEventInput): Promise<AuditEvent>;
+  /** Hash of the newest event written (GENESIS_HASH when none was). */
+  headHash(): Promise<string>;
   /** Up to `limit` events after the cursor (from the start without one), in log order. */
   read(options: { after?: string; limit: number }): Promise<AuditEvent[]>;
   /**

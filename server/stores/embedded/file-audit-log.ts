@@ -147,22 +147,34 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
  * onto it would hide it.
  */
 function loadEvents(path: string): AuditEvent[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const complete = text.lastIndexOf('\n') + 1;
-  if (complete < text.length) {
+  const { events, completeBytes, totalBytes } = readAuditFile(path);
+  if (completeBytes < totalBytes) {
     const fd = openSync(path, 'r+');
     try {
-      ftruncateSync(fd, Buffer.byteLength(text.slice(0, complete)));
+      ftruncateSync(fd, completeBytes);
     } finally {
       closeSync(fd);
     }
   }
+  const broken = findChainBreak(events, GENESIS_HASH);
+  if (broken) throw new AuditLogCorruptError(`${path} line ${broken.index + 1}: ${broken.reason.replaceAll('_', ' ')}`);
+  return events;
+}
+
+/**
+ * Parses the audit file without changing it (what `portcullis audit verify` reads): every
+ * complete line must be an audit event whose cursor is its line number. A torn last line
+ * is left out and reported through the byte counts.
+ */
+export function readAuditFile(path: string): { events: AuditEvent[]; completeBytes: number; totalBytes: number } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], completeBytes: 0, totalBytes: 0 };
+    throw error;
+  }
+  const complete = text.lastIndexOf('\n') + 1;
   const lines = text.slice(0, complete).split('\n').slice(0, -1);
   const events = lines.map((line, i) => {
     let parsed: unknown;
@@ -176,7 +188,5 @@ function loadEvents(path: string): AuditEvent[] {
     if (event.data.id !== String(i + 1)) throw new AuditLogCorruptError(`${path} line ${i + 1} has cursor ${event.data.id}`);
     return event.data;
   });
-  const broken = findChainBreak(events, GENESIS_HASH);
-  if (broken) throw new AuditLogCorruptError(`${path} line ${broken.index + 1}: ${broken.reason.replaceAll('_', ' ')}`);
-  return events;
+  return { events, completeBytes: Buffer.byteLength(text.slice(0, complete)), totalBytes: Buffer.byteLength(text) };
 }
