@@ -58,7 +58,7 @@ export function toOcsf(event: WireAuditEvent): Record<string, unknown> {
     message: event.type,
     metadata: { version: '1.1.0', uid: event.id, original_time: event.time, product: { name: 'Portcullis', vendor_name: 'Portcullis' } },
     ...(auth
-      ? { user, auth_protocol_id: 99, auth_protocol: 'SAML', ...(typeof event.data.reason === 'string' ? { status_detail: event.data.reason } : {}) }
+      ? { user, auth_protocol_id: 5, auth_protocol: 'SAML', ...(typeof event.data.reason === 'string' ? { status_detail: event.data.reason } : {}) }
       : {
           actor: user ? { user } : { app_name: 'portcullis' },
           api: { operation: typeof event.data.method === 'string' ? event.data.method : event.type, service: { name: event.server ?? 'portcullis' } },

@@ -1,0 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { renderOcsfExamples } from './ocsf-examples.js';
+
+writeFileSync('docs/ocsf-examples.md', renderOcsfExamples());
+console.error('wrote docs/ocsf-examples.md');
