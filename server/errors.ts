@@ -41,8 +41,8 @@ export class StoreUnavailableError extends PortcullisError {
 }
 
 export class InvalidCursorError extends PortcullisError {
-  constructor(cursor: string) {
-    super('INVALID_CURSOR', `invalid cursor ${JSON.stringify(cursor.slice(0, 64))}`);
+  constructor(cursor: string, why = 'not issued by this log') {
+    super('INVALID_CURSOR', `invalid cursor ${JSON.stringify(cursor.slice(0, 64))}: ${why}`);
   }
 }
 

@@ -45,6 +45,17 @@ export interface AuditLog {
   append(input: AuditEventInput): Promise<AuditEvent>;
   /** Hash of the newest event written (GENESIS_HASH when none was). */
   headHash(): Promise<string>;
+  /**
+   * The hash the oldest retained event chains to: GENESIS_HASH until retention trimmed
+   * the log, then the recorded hash of the last removed event, so what remains verifies.
+   */
+  chainStart(): Promise<string>;
+  /**
+   * Retention: removes events older than `before` (epoch ms) and/or all but the newest
+   * `keep`, recording the new chain start in the same step. Returns how many went.
+   * Cursors older than the retained log are refused from then on.
+   */
+  trim(policy: { before?: number; keep?: number }): Promise<number>;
   /** Up to `limit` events after the cursor (from the start without one), in log order. */
   read(options: { after?: string; limit: number }): Promise<AuditEvent[]>;
   /**

@@ -193,6 +193,14 @@ const auditSection = z
   .strictObject({
     // Added to the built-in list of credential-looking keys whose values are redacted.
     redactKeys: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a key name')).default([]),
+    // Absent: keep everything. Trimming records where the chain starts, so what remains verifies.
+    retention: z
+      .strictObject({
+        maxAgeDays: positiveInt(36500).optional(),
+        maxEvents: positiveInt().optional(),
+      })
+      .refine((r) => r.maxAgeDays !== undefined || r.maxEvents !== undefined, 'expected maxAgeDays and/or maxEvents')
+      .optional(),
   })
   .default({ redactKeys: [] });
 

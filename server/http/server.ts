@@ -11,6 +11,7 @@ import { AccessEvents } from '../access/access-events.js';
 import { AccessPolicy } from '../access/access-policy.js';
 import { AccessService } from '../access/access-service.js';
 import { AuditService } from '../audit/audit-service.js';
+import { startRetention } from '../audit/retention.js';
 import { startExpirySweeper } from '../access/expiry-sweeper.js';
 import type { AccessRequestRecord } from '../access/types.js';
 import { createProtection } from '../../schema/limits.js';
@@ -73,6 +74,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<{ 'access_request.changed': [AccessRequestRecord] }> });
   const stopSweeper = startExpirySweeper(access, logger);
+  const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
   const auditService = new AuditService(stores.audit, policy);
   const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, auditService, policy, pubSub };
   const schema = await buildPortcullisSchema(pubSub);
@@ -116,6 +118,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     close: async () => {
       shuttingDown = true;
       await stopSweeper();
+      stopRetention();
       await broker.close();
       await graphqlWs.close();
       // Stops the HTTP server too (drain plugin): in-flight requests finish, idle sockets close.

@@ -35,6 +35,16 @@ describe('portcullis audit verify (embedded store)', () => {
     expect(result.stdout).toMatch(/^audit log intact: 5 events, last cursor 5, head [0-9a-f]{64}$/m);
   });
 
+  it('verifies a log trimmed by retention from its recorded chain start', async () => {
+    const { config, dir } = await setup();
+    const stores = await createEmbeddedStores({ dataDir: join(dir, 'data'), clock: new ManualClock() });
+    expect(await stores.audit.trim({ keep: 2 })).toBe(3);
+    await stores.close();
+    const result = await runCli(['audit', 'verify', '--config', config]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/audit log intact: 2 events, last cursor 5/);
+  });
+
   it('catches an edited event', async () => {
     const { config, log } = await setup();
     writeFileSync(log, readFileSync(log, 'utf8').replace('"data":{"n":2}', '"data":{"n":20}'));

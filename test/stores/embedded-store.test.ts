@@ -70,11 +70,11 @@ describe('embedded audit file', () => {
     const lines = readFileSync(file, 'utf8').split('\n');
 
     writeFileSync(file, lines.join('\n').replace('"actor":"a@example.com","server":null,"tool":null,"sessionId":null,"data":{"n":1}', '"actor":"b@example.com","server":null,"tool":null,"sessionId":null,"data":{"n":1}'));
-    await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toThrow(/line 2: hash mismatch/);
+    await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toThrow(/event 2: hash mismatch/);
 
     const withoutSecond = [lines[0], lines[2]!.replace('"id":"3"', '"id":"2"'), ''].join('\n');
     writeFileSync(file, withoutSecond);
-    await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toThrow(/line 2: prev hash mismatch/);
+    await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toThrow(/event 2: prev hash mismatch/);
 
     writeFileSync(file, `${lines[0]!.replace(/,"hash":"[0-9a-f]+"/, '')}\n`);
     await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toThrow(/line 1 is not an audit event/);

@@ -386,6 +386,40 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await outcome).toBeInstanceOf(StoreUnavailableError);
       });
 
+      it('trims by count and by age, keeps the newest event, and what remains still verifies', async () => {
+        for (let n = 0; n < 6; n++) {
+          await fx.stores.audit.append(event(n));
+          fx.clock.advance(60_000);
+        }
+        const all = await fx.stores.audit.read({ limit: 100 });
+        expect(await fx.stores.audit.trim({ keep: 4 })).toBe(2);
+        expect((await fx.stores.audit.read({ limit: 100 })).map((e) => e.data.n)).toEqual([2, 3, 4, 5]);
+        expect(await fx.stores.audit.chainStart()).toBe(all[1]!.hash);
+        expect(await fx.stores.audit.trim({ before: Date.parse(all[4]!.time) })).toBe(2);
+        const kept = await fx.stores.audit.read({ limit: 100 });
+        expect(kept.map((e) => e.data.n)).toEqual([4, 5]);
+        expect(findChainBreak(kept, await fx.stores.audit.chainStart())).toBeNull();
+        expect(await fx.stores.audit.trim({ keep: 1, before: fx.clock.now() + 1 })).toBe(1);
+        expect((await fx.stores.audit.read({ limit: 100 })).map((e) => e.data.n)).toEqual([5]);
+        // Appends chain on from the kept head; cursors older than the retained log are refused.
+        const next = await fx.stores.audit.append(event(6));
+        expect(next.prevHash).toBe(all[5]!.hash);
+        await expect(fx.stores.audit.read({ after: all[0]!.id, limit: 1 })).rejects.toBeInstanceOf(InvalidCursorError);
+        expect((await fx.stores.audit.read({ after: all[4]!.id, limit: 10 })).map((e) => e.data.n)).toEqual([5, 6]);
+      });
+
+      it('keeps the retained log and its chain start across a restart', async () => {
+        for (let n = 0; n < 3; n++) await fx.stores.audit.append(event(n));
+        const all = await fx.stores.audit.read({ limit: 100 });
+        await fx.stores.audit.trim({ keep: 1 });
+        await fx.stores.close();
+        opened.splice(opened.indexOf(fx.stores), 1);
+        const again = await reopen();
+        expect(await again.audit.chainStart()).toBe(all[1]!.hash);
+        expect((await again.audit.read({ limit: 10 })).map((e) => e.id)).toEqual([all[2]!.id]);
+        expect((await again.audit.append(event(3))).prevHash).toBe(all[2]!.hash);
+      });
+
       it('ends a tail when its signal aborts', async () => {
         const abort = new AbortController();
         const done = collect(fx.stores.audit.tail('start', abort.signal), Number.POSITIVE_INFINITY, abort);

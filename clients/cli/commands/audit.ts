@@ -58,7 +58,8 @@ export function auditCommand(): Command {
 /** The embedded log, read without its lock: verifying never needs the broker stopped. */
 async function verifyFile(path: string): Promise<VerifyReport> {
   try {
-    return await verifyChain([readAuditFile(path).events]);
+    const { events, start } = readAuditFile(path);
+    return await verifyChain([events], start.prevHash);
   } catch (error) {
     if (!(error instanceof AuditLogCorruptError)) throw error;
     return { events: 0, lastId: null, lastHash: '', broken: { id: '?', position: 0, reason: error.message } };
@@ -69,7 +70,7 @@ async function verifyRedis(redis: { url: string; keyPrefix: string; commandTimeo
   const stores = createRedisStores({ ...redis, clock: systemClock });
   try {
     await stores.waitReady();
-    const report = await verifyChain(pagesOf((after) => stores.audit.read({ after, limit: 1000 })));
+    const report = await verifyChain(pagesOf((after) => stores.audit.read({ after, limit: 1000 })), await stores.audit.chainStart());
     const head = await stores.audit.headHash();
     if (!report.broken && head !== report.lastHash) {
       return { ...report, broken: { id: report.lastId ?? '(start)', position: report.events, reason: 'the chain head names a later event: events were cut from the end of the log' } };

@@ -1,4 +1,5 @@
-import { mkdirSync, openSync, closeSync, readFileSync, ftruncateSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, ftruncateSync, renameSync } from 'node:fs';
+import { z } from 'zod';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,10 +19,13 @@ export const AUDIT_FILE_NAME = 'audit.jsonl';
 /**
  * The single-instance audit log: one JSON line per event in `dataDir/audit.jsonl`,
  * fdatasync'd before an append resolves, so a crash or restart loses nothing that was
- * acknowledged. Cursors are the 1-based line number.
+ * acknowledged. Cursors are event numbers (1, 2, ...). After retention trimmed the log,
+ * its first line records where the chain starts.
  */
 export class FileAuditLog implements AuditLog, AuditCommitter {
   private readonly events: AuditEvent[];
+  /** Appends and trims take turns: a trim swaps the file under the handle. */
+  private turn: Promise<unknown> = Promise.resolve();
   private readonly appender: GroupCommitAppender;
   private waiters = new Set<() => void>();
   private closed = false;
@@ -29,8 +33,10 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   private broken: Error | undefined;
 
   private constructor(
-    private readonly file: FileHandle,
+    private file: FileHandle,
+    private readonly path: string,
     events: AuditEvent[],
+    private start: LogStart,
     clock: Clock,
     redact: Redactor,
     private readonly unlock: () => void,
@@ -44,9 +50,9 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     const unlock = lockDataDir(dataDir);
     try {
       const path = join(dataDir, AUDIT_FILE_NAME);
-      const events = loadEvents(path);
+      const { events, start } = loadEvents(path);
       const file = await open(path, 'a', 0o600);
-      return new FileAuditLog(file, events, clock, redact, unlock);
+      return new FileAuditLog(file, path, events, start, clock, redact, unlock);
     } catch (error) {
       unlock();
       throw error;
@@ -57,15 +63,54 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return this.appender.append(input);
   }
 
-  async headHash(): Promise<string> {
-    return this.events.at(-1)?.hash ?? GENESIS_HASH;
+  async chainStart(): Promise<string> {
+    return this.start.prevHash;
   }
 
-  async commit(chained: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
+  commit(chained: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
+    return this.inTurn(() => this.write(chained, expectedHead));
+  }
+
+  /** Keeps at least the newest event, so the chain head stays in the file. */
+  trim(policy: { before?: number; keep?: number }): Promise<number> {
+    return this.inTurn(async () => {
+      const byAge = policy.before === undefined ? 0 : this.events.findIndex((e) => Date.parse(e.time) >= policy.before!);
+      const remove = Math.min(
+        this.events.length - 1,
+        Math.max(byAge < 0 ? this.events.length : byAge, policy.keep === undefined ? 0 : this.events.length - policy.keep),
+      );
+      if (remove <= 0) return 0;
+      const kept = this.events.slice(remove);
+      const start: LogStart = { prevHash: kept[0]!.prevHash, lastTrimmedId: Number(this.events[remove - 1]!.id) };
+      // Anchor and events in one file, swapped in by one rename: a crash leaves either log whole.
+      const tmp = `${this.path}.tmp`;
+      const handle = await open(tmp, 'w', 0o600);
+      try {
+        await handle.writeFile([JSON.stringify({ anchor: start }), ...kept.map((e) => JSON.stringify(e))].join('\n') + '\n');
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await this.file.close();
+      renameSync(tmp, this.path);
+      this.file = await open(this.path, 'a', 0o600);
+      this.events.splice(0, remove);
+      this.start = start;
+      return remove;
+    });
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(work, work);
+    this.turn = run.catch(() => {});
+    return run;
+  }
+
+  private async write(chained: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
     if (this.closed || this.broken) throw new StoreUnavailableError('audit append (log closed)', this.broken);
     if ((await this.headHash()) !== expectedHead) return null;
-    const start = this.events.length;
-    const events = chained.map((event, i) => ({ id: String(start + i + 1), ...event }));
+    const next = this.start.lastTrimmedId + this.events.length;
+    const events = chained.map((event, i) => ({ id: String(next + i + 1), ...event }));
     const size = (await this.file.stat()).size;
     try {
       await this.file.appendFile(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
@@ -87,6 +132,10 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return this.events.slice(from, from + limit);
   }
 
+  async headHash(): Promise<string> {
+    return this.events.at(-1)?.hash ?? this.start.prevHash;
+  }
+
   tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
     return abortableTail(signal, (inner) => this.follow(position, inner));
   }
@@ -97,11 +146,15 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   }
 
   private async *follow(position: AuditPosition, signal: AbortSignal): AsyncGenerator<AuditEvent> {
-    let next = position === 'start' ? 0 : position === 'end' ? this.events.length : this.indexAfter(position.after);
+    // Followed by event number, not array index: retention may shift the array meanwhile.
+    let next = this.start.lastTrimmedId + (position === 'start' ? 0 : position === 'end' ? this.events.length : this.indexAfter(position.after)) + 1;
     while (!signal.aborted) {
       if (this.closed) throw new StoreUnavailableError('audit tail (log closed)');
-      if (next < this.events.length) {
-        yield this.events[next++]!;
+      const index = next - this.start.lastTrimmedId - 1;
+      if (index < 0) throw new InvalidCursorError(String(next - 1), 'the reader fell behind the retained audit log');
+      if (index < this.events.length) {
+        yield this.events[index]!;
+        next++;
         continue;
       }
       await this.nextAppend(signal);
@@ -117,8 +170,9 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
 
   private indexAfter(cursor: string): number {
     // Only cursors this log issued: a cursor past the end would silently skip what comes next.
-    if (!/^(0|[1-9]\d{0,15})$/.test(cursor) || Number(cursor) > this.events.length) throw new InvalidCursorError(cursor);
-    return Number(cursor);
+    if (!/^(0|[1-9]\d{0,15})$/.test(cursor) || Number(cursor) > this.start.lastTrimmedId + this.events.length) throw new InvalidCursorError(cursor);
+    if (Number(cursor) < this.start.lastTrimmedId) throw new InvalidCursorError(cursor, 'older than the retained audit log');
+    return Number(cursor) - this.start.lastTrimmedId;
   }
 
   private nextAppend(signal: AbortSignal): Promise<void> {
@@ -146,8 +200,8 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
  * a broken hash link) is corruption or tampering and stops the start: chaining new events
  * onto it would hide it.
  */
-function loadEvents(path: string): AuditEvent[] {
-  const { events, completeBytes, totalBytes } = readAuditFile(path);
+function loadEvents(path: string): { events: AuditEvent[]; start: LogStart } {
+  const { events, start, completeBytes, totalBytes } = readAuditFile(path);
   if (completeBytes < totalBytes) {
     const fd = openSync(path, 'r+');
     try {
@@ -156,37 +210,49 @@ function loadEvents(path: string): AuditEvent[] {
       closeSync(fd);
     }
   }
-  const broken = findChainBreak(events, GENESIS_HASH);
-  if (broken) throw new AuditLogCorruptError(`${path} line ${broken.index + 1}: ${broken.reason.replaceAll('_', ' ')}`);
-  return events;
+  const broken = findChainBreak(events, start.prevHash);
+  if (broken) throw new AuditLogCorruptError(`${path} event ${events[broken.index]!.id}: ${broken.reason.replaceAll('_', ' ')}`);
+  return { events, start };
 }
 
+/** Where the retained log starts: the hash its first event chains to, and how many events retention removed. */
+export interface LogStart {
+  prevHash: string;
+  lastTrimmedId: number;
+}
+
+const anchorSchema = z.strictObject({ anchor: z.strictObject({ prevHash: z.string().regex(/^[0-9a-f]{64}$/), lastTrimmedId: z.number().int().min(1) }) });
+
 /**
- * Parses the audit file without changing it (what `portcullis audit verify` reads): every
- * complete line must be an audit event whose cursor is its line number. A torn last line
- * is left out and reported through the byte counts.
+ * Parses the audit file without changing it (what `portcullis audit verify` reads): an
+ * optional anchor line (written by retention), then audit events numbered one after
+ * another. A torn last line is left out and reported through the byte counts.
  */
-export function readAuditFile(path: string): { events: AuditEvent[]; completeBytes: number; totalBytes: number } {
+export function readAuditFile(path: string): { events: AuditEvent[]; start: LogStart; completeBytes: number; totalBytes: number } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], completeBytes: 0, totalBytes: 0 };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], start: { prevHash: GENESIS_HASH, lastTrimmedId: 0 }, completeBytes: 0, totalBytes: 0 };
     throw error;
   }
   const complete = text.lastIndexOf('\n') + 1;
   const lines = text.slice(0, complete).split('\n').slice(0, -1);
-  const events = lines.map((line, i) => {
-    let parsed: unknown;
+  const parsedLines = lines.map((line, i) => {
     try {
-      parsed = JSON.parse(line);
+      return JSON.parse(line) as unknown;
     } catch {
       throw new AuditLogCorruptError(`${path} line ${i + 1} is not JSON`);
     }
+  });
+  const anchor = parsedLines.length > 0 ? anchorSchema.safeParse(parsedLines[0]) : undefined;
+  const start: LogStart = anchor?.success ? anchor.data.anchor : { prevHash: GENESIS_HASH, lastTrimmedId: 0 };
+  const skip = anchor?.success ? 1 : 0;
+  const events = parsedLines.slice(skip).map((parsed, i) => {
     const event = auditEventSchema.safeParse(parsed);
-    if (!event.success) throw new AuditLogCorruptError(`${path} line ${i + 1} is not an audit event`);
-    if (event.data.id !== String(i + 1)) throw new AuditLogCorruptError(`${path} line ${i + 1} has cursor ${event.data.id}`);
+    if (!event.success) throw new AuditLogCorruptError(`${path} line ${i + skip + 1} is not an audit event`);
+    if (event.data.id !== String(start.lastTrimmedId + i + 1)) throw new AuditLogCorruptError(`${path} line ${i + skip + 1} has cursor ${event.data.id}`);
     return event.data;
   });
-  return { events, completeBytes: Buffer.byteLength(text.slice(0, complete)), totalBytes: Buffer.byteLength(text) };
+  return { events, start, completeBytes: Buffer.byteLength(text.slice(0, complete)), totalBytes: Buffer.byteLength(text) };
 }

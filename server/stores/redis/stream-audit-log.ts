@@ -31,6 +31,25 @@ redis.call('SET', KEYS[2], ARGV[#ARGV - 1])
 return ids
 `);
 
+/**
+ * Trims the stream up to (excluding) the entry ARGV[1] and records, in the same step, the
+ * hash the first kept entry chains to and the id of the last removed one.
+ * KEYS: stream, anchor. ARGV: first kept id.
+ */
+const trimBefore = defineScript(`
+local first = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #first == 0 then return 0 end
+local before = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[1], '-', 'COUNT', 1)
+if #before == 0 then return 0 end
+local fields = first[1][2]
+local prev
+for i = 1, #fields, 2 do
+  if fields[i] == 'e' then prev = cjson.decode(fields[i + 1]).prevHash end
+end
+redis.call('SET', KEYS[2], cjson.encode({ prevHash = prev, lastTrimmedId = before[1][1] }))
+return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
+`);
+
 type StreamEntry = [id: string, fields: string[]];
 
 const CURSOR = /^\d{1,20}-\d{1,20}$/;
@@ -44,6 +63,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   private closed = false;
   private readonly streamKey: string;
   private readonly headKey: string;
+  private readonly anchorKey: string;
 
   constructor(
     private readonly redis: Redis,
@@ -54,6 +74,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   ) {
     this.streamKey = `${prefix}audit`;
     this.headKey = `${prefix}audit:head`;
+    this.anchorKey = `${prefix}audit:anchor`;
     this.appender = new GroupCommitAppender(this, clock, redact);
   }
 
@@ -77,7 +98,29 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     }
   }
 
+  async chainStart(): Promise<string> {
+    return (await this.anchor())?.prevHash ?? GENESIS_HASH;
+  }
+
+  async trim(policy: { before?: number; keep?: number }): Promise<number> {
+    const candidates: string[] = [];
+    if (policy.before !== undefined) {
+      // By the events' own time (the clock that stamped them), not by stream ids.
+      const firstYoung = await this.firstEventAtOrAfter(policy.before);
+      if (firstYoung) candidates.push(firstYoung);
+      else candidates.push(await this.lastId());
+    }
+    if (policy.keep !== undefined) {
+      const newest = (await guarded('audit trim', () => this.redis.xrevrange(this.streamKey, '+', '-', 'COUNT', policy.keep!))) as StreamEntry[];
+      if (newest.length === policy.keep) candidates.push(newest.at(-1)![0]);
+    }
+    if (candidates.length === 0) return 0;
+    const firstKept = candidates.reduce((a, b) => (compareIds(a, b) >= 0 ? a : b));
+    return Number(await guarded('audit trim', () => trimBefore(this.redis, [this.streamKey, this.anchorKey], [firstKept])));
+  }
+
   async read({ after, limit }: { after?: string; limit: number }): Promise<AuditEvent[]> {
+    if (after !== undefined) await this.checkRetained(checkCursor(after));
     const start = after === undefined ? '-' : `(${checkCursor(after)}`;
     const entries = (await guarded('audit read', () => this.redis.xrange(this.streamKey, start, '+', 'COUNT', limit))) as StreamEntry[];
     if (entries.length === 0 && after !== undefined) await this.checkIssued(after);
@@ -101,8 +144,11 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
    */
   private async *follow(position: AuditPosition, signal: AbortSignal): AsyncGenerator<AuditEvent> {
     if (this.closed) throw new StoreUnavailableError('audit tail (store closed)');
-    let last = position === 'start' ? '0-0' : position === 'end' ? await this.lastId() : checkCursor(position.after);
-    if (typeof position === 'object') await this.checkIssued(last);
+    let last = position === 'start' ? ((await this.anchor())?.lastTrimmedId ?? '0-0') : position === 'end' ? await this.lastId() : checkCursor(position.after);
+    if (typeof position === 'object') {
+      await this.checkIssued(last);
+      await this.checkRetained(last);
+    }
     const reader = this.redis.duplicate();
     reader.on('error', () => {});
     this.readers.add(reader);
@@ -113,6 +159,10 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     try {
       await waitReady(reader, this.timeouts.connectTimeoutMs, signal);
       while (!signal.aborted) {
+        // A reader retention overtook would skip events without knowing: refuse instead.
+        await this.checkRetained(last).catch((error: unknown) => {
+          throw error instanceof InvalidCursorError ? new InvalidCursorError(last, 'the reader fell behind the retained audit log') : error;
+        });
         const reply = await guarded('audit tail', () =>
           reader.xread('COUNT', TAIL_BATCH, 'BLOCK', blockMs, 'STREAMS', this.streamKey, last),
         ).catch((error: unknown) => {
@@ -132,6 +182,28 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       this.readers.delete(reader);
       reader.disconnect();
     }
+  }
+
+  private async firstEventAtOrAfter(time: number): Promise<string | null> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.read({ after, limit: 500 });
+      if (page.length === 0) return null;
+      const young = page.find((e) => Date.parse(e.time) >= time);
+      if (young) return young.id;
+      after = page.at(-1)!.id;
+    }
+  }
+
+  /** A cursor older than the retained log would silently skip what retention removed. */
+  private async checkRetained(cursor: string): Promise<void> {
+    const anchor = await this.anchor();
+    if (anchor && compareIds(cursor, anchor.lastTrimmedId) < 0) throw new InvalidCursorError(cursor, 'older than the retained audit log');
+  }
+
+  private async anchor(): Promise<{ prevHash: string; lastTrimmedId: string } | null> {
+    const json = await guarded('audit anchor', () => this.redis.get(this.anchorKey));
+    return json === null ? null : (JSON.parse(json) as { prevHash: string; lastTrimmedId: string });
   }
 
   /** A cursor past the newest event was never issued by this log. */

@@ -1,0 +1,21 @@
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { AuditLog } from './types.js';
+
+const RETENTION_INTERVAL_MS = 60_000;
+
+/**
+ * Applies `audit.retention` periodically. Trimming is safe on any instance at any time:
+ * the store records the new chain start in the same step as the removal.
+ */
+export function startRetention(log: AuditLog, policy: { maxAgeDays?: number; maxEvents?: number }, clock: Clock, logger: Logger): () => void {
+  const run = () =>
+    log
+      .trim({ before: policy.maxAgeDays === undefined ? undefined : clock.now() - policy.maxAgeDays * 86_400_000, keep: policy.maxEvents })
+      .then((removed) => removed > 0 && logger.info({ removed }, 'audit retention trimmed the log'))
+      .catch((error: unknown) => logger.warn({ err: error }, 'audit retention failed; retrying later'));
+  const timer = setInterval(() => void run(), RETENTION_INTERVAL_MS);
+  timer.unref();
+  void run();
+  return () => clearInterval(timer);
+}
