@@ -80,6 +80,16 @@ describe('embedded audit file', () => {
     await expect(createEmbeddedStores({ dataDir, clock: new ManualClock() })).rejects.toThrow(/line 1 is not an audit event/);
   });
 
+  it('closes a live reader that retention overtook, saying so, instead of skipping events', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
+    const stores = await start(dataDir);
+    for (let n = 0; n < 3; n++) await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null, data: { n } });
+    const iterator = stores.audit.tail('start', new AbortController().signal)[Symbol.asyncIterator]();
+    expect((await iterator.next()).value?.data.n).toBe(0);
+    await stores.audit.trim({ keep: 1 });
+    await expect(iterator.next()).rejects.toThrow(/fell behind the retained audit log/);
+  });
+
   it('refuses a second instance on the same dataDir, whose appends would fork the chain', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
     await start(dataDir);
