@@ -2,11 +2,9 @@ import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisStores } from '../../server/stores/redis/index.js';
 import { accessConfig, PEOPLE } from '../support/access-fixture.js';
-import { ManualClock } from '../support/manual-clock.js';
-import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
-import { postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
+import { describeWithRedis } from '../support/redis.js';
+import { postGraphQL, startInstancesOnRedis, startTestServer, testConfig } from '../support/test-server.js';
 import type { GraphQLBody, TestServer } from '../support/test-server.js';
 import { createTestIdp, signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
@@ -157,13 +155,7 @@ describe('just-in-time access over /graphql, signed in through the test IdP', ()
 describeWithRedis('accessRequestChanged across instances', () => {
   it('reaches a reviewer connected to instance B when the request is made on instance A', async () => {
     const idp = await createTestIdp('corp');
-    const prefix = uniquePrefix();
-    const instance = async () => {
-      const stores = createRedisStores({ url: sharedRedisUrl, keyPrefix: prefix, commandTimeoutMs: 1000, connectTimeoutMs: 2000, clock: new ManualClock() });
-      await stores.waitReady();
-      return startTestServer({ stores, config: serverConfig(idp) });
-    };
-    const [a, b] = await Promise.all([instance(), instance()]);
+    const [a, b] = (await startInstancesOnRedis(serverConfig(idp))) as [TestServer, TestServer];
     try {
       const cookies = await signInPeople(a, idp);
       const bobOnB = wsClient(b, cookies.bob);

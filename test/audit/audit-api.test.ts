@@ -1,11 +1,9 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisStores } from '../../server/stores/redis/index.js';
 import { accessConfig } from '../support/access-fixture.js';
-import { ManualClock } from '../support/manual-clock.js';
-import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
-import { postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
+import { describeWithRedis } from '../support/redis.js';
+import { postGraphQL, startInstancesOnRedis, startTestServer, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 import { createTestIdp, signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
@@ -108,13 +106,7 @@ describe('audit API', () => {
 describeWithRedis('audit feed across instances', () => {
   it('delivers on instance B what instance A writes', async () => {
     const idp = await createTestIdp('corp');
-    const prefix = uniquePrefix();
-    const instance = async () => {
-      const stores = createRedisStores({ url: sharedRedisUrl, keyPrefix: prefix, commandTimeoutMs: 1000, connectTimeoutMs: 2000, clock: new ManualClock() });
-      await stores.waitReady();
-      return startTestServer({ stores, config: config(idp) });
-    };
-    const [a, b] = await Promise.all([instance(), instance()]);
+    const [a, b] = (await startInstancesOnRedis(config(idp))) as [TestServer, TestServer];
     try {
       const cookie = await signIn(b.url, idp, person('carol', ['security']));
       const token = ((await postGraphQL(b.url, { query: 'mutation { createApiToken(name: "siem", scopes: ["audit:read"], ttlSeconds: 600) { token } }' }, { cookie })).body.data as { createApiToken: { token: string } }).createApiToken.token;

@@ -5,10 +5,9 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
-import { createRedisStores } from '../../server/stores/redis/index.js';
 import { runCli } from '../support/cli.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
+import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 
 function configFile(dir: string, store: string): string {
   const file = join(dir, 'portcullis.yaml');
@@ -67,8 +66,7 @@ describe('portcullis audit verify (embedded store)', () => {
 describeWithRedis('portcullis audit verify (Redis store)', () => {
   const setup = async () => {
     const prefix = uniquePrefix();
-    const stores = createRedisStores({ url: sharedRedisUrl, keyPrefix: prefix, commandTimeoutMs: 1000, connectTimeoutMs: 2000, clock: new ManualClock() });
-    await stores.waitReady();
+    const stores = await redisStoresForTest({ prefix });
     await fill(stores);
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-verify-'));
     return { prefix, config: configFile(dir, `{ redis: { url: "${sharedRedisUrl}", keyPrefix: "${prefix}" } }`) };

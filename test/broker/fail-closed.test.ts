@@ -2,9 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import { systemClock } from '../../server/clock.js';
-import { createRedisStores } from '../../server/stores/redis/index.js';
 import { brokerConfig, upgradeStatus } from '../support/broker-fixture.js';
-import { describeWithRedis, uniquePrefix } from '../support/redis.js';
+import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
 import { postGraphQL, startTestServer } from '../support/test-server.js';
@@ -18,8 +17,7 @@ describeWithRedis('broker with its store down', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     const idp = await createTestIdp('corp');
-    const stores = createRedisStores({ url: redis.url, keyPrefix: uniquePrefix(), commandTimeoutMs: 500, connectTimeoutMs: 1000, clock: systemClock });
-    await stores.waitReady();
+    const stores = await redisStoresForTest({ url: redis.url, fast: true, clock: systemClock });
     server = await startTestServer({ stores, config: brokerConfig(idp), clock: systemClock });
     const cookie = await signIn(server.url, idp, { attributes: { email: 'alice@example.com', groups: ['engineering'] } });
     const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRedisStores } from '../../server/stores/redis/index.js';
+import type { TestServer } from '../support/test-server.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { brokerConfig, startBroker } from '../support/broker-fixture.js';
-import { ManualClock } from '../support/manual-clock.js';
-import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
-import { postGraphQL, startTestServer } from '../support/test-server.js';
+import { describeWithRedis } from '../support/redis.js';
+import { postGraphQL, startInstancesOnRedis } from '../support/test-server.js';
 import { createTestIdp, signIn } from '../support/test-idp.js';
 
 const REVOKE = 'mutation($id: ID!) { revokeGrant(id: $id, reason: "incident over") { status } }';
@@ -83,13 +82,7 @@ describe('grant ends cut live sessions', () => {
 describeWithRedis('revocation across instances', () => {
   it('a revoke on instance A closes the session on instance B with 4403 and answers its in-flight call', async () => {
     const idp = await createTestIdp('corp');
-    const prefix = uniquePrefix();
-    const instance = async () => {
-      const stores = createRedisStores({ url: sharedRedisUrl, keyPrefix: prefix, commandTimeoutMs: 1000, connectTimeoutMs: 2000, clock: new ManualClock() });
-      await stores.waitReady();
-      return startTestServer({ stores, config: brokerConfig(idp) });
-    };
-    const [a, b] = await Promise.all([instance(), instance()]);
+    const [a, b] = (await startInstancesOnRedis(brokerConfig(idp))) as [TestServer, TestServer];
     try {
       const cookie = await signIn(a.url, idp, { attributes: { email: 'alice@example.com', groups: ['engineering'] } });
       const gqlA = (query: string, variables: Record<string, unknown>) => postGraphQL(a.url, { query, variables }, { cookie });

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisStores } from '../../server/stores/redis/index.js';
-import { ManualClock } from '../support/manual-clock.js';
-import { describeWithRedis, uniquePrefix } from '../support/redis.js';
+import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
 import { startTestServer } from '../support/test-server.js';
@@ -51,8 +49,7 @@ describeWithRedis('/readyz with the Redis store', () => {
   let server: TestServer;
   beforeAll(async () => {
     redis = await startRedisServer();
-    const stores = createRedisStores({ url: redis.url, keyPrefix: uniquePrefix(), commandTimeoutMs: 500, connectTimeoutMs: 1000, clock: new ManualClock() });
-    await stores.waitReady();
+    const stores = await redisStoresForTest({ url: redis.url, fast: true });
     server = await startTestServer({ stores });
   });
   afterAll(async () => {

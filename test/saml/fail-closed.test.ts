@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createRedisStores } from '../../server/stores/redis/index.js';
-import { ManualClock } from '../support/manual-clock.js';
-import { describeWithRedis, uniquePrefix } from '../support/redis.js';
+import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
 import { startTestServer, testConfig } from '../support/test-server.js';
@@ -16,8 +14,7 @@ describeWithRedis('SAML sign-in when the store is down', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     corp = await createTestIdp('corp');
-    const stores = createRedisStores({ url: redis.url, keyPrefix: uniquePrefix(), commandTimeoutMs: 500, connectTimeoutMs: 1000, clock: new ManualClock() });
-    await stores.waitReady();
+    const stores = await redisStoresForTest({ url: redis.url, fast: true });
     server = await startTestServer({ stores, config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] }) });
   });
   afterAll(async () => {

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createRedisStores } from '../../server/stores/redis/index.js';
-import { ManualClock } from '../support/manual-clock.js';
-import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
-import { postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
+import { describeWithRedis } from '../support/redis.js';
+import { postGraphQL, startInstancesOnRedis, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
@@ -14,14 +12,7 @@ describeWithRedis('SAML sign-in across instances sharing Redis', () => {
 
   beforeAll(async () => {
     corp = await createTestIdp('corp');
-    const prefix = uniquePrefix();
-    const config = testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] });
-    const instance = async () => {
-      const stores = createRedisStores({ url: sharedRedisUrl, keyPrefix: prefix, commandTimeoutMs: 1000, connectTimeoutMs: 2000, clock: new ManualClock() });
-      await stores.waitReady();
-      return startTestServer({ stores, config });
-    };
-    [a, b] = await Promise.all([instance(), instance()]);
+    [a, b] = (await startInstancesOnRedis(testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] }))) as [TestServer, TestServer];
   });
   afterAll(async () => {
     await Promise.all([a.close(), b.close()]);

@@ -9,10 +9,9 @@ import type { PortcullisConfig } from '../../server/config/schema.js';
 import { API_TOKEN_SCOPES, rolesOf } from '../../server/identity/principal.js';
 import type { Principal } from '../../server/identity/principal.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
-import { createRedisStores } from '../../server/stores/redis/index.js';
 import type { Stores, UserIdentity } from '../../server/stores/types.js';
 import { ManualClock } from './manual-clock.js';
-import { sharedRedisUrl, uniquePrefix } from './redis.js';
+import { redisStoresForTest } from './redis.js';
 
 /** The roles the access tests run against (the shape of the documented example). */
 export function accessConfig(overrides: { requiredApprovals?: number } = {}): PortcullisConfig {
@@ -74,7 +73,7 @@ export async function accessFixture(backend: Backend, options: { requiredApprova
   const stores =
     backend === 'embedded'
       ? await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-access-')), clock })
-      : createRedisStores({ url: options.redisUrl ?? sharedRedisUrl, keyPrefix: options.prefix ?? uniquePrefix(), commandTimeoutMs: 1000, connectTimeoutMs: 2000, clock });
+      : await redisStoresForTest({ url: options.redisUrl, prefix: options.prefix, clock });
   await stores.waitReady();
   const events = new AccessEvents(stores.events);
   const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config });

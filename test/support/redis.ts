@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, inject } from 'vitest';
+import type { Clock } from '../../server/clock.js';
+import { createRedisStores } from '../../server/stores/redis/index.js';
+import type { Stores } from '../../server/stores/types.js';
+import { ManualClock } from './manual-clock.js';
 
 /** The run's shared redis-server URL ('' when the binary is missing outside CI). */
 export const sharedRedisUrl = inject('redisUrl');
@@ -10,4 +14,21 @@ export const describeWithRedis = sharedRedisUrl ? describe : describe.skip;
 /** A key prefix no other test uses, so tests share one server without seeing each other. */
 export function uniquePrefix(): string {
   return `test:${randomUUID()}:`;
+}
+
+/**
+ * Redis-backed stores for a test, connected and ready: the run's shared server unless a
+ * private one is named, a fresh key prefix unless one is shared between "instances", and
+ * short timeouts so failure tests fail fast.
+ */
+export async function redisStoresForTest(options: { url?: string; prefix?: string; clock?: Clock; fast?: boolean } = {}): Promise<Stores> {
+  const stores = createRedisStores({
+    url: options.url ?? sharedRedisUrl,
+    keyPrefix: options.prefix ?? uniquePrefix(),
+    commandTimeoutMs: options.fast ? 500 : 1000,
+    connectTimeoutMs: options.fast ? 1000 : 2000,
+    clock: options.clock ?? new ManualClock(),
+  });
+  await stores.waitReady();
+  return stores;
 }

@@ -91,3 +91,10 @@ export function executeOverWs(client: Client, query: string): Promise<{ data?: u
     );
   });
 }
+
+/** Several broker instances sharing one Redis (one key prefix), as a deployment runs them. */
+export async function startInstancesOnRedis(config: PortcullisConfig, count = 2, clock?: Clock): Promise<TestServer[]> {
+  const { redisStoresForTest, uniquePrefix } = await import('./redis.js');
+  const prefix = uniquePrefix();
+  return Promise.all(Array.from({ length: count }, async () => startTestServer({ stores: await redisStoresForTest({ prefix, clock }), config, clock })));
+}
