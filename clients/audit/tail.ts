@@ -1,10 +1,14 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { brokerUrl } from '../cli/broker-api.js';
+import { AuditFeedDocument } from '../graphql/generated/graphql.js';
+import type { AuditFeedSubscription } from '../graphql/generated/graphql.js';
 import { toOcsf } from './ocsf.js';
 import type { WireAuditEvent } from './ocsf.js';
 
-const SUBSCRIPTION = `subscription($after: String) { auditEvents(after: $after) { id type time outcome actor server tool sessionId data hash prevHash } }`;
+const SUBSCRIPTION = print(AuditFeedDocument);
 
 export interface TailOptions {
   broker: string;
@@ -25,20 +29,20 @@ export interface TailOptions {
  */
 export async function followAuditFeed(options: TailOptions): Promise<void> {
   let cursor = options.after ?? readCursor(options.cursorFile);
-  const url = new URL('graphql', options.broker.replace(/\/?$/, '/'));
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const url = brokerUrl(options.broker, 'graphql', 'ws');
   let delay = 500;
   while (!options.signal?.aborted) {
     const outcome = await new Promise<'ended' | Error>((resolve) => {
-      const client = createClient({ url: url.toString(), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${options.token}` } });
+      const client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${options.token}` } });
       const stop = () => void Promise.resolve(client.dispose()).then(() => resolve('ended'));
       options.signal?.addEventListener('abort', stop, { once: true });
-      client.subscribe<{ auditEvents: WireAuditEvent }>(
+      client.subscribe<AuditFeedSubscription>(
         { query: SUBSCRIPTION, variables: { after: cursor ?? null } },
         {
           next: (value) => {
             if (!value.data) return;
-            const event = value.data.auditEvents;
+            // `data` is always a JSON object; the JSON scalar is only typed `unknown`.
+            const event = value.data.auditEvents as WireAuditEvent;
             options.write(JSON.stringify(options.format === 'ocsf' ? toOcsf(event) : event));
             cursor = event.id;
             if (options.cursorFile) writeCursor(options.cursorFile, cursor);

@@ -1,16 +1,25 @@
 import { Command } from 'commander';
 import { PortcullisError } from '../../server/errors.js';
+import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
+import { accessCommands } from './commands/access.js';
 import { auditCommand } from './commands/audit.js';
 import { checkConfigCommand } from './commands/check-config.js';
 import { connectCommand } from './commands/connect.js';
 import { mcpConfigCommand } from './commands/mcp-config.js';
+import { loginCommand, logoutCommand, whoamiCommand } from './commands/login.js';
 import { serveCommand } from './commands/serve.js';
+import { tokenCommands } from './commands/tokens.js';
 
 const program = new Command('portcullis')
   .description('Access broker for MCP servers: SAML sign-in, just-in-time grants, audited relay.')
   .showHelpAfterError()
-  .addHelpText('after', '\nExit codes: 0 success, 1 failure, 2 invalid configuration.')
+  .addHelpText('after', '\nExit codes: 0 success, 1 failure, 2 invalid configuration, 3 request not granted (request --wait).')
+  .addCommand(loginCommand())
+  .addCommand(logoutCommand())
+  .addCommand(whoamiCommand());
+for (const command of [...accessCommands(), ...tokenCommands()]) program.addCommand(command);
+program
   .addCommand(serveCommand())
   .addCommand(checkConfigCommand())
   .addCommand(connectCommand())
@@ -19,7 +28,7 @@ const program = new Command('portcullis')
 
 await program.parseAsync(process.argv).catch((error: unknown) => {
   // One clear line, never a stack: typed errors carry their stable code.
-  const code = error instanceof PortcullisError ? `${error.code}: ` : '';
+  const code = error instanceof PortcullisError || error instanceof CliError ? `${error.code}: ` : '';
   console.error(`portcullis: ${code}${error instanceof Error ? error.message : String(error)}`);
   process.exit(EXIT.failure);
 });

@@ -28,6 +28,7 @@ import { samlRoutes } from '../saml/routes.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
 import { createApp } from './app.js';
+import { cliLoginRoutes } from './cli-login-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
 
 export interface PortcullisServer {
@@ -69,6 +70,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     logger,
   });
 
+  const cliLogin = cliLoginRoutes({ idpIds: identityProviders.map((idp) => idp.id), authenticator: identity.authenticator, cliLogin: identity.cliLogin, logger });
+
   const policy = new AccessPolicy(config);
   const events = new AccessEvents(stores.events);
   const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config });
@@ -87,7 +90,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const app = createApp({
     apollo,
     services,
-    routers: devIdp ? [saml, devIdp.router] : [saml],
+    routers: [saml, cliLogin, ...(devIdp ? [devIdp.router] : [])],
     stores,
     metrics: createMetrics(),
     logger,

@@ -16,6 +16,10 @@ export class ApiTokenService {
     private readonly deps: { tokens: ApiTokenStore; audit: AuditLog; clock: Clock; roles: readonly RoleConfig[]; maxTtlSeconds: number },
   ) {}
 
+  get maxTtlSeconds(): number {
+    return this.deps.maxTtlSeconds;
+  }
+
   /**
    * Issues a token acting as the caller. A token may only be minted with scopes the
    * caller's own credential holds, so a narrow token cannot widen itself.

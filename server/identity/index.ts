@@ -4,6 +4,7 @@ import { SessionCookie } from '../http/session-cookie.js';
 import type { Stores } from '../stores/types.js';
 import { ApiTokenService } from './api-tokens.js';
 import { Authenticator } from './authenticate.js';
+import { CliLoginService } from './cli-login.js';
 import { LoginSessionService } from './login-sessions.js';
 
 export interface Identity {
@@ -11,6 +12,7 @@ export interface Identity {
   sessions: LoginSessionService;
   tokens: ApiTokenService;
   authenticator: Authenticator;
+  cliLogin: CliLoginService;
 }
 
 /** The identity services, wired to their stores, the audit log and the clock. */
@@ -18,5 +20,11 @@ export function createIdentity(config: PortcullisConfig, stores: Stores, clock: 
   const cookie = new SessionCookie(config.server.publicUrl);
   const sessions = new LoginSessionService({ sessions: stores.sessions, audit: stores.audit, clock, roles: config.roles, ttlSeconds: config.session.ttlSeconds });
   const tokens = new ApiTokenService({ tokens: stores.tokens, audit: stores.audit, clock, roles: config.roles, maxTtlSeconds: config.apiTokens.maxTtlSeconds });
-  return { cookie, sessions, tokens, authenticator: new Authenticator({ sessions, tokens, cookie, publicUrl: config.server.publicUrl }) };
+  return {
+    cookie,
+    sessions,
+    tokens,
+    authenticator: new Authenticator({ sessions, tokens, cookie, publicUrl: config.server.publicUrl }),
+    cliLogin: new CliLoginService({ codes: stores.cliLoginCodes, sessions, tokens, clock }),
+  };
 }

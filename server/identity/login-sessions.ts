@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { RoleConfig } from '../config/schema.js';
-import type { LoginSessionStore, UserIdentity } from '../stores/types.js';
+import type { LoginSession, LoginSessionStore, UserIdentity } from '../stores/types.js';
 import { issueCredential, parseCredential, secretMatches } from './credentials.js';
 import { API_TOKEN_SCOPES, rolesOf } from './principal.js';
 import type { Principal } from './principal.js';
@@ -28,6 +28,16 @@ export class LoginSessionService {
     if (!parsed) return null;
     const session = await this.deps.sessions.get(parsed.id);
     if (!session || !secretMatches(parsed.secret, session.secretHash)) return null;
+    return this.principalOf(session);
+  }
+
+  /** A live session by id (for a flow that proved the cookie earlier), with its end. */
+  async find(sessionId: string): Promise<{ principal: Principal; expiresAt: number } | null> {
+    const session = await this.deps.sessions.get(sessionId);
+    return session ? { principal: this.principalOf(session), expiresAt: session.expiresAt } : null;
+  }
+
+  private principalOf(session: LoginSession): Principal {
     return {
       user: session.user,
       roles: rolesOf(session.user, this.deps.roles),

@@ -1,6 +1,6 @@
 import type { CacheItem, CacheProvider } from '@node-saml/node-saml';
 import type { Clock } from '../clock.js';
-import type { SamlRequestCache } from '../stores/types.js';
+import type { OneTimeValueStore } from '../stores/types.js';
 
 /**
  * node-saml's InResponseTo cache, backed by the shared store so any instance can finish a
@@ -13,7 +13,7 @@ export class StoreRequestIdCache implements CacheProvider {
   consumed = false;
 
   constructor(
-    private readonly store: SamlRequestCache,
+    private readonly store: OneTimeValueStore,
     private readonly idpId: string,
     private readonly clock: Clock,
     private readonly ttlMs: number,

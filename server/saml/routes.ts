@@ -9,7 +9,7 @@ import { safeReturnTo } from '../http/return-to.js';
 import type { SessionCookie } from '../http/session-cookie.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
 import type { Logger } from '../log.js';
-import type { SamlRequestCache } from '../stores/types.js';
+import type { OneTimeValueStore } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
 import type { SamlSignIn } from './saml-sign-in.js';
@@ -34,7 +34,7 @@ export function samlRoutes(deps: {
   idps: ReadonlyMap<string, IdentityProvider>;
   signIn: SamlSignIn;
   sessions: LoginSessionService;
-  requestIds: SamlRequestCache;
+  requestIds: OneTimeValueStore;
   cookie: SessionCookie;
   clock: Clock;
   publicUrl: string;

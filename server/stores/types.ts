@@ -59,14 +59,14 @@ export interface ApiTokenStore {
 }
 
 /**
- * SAML AuthnRequest ids we issued, so a response's InResponseTo can be checked by any
- * instance (node-saml's own cache is per process).
+ * Short-lived values that are taken once, shared by every instance: the SAML AuthnRequest
+ * ids we issued (node-saml's own cache is per process) and CLI login codes.
  */
-export interface SamlRequestCache {
-  put(requestId: string, value: string, expiresAt: number): Promise<void>;
-  get(requestId: string): Promise<string | null>;
-  /** Atomically removes and returns the entry: a request id answers one login only. */
-  take(requestId: string): Promise<string | null>;
+export interface OneTimeValueStore {
+  put(key: string, value: string, expiresAt: number): Promise<void>;
+  get(key: string): Promise<string | null>;
+  /** Atomically removes and returns the entry: of racing takers exactly one gets it. */
+  take(key: string): Promise<string | null>;
 }
 
 /** Consumed assertion ids, kept until the assertion could no longer be valid anyway. */
@@ -120,7 +120,9 @@ export interface Stores {
   readonly kind: 'embedded' | 'redis';
   sessions: LoginSessionStore;
   tokens: ApiTokenStore;
-  samlRequests: SamlRequestCache;
+  samlRequests: OneTimeValueStore;
+  /** Codes `portcullis login` exchanges for a token (server/identity/cli-login.ts). */
+  cliLoginCodes: OneTimeValueStore;
   assertionReplay: AssertionReplayCache;
   audit: AuditLog;
   access: AccessStore;

@@ -46,7 +46,7 @@ describe('portcullis connect (stdio bridge)', () => {
   it('refuses to run without a token, saying where one comes from', async () => {
     const result = await runCli(['connect', 'everything', '--broker', fx.server.url], { XDG_CONFIG_HOME: '/nonexistent' });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/set PORTCULLIS_TOKEN .* or run `portcullis login`/);
+    expect(result.stderr).toMatch(/NOT_SIGNED_IN: not signed in: run `portcullis login/);
   });
 });
 

@@ -153,7 +153,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
       });
     });
 
-    describe('SAML request ids', () => {
+    describe('one-time values (SAML request ids, CLI login codes)', () => {
       it('answers one take only, however many race for it', async () => {
         await fx.stores.samlRequests.put('_req1', 'corp', fx.clock.now() + 60_000);
         expect(await fx.stores.samlRequests.get('_req1')).toBe('corp');
@@ -166,6 +166,13 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         await fx.stores.samlRequests.put('_req2', 'corp', fx.clock.now() + 60_000);
         fx.clock.advance(60_000);
         expect(await fx.stores.samlRequests.take('_req2')).toBeNull();
+      });
+
+      it('keeps the two kinds apart: the same key in each is a different value', async () => {
+        await fx.stores.samlRequests.put('k', 'saml', fx.clock.now() + 60_000);
+        await fx.stores.cliLoginCodes.put('k', 'cli', fx.clock.now() + 60_000);
+        expect(await fx.stores.cliLoginCodes.take('k')).toBe('cli');
+        expect(await fx.stores.samlRequests.take('k')).toBe('saml');
       });
     });
 

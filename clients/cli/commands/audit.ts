@@ -7,7 +7,7 @@ import { AuditLogCorruptError } from '../../../server/errors.js';
 import { AUDIT_FILE_NAME, readAuditFile } from '../../../server/stores/embedded/file-audit-log.js';
 import { createRedisStores } from '../../../server/stores/redis/index.js';
 import { followAuditFeed } from '../../audit/tail.js';
-import { resolveToken } from '../credentials.js';
+import { resolveCredentials } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { loadConfigOrExit } from './load-config.js';
 
@@ -31,19 +31,15 @@ export function auditCommand(): Command {
   audit
     .command('tail')
     .description('Stream audit events as JSON lines to stdout (replay from a cursor, then live), for a SIEM or a file.')
-    .requiredOption('-b, --broker <url>', 'broker base URL')
+    .option('-b, --broker <url>', 'broker base URL (default: $PORTCULLIS_BROKER, else the one you logged in to)')
     .option('--after <cursor>', 'start after this cursor (default: the cursor file, else only new events)')
     .option('--cursor-file <file>', 'read the cursor to resume from, and record each delivered cursor here')
     .addOption(new Option('--format <format>', 'json: Portcullis events; ocsf: OCSF 1.1 events').choices(['json', 'ocsf']).default('json'))
-    .action(async (options: { broker: string; after?: string; cursorFile?: string; format: 'json' | 'ocsf' }) => {
-      const credentials = resolveToken();
-      if (!credentials) {
-        console.error('portcullis: no token: set PORTCULLIS_TOKEN (an audit:read token) or run `portcullis login`');
-        process.exit(EXIT.failure);
-      }
+    .action(async (options: { broker?: string; after?: string; cursorFile?: string; format: 'json' | 'ocsf' }) => {
+      const { broker, token } = resolveCredentials(options);
       await followAuditFeed({
-        broker: options.broker,
-        token: credentials.token,
+        broker,
+        token,
         after: options.after,
         cursorFile: options.cursorFile,
         format: options.format,

@@ -5,7 +5,7 @@ import type {
   AssertionReplayCache,
   LoginSession,
   LoginSessionStore,
-  SamlRequestCache,
+  OneTimeValueStore,
 } from '../types.js';
 import { ExpiringMap } from './expiring-map.js';
 
@@ -74,27 +74,27 @@ export class EmbeddedApiTokenStore implements ApiTokenStore {
   }
 }
 
-export class EmbeddedSamlRequestCache implements SamlRequestCache {
-  private readonly requests: ExpiringMap<string>;
+export class EmbeddedOneTimeValues implements OneTimeValueStore {
+  private readonly values: ExpiringMap<string>;
 
   constructor(clock: Clock) {
-    this.requests = new ExpiringMap(clock);
+    this.values = new ExpiringMap(clock);
   }
 
-  async put(requestId: string, value: string, expiresAt: number): Promise<void> {
-    this.requests.set(requestId, value, expiresAt);
+  async put(key: string, value: string, expiresAt: number): Promise<void> {
+    this.values.set(key, value, expiresAt);
   }
 
-  async get(requestId: string): Promise<string | null> {
-    return this.requests.get(requestId) ?? null;
+  async get(key: string): Promise<string | null> {
+    return this.values.get(key) ?? null;
   }
 
-  async take(requestId: string): Promise<string | null> {
-    return this.requests.take(requestId) ?? null;
+  async take(key: string): Promise<string | null> {
+    return this.values.take(key) ?? null;
   }
 
   close(): void {
-    this.requests.close();
+    this.values.close();
   }
 }
 

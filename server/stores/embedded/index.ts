@@ -8,7 +8,7 @@ import {
   EmbeddedApiTokenStore,
   EmbeddedAssertionReplayCache,
   EmbeddedLoginSessionStore,
-  EmbeddedSamlRequestCache,
+  EmbeddedOneTimeValues,
 } from './identity-stores.js';
 
 /** Single-instance stores: state in memory, audit log in `dataDir`. */
@@ -16,13 +16,15 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
   const audit = await FileAuditLog.open(options.dataDir, options.clock, options.redact ?? createRedactor());
   const sessions = new EmbeddedLoginSessionStore(options.clock);
   const tokens = new EmbeddedApiTokenStore(options.clock);
-  const samlRequests = new EmbeddedSamlRequestCache(options.clock);
+  const samlRequests = new EmbeddedOneTimeValues(options.clock);
+  const cliLoginCodes = new EmbeddedOneTimeValues(options.clock);
   const assertionReplay = new EmbeddedAssertionReplayCache(options.clock);
   return {
     kind: 'embedded',
     sessions,
     tokens,
     samlRequests,
+    cliLoginCodes,
     assertionReplay,
     audit,
     access: new EmbeddedAccessStore(),
@@ -30,7 +32,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     ping: async () => audit.ping(),
     waitReady: async () => {},
     close: async () => {
-      for (const store of [sessions, tokens, samlRequests, assertionReplay]) store.close();
+      for (const store of [sessions, tokens, samlRequests, cliLoginCodes, assertionReplay]) store.close();
       await audit.close();
     },
   };

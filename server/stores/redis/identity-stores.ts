@@ -6,7 +6,7 @@ import type {
   AssertionReplayCache,
   LoginSession,
   LoginSessionStore,
-  SamlRequestCache,
+  OneTimeValueStore,
 } from '../types.js';
 import { defineScript, guarded } from './connection.js';
 
@@ -124,23 +124,24 @@ export class RedisApiTokenStore implements ApiTokenStore {
   }
 }
 
-export class RedisSamlRequestCache implements SamlRequestCache {
+export class RedisOneTimeValues implements OneTimeValueStore {
   private readonly records: RedisJsonRecords<{ value: string; expiresAt: number }>;
 
-  constructor(redis: Redis, clock: Clock, prefix: string) {
-    this.records = new RedisJsonRecords(redis, clock, `${prefix}saml-request:`);
+  /** `namespace` is the full key prefix of this kind of value. */
+  constructor(redis: Redis, clock: Clock, namespace: string) {
+    this.records = new RedisJsonRecords(redis, clock, namespace);
   }
 
-  put(requestId: string, value: string, expiresAt: number): Promise<void> {
-    return this.records.put(requestId, { value, expiresAt });
+  put(key: string, value: string, expiresAt: number): Promise<void> {
+    return this.records.put(key, { value, expiresAt });
   }
 
-  async get(requestId: string): Promise<string | null> {
-    return (await this.records.get(requestId))?.value ?? null;
+  async get(key: string): Promise<string | null> {
+    return (await this.records.get(key))?.value ?? null;
   }
 
-  async take(requestId: string): Promise<string | null> {
-    return (await this.records.take(requestId))?.value ?? null;
+  async take(key: string): Promise<string | null> {
+    return (await this.records.take(key))?.value ?? null;
   }
 }
 

@@ -7,7 +7,7 @@ import {
   RedisApiTokenStore,
   RedisAssertionReplayCache,
   RedisLoginSessionStore,
-  RedisSamlRequestCache,
+  RedisOneTimeValues,
 } from './identity-stores.js';
 import { StreamAuditLog } from './stream-audit-log.js';
 import { RedisAccessStore } from './access-store.js';
@@ -32,7 +32,8 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     kind: 'redis',
     sessions: new RedisLoginSessionStore(redis, clock, prefix),
     tokens: new RedisApiTokenStore(redis, clock, prefix),
-    samlRequests: new RedisSamlRequestCache(redis, clock, prefix),
+    samlRequests: new RedisOneTimeValues(redis, clock, `${prefix}saml-request:`),
+    cliLoginCodes: new RedisOneTimeValues(redis, clock, `${prefix}cli-login-code:`),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
     audit,
     access: new RedisAccessStore(redis, clock, prefix),

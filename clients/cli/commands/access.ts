@@ -1,0 +1,181 @@
+import type { Command } from 'commander';
+import {
+  AccessRequestsDocument,
+  CancelAccessRequestDocument,
+  CreateAccessRequestDocument,
+  GrantsDocument,
+  McpServersDocument,
+  ReviewAccessRequestDocument,
+  RevokeGrantDocument,
+} from '../../graphql/generated/graphql.js';
+import type { AccessRequestFieldsFragment, AccessRequestStatus, GrantFieldsFragment } from '../../graphql/generated/graphql.js';
+import { formatDuration } from '../durations.js';
+import { EXIT } from '../exit-codes.js';
+import { fields, list, table, when } from '../output.js';
+import { apiFor, clientCommand, countOption, durationOption, emit, listOption } from './client-command.js';
+import type { ClientOptions } from './client-command.js';
+import { waitForDecision } from './wait-for-decision.js';
+
+type RequestFields = AccessRequestFieldsFragment;
+type GrantFields = GrantFieldsFragment;
+
+export function accessCommands(): Command[] {
+  return [serversCommand(), requestCommand(), requestsCommand(), approveCommand(), denyCommand(), cancelCommand(), grantsCommand(), revokeCommand()];
+}
+
+function serversCommand(): Command {
+  return clientCommand('servers', 'List the MCP servers, and what you may request and review on each.').action(async (options: ClientOptions) => {
+    const { mcpServers } = await apiFor(options).request(McpServersDocument, {});
+    emit(options, mcpServers, () =>
+      table(
+        ['NAME', 'TRANSPORT', 'REQUESTABLE', 'REVIEWABLE', 'DESCRIPTION'],
+        mcpServers.map((s) => [s.name, s.transport, list(s.requestableTools), list(s.reviewableTools), s.description ?? '']),
+      ),
+    );
+  });
+}
+
+function requestCommand(): Command {
+  return clientCommand('request', 'Ask for time-boxed access to an MCP server (or some of its tools).')
+    .argument('<server>', 'MCP server name (see `portcullis servers`)')
+    .option('--tools <names>', 'tools or patterns, comma-separated (default: every tool you may request)', listOption)
+    .requiredOption('--reason <text>', 'why you need it (reviewers and the audit log see this)')
+    .requiredOption('--for <duration>', 'how long, like 90m, 2h or 1d', durationOption)
+    .option('--wait', 'wait until the request is decided, then print the grant or the denial (exit 3 unless approved)')
+    .action(async (server: string, options: ClientOptions & { tools?: string[]; reason: string; for: number; wait?: boolean }) => {
+      const api = apiFor(options);
+      const input = { server, tools: options.tools ?? null, reason: options.reason, durationSeconds: options.for };
+      const request = options.wait
+        ? await waitForDecision(api, async () => (await api.request(CreateAccessRequestDocument, { input })).createAccessRequest, (created) =>
+            console.error(`Request ${created.id} is pending review; waiting for a decision (Ctrl-C stops waiting, the request stays open)...`),
+          )
+        : (await api.request(CreateAccessRequestDocument, { input })).createAccessRequest;
+      showDecision(options, request);
+      if (options.wait && request.status !== 'APPROVED') process.exit(EXIT.notGranted);
+    });
+}
+
+function requestsCommand(): Command {
+  return clientCommand('requests', 'List access requests you may see: your own, and those you may review.')
+    .option('--pending', 'only requests waiting for review')
+    .option('--mine', 'only your own requests')
+    .option('--limit <n>', 'at most this many, newest first', countOption, 50)
+    .action(async (options: ClientOptions & { pending?: boolean; mine?: boolean; limit: number }) => {
+      const api = apiFor(options);
+      const status: AccessRequestStatus | null = options.pending ? 'PENDING' : null;
+      const items = await collect(options.limit, async (after, first) => (await api.request(AccessRequestsDocument, { status, mine: options.mine ?? null, first, after })).accessRequests);
+      emit(options, items, () =>
+        table(
+          ['ID', 'STATUS', 'SERVER', 'TOOLS', 'REQUESTER', 'FOR', 'CREATED', 'REASON'],
+          items.map((r) => [r.id, r.status, r.server, list(r.tools), r.requester.email, formatDuration(r.durationSeconds), when(r.createdAt), r.reason]),
+        ),
+      );
+    });
+}
+
+function approveCommand(): Command {
+  return clientCommand('approve', 'Approve a request you may review.')
+    .argument('<id>', 'access request id')
+    .option('--for <duration>', 'allow less time than was asked for, like 30m', durationOption)
+    .option('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (id: string, options: ClientOptions & { for?: number; reason?: string }) => {
+      await review(options, { requestId: id, decision: 'APPROVE', durationSeconds: options.for ?? null, reason: options.reason ?? null });
+    });
+}
+
+function denyCommand(): Command {
+  return clientCommand('deny', 'Deny a request you may review.')
+    .argument('<id>', 'access request id')
+    .requiredOption('--reason <text>', 'why (the requester sees it)')
+    .action(async (id: string, options: ClientOptions & { reason: string }) => {
+      await review(options, { requestId: id, decision: 'DENY', durationSeconds: null, reason: options.reason });
+    });
+}
+
+function cancelCommand(): Command {
+  return clientCommand('cancel', 'Withdraw one of your pending requests.')
+    .argument('<id>', 'access request id')
+    .action(async (id: string, options: ClientOptions) => {
+      const { cancelAccessRequest } = await apiFor(options).request(CancelAccessRequestDocument, { id });
+      showDecision(options, cancelAccessRequest);
+    });
+}
+
+function grantsCommand(): Command {
+  return clientCommand('grants', 'List your active grants (auditors: everyone\'s).')
+    .option('--all', 'ended grants too')
+    .option('--limit <n>', 'at most this many, newest first', countOption, 50)
+    .action(async (options: ClientOptions & { all?: boolean; limit: number }) => {
+      const api = apiFor(options);
+      const items = await collect(options.limit, async (after, first) => (await api.request(GrantsDocument, { active: options.all ? null : true, first, after })).grants);
+      emit(options, items, () =>
+        table(
+          ['ID', 'SERVER', 'TOOLS', 'STATUS', 'USER', 'EXPIRES'],
+          items.map((g) => [g.id, g.server, toolsOf(g), g.status, g.user.email, g.status === 'REVOKED' ? `revoked ${when(g.revokedAt)}` : when(g.expiresAt)]),
+        ),
+      );
+    });
+}
+
+function revokeCommand(): Command {
+  return clientCommand('revoke', 'End a grant now, on every broker instance (its live sessions are closed).')
+    .argument('<grant-id>', 'grant id')
+    .requiredOption('--reason <text>', 'why (the grant holder and the audit log see it)')
+    .action(async (id: string, options: ClientOptions & { reason: string }) => {
+      const { revokeGrant } = await apiFor(options).request(RevokeGrantDocument, { id, reason: options.reason });
+      emit(options, revokeGrant, () => `Revoked grant ${revokeGrant.id} on ${revokeGrant.server} (${revokeGrant.user.email}).`);
+    });
+}
+
+async function review(options: ClientOptions, input: { requestId: string; decision: 'APPROVE' | 'DENY'; durationSeconds: number | null; reason: string | null }): Promise<void> {
+  const { reviewAccessRequest } = await apiFor(options).request(ReviewAccessRequestDocument, { input });
+  showDecision(options, reviewAccessRequest);
+}
+
+function showDecision(options: ClientOptions, request: RequestFields): void {
+  emit(options, request, () => describeRequest(request));
+}
+
+function describeRequest(r: RequestFields): string {
+  const lines: [string, string][] = [
+    ['Request', r.id],
+    ['Status', r.status],
+    ['Server', r.server],
+    ['Tools', list(r.tools)],
+    ['Requester', r.requester.email],
+    ['For', formatDuration(r.durationSeconds)],
+    ['Reason', r.reason],
+  ];
+  if (r.status === 'PENDING') lines.push(['Review by', when(r.expiresAt)]);
+  for (const review of r.reviews) {
+    lines.push([review.decision === 'APPROVE' ? 'Approved by' : 'Denied by', `${review.reviewer.email}${review.reason ? `: ${review.reason}` : ''}`]);
+  }
+  if (r.grant) lines.push(...grantLines(r.grant));
+  return fields(lines);
+}
+
+function grantLines(g: GrantFields): [string, string][] {
+  return [
+    ['Grant', g.id],
+    ['Grant status', g.status],
+    ['Grant tools', toolsOf(g)],
+    ['Expires', when(g.expiresAt)],
+  ];
+}
+
+function toolsOf(g: GrantFields): string {
+  return g.deniedTools.length > 0 ? `${list(g.tools)} except ${list(g.deniedTools)}` : list(g.tools);
+}
+
+/** Follows cursor pages until `limit` items (the API caps a page; the CLI does not care). */
+async function collect<T>(limit: number, page: (after: string | null, first: number) => Promise<{ items: T[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } }>): Promise<T[]> {
+  const items: T[] = [];
+  let after: string | null = null;
+  while (items.length < limit) {
+    const result = await page(after, Math.min(100, limit - items.length));
+    items.push(...result.items);
+    if (!result.pageInfo.hasNextPage || !result.pageInfo.endCursor) break;
+    after = result.pageInfo.endCursor;
+  }
+  return items;
+}

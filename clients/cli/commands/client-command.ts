@@ -1,0 +1,49 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { BrokerApi } from '../broker-api.js';
+import { resolveCredentials } from '../credentials.js';
+import { parseDuration } from '../durations.js';
+
+/** Options every command that talks to the broker's API takes. */
+export interface ClientOptions {
+  broker?: string;
+  json?: boolean;
+}
+
+/** A command on the broker's API: `--broker` (default: your login's) and `--json`. */
+export function clientCommand(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .option('-b, --broker <url>', 'broker base URL (default: $PORTCULLIS_BROKER, else the one you logged in to)')
+    .option('--json', 'print JSON for scripts instead of a table');
+}
+
+export function apiFor(options: ClientOptions): BrokerApi {
+  return new BrokerApi(resolveCredentials(options));
+}
+
+/** Prints the JSON form with `--json`, the human form otherwise. */
+export function emit(options: ClientOptions, json: unknown, human: () => string): void {
+  console.log(options.json ? JSON.stringify(json, null, 2) : human());
+}
+
+/** commander parser for `90m`, `2h`, `1d`. */
+export function durationOption(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/** commander parser for `a,b` (repeatable: values accumulate). */
+export function listOption(value: string, previous: string[] = []): string[] {
+  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError('expected one or more comma-separated names');
+  return [...previous, ...items];
+}
+
+export function countOption(value: string): number {
+  const n = Number(value);
+  if (!/^\d{1,4}$/.test(value) || n < 1) throw new InvalidArgumentError('expected a number from 1 to 9999');
+  return n;
+}

@@ -1,0 +1,94 @@
+import { hostname } from 'node:os';
+import { Command } from 'commander';
+import { MeDocument, RevokeApiTokenDocument } from '../../graphql/generated/graphql.js';
+import { BrokerApi } from '../broker-api.js';
+import { CliError } from '../cli-error.js';
+import { checkBrokerUrl, credentialsPath, deleteCredentials, readStoredCredentials, saveCredentials } from '../credentials.js';
+import type { StoredCredentials } from '../credentials.js';
+import { EXIT } from '../exit-codes.js';
+import { loopbackLogin } from '../loopback-login.js';
+import { fields, list, when } from '../output.js';
+import { apiFor, clientCommand, durationOption, emit } from './client-command.js';
+import type { ClientOptions } from './client-command.js';
+
+export function loginCommand(): Command {
+  return new Command('login')
+    .description('Sign in through your identity provider in a browser; stores an api,mcp token for this user only (0600).')
+    .option('-b, --broker <url>', 'broker base URL (default: $PORTCULLIS_BROKER, else the last one you logged in to)')
+    .option('--idp <id>', 'identity provider to sign in with (needed when the broker has several)')
+    .option('--no-browser', 'do not open a browser: print the URL to open')
+    .option('--timeout <duration>', 'give up when the browser has not come back after this long', durationOption, 300)
+    .option('--json', 'print JSON for scripts')
+    .action(async (options: { broker?: string; idp?: string; browser: boolean; timeout: number; json?: boolean }) => {
+      const previous = readStoredCredentials();
+      const given = options.broker ?? process.env.PORTCULLIS_BROKER ?? previous?.broker;
+      if (!given) throw new CliError('NO_BROKER', 'which broker? give --broker URL (or set PORTCULLIS_BROKER)');
+      const broker = checkBrokerUrl(given);
+      const login = await loopbackLogin({
+        broker,
+        idp: options.idp,
+        timeoutMs: options.timeout * 1000,
+        tokenName: `portcullis CLI on ${hostname()}`.slice(0, 100),
+        present: (url) => present(url, options.browser),
+      });
+      const path = saveCredentials({ broker, token: login.token, tokenId: login.tokenId, email: login.user.email, expiresAt: login.expiresAt });
+      // The new token replaces the old: revoke it (best effort) rather than leave it valid.
+      if (previous && previous.broker === broker && previous.tokenId !== login.tokenId) await revoke(previous);
+      emit(options, { broker, email: login.user.email, idp: login.user.idp, tokenId: login.tokenId, expiresAt: login.expiresAt, credentials: path }, () =>
+        `Signed in to ${broker} as ${login.user.email}; the token expires ${when(login.expiresAt)}.`,
+      );
+    });
+}
+
+export function logoutCommand(): Command {
+  return new Command('logout')
+    .description('Revoke the stored token at the broker and delete it from this computer.')
+    .action(async () => {
+      const stored = readStoredCredentials();
+      if (!stored) return void console.log('Not signed in.');
+      const revoked = await revoke(stored);
+      deleteCredentials();
+      if (revoked === true || revoked.code === 'UNAUTHENTICATED') return void console.log(`Signed out of ${stored.broker}.`);
+      // The secret is gone from disk either way; say plainly that it is still valid at the broker.
+      console.error(`portcullis: ${revoked.code}: deleted ${credentialsPath()}, but the broker did not revoke token ${stored.tokenId} (${revoked.message}); it stays valid until ${stored.expiresAt}: revoke it with \`portcullis token revoke ${stored.tokenId}\` from another login`);
+      process.exit(EXIT.failure);
+    });
+}
+
+export function whoamiCommand(): Command {
+  return clientCommand('whoami', 'Show who the broker takes you for.').action(async (options: ClientOptions) => {
+    const api = apiFor(options);
+    const { me } = await api.request(MeDocument, {});
+    const stored = process.env.PORTCULLIS_TOKEN ? null : readStoredCredentials();
+    emit(options, { broker: api.broker, ...me, tokenExpiresAt: stored?.expiresAt ?? null }, () =>
+      fields([
+        ['User', me.displayName ? `${me.email} (${me.displayName})` : me.email],
+        ['IdP', me.idp],
+        ['Groups', list(me.groups)],
+        ['Roles', list(me.roles)],
+        ['Broker', api.broker],
+        ['Token', stored ? `expires ${when(stored.expiresAt)}` : 'from PORTCULLIS_TOKEN'],
+      ]),
+    );
+  });
+}
+
+function present(url: string, openBrowser: boolean): void {
+  if (!openBrowser) return void console.error(`To sign in, open this URL in a browser on this computer:\n\n  ${url}\n`);
+  console.error(`Opening a browser to sign in. If none opens, visit this URL on this computer:\n\n  ${url}\n`);
+  // The URL is printed either way: a missing browser or display must not end the login.
+  import('open')
+    .then(({ default: open }) => open(url))
+    .then((child) => child.on('error', () => {}).unref())
+    .catch(() => {});
+}
+
+async function revoke(stored: StoredCredentials): Promise<true | CliError> {
+  try {
+    await new BrokerApi(stored).request(RevokeApiTokenDocument, { id: stored.tokenId });
+    return true;
+  } catch (error) {
+    if (error instanceof CliError) return error;
+    throw error;
+  }
+}
