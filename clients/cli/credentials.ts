@@ -26,7 +26,7 @@ export function readStoredCredentials(env: NodeJS.ProcessEnv = process.env): Sto
   try {
     if (process.platform !== 'win32') {
       const mode = statSync(path).mode & 0o777;
-      if (mode & 0o077) throw new CliError('INSECURE_CREDENTIALS', `${path} is readable by other users (mode ${mode.toString(8)}): run \`chmod 600 ${path}\`, or \`portcullis logout\` and log in again`);
+      if (mode & 0o077) throw new CliError('INSECURE_CREDENTIALS', `${path} is readable by other users (mode ${mode.toString(8)}): run \`chmod 600 ${path}\`, or delete it and log in again`);
     }
     text = readFileSync(path, 'utf8');
   } catch (error) {

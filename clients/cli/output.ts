@@ -29,9 +29,9 @@ export function list(values: readonly string[]): string {
   return values.join(',');
 }
 
-/** Drops the seconds from long spans: `1h59m`, not `1h59m58s`. */
+/** Whole minutes: `in 1h`, not `in 59m59s`. */
 function roundTo(seconds: number): number {
-  return seconds >= 3600 ? Math.round(seconds / 60) * 60 : seconds;
+  return Math.round(seconds / 60) * 60;
 }
 
 /** Control characters from the API never reach the terminal (no escape-sequence injection). */

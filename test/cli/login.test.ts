@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -210,5 +210,17 @@ describe('the CLI login with several identity providers', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('the stored login', () => {
+  it('is refused when other users could read it, as ssh refuses such keys', async () => {
+    const home = configHome();
+    mkdirSync(join(home, 'portcullis'), { mode: 0o700 });
+    const file = join(home, 'portcullis', 'credentials.json');
+    writeFileSync(file, JSON.stringify({ broker: 'http://127.0.0.1:9', token: 'pcl_a_b', tokenId: 'a', email: 'a@example.com', expiresAt: '2030-01-01T00:00:00Z' }), { mode: 0o644 });
+    const result = await runCli(['whoami'], { XDG_CONFIG_HOME: home });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`portcullis: INSECURE_CREDENTIALS: ${file} is readable by other users (mode 644): run \`chmod 600 ${file}\`, or delete it and log in again\n`);
   });
 });
