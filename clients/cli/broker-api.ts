@@ -40,43 +40,55 @@ export class BrokerApi {
       throw unreachable(this.credentials.broker, error);
     }
     const body = (await response.json().catch(() => null)) as GraphQLResponse<TResult> | null;
-    const first = body?.errors?.[0];
-    if (first) throw new CliError(typeof first.extensions?.code === 'string' ? first.extensions.code : 'API_ERROR', first.message);
+    if (body?.errors?.[0]) throw fromGraphQLError(body.errors[0]);
     if (!response.ok || !body?.data) throw new CliError(`HTTP_${response.status}`, `the broker answered HTTP ${response.status} without a result`);
     return body.data;
   }
 
   /**
-   * A live subscription; `onData` sees every result, `onError` a failure that ended it.
-   * graphql-ws retries a dropped connection itself; `onReconnected` lets the caller catch
-   * up on what it may have missed meanwhile.
+   * A live subscription. `connected` settles once the broker accepted the connection
+   * (or refused it); `onData` sees every result; `onError` a failure that ended it. A
+   * dropped connection is retried without end (capped backoff) and `onReconnected` lets
+   * the caller catch up on what it may have missed meanwhile; a refusal is final.
    */
   subscribe<TResult, TVariables>(
     document: TypedDocumentNode<TResult, TVariables>,
     variables: TVariables,
     handlers: { onData(data: TResult): void; onError(error: Error): void; onReconnected?(): void },
-  ): { close(): Promise<void> } {
+  ): { connected: Promise<void>; close(): Promise<void> } {
+    let connected!: { resolve(): void; reject(error: Error): void };
+    const connectedPromise = new Promise<void>((resolve, reject) => (connected = { resolve, reject }));
+    const fail = (error: Error) => {
+      connected.reject(error);
+      handlers.onError(error);
+    };
     const client: Client = createClient({
       url: brokerUrl(this.credentials.broker, 'graphql', 'ws'),
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${this.credentials.token}` },
-      retryAttempts: 5,
+      retryAttempts: Number.POSITIVE_INFINITY,
+      retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** retries))),
       lazy: false,
-      on: { connected: (_socket, _payload, wasRetry) => (wasRetry ? handlers.onReconnected?.() : undefined) },
+      on: {
+        connected: (_socket, _payload, wasRetry) => {
+          connected.resolve();
+          if (wasRetry) handlers.onReconnected?.();
+        },
+      },
     });
     client.subscribe<TResult>(
       { query: print(document), variables: variables as Record<string, unknown> },
       {
         next: (result) => {
-          const first = result.errors?.[0];
-          if (first) handlers.onError(new CliError(typeof first.extensions?.code === 'string' ? first.extensions.code : 'API_ERROR', first.message));
+          if (result.errors?.[0]) fail(fromGraphQLError(result.errors[0]));
           else if (result.data) handlers.onData(result.data);
         },
-        error: (error) => handlers.onError(subscriptionError(this.credentials.broker, error)),
-        complete: () => handlers.onError(new CliError('SUBSCRIPTION_ENDED', 'the broker ended the subscription')),
+        error: (error) => fail(subscriptionError(this.credentials.broker, error)),
+        complete: () => fail(new CliError('SUBSCRIPTION_ENDED', 'the broker ended the subscription')),
       },
     );
-    return { close: async () => client.dispose() };
+    connectedPromise.catch(() => {});
+    return { connected: connectedPromise, close: async () => client.dispose() };
   }
 }
 
@@ -92,11 +104,12 @@ export function unreachable(broker: string, error: unknown): CliError {
   return new CliError('BROKER_UNREACHABLE', `cannot reach the broker at ${broker}: ${cause}`);
 }
 
+function fromGraphQLError(error: { message?: string; extensions?: { code?: unknown } } | undefined): CliError {
+  return new CliError(typeof error?.extensions?.code === 'string' ? error.extensions.code : 'API_ERROR', error?.message ?? 'the broker refused the operation');
+}
+
 function subscriptionError(broker: string, error: unknown): Error {
-  if (Array.isArray(error)) {
-    const first = error[0] as { message?: string; extensions?: { code?: unknown } } | undefined;
-    return new CliError(typeof first?.extensions?.code === 'string' ? first.extensions.code : 'API_ERROR', first?.message ?? 'subscription refused');
-  }
+  if (Array.isArray(error)) return fromGraphQLError(error[0] as Parameters<typeof fromGraphQLError>[0]);
   // A CloseEvent from the socket: 4403 and friends carry the broker's reason.
   if (error && typeof error === 'object' && 'code' in error && 'reason' in error) {
     const { code, reason } = error as { code: number; reason: string };

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BrokerCredentials } from './broker-api.js';
@@ -15,7 +16,7 @@ export interface StoredCredentials {
 
 /** `$XDG_CONFIG_HOME/portcullis/credentials.json` (default `~/.config/...`). */
 export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME ?? (process.platform === 'win32' ? (env.APPDATA ?? homedir()) : join(homedir(), '.config'));
+  const base = env.XDG_CONFIG_HOME || (process.platform === 'win32' ? (env.APPDATA ?? homedir()) : join(homedir(), '.config'));
   return join(base, 'portcullis', 'credentials.json');
 }
 
@@ -33,19 +34,28 @@ export function readStoredCredentials(env: NodeJS.ProcessEnv = process.env): Sto
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-  const stored = JSON.parse(text) as Partial<StoredCredentials>;
-  if (typeof stored.broker !== 'string' || typeof stored.token !== 'string') throw new CliError('INVALID_CREDENTIALS', `${path} is not a Portcullis login: run \`portcullis login\` again`);
+  let stored: Partial<StoredCredentials> | null = null;
+  try {
+    stored = JSON.parse(text) as Partial<StoredCredentials>;
+  } catch {
+    // Reported below, with the path: a parser's message would not say which file.
+  }
+  if (typeof stored?.broker !== 'string' || typeof stored.token !== 'string') throw new CliError('INVALID_CREDENTIALS', `${path} is not a Portcullis login: delete it and log in again`);
   return stored as StoredCredentials;
 }
 
-/** Written to a 0600 temporary file and renamed over the old one: never half-written, never readable by others. */
+/** Written to a fresh 0600 file and renamed over the old one: never half-written, never readable by others. */
 export function saveCredentials(credentials: StoredCredentials, env: NodeJS.ProcessEnv = process.env): string {
   const path = credentialsPath(env);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(temporary, 0o600);
-  renameSync(temporary, path);
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    writeFileSync(temporary, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
   return path;
 }
 
@@ -54,20 +64,29 @@ export function deleteCredentials(env: NodeJS.ProcessEnv = process.env): void {
 }
 
 /**
- * The broker and token a command uses: `--broker`, else PORTCULLIS_BROKER, else the
- * login's; PORTCULLIS_TOKEN, else the login's. Never a token flag: arguments are visible
- * to every local user in the process list.
+ * The broker and token a command uses. PORTCULLIS_TOKEN goes with `--broker` or
+ * PORTCULLIS_BROKER; the stored login's token goes only to the broker it came from (a
+ * token is never sent to a broker it was not issued by). Never a token flag: arguments
+ * are visible to every local user in the process list.
  */
 export function resolveCredentials(options: { broker?: string }, env: NodeJS.ProcessEnv = process.env): BrokerCredentials {
-  const stored = env.PORTCULLIS_TOKEN ? null : readStoredCredentials(env);
-  const token = env.PORTCULLIS_TOKEN ?? stored?.token;
-  const broker = options.broker ?? env.PORTCULLIS_BROKER ?? stored?.broker;
-  if (!token) throw new CliError('NOT_SIGNED_IN', 'not signed in: run `portcullis login --broker URL` (or set PORTCULLIS_TOKEN)');
-  if (!broker) throw new CliError('NO_BROKER', 'which broker? give --broker URL or set PORTCULLIS_BROKER');
-  return { broker: checkBrokerUrl(broker), token };
+  const named = options.broker || env.PORTCULLIS_BROKER || undefined;
+  const envToken = env.PORTCULLIS_TOKEN || undefined;
+  if (envToken) {
+    if (!named) throw new CliError('NO_BROKER', 'which broker is PORTCULLIS_TOKEN for? give --broker URL or set PORTCULLIS_BROKER');
+    return { broker: checkBrokerUrl(named), token: envToken };
+  }
+  const stored = readStoredCredentials(env);
+  if (!stored) throw new CliError('NOT_SIGNED_IN', 'not signed in: run `portcullis login --broker URL` (or set PORTCULLIS_TOKEN)');
+  const broker = named ? checkBrokerUrl(named) : stored.broker;
+  if (broker !== stored.broker) throw new CliError('NOT_SIGNED_IN', `not signed in to ${broker} (your login is for ${stored.broker}): run \`portcullis login --broker ${broker}\``);
+  return { broker, token: stored.token };
 }
 
-/** An http(s) base URL with no credentials or query in it. */
+/**
+ * An http(s) base URL with no credentials or query in it; plain http only to this
+ * computer (a token must not cross a network in clear text).
+ */
 export function checkBrokerUrl(value: string): string {
   let url: URL;
   try {
@@ -78,5 +97,12 @@ export function checkBrokerUrl(value: string): string {
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
     throw new CliError('INVALID_ARGUMENT', `"${value}" is not a broker URL (expected https://host[:port], no credentials or query)`);
   }
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    throw new CliError('INSECURE_BROKER_URL', `refusing plain http to ${url.host}: tokens would cross the network unencrypted; use https (http is allowed only to localhost)`);
+  }
   return url.toString().replace(/\/$/, '');
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }

@@ -1,7 +1,9 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { html } from '../../server/http/html-page.js';
+import { confirmationCode, s256, sameSecret } from '../../server/identity/pkce.js';
 import { brokerUrl, unreachable } from './broker-api.js';
 import { CliError } from './cli-error.js';
 import { formatDuration } from './durations.js';
@@ -19,40 +21,45 @@ export interface LoopbackLoginOptions {
   idp?: string;
   timeoutMs: number;
   tokenName: string;
-  /** Shows the sign-in URL to the person (and may open a browser on it). */
-  present(url: string): void;
+  /** Shows the sign-in URL and the confirmation code to the person (and may open a browser). */
+  present(url: string, confirmation: string): void;
 }
+
+const BROKER_TIMEOUT_MS = 30_000;
 
 /**
  * The CLI's half of the RFC 8252 loopback login: listen on 127.0.0.1 (never a public
  * interface), send the browser to the broker with a random state and a PKCE challenge,
- * take exactly one callback, check its state, and trade its code plus the verifier
- * (which never left this process) for a token.
+ * and take the one callback that carries that state (anything else gets a 400 and
+ * changes nothing); trade its code plus the verifier, which never left this process,
+ * for a token.
  */
 export async function loopbackLogin(options: LoopbackLoginOptions): Promise<IssuedLogin> {
   const state = randomBytes(24).toString('base64url');
   const verifier = randomBytes(48).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const challenge = s256(verifier);
   const listener = createServer();
   await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = listener.address() as AddressInfo;
+  const giveUp = new AbortController();
 
-  let used = false;
   try {
+    const query = new URLSearchParams({ port: String(port), state, code_challenge: challenge, code_challenge_method: 'S256', ...(options.idp ? { idp: options.idp } : {}) });
+    const loginUrl = `${brokerUrl(options.broker, 'auth/cli/login')}?${query}`;
+    await preflight(options.broker, loginUrl);
     const answer = new Promise<IssuedLogin>((resolve, reject) => {
       listener.on('request', (req: IncomingMessage, res: ServerResponse) => {
         const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
         if (req.method !== 'GET' || url.pathname !== '/callback') return void page(res, 404, 'Not found.');
-        if (used) return void page(res, 410, 'This sign-in link was already used.');
-        // One use only, whatever it brings: stop listening before anything else happens.
-        used = true;
+        if (!sameSecret(url.searchParams.get('state') ?? '', state)) return void page(res, 400, 'This answer does not belong to the login the CLI is waiting for; it was ignored.');
+        // The one answer this listener takes: it stops listening before anything else.
         listener.close();
-        const returned = url.searchParams.get('state') ?? '';
-        if (!sameString(returned, state)) {
-          page(res, 400, 'This sign-in answer does not belong to the login the CLI started. Nothing was saved.');
-          return reject(new CliError('LOGIN_STATE_MISMATCH', 'the browser came back with a different state: that answer is not from this login; nothing was saved, run `portcullis login` again'));
+        listener.removeAllListeners('request');
+        if (url.searchParams.has('error')) {
+          page(res, 200, 'Sign-in cancelled. Nothing was saved; you can close this tab.');
+          return reject(new CliError('LOGIN_CANCELLED', 'the sign-in was cancelled in the browser; nothing was saved'));
         }
-        redeem(options, url.searchParams.get('code') ?? '', verifier).then(
+        redeem(options, url.searchParams.get('code') ?? '', verifier, giveUp.signal).then(
           (login) => {
             page(res, 200, `Signed in to Portcullis as ${login.user.email}. You can close this tab and return to the terminal.`);
             resolve(login);
@@ -64,23 +71,35 @@ export async function loopbackLogin(options: LoopbackLoginOptions): Promise<Issu
         );
       });
     });
-    const query = new URLSearchParams({ port: String(port), state, code_challenge: challenge, code_challenge_method: 'S256', ...(options.idp ? { idp: options.idp } : {}) });
-    options.present(`${brokerUrl(options.broker, 'auth/cli/login')}?${query}`);
-    return await withTimeout(answer, options.timeoutMs);
+    options.present(loginUrl, confirmationCode(challenge));
+    return await withTimeout(answer, options.timeoutMs, giveUp);
   } finally {
     listener.close();
     listener.closeAllConnections();
   }
 }
 
-async function redeem(options: LoopbackLoginOptions, code: string, verifier: string): Promise<IssuedLogin> {
+/** Asks the broker first, so a refusal (unknown IdP, several IdPs, bad URL) is one clear line, not a wait. */
+async function preflight(broker: string, loginUrl: string): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(loginUrl, { redirect: 'manual', signal: AbortSignal.timeout(BROKER_TIMEOUT_MS) });
+  } catch (error) {
+    throw unreachable(broker, error);
+  }
+  if (response.status >= 300 && response.status < 400) return;
+  const text = (await response.text().catch(() => '')).slice(0, 300);
+  throw new CliError('LOGIN_REFUSED', response.status === 404 ? `${broker} does not offer a CLI login (HTTP 404): is it a Portcullis broker?` : text || `the broker refused the login (HTTP ${response.status})`);
+}
+
+async function redeem(options: LoopbackLoginOptions, code: string, verifier: string, signal: AbortSignal): Promise<IssuedLogin> {
   let response: Response;
   try {
     response = await fetch(brokerUrl(options.broker, 'auth/cli/token'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ code, code_verifier: verifier, name: options.tokenName }),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(BROKER_TIMEOUT_MS)]),
     });
   } catch (error) {
     throw unreachable(options.broker, error);
@@ -92,26 +111,19 @@ async function redeem(options: LoopbackLoginOptions, code: string, verifier: str
   return body as IssuedLogin;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms: number, giveUp: AbortController): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CliError('LOGIN_TIMEOUT', `no sign-in came back from the browser within ${formatDuration(ms / 1000)}: run \`portcullis login\` again`)), ms);
+    timer = setTimeout(() => {
+      giveUp.abort();
+      reject(new CliError('LOGIN_TIMEOUT', `no sign-in came back from the browser within ${formatDuration(ms / 1000)}: run \`portcullis login\` again`));
+    }, ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function page(res: ServerResponse, status: number, message: string): void {
-  const body = `<!doctype html><meta charset="utf-8"><title>Portcullis</title><p>${escapeHtml(message)}</p>`;
+  const body = `<!doctype html><meta charset="utf-8"><title>Portcullis</title><p>${html(message)}</p>`;
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'", connection: 'close' });
   res.end(body);
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

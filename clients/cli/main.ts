@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { PortcullisError } from '../../server/errors.js';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
+import { oneLine } from './output.js';
 import { accessCommands } from './commands/access.js';
 import { auditCommand } from './commands/audit.js';
 import { checkConfigCommand } from './commands/check-config.js';
@@ -29,6 +30,6 @@ program
 await program.parseAsync(process.argv).catch((error: unknown) => {
   // One clear line, never a stack: typed errors carry their stable code.
   const code = error instanceof PortcullisError || error instanceof CliError ? `${error.code}: ` : '';
-  console.error(`portcullis: ${code}${error instanceof Error ? error.message : String(error)}`);
+  console.error(`portcullis: ${code}${oneLine(error instanceof Error ? error.message : String(error))}`);
   process.exit(EXIT.failure);
 });

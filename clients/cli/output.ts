@@ -35,7 +35,7 @@ function roundTo(seconds: number): number {
 }
 
 /** Control characters from the API never reach the terminal (no escape-sequence injection). */
-function oneLine(text: string): string {
+export function oneLine(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
 }

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import { DOMParser } from '@xmldom/xmldom';
 import express, { Router } from 'express';
-import type { Response } from 'express';
 import { generate } from 'selfsigned';
 import { DEV_IDP_ID } from '../config/schema.js';
+import { html, sendPage } from '../http/html-page.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
 import { spUrls } from '../saml/sp-urls.js';
@@ -95,12 +95,4 @@ function authnRequestId(samlRequest: unknown): string | null {
   } catch {
     return null;
   }
-}
-
-function sendPage(res: Response, title: string, body: string): void {
-  res.type('html').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${html(title)}</title></head><body style="font-family:sans-serif;max-width:40em;margin:2em auto">${body}</body></html>`);
-}
-
-function html(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }

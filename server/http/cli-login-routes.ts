@@ -1,18 +1,20 @@
 import express, { Router } from 'express';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { PortcullisError } from '../errors.js';
 import type { Authenticator } from '../identity/authenticate.js';
 import { CliLoginService } from '../identity/cli-login.js';
+import { confirmationCode } from '../identity/pkce.js';
+import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../log.js';
+import { html, sendPage } from './html-page.js';
 
-/** The paths `portcullis login` uses; the CLI builds its URLs from these. */
+/** The paths `portcullis login` uses. */
 export const CLI_LOGIN_PATH = '/auth/cli/login';
 const CLI_FINISH_PATH = '/auth/cli/finish';
-export const CLI_TOKEN_PATH = '/auth/cli/token';
+const CLI_TOKEN_PATH = '/auth/cli/token';
 
 const STATE = /^[A-Za-z0-9_-]{16,128}$/;
-/** Unprivileged ports only: the listener is the user's own CLI, never a system service. */
-const PORT = /^[1-9]\d{3,4}$/;
+const PORT = /^\d{4,5}$/;
 
 interface LoginParams {
   port: number;
@@ -21,36 +23,71 @@ interface LoginParams {
 }
 
 /**
- * The broker's half of `portcullis login` (see CliLoginService): start a SAML sign-in
- * that comes back to /auth/cli/finish, which sends the browser to the CLI's loopback
- * listener with a one-time code; the CLI redeems it at /auth/cli/token.
+ * The broker's half of `portcullis login` (see CliLoginService):
+ * 1. GET /auth/cli/login starts a SAML sign-in that returns to /auth/cli/finish;
+ * 2. GET /auth/cli/finish asks the signed-in person to confirm (RFC 8252 §8.6: never
+ *    hand a login to a local listener without the user's say; a page elsewhere could
+ *    have started this flow for a listener of its own);
+ * 3. POST /auth/cli/finish (same origin only) sends the browser to the CLI's listener on
+ *    127.0.0.1 with a one-time code, or with error=access_denied;
+ * 4. POST /auth/cli/token: the CLI trades the code and its PKCE verifier for a token.
  */
-export function cliLoginRoutes(deps: { idpIds: readonly string[]; authenticator: Authenticator; cliLogin: CliLoginService; logger: Logger }): Router {
+export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: string; authenticator: Authenticator; cliLogin: CliLoginService; logger: Logger }): Router {
   const router = Router();
+  const publicOrigin = new URL(deps.publicUrl).origin;
 
   router.get(CLI_LOGIN_PATH, (req, res) => {
     const params = loginParams(req.query);
     if (typeof params === 'string') return void plain(res, 400, params);
     const idp = chooseIdp(req.query.idp, deps.idpIds);
     if ('error' in idp) return void plain(res, 400, idp.error);
-    const returnTo = `${CLI_FINISH_PATH}?${new URLSearchParams({ port: String(params.port), state: params.state, code_challenge: params.challenge, code_challenge_method: 'S256' })}`;
+    const returnTo = `${CLI_FINISH_PATH}?${new URLSearchParams(paramsQuery(params))}`;
     res.redirect(302, `/auth/saml/${encodeURIComponent(idp.id)}/login?returnTo=${encodeURIComponent(returnTo)}`);
   });
 
   router.get(CLI_FINISH_PATH, async (req, res) => {
     const params = loginParams(req.query);
     if (typeof params === 'string') return void plain(res, 400, params);
+    const principal = await signedInBrowser(req, res, deps);
+    if (!principal) return;
+    // Framing would let another site trick the click; the form may go only back to us.
+    res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'`);
+    res.setHeader('Cache-Control', 'no-store');
+    const hidden = Object.entries(paramsQuery(params))
+      .map(([name, value]) => `<input type="hidden" name="${name}" value="${html(value)}">`)
+      .join('');
+    sendPage(
+      res,
+      'Sign in the Portcullis CLI',
+      `<h1>Sign in the Portcullis CLI?</h1>` +
+        `<p>A <code>portcullis login</code> on this computer asks to act as <strong>${html(principal.user.email)}</strong>: the Portcullis API and MCP servers, for as long as this browser sign-in lasts.</p>` +
+        `<p>Allow it only if you just ran it and your terminal shows this code: <strong style="font-size:1.4em;letter-spacing:.1em">${confirmationCode(params.challenge)}</strong></p>` +
+        `<form method="post" action="${CLI_FINISH_PATH}">${hidden}<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny">Cancel</button></form>`,
+    );
+  });
+
+  router.post(CLI_FINISH_PATH, express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 8 }), async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const params = loginParams(body);
+    if (typeof params === 'string') return void plain(res, 400, params);
+    // A form post always carries Origin: only our own consent page may confirm.
+    if (req.headers.origin !== publicOrigin) return void plain(res, 403, 'Refused: this confirmation did not come from the Portcullis sign-in page.');
+    const principal = await signedInBrowser(req, res, deps);
+    if (!principal) return;
+    const callback = new URL(`http://127.0.0.1:${params.port}/callback`);
     try {
-      const credential = deps.authenticator.presented(req.headers);
-      if (credential?.kind !== 'cookie') return void plain(res, 401, 'Not signed in: run `portcullis login` again.');
-      const principal = await deps.authenticator.resolve(credential);
-      const code = await deps.cliLogin.issueCode(principal!, params.challenge);
-      res.setHeader('Cache-Control', 'no-store');
-      res.redirect(302, `http://127.0.0.1:${params.port}/callback?${new URLSearchParams({ code, state: params.state })}`);
+      if (body.decision === 'allow') callback.searchParams.set('code', await deps.cliLogin.issueCode(principal, params.challenge));
+      else callback.searchParams.set('error', 'access_denied');
+      callback.searchParams.set('state', params.state);
     } catch (error) {
       const failure = describeFailure(deps.logger, error);
-      plain(res, failure.status, `Sign-in for the CLI failed: ${failure.message}`);
+      return void plain(res, failure.status, `Sign-in for the CLI failed: ${failure.message}`);
     }
+    res.setHeader('Cache-Control', 'no-store');
+    // This response follows a form post: the redirect is checked against our own
+    // form-action, which must therefore let it reach the CLI's listener.
+    res.setHeader('Content-Security-Policy', `default-src 'none'; form-action 'self' http://127.0.0.1:${params.port}`);
+    res.redirect(303, callback.toString());
   });
 
   router.post(CLI_TOKEN_PATH, express.json({ limit: '4kb' }), async (req, res) => {
@@ -68,12 +105,30 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; authenticator:
   return router;
 }
 
+/** The browser's session principal, or a refusal page already sent (null). */
+async function signedInBrowser(req: Request, res: Response, deps: { authenticator: Authenticator; logger: Logger }): Promise<Principal | null> {
+  try {
+    const credential = deps.authenticator.presented(req.headers);
+    if (credential?.kind === 'cookie') return await deps.authenticator.resolve(credential);
+    plain(res, 401, 'Not signed in: run `portcullis login` again.');
+  } catch (error) {
+    const failure = describeFailure(deps.logger, error);
+    plain(res, failure.status, `Sign-in for the CLI failed: ${failure.message}`);
+  }
+  return null;
+}
+
 function loginParams(query: Record<string, unknown>): LoginParams | string {
   const { port, state, code_challenge: challenge, code_challenge_method: method } = query;
-  if (typeof port !== 'string' || !PORT.test(port) || Number(port) > 65535) return 'port must be the CLI listener port (1024-65535)';
+  // Unprivileged ports only: the listener is the user's own CLI, never a system service.
+  if (typeof port !== 'string' || !PORT.test(port) || Number(port) < 1024 || Number(port) > 65535) return 'port must be the CLI listener port (1024-65535)';
   if (typeof state !== 'string' || !STATE.test(state)) return 'state must be 16 to 128 base64url characters';
   if (method !== 'S256' || !CliLoginService.isChallenge(challenge)) return 'code_challenge must be a PKCE S256 challenge (code_challenge_method=S256)';
   return { port: Number(port), state, challenge };
+}
+
+function paramsQuery(params: LoginParams): Record<string, string> {
+  return { port: String(params.port), state: params.state, code_challenge: params.challenge, code_challenge_method: 'S256' };
 }
 
 function chooseIdp(value: unknown, idpIds: readonly string[]): { id: string } | { error: string } {

@@ -70,7 +70,13 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     logger,
   });
 
-  const cliLogin = cliLoginRoutes({ idpIds: identityProviders.map((idp) => idp.id), authenticator: identity.authenticator, cliLogin: identity.cliLogin, logger });
+  const cliLogin = cliLoginRoutes({
+    idpIds: identityProviders.map((idp) => idp.id),
+    publicUrl,
+    authenticator: identity.authenticator,
+    cliLogin: identity.cliLogin,
+    logger,
+  });
 
   const policy = new AccessPolicy(config);
   const events = new AccessEvents(stores.events);

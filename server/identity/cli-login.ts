@@ -1,9 +1,10 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { InvalidInputError, UnauthenticatedError } from '../errors.js';
 import type { ApiTokenRecord, OneTimeValueStore } from '../stores/types.js';
 import type { ApiTokenService } from './api-tokens.js';
 import type { LoginSessionService } from './login-sessions.js';
+import { sameSecret, s256 } from './pkce.js';
 import type { Principal } from './principal.js';
 
 /** Long enough for a browser redirect and one POST; a code is worthless after it. */
@@ -47,8 +48,9 @@ export class CliLoginService {
   }
 
   /**
-   * Trades a code (once) and its verifier for a token that lives no longer than the
-   * browser session it came from, so a CLI login never outlasts the sign-in behind it.
+   * Trades a code (once) and its verifier for a token that expires no later than the
+   * browser session it came from. (Signing out of the browser does not revoke it:
+   * `portcullis logout` does.)
    */
   async exchange(input: { code: unknown; verifier: unknown; name: unknown }): Promise<{ token: string; record: ApiTokenRecord }> {
     const { code, verifier } = input;
@@ -59,7 +61,7 @@ export class CliLoginService {
     const stored = await this.deps.codes.take(codeKey(code));
     if (stored === null) throw new UnauthenticatedError('unknown, used or expired login code');
     const record = JSON.parse(stored) as CodeRecord;
-    if (!sameString(s256(verifier), record.challenge)) throw new UnauthenticatedError('code_verifier does not match the login it claims');
+    if (!sameSecret(s256(verifier), record.challenge)) throw new UnauthenticatedError('code_verifier does not match the login it claims');
     const session = await this.deps.sessions.find(record.sessionId);
     if (!session) throw new UnauthenticatedError('the browser session ended before the CLI login completed');
     const ttlSeconds = Math.min(this.deps.tokens.maxTtlSeconds, Math.floor((session.expiresAt - this.deps.clock.now()) / 1000));
@@ -68,18 +70,7 @@ export class CliLoginService {
   }
 }
 
-/** The PKCE S256 transform: base64url(SHA-256(verifier)). */
-export function s256(verifier: string): string {
-  return createHash('sha256').update(verifier).digest('base64url');
-}
-
 /** Codes are stored by hash: a store dump holds nothing a CLI could redeem. */
 function codeKey(code: string): string {
   return createHash('sha256').update(code).digest('hex');
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

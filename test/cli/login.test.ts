@@ -1,24 +1,30 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerConfig } from '../support/broker-fixture.js';
 import { finished, runCli, spawnCli, waitForStderr } from '../support/cli.js';
-import { browserSignInForCli, visit } from '../support/cli-login-browser.js';
+import { browserSignInForCli, confirm, consentPage, visit } from '../support/cli-login-browser.js';
 import { describeOnEachStore } from '../support/each-store.js';
+import { ManualClock } from '../support/manual-clock.js';
 import { createTestIdp, signIn } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
-import { ManualClock } from '../support/manual-clock.js';
 import { postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
-const LOGIN_URL = /(http:\/\/127\.0\.0\.1:\d+\/auth\/cli\/login\?\S+)/;
+/** What `login --no-browser` prints: the URL to open, then the code the browser will show. */
+const LOGIN_PROMPT = /(http:\/\/127\.0\.0\.1:\d+\/auth\/cli\/login\?\S+)[\s\S]*shows the code ([A-Z2-9]{4}-[A-Z2-9]{4})/;
 const ALICE = { nameId: 'alice@example.com', attributes: { email: 'alice@example.com', groups: ['engineering'] } };
 
 function configHome(): string {
   return mkdtempSync(join(tmpdir(), 'portcullis-cli-home-'));
 }
+
+const credentialsFile = (home: string) => join(home, 'portcullis', 'credentials.json');
+const storedToken = (home: string) => (JSON.parse(readFileSync(credentialsFile(home), 'utf8')) as { token: string }).token;
 
 describeOnEachStore('portcullis login', (start) => {
   let idp: TestIdp;
@@ -29,51 +35,68 @@ describeOnEachStore('portcullis login', (start) => {
   });
   afterAll(() => server.close());
 
-  /** Runs `portcullis login` and completes it in the "browser"; returns the CLI's result and the page it showed. */
-  async function login(home: string) {
-    const child = spawnCli(['login', '--broker', server.url, '--no-browser'], { XDG_CONFIG_HOME: home });
+  /** Starts `portcullis login` and waits for the URL it prints. */
+  async function startCliLogin(home: string, args: string[] = []) {
+    const child = spawnCli(['login', '--broker', server.url, '--no-browser', ...args], { XDG_CONFIG_HOME: home });
     const done = finished(child);
-    const [, url] = await waitForStderr(child, LOGIN_URL);
-    const callback = await browserSignInForCli(server.url, url!, idp, ALICE);
-    const page = await visit(callback);
-    return { result: await done, page, callback };
+    const [, url, code] = await waitForStderr(child, LOGIN_PROMPT);
+    return { done, url: url!, code: code!, port: new URL(url!).searchParams.get('port') };
   }
 
-  it('signs in through the browser and the loopback listener, and stores an api,mcp token readable only by the user', async () => {
+  /** A whole login: the CLI, the browser through the IdP, consent, the CLI's listener. */
+  async function login(home: string) {
+    const cli = await startCliLogin(home);
+    const consent = await browserSignInForCli(server.url, cli.url, idp, ALICE);
+    const page = await visit(await confirm(consent));
+    return { result: await cli.done, page, consent, cli };
+  }
+
+  it('signs in through the browser, consent and the loopback listener, and stores an api,mcp token only the user can read', async () => {
     const home = configHome();
-    const { result, page, callback } = await login(home);
+    const { result, page, consent, cli } = await login(home);
+    // The browser shows the code the terminal printed, so the person can tell it is their login.
+    expect(consent.text).toContain(cli.code);
+    expect(consent.text).toContain('alice@example.com');
     expect(page.status).toBe(200);
     expect(page.text).toContain('Signed in to Portcullis as alice@example.com');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Signed in to http:\/\/127\.0\.0\.1:\d+ as alice@example\.com; the token expires/);
-    expect(callback.hostname).toBe('127.0.0.1');
-    expect(callback.searchParams.get('code')).toBeTruthy();
 
-    const file = join(home, 'portcullis', 'credentials.json');
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(statSync(dirname(file)).mode & 0o777).toBe(0o700);
-    const stored = JSON.parse(readFileSync(file, 'utf8')) as { token: string; broker: string };
-    expect(stored.broker).toBe(server.url);
-    const tokens = await postGraphQL(server.url, { query: '{ apiTokens { scopes } me { email } }' }, { authorization: `Bearer ${stored.token}` });
+    expect(statSync(credentialsFile(home)).mode & 0o777).toBe(0o600);
+    expect(statSync(dirname(credentialsFile(home))).mode & 0o777).toBe(0o700);
+    const tokens = await postGraphQL(server.url, { query: '{ apiTokens { scopes } me { email } }' }, { authorization: `Bearer ${storedToken(home)}` });
     expect(tokens.body.data).toEqual({ apiTokens: [expect.objectContaining({ scopes: ['api', 'mcp'] })], me: { email: 'alice@example.com' } });
 
-    // The listener took one answer and is gone.
-    await expect(fetch(callback)).rejects.toThrow();
     const whoami = await runCli(['whoami'], { XDG_CONFIG_HOME: home });
     expect(whoami.code).toBe(0);
     expect(whoami.stdout).toMatch(/^User\s+alice@example\.com/m);
     expect(whoami.stdout).toMatch(/^Groups\s+engineering$/m);
   });
 
+  it('ignores a callback with another state, takes only its own, then stops listening', async () => {
+    const home = configHome();
+    const cli = await startCliLogin(home);
+    const consent = await browserSignInForCli(server.url, cli.url, idp, ALICE);
+    const callback = await confirm(consent);
+    const forged = new URL(callback);
+    forged.searchParams.set('state', 'b'.repeat(32));
+    expect((await visit(forged)).status).toBe(400);
+    expect(existsSync(credentialsFile(home))).toBe(false);
+
+    expect((await visit(callback)).status).toBe(200);
+    // Its one answer taken, the listener accepts no other connection (the CLI may still be saving).
+    await expect(fetch(callback)).rejects.toThrow();
+    expect((await cli.done).code).toBe(0);
+  });
+
   it('logout revokes the token at the broker and deletes it', async () => {
     const home = configHome();
     await login(home);
-    const file = join(home, 'portcullis', 'credentials.json');
-    const { token } = JSON.parse(readFileSync(file, 'utf8')) as { token: string };
+    const token = storedToken(home);
     const result = await runCli(['logout'], { XDG_CONFIG_HOME: home });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Signed out of ${server.url}`);
-    expect(existsSync(file)).toBe(false);
+    expect(existsSync(credentialsFile(home))).toBe(false);
     const after = await postGraphQL(server.url, { query: '{ me { email } }' }, { authorization: `Bearer ${token}` });
     expect(after.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     const whoami = await runCli(['whoami'], { XDG_CONFIG_HOME: home });
@@ -84,27 +107,25 @@ describeOnEachStore('portcullis login', (start) => {
   it('logging in again revokes the token it replaces', async () => {
     const home = configHome();
     await login(home);
-    const file = join(home, 'portcullis', 'credentials.json');
-    const first = (JSON.parse(readFileSync(file, 'utf8')) as { token: string }).token;
+    const first = storedToken(home);
     await login(home);
-    const second = (JSON.parse(readFileSync(file, 'utf8')) as { token: string }).token;
-    expect(second).not.toBe(first);
+    expect(storedToken(home)).not.toBe(first);
     const old = await postGraphQL(server.url, { query: '{ me { email } }' }, { authorization: `Bearer ${first}` });
     expect(old.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
-  it('refuses a callback whose state is not the one it sent, and saves nothing', async () => {
+  it('ends at once, saving nothing, when the person cancels in the browser', async () => {
     const home = configHome();
-    const child = spawnCli(['login', '--broker', server.url, '--no-browser'], { XDG_CONFIG_HOME: home });
-    const done = finished(child);
-    const [, url] = await waitForStderr(child, LOGIN_URL);
-    const port = new URL(url!).searchParams.get('port');
-    const forged = await visit(new URL(`http://127.0.0.1:${port}/callback?code=${'a'.repeat(43)}&state=${'b'.repeat(32)}`));
-    expect(forged.status).toBe(400);
-    const result = await done;
+    const cli = await startCliLogin(home);
+    const consent = await browserSignInForCli(server.url, cli.url, idp, ALICE);
+    const callback = await confirm(consent, 'deny');
+    expect(callback.searchParams.get('error')).toBe('access_denied');
+    expect(callback.searchParams.has('code')).toBe(false);
+    await visit(callback);
+    const result = await cli.done;
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^portcullis: LOGIN_STATE_MISMATCH: /m);
-    expect(existsSync(join(home, 'portcullis', 'credentials.json'))).toBe(false);
+    expect(result.stderr).toMatch(/^portcullis: LOGIN_CANCELLED: the sign-in was cancelled in the browser; nothing was saved$/m);
+    expect(existsSync(credentialsFile(home))).toBe(false);
   });
 
   it('gives up with a clear message when the browser never comes back', async () => {
@@ -112,19 +133,44 @@ describeOnEachStore('portcullis login', (start) => {
     const result = await runCli(['login', '--broker', server.url, '--no-browser', '--timeout', '1s'], { XDG_CONFIG_HOME: home });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^portcullis: LOGIN_TIMEOUT: no sign-in came back from the browser within 1s/m);
-    expect(existsSync(join(home, 'portcullis', 'credentials.json'))).toBe(false);
+    expect(existsSync(credentialsFile(home))).toBe(false);
+  });
+
+  it('reports a refusal by the broker (an unknown IdP) at once, without waiting for a browser', async () => {
+    const result = await runCli(['login', '--broker', server.url, '--no-browser', '--idp', 'elsewhere'], { XDG_CONFIG_HOME: configHome() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('portcullis: LOGIN_REFUSED: choose an identity provider (portcullis login --idp ID): corp\n');
+  });
+
+  it('never sends the stored token to a broker other than the one it came from', async () => {
+    const home = configHome();
+    await login(home);
+    let requests = 0;
+    const other = createServer((_req, res) => {
+      requests++;
+      res.end();
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const result = await runCli(['servers', '--broker', otherUrl], { XDG_CONFIG_HOME: home });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`portcullis: NOT_SIGNED_IN: not signed in to ${otherUrl} (your login is for ${server.url}): run \`portcullis login --broker ${otherUrl}\`\n`);
+      expect(requests).toBe(0);
+    } finally {
+      other.close();
+    }
   });
 });
 
 describe('the broker side of the CLI login', () => {
   let idp: TestIdp;
   let server: TestServer;
+  const clock = new ManualClock();
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const params = (extra: Record<string, string> = {}) =>
     new URLSearchParams({ port: '49152', state: 'c'.repeat(24), code_challenge: challenge, code_challenge_method: 'S256', ...extra });
-
-  const clock = new ManualClock();
 
   beforeAll(async () => {
     idp = await createTestIdp('corp');
@@ -136,7 +182,8 @@ describe('the broker side of the CLI login', () => {
     fetch(`${server.url}/auth/cli/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, code_verifier: codeVerifier }) });
 
   async function code(): Promise<string> {
-    const callback = await browserSignInForCli(server.url, `${server.url}/auth/cli/login?${params()}`, idp, ALICE);
+    const consent = await browserSignInForCli(server.url, `${server.url}/auth/cli/login?${params()}`, idp, ALICE);
+    const callback = await confirm(consent);
     expect(callback.origin).toBe('http://127.0.0.1:49152');
     expect(callback.searchParams.get('state')).toBe('c'.repeat(24));
     return callback.searchParams.get('code')!;
@@ -160,6 +207,7 @@ describe('the broker side of the CLI login', () => {
   it('refuses malformed login parameters with a clear 400', async () => {
     for (const [extra, message] of [
       [{ port: '80' }, /port must be/],
+      [{ port: '1023' }, /port must be/],
       [{ state: 'short' }, /state must be/],
       [{ code_challenge_method: 'plain' }, /S256/],
       [{ idp: 'elsewhere' }, /choose an identity provider .*: corp/],
@@ -170,7 +218,7 @@ describe('the broker side of the CLI login', () => {
     }
   });
 
-  it('finishes only for a signed-in browser session, never for a bearer token', async () => {
+  it('asks a signed-in browser session to confirm, in a page no other site may frame, never a bearer token', async () => {
     const anonymous = await fetch(`${server.url}/auth/cli/finish?${params()}`, { redirect: 'manual' });
     expect(anonymous.status).toBe(401);
     const cookie = await signIn(server.url, idp, ALICE);
@@ -178,17 +226,40 @@ describe('the broker side of the CLI login', () => {
     const bearer = (token.body.data as { createApiToken: { token: string } }).createApiToken.token;
     const withBearer = await fetch(`${server.url}/auth/cli/finish?${params()}`, { headers: { authorization: `Bearer ${bearer}` }, redirect: 'manual' });
     expect(withBearer.status).toBe(401);
-    const withCookie = await fetch(`${server.url}/auth/cli/finish?${params()}`, { headers: { cookie }, redirect: 'manual' });
-    expect(withCookie.status).toBe(302);
+    const page = await fetch(`${server.url}/auth/cli/finish?${params()}`, { headers: { cookie }, redirect: 'manual' });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(await page.text()).toContain('Sign in the Portcullis CLI?');
   });
-  // Last: it moves the broker's clock, which SAML sign-ins (checked on real time too) cannot follow.
-  it('issues a token that ends when the browser session behind it ends, not later', async () => {
+
+  it('issues a code only when the confirmation comes from its own page', async () => {
     const cookie = await signIn(server.url, idp, ALICE);
+    const consent = await consentPage(server.url, `/auth/cli/finish?${params()}`, cookie);
+    await expect(confirm(consent, 'allow', 'https://evil.example')).rejects.toThrow(/consent answered 403/);
+    const noOrigin = await fetch(`${server.url}/auth/cli/finish`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...consent.fields, decision: 'allow' }),
+      redirect: 'manual',
+    });
+    expect(noOrigin.status).toBe(403);
+    const callback = await confirm(consent);
+    expect(callback.searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  // Last: these move the broker's clock, which SAML sign-ins (checked on real time too) cannot follow.
+  it('lets a code lapse after a minute', async () => {
+    const lapsed = await code();
+    clock.advance(61_000);
+    expect((await redeem(lapsed, verifier)).status).toBe(401);
+  });
+
+  it('issues a token that expires when the browser session behind it does, not later', async () => {
+    const cookie = await signIn(server.url, idp, { ...ALICE, issueInstant: new Date(clock.now()) });
     const signedInAt = clock.now();
     clock.advance(2 * 3600_000);
-    const finish = await fetch(`${server.url}/auth/cli/finish?${params()}`, { headers: { cookie }, redirect: 'manual' });
-    const code = new URL(finish.headers.get('location') ?? '').searchParams.get('code')!;
-    const res = await redeem(code, verifier);
+    const callback = await confirm(await consentPage(server.url, `/auth/cli/finish?${params()}`, cookie));
+    const res = await redeem(callback.searchParams.get('code')!, verifier);
     const body = (await res.json()) as { expiresAt: string; user: { email: string } };
     expect(body.user.email).toBe('alice@example.com');
     // session.ttlSeconds is 8 h: the token has the 6 h the session had left.
@@ -200,11 +271,13 @@ describe('the CLI login with several identity providers', () => {
   it('asks which one, naming them', async () => {
     const [a, b] = await Promise.all([createTestIdp('corp'), createTestIdp('partner')]);
     const server = await startTestServer({ config: testConfig({ identityProviders: [a.config, b.config] }) });
+    const query = (extra: Record<string, string> = {}) =>
+      new URLSearchParams({ port: '49152', state: 'c'.repeat(24), code_challenge: 'x'.repeat(43), code_challenge_method: 'S256', ...extra });
     try {
-      const res = await fetch(`${server.url}/auth/cli/login?${new URLSearchParams({ port: '49152', state: 'c'.repeat(24), code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`, { redirect: 'manual' });
+      const res = await fetch(`${server.url}/auth/cli/login?${query()}`, { redirect: 'manual' });
       expect(res.status).toBe(400);
       expect(await res.text()).toBe('choose an identity provider (portcullis login --idp ID): corp, partner');
-      const chosen = await fetch(`${server.url}/auth/cli/login?${new URLSearchParams({ port: '49152', state: 'c'.repeat(24), code_challenge: 'x'.repeat(43), code_challenge_method: 'S256', idp: 'partner' })}`, { redirect: 'manual' });
+      const chosen = await fetch(`${server.url}/auth/cli/login?${query({ idp: 'partner' })}`, { redirect: 'manual' });
       expect(chosen.status).toBe(302);
       expect(chosen.headers.get('location')).toMatch(/^\/auth\/saml\/partner\/login\?returnTo=%2Fauth%2Fcli%2Ffinish/);
     } finally {
@@ -217,10 +290,16 @@ describe('the stored login', () => {
   it('is refused when other users could read it, as ssh refuses such keys', async () => {
     const home = configHome();
     mkdirSync(join(home, 'portcullis'), { mode: 0o700 });
-    const file = join(home, 'portcullis', 'credentials.json');
+    const file = credentialsFile(home);
     writeFileSync(file, JSON.stringify({ broker: 'http://127.0.0.1:9', token: 'pcl_a_b', tokenId: 'a', email: 'a@example.com', expiresAt: '2030-01-01T00:00:00Z' }), { mode: 0o644 });
     const result = await runCli(['whoami'], { XDG_CONFIG_HOME: home });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`portcullis: INSECURE_CREDENTIALS: ${file} is readable by other users (mode 644): run \`chmod 600 ${file}\`, or delete it and log in again\n`);
+  });
+
+  it('is never sent over plain http to another computer', async () => {
+    const result = await runCli(['servers', '--broker', 'http://broker.example.com'], { PORTCULLIS_TOKEN: 'pcl_a_b', XDG_CONFIG_HOME: configHome() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^portcullis: INSECURE_BROKER_URL: refusing plain http to broker\.example\.com/);
   });
 });

@@ -1,3 +1,4 @@
+import { Option } from 'commander';
 import type { Command } from 'commander';
 import {
   AccessRequestsDocument,
@@ -42,14 +43,19 @@ function requestCommand(): Command {
     .requiredOption('--reason <text>', 'why you need it (reviewers and the audit log see this)')
     .requiredOption('--for <duration>', 'how long, like 90m, 2h or 1d', durationOption)
     .option('--wait', 'wait until the request is decided, then print the grant or the denial (exit 3 unless approved)')
-    .action(async (server: string, options: ClientOptions & { tools?: string[]; reason: string; for: number; wait?: boolean }) => {
+    .addOption(new Option('--recheck <duration>', 'while waiting, also re-read the request this often (a missed event costs at most this)').argParser(durationOption).default(15, '15s'))
+    .action(async (server: string, options: ClientOptions & { tools?: string[]; reason: string; for: number; wait?: boolean; recheck: number }) => {
       const api = apiFor(options);
       const input = { server, tools: options.tools ?? null, reason: options.reason, durationSeconds: options.for };
+      const create = async () => (await api.request(CreateAccessRequestDocument, { input })).createAccessRequest;
       const request = options.wait
-        ? await waitForDecision(api, async () => (await api.request(CreateAccessRequestDocument, { input })).createAccessRequest, (created) =>
-            console.error(`Request ${created.id} is pending review; waiting for a decision (Ctrl-C stops waiting, the request stays open)...`),
+        ? await waitForDecision(
+            api,
+            create,
+            (created) => console.error(`Request ${created.id} is pending review; waiting for a decision (Ctrl-C stops waiting, the request stays open)...`),
+            options.recheck * 1000,
           )
-        : (await api.request(CreateAccessRequestDocument, { input })).createAccessRequest;
+        : await create();
       showDecision(options, request);
       if (options.wait && request.status !== 'APPROVED') process.exit(EXIT.notGranted);
     });
@@ -167,15 +173,21 @@ function toolsOf(g: GrantFields): string {
   return g.deniedTools.length > 0 ? `${list(g.tools)} except ${list(g.deniedTools)}` : list(g.tools);
 }
 
-/** Follows cursor pages until `limit` items (the API caps a page; the CLI does not care). */
+/**
+ * Follows cursor pages until `limit` items (the API caps a page; the CLI does not care),
+ * and says on stderr when there were more.
+ */
 async function collect<T>(limit: number, page: (after: string | null, first: number) => Promise<{ items: T[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } }>): Promise<T[]> {
   const items: T[] = [];
   let after: string | null = null;
-  while (items.length < limit) {
+  for (;;) {
     const result = await page(after, Math.min(100, limit - items.length));
     items.push(...result.items);
-    if (!result.pageInfo.hasNextPage || !result.pageInfo.endCursor) break;
+    if (!result.pageInfo.hasNextPage || !result.pageInfo.endCursor) return items;
+    if (items.length >= limit) {
+      console.error(`(the newest ${items.length} shown; there are more: raise --limit)`);
+      return items;
+    }
     after = result.pageInfo.endCursor;
   }
-  return items;
 }

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { BrokerApi } from '../broker-api.js';
 import { resolveCredentials } from '../credentials.js';
 import { parseDuration } from '../durations.js';
+import { oneLine } from '../output.js';
 
 /** Options every command that talks to the broker's API takes. */
 export interface ClientOptions {
@@ -21,9 +22,9 @@ export function apiFor(options: ClientOptions): BrokerApi {
   return new BrokerApi(resolveCredentials(options));
 }
 
-/** Prints the JSON form with `--json`, the human form otherwise. */
+/** Prints the JSON form with `--json`, the human form otherwise (no control characters from the API in it). */
 export function emit(options: ClientOptions, json: unknown, human: () => string): void {
-  console.log(options.json ? JSON.stringify(json, null, 2) : human());
+  console.log(options.json ? JSON.stringify(json, null, 2) : human().split('\n').map(oneLine).join('\n'));
 }
 
 /** commander parser for `90m`, `2h`, `1d`. */

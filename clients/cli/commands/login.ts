@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { MeDocument, RevokeApiTokenDocument } from '../../graphql/generated/graphql.js';
 import { BrokerApi } from '../broker-api.js';
 import { CliError } from '../cli-error.js';
@@ -17,10 +17,10 @@ export function loginCommand(): Command {
     .option('-b, --broker <url>', 'broker base URL (default: $PORTCULLIS_BROKER, else the last one you logged in to)')
     .option('--idp <id>', 'identity provider to sign in with (needed when the broker has several)')
     .option('--no-browser', 'do not open a browser: print the URL to open')
-    .option('--timeout <duration>', 'give up when the browser has not come back after this long', durationOption, 300)
+    .addOption(new Option('--timeout <duration>', 'give up when the browser has not come back after this long').argParser(durationOption).default(300, '5m'))
     .option('--json', 'print JSON for scripts')
     .action(async (options: { broker?: string; idp?: string; browser: boolean; timeout: number; json?: boolean }) => {
-      const previous = readStoredCredentials();
+      const previous = replaceable();
       const given = options.broker ?? process.env.PORTCULLIS_BROKER ?? previous?.broker;
       if (!given) throw new CliError('NO_BROKER', 'which broker? give --broker URL (or set PORTCULLIS_BROKER)');
       const broker = checkBrokerUrl(given);
@@ -29,9 +29,17 @@ export function loginCommand(): Command {
         idp: options.idp,
         timeoutMs: options.timeout * 1000,
         tokenName: `portcullis CLI on ${hostname()}`.slice(0, 100),
-        present: (url) => present(url, options.browser),
+        present: (url, confirmation) => present(url, confirmation, options.browser),
       });
-      const path = saveCredentials({ broker, token: login.token, tokenId: login.tokenId, email: login.user.email, expiresAt: login.expiresAt });
+      const fresh: StoredCredentials = { broker, token: login.token, tokenId: login.tokenId, email: login.user.email, expiresAt: login.expiresAt };
+      let path: string;
+      try {
+        path = saveCredentials(fresh);
+      } catch (error) {
+        // A token nobody holds must not stay valid.
+        await revoke(fresh);
+        throw error;
+      }
       // The new token replaces the old: revoke it (best effort) rather than leave it valid.
       if (previous && previous.broker === broker && previous.tokenId !== login.tokenId) await revoke(previous);
       emit(options, { broker, email: login.user.email, idp: login.user.idp, tokenId: login.tokenId, expiresAt: login.expiresAt, credentials: path }, () =>
@@ -73,9 +81,20 @@ export function whoamiCommand(): Command {
   });
 }
 
-function present(url: string, openBrowser: boolean): void {
-  if (!openBrowser) return void console.error(`To sign in, open this URL in a browser on this computer:\n\n  ${url}\n`);
-  console.error(`Opening a browser to sign in. If none opens, visit this URL on this computer:\n\n  ${url}\n`);
+/** The login being replaced, if it can be read; an unreadable or unsafe one is simply overwritten. */
+function replaceable(): StoredCredentials | null {
+  try {
+    return readStoredCredentials();
+  } catch (error) {
+    if (error instanceof CliError) return null;
+    throw error;
+  }
+}
+
+function present(url: string, confirmation: string, openBrowser: boolean): void {
+  const check = `The browser will ask you to confirm; allow it only if it shows the code ${confirmation}.`;
+  if (!openBrowser) return void console.error(`To sign in, open this URL in a browser on this computer:\n\n  ${url}\n\n${check}`);
+  console.error(`Opening a browser to sign in. If none opens, visit this URL on this computer:\n\n  ${url}\n\n${check}`);
   // The URL is printed either way: a missing browser or display must not end the login.
   import('open')
     .then(({ default: open }) => open(url))

@@ -1,54 +1,51 @@
 import { AccessRequestChangedDocument, AccessRequestDocument } from '../../graphql/generated/graphql.js';
 import type { AccessRequestFieldsFragment } from '../../graphql/generated/graphql.js';
 import type { BrokerApi } from '../broker-api.js';
+import { CliError } from '../cli-error.js';
 
-/**
- * Pub/sub is a hint, not the truth (a message can be lost between instances): the request
- * is re-read after every reconnect and at this interval, so a lost event costs at most this
- * long, never a wait forever.
- */
-const RECHECK_MS = 15_000;
+type Request = AccessRequestFieldsFragment;
+
+/** Errors that re-reading will not cure; anything else (a restart, a blip) is waited out. */
+const FINAL = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND']);
 
 /**
  * Creates a request and resolves once it is decided (approved, denied, cancelled or
- * expired). The `accessRequestChanged` subscription is opened before the request is
- * created, so a decision that comes at once is not missed.
+ * expired). The `accessRequestChanged` subscription is accepted before the request is
+ * created. Pub/sub is a hint, not the truth (a message can be lost between instances),
+ * so the request is also re-read after every reconnect and every `recheckMs`.
  */
-export function waitForDecision(
-  api: BrokerApi,
-  create: () => Promise<AccessRequestFieldsFragment>,
-  onPending: (request: AccessRequestFieldsFragment) => void,
-): Promise<AccessRequestFieldsFragment> {
-  return new Promise((resolve, reject) => {
-    let id: string | undefined;
-    const early = new Map<string, AccessRequestFieldsFragment>();
-    let recheck: NodeJS.Timeout | undefined;
-    let done = false;
-    const finish = (outcome: AccessRequestFieldsFragment | Error) => {
-      if (done) return;
-      done = true;
-      clearInterval(recheck);
-      void subscription.close();
-      if (outcome instanceof Error) reject(outcome);
-      else resolve(outcome);
-    };
-    const consider = (request: AccessRequestFieldsFragment | null | undefined) => {
-      if (request && request.id === id && request.status !== 'PENDING') finish(request);
-    };
-    const reread = () => {
-      if (id) api.request(AccessRequestDocument, { id }).then(({ accessRequest }) => consider(accessRequest), finish);
-    };
-    const subscription = api.subscribe(AccessRequestChangedDocument, {}, {
-      onData: ({ accessRequestChanged: changed }) => (id ? consider(changed) : early.set(changed.id, changed)),
-      onError: finish,
-      onReconnected: reread,
-    });
-    create().then((created) => {
-      id = created.id;
-      if (created.status !== 'PENDING') return finish(created);
-      onPending(created);
-      consider(early.get(created.id));
-      recheck = setInterval(reread, RECHECK_MS);
-    }, finish);
+export async function waitForDecision(api: BrokerApi, create: () => Promise<Request>, onPending: (request: Request) => void, recheckMs: number): Promise<Request> {
+  let id: string | undefined;
+  const early = new Map<string, Request>();
+  let decided: ((request: Request) => void) | undefined;
+  let failed: ((error: Error) => void) | undefined;
+  let reread = () => {};
+  const subscription = api.subscribe(AccessRequestChangedDocument, {}, {
+    onData: ({ accessRequestChanged: changed }) => (id ? changed.id === id && changed.status !== 'PENDING' && decided?.(changed) : early.set(changed.id, changed)),
+    onError: (error) => failed?.(error),
+    onReconnected: () => reread(),
   });
+  let recheck: NodeJS.Timeout | undefined;
+  try {
+    await subscription.connected;
+    const created = await create();
+    if (created.status !== 'PENDING') return created;
+    id = created.id;
+    onPending(created);
+    return await new Promise<Request>((resolve, reject) => {
+      decided = resolve;
+      failed = (error) => reject(new CliError(error instanceof CliError ? error.code : 'WAIT_FAILED', `${error.message} (request ${created.id} stays open: see \`portcullis requests --mine\`)`));
+      reread = () =>
+        void api.request(AccessRequestDocument, { id: created.id }).then(
+          ({ accessRequest }) => accessRequest && accessRequest.status !== 'PENDING' && resolve(accessRequest),
+          (error: unknown) => (error instanceof CliError && !FINAL.has(error.code) ? undefined : failed!(error as Error)),
+        );
+      const seen = early.get(created.id);
+      if (seen && seen.status !== 'PENDING') resolve(seen);
+      recheck = setInterval(reread, recheckMs);
+    });
+  } finally {
+    clearInterval(recheck);
+    await subscription.close();
+  }
 }
