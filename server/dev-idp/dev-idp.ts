@@ -71,9 +71,7 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
     );
     const relayState = typeof body.RelayState === 'string' ? body.RelayState : '';
     const nonce = randomBytes(16).toString('base64');
-    // Browsers apply form-action to the redirects after the POST too: a `portcullis login`
-    // ends with the broker redirecting to the CLI's listener on 127.0.0.1.
-    res.setHeader('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(acs).origin} http://127.0.0.1:*; style-src 'unsafe-inline'`);
+    res.setHeader('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(acs).origin}; style-src 'unsafe-inline'`);
     sendPage(
       res,
       'Signing in',
