@@ -20,6 +20,7 @@ import type { GrantEnd } from './grant-set.js';
 import { ACCESS_DENIED } from './jsonrpc.js';
 import { CLOSE } from './client-link.js';
 import { BrokerSession } from './session.js';
+import { createHttpAgents } from './upstreams/streamable-http.js';
 import { createUpstream } from './upstreams/upstream.js';
 
 export const MCP_WS_PREFIX = '/mcp/ws/';
@@ -73,6 +74,7 @@ export class Broker {
   private readonly alive = new WeakSet<WebSocket>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribe: () => void;
+  private readonly agents = createHttpAgents();
   private closing = false;
 
   constructor(private readonly deps: BrokerDeps) {
@@ -107,6 +109,8 @@ export class Broker {
     for (const timer of this.timers) clearInterval(timer);
     await Promise.all([...this.sessions].map((s) => s.end(CLOSE.goingAway, 'broker shutting down', { code: ACCESS_DENIED, reason: 'broker_shutting_down' })));
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.agents.http.destroy();
+    this.agents.https.destroy();
   }
 
   /**
@@ -144,7 +148,7 @@ export class Broker {
   private open(ws: WebSocket, request: IncomingMessage, servers: McpServerConfig[] | null, principal: Principal, grants: GrantRecord[]): void {
     const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger: this.deps.logger, idleTimeoutMs: this.deps.config.broker.idleTimeoutSeconds * 1000 };
     const { logger } = this.deps;
-    const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger });
+    const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger, agents: this.agents });
     const grantsFor = (server: McpServerConfig) => new GrantSet(grants.filter((g) => g.server === server.name));
     const federated = (request.url ?? '').split('?', 1)[0] === MCP_WS_FEDERATED;
     const session: LiveSession = federated

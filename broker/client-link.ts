@@ -44,6 +44,14 @@ export class ClientLink {
 
   close(code: number, reason: string): void {
     clearTimeout(this.idle);
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, closeReason(reason));
   }
+}
+
+/** RFC 6455 §5.5: a close frame's reason is at most 123 bytes of UTF-8 (ws throws beyond). */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = reason.slice(0, 122);
+  while (Buffer.byteLength(`${cut}…`) > 123) cut = cut.slice(0, -1);
+  return `${cut}…`;
 }

@@ -2,6 +2,7 @@ import type { McpServerConfig } from '../../server/config/schema.js';
 import type { Logger } from '../../server/log.js';
 import { StdioUpstream } from './stdio.js';
 import { StreamableHttpUpstream } from './streamable-http.js';
+import type { HttpAgents } from './streamable-http.js';
 
 /**
  * The seam to an upstream MCP server, shaped like the MCP SDK's Transport: one instance
@@ -18,11 +19,11 @@ export interface Upstream {
   onclose?: (reason: string) => void;
 }
 
-export function createUpstream(server: McpServerConfig, options: { baseDir: string; logger: Logger }): Upstream {
+export function createUpstream(server: McpServerConfig, options: { baseDir: string; logger: Logger; agents: HttpAgents }): Upstream {
   switch (server.transport) {
     case 'stdio':
       return new StdioUpstream(server, options);
     case 'streamable-http':
-      return new StreamableHttpUpstream(server);
+      return new StreamableHttpUpstream(server, options.agents);
   }
 }

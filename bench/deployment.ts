@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { postGraphQL } from '../test/support/test-server.js';
+import { signIn, TEST_PUBLIC_URL } from '../test/support/test-idp.js';
+import type { TestIdp } from '../test/support/test-idp.js';
+import type { BrokerProcess, HttpUpstream } from './processes.js';
+import { STDIO_UPSTREAM } from './processes.js';
+
+/** What every scenario shares: one private Redis, one test IdP, one Streamable HTTP upstream. */
+export interface BenchEnvironment {
+  redisUrl: string;
+  idp: TestIdp;
+  httpUpstream: HttpUpstream;
+}
+
+/** The two upstream names the bench config declares, both serving the same `echo` tool. */
+export type UpstreamName = 'http' | 'stdio';
+
+/**
+ * The broker config for one scenario: Redis store under a key prefix of its own (so
+ * instances given the same prefix share state, and scenarios do not see each other),
+ * warn-level logs, engineers auto-approved for `echo` on both upstreams, and an auditor role.
+ */
+export function benchConfig(env: BenchEnvironment, prefix = `bench:${randomUUID()}:`): Record<string, unknown> {
+  const engineerRule = (server: UpstreamName) => ({ server, tools: ['echo'], maxDurationSeconds: 3600, autoApprove: true });
+  return {
+    server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
+    store: { redis: { url: env.redisUrl, keyPrefix: prefix }, dataDir: mkdtempSync(join(tmpdir(), 'portcullis-bench-')) },
+    logging: { level: 'warn' },
+    identityProviders: [env.idp.config],
+    roles: [
+      { name: 'engineer', members: { groups: ['engineering'] }, request: [engineerRule('http'), engineerRule('stdio')] },
+      { name: 'auditor', members: { groups: ['security'] }, audit: true },
+    ],
+    servers: [
+      { name: 'http', transport: 'streamable-http', url: env.httpUpstream.url },
+      { name: 'stdio', transport: 'stdio', command: STDIO_UPSTREAM.command, args: STDIO_UPSTREAM.args },
+    ],
+  };
+}
+
+/** A signed-in user of one broker (any instance sharing its store works alike). */
+export interface Person {
+  grant(server: UpstreamName): Promise<string>;
+  token(scopes: string[]): Promise<string>;
+  revoke(grantId: string): Promise<void>;
+}
+
+export async function signInPerson(broker: BrokerProcess, idp: TestIdp, name: string, groups: string[]): Promise<Person> {
+  const email = `${name}@example.com`;
+  const cookie = await signIn(broker.url, idp, { nameId: email, attributes: { email, groups } });
+  const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
+    const { body } = await postGraphQL(broker.url, { query, variables }, { cookie });
+    if (body.errors || !body.data) throw new Error(`GraphQL failed: ${JSON.stringify(body)}`);
+    return body.data as T;
+  };
+  return {
+    grant: async (server) => {
+      const data = await gql<{ createAccessRequest: { grant: { id: string } | null } }>(
+        'mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { grant { id } } }',
+        { input: { server, tools: ['echo'], reason: 'benchmark', durationSeconds: 3600 } },
+      );
+      if (!data.createAccessRequest.grant) throw new Error(`no grant issued for ${name} on ${server}`);
+      return data.createAccessRequest.grant.id;
+    },
+    token: async (scopes) =>
+      (await gql<{ createApiToken: { token: string } }>('mutation($s: [String!]!) { createApiToken(name: "bench", scopes: $s, ttlSeconds: 3600) { token } }', { s: scopes }))
+        .createApiToken.token,
+    revoke: async (grantId) => {
+      await gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "benchmark") { status } }', { id: grantId });
+    },
+  };
+}
+
+/** A signed-in engineer holding a grant for `echo` on `server` and an `mcp` token: what a brokered session needs. */
+export async function engineerWithGrant(broker: BrokerProcess, idp: TestIdp, name: string, server: UpstreamName): Promise<{ person: Person; grantId: string; token: string }> {
+  const person = await signInPerson(broker, idp, name, ['engineering']);
+  const grantId = await person.grant(server);
+  return { person, grantId, token: await person.token(['mcp']) };
+}

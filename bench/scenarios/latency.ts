@@ -1,0 +1,65 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { signInPerson } from '../deployment.js';
+import type { UpstreamName } from '../deployment.js';
+import { brokered, closeAll, directHttp, directStdio, echo } from '../mcp-clients.js';
+import { atMost, figure } from '../report.js';
+import type { Figure } from '../report.js';
+import type { Scenario } from '../scenario.js';
+import { percentile } from '../stats.js';
+
+const CALLS = 20_000;
+const WARMUP = 2_000;
+/** Direct and brokered calls alternate in blocks of this many, so drift on the machine hits both alike. */
+const BLOCK = 500;
+
+/** Sequential tools/call of the trivial tool, one session, direct and through the broker's WebSocket. */
+export const latency: Scenario = {
+  name: 'latency',
+  async run(ctx) {
+    const broker = await ctx.startBroker();
+    const alice = await signInPerson(broker, ctx.env.idp, 'alice', ['engineering']);
+    const token = await alice.token(['mcp']);
+    const figures: Figure[] = [];
+    for (const upstream of ['http', 'stdio'] as const satisfies UpstreamName[]) {
+      await alice.grant(upstream);
+      const direct = upstream === 'http' ? await directHttp(ctx.env.httpUpstream.url) : await directStdio();
+      const relayed = await brokered(broker.wsUrl, upstream, token);
+      ctx.progress(`latency over ${upstream}: ${ctx.size(CALLS)} calls each way`);
+      await timeCalls(direct, ctx.size(WARMUP));
+      await timeCalls(relayed, ctx.size(WARMUP));
+      const directMs: number[] = [];
+      const brokeredMs: number[] = [];
+      // The broker idles while the direct blocks run: its CPU over the loop is the brokered calls'.
+      const { cpuMicros, systemMicros } = await broker.window(upstream, async () => {
+        for (let done = 0; done < ctx.size(CALLS); done += BLOCK) {
+          directMs.push(...(await timeCalls(direct, BLOCK)));
+          brokeredMs.push(...(await timeCalls(relayed, BLOCK)));
+        }
+      });
+      await closeAll([direct, relayed]);
+      const scenario = `latency (${upstream} upstream)`;
+      const [d50, d99, b50, b99] = [percentile(directMs, 50), percentile(directMs, 99), percentile(brokeredMs, 50), percentile(brokeredMs, 99)];
+      figures.push(
+        figure(scenario, 'direct p50', d50, 'ms'),
+        figure(scenario, 'direct p99', d99, 'ms'),
+        figure(scenario, 'brokered p50', b50, 'ms'),
+        figure(scenario, 'brokered p99', b99, 'ms'),
+        figure(scenario, 'added p50', b50 - d50, 'ms', atMost(0.15)),
+        figure(scenario, 'added p99', b99 - d99, 'ms', atMost(1)),
+        figure(scenario, 'broker CPU per call', cpuMicros / brokeredMs.length, 'µs'),
+        figure(scenario, 'of which in the kernel', systemMicros / brokeredMs.length, 'µs'),
+      );
+    }
+    return figures;
+  },
+};
+
+async function timeCalls(client: Client, count: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await echo(client, 'ping');
+    samples.push(performance.now() - start);
+  }
+  return samples;
+}
