@@ -109,8 +109,7 @@ export class Broker {
     for (const timer of this.timers) clearInterval(timer);
     await Promise.all([...this.sessions].map((s) => s.end(CLOSE.goingAway, 'broker shutting down', { code: ACCESS_DENIED, reason: 'broker_shutting_down' })));
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    await Promise.all([this.agents.http.destroy(), this.agents.https.destroy()]);
   }
 
   /**

@@ -142,26 +142,28 @@ export class BrokerSession {
     this.requests++;
     if (request.method === 'initialize' && request.params && !Array.isArray(request.params)) this.clientInfo = request.params.clientInfo ?? null;
     const tool = toolOf(request);
-    const refuse = async (reason: DenialReason, detail: string, code = ACCESS_DENIED) => {
-      await this.audit(requestEvent(request, tool, 'DENIED', { reason })).catch(() => {});
-      this.send(code === ACCESS_DENIED ? denial(request.id, reason, detail) : errorReply(request.id, code, `Invalid Request: ${detail}`, { reason }));
-    };
-    if (this.inFlight.has(request.id)) return refuse('duplicate_request_id', 'a request with this id is already in flight', INVALID_REQUEST);
+    if (this.inFlight.has(request.id)) return this.refuse(request, tool, 'duplicate_request_id', 'a request with this id is already in flight', INVALID_REQUEST);
     const gone = this.grants.check(this.deps.clock.now());
     if (gone) {
-      await refuse(gone, gone === 'grant_revoked' ? 'the grant was revoked' : 'the grant has expired');
+      await this.refuse(request, tool, gone, gone === 'grant_revoked' ? 'the grant was revoked' : 'the grant has expired');
       return this.enforceGrants();
     }
-    if (this.unverified) return refuse('broker_unavailable', 'the broker cannot confirm your grant right now');
+    if (this.unverified) return this.refuse(request, tool, 'broker_unavailable', 'the broker cannot confirm your grant right now');
     if (request.method === 'tools/call' && (tool === null || !this.grants.allowsTool(tool))) {
-      return refuse('tool_not_granted', `tool ${JSON.stringify(tool ?? '')} is not covered by your grant`);
+      return this.refuse(request, tool, 'tool_not_granted', `tool ${JSON.stringify(tool ?? '')} is not covered by your grant`);
     }
     this.inFlight.set(request.id, { method: request.method });
-    const forwarded = await this.forwardAudited(request, requestEvent(request, tool, 'SUCCESS', {}));
+    const forwarded = await this.forwardAudited(request, requestEvent(request, tool, 'SUCCESS'));
     if (!forwarded) {
       this.inFlight.delete(request.id);
       this.send(denial(request.id, 'broker_unavailable', 'the audit log cannot be written, so nothing is forwarded'));
     }
+  }
+
+  /** Audits a refused request (best effort: refusing needs no audit log) and answers it. */
+  private async refuse(request: JsonRpcRequest, tool: string | null, reason: DenialReason, detail: string, code = ACCESS_DENIED): Promise<void> {
+    await this.audit(requestEvent(request, tool, 'DENIED', { reason })).catch(() => {});
+    this.send(code === ACCESS_DENIED ? denial(request.id, reason, detail) : errorReply(request.id, code, `Invalid Request: ${detail}`, { reason }));
   }
 
   /** Audit first; forward only once the event is durable. False when the audit failed. */

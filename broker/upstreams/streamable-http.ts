@@ -1,21 +1,29 @@
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
+import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { McpServerConfig } from '../../server/config/schema.js';
 import { createParser } from 'eventsource-parser';
 import type { Upstream } from './upstream.js';
 
 type HttpServer = Extract<McpServerConfig, { transport: 'streamable-http' }>;
 type JsonRpcId = string | number;
+type Headers = Record<string, string>;
 
-/** Keep-alive connection pools shared by every session of a broker (one TCP connection per call would cost a handshake each). */
+/**
+ * Keep-alive connection pools shared by every session of a broker (one TCP connection per
+ * call would cost a handshake each): undici Agents, one pool per origin. Destroyed by
+ * Broker.close.
+ */
 export interface HttpAgents {
-  http: HttpAgent;
-  https: HttpsAgent;
+  http: Agent;
+  https: Agent;
 }
 
 export function createHttpAgents(): HttpAgents {
-  return { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  // No redirect interceptor: undici hands a 3xx over as it is, never follows it. No time
+  // limit by default (undici's is 300 s): a tool may run long, the GET stream stay quiet.
+  const options = { headersTimeout: 0, bodyTimeout: 0 };
+  return { http: new Agent(options), https: new Agent(options) };
 }
 
 /** The same bound the stdio upstream puts on one message. */
@@ -25,97 +33,126 @@ const DELETE_TIMEOUT_MS = 2_000;
 /** Standalone GET stream: reopened after this (or the server's `retry`), given up after this many failed opens in a row. */
 const RECONNECT_MS = 1_000;
 const MAX_RECONNECTS = 3;
+const POST_HEADERS: Headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** What to do with a response body, chosen from its status and content type. */
+interface BodySink {
+  data(chunk: Buffer): void;
+  /** The body ended; with an error when it did not end well. */
+  end(error?: Error): void;
+}
+type Respond = (status: number, contentType: string) => BodySink;
+
+/** Read to the end and dropped, so the connection can serve the next request. */
+const DROP: BodySink = { data() {}, end() {} };
 
 /**
  * An upstream reached over MCP Streamable HTTP (spec 2025-11-25, Transports), one MCP
  * session per client session, with the configured headers (credentials) on every
- * request. Written on node:http with a keep-alive agent the broker shares between
- * sessions: fetch (undici with web streams) cost the broker several hundred µs of CPU per
- * relayed call (bench/README.md). Each message is one POST; its answer comes back as
- * JSON or on an SSE stream; after `notifications/initialized` a GET stream carries what
- * the server sends on its own. Redirects are refused (a credential must not follow one).
+ * request. Written on undici's dispatcher API with keep-alive pools the broker shares
+ * between sessions: fetch (undici with web streams) cost the broker several hundred µs of
+ * CPU per relayed call and node:http's client about 40 µs (bench/README.md); the bodies
+ * are read in the dispatch handler, with no stream or promise per response. Each message
+ * is one POST; its answer comes back as JSON or on an SSE stream; after
+ * `notifications/initialized` a GET stream carries what the server sends on its own.
+ * Redirects are refused (a credential must not follow one).
  */
 export class StreamableHttpUpstream implements Upstream {
   onmessage?: (message: unknown) => void;
   onclose?: (reason: string) => void;
-  private readonly url: URL;
-  private sessionId: string | undefined;
+  private readonly origin: string;
+  private readonly path: string;
+  private readonly agent: Agent;
+  /** Set from the server's answers (MCP-Session-Id header). */
+  sessionId: string | undefined;
   private protocolVersion: string | undefined;
   private initializeId: JsonRpcId | undefined;
-  private readonly requests = new Set<ClientRequest>();
+  private readonly exchanges = new Set<Exchange>();
   private reconnect: NodeJS.Timeout | undefined;
   private closing = false;
 
   constructor(
     private readonly server: HttpServer,
-    private readonly agents: HttpAgents,
+    agents: HttpAgents,
   ) {
-    this.url = new URL(server.url);
+    const url = new URL(server.url);
+    this.origin = url.origin;
+    this.path = url.pathname + url.search;
+    this.agent = url.protocol === 'https:' ? agents.https : agents.http;
   }
 
   async start(): Promise<void> {
     // Nothing to open before the client's initialize: the session starts with it.
   }
 
-  async send(message: Record<string, unknown>): Promise<void> {
+  send(message: Record<string, unknown>): Promise<void> {
     if (message.method === 'initialize') this.initializeId = message.id as JsonRpcId;
-    const res = await this.request('POST', { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, JSON.stringify(message));
-    const session = res.headers['mcp-session-id'];
-    if (typeof session === 'string') this.sessionId = session;
-    const status = res.statusCode ?? 0;
-    if (status === 202) {
-      res.resume();
-      if (message.method === 'notifications/initialized') this.openEventStream(undefined, 0);
-      return;
-    }
-    // Messages stay short and hold nothing the upstream wrote: they end up in a close reason (at most 123 bytes).
-    if (status < 200 || status >= 300) {
-      res.resume();
-      throw new Error(`upstream answered HTTP ${status}`);
-    }
-    const type = (res.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
-    if (type === 'application/json') return this.deliver(JSON.parse(await readText(res)));
-    if (type !== 'text/event-stream') {
-      res.resume();
-      throw new Error('upstream answered with an unexpected content type');
-    }
-    // Not awaited: the stream may carry the server's own requests before the answer.
     const answers = 'id' in message && 'method' in message ? (message.id as JsonRpcId) : undefined;
-    this.consume(res, answers);
+    return new Promise((resolve, reject) => {
+      // Messages stay short and hold nothing the upstream wrote: they end up in a close reason (at most 123 bytes).
+      this.exchange('POST', POST_HEADERS, JSON.stringify(message), undefined, (status, contentType) => {
+        if (status === 202) {
+          resolve();
+          if (message.method === 'notifications/initialized') this.openEventStream(undefined, 0);
+          return DROP;
+        }
+        if (status < 200 || status >= 300) {
+          reject(new Error(`upstream answered HTTP ${status}`));
+          return DROP;
+        }
+        const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
+        if (type === 'application/json') {
+          return jsonBody((value, error) => {
+            if (error) return reject(error);
+            try {
+              this.deliver(value);
+              resolve();
+            } catch (error) {
+              reject(error as Error);
+            }
+          });
+        }
+        if (type !== 'text/event-stream') {
+          reject(new Error('upstream answered with an unexpected content type'));
+          return DROP;
+        }
+        // Resolved now: the stream may carry the server's own requests before the answer.
+        resolve();
+        return this.eventStream(answers);
+      }, (error) => reject(new Error(`upstream unreachable (${shortReason(error)})`, { cause: error })));
+    });
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.reconnect);
-    for (const request of this.requests) request.destroy();
+    for (const exchange of this.exchanges) exchange.abort(new Error('upstream session closed'));
     // The spec asks clients to end the session they no longer need (405: the server keeps no sessions).
     if (this.sessionId === undefined) return;
-    await this.request('DELETE', {}, undefined, DELETE_TIMEOUT_MS).then(
-      (res) => void res.resume(),
-      () => {},
-    );
+    await new Promise<void>((resolve) => this.exchange('DELETE', {}, undefined, DELETE_TIMEOUT_MS, () => (resolve(), DROP), () => resolve()));
   }
 
-  private request(method: string, headers: OutgoingHttpHeaders, body?: string, timeoutMs?: number): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const all: OutgoingHttpHeaders = { ...this.server.headers, ...headers };
-      if (this.sessionId !== undefined) all['mcp-session-id'] = this.sessionId;
-      if (this.protocolVersion !== undefined) all['mcp-protocol-version'] = this.protocolVersion;
-      const https = this.url.protocol === 'https:';
-      const request = (https ? httpsRequest : httpRequest)(this.url, { method, headers: all, agent: https ? this.agents.https : this.agents.http });
-      this.requests.add(request);
-      request.once('close', () => this.requests.delete(request));
-      request.once('response', (res) => {
-        // A connection lost mid-body errors the response; its reader (if any) sees that itself.
-        res.on('error', () => {});
-        resolve(res);
-      });
-      // `on`: the socket can fail again after the response began.
-      request.on('error', reject);
-      if (timeoutMs !== undefined) request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      request.end(body);
-    });
+  /** One request; `respond` picks what to do with the answer, `failed` hears of an error before it. */
+  private exchange(method: Dispatcher.HttpMethod, headers: Headers, body: string | undefined, timeoutMs: number | undefined, respond: Respond, failed: (error: Error) => void): void {
+    const all: Headers = { ...this.server.headers, ...headers };
+    if (this.sessionId !== undefined) all['mcp-session-id'] = this.sessionId;
+    if (this.protocolVersion !== undefined) all['mcp-protocol-version'] = this.protocolVersion;
+    const options: Dispatcher.DispatchOptions = { origin: this.origin, path: this.path, method, headers: all, body };
+    // DELETE: sent once the session's other requests were aborted; it has a time limit of its own.
+    if (timeoutMs !== undefined) options.headersTimeout = options.bodyTimeout = timeoutMs;
+    const exchange = new Exchange(this, respond, failed);
+    if (method !== 'DELETE') this.exchanges.add(exchange);
+    try {
+      this.agent.dispatch(options, exchange);
+    } catch (error) {
+      exchange.onError(error as Error);
+    }
+  }
+
+  /** Called by an Exchange when it is over. */
+  ended(exchange: Exchange): void {
+    this.exchanges.delete(exchange);
   }
 
   private deliver(value: unknown): void {
@@ -132,7 +169,7 @@ export class StreamableHttpUpstream implements Upstream {
    * have come when the server ends the stream: with an event id to resume from, a GET
    * picks it up (the spec's resumption); without one the session cannot go on.
    */
-  private consume(res: IncomingMessage, answers: JsonRpcId | undefined): void {
+  private eventStream(answers: JsonRpcId | undefined): BodySink {
     let answered = answers === undefined;
     let lastEventId: string | undefined;
     let retryMs: number | undefined;
@@ -149,42 +186,39 @@ export class StreamableHttpUpstream implements Upstream {
       },
       onRetry: (ms) => (retryMs = ms),
     });
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      try {
+    // A character may straddle two chunks.
+    const decoder = new StringDecoder('utf8');
+    return {
+      // Throwing aborts the request (its Exchange ends the body with the error).
+      data: (chunk) => {
         unread += chunk.length;
         if (unread > MAX_MESSAGE_BYTES) throw new Error('event stream message too large');
-        parser.feed(chunk);
-      } catch (error) {
-        res.destroy(error as Error);
-      }
-    });
-    res.once('close', () => {
-      if (this.closing) return;
-      if (answers === undefined) return this.scheduleEventStream(lastEventId, retryMs, 0);
-      if (answered) return;
-      if (lastEventId !== undefined) this.scheduleEventStream(lastEventId, retryMs, 0);
-      else this.fail('upstream ended a response stream without answering');
-    });
+        parser.feed(decoder.write(chunk));
+      },
+      end: () => {
+        if (this.closing) return;
+        if (answers === undefined) return this.scheduleEventStream(lastEventId, retryMs, 0);
+        if (answered) return;
+        if (lastEventId !== undefined) this.scheduleEventStream(lastEventId, retryMs, 0);
+        else this.fail('upstream ended a response stream without answering');
+      },
+    };
   }
 
   /** The GET stream for what the server sends unasked (or a resumed one, from `lastEventId`). */
   private openEventStream(lastEventId: string | undefined, failures: number): void {
     if (this.closing) return;
-    const headers: OutgoingHttpHeaders = { accept: 'text/event-stream' };
+    const headers: Headers = { accept: 'text/event-stream' };
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-    this.request('GET', headers).then(
-      (res) => {
-        // 405: the server offers no such stream, which the spec allows.
-        if (res.statusCode === 405) return void res.resume();
-        if (res.statusCode !== 200) {
-          res.resume();
-          return this.scheduleEventStream(lastEventId, undefined, failures + 1);
-        }
-        this.consume(res, undefined);
-      },
-      () => this.scheduleEventStream(lastEventId, undefined, failures + 1),
-    );
+    this.exchange('GET', headers, undefined, undefined, (status) => {
+      // 405: the server offers no such stream, which the spec allows.
+      if (status === 405) return DROP;
+      if (status !== 200) {
+        this.scheduleEventStream(lastEventId, undefined, failures + 1);
+        return DROP;
+      }
+      return this.eventStream(undefined);
+    }, () => this.scheduleEventStream(lastEventId, undefined, failures + 1));
   }
 
   private scheduleEventStream(lastEventId: string | undefined, retryMs: number | undefined, failures: number): void {
@@ -201,15 +235,94 @@ export class StreamableHttpUpstream implements Upstream {
   }
 }
 
-async function readText(res: IncomingMessage): Promise<string> {
-  res.setEncoding('utf8');
-  let text = '';
-  for await (const chunk of res) {
-    text += chunk as string;
-    if (text.length > MAX_MESSAGE_BYTES) {
-      res.destroy();
-      throw new Error('upstream message too large');
-    }
+/**
+ * One request and its answer, as an undici dispatch handler: reads the two headers it
+ * needs from the raw ones and hands the body to the sink `respond` chose.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private abortRequest: ((error?: Error) => void) | undefined;
+  private abortedWith: Error | undefined;
+  private sink: BodySink | undefined;
+  private done = false;
+
+  constructor(
+    private readonly upstream: StreamableHttpUpstream,
+    private readonly respond: Respond,
+    private readonly failed: (error: Error) => void,
+  ) {}
+
+  abort(error: Error): void {
+    if (this.abortRequest) this.abortRequest(error);
+    else this.abortedWith = error;
   }
-  return text;
+
+  onConnect(abort: (error?: Error) => void): void {
+    if (this.abortedWith) return abort(this.abortedWith);
+    this.abortRequest = abort;
+  }
+
+  onHeaders(status: number, raw: Buffer[], _resume: () => void, _statusText: string): boolean {
+    // 1xx: informational, the answer follows.
+    if (status < 200) return true;
+    let contentType = '';
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.length === 12 && name.toString('latin1').toLowerCase() === 'content-type') contentType = raw[i + 1]!.toString('latin1');
+      else if (name.length === 14 && name.toString('latin1').toLowerCase() === 'mcp-session-id') this.upstream.sessionId = raw[i + 1]!.toString('latin1');
+    }
+    this.sink = this.respond(status, contentType);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.sink!.data(chunk);
+    return true;
+  }
+
+  onComplete(_trailers: string[] | null): void {
+    this.finish();
+    this.sink?.end();
+  }
+
+  onError(error: Error): void {
+    this.finish();
+    if (this.sink) this.sink.end(error);
+    else this.failed(error);
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.upstream.ended(this);
+  }
+}
+
+/** A JSON answer, at most MAX_MESSAGE_BYTES of it, parsed once it is whole. */
+function jsonBody(done: (value: unknown, error?: Error) => void): BodySink {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  return {
+    data(chunk) {
+      bytes += chunk.length;
+      if (bytes > MAX_MESSAGE_BYTES) throw new Error('upstream message too large');
+      chunks.push(chunk);
+    },
+    end(error) {
+      if (error) return done(undefined, new Error(error.message === 'upstream message too large' ? error.message : 'upstream response ended early'));
+      let value: unknown;
+      try {
+        value = JSON.parse(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, bytes).toString('utf8'));
+      } catch {
+        return done(undefined, new Error('upstream answered with invalid JSON'));
+      }
+      done(value);
+    },
+  };
+}
+
+/** undici's error code (`UND_ERR_SOCKET`, `ECONNREFUSED`...) or class name: never text from the wire. */
+function shortReason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.name : 'unknown error';
 }

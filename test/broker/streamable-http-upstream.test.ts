@@ -48,7 +48,7 @@ async function startUpstream(mode: 'json' | 'sse', redirect = false): Promise<Up
   return upstream;
 }
 
-describe('Streamable HTTP upstream (node:http client)', () => {
+describe('Streamable HTTP upstream (undici dispatcher client)', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
