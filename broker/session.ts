@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { GrantRecord } from '../server/access/types.js';
@@ -113,6 +114,9 @@ export class BrokerSession {
     }
     this.inFlight.clear();
     this.client.close(code, reason);
+    // Upstream clean-up (aborts, DELETE) waits a turn: when a revocation ends many sessions
+    // at once, every client hears its close before any upstream work delays the next one.
+    await setImmediate();
     await this.upstream.close().catch((error: unknown) => this.deps.logger.warn({ err: error, sessionId: this.id }, 'upstream close failed'));
     await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data: { code, reason, requests: this.requests, clientInfo: this.clientInfo, grants: this.grants.ids() } }).catch(() => {});
     this.onended?.();
