@@ -13,7 +13,7 @@ export type CpuSnapshot = Record<'upstream' | 'load' | 'redis' | 'brokerWaiting'
  * load generator) and Redis (INFO cpu), and how long the broker sat runnable waiting for
  * a core. On a 2-core machine this tells a broker-bound run from a saturated machine.
  */
-export class CpuMeter {
+class CpuMeter {
   private readonly redis: Redis;
 
   constructor(
@@ -48,6 +48,26 @@ export class CpuMeter {
 
   close(): void {
     this.redis.disconnect();
+  }
+}
+
+/**
+ * Runs `load` as the broker's timed window (profiled with --cpu-prof) with the rest of the
+ * machine metered: the load's result, the broker's CPU time (and its kernel part) and
+ * every other process's share.
+ */
+export async function meteredWindow<T>(
+  broker: BrokerProcess,
+  env: { httpUpstream: { pid: number }; redisUrl: string },
+  name: string,
+  load: () => Promise<T>,
+): Promise<{ result: T; cpu: CpuSnapshot; cpuMicros: number; systemMicros: number }> {
+  const meter = new CpuMeter(broker, env.httpUpstream.pid, env.redisUrl);
+  try {
+    const { result: metered, cpuMicros, systemMicros } = await broker.window(name, () => meter.during(load));
+    return { result: metered.result, cpu: metered.cpu, cpuMicros, systemMicros };
+  } finally {
+    meter.close();
   }
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postGraphQL } from '../test/support/test-server.js';
+import { createApiToken, postGraphQL } from '../test/support/test-server.js';
 import { signIn, TEST_PUBLIC_URL } from '../test/support/test-idp.js';
 import type { TestIdp } from '../test/support/test-idp.js';
 import type { BrokerProcess, HttpUpstream } from './processes.js';
@@ -65,9 +65,7 @@ export async function signInPerson(broker: BrokerProcess, idp: TestIdp, name: st
       if (!data.createAccessRequest.grant) throw new Error(`no grant issued for ${name} on ${server}`);
       return data.createAccessRequest.grant.id;
     },
-    token: async (scopes) =>
-      (await gql<{ createApiToken: { token: string } }>('mutation($s: [String!]!) { createApiToken(name: "bench", scopes: $s, ttlSeconds: 3600) { token } }', { s: scopes }))
-        .createApiToken.token,
+    token: (scopes) => createApiToken(broker.url, cookie, scopes),
     revoke: async (grantId) => {
       await gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "benchmark") { status } }', { id: grantId });
     },

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { CpuMeter, cpuFigures } from '../cpu-meter.js';
+import { cpuFigures, meteredWindow } from '../cpu-meter.js';
 import { engineerWithGrant, signInPerson } from '../deployment.js';
 import { closedLoop } from '../load.js';
 import { brokered, closeAll, echo } from '../mcp-clients.js';
@@ -64,12 +64,9 @@ export const auditLatency: Scenario = {
 
     ctx.progress(`${SESSIONS} sessions x ${IN_FLIGHT} in flight, ${ctx.size(SECONDS)} s, with a subscriber`);
     await closedLoop(sessions, IN_FLIGHT, ctx.size(WARMUP_SECONDS));
-    const meter = new CpuMeter(broker, env.httpUpstream.pid, env.redisUrl);
-    const {
-      result: { result: run, cpu },
-      cpuMicros,
-    } = await broker.window('load', () => meter.during(() => closedLoop(sessions, IN_FLIGHT, ctx.size(SECONDS), (tag) => sent.set(tag, performance.now()))));
-    meter.close();
+    const { result: run, cpu, cpuMicros } = await meteredWindow(broker, env, 'load', () =>
+      closedLoop(sessions, IN_FLIGHT, ctx.size(SECONDS), (tag) => sent.set(tag, performance.now())),
+    );
     const drainUntil = performance.now() + DRAIN_MS;
     while (sent.size > 0 && performance.now() < drainUntil) await sleep(20);
     const lost = sent.size;

@@ -1,4 +1,4 @@
-import { CpuMeter, cpuFigures } from '../cpu-meter.js';
+import { cpuFigures, meteredWindow } from '../cpu-meter.js';
 import { engineerWithGrant } from '../deployment.js';
 import { closedLoop } from '../load.js';
 import { brokered, closeAll, directHttp } from '../mcp-clients.js';
@@ -38,13 +38,7 @@ export const throughput: Scenario = {
     const { token } = await engineerWithGrant(broker, env.idp, 'alice', 'http');
     const relayed = await pooled(SESSIONS, CONNECT_CONCURRENCY, () => brokered(broker.wsUrl, 'http', token));
     await closedLoop(relayed, IN_FLIGHT, warmup);
-    const meter = new CpuMeter(broker, env.httpUpstream.pid, env.redisUrl);
-    const {
-      result: { result: brokeredRun, cpu },
-      cpuMicros: brokerCpu,
-      systemMicros,
-    } = await broker.window('brokered', () => meter.during(() => closedLoop(relayed, IN_FLIGHT, seconds)));
-    meter.close();
+    const { result: brokeredRun, cpu, cpuMicros: brokerCpu, systemMicros } = await meteredWindow(broker, env, 'brokered', () => closedLoop(relayed, IN_FLIGHT, seconds));
     await closeAll(relayed);
 
     return [

@@ -27,18 +27,11 @@ export class BrokerApi {
   }
 
   async request<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult> {
-    const url = brokerUrl(this.credentials.broker, 'graphql');
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.credentials.token}` },
-        body: JSON.stringify({ query: print(document), variables }),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-    } catch (error) {
-      throw unreachable(this.credentials.broker, error);
-    }
+    const response = await fetchBroker(this.credentials.broker, 'graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.credentials.token}` },
+      body: JSON.stringify({ query: print(document), variables }),
+    });
     const body = (await response.json().catch(() => null)) as GraphQLResponse<TResult> | null;
     if (body?.errors?.[0]) throw fromGraphQLError(body.errors[0]);
     if (!response.ok || !body?.data) throw new CliError(`HTTP_${response.status}`, `the broker answered HTTP ${response.status} without a result`);
@@ -99,7 +92,20 @@ export function brokerUrl(broker: string, path: string, scheme: 'http' | 'ws' = 
   return url.toString();
 }
 
-export function unreachable(broker: string, error: unknown): CliError {
+/**
+ * One HTTP request to the broker, bounded in time (plus `init.signal`, if any); a
+ * failure to reach it is one clear BROKER_UNREACHABLE line.
+ */
+export async function fetchBroker(broker: string, path: string, init: RequestInit = {}): Promise<Response> {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  try {
+    return await fetch(brokerUrl(broker, path), { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+  } catch (error) {
+    throw unreachable(broker, error);
+  }
+}
+
+function unreachable(broker: string, error: unknown): CliError {
   const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
   return new CliError('BROKER_UNREACHABLE', `cannot reach the broker at ${broker}: ${cause}`);
 }

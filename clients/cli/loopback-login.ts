@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { html } from '../../server/http/html-page.js';
 import { confirmationCode, s256, sameSecret } from '../../server/identity/pkce.js';
-import { brokerUrl, unreachable } from './broker-api.js';
+import { brokerUrl, fetchBroker } from './broker-api.js';
 import { CliError } from './cli-error.js';
 import { formatDuration } from './durations.js';
 
@@ -25,7 +25,7 @@ export interface LoopbackLoginOptions {
   present(url: string, confirmation: string): void;
 }
 
-const BROKER_TIMEOUT_MS = 30_000;
+const LOGIN_PATH = 'auth/cli/login';
 
 /**
  * The CLI's half of the RFC 8252 loopback login: listen on 127.0.0.1 (never a public
@@ -45,8 +45,7 @@ export async function loopbackLogin(options: LoopbackLoginOptions): Promise<Issu
 
   try {
     const query = new URLSearchParams({ port: String(port), state, code_challenge: challenge, code_challenge_method: 'S256', ...(options.idp ? { idp: options.idp } : {}) });
-    const loginUrl = `${brokerUrl(options.broker, 'auth/cli/login')}?${query}`;
-    await preflight(options.broker, loginUrl);
+    await preflight(options.broker, query);
     const answer = new Promise<IssuedLogin>((resolve, reject) => {
       listener.on('request', (req: IncomingMessage, res: ServerResponse) => {
         const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
@@ -71,7 +70,7 @@ export async function loopbackLogin(options: LoopbackLoginOptions): Promise<Issu
         );
       });
     });
-    options.present(loginUrl, confirmationCode(challenge));
+    options.present(`${brokerUrl(options.broker, LOGIN_PATH)}?${query}`, confirmationCode(challenge));
     return await withTimeout(answer, options.timeoutMs, giveUp);
   } finally {
     listener.close();
@@ -80,30 +79,20 @@ export async function loopbackLogin(options: LoopbackLoginOptions): Promise<Issu
 }
 
 /** Asks the broker first, so a refusal (unknown IdP, several IdPs, bad URL) is one clear line, not a wait. */
-async function preflight(broker: string, loginUrl: string): Promise<void> {
-  let response: Response;
-  try {
-    response = await fetch(loginUrl, { redirect: 'manual', signal: AbortSignal.timeout(BROKER_TIMEOUT_MS) });
-  } catch (error) {
-    throw unreachable(broker, error);
-  }
+async function preflight(broker: string, loginQuery: URLSearchParams): Promise<void> {
+  const response = await fetchBroker(broker, `${LOGIN_PATH}?${loginQuery}`, { redirect: 'manual' });
   if (response.status >= 300 && response.status < 400) return;
   const text = (await response.text().catch(() => '')).slice(0, 300);
   throw new CliError('LOGIN_REFUSED', response.status === 404 ? `${broker} does not offer a CLI login (HTTP 404): is it a Portcullis broker?` : text || `the broker refused the login (HTTP ${response.status})`);
 }
 
 async function redeem(options: LoopbackLoginOptions, code: string, verifier: string, signal: AbortSignal): Promise<IssuedLogin> {
-  let response: Response;
-  try {
-    response = await fetch(brokerUrl(options.broker, 'auth/cli/token'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ code, code_verifier: verifier, name: options.tokenName }),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(BROKER_TIMEOUT_MS)]),
-    });
-  } catch (error) {
-    throw unreachable(options.broker, error);
-  }
+  const response = await fetchBroker(options.broker, 'auth/cli/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code, code_verifier: verifier, name: options.tokenName }),
+    signal,
+  });
   const body = (await response.json().catch(() => null)) as (Partial<IssuedLogin> & { error?: string; message?: string }) | null;
   if (!response.ok || typeof body?.token !== 'string') {
     throw new CliError(body?.error ?? `HTTP_${response.status}`, body?.message ?? `the broker refused the login (HTTP ${response.status})`);

@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { InvalidInputError, UnauthenticatedError } from '../errors.js';
 import type { ApiTokenRecord, OneTimeValueStore } from '../stores/types.js';
 import type { ApiTokenService } from './api-tokens.js';
+import { hashSecret } from './credentials.js';
 import type { LoginSessionService } from './login-sessions.js';
 import { sameSecret, s256 } from './pkce.js';
 import type { Principal } from './principal.js';
@@ -11,9 +12,8 @@ import type { Principal } from './principal.js';
 const CODE_TTL_MS = 60_000;
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
-/** base64url of a SHA-256 digest. */
-const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
-const CODE = /^[A-Za-z0-9_-]{43}$/;
+/** 32 bytes in base64url: an S256 challenge (a SHA-256 digest) and a login code alike. */
+const BASE64URL_32_BYTES = /^[A-Za-z0-9_-]{43}$/;
 const MAX_NAME_LENGTH = 100;
 
 interface CodeRecord {
@@ -34,7 +34,7 @@ export class CliLoginService {
   ) {}
 
   static isChallenge(value: unknown): value is string {
-    return typeof value === 'string' && S256_CHALLENGE.test(value);
+    return typeof value === 'string' && BASE64URL_32_BYTES.test(value);
   }
 
   /** A code for the signed-in browser session, bound to the CLI's PKCE challenge. */
@@ -42,8 +42,9 @@ export class CliLoginService {
     if (principal.credential.kind !== 'session') throw new UnauthenticatedError('a CLI login is completed by a browser session');
     if (!CliLoginService.isChallenge(challenge)) throw new InvalidInputError('code_challenge must be an S256 challenge');
     const code = randomBytes(32).toString('base64url');
+    // Stored by hash: a store dump holds nothing a CLI could redeem.
     const record: CodeRecord = { sessionId: principal.credential.id, challenge };
-    await this.deps.codes.put(codeKey(code), JSON.stringify(record), this.deps.clock.now() + CODE_TTL_MS);
+    await this.deps.codes.put(hashSecret(code), JSON.stringify(record), this.deps.clock.now() + CODE_TTL_MS);
     return code;
   }
 
@@ -54,11 +55,11 @@ export class CliLoginService {
    */
   async exchange(input: { code: unknown; verifier: unknown; name: unknown }): Promise<{ token: string; record: ApiTokenRecord }> {
     const { code, verifier } = input;
-    if (typeof code !== 'string' || !CODE.test(code)) throw new InvalidInputError('code is missing or malformed');
+    if (typeof code !== 'string' || !BASE64URL_32_BYTES.test(code)) throw new InvalidInputError('code is missing or malformed');
     if (typeof verifier !== 'string' || !VERIFIER.test(verifier)) throw new InvalidInputError('code_verifier must be 43 to 128 unreserved characters');
     const name = input.name === undefined ? 'portcullis CLI' : input.name;
     if (typeof name !== 'string' || name.trim().length === 0 || name.length > MAX_NAME_LENGTH) throw new InvalidInputError(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
-    const stored = await this.deps.codes.take(codeKey(code));
+    const stored = await this.deps.codes.take(hashSecret(code));
     if (stored === null) throw new UnauthenticatedError('unknown, used or expired login code');
     const record = JSON.parse(stored) as CodeRecord;
     if (!sameSecret(s256(verifier), record.challenge)) throw new UnauthenticatedError('code_verifier does not match the login it claims');
@@ -68,9 +69,4 @@ export class CliLoginService {
     if (ttlSeconds < 1) throw new UnauthenticatedError('the browser session ended before the CLI login completed');
     return this.deps.tokens.create(session.principal, { name, scopes: ['api', 'mcp'], ttlSeconds });
   }
-}
-
-/** Codes are stored by hash: a store dump holds nothing a CLI could redeem. */
-function codeKey(code: string): string {
-  return createHash('sha256').update(code).digest('hex');
 }

@@ -3,7 +3,7 @@ import { brokerConfig } from '../support/broker-fixture.js';
 import { finished, runCli, spawnCli, waitForStderr } from '../support/cli.js';
 import { describeOnEachStore } from '../support/each-store.js';
 import { createTestIdp, signIn } from '../support/test-idp.js';
-import { postGraphQL } from '../support/test-server.js';
+import { createApiToken, postGraphQL } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 const ALICE = { nameId: 'alice@example.com', attributes: { email: 'alice@example.com', groups: ['engineering'] } };
@@ -33,11 +33,7 @@ describeOnEachStore('the access commands', (start) => {
         ],
       }),
     );
-    const tokenFor = async (spec: typeof ALICE) => {
-      const cookie = await signIn(server.url, idp, spec);
-      const res = await postGraphQL(server.url, { query: 'mutation { createApiToken(name: "cli", scopes: ["api"], ttlSeconds: 3600) { token } }' }, { cookie });
-      return (res.body.data as { createApiToken: { token: string } }).createApiToken.token;
-    };
+    const tokenFor = async (spec: typeof ALICE) => createApiToken(server.url, await signIn(server.url, idp, spec), ['api']);
     const env = (token: string) => ({ PORTCULLIS_TOKEN: token, PORTCULLIS_BROKER: server.url, XDG_CONFIG_HOME: '/nonexistent' });
     alice = env(await tokenFor(ALICE));
     bob = env(await tokenFor(BOB));

@@ -12,7 +12,7 @@ import { describeOnEachStore } from '../support/each-store.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { createTestIdp, signIn } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
-import { postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
+import { createApiToken, postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 /** What `login --no-browser` prints: the URL to open, then the code the browser will show. */
@@ -222,8 +222,7 @@ describe('the broker side of the CLI login', () => {
     const anonymous = await fetch(`${server.url}/auth/cli/finish?${params()}`, { redirect: 'manual' });
     expect(anonymous.status).toBe(401);
     const cookie = await signIn(server.url, idp, ALICE);
-    const token = await postGraphQL(server.url, { query: 'mutation { createApiToken(name: "t", scopes: ["api"], ttlSeconds: 600) { token } }' }, { cookie });
-    const bearer = (token.body.data as { createApiToken: { token: string } }).createApiToken.token;
+    const bearer = await createApiToken(server.url, cookie, ['api'], 600);
     const withBearer = await fetch(`${server.url}/auth/cli/finish?${params()}`, { headers: { authorization: `Bearer ${bearer}` }, redirect: 'manual' });
     expect(withBearer.status).toBe(401);
     const page = await fetch(`${server.url}/auth/cli/finish?${params()}`, { headers: { cookie }, redirect: 'manual' });

@@ -2,7 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import WebSocket from 'ws';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import { systemClock } from '../../server/clock.js';
-import { postGraphQL, startTestServer, testConfig } from './test-server.js';
+import { createApiToken, postGraphQL, startTestServer, testConfig } from './test-server.js';
 import type { TestServer } from './test-server.js';
 import { createTestIdp, signIn, TEST_PUBLIC_URL } from './test-idp.js';
 import type { TestIdp } from './test-idp.js';
@@ -77,10 +77,7 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
       if (!grant) throw new Error(`no grant: ${JSON.stringify(res.body)}`);
       return grant.id;
     },
-    token: async (scopes = ['mcp']) => {
-      const res = await gql('mutation($s: [String!]!) { createApiToken(name: "mcp", scopes: $s, ttlSeconds: 3600) { token } }', { s: scopes });
-      return (res.body.data as { createApiToken: { token: string } }).createApiToken.token;
-    },
+    token: (scopes = ['mcp']) => createApiToken(server.url, cookie, scopes),
     connect: async (token, name) => {
       const transport = new BrokerWebSocketTransport(name === '' ? `${server.wsUrl}/mcp/ws` : wsUrl(name), { authorization: `Bearer ${token}` });
       const client = new Client({ name: 'portcullis-test', version: '1.0.0' });

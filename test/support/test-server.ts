@@ -73,6 +73,14 @@ export async function postGraphQL(url: string, body: unknown, headers: Record<st
   return { status: res.status, body: (await res.json()) as GraphQLBody };
 }
 
+/** A new API token for the signed-in `cookie`'s user, through the API as a user would get one. */
+export async function createApiToken(url: string, cookie: string, scopes: string[], ttlSeconds = 3600): Promise<string> {
+  const { body } = await postGraphQL(url, { query: 'mutation($s: [String!]!, $ttl: Int!) { createApiToken(name: "test", scopes: $s, ttlSeconds: $ttl) { token } }', variables: { s: scopes, ttl: ttlSeconds } }, { cookie });
+  const token = (body.data as { createApiToken: { token: string } } | undefined)?.createApiToken.token;
+  if (!token) throw new Error(`no token: ${JSON.stringify(body)}`);
+  return token;
+}
+
 export function graphqlWsClient(wsUrl: string): Client {
   return createClient({ url: `${wsUrl}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
 }

@@ -12,14 +12,11 @@ import { apiFor, clientCommand, durationOption, emit } from './client-command.js
 import type { ClientOptions } from './client-command.js';
 
 export function loginCommand(): Command {
-  return new Command('login')
-    .description('Sign in through your identity provider in a browser; stores an api,mcp token for this user only (0600).')
-    .option('-b, --broker <url>', 'broker base URL (default: $PORTCULLIS_BROKER, else the last one you logged in to)')
+  return clientCommand('login', 'Sign in through your identity provider in a browser; stores an api,mcp token for this user only (0600).')
     .option('--idp <id>', 'identity provider to sign in with (needed when the broker has several)')
     .option('--no-browser', 'do not open a browser: print the URL to open')
     .addOption(new Option('--timeout <duration>', 'give up when the browser has not come back after this long').argParser(durationOption).default(300, '5m'))
-    .option('--json', 'print JSON for scripts')
-    .action(async (options: { broker?: string; idp?: string; browser: boolean; timeout: number; json?: boolean }) => {
+    .action(async (options: ClientOptions & { idp?: string; browser: boolean; timeout: number }) => {
       const previous = replaceable();
       const given = options.broker ?? process.env.PORTCULLIS_BROKER ?? previous?.broker;
       if (!given) throw new CliError('NO_BROKER', 'which broker? give --broker URL (or set PORTCULLIS_BROKER)');
