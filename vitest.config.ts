@@ -14,6 +14,9 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    // These are behaviour checks, not timing checks: on a loaded 2-core machine an upstream
+    // process can take well over the default second to start.
+    expect: { poll: { timeout: 10_000 } },
     reporters: ['default'],
   },
 });

@@ -38,7 +38,7 @@ async function start(raw: unknown): Promise<void> {
   const stores = await createStores(config, { clock, baseDir });
   await stores.waitReady();
   const logger = createLogger({ level: config.logging.level });
-  const server = await createPortcullisServer({ config, stores, logger, clock, production: true, baseDir });
+  const server = await createPortcullisServer({ config, stores, logger, clock, baseDir });
   const { port } = await server.listen();
   const profiler = new Session();
   process.on('message', (message: BrokerRequest) => {

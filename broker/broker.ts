@@ -10,8 +10,11 @@ import type { McpServerConfig, PortcullisConfig } from '../server/config/schema.
 import { ForbiddenError, PortcullisError, StoreUnavailableError, UnauthenticatedError } from '../server/errors.js';
 import { refuseUpgrade } from '../server/http/upgrade-router.js';
 import { requireScope } from '../server/identity/api-tokens.js';
+import { describeCredentialEnd } from '../server/identity/credential-watch.js';
+import type { CredentialWatch } from '../server/identity/credential-watch.js';
 import type { Identity } from '../server/identity/index.js';
 import type { Principal } from '../server/identity/principal.js';
+import type { Lease, LeaseKeeper } from '../server/limits/lease-keeper.js';
 import type { Logger } from '../server/log.js';
 import type { Stores } from '../server/stores/types.js';
 import { FederatedSession } from './federated-session.js';
@@ -40,6 +43,20 @@ export interface BrokerDeps {
   logger: Logger;
   /** Directory stdio upstreams' `cwd` is relative to (the config file's). */
   baseDir: string;
+  /** Ends sessions whose token or sign-in ends (4401). */
+  credentialWatch: CredentialWatch;
+  /** Per-user session caps across instances. */
+  leases: LeaseKeeper;
+}
+
+/** An upgrade that passed every check, with the places it holds under the caps. */
+interface Admission {
+  servers: McpServerConfig[];
+  principal: Principal;
+  grants: GrantRecord[];
+  lease: Lease;
+  /** Upstream processes the session will start (stdio servers). */
+  processes: number;
 }
 
 /** What the broker needs of a live session, single-server or federated. */
@@ -47,7 +64,7 @@ interface LiveSession {
   hasGrant(grantId: string): boolean;
   grantEnded(grantId: string, why: GrantEnd): void;
   revalidate(fetch: (grantId: string) => Promise<GrantRecord | null>): Promise<void>;
-  end(code: number, reason: string, pending: { code: number; reason: 'broker_shutting_down' } | null): Promise<void>;
+  end(code: number, reason: string, pending: { code: number; reason: 'broker_shutting_down' | 'credential_revoked' | 'credential_expired' } | null): Promise<void>;
   start(clientAddress: string | undefined): Promise<void>;
   onended?: () => void;
 }
@@ -56,6 +73,8 @@ class UpgradeRefused extends Error {
   constructor(
     readonly status: number,
     readonly text: string,
+    /** For a 401: what the Bearer challenge says (null when no credential was presented). */
+    readonly challenge: { error: 'invalid_token' | 'invalid_request'; description: string } | null = null,
   ) {
     super(text);
   }
@@ -76,6 +95,8 @@ export class Broker {
   private readonly unsubscribe: () => void;
   private readonly agents = createHttpAgents();
   private closing = false;
+  /** Stdio upstream processes of this instance's live sessions. */
+  private processes = 0;
 
   constructor(private readonly deps: BrokerDeps) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.broker.maxFrameBytes, handleProtocols: () => SUBPROTOCOL });
@@ -91,14 +112,22 @@ export class Broker {
   /** The upgrade handler for `/mcp/ws` (federated) and paths under `/mcp/ws/`. */
   readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.admit(request).then(
-      ({ servers, principal, grants }) => {
-        this.wss.handleUpgrade(request, socket, head, (ws) => this.open(ws, request, servers, principal, grants));
+      (admission) => {
+        let opened = false;
+        try {
+          this.checkInstanceCapacity(admission);
+          this.wss.handleUpgrade(request, socket, head, (ws) => {
+            opened = true;
+            this.open(ws, request, admission);
+          });
+        } catch (error) {
+          this.refuse(socket, error);
+        } finally {
+          // A peer gone during the checks never gets its session: its place goes back.
+          if (!opened) admission.lease.release();
+        }
       },
-      (error: unknown) => {
-        const refusal = toRefusal(error);
-        if (refusal.status >= 500) this.deps.logger.warn({ err: error }, 'MCP upgrade refused: store unavailable');
-        refuseUpgrade(socket, refusal.status, refusal.text);
-      },
+      (error: unknown) => this.refuse(socket, error),
     );
   };
 
@@ -114,28 +143,49 @@ export class Broker {
 
   /**
    * Who may open what: the single server named in the path, or for the federated path
-   * every configured server the caller holds an active grant for.
+   * every configured server the caller holds an active grant for; and a place under the
+   * caller's session cap.
    */
-  private async admit(request: IncomingMessage): Promise<{ servers: McpServerConfig[] | null; principal: Principal; grants: GrantRecord[] }> {
-    if (this.closing) throw new UpgradeRefused(503, 'Service Unavailable');
+  private async admit(request: IncomingMessage): Promise<Admission> {
+    if (this.closing) throw new UpgradeRefused(503, 'shutting down');
     const target = request.url ?? '';
     const [path, query = ''] = target.split('?', 2) as [string, string?];
-    if (CREDENTIAL_PARAMS.test(`?${query}`)) throw new UpgradeRefused(401, 'Unauthorized');
+    if (CREDENTIAL_PARAMS.test(`?${query}`)) throw new UpgradeRefused(401, 'a credential in the URL is refused: send Authorization: Bearer', { error: 'invalid_request', description: 'credentials in the URL are refused' });
     const federated = path === MCP_WS_FEDERATED;
     const named = federated ? undefined : this.deps.config.servers.find((s) => s.name === path.slice(MCP_WS_PREFIX.length));
-    if (!federated && !named) throw new UpgradeRefused(404, 'Not Found');
+    if (!federated && !named) throw new UpgradeRefused(404, 'unknown MCP server');
     const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-    if (!offered.includes(SUBPROTOCOL)) throw new UpgradeRefused(400, 'Bad Request');
+    if (!offered.includes(SUBPROTOCOL)) throw new UpgradeRefused(400, 'the "mcp" WebSocket subprotocol is required');
 
     const { authenticator } = this.deps.identity;
     const credential = authenticator.presented(request.headers);
-    if (credential === null) throw new UnauthenticatedError();
-    const principal = (await authenticator.resolve(credential))!;
-    requireScope(principal, 'mcp');
+    if (credential === null) throw new UpgradeRefused(401, 'sign in first: no credential presented');
+    const principal = await authenticator.resolve(credential).catch((error: unknown) => {
+      if (error instanceof PortcullisError && error.code === 'UNAUTHENTICATED') throw new UpgradeRefused(401, error.message, { error: 'invalid_token', description: error.message });
+      throw error;
+    });
+    requireScope(principal!, 'mcp');
     const servers = named ? [named] : this.deps.config.servers;
-    const grants = await this.activeGrants(principal, new Set(servers.map((s) => s.name)));
+    const grants = await this.activeGrants(principal!, new Set(servers.map((s) => s.name)));
     if (grants.length === 0) throw new ForbiddenError(`no active grant for ${named?.name ?? 'any server'}`);
-    return { servers: named ? [named] : servers.filter((s) => grants.some((g) => g.server === s.name)), principal, grants };
+    const granted = named ? [named] : servers.filter((s) => grants.some((g) => g.server === s.name));
+    const { maxSessionsPerUser } = this.deps.config.broker;
+    const lease = await this.deps.leases.take(`mcp-sessions:${principal!.user.id}`, maxSessionsPerUser);
+    if (!lease) throw new UpgradeRefused(429, `too many live MCP sessions for this user (broker.maxSessionsPerUser: ${maxSessionsPerUser})`);
+    return { servers: granted, principal: principal!, grants, lease, processes: granted.filter((s) => s.transport === 'stdio').length };
+  }
+
+  /** Checked at once before the handshake, so racing upgrades cannot overshoot the instance caps. */
+  private checkInstanceCapacity(admission: Admission): void {
+    const { maxSessionsPerInstance, maxUpstreamProcesses } = this.deps.config.broker;
+    if (this.sessions.size >= maxSessionsPerInstance) throw new UpgradeRefused(503, `this instance is at capacity (broker.maxSessionsPerInstance: ${maxSessionsPerInstance})`);
+    if (this.processes + admission.processes > maxUpstreamProcesses) throw new UpgradeRefused(503, `this instance is at capacity (broker.maxUpstreamProcesses: ${maxUpstreamProcesses})`);
+  }
+
+  private refuse(socket: Duplex, error: unknown): void {
+    const refusal = toRefusal(error);
+    if (refusal.status >= 500 && !(error instanceof UpgradeRefused)) this.deps.logger.warn({ err: error }, 'MCP upgrade refused');
+    refuseUpgrade(socket, refusal.status, refusal.text, refusal.challenge);
   }
 
   private async activeGrants(principal: Principal, servers: ReadonlySet<string>): Promise<GrantRecord[]> {
@@ -144,19 +194,31 @@ export class Broker {
     return listed.map((l) => l.record).filter((g) => servers.has(g.server) && grantStatus(g, now) === 'ACTIVE');
   }
 
-  private open(ws: WebSocket, request: IncomingMessage, servers: McpServerConfig[] | null, principal: Principal, grants: GrantRecord[]): void {
+  private open(ws: WebSocket, request: IncomingMessage, admission: Admission): void {
+    const { servers, principal, grants } = admission;
     const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger: this.deps.logger, idleTimeoutMs: this.deps.config.broker.idleTimeoutSeconds * 1000 };
     const { logger } = this.deps;
     const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger, agents: this.agents });
     const grantsFor = (server: McpServerConfig) => new GrantSet(grants.filter((g) => g.server === server.name));
     const federated = (request.url ?? '').split('?', 1)[0] === MCP_WS_FEDERATED;
     const session: LiveSession = federated
-      ? new FederatedSession(ws, servers!.map((s) => ({ server: s.name, upstream: upstreamFor(s), grants: grantsFor(s) })), principal, { ...deps, version: BROKER_VERSION })
-      : new BrokerSession(ws, upstreamFor(servers![0]!), servers![0]!.name, principal, grantsFor(servers![0]!), deps);
+      ? new FederatedSession(ws, servers.map((s) => ({ server: s.name, upstream: upstreamFor(s), grants: grantsFor(s) })), principal, { ...deps, version: BROKER_VERSION })
+      : new BrokerSession(ws, upstreamFor(servers[0]!), servers[0]!.name, principal, grantsFor(servers[0]!), deps);
     this.sessions.add(session);
+    this.processes += admission.processes;
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
-    session.onended = () => this.sessions.delete(session);
+    // The session must not outlive the token or sign-in that opened it (revoked, signed out, expired).
+    const { kind } = principal.credential;
+    const unwatch = this.deps.credentialWatch.watch(principal.credential, (why) =>
+      void session.end(CLOSE.credentialEnded, describeCredentialEnd(kind, why), { code: ACCESS_DENIED, reason: why === 'expired' ? 'credential_expired' : 'credential_revoked' }),
+    );
+    session.onended = () => {
+      this.sessions.delete(session);
+      this.processes -= admission.processes;
+      admission.lease.release();
+      unwatch();
+    };
     session.start(request.socket.remoteAddress).catch((error: unknown) => {
       this.deps.logger.warn({ err: error }, 'MCP session failed to start');
       void session.end(CLOSE.upstreamFailed, 'upstream failed to start', null);
@@ -182,10 +244,10 @@ export class Broker {
 
 function toRefusal(error: unknown): UpgradeRefused {
   if (error instanceof UpgradeRefused) return error;
-  if (error instanceof StoreUnavailableError) return new UpgradeRefused(503, 'Service Unavailable');
-  if (error instanceof PortcullisError && error.code === 'UNAUTHENTICATED') return new UpgradeRefused(401, 'Unauthorized');
-  if (error instanceof PortcullisError && error.code === 'FORBIDDEN') return new UpgradeRefused(403, 'Forbidden');
-  return new UpgradeRefused(500, 'Internal Server Error');
+  if (error instanceof StoreUnavailableError) return new UpgradeRefused(503, 'the broker cannot reach its store: try again shortly');
+  if (error instanceof UnauthenticatedError) return new UpgradeRefused(401, error.message, { error: 'invalid_request', description: error.message });
+  if (error instanceof PortcullisError && error.code === 'FORBIDDEN') return new UpgradeRefused(403, error.message);
+  return new UpgradeRefused(500, 'internal error');
 }
 
 function every(ms: number, run: () => void): NodeJS.Timeout {

@@ -6,7 +6,8 @@ import { ClientLink, CLOSE } from './client-link.js';
 import type { GrantEnd, GrantSet } from './grant-set.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from './jsonrpc.js';
 import type { DenialReason, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from './jsonrpc.js';
-import { requestEvent, toolOf } from './request-audit.js';
+import { auditedId, auditedParams, requestEvent, toolOf } from './request-audit.js';
+import { toWellFormedDeep } from '../server/text/well-formed.js';
 import type { SessionAuditEvent } from './request-audit.js';
 import type { SessionDeps } from './session.js';
 import type { Upstream } from './upstreams/upstream.js';
@@ -157,11 +158,20 @@ export class FederatedSession {
   private async fromClient(text: string): Promise<void> {
     if (this.ended) return;
     const parsed = parseFrame(text);
-    if (!parsed.ok) return this.client.send(parsed.reply);
+    if (!parsed.ok) {
+      const refused = parsed.illFormed;
+      if (refused) await this.refusedFrame(refused.message, { reason: 'ill_formed_text', illFormedText: true, at: refused.at });
+      return this.client.send(parsed.reply);
+    }
     const message = parsed.message;
     if (message.kind === 'notification') return this.clientNotification(message);
     if (message.kind !== 'request') return; // we never ask the client anything
-    if (this.clientInFlight.has(message.id)) return this.client.send(errorReply(message.id, INVALID_REQUEST, 'Invalid Request: a request with this id is already in flight', { reason: 'duplicate_request_id' }));
+    if (this.clientInFlight.has(message.id)) {
+      await this.audit(null, requestEvent(message, toolOf(message), 'DENIED', { reason: 'duplicate_request_id' })).catch(() => {});
+      return this.client.send(errorReply(message.id, INVALID_REQUEST, 'Invalid Request: a request with this id is already in flight', { reason: 'duplicate_request_id' }));
+    }
+    // Taken before any await: a second request with this id, arriving meanwhile, is refused above.
+    this.clientInFlight.add(message.id);
     this.enforceGrants();
     if (this.ended) return;
     if (this.unverified) return this.refuse(message, null, 'broker_unavailable', 'the broker cannot confirm your grants right now');
@@ -169,15 +179,22 @@ export class FederatedSession {
       case 'initialize':
         return this.initialize(message);
       case 'ping':
-        return this.client.send({ jsonrpc: '2.0', id: message.id, result: {} });
+        return this.answer(message.id, { jsonrpc: '2.0', id: message.id, result: {} });
       case 'tools/list':
         return this.listTools(message);
       case 'tools/call':
         return this.callTool(message);
       default:
         await this.audit(null, requestEvent(message, null, 'DENIED', { reason: 'method_not_federated' })).catch(() => {});
-        return this.client.send(errorReply(message.id, METHOD_NOT_FOUND, `Method not found: the federated endpoint serves tools only (${message.method})`));
+        return this.answer(message.id, errorReply(message.id, METHOD_NOT_FOUND, `Method not found: the federated endpoint serves tools only (${message.method})`));
     }
+  }
+
+  /** Audits a client frame refused without a reply of its own (best effort: refusing needs no audit log). */
+  private async refusedFrame(message: JsonRpcMessage & { kind: 'request' | 'notification' }, data: Record<string, unknown>): Promise<void> {
+    const event: SessionAuditEvent =
+      message.kind === 'request' ? requestEvent(message, null, 'DENIED', data) : { type: 'mcp.notification', outcome: 'DENIED', data: { method: message.method, ...auditedParams(message.params), ...data } };
+    await this.audit(null, event).catch(() => {});
   }
 
   private async initialize(request: JsonRpcRequest): Promise<void> {
@@ -185,7 +202,7 @@ export class FederatedSession {
     for (const leg of this.legs.values()) this.toLeg(leg, { kind: 'internal', server: leg.server }, request.method, request.params);
     const params = request.params && !Array.isArray(request.params) ? request.params : {};
     const asked = typeof params.protocolVersion === 'string' ? params.protocolVersion : SUPPORTED_VERSIONS[0]!;
-    this.client.send({
+    this.answer(request.id, {
       jsonrpc: '2.0',
       id: request.id,
       result: {
@@ -199,7 +216,7 @@ export class FederatedSession {
 
   private async listTools(request: JsonRpcRequest): Promise<void> {
     if (!(await this.audited(null, requestEvent(request, null, 'SUCCESS', {})))) return this.unavailable(request.id);
-    this.clientInFlight.add(request.id);
+    if (this.ended) return;
     this.lists.set(request.id, { waiting: new Set(this.legs.keys()), tools: [] });
     for (const leg of this.legs.values()) this.toLeg(leg, { kind: 'list', clientId: request.id, server: leg.server }, 'tools/list', {});
   }
@@ -229,12 +246,15 @@ export class FederatedSession {
     if (!entry || !leg || !leg.grants.allowsTool(entry.tool)) return this.refuse(request, entry?.server ?? null, 'tool_not_granted', `tool ${JSON.stringify(name ?? '')} is not covered by your grants (list tools first)`);
     const event = { ...requestEvent(request, entry.tool, 'SUCCESS', { federatedName: name }), server: entry.server };
     if (!(await this.audited(entry.server, event))) return this.unavailable(request.id);
-    this.clientInFlight.add(request.id);
+    // The server may have left while the event was written (its grant ended, its upstream failed).
+    if (!this.legs.has(entry.server)) return this.answer(request.id, errorReply(request.id, INTERNAL_ERROR, `Request not completed: ${entry.server} left this session`, { reason: 'server_left' }));
     const params = { ...(request.params as Record<string, unknown>), name: entry.tool };
     this.toLeg(leg, { kind: 'call', clientId: request.id, server: entry.server }, 'tools/call', params);
   }
 
-  private clientNotification(message: JsonRpcMessage & { kind: 'notification' }): void {
+  private clientNotification(message: JsonRpcMessage & { kind: 'notification' }): Promise<void> | void {
+    // A "notification" named like a request would reach an upstream as a call nobody checked.
+    if (!message.method.startsWith('notifications/')) return this.refusedFrame(message, { reason: 'not_a_notification' });
     if (message.method === 'notifications/initialized') {
       for (const leg of this.legs.values()) void leg.upstream.send({ jsonrpc: '2.0', method: message.method }).catch(() => {});
     } else if (message.method === 'notifications/cancelled') {
@@ -253,6 +273,9 @@ export class FederatedSession {
     const message = classify(value);
     if (!message) return;
     if (message.kind === 'request') {
+      const audited = toWellFormedDeep({ method: message.method, id: message.id, params: message.params ?? null }) as { method: string; id: JsonRpcId; params: unknown };
+      const event: SessionAuditEvent = { type: 'mcp.server_request', outcome: 'DENIED', server: leg.server, data: { direction: 'request', method: audited.method, id: auditedId(audited.id), ...auditedParams(audited.params), reason: 'not_relayed_by_federation' } };
+      void this.audit(leg.server, event).catch(() => {});
       return void leg.upstream.send(errorReply(message.id, METHOD_NOT_FOUND, 'Method not found: not relayed by the federated endpoint')).catch(() => {});
     }
     if (message.kind === 'notification') {
@@ -284,11 +307,11 @@ export class FederatedSession {
 
   private async refuse(request: JsonRpcRequest, server: string | null, reason: DenialReason, detail: string): Promise<void> {
     await this.audit(server, requestEvent(request, toolOf(request), 'DENIED', { reason })).catch(() => {});
-    this.client.send(denial(request.id, reason, detail));
+    this.answer(request.id, denial(request.id, reason, detail));
   }
 
   private unavailable(id: JsonRpcId): void {
-    this.client.send(denial(id, 'broker_unavailable', 'the audit log cannot be written, so nothing is forwarded'));
+    this.answer(id, denial(id, 'broker_unavailable', 'the audit log cannot be written, so nothing is forwarded'));
   }
 
   private async audited(server: string | null, event: SessionAuditEvent): Promise<boolean> {

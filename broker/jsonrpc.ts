@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { illFormedTextAt, toWellFormedDeep } from '../server/text/well-formed.js';
 
 /**
  * JSON-RPC 2.0 as MCP uses it, validated at the edge. The broker decides on the parsed
@@ -36,9 +37,16 @@ export const INTERNAL_ERROR = -32603;
 /** Portcullis: the broker refused the request (data.reason says why). */
 export const ACCESS_DENIED = -32001;
 
-export type DenialReason = 'tool_not_granted' | 'grant_expired' | 'grant_revoked' | 'broker_unavailable' | 'duplicate_request_id';
+export type DenialReason = 'tool_not_granted' | 'grant_expired' | 'grant_revoked' | 'credential_revoked' | 'credential_expired' | 'broker_unavailable' | 'duplicate_request_id';
 
-export type Parsed = { ok: true; message: JsonRpcMessage } | { ok: false; reply: JsonRpcError };
+/**
+ * A frame that parsed, or the reply refusing it. A request or notification refused for
+ * ill-formed text comes back mended (lone surrogates as U+FFFD), so its refusal can be
+ * audited like any other; the mended text is never forwarded.
+ */
+export type Parsed =
+  | { ok: true; message: JsonRpcMessage }
+  | { ok: false; reply: JsonRpcError; illFormed?: { message: JsonRpcMessage & { kind: 'request' | 'notification' }; at: string } };
 
 /** One frame, one message: batches are refused (MCP dropped JSON-RPC batching in 2025-06-18). */
 export function parseFrame(text: string): Parsed {
@@ -49,8 +57,19 @@ export function parseFrame(text: string): Parsed {
     return { ok: false, reply: errorReply(null, PARSE_ERROR, 'Parse error') };
   }
   if (Array.isArray(value)) return { ok: false, reply: errorReply(null, INVALID_REQUEST, 'Invalid Request: batches are not supported') };
+  const at = illFormedTextAt(value);
+  if (at !== null) return refuseIllFormed(value, at);
   const message = classify(value);
   return message ? { ok: true, message } : { ok: false, reply: errorReply(null, INVALID_REQUEST, 'Invalid Request') };
+}
+
+/** I-JSON (RFC 7493 §2.1): no lone surrogates; such text could not be audited, so it is not acted on. */
+function refuseIllFormed(value: unknown, at: string): Parsed {
+  const original = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+  const id = typeof original === 'number' || (typeof original === 'string' && original.isWellFormed() && original.length <= 256) ? original : null;
+  const reply = errorReply(id, INVALID_REQUEST, `Invalid Request: ill-formed Unicode text (a lone UTF-16 surrogate) at ${at.slice(0, 200)}`, { reason: 'ill_formed_text' });
+  const mended = classify(toWellFormedDeep(value));
+  return mended?.kind === 'request' || mended?.kind === 'notification' ? { ok: false, reply, illFormed: { message: mended, at } } : { ok: false, reply };
 }
 
 /** Validates a message from an upstream (already parsed by its transport). */

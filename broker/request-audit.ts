@@ -1,17 +1,33 @@
+import { boundForAudit, boundName } from '../server/audit/bound.js';
 import type { AuditEventInput } from '../server/audit/types.js';
-import type { JsonRpcRequest } from './jsonrpc.js';
-
-/** Largest params kept in an audit event; bigger ones are summarised. */
-const MAX_AUDITED_PARAMS = 4096;
+import type { JsonRpcId, JsonRpcRequest } from './jsonrpc.js';
 
 export type SessionAuditEvent = Omit<AuditEventInput, 'actor' | 'sessionId'>;
 
-/** The `mcp.request` event for a client request: method, id, tool, params (redacted by the audit log's policy), outcome. */
+/**
+ * MCP's tool-name rule (2025-11-25 spec, tools: 1 to 128 of A-Z a-z 0-9 _ - .). A name
+ * outside it can never be granted, and is refused before any pattern sees it.
+ */
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+export function isToolName(name: string): boolean {
+  return TOOL_NAME.test(name);
+}
+
+/** JSON-RPC params as audited: bounded (server/audit/bound.ts), with the whole's hash when cut. */
+export function auditedParams(params: unknown): Record<string, unknown> {
+  const bounded = boundForAudit(params ?? null);
+  return bounded.truncated ? { params: bounded.value, paramsTruncated: bounded.truncated } : { params: bounded.value };
+}
+
+/** The `mcp.request` event for a client request: method, id, tool, params (bounded, then redacted by the audit log's policy), outcome. */
 export function requestEvent(request: JsonRpcRequest, tool: string | null, outcome: 'SUCCESS' | 'DENIED', extra?: Record<string, unknown>): SessionAuditEvent {
-  const params = request.params ?? null;
-  const json = JSON.stringify(params);
-  const data = { method: request.method, id: request.id, params: json.length > MAX_AUDITED_PARAMS ? { truncated: true, bytes: json.length } : params };
-  return { type: 'mcp.request', outcome, tool, data: extra === undefined ? data : { ...data, ...extra } };
+  const data = { method: request.method, id: auditedId(request.id), ...auditedParams(request.params) };
+  return { type: 'mcp.request', outcome, tool: tool === null ? null : boundName(tool), data: extra === undefined ? data : { ...data, ...extra } };
+}
+
+export function auditedId(id: JsonRpcId | null): JsonRpcId | null {
+  return typeof id === 'string' ? boundName(id) : id;
 }
 
 /** The tool a `tools/call` names, if it names one. */

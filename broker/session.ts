@@ -9,7 +9,9 @@ import type { Logger } from '../server/log.js';
 import type { GrantEnd, GrantSet } from './grant-set.js';
 import { ClientLink, CLOSE } from './client-link.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame, wire } from './jsonrpc.js';
-import { requestEvent, toolOf } from './request-audit.js';
+import { auditedId, auditedParams, isToolName, requestEvent, toolOf } from './request-audit.js';
+import { boundForAudit } from '../server/audit/bound.js';
+import { toWellFormedDeep } from '../server/text/well-formed.js';
 import type { SessionAuditEvent } from './request-audit.js';
 import type { DenialReason, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from './jsonrpc.js';
 import type { Upstream } from './upstreams/upstream.js';
@@ -118,28 +120,52 @@ export class BrokerSession {
     // at once, every client hears its close before any upstream work delays the next one.
     await setImmediate();
     await this.upstream.close().catch((error: unknown) => this.deps.logger.warn({ err: error, sessionId: this.id }, 'upstream close failed'));
-    await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data: { code, reason, requests: this.requests, clientInfo: this.clientInfo, grants: this.grants.ids() } }).catch(() => {});
+    await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data: { code, reason, requests: this.requests, clientInfo: boundForAudit(this.clientInfo).value, grants: this.grants.ids() } }).catch(() => {});
     this.onended?.();
   }
 
   private async fromClient(text: string): Promise<void> {
     if (this.ended) return;
     const parsed = parseFrame(text);
-    if (!parsed.ok) return void this.send(parsed.reply);
+    if (!parsed.ok) {
+      if (parsed.illFormed) await this.refusedFrame(parsed.illFormed.message, { reason: 'ill_formed_text', illFormedText: true, at: parsed.illFormed.at });
+      return void this.send(parsed.reply);
+    }
     const message = parsed.message;
     switch (message.kind) {
       case 'request':
         return this.clientRequest(message);
       case 'notification':
+        // A "notification" named like a request would reach the upstream as a call nobody checked.
+        if (!message.method.startsWith('notifications/')) return this.refusedFrame(message, { reason: 'not_a_notification' });
         if (this.grants.check(this.deps.clock.now()) !== null) return this.enforceGrants();
         await this.forwardAudited(message, { type: 'mcp.notification', outcome: 'SUCCESS', data: { method: message.method } });
         return;
       case 'result':
       case 'error':
-        // Only answers to requests the upstream actually made; anything else is dropped.
-        if (message.id === null || !this.upstreamRequests.delete(message.id)) return;
-        return void this.upstream.send(wire(message)).catch(() => {});
+        return this.clientAnswer(message);
     }
+  }
+
+  /** Audits a client frame that is refused without a reply of its own (best effort: refusing needs no audit log). */
+  private async refusedFrame(message: JsonRpcMessage & { kind: 'request' | 'notification' }, data: Record<string, unknown>): Promise<void> {
+    if (message.kind === 'request') return void (await this.audit(requestEvent(message, null, 'DENIED', data)).catch(() => {}));
+    await this.audit({ type: 'mcp.notification', outcome: 'DENIED', data: { method: message.method, ...auditedParams(message.params), ...data } }).catch(() => {});
+  }
+
+  /**
+   * The client's answer to a request the upstream made (sampling, elicitation, roots):
+   * only answers to requests actually made pass, audited before they are forwarded.
+   */
+  private async clientAnswer(message: JsonRpcMessage & { kind: 'result' | 'error' }): Promise<void> {
+    if (message.id === null || !this.upstreamRequests.delete(message.id)) return;
+    const answer = message.kind === 'result' ? { outcome: 'SUCCESS' as const } : { outcome: 'ERROR' as const, error: { code: message.error.code } };
+    try {
+      await this.audit({ type: 'mcp.server_request', outcome: answer.outcome, data: { direction: 'answer', id: auditedId(message.id), ...('error' in answer ? { error: answer.error } : {}) } });
+    } catch {
+      return void this.upstream.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit the answer, so it was not relayed')).catch(() => {});
+    }
+    await this.upstream.send(wire(message)).catch(() => {});
   }
 
   private async clientRequest(request: JsonRpcRequest & { kind: 'request' }): Promise<void> {
@@ -153,7 +179,7 @@ export class BrokerSession {
       return this.enforceGrants();
     }
     if (this.unverified) return this.refuse(request, tool, 'broker_unavailable', 'the broker cannot confirm your grant right now');
-    if (request.method === 'tools/call' && (tool === null || !this.grants.allowsTool(tool))) {
+    if (request.method === 'tools/call' && (tool === null || !isToolName(tool) || !this.grants.allowsTool(tool))) {
       return this.refuse(request, tool, 'tool_not_granted', `tool ${JSON.stringify(tool ?? '')} is not covered by your grant`);
     }
     this.inFlight.set(request.id, { method: request.method });
@@ -197,11 +223,27 @@ export class BrokerSession {
         return this.send(wire(message));
       }
       case 'request':
-        this.upstreamRequests.add(message.id);
-        return this.send(wire(message));
+        return void this.serverRequest(message);
       case 'notification':
         return this.send(wire(message));
     }
+  }
+
+  /**
+   * A request the upstream makes of the client (sampling, elicitation, roots): audited
+   * before it is relayed. The upstream's text is not checked at our edge, so the audited
+   * copy is mended (server/text/well-formed.ts); what is relayed is what it sent.
+   */
+  private async serverRequest(message: JsonRpcMessage & { kind: 'request' }): Promise<void> {
+    const audited = toWellFormedDeep({ method: message.method, id: message.id, params: message.params ?? null }) as { method: string; id: JsonRpcId; params: unknown };
+    try {
+      await this.audit({ type: 'mcp.server_request', outcome: 'SUCCESS', data: { direction: 'request', method: audited.method, id: auditedId(audited.id), ...auditedParams(audited.params) } });
+    } catch {
+      return void this.upstream.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit this request, so it was not relayed')).catch(() => {});
+    }
+    if (this.ended) return;
+    this.upstreamRequests.add(message.id);
+    this.send(wire(message));
   }
 
   private filterToolList(message: JsonRpcMessage & { kind: 'result' }): JsonRpcMessage {

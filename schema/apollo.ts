@@ -14,7 +14,8 @@ export async function startApollo(options: {
   schema: GraphQLSchema;
   httpServer: Server;
   protection: GraphQLProtection;
-  production: boolean;
+  /** Introspection and schema details in errors (config `graphql.introspection`). */
+  introspection: boolean;
   logger: Logger;
 }): Promise<ApolloServer<GraphQLContext>> {
   const { apollo: armor } = options.protection;
@@ -31,8 +32,8 @@ export async function startApollo(options: {
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
-    introspection: !options.production,
-    hideSchemaDetailsFromClientErrors: options.production,
+    introspection: options.introspection,
+    hideSchemaDetailsFromClientErrors: !options.introspection,
     includeStacktraceInErrorResponses: false,
     // Our process owns its signals (server/main.ts); Apollo's handler would re-raise SIGTERM and kill it mid-drain.
     stopOnTerminationSignals: false,

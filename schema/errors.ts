@@ -7,6 +7,7 @@ import type { Logger } from '../server/log.js';
 const HTTP_STATUS: Partial<Record<PortcullisError['code'], number>> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  LIMIT_EXCEEDED: 429,
   STORE_UNAVAILABLE: 503,
 };
 

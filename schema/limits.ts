@@ -16,18 +16,20 @@ export interface GraphQLProtection {
   validateOperation(query: string): { document: DocumentNode } | { errors: GraphQLError[] };
 }
 
-export function createProtection(schema: GraphQLSchema, limits: GraphQLLimits, production: boolean): GraphQLProtection {
+export function createProtection(schema: GraphQLSchema, limits: GraphQLLimits): GraphQLProtection {
+  // Suggestions and introspection map the schema for whoever probes it: only on request.
+  const hidden = !limits.introspection;
   const apollo = new ApolloArmor({
     maxDepth: { n: limits.maxDepth },
     maxAliases: { n: limits.maxAliases },
     maxDirectives: { n: limits.maxDirectives },
     maxTokens: { n: limits.maxTokens },
     costLimit: { maxCost: limits.maxCost },
-    blockFieldSuggestion: { enabled: production },
+    blockFieldSuggestion: { enabled: hidden },
   }).protect();
 
   const rules: ValidationRule[] = [...specifiedRules, ...apollo.validationRules];
-  if (production) rules.push(NoSchemaIntrospectionCustomRule);
+  if (hidden) rules.push(NoSchemaIntrospectionCustomRule);
 
   return {
     apollo,
@@ -40,12 +42,12 @@ export function createProtection(schema: GraphQLSchema, limits: GraphQLLimits, p
       }
       const errors = validate(schema, document, rules);
       if (errors.length === 0) return { document };
-      return { errors: production ? errors.map(withoutSuggestions) : [...errors] };
+      return { errors: hidden ? errors.map(withoutSuggestions) : [...errors] };
     },
   };
 }
 
-/** "Did you mean ...?" hints map the schema for whoever probes it; production drops them. */
+/** "Did you mean ...?" hints map the schema for whoever probes it: dropped unless introspection is on. */
 function withoutSuggestions(error: GraphQLError): GraphQLError {
   const message = error.message.replace(/ ?Did you mean .*$/s, '');
   return message === error.message ? error : new GraphQLError(message, { nodes: error.nodes, extensions: error.extensions });

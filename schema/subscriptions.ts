@@ -1,11 +1,16 @@
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { PortcullisError } from '../server/errors.js';
+import { LimitExceededError, PortcullisError } from '../server/errors.js';
 import type { PresentedCredential } from '../server/identity/authenticate.js';
+import { describeCredentialEnd } from '../server/identity/credential-watch.js';
+import type { CredentialWatch } from '../server/identity/credential-watch.js';
+import type { Lease, LeaseKeeper } from '../server/limits/lease-keeper.js';
 import type { GraphQLContext, GraphQLServices } from './context.js';
 import { createErrorFormatter, toGraphQLError } from './errors.js';
 import type { GraphQLProtection } from './limits.js';
+import { illFormedInputError } from './well-formed-input.js';
 
 /** Largest graphql-ws frame accepted; ws' own default (100 MiB) is an invitation. */
 export const GRAPHQL_WS_MAX_PAYLOAD = 64 * 1024;
@@ -22,8 +27,15 @@ export interface GraphQLWebSocketEndpoint {
   close(): Promise<void>;
 }
 
+/** graphql-ws's close code for an unauthorised connection (its `CloseCode.Unauthorized`). */
+const CLOSE_UNAUTHORIZED = 4401;
+
 interface ConnectionExtra extends Record<PropertyKey, unknown> {
   credential?: PresentedCredential;
+  /** Stops watching the connection's credential (revocation closes the socket). */
+  unwatch?: () => void;
+  /** The places this connection's live subscriptions hold under the caps, by operation id. */
+  subscriptions?: Map<string, Lease>;
 }
 
 /**
@@ -37,37 +49,71 @@ export function createGraphQLWebSocketEndpoint(options: {
   schema: GraphQLSchema;
   protection: GraphQLProtection;
   services: GraphQLServices;
-  production: boolean;
+  credentialWatch: CredentialWatch;
+  leases: LeaseKeeper;
 }): GraphQLWebSocketEndpoint {
+  const limits = options.services.config.graphql;
   const { authenticator } = options.services.identity;
   // The same mapping as HTTP: codes kept, internal details logged and masked.
   const format = createErrorFormatter(options.services.logger);
   const formatAll = (errors: readonly GraphQLError[]) => errors.map((error) => format(error.toJSON(), error));
   const wss = new WebSocketServer({ noServer: true, maxPayload: GRAPHQL_WS_MAX_PAYLOAD });
+  // Each live subscription holds a feed: capped per connection and, across instances, per user.
+  const takeSubscriptionPlace = async (open: number, userId: string | null): Promise<Lease> => {
+    if (open >= limits.maxSubscriptionsPerConnection) {
+      throw new LimitExceededError(`too many subscriptions on this connection (graphql.maxSubscriptionsPerConnection: ${limits.maxSubscriptionsPerConnection})`);
+    }
+    if (userId === null) return { release: () => {} };
+    const lease = await options.leases.take(`graphql-subscriptions:${userId}`, limits.maxSubscriptionsPerUser);
+    if (!lease) throw new LimitExceededError(`too many live subscriptions for this user (graphql.maxSubscriptionsPerUser: ${limits.maxSubscriptionsPerUser})`);
+    return lease;
+  };
   const disposable = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
       schema: options.schema,
-      isProd: options.production,
+      // Internal error messages are never shown, in any environment.
+      isProd: true,
       connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
         try {
+          const illFormed = illFormedInputError(ctx.connectionParams ?? {});
+          if (illFormed) return false;
           const credential = authenticator.presented(ctx.extra.request.headers, ctx.connectionParams?.authorization);
-          await authenticator.resolve(credential);
+          const principal = await authenticator.resolve(credential);
           ctx.extra.credential = credential;
+          // A subscription must not outlive the token or sign-in that opened it.
+          if (principal) {
+            const { kind } = principal.credential;
+            ctx.extra.unwatch = options.credentialWatch.watch(principal.credential, (why) => ctx.extra.socket.close(CLOSE_UNAUTHORIZED, describeCredentialEnd(kind, why)));
+          }
           return true;
         } catch (error) {
           if (error instanceof PortcullisError) return false;
           throw error;
         }
       },
+      onClose: (ctx) => {
+        ctx.extra.unwatch?.();
+        for (const lease of ctx.extra.subscriptions?.values() ?? []) lease.release();
+      },
+      onComplete: (ctx, id) => {
+        ctx.extra.subscriptions?.get(id)?.release();
+        ctx.extra.subscriptions?.delete(id);
+      },
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: formatAll(result.errors) } : undefined),
       onError: (_ctx, _id, _payload, errors) => formatAll(errors),
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        const illFormed = illFormedInputError(payload);
+        if (illFormed) return [illFormed];
         const checked = options.protection.validateOperation(payload.query);
         if ('errors' in checked) return checked.errors;
         let contextValue: GraphQLContext;
         try {
           contextValue = { ...options.services, principal: await authenticator.resolve(ctx.extra.credential ?? null) };
+          if (getOperationAST(checked.document, payload.operationName)?.operation === 'subscription') {
+            const subscriptions = (ctx.extra.subscriptions ??= new Map());
+            subscriptions.set(id, await takeSubscriptionPlace(subscriptions.size, contextValue.principal?.user.id ?? null));
+          }
         } catch (error) {
           return [toGraphQLError(error)];
         }

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'INVALID_INPUT'
+  | 'LIMIT_EXCEEDED'
   | 'UNKNOWN_SERVER'
   | 'TOOL_NOT_REQUESTABLE'
   | 'DURATION_TOO_LONG'
@@ -76,6 +77,13 @@ export class NotFoundError extends PortcullisError {
 export class InvalidInputError extends PortcullisError {
   constructor(message: string) {
     super('INVALID_INPUT', message);
+  }
+}
+
+/** A configured cap (sessions, subscriptions, processes) is reached; the message names it. */
+export class LimitExceededError extends PortcullisError {
+  constructor(message: string) {
+    super('LIMIT_EXCEEDED', message);
   }
 }
 

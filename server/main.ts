@@ -16,7 +16,6 @@ const SHUTDOWN_GRACE_MS = 10_000;
  */
 export async function serve(loaded: LoadedConfig): Promise<void> {
   const { config } = loaded;
-  const production = process.env.NODE_ENV === 'production';
   const logger = createLogger({ level: config.logging.level, secrets: loaded.secrets });
   logger.debug({ config: redactConfig(config) }, 'effective configuration');
   const clock = systemClock;
@@ -25,11 +24,11 @@ export async function serve(loaded: LoadedConfig): Promise<void> {
     if (!(error instanceof StoreUnavailableError)) throw error;
     logger.warn({ err: error }, 'store unreachable at start: refusing work and reporting not ready until it answers');
   });
-  const server = await createPortcullisServer({ config, stores, logger, clock, production, baseDir: dirname(loaded.file) });
+  const server = await createPortcullisServer({ config, stores, logger, clock, baseDir: dirname(loaded.file) });
   const address = await server.listen();
 
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  logger.info({ url, publicUrl: config.server.publicUrl, store: stores.kind, production }, 'portcullis listening');
+  logger.info({ url, publicUrl: config.server.publicUrl, store: stores.kind }, 'portcullis listening');
   process.stderr.write(`Portcullis listening on ${url} (public URL ${config.server.publicUrl}, ${stores.kind} store)\n`);
 
   let stopping = false;

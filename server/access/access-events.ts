@@ -1,3 +1,5 @@
+import { busTopic } from '../stores/bus-topic.js';
+import type { BusTopic } from '../stores/bus-topic.js';
 import type { EventBus } from '../stores/types.js';
 import type { AccessRequestRecord, GrantRecord } from './types.js';
 
@@ -19,21 +21,24 @@ export interface GrantEnded {
  * re-read the store for the truth.
  */
 export class AccessEvents {
-  constructor(private readonly bus: EventBus) {}
+  private readonly requests: BusTopic<AccessRequestRecord>;
+  private readonly grantEnds: BusTopic<GrantEnded>;
+
+  constructor(bus: EventBus) {
+    this.requests = busTopic(bus, REQUEST_CHANGED);
+    this.grantEnds = busTopic(bus, GRANT_ENDED);
+  }
 
   requestChanged(request: AccessRequestRecord): void {
-    this.bus.dispatchEvent(new CustomEvent(REQUEST_CHANGED, { detail: request }));
+    this.requests.publish(request);
   }
 
   grantEnded(grant: GrantRecord, status: GrantEnded['status'], reason: string): void {
-    const detail: GrantEnded = { grantId: grant.id, userId: grant.user.id, server: grant.server, status, reason };
-    this.bus.dispatchEvent(new CustomEvent(GRANT_ENDED, { detail }));
+    this.grantEnds.publish({ grantId: grant.id, userId: grant.user.id, server: grant.server, status, reason });
   }
 
   /** Calls `listener` for every grant revoked or expired on any instance; returns the unsubscribe. */
   onGrantEnded(listener: (event: GrantEnded) => void): () => void {
-    const handler = (event: Event) => listener((event as CustomEvent<GrantEnded>).detail);
-    this.bus.addEventListener(GRANT_ENDED, handler);
-    return () => this.bus.removeEventListener(GRANT_ENDED, handler);
+    return this.grantEnds.subscribe(listener);
   }
 }

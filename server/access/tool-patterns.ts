@@ -4,9 +4,27 @@
  * spells it, never by a look-alike.
  */
 
-/** Does `pattern` match the tool name `tool`? */
+/**
+ * Does `pattern` match the tool name `tool`? Linear in the name: the first and last
+ * pieces between stars must be its prefix and suffix, and each inner piece is taken at
+ * its leftmost place after the previous one (greedy is exact for `*`-only globs), so a
+ * long name against many stars cannot make the matcher backtrack.
+ */
 export function matchesTool(pattern: string, tool: string): boolean {
-  return globMatch(pattern, tool, false);
+  const pieces = pattern.split('*');
+  if (pieces.length === 1) return pattern === tool;
+  const first = pieces[0]!;
+  const last = pieces.at(-1)!;
+  if (tool.length < first.length + last.length || !tool.startsWith(first) || !tool.endsWith(last)) return false;
+  const end = tool.length - last.length;
+  let at = first.length;
+  for (const piece of pieces.slice(1, -1)) {
+    if (piece === '') continue;
+    const found = tool.indexOf(piece, at);
+    if (found < 0 || found + piece.length > end) return false;
+    at = found + piece.length;
+  }
+  return true;
 }
 
 /**
@@ -15,22 +33,19 @@ export function matchesTool(pattern: string, tool: string): boolean {
  * may say `false` for a few exotic inclusions, which only refuses a request).
  */
 export function patternCovers(outer: string, inner: string): boolean {
-  return globMatch(outer, inner, true);
-}
-
-function globMatch(pattern: string, text: string, textStarsAreWild: boolean): boolean {
-  // Classic two-pointer wildcard match with backtracking to the last `*`: O(n·m) worst case.
+  // Two-pointer wildcard match with backtracking to the last `*`: O(n·m), for patterns
+  // only (config and requests, both at most 128 characters), never a client's tool name.
   let p = 0;
   let t = 0;
   let star = -1;
   let mark = 0;
-  while (t < text.length) {
-    const pc = pattern[p];
-    const tc = text[t];
+  while (t < inner.length) {
+    const pc = outer[p];
+    const tc = inner[t];
     if (pc === '*') {
       star = p++;
       mark = t;
-    } else if (pc !== undefined && pc === tc && !(textStarsAreWild && tc === '*')) {
+    } else if (pc !== undefined && pc === tc && tc !== '*') {
       p++;
       t++;
     } else if (star >= 0) {
@@ -40,6 +55,6 @@ function globMatch(pattern: string, text: string, textStarsAreWild: boolean): bo
       return false;
     }
   }
-  while (pattern[p] === '*') p++;
-  return p === pattern.length;
+  while (outer[p] === '*') p++;
+  return p === outer.length;
 }

@@ -156,8 +156,13 @@ const graphqlSection = z
     maxDirectives: positiveInt(1000).default(20),
     maxTokens: positiveInt(100_000).default(2_000),
     maxCost: positiveInt(1_000_000).default(5_000),
+    // Off unless asked for: a map of the schema and "did you mean" hints help whoever probes it.
+    introspection: z.boolean({ error: 'expected true or false' }).default(false),
+    // Each subscription holds a live feed; one person must not starve the others.
+    maxSubscriptionsPerConnection: positiveInt(1000).default(20),
+    maxSubscriptionsPerUser: positiveInt(10_000).default(50),
   })
-  .default({ maxDepth: 10, maxAliases: 15, maxDirectives: 20, maxTokens: 2_000, maxCost: 5_000 });
+  .default({ maxDepth: 10, maxAliases: 15, maxDirectives: 20, maxTokens: 2_000, maxCost: 5_000, introspection: false, maxSubscriptionsPerConnection: 20, maxSubscriptionsPerUser: 50 });
 
 const apiTokensSection = z
   .strictObject({
@@ -173,7 +178,10 @@ const devIdpUser = z.strictObject({
   groups: z.array(text('a group name')).default([]),
 });
 
-/** A development IdP served by the broker itself (never with NODE_ENV=production). */
+/**
+ * A development IdP served by the broker itself: anyone who reaches it signs in as any demo
+ * user, so it runs only when enabled explicitly and only on a loopback address.
+ */
 const devIdpSection = z.strictObject({
   enabled: z.boolean({ error: 'expected true or false' }).default(false),
   users: z.array(devIdpUser).min(1, 'expected at least one demo user'),
@@ -186,8 +194,20 @@ const brokerSection = z
     pingIntervalSeconds: positiveInt(3600).default(30),
     revalidateIntervalSeconds: positiveInt(3600).default(15),
     idleTimeoutSeconds: positiveInt(86400).default(900),
+    // Every session may hold an upstream process: one person must not exhaust the host.
+    maxSessionsPerUser: positiveInt(100_000).default(16),
+    maxSessionsPerInstance: positiveInt(1_000_000).default(2_000),
+    maxUpstreamProcesses: positiveInt(1_000_000).default(500),
   })
-  .default({ maxFrameBytes: 1024 * 1024, pingIntervalSeconds: 30, revalidateIntervalSeconds: 15, idleTimeoutSeconds: 900 });
+  .default({
+    maxFrameBytes: 1024 * 1024,
+    pingIntervalSeconds: 30,
+    revalidateIntervalSeconds: 15,
+    idleTimeoutSeconds: 900,
+    maxSessionsPerUser: 16,
+    maxSessionsPerInstance: 2_000,
+    maxUpstreamProcesses: 500,
+  });
 
 const auditSection = z
   .strictObject({
@@ -209,6 +229,12 @@ const loggingSection = z
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   })
   .default({ level: 'info' });
+
+/** Only this machine can reach these: where a development IdP may run. */
+function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
 
 /** The IdP id the development IdP registers itself under. */
 export const DEV_IDP_ID = 'dev';
@@ -245,6 +271,12 @@ export const configSchema = z
     };
     unique(config.identityProviders.map((idp, i) => ({ value: idp.id, path: ['identityProviders', i, 'id'] })), 'IdP id');
     if (config.devIdp?.enabled) {
+      if (!isLoopbackHost(config.server.host)) {
+        ctx.addIssue({ code: 'custom', path: ['server', 'host'], message: 'devIdp is enabled: the broker must listen on a loopback address only (127.0.0.1, ::1 or localhost)' });
+      }
+      if (!isLoopbackHost(new URL(config.server.publicUrl).hostname)) {
+        ctx.addIssue({ code: 'custom', path: ['server', 'publicUrl'], message: 'devIdp is enabled: the public URL must be a loopback address' });
+      }
       config.identityProviders.forEach((idp, i) => {
         if (idp.id === DEV_IDP_ID) ctx.addIssue({ code: 'custom', path: ['identityProviders', i, 'id'], message: `"${DEV_IDP_ID}" is reserved for devIdp` });
       });

@@ -5,6 +5,7 @@ import type { ErrorRequestHandler } from 'express';
 import helmet from 'helmet';
 import type { GraphQLContext, GraphQLServices } from '../../schema/context.js';
 import { toGraphQLError } from '../../schema/errors.js';
+import { illFormedInputError } from '../../schema/well-formed-input.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Stores } from '../stores/types.js';
@@ -36,6 +37,11 @@ export function createApp(options: {
   app.use(
     '/graphql',
     express.json({ limit: GRAPHQL_BODY_LIMIT }),
+    (req, res, next) => {
+      const refused = illFormedInputError(req.body);
+      if (refused) res.status(400).json({ errors: [refused.toJSON()] });
+      else next();
+    },
     expressMiddleware(options.apollo, {
       context: async ({ req }) => {
         try {

@@ -19,7 +19,9 @@ import { createGraphQLWebSocketEndpoint } from '../../schema/subscriptions.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { createDevIdp } from '../dev-idp/dev-idp.js';
+import { CredentialWatch } from '../identity/credential-watch.js';
 import { createIdentity } from '../identity/index.js';
+import { LeaseKeeper } from '../limits/lease-keeper.js';
 import type { Logger } from '../log.js';
 import { createMetrics } from '../metrics.js';
 import { fromConfig } from '../saml/identity-providers.js';
@@ -44,19 +46,18 @@ export interface ServerDependencies {
   stores: Stores;
   logger: Logger;
   clock: Clock;
-  production: boolean;
   /** The config file's directory: relative paths in it (stdio upstreams' cwd) start here. */
   baseDir: string;
 }
 
 /** One HTTP server: express for HTTP, and WebSocket upgrades routed by path on the same port. */
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
-  const { config, stores, logger, clock, production, baseDir } = deps;
+  const { config, stores, logger, clock, baseDir } = deps;
   const publicUrl = config.server.publicUrl;
   const identity = createIdentity(config, stores, clock);
 
   const identityProviders: IdentityProvider[] = config.identityProviders.map(fromConfig);
-  const devIdp = await startDevIdp(config, production, logger);
+  const devIdp = await startDevIdp(config, logger);
   if (devIdp) identityProviders.push(devIdp.identityProvider);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
   const saml = samlRoutes({
@@ -87,12 +88,16 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const auditService = new AuditService(stores.audit, policy);
   const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, auditService, policy, pubSub };
   const schema = await buildPortcullisSchema(pubSub);
-  const protection = createProtection(schema, config.graphql, production);
+  const protection = createProtection(schema, config.graphql);
   let shuttingDown = false;
 
   const httpServer = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
-  const apollo = await startApollo({ schema, httpServer, protection, production, logger });
-  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, production });
+  const apollo = await startApollo({ schema, httpServer, protection, introspection: config.graphql.introspection, logger });
+  const recheckIntervalMs = config.broker.revalidateIntervalSeconds * 1000;
+  const credentialWatch = new CredentialWatch({ events: identity.credentialEvents, isLive: (c) => identity.authenticator.isLive(c), clock, recheckIntervalMs });
+  // Leases lapse after three missed renewals: a dead instance frees its users' places soon.
+  const leases = new LeaseKeeper({ leases: stores.leases, clock, ttlMs: 3 * recheckIntervalMs, onRenewFailed: (err) => logger.warn({ err }, 'lease renewal failed') });
+  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases });
   const app = createApp({
     apollo,
     services,
@@ -103,7 +108,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     isShuttingDown: () => shuttingDown,
   });
 
-  const broker = new Broker({ config, stores, identity, events, clock, logger, baseDir });
+  const broker = new Broker({ config, stores, identity, events, clock, logger, baseDir, credentialWatch, leases });
 
   httpServer.on('request', app);
   httpServer.on(
@@ -111,6 +116,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     createUpgradeRouter(
       { '/graphql': upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers)), [MCP_WS_FEDERATED]: broker.upgrade },
       { [MCP_WS_PREFIX]: broker.upgrade },
+      () => shuttingDown,
     ),
   );
 
@@ -130,18 +136,17 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       stopRetention();
       await broker.close();
       await graphqlWs.close();
+      credentialWatch.close();
+      leases.close();
       // Stops the HTTP server too (drain plugin): in-flight requests finish, idle sockets close.
       await apollo.stop();
     },
   };
 }
 
-async function startDevIdp(config: PortcullisConfig, production: boolean, logger: Logger) {
+/** Only when the config enables it, which it allows only on a loopback address (config/schema.ts). */
+async function startDevIdp(config: PortcullisConfig, logger: Logger) {
   if (!config.devIdp?.enabled) return undefined;
-  if (production) {
-    logger.warn('devIdp is enabled in the config but NODE_ENV=production: the development IdP is not started');
-    return undefined;
-  }
   logger.warn('development IdP enabled: anyone who reaches this broker can sign in as a demo user');
   return createDevIdp({ publicUrl: config.server.publicUrl, users: config.devIdp.users });
 }

@@ -1,7 +1,9 @@
+import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import { PortcullisError } from '../errors.js';
+import { bearerChallenge } from './www-authenticate.js';
 
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -9,9 +11,20 @@ export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Bu
  * Routes WebSocket upgrades to the handler that owns the path (exact paths first, then
  * path prefixes); anything else is refused with a plain HTTP status before any WebSocket
  * handshake happens.
+ *
+ * Node hands an upgrade's socket over with no `error` listener of its own: a peer that
+ * resets the connection while a handler is still deciding (an awaited credential check)
+ * would make the next write emit an unhandled `error` and end the process. So the listener
+ * is attached here, before any handler and any asynchronous step.
  */
-export function createUpgradeRouter(routes: Record<string, UpgradeHandler>, prefixes: Record<string, UpgradeHandler> = {}): UpgradeHandler {
+export function createUpgradeRouter(
+  routes: Record<string, UpgradeHandler>,
+  prefixes: Record<string, UpgradeHandler> = {},
+  isShuttingDown: () => boolean = () => false,
+): UpgradeHandler {
   return (request, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    if (isShuttingDown()) return refuseUpgrade(socket, 503, 'shutting down');
     // Matching on the raw path: no URL parsing, which throws on hostile request targets
     // (an exception here would take the whole process down).
     const target = request.url ?? '/';
@@ -19,7 +32,7 @@ export function createUpgradeRouter(routes: Record<string, UpgradeHandler>, pref
     const prefix = Object.keys(prefixes).find((p) => path.startsWith(p));
     const handler = Object.hasOwn(routes, path) ? routes[path] : prefix === undefined ? undefined : prefixes[prefix];
     if (handler) handler(request, socket, head);
-    else refuseUpgrade(socket, 404, 'Not Found');
+    else refuseUpgrade(socket, 404, 'not found');
   };
 }
 
@@ -34,14 +47,33 @@ export function upgradeTo(wss: WebSocketServer, precheck: (request: IncomingMess
       precheck(request);
     } catch (error) {
       if (!(error instanceof PortcullisError)) throw error;
-      const [status, text] = error.code === 'UNAUTHENTICATED' ? [401, 'Unauthorized'] : [403, 'Forbidden'];
-      refuseUpgrade(socket, status, text);
+      if (error.code === 'UNAUTHENTICATED') refuseUpgrade(socket, 401, error.message, { error: 'invalid_request', description: error.message });
+      else refuseUpgrade(socket, 403, error.message);
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   };
 }
 
-export function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+/**
+ * Answers an upgrade with a plain HTTP refusal and closes. A 401 carries its Bearer
+ * challenge (`refused` null when no credential was presented). A socket the peer already
+ * reset or half-closed is just destroyed: writing to it would only raise an error.
+ */
+export function refuseUpgrade(
+  socket: Duplex,
+  status: number,
+  detail: string,
+  refused: Parameters<typeof bearerChallenge>[0] = null,
+): void {
+  if (socket.destroyed || !socket.writable) return void socket.destroy();
+  const body = `${detail}\n`;
+  const headers = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'Connection: close',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...(status === 401 ? [`WWW-Authenticate: ${bearerChallenge(refused)}`] : []),
+  ];
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

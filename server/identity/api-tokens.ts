@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { RoleConfig } from '../config/schema.js';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { ApiTokenRecord, ApiTokenScope, ApiTokenStore } from '../stores/types.js';
+import type { CredentialEvents } from './credential-events.js';
 import { issueCredential, parseCredential, secretMatches } from './credentials.js';
 import { API_TOKEN_SCOPES, rolesOf } from './principal.js';
 import type { Principal } from './principal.js';
@@ -13,7 +14,7 @@ const MAX_NAME_LENGTH = 100;
 /** API tokens: a user's bearer credentials for the API, the broker and the audit feed. */
 export class ApiTokenService {
   constructor(
-    private readonly deps: { tokens: ApiTokenStore; audit: AuditLog; clock: Clock; roles: readonly RoleConfig[]; maxTtlSeconds: number },
+    private readonly deps: { tokens: ApiTokenStore; audit: AuditLog; clock: Clock; roles: readonly RoleConfig[]; maxTtlSeconds: number; events: CredentialEvents },
   ) {}
 
   get maxTtlSeconds(): number {
@@ -70,7 +71,14 @@ export class ApiTokenService {
     await this.deps.audit.append({ type: 'auth.token.revoked', outcome: 'SUCCESS', actor: caller.user.email, data: { tokenId: id, name: token.name } });
     const removed = await this.deps.tokens.delete(id);
     if (!removed) throw new NotFoundError('API token');
+    // Every MCP session and subscription opened with it closes, on every instance.
+    this.deps.events.ended({ kind: 'token', id, reason: 'revoked' });
     return removed;
+  }
+
+  /** Is the token still there? (Live connections re-check, since bus events can be lost.) */
+  async isLive(tokenId: string): Promise<boolean> {
+    return (await this.deps.tokens.get(tokenId)) !== null;
   }
 
   async resolve(bearer: string): Promise<Principal | null> {
@@ -78,7 +86,7 @@ export class ApiTokenService {
     if (!parsed) return null;
     const token = await this.deps.tokens.get(parsed.id);
     if (!token || !secretMatches(parsed.secret, token.secretHash)) return null;
-    return { user: token.user, roles: rolesOf(token.user, this.deps.roles), scopes: new Set(token.scopes), credential: { kind: 'token', id: token.id } };
+    return { user: token.user, roles: rolesOf(token.user, this.deps.roles), scopes: new Set(token.scopes), credential: { kind: 'token', id: token.id, expiresAt: token.expiresAt } };
   }
 }
 

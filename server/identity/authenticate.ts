@@ -38,6 +38,11 @@ export class Authenticator {
     return { kind: 'cookie', value: cookie };
   }
 
+  /** Is the credential behind a live connection still valid in the store? */
+  isLive(credential: Principal['credential']): Promise<boolean> {
+    return credential.kind === 'token' ? this.deps.tokens.isLive(credential.id) : this.deps.sessions.isLive(credential.id);
+  }
+
   /** The principal behind a presented credential; null when none was presented. */
   async resolve(credential: PresentedCredential): Promise<Principal | null> {
     if (credential === null) return null;

@@ -5,6 +5,7 @@ import type { Stores } from '../stores/types.js';
 import { ApiTokenService } from './api-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CliLoginService } from './cli-login.js';
+import { CredentialEvents } from './credential-events.js';
 import { LoginSessionService } from './login-sessions.js';
 
 export interface Identity {
@@ -13,18 +14,22 @@ export interface Identity {
   tokens: ApiTokenService;
   authenticator: Authenticator;
   cliLogin: CliLoginService;
+  /** Revoked tokens and ended sessions, across instances. */
+  credentialEvents: CredentialEvents;
 }
 
 /** The identity services, wired to their stores, the audit log and the clock. */
 export function createIdentity(config: PortcullisConfig, stores: Stores, clock: Clock): Identity {
   const cookie = new SessionCookie(config.server.publicUrl);
-  const sessions = new LoginSessionService({ sessions: stores.sessions, audit: stores.audit, clock, roles: config.roles, ttlSeconds: config.session.ttlSeconds });
-  const tokens = new ApiTokenService({ tokens: stores.tokens, audit: stores.audit, clock, roles: config.roles, maxTtlSeconds: config.apiTokens.maxTtlSeconds });
+  const credentialEvents = new CredentialEvents(stores.events);
+  const sessions = new LoginSessionService({ sessions: stores.sessions, audit: stores.audit, clock, roles: config.roles, ttlSeconds: config.session.ttlSeconds, events: credentialEvents });
+  const tokens = new ApiTokenService({ tokens: stores.tokens, audit: stores.audit, clock, roles: config.roles, maxTtlSeconds: config.apiTokens.maxTtlSeconds, events: credentialEvents });
   return {
     cookie,
     sessions,
     tokens,
     authenticator: new Authenticator({ sessions, tokens, cookie, publicUrl: config.server.publicUrl }),
     cliLogin: new CliLoginService({ codes: stores.cliLoginCodes, sessions, tokens, clock }),
+    credentialEvents,
   };
 }

@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { RoleConfig } from '../config/schema.js';
 import type { LoginSession, LoginSessionStore, UserIdentity } from '../stores/types.js';
+import type { CredentialEvents } from './credential-events.js';
 import { issueCredential, parseCredential, secretMatches } from './credentials.js';
 import { API_TOKEN_SCOPES, rolesOf } from './principal.js';
 import type { Principal } from './principal.js';
@@ -11,7 +12,7 @@ const SESSION_PREFIX = 'pcs';
 /** Browser sign-in sessions: created by a successful SAML login, carried in a cookie. */
 export class LoginSessionService {
   constructor(
-    private readonly deps: { sessions: LoginSessionStore; audit: AuditLog; clock: Clock; roles: readonly RoleConfig[]; ttlSeconds: number },
+    private readonly deps: { sessions: LoginSessionStore; audit: AuditLog; clock: Clock; roles: readonly RoleConfig[]; ttlSeconds: number; events: CredentialEvents },
   ) {}
 
   /** Starts a session for a user the IdP vouched for; returns the cookie value (shown once). */
@@ -42,15 +43,25 @@ export class LoginSessionService {
       user: session.user,
       roles: rolesOf(session.user, this.deps.roles),
       scopes: new Set(API_TOKEN_SCOPES),
-      credential: { kind: 'session', id: session.id },
+      credential: { kind: 'session', id: session.id, expiresAt: session.expiresAt },
     };
   }
 
-  /** Ends the session the cookie names (audited first); false when it was not live. */
+  /** Is the session still there? (Live connections re-check, since bus events can be lost.) */
+  async isLive(sessionId: string): Promise<boolean> {
+    return (await this.deps.sessions.get(sessionId)) !== null;
+  }
+
+  /**
+   * Ends the session the cookie names (audited first); false when it was not live. Every
+   * connection opened with it, on any instance, closes.
+   */
   async end(cookieValue: string): Promise<boolean> {
     const principal = await this.resolve(cookieValue);
     if (!principal) return false;
     await this.deps.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: principal.user.email, data: { idp: principal.user.idp, sessionId: principal.credential.id } });
-    return this.deps.sessions.delete(principal.credential.id);
+    const ended = await this.deps.sessions.delete(principal.credential.id);
+    this.deps.events.ended({ kind: 'session', id: principal.credential.id, reason: 'signed_out' });
+    return ended;
   }
 }

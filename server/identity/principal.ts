@@ -10,7 +10,8 @@ export interface Principal {
   roles: string[];
   /** A browser session holds every scope; a token only those it was given. */
   scopes: ReadonlySet<ApiTokenScope>;
-  credential: { kind: 'session'; id: string } | { kind: 'token'; id: string };
+  /** The credential it came through, and when that credential ends (live connections close then). */
+  credential: { kind: 'session' | 'token'; id: string; expiresAt: number };
 }
 
 export function rolesOf(user: UserIdentity, roles: readonly RoleConfig[]): string[] {

@@ -75,6 +75,22 @@ export interface AssertionReplayCache {
   consume(assertionId: string, expiresAt: number): Promise<boolean>;
 }
 
+/**
+ * Counted leases shared by every instance: how per-user caps (live MCP sessions, GraphQL
+ * subscriptions) hold across a fleet. A lease lapses at its expiresAt unless renewed, so
+ * an instance that dies frees what it held.
+ */
+export interface LeaseStore {
+  /**
+   * Takes (or renews) lease `id` in `group`, unless the group already holds `limit` live
+   * leases; true when the lease is held.
+   */
+  acquire(group: string, id: string, limit: number, expiresAt: number): Promise<boolean>;
+  /** Extends held leases; those that lapsed meanwhile are not revived. */
+  renew(group: string, ids: readonly string[], expiresAt: number): Promise<void>;
+  release(group: string, id: string): Promise<void>;
+}
+
 /** A listed record with its position, usable as `after` to continue the listing. */
 export interface Listed<T> {
   cursor: string;
@@ -124,6 +140,8 @@ export interface Stores {
   /** Codes `portcullis login` exchanges for a token (server/identity/cli-login.ts). */
   cliLoginCodes: OneTimeValueStore;
   assertionReplay: AssertionReplayCache;
+  /** Per-user caps across instances (server/limits). */
+  leases: LeaseStore;
   audit: AuditLog;
   access: AccessStore;
   events: EventBus;

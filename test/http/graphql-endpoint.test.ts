@@ -56,9 +56,14 @@ describe('GraphQL over HTTP', () => {
     expect(res.status).toBe(413);
   });
 
-  it('allows introspection and suggestions outside production', async () => {
-    expect((await postGraphQL(server.url, { query: introspection })).body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
-    expect((await postGraphQL(server.url, { query: typo })).body.errors?.[0]?.message).toMatch(/Did you mean/);
+  it('allows introspection and suggestions only when graphql.introspection is on', async () => {
+    const open = await startTestServer({ config: testConfig({ graphql: { introspection: true } }) });
+    try {
+      expect((await postGraphQL(open.url, { query: introspection })).body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+      expect((await postGraphQL(open.url, { query: typo })).body.errors?.[0]?.message).toMatch(/Did you mean/);
+    } finally {
+      await open.close();
+    }
   });
 });
 
@@ -139,10 +144,10 @@ describe('GraphQL depth limit', () => {
   });
 });
 
-describe('GraphQL in production (NODE_ENV=production)', () => {
+describe('GraphQL by default (whatever NODE_ENV says)', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ config, production: true });
+    server = await startTestServer({ config });
   });
   afterAll(() => server.close());
 

@@ -144,13 +144,14 @@ describe('API tokens', () => {
       await client.dispose();
     });
 
-    it('stops honouring a token revoked while the socket is open', async () => {
+    it('closes the socket a revoked token opened (4401) and refuses it from then on', async () => {
       const created = (await create(aliceCookie, ['api'])) as { token: string; apiToken: { id: string } };
       const client = wsClient({ authorization: `Bearer ${created.token}` });
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => client.on('closed', (event) => resolve(event as { code: number; reason: string })));
       expect(await executeOverWs(client, '{ me { email } }')).toEqual({ data: { me: { email: 'alice@example.com' } } });
       await gql('mutation($id: ID!) { revokeApiToken(id: $id) { id } }', { id: created.apiToken.id }, { cookie: aliceCookie });
-      const after = await executeOverWs(client, '{ me { email } }');
-      expect(after.errors?.[0]?.message).toMatch(/invalid or expired API token/);
+      expect(await closed).toMatchObject({ code: 4401, reason: 'API token revoked' });
+      await expect(executeOverWs(client, '{ me { email } }')).rejects.toMatchObject({ code: 4403 });
       await client.dispose();
     });
 

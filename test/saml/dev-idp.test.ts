@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../server/config/schema.js';
 import { postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 import { startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
@@ -55,15 +56,24 @@ describe('development IdP', () => {
   });
 });
 
-describe('development IdP under NODE_ENV=production', () => {
-  it('is not started: no routes, not listed, logins refused', async () => {
-    const server = await startTestServer({ config: config(), production: true });
+describe('development IdP off loopback', () => {
+  it('is refused by the config: the broker would not start', () => {
+    const exposed = { host: '0.0.0.0', port: 0, publicUrl: 'https://portcullis.example.com' };
+    const parsed = configSchema.safeParse({ server: exposed, devIdp });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['server.host', expect.stringMatching(/devIdp is enabled: .*loopback/)],
+      ['server.publicUrl', expect.stringMatching(/devIdp is enabled: .*loopback/)],
+    ]);
+  });
+
+  it('is not started unless enabled: no routes, not listed', async () => {
+    const server = await startTestServer({ config: testConfig({ devIdp: { ...devIdp, enabled: false } }) });
     try {
       expect((await fetch(`${server.url}/dev-idp/sso?SAMLRequest=x`)).status).toBe(404);
       expect((await fetch(`${server.url}/auth/saml/dev/login`, { redirect: 'manual' })).status).toBe(404);
       const res = await postGraphQL(server.url, { query: '{ identityProviders { id } }' });
       expect(res.body).toEqual({ data: { identityProviders: [] } });
-      expect(server.logs.join('')).toMatch(/NODE_ENV=production: the development IdP is not started/);
     } finally {
       await server.close();
     }

@@ -193,6 +193,45 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
       });
     });
 
+    describe('leases (per-user caps across instances)', () => {
+      const until = () => fx.clock.now() + 60_000;
+
+      it('never holds more than the limit, however many race for it', async () => {
+        const taken = await Promise.all(Array.from({ length: 12 }, (_, i) => fx.stores.leases.acquire('u1', `s${i}`, 5, until())));
+        expect(taken.filter(Boolean)).toHaveLength(5);
+        expect(await fx.stores.leases.acquire('u2', 'other-group', 5, until())).toBe(true);
+      });
+
+      it('re-acquiring a held lease renews it instead of counting twice', async () => {
+        expect(await fx.stores.leases.acquire('u1', 'a', 1, until())).toBe(true);
+        expect(await fx.stores.leases.acquire('u1', 'a', 1, until())).toBe(true);
+        expect(await fx.stores.leases.acquire('u1', 'b', 1, until())).toBe(false);
+      });
+
+      it('frees a place on release', async () => {
+        await fx.stores.leases.acquire('u1', 'a', 1, until());
+        await fx.stores.leases.release('u1', 'a');
+        expect(await fx.stores.leases.acquire('u1', 'b', 1, until())).toBe(true);
+      });
+
+      it('frees a place when a lease lapses, unless it was renewed', async () => {
+        await fx.stores.leases.acquire('u1', 'a', 2, fx.clock.now() + 1000);
+        await fx.stores.leases.acquire('u1', 'b', 2, fx.clock.now() + 1000);
+        fx.clock.advance(500);
+        await fx.stores.leases.renew('u1', ['a'], fx.clock.now() + 1000);
+        fx.clock.advance(500);
+        expect(await fx.stores.leases.acquire('u1', 'c', 2, until())).toBe(true);
+        expect(await fx.stores.leases.acquire('u1', 'd', 2, until())).toBe(false);
+      });
+
+      it('does not revive a lapsed lease by renewing it', async () => {
+        await fx.stores.leases.acquire('u1', 'a', 1, fx.clock.now() + 1000);
+        fx.clock.advance(1000);
+        await fx.stores.leases.renew('u1', ['a'], fx.clock.now() + 1000);
+        expect(await fx.stores.leases.acquire('u1', 'b', 1, until())).toBe(true);
+      });
+    });
+
     describe('access requests and grants', () => {
       it('creates a request once and reads it back intact', async () => {
         const request = requestRecord('r1', fx.clock);

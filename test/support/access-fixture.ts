@@ -43,7 +43,7 @@ export function user(name: string, groups: string[]): UserIdentity {
 }
 
 export function principalOf(identity: UserIdentity, config: PortcullisConfig): Principal {
-  return { user: identity, roles: rolesOf(identity, config.roles), scopes: new Set(API_TOKEN_SCOPES), credential: { kind: 'session', id: `s-${identity.nameId}` } };
+  return { user: identity, roles: rolesOf(identity, config.roles), scopes: new Set(API_TOKEN_SCOPES), credential: { kind: 'session', id: `s-${identity.nameId}`, expiresAt: Number.MAX_SAFE_INTEGER } };
 }
 
 export interface AccessFixture {

@@ -33,7 +33,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): PortcullisC
 }
 
 /** A real broker on loopback (embedded store unless one is given), logs captured. */
-export async function startTestServer(options: { config?: PortcullisConfig; stores?: Stores; production?: boolean; clock?: Clock } = {}): Promise<TestServer> {
+export async function startTestServer(options: { config?: PortcullisConfig; stores?: Stores; clock?: Clock } = {}): Promise<TestServer> {
   const config = options.config ?? testConfig();
   const clock = options.clock ?? new ManualClock();
   const stores = options.stores ?? (await createEmbeddedStores({ dataDir: config.store.dataDir, clock }));
@@ -45,7 +45,7 @@ export async function startTestServer(options: { config?: PortcullisConfig; stor
     },
   });
   const logger = createLogger({ level: config.logging.level, destination });
-  const server = await createPortcullisServer({ config, stores, logger, clock, production: options.production ?? false, baseDir: process.cwd() });
+  const server = await createPortcullisServer({ config, stores, logger, clock, baseDir: process.cwd() });
   const address = await server.listen();
   return {
     url: `http://127.0.0.1:${address.port}`,

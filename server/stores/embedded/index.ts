@@ -4,6 +4,7 @@ import type { Clock } from '../../clock.js';
 import type { Stores } from '../types.js';
 import { EmbeddedAccessStore } from './access-store.js';
 import { FileAuditLog } from './file-audit-log.js';
+import { EmbeddedLeaseStore } from './lease-store.js';
 import {
   EmbeddedApiTokenStore,
   EmbeddedAssertionReplayCache,
@@ -26,6 +27,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     samlRequests,
     cliLoginCodes,
     assertionReplay,
+    leases: new EmbeddedLeaseStore(options.clock),
     audit,
     access: new EmbeddedAccessStore(),
     events: new EventTarget(),

@@ -9,6 +9,7 @@ import {
   RedisLoginSessionStore,
   RedisOneTimeValues,
 } from './identity-stores.js';
+import { RedisLeaseStore } from './lease-store.js';
 import { StreamAuditLog } from './stream-audit-log.js';
 import { RedisAccessStore } from './access-store.js';
 import { RedisEventBus } from './event-bus.js';
@@ -35,6 +36,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     samlRequests: new RedisOneTimeValues(redis, clock, `${prefix}saml-request:`),
     cliLoginCodes: new RedisOneTimeValues(redis, clock, `${prefix}cli-login-code:`),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
+    leases: new RedisLeaseStore(redis, clock, prefix),
     audit,
     access: new RedisAccessStore(redis, clock, prefix),
     events,

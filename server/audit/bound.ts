@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Bounds what a client or upstream sent before it is audited: a 1,000,000-character tool
+ * name must not become 50 MB of log. Long strings are cut (on a code-point boundary: a
+ * split surrogate pair would be ill-formed text), long arrays and objects keep their
+ * first entries, and the keys stay, so the redaction policy still sees every key it
+ * must hide. Whatever was cut is marked, with the size and SHA-256 of the whole, so an
+ * investigator can still match the event to the original.
+ */
+const MAX_STRING = 512;
+const MAX_ENTRIES = 64;
+const MAX_DEPTH = 8;
+/** Serialized size past which only the marker is kept. */
+const MAX_BYTES = 8192;
+
+export interface Bounded {
+  value: unknown;
+  /** Present when anything was cut: the whole value's serialized size and SHA-256. */
+  truncated?: { bytes: number; sha256: string };
+}
+
+export function boundForAudit(value: unknown): Bounded {
+  let cut = false;
+  const walk = (item: unknown, depth: number): unknown => {
+    if (typeof item === 'string') {
+      if (item.length <= MAX_STRING) return item;
+      cut = true;
+      return `${cutText(item, MAX_STRING)}…[${item.length} chars]`;
+    }
+    if (item === null || typeof item !== 'object') return item;
+    if (depth >= MAX_DEPTH) {
+      cut = true;
+      return '[…]';
+    }
+    if (Array.isArray(item)) {
+      if (item.length > MAX_ENTRIES) cut = true;
+      const kept = item.slice(0, MAX_ENTRIES).map((v) => walk(v, depth + 1));
+      return item.length > MAX_ENTRIES ? [...kept, `[… ${item.length - MAX_ENTRIES} more]`] : kept;
+    }
+    const entries = Object.entries(item);
+    if (entries.length > MAX_ENTRIES) cut = true;
+    const kept = entries.slice(0, MAX_ENTRIES).map(([k, v]) => [boundName(k), walk(v, depth + 1)] as const);
+    if (kept.some(([k], i) => k !== entries[i]![0])) cut = true;
+    return Object.fromEntries(entries.length > MAX_ENTRIES ? [...kept, ['…', `${entries.length - MAX_ENTRIES} more keys`]] : kept);
+  };
+  const bounded = walk(value, 0);
+  if (!cut && JSON.stringify(bounded).length <= MAX_BYTES) return { value: bounded };
+  const whole = JSON.stringify(value) ?? '';
+  const truncated = { bytes: Buffer.byteLength(whole), sha256: createHash('sha256').update(whole).digest('hex') };
+  return { value: JSON.stringify(bounded).length <= MAX_BYTES ? bounded : '[too large]', truncated };
+}
+
+/** A name (tool, prompt, key) as it may be audited: at most 128 characters, marked when cut. */
+export function boundName(name: string): string {
+  return name.length <= 128 ? name : `${cutText(name, 128)}…`;
+}
+
+/** The first `max` UTF-16 units, one fewer if that would split a surrogate pair. */
+function cutText(text: string, max: number): string {
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}

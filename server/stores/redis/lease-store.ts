@@ -1,0 +1,57 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../../clock.js';
+import type { LeaseStore } from '../types.js';
+import { defineScript, guarded } from './connection.js';
+
+/**
+ * A group is a sorted set of lease ids scored by expiresAt (judged on the caller's clock,
+ * as every expiry in these stores). Counting and adding happen in one script, so racing
+ * instances can never hold more than the limit.
+ * KEYS: group. ARGV: now, id, limit, expiresAt.
+ */
+const acquireLease = defineScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
+local longest = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
+redis.call('PEXPIRE', KEYS[1], math.max(1, longest - tonumber(ARGV[1])))
+return 1
+`);
+
+/** KEYS: group. ARGV: now, expiresAt, ids...: extends only leases that have not lapsed. */
+const renewLeases = defineScript(`
+local now = tonumber(ARGV[1])
+for i = 3, #ARGV do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) > now then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i]) end
+end
+local ttl = tonumber(ARGV[2]) - now
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl, 'GT') end
+return 1
+`);
+
+export class RedisLeaseStore implements LeaseStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly clock: Clock,
+    private readonly prefix: string,
+  ) {}
+
+  async acquire(group: string, id: string, limit: number, expiresAt: number): Promise<boolean> {
+    const taken = await guarded('lease acquire', () => acquireLease(this.redis, [this.key(group)], [this.clock.now(), id, limit, expiresAt]));
+    return taken === 1;
+  }
+
+  async renew(group: string, ids: readonly string[], expiresAt: number): Promise<void> {
+    if (ids.length === 0) return;
+    await guarded('lease renew', () => renewLeases(this.redis, [this.key(group)], [this.clock.now(), expiresAt, ...ids]));
+  }
+
+  async release(group: string, id: string): Promise<void> {
+    await guarded('lease release', () => this.redis.zrem(this.key(group), id));
+  }
+
+  private key(group: string): string {
+    return `${this.prefix}lease:${group}`;
+  }
+}
