@@ -16,6 +16,7 @@ export async function startApollo(options: {
   protection: GraphQLProtection;
   /** Introspection and schema details in errors (config `graphql.introspection`). */
   introspection: boolean;
+  maxTokens: number;
   logger: Logger;
 }): Promise<ApolloServer<GraphQLContext>> {
   const { apollo: armor } = options.protection;
@@ -30,6 +31,8 @@ export async function startApollo(options: {
       ...(armor.plugins as unknown as ApolloServerPlugin<GraphQLContext>[]),
     ],
     validationRules: armor.validationRules,
+    // The token limit belongs to parsing: over it, a parse error (400), never a 500.
+    parseOptions: { maxTokens: options.maxTokens },
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     introspection: options.introspection,

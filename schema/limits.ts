@@ -23,7 +23,9 @@ export function createProtection(schema: GraphQLSchema, limits: GraphQLLimits): 
     maxDepth: { n: limits.maxDepth },
     maxAliases: { n: limits.maxAliases },
     maxDirectives: { n: limits.maxDirectives },
-    maxTokens: { n: limits.maxTokens },
+    // Counted by graphql's own parser (parseOptions on HTTP, parse() below on WebSocket):
+    // armor's token plugin throws from a parse hook, which Apollo answers with a 500.
+    maxTokens: { enabled: false },
     costLimit: { maxCost: limits.maxCost },
     blockFieldSuggestion: { enabled: hidden },
   }).protect();

@@ -1,5 +1,5 @@
-import { getOperationAST, GraphQLError } from 'graphql';
-import type { GraphQLSchema } from 'graphql';
+import { getOperationAST } from 'graphql';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { LimitExceededError, PortcullisError } from '../server/errors.js';

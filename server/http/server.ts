@@ -92,7 +92,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   let shuttingDown = false;
 
   const httpServer = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
-  const apollo = await startApollo({ schema, httpServer, protection, introspection: config.graphql.introspection, logger });
+  const apollo = await startApollo({ schema, httpServer, protection, introspection: config.graphql.introspection, maxTokens: config.graphql.maxTokens, logger });
   const recheckIntervalMs = config.broker.revalidateIntervalSeconds * 1000;
   const credentialWatch = new CredentialWatch({ events: identity.credentialEvents, isLive: (c) => identity.authenticator.isLive(c), clock, recheckIntervalMs });
   // Leases lapse after three missed renewals: a dead instance frees its users' places soon.

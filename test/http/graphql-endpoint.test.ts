@@ -45,8 +45,9 @@ describe('GraphQL over HTTP', () => {
     expect(JSON.stringify(res.body)).toMatch(/batching/i);
   });
 
-  it.each(overLimit)('rejects a query over the %s limit', async (_name, query, message) => {
+  it.each(overLimit)('rejects a query over the %s limit with 400 (the client is at fault, not the broker)', async (_name, query, message) => {
     const res = await postGraphQL(server.url, { query });
+    expect(res.status).toBe(400);
     expect(res.body.data).toBeUndefined();
     expect(res.body.errors?.[0]?.message).toMatch(message);
   });

@@ -123,6 +123,35 @@ describeWithRedis('redis backend', () => {
     });
   });
 
+  describe('live audit tails', () => {
+    const fx = privateRedis();
+
+    it('share one blocking connection however many there are, and each sees every event in order', async () => {
+      const admin = new Redis(fx.server.url);
+      await waitReady(admin, 5_000);
+      const connections = async () => String(await admin.client('LIST')).trim().split('\n').length;
+      const before = await connections();
+      const abort = new AbortController();
+      const start = await fx.stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n: -1 } });
+      const seen: number[][] = Array.from({ length: 300 }, () => []);
+      const tails = seen.map(async (events, i) => {
+        for await (const event of fx.stores.audit.tail({ after: start.id }, abort.signal)) {
+          events.push(event.data.n as number);
+          // Some readers are slow: they fall behind the feed and must catch up on their own.
+          if (i % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+          if (events.length === 40) return;
+        }
+      });
+      await expect.poll(async () => (await connections()) - before).toBe(1);
+      for (let n = 0; n < 40; n++) await fx.stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n } });
+      await Promise.all(tails);
+      abort.abort();
+      expect(seen.every((events) => events.join() === Array.from({ length: 40 }, (_, n) => n).join())).toBe(true);
+      expect((await connections()) - before).toBeLessThanOrEqual(1);
+      admin.disconnect();
+    });
+  });
+
   describe('when Redis hangs', () => {
     const fx = privateRedis();
 

@@ -7,7 +7,8 @@ import { GroupCommitAppender } from '../../audit/group-commit.js';
 import type { Redactor } from '../../audit/redact.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
 import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition, ChainedAuditEvent } from '../../audit/types.js';
-import { defineScript, guarded, waitReady } from './connection.js';
+import { defineScript, guarded } from './connection.js';
+import { compareIds, StreamFeed } from './stream-feed.js';
 
 /**
  * Appends a batch only if the chain head is still the one the batch was hashed on, so
@@ -58,8 +59,8 @@ const TAIL_BATCH = 500;
 /** The shared audit log: a Redis Stream whose entry ids are the cursors. */
 export class StreamAuditLog implements AuditLog, AuditCommitter {
   private readonly appender: GroupCommitAppender;
-  /** Blocking connections of live tails, closed with the store. */
-  private readonly readers = new Set<Redis>();
+  /** Every live tail of this instance waits on this one blocking reader (created on first use). */
+  private feed: StreamFeed | undefined;
   private closed = false;
   private readonly streamKey: string;
   private readonly headKey: string;
@@ -134,13 +135,13 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   /** Ends every live tail (they fail with StoreUnavailableError) and refuses new ones. */
   close(): void {
     this.closed = true;
-    for (const reader of this.readers) reader.disconnect();
+    this.feed?.close();
   }
 
   /**
-   * Each tail blocks on its own connection (XREAD BLOCK holds the connection), always
-   * reading "after the last id it yielded": replay and live are one loop, so nothing
-   * falls between them.
+   * Replay and live are one loop, always reading "after the last id it yielded", so
+   * nothing falls between them: a plain read while there is something to read, then a
+   * wait on the shared feed, which hands over the next entries (or says to read again).
    */
   private async *follow(position: AuditPosition, signal: AbortSignal): AsyncGenerator<AuditEvent> {
     if (this.closed) throw new StoreUnavailableError('audit tail (store closed)');
@@ -149,39 +150,37 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       await this.checkIssued(last);
       await this.checkRetained(last);
     }
-    const reader = this.redis.duplicate();
-    reader.on('error', () => {});
-    this.readers.add(reader);
-    const stop = () => reader.disconnect();
-    signal.addEventListener('abort', stop, { once: true });
-    // Blocking reads must end before the command timeout, or the wait would count as a failure.
-    const blockMs = Math.max(10, Math.floor(this.timeouts.commandTimeoutMs / 2));
-    try {
-      await waitReady(reader, this.timeouts.connectTimeoutMs, signal);
-      while (!signal.aborted) {
+    const feed = await this.liveFeed(signal);
+    let caughtUp = false;
+    while (!signal.aborted) {
+      let entries: StreamEntry[] | null = null;
+      if (caughtUp) entries = await feed.next(last, signal);
+      if (signal.aborted) break;
+      if (entries === null) {
         // A reader retention overtook would skip events without knowing: refuse instead.
         await this.checkRetained(last).catch((error: unknown) => {
           throw error instanceof InvalidCursorError ? new InvalidCursorError(last, 'the reader fell behind the retained audit log') : error;
         });
-        const reply = await guarded('audit tail', () =>
-          reader.xread('COUNT', TAIL_BATCH, 'BLOCK', blockMs, 'STREAMS', this.streamKey, last),
-        ).catch((error: unknown) => {
-          if (signal.aborted) return null;
-          throw this.closed ? new StoreUnavailableError('audit tail (store closed)') : error;
-        });
-        for (const [, entries] of reply ?? []) {
-          for (const entry of entries as StreamEntry[]) {
-            const event = toEvent(entry);
-            last = event.id;
-            yield event;
-          }
-        }
+        entries = (await guarded('audit tail', () => this.redis.xrange(this.streamKey, `(${last}`, '+', 'COUNT', TAIL_BATCH))) as StreamEntry[];
       }
-    } finally {
-      signal.removeEventListener('abort', stop);
-      this.readers.delete(reader);
-      reader.disconnect();
+      caughtUp = entries.length < TAIL_BATCH;
+      for (const entry of entries) {
+        const event = toEvent(entry);
+        last = event.id;
+        yield event;
+      }
     }
+  }
+
+  private async liveFeed(signal: AbortSignal): Promise<StreamFeed> {
+    if (!this.feed) {
+      const reader = this.redis.duplicate();
+      reader.on('error', () => {});
+      // Blocking reads must end before the command timeout, or the wait would count as a failure.
+      this.feed = new StreamFeed(reader, this.streamKey, Math.max(10, Math.floor(this.timeouts.commandTimeoutMs / 2)));
+    }
+    await this.feed.ready(this.timeouts.connectTimeoutMs, signal);
+    return this.feed;
   }
 
   private async firstEventAtOrAfter(time: number): Promise<string | null> {
@@ -219,12 +218,6 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
 
 function headMissing(): AuditLogCorruptError {
   return new AuditLogCorruptError('the chain head key is missing while the stream holds events (deleted, evicted, or restored without it)');
-}
-
-function compareIds(a: string, b: string): number {
-  const [aMs, aSeq] = a.split('-').map(BigInt) as [bigint, bigint];
-  const [bMs, bSeq] = b.split('-').map(BigInt) as [bigint, bigint];
-  return aMs === bMs ? Number(aSeq - bSeq) : aMs > bMs ? 1 : -1;
 }
 
 function checkCursor(cursor: string): string {
