@@ -53,11 +53,10 @@ export interface ServerDependencies {
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
   const { config, stores, logger, clock, production, baseDir } = deps;
   const publicUrl = config.server.publicUrl;
-  const identity = createIdentity(config, stores, clock);
-
   const identityProviders: IdentityProvider[] = config.identityProviders.map(fromConfig);
   const devIdp = await startDevIdp(config, production, logger);
   if (devIdp) identityProviders.push(devIdp.identityProvider);
+  const identity = createIdentity(config, stores, clock, identityProviders);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
   const saml = samlRoutes({
     idps: new Map(identityProviders.map((idp) => [idp.id, idp])),
