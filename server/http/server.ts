@@ -27,6 +27,7 @@ import type { IdentityProvider } from '../saml/identity-providers.js';
 import { samlRoutes } from '../saml/routes.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
+import type { SecretScrubber } from '../text/secret-scrubber.js';
 import { createApp } from './app.js';
 import { cliLoginRoutes } from './cli-login-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
@@ -43,6 +44,8 @@ export interface ServerDependencies {
   config: PortcullisConfig;
   stores: Stores;
   logger: Logger;
+  /** The scrubber the logger was made with (log.ts logScrubber): upstreams' stderr uses it too. */
+  scrubber: SecretScrubber;
   clock: Clock;
   production: boolean;
   /** The config file's directory: relative paths in it (stdio upstreams' cwd) start here. */
@@ -51,7 +54,7 @@ export interface ServerDependencies {
 
 /** One HTTP server: express for HTTP, and WebSocket upgrades routed by path on the same port. */
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
-  const { config, stores, logger, clock, production, baseDir } = deps;
+  const { config, stores, logger, scrubber, clock, production, baseDir } = deps;
   const publicUrl = config.server.publicUrl;
   const identityProviders: IdentityProvider[] = config.identityProviders.map(fromConfig);
   const devIdp = await startDevIdp(config, production, logger);
@@ -102,7 +105,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     isShuttingDown: () => shuttingDown,
   });
 
-  const broker = new Broker({ config, stores, identity, events, clock, logger, baseDir });
+  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir });
 
   httpServer.on('request', app);
   httpServer.on(
