@@ -28,7 +28,14 @@ export function redactConfig(config: PortcullisConfig): unknown {
 export function literalCredentials(config: PortcullisConfig): string[] {
   const isCredential = credentialKeyRule(config.audit.redactKeys);
   const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
-  return [...values.filter(([key]) => isCredential(key)).map(([, value]) => value), ...(config.store.redis ? passwordForms(config.store.redis.url) : [])];
+  const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
+  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : [])];
+}
+
+/** `Bearer abc` also as `abc`: an upstream may echo the token without its scheme. */
+function withoutScheme(value: string): string[] {
+  const match = /^[A-Za-z][\w-]*\s+(\S+)$/.exec(value);
+  return match ? [match[1]!] : [];
 }
 
 /** A URL's password as written (percent-encoded) and as sent. */

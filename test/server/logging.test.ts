@@ -61,7 +61,7 @@ describe('config redaction for logs', () => {
         { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token', Accept: 'application/json', 'X-Tenant': 'tenant-7' } },
       ],
     });
-    expect(literalCredentials(config)).toEqual(['literal-api-key', 'Bearer literal-token', 'tenant-7', 'p%40ss-word', 'p@ss-word']);
+    expect(literalCredentials(config)).toEqual(['literal-api-key', 'Bearer literal-token', 'literal-token', 'tenant-7', 'p%40ss-word', 'p@ss-word']);
   });
 });
 
