@@ -11,7 +11,7 @@ import { Session } from 'node:inspector/promises';
 import { systemClock } from '../server/clock.js';
 import { configSchema } from '../server/config/schema.js';
 import { createPortcullisServer } from '../server/http/server.js';
-import { createLogger } from '../server/log.js';
+import { createLogger, logScrubber } from '../server/log.js';
 import { createStores } from '../server/stores/index.js';
 
 export type BrokerRequest =
@@ -37,8 +37,9 @@ async function start(raw: unknown): Promise<void> {
   const baseDir = process.cwd();
   const stores = await createStores(config, { clock, baseDir });
   await stores.waitReady();
-  const logger = createLogger({ level: config.logging.level });
-  const server = await createPortcullisServer({ config, stores, logger, clock, baseDir });
+  const scrubber = logScrubber();
+  const logger = createLogger({ level: config.logging.level, scrubber });
+  const server = await createPortcullisServer({ config, stores, logger, scrubber, clock, baseDir });
   const { port } = await server.listen();
   const profiler = new Session();
   process.on('message', (message: BrokerRequest) => {

@@ -16,6 +16,7 @@ import type { Identity } from '../server/identity/index.js';
 import type { Principal } from '../server/identity/principal.js';
 import type { Lease, LeaseKeeper } from '../server/limits/lease-keeper.js';
 import type { Logger } from '../server/log.js';
+import type { SecretScrubber } from '../server/text/secret-scrubber.js';
 import type { Stores } from '../server/stores/types.js';
 import { FederatedSession } from './federated-session.js';
 import { GrantSet } from './grant-set.js';
@@ -41,6 +42,8 @@ export interface BrokerDeps {
   events: AccessEvents;
   clock: Clock;
   logger: Logger;
+  /** The logger's scrubber, for what upstreams write that goes to the log (stderr). */
+  scrubber: SecretScrubber;
   /** Directory stdio upstreams' `cwd` is relative to (the config file's). */
   baseDir: string;
   /** Ends sessions whose token or sign-in ends (4401). */
@@ -198,7 +201,7 @@ export class Broker {
     const { servers, principal, grants } = admission;
     const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger: this.deps.logger, idleTimeoutMs: this.deps.config.broker.idleTimeoutSeconds * 1000 };
     const { logger } = this.deps;
-    const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger, agents: this.agents });
+    const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger, scrubber: this.deps.scrubber, agents: this.agents });
     const grantsFor = (server: McpServerConfig) => new GrantSet(grants.filter((g) => g.server === server.name));
     const federated = (request.url ?? '').split('?', 1)[0] === MCP_WS_FEDERATED;
     const session: LiveSession = federated

@@ -1,32 +1,31 @@
 import { pino } from 'pino';
 import type { DestinationStream, Logger, LevelWithSilent } from 'pino';
+import { SecretScrubber } from './text/secret-scrubber.js';
 
 export type { Logger } from 'pino';
 
+/** Keys whose values never reach a log line. */
+const SECRET_KEYS = ['authorization', 'cookie', 'password', 'token', 'secret', 'SAMLResponse', 'samlResponse', 'assertion', 'env', 'headers'];
+
 /**
- * Keys whose values never reach a log line, wherever they appear (pino fast-redact
- * paths; `*` matches one level).
+ * pino (fast-redact) paths for those keys at the top and two levels down: `*.x` does not
+ * match a top-level `x`, and an error's own properties sit one level below `err`
+ * (`err.headers`, `err.response.headers` of an HTTP client error).
  */
-const REDACT_PATHS = [
-  'headers.authorization',
-  'headers.cookie',
-  '*.password',
-  '*.token',
-  '*.secret',
-  '*.SAMLResponse',
-  '*.samlResponse',
-  '*.assertion',
-  '*.env',
-  '*.headers',
-];
+const REDACT_PATHS = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
 
 /** Values shorter than this are not scrubbed by value: they would mangle ordinary text. */
 const MIN_SCRUB_LENGTH = 4;
 
+/** The scrubber for log lines: the logger and the stdio upstream's stderr share one. */
+export function logScrubber(secrets: Iterable<string> = []): SecretScrubber {
+  return new SecretScrubber(secrets, { minLength: MIN_SCRUB_LENGTH });
+}
+
 export interface LoggerOptions {
   level: LevelWithSilent;
-  /** Values resolved from ${env:...}/${file:...}: scrubbed from every line, whatever key holds them. */
-  secrets?: ReadonlySet<string>;
+  /** Configured secret values, scrubbed from every line whatever key holds them (see logScrubber). */
+  scrubber?: SecretScrubber;
   destination?: DestinationStream;
 }
 
@@ -37,25 +36,14 @@ export interface LoggerOptions {
  * such as an error message that quotes a header.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const needles = [...(options.secrets ?? [])]
-    .filter((s) => s.length >= MIN_SCRUB_LENGTH)
-    .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])
-    .filter((s, i, all) => all.indexOf(s) === i)
-    // Longest first, so a secret containing another is replaced whole.
-    .sort((a, b) => b.length - a.length);
+  const scrubber = options.scrubber;
   return pino(
     {
       level: options.level,
       base: { service: 'portcullis' },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-      hooks: needles.length === 0 ? {} : { streamWrite: (line) => scrub(line, needles) },
+      hooks: !scrubber || scrubber.empty ? {} : { streamWrite: (line) => scrubber.scrub(line) },
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
-}
-
-function scrub(line: string, needles: readonly string[]): string {
-  let out = line;
-  for (const needle of needles) if (out.includes(needle)) out = out.split(needle).join('[REDACTED]');
-  return out;
 }

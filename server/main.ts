@@ -2,9 +2,9 @@ import { dirname } from 'node:path';
 import { systemClock } from './clock.js';
 import { StoreUnavailableError } from './errors.js';
 import type { LoadedConfig } from './config/load.js';
-import { redactConfig } from './config/redact.js';
+import { literalCredentials, redactConfig } from './config/redact.js';
 import { createPortcullisServer } from './http/server.js';
-import { createLogger } from './log.js';
+import { createLogger, logScrubber } from './log.js';
 import { createStores } from './stores/index.js';
 
 /** Longest a graceful shutdown may take before the process exits anyway. */
@@ -16,7 +16,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
  */
 export async function serve(loaded: LoadedConfig): Promise<void> {
   const { config } = loaded;
-  const logger = createLogger({ level: config.logging.level, secrets: loaded.secrets });
+  const scrubber = logScrubber([...loaded.secrets, ...literalCredentials(config)]);
+  const logger = createLogger({ level: config.logging.level, scrubber });
   logger.debug({ config: redactConfig(config) }, 'effective configuration');
   const clock = systemClock;
   const stores = await createStores(config, { clock, baseDir: dirname(loaded.file) });
@@ -24,7 +25,7 @@ export async function serve(loaded: LoadedConfig): Promise<void> {
     if (!(error instanceof StoreUnavailableError)) throw error;
     logger.warn({ err: error }, 'store unreachable at start: refusing work and reporting not ready until it answers');
   });
-  const server = await createPortcullisServer({ config, stores, logger, clock, baseDir: dirname(loaded.file) });
+  const server = await createPortcullisServer({ config, stores, logger, scrubber, clock, baseDir: dirname(loaded.file) });
   const address = await server.listen();
 
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

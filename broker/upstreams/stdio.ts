@@ -3,6 +3,8 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { McpServerConfig } from '../../server/config/schema.js';
 import type { Logger } from '../../server/log.js';
+import type { SecretScrubber } from '../../server/text/secret-scrubber.js';
+import { StderrLog } from './stderr-log.js';
 import type { Upstream } from './upstream.js';
 
 type StdioServer = Extract<McpServerConfig, { transport: 'stdio' }>;
@@ -26,7 +28,7 @@ export class StdioUpstream implements Upstream {
 
   constructor(
     private readonly server: StdioServer,
-    private readonly options: { baseDir: string; logger: Logger },
+    private readonly options: { baseDir: string; logger: Logger; scrubber: SecretScrubber },
   ) {}
 
   async start(): Promise<void> {
@@ -42,8 +44,10 @@ export class StdioUpstream implements Upstream {
     const log = this.options.logger.child({ upstream: this.server.name, pid: child.pid });
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => this.receive(chunk));
+    const stderr = new StderrLog(log, this.options.scrubber);
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => log.info({ stderr: chunk.trimEnd().slice(0, 4096) }, 'upstream stderr'));
+    child.stderr.on('data', (chunk: string) => stderr.write(chunk));
+    child.stderr.on('end', () => stderr.end());
     child.stdin.on('error', () => {});
     child.once('exit', (code, signal) => {
       if (!this.closing) this.onclose?.(`upstream exited (${signal ?? `code ${code}`})`);

@@ -1,5 +1,6 @@
 import type { McpServerConfig } from '../../server/config/schema.js';
 import type { Logger } from '../../server/log.js';
+import type { SecretScrubber } from '../../server/text/secret-scrubber.js';
 import { StdioUpstream } from './stdio.js';
 import { StreamableHttpUpstream } from './streamable-http.js';
 import type { HttpAgents } from './streamable-http.js';
@@ -19,7 +20,7 @@ export interface Upstream {
   onclose?: (reason: string) => void;
 }
 
-export function createUpstream(server: McpServerConfig, options: { baseDir: string; logger: Logger; agents: HttpAgents }): Upstream {
+export function createUpstream(server: McpServerConfig, options: { baseDir: string; logger: Logger; scrubber: SecretScrubber; agents: HttpAgents }): Upstream {
   switch (server.transport) {
     case 'stdio':
       return new StdioUpstream(server, options);

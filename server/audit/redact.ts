@@ -11,12 +11,17 @@ const MAX_DEPTH = 8;
 
 export type Redactor = (value: unknown) => unknown;
 
-export function createRedactor(extraKeys: readonly string[] = []): Redactor {
+/** Whether a key names a credential (the rule above, with `extraKeys` added). */
+export function credentialKeyRule(extraKeys: readonly string[] = []): (key: string) => boolean {
   const words = [...SECRET_WORDS, ...extraKeys.map(normalize)];
-  const isSecret = (key: string) => {
+  return (key) => {
     const k = normalize(key);
     return words.some((word) => k.endsWith(word));
   };
+}
+
+export function createRedactor(extraKeys: readonly string[] = []): Redactor {
+  const isSecret = credentialKeyRule(extraKeys);
   const walk = (value: unknown, depth: number): unknown => {
     if (Array.isArray(value)) return depth >= MAX_DEPTH ? '[…]' : value.map((item) => walk(item, depth + 1));
     if (value === null || typeof value !== 'object') return value;

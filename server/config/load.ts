@@ -4,6 +4,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import type { core } from 'zod';
 import { PortcullisError } from '../errors.js';
+import { SecretScrubber } from '../text/secret-scrubber.js';
 import { resolveReferences } from './references.js';
 import { configSchema } from './schema.js';
 import type { PortcullisConfig } from './schema.js';
@@ -77,8 +78,19 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (!parsed.success) {
     problems.push(...parsed.error.issues.flatMap((issue) => toProblems(issue, lineOf)).filter((p) => !failedReferences.has(p.path)));
   }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, withoutSecrets(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)), resolved.secrets));
   return { config: parsed.data, secrets: resolved.secrets, file: path };
+}
+
+/**
+ * Messages may quote a value (`duplicate server name "…"`), and `check-config` prints
+ * them: none may show a resolved reference, as written or as the schema normalised it
+ * (trimmed, lower-cased). Every length counts here: a mangled message beats a leaked one.
+ */
+function withoutSecrets(problems: ConfigProblem[], secrets: ReadonlySet<string>): ConfigProblem[] {
+  const forms = [...secrets].flatMap((secret) => [secret, secret.trim(), secret.toLowerCase(), secret.trim().toLowerCase()]);
+  const scrubber = new SecretScrubber(forms, { minLength: 1 });
+  return problems.map((problem) => ({ ...problem, message: scrubber.scrub(problem.message) }));
 }
 
 function toProblems(issue: core.$ZodIssue, lineOf: (path: readonly PropertyKey[]) => number | undefined): ConfigProblem[] {

@@ -1,3 +1,4 @@
+import { credentialKeyRule } from '../audit/redact.js';
 import type { PortcullisConfig } from './schema.js';
 
 const HIDDEN = '[REDACTED]';
@@ -16,6 +17,35 @@ export function redactConfig(config: PortcullisConfig): unknown {
       server.transport === 'stdio' ? { ...server, env: hideValues(server.env) } : { ...server, headers: hideValues(server.headers) },
     ),
   };
+}
+
+/**
+ * Credentials written literally in the file rather than as references: upstream env and
+ * header values under a key that names a credential (the audit redaction rule), and the
+ * Redis password. The logger scrubs them by value like resolved references, for an
+ * upstream that echoes one back in an error or on stderr.
+ */
+export function literalCredentials(config: PortcullisConfig): string[] {
+  const isCredential = credentialKeyRule(config.audit.redactKeys);
+  const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
+  const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
+  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : [])];
+}
+
+/** `Bearer abc` also as `abc`: an upstream may echo the token without its scheme. */
+function withoutScheme(value: string): string[] {
+  const match = /^[A-Za-z][\w-]*\s+(\S+)$/.exec(value);
+  return match ? [match[1]!] : [];
+}
+
+/** A URL's password as written (percent-encoded) and as sent. */
+function passwordForms(url: string): string[] {
+  try {
+    const encoded = new URL(url).password;
+    return encoded ? [encoded, decodeURIComponent(encoded)] : [];
+  } catch {
+    return [];
+  }
 }
 
 function withoutPassword(url: string): string {

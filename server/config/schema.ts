@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
+import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
 
 /**
  * The configuration file's shape. Every key is documented in docs/configuration.md;
@@ -88,6 +89,17 @@ const identityProvider = z.strictObject({
   idpIssuer: text('the IdP entity id'),
   idpCert: z.union([pemCertificate, z.array(pemCertificate).min(1, 'expected at least one certificate')]),
   spEntityId: text('the SP entity id (audience)'),
+  // Required beside other IdPs (checked below): one email domain, one IdP.
+  emailDomains: z
+    .array(
+      z
+        .string({ error: 'expected an email domain' })
+        .trim()
+        .toLowerCase()
+        .regex(EMAIL_DOMAIN_PATTERN, 'expected an email domain such as "example.com", or "*.example.com" for its subdomains'),
+    )
+    .min(1, 'expected at least one email domain')
+    .optional(),
   attributes: z
     .strictObject({
       email: text('a SAML attribute name').default('email'),
@@ -118,6 +130,8 @@ const role = z.strictObject({
     .strictObject({
       groups: z.array(text('a group name')).default([]),
       emails: z.array(z.email({ error: 'expected an email address' })).default([]),
+      // Absent: whichever IdP signed the user in. Checked below to name known IdPs.
+      idps: z.array(slug('an IdP id')).min(1, 'expected at least one IdP id').optional(),
     })
     .refine((m) => m.groups.length + m.emails.length > 0, 'expected at least one group or email'),
   request: z.array(requestRule).default([]),
@@ -285,8 +299,14 @@ export const configSchema = z
     unique(config.servers.map((s, i) => ({ value: s.name, path: ['servers', i, 'name'] })), 'server name');
     unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
 
+    checkEmailDomains(config, ctx);
+
+    const idps = new Set([...config.identityProviders.map((idp) => idp.id), ...(config.devIdp?.enabled ? [DEV_IDP_ID] : [])]);
     const servers = new Set(config.servers.map((s) => s.name));
     config.roles.forEach((r, i) => {
+      r.members.idps?.forEach((id, j) => {
+        if (!idps.has(id)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'members', 'idps', j], message: `unknown IdP "${id}" (not in identityProviders, nor the enabled devIdp)` });
+      });
       for (const kind of ['request', 'review'] as const) {
         r[kind].forEach((rule, j) => {
           if (!servers.has(rule.server)) {
@@ -305,6 +325,37 @@ export const configSchema = z
       });
     });
   });
+
+type Path = (string | number)[];
+
+/**
+ * One email, one IdP: beside another IdP (the development IdP counts, with its users'
+ * domains), every IdP must say which email domains it may assert, and no domain may be
+ * another's. Otherwise a second IdP could sign in as anyone the first one vouches for.
+ */
+function checkEmailDomains(config: Pick<PortcullisConfig, 'identityProviders' | 'devIdp'>, ctx: z.RefinementCtx): void {
+  const parties: { label: string; path: Path; domains: { pattern: string; path: Path }[] | undefined }[] = config.identityProviders.map((idp, i) => ({
+    label: `identityProviders[${i}] ("${idp.id}")`,
+    path: ['identityProviders', i, 'emailDomains'],
+    domains: idp.emailDomains?.map((pattern, j) => ({ pattern, path: ['identityProviders', i, 'emailDomains', j] })),
+  }));
+  if (config.devIdp?.enabled) {
+    parties.push({ label: `devIdp ("${DEV_IDP_ID}")`, path: ['devIdp', 'users'], domains: config.devIdp.users.map((u, j) => ({ pattern: domainOf(u.email), path: ['devIdp', 'users', j, 'email'] })) });
+  }
+  if (parties.length < 2) return;
+  parties.forEach((party, a) => {
+    if (!party.domains) {
+      ctx.addIssue({ code: 'custom', path: party.path, message: 'required when several identity providers are configured: the email domains this IdP may assert' });
+      return;
+    }
+    for (const other of parties.slice(0, a)) {
+      for (const mine of party.domains) {
+        const clash = other.domains?.find((theirs) => patternsOverlap(mine.pattern, theirs.pattern));
+        if (clash) ctx.addIssue({ code: 'custom', path: mine.path, message: `domain "${mine.pattern}" overlaps "${clash.pattern}" of ${other.label}: an email domain belongs to one IdP` });
+      }
+    }
+  });
+}
 
 export type PortcullisConfig = z.output<typeof configSchema>;
 export type IdentityProviderConfig = PortcullisConfig['identityProviders'][number];

@@ -5,6 +5,7 @@ import express, { Router } from 'express';
 import { generate } from 'selfsigned';
 import { DEV_IDP_ID } from '../config/schema.js';
 import { html, sendPage } from '../http/html-page.js';
+import { domainOf } from '../identity/email-domains.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
 import { spUrls } from '../saml/sp-urls.js';
@@ -34,6 +35,8 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
     idpIssuer: base,
     idpCert: key.cert,
     spEntityId: `${options.publicUrl.replace(/\/+$/, '')}/saml/${DEV_IDP_ID}`,
+    // It vouches only for its own demo users, so for their domains only (as the config checks).
+    emailDomains: [...new Set(options.users.map((u) => domainOf(u.email)))],
     attributes: { email: 'email', displayName: 'displayName', groups: 'groups' },
     clockSkewSeconds: 60,
   };

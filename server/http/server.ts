@@ -29,6 +29,7 @@ import type { IdentityProvider } from '../saml/identity-providers.js';
 import { samlRoutes } from '../saml/routes.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
+import type { SecretScrubber } from '../text/secret-scrubber.js';
 import { createApp } from './app.js';
 import { cliLoginRoutes } from './cli-login-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
@@ -45,6 +46,8 @@ export interface ServerDependencies {
   config: PortcullisConfig;
   stores: Stores;
   logger: Logger;
+  /** The scrubber the logger was made with (log.ts logScrubber): upstreams' stderr uses it too. */
+  scrubber: SecretScrubber;
   clock: Clock;
   /** The config file's directory: relative paths in it (stdio upstreams' cwd) start here. */
   baseDir: string;
@@ -52,13 +55,12 @@ export interface ServerDependencies {
 
 /** One HTTP server: express for HTTP, and WebSocket upgrades routed by path on the same port. */
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
-  const { config, stores, logger, clock, baseDir } = deps;
+  const { config, stores, logger, scrubber, clock, baseDir } = deps;
   const publicUrl = config.server.publicUrl;
-  const identity = createIdentity(config, stores, clock);
-
   const identityProviders: IdentityProvider[] = config.identityProviders.map(fromConfig);
   const devIdp = await startDevIdp(config, logger);
   if (devIdp) identityProviders.push(devIdp.identityProvider);
+  const identity = createIdentity(config, stores, clock, identityProviders);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
   const saml = samlRoutes({
     idps: new Map(identityProviders.map((idp) => [idp.id, idp])),
@@ -108,7 +110,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     isShuttingDown: () => shuttingDown,
   });
 
-  const broker = new Broker({ config, stores, identity, events, clock, logger, baseDir, credentialWatch, leases });
+  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases });
 
   httpServer.on('request', app);
   httpServer.on(

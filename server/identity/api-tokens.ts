@@ -1,12 +1,11 @@
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
-import type { RoleConfig } from '../config/schema.js';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { ApiTokenRecord, ApiTokenScope, ApiTokenStore } from '../stores/types.js';
 import type { CredentialEvents } from './credential-events.js';
 import { issueCredential, parseCredential, secretMatches } from './credentials.js';
-import { API_TOKEN_SCOPES, rolesOf } from './principal.js';
-import type { Principal } from './principal.js';
+import { API_TOKEN_SCOPES } from './principal.js';
+import type { Principal, Principals } from './principal.js';
 
 const TOKEN_PREFIX = 'pcl';
 const MAX_NAME_LENGTH = 100;
@@ -14,7 +13,7 @@ const MAX_NAME_LENGTH = 100;
 /** API tokens: a user's bearer credentials for the API, the broker and the audit feed. */
 export class ApiTokenService {
   constructor(
-    private readonly deps: { tokens: ApiTokenStore; audit: AuditLog; clock: Clock; roles: readonly RoleConfig[]; maxTtlSeconds: number; events: CredentialEvents },
+    private readonly deps: { tokens: ApiTokenStore; audit: AuditLog; clock: Clock; principals: Principals; maxTtlSeconds: number; events: CredentialEvents },
   ) {}
 
   get maxTtlSeconds(): number {
@@ -86,7 +85,7 @@ export class ApiTokenService {
     if (!parsed) return null;
     const token = await this.deps.tokens.get(parsed.id);
     if (!token || !secretMatches(parsed.secret, token.secretHash)) return null;
-    return { user: token.user, roles: rolesOf(token.user, this.deps.roles), scopes: new Set(token.scopes), credential: { kind: 'token', id: token.id, expiresAt: token.expiresAt } };
+    return this.deps.principals.of(token.user, new Set(token.scopes), { kind: 'token', id: token.id, expiresAt: token.expiresAt });
   }
 }
 

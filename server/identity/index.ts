@@ -1,12 +1,14 @@
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { SessionCookie } from '../http/session-cookie.js';
+import type { IdentityProvider } from '../saml/identity-providers.js';
 import type { Stores } from '../stores/types.js';
 import { ApiTokenService } from './api-tokens.js';
 import { Authenticator } from './authenticate.js';
 import { CliLoginService } from './cli-login.js';
 import { CredentialEvents } from './credential-events.js';
 import { LoginSessionService } from './login-sessions.js';
+import { Principals } from './principal.js';
 
 export interface Identity {
   cookie: SessionCookie;
@@ -18,12 +20,13 @@ export interface Identity {
   credentialEvents: CredentialEvents;
 }
 
-/** The identity services, wired to their stores, the audit log and the clock. */
-export function createIdentity(config: PortcullisConfig, stores: Stores, clock: Clock): Identity {
+/** The identity services, wired to their stores, the audit log, the clock and the IdPs this instance trusts. */
+export function createIdentity(config: PortcullisConfig, stores: Stores, clock: Clock, idps: readonly IdentityProvider[]): Identity {
   const cookie = new SessionCookie(config.server.publicUrl);
   const credentialEvents = new CredentialEvents(stores.events);
-  const sessions = new LoginSessionService({ sessions: stores.sessions, audit: stores.audit, clock, roles: config.roles, ttlSeconds: config.session.ttlSeconds, events: credentialEvents });
-  const tokens = new ApiTokenService({ tokens: stores.tokens, audit: stores.audit, clock, roles: config.roles, maxTtlSeconds: config.apiTokens.maxTtlSeconds, events: credentialEvents });
+  const principals = new Principals({ idps, roles: config.roles });
+  const sessions = new LoginSessionService({ sessions: stores.sessions, audit: stores.audit, clock, principals, ttlSeconds: config.session.ttlSeconds, events: credentialEvents });
+  const tokens = new ApiTokenService({ tokens: stores.tokens, audit: stores.audit, clock, principals, maxTtlSeconds: config.apiTokens.maxTtlSeconds, events: credentialEvents });
   return {
     cookie,
     sessions,

@@ -1,18 +1,17 @@
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
-import type { RoleConfig } from '../config/schema.js';
 import type { LoginSession, LoginSessionStore, UserIdentity } from '../stores/types.js';
 import type { CredentialEvents } from './credential-events.js';
 import { issueCredential, parseCredential, secretMatches } from './credentials.js';
-import { API_TOKEN_SCOPES, rolesOf } from './principal.js';
-import type { Principal } from './principal.js';
+import { API_TOKEN_SCOPES } from './principal.js';
+import type { Principal, Principals } from './principal.js';
 
 const SESSION_PREFIX = 'pcs';
 
 /** Browser sign-in sessions: created by a successful SAML login, carried in a cookie. */
 export class LoginSessionService {
   constructor(
-    private readonly deps: { sessions: LoginSessionStore; audit: AuditLog; clock: Clock; roles: readonly RoleConfig[]; ttlSeconds: number; events: CredentialEvents },
+    private readonly deps: { sessions: LoginSessionStore; audit: AuditLog; clock: Clock; principals: Principals; ttlSeconds: number; events: CredentialEvents },
   ) {}
 
   /** Starts a session for a user the IdP vouched for; returns the cookie value (shown once). */
@@ -35,16 +34,12 @@ export class LoginSessionService {
   /** A live session by id (for a flow that proved the cookie earlier), with its end. */
   async find(sessionId: string): Promise<{ principal: Principal; expiresAt: number } | null> {
     const session = await this.deps.sessions.get(sessionId);
-    return session ? { principal: this.principalOf(session), expiresAt: session.expiresAt } : null;
+    const principal = session && this.principalOf(session);
+    return principal ? { principal, expiresAt: session.expiresAt } : null;
   }
 
-  private principalOf(session: LoginSession): Principal {
-    return {
-      user: session.user,
-      roles: rolesOf(session.user, this.deps.roles),
-      scopes: new Set(API_TOKEN_SCOPES),
-      credential: { kind: 'session', id: session.id, expiresAt: session.expiresAt },
-    };
+  private principalOf(session: LoginSession): Principal | null {
+    return this.deps.principals.of(session.user, new Set(API_TOKEN_SCOPES), { kind: 'session', id: session.id, expiresAt: session.expiresAt });
   }
 
   /** Is the session still there? (Live connections re-check, since bus events can be lost.) */

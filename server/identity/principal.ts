@@ -1,5 +1,7 @@
 import type { RoleConfig } from '../config/schema.js';
+import type { IdentityProvider } from '../saml/identity-providers.js';
 import type { ApiTokenScope, UserIdentity } from '../stores/types.js';
+import { emailAllowed } from './email-domains.js';
 
 export const API_TOKEN_SCOPES = ['api', 'mcp', 'audit:read'] as const satisfies readonly ApiTokenScope[];
 
@@ -14,9 +16,34 @@ export interface Principal {
   credential: { kind: 'session' | 'token'; id: string; expiresAt: number };
 }
 
+/**
+ * Roles are held by email or by group, and both are only as good as the IdP that asserted
+ * them: with `members.idps`, only users signed in through those IdPs count (another IdP
+ * can name any group it likes).
+ */
 export function rolesOf(user: UserIdentity, roles: readonly RoleConfig[]): string[] {
   const email = user.email.toLowerCase();
   return roles
-    .filter((role) => role.members.emails.some((e) => e.toLowerCase() === email) || role.members.groups.some((g) => user.groups.includes(g)))
+    .filter(({ members }) => members.idps === undefined || members.idps.includes(user.idp))
+    .filter(({ members }) => members.emails.some((e) => e.toLowerCase() === email) || members.groups.some((g) => user.groups.includes(g)))
     .map((role) => role.name);
+}
+
+/**
+ * Turns the user a session or token was issued to into a principal under the running
+ * config. A credential outlives the sign-in that checked it, so the IdP rules are checked
+ * again: a user whose IdP is gone, or whose address that IdP may no longer assert
+ * (`emailDomains`), is nobody, rather than someone else's namesake.
+ */
+export class Principals {
+  private readonly domains: ReadonlyMap<string, readonly string[] | undefined>;
+
+  constructor(private readonly deps: { idps: readonly Pick<IdentityProvider, 'id' | 'emailDomains'>[]; roles: readonly RoleConfig[] }) {
+    this.domains = new Map(deps.idps.map((idp) => [idp.id, idp.emailDomains]));
+  }
+
+  of(user: UserIdentity, scopes: ReadonlySet<ApiTokenScope>, credential: Principal['credential']): Principal | null {
+    if (!this.domains.has(user.idp) || !emailAllowed(user.email, this.domains.get(user.idp))) return null;
+    return { user, roles: rolesOf(user, this.deps.roles), scopes, credential };
+  }
 }

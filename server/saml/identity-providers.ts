@@ -2,9 +2,10 @@ import type { IdentityProviderConfig } from '../config/schema.js';
 
 /**
  * What the SAML layer needs to know of one IdP, whether it comes from the config file or
- * is the development IdP the broker serves itself.
+ * is the development IdP the broker serves itself. `emailDomains` absent: any domain
+ * (allowed only when it is the one IdP).
  */
-export type IdentityProvider = Pick<IdentityProviderConfig, 'id' | 'entryPoint' | 'idpIssuer' | 'idpCert' | 'spEntityId' | 'attributes' | 'clockSkewSeconds'> & {
+export type IdentityProvider = Pick<IdentityProviderConfig, 'id' | 'entryPoint' | 'idpIssuer' | 'idpCert' | 'spEntityId' | 'emailDomains' | 'attributes' | 'clockSkewSeconds'> & {
   displayName: string;
 };
 

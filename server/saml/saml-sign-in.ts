@@ -1,6 +1,7 @@
 import type { Profile } from '@node-saml/node-saml';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
+import { emailAllowed } from '../identity/email-domains.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
 import type { AssertionReplayCache, UserIdentity } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
@@ -10,6 +11,8 @@ import { spUrls } from './sp-urls.js';
 const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,255}$/;
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 const MAX_GROUPS = 200;
+/** The audited reason when an IdP asserts an address outside its `emailDomains`. */
+export const EMAIL_DOMAIN_REFUSED = 'email domain not allowed for this IdP';
 
 /**
  * Finishes a sign-in once node-saml accepted the response's signature and conditions:
@@ -43,6 +46,9 @@ export class SamlSignIn {
     const first = (name: string | undefined) => (name ? facts.attributes.get(name)?.find((v) => v !== '') : undefined);
     const email = first(idp.attributes.email) ?? (facts.nameIdFormat === EMAIL_FORMAT ? facts.nameId : undefined);
     if (!email || !EMAIL.test(email)) throw new SamlRejection(`no valid email in attribute "${idp.attributes.email}"`);
+    // A signature proves which IdP spoke, not that it may speak for this address: another
+    // IdP's users are not this IdP's to vouch for (identityProviders[].emailDomains).
+    if (!emailAllowed(email, idp.emailDomains)) throw new SamlRejection(EMAIL_DOMAIN_REFUSED);
     const groups = idp.attributes.groups ? [...new Set(facts.attributes.get(idp.attributes.groups) ?? [])].filter((g) => g !== '') : [];
     if (groups.length > MAX_GROUPS) throw new SamlRejection(`more than ${MAX_GROUPS} groups`);
     const user: UserIdentity = {

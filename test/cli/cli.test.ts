@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../support/certificates.js';
 import { finished, runCli, spawnCli, waitForStderr } from '../support/cli.js';
 import { EXAMPLE_SECRETS, exampleConfigFixture } from '../support/example-config.js';
 
@@ -33,6 +34,56 @@ describe('portcullis check-config', () => {
     expect(result.stderr).toMatch(/invalid configuration \(2 problems\)/);
     expect(result.stderr).toMatch(/servers\[0\]\.env\.EXAMPLE_API_KEY: environment variable EVERYTHING_API_KEY is not set/);
     expect(result.stderr).toMatch(/servers\[1\]\.headers\.Authorization: environment variable REMOTE_DOCS_TOKEN is not set/);
+  });
+});
+
+describe('portcullis check-config with secrets in fields that fail', () => {
+  it('never prints a value resolved from ${file:...} or ${env:...}, whichever check quotes it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-check-'));
+    const secrets = {
+      'name.txt': 'file-secret-name-3c9e',
+      'domain.txt': 'file-secret-domain.example',
+      'url.txt': 'ftp://file-secret-url-51aa',
+    };
+    for (const [name, value] of Object.entries(secrets)) writeFileSync(join(dir, name), `${value}\n`);
+    writeFileSync(join(dir, 'idp.pem'), (await selfSignedCertificate()).cert);
+    const env = { SERVER: 'env-secret-server-8d01', IDP: 'env-secret-idp-77b2', DOMAIN: '  File-Secret-Domain.EXAMPLE ', ROLE: 'env-secret-role-90fe' };
+    const idp = (id: string, domain: string) =>
+      `  - { id: ${id}, entryPoint: "https://${id}.example.net/sso", idpIssuer: "https://${id}.example.net", idpCert: "\${file:idp.pem}", spEntityId: "https://sp/${id}", emailDomains: ["${domain}"] }`;
+    const file = join(dir, 'portcullis.yaml');
+    writeFileSync(
+      file,
+      [
+        'server: { publicUrl: "${file:url.txt}" }',
+        'identityProviders:',
+        idp('corp', '${file:domain.txt}'),
+        idp('partner', '${env:DOMAIN}'),
+        'servers:',
+        '  - { name: "${file:name.txt}", transport: stdio, command: x }',
+        '  - { name: "${file:name.txt}", transport: stdio, command: y }',
+        'roles:',
+        '  - name: "${env:ROLE}"',
+        '    members: { groups: [g], idps: ["${env:IDP}"] }',
+        '    request: [{ server: "${env:SERVER}", tools: ["*"], maxDurationSeconds: 60 }]',
+        '  - { name: "${env:ROLE}", members: { groups: [g] } }',
+        '',
+      ].join('\n'),
+    );
+    const result = await runCli(['check-config', file], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/invalid configuration \(6 problems\)/);
+    for (const problem of [
+      /:1: server\.publicUrl: expected an http\(s\) URL without credentials/,
+      /:4: identityProviders\[1\]\.emailDomains\[0\]: domain "\[REDACTED\]" overlaps "\[REDACTED\]" of identityProviders\[0\] \("corp"\)/,
+      /:7: servers\[1\]\.name: duplicate server name "\[REDACTED\]"/,
+      /:10: roles\[0\]\.members\.idps\[0\]: unknown IdP "\[REDACTED\]"/,
+      /:11: roles\[0\]\.request\[0\]\.server: unknown server "\[REDACTED\]"/,
+      /:12: roles\[1\]\.name: duplicate role name "\[REDACTED\]"/,
+    ]) {
+      expect(result.stderr).toMatch(problem);
+    }
+    const out = (result.stdout + result.stderr).toLowerCase();
+    for (const secret of [...Object.values(secrets), ...Object.values(env)]) expect(out).not.toContain(secret.trim().toLowerCase());
   });
 });
 

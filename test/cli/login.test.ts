@@ -269,7 +269,11 @@ describe('the broker side of the CLI login', () => {
 describe('the CLI login with several identity providers', () => {
   it('asks which one, naming them', async () => {
     const [a, b] = await Promise.all([createTestIdp('corp'), createTestIdp('partner')]);
-    const server = await startTestServer({ config: testConfig({ identityProviders: [a.config, b.config] }) });
+    const identityProviders = [
+      { ...a.config, emailDomains: ['example.com'] },
+      { ...b.config, emailDomains: ['partner.example'] },
+    ];
+    const server = await startTestServer({ config: testConfig({ identityProviders }) });
     const query = (extra: Record<string, string> = {}) =>
       new URLSearchParams({ port: '49152', state: 'c'.repeat(24), code_challenge: 'x'.repeat(43), code_challenge_method: 'S256', ...extra });
     try {

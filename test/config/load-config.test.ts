@@ -157,3 +157,58 @@ describe('validation errors', () => {
     expect(() => loadConfig('/nonexistent/portcullis.yaml')).toThrow(/cannot read file \(ENOENT\)/);
   });
 });
+
+describe('identity providers: one email domain, one IdP', () => {
+  let cert: string;
+  beforeAll(async () => {
+    cert = (await selfSignedCertificate()).cert;
+  });
+
+  const idp = (id: string, domains?: string) =>
+    [
+      `  - id: ${id}`,
+      `    entryPoint: https://${id}.example.net/sso`,
+      `    idpIssuer: https://${id}.example.net`,
+      '    idpCert: ${file:idp.pem}',
+      `    spEntityId: https://sp.example.com/${id}`,
+      ...(domains === undefined ? [] : [`    emailDomains: ${domains}`]),
+    ].join('\n');
+  const file = (...lines: string[]) => writeConfig([minimal.trimEnd(), ...lines, ''].join('\n'), { 'idp.pem': cert });
+  const devIdp = ['devIdp:', '  enabled: true', '  users:', '    - { nameId: alice, email: alice@Example.com, displayName: Alice }'];
+
+  it('lets a single IdP omit emailDomains (any domain) and lower-cases the ones given', () => {
+    expect(loadConfig(file('identityProviders:', idp('corp')), {}).config.identityProviders[0]?.emailDomains).toBeUndefined();
+    expect(loadConfig(file('identityProviders:', idp('corp', '[Example.COM, "*.Example.com"]')), {}).config.identityProviders[0]?.emailDomains).toEqual(['example.com', '*.example.com']);
+  });
+
+  it('requires emailDomains of every IdP beside another one, the development IdP included', () => {
+    expect(problemsOf(file('identityProviders:', idp('corp'), idp('partner', '[partner.example]')))).toEqual([
+      '4: identityProviders[0].emailDomains: required when several identity providers are configured: the email domains this IdP may assert',
+    ]);
+    expect(problemsOf(file('identityProviders:', idp('corp'), ...devIdp))).toEqual([
+      '4: identityProviders[0].emailDomains: required when several identity providers are configured: the email domains this IdP may assert',
+    ]);
+    expect(loadConfig(file('identityProviders:', idp('corp', '[corp.example]'), ...devIdp), {}).config.devIdp?.enabled).toBe(true);
+  });
+
+  it('refuses a domain two IdPs could both assert', () => {
+    expect(problemsOf(file('identityProviders:', idp('corp', '["*.example.com", example.org]'), idp('partner', '[example.com, eu.Example.com]'), ...devIdp))).toEqual([
+      '15: identityProviders[1].emailDomains[1]: domain "eu.example.com" overlaps "*.example.com" of identityProviders[0] ("corp"): an email domain belongs to one IdP',
+      '19: devIdp.users[0].email: domain "example.com" overlaps "example.com" of identityProviders[1] ("partner"): an email domain belongs to one IdP',
+    ]);
+  });
+
+  it('refuses what is not a domain pattern', () => {
+    expect(problemsOf(file('identityProviders:', idp('corp', '["*", "a.*.com", "@example.com", "example.com."]')))).toEqual(
+      [0, 1, 2, 3].map((i) => `9: identityProviders[0].emailDomains[${i}]: expected an email domain such as "example.com", or "*.example.com" for its subdomains`),
+    );
+  });
+
+  it('checks that roles[].members.idps names known IdPs', () => {
+    const roles = ['roles:', '  - name: r', '    members: { groups: [g], idps: [corp, dev, nope] }'];
+    expect(problemsOf(file('identityProviders:', idp('corp'), ...roles))).toEqual([
+      '11: roles[0].members.idps[1]: unknown IdP "dev" (not in identityProviders, nor the enabled devIdp)',
+      '11: roles[0].members.idps[2]: unknown IdP "nope" (not in identityProviders, nor the enabled devIdp)',
+    ]);
+  });
+});

@@ -38,7 +38,10 @@ beforeAll(async () => {
   server = await startTestServer({
     config: testConfig({
       server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
-      identityProviders: [corp.config, partner.config],
+      identityProviders: [
+        { ...corp.config, emailDomains: ['example.com'] },
+        { ...partner.config, emailDomains: ['partner.example'] },
+      ],
     }),
   });
 });

@@ -14,7 +14,10 @@ describe('SAML sign-in end to end', () => {
     server = await startTestServer({
       config: testConfig({
         server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
-        identityProviders: [corp.config, partner.config],
+        identityProviders: [
+          { ...corp.config, emailDomains: ['example.com'] },
+          { ...partner.config, emailDomains: ['partner.example'] },
+        ],
         roles: [{ name: 'engineer', members: { groups: ['engineering'] } }, { name: 'auditor', members: { emails: ['bob@partner.example'] }, audit: true }],
       }),
     });

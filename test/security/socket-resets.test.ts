@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { finished, spawnCli, waitForStderr } from '../support/cli.js';
 import type { CliResult } from '../support/cli.js';
 import { createApiToken, postGraphQL, startTestServer } from '../support/test-server.js';
-import { createTestIdp, signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, signIn } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 import { brokerConfig } from '../support/broker-fixture.js';
 

@@ -1,19 +1,10 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { redactConfig } from '../../server/config/redact.js';
+import { literalCredentials, redactConfig } from '../../server/config/redact.js';
 import { configSchema } from '../../server/config/schema.js';
-import { createLogger } from '../../server/log.js';
+import { SecretScrubber } from '../../server/text/secret-scrubber.js';
+import { captureLogs } from '../support/log-capture.js';
 
-function capture(secrets: string[]) {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'trace', secrets: new Set(secrets), destination }), lines };
-}
+const capture = (secrets: string[]) => captureLogs({ secrets });
 
 describe('log redaction', () => {
   it('scrubs configured secret values wherever they appear, raw or JSON-escaped', () => {
@@ -33,6 +24,15 @@ describe('log redaction', () => {
     const out = lines.join('');
     for (const value of ['Bearer abc', 'portcullis_session=xyz', 't0k3n', 'hunter2']) expect(out).not.toContain(value);
   });
+
+  it('redacts them at the top level and on errors too (an HTTP client error carrying the request headers)', () => {
+    const { logger, lines } = capture([]);
+    const err = Object.assign(new Error('request failed'), { headers: { 'x-api-key': 'k-on-error' }, response: { headers: { 'set-cookie': 'sid=k-in-response' } } });
+    logger.warn({ token: 'k-top-token', authorization: 'Bearer k-top-auth', headers: { 'x-api-key': 'k-top-header' }, err }, 'upstream call failed');
+    const out = lines.join('');
+    expect(out).toContain('request failed');
+    for (const value of ['k-on-error', 'k-in-response', 'k-top-token', 'k-top-auth', 'k-top-header']) expect(out).not.toContain(value);
+  });
 });
 
 describe('config redaction for logs', () => {
@@ -49,5 +49,42 @@ describe('config redaction for logs', () => {
     for (const secret of ['literal-redis-pw', 'literal-api-key', 'literal-token']) expect(text).not.toContain(secret);
     expect(text).toContain('"API_KEY":"[REDACTED]"');
     expect(text).toContain('redis.internal:6379');
+  });
+
+  it('hands the logger the credentials written literally, by the key naming them, to scrub by value', () => {
+    const config = configSchema.parse({
+      server: { publicUrl: 'http://127.0.0.1:8080' },
+      store: { redis: { url: 'redis://user:p%40ss-word@redis.internal:6379' } },
+      audit: { redactKeys: ['X-Tenant'] },
+      servers: [
+        { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key', NODE_ENV: 'production' } },
+        { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token', Accept: 'application/json', 'X-Tenant': 'tenant-7' } },
+      ],
+    });
+    expect(literalCredentials(config)).toEqual(['literal-api-key', 'Bearer literal-token', 'literal-token', 'tenant-7', 'p%40ss-word', 'p@ss-word']);
+  });
+});
+
+describe('the secret scrubber', () => {
+  const scrubber = (secrets: string[]) => new SecretScrubber(secrets, { minLength: 4 });
+
+  it('replaces overlapping secrets as one span, leaving no piece of either', () => {
+    expect(scrubber(['abcd1234', '1234wxyz']).scrub('x abcd1234wxyz y')).toBe('x [REDACTED] y');
+  });
+
+  it('finds a multi-line secret line by line, as a child printing it one line at a time shows it', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n';
+    expect(scrubber([pem]).scrub('key line: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC')).toBe('key line: [REDACTED]');
+  });
+
+  it('cuts after scrubbing and never keeps the start of a secret, even once replacements shortened the text', () => {
+    const a = 'A'.repeat(30);
+    const b = 'secret-b-0123456789-0123456789';
+    const s = scrubber([a, b]);
+    // Cut at 20 of the original: b starts at 32, after the cut, but `a` shrinks to 10 characters.
+    expect(s.scrub(`${a}--${b}`, 20)).toBe('[REDACTED]');
+    expect(s.scrub(`xy${b}`, 5)).toBe('xy[REDACTED]');
+    expect(s.scrub('no secret here', 5)).toBe('no se');
+    expect(s.scrub('ab😀cd', 3)).toBe('ab');
   });
 });

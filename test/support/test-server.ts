@@ -1,17 +1,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { configSchema } from '../../server/config/schema.js';
 import type { PortcullisConfig } from '../../server/config/schema.js';
 import { createPortcullisServer } from '../../server/http/server.js';
-import { createLogger } from '../../server/log.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import type { Clock } from '../../server/clock.js';
+import { captureLogs } from './log-capture.js';
 import { ManualClock } from './manual-clock.js';
 
 export interface TestServer {
@@ -37,15 +36,8 @@ export async function startTestServer(options: { config?: PortcullisConfig; stor
   const config = options.config ?? testConfig();
   const clock = options.clock ?? new ManualClock();
   const stores = options.stores ?? (await createEmbeddedStores({ dataDir: config.store.dataDir, clock }));
-  const logs: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logs.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = createLogger({ level: config.logging.level, destination });
-  const server = await createPortcullisServer({ config, stores, logger, clock, baseDir: process.cwd() });
+  const { logger, scrubber, lines: logs } = captureLogs({ level: config.logging.level });
+  const server = await createPortcullisServer({ config, stores, logger, scrubber, clock, baseDir: process.cwd() });
   const address = await server.listen();
   return {
     url: `http://127.0.0.1:${address.port}`,
