@@ -10,6 +10,6 @@ export function illFormedInputError(payload: unknown): GraphQLError | null {
   const at = illFormedTextAt(payload);
   if (at === null) return null;
   return new GraphQLError(`ill-formed Unicode text (a lone UTF-16 surrogate) at ${at.slice(0, 200)}`, {
-    extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+    extensions: { code: 'BAD_USER_INPUT' },
   });
 }

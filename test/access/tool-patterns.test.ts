@@ -28,4 +28,21 @@ describe('tool name patterns', () => {
     expect(patternCovers('*a*', '*a*')).toBe(true);
     expect(patternCovers('echo', 'echo')).toBe(true);
   });
+
+  it('match exactly as a backtracking glob does, on thousands of random patterns and names (the linear matcher is exact)', () => {
+    // Reference: the textbook regular expression for a `*`-only glob.
+    const reference = (pattern: string, name: string) => new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.-]/g, '\\$&')).join('.*')}$`).test(name);
+    let seed = 42;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const word = (alphabet: string, max: number) => Array.from({ length: random(max + 1) }, () => alphabet[random(alphabet.length)]).join('');
+    for (let i = 0; i < 5000; i++) {
+      const pattern = word('ab*.', 8);
+      const name = word('ab.', 10);
+      expect(matchesTool(pattern, name), `${pattern} vs ${name}`).toBe(reference(pattern, name));
+    }
+  });
+
+  it('match a long name against many stars without backtracking (a refusal, not a stall)', () => {
+    expect(matchesTool('*a*a*a*a*a*a*a*a*a*b', 'a'.repeat(200_000))).toBe(false);
+  });
 });

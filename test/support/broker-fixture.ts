@@ -1,4 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import WebSocket from 'ws';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import { systemClock } from '../../server/clock.js';
@@ -50,8 +51,8 @@ export interface BrokerFixture {
   token(scopes?: string[]): Promise<string>;
   wsUrl(server?: string): string;
   /** An MCP SDK client connected through the broker with `token` ('' for the federated endpoint). */
-  connect(token: string, server?: string): Promise<{ client: Client; transport: BrokerWebSocketTransport }>;
-  /** A raw WebSocket to the endpoint (for malformed input). */
+  connect(token: string, server?: string, capabilities?: ClientCapabilities): Promise<{ client: Client; transport: BrokerWebSocketTransport }>;
+  /** A raw WebSocket to the endpoint ('' for the federated one), for malformed input. */
   raw(token: string, server?: string): Promise<WebSocket>;
   close(): Promise<void>;
 }
@@ -62,7 +63,7 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
   const server = await startTestServer({ config: brokerConfig(idp, options.overrides), clock: systemClock });
   const cookie = await signIn(server.url, idp, { attributes: { email: 'alice@example.com', groups: ['engineering'] } });
   const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });
-  const wsUrl = (name = 'everything') => `${server.wsUrl}/mcp/ws/${name}`;
+  const wsUrl = (name = 'everything') => (name === '' ? `${server.wsUrl}/mcp/ws` : `${server.wsUrl}/mcp/ws/${name}`);
   const fixture: BrokerFixture = {
     server,
     idp,
@@ -78,9 +79,9 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
       return grant.id;
     },
     token: (scopes = ['mcp']) => createApiToken(server.url, cookie, scopes),
-    connect: async (token, name) => {
-      const transport = new BrokerWebSocketTransport(name === '' ? `${server.wsUrl}/mcp/ws` : wsUrl(name), { authorization: `Bearer ${token}` });
-      const client = new Client({ name: 'portcullis-test', version: '1.0.0' });
+    connect: async (token, name, capabilities = {}) => {
+      const transport = new BrokerWebSocketTransport(wsUrl(name), { authorization: `Bearer ${token}` });
+      const client = new Client({ name: 'portcullis-test', version: '1.0.0' }, { capabilities });
       await client.connect(transport);
       return { client, transport };
     },
