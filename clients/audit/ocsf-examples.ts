@@ -20,6 +20,7 @@ const SAMPLES: Record<AuditEventType, Pick<WireAuditEvent, 'outcome' | 'actor' |
   'mcp.session.end': { outcome: 'SUCCESS', actor: 'alice@example.com', server: 'everything', tool: null, sessionId: 's-91d2…', data: { code: 4403, reason: 'grant revoked', requests: 12, clientInfo: { name: 'claude-code', version: '2.1.0' }, grants: [] } },
   'mcp.request': { outcome: 'DENIED', actor: 'alice@example.com', server: 'everything', tool: 'delete_file', sessionId: 's-91d2…', data: { method: 'tools/call', id: 7, params: { name: 'delete_file', arguments: { path: '/etc/passwd', apiKey: '[REDACTED]' } }, reason: 'tool_not_granted' } },
   'mcp.notification': { outcome: 'SUCCESS', actor: 'alice@example.com', server: 'everything', tool: null, sessionId: 's-91d2…', data: { method: 'notifications/initialized' } },
+  'mcp.server_request': { outcome: 'SUCCESS', actor: 'alice@example.com', server: 'everything', tool: null, sessionId: 's-91d2…', data: { direction: 'request', method: 'sampling/createMessage', id: 3, params: { maxTokens: 200, messages: [{ role: 'user', content: { type: 'text', text: 'Summarise the incident' } }] } } },
 };
 
 /** docs/ocsf-examples.md: each event type, as Portcullis writes it and as OCSF. */

@@ -15,6 +15,7 @@ export const AUDIT_EVENT_TYPES = [
   'mcp.session.end',
   'mcp.request',
   'mcp.notification',
+  'mcp.server_request',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
