@@ -20,6 +20,7 @@ const SAMPLES: Record<AuditEventType, Pick<WireAuditEvent, 'outcome' | 'actor' |
   'mcp.session.end': { outcome: 'SUCCESS', actor: 'alice@example.com', server: 'everything', tool: null, sessionId: 's-91d2…', data: { code: 4403, reason: 'grant revoked', requests: 12, clientInfo: { name: 'claude-code', version: '2.1.0' }, grants: [] } },
   'mcp.request': { outcome: 'DENIED', actor: 'alice@example.com', server: 'everything', tool: 'delete_file', sessionId: 's-91d2…', data: { method: 'tools/call', id: 7, params: { name: 'delete_file', arguments: { path: '/etc/passwd', apiKey: '[REDACTED]' } }, reason: 'tool_not_granted' } },
   'mcp.notification': { outcome: 'SUCCESS', actor: 'alice@example.com', server: 'everything', tool: null, sessionId: 's-91d2…', data: { method: 'notifications/initialized' } },
+  'audit.checkpoint': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { prevHash: '9c1f…', keyId: '3f2a9c0d17b4e6a1', algorithm: 'Ed25519', time: '2026-11-24T10:00:00.000Z', signature: 'mQ1…' } },
 };
 
 /** docs/ocsf-examples.md: each event type, as Portcullis writes it and as OCSF. */

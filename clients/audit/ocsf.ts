@@ -36,6 +36,7 @@ const API_ACTIVITY_ID: Record<string, number> = {
   'mcp.session.end': 4,
   'mcp.request': 99,
   'mcp.notification': 99,
+  'audit.checkpoint': 99,
 };
 
 export function toOcsf(event: WireAuditEvent): Record<string, unknown> {

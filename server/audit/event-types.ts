@@ -15,6 +15,7 @@ export const AUDIT_EVENT_TYPES = [
   'mcp.session.end',
   'mcp.request',
   'mcp.notification',
+  'audit.checkpoint',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -9,9 +9,9 @@ import { runCli } from '../support/cli.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 
-function configFile(dir: string, store: string): string {
+function configFile(dir: string, store: string, extra = ''): string {
   const file = join(dir, 'portcullis.yaml');
-  writeFileSync(file, `server: { publicUrl: "http://127.0.0.1:8080" }\nstore: ${store}\n`);
+  writeFileSync(file, `server: { publicUrl: "http://127.0.0.1:8080" }\nstore: ${store}\n${extra}\n`);
   return file;
 }
 
@@ -35,11 +35,11 @@ describe('portcullis audit verify (embedded store)', () => {
   });
 
   it('verifies a log trimmed by retention from its recorded chain start', async () => {
-    const { config, dir } = await setup();
-    const stores = await createEmbeddedStores({ dataDir: join(dir, 'data'), clock: new ManualClock() });
+    const { dir } = await setup();
+    const stores = await createEmbeddedStores({ dataDir: join(dir, 'data'), clock: new ManualClock(), audit: { retention: true } });
     expect(await stores.audit.trim({ keep: 2 })).toBe(3);
     await stores.close();
-    const result = await runCli(['audit', 'verify', '--config', config]);
+    const result = await runCli(['audit', 'verify', '--config', configFile(dir, '{ dataDir: ./data }', 'audit: { retention: { maxEvents: 2 } }')]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/audit log intact: 2 events, last cursor 5/);
   });

@@ -4,17 +4,18 @@ import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import { AuditLogCorruptError, StoreUnavailableError } from '../../server/errors.js';
 import { waitReady } from '../../server/stores/redis/connection.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
+import type { AuditLogOptions } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
-import { alice, runStoreContract } from './store-contract.js';
+import { alice, CONTRACT_AUDIT_OPTIONS, runStoreContract } from './store-contract.js';
 
 const timeouts = { commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 };
 
-async function redisStores(url: string, keyPrefix: string, clock: ManualClock): Promise<Stores> {
-  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts });
+async function redisStores(url: string, keyPrefix: string, clock: ManualClock, audit?: AuditLogOptions): Promise<Stores> {
+  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts, audit });
   await stores.waitReady();
   return stores;
 }
@@ -39,9 +40,9 @@ describeWithRedis('redis backend', () => {
     const prefix = uniquePrefix();
     const clock = new ManualClock();
     return {
-      stores: await redisStores(sharedRedisUrl, prefix, clock),
+      stores: await redisStores(sharedRedisUrl, prefix, clock, CONTRACT_AUDIT_OPTIONS),
       clock,
-      reopen: () => redisStores(sharedRedisUrl, prefix, clock),
+      reopen: (audit = CONTRACT_AUDIT_OPTIONS) => redisStores(sharedRedisUrl, prefix, clock, audit),
       foreignCursor: '42',
       unissuedCursor: '99999999999999-0',
     };

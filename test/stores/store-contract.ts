@@ -1,16 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_EVENT_BYTES } from '../../server/audit/admit-event.js';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
-import type { AuditEvent, AuditEventInput } from '../../server/audit/types.js';
+import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/audit/types.js';
 import { InvalidCursorError, InvalidInputError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
 import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
 
+/** What the contract's stores are opened with unless a test says otherwise: retention on, so trims are allowed. */
+export const CONTRACT_AUDIT_OPTIONS: AuditLogOptions = { retention: true };
+
 export interface StoreFixture {
   stores: Stores;
   clock: ManualClock;
-  /** Opens the same data again, as a restarted instance would (after the first is closed). */
-  reopen(): Promise<Stores>;
+  /**
+   * Opens the same data again, as a restarted instance would (after the first is closed),
+   * with other audit options when given (a changed configuration).
+   */
+  reopen(audit?: AuditLogOptions): Promise<Stores>;
   /** A cursor in another backend's format, to check it is refused. */
   foreignCursor: string;
   /** A cursor in this backend's format that it has not issued (past the newest event). */
@@ -90,8 +97,8 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
   describe(`store contract: ${backend}`, () => {
     let fx: StoreFixture;
     const opened: Stores[] = [];
-    const reopen = async () => {
-      const s = await fx.reopen();
+    const reopen = async (audit?: AuditLogOptions) => {
+      const s = await fx.reopen(audit);
       opened.push(s);
       return s;
     };
@@ -326,15 +333,31 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         }
       });
 
-      it('rejects only the append whose data cannot be stored, not the batch it would join', async () => {
-        const results = await Promise.allSettled([
-          fx.stores.audit.append(event(1)),
-          fx.stores.audit.append(event(2, { data: { big: 1n } as unknown as Record<string, unknown> })),
-          fx.stores.audit.append(event(3)),
-        ]);
-        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-        expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(InvalidInputError);
-        expect((await fx.stores.audit.read({ limit: 10 })).map((e) => e.data.n)).toEqual([1, 3]);
+      describe('one event can never fail another: each is admitted alone before it joins a batch', () => {
+        const lone = '\ud800';
+        const refused: [what: string, change: Partial<AuditEventInput>, message: RegExp][] = [
+          ['a lone surrogate in data', { data: { params: { arguments: { q: `a${lone}b` } } } }, /field data\.params\.arguments\.q holds ill-formed Unicode text/],
+          ['a lone surrogate in a data key', { data: { params: { [`k${lone}`]: 1 } } }, /field data\.params\.k\uFFFD holds ill-formed/],
+          ['a lone surrogate in actor', { actor: `alice${lone}@example.com` }, /field actor holds ill-formed/],
+          ['a lone surrogate in tool', { tool: lone }, /field tool holds ill-formed/],
+          ['data JSON cannot hold', { data: { big: 1n } as unknown as Record<string, unknown> }, /field data is not JSON/],
+          ['an event over the size limit', { data: { blob: 'x'.repeat(MAX_EVENT_BYTES) } }, /bytes, more than the 262144 the log accepts/],
+          ['an outcome a reader would refuse', { outcome: 'MAYBE' as AuditEventInput['outcome'] }, /field outcome must be/],
+        ];
+        for (const [what, change, message] of refused) {
+          it(`refuses ${what} with INVALID_INPUT; the rest of a concurrent burst is stored and verifies`, async () => {
+            const results = await Promise.allSettled(Array.from({ length: 40 }, (_, n) => fx.stores.audit.append(event(n, n === 20 ? change : {}))));
+            expect(results.map((r) => r.status).filter((s) => s === 'rejected')).toHaveLength(1);
+            const reason = (results[20] as PromiseRejectedResult).reason as InvalidInputError;
+            expect(reason).toBeInstanceOf(InvalidInputError);
+            expect(reason.code).toBe('INVALID_INPUT');
+            expect(reason.message).toMatch(message);
+            expect(reason.message.isWellFormed()).toBe(true);
+            const log = await fx.stores.audit.read({ limit: 100 });
+            expect(log.map((e) => e.data.n)).toEqual(Array.from({ length: 40 }, (_, n) => n).filter((n) => n !== 20));
+            expect(findChainBreak(log, GENESIS_HASH)).toBeNull();
+          });
+        }
       });
 
       it('tails from the start: replays, then follows live appends', async () => {
