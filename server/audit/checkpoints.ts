@@ -26,11 +26,11 @@ export function checkpointData(signer: AuditSigner, prevHash: string, time: stri
 /** Why a checkpoint event does not vouch for the chain before it, or null when it does. */
 export function checkpointProblem(event: AuditEvent, keys: AuditKeyRing): string | null {
   const data = checkpointDataSchema.safeParse(event.data);
-  if (!data.success) return 'checkpoint data is malformed';
+  if (!data.success) return 'the checkpoint has malformed data';
   const { prevHash, ...seal } = data.data;
-  if (prevHash !== event.prevHash || seal.time !== event.time) return 'checkpoint seals another place in the chain than where it stands';
+  if (prevHash !== event.prevHash || seal.time !== event.time) return 'the checkpoint seals another place in the chain than where it stands';
   const problem = keys.problem('checkpoint', { prevHash }, seal);
-  return problem && `checkpoint ${problem}`;
+  return problem && `the checkpoint ${problem}`;
 }
 
 const anchorStatement = (anchor: Pick<ChainAnchor, 'prevHash' | 'lastTrimmedId'>) => ({ prevHash: anchor.prevHash, lastTrimmedId: String(anchor.lastTrimmedId) });
@@ -44,5 +44,5 @@ export function sealAnchor(signer: AuditSigner, anchor: Pick<ChainAnchor, 'prevH
 export function anchorProblem(anchor: ChainAnchor, keys: AuditKeyRing): string | null {
   if (anchor.seal === undefined) return 'the chain-start anchor is not signed: it may hide events removed from the start of the log';
   const problem = keys.problem('anchor', anchorStatement(anchor), anchor.seal);
-  return problem && `the chain-start anchor: ${problem}`;
+  return problem && `the chain-start anchor ${problem}`;
 }

@@ -82,14 +82,14 @@ export class AuditKeyRing {
     return [...this.keys.keys()];
   }
 
-  /** Why `seal` does not vouch for the statement, or null when it does. */
+  /** Why `seal` does not vouch for the statement (a predicate: "is sealed by another key"), or null when it does. */
   problem(purpose: SealPurpose, statement: Statement, seal: unknown): string | null {
     const parsed = sealSchema.safeParse(seal);
-    if (!parsed.success) return `its ${purpose} seal is missing or malformed`;
+    if (!parsed.success) return 'has a malformed seal';
     const { keyId, time, signature } = parsed.data;
     const key = this.keys.get(keyId);
-    if (!key) return `sealed by key ${keyId}, not a key given to verify (${this.keyIds.join(', ')})`;
-    if (!verify(null, message(purpose, statement, keyId, time), key, Buffer.from(signature, 'base64'))) return `its ${purpose} signature does not verify: the sealed content was changed`;
+    if (!key) return `is sealed by key ${keyId}, not a key given to verify (${this.keyIds.join(', ')})`;
+    if (!verify(null, message(purpose, statement, keyId, time), key, Buffer.from(signature, 'base64'))) return 'has a signature that does not verify: what it seals was changed';
     return null;
   }
 }

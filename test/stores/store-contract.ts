@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_EVENT_BYTES } from '../../server/audit/admit-event.js';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
+import { AuditKeyRing, AuditSigner } from '../../server/audit/seal.js';
+import { verifyChain } from '../../server/audit/verify.js';
 import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/audit/types.js';
 import { InvalidCursorError, InvalidInputError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
 import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
+import { auditKeyPair } from '../support/audit-keys.js';
 import { ManualClock } from '../support/manual-clock.js';
 
 /** What the contract's stores are opened with unless a test says otherwise: retention on, so trims are allowed. */
@@ -358,6 +361,59 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
             expect(findChainBreak(log, GENESIS_HASH)).toBeNull();
           });
         }
+      });
+
+      describe('signed checkpoints', () => {
+        const INTERVAL = 300_000;
+        const key = auditKeyPair();
+        const keys = new AuditKeyRing([key.publicKey]);
+        /** This fixture's data, reopened as an instance configured to seal it. */
+        const sealing = async () => {
+          await fx.stores.close();
+          opened.splice(opened.indexOf(fx.stores), 1);
+          return reopen({ retention: true, checkpoints: { signer: new AuditSigner(key.privateKey), intervalMs: INTERVAL } });
+        };
+        const verify = async (stores: Stores) =>
+          verifyChain([await stores.audit.read({ limit: 100 })], { anchor: await stores.audit.anchor(), keys, maxGapMs: 3 * INTERVAL, now: fx.clock.now() });
+
+        it('seals the chain head before it, only when this instance appended since its last checkpoint', async () => {
+          const stores = await sealing();
+          expect(await stores.audit.checkpoint()).toBeNull();
+          const first = await stores.audit.append(event(1));
+          const checkpoint = await stores.audit.checkpoint();
+          expect(checkpoint).toMatchObject({ type: 'audit.checkpoint', outcome: 'SUCCESS', actor: null, prevHash: first.hash });
+          expect(checkpoint!.data).toEqual({ prevHash: first.hash, keyId: keys.keyIds[0], algorithm: 'Ed25519', time: checkpoint!.time, signature: expect.any(String) });
+          expect(await stores.audit.checkpoint()).toBeNull();
+          expect(await verify(stores)).toMatchObject({ broken: null, checkpoints: { count: 2, verified: true, lastTime: checkpoint!.time, eventsAfter: 0 } });
+        });
+
+        it('seals before the first event after a quiet spell of an interval, so events lie at most two intervals between checkpoints', async () => {
+          const stores = await sealing();
+          await stores.audit.append(event(1));
+          fx.clock.advance(INTERVAL - 1);
+          await stores.audit.append(event(2));
+          await stores.audit.checkpoint();
+          fx.clock.advance(INTERVAL);
+          await stores.audit.append(event(3));
+          const types = (await stores.audit.read({ limit: 100 })).map((e) => (e.type === 'audit.checkpoint' ? 'checkpoint' : e.data.n));
+          expect(types).toEqual(['checkpoint', 1, 2, 'checkpoint', 'checkpoint', 3]);
+          expect(await verify(stores)).toMatchObject({ broken: null, checkpoints: { count: 3, eventsAfter: 1 } });
+        });
+
+        it('refuses audit.checkpoint from any caller but the log itself', async () => {
+          const stores = await sealing();
+          await expect(stores.audit.append(event(1, { type: 'audit.checkpoint' }))).rejects.toBeInstanceOf(InvalidInputError);
+        });
+      });
+
+      it('refuses to trim when retention is not configured: a log without it always starts at the genesis hash', async () => {
+        await fx.stores.close();
+        opened.splice(opened.indexOf(fx.stores), 1);
+        const stores = await reopen({ retention: false });
+        await stores.audit.append(event(1));
+        await stores.audit.append(event(2));
+        await expect(stores.audit.trim({ keep: 1 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+        expect(await stores.audit.anchor()).toBeNull();
       });
 
       it('tails from the start: replays, then follows live appends', async () => {
