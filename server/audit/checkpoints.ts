@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AuditKeyRing, AuditSigner } from './seal.js';
 import { sealSchema } from './seal.js';
-import type { AuditEvent, ChainAnchor } from './types.js';
+import type { AuditEvent, AuditLogOptions, ChainAnchor } from './types.js';
 
 /**
  * Signed statements about the chain. A checkpoint is an ordinary chained event whose data
@@ -33,11 +33,13 @@ export function checkpointProblem(event: AuditEvent, keys: AuditKeyRing): string
   return problem && `the checkpoint ${problem}`;
 }
 
-const anchorStatement = (anchor: Pick<ChainAnchor, 'prevHash' | 'lastTrimmedId'>) => ({ prevHash: anchor.prevHash, lastTrimmedId: String(anchor.lastTrimmedId) });
+type AnchorStatement = { prevHash: string; lastTrimmedId: string | number };
 
-/** The seal retention puts on the anchor it writes, when checkpoints are configured. */
-export function sealAnchor(signer: AuditSigner, anchor: Pick<ChainAnchor, 'prevHash' | 'lastTrimmedId'>, time: string): ChainAnchor['seal'] {
-  return signer.seal('anchor', anchorStatement(anchor), time);
+const anchorStatement = (anchor: AnchorStatement) => ({ prevHash: anchor.prevHash, lastTrimmedId: String(anchor.lastTrimmedId) });
+
+/** What retention adds to the anchor it writes at `now` (epoch ms): its seal when checkpoints are configured, nothing otherwise. */
+export function anchorSeal(checkpoints: AuditLogOptions['checkpoints'], anchor: AnchorStatement, now: number): Pick<ChainAnchor, 'seal'> {
+  return checkpoints ? { seal: checkpoints.signer.seal('anchor', anchorStatement(anchor), new Date(now).toISOString()) } : {};
 }
 
 /** Why an anchor cannot be trusted, or null when its seal holds. */

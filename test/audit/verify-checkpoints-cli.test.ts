@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sealAnchor } from '../../server/audit/checkpoints.js';
+import { anchorSeal } from '../../server/audit/checkpoints.js';
 import { AuditSigner } from '../../server/audit/seal.js';
 import type { AuditEvent } from '../../server/audit/types.js';
 import { loadConfig } from '../../server/config/load.js';
@@ -164,7 +164,8 @@ function verifySuite(name: string, suite: typeof describeWithRedis, backend: Bac
       expect((await log.verify()).code).toBe(0);
       expect((await log.verify(...log.withKey)).stderr).toMatch(/BROKEN at event \(anchor\) \(#0\): the chain-start anchor is not signed/);
 
-      await log.access.plantAnchor({ ...forged, seal: sealAnchor(new AuditSigner(otherKey.privateKey), { ...forged, lastTrimmedId: String(forged.lastTrimmedId) }, anchor.seal!.time) });
+      const otherSigner = { signer: new AuditSigner(otherKey.privateKey), intervalMs: 300_000 };
+      await log.access.plantAnchor({ ...forged, ...anchorSeal(otherSigner, forged, log.clock.now()) });
       expect((await log.verify(...log.withKey)).stderr).toMatch(/the chain-start anchor is sealed by key [0-9a-f]{16}, not a key given to verify/);
 
       await log.access.plantAnchor({ ...forged, seal: anchor.seal });

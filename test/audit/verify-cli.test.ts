@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
+import { withRedisClient } from '../support/audit-store-access.js';
 import { runCli } from '../support/cli.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
@@ -71,14 +72,7 @@ describeWithRedis('portcullis audit verify (Redis store)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-verify-'));
     return { prefix, config: configFile(dir, `{ redis: { url: "${sharedRedisUrl}", keyPrefix: "${prefix}" } }`) };
   };
-  const withRedis = async <T>(work: (redis: Redis) => Promise<T>) => {
-    const redis = new Redis(sharedRedisUrl);
-    try {
-      return await work(redis);
-    } finally {
-      redis.disconnect();
-    }
-  };
+  const withRedis = <T>(work: (redis: Redis) => Promise<T>) => withRedisClient(sharedRedisUrl, work);
 
   it('reports an intact stream', async () => {
     const { config } = await setup();

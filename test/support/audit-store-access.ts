@@ -41,15 +41,18 @@ export function auditFileAccess(path: string): AuditStoreAccess {
   };
 }
 
+/** A plain client of its own for the work, as someone outside the broker would connect. */
+export async function withRedisClient<T>(url: string, work: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(url);
+  try {
+    return await work(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export function auditStreamAccess(url: string, prefix: string): AuditStoreAccess {
-  const withRedis = async <T>(work: (redis: Redis) => Promise<T>) => {
-    const redis = new Redis(url);
-    try {
-      return await work(redis);
-    } finally {
-      redis.disconnect();
-    }
-  };
+  const withRedis = <T>(work: (redis: Redis) => Promise<T>) => withRedisClient(url, work);
   return {
     events: () =>
       withRedis(async (redis) => {

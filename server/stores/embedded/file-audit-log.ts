@@ -7,7 +7,7 @@ import type { Clock } from '../../clock.js';
 import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
 import { findChainBreak, GENESIS_HASH } from '../../audit/chain.js';
-import { sealAnchor } from '../../audit/checkpoints.js';
+import { anchorSeal } from '../../audit/checkpoints.js';
 import { auditEventSchema } from '../../audit/event-schema.js';
 import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
@@ -95,8 +95,7 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
       if (remove <= 0) return 0;
       const kept = this.events.slice(remove);
       const trimmed = { prevHash: kept[0]!.prevHash, lastTrimmedId: Number(this.events[remove - 1]!.id) };
-      const { checkpoints } = this.options;
-      const start: LogStart = checkpoints ? { ...trimmed, seal: sealAnchor(checkpoints.signer, anchorOf(trimmed)!, new Date(this.clock.now()).toISOString()) } : trimmed;
+      const start: LogStart = { ...trimmed, ...anchorSeal(this.options.checkpoints, trimmed, this.clock.now()) };
       // Anchor and events in one file, swapped in by one rename: a crash leaves either log whole.
       const tmp = `${this.path}.tmp`;
       const handle = await open(tmp, 'w', 0o600);
@@ -245,7 +244,6 @@ const anchorSchema = z.strictObject({
 export function anchorOf(start: LogStart): ChainAnchor | null {
   return start.lastTrimmedId === 0 ? null : { ...start, lastTrimmedId: String(start.lastTrimmedId) };
 }
-
 
 /**
  * Parses the audit file without changing it (what `portcullis audit verify` reads): an

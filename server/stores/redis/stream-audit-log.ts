@@ -4,7 +4,7 @@ import type { Clock } from '../../clock.js';
 import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
 import { GENESIS_HASH } from '../../audit/chain.js';
-import { sealAnchor } from '../../audit/checkpoints.js';
+import { anchorSeal } from '../../audit/checkpoints.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
 import type { Redactor } from '../../audit/redact.js';
@@ -134,9 +134,8 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     const [first] = (kept as StreamEntry[]).map(toEvent);
     const lastTrimmedId = (removed as StreamEntry[])[0]?.[0];
     if (!first || lastTrimmedId === undefined) return 0;
-    const anchor: ChainAnchor = { prevHash: first.prevHash, lastTrimmedId };
-    const { checkpoints } = this.options;
-    if (checkpoints) anchor.seal = sealAnchor(checkpoints.signer, anchor, new Date(this.clock.now()).toISOString());
+    const trimmed = { prevHash: first.prevHash, lastTrimmedId };
+    const anchor: ChainAnchor = { ...trimmed, ...anchorSeal(this.options.checkpoints, trimmed, this.clock.now()) };
     return Number(await guarded('audit trim', () => trimBefore(this.redis, [this.streamKey, this.anchorKey], [firstKept, lastTrimmedId, JSON.stringify(anchor)])));
   }
 
