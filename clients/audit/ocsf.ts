@@ -37,6 +37,7 @@ const API_ACTIVITY_ID: Record<string, number> = {
   'mcp.request': 99,
   'mcp.notification': 99,
   'mcp.server_request': 99,
+  'audit.checkpoint': 99,
 };
 
 export function toOcsf(event: WireAuditEvent): Record<string, unknown> {

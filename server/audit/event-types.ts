@@ -16,6 +16,7 @@ export const AUDIT_EVENT_TYPES = [
   'mcp.request',
   'mcp.notification',
   'mcp.server_request',
+  'audit.checkpoint',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

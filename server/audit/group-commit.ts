@@ -1,8 +1,10 @@
 import type { Clock } from '../clock.js';
 import { InvalidInputError, PortcullisError } from '../errors.js';
+import { admitEvent } from './admit-event.js';
 import { chainEvent } from './chain.js';
+import { CHECKPOINT_EVENT, checkpointData } from './checkpoints.js';
 import type { Redactor } from './redact.js';
-import type { AuditEvent, AuditEventInput, ChainedAuditEvent } from './types.js';
+import type { AuditEvent, AuditEventInput, AuditLogOptions, ChainedAuditEvent } from './types.js';
 
 /** What a backend must offer for the chained, batched append below. */
 export interface AuditCommitter {
@@ -19,41 +21,81 @@ export interface AuditCommitter {
 interface Pending {
   input: AuditEventInput;
   time: string;
+  bytes: number;
+  /** Fills in the data once the event's place in the chain is known (a checkpoint signs it). */
+  complete?: (prevHash: string, time: string) => Record<string, unknown>;
   resolve: (event: AuditEvent) => void;
   reject: (error: unknown) => void;
 }
 
 const MAX_BATCH = 512;
+/** A batch stops growing here (it always takes one event), so a store write stays bounded. */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 const MAX_CONFLICT_RETRIES = 20;
+const CHECKPOINT_BYTES = 512;
 
 /**
  * Group commit: appends that arrive while a write is in flight ride together in the next
  * one, so the audit log costs one store round trip per batch, not per event, while each
- * caller still waits for its own event to be durable.
+ * caller still waits for its own event to be durable. Each event is admitted on its own
+ * before it joins a batch (admit-event.ts): a bad one fails its caller, never the batch.
+ *
+ * With checkpoints configured, it also seals the chain: `checkpoint()` (called on a
+ * schedule and at shutdown) appends one when this instance appended since its last, and
+ * the first append after a quiet spell longer than the interval is preceded by one, so a
+ * verifier may expect checkpoints around events at most about two intervals apart.
  */
 export class GroupCommitAppender {
   private queue: Pending[] = [];
   private flushing = false;
   private head: string | undefined;
+  private sealedAt = Number.NEGATIVE_INFINITY;
+  private appendedSinceSeal = false;
 
   constructor(
     private readonly committer: AuditCommitter,
     private readonly clock: Clock,
     private readonly redact: Redactor,
+    private readonly checkpoints?: AuditLogOptions['checkpoints'],
   ) {}
 
   append(input: AuditEventInput): Promise<AuditEvent> {
-    let normalized: AuditEventInput;
+    let admitted: { event: AuditEventInput; bytes: number };
     try {
-      // Through JSON once, here, so the hash covers exactly what a reader will get back,
-      // and data that cannot be stored fails its own caller, not the batch it would join;
-      // then through the redaction policy, so no writer can forget it.
-      normalized = { ...input, data: this.redact(JSON.parse(JSON.stringify(input.data ?? {}))) as Record<string, unknown> };
+      if (input.type === CHECKPOINT_EVENT) throw new InvalidInputError(`audit event type ${CHECKPOINT_EVENT} is written by the log itself`);
+      admitted = admitEvent(input, this.redact);
     } catch (error) {
-      return Promise.reject(new InvalidInputError(`audit event data is not JSON: ${(error as Error).message}`));
+      return Promise.reject(error);
     }
+    if (this.checkpoints && this.clock.now() - this.sealedAt >= this.checkpoints.intervalMs) {
+      // Its failure is this batch's failure, which the event below reports to its caller.
+      this.sealChain().catch(() => {});
+    }
+    this.appendedSinceSeal = true;
+    return this.enqueue(admitted.event, admitted.bytes);
+  }
+
+  checkpoint(): Promise<AuditEvent | null> {
+    return this.checkpoints && this.appendedSinceSeal ? this.sealChain() : Promise.resolve(null);
+  }
+
+  private sealChain(): Promise<AuditEvent> {
+    const { signer } = this.checkpoints!;
+    const previous = { sealedAt: this.sealedAt, appended: this.appendedSinceSeal };
+    this.sealedAt = this.clock.now();
+    this.appendedSinceSeal = false;
+    const input: AuditEventInput = { type: CHECKPOINT_EVENT, outcome: 'SUCCESS', actor: null };
+    return this.enqueue(input, CHECKPOINT_BYTES, (prevHash, time) => checkpointData(signer, prevHash, time)).catch((error: unknown) => {
+      // Not sealed after all: the next append or tick tries again.
+      this.sealedAt = previous.sealedAt;
+      this.appendedSinceSeal ||= previous.appended;
+      throw error;
+    });
+  }
+
+  private enqueue(input: AuditEventInput, bytes: number, complete?: Pending['complete']): Promise<AuditEvent> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ input: normalized, time: new Date(this.clock.now()).toISOString(), resolve, reject });
+      this.queue.push({ input, time: new Date(this.clock.now()).toISOString(), bytes, complete, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -62,7 +104,7 @@ export class GroupCommitAppender {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
+        const batch = this.nextBatch();
         try {
           const events = await this.commitBatch(batch);
           batch.forEach((p, i) => p.resolve(events[i]!));
@@ -77,13 +119,20 @@ export class GroupCommitAppender {
     }
   }
 
+  private nextBatch(): Pending[] {
+    let count = 0;
+    let bytes = 0;
+    while (count < this.queue.length && count < MAX_BATCH && (count === 0 || bytes + this.queue[count]!.bytes <= MAX_BATCH_BYTES)) bytes += this.queue[count++]!.bytes;
+    return this.queue.splice(0, count);
+  }
+
   private async commitBatch(batch: Pending[]): Promise<AuditEvent[]> {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       this.head ??= await this.committer.headHash();
       const expectedHead = this.head;
       let prev = expectedHead;
       const chained = batch.map((p) => {
-        const event = chainEvent(p.input, p.time, prev);
+        const event = chainEvent(p.complete ? { ...p.input, data: p.complete(prev, p.time) } : p.input, p.time, prev);
         prev = event.hash;
         return event;
       });

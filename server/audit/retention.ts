@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { PortcullisError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AuditLog } from './types.js';
 
@@ -18,4 +19,9 @@ export function startRetention(log: AuditLog, policy: { maxAgeDays?: number; max
   timer.unref();
   void run();
   return () => clearInterval(timer);
+}
+
+/** What a log answers to a trim when retention is off: it keeps every event and starts at the genesis hash. */
+export function retentionNotConfigured(): PortcullisError {
+  return new PortcullisError('CONFIG_INVALID', 'audit.retention is not configured: the audit log is never trimmed');
 }

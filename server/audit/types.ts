@@ -1,3 +1,5 @@
+import type { AuditSigner, Seal } from './seal.js';
+
 export type AuditOutcome = 'SUCCESS' | 'DENIED' | 'ERROR';
 
 /** What a caller records; the log adds time, cursor and hash chain. */
@@ -34,6 +36,27 @@ export interface AuditEvent extends ChainedAuditEvent {
   id: string;
 }
 
+/** Where a log trimmed by retention starts. */
+export interface ChainAnchor {
+  /** The hash the oldest kept event chains to. */
+  prevHash: string;
+  /** Cursor of the last event retention removed. */
+  lastTrimmedId: string;
+  /** The anchor's signature, when checkpoints were configured on the instance that trimmed. */
+  seal?: Seal;
+}
+
+/** What a log must know of the configuration to keep its promises. */
+export interface AuditLogOptions {
+  /**
+   * Whether `audit.retention` is configured. Without it the log never starts anywhere but
+   * at the genesis hash: an anchor found in the store is a forged start, and is refused.
+   */
+  retention: boolean;
+  /** Seals checkpoints and anchors; absent, none are written. */
+  checkpoints?: { signer: AuditSigner; intervalMs: number };
+}
+
 /** Where a tail starts: after a cursor, from the first event, or with the next new one. */
 export type AuditPosition = { after: string } | 'start' | 'end';
 
@@ -51,9 +74,20 @@ export interface AuditLog {
    */
   chainStart(): Promise<string>;
   /**
+   * Where retention made the log start, or null when it never trimmed. Throws
+   * AuditLogCorruptError when the store holds an anchor while retention is not configured.
+   */
+  anchor(): Promise<ChainAnchor | null>;
+  /**
+   * Appends a signed `audit.checkpoint` when events were appended since this instance's
+   * last one; null when none is due or checkpoints are not configured.
+   */
+  checkpoint(): Promise<AuditEvent | null>;
+  /**
    * Retention: removes events older than `before` (epoch ms) and/or all but the newest
    * `keep`, recording the new chain start in the same step. Returns how many went.
-   * Cursors older than the retained log are refused from then on.
+   * Cursors older than the retained log are refused from then on. Refused when retention
+   * is not configured (see AuditLogOptions).
    */
   trim(policy: { before?: number; keep?: number }): Promise<number>;
   /** Up to `limit` events after the cursor (from the start without one), in log order. */

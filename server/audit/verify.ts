@@ -1,33 +1,118 @@
 import { GENESIS_HASH, hashEvent } from './chain.js';
-import type { AuditEvent } from './types.js';
+import { anchorProblem, CHECKPOINT_EVENT, checkpointProblem } from './checkpoints.js';
+import type { AuditKeyRing } from './seal.js';
+import type { AuditEvent, ChainAnchor } from './types.js';
+
+export interface VerifyOptions {
+  /** Where the retained log starts: null (the genesis hash) when retention never trimmed it. */
+  anchor?: ChainAnchor | null;
+  /**
+   * The public keys checkpoints must be sealed with. With them, every checkpoint and the
+   * anchor must verify, and checkpoints must cover the log: see `CheckpointCoverage`.
+   */
+  keys?: AuditKeyRing;
+  /** Longest tolerated time between consecutive checkpoints with events between them. */
+  maxGapMs?: number;
+  /** The verifier's time (epoch ms): events may follow the last checkpoint only for maxGapMs. */
+  now?: number;
+}
 
 export interface VerifyReport {
   events: number;
   lastId: string | null;
   lastHash: string;
+  checkpoints: {
+    /** Checkpoints seen; their seals were checked when `verified` is true. */
+    count: number;
+    verified: boolean;
+    lastTime: string | null;
+    /** Events after the last checkpoint (all of them without one): not yet sealed. */
+    eventsAfter: number;
+  };
   /** The first broken link, or null when the chain is whole. */
   broken: { id: string; position: number; reason: string } | null;
 }
+
+type Broken = NonNullable<VerifyReport['broken']>;
 
 /**
  * Walks the chain page by page (constant memory, however long the log): each event's
  * hash must cover its content and its predecessor's hash. Stops at the first break,
  * naming the event where the chain no longer holds.
  */
-export async function verifyChain(pages: AsyncIterable<readonly AuditEvent[]> | Iterable<readonly AuditEvent[]>, firstPrevHash = GENESIS_HASH): Promise<VerifyReport> {
-  let prev = firstPrevHash;
+export async function verifyChain(pages: AsyncIterable<readonly AuditEvent[]> | Iterable<readonly AuditEvent[]>, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const anchor = options.anchor ?? null;
+  let prev = anchor?.prevHash ?? GENESIS_HASH;
   let count = 0;
   let lastId: string | null = null;
+  const coverage = new CheckpointCoverage(options);
+  const report = (broken: Broken | null): VerifyReport => ({ events: count, lastId, lastHash: prev, checkpoints: coverage.summary(), broken });
+  const anchorBroken = anchor && options.keys ? anchorProblem(anchor, options.keys) : null;
+  if (anchorBroken) return report({ id: '(anchor)', position: 0, reason: anchorBroken });
   for await (const page of pages) {
     for (const event of page) {
       count++;
-      if (event.prevHash !== prev) return { events: count, lastId, lastHash: prev, broken: { id: event.id, position: count, reason: 'previous hash does not match: an event before it was removed, added or reordered' } };
-      if (hashEvent(event) !== event.hash) return { events: count, lastId, lastHash: prev, broken: { id: event.id, position: count, reason: 'hash does not match its content: the event was edited' } };
+      if (event.prevHash !== prev) return report({ id: event.id, position: count, reason: 'previous hash does not match: an event before it was removed, added or reordered' });
+      if (hashEvent(event) !== event.hash) return report({ id: event.id, position: count, reason: 'hash does not match its content: the event was edited' });
+      const uncovered = coverage.see(event);
+      if (uncovered) return report({ id: event.id, position: count, reason: uncovered });
       prev = event.hash;
       lastId = event.id;
     }
   }
-  return { events: count, lastId, lastHash: prev, broken: null };
+  const unsealed = coverage.end();
+  return report(unsealed ? { id: lastId ?? '(start)', position: count, reason: unsealed } : null);
+}
+
+/**
+ * What signed checkpoints prove. Someone who rewrites an event must recompute every later
+ * hash, which invalidates every later checkpoint (each seals its predecessor's hash), so
+ * they must drop those checkpoints. The broker seals what it appended at least every
+ * interval, and seals before the first event after a quiet spell, so with events between
+ * them two checkpoints are at most about two intervals apart: a longer gap, or events
+ * left unsealed for longer than that, means checkpoints went missing.
+ */
+class CheckpointCoverage {
+  private count = 0;
+  private last: AuditEvent | null = null;
+  private eventsAfter = 0;
+
+  constructor(private readonly options: VerifyOptions) {}
+
+  /** Why the log stops being covered at this event, or null. */
+  see(event: AuditEvent): string | null {
+    if (event.type !== CHECKPOINT_EVENT) {
+      this.eventsAfter++;
+      return null;
+    }
+    const { keys, maxGapMs } = this.options;
+    if (keys) {
+      const problem = checkpointProblem(event, keys);
+      if (problem) return problem;
+      if (this.last && this.eventsAfter > 0 && maxGapMs !== undefined && Date.parse(event.time) - Date.parse(this.last.time) > maxGapMs) {
+        return `${this.eventsAfter} events lie between the checkpoints at ${this.last.time} and ${event.time}, more than the max gap (${maxGapMs / 1000} s) apart: checkpoints between them were removed, or none could be written`;
+      }
+    }
+    this.count++;
+    this.last = event;
+    this.eventsAfter = 0;
+    return null;
+  }
+
+  /** Why the end of the log is not covered, or null. */
+  end(): string | null {
+    const { keys, maxGapMs, now } = this.options;
+    if (!keys || this.eventsAfter === 0) return null;
+    if (!this.last) return `no checkpoint sealed with the given key: nothing vouches for these ${this.eventsAfter} events`;
+    if (maxGapMs !== undefined && now !== undefined && now - Date.parse(this.last.time) > maxGapMs) {
+      return `${this.eventsAfter} events follow the last checkpoint (${this.last.time}), sealed longer ago than the max gap (${maxGapMs / 1000} s): checkpoints after it were removed, or the broker stopped without its shutdown checkpoint`;
+    }
+    return null;
+  }
+
+  summary(): VerifyReport['checkpoints'] {
+    return { count: this.count, verified: this.options.keys !== undefined, lastTime: this.last?.time ?? null, eventsAfter: this.eventsAfter };
+  }
 }
 
 /** Pages of a log read through its cursor API. */

@@ -5,7 +5,7 @@ const HIDDEN = '[REDACTED]';
 
 /**
  * The configuration as it may be logged: every value that can carry a credential
- * (upstream env and headers, the Redis URL's password) replaced, whether it came from a
+ * (upstream env and headers, the Redis URL's password, the audit signing key) replaced, whether it came from a
  * reference or was written literally. Value scrubbing in the logger is a second layer.
  */
 export function redactConfig(config: PortcullisConfig): unknown {
@@ -13,6 +13,7 @@ export function redactConfig(config: PortcullisConfig): unknown {
   return {
     ...config,
     store: config.store.redis ? { ...config.store, redis: { ...config.store.redis, url: withoutPassword(config.store.redis.url) } } : config.store,
+    audit: config.audit.checkpoints ? { ...config.audit, checkpoints: { ...config.audit.checkpoints, privateKey: HIDDEN } } : config.audit,
     servers: config.servers.map((server) =>
       server.transport === 'stdio' ? { ...server, env: hideValues(server.env) } : { ...server, headers: hideValues(server.headers) },
     ),

@@ -1,6 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
+import { DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from '../audit/checkpoints.js';
+import { ed25519Key } from '../audit/seal.js';
 
 /**
  * The configuration file's shape. Every key is documented in docs/configuration.md;
@@ -51,6 +53,15 @@ const slug = (what: string) =>
 const toolPattern = z
   .string({ error: 'expected a tool name pattern' })
   .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'expected a tool name pattern: letters, digits, "_", "-", "." and "*" wildcards, 1-128 characters');
+
+/** The key that seals audit checkpoints; its message never echoes the PEM (a secret). */
+const ed25519PrivateKey = text('a PEM Ed25519 private key').superRefine((pem, ctx) => {
+  try {
+    ed25519Key(pem, 'private');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
 
 const pemCertificate = text('a PEM certificate').refine((v) => {
   try {
@@ -234,6 +245,13 @@ const auditSection = z
         maxEvents: positiveInt().optional(),
       })
       .refine((r) => r.maxAgeDays !== undefined || r.maxEvents !== undefined, 'expected maxAgeDays and/or maxEvents')
+      .optional(),
+    // Absent: no signed checkpoints, so whoever can write the store can rewrite history unnoticed.
+    checkpoints: z
+      .strictObject({
+        privateKey: ed25519PrivateKey,
+        intervalSeconds: positiveInt(86400).default(DEFAULT_CHECKPOINT_INTERVAL_SECONDS),
+      })
       .optional(),
   })
   .default({ redactKeys: [] });

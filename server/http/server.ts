@@ -12,6 +12,7 @@ import { AccessPolicy } from '../access/access-policy.js';
 import { AccessService } from '../access/access-service.js';
 import { AuditService } from '../audit/audit-service.js';
 import { startRetention } from '../audit/retention.js';
+import { startCheckpoints } from '../audit/checkpoint-schedule.js';
 import { startExpirySweeper } from '../access/expiry-sweeper.js';
 import type { AccessRequestRecord } from '../access/types.js';
 import { createProtection } from '../../schema/limits.js';
@@ -87,6 +88,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<{ 'access_request.changed': [AccessRequestRecord] }> });
   const stopSweeper = startExpirySweeper(access, logger);
   const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
+  const stopCheckpoints = config.audit.checkpoints ? startCheckpoints(stores.audit, config.audit.checkpoints.intervalSeconds, logger) : async () => {};
   const auditService = new AuditService(stores.audit, policy);
   const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, auditService, policy, pubSub };
   const schema = await buildPortcullisSchema(pubSub);
@@ -142,6 +144,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       leases.close();
       // Stops the HTTP server too (drain plugin): in-flight requests finish, idle sockets close.
       await apollo.stop();
+      // Last, so the shutdown checkpoint seals everything the steps above audited.
+      await stopCheckpoints();
     },
   };
 }

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { createRedactor } from '../audit/redact.js';
+import { AuditSigner } from '../audit/seal.js';
+import type { AuditLogOptions } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { createEmbeddedStores } from './embedded/index.js';
@@ -9,8 +11,18 @@ import type { Stores } from './types.js';
 /** Redis when the config names one, the embedded single-instance store otherwise. */
 export async function createStores(config: Pick<PortcullisConfig, 'store' | 'audit'>, options: { clock: Clock; baseDir: string }): Promise<Stores> {
   const redact = createRedactor(config.audit.redactKeys);
-  if (config.store.redis) return createRedisStores({ ...config.store.redis, clock: options.clock, redact });
-  return createEmbeddedStores({ dataDir: resolve(options.baseDir, config.store.dataDir), clock: options.clock, redact });
+  const audit = auditLogOptions(config.audit);
+  if (config.store.redis) return createRedisStores({ ...config.store.redis, clock: options.clock, redact, audit });
+  return createEmbeddedStores({ dataDir: resolve(options.baseDir, config.store.dataDir), clock: options.clock, redact, audit });
+}
+
+/** What the audit log needs from `audit`: whether retention may anchor it, and the key that seals it. */
+export function auditLogOptions(audit: PortcullisConfig['audit']): AuditLogOptions {
+  const { retention, checkpoints } = audit;
+  return {
+    retention: retention !== undefined,
+    checkpoints: checkpoints && { signer: new AuditSigner(checkpoints.privateKey), intervalMs: checkpoints.intervalSeconds * 1000 },
+  };
 }
 
 export type { Stores } from './types.js';

@@ -1,17 +1,18 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
+import { withRedisClient } from '../support/audit-store-access.js';
 import { runCli } from '../support/cli.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 
-function configFile(dir: string, store: string): string {
+function configFile(dir: string, store: string, extra = ''): string {
   const file = join(dir, 'portcullis.yaml');
-  writeFileSync(file, `server: { publicUrl: "http://127.0.0.1:8080" }\nstore: ${store}\n`);
+  writeFileSync(file, `server: { publicUrl: "http://127.0.0.1:8080" }\nstore: ${store}\n${extra}\n`);
   return file;
 }
 
@@ -35,11 +36,11 @@ describe('portcullis audit verify (embedded store)', () => {
   });
 
   it('verifies a log trimmed by retention from its recorded chain start', async () => {
-    const { config, dir } = await setup();
-    const stores = await createEmbeddedStores({ dataDir: join(dir, 'data'), clock: new ManualClock() });
+    const { dir } = await setup();
+    const stores = await createEmbeddedStores({ dataDir: join(dir, 'data'), clock: new ManualClock(), audit: { retention: true } });
     expect(await stores.audit.trim({ keep: 2 })).toBe(3);
     await stores.close();
-    const result = await runCli(['audit', 'verify', '--config', config]);
+    const result = await runCli(['audit', 'verify', '--config', configFile(dir, '{ dataDir: ./data }', 'audit: { retention: { maxEvents: 2 } }')]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/audit log intact: 2 events, last cursor 5/);
   });
@@ -71,14 +72,7 @@ describeWithRedis('portcullis audit verify (Redis store)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-verify-'));
     return { prefix, config: configFile(dir, `{ redis: { url: "${sharedRedisUrl}", keyPrefix: "${prefix}" } }`) };
   };
-  const withRedis = async <T>(work: (redis: Redis) => Promise<T>) => {
-    const redis = new Redis(sharedRedisUrl);
-    try {
-      return await work(redis);
-    } finally {
-      redis.disconnect();
-    }
-  };
+  const withRedis = <T>(work: (redis: Redis) => Promise<T>) => withRedisClient(sharedRedisUrl, work);
 
   it('reports an intact stream', async () => {
     const { config } = await setup();

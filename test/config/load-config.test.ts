@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +146,20 @@ describe('validation errors', () => {
       '7: identityProviders[0].idpCert: expected a PEM-encoded X.509 certificate',
       '9: identityProviders[0].clockSkewSeconds: expected at most 300',
     ]);
+  });
+
+  it('takes an Ed25519 private key for audit checkpoints, and names what is wrong with any other key without echoing it', () => {
+    const ed25519 = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const checkpoints = (extra = '') => `${minimal}audit:\n  checkpoints:\n    privateKey: \${file:key.pem}\n${extra}`;
+    const { config } = loadConfig(writeConfig(checkpoints(), { 'key.pem': ed25519.privateKey }), {});
+    expect(config.audit.checkpoints).toEqual({ privateKey: ed25519.privateKey.trimEnd(), intervalSeconds: 300 });
+    expect(problemsOf(writeConfig(checkpoints('    intervalSeconds: 0\n'), { 'key.pem': rsa.privateKey }))).toEqual([
+      '5: audit.checkpoints.privateKey: expected an Ed25519 private key, got rsa',
+      '6: audit.checkpoints.intervalSeconds: expected a positive integer',
+    ]);
+    const problems = problemsOf(writeConfig(checkpoints(), { 'key.pem': ed25519.publicKey }));
+    expect(problems).toEqual(['5: audit.checkpoints.privateKey: expected a PEM Ed25519 private key (make one with: openssl genpkey -algorithm ed25519)']);
   });
 
   it('reports YAML syntax errors and duplicate keys with their line', () => {

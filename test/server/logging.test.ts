@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { literalCredentials, redactConfig } from '../../server/config/redact.js';
+import { auditKeyPair } from '../support/audit-keys.js';
 import { configSchema } from '../../server/config/schema.js';
 import { SecretScrubber } from '../../server/text/secret-scrubber.js';
 import { captureLogs } from '../support/log-capture.js';
@@ -36,17 +37,20 @@ describe('log redaction', () => {
 });
 
 describe('config redaction for logs', () => {
-  it('hides upstream env and header values and the Redis password, even when written literally', () => {
+  it('hides upstream env and header values, the Redis password and the audit signing key, even when written literally', () => {
+    const { privateKey } = auditKeyPair();
     const config = configSchema.parse({
       server: { publicUrl: 'http://127.0.0.1:8080' },
       store: { redis: { url: 'redis://user:literal-redis-pw@redis.internal:6379' } },
+      audit: { checkpoints: { privateKey } },
       servers: [
         { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key' } },
         { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token' } },
       ],
     });
     const text = JSON.stringify(redactConfig(config));
-    for (const secret of ['literal-redis-pw', 'literal-api-key', 'literal-token']) expect(text).not.toContain(secret);
+    for (const secret of ['literal-redis-pw', 'literal-api-key', 'literal-token', privateKey.split('\n')[1]!]) expect(text).not.toContain(secret);
+    expect(text).toContain('"checkpoints":{"privateKey":"[REDACTED]","intervalSeconds":300}');
     expect(text).toContain('"API_KEY":"[REDACTED]"');
     expect(text).toContain('redis.internal:6379');
   });

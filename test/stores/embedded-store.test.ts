@@ -5,17 +5,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLogCorruptError, PortcullisError } from '../../server/errors.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
+import type { AuditLogOptions } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { runStoreContract } from './store-contract.js';
+import { CONTRACT_AUDIT_OPTIONS, runStoreContract } from './store-contract.js';
 
 runStoreContract('embedded', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
   const clock = new ManualClock();
   return {
-    stores: await createEmbeddedStores({ dataDir, clock }),
+    stores: await createEmbeddedStores({ dataDir, clock, audit: CONTRACT_AUDIT_OPTIONS }),
     clock,
-    reopen: () => createEmbeddedStores({ dataDir, clock }),
+    reopen: (audit = CONTRACT_AUDIT_OPTIONS) => createEmbeddedStores({ dataDir, clock, audit }),
     foreignCursor: '1732000000000-0',
     unissuedCursor: '999',
   };
@@ -26,8 +27,8 @@ describe('embedded audit file', () => {
   afterEach(async () => {
     await Promise.all(open.splice(0).map((s) => s.close()));
   });
-  const start = async (dataDir: string) => {
-    const stores = await createEmbeddedStores({ dataDir, clock: new ManualClock() });
+  const start = async (dataDir: string, audit?: AuditLogOptions) => {
+    const stores = await createEmbeddedStores({ dataDir, clock: new ManualClock(), audit });
     open.push(stores);
     return stores;
   };
@@ -82,7 +83,7 @@ describe('embedded audit file', () => {
 
   it('closes a live reader that retention overtook, saying so, instead of skipping events', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
-    const stores = await start(dataDir);
+    const stores = await start(dataDir, { retention: true });
     for (let n = 0; n < 3; n++) await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null, data: { n } });
     const iterator = stores.audit.tail('start', new AbortController().signal)[Symbol.asyncIterator]();
     expect((await iterator.next()).value?.data.n).toBe(0);

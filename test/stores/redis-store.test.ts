@@ -4,17 +4,18 @@ import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import { AuditLogCorruptError, StoreUnavailableError } from '../../server/errors.js';
 import { waitReady } from '../../server/stores/redis/connection.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
+import type { AuditLogOptions } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
-import { alice, runStoreContract } from './store-contract.js';
+import { alice, CONTRACT_AUDIT_OPTIONS, runStoreContract } from './store-contract.js';
 
 const timeouts = { commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 };
 
-async function redisStores(url: string, keyPrefix: string, clock: ManualClock): Promise<Stores> {
-  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts });
+async function redisStores(url: string, keyPrefix: string, clock: ManualClock, audit?: AuditLogOptions): Promise<Stores> {
+  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts, audit });
   await stores.waitReady();
   return stores;
 }
@@ -39,9 +40,9 @@ describeWithRedis('redis backend', () => {
     const prefix = uniquePrefix();
     const clock = new ManualClock();
     return {
-      stores: await redisStores(sharedRedisUrl, prefix, clock),
+      stores: await redisStores(sharedRedisUrl, prefix, clock, CONTRACT_AUDIT_OPTIONS),
       clock,
-      reopen: () => redisStores(sharedRedisUrl, prefix, clock),
+      reopen: (audit = CONTRACT_AUDIT_OPTIONS) => redisStores(sharedRedisUrl, prefix, clock, audit),
       foreignCursor: '42',
       unissuedCursor: '99999999999999-0',
     };
@@ -110,6 +111,24 @@ describeWithRedis('redis backend', () => {
       expect(next.prevHash).toBe(last.hash);
       const log = await fresh.audit.read({ limit: 10 });
       expect(findChainBreak(log, GENESIS_HASH)).toEqual({ index: 1, reason: 'prev_hash_mismatch' });
+    });
+
+    it('refuses a chain-start anchor when retention is not configured, wherever the log would rely on it', async () => {
+      const prefix = uniquePrefix();
+      const stores = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(stores);
+      const first = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+      const second = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+      // Someone with write access hides the first event behind an anchor only retention writes.
+      await admin.xdel(`${prefix}audit`, first.id);
+      await admin.set(`${prefix}audit:anchor`, JSON.stringify({ prevHash: second.prevHash, lastTrimmedId: first.id }));
+      await expect(stores.audit.chainStart()).rejects.toThrow(/chain-start anchor .* but audit\.retention is not configured/);
+      await expect(stores.audit.read({ after: second.id, limit: 1 })).rejects.toBeInstanceOf(AuditLogCorruptError);
+      const iterator = stores.audit.tail('start', new AbortController().signal)[Symbol.asyncIterator]();
+      await expect(iterator.next()).rejects.toBeInstanceOf(AuditLogCorruptError);
+      const withRetention = await redisStores(sharedRedisUrl, prefix, new ManualClock(), { retention: true });
+      open.push(withRetention);
+      expect(await withRetention.audit.chainStart()).toBe(second.prevHash);
     });
 
     it('refuses to append when the chain head is lost beside a non-empty stream', async () => {

@@ -1,16 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_EVENT_BYTES } from '../../server/audit/admit-event.js';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
-import type { AuditEvent, AuditEventInput } from '../../server/audit/types.js';
+import { AuditKeyRing, AuditSigner } from '../../server/audit/seal.js';
+import { verifyChain } from '../../server/audit/verify.js';
+import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/audit/types.js';
 import { InvalidCursorError, InvalidInputError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
 import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
+import { auditKeyPair } from '../support/audit-keys.js';
 import { ManualClock } from '../support/manual-clock.js';
+
+/** What the contract's stores are opened with unless a test says otherwise: retention on, so trims are allowed. */
+export const CONTRACT_AUDIT_OPTIONS: AuditLogOptions = { retention: true };
 
 export interface StoreFixture {
   stores: Stores;
   clock: ManualClock;
-  /** Opens the same data again, as a restarted instance would (after the first is closed). */
-  reopen(): Promise<Stores>;
+  /**
+   * Opens the same data again, as a restarted instance would (after the first is closed),
+   * with other audit options when given (a changed configuration).
+   */
+  reopen(audit?: AuditLogOptions): Promise<Stores>;
   /** A cursor in another backend's format, to check it is refused. */
   foreignCursor: string;
   /** A cursor in this backend's format that it has not issued (past the newest event). */
@@ -90,8 +100,8 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
   describe(`store contract: ${backend}`, () => {
     let fx: StoreFixture;
     const opened: Stores[] = [];
-    const reopen = async () => {
-      const s = await fx.reopen();
+    const reopen = async (audit?: AuditLogOptions) => {
+      const s = await fx.reopen(audit);
       opened.push(s);
       return s;
     };
@@ -365,15 +375,84 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         }
       });
 
-      it('rejects only the append whose data cannot be stored, not the batch it would join', async () => {
-        const results = await Promise.allSettled([
-          fx.stores.audit.append(event(1)),
-          fx.stores.audit.append(event(2, { data: { big: 1n } as unknown as Record<string, unknown> })),
-          fx.stores.audit.append(event(3)),
-        ]);
-        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-        expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(InvalidInputError);
-        expect((await fx.stores.audit.read({ limit: 10 })).map((e) => e.data.n)).toEqual([1, 3]);
+      describe('one event can never fail another: each is admitted alone before it joins a batch', () => {
+        const lone = '\ud800';
+        const refused: [what: string, change: Partial<AuditEventInput>, message: RegExp][] = [
+          ['a lone surrogate in data', { data: { params: { arguments: { q: `a${lone}b` } } } }, /field data\.params\.arguments\.q holds ill-formed Unicode text/],
+          ['a lone surrogate in a data key', { data: { params: { [`k${lone}`]: 1 } } }, /field data\.params\.k\uFFFD holds ill-formed/],
+          ['a lone surrogate in actor', { actor: `alice${lone}@example.com` }, /field actor holds ill-formed/],
+          ['a lone surrogate in tool', { tool: lone }, /field tool holds ill-formed/],
+          ['data JSON cannot hold', { data: { big: 1n } as unknown as Record<string, unknown> }, /field data is not JSON/],
+          ['an event over the size limit', { data: { blob: 'x'.repeat(MAX_EVENT_BYTES) } }, /bytes, more than the 262144 the log accepts/],
+          ['an outcome a reader would refuse', { outcome: 'MAYBE' as AuditEventInput['outcome'] }, /field outcome must be/],
+        ];
+        for (const [what, change, message] of refused) {
+          it(`refuses ${what} with INVALID_INPUT; the rest of a concurrent burst is stored and verifies`, async () => {
+            const results = await Promise.allSettled(Array.from({ length: 40 }, (_, n) => fx.stores.audit.append(event(n, n === 20 ? change : {}))));
+            expect(results.map((r) => r.status).filter((s) => s === 'rejected')).toHaveLength(1);
+            const reason = (results[20] as PromiseRejectedResult).reason as InvalidInputError;
+            expect(reason).toBeInstanceOf(InvalidInputError);
+            expect(reason.code).toBe('INVALID_INPUT');
+            expect(reason.message).toMatch(message);
+            expect(reason.message.isWellFormed()).toBe(true);
+            const log = await fx.stores.audit.read({ limit: 100 });
+            expect(log.map((e) => e.data.n)).toEqual(Array.from({ length: 40 }, (_, n) => n).filter((n) => n !== 20));
+            expect(findChainBreak(log, GENESIS_HASH)).toBeNull();
+          });
+        }
+      });
+
+      describe('signed checkpoints', () => {
+        const INTERVAL = 300_000;
+        const key = auditKeyPair();
+        const keys = new AuditKeyRing([key.publicKey]);
+        /** This fixture's data, reopened as an instance configured to seal it. */
+        const sealing = async () => {
+          await fx.stores.close();
+          opened.splice(opened.indexOf(fx.stores), 1);
+          return reopen({ retention: true, checkpoints: { signer: new AuditSigner(key.privateKey), intervalMs: INTERVAL } });
+        };
+        const verify = async (stores: Stores) =>
+          verifyChain([await stores.audit.read({ limit: 100 })], { anchor: await stores.audit.anchor(), keys, maxGapMs: 3 * INTERVAL, now: fx.clock.now() });
+
+        it('seals the chain head before it, only when this instance appended since its last checkpoint', async () => {
+          const stores = await sealing();
+          expect(await stores.audit.checkpoint()).toBeNull();
+          const first = await stores.audit.append(event(1));
+          const checkpoint = await stores.audit.checkpoint();
+          expect(checkpoint).toMatchObject({ type: 'audit.checkpoint', outcome: 'SUCCESS', actor: null, prevHash: first.hash });
+          expect(checkpoint!.data).toEqual({ prevHash: first.hash, keyId: keys.keyIds[0], algorithm: 'Ed25519', time: checkpoint!.time, signature: expect.any(String) });
+          expect(await stores.audit.checkpoint()).toBeNull();
+          expect(await verify(stores)).toMatchObject({ broken: null, checkpoints: { count: 2, verified: true, lastTime: checkpoint!.time, eventsAfter: 0 } });
+        });
+
+        it('seals before the first event after a quiet spell of an interval, so events lie at most two intervals between checkpoints', async () => {
+          const stores = await sealing();
+          await stores.audit.append(event(1));
+          fx.clock.advance(INTERVAL - 1);
+          await stores.audit.append(event(2));
+          await stores.audit.checkpoint();
+          fx.clock.advance(INTERVAL);
+          await stores.audit.append(event(3));
+          const types = (await stores.audit.read({ limit: 100 })).map((e) => (e.type === 'audit.checkpoint' ? 'checkpoint' : e.data.n));
+          expect(types).toEqual(['checkpoint', 1, 2, 'checkpoint', 'checkpoint', 3]);
+          expect(await verify(stores)).toMatchObject({ broken: null, checkpoints: { count: 3, eventsAfter: 1 } });
+        });
+
+        it('refuses audit.checkpoint from any caller but the log itself', async () => {
+          const stores = await sealing();
+          await expect(stores.audit.append(event(1, { type: 'audit.checkpoint' }))).rejects.toBeInstanceOf(InvalidInputError);
+        });
+      });
+
+      it('refuses to trim when retention is not configured: a log without it always starts at the genesis hash', async () => {
+        await fx.stores.close();
+        opened.splice(opened.indexOf(fx.stores), 1);
+        const stores = await reopen({ retention: false });
+        await stores.audit.append(event(1));
+        await stores.audit.append(event(2));
+        await expect(stores.audit.trim({ keep: 1 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+        expect(await stores.audit.anchor()).toBeNull();
       });
 
       it('tails from the start: replays, then follows live appends', async () => {

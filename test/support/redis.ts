@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, inject } from 'vitest';
+import type { AuditLogOptions } from '../../server/audit/types.js';
 import type { Clock } from '../../server/clock.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
 import type { Stores } from '../../server/stores/types.js';
@@ -21,13 +22,14 @@ export function uniquePrefix(): string {
  * private one is named, a fresh key prefix unless one is shared between "instances", and
  * short timeouts so failure tests fail fast.
  */
-export async function redisStoresForTest(options: { url?: string; prefix?: string; clock?: Clock; fast?: boolean } = {}): Promise<Stores> {
+export async function redisStoresForTest(options: { url?: string; prefix?: string; clock?: Clock; fast?: boolean; audit?: AuditLogOptions } = {}): Promise<Stores> {
   const stores = createRedisStores({
     url: options.url ?? sharedRedisUrl,
     keyPrefix: options.prefix ?? uniquePrefix(),
     commandTimeoutMs: options.fast ? 500 : 1000,
     connectTimeoutMs: options.fast ? 1000 : 2000,
     clock: options.clock ?? new ManualClock(),
+    audit: options.audit,
   });
   await stores.waitReady();
   return stores;

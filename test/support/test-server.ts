@@ -8,6 +8,7 @@ import { configSchema } from '../../server/config/schema.js';
 import type { PortcullisConfig } from '../../server/config/schema.js';
 import { createPortcullisServer } from '../../server/http/server.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import { auditLogOptions } from '../../server/stores/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import type { Clock } from '../../server/clock.js';
 import { captureLogs } from './log-capture.js';
@@ -31,11 +32,11 @@ export function testConfig(overrides: Record<string, unknown> = {}): PortcullisC
   });
 }
 
-/** A real broker on loopback (embedded store unless one is given), logs captured. */
+/** A real broker on loopback (the embedded store its config's audit section describes, unless stores are given), logs captured. */
 export async function startTestServer(options: { config?: PortcullisConfig; stores?: Stores; clock?: Clock } = {}): Promise<TestServer> {
   const config = options.config ?? testConfig();
   const clock = options.clock ?? new ManualClock();
-  const stores = options.stores ?? (await createEmbeddedStores({ dataDir: config.store.dataDir, clock }));
+  const stores = options.stores ?? (await createEmbeddedStores({ dataDir: config.store.dataDir, clock, audit: auditLogOptions(config.audit) }));
   const { logger, scrubber, lines: logs } = captureLogs({ level: config.logging.level });
   const server = await createPortcullisServer({ config, stores, logger, scrubber, clock, baseDir: process.cwd() });
   const address = await server.listen();

@@ -1,31 +1,54 @@
+import { readFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from '../../../server/audit/checkpoints.js';
+import { AuditKeyRing, ed25519Key } from '../../../server/audit/seal.js';
 import { pagesOf, verifyChain } from '../../../server/audit/verify.js';
-import type { VerifyReport } from '../../../server/audit/verify.js';
+import type { VerifyOptions, VerifyReport } from '../../../server/audit/verify.js';
 import { systemClock } from '../../../server/clock.js';
 import { AuditLogCorruptError } from '../../../server/errors.js';
-import { AUDIT_FILE_NAME, readAuditFile } from '../../../server/stores/embedded/file-audit-log.js';
+import { anchorOf, AUDIT_FILE_NAME, readAuditFile } from '../../../server/stores/embedded/file-audit-log.js';
 import { createRedisStores } from '../../../server/stores/redis/index.js';
 import { followAuditFeed } from '../../audit/tail.js';
 import { resolveCredentials } from '../credentials.js';
+import { formatDuration } from '../durations.js';
 import { EXIT } from '../exit-codes.js';
+import { durationOption } from './client-command.js';
 import { loadConfigOrExit } from './load-config.js';
+
+interface VerifyFlags {
+  config: string;
+  publicKey: string[];
+  maxGap?: number;
+}
 
 export function auditCommand(): Command {
   const audit = new Command('audit').description('Check and export the audit log.');
 
   audit
     .command('verify')
-    .description('Walk the hash chain of the audit log and report the first broken link (exit 0 intact, 1 broken).')
+    .description('Walk the hash chain of the audit log and report the first broken link (exit 0 intact, 1 broken). With --public-key, every signed checkpoint must verify and checkpoints must cover the log.')
     .requiredOption('-c, --config <file>', 'the broker configuration (its store is read directly)', process.env.PORTCULLIS_CONFIG)
-    .action(async (options: { config: string }) => {
+    .option('--public-key <file>', 'PEM Ed25519 public key checkpoints are signed with (repeat it across a key rotation)', publicKeyOption, [])
+    .option('--max-gap <duration>', 'longest time between checkpoints with events between them (default: 3 x audit.checkpoints.intervalSeconds)', durationOption)
+    .action(async (options: VerifyFlags) => {
       const { config, file } = loadConfigOrExit(options.config);
-      const report = config.store.redis ? await verifyRedis(config.store.redis) : await verifyFile(join(resolve(dirname(file), config.store.dataDir), AUDIT_FILE_NAME));
+      const maxGapSeconds = options.maxGap ?? 3 * (config.audit.checkpoints?.intervalSeconds ?? DEFAULT_CHECKPOINT_INTERVAL_SECONDS);
+      const verify: VerifyOptions = {
+        keys: options.publicKey.length > 0 ? new AuditKeyRing(options.publicKey) : undefined,
+        maxGapMs: maxGapSeconds * 1000,
+        now: Date.now(),
+      };
+      const retention = config.audit.retention !== undefined;
+      const report = await refusedAsBroken(() =>
+        config.store.redis ? verifyRedis(config.store.redis, retention, verify) : verifyFile(join(resolve(dirname(file), config.store.dataDir), AUDIT_FILE_NAME), retention, verify),
+      );
       if (report.broken) {
         console.error(`audit log BROKEN at event ${report.broken.id} (#${report.broken.position}): ${report.broken.reason}`);
         process.exit(EXIT.failure);
       }
       console.log(`audit log intact: ${report.events} events${report.lastId ? `, last cursor ${report.lastId}` : ''}, head ${report.lastHash}`);
+      console.log(checkpointLine(report.checkpoints, maxGapSeconds));
     });
 
   audit
@@ -51,22 +74,44 @@ export function auditCommand(): Command {
   return audit;
 }
 
-/** The embedded log, read without its lock: verifying never needs the broker stopped. */
-async function verifyFile(path: string): Promise<VerifyReport> {
+/** commander parser for `--public-key FILE`: read and checked at once, so a wrong file is a clear usage error. */
+function publicKeyOption(file: string, previous: string[]): string[] {
   try {
-    const { events, start } = readAuditFile(path);
-    return await verifyChain([events], start.prevHash);
+    const pem = readFileSync(file, 'utf8');
+    ed25519Key(pem, 'public');
+    return [...previous, pem];
   } catch (error) {
-    if (!(error instanceof AuditLogCorruptError)) throw error;
-    return { events: 0, lastId: null, lastHash: '', broken: { id: '?', position: 0, reason: error.message } };
+    throw new InvalidArgumentError((error as Error).message);
   }
 }
 
-async function verifyRedis(redis: { url: string; keyPrefix: string; commandTimeoutMs: number; connectTimeoutMs: number }): Promise<VerifyReport> {
-  const stores = createRedisStores({ ...redis, clock: systemClock });
+function checkpointLine(checkpoints: VerifyReport['checkpoints'], maxGapSeconds: number): string {
+  if (checkpoints.count === 0) return `no checkpoints${checkpoints.verified ? '' : ' (unsigned log: whoever can write the store can rewrite it)'}`;
+  const what = checkpoints.verified ? `verified (max gap ${formatDuration(maxGapSeconds)})` : 'found, signatures not checked (pass --public-key)';
+  return `${checkpoints.count} checkpoints ${what}; last at ${checkpoints.lastTime}, ${checkpoints.eventsAfter} events after it not yet covered`;
+}
+
+/** A log the store refuses to read (corrupt, or a forged anchor) is reported as broken, not as a crash. */
+async function refusedAsBroken(verify: () => Promise<VerifyReport>): Promise<VerifyReport> {
+  try {
+    return await verify();
+  } catch (error) {
+    if (!(error instanceof AuditLogCorruptError)) throw error;
+    return { events: 0, lastId: null, lastHash: '', checkpoints: { count: 0, verified: false, lastTime: null, eventsAfter: 0 }, broken: { id: '?', position: 0, reason: error.message } };
+  }
+}
+
+/** The embedded log, read without its lock: verifying never needs the broker stopped. */
+async function verifyFile(path: string, retention: boolean, options: VerifyOptions): Promise<VerifyReport> {
+  const { events, start } = readAuditFile(path, { retention });
+  return verifyChain([events], { ...options, anchor: anchorOf(start) });
+}
+
+async function verifyRedis(redis: { url: string; keyPrefix: string; commandTimeoutMs: number; connectTimeoutMs: number }, retention: boolean, options: VerifyOptions): Promise<VerifyReport> {
+  const stores = createRedisStores({ ...redis, clock: systemClock, audit: { retention } });
   try {
     await stores.waitReady();
-    const report = await verifyChain(pagesOf((after) => stores.audit.read({ after, limit: 1000 })), await stores.audit.chainStart());
+    const report = await verifyChain(pagesOf((after) => stores.audit.read({ after, limit: 1000 })), { ...options, anchor: await stores.audit.anchor() });
     const head = await stores.audit.headHash();
     if (!report.broken && head !== report.lastHash) {
       return { ...report, broken: { id: report.lastId ?? '(start)', position: report.events, reason: 'the chain head names a later event: events were cut from the end of the log' } };

@@ -7,12 +7,15 @@ import type { Clock } from '../../clock.js';
 import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
 import { findChainBreak, GENESIS_HASH } from '../../audit/chain.js';
+import { anchorSeal } from '../../audit/checkpoints.js';
 import { auditEventSchema } from '../../audit/event-schema.js';
 import type { Redactor } from '../../audit/redact.js';
+import { sealSchema } from '../../audit/seal.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
+import { retentionNotConfigured } from '../../audit/retention.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition, ChainedAuditEvent } from '../../audit/types.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent } from '../../audit/types.js';
 
 export const AUDIT_FILE_NAME = 'audit.jsonl';
 
@@ -37,22 +40,23 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     private readonly path: string,
     events: AuditEvent[],
     private start: LogStart,
-    clock: Clock,
+    private readonly clock: Clock,
     redact: Redactor,
+    private readonly options: AuditLogOptions,
     private readonly unlock: () => void,
   ) {
     this.events = events;
-    this.appender = new GroupCommitAppender(this, clock, redact);
+    this.appender = new GroupCommitAppender(this, clock, redact, options.checkpoints);
   }
 
-  static async open(dataDir: string, clock: Clock, redact: Redactor): Promise<FileAuditLog> {
+  static async open(dataDir: string, clock: Clock, redact: Redactor, options: AuditLogOptions): Promise<FileAuditLog> {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const unlock = lockDataDir(dataDir);
     try {
       const path = join(dataDir, AUDIT_FILE_NAME);
-      const { events, start } = loadEvents(path);
+      const { events, start } = loadEvents(path, options);
       const file = await open(path, 'a', 0o600);
-      return new FileAuditLog(file, path, events, start, clock, redact, unlock);
+      return new FileAuditLog(file, path, events, start, clock, redact, options, unlock);
     } catch (error) {
       unlock();
       throw error;
@@ -63,8 +67,16 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return this.appender.append(input);
   }
 
+  checkpoint(): Promise<AuditEvent | null> {
+    return this.appender.checkpoint();
+  }
+
   async chainStart(): Promise<string> {
     return this.start.prevHash;
+  }
+
+  async anchor(): Promise<ChainAnchor | null> {
+    return anchorOf(this.start);
   }
 
   commit(chained: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
@@ -73,6 +85,7 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
 
   /** Keeps at least the newest event, so the chain head stays in the file. */
   trim(policy: { before?: number; keep?: number }): Promise<number> {
+    if (!this.options.retention) return Promise.reject(retentionNotConfigured());
     return this.inTurn(async () => {
       const byAge = policy.before === undefined ? 0 : this.events.findIndex((e) => Date.parse(e.time) >= policy.before!);
       const remove = Math.min(
@@ -81,7 +94,8 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
       );
       if (remove <= 0) return 0;
       const kept = this.events.slice(remove);
-      const start: LogStart = { prevHash: kept[0]!.prevHash, lastTrimmedId: Number(this.events[remove - 1]!.id) };
+      const trimmed = { prevHash: kept[0]!.prevHash, lastTrimmedId: Number(this.events[remove - 1]!.id) };
+      const start: LogStart = { ...trimmed, ...anchorSeal(this.options.checkpoints, trimmed, this.clock.now()) };
       // Anchor and events in one file, swapped in by one rename: a crash leaves either log whole.
       const tmp = `${this.path}.tmp`;
       const handle = await open(tmp, 'w', 0o600);
@@ -200,8 +214,8 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
  * a broken hash link) is corruption or tampering and stops the start: chaining new events
  * onto it would hide it.
  */
-function loadEvents(path: string): { events: AuditEvent[]; start: LogStart } {
-  const { events, start, completeBytes, totalBytes } = readAuditFile(path);
+function loadEvents(path: string, options: Pick<AuditLogOptions, 'retention'>): { events: AuditEvent[]; start: LogStart } {
+  const { events, start, completeBytes, totalBytes } = readAuditFile(path, options);
   if (completeBytes < totalBytes) {
     const fd = openSync(path, 'r+');
     try {
@@ -219,16 +233,26 @@ function loadEvents(path: string): { events: AuditEvent[]; start: LogStart } {
 export interface LogStart {
   prevHash: string;
   lastTrimmedId: number;
+  seal?: ChainAnchor['seal'];
 }
 
-const anchorSchema = z.strictObject({ anchor: z.strictObject({ prevHash: z.string().regex(/^[0-9a-f]{64}$/), lastTrimmedId: z.number().int().min(1) }) });
+const anchorSchema = z.strictObject({
+  anchor: z.strictObject({ prevHash: z.string().regex(/^[0-9a-f]{64}$/), lastTrimmedId: z.number().int().min(1), seal: sealSchema.optional() }),
+});
+
+/** The start as the AuditLog interface names it: null while retention never trimmed. */
+export function anchorOf(start: LogStart): ChainAnchor | null {
+  return start.lastTrimmedId === 0 ? null : { ...start, lastTrimmedId: String(start.lastTrimmedId) };
+}
 
 /**
  * Parses the audit file without changing it (what `portcullis audit verify` reads): an
- * optional anchor line (written by retention), then audit events numbered one after
- * another. A torn last line is left out and reported through the byte counts.
+ * anchor line (written by retention, so refused when retention is not configured: a
+ * prepended anchor would let a log with its first events removed pass as whole), then
+ * audit events numbered one after another. A torn last line is left out and reported
+ * through the byte counts.
  */
-export function readAuditFile(path: string): { events: AuditEvent[]; start: LogStart; completeBytes: number; totalBytes: number } {
+export function readAuditFile(path: string, options: Pick<AuditLogOptions, 'retention'>): { events: AuditEvent[]; start: LogStart; completeBytes: number; totalBytes: number } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -246,6 +270,7 @@ export function readAuditFile(path: string): { events: AuditEvent[]; start: LogS
     }
   });
   const anchor = parsedLines.length > 0 ? anchorSchema.safeParse(parsedLines[0]) : undefined;
+  if (anchor?.success && !options.retention) throw new AuditLogCorruptError(`${path} line 1 is a chain-start anchor, but audit.retention is not configured: without it the log starts at the genesis hash`);
   const start: LogStart = anchor?.success ? anchor.data.anchor : { prevHash: GENESIS_HASH, lastTrimmedId: 0 };
   const skip = anchor?.success ? 1 : 0;
   const events = parsedLines.slice(skip).map((parsed, i) => {

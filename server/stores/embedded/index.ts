@@ -1,5 +1,6 @@
 import { createRedactor } from '../../audit/redact.js';
 import type { Redactor } from '../../audit/redact.js';
+import type { AuditLogOptions } from '../../audit/types.js';
 import type { Clock } from '../../clock.js';
 import type { Stores } from '../types.js';
 import { EmbeddedAccessStore } from './access-store.js';
@@ -13,8 +14,8 @@ import {
 } from './identity-stores.js';
 
 /** Single-instance stores: state in memory, audit log in `dataDir`. */
-export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor }): Promise<Stores> {
-  const audit = await FileAuditLog.open(options.dataDir, options.clock, options.redact ?? createRedactor());
+export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor; audit?: AuditLogOptions }): Promise<Stores> {
+  const audit = await FileAuditLog.open(options.dataDir, options.clock, options.redact ?? createRedactor(), options.audit ?? { retention: false });
   const sessions = new EmbeddedLoginSessionStore(options.clock);
   const tokens = new EmbeddedApiTokenStore(options.clock);
   const samlRequests = new EmbeddedOneTimeValues(options.clock);

@@ -1,5 +1,6 @@
 import { createRedactor } from '../../audit/redact.js';
 import type { Redactor } from '../../audit/redact.js';
+import type { AuditLogOptions } from '../../audit/types.js';
 import type { Clock } from '../../clock.js';
 import type { Stores } from '../types.js';
 import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
@@ -21,13 +22,14 @@ export interface RedisStoreOptions {
   connectTimeoutMs: number;
   clock: Clock;
   redact?: Redactor;
+  audit?: AuditLogOptions;
 }
 
 /** Shared stores for several instances. Keys are prefixed here, not by ioredis, so every command (streams included) is covered. */
 export function createRedisStores(options: RedisStoreOptions): Stores {
   const redis = connectRedis(options);
   const { clock, keyPrefix: prefix } = options;
-  const audit = new StreamAuditLog(redis, clock, prefix, options, options.redact ?? createRedactor());
+  const audit = new StreamAuditLog(redis, clock, prefix, options, options.redact ?? createRedactor(), options.audit ?? { retention: false });
   const events = new RedisEventBus(redis, `${prefix}events:`, options.connectTimeoutMs);
   return {
     kind: 'redis',

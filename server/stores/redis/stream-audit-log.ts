@@ -1,12 +1,16 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
 import { GENESIS_HASH } from '../../audit/chain.js';
+import { anchorSeal } from '../../audit/checkpoints.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
+import { retentionNotConfigured } from '../../audit/retention.js';
 import type { Redactor } from '../../audit/redact.js';
+import { sealSchema } from '../../audit/seal.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition, ChainedAuditEvent } from '../../audit/types.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent } from '../../audit/types.js';
 import { defineScript, guarded } from './connection.js';
 import { compareIds, StreamFeed } from './stream-feed.js';
 
@@ -34,22 +38,24 @@ return ids
 
 /**
  * Trims the stream up to (excluding) the entry ARGV[1] and records, in the same step, the
- * hash the first kept entry chains to and the id of the last removed one.
- * KEYS: stream, anchor. ARGV: first kept id.
+ * anchor (ARGV[3]: the hash that entry chains to, the id of the last removed one, and its
+ * seal, made by the caller, who alone holds the key). Nothing happens unless the stream
+ * still holds that entry with ARGV[2] just before it: another instance may have trimmed
+ * meanwhile. KEYS: stream, anchor.
  */
 const trimBefore = defineScript(`
-local first = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
-if #first == 0 then return 0 end
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
 local before = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[1], '-', 'COUNT', 1)
-if #before == 0 then return 0 end
-local fields = first[1][2]
-local prev
-for i = 1, #fields, 2 do
-  if fields[i] == 'e' then prev = cjson.decode(fields[i + 1]).prevHash end
-end
-redis.call('SET', KEYS[2], cjson.encode({ prevHash = prev, lastTrimmedId = before[1][1] }))
+if #before == 0 or before[1][1] ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[2], ARGV[3])
 return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
 `);
+
+const anchorSchema: z.ZodType<ChainAnchor> = z.strictObject({
+  prevHash: z.string().regex(/^[0-9a-f]{64}$/),
+  lastTrimmedId: z.string().regex(/^\d{1,20}-\d{1,20}$/),
+  seal: sealSchema.optional(),
+});
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -68,15 +74,20 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
 
   constructor(
     private readonly redis: Redis,
-    clock: Clock,
+    private readonly clock: Clock,
     prefix: string,
     private readonly timeouts: { commandTimeoutMs: number; connectTimeoutMs: number },
     redact: Redactor,
+    private readonly options: AuditLogOptions,
   ) {
     this.streamKey = `${prefix}audit`;
     this.headKey = `${prefix}audit:head`;
     this.anchorKey = `${prefix}audit:anchor`;
-    this.appender = new GroupCommitAppender(this, clock, redact);
+    this.appender = new GroupCommitAppender(this, clock, redact, options.checkpoints);
+  }
+
+  checkpoint(): Promise<AuditEvent | null> {
+    return this.appender.checkpoint();
   }
 
   append(input: AuditEventInput): Promise<AuditEvent> {
@@ -104,6 +115,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   }
 
   async trim(policy: { before?: number; keep?: number }): Promise<number> {
+    if (!this.options.retention) throw retentionNotConfigured();
     const candidates: string[] = [];
     if (policy.before !== undefined) {
       // By the events' own time (the clock that stamped them), not by stream ids.
@@ -117,7 +129,15 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     }
     if (candidates.length === 0) return 0;
     const firstKept = candidates.reduce((a, b) => (compareIds(a, b) >= 0 ? a : b));
-    return Number(await guarded('audit trim', () => trimBefore(this.redis, [this.streamKey, this.anchorKey], [firstKept])));
+    const [kept, removed] = await guarded('audit trim', () =>
+      Promise.all([this.redis.xrange(this.streamKey, firstKept, firstKept), this.redis.xrevrange(this.streamKey, `(${firstKept}`, '-', 'COUNT', 1)]),
+    );
+    const [first] = (kept as StreamEntry[]).map(toEvent);
+    const lastTrimmedId = (removed as StreamEntry[])[0]?.[0];
+    if (!first || lastTrimmedId === undefined) return 0;
+    const trimmed = { prevHash: first.prevHash, lastTrimmedId };
+    const anchor: ChainAnchor = { ...trimmed, ...anchorSeal(this.options.checkpoints, trimmed, this.clock.now()) };
+    return Number(await guarded('audit trim', () => trimBefore(this.redis, [this.streamKey, this.anchorKey], [firstKept, lastTrimmedId, JSON.stringify(anchor)])));
   }
 
   async read({ after, limit }: { after?: string; limit: number }): Promise<AuditEvent[]> {
@@ -200,9 +220,16 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     if (anchor && compareIds(cursor, anchor.lastTrimmedId) < 0) throw new InvalidCursorError(cursor, 'older than the retained audit log');
   }
 
-  private async anchor(): Promise<{ prevHash: string; lastTrimmedId: string } | null> {
+  async anchor(): Promise<ChainAnchor | null> {
     const json = await guarded('audit anchor', () => this.redis.get(this.anchorKey));
-    return json === null ? null : (JSON.parse(json) as { prevHash: string; lastTrimmedId: string });
+    if (json === null) return null;
+    // Only retention writes an anchor: without it, one is a forged start hiding removed events.
+    if (!this.options.retention) throw new AuditLogCorruptError(`the store holds a chain-start anchor (${this.anchorKey}), but audit.retention is not configured`);
+    try {
+      return anchorSchema.parse(JSON.parse(json));
+    } catch {
+      throw new AuditLogCorruptError(`the chain-start anchor (${this.anchorKey}) is malformed`);
+    }
   }
 
   /** A cursor past the newest event was never issued by this log. */

@@ -1,0 +1,68 @@
+import { InvalidInputError } from '../errors.js';
+import { illFormedTextAt } from '../text/well-formed.js';
+import type { Redactor } from './redact.js';
+import type { AuditEventInput } from './types.js';
+
+/**
+ * Largest event the log takes (its fields and serialised data, in UTF-8 bytes). A
+ * backstop: callers summarise big payloads long before this (an `mcp.request` keeps 4 KiB
+ * of params), so one oversized event can never stall the batch it would ride in.
+ */
+export const MAX_EVENT_BYTES = 256 * 1024;
+
+const OUTCOMES: ReadonlySet<unknown> = new Set(['SUCCESS', 'DENIED', 'ERROR']);
+const TEXT_FIELDS = ['type', 'actor', 'server', 'tool', 'sessionId'] as const;
+/** Paths named in an error are cut here: a path is made of the caller's keys. */
+const MAX_PATH_CHARS = 200;
+/**
+ * ES2019 JSON.stringify writes a lone surrogate as a lowercase `\udXXX` escape (a paired
+ * one stays raw), so serialised data without this escape holds no ill-formed text and the
+ * exact walk only runs when it may find something: the append path is the relay's hot path.
+ */
+const SURROGATE_ESCAPE = /\\ud[89a-f][0-9a-f]{2}/;
+
+/**
+ * An event as the log will hash and store it, checked on its own before it joins a batch:
+ * anything that would make hashing (RFC 8785 canonical JSON refuses lone surrogates, NaN,
+ * cycles) or reading it back fail must fail this caller alone, never the events of other
+ * callers chained with it. Ill-formed text is refused, not mended: the edges refuse it
+ * first and audit a mended copy of what they refused. Messages name the field, never its text.
+ */
+export function admitEvent(input: AuditEventInput, redact: Redactor): { event: AuditEventInput; bytes: number } {
+  if (typeof input.type !== 'string' || input.type === '') throw invalid('type', 'must be a non-empty string');
+  if (!OUTCOMES.has(input.outcome)) throw invalid('outcome', 'must be SUCCESS, DENIED or ERROR');
+  let bytes = 0;
+  for (const field of TEXT_FIELDS) {
+    const value = input[field];
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'string') throw invalid(field, 'must be a string or null');
+    if (!value.isWellFormed()) throw illFormed(field);
+    bytes += Buffer.byteLength(value);
+  }
+  let json: string | undefined;
+  try {
+    // Through JSON once, here, so the hash covers exactly what a reader will get back
+    // (NaN becomes null, undefined goes), and data JSON cannot hold (BigInt, a cycle) fails now.
+    json = JSON.stringify(input.data ?? {});
+  } catch (error) {
+    throw invalid('data', `is not JSON: ${(error as Error).message}`);
+  }
+  if (json === undefined) throw invalid('data', 'must be a JSON object');
+  const data: unknown = JSON.parse(json);
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw invalid('data', 'must be a JSON object');
+  bytes += Buffer.byteLength(json);
+  if (bytes > MAX_EVENT_BYTES) throw new InvalidInputError(`audit event is ${bytes} bytes, more than the ${MAX_EVENT_BYTES} the log accepts`);
+  // Then through the redaction policy, so no writer can forget it.
+  const redacted = redact(data) as Record<string, unknown>;
+  const at = SURROGATE_ESCAPE.test(json) ? illFormedTextAt(redacted) : null;
+  if (at !== null) throw illFormed(`data.${at}`);
+  return { event: { ...input, data: redacted }, bytes };
+}
+
+function invalid(path: string, problem: string): InvalidInputError {
+  return new InvalidInputError(`audit event field ${path.slice(0, MAX_PATH_CHARS)} ${problem}`);
+}
+
+function illFormed(path: string): InvalidInputError {
+  return invalid(path, 'holds ill-formed Unicode text (a lone UTF-16 surrogate), which the audit log refuses');
+}

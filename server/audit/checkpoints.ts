@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { AuditKeyRing, AuditSigner } from './seal.js';
+import { sealSchema } from './seal.js';
+import type { AuditEvent, AuditLogOptions, ChainAnchor } from './types.js';
+
+/**
+ * Signed statements about the chain. A checkpoint is an ordinary chained event whose data
+ * seals its own `prevHash` (the chain head before it, so all history up to it) and its
+ * time; an anchor (where retention made the log start) seals the hash the oldest kept
+ * event chains to. Someone who can write the store but lacks the key cannot rewrite what a
+ * checkpoint covers without the checkpoint failing, nor forge where the log starts.
+ */
+
+export const CHECKPOINT_EVENT = 'audit.checkpoint';
+
+/** `audit.checkpoints.intervalSeconds` when the config leaves it out. */
+export const DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 300;
+
+const checkpointDataSchema = sealSchema.extend({ prevHash: z.string() });
+
+/** The data of the checkpoint chained onto `prevHash` at `time`. */
+export function checkpointData(signer: AuditSigner, prevHash: string, time: string): Record<string, unknown> {
+  return { prevHash, ...signer.seal('checkpoint', { prevHash }, time) };
+}
+
+/** Why a checkpoint event does not vouch for the chain before it, or null when it does. */
+export function checkpointProblem(event: AuditEvent, keys: AuditKeyRing): string | null {
+  const data = checkpointDataSchema.safeParse(event.data);
+  if (!data.success) return 'the checkpoint has malformed data';
+  const { prevHash, ...seal } = data.data;
+  if (prevHash !== event.prevHash || seal.time !== event.time) return 'the checkpoint seals another place in the chain than where it stands';
+  const problem = keys.problem('checkpoint', { prevHash }, seal);
+  return problem && `the checkpoint ${problem}`;
+}
+
+type AnchorStatement = { prevHash: string; lastTrimmedId: string | number };
+
+const anchorStatement = (anchor: AnchorStatement) => ({ prevHash: anchor.prevHash, lastTrimmedId: String(anchor.lastTrimmedId) });
+
+/** What retention adds to the anchor it writes at `now` (epoch ms): its seal when checkpoints are configured, nothing otherwise. */
+export function anchorSeal(checkpoints: AuditLogOptions['checkpoints'], anchor: AnchorStatement, now: number): Pick<ChainAnchor, 'seal'> {
+  return checkpoints ? { seal: checkpoints.signer.seal('anchor', anchorStatement(anchor), new Date(now).toISOString()) } : {};
+}
+
+/** Why an anchor cannot be trusted, or null when its seal holds. */
+export function anchorProblem(anchor: ChainAnchor, keys: AuditKeyRing): string | null {
+  if (anchor.seal === undefined) return 'the chain-start anchor is not signed: it may hide events removed from the start of the log';
+  const problem = keys.problem('anchor', anchorStatement(anchor), anchor.seal);
+  return problem && `the chain-start anchor ${problem}`;
+}
