@@ -7,15 +7,16 @@ import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { runStoreContract } from './store-contract.js';
+import { CONTRACT_ONE_TIME_CAPACITY, runStoreContract } from './store-contract.js';
 
 runStoreContract('embedded', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
   const clock = new ManualClock();
+  const open = () => createEmbeddedStores({ dataDir, clock, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY });
   return {
-    stores: await createEmbeddedStores({ dataDir, clock }),
+    stores: await open(),
     clock,
-    reopen: () => createEmbeddedStores({ dataDir, clock }),
+    reopen: open,
     foreignCursor: '1732000000000-0',
     unissuedCursor: '999',
   };

@@ -1,6 +1,9 @@
 import { createRedactor } from '../../audit/redact.js';
 import type { Redactor } from '../../audit/redact.js';
 import type { Clock } from '../../clock.js';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { FlexibleRateLimits } from '../flexible-rate-limits.js';
+import { ONE_TIME_VALUE_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
 import {
@@ -20,21 +23,30 @@ export interface RedisStoreOptions {
   connectTimeoutMs: number;
   clock: Clock;
   redact?: Redactor;
+  /** Live values per one-time value store (default ONE_TIME_VALUE_CAPACITY). */
+  oneTimeValueCapacity?: number;
 }
 
 /** Shared stores for several instances. Keys are prefixed here, not by ioredis, so every command (streams included) is covered. */
 export function createRedisStores(options: RedisStoreOptions): Stores {
   const redis = connectRedis(options);
   const { clock, keyPrefix: prefix } = options;
+  const capacity = options.oneTimeValueCapacity ?? ONE_TIME_VALUE_CAPACITY;
   const audit = new StreamAuditLog(redis, clock, prefix, options, options.redact ?? createRedactor());
   const events = new RedisEventBus(redis, `${prefix}events:`, options.connectTimeoutMs);
   return {
     kind: 'redis',
     sessions: new RedisLoginSessionStore(redis, clock, prefix),
     tokens: new RedisApiTokenStore(redis, clock, prefix),
-    samlRequests: new RedisOneTimeValues(redis, clock, `${prefix}saml-request:`),
-    cliLoginCodes: new RedisOneTimeValues(redis, clock, `${prefix}cli-login-code:`),
+    samlRequests: new RedisOneTimeValues(redis, clock, prefix, 'saml-request', capacity),
+    cliLoginCodes: new RedisOneTimeValues(redis, clock, prefix, 'cli-login-code', capacity),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
+    rateLimits: new FlexibleRateLimits(
+      ({ name, points, duration }) =>
+        // ioredis (not node-redis), and no call while disconnected: the offline queue is off.
+        new RateLimiterRedis({ storeClient: redis, useRedisPackage: false, rejectIfRedisNotReady: true, keyPrefix: `${prefix}rate-limit:${name}`, points, duration }),
+      (work) => guarded('rate limit', work),
+    ),
     audit,
     access: new RedisAccessStore(redis, clock, prefix),
     events,
