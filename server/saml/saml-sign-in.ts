@@ -4,7 +4,9 @@ import type { Clock } from '../clock.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
 import type { AssertionReplayCache, UserIdentity } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
-import { checkSignedAssertion, SamlRejection } from './signed-assertion.js';
+import { SamlRejection } from './refusal.js';
+import type { RefusalCode } from './refusal.js';
+import { checkSignedAssertion } from './signed-assertion.js';
 import { spUrls } from './sp-urls.js';
 
 const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,255}$/;
@@ -27,8 +29,8 @@ export class SamlSignIn {
   async complete(idp: IdentityProvider, profile: Profile, consumeRequestId: () => Promise<boolean>): Promise<{ user: UserIdentity; cookieValue: string; expiresAt: number }> {
     const signedAssertionXml = profile.getAssertionXml?.();
     const responseXml = profile.getSamlResponseXml?.();
-    if (!signedAssertionXml || !responseXml) throw new SamlRejection('no signed assertion');
-    if (!(await consumeRequestId())) throw new SamlRejection('InResponseTo already used');
+    if (!signedAssertionXml || !responseXml) throw new SamlRejection('assertion_missing');
+    if (!(await consumeRequestId())) throw new SamlRejection('in_response_to_unknown');
     const now = this.deps.clock.now();
     const facts = checkSignedAssertion({
       responseXml,
@@ -42,9 +44,9 @@ export class SamlSignIn {
 
     const first = (name: string | undefined) => (name ? facts.attributes.get(name)?.find((v) => v !== '') : undefined);
     const email = first(idp.attributes.email) ?? (facts.nameIdFormat === EMAIL_FORMAT ? facts.nameId : undefined);
-    if (!email || !EMAIL.test(email)) throw new SamlRejection(`no valid email in attribute "${idp.attributes.email}"`);
+    if (!email || !EMAIL.test(email)) throw new SamlRejection('email_missing');
     const groups = idp.attributes.groups ? [...new Set(facts.attributes.get(idp.attributes.groups) ?? [])].filter((g) => g !== '') : [];
-    if (groups.length > MAX_GROUPS) throw new SamlRejection(`more than ${MAX_GROUPS} groups`);
+    if (groups.length > MAX_GROUPS) throw new SamlRejection('too_many_groups');
     const user: UserIdentity = {
       id: `${idp.id}:${facts.nameId}`,
       idp: idp.id,
@@ -54,14 +56,14 @@ export class SamlSignIn {
       groups,
     };
 
-    if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('assertion already used (replay)');
+    if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('replay');
     await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data: { idp: idp.id, nameId: user.nameId, groups } });
     const session = await this.deps.sessions.start(user);
     return { user, ...session };
   }
 
-  /** Records a refused sign-in (never the assertion itself). */
-  async refused(idpId: string, reason: string): Promise<void> {
-    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason: reason.slice(0, 200) } });
+  /** Records a refused sign-in: the IdP (ours, from the route) and a fixed code, nothing the sender wrote. */
+  async refused(idpId: string, reason: RefusalCode): Promise<void> {
+    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason } });
   }
 }
