@@ -43,8 +43,18 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
     rateLimits: new FlexibleRateLimits(
       ({ name, points, duration }) =>
-        // ioredis (not node-redis), and no call while disconnected: the offline queue is off.
-        new RateLimiterRedis({ storeClient: redis, useRedisPackage: false, rejectIfRedisNotReady: true, keyPrefix: `${prefix}rate-limit:${name}`, points, duration }),
+        // ioredis (not node-redis); no call while disconnected (the offline queue is off);
+        // a key over its budget is refused from memory until its window ends, so a flood
+        // costs one Redis round trip per client and window on each instance, not one per request.
+        new RateLimiterRedis({
+          storeClient: redis,
+          useRedisPackage: false,
+          rejectIfRedisNotReady: true,
+          keyPrefix: `${prefix}rate-limit:${name}`,
+          points,
+          duration,
+          inMemoryBlockOnConsumed: points + 1,
+        }),
       (work) => guarded('rate limit', work),
     ),
     audit,
