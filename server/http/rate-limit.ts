@@ -18,7 +18,7 @@ export function limitPerClient(limiter: RateLimiter, logger: Logger): RequestHan
       (decision) => {
         if (decision.allowed) return next();
         const seconds = Math.ceil(decision.retryAfterMs / 1000);
-        logger.warn({ client, path: req.path }, 'rate limited');
+        logger.warn({ client, path: `${req.baseUrl}${req.path}` }, 'rate limited');
         res.status(429).setHeader('Retry-After', String(seconds)).type('text/plain').send(`Too many requests: try again in ${seconds} s.`);
       },
       (error: unknown) => {
