@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'STORE_UNAVAILABLE'
+  | 'STORE_FULL'
   | 'INVALID_CURSOR'
   | 'AUDIT_LOG_CORRUPT'
   | 'AUDIT_CONFLICT'
@@ -38,6 +39,17 @@ export class PortcullisError extends Error {
 export class StoreUnavailableError extends PortcullisError {
   constructor(operation: string, cause?: unknown) {
     super('STORE_UNAVAILABLE', `store unavailable during ${operation}`, { cause });
+  }
+}
+
+/**
+ * A bounded store is at capacity with live entries. New work is refused rather than live
+ * entries evicted: evicting would let a flood of unauthenticated requests cancel the
+ * logins of real people already under way.
+ */
+export class StoreFullError extends PortcullisError {
+  constructor() {
+    super('STORE_FULL', 'too many sign-ins in progress: try again shortly');
   }
 }
 

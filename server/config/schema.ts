@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from '../audit/checkpoints.js';
@@ -72,10 +73,22 @@ const pemCertificate = text('a PEM certificate').refine((v) => {
   }
 }, 'expected a PEM-encoded X.509 certificate');
 
+/** An IP address or CIDR block; /0 is refused: trusting every address lets any client pick its own. */
+const ipOrCidr = text('an IP address or CIDR block').refine((v) => {
+  const [address = '', prefix, ...rest] = v.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (version === 4 ? 32 : 128);
+}, 'expected an IP address or CIDR block (such as 10.0.0.0/8), prefix /1 or longer');
+
 const serverSection = z.strictObject({
   host: text('a host name or address').default('127.0.0.1'),
   port: numeric(z.number({ error: 'expected a port number' }).int().min(0, 'expected a port number').max(65535, 'expected a port number')).default(8080),
   publicUrl: httpUrl,
+  // The proxies whose X-Forwarded-For is believed (express "trust proxy"); none by default,
+  // so the client address is the socket's and cannot be chosen by the client.
+  trustedProxies: z.array(ipOrCidr).default([]),
 });
 
 const storeSection = z
@@ -256,6 +269,21 @@ const auditSection = z
   })
   .default({ redactKeys: [] });
 
+const rateLimit = z.strictObject({
+  points: positiveInt(1_000_000),
+  durationSeconds: positiveInt(86_400),
+});
+
+/** A sign-in costs a person about 3 to 8 of these requests; a flood costs an attacker the rest. */
+const UNAUTHENTICATED_LIMIT = { points: 120, durationSeconds: 60 };
+
+const rateLimitsSection = z
+  .strictObject({
+    // Per client address, over every route reachable without a credential.
+    unauthenticated: rateLimit.default(UNAUTHENTICATED_LIMIT),
+  })
+  .default({ unauthenticated: UNAUTHENTICATED_LIMIT });
+
 const loggingSection = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
@@ -291,6 +319,7 @@ export const configSchema = z
     broker: brokerSection,
     devIdp: devIdpSection.optional(),
     graphql: graphqlSection,
+    rateLimits: rateLimitsSection,
     logging: loggingSection,
   })
   .superRefine((config, ctx) => {

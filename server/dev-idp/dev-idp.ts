@@ -9,6 +9,7 @@ import { domainOf } from '../identity/email-domains.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
 import { spUrls } from '../saml/sp-urls.js';
+import { exceededBound } from '../saml/xml-bounds.js';
 import { buildResponseXml, encodeForPost, signElement } from './saml-response.js';
 import type { SigningKey } from './saml-response.js';
 
@@ -85,11 +86,19 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
   return { identityProvider, router };
 }
 
+/**
+ * node-saml's AuthnRequests are under a kilobyte with a dozen elements; anything past
+ * these bounds is not one, and is refused before it is inflated further or parsed.
+ */
+const AUTHN_REQUEST_BYTES = 16 * 1024;
+const AUTHN_REQUEST_BOUNDS = { maxElements: 64, maxDepth: 8, maxAttributesPerElement: 24, maxAttributes: 256 };
+
 /** The ID of a deflated, base64 AuthnRequest (HTTP-Redirect binding), or null. */
 function authnRequestId(samlRequest: unknown): string | null {
   if (typeof samlRequest !== 'string' || samlRequest.length > 8192) return null;
   try {
-    const xml = inflateRawSync(Buffer.from(samlRequest, 'base64'), { maxOutputLength: 65536 }).toString('utf8');
+    const xml = inflateRawSync(Buffer.from(samlRequest, 'base64'), { maxOutputLength: AUTHN_REQUEST_BYTES }).toString('utf8');
+    if (exceededBound(xml, AUTHN_REQUEST_BOUNDS)) return null;
     const root = new DOMParser({ errorHandler: { warning: () => {}, error: () => {}, fatalError: () => {} } }).parseFromString(xml, 'text/xml').documentElement;
     const id = root?.localName === 'AuthnRequest' ? root.getAttribute('ID') : null;
     return id && /^[A-Za-z_][\w.-]{0,127}$/.test(id) ? id : null;

@@ -11,9 +11,18 @@ import type { Metrics } from '../metrics.js';
 import type { Stores } from '../stores/types.js';
 import { healthRoutes } from './health.js';
 import { requestObservability } from './observability.js';
+import { limitPerClient } from './rate-limit.js';
 
 /** Largest JSON body accepted on /graphql; the token limit rejects far smaller queries anyway. */
 const GRAPHQL_BODY_LIMIT = '256kb';
+
+/**
+ * Where anyone may send requests without a credential, each of which costs us work (a
+ * SAML request id stored, a response parsed and verified, an audit event written): all of
+ * them share one budget per client address (`rateLimits.unauthenticated`), counted before
+ * any body is read.
+ */
+const UNAUTHENTICATED_PATHS = ['/auth/saml', '/auth/cli', '/dev-idp'];
 
 /** The HTTP surface, composed in order; each concern lives in its own module. */
 export function createApp(options: {
@@ -26,12 +35,14 @@ export function createApp(options: {
   logger: Logger;
   isShuttingDown: () => boolean;
 }): express.Express {
+  const { config } = options.services;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  app.set('trust proxy', config.server.trustedProxies.length > 0 ? config.server.trustedProxies : false);
   app.use(helmet());
   app.use(...requestObservability(options.logger, options.metrics));
   app.use(healthRoutes(options));
+  app.use(UNAUTHENTICATED_PATHS, limitPerClient(options.stores.rateLimits.limiter('unauthenticated', config.rateLimits.unauthenticated), options.logger));
   for (const router of options.routers) app.use(router);
   const { authenticator } = options.services.identity;
   app.use(

@@ -7,6 +7,7 @@ import { confirmationCode } from '../identity/pkce.js';
 import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../log.js';
 import { html, sendPage } from './html-page.js';
+import { requireOwnOrigin } from './same-origin.js';
 
 /** The paths `portcullis login` uses. */
 export const CLI_LOGIN_PATH = '/auth/cli/login';
@@ -34,7 +35,6 @@ interface LoginParams {
  */
 export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: string; authenticator: Authenticator; cliLogin: CliLoginService; logger: Logger }): Router {
   const router = Router();
-  const publicOrigin = new URL(deps.publicUrl).origin;
 
   router.get(CLI_LOGIN_PATH, (req, res) => {
     const params = loginParams(req.query);
@@ -66,12 +66,12 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
     );
   });
 
-  router.post(CLI_FINISH_PATH, express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 8 }), async (req, res) => {
+  // Only our own consent page may confirm.
+  const fromConsentPage = requireOwnOrigin(deps.publicUrl, 'Refused: this confirmation did not come from the Portcullis sign-in page.');
+  router.post(CLI_FINISH_PATH, fromConsentPage, express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 8 }), async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const params = loginParams(body);
     if (typeof params === 'string') return void plain(res, 400, params);
-    // A form post always carries Origin: only our own consent page may confirm.
-    if (req.headers.origin !== publicOrigin) return void plain(res, 403, 'Refused: this confirmation did not come from the Portcullis sign-in page.');
     const principal = await signedInBrowser(req, res, deps);
     if (!principal) return;
     const callback = new URL(`http://127.0.0.1:${params.port}/callback`);
@@ -137,7 +137,7 @@ function chooseIdp(value: unknown, idpIds: readonly string[]): { id: string } | 
   return { error: `choose an identity provider (portcullis login --idp ID): ${idpIds.join(', ')}` };
 }
 
-const STATUS: Partial<Record<PortcullisError['code'], number>> = { INVALID_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, STORE_UNAVAILABLE: 503 };
+const STATUS: Partial<Record<PortcullisError['code'], number>> = { INVALID_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, STORE_UNAVAILABLE: 503, STORE_FULL: 503 };
 
 /** Typed errors keep their code and message; anything else is a bare 500 (details only in the log). */
 function describeFailure(logger: Logger, error: unknown): { status: number; code: string; message: string } {

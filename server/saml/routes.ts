@@ -4,8 +4,9 @@ import express, { Router } from 'express';
 import type { Request, Response } from 'express';
 import { Passport } from 'passport';
 import type { Clock } from '../clock.js';
-import { StoreUnavailableError } from '../errors.js';
+import { PortcullisError, StoreFullError, StoreUnavailableError } from '../errors.js';
 import { safeReturnTo } from '../http/return-to.js';
+import { requireOwnOrigin } from '../http/same-origin.js';
 import type { SessionCookie } from '../http/session-cookie.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
 import type { Logger } from '../log.js';
@@ -14,8 +15,12 @@ import type { IdentityProvider } from './identity-providers.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
 import type { SamlSignIn } from './saml-sign-in.js';
 import { checkRawResponse } from './raw-response.js';
-import { SamlRejection } from './signed-assertion.js';
+import { refusalOfLibraryError, SamlRejection } from './refusal.js';
+import type { RefusalCode } from './refusal.js';
 import { spUrls } from './sp-urls.js';
+
+/** How much of a library's refusal message the debug log keeps (it quotes the sender's input). */
+const DETAIL_CHARS = 200;
 
 /** How long a login may take at the IdP before its request id is forgotten. */
 const REQUEST_ID_TTL_MS = 10 * 60_000;
@@ -79,14 +84,14 @@ export function samlRoutes(deps: {
     (samlReq, profile, done) => {
       const req = ours(samlReq);
       const idp = idpOf(req);
-      if (!profile || !idp) return done(null, undefined, { reason: 'no profile in response' });
+      if (!profile || !idp) return done(null, undefined, { code: 'assertion_missing' });
       const cache = requestCaches.get(req);
       // node-saml removes the request id only on some paths (not when the IdP leaves
       // InResponseTo off SubjectConfirmationData): make sure it is consumed, and by us.
       const consumeRequestId = async () => cache !== undefined && (cache.consumed || (await cache.removeAsync(typeof profile.inResponseTo === 'string' ? profile.inResponseTo : null)) !== null);
       deps.signIn.complete(idp, profile, consumeRequestId).then(
         (outcome) => done(null, { outcome }),
-        (error: unknown) => (error instanceof SamlRejection ? done(null, undefined, { reason: error.reason }) : done(error as Error)),
+        (error: unknown) => (error instanceof SamlRejection ? done(null, undefined, { code: error.code }) : done(error as Error)),
       );
     },
     // Single logout is not offered: logout is POST /auth/logout.
@@ -102,6 +107,7 @@ export function samlRoutes(deps: {
   };
 
   router.get('/auth/saml/:idp/login', requireIdp, (req, res, next) => {
+    if (carriesSamlMessage(req)) return void res.status(400).type('text/plain').send('This endpoint starts a sign-in; it takes no SAML message.');
     const returnTo = safeReturnTo(req.query.returnTo) ?? '/';
     // additionalParams is passport-saml's option: node-saml puts it on the redirect URL.
     passport.authenticate(STRATEGY, { session: false, additionalParams: { RelayState: returnTo } } as Parameters<typeof passport.authenticate>[1], (error: unknown) => {
@@ -111,23 +117,29 @@ export function samlRoutes(deps: {
 
   router.post('/auth/saml/:idp/acs', requireIdp, express.urlencoded({ extended: false, limit: '512kb', parameterLimit: 10 }), (req, res, next) => {
     const idpId = idpOf(req)!.id;
-    const refuse = (reason: string) =>
-      deps.signIn.refused(idpId, reason).then(
+    const refuse = (code: RefusalCode) =>
+      deps.signIn.refused(idpId, code).then(
         () => res.status(401).type('text/plain').send('Sign-in refused.'),
         (auditError: unknown) => failClosed(res, deps.logger, auditError),
       );
+    // passport-saml would take a SAMLRequest or SAMLResponse in the query (HTTP-Redirect
+    // binding) before the body, inflating and parsing it with no bound at all.
+    if (carriesSamlMessage(req)) return void refuse('redirect_binding');
     try {
       checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
     } catch (error) {
       if (!(error instanceof SamlRejection)) throw error;
-      return void refuse(error.reason);
+      return void refuse(error.code);
     }
-    passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: AcsOutcome } | false | undefined, info: { reason?: string } | undefined) => {
-      if (error instanceof StoreUnavailableError) return failClosed(res, deps.logger, error);
-      const reason = error instanceof Error ? error.message : user ? undefined : (info?.reason ?? 'refused');
-      if (reason !== undefined) return void refuse(reason);
-      const { outcome } = user as { outcome: AcsOutcome };
-      res.setHeader('Set-Cookie', deps.cookie.set(outcome.cookieValue, outcome.expiresAt));
+    passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: AcsOutcome } | false | undefined, info: { code?: RefusalCode } | undefined) => {
+      if (error instanceof PortcullisError) return failClosed(res, deps.logger, error);
+      if (error instanceof Error) {
+        const code = refusalOfLibraryError(error);
+        deps.logger.debug({ idp: idpId, reason: code, detail: error.message.slice(0, DETAIL_CHARS) }, 'SAML response refused by the library');
+        return void refuse(code);
+      }
+      if (!user) return void refuse(info?.code ?? 'refused');
+      res.setHeader('Set-Cookie', deps.cookie.set(user.outcome.cookieValue, user.outcome.expiresAt));
       res.redirect(303, safeReturnTo((req.body as Record<string, unknown> | undefined)?.RelayState) ?? '/');
     })(req, res, next);
   });
@@ -139,7 +151,7 @@ export function samlRoutes(deps: {
     });
   });
 
-  router.post('/auth/logout', (req, res) => {
+  router.post('/auth/logout', requireOwnOrigin(deps.publicUrl, 'Refused: sign out from a Portcullis page.'), (req, res) => {
     const cookie = deps.cookie.read(req.headers);
     const done = () => res.setHeader('Set-Cookie', deps.cookie.clear()).status(204).end();
     if (cookie === undefined) return done();
@@ -149,9 +161,21 @@ export function samlRoutes(deps: {
   return router;
 }
 
-/** The store (or something else we depend on) failed: refuse, and never set a cookie. */
+/** A SAML message in the query string: the HTTP-Redirect binding, which we never accept. */
+function carriesSamlMessage(req: Request): boolean {
+  return req.query.SAMLRequest !== undefined || req.query.SAMLResponse !== undefined;
+}
+
+/**
+ * The store (or something else we depend on) failed, or too many sign-ins are pending:
+ * refuse, and never set a cookie.
+ */
 function failClosed(res: Response, logger: Logger, error: unknown): void {
-  const unavailable = error instanceof StoreUnavailableError;
-  if (!unavailable) logger.error({ err: error }, 'SAML endpoint failed');
-  if (!res.headersSent) res.status(unavailable ? 503 : 500).type('text/plain').send(unavailable ? 'Service unavailable: try again shortly.' : 'Internal error.');
+  const full = error instanceof StoreFullError;
+  const unavailable = full || error instanceof StoreUnavailableError;
+  if (full) logger.warn('sign-in start refused: the store holds its capacity of pending sign-ins');
+  else if (!unavailable) logger.error({ err: error }, 'SAML endpoint failed');
+  if (res.headersSent) return;
+  if (!unavailable) return void res.status(500).type('text/plain').send('Internal error.');
+  res.status(503).type('text/plain').send(full ? 'Too many sign-ins in progress: try again shortly.' : 'Service unavailable: try again shortly.');
 }

@@ -5,14 +5,15 @@ import { emailAllowed } from '../identity/email-domains.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
 import type { AssertionReplayCache, UserIdentity } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
-import { checkSignedAssertion, SamlRejection } from './signed-assertion.js';
+import { SamlRejection } from './refusal.js';
+import type { RefusalCode } from './refusal.js';
+import { checkSignedAssertion } from './signed-assertion.js';
 import { spUrls } from './sp-urls.js';
 
 const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,255}$/;
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 const MAX_GROUPS = 200;
 /** The audited reason when an IdP asserts an address outside its `emailDomains`. */
-export const EMAIL_DOMAIN_REFUSED = 'email domain not allowed for this IdP';
 
 /**
  * Finishes a sign-in once node-saml accepted the response's signature and conditions:
@@ -30,8 +31,8 @@ export class SamlSignIn {
   async complete(idp: IdentityProvider, profile: Profile, consumeRequestId: () => Promise<boolean>): Promise<{ user: UserIdentity; cookieValue: string; expiresAt: number }> {
     const signedAssertionXml = profile.getAssertionXml?.();
     const responseXml = profile.getSamlResponseXml?.();
-    if (!signedAssertionXml || !responseXml) throw new SamlRejection('no signed assertion');
-    if (!(await consumeRequestId())) throw new SamlRejection('InResponseTo already used');
+    if (!signedAssertionXml || !responseXml) throw new SamlRejection('assertion_missing');
+    if (!(await consumeRequestId())) throw new SamlRejection('in_response_to_unknown');
     const now = this.deps.clock.now();
     const facts = checkSignedAssertion({
       responseXml,
@@ -45,12 +46,12 @@ export class SamlSignIn {
 
     const first = (name: string | undefined) => (name ? facts.attributes.get(name)?.find((v) => v !== '') : undefined);
     const email = first(idp.attributes.email) ?? (facts.nameIdFormat === EMAIL_FORMAT ? facts.nameId : undefined);
-    if (!email || !EMAIL.test(email)) throw new SamlRejection(`no valid email in attribute "${idp.attributes.email}"`);
+    if (!email || !EMAIL.test(email)) throw new SamlRejection('email_missing');
     // A signature proves which IdP spoke, not that it may speak for this address: another
     // IdP's users are not this IdP's to vouch for (identityProviders[].emailDomains).
-    if (!emailAllowed(email, idp.emailDomains)) throw new SamlRejection(EMAIL_DOMAIN_REFUSED);
+    if (!emailAllowed(email, idp.emailDomains)) throw new SamlRejection('email_domain_not_allowed');
     const groups = idp.attributes.groups ? [...new Set(facts.attributes.get(idp.attributes.groups) ?? [])].filter((g) => g !== '') : [];
-    if (groups.length > MAX_GROUPS) throw new SamlRejection(`more than ${MAX_GROUPS} groups`);
+    if (groups.length > MAX_GROUPS) throw new SamlRejection('too_many_groups');
     const user: UserIdentity = {
       id: `${idp.id}:${facts.nameId}`,
       idp: idp.id,
@@ -60,14 +61,14 @@ export class SamlSignIn {
       groups,
     };
 
-    if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('assertion already used (replay)');
+    if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('replay');
     await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data: { idp: idp.id, nameId: user.nameId, groups } });
     const session = await this.deps.sessions.start(user);
     return { user, ...session };
   }
 
-  /** Records a refused sign-in (never the assertion itself). */
-  async refused(idpId: string, reason: string): Promise<void> {
-    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason: reason.slice(0, 200) } });
+  /** Records a refused sign-in: the IdP (ours, from the route) and a fixed code, nothing the sender wrote. */
+  async refused(idpId: string, reason: RefusalCode): Promise<void> {
+    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason } });
   }
 }

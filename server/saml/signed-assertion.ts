@@ -1,16 +1,10 @@
 import { DOMParser } from '@xmldom/xmldom';
 import xpath from 'xpath';
+import { SamlRejection } from './refusal.js';
 
 const NS = { samlp: 'urn:oasis:names:tc:SAML:2.0:protocol', saml: 'urn:oasis:names:tc:SAML:2.0:assertion' };
 const select = xpath.useNamespaces(NS);
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
-
-/** Why a response that passed node-saml is still refused. Stable, safe to audit. */
-export class SamlRejection extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-  }
-}
 
 export interface SignedAssertionFacts {
   assertionId: string;
@@ -37,36 +31,36 @@ export function checkSignedAssertion(input: {
   skewMs: number;
 }): SignedAssertionFacts {
   const response = parse(input.responseXml).documentElement;
-  if (!response || response.namespaceURI !== NS.samlp || response.localName !== 'Response') throw new SamlRejection('not a SAML Response');
-  if (response.getAttribute('Destination') !== input.acsUrl) throw new SamlRejection('Destination is not this ACS');
+  if (!response || response.namespaceURI !== NS.samlp || response.localName !== 'Response') throw new SamlRejection('not_a_response');
+  if (response.getAttribute('Destination') !== input.acsUrl) throw new SamlRejection('destination_mismatch');
 
   const assertion = parse(input.signedAssertionXml).documentElement;
-  if (!assertion || assertion.namespaceURI !== NS.saml || assertion.localName !== 'Assertion') throw new SamlRejection('signed content is not an Assertion');
+  if (!assertion || assertion.namespaceURI !== NS.saml || assertion.localName !== 'Assertion') throw new SamlRejection('assertion_missing');
   const assertionId = assertion.getAttribute('ID');
-  if (!assertionId) throw new SamlRejection('assertion has no ID');
+  if (!assertionId) throw new SamlRejection('assertion_id_missing');
 
   const issuers = elements('saml:Issuer', assertion);
-  if (issuers.length !== 1 || issuers[0]!.textContent?.trim() !== input.idpIssuer) throw new SamlRejection('assertion issuer is not this IdP');
+  if (issuers.length !== 1 || issuers[0]!.textContent?.trim() !== input.idpIssuer) throw new SamlRejection('issuer_mismatch');
 
   const nameIds = elements('saml:Subject/saml:NameID', assertion);
-  if (nameIds.length !== 1) throw new SamlRejection('assertion must hold exactly one NameID');
+  if (nameIds.length !== 1) throw new SamlRejection('name_id_invalid');
   const nameIdNode = nameIds[0]!;
   // Anything but one text node (a comment, an element, a CDATA split) means the text a
   // naive reader takes is not the whole identity: refuse rather than guess.
-  if (nameIdNode.childNodes.length !== 1 || nameIdNode.firstChild?.nodeType !== 3) throw new SamlRejection('NameID is not plain text');
+  if (nameIdNode.childNodes.length !== 1 || nameIdNode.firstChild?.nodeType !== 3) throw new SamlRejection('name_id_invalid');
   const nameId = nameIdNode.textContent ?? '';
-  if (nameId.trim() === '' || nameId !== input.libraryNameId) throw new SamlRejection('NameID differs from the signed text');
+  if (nameId.trim() === '' || nameId !== input.libraryNameId) throw new SamlRejection('name_id_invalid');
 
   const confirmations = elements(`saml:Subject/saml:SubjectConfirmation[@Method='${BEARER}']/saml:SubjectConfirmationData`, assertion);
   const forUs = confirmations.filter((data) => data.getAttribute('Recipient') === input.acsUrl);
-  if (forUs.length === 0) throw new SamlRejection('no bearer SubjectConfirmation with Recipient equal to this ACS');
+  if (forUs.length === 0) throw new SamlRejection('recipient_mismatch');
   const confirmationExpiry = forUs.map((data) => timestamp(data.getAttribute('NotOnOrAfter')));
-  if (confirmationExpiry.some((t) => t === null)) throw new SamlRejection('SubjectConfirmationData has no valid NotOnOrAfter');
+  if (confirmationExpiry.some((t) => t === null)) throw new SamlRejection('subject_confirmation_invalid');
   const liveUntil = Math.max(...(confirmationExpiry as number[]));
-  if (input.nowMs - input.skewMs >= liveUntil) throw new SamlRejection('SubjectConfirmationData expired');
+  if (input.nowMs - input.skewMs >= liveUntil) throw new SamlRejection('expired');
 
   const conditions = elements('saml:Conditions', assertion);
-  if (conditions.length !== 1) throw new SamlRejection('assertion must hold exactly one Conditions');
+  if (conditions.length !== 1) throw new SamlRejection('conditions_invalid');
   const conditionsExpiry = timestamp(conditions[0]!.getAttribute('NotOnOrAfter'));
 
   const attributes = new Map<string, string[]>();
@@ -95,7 +89,7 @@ function parse(xml: string): Document {
       fatalError: () => (failed = true),
     },
   }).parseFromString(xml, 'text/xml');
-  if (failed) throw new SamlRejection('malformed XML');
+  if (failed) throw new SamlRejection('malformed_xml');
   return doc as unknown as Document;
 }
 

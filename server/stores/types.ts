@@ -59,10 +59,21 @@ export interface ApiTokenStore {
 }
 
 /**
+ * How many one-time values of one kind may be live at once. Anyone can start a sign-in, so
+ * without a bound a flood of starts grows memory until the process (or Redis, which also
+ * holds grants and the audit log) falls over. Real pending logins are far fewer: an id
+ * lives only until its login completes or, abandoned, for ten minutes. (Measured: about
+ * 700 bytes of heap per pending SAML request id in the embedded store.)
+ */
+export const ONE_TIME_VALUE_CAPACITY = 50_000;
+
+/**
  * Short-lived values that are taken once, shared by every instance: the SAML AuthnRequest
- * ids we issued (node-saml's own cache is per process) and CLI login codes.
+ * ids we issued (node-saml's own cache is per process) and CLI login codes. A store holds
+ * at most its capacity of live values.
  */
 export interface OneTimeValueStore {
+  /** Throws StoreFullError when the store holds its capacity of live values (none is evicted). */
   put(key: string, value: string, expiresAt: number): Promise<void>;
   get(key: string): Promise<string | null>;
   /** Atomically removes and returns the entry: of racing takers exactly one gets it. */
@@ -126,6 +137,32 @@ export interface AccessStore {
   withLock<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
 
+/** A budget of `points` per key, refilled every `durationSeconds` (a fixed window). */
+export interface RateLimit {
+  points: number;
+  durationSeconds: number;
+}
+
+export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+export interface RateLimiter {
+  /**
+   * Takes `points` (default 1) from `key`'s budget: allowed, or refused with the time until
+   * the budget refills. Throws StoreUnavailableError when the store cannot count (callers
+   * refuse the request: an uncounted request is an unlimited one).
+   */
+  consume(key: string, points?: number): Promise<RateLimitDecision>;
+}
+
+/**
+ * Counters shared by every instance, for rate limits: per client address on the
+ * unauthenticated edge today, per user, server or tool tomorrow. Each limiter's `name`
+ * is its own counter space; two limiters with one name share counters.
+ */
+export interface RateLimitStore {
+  limiter(name: string, limit: RateLimit): RateLimiter;
+}
+
 /**
  * Cross-instance events (pub/sub): fire-and-forget hints, never the source of truth. An
  * EventTarget, so graphql-yoga's createPubSub can sit on it.
@@ -142,6 +179,8 @@ export interface Stores {
   assertionReplay: AssertionReplayCache;
   /** Per-user caps across instances (server/limits). */
   leases: LeaseStore;
+  /** Per-client-address (and later per-user, per-tool) call budgets, counted across instances. */
+  rateLimits: RateLimitStore;
   audit: AuditLog;
   access: AccessStore;
   events: EventBus;

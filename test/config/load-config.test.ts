@@ -162,6 +162,22 @@ describe('validation errors', () => {
     expect(problems).toEqual(['5: audit.checkpoints.privateKey: expected a PEM Ed25519 private key (make one with: openssl genpkey -algorithm ed25519)']);
   });
 
+  it('limits the unauthenticated edge by default, and checks trusted proxies and limits', () => {
+    const { config } = loadConfig(writeConfig(minimal), {});
+    expect(config.rateLimits).toEqual({ unauthenticated: { points: 120, durationSeconds: 60 } });
+    expect(config.server.trustedProxies).toEqual([]);
+    const proxies = loadConfig(writeConfig(`${minimal}  trustedProxies: [10.0.0.0/8, 192.0.2.10, "fd00::/8"]\n`), {}).config.server.trustedProxies;
+    expect(proxies).toEqual(['10.0.0.0/8', '192.0.2.10', 'fd00::/8']);
+    const file = writeConfig(`${minimal}  trustedProxies: [0.0.0.0/0, 10.0.0.0/33, proxy.example.com]\nrateLimits:\n  unauthenticated: { points: 0, durationSeconds: 60 }\n`);
+    const expected = 'expected an IP address or CIDR block (such as 10.0.0.0/8), prefix /1 or longer';
+    expect(problemsOf(file)).toEqual([
+      `3: server.trustedProxies[0]: ${expected}`,
+      `3: server.trustedProxies[1]: ${expected}`,
+      `3: server.trustedProxies[2]: ${expected}`,
+      '5: rateLimits.unauthenticated.points: expected a positive integer',
+    ]);
+  });
+
   it('reports YAML syntax errors and duplicate keys with their line', () => {
     expect(problemsOf(writeConfig('server:\n  publicUrl: http://a\n  publicUrl: http://b\n'))[0]).toMatch(/^3: YAML: Map keys must be unique/);
     expect(problemsOf(writeConfig('server: [unclosed\n'))[0]).toMatch(/^\d+: YAML: /);

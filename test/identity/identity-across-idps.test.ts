@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EMAIL_DOMAIN_REFUSED } from '../../server/saml/saml-sign-in.js';
 import { describeWithRedis, redisStoresForTest, uniquePrefix } from '../support/redis.js';
 import { createApiToken, postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
@@ -46,7 +45,7 @@ describe('identity across IdPs', () => {
     expect(result.cookie).toBeNull();
     const events = await server.stores.audit.read({ limit: 1000 });
     expect(events.filter((e) => e.actor === 'carol@example.com')).toEqual([]);
-    expect(events.at(-1)).toMatchObject({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: 'partner', reason: EMAIL_DOMAIN_REFUSED } });
+    expect(events.at(-1)).toMatchObject({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: 'partner', reason: 'email_domain_not_allowed' } });
   });
 
   it('compares the domain case-insensitively, on the part after the last @, exactly or as a subdomain', async () => {

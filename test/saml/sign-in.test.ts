@@ -4,6 +4,9 @@ import type { TestServer } from '../support/test-server.js';
 import { createTestIdp, postToAcs, signIn, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 
+/** The origin of the broker's own pages (its publicUrl). */
+const OUR_ORIGIN = new URL(TEST_PUBLIC_URL).origin;
+
 describe('SAML sign-in end to end', () => {
   let server: TestServer;
   let corp: TestIdp;
@@ -75,9 +78,11 @@ describe('SAML sign-in end to end', () => {
     expect((await fetch(`${server.url}/auth/saml/nope/metadata`)).status).toBe(404);
   });
 
+  const logout = (cookie: string, origin?: string) => fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie, ...(origin === undefined ? {} : { origin }) } });
+
   it('logs out: the session stops working and the cookie is cleared', async () => {
     const cookie = await signIn(server.url, corp);
-    const res = await fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie } });
+    const res = await logout(cookie, OUR_ORIGIN);
     expect(res.status).toBe(204);
     expect(res.headers.get('set-cookie')).toMatch(/portcullis_session=; Path=\/; Expires=Thu, 01 Jan 1970/);
     const me = await postGraphQL(server.url, { query: '{ me { id } }' }, { cookie });
@@ -85,9 +90,20 @@ describe('SAML sign-in end to end', () => {
     expect(me.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
+  it('refuses a logout posted from another origin, or without one (logout CSRF): 403, the session lives on', async () => {
+    const cookie = await signIn(server.url, corp);
+    for (const origin of ['https://evil.example', 'null', undefined]) {
+      const res = await logout(cookie, origin);
+      expect(res.status, String(origin)).toBe(403);
+      expect(res.headers.get('set-cookie')).toBeNull();
+    }
+    const me = await postGraphQL(server.url, { query: '{ me { email } }' }, { cookie });
+    expect(me.body).toEqual({ data: { me: { email: 'alice@example.com' } } });
+  });
+
   it('audits logins and logouts, never the assertion', async () => {
     const cookie = await signIn(server.url, corp, { nameId: 'carol@example.com', attributes: { email: 'carol@example.com' } });
-    await fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie } });
+    await logout(cookie, OUR_ORIGIN);
     const events = await server.stores.audit.read({ limit: 1000 });
     const carol = events.filter((e) => e.actor === 'carol@example.com');
     expect(carol.map((e) => [e.type, e.outcome])).toEqual([

@@ -8,15 +8,16 @@ import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js'
 import type { AuditLogOptions } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { CONTRACT_AUDIT_OPTIONS, runStoreContract } from './store-contract.js';
+import { CONTRACT_AUDIT_OPTIONS, CONTRACT_ONE_TIME_CAPACITY, runStoreContract } from './store-contract.js';
 
 runStoreContract('embedded', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
   const clock = new ManualClock();
+  const open = (audit: AuditLogOptions = CONTRACT_AUDIT_OPTIONS) => createEmbeddedStores({ dataDir, clock, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY });
   return {
-    stores: await createEmbeddedStores({ dataDir, clock, audit: CONTRACT_AUDIT_OPTIONS }),
+    stores: await open(),
     clock,
-    reopen: (audit = CONTRACT_AUDIT_OPTIONS) => createEmbeddedStores({ dataDir, clock, audit }),
+    reopen: open,
     foreignCursor: '1732000000000-0',
     unissuedCursor: '999',
   };

@@ -10,12 +10,12 @@ import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
-import { alice, CONTRACT_AUDIT_OPTIONS, runStoreContract } from './store-contract.js';
+import { alice, CONTRACT_AUDIT_OPTIONS, CONTRACT_ONE_TIME_CAPACITY, runStoreContract } from './store-contract.js';
 
 const timeouts = { commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 };
 
 async function redisStores(url: string, keyPrefix: string, clock: ManualClock, audit?: AuditLogOptions): Promise<Stores> {
-  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts, audit });
+  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY });
   await stores.waitReady();
   return stores;
 }
@@ -70,11 +70,12 @@ describeWithRedis('redis backend', () => {
       await stores.tokens.create({ id: 't', name: 'n', user: alice, scopes: ['mcp'], secretHash: 'h', createdAt: clock.now(), expiresAt: in1h });
       await stores.samlRequests.put('_r', 'corp', in1h);
       await stores.assertionReplay.consume('_a', in1h);
+      await stores.rateLimits.limiter('edge', { points: 5, durationSeconds: 3600 }).consume('192.0.2.1');
       await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
 
       const keys = await admin.keys(`${prefix}*`);
       expect(keys.sort()).toEqual(
-        ['audit', 'audit:head', 'saml-assertion:_a', 'saml-request:_r', 'session:s', 'token:t', `user-tokens:${alice.id}`].map((k) => prefix + k).sort(),
+        ['audit', 'audit:head', 'rate-limit:edge:192.0.2.1', 'saml-assertion:_a', 'saml-request-index', 'saml-request:_r', 'session:s', 'token:t', `user-tokens:${alice.id}`].map((k) => prefix + k).sort(),
       );
       for (const key of keys.filter((k) => !k.endsWith('audit') && !k.endsWith('audit:head'))) {
         const ttl = await admin.pttl(key);
@@ -94,6 +95,16 @@ describeWithRedis('redis backend', () => {
       const log = await a.audit.read({ limit: 1000 });
       expect(log).toHaveLength(200);
       expect(findChainBreak(log, GENESIS_HASH)).toBeNull();
+    });
+
+    it('counts one rate limit across instances sharing the key prefix', async () => {
+      const prefix = uniquePrefix();
+      const [a, b] = await Promise.all([redisStores(sharedRedisUrl, prefix, new ManualClock()), redisStores(sharedRedisUrl, prefix, new ManualClock())]);
+      open.push(a, b);
+      const limit = { points: 2, durationSeconds: 60 };
+      expect(await a.rateLimits.limiter('edge', limit).consume('192.0.2.1')).toEqual({ allowed: true });
+      expect(await b.rateLimits.limiter('edge', limit).consume('192.0.2.1')).toEqual({ allowed: true });
+      expect(await a.rateLimits.limiter('edge', limit).consume('192.0.2.1')).toMatchObject({ allowed: false });
     });
 
     it('chains the next event to one cut from the end of the stream, so the gap shows', async () => {
@@ -199,6 +210,7 @@ describeWithRedis('redis backend', () => {
         fx.stores.tokens.listByUser(alice.id),
         fx.stores.samlRequests.take('_r'),
         fx.stores.assertionReplay.consume('_a', now + 60_000),
+        fx.stores.rateLimits.limiter('edge', { points: 5, durationSeconds: 60 }).consume('192.0.2.1'),
         fx.stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null }),
         fx.stores.audit.read({ limit: 1 }),
         fx.stores.access.getRequest('r'),

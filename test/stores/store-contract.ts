@@ -4,7 +4,7 @@ import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import { AuditKeyRing, AuditSigner } from '../../server/audit/seal.js';
 import { verifyChain } from '../../server/audit/verify.js';
 import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/audit/types.js';
-import { InvalidCursorError, InvalidInputError, StoreUnavailableError } from '../../server/errors.js';
+import { InvalidCursorError, InvalidInputError, StoreFullError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
 import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
 import { auditKeyPair } from '../support/audit-keys.js';
@@ -28,6 +28,9 @@ export interface StoreFixture {
 }
 
 const HOUR = 3_600_000;
+
+/** Every backend under contract is built with this capacity of live one-time values per kind. */
+export const CONTRACT_ONE_TIME_CAPACITY = 4;
 
 export const alice: UserIdentity = { id: 'corp:alice', idp: 'corp', nameId: 'alice', email: 'alice@example.com', displayName: 'Alice', groups: ['engineering'] };
 export const bob: UserIdentity = { id: 'corp:bob', idp: 'corp', nameId: 'bob', email: 'bob@example.com', displayName: null, groups: [] };
@@ -183,6 +186,61 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         await fx.stores.cliLoginCodes.put('k', 'cli', fx.clock.now() + 60_000);
         expect(await fx.stores.cliLoginCodes.take('k')).toBe('cli');
         expect(await fx.stores.samlRequests.take('k')).toBe('saml');
+      });
+
+      it('refuses a new value while capacity are live, evicting none; room comes back as values are taken or expire', async () => {
+        const values = fx.stores.samlRequests;
+        const ids = Array.from({ length: CONTRACT_ONE_TIME_CAPACITY }, (_, i) => `_live${i}`);
+        for (const [i, id] of ids.entries()) await values.put(id, 'corp', fx.clock.now() + (i === 0 ? 60_000 : 120_000));
+        await expect(values.put('_extra', 'corp', fx.clock.now() + 60_000)).rejects.toBeInstanceOf(StoreFullError);
+        for (const id of ids) expect(await values.get(id)).toBe('corp');
+        expect(await values.get('_extra')).toBeNull();
+
+        expect(await values.take(ids[1]!)).toBe('corp');
+        await values.put('_extra', 'corp', fx.clock.now() + 120_000);
+        await expect(values.put('_more', 'corp', fx.clock.now() + 60_000)).rejects.toBeInstanceOf(StoreFullError);
+        fx.clock.advance(60_000);
+        await values.put('_more', 'corp', fx.clock.now() + 60_000);
+        expect(await values.get('_more')).toBe('corp');
+        await fx.stores.cliLoginCodes.put('_other-kind', 'cli', fx.clock.now() + 60_000);
+      });
+    });
+
+    describe('rate limits', () => {
+      it('allows `points` per key in a window, then refuses with the time until it refills', async () => {
+        const limiter = fx.stores.rateLimits.limiter('contract', { points: 3, durationSeconds: 60 });
+        const decisions = [];
+        for (let i = 0; i < 4; i++) decisions.push(await limiter.consume('192.0.2.1'));
+        expect(decisions.slice(0, 3)).toEqual([{ allowed: true }, { allowed: true }, { allowed: true }]);
+        expect(decisions[3]).toMatchObject({ allowed: false });
+        const { retryAfterMs } = decisions[3] as { retryAfterMs: number };
+        expect(retryAfterMs).toBeGreaterThan(0);
+        expect(retryAfterMs).toBeLessThanOrEqual(60_000);
+      });
+
+      it('counts each key and each limiter name apart', async () => {
+        const limiter = fx.stores.rateLimits.limiter('contract', { points: 1, durationSeconds: 60 });
+        expect(await limiter.consume('192.0.2.1')).toEqual({ allowed: true });
+        expect(await limiter.consume('192.0.2.1')).toMatchObject({ allowed: false });
+        expect(await limiter.consume('192.0.2.2')).toEqual({ allowed: true });
+        expect(await fx.stores.rateLimits.limiter('other', { points: 1, durationSeconds: 60 }).consume('192.0.2.1')).toEqual({ allowed: true });
+      });
+
+      it('takes several points at once', async () => {
+        const limiter = fx.stores.rateLimits.limiter('contract', { points: 3, durationSeconds: 60 });
+        expect(await limiter.consume('user:alice', 2)).toEqual({ allowed: true });
+        expect(await limiter.consume('user:alice', 2)).toMatchObject({ allowed: false });
+      });
+
+      // rate-limiter-flexible keeps its own time (Date.now in memory, the TTL in Redis), so
+      // this one waits out a real one-second window instead of moving the test clock.
+      it('refills once the window has passed', async () => {
+        const limiter = fx.stores.rateLimits.limiter('contract', { points: 1, durationSeconds: 1 });
+        expect(await limiter.consume('192.0.2.1')).toEqual({ allowed: true });
+        const refused = await limiter.consume('192.0.2.1');
+        expect(refused).toMatchObject({ allowed: false });
+        await new Promise((resolve) => setTimeout(resolve, (refused as { retryAfterMs: number }).retryAfterMs + 100));
+        expect(await limiter.consume('192.0.2.1')).toEqual({ allowed: true });
       });
     });
 

@@ -1,25 +1,40 @@
 import type { Clock } from '../../clock.js';
+import { StoreFullError } from '../../errors.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * In-process map whose entries vanish at an absolute time on the injected clock. A
  * periodic sweep bounds memory; reads never trust an entry the sweep has not reached.
+ * With a capacity, a new key beyond it is refused (StoreFullError) once a sweep finds
+ * no expired entry to drop: live entries are never evicted.
  */
 export class ExpiringMap<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
+  private readonly onRemove?: (key: string, value: V) => void;
+  private readonly capacity: number;
+
   constructor(
     private readonly clock: Clock,
-    /** Called whenever an entry leaves the map: expired, swept or taken. */
-    private readonly onRemove?: (key: string, value: V) => void,
+    options: {
+      /** Called whenever an entry leaves the map: expired, swept or taken. */
+      onRemove?: (key: string, value: V) => void;
+      capacity?: number;
+    } = {},
   ) {
+    this.onRemove = options.onRemove;
+    this.capacity = options.capacity ?? Infinity;
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
 
   set(key: string, value: V, expiresAt: number): void {
+    if (this.entries.size >= this.capacity && !this.entries.has(key)) {
+      this.sweep();
+      if (this.entries.size >= this.capacity) throw new StoreFullError();
+    }
     this.entries.set(key, { value, expiresAt });
   }
 

@@ -39,7 +39,7 @@ export class EmbeddedApiTokenStore implements ApiTokenStore {
   private readonly tokens: ExpiringMap<ApiTokenRecord>;
 
   constructor(clock: Clock) {
-    this.tokens = new ExpiringMap(clock, (id, token) => this.unindex(token.user.id, id));
+    this.tokens = new ExpiringMap(clock, { onRemove: (id, token) => this.unindex(token.user.id, id) });
   }
 
   async create(token: ApiTokenRecord): Promise<void> {
@@ -77,8 +77,8 @@ export class EmbeddedApiTokenStore implements ApiTokenStore {
 export class EmbeddedOneTimeValues implements OneTimeValueStore {
   private readonly values: ExpiringMap<string>;
 
-  constructor(clock: Clock) {
-    this.values = new ExpiringMap(clock);
+  constructor(clock: Clock, capacity: number) {
+    this.values = new ExpiringMap(clock, { capacity });
   }
 
   async put(key: string, value: string, expiresAt: number): Promise<void> {

@@ -1,7 +1,10 @@
 import { createRedactor } from '../../audit/redact.js';
 import type { Redactor } from '../../audit/redact.js';
 import type { AuditLogOptions } from '../../audit/types.js';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Clock } from '../../clock.js';
+import { FlexibleRateLimits } from '../flexible-rate-limits.js';
+import { ONE_TIME_VALUE_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { EmbeddedAccessStore } from './access-store.js';
 import { FileAuditLog } from './file-audit-log.js';
@@ -14,12 +17,13 @@ import {
 } from './identity-stores.js';
 
 /** Single-instance stores: state in memory, audit log in `dataDir`. */
-export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor; audit?: AuditLogOptions }): Promise<Stores> {
+export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor; audit?: AuditLogOptions; oneTimeValueCapacity?: number }): Promise<Stores> {
   const audit = await FileAuditLog.open(options.dataDir, options.clock, options.redact ?? createRedactor(), options.audit ?? { retention: false });
   const sessions = new EmbeddedLoginSessionStore(options.clock);
   const tokens = new EmbeddedApiTokenStore(options.clock);
-  const samlRequests = new EmbeddedOneTimeValues(options.clock);
-  const cliLoginCodes = new EmbeddedOneTimeValues(options.clock);
+  const capacity = options.oneTimeValueCapacity ?? ONE_TIME_VALUE_CAPACITY;
+  const samlRequests = new EmbeddedOneTimeValues(options.clock, capacity);
+  const cliLoginCodes = new EmbeddedOneTimeValues(options.clock, capacity);
   const assertionReplay = new EmbeddedAssertionReplayCache(options.clock);
   return {
     kind: 'embedded',
@@ -29,6 +33,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     cliLoginCodes,
     assertionReplay,
     leases: new EmbeddedLeaseStore(options.clock),
+    rateLimits: new FlexibleRateLimits(({ name, points, duration }) => new RateLimiterMemory({ keyPrefix: name, points, duration })),
     audit,
     access: new EmbeddedAccessStore(),
     events: new EventTarget(),

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
+import { StoreFullError } from '../../errors.js';
 import type {
   ApiTokenRecord,
   ApiTokenStore,
@@ -124,16 +125,39 @@ export class RedisApiTokenStore implements ApiTokenStore {
   }
 }
 
+// Drops the index's expired members, then adds the value unless the index already holds
+// `capacity` live ones. The index (score = expiresAt on the caller's clock) is what counts
+// live values; it expires with its longest-lived member.
+const putBounded = defineScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if not redis.call('ZSCORE', KEYS[2], ARGV[4]) and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[6], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[3], 'NX')
+redis.call('PEXPIRE', KEYS[2], ARGV[3], 'GT')
+return 1
+`);
+
 export class RedisOneTimeValues implements OneTimeValueStore {
   private readonly records: RedisJsonRecords<{ value: string; expiresAt: number }>;
+  private readonly index: string;
 
-  /** `namespace` is the full key prefix of this kind of value. */
-  constructor(redis: Redis, clock: Clock, namespace: string) {
-    this.records = new RedisJsonRecords(redis, clock, namespace);
+  /** Values live at `${prefix}${kind}:KEY`, their index at `${prefix}${kind}-index`. */
+  constructor(
+    private readonly redis: Redis,
+    private readonly clock: Clock,
+    prefix: string,
+    kind: string,
+    private readonly capacity: number,
+  ) {
+    this.records = new RedisJsonRecords(redis, clock, `${prefix}${kind}:`);
+    this.index = `${prefix}${kind}-index`;
   }
 
-  put(key: string, value: string, expiresAt: number): Promise<void> {
-    return this.records.put(key, { value, expiresAt });
+  async put(key: string, value: string, expiresAt: number): Promise<void> {
+    const args = [this.clock.now(), expiresAt, this.records.ttlMs(expiresAt), key, this.capacity, JSON.stringify({ value, expiresAt })];
+    const stored = await guarded('one-time value put', () => putBounded(this.redis, [this.records.key(key), this.index], args));
+    if (stored !== 1) throw new StoreFullError();
   }
 
   async get(key: string): Promise<string | null> {
@@ -141,7 +165,9 @@ export class RedisOneTimeValues implements OneTimeValueStore {
   }
 
   async take(key: string): Promise<string | null> {
-    return (await this.records.take(key))?.value ?? null;
+    const taken = await this.records.take(key);
+    if (taken) await guarded('one-time value take', () => this.redis.zrem(this.index, key));
+    return taken?.value ?? null;
   }
 }
 

@@ -2,6 +2,9 @@ import { createRedactor } from '../../audit/redact.js';
 import type { Redactor } from '../../audit/redact.js';
 import type { AuditLogOptions } from '../../audit/types.js';
 import type { Clock } from '../../clock.js';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { FlexibleRateLimits } from '../flexible-rate-limits.js';
+import { ONE_TIME_VALUE_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
 import {
@@ -23,22 +26,41 @@ export interface RedisStoreOptions {
   clock: Clock;
   redact?: Redactor;
   audit?: AuditLogOptions;
+  /** Live values per one-time value store (default ONE_TIME_VALUE_CAPACITY). */
+  oneTimeValueCapacity?: number;
 }
 
 /** Shared stores for several instances. Keys are prefixed here, not by ioredis, so every command (streams included) is covered. */
 export function createRedisStores(options: RedisStoreOptions): Stores {
   const redis = connectRedis(options);
   const { clock, keyPrefix: prefix } = options;
+  const capacity = options.oneTimeValueCapacity ?? ONE_TIME_VALUE_CAPACITY;
   const audit = new StreamAuditLog(redis, clock, prefix, options, options.redact ?? createRedactor(), options.audit ?? { retention: false });
   const events = new RedisEventBus(redis, `${prefix}events:`, options.connectTimeoutMs);
   return {
     kind: 'redis',
     sessions: new RedisLoginSessionStore(redis, clock, prefix),
     tokens: new RedisApiTokenStore(redis, clock, prefix),
-    samlRequests: new RedisOneTimeValues(redis, clock, `${prefix}saml-request:`),
-    cliLoginCodes: new RedisOneTimeValues(redis, clock, `${prefix}cli-login-code:`),
+    samlRequests: new RedisOneTimeValues(redis, clock, prefix, 'saml-request', capacity),
+    cliLoginCodes: new RedisOneTimeValues(redis, clock, prefix, 'cli-login-code', capacity),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
     leases: new RedisLeaseStore(redis, clock, prefix),
+    rateLimits: new FlexibleRateLimits(
+      ({ name, points, duration }) =>
+        // ioredis (not node-redis); no call while disconnected (the offline queue is off);
+        // a key over its budget is refused from memory until its window ends, so a flood
+        // costs one Redis round trip per client and window on each instance, not one per request.
+        new RateLimiterRedis({
+          storeClient: redis,
+          useRedisPackage: false,
+          rejectIfRedisNotReady: true,
+          keyPrefix: `${prefix}rate-limit:${name}`,
+          points,
+          duration,
+          inMemoryBlockOnConsumed: points + 1,
+        }),
+      (work) => guarded('rate limit', work),
+    ),
     audit,
     access: new RedisAccessStore(redis, clock, prefix),
     events,

@@ -1,0 +1,47 @@
+import { isIPv6 } from 'node:net';
+import type { RequestHandler } from 'express';
+import { StoreUnavailableError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { RateLimiter } from '../stores/types.js';
+
+/**
+ * Rate limits a route per client address: 429 with Retry-After once the client's budget
+ * is spent. The address is express's `req.ip`, which follows X-Forwarded-For only through
+ * `server.trustedProxies`. A refusal is logged, never audited: one durable audit write per
+ * refused request is exactly the amplification a flood wants. Fails closed: a request the
+ * store cannot count is refused with 503, since an uncounted request is an unlimited one.
+ */
+export function limitPerClient(limiter: RateLimiter, logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const client = clientKey(req.ip);
+    limiter.consume(client).then(
+      (decision) => {
+        if (decision.allowed) return next();
+        const seconds = Math.ceil(decision.retryAfterMs / 1000);
+        logger.warn({ client, path: `${req.baseUrl}${req.path}` }, 'rate limited');
+        res.status(429).setHeader('Retry-After', String(seconds)).type('text/plain').send(`Too many requests: try again in ${seconds} s.`);
+      },
+      (error: unknown) => {
+        if (!(error instanceof StoreUnavailableError)) return next(error);
+        res.status(503).type('text/plain').send('Service unavailable: try again shortly.');
+      },
+    );
+  };
+}
+
+/**
+ * What one client is counted as. IPv4 (also when IPv4-mapped): the address. IPv6: its /64,
+ * the block one subscriber is usually given (RFC 6177); counted per address, each such
+ * client would hold 2^64 budgets.
+ */
+export function clientKey(address: string | undefined): string {
+  if (address === undefined) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  const [head = '', tail] = address.replace(/%.*$/, '').toLowerCase().split('::');
+  const first = head === '' ? [] : head.split(':');
+  const last = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? first : [...first, ...Array<string>(Math.max(0, 8 - first.length - last.length)).fill('0'), ...last];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}

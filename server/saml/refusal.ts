@@ -1,0 +1,79 @@
+/**
+ * Why a SAML sign-in was refused: a fixed set of stable codes, the only thing a refusal
+ * records (audit `auth.login` DENIED, `data.reason`). Nothing the sender wrote ever
+ * reaches the audit log: the libraries' own messages quote the input ("Unknown SAML
+ * issuer ... Received: <anything>", a whole Reference element), and an unauthenticated
+ * sender must not be able to write into a durable, trusted record. docs/audit.md lists
+ * them.
+ */
+export const REFUSALS = {
+  response_missing: 'no SAMLResponse in the post',
+  redirect_binding: 'a SAML message in the query string (only HTTP-POST responses are accepted)',
+  response_too_large: 'the response is larger than accepted',
+  too_many_elements: 'the response has more elements than accepted',
+  too_deep: 'the response nests elements deeper than accepted',
+  too_many_attributes: 'the response has more XML attributes than accepted',
+  malformed_xml: 'the response is not well-formed XML',
+  xml_dtd: 'the response carries a DTD',
+  xml_comment: 'the response carries an XML comment',
+  xml_processing_instruction: 'the response carries a processing instruction',
+  not_a_response: 'not a SAML Response',
+  idp_error_status: 'the IdP answered with an error status',
+  signature_invalid: 'no valid IdP signature over the assertion',
+  assertion_missing: 'no signed assertion',
+  assertion_id_missing: 'the assertion has no ID',
+  issuer_mismatch: 'the issuer is not this IdP',
+  destination_mismatch: 'Response Destination is not this ACS',
+  recipient_mismatch: 'no bearer SubjectConfirmation whose Recipient is this ACS',
+  subject_confirmation_invalid: 'the bearer SubjectConfirmationData has no valid NotOnOrAfter',
+  audience_mismatch: 'the audience is not this service provider',
+  audience_missing: 'no AudienceRestriction with an Audience',
+  conditions_invalid: 'the assertion must hold exactly one Conditions',
+  not_yet_valid: 'the assertion is not yet valid',
+  expired: 'the assertion has expired',
+  in_response_to_missing: 'no InResponseTo (unsolicited responses are refused)',
+  in_response_to_unknown: 'InResponseTo names no pending request of this IdP (unknown, used or expired)',
+  replay: 'the assertion was already used (replay)',
+  name_id_invalid: 'the NameID is not exactly one plain-text node',
+  email_missing: 'no valid email in the configured attribute',
+  email_domain_not_allowed: 'email domain not allowed for this IdP',
+  too_many_groups: 'more groups than accepted',
+  refused: 'refused by the SAML library',
+} as const;
+
+export type RefusalCode = keyof typeof REFUSALS;
+
+/** A refused sign-in; `code` is what gets recorded. */
+export class SamlRejection extends Error {
+  constructor(readonly code: RefusalCode) {
+    super(REFUSALS[code]);
+  }
+}
+
+/**
+ * node-saml's and xml-crypto's messages, by the fixed text they start with (anchored, so
+ * text the sender put later in the message cannot pick the code). First match wins.
+ */
+const LIBRARY_MESSAGES: readonly [RegExp, RefusalCode][] = [
+  [/^(SAML provider returned|Bad status code|Invalid signature: NoPassive)/, 'idp_error_status'],
+  [/^(Unknown|Missing) SAML issuer/, 'issuer_mismatch'],
+  [/^SAML assertion audience mismatch/, 'audience_mismatch'],
+  [/^SAML assertion (has no AudienceRestriction|AudienceRestriction has no Audience)/, 'audience_missing'],
+  [/^SAML assertion not yet valid/, 'not_yet_valid'],
+  [/^(SAML assertion expired|No valid subject confirmation)/, 'expired'],
+  [/^InResponseTo is missing/, 'in_response_to_missing'],
+  [/^(InResponseTo|SubjectInResponseTo) /, 'in_response_to_unknown'],
+  [/^(Missing SAML assertion|Cannot obtain assertion)/, 'assertion_missing'],
+  [/^Unknown SAML response message/, 'not_a_response'],
+  [/^Unable to process multiple conditions/, 'conditions_invalid'],
+  [/^Not a valid XML document/, 'malformed_xml'],
+  [
+    /^(Invalid (document )?signature|invalid signature|Too many signatures|Only 1 signed references|ref URI|No signature found|No references passed|Could not validate|could not|Cannot validate|Cannot canonicalize|Canonical signed info|KeyInfo or publicCert|(signature|canonicalization|hash) algorithm|Unable to (exclusive )?canonicalize|Cannot apply transform)/,
+    'signature_invalid',
+  ],
+];
+
+/** The stable code for an error node-saml (or xml-crypto under it) refused a response with. */
+export function refusalOfLibraryError(error: Error): RefusalCode {
+  return LIBRARY_MESSAGES.find(([pattern]) => pattern.test(error.message))?.[1] ?? 'refused';
+}

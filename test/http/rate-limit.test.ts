@@ -1,0 +1,151 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PortcullisConfig } from '../../server/config/schema.js';
+import { clientKey } from '../../server/http/rate-limit.js';
+import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
+import { startRedisServer } from '../support/redis-server.js';
+import type { RedisServerHandle } from '../support/redis-server.js';
+import { createTestIdp, postToAcs, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import type { TestIdp } from '../support/test-idp.js';
+import { startInstancesOnRedis, startTestServer, testConfig } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
+
+let corp: TestIdp;
+beforeAll(async () => {
+  corp = await createTestIdp('corp');
+});
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+function limitedConfig(points: number, durationSeconds: number, extra: Record<string, unknown> = {}): PortcullisConfig {
+  return testConfig({
+    server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL, ...(extra.server as object | undefined) },
+    identityProviders: [corp.config],
+    rateLimits: { unauthenticated: { points, durationSeconds } },
+    ...Object.fromEntries(Object.entries(extra).filter(([key]) => key !== 'server')),
+  });
+}
+
+async function start(config: PortcullisConfig): Promise<TestServer> {
+  const server = await startTestServer({ config });
+  servers.push(server);
+  return server;
+}
+
+const loginStart = (server: TestServer, headers: Record<string, string> = {}) => fetch(`${server.url}/auth/saml/corp/login`, { redirect: 'manual', headers });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the unauthenticated edge, rate limited per client address', () => {
+  it('answers 429 with Retry-After and a plain message once the budget is spent, and serves again after it', async () => {
+    const server = await start(limitedConfig(2, 1));
+    expect((await loginStart(server)).status).toBe(302);
+    expect((await loginStart(server)).status).toBe(302);
+    const refused = await loginStart(server);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await refused.text()).toMatch(/^Too many requests: try again in \d+ s\.$/);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 1).toBe(true);
+    await sleep(retryAfter * 1000 + 100);
+    expect((await loginStart(server)).status).toBe(302);
+  });
+
+  it('shares one budget across every unauthenticated route, and leaves health and GraphQL alone', async () => {
+    const devIdp = { enabled: true, users: [{ nameId: 'alice', email: 'alice@example.com', displayName: 'Alice' }] };
+    const server = await start(limitedConfig(1, 60, { devIdp }));
+    expect((await loginStart(server)).status).toBe(302);
+    const form = { method: 'POST', body: new URLSearchParams({ x: '1' }) };
+    const limited: [string, RequestInit?][] = [
+      ['/auth/saml/corp/login'],
+      ['/auth/saml/corp/acs', form],
+      ['/auth/saml/corp/metadata'],
+      ['/auth/saml/dev/login'],
+      ['/auth/cli/login?port=49152'],
+      ['/auth/cli/finish'],
+      ['/auth/cli/finish', form],
+      ['/auth/cli/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }],
+      ['/dev-idp/sso?SAMLRequest=x'],
+      ['/dev-idp/sso', form],
+    ];
+    for (const [path, init] of limited) expect((await fetch(`${server.url}${path}`, { redirect: 'manual', ...init })).status, path).toBe(429);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const graphql = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ identityProviders { id } }' }) });
+    expect(graphql.status).toBe(200);
+  });
+
+  it('audits a refused ACS post within the budget, and only logs those past it (no durable write per flooded request)', async () => {
+    const server = await start(limitedConfig(2, 60));
+    const denials = async () => (await server.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'auth.login' && e.outcome === 'DENIED').length;
+    const junk = '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>';
+    expect((await postToAcs(server.url, 'corp', junk)).status).toBe(401);
+    expect((await postToAcs(server.url, 'corp', junk)).status).toBe(401);
+    expect(await denials()).toBe(2);
+    for (let i = 0; i < 5; i++) expect((await postToAcs(server.url, 'corp', junk)).status).toBe(429);
+    expect(await denials()).toBe(2);
+    const limitedLines = server.logs.filter((line) => line.includes('"msg":"rate limited"'));
+    expect(limitedLines).toHaveLength(5);
+    expect(JSON.parse(limitedLines[0]!)).toMatchObject({ level: 40, client: '127.0.0.1', path: '/auth/saml/corp/acs' });
+  });
+
+  it('counts the client named by X-Forwarded-For only behind a trusted proxy', async () => {
+    const behindProxy = await start(limitedConfig(1, 60, { server: { trustedProxies: ['127.0.0.1/32'] } }));
+    expect((await loginStart(behindProxy, { 'x-forwarded-for': '198.51.100.1' })).status).toBe(302);
+    expect((await loginStart(behindProxy, { 'x-forwarded-for': '198.51.100.1' })).status).toBe(429);
+    expect((await loginStart(behindProxy, { 'x-forwarded-for': '198.51.100.2' })).status).toBe(302);
+    // A client cannot prepend addresses of its choosing: the proxy appends the real one last.
+    expect((await loginStart(behindProxy, { 'x-forwarded-for': '203.0.113.9, 198.51.100.1' })).status).toBe(429);
+
+    const direct = await start(limitedConfig(1, 60));
+    expect((await loginStart(direct, { 'x-forwarded-for': '198.51.100.1' })).status).toBe(302);
+    expect((await loginStart(direct, { 'x-forwarded-for': '198.51.100.2' })).status).toBe(429);
+  });
+});
+
+describe('client address as counted', () => {
+  it('is the IPv4 address, also when IPv4-mapped', () => {
+    expect(clientKey('192.0.2.7')).toBe('192.0.2.7');
+    expect(clientKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+  });
+
+  it('is the /64 of an IPv6 address, however it is written', () => {
+    expect(clientKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+  });
+});
+
+describeWithRedis('the unauthenticated edge on Redis', () => {
+  it('counts one budget across instances sharing the store', async () => {
+    const instances = await startInstancesOnRedis(limitedConfig(2, 60));
+    servers.push(...instances);
+    const [a, b] = instances as [TestServer, TestServer];
+    expect((await loginStart(a)).status).toBe(302);
+    expect((await loginStart(b)).status).toBe(302);
+    expect((await loginStart(a)).status).toBe(429);
+    expect((await loginStart(b)).status).toBe(429);
+  });
+
+  describe('when Redis is down', () => {
+    let redis: RedisServerHandle;
+    beforeAll(async () => {
+      redis = await startRedisServer();
+    });
+    afterAll(() => redis.stop());
+
+    it('refuses with 503 rather than serve uncounted', async () => {
+      const server = await startTestServer({ config: limitedConfig(100, 60), stores: await redisStoresForTest({ url: redis.url, fast: true }) });
+      servers.push(server);
+      expect((await fetch(`${server.url}/auth/saml/corp/metadata`)).status).toBe(200);
+      await redis.kill();
+      const res = await fetch(`${server.url}/auth/saml/corp/metadata`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('set-cookie')).toBeNull();
+      await redis.restart();
+      await server.stores.waitReady();
+      expect((await fetch(`${server.url}/auth/saml/corp/metadata`)).status).toBe(200);
+    });
+  });
+});

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RefusalCode } from '../../server/saml/refusal.js';
+import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import type { TestIdp } from '../support/test-idp.js';
+import { startTestServer, testConfig } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
+
+/** Text an unauthenticated sender puts in a response, hoping to see it in a trusted record. */
+const MARKER = 'ATTACKER-TEXT-7f3a9c';
+
+let server: TestServer;
+let corp: TestIdp;
+
+beforeAll(async () => {
+  corp = await createTestIdp('corp');
+  // At info, as in production: the libraries' own messages go to the debug level only.
+  server = await startTestServer({
+    config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config], logging: { level: 'info' } }),
+  });
+});
+afterAll(() => server.close());
+
+const fresh = async () => (await startLogin(server.url, 'corp')).requestId;
+
+/** Each response carries MARKER where the refusing check (ours or the library's) would quote it. */
+const cases: [string, RefusalCode, () => Promise<string>][] = [
+  ['in the Issuer', 'issuer_mismatch', async () => corp.signedResponse({ inResponseTo: await fresh(), issuer: `https://evil.example/${MARKER}` })],
+  ['in the Audience', 'audience_mismatch', async () => corp.signedResponse({ inResponseTo: await fresh(), audience: MARKER })],
+  ['in the Destination', 'destination_mismatch', async () => corp.signedResponse({ inResponseTo: await fresh(), destination: MARKER })],
+  ['in InResponseTo', 'in_response_to_unknown', async () => corp.signedResponse({ inResponseTo: `_${MARKER}` })],
+  [
+    "in the IdP's StatusMessage",
+    'idp_error_status',
+    async () =>
+      `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${corp.acsUrl}" InResponseTo="${await fresh()}">` +
+      `<saml:Issuer>${corp.issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"/><samlp:StatusMessage>${MARKER}</samlp:StatusMessage></samlp:Status></samlp:Response>`,
+  ],
+  ['in a signature Reference URI', 'signature_invalid', async () => corp.signedResponse({ inResponseTo: await fresh() }).replace(/<Reference URI="#[^"]+"/, `<Reference URI="#${MARKER}"`)],
+  [
+    'in a DigestMethod algorithm',
+    'signature_invalid',
+    async () => corp.signedResponse({ inResponseTo: await fresh() }).replace(/<DigestMethod Algorithm="[^"]+"/, `<DigestMethod Algorithm="urn:${MARKER}"`),
+  ],
+];
+
+describe('refusal reasons are fixed codes, never text the sender wrote', () => {
+  for (const [where, code, build] of cases) {
+    it(`records ${code} for a response with attacker text ${where}, and neither the audit log nor the log carries that text`, async () => {
+      const xml = await build();
+      expect(xml).toContain(MARKER);
+      const before = (await server.stores.audit.read({ limit: 10_000 })).length;
+      const logged = server.logs.length;
+      const result = await postToAcs(server.url, 'corp', xml);
+      expect(result.status).toBe(401);
+      const events = (await server.stores.audit.read({ limit: 10_000 })).slice(before);
+      expect(events.map((e) => [e.type, e.outcome, e.actor, e.data])).toEqual([['auth.login', 'DENIED', null, { idp: 'corp', reason: code }]]);
+      expect(JSON.stringify(events)).not.toContain(MARKER);
+      expect(server.logs.slice(logged).join('')).not.toContain(MARKER);
+    });
+  }
+});
