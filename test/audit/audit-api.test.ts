@@ -3,9 +3,9 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessConfig } from '../support/access-fixture.js';
 import { describeWithRedis } from '../support/redis.js';
-import { postGraphQL, startInstancesOnRedis, startTestServer, testConfig } from '../support/test-server.js';
+import { postGraphQL, startInstancesOnRedis, startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
-import { createTestIdp, signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, signIn, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 
 const QUERY = 'query($filter: AuditFilter, $first: Int, $after: String) { auditEvents(filter: $filter, first: $first, after: $after) { items { id type actor outcome server data hash } pageInfo { endCursor hasNextPage } } }';
@@ -13,7 +13,7 @@ type Page = { items: { id: string; type: string; actor: string | null; outcome: 
 
 function config(idp: TestIdp) {
   const access = accessConfig();
-  return testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [idp.config], roles: access.roles, servers: access.servers });
+  return configTrusting([idp], { roles: access.roles, servers: access.servers });
 }
 
 const person = (name: string, groups: string[]) => ({ nameId: `${name}@example.com`, attributes: { email: `${name}@example.com`, groups } });

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessConfig } from '../support/access-fixture.js';
-import { postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
+import { postGraphQL, startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
-import { createTestIdp, signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, signIn, configTrusting } from '../support/test-idp.js';
 
 /** Runs `portcullis audit tail` until it has printed `count` lines, then stops it. */
 function tail(args: string[], env: NodeJS.ProcessEnv, count: number): Promise<Record<string, unknown>[]> {
@@ -41,7 +41,7 @@ describe('portcullis audit tail', () => {
   let token: string;
   beforeAll(async () => {
     const idp = await createTestIdp('corp');
-    server = await startTestServer({ config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [idp.config], roles: accessConfig().roles, servers: accessConfig().servers }) });
+    server = await startTestServer({ config: configTrusting([idp], { roles: accessConfig().roles, servers: accessConfig().servers }) });
     const cookie = await signIn(server.url, idp, { nameId: 'carol@example.com', attributes: { email: 'carol@example.com', groups: ['security'] } });
     token = ((await postGraphQL(server.url, { query: 'mutation { createApiToken(name: "siem", scopes: ["audit:read"], ttlSeconds: 600) { token } }' }, { cookie })).body.data as { createApiToken: { token: string } }).createApiToken.token;
     for (let n = 0; n < 6; n++) await server.stores.audit.append({ type: 'test.event', outcome: n % 2 ? 'DENIED' : 'SUCCESS', actor: 'x@example.com', server: 'everything', data: { n } });

@@ -1,8 +1,8 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { executeOverWs, postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
+import { executeOverWs, postGraphQL, startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
-import { createTestIdp, signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, signIn, TEST_PUBLIC_URL, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 import { createClient } from 'graphql-ws';
 
@@ -23,7 +23,7 @@ describe('API tokens', () => {
   beforeAll(async () => {
     corp = await createTestIdp('corp');
     server = await startTestServer({
-      config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config], apiTokens: { maxTtlSeconds: 86400 } }),
+      config: configTrusting([corp], { apiTokens: { maxTtlSeconds: 86400 } }),
     });
     aliceCookie = await signIn(server.url, corp);
     bobCookie = await signIn(server.url, corp, { nameId: 'bob@example.com', attributes: { email: 'bob@example.com' } });

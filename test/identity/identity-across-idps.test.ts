@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithRedis, redisStoresForTest, uniquePrefix } from '../support/redis.js';
 import { createApiToken, postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
-import { createTestIdp, postToAcs, signIn, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, postToAcs, signIn, startLogin, TEST_PUBLIC_URL, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 
 const AUDIT = '{ auditEvents(first: 100) { items { actor } } }';
@@ -85,7 +85,7 @@ describeWithRedis('credentials issued before the IdP rules changed', () => {
     const prefix = uniquePrefix();
     // Before: partner was the only IdP, trusted for any domain.
     const before = await startTestServer({
-      config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [partner.config], roles }),
+      config: configTrusting([partner], { roles }),
       stores: await redisStoresForTest({ prefix }),
     });
     // After: corp joined for example.com; partner keeps partner.example. Same store.

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
-import { startTestServer, testConfig } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
-import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, postToAcs, startLogin, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 
 describeWithRedis('SAML sign-in when the store is down', () => {
@@ -15,7 +15,7 @@ describeWithRedis('SAML sign-in when the store is down', () => {
     redis = await startRedisServer();
     corp = await createTestIdp('corp');
     const stores = await redisStoresForTest({ url: redis.url, fast: true });
-    server = await startTestServer({ stores, config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] }) });
+    server = await startTestServer({ stores, config: configTrusting([corp]) });
   });
   afterAll(async () => {
     await server.close();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithRedis } from '../support/redis.js';
-import { postGraphQL, startInstancesOnRedis, testConfig } from '../support/test-server.js';
+import { postGraphQL, startInstancesOnRedis } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
-import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, postToAcs, startLogin, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 
 describeWithRedis('SAML sign-in across instances sharing Redis', () => {
@@ -12,7 +12,7 @@ describeWithRedis('SAML sign-in across instances sharing Redis', () => {
 
   beforeAll(async () => {
     corp = await createTestIdp('corp');
-    [a, b] = (await startInstancesOnRedis(testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] }))) as [TestServer, TestServer];
+    [a, b] = (await startInstancesOnRedis(configTrusting([corp]))) as [TestServer, TestServer];
   });
   afterAll(async () => {
     await Promise.all([a.close(), b.close()]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, postToAcs, startLogin, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
-import { startTestServer, testConfig } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 /**
@@ -48,7 +48,7 @@ describe('return paths after sign-in (no open redirect)', () => {
   let corp: TestIdp;
   beforeAll(async () => {
     corp = await createTestIdp('corp');
-    server = await startTestServer({ config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] }) });
+    server = await startTestServer({ config: configTrusting([corp]) });
   });
   afterAll(() => server.close());
 

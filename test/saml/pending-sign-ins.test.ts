@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, postToAcs, startLogin, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
-import { startTestServer, testConfig } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 describe('pending sign-ins at capacity (embedded store)', () => {
@@ -11,7 +11,7 @@ describe('pending sign-ins at capacity (embedded store)', () => {
   let corp: TestIdp;
   beforeAll(async () => {
     corp = await createTestIdp('corp');
-    const config = testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] });
+    const config = configTrusting([corp]);
     const clock = new ManualClock();
     const stores = await createEmbeddedStores({ dataDir: config.store.dataDir, clock, oneTimeValueCapacity: 2 });
     server = await startTestServer({ config, stores, clock });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RefusalCode } from '../../server/saml/refusal.js';
-import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, postToAcs, startLogin, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
-import { startTestServer, testConfig } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 /** Text an unauthenticated sender puts in a response, hoping to see it in a trusted record. */
@@ -15,7 +15,7 @@ beforeAll(async () => {
   corp = await createTestIdp('corp');
   // At info, as in production: the libraries' own messages go to the debug level only.
   server = await startTestServer({
-    config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config], logging: { level: 'info' } }),
+    config: configTrusting([corp], { logging: { level: 'info' } }),
   });
 });
 afterAll(() => server.close());

@@ -3,9 +3,9 @@ import { DOMParser } from '@xmldom/xmldom';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeForPost, signElement } from '../../server/dev-idp/saml-response.js';
 import { MAX_RESPONSE_BYTES } from '../../server/saml/raw-response.js';
-import { createTestIdp, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { createTestIdp, startLogin, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
-import { startTestServer, testConfig } from '../support/test-server.js';
+import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 let server: TestServer;
@@ -13,7 +13,7 @@ let corp: TestIdp;
 
 beforeAll(async () => {
   corp = await createTestIdp('corp');
-  server = await startTestServer({ config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [corp.config] }) });
+  server = await startTestServer({ config: configTrusting([corp]) });
 });
 afterAll(() => server.close());
 afterEach(() => vi.restoreAllMocks());

@@ -3,6 +3,7 @@ import { buildResponseXml, encodeForPost, signElement } from '../../server/dev-i
 import type { AssertionSpec, SigningKey } from '../../server/dev-idp/saml-response.js';
 import { spUrls } from '../../server/saml/sp-urls.js';
 import { selfSignedCertificate } from './certificates.js';
+import { testConfig } from './test-server.js';
 
 /** The public URL every SAML test server is configured with (Destination, Recipient, ACS). */
 export const TEST_PUBLIC_URL = 'http://127.0.0.1:8080';
@@ -102,4 +103,9 @@ export async function signIn(serverUrl: string, idp: TestIdp, spec: Partial<Asse
   const result = await postToAcs(serverUrl, idp.id, idp.signedResponse({ inResponseTo: requestId, ...spec }));
   if (result.status !== 303 || !result.cookie) throw new Error(`sign-in failed with ${result.status}`);
   return result.cookie;
+}
+
+/** A test config trusting these IdPs, at the public URL their responses are addressed to. */
+export function configTrusting(idps: readonly TestIdp[], overrides: Record<string, unknown> = {}) {
+  return testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: idps.map((idp) => idp.config), ...overrides });
 }
