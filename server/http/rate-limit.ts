@@ -11,14 +11,25 @@ import type { RateLimiter } from '../stores/types.js';
  * refused request is exactly the amplification a flood wants. Fails closed: a request the
  * store cannot count is refused with 503, since an uncounted request is an unlimited one.
  */
+const MAX_LOGGED_CLIENTS = 10_000;
+
 export function limitPerClient(limiter: RateLimiter, logger: Logger): RequestHandler {
+  // One log line per client per window: a line per refused request would let a flood fill the logs instead.
+  const logged = new Map<string, number>();
+  const logOnce = (client: string, path: string, retryAfterMs: number) => {
+    const now = Date.now();
+    if ((logged.get(client) ?? 0) > now) return;
+    if (logged.size >= MAX_LOGGED_CLIENTS) logged.clear();
+    logged.set(client, now + retryAfterMs);
+    logger.warn({ client, path }, 'rate limited (further refusals of this client in this window are not logged)');
+  };
   return (req, res, next) => {
     const client = clientKey(req.ip);
     limiter.consume(client).then(
       (decision) => {
         if (decision.allowed) return next();
         const seconds = Math.ceil(decision.retryAfterMs / 1000);
-        logger.warn({ client, path: `${req.baseUrl}${req.path}` }, 'rate limited');
+        logOnce(client, `${req.baseUrl}${req.path}`, decision.retryAfterMs);
         res.status(429).setHeader('Retry-After', String(seconds)).type('text/plain').send(`Too many requests: try again in ${seconds} s.`);
       },
       (error: unknown) => {

@@ -53,8 +53,9 @@ describe('the unauthenticated edge, rate limited per client address', () => {
   });
 
   it('shares one budget across every unauthenticated route, and leaves health and GraphQL alone', async () => {
-    const devIdp = { enabled: true, users: [{ nameId: 'alice', email: 'alice@example.com', displayName: 'Alice' }] };
-    const server = await start(limitedConfig(1, 60, { devIdp }));
+    // Two IdPs: each asserts its own domain (identityProviders[].emailDomains).
+    const devIdp = { enabled: true, users: [{ nameId: 'alice', email: 'alice@dev.example.org', displayName: 'Alice' }] };
+    const server = await start(limitedConfig(1, 60, { devIdp, identityProviders: [{ ...corp.config, emailDomains: ['example.com'] }] }));
     expect((await loginStart(server)).status).toBe(302);
     const form = { method: 'POST', body: new URLSearchParams({ x: '1' }) };
     const limited: [string, RequestInit?][] = [
@@ -75,7 +76,7 @@ describe('the unauthenticated edge, rate limited per client address', () => {
     expect(graphql.status).toBe(200);
   });
 
-  it('audits a refused ACS post within the budget, and only logs those past it (no durable write per flooded request)', async () => {
+  it('audits a refused ACS post within the budget, and only logs those past it, once per client and window (no write per flooded request)', async () => {
     const server = await start(limitedConfig(2, 60));
     const denials = async () => (await server.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'auth.login' && e.outcome === 'DENIED').length;
     const junk = '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>';
@@ -84,8 +85,8 @@ describe('the unauthenticated edge, rate limited per client address', () => {
     expect(await denials()).toBe(2);
     for (let i = 0; i < 5; i++) expect((await postToAcs(server.url, 'corp', junk)).status).toBe(429);
     expect(await denials()).toBe(2);
-    const limitedLines = server.logs.filter((line) => line.includes('"msg":"rate limited"'));
-    expect(limitedLines).toHaveLength(5);
+    const limitedLines = server.logs.filter((line) => line.includes('"msg":"rate limited'));
+    expect(limitedLines).toHaveLength(1);
     expect(JSON.parse(limitedLines[0]!)).toMatchObject({ level: 40, client: '127.0.0.1', path: '/auth/saml/corp/acs' });
   });
 
