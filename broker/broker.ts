@@ -198,7 +198,7 @@ export class Broker {
   }
 
   private open(ws: WebSocket, request: IncomingMessage, admission: Admission): void {
-    const { servers, principal, grants } = admission;
+    const { servers, principal, grants, lease, processes } = admission;
     const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger: this.deps.logger, idleTimeoutMs: this.deps.config.broker.idleTimeoutSeconds * 1000 };
     const { logger } = this.deps;
     const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger, scrubber: this.deps.scrubber, agents: this.agents });
@@ -208,7 +208,7 @@ export class Broker {
       ? new FederatedSession(ws, servers.map((s) => ({ server: s.name, upstream: upstreamFor(s), grants: grantsFor(s) })), principal, { ...deps, version: BROKER_VERSION })
       : new BrokerSession(ws, upstreamFor(servers[0]!), servers[0]!.name, principal, grantsFor(servers[0]!), deps);
     this.sessions.add(session);
-    this.processes += admission.processes;
+    this.processes += processes;
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     // The session must not outlive the token or sign-in that opened it (revoked, signed out, expired).
@@ -218,8 +218,8 @@ export class Broker {
     );
     session.onended = () => {
       this.sessions.delete(session);
-      this.processes -= admission.processes;
-      admission.lease.release();
+      this.processes -= processes;
+      lease.release();
       unwatch();
     };
     session.start(request.socket.remoteAddress).catch((error: unknown) => {

@@ -13,8 +13,13 @@ export function describeCredentialEnd(kind: Credential['kind'], why: CredentialE
   return kind === 'token' ? 'API token revoked' : 'signed out';
 }
 
-interface Watcher {
-  onEnd: (why: CredentialEnd) => void;
+type OnEnd = (why: CredentialEnd) => void;
+
+interface Watched {
+  credential: Credential;
+  /** One per connection opened with the credential (several sessions may share one token). */
+  watchers: Set<OnEnd>;
+  /** One timer per credential, at its expiresAt, however many connections it opened. */
   expiry: { cancel(): void };
 }
 
@@ -25,7 +30,7 @@ interface Watcher {
  * lost. A connection must not outlive the credential that opened it.
  */
 export class CredentialWatch {
-  private readonly watched = new Map<string, { credential: Credential; watchers: Set<Watcher> }>();
+  private readonly watched = new Map<string, Watched>();
   private readonly unsubscribe: () => void;
   private readonly recheck: NodeJS.Timeout;
 
@@ -38,11 +43,15 @@ export class CredentialWatch {
   }
 
   /** Calls `onEnd` (once) when the credential ends; returns the unwatch. */
-  watch(credential: Credential, onEnd: (why: CredentialEnd) => void): () => void {
+  watch(credential: Credential, onEnd: OnEnd): () => void {
     const key = `${credential.kind}:${credential.id}`;
-    const entry = this.watched.get(key) ?? { credential, watchers: new Set<Watcher>() };
-    this.watched.set(key, entry);
-    const watcher: Watcher = { onEnd, expiry: timerAt(this.deps.clock, credential.expiresAt, () => this.fire(key, watcher, 'expired')) };
+    let entry = this.watched.get(key);
+    if (!entry) {
+      entry = { credential, watchers: new Set(), expiry: timerAt(this.deps.clock, credential.expiresAt, () => this.end(key, 'expired')) };
+      this.watched.set(key, entry);
+    }
+    // A wrapper per call, so the same callback watched twice is two watchers.
+    const watcher: OnEnd = (why) => onEnd(why);
     entry.watchers.add(watcher);
     return () => this.remove(key, watcher);
   }
@@ -50,7 +59,7 @@ export class CredentialWatch {
   close(): void {
     this.unsubscribe();
     clearInterval(this.recheck);
-    for (const { watchers } of this.watched.values()) for (const watcher of watchers) watcher.expiry.cancel();
+    for (const entry of this.watched.values()) entry.expiry.cancel();
     this.watched.clear();
   }
 
@@ -65,19 +74,16 @@ export class CredentialWatch {
   private end(key: string, why: CredentialEnd): void {
     const entry = this.watched.get(key);
     if (!entry) return;
-    for (const watcher of [...entry.watchers]) this.fire(key, watcher, why);
+    this.watched.delete(key);
+    entry.expiry.cancel();
+    for (const watcher of entry.watchers) watcher(why);
   }
 
-  private fire(key: string, watcher: Watcher, why: CredentialEnd): void {
-    if (!this.remove(key, watcher)) return;
-    watcher.onEnd(why);
-  }
-
-  private remove(key: string, watcher: Watcher): boolean {
+  private remove(key: string, watcher: OnEnd): void {
     const entry = this.watched.get(key);
-    if (!entry?.watchers.delete(watcher)) return false;
-    watcher.expiry.cancel();
-    if (entry.watchers.size === 0) this.watched.delete(key);
-    return true;
+    if (!entry?.watchers.delete(watcher)) return;
+    if (entry.watchers.size > 0) return;
+    entry.expiry.cancel();
+    this.watched.delete(key);
   }
 }
