@@ -7,8 +7,8 @@ import { grantStatus } from '../server/access/types.js';
 import type { GrantRecord } from '../server/access/types.js';
 import type { Clock } from '../server/clock.js';
 import type { McpServerConfig, PortcullisConfig } from '../server/config/schema.js';
-import { ForbiddenError, PortcullisError, StoreUnavailableError, UnauthenticatedError } from '../server/errors.js';
-import { refuseUpgrade } from '../server/http/upgrade-router.js';
+import { ForbiddenError, LimitExceededError, PortcullisError } from '../server/errors.js';
+import { refusalOf, refuseUpgrade, UpgradeRefused } from '../server/http/upgrade-router.js';
 import { requireScope } from '../server/identity/api-tokens.js';
 import { describeCredentialEnd } from '../server/identity/credential-watch.js';
 import type { CredentialWatch } from '../server/identity/credential-watch.js';
@@ -52,14 +52,18 @@ export interface BrokerDeps {
   leases: LeaseKeeper;
 }
 
-/** An upgrade that passed every check, with the places it holds under the caps. */
+/** An upgrade that passed every check, with the place it holds under the user's cap. */
 interface Admission {
+  federated: boolean;
   servers: McpServerConfig[];
   principal: Principal;
   grants: GrantRecord[];
   lease: Lease;
-  /** Upstream processes the session will start (stdio servers). */
-  processes: number;
+}
+
+/** Upstream processes a session over these servers starts (one per stdio server). */
+function processesOf(servers: readonly McpServerConfig[]): number {
+  return servers.filter((s) => s.transport === 'stdio').length;
 }
 
 /** What the broker needs of a live session, single-server or federated. */
@@ -70,17 +74,6 @@ interface LiveSession {
   end(code: number, reason: string, pending: { code: number; reason: 'broker_shutting_down' | 'credential_revoked' | 'credential_expired' } | null): Promise<void>;
   start(clientAddress: string | undefined): Promise<void>;
   onended?: () => void;
-}
-
-class UpgradeRefused extends Error {
-  constructor(
-    readonly status: number,
-    readonly text: string,
-    /** For a 401: what the Bearer challenge says (null when no credential was presented). */
-    readonly challenge: { error: 'invalid_token' | 'invalid_request'; description: string } | null = null,
-  ) {
-    super(text);
-  }
 }
 
 /**
@@ -118,6 +111,8 @@ export class Broker {
       (admission) => {
         let opened = false;
         try {
+          // Checked again after the awaits: a session opened now would miss the shutdown's sweep.
+          if (this.closing) throw new UpgradeRefused(503, 'shutting down');
           this.checkInstanceCapacity(admission);
           this.wss.handleUpgrade(request, socket, head, (ws) => {
             opened = true;
@@ -150,7 +145,6 @@ export class Broker {
    * caller's session cap.
    */
   private async admit(request: IncomingMessage): Promise<Admission> {
-    if (this.closing) throw new UpgradeRefused(503, 'shutting down');
     const target = request.url ?? '';
     const [path, query = ''] = target.split('?', 2) as [string, string?];
     if (CREDENTIAL_PARAMS.test(`?${query}`)) throw new UpgradeRefused(401, 'a credential in the URL is refused: send Authorization: Bearer', { error: 'invalid_request', description: 'credentials in the URL are refused' });
@@ -163,32 +157,32 @@ export class Broker {
     const { authenticator } = this.deps.identity;
     const credential = authenticator.presented(request.headers);
     if (credential === null) throw new UpgradeRefused(401, 'sign in first: no credential presented');
-    const principal = await authenticator.resolve(credential).catch((error: unknown) => {
+    const principal = (await authenticator.resolve(credential).catch((error: unknown) => {
       if (error instanceof PortcullisError && error.code === 'UNAUTHENTICATED') throw new UpgradeRefused(401, error.message, { error: 'invalid_token', description: error.message });
       throw error;
-    });
-    requireScope(principal!, 'mcp');
+    }))!;
+    requireScope(principal, 'mcp');
     const servers = named ? [named] : this.deps.config.servers;
-    const grants = await this.activeGrants(principal!, new Set(servers.map((s) => s.name)));
+    const grants = await this.activeGrants(principal, new Set(servers.map((s) => s.name)));
     if (grants.length === 0) throw new ForbiddenError(`no active grant for ${named?.name ?? 'any server'}`);
     const granted = named ? [named] : servers.filter((s) => grants.some((g) => g.server === s.name));
     const { maxSessionsPerUser } = this.deps.config.broker;
-    const lease = await this.deps.leases.take(`mcp-sessions:${principal!.user.id}`, maxSessionsPerUser);
-    if (!lease) throw new UpgradeRefused(429, `too many live MCP sessions for this user (broker.maxSessionsPerUser: ${maxSessionsPerUser})`);
-    return { servers: granted, principal: principal!, grants, lease, processes: granted.filter((s) => s.transport === 'stdio').length };
+    const lease = await this.deps.leases.take(`mcp-sessions:${principal.user.id}`, maxSessionsPerUser);
+    if (!lease) throw new LimitExceededError(`too many live MCP sessions for this user (broker.maxSessionsPerUser: ${maxSessionsPerUser})`);
+    return { federated, servers: granted, principal, grants, lease };
   }
 
   /** Checked at once before the handshake, so racing upgrades cannot overshoot the instance caps. */
   private checkInstanceCapacity(admission: Admission): void {
     const { maxSessionsPerInstance, maxUpstreamProcesses } = this.deps.config.broker;
     if (this.sessions.size >= maxSessionsPerInstance) throw new UpgradeRefused(503, `this instance is at capacity (broker.maxSessionsPerInstance: ${maxSessionsPerInstance})`);
-    if (this.processes + admission.processes > maxUpstreamProcesses) throw new UpgradeRefused(503, `this instance is at capacity (broker.maxUpstreamProcesses: ${maxUpstreamProcesses})`);
+    if (this.processes + processesOf(admission.servers) > maxUpstreamProcesses) throw new UpgradeRefused(503, `this instance is at capacity (broker.maxUpstreamProcesses: ${maxUpstreamProcesses})`);
   }
 
   private refuse(socket: Duplex, error: unknown): void {
-    const refusal = toRefusal(error);
+    const refusal = refusalOf(error);
     if (refusal.status >= 500 && !(error instanceof UpgradeRefused)) this.deps.logger.warn({ err: error }, 'MCP upgrade refused');
-    refuseUpgrade(socket, refusal.status, refusal.text, refusal.challenge);
+    refuseUpgrade(socket, refusal);
   }
 
   private async activeGrants(principal: Principal, servers: ReadonlySet<string>): Promise<GrantRecord[]> {
@@ -198,12 +192,12 @@ export class Broker {
   }
 
   private open(ws: WebSocket, request: IncomingMessage, admission: Admission): void {
-    const { servers, principal, grants, lease, processes } = admission;
+    const { federated, servers, principal, grants, lease } = admission;
+    const processes = processesOf(servers);
     const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger: this.deps.logger, idleTimeoutMs: this.deps.config.broker.idleTimeoutSeconds * 1000 };
     const { logger } = this.deps;
     const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger, scrubber: this.deps.scrubber, agents: this.agents });
     const grantsFor = (server: McpServerConfig) => new GrantSet(grants.filter((g) => g.server === server.name));
-    const federated = (request.url ?? '').split('?', 1)[0] === MCP_WS_FEDERATED;
     const session: LiveSession = federated
       ? new FederatedSession(ws, servers.map((s) => ({ server: s.name, upstream: upstreamFor(s), grants: grantsFor(s) })), principal, { ...deps, version: BROKER_VERSION })
       : new BrokerSession(ws, upstreamFor(servers[0]!), servers[0]!.name, principal, grantsFor(servers[0]!), deps);
@@ -243,14 +237,6 @@ export class Broker {
   private async revalidate(): Promise<void> {
     for (const session of this.sessions) await session.revalidate((id) => this.deps.stores.access.getGrant(id));
   }
-}
-
-function toRefusal(error: unknown): UpgradeRefused {
-  if (error instanceof UpgradeRefused) return error;
-  if (error instanceof StoreUnavailableError) return new UpgradeRefused(503, 'the broker cannot reach its store: try again shortly');
-  if (error instanceof UnauthenticatedError) return new UpgradeRefused(401, error.message, { error: 'invalid_request', description: error.message });
-  if (error instanceof PortcullisError && error.code === 'FORBIDDEN') return new UpgradeRefused(403, error.message);
-  return new UpgradeRefused(500, 'internal error');
 }
 
 function every(ms: number, run: () => void): NodeJS.Timeout {

@@ -6,8 +6,7 @@ import { ClientLink, CLOSE } from './client-link.js';
 import type { GrantEnd, GrantSet } from './grant-set.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from './jsonrpc.js';
 import type { DenialReason, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from './jsonrpc.js';
-import { auditedId, auditedParams, requestEvent, toolOf } from './request-audit.js';
-import { toWellFormedDeep } from '../server/text/well-formed.js';
+import { refusedFrameEvent, requestEvent, serverRequestEvent, toolOf } from './request-audit.js';
 import type { SessionAuditEvent } from './request-audit.js';
 import type { SessionDeps } from './session.js';
 import type { Upstream } from './upstreams/upstream.js';
@@ -160,7 +159,8 @@ export class FederatedSession {
     const parsed = parseFrame(text);
     if (!parsed.ok) {
       const refused = parsed.illFormed;
-      if (refused) await this.refusedFrame(refused.message, { reason: 'ill_formed_text', illFormedText: true, at: refused.at });
+      // No answer of the client's is awaited here (server requests are not relayed): only requests and notifications are audited.
+      if (refused?.message.kind === 'request' || refused?.message.kind === 'notification') await this.refusedFrame(refused.message, { reason: 'ill_formed_text', illFormedText: true, at: refused.at });
       return this.client.send(parsed.reply);
     }
     const message = parsed.message;
@@ -192,9 +192,7 @@ export class FederatedSession {
 
   /** Audits a client frame refused without a reply of its own (best effort: refusing needs no audit log). */
   private async refusedFrame(message: JsonRpcMessage & { kind: 'request' | 'notification' }, data: Record<string, unknown>): Promise<void> {
-    const event: SessionAuditEvent =
-      message.kind === 'request' ? requestEvent(message, null, 'DENIED', data) : { type: 'mcp.notification', outcome: 'DENIED', data: { method: message.method, ...auditedParams(message.params), ...data } };
-    await this.audit(null, event).catch(() => {});
+    await this.audit(null, refusedFrameEvent(message, data)).catch(() => {});
   }
 
   private async initialize(request: JsonRpcRequest): Promise<void> {
@@ -273,9 +271,7 @@ export class FederatedSession {
     const message = classify(value);
     if (!message) return;
     if (message.kind === 'request') {
-      const audited = toWellFormedDeep({ method: message.method, id: message.id, params: message.params ?? null }) as { method: string; id: JsonRpcId; params: unknown };
-      const event: SessionAuditEvent = { type: 'mcp.server_request', outcome: 'DENIED', server: leg.server, data: { direction: 'request', method: audited.method, id: auditedId(audited.id), ...auditedParams(audited.params), reason: 'not_relayed_by_federation' } };
-      void this.audit(leg.server, event).catch(() => {});
+      void this.audit(leg.server, serverRequestEvent(message, 'DENIED', { reason: 'not_relayed_by_federation' })).catch(() => {});
       return void leg.upstream.send(errorReply(message.id, METHOD_NOT_FOUND, 'Method not found: not relayed by the federated endpoint')).catch(() => {});
     }
     if (message.kind === 'notification') {

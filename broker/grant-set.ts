@@ -1,5 +1,5 @@
 import type { GrantRecord } from '../server/access/types.js';
-import { matchesTool } from '../server/access/tool-patterns.js';
+import { compileToolPattern } from '../server/access/tool-patterns.js';
 
 export type GrantEnd = 'grant_expired' | 'grant_revoked';
 
@@ -8,13 +8,24 @@ export type GrantEnd = 'grant_expired' | 'grant_revoked';
  * server. A tool is allowed when some live grant allows it; the session lives while any
  * grant does. Decisions use only memory and the clock (the hot path touches no store).
  */
+/** A grant with its tool patterns compiled once: the relay matches names on every call. */
+interface LiveGrant {
+  expiresAt: number;
+  allows: ((tool: string) => boolean)[];
+  denies: ((tool: string) => boolean)[];
+}
+
+function live(grant: GrantRecord): LiveGrant {
+  return { expiresAt: grant.expiresAt, allows: grant.tools.map(compileToolPattern), denies: grant.denyTools.map(compileToolPattern) };
+}
+
 export class GrantSet {
-  private readonly grants = new Map<string, GrantRecord>();
+  private readonly grants = new Map<string, LiveGrant>();
   /** Why the last grant went, once none is left. */
   private lastEnd: GrantEnd = 'grant_expired';
 
   constructor(grants: readonly GrantRecord[]) {
-    for (const grant of grants) this.grants.set(grant.id, grant);
+    for (const grant of grants) this.grants.set(grant.id, live(grant));
   }
 
   ids(): string[] {
@@ -44,13 +55,13 @@ export class GrantSet {
   refresh(grant: GrantRecord | null, grantId: string, now: number): void {
     if (!grant || grant.revokedAt !== null) this.end(grantId, 'grant_revoked');
     else if (grant.expiresAt <= now) this.end(grantId, 'grant_expired');
-    else this.grants.set(grant.id, grant);
+    else this.grants.set(grant.id, live(grant));
   }
 
   /** Exact-name decision: some live grant's patterns match and none of its deny patterns do. */
   allowsTool(tool: string): boolean {
     for (const grant of this.grants.values()) {
-      if (grant.tools.some((p) => matchesTool(p, tool)) && !grant.denyTools.some((p) => matchesTool(p, tool))) return true;
+      if (grant.allows.some((allows) => allows(tool)) && !grant.denies.some((denies) => denies(tool))) return true;
     }
     return false;
   }

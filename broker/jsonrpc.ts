@@ -40,13 +40,13 @@ export const ACCESS_DENIED = -32001;
 export type DenialReason = 'tool_not_granted' | 'grant_expired' | 'grant_revoked' | 'credential_revoked' | 'credential_expired' | 'broker_unavailable' | 'duplicate_request_id';
 
 /**
- * A frame that parsed, or the reply refusing it. A request or notification refused for
- * ill-formed text comes back mended (lone surrogates as U+FFFD), so its refusal can be
- * audited like any other; the mended text is never forwarded.
+ * A frame that parsed, or the reply refusing it. A message refused for ill-formed text
+ * comes back mended (lone surrogates as U+FFFD), so its refusal can be audited like any
+ * other; the mended text is never forwarded.
  */
 export type Parsed =
   | { ok: true; message: JsonRpcMessage }
-  | { ok: false; reply: JsonRpcError; illFormed?: { message: JsonRpcMessage & { kind: 'request' | 'notification' }; at: string } };
+  | { ok: false; reply: JsonRpcError; illFormed?: { message: JsonRpcMessage; at: string } };
 
 /** One frame, one message: batches are refused (MCP dropped JSON-RPC batching in 2025-06-18). */
 export function parseFrame(text: string): Parsed {
@@ -57,11 +57,15 @@ export function parseFrame(text: string): Parsed {
     return { ok: false, reply: errorReply(null, PARSE_ERROR, 'Parse error') };
   }
   if (Array.isArray(value)) return { ok: false, reply: errorReply(null, INVALID_REQUEST, 'Invalid Request: batches are not supported') };
-  const at = illFormedTextAt(value);
+  // Decoded text is well-formed (ws checks the UTF-8): only a `\uD800`-`\uDFFF` escape can
+  // make a lone surrogate, so the walk runs only when the frame holds one.
+  const at = SURROGATE_ESCAPE.test(text) ? illFormedTextAt(value) : null;
   if (at !== null) return refuseIllFormed(value, at);
   const message = classify(value);
   return message ? { ok: true, message } : { ok: false, reply: errorReply(null, INVALID_REQUEST, 'Invalid Request') };
 }
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
 /** I-JSON (RFC 7493 §2.1): no lone surrogates; such text could not be audited, so it is not acted on. */
 function refuseIllFormed(value: unknown, at: string): Parsed {
@@ -69,7 +73,7 @@ function refuseIllFormed(value: unknown, at: string): Parsed {
   const id = typeof original === 'number' || (typeof original === 'string' && original.isWellFormed() && original.length <= 256) ? original : null;
   const reply = errorReply(id, INVALID_REQUEST, `Invalid Request: ill-formed Unicode text (a lone UTF-16 surrogate) at ${at.slice(0, 200)}`, { reason: 'ill_formed_text' });
   const mended = classify(toWellFormedDeep(value));
-  return mended?.kind === 'request' || mended?.kind === 'notification' ? { ok: false, reply, illFormed: { message: mended, at } } : { ok: false, reply };
+  return mended ? { ok: false, reply, illFormed: { message: mended, at } } : { ok: false, reply };
 }
 
 /** Validates a message from an upstream (already parsed by its transport). */

@@ -1,6 +1,7 @@
-import { boundForAudit, boundName } from '../server/audit/bound.js';
+import { boundName } from '../server/audit/bound.js';
 import type { AuditEventInput } from '../server/audit/types.js';
-import type { JsonRpcId, JsonRpcRequest } from './jsonrpc.js';
+import { illFormedTextAt, toWellFormedDeep } from '../server/text/well-formed.js';
+import type { JsonRpcId, JsonRpcMessage, JsonRpcRequest } from './jsonrpc.js';
 
 export type SessionAuditEvent = Omit<AuditEventInput, 'actor' | 'sessionId'>;
 
@@ -14,16 +15,40 @@ export function isToolName(name: string): boolean {
   return TOOL_NAME.test(name);
 }
 
-/** JSON-RPC params as audited: bounded (server/audit/bound.ts), with the whole's hash when cut. */
-export function auditedParams(params: unknown): Record<string, unknown> {
-  const bounded = boundForAudit(params ?? null);
-  return bounded.truncated ? { params: bounded.value, paramsTruncated: bounded.truncated } : { params: bounded.value };
+/**
+ * The `mcp.request` event for a client request: method, id, tool, params (redacted, then
+ * cut to size by the audit log: `bounded`), outcome.
+ */
+export function requestEvent(request: JsonRpcRequest, tool: string | null, outcome: 'SUCCESS' | 'DENIED', extra?: Record<string, unknown>): SessionAuditEvent {
+  return {
+    type: 'mcp.request',
+    outcome,
+    tool: tool === null ? null : boundName(tool),
+    data: { method: request.method, id: auditedId(request.id), params: request.params ?? null, ...extra },
+    bounded: ['params'],
+  };
 }
 
-/** The `mcp.request` event for a client request: method, id, tool, params (bounded, then redacted by the audit log's policy), outcome. */
-export function requestEvent(request: JsonRpcRequest, tool: string | null, outcome: 'SUCCESS' | 'DENIED', extra?: Record<string, unknown>): SessionAuditEvent {
-  const data = { method: request.method, id: auditedId(request.id), ...auditedParams(request.params) };
-  return { type: 'mcp.request', outcome, tool: tool === null ? null : boundName(tool), data: extra === undefined ? data : { ...data, ...extra } };
+/** A client frame refused without a reply of its own: a request (as `mcp.request`) or a notification. */
+export function refusedFrameEvent(message: JsonRpcMessage & { kind: 'request' | 'notification' }, data: Record<string, unknown>): SessionAuditEvent {
+  if (message.kind === 'request') return requestEvent(message, null, 'DENIED', data);
+  return { type: 'mcp.notification', outcome: 'DENIED', data: { method: message.method, params: message.params ?? null, ...data }, bounded: ['params'] };
+}
+
+/**
+ * `mcp.server_request` for a request an upstream makes of the client (sampling,
+ * elicitation, roots). The upstream's text is not checked at our edge, so an ill-formed
+ * copy is mended for the record (server/text/well-formed.ts); what is relayed is what it sent.
+ */
+export function serverRequestEvent(message: JsonRpcRequest, outcome: 'SUCCESS' | 'DENIED', extra?: Record<string, unknown>): SessionAuditEvent {
+  const sent = { method: message.method, id: message.id, params: message.params ?? null };
+  const audited = (illFormedTextAt(sent) === null ? sent : { ...(toWellFormedDeep(sent) as typeof sent), illFormedText: true }) as typeof sent;
+  return { type: 'mcp.server_request', outcome, data: { direction: 'request', ...audited, id: auditedId(audited.id), ...extra }, bounded: ['params'] };
+}
+
+/** `mcp.server_request` for the client's answer to one: its outcome (and error code), never its content. */
+export function clientAnswerEvent(id: JsonRpcId, outcome: AuditEventInput['outcome'], extra?: Record<string, unknown>): SessionAuditEvent {
+  return { type: 'mcp.server_request', outcome, data: { direction: 'answer', id: auditedId(id), ...extra } };
 }
 
 export function auditedId(id: JsonRpcId | null): JsonRpcId | null {

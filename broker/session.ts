@@ -9,9 +9,7 @@ import type { Logger } from '../server/log.js';
 import type { GrantEnd, GrantSet } from './grant-set.js';
 import { ClientLink, CLOSE } from './client-link.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame, wire } from './jsonrpc.js';
-import { auditedId, auditedParams, isToolName, requestEvent, toolOf } from './request-audit.js';
-import { boundForAudit } from '../server/audit/bound.js';
-import { toWellFormedDeep } from '../server/text/well-formed.js';
+import { clientAnswerEvent, isToolName, refusedFrameEvent, requestEvent, serverRequestEvent, toolOf } from './request-audit.js';
 import type { SessionAuditEvent } from './request-audit.js';
 import type { DenialReason, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from './jsonrpc.js';
 import type { Upstream } from './upstreams/upstream.js';
@@ -120,7 +118,7 @@ export class BrokerSession {
     // at once, every client hears its close before any upstream work delays the next one.
     await setImmediate();
     await this.upstream.close().catch((error: unknown) => this.deps.logger.warn({ err: error, sessionId: this.id }, 'upstream close failed'));
-    await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data: { code, reason, requests: this.requests, clientInfo: boundForAudit(this.clientInfo).value, grants: this.grants.ids() } }).catch(() => {});
+    await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data: { code, reason, requests: this.requests, clientInfo: this.clientInfo, grants: this.grants.ids() }, bounded: ['clientInfo'] }).catch(() => {});
     this.onended?.();
   }
 
@@ -128,7 +126,10 @@ export class BrokerSession {
     if (this.ended) return;
     const parsed = parseFrame(text);
     if (!parsed.ok) {
-      if (parsed.illFormed) await this.refusedFrame(parsed.illFormed.message, { reason: 'ill_formed_text', illFormedText: true, at: parsed.illFormed.at });
+      const refused = parsed.illFormed;
+      const why = refused && { reason: 'ill_formed_text', illFormedText: true, at: refused.at };
+      if (refused?.message.kind === 'result' || refused?.message.kind === 'error') return this.refusedAnswer(refused.message.id, why!);
+      if (refused?.message.kind === 'request' || refused?.message.kind === 'notification') await this.refusedFrame(refused.message, why!);
       return void this.send(parsed.reply);
     }
     const message = parsed.message;
@@ -149,8 +150,7 @@ export class BrokerSession {
 
   /** Audits a client frame that is refused without a reply of its own (best effort: refusing needs no audit log). */
   private async refusedFrame(message: JsonRpcMessage & { kind: 'request' | 'notification' }, data: Record<string, unknown>): Promise<void> {
-    if (message.kind === 'request') return void (await this.audit(requestEvent(message, null, 'DENIED', data)).catch(() => {}));
-    await this.audit({ type: 'mcp.notification', outcome: 'DENIED', data: { method: message.method, ...auditedParams(message.params), ...data } }).catch(() => {});
+    await this.audit(refusedFrameEvent(message, data)).catch(() => {});
   }
 
   /**
@@ -159,13 +159,20 @@ export class BrokerSession {
    */
   private async clientAnswer(message: JsonRpcMessage & { kind: 'result' | 'error' }): Promise<void> {
     if (message.id === null || !this.upstreamRequests.delete(message.id)) return;
-    const answer = message.kind === 'result' ? { outcome: 'SUCCESS' as const } : { outcome: 'ERROR' as const, error: { code: message.error.code } };
+    const event = message.kind === 'result' ? clientAnswerEvent(message.id, 'SUCCESS') : clientAnswerEvent(message.id, 'ERROR', { error: { code: message.error.code } });
     try {
-      await this.audit({ type: 'mcp.server_request', outcome: answer.outcome, data: { direction: 'answer', id: auditedId(message.id), ...('error' in answer ? { error: answer.error } : {}) } });
+      await this.audit(event);
     } catch {
       return void this.upstream.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit the answer, so it was not relayed')).catch(() => {});
     }
     await this.upstream.send(wire(message)).catch(() => {});
+  }
+
+  /** An answer the client sent that cannot be relayed (ill-formed text): refused, audited, and the upstream told, so it does not wait for ever. */
+  private async refusedAnswer(id: JsonRpcId | null, data: Record<string, unknown>): Promise<void> {
+    if (id === null || !this.upstreamRequests.delete(id)) return;
+    await this.audit(clientAnswerEvent(id, 'DENIED', data)).catch(() => {});
+    await this.upstream.send(errorReply(id, INTERNAL_ERROR, 'the client answered with ill-formed text, so the answer was not relayed')).catch(() => {});
   }
 
   private async clientRequest(request: JsonRpcRequest & { kind: 'request' }): Promise<void> {
@@ -229,15 +236,10 @@ export class BrokerSession {
     }
   }
 
-  /**
-   * A request the upstream makes of the client (sampling, elicitation, roots): audited
-   * before it is relayed. The upstream's text is not checked at our edge, so the audited
-   * copy is mended (server/text/well-formed.ts); what is relayed is what it sent.
-   */
+  /** A request the upstream makes of the client (sampling, elicitation, roots): audited before it is relayed. */
   private async serverRequest(message: JsonRpcMessage & { kind: 'request' }): Promise<void> {
-    const audited = toWellFormedDeep({ method: message.method, id: message.id, params: message.params ?? null }) as { method: string; id: JsonRpcId; params: unknown };
     try {
-      await this.audit({ type: 'mcp.server_request', outcome: 'SUCCESS', data: { direction: 'request', method: audited.method, id: auditedId(audited.id), ...auditedParams(audited.params) } });
+      await this.audit(serverRequestEvent(message, 'SUCCESS'));
     } catch {
       return void this.upstream.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit this request, so it was not relayed')).catch(() => {});
     }

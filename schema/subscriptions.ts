@@ -1,12 +1,14 @@
 import { getOperationAST } from 'graphql';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { LimitExceededError, PortcullisError } from '../server/errors.js';
+import { PortcullisError } from '../server/errors.js';
 import type { PresentedCredential } from '../server/identity/authenticate.js';
 import { describeCredentialEnd } from '../server/identity/credential-watch.js';
 import type { CredentialWatch } from '../server/identity/credential-watch.js';
 import type { Lease, LeaseKeeper } from '../server/limits/lease-keeper.js';
+import { SubscriptionPlaces } from './subscription-places.js';
 import type { GraphQLContext, GraphQLServices } from './context.js';
 import { createErrorFormatter, toGraphQLError } from './errors.js';
 import type { GraphQLProtection } from './limits.js';
@@ -26,9 +28,6 @@ export interface GraphQLWebSocketEndpoint {
   /** Closes every connection with 1001 and stops accepting new ones. */
   close(): Promise<void>;
 }
-
-/** graphql-ws's close code for an unauthorised connection (its `CloseCode.Unauthorized`). */
-const CLOSE_UNAUTHORIZED = 4401;
 
 interface ConnectionExtra extends Record<PropertyKey, unknown> {
   credential?: PresentedCredential;
@@ -58,16 +57,7 @@ export function createGraphQLWebSocketEndpoint(options: {
   const format = createErrorFormatter(options.services.logger);
   const formatAll = (errors: readonly GraphQLError[]) => errors.map((error) => format(error.toJSON(), error));
   const wss = new WebSocketServer({ noServer: true, maxPayload: GRAPHQL_WS_MAX_PAYLOAD });
-  // Each live subscription holds a feed: capped per connection and, across instances, per user.
-  const takeSubscriptionPlace = async (open: number, userId: string | null): Promise<Lease> => {
-    if (open >= limits.maxSubscriptionsPerConnection) {
-      throw new LimitExceededError(`too many subscriptions on this connection (graphql.maxSubscriptionsPerConnection: ${limits.maxSubscriptionsPerConnection})`);
-    }
-    if (userId === null) return { release: () => {} };
-    const lease = await options.leases.take(`graphql-subscriptions:${userId}`, limits.maxSubscriptionsPerUser);
-    if (!lease) throw new LimitExceededError(`too many live subscriptions for this user (graphql.maxSubscriptionsPerUser: ${limits.maxSubscriptionsPerUser})`);
-    return lease;
-  };
+  const places = new SubscriptionPlaces(options.leases, limits);
   const disposable = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
       schema: options.schema,
@@ -84,7 +74,7 @@ export function createGraphQLWebSocketEndpoint(options: {
           // A subscription must not outlive the token or sign-in that opened it.
           if (principal) {
             const { kind } = principal.credential;
-            ctx.extra.unwatch = options.credentialWatch.watch(principal.credential, (why) => ctx.extra.socket.close(CLOSE_UNAUTHORIZED, describeCredentialEnd(kind, why)));
+            ctx.extra.unwatch = options.credentialWatch.watch(principal.credential, (why) => ctx.extra.socket.close(CloseCode.Unauthorized, describeCredentialEnd(kind, why)));
           }
           return true;
         } catch (error) {
@@ -95,6 +85,7 @@ export function createGraphQLWebSocketEndpoint(options: {
       onClose: (ctx) => {
         ctx.extra.unwatch?.();
         for (const lease of ctx.extra.subscriptions?.values() ?? []) lease.release();
+        ctx.extra.subscriptions?.clear();
       },
       onComplete: (ctx, id) => {
         ctx.extra.subscriptions?.get(id)?.release();
@@ -111,8 +102,7 @@ export function createGraphQLWebSocketEndpoint(options: {
         try {
           contextValue = { ...options.services, principal: await authenticator.resolve(ctx.extra.credential ?? null) };
           if (getOperationAST(checked.document, payload.operationName)?.operation === 'subscription') {
-            const subscriptions = (ctx.extra.subscriptions ??= new Map());
-            subscriptions.set(id, await takeSubscriptionPlace(subscriptions.size, contextValue.principal?.user.id ?? null));
+            await places.take((ctx.extra.subscriptions ??= new Map()), id, contextValue.principal?.user.id ?? null);
           }
         } catch (error) {
           return [toGraphQLError(error)];

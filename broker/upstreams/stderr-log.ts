@@ -49,6 +49,8 @@ export class StderrLog {
     const line = this.pending.endsWith('\r') ? this.pending.slice(0, -1) : this.pending;
     this.pending = '';
     if (line.trim() === '') return;
+    // Scrubbed here, though the logger scrubs its lines too: a child that logs JSON has
+    // escaped its secrets once already, and the logger's own escaping would hide them again.
     if (line.length <= this.maxLine) this.logger.info({ stderr: this.scrubber.scrub(line) }, 'upstream stderr');
     else this.logger.info({ stderr: this.scrubber.scrub(line, this.maxLine), truncated: true }, 'upstream stderr');
   }

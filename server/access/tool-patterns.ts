@@ -5,26 +5,33 @@
  */
 
 /**
- * Does `pattern` match the tool name `tool`? Linear in the name: the first and last
- * pieces between stars must be its prefix and suffix, and each inner piece is taken at
- * its leftmost place after the previous one (greedy is exact for `*`-only globs), so a
- * long name against many stars cannot make the matcher backtrack.
+ * A tool name pattern compiled once into a matcher that is linear in the name: the first
+ * and last pieces between stars must be its prefix and suffix, and each inner piece is
+ * taken at its leftmost place after the previous one (greedy is exact for `*`-only
+ * globs), so a long name against many stars cannot make the matcher backtrack.
  */
-export function matchesTool(pattern: string, tool: string): boolean {
+export function compileToolPattern(pattern: string): (tool: string) => boolean {
   const pieces = pattern.split('*');
-  if (pieces.length === 1) return pattern === tool;
+  if (pieces.length === 1) return (tool) => tool === pattern;
   const first = pieces[0]!;
   const last = pieces.at(-1)!;
-  if (tool.length < first.length + last.length || !tool.startsWith(first) || !tool.endsWith(last)) return false;
-  const end = tool.length - last.length;
-  let at = first.length;
-  for (const piece of pieces.slice(1, -1)) {
-    if (piece === '') continue;
-    const found = tool.indexOf(piece, at);
-    if (found < 0 || found + piece.length > end) return false;
-    at = found + piece.length;
-  }
-  return true;
+  const inner = pieces.slice(1, -1).filter((piece) => piece !== '');
+  return (tool) => {
+    if (tool.length < first.length + last.length || !tool.startsWith(first) || !tool.endsWith(last)) return false;
+    const end = tool.length - last.length;
+    let at = first.length;
+    for (const piece of inner) {
+      const found = tool.indexOf(piece, at);
+      if (found < 0 || found + piece.length > end) return false;
+      at = found + piece.length;
+    }
+    return true;
+  };
+}
+
+/** Does `pattern` match the tool name `tool`? (One-off; the relay compiles its grants' patterns once.) */
+export function matchesTool(pattern: string, tool: string): boolean {
+  return compileToolPattern(pattern)(tool);
 }
 
 /**

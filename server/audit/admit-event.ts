@@ -1,12 +1,13 @@
 import { InvalidInputError } from '../errors.js';
 import { illFormedTextAt } from '../text/well-formed.js';
+import { boundForAudit } from './bound.js';
 import type { Redactor } from './redact.js';
 import type { AuditEventInput } from './types.js';
 
 /**
- * Largest event the log takes (its fields and serialised data, in UTF-8 bytes). A
- * backstop: callers summarise big payloads long before this (an `mcp.request` keeps 4 KiB
- * of params), so one oversized event can never stall the batch it would ride in.
+ * Largest event the log takes (its fields and serialised data, in UTF-8 bytes), checked
+ * before `bounded` keys are cut (an `mcp.request` keeps at most 8 KiB of params): a
+ * backstop, so one oversized event can never stall the batch it would ride in.
  */
 export const MAX_EVENT_BYTES = 256 * 1024;
 
@@ -50,13 +51,25 @@ export function admitEvent(input: AuditEventInput, redact: Redactor): { event: A
   if (json === undefined) throw invalid('data', 'must be a JSON object');
   const data: unknown = JSON.parse(json);
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw invalid('data', 'must be a JSON object');
-  bytes += Buffer.byteLength(json);
-  if (bytes > MAX_EVENT_BYTES) throw new InvalidInputError(`audit event is ${bytes} bytes, more than the ${MAX_EVENT_BYTES} the log accepts`);
-  // Then through the redaction policy, so no writer can forget it.
+  // Then through the redaction policy, so no writer can forget it; then what came from
+  // outside is cut to size, after redaction, so no cut can hide a secret from it.
   const redacted = redact(data) as Record<string, unknown>;
   const at = SURROGATE_ESCAPE.test(json) ? illFormedTextAt(redacted) : null;
   if (at !== null) throw illFormed(`data.${at}`);
-  return { event: { ...input, data: redacted }, bytes };
+  let cut = false;
+  for (const key of input.bounded ?? []) {
+    if (!Object.hasOwn(redacted, key)) continue;
+    const { value, truncated } = boundForAudit(redacted[key]);
+    redacted[key] = value;
+    if (truncated) redacted[`${key}Truncated`] = truncated;
+    cut ||= truncated !== undefined;
+  }
+  // The serialised input stands for the stored size (redaction moves it by a few bytes a
+  // secret), unless a cut made it smaller: then it is measured again.
+  bytes += Buffer.byteLength(cut ? JSON.stringify(redacted) : json);
+  if (bytes > MAX_EVENT_BYTES) throw new InvalidInputError(`audit event is ${bytes} bytes, more than the ${MAX_EVENT_BYTES} the log accepts`);
+  const { bounded: _bounded, ...event } = input;
+  return { event: { ...event, data: redacted }, bytes };
 }
 
 function invalid(path: string, problem: string): InvalidInputError {

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Bounds what a client or upstream sent before it is audited: a 1,000,000-character tool
- * name must not become 50 MB of log. Long strings are cut (on a code-point boundary: a
- * split surrogate pair would be ill-formed text), long arrays and objects keep their
- * first entries, and the keys stay, so the redaction policy still sees every key it
- * must hide. Whatever was cut is marked, with the size and SHA-256 of the whole, so an
- * investigator can still match the event to the original.
+ * Bounds what a client or upstream sent before it is audited: a 1,000,000-character
+ * argument must not become 50 MB of log. Runs on the redacted value (admit-event.ts), so
+ * cutting a key never hides it from the redaction policy and the hash of the whole never
+ * covers a secret. Long strings are cut (on a code-point boundary: a split surrogate pair
+ * would be ill-formed text), long arrays and objects keep their first entries, and
+ * whatever was cut is marked, with the size and SHA-256 of the whole, so an investigator
+ * can still match the event to the original.
  */
 const MAX_STRING = 512;
 const MAX_ENTRIES = 64;

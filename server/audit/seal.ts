@@ -9,7 +9,7 @@ import { z } from 'zod';
  * the public key alone checks a seal, so a verifier never needs the secret.
  */
 
-export const SEAL_ALGORITHM = 'Ed25519';
+const SEAL_ALGORITHM = 'Ed25519';
 
 /** Who sealed a statement, when, and the signature (base64) over it. */
 export interface Seal {
@@ -27,7 +27,7 @@ export const sealSchema = z.strictObject({
 });
 
 /** What a seal is for: each is its own signing domain, so one kind can never pass for another. */
-export type SealPurpose = 'checkpoint' | 'anchor';
+type SealPurpose = 'checkpoint' | 'anchor';
 
 type Statement = Record<string, string>;
 
@@ -36,7 +36,7 @@ function message(purpose: SealPurpose, statement: Statement, keyId: string, time
 }
 
 /** The key's id: the first 64 bits of SHA-256 over its SubjectPublicKeyInfo, in hex. */
-export function keyIdOf(key: KeyObject): string {
+function keyIdOf(key: KeyObject): string {
   const publicKey = key.type === 'private' ? createPublicKey(key) : key;
   return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }

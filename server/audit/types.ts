@@ -12,6 +12,12 @@ export interface AuditEventInput {
   tool?: string | null;
   sessionId?: string | null;
   data?: Record<string, unknown>;
+  /**
+   * Keys of `data` that hold what a client or upstream sent (JSON-RPC params, client
+   * info): the log cuts them to size after redaction (audit/bound.ts), adding
+   * `<key>Truncated: { bytes, sha256 }` of the redacted whole when it cut anything.
+   */
+  bounded?: readonly string[];
 }
 
 /** The hashed content of an event: everything but its cursor. */
@@ -69,12 +75,9 @@ export interface AuditLog {
   /** Hash of the newest event written (GENESIS_HASH when none was). */
   headHash(): Promise<string>;
   /**
-   * The hash the oldest retained event chains to: GENESIS_HASH until retention trimmed
-   * the log, then the recorded hash of the last removed event, so what remains verifies.
-   */
-  chainStart(): Promise<string>;
-  /**
-   * Where retention made the log start, or null when it never trimmed. Throws
+   * Where retention made the log start (the hash the oldest retained event chains to, so
+   * what remains verifies), or null when it never trimmed: the chain starts at
+   * GENESIS_HASH then. Throws
    * AuditLogCorruptError when the store holds an anchor while retention is not configured.
    */
   anchor(): Promise<ChainAnchor | null>;

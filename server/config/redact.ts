@@ -5,8 +5,8 @@ const HIDDEN = '[REDACTED]';
 
 /**
  * The configuration as it may be logged: every value that can carry a credential
- * (upstream env and headers, the Redis URL's password, the audit signing key) replaced, whether it came from a
- * reference or was written literally. Value scrubbing in the logger is a second layer.
+ * (upstream env and headers, the Redis URL's password, the audit signing key) replaced,
+ * whether it came from a reference or was written literally. Value scrubbing in the logger is a second layer.
  */
 export function redactConfig(config: PortcullisConfig): unknown {
   const hideValues = (record: Record<string, string>) => Object.fromEntries(Object.keys(record).map((key) => [key, HIDDEN]));
@@ -22,15 +22,15 @@ export function redactConfig(config: PortcullisConfig): unknown {
 
 /**
  * Credentials written literally in the file rather than as references: upstream env and
- * header values under a key that names a credential (the audit redaction rule), and the
- * Redis password. The logger scrubs them by value like resolved references, for an
+ * header values under a key that names a credential (the audit redaction rule), the
+ * Redis password and the audit signing key. The logger scrubs them by value like resolved references, for an
  * upstream that echoes one back in an error or on stderr.
  */
 export function literalCredentials(config: PortcullisConfig): string[] {
   const isCredential = credentialKeyRule(config.audit.redactKeys);
   const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
   const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
-  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : [])];
+  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : [])];
 }
 
 /** `Bearer abc` also as `abc`: an upstream may echo the token without its scheme. */

@@ -42,14 +42,14 @@ export function createApp(options: {
   app.use(helmet());
   app.use(...requestObservability(options.logger, options.metrics));
   app.use(healthRoutes(options));
-  app.use(UNAUTHENTICATED_PATHS, limitPerClient(options.stores.rateLimits.limiter('unauthenticated', config.rateLimits.unauthenticated), options.logger));
+  app.use(UNAUTHENTICATED_PATHS, limitPerClient(options.stores.rateLimits.limiter('unauthenticated', config.rateLimits.unauthenticated), options.logger, options.services.clock));
   for (const router of options.routers) app.use(router);
   const { authenticator } = options.services.identity;
   app.use(
     '/graphql',
     express.json({ limit: GRAPHQL_BODY_LIMIT }),
     (req, res, next) => {
-      const refused = illFormedInputError(req.body);
+      const refused = illFormedInputError(req.method === 'GET' ? graphqlGetPayload(req.query) : req.body);
       if (refused) res.status(400).json({ errors: [refused.toJSON()] });
       else next();
     },
@@ -68,6 +68,18 @@ export function createApp(options: {
   });
   app.use(errorHandler(options.logger));
   return app;
+}
+
+/** A GET request's operation as Apollo will read it: variables and extensions are JSON inside the query string. */
+function graphqlGetPayload(query: Record<string, unknown>): unknown {
+  const json = (value: unknown) => {
+    try {
+      return typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+    } catch {
+      return value;
+    }
+  };
+  return { ...query, variables: json(query.variables), extensions: json(query.extensions) };
 }
 
 /** Body-parser errors keep their 4xx status; anything else is a bare 500 (details only in the log). */

@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import type { RequestHandler } from 'express';
 import { StoreUnavailableError } from '../errors.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { RateLimiter } from '../stores/types.js';
 
@@ -13,11 +14,11 @@ import type { RateLimiter } from '../stores/types.js';
  */
 const MAX_LOGGED_CLIENTS = 10_000;
 
-export function limitPerClient(limiter: RateLimiter, logger: Logger): RequestHandler {
+export function limitPerClient(limiter: RateLimiter, logger: Logger, clock: Clock): RequestHandler {
   // One log line per client per window: a line per refused request would let a flood fill the logs instead.
   const logged = new Map<string, number>();
   const logOnce = (client: string, path: string, retryAfterMs: number) => {
-    const now = Date.now();
+    const now = clock.now();
     if ((logged.get(client) ?? 0) > now) return;
     if (logged.size >= MAX_LOGGED_CLIENTS) logged.clear();
     logged.set(client, now + retryAfterMs);

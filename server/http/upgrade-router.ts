@@ -5,6 +5,32 @@ import type { WebSocketServer } from 'ws';
 import { PortcullisError } from '../errors.js';
 import { bearerChallenge } from './www-authenticate.js';
 
+type Challenge = Parameters<typeof bearerChallenge>[0];
+
+/** An upgrade refused before the handshake, with its HTTP status and the words a person reads. */
+export class UpgradeRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly text: string,
+    /** For a 401: what the Bearer challenge says (null when no credential was presented). */
+    readonly challenge: Challenge = null,
+  ) {
+    super(text);
+  }
+}
+
+const STATUS: Partial<Record<PortcullisError['code'], number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, LIMIT_EXCEEDED: 429, STORE_UNAVAILABLE: 503 };
+
+/** The one mapping of errors to upgrade refusals: typed errors keep their words; anything else is a bare 500. */
+export function refusalOf(error: unknown): UpgradeRefused {
+  if (error instanceof UpgradeRefused) return error;
+  const status = error instanceof PortcullisError ? STATUS[error.code] : undefined;
+  if (status === undefined) return new UpgradeRefused(500, 'internal error');
+  const { message } = error as PortcullisError;
+  if (status === 503) return new UpgradeRefused(503, 'the broker cannot reach its store: try again shortly');
+  return new UpgradeRefused(status, message, status === 401 ? { error: 'invalid_request', description: message } : null);
+}
+
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /**
@@ -24,7 +50,7 @@ export function createUpgradeRouter(
 ): UpgradeHandler {
   return (request, socket, head) => {
     socket.on('error', () => socket.destroy());
-    if (isShuttingDown()) return refuseUpgrade(socket, 503, 'shutting down');
+    if (isShuttingDown()) return refuseUpgrade(socket, new UpgradeRefused(503, 'shutting down'));
     // Matching on the raw path: no URL parsing, which throws on hostile request targets
     // (an exception here would take the whole process down).
     const target = request.url ?? '/';
@@ -32,7 +58,7 @@ export function createUpgradeRouter(
     const prefix = Object.keys(prefixes).find((p) => path.startsWith(p));
     const handler = Object.hasOwn(routes, path) ? routes[path] : prefix === undefined ? undefined : prefixes[prefix];
     if (handler) handler(request, socket, head);
-    else refuseUpgrade(socket, 404, 'not found');
+    else refuseUpgrade(socket, new UpgradeRefused(404, 'not found'));
   };
 }
 
@@ -47,9 +73,7 @@ export function upgradeTo(wss: WebSocketServer, precheck: (request: IncomingMess
       precheck(request);
     } catch (error) {
       if (!(error instanceof PortcullisError)) throw error;
-      if (error.code === 'UNAUTHENTICATED') refuseUpgrade(socket, 401, error.message, { error: 'invalid_request', description: error.message });
-      else refuseUpgrade(socket, 403, error.message);
-      return;
+      return refuseUpgrade(socket, refusalOf(error));
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   };
@@ -57,23 +81,18 @@ export function upgradeTo(wss: WebSocketServer, precheck: (request: IncomingMess
 
 /**
  * Answers an upgrade with a plain HTTP refusal and closes. A 401 carries its Bearer
- * challenge (`refused` null when no credential was presented). A socket the peer already
- * reset or half-closed is just destroyed: writing to it would only raise an error.
+ * challenge. A socket the peer already reset or half-closed is just destroyed: writing
+ * to it would only raise an error.
  */
-export function refuseUpgrade(
-  socket: Duplex,
-  status: number,
-  detail: string,
-  refused: Parameters<typeof bearerChallenge>[0] = null,
-): void {
+export function refuseUpgrade(socket: Duplex, { status, text, challenge }: UpgradeRefused): void {
   if (socket.destroyed || !socket.writable) return void socket.destroy();
-  const body = `${detail}\n`;
+  const body = `${text}\n`;
   const headers = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
     'Connection: close',
     'Content-Type: text/plain; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
-    ...(status === 401 ? [`WWW-Authenticate: ${bearerChallenge(refused)}`] : []),
+    ...(status === 401 ? [`WWW-Authenticate: ${bearerChallenge(challenge)}`] : []),
   ];
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -3,12 +3,12 @@ import type { BusTopic } from '../stores/bus-topic.js';
 import type { EventBus } from '../stores/types.js';
 import type { Principal } from './principal.js';
 
-export const CREDENTIAL_ENDED = 'credential.ended';
+const CREDENTIAL_ENDED = 'credential.ended';
 
 /** Why a credential stopped working before its time. */
 export type CredentialEndReason = 'revoked' | 'signed_out';
 
-export interface CredentialEnded {
+interface CredentialEnded {
   kind: Principal['credential']['kind'];
   id: string;
   reason: CredentialEndReason;

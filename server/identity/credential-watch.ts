@@ -3,7 +3,7 @@ import { timerAt } from '../timer-at.js';
 import type { CredentialEndReason, CredentialEvents } from './credential-events.js';
 import type { Principal } from './principal.js';
 
-export type CredentialEnd = CredentialEndReason | 'expired';
+type CredentialEnd = CredentialEndReason | 'expired';
 
 type Credential = Principal['credential'];
 

@@ -14,7 +14,7 @@ const DOCUMENT_TYPE = 10;
 export const MAX_RESPONSE_BYTES = 256 * 1024;
 
 /** The same limit on the base64 form field (4 characters per 3 bytes, plus padding). */
-export const MAX_RESPONSE_FIELD_LENGTH = Math.ceil(MAX_RESPONSE_BYTES / 3) * 4;
+const MAX_RESPONSE_FIELD_LENGTH = Math.ceil(MAX_RESPONSE_BYTES / 3) * 4;
 
 /**
  * The response's shape, bounded before any DOM is built. A large real response, 200
@@ -25,7 +25,7 @@ export const MAX_RESPONSE_FIELD_LENGTH = Math.ceil(MAX_RESPONSE_BYTES / 3) * 4;
  * xml-crypto do with the document grows faster than linearly (measured here: 1,000 empty
  * elements cost about 50 ms of event loop, 10,000 over a second, 62,000 over a minute).
  */
-export const RESPONSE_BOUNDS: XmlBounds = { maxElements: 1_000, maxDepth: 32, maxAttributesPerElement: 40, maxAttributes: 4_000 };
+const RESPONSE_BOUNDS: XmlBounds = { maxElements: 1_000, maxDepth: 32, maxAttributesPerElement: 40, maxAttributes: 4_000 };
 
 /**
  * Checks on the posted response before any signature code sees it: its size and shape

@@ -6,7 +6,7 @@
  * sender must not be able to write into a durable, trusted record. docs/audit.md lists
  * them.
  */
-export const REFUSALS = {
+const REFUSALS = {
   response_missing: 'no SAMLResponse in the post',
   redirect_binding: 'a SAML message in the query string (only HTTP-POST responses are accepted)',
   response_too_large: 'the response is larger than accepted',

@@ -13,7 +13,6 @@ import { spUrls } from './sp-urls.js';
 const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,255}$/;
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 const MAX_GROUPS = 200;
-/** The audited reason when an IdP asserts an address outside its `emailDomains`. */
 
 /**
  * Finishes a sign-in once node-saml accepted the response's signature and conditions:

@@ -7,7 +7,7 @@ export interface XmlBounds {
 }
 
 /** A bound broken; or an end tag that closes no open element (never well-formed). */
-export type BoundExceeded = 'too_many_elements' | 'too_deep' | 'too_many_attributes' | 'malformed_xml';
+type BoundExceeded = 'too_many_elements' | 'too_deep' | 'too_many_attributes' | 'malformed_xml';
 
 const LT = '<'.charCodeAt(0);
 const GT = '>'.charCodeAt(0);

@@ -3,7 +3,7 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimit, RateLimitDecision, RateLimiter, RateLimitStore } from './types.js';
 
 /** What a backend gets to build one of rate-limiter-flexible's limiters. */
-export interface LimiterSpec {
+interface LimiterSpec {
   /** The limiter's name: its counters live under it. */
   name: string;
   points: number;

@@ -97,7 +97,11 @@ export interface LeaseStore {
    * leases; true when the lease is held.
    */
   acquire(group: string, id: string, limit: number, expiresAt: number): Promise<boolean>;
-  /** Extends held leases; those that lapsed meanwhile are not revived. */
+  /**
+   * Extends leases their holder still holds, reviving any that lapsed meanwhile (an
+   * outage longer than the lease): the holder knows they are live, and a cap that forgot
+   * live sessions would let their user open as many again.
+   */
   renew(group: string, ids: readonly string[], expiresAt: number): Promise<void>;
   release(group: string, id: string): Promise<void>;
 }

@@ -41,8 +41,4 @@ describe('tool name patterns', () => {
       expect(matchesTool(pattern, name), `${pattern} vs ${name}`).toBe(reference(pattern, name));
     }
   });
-
-  it('match a long name against many stars without backtracking (a refusal, not a stall)', () => {
-    expect(matchesTool('*a*a*a*a*a*a*a*a*a*b', 'a'.repeat(200_000))).toBe(false);
-  });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
@@ -62,15 +63,20 @@ describe('the MCP edge', () => {
       });
       expect(res.status).toBe(400);
       expect(await res.json()).toEqual({ errors: [expect.objectContaining({ message: expect.stringMatching(/ill-formed Unicode text .* at variables\.n/), extensions: { code: 'BAD_USER_INPUT' } })] });
+      const query = new URLSearchParams({ query: 'query($n: String) { identityProviders { id } }', variables: `{"n":"x${LONE}"}` });
+      const get = await fetch(`${fx.server.url}/graphql?${query}`, { headers: { 'apollo-require-preflight': 'true' } });
+      expect(get.status).toBe(400);
     });
   });
 
   describe('unbounded names and parameters', () => {
-    it('refuses a 1,000,000-character tool name before matching it, and audits a bounded name', async () => {
+    it('refuses a 1,000,000-character tool name before matching it, even under a grant for "*", and audits a bounded name', async () => {
+      const everything = await fx.grant(['*']);
       const ws = await fx.raw(token);
       await initialized(ws);
       const name = 'a'.repeat(1_000_000 - 10);
       const reply = await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'long', method: 'tools/call', params: { name, arguments: {} } }));
+      await fx.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "done") { status } }', { id: everything });
       expect(reply).toMatchObject({ id: 'long', error: { code: -32001, data: { reason: 'tool_not_granted' } } });
       const event = (await events()).find((e) => e.data.id === 'long');
       expect(event?.tool).toHaveLength(129);
@@ -79,15 +85,19 @@ describe('the MCP edge', () => {
       ws.close();
     });
 
-    it('audits large arguments cut to size with the size and hash of the whole, keys kept for redaction', async () => {
+    it('audits large arguments cut to size after redaction: secrets hidden even under a cut key, the hash taken of the redacted whole', async () => {
       const { client } = await fx.connect(token);
       const text = 'z'.repeat(200_000);
-      await client.callTool({ name: 'say', arguments: { text, apiKey: 'sk-should-be-redacted' } });
+      const longKey = `${'k'.repeat(200)}_password`;
+      await client.callTool({ name: 'say', arguments: { text, apiKey: 'sk-should-be-redacted', [longKey]: 'hunter2-should-be-redacted' } });
       const event = (await events()).filter((e) => e.type === 'mcp.request' && e.tool === 'say').at(-1)!;
-      const args = (event.data.params as { arguments: { text: string; apiKey: string } }).arguments;
+      const args = (event.data.params as { arguments: Record<string, string> }).arguments;
       expect(args.text).toMatch(/^z{512}…\[200000 chars\]$/);
       expect(args.apiKey).toBe('[REDACTED]');
-      expect(event.data.paramsTruncated).toMatchObject({ bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(Object.values(args)).toContain('[REDACTED]');
+      expect(JSON.stringify(event)).not.toMatch(/should-be-redacted/);
+      const redactedWhole = JSON.stringify({ name: 'say', arguments: { text, apiKey: '[REDACTED]', [longKey]: '[REDACTED]' } });
+      expect(event.data.paramsTruncated).toEqual({ bytes: Buffer.byteLength(redactedWhole), sha256: createHash('sha256').update(redactedWhole).digest('hex') });
       await client.close();
     });
   });
@@ -124,6 +134,25 @@ describe('the MCP edge', () => {
       expect(exchanged[0]!.data).toMatchObject({ method: 'roots/list' });
       expect(exchanged[1]!.data.id).toEqual(exchanged[0]!.data.id);
       await client.close();
+    });
+  });
+
+  describe('a client answer with ill-formed text', () => {
+    it('is not relayed: the upstream is told at once (no request left waiting) and the refusal is audited', async () => {
+      const ws = await fx.raw(token);
+      await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { roots: {} }, clientInfo: { name: 'raw', version: '1' } } }));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+      const messages: { id?: unknown; method?: string; error?: unknown; result?: unknown }[] = [];
+      ws.on('message', (d) => {
+        const message = JSON.parse(d.toString()) as { id: unknown; method?: string };
+        messages.push(message);
+        if (message.method === 'roots/list') ws.send(`{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":{"roots":[{"uri":"file:///x${LONE}"}]}}`);
+      });
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 'roots', method: 'tools/call', params: { name: 'ask-roots', arguments: {} } }));
+      await expect.poll(() => messages.find((m) => m.id === 'roots')).toMatchObject({ result: { isError: true } });
+      const refused = (await events()).find((e) => e.type === 'mcp.server_request' && e.outcome === 'DENIED');
+      expect(refused?.data).toMatchObject({ direction: 'answer', reason: 'ill_formed_text', illFormedText: true });
+      ws.close();
     });
   });
 

@@ -42,6 +42,26 @@ async function person(server: TestServer, idp: TestIdp, name: string): Promise<s
   return createApiToken(server.url, cookie, ['mcp', 'audit:read']);
 }
 
+/** An audited action to repeat, so that a live audit subscription proves itself by delivering it. */
+async function auditedAction(server: TestServer, idp: TestIdp): Promise<() => void> {
+  const cookie = await signIn(server.url, idp, { nameId: 'dave@example.com', attributes: { email: 'dave@example.com', groups: ['engineering'] } });
+  return () => void createApiToken(server.url, cookie, ['api']);
+}
+
+type SubscriptionState = { state: 'live'; stop: () => void } | { state: 'refused'; errors: unknown };
+
+/** Subscribes to the audit feed: 'live' once an event arrives (poking until one does), or the refusal. */
+function subscription(client: Client, poke: () => void): Promise<SubscriptionState> {
+  return new Promise((resolve) => {
+    const timer = setInterval(poke, 200);
+    const done = (result: SubscriptionState) => {
+      clearInterval(timer);
+      resolve(result);
+    };
+    const stop = client.subscribe({ query: 'subscription { auditEvents { type } }' }, { next: () => done({ state: 'live', stop }), error: (errors) => done({ state: 'refused', errors }), complete: () => {} });
+  });
+}
+
 describe('caps on MCP sessions', () => {
   const servers: TestServer[] = [];
   const sockets: WebSocket[] = [];
@@ -109,6 +129,30 @@ describeWithRedis('the per-user session cap across instances', () => {
   });
 });
 
+describeWithRedis('the per-user subscription cap across instances', () => {
+  it('counts a user\'s subscriptions on every instance sharing the store', async () => {
+    const idp = await createTestIdp('corp');
+    const prefix = uniquePrefix();
+    const config = brokerConfig(idp, { roles, graphql: { maxSubscriptionsPerUser: 1 } });
+    const [a, b] = (await Promise.all([0, 1].map(async () => startTestServer({ config, clock: systemClock, stores: await redisStoresForTest({ prefix, clock: systemClock }) })))) as [TestServer, TestServer];
+    const clients: Client[] = [];
+    try {
+      const token = await person(a, idp, 'carol');
+      const poke = await auditedAction(a, idp);
+      const on = (server: TestServer) => {
+        const client = createClient({ url: `${server.wsUrl}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, connectionParams: { authorization: `Bearer ${token}` } });
+        clients.push(client);
+        return subscription(client, poke);
+      };
+      expect((await on(a)).state).toBe('live');
+      expect(await on(b)).toMatchObject({ state: 'refused', errors: [{ extensions: { code: 'LIMIT_EXCEEDED' } }] });
+    } finally {
+      await Promise.all(clients.map((c) => c.dispose()));
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
 describe('caps on GraphQL subscriptions', () => {
   const servers: TestServer[] = [];
   const clients: Client[] = [];
@@ -122,21 +166,8 @@ describe('caps on GraphQL subscriptions', () => {
     const server = await startTestServer({ config: brokerConfig(idp, { roles, graphql }), clock: systemClock });
     servers.push(server);
     const token = await person(server, idp, 'carol');
-    const cookie = await signIn(server.url, idp, { nameId: 'dave@example.com', attributes: { email: 'dave@example.com', groups: ['engineering'] } });
-    // An audited action, so that a live subscription proves itself by delivering it.
-    const poke = () => void createApiToken(server.url, cookie, ['api']);
-    const subscribe = (client: Client): Promise<{ state: 'live'; stop: () => void } | { state: 'refused'; errors: unknown }> =>
-      new Promise((resolve) => {
-        const timer = setInterval(poke, 200);
-        const done = (result: { state: 'live'; stop: () => void } | { state: 'refused'; errors: unknown }) => {
-          clearInterval(timer);
-          resolve(result);
-        };
-        const stop = client.subscribe(
-          { query: 'subscription { auditEvents { type } }' },
-          { next: () => done({ state: 'live', stop }), error: (errors) => done({ state: 'refused', errors }), complete: () => {} },
-        );
-      });
+    const poke = await auditedAction(server, idp);
+    const subscribe = (client: Client) => subscription(client, poke);
     const connection = () => {
       const client = createClient({ url: `${server.wsUrl}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, connectionParams: { authorization: `Bearer ${token}` } });
       clients.push(client);
@@ -151,6 +182,13 @@ describe('caps on GraphQL subscriptions', () => {
     expect((await subscribe(client)).state).toBe('live');
     expect((await subscribe(client)).state).toBe('live');
     expect(await subscribe(client)).toMatchObject({ state: 'refused', errors: [{ message: expect.stringMatching(/graphql\.maxSubscriptionsPerConnection: 2/), extensions: { code: 'LIMIT_EXCEEDED' } }] });
+  });
+
+  it('holds the per-connection cap against a burst of subscriptions sent at once', async () => {
+    const { connection, subscribe } = await setup({ maxSubscriptionsPerConnection: 3 });
+    const client = connection();
+    const states = await Promise.all(Array.from({ length: 10 }, () => subscribe(client)));
+    expect(states.filter((s) => s.state === 'live')).toHaveLength(3);
   });
 
   it('refuses a user\'s subscriptions past graphql.maxSubscriptionsPerUser over all their connections, and frees a place on completion', async () => {

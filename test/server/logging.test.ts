@@ -56,16 +56,17 @@ describe('config redaction for logs', () => {
   });
 
   it('hands the logger the credentials written literally, by the key naming them, to scrub by value', () => {
+    const { privateKey } = auditKeyPair();
     const config = configSchema.parse({
       server: { publicUrl: 'http://127.0.0.1:8080' },
       store: { redis: { url: 'redis://user:p%40ss-word@redis.internal:6379' } },
-      audit: { redactKeys: ['X-Tenant'] },
+      audit: { redactKeys: ['X-Tenant'], checkpoints: { privateKey } },
       servers: [
         { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key', NODE_ENV: 'production' } },
         { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token', Accept: 'application/json', 'X-Tenant': 'tenant-7' } },
       ],
     });
-    expect(literalCredentials(config)).toEqual(['literal-api-key', 'Bearer literal-token', 'literal-token', 'tenant-7', 'p%40ss-word', 'p@ss-word']);
+    expect(literalCredentials(config)).toEqual(['literal-api-key', 'Bearer literal-token', 'literal-token', 'tenant-7', 'p%40ss-word', 'p@ss-word', privateKey.trimEnd()]);
   });
 });
 

@@ -133,13 +133,13 @@ describeWithRedis('redis backend', () => {
       // Someone with write access hides the first event behind an anchor only retention writes.
       await admin.xdel(`${prefix}audit`, first.id);
       await admin.set(`${prefix}audit:anchor`, JSON.stringify({ prevHash: second.prevHash, lastTrimmedId: first.id }));
-      await expect(stores.audit.chainStart()).rejects.toThrow(/chain-start anchor .* but audit\.retention is not configured/);
+      await expect(stores.audit.anchor()).rejects.toThrow(/chain-start anchor .* but audit\.retention is not configured/);
       await expect(stores.audit.read({ after: second.id, limit: 1 })).rejects.toBeInstanceOf(AuditLogCorruptError);
       const iterator = stores.audit.tail('start', new AbortController().signal)[Symbol.asyncIterator]();
       await expect(iterator.next()).rejects.toBeInstanceOf(AuditLogCorruptError);
       const withRetention = await redisStores(sharedRedisUrl, prefix, new ManualClock(), { retention: true });
       open.push(withRetention);
-      expect(await withRetention.audit.chainStart()).toBe(second.prevHash);
+      expect((await withRetention.audit.anchor())?.prevHash).toBe(second.prevHash);
     });
 
     it('refuses to append when the chain head is lost beside a non-empty stream', async () => {

@@ -71,10 +71,6 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return this.appender.checkpoint();
   }
 
-  async chainStart(): Promise<string> {
-    return this.start.prevHash;
-  }
-
   async anchor(): Promise<ChainAnchor | null> {
     return anchorOf(this.start);
   }

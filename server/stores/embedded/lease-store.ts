@@ -17,7 +17,8 @@ export class EmbeddedLeaseStore implements LeaseStore {
 
   async renew(group: string, ids: readonly string[], expiresAt: number): Promise<void> {
     const leases = this.live(group);
-    for (const id of ids) if (leases.has(id)) leases.set(id, expiresAt);
+    for (const id of ids) leases.set(id, expiresAt);
+    if (leases.size > 0) this.groups.set(group, leases);
   }
 
   async release(group: string, id: string): Promise<void> {

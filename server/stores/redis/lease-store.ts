@@ -18,17 +18,6 @@ redis.call('PEXPIRE', KEYS[1], math.max(1, longest - tonumber(ARGV[1])))
 return 1
 `);
 
-/** KEYS: group. ARGV: now, expiresAt, ids...: extends only leases that have not lapsed. */
-const renewLeases = defineScript(`
-local now = tonumber(ARGV[1])
-for i = 3, #ARGV do
-  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if score and tonumber(score) > now then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i]) end
-end
-local ttl = tonumber(ARGV[2]) - now
-if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl, 'GT') end
-return 1
-`);
 
 export class RedisLeaseStore implements LeaseStore {
   constructor(
@@ -44,7 +33,17 @@ export class RedisLeaseStore implements LeaseStore {
 
   async renew(group: string, ids: readonly string[], expiresAt: number): Promise<void> {
     if (ids.length === 0) return;
-    await guarded('lease renew', () => renewLeases(this.redis, [this.key(group)], [this.clock.now(), expiresAt, ...ids]));
+    const key = this.key(group);
+    const ttl = Math.max(1, expiresAt - this.clock.now());
+    // Plain ZADD: a lease that lapsed while the store was out of reach comes back (see LeaseStore.renew).
+    await guarded('lease renew', () =>
+      this.redis
+        .multi()
+        .zadd(key, ...ids.flatMap((id) => [expiresAt, id]))
+        .pexpire(key, ttl, 'GT')
+        .pexpire(key, ttl, 'NX')
+        .exec(),
+    );
   }
 
   async release(group: string, id: string): Promise<void> {

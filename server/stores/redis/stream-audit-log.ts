@@ -110,10 +110,6 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     }
   }
 
-  async chainStart(): Promise<string> {
-    return (await this.anchor())?.prevHash ?? GENESIS_HASH;
-  }
-
   async trim(policy: { before?: number; keep?: number }): Promise<number> {
     if (!this.options.retention) throw retentionNotConfigured();
     const candidates: string[] = [];
