@@ -18,12 +18,11 @@ import type { Lease, LeaseKeeper } from '../server/limits/lease-keeper.js';
 import type { Logger } from '../server/log.js';
 import type { SecretScrubber } from '../server/text/secret-scrubber.js';
 import type { Stores } from '../server/stores/types.js';
-import { FederatedSession } from './federated-session.js';
 import { GrantSet } from './grant-set.js';
 import type { GrantEnd } from './grant-set.js';
 import { ACCESS_DENIED } from './jsonrpc.js';
-import { CLOSE } from './client-link.js';
-import { BrokerSession } from './session.js';
+import { ClientLink, CLOSE } from './client-link.js';
+import { SessionCore } from './core/session-core.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
 import { createUpstream } from './upstreams/upstream.js';
 
@@ -194,13 +193,16 @@ export class Broker {
   private open(ws: WebSocket, request: IncomingMessage, admission: Admission): void {
     const { federated, servers, principal, grants, lease } = admission;
     const processes = processesOf(servers);
-    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger: this.deps.logger, idleTimeoutMs: this.deps.config.broker.idleTimeoutSeconds * 1000 };
-    const { logger } = this.deps;
-    const upstreamFor = (server: McpServerConfig) => createUpstream(server, { baseDir: this.deps.baseDir, logger, scrubber: this.deps.scrubber, agents: this.agents });
-    const grantsFor = (server: McpServerConfig) => new GrantSet(grants.filter((g) => g.server === server.name));
-    const session: LiveSession = federated
-      ? new FederatedSession(ws, servers.map((s) => ({ server: s.name, upstream: upstreamFor(s), grants: grantsFor(s) })), principal, { ...deps, version: BROKER_VERSION })
-      : new BrokerSession(ws, upstreamFor(servers[0]!), servers[0]!.name, principal, grantsFor(servers[0]!), deps);
+    const { logger, config } = this.deps;
+    const legs = servers.map((server) => ({
+      server: server.name,
+      upstream: createUpstream(server, { baseDir: this.deps.baseDir, logger, scrubber: this.deps.scrubber, agents: this.agents }),
+      grants: new GrantSet(grants.filter((g) => g.server === server.name)),
+    }));
+    // The WebSocket is the edge; every decision is the core's.
+    const channel = { send: (message: object) => link.send(message), close: (code: number, reason: string) => link.close(code, reason) };
+    const session = new SessionCore(channel, legs, principal, { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION }, federated);
+    const link = new ClientLink(ws, { frame: (text) => session.receive(text), gone: (code, reason) => void session.end(code, reason, null) }, config.broker.idleTimeoutSeconds * 1000);
     this.sessions.add(session);
     this.processes += processes;
     this.alive.add(ws);

@@ -1,0 +1,29 @@
+/**
+ * The capabilities a federated session offers: a capability only where some granted server
+ * has it (a client must not be promised resources no server serves), list changes always
+ * (servers leave the session when their grants end).
+ */
+type Capabilities = Record<string, unknown>;
+
+export function mergeCapabilities(all: readonly Capabilities[]): Capabilities {
+  const has = (name: string) => all.some((c) => c[name] !== undefined && c[name] !== null);
+  const any = (name: string, field: string) => all.some((c) => isRecord(c[name]) && (c[name] as Capabilities)[field] !== undefined && (c[name] as Capabilities)[field] !== false);
+  const merged: Capabilities = {};
+  if (has('tools')) merged.tools = { listChanged: true };
+  if (has('prompts')) merged.prompts = { listChanged: true };
+  if (has('resources')) merged.resources = { listChanged: true, ...(any('resources', 'subscribe') ? { subscribe: true } : {}) };
+  if (has('logging')) merged.logging = {};
+  if (has('completions')) merged.completions = {};
+  if (has('tasks')) {
+    const tasks: Capabilities = {};
+    if (any('tasks', 'list')) tasks.list = {};
+    if (any('tasks', 'cancel')) tasks.cancel = {};
+    if (all.some((c) => isRecord(c.tasks) && isRecord(c.tasks.requests) && isRecord(c.tasks.requests.tools) && c.tasks.requests.tools.call !== undefined)) tasks.requests = { tools: { call: {} } };
+    merged.tasks = tasks;
+  }
+  return merged;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,288 @@
+import { isToolName, requestEvent, toolOf } from '../request-audit.js';
+import type { JsonRpcRequest } from '../jsonrpc.js';
+import { isRecord, mergeCapabilities } from './capabilities.js';
+import { decodeCursor, encodeCursor } from './federated-cursor.js';
+import type { FederatedCursor } from './federated-cursor.js';
+import { metaIn, resultOut, taskOut } from './federation-map.js';
+import type { Leg, LegAnswer, LegInit } from './leg.js';
+import type { Kind, Target } from './naming.js';
+import type { Call, SessionCore } from './session-core.js';
+
+type Json = Record<string, unknown>;
+
+const INVALID_PARAMS = -32602;
+const METHOD_NOT_FOUND = -32601;
+/** Protocol versions a federated session speaks (the broker answers initialize itself). */
+const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
+
+/** The listings, what each returns its items under, and the capability a server needs to serve it. */
+const LISTINGS: Record<string, { key: string; capability: string }> = {
+  'tools/list': { key: 'tools', capability: 'tools' },
+  'prompts/list': { key: 'prompts', capability: 'prompts' },
+  'resources/list': { key: 'resources', capability: 'resources' },
+  'resources/templates/list': { key: 'resourceTemplates', capability: 'resources' },
+  'tasks/list': { key: 'tasks', capability: 'tasks' },
+};
+
+/**
+ * What the session does with each client request: where it goes (one server, every server,
+ * or answered here), what it may touch, and how names come back. Every request is audited
+ * before it leaves (`mcp.request`); a refused one is audited as refused.
+ */
+export async function handleClientRequest(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  switch (request.method) {
+    case 'ping':
+      return core.reply(request.id, { jsonrpc: '2.0', id: request.id, result: {} });
+    case 'initialize':
+      return initialize(core, request, call);
+    case 'tools/call':
+      return callTool(core, request, call);
+    case 'prompts/get':
+      return toNamed(core, request, call, 'prompt', 'name');
+    case 'resources/read':
+    case 'resources/subscribe':
+    case 'resources/unsubscribe':
+      return toResource(core, request, call);
+    case 'completion/complete':
+      return complete(core, request, call);
+    case 'logging/setLevel':
+      return setLevel(core, request, call);
+    case 'tasks/get':
+    case 'tasks/result':
+    case 'tasks/cancel':
+      return toNamed(core, request, call, 'task', 'taskId');
+    default:
+      if (request.method in LISTINGS) return list(core, request, call);
+      return other(core, request, call);
+  }
+}
+
+/**
+ * initialize goes to every server with the client's own parameters (its capabilities
+ * decide which tools a server offers) and is answered once every server has answered. A
+ * single-server session answers with that server's result; a federated one with the
+ * capabilities some server has, and a version it speaks itself.
+ */
+async function initialize(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  const params = isRecord(request.params) ? request.params : {};
+  core.clientInfo = params.clientInfo ?? null;
+  if (!(await core.audited(request, requestEvent(request, null, 'SUCCESS')))) return;
+  const legs = [...core.legs.values()];
+  const answers = legs.map((leg) => {
+    const answer = core.ask(call, leg, 'initialize', request.params);
+    leg.init = answer.then((a) => (a.kind === 'result' ? { result: a.result, capabilities: isRecord(a.result.capabilities) ? a.result.capabilities : {} } : null));
+    return answer;
+  });
+  const settled = await Promise.all(answers);
+  if (!core.naming.federated) return core.reply(request.id, core.answerOf(request.id, settled[0]!));
+  const inits: LegInit[] = [];
+  settled.forEach((answer, i) => {
+    const leg = legs[i]!;
+    if (answer.kind === 'result') inits.push({ result: answer.result, capabilities: isRecord(answer.result.capabilities) ? answer.result.capabilities : {} });
+    else if (answer.kind === 'error') core.dropLeg(leg, { code: answer.error.code, reason: 'upstream_failed', detail: `${leg.server} refused initialize: ${answer.error.message}` });
+  });
+  if (inits.length === 0) return core.reply(request.id, core.answerOf(request.id, settled.find((a) => a.kind !== 'result') ?? settled[0]!));
+  const asked = typeof params.protocolVersion === 'string' ? params.protocolVersion : SUPPORTED_VERSIONS[0]!;
+  const servers = [...core.legs.keys()];
+  const instructions = [
+    `Servers behind this Portcullis session: ${servers.join(', ')}. Tools and prompts are named <server>__<name>; resource URIs are portcullis://<server>/<the server's URI>.`,
+    ...inits.flatMap((init, i) => (typeof init.result.instructions === 'string' ? [`${legs[i]!.server}: ${init.result.instructions}`] : [])),
+  ].join('\n\n');
+  core.reply(request.id, {
+    jsonrpc: '2.0',
+    id: request.id,
+    result: {
+      protocolVersion: SUPPORTED_VERSIONS.includes(asked) ? asked : SUPPORTED_VERSIONS[0],
+      capabilities: mergeCapabilities(inits.map((init) => init.capabilities)),
+      serverInfo: { name: 'portcullis-federation', version: core.deps.version },
+      instructions,
+    },
+  });
+}
+
+/** A tool call: to the server the name leads to, only for a tool its grants cover. */
+async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  const name = toolOf(request);
+  const target = name === null ? null : await resolve(core, call, 'tool', name);
+  const leg = target && core.legs.get(target.server);
+  if (!target || !leg || !isToolName(target.name) || !leg.grants.allowsTool(target.name)) {
+    const where = { server: target?.server ?? null, tool: target?.name ?? name };
+    const hint = core.naming.federated ? ' (list tools first)' : '';
+    return core.reply(request.id, await core.refuse(request, 'tool_not_granted', `tool ${JSON.stringify((name ?? '').slice(0, 128))} is not covered by your grant${hint}`, where));
+  }
+  const forwarded = mapParamsIn(core, request, { name: target.name });
+  if (!forwarded) return core.reply(request.id, await unknownTask(core, request));
+  const event = { ...requestEvent(request, target.name, 'SUCCESS', core.naming.federated ? { federatedName: name } : undefined), server: leg.server };
+  if (!(await core.audited(request, event))) return;
+  const answer = await core.ask(call, leg, 'tools/call', forwarded);
+  core.reply(request.id, core.answerOf(request.id, answer, (result) => mapOut(core, leg, result)));
+}
+
+/** Requests about one prompt or task, routed by the name the client knows it by. */
+async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, kind: 'prompt' | 'task', field: string): Promise<void> {
+  const params = isRecord(request.params) ? request.params : {};
+  const name = params[field];
+  const target = typeof name === 'string' ? await resolve(core, call, kind, name) : null;
+  const leg = target && core.legs.get(target.server);
+  if (!target || !leg) return core.reply(request.id, await core.refuse(request, `unknown_${kind}`, `unknown ${kind} ${JSON.stringify(String(name ?? '').slice(0, 128))}`, { code: INVALID_PARAMS }));
+  await forward(core, request, call, leg, { [field]: target.name }, kind === 'task' && request.method !== 'tasks/result' ? (r) => taskOut(core.naming, leg.server, r) : undefined);
+}
+
+/** Requests about one resource, routed by its URI. */
+async function toResource(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  const uri = isRecord(request.params) ? request.params.uri : undefined;
+  const target = typeof uri === 'string' ? core.naming.uriIn(uri) : null;
+  const leg = target && core.legs.get(target.server);
+  if (!target || !leg) return core.reply(request.id, await core.refuse(request, 'unknown_resource', `no server of this session serves ${JSON.stringify(String(uri ?? '').slice(0, 256))}`, { code: INVALID_PARAMS }));
+  await forward(core, request, call, leg, { uri: target.name });
+}
+
+/** Completion, routed by the prompt or resource template it completes for. */
+async function complete(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  const ref = isRecord(request.params) && isRecord(request.params.ref) ? request.params.ref : {};
+  const target =
+    ref.type === 'ref/prompt' && typeof ref.name === 'string' ? await resolve(core, call, 'prompt', ref.name) : ref.type === 'ref/resource' && typeof ref.uri === 'string' ? core.naming.uriIn(ref.uri) : null;
+  const leg = target && core.legs.get(target.server);
+  if (!target || !leg) return core.reply(request.id, await core.refuse(request, 'unknown_reference', 'the completion refers to no prompt or resource of this session', { code: INVALID_PARAMS }));
+  await forward(core, request, call, leg, { ref: { ...ref, ...(ref.type === 'ref/prompt' ? { name: target.name } : { uri: target.name }) } });
+}
+
+/** The log level goes to every server that logs; the answer waits for them all. */
+async function setLevel(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  if (!(await core.audited(request, requestEvent(request, null, 'SUCCESS')))) return;
+  const legs = await legsWith(core, 'logging');
+  const answers = await Promise.all(legs.map((leg) => core.ask(call, leg, 'logging/setLevel', request.params)));
+  const failed = answers.find((a) => a.kind !== 'result');
+  core.reply(request.id, failed && answers.every((a) => a.kind !== 'result') ? core.answerOf(request.id, failed) : { jsonrpc: '2.0', id: request.id, result: {} });
+}
+
+/**
+ * A listing. One server: its page, as it sent it (tools filtered to the grants). Several:
+ * the next page of every server that has more, asked at once and merged, under an opaque
+ * cursor holding each server's own.
+ */
+async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  const { key, capability } = LISTINGS[request.method]!;
+  if (!(await core.audited(request, requestEvent(request, null, 'SUCCESS')))) return;
+  const params = isRecord(request.params) ? request.params : {};
+  if (!core.naming.federated) {
+    const leg = core.legs.values().next().value!;
+    const answer = await core.ask(call, leg, request.method, request.params);
+    return core.reply(request.id, core.answerOf(request.id, answer, (result) => (key === 'tools' ? { ...result, tools: grantedTools(leg, result.tools) } : result)));
+  }
+  let positions: FederatedCursor | null;
+  if (typeof params.cursor === 'string') positions = decodeCursor(params.cursor);
+  else positions = Object.fromEntries((await legsWith(core, capability)).map((leg) => [leg.server, '']));
+  if (!positions) return core.reply(request.id, await core.refuse(request, 'invalid_cursor', 'Invalid params: not a cursor this session issued', { code: INVALID_PARAMS }));
+  const pages = await Promise.all(
+    Object.entries(positions).flatMap(([server, cursor]) => {
+      const leg = core.legs.get(server);
+      return leg ? [core.ask(call, leg, request.method, cursor === '' ? {} : { cursor }).then((answer) => ({ leg, answer }))] : [];
+    }),
+  );
+  const items: unknown[] = [];
+  const next: FederatedCursor = {};
+  for (const { leg, answer } of pages) {
+    if (answer.kind === 'cancelled') return core.reply(request.id, null);
+    if (answer.kind !== 'result') continue;
+    const found = Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [];
+    items.push(...listedOut(core, leg, key, key === 'tools' ? grantedTools(leg, found) : found));
+    if (typeof answer.result.nextCursor === 'string') next[leg.server] = answer.result.nextCursor;
+  }
+  const nextCursor = encodeCursor(next);
+  core.reply(request.id, { jsonrpc: '2.0', id: request.id, result: { [key]: items, ...(nextCursor ? { nextCursor } : {}) } });
+}
+
+/** Any other method: a single-server session passes it on; a federated one cannot tell which server it is for. */
+async function other(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  if (core.naming.federated) {
+    return core.reply(request.id, await core.refuse(request, 'method_not_federated', `Method not found: ${request.method.slice(0, 128)} names no server, so the federated endpoint cannot route it (use /mcp/ws/<server>)`, { code: METHOD_NOT_FOUND }));
+  }
+  await forward(core, request, call, core.legs.values().next().value!, {});
+}
+
+/** Audit, then send to one server with some params replaced, and answer with its answer (names made the client's). */
+async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, leg: Leg, replaced: Json, map?: (result: Json) => Json): Promise<void> {
+  const params = mapParamsIn(core, request, replaced);
+  if (!params) return core.reply(request.id, await unknownTask(core, request));
+  if (!(await core.audited(request, { ...requestEvent(request, null, 'SUCCESS'), server: leg.server }))) return;
+  const answer = await core.ask(call, leg, request.method, params);
+  core.reply(request.id, core.answerOf(request.id, answer, map ?? ((result) => mapOut(core, leg, result))));
+}
+
+/** The request's params with names replaced by the server's own (null: it names a task of no server here). */
+function mapParamsIn(core: SessionCore, request: JsonRpcRequest, replaced: Json): Json | null {
+  const params = { ...(isRecord(request.params) ? request.params : {}), ...replaced };
+  if (!core.naming.federated) return Object.keys(replaced).length === 0 ? (request.params as Json | undefined) ?? params : params;
+  return metaIn(core.naming, params)?.value ?? null;
+}
+
+function mapOut(core: SessionCore, leg: Leg, result: Json): Json {
+  return core.naming.federated ? resultOut(core.naming, leg.server, result) : result;
+}
+
+function unknownTask(core: SessionCore, request: JsonRpcRequest) {
+  return core.refuse(request, 'unknown_task', 'Invalid params: the related task belongs to no server of this session', { code: INVALID_PARAMS });
+}
+
+/** Listed items with the names the client knows them by. */
+function listedOut(core: SessionCore, leg: Leg, key: string, items: unknown[]): unknown[] {
+  const { naming } = core;
+  return items.flatMap((item) => {
+    if (!isRecord(item)) return [];
+    switch (key) {
+      case 'tools':
+        return typeof item.name === 'string' ? [{ ...item, name: naming.out('tool', leg.server, item.name) }] : [];
+      case 'prompts':
+        return typeof item.name === 'string' ? [{ ...item, name: naming.out('prompt', leg.server, item.name) }] : [];
+      case 'resources':
+        return typeof item.uri === 'string' ? [{ ...item, uri: naming.uriOut(leg.server, item.uri) }] : [];
+      case 'resourceTemplates':
+        return typeof item.uriTemplate === 'string' ? [{ ...item, uriTemplate: naming.uriOut(leg.server, item.uriTemplate) }] : [];
+      default:
+        return [taskOut(naming, leg.server, item)];
+    }
+  });
+}
+
+/** Tools the server's grants cover (valid MCP names only: nothing else can be granted). */
+function grantedTools(leg: Leg, tools: unknown): unknown[] {
+  if (!Array.isArray(tools)) return [];
+  return tools.filter((t) => isRecord(t) && typeof t.name === 'string' && isToolName(t.name) && leg.grants.allowsTool(t.name));
+}
+
+/** Servers whose initialize answered with this capability (all servers until they answered). */
+async function legsWith(core: SessionCore, capability: string): Promise<Leg[]> {
+  const legs = [...core.legs.values()];
+  const inits = await Promise.all(legs.map((leg) => leg.init ?? Promise.resolve(undefined)));
+  return legs.filter((_, i) => inits[i] === undefined || (inits[i] !== null && inits[i]!.capabilities[capability] !== undefined));
+}
+
+/**
+ * The server and name behind a client-side name. A federated name the registry does not
+ * know yet (a client that reconnected and did not list again) is looked up by listing the
+ * servers once more: names are never taken apart.
+ */
+async function resolve(core: SessionCore, call: Call, kind: Kind, name: string): Promise<Target | null> {
+  const known = core.naming.in(kind, name);
+  if (known || !core.naming.federated || kind === 'task') return known;
+  const method = kind === 'tool' ? 'tools/list' : 'prompts/list';
+  const { key, capability } = LISTINGS[method]!;
+  await Promise.all(
+    (await legsWith(core, capability)).map(async (leg) => {
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_RESOLVE_PAGES; page++) {
+        const answer: LegAnswer = await leg.request(method, cursor === undefined ? {} : { cursor }).answer;
+        if (answer.kind !== 'result') return;
+        const items = Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [];
+        for (const item of items) if (isRecord(item) && typeof item.name === 'string') core.naming.out(kind, leg.server, item.name);
+        if (typeof answer.result.nextCursor !== 'string') return;
+        cursor = answer.result.nextCursor;
+      }
+    }),
+  );
+  return core.naming.in(kind, name);
+}
+
+/** Pages a name lookup reads per server before it gives up. */
+const MAX_RESOLVE_PAGES = 20;

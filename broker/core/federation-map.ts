@@ -1,0 +1,53 @@
+import { isRecord } from './capabilities.js';
+import type { Naming } from './naming.js';
+
+/**
+ * Rewrites what crosses a federated session so every name the client sees is unique
+ * across servers and leads back to its own server: resource URIs inside content, task ids
+ * in results and task metadata. A single-server session skips all of it (its naming is
+ * the identity).
+ */
+const RELATED_TASK = 'io.modelcontextprotocol/related-task';
+
+type Json = Record<string, unknown>;
+
+/** A content block (of a tool result, a prompt message, a task payload) with its resource URI made the client's. */
+function blockOut(naming: Naming, server: string, block: unknown): unknown {
+  if (!isRecord(block)) return block;
+  if (block.type === 'resource_link' && typeof block.uri === 'string') return { ...block, uri: naming.uriOut(server, block.uri) };
+  if (block.type === 'resource' && isRecord(block.resource) && typeof block.resource.uri === 'string') {
+    return { ...block, resource: { ...block.resource, uri: naming.uriOut(server, block.resource.uri) } };
+  }
+  return block;
+}
+
+/** A result as the client sees it: content URIs, a created task's id, related-task metadata. */
+export function resultOut(naming: Naming, server: string, result: Json): Json {
+  const out: Json = { ...result };
+  if (Array.isArray(out.content)) out.content = out.content.map((block) => blockOut(naming, server, block));
+  if (isRecord(out.task) && typeof out.task.taskId === 'string') out.task = { ...out.task, taskId: naming.out('task', server, out.task.taskId) };
+  if (Array.isArray(out.messages)) out.messages = out.messages.map((m) => (isRecord(m) ? { ...m, content: blockOut(naming, server, m.content) } : m));
+  if (Array.isArray(out.contents)) out.contents = out.contents.map((c) => (isRecord(c) && typeof c.uri === 'string' ? { ...c, uri: naming.uriOut(server, c.uri) } : c));
+  return metaOut(naming, server, out);
+}
+
+/** A task (tasks/get, tasks/cancel, tasks/list items, status notifications) with the client's task id. */
+export function taskOut(naming: Naming, server: string, task: Json): Json {
+  return typeof task.taskId === 'string' ? { ...task, taskId: naming.out('task', server, task.taskId) } : task;
+}
+
+/** `_meta` naming a related task: the client's id for it. */
+export function metaOut(naming: Naming, server: string, value: Json): Json {
+  const related = isRecord(value._meta) ? value._meta[RELATED_TASK] : undefined;
+  if (!isRecord(related) || typeof related.taskId !== 'string') return value;
+  return { ...value, _meta: { ...(value._meta as Json), [RELATED_TASK]: { ...related, taskId: naming.out('task', server, related.taskId) } } };
+}
+
+/** `_meta` naming a related task the client knows by its federated id: the server's own id, or null when unknown. */
+export function metaIn(naming: Naming, value: Json): { value: Json; server: string | null } | null {
+  const related = isRecord(value._meta) ? value._meta[RELATED_TASK] : undefined;
+  if (!isRecord(related) || typeof related.taskId !== 'string') return { value, server: null };
+  const target = naming.in('task', related.taskId);
+  if (!target) return null;
+  return { value: { ...value, _meta: { ...(value._meta as Json), [RELATED_TASK]: { ...related, taskId: target.name } } }, server: target.server };
+}

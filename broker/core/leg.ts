@@ -1,0 +1,79 @@
+import type { GrantSet } from '../grant-set.js';
+import type { JsonRpcError, JsonRpcId } from '../jsonrpc.js';
+import type { Upstream } from '../upstreams/upstream.js';
+
+/** How an upstream answered a request the session sent it, or why it never will. */
+export type LegAnswer =
+  | { kind: 'result'; result: Record<string, unknown> }
+  | { kind: 'error'; error: JsonRpcError['error'] }
+  | { kind: 'gone'; code: number; reason: string; detail: string }
+  | { kind: 'cancelled' };
+
+/** What an upstream's initialize answered: its capabilities, as far as the session needs them. */
+export interface LegInit {
+  result: Record<string, unknown>;
+  capabilities: Record<string, unknown>;
+}
+
+/**
+ * One upstream server in a session (a single-server session has one): its connection, the
+ * grants it rides on, and the requests the session has sent it. The session gives every
+ * request an id of its own, so ids never collide across servers and an answer is matched
+ * only to a request this leg was sent.
+ */
+export class Leg {
+  private nextId = 1;
+  private readonly pending = new Map<number, (answer: LegAnswer) => void>();
+  /** Its answer to initialize (null when it failed); absent until the client initializes. */
+  init: Promise<LegInit | null> | undefined;
+  /** Server-side task ids this leg made, so no other server can ask after them. */
+  readonly tasks = new Set<string>();
+
+  constructor(
+    readonly server: string,
+    readonly upstream: Upstream,
+    readonly grants: GrantSet,
+  ) {}
+
+  /** Sends a request; the promise settles with the answer, or when the leg or call goes. */
+  request(method: string, params: unknown): { id: number; answer: Promise<LegAnswer> } {
+    const id = this.nextId++;
+    const answer = new Promise<LegAnswer>((resolve) => this.pending.set(id, resolve));
+    this.upstream.send({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) }).catch((error: unknown) => {
+      this.settle(id, { kind: 'gone', code: -32603, reason: 'upstream_failed', detail: `upstream send failed: ${(error as Error).message}` });
+    });
+    return { id, answer };
+  }
+
+  /** An answer from the upstream; false when it answers nothing this leg is waiting for. */
+  answered(id: JsonRpcId | null, answer: LegAnswer): boolean {
+    return typeof id === 'number' && this.settle(id, answer);
+  }
+
+  /** The client gave up on a request: the upstream is told (MCP cancellation), and a late answer is dropped. */
+  cancel(id: number, reason: unknown): void {
+    if (!this.settle(id, { kind: 'cancelled' })) return;
+    void this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, ...(typeof reason === 'string' ? { reason } : {}) } }).catch(() => {});
+  }
+
+  /** The leg leaves the session: every request waiting on it is answered with why. */
+  drop(why: { code: number; reason: string; detail: string }): void {
+    for (const id of [...this.pending.keys()]) this.settle(id, { kind: 'gone', ...why });
+  }
+
+  notify(method: string, params?: unknown): void {
+    void this.upstream.send({ jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) }).catch(() => {});
+  }
+
+  send(message: Record<string, unknown>): void {
+    void this.upstream.send(message).catch(() => {});
+  }
+
+  private settle(id: number, answer: LegAnswer): boolean {
+    const resolve = this.pending.get(id);
+    if (!resolve) return false;
+    this.pending.delete(id);
+    resolve(answer);
+    return true;
+  }
+}

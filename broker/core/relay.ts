@@ -1,0 +1,168 @@
+import { errorReply, INTERNAL_ERROR, wire } from '../jsonrpc.js';
+import type { JsonRpcMessage } from '../jsonrpc.js';
+import { clientAnswerEvent, refusedFrameEvent, serverRequestEvent } from '../request-audit.js';
+import { isRecord } from './capabilities.js';
+import { metaOut, taskOut } from './federation-map.js';
+import type { Leg } from './leg.js';
+import type { SessionCore } from './session-core.js';
+
+type Json = Record<string, unknown>;
+type Notification = JsonRpcMessage & { kind: 'notification' };
+
+/**
+ * Notifications from the client. Only `notifications/*` methods are notifications: any
+ * other method without an id would reach a server as a call nobody checked, so it is
+ * dropped and audited as refused. What is relayed is audited first.
+ */
+export async function handleClientNotification(core: SessionCore, message: Notification): Promise<void> {
+  if (!message.method.startsWith('notifications/')) return void (await core.audit(refusedFrameEvent(message, { reason: 'not_a_notification' })).catch(() => {}));
+  const params = isRecord(message.params) ? message.params : {};
+  const targets = notificationTargets(core, message.method, params);
+  if (targets === null) return void (await core.audit(refusedFrameEvent(message, { reason: 'not_relayed_by_federation' })).catch(() => {}));
+  try {
+    await core.audit({ type: 'mcp.notification', outcome: 'SUCCESS', data: { method: message.method } });
+  } catch (error) {
+    // A notification has no answer to carry the refusal: it is dropped, as it could not be recorded.
+    return core.deps.logger.warn({ err: error, sessionId: core.id }, 'audit append failed: notification dropped');
+  }
+  if (message.method === 'notifications/cancelled') cancelCall(core, params.requestId, params.reason);
+  for (const { leg, params: mapped } of targets) {
+    // The client's `initialized` reaches a server only after that server answered initialize.
+    if (message.method === 'notifications/initialized') void leg.init?.then((init) => init && core.legs.get(leg.server) === leg && leg.notify(message.method, message.params));
+    else leg.notify(message.method, mapped);
+  }
+}
+
+/** Where a client notification goes, with its params as that server knows them (null: nowhere it makes sense). */
+function notificationTargets(core: SessionCore, method: string, params: Json): { leg: Leg; params: unknown }[] | null {
+  const all = () => [...core.legs.values()].map((leg) => ({ leg, params: Object.keys(params).length === 0 ? undefined : params }));
+  switch (method) {
+    case 'notifications/initialized':
+    case 'notifications/roots/list_changed':
+      return all();
+    case 'notifications/cancelled':
+      return [];
+    case 'notifications/progress': {
+      // Progress the client reports on a request a server made of it (a token that server chose).
+      const entry = typeof params.progressToken === 'string' ? core.serverProgress.get(params.progressToken) : undefined;
+      return entry ? [{ leg: entry.leg, params: { ...params, progressToken: entry.token } }] : [];
+    }
+    case 'notifications/tasks/status': {
+      const owner = typeof params.taskId === 'string' ? core.clientTasks.get(params.taskId) : undefined;
+      return owner ? [{ leg: owner, params }] : core.naming.federated ? [] : all();
+    }
+    default:
+      return core.naming.federated ? null : all();
+  }
+}
+
+/**
+ * MCP cancellation: the request's id is free again at once, the server is told, and its
+ * late answer is dropped (2025-11-25, cancellation: the sender ignores any response).
+ */
+function cancelCall(core: SessionCore, requestId: unknown, reason: unknown): void {
+  if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+  const call = core.calls.get(requestId);
+  if (!call || call.method === 'initialize') return;
+  core.reply(requestId, null);
+  for (const part of call.parts) part.leg.cancel(part.id, reason);
+}
+
+/**
+ * The client's answer to a request a server made of it: only answers to requests actually
+ * made pass, audited before they go back to the server that asked, under that server's
+ * own id. An answer that cannot be relayed (ill-formed text) is refused and the server
+ * told, so it does not wait for ever.
+ */
+export async function handleClientAnswer(core: SessionCore, message: JsonRpcMessage & { kind: 'result' | 'error' }, refused?: Json): Promise<void> {
+  const entry = typeof message.id === 'number' ? core.serverRequests.get(message.id) : undefined;
+  if (!entry) return;
+  core.serverRequests.delete(message.id as number);
+  const { leg, upstreamId } = entry;
+  if (refused) {
+    await core.audit({ ...clientAnswerEvent(upstreamId, 'DENIED', refused), server: leg.server }).catch(() => {});
+    return leg.send(errorReply(upstreamId, INTERNAL_ERROR, 'the client answered with ill-formed text, so the answer was not relayed'));
+  }
+  const event = message.kind === 'result' ? clientAnswerEvent(upstreamId, 'SUCCESS') : clientAnswerEvent(upstreamId, 'ERROR', { error: { code: message.error.code } });
+  try {
+    await core.audit({ ...event, server: leg.server });
+  } catch {
+    return leg.send(errorReply(upstreamId, INTERNAL_ERROR, 'the broker could not audit the answer, so it was not relayed'));
+  }
+  if (message.kind === 'result' && isRecord(message.result.task) && typeof message.result.task.taskId === 'string') core.clientTasks.set(message.result.task.taskId, leg);
+  leg.send({ ...wire(message), id: upstreamId });
+}
+
+/** A message from a server: an answer to one of the session's requests, a request of the client, or a notification. */
+export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: JsonRpcMessage | null): void {
+  if (!message) return void core.deps.logger.warn({ sessionId: core.id, server: leg.server }, 'upstream sent an invalid JSON-RPC message; dropped');
+  switch (message.kind) {
+    case 'result':
+      return void leg.answered(message.id, { kind: 'result', result: message.result });
+    case 'error':
+      return void leg.answered(message.id, { kind: 'error', error: message.error });
+    case 'request':
+      return void serverRequest(core, leg, message);
+    case 'notification':
+      return upstreamNotification(core, leg, message);
+  }
+}
+
+/** A request a server makes of the client (sampling, elicitation, roots, client-side tasks): audited, then relayed. */
+async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessage & { kind: 'request' }): Promise<void> {
+  // The broker keeps the connection to a server alive itself; a ping is no business of the client's.
+  if (message.method === 'ping') return leg.send({ jsonrpc: '2.0', id: message.id, result: {} });
+  try {
+    await core.audit({ ...serverRequestEvent(message, 'SUCCESS'), server: leg.server });
+  } catch {
+    return leg.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit this request, so it was not relayed'));
+  }
+  if (core.isEnded() || core.legs.get(leg.server) !== leg) return;
+  core.relayServerRequest(leg, message.id, message.method, serverParamsOut(core, leg, message.params));
+}
+
+/** A server's request params as the client sees them: progress tokens and related tasks made the client's. */
+function serverParamsOut(core: SessionCore, leg: Leg, params: unknown): unknown {
+  if (!isRecord(params)) return params;
+  let out: Json = params;
+  const token = isRecord(out._meta) ? out._meta.progressToken : undefined;
+  if (typeof token === 'string' || typeof token === 'number') out = { ...out, _meta: { ...(out._meta as Json), progressToken: core.clientSideToken(leg, token) } };
+  return core.naming.federated ? metaOut(core.naming, leg.server, out) : out;
+}
+
+/** A notification from a server, with the names in it made the client's. */
+function upstreamNotification(core: SessionCore, leg: Leg, message: Notification): void {
+  const params = isRecord(message.params) ? message.params : undefined;
+  const { naming } = core;
+  switch (message.method) {
+    case 'notifications/progress': {
+      const entry = params && typeof params.progressToken === 'string' ? core.progress.get(params.progressToken) : undefined;
+      // Only for a request this server was sent: no server reports progress on another's.
+      if (!entry || entry.server !== leg.server) return;
+      return core.notifyClient(message.method, { ...params, progressToken: entry.clientToken });
+    }
+    case 'notifications/cancelled': {
+      const id = params && clientIdOf(core, leg, params.requestId);
+      if (id === undefined) return;
+      core.serverRequests.delete(id);
+      return core.notifyClient(message.method, { ...params, requestId: id });
+    }
+    case 'notifications/message':
+      if (!naming.federated || !params) return core.notifyClient(message.method, message.params);
+      return core.notifyClient(message.method, { ...params, logger: typeof params.logger === 'string' ? `${leg.server}/${params.logger}` : leg.server });
+    case 'notifications/resources/updated':
+      if (!naming.federated || typeof params?.uri !== 'string') return core.notifyClient(message.method, message.params);
+      return core.notifyClient(message.method, { ...params, uri: naming.uriOut(leg.server, params.uri) });
+    case 'notifications/tasks/status':
+      if (!naming.federated || !params) return core.notifyClient(message.method, message.params);
+      return core.notifyClient(message.method, metaOut(naming, leg.server, taskOut(naming, leg.server, params)));
+    default:
+      return core.notifyClient(message.method, naming.federated && params ? metaOut(naming, leg.server, params) : message.params);
+  }
+}
+
+/** The id the client knows a server's request by. */
+function clientIdOf(core: SessionCore, leg: Leg, upstreamId: unknown): number | undefined {
+  for (const [id, entry] of core.serverRequests) if (entry.leg === leg && entry.upstreamId === upstreamId) return id;
+  return undefined;
+}

@@ -1,0 +1,347 @@
+import { randomUUID } from 'node:crypto';
+import { setImmediate } from 'node:timers/promises';
+import type { GrantRecord } from '../../server/access/types.js';
+import type { AuditLog } from '../../server/audit/types.js';
+import type { Clock } from '../../server/clock.js';
+import type { Principal } from '../../server/identity/principal.js';
+import type { Logger } from '../../server/log.js';
+import { timerAt } from '../../server/timer-at.js';
+import { CLOSE } from '../client-link.js';
+import type { GrantEnd, GrantSet } from '../grant-set.js';
+import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
+import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from '../jsonrpc.js';
+import { refusedFrameEvent, requestEvent } from '../request-audit.js';
+import type { SessionAuditEvent } from '../request-audit.js';
+import type { Upstream } from '../upstreams/upstream.js';
+import { isRecord } from './capabilities.js';
+import type { ClientChannel } from './channel.js';
+import { handleClientRequest } from './client-requests.js';
+import { handleClientNotification, handleClientAnswer, handleUpstreamMessage } from './relay.js';
+import { Leg } from './leg.js';
+import type { LegAnswer } from './leg.js';
+import { federatedNaming, singleNaming } from './naming.js';
+import type { Naming } from './naming.js';
+
+export interface CoreDeps {
+  audit: AuditLog;
+  clock: Clock;
+  logger: Logger;
+  /** serverInfo.version a federated session reports. */
+  version: string;
+}
+
+export interface LegSpec {
+  server: string;
+  upstream: Upstream;
+  grants: GrantSet;
+}
+
+/** Why in-flight requests are answered as they are when the session ends. */
+export interface PendingAnswer {
+  code: number;
+  reason: DenialReason | 'upstream_failed' | 'broker_shutting_down';
+}
+
+/** A client request in flight: the upstream requests it became, and the progress token it was given. */
+export interface Call {
+  method: string;
+  parts: { leg: Leg; id: number }[];
+  progressToken?: string;
+}
+
+/**
+ * One MCP session of a client, over one server or federated over several: the single
+ * place where Portcullis decides. Every endpoint drives it through a ClientChannel (a
+ * transport is a thin edge); it checks each request against the session's grants, audits
+ * it before it is forwarded (an unwritable audit log refuses it), gives every request sent
+ * upstream an id of its own (so ids never collide, a late answer to a cancelled request
+ * is dropped, and an id is free again once its request is answered or cancelled), relays
+ * requests the servers make of the client and routes the answers back to the server that
+ * asked, and ends servers (and at last the session) when their grants end, answering
+ * every request in flight. A single-server session is a federated one with one server
+ * whose names are left as they are.
+ */
+export class SessionCore {
+  readonly id = randomUUID();
+  readonly naming: Naming;
+  readonly legs = new Map<string, Leg>();
+  readonly calls = new Map<JsonRpcId, Call>();
+  /** Progress tokens handed to servers for client calls: the client's own token and the server that may use it. */
+  readonly progress = new Map<string, { clientToken: string | number; server: string }>();
+  /** Requests servers made of the client, by the id the client sees. */
+  readonly serverRequests = new Map<number, { leg: Leg; upstreamId: JsonRpcId; method: string }>();
+  /** Progress tokens servers gave the client with their requests, by the token the client sees. */
+  readonly serverProgress = new Map<string, { leg: Leg; token: string | number }>();
+  /** Tasks the client runs for a server (server-to-client task requests), by task id. */
+  readonly clientTasks = new Map<string, Leg>();
+  clientInfo: unknown = null;
+  private nextToken = 1;
+  private nextServerRequestId = 1;
+  private ended = false;
+  /** Set while the store cannot confirm the grants; requests are refused meanwhile. */
+  private unverified = false;
+  private requests = 0;
+  private expiry: { cancel(): void } | undefined;
+  private ready: Promise<void> = Promise.resolve();
+  /** The server a single-server session's events name (a federated session names each event's own). */
+  private readonly home: string | null;
+  onended?: () => void;
+
+  constructor(
+    private readonly channel: ClientChannel,
+    legs: readonly LegSpec[],
+    readonly principal: Principal,
+    readonly deps: CoreDeps,
+    federated: boolean,
+  ) {
+    for (const spec of legs) this.legs.set(spec.server, new Leg(spec.server, spec.upstream, spec.grants));
+    this.naming = federated ? federatedNaming(() => this.legs.keys()) : singleNaming(legs[0]!.server);
+    this.home = federated ? null : legs[0]!.server;
+  }
+
+  /** Audits the session start and starts every upstream; client frames wait for it, in order. */
+  async start(clientAddress: string | undefined): Promise<void> {
+    for (const leg of this.legs.values()) {
+      leg.upstream.onmessage = (message) => {
+        if (!this.ended && this.legs.get(leg.server) === leg) handleUpstreamMessage(this, leg, classify(message));
+      };
+      leg.upstream.onclose = (reason) => this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: reason });
+    }
+    const servers = [...this.legs.keys()];
+    this.ready = (async () => {
+      await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), clientAddress: clientAddress ?? null } });
+      await Promise.all([...this.legs.values()].map((leg) => leg.upstream.start()));
+    })();
+    await this.ready;
+    this.armExpiryTimer();
+  }
+
+  /** A frame from the client, handled once the session has started. */
+  receive(text: string): void {
+    void this.ready.then(() => this.fromClient(text), () => {});
+  }
+
+  grantIds(): string[] {
+    return [...this.legs.values()].flatMap((leg) => leg.grants.ids());
+  }
+
+  hasGrant(grantId: string): boolean {
+    return [...this.legs.values()].some((leg) => leg.grants.has(grantId));
+  }
+
+  /** A grant of this session ended elsewhere (revocation fan-out or the store said so). */
+  grantEnded(grantId: string, why: GrantEnd): void {
+    for (const leg of this.legs.values()) leg.grants.end(grantId, why);
+    this.enforceGrants();
+  }
+
+  /** Re-reads the grants from the store (pub/sub can drop messages); refuses requests while it cannot. */
+  async revalidate(fetch: (grantId: string) => Promise<GrantRecord | null>): Promise<void> {
+    try {
+      const now = this.deps.clock.now();
+      for (const leg of this.legs.values()) for (const id of leg.grants.ids()) leg.grants.refresh(await fetch(id), id, now);
+      this.unverified = false;
+      this.enforceGrants();
+    } catch {
+      this.unverified = true;
+    }
+  }
+
+  /** Drops servers whose grants are gone (the session ends with the last) and re-arms the expiry timer. */
+  enforceGrants(): void {
+    const now = this.deps.clock.now();
+    for (const leg of [...this.legs.values()]) {
+      const gone = leg.grants.check(now);
+      if (gone) this.dropLeg(leg, { code: ACCESS_DENIED, reason: gone, detail: gone === 'grant_revoked' ? 'grant revoked' : 'grant expired' });
+    }
+    this.armExpiryTimer();
+  }
+
+  /** Ends the session: answers in-flight requests, closes both sides, audits. Idempotent. */
+  async end(code: number, reason: string, pending: PendingAnswer | null): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.expiry?.cancel();
+    const answer = pending ?? { code: INTERNAL_ERROR, reason: 'upstream_failed' as const };
+    for (const id of this.calls.keys()) {
+      this.channel.send(errorReply(id, answer.code, answer.code === ACCESS_DENIED ? `Access denied: ${reason}` : `Request not completed: ${reason}`, { reason: answer.reason }));
+    }
+    this.calls.clear();
+    this.channel.close(code, reason);
+    // Upstream clean-up (aborts, DELETE) waits a turn: when a revocation ends many sessions
+    // at once, every client hears its close before any upstream work delays the next one.
+    await setImmediate();
+    const legs = [...this.legs.values()];
+    this.legs.clear();
+    await Promise.all(
+      legs.map((leg) => {
+        leg.drop({ code: answer.code, reason: answer.reason, detail: reason });
+        return leg.upstream.close().catch((error: unknown) => this.deps.logger.warn({ err: error, sessionId: this.id, server: leg.server }, 'upstream close failed'));
+      }),
+    );
+    const data = { code, reason, requests: this.requests, clientInfo: this.clientInfo, grants: legs.flatMap((leg) => leg.grants.ids()) };
+    await this.audit({ type: 'mcp.session.end', outcome: 'SUCCESS', data, bounded: ['clientInfo'] }).catch(() => {});
+    this.onended?.();
+  }
+
+  /**
+   * A server leaves the session (its grants ended, its upstream failed): its requests in
+   * flight are answered with why, its names resolve no more, and the client hears that
+   * the lists changed; the session ends with the last server.
+   */
+  dropLeg(leg: Leg, why: { code: number; reason: string; detail: string }): void {
+    if (this.ended || this.legs.get(leg.server) !== leg) return;
+    this.legs.delete(leg.server);
+    this.naming.forget(leg.server);
+    for (const [id, request] of this.serverRequests) if (request.leg === leg) this.serverRequests.delete(id);
+    for (const [token, entry] of this.serverProgress) if (entry.leg === leg) this.serverProgress.delete(token);
+    for (const [taskId, owner] of this.clientTasks) if (owner === leg) this.clientTasks.delete(taskId);
+    leg.drop(why);
+    if (this.legs.size === 0) {
+      // The last one ends the session, which closes its upstream after the client (end()).
+      this.legs.set(leg.server, leg);
+      const grantEnded = why.code === ACCESS_DENIED;
+      void this.end(grantEnded ? CLOSE.grantEnded : CLOSE.upstreamFailed, grantEnded ? why.detail : `upstream failed: ${why.detail}`, { code: why.code, reason: why.reason as PendingAnswer['reason'] });
+      return;
+    }
+    void leg.upstream.close().catch(() => {});
+    void leg.init?.then((init) => {
+      for (const list of ['tools', 'prompts', 'resources'] as const) {
+        if (init?.capabilities[list] !== undefined) this.notifyClient(`notifications/${list}/list_changed`);
+      }
+    });
+  }
+
+  /** Sends a request of a client call to one server, giving it a progress token of ours when the client asked for progress. */
+  ask(call: Call, leg: Leg, method: string, params: unknown): Promise<LegAnswer> {
+    const { id, answer } = leg.request(method, this.withProgressToken(call, leg, params));
+    call.parts.push({ leg, id });
+    return answer;
+  }
+
+  /** Answers a client call, unless it was cancelled or the session ended meanwhile. */
+  reply(clientId: JsonRpcId, message: object | null): void {
+    const call = this.calls.get(clientId);
+    if (!call) return;
+    this.calls.delete(clientId);
+    if (call.progressToken !== undefined) this.progress.delete(call.progressToken);
+    if (message) this.channel.send(message);
+  }
+
+  /** The client's answer to a server's answer (or its failure), as a reply to `clientId`. */
+  answerOf(clientId: JsonRpcId, answer: LegAnswer, map: (result: Record<string, unknown>) => Record<string, unknown> = (r) => r): object | null {
+    switch (answer.kind) {
+      case 'result':
+        return { jsonrpc: '2.0', id: clientId, result: map(answer.result) };
+      case 'error':
+        return { jsonrpc: '2.0', id: clientId, error: answer.error };
+      case 'gone':
+        return errorReply(clientId, answer.code, answer.code === ACCESS_DENIED ? `Access denied: ${answer.detail}` : `Request not completed: ${answer.detail}`, { reason: answer.reason });
+      case 'cancelled':
+        return null;
+    }
+  }
+
+  /** Audits a refused request (best effort: refusing needs no audit log) and returns its reply. */
+  async refuse(request: JsonRpcRequest, reason: DenialReason | string, detail: string, where: { server?: string | null; tool?: string | null; code?: number } = {}): Promise<JsonRpcError> {
+    await this.audit({ ...requestEvent(request, where.tool ?? null, 'DENIED', { reason }), server: where.server ?? null }).catch(() => {});
+    if (where.code !== undefined && where.code !== ACCESS_DENIED) return errorReply(request.id, where.code, detail, { reason });
+    return denial(request.id, reason as DenialReason, detail);
+  }
+
+  /** Audit first: true once the event is durable, false (and the client told) when it cannot be written. */
+  async audited(request: JsonRpcRequest, event: SessionAuditEvent): Promise<boolean> {
+    try {
+      await this.audit(event);
+      return true;
+    } catch (error) {
+      this.deps.logger.warn({ err: error, sessionId: this.id }, 'audit append failed: request refused');
+      this.reply(request.id, denial(request.id, 'broker_unavailable', 'the audit log cannot be written, so nothing is forwarded'));
+      return false;
+    }
+  }
+
+  audit(event: SessionAuditEvent): Promise<unknown> {
+    return this.deps.audit.append({ ...event, server: event.server !== undefined ? event.server : this.home, actor: this.principal.user.email, sessionId: this.id });
+  }
+
+  sendToClient(message: object): void {
+    if (!this.ended) this.channel.send(message);
+  }
+
+  notifyClient(method: string, params?: unknown): void {
+    this.sendToClient({ jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) });
+  }
+
+  /** A request a server makes of the client goes out under an id of ours, so the answer finds its way back. */
+  relayServerRequest(leg: Leg, upstreamId: JsonRpcId, method: string, params: unknown): void {
+    const id = this.nextServerRequestId++;
+    this.serverRequests.set(id, { leg, upstreamId, method });
+    this.sendToClient({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
+  }
+
+  /** A token the client sees in place of one a server chose (server-to-client requests). */
+  clientSideToken(leg: Leg, token: string | number): string {
+    const ours = `s${this.nextToken++}`;
+    this.serverProgress.set(ours, { leg, token });
+    return ours;
+  }
+
+  isEnded(): boolean {
+    return this.ended;
+  }
+
+  private withProgressToken(call: Call, leg: Leg, params: unknown): unknown {
+    const meta = isRecord(params) && isRecord(params._meta) ? params._meta : undefined;
+    const token = meta?.progressToken;
+    if (typeof token !== 'string' && typeof token !== 'number') return params;
+    // One token of ours per call (a fan-out shares it): a server can report progress only
+    // for a request it was sent, and never under another server's token.
+    call.progressToken ??= `p${this.nextToken++}`;
+    this.progress.set(call.progressToken, { clientToken: token, server: leg.server });
+    return { ...(params as Record<string, unknown>), _meta: { ...meta, progressToken: call.progressToken } };
+  }
+
+  private async fromClient(text: string): Promise<void> {
+    if (this.ended) return;
+    const parsed = parseFrame(text);
+    if (!parsed.ok) return this.refusedFrame(parsed);
+    const message = parsed.message;
+    if (message.kind === 'notification') return handleClientNotification(this, message);
+    if (message.kind === 'result' || message.kind === 'error') return handleClientAnswer(this, message);
+    this.requests++;
+    if (this.calls.has(message.id)) {
+      this.channel.send(await this.refuse(message, 'duplicate_request_id', 'Invalid Request: a request with this id is already in flight', { code: INVALID_REQUEST }));
+      return;
+    }
+    // Taken before any await: a second request with this id, arriving meanwhile, is refused above.
+    const call: Call = { method: message.method, parts: [] };
+    this.calls.set(message.id, call);
+    this.enforceGrants();
+    if (this.ended) return;
+    if (this.unverified) return this.reply(message.id, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
+    try {
+      await handleClientRequest(this, message, call);
+    } catch (error) {
+      this.deps.logger.error({ err: error, sessionId: this.id, method: message.method }, 'request failed in the broker');
+      this.reply(message.id, errorReply(message.id, INTERNAL_ERROR, 'Internal error'));
+    }
+  }
+
+  /** A frame refused before it was understood: audited when it was a message at all (ill-formed text). */
+  private async refusedFrame(parsed: Exclude<ReturnType<typeof parseFrame>, { ok: true }>): Promise<void> {
+    const refused = parsed.illFormed;
+    const why = refused && { reason: 'ill_formed_text', illFormedText: true, at: refused.at };
+    if (refused && (refused.message.kind === 'result' || refused.message.kind === 'error')) return handleClientAnswer(this, refused.message, why);
+    if (refused) await this.audit(refusedFrameEvent(refused.message as JsonRpcMessage & { kind: 'request' | 'notification' }, why!)).catch(() => {});
+    this.channel.send(parsed.reply);
+  }
+
+  private armExpiryTimer(): void {
+    this.expiry?.cancel();
+    if (this.ended) return;
+    const expiries = [...this.legs.values()].flatMap((leg) => leg.grants.nextExpiry() ?? []);
+    if (expiries.length > 0) this.expiry = timerAt(this.deps.clock, Math.min(...expiries), () => this.enforceGrants());
+  }
+}
+
