@@ -32,7 +32,7 @@ const LISTINGS: Record<string, { key: string; capability: string }> = {
 export async function handleClientRequest(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   switch (request.method) {
     case 'ping':
-      return core.reply(request.id, { jsonrpc: '2.0', id: request.id, result: {} });
+      return core.reply(call, { jsonrpc: '2.0', id: request.id, result: {} });
     case 'initialize':
       return initialize(core, request, call);
     case 'tools/call':
@@ -66,7 +66,7 @@ export async function handleClientRequest(core: SessionCore, request: JsonRpcReq
 async function initialize(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   const params = isRecord(request.params) ? request.params : {};
   core.clientInfo = params.clientInfo ?? null;
-  if (!(await core.audited(request, requestEvent(request, null, 'SUCCESS')))) return;
+  if (!(await core.audited(call, requestEvent(request, null, 'SUCCESS')))) return;
   const legs = [...core.legs.values()];
   const answers = legs.map((leg) => {
     const answer = core.ask(call, leg, 'initialize', request.params);
@@ -74,21 +74,21 @@ async function initialize(core: SessionCore, request: JsonRpcRequest, call: Call
     return answer;
   });
   const settled = await Promise.all(answers);
-  if (!core.naming.federated) return core.reply(request.id, core.answerOf(request.id, settled[0]!));
+  if (!core.naming.federated) return core.reply(call, core.answerOf(request.id, settled[0]!));
   const inits: LegInit[] = [];
   settled.forEach((answer, i) => {
     const leg = legs[i]!;
     if (answer.kind === 'result') inits.push({ result: answer.result, capabilities: isRecord(answer.result.capabilities) ? answer.result.capabilities : {} });
     else if (answer.kind === 'error') core.dropLeg(leg, { code: answer.error.code, reason: 'upstream_failed', detail: `${leg.server} refused initialize: ${answer.error.message}` });
   });
-  if (inits.length === 0) return core.reply(request.id, core.answerOf(request.id, settled.find((a) => a.kind !== 'result') ?? settled[0]!));
+  if (inits.length === 0) return core.reply(call, core.answerOf(request.id, settled.find((a) => a.kind !== 'result') ?? settled[0]!));
   const asked = typeof params.protocolVersion === 'string' ? params.protocolVersion : SUPPORTED_VERSIONS[0]!;
   const servers = [...core.legs.keys()];
   const instructions = [
     `Servers behind this Portcullis session: ${servers.join(', ')}. Tools and prompts are named <server>__<name>; resource URIs are portcullis://<server>/<the server's URI>.`,
     ...inits.flatMap((init, i) => (typeof init.result.instructions === 'string' ? [`${legs[i]!.server}: ${init.result.instructions}`] : [])),
   ].join('\n\n');
-  core.reply(request.id, {
+  core.reply(call, {
     jsonrpc: '2.0',
     id: request.id,
     result: {
@@ -108,14 +108,14 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
   if (!target || !leg || !isToolName(target.name) || !leg.grants.allowsTool(target.name)) {
     const where = { server: target?.server ?? null, tool: target?.name ?? name };
     const hint = core.naming.federated ? ' (list tools first)' : '';
-    return core.reply(request.id, await core.refuse(request, 'tool_not_granted', `tool ${JSON.stringify((name ?? '').slice(0, 128))} is not covered by your grant${hint}`, where));
+    return core.reply(call, await core.refuse(request, 'tool_not_granted', `tool ${JSON.stringify((name ?? '').slice(0, 128))} is not covered by your grant${hint}`, where));
   }
   const forwarded = mapParamsIn(core, request, { name: target.name });
-  if (!forwarded) return core.reply(request.id, await unknownTask(core, request));
+  if (!forwarded) return core.reply(call, await unknownTask(core, request));
   const event = { ...requestEvent(request, target.name, 'SUCCESS', core.naming.federated ? { federatedName: name } : undefined), server: leg.server };
-  if (!(await core.audited(request, event))) return;
+  if (!(await core.audited(call, event))) return;
   const answer = await core.ask(call, leg, 'tools/call', forwarded);
-  core.reply(request.id, core.answerOf(request.id, answer, (result) => mapOut(core, leg, result)));
+  core.reply(call, core.answerOf(request.id, answer, (result) => mapOut(core, leg, result)));
 }
 
 /** Requests about one prompt or task, routed by the name the client knows it by. */
@@ -124,7 +124,7 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
   const name = params[field];
   const target = typeof name === 'string' ? await resolve(core, call, kind, name) : null;
   const leg = target && core.legs.get(target.server);
-  if (!target || !leg) return core.reply(request.id, await core.refuse(request, `unknown_${kind}`, `unknown ${kind} ${JSON.stringify(String(name ?? '').slice(0, 128))}`, { code: INVALID_PARAMS }));
+  if (!target || !leg) return core.reply(call, await core.refuse(request, `unknown_${kind}`, `unknown ${kind} ${JSON.stringify(String(name ?? '').slice(0, 128))}`, { code: INVALID_PARAMS }));
   await forward(core, request, call, leg, { [field]: target.name }, kind === 'task' && request.method !== 'tasks/result' ? (r) => taskOut(core.naming, leg.server, r) : undefined);
 }
 
@@ -133,7 +133,7 @@ async function toResource(core: SessionCore, request: JsonRpcRequest, call: Call
   const uri = isRecord(request.params) ? request.params.uri : undefined;
   const target = typeof uri === 'string' ? core.naming.uriIn(uri) : null;
   const leg = target && core.legs.get(target.server);
-  if (!target || !leg) return core.reply(request.id, await core.refuse(request, 'unknown_resource', `no server of this session serves ${JSON.stringify(String(uri ?? '').slice(0, 256))}`, { code: INVALID_PARAMS }));
+  if (!target || !leg) return core.reply(call, await core.refuse(request, 'unknown_resource', `no server of this session serves ${JSON.stringify(String(uri ?? '').slice(0, 256))}`, { code: INVALID_PARAMS }));
   await forward(core, request, call, leg, { uri: target.name });
 }
 
@@ -143,17 +143,17 @@ async function complete(core: SessionCore, request: JsonRpcRequest, call: Call):
   const target =
     ref.type === 'ref/prompt' && typeof ref.name === 'string' ? await resolve(core, call, 'prompt', ref.name) : ref.type === 'ref/resource' && typeof ref.uri === 'string' ? core.naming.uriIn(ref.uri) : null;
   const leg = target && core.legs.get(target.server);
-  if (!target || !leg) return core.reply(request.id, await core.refuse(request, 'unknown_reference', 'the completion refers to no prompt or resource of this session', { code: INVALID_PARAMS }));
+  if (!target || !leg) return core.reply(call, await core.refuse(request, 'unknown_reference', 'the completion refers to no prompt or resource of this session', { code: INVALID_PARAMS }));
   await forward(core, request, call, leg, { ref: { ...ref, ...(ref.type === 'ref/prompt' ? { name: target.name } : { uri: target.name }) } });
 }
 
 /** The log level goes to every server that logs; the answer waits for them all. */
 async function setLevel(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
-  if (!(await core.audited(request, requestEvent(request, null, 'SUCCESS')))) return;
+  if (!(await core.audited(call, requestEvent(request, null, 'SUCCESS')))) return;
   const legs = await legsWith(core, 'logging');
   const answers = await Promise.all(legs.map((leg) => core.ask(call, leg, 'logging/setLevel', request.params)));
   const failed = answers.find((a) => a.kind !== 'result');
-  core.reply(request.id, failed && answers.every((a) => a.kind !== 'result') ? core.answerOf(request.id, failed) : { jsonrpc: '2.0', id: request.id, result: {} });
+  core.reply(call, failed && answers.every((a) => a.kind !== 'result') ? core.answerOf(request.id, failed) : { jsonrpc: '2.0', id: request.id, result: {} });
 }
 
 /**
@@ -163,17 +163,17 @@ async function setLevel(core: SessionCore, request: JsonRpcRequest, call: Call):
  */
 async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   const { key, capability } = LISTINGS[request.method]!;
-  if (!(await core.audited(request, requestEvent(request, null, 'SUCCESS')))) return;
+  if (!(await core.audited(call, requestEvent(request, null, 'SUCCESS')))) return;
   const params = isRecord(request.params) ? request.params : {};
   if (!core.naming.federated) {
     const leg = core.legs.values().next().value!;
     const answer = await core.ask(call, leg, request.method, request.params);
-    return core.reply(request.id, core.answerOf(request.id, answer, (result) => (key === 'tools' ? { ...result, tools: grantedTools(leg, result.tools) } : result)));
+    return core.reply(call, core.answerOf(request.id, answer, (result) => (key === 'tools' ? { ...result, tools: grantedTools(leg, result.tools) } : result)));
   }
   let positions: FederatedCursor | null;
   if (typeof params.cursor === 'string') positions = decodeCursor(params.cursor);
   else positions = Object.fromEntries((await legsWith(core, capability)).map((leg) => [leg.server, '']));
-  if (!positions) return core.reply(request.id, await core.refuse(request, 'invalid_cursor', 'Invalid params: not a cursor this session issued', { code: INVALID_PARAMS }));
+  if (!positions) return core.reply(call, await core.refuse(request, 'invalid_cursor', 'Invalid params: not a cursor this session issued', { code: INVALID_PARAMS }));
   const pages = await Promise.all(
     Object.entries(positions).flatMap(([server, cursor]) => {
       const leg = core.legs.get(server);
@@ -183,20 +183,20 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   const items: unknown[] = [];
   const next: FederatedCursor = {};
   for (const { leg, answer } of pages) {
-    if (answer.kind === 'cancelled') return core.reply(request.id, null);
+    if (answer.kind === 'cancelled') return core.reply(call, null);
     if (answer.kind !== 'result') continue;
     const found = Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [];
     items.push(...listedOut(core, leg, key, key === 'tools' ? grantedTools(leg, found) : found));
     if (typeof answer.result.nextCursor === 'string') next[leg.server] = answer.result.nextCursor;
   }
   const nextCursor = encodeCursor(next);
-  core.reply(request.id, { jsonrpc: '2.0', id: request.id, result: { [key]: items, ...(nextCursor ? { nextCursor } : {}) } });
+  core.reply(call, { jsonrpc: '2.0', id: request.id, result: { [key]: items, ...(nextCursor ? { nextCursor } : {}) } });
 }
 
 /** Any other method: a single-server session passes it on; a federated one cannot tell which server it is for. */
 async function other(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   if (core.naming.federated) {
-    return core.reply(request.id, await core.refuse(request, 'method_not_federated', `Method not found: ${request.method.slice(0, 128)} names no server, so the federated endpoint cannot route it (use /mcp/ws/<server>)`, { code: METHOD_NOT_FOUND }));
+    return core.reply(call, await core.refuse(request, 'method_not_federated', `Method not found: ${request.method.slice(0, 128)} names no server, so the federated endpoint cannot route it (use /mcp/ws/<server>)`, { code: METHOD_NOT_FOUND }));
   }
   await forward(core, request, call, core.legs.values().next().value!, {});
 }
@@ -204,10 +204,10 @@ async function other(core: SessionCore, request: JsonRpcRequest, call: Call): Pr
 /** Audit, then send to one server with some params replaced, and answer with its answer (names made the client's). */
 async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, leg: Leg, replaced: Json, map?: (result: Json) => Json): Promise<void> {
   const params = mapParamsIn(core, request, replaced);
-  if (!params) return core.reply(request.id, await unknownTask(core, request));
-  if (!(await core.audited(request, { ...requestEvent(request, null, 'SUCCESS'), server: leg.server }))) return;
+  if (!params) return core.reply(call, await unknownTask(core, request));
+  if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS'), server: leg.server }))) return;
   const answer = await core.ask(call, leg, request.method, params);
-  core.reply(request.id, core.answerOf(request.id, answer, map ?? ((result) => mapOut(core, leg, result))));
+  core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => mapOut(core, leg, result))));
 }
 
 /** The request's params with names replaced by the server's own (null: it names a task of no server here). */

@@ -4,7 +4,7 @@ import { clientAnswerEvent, refusedFrameEvent, serverRequestEvent } from '../req
 import { isRecord } from './capabilities.js';
 import { metaOut, taskOut } from './federation-map.js';
 import type { Leg } from './leg.js';
-import type { SessionCore } from './session-core.js';
+import type { Call, SessionCore } from './session-core.js';
 
 type Json = Record<string, unknown>;
 type Notification = JsonRpcMessage & { kind: 'notification' };
@@ -17,6 +17,9 @@ type Notification = JsonRpcMessage & { kind: 'notification' };
 export async function handleClientNotification(core: SessionCore, message: Notification): Promise<void> {
   if (!message.method.startsWith('notifications/')) return void (await core.audit(refusedFrameEvent(message, { reason: 'not_a_notification' })).catch(() => {}));
   const params = isRecord(message.params) ? message.params : {};
+  // A cancelled request's id is free at once, before anything is awaited: the client may
+  // reuse it in its very next frame. The server is told once the notification is recorded.
+  const cancelled = message.method === 'notifications/cancelled' ? takeCall(core, params.requestId) : [];
   const targets = notificationTargets(core, message.method, params);
   if (targets === null) return void (await core.audit(refusedFrameEvent(message, { reason: 'not_relayed_by_federation' })).catch(() => {}));
   try {
@@ -25,7 +28,7 @@ export async function handleClientNotification(core: SessionCore, message: Notif
     // A notification has no answer to carry the refusal: it is dropped, as it could not be recorded.
     return core.deps.logger.warn({ err: error, sessionId: core.id }, 'audit append failed: notification dropped');
   }
-  if (message.method === 'notifications/cancelled') cancelCall(core, params.requestId, params.reason);
+  for (const part of cancelled) part.leg.cancel(part.id, params.reason);
   for (const { leg, params: mapped } of targets) {
     // The client's `initialized` reaches a server only after that server answered initialize.
     if (message.method === 'notifications/initialized') void leg.init?.then((init) => init && core.legs.get(leg.server) === leg && leg.notify(message.method, message.params));
@@ -57,15 +60,16 @@ function notificationTargets(core: SessionCore, method: string, params: Json): {
 }
 
 /**
- * MCP cancellation: the request's id is free again at once, the server is told, and its
- * late answer is dropped (2025-11-25, cancellation: the sender ignores any response).
+ * MCP cancellation: the request's id is free again at once and its late answer is dropped
+ * (2025-11-25, cancellation: the sender ignores any response); returns the requests the
+ * servers were sent for it, to be cancelled there. initialize cannot be cancelled.
  */
-function cancelCall(core: SessionCore, requestId: unknown, reason: unknown): void {
-  if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+function takeCall(core: SessionCore, requestId: unknown): Call['parts'] {
+  if (typeof requestId !== 'string' && typeof requestId !== 'number') return [];
   const call = core.calls.get(requestId);
-  if (!call || call.method === 'initialize') return;
-  core.reply(requestId, null);
-  for (const part of call.parts) part.leg.cancel(part.id, reason);
+  if (!call || call.method === 'initialize') return [];
+  core.reply(call, null);
+  return call.parts;
 }
 
 /**

@@ -44,6 +44,8 @@ export interface PendingAnswer {
 
 /** A client request in flight: the upstream requests it became, and the progress token it was given. */
 export interface Call {
+  /** The client's id for it (free again once the call is answered or cancelled). */
+  id: JsonRpcId;
   method: string;
   parts: { leg: Leg; id: number }[];
   progressToken?: string;
@@ -219,13 +221,23 @@ export class SessionCore {
     return answer;
   }
 
-  /** Answers a client call, unless it was cancelled or the session ended meanwhile. */
-  reply(clientId: JsonRpcId, message: object | null): void {
-    const call = this.calls.get(clientId);
-    if (!call) return;
-    this.calls.delete(clientId);
-    if (call.progressToken !== undefined) this.progress.delete(call.progressToken);
-    if (message) this.channel.send(message);
+  /**
+   * Answers a client call, unless it was cancelled or the session ended meanwhile (then its
+   * id may already belong to a newer call, which this answer must not touch).
+   */
+  reply(call: Call, message: object | null): void {
+    if (this.calls.get(call.id) !== call) return;
+    this.calls.delete(call.id);
+    if (call.progressToken === undefined) {
+      if (message) this.channel.send(message);
+      return;
+    }
+    this.progress.delete(call.progressToken);
+    // The last progress notification and the answer often leave the server back to back:
+    // sent in one write, a client may read both at once and (the MCP SDK does) drop the
+    // progress that was queued behind the answer. A turn of the loop between them keeps
+    // the order the server meant.
+    if (message) globalThis.setImmediate(() => this.sendToClient(message));
   }
 
   /** The client's answer to a server's answer (or its failure), as a reply to `clientId`. */
@@ -250,13 +262,13 @@ export class SessionCore {
   }
 
   /** Audit first: true once the event is durable, false (and the client told) when it cannot be written. */
-  async audited(request: JsonRpcRequest, event: SessionAuditEvent): Promise<boolean> {
+  async audited(call: Call, event: SessionAuditEvent): Promise<boolean> {
     try {
       await this.audit(event);
       return true;
     } catch (error) {
       this.deps.logger.warn({ err: error, sessionId: this.id }, 'audit append failed: request refused');
-      this.reply(request.id, denial(request.id, 'broker_unavailable', 'the audit log cannot be written, so nothing is forwarded'));
+      this.reply(call, denial(call.id, 'broker_unavailable', 'the audit log cannot be written, so nothing is forwarded'));
       return false;
     }
   }
@@ -315,16 +327,16 @@ export class SessionCore {
       return;
     }
     // Taken before any await: a second request with this id, arriving meanwhile, is refused above.
-    const call: Call = { method: message.method, parts: [] };
+    const call: Call = { id: message.id, method: message.method, parts: [] };
     this.calls.set(message.id, call);
     this.enforceGrants();
     if (this.ended) return;
-    if (this.unverified) return this.reply(message.id, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
+    if (this.unverified) return this.reply(call, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
     try {
       await handleClientRequest(this, message, call);
     } catch (error) {
       this.deps.logger.error({ err: error, sessionId: this.id, method: message.method }, 'request failed in the broker');
-      this.reply(message.id, errorReply(message.id, INTERNAL_ERROR, 'Internal error'));
+      this.reply(call, errorReply(message.id, INTERNAL_ERROR, 'Internal error'));
     }
   }
 
