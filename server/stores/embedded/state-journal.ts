@@ -47,10 +47,11 @@ export class StateJournal {
     /** Records in the file and its length: how far it has grown, and where a failed write is cut back to. */
     private records: number,
     private bytes: number,
+    private readonly compactionSlack: number,
   ) {}
 
   /** Opens (or creates) the journal in dataDir, which must exist and be locked by the caller. */
-  static async open(dataDir: string, clock: Clock, collectionNames: readonly string[]): Promise<StateJournal> {
+  static async open(dataDir: string, clock: Clock, collectionNames: readonly string[], options: { compactionSlack?: number } = {}): Promise<StateJournal> {
     const path = join(dataDir, STATE_FILE_NAME);
     const { collections, records, completeBytes, totalBytes } = readStateFile(path, collectionNames, clock.now());
     if (completeBytes < totalBytes) truncateFile(path, completeBytes);
@@ -66,7 +67,8 @@ export class StateJournal {
       await file.close();
       throw error;
     }
-    return new StateJournal(file, path, clock, collections, records, completeBytes || Buffer.byteLength(HEADER_LINE));
+    const bytes = completeBytes || Buffer.byteLength(HEADER_LINE);
+    return new StateJournal(file, path, clock, collections, records, bytes, options.compactionSlack ?? COMPACTION_SLACK);
   }
 
   /** The collection `name` (one of those the journal was opened with), holding what the file held for it. */
@@ -130,7 +132,7 @@ export class StateJournal {
   private async compactIfDue(): Promise<void> {
     let live = 0;
     for (const map of this.collections.values()) live += map.size;
-    if (this.closed || this.broken || this.records <= 2 * live + COMPACTION_SLACK) return;
+    if (this.closed || this.broken || this.records <= 2 * live + this.compactionSlack) return;
     // A failed rewrite leaves the journal as it was (the rename is the only switch): the next commit tries again.
     await this.compact().catch(() => {});
   }
