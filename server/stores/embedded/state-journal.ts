@@ -87,6 +87,7 @@ export class StateJournal {
    * or StoreUnavailableError when the write fails (nothing applied).
    */
   commit<T>(decide: () => Decision<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('state write (store closed)'));
     const run = this.turn.then(() => this.write(decide));
     this.turn = run.then(
       () => this.compactIfDue(),
@@ -95,7 +96,7 @@ export class StateJournal {
     return run;
   }
 
-  /** Waits for commits under way, then closes the file; later commits fail with StoreUnavailableError. */
+  /** Lets the commits already made finish, then closes the file; later commits fail with StoreUnavailableError. */
   async close(): Promise<void> {
     this.closed = true;
     await this.turn;
@@ -109,7 +110,7 @@ export class StateJournal {
   }
 
   private async write<T>(decide: () => Decision<T>): Promise<T> {
-    this.ping();
+    if (this.broken) throw new StoreUnavailableError('state write (a failed write could not be undone)', this.broken);
     const { result, ops } = decide();
     if (ops.length === 0) return result;
     const line = commitLine(ops);
