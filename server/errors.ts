@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'STORE_FULL'
   | 'INVALID_CURSOR'
   | 'AUDIT_LOG_CORRUPT'
+  | 'STORE_CORRUPT'
   | 'AUDIT_CONFLICT'
   | 'DATA_DIR_LOCKED'
   | 'STORE_UNSUPPORTED'
@@ -62,6 +63,13 @@ export class InvalidCursorError extends PortcullisError {
 export class AuditLogCorruptError extends PortcullisError {
   constructor(detail: string) {
     super('AUDIT_LOG_CORRUPT', `audit log is corrupt: ${detail}`);
+  }
+}
+
+/** The embedded store's state file holds something other than what it writes: refused rather than written on. */
+export class StoreCorruptError extends PortcullisError {
+  constructor(detail: string) {
+    super('STORE_CORRUPT', `embedded store state is corrupt: ${detail}`);
   }
 }
 

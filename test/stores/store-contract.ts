@@ -108,6 +108,12 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
       opened.push(s);
       return s;
     };
+    /** Closes the fixture's stores and opens the same data again, as a restarted instance. */
+    const restart = async (audit?: AuditLogOptions) => {
+      await fx.stores.close();
+      opened.splice(opened.indexOf(fx.stores), 1);
+      return reopen(audit);
+    };
 
     beforeEach(async () => {
       fx = await create();
@@ -381,6 +387,88 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
       });
     });
 
+    describe('across a restart (a new instance on the same data)', () => {
+      it('keeps login sessions, and a deleted one stays deleted', async () => {
+        const kept: LoginSession = { id: 's1', secretHash: 'h1', user: alice, createdAt: fx.clock.now(), expiresAt: fx.clock.now() + HOUR };
+        await fx.stores.sessions.create(kept);
+        await fx.stores.sessions.create({ ...kept, id: 's2' });
+        await fx.stores.sessions.delete('s2');
+        const again = await restart();
+        expect(await again.sessions.get('s1')).toEqual(kept);
+        expect(await again.sessions.get('s2')).toBeNull();
+      });
+
+      it('keeps API tokens and the list of each user’s tokens; a revoked one stays revoked', async () => {
+        await fx.stores.tokens.create(token('t1', alice, fx.clock));
+        fx.clock.advance(1000);
+        await fx.stores.tokens.create(token('t2', alice, fx.clock));
+        await fx.stores.tokens.create(token('t3', bob, fx.clock));
+        await fx.stores.tokens.delete('t2');
+        const again = await restart();
+        expect((await again.tokens.listByUser(alice.id)).map((t) => t.id)).toEqual(['t1']);
+        expect((await again.tokens.listByUser(bob.id)).map((t) => t.id)).toEqual(['t3']);
+        expect(await again.tokens.get('t1')).toMatchObject({ user: alice, secretHash: 'hash-t1' });
+        expect(await again.tokens.delete('t1')).toMatchObject({ id: 't1' });
+        expect(await again.tokens.listByUser(alice.id)).toEqual([]);
+      });
+
+      it('keeps one-time values, each still taken once, and counts them against the capacity', async () => {
+        await fx.stores.samlRequests.put('_taken', 'corp', fx.clock.now() + 60_000);
+        await fx.stores.samlRequests.take('_taken');
+        for (let i = 0; i < CONTRACT_ONE_TIME_CAPACITY; i++) await fx.stores.samlRequests.put(`_req${i}`, 'corp', fx.clock.now() + 60_000);
+        await fx.stores.cliLoginCodes.put('code', 'session', fx.clock.now() + 60_000);
+        const again = await restart();
+        expect(await again.samlRequests.take('_taken')).toBeNull();
+        await expect(again.samlRequests.put('_extra', 'corp', fx.clock.now() + 60_000)).rejects.toBeInstanceOf(StoreFullError);
+        const takes = await Promise.all([1, 2, 3].map(() => again.samlRequests.take('_req0')));
+        expect(takes.filter((t) => t !== null)).toEqual(['corp']);
+        expect(await again.cliLoginCodes.take('code')).toBe('session');
+      });
+
+      it('keeps consumed assertion ids: a replay after the restart is still refused', async () => {
+        expect(await fx.stores.assertionReplay.consume('_a1', fx.clock.now() + 300_000)).toBe(true);
+        const again = await restart();
+        expect(await again.assertionReplay.consume('_a1', fx.clock.now() + 300_000)).toBe(false);
+      });
+
+      it('keeps requests and grants with their versions: compare-and-set goes on where it stood', async () => {
+        const pending = requestRecord('r-pending', fx.clock);
+        const approved = requestRecord('r-approved', fx.clock, { status: 'APPROVED', grantId: 'g1', decidedAt: fx.clock.now() });
+        const grant = grantRecord('g1', approved, fx.clock);
+        await fx.stores.access.createRequest(pending);
+        await fx.stores.access.createRequest(approved, grant);
+        const revoked = { ...grant, revokedAt: fx.clock.now(), revokedBy: 'bob@example.com', revokeReason: 'done', version: 2 };
+        expect(await fx.stores.access.updateGrant(revoked)).toBe(true);
+        const again = await restart();
+        expect(await again.access.getRequest('r-pending')).toEqual(pending);
+        expect(await again.access.getGrant('g1')).toEqual(revoked);
+        expect((await again.access.listRequests({ limit: 10 })).map((l) => l.record.id).sort()).toEqual(['r-approved', 'r-pending']);
+        expect((await again.access.listGrants({ userId: alice.id, limit: 10 })).map((l) => l.record)).toEqual([revoked]);
+        expect(await again.access.updateGrant({ ...grant, version: 2 })).toBe(false);
+        expect(await again.access.updateRequest({ ...pending, status: 'CANCELLED', version: 2 })).toBe(true);
+        expect(await again.access.createRequest(pending)).toBe(false);
+      });
+
+      it('does not bring back what expired while it was down', async () => {
+        const soon = fx.clock.now() + 1000;
+        await fx.stores.sessions.create({ id: 's1', secretHash: 'h', user: alice, createdAt: fx.clock.now(), expiresAt: soon });
+        await fx.stores.tokens.create(token('t1', alice, fx.clock, 1000));
+        await fx.stores.samlRequests.put('_req', 'corp', soon);
+        await fx.stores.cliLoginCodes.put('code', 'session', soon);
+        await fx.stores.assertionReplay.consume('_a', soon);
+        await fx.stores.close();
+        opened.splice(opened.indexOf(fx.stores), 1);
+        fx.clock.advance(1000);
+        const again = await reopen();
+        expect(await again.sessions.get('s1')).toBeNull();
+        expect(await again.tokens.get('t1')).toBeNull();
+        expect(await again.tokens.listByUser(alice.id)).toEqual([]);
+        expect(await again.samlRequests.get('_req')).toBeNull();
+        expect(await again.cliLoginCodes.get('code')).toBeNull();
+        expect(await again.assertionReplay.consume('_a', fx.clock.now() + 1000)).toBe(true);
+      });
+    });
+
     describe('event bus', () => {
       it('delivers a dispatched event detail to listeners of its type', async () => {
         const received = new Promise<unknown>((resolve) => fx.stores.events.addEventListener('grant.revoked', (e) => resolve((e as CustomEvent).detail), { once: true }));
@@ -465,11 +553,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         const key = auditKeyPair();
         const keys = new AuditKeyRing([key.publicKey]);
         /** This fixture's data, reopened as an instance configured to seal it. */
-        const sealing = async () => {
-          await fx.stores.close();
-          opened.splice(opened.indexOf(fx.stores), 1);
-          return reopen({ retention: true, checkpoints: { signer: new AuditSigner(key.privateKey), intervalMs: INTERVAL } });
-        };
+        const sealing = () => restart({ retention: true, checkpoints: { signer: new AuditSigner(key.privateKey), intervalMs: INTERVAL } });
         const verify = async (stores: Stores) =>
           verifyChain([await stores.audit.read({ limit: 100 })], { anchor: await stores.audit.anchor(), keys, maxGapMs: 3 * INTERVAL, now: fx.clock.now() });
 
@@ -504,9 +588,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
       });
 
       it('refuses to trim when retention is not configured: a log without it always starts at the genesis hash', async () => {
-        await fx.stores.close();
-        opened.splice(opened.indexOf(fx.stores), 1);
-        const stores = await reopen({ retention: false });
+        const stores = await restart({ retention: false });
         await stores.audit.append(event(1));
         await stores.audit.append(event(2));
         await expect(stores.audit.trim({ keep: 1 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
@@ -595,9 +677,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         for (let n = 0; n < 3; n++) await fx.stores.audit.append(event(n));
         const all = await fx.stores.audit.read({ limit: 100 });
         await fx.stores.audit.trim({ keep: 1 });
-        await fx.stores.close();
-        opened.splice(opened.indexOf(fx.stores), 1);
-        const again = await reopen();
+        const again = await restart();
         expect((await again.audit.anchor())?.prevHash).toBe(all[1]!.hash);
         expect((await again.audit.read({ limit: 10 })).map((e) => e.id)).toEqual([all[2]!.id]);
         expect((await again.audit.append(event(3))).prevHash).toBe(all[2]!.hash);
@@ -613,9 +693,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
 
       it('keeps the log and continues its chain across a restart', async () => {
         const before = await fx.stores.audit.append(event(1));
-        await fx.stores.close();
-        opened.splice(opened.indexOf(fx.stores), 1);
-        const again = await reopen();
+        const again = await restart();
         expect(await again.audit.read({ limit: 10 })).toEqual([before]);
         const after = await again.audit.append(event(2));
         expect(after.prevHash).toBe(before.hash);

@@ -1,18 +1,31 @@
-import { checkListingCursor, listingKey } from '../../access/listing-cursor.js';
+import { checkListingCursor, grantRetainedUntil, listingKey, requestRetainedUntil } from '../../access/listing-cursor.js';
 import type { AccessRequestRecord, GrantRecord } from '../../access/types.js';
 import type { AccessStore, Listed } from '../types.js';
+import type { PersistedMap } from './persisted-map.js';
+import type { StateJournal } from './state-journal.js';
+import type { StateOp } from './state-file.js';
 
-/** Single-instance access store: records in maps, listings as sorted key arrays. */
+/**
+ * Single-instance access store: records in journal collections, listings sorted on read.
+ * Each change is decided in the journal's turn, so compare-and-set holds and a request and
+ * the grant it issues are written as one commit. Records are kept as long as the Redis
+ * store keeps them (listing-cursor.ts), then dropped.
+ */
 export class EmbeddedAccessStore implements AccessStore {
-  private readonly requests = new Map<string, AccessRequestRecord>();
-  private readonly grants = new Map<string, GrantRecord>();
+  private readonly requests: PersistedMap<AccessRequestRecord>;
+  private readonly grants: PersistedMap<GrantRecord>;
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  async createRequest(request: AccessRequestRecord, grant?: GrantRecord): Promise<boolean> {
-    if (this.requests.has(request.id) || (grant && this.grants.has(grant.id))) return false;
-    this.requests.set(request.id, structuredClone(request));
-    if (grant) this.grants.set(grant.id, structuredClone(grant));
-    return true;
+  constructor(private readonly journal: StateJournal) {
+    this.requests = journal.collection('access-requests');
+    this.grants = journal.collection('grants');
+  }
+
+  createRequest(request: AccessRequestRecord, grant?: GrantRecord): Promise<boolean> {
+    return this.journal.commit(() => {
+      if (this.requests.get(request.id) || (grant && this.grants.get(grant.id))) return { result: false, ops: [] };
+      return { result: true, ops: this.requestOps(request, grant) };
+    });
   }
 
   async getRequest(id: string): Promise<AccessRequestRecord | null> {
@@ -20,21 +33,21 @@ export class EmbeddedAccessStore implements AccessStore {
     return request ? structuredClone(request) : null;
   }
 
-  async updateRequest(next: AccessRequestRecord, grant?: GrantRecord): Promise<boolean> {
-    const current = this.requests.get(next.id);
-    if (!current || current.version !== next.version - 1 || (grant && this.grants.has(grant.id))) return false;
-    this.requests.set(next.id, structuredClone(next));
-    if (grant) this.grants.set(grant.id, structuredClone(grant));
-    return true;
+  updateRequest(next: AccessRequestRecord, grant?: GrantRecord): Promise<boolean> {
+    return this.journal.commit(() => {
+      const current = this.requests.get(next.id);
+      if (!current || current.version !== next.version - 1 || (grant && this.grants.get(grant.id))) return { result: false, ops: [] };
+      return { result: true, ops: this.requestOps(next, grant) };
+    });
   }
 
   async listRequests(options: { requesterId?: string; after?: string; limit: number }): Promise<Listed<AccessRequestRecord>[]> {
-    const all = [...this.requests.values()].filter((r) => options.requesterId === undefined || r.requester.id === options.requesterId);
+    const all = this.liveRequests().filter((r) => options.requesterId === undefined || r.requester.id === options.requesterId);
     return newestFirst(all, options);
   }
 
   async dueRequests(now: number, limit: number): Promise<string[]> {
-    return [...this.requests.values()].filter((r) => r.status === 'PENDING' && r.expiresAt <= now).slice(0, limit).map((r) => r.id);
+    return this.liveRequests().filter((r) => r.status === 'PENDING' && r.expiresAt <= now).slice(0, limit).map((r) => r.id);
   }
 
   async getGrant(id: string): Promise<GrantRecord | null> {
@@ -42,15 +55,16 @@ export class EmbeddedAccessStore implements AccessStore {
     return grant ? structuredClone(grant) : null;
   }
 
-  async updateGrant(next: GrantRecord): Promise<boolean> {
-    const current = this.grants.get(next.id);
-    if (!current || current.version !== next.version - 1) return false;
-    this.grants.set(next.id, structuredClone(next));
-    return true;
+  updateGrant(next: GrantRecord): Promise<boolean> {
+    return this.journal.commit(() => {
+      const current = this.grants.get(next.id);
+      if (!current || current.version !== next.version - 1) return { result: false, ops: [] };
+      return { result: true, ops: [this.grants.setOp(next.id, next, grantRetainedUntil(next))] };
+    });
   }
 
   async listGrants(options: { userId?: string; after?: string; limit: number }): Promise<Listed<GrantRecord>[]> {
-    const all = [...this.grants.values()].filter((g) => options.userId === undefined || g.user.id === options.userId);
+    const all = this.liveGrants().filter((g) => options.userId === undefined || g.user.id === options.userId);
     return newestFirst(
       all.map((g) => ({ ...g, createdAt: g.issuedAt })),
       options,
@@ -58,7 +72,7 @@ export class EmbeddedAccessStore implements AccessStore {
   }
 
   async dueGrants(now: number, limit: number): Promise<string[]> {
-    return [...this.grants.values()].filter((g) => g.revokedAt === null && g.expiredAt === null && g.expiresAt <= now).slice(0, limit).map((g) => g.id);
+    return this.liveGrants().filter((g) => g.revokedAt === null && g.expiredAt === null && g.expiresAt <= now).slice(0, limit).map((g) => g.id);
   }
 
   async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
@@ -71,6 +85,20 @@ export class EmbeddedAccessStore implements AccessStore {
     } finally {
       if (this.locks.get(key) === settled) this.locks.delete(key);
     }
+  }
+
+  private requestOps(request: AccessRequestRecord, grant: GrantRecord | undefined): StateOp[] {
+    const ops = [this.requests.setOp(request.id, request, requestRetainedUntil(request, grant?.expiresAt))];
+    if (grant) ops.push(this.grants.setOp(grant.id, grant, grantRetainedUntil(grant)));
+    return ops;
+  }
+
+  private liveRequests(): AccessRequestRecord[] {
+    return Array.from(this.requests.live(), (entry) => entry.value);
+  }
+
+  private liveGrants(): GrantRecord[] {
+    return Array.from(this.grants.live(), (entry) => entry.value);
   }
 }
 

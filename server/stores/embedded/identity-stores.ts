@@ -1,4 +1,3 @@
-import type { Clock } from '../../clock.js';
 import type {
   ApiTokenRecord,
   ApiTokenStore,
@@ -7,17 +6,18 @@ import type {
   LoginSessionStore,
   OneTimeValueStore,
 } from '../types.js';
-import { ExpiringMap } from './expiring-map.js';
+import type { PersistedMap } from './persisted-map.js';
+import type { StateJournal } from './state-journal.js';
 
 export class EmbeddedLoginSessionStore implements LoginSessionStore {
-  private readonly sessions: ExpiringMap<LoginSession>;
+  private readonly sessions: PersistedMap<LoginSession>;
 
-  constructor(clock: Clock) {
-    this.sessions = new ExpiringMap(clock);
+  constructor(journal: StateJournal) {
+    this.sessions = journal.collection('sessions');
   }
 
   async create(session: LoginSession): Promise<void> {
-    this.sessions.set(session.id, structuredClone(session), session.expiresAt);
+    await this.sessions.set(session.id, session, session.expiresAt);
   }
 
   async get(id: string): Promise<LoginSession | null> {
@@ -26,27 +26,24 @@ export class EmbeddedLoginSessionStore implements LoginSessionStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.sessions.take(id) !== undefined;
-  }
-
-  close(): void {
-    this.sessions.close();
+    return (await this.sessions.take(id)) !== undefined;
   }
 }
 
 export class EmbeddedApiTokenStore implements ApiTokenStore {
+  /** Derived from the tokens (rebuilt as they load), so it is never written itself. */
   private readonly byUser = new Map<string, Set<string>>();
-  private readonly tokens: ExpiringMap<ApiTokenRecord>;
+  private readonly tokens: PersistedMap<ApiTokenRecord>;
 
-  constructor(clock: Clock) {
-    this.tokens = new ExpiringMap(clock, { onRemove: (id, token) => this.unindex(token.user.id, id) });
+  constructor(journal: StateJournal) {
+    this.tokens = journal.collection('tokens', {
+      onSet: (id, token) => this.index(token.user.id, id),
+      onRemove: (id, token) => this.unindex(token.user.id, id),
+    });
   }
 
   async create(token: ApiTokenRecord): Promise<void> {
-    this.tokens.set(token.id, structuredClone(token), token.expiresAt);
-    const ids = this.byUser.get(token.user.id) ?? new Set<string>();
-    ids.add(token.id);
-    this.byUser.set(token.user.id, ids);
+    await this.tokens.set(token.id, token, token.expiresAt);
   }
 
   async get(id: string): Promise<ApiTokenRecord | null> {
@@ -60,11 +57,13 @@ export class EmbeddedApiTokenStore implements ApiTokenStore {
   }
 
   async delete(id: string): Promise<ApiTokenRecord | null> {
-    return this.tokens.take(id) ?? null;
+    return (await this.tokens.take(id)) ?? null;
   }
 
-  close(): void {
-    this.tokens.close();
+  private index(userId: string, id: string): void {
+    const ids = this.byUser.get(userId) ?? new Set<string>();
+    ids.add(id);
+    this.byUser.set(userId, ids);
   }
 
   private unindex(userId: string, id: string): void {
@@ -75,14 +74,14 @@ export class EmbeddedApiTokenStore implements ApiTokenStore {
 }
 
 export class EmbeddedOneTimeValues implements OneTimeValueStore {
-  private readonly values: ExpiringMap<string>;
+  private readonly values: PersistedMap<string>;
 
-  constructor(clock: Clock, capacity: number) {
-    this.values = new ExpiringMap(clock, { capacity });
+  constructor(journal: StateJournal, collection: string, capacity: number) {
+    this.values = journal.collection(collection, { capacity });
   }
 
   async put(key: string, value: string, expiresAt: number): Promise<void> {
-    this.values.set(key, value, expiresAt);
+    await this.values.set(key, value, expiresAt);
   }
 
   async get(key: string): Promise<string | null> {
@@ -90,26 +89,18 @@ export class EmbeddedOneTimeValues implements OneTimeValueStore {
   }
 
   async take(key: string): Promise<string | null> {
-    return this.values.take(key) ?? null;
-  }
-
-  close(): void {
-    this.values.close();
+    return (await this.values.take(key)) ?? null;
   }
 }
 
 export class EmbeddedAssertionReplayCache implements AssertionReplayCache {
-  private readonly consumed: ExpiringMap<true>;
+  private readonly consumed: PersistedMap<true>;
 
-  constructor(clock: Clock) {
-    this.consumed = new ExpiringMap(clock);
+  constructor(journal: StateJournal) {
+    this.consumed = journal.collection('consumed-assertions');
   }
 
-  async consume(assertionId: string, expiresAt: number): Promise<boolean> {
+  consume(assertionId: string, expiresAt: number): Promise<boolean> {
     return this.consumed.setIfAbsent(assertionId, true, expiresAt);
-  }
-
-  close(): void {
-    this.consumed.close();
   }
 }

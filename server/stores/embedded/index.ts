@@ -8,6 +8,7 @@ import { ONE_TIME_VALUE_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { EmbeddedAccessStore } from './access-store.js';
 import { FileAuditLog } from './file-audit-log.js';
+import { StateJournal } from './state-journal.js';
 import { EmbeddedLeaseStore } from './lease-store.js';
 import {
   EmbeddedApiTokenStore,
@@ -16,31 +17,41 @@ import {
   EmbeddedOneTimeValues,
 } from './identity-stores.js';
 
-/** Single-instance stores: state in memory, audit log in `dataDir`. */
+/** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants'];
+
+/**
+ * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
+ * audit log in `dataDir` too. Leases (this process's live connections) and rate-limit
+ * counters stay in memory: after a restart there are no live connections to count.
+ */
 export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor; audit?: AuditLogOptions; oneTimeValueCapacity?: number }): Promise<Stores> {
+  // The audit log takes the data-dir lock: the journal is opened only under it.
   const audit = await FileAuditLog.open(options.dataDir, options.clock, options.redact ?? createRedactor(), options.audit ?? { retention: false });
-  const sessions = new EmbeddedLoginSessionStore(options.clock);
-  const tokens = new EmbeddedApiTokenStore(options.clock);
+  const journal = await StateJournal.open(options.dataDir, options.clock, STATE_COLLECTIONS).catch(async (error: unknown) => {
+    await audit.close();
+    throw error;
+  });
   const capacity = options.oneTimeValueCapacity ?? ONE_TIME_VALUE_CAPACITY;
-  const samlRequests = new EmbeddedOneTimeValues(options.clock, capacity);
-  const cliLoginCodes = new EmbeddedOneTimeValues(options.clock, capacity);
-  const assertionReplay = new EmbeddedAssertionReplayCache(options.clock);
   return {
     kind: 'embedded',
-    sessions,
-    tokens,
-    samlRequests,
-    cliLoginCodes,
-    assertionReplay,
+    sessions: new EmbeddedLoginSessionStore(journal),
+    tokens: new EmbeddedApiTokenStore(journal),
+    samlRequests: new EmbeddedOneTimeValues(journal, 'saml-requests', capacity),
+    cliLoginCodes: new EmbeddedOneTimeValues(journal, 'cli-login-codes', capacity),
+    assertionReplay: new EmbeddedAssertionReplayCache(journal),
     leases: new EmbeddedLeaseStore(options.clock),
     rateLimits: new FlexibleRateLimits(({ name, points, duration }) => new RateLimiterMemory({ keyPrefix: name, points, duration })),
     audit,
-    access: new EmbeddedAccessStore(),
+    access: new EmbeddedAccessStore(journal),
     events: new EventTarget(),
-    ping: async () => audit.ping(),
+    ping: async () => {
+      audit.ping();
+      journal.ping();
+    },
     waitReady: async () => {},
     close: async () => {
-      for (const store of [sessions, tokens, samlRequests, cliLoginCodes, assertionReplay]) store.close();
+      await journal.close();
       await audit.close();
     },
   };
