@@ -75,8 +75,8 @@ export class SessionReplay {
    * alone first, since MCP's lifecycle wants its answer before anything but pings
    * (spec, "Lifecycle"), then the rest.
    */
-  rebuild(): { initialize: Frame | undefined; rest: Frame[] } {
-    const request = (frame: Frame): Frame => {
+  rebuild(): { initialize: (Frame & { id: string }) | undefined; rest: Frame[] } {
+    const request = (frame: Frame): Frame & { id: string } => {
       const id = `${OWN_ID_PREFIX}${++this.nextId}`;
       this.own.add(id);
       return { ...frame, id };

@@ -210,7 +210,7 @@ class StdioBridge {
   /** Replays the session on a new connection; client frames wait until its initialize is answered. */
   private rebuild(ws: WebSocket): void {
     const { initialize, rest } = this.replay.rebuild();
-    if (initialize?.id === undefined || initialize.id === null) return this.becomeReady(ws, rest);
+    if (!initialize) return this.becomeReady(ws, rest);
     // An upstream that never answers must not hold the client's requests forever.
     const timer = setTimeout(() => ws.terminate(), this.reconnectTimeoutMs);
     this.rebuilding = { id: initialize.id, rest, timer };

@@ -11,7 +11,7 @@ interface McpConfigOptions {
   broker: string;
   client: ClientKind;
   command?: string;
-  arg: string[];
+  arg?: string[];
 }
 
 /**
@@ -34,7 +34,8 @@ export function mcpConfigCommand(): Command {
     .requiredOption('-b, --broker <url>', 'broker base URL')
     .addOption(new Option('--client <client>', 'which client the entry is for').choices(['claude', 'cursor', 'vscode']).default('claude'))
     .option('--command <program>', 'the program the client starts, one path or name (default: this Node binary, absolute)')
-    .option('--arg <argument>', 'an argument for --command, before `connect` (repeatable), e.g. --command node --arg /path/bin/portcullis.js', (value: string, previous: string[]) => [...previous, value], [])
+    .option('--arg <argument>', 'an argument for --command, before `connect` (repeatable), e.g. --command node --arg /path/bin/portcullis.js', (value: string, previous: string[] = []) => [...previous, value])
+    .addHelpText('after', '\nThe entry runs as printed: a client starts it with no shell and, from a desktop, without\nyour PATH, so by default it names this Node binary and this installation\'s\nbin/portcullis.js, both absolute. Print it again after moving or upgrading either.')
     .action((server: string | undefined, options: McpConfigOptions) => {
       if ((server === undefined) === !options.all) throw new CliError('INVALID_ARGUMENT', 'name one server, or give --all for every server you hold a grant for');
       const [command, ...prefix] = launcher(options);
@@ -48,7 +49,7 @@ export function mcpConfigCommand(): Command {
 /** The program and the arguments that start this CLI, for a client that runs it without a shell. */
 function launcher(options: McpConfigOptions): [string, ...string[]] {
   if (options.command === undefined) {
-    if (options.arg.length > 0) throw new CliError('INVALID_ARGUMENT', '--arg goes with --command');
+    if (options.arg) throw new CliError('INVALID_ARGUMENT', '--arg goes with --command');
     return [process.execPath, entryPoint()];
   }
   const { command } = options;
@@ -57,7 +58,7 @@ function launcher(options: McpConfigOptions): [string, ...string[]] {
   }
   // A relative path would be looked up from wherever the client starts, not from here.
   const program = command.includes('/') || command.includes(sep) ? resolve(command) : command;
-  return [program, ...options.arg];
+  return [program, ...(options.arg ?? [])];
 }
 
 /** bin/portcullis.js of the installation this module belongs to (from source or from dist/). */
