@@ -30,8 +30,8 @@ export class SessionReplay {
   private logLevel: Frame | undefined;
   /** Requests that change the state, sent and not yet answered. */
   private readonly pending = new Map<FrameId, Frame>();
-  /** Ids of the bridge's own requests on the current connection, whose answers the client never sees. */
-  private readonly own = new Set<string>();
+  /** The bridge's own requests on the current connection (id → method), whose answers the client never sees. */
+  private readonly own = new Map<string, string>();
   private nextId = 0;
 
   /** A client frame on its way to the broker. */
@@ -78,15 +78,23 @@ export class SessionReplay {
   rebuild(): { initialize: (Frame & { id: string }) | undefined; rest: Frame[] } {
     const request = (frame: Frame): Frame & { id: string } => {
       const id = `${OWN_ID_PREFIX}${++this.nextId}`;
-      this.own.add(id);
+      this.own.set(id, String(frame.method));
       return { ...frame, id };
     };
     const rest = [...this.subscriptions.values(), ...(this.logLevel ? [this.logLevel] : [])].map(request);
     return { initialize: this.initialize && request(this.initialize), rest: this.initialized ? [this.initialized, ...rest] : rest };
   }
 
-  /** True for an answer to one of the bridge's own requests: it is not the client's to see. */
-  isOwnAnswer(frame: Frame): boolean {
-    return frame.method === undefined && typeof frame.id === 'string' && this.own.delete(frame.id);
+  /** For an answer to one of the bridge's own requests (not the client's to see), the method it answers. */
+  ownRequestAnswered(frame: Frame): string | undefined {
+    if (frame.method !== undefined || typeof frame.id !== 'string') return undefined;
+    const method = this.own.get(frame.id);
+    this.own.delete(frame.id);
+    return method;
+  }
+
+  /** True while some of the bridge's own requests are unanswered. */
+  awaitingAnswers(): boolean {
+    return this.own.size > 0;
   }
 }

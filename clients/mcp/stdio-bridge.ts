@@ -56,7 +56,7 @@ class StdioBridge {
   /** The open connection, and whether it has been rebuilt (client frames go straight to it). */
   private connection: WebSocket | undefined;
   private ready = false;
-  private rebuilding: { id: FrameId; rest: Frame[]; timer: NodeJS.Timeout } | undefined;
+  private rebuilding: { initializeId: string | undefined; rest: Frame[]; timer: NodeJS.Timeout } | undefined;
   /** Client frames waiting for a connection. */
   private readonly held: Held[] = [];
   /** Client requests sent on this connection and not yet answered. */
@@ -112,10 +112,8 @@ class StdioBridge {
     } catch {
       return this.options.report('portcullis: ignored a frame from the broker that is not JSON');
     }
-    if (this.replay.isOwnAnswer(frame)) {
-      if (frame.id === this.rebuilding?.id) this.rebuilt(ws, frame);
-      return;
-    }
+    const replayed = this.replay.ownRequestAnswered(frame);
+    if (replayed !== undefined) return this.replayAnswered(ws, replayed, frame);
     if (isResponse(frame)) {
       this.inFlight.delete(frame.id);
       this.replay.answered(frame);
@@ -207,26 +205,35 @@ class StdioBridge {
     });
   }
 
-  /** Replays the session on a new connection; client frames wait until its initialize is answered. */
+  /**
+   * Replays the session on a new connection. Client frames wait until every replayed
+   * request is answered: the client's next request must see the session as it was (an
+   * upstream may handle requests concurrently, so sending order alone does not ensure it).
+   */
   private rebuild(ws: WebSocket): void {
     const { initialize, rest } = this.replay.rebuild();
-    if (!initialize) return this.becomeReady(ws, rest);
     // An upstream that never answers must not hold the client's requests forever.
     const timer = setTimeout(() => ws.terminate(), this.reconnectTimeoutMs);
-    this.rebuilding = { id: initialize.id, rest, timer };
-    ws.send(JSON.stringify(initialize));
+    this.rebuilding = { initializeId: initialize?.id, rest, timer };
+    if (initialize) ws.send(JSON.stringify(initialize));
+    else this.replayRest(ws);
   }
 
-  private rebuilt(ws: WebSocket, answer: Frame): void {
-    const { rest, timer } = this.rebuilding!;
-    clearTimeout(timer);
+  private replayAnswered(ws: WebSocket, method: string, answer: Frame): void {
+    if (!this.rebuilding) return;
+    if (answer.error !== undefined) this.options.report(`portcullis: the new session refused the replayed ${method} (${JSON.stringify(answer.error)}); carrying on`);
+    if (answer.id === this.rebuilding.initializeId) this.replayRest(ws);
+    else if (!this.replay.awaitingAnswers()) this.becomeReady(ws);
+  }
+
+  private replayRest(ws: WebSocket): void {
+    for (const frame of this.rebuilding!.rest) ws.send(JSON.stringify(frame));
+    if (!this.replay.awaitingAnswers()) this.becomeReady(ws);
+  }
+
+  private becomeReady(ws: WebSocket): void {
+    clearTimeout(this.rebuilding?.timer);
     this.rebuilding = undefined;
-    if (answer.error !== undefined) this.options.report(`portcullis: the new session refused the replayed initialize (${JSON.stringify(answer.error)}); carrying on`);
-    this.becomeReady(ws, rest);
-  }
-
-  private becomeReady(ws: WebSocket, rest: Frame[]): void {
-    for (const frame of rest) ws.send(JSON.stringify(frame));
     this.ready = true;
     this.lastProblem = '';
     for (const held of this.held.splice(0)) {

@@ -3,10 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saveCredentials } from '../../clients/cli/credentials.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { startBroker } from '../support/broker-fixture.js';
-import { bridgeClient, CLI } from '../support/bridge-client.js';
+import { bridgeClient, CLI, saveLogin } from '../support/bridge-client.js';
+import type { BridgeClient } from '../support/bridge-client.js';
 import { finished, runCli } from '../support/cli.js';
 
 const INITIALIZE = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
@@ -16,6 +16,15 @@ async function tokenWithId(fx: BrokerFixture): Promise<{ token: string; id: stri
   const res = await fx.gql('mutation { createApiToken(name: "bridge", scopes: ["mcp"], ttlSeconds: 3600) { token apiToken { id } } }');
   const created = (res.body.data as { createApiToken: { token: string; apiToken: { id: string } } }).createApiToken;
   return { token: created.token, id: created.apiToken.id };
+}
+
+/** The bridge said `line` on stderr; it answers the next request with the same words, then ends. */
+async function expectEndedWith({ client, stderr, ended }: BridgeClient, line: string, reason: string): Promise<void> {
+  await expect.poll(stderr).toContain(line);
+  const refused = await client.callTool({ name: 'echo', arguments: { message: 'after' } }).then(() => null, (error: unknown) => error);
+  expect(refused).toMatchObject({ code: -32001, data: { reason } });
+  expect((refused as Error).message).toContain(line);
+  await ended;
 }
 
 describe('portcullis connect (stdio bridge)', () => {
@@ -92,43 +101,31 @@ describe('portcullis connect ends with the reason when access ends', () => {
 
   it('a revoked grant (4403): the reason on stderr and as the error of the next request, then the bridge ends', async () => {
     const grantId = await fx.grant(['echo']);
-    const { client, transport, stderr, ended } = bridgeClient(['everything', '--broker', fx.server.url], { PORTCULLIS_TOKEN: await fx.token() });
-    await client.connect(transport);
-    await client.callTool({ name: 'echo', arguments: { message: 'before' } });
+    const bridge = bridgeClient(['everything', '--broker', fx.server.url], { PORTCULLIS_TOKEN: await fx.token() });
+    await bridge.client.connect(bridge.transport);
+    await bridge.client.callTool({ name: 'echo', arguments: { message: 'before' } });
     await fx.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "done") { id } }', { id: grantId });
-    const line = 'portcullis: access ended (4403 grant revoked): request access again with `portcullis request everything`';
-    await expect.poll(stderr).toContain(line);
-    const refused = await client.callTool({ name: 'echo', arguments: { message: 'after' } }).then(() => null, (error: unknown) => error);
-    expect(refused).toMatchObject({ code: -32001, data: { reason: 'grant_ended' } });
-    expect((refused as Error).message).toContain(line);
-    await ended;
+    await expectEndedWith(bridge, 'portcullis: access ended (4403 grant revoked): request access again with `portcullis request everything`', 'grant_ended');
   });
 
   it('a revoked token (4401): the reason on stderr and as the error of the next request, then the bridge ends', async () => {
     await fx.grant(['echo']);
     const { token, id } = await tokenWithId(fx);
-    const { client, transport, stderr, ended } = bridgeClient(['everything', '--broker', fx.server.url], { PORTCULLIS_TOKEN: token });
-    await client.connect(transport);
+    const bridge = bridgeClient(['everything', '--broker', fx.server.url], { PORTCULLIS_TOKEN: token });
+    await bridge.client.connect(bridge.transport);
     await fx.gql('mutation($id: ID!) { revokeApiToken(id: $id) { id } }', { id });
-    const line = 'portcullis: the broker ended the session (4401 API token revoked): sign in again with `portcullis login`, or check PORTCULLIS_TOKEN';
-    await expect.poll(stderr).toContain(line);
-    const refused = await client.callTool({ name: 'echo', arguments: { message: 'after' } }).then(() => null, (error: unknown) => error);
-    expect(refused).toMatchObject({ code: -32001, data: { reason: 'credential_ended' } });
-    expect((refused as Error).message).toContain(line);
-    await ended;
+    await expectEndedWith(bridge, 'portcullis: the broker ended the session (4401 API token revoked): sign in again with `portcullis login`, or check PORTCULLIS_TOKEN', 'credential_ended');
   });
 
   it('a revoked token with a newer login at hand: reconnects with the new token and carries on', async () => {
     await fx.grant(['echo']);
     const configHome = mkdtempSync(join(tmpdir(), 'portcullis-login-'));
-    const login = (token: string, tokenId: string) =>
-      saveCredentials({ broker: fx.server.url, token, tokenId, email: 'alice@example.com', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }, { XDG_CONFIG_HOME: configHome });
     const first = await tokenWithId(fx);
-    login(first.token, first.id);
+    saveLogin(configHome, fx.server.url, first.token, first.id);
     const { client, transport, stderr } = bridgeClient(['everything'], { XDG_CONFIG_HOME: configHome });
     await client.connect(transport);
     const second = await tokenWithId(fx);
-    login(second.token, second.id);
+    saveLogin(configHome, fx.server.url, second.token, second.id);
     await fx.gql('mutation($id: ID!) { revokeApiToken(id: $id) { id } }', { id: first.id });
     await expect.poll(stderr).toContain('portcullis: the broker ended the session (4401 API token revoked); reconnecting with the newer login');
     expect(JSON.stringify((await client.callTool({ name: 'echo', arguments: { message: 'new token' } })).content)).toContain('new token');

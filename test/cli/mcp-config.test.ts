@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saveCredentials } from '../../clients/cli/credentials.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { startBroker } from '../support/broker-fixture.js';
-import { stdioClient } from '../support/bridge-client.js';
+import { saveLogin, stdioClient } from '../support/bridge-client.js';
 import { runCli } from '../support/cli.js';
 
 type Entry = { type?: string; command: string; args: string[] };
@@ -32,10 +31,7 @@ describe('portcullis mcp-config prints entries that run as printed', () => {
     fx = await startBroker();
     await fx.grant(['echo']);
     home = mkdtempSync(join(tmpdir(), 'portcullis-home-'));
-    saveCredentials(
-      { broker: fx.server.url, token: await fx.token(), tokenId: 'bridge', email: 'alice@example.com', expiresAt: new Date(Date.now() + 3_600_000).toISOString() },
-      { XDG_CONFIG_HOME: join(home, '.config') },
-    );
+    saveLogin(join(home, '.config'), fx.server.url, await fx.token());
   }, 180_000);
   afterAll(() => fx.close());
 

@@ -1,4 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { saveCredentials } from '../../clients/cli/credentials.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { StdioServerParameters } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
@@ -29,4 +30,9 @@ export function stdioClient(params: StdioServerParameters, capabilities: ClientC
 /** `portcullis connect <args>` from source, with only `env` (and PATH) in its environment. */
 export function bridgeClient(args: string[], env: Record<string, string>): BridgeClient {
   return stdioClient({ command: process.execPath, args: [...CLI, 'connect', ...args], env: { PATH: process.env.PATH ?? '', XDG_CONFIG_HOME: '/nonexistent', ...env } });
+}
+
+/** A `portcullis login` result for `broker` in `configHome` (an XDG_CONFIG_HOME), as the person's own would be. */
+export function saveLogin(configHome: string, broker: string, token: string, tokenId = 'bridge-test'): void {
+  saveCredentials({ broker, token, tokenId, email: 'alice@example.com', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }, { XDG_CONFIG_HOME: configHome });
 }
