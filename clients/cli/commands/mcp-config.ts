@@ -1,20 +1,71 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { CliError } from '../cli-error.js';
+
+type ClientKind = 'claude' | 'cursor' | 'vscode';
+
+interface McpConfigOptions {
+  all?: boolean;
+  broker: string;
+  client: ClientKind;
+  command?: string;
+  arg?: string[];
+}
 
 /**
  * The entry an MCP client needs to reach a server through the broker. It names the
  * command only: the token stays in PORTCULLIS_TOKEN or the login file, never in a client
  * config that gets copied, synced and committed.
+ *
+ * The entry must run as printed, and a client starts it with no shell: the program and
+ * its arguments are separate strings, never one command line split by guesswork (quoting
+ * rules differ per platform, and paths hold spaces). By default the program is this
+ * Node binary and its first argument this installation's bin/portcullis.js, both
+ * absolute, because a client started from a desktop (Claude Desktop) does not inherit the
+ * shell's PATH.
  */
 export function mcpConfigCommand(): Command {
   return new Command('mcp-config')
-    .description('Print the MCP client config entry for a server behind the broker (no secret in it).')
-    .argument('<server>', 'MCP server name')
+    .description('Print the MCP client config entry for a server behind the broker, or with --all for every server you hold a grant for (no secret in it).')
+    .argument('[server]', 'MCP server name')
+    .option('--all', 'an entry for the federated endpoint (named "portcullis")')
     .requiredOption('-b, --broker <url>', 'broker base URL')
     .addOption(new Option('--client <client>', 'which client the entry is for').choices(['claude', 'cursor', 'vscode']).default('claude'))
-    .option('--command <command>', 'how the client starts the CLI', 'portcullis')
-    .action((server: string, options: { broker: string; client: 'claude' | 'cursor' | 'vscode'; command: string }) => {
-      const entry = { command: options.command, args: ['connect', server, '--broker', new URL(options.broker).toString()] };
-      const config = options.client === 'vscode' ? { servers: { [server]: { type: 'stdio', ...entry } } } : { mcpServers: { [server]: entry } };
+    .option('--command <program>', 'the program the client starts, one path or name (default: this Node binary, absolute)')
+    .option('--arg <argument>', 'an argument for --command, before `connect` (repeatable), e.g. --command node --arg /path/bin/portcullis.js', (value: string, previous: string[] = []) => [...previous, value])
+    .addHelpText('after', '\nThe entry runs as printed: a client starts it with no shell and, from a desktop, without\nyour PATH, so by default it names this Node binary and this installation\'s\nbin/portcullis.js, both absolute. Print it again after moving or upgrading either.')
+    .action((server: string | undefined, options: McpConfigOptions) => {
+      if ((server === undefined) === !options.all) throw new CliError('INVALID_ARGUMENT', 'name one server, or give --all for every server you hold a grant for');
+      const [command, ...prefix] = launcher(options);
+      const entry = { command, args: [...prefix, 'connect', ...(server === undefined ? ['--all'] : [server]), '--broker', new URL(options.broker).toString()] };
+      const name = server ?? 'portcullis';
+      const config = options.client === 'vscode' ? { servers: { [name]: { type: 'stdio', ...entry } } } : { mcpServers: { [name]: entry } };
       console.log(JSON.stringify(config, null, 2));
     });
+}
+
+/** The program and the arguments that start this CLI, for a client that runs it without a shell. */
+function launcher(options: McpConfigOptions): [string, ...string[]] {
+  if (options.command === undefined) {
+    if (options.arg) throw new CliError('INVALID_ARGUMENT', '--arg goes with --command');
+    return [process.execPath, entryPoint()];
+  }
+  const { command } = options;
+  if (/\s/.test(command) && !existsSync(command)) {
+    throw new CliError('INVALID_ARGUMENT', '--command names one program, not a command line: give its arguments with --arg (e.g. --command node --arg /path/bin/portcullis.js)');
+  }
+  // A relative path would be looked up from wherever the client starts, not from here.
+  const program = command.includes('/') || command.includes(sep) ? resolve(command) : command;
+  return [program, ...(options.arg ?? [])];
+}
+
+/** bin/portcullis.js of the installation this module belongs to (from source or from dist/). */
+function entryPoint(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+    const candidate = join(dir, 'bin', 'portcullis.js');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new CliError('NO_ENTRY_POINT', 'cannot find bin/portcullis.js of this installation: give --command and --arg');
 }
