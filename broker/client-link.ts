@@ -38,6 +38,8 @@ export class ClientLink {
 
   send(message: object): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    // Traffic either way is use: a long call's progress, a server's request of the client.
+    this.idle.refresh();
     this.ws.send(JSON.stringify(message));
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) this.overflow();
   }

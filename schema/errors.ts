@@ -1,8 +1,10 @@
+import { HeaderMap } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
 import { PortcullisError } from '../server/errors.js';
 import type { Logger } from '../server/log.js';
+import { bearerChallenge } from '../server/http/www-authenticate.js';
 
 const HTTP_STATUS: Partial<Record<PortcullisError['code'], number>> = {
   UNAUTHENTICATED: 401,
@@ -18,7 +20,9 @@ const HTTP_STATUS: Partial<Record<PortcullisError['code'], number>> = {
 export function toGraphQLError(error: unknown): GraphQLError {
   if (error instanceof PortcullisError) {
     const status = HTTP_STATUS[error.code];
-    return new GraphQLError(error.message, { extensions: { code: error.code, ...(status ? { http: { status } } : {}) } });
+    // A 401 says how to authenticate (RFC 7235 §3.1, RFC 6750 §3): the credential presented was refused.
+    const headers = status === 401 ? new HeaderMap([['www-authenticate', bearerChallenge({ error: 'invalid_token', description: error.message })]]) : undefined;
+    return new GraphQLError(error.message, { extensions: { code: error.code, ...(status ? { http: { status, ...(headers ? { headers } : {}) } } : {}) } });
   }
   return new GraphQLError('internal error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }

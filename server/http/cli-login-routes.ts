@@ -7,6 +7,7 @@ import { confirmationCode } from '../identity/pkce.js';
 import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../log.js';
 import { html, sendPage } from './html-page.js';
+import { bearerChallenge } from './www-authenticate.js';
 import { requireOwnOrigin } from './same-origin.js';
 
 /** The paths `portcullis login` uses. */
@@ -98,6 +99,7 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
       res.json({ token, tokenId: record.id, expiresAt: new Date(record.expiresAt).toISOString(), user: { email: record.user.email, idp: record.user.idp } });
     } catch (error) {
       const failure = describeFailure(deps.logger, error);
+      if (failure.status === 401) res.setHeader('WWW-Authenticate', bearerChallenge({ error: 'invalid_token', description: failure.message }));
       res.status(failure.status).json({ error: failure.code, message: failure.message });
     }
   });
@@ -148,5 +150,6 @@ function describeFailure(logger: Logger, error: unknown): { status: number; code
 }
 
 function plain(res: Response, status: number, message: string): void {
+  if (status === 401) res.setHeader('WWW-Authenticate', bearerChallenge(null));
   res.status(status).type('text/plain').send(message);
 }

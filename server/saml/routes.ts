@@ -6,6 +6,7 @@ import { Passport } from 'passport';
 import type { Clock } from '../clock.js';
 import { PortcullisError, StoreFullError, StoreUnavailableError } from '../errors.js';
 import { safeReturnTo } from '../http/return-to.js';
+import { bearerChallenge } from '../http/www-authenticate.js';
 import { requireOwnOrigin } from '../http/same-origin.js';
 import type { SessionCookie } from '../http/session-cookie.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
@@ -119,7 +120,8 @@ export function samlRoutes(deps: {
     const idpId = idpOf(req)!.id;
     const refuse = (code: RefusalCode) =>
       deps.signIn.refused(idpId, code).then(
-        () => res.status(401).type('text/plain').send('Sign-in refused.'),
+        // A 401 names its scheme (RFC 7235 §3.1): the broker's credentials are bearer ones.
+        () => res.status(401).setHeader('WWW-Authenticate', bearerChallenge(null)).type('text/plain').send('Sign-in refused.'),
         (auditError: unknown) => failClosed(res, deps.logger, auditError),
       );
     // passport-saml would take a SAMLRequest or SAMLResponse in the query (HTTP-Redirect

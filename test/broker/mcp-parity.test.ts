@@ -8,6 +8,9 @@ import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-tra
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { startBroker } from '../support/broker-fixture.js';
 import { waitForStderr } from '../support/cli.js';
+import { CLI } from '../support/bridge-client.js';
+import { createApiToken, postGraphQL } from '../support/test-server.js';
+import { signIn } from '../support/test-idp.js';
 import { AS_IS, exercise, federatedNames } from '../support/mcp-exercise.js';
 
 /**
@@ -37,6 +40,8 @@ describe('the same MCP script, directly and through every endpoint', () => {
   let httpUrl: string;
   let fx: BrokerFixture;
   let token: string;
+  /** A second person, granted two of the three servers. */
+  let twoServers: string;
 
   beforeAll(async () => {
     direct = await exercise(new StdioClientTransport({ command: process.execPath, args: [...REFERENCE, 'stdio'], stderr: 'ignore' }), AS_IS);
@@ -54,6 +59,11 @@ describe('the same MCP script, directly and through every endpoint', () => {
     });
     for (const server of ['everything', 'paged', 'everything-http']) await fx.grant(['*'], 3600, server);
     token = await fx.token();
+    const bob = await signIn(fx.server.url, fx.idp, { nameId: 'bob@example.com', attributes: { email: 'bob@example.com', groups: ['engineering'] } });
+    for (const server of ['everything', 'paged']) {
+      await postGraphQL(fx.server.url, { query: 'mutation($s: String!) { createAccessRequest(input: { server: $s, tools: ["*"], reason: "parity", durationSeconds: 3600 }) { id } }', variables: { s: server } }, { cookie: bob });
+    }
+    twoServers = await createApiToken(fx.server.url, bob, ['mcp']);
   }, 120_000);
 
   afterAll(async () => {
@@ -67,6 +77,11 @@ describe('the same MCP script, directly and through every endpoint', () => {
     expect(await exercise(through('/mcp/ws/everything'), AS_IS)).toEqual(direct);
   }, 120_000);
 
+  it('federated endpoint over two servers', async () => {
+    const transport = new BrokerWebSocketTransport(`${fx.server.wsUrl}/mcp/ws`, { authorization: `Bearer ${twoServers}` });
+    expect(await exercise(transport, federatedNames('everything'))).toEqual(direct);
+  }, 120_000);
+
   it('federated endpoint, the stdio server among three', async () => {
     expect(await exercise(through('/mcp/ws'), federatedNames('everything'))).toEqual(direct);
   }, 120_000);
@@ -74,4 +89,11 @@ describe('the same MCP script, directly and through every endpoint', () => {
   it('federated endpoint, the Streamable HTTP server among three', async () => {
     expect(await exercise(through('/mcp/ws'), federatedNames('everything-http'))).toEqual(direct);
   }, 120_000);
+
+  it('the stdio bridge, `portcullis connect`, to one server and to all of them', async () => {
+    const bridge = (args: string[]) =>
+      new StdioClientTransport({ command: process.execPath, args: [...CLI, 'connect', ...args, '--broker', fx.server.url], env: { PATH: process.env.PATH ?? '', XDG_CONFIG_HOME: '/nonexistent', PORTCULLIS_TOKEN: token }, stderr: 'ignore' });
+    expect(await exercise(bridge(['everything']), AS_IS)).toEqual(direct);
+    expect(await exercise(bridge(['--all']), federatedNames('everything'))).toEqual(direct);
+  }, 180_000);
 });
