@@ -19,7 +19,6 @@ import type { Logger } from '../server/log.js';
 import type { SecretScrubber } from '../server/text/secret-scrubber.js';
 import type { Stores } from '../server/stores/types.js';
 import { GrantSet } from './grant-set.js';
-import type { GrantEnd } from './grant-set.js';
 import { ACCESS_DENIED } from './jsonrpc.js';
 import { ClientLink, CLOSE } from './client-link.js';
 import { SessionCore } from './core/session-core.js';
@@ -65,25 +64,16 @@ function processesOf(servers: readonly McpServerConfig[]): number {
   return servers.filter((s) => s.transport === 'stdio').length;
 }
 
-/** What the broker needs of a live session, single-server or federated. */
-interface LiveSession {
-  hasGrant(grantId: string): boolean;
-  grantEnded(grantId: string, why: GrantEnd): void;
-  revalidate(fetch: (grantId: string) => Promise<GrantRecord | null>): Promise<void>;
-  end(code: number, reason: string, pending: { code: number; reason: 'broker_shutting_down' | 'credential_revoked' | 'credential_expired' } | null): Promise<void>;
-  start(clientAddress: string | undefined): Promise<void>;
-  onended?: () => void;
-}
-
 /**
- * The MCP relay endpoint, `GET /mcp/ws/:server`: refuses before the upgrade (401 no or
- * bad credential, 403 no active grant or no `mcp` scope, 404 unknown server), then runs
- * one BrokerSession per connection. Grants end on every instance through the access
+ * The MCP relay endpoints, `GET /mcp/ws/:server` and `GET /mcp/ws` (federated): refuses
+ * before the upgrade (401 no or bad credential, 403 no active grant or no `mcp` scope, 404
+ * unknown server, 429/503 past the caps), then runs one SessionCore per connection with
+ * the WebSocket as its edge. Grants end on every instance through the access
  * events, at their expiresAt through timers, and through periodic re-validation against
  * the store (pub/sub can drop messages).
  */
 export class Broker {
-  private readonly sessions = new Set<LiveSession>();
+  private readonly sessions = new Set<SessionCore>();
   private readonly wss: WebSocketServer;
   private readonly alive = new WeakSet<WebSocket>();
   private readonly timers: NodeJS.Timeout[] = [];

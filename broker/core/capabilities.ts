@@ -3,6 +3,8 @@
  * has it (a client must not be promised resources no server serves), list changes always
  * (servers leave the session when their grants end).
  */
+import { isRecord } from './json.js';
+
 type Capabilities = Record<string, unknown>;
 
 export function mergeCapabilities(all: readonly Capabilities[]): Capabilities {
@@ -22,8 +24,4 @@ export function mergeCapabilities(all: readonly Capabilities[]): Capabilities {
     merged.tasks = tasks;
   }
   return merged;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

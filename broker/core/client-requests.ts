@@ -1,8 +1,10 @@
 import { isToolName, requestEvent, toolOf } from '../request-audit.js';
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { INTERNAL_ERROR } from '../jsonrpc.js';
 import type { JsonRpcRequest } from '../jsonrpc.js';
-import { isRecord, mergeCapabilities } from './capabilities.js';
-import { decodeCursor, encodeCursor } from './federated-cursor.js';
-import type { FederatedCursor } from './federated-cursor.js';
+import { mergeCapabilities } from './capabilities.js';
+import { isRecord } from './json.js';
+import type { Positions } from './federated-cursor.js';
 import { metaIn, resultOut, taskOut } from './federation-map.js';
 import type { Leg, LegAnswer, LegInit } from './leg.js';
 import type { Kind, Target } from './naming.js';
@@ -12,8 +14,8 @@ type Json = Record<string, unknown>;
 
 const INVALID_PARAMS = -32602;
 const METHOD_NOT_FOUND = -32601;
-/** Protocol versions a federated session speaks (the broker answers initialize itself). */
-const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
+/** How long a server may take to answer initialize before it is left out of the session. */
+const INITIALIZE_TIMEOUT_MS = 30_000;
 
 /** The listings, what each returns its items under, and the capability a server needs to serve it. */
 const LISTINGS: Record<string, { key: string; capability: string }> = {
@@ -46,7 +48,7 @@ export async function handleClientRequest(core: SessionCore, request: JsonRpcReq
     case 'completion/complete':
       return complete(core, request, call);
     case 'logging/setLevel':
-      return setLevel(core, request, call);
+      return core.naming.federated ? setLevel(core, request, call) : other(core, request, call);
     case 'tasks/get':
     case 'tasks/result':
     case 'tasks/cancel':
@@ -68,36 +70,51 @@ async function initialize(core: SessionCore, request: JsonRpcRequest, call: Call
   core.clientInfo = params.clientInfo ?? null;
   if (!(await core.audited(call, requestEvent(request, null, 'SUCCESS')))) return;
   const legs = [...core.legs.values()];
-  const answers = legs.map((leg) => {
-    const answer = core.ask(call, leg, 'initialize', request.params);
-    leg.init = answer.then((a) => (a.kind === 'result' ? { result: a.result, capabilities: isRecord(a.result.capabilities) ? a.result.capabilities : {} } : null));
-    return answer;
-  });
-  const settled = await Promise.all(answers);
-  if (!core.naming.federated) return core.reply(call, core.answerOf(request.id, settled[0]!));
-  const inits: LegInit[] = [];
+  const settled = await Promise.all(
+    legs.map((leg) => {
+      const answer = withTimeout(core.ask(call, leg, 'initialize', request.params), leg);
+      leg.init = answer.then((a) => (a.kind === 'result' ? { result: a.result, capabilities: isRecord(a.result.capabilities) ? a.result.capabilities : {} } : null));
+      return answer;
+    }),
+  );
+  if (!core.naming.federated) {
+    const [answer] = settled;
+    if (answer!.kind === 'gone') core.dropLeg(legs[0]!, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: answer!.detail });
+    return core.reply(call, core.answerOf(request.id, answer!));
+  }
+  const answered: { leg: Leg; init: LegInit }[] = [];
   settled.forEach((answer, i) => {
     const leg = legs[i]!;
-    if (answer.kind === 'result') inits.push({ result: answer.result, capabilities: isRecord(answer.result.capabilities) ? answer.result.capabilities : {} });
-    else if (answer.kind === 'error') core.dropLeg(leg, { code: answer.error.code, reason: 'upstream_failed', detail: `${leg.server} refused initialize: ${answer.error.message}` });
+    if (answer.kind === 'result') answered.push({ leg, init: { result: answer.result, capabilities: isRecord(answer.result.capabilities) ? answer.result.capabilities : {} } });
+    // A server that cannot start its session leaves it; the others go on.
+    else core.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: answer.kind === 'error' ? `${leg.server} refused initialize: ${answer.error.message}` : `${leg.server} did not initialize` });
   });
-  if (inits.length === 0) return core.reply(call, core.answerOf(request.id, settled.find((a) => a.kind !== 'result') ?? settled[0]!));
-  const asked = typeof params.protocolVersion === 'string' ? params.protocolVersion : SUPPORTED_VERSIONS[0]!;
-  const servers = [...core.legs.keys()];
+  if (answered.length === 0) return core.reply(call, core.answerOf(request.id, settled.find((a) => a.kind !== 'result') ?? settled[0]!));
+  const asked = typeof params.protocolVersion === 'string' ? params.protocolVersion : LATEST_PROTOCOL_VERSION;
   const instructions = [
-    `Servers behind this Portcullis session: ${servers.join(', ')}. Tools and prompts are named <server>__<name>; resource URIs are portcullis://<server>/<the server's URI>.`,
-    ...inits.flatMap((init, i) => (typeof init.result.instructions === 'string' ? [`${legs[i]!.server}: ${init.result.instructions}`] : [])),
+    `Servers behind this Portcullis session: ${answered.map(({ leg }) => leg.server).join(', ')}. Tools and prompts are named <server>__<name>; resource URIs are portcullis://<server>/<the server's URI>.`,
+    ...answered.flatMap(({ leg, init }) => (typeof init.result.instructions === 'string' ? [`${leg.server}: ${init.result.instructions}`] : [])),
   ].join('\n\n');
   core.reply(call, {
     jsonrpc: '2.0',
     id: request.id,
     result: {
-      protocolVersion: SUPPORTED_VERSIONS.includes(asked) ? asked : SUPPORTED_VERSIONS[0],
-      capabilities: mergeCapabilities(inits.map((init) => init.capabilities)),
+      protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : LATEST_PROTOCOL_VERSION,
+      capabilities: mergeCapabilities(answered.map(({ init }) => init.capabilities)),
       serverInfo: { name: 'portcullis-federation', version: core.deps.version },
       instructions,
     },
   });
+}
+
+/** A server that never answers initialize must not hold the session (initialize cannot be cancelled). */
+function withTimeout(answer: Promise<LegAnswer>, leg: Leg): Promise<LegAnswer> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<LegAnswer>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'gone', code: INTERNAL_ERROR, reason: 'upstream_failed', detail: `${leg.server} did not answer initialize within ${INITIALIZE_TIMEOUT_MS / 1000} s` }), INITIALIZE_TIMEOUT_MS);
+    timer.unref();
+  });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
 }
 
 /** A tool call: to the server the name leads to, only for a tool its grants cover. */
@@ -110,7 +127,7 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     const hint = core.naming.federated ? ' (list tools first)' : '';
     return core.reply(call, await core.refuse(request, 'tool_not_granted', `tool ${JSON.stringify((name ?? '').slice(0, 128))} is not covered by your grant${hint}`, where));
   }
-  const forwarded = mapParamsIn(core, request, { name: target.name });
+  const forwarded = mapParamsIn(core, request, leg, { name: target.name });
   if (!forwarded) return core.reply(call, await unknownTask(core, request));
   const event = { ...requestEvent(request, target.name, 'SUCCESS', core.naming.federated ? { federatedName: name } : undefined), server: leg.server };
   if (!(await core.audited(call, event))) return;
@@ -170,8 +187,8 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
     const answer = await core.ask(call, leg, request.method, request.params);
     return core.reply(call, core.answerOf(request.id, answer, (result) => (key === 'tools' ? { ...result, tools: grantedTools(leg, result.tools) } : result)));
   }
-  let positions: FederatedCursor | null;
-  if (typeof params.cursor === 'string') positions = decodeCursor(params.cursor);
+  let positions: Positions | null;
+  if (typeof params.cursor === 'string') positions = core.cursors.positions(request.method, params.cursor);
   else positions = Object.fromEntries((await legsWith(core, capability)).map((leg) => [leg.server, '']));
   if (!positions) return core.reply(call, await core.refuse(request, 'invalid_cursor', 'Invalid params: not a cursor this session issued', { code: INVALID_PARAMS }));
   const pages = await Promise.all(
@@ -181,7 +198,7 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
     }),
   );
   const items: unknown[] = [];
-  const next: FederatedCursor = {};
+  const next: Positions = {};
   for (const { leg, answer } of pages) {
     if (answer.kind === 'cancelled') return core.reply(call, null);
     if (answer.kind !== 'result') continue;
@@ -189,7 +206,7 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
     items.push(...listedOut(core, leg, key, key === 'tools' ? grantedTools(leg, found) : found));
     if (typeof answer.result.nextCursor === 'string') next[leg.server] = answer.result.nextCursor;
   }
-  const nextCursor = encodeCursor(next);
+  const nextCursor = core.cursors.issue(request.method, next);
   core.reply(call, { jsonrpc: '2.0', id: request.id, result: { [key]: items, ...(nextCursor ? { nextCursor } : {}) } });
 }
 
@@ -203,18 +220,22 @@ async function other(core: SessionCore, request: JsonRpcRequest, call: Call): Pr
 
 /** Audit, then send to one server with some params replaced, and answer with its answer (names made the client's). */
 async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, leg: Leg, replaced: Json, map?: (result: Json) => Json): Promise<void> {
-  const params = mapParamsIn(core, request, replaced);
+  const params = mapParamsIn(core, request, leg, replaced);
   if (!params) return core.reply(call, await unknownTask(core, request));
   if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS'), server: leg.server }))) return;
   const answer = await core.ask(call, leg, request.method, params);
   core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => mapOut(core, leg, result))));
 }
 
-/** The request's params with names replaced by the server's own (null: it names a task of no server here). */
-function mapParamsIn(core: SessionCore, request: JsonRpcRequest, replaced: Json): Json | null {
+/**
+ * The request's params with names replaced by the server's own; null when it relates to a
+ * task of another server (or of none): a server sees only its own tasks' ids.
+ */
+function mapParamsIn(core: SessionCore, request: JsonRpcRequest, leg: Leg, replaced: Json): Json | null {
   const params = { ...(isRecord(request.params) ? request.params : {}), ...replaced };
   if (!core.naming.federated) return Object.keys(replaced).length === 0 ? (request.params as Json | undefined) ?? params : params;
-  return metaIn(core.naming, params)?.value ?? null;
+  const mapped = metaIn(core.naming, params);
+  return mapped && (mapped.server === null || mapped.server === leg.server) ? mapped.value : null;
 }
 
 function mapOut(core: SessionCore, leg: Leg, result: Json): Json {
@@ -265,14 +286,14 @@ async function legsWith(core: SessionCore, capability: string): Promise<Leg[]> {
  */
 async function resolve(core: SessionCore, call: Call, kind: Kind, name: string): Promise<Target | null> {
   const known = core.naming.in(kind, name);
-  if (known || !core.naming.federated || kind === 'task') return known;
+  if (known || !core.naming.federated || kind === 'task' || core.naming.missing(kind, name)) return known;
   const method = kind === 'tool' ? 'tools/list' : 'prompts/list';
   const { key, capability } = LISTINGS[method]!;
   await Promise.all(
     (await legsWith(core, capability)).map(async (leg) => {
       let cursor: string | undefined;
       for (let page = 0; page < MAX_RESOLVE_PAGES; page++) {
-        const answer: LegAnswer = await leg.request(method, cursor === undefined ? {} : { cursor }).answer;
+        const answer: LegAnswer = await core.ask(call, leg, method, cursor === undefined ? {} : { cursor });
         if (answer.kind !== 'result') return;
         const items = Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [];
         for (const item of items) if (isRecord(item) && typeof item.name === 'string') core.naming.out(kind, leg.server, item.name);
@@ -281,7 +302,7 @@ async function resolve(core: SessionCore, call: Call, kind: Kind, name: string):
       }
     }),
   );
-  return core.naming.in(kind, name);
+  return core.naming.in(kind, name) ?? core.naming.markMissing(kind, name);
 }
 
 /** Pages a name lookup reads per server before it gives up. */

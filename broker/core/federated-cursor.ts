@@ -1,25 +1,32 @@
-import { z } from 'zod';
+import { randomBytes } from 'node:crypto';
 
 /**
- * The opaque cursor of a federated listing: for every server that has more to list, its
- * own cursor. Each page asks every such server for its next page at once, so a client that
- * reads only the first page still sees every server's first page.
+ * The cursors of a federated session's listings. A cursor stands for the position of
+ * every server that has more to list (its own cursor, however long) and for the listing it
+ * continues; the client only ever holds a short random handle. Each page asks every such
+ * server for its next page at once, so a client that reads only the first page still sees
+ * every server's first page.
  */
-export type FederatedCursor = Record<string, string>;
+export type Positions = Record<string, string>;
 
-const shape = z.record(z.string().regex(/^[a-z0-9-]{1,63}$/), z.string().max(4096));
+/** Handles a session keeps; the oldest go first (a client walks one listing at a time). */
+const MAX_CURSORS = 256;
 
-export function encodeCursor(next: FederatedCursor): string | undefined {
-  return Object.keys(next).length === 0 ? undefined : Buffer.from(JSON.stringify(next)).toString('base64url');
-}
+export class FederatedCursors {
+  private readonly cursors = new Map<string, { method: string; positions: Positions }>();
 
-/** The cursor's per-server positions, or null when it is not one this broker issued. */
-export function decodeCursor(cursor: string): FederatedCursor | null {
-  if (cursor.length > 16_384) return null;
-  try {
-    const parsed = shape.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
+  /** A handle for the positions after this page; undefined when no server has more. */
+  issue(method: string, positions: Positions): string | undefined {
+    if (Object.keys(positions).length === 0) return undefined;
+    const handle = randomBytes(12).toString('base64url');
+    this.cursors.set(handle, { method, positions });
+    if (this.cursors.size > MAX_CURSORS) this.cursors.delete(this.cursors.keys().next().value!);
+    return handle;
+  }
+
+  /** The positions a handle stands for, or null when this session issued no such cursor for this listing. */
+  positions(method: string, handle: string): Positions | null {
+    const entry = this.cursors.get(handle);
+    return entry && entry.method === method ? entry.positions : null;
   }
 }

@@ -1,4 +1,4 @@
-import { isRecord } from './capabilities.js';
+import { isRecord } from './json.js';
 import type { Naming } from './naming.js';
 
 /**

@@ -26,8 +26,8 @@ export class Leg {
   private readonly pending = new Map<number, (answer: LegAnswer) => void>();
   /** Its answer to initialize (null when it failed); absent until the client initializes. */
   init: Promise<LegInit | null> | undefined;
-  /** Server-side task ids this leg made, so no other server can ask after them. */
-  readonly tasks = new Set<string>();
+  /** Why it left the session, once it has: nothing is sent to it any more. */
+  private left: { code: number; reason: string; detail: string } | undefined;
 
   constructor(
     readonly server: string,
@@ -38,6 +38,7 @@ export class Leg {
   /** Sends a request; the promise settles with the answer, or when the leg or call goes. */
   request(method: string, params: unknown): { id: number; answer: Promise<LegAnswer> } {
     const id = this.nextId++;
+    if (this.left) return { id, answer: Promise.resolve({ kind: 'gone', ...this.left }) };
     const answer = new Promise<LegAnswer>((resolve) => this.pending.set(id, resolve));
     this.upstream.send({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) }).catch((error: unknown) => {
       this.settle(id, { kind: 'gone', code: -32603, reason: 'upstream_failed', detail: `upstream send failed: ${(error as Error).message}` });
@@ -58,6 +59,7 @@ export class Leg {
 
   /** The leg leaves the session: every request waiting on it is answered with why. */
   drop(why: { code: number; reason: string; detail: string }): void {
+    this.left ??= why;
     for (const id of [...this.pending.keys()]) this.settle(id, { kind: 'gone', ...why });
   }
 

@@ -21,11 +21,20 @@ export interface Naming {
   in(kind: Kind, name: string): Target | null;
   uriOut(server: string, uri: string): string;
   uriIn(uri: string): Target | null;
+  /**
+   * Whether a lookup of this name found nothing since the servers' lists last changed: a
+   * client repeating an unknown name must not make the broker list every server each time.
+   */
+  missing(kind: Kind, name: string): boolean;
+  /** Remembers a name no server has (returns null, the lookup's answer). */
+  markMissing(kind: Kind, name: string): null;
+  /** A server's lists changed: names it lacked may exist now. */
+  listsChanged(): void;
   /** A server left the session: its names resolve no more. */
   forget(server: string): void;
 }
 
-export const NAMESPACE_SEPARATOR = '__';
+const NAMESPACE_SEPARATOR = '__';
 const URI_SCHEME = 'portcullis://';
 
 export function singleNaming(server: string): Naming {
@@ -35,19 +44,36 @@ export function singleNaming(server: string): Naming {
     in: (_kind, name) => ({ server, name }),
     uriOut: (_server, uri) => uri,
     uriIn: (uri) => ({ server, name: uri }),
+    missing: () => false,
+    markMissing: () => null,
+    listsChanged: () => {},
     forget: () => {},
   };
 }
 
+/** Names a registry keeps per kind; the oldest go first (a tool list is re-read on demand). */
+const MAX_NAMES = 10_000;
+
 export function federatedNaming(servers: () => Iterable<string>): Naming {
   const registries: Record<Kind, Map<string, Target>> = { tool: new Map(), prompt: new Map(), task: new Map() };
+  const absent = new Set<string>();
   return {
     federated: true,
     out: (kind, server, name) => {
       const outside = `${server}${NAMESPACE_SEPARATOR}${name}`;
-      registries[kind].set(outside, { server, name });
+      const registry = registries[kind];
+      registry.delete(outside);
+      registry.set(outside, { server, name });
+      if (registry.size > MAX_NAMES) registry.delete(registry.keys().next().value!);
       return outside;
     },
+    missing: (kind, name) => absent.has(`${kind}:${name}`),
+    markMissing: (kind, name) => {
+      if (absent.size >= MAX_NAMES) absent.clear();
+      absent.add(`${kind}:${name}`);
+      return null;
+    },
+    listsChanged: () => absent.clear(),
     in: (kind, name) => registries[kind].get(name) ?? null,
     uriOut: (server, uri) => `${URI_SCHEME}${server}/${uri}`,
     uriIn: (uri) => {

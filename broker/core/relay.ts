@@ -1,7 +1,7 @@
 import { errorReply, INTERNAL_ERROR, wire } from '../jsonrpc.js';
 import type { JsonRpcMessage } from '../jsonrpc.js';
 import { clientAnswerEvent, refusedFrameEvent, serverRequestEvent } from '../request-audit.js';
-import { isRecord } from './capabilities.js';
+import { isRecord } from './json.js';
 import { metaOut, taskOut } from './federation-map.js';
 import type { Leg } from './leg.js';
 import type { Call, SessionCore } from './session-core.js';
@@ -20,8 +20,10 @@ export async function handleClientNotification(core: SessionCore, message: Notif
   // A cancelled request's id is free at once, before anything is awaited: the client may
   // reuse it in its very next frame. The server is told once the notification is recorded.
   const cancelled = message.method === 'notifications/cancelled' ? takeCall(core, params.requestId) : [];
+  core.enforceGrants();
+  if (core.isEnded()) return;
   const targets = notificationTargets(core, message.method, params);
-  if (targets === null) return void (await core.audit(refusedFrameEvent(message, { reason: 'not_relayed_by_federation' })).catch(() => {}));
+  if (typeof targets === 'string') return void (await core.audit(refusedFrameEvent(message, { reason: targets })).catch(() => {}));
   try {
     await core.audit({ type: 'mcp.notification', outcome: 'SUCCESS', data: { method: message.method } });
   } catch (error) {
@@ -36,8 +38,8 @@ export async function handleClientNotification(core: SessionCore, message: Notif
   }
 }
 
-/** Where a client notification goes, with its params as that server knows them (null: nowhere it makes sense). */
-function notificationTargets(core: SessionCore, method: string, params: Json): { leg: Leg; params: unknown }[] | null {
+/** Where a client notification goes, with its params as that server knows them, or why it goes nowhere. */
+function notificationTargets(core: SessionCore, method: string, params: Json): { leg: Leg; params: unknown }[] | string {
   const all = () => [...core.legs.values()].map((leg) => ({ leg, params: Object.keys(params).length === 0 ? undefined : params }));
   switch (method) {
     case 'notifications/initialized':
@@ -48,14 +50,14 @@ function notificationTargets(core: SessionCore, method: string, params: Json): {
     case 'notifications/progress': {
       // Progress the client reports on a request a server made of it (a token that server chose).
       const entry = typeof params.progressToken === 'string' ? core.serverProgress.get(params.progressToken) : undefined;
-      return entry ? [{ leg: entry.leg, params: { ...params, progressToken: entry.token } }] : [];
+      return entry ? [{ leg: entry.leg, params: { ...params, progressToken: entry.token } }] : 'unknown_request';
     }
     case 'notifications/tasks/status': {
       const owner = typeof params.taskId === 'string' ? core.clientTasks.get(params.taskId) : undefined;
-      return owner ? [{ leg: owner, params }] : core.naming.federated ? [] : all();
+      return owner ? [{ leg: owner, params }] : core.naming.federated ? 'unknown_task' : all();
     }
     default:
-      return core.naming.federated ? null : all();
+      return core.naming.federated ? 'not_relayed_by_federation' : all();
   }
 }
 
@@ -81,7 +83,7 @@ function takeCall(core: SessionCore, requestId: unknown): Call['parts'] {
 export async function handleClientAnswer(core: SessionCore, message: JsonRpcMessage & { kind: 'result' | 'error' }, refused?: Json): Promise<void> {
   const entry = typeof message.id === 'number' ? core.serverRequests.get(message.id) : undefined;
   if (!entry) return;
-  core.serverRequests.delete(message.id as number);
+  core.forgetServerRequest(message.id as number);
   const { leg, upstreamId } = entry;
   if (refused) {
     await core.audit({ ...clientAnswerEvent(upstreamId, 'DENIED', refused), server: leg.server }).catch(() => {});
@@ -93,7 +95,7 @@ export async function handleClientAnswer(core: SessionCore, message: JsonRpcMess
   } catch {
     return leg.send(errorReply(upstreamId, INTERNAL_ERROR, 'the broker could not audit the answer, so it was not relayed'));
   }
-  if (message.kind === 'result' && isRecord(message.result.task) && typeof message.result.task.taskId === 'string') core.clientTasks.set(message.result.task.taskId, leg);
+  if (message.kind === 'result' && isRecord(message.result.task) && typeof message.result.task.taskId === 'string') core.clientTaskFor(message.result.task.taskId, leg);
   leg.send({ ...wire(message), id: upstreamId });
 }
 
@@ -116,22 +118,31 @@ export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: Json
 async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessage & { kind: 'request' }): Promise<void> {
   // The broker keeps the connection to a server alive itself; a ping is no business of the client's.
   if (message.method === 'ping') return leg.send({ jsonrpc: '2.0', id: message.id, result: {} });
+  const refused = foreignTask(core, leg, message);
+  if (refused) {
+    await core.audit({ ...serverRequestEvent(message, 'DENIED', { reason: refused }), server: leg.server }).catch(() => {});
+    return leg.send(errorReply(message.id, -32602, `Invalid params: ${refused === 'unknown_task' ? 'no task of the client by that id was run for this server' : 'a task listing would show other servers\' tasks'}`));
+  }
   try {
     await core.audit({ ...serverRequestEvent(message, 'SUCCESS'), server: leg.server });
   } catch {
     return leg.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit this request, so it was not relayed'));
   }
   if (core.isEnded() || core.legs.get(leg.server) !== leg) return;
-  core.relayServerRequest(leg, message.id, message.method, serverParamsOut(core, leg, message.params));
+  const params = core.naming.federated && isRecord(message.params) ? metaOut(core.naming, leg.server, message.params) : message.params;
+  core.relayServerRequest(leg, message.id, message.method, params);
 }
 
-/** A server's request params as the client sees them: progress tokens and related tasks made the client's. */
-function serverParamsOut(core: SessionCore, leg: Leg, params: unknown): unknown {
-  if (!isRecord(params)) return params;
-  let out: Json = params;
-  const token = isRecord(out._meta) ? out._meta.progressToken : undefined;
-  if (typeof token === 'string' || typeof token === 'number') out = { ...out, _meta: { ...(out._meta as Json), progressToken: core.clientSideToken(leg, token) } };
-  return core.naming.federated ? metaOut(core.naming, leg.server, out) : out;
+/**
+ * Tasks the client runs for servers (sampling or elicitation as a task) belong to the
+ * server that asked: another server may not read, cancel or list them. A single-server
+ * session has one server, whose tasks they all are.
+ */
+function foreignTask(core: SessionCore, leg: Leg, message: JsonRpcMessage & { kind: 'request' }): string | null {
+  if (!core.naming.federated || !message.method.startsWith('tasks/')) return null;
+  if (message.method === 'tasks/list') return 'not_relayed_by_federation';
+  const taskId = isRecord(message.params) ? message.params.taskId : undefined;
+  return typeof taskId === 'string' && core.clientTasks.get(taskId) === leg ? null : 'unknown_task';
 }
 
 /** A notification from a server, with the names in it made the client's. */
@@ -142,13 +153,13 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
     case 'notifications/progress': {
       const entry = params && typeof params.progressToken === 'string' ? core.progress.get(params.progressToken) : undefined;
       // Only for a request this server was sent: no server reports progress on another's.
-      if (!entry || entry.server !== leg.server) return;
+      if (!entry || !entry.servers.has(leg.server)) return;
       return core.notifyClient(message.method, { ...params, progressToken: entry.clientToken });
     }
     case 'notifications/cancelled': {
       const id = params && clientIdOf(core, leg, params.requestId);
       if (id === undefined) return;
-      core.serverRequests.delete(id);
+      core.forgetServerRequest(id);
       return core.notifyClient(message.method, { ...params, requestId: id });
     }
     case 'notifications/message':
@@ -161,6 +172,7 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
       if (!naming.federated || !params) return core.notifyClient(message.method, message.params);
       return core.notifyClient(message.method, metaOut(naming, leg.server, taskOut(naming, leg.server, params)));
     default:
+      if (message.method.endsWith('/list_changed')) naming.listsChanged();
       return core.notifyClient(message.method, naming.federated && params ? metaOut(naming, leg.server, params) : message.params);
   }
 }

@@ -13,16 +13,20 @@ import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequ
 import { refusedFrameEvent, requestEvent } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
 import type { Upstream } from '../upstreams/upstream.js';
-import { isRecord } from './capabilities.js';
+import { isRecord } from './json.js';
 import type { ClientChannel } from './channel.js';
 import { handleClientRequest } from './client-requests.js';
 import { handleClientNotification, handleClientAnswer, handleUpstreamMessage } from './relay.js';
 import { Leg } from './leg.js';
 import type { LegAnswer } from './leg.js';
+import { FederatedCursors } from './federated-cursor.js';
 import { federatedNaming, singleNaming } from './naming.js';
 import type { Naming } from './naming.js';
 
-export interface CoreDeps {
+/** Client-side tasks a session remembers the owner of. */
+const MAX_CLIENT_TASKS = 1000;
+
+interface CoreDeps {
   audit: AuditLog;
   clock: Clock;
   logger: Logger;
@@ -30,14 +34,14 @@ export interface CoreDeps {
   version: string;
 }
 
-export interface LegSpec {
+interface LegSpec {
   server: string;
   upstream: Upstream;
   grants: GrantSet;
 }
 
 /** Why in-flight requests are answered as they are when the session ends. */
-export interface PendingAnswer {
+interface PendingAnswer {
   code: number;
   reason: DenialReason | 'upstream_failed' | 'broker_shutting_down';
 }
@@ -68,14 +72,15 @@ export class SessionCore {
   readonly naming: Naming;
   readonly legs = new Map<string, Leg>();
   readonly calls = new Map<JsonRpcId, Call>();
-  /** Progress tokens handed to servers for client calls: the client's own token and the server that may use it. */
-  readonly progress = new Map<string, { clientToken: string | number; server: string }>();
-  /** Requests servers made of the client, by the id the client sees. */
-  readonly serverRequests = new Map<number, { leg: Leg; upstreamId: JsonRpcId; method: string }>();
+  /** Progress tokens handed to servers for client calls: the client's own token and the servers that may use it. */
+  readonly progress = new Map<string, { clientToken: string | number; servers: Set<string> }>();
+  /** Requests servers made of the client, by the id the client sees (with the progress token it was given). */
+  readonly serverRequests = new Map<number, { leg: Leg; upstreamId: JsonRpcId; token?: string }>();
   /** Progress tokens servers gave the client with their requests, by the token the client sees. */
   readonly serverProgress = new Map<string, { leg: Leg; token: string | number }>();
-  /** Tasks the client runs for a server (server-to-client task requests), by task id. */
+  /** Tasks the client runs for a server (server-to-client task requests), by task id: only that server may ask after them. */
   readonly clientTasks = new Map<string, Leg>();
+  readonly cursors = new FederatedCursors();
   clientInfo: unknown = null;
   private nextToken = 1;
   private nextServerRequestId = 1;
@@ -166,7 +171,7 @@ export class SessionCore {
     this.expiry?.cancel();
     const answer = pending ?? { code: INTERNAL_ERROR, reason: 'upstream_failed' as const };
     for (const id of this.calls.keys()) {
-      this.channel.send(errorReply(id, answer.code, answer.code === ACCESS_DENIED ? `Access denied: ${reason}` : `Request not completed: ${reason}`, { reason: answer.reason }));
+      this.channel.send(notCompleted(id, answer.code, answer.reason, reason));
     }
     this.calls.clear();
     this.channel.close(code, reason);
@@ -195,8 +200,7 @@ export class SessionCore {
     if (this.ended || this.legs.get(leg.server) !== leg) return;
     this.legs.delete(leg.server);
     this.naming.forget(leg.server);
-    for (const [id, request] of this.serverRequests) if (request.leg === leg) this.serverRequests.delete(id);
-    for (const [token, entry] of this.serverProgress) if (entry.leg === leg) this.serverProgress.delete(token);
+    for (const [id, request] of this.serverRequests) if (request.leg === leg) this.forgetServerRequest(id);
     for (const [taskId, owner] of this.clientTasks) if (owner === leg) this.clientTasks.delete(taskId);
     leg.drop(why);
     if (this.legs.size === 0) {
@@ -214,8 +218,14 @@ export class SessionCore {
     });
   }
 
-  /** Sends a request of a client call to one server, giving it a progress token of ours when the client asked for progress. */
+  /**
+   * Sends a request of a client call to one server, giving it a progress token of ours
+   * when the client asked for progress. Checked again here, after whatever the handler
+   * awaited (the audit, a name lookup): a call cancelled meanwhile, a server that left or a
+   * session that ended sends nothing upstream.
+   */
   ask(call: Call, leg: Leg, method: string, params: unknown): Promise<LegAnswer> {
+    if (this.ended || this.calls.get(call.id) !== call) return Promise.resolve({ kind: 'cancelled' });
     const { id, answer } = leg.request(method, this.withProgressToken(call, leg, params));
     call.parts.push({ leg, id });
     return answer;
@@ -248,7 +258,7 @@ export class SessionCore {
       case 'error':
         return { jsonrpc: '2.0', id: clientId, error: answer.error };
       case 'gone':
-        return errorReply(clientId, answer.code, answer.code === ACCESS_DENIED ? `Access denied: ${answer.detail}` : `Request not completed: ${answer.detail}`, { reason: answer.reason });
+        return notCompleted(clientId, answer.code, answer.reason, answer.detail);
       case 'cancelled':
         return null;
     }
@@ -285,18 +295,32 @@ export class SessionCore {
     this.sendToClient({ jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) });
   }
 
-  /** A request a server makes of the client goes out under an id of ours, so the answer finds its way back. */
+  /**
+   * A request a server makes of the client goes out under an id of ours, so the answer
+   * finds its way back; a progress token the server chose for it, under a token of ours.
+   */
   relayServerRequest(leg: Leg, upstreamId: JsonRpcId, method: string, params: unknown): void {
     const id = this.nextServerRequestId++;
-    this.serverRequests.set(id, { leg, upstreamId, method });
-    this.sendToClient({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
+    const theirs = isRecord(params) && isRecord(params._meta) ? params._meta.progressToken : undefined;
+    const token = typeof theirs === 'string' || typeof theirs === 'number' ? `s${this.nextToken++}` : undefined;
+    if (token) this.serverProgress.set(token, { leg, token: theirs as string | number });
+    this.serverRequests.set(id, { leg, upstreamId, ...(token ? { token } : {}) });
+    const sent = token ? { ...(params as Record<string, unknown>), _meta: { ...((params as Record<string, unknown>)._meta as object), progressToken: token } } : params;
+    this.sendToClient({ jsonrpc: '2.0', id, method, ...(sent === undefined ? {} : { params: sent }) });
   }
 
-  /** A token the client sees in place of one a server chose (server-to-client requests). */
-  clientSideToken(leg: Leg, token: string | number): string {
-    const ours = `s${this.nextToken++}`;
-    this.serverProgress.set(ours, { leg, token });
-    return ours;
+  /** A server's request of the client is over (answered, or cancelled by the server): its id and token go. */
+  forgetServerRequest(id: number): void {
+    const entry = this.serverRequests.get(id);
+    if (!entry) return;
+    this.serverRequests.delete(id);
+    if (entry.token) this.serverProgress.delete(entry.token);
+  }
+
+  /** Records that the client runs task `taskId` for `leg` (bounded: the oldest are forgotten first). */
+  clientTaskFor(taskId: string, leg: Leg): void {
+    this.clientTasks.set(taskId, leg);
+    if (this.clientTasks.size > MAX_CLIENT_TASKS) this.clientTasks.delete(this.clientTasks.keys().next().value!);
   }
 
   isEnded(): boolean {
@@ -310,7 +334,9 @@ export class SessionCore {
     // One token of ours per call (a fan-out shares it): a server can report progress only
     // for a request it was sent, and never under another server's token.
     call.progressToken ??= `p${this.nextToken++}`;
-    this.progress.set(call.progressToken, { clientToken: token, server: leg.server });
+    const entry = this.progress.get(call.progressToken) ?? { clientToken: token, servers: new Set<string>() };
+    entry.servers.add(leg.server);
+    this.progress.set(call.progressToken, entry);
     return { ...(params as Record<string, unknown>), _meta: { ...meta, progressToken: call.progressToken } };
   }
 
@@ -357,3 +383,7 @@ export class SessionCore {
   }
 }
 
+/** The answer to a request the session could not complete: a denial when access ended, else why it stopped. */
+function notCompleted(id: JsonRpcId, code: number, reason: string, detail: string): JsonRpcError {
+  return code === ACCESS_DENIED ? denial(id, reason as DenialReason, detail) : errorReply(id, code, `Request not completed: ${detail}`, { reason });
+}

@@ -16,6 +16,8 @@ export class UpgradeRefusal extends Error {
 /** A refusal's reason is a sentence; anything longer is not worth a terminal line. */
 const MAX_REASON_CHARS = 300;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How often the bridge checks the broker is still there (it answers pings with pongs, RFC 6455 §5.5.2). */
+const LIVENESS_INTERVAL_MS = 30_000;
 
 /**
  * Opens a WebSocket to a broker MCP endpoint: subprotocol `mcp`, token in the
@@ -27,7 +29,10 @@ export function openBrokerSocket(url: string, token: string): Promise<WebSocket>
     const ws = new WebSocket(url, 'mcp', { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     // Stays attached: once the promise has settled, a later error is followed by 'close', which the caller handles.
     ws.on('error', reject);
-    ws.once('open', () => resolve(ws));
+    ws.once('open', () => {
+      watchLiveness(ws);
+      resolve(ws);
+    });
     ws.once('unexpected-response', (_request, response) => {
       let body = '';
       response.setEncoding('utf8');
@@ -40,4 +45,21 @@ export function openBrokerSocket(url: string, token: string): Promise<WebSocket>
       });
     });
   });
+}
+
+/**
+ * A half-open connection (a laptop that slept, a changed network) would keep calls waiting
+ * until TCP gives up: a ping that gets no pong by the next round cuts the socket, and the
+ * bridge reconnects as after any drop.
+ */
+function watchLiveness(ws: WebSocket): void {
+  let answered = true;
+  ws.on('pong', () => (answered = true));
+  const timer = setInterval(() => {
+    if (!answered) return void ws.terminate();
+    answered = false;
+    ws.ping();
+  }, LIVENESS_INTERVAL_MS);
+  timer.unref();
+  ws.once('close', () => clearInterval(timer));
 }

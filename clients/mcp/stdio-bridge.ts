@@ -7,6 +7,8 @@ import { openBrokerSocket, UpgradeRefusal } from './broker-socket.js';
 import { afterClose, afterRefusal, BridgeFatal } from './close-policy.js';
 import type { BridgeTarget, NextStep } from './close-policy.js';
 import { SessionReplay } from './session-replay.js';
+import { isRecord } from '../../broker/core/json.js';
+import { ACCESS_DENIED, errorReply, INTERNAL_ERROR } from '../../broker/jsonrpc.js';
 import type { Frame, FrameId } from './session-replay.js';
 
 export { BridgeFatal } from './close-policy.js';
@@ -27,8 +29,6 @@ export interface BridgeOptions extends BridgeTarget {
 }
 
 const PARSE_ERROR = -32700;
-const INTERNAL_ERROR = -32603;
-const ACCESS_DENIED = -32001;
 const FIRST_DELAY_MS = 250;
 
 interface Held {
@@ -127,6 +127,8 @@ class StdioBridge {
     this.replay.sent(frame);
     if (isRequest(frame)) this.inFlight.add(frame.id);
     else if (isResponse(frame)) this.serverRequests.delete(frame.id);
+    // A cancelled request will get no answer (MCP cancellation): it is in flight no more.
+    else if (frame.method === 'notifications/cancelled' && isRecord(frame.params)) this.inFlight.delete(frame.params.requestId as FrameId);
     ws.send(line);
   }
 
@@ -320,5 +322,5 @@ function isResponse(frame: Frame): frame is Frame & { id: FrameId } {
 }
 
 function errorFrame(id: FrameId | null, code: number, message: string, data?: Record<string, unknown>): Frame {
-  return { jsonrpc: '2.0', id, error: { code, message, ...(data ? { data } : {}) } };
+  return errorReply(id, code, message, data) as Frame;
 }

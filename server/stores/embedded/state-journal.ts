@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -62,6 +62,8 @@ export class StateJournal {
       if (completeBytes === 0) {
         await file.appendFile(HEADER_LINE);
         await file.datasync();
+        // A new file's name is durable only once its directory is: else a crash may lose the first commits whole.
+        syncDirectory(path);
       }
     } catch (error) {
       await file.close();
@@ -145,7 +147,9 @@ export class StateJournal {
     }
     const text = HEADER_LINE + ops.map((op) => commitLine([op])).join('');
     const tmp = `${this.path}.tmp`;
-    const handle = await open(tmp, 'w', 0o600);
+    // A leftover from an interrupted compaction would keep its own mode under 'w': made anew, owner only.
+    rmSync(tmp, { force: true });
+    const handle = await open(tmp, 'wx', 0o600);
     try {
       await handle.writeFile(text);
       await handle.datasync();
