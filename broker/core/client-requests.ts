@@ -120,7 +120,7 @@ function withTimeout(answer: Promise<LegAnswer>, leg: Leg): Promise<LegAnswer> {
 /** A tool call: to the server the name leads to, only for a tool its grants cover. */
 async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   const name = toolOf(request);
-  const target = name === null ? null : await resolve(core, call, 'tool', name);
+  const target = name === null ? null : (core.naming.in('tool', name) ?? (await resolve(core, call, 'tool', name)));
   const leg = target && core.legs.get(target.server);
   if (!target || !leg || !isToolName(target.name) || !leg.grants.allowsTool(target.name)) {
     const where = { server: target?.server ?? null, tool: target?.name ?? name };
@@ -128,11 +128,11 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     return core.reply(call, await core.refuse(request, 'tool_not_granted', `tool ${JSON.stringify((name ?? '').slice(0, 128))} is not covered by your grant${hint}`, where));
   }
   const forwarded = mapParamsIn(core, request, leg, { name: target.name });
-  if (!forwarded) return core.reply(call, await unknownTask(core, request));
+  if (forwarded === null) return core.reply(call, await unknownTask(core, request));
   const event = { ...requestEvent(request, target.name, 'SUCCESS', core.naming.federated ? { federatedName: name } : undefined), server: leg.server };
   if (!(await core.audited(call, event))) return;
   const answer = await core.ask(call, leg, 'tools/call', forwarded);
-  core.reply(call, core.answerOf(request.id, answer, (result) => mapOut(core, leg, result)));
+  core.reply(call, core.answerOf(request.id, answer, core.naming.federated ? (result) => resultOut(core.naming, leg.server, result) : undefined));
 }
 
 /** Requests about one prompt or task, routed by the name the client knows it by. */
@@ -221,7 +221,7 @@ async function other(core: SessionCore, request: JsonRpcRequest, call: Call): Pr
 /** Audit, then send to one server with some params replaced, and answer with its answer (names made the client's). */
 async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, leg: Leg, replaced: Json, map?: (result: Json) => Json): Promise<void> {
   const params = mapParamsIn(core, request, leg, replaced);
-  if (!params) return core.reply(call, await unknownTask(core, request));
+  if (params === null) return core.reply(call, await unknownTask(core, request));
   if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS'), server: leg.server }))) return;
   const answer = await core.ask(call, leg, request.method, params);
   core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => mapOut(core, leg, result))));
@@ -231,9 +231,10 @@ async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, l
  * The request's params with names replaced by the server's own; null when it relates to a
  * task of another server (or of none): a server sees only its own tasks' ids.
  */
-function mapParamsIn(core: SessionCore, request: JsonRpcRequest, leg: Leg, replaced: Json): Json | null {
+function mapParamsIn(core: SessionCore, request: JsonRpcRequest, leg: Leg, replaced: Json): Json | undefined | null {
+  // One server: its names are the client's, so the params go as they came.
+  if (!core.naming.federated) return request.params as Json | undefined;
   const params = { ...(isRecord(request.params) ? request.params : {}), ...replaced };
-  if (!core.naming.federated) return Object.keys(replaced).length === 0 ? (request.params as Json | undefined) ?? params : params;
   const mapped = metaIn(core.naming, params);
   return mapped && (mapped.server === null || mapped.server === leg.server) ? mapped.value : null;
 }

@@ -88,7 +88,7 @@ export class SessionCore {
   /** Set while the store cannot confirm the grants; requests are refused meanwhile. */
   private unverified = false;
   private requests = 0;
-  private expiry: { cancel(): void } | undefined;
+  private expiry: { at: number; cancel(): void } | undefined;
   private ready: Promise<void> = Promise.resolve();
   /** The server a single-server session's events name (a federated session names each event's own). */
   private readonly home: string | null;
@@ -375,11 +375,24 @@ export class SessionCore {
     this.channel.send(parsed.reply);
   }
 
+  /** One timer at the soonest grant expiry, set again only when that moment changes (not on every message). */
   private armExpiryTimer(): void {
+    let next = Infinity;
+    for (const leg of this.legs.values()) next = Math.min(next, leg.grants.nextExpiry() ?? Infinity);
+    if (this.ended || next === Infinity) {
+      this.expiry?.cancel();
+      this.expiry = undefined;
+      return;
+    }
+    if (this.expiry?.at === next) return;
     this.expiry?.cancel();
-    if (this.ended) return;
-    const expiries = [...this.legs.values()].flatMap((leg) => leg.grants.nextExpiry() ?? []);
-    if (expiries.length > 0) this.expiry = timerAt(this.deps.clock, Math.min(...expiries), () => this.enforceGrants());
+    this.expiry = {
+      at: next,
+      ...timerAt(this.deps.clock, next, () => {
+        this.expiry = undefined;
+        this.enforceGrants();
+      }),
+    };
   }
 }
 
