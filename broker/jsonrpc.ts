@@ -37,7 +37,19 @@ export const INTERNAL_ERROR = -32603;
 /** Portcullis: the broker refused the request (data.reason says why). */
 export const ACCESS_DENIED = -32001;
 
-export type DenialReason = 'tool_not_granted' | 'grant_expired' | 'grant_revoked' | 'credential_revoked' | 'credential_expired' | 'broker_unavailable' | 'duplicate_request_id';
+export type DenialReason =
+  | 'tool_not_granted'
+  | 'resource_not_granted'
+  | 'prompt_not_granted'
+  | 'method_not_granted'
+  | 'argument_not_allowed'
+  | 'rate_limited'
+  | 'grant_expired'
+  | 'grant_revoked'
+  | 'credential_revoked'
+  | 'credential_expired'
+  | 'broker_unavailable'
+  | 'duplicate_request_id';
 
 /**
  * A frame that parsed, or the reply refusing it. A message refused for ill-formed text

@@ -1,6 +1,7 @@
 import { isToolName, requestEvent, toolOf } from '../request-audit.js';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import { INTERNAL_ERROR } from '../jsonrpc.js';
+import { ACCESS_DENIED, errorReply, INTERNAL_ERROR } from '../jsonrpc.js';
+import { NO_CALL_LIMITS } from './call-limits.js';
 import type { JsonRpcRequest } from '../jsonrpc.js';
 import { mergeCapabilities } from './capabilities.js';
 import { isRecord } from './json.js';
@@ -129,10 +130,22 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
   }
   const forwarded = mapParamsIn(core, request, leg, { name: target.name });
   if (forwarded === null) return core.reply(call, await unknownTask(core, request));
-  const event = { ...requestEvent(request, target.name, 'SUCCESS', core.naming.federated ? { federatedName: name } : undefined), server: leg.server };
-  if (!(await core.audited(call, event))) return;
-  const answer = await core.ask(call, leg, 'tools/call', forwarded);
-  core.reply(call, core.answerOf(request.id, answer, core.naming.federated ? (result) => resultOut(core.naming, leg.server, result) : undefined));
+  const pending = (core.deps.limits ?? NO_CALL_LIMITS).admit({ userId: core.principal.user.id, server: leg.server, tool: target.name });
+  const admitted = pending instanceof Promise ? await pending : pending;
+  if ('refused' in admitted) {
+    const { clause, retryAfterMs } = admitted.refused;
+    const seconds = Math.ceil(retryAfterMs / 1000);
+    await core.audit({ ...requestEvent(request, target.name, 'DENIED', { reason: 'rate_limited', clause, retryAfterMs }), server: leg.server }).catch(() => {});
+    return core.reply(call, errorReply(request.id, ACCESS_DENIED, `Access denied: rate limit reached (${clause}); retry in ${seconds} s`, { reason: 'rate_limited', clause, retryAfterMs }));
+  }
+  try {
+    const event = { ...requestEvent(request, target.name, 'SUCCESS', core.naming.federated ? { federatedName: name } : undefined), server: leg.server };
+    if (!(await core.audited(call, event))) return;
+    const answer = await core.ask(call, leg, 'tools/call', forwarded);
+    core.reply(call, core.answerOf(request.id, answer, core.naming.federated ? (result) => resultOut(core.naming, leg.server, result) : undefined));
+  } finally {
+    admitted.release();
+  }
 }
 
 /** Requests about one prompt or task, routed by the name the client knows it by. */

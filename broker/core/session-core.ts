@@ -14,6 +14,7 @@ import { refusedFrameEvent, requestEvent } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import { isRecord } from './json.js';
+import type { CallLimits } from './call-limits.js';
 import type { ClientChannel } from './channel.js';
 import { handleClientRequest } from './client-requests.js';
 import { handleClientNotification, handleClientAnswer, handleUpstreamMessage } from './relay.js';
@@ -32,6 +33,8 @@ interface CoreDeps {
   logger: Logger;
   /** serverInfo.version a federated session reports. */
   version: string;
+  /** Rate limits on tool calls (none when absent). */
+  limits?: CallLimits;
 }
 
 interface LegSpec {
