@@ -188,6 +188,7 @@ export class Broker {
       server: server.name,
       upstream: createUpstream(server, { baseDir: this.deps.baseDir, logger, scrubber: this.deps.scrubber, agents: this.agents }),
       grants: new GrantSet(grants.filter((g) => g.server === server.name)),
+      allowMethods: server.allowMethods,
     }));
     // The WebSocket is the edge; every decision is the core's.
     const channel = { send: (message: object) => link.send(message), close: (code: number, reason: string) => link.close(code, reason) };

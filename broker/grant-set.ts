@@ -1,31 +1,22 @@
+import { CompiledGrant, decide } from '../server/access/grant-decision.js';
+import type { Decision, Subject } from '../server/access/grant-decision.js';
 import type { GrantRecord } from '../server/access/types.js';
-import { compileToolPattern } from '../server/access/tool-patterns.js';
 
 export type GrantEnd = 'grant_expired' | 'grant_revoked';
 
 /**
  * The grants one broker session rides on: every active grant its user holds for the
- * server. A tool is allowed when some live grant allows it; the session lives while any
- * grant does. Decisions use only memory and the clock (the hot path touches no store).
+ * server. A tool, resource or prompt is allowed when some live grant allows it; the
+ * session lives while any grant does. Decisions use only memory and the clock (the hot
+ * path touches no store); each grant is compiled once, when it arrives.
  */
-/** A grant with its tool patterns compiled once: the relay matches names on every call. */
-interface LiveGrant {
-  expiresAt: number;
-  allows: ((tool: string) => boolean)[];
-  denies: ((tool: string) => boolean)[];
-}
-
-function live(grant: GrantRecord): LiveGrant {
-  return { expiresAt: grant.expiresAt, allows: grant.tools.map(compileToolPattern), denies: grant.denyTools.map(compileToolPattern) };
-}
-
 export class GrantSet {
-  private readonly grants = new Map<string, LiveGrant>();
+  private readonly grants = new Map<string, CompiledGrant>();
   /** Why the last grant went, once none is left. */
   private lastEnd: GrantEnd = 'grant_expired';
 
   constructor(grants: readonly GrantRecord[]) {
-    for (const grant of grants) this.grants.set(grant.id, live(grant));
+    for (const grant of grants) this.grants.set(grant.id, new CompiledGrant(grant));
   }
 
   ids(): string[] {
@@ -55,15 +46,16 @@ export class GrantSet {
   refresh(grant: GrantRecord | null, grantId: string, now: number): void {
     if (!grant || grant.revokedAt !== null) this.end(grantId, 'grant_revoked');
     else if (grant.expiresAt <= now) this.end(grantId, 'grant_expired');
-    else this.grants.set(grant.id, live(grant));
+    else this.grants.set(grant.id, new CompiledGrant(grant));
   }
 
-  /** Exact-name decision: some live grant's patterns match and none of its deny patterns do. */
-  allowsTool(tool: string): boolean {
-    for (const grant of this.grants.values()) {
-      if (grant.allows.some((allows) => allows(tool)) && !grant.denies.some((denies) => denies(tool))) return true;
-    }
-    return false;
+  /** Whether some live grant allows the subject, and if none does, the clause that refused it. */
+  decide(subject: Subject): Decision {
+    return decide(this.grants.values(), subject);
+  }
+
+  allows(subject: Subject): boolean {
+    return this.decide(subject).allowed;
   }
 
   nextExpiry(): number | null {

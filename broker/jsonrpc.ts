@@ -118,6 +118,6 @@ export function errorReply(requestId: JsonRpcId | null, code: number, message: s
   return { jsonrpc: '2.0', id: requestId, error: data === undefined ? { code, message } : { code, message, data } };
 }
 
-export function denial(requestId: JsonRpcId, reason: DenialReason, detail: string): JsonRpcError {
-  return errorReply(requestId, ACCESS_DENIED, `Access denied: ${detail}`, { reason });
+export function denial(requestId: JsonRpcId, reason: DenialReason, detail: string, data?: Record<string, unknown>): JsonRpcError {
+  return errorReply(requestId, ACCESS_DENIED, `Access denied: ${detail}`, { reason, ...data });
 }

@@ -6,16 +6,6 @@ import type { JsonRpcId, JsonRpcMessage, JsonRpcRequest } from './jsonrpc.js';
 export type SessionAuditEvent = Omit<AuditEventInput, 'actor' | 'sessionId'>;
 
 /**
- * MCP's tool-name rule (2025-11-25 spec, tools: 1 to 128 of A-Z a-z 0-9 _ - .). A name
- * outside it can never be granted, and is refused before any pattern sees it.
- */
-const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
-
-export function isToolName(name: string): boolean {
-  return TOOL_NAME.test(name);
-}
-
-/**
  * The `mcp.request` event for a client request: method, id, tool, params (redacted, then
  * cut to size by the audit log: `bounded`), outcome.
  */

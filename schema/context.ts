@@ -1,5 +1,6 @@
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { AccessPolicy } from '../server/access/access-policy.js';
+import type { AccessExplainer } from '../server/access/access-explainer.js';
 import type { AccessService } from '../server/access/access-service.js';
 import type { AccessRequestRecord } from '../server/access/types.js';
 import type { AuditService } from '../server/audit/audit-service.js';
@@ -21,6 +22,7 @@ export interface GraphQLServices {
   identity: Identity;
   identityProviders: readonly IdentityProvider[];
   access: AccessService;
+  explainer: AccessExplainer;
   auditService: AuditService;
   policy: AccessPolicy;
   pubSub: PortcullisPubSub;

@@ -1,4 +1,4 @@
-import { isToolName, requestEvent, toolOf } from '../request-audit.js';
+import { requestEvent, toolOf } from '../request-audit.js';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { ACCESS_DENIED, errorReply, INTERNAL_ERROR } from '../jsonrpc.js';
 import { NO_CALL_LIMITS } from './call-limits.js';
@@ -7,6 +7,7 @@ import { mergeCapabilities } from './capabilities.js';
 import { isRecord } from './json.js';
 import type { Positions } from './federated-cursor.js';
 import { metaIn, resultOut, taskOut } from './federation-map.js';
+import { refuseByGrant } from './grant-refusal.js';
 import type { Leg, LegAnswer, LegInit } from './leg.js';
 import type { Kind, Target } from './naming.js';
 import type { Call, SessionCore } from './session-core.js';
@@ -29,8 +30,11 @@ const LISTINGS: Record<string, { key: string; capability: string }> = {
 
 /**
  * What the session does with each client request: where it goes (one server, every server,
- * or answered here), what it may touch, and how names come back. Every request is audited
- * before it leaves (`mcp.request`); a refused one is audited as refused.
+ * or answered here), what it may touch, and how names come back. Every MCP method has its
+ * rule here: calls, reads and gets are checked against the grants, listings filtered to
+ * them, session housekeeping (ping, initialize, log level, tasks) allowed with any grant,
+ * and any other method refused unless the operator allows it on the server. Every request
+ * is audited before it leaves (`mcp.request`); a refused one is audited as refused.
  */
 export async function handleClientRequest(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   switch (request.method) {
@@ -49,13 +53,14 @@ export async function handleClientRequest(core: SessionCore, request: JsonRpcReq
     case 'completion/complete':
       return complete(core, request, call);
     case 'logging/setLevel':
-      return core.naming.federated ? setLevel(core, request, call) : other(core, request, call);
+      return core.naming.federated ? setLevel(core, request, call) : forward(core, request, call, soleLeg(core), {});
     case 'tasks/get':
     case 'tasks/result':
     case 'tasks/cancel':
       return toNamed(core, request, call, 'task', 'taskId');
     default:
-      if (request.method in LISTINGS) return list(core, request, call);
+      // Own keys only: a method named `toString` or `__proto__` is no listing.
+      if (Object.hasOwn(LISTINGS, request.method)) return list(core, request, call);
       return other(core, request, call);
   }
 }
@@ -123,11 +128,14 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
   const name = toolOf(request);
   const target = name === null ? null : (core.naming.in('tool', name) ?? (await resolve(core, call, 'tool', name)));
   const leg = target && core.legs.get(target.server);
-  if (!target || !leg || !isToolName(target.name) || !leg.grants.allowsTool(target.name)) {
-    const where = { server: target?.server ?? null, tool: target?.name ?? name };
+  if (!target || !leg) {
     const hint = core.naming.federated ? ' (list tools first)' : '';
-    return core.reply(call, await core.refuse(request, 'tool_not_granted', `tool ${JSON.stringify((name ?? '').slice(0, 128))} is not covered by your grant${hint}`, where));
+    const refused = { allowed: false, reason: 'tool_not_granted', clause: 'not_in_grant', grantId: null, rule: null, pattern: null } as const;
+    return core.reply(call, await refuseByGrant(core, request, refused, name ?? '', { server: target?.server ?? null, kind: 'tool', tool: name, hint }));
   }
+  // A call without arguments is checked as one with none: a rule requiring an argument refuses it.
+  const decision = leg.grants.decide({ kind: 'tool', name: target.name, arguments: (request.params as Json).arguments ?? {} });
+  if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name!, { server: leg.server, kind: 'tool', tool: target.name }));
   const forwarded = mapParamsIn(core, request, leg, { name: target.name });
   if (forwarded === null) return core.reply(call, await unknownTask(core, request));
   const pending = (core.deps.limits ?? NO_CALL_LIMITS).admit({ userId: core.principal.user.id, server: leg.server, tool: target.name });
@@ -155,6 +163,10 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
   const target = typeof name === 'string' ? await resolve(core, call, kind, name) : null;
   const leg = target && core.legs.get(target.server);
   if (!target || !leg) return core.reply(call, await core.refuse(request, `unknown_${kind}`, `unknown ${kind} ${JSON.stringify(String(name ?? '').slice(0, 128))}`, { code: INVALID_PARAMS }));
+  if (kind === 'prompt') {
+    const decision = leg.grants.decide({ kind: 'prompt', name: target.name });
+    if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name as string, { server: leg.server, kind: 'prompt' }));
+  }
   await forward(core, request, call, leg, { [field]: target.name }, kind === 'task' && request.method !== 'tasks/result' ? (r) => taskOut(core.naming, leg.server, r) : undefined);
 }
 
@@ -164,16 +176,21 @@ async function toResource(core: SessionCore, request: JsonRpcRequest, call: Call
   const target = typeof uri === 'string' ? core.naming.uriIn(uri) : null;
   const leg = target && core.legs.get(target.server);
   if (!target || !leg) return core.reply(call, await core.refuse(request, 'unknown_resource', `no server of this session serves ${JSON.stringify(String(uri ?? '').slice(0, 256))}`, { code: INVALID_PARAMS }));
+  const decision = leg.grants.decide({ kind: 'resource', uri: target.name });
+  if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, uri as string, { server: leg.server, kind: 'resource' }));
   await forward(core, request, call, leg, { uri: target.name });
 }
 
-/** Completion, routed by the prompt or resource template it completes for. */
+/** Completion, routed by the prompt or resource template it completes for, and allowed as that prompt or template is. */
 async function complete(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   const ref = isRecord(request.params) && isRecord(request.params.ref) ? request.params.ref : {};
   const target =
     ref.type === 'ref/prompt' && typeof ref.name === 'string' ? await resolve(core, call, 'prompt', ref.name) : ref.type === 'ref/resource' && typeof ref.uri === 'string' ? core.naming.uriIn(ref.uri) : null;
   const leg = target && core.legs.get(target.server);
   if (!target || !leg) return core.reply(call, await core.refuse(request, 'unknown_reference', 'the completion refers to no prompt or resource of this session', { code: INVALID_PARAMS }));
+  const subject = ref.type === 'ref/prompt' ? ({ kind: 'prompt', name: target.name } as const) : ({ kind: 'resourceTemplate', uriTemplate: target.name } as const);
+  const decision = leg.grants.decide(subject);
+  if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, String(ref.name ?? ref.uri), { server: leg.server, kind: subject.kind }));
   await forward(core, request, call, leg, { ref: { ...ref, ...(ref.type === 'ref/prompt' ? { name: target.name } : { uri: target.name }) } });
 }
 
@@ -187,7 +204,7 @@ async function setLevel(core: SessionCore, request: JsonRpcRequest, call: Call):
 }
 
 /**
- * A listing. One server: its page, as it sent it (tools filtered to the grants). Several:
+ * A listing, filtered to what the grants allow. One server: its page, as it sent it. Several:
  * the next page of every server that has more, asked at once and merged, under an opaque
  * cursor holding each server's own.
  */
@@ -198,7 +215,7 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   if (!core.naming.federated) {
     const leg = core.legs.values().next().value!;
     const answer = await core.ask(call, leg, request.method, request.params);
-    return core.reply(call, core.answerOf(request.id, answer, (result) => (key === 'tools' ? { ...result, tools: grantedTools(leg, result.tools) } : result)));
+    return core.reply(call, core.answerOf(request.id, answer, (result) => ({ ...result, [key]: granted(leg, key, result[key]) })));
   }
   let positions: Positions | null;
   if (typeof params.cursor === 'string') positions = core.cursors.positions(request.method, params.cursor);
@@ -216,19 +233,29 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
     if (answer.kind === 'cancelled') return core.reply(call, null);
     if (answer.kind !== 'result') continue;
     const found = Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [];
-    items.push(...listedOut(core, leg, key, key === 'tools' ? grantedTools(leg, found) : found));
+    items.push(...listedOut(core, leg, key, granted(leg, key, found)));
     if (typeof answer.result.nextCursor === 'string') next[leg.server] = answer.result.nextCursor;
   }
   const nextCursor = core.cursors.issue(request.method, next);
   core.reply(call, { jsonrpc: '2.0', id: request.id, result: { [key]: items, ...(nextCursor ? { nextCursor } : {}) } });
 }
 
-/** Any other method: a single-server session passes it on; a federated one cannot tell which server it is for. */
+/**
+ * A method MCP does not define: refused, unless the operator allows it on the server (a
+ * single-server session then passes it on; a federated one cannot tell which server it is for).
+ */
 async function other(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  const method = JSON.stringify(request.method.slice(0, 128));
+  const allowedOn = [...core.legs.values()].filter((leg) => leg.allowMethods.has(request.method));
+  if (allowedOn.length === 0) return core.reply(call, await core.refuse(request, 'method_not_granted', `method ${method} is not an MCP method, and no server of this session allows it`, { why: { clause: 'unknown_method' }, data: { clause: 'unknown_method' } }));
   if (core.naming.federated) {
-    return core.reply(call, await core.refuse(request, 'method_not_federated', `Method not found: ${request.method.slice(0, 128)} names no server, so the federated endpoint cannot route it (use /mcp/ws/<server>)`, { code: METHOD_NOT_FOUND }));
+    return core.reply(call, await core.refuse(request, 'method_not_federated', `Method not found: ${method} names no server, so the federated endpoint cannot route it (use /mcp/ws/<server>)`, { code: METHOD_NOT_FOUND }));
   }
-  await forward(core, request, call, core.legs.values().next().value!, {});
+  await forward(core, request, call, allowedOn[0]!, {});
+}
+
+function soleLeg(core: SessionCore): Leg {
+  return core.legs.values().next().value!;
 }
 
 /** Audit, then send to one server with some params replaced, and answer with its answer (names made the client's). */
@@ -280,10 +307,29 @@ function listedOut(core: SessionCore, leg: Leg, key: string, items: unknown[]): 
   });
 }
 
-/** Tools the server's grants cover (valid MCP names only: nothing else can be granted). */
-function grantedTools(leg: Leg, tools: unknown): unknown[] {
-  if (!Array.isArray(tools)) return [];
-  return tools.filter((t) => isRecord(t) && typeof t.name === 'string' && isToolName(t.name) && leg.grants.allowsTool(t.name));
+/**
+ * Listed items the server's grants allow: tools (read-only ones only, under a read-only
+ * grant), prompts, resources and resource templates. Items without the field they are
+ * known by cannot be granted and are left out; tasks are the session's own.
+ */
+function granted(leg: Leg, key: string, items: unknown): unknown[] {
+  if (!Array.isArray(items)) return [];
+  const allowed = (item: unknown): boolean => {
+    if (!isRecord(item)) return false;
+    switch (key) {
+      case 'tools':
+        return typeof item.name === 'string' && leg.grants.allows({ kind: 'tool', name: item.name });
+      case 'prompts':
+        return typeof item.name === 'string' && leg.grants.allows({ kind: 'prompt', name: item.name });
+      case 'resources':
+        return typeof item.uri === 'string' && leg.grants.allows({ kind: 'resource', uri: item.uri });
+      case 'resourceTemplates':
+        return typeof item.uriTemplate === 'string' && leg.grants.allows({ kind: 'resourceTemplate', uriTemplate: item.uriTemplate });
+      default:
+        return true;
+    }
+  };
+  return items.filter(allowed);
 }
 
 /** Servers whose initialize answered with this capability (all servers until they answered). */

@@ -33,6 +33,8 @@ export class Leg {
     readonly server: string,
     readonly upstream: Upstream,
     readonly grants: GrantSet,
+    /** Methods outside MCP's own the operator allows on this server (anything else unknown is refused). */
+    readonly allowMethods: ReadonlySet<string>,
   ) {}
 
   /** Sends a request; the promise settles with the answer, or when the leg or call goes. */

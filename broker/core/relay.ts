@@ -57,7 +57,9 @@ function notificationTargets(core: SessionCore, method: string, params: Json): {
       return owner ? [{ leg: owner, params }] : core.naming.federated ? 'unknown_task' : all();
     }
     default:
-      return core.naming.federated ? 'not_relayed_by_federation' : all();
+      // A notification MCP does not define goes only where the operator allows it, like a request.
+      if (core.naming.federated) return 'not_relayed_by_federation';
+      return [...core.legs.values()].some((leg) => leg.allowMethods.has(method)) ? all() : 'method_not_granted';
   }
 }
 
@@ -166,7 +168,9 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
       if (!naming.federated || !params) return core.notifyClient(message.method, message.params);
       return core.notifyClient(message.method, { ...params, logger: typeof params.logger === 'string' ? `${leg.server}/${params.logger}` : leg.server });
     case 'notifications/resources/updated':
-      if (!naming.federated || typeof params?.uri !== 'string') return core.notifyClient(message.method, message.params);
+      // Only news of a resource the grants allow: the URI alone may say what the client may not read.
+      if (typeof params?.uri !== 'string' || !leg.grants.allows({ kind: 'resource', uri: params.uri })) return;
+      if (!naming.federated) return core.notifyClient(message.method, message.params);
       return core.notifyClient(message.method, { ...params, uri: naming.uriOut(leg.server, params.uri) });
     case 'notifications/tasks/status':
       if (!naming.federated || !params) return core.notifyClient(message.method, message.params);

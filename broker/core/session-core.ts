@@ -41,6 +41,17 @@ interface LegSpec {
   server: string;
   upstream: Upstream;
   grants: GrantSet;
+  /** Methods outside MCP's own the operator lets grants on this server use. */
+  allowMethods?: readonly string[];
+}
+
+/** Where a refusal happened and why, for its audit record and its reply. */
+export interface Refusal {
+  server?: string | null;
+  tool?: string | null;
+  code?: number;
+  why?: Record<string, unknown>;
+  data?: Record<string, unknown>;
 }
 
 /** Why in-flight requests are answered as they are when the session ends. */
@@ -104,7 +115,7 @@ export class SessionCore {
     readonly deps: CoreDeps,
     federated: boolean,
   ) {
-    for (const spec of legs) this.legs.set(spec.server, new Leg(spec.server, spec.upstream, spec.grants));
+    for (const spec of legs) this.legs.set(spec.server, new Leg(spec.server, spec.upstream, spec.grants, new Set(spec.allowMethods)));
     this.naming = federated ? federatedNaming(() => this.legs.keys()) : singleNaming(legs[0]!.server);
     this.home = federated ? null : legs[0]!.server;
   }
@@ -267,11 +278,15 @@ export class SessionCore {
     }
   }
 
-  /** Audits a refused request (best effort: refusing needs no audit log) and returns its reply. */
-  async refuse(request: JsonRpcRequest, reason: DenialReason | string, detail: string, where: { server?: string | null; tool?: string | null; code?: number } = {}): Promise<JsonRpcError> {
-    await this.audit({ ...requestEvent(request, where.tool ?? null, 'DENIED', { reason }), server: where.server ?? null }).catch(() => {});
-    if (where.code !== undefined && where.code !== ACCESS_DENIED) return errorReply(request.id, where.code, detail, { reason });
-    return denial(request.id, reason as DenialReason, detail);
+  /**
+   * Audits a refused request (best effort: refusing needs no audit log) and returns its
+   * reply. `why` is the decision's detail for the audit record (grant, rule, clause,
+   * pattern); `data` what the client is told beside the reason.
+   */
+  async refuse(request: JsonRpcRequest, reason: DenialReason | string, detail: string, where: Refusal = {}): Promise<JsonRpcError> {
+    await this.audit({ ...requestEvent(request, where.tool ?? null, 'DENIED', { reason, ...where.why }), server: where.server ?? null }).catch(() => {});
+    if (where.code !== undefined && where.code !== ACCESS_DENIED) return errorReply(request.id, where.code, detail, { reason, ...where.data });
+    return denial(request.id, reason as DenialReason, detail, where.data);
   }
 
   /** Audit first: true once the event is durable, false (and the client told) when it cannot be written. */

@@ -1,24 +1,41 @@
 import type { PortcullisConfig, RoleConfig } from '../config/schema.js';
 import { AccessDeniedError, InvalidInputError } from '../errors.js';
 import { patternCovers } from './tool-patterns.js';
+import type { AccessScope } from './types.js';
 
 type RequestRule = RoleConfig['request'][number];
+/** A request rule with the label grants carry (`<role>/request/<index>`), so a refusal can name it. */
+type LabeledRule = RequestRule & { label: string };
 type ReviewRule = RoleConfig['review'][number];
 
-const TOOL_PATTERN = /^[A-Za-z0-9_.*-]{1,128}$/;
-const MAX_TOOLS = 50;
+/** What a grant allows, by kind: each has its patterns and the patterns its rule excludes. */
+export const SCOPE_KINDS = [
+  { kind: 'tools', deny: 'denyTools', what: 'tool', pattern: /^[A-Za-z0-9_.*-]{1,128}$/, rule: 'letters, digits, "_", "-", "." and "*", 1-128 characters' },
+  { kind: 'resources', deny: 'denyResources', what: 'resource URI', pattern: /^[\x21-\x7e]{1,2048}$/, rule: 'printable characters without spaces, "*" as a wildcard, 1-2048 characters' },
+  { kind: 'prompts', deny: 'denyPrompts', what: 'prompt', pattern: /^[\x21-\x7e]{1,128}$/, rule: 'printable characters without spaces, "*" as a wildcard, 1-128 characters' },
+] as const;
+
+export type ScopeKind = (typeof SCOPE_KINDS)[number]['kind'];
+const MAX_PATTERNS = 50;
 
 /** Who holds a role: enough to apply the config's rules to a caller or a stored user. */
 export interface RoleHolder {
   roles: readonly string[];
 }
 
-/** What a request will grant, once the rule that allows it has been found. */
-export interface RequestPlan {
-  tools: string[];
-  denyTools: string[];
-  autoApprove: boolean;
+/** What a request asks for on its server (each kind omitted: what the rule offers). */
+export interface RequestAsk {
+  server: string;
+  tools?: readonly string[] | null;
+  resources?: readonly string[] | null;
+  prompts?: readonly string[] | null;
+  /** A read-only request narrows a rule that is not; it cannot widen one that is. */
+  readOnly?: boolean | null;
+  durationSeconds: number;
 }
+
+/** What a request will grant, once the rule that allows it has been found. */
+export type RequestPlan = AccessScope & { autoApprove: boolean };
 
 /**
  * The config's roles applied to people: what they may request, review and read. Pure:
@@ -39,8 +56,8 @@ export class AccessPolicy {
     return this.rolesOf(holder).some((role) => role.audit);
   }
 
-  requestRules(holder: RoleHolder, server: string): RequestRule[] {
-    return this.rolesOf(holder).flatMap((role) => role.request.filter((rule) => rule.server === server));
+  requestRules(holder: RoleHolder, server: string): LabeledRule[] {
+    return this.rolesOf(holder).flatMap((role) => role.request.flatMap((rule, i) => (rule.server === server ? [{ ...rule, label: `${role.name}/request/${i}` }] : [])));
   }
 
   reviewRules(holder: RoleHolder, server: string): ReviewRule[] {
@@ -48,49 +65,62 @@ export class AccessPolicy {
   }
 
   /**
-   * Finds the one rule that allows the whole request: every requested pattern inside the
-   * rule's `tools` and not inside its `denyTools`, the duration within its maximum.
-   * With named tools, auto-approving rules are tried first: an operator who made a narrow
-   * rule automatic means requests that fit it to be. Omitted tools ask for everything
-   * requestable: the tools of the first rule (in config order) whose maximum fits.
+   * Finds the one rule that allows the whole request: every requested pattern of every
+   * kind inside the rule's patterns and outside its deny patterns, the duration within its
+   * maximum. With anything named, auto-approving rules are tried first: an operator who made
+   * a narrow rule automatic means requests that fit it to be. A kind left out asks for what
+   * the rule offers of it (a rule that names no resources grants none).
    */
-  planRequest(holder: RoleHolder, input: { server: string; tools?: readonly string[] | null; durationSeconds: number }): RequestPlan {
+  planRequest(holder: RoleHolder, input: RequestAsk): RequestPlan {
     if (!this.serverExists(input.server)) throw new AccessDeniedError('UNKNOWN_SERVER', `unknown MCP server "${input.server.slice(0, 64)}"`);
     if (!Number.isInteger(input.durationSeconds) || input.durationSeconds <= 0) throw new InvalidInputError('durationSeconds must be a positive integer');
-    const tools = input.tools == null ? null : normalizeTools(input.tools);
+    const asked = Object.fromEntries(SCOPE_KINDS.map(({ kind }) => [kind, normalize(kind, input[kind])])) as Record<ScopeKind, string[] | null>;
+    const named = SCOPE_KINDS.some(({ kind }) => asked[kind] !== null);
     const inOrder = this.requestRules(holder, input.server);
-    const rules = tools === null ? inOrder : [...inOrder].sort((a, b) => Number(b.autoApprove) - Number(a.autoApprove));
+    const rules = named ? [...inOrder].sort((a, b) => Number(b.autoApprove) - Number(a.autoApprove)) : inOrder;
     if (rules.length === 0) throw new AccessDeniedError('TOOL_NOT_REQUESTABLE', `your roles allow no requests for "${input.server}"`);
 
-    const fitting = tools === null ? rules : rules.filter((rule) => tools.every((tool) => allows(rule, tool)));
+    const fits = (rule: RequestRule) => SCOPE_KINDS.every(({ kind }) => (asked[kind] ?? []).every((pattern) => allows(rule, kind, pattern)));
+    const fitting = rules.filter(fits);
     if (fitting.length === 0) {
-      const refused = tools!.find((tool) => !rules.some((rule) => allows(rule, tool)));
-      throw new AccessDeniedError(
-        'TOOL_NOT_REQUESTABLE',
-        refused ? `tool pattern "${refused}" is not requestable on "${input.server}"` : `no single rule allows all of these tools on "${input.server}"`,
-      );
+      for (const { kind, what } of SCOPE_KINDS) {
+        const refused = (asked[kind] ?? []).find((pattern) => !rules.some((rule) => allows(rule, kind, pattern)));
+        if (refused) throw new AccessDeniedError('TOOL_NOT_REQUESTABLE', `${what} pattern "${refused.slice(0, 128)}" is not requestable on "${input.server}"`);
+      }
+      throw new AccessDeniedError('TOOL_NOT_REQUESTABLE', `no single rule allows all of this on "${input.server}"`);
     }
     const rule = fitting.find((r) => input.durationSeconds <= r.maxDurationSeconds);
     if (!rule) {
       const longest = Math.max(...fitting.map((r) => r.maxDurationSeconds));
       throw new AccessDeniedError('DURATION_TOO_LONG', `durationSeconds ${input.durationSeconds} exceeds the ${longest} s allowed for this request`);
     }
-    return { tools: tools ?? [...rule.tools], denyTools: [...rule.denyTools], autoApprove: rule.autoApprove };
+    return {
+      rule: rule.label,
+      tools: asked.tools ?? [...rule.tools],
+      denyTools: [...rule.denyTools],
+      resources: asked.resources ?? [...rule.resources],
+      denyResources: [...rule.denyResources],
+      prompts: asked.prompts ?? [...rule.prompts],
+      denyPrompts: [...rule.denyPrompts],
+      readOnly: rule.readOnly || input.readOnly === true,
+      arguments: argumentsOf(rule),
+      autoApprove: rule.autoApprove,
+    };
   }
 
-  /** Whether `holder`'s review rules cover every pattern of a request on `server`. */
-  mayReview(holder: RoleHolder, request: { server: string; tools: readonly string[] }): boolean {
+  /** Whether `holder`'s review rules cover every pattern of a request on its server, of every kind. */
+  mayReview(holder: RoleHolder, request: { server: string } & Pick<AccessScope, ScopeKind>): boolean {
     const rules = this.reviewRules(holder, request.server);
-    return request.tools.every((tool) => rules.some((rule) => rule.tools.some((pattern) => patternCovers(pattern, tool))));
+    return SCOPE_KINDS.every(({ kind }) => (request[kind] ?? []).every((asked) => rules.some((rule) => rule[kind].some((pattern) => patternCovers(pattern, asked)))));
   }
 
-  /** Patterns `holder` may request on `server` (what `mcpServers` shows). */
-  requestableTools(holder: RoleHolder, server: string): string[] {
-    return unique(this.requestRules(holder, server).flatMap((rule) => rule.tools));
+  /** Patterns of one kind `holder` may request on `server` (what `mcpServers` shows). */
+  requestable(holder: RoleHolder, server: string, kind: ScopeKind): string[] {
+    return unique(this.requestRules(holder, server).flatMap((rule) => rule[kind]));
   }
 
-  reviewableTools(holder: RoleHolder, server: string): string[] {
-    return unique(this.reviewRules(holder, server).flatMap((rule) => rule.tools));
+  reviewable(holder: RoleHolder, server: string, kind: ScopeKind): string[] {
+    return unique(this.reviewRules(holder, server).flatMap((rule) => rule[kind]));
   }
 
   private rolesOf(holder: RoleHolder): RoleConfig[] {
@@ -98,17 +128,27 @@ export class AccessPolicy {
   }
 }
 
-function allows(rule: RequestRule, tool: string): boolean {
-  return rule.tools.some((pattern) => patternCovers(pattern, tool)) && !rule.denyTools.some((pattern) => patternCovers(pattern, tool));
+/** A rule's argument rules as a grant carries them: per tool, the schemas a call must satisfy. */
+export function argumentsOf(rule: RequestRule): AccessScope['arguments'] {
+  return Object.fromEntries(Object.entries(rule.arguments).map(([tool, schema]) => [tool, [schema]]));
 }
 
-function normalizeTools(tools: readonly string[]): string[] {
-  if (tools.length === 0) throw new InvalidInputError('tools, when given, must name at least one tool pattern');
-  if (tools.length > MAX_TOOLS) throw new InvalidInputError(`at most ${MAX_TOOLS} tool patterns`);
-  for (const tool of tools) {
-    if (!TOOL_PATTERN.test(tool)) throw new InvalidInputError(`invalid tool pattern "${tool.slice(0, 64)}": letters, digits, "_", "-", "." and "*", 1-128 characters`);
+function allows(rule: RequestRule, kind: ScopeKind, pattern: string): boolean {
+  const deny = SCOPE_KINDS.find((k) => k.kind === kind)!.deny;
+  return rule[kind].some((p) => patternCovers(p, pattern)) && !rule[deny].some((p) => patternCovers(p, pattern));
+}
+
+/** A requested kind's patterns, checked; null when the request leaves the kind to its rule. */
+function normalize(kind: ScopeKind, patterns: readonly string[] | null | undefined): string[] | null {
+  if (patterns == null) return null;
+  const { what, pattern, rule } = SCOPE_KINDS.find((k) => k.kind === kind)!;
+  // An empty list of tools was always refused (it asks for nothing); resources and prompts may be asked for none.
+  if (kind === 'tools' && patterns.length === 0) throw new InvalidInputError('tools, when given, must name at least one tool pattern');
+  if (patterns.length > MAX_PATTERNS) throw new InvalidInputError(`at most ${MAX_PATTERNS} ${what} patterns`);
+  for (const p of patterns) {
+    if (!pattern.test(p)) throw new InvalidInputError(`invalid ${what} pattern "${p.slice(0, 64)}": ${rule}`);
   }
-  return unique(tools);
+  return unique(patterns);
 }
 
 function unique(values: readonly string[]): string[] {

@@ -6,8 +6,9 @@ import { AccessDeniedError, InvalidInputError, NotFoundError } from '../errors.j
 import type { Principal } from '../identity/principal.js';
 import type { AccessStore, Listed } from '../stores/types.js';
 import type { AccessEvents } from './access-events.js';
-import type { AccessPolicy } from './access-policy.js';
-import type { AccessRequestRecord, AccessRequestStatus, GrantRecord, ReviewDecision } from './types.js';
+import type { AccessPolicy, RequestAsk } from './access-policy.js';
+import { argumentSchemaProblem } from './argument-rules.js';
+import type { AccessRequestRecord, AccessRequestStatus, AccessScope, GrantRecord, ReviewDecision, ReviewRecord } from './types.js';
 import { grantStatus, requestStatus } from './types.js';
 
 const MAX_REASON = 1000;
@@ -29,7 +30,40 @@ export interface AccessServiceDeps {
   policy: AccessPolicy;
   events: AccessEvents;
   config: Pick<PortcullisConfig, 'approvals'>;
+  /** The tools of a server that are read-only now (its annotations, and the operator's list): fixed into read-only grants. */
+  readOnlyTools: (server: string) => Promise<string[]>;
 }
+
+/** The scope a request asks for and its grant carries, as audited and stored. */
+function scopeOf(record: AccessScope): AccessScope {
+  const { rule, tools, denyTools, resources, denyResources, prompts, denyPrompts, readOnly, arguments: args } = record;
+  return { rule, tools, denyTools, resources, denyResources, prompts, denyPrompts, readOnly, arguments: args };
+}
+
+/** An approver's narrower argument rules, each a JSON Schema for one tool's arguments (checked here, so a broken one stores nothing). */
+function narrowerArguments(input: Record<string, unknown> | null | undefined, decision: ReviewDecision): Record<string, Record<string, unknown>> | null {
+  if (input == null || Object.keys(input).length === 0) return null;
+  if (decision !== 'APPROVE') throw new InvalidInputError('arguments go with APPROVE only');
+  if (Object.keys(input).length > MAX_ARGUMENT_RULES) throw new InvalidInputError(`at most ${MAX_ARGUMENT_RULES} argument rules`);
+  for (const [tool, schema] of Object.entries(input)) {
+    if (!/^[A-Za-z0-9_.-]{1,128}$/.test(tool)) throw new InvalidInputError(`argument rules name tools: "${tool.slice(0, 64)}" is not a tool name`);
+    const problem = argumentSchemaProblem(schema);
+    if (problem) throw new InvalidInputError(`arguments.${tool}: ${problem}`);
+  }
+  return input as Record<string, Record<string, unknown>>;
+}
+
+/** The request's argument rules with every approver's narrowing added: a call must satisfy them all. */
+function withApproverArguments(request: AccessRequestRecord, approvals: readonly ReviewRecord[]): AccessRequestRecord {
+  // A Map, not an object: a tool may be named `__proto__`.
+  const rules = new Map(Object.entries(request.arguments).map(([tool, schemas]) => [tool, [...schemas]]));
+  for (const approval of approvals) {
+    for (const [tool, schema] of Object.entries(approval.arguments ?? {})) rules.set(tool, [...(rules.get(tool) ?? []), schema]);
+  }
+  return { ...request, arguments: Object.fromEntries(rules) };
+}
+
+const MAX_ARGUMENT_RULES = 50;
 
 /**
  * Just-in-time access: requests, reviews, grants, revocation and expiry. Every state
@@ -39,16 +73,15 @@ export interface AccessServiceDeps {
 export class AccessService {
   constructor(private readonly deps: AccessServiceDeps) {}
 
-  async createRequest(caller: Principal, input: { server: string; tools?: readonly string[] | null; reason: string; durationSeconds: number }): Promise<AccessRequestRecord> {
+  async createRequest(caller: Principal, input: RequestAsk & { reason: string }): Promise<AccessRequestRecord> {
     const reason = boundedText(input.reason, 'reason', true);
-    const plan = this.deps.policy.planRequest(caller, input);
+    const { autoApprove, ...scope } = this.deps.policy.planRequest(caller, input);
     const now = this.deps.clock.now();
     let request: AccessRequestRecord = {
       id: randomUUID(),
       requester: caller.user,
       server: input.server,
-      tools: plan.tools,
-      denyTools: plan.denyTools,
+      ...scope,
       reason,
       durationSeconds: input.durationSeconds,
       status: 'PENDING',
@@ -60,11 +93,11 @@ export class AccessService {
       version: 1,
     };
     const audits: AuditEventInput[] = [
-      this.requestEvent('access_request.created', caller, request, { tools: request.tools, durationSeconds: request.durationSeconds, reason, autoApprove: plan.autoApprove }),
+      this.requestEvent('access_request.created', caller, request, { ...scopeOf(request), durationSeconds: request.durationSeconds, reason, autoApprove }),
     ];
     let grant: GrantRecord | undefined;
-    if (plan.autoApprove) {
-      grant = this.grantFor(request, request.durationSeconds, now);
+    if (autoApprove) {
+      grant = this.grantFor(request, request.durationSeconds, now, await this.readOnlyToolsFor(request));
       request = { ...request, status: 'APPROVED', grantId: grant.id, decidedAt: now };
       audits.push(this.grantIssuedEvent(caller, grant));
     }
@@ -76,9 +109,12 @@ export class AccessService {
 
   async reviewRequest(
     caller: Principal,
-    input: { requestId: string; decision: ReviewDecision; reason?: string | null; durationSeconds?: number | null },
+    input: { requestId: string; decision: ReviewDecision; reason?: string | null; durationSeconds?: number | null; arguments?: Record<string, unknown> | null },
   ): Promise<AccessRequestRecord> {
     const reason = input.reason == null ? null : boundedText(input.reason, 'reason', false);
+    const narrowed = narrowerArguments(input.arguments, input.decision);
+    // Read before the lock: describing a server's tools may take seconds, and the lock is short.
+    const readOnlyTools = input.decision === 'APPROVE' ? await this.readOnlyToolsFor(await this.visibleRequest(caller, input.requestId)) : null;
     const updated = await this.deps.store.withLock(`request:${input.requestId}`, async () => {
       const request = await this.visibleRequest(caller, input.requestId);
       if (request.requester.id === caller.user.id) throw new AccessDeniedError('SELF_REVIEW', 'nobody reviews their own request');
@@ -93,13 +129,13 @@ export class AccessService {
           throw new InvalidInputError(`durationSeconds may shorten the requested ${request.durationSeconds} s, never lengthen it`);
         }
       }
-      const reviews = [...request.reviews, { reviewer: caller.user, decision: input.decision, reason, durationSeconds: duration, createdAt: now }];
+      const reviews = [...request.reviews, { reviewer: caller.user, decision: input.decision, reason, durationSeconds: duration, ...(narrowed ? { arguments: narrowed } : {}), createdAt: now }];
       const approvals = reviews.filter((r) => r.decision === 'APPROVE');
       const status: AccessRequestStatus =
         input.decision === 'DENY' ? 'DENIED' : approvals.length >= this.deps.config.approvals.requiredApprovals ? 'APPROVED' : 'PENDING';
       const grant =
         status === 'APPROVED'
-          ? this.grantFor(request, Math.min(request.durationSeconds, ...approvals.flatMap((r) => r.durationSeconds ?? [])), now)
+          ? this.grantFor(withApproverArguments(request, approvals), Math.min(request.durationSeconds, ...approvals.flatMap((r) => r.durationSeconds ?? [])), now, readOnlyTools)
           : undefined;
       const next: AccessRequestRecord = {
         ...request,
@@ -109,7 +145,7 @@ export class AccessService {
         decidedAt: status === 'PENDING' ? null : now,
         version: request.version + 1,
       };
-      await this.deps.audit.append(this.requestEvent('access_request.reviewed', caller, next, { decision: input.decision, reason, durationSeconds: duration, status }));
+      await this.deps.audit.append(this.requestEvent('access_request.reviewed', caller, next, { decision: input.decision, reason, durationSeconds: duration, ...(narrowed ? { arguments: narrowed } : {}), status }));
       if (grant) await this.deps.audit.append(this.grantIssuedEvent(caller, grant));
       if (!(await this.deps.store.updateRequest(next, grant))) throw new AccessDeniedError('REQUEST_NOT_PENDING', 'the request changed meanwhile; reload it');
       return next;
@@ -257,13 +293,23 @@ export class AccessService {
     if (status !== 'PENDING') throw new AccessDeniedError('REQUEST_NOT_PENDING', `the request is ${status.toLowerCase()} and can no longer change`);
   }
 
-  private grantFor(request: AccessRequestRecord, durationSeconds: number, now: number): GrantRecord {
+  /**
+   * For a read-only request, which tools are read-only as it is granted (the server's
+   * annotations as it describes its tools at this moment, and the operator's list), fixed
+   * into the grant: a server cannot widen a grant later by re-annotating a tool.
+   */
+  private async readOnlyToolsFor(request: AccessRequestRecord): Promise<string[] | null> {
+    return request.readOnly ? this.deps.readOnlyTools(request.server) : null;
+  }
+
+  /** The grant an approved request becomes. */
+  private grantFor(request: AccessRequestRecord, durationSeconds: number, now: number, readOnlyTools: string[] | null): GrantRecord {
     return {
       id: randomUUID(),
       user: request.requester,
       server: request.server,
-      tools: request.tools,
-      denyTools: request.denyTools,
+      ...scopeOf(request),
+      readOnlyTools: request.readOnly ? (readOnlyTools ?? []) : null,
       requestId: request.id,
       issuedAt: now,
       expiresAt: now + durationSeconds * 1000,
@@ -285,7 +331,7 @@ export class AccessService {
       outcome: 'SUCCESS',
       actor: caller.user.email,
       server: grant.server,
-      data: { grantId: grant.id, requestId: grant.requestId, user: grant.user.email, tools: grant.tools, denyTools: grant.denyTools, expiresAt: new Date(grant.expiresAt).toISOString() },
+      data: { grantId: grant.id, requestId: grant.requestId, user: grant.user.email, ...scopeOf(grant), readOnlyTools: grant.readOnlyTools, expiresAt: new Date(grant.expiresAt).toISOString() },
     };
   }
 

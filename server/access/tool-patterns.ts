@@ -5,6 +5,16 @@
  */
 
 /**
+ * MCP's tool-name rule (2025-11-25 spec, tools: 1 to 128 of A-Z a-z 0-9 _ - .). A name
+ * outside it can never be granted, and is refused before any pattern sees it.
+ */
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+export function isToolName(name: string): boolean {
+  return TOOL_NAME.test(name);
+}
+
+/**
  * A tool name pattern compiled once into a matcher that is linear in the name: the first
  * and last pieces between stars must be its prefix and suffix, and each inner piece is
  * taken at its leftmost place after the previous one (greedy is exact for `*`-only

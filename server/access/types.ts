@@ -10,16 +10,36 @@ export interface ReviewRecord {
   reason: string | null;
   /** An approver's shorter duration, if any. */
   durationSeconds: number | null;
+  /** An approver's narrower argument rules, per tool (added to the request's, never replacing them). */
+  arguments?: Record<string, Record<string, unknown>>;
   createdAt: number;
 }
 
-export interface AccessRequestRecord {
-  id: string;
-  requester: UserIdentity;
-  server: string;
+/**
+ * What a request asks for on its server, and so what its grant allows: tools, resources
+ * (URI patterns) and prompts, each with the patterns its rule excludes, read-only or not,
+ * and per-tool argument rules. Nothing else on the server is allowed.
+ */
+export interface AccessScope {
+  /** The config rule it was asked under (`<role>/request/<index>`): what a refusal names. Null for records older than labels. */
+  rule: string | null;
   tools: string[];
   /** Patterns the rule excludes, carried into the grant. */
   denyTools: string[];
+  resources: string[];
+  denyResources: string[];
+  prompts: string[];
+  denyPrompts: string[];
+  /** Only tools that are read-only (by their annotations when granted, or the operator's list). */
+  readOnly: boolean;
+  /** Per tool name, JSON Schemas its arguments must all satisfy (the rule's, then each approver's). */
+  arguments: Record<string, Record<string, unknown>[]>;
+}
+
+export interface AccessRequestRecord extends AccessScope {
+  id: string;
+  requester: UserIdentity;
+  server: string;
   reason: string;
   durationSeconds: number;
   status: AccessRequestStatus;
@@ -33,12 +53,16 @@ export interface AccessRequestRecord {
   version: number;
 }
 
-export interface GrantRecord {
+export interface GrantRecord extends AccessScope {
   id: string;
   user: UserIdentity;
   server: string;
-  tools: string[];
-  denyTools: string[];
+  /**
+   * For a read-only grant, the tools that were read-only when it was issued (as the
+   * server described them then, or the operator's list): a server cannot make a tool
+   * read-only later by changing its annotations. Null for other grants.
+   */
+  readOnlyTools: string[] | null;
   requestId: string;
   issuedAt: number;
   /** Absolute: approval time + duration. Nothing extends it. */
@@ -59,4 +83,20 @@ export function grantStatus(grant: GrantRecord, now: number): GrantStatus {
 /** A request's effective status: a PENDING one past its expiresAt is EXPIRED even before the sweeper records it. */
 export function requestStatus(request: AccessRequestRecord, now: number): AccessRequestStatus {
   return request.status === 'PENDING' && request.expiresAt <= now ? 'EXPIRED' : request.status;
+}
+
+/** A record written before resources, prompts, read-only grants and argument rules existed: it allows tools only (issue 14 migration). */
+export function withScopeDefaults<T extends Partial<AccessScope>>(record: T): T & AccessScope {
+  return {
+    ...record,
+    rule: record.rule ?? null,
+    tools: record.tools ?? [],
+    denyTools: record.denyTools ?? [],
+    resources: record.resources ?? [],
+    denyResources: record.denyResources ?? [],
+    prompts: record.prompts ?? [],
+    denyPrompts: record.denyPrompts ?? [],
+    readOnly: record.readOnly ?? false,
+    arguments: record.arguments ?? {},
+  };
 }

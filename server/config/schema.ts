@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { argumentSchemaProblem } from '../access/argument-rules.js';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
@@ -54,6 +55,29 @@ const slug = (what: string) =>
 const toolPattern = z
   .string({ error: 'expected a tool name pattern' })
   .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'expected a tool name pattern: letters, digits, "_", "-", "." and "*" wildcards, 1-128 characters');
+
+/** A tool's own name (no wildcard): what read-only lists and argument rules name. */
+const toolName = z
+  .string({ error: 'expected a tool name' })
+  .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected a tool name: letters, digits, "_", "-" and ".", 1-128 characters');
+
+/** A resource URI pattern, `*` matching any run of characters (`file:///srv/docs/*`). */
+const resourcePattern = z
+  .string({ error: 'expected a resource URI pattern' })
+  .regex(/^[\x21-\x7e]{1,2048}$/, 'expected a resource URI pattern: printable characters without spaces, "*" as a wildcard, 1-2048 characters');
+
+/** A prompt name pattern (MCP leaves prompt names free: printable, no spaces here). */
+const promptPattern = z
+  .string({ error: 'expected a prompt name pattern' })
+  .regex(/^[\x21-\x7e]{1,128}$/, 'expected a prompt name pattern: printable characters without spaces, "*" as a wildcard, 1-128 characters');
+
+/** Per tool, the JSON Schema its arguments must satisfy; each compiled here, so a broken rule stops the start. */
+const argumentRules = z.record(toolName, z.record(z.string(), z.unknown())).superRefine((rules, ctx) => {
+  for (const [tool, schema] of Object.entries(rules)) {
+    const problem = argumentSchemaProblem(schema);
+    if (problem) ctx.addIssue({ code: 'custom', path: [tool], message: problem });
+  }
+});
 
 /** The key that seals audit checkpoints; its message never echoes the PEM (a secret). */
 const ed25519PrivateKey = text('a PEM Ed25519 private key').superRefine((pem, ctx) => {
@@ -135,18 +159,43 @@ const identityProvider = z.strictObject({
   clockSkewSeconds: nonNegativeInt(300).default(60),
 });
 
-const requestRule = z.strictObject({
-  server: slug('a server name'),
-  tools: z.array(toolPattern).min(1, 'expected at least one tool pattern'),
-  denyTools: z.array(toolPattern).default([]),
-  maxDurationSeconds: positiveInt(),
-  autoApprove: z.boolean({ error: 'expected true or false' }).default(false),
-});
+/** A rule names at least one thing: a rule that allows nothing is a mistake. */
+const namesSomething = (rule: { tools: string[]; resources: string[]; prompts: string[] }) => rule.tools.length + rule.resources.length + rule.prompts.length > 0;
+const NAMES_NOTHING = 'expected at least one pattern in tools, resources or prompts';
 
-const reviewRule = z.strictObject({
-  server: slug('a server name'),
-  tools: z.array(toolPattern).min(1, 'expected at least one tool pattern'),
-});
+const requestRule = z
+  .strictObject({
+    server: slug('a server name'),
+    tools: z.array(toolPattern).default([]),
+    denyTools: z.array(toolPattern).default([]),
+    // Resources and prompts are allowed only where a rule names them (none by default).
+    resources: z.array(resourcePattern).default([]),
+    denyResources: z.array(resourcePattern).default([]),
+    prompts: z.array(promptPattern).default([]),
+    denyPrompts: z.array(promptPattern).default([]),
+    readOnly: z.boolean({ error: 'expected true or false' }).default(false),
+    arguments: argumentRules.default({}),
+    maxDurationSeconds: positiveInt(),
+    autoApprove: z.boolean({ error: 'expected true or false' }).default(false),
+  })
+  .refine(namesSomething, NAMES_NOTHING);
+
+const reviewRule = z
+  .strictObject({
+    server: slug('a server name'),
+    tools: z.array(toolPattern).default([]),
+    resources: z.array(resourcePattern).default([]),
+    prompts: z.array(promptPattern).default([]),
+  })
+  .refine(namesSomething, NAMES_NOTHING);
+
+/** What an operator says of a server beyond how to reach it. */
+const serverPolicy = {
+  // Annotations are hints from the upstream: tools the operator vouches are read-only.
+  readOnlyTools: z.array(toolName).default([]),
+  // Methods outside MCP's own that grants on this server may use (refused otherwise).
+  allowMethods: z.array(z.string().regex(/^[A-Za-z0-9_./-]{1,128}$/, 'expected a JSON-RPC method name')).default([]),
+};
 
 const role = z.strictObject({
   name: text('a role name'),
@@ -173,6 +222,7 @@ const stdioServer = z.strictObject({
   args: z.array(z.string({ error: 'expected a string' })).default([]),
   env: secretMap.default({}),
   cwd: text('a directory path').optional(),
+  ...serverPolicy,
 });
 
 const streamableHttpServer = z.strictObject({
@@ -181,6 +231,7 @@ const streamableHttpServer = z.strictObject({
   transport: z.literal('streamable-http'),
   url: httpUrl,
   headers: secretMap.default({}),
+  ...serverPolicy,
 });
 
 const mcpServer = z.discriminatedUnion('transport', [stdioServer, streamableHttpServer], {

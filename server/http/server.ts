@@ -2,12 +2,14 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Broker, MCP_WS_FEDERATED, MCP_WS_PREFIX } from '../../broker/broker.js';
+import { ToolCatalog } from '../../broker/tool-catalog.js';
 import { startApollo } from '../../schema/apollo.js';
 import { buildPortcullisSchema } from '../../schema/build-schema.js';
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { PubSubEventTarget } from '@graphql-yoga/subscription';
 import type { GraphQLServices, PortcullisPubSub } from '../../schema/context.js';
 import { AccessEvents } from '../access/access-events.js';
+import { AccessExplainer } from '../access/access-explainer.js';
 import { AccessPolicy } from '../access/access-policy.js';
 import { AccessService } from '../access/access-service.js';
 import { AuditService } from '../audit/audit-service.js';
@@ -84,13 +86,16 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
 
   const policy = new AccessPolicy(config);
   const events = new AccessEvents(stores.events);
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config });
+  // The broker's own look at the servers' tools: read-only grants fix which tools are read-only when issued.
+  const toolCatalog = new ToolCatalog({ servers: config.servers, baseDir, logger, scrubber, now: () => clock.now() });
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server) });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<{ 'access_request.changed': [AccessRequestRecord] }> });
   const stopSweeper = startExpirySweeper(access, logger);
   const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
   const stopCheckpoints = config.audit.checkpoints ? startCheckpoints(stores.audit, config.audit.checkpoints.intervalSeconds, logger) : async () => {};
   const auditService = new AuditService(stores.audit, policy);
-  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, auditService, policy, pubSub };
+  const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub };
   const schema = await buildPortcullisSchema(pubSub);
   const protection = createProtection(schema, config.graphql);
   let shuttingDown = false;
@@ -139,6 +144,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       await stopSweeper();
       stopRetention();
       await broker.close();
+      await toolCatalog.close();
       await graphqlWs.close();
       credentialWatch.close();
       leases.close();

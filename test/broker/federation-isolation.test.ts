@@ -50,7 +50,7 @@ describe('servers in one federated session stay apart', () => {
   beforeAll(async () => {
     fx = await startBroker({
       overrides: {
-        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: SERVERS.map((s) => ({ server: s.name, tools: ['*'], maxDurationSeconds: 600, autoApprove: true })) }],
+        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: SERVERS.map((s) => ({ server: s.name, tools: ['*'], resources: ['*'], prompts: ['*'], maxDurationSeconds: 600, autoApprove: true })) }],
         servers: SERVERS,
       },
     });

@@ -77,13 +77,13 @@ describe('federation covers the protocol', () => {
   let token: string;
   const servers = [
     { name: 'everything', transport: 'stdio', command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'] },
-    { name: 'edge', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] },
+    { name: 'edge', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'], allowMethods: ['edge/custom'] },
     { name: 'paged', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/paged-upstream.ts'] },
   ];
   beforeAll(async () => {
     fx = await startBroker({
       overrides: {
-        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: servers.map((s) => ({ server: s.name, tools: ['*'], maxDurationSeconds: 600, autoApprove: true })) }],
+        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: servers.map((s) => ({ server: s.name, tools: ['*'], resources: ['*'], prompts: ['*'], maxDurationSeconds: 600, autoApprove: true })) }],
         servers,
       },
     });
@@ -131,10 +131,15 @@ describe('federation covers the protocol', () => {
     await client.close();
   });
 
-  it('says why a method names no server it could be routed to', async () => {
+  it('refuses a method MCP does not define, and says why one a server allows names no server it could be routed to', async () => {
+    await fx.grant(['say'], 600, 'edge');
     const ws = await fx.raw(token, '');
     expect(await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'custom/thing', params: {} }))).toMatchObject({
       id: 1,
+      error: { code: -32001, message: expect.stringMatching(/not an MCP method/), data: { reason: 'method_not_granted', clause: 'unknown_method' } },
+    });
+    expect(await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'edge/custom', params: {} }))).toMatchObject({
+      id: 2,
       error: { code: -32601, message: expect.stringMatching(/names no server/), data: { reason: 'method_not_federated' } },
     });
     ws.close();

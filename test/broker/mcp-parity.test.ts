@@ -23,7 +23,8 @@ import { AS_IS, exercise, federatedNames } from '../support/mcp-exercise.js';
 const REFERENCE = ['node_modules/@modelcontextprotocol/server-everything/dist/index.js'];
 const EVERYTHING = { name: 'everything', transport: 'stdio', command: process.execPath, args: [...REFERENCE, 'stdio'] };
 const PAGED = { name: 'paged', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/paged-upstream.ts'] };
-const rule = (server: string) => ({ server, tools: ['*'], maxDurationSeconds: 3600, autoApprove: true });
+// Every tool, resource and prompt: the parity script uses them all.
+const rule = (server: string) => ({ server, tools: ['*'], resources: ['*'], prompts: ['*'], maxDurationSeconds: 3600, autoApprove: true });
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -67,7 +67,7 @@ export const PEOPLE = {
 export type Backend = 'embedded' | 'redis';
 
 /** An AccessService on a fresh store of the given backend, with a clock the test moves. */
-export async function accessFixture(backend: Backend, options: { requiredApprovals?: number; redisUrl?: string; prefix?: string } = {}): Promise<AccessFixture> {
+export async function accessFixture(backend: Backend, options: { requiredApprovals?: number; redisUrl?: string; prefix?: string; readOnlyTools?: (server: string) => Promise<string[]> } = {}): Promise<AccessFixture> {
   const clock = new ManualClock();
   const config = accessConfig(options);
   const stores =
@@ -76,6 +76,6 @@ export async function accessFixture(backend: Backend, options: { requiredApprova
       : await redisStoresForTest({ url: options.redisUrl, prefix: options.prefix, clock });
   await stores.waitReady();
   const events = new AccessEvents(stores.events);
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config });
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: options.readOnlyTools ?? (async () => []) });
   return { stores, clock, config, access, events, as: (name) => principalOf(user(name, [...PEOPLE[name]]), config) };
 }

@@ -46,7 +46,7 @@ function requestCommand(): Command {
     .addOption(new Option('--recheck <duration>', 'while waiting, also re-read the request this often (a missed event costs at most this)').argParser(durationOption).default(15, '15s'))
     .action(async (server: string, options: ClientOptions & { tools?: string[]; reason: string; for: number; wait?: boolean; recheck: number }) => {
       const api = apiFor(options);
-      const input = { server, tools: options.tools ?? null, reason: options.reason, durationSeconds: options.for };
+      const input = { server, tools: options.tools ?? null, resources: null, prompts: null, readOnly: null, reason: options.reason, durationSeconds: options.for };
       const create = async () => (await api.request(CreateAccessRequestDocument, { input })).createAccessRequest;
       const request = options.wait
         ? await waitForDecision(
@@ -134,7 +134,7 @@ function revokeCommand(): Command {
 }
 
 async function review(options: ClientOptions, input: { requestId: string; decision: 'APPROVE' | 'DENY'; durationSeconds: number | null; reason: string | null }): Promise<void> {
-  const { reviewAccessRequest } = await apiFor(options).request(ReviewAccessRequestDocument, { input });
+  const { reviewAccessRequest } = await apiFor(options).request(ReviewAccessRequestDocument, { input: { ...input, arguments: null } });
   showDecision(options, reviewAccessRequest);
 }
 

@@ -17,7 +17,13 @@ export type AuditOutcome =
 
 export type CreateAccessRequestInput = {
   durationSeconds: number;
+  /** Prompt name patterns; omitted: the prompts the granting rule allows (none unless it names some). */
+  prompts: Array<string> | null | undefined;
+  /** Ask for read-only tools only (a rule that is read-only stays so). */
+  readOnly: boolean | null | undefined;
   reason: string;
+  /** Resource URI patterns; omitted: the resources the granting rule allows (none unless it names some). */
+  resources: Array<string> | null | undefined;
   server: string;
   /** Tool name patterns; omitted: every tool the requester may request on the server. */
   tools: Array<string> | null | undefined;
@@ -29,6 +35,8 @@ export type GrantStatus =
   | 'REVOKED';
 
 export type ReviewAccessRequestInput = {
+  /** Approvers may narrow the arguments: per tool name, a JSON Schema its arguments must also satisfy (added to the rule's, never replacing them). APPROVE only. */
+  arguments: unknown;
   decision: ReviewDecision;
   /** Approvers may shorten, never lengthen, the requested duration. */
   durationSeconds: number | null | undefined;

@@ -1,5 +1,6 @@
 import { checkListingCursor, grantRetainedUntil, listingKey, requestRetainedUntil } from '../../access/listing-cursor.js';
-import type { AccessRequestRecord, GrantRecord } from '../../access/types.js';
+import type { AccessRequestRecord, AccessScope, GrantRecord } from '../../access/types.js';
+import { withScopeDefaults } from '../../access/types.js';
 import type { AccessStore, Listed } from '../types.js';
 import type { PersistedMap } from './persisted-map.js';
 import type { StateJournal } from './state-journal.js';
@@ -30,7 +31,7 @@ export class EmbeddedAccessStore implements AccessStore {
 
   async getRequest(id: string): Promise<AccessRequestRecord | null> {
     const request = this.requests.get(id);
-    return request ? structuredClone(request) : null;
+    return request ? withScopeDefaults(structuredClone(request)) : null;
   }
 
   updateRequest(next: AccessRequestRecord, grant?: GrantRecord): Promise<boolean> {
@@ -52,7 +53,7 @@ export class EmbeddedAccessStore implements AccessStore {
 
   async getGrant(id: string): Promise<GrantRecord | null> {
     const grant = this.grants.get(id);
-    return grant ? structuredClone(grant) : null;
+    return grant ? withScopeDefaults(structuredClone(grant)) : null;
   }
 
   updateGrant(next: GrantRecord): Promise<boolean> {
@@ -102,10 +103,10 @@ export class EmbeddedAccessStore implements AccessStore {
   }
 }
 
-function newestFirst<T extends { id: string; createdAt: number }>(records: T[], options: { after?: string; limit: number }): Listed<T>[] {
+function newestFirst<T extends { id: string; createdAt: number } & Partial<AccessScope>>(records: T[], options: { after?: string; limit: number }): Listed<T>[] {
   const after = options.after === undefined ? undefined : checkListingCursor(options.after);
   return records
-    .map((record) => ({ cursor: listingKey(record.createdAt, record.id), record: structuredClone(record) }))
+    .map((record) => ({ cursor: listingKey(record.createdAt, record.id), record: withScopeDefaults(structuredClone(record)) }))
     .filter((item) => after === undefined || item.cursor < after)
     .sort((a, b) => (a.cursor < b.cursor ? 1 : -1))
     .slice(0, options.limit);

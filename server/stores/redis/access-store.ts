@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { checkListingCursor, grantRetainedUntil, listingKey, requestRetainedUntil, ACCESS_RETENTION_MS } from '../../access/listing-cursor.js';
-import type { AccessRequestRecord, GrantRecord } from '../../access/types.js';
+import type { AccessRequestRecord, AccessScope, GrantRecord } from '../../access/types.js';
+import { withScopeDefaults } from '../../access/types.js';
 import type { Clock } from '../../clock.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { AccessStore, Listed } from '../types.js';
@@ -166,12 +167,12 @@ export class RedisAccessStore implements AccessStore {
     return result === 1;
   }
 
-  private async read<T>(key: string): Promise<T | null> {
+  private async read<T extends AccessScope>(key: string): Promise<T | null> {
     const json = await guarded('read', () => this.redis.hget(key, 'j'));
-    return json === null ? null : (JSON.parse(json) as T);
+    return json === null ? null : (withScopeDefaults(JSON.parse(json) as T) as T);
   }
 
-  private async list<T>(index: string, keyOf: (id: string) => string, options: { after?: string; limit: number }): Promise<Listed<T>[]> {
+  private async list<T extends AccessScope>(index: string, keyOf: (id: string) => string, options: { after?: string; limit: number }): Promise<Listed<T>[]> {
     const max = options.after === undefined ? '+' : `(${checkListingCursor(options.after)}`;
     const members = await guarded('list', () => this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, options.limit));
     if (members.length === 0) return [];
@@ -182,7 +183,7 @@ export class RedisAccessStore implements AccessStore {
     return members.flatMap((cursor, i) => {
       const json = replies[i]?.[1];
       // A record past its retention is gone while its listing entry awaits pruning.
-      return typeof json === 'string' ? [{ cursor, record: JSON.parse(json) as T }] : [];
+      return typeof json === 'string' ? [{ cursor, record: withScopeDefaults(JSON.parse(json) as T) as T }] : [];
     });
   }
 }
