@@ -8,6 +8,7 @@ import type { AccessStore, Listed } from '../stores/types.js';
 import type { AccessEvents } from './access-events.js';
 import type { AccessPolicy, RequestAsk } from './access-policy.js';
 import { argumentSchemaProblem } from './argument-rules.js';
+import { isToolName } from './tool-patterns.js';
 import type { AccessRequestRecord, AccessRequestStatus, AccessScope, GrantRecord, ReviewDecision, ReviewRecord } from './types.js';
 import { grantStatus, requestStatus } from './types.js';
 
@@ -46,7 +47,7 @@ function narrowerArguments(input: Record<string, unknown> | null | undefined, de
   if (decision !== 'APPROVE') throw new InvalidInputError('arguments go with APPROVE only');
   if (Object.keys(input).length > MAX_ARGUMENT_RULES) throw new InvalidInputError(`at most ${MAX_ARGUMENT_RULES} argument rules`);
   for (const [tool, schema] of Object.entries(input)) {
-    if (!/^[A-Za-z0-9_.-]{1,128}$/.test(tool)) throw new InvalidInputError(`argument rules name tools: "${tool.slice(0, 64)}" is not a tool name`);
+    if (!isToolName(tool)) throw new InvalidInputError(`argument rules name tools: "${tool.slice(0, 64)}" is not a tool name`);
     const problem = argumentSchemaProblem(schema);
     if (problem) throw new InvalidInputError(`arguments.${tool}: ${problem}`);
   }

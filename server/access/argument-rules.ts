@@ -6,11 +6,12 @@ import addFormatsModule from 'ajv-formats';
  * Per-argument grant rules: JSON Schemas a tool call's arguments must satisfy (`path`
  * under a directory, `repo` one of a list, `limit` at most 100), from the request rule and
  * narrowed by approvers. One validator instance for the whole process; schemas are
- * compiled once (and shared by every grant with the same rule), never per call. Strict mode refuses
- * unknown keywords (a typo would otherwise allow everything), and no schema can load
- * another over the network: ajv resolves only the refs it is given.
+ * compiled once (and shared by every grant with the same rule), never per call. No schema
+ * can load another over the network: ajv resolves only the refs it is given.
  */
-const ajv = new Ajv({ strict: true, allErrors: false });
+// Unknown keywords and formats are errors (a typo must not allow everything); type and
+// `required` pedantry is not (an approver narrows with `{ properties: { path: { pattern } } }`).
+const ajv = new Ajv({ strictSchema: true, strictNumbers: true, strictTypes: false, strictTuples: false, strictRequired: false, allErrors: false });
 // Formats are checked, never ignored: a rule saying `format: uri` means it (an unknown format is refused at load).
 // (A CommonJS module: its function is `default` of what ESM imports.)
 addFormatsModule.default(ajv);

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { argumentSchemaProblem } from '../access/argument-rules.js';
+import { isToolName } from '../access/tool-patterns.js';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
@@ -57,9 +58,8 @@ const toolPattern = z
   .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'expected a tool name pattern: letters, digits, "_", "-", "." and "*" wildcards, 1-128 characters');
 
 /** A tool's own name (no wildcard): what read-only lists and argument rules name. */
-const toolName = z
-  .string({ error: 'expected a tool name' })
-  .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected a tool name: letters, digits, "_", "-" and ".", 1-128 characters');
+const TOOL_NAME_RULE = 'expected a tool name: letters, digits, "_", "-" and ".", 1-128 characters';
+const toolName = z.string({ error: 'expected a tool name' }).refine(isToolName, TOOL_NAME_RULE);
 
 /** A resource URI pattern, `*` matching any run of characters (`file:///srv/docs/*`). */
 const resourcePattern = z
@@ -72,9 +72,9 @@ const promptPattern = z
   .regex(/^[\x21-\x7e]{1,128}$/, 'expected a prompt name pattern: printable characters without spaces, "*" as a wildcard, 1-128 characters');
 
 /** Per tool, the JSON Schema its arguments must satisfy; each compiled here, so a broken rule stops the start. */
-const argumentRules = z.record(toolName, z.record(z.string(), z.unknown())).superRefine((rules, ctx) => {
+const argumentRules = z.record(z.string(), z.record(z.string(), z.unknown())).superRefine((rules, ctx) => {
   for (const [tool, schema] of Object.entries(rules)) {
-    const problem = argumentSchemaProblem(schema);
+    const problem = isToolName(tool) ? argumentSchemaProblem(schema) : TOOL_NAME_RULE;
     if (problem) ctx.addIssue({ code: 'custom', path: [tool], message: problem });
   }
 });

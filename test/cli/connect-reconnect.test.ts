@@ -7,13 +7,13 @@ import { bridgeClient } from '../support/bridge-client.js';
 
 const EDGE_TOOLS = ['crash', 'say', 'subscriptions', 'log-every-level'];
 const EDGE = {
-  roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: EDGE_TOOLS, maxDurationSeconds: 600, autoApprove: true }] }],
+  roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: EDGE_TOOLS, resources: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
   servers: [{ name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] }],
 };
 
 const REFERENCE_TOOLS = ['echo', 'toggle-subscriber-updates'];
 function referenceRoles() {
-  return [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: REFERENCE_TOOLS, maxDurationSeconds: 600, autoApprove: true }] }];
+  return [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: REFERENCE_TOOLS, resources: ['*'], maxDurationSeconds: 600, autoApprove: true }] }];
 }
 
 async function withBroker(overrides: Record<string, unknown>, tools: string[], run: (fx: BrokerFixture, token: string) => Promise<void>): Promise<void> {

@@ -348,6 +348,18 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await fx.stores.access.updateRequest({ ...request, version: 2 })).toBe(false);
       });
 
+      it('reads a request and grant stored before issue 14 as tools-only: no resources, no prompts, not read-only, no argument rules', async () => {
+        const scopeKeys = ['rule', 'resources', 'denyResources', 'prompts', 'denyPrompts', 'readOnly', 'arguments'] as const;
+        const old = <T extends object>(record: T): T => Object.fromEntries(Object.entries(record).filter(([key]) => !(scopeKeys as readonly string[]).includes(key) && key !== 'readOnlyTools')) as T;
+        const request = old(requestRecord('r-old', fx.clock, { status: 'APPROVED', grantId: 'g-old' }));
+        await fx.stores.access.createRequest(request, old(grantRecord('g-old', request, fx.clock)));
+        const migrated = { rule: null, resources: [], denyResources: [], prompts: [], denyPrompts: [], readOnly: false, arguments: {} };
+        expect(await fx.stores.access.getRequest('r-old')).toEqual({ ...request, ...migrated });
+        expect(await fx.stores.access.getGrant('g-old')).toMatchObject({ tools: ['echo'], ...migrated });
+        expect((await fx.stores.access.listGrants({ limit: 10 })).find((g) => g.record.id === 'g-old')?.record).toMatchObject(migrated);
+        expect((await fx.stores.access.listRequests({ limit: 10 })).find((r) => r.record.id === 'r-old')?.record).toMatchObject(migrated);
+      });
+
       it('creates an auto-approved request and its grant in one step', async () => {
         const request = requestRecord('r3', fx.clock, { status: 'APPROVED', grantId: 'g3', decidedAt: fx.clock.now() });
         await fx.stores.access.createRequest(request, grantRecord('g3', request, fx.clock));

@@ -67,9 +67,9 @@ export const PEOPLE = {
 export type Backend = 'embedded' | 'redis';
 
 /** An AccessService on a fresh store of the given backend, with a clock the test moves. */
-export async function accessFixture(backend: Backend, options: { requiredApprovals?: number; redisUrl?: string; prefix?: string; readOnlyTools?: (server: string) => Promise<string[]> } = {}): Promise<AccessFixture> {
+export async function accessFixture(backend: Backend, options: { requiredApprovals?: number; redisUrl?: string; prefix?: string; readOnlyTools?: (server: string) => Promise<string[]>; config?: PortcullisConfig } = {}): Promise<AccessFixture> {
   const clock = new ManualClock();
-  const config = accessConfig(options);
+  const config = options.config ?? accessConfig(options);
   const stores =
     backend === 'embedded'
       ? await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-access-')), clock })
