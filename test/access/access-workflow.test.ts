@@ -1,22 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GrantEnded } from '../../server/access/access-events.js';
 import { grantStatus, requestStatus } from '../../server/access/types.js';
-import { PortcullisError } from '../../server/errors.js';
+import type { PortcullisError } from '../../server/errors.js';
 import { accessFixture } from '../support/access-fixture.js';
+import { codeOf } from '../support/error-code.js';
 import type { AccessFixture, Backend } from '../support/access-fixture.js';
 import { sharedRedisUrl } from '../support/redis.js';
 
 const HOUR = 3600;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PortcullisError) return error.code;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 const backends: Backend[] = sharedRedisUrl ? ['embedded', 'redis'] : ['embedded'];
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../server/config/schema.js';
-import { PortcullisError } from '../../server/errors.js';
 import { accessFixture } from '../support/access-fixture.js';
+import { codeOf } from '../support/error-code.js';
 import type { AccessFixture, Backend } from '../support/access-fixture.js';
 import { sharedRedisUrl } from '../support/redis.js';
 
@@ -26,16 +26,6 @@ const config = configSchema.parse({
   approvals: { requiredApprovals: 1, requestTtlSeconds: 3600, maxDurationSeconds: 86400 },
   servers: [{ name: 'files', transport: 'stdio', command: 'node', readOnlyTools: ['list-files'] }],
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PortcullisError) return error.code;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 const backends: Backend[] = sharedRedisUrl ? ['embedded', 'redis'] : ['embedded'];
 
