@@ -163,6 +163,43 @@ const role = z.strictObject({
   audit: z.boolean({ error: 'expected true or false' }).default(false),
 });
 
+/** An MCP tool name exactly (2025-11-25 spec: 1-128 of A-Z a-z 0-9 _ - .), as a per-tool limit names it. */
+const toolName = z
+  .string({ error: 'expected a tool name' })
+  .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected a tool name: letters, digits, "_", "-" and ".", 1-128 characters');
+
+/** A YAML mapping as a Map: a tool named `__proto__` would silently vanish from a plain object. */
+const mappingOf = <V extends z.ZodType>(key: z.ZodString, value: V, what: string) =>
+  z.preprocess(
+    (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? new Map(Object.entries(v)) : v),
+    z.map(key, value, { error: `expected a mapping of ${what}` }),
+  );
+
+/** What one user may do with tool calls: calls per window and/or calls in flight at once. */
+const callLimitShape = {
+  calls: positiveInt(1_000_000).optional(),
+  windowSeconds: positiveInt(86_400).optional(),
+  concurrent: positiveInt(10_000).optional(),
+};
+
+const checkWindow = (limit: { calls?: number; windowSeconds?: number }, ctx: z.RefinementCtx) => {
+  if (limit.calls !== undefined && limit.windowSeconds === undefined) ctx.addIssue({ code: 'custom', path: ['windowSeconds'], message: 'expected windowSeconds beside calls (calls per how many seconds)' });
+  if (limit.calls === undefined && limit.windowSeconds !== undefined) ctx.addIssue({ code: 'custom', path: ['calls'], message: 'expected calls beside windowSeconds (how many calls per window)' });
+};
+
+const toolRateLimits = z.strictObject(callLimitShape).superRefine((limit, ctx) => {
+  if (limit.calls === undefined && limit.windowSeconds === undefined && limit.concurrent === undefined) ctx.addIssue({ code: 'custom', message: 'expected calls with windowSeconds, and/or concurrent' });
+  checkWindow(limit, ctx);
+});
+
+/** Per user, on one server: counted across every instance sharing the store (server/limits/call-limits.ts). */
+const serverRateLimits = z.strictObject({ ...callLimitShape, tools: mappingOf(toolName, toolRateLimits, 'tool names to limits').optional() }).superRefine((limit, ctx) => {
+  if (limit.calls === undefined && limit.windowSeconds === undefined && limit.concurrent === undefined && limit.tools === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected calls with windowSeconds, concurrent, and/or tools' });
+  }
+  checkWindow(limit, ctx);
+});
+
 const secretMap = z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a plain name'), z.string({ error: 'expected a string' }));
 
 const stdioServer = z.strictObject({
@@ -173,6 +210,7 @@ const stdioServer = z.strictObject({
   args: z.array(z.string({ error: 'expected a string' })).default([]),
   env: secretMap.default({}),
   cwd: text('a directory path').optional(),
+  rateLimits: serverRateLimits.optional(),
 });
 
 const streamableHttpServer = z.strictObject({
@@ -181,6 +219,7 @@ const streamableHttpServer = z.strictObject({
   transport: z.literal('streamable-http'),
   url: httpUrl,
   headers: secretMap.default({}),
+  rateLimits: serverRateLimits.optional(),
 });
 
 const mcpServer = z.discriminatedUnion('transport', [stdioServer, streamableHttpServer], {
@@ -277,12 +316,21 @@ const rateLimit = z.strictObject({
 /** A sign-in costs a person about 3 to 8 of these requests; a flood costs an attacker the rest. */
 const UNAUTHENTICATED_LIMIT = { points: 120, durationSeconds: 60 };
 
+/**
+ * A console page or a CLI command makes a handful of GraphQL requests, `request --wait`
+ * one per 15 s: 10 a second for a whole minute from one address is a script, not a person
+ * (a flood of token creations, a credential being guessed).
+ */
+const GRAPHQL_LIMIT = { points: 600, durationSeconds: 60 };
+
 const rateLimitsSection = z
   .strictObject({
     // Per client address, over every route reachable without a credential.
     unauthenticated: rateLimit.default(UNAUTHENTICATED_LIMIT),
+    // Per client address, over POST/GET /graphql and graphql-ws upgrades together.
+    graphql: rateLimit.default(GRAPHQL_LIMIT),
   })
-  .default({ unauthenticated: UNAUTHENTICATED_LIMIT });
+  .default({ unauthenticated: UNAUTHENTICATED_LIMIT, graphql: GRAPHQL_LIMIT });
 
 const loggingSection = z
   .strictObject({
@@ -408,3 +456,4 @@ export type PortcullisConfig = z.output<typeof configSchema>;
 export type IdentityProviderConfig = PortcullisConfig['identityProviders'][number];
 export type McpServerConfig = PortcullisConfig['servers'][number];
 export type RoleConfig = PortcullisConfig['roles'][number];
+export type ToolRateLimits = z.output<typeof toolRateLimits>;
