@@ -29,8 +29,8 @@ export function benchConfig(env: BenchEnvironment, prefix = `bench:${randomUUID(
     server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
     store: { redis: { url: env.redisUrl, keyPrefix: prefix }, dataDir: mkdtempSync(join(tmpdir(), 'portcullis-bench-')) },
     logging: { level: 'warn' },
-    // Every bench client signs in from 127.0.0.1: the per-address limit would cap the login scenario.
-    rateLimits: { unauthenticated: { points: 1_000_000, durationSeconds: 60 } },
+    // Every bench client signs in and calls GraphQL from 127.0.0.1: the per-address limits would cap the scenarios.
+    rateLimits: { unauthenticated: { points: 1_000_000, durationSeconds: 60 }, graphql: { points: 1_000_000, durationSeconds: 60 } },
     // The scenarios open thousands of sessions as a handful of people: caps out of the way.
     broker: { maxSessionsPerUser: 100_000, maxSessionsPerInstance: 100_000, maxUpstreamProcesses: 100_000 },
     identityProviders: [env.idp.config],
