@@ -21,9 +21,10 @@ export type UpstreamName = 'http' | 'stdio';
 /**
  * The broker config for one scenario: Redis store under a key prefix of its own (so
  * instances given the same prefix share state, and scenarios do not see each other),
- * warn-level logs, engineers auto-approved for `echo` on both upstreams, and an auditor role.
+ * warn-level logs, engineers auto-approved for `echo` on both upstreams, and an auditor
+ * role; `httpServer` adds keys to the `http` server's entry (its policy: rate limits...).
  */
-export function benchConfig(env: BenchEnvironment, prefix = `bench:${randomUUID()}:`): Record<string, unknown> {
+export function benchConfig(env: BenchEnvironment, prefix = `bench:${randomUUID()}:`, httpServer: Record<string, unknown> = {}): Record<string, unknown> {
   const engineerRule = (server: UpstreamName) => ({ server, tools: ['echo'], maxDurationSeconds: 3600, autoApprove: true });
   return {
     server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
@@ -39,7 +40,7 @@ export function benchConfig(env: BenchEnvironment, prefix = `bench:${randomUUID(
       { name: 'auditor', members: { groups: ['security'] }, audit: true },
     ],
     servers: [
-      { name: 'http', transport: 'streamable-http', url: env.httpUpstream.url },
+      { name: 'http', transport: 'streamable-http', url: env.httpUpstream.url, ...httpServer },
       { name: 'stdio', transport: 'stdio', command: STDIO_UPSTREAM.command, args: STDIO_UPSTREAM.args },
     ],
   };
