@@ -68,10 +68,10 @@ export function limitPerClient(limiter: RateLimiter, logger: Logger, clock: Cloc
 export function limitUpgradesPerClient(limiter: RateLimiter, logger: Logger, clock: Clock, addressOf: (request: IncomingMessage) => string | undefined, handler: UpgradeHandler): UpgradeHandler {
   const verdict = clientBudget(limiter, logger, clock);
   return (request, socket, head) => {
-    verdict(addressOf(request), (request.url ?? '/').split('?', 1)[0]!).then(
-      (refusal) => (refusal ? refuseUpgrade(socket, new UpgradeRefused(refusal.status, refusal.text, null, refusal.retryAfterSeconds)) : handler(request, socket, head)),
-      (error: unknown) => refuseUpgrade(socket, refusalOf(error)),
-    );
+    verdict(addressOf(request), (request.url ?? '/').split('?', 1)[0]!)
+      .then((refusal) => (refusal ? refuseUpgrade(socket, new UpgradeRefused(refusal.status, refusal.text, null, refusal.retryAfterSeconds)) : handler(request, socket, head)))
+      // Past an await nothing may throw into the void (an unhandled rejection ends the process): any failure refuses this upgrade only.
+      .catch((error: unknown) => refuseUpgrade(socket, refusalOf(error)));
   };
 }
 
