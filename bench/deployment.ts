@@ -21,16 +21,18 @@ export type UpstreamName = 'http' | 'stdio';
 /**
  * The broker config for one scenario: Redis store under a key prefix of its own (so
  * instances given the same prefix share state, and scenarios do not see each other),
- * warn-level logs, engineers auto-approved for `echo` on both upstreams, and an auditor role.
+ * warn-level logs, engineers auto-approved for `echo` on both upstreams, and an auditor
+ * role; `httpServer` adds keys to the `http` server's entry (its policy: rate limits...).
  */
-export function benchConfig(env: BenchEnvironment, prefix = `bench:${randomUUID()}:`): Record<string, unknown> {
-  const engineerRule = (server: UpstreamName) => ({ server, tools: ['echo'], maxDurationSeconds: 3600, autoApprove: true });
+/** The bench deployment; `http` adds to the `http` server's entry and to the engineers' rule for it (policy variants). */
+export function benchConfig(env: BenchEnvironment, prefix = `bench:${randomUUID()}:`, http: { server?: Record<string, unknown>; rule?: Record<string, unknown> } = {}): Record<string, unknown> {
+  const engineerRule = (server: UpstreamName) => ({ server, tools: ['echo'], maxDurationSeconds: 3600, autoApprove: true, ...(server === 'http' ? http.rule : {}) });
   return {
     server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
     store: { redis: { url: env.redisUrl, keyPrefix: prefix }, dataDir: mkdtempSync(join(tmpdir(), 'portcullis-bench-')) },
     logging: { level: 'warn' },
-    // Every bench client signs in from 127.0.0.1: the per-address limit would cap the login scenario.
-    rateLimits: { unauthenticated: { points: 1_000_000, durationSeconds: 60 } },
+    // Every bench client signs in and calls GraphQL from 127.0.0.1: the per-address limits would cap the scenarios.
+    rateLimits: { unauthenticated: { points: 1_000_000, durationSeconds: 60 }, graphql: { points: 1_000_000, durationSeconds: 60 } },
     // The scenarios open thousands of sessions as a handful of people: caps out of the way.
     broker: { maxSessionsPerUser: 100_000, maxSessionsPerInstance: 100_000, maxUpstreamProcesses: 100_000 },
     identityProviders: [env.idp.config],
@@ -39,7 +41,7 @@ export function benchConfig(env: BenchEnvironment, prefix = `bench:${randomUUID(
       { name: 'auditor', members: { groups: ['security'] }, audit: true },
     ],
     servers: [
-      { name: 'http', transport: 'streamable-http', url: env.httpUpstream.url },
+      { name: 'http', transport: 'streamable-http', url: env.httpUpstream.url, ...http.server },
       { name: 'stdio', transport: 'stdio', command: STDIO_UPSTREAM.command, args: STDIO_UPSTREAM.args },
     ],
   };

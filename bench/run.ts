@@ -20,11 +20,12 @@ import { auditLatency } from './scenarios/audit-latency.js';
 import { latency } from './scenarios/latency.js';
 import { login } from './scenarios/login.js';
 import { memory } from './scenarios/memory.js';
+import { policyCost } from './scenarios/policy-cost.js';
 import { revocation } from './scenarios/revocation.js';
 import { throughput } from './scenarios/throughput.js';
 
-/** In the issue's order: latency, throughput, revocation, audit latency, memory, login. */
-const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login];
+/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14). */
+const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

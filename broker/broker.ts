@@ -21,6 +21,7 @@ import type { Stores } from '../server/stores/types.js';
 import { GrantSet } from './grant-set.js';
 import { ACCESS_DENIED } from './jsonrpc.js';
 import { ClientLink, CLOSE } from './client-link.js';
+import type { CallLimits } from './core/call-limits.js';
 import { SessionCore } from './core/session-core.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
 import { createUpstream } from './upstreams/upstream.js';
@@ -48,6 +49,8 @@ export interface BrokerDeps {
   credentialWatch: CredentialWatch;
   /** Per-user session caps across instances. */
   leases: LeaseKeeper;
+  /** Rate limits on tool calls (servers[].rateLimits). */
+  callLimits: CallLimits;
 }
 
 /** An upgrade that passed every check, with the place it holds under the user's cap. */
@@ -192,7 +195,7 @@ export class Broker {
     }));
     // The WebSocket is the edge; every decision is the core's.
     const channel = { send: (message: object) => link.send(message), close: (code: number, reason: string) => link.close(code, reason) };
-    const session = new SessionCore(channel, legs, principal, { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION }, federated);
+    const session = new SessionCore(channel, legs, principal, { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits }, federated);
     const link = new ClientLink(ws, { frame: (text) => session.receive(text), gone: (code, reason) => void session.end(code, reason, null) }, config.broker.idleTimeoutSeconds * 1000);
     this.sessions.add(session);
     this.processes += processes;

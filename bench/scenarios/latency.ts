@@ -54,7 +54,7 @@ export const latency: Scenario = {
   },
 };
 
-async function timeCalls(client: Client, count: number): Promise<number[]> {
+export async function timeCalls(client: Client, count: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const start = performance.now();

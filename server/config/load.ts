@@ -74,7 +74,8 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const resolved = resolveReferences(raw, { env, baseDir: dirname(path) });
   const problems: ConfigProblem[] = resolved.problems.map((p) => ({ path: formatPath(p.path), message: p.message, line: lineOf(p.path) }));
   const failedReferences = new Set(problems.map((p) => p.path));
-  const parsed = configSchema.safeParse(resolved.value);
+  // reportInput: a value of the wrong type must not read as "required" (toProblems tells them apart by the input).
+  const parsed = configSchema.safeParse(resolved.value, { reportInput: true });
   if (!parsed.success) {
     problems.push(...parsed.error.issues.flatMap((issue) => toProblems(issue, lineOf)).filter((p) => !failedReferences.has(p.path)));
   }

@@ -57,7 +57,7 @@ const toolPattern = z
   .string({ error: 'expected a tool name pattern' })
   .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'expected a tool name pattern: letters, digits, "_", "-", "." and "*" wildcards, 1-128 characters');
 
-/** A tool's own name (no wildcard): what read-only lists and argument rules name. */
+/** A tool's own name (no wildcard): what read-only lists, argument rules and per-tool limits name. */
 const TOOL_NAME_RULE = 'expected a tool name: letters, digits, "_", "-" and ".", 1-128 characters';
 const toolName = z.string({ error: 'expected a tool name' }).refine(isToolName, TOOL_NAME_RULE);
 
@@ -189,14 +189,6 @@ const reviewRule = z
   })
   .refine(namesSomething, NAMES_NOTHING);
 
-/** What an operator says of a server beyond how to reach it. */
-const serverPolicy = {
-  // Annotations are hints from the upstream: tools the operator vouches are read-only.
-  readOnlyTools: z.array(toolName).default([]),
-  // Methods outside MCP's own that grants on this server may use (refused otherwise).
-  allowMethods: z.array(z.string().regex(/^[A-Za-z0-9_./-]{1,128}$/, 'expected a JSON-RPC method name')).default([]),
-};
-
 const role = z.strictObject({
   name: text('a role name'),
   members: z
@@ -211,6 +203,47 @@ const role = z.strictObject({
   review: z.array(reviewRule).default([]),
   audit: z.boolean({ error: 'expected true or false' }).default(false),
 });
+
+/** A YAML mapping as a Map: a tool named `__proto__` would silently vanish from a plain object. */
+const mappingOf = <V extends z.ZodType>(key: z.ZodString, value: V, what: string) =>
+  z.preprocess(
+    (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? new Map(Object.entries(v)) : v),
+    z.map(key, value, { error: `expected a mapping of ${what}` }),
+  );
+
+/** What one user may do with tool calls: calls per window and/or calls in flight at once. */
+const callLimitShape = {
+  calls: positiveInt(1_000_000).optional(),
+  windowSeconds: positiveInt(86_400).optional(),
+  concurrent: positiveInt(10_000).optional(),
+};
+
+const checkWindow = (limit: { calls?: number; windowSeconds?: number }, ctx: z.RefinementCtx) => {
+  if (limit.calls !== undefined && limit.windowSeconds === undefined) ctx.addIssue({ code: 'custom', path: ['windowSeconds'], message: 'expected windowSeconds beside calls (calls per how many seconds)' });
+  if (limit.calls === undefined && limit.windowSeconds !== undefined) ctx.addIssue({ code: 'custom', path: ['calls'], message: 'expected calls beside windowSeconds (how many calls per window)' });
+};
+
+const toolRateLimits = z.strictObject(callLimitShape).superRefine((limit, ctx) => {
+  if (limit.calls === undefined && limit.windowSeconds === undefined && limit.concurrent === undefined) ctx.addIssue({ code: 'custom', message: 'expected calls with windowSeconds, and/or concurrent' });
+  checkWindow(limit, ctx);
+});
+
+/** Per user, on one server: counted across every instance sharing the store (server/limits/call-limits.ts). */
+const serverRateLimits = z.strictObject({ ...callLimitShape, tools: mappingOf(toolName, toolRateLimits, 'tool names to limits').optional() }).superRefine((limit, ctx) => {
+  if (limit.calls === undefined && limit.windowSeconds === undefined && limit.concurrent === undefined && limit.tools === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected calls with windowSeconds, concurrent, and/or tools' });
+  }
+  checkWindow(limit, ctx);
+});
+
+/** What an operator says of a server beyond how to reach it. */
+const serverPolicy = {
+  // Annotations are hints from the upstream: tools the operator vouches are read-only.
+  readOnlyTools: z.array(toolName).default([]),
+  // Methods outside MCP's own that grants on this server may use (refused otherwise).
+  allowMethods: z.array(z.string().regex(/^[A-Za-z0-9_./-]{1,128}$/, 'expected a JSON-RPC method name')).default([]),
+  rateLimits: serverRateLimits.optional(),
+};
 
 const secretMap = z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a plain name'), z.string({ error: 'expected a string' }));
 
@@ -328,12 +361,21 @@ const rateLimit = z.strictObject({
 /** A sign-in costs a person about 3 to 8 of these requests; a flood costs an attacker the rest. */
 const UNAUTHENTICATED_LIMIT = { points: 120, durationSeconds: 60 };
 
+/**
+ * A console page or a CLI command makes a handful of GraphQL requests, `request --wait`
+ * one per 15 s: 10 a second for a whole minute from one address is a script, not a person
+ * (a flood of token creations, a credential being guessed).
+ */
+const GRAPHQL_LIMIT = { points: 600, durationSeconds: 60 };
+
 const rateLimitsSection = z
   .strictObject({
     // Per client address, over every route reachable without a credential.
     unauthenticated: rateLimit.default(UNAUTHENTICATED_LIMIT),
+    // Per client address, over POST/GET /graphql and graphql-ws upgrades together.
+    graphql: rateLimit.default(GRAPHQL_LIMIT),
   })
-  .default({ unauthenticated: UNAUTHENTICATED_LIMIT });
+  .default({ unauthenticated: UNAUTHENTICATED_LIMIT, graphql: GRAPHQL_LIMIT });
 
 const loggingSection = z
   .strictObject({
@@ -459,3 +501,4 @@ export type PortcullisConfig = z.output<typeof configSchema>;
 export type IdentityProviderConfig = PortcullisConfig['identityProviders'][number];
 export type McpServerConfig = PortcullisConfig['servers'][number];
 export type RoleConfig = PortcullisConfig['roles'][number];
+export type ToolRateLimits = z.output<typeof toolRateLimits>;

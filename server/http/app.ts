@@ -8,7 +8,7 @@ import { toGraphQLError } from '../../schema/errors.js';
 import { illFormedInputError } from '../../schema/well-formed-input.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Stores } from '../stores/types.js';
+import type { RateLimiter, Stores } from '../stores/types.js';
 import { healthRoutes } from './health.js';
 import { requestObservability } from './observability.js';
 import { limitPerClient } from './rate-limit.js';
@@ -31,6 +31,8 @@ export function createApp(options: {
   /** Feature routers (SAML, development IdP), mounted before GraphQL. */
   routers: express.Router[];
   stores: Stores;
+  /** The per-address budget of /graphql (`rateLimits.graphql`), shared with graphql-ws upgrades. */
+  graphqlLimiter: RateLimiter;
   metrics: Metrics;
   logger: Logger;
   isShuttingDown: () => boolean;
@@ -47,6 +49,8 @@ export function createApp(options: {
   const { authenticator } = options.services.identity;
   app.use(
     '/graphql',
+    // Counted before the body is read or a credential checked: guessing tokens and flooding token creation cost alike.
+    limitPerClient(options.graphqlLimiter, options.logger, options.services.clock),
     express.json({ limit: GRAPHQL_BODY_LIMIT }),
     (req, res, next) => {
       const refused = illFormedInputError(req.method === 'GET' ? graphqlGetPayload(req.query) : req.body);

@@ -1,20 +1,32 @@
 import { isIPv6 } from 'node:net';
-import type { RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { Express, Request, RequestHandler } from 'express';
 import { StoreUnavailableError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { RateLimiter } from '../stores/types.js';
+import { refusalOf, refuseUpgrade, UpgradeRefused } from './upgrade-router.js';
+import type { UpgradeHandler } from './upgrade-router.js';
 
 /**
- * Rate limits a route per client address: 429 with Retry-After once the client's budget
- * is spent. The address is express's `req.ip`, which follows X-Forwarded-For only through
- * `server.trustedProxies`. A refusal is logged, never audited: one durable audit write per
- * refused request is exactly the amplification a flood wants. Fails closed: a request the
- * store cannot count is refused with 503, since an uncounted request is an unlimited one.
+ * Rate limits per client address: 429 with Retry-After once the client's budget is spent.
+ * The address is express's `req.ip`, which follows X-Forwarded-For only through
+ * `server.trustedProxies` (for upgrades, which never pass through express, the same
+ * address: `addressAsExpressSees`). A refusal is logged, never audited: one durable audit
+ * write per refused request is exactly the amplification a flood wants. Fails closed: a
+ * request the store cannot count is refused with 503, since an uncounted request is an
+ * unlimited one.
  */
 const MAX_LOGGED_CLIENTS = 10_000;
 
-export function limitPerClient(limiter: RateLimiter, logger: Logger, clock: Clock): RequestHandler {
+interface ClientRefusal {
+  status: 429 | 503;
+  text: string;
+  retryAfterSeconds?: number;
+}
+
+/** The budget's verdict on one request: null when it may go on. */
+function clientBudget(limiter: RateLimiter, logger: Logger, clock: Clock): (address: string | undefined, path: string) => Promise<ClientRefusal | null> {
   // One log line per client per window: a line per refused request would let a flood fill the logs instead.
   const logged = new Map<string, number>();
   const logOnce = (client: string, path: string, retryAfterMs: number) => {
@@ -24,21 +36,48 @@ export function limitPerClient(limiter: RateLimiter, logger: Logger, clock: Cloc
     logged.set(client, now + retryAfterMs);
     logger.warn({ client, path }, 'rate limited (further refusals of this client in this window are not logged)');
   };
-  return (req, res, next) => {
-    const client = clientKey(req.ip);
-    limiter.consume(client).then(
+  return (address, path) => {
+    const client = clientKey(address);
+    return limiter.consume(client).then(
       (decision) => {
-        if (decision.allowed) return next();
+        if (decision.allowed) return null;
         const seconds = Math.ceil(decision.retryAfterMs / 1000);
-        logOnce(client, `${req.baseUrl}${req.path}`, decision.retryAfterMs);
-        res.status(429).setHeader('Retry-After', String(seconds)).type('text/plain').send(`Too many requests: try again in ${seconds} s.`);
+        logOnce(client, path, decision.retryAfterMs);
+        return { status: 429, text: `Too many requests: try again in ${seconds} s.`, retryAfterSeconds: seconds };
       },
       (error: unknown) => {
-        if (!(error instanceof StoreUnavailableError)) return next(error);
-        res.status(503).type('text/plain').send('Service unavailable: try again shortly.');
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        return { status: 503, text: 'Service unavailable: try again shortly.' };
       },
     );
   };
+}
+
+export function limitPerClient(limiter: RateLimiter, logger: Logger, clock: Clock): RequestHandler {
+  const verdict = clientBudget(limiter, logger, clock);
+  return (req, res, next) => {
+    verdict(req.ip, `${req.baseUrl}${req.path}`).then((refusal) => {
+      if (!refusal) return next();
+      if (refusal.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
+      res.status(refusal.status).type('text/plain').send(refusal.text);
+    }, next);
+  };
+}
+
+/** The same budget in front of a WebSocket upgrade: refused before the handshake, with the same status and words. */
+export function limitUpgradesPerClient(limiter: RateLimiter, logger: Logger, clock: Clock, addressOf: (request: IncomingMessage) => string | undefined, handler: UpgradeHandler): UpgradeHandler {
+  const verdict = clientBudget(limiter, logger, clock);
+  return (request, socket, head) => {
+    verdict(addressOf(request), (request.url ?? '/').split('?', 1)[0]!)
+      .then((refusal) => (refusal ? refuseUpgrade(socket, new UpgradeRefused(refusal.status, refusal.text, null, refusal.retryAfterSeconds)) : handler(request, socket, head)))
+      // Past an await nothing may throw into the void (an unhandled rejection ends the process): any failure refuses this upgrade only.
+      .catch((error: unknown) => refuseUpgrade(socket, refusalOf(error)));
+  };
+}
+
+/** The client address express would give an upgrade request as `req.ip` (its own `trust proxy` setting, so `server.trustedProxies` counts alike). */
+export function addressAsExpressSees(app: Express): (request: IncomingMessage) => string | undefined {
+  return (request) => (Object.create(app.request, { headers: { value: request.headers }, socket: { value: request.socket } }) as Request).ip;
 }
 
 /**

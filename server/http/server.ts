@@ -24,6 +24,7 @@ import type { PortcullisConfig } from '../config/schema.js';
 import { createDevIdp } from '../dev-idp/dev-idp.js';
 import { CredentialWatch } from '../identity/credential-watch.js';
 import { createIdentity } from '../identity/index.js';
+import { ConfiguredCallLimits } from '../limits/call-limits.js';
 import { LeaseKeeper } from '../limits/lease-keeper.js';
 import type { Logger } from '../log.js';
 import { createMetrics } from '../metrics.js';
@@ -34,6 +35,7 @@ import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
 import type { SecretScrubber } from '../text/secret-scrubber.js';
 import { createApp } from './app.js';
+import { addressAsExpressSees, limitUpgradesPerClient } from './rate-limit.js';
 import { cliLoginRoutes } from './cli-login-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
 
@@ -107,23 +109,29 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   // Leases lapse after three missed renewals: a dead instance frees its users' places soon.
   const leases = new LeaseKeeper({ leases: stores.leases, clock, ttlMs: 3 * recheckIntervalMs, onRenewFailed: (err) => logger.warn({ err }, 'lease renewal failed') });
   const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases });
+  const graphqlLimiter = stores.rateLimits.limiter('graphql', config.rateLimits.graphql);
   const app = createApp({
     apollo,
     services,
     routers: [saml, cliLogin, ...(devIdp ? [devIdp.router] : [])],
     stores,
+    graphqlLimiter,
     metrics: createMetrics(),
     logger,
     isShuttingDown: () => shuttingDown,
   });
 
-  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases });
+  const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
+  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits });
 
   httpServer.on('request', app);
   httpServer.on(
     'upgrade',
     createUpgradeRouter(
-      { '/graphql': upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers)), [MCP_WS_FEDERATED]: broker.upgrade },
+      {
+        '/graphql': limitUpgradesPerClient(graphqlLimiter, logger, clock, addressAsExpressSees(app), upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers))),
+        [MCP_WS_FEDERATED]: broker.upgrade,
+      },
       { [MCP_WS_PREFIX]: broker.upgrade },
       () => shuttingDown,
     ),

@@ -14,6 +14,8 @@ export class UpgradeRefused extends Error {
     readonly text: string,
     /** For a 401: what the Bearer challenge says (null when no credential was presented). */
     readonly challenge: Challenge = null,
+    /** For a 429: when to try again (RFC 9110 section 10.2.3, in seconds). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(text);
   }
@@ -84,7 +86,7 @@ export function upgradeTo(wss: WebSocketServer, precheck: (request: IncomingMess
  * challenge. A socket the peer already reset or half-closed is just destroyed: writing
  * to it would only raise an error.
  */
-export function refuseUpgrade(socket: Duplex, { status, text, challenge }: UpgradeRefused): void {
+export function refuseUpgrade(socket: Duplex, { status, text, challenge, retryAfterSeconds }: UpgradeRefused): void {
   if (socket.destroyed || !socket.writable) return void socket.destroy();
   const body = `${text}\n`;
   const headers = [
@@ -93,6 +95,7 @@ export function refuseUpgrade(socket: Duplex, { status, text, challenge }: Upgra
     'Content-Type: text/plain; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     ...(status === 401 ? [`WWW-Authenticate: ${bearerChallenge(challenge)}`] : []),
+    ...(retryAfterSeconds === undefined ? [] : [`Retry-After: ${retryAfterSeconds}`]),
   ];
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -138,6 +138,73 @@ describe('validation errors', () => {
     ]);
   });
 
+  it('takes per-user tool-call limits per server and per tool, on either transport', () => {
+    const file = writeConfig(
+      [
+        minimal.trimEnd(),
+        'servers:',
+        '  - name: docs',
+        '    transport: streamable-http',
+        '    url: https://docs.example.com/mcp',
+        '    rateLimits:',
+        '      calls: 60',
+        '      windowSeconds: 60',
+        '      concurrent: 4',
+        '      tools:',
+        '        search: { calls: 10, windowSeconds: 60 }',
+        '        __proto__: { concurrent: 1 }',
+        '  - { name: local, transport: stdio, command: x, rateLimits: { concurrent: 2 } }',
+        '  - { name: open, transport: stdio, command: x }',
+        '',
+      ].join('\n'),
+    );
+    const [docs, local, open] = loadConfig(file, {}).config.servers;
+    expect(docs?.rateLimits).toMatchObject({ calls: 60, windowSeconds: 60, concurrent: 4 });
+    // A Map: a tool named __proto__ would vanish from a plain object, and its limit with it.
+    expect([...(docs?.rateLimits?.tools ?? [])]).toEqual([
+      ['search', { calls: 10, windowSeconds: 60 }],
+      ['__proto__', { concurrent: 1 }],
+    ]);
+    expect(local?.rateLimits).toEqual({ concurrent: 2 });
+    expect(open?.rateLimits).toBeUndefined();
+  });
+
+  it('refuses tool-call limits in the wrong shape, naming the key', () => {
+    const file = writeConfig(
+      [
+        minimal.trimEnd(),
+        'servers:',
+        '  - name: a',
+        '    transport: stdio',
+        '    command: x',
+        '    rateLimits:',
+        '      calls: 0',
+        '      windowSeconds: 60',
+        '      perUser: 5',
+        '      tools:',
+        '        "read file": { calls: 1, windowSeconds: 1 }',
+        '        search: { calls: 10 }',
+        '        fetch: {}',
+        '        list: { concurrent: -1 }',
+        '  - { name: b, transport: stdio, command: x, rateLimits: { windowSeconds: 60 } }',
+        '  - { name: c, transport: stdio, command: x, rateLimits: {} }',
+        '  - { name: d, transport: stdio, command: x, rateLimits: { tools: [search] } }',
+        '',
+      ].join('\n'),
+    );
+    expect(problemsOf(file)).toEqual([
+      '8: servers[0].rateLimits.calls: expected a positive integer',
+      '10: servers[0].rateLimits.perUser: unknown key',
+      '12: servers[0].rateLimits.tools.read file: expected a tool name: letters, digits, "_", "-" and ".", 1-128 characters',
+      '13: servers[0].rateLimits.tools.search.windowSeconds: expected windowSeconds beside calls (calls per how many seconds)',
+      '14: servers[0].rateLimits.tools.fetch: expected calls with windowSeconds, and/or concurrent',
+      '15: servers[0].rateLimits.tools.list.concurrent: expected a positive integer',
+      '16: servers[1].rateLimits.calls: expected calls beside windowSeconds (how many calls per window)',
+      '17: servers[2].rateLimits: expected calls with windowSeconds, concurrent, and/or tools',
+      '18: servers[3].rateLimits.tools: expected a mapping of tool names to limits',
+    ]);
+  });
+
   it('checks that an IdP certificate is a real X.509 certificate', () => {
     const idp = (certValue: string) =>
       `${minimal}identityProviders:\n  - id: corp\n    entryPoint: https://idp.example.com/sso\n    idpIssuer: https://idp.example.com\n    idpCert: \${file:idp.pem}\n    spEntityId: https://sp.example.com\n    clockSkewSeconds: ${certValue === cert ? 60 : 3600}\n`;
@@ -164,7 +231,7 @@ describe('validation errors', () => {
 
   it('limits the unauthenticated edge by default, and checks trusted proxies and limits', () => {
     const { config } = loadConfig(writeConfig(minimal), {});
-    expect(config.rateLimits).toEqual({ unauthenticated: { points: 120, durationSeconds: 60 } });
+    expect(config.rateLimits).toEqual({ unauthenticated: { points: 120, durationSeconds: 60 }, graphql: { points: 600, durationSeconds: 60 } });
     expect(config.server.trustedProxies).toEqual([]);
     const proxies = loadConfig(writeConfig(`${minimal}  trustedProxies: [10.0.0.0/8, 192.0.2.10, "fd00::/8"]\n`), {}).config.server.trustedProxies;
     expect(proxies).toEqual(['10.0.0.0/8', '192.0.2.10', 'fd00::/8']);

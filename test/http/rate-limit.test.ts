@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { PortcullisConfig } from '../../server/config/schema.js';
 import { clientKey } from '../../server/http/rate-limit.js';
 import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
@@ -101,6 +102,49 @@ describe('the unauthenticated edge, rate limited per client address', () => {
     const direct = await start(limitedConfig(1, 60));
     expect((await loginStart(direct, { 'x-forwarded-for': '198.51.100.1' })).status).toBe(302);
     expect((await loginStart(direct, { 'x-forwarded-for': '198.51.100.2' })).status).toBe(429);
+  });
+});
+
+describe('GraphQL, rate limited per client address', () => {
+  const graphqlLimited = (points: number) => limitedConfig(1_000_000, 60, { server: { trustedProxies: ['127.0.0.1/32'] }, rateLimits: { unauthenticated: { points: 1_000_000, durationSeconds: 60 }, graphql: { points, durationSeconds: 60 } } });
+  const query = (server: TestServer, client: string) =>
+    fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': client }, body: JSON.stringify({ query: '{ identityProviders { id } }' }) });
+  /** A graphql-ws upgrade from `client`: 101, or the refusal's status and Retry-After. */
+  const upgrade = (server: TestServer, client: string) =>
+    new Promise<{ status: number; retryAfter?: string | null }>((resolve) => {
+      const ws = new WebSocket(`${server.wsUrl}/graphql`, 'graphql-transport-ws', { headers: { 'x-forwarded-for': client } });
+      ws.once('open', () => {
+        ws.close();
+        resolve({ status: 101 });
+      });
+      ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] ?? null }));
+      ws.once('error', () => {});
+    });
+
+  it('answers 429 with Retry-After past the budget, over HTTP and graphql-ws upgrades alike, and leaves other addresses alone', async () => {
+    const server = await start(graphqlLimited(2));
+    expect((await query(server, '198.51.100.1')).status).toBe(200);
+    expect(await upgrade(server, '198.51.100.1')).toEqual({ status: 101 });
+    const refused = await query(server, '198.51.100.1');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await refused.text()).toMatch(/^Too many requests: try again in \d+ s\.$/);
+    const refusedUpgrade = await upgrade(server, '198.51.100.1');
+    expect(refusedUpgrade.status).toBe(429);
+    expect(Number(refusedUpgrade.retryAfter)).toBeGreaterThanOrEqual(1);
+
+    expect((await query(server, '198.51.100.2')).status).toBe(200);
+    expect(await upgrade(server, '198.51.100.2')).toEqual({ status: 101 });
+    // A budget of its own: the sign-in routes still serve the spent address.
+    expect((await loginStart(server, { 'x-forwarded-for': '198.51.100.1' })).status).toBe(302);
+  });
+
+  it('counts a request before its credential is checked (a token being guessed spends the budget too)', async () => {
+    const server = await start(graphqlLimited(1));
+    const guess = () =>
+      fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer pc_guess', 'x-forwarded-for': '198.51.100.3' }, body: JSON.stringify({ query: '{ me { email } }' }) });
+    expect((await guess()).status).not.toBe(429);
+    expect((await guess()).status).toBe(429);
   });
 });
 

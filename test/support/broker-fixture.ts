@@ -3,6 +3,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import WebSocket from 'ws';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import { systemClock } from '../../server/clock.js';
+import type { Stores } from '../../server/stores/types.js';
 import { createApiToken, postGraphQL, startTestServer, testConfig } from './test-server.js';
 import type { TestServer } from './test-server.js';
 import { createTestIdp, signIn, TEST_PUBLIC_URL } from './test-idp.js';
@@ -39,16 +40,22 @@ export function brokerConfig(idp: TestIdp, overrides: Record<string, unknown> = 
   });
 }
 
-export interface BrokerFixture {
-  server: TestServer;
-  idp: TestIdp;
+/** A signed-in engineer (alice unless another is asked for): GraphQL, grants and tokens as that person. */
+export interface BrokerPerson {
   cookie: string;
-  /** GraphQL as the signed-in requester. */
+  /** GraphQL as this person. */
   gql(query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] } }>;
   /** An auto-approved grant for `tools` on `server` (1 h unless said) and its id. */
   grant(tools: string[], durationSeconds?: number, server?: string): Promise<string>;
   /** A fresh token with these scopes. */
   token(scopes?: string[]): Promise<string>;
+}
+
+export interface BrokerFixture extends BrokerPerson {
+  server: TestServer;
+  idp: TestIdp;
+  /** Another engineer, signed in on this broker. */
+  signInAs(email: string): Promise<BrokerPerson>;
   wsUrl(server?: string): string;
   /** An MCP SDK client connected through the broker with `token` ('' for the federated endpoint). */
   connect(token: string, server?: string, capabilities?: ClientCapabilities): Promise<{ client: Client; transport: BrokerWebSocketTransport }>;
@@ -57,34 +64,44 @@ export interface BrokerFixture {
   close(): Promise<void>;
 }
 
-export async function startBroker(options: { overrides?: Record<string, unknown> } = {}): Promise<BrokerFixture> {
+/** An MCP SDK client connected to a broker endpoint with `token`. */
+export async function connectClient(url: string, token: string, capabilities: ClientCapabilities = {}): Promise<{ client: Client; transport: BrokerWebSocketTransport }> {
+  const transport = new BrokerWebSocketTransport(url, { authorization: `Bearer ${token}` });
+  const client = new Client({ name: 'portcullis-test', version: '1.0.0' }, { capabilities });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** A broker on `stores` (the embedded store unless given: Redis ones share state with other instances on their prefix). */
+export async function startBroker(options: { overrides?: Record<string, unknown>; stores?: Stores } = {}): Promise<BrokerFixture> {
   const idp = await createTestIdp('corp');
   // Real time: grant expiry is enforced by timers here, not by a test moving a clock.
-  const server = await startTestServer({ config: brokerConfig(idp, options.overrides), clock: systemClock });
-  const cookie = await signIn(server.url, idp, { attributes: { email: 'alice@example.com', groups: ['engineering'] } });
-  const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });
+  const server = await startTestServer({ config: brokerConfig(idp, options.overrides), clock: systemClock, stores: options.stores });
+  const signInAs = async (email: string): Promise<BrokerPerson> => {
+    const cookie = await signIn(server.url, idp, { nameId: email, attributes: { email, groups: ['engineering'] } });
+    const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });
+    return {
+      cookie,
+      gql,
+      grant: async (tools, durationSeconds = 3600, serverName = 'everything') => {
+        const res = await gql('mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { grant { id } } }', {
+          input: { server: serverName, tools, reason: 'test', durationSeconds },
+        });
+        const grant = (res.body.data as { createAccessRequest: { grant: { id: string } | null } } | undefined)?.createAccessRequest.grant;
+        if (!grant) throw new Error(`no grant: ${JSON.stringify(res.body)}`);
+        return grant.id;
+      },
+      token: (scopes = ['mcp']) => createApiToken(server.url, cookie, scopes),
+    };
+  };
   const wsUrl = (name = 'everything') => (name === '' ? `${server.wsUrl}/mcp/ws` : `${server.wsUrl}/mcp/ws/${name}`);
   const fixture: BrokerFixture = {
+    ...(await signInAs('alice@example.com')),
     server,
     idp,
-    cookie,
-    gql,
+    signInAs,
     wsUrl,
-    grant: async (tools, durationSeconds = 3600, serverName = 'everything') => {
-      const res = await gql('mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { grant { id } } }', {
-        input: { server: serverName, tools, reason: 'test', durationSeconds },
-      });
-      const grant = (res.body.data as { createAccessRequest: { grant: { id: string } | null } } | undefined)?.createAccessRequest.grant;
-      if (!grant) throw new Error(`no grant: ${JSON.stringify(res.body)}`);
-      return grant.id;
-    },
-    token: (scopes = ['mcp']) => createApiToken(server.url, cookie, scopes),
-    connect: async (token, name, capabilities = {}) => {
-      const transport = new BrokerWebSocketTransport(wsUrl(name), { authorization: `Bearer ${token}` });
-      const client = new Client({ name: 'portcullis-test', version: '1.0.0' }, { capabilities });
-      await client.connect(transport);
-      return { client, transport };
-    },
+    connect: (token, name, capabilities = {}) => connectClient(wsUrl(name), token, capabilities),
     raw: async (token, name) => {
       const ws = new WebSocket(wsUrl(name), 'mcp', { headers: { authorization: `Bearer ${token}` } });
       await new Promise((resolve, reject) => {

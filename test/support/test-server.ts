@@ -24,7 +24,7 @@ export interface TestServer {
 
 /**
  * A minimal valid config on a free loopback port; `overrides` are merged at the top level.
- * Every test client shares 127.0.0.1, so the per-address limit is out of the way unless a
+ * Every test client shares 127.0.0.1, so the per-address limits are out of the way unless a
  * test sets `rateLimits` itself.
  */
 export function testConfig(overrides: Record<string, unknown> = {}): PortcullisConfig {
@@ -32,7 +32,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): PortcullisC
     server: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1:8080' },
     store: { dataDir: mkdtempSync(join(tmpdir(), 'portcullis-test-')) },
     logging: { level: 'debug' },
-    rateLimits: { unauthenticated: { points: 1_000_000, durationSeconds: 60 } },
+    rateLimits: { unauthenticated: { points: 1_000_000, durationSeconds: 60 }, graphql: { points: 1_000_000, durationSeconds: 60 } },
     ...overrides,
   });
 }
