@@ -7,6 +7,7 @@ import { accessCommands } from './commands/access.js';
 import { auditCommand } from './commands/audit.js';
 import { checkConfigCommand } from './commands/check-config.js';
 import { connectCommand } from './commands/connect.js';
+import { explainCommand } from './commands/explain.js';
 import { mcpConfigCommand } from './commands/mcp-config.js';
 import { loginCommand, logoutCommand, whoamiCommand } from './commands/login.js';
 import { serveCommand } from './commands/serve.js';
@@ -15,11 +16,11 @@ import { tokenCommands } from './commands/tokens.js';
 const program = new Command('portcullis')
   .description('Access broker for MCP servers: SAML sign-in, just-in-time grants, audited relay.')
   .showHelpAfterError()
-  .addHelpText('after', '\nExit codes: 0 success, 1 failure, 2 invalid configuration, 3 request not granted (request --wait).')
+  .addHelpText('after', '\nExit codes: 0 success, 1 failure, 2 invalid configuration, 3 request not granted (request --wait), 4 access refused (explain).')
   .addCommand(loginCommand())
   .addCommand(logoutCommand())
   .addCommand(whoamiCommand());
-for (const command of [...accessCommands(), ...tokenCommands()]) program.addCommand(command);
+for (const command of [...accessCommands(), explainCommand(), ...tokenCommands()]) program.addCommand(command);
 program
   .addCommand(serveCommand())
   .addCommand(checkConfigCommand())

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { brokerConfig } from '../support/broker-fixture.js';
-import { finished, runCli, spawnCli, waitForStderr } from '../support/cli.js';
+import { cliEnvFor, finished, runCli, runCliJson, spawnCli, waitForStderr } from '../support/cli.js';
 import { describeOnEachStore } from '../support/each-store.js';
-import { createTestIdp, signIn } from '../support/test-idp.js';
-import { createApiToken, postGraphQL } from '../support/test-server.js';
+import { createTestIdp } from '../support/test-idp.js';
+import { postGraphQL } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 const ALICE = { nameId: 'alice@example.com', attributes: { email: 'alice@example.com', groups: ['engineering'] } };
@@ -33,26 +33,17 @@ describeOnEachStore('the access commands', (start) => {
         ],
       }),
     );
-    const tokenFor = async (spec: typeof ALICE) => createApiToken(server.url, await signIn(server.url, idp, spec), ['api']);
-    const env = (token: string) => ({ PORTCULLIS_TOKEN: token, PORTCULLIS_BROKER: server.url, XDG_CONFIG_HOME: '/nonexistent' });
-    alice = env(await tokenFor(ALICE));
-    bob = env(await tokenFor(BOB));
+    alice = await cliEnvFor(server.url, idp, ALICE);
+    bob = await cliEnvFor(server.url, idp, BOB);
   });
   afterAll(() => server.close());
-
-  const json = async <T>(args: string[], env: NodeJS.ProcessEnv): Promise<T> => {
-    const result = await runCli([...args, '--json'], env);
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    return JSON.parse(result.stdout) as T;
-  };
 
   it('lists servers with what the caller may request and review, as a table or JSON', async () => {
     const table = await runCli(['servers'], alice);
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+TRANSPORT\s+REQUESTABLE\s+REVIEWABLE\s+DESCRIPTION$/);
-    expect(table.stdout).toMatch(/^everything\s+stdio\s+\*\s+-/m);
-    expect(await json(['servers'], bob)).toEqual([expect.objectContaining({ name: 'everything', requestableTools: [], reviewableTools: ['*'] })]);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+TRANSPORT\s+REQUESTABLE\s+REVIEWABLE\s+ALLOWED-METHODS\s+DESCRIPTION$/);
+    expect(table.stdout).toMatch(/^everything\s+stdio\s+tools: \*\s+-/m);
+    expect(await runCliJson(['servers'], bob)).toEqual([expect.objectContaining({ name: 'everything', requestableTools: [], reviewableTools: ['*'] })]);
   });
 
   it('request --wait blocks until a reviewer approves, then prints the grant (with the shorter duration)', async () => {
@@ -62,8 +53,8 @@ describeOnEachStore('the access commands', (start) => {
     const [, id] = await waitForStderr(child, /Request (\S+) is pending review/);
 
     const pending = await runCli(['requests', '--pending'], bob);
-    expect(pending.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+SERVER\s+TOOLS\s+REQUESTER\s+FOR\s+CREATED\s+REASON$/);
-    expect(pending.stdout).toMatch(new RegExp(`^${id}\\s+PENDING\\s+everything\\s+echo,get-sum\\s+alice@example\\.com\\s+2h\\s+.*incident 42$`, 'm'));
+    expect(pending.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+SERVER\s+TOOLS\s+RESOURCES\s+PROMPTS\s+ARGUMENTS\s+REQUESTER\s+FOR\s+CREATED\s+REASON$/);
+    expect(pending.stdout).toMatch(new RegExp(`^${id}\\s+PENDING\\s+everything\\s+echo,get-sum\\s+-\\s+-\\s+-\\s+alice@example\\.com\\s+2h\\s+.*incident 42$`, 'm'));
 
     const approved = await runCli(['approve', id!, '--for', '30m', '--reason', 'go ahead'], bob);
     expect(approved.code).toBe(0);
@@ -74,7 +65,7 @@ describeOnEachStore('the access commands', (start) => {
     expect(waited.stdout).toMatch(/^Status\s+APPROVED$/m);
     expect(waited.stdout).toMatch(/^Approved by\s+bob@example\.com: go ahead$/m);
     expect(waited.stdout).toMatch(/^Grant\s+\S+$/m);
-    const [request] = await json<RequestJson[]>(['requests', '--mine', '--limit', '1'], alice);
+    const [request] = await runCliJson<RequestJson[]>(['requests', '--mine', '--limit', '1'], alice);
     expect(request!.id).toBe(id);
     expect(Date.parse(request!.grant!.expiresAt) - Date.parse(request!.grant!.issuedAt)).toBe(30 * 60_000);
   });
@@ -96,33 +87,33 @@ describeOnEachStore('the access commands', (start) => {
     const limited = await runCli(['requests', '--mine', '--limit', '2', '--json'], alice);
     expect(JSON.parse(limited.stdout)).toHaveLength(2);
     expect(limited.stderr).toBe('(the newest 2 shown; there are more: raise --limit)\n');
-    const all = await json<unknown[]>(['requests', '--mine', '--limit', '500'], alice);
+    const all = await runCliJson<unknown[]>(['requests', '--mine', '--limit', '500'], alice);
     expect(all.length).toBeGreaterThanOrEqual(5);
   });
 
   it('cancels a pending request; a second cancel is refused in one line', async () => {
-    const created = await json<RequestJson>(['request', 'everything', '--reason', 'later', '--for', '90m'], alice);
+    const created = await runCliJson<RequestJson>(['request', 'everything', '--reason', 'later', '--for', '90m'], alice);
     expect(created).toMatchObject({ status: 'PENDING', durationSeconds: 5400 });
-    expect(await json<RequestJson>(['cancel', created.id], alice)).toMatchObject({ id: created.id, status: 'CANCELLED' });
+    expect(await runCliJson<RequestJson>(['cancel', created.id], alice)).toMatchObject({ id: created.id, status: 'CANCELLED' });
     const again = await runCli(['cancel', created.id], alice);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^portcullis: REQUEST_NOT_PENDING: [^\n]+\n$/);
   });
 
   it('lists grants and revokes one: it leaves the active list', async () => {
-    const created = await json<RequestJson>(['request', 'everything', '--tools', 'echo', '--reason', 'debug', '--for', '1h'], alice);
-    const approved = await json<RequestJson>(['approve', created.id], bob);
+    const created = await runCliJson<RequestJson>(['request', 'everything', '--tools', 'echo', '--reason', 'debug', '--for', '1h'], alice);
+    const approved = await runCliJson<RequestJson>(['approve', created.id], bob);
     const grantId = approved.grant!.id;
     const table = await runCli(['grants'], alice);
-    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+SERVER\s+TOOLS\s+STATUS\s+USER\s+EXPIRES$/);
-    expect(table.stdout).toMatch(new RegExp(`^${grantId}\\s+everything\\s+echo\\s+ACTIVE\\s+alice@example\\.com\\s+\\S+ \\S+ UTC \\(in (59m|1h)\\)$`, 'm'));
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+SERVER\s+TOOLS\s+RESOURCES\s+PROMPTS\s+ARGUMENTS\s+STATUS\s+USER\s+EXPIRES$/);
+    expect(table.stdout).toMatch(new RegExp(`^${grantId}\\s+everything\\s+echo\\s+-\\s+-\\s+-\\s+ACTIVE\\s+alice@example\\.com\\s+\\S+ \\S+ UTC \\(in (59m|1h)\\)$`, 'm'));
 
     const revoked = await runCli(['revoke', grantId, '--reason', 'done'], alice);
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toBe(`Revoked grant ${grantId} on everything (alice@example.com).\n`);
-    const active = await json<{ id: string }[]>(['grants'], alice);
+    const active = await runCliJson<{ id: string }[]>(['grants'], alice);
     expect(active.map((g) => g.id)).not.toContain(grantId);
-    const all = await json<{ id: string; status: string; revokeReason: string }[]>(['grants', '--all'], alice);
+    const all = await runCliJson<{ id: string; status: string; revokeReason: string }[]>(['grants', '--all'], alice);
     expect(all.find((g) => g.id === grantId)).toMatchObject({ status: 'REVOKED', revokeReason: 'done' });
   });
 
@@ -134,7 +125,7 @@ describeOnEachStore('the access commands', (start) => {
     const token = created.stdout.trim();
     const me = await postGraphQL(server.url, { query: '{ me { email } }' }, { authorization: `Bearer ${token}` });
     expect(me.body.data).toEqual({ me: { email: 'alice@example.com' } });
-    const listed = await json<{ name: string; scopes: string[]; createdAt: string; expiresAt: string }[]>(['tokens'], alice);
+    const listed = await runCliJson<{ name: string; scopes: string[]; createdAt: string; expiresAt: string }[]>(['tokens'], alice);
     const siem = listed.find((t) => t.name === 'siem');
     expect(siem?.scopes).toEqual(['api']);
     expect(Date.parse(siem!.expiresAt) - Date.parse(siem!.createdAt)).toBe(86_400_000);
@@ -149,7 +140,7 @@ describeOnEachStore('the access commands', (start) => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^portcullis: NOT_FOUND: [^\n]+\n$/);
 
-    const self = await json<RequestJson>(['request', 'everything', '--reason', 'x', '--for', '1h'], alice);
+    const self = await runCliJson<RequestJson>(['request', 'everything', '--reason', 'x', '--for', '1h'], alice);
     const selfReview = await runCli(['approve', self.id], alice);
     expect(selfReview.code).toBe(1);
     expect(selfReview.stderr).toMatch(/^portcullis: SELF_REVIEW: [^\n]+\n$/);

@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import type { AssertionSpec } from '../../server/dev-idp/saml-response.js';
+import { signIn } from './test-idp.js';
+import type { TestIdp } from './test-idp.js';
+import { createApiToken } from './test-server.js';
 
 /** Runs `portcullis` from source as a real subprocess, the way a user would run it. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
@@ -44,4 +48,20 @@ export function waitForStderr(child: ChildProcess, pattern: RegExp, timeoutMs = 
     };
     child.stderr?.on('data', onData);
   });
+}
+
+/**
+ * The environment that makes the CLI act as a person: signed in at the broker (real SAML),
+ * with an `api` token of theirs and no login file.
+ */
+export async function cliEnvFor(broker: string, idp: TestIdp, person: Partial<AssertionSpec>): Promise<NodeJS.ProcessEnv> {
+  const token = await createApiToken(broker, await signIn(broker, idp, person), ['api']);
+  return { PORTCULLIS_TOKEN: token, PORTCULLIS_BROKER: broker, XDG_CONFIG_HOME: '/nonexistent' };
+}
+
+/** `args --json`, which must succeed with nothing on stderr: its output, parsed. */
+export async function runCliJson<T>(args: string[], env: NodeJS.ProcessEnv): Promise<T> {
+  const result = await runCli([...args, '--json'], env);
+  if (result.code !== 0 || result.stderr !== '') throw new Error(`portcullis ${args.join(' ')} --json exited ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
 }

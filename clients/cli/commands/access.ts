@@ -1,5 +1,6 @@
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
+import { isRecord } from '../../../broker/core/json.js';
 import {
   AccessRequestsDocument,
   CancelAccessRequestDocument,
@@ -9,16 +10,16 @@ import {
   ReviewAccessRequestDocument,
   RevokeGrantDocument,
 } from '../../graphql/generated/graphql.js';
-import type { AccessRequestFieldsFragment, AccessRequestStatus, GrantFieldsFragment } from '../../graphql/generated/graphql.js';
+import type { AccessRequestFieldsFragment, AccessRequestStatus, ReviewAccessRequestInput } from '../../graphql/generated/graphql.js';
 import { formatDuration } from '../durations.js';
 import { EXIT } from '../exit-codes.js';
-import { fields, list, table, when } from '../output.js';
-import { apiFor, clientCommand, countOption, durationOption, emit, listOption } from './client-command.js';
+import { list, table, when } from '../output.js';
+import { describeRequest, kindsCell, scopeCells } from './access-display.js';
+import { apiFor, clientCommand, countOption, durationOption, emit, jsonObjectOption, listOption } from './client-command.js';
 import type { ClientOptions } from './client-command.js';
 import { waitForDecision } from './wait-for-decision.js';
 
 type RequestFields = AccessRequestFieldsFragment;
-type GrantFields = GrantFieldsFragment;
 
 export function accessCommands(): Command[] {
   return [serversCommand(), requestCommand(), requestsCommand(), approveCommand(), denyCommand(), cancelCommand(), grantsCommand(), revokeCommand()];
@@ -29,24 +30,35 @@ function serversCommand(): Command {
     const { mcpServers } = await apiFor(options).request(McpServersDocument, {});
     emit(options, mcpServers, () =>
       table(
-        ['NAME', 'TRANSPORT', 'REQUESTABLE', 'REVIEWABLE', 'DESCRIPTION'],
-        mcpServers.map((s) => [s.name, s.transport, list(s.requestableTools), list(s.reviewableTools), s.description ?? '']),
+        ['NAME', 'TRANSPORT', 'REQUESTABLE', 'REVIEWABLE', 'ALLOWED-METHODS', 'DESCRIPTION'],
+        mcpServers.map((s) => [s.name, s.transport, kindsCell(s, 'requestable'), kindsCell(s, 'reviewable'), list(s.allowedMethods), s.description ?? '']),
       ),
     );
   });
 }
 
 function requestCommand(): Command {
-  return clientCommand('request', 'Ask for time-boxed access to an MCP server (or some of its tools).')
+  return clientCommand('request', 'Ask for time-boxed access to an MCP server (or some of its tools, resources and prompts).')
     .argument('<server>', 'MCP server name (see `portcullis servers`)')
     .option('--tools <names>', 'tools or patterns, comma-separated (default: every tool you may request)', listOption)
+    .option('--resources <patterns>', 'resource URI patterns, comma-separated, `*` matching any run of characters (default: those the rule allows, none unless it names some)', listOption)
+    .option('--prompts <names>', 'prompts or patterns, comma-separated (default: those the rule allows, none unless it names some)', listOption)
+    .option('--read-only', 'only the tools that are read-only when the grant is made (by their annotations, or the operator\'s list)')
     .requiredOption('--reason <text>', 'why you need it (reviewers and the audit log see this)')
     .requiredOption('--for <duration>', 'how long, like 90m, 2h or 1d', durationOption)
     .option('--wait', 'wait until the request is decided, then print the grant or the denial (exit 3 unless approved)')
     .addOption(new Option('--recheck <duration>', 'while waiting, also re-read the request this often (a missed event costs at most this)').argParser(durationOption).default(15, '15s'))
-    .action(async (server: string, options: ClientOptions & { tools?: string[]; reason: string; for: number; wait?: boolean; recheck: number }) => {
+    .action(async (server: string, options: ClientOptions & { tools?: string[]; resources?: string[]; prompts?: string[]; readOnly?: boolean; reason: string; for: number; wait?: boolean; recheck: number }) => {
       const api = apiFor(options);
-      const input = { server, tools: options.tools ?? null, resources: null, prompts: null, readOnly: null, reason: options.reason, durationSeconds: options.for };
+      const input = {
+        server,
+        tools: options.tools ?? null,
+        resources: options.resources ?? null,
+        prompts: options.prompts ?? null,
+        readOnly: options.readOnly ?? null,
+        reason: options.reason,
+        durationSeconds: options.for,
+      };
       const create = async () => (await api.request(CreateAccessRequestDocument, { input })).createAccessRequest;
       const request = options.wait
         ? await waitForDecision(
@@ -72,8 +84,8 @@ function requestsCommand(): Command {
       const items = await collect(options.limit, async (after, first) => (await api.request(AccessRequestsDocument, { status, mine: options.mine ?? null, first, after })).accessRequests);
       emit(options, items, () =>
         table(
-          ['ID', 'STATUS', 'SERVER', 'TOOLS', 'REQUESTER', 'FOR', 'CREATED', 'REASON'],
-          items.map((r) => [r.id, r.status, r.server, list(r.tools), r.requester.email, formatDuration(r.durationSeconds), when(r.createdAt), r.reason]),
+          ['ID', 'STATUS', 'SERVER', 'TOOLS', 'RESOURCES', 'PROMPTS', 'ARGUMENTS', 'REQUESTER', 'FOR', 'CREATED', 'REASON'],
+          items.map((r) => [r.id, r.status, r.server, ...scopeCells(r), r.requester.email, formatDuration(r.durationSeconds), when(r.createdAt), r.reason]),
         ),
       );
     });
@@ -84,8 +96,13 @@ function approveCommand(): Command {
     .argument('<id>', 'access request id')
     .option('--for <duration>', 'allow less time than was asked for, like 30m', durationOption)
     .option('--reason <text>', 'why (recorded in the audit log)')
-    .action(async (id: string, options: ClientOptions & { for?: number; reason?: string }) => {
-      await review(options, { requestId: id, decision: 'APPROVE', durationSeconds: options.for ?? null, reason: options.reason ?? null });
+    .option(
+      '--arguments <json>',
+      'narrow the arguments: per tool name, a JSON Schema its calls must also satisfy (added to the rule\'s), as JSON or @file, like \'{"read-file":{"type":"object","properties":{"path":{"pattern":"^/srv/docs/"}}}}\'',
+      argumentRulesOption,
+    )
+    .action(async (id: string, options: ClientOptions & { for?: number; reason?: string; arguments?: Record<string, unknown> }) => {
+      await review(options, { requestId: id, decision: 'APPROVE', durationSeconds: options.for ?? null, reason: options.reason ?? null, arguments: options.arguments ?? null });
     });
 }
 
@@ -94,7 +111,7 @@ function denyCommand(): Command {
     .argument('<id>', 'access request id')
     .requiredOption('--reason <text>', 'why (the requester sees it)')
     .action(async (id: string, options: ClientOptions & { reason: string }) => {
-      await review(options, { requestId: id, decision: 'DENY', durationSeconds: null, reason: options.reason });
+      await review(options, { requestId: id, decision: 'DENY', durationSeconds: null, reason: options.reason, arguments: null });
     });
 }
 
@@ -116,8 +133,8 @@ function grantsCommand(): Command {
       const items = await collect(options.limit, async (after, first) => (await api.request(GrantsDocument, { active: options.all ? null : true, first, after })).grants);
       emit(options, items, () =>
         table(
-          ['ID', 'SERVER', 'TOOLS', 'STATUS', 'USER', 'EXPIRES'],
-          items.map((g) => [g.id, g.server, toolsOf(g), g.status, g.user.email, g.status === 'REVOKED' ? `revoked ${when(g.revokedAt)}` : when(g.expiresAt)]),
+          ['ID', 'SERVER', 'TOOLS', 'RESOURCES', 'PROMPTS', 'ARGUMENTS', 'STATUS', 'USER', 'EXPIRES'],
+          items.map((g) => [g.id, g.server, ...scopeCells(g), g.status, g.user.email, g.status === 'REVOKED' ? `revoked ${when(g.revokedAt)}` : when(g.expiresAt)]),
         ),
       );
     });
@@ -133,8 +150,8 @@ function revokeCommand(): Command {
     });
 }
 
-async function review(options: ClientOptions, input: { requestId: string; decision: 'APPROVE' | 'DENY'; durationSeconds: number | null; reason: string | null }): Promise<void> {
-  const { reviewAccessRequest } = await apiFor(options).request(ReviewAccessRequestDocument, { input: { ...input, arguments: null } });
+async function review(options: ClientOptions, input: ReviewAccessRequestInput): Promise<void> {
+  const { reviewAccessRequest } = await apiFor(options).request(ReviewAccessRequestDocument, { input });
   showDecision(options, reviewAccessRequest);
 }
 
@@ -142,35 +159,13 @@ function showDecision(options: ClientOptions, request: RequestFields): void {
   emit(options, request, () => describeRequest(request));
 }
 
-function describeRequest(r: RequestFields): string {
-  const lines: [string, string][] = [
-    ['Request', r.id],
-    ['Status', r.status],
-    ['Server', r.server],
-    ['Tools', list(r.tools)],
-    ['Requester', r.requester.email],
-    ['For', formatDuration(r.durationSeconds)],
-    ['Reason', r.reason],
-  ];
-  if (r.status === 'PENDING') lines.push(['Review by', when(r.expiresAt)]);
-  for (const review of r.reviews) {
-    lines.push([review.decision === 'APPROVE' ? 'Approved by' : 'Denied by', `${review.reviewer.email}${review.reason ? `: ${review.reason}` : ''}`]);
-  }
-  if (r.grant) lines.push(...grantLines(r.grant));
-  return fields(lines);
-}
-
-function grantLines(g: GrantFields): [string, string][] {
-  return [
-    ['Grant', g.id],
-    ['Grant status', g.status],
-    ['Grant tools', toolsOf(g)],
-    ['Expires', when(g.expiresAt)],
-  ];
-}
-
-function toolsOf(g: GrantFields): string {
-  return g.deniedTools.length > 0 ? `${list(g.tools)} except ${list(g.deniedTools)}` : list(g.tools);
+/** `--arguments` of approve: per tool name, a JSON Schema (an object); the broker checks the schemas themselves. */
+function argumentRulesOption(value: string): Record<string, unknown> {
+  const rules = jsonObjectOption(value);
+  const notSchema = Object.entries(rules).find(([, schema]) => !isRecord(schema));
+  if (notSchema) throw new InvalidArgumentError(`expected, per tool name, a JSON Schema object: "${notSchema[0]}" is not one`);
+  if (Object.keys(rules).length === 0) throw new InvalidArgumentError('expected at least one tool name');
+  return rules;
 }
 
 /**

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { isRecord } from '../../../broker/core/json.js';
 import { BrokerApi } from '../broker-api.js';
 import { resolveCredentials } from '../credentials.js';
 import { parseDuration } from '../durations.js';
@@ -47,4 +49,28 @@ export function countOption(value: string): number {
   const n = Number(value);
   if (!/^\d{1,4}$/.test(value) || n < 1) throw new InvalidArgumentError('expected a number from 1 to 9999');
   return n;
+}
+
+/**
+ * commander parser for a JSON object, inline or as `@file` (a file keeps a long schema out
+ * of shell quoting, and call arguments off the public process list). Parsed before
+ * the command runs: bad JSON sends nothing.
+ */
+export function jsonObjectOption(value: string): Record<string, unknown> {
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = readFileSync(value.slice(1), 'utf8');
+    } catch (error) {
+      throw new InvalidArgumentError(`cannot read ${value.slice(1)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isRecord(parsed)) throw new InvalidArgumentError('expected a JSON object');
+  return parsed;
 }
