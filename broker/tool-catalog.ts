@@ -1,3 +1,4 @@
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerConfig } from '../server/config/schema.js';
 import type { Logger } from '../server/log.js';
 import type { SecretScrubber } from '../server/text/secret-scrubber.js';
@@ -92,7 +93,7 @@ export class ToolCatalog {
       return await Promise.race([
         (async () => {
           await upstream.start();
-          await request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'portcullis-catalog', version: '1' } });
+          await request('initialize', { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'portcullis-catalog', version: '1' } });
           await upstream.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
           const tools: ToolDefinition[] = [];
           let cursor: string | undefined;

@@ -62,7 +62,7 @@ abstract class Scope {
   @Field(() => Boolean, { description: 'Only read-only tools (by their annotations when granted, or the operator\'s list).' })
   readOnly!: boolean;
 
-  @Field(() => GraphQLJSON, { description: 'Per tool name, the JSON Schemas its arguments must all satisfy (the rule\'s, then each approver\'s).' })
+  @Field(() => GraphQLJSON, { description: 'Per tool name, the JSON Schemas its arguments must all satisfy: a request\'s are its rule\'s; a grant\'s add each approver\'s narrowing (Review.arguments).' })
   argumentRules!: Record<string, Record<string, unknown>[]>;
 }
 

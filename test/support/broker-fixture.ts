@@ -45,17 +45,25 @@ export interface BrokerPerson {
   cookie: string;
   /** GraphQL as this person. */
   gql(query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] } }>;
-  /** An auto-approved grant for `tools` on `server` (1 h unless said) and its id. */
-  grant(tools: string[], durationSeconds?: number, server?: string): Promise<string>;
+  /** An auto-approved grant for `tools` (or a fuller scope) on `server` (1 h unless said) and its id. */
+  grant(scope: string[] | GrantAsk, durationSeconds?: number, server?: string): Promise<string>;
   /** A fresh token with these scopes. */
   token(scopes?: string[]): Promise<string>;
+}
+
+/** What a request asks for beyond tool names (each kind omitted: what the rule offers, see CreateAccessRequestInput). */
+export interface GrantAsk {
+  tools?: string[];
+  resources?: string[];
+  prompts?: string[];
+  readOnly?: boolean;
 }
 
 export interface BrokerFixture extends BrokerPerson {
   server: TestServer;
   idp: TestIdp;
-  /** Another engineer, signed in on this broker. */
-  signInAs(email: string): Promise<BrokerPerson>;
+  /** Another person (an engineer unless other groups are given), signed in on this broker. */
+  signInAs(email: string, groups?: string[]): Promise<BrokerPerson>;
   wsUrl(server?: string): string;
   /** An MCP SDK client connected through the broker with `token` ('' for the federated endpoint). */
   connect(token: string, server?: string, capabilities?: ClientCapabilities): Promise<{ client: Client; transport: BrokerWebSocketTransport }>;
@@ -77,15 +85,15 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
   const idp = await createTestIdp('corp');
   // Real time: grant expiry is enforced by timers here, not by a test moving a clock.
   const server = await startTestServer({ config: brokerConfig(idp, options.overrides), clock: systemClock, stores: options.stores });
-  const signInAs = async (email: string): Promise<BrokerPerson> => {
-    const cookie = await signIn(server.url, idp, { nameId: email, attributes: { email, groups: ['engineering'] } });
+  const signInAs = async (email: string, groups = ['engineering']): Promise<BrokerPerson> => {
+    const cookie = await signIn(server.url, idp, { nameId: email, attributes: { email, groups } });
     const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });
     return {
       cookie,
       gql,
-      grant: async (tools, durationSeconds = 3600, serverName = 'everything') => {
+      grant: async (scope, durationSeconds = 3600, serverName = 'everything') => {
         const res = await gql('mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { grant { id } } }', {
-          input: { server: serverName, tools, reason: 'test', durationSeconds },
+          input: { server: serverName, ...(Array.isArray(scope) ? { tools: scope } : scope), reason: 'test', durationSeconds },
         });
         const grant = (res.body.data as { createAccessRequest: { grant: { id: string } | null } } | undefined)?.createAccessRequest.grant;
         if (!grant) throw new Error(`no grant: ${JSON.stringify(res.body)}`);
@@ -132,6 +140,21 @@ export function upgradeStatus(url: string, headers: Record<string, string>, prot
 export function exchange(ws: WebSocket, frame: string): Promise<unknown> {
   return new Promise((resolve) => {
     ws.once('message', (data) => resolve(JSON.parse(data.toString())));
+    ws.send(frame);
+  });
+}
+
+/** Sends one request frame and resolves with the broker's answer to it (notifications in between are passed over). */
+export function answerTo(ws: WebSocket, frame: string): Promise<unknown> {
+  const { id } = JSON.parse(frame) as { id: unknown };
+  return new Promise((resolve) => {
+    const onMessage = (data: WebSocket.RawData) => {
+      const message = JSON.parse(data.toString()) as { id?: unknown };
+      if (message.id !== id) return;
+      ws.off('message', onMessage);
+      resolve(message);
+    };
+    ws.on('message', onMessage);
     ws.send(frame);
   });
 }
