@@ -76,3 +76,37 @@ describe('portcullis mcp-config prints entries that run as printed', () => {
     expect(result.stdout).not.toContain('pcl_');
   });
 });
+
+describe('portcullis mcp-config --transport http prints the URL form (issue 15, item 8)', () => {
+  const BROKER = 'https://broker.example.com/portcullis';
+  const print = async (args: string[]) => {
+    const result = await runCli(['mcp-config', ...args, '--broker', BROKER]);
+    expect(result.code, result.stderr).toBe(0);
+    return result.stdout.trim();
+  };
+
+  it('gives Claude Code the command that adds the server by URL, its default transport', async () => {
+    expect(await print(['everything', '--client', 'claude-code'])).toBe(`claude mcp add --transport http everything ${BROKER}/mcp/everything`);
+    expect(await print(['--all', '--client', 'claude-code'])).toBe(`claude mcp add --transport http portcullis ${BROKER}/mcp`);
+  });
+
+  it('gives VS Code an "http" server and Cursor a "url", with no secret and no local program', async () => {
+    expect(JSON.parse(await print(['everything', '--client', 'vscode', '--transport', 'http']))).toEqual({ servers: { everything: { type: 'http', url: `${BROKER}/mcp/everything` } } });
+    expect(JSON.parse(await print(['--all', '--client', 'cursor', '--transport', 'http']))).toEqual({ mcpServers: { portcullis: { url: `${BROKER}/mcp` } } });
+  });
+
+  it('keeps the stdio bridge the default for the other clients, and Claude Code can still ask for it', async () => {
+    expect(JSON.parse(await print(['everything', '--client', 'cursor'])).mcpServers.everything.args).toContain('connect');
+    expect(JSON.parse(await print(['everything', '--client', 'claude-code', '--transport', 'stdio'])).mcpServers.everything.args).toContain('connect');
+  });
+
+  it('says where Claude Desktop takes a URL, and refuses stdio options with a URL', async () => {
+    const desktop = await runCli(['mcp-config', 'everything', '--broker', BROKER, '--transport', 'http']);
+    expect(desktop.code).toBe(1);
+    expect(desktop.stderr).toContain(`Connectors`);
+    expect(desktop.stderr).toContain(`${BROKER}/mcp/everything`);
+    const mixed = await runCli(['mcp-config', 'everything', '--broker', BROKER, '--client', 'cursor', '--transport', 'http', '--command', 'node']);
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toContain('INVALID_ARGUMENT: --command and --arg belong to a stdio entry');
+  });
+});

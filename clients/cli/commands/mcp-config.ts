@@ -4,12 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { CliError } from '../cli-error.js';
 
-type ClientKind = 'claude' | 'cursor' | 'vscode';
+type ClientKind = 'claude' | 'claude-code' | 'cursor' | 'vscode';
+type Transport = 'http' | 'stdio';
 
 interface McpConfigOptions {
   all?: boolean;
   broker: string;
   client: ClientKind;
+  transport?: Transport;
   command?: string;
   arg?: string[];
 }
@@ -32,18 +34,53 @@ export function mcpConfigCommand(): Command {
     .argument('[server]', 'MCP server name')
     .option('--all', 'an entry for the federated endpoint (named "portcullis")')
     .requiredOption('-b, --broker <url>', 'broker base URL')
-    .addOption(new Option('--client <client>', 'which client the entry is for').choices(['claude', 'cursor', 'vscode']).default('claude'))
+    .addOption(new Option('--client <client>', 'which client the entry is for').choices(['claude', 'claude-code', 'cursor', 'vscode']).default('claude'))
+    .addOption(new Option('--transport <transport>', 'http: the broker\'s URL, signed in by the client (OAuth); stdio: the `portcullis connect` bridge (default, except for claude-code)').choices(['http', 'stdio']))
     .option('--command <program>', 'the program the client starts, one path or name (default: this Node binary, absolute)')
     .option('--arg <argument>', 'an argument for --command, before `connect` (repeatable), e.g. --command node --arg /path/bin/portcullis.js', (value: string, previous: string[] = []) => [...previous, value])
-    .addHelpText('after', '\nThe entry runs as printed: a client starts it with no shell and, from a desktop, without\nyour PATH, so by default it names this Node binary and this installation\'s\nbin/portcullis.js, both absolute. Print it again after moving or upgrading either.')
+    .addHelpText(
+      'after',
+      '\nWith --transport http the client connects to the broker by URL and signs you in itself\n(MCP authorization: your SAML sign-in in the browser); nothing is installed and no token\nis stored in its config. Claude Desktop adds remote servers in Settings > Connectors.\n\nA stdio entry runs as printed: a client starts it with no shell and, from a desktop,\nwithout your PATH, so by default it names this Node binary and this installation\'s\nbin/portcullis.js, both absolute. Print it again after moving or upgrading either.',
+    )
     .action((server: string | undefined, options: McpConfigOptions) => {
       if ((server === undefined) === !options.all) throw new CliError('INVALID_ARGUMENT', 'name one server, or give --all for every server you hold a grant for');
-      const [command, ...prefix] = launcher(options);
-      const entry = { command, args: [...prefix, 'connect', ...(server === undefined ? ['--all'] : [server]), '--broker', new URL(options.broker).toString()] };
       const name = server ?? 'portcullis';
-      const config = options.client === 'vscode' ? { servers: { [name]: { type: 'stdio', ...entry } } } : { mcpServers: { [name]: entry } };
-      console.log(JSON.stringify(config, null, 2));
+      const transport = options.transport ?? (options.client === 'claude-code' ? 'http' : 'stdio');
+      console.log(transport === 'http' ? urlEntry(options, name, endpointUrl(options.broker, server)) : JSON.stringify(stdioEntry(options, name, server), null, 2));
     });
+}
+
+/** The Streamable HTTP endpoint of a server (or the federated one), under the broker's base URL. */
+function endpointUrl(broker: string, server: string | undefined): string {
+  const base = new URL(broker);
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  return new URL(server === undefined ? 'mcp' : `mcp/${encodeURIComponent(server)}`, base).toString();
+}
+
+/** The URL form, as each client that takes one writes it. */
+function urlEntry(options: McpConfigOptions, name: string, url: string): string {
+  if (options.command !== undefined || options.arg) throw new CliError('INVALID_ARGUMENT', '--command and --arg belong to a stdio entry, not to --transport http');
+  switch (options.client) {
+    case 'claude-code':
+      return ['claude', 'mcp', 'add', '--transport', 'http', name, url].map(shellWord).join(' ');
+    case 'vscode':
+      return JSON.stringify({ servers: { [name]: { type: 'http', url } } }, null, 2);
+    case 'cursor':
+      return JSON.stringify({ mcpServers: { [name]: { url } } }, null, 2);
+    case 'claude':
+      throw new CliError('INVALID_ARGUMENT', `Claude Desktop takes a URL only in Settings > Connectors > Add custom connector: add ${url} there, or print the stdio entry (--transport stdio)`);
+  }
+}
+
+function stdioEntry(options: McpConfigOptions, name: string, server: string | undefined): object {
+  const [command, ...prefix] = launcher(options);
+  const entry = { command, args: [...prefix, 'connect', ...(server === undefined ? ['--all'] : [server]), '--broker', new URL(options.broker).toString()] };
+  return options.client === 'vscode' ? { servers: { [name]: { type: 'stdio', ...entry } } } : { mcpServers: { [name]: entry } };
+}
+
+/** A word a POSIX shell reads back as it is (single-quoted unless plainly safe). */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The program and the arguments that start this CLI, for a client that runs it without a shell. */
