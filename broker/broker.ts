@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import type { AccessEvents } from '../server/access/access-events.js';
+import type { AccessService } from '../server/access/access-service.js';
 import { grantStatus } from '../server/access/types.js';
 import type { GrantRecord } from '../server/access/types.js';
 import type { Clock } from '../server/clock.js';
@@ -23,6 +24,7 @@ import { ACCESS_DENIED } from './jsonrpc.js';
 import { ClientLink, CLOSE } from './client-link.js';
 import type { CallLimits } from './core/call-limits.js';
 import { SessionCore } from './core/session-core.js';
+import type { LegSpec } from './core/session-core.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
 import { createUpstream } from './upstreams/upstream.js';
 
@@ -51,6 +53,8 @@ export interface BrokerDeps {
   leases: LeaseKeeper;
   /** Rate limits on tool calls (servers[].rateLimits). */
   callLimits: CallLimits;
+  /** Files the requests of the broker tool (portcullis__request_access). */
+  access: Pick<AccessService, 'createRequest'>;
 }
 
 /** An upgrade that passed every check, with the place it holds under the user's cap. */
@@ -80,19 +84,25 @@ export class Broker {
   private readonly wss: WebSocketServer;
   private readonly alive = new WeakSet<WebSocket>();
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly unsubscribe: () => void;
+  private readonly unsubscribe: (() => void)[];
   private readonly agents = createHttpAgents();
   private closing = false;
-  /** Stdio upstream processes of this instance's live sessions. */
+  /** Stdio upstream processes of this instance's live sessions, in all and per session. */
   private processes = 0;
+  private readonly sessionProcesses = new Map<SessionCore, number>();
 
   constructor(private readonly deps: BrokerDeps) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.broker.maxFrameBytes, handleProtocols: () => SUBPROTOCOL });
-    this.unsubscribe = deps.events.onGrantEnded((event) => {
-      for (const session of this.sessions) {
-        if (session.hasGrant(event.grantId)) session.grantEnded(event.grantId, event.status === 'REVOKED' ? 'grant_revoked' : 'grant_expired');
-      }
-    });
+    this.unsubscribe = [
+      deps.events.onGrantEnded((event) => {
+        for (const session of this.sessions) {
+          if (session.hasGrant(event.grantId)) session.grantEnded(event.grantId, event.status === 'REVOKED' ? 'grant_revoked' : 'grant_expired');
+        }
+      }),
+      deps.events.onRequestChanged((request) => {
+        if (request.grantId !== null) void this.grantIssued(request.requester.id, request.grantId);
+      }),
+    ];
     this.timers.push(every(deps.config.broker.pingIntervalSeconds * 1000, () => this.ping()));
     this.timers.push(every(deps.config.broker.revalidateIntervalSeconds * 1000, () => void this.revalidate()));
   }
@@ -124,7 +134,7 @@ export class Broker {
   /** Ends every session with 1001 (in-flight requests answered) and stops accepting. */
   async close(): Promise<void> {
     this.closing = true;
-    this.unsubscribe();
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
     for (const timer of this.timers) clearInterval(timer);
     await Promise.all([...this.sessions].map((s) => s.end(CLOSE.goingAway, 'broker shutting down', { code: ACCESS_DENIED, reason: 'broker_shutting_down' })));
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -183,22 +193,54 @@ export class Broker {
     return listed.map((l) => l.record).filter((g) => servers.has(g.server) && grantStatus(g, now) === 'ACTIVE');
   }
 
+  /**
+   * A grant was issued somewhere (the event is a hint: the grant is read from the store):
+   * the person's live sessions here take it at once.
+   */
+  private async grantIssued(userId: string, grantId: string): Promise<void> {
+    const sessions = [...this.sessions].filter((s) => s.principal.user.id === userId && !s.hasGrant(grantId));
+    if (sessions.length === 0) return;
+    const grant = await this.deps.stores.access.getGrant(grantId).catch((error: unknown) => void this.deps.logger.warn({ err: error, grantId }, 'could not read an issued grant: live sessions take it at their next connection'));
+    if (!grant || grant.user.id !== userId || grantStatus(grant, this.deps.clock.now()) !== 'ACTIVE') return;
+    const server = this.deps.config.servers.find((s) => s.name === grant.server);
+    if (!server) return;
+    for (const session of sessions) await session.grantIssued(grant, () => this.join(session, server, grant));
+  }
+
+  /** A server joining a live federated session, within this instance's process cap (null past it). */
+  private join(session: SessionCore, server: McpServerConfig, grant: GrantRecord): LegSpec | null {
+    const added = processesOf([server]);
+    if (this.processes + added > this.deps.config.broker.maxUpstreamProcesses) {
+      this.deps.logger.warn({ sessionId: session.id, server: server.name }, 'a grant arrived but this instance is at broker.maxUpstreamProcesses: the server joins at the next connection');
+      return null;
+    }
+    this.processes += added;
+    this.sessionProcesses.set(session, (this.sessionProcesses.get(session) ?? 0) + added);
+    return this.legSpec(server, [grant]);
+  }
+
+  private legSpec(server: McpServerConfig, grants: readonly GrantRecord[]): LegSpec {
+    const { logger, baseDir, scrubber } = this.deps;
+    return {
+      server: server.name,
+      upstream: createUpstream(server, { baseDir, logger, scrubber, agents: this.agents }),
+      grants: new GrantSet(grants.filter((g) => g.server === server.name)),
+      allowMethods: server.allowMethods,
+    };
+  }
+
   private open(ws: WebSocket, request: IncomingMessage, admission: Admission): void {
     const { federated, servers, principal, grants, lease } = admission;
     const processes = processesOf(servers);
     const { logger, config } = this.deps;
-    const legs = servers.map((server) => ({
-      server: server.name,
-      upstream: createUpstream(server, { baseDir: this.deps.baseDir, logger, scrubber: this.deps.scrubber, agents: this.agents }),
-      grants: new GrantSet(grants.filter((g) => g.server === server.name)),
-      allowMethods: server.allowMethods,
-    }));
+    const legs = servers.map((server) => this.legSpec(server, grants));
     // The WebSocket is the edge; every decision is the core's.
     const channel = { send: (message: object) => link.send(message), close: (code: number, reason: string) => link.close(code, reason) };
     const session = new SessionCore(channel, legs, principal, { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits }, federated);
     const link = new ClientLink(ws, { frame: (text) => session.receive(text), gone: (code, reason) => void session.end(code, reason, null) }, config.broker.idleTimeoutSeconds * 1000);
     this.sessions.add(session);
     this.processes += processes;
+    this.sessionProcesses.set(session, processes);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     // The session must not outlive the token or sign-in that opened it (revoked, signed out, expired).
@@ -208,7 +250,8 @@ export class Broker {
     );
     session.onended = () => {
       this.sessions.delete(session);
-      this.processes -= processes;
+      this.processes -= this.sessionProcesses.get(session) ?? 0;
+      this.sessionProcesses.delete(session);
       lease.release();
       unwatch();
     };

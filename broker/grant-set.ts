@@ -38,6 +38,13 @@ export class GrantSet {
     return this.grants.size > 0 ? null : this.lastEnd;
   }
 
+  /** A grant issued while the session runs; false when the set already holds it. */
+  add(grant: GrantRecord): boolean {
+    if (this.grants.has(grant.id)) return false;
+    this.grants.set(grant.id, new CompiledGrant(grant));
+    return true;
+  }
+
   end(grantId: string, why: GrantEnd): void {
     if (this.grants.delete(grantId)) this.lastEnd = why;
   }

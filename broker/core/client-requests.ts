@@ -8,6 +8,7 @@ import { isRecord } from './json.js';
 import type { Positions } from './federated-cursor.js';
 import { metaIn, resultOut, taskOut } from './federation-map.js';
 import { refuseByGrant } from './grant-refusal.js';
+import { callRequestAccess, REQUEST_ACCESS_DEFINITION, REQUEST_ACCESS_TOOL } from './request-access-tool.js';
 import type { Leg, LegAnswer, LegInit } from './leg.js';
 import type { Kind, Target } from './naming.js';
 import type { Call, SessionCore } from './session-core.js';
@@ -74,6 +75,7 @@ export async function handleClientRequest(core: SessionCore, request: JsonRpcReq
 async function initialize(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   const params = isRecord(request.params) ? request.params : {};
   core.clientInfo = params.clientInfo ?? null;
+  core.initializeParams = request.params;
   if (!(await core.audited(call, requestEvent(request, null, 'SUCCESS')))) return;
   const legs = [...core.legs.values()];
   const settled = await Promise.all(
@@ -95,7 +97,9 @@ async function initialize(core: SessionCore, request: JsonRpcRequest, call: Call
     // A server that cannot start its session leaves it; the others go on.
     else core.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: answer.kind === 'error' ? `${leg.server} refused initialize: ${answer.error.message}` : `${leg.server} did not initialize` });
   });
-  if (answered.length === 0) return core.reply(call, core.answerOf(request.id, settled.find((a) => a.kind !== 'result') ?? settled[0]!));
+  // A session with the broker tool starts without servers (no grant yet), and lives on it alone.
+  if (answered.length === 0 && legs.length > 0) return core.reply(call, core.answerOf(request.id, settled.find((a) => a.kind !== 'result') ?? settled[0]!));
+  const brokerTool = core.deps.requestAccess ? [{ tools: {}, prompts: {}, resources: {} }] : [];
   const asked = typeof params.protocolVersion === 'string' ? params.protocolVersion : LATEST_PROTOCOL_VERSION;
   const instructions = [
     `Servers behind this Portcullis session: ${answered.map(({ leg }) => leg.server).join(', ')}. Tools and prompts are named <server>__<name>; resource URIs are portcullis://<server>/<the server's URI>.`,
@@ -106,7 +110,7 @@ async function initialize(core: SessionCore, request: JsonRpcRequest, call: Call
     id: request.id,
     result: {
       protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : LATEST_PROTOCOL_VERSION,
-      capabilities: mergeCapabilities(answered.map(({ init }) => init.capabilities)),
+      capabilities: mergeCapabilities([...answered.map(({ init }) => init.capabilities), ...brokerTool]),
       serverInfo: { name: 'portcullis-federation', version: core.deps.version },
       instructions,
     },
@@ -123,9 +127,10 @@ function withTimeout(answer: Promise<LegAnswer>, leg: Leg): Promise<LegAnswer> {
   return Promise.race([answer, late]).finally(() => clearTimeout(timer));
 }
 
-/** A tool call: to the server the name leads to, only for a tool its grants cover. */
+/** A tool call: to the server the name leads to, only for a tool its grants cover (or the broker's own tool). */
 async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   const name = toolOf(request);
+  if (name === REQUEST_ACCESS_TOOL && core.deps.requestAccess) return callRequestAccess(core, request, call, core.deps.requestAccess);
   const target = name === null ? null : (core.naming.in('tool', name) ?? (await resolve(core, call, 'tool', name)));
   const leg = target && core.legs.get(target.server);
   if (!target || !leg) {
@@ -227,7 +232,8 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
       return leg ? [core.ask(call, leg, request.method, cursor === '' ? {} : { cursor }).then((answer) => ({ leg, answer }))] : [];
     }),
   );
-  const items: unknown[] = [];
+  // The broker's own tool leads the first page.
+  const items: unknown[] = key === 'tools' && params.cursor === undefined && core.deps.requestAccess ? [REQUEST_ACCESS_DEFINITION] : [];
   const next: Positions = {};
   for (const { leg, answer } of pages) {
     if (answer.kind === 'cancelled') return core.reply(call, null);

@@ -15,6 +15,7 @@ import type { SessionAuditEvent } from '../request-audit.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import { isRecord } from './json.js';
 import type { CallLimits } from './call-limits.js';
+import type { RequestAccess } from './request-access-tool.js';
 import type { ClientChannel } from './channel.js';
 import { handleClientRequest } from './client-requests.js';
 import { handleClientNotification, handleClientAnswer, handleUpstreamMessage } from './relay.js';
@@ -35,9 +36,11 @@ interface CoreDeps {
   version: string;
   /** Rate limits on tool calls (none when absent). */
   limits?: CallLimits;
+  /** Files access requests for the broker tool; a session offers the tool only when given this (federated only). */
+  requestAccess?: RequestAccess;
 }
 
-interface LegSpec {
+export interface LegSpec {
   server: string;
   upstream: Upstream;
   grants: GrantSet;
@@ -96,6 +99,8 @@ export class SessionCore {
   readonly clientTasks = new Map<string, Leg>();
   readonly cursors = new FederatedCursors();
   clientInfo: unknown = null;
+  /** The client's initialize params, for servers that join the session later (a grant approved meanwhile). */
+  initializeParams: unknown = undefined;
   private nextToken = 1;
   private nextServerRequestId = 1;
   private ended = false;
@@ -122,12 +127,7 @@ export class SessionCore {
 
   /** Audits the session start and starts every upstream; client frames wait for it, in order. */
   async start(clientAddress: string | undefined): Promise<void> {
-    for (const leg of this.legs.values()) {
-      leg.upstream.onmessage = (message) => {
-        if (!this.ended && this.legs.get(leg.server) === leg) handleUpstreamMessage(this, leg, classify(message));
-      };
-      leg.upstream.onclose = (reason) => this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: reason });
-    }
+    for (const leg of this.legs.values()) this.wire(leg);
     const servers = [...this.legs.keys()];
     this.ready = (async () => {
       await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), clientAddress: clientAddress ?? null } });
@@ -135,6 +135,13 @@ export class SessionCore {
     })();
     await this.ready;
     this.armExpiryTimer();
+  }
+
+  private wire(leg: Leg): void {
+    leg.upstream.onmessage = (message) => {
+      if (!this.ended && this.legs.get(leg.server) === leg) handleUpstreamMessage(this, leg, classify(message));
+    };
+    leg.upstream.onclose = (reason) => this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: reason });
   }
 
   /** A frame from the client, handled once the session has started. */
@@ -148,6 +155,47 @@ export class SessionCore {
 
   hasGrant(grantId: string): boolean {
     return [...this.legs.values()].some((leg) => leg.grants.has(grantId));
+  }
+
+  /**
+   * A grant of the session's person was issued while it runs: a server it already reaches
+   * allows more at once; a federated session adds the server (`join` makes its upstream, or
+   * says it cannot) and initializes it as the client did. Either way the client hears that
+   * its lists changed, so the tools appear without reconnecting.
+   */
+  async grantIssued(grant: GrantRecord, join: () => LegSpec | null): Promise<void> {
+    if (this.ended) return;
+    const present = this.legs.get(grant.server);
+    if (present) {
+      if (present.grants.add(grant)) this.grantsChanged(present, grant);
+      return;
+    }
+    if (!this.naming.federated) return;
+    const spec = join();
+    if (!spec) return;
+    const leg = new Leg(spec.server, spec.upstream, spec.grants, new Set(spec.allowMethods));
+    this.legs.set(leg.server, leg);
+    this.wire(leg);
+    try {
+      await leg.upstream.start();
+      // Not initialized yet: the client's initialize reaches this server with the others.
+      if (this.initializeParams === undefined) return this.grantsChanged(leg, grant, false);
+      const { answer } = leg.request('initialize', this.initializeParams);
+      leg.init = answer.then((a) => (a.kind === 'result' ? { result: a.result, capabilities: isRecord(a.result.capabilities) ? a.result.capabilities : {} } : null));
+      if (!(await leg.init)) return this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: `${leg.server} refused initialize` });
+      leg.notify('notifications/initialized');
+      this.grantsChanged(leg, grant);
+    } catch (error) {
+      this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: `${leg.server} failed to start: ${(error as Error).message}` });
+    }
+  }
+
+  private grantsChanged(leg: Leg, grant: GrantRecord, tellClient = true): void {
+    if (this.ended || this.legs.get(leg.server) !== leg) return;
+    void this.audit({ type: 'mcp.session.grant_added', outcome: 'SUCCESS', server: leg.server, data: { grantId: grant.id, grants: this.grantIds() } }).catch(() => {});
+    this.naming.listsChanged();
+    this.armExpiryTimer();
+    if (tellClient) for (const list of ['tools', 'prompts', 'resources'] as const) this.notifyClient(`notifications/${list}/list_changed`);
   }
 
   /** A grant of this session ended elsewhere (revocation fan-out or the store said so). */

@@ -34,6 +34,7 @@ const API_ACTIVITY_ID: Record<string, number> = {
   'grant.expired': 4,
   'mcp.session.start': 1,
   'mcp.session.end': 4,
+  'mcp.session.grant_added': 3,
   'mcp.request': 99,
   'mcp.notification': 99,
   'mcp.server_request': 99,

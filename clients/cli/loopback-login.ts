@@ -6,7 +6,7 @@ import { html } from '../../server/http/html-page.js';
 import { confirmationCode, s256, sameSecret } from '../../server/identity/pkce.js';
 import { brokerUrl, fetchBroker } from './broker-api.js';
 import { CliError } from './cli-error.js';
-import { formatDuration } from './durations.js';
+import { formatDuration } from '../../server/text/durations.js';
 
 /** What the broker hands back for a completed login (POST /auth/cli/token). */
 export interface IssuedLogin {

@@ -1,4 +1,4 @@
-import { formatDuration } from './durations.js';
+import { formatDuration } from '../../server/text/durations.js';
 
 /**
  * Human output: aligned columns, no borders (greppable, like kubectl), a dash for empty

@@ -100,6 +100,12 @@ export class AccessRequest extends Scope {
   @Field(() => String)
   reason!: string;
 
+  @Field(() => Boolean, { description: 'Filed by a model from inside an MCP client (the portcullis__request_access tool), not by the person in the console or CLI: a prompt-injected model could have filed it.' })
+  filedByAgent!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'For a request an agent filed: the MCP client it came through, as that client named itself (unverified).' })
+  agentClient!: string | null;
+
   @Field(() => Int)
   durationSeconds!: number;
 
@@ -125,6 +131,8 @@ export class AccessRequest extends Scope {
       server: record.server,
       ...scopeFields(record),
       reason: record.reason,
+      filedByAgent: Boolean(record.filedByAgent),
+      agentClient: record.filedByAgent?.client ?? null,
       durationSeconds: record.durationSeconds,
       status: requestStatus(record, now) as AccessRequestStatus,
       reviews: record.reviews.map((r) => Review.from(r, roles)),

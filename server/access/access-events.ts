@@ -37,6 +37,11 @@ export class AccessEvents {
     this.grantEnds.publish({ grantId: grant.id, userId: grant.user.id, server: grant.server, status, reason });
   }
 
+  /** Calls `listener` for every request change on any instance (approvals carry the grant id); returns the unsubscribe. */
+  onRequestChanged(listener: (request: AccessRequestRecord) => void): () => void {
+    return this.requests.subscribe(listener);
+  }
+
   /** Calls `listener` for every grant revoked or expired on any instance; returns the unsubscribe. */
   onGrantEnded(listener: (event: GrantEnded) => void): () => void {
     return this.grantEnds.subscribe(listener);

@@ -9,7 +9,7 @@ import type { AccessEvents } from './access-events.js';
 import type { AccessPolicy, RequestAsk } from './access-policy.js';
 import { argumentSchemaProblem } from './argument-rules.js';
 import { isToolName } from './tool-patterns.js';
-import type { AccessRequestRecord, AccessRequestStatus, AccessScope, GrantRecord, ReviewDecision, ReviewRecord } from './types.js';
+import type { AccessRequestRecord, AccessRequestStatus, AccessScope, FiledByAgent, GrantRecord, ReviewDecision, ReviewRecord } from './types.js';
 import { grantStatus, requestStatus } from './types.js';
 
 const MAX_REASON = 1000;
@@ -30,7 +30,7 @@ export interface AccessServiceDeps {
   clock: Clock;
   policy: AccessPolicy;
   events: AccessEvents;
-  config: Pick<PortcullisConfig, 'approvals'>;
+  config: Pick<PortcullisConfig, 'approvals' | 'broker'>;
   /** The tools of a server that are read-only now (its annotations, and the operator's list): fixed into read-only grants. */
   readOnlyTools: (server: string) => Promise<string[]>;
 }
@@ -74,13 +74,16 @@ const MAX_ARGUMENT_RULES = 50;
 export class AccessService {
   constructor(private readonly deps: AccessServiceDeps) {}
 
-  async createRequest(caller: Principal, input: RequestAsk & { reason: string }): Promise<AccessRequestRecord> {
+  /** A request of the caller's; `filedByAgent` when a model filed it through the broker tool. */
+  async createRequest(caller: Principal, input: RequestAsk & { reason: string }, filedByAgent: FiledByAgent | null = null): Promise<AccessRequestRecord> {
     const reason = boundedText(input.reason, 'reason', true);
-    const { autoApprove, ...scope } = this.deps.policy.planRequest(caller, input);
+    const { autoApprove: ruleApproves, ...scope } = this.deps.policy.planRequest(caller, input);
+    const autoApprove = ruleApproves && (filedByAgent === null || this.deps.config.broker.requestAccessTool.autoApprove);
     const now = this.deps.clock.now();
     let request: AccessRequestRecord = {
       id: randomUUID(),
       requester: caller.user,
+      ...(filedByAgent ? { filedByAgent } : {}),
       server: input.server,
       ...scope,
       reason,
@@ -94,7 +97,7 @@ export class AccessService {
       version: 1,
     };
     const audits: AuditEventInput[] = [
-      this.requestEvent('access_request.created', caller, request, { ...scopeOf(request), durationSeconds: request.durationSeconds, reason, autoApprove }),
+      this.requestEvent('access_request.created', caller, request, { ...scopeOf(request), durationSeconds: request.durationSeconds, reason, autoApprove, ...(filedByAgent ? { filedByAgent } : {}) }),
     ];
     let grant: GrantRecord | undefined;
     if (autoApprove) {

@@ -36,9 +36,22 @@ export interface AccessScope {
   arguments: Record<string, Record<string, unknown>[]>;
 }
 
+/**
+ * A request a model filed from inside an MCP client (the broker tool `portcullis__request_access`):
+ * a prompt-injected model could file it, so reviewers are told, and it is never approved
+ * automatically unless the operator allows it.
+ */
+export interface FiledByAgent {
+  /** The MCP client's name as it introduced itself (clientInfo.name), unverified. */
+  client: string | null;
+  sessionId: string;
+}
+
 export interface AccessRequestRecord extends AccessScope {
   id: string;
   requester: UserIdentity;
+  /** Set when an agent filed it; absent or null when the person did (records before issue 15 have none). */
+  filedByAgent?: FiledByAgent | null;
   server: string;
   reason: string;
   durationSeconds: number;

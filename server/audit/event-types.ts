@@ -13,6 +13,7 @@ export const AUDIT_EVENT_TYPES = [
   'grant.expired',
   'mcp.session.start',
   'mcp.session.end',
+  'mcp.session.grant_added',
   'mcp.request',
   'mcp.notification',
   'mcp.server_request',

@@ -309,6 +309,9 @@ const devIdpSection = z.strictObject({
   users: z.array(devIdpUser).min(1, 'expected at least one demo user'),
 });
 
+/** The federated name prefix of the broker's own tools (portcullis__request_access). */
+export const BROKER_TOOL_SERVER = 'portcullis';
+
 const brokerSection = z
   .strictObject({
     // ws would take 100 MiB frames; MCP messages are small.
@@ -320,6 +323,12 @@ const brokerSection = z
     maxSessionsPerUser: positiveInt(100_000).default(16),
     maxSessionsPerInstance: positiveInt(1_000_000).default(2_000),
     maxUpstreamProcesses: positiveInt(1_000_000).default(500),
+    // The broker tool `portcullis__request_access` on the federated Streamable HTTP endpoint: a
+    // model files requests with it, and a prompt-injected model could, so its requests wait for
+    // a reviewer even under an auto-approving rule unless `autoApprove` says otherwise.
+    requestAccessTool: z
+      .strictObject({ enabled: z.boolean({ error: 'expected true or false' }).default(true), autoApprove: z.boolean({ error: 'expected true or false' }).default(false) })
+      .default({ enabled: true, autoApprove: false }),
   })
   .default({
     maxFrameBytes: 1024 * 1024,
@@ -329,6 +338,7 @@ const brokerSection = z
     maxSessionsPerUser: 16,
     maxSessionsPerInstance: 2_000,
     maxUpstreamProcesses: 500,
+    requestAccessTool: { enabled: true, autoApprove: false },
   });
 
 const auditSection = z
@@ -437,6 +447,10 @@ export const configSchema = z
       unique(config.devIdp.users.map((u, i) => ({ value: u.nameId, path: ['devIdp', 'users', i, 'nameId'] })), 'demo user');
     }
     unique(config.servers.map((s, i) => ({ value: s.name, path: ['servers', i, 'name'] })), 'server name');
+    // The federated endpoint names the broker's own tools portcullis__<tool>.
+    config.servers.forEach((s, i) => {
+      if (s.name === BROKER_TOOL_SERVER) ctx.addIssue({ code: 'custom', path: ['servers', i, 'name'], message: `"${BROKER_TOOL_SERVER}" is reserved for the broker's own tools` });
+    });
     unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
 
     checkEmailDomains(config, ctx);

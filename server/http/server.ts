@@ -122,7 +122,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   });
 
   const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
-  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits });
+  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access });
 
   httpServer.on('request', app);
   httpServer.on(

@@ -2,12 +2,11 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock.js';
 import type { AuditEvent } from '../../server/audit/types.js';
-import { brokerConfig, connectClient, startBroker } from '../support/broker-fixture.js';
+import { connectClient, startBroker, startBrokerPair } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { describeWithRedis, redisStoresForTest, uniquePrefix } from '../support/redis.js';
+import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
-import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 /**
@@ -164,14 +163,11 @@ describeWithRedis('tool-call rate limits, one instance on Redis', () => {
 describeWithRedis('tool-call rate limits, counted across two instances sharing Redis', () => {
   let a: BrokerFixture;
   let b: TestServer;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    const prefix = uniquePrefix();
-    a = await startBroker({ overrides: OVERRIDES, stores: await redisStoresForTest({ prefix, clock: systemClock }) });
-    b = await startTestServer({ config: brokerConfig(a.idp, OVERRIDES), stores: await redisStoresForTest({ prefix, clock: systemClock }), clock: systemClock });
+    ({ a, b, close } = await startBrokerPair(OVERRIDES));
   });
-  afterAll(async () => {
-    await Promise.all([a.close(), b.close()]);
-  });
+  afterAll(() => close());
 
   it("counts one person's window and calls in flight on both instances together", async () => {
     await a.grant(TOOLS);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../clients/cli/durations.js';
+import { formatDuration, parseDuration } from '../../server/text/durations.js';
 
 describe('CLI durations', () => {
   it('reads a number with a unit, and combinations of them', () => {

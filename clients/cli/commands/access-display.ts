@@ -1,6 +1,6 @@
 import { isRecord } from '../../../broker/core/json.js';
 import type { AccessRequestFieldsFragment, GrantFieldsFragment, McpServersQuery } from '../../graphql/generated/graphql.js';
-import { formatDuration } from '../durations.js';
+import { formatDuration } from '../../../server/text/durations.js';
 import { fields, list, when } from '../output.js';
 
 type RequestFields = AccessRequestFieldsFragment;

@@ -11,7 +11,7 @@ import {
   RevokeGrantDocument,
 } from '../../graphql/generated/graphql.js';
 import type { AccessRequestFieldsFragment, AccessRequestStatus, ReviewAccessRequestInput } from '../../graphql/generated/graphql.js';
-import { formatDuration } from '../durations.js';
+import { formatDuration } from '../../../server/text/durations.js';
 import { EXIT } from '../exit-codes.js';
 import { list, table, when } from '../output.js';
 import { describeRequest, kindsCell, scopeCells } from './access-display.js';

@@ -11,7 +11,7 @@ import { anchorOf, AUDIT_FILE_NAME, readAuditFile } from '../../../server/stores
 import { createRedisStores } from '../../../server/stores/redis/index.js';
 import { followAuditFeed } from '../../audit/tail.js';
 import { resolveCredentials } from '../credentials.js';
-import { formatDuration } from '../durations.js';
+import { formatDuration } from '../../../server/text/durations.js';
 import { EXIT } from '../exit-codes.js';
 import { durationOption } from './client-command.js';
 import { loadConfigOrExit } from './load-config.js';

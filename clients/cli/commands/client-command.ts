@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isRecord } from '../../../broker/core/json.js';
 import { BrokerApi } from '../broker-api.js';
 import { resolveCredentials } from '../credentials.js';
-import { parseDuration } from '../durations.js';
+import { parseDuration } from '../../../server/text/durations.js';
 import { oneLine } from '../output.js';
 
 /** Options every command that talks to the broker's API takes. */
