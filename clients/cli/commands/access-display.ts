@@ -25,6 +25,8 @@ export function describeRequest(r: RequestFields): string {
     ['Read-only', r.readOnly ? 'yes (only tools read-only when granted)' : 'no'],
     ...argumentLines('Arguments', r.argumentRules),
     ['Requester', r.requester.email],
+    // A model filed it from inside an MCP client: a prompt-injected one could have.
+    ['Filed by', r.filedByAgent ? `an agent, through ${r.agentClient ?? 'an unnamed MCP client'}: confirm with the requester` : 'the requester'],
     ['For', formatDuration(r.durationSeconds)],
     ['Reason', r.reason],
   ];

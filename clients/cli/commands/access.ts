@@ -85,7 +85,7 @@ function requestsCommand(): Command {
       emit(options, items, () =>
         table(
           ['ID', 'STATUS', 'SERVER', 'TOOLS', 'RESOURCES', 'PROMPTS', 'ARGUMENTS', 'REQUESTER', 'FOR', 'CREATED', 'REASON'],
-          items.map((r) => [r.id, r.status, r.server, ...scopeCells(r), r.requester.email, formatDuration(r.durationSeconds), when(r.createdAt), r.reason]),
+          items.map((r) => [r.id, r.status, r.server, ...scopeCells(r), r.filedByAgent ? `${r.requester.email} (agent)` : r.requester.email, formatDuration(r.durationSeconds), when(r.createdAt), r.reason]),
         ),
       );
     });
