@@ -1,33 +1,14 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { startBroker } from '../support/broker-fixture.js';
-import { freePort } from '../support/redis-server.js';
-
-/** The reference server in Streamable HTTP mode, on a free loopback port. */
-async function startHttpUpstream(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'streamableHttp'], {
-    env: { PATH: process.env.PATH, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes('listening on port')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`upstream exited ${code}: ${seen}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/mcp`, child };
-}
+import { startReferenceHttpServer } from '../support/reference-http-server.js';
 
 describe('broker with a Streamable HTTP upstream', () => {
   let upstream: { url: string; child: ChildProcess };
   let fx: BrokerFixture;
   beforeAll(async () => {
-    upstream = await startHttpUpstream();
+    upstream = await startReferenceHttpServer();
     fx = await startBroker({
       overrides: {
         servers: [{ name: 'everything', transport: 'streamable-http', url: upstream.url, headers: { Authorization: 'Bearer upstream-http-secret-77' } }],
