@@ -8,7 +8,8 @@ import { STDIO_UPSTREAM } from './processes.js';
 
 /**
  * The same MCP SDK client on every path, so "direct" and "brokered" differ only in what
- * carries the messages: the upstream's own transport, or the broker's WebSocket.
+ * carries the messages: the upstream's own transport, or the broker's WebSocket or
+ * Streamable HTTP front door.
  */
 async function connect(transport: Transport): Promise<Client> {
   const client = new Client({ name: 'portcullis-bench', version: '1.0.0' });
@@ -22,6 +23,10 @@ export const directStdio = () => connect(new StdioClientTransport(STDIO_UPSTREAM
 
 export const brokered = (wsUrl: string, server: UpstreamName, token: string) =>
   connect(new BrokerWebSocketTransport(`${wsUrl}/mcp/ws/${server}`, { authorization: `Bearer ${token}` }));
+
+/** The broker's Streamable HTTP front door for a server, with a bearer token (an API token or an OAuth access token). */
+export const brokeredHttp = (baseUrl: string, server: UpstreamName, token: string) =>
+  connect(new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp/${server}`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
 
 /** One call of the trivial tool; rejects on an error result, so a refused call never counts as done. */
 export async function echo(client: Client, message: string): Promise<void> {
