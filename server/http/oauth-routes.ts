@@ -15,7 +15,17 @@ import { html, sendPage } from './html-page.js';
 import { requireOwnOrigin } from './same-origin.js';
 
 const AUTHORIZE_FIELDS = ['response_type', 'client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method', 'scope', 'resource'] as const;
-const FORM = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+const FORM = bodyOr(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }), new OAuthError('invalid_request', 'the request body is not a small form'));
+const JSON_BODY = bodyOr(express.json({ limit: '16kb' }), new OAuthError('invalid_client_metadata', 'the request body is not valid JSON'));
+
+/** A body parser whose failure is answered in the protocol's own terms. */
+function bodyOr(parser: RequestHandler, refusal: OAuthError): RequestHandler {
+  return (req, res, next) =>
+    parser(req, res, (error?: unknown) => {
+      if (error === undefined) return next();
+      res.set('Cache-Control', 'no-store').status(refusal.status).json(refusal.toJSON());
+    });
+}
 
 export interface OAuthRouteDeps {
   issuer: string;
@@ -79,7 +89,7 @@ export function oauthRoutes(deps: OAuthRouteDeps): Router {
     throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token');
   }));
 
-  router.post(OAUTH_PATHS.register, express.json({ limit: '16kb' }), endpoint(deps, async (req, res) => {
+  router.post(OAUTH_PATHS.register, JSON_BODY, endpoint(deps, async (req, res) => {
     res.status(201).json(await deps.clients.register(req.body));
   }));
 

@@ -192,3 +192,15 @@ export async function auditChain(stores: Stores): Promise<AuditEvent[]> {
   if (report.broken) throw new Error(`audit chain broken: ${report.broken.reason}`);
   return events;
 }
+
+/** Registers a client by RFC 7591 (as a client would, JSON), returning the answer. */
+export async function registerClient(serverUrl: string, metadata: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${serverUrl}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(metadata) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** An authorization URL built by hand, for requests a well-behaved SDK never makes. */
+export function authorizeUrl(params: Record<string, string | undefined>): string {
+  const defined = Object.entries(params).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  return `${TEST_PUBLIC_URL}/oauth/authorize?${new URLSearchParams(defined)}`;
+}
