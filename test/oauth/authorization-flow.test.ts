@@ -1,6 +1,7 @@
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock.js';
+import type { PortcullisConfig } from '../../server/config/schema.js';
 import { McpAuthError } from '../../server/oauth/mcp-authenticate.js';
 import { describeOnEachStore } from '../support/each-store.js';
 import {
@@ -10,6 +11,8 @@ import {
   DCR_METADATA,
   MemoryOAuthProvider,
   mcpIdentity,
+  mcpRefusal,
+  oauthBrokerForSuite,
   oauthConfig,
   postForm,
   publicUrlFetch,
@@ -22,18 +25,14 @@ import type { TestIdp } from '../support/test-idp.js';
 import { postGraphQL, startInstancesOnRedis } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
-const refusal = (promise: Promise<unknown>) => promise.then(() => null, (error: unknown) => (error instanceof McpAuthError ? { status: error.status, error: error.error, challenge: error.challenge } : error));
+const refusal = mcpRefusal;
 
 describeOnEachStore('OAuth 2.1 with the MCP SDK client: discovery, DCR, SAML sign-in, consent, tokens', (start) => {
+  const broker = oauthBrokerForSuite(start);
   let idp: TestIdp;
   let server: TestServer;
-  let config: ReturnType<typeof oauthConfig>;
-  beforeAll(async () => {
-    idp = await createTestIdp('corp');
-    config = oauthConfig(idp);
-    server = await start(config);
-  });
-  afterAll(() => server.close());
+  let config: PortcullisConfig;
+  beforeAll(() => ({ idp, server, config } = broker));
 
   const newClient = () => new MemoryOAuthProvider(DCR_METADATA.redirect_uris[0]!, DCR_METADATA);
 

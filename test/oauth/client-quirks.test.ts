@@ -1,13 +1,14 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   authorizeUrl,
   bearer,
   connectWithSdk,
   MemoryOAuthProvider,
   mcpIdentity,
+  oauthBrokerForSuite,
   oauthConfig,
   pkcePair,
   postForm,
@@ -15,7 +16,7 @@ import {
   resourceUrl,
   TestBrowser,
 } from '../support/oauth-client.js';
-import { createTestIdp } from '../support/test-idp.js';
+import type { PortcullisConfig } from '../../server/config/schema.js';
 import type { TestIdp } from '../support/test-idp.js';
 import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
@@ -33,15 +34,11 @@ async function serveDocument(path: string, document: (url: string) => unknown): 
 }
 
 describe('known MCP client quirks, handled on purpose', () => {
+  const broker = oauthBrokerForSuite((config) => startTestServer({ config }));
   let idp: TestIdp;
   let server: TestServer;
-  let config: ReturnType<typeof oauthConfig>;
-  beforeAll(async () => {
-    idp = await createTestIdp('corp');
-    config = oauthConfig(idp);
-    server = await startTestServer({ config });
-  });
-  afterAll(() => server.close());
+  let config: PortcullisConfig;
+  beforeAll(() => ({ idp, server, config } = broker));
 
   /** A manual authorization and code exchange for a registered client; returns the token response. */
   async function authorizeByHand(clientId: string, redirectUri: string, resource: string | undefined) {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../server/config/schema.js';
-import { McpAuthError } from '../../server/oauth/mcp-authenticate.js';
 import { ManualClock } from '../support/manual-clock.js';
 import {
   auditChain,
   authorizeUrl,
   bearer,
   mcpIdentity,
+  mcpRefusal,
   oauthConfig,
   pkcePair,
   postForm,
@@ -20,11 +20,7 @@ import { createApiToken, startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 const REDIRECT = 'http://127.0.0.1:47002/callback';
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => null,
-    (error: unknown) => (error instanceof McpAuthError ? { status: error.status, error: error.error, challenge: error.challenge } : error),
-  );
+const failure = mcpRefusal;
 
 describe('OAuth refusals: each with the error its RFC names', () => {
   let idp: TestIdp;

@@ -11,7 +11,10 @@ import type { PortcullisConfig } from '../../server/config/schema.js';
 import { createIdentity } from '../../server/identity/index.js';
 import { fromConfig } from '../../server/saml/identity-providers.js';
 import type { Stores } from '../../server/stores/types.js';
-import { configTrusting, postToAcs, startLogin, TEST_PUBLIC_URL } from './test-idp.js';
+import { afterAll, beforeAll } from 'vitest';
+import { McpAuthError } from '../../server/oauth/mcp-authenticate.js';
+import { configTrusting, createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from './test-idp.js';
+import type { TestServer } from './test-server.js';
 import type { TestIdp } from './test-idp.js';
 
 export const ALICE: Partial<AssertionSpec> = { nameId: 'alice@example.com', attributes: { email: 'alice@example.com', groups: ['engineering'] } };
@@ -203,4 +206,30 @@ export async function registerClient(serverUrl: string, metadata: Record<string,
 export function authorizeUrl(params: Record<string, string | undefined>): string {
   const defined = Object.entries(params).filter((entry): entry is [string, string] => entry[1] !== undefined);
   return `${TEST_PUBLIC_URL}/oauth/authorize?${new URLSearchParams(defined)}`;
+}
+
+export interface OAuthBroker {
+  idp: TestIdp;
+  config: PortcullisConfig;
+  server: TestServer;
+}
+
+/** A broker for the suite, made in beforeAll with `oauthConfig(idp, oauth)` and closed after it. */
+export function oauthBrokerForSuite(start: (config: PortcullisConfig) => Promise<TestServer>, oauth: Record<string, unknown> = {}): OAuthBroker {
+  const broker = {} as OAuthBroker;
+  beforeAll(async () => {
+    broker.idp = await createTestIdp('corp');
+    broker.config = oauthConfig(broker.idp, oauth);
+    broker.server = await start(broker.config);
+  });
+  afterAll(() => broker.server.close());
+  return broker;
+}
+
+/** What an MCP request's refusal looks like on the wire: status, RFC 6750 error, challenge (null when it was accepted). */
+export function mcpRefusal(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => null,
+    (error: unknown) => (error instanceof McpAuthError ? { status: error.status, error: error.error, challenge: error.challenge } : error),
+  );
 }
