@@ -55,7 +55,8 @@ export function oauthRoutes(deps: OAuthRouteDeps): Router {
   router.get(['/.well-known/oauth-authorization-server', '/.well-known/oauth-authorization-server/*rest', '/.well-known/openid-configuration', '/.well-known/openid-configuration/*rest'], metadata(asMetadata));
   router.get('/.well-known/oauth-protected-resource', metadata(protectedResourceMetadata(deps.resources.federated, deps.issuer, deps.resources)));
   router.get('/.well-known/oauth-protected-resource/*rest', (req, res) => {
-    const resource = deps.resources.canonical(`${deps.issuer}${req.path.slice('/.well-known/oauth-protected-resource'.length)}`);
+    // RFC 9728 §3.1: the resource's path follows the well-known prefix, on the resource's origin.
+    const resource = deps.resources.canonical(`${new URL(deps.issuer).origin}${req.path.slice('/.well-known/oauth-protected-resource'.length)}`);
     if (!resource) return void res.status(404).json({ error: 'not found' });
     metadata(protectedResourceMetadata(resource, deps.issuer, deps.resources))(req, res, () => {});
   });

@@ -16,6 +16,8 @@ export const ACCESS_TOKEN_PREFIX = 'pco';
 const REFRESH_TOKEN_PREFIX = 'pcr';
 /** Long enough for a redirect and one token request (RFC 6749 §4.1.2: at most 10 minutes). */
 const CODE_TTL_MS = 60_000;
+/** How long a redeemed code is remembered, so a replay of it can revoke what it bought. */
+const REDEEMED_CODE_TTL_MS = 10 * 60_000;
 /** RFC 7636 §4.1. */
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 const CODE = /^[A-Za-z0-9_-]{43}$/;
@@ -62,8 +64,9 @@ export class OAuthTokens {
     const { code, code_verifier: verifier, redirect_uri: redirectUri } = params;
     if (typeof code !== 'string') throw new OAuthError('invalid_request', 'code is missing');
     if (typeof verifier !== 'string') throw new OAuthError('invalid_request', 'code_verifier is missing (PKCE is required)');
-    const grant = CODE.test(code) ? await this.deps.store.codes.take(hashSecret(code)) : null;
-    if (!grant) throw new OAuthError('invalid_grant', 'unknown, used or expired code', 'code_unknown');
+    const key = CODE.test(code) ? hashSecret(code) : null;
+    const grant = key ? await this.deps.store.codes.take(key) : null;
+    if (!key || !grant) throw await this.replayedCode(key, client);
     const refuse = (description: string, reason: string) => this.refused(new OAuthError('invalid_grant', description, reason), grant.user.email, client);
     if (grant.clientId !== client.clientId) throw await refuse('the code was issued to another client', 'code_client_mismatch');
     if (redirectUri !== grant.redirectUri) throw await refuse('redirect_uri differs from the authorization request', 'redirect_uri_mismatch');
@@ -81,7 +84,21 @@ export class OAuthTokens {
       expiresAt: Math.min(grant.sessionExpiresAt, now + this.deps.config.refreshTokenMaxSeconds * 1000),
     };
     if (family.expiresAt <= now) throw await refuse('the sign-in behind this code has ended', 'session_ended');
-    return this.issue(family, 'oauth.token.issued');
+    const tokens = await this.issue(family, 'oauth.token.issued');
+    await this.deps.store.codes.put(redeemedKey(key), { ...grant, redeemedInto: family.id, expiresAt: now + REDEEMED_CODE_TTL_MS });
+    return tokens;
+  }
+
+  /**
+   * A code that is not there: unknown or expired, or used already. A used code presented
+   * again means someone else holds it: what it bought is revoked (RFC 6749 §4.1.2).
+   */
+  private async replayedCode(key: string | null, client: OAuthClientRecord): Promise<OAuthError> {
+    const redeemed = key ? await this.deps.store.codes.get(redeemedKey(key)) : null;
+    if (!redeemed?.redeemedInto) return new OAuthError('invalid_grant', 'unknown, used or expired code', 'code_unknown');
+    const family = await this.deps.store.families.get(redeemed.redeemedInto);
+    if (family) await this.revokeFamily(family, 'code_reused');
+    return this.refused(new OAuthError('invalid_grant', 'this code was already used: the tokens issued for it are revoked', 'code_reused'), redeemed.user.email, client);
   }
 
   /** grant_type=refresh_token, rotating (OAuth 2.1 §4.3.1): a refresh token works once; a replay ends its family. */
@@ -202,7 +219,7 @@ export class OAuthTokens {
     return { access_token: access.value, token_type: 'Bearer', expires_in: Math.max(1, Math.floor((expiresAt - now) / 1000)), refresh_token: refresh.value, scope: family.scope };
   }
 
-  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'refresh_token_reused'): Promise<void> {
+  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'refresh_token_reused' | 'code_reused'): Promise<void> {
     await this.deps.audit.append({
       type: 'oauth.token.revoked',
       outcome: 'SUCCESS',
@@ -214,6 +231,10 @@ export class OAuthTokens {
       if (await this.deps.store.accessTokens.take(id)) this.deps.events.ended({ kind: 'oauth', id, reason: 'revoked' });
     }
   }
+}
+
+function redeemedKey(codeHash: string): string {
+  return `redeemed:${codeHash}`;
 }
 
 function clientData(client: { clientId: string; clientName: string }): { clientId: string; clientName: string } {

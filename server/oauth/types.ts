@@ -29,6 +29,8 @@ export interface AuthorizationCodeRecord {
   user: UserIdentity;
   /** When the browser sign-in behind it ends: no token of this authorization outlives it. */
   sessionExpiresAt: number;
+  /** Set on the record kept after the code was redeemed: the family a replay of the code revokes. */
+  redeemedInto?: string;
   expiresAt: number;
 }
 

@@ -120,7 +120,7 @@ describe('OAuth refusals: each with the error its RFC names', () => {
     }
   });
 
-  it('trades a code once, only with its verifier, its redirect URI and its client', async () => {
+  it('trades a code once (a replay revokes what it bought), only with its verifier, its redirect URI and its client', async () => {
     const { code } = await codeFor();
     expect(await exchange(code, pkcePair().verifier)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     const second = await codeFor();
@@ -130,8 +130,15 @@ describe('OAuth refusals: each with the error its RFC names', () => {
     const fourth = await codeFor();
     expect(await postForm(server.url, '/oauth/token', { grant_type: 'authorization_code', code: fourth.code, client_id: clientId, redirect_uri: REDIRECT })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     const fifth = await codeFor();
-    expect(await exchange(fifth.code, fifth.verifier)).toMatchObject({ status: 200 });
+    const bought = await exchange(fifth.code, fifth.verifier);
+    expect(bought).toMatchObject({ status: 200 });
+    const { mcpAuthenticator } = mcpIdentity(config, server.stores, clock);
+    await mcpAuthenticator.authenticate(bearer(bought.body.access_token as string), resourceUrl('a'));
+    // A replayed code: refused, and what it bought is revoked (RFC 6749 §4.1.2).
     expect(await exchange(fifth.code, fifth.verifier)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await failure(mcpAuthenticator.authenticate(bearer(bought.body.access_token as string), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await postForm(server.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: bought.body.refresh_token as string, client_id: clientId })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect((await auditChain(server.stores)).find((e) => e.type === 'oauth.token.refused' && e.data.reason === 'code_reused')).toBeTruthy();
   });
 
   it('refuses a bad client (invalid_client, 401) and an unknown grant type', async () => {
