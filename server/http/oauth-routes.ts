@@ -189,7 +189,8 @@ function consentPage(res: Response, principal: Principal, request: Authorization
     res,
     'Allow access to MCP servers?',
     `<h1>Allow <strong>${html(request.client.clientName)}</strong> to use Portcullis as ${html(principal.user.email)}?</h1>` +
-      `<dl><dt>Application</dt><dd>${html(request.client.clientName)}</dd>` +
+      // The name is whatever the application says it is; the client id and redirect are what bind it.
+      `<dl><dt>Application (its own name for itself)</dt><dd>${html(request.client.clientName)}</dd>` +
       `<dt>Client id (${how})</dt><dd><code>${html(request.client.clientId)}</code></dd>` +
       `<dt>Sends you back to</dt><dd><code>${html(request.redirectUri)}</code></dd>` +
       `<dt>MCP endpoint</dt><dd><code>${html(request.resource)}</code></dd>` +
