@@ -350,7 +350,10 @@ export class SessionCore {
   }
 
   audit(event: SessionAuditEvent): Promise<unknown> {
-    return this.deps.audit.append({ ...event, server: event.server !== undefined ? event.server : this.home, actor: this.principal.user.email, sessionId: this.id });
+    const { credential } = this.principal;
+    // Which OAuth client acts for the user: on every MCP event, so a SIEM can tell Claude Code from Cursor.
+    const data = credential.kind === 'oauth' ? { ...event.data, oauthClient: credential.client } : event.data;
+    return this.deps.audit.append({ ...event, data, server: event.server !== undefined ? event.server : this.home, actor: this.principal.user.email, sessionId: this.id });
   }
 
   sendToClient(message: object): void {

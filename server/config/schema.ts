@@ -363,6 +363,50 @@ const auditSection = z
   })
   .default({ redactKeys: [] });
 
+/** The hosted callbacks of Claude (claude.ai and claude.com), allowed only with `oauth.allowClaudeHostedCallback`. */
+export const CLAUDE_HOSTED_CALLBACKS = ['https://claude.ai/api/mcp/auth_callback', 'https://claude.com/api/mcp/auth_callback'];
+
+const OAUTH_DEFAULTS = {
+  enabled: true,
+  accessTokenTtlSeconds: 600,
+  refreshTokenMaxSeconds: 30 * 86400,
+  consentTtlSeconds: 90 * 86400,
+  registeredClientTtlSeconds: 180 * 86400,
+  allowClaudeHostedCallback: false,
+  allowedWebRedirectOrigins: [] as string[],
+  clientMetadataDocuments: { maxBytes: 5 * 1024, timeoutMs: 5_000, cacheSeconds: 300, allowLoopback: false },
+};
+
+/**
+ * The broker as OAuth 2.1 authorization server for MCP clients (server/oauth,
+ * docs/oauth.md). Tokens are short-lived; refresh tokens never outlive the browser
+ * sign-in that approved them, nor `refreshTokenMaxSeconds`.
+ */
+const oauthSection = z
+  .strictObject({
+    enabled: z.boolean({ error: 'expected true or false' }).default(OAUTH_DEFAULTS.enabled),
+    accessTokenTtlSeconds: positiveInt(86400).default(OAUTH_DEFAULTS.accessTokenTtlSeconds),
+    refreshTokenMaxSeconds: positiveInt(365 * 86400).default(OAUTH_DEFAULTS.refreshTokenMaxSeconds),
+    consentTtlSeconds: positiveInt(365 * 86400).default(OAUTH_DEFAULTS.consentTtlSeconds),
+    registeredClientTtlSeconds: positiveInt(3650 * 86400).default(OAUTH_DEFAULTS.registeredClientTtlSeconds),
+    // Hosted (web) callbacks send the code to a third party's server: off unless the operator trusts it.
+    allowClaudeHostedCallback: z.boolean({ error: 'expected true or false' }).default(OAUTH_DEFAULTS.allowClaudeHostedCallback),
+    allowedWebRedirectOrigins: z
+      .array(httpUrl.refine((v) => new URL(v).protocol === 'https:' && new URL(v).origin === v.replace(/\/$/, ''), 'expected an https origin such as https://app.example.com'))
+      .default([]),
+    // Client ID Metadata Documents are fetched from wherever a client_id points: bounded, and never inside our network.
+    clientMetadataDocuments: z
+      .strictObject({
+        maxBytes: positiveInt(1024 * 1024).default(OAUTH_DEFAULTS.clientMetadataDocuments.maxBytes),
+        timeoutMs: positiveInt(60_000).default(OAUTH_DEFAULTS.clientMetadataDocuments.timeoutMs),
+        cacheSeconds: nonNegativeInt(86400).default(OAUTH_DEFAULTS.clientMetadataDocuments.cacheSeconds),
+        // Development only (checked below): http and loopback/private addresses, for a client served on this machine.
+        allowLoopback: z.boolean({ error: 'expected true or false' }).default(false),
+      })
+      .default(OAUTH_DEFAULTS.clientMetadataDocuments),
+  })
+  .default(OAUTH_DEFAULTS);
+
 const rateLimit = z.strictObject({
   points: positiveInt(1_000_000),
   durationSeconds: positiveInt(86_400),
@@ -424,6 +468,7 @@ export const configSchema = z
     graphql: graphqlSection,
     rateLimits: rateLimitsSection,
     logging: loggingSection,
+    oauth: oauthSection,
   })
   .superRefine((config, ctx) => {
     const unique = (items: { value: string; path: (string | number)[] }[], what: string) => {
@@ -445,6 +490,9 @@ export const configSchema = z
         if (idp.id === DEV_IDP_ID) ctx.addIssue({ code: 'custom', path: ['identityProviders', i, 'id'], message: `"${DEV_IDP_ID}" is reserved for devIdp` });
       });
       unique(config.devIdp.users.map((u, i) => ({ value: u.nameId, path: ['devIdp', 'users', i, 'nameId'] })), 'demo user');
+    }
+    if (config.oauth.clientMetadataDocuments.allowLoopback && !isLoopbackHost(new URL(config.server.publicUrl).hostname)) {
+      ctx.addIssue({ code: 'custom', path: ['oauth', 'clientMetadataDocuments', 'allowLoopback'], message: 'development only: allowed when the public URL is a loopback address' });
     }
     unique(config.servers.map((s, i) => ({ value: s.name, path: ['servers', i, 'name'] })), 'server name');
     // The federated endpoint names the broker's own tools portcullis__<tool>.

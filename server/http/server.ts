@@ -24,6 +24,10 @@ import type { PortcullisConfig } from '../config/schema.js';
 import { createDevIdp } from '../dev-idp/dev-idp.js';
 import { CredentialWatch } from '../identity/credential-watch.js';
 import { createIdentity } from '../identity/index.js';
+import type { Identity } from '../identity/index.js';
+import { OAuthAuthorization } from '../oauth/authorization.js';
+import { OAuthClients } from '../oauth/clients.js';
+import { oauthRoutes } from './oauth-routes.js';
 import { ConfiguredCallLimits } from '../limits/call-limits.js';
 import { LeaseKeeper } from '../limits/lease-keeper.js';
 import type { Logger } from '../log.js';
@@ -86,6 +90,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     logger,
   });
 
+  const oauth = config.oauth.enabled ? createOAuthRoutes(config, stores, clock, identity, identityProviders.map((idp) => idp.id), logger) : null;
+
   const policy = new AccessPolicy(config);
   const events = new AccessEvents(stores.events);
   // The broker's own look at the servers' tools: read-only grants fix which tools are read-only when issued.
@@ -113,7 +119,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const app = createApp({
     apollo,
     services,
-    routers: [saml, cliLogin, ...(devIdp ? [devIdp.router] : [])],
+    routers: [saml, cliLogin, ...(oauth ? [oauth] : []), ...(devIdp ? [devIdp.router] : [])],
     stores,
     graphqlLimiter,
     metrics: createMetrics(),
@@ -162,6 +168,23 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       await stopCheckpoints();
     },
   };
+}
+
+/** The authorization server's routes (`oauth.enabled`), over the identity services' token store. */
+function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, idpIds: string[], logger: Logger) {
+  const issuer = config.server.publicUrl.replace(/\/+$/, '');
+  const clients = new OAuthClients({ clients: stores.oauth.clients, audit: stores.audit, clock, config: config.oauth });
+  const authorization = new OAuthAuthorization({
+    clients,
+    tokens: identity.oauthTokens,
+    consents: stores.oauth.consents,
+    resources: identity.resources,
+    audit: stores.audit,
+    clock,
+    issuer,
+    config: config.oauth,
+  });
+  return oauthRoutes({ issuer, publicUrl: config.server.publicUrl, idpIds, resources: identity.resources, clients, authorization, tokens: identity.oauthTokens, authenticator: identity.authenticator, logger });
 }
 
 /** Only when the config enables it, which it allows only on a loopback address (config/schema.ts). */

@@ -8,6 +8,20 @@ export function bearerChallenge(refusal: { error: 'invalid_token' | 'invalid_req
   return `Bearer realm="portcullis", error="${refusal.error}", error_description="${quoted(refusal.description)}"`;
 }
 
+/**
+ * The challenge of an MCP endpoint (MCP authorization spec, RFC 9728 §5.1): where its
+ * protected resource metadata is, and the scope a token needs, so a client can discover
+ * the authorization server and ask for the right thing. A 403 carries
+ * `error="insufficient_scope"` (RFC 6750 §3.1).
+ */
+export function mcpBearerChallenge(
+  resource: { metadataUrl: string; scope: string },
+  refusal: { error: 'invalid_token' | 'invalid_request' | 'insufficient_scope'; description: string } | null,
+): string {
+  const error = refusal ? `, error="${refusal.error}", error_description="${quoted(refusal.description)}"` : '';
+  return `Bearer realm="portcullis", resource_metadata="${quoted(resource.metadataUrl)}", scope="${quoted(resource.scope)}"${error}`;
+}
+
 /** RFC 7230 quoted-string content: printable ASCII without `"` and `\` (never worth escaping here). */
 function quoted(text: string): string {
   return text.replace(/[^\x20-\x7e]|["\\]/g, '').slice(0, 200);

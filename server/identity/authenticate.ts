@@ -3,6 +3,7 @@ import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { SessionCookie } from '../http/session-cookie.js';
 import type { ApiTokenService } from './api-tokens.js';
 import type { LoginSessionService } from './login-sessions.js';
+import { OAuthTokens } from '../oauth/tokens.js';
 import type { Principal } from './principal.js';
 
 /** The credential a request presented, before it is checked against the store. */
@@ -18,7 +19,7 @@ export class Authenticator {
   private readonly publicOrigin: string;
 
   constructor(
-    private readonly deps: { sessions: LoginSessionService; tokens: ApiTokenService; cookie: SessionCookie; publicUrl: string },
+    private readonly deps: { sessions: LoginSessionService; tokens: ApiTokenService; oauthTokens: Pick<OAuthTokens, 'isLive'>; cookie: SessionCookie; publicUrl: string },
   ) {
     this.publicOrigin = new URL(deps.publicUrl).origin;
   }
@@ -40,12 +41,15 @@ export class Authenticator {
 
   /** Is the credential behind a live connection still valid in the store? */
   isLive(credential: Principal['credential']): Promise<boolean> {
+    if (credential.kind === 'oauth') return this.deps.oauthTokens.isLive(credential.id);
     return credential.kind === 'token' ? this.deps.tokens.isLive(credential.id) : this.deps.sessions.isLive(credential.id);
   }
 
   /** The principal behind a presented credential; null when none was presented. */
   async resolve(credential: PresentedCredential): Promise<Principal | null> {
     if (credential === null) return null;
+    // RFC 8707: an OAuth access token's audience is one MCP endpoint, never this API.
+    if (credential.kind === 'bearer' && OAuthTokens.isAccessToken(credential.value)) throw new UnauthenticatedError('an OAuth access token is valid only at the MCP endpoint it was issued for: use an API token here');
     const principal = credential.kind === 'bearer' ? await this.deps.tokens.resolve(credential.value) : await this.deps.sessions.resolve(credential.value);
     if (!principal) throw new UnauthenticatedError(credential.kind === 'bearer' ? 'invalid or expired API token' : 'invalid or expired session');
     return principal;

@@ -9,8 +9,9 @@ type Credential = Principal['credential'];
 
 /** What a person reads when a live connection closes because its credential ended. */
 export function describeCredentialEnd(kind: Credential['kind'], why: CredentialEnd): string {
-  if (why === 'expired') return kind === 'token' ? 'API token expired' : 'sign-in session expired';
-  return kind === 'token' ? 'API token revoked' : 'signed out';
+  const what = { token: 'API token', oauth: 'OAuth access token', session: null }[kind];
+  if (why === 'expired') return what ? `${what} expired` : 'sign-in session expired';
+  return what ? `${what} revoked` : 'signed out';
 }
 
 type OnEnd = (why: CredentialEnd) => void;

@@ -9,6 +9,9 @@ import { CliLoginService } from './cli-login.js';
 import { CredentialEvents } from './credential-events.js';
 import { LoginSessionService } from './login-sessions.js';
 import { Principals } from './principal.js';
+import { McpResources } from '../oauth/resources.js';
+import { OAuthTokens } from '../oauth/tokens.js';
+import { McpRequestAuthenticator } from '../oauth/mcp-authenticate.js';
 
 export interface Identity {
   cookie: SessionCookie;
@@ -18,6 +21,12 @@ export interface Identity {
   cliLogin: CliLoginService;
   /** Revoked tokens and ended sessions, across instances. */
   credentialEvents: CredentialEvents;
+  /** The MCP endpoints, as OAuth protected resources. */
+  resources: McpResources;
+  /** OAuth codes and tokens (server/oauth): issued by the authorization server, presented at MCP endpoints. */
+  oauthTokens: OAuthTokens;
+  /** Who calls an MCP HTTP endpoint: an OAuth access token for that resource, or an API token with `mcp`. */
+  mcpAuthenticator: McpRequestAuthenticator;
 }
 
 /** The identity services, wired to their stores, the audit log, the clock and the IdPs this instance trusts. */
@@ -27,12 +36,17 @@ export function createIdentity(config: PortcullisConfig, stores: Stores, clock: 
   const principals = new Principals({ idps, roles: config.roles });
   const sessions = new LoginSessionService({ sessions: stores.sessions, audit: stores.audit, clock, principals, ttlSeconds: config.session.ttlSeconds, events: credentialEvents });
   const tokens = new ApiTokenService({ tokens: stores.tokens, audit: stores.audit, clock, principals, maxTtlSeconds: config.apiTokens.maxTtlSeconds, events: credentialEvents });
+  const resources = new McpResources(config.server.publicUrl, config.servers);
+  const oauthTokens = new OAuthTokens({ store: stores.oauth, audit: stores.audit, clock, principals, events: credentialEvents, resources, config: config.oauth });
   return {
     cookie,
     sessions,
     tokens,
-    authenticator: new Authenticator({ sessions, tokens, cookie, publicUrl: config.server.publicUrl }),
+    authenticator: new Authenticator({ sessions, tokens, oauthTokens, cookie, publicUrl: config.server.publicUrl }),
     cliLogin: new CliLoginService({ codes: stores.cliLoginCodes, sessions, tokens, clock }),
     credentialEvents,
+    resources,
+    oauthTokens,
+    mcpAuthenticator: new McpRequestAuthenticator({ oauth: oauthTokens, apiTokens: tokens, resources }),
   };
 }

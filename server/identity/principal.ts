@@ -13,7 +13,16 @@ export interface Principal {
   /** A browser session holds every scope; a token only those it was given. */
   scopes: ReadonlySet<ApiTokenScope>;
   /** The credential it came through, and when that credential ends (live connections close then). */
-  credential: { kind: 'session' | 'token'; id: string; expiresAt: number };
+  credential: { kind: 'session' | 'token'; id: string; expiresAt: number } | OAuthCredential;
+}
+
+/** An OAuth access token (server/oauth), and the client it was issued to (audited with every MCP event). */
+export interface OAuthCredential {
+  kind: 'oauth';
+  /** The access token's public id (never the token or its hash). */
+  id: string;
+  expiresAt: number;
+  client: { id: string; name: string };
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { AccessRequestRecord, GrantRecord } from '../access/types.js';
 import type { AuditLog } from '../audit/types.js';
+import type { AccessTokenRecord, AuthorizationCodeRecord, ConsentRecord, OAuthClientRecord, RefreshTokenRecord, TokenFamilyRecord } from '../oauth/types.js';
 
 export interface UserIdentity {
   /** `${idp}:${nameId}`: stable across logins, unique across federated IdPs. */
@@ -167,6 +168,33 @@ export interface RateLimitStore {
   limiter(name: string, limit: RateLimit): RateLimiter;
 }
 
+/** Records under a key until their `expiresAt`, as every instance sees them. */
+export interface ExpiringRecords<T extends { expiresAt: number }> {
+  /** Throws StoreFullError when a bounded collection holds its capacity of live records. */
+  put(key: string, value: T): Promise<void>;
+  /** The record, or null when unknown or expired. */
+  get(key: string): Promise<T | null>;
+  /** Atomically removes and returns the record: of racing takers exactly one gets it. */
+  take(key: string): Promise<T | null>;
+}
+
+/**
+ * The OAuth authorization server's state (server/oauth): shared, so any instance serves
+ * any step of a flow and a revocation holds everywhere at once. Codes are keyed by their
+ * SHA-256, tokens by their id with the SHA-256 of their secret: neither is stored itself.
+ */
+export interface OAuthStores {
+  /** Clients registered by RFC 7591, and metadata documents fetched for URL client ids (bounded: anyone may register). */
+  clients: ExpiringRecords<OAuthClientRecord>;
+  /** Authorization codes (bounded: one per consent, each lives a minute). */
+  codes: ExpiringRecords<AuthorizationCodeRecord>;
+  families: ExpiringRecords<TokenFamilyRecord>;
+  accessTokens: ExpiringRecords<AccessTokenRecord>;
+  refreshTokens: ExpiringRecords<RefreshTokenRecord>;
+  /** Remembered consents, by a hash of (user, client, resource, scope). */
+  consents: ExpiringRecords<ConsentRecord>;
+}
+
 /**
  * Cross-instance events (pub/sub): fire-and-forget hints, never the source of truth. An
  * EventTarget, so graphql-yoga's createPubSub can sit on it.
@@ -181,6 +209,7 @@ export interface Stores {
   /** Codes `portcullis login` exchanges for a token (server/identity/cli-login.ts). */
   cliLoginCodes: OneTimeValueStore;
   assertionReplay: AssertionReplayCache;
+  oauth: OAuthStores;
   /** Per-user caps across instances (server/limits). */
   leases: LeaseStore;
   /** Per-client-address (and later per-user, per-tool) call budgets, counted across instances. */

@@ -7,6 +7,7 @@ import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/
 import { InvalidCursorError, InvalidInputError, StoreFullError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
 import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
+import type { AccessTokenRecord } from '../../server/oauth/types.js';
 import { auditKeyPair } from '../support/audit-keys.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -224,6 +225,60 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         await values.put('_more', 'corp', fx.clock.now() + 60_000);
         expect(await values.get('_more')).toBe('corp');
         await fx.stores.cliLoginCodes.put('_other-kind', 'cli', fx.clock.now() + 60_000);
+      });
+    });
+
+    describe('OAuth records (clients, codes, token families, tokens, consents)', () => {
+      const accessToken = (clock: ManualClock): AccessTokenRecord => ({
+        id: 'at1',
+        secretHash: 'hash-at1',
+        familyId: 'f1',
+        clientId: 'pcc_client',
+        clientName: 'Client',
+        resource: 'https://broker.example.com/mcp/a',
+        scope: 'mcp',
+        user: alice,
+        issuedAt: clock.now(),
+        expiresAt: clock.now() + 600_000,
+      });
+
+      it('returns a record with every field intact, until its expiresAt', async () => {
+        const record = accessToken(fx.clock);
+        await fx.stores.oauth.accessTokens.put(record.id, record);
+        expect(await fx.stores.oauth.accessTokens.get('at1')).toEqual(record);
+        expect(await fx.stores.oauth.refreshTokens.get('at1')).toBeNull();
+        fx.clock.advance(600_000 - 1);
+        expect(await fx.stores.oauth.accessTokens.get('at1')).not.toBeNull();
+        fx.clock.advance(1);
+        expect(await fx.stores.oauth.accessTokens.get('at1')).toBeNull();
+      });
+
+      it('answers one take only, however many race for it (a code is redeemed once, a refresh token rotated once)', async () => {
+        await fx.stores.oauth.refreshTokens.put('rt1', { secretHash: 'h', familyId: 'f1', clientId: 'c', rotated: false, expiresAt: fx.clock.now() + HOUR });
+        const takes = await Promise.all([1, 2, 3, 4, 5, 6].map(() => fx.stores.oauth.refreshTokens.take('rt1')));
+        expect(takes.filter((t) => t !== null)).toHaveLength(1);
+        expect(await fx.stores.oauth.refreshTokens.get('rt1')).toBeNull();
+      });
+
+      it('bounds registered clients and pending codes (anyone may create them), evicting none', async () => {
+        const client = (id: string) => ({ clientId: id, clientName: id, redirectUris: ['http://127.0.0.1/cb'], registration: 'dcr' as const, createdAt: fx.clock.now(), expiresAt: fx.clock.now() + 60_000 });
+        for (let i = 0; i < CONTRACT_ONE_TIME_CAPACITY; i++) await fx.stores.oauth.clients.put(`c${i}`, client(`c${i}`));
+        await expect(fx.stores.oauth.clients.put('extra', client('extra'))).rejects.toBeInstanceOf(StoreFullError);
+        expect(await fx.stores.oauth.clients.get('c0')).toMatchObject({ clientId: 'c0' });
+        fx.clock.advance(60_000);
+        await fx.stores.oauth.clients.put('extra', client('extra'));
+      });
+
+      it('keeps tokens and consents across a restart; a taken one stays gone', async () => {
+        const record = accessToken(fx.clock);
+        await fx.stores.oauth.accessTokens.put(record.id, record);
+        await fx.stores.oauth.accessTokens.put('at2', { ...record, id: 'at2' });
+        await fx.stores.oauth.accessTokens.take('at2');
+        await fx.stores.oauth.consents.put('k', { grantedAt: fx.clock.now(), expiresAt: fx.clock.now() + HOUR });
+        const again = await restart();
+        expect(await again.oauth.accessTokens.get('at1')).toEqual(record);
+        expect(await again.oauth.accessTokens.get('at2')).toBeNull();
+        expect(await again.oauth.consents.get('k')).not.toBeNull();
       });
     });
 

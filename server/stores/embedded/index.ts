@@ -10,6 +10,7 @@ import { EmbeddedAccessStore } from './access-store.js';
 import { FileAuditLog } from './file-audit-log.js';
 import { StateJournal } from './state-journal.js';
 import { EmbeddedLeaseStore } from './lease-store.js';
+import { embeddedOAuthStores, OAUTH_COLLECTIONS } from './oauth-stores.js';
 import {
   EmbeddedApiTokenStore,
   EmbeddedAssertionReplayCache,
@@ -18,7 +19,7 @@ import {
 } from './identity-stores.js';
 
 /** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
-const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants'];
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants', ...OAUTH_COLLECTIONS];
 
 /**
  * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
@@ -40,6 +41,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     samlRequests: new EmbeddedOneTimeValues(journal, 'saml-requests', capacity),
     cliLoginCodes: new EmbeddedOneTimeValues(journal, 'cli-login-codes', capacity),
     assertionReplay: new EmbeddedAssertionReplayCache(journal),
+    oauth: embeddedOAuthStores(journal, capacity),
     leases: new EmbeddedLeaseStore(options.clock),
     rateLimits: new FlexibleRateLimits(({ name, points, duration }) => new RateLimiterMemory({ keyPrefix: name, points, duration })),
     audit,

@@ -138,11 +138,15 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3], 'GT')
 return 1
 `);
 
-export class RedisOneTimeValues implements OneTimeValueStore {
-  private readonly records: RedisJsonRecords<{ value: string; expiresAt: number }>;
+/**
+ * JSON records of which at most `capacity` may be live at once (anyone can create them:
+ * sign-in starts, client registrations). Records live at `${prefix}${kind}:KEY`, their
+ * index at `${prefix}${kind}-index`.
+ */
+export class RedisBoundedRecords<T extends { expiresAt: number }> {
+  private readonly records: RedisJsonRecords<T>;
   private readonly index: string;
 
-  /** Values live at `${prefix}${kind}:KEY`, their index at `${prefix}${kind}-index`. */
   constructor(
     private readonly redis: Redis,
     private readonly clock: Clock,
@@ -154,10 +158,32 @@ export class RedisOneTimeValues implements OneTimeValueStore {
     this.index = `${prefix}${kind}-index`;
   }
 
-  async put(key: string, value: string, expiresAt: number): Promise<void> {
-    const args = [this.clock.now(), expiresAt, this.records.ttlMs(expiresAt), key, this.capacity, JSON.stringify({ value, expiresAt })];
-    const stored = await guarded('one-time value put', () => putBounded(this.redis, [this.records.key(key), this.index], args));
+  async put(key: string, value: T): Promise<void> {
+    const args = [this.clock.now(), value.expiresAt, this.records.ttlMs(value.expiresAt), key, this.capacity, JSON.stringify(value)];
+    const stored = await guarded('bounded put', () => putBounded(this.redis, [this.records.key(key), this.index], args));
     if (stored !== 1) throw new StoreFullError();
+  }
+
+  get(key: string): Promise<T | null> {
+    return this.records.get(key);
+  }
+
+  async take(key: string): Promise<T | null> {
+    const taken = await this.records.take(key);
+    if (taken) await guarded('bounded take', () => this.redis.zrem(this.index, key));
+    return taken;
+  }
+}
+
+export class RedisOneTimeValues implements OneTimeValueStore {
+  private readonly records: RedisBoundedRecords<{ value: string; expiresAt: number }>;
+
+  constructor(redis: Redis, clock: Clock, prefix: string, kind: string, capacity: number) {
+    this.records = new RedisBoundedRecords(redis, clock, prefix, kind, capacity);
+  }
+
+  put(key: string, value: string, expiresAt: number): Promise<void> {
+    return this.records.put(key, { value, expiresAt });
   }
 
   async get(key: string): Promise<string | null> {
@@ -165,9 +191,7 @@ export class RedisOneTimeValues implements OneTimeValueStore {
   }
 
   async take(key: string): Promise<string | null> {
-    const taken = await this.records.take(key);
-    if (taken) await guarded('one-time value take', () => this.redis.zrem(this.index, key));
-    return taken?.value ?? null;
+    return (await this.records.take(key))?.value ?? null;
   }
 }
 

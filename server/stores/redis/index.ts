@@ -14,6 +14,7 @@ import {
   RedisOneTimeValues,
 } from './identity-stores.js';
 import { RedisLeaseStore } from './lease-store.js';
+import { redisOAuthStores } from './oauth-stores.js';
 import { StreamAuditLog } from './stream-audit-log.js';
 import { RedisAccessStore } from './access-store.js';
 import { RedisEventBus } from './event-bus.js';
@@ -44,6 +45,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     samlRequests: new RedisOneTimeValues(redis, clock, prefix, 'saml-request', capacity),
     cliLoginCodes: new RedisOneTimeValues(redis, clock, prefix, 'cli-login-code', capacity),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
+    oauth: redisOAuthStores(redis, clock, prefix, capacity),
     leases: new RedisLeaseStore(redis, clock, prefix),
     rateLimits: new FlexibleRateLimits(
       ({ name, points, duration }) =>

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../clock.js';
+import type { PortcullisConfig } from '../config/schema.js';
+import type { ExpiringRecords } from '../stores/types.js';
+import { fetchClientMetadata } from './client-metadata-fetch.js';
+import { OAuthError } from './oauth-error.js';
+import { redirectUriMatches, redirectUriProblem } from './redirect-uris.js';
+import type { OAuthClientRecord } from './types.js';
+
+const MAX_REDIRECT_URIS = 20;
+const MAX_NAME_LENGTH = 100;
+const CLIENT_ID_PREFIX = 'pcc_';
+const REGISTERED_ID = /^pcc_[A-Za-z0-9_-]{22}$/;
+
+/** What RFC 7591 §3.2.1 answers: the client as registered (our values where we chose them). */
+export interface RegistrationResponse {
+  client_id: string;
+  client_id_issued_at: number;
+  client_name: string;
+  redirect_uris: string[];
+  grant_types: string[];
+  response_types: string[];
+  token_endpoint_auth_method: 'none';
+}
+
+/**
+ * The clients the authorization server knows: registered by RFC 7591 (open registration,
+ * as MCP clients expect), or named by the https URL of their Client ID Metadata Document
+ * (draft-ietf-oauth-client-id-metadata-document), fetched with SSRF guards and cached in
+ * the shared store. Every client is public: PKCE, not a secret, binds its code.
+ */
+export class OAuthClients {
+  constructor(
+    private readonly deps: { clients: ExpiringRecords<OAuthClientRecord>; audit: AuditLog; clock: Clock; config: PortcullisConfig['oauth'] },
+  ) {}
+
+  /** RFC 7591 registration. Redirect URIs this broker does not allow are left out; none left is an error. */
+  async register(body: unknown): Promise<RegistrationResponse> {
+    const metadata = this.checkMetadata(body, 'invalid_client_metadata');
+    const now = this.deps.clock.now();
+    const record: OAuthClientRecord = {
+      clientId: `${CLIENT_ID_PREFIX}${randomBytes(16).toString('base64url')}`,
+      clientName: metadata.clientName ?? 'Unnamed MCP client',
+      redirectUris: metadata.redirectUris,
+      registration: 'dcr',
+      createdAt: now,
+      expiresAt: now + this.deps.config.registeredClientTtlSeconds * 1000,
+    };
+    await this.audited(record);
+    await this.deps.clients.put(record.clientId, record);
+    return {
+      client_id: record.clientId,
+      client_id_issued_at: Math.floor(now / 1000),
+      client_name: record.clientName,
+      redirect_uris: record.redirectUris,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+
+  /** The client a request names; throws invalid_client for one we do not know or cannot use. */
+  async find(clientId: unknown): Promise<OAuthClientRecord> {
+    if (typeof clientId !== 'string' || clientId.length === 0) throw new OAuthError('invalid_request', 'client_id is missing');
+    if (REGISTERED_ID.test(clientId)) {
+      const client = await this.deps.clients.get(clientId);
+      if (client) return client;
+      throw new OAuthError('invalid_client', 'unknown client_id: register again', 'unknown_client');
+    }
+    if (/^https?:\/\//.test(clientId)) return this.fromMetadataDocument(clientId);
+    throw new OAuthError('invalid_client', 'unknown client_id', 'unknown_client');
+  }
+
+  /** The registered redirect URI a request's redirect_uri matches (RFC 8252 §7.3 for loopback), or null. */
+  static redirectUri(client: OAuthClientRecord, requested: unknown): string | null {
+    // Required even with one registered URI: the token request must repeat it (RFC 6749 §4.1.3).
+    if (typeof requested !== 'string') return null;
+    return client.redirectUris.some((registered) => redirectUriMatches(registered, requested)) ? requested : null;
+  }
+
+  private async fromMetadataDocument(clientId: string): Promise<OAuthClientRecord> {
+    const cached = await this.deps.clients.get(clientId);
+    if (cached) return cached;
+    const url = new URL(clientId);
+    // The document's URL is the client's identity: it must name a document, not a site.
+    if (url.pathname === '/' || url.hash !== '' || url.username !== '' || url.password !== '') throw new OAuthError('invalid_client', 'a URL client_id must be an https URL with a path', 'bad_client_id');
+    const document = await fetchClientMetadata(clientId, this.deps.config.clientMetadataDocuments);
+    const metadata = this.checkMetadata(document, 'invalid_client');
+    if ((document as Record<string, unknown>).client_id !== clientId) throw new OAuthError('invalid_client', 'the client metadata document names another client_id', 'client_metadata_mismatch');
+    const now = this.deps.clock.now();
+    const record: OAuthClientRecord = {
+      clientId,
+      clientName: metadata.clientName ?? url.host,
+      redirectUris: metadata.redirectUris,
+      registration: 'cimd',
+      createdAt: now,
+      expiresAt: now + Math.max(1, this.deps.config.clientMetadataDocuments.cacheSeconds) * 1000,
+    };
+    await this.audited(record);
+    if (this.deps.config.clientMetadataDocuments.cacheSeconds > 0) await this.deps.clients.put(clientId, record);
+    return record;
+  }
+
+  private audited(record: OAuthClientRecord): Promise<unknown> {
+    return this.deps.audit.append({
+      type: 'oauth.client.registered',
+      outcome: 'SUCCESS',
+      actor: null,
+      data: { clientId: record.clientId, clientName: record.clientName, registration: record.registration, redirectUris: record.redirectUris },
+      bounded: ['clientName', 'redirectUris'],
+    });
+  }
+
+  /** Client metadata as RFC 7591 §2 and the CIMD draft define it, reduced to what we use. */
+  private checkMetadata(body: unknown, error: 'invalid_client_metadata' | 'invalid_client'): { clientName?: string; redirectUris: string[] } {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new OAuthError(error, 'client metadata must be a JSON object');
+    const m = body as Record<string, unknown>;
+    const { redirect_uris: uris, client_name: name, grant_types: grants, response_types: responses, token_endpoint_auth_method: method } = m;
+    if (!Array.isArray(uris) || uris.length === 0 || uris.length > MAX_REDIRECT_URIS || !uris.every((u) => typeof u === 'string')) {
+      throw new OAuthError(error === 'invalid_client' ? error : 'invalid_redirect_uri', `redirect_uris must list 1 to ${MAX_REDIRECT_URIS} URIs`);
+    }
+    const allowed = (uris as string[]).filter((uri) => redirectUriProblem(uri, this.deps.config) === null);
+    if (allowed.length === 0) {
+      const problem = redirectUriProblem(uris[0] as string, this.deps.config);
+      throw new OAuthError(error === 'invalid_client' ? error : 'invalid_redirect_uri', `no redirect URI this broker allows: ${problem}`);
+    }
+    if (name !== undefined && (typeof name !== 'string' || name.trim().length === 0)) throw new OAuthError(error, 'client_name must be a non-empty string');
+    if (grants !== undefined && (!Array.isArray(grants) || !grants.includes('authorization_code'))) throw new OAuthError(error, 'grant_types must include authorization_code');
+    if (responses !== undefined && (!Array.isArray(responses) || !responses.includes('code'))) throw new OAuthError(error, 'response_types must include code');
+    // A metadata document is public: a secret in it is no secret (CIMD draft §4.1).
+    if (error === 'invalid_client' && (m.client_secret !== undefined || (method !== undefined && method !== 'none'))) {
+      throw new OAuthError(error, 'a client metadata document client is public: token_endpoint_auth_method must be none');
+    }
+    return { clientName: typeof name === 'string' ? printable(name).slice(0, MAX_NAME_LENGTH) : undefined, redirectUris: allowed };
+  }
+}
+
+/** A name shown on the consent page and written to the audit log: no control characters. */
+function printable(value: string): string {
+  return value.replace(/\p{Cc}/gu, '').trim();
+}

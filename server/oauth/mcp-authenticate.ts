@@ -1,0 +1,69 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { mcpBearerChallenge } from '../http/www-authenticate.js';
+import type { ApiTokenService } from '../identity/api-tokens.js';
+import type { Principal } from '../identity/principal.js';
+import { MCP_SCOPE } from './resources.js';
+import type { McpResources } from './resources.js';
+import { OAuthTokens } from './tokens.js';
+
+/** Why an MCP request was refused, as RFC 6750 §3.1 names it (null: no credential at all). */
+export type McpAuthFailure = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | null;
+
+/**
+ * An MCP HTTP request refused before it reaches the broker: answer `status` with
+ * `WWW-Authenticate: <challenge>` (and a JSON body naming `error`, if you like).
+ */
+export class McpAuthError extends Error {
+  constructor(
+    readonly status: 401 | 403,
+    readonly error: McpAuthFailure,
+    message: string,
+    /** The `WWW-Authenticate` value: resource_metadata, scope and (unless no credential was sent) the error. */
+    readonly challenge: string,
+  ) {
+    super(message);
+    this.name = 'McpAuthError';
+  }
+}
+
+/**
+ * Who is calling an MCP endpoint over HTTP. An OAuth access token counts only at the one
+ * resource it was issued for (RFC 8707 audience): a token for `/mcp/a` is refused at
+ * `/mcp/b`, and at `/graphql` (which knows only API tokens). API tokens with the `mcp`
+ * scope keep working, as on the WebSocket endpoints. The token itself never goes further:
+ * upstreams get their own configured credentials, never the client's.
+ */
+export class McpRequestAuthenticator {
+  constructor(private readonly deps: { oauth: OAuthTokens; apiTokens: ApiTokenService; resources: McpResources }) {}
+
+  /**
+   * The principal for a request to `resource` (a canonical URL from McpResources, such as
+   * `${publicUrl}/mcp/<server>` or `${publicUrl}/mcp`). Throws McpAuthError: 401 without a
+   * usable token, 403 for an API token lacking the `mcp` scope.
+   */
+  async authenticate(headers: IncomingHttpHeaders, resource: string): Promise<Principal> {
+    const challenge = { metadataUrl: this.deps.resources.metadataUrl(resource), scope: MCP_SCOPE };
+    const refuse = (status: 401 | 403, error: McpAuthFailure, message: string) =>
+      new McpAuthError(status, error, message, mcpBearerChallenge(challenge, error && { error, description: message }));
+    const header = headers.authorization;
+    if (header === undefined) throw refuse(401, null, 'this MCP endpoint needs an OAuth access token');
+    const bearer = /^Bearer ([\x21-\x7e]+)$/i.exec(header)?.[1];
+    if (!bearer) throw refuse(401, 'invalid_request', 'malformed Authorization: expected "Bearer <token>"');
+
+    if (OAuthTokens.isAccessToken(bearer)) {
+      const record = await this.deps.oauth.accessToken(bearer);
+      if (!record) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'unknown, expired or revoked access token'), null, null, { reason: 'unknown_or_expired', resource });
+      if (record.resource !== resource) {
+        throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'this access token was issued for another resource'), record.user.email, record, { reason: 'wrong_audience', resource, audience: record.resource });
+      }
+      const principal = this.deps.oauth.principalOf(record);
+      if (!principal) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'the user behind this token can no longer sign in'), record.user.email, record, { reason: 'user_not_allowed', resource });
+      if (!principal.scopes.has('mcp')) throw await this.deps.oauth.refused(refuse(403, 'insufficient_scope', `this access token lacks the "${MCP_SCOPE}" scope`), record.user.email, record, { reason: 'insufficient_scope', resource });
+      return principal;
+    }
+    const principal = await this.deps.apiTokens.resolve(bearer);
+    if (!principal) throw refuse(401, 'invalid_token', 'invalid or expired token');
+    if (!principal.scopes.has('mcp')) throw refuse(403, 'insufficient_scope', `this API token lacks the "${MCP_SCOPE}" scope`);
+    return principal;
+  }
+}

@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../clock.js';
+import type { PortcullisConfig } from '../config/schema.js';
+import type { CredentialEvents } from '../identity/credential-events.js';
+import { hashSecret, issueCredential, parseCredential, secretMatches } from '../identity/credentials.js';
+import { sameSecret, s256 } from '../identity/pkce.js';
+import type { Principal, Principals } from '../identity/principal.js';
+import type { OAuthStores } from '../stores/types.js';
+import { OAuthError } from './oauth-error.js';
+import { MCP_SCOPE } from './resources.js';
+import type { McpResources } from './resources.js';
+import type { AccessTokenRecord, AuthorizationCodeRecord, OAuthClientRecord, TokenFamilyRecord } from './types.js';
+
+export const ACCESS_TOKEN_PREFIX = 'pco';
+const REFRESH_TOKEN_PREFIX = 'pcr';
+/** Long enough for a redirect and one token request (RFC 6749 §4.1.2: at most 10 minutes). */
+const CODE_TTL_MS = 60_000;
+/** How long a redeemed code is remembered, so a replay of it can revoke what it bought. */
+const REDEEMED_CODE_TTL_MS = 10 * 60_000;
+/** RFC 7636 §4.1. */
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+const CODE = /^[A-Za-z0-9_-]{43}$/;
+
+/** RFC 6749 §5.1. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  scope: string;
+}
+
+type Params = Record<string, unknown>;
+
+/**
+ * Codes, access tokens and rotating refresh tokens (OAuth 2.1 §4.1, §4.3; RFC 9700
+ * §4.14), all in the shared store: any instance serves any step, and a revocation is
+ * seen by every instance at the next request. Access tokens are opaque and looked up in
+ * the store on use, so revocation is immediate; each is bound to one resource (RFC 8707).
+ */
+export class OAuthTokens {
+  constructor(
+    private readonly deps: {
+      store: OAuthStores;
+      audit: AuditLog;
+      clock: Clock;
+      principals: Principals;
+      events: CredentialEvents;
+      resources: McpResources;
+      config: PortcullisConfig['oauth'];
+    },
+  ) {}
+
+  /** A one-time code for an approved authorization, stored by its hash. */
+  async issueCode(input: Omit<AuthorizationCodeRecord, 'expiresAt'>): Promise<string> {
+    const code = randomBytes(32).toString('base64url');
+    await this.deps.store.codes.put(hashSecret(code), { ...input, expiresAt: this.deps.clock.now() + CODE_TTL_MS });
+    return code;
+  }
+
+  /** grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 8707 §2.2). */
+  async exchangeCode(client: OAuthClientRecord, params: Params): Promise<TokenResponse> {
+    const { code, code_verifier: verifier, redirect_uri: redirectUri } = params;
+    if (typeof code !== 'string') throw new OAuthError('invalid_request', 'code is missing');
+    if (typeof verifier !== 'string') throw new OAuthError('invalid_request', 'code_verifier is missing (PKCE is required)');
+    const key = CODE.test(code) ? hashSecret(code) : null;
+    const grant = key ? await this.deps.store.codes.take(key) : null;
+    if (!key || !grant) throw await this.replayedCode(key, client);
+    const refuse = (description: string, reason: string) => this.refused(new OAuthError('invalid_grant', description, reason), grant.user.email, client);
+    if (grant.clientId !== client.clientId) throw await refuse('the code was issued to another client', 'code_client_mismatch');
+    if (redirectUri !== grant.redirectUri) throw await refuse('redirect_uri differs from the authorization request', 'redirect_uri_mismatch');
+    if (!VERIFIER.test(verifier) || !sameSecret(s256(verifier), grant.challenge)) throw await refuse('code_verifier does not match the code_challenge', 'pkce_mismatch');
+    this.checkResource(params.resource, grant.resource);
+    const now = this.deps.clock.now();
+    const family: TokenFamilyRecord = {
+      id: randomBytes(12).toString('base64url'),
+      clientId: client.clientId,
+      clientName: client.clientName,
+      resource: grant.resource,
+      scope: grant.scope,
+      user: grant.user,
+      accessTokens: [],
+      expiresAt: Math.min(grant.sessionExpiresAt, now + this.deps.config.refreshTokenMaxSeconds * 1000),
+    };
+    if (family.expiresAt <= now) throw await refuse('the sign-in behind this code has ended', 'session_ended');
+    const tokens = await this.issue(family, 'oauth.token.issued');
+    await this.deps.store.codes.put(redeemedKey(key), { ...grant, redeemedInto: family.id, expiresAt: now + REDEEMED_CODE_TTL_MS });
+    return tokens;
+  }
+
+  /**
+   * A code that is not there: unknown or expired, or used already. A used code presented
+   * again means someone else holds it: what it bought is revoked (RFC 6749 §4.1.2).
+   */
+  private async replayedCode(key: string | null, client: OAuthClientRecord): Promise<OAuthError> {
+    const redeemed = key ? await this.deps.store.codes.get(redeemedKey(key)) : null;
+    if (!redeemed?.redeemedInto) return new OAuthError('invalid_grant', 'unknown, used or expired code', 'code_unknown');
+    const family = await this.deps.store.families.get(redeemed.redeemedInto);
+    if (family) await this.revokeFamily(family, 'code_reused');
+    return this.refused(new OAuthError('invalid_grant', 'this code was already used: the tokens issued for it are revoked', 'code_reused'), redeemed.user.email, client);
+  }
+
+  /** grant_type=refresh_token, rotating (OAuth 2.1 §4.3.1): a refresh token works once; a replay ends its family. */
+  async refresh(client: OAuthClientRecord, params: Params): Promise<TokenResponse> {
+    const parsed = typeof params.refresh_token === 'string' ? parseCredential(REFRESH_TOKEN_PREFIX, params.refresh_token) : null;
+    if (!parsed) throw new OAuthError('invalid_grant', 'unknown or expired refresh token', 'refresh_token_unknown');
+    const stored = await this.deps.store.refreshTokens.get(parsed.id);
+    if (!stored || !secretMatches(parsed.secret, stored.secretHash)) throw new OAuthError('invalid_grant', 'unknown or expired refresh token', 'refresh_token_unknown');
+    const family = await this.deps.store.families.get(stored.familyId);
+    if (!family) throw new OAuthError('invalid_grant', 'this refresh token was revoked', 'family_revoked');
+    if (stored.clientId !== client.clientId) throw await this.refused(new OAuthError('invalid_grant', 'the refresh token was issued to another client', 'refresh_client_mismatch'), family.user.email, client);
+    if (stored.rotated) {
+      // RFC 9700 §4.14.2: a used refresh token coming back means two parties hold it.
+      await this.revokeFamily(family, 'refresh_token_reused');
+      throw await this.refused(new OAuthError('invalid_grant', 'this refresh token was already used: its tokens are revoked', 'refresh_token_reused'), family.user.email, client);
+    }
+    if (params.scope !== undefined && params.scope !== family.scope) throw new OAuthError('invalid_scope', `scope must be "${family.scope}" or omitted`);
+    this.checkResource(params.resource, family.resource);
+    const taken = await this.deps.store.refreshTokens.take(parsed.id);
+    if (!taken || taken.rotated) throw new OAuthError('invalid_grant', 'this refresh token was already used', 'refresh_token_raced');
+    await this.deps.store.refreshTokens.put(parsed.id, { ...taken, rotated: true });
+    return this.issue(family, 'oauth.token.refreshed');
+  }
+
+  /**
+   * RFC 7009: revokes an access token, or a refresh token with every token of its family.
+   * Unknown tokens and another client's tokens are ignored (§2.2: answered 200 alike).
+   */
+  async revoke(client: OAuthClientRecord, token: unknown): Promise<void> {
+    if (typeof token !== 'string') throw new OAuthError('invalid_request', 'token is missing');
+    const access = parseCredential(ACCESS_TOKEN_PREFIX, token);
+    if (access) {
+      const record = await this.deps.store.accessTokens.get(access.id);
+      if (!record || !secretMatches(access.secret, record.secretHash) || record.clientId !== client.clientId) return;
+      await this.deps.audit.append({ type: 'oauth.token.revoked', outcome: 'SUCCESS', actor: record.user.email, data: { ...clientData(record), tokenType: 'access_token', tokenId: record.id, familyId: record.familyId } });
+      await this.deps.store.accessTokens.take(record.id);
+      this.deps.events.ended({ kind: 'oauth', id: record.id, reason: 'revoked' });
+      return;
+    }
+    const refresh = parseCredential(REFRESH_TOKEN_PREFIX, token);
+    const stored = refresh && (await this.deps.store.refreshTokens.get(refresh.id));
+    if (!refresh || !stored || !secretMatches(refresh.secret, stored.secretHash) || stored.clientId !== client.clientId) return;
+    const family = await this.deps.store.families.get(stored.familyId);
+    await this.deps.store.refreshTokens.take(refresh.id);
+    if (family) await this.revokeFamily(family, 'revoked');
+  }
+
+  /** The live access token a bearer value names, or null (unknown, expired, revoked, malformed). */
+  async accessToken(bearer: string): Promise<AccessTokenRecord | null> {
+    const parsed = parseCredential(ACCESS_TOKEN_PREFIX, bearer);
+    if (!parsed) return null;
+    const record = await this.deps.store.accessTokens.get(parsed.id);
+    return record && secretMatches(parsed.secret, record.secretHash) ? record : null;
+  }
+
+  static isAccessToken(bearer: string): boolean {
+    return bearer.startsWith(`${ACCESS_TOKEN_PREFIX}_`);
+  }
+
+  principalOf(record: AccessTokenRecord): Principal | null {
+    return this.deps.principals.of(record.user, new Set(record.scope.split(' ').includes(MCP_SCOPE) ? ['mcp'] : []), {
+      kind: 'oauth',
+      id: record.id,
+      expiresAt: record.expiresAt,
+      client: { id: record.clientId, name: record.clientName },
+    });
+  }
+
+  /** Is the access token still there? (Live MCP sessions re-check, since bus events can be lost.) */
+  async isLive(id: string): Promise<boolean> {
+    return (await this.deps.store.accessTokens.get(id)) !== null;
+  }
+
+  /** Records a refused token use (`oauth.token.refused`) and returns the error to throw. */
+  async refused<E extends Error>(error: E, actor: string | null, client: { clientId: string; clientName: string } | null, extra: Record<string, unknown> = {}): Promise<E> {
+    await this.deps.audit.append({
+      type: 'oauth.token.refused',
+      outcome: 'DENIED',
+      actor,
+      data: { ...(client ? clientData(client) : {}), ...(error instanceof OAuthError ? { reason: error.reason ?? error.error } : {}), ...extra },
+    });
+    return error;
+  }
+
+  private checkResource(requested: unknown, bound: string): void {
+    if (requested === undefined) return;
+    if (typeof requested !== 'string' || this.deps.resources.canonical(requested) !== bound) throw new OAuthError('invalid_target', 'resource differs from the one this authorization was granted for');
+  }
+
+  /** A new access token and refresh token in the family; the family remembers the access token so revocation reaches it. */
+  private async issue(family: TokenFamilyRecord, type: 'oauth.token.issued' | 'oauth.token.refreshed'): Promise<TokenResponse> {
+    const now = this.deps.clock.now();
+    const access = issueCredential(ACCESS_TOKEN_PREFIX);
+    const refresh = issueCredential(REFRESH_TOKEN_PREFIX);
+    const expiresAt = Math.min(now + this.deps.config.accessTokenTtlSeconds * 1000, family.expiresAt);
+    const record: AccessTokenRecord = {
+      id: access.id,
+      secretHash: access.secretHash,
+      familyId: family.id,
+      clientId: family.clientId,
+      clientName: family.clientName,
+      resource: family.resource,
+      scope: family.scope,
+      user: family.user,
+      issuedAt: now,
+      expiresAt,
+    };
+    await this.deps.audit.append({
+      type,
+      outcome: 'SUCCESS',
+      actor: family.user.email,
+      data: { ...clientData(family), resource: family.resource, scope: family.scope, tokenId: record.id, familyId: family.id, expiresAt: new Date(expiresAt).toISOString() },
+    });
+    const live = family.accessTokens.filter((t) => t.expiresAt > now);
+    await this.deps.store.families.put(family.id, { ...family, accessTokens: [...live, { id: record.id, expiresAt }] });
+    await this.deps.store.accessTokens.put(record.id, record);
+    await this.deps.store.refreshTokens.put(refresh.id, { secretHash: refresh.secretHash, familyId: family.id, clientId: family.clientId, rotated: false, expiresAt: family.expiresAt });
+    return { access_token: access.value, token_type: 'Bearer', expires_in: Math.max(1, Math.floor((expiresAt - now) / 1000)), refresh_token: refresh.value, scope: family.scope };
+  }
+
+  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'refresh_token_reused' | 'code_reused'): Promise<void> {
+    await this.deps.audit.append({
+      type: 'oauth.token.revoked',
+      outcome: 'SUCCESS',
+      actor: family.user.email,
+      data: { ...clientData(family), tokenType: 'refresh_token', familyId: family.id, reason },
+    });
+    await this.deps.store.families.take(family.id);
+    for (const { id } of family.accessTokens) {
+      if (await this.deps.store.accessTokens.take(id)) this.deps.events.ended({ kind: 'oauth', id, reason: 'revoked' });
+    }
+  }
+}
+
+function redeemedKey(codeHash: string): string {
+  return `redeemed:${codeHash}`;
+}
+
+function clientData(client: { clientId: string; clientName: string }): { clientId: string; clientName: string } {
+  return { clientId: client.clientId, clientName: client.clientName };
+}
