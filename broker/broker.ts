@@ -98,7 +98,7 @@ export class Broker {
   private open(ws: WebSocket, request: IncomingMessage, admission: Admission): void {
     // The WebSocket is the edge; every decision is the core's.
     const channel = { send: (message: object) => link.send(message), close: (code: number, reason: string) => link.close(code, reason) };
-    const session = this.registry.open(admission, channel, request.socket.remoteAddress);
+    const session = this.registry.open(admission, channel, { address: request.socket.remoteAddress, transport: 'websocket' });
     const link = new ClientLink(ws, { frame: (text) => session.receive(text), gone: (code, reason) => void session.end(code, reason, null) }, this.deps.config.broker.idleTimeoutSeconds * 1000);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));

@@ -19,6 +19,7 @@ import { CLOSE } from './client-link.js';
 import type { CallLimits } from './core/call-limits.js';
 import type { ClientChannel } from './core/channel.js';
 import { SessionCore } from './core/session-core.js';
+import type { ClientEdge } from './core/session-core.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
 import { createUpstream } from './upstreams/upstream.js';
 
@@ -128,7 +129,7 @@ export class SessionRegistry {
   }
 
   /** Opens and starts the session of an admission with `channel` as its edge; it holds its place until it ends. */
-  open(admission: Admission, channel: ClientChannel, clientAddress: string | undefined): SessionCore {
+  open(admission: Admission, channel: ClientChannel, client: ClientEdge): SessionCore {
     const { federated, servers, principal, grants, lease } = admission;
     const processes = processesOf(servers);
     const { logger } = this.deps;
@@ -152,7 +153,7 @@ export class SessionRegistry {
       lease.release();
       unwatch();
     };
-    session.start(clientAddress).catch((error: unknown) => {
+    session.start(client).catch((error: unknown) => {
       logger.warn({ err: error }, 'MCP session failed to start');
       void session.end(CLOSE.upstreamFailed, 'upstream failed to start', null);
     });

@@ -110,7 +110,7 @@ export class StreamableHttpEdge {
     try {
       this.registry.checkCapacity(admission);
       session = new HttpSession(principal, endpoint, this.deps.config.broker.idleTimeoutSeconds * 1000, () => this.sessions.delete(session.id));
-      session.core = this.registry.open(admission, session, req.socket.remoteAddress);
+      session.core = this.registry.open(admission, session, { address: req.socket.remoteAddress, transport: 'streamable-http' });
     } catch (error) {
       admission.lease.release();
       throw error;

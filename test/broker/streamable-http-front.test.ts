@@ -33,7 +33,7 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
   beforeAll(async () => {
     fx = await startBroker({ overrides: { roles: OPEN_ROLES, servers: [EVERYTHING, EDGE], broker: { maxSessionsPerUser: 100 } } });
     await fx.grant(['echo', 'get-sum', 'trigger-long-running-operation', 'trigger-sampling-request'], 3600, 'everything');
-    await fx.grant(['say', 'ask-roots', 'add-secret-tool', 'log-every-level'], 3600, 'edge');
+    await fx.grant(['say', 'ask-roots', 'add-secret-tool', 'log-every-level', 'hold'], 3600, 'edge');
     token = await fx.token();
   });
   afterAll(() => fx.close());
@@ -47,7 +47,9 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
       expect(JSON.stringify((await client.callTool({ name: 'get-sum', arguments: { a: 40, b: 2 } })).content)).toContain('42');
       await expect(client.callTool({ name: 'get-env', arguments: {} })).rejects.toMatchObject({ code: -32001, data: { reason: 'tool_not_granted' } });
       const audit = await fx.server.stores.audit.read({ limit: 1000 });
-      expect(audit.filter((e) => e.type === 'mcp.request' && e.tool === 'get-env').at(-1)).toMatchObject({ outcome: 'DENIED', data: { reason: 'tool_not_granted' } });
+      const refused = audit.filter((e) => e.type === 'mcp.request' && e.tool === 'get-env').at(-1);
+      expect(refused).toMatchObject({ outcome: 'DENIED', data: { reason: 'tool_not_granted' } });
+      expect(audit.find((e) => e.type === 'mcp.session.start' && e.sessionId === refused!.sessionId)).toMatchObject({ data: { transport: 'streamable-http' } });
       await client.close();
     });
 
@@ -123,6 +125,22 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
       expect(await inFlight).toMatchObject({ code: -32001, data: { reason: 'grant_revoked' } });
       await expect.poll(async () => (await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(2, 'hold'), { token: bobToken, session: transport.sessionId! })).status).toBe(404);
       await client.close();
+    });
+
+    it('revocation answers on the POST stream, then ends the GET stream', async () => {
+      const frank = await fx.signInAs('frank@example.com');
+      const grantId = await frank.grant(['hold'], 600, 'edge');
+      const frankToken = await frank.token();
+      const session = await openSession(fx.httpUrl('edge'), frankToken);
+      const stream = await mcpFetch(fx.httpUrl('edge'), undefined, { token: frankToken, session, accept: 'text/event-stream' });
+      const held = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(1, 'hold'), { token: frankToken, session });
+      expect(held.headers.get('content-type')).toBe('text/event-stream');
+      await new Promise((r) => setTimeout(r, 200));
+      await frank.gql(REVOKE, { id: grantId });
+      expect(await sseEvents(held, 1)).toMatchObject([{ data: { id: 1, error: { code: -32001, data: { reason: 'grant_revoked' } } } }]);
+      // The stream ends (nothing more is read off it) rather than idling open.
+      expect(await sseEvents(stream, Infinity)).toEqual([]);
+      expect((await mcpFetch(fx.httpUrl('edge'), undefined, { token: frankToken, session })).status).toBe(404);
     });
 
     it('a federated session drops a revoked server (tools/list_changed on the GET stream) and lives on', async () => {
@@ -226,6 +244,21 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
     it('refuses a POST whose Accept names neither JSON nor SSE (406)', async () => {
       expect((await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(4, 'say', { text: 'x' }), { token, session, accept: 'text/html' })).status).toBe(406);
       expect((await mcpFetch(fx.httpUrl('edge'), undefined, { token, session, accept: 'application/json' })).status).toBe(406);
+    });
+
+    it('refuses a body that is not application/json (415) and methods other than POST, GET and DELETE (405)', async () => {
+      expect((await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(4, 'say', { text: 'x' }), { token, session, headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+      const put = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(4, 'say', { text: 'x' }), { token, session, method: 'PUT' });
+      expect([put.status, put.headers.get('allow')]).toEqual([405, 'GET, POST, DELETE']);
+    });
+
+    it('refuses a second request under an id in flight on its own POST, and ends a POST whose request the client cancelled', async () => {
+      const held = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(5, 'hold'), { token, session });
+      const duplicate = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(5, 'say', { text: 'again' }), { token, session, accept: 'application/json' });
+      expect(await duplicate.json()).toMatchObject({ id: 5, error: { code: -32600, data: { reason: 'duplicate_request_id' } } });
+      const cancel = await mcpFetch(fx.httpUrl('edge'), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5 } }, { token, session });
+      expect(cancel.status).toBe(202);
+      expect(await sseEvents(held, Infinity)).toEqual([]);
     });
 
     it('refuses a body that is not JSON with -32700 (400) and batches under 2025-11-25 with -32600', async () => {
@@ -339,6 +372,19 @@ describe('Streamable HTTP session limits', () => {
     await expect.poll(ended, { timeout: 5000 }).toBe(true);
     expect((await mcpFetch(fx.httpUrl(), TOOLS_CALL(1, 'echo', { message: 'x' }), { token, session })).status).toBe(404);
     await openSession(fx.httpUrl(), token);
+  });
+
+  it('refuses a session past broker.maxSessionsPerInstance (503)', async () => {
+    const small = await startBroker({ overrides: { broker: { maxSessionsPerInstance: 1 } } });
+    try {
+      await small.grant(['echo']);
+      await openSession(small.httpUrl(), await small.token());
+      const bob = await small.signInAs('bob@example.com');
+      await bob.grant(['echo']);
+      expect((await mcpFetch(small.httpUrl(), INITIALIZE, { token: await bob.token() })).status).toBe(503);
+    } finally {
+      await small.close();
+    }
   });
 
   it('takes an Origin of server.allowedOrigins', async () => {
