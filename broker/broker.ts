@@ -10,8 +10,6 @@ import { StreamableHttpEdge } from './edges/streamable-http.js';
 import { refuseCredentialInUrl, SessionRegistry } from './session-registry.js';
 import type { Admission, BrokerDeps } from './session-registry.js';
 
-export type { BrokerDeps } from './session-registry.js';
-export { MCP_HTTP_FEDERATED, MCP_HTTP_PREFIX } from './edges/streamable-http.js';
 
 export const MCP_WS_PREFIX = '/mcp/ws/';
 export const MCP_WS_FEDERATED = '/mcp/ws';

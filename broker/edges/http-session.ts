@@ -116,6 +116,10 @@ export class HttpSession implements ClientChannel {
     return ownerOf(principal) === this.owner;
   }
 
+  isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Hands a POST's messages to the core, in order; the requests among them are answered on `res`. */
   post(res: ServerResponse, inbound: readonly Inbound[], stream: boolean, batch: boolean): void {
     this.idle.refresh();

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import express from 'express';
 import type { Request, Response } from 'express';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServerConfig } from '../../server/config/schema.js';
 import { refusalOf, UpgradeRefused } from '../../server/http/upgrade-router.js';
 import { bearerChallenge, protectedResourceMetadataUrl } from '../../server/http/www-authenticate.js';
 import type { Principal } from '../../server/identity/principal.js';
@@ -14,8 +15,8 @@ import type { BrokerDeps, SessionRegistry } from '../session-registry.js';
 import { HttpSession } from './http-session.js';
 import type { Inbound } from './http-session.js';
 
-export const MCP_HTTP_FEDERATED = '/mcp';
-export const MCP_HTTP_PREFIX = '/mcp/';
+const MCP_HTTP_FEDERATED = '/mcp';
+const MCP_HTTP_PREFIX = '/mcp/';
 
 /** Protocol versions whose JSON-RPC batches MCP still allows (2025-06-18 dropped them). */
 const BATCHING_VERSION = '2025-03-26';
@@ -101,7 +102,7 @@ export class StreamableHttpEdge {
   }
 
   /** The first POST: an initialize request, let in by the same admission as a WebSocket upgrade. */
-  private async initialize(req: Request, res: Response, principal: Principal, named: Parameters<SessionRegistry['admit']>[1], endpoint: string): Promise<void> {
+  private async initialize(req: Request, res: Response, principal: Principal, named: McpServerConfig | undefined, endpoint: string): Promise<void> {
     const stream = acceptedAnswer(req);
     const { messages } = inboundOf(await this.body(req), false);
     if (!messages[0]!.awaits?.initialize) throw new UpgradeRefused(400, 'Bad Request: Mcp-Session-Id header is required (a session starts with initialize)');
@@ -130,6 +131,8 @@ export class StreamableHttpEdge {
       if (error instanceof PostRefused && error.audit !== undefined) session.core.receive(error.audit);
       throw error;
     }
+    // Ended while the body was read: nothing would ever answer its requests.
+    if (session.isClosed()) throw new UpgradeRefused(404, 'Session not found');
     session.post(res, body.messages, stream, body.batch);
   }
 
