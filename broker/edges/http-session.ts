@@ -98,12 +98,12 @@ export class HttpSession implements ClientChannel {
     principal: Principal,
     /** The endpoint path it was opened on: its id is unknown on any other. */
     readonly endpoint: string,
-    idleTimeoutMs: number,
+    private readonly timing: { idleTimeoutMs: number; keepAliveMs: number },
     private readonly onclosed: () => void,
   ) {
     this.owner = ownerOf(principal);
     // A session nobody uses still holds an upstream process; an open stream counts as use.
-    this.idle = setTimeout(() => this.idleCheck(), idleTimeoutMs);
+    this.idle = setTimeout(() => this.idleCheck(), timing.idleTimeoutMs);
     this.idle.unref();
   }
 
@@ -125,7 +125,7 @@ export class HttpSession implements ClientChannel {
     this.idle.refresh();
     const requests = inbound.filter((m) => m.awaits).length;
     if (requests > 0) {
-      const sse = stream ? new SseStream(res, {}, () => this.overflow()) : null;
+      const sse = stream ? new SseStream(res, this.timing.keepAliveMs, () => this.overflow()) : null;
       const answer = new PostAnswer(res, sse, requests, batch);
       this.posts.add(answer);
       res.on('close', () => {
@@ -145,7 +145,7 @@ export class HttpSession implements ClientChannel {
   attach(res: ServerResponse, lastEventId: string | undefined): boolean {
     if (this.standalone?.isOpen()) return false;
     this.idle.refresh();
-    const stream = new SseStream(res, {}, () => this.overflow());
+    const stream = new SseStream(res, this.timing.keepAliveMs, () => this.overflow());
     stream.onclose = () => {
       if (this.standalone === stream) this.standalone = null;
       this.idle.refresh();

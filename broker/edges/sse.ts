@@ -1,7 +1,5 @@
 import type { ServerResponse } from 'node:http';
 
-/** A comment line now and then keeps proxies and load balancers from closing a quiet stream. */
-const KEEP_ALIVE_MS = 15_000;
 /** Past this much unwritten data the client is not reading (as on WebSocket, client-link.ts). */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
@@ -14,13 +12,14 @@ export class SseStream {
 
   constructor(
     private readonly res: ServerResponse,
-    headers: Record<string, string>,
+    /** A comment line this often keeps proxies and load balancers from closing a quiet stream. */
+    keepAliveMs: number,
     private readonly overflow: () => void,
   ) {
     // no-transform and X-Accel-Buffering: a proxy that buffers or compresses would hold events back.
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', ...headers });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
     res.flushHeaders();
-    this.keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+    this.keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
     this.keepAlive.unref();
     res.on('close', () => this.closed());
   }

@@ -110,7 +110,8 @@ export class StreamableHttpEdge {
     let session: HttpSession;
     try {
       this.registry.checkCapacity(admission);
-      session = new HttpSession(principal, endpoint, this.deps.config.broker.idleTimeoutSeconds * 1000, () => this.sessions.delete(session.id));
+      const { idleTimeoutSeconds, keepAliveSeconds } = this.deps.config.broker;
+      session = new HttpSession(principal, endpoint, { idleTimeoutMs: idleTimeoutSeconds * 1000, keepAliveMs: keepAliveSeconds * 1000 }, () => this.sessions.delete(session.id));
       session.core = this.registry.open(admission, session, { address: req.socket.remoteAddress, transport: 'streamable-http' });
     } catch (error) {
       admission.lease.release();

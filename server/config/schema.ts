@@ -328,6 +328,8 @@ const brokerSection = z
     pingIntervalSeconds: positiveInt(3600).default(30),
     revalidateIntervalSeconds: positiveInt(3600).default(15),
     idleTimeoutSeconds: positiveInt(86400).default(900),
+    // Below the idle timeouts of the proxies in front, or they cut quiet SSE streams.
+    keepAliveSeconds: positiveInt(3600).default(15),
     // Every session may hold an upstream process: one person must not exhaust the host.
     maxSessionsPerUser: positiveInt(100_000).default(16),
     maxSessionsPerInstance: positiveInt(1_000_000).default(2_000),
@@ -338,6 +340,7 @@ const brokerSection = z
     pingIntervalSeconds: 30,
     revalidateIntervalSeconds: 15,
     idleTimeoutSeconds: 900,
+    keepAliveSeconds: 15,
     maxSessionsPerUser: 16,
     maxSessionsPerInstance: 2_000,
     maxUpstreamProcesses: 500,

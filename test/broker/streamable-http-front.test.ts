@@ -358,7 +358,7 @@ describe('Streamable HTTP session limits', () => {
   let fx: BrokerFixture;
   let token: string;
   beforeAll(async () => {
-    fx = await startBroker({ overrides: { broker: { idleTimeoutSeconds: 1, maxSessionsPerUser: 1 }, server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL, allowedOrigins: ['https://console.example'] } } });
+    fx = await startBroker({ overrides: { broker: { idleTimeoutSeconds: 1, maxSessionsPerUser: 1, keepAliveSeconds: 1 }, server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL, allowedOrigins: ['https://console.example'] } } });
     await fx.grant(['echo']);
     token = await fx.token();
   });
@@ -372,6 +372,26 @@ describe('Streamable HTTP session limits', () => {
     await expect.poll(ended, { timeout: 5000 }).toBe(true);
     expect((await mcpFetch(fx.httpUrl(), TOOLS_CALL(1, 'echo', { message: 'x' }), { token, session })).status).toBe(404);
     await openSession(fx.httpUrl(), token);
+  });
+
+  it('keeps a quiet stream open past the idle timeout with a comment every broker.keepAliveSeconds', async () => {
+    const bob = await fx.signInAs('bob@example.com');
+    await bob.grant(['echo']);
+    const bobToken = await bob.token();
+    const session = await openSession(fx.httpUrl(), bobToken);
+    const stream = await mcpFetch(fx.httpUrl(), undefined, { token: bobToken, session, accept: 'text/event-stream' });
+    const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = '';
+    while (seen.split(': keep-alive\n\n').length < 3) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    await reader.cancel();
+    // The reference server may have something to say meanwhile (events); the comments come regardless.
+    expect(seen.match(/^: keep-alive$/gm)).toHaveLength(2);
+    // Two seconds with an open stream and no request: an open stream is use.
+    expect((await mcpFetch(fx.httpUrl(), TOOLS_CALL(1, 'echo', { message: 'x' }), { token: bobToken, session, accept: 'application/json' })).status).toBe(200);
   });
 
   it('refuses a session past broker.maxSessionsPerInstance (503)', async () => {
