@@ -290,6 +290,13 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
       expect(res.status).toBe(413);
     });
 
+    it('keeps what was sent while no GET stream was open for the next one', async () => {
+      const quiet = await openSession(fx.httpUrl('edge'), token);
+      expect((await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(1, 'log-every-level'), { token, session: quiet, accept: 'application/json' })).status).toBe(200);
+      const stream = await mcpFetch(fx.httpUrl('edge'), undefined, { token, session: quiet, accept: 'text/event-stream' });
+      expect((await sseEvents(stream, 8)).map((e) => (e.data as { method: string }).method)).toEqual(Array(8).fill('notifications/message'));
+    });
+
     it('replays the GET stream after Last-Event-ID, and holds one GET stream per session (409)', async () => {
       const first = await mcpFetch(fx.httpUrl('edge'), undefined, { token, session, accept: 'text/event-stream' });
       expect(first.status).toBe(200);
