@@ -48,6 +48,12 @@ export interface LegSpec {
   allowMethods?: readonly string[];
 }
 
+/** The client's end of a session: its address and the transport it came over. */
+export interface ClientEdge {
+  address: string | undefined;
+  transport: 'websocket' | 'streamable-http';
+}
+
 /** Where a refusal happened and why, for its audit record and its reply. */
 export interface Refusal {
   server?: string | null;
@@ -125,12 +131,12 @@ export class SessionCore {
     this.home = federated ? null : legs[0]!.server;
   }
 
-  /** Audits the session start and starts every upstream; client frames wait for it, in order. */
-  async start(clientAddress: string | undefined): Promise<void> {
+  /** Audits the session start (who from where, over which transport) and starts every upstream; client frames wait for it, in order. */
+  async start(client: ClientEdge): Promise<void> {
     for (const leg of this.legs.values()) this.wire(leg);
     const servers = [...this.legs.keys()];
     this.ready = (async () => {
-      await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), clientAddress: clientAddress ?? null } });
+      await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), clientAddress: client.address ?? null, transport: client.transport } });
       await Promise.all([...this.legs.values()].map((leg) => leg.upstream.start()));
     })();
     await this.ready;

@@ -106,6 +106,15 @@ const ipOrCidr = text('an IP address or CIDR block').refine((v) => {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (version === 4 ? 32 : 128);
 }, 'expected an IP address or CIDR block (such as 10.0.0.0/8), prefix /1 or longer');
 
+/** A browser origin as sent in `Origin`: scheme, host and port only. */
+const origin = text('an origin such as https://app.example.com').refine((v) => {
+  try {
+    return new URL(v).origin === v;
+  } catch {
+    return false;
+  }
+}, 'expected an origin: scheme, host and optional port, with no path or trailing slash (https://app.example.com)');
+
 const serverSection = z.strictObject({
   host: text('a host name or address').default('127.0.0.1'),
   port: numeric(z.number({ error: 'expected a port number' }).int().min(0, 'expected a port number').max(65535, 'expected a port number')).default(8080),
@@ -113,6 +122,9 @@ const serverSection = z.strictObject({
   // The proxies whose X-Forwarded-For is believed (express "trust proxy"); none by default,
   // so the client address is the socket's and cannot be chosen by the client.
   trustedProxies: z.array(ipOrCidr).default([]),
+  // Browser origins besides publicUrl's that may call the MCP HTTP endpoints (DNS rebinding:
+  // a page on another origin must not reach a broker listening on a private address).
+  allowedOrigins: z.array(origin).default([]),
 });
 
 const storeSection = z
@@ -319,6 +331,8 @@ const brokerSection = z
     pingIntervalSeconds: positiveInt(3600).default(30),
     revalidateIntervalSeconds: positiveInt(3600).default(15),
     idleTimeoutSeconds: positiveInt(86400).default(900),
+    // Below the idle timeouts of the proxies in front, or they cut quiet SSE streams.
+    keepAliveSeconds: positiveInt(3600).default(15),
     // Every session may hold an upstream process: one person must not exhaust the host.
     maxSessionsPerUser: positiveInt(100_000).default(16),
     maxSessionsPerInstance: positiveInt(1_000_000).default(2_000),
@@ -335,6 +349,7 @@ const brokerSection = z
     pingIntervalSeconds: 30,
     revalidateIntervalSeconds: 15,
     idleTimeoutSeconds: 900,
+    keepAliveSeconds: 15,
     maxSessionsPerUser: 16,
     maxSessionsPerInstance: 2_000,
     maxUpstreamProcesses: 500,

@@ -116,19 +116,18 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const leases = new LeaseKeeper({ leases: stores.leases, clock, ttlMs: 3 * recheckIntervalMs, onRenewFailed: (err) => logger.warn({ err }, 'lease renewal failed') });
   const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases });
   const graphqlLimiter = stores.rateLimits.limiter('graphql', config.rateLimits.graphql);
+  const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
+  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access });
   const app = createApp({
     apollo,
     services,
-    routers: [saml, cliLogin, ...(oauth ? [oauth] : []), ...(devIdp ? [devIdp.router] : [])],
+    routers: [saml, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : [])],
     stores,
     graphqlLimiter,
     metrics: createMetrics(),
     logger,
     isShuttingDown: () => shuttingDown,
   });
-
-  const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
-  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access });
 
   httpServer.on('request', app);
   httpServer.on(

@@ -1,9 +1,15 @@
+/** Why a Bearer credential was refused (RFC 6750 §3.1). */
+export interface BearerRefusal {
+  error: 'invalid_token' | 'invalid_request' | 'insufficient_scope';
+  description: string;
+}
+
 /**
  * The `WWW-Authenticate: Bearer` challenge of a 401 (RFC 6750 §3). A request that carried
  * no credential gets the bare challenge (§3.1: no error code then); one whose credential
- * was refused gets `error="invalid_token"` and a description a person can act on.
+ * was refused gets `error` and a description a person can act on.
  */
-export function bearerChallenge(refusal: { error: 'invalid_token' | 'invalid_request'; description: string } | null): string {
+export function bearerChallenge(refusal: BearerRefusal | null): string {
   if (refusal === null) return 'Bearer realm="portcullis"';
   return `Bearer realm="portcullis", error="${refusal.error}", error_description="${quoted(refusal.description)}"`;
 }
@@ -14,10 +20,7 @@ export function bearerChallenge(refusal: { error: 'invalid_token' | 'invalid_req
  * the authorization server and ask for the right thing. A 403 carries
  * `error="insufficient_scope"` (RFC 6750 §3.1).
  */
-export function mcpBearerChallenge(
-  resource: { metadataUrl: string; scope: string },
-  refusal: { error: 'invalid_token' | 'invalid_request' | 'insufficient_scope'; description: string } | null,
-): string {
+export function mcpBearerChallenge(resource: { metadataUrl: string; scope: string }, refusal: BearerRefusal | null): string {
   const error = refusal ? `, error="${refusal.error}", error_description="${quoted(refusal.description)}"` : '';
   return `Bearer realm="portcullis", resource_metadata="${quoted(resource.metadataUrl)}", scope="${quoted(resource.scope)}"${error}`;
 }

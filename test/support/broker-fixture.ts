@@ -1,4 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import WebSocket from 'ws';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
@@ -66,8 +67,12 @@ export interface BrokerFixture extends BrokerPerson {
   /** Another person (an engineer unless other groups are given), signed in on this broker. */
   signInAs(email: string, groups?: string[]): Promise<BrokerPerson>;
   wsUrl(server?: string): string;
+  /** The Streamable HTTP endpoint of `server` ('' for the federated one). */
+  httpUrl(server?: string): string;
   /** An MCP SDK client connected through the broker with `token` ('' for the federated endpoint). */
   connect(token: string, server?: string, capabilities?: ClientCapabilities): Promise<{ client: Client; transport: BrokerWebSocketTransport }>;
+  /** An MCP SDK client connected over Streamable HTTP with `token` ('' for the federated endpoint). */
+  connectHttp(token: string, server?: string, capabilities?: ClientCapabilities): Promise<{ client: Client; transport: StreamableHTTPClientTransport }>;
   /** A raw WebSocket to the endpoint ('' for the federated one), for malformed input. */
   raw(token: string, server?: string): Promise<WebSocket>;
   close(): Promise<void>;
@@ -104,6 +109,7 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
     };
   };
   const wsUrl = (name = 'everything') => (name === '' ? `${server.wsUrl}/mcp/ws` : `${server.wsUrl}/mcp/ws/${name}`);
+  const httpUrl = (name = 'everything') => (name === '' ? `${server.url}/mcp` : `${server.url}/mcp/${name}`);
   const fixture: BrokerFixture = {
     ...(await signInAs('alice@example.com')),
     server,
@@ -111,6 +117,13 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
     signInAs,
     wsUrl,
     connect: (token, name, capabilities = {}) => connectClient(wsUrl(name), token, capabilities),
+    httpUrl,
+    connectHttp: async (token, name, capabilities = {}) => {
+      const transport = new StreamableHTTPClientTransport(new URL(httpUrl(name)), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+      const client = new Client({ name: 'portcullis-test', version: '1.0.0' }, { capabilities });
+      await client.connect(transport);
+      return { client, transport };
+    },
     raw: async (token, name) => {
       const ws = new WebSocket(wsUrl(name), 'mcp', { headers: { authorization: `Bearer ${token}` } });
       await new Promise((resolve, reject) => {

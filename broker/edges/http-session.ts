@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { DEFAULT_NEGOTIATED_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import type { Principal } from '../../server/identity/principal.js';
+import { CLOSE } from '../client-link.js';
+import type { ClientChannel } from '../core/channel.js';
+import { isRecord } from '../core/json.js';
+import type { SessionCore } from '../core/session-core.js';
+import { errorReply, INTERNAL_ERROR } from '../jsonrpc.js';
+import type { JsonRpcId } from '../jsonrpc.js';
+import { EventLog, SseStream } from './sse.js';
+
+/** What the standalone stream keeps for `Last-Event-ID` resumption. */
+const REPLAY_EVENTS = 1000;
+const REPLAY_BYTES = 4 * 1024 * 1024;
+
+/** A message of a POST the core is handed, and what the edge must do about it. */
+export interface Inbound {
+  text: string;
+  /** A request: its answer (and its progress, under the client's token) goes back on this POST. */
+  awaits?: { id: JsonRpcId; progressToken?: string | number; initialize: boolean };
+  /** notifications/cancelled: the request it names gets no answer. */
+  cancels?: JsonRpcId;
+}
+
+/**
+ * One POST's answer: the answers to the requests it carried (with their progress) on an
+ * SSE stream, or in one JSON body when the client accepts only JSON (progress then has
+ * nowhere to go). It ends once every request is answered or cancelled.
+ */
+class PostAnswer {
+  private readonly collected: object[] = [];
+  private left: number;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly sse: SseStream | null,
+    requests: number,
+    private readonly batch: boolean,
+  ) {
+    this.left = requests;
+  }
+
+  send(message: object, answers: boolean): void {
+    if (this.sse) this.sse.event(JSON.stringify(message));
+    else if (answers) this.collected.push(message);
+    if (answers) this.settle();
+  }
+
+  settle(): void {
+    if (--this.left <= 0) this.finish();
+  }
+
+  finish(): void {
+    if (this.sse) return this.sse.end();
+    if (this.res.headersSent || this.res.destroyed) return;
+    // Every request of it cancelled: nothing to answer.
+    if (this.collected.length === 0) return void this.res.writeHead(204).end();
+    this.res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.batch ? this.collected : this.collected[0]));
+  }
+}
+
+interface Awaited {
+  answer: PostAnswer;
+  progressToken?: string | number;
+  initialize: boolean;
+}
+
+/** What the core sends, as far as routing it needs. */
+type Outbound = { id?: JsonRpcId | null; method?: string; params?: unknown; result?: unknown; error?: unknown };
+
+/**
+ * The Streamable HTTP edge of one SessionCore (MCP 2025-11-25, basic/transports): routes
+ * what the core sends to the stream it belongs on. An answer goes on the POST that carried
+ * its request, progress on the POST of the request it reports on, and everything else
+ * (server requests, list changes, logging) on the standalone GET stream, numbered and kept
+ * for resumption; while no GET stream is open they wait in that log and go out when one
+ * opens. The core never learns it rides on HTTP.
+ */
+export class HttpSession implements ClientChannel {
+  /** 256 random bits in base64url: visible ASCII, as the spec requires of Mcp-Session-Id. */
+  readonly id = randomBytes(32).toString('base64url');
+  core!: SessionCore;
+  /** The version the session negotiated (batches only under 2025-03-26); the spec's default until then. */
+  protocolVersion = DEFAULT_NEGOTIATED_PROTOCOL_VERSION;
+  private readonly owner: string;
+  private readonly awaiting = new Map<JsonRpcId, Awaited[]>();
+  private readonly progress = new Map<string | number, PostAnswer>();
+  private readonly posts = new Set<PostAnswer>();
+  private readonly log = new EventLog(REPLAY_EVENTS, REPLAY_BYTES);
+  private standalone: SseStream | null = null;
+  /** The last event of the log written to a GET stream. */
+  private delivered = 0;
+  private readonly idle: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    principal: Principal,
+    /** The endpoint path it was opened on: its id is unknown on any other. */
+    readonly endpoint: string,
+    private readonly timing: { idleTimeoutMs: number; keepAliveMs: number },
+    private readonly onclosed: () => void,
+  ) {
+    this.owner = ownerOf(principal);
+    // A session nobody uses still holds an upstream process; an open stream counts as use.
+    this.idle = setTimeout(() => this.idleCheck(), timing.idleTimeoutMs);
+    this.idle.unref();
+  }
+
+  /**
+   * A session answers only the credential that opened it: another user's, and another
+   * token of the same user, see it as unknown (so an id that leaks through a log or a
+   * proxy is of no use without that very credential, and nothing tells them apart).
+   */
+  isOwnedBy(principal: Principal): boolean {
+    return ownerOf(principal) === this.owner;
+  }
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Hands a POST's messages to the core, in order; the requests among them are answered on `res`. */
+  post(res: ServerResponse, inbound: readonly Inbound[], stream: boolean, batch: boolean): void {
+    this.idle.refresh();
+    const requests = inbound.filter((m) => m.awaits).length;
+    if (requests > 0) {
+      const sse = stream ? new SseStream(res, this.timing.keepAliveMs, () => this.overflow()) : null;
+      const answer = new PostAnswer(res, sse, requests, batch);
+      this.posts.add(answer);
+      res.on('close', () => {
+        this.posts.delete(answer);
+        this.idle.refresh();
+      });
+      for (const { awaits } of inbound) if (awaits) this.expect(awaits, answer);
+    }
+    for (const message of inbound) {
+      this.core.receive(message.text);
+      if (message.cancels !== undefined) this.cancelled(message.cancels);
+    }
+    if (requests === 0) res.writeHead(202).end();
+  }
+
+  /** Opens the standalone stream: replays the log after `lastEventId`, or what no GET stream has had yet. False when one is open. */
+  attach(res: ServerResponse, lastEventId: string | undefined): boolean {
+    if (this.standalone?.isOpen()) return false;
+    this.idle.refresh();
+    const stream = new SseStream(res, this.timing.keepAliveMs, () => this.overflow());
+    stream.onclose = () => {
+      if (this.standalone === stream) this.standalone = null;
+      this.idle.refresh();
+    };
+    this.standalone = stream;
+    const resumeAfter = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) && Number(lastEventId) <= this.log.last() ? Number(lastEventId) : this.delivered;
+    for (const event of this.log.after(resumeAfter)) stream.event(event.data, event.id);
+    this.delivered = this.log.last();
+    return true;
+  }
+
+  send(message: object): void {
+    if (this.closed) return;
+    const m = message as Outbound;
+    if (m.method === undefined) {
+      // An answer with no id refuses a POST that was answered with it directly (400).
+      if (m.id !== undefined && m.id !== null) this.answered(m.id, m);
+      return;
+    }
+    const token = m.method === 'notifications/progress' && isRecord(m.params) ? m.params.progressToken : undefined;
+    const post = typeof token === 'string' || typeof token === 'number' ? this.progress.get(token) : undefined;
+    if (post) return post.send(message, false);
+    this.toStandalone(message);
+  }
+
+  /** The core ended the session: every POST still waiting is answered, every stream ends, the id is forgotten. */
+  close(_code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.idle);
+    for (const [id, waiting] of this.awaiting) for (const { answer } of waiting) answer.send(errorReply(id, INTERNAL_ERROR, `Request not completed: ${reason}`), true);
+    this.awaiting.clear();
+    for (const answer of this.posts) answer.finish();
+    this.standalone?.end();
+    this.onclosed();
+  }
+
+  private expect(awaits: NonNullable<Inbound['awaits']>, answer: PostAnswer): void {
+    const queue = this.awaiting.get(awaits.id) ?? [];
+    queue.push({ answer, initialize: awaits.initialize, ...(awaits.progressToken === undefined ? {} : { progressToken: awaits.progressToken }) });
+    this.awaiting.set(awaits.id, queue);
+    if (awaits.progressToken !== undefined) this.progress.set(awaits.progressToken, answer);
+  }
+
+  private answered(id: JsonRpcId, message: Outbound): void {
+    const queue = this.awaiting.get(id);
+    if (!queue) return;
+    // A second request under an id in flight is refused at once by the core: that refusal is the later POST's.
+    const duplicate = isRecord(message.error) && isRecord(message.error.data) && message.error.data.reason === 'duplicate_request_id';
+    const awaited = (duplicate ? queue.pop() : queue.shift())!;
+    if (queue.length === 0) this.awaiting.delete(id);
+    if (awaited.progressToken !== undefined) this.progress.delete(awaited.progressToken);
+    if (awaited.initialize && isRecord(message.result) && typeof message.result.protocolVersion === 'string') this.protocolVersion = message.result.protocolVersion;
+    awaited.answer.send(message, true);
+  }
+
+  /** The client gave up on a request: the core answers it no more, so its POST stops waiting for it. */
+  private cancelled(id: JsonRpcId): void {
+    const queue = this.awaiting.get(id);
+    const awaited = queue?.shift();
+    if (!awaited) return;
+    if (queue!.length === 0) this.awaiting.delete(id);
+    if (awaited.progressToken !== undefined) this.progress.delete(awaited.progressToken);
+    awaited.answer.settle();
+  }
+
+  private toStandalone(message: object): void {
+    const data = JSON.stringify(message);
+    const id = this.log.append(data);
+    if (!this.standalone?.isOpen()) return;
+    this.standalone.event(data, id);
+    this.delivered = id;
+  }
+
+  private idleCheck(): void {
+    if (this.closed) return;
+    if (this.posts.size > 0 || this.standalone?.isOpen()) return void this.idle.refresh();
+    void this.core.end(1000, 'idle timeout', null);
+  }
+
+  private overflow(): void {
+    void this.core.end(CLOSE.policy, 'client is not reading (send buffer full)', null);
+  }
+}
+
+/** A user and the very credential (a token, or a sign-in) they came with. */
+function ownerOf(principal: Principal): string {
+  return `${principal.user.id}\n${principal.credential.kind}\n${principal.credential.id}`;
+}

@@ -1,0 +1,239 @@
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
+import type { Request, Response } from 'express';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServerConfig } from '../../server/config/schema.js';
+import { refusalOf, UpgradeRefused } from '../../server/http/upgrade-router.js';
+import { mcpBearerChallenge } from '../../server/http/www-authenticate.js';
+import { MCP_SCOPE } from '../../server/oauth/resources.js';
+import type { Principal } from '../../server/identity/principal.js';
+import { ACCESS_DENIED, errorReply, INVALID_REQUEST, PARSE_ERROR, parseFrame } from '../jsonrpc.js';
+import type { JsonRpcError } from '../jsonrpc.js';
+import { mcpAuthentication } from '../mcp-credential.js';
+import type { McpAuthenticate } from '../mcp-credential.js';
+import { refuseCredentialInUrl } from '../session-registry.js';
+import type { BrokerDeps, SessionRegistry } from '../session-registry.js';
+import { HttpSession } from './http-session.js';
+import type { Inbound } from './http-session.js';
+
+const MCP_HTTP_FEDERATED = '/mcp';
+const MCP_HTTP_PREFIX = '/mcp/';
+
+/** Protocol versions whose JSON-RPC batches MCP still allows (2025-06-18 dropped them). */
+const BATCHING_VERSION = '2025-03-26';
+/** What a refusal of the transport (not of a JSON-RPC message) carries as its JSON-RPC code. */
+const TRANSPORT_ERROR = -32000;
+
+/** A POST refused with a JSON-RPC error body; `audit` is ill-formed text the core still records. */
+class PostRefused extends UpgradeRefused {
+  constructor(
+    readonly reply: JsonRpcError,
+    readonly audit?: string,
+  ) {
+    super(400, reply.error.message);
+  }
+}
+
+/**
+ * The MCP Streamable HTTP endpoints (MCP 2025-11-25, basic/transports; 2025-06-18 and
+ * 2025-03-26 clients too): `POST|GET|DELETE /mcp/:server` and `/mcp` (federated), a thin
+ * edge over the same SessionRegistry and SessionCore as the WebSocket ones. Here lives only
+ * what HTTP adds: Origin, session ids bound to their credential, Accept, the protocol
+ * version header, bodies, and the streams (http-session.ts).
+ */
+export class StreamableHttpEdge {
+  readonly router = express.Router();
+  private readonly sessions = new Map<string, HttpSession>();
+  private readonly origins: ReadonlySet<string>;
+  private readonly publicUrl: string;
+
+  constructor(
+    private readonly registry: SessionRegistry,
+    private readonly deps: BrokerDeps,
+    private readonly authenticate: McpAuthenticate = mcpAuthentication(deps.identity.mcpAuthenticator),
+  ) {
+    const { publicUrl, allowedOrigins } = deps.config.server;
+    this.publicUrl = publicUrl.replace(/\/+$/, '');
+    this.origins = new Set([new URL(publicUrl).origin, ...allowedOrigins]);
+    this.router.all([MCP_HTTP_FEDERATED, `${MCP_HTTP_PREFIX}:server`], (req, res) => void this.handle(req, res));
+  }
+
+  /** Sessions end through the registry (shutdown); this only forgets what is left. */
+  close(): void {
+    this.sessions.clear();
+  }
+
+  private async handle(req: Request, res: Response): Promise<void> {
+    const server = req.params.server as string | undefined;
+    const endpoint = server === undefined ? MCP_HTTP_FEDERATED : `${MCP_HTTP_PREFIX}${server}`;
+    const resource = `${this.publicUrl}${endpoint}`;
+    try {
+      this.checkOrigin(req);
+      refuseCredentialInUrl(req.originalUrl);
+      const named = server === undefined ? undefined : this.registry.server(server);
+      if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
+        res.setHeader('allow', 'GET, POST, DELETE');
+        throw new UpgradeRefused(405, 'use POST, GET or DELETE');
+      }
+      const principal = await this.authenticate(req, resource);
+      const sessionId = req.headers['mcp-session-id'];
+      if (sessionId === undefined && req.method === 'POST') return await this.initialize(req, res, principal, named, endpoint);
+      if (typeof sessionId !== 'string') throw new UpgradeRefused(400, 'Bad Request: Mcp-Session-Id header is required');
+      const session = this.sessions.get(sessionId);
+      // Unknown, ended, another credential's, another endpoint's, or held by another instance:
+      // all alike, so the client initializes again and nobody learns which it was.
+      if (!session || !session.isOwnedBy(principal) || session.endpoint !== endpoint) throw new UpgradeRefused(404, 'Session not found');
+      checkProtocolVersion(req);
+      if (req.method === 'POST') await this.post(req, res, session);
+      else if (req.method === 'GET') this.stream(req, res, session);
+      else {
+        await session.core.end(1000, 'client ended the session', null);
+        res.writeHead(204).end();
+      }
+    } catch (error) {
+      this.refuse(req, res, error, resource);
+    }
+  }
+
+  /** A browser page on another origin must not drive a broker it reaches (DNS rebinding); clients that are no browser send no Origin. */
+  private checkOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.origins.has(origin)) throw new UpgradeRefused(403, 'Forbidden: this Origin may not call the MCP endpoints');
+  }
+
+  /** The first POST: an initialize request, let in by the same admission as a WebSocket upgrade. */
+  private async initialize(req: Request, res: Response, principal: Principal, named: McpServerConfig | undefined, endpoint: string): Promise<void> {
+    const stream = acceptedAnswer(req);
+    const { messages } = inboundOf(await this.body(req), false);
+    if (!messages[0]!.awaits?.initialize) throw new UpgradeRefused(400, 'Bad Request: Mcp-Session-Id header is required (a session starts with initialize)');
+    // Only here: a person without a grant may connect, to ask for one from inside the client.
+    const admission = await this.registry.admit(principal, named, true);
+    let session: HttpSession;
+    try {
+      this.registry.checkCapacity(admission);
+      const { idleTimeoutSeconds, keepAliveSeconds } = this.deps.config.broker;
+      session = new HttpSession(principal, endpoint, { idleTimeoutMs: idleTimeoutSeconds * 1000, keepAliveMs: keepAliveSeconds * 1000 }, () => this.sessions.delete(session.id));
+      session.core = this.registry.open(admission, session, { address: req.socket.remoteAddress, transport: 'streamable-http' });
+    } catch (error) {
+      admission.lease.release();
+      throw error;
+    }
+    this.sessions.set(session.id, session);
+    res.setHeader('mcp-session-id', session.id);
+    session.post(res, messages, stream, false);
+  }
+
+  private async post(req: Request, res: Response, session: HttpSession): Promise<void> {
+    const stream = acceptedAnswer(req);
+    let body: ReturnType<typeof inboundOf>;
+    try {
+      body = inboundOf(await this.body(req), session.protocolVersion === BATCHING_VERSION);
+    } catch (error) {
+      // Ill-formed text is refused like on WebSocket: by the core, which audits it.
+      if (error instanceof PostRefused && error.audit !== undefined) session.core.receive(error.audit);
+      throw error;
+    }
+    // Ended while the body was read: nothing would ever answer its requests.
+    if (session.isClosed()) throw new UpgradeRefused(404, 'Session not found');
+    session.post(res, body.messages, stream, body.batch);
+  }
+
+  private stream(req: Request, res: Response, session: HttpSession): void {
+    if (!accepts(req, 'text/event-stream')) throw new UpgradeRefused(406, 'Not Acceptable: the GET stream is text/event-stream');
+    const lastEventId = req.headers['last-event-id'];
+    if (!session.attach(res, typeof lastEventId === 'string' ? lastEventId : undefined)) throw new UpgradeRefused(409, 'Conflict: this session already has its GET stream open');
+  }
+
+  /** The body as text, at most broker.maxFrameBytes (as a WebSocket frame), well-formed UTF-8 (as ws requires of text frames). */
+  private async body(req: Request): Promise<string> {
+    if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) throw new UpgradeRefused(415, 'Unsupported Media Type: send application/json');
+    const limit = this.deps.config.broker.maxFrameBytes;
+    if (Number(req.headers['content-length'] ?? 0) > limit) throw new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`);
+      chunks.push(chunk);
+    }
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    } catch {
+      throw new PostRefused(errorReply(null, PARSE_ERROR, 'Parse error: the body is not UTF-8'));
+    }
+  }
+
+  /** Every refusal, in one shape: its status, a Bearer challenge where one applies, and a JSON-RPC error body. */
+  private refuse(req: Request, res: Response, error: unknown, resource: string): void {
+    const refusal = refusalOf(error);
+    if (refusal.status >= 500 && !(error instanceof UpgradeRefused)) this.deps.logger.warn({ err: error }, 'MCP HTTP request refused');
+    if (res.headersSent) return void res.end();
+    if (refusal.status === 401 || refusal.challenge?.error === 'insufficient_scope') {
+      res.setHeader('www-authenticate', mcpBearerChallenge({ metadataUrl: this.deps.identity.resources.metadataUrl(resource), scope: MCP_SCOPE }, refusal.challenge));
+    }
+    if (refusal.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(refusal.retryAfterSeconds));
+    // A body left unread (a refusal before it was read) would stall a keep-alive connection.
+    if (!req.complete) res.setHeader('connection', 'close');
+    const code = refusal.status === 401 || refusal.status === 403 ? ACCESS_DENIED : TRANSPORT_ERROR;
+    const body = error instanceof PostRefused ? error.reply : errorReply(null, code, refusal.text);
+    res.status(refusal.status).json(body);
+  }
+}
+
+/** SSE when the client takes it (progress and server messages then reach it), else one JSON body; neither is 406. */
+function acceptedAnswer(req: IncomingMessage): boolean {
+  const stream = accepts(req, 'text/event-stream');
+  if (!stream && !accepts(req, 'application/json')) throw new UpgradeRefused(406, 'Not Acceptable: accept application/json or text/event-stream');
+  return stream;
+}
+
+function accepts(req: IncomingMessage, type: string): boolean {
+  return (req.headers.accept ?? '').split(',').some((part) => part.split(';', 1)[0]!.trim().toLowerCase() === type);
+}
+
+/** After initialize the client names the negotiated version on every request; none means 2025-03-26 (transports §Protocol Version Header). */
+function checkProtocolVersion(req: IncomingMessage): void {
+  const version = req.headers['mcp-protocol-version'];
+  if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
+    throw new UpgradeRefused(400, `Bad Request: unsupported MCP-Protocol-Version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+  }
+}
+
+/**
+ * The messages of a POST body, each as the text the core is handed, classified as the core
+ * will (parseFrame): so the edge knows which answers to wait for before the core decides.
+ * A message the core would refuse without an id to answer under is refused here (400).
+ */
+function inboundOf(body: string, batching: boolean): { messages: Inbound[]; batch: boolean } {
+  if (!body.trimStart().startsWith('[')) return { messages: [inbound(body)], batch: false };
+  let batch: unknown;
+  try {
+    batch = JSON.parse(body);
+  } catch {
+    throw new PostRefused(errorReply(null, PARSE_ERROR, 'Parse error'));
+  }
+  if (!batching) throw new PostRefused(errorReply(null, INVALID_REQUEST, 'Invalid Request: batches are not supported (MCP 2025-06-18 dropped JSON-RPC batching)'));
+  if (!Array.isArray(batch) || batch.length === 0) throw new PostRefused(errorReply(null, INVALID_REQUEST, 'Invalid Request: an empty batch'));
+  // JSON.stringify writes lone surrogates as escapes (ES2019): the core sees ill-formed text as it was sent.
+  return { messages: batch.map((message) => inbound(JSON.stringify(message), true)), batch: true };
+}
+
+function inbound(text: string, inBatch = false): Inbound {
+  const parsed = parseFrame(text);
+  if (parsed.ok) {
+    const message = parsed.message;
+    if (message.kind === 'request') {
+      const meta = !Array.isArray(message.params) && message.params?._meta;
+      const token = typeof meta === 'object' && meta !== null ? (meta as { progressToken?: unknown }).progressToken : undefined;
+      return { text, awaits: { id: message.id, initialize: message.method === 'initialize', ...(typeof token === 'string' || typeof token === 'number' ? { progressToken: token } : {}) } };
+    }
+    if (message.kind === 'notification' && message.method === 'notifications/cancelled') {
+      const requestId = !Array.isArray(message.params) ? message.params?.requestId : undefined;
+      if (typeof requestId === 'string' || typeof requestId === 'number') return { text, cancels: requestId };
+    }
+    return { text };
+  }
+  // Ill-formed text in a request with a usable id: the core refuses it under that id, on this POST.
+  if (parsed.illFormed?.message.kind === 'request' && parsed.reply.id !== null) return { text, awaits: { id: parsed.reply.id, initialize: false } };
+  throw new PostRefused(parsed.reply, parsed.illFormed && !inBatch ? text : undefined);
+}
