@@ -135,7 +135,8 @@ export class OAuthTokens {
       if (!record || !secretMatches(access.secret, record.secretHash) || record.clientId !== client.clientId) return;
       await this.deps.audit.append({ type: 'oauth.token.revoked', outcome: 'SUCCESS', actor: record.user.email, data: { ...clientData(record), tokenType: 'access_token', tokenId: record.id, familyId: record.familyId } });
       await this.deps.store.accessTokens.take(record.id);
-      this.deps.events.ended({ kind: 'oauth', id: record.id, reason: 'revoked' });
+      // Live MCP sessions are bound to the authorization, not to one token of it: they end too.
+      this.deps.events.ended({ kind: 'oauth', id: record.familyId, reason: 'revoked' });
       return;
     }
     const refresh = parseCredential(REFRESH_TOKEN_PREFIX, token);
@@ -158,18 +159,24 @@ export class OAuthTokens {
     return bearer.startsWith(`${ACCESS_TOKEN_PREFIX}_`);
   }
 
+  /**
+   * The principal of a live access token. Its credential is the token's family (the
+   * authorization), which stays the same through refreshes: an MCP session opened with one
+   * access token goes on with the next, and ends when the authorization is revoked or ends.
+   * Each request is still checked against its own token (audience, expiry, revocation).
+   */
   principalOf(record: AccessTokenRecord): Principal | null {
     return this.deps.principals.of(record.user, new Set(record.scope.split(' ').includes(MCP_SCOPE) ? ['mcp'] : []), {
       kind: 'oauth',
-      id: record.id,
-      expiresAt: record.expiresAt,
+      id: record.familyId,
+      expiresAt: record.familyExpiresAt,
       client: { id: record.clientId, name: record.clientName },
     });
   }
 
-  /** Is the access token still there? (Live MCP sessions re-check, since bus events can be lost.) */
-  async isLive(id: string): Promise<boolean> {
-    return (await this.deps.store.accessTokens.get(id)) !== null;
+  /** Is the authorization (token family) still there? (Live MCP sessions re-check, since bus events can be lost.) */
+  async isLive(familyId: string): Promise<boolean> {
+    return (await this.deps.store.families.get(familyId)) !== null;
   }
 
   /** Records a refused token use (`oauth.token.refused`) and returns the error to throw. */
@@ -205,6 +212,7 @@ export class OAuthTokens {
       user: family.user,
       issuedAt: now,
       expiresAt,
+      familyExpiresAt: family.expiresAt,
     };
     await this.deps.audit.append({
       type,
@@ -227,9 +235,8 @@ export class OAuthTokens {
       data: { ...clientData(family), tokenType: 'refresh_token', familyId: family.id, reason },
     });
     await this.deps.store.families.take(family.id);
-    for (const { id } of family.accessTokens) {
-      if (await this.deps.store.accessTokens.take(id)) this.deps.events.ended({ kind: 'oauth', id, reason: 'revoked' });
-    }
+    for (const { id } of family.accessTokens) await this.deps.store.accessTokens.take(id);
+    this.deps.events.ended({ kind: 'oauth', id: family.id, reason: 'revoked' });
   }
 }
 

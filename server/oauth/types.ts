@@ -64,6 +64,8 @@ export interface AccessTokenRecord {
   user: UserIdentity;
   issuedAt: number;
   expiresAt: number;
+  /** When its family (the authorization) ends: an MCP session opened with the token lives until then, through refreshes. */
+  familyExpiresAt: number;
 }
 
 export interface RefreshTokenRecord {

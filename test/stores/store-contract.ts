@@ -240,6 +240,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         user: alice,
         issuedAt: clock.now(),
         expiresAt: clock.now() + 600_000,
+        familyExpiresAt: clock.now() + 86_400_000,
       });
 
       it('returns a record with every field intact, until its expiresAt', async () => {
