@@ -1,7 +1,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, startBroker, startBrokerPair } from '../support/broker-fixture.js';
+import { connectClient, startBroker } from '../support/broker-fixture.js';
+import { startBrokerPair } from '../support/broker-pair.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { describeWithRedis } from '../support/redis.js';
 import type { TestServer } from '../support/test-server.js';

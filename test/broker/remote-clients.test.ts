@@ -4,7 +4,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
-import { startBroker, startBrokerPair } from '../support/broker-fixture.js';
+import { startBroker } from '../support/broker-fixture.js';
+import { startBrokerPair } from '../support/broker-pair.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { DCR_METADATA, MemoryOAuthProvider, postForm, publicUrlFetch, resourceUrl, TestBrowser } from '../support/oauth-client.js';
 import { describeWithRedis } from '../support/redis.js';

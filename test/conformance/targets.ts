@@ -18,6 +18,8 @@ export async function runBothColumns(): Promise<{ direct: SuiteResult; broker: S
   const fx = await startBroker({
     overrides: {
       roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: ['*'], resources: ['*'], prompts: ['*'], maxDurationSeconds: 3600, autoApprove: true }] }],
+      // The suite opens a session per scenario and ends none: past the default per-user cap (16) it would test the cap.
+      broker: { maxSessionsPerUser: 200 },
     },
   });
   try {

@@ -7,7 +7,6 @@ import { systemClock } from '../../server/clock.js';
 import type { Stores } from '../../server/stores/types.js';
 import { createApiToken, postGraphQL, startTestServer, testConfig } from './test-server.js';
 import type { TestServer } from './test-server.js';
-import { redisStoresForTest, uniquePrefix } from './redis.js';
 import { createTestIdp, signIn, TEST_PUBLIC_URL } from './test-idp.js';
 import type { TestIdp } from './test-idp.js';
 
@@ -135,14 +134,6 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
     close: () => server.close(),
   };
   return fixture;
-}
-
-/** Two instances on one Redis (a fresh prefix): `a` a full fixture, `b` a second broker on the same stores and config. */
-export async function startBrokerPair(overrides: Record<string, unknown>): Promise<{ a: BrokerFixture; b: TestServer; close: () => Promise<void> }> {
-  const prefix = uniquePrefix();
-  const a = await startBroker({ overrides, stores: await redisStoresForTest({ prefix, clock: systemClock }) });
-  const b = await startTestServer({ config: brokerConfig(a.idp, overrides), stores: await redisStoresForTest({ prefix, clock: systemClock }), clock: systemClock });
-  return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
 }
 
 /** The HTTP status the broker answers an upgrade with (101 when it accepts). */
