@@ -27,9 +27,10 @@ export class McpAuthError extends Error {
 }
 
 /**
- * Who is calling an MCP endpoint over HTTP. An OAuth access token counts only at the one
+ * Who is calling an MCP endpoint over HTTP. An OAuth access token counts only at the
  * resource it was issued for (RFC 8707 audience): a token for `/mcp/a` is refused at
- * `/mcp/b`, and at `/graphql` (which knows only API tokens). API tokens with the `mcp`
+ * `/mcp/b`, at `/mcp`, and at `/graphql` (which knows only API tokens). A token for the
+ * federated `/mcp` also counts at each `/mcp/<server>` (see McpResources.covers). API tokens with the `mcp`
  * scope keep working, as on the WebSocket endpoints. The token itself never goes further:
  * upstreams get their own configured credentials, never the client's.
  */
@@ -53,7 +54,7 @@ export class McpRequestAuthenticator {
     if (OAuthTokens.isAccessToken(bearer)) {
       const record = await this.deps.oauth.accessToken(bearer);
       if (!record) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'unknown, expired or revoked access token'), null, null, { reason: 'unknown_or_expired', resource });
-      if (record.resource !== resource) {
+      if (!this.deps.resources.covers(record.resource, resource)) {
         throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'this access token was issued for another resource'), record.user.email, record, { reason: 'wrong_audience', resource, audience: record.resource });
       }
       const principal = this.deps.oauth.principalOf(record);

@@ -42,6 +42,16 @@ export class McpResources {
     return this.all.has(canonical) ? canonical : null;
   }
 
+  /**
+   * Does a token issued for `audience` count at `resource`? At that resource; and a token
+   * for the federated endpoint at every server's own: `/mcp` reaches each server already,
+   * so it grants nothing more there, and a client that omitted `resource` (which gets
+   * `/mcp`) can use the endpoint it was sent from. Never the other way round.
+   */
+  covers(audience: string, resource: string): boolean {
+    return audience === resource || (audience === this.federated && resource.startsWith(`${this.federated}/`) && this.all.has(resource));
+  }
+
   /** The resource metadata URL of a resource (RFC 9728 §3.1: the well-known path inserted before the resource's path). */
   metadataUrl(resource: string): string {
     const url = new URL(resource);
