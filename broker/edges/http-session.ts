@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { DEFAULT_NEGOTIATED_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { tokenExpiry } from '../../server/identity/principal.js';
 import type { Principal } from '../../server/identity/principal.js';
 import { CLOSE } from '../client-link.js';
 import type { ClientChannel } from '../core/channel.js';
@@ -23,25 +24,40 @@ export interface Inbound {
   cancels?: JsonRpcId;
 }
 
+/** How long a POST's answer may take before its response becomes a stream (headers out, keep-alive comments). */
+const STREAM_AFTER_MS = 500;
+
 /**
- * One POST's answer: the answers to the requests it carried (with their progress) on an
- * SSE stream, or in one JSON body when the client accepts only JSON (progress then has
- * nowhere to go). It ends once every request is answered or cancelled.
+ * One POST's answer: the answers to the requests it carried, in one JSON body when they
+ * come soon; on an SSE stream when the client asked for progress, or (if it accepts one)
+ * once an answer takes longer than STREAM_AFTER_MS, so a long call keeps its connection
+ * alive through proxies with keep-alive comments. A JSON-only client gets one body in any
+ * case (progress then has nowhere to go). It ends once every request is answered or cancelled.
  */
 class PostAnswer {
   private readonly collected: object[] = [];
   private left: number;
+  private sse: SseStream | null = null;
+  private readonly later: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly sse: SseStream | null,
+    /** Opens the stream; null when the client takes JSON only. */
+    private readonly stream: (() => SseStream) | null,
     requests: number,
     private readonly batch: boolean,
+    progress: boolean,
   ) {
     this.left = requests;
+    if (stream && progress) this.sse = stream();
+    else if (stream) {
+      this.later = setTimeout(() => this.toStream(), STREAM_AFTER_MS);
+      this.later.unref();
+    }
   }
 
   send(message: object, answers: boolean): void {
+    if (!answers && !this.sse && this.stream) this.toStream();
     if (this.sse) this.sse.event(JSON.stringify(message));
     else if (answers) this.collected.push(message);
     if (answers) this.settle();
@@ -52,11 +68,19 @@ class PostAnswer {
   }
 
   finish(): void {
+    clearTimeout(this.later);
     if (this.sse) return this.sse.end();
     if (this.res.headersSent || this.res.destroyed) return;
     // Every request of it cancelled: nothing to answer.
     if (this.collected.length === 0) return void this.res.writeHead(204).end();
     this.res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.batch ? this.collected : this.collected[0]));
+  }
+
+  /** The answer is slow (or progress came): the response becomes a stream, with what was collected so far. */
+  private toStream(): void {
+    if (this.sse || !this.stream || this.res.headersSent || this.res.destroyed) return;
+    this.sse = this.stream();
+    for (const message of this.collected.splice(0)) this.sse.event(JSON.stringify(message));
   }
 }
 
@@ -93,6 +117,7 @@ export class HttpSession implements ClientChannel {
   private delivered = 0;
   private readonly idle: NodeJS.Timeout;
   private closed = false;
+  private credential: { digest: Buffer; principal: Principal; until: number } | null = null;
 
   constructor(
     principal: Principal,
@@ -116,6 +141,25 @@ export class HttpSession implements ClientChannel {
     return ownerOf(principal) === this.owner;
   }
 
+  /**
+   * The principal of a request that presents the very Authorization header this session
+   * last accepted, while that token is good: later requests of a session skip the store
+   * lookup. A revoked token or ended authorization ends the session itself (credential
+   * watch), so nothing is remembered past it; any other header is checked in full.
+   */
+  knownPrincipal(authorization: string | undefined, now: number): Principal | null {
+    const known = this.credential;
+    if (!known || authorization === undefined || now >= known.until) return null;
+    const digest = createHash('sha256').update(authorization).digest();
+    return timingSafeEqual(digest, known.digest) ? known.principal : null;
+  }
+
+  /** Remembers the header a request of this session was accepted with (see knownPrincipal). */
+  accepted(authorization: string | undefined, principal: Principal): void {
+    if (authorization === undefined || !this.isOwnedBy(principal)) return;
+    this.credential = { digest: createHash('sha256').update(authorization).digest(), principal, until: tokenExpiry(principal) };
+  }
+
   isClosed(): boolean {
     return this.closed;
   }
@@ -125,8 +169,11 @@ export class HttpSession implements ClientChannel {
     this.idle.refresh();
     const requests = inbound.filter((m) => m.awaits).length;
     if (requests > 0) {
-      const sse = stream ? new SseStream(res, this.timing.keepAliveMs, () => this.overflow()) : null;
-      const answer = new PostAnswer(res, sse, requests, batch);
+      // MCP lets the server answer a request with JSON or a stream: a quick answer goes as one
+      // JSON body (a stream costs three writes and a timer); progress, or a slow answer, streams.
+      const progress = inbound.some((m) => m.awaits?.progressToken !== undefined);
+      const open = stream ? () => new SseStream(res, this.timing.keepAliveMs, () => this.overflow()) : null;
+      const answer = new PostAnswer(res, open, requests, batch, progress);
       this.posts.add(answer);
       res.on('close', () => {
         this.posts.delete(answer);

@@ -75,14 +75,17 @@ export class StreamableHttpEdge {
         res.setHeader('allow', 'GET, POST, DELETE');
         throw new UpgradeRefused(405, 'use POST, GET or DELETE');
       }
-      const principal = await this.authenticate(req, resource);
       const sessionId = req.headers['mcp-session-id'];
+      const known = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
+      const { authorization } = req.headers;
+      const principal = (known?.endpoint === endpoint ? known.knownPrincipal(authorization, this.deps.clock.now()) : null) ?? (await this.authenticate(req, resource));
       if (sessionId === undefined && req.method === 'POST') return await this.initialize(req, res, principal, named, endpoint);
       if (typeof sessionId !== 'string') throw new UpgradeRefused(400, 'Bad Request: Mcp-Session-Id header is required');
       const session = this.sessions.get(sessionId);
       // Unknown, ended, another credential's, another endpoint's, or held by another instance:
       // all alike, so the client initializes again and nobody learns which it was.
       if (!session || !session.isOwnedBy(principal) || session.endpoint !== endpoint) throw new UpgradeRefused(404, 'Session not found');
+      session.accepted(authorization, principal);
       checkProtocolVersion(req);
       if (req.method === 'POST') await this.post(req, res, session);
       else if (req.method === 'GET') this.stream(req, res, session);
@@ -119,6 +122,7 @@ export class StreamableHttpEdge {
       throw error;
     }
     this.sessions.set(session.id, session);
+    session.accepted(req.headers.authorization, principal);
     res.setHeader('mcp-session-id', session.id);
     session.post(res, messages, stream, false);
   }

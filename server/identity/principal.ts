@@ -16,13 +16,25 @@ export interface Principal {
   credential: { kind: 'session' | 'token'; id: string; expiresAt: number } | OAuthCredential;
 }
 
-/** An OAuth access token (server/oauth), and the client it was issued to (audited with every MCP event). */
+/**
+ * An OAuth authorization (server/oauth): the token family an access token belongs to, which
+ * outlives each access token through refreshes, and the client it was issued to (audited
+ * with every MCP event).
+ */
 export interface OAuthCredential {
   kind: 'oauth';
-  /** The access token's public id (never the token or its hash). */
+  /** The token family's id (never a token or its hash). */
   id: string;
+  /** When the authorization ends (the refresh bound). */
   expiresAt: number;
+  /** When the access token this principal came with expires. */
+  tokenExpiresAt: number;
   client: { id: string; name: string };
+}
+
+/** Until when the very token a principal came with is good (an OAuth access token's own expiry, else its credential's). */
+export function tokenExpiry(principal: Principal): number {
+  return principal.credential.kind === 'oauth' ? principal.credential.tokenExpiresAt : principal.credential.expiresAt;
 }
 
 /**

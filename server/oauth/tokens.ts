@@ -170,6 +170,7 @@ export class OAuthTokens {
       kind: 'oauth',
       id: record.familyId,
       expiresAt: record.familyExpiresAt,
+      tokenExpiresAt: record.expiresAt,
       client: { id: record.clientId, name: record.clientName },
     });
   }

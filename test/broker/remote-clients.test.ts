@@ -103,6 +103,32 @@ describe('a remote MCP client signs in with OAuth and uses the Streamable HTTP e
   });
 });
 
+describe('a session answers a token only while that token is good', () => {
+  let fx: BrokerFixture;
+  beforeAll(async () => {
+    fx = await startBroker({ overrides: { oauth: { accessTokenTtlSeconds: 2 } } });
+    await fx.grant(['echo']);
+  });
+  afterAll(() => fx.close());
+
+  it('refuses a request of a live session once its access token has expired (401), though the same token was accepted a moment before', async () => {
+    const remote = new RemoteClient(fx.server.url, resourceUrl('everything'));
+    await remote.signInAndConnect(new TestBrowser(fx.server.url, fx.idp));
+    const { access_token: token } = remote.provider.saved!;
+    const call = () =>
+      fetch(`${fx.server.url}/mcp/everything`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json', 'mcp-session-id': remote.transport!.sessionId!, 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'x', method: 'ping' }),
+      });
+    expect((await call()).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const expired = await call();
+    expect(expired.status).toBe(401);
+    expect(expired.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+});
+
 describeWithRedis('OAuth across two instances on one Redis', () => {
   let a: BrokerFixture;
   let b: TestServer;

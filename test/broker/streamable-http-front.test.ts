@@ -236,10 +236,22 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
       expect((await list.json()) as unknown).toMatchObject({ id: 1, result: { tools: expect.any(Array) } });
     });
 
-    it('answers on an SSE stream a client that accepts it', async () => {
-      const res = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(3, 'say', { text: 'sse' }), { token, session });
+    it('answers a quick call in one JSON body even to a client that takes a stream, and streams a call that asked for progress', async () => {
+      const quick = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(3, 'say', { text: 'json' }), { token, session });
+      expect(quick.headers.get('content-type')).toBe('application/json');
+      expect(await quick.json()).toEqual({ jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: 'json' }] } });
+      const call = TOOLS_CALL(3, 'say', { text: 'sse' });
+      const res = await mcpFetch(fx.httpUrl('edge'), { ...call, params: { ...call.params, _meta: { progressToken: 'p3' } } }, { token, session });
       expect(res.headers.get('content-type')).toBe('text/event-stream');
       expect(await sseEvents(res, 1)).toEqual([{ data: { jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: 'sse' }] } } }]);
+    });
+
+    it('turns the answer of a slow call into a stream, so keep-alive comments hold the connection open', async () => {
+      const held = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(8, 'hold'), { token, session });
+      expect(held.headers.get('content-type')).toBe('text/event-stream');
+      const cancel = await mcpFetch(fx.httpUrl('edge'), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 8 } }, { token, session });
+      expect(cancel.status).toBe(202);
+      expect(await sseEvents(held, Infinity)).toEqual([]);
     });
 
     it('refuses a POST whose Accept names neither JSON nor SSE (406)', async () => {
