@@ -164,6 +164,11 @@ export class SessionRegistry {
     const unwatch = this.deps.credentialWatch.watch(principal.credential, (why) =>
       void session.end(CLOSE.credentialEnded, describeCredentialEnd(kind, why), { code: ACCESS_DENIED, reason: why === 'expired' ? 'credential_expired' : 'credential_revoked' }),
     );
+    session.onlegdropped = (server) => {
+      const freed = processesOf(this.deps.config.servers.filter((s) => s.name === server));
+      this.processes -= freed;
+      this.sessionProcesses.set(session, (this.sessionProcesses.get(session) ?? 0) - freed);
+    };
     session.onended = () => {
       this.sessions.delete(session);
       this.processes -= this.sessionProcesses.get(session) ?? 0;

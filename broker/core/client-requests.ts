@@ -75,8 +75,9 @@ export async function handleClientRequest(core: SessionCore, request: JsonRpcReq
 async function initialize(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   const params = isRecord(request.params) ? request.params : {};
   core.clientInfo = params.clientInfo ?? null;
-  core.initializeParams = request.params;
   if (!(await core.audited(call, requestEvent(request, null, 'SUCCESS')))) return;
+  // From here a server that joins the session (a grant issued meanwhile) is initialized as it joins; these are the others.
+  core.initializeParams = request.params;
   const legs = [...core.legs.values()];
   const settled = await Promise.all(
     legs.map((leg) => {

@@ -118,6 +118,8 @@ export class SessionCore {
   /** The server a single-server session's events name (a federated session names each event's own). */
   private readonly home: string | null;
   onended?: () => void;
+  /** A server left the live session (its upstream is being closed): the registry gives its place back. */
+  onlegdropped?: (server: string) => void;
 
   constructor(
     private readonly channel: ClientChannel,
@@ -182,11 +184,13 @@ export class SessionCore {
     const leg = new Leg(spec.server, spec.upstream, spec.grants, new Set(spec.allowMethods));
     this.legs.set(leg.server, leg);
     this.wire(leg);
+    // Read now, as the leg joins: a client initialize after this point includes it (client-requests.ts).
+    const params = this.initializeParams;
     try {
       await leg.upstream.start();
       // Not initialized yet: the client's initialize reaches this server with the others.
-      if (this.initializeParams === undefined) return this.grantsChanged(leg, grant, false);
-      const { answer } = leg.request('initialize', this.initializeParams);
+      if (params === undefined) return this.grantsChanged(leg, grant, false);
+      const { answer } = leg.request('initialize', params);
       leg.init = answer.then((a) => (a.kind === 'result' ? { result: a.result, capabilities: isRecord(a.result.capabilities) ? a.result.capabilities : {} } : null));
       if (!(await leg.init)) return this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: `${leg.server} refused initialize` });
       leg.notify('notifications/initialized');
@@ -271,7 +275,9 @@ export class SessionCore {
     for (const [id, request] of this.serverRequests) if (request.leg === leg) this.forgetServerRequest(id);
     for (const [taskId, owner] of this.clientTasks) if (owner === leg) this.clientTasks.delete(taskId);
     leg.drop(why);
-    if (this.legs.size === 0) {
+    this.onlegdropped?.(leg.server);
+    // A session with the broker tool lives on without servers: the person can ask again.
+    if (this.legs.size === 0 && !this.deps.requestAccess) {
       // The last one ends the session, which closes its upstream after the client (end()).
       this.legs.set(leg.server, leg);
       const grantEnded = why.code === ACCESS_DENIED;

@@ -11,9 +11,11 @@ import { errorReply, INTERNAL_ERROR } from '../jsonrpc.js';
 import type { JsonRpcId } from '../jsonrpc.js';
 import { EventLog, SseStream } from './sse.js';
 
-/** What the standalone stream keeps for `Last-Event-ID` resumption. */
+/** What the standalone stream keeps for `Last-Event-ID` resumption (bounded per session: an instance holds thousands). */
 const REPLAY_EVENTS = 1000;
-const REPLAY_BYTES = 4 * 1024 * 1024;
+const REPLAY_BYTES = 512 * 1024;
+/** How long a session takes the token it last checked without asking the store again. */
+const KNOWN_CREDENTIAL_MS = 60_000;
 
 /** A message of a POST the core is handed, and what the edge must do about it. */
 export interface Inbound {
@@ -154,10 +156,14 @@ export class HttpSession implements ClientChannel {
     return timingSafeEqual(digest, known.digest) ? known.principal : null;
   }
 
-  /** Remembers the header a request of this session was accepted with (see knownPrincipal). */
-  accepted(authorization: string | undefined, principal: Principal): void {
+  /**
+   * Remembers the header a request of this session was accepted with (see knownPrincipal),
+   * for at most a minute: a revocation whose event was lost is caught by the next full check.
+   */
+  accepted(authorization: string | undefined, principal: Principal, now: number): void {
     if (authorization === undefined || !this.isOwnedBy(principal)) return;
-    this.credential = { digest: createHash('sha256').update(authorization).digest(), principal, until: tokenExpiry(principal) };
+    if (this.credential && now < this.credential.until) return;
+    this.credential = { digest: createHash('sha256').update(authorization).digest(), principal, until: Math.min(tokenExpiry(principal), now + KNOWN_CREDENTIAL_MS) };
   }
 
   isClosed(): boolean {
@@ -188,9 +194,13 @@ export class HttpSession implements ClientChannel {
     if (requests === 0) res.writeHead(202).end();
   }
 
-  /** Opens the standalone stream: replays the log after `lastEventId`, or what no GET stream has had yet. False when one is open. */
-  attach(res: ServerResponse, lastEventId: string | undefined): boolean {
-    if (this.standalone?.isOpen()) return false;
+  /**
+   * Opens the standalone stream: replays the log after `lastEventId`, or what no GET stream
+   * has had yet. A new GET takes the place of one still open: a client reconnects when its
+   * stream died on the way (a proxy, a network change) before the broker noticed.
+   */
+  attach(res: ServerResponse, lastEventId: string | undefined): void {
+    this.standalone?.end();
     this.idle.refresh();
     const stream = new SseStream(res, this.timing.keepAliveMs, () => this.overflow());
     stream.onclose = () => {
@@ -201,7 +211,6 @@ export class HttpSession implements ClientChannel {
     const resumeAfter = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) && Number(lastEventId) <= this.log.last() ? Number(lastEventId) : this.delivered;
     for (const event of this.log.after(resumeAfter)) stream.event(event.data, event.id);
     this.delivered = this.log.last();
-    return true;
   }
 
   send(message: object): void {

@@ -70,7 +70,6 @@ export class StreamableHttpEdge {
     try {
       this.checkOrigin(req);
       refuseCredentialInUrl(req.originalUrl);
-      const named = server === undefined ? undefined : this.registry.server(server);
       if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
         res.setHeader('allow', 'GET, POST, DELETE');
         throw new UpgradeRefused(405, 'use POST, GET or DELETE');
@@ -79,13 +78,15 @@ export class StreamableHttpEdge {
       const known = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
       const { authorization } = req.headers;
       const principal = (known?.endpoint === endpoint ? known.knownPrincipal(authorization, this.deps.clock.now()) : null) ?? (await this.authenticate(req, resource));
+      // After the credential: which servers exist is no one else's business.
+      const named = server === undefined ? undefined : this.registry.server(server);
       if (sessionId === undefined && req.method === 'POST') return await this.initialize(req, res, principal, named, endpoint);
       if (typeof sessionId !== 'string') throw new UpgradeRefused(400, 'Bad Request: Mcp-Session-Id header is required');
       const session = this.sessions.get(sessionId);
       // Unknown, ended, another credential's, another endpoint's, or held by another instance:
       // all alike, so the client initializes again and nobody learns which it was.
       if (!session || !session.isOwnedBy(principal) || session.endpoint !== endpoint) throw new UpgradeRefused(404, 'Session not found');
-      session.accepted(authorization, principal);
+      session.accepted(authorization, principal, this.deps.clock.now());
       checkProtocolVersion(req);
       if (req.method === 'POST') await this.post(req, res, session);
       else if (req.method === 'GET') this.stream(req, res, session);
@@ -122,7 +123,7 @@ export class StreamableHttpEdge {
       throw error;
     }
     this.sessions.set(session.id, session);
-    session.accepted(req.headers.authorization, principal);
+    session.accepted(req.headers.authorization, principal, this.deps.clock.now());
     res.setHeader('mcp-session-id', session.id);
     session.post(res, messages, stream, false);
   }
@@ -145,7 +146,7 @@ export class StreamableHttpEdge {
   private stream(req: Request, res: Response, session: HttpSession): void {
     if (!accepts(req, 'text/event-stream')) throw new UpgradeRefused(406, 'Not Acceptable: the GET stream is text/event-stream');
     const lastEventId = req.headers['last-event-id'];
-    if (!session.attach(res, typeof lastEventId === 'string' ? lastEventId : undefined)) throw new UpgradeRefused(409, 'Conflict: this session already has its GET stream open');
+    session.attach(res, typeof lastEventId === 'string' ? lastEventId : undefined);
   }
 
   /** The body as text, at most broker.maxFrameBytes (as a WebSocket frame), well-formed UTF-8 (as ws requires of text frames). */

@@ -103,6 +103,31 @@ describe('grants that arrive during a session', () => {
   });
 });
 
+describe('upstream processes of servers that leave a live session', () => {
+  let fx: BrokerFixture;
+  beforeAll(async () => {
+    fx = await startBroker({ overrides: { ...OVERRIDES, broker: { maxUpstreamProcesses: 2 } } });
+  });
+  afterAll(() => fx.close());
+
+  it('are given back to the instance at once, not when the session ends', async () => {
+    await fx.grant(['say'], 600, 'edge');
+    const joined = await fx.grant(['echo'], 600, 'everything');
+    const { client } = await fx.connect(await fx.token(), '');
+    expect(await names(client)).toEqual(['edge__say', 'everything__echo']);
+    // Two processes: the instance is full.
+    const bob = await fx.signInAs('bob@example.com');
+    await bob.grant(['echo'], 600, 'everything');
+    const bobToken = await bob.token();
+    await expect(fx.connect(bobToken)).rejects.toThrow(/503/);
+    await fx.gql(REVOKE, { id: joined });
+    await expect.poll(() => names(client)).toEqual(['edge__say']);
+    const { client: bobs } = await fx.connect(bobToken);
+    expect(await names(bobs)).toEqual(['echo']);
+    await Promise.all([client.close(), bobs.close()]);
+  });
+});
+
 describeWithRedis('a grant issued on one instance reaches a session on another', () => {
   let a: BrokerFixture;
   let b: TestServer;

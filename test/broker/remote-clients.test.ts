@@ -201,6 +201,13 @@ describe('access asked for from inside the client: the broker tool on the federa
     await expect.poll(() => changed).toBeGreaterThan(0);
     await expect.poll(async () => (await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['everything__echo', 'portcullis__request_access']);
     expect(JSON.stringify((await client.callTool({ name: 'everything__echo', arguments: { message: 'granted' } })).content)).toContain('granted');
+
+    // Its only server's grant revoked, the session lives on with the tool, to ask again.
+    const grant = ((await dave.gql('{ grants(active: true) { items { id } } }')).body.data as { grants: { items: { id: string }[] } }).grants.items[0]!;
+    const seen = changed;
+    await lead.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "done") { status } }', { id: grant.id });
+    await expect.poll(() => changed).toBeGreaterThan(seen);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['portcullis__request_access']);
     await client.close();
   });
 

@@ -310,24 +310,22 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
       expect((await sseEvents(stream, 8)).map((e) => (e.data as { method: string }).method)).toEqual(Array(8).fill('notifications/message'));
     });
 
-    it('replays the GET stream after Last-Event-ID, and holds one GET stream per session (409)', async () => {
+    it('replays the GET stream after Last-Event-ID; a new GET takes the place of the open one', async () => {
+      const stale = await mcpFetch(fx.httpUrl('edge'), undefined, { token, session, accept: 'text/event-stream' });
+      expect(stale.status).toBe(200);
       const first = await mcpFetch(fx.httpUrl('edge'), undefined, { token, session, accept: 'text/event-stream' });
       expect(first.status).toBe(200);
-      expect((await mcpFetch(fx.httpUrl('edge'), undefined, { token, session })).status).toBe(409);
+      // The stream it replaced ends: nothing more is sent on it.
+      expect(await sseEvents(stale, Infinity)).toEqual([]);
       const logged = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(9, 'log-every-level'), { token, session, accept: 'application/json' });
       expect(logged.status).toBe(200);
       const events = await sseEvents(first, 8);
       expect(events.map((e) => (e.data as { params: { data: string } }).params.data)).toEqual(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']);
       expect(new Set(events.map((e) => e.id)).size).toBe(8);
-      // sseEvents let the first stream go: once the broker sees it closed, a resumption replays what followed event 5.
-      await expect
-        .poll(async () => {
-          const again = await mcpFetch(fx.httpUrl('edge'), undefined, { token, session, headers: { 'last-event-id': events[4]!.id! } });
-          if (again.status !== 200) return again.status;
-          const replayed = await sseEvents(again, 3);
-          return replayed.map((e) => [e.id, (e.data as { params: { data: string } }).params.data]);
-        })
-        .toEqual(events.slice(5).map((e) => [e.id, (e.data as { params: { data: string } }).params.data]));
+      const again = await mcpFetch(fx.httpUrl('edge'), undefined, { token, session, headers: { 'last-event-id': events[4]!.id! } });
+      expect(again.status).toBe(200);
+      const replayed = await sseEvents(again, 3);
+      expect(replayed.map((e) => [e.id, (e.data as { params: { data: string } }).params.data])).toEqual(events.slice(5).map((e) => [e.id, (e.data as { params: { data: string } }).params.data]));
     });
   });
 
@@ -367,8 +365,9 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
       expect(own.status).toBe(200);
     });
 
-    it('answers an unknown server with 404 and a first POST that is not initialize with 400', async () => {
+    it('answers an unknown server with 404 (only to a caller with a credential) and a first POST that is not initialize with 400', async () => {
       expect((await mcpFetch(fx.httpUrl('nope'), INITIALIZE, { token })).status).toBe(404);
+      expect((await mcpFetch(fx.httpUrl('nope'), INITIALIZE)).status).toBe(401);
       expect((await mcpFetch(fx.httpUrl(), TOOLS_CALL(1, 'echo'), { token })).status).toBe(400);
     });
   });
