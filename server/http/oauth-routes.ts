@@ -67,8 +67,12 @@ export function oauthRoutes(deps: OAuthRouteDeps): Router {
     if (!parsed) return;
     const principal = await browserPrincipal(deps, req);
     if (!principal) return signIn(deps, req, res);
-    if (await deps.authorization.remembered(principal, parsed)) return void redirect(res, await deps.authorization.approved(principal, parsed), 302);
-    consentPage(res, principal, parsed);
+    const before = await deps.authorization.remembered(principal, parsed);
+    // RFC 8252 §8.6: any program on the machine can listen on a loopback port or claim a
+    // custom scheme and present a public client's id, so only an https redirect (an origin
+    // the operator allowed) skips the page; for the others it says it was allowed before.
+    if (before && new URL(parsed.redirectUri).protocol === 'https:') return void redirect(res, await deps.authorization.approved(principal, parsed), 302);
+    consentPage(res, principal, parsed, before);
   });
 
   router.post(OAUTH_PATHS.authorize, requireOwnOrigin(deps.publicUrl, 'Refused: this approval did not come from the Portcullis consent page.'), FORM, async (req, res) => {
@@ -170,7 +174,7 @@ function signIn(deps: OAuthRouteDeps, req: Request, res: Response): void {
  * endpoint. Framing is refused (clickjacking) and the form may go only back to us, and
  * from there to this client's redirect.
  */
-function consentPage(res: Response, principal: Principal, request: AuthorizationRequest): void {
+function consentPage(res: Response, principal: Principal, request: AuthorizationRequest, allowedBefore: boolean): void {
   res.set('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${formActionSource(request.redirectUri)}; frame-ancestors 'none'`);
   res.set('Cache-Control', 'no-store');
   const fields: Record<string, string> = {
@@ -195,6 +199,7 @@ function consentPage(res: Response, principal: Principal, request: Authorization
       `<dt>Sends you back to</dt><dd><code>${html(request.redirectUri)}</code></dd>` +
       `<dt>MCP endpoint</dt><dd><code>${html(request.resource)}</code></dd>` +
       `<dt>Access</dt><dd>your granted MCP tools there (scope <code>${html(request.scope)}</code>), while your sign-in lasts</dd></dl>` +
+      (allowedBefore ? `<p>You allowed this application here before. A program on your computer can claim its name and address, so you are asked each time it signs in again.</p>` : '') +
       `<p>Allow it only if you just connected this application.</p>` +
       `<form method="post" action="${OAUTH_PATHS.authorize}">${hidden}<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny">Deny</button></form>`,
   );

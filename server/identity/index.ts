@@ -37,7 +37,7 @@ export function createIdentity(config: PortcullisConfig, stores: Stores, clock: 
   const sessions = new LoginSessionService({ sessions: stores.sessions, audit: stores.audit, clock, principals, ttlSeconds: config.session.ttlSeconds, events: credentialEvents });
   const tokens = new ApiTokenService({ tokens: stores.tokens, audit: stores.audit, clock, principals, maxTtlSeconds: config.apiTokens.maxTtlSeconds, events: credentialEvents });
   const resources = new McpResources(config.server.publicUrl, config.servers);
-  const oauthTokens = new OAuthTokens({ store: stores.oauth, audit: stores.audit, clock, principals, events: credentialEvents, resources, config: config.oauth });
+  const oauthTokens = new OAuthTokens({ store: stores.oauth, audit: stores.audit, clock, principals, events: credentialEvents, resources, config: config.oauth, signInIsLive: (id) => sessions.isLive(id) });
   return {
     cookie,
     sessions,

@@ -105,6 +105,7 @@ export class OAuthAuthorization {
       resource: request.resource,
       scope: request.scope,
       user: principal.user,
+      loginSessionId: principal.credential.id,
       sessionExpiresAt: principal.credential.expiresAt,
     });
     return this.redirect(request.redirectUri, request.state, { code });

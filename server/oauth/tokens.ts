@@ -49,6 +49,8 @@ export class OAuthTokens {
       events: CredentialEvents;
       resources: McpResources;
       config: PortcullisConfig['oauth'];
+      /** Is the browser sign-in behind an authorization still live? (Signed out: the authorization ends.) */
+      signInIsLive: (loginSessionId: string) => Promise<boolean>;
     },
   ) {}
 
@@ -81,6 +83,7 @@ export class OAuthTokens {
       scope: grant.scope,
       user: grant.user,
       accessTokens: [],
+      loginSessionId: grant.loginSessionId,
       expiresAt: Math.min(grant.sessionExpiresAt, now + this.deps.config.refreshTokenMaxSeconds * 1000),
     };
     if (family.expiresAt <= now) throw await refuse('the sign-in behind this code has ended', 'session_ended');
@@ -110,6 +113,10 @@ export class OAuthTokens {
     const family = await this.deps.store.families.get(stored.familyId);
     if (!family) throw new OAuthError('invalid_grant', 'this refresh token was revoked', 'family_revoked');
     if (stored.clientId !== client.clientId) throw await this.refused(new OAuthError('invalid_grant', 'the refresh token was issued to another client', 'refresh_client_mismatch'), family.user.email, client);
+    if (!(await this.deps.signInIsLive(family.loginSessionId))) {
+      await this.revokeFamily(family, 'signed_out');
+      throw await this.refused(new OAuthError('invalid_grant', 'the sign-in behind this authorization has ended: sign in again', 'signed_out'), family.user.email, client);
+    }
     if (stored.rotated) {
       // RFC 9700 §4.14.2: a used refresh token coming back means two parties hold it.
       await this.revokeFamily(family, 'refresh_token_reused');
@@ -175,9 +182,13 @@ export class OAuthTokens {
     });
   }
 
-  /** Is the authorization (token family) still there? (Live MCP sessions re-check, since bus events can be lost.) */
+  /**
+   * Is the authorization (token family) still there, and the sign-in that approved it? Live
+   * MCP sessions re-check (bus events can be lost, and signing out ends no family by event).
+   */
   async isLive(familyId: string): Promise<boolean> {
-    return (await this.deps.store.families.get(familyId)) !== null;
+    const family = await this.deps.store.families.get(familyId);
+    return family !== null && (await this.deps.signInIsLive(family.loginSessionId));
   }
 
   /** Records a refused token use (`oauth.token.refused`) and returns the error to throw. */
@@ -228,7 +239,7 @@ export class OAuthTokens {
     return { access_token: access.value, token_type: 'Bearer', expires_in: Math.max(1, Math.floor((expiresAt - now) / 1000)), refresh_token: refresh.value, scope: family.scope };
   }
 
-  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'refresh_token_reused' | 'code_reused'): Promise<void> {
+  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'refresh_token_reused' | 'code_reused' | 'signed_out'): Promise<void> {
     await this.deps.audit.append({
       type: 'oauth.token.revoked',
       outcome: 'SUCCESS',

@@ -27,7 +27,9 @@ export interface AuthorizationCodeRecord {
   resource: string;
   scope: string;
   user: UserIdentity;
-  /** When the browser sign-in behind it ends: no token of this authorization outlives it. */
+  /** The browser sign-in that approved it: signing out ends every token of the authorization. */
+  loginSessionId: string;
+  /** When that sign-in ends: no token of this authorization outlives it. */
   sessionExpiresAt: number;
   /** Set on the record kept after the code was redeemed: the family a replay of the code revokes. */
   redeemedInto?: string;
@@ -47,6 +49,8 @@ export interface TokenFamilyRecord {
   user: UserIdentity;
   /** The family's access tokens that may still be live, so revocation can reach them. */
   accessTokens: { id: string; expiresAt: number }[];
+  /** The browser sign-in that approved it: the family lives only while it does. */
+  loginSessionId: string;
   /** The family's bound: the sign-in session's end, capped by `oauth.refreshTokenMaxSeconds`. */
   expiresAt: number;
 }

@@ -85,7 +85,7 @@ describeOnEachStore('OAuth 2.1 with the MCP SDK client: discovery, DCR, SAML sig
     expect(JSON.stringify(events)).not.toContain(tokens.access_token);
   });
 
-  it('remembers the consent: the next authorization of the same client and resource skips the page', async () => {
+  it('remembers the consent, but asks again for a loopback redirect (any local program could be listening there: RFC 8252 §8.6)', async () => {
     const browser = new TestBrowser(server.url, idp);
     const provider = newClient();
     await connectWithSdk(server.url, browser, provider, resourceUrl('a'));
@@ -93,10 +93,24 @@ describeOnEachStore('OAuth 2.1 with the MCP SDK client: discovery, DCR, SAML sig
     const fetchFn = publicUrlFetch(server.url);
     await auth(again, { serverUrl: resourceUrl('a'), fetchFn });
     const opened = await browser.open(again.authorizationUrl!);
-    expect('redirect' in opened && opened.redirect.searchParams.get('code')).toBeTruthy();
+    if (!('consent' in opened)) throw new Error('expected the consent page again');
+    expect(opened.consent.text).toContain('You allowed this application here before');
     // Another resource is another consent.
     await auth(again, { serverUrl: resourceUrl('b'), fetchFn });
-    expect('consent' in (await browser.open(again.authorizationUrl!))).toBe(true);
+    const other = await browser.open(again.authorizationUrl!);
+    expect('consent' in other && other.consent.text).not.toContain('You allowed this application here before');
+  });
+
+  it('ends the authorization when the person signs out: its access token is refused and its refresh token no longer works', async () => {
+    const browser = new TestBrowser(server.url, idp);
+    const provider = newClient();
+    const tokens = await connectWithSdk(server.url, browser, provider, resourceUrl('a'));
+    const { mcpAuthenticator } = mcpIdentity(config, server.stores);
+    expect((await mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'))).user.email).toBe('alice@example.com');
+    expect((await fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie: browser.cookie!, origin: new URL(TEST_PUBLIC_URL).origin }, redirect: 'manual' })).status).toBeLessThan(400);
+    expect(await refusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    const refreshed = await postForm(server.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: provider.info!.client_id });
+    expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
   it('rotates refresh tokens: the old one is refused once used, and its replay revokes the new tokens too', async () => {

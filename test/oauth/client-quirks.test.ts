@@ -110,11 +110,14 @@ describe('known MCP client quirks, handled on purpose', () => {
       const registered = await registerClient(enabled.url, hosted);
       expect(registered).toMatchObject({ status: 201, body: { redirect_uris: hosted.redirect_uris } });
       const pkce = pkcePair();
-      const callback = await new TestBrowser(enabled.url, idp).approve(
-        authorizeUrl({ response_type: 'code', client_id: registered.body.client_id as string, redirect_uri: hosted.redirect_uris[0], code_challenge: pkce.challenge, code_challenge_method: 'S256', resource: resourceUrl('a') }),
-      );
+      const browser = new TestBrowser(enabled.url, idp);
+      const url = authorizeUrl({ response_type: 'code', client_id: registered.body.client_id as string, redirect_uri: hosted.redirect_uris[0], code_challenge: pkce.challenge, code_challenge_method: 'S256', resource: resourceUrl('a') });
+      const callback = await browser.approve(url);
       expect(callback.origin).toBe('https://claude.ai');
       expect(callback.searchParams.get('code')).toBeTruthy();
+      // An https redirect is its origin's alone: the remembered consent skips the page.
+      const again = await browser.open(url);
+      expect('redirect' in again && again.redirect.origin).toBe('https://claude.ai');
     } finally {
       await enabled.close();
     }
