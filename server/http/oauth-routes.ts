@@ -89,7 +89,11 @@ export function oauthRoutes(deps: OAuthRouteDeps): Router {
     if (body.client_secret !== undefined || req.headers.authorization !== undefined) throw new OAuthError('invalid_client', 'clients here are public: authenticate with client_id only (token_endpoint_auth_method none)');
     if (typeof body.client_id !== 'string') throw new OAuthError('invalid_client', 'client_id is missing');
     const client = await deps.clients.find(body.client_id);
-    if (body.grant_type === 'authorization_code') return void res.json(await deps.tokens.exchangeCode(client, body));
+    if (body.grant_type === 'authorization_code') {
+      const tokens = await deps.tokens.exchangeCode(client, body);
+      await deps.clients.used(client);
+      return void res.json(tokens);
+    }
     if (body.grant_type === 'refresh_token') return void res.json(await deps.tokens.refresh(client, body));
     throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token');
   }));

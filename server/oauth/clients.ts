@@ -9,6 +9,8 @@ import { redirectUriMatches, redirectUriProblem } from './redirect-uris.js';
 import type { OAuthClientRecord } from './types.js';
 
 const MAX_REDIRECT_URIS = 20;
+/** How long a registration lives before anyone obtains a token through it. */
+const UNUSED_REGISTRATION_MS = 24 * 3600 * 1000;
 const MAX_NAME_LENGTH = 100;
 const CLIENT_ID_PREFIX = 'pcc_';
 const REGISTERED_ID = /^pcc_[A-Za-z0-9_-]{22}$/;
@@ -45,7 +47,8 @@ export class OAuthClients {
       redirectUris: metadata.redirectUris,
       registration: 'dcr',
       createdAt: now,
-      expiresAt: now + this.deps.config.registeredClientTtlSeconds * 1000,
+      // Kept a day until a person signs in through it (used()): registrations nobody uses must not fill the store.
+      expiresAt: now + Math.min(UNUSED_REGISTRATION_MS, this.deps.config.registeredClientTtlSeconds * 1000),
     };
     await this.audited(record);
     await this.deps.clients.put(record.clientId, record);
@@ -58,6 +61,14 @@ export class OAuthClients {
       response_types: ['code'],
       token_endpoint_auth_method: 'none',
     };
+  }
+
+  /** A registered client someone obtained tokens through: kept for `oauth.registeredClientTtlSeconds` from now. */
+  async used(client: OAuthClientRecord): Promise<void> {
+    if (client.registration !== 'dcr') return;
+    const expiresAt = this.deps.clock.now() + this.deps.config.registeredClientTtlSeconds * 1000;
+    // Once a day at most: every token exchange need not write the client again.
+    if (expiresAt - client.expiresAt > UNUSED_REGISTRATION_MS) await this.deps.clients.put(client.clientId, { ...client, expiresAt });
   }
 
   /** The client a request names; throws invalid_client for one we do not know or cannot use. */

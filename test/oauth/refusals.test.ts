@@ -190,3 +190,32 @@ describe('OAuth refusals: each with the error its RFC names', () => {
     expect(parse('http://127.0.0.1:8080').success).toBe(true);
   });
 });
+
+describe('registrations nobody uses', () => {
+  let idp: TestIdp;
+  let server: TestServer;
+  let clock: ManualClock;
+  beforeAll(async () => {
+    idp = await createTestIdp('corp');
+    clock = new ManualClock();
+    server = await startTestServer({ config: oauthConfig(idp), clock });
+  });
+  afterAll(() => server.close());
+
+  it('lapse after a day; a client someone obtained tokens through is kept for registeredClientTtlSeconds', async () => {
+    const register = async () => (await registerClient(server.url, { client_name: 'Probe', redirect_uris: [REDIRECT] })).body.client_id as string;
+    const [unused, used] = [await register(), await register()];
+    const browser = new TestBrowser(server.url, idp);
+    const pkce = pkcePair();
+    const callback = await browser.approve(authorizeUrl({ response_type: 'code', client_id: used, redirect_uri: REDIRECT, code_challenge: pkce.challenge, code_challenge_method: 'S256', resource: resourceUrl('a') }));
+    const token = await postForm(server.url, '/oauth/token', { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: pkce.verifier, redirect_uri: REDIRECT, client_id: used });
+    expect(token.status).toBe(200);
+    clock.advance(25 * 3600 * 1000);
+    const authorize = (clientId: string) => browser.get(authorizeUrl({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, code_challenge: pkcePair().challenge, code_challenge_method: 'S256', resource: resourceUrl('a') }));
+    const lapsed = await authorize(unused);
+    expect(lapsed.status).toBe(400);
+    expect(await lapsed.text()).toMatch(/unknown client_id/);
+    // The used one is still known: the broker goes on to the sign-in (the browser's has ended meanwhile).
+    expect((await authorize(used)).status).toBe(302);
+  });
+});
