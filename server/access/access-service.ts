@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
-import { AccessDeniedError, InvalidInputError, NotFoundError } from '../errors.js';
+import { AccessDeniedError, InvalidInputError, LimitExceededError, NotFoundError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import type { AccessStore, Listed } from '../stores/types.js';
 import type { AccessEvents } from './access-events.js';
@@ -65,6 +65,7 @@ function withApproverArguments(request: AccessRequestRecord, approvals: readonly
 }
 
 const MAX_ARGUMENT_RULES = 50;
+const MAX_WAITING_AGENT_REQUESTS = 5;
 
 /**
  * Just-in-time access: requests, reviews, grants, revocation and expiry. Every state
@@ -80,6 +81,7 @@ export class AccessService {
     const { autoApprove: ruleApproves, ...scope } = this.deps.policy.planRequest(caller, input);
     const autoApprove = ruleApproves && (filedByAgent === null || this.deps.config.broker.requestAccessTool.autoApprove);
     const now = this.deps.clock.now();
+    if (filedByAgent) await this.checkAgentBacklog(caller, now);
     let request: AccessRequestRecord = {
       id: randomUUID(),
       requester: caller.user,
@@ -109,6 +111,15 @@ export class AccessService {
     await this.deps.store.createRequest(request, grant);
     this.deps.events.requestChanged(request);
     return request;
+  }
+
+  /** A model in a loop (or a prompt-injected one) must not bury approvers: few of its requests may wait at once. */
+  private async checkAgentBacklog(caller: Principal, now: number): Promise<void> {
+    const recent = await this.deps.store.listRequests({ requesterId: caller.user.id, limit: 100 });
+    const waiting = recent.filter(({ record }) => record.filedByAgent && requestStatus(record, now) === 'PENDING').length;
+    if (waiting >= MAX_WAITING_AGENT_REQUESTS) {
+      throw new LimitExceededError(`${waiting} requests filed from an MCP client already wait for review (at most ${MAX_WAITING_AGENT_REQUESTS}): wait for them, or cancel some`);
+    }
   }
 
   async reviewRequest(

@@ -50,6 +50,16 @@ for (const backend of backends) {
       expect(await fx.access.createRequest(fx.as('alice'), AUTO_APPROVED, FILED_BY)).toMatchObject({ status: 'APPROVED', grantId: expect.any(String) });
     });
 
+    it('lets at most five requests filed from MCP clients wait at once; a person\'s own are not counted', async () => {
+      const fx = await fixture();
+      for (let i = 0; i < 5; i++) expect(await fx.access.createRequest(fx.as('alice'), AUTO_APPROVED, FILED_BY)).toMatchObject({ status: 'PENDING' });
+      await expect(fx.access.createRequest(fx.as('alice'), AUTO_APPROVED, FILED_BY)).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+      expect((await fx.stores.audit.read({ limit: 100 })).filter((e) => e.type === 'access_request.created')).toHaveLength(5);
+      expect(await fx.access.createRequest(fx.as('alice'), AUTO_APPROVED)).toMatchObject({ status: 'APPROVED' });
+      // Another person's backlog is their own.
+      expect(await fx.access.createRequest(fx.as('frank'), AUTO_APPROVED, FILED_BY)).toMatchObject({ status: 'PENDING' });
+    });
+
     it('cannot ask for more than the person may: the same rules refuse it and store nothing', async () => {
       const fx = await fixture();
       await expect(fx.access.createRequest(fx.as('dave'), AUTO_APPROVED, FILED_BY)).rejects.toMatchObject({ code: 'TOOL_NOT_REQUESTABLE' });
