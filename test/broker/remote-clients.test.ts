@@ -7,6 +7,7 @@ import type { AuditEvent } from '../../server/audit/types.js';
 import { startBroker } from '../support/broker-fixture.js';
 import { startBrokerPair } from '../support/broker-pair.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
+import { INITIALIZE, mcpFetch } from '../support/mcp-http.js';
 import { DCR_METADATA, MemoryOAuthProvider, postForm, publicUrlFetch, resourceUrl, TestBrowser } from '../support/oauth-client.js';
 import { describeWithRedis } from '../support/redis.js';
 import type { TestServer } from '../support/test-server.js';
@@ -80,7 +81,7 @@ describe('a remote MCP client signs in with OAuth and uses the Streamable HTTP e
     expect(started).toMatchObject({ actor: 'alice@example.com', data: { transport: 'streamable-http', oauthClient: { id: remote.provider.info!.client_id, name: 'Test MCP client' } } });
     const { access_token: token } = remote.provider.saved!;
     // Bound to /mcp/everything: the federated endpoint and the API refuse it.
-    const federated = await fetch(`${fx.server.url}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    const federated = await mcpFetch(fx.httpUrl(''), INITIALIZE, { token });
     expect(federated.status).toBe(401);
     expect(federated.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
@@ -98,7 +99,7 @@ describe('a remote MCP client signs in with OAuth and uses the Streamable HTTP e
     const ended = (await events(fx.server, 'mcp.session.end')).length;
     expect((await postForm(fx.server.url, '/oauth/revoke', { token, client_id: remote.provider.info!.client_id })).status).toBe(200);
     await expect.poll(async () => (await events(fx.server, 'mcp.session.end')).length).toBeGreaterThan(ended);
-    const refused = await fetch(`${fx.server.url}/mcp/everything`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    const refused = await mcpFetch(fx.httpUrl(), INITIALIZE, { token });
     expect(refused.status).toBe(401);
   });
 });
@@ -115,12 +116,7 @@ describe('a session answers a token only while that token is good', () => {
     const remote = new RemoteClient(fx.server.url, resourceUrl('everything'));
     await remote.signInAndConnect(new TestBrowser(fx.server.url, fx.idp));
     const { access_token: token } = remote.provider.saved!;
-    const call = () =>
-      fetch(`${fx.server.url}/mcp/everything`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json', 'mcp-session-id': remote.transport!.sessionId!, 'mcp-protocol-version': '2025-11-25' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 'x', method: 'ping' }),
-      });
+    const call = () => mcpFetch(fx.httpUrl(), { jsonrpc: '2.0', id: 'x', method: 'ping' }, { token, session: remote.transport!.sessionId!, accept: 'application/json' });
     expect((await call()).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const expired = await call();
@@ -215,11 +211,7 @@ describe('access asked for from inside the client: the broker tool on the federa
     const off = await startBroker({ overrides: { broker: { requestAccessTool: { enabled: false } } } });
     try {
       const erin = await off.signInAs('erin@example.com');
-      const res = await fetch(off.httpUrl(''), {
-        method: 'POST',
-        headers: { authorization: `Bearer ${await erin.token()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
-      });
+      const res = await mcpFetch(off.httpUrl(''), INITIALIZE, { token: await erin.token() });
       expect(res.status).toBe(403);
     } finally {
       await off.close();
