@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import type { Server } from 'node:http';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -18,8 +18,11 @@ const NODE_MAJOR = '22';
 /** Per scenario, the checks that passed and failed. */
 export type SuiteResult = Map<string, { passed: number; failed: number }>;
 
-/** The cache folder (PORTCULLIS_CACHE, else ~/.cache/portcullis) with Node 22 and the suite in it. */
-export async function installConformance(cache = join(process.env.PORTCULLIS_CACHE ?? join(homedir(), '.cache', 'portcullis'), `conformance-${CONFORMANCE_VERSION}`)): Promise<{ node: string; cli: string }> {
+/**
+ * The cache folder with Node 22 and the suite in it: PORTCULLIS_CACHE, else the checkout's
+ * own node_modules/.cache (always writable where `npm ci` ran, gone with node_modules).
+ */
+export async function installConformance(cache = join(process.env.PORTCULLIS_CACHE ?? fileURLToPath(new URL('../../node_modules/.cache/portcullis', import.meta.url)), `conformance-${CONFORMANCE_VERSION}`)): Promise<{ node: string; cli: string }> {
   const node = join(cache, 'node_modules', '.bin', 'node');
   const cli = join(cache, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
   if (!existsSync(node) || !existsSync(cli)) {
