@@ -73,16 +73,22 @@ class PostAnswer {
     clearTimeout(this.later);
     if (this.sse) return this.sse.end();
     if (this.res.headersSent || this.res.destroyed) return;
-    // Every request of it cancelled: nothing to answer.
-    if (this.collected.length === 0) return void this.res.writeHead(204).end();
+    // Every request of it cancelled: nothing to answer. A client that takes a stream gets an
+    // empty one (clients read a POST's answer as JSON or a stream, and 204 is neither).
+    if (this.collected.length === 0) {
+      const empty = this.toStream();
+      if (empty) return empty.end();
+      return void this.res.writeHead(204).end();
+    }
     this.res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.batch ? this.collected : this.collected[0]));
   }
 
-  /** The answer is slow (or progress came): the response becomes a stream, with what was collected so far. */
-  private toStream(): void {
-    if (this.sse || !this.stream || this.res.headersSent || this.res.destroyed) return;
+  /** The answer is slow (or progress came): the response becomes a stream, with what was collected so far (null: it cannot). */
+  private toStream(): SseStream | null {
+    if (this.sse || !this.stream || this.res.headersSent || this.res.destroyed) return this.sse;
     this.sse = this.stream();
     for (const message of this.collected.splice(0)) this.sse.event(JSON.stringify(message));
+    return this.sse;
   }
 }
 

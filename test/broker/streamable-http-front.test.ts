@@ -246,6 +246,15 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
       expect(await sseEvents(res, 1)).toEqual([{ data: { jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: 'sse' }] } } }]);
     });
 
+    it('ends a POST whose only request the client cancelled at once with an empty stream (nothing to answer)', async () => {
+      const held = mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(10, 'hold'), { token, session });
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await mcpFetch(fx.httpUrl('edge'), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 10 } }, { token, session })).status).toBe(202);
+      const res = await held;
+      expect([res.status, res.headers.get('content-type')]).toEqual([200, 'text/event-stream']);
+      expect(await sseEvents(res, Infinity)).toEqual([]);
+    });
+
     it('turns the answer of a slow call into a stream, so keep-alive comments hold the connection open', async () => {
       const held = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(8, 'hold'), { token, session });
       expect(held.headers.get('content-type')).toBe('text/event-stream');
