@@ -5,7 +5,7 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import type { McpServerConfig } from '../../server/config/schema.js';
 import { refusalOf, UpgradeRefused } from '../../server/http/upgrade-router.js';
 import { mcpBearerChallenge } from '../../server/http/www-authenticate.js';
-import { MCP_SCOPE } from '../../server/oauth/resources.js';
+import { MCP_HTTP_PATH, MCP_SCOPE } from '../../server/oauth/resources.js';
 import type { Principal } from '../../server/identity/principal.js';
 import { ACCESS_DENIED, errorReply, INVALID_REQUEST, PARSE_ERROR, parseFrame } from '../jsonrpc.js';
 import type { JsonRpcError } from '../jsonrpc.js';
@@ -16,8 +16,8 @@ import type { BrokerDeps, SessionRegistry } from '../session-registry.js';
 import { HttpSession } from './http-session.js';
 import type { Inbound } from './http-session.js';
 
-const MCP_HTTP_FEDERATED = '/mcp';
-const MCP_HTTP_PREFIX = '/mcp/';
+const MCP_HTTP_FEDERATED = MCP_HTTP_PATH;
+const MCP_HTTP_PREFIX = `${MCP_HTTP_PATH}/`;
 
 /** Protocol versions whose JSON-RPC batches MCP still allows (2025-06-18 dropped them). */
 const BATCHING_VERSION = '2025-03-26';
@@ -45,7 +45,6 @@ export class StreamableHttpEdge {
   readonly router = express.Router();
   private readonly sessions = new Map<string, HttpSession>();
   private readonly origins: ReadonlySet<string>;
-  private readonly publicUrl: string;
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -53,7 +52,6 @@ export class StreamableHttpEdge {
     private readonly authenticate: McpAuthenticate = mcpAuthentication(deps.identity.mcpAuthenticator),
   ) {
     const { publicUrl, allowedOrigins } = deps.config.server;
-    this.publicUrl = publicUrl.replace(/\/+$/, '');
     this.origins = new Set([new URL(publicUrl).origin, ...allowedOrigins]);
     this.router.all([MCP_HTTP_FEDERATED, `${MCP_HTTP_PREFIX}:server`], (req, res) => void this.handle(req, res));
   }
@@ -66,7 +64,9 @@ export class StreamableHttpEdge {
   private async handle(req: Request, res: Response): Promise<void> {
     const server = req.params.server as string | undefined;
     const endpoint = server === undefined ? MCP_HTTP_FEDERATED : `${MCP_HTTP_PREFIX}${server}`;
-    const resource = `${this.publicUrl}${endpoint}`;
+    // The canonical resource URL OAuth tokens are bound to (RFC 8707), as the authorization server names it.
+    const { resources } = this.deps.identity;
+    const resource = server === undefined ? resources.federated : resources.ofServer(server);
     try {
       this.checkOrigin(req);
       refuseCredentialInUrl(req.originalUrl);

@@ -10,8 +10,7 @@ export interface BearerRefusal {
  * was refused gets `error` and a description a person can act on.
  */
 export function bearerChallenge(refusal: BearerRefusal | null): string {
-  if (refusal === null) return 'Bearer realm="portcullis"';
-  return `Bearer realm="portcullis", error="${refusal.error}", error_description="${quoted(refusal.description)}"`;
+  return challenge([], refusal);
 }
 
 /**
@@ -21,8 +20,12 @@ export function bearerChallenge(refusal: BearerRefusal | null): string {
  * `error="insufficient_scope"` (RFC 6750 §3.1).
  */
 export function mcpBearerChallenge(resource: { metadataUrl: string; scope: string }, refusal: BearerRefusal | null): string {
-  const error = refusal ? `, error="${refusal.error}", error_description="${quoted(refusal.description)}"` : '';
-  return `Bearer realm="portcullis", resource_metadata="${quoted(resource.metadataUrl)}", scope="${quoted(resource.scope)}"${error}`;
+  return challenge([`resource_metadata="${quoted(resource.metadataUrl)}"`, `scope="${quoted(resource.scope)}"`], refusal);
+}
+
+function challenge(params: string[], refusal: BearerRefusal | null): string {
+  const error = refusal ? [`error="${refusal.error}"`, `error_description="${quoted(refusal.description)}"`] : [];
+  return ['Bearer realm="portcullis"', ...params, ...error].join(', ');
 }
 
 /** RFC 7230 quoted-string content: printable ASCII without `"` and `\` (never worth escaping here). */
