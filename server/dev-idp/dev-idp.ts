@@ -48,12 +48,17 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
     const requestId = authnRequestId(req.query.SAMLRequest);
     if (!requestId) return void res.status(400).type('text/plain').send('missing or invalid SAMLRequest');
     const relayState = typeof req.query.RelayState === 'string' ? req.query.RelayState : '';
-    sendPage(res, 'Sign in as a demo user', `<h1>Development IdP</h1><p>Pick a demo user. This IdP exists only in development.</p>${options.users
-      .map(
-        (u) =>
-          `<form method="post" action="${base}/sso"><input type="hidden" name="requestId" value="${html(requestId)}"><input type="hidden" name="RelayState" value="${html(relayState)}"><input type="hidden" name="nameId" value="${html(u.nameId)}"><button type="submit">${html(u.displayName)} &lt;${html(u.email)}&gt; (${html(u.groups.join(', ') || 'no groups')})</button></form>`,
-      )
-      .join('')}`);
+    sendPage(
+      res,
+      'Sign in as a demo user',
+      `<h1>Development IdP</h1><p>Pick a demo user. This IdP exists only in development.</p><ul class="sign-in-choices">${options.users
+        .map(
+          (u) =>
+            `<li><form method="post" action="${base}/sso"><input type="hidden" name="requestId" value="${html(requestId)}"><input type="hidden" name="RelayState" value="${html(relayState)}"><input type="hidden" name="nameId" value="${html(u.nameId)}"><button type="submit">${html(u.displayName)} &lt;${html(u.email)}&gt; (${html(u.groups.join(', ') || 'no groups')})</button></form></li>`,
+        )
+        .join('')}</ul>`,
+      { formTargets: [new URL(base).origin] },
+    );
   });
 
   router.post('/dev-idp/sso', express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 5 }), (req, res) => {
@@ -75,11 +80,11 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
     );
     const relayState = typeof body.RelayState === 'string' ? body.RelayState : '';
     const nonce = randomBytes(16).toString('base64');
-    res.setHeader('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(acs).origin}; style-src 'unsafe-inline'`);
     sendPage(
       res,
       'Signing in',
       `<form id="post" method="post" action="${html(acs)}"><input type="hidden" name="SAMLResponse" value="${encodeForPost(xml)}"><input type="hidden" name="RelayState" value="${html(relayState)}"><button type="submit">Continue to Portcullis</button></form><script nonce="${nonce}">document.getElementById('post').submit()</script>`,
+      { scriptNonce: nonce, formTargets: [new URL(acs).origin] },
     );
   });
 

@@ -41,7 +41,7 @@ export function createApp(options: {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustedProxies.length > 0 ? config.server.trustedProxies : false);
-  app.use(helmet());
+  app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: consoleSecurityPolicy(config.server.publicUrl) } }));
   app.use(...requestObservability(options.logger, options.metrics));
   app.use(healthRoutes(options));
   app.use(UNAUTHENTICATED_PATHS, limitPerClient(options.stores.rateLimits.limiter('unauthenticated', config.rateLimits.unauthenticated), options.logger, options.services.clock));
@@ -72,6 +72,30 @@ export function createApp(options: {
   });
   app.use(errorHandler(options.logger));
   return app;
+}
+
+/**
+ * The console's policy, and every other response's: scripts, styles and connections from
+ * our own origin only (the graphql-ws socket named explicitly, as older browsers do not
+ * count ws: as 'self'), nothing inline, never framed. Server-rendered pages set a stricter
+ * one of their own (html-page.ts).
+ */
+function consoleSecurityPolicy(publicUrl: string): Record<string, string[]> {
+  const origin = new URL(publicUrl);
+  const socketOrigin = `${origin.protocol === 'https:' ? 'wss:' : 'ws:'}//${origin.host}`;
+  return {
+    'default-src': ["'self'"],
+    'script-src': ["'self'"],
+    'style-src': ["'self'"],
+    'img-src': ["'self'", 'data:'],
+    'font-src': ["'self'"],
+    'connect-src': ["'self'", socketOrigin],
+    'object-src': ["'none'"],
+    'base-uri': ["'none'"],
+    'form-action': ["'self'"],
+    'frame-ancestors': ["'none'"],
+    ...(origin.protocol === 'https:' ? { 'upgrade-insecure-requests': [] } : {}),
+  };
 }
 
 /** A GET request's operation as Apollo will read it: variables and extensions are JSON inside the query string. */

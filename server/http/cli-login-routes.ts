@@ -51,8 +51,7 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
     if (typeof params === 'string') return void plain(res, 400, params);
     const principal = await signedInBrowser(req, res, deps);
     if (!principal) return;
-    // Framing would let another site trick the click; the form may go only back to us.
-    res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'`);
+    // The page's own policy (html-page.ts) refuses framing, which would let another site trick the click, and lets the form go only back to us.
     res.setHeader('Cache-Control', 'no-store');
     const hidden = Object.entries(paramsQuery(params))
       .map(([name, value]) => `<input type="hidden" name="${name}" value="${html(value)}">`)
@@ -62,8 +61,8 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
       'Sign in the Portcullis CLI',
       `<h1>Sign in the Portcullis CLI?</h1>` +
         `<p>A <code>portcullis login</code> on this computer asks to act as <strong>${html(principal.user.email)}</strong>: the Portcullis API and MCP servers, for as long as this browser sign-in lasts.</p>` +
-        `<p>Allow it only if you just ran it and your terminal shows this code: <strong style="font-size:1.4em;letter-spacing:.1em">${confirmationCode(params.challenge)}</strong></p>` +
-        `<form method="post" action="${CLI_FINISH_PATH}">${hidden}<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny">Cancel</button></form>`,
+        `<p>Allow it only if you just ran it and your terminal shows this code: <strong class="confirmation-code">${confirmationCode(params.challenge)}</strong></p>` +
+        `<form method="post" action="${CLI_FINISH_PATH}" class="decision">${hidden}<button type="submit" name="decision" value="allow" class="primary">Allow</button> <button type="submit" name="decision" value="deny">Cancel</button></form>`,
     );
   });
 

@@ -1,11 +1,45 @@
 import type { Response } from 'express';
 
-/** A minimal HTML page (the only HTML the broker serves: sign-in steps). */
-export function sendPage(res: Response, title: string, body: string, status = 200): void {
+/** The one stylesheet every page shares, the console's included (a stable name: no hash). */
+export const STYLESHEET_PATH = '/assets/portcullis.css';
+
+export interface PageOptions {
+  status?: number;
+  /** Where the page's forms may post besides our own origin (a client's redirect, the CLI's listener). */
+  formTargets?: readonly string[];
+  /** The nonce of the page's one script, when it has one (the development IdP's auto-post). */
+  scriptNonce?: string;
+}
+
+/**
+ * A server-rendered page (sign-in steps, consent) in the console's look, under a strict
+ * Content-Security-Policy of its own: our stylesheet only, no script unless nonce'd,
+ * forms back to us (and the named targets), never framed.
+ */
+export function sendPage(res: Response, title: string, body: string, options: PageOptions = {}): void {
+  res.setHeader('Content-Security-Policy', pageSecurityPolicy(options));
   res
-    .status(status)
+    .status(options.status ?? 200)
     .type('html')
-    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${html(title)}</title></head><body style="font-family:sans-serif;max-width:40em;margin:2em auto">${body}</body></html>`);
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+        `<title>${html(title)} · Portcullis</title><link rel="stylesheet" href="${STYLESHEET_PATH}"></head>` +
+        `<body class="plain-page"><header class="plain-header"><span class="brand">Portcullis</span></header><main class="page-card">${body}</main></body></html>`,
+    );
+}
+
+function pageSecurityPolicy(options: PageOptions): string {
+  return [
+    `default-src 'none'`,
+    `style-src 'self'`,
+    `img-src 'self'`,
+    options.scriptNonce === undefined ? null : `script-src 'nonce-${options.scriptNonce}'`,
+    `form-action ${["'self'", ...(options.formTargets ?? [])].join(' ')}`,
+    `base-uri 'none'`,
+    `frame-ancestors 'none'`,
+  ]
+    .filter((directive) => directive !== null)
+    .join('; ');
 }
 
 /** Escapes text for HTML content and quoted attribute values. */

@@ -13,6 +13,8 @@ import type { McpResources } from '../oauth/resources.js';
 import type { OAuthTokens } from '../oauth/tokens.js';
 import { html, sendPage } from './html-page.js';
 import { requireOwnOrigin } from './same-origin.js';
+import { samlLoginPath, sendSignInPage } from './sign-in-page.js';
+import type { SignInChoice } from './sign-in-page.js';
 
 const AUTHORIZE_FIELDS = ['response_type', 'client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method', 'scope', 'resource'] as const;
 const FORM = bodyOr(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }), new OAuthError('invalid_request', 'the request body is not a small form'));
@@ -30,7 +32,7 @@ function bodyOr(parser: RequestHandler, refusal: OAuthError): RequestHandler {
 export interface OAuthRouteDeps {
   issuer: string;
   publicUrl: string;
-  idpIds: readonly string[];
+  idps: readonly SignInChoice[];
   resources: McpResources;
   clients: OAuthClients;
   authorization: OAuthAuthorization;
@@ -167,10 +169,8 @@ async function browserPrincipal(deps: OAuthRouteDeps, req: Request): Promise<Pri
 /** Off to the SAML sign-in, which comes back to this very request. */
 function signIn(deps: OAuthRouteDeps, req: Request, res: Response): void {
   const returnTo = `${OAUTH_PATHS.authorize}?${new URLSearchParams(req.query as Record<string, string>)}`;
-  const login = (idp: string) => `/auth/saml/${encodeURIComponent(idp)}/login?returnTo=${encodeURIComponent(returnTo)}`;
-  if (deps.idpIds.length === 1) return void res.redirect(302, login(deps.idpIds[0]!));
-  res.set('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'`);
-  sendPage(res, 'Sign in', `<h1>Sign in to Portcullis</h1><ul>${deps.idpIds.map((id) => `<li><a href="${html(login(id))}">${html(id)}</a></li>`).join('')}</ul>`);
+  if (deps.idps.length === 1) return void res.redirect(302, samlLoginPath(deps.idps[0]!.id, returnTo));
+  sendSignInPage(res, deps.idps, returnTo);
 }
 
 /**
@@ -179,7 +179,6 @@ function signIn(deps: OAuthRouteDeps, req: Request, res: Response): void {
  * from there to this client's redirect.
  */
 function consentPage(res: Response, principal: Principal, request: AuthorizationRequest, allowedBefore: boolean): void {
-  res.set('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${formActionSource(request.redirectUri)}; frame-ancestors 'none'`);
   res.set('Cache-Control', 'no-store');
   const fields: Record<string, string> = {
     response_type: 'code',
@@ -205,7 +204,8 @@ function consentPage(res: Response, principal: Principal, request: Authorization
       `<dt>Access</dt><dd>your granted MCP tools there (scope <code>${html(request.scope)}</code>), while your sign-in lasts</dd></dl>` +
       (allowedBefore ? `<p>You allowed this application here before. A program on your computer can claim its name and address, so you are asked each time it signs in again.</p>` : '') +
       `<p>Allow it only if you just connected this application.</p>` +
-      `<form method="post" action="${OAUTH_PATHS.authorize}">${hidden}<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny">Deny</button></form>`,
+      `<form method="post" action="${OAUTH_PATHS.authorize}" class="decision">${hidden}<button type="submit" name="decision" value="allow" class="primary">Allow</button> <button type="submit" name="decision" value="deny">Deny</button></form>`,
+    { formTargets: [formActionSource(request.redirectUri)] },
   );
 }
 
@@ -216,6 +216,5 @@ function redirect(res: Response, location: URL, status: 302 | 303): void {
 }
 
 function errorPage(res: Response, status: number, message: string): void {
-  res.set('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'`);
-  sendPage(res, 'Sign-in refused', `<h1>Sign-in refused</h1><p>${html(message)}</p>`, status);
+  sendPage(res, 'Sign-in refused', `<h1>Sign-in refused</h1><p>${html(message)}</p>`, { status });
 }

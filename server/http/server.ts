@@ -41,6 +41,7 @@ import type { SecretScrubber } from '../text/secret-scrubber.js';
 import { createApp } from './app.js';
 import { addressAsExpressSees, limitUpgradesPerClient } from './rate-limit.js';
 import { cliLoginRoutes } from './cli-login-routes.js';
+import { consoleRoutes } from './console-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
 
 export interface PortcullisServer {
@@ -90,7 +91,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     logger,
   });
 
-  const oauth = config.oauth.enabled ? createOAuthRoutes(config, stores, clock, identity, identityProviders.map((idp) => idp.id), logger) : null;
+  const oauth = config.oauth.enabled ? createOAuthRoutes(config, stores, clock, identity, identityProviders, logger) : null;
 
   const policy = new AccessPolicy(config);
   const events = new AccessEvents(stores.events);
@@ -121,7 +122,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const app = createApp({
     apollo,
     services,
-    routers: [saml, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : [])],
+    routers: [saml, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger })],
     stores,
     graphqlLimiter,
     metrics: createMetrics(),
@@ -170,7 +171,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
 }
 
 /** The authorization server's routes (`oauth.enabled`), over the identity services' token store. */
-function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, idpIds: string[], logger: Logger) {
+function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, idps: readonly IdentityProvider[], logger: Logger) {
   const issuer = config.server.publicUrl.replace(/\/+$/, '');
   const clients = new OAuthClients({ clients: stores.oauth.clients, audit: stores.audit, clock, config: config.oauth });
   const authorization = new OAuthAuthorization({
@@ -183,7 +184,7 @@ function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Cloc
     issuer,
     config: config.oauth,
   });
-  return oauthRoutes({ issuer, publicUrl: config.server.publicUrl, idpIds, resources: identity.resources, clients, authorization, tokens: identity.oauthTokens, authenticator: identity.authenticator, logger });
+  return oauthRoutes({ issuer, publicUrl: config.server.publicUrl, idps, resources: identity.resources, clients, authorization, tokens: identity.oauthTokens, authenticator: identity.authenticator, logger });
 }
 
 /** Only when the config enables it, which it allows only on a loopback address (config/schema.ts). */

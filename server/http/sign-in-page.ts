@@ -1,0 +1,22 @@
+import type { Response } from 'express';
+import { html, sendPage } from './html-page.js';
+
+/** An identity provider as a sign-in page offers it. */
+export interface SignInChoice {
+  id: string;
+  displayName: string;
+}
+
+/** The SAML sign-in start for an IdP, coming back to `returnTo` (a same-origin path). */
+export function samlLoginPath(idp: string, returnTo: string): string {
+  return `/auth/saml/${encodeURIComponent(idp)}/login?returnTo=${encodeURIComponent(returnTo)}`;
+}
+
+/** "Sign in with …", one link per configured IdP, each returning to `returnTo` once signed in. */
+export function sendSignInPage(res: Response, idps: readonly SignInChoice[], returnTo: string, options: { status?: number } = {}): void {
+  res.setHeader('Cache-Control', 'no-store');
+  const choices = idps.length === 0
+    ? `<p>No identity provider is configured: an operator must add one under <code>identityProviders</code>.</p>`
+    : `<ul class="sign-in-choices">${idps.map((idp) => `<li><a class="button" href="${html(samlLoginPath(idp.id, returnTo))}">Sign in with ${html(idp.displayName)}</a></li>`).join('')}</ul>`;
+  sendPage(res, 'Sign in', `<h1>Sign in to Portcullis</h1><p>Choose your organisation's sign-in.</p>${choices}`, options);
+}
