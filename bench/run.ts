@@ -17,6 +17,7 @@ import { machine, table, writeResults } from './report.js';
 import type { Figure } from './report.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { auditLatency } from './scenarios/audit-latency.js';
+import { consoleLoad } from './scenarios/console.js';
 import { frontDoor } from './scenarios/front-door.js';
 import { latency } from './scenarios/latency.js';
 import { login } from './scenarios/login.js';
@@ -25,8 +26,8 @@ import { policyCost } from './scenarios/policy-cost.js';
 import { revocation } from './scenarios/revocation.js';
 import { throughput } from './scenarios/throughput.js';
 
-/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14) and the Streamable HTTP front door (issue 15). */
-const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor];
+/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15) and the web console (issue 16). */
+const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
