@@ -9,6 +9,7 @@ import { illFormedInputError } from '../../schema/well-formed-input.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter, Stores } from '../stores/types.js';
+import { CONSOLE_PATHS, SIGN_IN_PATH } from './console-routes.js';
 import { healthRoutes } from './health.js';
 import { requestObservability } from './observability.js';
 import { limitPerClient } from './rate-limit.js';
@@ -44,7 +45,10 @@ export function createApp(options: {
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: consoleSecurityPolicy(config.server.publicUrl) } }));
   app.use(...requestObservability(options.logger, options.metrics));
   app.use(healthRoutes(options));
-  app.use(UNAUTHENTICATED_PATHS, limitPerClient(options.stores.rateLimits.limiter('unauthenticated', config.rateLimits.unauthenticated), options.logger, options.services.clock));
+  const unauthenticated = limitPerClient(options.stores.rateLimits.limiter('unauthenticated', config.rateLimits.unauthenticated), options.logger, options.services.clock);
+  app.use(UNAUTHENTICATED_PATHS, unauthenticated);
+  // The console's pages cost a session lookup each (exact paths: '/' as a prefix would be everything).
+  app.get([...CONSOLE_PATHS, SIGN_IN_PATH], unauthenticated);
   for (const router of options.routers) app.use(router);
   const { authenticator } = options.services.identity;
   app.use(

@@ -70,11 +70,16 @@ describe('the unauthenticated edge, rate limited per client address', () => {
       ['/auth/cli/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }],
       ['/dev-idp/sso?SAMLRequest=x'],
       ['/dev-idp/sso', form],
+      ['/'],
+      ['/audit?user=x'],
+      ['/signin?returnTo=/review'],
     ];
     for (const [path, init] of limited) expect((await fetch(`${server.url}${path}`, { redirect: 'manual', ...init })).status, path).toBe(429);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     const graphql = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ identityProviders { id } }' }) });
     expect(graphql.status).toBe(200);
+    // Exact console paths only: the others under `/` are not in that budget.
+    expect((await fetch(`${server.url}/no-such-page`)).status).toBe(404);
   });
 
   it('audits a refused ACS post within the budget, and only logs those past it, once per client and window (no write per flooded request)', async () => {
