@@ -116,6 +116,8 @@ export interface PageProblems {
   readonly consoleErrors: string[];
   /** Uncaught exceptions and unhandled rejections. */
   readonly pageErrors: string[];
+  /** One line per problem, for a failure message. */
+  list(): string[];
   /** Throws, listing them all, unless nothing went wrong. */
   expectNone(): void;
 }
@@ -153,16 +155,19 @@ export async function watchPage(page: Page): Promise<PageProblems> {
     cspViolations,
     consoleErrors,
     pageErrors,
+    list: () => [
+      ...cspViolations.map((v) => `CSP violation on ${v.url}: ${v.directive} blocked ${v.blocked} (line ${v.line})`),
+      ...consoleErrors.map((e) => `console error at ${e}`),
+      ...pageErrors.map((e) => `uncaught ${e}`),
+    ],
     expectNone() {
-      const lines = [
-        ...cspViolations.map((v) => `CSP violation on ${v.url}: ${v.directive} blocked ${v.blocked} (line ${v.line})`),
-        ...consoleErrors.map((e) => `console error at ${e}`),
-        ...pageErrors.map((e) => `uncaught ${e}`),
-      ];
+      const lines = this.list();
       if (lines.length > 0) throw new Error(`The page reported ${lines.length} problem(s):\n${lines.map((l) => `- ${l}`).join('\n')}`);
     },
   };
 }
+
+const STEP_TIMEOUT_MS = 8_000;
 
 export interface BrowserSession {
   context: BrowserContext;
@@ -176,9 +181,16 @@ export interface BrowserSession {
  */
 export async function withPage<T>(browser: Browser, use: (session: BrowserSession) => Promise<T>): Promise<T> {
   const context = await browser.newContext();
+  // Under the test's own timeout, so a wait that fails says which step it was.
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const page = await context.newPage();
+  const problems = await watchPage(page);
   try {
-    const page = await context.newPage();
-    return await use({ context, page, problems: await watchPage(page) });
+    return await use({ context, page, problems });
+  } catch (error) {
+    // A blocked form post or script shows up as a wait that times out: say what the page saw.
+    if (error instanceof Error && problems.list().length > 0) error.message += `\nMeanwhile the page reported:\n${problems.list().map((l) => `- ${l}`).join('\n')}`;
+    throw error;
   } finally {
     await context.close();
   }
