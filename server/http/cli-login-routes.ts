@@ -51,8 +51,11 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
     if (typeof params === 'string') return void plain(res, 400, params);
     const principal = await signedInBrowser(req, res, deps);
     if (!principal) return;
-    // Framing would let another site trick the click; the form may go only back to us.
-    res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'`);
+    // Framing would let another site trick the click. The form goes back to us, and our
+    // answer redirects it to the CLI's listener: browsers check every redirect of a form
+    // submission against the form-action of the page that submitted it (CSP 3, form-action),
+    // so this page must name the listener too.
+    res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://127.0.0.1:${params.port}; frame-ancestors 'none'`);
     res.setHeader('Cache-Control', 'no-store');
     const hidden = Object.entries(paramsQuery(params))
       .map(([name, value]) => `<input type="hidden" name="${name}" value="${html(value)}">`)
@@ -85,9 +88,6 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
       return void plain(res, failure.status, `Sign-in for the CLI failed: ${failure.message}`);
     }
     res.setHeader('Cache-Control', 'no-store');
-    // This response follows a form post: the redirect is checked against our own
-    // form-action, which must therefore let it reach the CLI's listener.
-    res.setHeader('Content-Security-Policy', `default-src 'none'; form-action 'self' http://127.0.0.1:${params.port}`);
     res.redirect(303, callback.toString());
   });
 
