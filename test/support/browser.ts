@@ -54,12 +54,17 @@ export const describeInBrowser = chromiumMissingOutsideCi ? describe.skip : desc
  */
 export function chromiumForFile(): { readonly browser: Browser } {
   let browser: Browser | undefined;
+  let launchError: unknown;
   beforeAll(async () => {
-    if (!chromiumMissingOutsideCi) browser = await launchChromium();
+    if (chromiumMissingOutsideCi) return;
+    // Kept for each test to throw: every browser test then fails by name (CI=true without
+    // Chromium), rather than being reported as skipped behind one failed hook.
+    browser = await launchChromium().catch((error: unknown) => void (launchError = error));
   });
   afterAll(() => browser?.close());
   return {
     get browser() {
+      if (launchError) throw launchError;
       if (!browser) throw new Error('Chromium is not running: call chromiumForFile() at the top level of the test file');
       return browser;
     },
@@ -151,17 +156,18 @@ export async function watchPage(page: Page): Promise<PageProblems> {
     consoleErrors.push(`${message.location().url}: ${message.text()}`);
   });
   page.on('pageerror', (error) => pageErrors.push(`${error.name}: ${error.message}`));
+  const list = () => [
+    ...cspViolations.map((v) => `CSP violation on ${v.url}: ${v.directive} blocked ${v.blocked} (line ${v.line})`),
+    ...consoleErrors.map((e) => `console error at ${e}`),
+    ...pageErrors.map((e) => `uncaught ${e}`),
+  ];
   return {
     cspViolations,
     consoleErrors,
     pageErrors,
-    list: () => [
-      ...cspViolations.map((v) => `CSP violation on ${v.url}: ${v.directive} blocked ${v.blocked} (line ${v.line})`),
-      ...consoleErrors.map((e) => `console error at ${e}`),
-      ...pageErrors.map((e) => `uncaught ${e}`),
-    ],
+    list,
     expectNone() {
-      const lines = this.list();
+      const lines = list();
       if (lines.length > 0) throw new Error(`The page reported ${lines.length} problem(s):\n${lines.map((l) => `- ${l}`).join('\n')}`);
     },
   };
