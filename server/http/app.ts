@@ -42,7 +42,16 @@ export function createApp(options: {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustedProxies.length > 0 ? config.server.trustedProxies : false);
-  app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: consoleSecurityPolicy(config.server.publicUrl) } }));
+  // Not helmet's no-referrer: under it browsers send `Origin: null` on every same-origin
+  // form post and fetch POST (Fetch standard, "append a request `Origin` header"), which
+  // requireOwnOrigin must refuse, so no consent page could ever be answered. same-origin
+  // still sends no referrer to any other site.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: consoleSecurityPolicy(config.server.publicUrl) },
+      referrerPolicy: { policy: 'same-origin' },
+    }),
+  );
   app.use(...requestObservability(options.logger, options.metrics));
   app.use(healthRoutes(options));
   const unauthenticated = limitPerClient(options.stores.rateLimits.limiter('unauthenticated', config.rateLimits.unauthenticated), options.logger, options.services.clock);

@@ -51,7 +51,10 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
     if (typeof params === 'string') return void plain(res, 400, params);
     const principal = await signedInBrowser(req, res, deps);
     if (!principal) return;
-    // The page's own policy (html-page.ts) refuses framing, which would let another site trick the click, and lets the form go only back to us.
+    // Framing would let another site trick the click (the page's own policy, html-page.ts,
+    // refuses it). The form goes back to us, and our answer redirects it to the CLI's
+    // listener: browsers check every redirect of a form submission against the form-action
+    // of the page that submitted it (CSP 3, form-action), so this page must name the listener too.
     res.setHeader('Cache-Control', 'no-store');
     const hidden = Object.entries(paramsQuery(params))
       .map(([name, value]) => `<input type="hidden" name="${name}" value="${html(value)}">`)
@@ -63,6 +66,7 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
         `<p>A <code>portcullis login</code> on this computer asks to act as <strong>${html(principal.user.email)}</strong>: the Portcullis API and MCP servers, for as long as this browser sign-in lasts.</p>` +
         `<p>Allow it only if you just ran it and your terminal shows this code: <strong class="confirmation-code">${confirmationCode(params.challenge)}</strong></p>` +
         `<form method="post" action="${CLI_FINISH_PATH}" class="decision">${hidden}<button type="submit" name="decision" value="allow" class="primary">Allow</button> <button type="submit" name="decision" value="deny">Cancel</button></form>`,
+      { formTargets: [`http://127.0.0.1:${params.port}`] },
     );
   });
 
@@ -84,9 +88,6 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
       return void plain(res, failure.status, `Sign-in for the CLI failed: ${failure.message}`);
     }
     res.setHeader('Cache-Control', 'no-store');
-    // This response follows a form post: the redirect is checked against our own
-    // form-action, which must therefore let it reach the CLI's listener.
-    res.setHeader('Content-Security-Policy', `default-src 'none'; form-action 'self' http://127.0.0.1:${params.port}`);
     res.redirect(303, callback.toString());
   });
 

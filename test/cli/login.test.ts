@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerConfig } from '../support/broker-fixture.js';
-import { finished, runCli, spawnCli, waitForStderr } from '../support/cli.js';
+import { finished, LOGIN_PROMPT, runCli, spawnCli, waitForStderr } from '../support/cli.js';
 import { browserSignInForCli, confirm, consentPage, visit } from '../support/cli-login-browser.js';
 import { describeOnEachStore } from '../support/each-store.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -15,8 +15,6 @@ import type { TestIdp } from '../support/test-idp.js';
 import { createApiToken, postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
-/** What `login --no-browser` prints: the URL to open, then the code the browser will show. */
-const LOGIN_PROMPT = /(http:\/\/127\.0\.0\.1:\d+\/auth\/cli\/login\?\S+)[\s\S]*shows the code ([A-Z2-9]{4}-[A-Z2-9]{4})/;
 const ALICE = { nameId: 'alice@example.com', attributes: { email: 'alice@example.com', groups: ['engineering'] } };
 
 function configHome(): string {

@@ -12,31 +12,40 @@ import type { TestIdp } from './test-idp.js';
 
 export const UPSTREAM_SECRET = 'sk-upstream-4f8a2c9e1b7d';
 
+/**
+ * The test brokers' roles and upstream: engineers request on `everything` (echo, get-sum
+ * and trigger-long-running-operation auto-approved), the sre group reviews there, and
+ * `everything` is the MCP reference server over stdio.
+ */
+export const BROKER_POLICY = {
+  roles: [
+    {
+      name: 'engineer',
+      members: { groups: ['engineering'] },
+      request: [
+        { server: 'everything', tools: ['echo', 'get-sum', 'trigger-long-running-operation'], maxDurationSeconds: 3600, autoApprove: true },
+        { server: 'everything', tools: ['*'], maxDurationSeconds: 3600 },
+      ],
+    },
+    { name: 'lead', members: { groups: ['sre'] }, review: [{ server: 'everything', tools: ['*'] }] },
+  ],
+  servers: [
+    {
+      name: 'everything',
+      transport: 'stdio',
+      command: process.execPath,
+      args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'],
+      env: { EXAMPLE_API_KEY: UPSTREAM_SECRET },
+    },
+  ],
+};
+
 /** A broker whose `everything` upstream is the MCP reference server over stdio. */
 export function brokerConfig(idp: TestIdp, overrides: Record<string, unknown> = {}) {
   return testConfig({
     server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
     identityProviders: [idp.config],
-    roles: [
-      {
-        name: 'engineer',
-        members: { groups: ['engineering'] },
-        request: [
-          { server: 'everything', tools: ['echo', 'get-sum', 'trigger-long-running-operation'], maxDurationSeconds: 3600, autoApprove: true },
-          { server: 'everything', tools: ['*'], maxDurationSeconds: 3600 },
-        ],
-      },
-      { name: 'lead', members: { groups: ['sre'] }, review: [{ server: 'everything', tools: ['*'] }] },
-    ],
-    servers: [
-      {
-        name: 'everything',
-        transport: 'stdio',
-        command: process.execPath,
-        args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'],
-        env: { EXAMPLE_API_KEY: UPSTREAM_SECRET },
-      },
-    ],
+    ...BROKER_POLICY,
     ...overrides,
   });
 }

@@ -5,6 +5,9 @@ import { signIn } from './test-idp.js';
 import type { TestIdp } from './test-idp.js';
 import { createApiToken } from './test-server.js';
 
+/** What `login --no-browser` prints: the URL to open, then the code the browser will show. */
+export const LOGIN_PROMPT = /(http:\/\/127\.0\.0\.1:\d+\/auth\/cli\/login\?\S+)[\s\S]*shows the code ([A-Z2-9]{4}-[A-Z2-9]{4})/;
+
 /** Runs `portcullis` from source as a real subprocess, the way a user would run it. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'clients/cli/main.ts', ...args], {

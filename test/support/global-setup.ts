@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { isCi } from './ci.js';
 import { hasRedisServer, REDIS_INSTALL_HINT, startRedisServer } from './redis-server.js';
 
 declare module 'vitest' {
@@ -23,10 +24,4 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const server = await startRedisServer();
   project.provide('redisUrl', server.url);
   return () => server.stop();
-}
-
-/** CI services set CI to "true" (some to "1"); anything but empty, "0" or "false" counts. */
-function isCi(): boolean {
-  const ci = process.env.CI?.trim().toLowerCase();
-  return ci !== undefined && ci !== '' && ci !== '0' && ci !== 'false';
 }

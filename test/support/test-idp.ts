@@ -74,10 +74,22 @@ export async function startLogin(serverUrl: string, idpId: string, returnTo = '/
   const res = await fetch(`${serverUrl}/auth/saml/${idpId}/login?returnTo=${encodeURIComponent(returnTo)}`, { redirect: 'manual' });
   if (res.status !== 302) throw new Error(`login answered ${res.status}`);
   const location = new URL(res.headers.get('location') ?? '');
-  const xml = inflateRawSync(Buffer.from(location.searchParams.get('SAMLRequest') ?? '', 'base64')).toString('utf8');
-  const requestId = /\sID="([^"]+)"/.exec(xml)?.[1];
-  if (!requestId) throw new Error(`no ID in AuthnRequest: ${xml}`);
+  const { id: requestId } = decodeAuthnRequest(location.searchParams.get('SAMLRequest') ?? '');
   return { requestId, relayState: location.searchParams.get('RelayState'), location };
+}
+
+export interface AuthnRequest {
+  id: string;
+  /** Where the SP asks the response to be posted (AssertionConsumerServiceURL). */
+  acsUrl: string | null;
+}
+
+/** Reads an AuthnRequest as the HTTP-Redirect binding carries it (deflated, base64), as an IdP would. */
+export function decodeAuthnRequest(samlRequest: string): AuthnRequest {
+  const xml = inflateRawSync(Buffer.from(samlRequest, 'base64')).toString('utf8');
+  const id = /\sID="([^"]+)"/.exec(xml)?.[1];
+  if (!id) throw new Error(`no ID in AuthnRequest: ${xml}`);
+  return { id, acsUrl: /\sAssertionConsumerServiceURL="([^"]+)"/.exec(xml)?.[1] ?? null };
 }
 
 export interface AcsResult {
