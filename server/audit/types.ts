@@ -96,6 +96,12 @@ export interface AuditLog {
   /** Up to `limit` events after the cursor (from the start without one), in log order. */
   read(options: { after?: string; limit: number }): Promise<AuditEvent[]>;
   /**
+   * Up to `limit` events before the cursor (from the newest without one), newest first:
+   * the log read back in time, page after page, with the last event of a page as the next
+   * `before`. The same cursors as `read`, refused alike when this log did not issue them.
+   */
+  readBackward(options: { before?: string; limit: number }): Promise<AuditEvent[]>;
+  /**
    * Every event after the position, in order, then live ones as they are appended, until
    * the signal aborts: no gap and no duplicate, because it reads the log itself.
    */

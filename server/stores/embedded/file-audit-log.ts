@@ -142,6 +142,12 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return this.events.slice(from, from + limit);
   }
 
+  async readBackward({ before, limit }: { before?: string; limit: number }): Promise<AuditEvent[]> {
+    // indexAfter(cursor) - 1 is the cursor's own index: the events before it end there.
+    const end = before === undefined ? this.events.length : Math.max(0, this.indexAfter(before) - 1);
+    return this.events.slice(Math.max(0, end - limit), end).reverse();
+  }
+
   async headHash(): Promise<string> {
     return this.events.at(-1)?.hash ?? this.start.prevHash;
   }

@@ -144,6 +144,14 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     return entries.map(toEvent);
   }
 
+  async readBackward({ before, limit }: { before?: string; limit: number }): Promise<AuditEvent[]> {
+    // Checked first: backwards from an unissued cursor would return the newest events as if they came before it.
+    if (before !== undefined) await Promise.all([this.checkIssued(checkCursor(before)), this.checkRetained(before)]);
+    const end = before === undefined ? '+' : `(${before}`;
+    const entries = (await guarded('audit read', () => this.redis.xrevrange(this.streamKey, end, '-', 'COUNT', limit))) as StreamEntry[];
+    return entries.map(toEvent);
+  }
+
   tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
     return abortableTail(signal, (inner) => this.follow(position, inner));
   }
