@@ -24,7 +24,7 @@ class AccessRequestsArgs {
 }
 
 /** The caller, with the `api` scope every access operation needs. */
-function apiCaller(ctx: GraphQLContext) {
+export function apiCaller(ctx: GraphQLContext) {
   const principal = requirePrincipal(ctx);
   requireScope(principal, 'api');
   return principal;
@@ -71,6 +71,11 @@ export class AccessRequestResolver {
   })
   accessRequestChanged(@Root() record: AccessRequestRecord, @Ctx() ctx: GraphQLContext): AccessRequest {
     return view(ctx, record);
+  }
+
+  @FieldResolver(() => Boolean, { description: 'The caller may review it now (pending, a reviewer of all it asks, not the requester, not reviewed by them yet).' })
+  viewerCanReview(@Root() request: AccessRequest, @Ctx() ctx: GraphQLContext): boolean {
+    return ctx.access.canReview(requirePrincipal(ctx), request.record);
   }
 
   @FieldResolver(() => Grant, { nullable: true })
