@@ -16,7 +16,7 @@ export class AuditResolver {
     @Arg('filter', () => AuditFilter, { nullable: true }) filter: AuditFilter | null,
     @Arg('first', () => Int, { nullable: true }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Arg('order', () => AuditOrder, { defaultValue: AuditOrder.OLDEST_FIRST }) order: AuditOrder,
+    @Arg('order', () => AuditOrder, { nullable: true, defaultValue: AuditOrder.OLDEST_FIRST }) order: AuditOrder | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AuditEventPage> {
     const page = await ctx.auditService.list(requirePrincipal(ctx), filter ?? {}, { first, after, order });

@@ -83,6 +83,7 @@ function auditConsoleSuite(openStores: () => Promise<{ stores: Stores; access: A
     }
     expect(newest.map((e) => e.data.n)).toEqual([6, 5, 4, 3, 2, 1, 0]);
     expect((await page(carol, { filter, first: 2, order: 'OLDEST_FIRST' })).items.map((e) => e.data.n)).toEqual([0, 1]);
+    expect((await page(carol, { filter, first: 2, order: null })).items.map((e) => e.data.n)).toEqual([0, 1]);
   });
 
   it('refuses a cursor the log did not issue, in either order', async () => {
