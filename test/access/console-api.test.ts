@@ -1,4 +1,6 @@
+import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerConfig, startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
@@ -271,6 +273,30 @@ describe('the console API (issue 16)', () => {
         await Promise.all(Object.values(clients).map((c) => c.dispose()));
       }
     });
+  });
+});
+
+describe('Subscription.grantChanged refusals', () => {
+  let fx: BrokerFixture;
+  beforeAll(async () => {
+    fx = await startBroker({ overrides: OVERRIDES });
+  });
+  afterAll(() => fx.close());
+
+  const subscribeWith = async (connectionParams: Record<string, unknown>) => {
+    const client = createClient({ url: `${fx.server.wsUrl}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams });
+    try {
+      return await new Promise<unknown>((resolve) => {
+        client.subscribe({ query: 'subscription { grantChanged { id } }' }, { next: (value) => resolve(value), error: (error) => resolve(error), complete: () => resolve('complete') });
+      });
+    } finally {
+      await client.dispose();
+    }
+  };
+
+  it('refuses a caller without a credential, and a token without the api scope', async () => {
+    expect(await subscribeWith({})).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
+    expect(await subscribeWith({ authorization: `Bearer ${await fx.token(['mcp'])}` })).toMatchObject({ errors: [{ extensions: { code: 'FORBIDDEN' } }] });
   });
 });
 

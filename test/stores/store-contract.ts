@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_EVENT_BYTES } from '../../server/audit/admit-event.js';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import { AuditKeyRing, AuditSigner } from '../../server/audit/seal.js';
-import { verifyChain } from '../../server/audit/verify.js';
+import { verifyChain, verifyLog } from '../../server/audit/verify.js';
 import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/audit/types.js';
 import { InvalidCursorError, InvalidInputError, StoreFullError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
@@ -605,6 +605,13 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await fx.stores.audit.readBackward({ before: page3.at(-1)!.id, limit: 3 })).toEqual([]);
         // The same events as reading forward, in the opposite order.
         expect([...page1, ...page2, ...page3].reverse()).toEqual(await fx.stores.audit.read({ limit: 100 }));
+      });
+
+      it('hands a verifier the log as stored, from where retention made it start', async () => {
+        for (let n = 0; n < 4; n++) await fx.stores.audit.append(event(n));
+        await fx.stores.audit.trim({ keep: 3 });
+        const report = await verifyLog(await fx.stores.audit.stored(), {});
+        expect(report).toMatchObject({ events: 3, broken: null, lastHash: await fx.stores.audit.headHash() });
       });
 
       it('reads back only what retention kept', async () => {
