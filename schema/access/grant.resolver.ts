@@ -1,4 +1,3 @@
-import { filter, pipe } from '@graphql-yoga/subscription';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { GRANT_CHANGED } from '../../server/access/access-events.js';
 import type { GrantRecord } from '../../server/access/types.js';
@@ -6,7 +5,7 @@ import { PortcullisError } from '../../server/errors.js';
 import type { Principal } from '../../server/identity/principal.js';
 import type { GraphQLContext } from '../context.js';
 import { requirePrincipal } from '../context.js';
-import { apiCaller, view } from './access-request.resolver.js';
+import { apiCaller, view, visibleFeed } from './access-request.resolver.js';
 import { AccessRequest, Grant, GrantPage } from './access.types.js';
 
 @ArgsType()
@@ -43,11 +42,7 @@ export class GrantResolver {
     description: "The caller's grants (auditors: everyone's; reviewers: those they could have approved) as they are issued, revoked or expire.",
     subscribe: ({ context }) => {
       const ctx = context as GraphQLContext;
-      const caller = apiCaller(ctx);
-      return pipe(
-        ctx.pubSub.subscribe(GRANT_CHANGED),
-        filter((grant) => ctx.access.canSeeGrant(caller, grant)),
-      );
+      return visibleFeed(ctx, ctx.pubSub.subscribe(GRANT_CHANGED), (caller, grant) => ctx.access.canSeeGrant(caller, grant));
     },
   })
   grantChanged(@Root() record: GrantRecord, @Ctx() ctx: GraphQLContext): Grant {
