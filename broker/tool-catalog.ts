@@ -10,6 +10,7 @@ import { createUpstream } from './upstreams/upstream.js';
 /** A tool as its server describes it. */
 export interface ToolDefinition {
   name: string;
+  title?: string;
   description?: string;
   inputSchema?: unknown;
   annotations?: Record<string, unknown>;

@@ -1,8 +1,9 @@
 import type { PubSub } from '@graphql-yoga/subscription';
+import type { ToolCatalog } from '../broker/tool-catalog.js';
 import type { AccessPolicy } from '../server/access/access-policy.js';
 import type { AccessExplainer } from '../server/access/access-explainer.js';
 import type { AccessService } from '../server/access/access-service.js';
-import type { AccessRequestRecord } from '../server/access/types.js';
+import type { AccessRequestRecord, GrantRecord } from '../server/access/types.js';
 import type { AuditService } from '../server/audit/audit-service.js';
 import type { Clock } from '../server/clock.js';
 import type { PortcullisConfig } from '../server/config/schema.js';
@@ -26,10 +27,16 @@ export interface GraphQLServices {
   auditService: AuditService;
   policy: AccessPolicy;
   pubSub: PortcullisPubSub;
+  /** The servers' tools as the broker reads them (cached a few seconds). */
+  toolCatalog: Pick<ToolCatalog, 'tools'>;
 }
 
-/** Topics GraphQL subscriptions listen on (the store's event bus underneath). */
-export type PortcullisPubSub = PubSub<{ 'access_request.changed': [AccessRequestRecord] }>;
+/** Topics GraphQL subscriptions listen on (the store's event bus underneath: see AccessEvents). */
+export type PortcullisTopics = {
+  'access_request.changed': [AccessRequestRecord];
+  'grant.changed': [GrantRecord];
+};
+export type PortcullisPubSub = PubSub<PortcullisTopics>;
 
 /** Built once per HTTP request or graphql-ws operation. */
 export interface GraphQLContext extends GraphQLServices {

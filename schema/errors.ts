@@ -14,7 +14,7 @@ const HTTP_STATUS: Partial<Record<PortcullisError['code'], number>> = {
 };
 
 /**
- * A domain error as a GraphQL error: its message and stable code, and the HTTP status
+ * A domain error as a GraphQL error: its message, stable code (and input field), and the HTTP status
  * for errors raised before execution (authentication in the context function).
  */
 export function toGraphQLError(error: unknown): GraphQLError {
@@ -22,21 +22,26 @@ export function toGraphQLError(error: unknown): GraphQLError {
     const status = HTTP_STATUS[error.code];
     // A 401 says how to authenticate (RFC 7235 §3.1, RFC 6750 §3): the credential presented was refused.
     const headers = status === 401 ? new HeaderMap([['www-authenticate', bearerChallenge({ error: 'invalid_token', description: error.message })]]) : undefined;
-    return new GraphQLError(error.message, { extensions: { code: error.code, ...(status ? { http: { status, ...(headers ? { headers } : {}) } } : {}) } });
+    return new GraphQLError(error.message, { extensions: { ...domainExtensions(error), ...(status ? { http: { status, ...(headers ? { headers } : {}) } } : {}) } });
   }
   return new GraphQLError('internal error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
+/** What a client reads of a domain error: its stable code, and the input field it concerns (a form shows it there). */
+function domainExtensions(error: PortcullisError): { code: string; field?: string } {
+  return error.field === undefined ? { code: error.code } : { code: error.code, field: error.field };
+}
+
 /**
  * The one place domain errors become GraphQL errors: a PortcullisError keeps its message
- * and exposes its stable code; anything else is logged and answered as a bare internal
+ * and exposes its stable code (and `field`, the input it concerns); anything else is logged and answered as a bare internal
  * error, so no stack, query text or secret leaks to the caller.
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof PortcullisError) {
-      return { message: original.message, path: formatted.path, extensions: { code: original.code } };
+      return { message: original.message, path: formatted.path, extensions: domainExtensions(original) };
     }
     // A GraphQL-level error of the client's own making (syntax, validation, variables,
     // limits): nothing internal in it, shown as is.

@@ -26,13 +26,17 @@ export type ErrorCode =
   | 'GRANT_NOT_ACTIVE';
 
 export class PortcullisError extends Error {
+  /** The one input field the refusal is about (its name in the API's input), when it is about one. */
+  readonly field: string | undefined;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; field?: string },
   ) {
     super(message, options);
     this.name = new.target.name;
+    this.field = options?.field;
   }
 }
 
@@ -82,21 +86,22 @@ export class UnauthenticatedError extends PortcullisError {
 
 /** Signed in, but this credential or user may not do this. */
 export class ForbiddenError extends PortcullisError {
-  constructor(message: string) {
-    super('FORBIDDEN', message);
+  constructor(message: string, field?: string) {
+    super('FORBIDDEN', message, { field });
   }
 }
 
 /** Unknown, or not the caller's: the same answer either way, so ids cannot be probed. */
 export class NotFoundError extends PortcullisError {
-  constructor(what: string) {
-    super('NOT_FOUND', `${what} not found`);
+  constructor(what: string, field?: string) {
+    super('NOT_FOUND', `${what} not found`, { field });
   }
 }
 
 export class InvalidInputError extends PortcullisError {
-  constructor(message: string) {
-    super('INVALID_INPUT', message);
+  /** `field`: the input field at fault, for a form to show the message next to it. */
+  constructor(message: string, field?: string) {
+    super('INVALID_INPUT', message, { field });
   }
 }
 
@@ -112,7 +117,8 @@ export class AccessDeniedError extends PortcullisError {
   constructor(
     code: Extract<ErrorCode, 'UNKNOWN_SERVER' | 'TOOL_NOT_REQUESTABLE' | 'DURATION_TOO_LONG' | 'SELF_REVIEW' | 'ALREADY_REVIEWED' | 'REQUEST_NOT_PENDING' | 'GRANT_NOT_ACTIVE'>,
     message: string,
+    field?: string,
   ) {
-    super(code, message);
+    super(code, message, { field });
   }
 }

@@ -153,7 +153,7 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     return core.reply(call, errorReply(request.id, ACCESS_DENIED, `Access denied: rate limit reached (${clause}); retry in ${seconds} s`, { reason: 'rate_limited', clause, retryAfterMs }));
   }
   try {
-    const event = { ...requestEvent(request, target.name, 'SUCCESS', core.naming.federated ? { federatedName: name } : undefined), server: leg.server };
+    const event = { ...requestEvent(request, target.name, 'SUCCESS', { grantId: decision.grantId, ...(core.naming.federated ? { federatedName: name } : {}) }), server: leg.server };
     if (!(await core.audited(call, event))) return;
     const answer = await core.ask(call, leg, 'tools/call', forwarded);
     core.reply(call, core.answerOf(request.id, answer, core.naming.federated ? (result) => resultOut(core.naming, leg.server, result) : undefined));
@@ -172,8 +172,9 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
   if (kind === 'prompt') {
     const decision = leg.grants.decide({ kind: 'prompt', name: target.name });
     if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name as string, { server: leg.server, kind: 'prompt' }));
+    return forward(core, request, call, leg, { [field]: target.name }, undefined, decision.grantId);
   }
-  await forward(core, request, call, leg, { [field]: target.name }, kind === 'task' && request.method !== 'tasks/result' ? (r) => taskOut(core.naming, leg.server, r) : undefined);
+  await forward(core, request, call, leg, { [field]: target.name }, request.method !== 'tasks/result' ? (r) => taskOut(core.naming, leg.server, r) : undefined);
 }
 
 /** Requests about one resource, routed by its URI. */
@@ -184,7 +185,8 @@ async function toResource(core: SessionCore, request: JsonRpcRequest, call: Call
   if (!target || !leg) return core.reply(call, await core.refuse(request, 'unknown_resource', `no server of this session serves ${JSON.stringify(String(uri ?? '').slice(0, 256))}`, { code: INVALID_PARAMS }));
   const decision = leg.grants.decide({ kind: 'resource', uri: target.name });
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, uri as string, { server: leg.server, kind: 'resource' }));
-  await forward(core, request, call, leg, { uri: target.name });
+  // Subscribing and unsubscribing are allowed as reading is; the grant is recorded for each.
+  await forward(core, request, call, leg, { uri: target.name }, undefined, decision.grantId);
 }
 
 /** Completion, routed by the prompt or resource template it completes for, and allowed as that prompt or template is. */
@@ -197,7 +199,7 @@ async function complete(core: SessionCore, request: JsonRpcRequest, call: Call):
   const subject = ref.type === 'ref/prompt' ? ({ kind: 'prompt', name: target.name } as const) : ({ kind: 'resourceTemplate', uriTemplate: target.name } as const);
   const decision = leg.grants.decide(subject);
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, String(ref.name ?? ref.uri), { server: leg.server, kind: subject.kind }));
-  await forward(core, request, call, leg, { ref: { ...ref, ...(ref.type === 'ref/prompt' ? { name: target.name } : { uri: target.name }) } });
+  await forward(core, request, call, leg, { ref: { ...ref, ...(ref.type === 'ref/prompt' ? { name: target.name } : { uri: target.name }) } }, undefined, decision.grantId);
 }
 
 /** The log level goes to every server that logs; the answer waits for them all. */
@@ -265,11 +267,14 @@ function soleLeg(core: SessionCore): Leg {
   return core.legs.values().next().value!;
 }
 
-/** Audit, then send to one server with some params replaced, and answer with its answer (names made the client's). */
-async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, leg: Leg, replaced: Json, map?: (result: Json) => Json): Promise<void> {
+/**
+ * Audit, then send to one server with some params replaced, and answer with its answer
+ * (names made the client's). `grantId`: the grant that allowed it, recorded with it.
+ */
+async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, leg: Leg, replaced: Json, map?: (result: Json) => Json, grantId?: string): Promise<void> {
   const params = mapParamsIn(core, request, leg, replaced);
   if (params === null) return core.reply(call, await unknownTask(core, request));
-  if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS'), server: leg.server }))) return;
+  if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS', grantId === undefined ? undefined : { grantId }), server: leg.server }))) return;
   const answer = await core.ask(call, leg, request.method, params);
   core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => mapOut(core, leg, result))));
 }

@@ -9,8 +9,9 @@ import { principalOf } from '../mcp-credential.js';
 import { refuseCredentialInUrl } from '../session-registry.js';
 import type { Admission, BrokerDeps, SessionRegistry } from '../session-registry.js';
 
-export const MCP_WS_PREFIX = '/mcp/ws/';
-export const MCP_WS_FEDERATED = '/mcp/ws';
+import { MCP_WS_FEDERATED, MCP_WS_PREFIX } from '../endpoint-paths.js';
+
+export { MCP_WS_FEDERATED, MCP_WS_PREFIX };
 const SUBPROTOCOL = 'mcp';
 
 /**

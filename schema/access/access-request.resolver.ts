@@ -4,6 +4,7 @@ import { REQUEST_CHANGED } from '../../server/access/access-events.js';
 import type { AccessRequestRecord } from '../../server/access/types.js';
 import { requireScope } from '../../server/identity/api-tokens.js';
 import type { GraphQLContext } from '../context.js';
+import type { Principal } from '../../server/identity/principal.js';
 import { requirePrincipal } from '../context.js';
 import { AccessRequest, AccessRequestPage, CreateAccessRequestInput, Grant, ReviewAccessRequestInput } from './access.types.js';
 import { AccessRequestStatus } from './enums.js';
@@ -23,8 +24,20 @@ class AccessRequestsArgs {
   after?: string | null;
 }
 
+/**
+ * A topic's events as a subscription's stream, each authorised for the caller (with the
+ * `api` scope, checked as the subscription starts) as it arrives.
+ */
+export function visibleFeed<T>(ctx: GraphQLContext, events: AsyncIterable<T>, visible: (caller: Principal, record: T) => boolean): AsyncIterable<T> {
+  const caller = apiCaller(ctx);
+  return pipe(
+    events,
+    filter((record: T) => visible(caller, record)),
+  );
+}
+
 /** The caller, with the `api` scope every access operation needs. */
-function apiCaller(ctx: GraphQLContext) {
+export function apiCaller(ctx: GraphQLContext) {
   const principal = requirePrincipal(ctx);
   requireScope(principal, 'api');
   return principal;
@@ -62,15 +75,16 @@ export class AccessRequestResolver {
     description: 'Requests the caller may see, as they are created and change state.',
     subscribe: ({ context }) => {
       const ctx = context as GraphQLContext;
-      const caller = apiCaller(ctx);
-      return pipe(
-        ctx.pubSub.subscribe(REQUEST_CHANGED),
-        filter((record) => ctx.access.canSeeRequest(caller, record)),
-      );
+      return visibleFeed(ctx, ctx.pubSub.subscribe(REQUEST_CHANGED), (caller, record) => ctx.access.canSeeRequest(caller, record));
     },
   })
   accessRequestChanged(@Root() record: AccessRequestRecord, @Ctx() ctx: GraphQLContext): AccessRequest {
     return view(ctx, record);
+  }
+
+  @FieldResolver(() => Boolean, { description: 'The caller may review it now (pending, a reviewer of all it asks, not the requester, not reviewed by them yet).' })
+  viewerCanReview(@Root() request: AccessRequest, @Ctx() ctx: GraphQLContext): boolean {
+    return ctx.access.canReview(requirePrincipal(ctx), request.record);
   }
 
   @FieldResolver(() => Grant, { nullable: true })

@@ -124,8 +124,12 @@ export class AccessRequest extends Scope {
   /** Not a field: the grant field resolves it with the caller's visibility. */
   grantId!: string | null;
 
+  /** Not a field: what viewerCanReview decides on. */
+  record!: AccessRequestRecord;
+
   static from(record: AccessRequestRecord, now: number, roles: readonly RoleConfig[]): AccessRequest {
     return Object.assign(new AccessRequest(), {
+      record,
       id: record.id,
       requester: User.of(record.requester, rolesOf(record.requester, roles)),
       server: record.server,
@@ -260,6 +264,9 @@ export class McpServer {
 
   @Field(() => [String], { description: 'Methods outside MCP\'s own that grants on this server may use (all others are refused).' })
   allowedMethods!: string[];
+
+  @Field(() => Int, { nullable: true, description: 'The longest duration the caller may request on this server; null when nothing is requestable.' })
+  maxDurationSeconds!: number | null;
 }
 
 @InputType()

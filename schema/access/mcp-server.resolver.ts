@@ -1,9 +1,27 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import { endpointUrl, urlEntries, webSocketUrl } from '../../broker/client-entries.js';
+import type { ToolDefinition } from '../../broker/tool-catalog.js';
+import { NotFoundError } from '../../server/errors.js';
 import { requireScope } from '../../server/identity/api-tokens.js';
 import type { GraphQLContext } from '../context.js';
 import { requirePrincipal } from '../context.js';
+import { apiCaller } from './access-request.resolver.js';
 import { AccessExplanation, McpServer } from './access.types.js';
+import { McpClientEntry, McpConnection, McpTool } from './mcp-server.types.js';
+
+/** Longest tools error shown: enough to say what failed, not a dump of the upstream's answer. */
+const MAX_TOOLS_ERROR = 300;
+
+/** The server's tools as the broker reads them, or why they cannot be read; nothing for a caller with no business there (deny by default). */
+async function toolsOf(ctx: GraphQLContext, server: McpServer): Promise<{ tools: ToolDefinition[] } | { error: string } | null> {
+  if (!ctx.policy.concerns(requirePrincipal(ctx), server.name)) return null;
+  try {
+    return { tools: await ctx.toolCatalog.tools(server.name) };
+  } catch (error) {
+    return { error: (error instanceof Error ? error.message : String(error)).slice(0, MAX_TOOLS_ERROR) };
+  }
+}
 
 @Resolver(() => McpServer)
 export class McpServerResolver {
@@ -22,7 +40,35 @@ export class McpServerResolver {
       reviewableResources: ctx.policy.reviewable(caller, server.name, 'resources'),
       reviewablePrompts: ctx.policy.reviewable(caller, server.name, 'prompts'),
       allowedMethods: [...server.allowMethods],
+      maxDurationSeconds: ctx.policy.maxDurationSeconds(caller, server.name),
     }));
+  }
+
+  @FieldResolver(() => [McpTool], {
+    nullable: true,
+    description:
+      'The server\'s tools as the broker reads them now (cached a few seconds): only for callers who may request or review on the server, or auditors; null otherwise or when the server cannot be read (see toolsError).',
+  })
+  async tools(@Root() server: McpServer, @Ctx() ctx: GraphQLContext): Promise<McpTool[] | null> {
+    const read = await toolsOf(ctx, server);
+    return read && 'tools' in read ? read.tools.map(McpTool.from) : null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Why the server\'s tools could not be read (null when they were, or when `tools` is not for the caller).' })
+  async toolsError(@Root() server: McpServer, @Ctx() ctx: GraphQLContext): Promise<string | null> {
+    const read = await toolsOf(ctx, server);
+    return read && 'error' in read ? read.error : null;
+  }
+
+  @Query(() => McpConnection, { description: 'How to connect an MCP client to one server (or, without `server`, to the federated endpoint /mcp).' })
+  mcpConnection(@Arg('server', () => String, { nullable: true }) server: string | null | undefined, @Ctx() ctx: GraphQLContext): McpConnection {
+    const caller = apiCaller(ctx);
+    const named = server ?? undefined;
+    // An unknown server and one the caller has no business with get the same answer.
+    if (named !== undefined && (!ctx.policy.serverExists(named) || !ctx.policy.concerns(caller, named))) throw new NotFoundError('MCP server', 'server');
+    const base = ctx.config.server.publicUrl;
+    const url = endpointUrl(base, named);
+    return { url, webSocketUrl: webSocketUrl(base, named), entries: urlEntries(named ?? 'portcullis', url).map(McpClientEntry.from) };
   }
 
   @Query(() => AccessExplanation, {

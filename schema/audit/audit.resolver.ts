@@ -1,20 +1,33 @@
-import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { AuditEvent as AuditEventRecord } from '../../server/audit/types.js';
+import { Grant } from '../access/access.types.js';
+import { visibleGrant } from '../access/grant.resolver.js';
 import type { GraphQLContext } from '../context.js';
 import { requirePrincipal } from '../context.js';
-import { AuditEvent, AuditEventPage, AuditFilter } from './audit.types.js';
+import { AuditChainVerification, AuditEvent, AuditEventPage, AuditFilter, AuditOrder } from './audit.types.js';
 
 @Resolver(() => AuditEvent)
 export class AuditResolver {
-  @Query(() => AuditEventPage, { description: 'The audit log in event order. Auditors (with audit:read) see every event; others only their own.' })
+  @Query(() => AuditEventPage, {
+    description:
+      'The audit log, oldest first unless `order` says NEWEST_FIRST (pages then go back in time; `after` is the endCursor of the previous page of the same order). Auditors (with audit:read) see every event; others only their own.',
+  })
   async auditEvents(
     @Arg('filter', () => AuditFilter, { nullable: true }) filter: AuditFilter | null,
     @Arg('first', () => Int, { nullable: true }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('order', () => AuditOrder, { nullable: true, defaultValue: AuditOrder.OLDEST_FIRST }) order: AuditOrder | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AuditEventPage> {
-    const page = await ctx.auditService.list(requirePrincipal(ctx), filter ?? {}, { first, after });
+    const page = await ctx.auditService.list(requirePrincipal(ctx), filter ?? {}, { first, after, order });
     return { items: page.items.map(AuditEvent.from), pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage } };
+  }
+
+  @Query(() => AuditChainVerification, {
+    description: 'Auditors only: the same walk over the hash chain as `portcullis audit verify` (with the configured checkpoint keys when there are some).',
+  })
+  async auditChainVerification(@Ctx() ctx: GraphQLContext): Promise<AuditChainVerification> {
+    return AuditChainVerification.from(await ctx.auditService.verify(requirePrincipal(ctx)));
   }
 
   @Subscription(() => AuditEvent, {
@@ -33,5 +46,14 @@ export class AuditResolver {
     @Arg('after', () => String, { nullable: true }) _after: string | null,
   ): AuditEvent {
     return AuditEvent.from(event);
+  }
+
+  @FieldResolver(() => Grant, {
+    nullable: true,
+    description: 'The grant data.grantId names, when the caller may see it: for a request the broker allowed, the grant that allowed it; for a grant.* event, that grant.',
+  })
+  async grant(@Root() event: AuditEvent, @Ctx() ctx: GraphQLContext): Promise<Grant | null> {
+    const { grantId } = event.data;
+    return typeof grantId === 'string' ? visibleGrant(ctx, requirePrincipal(ctx), grantId) : null;
   }
 }

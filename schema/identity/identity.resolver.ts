@@ -4,6 +4,7 @@ import type { GraphQLContext } from '../context.js';
 import { requirePrincipal } from '../context.js';
 import { ApiToken, CreatedApiToken } from './api-token.type.js';
 import { User } from './user.type.js';
+import { Viewer } from './viewer.type.js';
 
 @Resolver()
 export class IdentityResolver {
@@ -12,6 +13,19 @@ export class IdentityResolver {
     const principal = requirePrincipal(ctx);
     requireScope(principal, 'api');
     return User.fromPrincipal(principal);
+  }
+
+  @Query(() => Viewer, { description: 'The signed-in caller and what the console may show them.' })
+  viewer(@Ctx() ctx: GraphQLContext): Viewer {
+    const principal = requirePrincipal(ctx);
+    requireScope(principal, 'api');
+    const { expiresAt } = principal.credential;
+    return Object.assign(new Viewer(), {
+      user: User.fromPrincipal(principal),
+      readsAllAudit: ctx.auditService.readsAll(principal),
+      reviewer: ctx.policy.reviewsAnywhere(principal),
+      signInExpiresAt: Number.isSafeInteger(expiresAt) && expiresAt < Number.MAX_SAFE_INTEGER ? new Date(expiresAt) : null,
+    });
   }
 
   @Query(() => [ApiToken], { description: "The caller's live API tokens." })

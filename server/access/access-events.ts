@@ -5,6 +5,7 @@ import type { AccessRequestRecord, GrantRecord } from './types.js';
 
 export const REQUEST_CHANGED = 'access_request.changed';
 export const GRANT_ENDED = 'grant.ended';
+export const GRANT_CHANGED = 'grant.changed';
 
 export interface GrantEnded {
   grantId: string;
@@ -16,25 +17,34 @@ export interface GrantEnded {
 
 /**
  * Access events across instances, on the store's event bus: request changes (for the
- * `accessRequestChanged` subscription) and grant ends (for brokers to cut live sessions).
+ * `accessRequestChanged` subscription), grant ends (for brokers to cut live sessions) and
+ * grants as they are issued and end (for the `grantChanged` subscription).
  * Hints only: they are sent after the change is durable, can be lost, and listeners
  * re-read the store for the truth.
  */
 export class AccessEvents {
   private readonly requests: BusTopic<AccessRequestRecord>;
   private readonly grantEnds: BusTopic<GrantEnded>;
+  private readonly grants: BusTopic<GrantRecord>;
 
   constructor(bus: EventBus) {
     this.requests = busTopic(bus, REQUEST_CHANGED);
     this.grantEnds = busTopic(bus, GRANT_ENDED);
+    this.grants = busTopic(bus, GRANT_CHANGED);
   }
 
   requestChanged(request: AccessRequestRecord): void {
     this.requests.publish(request);
   }
 
+  grantIssued(grant: GrantRecord): void {
+    this.grants.publish(grant);
+  }
+
+  /** `grant` as it ended (revokedAt or expiredAt set). */
   grantEnded(grant: GrantRecord, status: GrantEnded['status'], reason: string): void {
     this.grantEnds.publish({ grantId: grant.id, userId: grant.user.id, server: grant.server, status, reason });
+    this.grants.publish(grant);
   }
 
   /** Calls `listener` for every request change on any instance (approvals carry the grant id); returns the unsubscribe. */

@@ -72,27 +72,27 @@ export class AccessPolicy {
    * the rule offers of it (a rule that names no resources grants none).
    */
   planRequest(holder: RoleHolder, input: RequestAsk): RequestPlan {
-    if (!this.serverExists(input.server)) throw new AccessDeniedError('UNKNOWN_SERVER', `unknown MCP server "${input.server.slice(0, 64)}"`);
-    if (!Number.isInteger(input.durationSeconds) || input.durationSeconds <= 0) throw new InvalidInputError('durationSeconds must be a positive integer');
+    if (!this.serverExists(input.server)) throw new AccessDeniedError('UNKNOWN_SERVER', `unknown MCP server "${input.server.slice(0, 64)}"`, 'server');
+    if (!Number.isInteger(input.durationSeconds) || input.durationSeconds <= 0) throw new InvalidInputError('durationSeconds must be a positive integer', 'durationSeconds');
     const asked = Object.fromEntries(SCOPE_KINDS.map(({ kind }) => [kind, normalize(kind, input[kind])])) as Record<ScopeKind, string[] | null>;
     const named = SCOPE_KINDS.some(({ kind }) => asked[kind] !== null);
     const inOrder = this.requestRules(holder, input.server);
     const rules = named ? [...inOrder].sort((a, b) => Number(b.autoApprove) - Number(a.autoApprove)) : inOrder;
-    if (rules.length === 0) throw new AccessDeniedError('TOOL_NOT_REQUESTABLE', `your roles allow no requests for "${input.server}"`);
+    if (rules.length === 0) throw new AccessDeniedError('TOOL_NOT_REQUESTABLE', `your roles allow no requests for "${input.server}"`, 'server');
 
     const fits = (rule: RequestRule) => SCOPE_KINDS.every(({ kind }) => (asked[kind] ?? []).every((pattern) => allows(rule, kind, pattern)));
     const fitting = rules.filter(fits);
     if (fitting.length === 0) {
       for (const { kind, what } of SCOPE_KINDS) {
         const refused = (asked[kind] ?? []).find((pattern) => !rules.some((rule) => allows(rule, kind, pattern)));
-        if (refused) throw new AccessDeniedError('TOOL_NOT_REQUESTABLE', `${what} pattern "${refused.slice(0, 128)}" is not requestable on "${input.server}"`);
+        if (refused) throw new AccessDeniedError('TOOL_NOT_REQUESTABLE', `${what} pattern "${refused.slice(0, 128)}" is not requestable on "${input.server}"`, kind);
       }
       throw new AccessDeniedError('TOOL_NOT_REQUESTABLE', `no single rule allows all of this on "${input.server}"`);
     }
     const rule = fitting.find((r) => input.durationSeconds <= r.maxDurationSeconds);
     if (!rule) {
       const longest = Math.max(...fitting.map((r) => r.maxDurationSeconds));
-      throw new AccessDeniedError('DURATION_TOO_LONG', `durationSeconds ${input.durationSeconds} exceeds the ${longest} s allowed for this request`);
+      throw new AccessDeniedError('DURATION_TOO_LONG', `durationSeconds ${input.durationSeconds} exceeds the ${longest} s allowed for this request`, 'durationSeconds');
     }
     return {
       rule: rule.label,
@@ -112,6 +112,22 @@ export class AccessPolicy {
   mayReview(holder: RoleHolder, request: { server: string } & Pick<AccessScope, ScopeKind>): boolean {
     const rules = this.reviewRules(holder, request.server);
     return SCOPE_KINDS.every(({ kind }) => (request[kind] ?? []).every((asked) => rules.some((rule) => rule[kind].some((pattern) => patternCovers(pattern, asked)))));
+  }
+
+  /** The longest duration `holder` may request on `server`; null when nothing is requestable there. */
+  maxDurationSeconds(holder: RoleHolder, server: string): number | null {
+    const rules = this.requestRules(holder, server);
+    return rules.length === 0 ? null : Math.max(...rules.map((rule) => rule.maxDurationSeconds));
+  }
+
+  /** Whether `holder` has business with `server`: may request or review on it, or is an auditor. */
+  concerns(holder: RoleHolder, server: string): boolean {
+    return this.isAuditor(holder) || this.requestRules(holder, server).length > 0 || this.reviewRules(holder, server).length > 0;
+  }
+
+  /** Whether `holder` may review requests on some server. */
+  reviewsAnywhere(holder: RoleHolder): boolean {
+    return this.config.servers.some((server) => this.reviewRules(holder, server.name).length > 0);
   }
 
   /** Patterns of one kind `holder` may request on `server` (what `mcpServers` shows). */
@@ -143,10 +159,10 @@ function normalize(kind: ScopeKind, patterns: readonly string[] | null | undefin
   if (patterns == null) return null;
   const { what, pattern, rule } = SCOPE_KINDS.find((k) => k.kind === kind)!;
   // An empty list of tools was always refused (it asks for nothing); resources and prompts may be asked for none.
-  if (kind === 'tools' && patterns.length === 0) throw new InvalidInputError('tools, when given, must name at least one tool pattern');
-  if (patterns.length > MAX_PATTERNS) throw new InvalidInputError(`at most ${MAX_PATTERNS} ${what} patterns`);
+  if (kind === 'tools' && patterns.length === 0) throw new InvalidInputError('tools, when given, must name at least one tool pattern', kind);
+  if (patterns.length > MAX_PATTERNS) throw new InvalidInputError(`at most ${MAX_PATTERNS} ${what} patterns`, kind);
   for (const p of patterns) {
-    if (!pattern.test(p)) throw new InvalidInputError(`invalid ${what} pattern "${p.slice(0, 64)}": ${rule}`);
+    if (!pattern.test(p)) throw new InvalidInputError(`invalid ${what} pattern "${p.slice(0, 64)}": ${rule}`, kind);
   }
   return unique(patterns);
 }

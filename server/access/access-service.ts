@@ -44,12 +44,12 @@ function scopeOf(record: AccessScope): AccessScope {
 /** An approver's narrower argument rules, each a JSON Schema for one tool's arguments (checked here, so a broken one stores nothing). */
 function narrowerArguments(input: Record<string, unknown> | null | undefined, decision: ReviewDecision): Record<string, Record<string, unknown>> | null {
   if (input == null || Object.keys(input).length === 0) return null;
-  if (decision !== 'APPROVE') throw new InvalidInputError('arguments go with APPROVE only');
-  if (Object.keys(input).length > MAX_ARGUMENT_RULES) throw new InvalidInputError(`at most ${MAX_ARGUMENT_RULES} argument rules`);
+  if (decision !== 'APPROVE') throw new InvalidInputError('arguments go with APPROVE only', 'arguments');
+  if (Object.keys(input).length > MAX_ARGUMENT_RULES) throw new InvalidInputError(`at most ${MAX_ARGUMENT_RULES} argument rules`, 'arguments');
   for (const [tool, schema] of Object.entries(input)) {
-    if (!isToolName(tool)) throw new InvalidInputError(`argument rules name tools: "${tool.slice(0, 64)}" is not a tool name`);
+    if (!isToolName(tool)) throw new InvalidInputError(`argument rules name tools: "${tool.slice(0, 64)}" is not a tool name`, 'arguments');
     const problem = argumentSchemaProblem(schema);
-    if (problem) throw new InvalidInputError(`arguments.${tool}: ${problem}`);
+    if (problem) throw new InvalidInputError(`arguments.${tool}: ${problem}`, 'arguments');
   }
   return input as Record<string, Record<string, unknown>>;
 }
@@ -110,6 +110,7 @@ export class AccessService {
     for (const event of audits) await this.deps.audit.append(event);
     await this.deps.store.createRequest(request, grant);
     this.deps.events.requestChanged(request);
+    if (grant) this.deps.events.grantIssued(grant);
     return request;
   }
 
@@ -130,7 +131,7 @@ export class AccessService {
     const narrowed = narrowerArguments(input.arguments, input.decision);
     // Read before the lock: describing a server's tools may take seconds, and the lock is short.
     const readOnlyTools = input.decision === 'APPROVE' ? await this.readOnlyToolsFor(await this.visibleRequest(caller, input.requestId)) : null;
-    const updated = await this.deps.store.withLock(`request:${input.requestId}`, async () => {
+    const { updated, grant } = await this.deps.store.withLock(`request:${input.requestId}`, async () => {
       const request = await this.visibleRequest(caller, input.requestId);
       if (request.requester.id === caller.user.id) throw new AccessDeniedError('SELF_REVIEW', 'nobody reviews their own request');
       if (!this.deps.policy.mayReview(caller, request)) throw new NotFoundError('access request');
@@ -139,9 +140,9 @@ export class AccessService {
       if (request.reviews.some((r) => r.reviewer.id === caller.user.id)) throw new AccessDeniedError('ALREADY_REVIEWED', 'you have already reviewed this request');
       const duration = input.durationSeconds ?? null;
       if (duration !== null) {
-        if (input.decision !== 'APPROVE') throw new InvalidInputError('durationSeconds goes with APPROVE only');
+        if (input.decision !== 'APPROVE') throw new InvalidInputError('durationSeconds goes with APPROVE only', 'durationSeconds');
         if (!Number.isInteger(duration) || duration <= 0 || duration > request.durationSeconds) {
-          throw new InvalidInputError(`durationSeconds may shorten the requested ${request.durationSeconds} s, never lengthen it`);
+          throw new InvalidInputError(`durationSeconds may shorten the requested ${request.durationSeconds} s, never lengthen it`, 'durationSeconds');
         }
       }
       const reviews = [...request.reviews, { reviewer: caller.user, decision: input.decision, reason, durationSeconds: duration, ...(narrowed ? { arguments: narrowed } : {}), createdAt: now }];
@@ -163,9 +164,10 @@ export class AccessService {
       await this.deps.audit.append(this.requestEvent('access_request.reviewed', caller, next, { decision: input.decision, reason, durationSeconds: duration, ...(narrowed ? { arguments: narrowed } : {}), status }));
       if (grant) await this.deps.audit.append(this.grantIssuedEvent(caller, grant));
       if (!(await this.deps.store.updateRequest(next, grant))) throw new AccessDeniedError('REQUEST_NOT_PENDING', 'the request changed meanwhile; reload it');
-      return next;
+      return { updated: next, grant };
     });
     this.deps.events.requestChanged(updated);
+    if (grant) this.deps.events.grantIssued(grant);
     return updated;
   }
 
@@ -193,6 +195,16 @@ export class AccessService {
     return request.requester.id === caller.user.id || this.deps.policy.mayReview(caller, request);
   }
 
+  /** Whether the caller may review the request now: pending, not theirs, not yet reviewed by them, and within their review rules. */
+  canReview(caller: Principal, request: AccessRequestRecord): boolean {
+    return (
+      requestStatus(request, this.deps.clock.now()) === 'PENDING' &&
+      request.requester.id !== caller.user.id &&
+      !request.reviews.some((r) => r.reviewer.id === caller.user.id) &&
+      this.deps.policy.mayReview(caller, request)
+    );
+  }
+
   async listRequests(
     caller: Principal,
     options: { status?: AccessRequestStatus | null; mine?: boolean | null; first?: number | null; after?: string | null },
@@ -207,9 +219,15 @@ export class AccessService {
 
   /** A grant its owner, an auditor, or someone who may review its request can see. */
   async getGrant(caller: Principal, id: string): Promise<GrantRecord> {
-    const grant = await this.deps.store.getGrant(id);
-    if (!grant || !this.canSeeGrant(caller, grant)) throw new NotFoundError('grant');
+    const grant = await this.findGrant(caller, id);
+    if (!grant) throw new NotFoundError('grant');
     return grant;
+  }
+
+  /** The grant if the caller may see it; null otherwise, exactly as for an unknown id. */
+  async findGrant(caller: Principal, id: string): Promise<GrantRecord | null> {
+    const grant = await this.deps.store.getGrant(id);
+    return grant && this.canSeeGrant(caller, grant) ? grant : null;
   }
 
   async listGrants(caller: Principal, options: { active?: boolean | null; first?: number | null; after?: string | null }): Promise<Page<GrantRecord>> {
@@ -293,7 +311,8 @@ export class AccessService {
     return grant.user.id === caller.user.id || this.deps.policy.isAuditor(caller) || this.deps.policy.mayReview(caller, grant);
   }
 
-  private canSeeGrant(caller: Principal, grant: GrantRecord): boolean {
+  /** Its owner, an auditor, or a reviewer who could have approved it (whoever may revoke it). */
+  canSeeGrant(caller: Principal, grant: GrantRecord): boolean {
     return this.mayRevoke(caller, grant);
   }
 
@@ -381,7 +400,7 @@ export class AccessService {
 
 function boundedText(value: string, name: string, required: boolean): string {
   const text = value.trim();
-  if (required && text.length === 0) throw new InvalidInputError(`${name} must not be empty`);
-  if (text.length > MAX_REASON) throw new InvalidInputError(`${name} must be at most ${MAX_REASON} characters`);
+  if (required && text.length === 0) throw new InvalidInputError(`${name} must not be empty`, name);
+  if (text.length > MAX_REASON) throw new InvalidInputError(`${name} must be at most ${MAX_REASON} characters`, name);
   return text;
 }

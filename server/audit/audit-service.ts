@@ -1,7 +1,11 @@
 import type { AccessPolicy } from '../access/access-policy.js';
+import type { Clock } from '../clock.js';
 import { ForbiddenError, InvalidInputError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import { abortableTail } from './abortable-tail.js';
+import type { AuditKeyRing } from './seal.js';
+import { refusedAsBroken, verifyLog } from './verify.js';
+import type { VerifyReport } from './verify.js';
 import type { AuditEvent, AuditLog, AuditOutcome } from './types.js';
 
 export interface AuditFilter {
@@ -11,6 +15,18 @@ export interface AuditFilter {
   outcome?: AuditOutcome | null;
   since?: Date | null;
   until?: Date | null;
+  tool?: string | null;
+  sessionId?: string | null;
+}
+
+/** Which way a listing reads the log: from the oldest event on, or back from the newest. */
+export type AuditOrder = 'OLDEST_FIRST' | 'NEWEST_FIRST';
+
+/** How the chain is verified on request: the keys checkpoints must be sealed with (when configured) and the longest gap between them. */
+export interface ChainVerification {
+  keys?: AuditKeyRing;
+  maxGapMs: number;
+  clock: Clock;
 }
 
 export interface AuditPage {
@@ -35,18 +51,24 @@ export class AuditService {
   constructor(
     private readonly log: AuditLog,
     private readonly policy: AccessPolicy,
+    private readonly chain: ChainVerification,
   ) {}
 
-  async list(caller: Principal, filter: AuditFilter, options: { first?: number | null; after?: string | null }): Promise<AuditPage> {
+  /**
+   * A page of visible events in `order`; `after` is the last cursor of the previous page
+   * read in the same order (with NEWEST_FIRST, the page goes on with older events).
+   */
+  async list(caller: Principal, filter: AuditFilter, options: { first?: number | null; after?: string | null; order?: AuditOrder | null }): Promise<AuditPage> {
     const keep = this.visible(caller, filter);
     const first = options.first ?? DEFAULT_PAGE;
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw new InvalidInputError(`first must be between 1 and ${MAX_PAGE}`);
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw new InvalidInputError(`first must be between 1 and ${MAX_PAGE}`, 'first');
+    const read = options.order === 'NEWEST_FIRST' ? (cursor?: string) => this.log.readBackward({ before: cursor, limit: BATCH }) : (cursor?: string) => this.log.read({ after: cursor, limit: BATCH });
     const items: AuditEvent[] = [];
     let after = options.after ?? undefined;
     let scanned = 0;
     // One visible event past the page tells whether there is a next page.
     while (items.length <= first && scanned < MAX_SCAN) {
-      const batch = await this.log.read({ after, limit: BATCH });
+      const batch = await read(after);
       for (const event of batch) {
         scanned++;
         after = event.id;
@@ -70,6 +92,13 @@ export class AuditService {
     });
   }
 
+  /** Auditors only: the same walk over the hash chain as `portcullis audit verify`, over the log as it is now. */
+  async verify(caller: Principal): Promise<VerifyReport> {
+    if (!this.readsAll(caller)) throw new ForbiddenError('only auditors (with the audit:read scope) may verify the audit chain');
+    const { keys, maxGapMs, clock } = this.chain;
+    return refusedAsBroken(async () => verifyLog(await this.log.stored(), { keys, maxGapMs, now: clock.now() }));
+  }
+
   /** Whether the caller reads every event (else only their own). */
   readsAll(caller: Principal): boolean {
     return caller.scopes.has('audit:read') && this.policy.isAuditor(caller);
@@ -87,6 +116,8 @@ export class AuditService {
       if (filter.actor != null && event.actor !== filter.actor) return false;
       if (filter.server != null && event.server !== filter.server) return false;
       if (filter.outcome != null && event.outcome !== filter.outcome) return false;
+      if (filter.tool != null && event.tool !== filter.tool) return false;
+      if (filter.sessionId != null && event.sessionId !== filter.sessionId) return false;
       if (since !== undefined || until !== undefined) {
         const time = Date.parse(event.time);
         if (since !== undefined && time < since) return false;

@@ -16,6 +16,11 @@ export const CHECKPOINT_EVENT = 'audit.checkpoint';
 /** `audit.checkpoints.intervalSeconds` when the config leaves it out. */
 export const DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 300;
 
+/** The longest gap a verifier tolerates between checkpoints unless told otherwise: three intervals (see CheckpointCoverage in verify.ts). */
+export function defaultMaxGapSeconds(intervalSeconds = DEFAULT_CHECKPOINT_INTERVAL_SECONDS): number {
+  return 3 * intervalSeconds;
+}
+
 const checkpointDataSchema = sealSchema.extend({ prevHash: z.string() });
 
 /** The data of the checkpoint chained onto `prevHash` at `time`. */

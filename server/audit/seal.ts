@@ -55,6 +55,11 @@ export function ed25519Key(pem: string, kind: 'private' | 'public'): KeyObject {
   return key;
 }
 
+/** The public half of a PEM Ed25519 private key, as PEM: what verifies the seals it makes. */
+export function publicKeyPemOf(privateKeyPem: string): string {
+  return createPublicKey(ed25519Key(privateKeyPem, 'private')).export({ type: 'spki', format: 'pem' }).toString();
+}
+
 export class AuditSigner {
   readonly keyId: string;
   private readonly key: KeyObject;

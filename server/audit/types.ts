@@ -66,6 +66,9 @@ export interface AuditLogOptions {
 /** Where a tail starts: after a cursor, from the first event, or with the next new one. */
 export type AuditPosition = { after: string } | 'start' | 'end';
 
+/** What a verifier reads of a log (server/audit/verify.ts verifyLog). */
+export type StoredAuditLog = Pick<AuditLog, 'read' | 'anchor' | 'headHash'>;
+
 export interface AuditLog {
   /**
    * Appends durably and resolves only then: a caller acts after this resolves, never
@@ -95,6 +98,18 @@ export interface AuditLog {
   trim(policy: { before?: number; keep?: number }): Promise<number>;
   /** Up to `limit` events after the cursor (from the start without one), in log order. */
   read(options: { after?: string; limit: number }): Promise<AuditEvent[]>;
+  /**
+   * Up to `limit` events before the cursor (from the newest without one), newest first:
+   * the log read back in time, page after page, with the last event of a page as the next
+   * `before`. The same cursors as `read`, refused alike when this log did not issue them.
+   */
+  readBackward(options: { before?: string; limit: number }): Promise<AuditEvent[]>;
+  /**
+   * The log as stored, for a verifier to walk: the embedded log reads its file afresh (so
+   * an edit on disk shows, as `portcullis audit verify` would see it); the Redis log is
+   * read from its store already.
+   */
+  stored(): Promise<StoredAuditLog>;
   /**
    * Every event after the position, in order, then live ones as they are appended, until
    * the signal aborts: no gap and no duplicate, because it reads the log itself.

@@ -1,7 +1,8 @@
+import { AuditLogCorruptError } from '../errors.js';
 import { GENESIS_HASH, hashEvent } from './chain.js';
 import { anchorProblem, CHECKPOINT_EVENT, checkpointProblem } from './checkpoints.js';
 import type { AuditKeyRing } from './seal.js';
-import type { AuditEvent, ChainAnchor } from './types.js';
+import type { AuditEvent, ChainAnchor, StoredAuditLog } from './types.js';
 
 export interface VerifyOptions {
   /** Where the retained log starts: null (the genesis hash) when retention never trimmed it. */
@@ -123,5 +124,41 @@ export async function* pagesOf(read: (after: string | undefined) => Promise<read
     if (page.length === 0) return;
     yield page;
     after = page.at(-1)!.id;
+  }
+}
+
+/** Events per page when a log is verified through its cursor API. */
+const VERIFY_PAGE = 1000;
+
+/**
+ * Verifies a log through its own API (what the store holds now, while the broker may be
+ * appending), from where retention made it start. The chain head the store keeps, read
+ * first, must be among the events walked: a head no event has means events were cut from
+ * the end. (Read first, not last: events appended during the walk move the head on.)
+ */
+export async function verifyLog(log: StoredAuditLog, options: Omit<VerifyOptions, 'anchor'>): Promise<VerifyReport> {
+  const head = await log.headHash();
+  const anchor = await log.anchor();
+  let headSeen = head === (anchor?.prevHash ?? GENESIS_HASH);
+  async function* watched(): AsyncIterable<readonly AuditEvent[]> {
+    for await (const page of pagesOf((after) => log.read({ after, limit: VERIFY_PAGE }))) {
+      headSeen ||= page.some((event) => event.hash === head);
+      yield page;
+    }
+  }
+  const report = await verifyChain(watched(), { ...options, anchor });
+  if (!report.broken && !headSeen) {
+    return { ...report, broken: { id: report.lastId ?? '(start)', position: report.events, reason: 'the chain head names a later event: events were cut from the end of the log' } };
+  }
+  return report;
+}
+
+/** A log the store refuses to read (corrupt, or a forged anchor) is reported as broken, not as a crash. */
+export async function refusedAsBroken(verify: () => Promise<VerifyReport>): Promise<VerifyReport> {
+  try {
+    return await verify();
+  } catch (error) {
+    if (!(error instanceof AuditLogCorruptError)) throw error;
+    return { events: 0, lastId: null, lastHash: '', checkpoints: { count: 0, verified: false, lastTime: null, eventsAfter: 0 }, broken: { id: '?', position: 0, reason: error.message } };
   }
 }

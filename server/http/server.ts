@@ -7,16 +7,17 @@ import { startApollo } from '../../schema/apollo.js';
 import { buildPortcullisSchema } from '../../schema/build-schema.js';
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { PubSubEventTarget } from '@graphql-yoga/subscription';
-import type { GraphQLServices, PortcullisPubSub } from '../../schema/context.js';
+import type { GraphQLServices, PortcullisPubSub, PortcullisTopics } from '../../schema/context.js';
 import { AccessEvents } from '../access/access-events.js';
 import { AccessExplainer } from '../access/access-explainer.js';
 import { AccessPolicy } from '../access/access-policy.js';
 import { AccessService } from '../access/access-service.js';
 import { AuditService } from '../audit/audit-service.js';
+import { defaultMaxGapSeconds } from '../audit/checkpoints.js';
+import { AuditKeyRing, publicKeyPemOf } from '../audit/seal.js';
 import { startRetention } from '../audit/retention.js';
 import { startCheckpoints } from '../audit/checkpoint-schedule.js';
 import { startExpirySweeper } from '../access/expiry-sweeper.js';
-import type { AccessRequestRecord } from '../access/types.js';
 import { createProtection } from '../../schema/limits.js';
 import { createGraphQLWebSocketEndpoint } from '../../schema/subscriptions.js';
 import type { Clock } from '../clock.js';
@@ -98,13 +99,19 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   // The broker's own look at the servers' tools: read-only grants fix which tools are read-only when issued.
   const toolCatalog = new ToolCatalog({ servers: config.servers, baseDir, logger, scrubber, now: () => clock.now() });
   const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server) });
-  const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<{ 'access_request.changed': [AccessRequestRecord] }> });
+  const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<PortcullisTopics> });
   const stopSweeper = startExpirySweeper(access, logger);
   const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
   const stopCheckpoints = config.audit.checkpoints ? startCheckpoints(stores.audit, config.audit.checkpoints.intervalSeconds, logger) : async () => {};
-  const auditService = new AuditService(stores.audit, policy);
+  const { checkpoints } = config.audit;
+  // Verified on request with the key this broker seals checkpoints with (its public half), like `audit verify --public-key`.
+  const auditService = new AuditService(stores.audit, policy, {
+    keys: checkpoints && new AuditKeyRing([publicKeyPemOf(checkpoints.privateKey)]),
+    maxGapMs: defaultMaxGapSeconds(checkpoints?.intervalSeconds) * 1000,
+    clock,
+  });
   const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
-  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub };
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog };
   const schema = await buildPortcullisSchema(pubSub);
   const protection = createProtection(schema, config.graphql);
   let shuttingDown = false;

@@ -27,15 +27,15 @@ export class ApiTokenService {
   async create(caller: Principal, input: { name: string; scopes: string[]; ttlSeconds: number }): Promise<{ token: string; record: ApiTokenRecord }> {
     requireScope(caller, 'api');
     const name = input.name.trim();
-    if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw new InvalidInputError(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
+    if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw new InvalidInputError(`name must be 1 to ${MAX_NAME_LENGTH} characters`, 'name');
     const scopes = [...new Set(input.scopes)];
-    if (scopes.length === 0) throw new InvalidInputError(`scopes must name at least one of ${API_TOKEN_SCOPES.join(', ')}`);
+    if (scopes.length === 0) throw new InvalidInputError(`scopes must name at least one of ${API_TOKEN_SCOPES.join(', ')}`, 'scopes');
     for (const scope of scopes) {
-      if (!isScope(scope)) throw new InvalidInputError(`unknown scope "${scope.slice(0, 40)}"; use ${API_TOKEN_SCOPES.join(', ')}`);
-      if (!caller.scopes.has(scope)) throw new ForbiddenError(`this credential cannot grant scope "${scope}" it does not hold`);
+      if (!isScope(scope)) throw new InvalidInputError(`unknown scope "${scope.slice(0, 40)}"; use ${API_TOKEN_SCOPES.join(', ')}`, 'scopes');
+      if (!caller.scopes.has(scope)) throw new ForbiddenError(`this credential cannot grant scope "${scope}" it does not hold`, 'scopes');
     }
     if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds <= 0 || input.ttlSeconds > this.deps.maxTtlSeconds) {
-      throw new InvalidInputError(`ttlSeconds must be between 1 and ${this.deps.maxTtlSeconds}`);
+      throw new InvalidInputError(`ttlSeconds must be between 1 and ${this.deps.maxTtlSeconds}`, 'ttlSeconds');
     }
     const credential = issueCredential(TOKEN_PREFIX);
     const now = this.deps.clock.now();

@@ -1,10 +1,8 @@
-import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessConfig, PEOPLE } from '../support/access-fixture.js';
 import { describeWithRedis } from '../support/redis.js';
-import { postGraphQL, startInstancesOnRedis, startTestServer, testConfig } from '../support/test-server.js';
+import { cookieWsClient, postGraphQL, startInstancesOnRedis, startTestServer, testConfig } from '../support/test-server.js';
 import type { GraphQLBody, TestServer } from '../support/test-server.js';
 import { createTestIdp, signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
@@ -26,15 +24,7 @@ function serverConfig(idp: TestIdp) {
 }
 
 function wsClient(server: TestServer, cookie: string): Client {
-  return createClient({
-    url: `${server.wsUrl}/graphql`,
-    retryAttempts: 0,
-    webSocketImpl: class extends WebSocket {
-      constructor(address: string, protocols?: string | string[]) {
-        super(address, protocols, { headers: { cookie, origin: new URL(TEST_PUBLIC_URL).origin } });
-      }
-    },
-  });
+  return cookieWsClient(server, cookie, TEST_PUBLIC_URL);
 }
 
 /** Collects accessRequestChanged events on a socket until disposed. */

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_EVENT_BYTES } from '../../server/audit/admit-event.js';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import { AuditKeyRing, AuditSigner } from '../../server/audit/seal.js';
-import { verifyChain } from '../../server/audit/verify.js';
+import { verifyChain, verifyLog } from '../../server/audit/verify.js';
 import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/audit/types.js';
 import { InvalidCursorError, InvalidInputError, StoreFullError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
@@ -595,10 +595,39 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await fx.stores.audit.read({ after: page3.at(-1)!.id, limit: 3 })).toEqual([]);
       });
 
+      it('reads back in time from the newest event, page by page, before a cursor exclusively', async () => {
+        expect(await fx.stores.audit.readBackward({ limit: 3 })).toEqual([]);
+        for (let i = 0; i < 7; i++) await fx.stores.audit.append(event(i));
+        const page1 = await fx.stores.audit.readBackward({ limit: 3 });
+        const page2 = await fx.stores.audit.readBackward({ before: page1.at(-1)!.id, limit: 3 });
+        const page3 = await fx.stores.audit.readBackward({ before: page2.at(-1)!.id, limit: 3 });
+        expect([page1, page2, page3].map((page) => page.map((e) => e.data.n))).toEqual([[6, 5, 4], [3, 2, 1], [0]]);
+        expect(await fx.stores.audit.readBackward({ before: page3.at(-1)!.id, limit: 3 })).toEqual([]);
+        // The same events as reading forward, in the opposite order.
+        expect([...page1, ...page2, ...page3].reverse()).toEqual(await fx.stores.audit.read({ limit: 100 }));
+      });
+
+      it('hands a verifier the log as stored, from where retention made it start', async () => {
+        for (let n = 0; n < 4; n++) await fx.stores.audit.append(event(n));
+        await fx.stores.audit.trim({ keep: 3 });
+        const report = await verifyLog(await fx.stores.audit.stored(), {});
+        expect(report).toMatchObject({ events: 3, broken: null, lastHash: await fx.stores.audit.headHash() });
+      });
+
+      it('reads back only what retention kept', async () => {
+        for (let n = 0; n < 5; n++) await fx.stores.audit.append(event(n));
+        const all = await fx.stores.audit.read({ limit: 100 });
+        await fx.stores.audit.trim({ keep: 2 });
+        expect((await fx.stores.audit.readBackward({ limit: 10 })).map((e) => e.data.n)).toEqual([4, 3]);
+        expect((await fx.stores.audit.readBackward({ before: all[4]!.id, limit: 10 })).map((e) => e.data.n)).toEqual([3]);
+        await expect(fx.stores.audit.readBackward({ before: all[0]!.id, limit: 1 })).rejects.toBeInstanceOf(InvalidCursorError);
+      });
+
       it('refuses a cursor it did not issue: another format, or past the newest event', async () => {
         await fx.stores.audit.append(event(0));
         for (const cursor of [fx.foreignCursor, fx.unissuedCursor]) {
           await expect(fx.stores.audit.read({ after: cursor, limit: 1 })).rejects.toBeInstanceOf(InvalidCursorError);
+          await expect(fx.stores.audit.readBackward({ before: cursor, limit: 1 })).rejects.toBeInstanceOf(InvalidCursorError);
           const iterator = fx.stores.audit.tail({ after: cursor }, new AbortController().signal)[Symbol.asyncIterator]();
           await expect(iterator.next()).rejects.toBeInstanceOf(InvalidCursorError);
         }

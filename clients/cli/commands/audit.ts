@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from '../../../server/audit/checkpoints.js';
+import { defaultMaxGapSeconds } from '../../../server/audit/checkpoints.js';
 import { AuditKeyRing, ed25519Key } from '../../../server/audit/seal.js';
-import { pagesOf, verifyChain } from '../../../server/audit/verify.js';
+import { refusedAsBroken, verifyLog } from '../../../server/audit/verify.js';
 import type { VerifyOptions, VerifyReport } from '../../../server/audit/verify.js';
 import { systemClock } from '../../../server/clock.js';
-import { AuditLogCorruptError } from '../../../server/errors.js';
-import { anchorOf, AUDIT_FILE_NAME, readAuditFile } from '../../../server/stores/embedded/file-audit-log.js';
+import { AUDIT_FILE_NAME, auditFileSnapshot } from '../../../server/stores/embedded/file-audit-log.js';
 import { createRedisStores } from '../../../server/stores/redis/index.js';
 import { followAuditFeed } from '../../audit/tail.js';
 import { resolveCredentials } from '../credentials.js';
@@ -33,7 +32,7 @@ export function auditCommand(): Command {
     .option('--max-gap <duration>', 'longest time between checkpoints with events between them (default: 3 x audit.checkpoints.intervalSeconds)', durationOption)
     .action(async (options: VerifyFlags) => {
       const { config, file } = loadConfigOrExit(options.config);
-      const maxGapSeconds = options.maxGap ?? 3 * (config.audit.checkpoints?.intervalSeconds ?? DEFAULT_CHECKPOINT_INTERVAL_SECONDS);
+      const maxGapSeconds = options.maxGap ?? defaultMaxGapSeconds(config.audit.checkpoints?.intervalSeconds);
       const verify: VerifyOptions = {
         keys: options.publicKey.length > 0 ? new AuditKeyRing(options.publicKey) : undefined,
         maxGapMs: maxGapSeconds * 1000,
@@ -91,32 +90,16 @@ function checkpointLine(checkpoints: VerifyReport['checkpoints'], maxGapSeconds:
   return `${checkpoints.count} checkpoints ${what}; last at ${checkpoints.lastTime}, ${checkpoints.eventsAfter} events after it not yet covered`;
 }
 
-/** A log the store refuses to read (corrupt, or a forged anchor) is reported as broken, not as a crash. */
-async function refusedAsBroken(verify: () => Promise<VerifyReport>): Promise<VerifyReport> {
-  try {
-    return await verify();
-  } catch (error) {
-    if (!(error instanceof AuditLogCorruptError)) throw error;
-    return { events: 0, lastId: null, lastHash: '', checkpoints: { count: 0, verified: false, lastTime: null, eventsAfter: 0 }, broken: { id: '?', position: 0, reason: error.message } };
-  }
-}
-
 /** The embedded log, read without its lock: verifying never needs the broker stopped. */
 async function verifyFile(path: string, retention: boolean, options: VerifyOptions): Promise<VerifyReport> {
-  const { events, start } = readAuditFile(path, { retention });
-  return verifyChain([events], { ...options, anchor: anchorOf(start) });
+  return verifyLog(auditFileSnapshot(path, { retention }), options);
 }
 
 async function verifyRedis(redis: { url: string; keyPrefix: string; commandTimeoutMs: number; connectTimeoutMs: number }, retention: boolean, options: VerifyOptions): Promise<VerifyReport> {
   const stores = createRedisStores({ ...redis, clock: systemClock, audit: { retention } });
   try {
     await stores.waitReady();
-    const report = await verifyChain(pagesOf((after) => stores.audit.read({ after, limit: 1000 })), { ...options, anchor: await stores.audit.anchor() });
-    const head = await stores.audit.headHash();
-    if (!report.broken && head !== report.lastHash) {
-      return { ...report, broken: { id: report.lastId ?? '(start)', position: report.events, reason: 'the chain head names a later event: events were cut from the end of the log' } };
-    }
-    return report;
+    return await verifyLog(stores.audit, options);
   } finally {
     await stores.close();
   }

@@ -2,15 +2,16 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { endpointUrl, urlEntry } from '../../../broker/client-entries.js';
+import type { McpClientKind } from '../../../broker/client-entries.js';
 import { CliError } from '../cli-error.js';
 
-type ClientKind = 'claude' | 'claude-code' | 'cursor' | 'vscode';
 type Transport = 'http' | 'stdio';
 
 interface McpConfigOptions {
   all?: boolean;
   broker: string;
-  client: ClientKind;
+  client: McpClientKind;
   transport?: Transport;
   command?: string;
   arg?: string[];
@@ -46,41 +47,22 @@ export function mcpConfigCommand(): Command {
       if ((server === undefined) === !options.all) throw new CliError('INVALID_ARGUMENT', 'name one server, or give --all for every server you hold a grant for');
       const name = server ?? 'portcullis';
       const transport = options.transport ?? (options.client === 'claude-code' ? 'http' : 'stdio');
-      console.log(transport === 'http' ? urlEntry(options, name, endpointUrl(options.broker, server)) : JSON.stringify(stdioEntry(options, name, server), null, 2));
+      console.log(transport === 'http' ? urlEntryOf(options, name, endpointUrl(options.broker, server)) : JSON.stringify(stdioEntry(options, name, server), null, 2));
     });
 }
 
-/** The Streamable HTTP endpoint of a server (or the federated one), under the broker's base URL. */
-function endpointUrl(broker: string, server: string | undefined): string {
-  const base = new URL(broker);
-  if (!base.pathname.endsWith('/')) base.pathname += '/';
-  return new URL(server === undefined ? 'mcp' : `mcp/${encodeURIComponent(server)}`, base).toString();
-}
-
-/** The URL form, as each client that takes one writes it. */
-function urlEntry(options: McpConfigOptions, name: string, url: string): string {
+/** The URL form, as each client that takes one writes it (Claude Desktop takes it in its settings, not a file). */
+function urlEntryOf(options: McpConfigOptions, name: string, url: string): string {
   if (options.command !== undefined || options.arg) throw new CliError('INVALID_ARGUMENT', '--command and --arg belong to a stdio entry, not to --transport http');
-  switch (options.client) {
-    case 'claude-code':
-      return ['claude', 'mcp', 'add', '--transport', 'http', name, url].map(shellWord).join(' ');
-    case 'vscode':
-      return JSON.stringify({ servers: { [name]: { type: 'http', url } } }, null, 2);
-    case 'cursor':
-      return JSON.stringify({ mcpServers: { [name]: { url } } }, null, 2);
-    case 'claude':
-      throw new CliError('INVALID_ARGUMENT', `Claude Desktop takes a URL only in Settings > Connectors > Add custom connector: add ${url} there, or print the stdio entry (--transport stdio)`);
-  }
+  const entry = urlEntry(options.client, name, url);
+  if (entry.format === 'text') throw new CliError('INVALID_ARGUMENT', `${entry.text} Or print the stdio entry (--transport stdio).`);
+  return entry.text;
 }
 
 function stdioEntry(options: McpConfigOptions, name: string, server: string | undefined): object {
   const [command, ...prefix] = launcher(options);
   const entry = { command, args: [...prefix, 'connect', ...(server === undefined ? ['--all'] : [server]), '--broker', new URL(options.broker).toString()] };
   return options.client === 'vscode' ? { servers: { [name]: { type: 'stdio', ...entry } } } : { mcpServers: { [name]: entry } };
-}
-
-/** A word a POSIX shell reads back as it is (single-quoted unless plainly safe). */
-function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The program and the arguments that start this CLI, for a client that runs it without a shell. */

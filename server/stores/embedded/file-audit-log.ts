@@ -15,7 +15,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent } from '../../audit/types.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent, StoredAuditLog } from '../../audit/types.js';
 
 export const AUDIT_FILE_NAME = 'audit.jsonl';
 
@@ -142,6 +142,16 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return this.events.slice(from, from + limit);
   }
 
+  async readBackward({ before, limit }: { before?: string; limit: number }): Promise<AuditEvent[]> {
+    // indexAfter(cursor) - 1 is the cursor's own index: the events before it end there.
+    const end = before === undefined ? this.events.length : Math.max(0, this.indexAfter(before) - 1);
+    return this.events.slice(Math.max(0, end - limit), end).reverse();
+  }
+
+  async stored(): Promise<StoredAuditLog> {
+    return auditFileSnapshot(this.path, this.options);
+  }
+
   async headHash(): Promise<string> {
     return this.events.at(-1)?.hash ?? this.start.prevHash;
   }
@@ -239,6 +249,23 @@ const anchorSchema = z.strictObject({
 /** The start as the AuditLog interface names it: null while retention never trimmed. */
 export function anchorOf(start: LogStart): ChainAnchor | null {
   return start.lastTrimmedId === 0 ? null : { ...start, lastTrimmedId: String(start.lastTrimmedId) };
+}
+
+/**
+ * The audit file as it is on disk now, read once: what a verifier walks (the running log
+ * answers from memory, which an edit of the file since it loaded would not show).
+ */
+export function auditFileSnapshot(path: string, options: Pick<AuditLogOptions, 'retention'>): StoredAuditLog {
+  const { events, start } = readAuditFile(path, options);
+  return {
+    // Cursors are event numbers one after another (readAuditFile checked): the index is arithmetic.
+    read: async ({ after, limit }) => {
+      const from = after === undefined ? 0 : Number(after) - start.lastTrimmedId;
+      return events.slice(from, from + limit);
+    },
+    anchor: async () => anchorOf(start),
+    headHash: async () => events.at(-1)?.hash ?? start.prevHash,
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import { retentionNotConfigured } from '../../audit/retention.js';
 import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent } from '../../audit/types.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent, StoredAuditLog } from '../../audit/types.js';
 import { defineScript, guarded } from './connection.js';
 import { compareIds, StreamFeed } from './stream-feed.js';
 
@@ -142,6 +142,18 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     const entries = (await guarded('audit read', () => this.redis.xrange(this.streamKey, start, '+', 'COUNT', limit))) as StreamEntry[];
     if (entries.length === 0 && after !== undefined) await this.checkIssued(after);
     return entries.map(toEvent);
+  }
+
+  async readBackward({ before, limit }: { before?: string; limit: number }): Promise<AuditEvent[]> {
+    // Checked first: backwards from an unissued cursor would return the newest events as if they came before it.
+    if (before !== undefined) await Promise.all([this.checkIssued(checkCursor(before)), this.checkRetained(before)]);
+    const end = before === undefined ? '+' : `(${before}`;
+    const entries = (await guarded('audit read', () => this.redis.xrevrange(this.streamKey, end, '-', 'COUNT', limit))) as StreamEntry[];
+    return entries.map(toEvent);
+  }
+
+  async stored(): Promise<StoredAuditLog> {
+    return this;
   }
 
   tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
