@@ -1,0 +1,75 @@
+import { useMutation } from '@urql/preact';
+import { ConsoleCancelRequestDocument } from '../gql/graphql';
+import { formatSpan } from '../format/time-format';
+import { sortErrors } from '../forms/field-errors';
+import { useViewer } from '../shell/viewer';
+import { Time } from '../ui/time';
+import { Empty, FormErrors, LoadError, Loading } from '../ui/messages';
+import { useLiveRequests } from './live-access';
+import type { Request } from './live-access';
+import { describePatterns } from './pattern-list';
+import { RequestStatus } from './request-status';
+
+/** My requests, their state changing live; a pending one can be cancelled. */
+export function MyRequests() {
+  const viewer = useViewer();
+  const { items, loaded, error } = useLiveRequests({ mine: true }, (r) => r.requester.id === viewer.user.id);
+  const [cancelled, cancel] = useMutation(ConsoleCancelRequestDocument);
+  if (error) return <LoadError error={error} what="your requests" />;
+  if (!loaded) return <Loading what="your requests" />;
+  if (items.length === 0) return <Empty>You have not requested access yet. Pick a server above to ask for some.</Empty>;
+  return (
+    <>
+      <FormErrors messages={sortErrors(cancelled.error, []).form} />
+      <div class="table-scroll">
+        <table>
+          <caption>My requests (updated live)</caption>
+          <thead>
+            <tr>
+              <th scope="col">Server</th>
+              <th scope="col">Tools</th>
+              <th scope="col">Duration</th>
+              <th scope="col">State</th>
+              <th scope="col">Requested</th>
+              <th scope="col">Reason</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((request) => (
+              <RequestRow key={request.id} request={request} onCancel={() => cancel({ id: request.id })} busy={cancelled.fetching} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function RequestRow({ request, onCancel, busy }: { request: Request; onCancel: () => void; busy: boolean }) {
+  const decision = request.reviews.at(-1);
+  return (
+    <tr>
+      <th scope="row">{request.server}</th>
+      <td>{describePatterns(request.tools, 'every tool you may request')}{request.readOnly && <span class="badge badge-safe">read-only</span>}</td>
+      <td>{formatSpan(request.durationSeconds)}</td>
+      <td>
+        <RequestStatus status={request.status} />
+        {decision?.reason && request.status !== 'PENDING' && <div class="muted">“{decision.reason}” ({decision.reviewer.email})</div>}
+      </td>
+      <td>
+        <Time iso={request.createdAt} />
+      </td>
+      <td class="cell-text">{request.reason}</td>
+      <td>
+        {request.status === 'PENDING' && (
+          <button type="button" class="button-secondary" onClick={onCancel} disabled={busy}>
+            Cancel request<span class="visually-hidden"> for {request.server}</span>
+          </button>
+        )}
+      </td>
+    </tr>
+  );
+}
