@@ -4,7 +4,8 @@ import { useEffect, useId, useRef } from 'preact/hooks';
 /**
  * A modal dialog on the native <dialog>: showModal() makes the rest of the page inert
  * and moves focus inside; Escape closes it. On close, focus goes back to the control
- * that opened it (WAI-ARIA APG, dialog pattern).
+ * that opened it (WAI-ARIA APG, dialog pattern), or, when that control is gone (the row
+ * it was in left the list), to the page's heading.
  */
 export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -16,7 +17,8 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
     dialog.showModal();
     return () => {
       dialog.close();
-      opener?.focus();
+      const target = opener?.isConnected ? opener : document.querySelector<HTMLElement>('main h1');
+      target?.focus();
     };
   }, []);
   return (
