@@ -1,5 +1,6 @@
 import type { CatalogueQuery } from '../gql/graphql';
 import { formatSpan } from '../format/time-format';
+import { DataTable } from '../ui/data-table';
 import { Empty } from '../ui/messages';
 import { describePatterns } from './pattern-list';
 
@@ -83,31 +84,19 @@ function ToolTable({ server }: { server: CatalogueServer }) {
   if (!server.tools) return null;
   if (server.tools.length === 0) return <Empty>This server offers no tools.</Empty>;
   return (
-    <div class="table-scroll">
-      <table>
-        <caption>Tools on {server.name}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Tool</th>
-            <th scope="col">Description</th>
-            <th scope="col">Annotations</th>
-          </tr>
-        </thead>
-        <tbody>
-          {server.tools.map((tool) => (
-            <tr key={tool.name}>
-              <th scope="row">
-                <code>{tool.name}</code>
-                {tool.title && <div class="muted">{tool.title}</div>}
-              </th>
-              <td>{tool.description ?? <span class="muted">No description</span>}</td>
-              <td>
-                <ToolBadges tool={tool} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable caption={`Tools on ${server.name}`} columns={['Tool', 'Description', 'Annotations']}>
+      {server.tools.map((tool) => (
+        <tr key={tool.name}>
+          <th scope="row">
+            <code>{tool.name}</code>
+            {tool.title && <div class="muted">{tool.title}</div>}
+          </th>
+          <td>{tool.description ?? <span class="muted">No description</span>}</td>
+          <td>
+            <ToolBadges tool={tool} />
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { useViewer } from '../shell/viewer';
+import { DataTable } from '../ui/data-table';
 import { Time, TimeLeft } from '../ui/time';
 import { Empty, LoadError, Loading, StatusMessage } from '../ui/messages';
 import { useLiveGrants } from './live-access';
@@ -35,45 +36,28 @@ export function ActiveGrants({ caption }: { caption: string }) {
       {items.length === 0 ? (
         <Empty>No active grants. Request access to a server to get one.</Empty>
       ) : (
-        <div class="table-scroll">
-          <table>
-            <caption>{caption}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Server</th>
-                {others && <th scope="col">Holder</th>}
-                <th scope="col">Covers</th>
-                <th scope="col">Issued</th>
-                <th scope="col">Time left</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((grant) => (
-                <tr key={grant.id}>
-                  <th scope="row">{grant.server}</th>
-                  {others && <td>{grant.user.email}</td>}
-                  <td>
-                    <GrantScope grant={grant} />
-                  </td>
-                  <td>
-                    <Time iso={grant.issuedAt} />
-                  </td>
-                  <td>
-                    <TimeLeft expiresAt={grant.expiresAt} />
-                  </td>
-                  <td>
-                    <button type="button" class="button-danger" onClick={() => setRevoking(grant)}>
-                      Revoke<span class="visually-hidden"> the grant on {grant.server}{others ? ` held by ${grant.user.email}` : ''}</span>
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable caption={caption} columns={['Server', ...(others ? ['Holder'] : []), 'Covers', 'Issued', 'Time left', { label: 'Actions', hidden: true }]}>
+          {items.map((grant) => (
+            <tr key={grant.id}>
+              <th scope="row">{grant.server}</th>
+              {others && <td>{grant.user.email}</td>}
+              <td>
+                <GrantScope grant={grant} />
+              </td>
+              <td>
+                <Time iso={grant.issuedAt} />
+              </td>
+              <td>
+                <TimeLeft expiresAt={grant.expiresAt} />
+              </td>
+              <td>
+                <button type="button" class="button-danger" onClick={() => setRevoking(grant)}>
+                  Revoke<span class="visually-hidden"> the grant on {grant.server}{others ? ` held by ${grant.user.email}` : ''}</span>
+                </button>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {revoking && (
         <RevokeDialog
@@ -95,37 +79,23 @@ export function EndedGrants() {
   if (!loaded) return <Loading what="ended grants" />;
   if (items.length === 0) return <Empty>No grant has ended yet.</Empty>;
   return (
-    <div class="table-scroll">
-      <table>
-        <caption>Ended grants</caption>
-        <thead>
-          <tr>
-            <th scope="col">Server</th>
-            <th scope="col">Holder</th>
-            <th scope="col">Covers</th>
-            <th scope="col">State</th>
-            <th scope="col">Ended</th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((grant) => (
-            <tr key={grant.id}>
-              <th scope="row">{grant.server}</th>
-              <td>{grant.user.email}</td>
-              <td>
-                <GrantScope grant={grant} />
-              </td>
-              <td>
-                <GrantStatusBadge status={grant.status} />
-                {grant.revokeReason && <div class="muted">“{grant.revokeReason}”</div>}
-              </td>
-              <td>
-                <Time iso={grant.revokedAt ?? grant.expiresAt} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable caption="Ended grants" columns={['Server', 'Holder', 'Covers', 'State', 'Ended']}>
+      {items.map((grant) => (
+        <tr key={grant.id}>
+          <th scope="row">{grant.server}</th>
+          <td>{grant.user.email}</td>
+          <td>
+            <GrantScope grant={grant} />
+          </td>
+          <td>
+            <GrantStatusBadge status={grant.status} />
+            {grant.revokeReason && <div class="muted">“{grant.revokeReason}”</div>}
+          </td>
+          <td>
+            <Time iso={grant.revokedAt ?? grant.expiresAt} />
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

@@ -3,6 +3,7 @@ import { ConsoleCancelRequestDocument } from '../gql/graphql';
 import { formatSpan } from '../format/time-format';
 import { sortErrors } from '../forms/field-errors';
 import { useViewer } from '../shell/viewer';
+import { DataTable } from '../ui/data-table';
 import { Time } from '../ui/time';
 import { Empty, FormErrors, LoadError, Loading } from '../ui/messages';
 import { useLiveRequests } from './live-access';
@@ -21,29 +22,11 @@ export function MyRequests() {
   return (
     <>
       <FormErrors messages={sortErrors(cancelled.error, []).form} />
-      <div class="table-scroll">
-        <table>
-          <caption>My requests (updated live)</caption>
-          <thead>
-            <tr>
-              <th scope="col">Server</th>
-              <th scope="col">Tools</th>
-              <th scope="col">Duration</th>
-              <th scope="col">State</th>
-              <th scope="col">Requested</th>
-              <th scope="col">Reason</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((request) => (
-              <RequestRow key={request.id} request={request} onCancel={() => cancel({ id: request.id })} busy={cancelled.fetching} />
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable caption="My requests (updated live)" columns={['Server', 'Tools', 'Duration', 'State', 'Requested', 'Reason', { label: 'Actions', hidden: true }]}>
+        {items.map((request) => (
+          <RequestRow key={request.id} request={request} onCancel={() => cancel({ id: request.id })} busy={cancelled.fetching} />
+        ))}
+      </DataTable>
     </>
   );
 }

@@ -6,6 +6,7 @@ import { formatSpan } from '../format/time-format';
 import { sortErrors } from '../forms/field-errors';
 import { Page } from '../shell/page';
 import { CopyButton } from '../ui/copy-button';
+import { DataTable } from '../ui/data-table';
 import { Dialog } from '../ui/dialog';
 import { Field, describedBy } from '../ui/field';
 import { Empty, FormErrors, LoadError, Loading, StatusMessage } from '../ui/messages';
@@ -37,41 +38,25 @@ export function TokensPage() {
         ) : tokens.data.apiTokens.length === 0 ? (
           <Empty>You have no live token.</Empty>
         ) : (
-          <div class="table-scroll">
-            <table>
-              <caption>Your live API tokens</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {tokens.data.apiTokens.map((token) => (
-                  <tr key={token.id}>
-                    <th scope="row">{token.name}</th>
-                    <td>{token.scopes.join(', ')}</td>
-                    <td>
-                      <Time iso={token.createdAt} />
-                    </td>
-                    <td>
-                      <Time iso={token.expiresAt} />
-                    </td>
-                    <td>
-                      <button type="button" class="button-danger" onClick={() => setRevoking(token)}>
-                        Revoke<span class="visually-hidden"> token {token.name}</span>
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable caption="Your live API tokens" columns={['Name', 'Scopes', 'Created', 'Expires', { label: 'Actions', hidden: true }]}>
+            {tokens.data.apiTokens.map((token) => (
+              <tr key={token.id}>
+                <th scope="row">{token.name}</th>
+                <td>{token.scopes.join(', ')}</td>
+                <td>
+                  <Time iso={token.createdAt} />
+                </td>
+                <td>
+                  <Time iso={token.expiresAt} />
+                </td>
+                <td>
+                  <button type="button" class="button-danger" onClick={() => setRevoking(token)}>
+                    Revoke<span class="visually-hidden"> token {token.name}</span>
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
       {revoking && (
