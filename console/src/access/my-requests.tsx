@@ -1,4 +1,5 @@
 import { useMutation } from '@urql/preact';
+import { useCallback } from 'preact/hooks';
 import { ConsoleCancelRequestDocument } from '../gql/graphql';
 import { formatSpan } from '../format/time-format';
 import { sortErrors } from '../forms/field-errors';
@@ -14,7 +15,8 @@ import { RequestStatus } from './request-status';
 /** My requests, their state changing live; a pending one can be cancelled. */
 export function MyRequests() {
   const viewer = useViewer();
-  const { items, loaded, error } = useLiveRequests({ mine: true }, (r) => r.requester.id === viewer.user.id);
+  const belongs = useCallback((r: Request) => r.requester.id === viewer.user.id, [viewer.user.id]);
+  const { items, loaded, error } = useLiveRequests({ mine: true }, belongs);
   const [cancelled, cancel] = useMutation(ConsoleCancelRequestDocument);
   if (error) return <LoadError error={error} what="your requests" />;
   if (!loaded) return <Loading what="your requests" />;

@@ -43,7 +43,9 @@ export function AuditPage() {
 function AuditLog({ query, onQuery, live, setLive }: { query: AuditQuery; onQuery: (query: AuditQuery) => void; live: boolean; setLive: (on: boolean) => void }) {
   const viewer = useViewer();
   const { openFeedSocket } = useConnection();
-  const filter = useMemo(() => auditFilterOf(query), [query]);
+  // Keyed by the filters' text: the query object is new on every render, the filters are not.
+  const search = auditQueryToSearch(query);
+  const filter = useMemo(() => auditFilterOf(query), [search]);
   // Cursors of the pages before this one, to go back ("newer" in the default order).
   const [previous, setPrevious] = useState<(string | null)[]>([]);
   const [after, setAfter] = useState<string | null>(null);

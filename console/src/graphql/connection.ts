@@ -1,6 +1,7 @@
 import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange } from '@urql/core';
 import { createClient as createSocket } from 'graphql-ws';
 import type { Client as Socket } from 'graphql-ws';
+import { ViewerDocument } from '../gql/graphql';
 import { isSignedOut } from './session-expiry';
 
 /**
@@ -21,13 +22,32 @@ export interface Connection {
 
 /** graphql-ws close codes for a refused credential (4401 Unauthorized, 4403 Forbidden). */
 const SIGNED_OUT_CLOSE_CODES = new Set([4401, 4403]);
+/** A socket closed on purpose (the lazy client closing when idle, or leaving the page). */
+const NORMAL_CLOSE_CODES = new Set([1000, 1001]);
 
 export function createConnection(options: { origin: string; onSignedOut: () => void }): Connection {
   const wsUrl = `${options.origin.replace(/^http/, 'ws')}/graphql`;
-  const reconnectListeners = new Set<() => void>();
+  const signedOut = mapExchange({
+    onError: (error) => {
+      if (isSignedOut(error)) options.onSignedOut();
+    },
+  });
+  const http = {
+    url: '/graphql',
+    // GET would be refused by CSRF prevention (no JSON content type) and would put variables in logs.
+    preferGetMethod: false,
+    fetchOptions: { credentials: 'same-origin' },
+  } as const;
+  const uncached = new Client({ ...http, exchanges: [signedOut, fetchExchange] });
+
   const watchClose = (event: unknown) => {
-    if (SIGNED_OUT_CLOSE_CODES.has((event as { code?: number }).code ?? 0)) options.onSignedOut();
+    const code = (event as { code?: number }).code ?? 0;
+    if (SIGNED_OUT_CLOSE_CODES.has(code)) options.onSignedOut();
+    // A browser cannot read the status of a refused upgrade (an expired cookie gets 401,
+    // the socket just closes with 1006): ask over HTTP, whose 401 `signedOut` sees.
+    else if (!NORMAL_CLOSE_CODES.has(code)) void uncached.query(ViewerDocument, {}).toPromise();
   };
+  const reconnectListeners = new Set<() => void>();
   const socket = createSocket({
     url: wsUrl,
     lazy: true,
@@ -40,17 +60,6 @@ export function createConnection(options: { origin: string; onSignedOut: () => v
       closed: watchClose,
     },
   });
-  const signedOut = mapExchange({
-    onError: (error) => {
-      if (isSignedOut(error)) options.onSignedOut();
-    },
-  });
-  const http = {
-    url: '/graphql',
-    // GET would be refused by CSRF prevention (no JSON content type) and would put variables in logs.
-    preferGetMethod: false,
-    fetchOptions: { credentials: 'same-origin' },
-  } as const;
   const client = new Client({
     ...http,
     exchanges: [
@@ -66,7 +75,7 @@ export function createConnection(options: { origin: string; onSignedOut: () => v
   });
   return {
     client,
-    uncached: new Client({ ...http, exchanges: [signedOut, fetchExchange] }),
+    uncached,
     onReconnect: (listener) => {
       reconnectListeners.add(listener);
       return () => reconnectListeners.delete(listener);
