@@ -35,8 +35,13 @@ describe('audit filters in the URL', () => {
     );
   });
 
+  it('links to one MCP session\'s events', () => {
+    expect(auditQueryToSearch({ order: 'OLDEST_FIRST', session: 'mcp-7f3a' })).toBe('?session=mcp-7f3a&order=oldest');
+    expect(auditFilterOf(auditQueryFromParams({ session: 'mcp-7f3a' }))).toEqual({ sessionId: 'mcp-7f3a' });
+  });
+
   it('reads back what it writes', () => {
-    const query = auditQueryFromParams({ user: 'carol@example.com', server: 'files', since: '2026-01-02T03:04:05.000Z', order: 'oldest', type: 'mcp.request' });
+    const query = auditQueryFromParams({ user: 'carol@example.com', server: 'files', session: 's1', since: '2026-01-02T03:04:05.000Z', order: 'oldest', type: 'mcp.request' });
     expect(auditQueryFromParams(new URLSearchParams(auditQueryToSearch(query)))).toEqual(query);
   });
 });

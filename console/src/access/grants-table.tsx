@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { useViewer } from '../shell/viewer';
+import { auditQueryToSearch } from '../audit/audit-url';
 import { DataTable } from '../ui/data-table';
 import { Time, TimeLeft } from '../ui/time';
 import { Empty, LoadError, Loading, StatusMessage } from '../ui/messages';
@@ -51,9 +52,14 @@ export function ActiveGrants({ caption }: { caption: string }) {
                 <TimeLeft expiresAt={grant.expiresAt} />
               </td>
               <td>
-                <button type="button" class="button-danger" onClick={() => setRevoking(grant)}>
-                  Revoke<span class="visually-hidden"> the grant on {grant.server}{others ? ` held by ${grant.user.email}` : ''}</span>
-                </button>
+                <div class="row-actions">
+                  <a href={`/audit${auditQueryToSearch({ order: 'NEWEST_FIRST', user: grant.user.email, server: grant.server })}`}>
+                    Audit events<span class="visually-hidden"> of {grant.user.email} on {grant.server}</span>
+                  </a>
+                  <button type="button" class="button-danger" onClick={() => setRevoking(grant)}>
+                    Revoke<span class="visually-hidden"> the grant on {grant.server}{others ? ` held by ${grant.user.email}` : ''}</span>
+                  </button>
+                </div>
               </td>
             </tr>
           ))}

@@ -7,6 +7,7 @@ import { Dialog } from '../ui/dialog';
 import { Time } from '../ui/time';
 import { LoadError, Loading } from '../ui/messages';
 import type { AuditRow } from './audit-table';
+import { auditQueryToSearch } from './audit-url';
 
 /** The grant an allowed request names in its data (the broker records `grantId`). */
 function grantIdOf(data: unknown): string | undefined {
@@ -50,7 +51,7 @@ export function AuditDrawer({ event, onClose }: { event: AuditRow; onClose: () =
           <>
             <dt>Session</dt>
             <dd>
-              <code>{event.sessionId}</code>
+              <code>{event.sessionId}</code> <a href={`/audit${auditQueryToSearch({ order: 'OLDEST_FIRST', session: event.sessionId })}`}>All events of this session</a>
             </dd>
           </>
         )}

@@ -13,6 +13,7 @@ export function AuditFilters(props: { query: AuditQuery; servers: string[]; read
   const [user, setUser] = useState(query.user ?? '');
   const [server, setServer] = useState(query.server ?? '');
   const [tool, setTool] = useState(query.tool ?? '');
+  const [session, setSession] = useState(query.session ?? '');
   const [type, setType] = useState(query.types?.join(',') ?? '');
   const [outcome, setOutcome] = useState<string>(query.outcome ?? '');
   const [since, setSince] = useState(query.since ? toLocalInputValue(query.since) : '');
@@ -26,6 +27,7 @@ export function AuditFilters(props: { query: AuditQuery; servers: string[]; read
       user: user.trim() || undefined,
       server: server || undefined,
       tool: tool.trim() || undefined,
+      session: session.trim() || undefined,
       types: type ? type.split(',') : undefined,
       outcome: (outcome || undefined) as AuditOutcome | undefined,
       since: fromLocalInputValue(since),
@@ -55,6 +57,10 @@ export function AuditFilters(props: { query: AuditQuery; servers: string[]; read
         <div class="field">
           <label for="audit-tool">Tool</label>
           <input id="audit-tool" type="text" value={tool} onInput={(e) => setTool(e.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="audit-session">Session</label>
+          <input id="audit-session" type="text" value={session} onInput={(e) => setSession(e.currentTarget.value)} />
         </div>
         <div class="field">
           <label for="audit-type">Event type</label>

@@ -10,6 +10,8 @@ export interface AuditQuery {
   user?: string;
   server?: string;
   tool?: string;
+  /** One MCP session's events (`session=` in the URL). */
+  session?: string;
   /** Event types (any of them); `type=a,b` in the URL. */
   types?: string[];
   outcome?: AuditOutcome;
@@ -40,6 +42,7 @@ export function auditQueryFromParams(params: URLSearchParams | Record<string, st
     user: text('user'),
     server: text('server'),
     tool: text('tool'),
+    session: text('session'),
     types: types && types.length > 0 ? types : undefined,
     outcome: OUTCOMES.find((o) => o === outcome),
     since: instant('since'),
@@ -57,6 +60,7 @@ export function auditQueryToSearch(query: AuditQuery): string {
   set('user', query.user);
   set('server', query.server);
   set('tool', query.tool);
+  set('session', query.session);
   set('type', query.types?.join(','));
   set('outcome', query.outcome?.toLowerCase());
   set('since', query.since);
@@ -72,6 +76,7 @@ export function auditFilterOf(query: AuditQuery): AuditFilter {
   if (query.user) filter.actor = query.user;
   if (query.server) filter.server = query.server;
   if (query.tool) filter.tool = query.tool;
+  if (query.session) filter.sessionId = query.session;
   if (query.types) filter.types = query.types;
   if (query.outcome) filter.outcome = query.outcome;
   if (query.since) filter.since = query.since;
