@@ -5,6 +5,7 @@ import { ConsoleCreateRequestDocument } from '../gql/graphql';
 import type { CreateAccessRequestInput } from '../gql/graphql';
 import { formatSpan } from '../format/time-format';
 import { sortErrors } from '../forms/field-errors';
+import { focusFirstError } from '../forms/focus-error';
 import { Field, describedBy } from '../ui/field';
 import { FormErrors } from '../ui/messages';
 import { ToolBadges } from './catalogue';
@@ -13,6 +14,8 @@ import { defaultDuration, durationChoices } from './durations';
 import { describePatterns, parsePatterns } from './pattern-list';
 
 const FIELDS = ['tools', 'resources', 'prompts', 'readOnly', 'durationSeconds', 'reason'] as const;
+/** The control each refusable input is shown at, in the form's order. */
+const FIELD_IDS = { tools: 'request-tool-patterns', resources: 'request-resources', prompts: 'request-prompts', durationSeconds: 'request-duration', reason: 'request-reason' };
 
 /** The request form for one server; refusals are shown next to the field they concern. */
 export function RequestForm(props: { server: CatalogueServer; onDone: (message: string) => void; onCancel: () => void }) {
@@ -41,7 +44,7 @@ export function RequestForm(props: { server: CatalogueServer; onDone: (message: 
     event.preventDefault();
     if (!reason.trim()) {
       setLocalErrors({ reason: 'Give a reason: the reviewers read it to decide.' });
-      document.getElementById('request-reason')?.focus();
+      document.getElementById(FIELD_IDS.reason)?.focus();
       return;
     }
     setLocalErrors({});
@@ -52,6 +55,7 @@ export function RequestForm(props: { server: CatalogueServer; onDone: (message: 
     if (parsePatterns(resources).length > 0) input.resources = parsePatterns(resources);
     if (parsePatterns(prompts).length > 0) input.prompts = parsePatterns(prompts);
     const answer = await create({ input });
+    focusFirstError(sortErrors(answer.error, FIELDS).fields, FIELD_IDS);
     const created = answer.data?.createAccessRequest;
     if (created) {
       props.onDone(

@@ -4,6 +4,7 @@ import { ConsoleReviewRequestDocument } from '../gql/graphql';
 import type { ReviewDecision } from '../gql/graphql';
 import { formatSpan } from '../format/time-format';
 import { sortErrors } from '../forms/field-errors';
+import { focusFirstError } from '../forms/focus-error';
 import { Age, Time } from '../ui/time';
 import { Field, describedBy } from '../ui/field';
 import { FormErrors } from '../ui/messages';
@@ -37,6 +38,7 @@ export function ReviewCard({ request, onDecided }: { request: Request; onDecided
         durationSeconds: decision === 'APPROVE' && duration < request.durationSeconds ? duration : undefined,
       },
     });
+    focusFirstError(sortErrors(answer.error, ['reason', 'durationSeconds']).fields, { durationSeconds: `${idPrefix}-duration`, reason: `${idPrefix}-reason` });
     if (answer.data) onDecided(`${decision === 'APPROVE' ? 'Approved' : 'Denied'}: ${request.requester.email}'s request for ${request.server}.`);
   };
 

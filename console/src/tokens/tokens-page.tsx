@@ -4,6 +4,7 @@ import { ConsoleCreateTokenDocument, ConsoleRevokeTokenDocument, ConsoleTokensDo
 import type { ConsoleTokenFragment } from '../gql/graphql';
 import { formatSpan } from '../format/time-format';
 import { sortErrors } from '../forms/field-errors';
+import { focusFirstError } from '../forms/focus-error';
 import { Page } from '../shell/page';
 import { CopyButton } from '../ui/copy-button';
 import { DataTable } from '../ui/data-table';
@@ -18,6 +19,8 @@ const SCOPES = [
   { scope: 'audit:read', description: 'the audit log and its live feed (auditors)' },
 ];
 const LIFETIMES = [86_400, 7 * 86_400, 30 * 86_400, 90 * 86_400, 365 * 86_400];
+const TOKEN_FIELDS = ['name', 'scopes', 'ttlSeconds'];
+const TOKEN_FIELD_IDS = { name: 'token-name', scopes: 'token-scope-api', ttlSeconds: 'token-lifetime' };
 
 /** `/tokens`: create (the secret shown once), list, revoke. */
 export function TokensPage() {
@@ -78,7 +81,7 @@ function CreateToken({ onCreated }: { onCreated: (secret: { token: string; name:
   const [lifetime, setLifetime] = useState(30 * 86_400);
   const [local, setLocal] = useState<Record<string, string>>({});
   const [result, create] = useMutation(ConsoleCreateTokenDocument);
-  const api = sortErrors(result.error, ['name', 'scopes', 'ttlSeconds']);
+  const api = sortErrors(result.error, TOKEN_FIELDS);
   const errors = { ...api.fields, ...local };
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -86,8 +89,12 @@ function CreateToken({ onCreated }: { onCreated: (secret: { token: string; name:
     if (!name.trim()) missing.name = 'Name it after what will use it.';
     if (scopes.length === 0) missing.scopes = 'Pick at least one scope.';
     setLocal(missing);
-    if (Object.keys(missing).length > 0) return;
+    if (Object.keys(missing).length > 0) {
+      focusFirstError(missing, TOKEN_FIELD_IDS);
+      return;
+    }
     const answer = await create({ name: name.trim(), scopes, ttlSeconds: lifetime });
+    focusFirstError(sortErrors(answer.error, TOKEN_FIELDS).fields, TOKEN_FIELD_IDS);
     const created = answer.data?.createApiToken;
     if (created) onCreated({ token: created.token, name: created.apiToken.name });
   };
@@ -107,6 +114,7 @@ function CreateToken({ onCreated }: { onCreated: (secret: { token: string; name:
                 <label>
                   <input
                     type="checkbox"
+                    id={`token-scope-${scope.replace(':', '-')}`}
                     checked={scopes.includes(scope)}
                     onChange={(e) => {
                       const on = e.currentTarget.checked;
