@@ -15,13 +15,16 @@ export type AuditFilter = {
   actor?: string | null | undefined;
   outcome?: AuditOutcome | null | undefined;
   server?: string | null | undefined;
+  /** Events of one MCP session. */
   sessionId?: string | null | undefined;
   since?: string | null | undefined;
+  /** Events about this tool (as the server names it). */
   tool?: string | null | undefined;
   types?: Array<string> | null | undefined;
   until?: string | null | undefined;
 };
 
+/** Which way auditEvents reads the log. */
 export type AuditOrder =
   | 'NEWEST_FIRST'
   | 'OLDEST_FIRST';
