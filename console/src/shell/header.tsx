@@ -1,0 +1,75 @@
+import { useLocation } from 'preact-iso';
+import { useState } from 'preact/hooks';
+import { useViewer } from './viewer';
+
+interface NavItem {
+  href: string;
+  label: string;
+}
+
+/** The pages this person has a use for (the review queue only for reviewers). */
+function navigation(reviewer: boolean): NavItem[] {
+  return [
+    { href: '/', label: 'Overview' },
+    { href: '/requests', label: 'Request access' },
+    ...(reviewer ? [{ href: '/review', label: 'Review' }] : []),
+    { href: '/grants', label: 'Grants' },
+    { href: '/audit', label: 'Audit log' },
+    { href: '/tokens', label: 'API tokens' },
+    { href: '/connect', label: 'Connect' },
+  ];
+}
+
+export function Header() {
+  const viewer = useViewer();
+  const { path } = useLocation();
+  const [signOutError, setSignOutError] = useState('');
+  const signOut = async () => {
+    try {
+      const response = await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin' });
+      if (!response.ok) throw new Error(`the broker answered ${response.status}`);
+      location.assign('/signin');
+    } catch (error) {
+      setSignOutError(`Could not sign out: ${(error as Error).message}.`);
+    }
+  };
+  const { user } = viewer;
+  return (
+    <header class="site-header">
+      <a class="skip-link" href="#main">
+        Skip to main content
+      </a>
+      <div class="site-header-bar">
+        <a class="brand" href="/">
+          Portcullis
+        </a>
+        <div class="whoami">
+          <span class="whoami-name">{user.displayName ?? user.email}</span>
+          {user.displayName && <span class="muted"> ({user.email})</span>}
+          <span class="whoami-roles">
+            {user.roles.length > 0 ? `Roles: ${user.roles.join(', ')}` : 'No roles'}
+          </span>
+          <button type="button" class="button-secondary" onClick={signOut}>
+            Sign out
+          </button>
+          {signOutError && (
+            <span role="alert" class="field-error">
+              {signOutError}
+            </span>
+          )}
+        </div>
+      </div>
+      <nav aria-label="Main" class="site-nav">
+        <ul>
+          {navigation(viewer.reviewer).map((item) => (
+            <li key={item.href}>
+              <a href={item.href} aria-current={path === item.href ? 'page' : undefined}>
+                {item.label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+    </header>
+  );
+}

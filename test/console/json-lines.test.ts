@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { collectJsonLines, exportFileName, toJsonLines } from '../../console/src/audit/json-lines';
+
+describe('audit export as JSON lines', () => {
+  it('writes one event per line, as the API returned it, without client bookkeeping', () => {
+    const text = toJsonLines([
+      { __typename: 'AuditEvent', id: '1', type: 'mcp.request', data: { arguments: { path: '/tmp/a' } } },
+      { id: '2', type: 'auth.login', data: {} },
+    ]);
+    expect(text).toBe('{"id":"1","type":"mcp.request","data":{"arguments":{"path":"/tmp/a"}}}\n{"id":"2","type":"auth.login","data":{}}\n');
+    expect(text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown)).toHaveLength(2);
+  });
+
+  it('pages through the filter by cursor until the last page, one chunk per page', async () => {
+    const asked: (string | null)[] = [];
+    const pages = new Map<string | null, { items: { id: string }[]; endCursor: string | null; hasNextPage: boolean }>([
+      [null, { items: [{ id: 'a' }, { id: 'b' }], endCursor: 'b', hasNextPage: true }],
+      ['b', { items: [{ id: 'c' }], endCursor: 'c', hasNextPage: false }],
+    ]);
+    const progress: number[] = [];
+    const chunks = await collectJsonLines(
+      async (after) => {
+        asked.push(after);
+        return pages.get(after)!;
+      },
+      { onProgress: (n) => progress.push(n) },
+    );
+    expect(asked).toEqual([null, 'b']);
+    expect(chunks.join('')).toBe('{"id":"a"}\n{"id":"b"}\n{"id":"c"}\n');
+    expect(progress).toEqual([2, 3]);
+  });
+
+  it('stops on an empty page even if the API says there is more (never loops forever)', async () => {
+    let calls = 0;
+    const chunks = await collectJsonLines(async () => {
+      calls++;
+      return { items: [], endCursor: 'x', hasNextPage: true };
+    });
+    expect(chunks).toEqual([]);
+    expect(calls).toBe(1);
+  });
+
+  it('stops when cancelled', async () => {
+    const controller = new AbortController();
+    const exported = collectJsonLines(
+      async (after) => {
+        controller.abort();
+        return { items: [{ id: after ?? 'first' }], endCursor: 'next', hasNextPage: true };
+      },
+      { signal: controller.signal },
+    );
+    await expect(exported).rejects.toThrow('export cancelled');
+  });
+
+  it('names the file after the time of export', () => {
+    expect(exportFileName(new Date('2026-11-29T21:44:24.123Z'))).toBe('portcullis-audit-20261129T214424Z.jsonl');
+  });
+});
