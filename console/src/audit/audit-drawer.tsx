@@ -112,6 +112,12 @@ function GrantDetails({ id }: { id: string }) {
           </>
         )}
       </dd>
+      {!request && (
+        <>
+          <dt>Request</dt>
+          <dd>Not visible to you.</dd>
+        </>
+      )}
       {request && (
         <>
           <dt>Requested by</dt>

@@ -71,7 +71,8 @@ function AuditLog({ query, onQuery, live, setLive }: { query: AuditQuery; onQuer
       openSocket: openFeedSocket,
       filter,
       after: newestCursor,
-      onEvent: (event) => setArrived((shown) => prependEvents(shown, [event], LIVE_LIMIT)),
+      // In arrival order (oldest first), the last LIVE_LIMIT; the table puts them newest first.
+      onEvent: (event) => setArrived((list) => [...list.slice(1 - LIVE_LIMIT), event]),
       onState: (state, detail) => setTailState({ state, detail }),
     });
   }, [live, ready, filter, openFeedSocket]);
