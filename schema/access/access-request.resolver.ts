@@ -14,7 +14,7 @@ class AccessRequestsArgs {
   @Field(() => AccessRequestStatus, { nullable: true })
   status?: AccessRequestStatus | null;
 
-  @Field(() => Boolean, { nullable: true, description: "Only the caller's own; otherwise those the caller may see (own + reviewable)." })
+  @Field(() => Boolean, { nullable: true, description: "Only the caller's own; otherwise those the caller may see (own, reviewable, and for an auditor all)." })
   mine?: boolean | null;
 
   @Field(() => Int, { nullable: true })
@@ -50,7 +50,7 @@ export class AccessRequestResolver {
     return view(ctx, await ctx.access.getRequest(apiCaller(ctx), id));
   }
 
-  @Query(() => AccessRequestPage, { description: "mine: only the caller's own; otherwise those the caller may see (own + reviewable)." })
+  @Query(() => AccessRequestPage, { description: "mine: only the caller's own; otherwise those the caller may see (own, reviewable, and for an auditor all)." })
   async accessRequests(@Args(() => AccessRequestsArgs) args: AccessRequestsArgs, @Ctx() ctx: GraphQLContext): Promise<AccessRequestPage> {
     const page = await ctx.access.listRequests(apiCaller(ctx), args);
     return { items: page.items.map((r) => view(ctx, r)), pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage } };

@@ -186,13 +186,14 @@ export class AccessService {
     return updated;
   }
 
-  /** The request if the caller may see it (their own, or one they may review); NOT_FOUND otherwise, as for unknown ids. */
+  /** The request if the caller may see it (their own, one they may review, or any for an auditor); NOT_FOUND otherwise, as for unknown ids. */
   async getRequest(caller: Principal, id: string): Promise<AccessRequestRecord> {
     return this.visibleRequest(caller, id);
   }
 
+  /** Auditors see every request, as they see every grant: the audit drawer shows the request behind a call. */
   canSeeRequest(caller: Principal, request: AccessRequestRecord): boolean {
-    return request.requester.id === caller.user.id || this.deps.policy.mayReview(caller, request);
+    return request.requester.id === caller.user.id || this.deps.policy.isAuditor(caller) || this.deps.policy.mayReview(caller, request);
   }
 
   /** Whether the caller may review the request now: pending, not theirs, not yet reviewed by them, and within their review rules. */

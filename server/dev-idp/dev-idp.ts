@@ -51,10 +51,10 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
     sendPage(
       res,
       'Sign in as a demo user',
-      `<h1>Development IdP</h1><p>Pick a demo user. This IdP exists only in development.</p><ul class="sign-in-choices">${options.users
+      `<h1>Development IdP</h1><p>Pick a demo user. This IdP exists only in development.</p><ul class="choices">${options.users
         .map(
           (u) =>
-            `<li><form method="post" action="${base}/sso"><input type="hidden" name="requestId" value="${html(requestId)}"><input type="hidden" name="RelayState" value="${html(relayState)}"><input type="hidden" name="nameId" value="${html(u.nameId)}"><button type="submit">${html(u.displayName)} &lt;${html(u.email)}&gt; (${html(u.groups.join(', ') || 'no groups')})</button></form></li>`,
+            `<li><form method="post" action="${base}/sso"><input type="hidden" name="requestId" value="${html(requestId)}"><input type="hidden" name="RelayState" value="${html(relayState)}"><input type="hidden" name="nameId" value="${html(u.nameId)}"><button type="submit" class="button">${html(u.displayName)} &lt;${html(u.email)}&gt; (${html(u.groups.join(', ') || 'no groups')})</button></form></li>`,
         )
         .join('')}</ul>`,
       { formTargets: [new URL(base).origin] },

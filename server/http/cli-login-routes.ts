@@ -65,7 +65,7 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
       `<h1>Sign in the Portcullis CLI?</h1>` +
         `<p>A <code>portcullis login</code> on this computer asks to act as <strong>${html(principal.user.email)}</strong>: the Portcullis API and MCP servers, for as long as this browser sign-in lasts.</p>` +
         `<p>Allow it only if you just ran it and your terminal shows this code: <strong class="confirmation-code">${confirmationCode(params.challenge)}</strong></p>` +
-        `<form method="post" action="${CLI_FINISH_PATH}" class="decision">${hidden}<button type="submit" name="decision" value="allow" class="primary">Allow</button> <button type="submit" name="decision" value="deny">Cancel</button></form>`,
+        `<form method="post" action="${CLI_FINISH_PATH}" class="actions">${hidden}<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny" class="button-secondary">Cancel</button></form>`,
       { formTargets: [`http://127.0.0.1:${params.port}`] },
     );
   });

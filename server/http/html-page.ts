@@ -24,7 +24,7 @@ export function sendPage(res: Response, title: string, body: string, options: Pa
     .send(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
         `<title>${html(title)} · Portcullis</title><link rel="stylesheet" href="${STYLESHEET_PATH}"></head>` +
-        `<body class="plain-page"><header class="plain-header"><span class="brand">Portcullis</span></header><main class="page-card">${body}</main></body></html>`,
+        `<body class="page"><header class="site-header"><div class="site-header-bar"><span class="brand">Portcullis</span></div></header><main class="page-card">${body}</main></body></html>`,
     );
 }
 

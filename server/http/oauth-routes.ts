@@ -204,7 +204,7 @@ function consentPage(res: Response, principal: Principal, request: Authorization
       `<dt>Access</dt><dd>your granted MCP tools there (scope <code>${html(request.scope)}</code>), while your sign-in lasts</dd></dl>` +
       (allowedBefore ? `<p>You allowed this application here before. A program on your computer can claim its name and address, so you are asked each time it signs in again.</p>` : '') +
       `<p>Allow it only if you just connected this application.</p>` +
-      `<form method="post" action="${OAUTH_PATHS.authorize}" class="decision">${hidden}<button type="submit" name="decision" value="allow" class="primary">Allow</button> <button type="submit" name="decision" value="deny">Deny</button></form>`,
+      `<form method="post" action="${OAUTH_PATHS.authorize}" class="actions">${hidden}<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny" class="button-secondary">Deny</button></form>`,
     { formTargets: [formActionSource(request.redirectUri)] },
   );
 }

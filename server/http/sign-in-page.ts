@@ -17,6 +17,6 @@ export function sendSignInPage(res: Response, idps: readonly SignInChoice[], ret
   res.setHeader('Cache-Control', 'no-store');
   const choices = idps.length === 0
     ? `<p>No identity provider is configured: an operator must add one under <code>identityProviders</code>.</p>`
-    : `<ul class="sign-in-choices">${idps.map((idp) => `<li><a class="button" href="${html(samlLoginPath(idp.id, returnTo))}">Sign in with ${html(idp.displayName)}</a></li>`).join('')}</ul>`;
+    : `<ul class="choices">${idps.map((idp) => `<li><a class="button" href="${html(samlLoginPath(idp.id, returnTo))}">Sign in with ${html(idp.displayName)}</a></li>`).join('')}</ul>`;
   sendPage(res, 'Sign in', `<h1>Sign in to Portcullis</h1><p>Choose your organisation's sign-in.</p>${choices}`, options);
 }

@@ -121,6 +121,13 @@ describe('the console API (issue 16)', () => {
       expect((await as('dave')(GRANT, { id: sumGrant })).body).toEqual(unknown.body);
       expect((await as('zed')(GRANT, { id: sumGrant })).body).toEqual(unknown.body);
     });
+
+    it('shows an auditor the request behind a grant (reason and reviews), as it shows the grant', async () => {
+      const query = 'query($id: ID!) { grant(id: $id) { request { reason requester { email } } } }';
+      expect((await as('carol')(query, { id: echoGrant })).body).toMatchObject({ data: { grant: { request: { requester: { email: 'alice@example.com' }, reason: expect.any(String) } } } });
+      // Frank, an engineer like alice, sees neither.
+      expect((await as('frank')(query, { id: echoGrant })).body).toEqual({ data: { grant: null } });
+    });
   });
 
   describe('AccessRequest.viewerCanReview', () => {

@@ -21,10 +21,15 @@ const SCOPES = [
 const LIFETIMES = [86_400, 7 * 86_400, 30 * 86_400, 90 * 86_400, 365 * 86_400];
 const TOKEN_FIELDS = ['name', 'scopes', 'ttlSeconds'];
 const TOKEN_FIELD_IDS = { name: 'token-name', scopes: 'token-scope-api', ttlSeconds: 'token-lifetime' };
+/**
+ * urql's document cache refetches a query when a mutation returns a type the query's result
+ * held; an empty list holds none, so the first token created would never show: name the type.
+ */
+const TOKENS_CONTEXT = { additionalTypenames: ['ApiToken'] };
 
 /** `/tokens`: create (the secret shown once), list, revoke. */
 export function TokensPage() {
-  const [tokens] = useQuery({ query: ConsoleTokensDocument });
+  const [tokens] = useQuery({ query: ConsoleTokensDocument, context: TOKENS_CONTEXT });
   const [secret, setSecret] = useState<{ token: string; name: string } | null>(null);
   const [revoking, setRevoking] = useState<ConsoleTokenFragment | null>(null);
   const [message, setMessage] = useState('');
