@@ -35,6 +35,7 @@ export const consoleLoad: Scenario = {
     ctx.progress(`writing ${events} audit events`);
     const stores = createRedisStores({ url: ctx.env.redisUrl, keyPrefix: prefix, commandTimeoutMs: 5_000, connectTimeoutMs: 5_000, clock: systemClock });
     try {
+      await stores.waitReady();
       await pooled(events, 64, (i) =>
         stores.audit.append({ type: 'mcp.request', outcome: 'SUCCESS', actor: `user${i % PEOPLE}@example.com`, server: 'http', tool: 'echo', data: { method: 'tools/call', params: { name: 'echo', arguments: { message: `event ${i}` } } } }),
       );

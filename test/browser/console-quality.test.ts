@@ -1,0 +1,114 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseCredential } from '../../server/identity/credentials.js';
+import { chromiumForFile, describeInBrowser, scanAccessibility, screenshot, signInAtTestIdp, signInInBrowser, withPage } from '../support/browser.js';
+import { startBrowserBroker } from '../support/browser-broker.js';
+import type { BrowserBroker } from '../support/browser-broker.js';
+
+const chromium = chromiumForFile();
+/** Alice's pages, and Bob's review queue (Alice reviews nothing). */
+const PAGES = ['/', '/requests', '/grants', '/audit', '/tokens', '/connect'];
+
+/** Whether the page scrolls sideways (a table may scroll inside its own box; the page may not). */
+function scrollsSideways(page: Page): Promise<boolean> {
+  return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+}
+
+/** Tabs until `matches` holds for the focused element (or gives up), checking each focus is visible. */
+async function tabTo(page: Page, name: RegExp, limit = 80): Promise<void> {
+  for (let i = 0; i < limit; i++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      if (!el || el === document.body) return null;
+      const style = getComputedStyle(el);
+      const label = el.getAttribute('aria-label') ?? (el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : null) ?? el.textContent ?? '';
+      return { label: label.trim(), outlined: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0 };
+    });
+    if (!focused) continue;
+    expect(focused.outlined, `focus on "${focused.label}" is visible`).toBe(true);
+    if (name.test(focused.label)) return;
+  }
+  throw new Error(`no focusable element named ${name} within ${limit} tabs`);
+}
+
+describeInBrowser('the web console: keyboard, narrow windows, time zones, an ended sign-in', () => {
+  let broker: BrowserBroker;
+  beforeAll(async () => {
+    broker = await startBrowserBroker();
+  });
+  afterAll(() => broker.close());
+
+  it('reads at 200 % zoom and on a phone-sized window without sideways scrolling, and passes the scan there', () =>
+    withPage(chromium.browser, async ({ page, problems }) => {
+      await signInInBrowser(page, broker.url, 'corp', 'alice', '/');
+      // 200 % zoom of a 1280 px window is a 640 CSS px viewport; 360 px is a small phone.
+      for (const width of [640, 360]) {
+        await page.setViewportSize({ width, height: 800 });
+        for (const path of PAGES) {
+          await page.goto(`${broker.url}${path}`);
+          await page.getByRole('heading', { level: 1 }).waitFor();
+          await page.locator('[aria-busy="true"]').waitFor({ state: 'detached' }).catch(() => {});
+          expect(await scrollsSideways(page), `${path} at ${width} px`).toBe(false);
+          await scanAccessibility(page, `${path} at ${width} px`);
+        }
+        await screenshot(page, `console-narrow-${width}-connect`);
+      }
+      problems.expectNone();
+    }));
+
+  it('can be used with the keyboard alone: skip link, then a request filed without a mouse, every focus visible', () =>
+    withPage(chromium.browser, async ({ page, problems }) => {
+      await signInInBrowser(page, broker.url, 'corp', 'alice', '/requests');
+      await page.getByRole('button', { name: 'Request access to everything' }).waitFor();
+      await tabTo(page, /^Skip to main content$/, 3);
+      await page.keyboard.press('Enter');
+      await tabTo(page, /^Request access to everything$/);
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Request access to everything');
+      await tabTo(page, /^Tool names or patterns$/);
+      await page.keyboard.type('echo');
+      await tabTo(page, /^Reason$/);
+      await page.keyboard.type('typed without a mouse');
+      await tabTo(page, /^Send request$/);
+      await page.keyboard.press('Enter');
+      await page.getByText(/^Your request for everything was (sent|approved)/).waitFor();
+      problems.expectNone();
+    }));
+
+  it("shows times in the viewer's time zone, with the UTC time on hover", async () => {
+    const context = await chromium.browser.newContext({ timezoneId: 'Asia/Tokyo', locale: 'en-GB' });
+    try {
+      const page = await context.newPage();
+      await signInInBrowser(page, broker.url, 'corp', 'alice', '/audit');
+      const time = page.getByRole('table', { name: /^Audit events/ }).locator('time').first();
+      await time.waitFor();
+      const iso = (await time.getAttribute('datetime'))!;
+      const utc = new Date(iso);
+      expect(await time.getAttribute('title')).toBe(`${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`);
+      const tokyo = new Date(utc.getTime() + 9 * 3600_000);
+      const hms = [tokyo.getUTCHours(), tokyo.getUTCMinutes(), tokyo.getUTCSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+      expect(await time.textContent()).toContain(hms);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('sends a browser whose sign-in ended to sign in again, and back to the page it was on', () =>
+    withPage(chromium.browser, async ({ context, page }) => {
+      await signInInBrowser(page, broker.url, 'corp', 'alice', '/audit?outcome=DENIED');
+      await page.getByRole('table', { name: /^Audit events/ }).or(page.getByText(/no event/i)).first().waitFor();
+      // The session ends on the broker (as at its expiry, or a sign-out elsewhere): the cookie stays.
+      const cookie = (await context.cookies(broker.url)).find((c) => c.name === 'portcullis_session')!;
+      expect(await broker.server.stores.sessions.delete(parseCredential('pcs', cookie.value)!.id)).toBe(true);
+      // The next query the page makes is refused: the browser goes to sign in, naming where it was.
+      await page.getByLabel('Outcome').selectOption('ERROR');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL((url) => url.pathname === '/signin');
+      expect(new URL(page.url()).searchParams.get('returnTo')).toBe('/audit?outcome=error');
+      await page.getByRole('link', { name: /^Sign in with/ }).click();
+      await signInAtTestIdp(page, broker.url, 'alice');
+      await page.waitForURL(`${broker.url}/audit?outcome=error`);
+      await expect.poll(() => page.getByLabel('Outcome').inputValue()).toBe('ERROR');
+    }));
+});
