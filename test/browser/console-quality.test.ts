@@ -1,7 +1,7 @@
-import type { Page } from 'playwright-core';
+import type { Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseCredential } from '../../server/identity/credentials.js';
-import { chromiumForFile, describeInBrowser, scanAccessibility, screenshot, signInAtTestIdp, signInInBrowser, withPage } from '../support/browser.js';
+import { chromiumForFile, describeInBrowser, graphqlFromPage, scanAccessibility, screenshot, signInAtTestIdp, signInInBrowser, withPage } from '../support/browser.js';
 import { startBrowserBroker } from '../support/browser-broker.js';
 import type { BrowserBroker } from '../support/browser-broker.js';
 
@@ -93,6 +93,36 @@ describeInBrowser('the web console: keyboard, narrow windows, time zones, an end
       await context.close();
     }
   });
+
+  it("resumes the live tail after its connection drops, from the last event shown: what happened meanwhile appears once", () =>
+    withPage(chromium.browser, async ({ page }) => {
+      // Every graphql-ws socket of Carol's page goes through the test, which can drop it and hold off reconnects.
+      const sockets: WebSocketRoute[] = [];
+      let refuse = false;
+      await page.routeWebSocket(/\/graphql$/, (ws) => {
+        if (refuse) return void ws.close({ code: 4000, reason: 'network down (test)' });
+        sockets.push(ws);
+        ws.connectToServer();
+      });
+      await signInInBrowser(page, broker.url, 'corp', 'carol', '/audit');
+      await page.getByRole('switch', { name: 'Live tail' }).check();
+      await page.getByText('Live: new events appear at the top.').waitFor();
+      const created = (name: string) => page.getByRole('table', { name: /^Audit events/ }).getByRole('row').filter({ hasText: 'auth.token.created' }).filter({ hasText: name });
+
+      await withPage(chromium.browser, async (alice) => {
+        await signInInBrowser(alice.page, broker.url, 'corp', 'alice', '/tokens');
+        const token = (name: string) => graphqlFromPage(alice.page, 'mutation($name: String!) { createApiToken(name: $name, scopes: ["mcp"], ttlSeconds: 3600) { apiToken { id } } }', { name });
+        await token('before the drop');
+        await created('alice@example.com').first().waitFor();
+        refuse = true;
+        for (const ws of sockets.splice(0)) await ws.close({ code: 4000, reason: 'network down (test)' });
+        await page.getByText(/^Live feed interrupted/).waitFor();
+        await token('during the drop');
+        refuse = false;
+      });
+      await page.getByText('Live: new events appear at the top.').waitFor({ timeout: 20_000 });
+      await expect.poll(() => created('alice@example.com').count(), { timeout: 15_000 }).toBe(2);
+    }));
 
   it('sends a browser whose sign-in ended to sign in again, and back to the page it was on', () =>
     withPage(chromium.browser, async ({ context, page }) => {
