@@ -39,7 +39,10 @@ export class ToolCatalog {
     if (cached && this.deps.now() - cached.at < FRESH_MS) return cached.tools;
     const server = this.deps.servers.find((s) => s.name === serverName);
     if (!server) return Promise.reject(new Error(`unknown server ${serverName}`));
-    const tools = this.read(server);
+    // Why it failed may quote the server (its error, its exit): never a secret we gave it.
+    const tools = this.read(server).catch((error: unknown) => {
+      throw new Error(this.deps.scrubber.scrub(error instanceof Error ? error.message : String(error)));
+    });
     this.cache.set(serverName, { at: this.deps.now(), tools });
     tools.catch(() => this.cache.delete(serverName));
     return tools;

@@ -23,6 +23,7 @@ const ROLES = [
       { server: 'everything', tools: ['echo', 'get-sum'], prompts: ['simple-prompt'], resources: ['demo://resource/*'], maxDurationSeconds: 3600, autoApprove: true },
       { server: 'everything', tools: ['*'], maxDurationSeconds: 7200 },
       { server: 'broken', tools: ['*'], maxDurationSeconds: 600 },
+      { server: 'leaky', tools: ['*'], maxDurationSeconds: 600 },
     ],
   },
   { name: 'lead', members: { groups: ['sre'] }, review: [{ server: 'everything', tools: ['*'], prompts: ['*'], resources: ['*'] }] },
@@ -32,7 +33,10 @@ const ROLES = [
 
 const EVERYTHING = { name: 'everything', transport: 'stdio', command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'] };
 /** `false` exits at once: a server whose tools cannot be read. */
-const SERVERS = [EVERYTHING, { name: 'broken', transport: 'stdio', command: 'false' }, { name: 'secret', transport: 'stdio', command: 'false' }];
+const LEAKED = 'sk-rogue-7f3a91c2d4e8';
+/** Refuses tools/list with an error quoting the secret it was given. */
+const LEAKY = { name: 'leaky', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/rogue-upstream.ts', '--leaky-list'], env: { ROGUE_SECRET: LEAKED } };
+const SERVERS = [EVERYTHING, { name: 'broken', transport: 'stdio', command: 'false' }, { name: 'secret', transport: 'stdio', command: 'false' }, LEAKY];
 const OVERRIDES = { roles: ROLES, servers: SERVERS };
 
 const GROUPS = { bob: ['sre'], dave: ['support'], carol: ['security'], frank: ['engineering'], zed: [] as string[] };
@@ -176,6 +180,12 @@ describe('the console API (issue 16)', () => {
       expect(broken.tools).toBeNull();
       expect(broken.toolsError).toEqual(expect.any(String));
       expect(broken.toolsError!.length).toBeGreaterThan(0);
+    });
+
+    it("never passes on a secret the broker gave the server, when the server's own error quotes it", async () => {
+      const leaky = (await servers('alice')).leaky!;
+      expect(leaky.toolsError).toContain('cannot list tools: bad key');
+      expect(leaky.toolsError).not.toContain(LEAKED);
     });
 
     it('shows the tools to reviewers and auditors, and nothing to anyone with no business on the server (deny by default)', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { literalCredentials } from '../../server/config/redact.js';
 import { configSchema } from '../../server/config/schema.js';
 import type { PortcullisConfig } from '../../server/config/schema.js';
 import { createPortcullisServer } from '../../server/http/server.js';
@@ -42,7 +43,8 @@ export async function startTestServer(options: { config?: PortcullisConfig; stor
   const config = options.config ?? testConfig();
   const clock = options.clock ?? new ManualClock();
   const stores = options.stores ?? (await createEmbeddedStores({ dataDir: config.store.dataDir, clock, audit: auditLogOptions(config.audit) }));
-  const { logger, scrubber, lines: logs } = captureLogs({ level: config.logging.level });
+  // As main.ts does: the config's literal credentials are scrubbed wherever they would go out.
+  const { logger, scrubber, lines: logs } = captureLogs({ level: config.logging.level, secrets: literalCredentials(config) });
   const server = await createPortcullisServer({ config, stores, logger, scrubber, clock, baseDir: process.cwd() });
   const address = await server.listen();
   return {
