@@ -1,12 +1,13 @@
 import { stringifyDocument } from '@urql/core';
 import type { Client as Socket } from 'graphql-ws';
-import { AuditTailDocument } from '../gql/graphql';
-import type { AuditFilter, AuditTailSubscription } from '../gql/graphql';
+import { AuditHeadDocument, AuditTailDocument } from '../gql/graphql';
+import type { AuditFilter, AuditHeadQuery, AuditTailSubscription } from '../gql/graphql';
 
 export type TailEvent = AuditTailSubscription['auditEvents'];
 export type TailState = 'connecting' | 'live' | 'reconnecting';
 
 const QUERY = stringifyDocument(AuditTailDocument);
+const HEAD = stringifyDocument(AuditHeadDocument);
 const MAX_DELAY_MS = 30_000;
 
 /**
@@ -14,7 +15,9 @@ const MAX_DELAY_MS = 30_000;
  * interruption resumes after the last cursor it delivered: nothing missed, and the
  * caller drops the rare repeat. The same loop as `portcullis audit tail`, on a socket of
  * its own without graphql-ws's automatic retry, which would resubscribe from the first
- * cursor. Returns a function that stops it.
+ * cursor. Without a cursor to start after (an empty table), it first asks where the log
+ * ends, so that even a drop before the first event resumes from a position, never from
+ * "whatever is new then". Returns a function that stops it.
  */
 export function followAuditTail(options: {
   openSocket: () => Socket;
@@ -43,7 +46,30 @@ export function followAuditTail(options: {
     options.onState('connecting');
     socket = options.openSocket();
     socket.on('connected', () => options.onState('live'));
-    socket.subscribe<AuditTailSubscription>(
+    if (cursor === null) anchor(socket);
+    else follow(socket);
+  }
+
+  /** Takes the log's newest visible event as the start, then follows. */
+  function anchor(on: Socket) {
+    let head: string | null = null;
+    on.subscribe<AuditHeadQuery>(
+      { query: HEAD },
+      {
+        next: (value) => void (head = value.data?.auditEvents.items[0]?.id ?? null),
+        error: (error) => interrupted(describe(error)),
+        complete: () => {
+          if (stopped || on !== socket) return;
+          // A signed-in caller sees at least their own sign-in, so a head is there in practice.
+          cursor = head;
+          follow(on);
+        },
+      },
+    );
+  }
+
+  function follow(on: Socket) {
+    on.subscribe<AuditTailSubscription>(
       { query: QUERY, variables: { filter: options.filter, after: cursor } },
       {
         next: (value) => {
