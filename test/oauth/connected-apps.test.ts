@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
+import { TOKEN_FAMILIES_PER_USER } from '../../server/stores/types.js';
+import type { UserIdentity } from '../../server/stores/types.js';
 import { startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
 import { startBrokerPair } from '../support/broker-pair.js';
@@ -86,6 +88,30 @@ describe('connected apps in the GraphQL API: people list and revoke the MCP clie
     const token = await fx.token(['mcp']);
     const res = await fetch(`${fx.server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: LIST }) });
     expect(((await res.json()) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('a bound on authorizations per person', () => {
+  let fx: BrokerFixture;
+  beforeAll(async () => {
+    fx = await startBroker();
+  });
+  afterAll(() => fx.close());
+
+  it(`refuses the code exchange (invalid_grant, audited) once the person holds ${TOKEN_FAMILIES_PER_USER} live authorizations, until one is revoked`, async () => {
+    const now = Date.now();
+    const { me } = (await fx.gql('{ me { id idp email displayName groups } }')).body.data as { me: Omit<UserIdentity, 'nameId'> };
+    const user: UserIdentity = { ...me, nameId: me.email };
+    for (let i = 0; i < TOKEN_FAMILIES_PER_USER; i++) {
+      await fx.server.stores.oauth.families.put(`held${i}`, { id: `held${i}`, clientId: 'pcc_x', clientName: 'x', resource: resourceUrl('everything'), scope: 'mcp', user, accessTokens: [], loginSessionId: 'ls', createdAt: now, expiresAt: now + 3_600_000 });
+    }
+    await expect(aliceConnects(fx)).rejects.toThrow();
+    const refused = (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'oauth.token.refused');
+    expect(refused.at(-1)).toMatchObject({ actor: 'alice@example.com', data: { reason: 'too_many_authorizations' } });
+    expect((await fx.server.stores.audit.read({ limit: 10_000 })).some((e) => e.type === 'oauth.token.issued')).toBe(false);
+
+    expect((await fx.gql(REVOKE, { id: 'held0' })).body.data).toEqual({ revokeOAuthAuthorization: { id: 'held0', clientName: 'x' } });
+    await aliceConnects(fx);
   });
 });
 
