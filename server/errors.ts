@@ -53,8 +53,8 @@ export class StoreUnavailableError extends PortcullisError {
  * logins of real people already under way.
  */
 export class StoreFullError extends PortcullisError {
-  constructor() {
-    super('STORE_FULL', 'too many sign-ins in progress: try again shortly');
+  constructor(message = 'too many sign-ins in progress: try again shortly') {
+    super('STORE_FULL', message);
   }
 }
 

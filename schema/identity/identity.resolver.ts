@@ -3,6 +3,7 @@ import { requireScope } from '../../server/identity/api-tokens.js';
 import type { GraphQLContext } from '../context.js';
 import { requirePrincipal } from '../context.js';
 import { ApiToken, CreatedApiToken } from './api-token.type.js';
+import { OAuthAuthorization } from './oauth-authorization.type.js';
 import { User } from './user.type.js';
 import { Viewer } from './viewer.type.js';
 
@@ -49,5 +50,17 @@ export class IdentityResolver {
   @Mutation(() => ApiToken, { description: 'Revokes one of the caller\'s tokens at once.' })
   async revokeApiToken(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<ApiToken> {
     return ApiToken.from(await ctx.identity.tokens.revoke(requirePrincipal(ctx), id));
+  }
+
+  @Query(() => [OAuthAuthorization], { description: "The MCP clients the caller connected by OAuth that are still live, oldest first." })
+  async oauthAuthorizations(@Ctx() ctx: GraphQLContext): Promise<OAuthAuthorization[]> {
+    return (await ctx.identity.oauthTokens.authorizationsOf(requirePrincipal(ctx))).map(OAuthAuthorization.from);
+  }
+
+  @Mutation(() => OAuthAuthorization, {
+    description: "Revokes one of the caller's OAuth authorizations at once, on every instance: its access and refresh tokens are refused and MCP sessions opened with them close.",
+  })
+  async revokeOAuthAuthorization(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<OAuthAuthorization> {
+    return OAuthAuthorization.from(await ctx.identity.oauthTokens.revokeAuthorization(requirePrincipal(ctx), id));
   }
 }

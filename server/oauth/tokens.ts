@@ -3,6 +3,8 @@ import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { CredentialEvents } from '../identity/credential-events.js';
+import { NotFoundError, StoreFullError } from '../errors.js';
+import { requireScope } from '../identity/api-tokens.js';
 import { hashSecret, issueCredential, parseCredential, secretMatches } from '../identity/credentials.js';
 import { sameSecret, s256 } from '../identity/pkce.js';
 import type { Principal, Principals } from '../identity/principal.js';
@@ -84,6 +86,7 @@ export class OAuthTokens {
       user: grant.user,
       accessTokens: [],
       loginSessionId: grant.loginSessionId,
+      createdAt: now,
       expiresAt: Math.min(grant.sessionExpiresAt, now + this.deps.config.refreshTokenMaxSeconds * 1000),
     };
     if (family.expiresAt <= now) throw await refuse('the sign-in behind this code has ended', 'session_ended');
@@ -152,6 +155,25 @@ export class OAuthTokens {
     const family = await this.deps.store.families.get(stored.familyId);
     await this.deps.store.refreshTokens.take(refresh.id);
     if (family) await this.revokeFamily(family, 'revoked');
+  }
+
+  /**
+   * The caller's live authorizations (the MCP clients they connected), oldest first. A
+   * family stored before `createdAt` was recorded gets the earliest time it can have been
+   * created: its bound is at most `refreshTokenMaxSeconds` after its creation.
+   */
+  async authorizationsOf(caller: Principal): Promise<(TokenFamilyRecord & { createdAt: number })[]> {
+    requireScope(caller, 'api');
+    const maxMs = this.deps.config.refreshTokenMaxSeconds * 1000;
+    return (await this.deps.store.families.listByUser(caller.user.id)).map((family) => ({ ...family, createdAt: family.createdAt ?? Math.min(this.deps.clock.now(), family.expiresAt - maxMs) }));
+  }
+
+  /** Revokes one of the caller's authorizations; anyone else's, or an unknown id, is not found alike. */
+  async revokeAuthorization(caller: Principal, id: string): Promise<TokenFamilyRecord & { createdAt: number }> {
+    const family = (await this.authorizationsOf(caller)).find((f) => f.id === id);
+    if (!family) throw new NotFoundError('OAuth authorization');
+    await this.revokeFamily(family, 'revoked_by_user');
+    return family;
   }
 
   /** The live access token a bearer value names, or null (unknown, expired, revoked, malformed). */
@@ -226,25 +248,30 @@ export class OAuthTokens {
       expiresAt,
       familyExpiresAt: family.expiresAt,
     };
+    const live = family.accessTokens.filter((t) => t.expiresAt > now);
+    // Written before the audit event: a person at their bound of authorizations gets no token, and no record of one.
+    await this.deps.store.families.put(family.id, { ...family, accessTokens: [...live, { id: record.id, expiresAt }] }).catch(async (error: unknown) => {
+      if (!(error instanceof StoreFullError)) throw error;
+      throw await this.refused(new OAuthError('invalid_grant', error.message, 'too_many_authorizations'), family.user.email, family);
+    });
     await this.deps.audit.append({
       type,
       outcome: 'SUCCESS',
       actor: family.user.email,
       data: { ...clientData(family), resource: family.resource, scope: family.scope, tokenId: record.id, familyId: family.id, expiresAt: new Date(expiresAt).toISOString() },
     });
-    const live = family.accessTokens.filter((t) => t.expiresAt > now);
-    await this.deps.store.families.put(family.id, { ...family, accessTokens: [...live, { id: record.id, expiresAt }] });
     await this.deps.store.accessTokens.put(record.id, record);
     await this.deps.store.refreshTokens.put(refresh.id, { secretHash: refresh.secretHash, familyId: family.id, clientId: family.clientId, rotated: false, expiresAt: family.expiresAt });
     return { access_token: access.value, token_type: 'Bearer', expires_in: Math.max(1, Math.floor((expiresAt - now) / 1000)), refresh_token: refresh.value, scope: family.scope };
   }
 
-  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'refresh_token_reused' | 'code_reused' | 'signed_out'): Promise<void> {
+  /** `revoked_by_user`: the person revoked it in the console or the GraphQL API (revokeOAuthAuthorization). */
+  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'revoked_by_user' | 'refresh_token_reused' | 'code_reused' | 'signed_out'): Promise<void> {
     await this.deps.audit.append({
       type: 'oauth.token.revoked',
       outcome: 'SUCCESS',
       actor: family.user.email,
-      data: { ...clientData(family), tokenType: 'refresh_token', familyId: family.id, reason },
+      data: { ...clientData(family), tokenType: 'refresh_token', familyId: family.id, reason, ...(reason === 'revoked_by_user' ? { via: 'api' } : {}) },
     });
     await this.deps.store.families.take(family.id);
     for (const { id } of family.accessTokens) await this.deps.store.accessTokens.take(id);

@@ -51,6 +51,8 @@ export interface TokenFamilyRecord {
   accessTokens: { id: string; expiresAt: number }[];
   /** The browser sign-in that approved it: the family lives only while it does. */
   loginSessionId: string;
+  /** When the code was exchanged. Absent on families issued before it was recorded. */
+  createdAt?: number;
   /** The family's bound: the sign-in session's end, capped by `oauth.refreshTokenMaxSeconds`. */
   expiresAt: number;
 }

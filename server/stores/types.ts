@@ -179,6 +179,27 @@ export interface ExpiringRecords<T extends { expiresAt: number }> {
 }
 
 /**
+ * How many live authorizations (token families) one person may hold. Every consent makes
+ * one, so without a bound a script looping through the flow grows a user's index, and the
+ * list the console reads, without end; real people connect a handful of clients.
+ */
+export const TOKEN_FAMILIES_PER_USER = 100;
+export const TOO_MANY_FAMILIES = `you have ${TOKEN_FAMILIES_PER_USER} connected MCP clients: revoke some on the API tokens page first`;
+
+/** Oldest first; families from before `createdAt` was recorded come first. */
+export function oldestFamilyFirst(a: TokenFamilyRecord, b: TokenFamilyRecord): number {
+  return (a.createdAt ?? 0) - (b.createdAt ?? 0);
+}
+
+/** Token families, indexed by their user (the index expires with them). */
+export interface TokenFamilyStore extends ExpiringRecords<TokenFamilyRecord> {
+  /** Throws StoreFullError for a new family when its user holds TOKEN_FAMILIES_PER_USER live ones; rewriting one always succeeds. */
+  put(key: string, value: TokenFamilyRecord): Promise<void>;
+  /** The user's live families, oldest first; expired ones are never returned. */
+  listByUser(userId: string): Promise<TokenFamilyRecord[]>;
+}
+
+/**
  * The OAuth authorization server's state (server/oauth): shared, so any instance serves
  * any step of a flow and a revocation holds everywhere at once. Codes are keyed by their
  * SHA-256, tokens by their id with the SHA-256 of their secret: neither is stored itself.
@@ -188,7 +209,8 @@ export interface OAuthStores {
   clients: ExpiringRecords<OAuthClientRecord>;
   /** Authorization codes (bounded: one per consent, each lives a minute). */
   codes: ExpiringRecords<AuthorizationCodeRecord>;
-  families: ExpiringRecords<TokenFamilyRecord>;
+  /** Authorizations (token families), listed per person: the connected MCP clients one may see and revoke. */
+  families: TokenFamilyStore;
   accessTokens: ExpiringRecords<AccessTokenRecord>;
   refreshTokens: ExpiringRecords<RefreshTokenRecord>;
   /** Remembered consents, by a hash of (user, client, resource, scope). */

@@ -6,8 +6,9 @@ import { verifyChain, verifyLog } from '../../server/audit/verify.js';
 import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/audit/types.js';
 import { InvalidCursorError, InvalidInputError, StoreFullError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
+import { TOKEN_FAMILIES_PER_USER } from '../../server/stores/types.js';
 import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
-import type { AccessTokenRecord } from '../../server/oauth/types.js';
+import type { AccessTokenRecord, TokenFamilyRecord } from '../../server/oauth/types.js';
 import { auditKeyPair } from '../support/audit-keys.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -268,6 +269,67 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await fx.stores.oauth.clients.get('c0')).toMatchObject({ clientId: 'c0' });
         fx.clock.advance(60_000);
         await fx.stores.oauth.clients.put('extra', client('extra'));
+      });
+
+      describe('token families, listed per user (connected MCP clients)', () => {
+        const family = (id: string, user: UserIdentity, ttlMs = HOUR): TokenFamilyRecord => ({
+          id,
+          clientId: `pcc_${id}`,
+          clientName: `Client ${id}`,
+          resource: 'https://broker.example.com/mcp/a',
+          scope: 'mcp',
+          user,
+          accessTokens: [{ id: `at-${id}`, expiresAt: fx.clock.now() + 600_000 }],
+          loginSessionId: 'ls1',
+          createdAt: fx.clock.now(),
+          expiresAt: fx.clock.now() + ttlMs,
+        });
+        const ids = async (stores: Stores, user: UserIdentity) => (await stores.oauth.families.listByUser(user.id)).map((f) => f.id);
+
+        it("lists only the user's live families, oldest first, with every field intact", async () => {
+          const first = family('f1', alice);
+          await fx.stores.oauth.families.put('f1', first);
+          fx.clock.advance(1000);
+          await fx.stores.oauth.families.put('f2', family('f2', alice, 2 * HOUR));
+          await fx.stores.oauth.families.put('f3', family('f3', bob));
+          expect(await ids(fx.stores, alice)).toEqual(['f1', 'f2']);
+          expect((await fx.stores.oauth.families.listByUser(alice.id))[0]).toEqual(first);
+          expect(await ids(fx.stores, bob)).toEqual(['f3']);
+          // Rewriting a family (a refresh adds its access token) keeps one entry.
+          await fx.stores.oauth.families.put('f1', { ...first, accessTokens: [] });
+          expect(await ids(fx.stores, alice)).toEqual(['f1', 'f2']);
+        });
+
+        it('never lists an expired or taken family', async () => {
+          await fx.stores.oauth.families.put('f1', family('f1', alice));
+          await fx.stores.oauth.families.put('f2', family('f2', alice, 2 * HOUR));
+          await fx.stores.oauth.families.put('f3', family('f3', alice, 2 * HOUR));
+          expect(await fx.stores.oauth.families.take('f3')).toMatchObject({ id: 'f3' });
+          expect(await fx.stores.oauth.families.take('f3')).toBeNull();
+          fx.clock.advance(HOUR);
+          expect(await ids(fx.stores, alice)).toEqual(['f2']);
+          fx.clock.advance(HOUR);
+          expect(await ids(fx.stores, alice)).toEqual([]);
+        });
+
+        it(`bounds a user at ${TOKEN_FAMILIES_PER_USER} live families, evicting none; rewriting one still works, and room comes back as they expire`, async () => {
+          for (let i = 0; i < TOKEN_FAMILIES_PER_USER; i++) await fx.stores.oauth.families.put(`f${i}`, family(`f${i}`, alice, i === 0 ? HOUR / 2 : HOUR));
+          await expect(fx.stores.oauth.families.put('extra', family('extra', alice))).rejects.toBeInstanceOf(StoreFullError);
+          await fx.stores.oauth.families.put('f1', family('f1', alice));
+          await fx.stores.oauth.families.put('bob', family('bob', bob));
+          expect(await fx.stores.oauth.families.listByUser(alice.id)).toHaveLength(TOKEN_FAMILIES_PER_USER);
+          fx.clock.advance(HOUR / 2);
+          await fx.stores.oauth.families.put('extra', family('extra', alice));
+          expect(await ids(fx.stores, alice)).toContain('extra');
+        });
+
+        it("keeps each user's list across a restart; a taken family stays gone", async () => {
+          await fx.stores.oauth.families.put('f1', family('f1', alice));
+          await fx.stores.oauth.families.put('f2', family('f2', alice));
+          await fx.stores.oauth.families.take('f2');
+          const again = await restart();
+          expect(await ids(again, alice)).toEqual(['f1']);
+        });
       });
 
       it('keeps tokens and consents across a restart; a taken one stays gone', async () => {

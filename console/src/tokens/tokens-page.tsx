@@ -8,10 +8,11 @@ import { focusFirstError } from '../forms/focus-error';
 import { Page } from '../shell/page';
 import { CopyButton } from '../ui/copy-button';
 import { DataTable } from '../ui/data-table';
-import { Dialog } from '../ui/dialog';
 import { Field, describedBy } from '../ui/field';
 import { Empty, FormErrors, LoadError, Loading, StatusMessage } from '../ui/messages';
 import { Time } from '../ui/time';
+import { ConnectedClients } from './connected-clients';
+import { RevokeDialog } from './revoke-dialog';
 
 const SCOPES = [
   { scope: 'api', description: 'this GraphQL API as you (scripts, the CLI)' },
@@ -67,6 +68,7 @@ export function TokensPage() {
           </DataTable>
         )}
       </section>
+      <ConnectedClients onMessage={setMessage} />
       {revoking && (
         <RevokeToken
           token={revoking}
@@ -179,27 +181,19 @@ function NewSecret({ secret, onDone }: { secret: { token: string; name: string }
 
 function RevokeToken({ token, onClose }: { token: ConsoleTokenFragment; onClose: (message?: string) => void }) {
   const [result, revoke] = useMutation(ConsoleRevokeTokenDocument);
-  const errors = sortErrors(result.error, []);
   return (
-    <Dialog title={`Revoke the token “${token.name}”`} onClose={() => onClose()}>
-      <p>Anything using it is refused from now on. This cannot be undone.</p>
-      <FormErrors messages={errors.form} />
-      <div class="actions">
-        <button
-          type="button"
-          class="button-danger"
-          disabled={result.fetching}
-          onClick={async () => {
-            const answer = await revoke({ id: token.id });
-            if (answer.data) onClose(`The token “${token.name}” was revoked.`);
-          }}
-        >
-          Revoke token
-        </button>
-        <button type="button" class="button-secondary" onClick={() => onClose()}>
-          Keep it
-        </button>
-      </div>
-    </Dialog>
+    <RevokeDialog
+      title={`Revoke the token “${token.name}”`}
+      consequence="Anything using it is refused from now on. This cannot be undone."
+      confirm="Revoke token"
+      keep="Keep it"
+      fetching={result.fetching}
+      error={result.error}
+      onRevoke={async () => {
+        const answer = await revoke({ id: token.id });
+        if (answer.data) onClose(`The token “${token.name}” was revoked.`);
+      }}
+      onClose={() => onClose()}
+    />
   );
 }

@@ -8,6 +8,7 @@ import type {
 } from '../types.js';
 import type { PersistedMap } from './persisted-map.js';
 import type { StateJournal } from './state-journal.js';
+import { UserIndex } from './user-index.js';
 
 export class EmbeddedLoginSessionStore implements LoginSessionStore {
   private readonly sessions: PersistedMap<LoginSession>;
@@ -31,14 +32,13 @@ export class EmbeddedLoginSessionStore implements LoginSessionStore {
 }
 
 export class EmbeddedApiTokenStore implements ApiTokenStore {
-  /** Derived from the tokens (rebuilt as they load), so it is never written itself. */
-  private readonly byUser = new Map<string, Set<string>>();
+  private readonly byUser = new UserIndex();
   private readonly tokens: PersistedMap<ApiTokenRecord>;
 
   constructor(journal: StateJournal) {
     this.tokens = journal.collection('tokens', {
-      onSet: (id, token) => this.index(token.user.id, id),
-      onRemove: (id, token) => this.unindex(token.user.id, id),
+      onSet: (id, token) => this.byUser.add(token.user.id, id),
+      onRemove: (id, token) => this.byUser.remove(token.user.id, id),
     });
   }
 
@@ -52,24 +52,12 @@ export class EmbeddedApiTokenStore implements ApiTokenStore {
   }
 
   async listByUser(userId: string): Promise<ApiTokenRecord[]> {
-    const live = [...(this.byUser.get(userId) ?? [])].flatMap((id) => this.tokens.get(id) ?? []);
+    const live = this.byUser.ids(userId).flatMap((id) => this.tokens.get(id) ?? []);
     return live.sort((a, b) => a.createdAt - b.createdAt).map((t) => structuredClone(t));
   }
 
   async delete(id: string): Promise<ApiTokenRecord | null> {
     return (await this.tokens.take(id)) ?? null;
-  }
-
-  private index(userId: string, id: string): void {
-    const ids = this.byUser.get(userId) ?? new Set<string>();
-    ids.add(id);
-    this.byUser.set(userId, ids);
-  }
-
-  private unindex(userId: string, id: string): void {
-    const ids = this.byUser.get(userId);
-    ids?.delete(id);
-    if (ids?.size === 0) this.byUser.delete(userId);
   }
 }
 

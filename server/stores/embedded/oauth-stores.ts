@@ -1,15 +1,19 @@
-import type { ExpiringRecords, OAuthStores } from '../types.js';
-import type { PersistedMap } from './persisted-map.js';
+import type { TokenFamilyRecord } from '../../oauth/types.js';
+import { StoreFullError } from '../../errors.js';
+import { oldestFamilyFirst, TOKEN_FAMILIES_PER_USER, TOO_MANY_FAMILIES } from '../types.js';
+import type { ExpiringRecords, OAuthStores, TokenFamilyStore } from '../types.js';
+import type { PersistedMap, PersistedMapOptions } from './persisted-map.js';
 import type { StateJournal } from './state-journal.js';
+import { UserIndex } from './user-index.js';
 
 /** The journal collections of the OAuth stores, one per kind of record. */
 export const OAUTH_COLLECTIONS = ['oauth-clients', 'oauth-codes', 'oauth-families', 'oauth-access-tokens', 'oauth-refresh-tokens', 'oauth-consents'];
 
 class JournaledRecords<T extends { expiresAt: number }> implements ExpiringRecords<T> {
-  private readonly records: PersistedMap<T>;
+  protected readonly records: PersistedMap<T>;
 
-  constructor(journal: StateJournal, collection: string, capacity?: number) {
-    this.records = journal.collection(collection, { capacity });
+  constructor(journal: StateJournal, collection: string, options: PersistedMapOptions<T> = {}) {
+    this.records = journal.collection(collection, options);
   }
 
   async put(key: string, value: T): Promise<void> {
@@ -26,12 +30,41 @@ class JournaledRecords<T extends { expiresAt: number }> implements ExpiringRecor
   }
 }
 
+class JournaledTokenFamilies extends JournaledRecords<TokenFamilyRecord> implements TokenFamilyStore {
+  constructor(
+    journal: StateJournal,
+    private readonly byUser: UserIndex,
+  ) {
+    super(journal, 'oauth-families', {
+      onSet: (id, family) => byUser.add(family.user.id, id),
+      onRemove: (id, family) => byUser.remove(family.user.id, id),
+    });
+  }
+
+  /** The count and the write in one journal turn, so racing consents cannot pass the bound together. */
+  override put(key: string, value: TokenFamilyRecord): Promise<void> {
+    return this.records.setChecked(key, value, value.expiresAt, () => {
+      if (this.records.get(key) === undefined && this.live(value.user.id).length >= TOKEN_FAMILIES_PER_USER) throw new StoreFullError(TOO_MANY_FAMILIES);
+    });
+  }
+
+  async listByUser(userId: string): Promise<TokenFamilyRecord[]> {
+    return this.live(userId)
+      .sort(oldestFamilyFirst)
+      .map((family) => structuredClone(family));
+  }
+
+  private live(userId: string): TokenFamilyRecord[] {
+    return this.byUser.ids(userId).flatMap((id) => this.records.get(id) ?? []);
+  }
+}
+
 /** Single-instance OAuth state, journaled like the rest: a restart keeps clients, tokens and consents. */
 export function embeddedOAuthStores(journal: StateJournal, capacity: number): OAuthStores {
   return {
-    clients: new JournaledRecords(journal, 'oauth-clients', capacity),
-    codes: new JournaledRecords(journal, 'oauth-codes', capacity),
-    families: new JournaledRecords(journal, 'oauth-families'),
+    clients: new JournaledRecords(journal, 'oauth-clients', { capacity }),
+    codes: new JournaledRecords(journal, 'oauth-codes', { capacity }),
+    families: new JournaledTokenFamilies(journal, new UserIndex()),
     accessTokens: new JournaledRecords(journal, 'oauth-access-tokens'),
     refreshTokens: new JournaledRecords(journal, 'oauth-refresh-tokens'),
     consents: new JournaledRecords(journal, 'oauth-consents'),

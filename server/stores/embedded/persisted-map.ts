@@ -61,6 +61,14 @@ export class PersistedMap<V> {
     return this.journal.commit(() => ({ result: undefined, ops: [this.setOp(key, value, expiresAt)] }));
   }
 
+  /** Sets in the journal's turn, after `check` (which throws to refuse) has seen the state no other commit can change meanwhile. */
+  setChecked(key: string, value: V, expiresAt: number, check: () => void): Promise<void> {
+    return this.journal.commit(() => {
+      check();
+      return { result: undefined, ops: [this.setOp(key, value, expiresAt)] };
+    });
+  }
+
   /** Sets only when the key is absent or expired; true when it was set. */
   setIfAbsent(key: string, value: V, expiresAt: number): Promise<boolean> {
     return this.journal.commit(() => (this.get(key) === undefined ? { result: true, ops: [this.setOp(key, value, expiresAt)] } : { result: false, ops: [] }));

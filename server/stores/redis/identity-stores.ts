@@ -49,7 +49,8 @@ export class RedisJsonRecords<T extends { expiresAt: number }> {
     return values.flatMap((v) => this.live(v) ?? []);
   }
 
-  private live(raw: string | null): T | null {
+  /** The parsed record when it is still live on our clock. */
+  live(raw: string | null): T | null {
     if (raw === null) return null;
     const value = JSON.parse(raw) as T;
     return value.expiresAt > this.clock.now() ? value : null;
@@ -100,7 +101,7 @@ export class RedisApiTokenStore implements ApiTokenStore {
         .pexpire(index, ttl, 'NX')
         .pexpire(index, ttl, 'GT')
         .exec()
-        .then(failOnQueuedError),
+        .then(checked),
     );
   }
 
@@ -138,14 +139,23 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3], 'GT')
 return 1
 `);
 
+// Removes the record and its index entry together, returning the record.
+const takeIndexed = defineScript(`
+local value = redis.call('GETDEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return value
+`);
+
 /**
- * JSON records of which at most `capacity` may be live at once (anyone can create them:
- * sign-in starts, client registrations). Records live at `${prefix}${kind}:KEY`, their
- * index at `${prefix}${kind}-index`.
+ * JSON records of which at most `capacity` may be live at once in one index (anyone can
+ * create them: sign-in starts, client registrations; or one person's authorizations).
+ * Records live at `${prefix}${kind}:KEY`; their index is `${prefix}${kind}-index`, or the
+ * one `indexOf` names for a record (one per user), always changed in the same script.
  */
 export class RedisBoundedRecords<T extends { expiresAt: number }> {
   private readonly records: RedisJsonRecords<T>;
-  private readonly index: string;
+  private readonly indexOf: (value: T) => string;
+  private readonly fullMessage: string | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -153,25 +163,38 @@ export class RedisBoundedRecords<T extends { expiresAt: number }> {
     prefix: string,
     kind: string,
     private readonly capacity: number,
+    options: { indexOf?: (value: T) => string; fullMessage?: string } = {},
   ) {
     this.records = new RedisJsonRecords(redis, clock, `${prefix}${kind}:`);
-    this.index = `${prefix}${kind}-index`;
+    this.indexOf = options.indexOf ?? (() => `${prefix}${kind}-index`);
+    this.fullMessage = options.fullMessage;
   }
 
   async put(key: string, value: T): Promise<void> {
     const args = [this.clock.now(), value.expiresAt, this.records.ttlMs(value.expiresAt), key, this.capacity, JSON.stringify(value)];
-    const stored = await guarded('bounded put', () => putBounded(this.redis, [this.records.key(key), this.index], args));
-    if (stored !== 1) throw new StoreFullError();
+    const stored = await guarded('bounded put', () => putBounded(this.redis, [this.records.key(key), this.indexOf(value)], args));
+    if (stored !== 1) throw new StoreFullError(this.fullMessage);
   }
 
   get(key: string): Promise<T | null> {
     return this.records.get(key);
   }
 
+  /** The index is named by the record, so it is read first; the removal of both is one script. */
   async take(key: string): Promise<T | null> {
-    const taken = await this.records.take(key);
-    if (taken) await guarded('bounded take', () => this.redis.zrem(this.index, key));
-    return taken;
+    const current = await this.records.get(key);
+    if (!current) return null;
+    const raw = await guarded('bounded take', () => takeIndexed(this.redis, [this.records.key(key), this.indexOf(current)], [key]));
+    return this.records.live(typeof raw === 'string' ? raw : null);
+  }
+
+  /** The live records of one index: its expired members are dropped, and the rest read, in one transaction. */
+  protected async liveIn(index: string): Promise<T[]> {
+    const now = this.clock.now();
+    const results = await guarded('bounded list', () =>
+      this.redis.multi().zremrangebyscore(index, '-inf', now).zrangebyscore(index, `(${now}`, '+inf').exec().then(checked),
+    );
+    return this.records.getMany(results[1]![1] as string[]);
   }
 }
 
@@ -221,7 +244,9 @@ export class RedisAssertionReplayCache implements AssertionReplayCache {
   }
 }
 
-function failOnQueuedError(results: [Error | null, unknown][] | null): void {
+/** A transaction's results, once none of its commands failed. */
+function checked(results: [Error | null, unknown][] | null): [Error | null, unknown][] {
   const failed = results?.find(([error]) => error);
   if (!results || failed) throw failed?.[0] ?? new Error('transaction aborted');
+  return results;
 }
