@@ -149,6 +149,8 @@ export const TOOL_PIN_CAPACITY = 10_000;
 export interface ToolDefinitionSeen {
   hash: string;
   definition: string;
+  /** The definition was longer than the store keeps, and was cut (the hash covers the whole). */
+  truncated: boolean;
   /** When it was first seen (pinned, or recorded as a change). */
   at: number;
 }

@@ -474,7 +474,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
     });
 
     describe('tool pins', () => {
-      const seen = (hash: string): ToolDefinitionSeen => ({ hash, definition: JSON.stringify({ name: 'echo', description: hash }), at: fx.clock.now() });
+      const seen = (hash: string): ToolDefinitionSeen => ({ hash, definition: JSON.stringify({ name: 'echo', description: hash }), truncated: false, at: fx.clock.now() });
 
       it('pins the first definition seen: of racing writers exactly one pins, and the others see its pin', async () => {
         const answers = await Promise.all(['h1', 'h1', 'h2', 'h3'].map((hash) => fx.stores.toolPins.check('everything', 'echo', seen(hash))));
