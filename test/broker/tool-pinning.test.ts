@@ -9,6 +9,7 @@ import type { Stores } from '../../server/stores/types.js';
 import { connectClient, startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
 import { startBrokerPair } from '../support/broker-pair.js';
+import { cliEnvFor, runCli, runCliJson } from '../support/cli.js';
 import { describeWithRedis } from '../support/redis.js';
 
 /**
@@ -148,6 +149,24 @@ describe('tool pinning', () => {
       expect((await carol.gql(ACCEPT, { server: 'called', tool: 'fast', hash: change.changed.hash })).body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
       expect((await bob.gql(ACCEPT, { server: 'called', tool: 'fast', hash: change.pinned.hash })).body.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
       expect(await eventsOf(fx.server.stores, 'mcp.tool.accepted', 'called')).toEqual([]);
+    });
+
+    it('the CLI shows a change field by field, pinned beside new, and accepts it through the API', async () => {
+      const env = await cliEnvFor(fx.server.url, fx.idp, { nameId: 'bob@example.com', attributes: { email: 'bob@example.com', groups: ['sre'] } });
+      const shown = await runCli(['tools', 'changes', '--server', 'called'], env);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/Server\s+called/);
+      expect(shown.stdout).toMatch(/FIELD\s+PINNED\s+NEW/);
+      const description = shown.stdout.split('\n').find((line) => line.startsWith('description'));
+      expect(description).toContain('Answers at once.');
+      expect(description).toContain(RUG_PULL);
+      expect(shown.stdout).not.toMatch(/^inputSchema/m);
+      const [change] = await runCliJson<Change[]>(['tools', 'changes', '--server', 'called'], env);
+      await runCliJson(['tools', 'accept', 'called', 'fast', change!.changed.hash], env);
+      expect(await runCliJson<Change[]>(['tools', 'changes', '--server', 'called'], env)).toEqual([]);
+      const { client } = await fx.connect(token, 'called');
+      expect(await names(client)).toContain('fast');
+      await client.close();
     });
   });
 
