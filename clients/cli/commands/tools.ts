@@ -1,12 +1,12 @@
 import { Command } from 'commander';
 import { isRecord } from '../../../broker/core/json.js';
 import { AcceptToolChangeDocument, ToolChangesDocument } from '../../graphql/generated/graphql.js';
-import type { ToolChangesQuery, ToolDefinitionVersionFieldsFragment } from '../../graphql/generated/graphql.js';
+import type { ToolChangeFieldsFragment, ToolDefinitionVersionFieldsFragment } from '../../graphql/generated/graphql.js';
 import { fields, table, when } from '../output.js';
 import { apiFor, clientCommand, emit } from './client-command.js';
 import type { ClientOptions } from './client-command.js';
 
-type Change = ToolChangesQuery['toolChanges'][number];
+type Change = ToolChangeFieldsFragment;
 
 export function toolsCommand(): Command {
   const tools = new Command('tools').description('Tools whose definition changed after the broker pinned it (hidden and refused until accepted).');
