@@ -47,9 +47,11 @@ export async function readListing(core: SessionCore, call: Call, leg: Leg, metho
  * saw, and a listing that shows the change hides the tool.
  *
  * A call to a tool this session never listed (a client that skips tools/list, or calls a
- * name it learned elsewhere) would otherwise pass unchecked, so the server's listing is
- * read first; a tool the server does not list at all has no definition to check and is
- * refused (its description can say anything the next time it is listed).
+ * name it learned from an earlier session) would otherwise pass unchecked, so the server's
+ * listing is read first and the call is judged on what it lists now. A tool the server does
+ * not list at all goes to the server, which answers it as the unknown tool it is: no model
+ * was shown a definition of it that could have changed, and refusing it here would change
+ * a conforming server's answer (the MCP conformance suite calls tools it never listed).
  */
 export async function pinRefusal(core: SessionCore, call: Call, request: JsonRpcRequest, leg: Leg, tool: string, shown: string): Promise<JsonRpcError | null> {
   const { pinning } = core.deps;
@@ -60,15 +62,8 @@ export async function pinRefusal(core: SessionCore, call: Call, request: JsonRpc
     await settledWithin(leg.initialized, INITIALIZED_WAIT_MS);
     await readListing(core, call, leg, 'tools/list', 'tools', (items) => screenTools(core, leg, items));
   }
-  if (pinning.allows(leg.server, tool, leg.toolHashes.get(tool))) return null;
-  const listed = leg.toolHashes.has(tool);
-  const detail = listed
-    ? `tool ${JSON.stringify(shown.slice(0, 256))} changed its definition since it was pinned, and waits for a reviewer to accept the change`
-    : `tool ${JSON.stringify(shown.slice(0, 256))} is not listed by its server, so its definition cannot be checked`;
-  return core.refuse(request, 'tool_definition_changed', detail, {
-    server: leg.server,
-    tool,
-    why: { clause: listed ? 'definition_changed' : 'not_listed', hash: leg.toolHashes.get(tool) ?? null },
-    data: { tool: shown, clause: listed ? 'definition_changed' : 'not_listed' },
-  });
+  const hash = leg.toolHashes.get(tool);
+  if (hash === undefined || pinning.allows(leg.server, tool, hash)) return null;
+  const detail = `tool ${JSON.stringify(shown.slice(0, 256))} changed its definition since it was pinned, and waits for a reviewer to accept the change`;
+  return core.refuse(request, 'tool_definition_changed', detail, { server: leg.server, tool, why: { clause: 'definition_changed', hash }, data: { tool: shown, clause: 'definition_changed' } });
 }

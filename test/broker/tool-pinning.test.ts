@@ -106,7 +106,7 @@ describe('tool pinning', () => {
       await client.close();
     });
 
-    it('reads the listing before a call to a tool the session never listed, and refuses it when the tool changed', async () => {
+    it('reads the listing before a call to a tool the session never listed, and refuses it when the tool changed; an unlisted tool is the server\'s to answer', async () => {
       const first = await fx.connect(token, 'called');
       expect(await names(first.client)).toContain('fast');
       await first.client.close();
@@ -115,6 +115,8 @@ describe('tool pinning', () => {
       const { client } = await fx.connect(token, 'called');
       await expect(client.callTool({ name: 'fast', arguments: {} })).rejects.toMatchObject({ code: -32001, data: { reason: 'tool_definition_changed', tool: 'fast' } });
       expect(JSON.stringify((await client.callTool({ name: 'slow', arguments: { ms: 1 } })).content)).toContain('slow answer');
+      // A tool the server does not list has no definition anyone was shown: the server answers it (this one answers anything).
+      expect(JSON.stringify((await client.callTool({ name: 'never-listed', arguments: {} })).content)).toContain('fast answer');
       await client.close();
     });
 
