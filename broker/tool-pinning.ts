@@ -19,8 +19,8 @@ const PINNED_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSch
 export const MAX_STORED_DEFINITION_CHARS = 16_384;
 /** Nesting past which a definition is serialised as sent rather than with sorted keys. */
 const MAX_CANONICAL_DEPTH = 64;
-/** Definitions whose hash an instance remembers (by their text as the server sent them). */
-const MAX_REMEMBERED_DEFINITIONS = 10_000;
+/** Text of the definitions whose hash an instance remembers (keyed by their text as the server sent them); the oldest go first. */
+const MAX_REMEMBERED_CHARS = 8 * 1024 * 1024;
 /** Changed definitions an instance remembers having checked; one is asked about again after this long (accepted elsewhere, its event lost). */
 const MAX_CHANGED = 10_000;
 const RECHECK_CHANGED_MS = 30_000;
@@ -69,6 +69,7 @@ export interface Viewer {
  */
 export class ToolPinning {
   private readonly hashes = new Map<string, ToolDefinitionSeen>();
+  private rememberedChars = 0;
   /** The pinned hash per `server\0tool`, as last read from the store. */
   private readonly pins = new Map<string, string>();
   /** Definitions (`server\0tool\0hash`) the store said differ from the pin, and when. */
@@ -125,8 +126,13 @@ export class ToolPinning {
     const canonical = pinnedDefinition(tool);
     const truncated = canonical.length > MAX_STORED_DEFINITION_CHARS;
     const definition = { hash: definitionHash(canonical), definition: truncated ? canonical.slice(0, MAX_STORED_DEFINITION_CHARS) : canonical, truncated, at: 0 };
-    if (this.hashes.size >= MAX_REMEMBERED_DEFINITIONS) this.hashes.delete(this.hashes.keys().next().value!);
+    for (const oldest of this.hashes.keys()) {
+      if (this.rememberedChars + text.length <= MAX_REMEMBERED_CHARS) break;
+      this.hashes.delete(oldest);
+      this.rememberedChars -= oldest.length;
+    }
     this.hashes.set(text, definition);
+    this.rememberedChars += text.length;
     return definition;
   }
 
