@@ -44,6 +44,7 @@ export type DenialReason =
   | 'method_not_granted'
   | 'argument_not_allowed'
   | 'rate_limited'
+  | 'tool_definition_changed'
   | 'grant_expired'
   | 'grant_revoked'
   | 'credential_revoked'

@@ -23,6 +23,7 @@ import { SessionCore } from './core/session-core.js';
 import type { ClientEdge, LegSpec } from './core/session-core.js';
 import type { RequestAccess } from './core/request-access-tool.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
+import { ToolPinning } from './tool-pinning.js';
 import { createUpstream } from './upstreams/upstream.js';
 
 /** Reported as serverInfo.version by the federated endpoints. */
@@ -90,8 +91,11 @@ export class SessionRegistry {
   private processes = 0;
   private readonly sessionProcesses = new Map<SessionCore, number>();
   private readonly requestAccess: RequestAccess;
+  private readonly pinning: ToolPinning;
 
   constructor(private readonly deps: BrokerDeps) {
+    const modes = new Map(deps.config.servers.map((s) => [s.name, s.toolPinning]));
+    this.pinning = new ToolPinning({ store: deps.stores.toolPins, audit: deps.stores.audit, clock: deps.clock, logger: deps.logger, events: deps.events, mode: (server) => modes.get(server) ?? 'pin' });
     this.unsubscribe = [
       deps.events.onGrantEnded((event) => {
         for (const session of this.sessions) {
@@ -154,7 +158,7 @@ export class SessionRegistry {
     const processes = processesOf(servers);
     const { logger } = this.deps;
     const legs = servers.map((server) => this.legSpec(server, grants));
-    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits, ...(brokerTool ? { requestAccess: this.requestAccess } : {}) };
+    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits, pinning: this.pinning, ...(brokerTool ? { requestAccess: this.requestAccess } : {}) };
     const session = new SessionCore(channel, legs, principal, deps, federated);
     this.sessions.add(session);
     this.processes += processes;
@@ -187,6 +191,7 @@ export class SessionRegistry {
   async close(): Promise<void> {
     this.closing = true;
     for (const unsubscribe of this.unsubscribe) unsubscribe();
+    this.pinning.close();
     clearInterval(this.timer);
     await Promise.all([...this.sessions].map((s) => s.end(CLOSE.goingAway, 'broker shutting down', { code: ACCESS_DENIED, reason: 'broker_shutting_down' })));
     await Promise.all([this.agents.http.destroy(), this.agents.https.destroy()]);

@@ -5,6 +5,7 @@ import { AccessRequestResolver } from './access/access-request.resolver.js';
 import { GrantResolver } from './access/grant.resolver.js';
 import { AuditResolver } from './audit/audit.resolver.js';
 import { McpServerResolver } from './access/mcp-server.resolver.js';
+import { ToolChangeResolver } from './access/tool-change.resolver.js';
 import type { PortcullisPubSub } from './context.js';
 import { IdentityProviderResolver } from './identity/identity-provider.resolver.js';
 import { IdentityResolver } from './identity/identity.resolver.js';
@@ -18,7 +19,7 @@ import { IdentityResolver } from './identity/identity.resolver.js';
 export function buildPortcullisSchema(pubSub: PortcullisPubSub): Promise<GraphQLSchema> {
   return buildSchema({
     pubSub,
-    resolvers: [IdentityProviderResolver, IdentityResolver, McpServerResolver, AccessRequestResolver, GrantResolver, AuditResolver],
+    resolvers: [IdentityProviderResolver, IdentityResolver, McpServerResolver, AccessRequestResolver, GrantResolver, ToolChangeResolver, AuditResolver],
     // Input validation happens in the services and zod at the edge, not class-validator.
     validate: false,
   });

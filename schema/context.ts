@@ -3,6 +3,7 @@ import type { ToolCatalog } from '../broker/tool-catalog.js';
 import type { AccessPolicy } from '../server/access/access-policy.js';
 import type { AccessExplainer } from '../server/access/access-explainer.js';
 import type { AccessService } from '../server/access/access-service.js';
+import type { ToolChangeService } from '../server/access/tool-change-service.js';
 import type { AccessRequestRecord, GrantRecord } from '../server/access/types.js';
 import type { AuditService } from '../server/audit/audit-service.js';
 import type { Clock } from '../server/clock.js';
@@ -29,6 +30,8 @@ export interface GraphQLServices {
   pubSub: PortcullisPubSub;
   /** The servers' tools as the broker reads them (cached a few seconds). */
   toolCatalog: Pick<ToolCatalog, 'tools'>;
+  /** Tool definitions changed since they were pinned, and their acceptance. */
+  toolChanges: ToolChangeService;
 }
 
 /** Topics GraphQL subscriptions listen on (the store's event bus underneath: see AccessEvents). */

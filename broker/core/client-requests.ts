@@ -8,6 +8,7 @@ import { isRecord } from './json.js';
 import type { Positions } from './federated-cursor.js';
 import { metaIn, resultOut, taskOut } from './federation-map.js';
 import { refuseByGrant } from './grant-refusal.js';
+import { pinRefusal, readListing, screenTools } from './tool-pins.js';
 import { callRequestAccess, REQUEST_ACCESS_DEFINITION, REQUEST_ACCESS_TOOL } from './request-access-tool.js';
 import type { Leg, LegAnswer, LegInit } from './leg.js';
 import type { Kind, Target } from './naming.js';
@@ -142,6 +143,8 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
   // A call without arguments is checked as one with none: a rule requiring an argument refuses it.
   const decision = leg.grants.decide({ kind: 'tool', name: target.name, arguments: (request.params as Json).arguments ?? {} });
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name!, { server: leg.server, kind: 'tool', tool: target.name }));
+  const changed = await pinRefusal(core, call, request, leg, target.name, name!);
+  if (changed) return core.reply(call, changed);
   const forwarded = mapParamsIn(core, request, leg, { name: target.name });
   if (forwarded === null) return core.reply(call, await unknownTask(core, request));
   const pending = (core.deps.limits ?? NO_CALL_LIMITS).admit({ userId: core.principal.user.id, server: leg.server, tool: target.name });
@@ -223,7 +226,8 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   if (!core.naming.federated) {
     const leg = core.legs.values().next().value!;
     const answer = await core.ask(call, leg, request.method, request.params);
-    return core.reply(call, core.answerOf(request.id, answer, (result) => ({ ...result, [key]: granted(leg, key, result[key]) })));
+    const items = answer.kind === 'result' ? await shownOf(core, leg, key, answer.result[key]) : [];
+    return core.reply(call, core.answerOf(request.id, answer, (result) => ({ ...result, [key]: items })));
   }
   let positions: Positions | null;
   if (typeof params.cursor === 'string') positions = core.cursors.positions(request.method, params.cursor);
@@ -241,8 +245,7 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   for (const { leg, answer } of pages) {
     if (answer.kind === 'cancelled') return core.reply(call, null);
     if (answer.kind !== 'result') continue;
-    const found = Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [];
-    items.push(...listedOut(core, leg, key, granted(leg, key, found)));
+    items.push(...listedOut(core, leg, key, await shownOf(core, leg, key, answer.result[key])));
     if (typeof answer.result.nextCursor === 'string') next[leg.server] = answer.result.nextCursor;
   }
   const nextCursor = core.cursors.issue(request.method, next);
@@ -319,6 +322,12 @@ function listedOut(core: SessionCore, leg: Leg, key: string, items: unknown[]): 
   });
 }
 
+/** Listed items the client may see: those the grants allow, and of tools those whose definition is pinned (tool-pins.ts). */
+function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown): Promise<unknown[]> | unknown[] {
+  const allowed = granted(leg, key, items);
+  return key === 'tools' ? screenTools(core, leg, allowed) : allowed;
+}
+
 /**
  * Listed items the server's grants allow: tools (read-only ones only, under a read-only
  * grant), prompts, resources and resource templates. Items without the field they are
@@ -362,20 +371,14 @@ async function resolve(core: SessionCore, call: Call, kind: Kind, name: string):
   const method = kind === 'tool' ? 'tools/list' : 'prompts/list';
   const { key, capability } = LISTINGS[method]!;
   await Promise.all(
-    (await legsWith(core, capability)).map(async (leg) => {
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_RESOLVE_PAGES; page++) {
-        const answer: LegAnswer = await core.ask(call, leg, method, cursor === undefined ? {} : { cursor });
-        if (answer.kind !== 'result') return;
-        const items = Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [];
+    (await legsWith(core, capability)).map((leg) =>
+      readListing(core, call, leg, method, key, async (items) => {
+        // Tools read here are checked against their pins as a listing's are: the call that follows is refused
+        // by name (tool_definition_changed) when one changed, so its name is known all the same.
+        if (kind === 'tool') await screenTools(core, leg, items);
         for (const item of items) if (isRecord(item) && typeof item.name === 'string') core.naming.out(kind, leg.server, item.name);
-        if (typeof answer.result.nextCursor !== 'string') return;
-        cursor = answer.result.nextCursor;
-      }
-    }),
+      }),
+    ),
   );
   return core.naming.in(kind, name) ?? core.naming.markMissing(kind, name);
 }
-
-/** Pages a name lookup reads per server before it gives up. */
-const MAX_RESOLVE_PAGES = 20;

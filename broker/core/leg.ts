@@ -26,6 +26,11 @@ export class Leg {
   private readonly pending = new Map<number, (answer: LegAnswer) => void>();
   /** Its answer to initialize (null when it failed); absent until the client initializes. */
   init: Promise<LegInit | null> | undefined;
+  /** Settles once the client's `notifications/initialized` was relayed to the server (servers may add tools then). */
+  readonly initialized: Promise<void>;
+  private markInitialized!: () => void;
+  /** The hash of each tool's definition as this session's client was last shown it (tool-pins.ts). */
+  readonly toolHashes = new Map<string, string>();
   /** Why it left the session, once it has: nothing is sent to it any more. */
   private left: { code: number; reason: string; detail: string } | undefined;
 
@@ -35,7 +40,9 @@ export class Leg {
     readonly grants: GrantSet,
     /** Methods outside MCP's own the operator allows on this server (anything else unknown is refused). */
     readonly allowMethods: ReadonlySet<string>,
-  ) {}
+  ) {
+    this.initialized = new Promise((resolve) => (this.markInitialized = resolve));
+  }
 
   /** Sends a request; the promise settles with the answer, or when the leg or call goes. */
   request(method: string, params: unknown): { id: number; answer: Promise<LegAnswer> } {
@@ -66,7 +73,8 @@ export class Leg {
   }
 
   notify(method: string, params?: unknown): void {
-    void this.upstream.send({ jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) }).catch(() => {});
+    const sent = this.upstream.send({ jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) }).catch(() => {});
+    if (method === 'notifications/initialized') void sent.then(this.markInitialized);
   }
 
   send(message: Record<string, unknown>): void {

@@ -12,6 +12,7 @@ import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_RE
 import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from '../jsonrpc.js';
 import { refusedFrameEvent, requestEvent } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
+import type { ToolPinning } from '../tool-pinning.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import { isRecord } from './json.js';
 import type { CallLimits } from './call-limits.js';
@@ -38,6 +39,8 @@ interface CoreDeps {
   limits?: CallLimits;
   /** Files access requests for the broker tool; a session offers the tool only when given this (federated only). */
   requestAccess?: RequestAccess;
+  /** Tool pinning (none when absent: tools are shown and called as listed). */
+  pinning?: ToolPinning;
 }
 
 export interface LegSpec {
@@ -136,6 +139,7 @@ export class SessionCore {
   /** Audits the session start (who from where, over which transport) and starts every upstream; client frames wait for it, in order. */
   async start(client: ClientEdge): Promise<void> {
     for (const leg of this.legs.values()) this.wire(leg);
+    this.deps.pinning?.watchers.add(this.pinsChanged);
     const servers = [...this.legs.keys()];
     this.ready = (async () => {
       await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), clientAddress: client.address ?? null, transport: client.transport } });
@@ -208,6 +212,13 @@ export class SessionCore {
     if (tellClient) for (const list of ['tools', 'prompts', 'resources'] as const) this.notifyClient(`notifications/${list}/list_changed`);
   }
 
+  /** A reviewer accepted a tool's new definition: a tool hidden from the client may be shown again. */
+  private readonly pinsChanged = (server: string): void => {
+    if (!this.legs.has(server) || this.deps.pinning?.mode(server) !== 'pin') return;
+    this.naming.listsChanged();
+    this.notifyClient('notifications/tools/list_changed');
+  };
+
   /** A grant of this session ended elsewhere (revocation fan-out or the store said so). */
   grantEnded(grantId: string, why: GrantEnd): void {
     for (const leg of this.legs.values()) leg.grants.end(grantId, why);
@@ -241,6 +252,7 @@ export class SessionCore {
     if (this.ended) return;
     this.ended = true;
     this.expiry?.cancel();
+    this.deps.pinning?.watchers.delete(this.pinsChanged);
     const answer = pending ?? { code: INTERNAL_ERROR, reason: 'upstream_failed' as const };
     for (const id of this.calls.keys()) {
       this.channel.send(notCompleted(id, answer.code, answer.reason, reason));

@@ -45,6 +45,8 @@ const API_ACTIVITY_ID: Record<string, number> = {
   'mcp.request': 99,
   'mcp.notification': 99,
   'mcp.server_request': 99,
+  'mcp.tool.changed': 3,
+  'mcp.tool.accepted': 3,
   'audit.checkpoint': 99,
 };
 

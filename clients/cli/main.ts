@@ -12,6 +12,7 @@ import { mcpConfigCommand } from './commands/mcp-config.js';
 import { loginCommand, logoutCommand, whoamiCommand } from './commands/login.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommands } from './commands/tokens.js';
+import { toolsCommand } from './commands/tools.js';
 
 const program = new Command('portcullis')
   .description('Access broker for MCP servers: SAML sign-in, just-in-time grants, audited relay.')
@@ -20,7 +21,7 @@ const program = new Command('portcullis')
   .addCommand(loginCommand())
   .addCommand(logoutCommand())
   .addCommand(whoamiCommand());
-for (const command of [...accessCommands(), explainCommand(), ...tokenCommands()]) program.addCommand(command);
+for (const command of [...accessCommands(), explainCommand(), ...tokenCommands(), toolsCommand()]) program.addCommand(command);
 program
   .addCommand(serveCommand())
   .addCommand(checkConfigCommand())

@@ -6,6 +6,14 @@ import type { AccessRequestRecord, GrantRecord } from './types.js';
 export const REQUEST_CHANGED = 'access_request.changed';
 export const GRANT_ENDED = 'grant.ended';
 export const GRANT_CHANGED = 'grant.changed';
+export const TOOL_CHANGE_ACCEPTED = 'tool_change.accepted';
+
+/** A reviewer accepted a tool's new definition: it is pinned now. */
+export interface ToolChangeAccepted {
+  server: string;
+  tool: string;
+  hash: string;
+}
 
 export interface GrantEnded {
   grantId: string;
@@ -18,7 +26,8 @@ export interface GrantEnded {
 /**
  * Access events across instances, on the store's event bus: request changes (for the
  * `accessRequestChanged` subscription), grant ends (for brokers to cut live sessions) and
- * grants as they are issued and end (for the `grantChanged` subscription).
+ * grants as they are issued and end (for the `grantChanged` subscription), and tool changes
+ * accepted (for brokers to show the tool again).
  * Hints only: they are sent after the change is durable, can be lost, and listeners
  * re-read the store for the truth.
  */
@@ -26,11 +35,22 @@ export class AccessEvents {
   private readonly requests: BusTopic<AccessRequestRecord>;
   private readonly grantEnds: BusTopic<GrantEnded>;
   private readonly grants: BusTopic<GrantRecord>;
+  private readonly toolChanges: BusTopic<ToolChangeAccepted>;
 
   constructor(bus: EventBus) {
     this.requests = busTopic(bus, REQUEST_CHANGED);
     this.grantEnds = busTopic(bus, GRANT_ENDED);
     this.grants = busTopic(bus, GRANT_CHANGED);
+    this.toolChanges = busTopic(bus, TOOL_CHANGE_ACCEPTED);
+  }
+
+  toolChangeAccepted(accepted: ToolChangeAccepted): void {
+    this.toolChanges.publish(accepted);
+  }
+
+  /** Calls `listener` for every tool change accepted on any instance (brokers re-pin and tell live sessions); returns the unsubscribe. */
+  onToolChangeAccepted(listener: (accepted: ToolChangeAccepted) => void): () => void {
+    return this.toolChanges.subscribe(listener);
   }
 
   requestChanged(request: AccessRequestRecord): void {

@@ -24,6 +24,8 @@ export const AUDIT_EVENT_TYPES = [
   'mcp.request',
   'mcp.notification',
   'mcp.server_request',
+  'mcp.tool.changed',
+  'mcp.tool.accepted',
   'audit.checkpoint',
 ] as const;
 

@@ -255,6 +255,8 @@ const serverPolicy = {
   // Methods outside MCP's own that grants on this server may use (refused otherwise).
   allowMethods: z.array(z.string().regex(/^[A-Za-z0-9_./-]{1,128}$/, 'expected a JSON-RPC method name')).default([]),
   rateLimits: serverRateLimits.optional(),
+  // A tool whose definition changes after it was first seen: hidden and refused until accepted (pin), only audited (warn), or ignored (off).
+  toolPinning: z.enum(['pin', 'warn', 'off'], { error: 'expected pin, warn or off' }).default('pin'),
 };
 
 const secretMap = z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a plain name'), z.string({ error: 'expected a string' }));

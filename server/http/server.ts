@@ -10,6 +10,7 @@ import type { PubSubEventTarget } from '@graphql-yoga/subscription';
 import type { GraphQLServices, PortcullisPubSub, PortcullisTopics } from '../../schema/context.js';
 import { AccessEvents } from '../access/access-events.js';
 import { AccessExplainer } from '../access/access-explainer.js';
+import { ToolChangeService } from '../access/tool-change-service.js';
 import { AccessPolicy } from '../access/access-policy.js';
 import { AccessService } from '../access/access-service.js';
 import { AuditService } from '../audit/audit-service.js';
@@ -111,7 +112,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     clock,
   });
   const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
-  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog };
+  const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events });
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges };
   const schema = await buildPortcullisSchema(pubSub);
   const protection = createProtection(schema, config.graphql);
   let shuttingDown = false;

@@ -142,6 +142,48 @@ export interface AccessStore {
   withLock<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
 
+/** Tools pinned per server at most: a server listing more (or a flood of new names) cannot grow the store without limit. */
+export const TOOL_PIN_CAPACITY = 10_000;
+
+/** A tool definition as the broker saw it: the SHA-256 of its canonical JSON, and that JSON (bounded: see tool-pinning.ts). */
+export interface ToolDefinitionSeen {
+  hash: string;
+  definition: string;
+  /** The definition was longer than the store keeps, and was cut (the hash covers the whole). */
+  truncated: boolean;
+  /** When it was first seen (pinned, or recorded as a change). */
+  at: number;
+}
+
+/** A tool whose definition differs from its pin, waiting for a reviewer to accept it. */
+export interface ToolChangeRecord {
+  server: string;
+  tool: string;
+  pinned: ToolDefinitionSeen;
+  seen: ToolDefinitionSeen;
+}
+
+/**
+ * What the store says of a definition the broker saw: it is the pinned one (`created` when
+ * this call pinned it, first writer wins), or it differs from the pin (`recorded` when this
+ * call was the first to record that very definition as the pending change, so it is
+ * audited once across instances), or the server already has its capacity of pinned tools.
+ */
+export type ToolPinCheck = { verdict: 'pinned'; created: boolean } | { verdict: 'changed'; pinnedHash: string; recorded: boolean } | { verdict: 'full' };
+
+/**
+ * Tool pins (broker/tool-pinning.ts): per server and tool, the definition first seen, and
+ * at most one pending change (a newer differing definition replaces the older one), so
+ * keys stay bounded by the tools pinned.
+ */
+export interface ToolPinStore {
+  check(server: string, tool: string, seen: ToolDefinitionSeen): Promise<ToolPinCheck>;
+  /** Pending changes, of one server or of all, oldest first. */
+  changes(server?: string): Promise<ToolChangeRecord[]>;
+  /** Re-pins the tool to the pending definition with this hash; the change accepted, or null when no such change is pending. */
+  accept(server: string, tool: string, hash: string): Promise<ToolChangeRecord | null>;
+}
+
 /** A budget of `points` per key, refilled every `durationSeconds` (a fixed window). */
 export interface RateLimit {
   points: number;
@@ -238,6 +280,7 @@ export interface Stores {
   rateLimits: RateLimitStore;
   audit: AuditLog;
   access: AccessStore;
+  toolPins: ToolPinStore;
   events: EventBus;
   /** Resolves when the backing store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;

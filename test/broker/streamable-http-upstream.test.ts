@@ -56,7 +56,7 @@ describe('Streamable HTTP upstream (undici dispatcher client)', () => {
 
   async function connect(upstream: Upstream, headers: Record<string, string> = {}) {
     const agents: HttpAgents = createHttpAgents();
-    const client = new StreamableHttpUpstream({ name: 'docs', transport: 'streamable-http', url: upstream.url, headers, readOnlyTools: [], allowMethods: [] }, agents);
+    const client = new StreamableHttpUpstream({ name: 'docs', transport: 'streamable-http', url: upstream.url, headers, readOnlyTools: [], allowMethods: [], toolPinning: 'pin' }, agents);
     const received: { id?: unknown; result?: unknown; method?: string }[] = [];
     const closed: string[] = [];
     client.onmessage = (m) => void received.push(m as (typeof received)[number]);

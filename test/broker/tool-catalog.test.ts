@@ -9,7 +9,7 @@ import { captureLogs } from '../support/log-capture.js';
  * cannot be read leaves only the operator's list (fewer tools, never more).
  */
 
-const stdio = (name: string, args: string[], readOnlyTools: string[] = []): McpServerConfig => ({ name, transport: 'stdio', command: process.execPath, args, env: {}, readOnlyTools, allowMethods: [] }) as McpServerConfig;
+const stdio = (name: string, args: string[], readOnlyTools: string[] = []): McpServerConfig => ({ name, transport: 'stdio', command: process.execPath, args, env: {}, readOnlyTools, allowMethods: [], toolPinning: 'pin' }) as McpServerConfig;
 
 describe('the tool catalog', () => {
   let catalog: ToolCatalog | undefined;
@@ -37,7 +37,7 @@ describe('the tool catalog', () => {
   });
 
   it("falls back to the operator's list alone, and says so, when the server cannot be read", async () => {
-    const { catalog, logs } = open([{ name: 'broken', transport: 'stdio', command: 'false', args: [], env: {}, readOnlyTools: ['list-files'], allowMethods: [] } as McpServerConfig]);
+    const { catalog, logs } = open([{ name: 'broken', transport: 'stdio', command: 'false', args: [], env: {}, readOnlyTools: ['list-files'], allowMethods: [], toolPinning: 'pin' } as McpServerConfig]);
     expect(await catalog.readOnlyTools('broken')).toEqual(['list-files']);
     expect(logs.lines.join('')).toMatch(/could not read the tools of a server/);
     await expect(catalog.tools('nowhere')).rejects.toThrow(/unknown server nowhere/);

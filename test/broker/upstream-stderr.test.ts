@@ -75,7 +75,7 @@ describe('upstream stderr in the log', () => {
       '}, 50);',
     ].join('\n');
     const upstream = new StdioUpstream(
-      { name: 'chatty', transport: 'stdio', command: process.execPath, args: ['-e', script], env: { API_KEY: SECRET }, readOnlyTools: [], allowMethods: [] },
+      { name: 'chatty', transport: 'stdio', command: process.execPath, args: ['-e', script], env: { API_KEY: SECRET }, readOnlyTools: [], allowMethods: [], toolPinning: 'pin' },
       { baseDir: process.cwd(), logger: logs.logger, scrubber: logs.scrubber },
     );
     await upstream.start();

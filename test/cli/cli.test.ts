@@ -12,7 +12,7 @@ describe('portcullis --help', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/serve \[options\]/);
     expect(stdout).toMatch(/check-config <file>/);
-    for (const command of ['login', 'logout', 'whoami', 'servers', 'request', 'requests', 'approve', 'deny', 'cancel', 'grants', 'revoke', 'tokens', 'token']) {
+    for (const command of ['login', 'logout', 'whoami', 'servers', 'request', 'requests', 'approve', 'deny', 'cancel', 'grants', 'revoke', 'tokens', 'token', 'tools']) {
       expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     }
   });

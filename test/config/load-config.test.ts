@@ -205,6 +205,14 @@ describe('validation errors', () => {
     ]);
   });
 
+  it('takes toolPinning per server (pin unless said) and refuses any other value, naming the key', () => {
+    const servers = (pinning: string) =>
+      writeConfig([minimal.trimEnd(), 'servers:', '  - { name: a, transport: stdio, command: x }', `  - { name: b, transport: stdio, command: x, toolPinning: ${pinning} }`, ''].join('\n'));
+    expect(loadConfig(servers('warn'), {}).config.servers.map((s) => s.toolPinning)).toEqual(['pin', 'warn']);
+    expect(loadConfig(servers('off'), {}).config.servers[1]?.toolPinning).toBe('off');
+    expect(problemsOf(servers('block'))).toEqual(['5: servers[1].toolPinning: expected pin, warn or off']);
+  });
+
   it('checks that an IdP certificate is a real X.509 certificate', () => {
     const idp = (certValue: string) =>
       `${minimal}identityProviders:\n  - id: corp\n    entryPoint: https://idp.example.com/sso\n    idpIssuer: https://idp.example.com\n    idpCert: \${file:idp.pem}\n    spEntityId: https://sp.example.com\n    clockSkewSeconds: ${certValue === cert ? 60 : 3600}\n`;

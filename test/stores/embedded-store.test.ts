@@ -8,12 +8,12 @@ import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js'
 import type { AuditLogOptions } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { CONTRACT_AUDIT_OPTIONS, CONTRACT_ONE_TIME_CAPACITY, runStoreContract } from './store-contract.js';
+import { CONTRACT_AUDIT_OPTIONS, CONTRACT_ONE_TIME_CAPACITY, CONTRACT_TOOL_PIN_CAPACITY, runStoreContract } from './store-contract.js';
 
 runStoreContract('embedded', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
   const clock = new ManualClock();
-  const open = (audit: AuditLogOptions = CONTRACT_AUDIT_OPTIONS) => createEmbeddedStores({ dataDir, clock, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY });
+  const open = (audit: AuditLogOptions = CONTRACT_AUDIT_OPTIONS) => createEmbeddedStores({ dataDir, clock, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY, toolPinCapacity: CONTRACT_TOOL_PIN_CAPACITY });
   return {
     stores: await open(),
     clock,

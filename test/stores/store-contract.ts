@@ -7,7 +7,7 @@ import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/
 import { InvalidCursorError, InvalidInputError, StoreFullError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
 import { TOKEN_FAMILIES_PER_USER } from '../../server/stores/types.js';
-import type { ApiTokenRecord, LoginSession, Stores, UserIdentity } from '../../server/stores/types.js';
+import type { ApiTokenRecord, LoginSession, Stores, ToolDefinitionSeen, UserIdentity } from '../../server/stores/types.js';
 import type { AccessTokenRecord, TokenFamilyRecord } from '../../server/oauth/types.js';
 import { auditKeyPair } from '../support/audit-keys.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -33,6 +33,9 @@ const HOUR = 3_600_000;
 
 /** Every backend under contract is built with this capacity of live one-time values per kind. */
 export const CONTRACT_ONE_TIME_CAPACITY = 4;
+
+/** Every backend under contract is built with this capacity of pinned tools per server. */
+export const CONTRACT_TOOL_PIN_CAPACITY = 3;
 
 export const alice: UserIdentity = { id: 'corp:alice', idp: 'corp', nameId: 'alice', email: 'alice@example.com', displayName: 'Alice', groups: ['engineering'] };
 export const bob: UserIdentity = { id: 'corp:bob', idp: 'corp', nameId: 'bob', email: 'bob@example.com', displayName: null, groups: [] };
@@ -529,6 +532,51 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(overlaps).toBe(0);
         await expect(fx.stores.access.withLock('k', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
         expect(await fx.stores.access.withLock('k', async () => 'free again')).toBe('free again');
+      });
+    });
+
+    describe('tool pins', () => {
+      const seen = (hash: string): ToolDefinitionSeen => ({ hash, definition: JSON.stringify({ name: 'echo', description: hash }), truncated: false, at: fx.clock.now() });
+
+      it('pins the first definition seen: of racing writers exactly one pins, and the others see its pin', async () => {
+        const answers = await Promise.all(['h1', 'h1', 'h2', 'h3'].map((hash) => fx.stores.toolPins.check('everything', 'echo', seen(hash))));
+        expect(answers.filter((a) => a.verdict === 'pinned' && a.created)).toHaveLength(1);
+        const winner = ['h1', 'h1', 'h2', 'h3'][answers.findIndex((a) => a.verdict === 'pinned' && a.created)]!;
+        expect(await fx.stores.toolPins.check('everything', 'echo', seen(winner))).toEqual({ verdict: 'pinned', created: false });
+        expect(await fx.stores.toolPins.check('other', 'echo', seen('h9'))).toEqual({ verdict: 'pinned', created: true });
+      });
+
+      it('records a differing definition as the pending change once, old and new side by side, and a newer one replaces it', async () => {
+        await fx.stores.toolPins.check('everything', 'echo', seen('old'));
+        fx.clock.advance(1000);
+        expect(await fx.stores.toolPins.check('everything', 'echo', seen('new'))).toEqual({ verdict: 'changed', pinnedHash: 'old', recorded: true });
+        expect(await fx.stores.toolPins.check('everything', 'echo', seen('new'))).toEqual({ verdict: 'changed', pinnedHash: 'old', recorded: false });
+        expect(await fx.stores.toolPins.changes('everything')).toEqual([{ server: 'everything', tool: 'echo', pinned: seen('old'), seen: seen('new') }].map((c) => ({ ...c, pinned: { ...c.pinned, at: c.seen.at - 1000 } })));
+        expect(await fx.stores.toolPins.check('everything', 'echo', seen('newer'))).toMatchObject({ verdict: 'changed', recorded: true });
+        expect((await fx.stores.toolPins.changes()).map((c) => c.seen.hash)).toEqual(['newer']);
+        expect(await fx.stores.toolPins.changes('other')).toEqual([]);
+      });
+
+      it('accepts only the pending hash: the tool is re-pinned to it and the change is gone', async () => {
+        await fx.stores.toolPins.check('everything', 'echo', seen('old'));
+        await fx.stores.toolPins.check('everything', 'echo', seen('new'));
+        expect(await fx.stores.toolPins.accept('everything', 'echo', 'other')).toBeNull();
+        expect(await fx.stores.toolPins.accept('everything', 'echo', 'new')).toMatchObject({ server: 'everything', tool: 'echo', pinned: { hash: 'old' }, seen: { hash: 'new' } });
+        expect(await fx.stores.toolPins.accept('everything', 'echo', 'new')).toBeNull();
+        expect(await fx.stores.toolPins.changes()).toEqual([]);
+        expect(await fx.stores.toolPins.check('everything', 'echo', seen('new'))).toEqual({ verdict: 'pinned', created: false });
+        expect(await fx.stores.toolPins.check('everything', 'echo', seen('old'))).toMatchObject({ verdict: 'changed', pinnedHash: 'new' });
+      });
+
+      it('pins at most its capacity of tools per server (a flood of names cannot grow it), and keeps pins across a restart', async () => {
+        for (let i = 0; i < CONTRACT_TOOL_PIN_CAPACITY; i++) expect(await fx.stores.toolPins.check('everything', `t${i}`, seen('h'))).toMatchObject({ verdict: 'pinned' });
+        expect(await fx.stores.toolPins.check('everything', 'one-too-many', seen('h'))).toEqual({ verdict: 'full' });
+        expect(await fx.stores.toolPins.check('other', 'fine', seen('h'))).toMatchObject({ verdict: 'pinned', created: true });
+        await fx.stores.toolPins.check('everything', 't0', seen('changed'));
+        const again = await restart();
+        expect(await again.toolPins.check('everything', 't1', seen('h'))).toEqual({ verdict: 'pinned', created: false });
+        expect(await again.toolPins.check('everything', 'one-too-many', seen('h'))).toEqual({ verdict: 'full' });
+        expect((await again.toolPins.changes('everything')).map((c) => c.tool)).toEqual(['t0']);
       });
     });
 

@@ -4,7 +4,7 @@ import type { AuditLogOptions } from '../../audit/types.js';
 import type { Clock } from '../../clock.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { FlexibleRateLimits } from '../flexible-rate-limits.js';
-import { ONE_TIME_VALUE_CAPACITY } from '../types.js';
+import { ONE_TIME_VALUE_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
 import {
@@ -18,6 +18,7 @@ import { redisOAuthStores } from './oauth-stores.js';
 import { StreamAuditLog } from './stream-audit-log.js';
 import { RedisAccessStore } from './access-store.js';
 import { RedisEventBus } from './event-bus.js';
+import { RedisToolPinStore } from './tool-pin-store.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -29,6 +30,8 @@ export interface RedisStoreOptions {
   audit?: AuditLogOptions;
   /** Live values per one-time value store (default ONE_TIME_VALUE_CAPACITY). */
   oneTimeValueCapacity?: number;
+  /** Tools pinned per server at most (default TOOL_PIN_CAPACITY). */
+  toolPinCapacity?: number;
 }
 
 /** Shared stores for several instances. Keys are prefixed here, not by ioredis, so every command (streams included) is covered. */
@@ -65,6 +68,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     ),
     audit,
     access: new RedisAccessStore(redis, clock, prefix),
+    toolPins: new RedisToolPinStore(redis, prefix, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
     events,
     ping: async () => {
       await guarded('ping', () => redis.ping());
