@@ -95,7 +95,17 @@ export class SessionRegistry {
 
   constructor(private readonly deps: BrokerDeps) {
     const modes = new Map(deps.config.servers.map((s) => [s.name, s.toolPinning]));
-    this.pinning = new ToolPinning({ store: deps.stores.toolPins, audit: deps.stores.audit, clock: deps.clock, logger: deps.logger, events: deps.events, mode: (server) => modes.get(server) ?? 'pin' });
+    this.pinning = new ToolPinning({
+      store: deps.stores.toolPins,
+      audit: deps.stores.audit,
+      clock: deps.clock,
+      logger: deps.logger,
+      events: deps.events,
+      mode: (server) => modes.get(server) ?? 'pin',
+      onPinsChanged: (server) => {
+        for (const session of this.sessions) session.toolPinsChanged(server);
+      },
+    });
     this.unsubscribe = [
       deps.events.onGrantEnded((event) => {
         for (const session of this.sessions) {

@@ -49,6 +49,8 @@ interface ToolPinningDeps {
   logger: Logger;
   events: Pick<AccessEvents, 'onToolChangeAccepted'>;
   mode: (server: string) => ToolPinningMode;
+  /** A server's pinned tools changed (a change was accepted): its live sessions may show a tool again. */
+  onPinsChanged: (server: string) => void;
 }
 
 /** Who saw a listing: named in the `mcp.tool.changed` event it causes. */
@@ -76,14 +78,12 @@ export class ToolPinning {
   private readonly changed = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<boolean>>();
   private readonly unsubscribe: () => void;
-  /** Live sessions, told when a server's pinned tools change (`notifications/tools/list_changed`). */
-  readonly watchers = new Set<(server: string) => void>();
 
   constructor(private readonly deps: ToolPinningDeps) {
     this.unsubscribe = deps.events.onToolChangeAccepted(({ server, tool, hash }) => {
       this.pins.set(pinKey(server, tool), hash);
       this.changed.clear();
-      for (const watcher of this.watchers) watcher(server);
+      deps.onPinsChanged(server);
     });
   }
 
@@ -144,12 +144,12 @@ export class ToolPinning {
     if (changedAt !== undefined && this.deps.clock.now() - changedAt < RECHECK_CHANGED_MS) return false;
     const running = this.inflight.get(flight);
     if (running) return running;
-    const asked = this.ask(server, tool, definition, viewer).finally(() => this.inflight.delete(flight));
+    const asked = this.ask(server, tool, definition, viewer, flight).finally(() => this.inflight.delete(flight));
     this.inflight.set(flight, asked);
     return asked;
   }
 
-  private async ask(server: string, tool: string, definition: ToolDefinitionSeen, viewer: Viewer): Promise<boolean> {
+  private async ask(server: string, tool: string, definition: ToolDefinitionSeen, viewer: Viewer, flight: string): Promise<boolean> {
     const now = this.deps.clock.now();
     try {
       const answer = await this.deps.store.check(server, tool, { ...definition, at: now });
@@ -163,7 +163,7 @@ export class ToolPinning {
       }
       this.pins.set(pinKey(server, tool), answer.pinnedHash);
       if (this.changed.size >= MAX_CHANGED) this.changed.delete(this.changed.keys().next().value!);
-      this.changed.set(`${pinKey(server, tool)}\u0000${definition.hash}`, now);
+      this.changed.set(flight, now);
       if (answer.recorded) await this.auditChange(server, tool, answer.pinnedHash, definition, viewer);
       return false;
     } catch (error) {

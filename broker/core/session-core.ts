@@ -139,7 +139,6 @@ export class SessionCore {
   /** Audits the session start (who from where, over which transport) and starts every upstream; client frames wait for it, in order. */
   async start(client: ClientEdge): Promise<void> {
     for (const leg of this.legs.values()) this.wire(leg);
-    this.deps.pinning?.watchers.add(this.pinsChanged);
     const servers = [...this.legs.keys()];
     this.ready = (async () => {
       await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), clientAddress: client.address ?? null, transport: client.transport } });
@@ -213,11 +212,11 @@ export class SessionCore {
   }
 
   /** A reviewer accepted a tool's new definition: a tool hidden from the client may be shown again. */
-  private readonly pinsChanged = (server: string): void => {
-    if (!this.legs.has(server) || this.deps.pinning?.mode(server) !== 'pin') return;
+  toolPinsChanged(server: string): void {
+    if (this.ended || !this.legs.has(server) || this.deps.pinning?.mode(server) !== 'pin') return;
     this.naming.listsChanged();
     this.notifyClient('notifications/tools/list_changed');
-  };
+  }
 
   /** A grant of this session ended elsewhere (revocation fan-out or the store said so). */
   grantEnded(grantId: string, why: GrantEnd): void {
@@ -252,7 +251,6 @@ export class SessionCore {
     if (this.ended) return;
     this.ended = true;
     this.expiry?.cancel();
-    this.deps.pinning?.watchers.delete(this.pinsChanged);
     const answer = pending ?? { code: INTERNAL_ERROR, reason: 'upstream_failed' as const };
     for (const id of this.calls.keys()) {
       this.channel.send(notCompleted(id, answer.code, answer.reason, reason));

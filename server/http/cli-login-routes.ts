@@ -6,6 +6,7 @@ import { CliLoginService } from '../identity/cli-login.js';
 import { confirmationCode } from '../identity/pkce.js';
 import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../log.js';
+import { samlLoginPath } from '../saml/sp-urls.js';
 import { html, sendPage } from './html-page.js';
 import { bearerChallenge } from './www-authenticate.js';
 import { requireOwnOrigin } from './same-origin.js';
@@ -43,7 +44,7 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
     const idp = chooseIdp(req.query.idp, deps.idpIds);
     if ('error' in idp) return void plain(res, 400, idp.error);
     const returnTo = `${CLI_FINISH_PATH}?${new URLSearchParams(paramsQuery(params))}`;
-    res.redirect(302, `/auth/saml/${encodeURIComponent(idp.id)}/login?returnTo=${encodeURIComponent(returnTo)}`);
+    res.redirect(302, samlLoginPath(idp.id, returnTo));
   });
 
   router.get(CLI_FINISH_PATH, async (req, res) => {
@@ -110,8 +111,8 @@ export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: str
 /** The browser's session principal, or a refusal page already sent (null). */
 async function signedInBrowser(req: Request, res: Response, deps: { authenticator: Authenticator; logger: Logger }): Promise<Principal | null> {
   try {
-    const credential = deps.authenticator.presented(req.headers);
-    if (credential?.kind === 'cookie') return await deps.authenticator.resolve(credential);
+    const principal = await deps.authenticator.browserPrincipal(req.headers);
+    if (principal) return principal;
     plain(res, 401, 'Not signed in: run `portcullis login` again.');
   } catch (error) {
     const failure = describeFailure(deps.logger, error);

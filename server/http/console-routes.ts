@@ -1,12 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import compression from 'compression';
 import express, { Router } from 'express';
 import type { Request, Response } from 'express';
 import { StoreUnavailableError, UnauthenticatedError } from '../errors.js';
 import type { Authenticator } from '../identity/authenticate.js';
+import { installationRoot } from '../installation.js';
 import type { Logger } from '../log.js';
 import { sendPage } from './html-page.js';
 import { safeReturnTo } from './return-to.js';
@@ -74,8 +73,7 @@ export function consoleRoutes(deps: { authenticator: Authenticator; identityProv
 /** Whether the browser's session cookie names a live sign-in; undefined when a refusal page went out. */
 async function browserSignedIn(deps: { authenticator: Authenticator; logger: Logger }, req: Request, res: Response): Promise<boolean | undefined> {
   try {
-    const credential = deps.authenticator.presented(req.headers);
-    return credential?.kind === 'cookie' && (await deps.authenticator.resolve(credential)) !== null;
+    return (await deps.authenticator.browserPrincipal(req.headers)) !== null;
   } catch (error) {
     // An expired or unknown session is a signed-out browser.
     if (error instanceof UnauthenticatedError) return false;
@@ -91,8 +89,7 @@ async function browserSignedIn(deps: { authenticator: Authenticator; logger: Log
 
 /** dist/console of this installation, whether running from source or from dist/. */
 function builtConsoleDir(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'console');
-  }
-  throw new Error('cannot find the installation root (package.json) above the console routes');
+  const root = installationRoot();
+  if (root === null) throw new Error('cannot find the installation root (bin/portcullis.js) above the console routes');
+  return join(root, 'dist', 'console');
 }

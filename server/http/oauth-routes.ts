@@ -13,7 +13,8 @@ import type { McpResources } from '../oauth/resources.js';
 import type { OAuthTokens } from '../oauth/tokens.js';
 import { html, sendPage } from './html-page.js';
 import { requireOwnOrigin } from './same-origin.js';
-import { samlLoginPath, sendSignInPage } from './sign-in-page.js';
+import { samlLoginPath } from '../saml/sp-urls.js';
+import { sendSignInPage } from './sign-in-page.js';
 import type { SignInChoice } from './sign-in-page.js';
 
 const AUTHORIZE_FIELDS = ['response_type', 'client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method', 'scope', 'resource'] as const;
@@ -159,8 +160,7 @@ async function parseOrAnswer(deps: OAuthRouteDeps, res: Response, params: Record
 
 async function browserPrincipal(deps: OAuthRouteDeps, req: Request): Promise<Principal | null> {
   try {
-    const credential = deps.authenticator.presented(req.headers);
-    return credential?.kind === 'cookie' ? await deps.authenticator.resolve(credential) : null;
+    return await deps.authenticator.browserPrincipal(req.headers);
   } catch {
     return null;
   }

@@ -1,15 +1,11 @@
 import type { Response } from 'express';
+import { samlLoginPath } from '../saml/sp-urls.js';
 import { html, sendPage } from './html-page.js';
 
 /** An identity provider as a sign-in page offers it. */
 export interface SignInChoice {
   id: string;
   displayName: string;
-}
-
-/** The SAML sign-in start for an IdP, coming back to `returnTo` (a same-origin path). */
-export function samlLoginPath(idp: string, returnTo: string): string {
-  return `/auth/saml/${encodeURIComponent(idp)}/login?returnTo=${encodeURIComponent(returnTo)}`;
 }
 
 /** "Sign in with …", one link per configured IdP, each returning to `returnTo` once signed in. */

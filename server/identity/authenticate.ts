@@ -45,6 +45,16 @@ export class Authenticator {
     return credential.kind === 'token' ? this.deps.tokens.isLive(credential.id) : this.deps.sessions.isLive(credential.id);
   }
 
+  /**
+   * The signed-in person behind a browser page request: its session cookie only (a page is
+   * never opened with a bearer header), null when it carries none. Throws as `resolve` does
+   * for an ended session, a foreign Origin or a store that cannot answer.
+   */
+  async browserPrincipal(headers: IncomingHttpHeaders): Promise<Principal | null> {
+    const credential = this.presented(headers);
+    return credential?.kind === 'cookie' ? this.resolve(credential) : null;
+  }
+
   /** The principal behind a presented credential; null when none was presented. */
   async resolve(credential: PresentedCredential): Promise<Principal | null> {
     if (credential === null) return null;

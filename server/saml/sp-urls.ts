@@ -9,3 +9,8 @@ export function spUrls(publicUrl: string, idpId: string): SpUrls {
   const base = `${publicUrl.replace(/\/+$/, '')}/auth/saml/${encodeURIComponent(idpId)}`;
   return { login: `${base}/login`, acs: `${base}/acs`, metadata: `${base}/metadata` };
 }
+
+/** The sign-in start for an IdP as a same-origin path, coming back to `returnTo` (a same-origin path). */
+export function samlLoginPath(idpId: string, returnTo: string): string {
+  return `/auth/saml/${encodeURIComponent(idpId)}/login?returnTo=${encodeURIComponent(returnTo)}`;
+}

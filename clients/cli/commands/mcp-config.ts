@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve, sep } from 'node:path';
 import { Command, Option } from 'commander';
 import { endpointUrl, urlEntry } from '../../../broker/client-entries.js';
 import type { McpClientKind } from '../../../broker/client-entries.js';
+import { entryPointPath } from '../../../server/installation.js';
 import { CliError } from '../cli-error.js';
 
 type Transport = 'http' | 'stdio';
@@ -82,9 +82,7 @@ function launcher(options: McpConfigOptions): [string, ...string[]] {
 
 /** bin/portcullis.js of the installation this module belongs to (from source or from dist/). */
 function entryPoint(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
-    const candidate = join(dir, 'bin', 'portcullis.js');
-    if (existsSync(candidate)) return candidate;
-  }
-  throw new CliError('NO_ENTRY_POINT', 'cannot find bin/portcullis.js of this installation: give --command and --arg');
+  const path = entryPointPath();
+  if (path === null) throw new CliError('NO_ENTRY_POINT', 'cannot find bin/portcullis.js of this installation: give --command and --arg');
+  return path;
 }
