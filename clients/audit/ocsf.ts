@@ -47,6 +47,13 @@ const API_ACTIVITY_ID: Record<string, number> = {
   'mcp.server_request': 99,
   'mcp.tool.changed': 3,
   'mcp.tool.accepted': 3,
+  'mcp.response': 99,
+  'mcp.session.refused': 99,
+  'anomaly.detected': 1,
+  'anomaly.response': 99,
+  'anomaly.acknowledged': 3,
+  'anomaly.suppressed': 1,
+  'anomaly.unsuppressed': 4,
   'audit.checkpoint': 99,
 };
 

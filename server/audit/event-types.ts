@@ -26,6 +26,13 @@ export const AUDIT_EVENT_TYPES = [
   'mcp.server_request',
   'mcp.tool.changed',
   'mcp.tool.accepted',
+  'mcp.response',
+  'mcp.session.refused',
+  'anomaly.detected',
+  'anomaly.response',
+  'anomaly.acknowledged',
+  'anomaly.suppressed',
+  'anomaly.unsuppressed',
   'audit.checkpoint',
 ] as const;
 

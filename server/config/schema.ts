@@ -3,6 +3,7 @@ import { argumentSchemaProblem } from '../access/argument-rules.js';
 import { isToolName } from '../access/tool-patterns.js';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { RULE_IDS } from '../detection/types.js';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from '../audit/checkpoints.js';
 import { ed25519Key } from '../audit/seal.js';
@@ -454,6 +455,109 @@ const loggingSection = z
   })
   .default({ level: 'info' });
 
+const severity = z.enum(['low', 'medium', 'high', 'critical'], { error: 'expected one of low, medium, high, critical' });
+/** Every rule has these; its own thresholds beside them. */
+const ruleBase = (defaultSeverity: 'low' | 'medium' | 'high') => ({ enabled: z.boolean().default(true), severity: severity.default(defaultSeverity) });
+const ratio = (max: number) => numeric(z.number().positive().max(max));
+
+/**
+ * Outlier detection (issue 17). Defaults are what `npm run bench -- --only=detection`
+ * measured precision and recall at; every threshold is per rule.
+ */
+const DETECTION_RULE_DEFAULTS = {
+  // First use of a tool or server by this user (after their warm-up).
+  first_use_by_user: { enabled: true, severity: 'low' as const },
+  // First use of a tool or server by anyone in the role the grant was issued under.
+  first_use_by_role: { enabled: true, severity: 'medium' as const },
+  // Calls in a window against the user's own median (and MAD) for that hour of week.
+  rate_spike: { enabled: true, severity: 'medium' as const, windowMinutes: 10, minCalls: 40, factor: 4, madMultiplier: 6, minWeeks: 2 },
+  // Refused calls, tokens and connections by one user in a window.
+  probing: { enabled: true, severity: 'high' as const, windowSeconds: 300, minDenials: 10 },
+  // Distinct tools, servers or argument values of one tool in a window.
+  breadth: { enabled: true, severity: 'medium' as const, windowSeconds: 600, distinctTools: 12, distinctServers: 5, distinctArguments: 60 },
+  // Activity in an hour of week this user has (almost) never been active in.
+  off_hours: { enabled: true, severity: 'low' as const, minHistoryDays: 14, maxShare: 0.002, minCallsInStretch: 5 },
+  // Params or results far larger than this tool's usual (a robust baseline of its sizes).
+  large_payload: { enabled: true, severity: 'medium' as const, factor: 8, minBytes: 32768, minSamples: 30, resultFloorBytes: 16384 },
+  // An MCP client name this user has never connected with.
+  new_client: { enabled: true, severity: 'low' as const },
+};
+const D = DETECTION_RULE_DEFAULTS;
+const detectionRules = z
+  .strictObject({
+    first_use_by_user: z.strictObject(ruleBase('low')).default(D.first_use_by_user),
+    first_use_by_role: z.strictObject(ruleBase('medium')).default(D.first_use_by_role),
+    rate_spike: z
+      .strictObject({
+        ...ruleBase('medium'),
+        windowMinutes: positiveInt(60).default(D.rate_spike.windowMinutes),
+        minCalls: positiveInt().default(D.rate_spike.minCalls),
+        factor: ratio(1000).default(D.rate_spike.factor),
+        madMultiplier: ratio(1000).default(D.rate_spike.madMultiplier),
+        minWeeks: positiveInt(52).default(D.rate_spike.minWeeks),
+      })
+      .default(D.rate_spike),
+    probing: z
+      .strictObject({ ...ruleBase('high'), windowSeconds: positiveInt(86400).default(D.probing.windowSeconds), minDenials: positiveInt(100_000).default(D.probing.minDenials) })
+      .default(D.probing),
+    breadth: z
+      .strictObject({
+        ...ruleBase('medium'),
+        windowSeconds: positiveInt(86400).default(D.breadth.windowSeconds),
+        distinctTools: positiveInt(1000).default(D.breadth.distinctTools),
+        distinctServers: positiveInt(1000).default(D.breadth.distinctServers),
+        distinctArguments: positiveInt(1000).default(D.breadth.distinctArguments),
+      })
+      .default(D.breadth),
+    off_hours: z
+      .strictObject({
+        ...ruleBase('low'),
+        minHistoryDays: positiveInt(365).default(D.off_hours.minHistoryDays),
+        maxShare: ratio(1).default(D.off_hours.maxShare),
+        minCallsInStretch: positiveInt(1000).default(D.off_hours.minCallsInStretch),
+      })
+      .default(D.off_hours),
+    large_payload: z
+      .strictObject({
+        ...ruleBase('medium'),
+        factor: ratio(1_000_000).default(D.large_payload.factor),
+        minBytes: positiveInt().default(D.large_payload.minBytes),
+        minSamples: positiveInt(100_000).default(D.large_payload.minSamples),
+        resultFloorBytes: positiveInt().default(D.large_payload.resultFloorBytes),
+      })
+      .default(D.large_payload),
+    new_client: z.strictObject(ruleBase('low')).default(D.new_client),
+  })
+  .default(DETECTION_RULE_DEFAULTS);
+
+const detectionResponse = z.strictObject({
+  // A rule id, or "*" for every rule.
+  rule: z.enum(['*', ...RULE_IDS], { error: `expected a rule id (${RULE_IDS.join(', ')}) or "*"` }),
+  // The response applies to detections of this severity or above.
+  minSeverity: severity.default('low'),
+  action: z.enum(['record', 'suspend_session', 'revoke_grant'], { error: 'expected one of record, suspend_session, revoke_grant' }),
+});
+
+const DETECTION_DEFAULTS = { enabled: true, warmupDays: 7, warmupEvents: 50, stateTtlDays: 56, maxEntities: 100_000, keepAnomalies: 10_000, rules: DETECTION_RULE_DEFAULTS, responses: [] };
+const detectionSection = z
+  .strictObject({
+    // On by default, recording only: a new install raises alerts without cutting anyone off.
+    enabled: z.boolean().default(DETECTION_DEFAULTS.enabled),
+    // A user is judged only after this long and this many observations (their baseline first).
+    warmupDays: positiveInt(365).default(DETECTION_DEFAULTS.warmupDays),
+    warmupEvents: positiveInt(1_000_000).default(DETECTION_DEFAULTS.warmupEvents),
+    // Learned state of an entity not seen for this long is dropped.
+    stateTtlDays: positiveInt(3650).default(DETECTION_DEFAULTS.stateTtlDays),
+    // Entities (users, tools, roles) with learned state at most; the least recently seen go first.
+    maxEntities: positiveInt(10_000_000).default(DETECTION_DEFAULTS.maxEntities),
+    // Anomalies kept for the API and console (the audit log keeps every one).
+    keepAnomalies: positiveInt(1_000_000).default(DETECTION_DEFAULTS.keepAnomalies),
+    rules: detectionRules,
+    // Absent: record only. The first response whose rule and severity match applies.
+    responses: z.array(detectionResponse).max(50).default([]),
+  })
+  .default(DETECTION_DEFAULTS);
+
 /** Only this machine can reach these: where a development IdP may run. */
 function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '');
@@ -486,6 +590,7 @@ export const configSchema = z
     rateLimits: rateLimitsSection,
     logging: loggingSection,
     oauth: oauthSection,
+    detection: detectionSection,
   })
   .superRefine((config, ctx) => {
     const unique = (items: { value: string; path: (string | number)[] }[], what: string) => {

@@ -7,6 +7,7 @@
  */
 import type { AccessRequestRecord, GrantRecord } from '../access/types.js';
 import type { AuditLog } from '../audit/types.js';
+import type { AnomalyRecord, AnomalyStatus, EntityState, Suppression } from '../detection/types.js';
 import type { AccessTokenRecord, AuthorizationCodeRecord, ConsentRecord, OAuthClientRecord, RefreshTokenRecord, TokenFamilyRecord } from '../oauth/types.js';
 
 export interface UserIdentity {
@@ -182,6 +183,53 @@ export interface ToolPinStore {
   changes(server?: string): Promise<ToolChangeRecord[]>;
   /** Re-pins the tool to the pending definition with this hash; the change accepted, or null when no such change is pending. */
   accept(server: string, tool: string, hash: string): Promise<ToolChangeRecord | null>;
+}
+
+/** The detector's lease as the store holds it: who evaluates, and where in the audit log they got to. */
+export interface DetectorClaim {
+  /** Cursor of the last audit event whose evaluation was committed; null before the first commit. */
+  cursor: string | null;
+}
+
+/**
+ * The outlier detector's durable state (server/detection/detector.ts): one lease (exactly
+ * one instance evaluates), the cursor it has committed, and per-entity learned state.
+ * Every write is fenced by the lease: an instance that lost it (paused past its expiry,
+ * then woken) writes nothing, so a hand-over never mixes two evaluators' state.
+ */
+export interface DetectorStateStore {
+  /**
+   * Takes the lease for `holder` until `expiresAt`, or renews it, unless another holder's
+   * lease is live at `now`; the committed cursor when held, null when another holds it.
+   */
+  claim(holder: string, now: number, expiresAt: number): Promise<DetectorClaim | null>;
+  /** Gives the lease up (a clean shutdown: the next instance need not wait for it to lapse). */
+  release(holder: string): Promise<void>;
+  /** Entity states by key; unknown or expired keys are absent from the map. */
+  load(keys: readonly string[]): Promise<Map<string, EntityState>>;
+  /**
+   * Atomically, and only while `holder` holds the lease: writes the entities (each kept
+   * until its expiresAt) and the cursor. Entities beyond `maxEntities` go least recently
+   * seen first. False when the lease was lost: nothing was written.
+   */
+  commit(holder: string, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean>;
+}
+
+/** Anomalies for the API and console (the newest `keep`), and suppressions. */
+export interface AnomalyStore {
+  /** Stores a new anomaly, dropping the oldest beyond `keep`; false when one with its id exists. */
+  create(record: AnomalyRecord, keep: number): Promise<boolean>;
+  get(id: string): Promise<AnomalyRecord | null>;
+  /** Saves `next` only if the stored version is `next.version - 1`; false on conflict. */
+  update(next: AnomalyRecord): Promise<boolean>;
+  /** Newest first, after the cursor. */
+  list(options: { user?: string; status?: AnomalyStatus; after?: string; limit: number }): Promise<Listed<AnomalyRecord>[]>;
+  /** Throws StoreFullError beyond a fixed capacity of live suppressions. */
+  suppress(suppression: Suppression): Promise<void>;
+  /** Live suppressions at `now`, soonest to expire first. */
+  suppressions(now: number): Promise<Suppression[]>;
+  /** Removes a suppression; the removed one, or null when it was not live. */
+  unsuppress(id: string): Promise<Suppression | null>;
 }
 
 /** A budget of `points` per key, refilled every `durationSeconds` (a fixed window). */
