@@ -157,3 +157,25 @@ export interface DetectionRule {
 }
 
 export type DetectionConfig = PortcullisConfig['detection'];
+
+/** What a previous evaluator already did for a detection, as the detector's recovery scan read it back from the log. */
+export interface RaisedBefore {
+  /** Cursor of its `anomaly.detected` event, when one was appended. */
+  detectedEventId: string | null;
+  /** Whether its `anomaly.response` was appended. */
+  responded: boolean;
+}
+
+/**
+ * Where the detector hands its detections (anomalies.ts): each is raised exactly once
+ * across instances and restarts, in log order.
+ */
+export interface AnomalyRaiser {
+  /** Whether a live suppression silences this user and rule now. */
+  isSuppressed(user: string, rule: RuleId): Promise<boolean>;
+  /**
+   * Appends `anomaly.detected`, stores the anomaly record and applies the configured
+   * response (each audited as `anomaly.response`), skipping what `before` says was done.
+   */
+  raise(detection: Detection, before: RaisedBefore): Promise<void>;
+}
