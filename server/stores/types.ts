@@ -329,6 +329,8 @@ export interface Stores {
   audit: AuditLog;
   access: AccessStore;
   toolPins: ToolPinStore;
+  /** The outlier detector's lease, cursor and learned state (server/detection/detector.ts). */
+  detector: DetectorStateStore;
   events: EventBus;
   /** Resolves when the backing store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;

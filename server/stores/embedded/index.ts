@@ -10,6 +10,7 @@ import { EmbeddedAccessStore } from './access-store.js';
 import { FileAuditLog } from './file-audit-log.js';
 import { StateJournal } from './state-journal.js';
 import { EmbeddedToolPinStore } from './tool-pin-store.js';
+import { DETECTOR_COLLECTIONS, EmbeddedDetectorStateStore } from './detector-state-store.js';
 import { EmbeddedLeaseStore } from './lease-store.js';
 import { embeddedOAuthStores, OAUTH_COLLECTIONS } from './oauth-stores.js';
 import {
@@ -20,7 +21,7 @@ import {
 } from './identity-stores.js';
 
 /** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
-const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', ...OAUTH_COLLECTIONS];
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', ...DETECTOR_COLLECTIONS, ...OAUTH_COLLECTIONS];
 
 /**
  * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
@@ -48,6 +49,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     audit,
     access: new EmbeddedAccessStore(journal),
     toolPins: new EmbeddedToolPinStore(journal, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
+    detector: new EmbeddedDetectorStateStore(journal, options.clock),
     events: new EventTarget(),
     ping: async () => {
       audit.ping();

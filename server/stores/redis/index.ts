@@ -19,6 +19,7 @@ import { StreamAuditLog } from './stream-audit-log.js';
 import { RedisAccessStore } from './access-store.js';
 import { RedisEventBus } from './event-bus.js';
 import { RedisToolPinStore } from './tool-pin-store.js';
+import { RedisDetectorStateStore } from './detector-state-store.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -69,6 +70,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     audit,
     access: new RedisAccessStore(redis, clock, prefix),
     toolPins: new RedisToolPinStore(redis, prefix, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
+    detector: new RedisDetectorStateStore(redis, clock, prefix),
     events,
     ping: async () => {
       await guarded('ping', () => redis.ping());
