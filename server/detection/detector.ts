@@ -21,7 +21,12 @@ export interface DetectorTiming {
   renewIntervalMs: number;
   /** How long a lease lives unrenewed: a dead holder's successor waits this long at most. Three renewals or more. */
   leaseTtlMs: number;
-  /** Commit the cursor and changed state at least this often while events come in… */
+  /**
+   * Commit the cursor and changed state at least this often while events come in… Each
+   * commit serialises every entity changed since the last (a user's state is a few KB with
+   * the shipped rules): the longer the interval, the more events share that cost. A crash
+   * costs only a replay of what followed the last commit (judged alike).
+   */
   commitIntervalMs: number;
   /** …and after this many events. */
   commitEvery: number;
@@ -31,7 +36,7 @@ export interface DetectorTiming {
   cachedEntities: number;
 }
 
-export const DEFAULT_DETECTOR_TIMING: DetectorTiming = { renewIntervalMs: 2_000, leaseTtlMs: 10_000, commitIntervalMs: 250, commitEvery: 1_000, retryMs: 500, cachedEntities: 20_000 };
+export const DEFAULT_DETECTOR_TIMING: DetectorTiming = { renewIntervalMs: 2_000, leaseTtlMs: 10_000, commitIntervalMs: 1_000, commitEvery: 1_000, retryMs: 500, cachedEntities: 20_000 };
 
 export interface DetectorOptions {
   config: PortcullisConfig;

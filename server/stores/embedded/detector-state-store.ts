@@ -20,6 +20,15 @@ interface LeaseRecord {
 const LEASE = 'lease';
 
 /**
+ * An entity's state as JSON text (a commit writes hundreds of states: a string goes into the
+ * journal without a structured clone of each), with its lastSeen beside it for eviction.
+ */
+interface StoredEntity {
+  lastSeen: number;
+  state: string;
+}
+
+/**
  * The detector's state in the journal: one lease record (holder, expiry, committed cursor)
  * and the entity states, each decision taken in the journal's turn, so a commit checks the
  * lease and writes in one step. Single instance, but the lease still fences: a detector
@@ -27,7 +36,7 @@ const LEASE = 'lease';
  */
 export class EmbeddedDetectorStateStore implements DetectorStateStore {
   private readonly lease: PersistedMap<LeaseRecord>;
-  private readonly entities: PersistedMap<EntityState>;
+  private readonly entities: PersistedMap<StoredEntity>;
 
   constructor(
     private readonly journal: StateJournal,
@@ -56,8 +65,8 @@ export class EmbeddedDetectorStateStore implements DetectorStateStore {
   async load(keys: readonly string[]): Promise<Map<string, EntityState>> {
     const found = new Map<string, EntityState>();
     for (const key of keys) {
-      const state = this.entities.get(key);
-      if (state !== undefined) found.set(key, structuredClone(state));
+      const stored = this.entities.get(key);
+      if (stored !== undefined) found.set(key, JSON.parse(stored.state) as EntityState);
     }
     return found;
   }
@@ -72,7 +81,7 @@ export class EmbeddedDetectorStateStore implements DetectorStateStore {
       for (const [key, { state, expiresAt }] of entities) {
         if (expiresAt <= now) continue;
         if (this.entities.get(key) === undefined) added++;
-        ops.push(this.entities.setOp(key, state, expiresAt));
+        ops.push(this.entities.setOp(key, { lastSeen: state.lastSeen, state: JSON.stringify(state) }, expiresAt));
       }
       // The size counts expired entries the sweep has not reached: a cheap test first, the exact count only past it.
       if (this.entities.size + added > maxEntities) {
