@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditEvent, AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
+import { InvalidCursorError } from '../errors.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { AccessStore, DetectorClaim, DetectorStateStore } from '../stores/types.js';
@@ -93,6 +94,8 @@ class StreamingDetector {
   readonly evaluator: Evaluator;
   /** The lease is ours until then, as far as this instance knows (its last successful claim). */
   private leaseUntil = 0;
+  /** The committed cursor is gone from the log (retention trimmed past it): go on from the oldest retained event. */
+  private fromStart = false;
 
   constructor(readonly options: DetectorOptions) {
     this.timing = { ...DEFAULT_DETECTOR_TIMING, ...options.timing };
@@ -111,13 +114,20 @@ class StreamingDetector {
           await this.pause(this.timing.renewIntervalMs);
           continue;
         }
-        if ((await term.hold(claim.cursor)) === 'lost') this.options.logger.warn('outlier detector: lease lost (another instance evaluates now); discarded what was not committed');
+        if ((await term.hold(this.fromStart ? null : claim.cursor)) === 'lost') this.options.logger.warn('outlier detector: lease lost (another instance evaluates now); discarded what was not committed');
         failures = 0;
       } catch (error) {
+        if (error instanceof InvalidCursorError && !this.fromStart) {
+          this.fromStart = true;
+          this.options.logger.error({ err: error }, 'outlier detector: its committed cursor is no longer in the audit log (trimmed by retention while no instance evaluated); going on from the oldest retained event, the trimmed ones unjudged');
+          continue;
+        }
         failures = term.committed ? 1 : failures + 1;
         const waitMs = Math.min(this.timing.retryMs * 2 ** (failures - 1), MAX_BACKOFF_MS);
         this.options.logger.warn({ err: error, retryInMs: waitMs }, 'outlier detector: store unavailable; resuming from the last committed cursor');
         await this.pause(waitMs);
+      } finally {
+        if (term.committed) this.fromStart = false;
       }
     }
   }

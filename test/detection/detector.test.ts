@@ -9,6 +9,7 @@ import { startDetector } from '../../server/detection/detector.js';
 import type { Detector, DetectorTiming } from '../../server/detection/detector.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores } from '../../server/stores/types.js';
+import { detectionId } from '../../server/detection/evaluator.js';
 import { appendCall, AuditingRaiser, EveryFifthCall, everyFifth, exactlyOnce, raisedInLog } from '../support/detection.js';
 import { captureLogs } from '../support/log-capture.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -134,6 +135,28 @@ describe('warm-up', () => {
     expect(await raisedInLog(stores.audit)).toEqual(exactlyOnce(everyFifth(alice)));
     const [bobState] = (await stores.detector.load([`user:${BOB}`])).values();
     expect(bobState).toMatchObject({ count: 10, slots: { breadth: { calls: 10 } } });
+  });
+});
+
+describe('a committed cursor that retention trimmed away', () => {
+  it('goes on from the oldest retained event with the state it had learned, instead of stalling', async () => {
+    const clock = new ManualClock();
+    const stores = await opened(createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-detector-')), clock, audit: { retention: true } }));
+    const calls = await warmUp(stores, clock);
+    let detector = start(stores, clock);
+    await moreCalls(stores, calls, 7);
+    await expect.poll(() => detector.stats.observations).toBe(7);
+    await detector.stop();
+    await moreCalls(stores, calls, 12);
+    await stores.audit.trim({ keep: 3 });
+
+    const logs = captureLogs({ level: 'warn' });
+    detector = start(stores, clock, {}, logs);
+    await expect.poll(() => detector.stats.observations).toBe(3);
+    await detector.stop();
+    expect(logs.lines.join('')).toContain('no longer in the audit log');
+    // Calls 8 and 9 went unjudged: the count learned from calls 1-7 reaches ten at call 12.
+    expect(await raisedInLog(stores.audit)).toEqual(exactlyOnce([detectionId('breadth', calls[11]!.id)]));
   });
 });
 
