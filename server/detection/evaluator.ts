@@ -17,8 +17,10 @@ export interface EvaluationStats {
   /** Observations the rules judged or learned from. */
   observations: number;
   /**
-   * Milliseconds spent in the synchronous part of evaluation (observing, updating state,
-   * running the rules): on one thread this is CPU time. Store round trips are not in it.
+   * Wall milliseconds spent in the synchronous part of evaluation (observing, updating
+   * state, running the rules), store round trips left out: CPU time on a machine with a
+   * core to spare, more on a loaded one (the waits for a core count too). Read with
+   * performance.now(), as process.cpuUsage() would cost a few µs per event itself.
    */
   evaluationMs: number;
 }
