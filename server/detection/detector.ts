@@ -165,6 +165,8 @@ class Term {
   private pending = 0;
   private busy = false;
   private committing: Promise<void> | null = null;
+  /** A renewal in flight: waited for before the release, or it would take the lease back after it. */
+  private renewing: Promise<void> | null = null;
 
   constructor(private readonly detector: StreamingDetector) {}
 
@@ -174,7 +176,9 @@ class Term {
     cache.clear();
     this.position = cursor;
     stats.holding = true;
-    const renewal = setInterval(() => void this.renew(), timing.renewIntervalMs);
+    const renewal = setInterval(() => {
+      this.renewing ??= this.renew().finally(() => (this.renewing = null));
+    }, timing.renewIntervalMs);
     const flush = setInterval(() => {
       if (!this.busy && this.committing === null && this.pending > 0) this.committing = this.commit().catch((error: unknown) => this.fail(error)).finally(() => (this.committing = null));
     }, timing.commitIntervalMs);
@@ -193,7 +197,7 @@ class Term {
     } finally {
       clearInterval(renewal);
       clearInterval(flush);
-      await this.committing;
+      await Promise.all([this.committing, this.renewing]);
       stats.holding = false;
     }
     if (this.failure !== null) throw this.failure;
