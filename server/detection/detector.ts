@@ -114,7 +114,7 @@ class StreamingDetector {
           await this.pause(this.timing.renewIntervalMs);
           continue;
         }
-        if ((await term.hold(this.fromStart ? null : claim.cursor)) === 'lost') this.options.logger.warn('outlier detector: lease lost (another instance evaluates now); discarded what was not committed');
+        if ((await term.hold(this.fromStart ? null : claim.cursor, claim.cursor)) === 'lost') this.options.logger.warn('outlier detector: lease lost (another instance evaluates now); discarded what was not committed');
         failures = 0;
       } catch (error) {
         if (error instanceof InvalidCursorError && !this.fromStart) {
@@ -163,6 +163,8 @@ class Term {
   /** The last evaluated event, and how many were evaluated since the last commit. */
   private position: string | null = null;
   private pending = 0;
+  /** The cursor the store holds as far as this term knows: its own last commit, or what it started from. */
+  private stored: string | null = null;
   private busy = false;
   private committing: Promise<void> | null = null;
   /** A renewal in flight: waited for before the release, or it would take the lease back after it. */
@@ -170,11 +172,13 @@ class Term {
 
   constructor(private readonly detector: StreamingDetector) {}
 
-  async hold(cursor: string | null): Promise<'stopped' | 'lost'> {
+  /** Evaluates after `cursor`; `stored` is the cursor the store holds (the same, unless the log lost it). */
+  async hold(cursor: string | null, stored: string | null): Promise<'stopped' | 'lost'> {
     const { options, timing, cache, evaluator, stats, stopping } = this.detector;
     const signal = AbortSignal.any([stopping.signal, this.ended.signal]);
     cache.clear();
     this.position = cursor;
+    this.stored = stored;
     stats.holding = true;
     const renewal = setInterval(() => {
       this.renewing ??= this.renew().finally(() => (this.renewing = null));
@@ -212,13 +216,24 @@ class Term {
   private async evaluate(event: AuditEvent, before: ReadonlyMap<string, RaisedBefore>, evaluator: Evaluator): Promise<boolean> {
     const detections = await evaluator.evaluate(event);
     for (const detection of detections) {
-      if (!this.detector.leaseLive()) {
+      if (!(await this.stillHeld())) {
         this.leaseLost();
         return false;
       }
       await this.raise(detection, before.get(detection.id));
     }
     return true;
+  }
+
+  /**
+   * Whether the lease is still ours before a raise. Past its local expiry (the clock jumped,
+   * or the process stalled past a renewal) it is claimed again: kept only when the store
+   * still holds this term's cursor, that is when no other instance committed meanwhile.
+   */
+  private async stillHeld(): Promise<boolean> {
+    if (this.detector.leaseLive()) return true;
+    const claim = await this.detector.claim();
+    return claim !== null && claim.cursor === this.stored;
   }
 
   private async raise(detection: Detection, before: RaisedBefore | undefined): Promise<void> {
@@ -238,6 +253,7 @@ class Term {
     for (const [key, state] of cache.dirty()) entities.set(key, { state, expiresAt: state.lastSeen + stateTtlDays * DAY_MS });
     if (!(await options.state.commit(this.detector.holder, this.position, entities, maxEntities))) return this.leaseLost();
     cache.committed();
+    this.stored = this.position;
     this.pending = 0;
     this.committed = true;
   }

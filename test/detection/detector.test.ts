@@ -138,6 +138,24 @@ describe('warm-up', () => {
   });
 });
 
+describe('a clock that jumps past the lease', () => {
+  it('keeps evaluating without a replay when no other instance took the lease meanwhile', async () => {
+    const clock = new ManualClock();
+    const stores = await opened(createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-detector-')), clock }));
+    const calls = await warmUp(stores, clock);
+    const detector = start(stores, clock, { renewIntervalMs: 60_000 });
+    await moreCalls(stores, calls, 4);
+    await expect.poll(() => detector.stats.observations).toBe(4);
+    clock.advance(10 * LEASE_TTL);
+    await moreCalls(stores, calls, 5);
+    await expect.poll(() => detectedCount(stores)).toBe(1);
+    await detector.stop();
+    // Each event read once: the term went on (a replay would read the calls again).
+    expect(detector.stats.observations).toBe(5);
+    expect(await raisedInLog(stores.audit)).toEqual(exactlyOnce(everyFifth(calls)));
+  });
+});
+
 describe('a committed cursor that retention trimmed away', () => {
   it('goes on from the oldest retained event with the state it had learned, instead of stalling', async () => {
     const clock = new ManualClock();
