@@ -225,13 +225,17 @@ class Term {
     return true;
   }
 
-  /**
-   * Whether the lease is still ours before a raise. Past its local expiry (the clock jumped,
-   * or the process stalled past a renewal) it is claimed again: kept only when the store
-   * still holds this term's cursor, that is when no other instance committed meanwhile.
-   */
+  /** Whether the lease is still ours before a raise: past its local expiry (the clock jumped, or the process stalled past a renewal) it is claimed again. */
   private async stillHeld(): Promise<boolean> {
-    if (this.detector.leaseLive()) return true;
+    return this.detector.leaseLive() || this.reclaimed();
+  }
+
+  /**
+   * Claims the lease again; true when it is ours with the store still at this term's cursor.
+   * Another instance that took it meanwhile either holds it still (refused), committed (another
+   * cursor), or evaluated nothing.
+   */
+  private async reclaimed(): Promise<boolean> {
     const claim = await this.detector.claim();
     return claim !== null && claim.cursor === this.stored;
   }
@@ -251,7 +255,9 @@ class Term {
     const { stateTtlDays, maxEntities } = options.config.detection;
     const entities = new Map<string, { state: EntityState; expiresAt: number }>();
     for (const [key, state] of cache.dirty()) entities.set(key, { state, expiresAt: state.lastSeen + stateTtlDays * DAY_MS });
-    if (!(await options.state.commit(this.detector.holder, this.position, entities, maxEntities))) return this.leaseLost();
+    const commit = () => options.state.commit(this.detector.holder, this.position!, entities, maxEntities);
+    // Refused after the lease lapsed by the clock alone (no one else committed): taken again, as before a raise.
+    if (!(await commit()) && !((await this.reclaimed()) && (await commit()))) return this.leaseLost();
     cache.committed();
     this.stored = this.position;
     this.pending = 0;

@@ -146,12 +146,18 @@ describe('a clock that jumps past the lease', () => {
     const detector = start(stores, clock, { renewIntervalMs: 60_000 });
     await moreCalls(stores, calls, 4);
     await expect.poll(() => detector.stats.observations).toBe(4);
+    // Before a raise (call 5), then before a commit (call 6).
     clock.advance(10 * LEASE_TTL);
     await moreCalls(stores, calls, 5);
     await expect.poll(() => detectedCount(stores)).toBe(1);
+    clock.advance(10 * LEASE_TTL);
+    await moreCalls(stores, calls, 6);
+    await expect.poll(async () => (await stores.detector.load([`user:${ALICE}`])).get(`user:${ALICE}`)?.count).toBe(6);
+    await moreCalls(stores, calls, 10);
+    await expect.poll(() => detectedCount(stores)).toBe(2);
     await detector.stop();
     // Each event read once: the term went on (a replay would read the calls again).
-    expect(detector.stats.observations).toBe(5);
+    expect(detector.stats.observations).toBe(10);
     expect(await raisedInLog(stores.audit)).toEqual(exactlyOnce(everyFifth(calls)));
   });
 });
