@@ -52,7 +52,7 @@ const SAMPLES: Record<AuditEventType, Pick<WireAuditEvent, 'outcome' | 'actor' |
       grantId: null,
     },
   },
-  'anomaly.response': { outcome: 'SUCCESS', actor: null, server: 'everything', tool: null, sessionId: 's-91d2…', data: { anomalyId: 'an_3c9e…', rule: 'probing', severity: 'high', user: 'alice@example.com', action: 'suspend_session', detail: '1 session closed (4403 anomaly)' } },
+  'anomaly.response': { outcome: 'SUCCESS', actor: null, server: 'everything', tool: null, sessionId: 's-91d2…', data: { anomalyId: 'an_3c9e…', rule: 'probing', severity: 'high', user: 'alice@example.com', action: 'suspend_session', detail: 'close of session s-91d2… (4403 anomaly) sent to every instance; grants kept' } },
   'anomaly.acknowledged': { outcome: 'SUCCESS', actor: 'carol@example.com', server: 'everything', tool: null, sessionId: null, data: { anomalyId: 'an_3c9e…', rule: 'probing', user: 'alice@example.com', note: 'pen test INC-77' } },
   'anomaly.suppressed': { outcome: 'SUCCESS', actor: 'carol@example.com', server: null, tool: null, sessionId: null, data: { suppressionId: 'sp_81f…', user: 'alice@example.com', rule: 'rate_spike', reason: 'migration this week', expiresAt: '2026-12-01T10:00:00.000Z' } },
   'anomaly.unsuppressed': { outcome: 'SUCCESS', actor: 'carol@example.com', server: null, tool: null, sessionId: null, data: { suppressionId: 'sp_81f…', user: 'alice@example.com', rule: 'rate_spike' } },
