@@ -23,7 +23,8 @@ const echo = (client: Client, message: string) => client.callTool({ name: 'echo'
 describe('mcp.response', () => {
   let fx: BrokerFixture;
   beforeAll(async () => {
-    fx = await startBroker();
+    // Test brokers run without detection unless asked.
+    fx = await startBroker({ overrides: { detection: { enabled: true } } });
     await fx.grant(['echo']);
   });
   afterAll(() => fx.close());
@@ -48,7 +49,7 @@ describe('mcp.response', () => {
 describe('mcp.response with the large-payload rule off', () => {
   let fx: BrokerFixture;
   beforeAll(async () => {
-    fx = await startBroker({ overrides: { detection: { rules: { large_payload: { enabled: false } } } } });
+    fx = await startBroker({ overrides: { detection: { enabled: true, rules: { large_payload: { enabled: false } } } } });
     await fx.grant(['echo']);
   });
   afterAll(() => fx.close());
