@@ -30,7 +30,7 @@ export function anomaliesCommand(): Command {
     .option('--rule <id>', 'only this rule (rate_spike, probing, ...)')
     .addOption(new Option('--severity <level>', 'only this severity or above').choices(['low', 'medium', 'high', 'critical']))
     .option('--limit <n>', 'at most this many, newest first', countOption, 50)
-    .option('--follow', 'after the list, print new anomalies as they are raised (until interrupted)')
+    .option('--follow', 'after the list (oldest first), print new anomalies as they are raised, until interrupted (one JSON object a line with --json)')
     // The list's --user is not suppress's (the program enables positional options too).
     .enablePositionalOptions()
     .action(listAnomalies);
