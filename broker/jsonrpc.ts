@@ -45,6 +45,7 @@ export type DenialReason =
   | 'argument_not_allowed'
   | 'rate_limited'
   | 'tool_definition_changed'
+  | 'anomaly'
   | 'grant_expired'
   | 'grant_revoked'
   | 'credential_revoked'

@@ -77,9 +77,10 @@ export function refuseCredentialInUrl(target: string): void {
 /**
  * Who may open an MCP session and what becomes of it, whatever the transport (WebSocket,
  * Streamable HTTP): admission (grants, the per-user cap, the instance caps), the live
- * sessions of this instance, and what ends them from outside: grant ends on every instance
- * through the access events, periodic re-validation against the store (pub/sub can drop
- * messages), the end of the credential that opened them, and shutdown.
+ * sessions of this instance, and what ends them from outside: grant ends and anomaly
+ * suspensions on every instance through the access events, periodic re-validation against
+ * the store (pub/sub can drop messages), the end of the credential that opened them, and
+ * shutdown.
  */
 export class SessionRegistry {
   private readonly sessions = new Set<SessionCore>();
@@ -110,6 +111,11 @@ export class SessionRegistry {
       deps.events.onGrantEnded((event) => {
         for (const session of this.sessions) {
           if (session.hasGrant(event.grantId)) session.grantEnded(event.grantId, event.status === 'REVOKED' ? 'grant_revoked' : 'grant_expired');
+        }
+      }),
+      deps.events.onSessionsSuspended(({ user, sessionId }) => {
+        for (const session of this.sessions) {
+          if (session.principal.user.email === user && (sessionId === null || session.id === sessionId)) void session.end(CLOSE.suspended, 'anomaly', { code: ACCESS_DENIED, reason: 'anomaly' });
         }
       }),
       deps.events.onRequestChanged((request) => {

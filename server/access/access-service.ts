@@ -243,19 +243,54 @@ export class AccessService {
 
   async revokeGrant(caller: Principal, id: string, reasonInput: string): Promise<GrantRecord> {
     const reason = boundedText(reasonInput, 'reason', true);
+    return this.revoke(id, reason, { actor: caller.user.email, data: {} }, (grant) => this.mayRevoke(caller, grant));
+  }
+
+  /**
+   * Revokes a grant as the system, for an anomaly's response (server/detection/responses.ts):
+   * no person asked, so the event's actor is null and its data names the anomaly. The grant
+   * must be requested and approved again. Throws GRANT_NOT_ACTIVE when it already ended.
+   */
+  revokeForAnomaly(id: string, anomaly: { id: string; rule: string }): Promise<GrantRecord> {
+    return this.revoke(id, `anomaly ${anomaly.id} (${anomaly.rule})`, { actor: null, data: { anomalyId: anomaly.id } }, () => true);
+  }
+
+  /**
+   * The active grants of the person with this email (on `server` unless null): what a
+   * response revokes when the detection names a person but no grant. The listing is newest
+   * first, so the walk stops at the first grant issued longer ago than any grant may last.
+   */
+  async activeGrantsOf(email: string, server: string | null): Promise<GrantRecord[]> {
+    const now = this.deps.clock.now();
+    const oldestLive = now - this.deps.config.approvals.maxDurationSeconds * 1000;
+    const found: GrantRecord[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const batch = await this.deps.store.listGrants({ after, limit: MAX_PAGE });
+      for (const { record } of batch) {
+        if (record.issuedAt < oldestLive) return found;
+        if (record.user.email === email && (server === null || record.server === server) && grantStatus(record, now) === 'ACTIVE') found.push(record);
+      }
+      if (batch.length < MAX_PAGE) return found;
+      after = batch.at(-1)!.cursor;
+    }
+  }
+
+  /** Revocation under the grant's lock, audited before it is written, then told to every instance. */
+  private async revoke(id: string, reason: string, by: { actor: string | null; data: Record<string, unknown> }, may: (grant: GrantRecord) => boolean): Promise<GrantRecord> {
     const revoked = await this.deps.store.withLock(`grant:${id}`, async () => {
       const grant = await this.deps.store.getGrant(id);
-      if (!grant || !this.mayRevoke(caller, grant)) throw new NotFoundError('grant');
+      if (!grant || !may(grant)) throw new NotFoundError('grant');
       const now = this.deps.clock.now();
       const status = grantStatus(grant, now);
       if (status !== 'ACTIVE') throw new AccessDeniedError('GRANT_NOT_ACTIVE', `the grant is already ${status.toLowerCase()}`);
-      const next: GrantRecord = { ...grant, revokedAt: now, revokedBy: caller.user.email, revokeReason: reason, version: grant.version + 1 };
+      const next: GrantRecord = { ...grant, revokedAt: now, revokedBy: by.actor, revokeReason: reason, version: grant.version + 1 };
       await this.deps.audit.append({
         type: 'grant.revoked',
         outcome: 'SUCCESS',
-        actor: caller.user.email,
+        actor: by.actor,
         server: grant.server,
-        data: { grantId: grant.id, requestId: grant.requestId, user: grant.user.email, reason },
+        data: { grantId: grant.id, requestId: grant.requestId, user: grant.user.email, reason, ...by.data },
       });
       if (!(await this.deps.store.updateGrant(next))) throw new AccessDeniedError('GRANT_NOT_ACTIVE', 'the grant changed meanwhile; reload it');
       return next;

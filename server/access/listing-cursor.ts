@@ -1,9 +1,11 @@
 import { InvalidCursorError } from '../errors.js';
 
-const CURSOR = /^\d{13}:[A-Za-z0-9-]{1,64}$/;
+/** Ids a listing can carry in its cursors: our own (UUIDs, `an_…` anomaly ids); anything else in a cursor was not issued here. */
+export const LISTING_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const CURSOR = new RegExp(`^\\d{13}:${LISTING_ID.source.slice(1)}`);
 
 /**
- * The sort key of requests and grants: creation time (fixed width) then id, so a plain
+ * The sort key of requests, grants and anomalies: creation time (fixed width) then id, so a plain
  * string order is creation order and a cursor names a position even after its record
  * is gone.
  */

@@ -478,7 +478,7 @@ const DETECTION_RULE_DEFAULTS = {
   // Activity in an hour of week this user has (almost) never been active in.
   off_hours: { enabled: true, severity: 'low' as const, minHistoryDays: 14, maxShare: 0.002, minCallsInStretch: 5 },
   // Params or results far larger than this tool's usual (a robust baseline of its sizes).
-  large_payload: { enabled: true, severity: 'medium' as const, factor: 8, minBytes: 32768, minSamples: 30, resultFloorBytes: 16384 },
+  large_payload: { enabled: true, severity: 'medium' as const, factor: 8, madMultiplier: 4, minBytes: 32768, minSamples: 30, resultFloorBytes: 16384 },
   // An MCP client name this user has never connected with.
   new_client: { enabled: true, severity: 'low' as const },
 };
@@ -498,7 +498,7 @@ const detectionRules = z
       })
       .default(D.rate_spike),
     probing: z
-      .strictObject({ ...ruleBase('high'), windowSeconds: positiveInt(86400).default(D.probing.windowSeconds), minDenials: positiveInt(100_000).default(D.probing.minDenials) })
+      .strictObject({ ...ruleBase('high'), windowSeconds: positiveInt(86400).default(D.probing.windowSeconds), minDenials: positiveInt(1000).default(D.probing.minDenials) })
       .default(D.probing),
     breadth: z
       .strictObject({
@@ -521,8 +521,10 @@ const detectionRules = z
       .strictObject({
         ...ruleBase('medium'),
         factor: ratio(1_000_000).default(D.large_payload.factor),
+        // In log size: past the tool's usual spread too, so a tool whose sizes vary widely is judged by its own spread.
+        madMultiplier: ratio(1000).default(D.large_payload.madMultiplier),
         minBytes: positiveInt().default(D.large_payload.minBytes),
-        minSamples: positiveInt(100_000).default(D.large_payload.minSamples),
+        minSamples: positiveInt(128).default(D.large_payload.minSamples),
         resultFloorBytes: positiveInt().default(D.large_payload.resultFloorBytes),
       })
       .default(D.large_payload),

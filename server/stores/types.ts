@@ -215,6 +215,13 @@ export interface DetectorStateStore {
   commit(holder: string, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean>;
 }
 
+/**
+ * Live suppressions at most: each silences one (user, rule), so real ones are few; the
+ * bound stops a script (or a careless loop) from growing a list every raise reads.
+ */
+export const SUPPRESSION_CAPACITY = 1_000;
+export const TOO_MANY_SUPPRESSIONS = `${SUPPRESSION_CAPACITY} suppressions are live: remove some, or let them expire, first`;
+
 /** Anomalies for the API and console (the newest `keep`), and suppressions. */
 export interface AnomalyStore {
   /** Stores a new anomaly, dropping the oldest beyond `keep`; false when one with its id exists. */
@@ -329,6 +336,8 @@ export interface Stores {
   audit: AuditLog;
   access: AccessStore;
   toolPins: ToolPinStore;
+  /** Anomalies raised by the outlier detector, and suppressions (server/detection). */
+  anomalies: AnomalyStore;
   events: EventBus;
   /** Resolves when the backing store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;

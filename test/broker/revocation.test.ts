@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../support/test-server.js';
-import type { BrokerFixture } from '../support/broker-fixture.js';
-import { brokerConfig, startBroker } from '../support/broker-fixture.js';
+import { brokerConfig, brokersPerTest, startBroker } from '../support/broker-fixture.js';
 import { describeWithRedis } from '../support/redis.js';
 import { postGraphQL, startInstancesOnRedis } from '../support/test-server.js';
 import { createTestIdp, signIn } from '../support/test-idp.js';
@@ -10,15 +9,7 @@ const REVOKE = 'mutation($id: ID!) { revokeGrant(id: $id, reason: "incident over
 const LONG_CALL = { name: 'trigger-long-running-operation', arguments: { duration: 10, steps: 2 } };
 
 describe('grant ends cut live sessions', () => {
-  const fixtures: BrokerFixture[] = [];
-  const broker = async () => {
-    const fx = await startBroker();
-    fixtures.push(fx);
-    return fx;
-  };
-  afterEach(async () => {
-    await Promise.all(fixtures.splice(0).map((f) => f.close()));
-  });
+  const broker = brokersPerTest();
 
   it('revocation closes the socket with 4403 and answers the in-flight call with an error', async () => {
     const fx = await broker();

@@ -2,6 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import WebSocket from 'ws';
+import { afterEach } from 'vitest';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import { systemClock } from '../../server/clock.js';
 import type { Stores } from '../../server/stores/types.js';
@@ -143,6 +144,19 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
     close: () => server.close(),
   };
   return fixture;
+}
+
+/** Starts brokers for the tests of the calling suite, each closed after its test. */
+export function brokersPerTest(): () => Promise<BrokerFixture> {
+  const fixtures: BrokerFixture[] = [];
+  afterEach(async () => {
+    await Promise.all(fixtures.splice(0).map((f) => f.close()));
+  });
+  return async () => {
+    const fx = await startBroker();
+    fixtures.push(fx);
+    return fx;
+  };
 }
 
 /** The HTTP status the broker answers an upgrade with (101 when it accepts). */

@@ -5,6 +5,7 @@ import { Empty, LoadError, Loading, StatusMessage } from '../ui/messages';
 import { useLiveRequests } from './live-access';
 import type { Request } from './live-access';
 import { ReviewCard } from './review-card';
+import { ToolChanges } from './tool-changes';
 
 /** Pending requests this viewer may review now; never their own (the API refuses it too). */
 export function useReviewQueue() {
@@ -18,8 +19,9 @@ export function ReviewPage() {
   const { items, loaded, error } = useReviewQueue();
   const [message, setMessage] = useState('');
   return (
-    <Page title="Review requests" intro="Requests waiting for your decision, newest first. New ones appear here as they are filed.">
+    <Page title="Review requests" intro="Requests waiting for your decision, newest first (new ones appear as they are filed), and tools whose server changed their definition.">
       <StatusMessage message={message} />
+      <ToolChanges onAccepted={setMessage} />
       {error ? (
         <LoadError error={error} what="the review queue" />
       ) : !loaded ? (

@@ -4,9 +4,10 @@ import type { AuditLogOptions } from '../../audit/types.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Clock } from '../../clock.js';
 import { FlexibleRateLimits } from '../flexible-rate-limits.js';
-import { ONE_TIME_VALUE_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
+import { ONE_TIME_VALUE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { EmbeddedAccessStore } from './access-store.js';
+import { EmbeddedAnomalyStore } from './anomaly-store.js';
 import { FileAuditLog } from './file-audit-log.js';
 import { StateJournal } from './state-journal.js';
 import { EmbeddedToolPinStore } from './tool-pin-store.js';
@@ -20,14 +21,14 @@ import {
 } from './identity-stores.js';
 
 /** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
-const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', ...OAUTH_COLLECTIONS];
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...OAUTH_COLLECTIONS];
 
 /**
  * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
  * audit log in `dataDir` too. Leases (this process's live connections) and rate-limit
  * counters stay in memory: after a restart there are no live connections to count.
  */
-export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor; audit?: AuditLogOptions; oneTimeValueCapacity?: number; toolPinCapacity?: number }): Promise<Stores> {
+export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor; audit?: AuditLogOptions; oneTimeValueCapacity?: number; toolPinCapacity?: number; suppressionCapacity?: number }): Promise<Stores> {
   // The audit log takes the data-dir lock: the journal is opened only under it.
   const audit = await FileAuditLog.open(options.dataDir, options.clock, options.redact ?? createRedactor(), options.audit ?? { retention: false });
   const journal = await StateJournal.open(options.dataDir, options.clock, STATE_COLLECTIONS).catch(async (error: unknown) => {
@@ -48,6 +49,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     audit,
     access: new EmbeddedAccessStore(journal),
     toolPins: new EmbeddedToolPinStore(journal, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
+    anomalies: new EmbeddedAnomalyStore(journal, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     events: new EventTarget(),
     ping: async () => {
       audit.ping();

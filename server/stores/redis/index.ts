@@ -4,7 +4,7 @@ import type { AuditLogOptions } from '../../audit/types.js';
 import type { Clock } from '../../clock.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { FlexibleRateLimits } from '../flexible-rate-limits.js';
-import { ONE_TIME_VALUE_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
+import { ONE_TIME_VALUE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
 import {
@@ -17,6 +17,7 @@ import { RedisLeaseStore } from './lease-store.js';
 import { redisOAuthStores } from './oauth-stores.js';
 import { StreamAuditLog } from './stream-audit-log.js';
 import { RedisAccessStore } from './access-store.js';
+import { RedisAnomalyStore } from './anomaly-store.js';
 import { RedisEventBus } from './event-bus.js';
 import { RedisToolPinStore } from './tool-pin-store.js';
 
@@ -32,6 +33,8 @@ export interface RedisStoreOptions {
   oneTimeValueCapacity?: number;
   /** Tools pinned per server at most (default TOOL_PIN_CAPACITY). */
   toolPinCapacity?: number;
+  /** Live anomaly suppressions at most (default SUPPRESSION_CAPACITY). */
+  suppressionCapacity?: number;
 }
 
 /** Shared stores for several instances. Keys are prefixed here, not by ioredis, so every command (streams included) is covered. */
@@ -69,6 +72,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     audit,
     access: new RedisAccessStore(redis, clock, prefix),
     toolPins: new RedisToolPinStore(redis, prefix, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
+    anomalies: new RedisAnomalyStore(redis, clock, prefix, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     events,
     ping: async () => {
       await guarded('ping', () => redis.ping());

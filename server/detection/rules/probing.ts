@@ -1,0 +1,57 @@
+import { MAX_FINDING_EVENTS } from '../types.js';
+import type { DenialKind, DetectionRule } from '../types.js';
+import { finding } from './finding.js';
+import { flagged, incidentLatch, ongoing } from './incident.js';
+import type { IncidentLatch } from './incident.js';
+import { eventRing, pushEvent, slotsAfter } from './recent-events.js';
+import type { EventRing } from './recent-events.js';
+import { slotOf } from './slot.js';
+import { windowText } from './time.js';
+
+/** The last denials, enough of them to count a window's worth, with the kind of each (same slot). */
+interface ProbingState {
+  denials: EventRing;
+  kind: DenialKind[];
+  latch: IncidentLatch;
+}
+
+function probingState(size: number): ProbingState {
+  return { denials: eventRing(size), kind: [], latch: incidentLatch() };
+}
+
+/**
+ * A burst of refusals (tools not granted, tokens and connections refused, arguments not
+ * allowed): someone trying what they may not. Rate-limit refusals do not count: a busy
+ * client retrying past its limit is throughput the limit already contains, not a search
+ * for access. A couple of `tool_not_granted` after a grant expired stay far below the count.
+ */
+export const probing: DetectionRule = {
+  id: 'probing',
+  evaluate(observation, context) {
+    if (observation.kind !== 'denial' || observation.denial === 'rate_limited') return null;
+    const { windowSeconds, minDenials } = context.config.rules.probing;
+    const windowMs = windowSeconds * 1000;
+    const size = Math.max(minDenials, MAX_FINDING_EVENTS);
+    const state = slotOf(context.user, 'probing', () => probingState(size));
+    // The ring was sized for another minDenials (the config changed): start it again.
+    if (state.denials.size !== size) Object.assign(state, probingState(size));
+    state.kind[pushEvent(state.denials, observation.at, observation.event.id)] = observation.denial ?? 'other';
+    if (!context.warm) return null;
+    const since = observation.at - windowMs;
+    const slots = slotsAfter(state.denials, since);
+    if (slots.length < minDenials || ongoing(state.latch, observation.at, windowMs)) return null;
+    flagged(state.latch, observation.at, windowMs);
+    const byKind: Partial<Record<DenialKind, number>> = {};
+    for (const slot of slots) byKind[state.kind[slot]!] = (byKind[state.kind[slot]!] ?? 0) + 1;
+    const kinds = Object.entries(byKind)
+      .map(([kind, n]) => `${kind} ×${n}`)
+      .join(', ');
+    return finding(context.config, 'probing', {
+      score: slots.length / minDenials,
+      summary: `${observation.user} was refused ${slots.length} times in ${windowText(windowSeconds)} (${kinds}); the threshold is ${minDenials}: someone may be probing for access`,
+      observed: { denials: slots.length, windowSeconds, byKind },
+      baseline: { threshold: minDenials },
+      eventIds: slots.slice(-MAX_FINDING_EVENTS).map((slot) => state.denials.id[slot]!),
+    });
+  },
+};

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { breadth } from '../../../server/detection/rules/breadth.js';
+import { DAY, HOUR, MONDAY, RuleDriver, runRoutine } from '../../support/rule-driver.js';
+
+const AFTER = MONDAY + 15 * DAY + 10 * HOUR;
+/** Everyday work: four tools on two servers, a couple of dozen different arguments an hour. */
+const everyday = (i: number) => ({ server: i % 5 === 0 ? 'jira' : 'github', tool: ['search_code', 'get_issue', 'list_pulls', 'get_file'][i % 4]!, argumentsDigest: `d${i % 24}` });
+
+function withHistory(): RuleDriver {
+  const driver = new RuleDriver([breadth]);
+  expect(runRoutine(driver, { start: MONDAY, days: 15, fromHour: 9, toHour: 17, perHour: 30, call: everyday })).toEqual([]);
+  return driver;
+}
+
+describe('breadth', () => {
+  it('flags an enumeration of many tools once, against the threshold', () => {
+    const driver = withHistory();
+    const found = Array.from({ length: 30 }, (_, i) => driver.feed({ at: AFTER + i * 10_000, server: `server-${i % 2}`, tool: `tool-${i}` })).flat();
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ rule: 'breadth', severity: 'medium', score: 1, observed: { windowSeconds: 600, distinctTools: 12 }, baseline: { distinctTools: 12 } });
+    expect(found[0]!.observed.tools).toHaveLength(12);
+    expect(found[0]!.summary).toBe(
+      'alice@example.com used 12 distinct tools (threshold 12) within 10 minutes: everyday work touches a few, this went through them one after another, as an agent enumerating its reach does',
+    );
+    expect(found[0]!.eventIds.at(-1)).toBe(driver.triggeredBy[0]);
+    expect(found[0]!.eventIds.length).toBeLessThanOrEqual(20);
+  });
+
+  it('flags a sweep over many servers', () => {
+    const driver = withHistory();
+    const [found] = Array.from({ length: 5 }, (_, i) => driver.feed({ at: AFTER + i * 10_000, server: `server-${i}`, tool: 'list' })).flat();
+    expect(found).toMatchObject({ observed: { distinctServers: 5, servers: ['server-0', 'server-1', 'server-2', 'server-3', 'server-4'] }, baseline: { distinctServers: 5 } });
+  });
+
+  it('flags a bulk export: one tool called with many different arguments', () => {
+    const driver = withHistory();
+    const found = Array.from({ length: 100 }, (_, i) => driver.feed({ at: AFTER + i * 5_000, server: 'crm', tool: 'get_customer', argumentsDigest: `customer-${i}` })).flat();
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ observed: { distinctArguments: 60, tool: 'crm/get_customer' }, baseline: { distinctArguments: 60 } });
+    expect(found[0]!.summary).toContain('record after record, as a bulk export does');
+  });
+
+  it('stays quiet on everyday work across a few tools, and during warm-up', () => {
+    expect(runRoutine(withHistory(), { start: MONDAY + 15 * DAY, days: 10, fromHour: 9, toHour: 17, perHour: 60, call: everyday })).toEqual([]);
+    const driver = new RuleDriver([breadth]);
+    expect(Array.from({ length: 30 }, (_, i) => driver.feed({ at: MONDAY + i * 10_000, server: `server-${i % 6}`, tool: `tool-${i}` })).flat()).toEqual([]);
+  });
+
+  it('flags again only after the sweep has stopped for a window', () => {
+    const driver = withHistory();
+    const sweep = (from: number) => Array.from({ length: 60 }, (_, i) => driver.feed({ at: from + i * 20_000, server: 'github', tool: `tool-${i}` })).flat();
+    expect(sweep(AFTER)).toHaveLength(1);
+    expect(sweep(AFTER + 2 * HOUR)).toHaveLength(1);
+  });
+
+  it('keeps a bounded state however wide the sweep', () => {
+    const driver = withHistory();
+    for (let i = 0; i < 20_000; i++) driver.feed({ at: AFTER + i * 1000, server: `server-${i % 97}`, tool: `tool-${i % 1009}`, argumentsDigest: `${i}`.padStart(64, 'f') });
+    expect(driver.slotBytes('user:alice@example.com', breadth)).toBeLessThan(48 * 1024);
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { firstUseByRole } from '../../../server/detection/rules/first-use-by-role.js';
+import { firstUseByUser } from '../../../server/detection/rules/first-use-by-user.js';
+import { DAY, HOUR, MONDAY, RuleDriver, runRoutine } from '../../support/rule-driver.js';
+
+const TOOLS = ['search_code', 'get_issue', 'list_pulls'];
+const habit = (i: number) => ({ server: 'github', tool: TOOLS[i % TOOLS.length]!, role: 'dev' });
+const AFTER = MONDAY + 15 * DAY + 10 * HOUR;
+
+describe('first_use_by_user', () => {
+  const withHistory = () => {
+    const driver = new RuleDriver([firstUseByUser]);
+    expect(runRoutine(driver, { start: MONDAY, days: 14, fromHour: 9, toHour: 17, perHour: 4, call: habit })).toEqual([]);
+    return driver;
+  };
+
+  it('flags the first call of a tool the person never used, against what they did use', () => {
+    const driver = withHistory();
+    const [found, ...more] = driver.feed({ at: AFTER, server: 'github', tool: 'delete_repo' });
+    expect(more).toEqual([]);
+    expect(found).toMatchObject({ rule: 'first_use_by_user', severity: 'low', observed: { what: 'tool', server: 'github', tool: 'delete_repo' }, baseline: { knownServers: 0, knownToolsOnServer: 3, historyDays: 15 } });
+    expect(found!.summary).toBe(
+      'alice@example.com used tool delete_repo on github for the first time, after 15 days in which they used 0 other servers and 3 other tools on github: a first use is often a new task, but it is also how a stolen session explores',
+    );
+    expect(driver.feed({ at: AFTER + 1000, server: 'github', tool: 'delete_repo' })).toEqual([]);
+  });
+
+  it('flags a first session on a server once, not once more for each tool then called on it', () => {
+    const driver = withHistory();
+    const [found] = driver.feed({ at: AFTER, kind: 'session', server: 'payroll', tool: null, method: null });
+    expect(found).toMatchObject({ observed: { what: 'server', server: 'payroll', tool: null }, baseline: { knownServers: 1 } });
+    for (const [i, tool] of ['list_employees', 'get_salary', 'export'].entries()) expect(driver.feed({ at: AFTER + (i + 1) * 60_000, server: 'payroll', tool })).toEqual([]);
+    // A day later, another tool there is a first use of its own.
+    expect(driver.feed({ at: AFTER + DAY, server: 'payroll', tool: 'delete_employee' })).toHaveLength(1);
+  });
+
+  it('stays quiet on tools already used, and during warm-up (a new team member tries everything)', () => {
+    const driver = new RuleDriver([firstUseByUser]);
+    for (let i = 0; i < 60; i++) expect(driver.feed({ at: MONDAY + i * HOUR, server: `server-${i % 6}`, tool: `tool-${i}` })).toEqual([]);
+    expect(runRoutine(withHistory(), { start: MONDAY + 14 * DAY, days: 7, fromHour: 9, toHour: 17, perHour: 4, call: habit })).toEqual([]);
+  });
+
+  it('keeps a bounded state however many tools pass', () => {
+    const driver = withHistory();
+    for (let i = 0; i < 3000; i++) driver.feed({ at: AFTER + i * 1000, server: `server-${i % 300}`, tool: `tool-number-${i}` });
+    expect(driver.slotBytes('user:alice@example.com', firstUseByUser)).toBeLessThan(32 * 1024);
+  });
+});
+
+describe('first_use_by_role', () => {
+  const withRoleHistory = () => {
+    const driver = new RuleDriver([firstUseByRole]);
+    for (const user of ['alice@example.com', 'bob@example.com']) expect(runRoutine(driver, { user, start: MONDAY, days: 10, fromHour: 9, toHour: 17, perHour: 2, call: habit })).toEqual([]);
+    return driver;
+  };
+
+  it('flags a tool nobody in the role used, even by a member still warming up', () => {
+    const driver = withRoleHistory();
+    const [found] = driver.feed({ user: 'carol@example.com', at: AFTER, server: 'github', tool: 'delete_repo', role: 'dev' });
+    expect(found).toMatchObject({ rule: 'first_use_by_role', severity: 'medium', observed: { what: 'tool', tool: 'delete_repo', role: 'dev' }, baseline: { knownToolsOnServer: 3 } });
+    expect(found!.summary).toContain('which nobody in role dev used in 15 days');
+    // Now the role has used it: another member's use is no news.
+    expect(driver.feed({ user: 'bob@example.com', at: AFTER + HOUR, server: 'github', tool: 'delete_repo', role: 'dev' })).toEqual([]);
+  });
+
+  it('stays quiet on what the role uses, and while the role itself is new', () => {
+    const driver = withRoleHistory();
+    expect(driver.feed({ user: 'carol@example.com', at: AFTER, server: 'github', tool: 'get_issue', role: 'dev' })).toEqual([]);
+    expect(driver.feed({ at: AFTER, server: 'github', tool: 'delete_repo', role: 'ops' })).toEqual([]);
+    expect(driver.feed({ at: AFTER + 2 * DAY, server: 'github', tool: 'drop_table', role: 'ops' })).toEqual([]);
+    expect(driver.feed({ at: AFTER, server: 'github', tool: 'delete_repo', role: null })).toEqual([]);
+  });
+});
