@@ -79,7 +79,8 @@ export function planWorkload(options: PlanOptions): Plan {
   const steadyExporter = people.find((p) => p.repertoire.some((t) => t.spec.name === 'export_table'));
   if (steadyExporter) labels.push({ name: 'a tool whose results are always large (daily table exports)', kind: 'lookalike', user: steadyExporter.email, rules: ['large_payload'], tolerated: [], from: period.start, to: end });
 
-  const incidents = injectIncidents(random, people, people.filter((p) => p !== newcomer && p !== farAway), period, historyDays, options.rounds);
+  // Not the lapsed person: until they ask again, an incident on that server would be refused, not detected.
+  const incidents = injectIncidents(random, people, people.filter((p) => p !== newcomer && p !== farAway && p !== lapsed), period, historyDays, options.rounds);
   actions.push(...incidents.actions);
   labels.push(...incidents.labels);
   // Stable: at one instant, a person's actions keep the order they were planned in.

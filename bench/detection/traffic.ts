@@ -67,10 +67,11 @@ export const call = (person: Persona, at: number, used: { server: string; spec: 
   client,
 });
 
-/** One agent task: a burst of calls a few seconds to a minute or two apart, on one or two servers. */
+/** One agent task: a burst of calls a few seconds to a minute or two apart, on one server or (a third of them) two. */
 function task(random: Random, person: Persona, at: number, client: ClientInfo): Action[] {
   const first = person.repertoire[random.weighted(person.repertoire.map((t) => t.weight))]!;
-  const tools = random.chance(0.3) ? person.repertoire : person.repertoire.filter((t) => t.server === first.server);
+  const servers = new Set([first.server, ...(random.chance(0.3) ? [random.pick(person.servers)] : [])]);
+  const tools = person.repertoire.filter((t) => servers.has(t.server));
   const actions: Action[] = [];
   let time = at;
   for (let n = 1 + random.poisson(person.callsPerTask - 1); n > 0; n--) {

@@ -7,7 +7,7 @@ import type { Scenario } from '../scenario.js';
 import { percentile } from '../stats.js';
 
 /** Three weeks of history and an evaluation week: every rule's baseline (rate spike's two weeks, off-hours' fourteen days) is there before the incidents. */
-const FULL: Omit<WorkloadOptions, 'progress'> = { seed: 17, people: 24, historyDays: 21, evalDays: 7, rounds: 3 };
+const FULL: Omit<WorkloadOptions, 'progress'> = { seed: 17, people: 30, historyDays: 21, evalDays: 7, rounds: 3 };
 /** The smallest run in which every rule can judge: two weeks and a day of history, one evaluation day. */
 const QUICK: Omit<WorkloadOptions, 'progress'> = { seed: 17, people: 8, historyDays: 15, evalDays: 1, rounds: 1 };
 
