@@ -50,7 +50,7 @@ export class AnomalyRecorder implements AnomalyRaiser {
 
   async raise(detection: Detection, before: RaisedBefore): Promise<void> {
     const auditEventId = before.detectedEventId ?? (await this.appendDetected(detection));
-    await this.store(detection, auditEventId);
+    await this.record(detection, auditEventId);
     const action = chooseResponse(this.deps.config.responses, detection);
     if (action === null || before.responded) return;
     let outcome: 'SUCCESS' | 'ERROR' = 'SUCCESS';
@@ -88,7 +88,7 @@ export class AnomalyRecorder implements AnomalyRaiser {
     return event.id;
   }
 
-  private async store(detection: Detection, auditEventId: string): Promise<void> {
+  private async record(detection: Detection, auditEventId: string): Promise<void> {
     const record: AnomalyRecord = { ...detection, status: 'open', auditEventId, responses: [], acknowledgedBy: null, acknowledgedAt: null, note: null, version: 1 };
     await this.deps.store.create(record, this.deps.config.keepAnomalies).catch((error: unknown) => this.deps.logger.error({ err: error, anomalyId: detection.id }, 'could not store an anomaly (it is in the audit log)'));
   }

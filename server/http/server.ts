@@ -24,6 +24,7 @@ import { createGraphQLWebSocketEndpoint } from '../../schema/subscriptions.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { createDevIdp } from '../dev-idp/dev-idp.js';
+import { startOutlierDetection } from '../detection/outlier-detection.js';
 import { CredentialWatch } from '../identity/credential-watch.js';
 import { createIdentity } from '../identity/index.js';
 import type { Identity } from '../identity/index.js';
@@ -100,6 +101,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   // The broker's own look at the servers' tools: read-only grants fix which tools are read-only when issued.
   const toolCatalog = new ToolCatalog({ servers: config.servers, baseDir, logger, scrubber, now: () => clock.now() });
   const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server) });
+  const detector = startOutlierDetection({ config, stores, clock, logger, events, access });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<PortcullisTopics> });
   const stopSweeper = startExpirySweeper(access, logger);
   const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
@@ -173,6 +175,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       leases.close();
       // Stops the HTTP server too (drain plugin): in-flight requests finish, idle sockets close.
       await apollo.stop();
+      // Commits where it got to (the next instance goes on from there); before the checkpoint, which then seals the anomalies it raised.
+      await detector?.stop();
       // Last, so the shutdown checkpoint seals everything the steps above audited.
       await stopCheckpoints();
     },

@@ -336,6 +336,8 @@ export interface Stores {
   audit: AuditLog;
   access: AccessStore;
   toolPins: ToolPinStore;
+  /** The outlier detector's lease, cursor and learned state (server/detection/detector.ts). */
+  detector: DetectorStateStore;
   /** Anomalies raised by the outlier detector, and suppressions (server/detection). */
   anomalies: AnomalyStore;
   events: EventBus;

@@ -26,7 +26,7 @@ export interface TestServer {
 /**
  * A minimal valid config on a free loopback port; `overrides` are merged at the top level.
  * Every test client shares 127.0.0.1, so the per-address limits are out of the way unless a
- * test sets `rateLimits` itself.
+ * test sets `rateLimits` itself; outlier detection is off unless a test sets `detection`.
  */
 export function testConfig(overrides: Record<string, unknown> = {}): PortcullisConfig {
   return configSchema.parse({
@@ -34,6 +34,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): PortcullisC
     store: { dataDir: mkdtempSync(join(tmpdir(), 'portcullis-test-')) },
     logging: { level: 'debug' },
     rateLimits: { unauthenticated: { points: 1_000_000, durationSeconds: 60 }, graphql: { points: 1_000_000, durationSeconds: 60 } },
+    // Off unless a test turns it on: its anomaly events would change what other tests count in the log.
+    detection: { enabled: false },
     ...overrides,
   });
 }

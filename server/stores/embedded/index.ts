@@ -11,6 +11,7 @@ import { EmbeddedAnomalyStore } from './anomaly-store.js';
 import { FileAuditLog } from './file-audit-log.js';
 import { StateJournal } from './state-journal.js';
 import { EmbeddedToolPinStore } from './tool-pin-store.js';
+import { DETECTOR_COLLECTIONS, EmbeddedDetectorStateStore } from './detector-state-store.js';
 import { EmbeddedLeaseStore } from './lease-store.js';
 import { embeddedOAuthStores, OAUTH_COLLECTIONS } from './oauth-stores.js';
 import {
@@ -21,7 +22,7 @@ import {
 } from './identity-stores.js';
 
 /** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
-const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...OAUTH_COLLECTIONS];
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...OAUTH_COLLECTIONS];
 
 /**
  * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
@@ -49,6 +50,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     audit,
     access: new EmbeddedAccessStore(journal),
     toolPins: new EmbeddedToolPinStore(journal, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
+    detector: new EmbeddedDetectorStateStore(journal, options.clock),
     anomalies: new EmbeddedAnomalyStore(journal, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     events: new EventTarget(),
     ping: async () => {

@@ -20,6 +20,7 @@ import { RedisAccessStore } from './access-store.js';
 import { RedisAnomalyStore } from './anomaly-store.js';
 import { RedisEventBus } from './event-bus.js';
 import { RedisToolPinStore } from './tool-pin-store.js';
+import { RedisDetectorStateStore } from './detector-state-store.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -72,6 +73,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     audit,
     access: new RedisAccessStore(redis, clock, prefix),
     toolPins: new RedisToolPinStore(redis, prefix, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
+    detector: new RedisDetectorStateStore(redis, clock, prefix),
     anomalies: new RedisAnomalyStore(redis, clock, prefix, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     events,
     ping: async () => {

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { isRecord } from '../../broker/core/json.js';
+import type { AuditEvent } from '../audit/types.js';
+import type { DenialKind, Observation } from './types.js';
+
+/** Refusals by the grant: the user asked for something they were not given. */
+const NOT_GRANTED = new Set(['tool_not_granted', 'method_not_granted', 'resource_not_granted', 'prompt_not_granted']);
+
+/** Base64url characters of an arguments digest: 96 bits, so distinct values are counted as distinct. */
+const DIGEST_CHARS = 16;
+
+/**
+ * What the detector reads of an audit event, or null when it concerns no user (no actor,
+ * the detector's own `anomaly.*` events, checkpoints, and every type it does not judge).
+ * `roleOf` answers the role of the grant behind an allowed call (the caller has looked
+ * it up already, so this stays synchronous and cheap).
+ */
+export function observe(event: AuditEvent, roleOf: (grantId: string) => string | null): Observation | null {
+  const user = event.actor;
+  if (user === null) return null;
+  const data = event.data;
+  switch (event.type) {
+    case 'mcp.request': {
+      const method = stringOr(data.method);
+      if (event.outcome === 'DENIED') return observation(event, user, 'denial', { method, denial: denialOf(data.reason) });
+      if (event.outcome !== 'SUCCESS') return null;
+      const grantId = stringOr(data.grantId);
+      const params = data.params;
+      return observation(event, user, 'call', {
+        method,
+        grantId,
+        role: grantId === null ? null : roleOf(grantId),
+        paramsBytes: paramsBytes(params, data.paramsTruncated),
+        argumentsDigest: method === 'tools/call' && isRecord(params) ? digest(params.arguments) : null,
+        client: method === 'initialize' && isRecord(params) ? introducedClient(params.clientInfo) : null,
+      });
+    }
+    case 'oauth.token.refused':
+      return observation(event, user, 'denial', { denial: 'token_refused' });
+    case 'mcp.session.refused':
+      return observation(event, user, 'denial', { denial: 'upgrade_refused' });
+    case 'mcp.session.start': {
+      const oauth = data.oauthClient;
+      const client = isRecord(oauth) && typeof oauth.id === 'string' ? { name: stringOr(oauth.name) ?? oauth.id, version: null, oauthClientId: oauth.id } : null;
+      return observation(event, user, 'session', { client });
+    }
+    case 'mcp.response':
+      return observation(event, user, 'result', { method: stringOr(data.method), resultBytes: typeof data.bytes === 'number' ? data.bytes : null });
+    default:
+      return null;
+  }
+}
+
+/** The grant an allowed `mcp.request` was let through by: whose role `observe` asks for. */
+export function grantIdOf(event: AuditEvent): string | null {
+  return event.type === 'mcp.request' && event.outcome === 'SUCCESS' && event.actor !== null ? stringOr(event.data.grantId) : null;
+}
+
+/** The role a grant's rule (`<role>/request/<index>`) names; null for a grant without one. */
+export function roleOfRule(rule: string | null): string | null {
+  if (rule === null) return null;
+  const slash = rule.indexOf('/');
+  return slash > 0 ? rule.slice(0, slash) : null;
+}
+
+type Fields = Partial<Pick<Observation, 'method' | 'role' | 'grantId' | 'client' | 'paramsBytes' | 'resultBytes' | 'argumentsDigest' | 'denial'>>;
+
+/** Every observation has the same shape (one hidden class for the rules' hot path). */
+function observation(event: AuditEvent, user: string, kind: Observation['kind'], fields: Fields): Observation {
+  return {
+    event,
+    at: Date.parse(event.time),
+    user,
+    kind,
+    server: event.server,
+    tool: event.tool,
+    method: fields.method ?? null,
+    role: fields.role ?? null,
+    grantId: fields.grantId ?? null,
+    client: fields.client ?? null,
+    paramsBytes: fields.paramsBytes ?? null,
+    resultBytes: fields.resultBytes ?? null,
+    argumentsDigest: fields.argumentsDigest ?? null,
+    denial: fields.denial ?? null,
+  };
+}
+
+function denialOf(reason: unknown): DenialKind {
+  if (typeof reason !== 'string') return 'other';
+  if (NOT_GRANTED.has(reason)) return 'not_granted';
+  return reason === 'argument_not_allowed' || reason === 'rate_limited' ? reason : 'other';
+}
+
+/** The params' size as sent: the log cut them when they were large, and recorded the whole's size then (audit/bound.ts). */
+function paramsBytes(params: unknown, truncated: unknown): number | null {
+  if (isRecord(truncated) && typeof truncated.bytes === 'number') return truncated.bytes;
+  if (params === undefined || params === null) return null;
+  return Buffer.byteLength(JSON.stringify(params));
+}
+
+/** The same arguments in any key order give the same digest (RFC 8785 canonical JSON). */
+function digest(args: unknown): string | null {
+  if (args === undefined) return null;
+  return createHash('sha256')
+    .update(canonicalize(args) ?? '')
+    .digest('base64url')
+    .slice(0, DIGEST_CHARS);
+}
+
+function introducedClient(info: unknown): Observation['client'] {
+  if (!isRecord(info) || typeof info.name !== 'string') return null;
+  return { name: info.name, version: stringOr(info.version), oauthClientId: null };
+}
+
+function stringOr(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}

@@ -1,0 +1,93 @@
+import type { Clock } from '../../clock.js';
+import type { EntityState } from '../../detection/types.js';
+import type { DetectorClaim, DetectorStateStore } from '../types.js';
+import type { PersistedMap } from './persisted-map.js';
+import type { StateOp } from './state-file.js';
+import type { StateJournal } from './state-journal.js';
+
+export const DETECTOR_COLLECTIONS = ['detector-lease', 'detector-entities'];
+
+/** The lease and the cursor never expire of themselves: the lease is judged on its own `expiresAt`. */
+const KEPT = Number.MAX_SAFE_INTEGER;
+
+/** The one record of `detector-lease`: who holds it until when, and the cursor they committed (kept with it, so a commit writes one record besides the entities). */
+interface LeaseRecord {
+  holder: string | null;
+  expiresAt: number;
+  cursor: string | null;
+}
+
+const LEASE = 'lease';
+
+/**
+ * The detector's state in the journal: one lease record (holder, expiry, committed cursor)
+ * and the entity states, each decision taken in the journal's turn, so a commit checks the
+ * lease and writes in one step. Single instance, but the lease still fences: a detector
+ * whose lease lapsed while it was stalled must not write over its successor's state.
+ */
+export class EmbeddedDetectorStateStore implements DetectorStateStore {
+  private readonly lease: PersistedMap<LeaseRecord>;
+  private readonly entities: PersistedMap<EntityState>;
+
+  constructor(
+    private readonly journal: StateJournal,
+    private readonly clock: Clock,
+  ) {
+    this.lease = journal.collection('detector-lease');
+    this.entities = journal.collection('detector-entities');
+  }
+
+  claim(holder: string, now: number, expiresAt: number): Promise<DetectorClaim | null> {
+    return this.journal.commit<DetectorClaim | null>(() => {
+      const current = this.lease.get(LEASE) ?? { holder: null, expiresAt: 0, cursor: null };
+      if (current.holder !== null && current.holder !== holder && current.expiresAt > now) return { result: null, ops: [] };
+      return { result: { cursor: current.cursor }, ops: [this.lease.setOp(LEASE, { ...current, holder, expiresAt }, KEPT)] };
+    });
+  }
+
+  release(holder: string): Promise<void> {
+    return this.journal.commit(() => {
+      const current = this.lease.get(LEASE);
+      if (current?.holder !== holder) return { result: undefined, ops: [] };
+      return { result: undefined, ops: [this.lease.setOp(LEASE, { ...current, holder: null, expiresAt: 0 }, KEPT)] };
+    });
+  }
+
+  async load(keys: readonly string[]): Promise<Map<string, EntityState>> {
+    const found = new Map<string, EntityState>();
+    for (const key of keys) {
+      const state = this.entities.get(key);
+      if (state !== undefined) found.set(key, structuredClone(state));
+    }
+    return found;
+  }
+
+  commit(holder: string, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean> {
+    return this.journal.commit(() => {
+      const now = this.clock.now();
+      const current = this.lease.get(LEASE);
+      if (current?.holder !== holder || current.expiresAt <= now) return { result: false, ops: [] };
+      const ops: StateOp[] = [this.lease.setOp(LEASE, { ...current, cursor }, KEPT)];
+      let added = 0;
+      for (const [key, { state, expiresAt }] of entities) {
+        if (expiresAt <= now) continue;
+        if (this.entities.get(key) === undefined) added++;
+        ops.push(this.entities.setOp(key, state, expiresAt));
+      }
+      // The size counts expired entries the sweep has not reached: a cheap test first, the exact count only past it.
+      if (this.entities.size + added > maxEntities) {
+        const lastSeen = new Map<string, number>();
+        for (const { key, value } of this.entities.live()) lastSeen.set(key, value.lastSeen);
+        for (const [key, { state, expiresAt }] of entities) if (expiresAt > now) lastSeen.set(key, state.lastSeen);
+        for (const key of leastRecentlySeen(lastSeen, lastSeen.size - maxEntities)) ops.push(this.entities.deleteOp(key));
+      }
+      return { result: true, ops };
+    });
+  }
+}
+
+/** The `count` keys seen least recently (none when count ≤ 0). */
+function leastRecentlySeen(lastSeen: ReadonlyMap<string, number>, count: number): string[] {
+  if (count <= 0) return [];
+  return [...lastSeen].sort((a, b) => a[1] - b[1]).slice(0, count).map(([key]) => key);
+}

@@ -1,0 +1,97 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../../clock.js';
+import type { EntityState } from '../../detection/types.js';
+import type { DetectorClaim, DetectorStateStore } from '../types.js';
+import { defineScript, guarded } from './connection.js';
+
+/**
+ * Takes or renews the lease unless another holder's is live at `now`; answers the cursor.
+ * KEYS: lease hash, cursor. ARGV: holder, now, expiresAt. Returns {1, cursor|nil} or {0}.
+ */
+const claimLease = defineScript(`
+local lease = redis.call('HMGET', KEYS[1], 'holder', 'expiresAt')
+if lease[1] and lease[1] ~= ARGV[1] and tonumber(lease[2]) > tonumber(ARGV[2]) then return {0} end
+redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'expiresAt', ARGV[3])
+return {1, redis.call('GET', KEYS[2])}
+`);
+
+/** KEYS: lease hash. ARGV: holder. */
+const releaseLease = defineScript(`
+if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`);
+
+/**
+ * The fenced commit: only while ARGV holder holds a live lease, writes the cursor and every
+ * entity (its key with a TTL, its lastSeen in the index), then drops the least recently
+ * seen beyond the bound. Members whose key expired stay in the index until then: they are
+ * the oldest, so they go first.
+ * KEYS: lease hash, cursor, index. ARGV: holder, now, cursor, maxEntities, entity key prefix,
+ * then per entity: key, JSON, TTL ms, lastSeen. Returns 1, or 0 when nothing was written.
+ */
+const commitState = defineScript(`
+local lease = redis.call('HMGET', KEYS[1], 'holder', 'expiresAt')
+if lease[1] ~= ARGV[1] or tonumber(lease[2]) <= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[3])
+for i = 6, #ARGV, 4 do
+  redis.call('SET', ARGV[5] .. ARGV[i], ARGV[i + 1], 'PX', ARGV[i + 2])
+  redis.call('ZADD', KEYS[3], ARGV[i + 3], ARGV[i])
+end
+local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[4])
+if excess > 0 then
+  for _, key in ipairs(redis.call('ZRANGE', KEYS[3], 0, excess - 1)) do redis.call('DEL', ARGV[5] .. key) end
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, excess - 1)
+end
+return 1
+`);
+
+/** An entity as stored: its expiry travels with it, judged on the store's clock (Redis's TTL only collects garbage). */
+interface StoredEntity {
+  expiresAt: number;
+  state: EntityState;
+}
+
+/** The detector's state shared by every instance: the lease decides which one evaluates, and fences its writes. */
+export class RedisDetectorStateStore implements DetectorStateStore {
+  private readonly k: (suffix: string) => string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly clock: Clock,
+    prefix: string,
+  ) {
+    this.k = (suffix) => `${prefix}detector:${suffix}`;
+  }
+
+  async claim(holder: string, now: number, expiresAt: number): Promise<DetectorClaim | null> {
+    const answer = (await guarded('detector claim', () => claimLease(this.redis, [this.k('lease'), this.k('cursor')], [holder, now, expiresAt]))) as [number, string | null];
+    return answer[0] === 1 ? { cursor: answer[1] ?? null } : null;
+  }
+
+  async release(holder: string): Promise<void> {
+    await guarded('detector release', () => releaseLease(this.redis, [this.k('lease')], [holder]));
+  }
+
+  async load(keys: readonly string[]): Promise<Map<string, EntityState>> {
+    const found = new Map<string, EntityState>();
+    if (keys.length === 0) return found;
+    const values = await guarded('detector state load', () => this.redis.mget(keys.map((key) => this.k(`entity:${key}`))));
+    const now = this.clock.now();
+    values.forEach((json, i) => {
+      if (json === null) return;
+      const stored = JSON.parse(json) as StoredEntity;
+      if (stored.expiresAt > now) found.set(keys[i]!, stored.state);
+    });
+    return found;
+  }
+
+  async commit(holder: string, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean> {
+    const now = this.clock.now();
+    const args: (string | number)[] = [holder, now, cursor, maxEntities, this.k('entity:')];
+    for (const [key, { state, expiresAt }] of entities) {
+      if (expiresAt > now) args.push(key, JSON.stringify({ expiresAt, state } satisfies StoredEntity), expiresAt - now, state.lastSeen);
+    }
+    const written = await guarded('detector commit', () => commitState(this.redis, [this.k('lease'), this.k('cursor'), this.k('entities')], args));
+    return written === 1;
+  }
+}

@@ -1,0 +1,128 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent, AuditEventInput } from '../../server/audit/types.js';
+import { GrantRoles } from '../../server/detection/grant-roles.js';
+import { observe } from '../../server/detection/observe.js';
+import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import type { Stores } from '../../server/stores/types.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { grantRecord, requestRecord } from '../stores/store-contract.js';
+
+const ALICE = 'alice@example.com';
+const clock = new ManualClock();
+let stores: Stores;
+
+beforeAll(async () => {
+  stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-observe-')), clock });
+});
+afterAll(async () => {
+  await stores.close();
+});
+
+/** The event as the log stores it and hands it back (redacted, bounded, chained). */
+async function recorded(input: Partial<AuditEventInput> & Pick<AuditEventInput, 'type'>): Promise<AuditEvent> {
+  const appended = await stores.audit.append({ outcome: 'SUCCESS', actor: ALICE, server: 'everything', sessionId: 's-1', ...input });
+  const [read] = await stores.audit.read({ after: String(Number(appended.id) - 1), limit: 1 });
+  return read!;
+}
+
+const call = (args: unknown, extra: Record<string, unknown> = {}) =>
+  recorded({ type: 'mcp.request', tool: 'echo', data: { method: 'tools/call', id: 1, params: { name: 'echo', arguments: args }, grantId: 'g-1', ...extra }, bounded: ['params'] });
+
+const noRole = () => null;
+
+describe('observe: allowed requests', () => {
+  it('reads a tools/call as a call: its time, tool, grant, role, params size and arguments digest', async () => {
+    const event = await call({ message: 'hi', count: 2 });
+    const observation = observe(event, (grantId) => (grantId === 'g-1' ? 'engineer' : null));
+    expect(observation).toMatchObject({
+      kind: 'call',
+      user: ALICE,
+      at: Date.parse(event.time),
+      server: 'everything',
+      tool: 'echo',
+      method: 'tools/call',
+      grantId: 'g-1',
+      role: 'engineer',
+      paramsBytes: Buffer.byteLength(JSON.stringify({ name: 'echo', arguments: { message: 'hi', count: 2 } })),
+      denial: null,
+    });
+    expect(observation!.argumentsDigest).toMatch(/^[\w-]{16}$/);
+  });
+
+  it('digests the same arguments alike in any key order, and other arguments otherwise', async () => {
+    const digest = async (args: unknown) => observe(await call(args), noRole)!.argumentsDigest;
+    expect(await digest({ a: 1, b: { c: 'x', d: 'y' } })).toBe(await digest({ b: { d: 'y', c: 'x' }, a: 1 }));
+    expect(await digest({ a: 1 })).not.toBe(await digest({ a: 2 }));
+  });
+
+  it('takes the size of params the log cut from what it recorded of the whole', async () => {
+    const message = 'x'.repeat(100_000);
+    const event = await call({ message });
+    expect(event.data.paramsTruncated).toBeDefined();
+    expect(observe(event, noRole)!.paramsBytes).toBe(Buffer.byteLength(JSON.stringify({ name: 'echo', arguments: { message } })));
+  });
+
+  it('reads the client an initialize introduces', async () => {
+    const event = await recorded({ type: 'mcp.request', data: { method: 'initialize', id: 0, params: { protocolVersion: '2025-11-25', clientInfo: { name: 'claude-code', version: '2.1.0' } } }, bounded: ['params'] });
+    expect(observe(event, noRole)).toMatchObject({ kind: 'call', method: 'initialize', client: { name: 'claude-code', version: '2.1.0', oauthClientId: null }, argumentsDigest: null, grantId: null });
+  });
+});
+
+describe('observe: refusals', () => {
+  it.each([
+    ['tool_not_granted', 'not_granted'],
+    ['resource_not_granted', 'not_granted'],
+    ['argument_not_allowed', 'argument_not_allowed'],
+    ['rate_limited', 'rate_limited'],
+    ['tool_definition_changed', 'other'],
+  ])('reads a request refused for %s as a %s denial', async (reason, denial) => {
+    const event = await recorded({ type: 'mcp.request', outcome: 'DENIED', tool: 'delete_file', data: { method: 'tools/call', id: 7, params: { name: 'delete_file' }, reason }, bounded: ['params'] });
+    expect(observe(event, noRole)).toMatchObject({ kind: 'denial', denial, tool: 'delete_file', grantId: null, role: null });
+  });
+
+  it('reads a refused token of a known user and a refused connection as denials', async () => {
+    const token = await recorded({ type: 'oauth.token.refused', outcome: 'DENIED', server: null, sessionId: null, data: { clientId: 'pcc_1', clientName: 'Cursor', reason: 'wrong_audience' } });
+    expect(observe(token, noRole)).toMatchObject({ kind: 'denial', denial: 'token_refused' });
+    const upgrade = await recorded({ type: 'mcp.session.refused', outcome: 'DENIED', sessionId: null, data: { status: 403, reason: 'no_active_grant', transport: 'websocket', clientAddress: '127.0.0.1' } });
+    expect(observe(upgrade, noRole)).toMatchObject({ kind: 'denial', denial: 'upgrade_refused', server: 'everything' });
+  });
+});
+
+describe('observe: sessions and results', () => {
+  it('reads the OAuth client a session starts with', async () => {
+    const event = await recorded({ type: 'mcp.session.start', data: { grants: ['g-1'], clientAddress: '127.0.0.1', transport: 'streamable-http', oauthClient: { id: 'pcc_1', name: 'Cursor' } } });
+    expect(observe(event, noRole)).toMatchObject({ kind: 'session', client: { name: 'Cursor', version: null, oauthClientId: 'pcc_1' } });
+  });
+
+  it('reads a tool result with its size', async () => {
+    const event = await recorded({ type: 'mcp.response', tool: 'read_file', data: { method: 'tools/call', id: 8, bytes: 524_288, isError: false } });
+    expect(observe(event, noRole)).toMatchObject({ kind: 'result', tool: 'read_file', method: 'tools/call', resultBytes: 524_288 });
+  });
+});
+
+describe('observe: events that concern no user', () => {
+  it('yields nothing for events without an actor, its own anomaly events, and types it does not judge', async () => {
+    const events = [
+      await recorded({ type: 'oauth.token.refused', outcome: 'DENIED', actor: null, data: { reason: 'invalid_token' } }),
+      await recorded({ type: 'anomaly.detected', actor: null, data: { anomalyId: 'an_1' } }),
+      await recorded({ type: 'anomaly.acknowledged', data: { anomalyId: 'an_1' } }),
+      await recorded({ type: 'auth.login', data: { idp: 'corp' } }),
+    ];
+    expect(events.map((event) => observe(event, noRole))).toEqual([null, null, null, null]);
+  });
+});
+
+describe('grant roles', () => {
+  it('answers the role a grant was issued under, and none for a grant the store does not hold', async () => {
+    const request = requestRecord('r-1', clock, { status: 'APPROVED', grantId: 'g-1', rule: 'engineer/request/0' });
+    await stores.access.createRequest(request, grantRecord('g-1', request, clock));
+    const roles = new GrantRoles(stores.access, 2);
+    await roles.load('g-1');
+    await roles.load('g-unknown');
+    expect([roles.roleOf('g-1'), roles.roleOf('g-unknown')]).toEqual(['engineer', null]);
+    expect(roles.has('g-1')).toBe(true);
+  });
+});
