@@ -87,11 +87,12 @@ const MAKERS: Maker[] = [
     },
   },
   {
-    name: 'breadth: 14 distinct tools in 7 minutes',
+    // An agent going through what its grants reach: every role reaches 21 or more tools.
+    name: 'breadth: 20 distinct tools in 7 minutes',
     rules: ['breadth'],
     tolerated: ['first_use_by_user', 'first_use_by_role'],
-    candidates: (p) => (roleTools(p).length >= 14 ? roleTools(p) : []),
-    make: (p, at, _tool, c) => c.random.sample(roleTools(p), 14).map((tool, i) => call(p, at + Math.floor(i / 2) * MINUTE, tool, callArguments(c.random, tool, argumentValue(c.random, tool.spec)))),
+    candidates: (p) => (roleTools(p).length >= 20 ? roleTools(p) : []),
+    make: (p, at, _tool, c) => c.random.sample(roleTools(p), 20).map((tool, i) => call(p, at + Math.floor(i / 3) * MINUTE, tool, callArguments(c.random, tool, argumentValue(c.random, tool.spec)))),
   },
   {
     name: 'breadth: 80 distinct ids of one tool in 8 minutes (enumeration)',

@@ -28,6 +28,8 @@ export interface Alert {
   at: number;
   /** Wall ms (performance.now) from the triggering call's answer to the alert on the feed; null when either is unknown. */
   latencyMs: number | null;
+  /** The detection's own explanation. */
+  summary: string;
 }
 
 export interface RuleScore {

@@ -89,17 +89,15 @@ function task(random: Random, person: Persona, at: number, client: ClientInfo): 
  */
 export function ordinaryTraffic(random: Random, person: Persona, period: Period, busy: (day: number) => number): Action[] {
   const actions: Action[] = [];
-  let explored = false;
+  let worked = 0;
   for (let day = person.joinsDay; day < period.days; day++) {
     if (!isWorkday(day)) continue;
     const midnight = localMidnight(period, person, day);
     const start = midnight + (person.startHour + random.normal(0, 0.3)) * HOUR;
     const end = midnight + (person.endHour + random.normal(0, 0.4)) * HOUR;
-    const client = random.pick(person.clients);
-    if (!explored) {
-      person.repertoire.forEach((used, i) => actions.push(call(person, start + i * 20_000, used, callArguments(random, used), client)));
-      explored = true;
-    }
+    // Someone with two clients sets both up in their first days, then picks either.
+    const client = worked < person.clients.length ? person.clients[worked]! : random.pick(person.clients);
+    if (worked++ === 0) person.repertoire.forEach((used, i) => actions.push(call(person, start + i * 20_000, used, callArguments(random, used), client)));
     const tasks = random.poisson(person.tasksPerHour * busy(day) * ((end - start) / HOUR));
     for (let i = 0; i < tasks; i++) actions.push(...task(random, person, start + random.next() * (end - start - 10 * MINUTE), client));
     actions.push({ kind: 'end', at: minuteOf(end) + 10 * MINUTE, user: person.email });

@@ -40,8 +40,8 @@ export interface WorkloadResult {
   detector: { events: number; cpuMicrosPerEvent: number } | null;
 }
 
-/** How long the log must be quiet (no new alert, the detector idle) before the run counts as settled. */
-const SETTLE_MS = 1_500;
+/** How long the log and the detector must be still before the run counts as settled. */
+const SETTLE_MS = 1_000;
 
 /** The first Monday, 00:00 UTC, after `now`. */
 export function nextMonday(now: number): number {
@@ -75,25 +75,26 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       if (today !== day && (day = today) % 7 === 0) progress(`simulated day ${today}, ${feed.alerts.length} alerts so far`);
     });
     progress(`replayed ${replay.calls} calls in ${replay.seconds.toFixed(1)} s; waiting for the detector to settle`);
-    await settle(server.stores.audit, feed.alerts);
+    const { detector } = server;
+    await settle(server.stores.audit, () => detector?.stats.events ?? feed.alerts.length);
     await feed.close();
 
     const log = await readAll(server.stores.audit);
     const alerts = alertsOf(log, feed.alerts, replay);
     const seen = new Set(feed.alerts.map((s) => s.id));
     const notSeenOnFeed = log.filter((e) => e.type === 'anomaly.detected' && !seen.has(e.id)).length;
-    return { plan, replay, auditEvents: log.length, alerts, notSeenOnFeed, score: score(plan.labels, alerts), detector: null };
+    return { plan, replay, auditEvents: log.length, alerts, notSeenOnFeed, score: score(plan.labels, alerts), detector: detector && { events: detector.stats.events, cpuMicrosPerEvent: (detector.stats.evaluationMs * 1000) / detector.stats.events } };
   } finally {
     await broker.close();
     await upstream.close();
   }
 }
 
-/** Waits until neither the log nor the alerts have grown for SETTLE_MS: the detector has judged everything. */
-async function settle(audit: AuditLog, alerts: readonly SeenAlert[]): Promise<void> {
+/** Waits until neither the log nor the detector's progress (events it read) have moved for SETTLE_MS: it has judged everything. */
+async function settle(audit: AuditLog, progress: () => number): Promise<void> {
   let last = '';
   for (;;) {
-    const head = `${await audit.headHash()}|${alerts.length}`;
+    const head = `${await audit.headHash()}|${progress()}`;
     if (head === last) return;
     last = head;
     await sleep(SETTLE_MS);
@@ -113,12 +114,12 @@ function alertsOf(log: readonly AuditEvent[], seen: readonly SeenAlert[], replay
   return log
     .filter((e) => e.type === 'anomaly.detected')
     .map((e) => {
-      const data = e.data as { rule: RuleId; user: string; eventIds: string[] };
+      const data = e.data as { rule: RuleId; user: string; eventIds: string[]; summary: string };
       const trigger = byId.get(data.eventIds.at(-1) ?? '');
       const at = trigger ? Date.parse(trigger.time) : Date.parse(e.time);
       const id = trigger?.type === 'mcp.session.refused' ? 'open' : (trigger?.data.id as string | number | undefined);
       const answered = trigger && id !== undefined ? replay.answeredAt.get(answerKey(data.user, trigger.server ?? '', at, id)) : undefined;
       const alerted = seenAt.get(e.id);
-      return { rule: data.rule, user: data.user, at, latencyMs: answered === undefined || alerted === undefined ? null : alerted - answered };
+      return { rule: data.rule, user: data.user, at, latencyMs: answered === undefined || alerted === undefined ? null : alerted - answered, summary: data.summary };
     });
 }

@@ -7,7 +7,7 @@ import type { Scenario } from '../scenario.js';
 import { percentile } from '../stats.js';
 
 /** Three weeks of history and an evaluation week: every rule's baseline (rate spike's two weeks, off-hours' fourteen days) is there before the incidents. */
-const FULL: Omit<WorkloadOptions, 'progress'> = { seed: 17, people: 30, historyDays: 21, evalDays: 7, rounds: 3 };
+const FULL: Omit<WorkloadOptions, 'progress'> = { seed: 17, people: 20, historyDays: 21, evalDays: 7, rounds: 3 };
 /** The smallest run in which every rule can judge: two weeks and a day of history, one evaluation day. */
 const QUICK: Omit<WorkloadOptions, 'progress'> = { seed: 17, people: 8, historyDays: 15, evalDays: 1, rounds: 1 };
 
@@ -25,7 +25,7 @@ export const detection: Scenario = {
   async run(ctx) {
     const result = await runWorkload({ ...(ctx.quick ? QUICK : FULL), progress: ctx.progress });
     for (const { label, rule } of result.score.missed) ctx.progress(`missed: ${label.name} (${label.user}) by ${rule}`);
-    for (const { alert, lookalike } of result.score.falseAlarms) ctx.progress(`false alarm: ${alert.rule} on ${alert.user} at ${new Date(alert.at).toISOString()}${lookalike ? ` (look-alike: ${lookalike})` : ''}`);
+    for (const { alert, lookalike } of result.score.falseAlarms) ctx.progress(`false alarm: ${alert.rule} on ${alert.user} at ${new Date(alert.at).toISOString()}${lookalike ? ` (look-alike: ${lookalike})` : ''}: ${alert.summary}`);
     return figuresOf(result);
   },
 };

@@ -6,7 +6,7 @@ const HOUR = 3_600_000;
 const spike: Label = { name: 'spike', kind: 'incident', user: 'a@x', rules: ['rate_spike'], tolerated: ['breadth'], from: 10 * HOUR, to: 11 * HOUR };
 const newTool: Label = { name: 'new tool', kind: 'incident', user: 'b@x', rules: ['first_use_by_role', 'first_use_by_user'], tolerated: [], from: 10 * HOUR, to: 10 * HOUR };
 const release: Label = { name: 'release day', kind: 'lookalike', user: '*', rules: ['rate_spike'], tolerated: [], from: 0, to: 24 * HOUR };
-const alert = (rule: Alert['rule'], user: string, at: number): Alert => ({ rule, user, at, latencyMs: 5 });
+const alert = (rule: Alert['rule'], user: string, at: number): Alert => ({ rule, user, at, latencyMs: 5, summary: '' });
 
 describe('scoring alerts against labels', () => {
   it('counts an alert of the incident\'s rule, for its user, in its stretch (and the slack after it), as true', () => {
