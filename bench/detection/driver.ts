@@ -21,7 +21,7 @@ export interface ReplayResult {
   /** Calls the broker refused (a JSON-RPC error), and session opens it refused. */
   refusedCalls: number;
   refusedOpens: number;
-  /** Wall time (performance.now) each call or refused open was answered, by answerKey. */
+  /** Wall time (performance.now) each call was answered, by answerKey (its JSON-RPC id; `open` for a session open, accepted or refused). */
   answeredAt: Map<string, number>;
   seconds: number;
 }
@@ -115,8 +115,10 @@ export class Replay {
       this.result.answeredAt.set(answerKey(user, server, at, 'open'), performance.now());
       return null;
     }
-    // The initialize is what introduced the client (the new-client rule's event).
-    this.result.answeredAt.set(answerKey(user, server, at, session.lastId ?? 'none'), performance.now());
+    // The initialize introduced the client (the new-client rule's event); the session's start is a first use of the server.
+    const answered = performance.now();
+    this.result.answeredAt.set(answerKey(user, server, at, session.lastId ?? 'none'), answered);
+    this.result.answeredAt.set(answerKey(user, server, at, 'open'), answered);
     session.client.onclose = () => void (session.closed = true);
     return session;
   }

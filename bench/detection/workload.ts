@@ -117,7 +117,7 @@ function alertsOf(log: readonly AuditEvent[], seen: readonly SeenAlert[], replay
       const data = e.data as { rule: RuleId; user: string; eventIds: string[]; summary: string };
       const trigger = byId.get(data.eventIds.at(-1) ?? '');
       const at = trigger ? Date.parse(trigger.time) : Date.parse(e.time);
-      const id = trigger?.type === 'mcp.session.refused' ? 'open' : (trigger?.data.id as string | number | undefined);
+      const id = trigger?.type === 'mcp.session.refused' || trigger?.type === 'mcp.session.start' ? 'open' : (trigger?.data.id as string | number | undefined);
       const answered = trigger && id !== undefined ? replay.answeredAt.get(answerKey(data.user, trigger.server ?? '', at, id)) : undefined;
       const alerted = seenAt.get(e.id);
       return { rule: data.rule, user: data.user, at, latencyMs: answered === undefined || alerted === undefined ? null : alerted - answered, summary: data.summary };
