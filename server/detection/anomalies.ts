@@ -40,6 +40,11 @@ export class AnomalyRecorder implements AnomalyRaiser {
 
   constructor(private readonly deps: AnomalyRaiserDeps) {}
 
+  /**
+   * From the live suppressions, read at most once per SUPPRESSION_CACHE_MS. Throws when the
+   * store cannot be read: the detector retries the event rather than raise (and perhaps
+   * respond to) what may be silenced, or drop what may not be.
+   */
   async isSuppressed(user: string, rule: RuleId): Promise<boolean> {
     const now = this.deps.clock.now();
     if (!this.cached || now - this.cached.at >= SUPPRESSION_CACHE_MS || now < this.cached.at) {

@@ -14,6 +14,7 @@ import { ToolChangeService } from '../access/tool-change-service.js';
 import { AccessPolicy } from '../access/access-policy.js';
 import { AccessService } from '../access/access-service.js';
 import { AuditService } from '../audit/audit-service.js';
+import { AnomalyService } from '../detection/anomaly-service.js';
 import { defaultMaxGapSeconds } from '../audit/checkpoints.js';
 import { AuditKeyRing, publicKeyPemOf } from '../audit/seal.js';
 import { startRetention } from '../audit/retention.js';
@@ -118,7 +119,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   });
   const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
   const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events });
-  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges };
+  const anomalies = new AnomalyService({ store: stores.anomalies, audit: stores.audit, auditService, clock });
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges, anomalies };
   const schema = await buildPortcullisSchema(pubSub);
   const protection = createProtection(schema, config.graphql);
   let shuttingDown = false;
