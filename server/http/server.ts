@@ -25,6 +25,7 @@ import { createGraphQLWebSocketEndpoint } from '../../schema/subscriptions.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { createDevIdp } from '../dev-idp/dev-idp.js';
+import type { Detector } from '../detection/detector.js';
 import { startOutlierDetection } from '../detection/outlier-detection.js';
 import { CredentialWatch } from '../identity/credential-watch.js';
 import { createIdentity } from '../identity/index.js';
@@ -54,6 +55,8 @@ export interface PortcullisServer {
   listen(): Promise<AddressInfo>;
   /** Graceful stop: refuse new work, close WebSockets with 1001, drain HTTP. */
   close(): Promise<void>;
+  /** The outlier detector (null when `detection.enabled` is off): its stats are what the detection bench reads. */
+  readonly detector: Detector | null;
 }
 
 export interface ServerDependencies {
@@ -158,6 +161,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
 
   return {
     httpServer,
+    detector,
     listen: () =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
