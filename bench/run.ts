@@ -18,6 +18,7 @@ import type { Figure } from './report.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { auditLatency } from './scenarios/audit-latency.js';
 import { consoleLoad } from './scenarios/console.js';
+import { detection } from './scenarios/detection.js';
 import { frontDoor } from './scenarios/front-door.js';
 import { latency } from './scenarios/latency.js';
 import { login } from './scenarios/login.js';
@@ -26,8 +27,8 @@ import { policyCost } from './scenarios/policy-cost.js';
 import { revocation } from './scenarios/revocation.js';
 import { throughput } from './scenarios/throughput.js';
 
-/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15) and the web console (issue 16). */
-const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad];
+/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15), the web console (issue 16) and outlier detection (issue 17). */
+const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad, detection];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

@@ -19,6 +19,11 @@ export function requestEvent(request: JsonRpcRequest, tool: string | null, outco
   };
 }
 
+/** `mcp.response` for a tool result: its size and whether it reports an error, never its content. */
+export function responseEvent(request: JsonRpcRequest, tool: string, bytes: number, isError: boolean): SessionAuditEvent {
+  return { type: 'mcp.response', outcome: 'SUCCESS', tool: boundName(tool), data: { method: request.method, id: auditedId(request.id), bytes, isError } };
+}
+
 /** A client frame refused without a reply of its own: a request (as `mcp.request`) or a notification. */
 export function refusedFrameEvent(message: JsonRpcMessage & { kind: 'request' | 'notification' }, data: Record<string, unknown>): SessionAuditEvent {
   if (message.kind === 'request') return requestEvent(message, null, 'DENIED', data);

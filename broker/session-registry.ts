@@ -93,8 +93,12 @@ export class SessionRegistry {
   private readonly sessionProcesses = new Map<SessionCore, number>();
   private readonly requestAccess: RequestAccess;
   private readonly pinning: ToolPinning;
+  /** Results this big are recorded for the large-payload rule (only while detection and that rule are on). */
+  private readonly resultFloorBytes: number | undefined;
 
   constructor(private readonly deps: BrokerDeps) {
+    const { enabled, rules } = deps.config.detection;
+    this.resultFloorBytes = enabled && rules.large_payload.enabled ? rules.large_payload.resultFloorBytes : undefined;
     const modes = new Map(deps.config.servers.map((s) => [s.name, s.toolPinning]));
     this.pinning = new ToolPinning({
       store: deps.stores.toolPins,
@@ -142,18 +146,33 @@ export class SessionRegistry {
    * configured server the caller holds an active grant for; and a place under the caller's
    * session cap. One rule for every endpoint. An endpoint that `offersBrokerTool` (federated
    * Streamable HTTP, when broker.requestAccessTool is on) lets a caller without any grant
-   * in, to ask for one from inside the client.
+   * in, to ask for one from inside the client. A known caller refused (403) is audited.
    */
-  async admit(principal: Principal, named: McpServerConfig | undefined, offersBrokerTool = false): Promise<Admission> {
+  async admit(principal: Principal, named: McpServerConfig | undefined, client: ClientEdge, offersBrokerTool = false): Promise<Admission> {
+    if (!principal.scopes.has('mcp')) throw await this.refused(principal, named, client, 'scope_missing', 'this token lacks the "mcp" scope');
     const servers = named ? [named] : this.deps.config.servers;
     const grants = await this.activeGrants(principal, new Set(servers.map((s) => s.name)));
     const brokerTool = !named && offersBrokerTool && this.deps.config.broker.requestAccessTool.enabled;
-    if (grants.length === 0 && !brokerTool) throw new ForbiddenError(`no active grant for ${named?.name ?? 'any server'}`);
+    if (grants.length === 0 && !brokerTool) throw await this.refused(principal, named, client, 'no_active_grant', `no active grant for ${named?.name ?? 'any server'}`);
     const granted = named ? [named] : servers.filter((s) => grants.some((g) => g.server === s.name));
     const { maxSessionsPerUser } = this.deps.config.broker;
     const lease = await this.deps.leases.take(`mcp-sessions:${principal.user.id}`, maxSessionsPerUser);
     if (!lease) throw new LimitExceededError(`too many live MCP sessions for this user (broker.maxSessionsPerUser: ${maxSessionsPerUser})`);
     return { federated: !named, brokerTool, servers: granted, principal, grants, lease };
+  }
+
+  /**
+   * `mcp.session.refused` for a caller we know refused a session: what the outlier detector
+   * counts as probing. A log that cannot be written changes nothing: it is a refusal either way.
+   * A caller without a usable credential (401) is never audited: nobody to name, and anyone
+   * could flood the log with them.
+   */
+  private async refused(principal: Principal, named: McpServerConfig | undefined, client: ClientEdge, reason: string, message: string): Promise<ForbiddenError> {
+    const data = { status: 403, reason, transport: client.transport, clientAddress: client.address ?? null };
+    await this.deps.stores.audit.append({ type: 'mcp.session.refused', outcome: 'DENIED', actor: principal.user.email, server: named?.name ?? null, data }).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error }, 'audit append failed: mcp.session.refused not recorded');
+    });
+    return new ForbiddenError(message);
   }
 
   /**
@@ -174,7 +193,7 @@ export class SessionRegistry {
     const processes = processesOf(servers);
     const { logger } = this.deps;
     const legs = servers.map((server) => this.legSpec(server, grants));
-    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits, pinning: this.pinning, ...(brokerTool ? { requestAccess: this.requestAccess } : {}) };
+    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits, pinning: this.pinning, resultFloorBytes: this.resultFloorBytes, ...(brokerTool ? { requestAccess: this.requestAccess } : {}) };
     const session = new SessionCore(channel, legs, principal, deps, federated);
     this.sessions.add(session);
     this.processes += processes;

@@ -7,6 +7,7 @@ import { AuditResolver } from './audit/audit.resolver.js';
 import { McpServerResolver } from './access/mcp-server.resolver.js';
 import { ToolChangeResolver } from './access/tool-change.resolver.js';
 import type { PortcullisPubSub } from './context.js';
+import { AnomalyResolver } from './detection/anomaly.resolver.js';
 import { IdentityProviderResolver } from './identity/identity-provider.resolver.js';
 import { IdentityResolver } from './identity/identity.resolver.js';
 
@@ -19,7 +20,7 @@ import { IdentityResolver } from './identity/identity.resolver.js';
 export function buildPortcullisSchema(pubSub: PortcullisPubSub): Promise<GraphQLSchema> {
   return buildSchema({
     pubSub,
-    resolvers: [IdentityProviderResolver, IdentityResolver, McpServerResolver, AccessRequestResolver, GrantResolver, ToolChangeResolver, AuditResolver],
+    resolvers: [IdentityProviderResolver, IdentityResolver, McpServerResolver, AccessRequestResolver, GrantResolver, ToolChangeResolver, AuditResolver, AnomalyResolver],
     // Input validation happens in the services and zod at the edge, not class-validator.
     validate: false,
   });

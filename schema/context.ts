@@ -6,6 +6,7 @@ import type { AccessService } from '../server/access/access-service.js';
 import type { ToolChangeService } from '../server/access/tool-change-service.js';
 import type { AccessRequestRecord, GrantRecord } from '../server/access/types.js';
 import type { AuditService } from '../server/audit/audit-service.js';
+import type { AnomalyService } from '../server/detection/anomaly-service.js';
 import type { Clock } from '../server/clock.js';
 import type { PortcullisConfig } from '../server/config/schema.js';
 import { UnauthenticatedError } from '../server/errors.js';
@@ -32,6 +33,8 @@ export interface GraphQLServices {
   toolCatalog: Pick<ToolCatalog, 'tools'>;
   /** Tool definitions changed since they were pinned, and their acceptance. */
   toolChanges: ToolChangeService;
+  /** What the outlier detector raised, and suppressions (auditors only). */
+  anomalies: AnomalyService;
 }
 
 /** Topics GraphQL subscriptions listen on (the store's event bus underneath: see AccessEvents). */

@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'SELF_REVIEW'
   | 'ALREADY_REVIEWED'
   | 'REQUEST_NOT_PENDING'
-  | 'GRANT_NOT_ACTIVE';
+  | 'GRANT_NOT_ACTIVE'
+  | 'ALREADY_ACKNOWLEDGED';
 
 export class PortcullisError extends Error {
   /** The one input field the refusal is about (its name in the API's input), when it is about one. */
@@ -120,5 +121,12 @@ export class AccessDeniedError extends PortcullisError {
     field?: string,
   ) {
     super(code, message, { field });
+  }
+}
+
+/** An anomaly someone already acknowledged: a second acknowledgement would overwrite who did it and why. */
+export class AlreadyAcknowledgedError extends PortcullisError {
+  constructor(by: string | null) {
+    super('ALREADY_ACKNOWLEDGED', `the anomaly was already acknowledged${by ? ` by ${by}` : ''}`, { field: 'id' });
   }
 }

@@ -160,6 +160,7 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     if (!(await core.audited(call, event))) return;
     const answer = await core.ask(call, leg, 'tools/call', forwarded);
     core.reply(call, core.answerOf(request.id, answer, core.naming.federated ? (result) => resultOut(core.naming, leg.server, result) : undefined));
+    core.recordResult(request, leg.server, target.name, answer);
   } finally {
     admitted.release();
   }

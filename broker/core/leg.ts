@@ -4,7 +4,8 @@ import type { Upstream } from '../upstreams/upstream.js';
 
 /** How an upstream answered a request the session sent it, or why it never will. */
 export type LegAnswer =
-  | { kind: 'result'; result: Record<string, unknown> }
+  /** `bytes`: the size of the text the result came in, when the upstream said. */
+  | { kind: 'result'; result: Record<string, unknown>; bytes?: number }
   | { kind: 'error'; error: JsonRpcError['error'] }
   | { kind: 'gone'; code: number; reason: string; detail: string }
   | { kind: 'cancelled' };

@@ -102,11 +102,11 @@ export async function handleClientAnswer(core: SessionCore, message: JsonRpcMess
 }
 
 /** A message from a server: an answer to one of the session's requests, a request of the client, or a notification. */
-export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: JsonRpcMessage | null): void {
+export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: JsonRpcMessage | null, bytes: number): void {
   if (!message) return void core.deps.logger.warn({ sessionId: core.id, server: leg.server }, 'upstream sent an invalid JSON-RPC message; dropped');
   switch (message.kind) {
     case 'result':
-      return void leg.answered(message.id, { kind: 'result', result: message.result });
+      return void leg.answered(message.id, { kind: 'result', result: message.result, bytes });
     case 'error':
       return void leg.answered(message.id, { kind: 'error', error: message.error });
     case 'request':

@@ -10,7 +10,7 @@ import { CLOSE } from '../client-link.js';
 import type { GrantEnd, GrantSet } from '../grant-set.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
 import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from '../jsonrpc.js';
-import { refusedFrameEvent, requestEvent } from '../request-audit.js';
+import { refusedFrameEvent, requestEvent, responseEvent } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
 import type { ToolPinning } from '../tool-pinning.js';
 import type { Upstream } from '../upstreams/upstream.js';
@@ -41,6 +41,8 @@ interface CoreDeps {
   requestAccess?: RequestAccess;
   /** Tool pinning (none when absent: tools are shown and called as listed). */
   pinning?: ToolPinning;
+  /** Tool results this big or bigger are recorded (`mcp.response`, for the outlier detector); none when absent. */
+  resultFloorBytes?: number;
 }
 
 export interface LegSpec {
@@ -149,8 +151,8 @@ export class SessionCore {
   }
 
   private wire(leg: Leg): void {
-    leg.upstream.onmessage = (message) => {
-      if (!this.ended && this.legs.get(leg.server) === leg) handleUpstreamMessage(this, leg, classify(message));
+    leg.upstream.onmessage = (message, bytes) => {
+      if (!this.ended && this.legs.get(leg.server) === leg) handleUpstreamMessage(this, leg, classify(message), bytes);
     };
     leg.upstream.onclose = (reason) => this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: reason });
   }
@@ -357,6 +359,19 @@ export class SessionCore {
     await this.audit({ ...requestEvent(request, where.tool ?? null, 'DENIED', { reason, ...where.why }), server: where.server ?? null }).catch(() => {});
     if (where.code !== undefined && where.code !== ACCESS_DENIED) return errorReply(request.id, where.code, detail, { reason, ...where.data });
     return denial(request.id, reason as DenialReason, detail, where.data);
+  }
+
+  /**
+   * `mcp.response` for a tool result of at least `resultFloorBytes`, appended once the result
+   * was relayed: a record for the outlier detector, which decides nothing, so the result
+   * never waits on it (a failure is logged).
+   */
+  recordResult(request: JsonRpcRequest, server: string, tool: string, answer: LegAnswer): void {
+    const floor = this.deps.resultFloorBytes;
+    if (floor === undefined || answer.kind !== 'result' || answer.bytes === undefined || answer.bytes < floor) return;
+    this.audit({ ...responseEvent(request, tool, answer.bytes, answer.result.isError === true), server }).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, sessionId: this.id }, 'audit append failed: mcp.response not recorded');
+    });
   }
 
   /** Audit first: true once the event is durable, false (and the client told) when it cannot be written. */

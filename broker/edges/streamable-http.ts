@@ -111,7 +111,7 @@ export class StreamableHttpEdge {
     const { messages } = inboundOf(await this.body(req), false);
     if (!messages[0]!.awaits?.initialize) throw new UpgradeRefused(400, 'Bad Request: Mcp-Session-Id header is required (a session starts with initialize)');
     // Only here: a person without a grant may connect, to ask for one from inside the client.
-    const admission = await this.registry.admit(principal, named, true);
+    const admission = await this.registry.admit(principal, named, { address: req.socket.remoteAddress, transport: 'streamable-http' }, true);
     let session: HttpSession;
     try {
       this.registry.checkCapacity(admission);

@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { refusalOf, refuseUpgrade, UpgradeRefused } from '../../server/http/upgrade-router.js';
-import { requireScope } from '../../server/identity/api-tokens.js';
 import { ClientLink } from '../client-link.js';
 import { principalOf } from '../mcp-credential.js';
 import { refuseCredentialInUrl } from '../session-registry.js';
@@ -73,8 +72,7 @@ export class WebSocketEdge {
 
     const { authenticator } = this.deps.identity;
     const principal = await principalOf(authenticator, authenticator.presented(request.headers));
-    requireScope(principal, 'mcp');
-    return this.registry.admit(principal, named);
+    return this.registry.admit(principal, named, { address: request.socket.remoteAddress, transport: 'websocket' });
   }
 
   private refuse(socket: Duplex, error: unknown): void {

@@ -20,7 +20,7 @@ const KILL_GRACE_MS = 2_000;
  * session ends everything it started; stderr goes to the log (scrubbed of secrets).
  */
 export class StdioUpstream implements Upstream {
-  onmessage?: (message: unknown) => void;
+  onmessage?: (message: unknown, bytes: number) => void;
   onclose?: (reason: string) => void;
   private child: ChildProcessWithoutNullStreams | undefined;
   private closing = false;
@@ -98,7 +98,7 @@ export class StdioUpstream implements Upstream {
         this.options.logger.warn({ upstream: this.server.name }, 'upstream wrote a line that is not JSON; dropped');
         continue;
       }
-      this.onmessage?.(message);
+      this.onmessage?.(message, Buffer.byteLength(line));
     }
   }
 }

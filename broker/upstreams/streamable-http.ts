@@ -58,7 +58,7 @@ const DROP: BodySink = { data() {}, end() {} };
  * Redirects are refused (a credential must not follow one).
  */
 export class StreamableHttpUpstream implements Upstream {
-  onmessage?: (message: unknown) => void;
+  onmessage?: (message: unknown, bytes: number) => void;
   onclose?: (reason: string) => void;
   private readonly origin: string;
   private readonly path: string;
@@ -102,10 +102,10 @@ export class StreamableHttpUpstream implements Upstream {
         }
         const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
         if (type === 'application/json') {
-          return jsonBody((value, error) => {
+          return jsonBody((value, bytes, error) => {
             if (error) return reject(error);
             try {
-              this.deliver(value);
+              this.deliver(value, bytes);
               resolve();
             } catch (error) {
               reject(error as Error);
@@ -155,12 +155,12 @@ export class StreamableHttpUpstream implements Upstream {
     this.exchanges.delete(exchange);
   }
 
-  private deliver(value: unknown): void {
+  private deliver(value: unknown, bytes: number): void {
     for (const message of Array.isArray(value) ? value : [value]) {
       const m = message as { id?: unknown; result?: { protocolVersion?: unknown } };
       // Later requests name the negotiated version (MCP-Protocol-Version header).
       if (m.id !== undefined && m.id === this.initializeId && typeof m.result?.protocolVersion === 'string') this.protocolVersion = m.result.protocolVersion;
-      this.onmessage?.(message);
+      this.onmessage?.(message, bytes);
     }
   }
 
@@ -182,7 +182,7 @@ export class StreamableHttpUpstream implements Upstream {
         if ((event.event ?? 'message') !== 'message' || event.data === '') return;
         const value: unknown = JSON.parse(event.data);
         if (!answered && (Array.isArray(value) ? value : [value]).some((m: { id?: unknown; method?: unknown }) => m.id === answers && m.method === undefined)) answered = true;
-        this.deliver(value);
+        this.deliver(value, Buffer.byteLength(event.data));
       },
       onRetry: (ms) => (retryMs = ms),
     });
@@ -298,7 +298,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 }
 
 /** A JSON answer, at most MAX_MESSAGE_BYTES of it, parsed once it is whole. */
-function jsonBody(done: (value: unknown, error?: Error) => void): BodySink {
+function jsonBody(done: (value: unknown, bytes: number, error?: Error) => void): BodySink {
   const chunks: Buffer[] = [];
   let bytes = 0;
   return {
@@ -308,14 +308,14 @@ function jsonBody(done: (value: unknown, error?: Error) => void): BodySink {
       chunks.push(chunk);
     },
     end(error) {
-      if (error) return done(undefined, new Error(error.message === 'upstream message too large' ? error.message : 'upstream response ended early'));
+      if (error) return done(undefined, bytes, new Error(error.message === 'upstream message too large' ? error.message : 'upstream response ended early'));
       let value: unknown;
       try {
         value = JSON.parse(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, bytes).toString('utf8'));
       } catch {
-        return done(undefined, new Error('upstream answered with invalid JSON'));
+        return done(undefined, bytes, new Error('upstream answered with invalid JSON'));
       }
-      done(value);
+      done(value, bytes);
     },
   };
 }

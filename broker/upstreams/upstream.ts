@@ -15,7 +15,8 @@ export interface Upstream {
   send(message: Record<string, unknown>): Promise<void>;
   /** Stops it; onclose is not called for a close we asked for. */
   close(): Promise<void>;
-  onmessage?: (message: unknown) => void;
+  /** A message, with the size of the text it came in (for a batch, the whole batch's): what the broker knows of a result's size without serializing it again. */
+  onmessage?: (message: unknown, bytes: number) => void;
   /** The upstream ended on its own (crash, exit, connection lost). */
   onclose?: (reason: string) => void;
 }

@@ -4,6 +4,7 @@ import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { oneLine } from './output.js';
 import { accessCommands } from './commands/access.js';
+import { anomaliesCommand } from './commands/anomalies.js';
 import { auditCommand } from './commands/audit.js';
 import { checkConfigCommand } from './commands/check-config.js';
 import { connectCommand } from './commands/connect.js';
@@ -17,11 +18,13 @@ import { toolsCommand } from './commands/tools.js';
 const program = new Command('portcullis')
   .description('Access broker for MCP servers: SAML sign-in, just-in-time grants, audited relay.')
   .showHelpAfterError()
+  // Options after a subcommand are that subcommand's (`anomalies --user` lists, `anomalies suppress --user` suppresses).
+  .enablePositionalOptions()
   .addHelpText('after', '\nExit codes: 0 success, 1 failure, 2 invalid configuration, 3 request not granted (request --wait), 4 access refused (explain).')
   .addCommand(loginCommand())
   .addCommand(logoutCommand())
   .addCommand(whoamiCommand());
-for (const command of [...accessCommands(), explainCommand(), ...tokenCommands(), toolsCommand()]) program.addCommand(command);
+for (const command of [...accessCommands(), explainCommand(), ...tokenCommands(), toolsCommand(), anomaliesCommand()]) program.addCommand(command);
 program
   .addCommand(serveCommand())
   .addCommand(checkConfigCommand())

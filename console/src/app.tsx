@@ -4,6 +4,8 @@ import { GrantsPage } from './access/grants-page';
 import { HomePage } from './access/home-page';
 import { RequestsPage } from './access/requests-page';
 import { ReviewPage } from './access/review-page';
+import { AnomaliesPage } from './anomalies/anomalies-page';
+import { AnomalyPage } from './anomalies/anomaly-page';
 import { AuditPage } from './audit/audit-page';
 import { ConnectPage } from './connect/connect-page';
 import { ViewerDocument } from './gql/graphql';
@@ -48,6 +50,8 @@ function Shell() {
           <Route path="/review" component={ReviewPage} />
           <Route path="/grants" component={GrantsPage} />
           <Route path="/audit" component={AuditPage} />
+          <Route path="/anomalies" component={AnomaliesPage} />
+          <Route path="/anomalies/:id" component={AnomalyPage} />
           <Route path="/tokens" component={TokensPage} />
           <Route path="/connect" component={ConnectPage} />
           <Route default component={NotFound} />

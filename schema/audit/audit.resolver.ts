@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { AuditEvent as AuditEventRecord } from '../../server/audit/types.js';
 import { Grant } from '../access/access.types.js';
 import { visibleGrant } from '../access/grant.resolver.js';
@@ -21,6 +21,15 @@ export class AuditResolver {
   ): Promise<AuditEventPage> {
     const page = await ctx.auditService.list(requirePrincipal(ctx), filter ?? {}, { first, after, order });
     return { items: page.items.map(AuditEvent.from), pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage } };
+  }
+
+  @Query(() => AuditEvent, {
+    nullable: true,
+    description: 'One event by its cursor, when the caller may see it (auditors: any; others: their own) and the log still holds it; otherwise null, as for an unknown cursor.',
+  })
+  async auditEvent(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<AuditEvent | null> {
+    const [event] = await ctx.auditService.byIds(requirePrincipal(ctx), [id]);
+    return event ? AuditEvent.from(event) : null;
   }
 
   @Query(() => AuditChainVerification, {

@@ -4,25 +4,16 @@ import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { AccessDeniedError, InvalidInputError, LimitExceededError, NotFoundError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
-import type { AccessStore, Listed } from '../stores/types.js';
+import { listedPage } from '../stores/listed-page.js';
+import type { Page } from '../stores/listed-page.js';
+import type { AccessStore } from '../stores/types.js';
+import { boundedText } from '../text/bounded-text.js';
 import type { AccessEvents } from './access-events.js';
 import type { AccessPolicy, RequestAsk } from './access-policy.js';
 import { argumentSchemaProblem } from './argument-rules.js';
 import { isToolName } from './tool-patterns.js';
 import type { AccessRequestRecord, AccessRequestStatus, AccessScope, FiledByAgent, GrantRecord, ReviewDecision, ReviewRecord } from './types.js';
 import { grantStatus, requestStatus } from './types.js';
-
-const MAX_REASON = 1000;
-const DEFAULT_PAGE = 20;
-const MAX_PAGE = 100;
-/** Records looked at per listing call before answering with what was found (visibility filters). */
-const MAX_SCAN = 2000;
-
-export interface Page<T> {
-  items: T[];
-  endCursor: string | null;
-  hasNextPage: boolean;
-}
 
 export interface AccessServiceDeps {
   store: AccessStore;
@@ -65,6 +56,8 @@ function withApproverArguments(request: AccessRequestRecord, approvals: readonly
 }
 
 const MAX_ARGUMENT_RULES = 50;
+/** Grants read per store call by a walk over the whole listing (activeGrantsOf). */
+const GRANT_BATCH = 100;
 const MAX_WAITING_AGENT_REQUESTS = 5;
 
 /**
@@ -211,7 +204,7 @@ export class AccessService {
     options: { status?: AccessRequestStatus | null; mine?: boolean | null; first?: number | null; after?: string | null },
   ): Promise<Page<AccessRequestRecord>> {
     const now = this.deps.clock.now();
-    return this.page(
+    return listedPage(
       (after, limit) => this.deps.store.listRequests({ requesterId: options.mine ? caller.user.id : undefined, after, limit }),
       (r) => this.canSeeRequest(caller, r) && (options.status == null || requestStatus(r, now) === options.status),
       options,
@@ -234,7 +227,7 @@ export class AccessService {
   async listGrants(caller: Principal, options: { active?: boolean | null; first?: number | null; after?: string | null }): Promise<Page<GrantRecord>> {
     const auditor = this.deps.policy.isAuditor(caller);
     const now = this.deps.clock.now();
-    return this.page(
+    return listedPage(
       (after, limit) => this.deps.store.listGrants({ userId: auditor ? undefined : caller.user.id, after, limit }),
       (g) => options.active == null || (grantStatus(g, now) === 'ACTIVE') === options.active,
       options,
@@ -266,12 +259,12 @@ export class AccessService {
     const found: GrantRecord[] = [];
     let after: string | undefined;
     for (;;) {
-      const batch = await this.deps.store.listGrants({ after, limit: MAX_PAGE });
+      const batch = await this.deps.store.listGrants({ after, limit: GRANT_BATCH });
       for (const { record } of batch) {
         if (record.issuedAt < oldestLive) return found;
         if (record.user.email === email && (server === null || record.server === server) && grantStatus(record, now) === 'ACTIVE') found.push(record);
       }
-      if (batch.length < MAX_PAGE) return found;
+      if (batch.length < GRANT_BATCH) return found;
       after = batch.at(-1)!.cursor;
     }
   }
@@ -404,39 +397,4 @@ export class AccessService {
       data: { grantId: grant.id, requestId: grant.requestId, user: grant.user.email, ...scopeOf(grant), readOnlyTools: grant.readOnlyTools, expiresAt: new Date(grant.expiresAt).toISOString() },
     };
   }
-
-  private async page<T>(
-    fetch: (after: string | undefined, limit: number) => Promise<Listed<T>[]>,
-    keep: (record: T) => boolean,
-    options: { first?: number | null; after?: string | null },
-  ): Promise<Page<T>> {
-    const first = options.first ?? DEFAULT_PAGE;
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw new InvalidInputError(`first must be between 1 and ${MAX_PAGE}`);
-    const items: Listed<T>[] = [];
-    let after = options.after ?? undefined;
-    let scanned = 0;
-    while (items.length <= first && scanned < MAX_SCAN) {
-      const batch = await fetch(after, Math.max(first * 2, 50));
-      if (batch.length === 0) return { items: items.map((i) => i.record), endCursor: items.at(-1)?.cursor ?? null, hasNextPage: false };
-      for (const listed of batch) {
-        scanned++;
-        after = listed.cursor;
-        if (!keep(listed.record)) continue;
-        items.push(listed);
-        if (items.length > first) break;
-      }
-    }
-    const more = items.length > first || scanned >= MAX_SCAN;
-    const shown = items.slice(0, first);
-    // Past the scan budget with the page unfilled, the cursor is where scanning stopped.
-    const endCursor = items.length > first ? (shown.at(-1)?.cursor ?? null) : (after ?? null);
-    return { items: shown.map((i) => i.record), endCursor, hasNextPage: more };
-  }
-}
-
-function boundedText(value: string, name: string, required: boolean): string {
-  const text = value.trim();
-  if (required && text.length === 0) throw new InvalidInputError(`${name} must not be empty`, name);
-  if (text.length > MAX_REASON) throw new InvalidInputError(`${name} must be at most ${MAX_REASON} characters`, name);
-  return text;
 }

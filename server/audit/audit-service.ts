@@ -1,6 +1,6 @@
 import type { AccessPolicy } from '../access/access-policy.js';
 import type { Clock } from '../clock.js';
-import { ForbiddenError, InvalidInputError } from '../errors.js';
+import { ForbiddenError, InvalidCursorError, InvalidInputError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import { abortableTail } from './abortable-tail.js';
 import type { AuditKeyRing } from './seal.js';
@@ -92,6 +92,17 @@ export class AuditService {
     });
   }
 
+  /**
+   * The visible events with these cursors, in the order given; a cursor the log no longer
+   * holds (retention) or never issued is left out. The log reads by position, so each costs
+   * two short reads (the event before it, then the one after that): callers bound the list.
+   */
+  async byIds(caller: Principal, ids: readonly string[]): Promise<AuditEvent[]> {
+    const keep = this.visible(caller, {});
+    const found = await Promise.all(ids.map((id) => this.eventAt(id)));
+    return found.filter((event): event is AuditEvent => event !== null && keep(event));
+  }
+
   /** Auditors only: the same walk over the hash chain as `portcullis audit verify`, over the log as it is now. */
   async verify(caller: Principal): Promise<VerifyReport> {
     if (!this.readsAll(caller)) throw new ForbiddenError('only auditors (with the audit:read scope) may verify the audit chain');
@@ -102,6 +113,17 @@ export class AuditService {
   /** Whether the caller reads every event (else only their own). */
   readsAll(caller: Principal): boolean {
     return caller.scopes.has('audit:read') && this.policy.isAuditor(caller);
+  }
+
+  private async eventAt(id: string): Promise<AuditEvent | null> {
+    try {
+      const [previous] = await this.log.readBackward({ before: id, limit: 1 });
+      const [event] = await this.log.read({ after: previous?.id, limit: 1 });
+      return event?.id === id ? event : null;
+    } catch (error) {
+      if (error instanceof InvalidCursorError) return null;
+      throw error;
+    }
   }
 
   private visible(caller: Principal, filter: AuditFilter): (event: AuditEvent) => boolean {

@@ -474,7 +474,7 @@ const DETECTION_RULE_DEFAULTS = {
   // Refused calls, tokens and connections by one user in a window.
   probing: { enabled: true, severity: 'high' as const, windowSeconds: 300, minDenials: 10 },
   // Distinct tools, servers or argument values of one tool in a window.
-  breadth: { enabled: true, severity: 'medium' as const, windowSeconds: 600, distinctTools: 12, distinctServers: 5, distinctArguments: 60 },
+  breadth: { enabled: true, severity: 'medium' as const, windowSeconds: 600, distinctTools: 15, distinctServers: 5, distinctArguments: 60 },
   // Activity in an hour of week this user has (almost) never been active in.
   off_hours: { enabled: true, severity: 'low' as const, minHistoryDays: 14, maxShare: 0.002, minCallsInStretch: 5 },
   // Params or results far larger than this tool's usual (a robust baseline of its sizes).

@@ -40,6 +40,11 @@ export class AnomalyRecorder implements AnomalyRaiser {
 
   constructor(private readonly deps: AnomalyRaiserDeps) {}
 
+  /**
+   * From the live suppressions, read at most once per SUPPRESSION_CACHE_MS. Throws when the
+   * store cannot be read: the detector retries the event rather than raise (and perhaps
+   * respond to) what may be silenced, or drop what may not be.
+   */
   async isSuppressed(user: string, rule: RuleId): Promise<boolean> {
     const now = this.deps.clock.now();
     if (!this.cached || now - this.cached.at >= SUPPRESSION_CACHE_MS || now < this.cached.at) {
@@ -50,7 +55,7 @@ export class AnomalyRecorder implements AnomalyRaiser {
 
   async raise(detection: Detection, before: RaisedBefore): Promise<void> {
     const auditEventId = before.detectedEventId ?? (await this.appendDetected(detection));
-    await this.store(detection, auditEventId);
+    await this.record(detection, auditEventId);
     const action = chooseResponse(this.deps.config.responses, detection);
     if (action === null || before.responded) return;
     let outcome: 'SUCCESS' | 'ERROR' = 'SUCCESS';
@@ -88,7 +93,7 @@ export class AnomalyRecorder implements AnomalyRaiser {
     return event.id;
   }
 
-  private async store(detection: Detection, auditEventId: string): Promise<void> {
+  private async record(detection: Detection, auditEventId: string): Promise<void> {
     const record: AnomalyRecord = { ...detection, status: 'open', auditEventId, responses: [], acknowledgedBy: null, acknowledgedAt: null, note: null, version: 1 };
     await this.deps.store.create(record, this.deps.config.keepAnomalies).catch((error: unknown) => this.deps.logger.error({ err: error, anomalyId: detection.id }, 'could not store an anomaly (it is in the audit log)'));
   }

@@ -37,7 +37,8 @@ export async function executeResponse(action: Exclude<ResponseAction, 'record'>,
 function suspendSessions(detection: Detection, deps: ResponderDeps): string {
   deps.events.sessionsSuspended({ anomalyId: detection.id, user: detection.user, sessionId: detection.sessionId });
   const which = detection.sessionId === null ? `every live MCP session of ${detection.user}` : `session ${detection.sessionId}`;
-  return `${which} closed on every instance (4403 anomaly); grants kept`;
+  // Told to every instance, not counted back: the bus carries no answers.
+  return `close of ${which} (4403 anomaly) sent to every instance; grants kept`;
 }
 
 /**

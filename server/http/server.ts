@@ -14,6 +14,7 @@ import { ToolChangeService } from '../access/tool-change-service.js';
 import { AccessPolicy } from '../access/access-policy.js';
 import { AccessService } from '../access/access-service.js';
 import { AuditService } from '../audit/audit-service.js';
+import { AnomalyService } from '../detection/anomaly-service.js';
 import { defaultMaxGapSeconds } from '../audit/checkpoints.js';
 import { AuditKeyRing, publicKeyPemOf } from '../audit/seal.js';
 import { startRetention } from '../audit/retention.js';
@@ -24,6 +25,7 @@ import { createGraphQLWebSocketEndpoint } from '../../schema/subscriptions.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { createDevIdp } from '../dev-idp/dev-idp.js';
+import type { Detector } from '../detection/detector.js';
 import { startOutlierDetection } from '../detection/outlier-detection.js';
 import { CredentialWatch } from '../identity/credential-watch.js';
 import { createIdentity } from '../identity/index.js';
@@ -53,6 +55,8 @@ export interface PortcullisServer {
   listen(): Promise<AddressInfo>;
   /** Graceful stop: refuse new work, close WebSockets with 1001, drain HTTP. */
   close(): Promise<void>;
+  /** The outlier detector (null when `detection.enabled` is off): its stats are what the detection bench reads. */
+  readonly detector: Detector | null;
 }
 
 export interface ServerDependencies {
@@ -115,7 +119,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   });
   const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
   const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events });
-  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges };
+  const anomalies = new AnomalyService({ store: stores.anomalies, audit: stores.audit, auditService, clock });
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges, anomalies };
   const schema = await buildPortcullisSchema(pubSub);
   const protection = createProtection(schema, config.graphql);
   let shuttingDown = false;
@@ -156,6 +161,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
 
   return {
     httpServer,
+    detector,
     listen: () =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);

@@ -2,6 +2,13 @@ import { LISTING_ID, listingKey } from '../access/listing-cursor.js';
 import type { AnomalyRecord, AnomalyStatus } from '../detection/types.js';
 import { InvalidInputError } from '../errors.js';
 
+/**
+ * Anomalies dropped by one create at most. Normally one goes as one comes; after
+ * `keepAnomalies` was lowered, the surplus goes this many per new anomaly instead of in one
+ * step that would block Redis (or write one huge journal line) for seconds.
+ */
+export const MAX_TRIM_PER_CREATE = 1_000;
+
 /** What `AnomalyStore.list` narrows by. */
 export interface AnomalyFilter {
   user?: string;

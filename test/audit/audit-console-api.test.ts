@@ -92,6 +92,21 @@ function auditConsoleSuite(openStores: () => Promise<{ stores: Stores; access: A
     expect((await carol.gql(PAGE, { order: 'SIDEWAYS' })).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
+  it('reads one event by cursor (the link an anomaly\'s triggering event follows): any for an auditor, only their own for others, null for the rest', async () => {
+    const first = await append(200);
+    const mine = await append(201, { actor: 'frank@example.com' });
+    const last = await append(202);
+    const one = async (who: BrokerPerson, id: string) => ((await who.gql('query($id: ID!) { auditEvent(id: $id) { id data } }', { id })).body.data as { auditEvent: { id: string; data: { n: number } } | null }).auditEvent;
+    expect(await one(carol, first.id)).toEqual({ id: first.id, data: { n: 200 } });
+    expect(await one(carol, last.id)).toEqual({ id: last.id, data: { n: 202 } });
+    expect(await one(frank, mine.id)).toEqual({ id: mine.id, data: { n: 201 } });
+    expect(await one(frank, first.id)).toBeNull();
+    // Never issued: the same null as an event the caller may not see.
+    expect(await one(carol, 'not-a-cursor')).toBeNull();
+    const unissued = fx.server.stores.kind === 'redis' ? '9999999999999-0' : '99999999';
+    expect(await one(carol, unissued)).toBeNull();
+  });
+
   it('filters by tool and by session, in queries and in the live feed', async () => {
     const client = createClient({ url: `${fx.server.wsUrl}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${await carol.token(['audit:read'])}` } });
     const live: { tool: string | null; sessionId: string | null }[] = [];

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AnomalyRecord, Suppression } from '../../server/detection/types.js';
 import { InvalidCursorError, InvalidInputError, StoreFullError } from '../../server/errors.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import { MAX_TRIM_PER_CREATE } from '../../server/stores/anomaly-listing.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -101,6 +102,15 @@ function runAnomalyStoreContract(backend: string, create: () => Fixture): void {
         // One older than every kept anomaly is not kept either: the newest `keep` stay.
         expect(await stores.anomalies.create(anomaly(0), 3)).toBe(true);
         expect(ids(await stores.anomalies.list({ limit: 10 }))).toEqual(['an_5', 'an_4', 'an_3']);
+      });
+
+      it(`drops at most ${MAX_TRIM_PER_CREATE} per create once \`keep\` was lowered: the surplus goes over the next creates, not in one blocking step`, async () => {
+        const count = MAX_TRIM_PER_CREATE + 2;
+        await Promise.all(Array.from({ length: count }, (_, n) => stores.anomalies.create(anomaly(n), count)));
+        await stores.anomalies.create(anomaly(count), 1);
+        expect(ids(await stores.anomalies.list({ limit: 10 }))).toEqual([`an_${count}`, `an_${count - 1}`, `an_${count - 2}`]);
+        await stores.anomalies.create(anomaly(count + 1), 1);
+        expect(ids(await stores.anomalies.list({ limit: 10 }))).toEqual([`an_${count + 1}`]);
       });
 
       it('updates compare-and-set on the version: of racing acknowledgements one wins', async () => {

@@ -55,10 +55,10 @@ export function waitForStderr(child: ChildProcess, pattern: RegExp, timeoutMs = 
 
 /**
  * The environment that makes the CLI act as a person: signed in at the broker (real SAML),
- * with an `api` token of theirs and no login file.
+ * with a token of theirs (`api` unless `scopes` say otherwise) and no login file.
  */
-export async function cliEnvFor(broker: string, idp: TestIdp, person: Partial<AssertionSpec>): Promise<NodeJS.ProcessEnv> {
-  const token = await createApiToken(broker, await signIn(broker, idp, person), ['api']);
+export async function cliEnvFor(broker: string, idp: TestIdp, person: Partial<AssertionSpec>, scopes: string[] = ['api']): Promise<NodeJS.ProcessEnv> {
+  const token = await createApiToken(broker, await signIn(broker, idp, person), scopes);
   return { PORTCULLIS_TOKEN: token, PORTCULLIS_BROKER: broker, XDG_CONFIG_HOME: '/nonexistent' };
 }
 

@@ -12,6 +12,7 @@ import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import { auditLogOptions } from '../../server/stores/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import type { Clock } from '../../server/clock.js';
+import type { Detector } from '../../server/detection/detector.js';
 import { captureLogs } from './log-capture.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -20,6 +21,8 @@ export interface TestServer {
   wsUrl: string;
   stores: Stores;
   logs: string[];
+  /** The server's outlier detector (null when detection is off). */
+  detector: Detector | null;
   close(): Promise<void>;
 }
 
@@ -54,6 +57,7 @@ export async function startTestServer(options: { config?: PortcullisConfig; stor
     wsUrl: `ws://127.0.0.1:${address.port}`,
     stores,
     logs,
+    detector: server.detector,
     close: async () => {
       await server.close();
       await stores.close();

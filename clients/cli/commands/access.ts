@@ -15,7 +15,7 @@ import { formatDuration } from '../../../server/text/durations.js';
 import { EXIT } from '../exit-codes.js';
 import { list, table, when } from '../output.js';
 import { describeRequest, kindsCell, scopeCells } from './access-display.js';
-import { apiFor, clientCommand, countOption, durationOption, emit, jsonObjectOption, listOption } from './client-command.js';
+import { apiFor, clientCommand, collect, countOption, durationOption, emit, jsonObjectOption, listOption } from './client-command.js';
 import type { ClientOptions } from './client-command.js';
 import { waitForDecision } from './wait-for-decision.js';
 
@@ -166,23 +166,4 @@ function argumentRulesOption(value: string): Record<string, unknown> {
   if (notSchema) throw new InvalidArgumentError(`expected, per tool name, a JSON Schema object: "${notSchema[0]}" is not one`);
   if (Object.keys(rules).length === 0) throw new InvalidArgumentError('expected at least one tool name');
   return rules;
-}
-
-/**
- * Follows cursor pages until `limit` items (the API caps a page; the CLI does not care),
- * and says on stderr when there were more.
- */
-async function collect<T>(limit: number, page: (after: string | null, first: number) => Promise<{ items: T[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } }>): Promise<T[]> {
-  const items: T[] = [];
-  let after: string | null = null;
-  for (;;) {
-    const result = await page(after, Math.min(100, limit - items.length));
-    items.push(...result.items);
-    if (!result.pageInfo.hasNextPage || !result.pageInfo.endCursor) return items;
-    if (items.length >= limit) {
-      console.error(`(the newest ${items.length} shown; there are more: raise --limit)`);
-      return items;
-    }
-    after = result.pageInfo.endCursor;
-  }
 }

@@ -74,3 +74,22 @@ export function jsonObjectOption(value: string): Record<string, unknown> {
   if (!isRecord(parsed)) throw new InvalidArgumentError('expected a JSON object');
   return parsed;
 }
+
+/**
+ * Follows cursor pages until `limit` items (the API caps a page; the CLI does not care),
+ * and says on stderr when there were more.
+ */
+export async function collect<T>(limit: number, page: (after: string | null, first: number) => Promise<{ items: T[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } }>): Promise<T[]> {
+  const items: T[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const result = await page(after, Math.min(100, limit - items.length));
+    items.push(...result.items);
+    if (!result.pageInfo.hasNextPage || !result.pageInfo.endCursor) return items;
+    if (items.length >= limit) {
+      console.error(`(the newest ${items.length} shown; there are more: raise --limit)`);
+      return items;
+    }
+    after = result.pageInfo.endCursor;
+  }
+}

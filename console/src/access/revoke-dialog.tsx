@@ -1,7 +1,7 @@
 import { useMutation } from '@urql/preact';
-import { useState } from 'preact/hooks';
 import { ConsoleRevokeGrantDocument } from '../gql/graphql';
 import { sortErrors } from '../forms/field-errors';
+import { useRequiredText } from '../forms/required-text';
 import { Dialog } from '../ui/dialog';
 import { Field, describedBy } from '../ui/field';
 import { FormErrors } from '../ui/messages';
@@ -9,19 +9,15 @@ import type { Grant } from './live-access';
 
 /** Revoking ends a grant at once on every broker instance; the API wants a reason. */
 export function RevokeDialog(props: { grant: Grant; onClose: (message?: string) => void }) {
-  const [reason, setReason] = useState('');
-  const [missing, setMissing] = useState(false);
+  const reason = useRequiredText('Give a reason: it is recorded in the audit log and shown to the grant holder.');
   const [result, revoke] = useMutation(ConsoleRevokeGrantDocument);
   const errors = sortErrors(result.error, ['reason']);
-  const reasonError = missing ? 'Give a reason: it is recorded in the audit log and shown to the grant holder.' : errors.fields.reason;
+  const reasonError = reason.error(errors.fields.reason);
   const submit = async (event: Event) => {
     event.preventDefault();
-    if (!reason.trim()) {
-      setMissing(true);
-      return;
-    }
-    setMissing(false);
-    const answer = await revoke({ id: props.grant.id, reason: reason.trim() });
+    const text = reason.take();
+    if (text === null) return;
+    const answer = await revoke({ id: props.grant.id, reason: text });
     if (answer.data) props.onClose(`The grant on ${props.grant.server} was revoked.`);
   };
   return (
@@ -32,7 +28,7 @@ export function RevokeDialog(props: { grant: Grant; onClose: (message?: string) 
         </p>
         <FormErrors messages={errors.form} />
         <Field id="revoke-reason" label="Reason" error={reasonError}>
-          <textarea id="revoke-reason" rows={3} aria-required="true" value={reason} onInput={(e) => setReason(e.currentTarget.value)} {...describedBy('revoke-reason', { error: reasonError })} />
+          <textarea id="revoke-reason" rows={3} aria-required="true" value={reason.value} onInput={(e) => reason.setValue(e.currentTarget.value)} {...describedBy('revoke-reason', { error: reasonError })} />
         </Field>
         <div class="actions">
           <button type="submit" class="button-danger" disabled={result.fetching}>

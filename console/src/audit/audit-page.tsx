@@ -1,7 +1,7 @@
 import { useQuery } from '@urql/preact';
 import { useLocation } from 'preact-iso';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { AuditPageDocument, ServerNamesDocument } from '../gql/graphql';
+import { AuditEventByIdDocument, AuditPageDocument, ServerNamesDocument } from '../gql/graphql';
 import { useConnection } from '../graphql/connection-context';
 import { prependEvents } from '../live/live-lists';
 import { Page } from '../shell/page';
@@ -54,6 +54,8 @@ function AuditLog({ query, onQuery, live, setLive }: { query: AuditQuery; onQuer
   const [tailState, setTailState] = useState<{ state: TailState; detail?: string } | null>(null);
   const [arrived, setArrived] = useState<AuditRow[]>([]);
   const [open, setOpen] = useState<AuditRow | null>(null);
+  const linked = useLinkedEvent(query.event);
+  const shown = open ?? linked.event;
 
   const page = result.data?.auditEvents;
   const rows = useMemo(() => prependEvents(page?.items ?? [], arrived, LIVE_LIMIT + PAGE_SIZE), [page, arrived]);
@@ -146,9 +148,27 @@ function AuditLog({ query, onQuery, live, setLive }: { query: AuditQuery; onQuer
           </button>
         </nav>
       </section>
-      {open && <AuditDrawer event={open} onClose={() => setOpen(null)} />}
+      {linked.missing && <p class="notice notice-warning">Event {query.event} is not in the part of the log you may see (or retention removed it).</p>}
+      {shown && (
+        <AuditDrawer
+          event={shown}
+          onClose={() => {
+            setOpen(null);
+            linked.dismiss();
+          }}
+        />
+      )}
     </>
   );
+}
+
+/** The event a link names (`?event=`), to open in the drawer until it is closed; `missing` when the caller cannot see it. */
+function useLinkedEvent(id: string | undefined): { event: AuditRow | null; missing: boolean; dismiss: () => void } {
+  const [dismissed, setDismissed] = useState(false);
+  const [result] = useQuery({ query: AuditEventByIdDocument, variables: { id: id ?? '' }, pause: !id });
+  const fetched = result.data !== undefined;
+  const event = result.data?.auditEvent ?? null;
+  return { event: dismissed ? null : event, missing: fetched && event === null, dismiss: () => setDismissed(true) };
 }
 
 function describeTail({ state, detail }: { state: TailState; detail?: string }): string {

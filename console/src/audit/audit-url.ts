@@ -19,6 +19,8 @@ export interface AuditQuery {
   since?: string;
   until?: string;
   order: AuditOrder;
+  /** One event's cursor (`event=` in the URL): the page opens it in the drawer, whatever the filters show. */
+  event?: string;
 }
 
 export const DEFAULT_ORDER: AuditOrder = 'NEWEST_FIRST';
@@ -48,6 +50,7 @@ export function auditQueryFromParams(params: URLSearchParams | Record<string, st
     since: instant('since'),
     until: instant('until'),
     order: text('order') === 'oldest' ? 'OLDEST_FIRST' : DEFAULT_ORDER,
+    event: text('event'),
   };
 }
 
@@ -66,6 +69,7 @@ export function auditQueryToSearch(query: AuditQuery): string {
   set('since', query.since);
   set('until', query.until);
   if (query.order !== DEFAULT_ORDER) search.set('order', 'oldest');
+  set('event', query.event);
   const text = search.toString();
   return text ? `?${text}` : '';
 }

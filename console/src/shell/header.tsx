@@ -7,14 +7,15 @@ interface NavItem {
   label: string;
 }
 
-/** The pages this person has a use for (the review queue only for reviewers). */
-function navigation(reviewer: boolean): NavItem[] {
+/** The pages this person has a use for (the review queue only for reviewers, anomalies only for auditors). */
+function navigation(reviewer: boolean, auditor: boolean): NavItem[] {
   return [
     { href: '/', label: 'Overview' },
     { href: '/requests', label: 'Request access' },
     ...(reviewer ? [{ href: '/review', label: 'Review' }] : []),
     { href: '/grants', label: 'Grants' },
     { href: '/audit', label: 'Audit log' },
+    ...(auditor ? [{ href: '/anomalies', label: 'Anomalies' }] : []),
     { href: '/tokens', label: 'API tokens' },
     { href: '/connect', label: 'Connect' },
   ];
@@ -61,7 +62,7 @@ export function Header() {
       </div>
       <nav aria-label="Main" class="site-nav">
         <ul>
-          {navigation(viewer.reviewer).map((item) => (
+          {navigation(viewer.reviewer, viewer.readsAllAudit).map((item) => (
             <li key={item.href}>
               <a href={item.href} aria-current={path === item.href ? 'page' : undefined}>
                 {item.label}

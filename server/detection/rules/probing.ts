@@ -20,22 +20,29 @@ function probingState(size: number): ProbingState {
 }
 
 /**
- * A burst of refusals (tools not granted, tokens and connections refused, arguments not
- * allowed): someone trying what they may not. Rate-limit refusals do not count: a busy
- * client retrying past its limit is throughput the limit already contains, not a search
- * for access. A couple of `tool_not_granted` after a grant expired stay far below the count.
+ * What counts as trying what one may not: asking for what the grants do not give,
+ * arguments outside their rules, refused tokens and session opens. Not rate-limit
+ * refusals (a busy client retrying past its limit is throughput the limit already
+ * contains) nor the others (a changed tool refused until reviewed, a duplicate id, a grant
+ * that just ended): an agent retrying those is no search for access.
+ */
+const PROBES: ReadonlySet<DenialKind | null> = new Set<DenialKind>(['not_granted', 'argument_not_allowed', 'token_refused', 'upgrade_refused']);
+
+/**
+ * A burst of refusals by one person: someone trying what they may not. A couple of
+ * `tool_not_granted` after a grant expired stay far below the count.
  */
 export const probing: DetectionRule = {
   id: 'probing',
   evaluate(observation, context) {
-    if (observation.kind !== 'denial' || observation.denial === 'rate_limited') return null;
+    if (observation.kind !== 'denial' || !PROBES.has(observation.denial)) return null;
     const { windowSeconds, minDenials } = context.config.rules.probing;
     const windowMs = windowSeconds * 1000;
     const size = Math.max(minDenials, MAX_FINDING_EVENTS);
     const state = slotOf(context.user, 'probing', () => probingState(size));
     // The ring was sized for another minDenials (the config changed): start it again.
     if (state.denials.size !== size) Object.assign(state, probingState(size));
-    state.kind[pushEvent(state.denials, observation.at, observation.event.id)] = observation.denial ?? 'other';
+    state.kind[pushEvent(state.denials, observation.at, observation.event.id)] = observation.denial!;
     if (!context.warm) return null;
     const since = observation.at - windowMs;
     const slots = slotsAfter(state.denials, since);

@@ -1,7 +1,7 @@
 import { checkListingCursor } from '../../access/listing-cursor.js';
 import type { AnomalyRecord, AnomalyStatus, Suppression } from '../../detection/types.js';
 import { StoreFullError } from '../../errors.js';
-import { anomalyListingKey, matchesAnomalyFilter } from '../anomaly-listing.js';
+import { anomalyListingKey, matchesAnomalyFilter, MAX_TRIM_PER_CREATE } from '../anomaly-listing.js';
 import { TOO_MANY_SUPPRESSIONS } from '../types.js';
 import type { AnomalyStore, Listed } from '../types.js';
 import type { PersistedMap } from './persisted-map.js';
@@ -38,7 +38,7 @@ export class EmbeddedAnomalyStore implements AnomalyStore {
     return this.journal.commit(() => {
       if (this.records.get(record.id)) return { result: false, ops: [] };
       // The newest `keep` stay, the newcomer counted among them: one older than all of them is not kept.
-      const excess = this.order.length + 1 - keep;
+      const excess = Math.min(this.order.length + 1 - keep, MAX_TRIM_PER_CREATE);
       const victims = excess > 0 ? [...this.order.slice(0, excess), key].sort().slice(0, excess) : [];
       const ops = [this.records.setOp(record.id, record, KEPT), ...victims.map((victim) => this.records.deleteOp(idOf(victim)))];
       return { result: true, ops };

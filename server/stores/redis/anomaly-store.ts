@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { checkListingCursor } from '../../access/listing-cursor.js';
 import type { Clock } from '../../clock.js';
 import type { AnomalyRecord, AnomalyStatus, Suppression } from '../../detection/types.js';
-import { anomalyListingKey } from '../anomaly-listing.js';
+import { anomalyListingKey, MAX_TRIM_PER_CREATE } from '../anomaly-listing.js';
 import { TOO_MANY_SUPPRESSIONS } from '../types.js';
 import type { AnomalyStore, Listed } from '../types.js';
 import { defineScript, guarded } from './connection.js';
@@ -21,16 +21,16 @@ end
 
 /**
  * Creates the anomaly unless its id exists, then trims the oldest beyond `keep` (records
- * and every index entry) in the same step, so the kept set never overshoots.
+ * and every index entry, at most maxTrim of them) in the same step.
  * KEYS: none (the index prefix is ARGV: the keys depend on each trimmed record's user).
- * ARGV: recordPrefix, indexPrefix, id, json, member, user, status, keep. Returns 1 | 0.
+ * ARGV: recordPrefix, indexPrefix, id, json, member, user, status, keep, maxTrim. Returns 1 | 0.
  */
 const createAnomaly = defineScript(`${INDEXES_LUA}
 local key = ARGV[1] .. ARGV[3]
 if redis.call('EXISTS', key) == 1 then return 0 end
 redis.call('SET', key, ARGV[4])
 for _, index in ipairs(indexes(ARGV[2], ARGV[6], ARGV[7])) do redis.call('ZADD', index, 0, ARGV[5]) end
-local excess = redis.call('ZCARD', ARGV[2] .. 'all') - tonumber(ARGV[8])
+local excess = math.min(redis.call('ZCARD', ARGV[2] .. 'all') - tonumber(ARGV[8]), tonumber(ARGV[9]))
 if excess > 0 then
   for _, member in ipairs(redis.call('ZRANGE', ARGV[2] .. 'all', 0, excess - 1)) do
     local victim = ARGV[1] .. string.sub(member, string.find(member, ':', 1, true) + 1)
@@ -87,7 +87,7 @@ export class RedisAnomalyStore implements AnomalyStore {
   }
 
   async create(record: AnomalyRecord, keep: number): Promise<boolean> {
-    const args = [this.recordPrefix, this.indexPrefix, record.id, JSON.stringify(record), anomalyListingKey(record), record.user, record.status, keep];
+    const args = [this.recordPrefix, this.indexPrefix, record.id, JSON.stringify(record), anomalyListingKey(record), record.user, record.status, keep, MAX_TRIM_PER_CREATE];
     return (await guarded('anomaly create', () => createAnomaly(this.redis, [], args))) === 1;
   }
 

@@ -17,10 +17,10 @@ describe('breadth', () => {
     const driver = withHistory();
     const found = Array.from({ length: 30 }, (_, i) => driver.feed({ at: AFTER + i * 10_000, server: `server-${i % 2}`, tool: `tool-${i}` })).flat();
     expect(found).toHaveLength(1);
-    expect(found[0]).toMatchObject({ rule: 'breadth', severity: 'medium', score: 1, observed: { windowSeconds: 600, distinctTools: 12 }, baseline: { distinctTools: 12 } });
-    expect(found[0]!.observed.tools).toHaveLength(12);
+    expect(found[0]).toMatchObject({ rule: 'breadth', severity: 'medium', score: 1, observed: { windowSeconds: 600, distinctTools: 15 }, baseline: { distinctTools: 15 } });
+    expect(found[0]!.observed.tools).toHaveLength(15);
     expect(found[0]!.summary).toBe(
-      'alice@example.com used 12 distinct tools (threshold 12) within 10 minutes: everyday work touches a few, this went through them one after another, as an agent enumerating its reach does',
+      'alice@example.com used 15 distinct tools (threshold 15) within 10 minutes: everyday work touches a few, this went through them one after another, as an agent enumerating its reach does',
     );
     expect(found[0]!.eventIds.at(-1)).toBe(driver.triggeredBy[0]);
     expect(found[0]!.eventIds.length).toBeLessThanOrEqual(20);

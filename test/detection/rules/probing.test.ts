@@ -32,15 +32,17 @@ describe('probing', () => {
     expect(denials(driver, AFTER + 60 * MINUTE, 12, 5_000)).toHaveLength(1);
   });
 
-  it('stays quiet on a couple of refusals after a grant expired, on rate limiting, and during warm-up', () => {
+  it('stays quiet on a couple of refusals after a grant expired, on rate limiting and other refusals, and during warm-up', () => {
     expect(denials(withHistory(), AFTER, 3, 2_000)).toEqual([]);
     expect(denials(withHistory(), AFTER, 100, 1_000, () => 'rate_limited')).toEqual([]);
+    // An agent retrying a changed tool until someone reviews it.
+    expect(denials(withHistory(), AFTER, 100, 1_000, () => 'other')).toEqual([]);
     expect(denials(new RuleDriver([probing]), MONDAY, 30, 1_000)).toEqual([]);
   });
 
   it('keeps a bounded state however many refusals pass', () => {
     const driver = withHistory();
-    denials(driver, AFTER, 5000, 1_000, (i) => (['not_granted', 'upgrade_refused', 'argument_not_allowed', 'other'] as const)[i % 4]!);
+    denials(driver, AFTER, 5000, 1_000, (i) => (['not_granted', 'upgrade_refused', 'argument_not_allowed', 'token_refused'] as const)[i % 4]!);
     expect(driver.slotBytes('user:alice@example.com', probing)).toBeLessThan(2 * 1024);
   });
 });

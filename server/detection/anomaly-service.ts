@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { abortableTail } from '../audit/abortable-tail.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { AuditEvent, AuditLog } from '../audit/types.js';
+import type { Clock } from '../clock.js';
+import { AlreadyAcknowledgedError, ForbiddenError, InvalidInputError, NotFoundError, StoreUnavailableError } from '../errors.js';
+import { requireScope } from '../identity/api-tokens.js';
+import type { Principal } from '../identity/principal.js';
+import { listedPage } from '../stores/listed-page.js';
+import type { Page } from '../stores/listed-page.js';
+import type { AnomalyStore } from '../stores/types.js';
+import { boundedText } from '../text/bounded-text.js';
+import { anomalyFromEvent } from './anomaly-event.js';
+import { MAX_FINDING_EVENTS, RULE_IDS, severityRank } from './types.js';
+import type { AnomalyRecord, AnomalyStatus, RuleId, Severity, Suppression } from './types.js';
+
+/** Longest a suppression may last: a known cause is silenced for a while, never for good. */
+export const MAX_SUPPRESSION_SECONDS = 90 * 86_400;
+const MAX_EMAIL = 320;
+/** Writes of an acknowledgement against racing writers (the raiser adding a response). */
+const UPDATE_ATTEMPTS = 3;
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+export interface AnomalyFilter {
+  status?: AnomalyStatus | null;
+  user?: string | null;
+  rule?: RuleId | null;
+  severityAtLeast?: Severity | null;
+}
+
+export interface SuppressInput {
+  user: string;
+  rule: string;
+  durationSeconds: number;
+  reason: string;
+}
+
+interface AnomalyServiceDeps {
+  store: AnomalyStore;
+  audit: AuditLog;
+  /** Who reads every audit event reads every anomaly; triggering events and the live feed come from it. */
+  auditService: Pick<AuditService, 'readsAll' | 'byIds' | 'follow'>;
+  clock: Clock;
+}
+
+/**
+ * What the detector raised, for the people who answer it: auditors (a role with
+ * `audit: true`, through a credential holding `audit:read`) list, read and follow every
+ * anomaly; acknowledging and suppressing also take the `api` scope, so a SIEM's read-only
+ * token cannot silence the detector. Nobody else sees any anomaly, not even one about
+ * themselves: telling a prober that their probing was noticed teaches them where the
+ * threshold is. Every change is audited before it is stored (fail closed).
+ */
+export class AnomalyService {
+  constructor(private readonly deps: AnomalyServiceDeps) {}
+
+  /** Newest first. */
+  async list(caller: Principal, filter: AnomalyFilter, options: { first?: number | null; after?: string | null }): Promise<Page<AnomalyRecord>> {
+    this.requireAuditor(caller);
+    const least = filter.severityAtLeast == null ? 0 : severityRank(filter.severityAtLeast);
+    const user = filter.user ?? undefined;
+    const status = filter.status ?? undefined;
+    return listedPage(
+      (after, limit) => this.deps.store.list({ user, status, after, limit }),
+      (record) => (filter.rule == null || record.rule === filter.rule) && severityRank(record.severity) >= least,
+      options,
+    );
+  }
+
+  async get(caller: Principal, id: string): Promise<AnomalyRecord> {
+    this.requireAuditor(caller);
+    const record = await this.deps.store.get(id);
+    if (!record) throw new NotFoundError('anomaly', 'id');
+    return record;
+  }
+
+  /** The audit events that triggered it that the log still holds, oldest first. */
+  async triggeringEvents(caller: Principal, record: AnomalyRecord): Promise<AuditEvent[]> {
+    this.requireAuditor(caller);
+    return this.deps.auditService.byIds(caller, record.eventIds.slice(-MAX_FINDING_EVENTS));
+  }
+
+  /** Its `anomaly.detected` event, while the log holds it. */
+  async detectedEvent(caller: Principal, record: AnomalyRecord): Promise<AuditEvent | null> {
+    this.requireAuditor(caller);
+    const [event] = await this.deps.auditService.byIds(caller, [record.auditEventId]);
+    return event ?? null;
+  }
+
+  async acknowledge(caller: Principal, id: string, noteInput: string | null | undefined): Promise<AnomalyRecord> {
+    this.requireActingAuditor(caller);
+    const note = noteInput == null ? null : boundedText(noteInput, 'note', false) || null;
+    const record = await this.get(caller, id);
+    if (record.status === 'acknowledged') throw new AlreadyAcknowledgedError(record.acknowledgedBy);
+    await this.deps.audit.append({
+      type: 'anomaly.acknowledged',
+      outcome: 'SUCCESS',
+      actor: caller.user.email,
+      server: record.server,
+      data: { anomalyId: record.id, rule: record.rule, user: record.user, note },
+    });
+    // The raiser may be adding a response to the record meanwhile: read again and retry then.
+    let current = record;
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const next: AnomalyRecord = { ...current, status: 'acknowledged', acknowledgedBy: caller.user.email, acknowledgedAt: this.deps.clock.now(), note, version: current.version + 1 };
+      if (await this.deps.store.update(next)) return next;
+      current = await this.get(caller, id);
+      if (current.status === 'acknowledged') throw new AlreadyAcknowledgedError(current.acknowledgedBy);
+    }
+    throw new StoreUnavailableError('acknowledging an anomaly that kept changing');
+  }
+
+  async suppress(caller: Principal, input: SuppressInput): Promise<Suppression> {
+    this.requireActingAuditor(caller);
+    const user = input.user.trim();
+    if (user.length > MAX_EMAIL || !EMAIL.test(user)) throw new InvalidInputError('user must be an email address', 'user');
+    if (!isRuleId(input.rule)) throw new InvalidInputError(`rule must be one of ${RULE_IDS.join(', ')}`, 'rule');
+    if (!Number.isInteger(input.durationSeconds) || input.durationSeconds < 1 || input.durationSeconds > MAX_SUPPRESSION_SECONDS) {
+      throw new InvalidInputError(`durationSeconds must be from 1 to ${MAX_SUPPRESSION_SECONDS} (90 days)`, 'durationSeconds');
+    }
+    const reason = boundedText(input.reason, 'reason', true);
+    const now = this.deps.clock.now();
+    const suppression: Suppression = { id: `sp_${randomUUID()}`, user, rule: input.rule, reason, createdBy: caller.user.email, createdAt: now, expiresAt: now + input.durationSeconds * 1000 };
+    await this.deps.audit.append({
+      type: 'anomaly.suppressed',
+      outcome: 'SUCCESS',
+      actor: caller.user.email,
+      data: { suppressionId: suppression.id, user, rule: suppression.rule, reason, expiresAt: new Date(suppression.expiresAt).toISOString() },
+    });
+    await this.deps.store.suppress(suppression);
+    return suppression;
+  }
+
+  /** Live suppressions, soonest to expire first. */
+  async suppressions(caller: Principal): Promise<Suppression[]> {
+    this.requireAuditor(caller);
+    return this.deps.store.suppressions(this.deps.clock.now());
+  }
+
+  async unsuppress(caller: Principal, id: string): Promise<Suppression> {
+    this.requireActingAuditor(caller);
+    const live = (await this.deps.store.suppressions(this.deps.clock.now())).find((s) => s.id === id);
+    if (!live) throw new NotFoundError('suppression', 'id');
+    await this.deps.audit.append({ type: 'anomaly.unsuppressed', outcome: 'SUCCESS', actor: caller.user.email, data: { suppressionId: live.id, user: live.user, rule: live.rule } });
+    // Null when it lapsed or was removed meanwhile: it is gone either way, as the event says.
+    await this.deps.store.unsuppress(id);
+    return live;
+  }
+
+  /**
+   * Anomalies as the detector raises them, from its `anomaly.detected` events: those after
+   * `after` first (no gap, no duplicate), then live ones. Each is the stored record, or what
+   * its event says once the store has dropped it (only the newest `keepAnomalies` stay).
+   */
+  follow(caller: Principal, after: string | null | undefined, signal: AbortSignal): AsyncIterable<AnomalyRecord> {
+    this.requireAuditor(caller);
+    const { auditService, store } = this.deps;
+    return abortableTail(signal, async function* (inner) {
+      for await (const event of auditService.follow(caller, { types: ['anomaly.detected'] }, after, inner)) {
+        const anomalyId = event.data.anomalyId;
+        const stored = typeof anomalyId === 'string' ? await store.get(anomalyId) : null;
+        yield stored ?? anomalyFromEvent(event);
+      }
+    });
+  }
+
+  private requireAuditor(caller: Principal): void {
+    if (!this.deps.auditService.readsAll(caller)) throw new ForbiddenError('only auditors (with the audit:read scope) see anomalies');
+  }
+
+  private requireActingAuditor(caller: Principal): void {
+    this.requireAuditor(caller);
+    requireScope(caller, 'api');
+  }
+}
+
+function isRuleId(value: string): value is RuleId {
+  return (RULE_IDS as readonly string[]).includes(value);
+}
