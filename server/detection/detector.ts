@@ -37,7 +37,7 @@ export interface DetectorTiming {
   cachedEntities: number;
 }
 
-export const DEFAULT_DETECTOR_TIMING: DetectorTiming = { renewIntervalMs: 2_000, leaseTtlMs: 10_000, commitIntervalMs: 1_000, commitEvery: 1_000, retryMs: 500, cachedEntities: 20_000 };
+export const DEFAULT_DETECTOR_TIMING: DetectorTiming = { renewIntervalMs: 2_000, leaseTtlMs: 10_000, commitIntervalMs: 5_000, commitEvery: 20_000, retryMs: 500, cachedEntities: 20_000 };
 
 export interface DetectorOptions {
   config: PortcullisConfig;
