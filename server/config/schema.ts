@@ -475,8 +475,8 @@ const DETECTION_RULE_DEFAULTS = {
   probing: { enabled: true, severity: 'high' as const, windowSeconds: 300, minDenials: 10 },
   // Distinct tools, servers or argument values of one tool in a window.
   breadth: { enabled: true, severity: 'medium' as const, windowSeconds: 600, distinctTools: 15, distinctServers: 5, distinctArguments: 60 },
-  // Activity in an hour of week this user has (almost) never been active in.
-  off_hours: { enabled: true, severity: 'low' as const, minHistoryDays: 14, maxShare: 0.002, minCallsInStretch: 5 },
+  // Activity in an hour this user has (almost) never been active in, neither in that hour of the week nor in that hour of any day.
+  off_hours: { enabled: true, severity: 'low' as const, minHistoryDays: 14, maxShare: 0.002, maxDayShare: 0.01, minCallsInStretch: 5 },
   // Params or results far larger than this tool's usual (a robust baseline of its sizes).
   large_payload: { enabled: true, severity: 'medium' as const, factor: 8, madMultiplier: 4, minBytes: 32768, minSamples: 30, resultFloorBytes: 16384 },
   // An MCP client name this user has never connected with.
@@ -514,6 +514,7 @@ const detectionRules = z
         ...ruleBase('low'),
         minHistoryDays: positiveInt(365).default(D.off_hours.minHistoryDays),
         maxShare: ratio(1).default(D.off_hours.maxShare),
+        maxDayShare: ratio(1).default(D.off_hours.maxDayShare),
         minCallsInStretch: positiveInt(1000).default(D.off_hours.minCallsInStretch),
       })
       .default(D.off_hours),
