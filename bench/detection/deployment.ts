@@ -1,3 +1,4 @@
+import type { PortcullisConfig } from '../../server/config/schema.js';
 /**
  * The broker the workload runs through: in this process (its clock is the workload's), on
  * the embedded store, every catalog server on the workload upstream, one role per catalog
@@ -68,13 +69,14 @@ export async function signInPerson(server: TestServer, idp: TestIdp, clock: Manu
 }
 
 /** The broker, and a close that also removes its data directory (in memory: it must not outlive the run). */
-export async function startWorkloadBroker(upstream: WorkloadUpstream, clock: ManualClock, detection: Record<string, unknown>): Promise<{ server: TestServer; idp: TestIdp; close(): Promise<void> }> {
+export async function startWorkloadBroker(upstream: WorkloadUpstream, clock: ManualClock, detection: Record<string, unknown>): Promise<{ server: TestServer; idp: TestIdp; config: PortcullisConfig; close(): Promise<void> }> {
   const idp = await createTestIdp('corp');
   const config = workloadConfig(upstream, idp, detection);
   const server = await startTestServer({ config, clock });
   return {
     server,
     idp,
+    config,
     close: async () => {
       await server.close();
       rmSync(config.store.dataDir, { recursive: true, force: true });

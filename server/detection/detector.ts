@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditEvent, AuditLog } from '../audit/types.js';
+import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import { InvalidCursorError } from '../errors.js';
 import type { PortcullisConfig } from '../config/schema.js';
@@ -47,7 +48,13 @@ export interface DetectorOptions {
   access: Pick<AccessStore, 'getGrant'>;
   rules: readonly DetectionRule[];
   raiser: AnomalyRaiser;
+  /** Business time: what the rules and the store judge by (a test or a replay may drive it). */
   clock: Clock;
+  /**
+   * Real time for the lease (renewals run on real timers): the system clock unless a test
+   * drives it. A simulated clock that jumps would otherwise lapse a live holder's lease.
+   */
+  leaseClock?: Clock;
   logger: Logger;
   timing?: Partial<DetectorTiming>;
 }
@@ -90,6 +97,7 @@ class StreamingDetector {
   readonly stats: DetectorStats = { events: 0, observations: 0, evaluationMs: 0, detectionsRaised: 0, holding: false };
   readonly holder = randomUUID();
   readonly timing: DetectorTiming;
+  readonly leaseClock: Clock;
   readonly cache: EntityCache;
   readonly evaluator: Evaluator;
   /** The lease is ours until then, as far as this instance knows (its last successful claim). */
@@ -99,6 +107,7 @@ class StreamingDetector {
 
   constructor(readonly options: DetectorOptions) {
     this.timing = { ...DEFAULT_DETECTOR_TIMING, ...options.timing };
+    this.leaseClock = options.leaseClock ?? systemClock;
     this.cache = new EntityCache(this.timing.cachedEntities);
     const roles = new GrantRoles(options.access);
     this.evaluator = new Evaluator({ state: options.state, roles, rules: options.rules, config: options.config.detection, cache: this.cache, stats: this.stats });
@@ -134,14 +143,14 @@ class StreamingDetector {
 
   /** Takes or renews the lease; the committed cursor when held. */
   async claim(): Promise<DetectorClaim | null> {
-    const now = this.options.clock.now();
+    const now = this.leaseClock.now();
     const claim = await this.options.state.claim(this.holder, now, now + this.timing.leaseTtlMs);
     if (claim !== null) this.leaseUntil = now + this.timing.leaseTtlMs;
     return claim;
   }
 
   leaseLive(): boolean {
-    return this.options.clock.now() < this.leaseUntil;
+    return this.leaseClock.now() < this.leaseUntil;
   }
 
   private pause(ms: number): Promise<void> {
@@ -255,7 +264,7 @@ class Term {
     const { stateTtlDays, maxEntities } = options.config.detection;
     const entities = new Map<string, { state: EntityState; expiresAt: number }>();
     for (const [key, state] of cache.dirty()) entities.set(key, { state, expiresAt: state.lastSeen + stateTtlDays * DAY_MS });
-    const commit = () => options.state.commit(this.detector.holder, this.position!, entities, maxEntities);
+    const commit = () => options.state.commit(this.detector.holder, this.detector.leaseClock.now(), this.position!, entities, maxEntities);
     // Refused after the lease lapsed by the clock alone (no one else committed): taken again, as before a raise.
     if (!(await commit()) && !((await this.reclaimed()) && (await commit()))) return this.leaseLost();
     cache.committed();

@@ -201,6 +201,7 @@ export interface DetectorStateStore {
   /**
    * Takes the lease for `holder` until `expiresAt`, or renews it, unless another holder's
    * lease is live at `now`; the committed cursor when held, null when another holds it.
+   * Lease times are the caller's real time (process liveness), never a simulated clock.
    */
   claim(holder: string, now: number, expiresAt: number): Promise<DetectorClaim | null>;
   /** Gives the lease up (a clean shutdown: the next instance need not wait for it to lapse). */
@@ -208,11 +209,12 @@ export interface DetectorStateStore {
   /** Entity states by key; unknown or expired keys are absent from the map. */
   load(keys: readonly string[]): Promise<Map<string, EntityState>>;
   /**
-   * Atomically, and only while `holder` holds the lease: writes the entities (each kept
-   * until its expiresAt) and the cursor. Entities beyond `maxEntities` go least recently
+   * Atomically, and only while `holder` holds a lease live at `leaseNow` (the lease's own
+   * clock, as given to `claim`): writes the entities (each kept until its expiresAt, judged
+   * on the store's clock) and the cursor. Entities beyond `maxEntities` go least recently
    * seen first. False when the lease was lost: nothing was written.
    */
-  commit(holder: string, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean>;
+  commit(holder: string, leaseNow: number, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean>;
 }
 
 /**

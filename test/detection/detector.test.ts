@@ -20,7 +20,7 @@ import { testConfig } from '../support/test-server.js';
 
 const DAY = 86_400_000;
 const LEASE_TTL = 1_000;
-/** Fast renewals on real timers; lease expiry on the test's clock, so a lease lapses only when a test moves it. */
+/** Fast renewals on real timers; lease expiry on the test's clock (leaseClock), so a lease lapses only when a test moves it. */
 const FAST: Partial<DetectorTiming> = { renewIntervalMs: 20, leaseTtlMs: LEASE_TTL, commitIntervalMs: 20, retryMs: 20 };
 const ALICE = 'alice@example.com';
 const BOB = 'bob@example.com';
@@ -42,6 +42,7 @@ function start(stores: Stores, clock: ManualClock, timing: Partial<DetectorTimin
     rules: [new EveryFifthCall()],
     raiser: new AuditingRaiser(stores.audit),
     clock,
+    leaseClock: clock,
     logger: logs.logger,
     timing: { ...FAST, ...timing },
   });

@@ -54,7 +54,7 @@ function runDetectorStateContract(backend: string, create: () => Promise<Fixture
         const { detector } = fx.stores;
         const now = fx.clock.now();
         await detector.claim('a', now, now + TTL);
-        expect(await detector.commit('a', '41', new Map(), 10)).toBe(true);
+        expect(await detector.commit('a', fx.clock.now(), '41', new Map(), 10)).toBe(true);
         fx.clock.advance(TTL);
         expect(await detector.claim('b', fx.clock.now(), fx.clock.now() + TTL)).toEqual({ cursor: '41' });
         expect(await detector.claim('a', fx.clock.now(), fx.clock.now() + TTL)).toBeNull();
@@ -77,7 +77,7 @@ function runDetectorStateContract(backend: string, create: () => Promise<Fixture
         const now = fx.clock.now();
         await detector.claim('a', now, now + TTL);
         const alice = entity(now, 3);
-        expect(await detector.commit('a', '7', new Map([['user:alice@example.com', kept(alice)]]), 10)).toBe(true);
+        expect(await detector.commit('a', fx.clock.now(), '7', new Map([['user:alice@example.com', kept(alice)]]), 10)).toBe(true);
         expect(await detector.load(['user:alice@example.com', 'user:nobody@example.com'])).toEqual(new Map([['user:alice@example.com', alice]]));
       });
 
@@ -85,10 +85,10 @@ function runDetectorStateContract(backend: string, create: () => Promise<Fixture
         const { detector } = fx.stores;
         const now = fx.clock.now();
         await detector.claim('a', now, now + TTL);
-        await detector.commit('a', '5', new Map([['user:alice@example.com', kept(entity(now, 1))]]), 10);
+        await detector.commit('a', fx.clock.now(), '5', new Map([['user:alice@example.com', kept(entity(now, 1))]]), 10);
         fx.clock.advance(TTL);
         await detector.claim('b', fx.clock.now(), fx.clock.now() + TTL);
-        expect(await detector.commit('a', '9', new Map([['user:alice@example.com', kept(entity(now, 99))], ['user:bob@example.com', kept(entity(now))]]), 10)).toBe(false);
+        expect(await detector.commit('a', fx.clock.now(), '9', new Map([['user:alice@example.com', kept(entity(now, 99))], ['user:bob@example.com', kept(entity(now))]]), 10)).toBe(false);
         expect(await detector.load(['user:alice@example.com', 'user:bob@example.com'])).toEqual(new Map([['user:alice@example.com', entity(now, 1)]]));
         await detector.release('b');
         expect(await detector.claim('c', fx.clock.now(), fx.clock.now() + TTL)).toEqual({ cursor: '5' });
@@ -98,11 +98,21 @@ function runDetectorStateContract(backend: string, create: () => Promise<Fixture
         const { detector } = fx.stores;
         await detector.claim('a', fx.clock.now(), fx.clock.now() + TTL);
         fx.clock.advance(TTL);
-        expect(await detector.commit('a', '3', new Map(), 10)).toBe(false);
+        expect(await detector.commit('a', fx.clock.now(), '3', new Map(), 10)).toBe(false);
+      });
+
+      it('judges the lease at the time the holder gives (its own clock), not at the store\'s clock, which may be simulated', async () => {
+        const { detector } = fx.stores;
+        const leaseNow = fx.clock.now();
+        await detector.claim('a', leaseNow, leaseNow + TTL);
+        // Business time jumps a day ahead (a replay); the lease, on real time, is still live.
+        fx.clock.advance(DAY);
+        expect(await detector.commit('a', leaseNow + 1, '4', new Map(), 10)).toBe(true);
+        expect(await detector.commit('a', leaseNow + TTL, '5', new Map(), 10)).toBe(false);
       });
 
       it('is refused to a holder that never claimed', async () => {
-        expect(await fx.stores.detector.commit('a', '3', new Map(), 10)).toBe(false);
+        expect(await fx.stores.detector.commit('a', fx.clock.now(), '3', new Map(), 10)).toBe(false);
       });
     });
 
@@ -112,7 +122,7 @@ function runDetectorStateContract(backend: string, create: () => Promise<Fixture
         const now = fx.clock.now();
         await detector.claim('a', now, now + 10 * DAY);
         expect(await detector.load(['user:alice@example.com'])).toEqual(new Map());
-        await detector.commit('a', '1', new Map([['user:alice@example.com', { state: entity(now), expiresAt: now + DAY }]]), 10);
+        await detector.commit('a', fx.clock.now(), '1', new Map([['user:alice@example.com', { state: entity(now), expiresAt: now + DAY }]]), 10);
         fx.clock.advance(DAY - 1);
         expect((await detector.load(['user:alice@example.com'])).size).toBe(1);
         fx.clock.advance(1);
@@ -124,12 +134,12 @@ function runDetectorStateContract(backend: string, create: () => Promise<Fixture
         const now = fx.clock.now();
         await detector.claim('a', now, now + TTL);
         const states = new Map(['u1', 'u2', 'u3'].map((name, i) => [`user:${name}`, kept(entity(now + i))]));
-        await detector.commit('a', '1', states, 3);
+        await detector.commit('a', fx.clock.now(), '1', states, 3);
         // u1 is seen again: u2 is now the least recently seen.
-        await detector.commit('a', '2', new Map([['user:u1', kept(entity(now + 10))], ['user:u4', kept(entity(now + 5))]]), 3);
+        await detector.commit('a', fx.clock.now(), '2', new Map([['user:u1', kept(entity(now + 10))], ['user:u4', kept(entity(now + 5))]]), 3);
         const loaded = await detector.load(['user:u1', 'user:u2', 'user:u3', 'user:u4']);
         expect([...loaded.keys()].sort()).toEqual(['user:u1', 'user:u3', 'user:u4']);
-        await detector.commit('a', '3', new Map([['user:u5', kept(entity(now + 20))], ['user:u6', kept(entity(now + 21))]]), 3);
+        await detector.commit('a', fx.clock.now(), '3', new Map([['user:u5', kept(entity(now + 20))], ['user:u6', kept(entity(now + 21))]]), 3);
         expect([...(await detector.load(['user:u1', 'user:u3', 'user:u4', 'user:u5', 'user:u6'])).keys()].sort()).toEqual(['user:u1', 'user:u5', 'user:u6']);
       });
     });
@@ -138,7 +148,7 @@ function runDetectorStateContract(backend: string, create: () => Promise<Fixture
       const now = fx.clock.now();
       await fx.stores.detector.claim('a', now, now + TTL);
       const alice = entity(now, 4);
-      await fx.stores.detector.commit('a', '12', new Map([['user:alice@example.com', kept(alice)]]), 10);
+      await fx.stores.detector.commit('a', fx.clock.now(), '12', new Map([['user:alice@example.com', kept(alice)]]), 10);
       await fx.stores.detector.release('a');
       await fx.stores.close();
       opened.splice(opened.indexOf(fx.stores), 1);

@@ -71,11 +71,11 @@ export class EmbeddedDetectorStateStore implements DetectorStateStore {
     return found;
   }
 
-  commit(holder: string, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean> {
+  commit(holder: string, leaseNow: number, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean> {
     return this.journal.commit(() => {
       const now = this.clock.now();
       const current = this.lease.get(LEASE);
-      if (current?.holder !== holder || current.expiresAt <= now) return { result: false, ops: [] };
+      if (current?.holder !== holder || current.expiresAt <= leaseNow) return { result: false, ops: [] };
       const ops: StateOp[] = [this.lease.setOp(LEASE, { ...current, cursor }, KEPT)];
       let added = 0;
       for (const [key, { state, expiresAt }] of entities) {

@@ -26,7 +26,7 @@ return 1
  * entity (its key with a TTL, its lastSeen in the index), then drops the least recently
  * seen beyond the bound. Members whose key expired stay in the index until then: they are
  * the oldest, so they go first.
- * KEYS: lease hash, cursor, index. ARGV: holder, now, cursor, maxEntities, entity key prefix,
+ * KEYS: lease hash, cursor, index. ARGV: holder, lease now, cursor, maxEntities, entity key prefix,
  * then per entity: key, JSON, TTL ms, lastSeen. Returns 1, or 0 when nothing was written.
  */
 const commitState = defineScript(`
@@ -85,9 +85,9 @@ export class RedisDetectorStateStore implements DetectorStateStore {
     return found;
   }
 
-  async commit(holder: string, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean> {
+  async commit(holder: string, leaseNow: number, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean> {
     const now = this.clock.now();
-    const args: (string | number)[] = [holder, now, cursor, maxEntities, this.k('entity:')];
+    const args: (string | number)[] = [holder, leaseNow, cursor, maxEntities, this.k('entity:')];
     for (const [key, { state, expiresAt }] of entities) {
       if (expiresAt > now) args.push(key, JSON.stringify({ expiresAt, state } satisfies StoredEntity), expiresAt - now, state.lastSeen);
     }
