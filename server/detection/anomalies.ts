@@ -50,7 +50,9 @@ export class AnomalyRecorder implements AnomalyRaiser {
     if (!this.cached || now - this.cached.at >= SUPPRESSION_CACHE_MS || now < this.cached.at) {
       this.cached = { at: now, live: await this.deps.store.suppressions(now) };
     }
-    return this.cached.live.some((s) => s.user === user && s.rule === rule && s.expiresAt > now);
+    // An email is one address whatever its case: the IdP may assert it otherwise than the auditor typed it.
+    const who = user.toLowerCase();
+    return this.cached.live.some((s) => s.user.toLowerCase() === who && s.rule === rule && s.expiresAt > now);
   }
 
   async raise(detection: Detection, before: RaisedBefore): Promise<void> {

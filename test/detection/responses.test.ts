@@ -309,6 +309,8 @@ describe('suppressions and a log that cannot be written', () => {
     expect(await raiser.isSuppressed('alice@example.com', 'rate_spike')).toBe(true);
     expect(await raiser.isSuppressed('alice@example.com', 'probing')).toBe(false);
     expect(await raiser.isSuppressed('bob@example.com', 'rate_spike')).toBe(false);
+    // An email is one address whatever its case: the IdP may assert it otherwise than the auditor typed it.
+    expect(await raiser.isSuppressed('Alice@Example.COM', 'rate_spike')).toBe(true);
     clock.advance(60_000);
     expect(await raiser.isSuppressed('alice@example.com', 'rate_spike')).toBe(false);
   });

@@ -26,7 +26,8 @@ export async function redisStoresForTest(options: { url?: string; prefix?: strin
   const stores = createRedisStores({
     url: options.url ?? sharedRedisUrl,
     keyPrefix: options.prefix ?? uniquePrefix(),
-    commandTimeoutMs: options.fast ? 500 : 1000,
+    // Two seconds: a loaded 2-core machine running the whole suite can stall the shared Redis past one (a refused sign-in, not a bug).
+    commandTimeoutMs: options.fast ? 500 : 2000,
     connectTimeoutMs: options.fast ? 1000 : 2000,
     clock: options.clock ?? new ManualClock(),
     audit: options.audit,
