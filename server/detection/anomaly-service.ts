@@ -5,6 +5,7 @@ import type { AuditEvent, AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import { AlreadyAcknowledgedError, ForbiddenError, InvalidInputError, NotFoundError, StoreUnavailableError } from '../errors.js';
 import { requireScope } from '../identity/api-tokens.js';
+import { EMAIL_ADDRESS } from '../identity/email-domains.js';
 import type { Principal } from '../identity/principal.js';
 import { listedPage } from '../stores/listed-page.js';
 import type { Page } from '../stores/listed-page.js';
@@ -16,10 +17,8 @@ import type { AnomalyRecord, AnomalyStatus, RuleId, Severity, Suppression } from
 
 /** Longest a suppression may last: a known cause is silenced for a while, never for good. */
 export const MAX_SUPPRESSION_SECONDS = 90 * 86_400;
-const MAX_EMAIL = 320;
 /** Writes of an acknowledgement against racing writers (the raiser adding a response). */
 const UPDATE_ATTEMPTS = 3;
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 export interface AnomalyFilter {
   status?: AnomalyStatus | null;
@@ -113,7 +112,7 @@ export class AnomalyService {
   async suppress(caller: Principal, input: SuppressInput): Promise<Suppression> {
     this.requireActingAuditor(caller);
     const user = input.user.trim();
-    if (user.length > MAX_EMAIL || !EMAIL.test(user)) throw new InvalidInputError('user must be an email address', 'user');
+    if (!EMAIL_ADDRESS.test(user)) throw new InvalidInputError('user must be an email address', 'user');
     if (!isRuleId(input.rule)) throw new InvalidInputError(`rule must be one of ${RULE_IDS.join(', ')}`, 'rule');
     if (!Number.isInteger(input.durationSeconds) || input.durationSeconds < 1 || input.durationSeconds > MAX_SUPPRESSION_SECONDS) {
       throw new InvalidInputError(`durationSeconds must be from 1 to ${MAX_SUPPRESSION_SECONDS} (90 days)`, 'durationSeconds');

@@ -12,6 +12,9 @@ const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 export const EMAIL_DOMAIN_PATTERN = new RegExp(`^(?=.{1,255}$)(?:\\*\\.)?(?:${LABEL}\\.)*${LABEL}$`);
 
 /** The domain of an address: what follows its last `@`, lower-cased. */
+/** An email address as Portcullis accepts one (from an IdP, or typed by a person): bounded, no spaces or markup characters. */
+export const EMAIL_ADDRESS = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,255}$/;
+
 export function domainOf(email: string): string {
   return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
 }

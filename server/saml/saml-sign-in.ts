@@ -1,7 +1,7 @@
 import type { Profile } from '@node-saml/node-saml';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
-import { emailAllowed } from '../identity/email-domains.js';
+import { EMAIL_ADDRESS, emailAllowed } from '../identity/email-domains.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
 import type { AssertionReplayCache, UserIdentity } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
@@ -10,7 +10,6 @@ import type { RefusalCode } from './refusal.js';
 import { checkSignedAssertion } from './signed-assertion.js';
 import { spUrls } from './sp-urls.js';
 
-const EMAIL = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,255}$/;
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 const MAX_GROUPS = 200;
 
@@ -45,7 +44,7 @@ export class SamlSignIn {
 
     const first = (name: string | undefined) => (name ? facts.attributes.get(name)?.find((v) => v !== '') : undefined);
     const email = first(idp.attributes.email) ?? (facts.nameIdFormat === EMAIL_FORMAT ? facts.nameId : undefined);
-    if (!email || !EMAIL.test(email)) throw new SamlRejection('email_missing');
+    if (!email || !EMAIL_ADDRESS.test(email)) throw new SamlRejection('email_missing');
     // A signature proves which IdP spoke, not that it may speak for this address: another
     // IdP's users are not this IdP's to vouch for (identityProviders[].emailDomains).
     if (!emailAllowed(email, idp.emailDomains)) throw new SamlRejection('email_domain_not_allowed');
