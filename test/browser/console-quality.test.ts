@@ -38,35 +38,37 @@ describeInBrowser('the web console: keyboard, narrow windows, time zones, an end
     broker = await startBrowserBroker();
   });
   afterAll(() => broker.close());
+  /** Alice's request is filed once, by whichever width runs first. */
+  let filed = false;
 
-  it('reads at 200 % zoom and on a phone-sized window without sideways scrolling, and passes the scan there', async () => {
+  // 200 % zoom of a 1280 px window is a 640 CSS px viewport; 360 px is a small phone.
+  // One test per width: each loads and scans seven pages, which on a loaded machine is most of a test's time.
+  it.each([640, 360])('reads at %i px (200 %% zoom, a phone) without sideways scrolling, and passes the scan there', async (width) => {
     // Bob's queue holds one of Alice's requests, so the review card is on the page.
     for (const [person, paths] of [['alice', PAGES], ['bob', ['/review']]] as const) {
       await withPage(chromium.browser, async ({ page, problems }) => {
         await signInInBrowser(page, broker.url, 'corp', person, '/');
-        if (person === 'alice') {
-          const filed = await graphqlFromPage(page, 'mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { status } }', {
+        if (person === 'alice' && !filed) {
+          const answer = await graphqlFromPage(page, 'mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { status } }', {
             input: { server: 'everything', tools: ['get-tiny-image'], reason: 'a long reason that has to wrap on a narrow window without widening the page', durationSeconds: 1800 },
           });
-          expect(filed.body).toMatchObject({ data: { createAccessRequest: { status: 'PENDING' } } });
+          expect(answer.body).toMatchObject({ data: { createAccessRequest: { status: 'PENDING' } } });
+          filed = true;
         }
-        // 200 % zoom of a 1280 px window is a 640 CSS px viewport; 360 px is a small phone.
-        for (const width of [640, 360]) {
-          await page.setViewportSize({ width, height: 800 });
-          for (const path of paths) {
-            await page.goto(`${broker.url}${path}`);
-            await page.getByRole('heading', { level: 1 }).waitFor();
-            if (path === '/review') await page.getByRole('article', { name: 'alice@example.com asks for everything' }).waitFor();
-            await page.locator('[aria-busy="true"]').waitFor({ state: 'detached' }).catch(() => {});
-            expect(await scrollsSideways(page), `${path} at ${width} px`).toBe(false);
-            await scanAccessibility(page, `${path} at ${width} px`);
-            await screenshot(page, `console-narrow-${width}${path === '/' ? '-overview' : path.replace('/', '-')}`);
-          }
+        await page.setViewportSize({ width, height: 800 });
+        for (const path of paths) {
+          await page.goto(`${broker.url}${path}`);
+          await page.getByRole('heading', { level: 1 }).waitFor();
+          if (path === '/review') await page.getByRole('article', { name: 'alice@example.com asks for everything' }).waitFor();
+          await page.locator('[aria-busy="true"]').waitFor({ state: 'detached' }).catch(() => {});
+          expect(await scrollsSideways(page), `${path} at ${width} px`).toBe(false);
+          await scanAccessibility(page, `${path} at ${width} px`);
+          await screenshot(page, `console-narrow-${width}${path === '/' ? '-overview' : path.replace('/', '-')}`);
         }
         problems.expectNone();
       });
     }
-  });
+  }, 40_000);
 
   it('can be used with the keyboard alone: skip link, then a request filed without a mouse, every focus visible', () =>
     withPage(chromium.browser, async ({ page, problems }) => {
