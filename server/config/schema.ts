@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { argumentSchemaProblem } from '../access/argument-rules.js';
 import { isToolName } from '../access/tool-patterns.js';
 import { isIP } from 'node:net';
@@ -127,6 +127,46 @@ const serverSection = z.strictObject({
   // a page on another origin must not reach a broker listening on a private address).
   allowedOrigins: z.array(origin).default([]),
 });
+
+const pemPrivateKey = text('a PEM private key').refine((v) => {
+  try {
+    createPrivateKey(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected a PEM-encoded private key (unencrypted PKCS#8 or PKCS#1)');
+
+/** A key pair whose certificate is not the private key's would sign what nobody can verify. */
+function keyMatchesCertificate(pair: { privateKey: string; certificate: string }): boolean {
+  try {
+    const fromKey = createPublicKey(createPrivateKey(pair.privateKey)).export({ type: 'spki', format: 'der' });
+    const fromCert = new X509Certificate(pair.certificate).publicKey.export({ type: 'spki', format: 'der' });
+    return fromKey.equals(fromCert);
+  } catch {
+    return true; // the fields' own checks name what is wrong
+  }
+}
+
+const samlSection = z
+  .strictObject({
+    serviceProvider: z
+      .strictObject({
+        // The first key signs what the SP sends (AuthnRequest, LogoutRequest/Response); every
+        // key decrypts and is published in the metadata. Rolling a key: add the new one second,
+        // let the IdPs read the metadata, move it first, later remove the old one.
+        keys: z
+          .array(
+            z
+              .strictObject({ privateKey: pemPrivateKey, certificate: pemCertificate })
+              .refine(keyMatchesCertificate, { message: 'the certificate is not the private key\'s', path: ['certificate'] }),
+          )
+          .max(4, 'expected at most 4 keys (the current one and those being rolled in or out)')
+          .default([]),
+      })
+      .default({ keys: [] }),
+  })
+  .default({ serviceProvider: { keys: [] } });
 
 const storeSection = z
   .strictObject({
@@ -576,6 +616,7 @@ export const configSchema = z
     store: storeSection,
     session: z.strictObject({ ttlSeconds: positiveInt(30 * 86400).default(28800) }).default({ ttlSeconds: 28800 }),
     identityProviders: z.array(identityProvider).default([]),
+    saml: samlSection,
     roles: z.array(role).default([]),
     approvals: z
       .strictObject({

@@ -40,6 +40,7 @@ import { createMetrics } from '../metrics.js';
 import { fromConfig } from '../saml/identity-providers.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
 import { samlRoutes } from '../saml/routes.js';
+import { ServiceProviderKeys } from '../saml/sp-keys.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
 import type { SecretScrubber } from '../text/secret-scrubber.js';
@@ -81,6 +82,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
   const saml = samlRoutes({
     idps: new Map(identityProviders.map((idp) => [idp.id, idp])),
+    spKeys: ServiceProviderKeys.fromConfig(config),
     signIn,
     sessions: identity.sessions,
     requestIds: stores.samlRequests,

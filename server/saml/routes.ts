@@ -18,6 +18,7 @@ import type { SamlSignIn } from './saml-sign-in.js';
 import { checkRawResponse } from './raw-response.js';
 import { refusalOfLibraryError, SamlRejection } from './refusal.js';
 import type { RefusalCode } from './refusal.js';
+import type { ServiceProviderKeys } from './sp-keys.js';
 import { spUrls } from './sp-urls.js';
 
 /** How much of a library's refusal message the debug log keeps (it quotes the sender's input). */
@@ -38,6 +39,7 @@ interface AcsOutcome {
  */
 export function samlRoutes(deps: {
   idps: ReadonlyMap<string, IdentityProvider>;
+  spKeys: ServiceProviderKeys;
   signIn: SamlSignIn;
   sessions: LoginSessionService;
   requestIds: OneTimeValueStore;
