@@ -34,7 +34,8 @@ describe('loading the documented example', () => {
     expect(config.servers.map((s) => s.name)).toEqual(['everything', 'remote-docs']);
     expect(config.store.redis).toMatchObject({ url: 'redis://127.0.0.1:6379', keyPrefix: 'portcullis:' });
     expect(config.servers[1]).toMatchObject({ headers: { Authorization: `Bearer ${EXAMPLE_SECRETS.REMOTE_DOCS_TOKEN}` } });
-    expect(config.identityProviders[0]?.idpCert).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    const idp = config.identityProviders[0];
+    expect(idp?.type === 'saml' && idp.idpCert).toMatch(/^-----BEGIN CERTIFICATE-----/);
     expect(secrets).toContain(EXAMPLE_SECRETS.EVERYTHING_API_KEY);
     expect(secrets).toContain(EXAMPLE_SECRETS.REMOTE_DOCS_TOKEN);
   });
@@ -216,7 +217,8 @@ describe('validation errors', () => {
   it('checks that an IdP certificate is a real X.509 certificate', () => {
     const idp = (certValue: string) =>
       `${minimal}identityProviders:\n  - id: corp\n    entryPoint: https://idp.example.com/sso\n    idpIssuer: https://idp.example.com\n    idpCert: \${file:idp.pem}\n    spEntityId: https://sp.example.com\n    clockSkewSeconds: ${certValue === cert ? 60 : 3600}\n`;
-    expect(loadConfig(writeConfig(idp(cert), { 'idp.pem': cert }), {}).config.identityProviders[0]?.attributes).toEqual({ email: 'email' });
+    const loaded = loadConfig(writeConfig(idp(cert), { 'idp.pem': cert }), {}).config.identityProviders[0];
+    expect(loaded?.type === 'saml' && loaded.attributes).toEqual({ email: 'email' });
     expect(problemsOf(writeConfig(idp('x'), { 'idp.pem': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }))).toEqual([
       '7: identityProviders[0].idpCert: expected a PEM-encoded X.509 certificate',
       '9: identityProviders[0].clockSkewSeconds: expected at most 300',
