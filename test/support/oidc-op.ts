@@ -28,9 +28,10 @@ export type NextSignIn = { account: string } | { error: string; description: str
 export interface TestOp {
   issuer: string;
   clientId: string;
+  /** The secret of a confidential client (unused by a public one). */
   clientSecret: string;
   next: NextSignIn;
-  tamper: ((claims: Record<string, unknown>) => Record<string, unknown>) | null;
+  tamper: ((claims: Record<string, unknown>, tokenResponse: { access_token?: string }) => Record<string, unknown>) | null;
   /** The PKCE verifier the last token request carried (undefined when none). */
   lastCodeVerifier: unknown;
   /** The `identityProviders[]` entry a broker needs to trust this provider. */
@@ -38,17 +39,26 @@ export interface TestOp {
   close(): Promise<void>;
 }
 
-export async function startTestOp(id: string, accounts: Record<string, OpAccount>, publicUrl = TEST_PUBLIC_URL): Promise<TestOp> {
+export async function startTestOp(id: string, accounts: Record<string, OpAccount>, options: { port?: number; publicUrl?: string; publicClient?: boolean } = {}): Promise<TestOp> {
+  const publicUrl = options.publicUrl ?? TEST_PUBLIC_URL;
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: `${id}-key`, alg: 'RS256', use: 'sig' };
   const clientId = `portcullis-${id}`;
   const clientSecret = randomBytes(24).toString('base64url');
   const httpServer = createServer();
-  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => httpServer.listen(options.port ?? 0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
 
   const provider = new Provider(issuer, {
-    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [oidcCallbackUrl(publicUrl, id)], grant_types: ['authorization_code'], response_types: ['code'] }],
+    clients: [
+      {
+        client_id: clientId,
+        ...(options.publicClient ? { token_endpoint_auth_method: 'none' } : { client_secret: clientSecret }),
+        redirect_uris: [oidcCallbackUrl(publicUrl, id)],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+    ],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
@@ -71,7 +81,7 @@ export async function startTestOp(id: string, accounts: Record<string, OpAccount
     next: { account: Object.keys(accounts)[0]! },
     tamper: null,
     lastCodeVerifier: undefined,
-    config: (overrides = {}) => ({ id, type: 'oidc', displayName: `${id} OIDC`, issuer, clientId, clientSecret, scopes: ['openid', 'email', 'profile', 'groups'], claims: { groups: 'groups' }, ...overrides }),
+    config: (overrides = {}) => ({ id, type: 'oidc', displayName: `${id} OIDC`, issuer, clientId, ...(options.publicClient ? {} : { clientSecret }), scopes: ['openid', 'email', 'profile', 'groups'], claims: { groups: 'groups' }, ...overrides }),
     close: () => new Promise((resolve) => httpServer.close(() => resolve())),
   };
 
@@ -79,8 +89,9 @@ export async function startTestOp(id: string, accounts: Record<string, OpAccount
     await next();
     if (ctx.path !== '/token') return;
     op.lastCodeVerifier = ctx.oidc?.params?.code_verifier;
-    const body = ctx.body as { id_token?: string } | undefined;
-    if (op.tamper && body?.id_token) ctx.body = { ...body, id_token: resign(body.id_token, op.tamper, createPrivateKey({ key: jwk, format: 'jwk' })) };
+    const body = ctx.body as { id_token?: string; access_token?: string } | undefined;
+    const tamper = op.tamper;
+    if (tamper && body?.id_token) ctx.body = { ...body, id_token: resign(body.id_token, (claims) => tamper(claims, body), createPrivateKey({ key: jwk, format: 'jwk' })) };
   });
 
   const callback = provider.callback();
