@@ -24,13 +24,13 @@ function aboutJwt(cause: unknown): boolean {
  */
 export function refusalOfLibraryError(error: unknown): OidcRejection {
   if (error instanceof OidcRejection) return error;
-  if (error instanceof client.AuthorizationResponseError || error instanceof client.ResponseBodyError) return new OidcRejection('provider_error', error.error);
+  if (error instanceof client.AuthorizationResponseError || error instanceof client.ResponseBodyError) return new OidcRejection('provider_error', error.error, { cause: error });
   if (error instanceof client.ClientError) {
-    if (error.code === undefined || UNREACHABLE_CODES.has(error.code)) return new OidcRejection('provider_unavailable');
-    if (ID_TOKEN_CODES.has(error.code) || (error.code === 'OAUTH_INVALID_RESPONSE' && aboutJwt(error.cause))) return new OidcRejection('id_token_invalid');
-    return new OidcRejection('response_invalid');
+    if (error.code === undefined || UNREACHABLE_CODES.has(error.code)) return new OidcRejection('provider_unavailable', undefined, { cause: error });
+    if (ID_TOKEN_CODES.has(error.code) || (error.code === 'OAUTH_INVALID_RESPONSE' && aboutJwt(error.cause))) return new OidcRejection('id_token_invalid', undefined, { cause: error });
+    return new OidcRejection('response_invalid', undefined, { cause: error });
   }
   // fetch's own failure (connection refused, DNS, TLS).
-  if (error instanceof TypeError && error.message === 'fetch failed') return new OidcRejection('provider_unavailable');
+  if (error instanceof TypeError && error.message === 'fetch failed') return new OidcRejection('provider_unavailable', undefined, { cause: error });
   throw error;
 }

@@ -57,8 +57,9 @@ export class OidcRejection extends Error {
   constructor(
     readonly code: OidcRefusalCode,
     providerError?: unknown,
+    options?: ErrorOptions,
   ) {
-    super(REFUSALS[code]);
+    super(REFUSALS[code], options);
     this.providerError = code === 'provider_error' ? (typeof providerError === 'string' && PROVIDER_ERRORS.has(providerError) ? providerError : 'other') : undefined;
   }
 

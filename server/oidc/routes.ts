@@ -12,6 +12,9 @@ import type { OidcProvider } from './provider.js';
 import { OidcRejection } from './refusal.js';
 import { oidcLoginPath } from './urls.js';
 
+/** How much of a library's refusal message the debug log keeps (it may quote the response). */
+const DETAIL_CHARS = 200;
+
 /**
  * `GET /auth/oidc/:idp/login` (to the provider) and `GET /auth/oidc/:idp/callback` (back
  * from it). Signing out is the shared `POST /auth/logout` (saml/routes.ts).
@@ -27,6 +30,7 @@ export function oidcRoutes(deps: { providers: ReadonlyMap<string, OidcProvider>;
   /** Audits the refusal (fail closed: no page until it is recorded), then says why in our own words. */
   const refuse = (res: Response, provider: OidcProvider, error: unknown) => {
     if (!(error instanceof OidcRejection)) return failClosed(res, deps.logger, error);
+    if (error.cause instanceof Error) deps.logger.debug({ idp: provider.idp.id, reason: error.code, detail: causeChain(error.cause).slice(0, DETAIL_CHARS) }, 'OIDC sign-in refused by the library');
     deps.signIn.refused(provider.idp.id, error).then(
       () => sendRefusal(res, provider, error),
       (auditError: unknown) => failClosed(res, deps.logger, auditError),
@@ -77,4 +81,11 @@ function sendRefusal(res: Response, provider: OidcProvider, rejection: OidcRejec
       `<p><a class="button" href="${html(oidcLoginPath(provider.idp.id, '/'))}">Try again</a></p>`,
     { status: unavailable ? 503 : 401 },
   );
+}
+
+/** openid-client wraps oauth4webapi's error, whose message names the failed check: both, for the debug log. */
+function causeChain(error: Error): string {
+  const messages: string[] = [];
+  for (let e: unknown = error; e instanceof Error && messages.length < 3; e = e.cause) messages.push(e.message);
+  return messages.join(': ');
 }
