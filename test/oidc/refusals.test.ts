@@ -36,6 +36,7 @@ afterAll(async () => {
 afterEach(() => {
   op.next = { account: 'alice' };
   op.tamper = null;
+  op.resignAlg = 'RS256';
 });
 
 const cases: [string, string, () => void][] = [
@@ -43,6 +44,8 @@ const cases: [string, string, () => void][] = [
   ['an ID token with another nonce', 'id_token_invalid', () => (op.tamper = (claims) => ({ ...claims, nonce: MARKER }))],
   ['an ID token from another issuer', 'id_token_invalid', () => (op.tamper = (claims) => ({ ...claims, iss: `https://${MARKER}.example` }))],
   ['an expired ID token (past the clock skew)', 'id_token_invalid', () => (op.tamper = (claims) => ({ ...claims, iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 }))],
+  ['an ID token MACed with the client secret (HS256: no proof of the provider)', 'id_token_invalid', () => ((op.tamper = (claims) => claims), (op.resignAlg = 'HS256'))],
+  ['an unsigned ID token (alg none)', 'id_token_invalid', () => ((op.tamper = (claims) => claims), (op.resignAlg = 'none'))],
   ['an ID token whose at_hash names another access token', 'id_token_invalid', () => (op.tamper = (claims) => ({ ...claims, at_hash: 'AAAAAAAAAAAAAAAAAAAAAA' }))],
   ['an email outside the IdP\'s emailDomains', 'email_domain_not_allowed', () => (op.next = { account: 'outsider' })],
   ['email_verified false', 'email_not_verified', () => (op.next = { account: 'unverified' })],
@@ -107,5 +110,23 @@ describe('OIDC refusals: each audited with its fixed reason, no session, nothing
     const { callback, session } = await signInWithOp(server.url, 'corp');
     expect(callback.status).toBe(303);
     expect(session).toMatch(/^portcullis_session=pcs_/);
+  });
+});
+
+describe('requireVerifiedEmail: false', () => {
+  it('lets an address the provider has not verified sign in, still held to the IdP\'s domains', async () => {
+    const lax = await startTestOp('lax', { carol: { email: 'carol@example.com', email_verified: false }, mallory: { email: 'mallory@elsewhere.example' } });
+    const laxServer = await startTestServer({
+      config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [lax.config({ emailDomains: ['example.com'], requireVerifiedEmail: false })] }),
+    });
+    try {
+      expect((await signInWithOp(laxServer.url, 'lax')).callback.status).toBe(303);
+      lax.next = { account: 'mallory' };
+      expect((await signInWithOp(laxServer.url, 'lax')).callback.status).toBe(401);
+      expect((await laxServer.stores.audit.read({ limit: 10_000 })).at(-1)).toMatchObject({ outcome: 'DENIED', data: { idp: 'lax', reason: 'email_domain_not_allowed' } });
+    } finally {
+      await laxServer.close();
+      await lax.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createHmac, createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,12 +32,16 @@ export interface TestOp {
   clientSecret: string;
   next: NextSignIn;
   tamper: ((claims: Record<string, unknown>, tokenResponse: { access_token?: string }) => Record<string, unknown>) | null;
+  /** How a tampered token is signed again: the provider's RSA key (RS256), an HMAC with the client secret (HS256), or not at all (none). */
+  resignAlg: ResignAlg;
   /** The PKCE verifier the last token request carried (undefined when none). */
   lastCodeVerifier: unknown;
   /** The `identityProviders[]` entry a broker needs to trust this provider. */
   config(overrides?: Record<string, unknown>): Record<string, unknown>;
   close(): Promise<void>;
 }
+
+type ResignAlg = 'RS256' | 'HS256' | 'none';
 
 export async function startTestOp(id: string, accounts: Record<string, OpAccount>, options: { port?: number; publicUrl?: string; publicClient?: boolean } = {}): Promise<TestOp> {
   const publicUrl = options.publicUrl ?? TEST_PUBLIC_URL;
@@ -80,6 +84,7 @@ export async function startTestOp(id: string, accounts: Record<string, OpAccount
     clientSecret,
     next: { account: Object.keys(accounts)[0]! },
     tamper: null,
+    resignAlg: 'RS256',
     lastCodeVerifier: undefined,
     config: (overrides = {}) => ({ id, type: 'oidc', displayName: `${id} OIDC`, issuer, clientId, ...(options.publicClient ? {} : { clientSecret }), scopes: ['openid', 'email', 'profile', 'groups'], claims: { groups: 'groups' }, ...overrides }),
     close: () => new Promise((resolve) => httpServer.close(() => resolve())),
@@ -91,7 +96,7 @@ export async function startTestOp(id: string, accounts: Record<string, OpAccount
     op.lastCodeVerifier = ctx.oidc?.params?.code_verifier;
     const body = ctx.body as { id_token?: string; access_token?: string } | undefined;
     const tamper = op.tamper;
-    if (tamper && body?.id_token) ctx.body = { ...body, id_token: resign(body.id_token, (claims) => tamper(claims, body), createPrivateKey({ key: jwk, format: 'jwk' })) };
+    if (tamper && body?.id_token) ctx.body = { ...body, id_token: resign(body.id_token, (claims) => tamper(claims, body), op.resignAlg, { rsa: createPrivateKey({ key: jwk, format: 'jwk' }), secret: clientSecret }) };
   });
 
   const callback = provider.callback();
@@ -112,12 +117,14 @@ export async function startTestOp(id: string, accounts: Record<string, OpAccount
   return op;
 }
 
-/** The same JWT with `change` applied to its claims, signed again (RS256) with the provider's key. */
-function resign(jwt: string, change: (claims: Record<string, unknown>) => Record<string, unknown>, key: KeyObject): string {
+/** The same JWT with `change` applied to its claims, signed again with `alg`. */
+function resign(jwt: string, change: (claims: Record<string, unknown>) => Record<string, unknown>, alg: ResignAlg, keys: { rsa: KeyObject; secret: string }): string {
   const [header, payload] = jwt.split('.') as [string, string];
   const claims = change(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>);
-  const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+  const newHeader = alg === 'RS256' ? header : Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
+  const input = `${newHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const signature = alg === 'RS256' ? sign('sha256', Buffer.from(input), keys.rsa) : alg === 'HS256' ? createHmac('sha256', keys.secret).update(input).digest() : Buffer.alloc(0);
+  return `${input}.${signature.toString('base64url')}`;
 }
 
 /** What a browser keeps of one site's cookies: enough for the provider's interaction cookies. */
