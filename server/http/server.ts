@@ -85,7 +85,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const devIdp = await startDevIdp(config, logger);
   if (devIdp) samlIdps.push(devIdp.identityProvider);
   // Every IdP, whatever its protocol: sign-in pages, CLI login, roles' members.idps, credentials' domains.
-  const identityProviders: TrustedIdp[] = trustedIdps(config, devIdp ? [{ ...devIdp.identityProvider, protocol: 'saml' }] : []);
+  const dev = devIdp?.identityProvider;
+  const identityProviders: TrustedIdp[] = trustedIdps(config, dev ? [{ id: dev.id, displayName: dev.displayName, protocol: 'saml', emailDomains: dev.emailDomains }] : []);
   const identity = createIdentity(config, stores, clock, identityProviders);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
   const saml = samlRoutes({
@@ -222,7 +223,7 @@ function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Cloc
 function createOidcRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, logger: Logger) {
   const providers = new Map(config.identityProviders.flatMap((idp) => (idp.type === 'oidc' ? [[idp.id, new OidcProvider(idp, { clock, logger })] as const] : [])));
   for (const provider of providers.values()) provider.warmUp();
-  const signIn = new OidcSignIn({ providers, pending: stores.oidcRequests, recorder: new SignInRecorder({ audit: stores.audit, sessions: identity.sessions }), clock, publicUrl: config.server.publicUrl });
+  const signIn = new OidcSignIn({ pending: stores.oidcRequests, recorder: new SignInRecorder({ audit: stores.audit, sessions: identity.sessions }), clock, publicUrl: config.server.publicUrl });
   return oidcRoutes({ providers, signIn, cookie: identity.cookie, publicUrl: config.server.publicUrl, logger });
 }
 

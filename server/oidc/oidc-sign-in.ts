@@ -36,7 +36,7 @@ interface PendingSignIn {
  * the same rules as a SAML sign-in (identity/sign-in-identity.ts).
  */
 export class OidcSignIn {
-  constructor(private readonly deps: { providers: ReadonlyMap<string, OidcProvider>; pending: OneTimeValueStore; recorder: SignInRecorder; clock: Clock; publicUrl: string }) {}
+  constructor(private readonly deps: { pending: OneTimeValueStore; recorder: SignInRecorder; clock: Clock; publicUrl: string }) {}
 
   /**
    * Begins a sign-in: where to send the browser, and the binding to set in its cookie.
