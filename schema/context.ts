@@ -13,7 +13,7 @@ import { UnauthenticatedError } from '../server/errors.js';
 import type { Identity } from '../server/identity/index.js';
 import type { Principal } from '../server/identity/principal.js';
 import type { Logger } from '../server/log.js';
-import type { IdentityProvider } from '../server/saml/identity-providers.js';
+import type { TrustedIdp } from '../server/identity/trusted-idps.js';
 import type { Stores } from '../server/stores/types.js';
 
 /** The long-lived services every resolver may call. */
@@ -23,7 +23,7 @@ export interface GraphQLServices {
   clock: Clock;
   logger: Logger;
   identity: Identity;
-  identityProviders: readonly IdentityProvider[];
+  identityProviders: readonly TrustedIdp[];
   access: AccessService;
   explainer: AccessExplainer;
   auditService: AuditService;

@@ -5,7 +5,7 @@ const HIDDEN = '[REDACTED]';
 
 /**
  * The configuration as it may be logged: every value that can carry a credential
- * (upstream env and headers, the Redis URL's password, the audit signing key) replaced,
+ * (upstream env and headers, the Redis URL's password, the audit signing key, OIDC client secrets) replaced,
  * whether it came from a reference or was written literally. Value scrubbing in the logger is a second layer.
  */
 export function redactConfig(config: PortcullisConfig): unknown {
@@ -17,6 +17,7 @@ export function redactConfig(config: PortcullisConfig): unknown {
     servers: config.servers.map((server) =>
       server.transport === 'stdio' ? { ...server, env: hideValues(server.env) } : { ...server, headers: hideValues(server.headers) },
     ),
+    identityProviders: config.identityProviders.map((idp) => (idp.type === 'oidc' && idp.clientSecret !== undefined ? { ...idp, clientSecret: HIDDEN } : idp)),
   };
 }
 
@@ -30,7 +31,8 @@ export function literalCredentials(config: PortcullisConfig): string[] {
   const isCredential = credentialKeyRule(config.audit.redactKeys);
   const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
   const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
-  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : [])];
+  const clientSecrets = config.identityProviders.flatMap((idp) => (idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []));
+  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...clientSecrets];
 }
 
 /** `Bearer abc` also as `abc`: an upstream may echo the token without its scheme. */

@@ -183,24 +183,27 @@ const storeSection = z
   })
   .default({ dataDir: './data' });
 
-const identityProvider = z.strictObject({
+const emailDomainList = z
+  .array(
+    z
+      .string({ error: 'expected an email domain' })
+      .trim()
+      .toLowerCase()
+      .regex(EMAIL_DOMAIN_PATTERN, 'expected an email domain such as "example.com", or "*.example.com" for its subdomains'),
+  )
+  .min(1, 'expected at least one email domain')
+  .optional();
+
+const samlIdentityProvider = z.strictObject({
   id: slug('an IdP id'),
+  type: z.literal('saml'),
   displayName: text().optional(),
   entryPoint: httpUrl,
   idpIssuer: text('the IdP entity id'),
   idpCert: z.union([pemCertificate, z.array(pemCertificate).min(1, 'expected at least one certificate')]),
   spEntityId: text('the SP entity id (audience)'),
   // Required beside other IdPs (checked below): one email domain, one IdP.
-  emailDomains: z
-    .array(
-      z
-        .string({ error: 'expected an email domain' })
-        .trim()
-        .toLowerCase()
-        .regex(EMAIL_DOMAIN_PATTERN, 'expected an email domain such as "example.com", or "*.example.com" for its subdomains'),
-    )
-    .min(1, 'expected at least one email domain')
-    .optional(),
+  emailDomains: emailDomainList,
   attributes: z
     .strictObject({
       email: text('a SAML attribute name').default('email'),
@@ -211,6 +214,58 @@ const identityProvider = z.strictObject({
   // Bounded on purpose: a large skew widens the replay window of every assertion.
   clockSkewSeconds: nonNegativeInt(300).default(60),
 });
+
+/**
+ * An OpenID Provider's issuer. http only on a loopback address (a provider on this very
+ * machine, in development and tests): anywhere else the discovery document, the JWKS and
+ * the token exchange would travel unauthenticated.
+ */
+const oidcIssuer = text('the OpenID Provider\'s issuer URL').refine((v) => {
+  try {
+    const url = new URL(v);
+    const plainAllowed = url.protocol === 'http:' && isLoopbackHost(url.hostname);
+    return (url.protocol === 'https:' || plainAllowed) && url.username === '' && url.password === '' && url.search === '' && url.hash === '';
+  } catch {
+    return false;
+  }
+}, 'expected an https URL without credentials, query or fragment (http only on a loopback address)');
+
+/** OAuth 2.0 scope tokens (RFC 6749 §3.3). */
+const scopeToken = z.string({ error: 'expected a scope' }).regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/, 'expected a scope: printable characters without spaces, quotes or backslashes');
+const OIDC_CLAIMS = { email: 'email', displayName: 'name' };
+
+/** An OpenID Connect IdP: authorization code flow with PKCE, identity from the validated ID token (server/oidc). */
+const oidcIdentityProvider = z.strictObject({
+  id: slug('an IdP id'),
+  type: z.literal('oidc'),
+  displayName: text().optional(),
+  issuer: oidcIssuer,
+  clientId: text('the client id registered at the provider'),
+  // A reference (${env:...} or ${file:...}); absent for a public client, which PKCE alone protects.
+  clientSecret: text('a client secret').optional(),
+  scopes: z
+    .array(scopeToken)
+    .refine((scopes) => scopes.includes('openid'), 'expected the "openid" scope among the scopes (without it no ID token is issued)')
+    .default(['openid', 'email', 'profile']),
+  claims: z
+    .strictObject({
+      email: text('an ID token claim name').default(OIDC_CLAIMS.email),
+      displayName: text('an ID token claim name').default(OIDC_CLAIMS.displayName),
+      groups: text('an ID token claim name').optional(),
+    })
+    .default(OIDC_CLAIMS),
+  // Required beside other IdPs (checked below): one email domain, one IdP.
+  emailDomains: emailDomainList,
+  // An unverified address is whatever the person typed at the provider: refused unless the operator says otherwise.
+  requireVerifiedEmail: z.boolean({ error: 'expected true or false' }).default(true),
+  clockSkewSeconds: nonNegativeInt(300).default(60),
+});
+
+/** Entries written before OIDC existed have no `type`: they are SAML, and load unchanged. */
+const identityProvider = z.preprocess(
+  (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && !('type' in v) ? { ...v, type: 'saml' } : v),
+  z.discriminatedUnion('type', [samlIdentityProvider, oidcIdentityProvider], { error: 'expected type "saml" (the default) or "oidc"' }),
+);
 
 /** A rule names at least one thing: a rule that allows nothing is a mistake. */
 const namesSomething = (rule: { tools: string[]; resources: string[]; prompts: string[] }) => rule.tools.length + rule.resources.length + rule.prompts.length > 0;
@@ -726,7 +781,10 @@ function checkEmailDomains(config: Pick<PortcullisConfig, 'identityProviders' | 
 }
 
 export type PortcullisConfig = z.output<typeof configSchema>;
-export type IdentityProviderConfig = PortcullisConfig['identityProviders'][number];
+export type AnyIdentityProviderConfig = PortcullisConfig['identityProviders'][number];
+/** A SAML IdP's entry (the name predates OIDC entries). */
+export type IdentityProviderConfig = Extract<AnyIdentityProviderConfig, { type: 'saml' }>;
+export type OidcIdentityProviderConfig = Extract<AnyIdentityProviderConfig, { type: 'oidc' }>;
 export type McpServerConfig = PortcullisConfig['servers'][number];
 export type RoleConfig = PortcullisConfig['roles'][number];
 export type ToolRateLimits = z.output<typeof toolRateLimits>;

@@ -6,8 +6,9 @@ import { CliLoginService } from '../identity/cli-login.js';
 import { confirmationCode } from '../identity/pkce.js';
 import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../log.js';
-import { samlLoginPath } from '../saml/sp-urls.js';
 import { html, sendPage } from './html-page.js';
+import { loginPath } from './login-path.js';
+import type { SignInChoice } from './sign-in-page.js';
 import { bearerChallenge } from './www-authenticate.js';
 import { requireOwnOrigin } from './same-origin.js';
 
@@ -27,7 +28,7 @@ interface LoginParams {
 
 /**
  * The broker's half of `portcullis login` (see CliLoginService):
- * 1. GET /auth/cli/login starts a SAML sign-in that returns to /auth/cli/finish;
+ * 1. GET /auth/cli/login starts a sign-in with the chosen IdP (SAML or OIDC) that returns to /auth/cli/finish;
  * 2. GET /auth/cli/finish asks the signed-in person to confirm (RFC 8252 §8.6: never
  *    hand a login to a local listener without the user's say; a page elsewhere could
  *    have started this flow for a listener of its own);
@@ -35,16 +36,16 @@ interface LoginParams {
  *    127.0.0.1 with a one-time code, or with error=access_denied;
  * 4. POST /auth/cli/token: the CLI trades the code and its PKCE verifier for a token.
  */
-export function cliLoginRoutes(deps: { idpIds: readonly string[]; publicUrl: string; authenticator: Authenticator; cliLogin: CliLoginService; logger: Logger }): Router {
+export function cliLoginRoutes(deps: { idps: readonly SignInChoice[]; publicUrl: string; authenticator: Authenticator; cliLogin: CliLoginService; logger: Logger }): Router {
   const router = Router();
 
   router.get(CLI_LOGIN_PATH, (req, res) => {
     const params = loginParams(req.query);
     if (typeof params === 'string') return void plain(res, 400, params);
-    const idp = chooseIdp(req.query.idp, deps.idpIds);
+    const idp = chooseIdp(req.query.idp, deps.idps);
     if ('error' in idp) return void plain(res, 400, idp.error);
     const returnTo = `${CLI_FINISH_PATH}?${new URLSearchParams(paramsQuery(params))}`;
-    res.redirect(302, samlLoginPath(idp.id, returnTo));
+    res.redirect(302, loginPath(idp, returnTo));
   });
 
   router.get(CLI_FINISH_PATH, async (req, res) => {
@@ -134,10 +135,10 @@ function paramsQuery(params: LoginParams): Record<string, string> {
   return { port: String(params.port), state: params.state, code_challenge: params.challenge, code_challenge_method: 'S256' };
 }
 
-function chooseIdp(value: unknown, idpIds: readonly string[]): { id: string } | { error: string } {
-  if (value === undefined && idpIds.length === 1) return { id: idpIds[0]! };
-  if (typeof value === 'string' && idpIds.includes(value)) return { id: value };
-  return { error: `choose an identity provider (portcullis login --idp ID): ${idpIds.join(', ')}` };
+function chooseIdp(value: unknown, idps: readonly SignInChoice[]): SignInChoice | { error: string } {
+  if (value === undefined && idps.length === 1) return idps[0]!;
+  const chosen = idps.find((idp) => idp.id === value);
+  return chosen ?? { error: `choose an identity provider (portcullis login --idp ID): ${idps.map((idp) => idp.id).join(', ')}` };
 }
 
 const STATUS: Partial<Record<PortcullisError['code'], number>> = { INVALID_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, STORE_UNAVAILABLE: 503, STORE_FULL: 503 };

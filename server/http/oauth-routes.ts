@@ -13,7 +13,7 @@ import type { McpResources } from '../oauth/resources.js';
 import type { OAuthTokens } from '../oauth/tokens.js';
 import { html, sendPage } from './html-page.js';
 import { requireOwnOrigin } from './same-origin.js';
-import { samlLoginPath } from '../saml/sp-urls.js';
+import { loginPath } from './login-path.js';
 import { sendSignInPage } from './sign-in-page.js';
 import type { SignInChoice } from './sign-in-page.js';
 
@@ -166,10 +166,10 @@ async function browserPrincipal(deps: OAuthRouteDeps, req: Request): Promise<Pri
   }
 }
 
-/** Off to the SAML sign-in, which comes back to this very request. */
+/** Off to the sign-in, which comes back to this very request. */
 function signIn(deps: OAuthRouteDeps, req: Request, res: Response): void {
   const returnTo = `${OAUTH_PATHS.authorize}?${new URLSearchParams(req.query as Record<string, string>)}`;
-  if (deps.idps.length === 1) return void res.redirect(302, samlLoginPath(deps.idps[0]!.id, returnTo));
+  if (deps.idps.length === 1) return void res.redirect(302, loginPath(deps.idps[0]!, returnTo));
   sendSignInPage(res, deps.idps, returnTo);
 }
 

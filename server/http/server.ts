@@ -29,6 +29,9 @@ import type { Detector } from '../detection/detector.js';
 import { startOutlierDetection } from '../detection/outlier-detection.js';
 import { CredentialWatch } from '../identity/credential-watch.js';
 import { createIdentity } from '../identity/index.js';
+import { SignInRecorder } from '../identity/sign-in-identity.js';
+import { trustedIdps } from '../identity/trusted-idps.js';
+import type { TrustedIdp } from '../identity/trusted-idps.js';
 import type { Identity } from '../identity/index.js';
 import { OAuthAuthorization } from '../oauth/authorization.js';
 import { OAuthClients } from '../oauth/clients.js';
@@ -41,6 +44,9 @@ import { fromConfig } from '../saml/identity-providers.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
 import { samlRoutes } from '../saml/routes.js';
 import { ServiceProviderKeys } from '../saml/sp-keys.js';
+import { OidcSignIn } from '../oidc/oidc-sign-in.js';
+import { OidcProvider } from '../oidc/provider.js';
+import { oidcRoutes } from '../oidc/routes.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
 import type { SecretScrubber } from '../text/secret-scrubber.js';
@@ -75,13 +81,16 @@ export interface ServerDependencies {
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
   const { config, stores, logger, scrubber, clock, baseDir } = deps;
   const publicUrl = config.server.publicUrl;
-  const identityProviders: IdentityProvider[] = config.identityProviders.map(fromConfig);
+  const samlIdps: IdentityProvider[] = config.identityProviders.flatMap((idp) => (idp.type === 'saml' ? [fromConfig(idp)] : []));
   const devIdp = await startDevIdp(config, logger);
-  if (devIdp) identityProviders.push(devIdp.identityProvider);
+  if (devIdp) samlIdps.push(devIdp.identityProvider);
+  // Every IdP, whatever its protocol: sign-in pages, CLI login, roles' members.idps, credentials' domains.
+  const dev = devIdp?.identityProvider;
+  const identityProviders: TrustedIdp[] = trustedIdps(config, dev ? [{ id: dev.id, displayName: dev.displayName, protocol: 'saml', emailDomains: dev.emailDomains }] : []);
   const identity = createIdentity(config, stores, clock, identityProviders);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
   const saml = samlRoutes({
-    idps: new Map(identityProviders.map((idp) => [idp.id, idp])),
+    idps: new Map(samlIdps.map((idp) => [idp.id, idp])),
     spKeys: ServiceProviderKeys.fromConfig(config),
     signIn,
     sessions: identity.sessions,
@@ -92,8 +101,10 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     logger,
   });
 
+  const oidc = createOidcRoutes(config, stores, clock, identity, logger);
+
   const cliLogin = cliLoginRoutes({
-    idpIds: identityProviders.map((idp) => idp.id),
+    idps: identityProviders,
     publicUrl,
     authenticator: identity.authenticator,
     cliLogin: identity.cliLogin,
@@ -140,7 +151,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const app = createApp({
     apollo,
     services,
-    routers: [saml, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger })],
+    routers: [saml, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger })],
     stores,
     graphqlLimiter,
     metrics: createMetrics(),
@@ -192,7 +203,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
 }
 
 /** The authorization server's routes (`oauth.enabled`), over the identity services' token store. */
-function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, idps: readonly IdentityProvider[], logger: Logger) {
+function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, idps: readonly TrustedIdp[], logger: Logger) {
   const issuer = config.server.publicUrl.replace(/\/+$/, '');
   const clients = new OAuthClients({ clients: stores.oauth.clients, audit: stores.audit, clock, config: config.oauth });
   const authorization = new OAuthAuthorization({
@@ -206,6 +217,14 @@ function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Cloc
     config: config.oauth,
   });
   return oauthRoutes({ issuer, publicUrl: config.server.publicUrl, idps, resources: identity.resources, clients, authorization, tokens: identity.oauthTokens, authenticator: identity.authenticator, logger });
+}
+
+/** The OIDC IdPs' routes; each provider's discovery begins now, and a provider that is down makes only its own sign-ins unavailable. */
+function createOidcRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, logger: Logger) {
+  const providers = new Map(config.identityProviders.flatMap((idp) => (idp.type === 'oidc' ? [[idp.id, new OidcProvider(idp, { clock, logger })] as const] : [])));
+  for (const provider of providers.values()) provider.warmUp();
+  const signIn = new OidcSignIn({ pending: stores.oidcRequests, recorder: new SignInRecorder({ audit: stores.audit, sessions: identity.sessions }), clock, publicUrl: config.server.publicUrl });
+  return oidcRoutes({ providers, signIn, cookie: identity.cookie, publicUrl: config.server.publicUrl, logger });
 }
 
 /** Only when the config enables it, which it allows only on a loopback address (config/schema.ts). */

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { SessionCookie } from '../http/session-cookie.js';
-import type { IdentityProvider } from '../saml/identity-providers.js';
+import type { TrustedIdp } from './trusted-idps.js';
 import type { Stores } from '../stores/types.js';
 import { ApiTokenService } from './api-tokens.js';
 import { Authenticator } from './authenticate.js';
@@ -30,7 +30,7 @@ export interface Identity {
 }
 
 /** The identity services, wired to their stores, the audit log, the clock and the IdPs this instance trusts. */
-export function createIdentity(config: PortcullisConfig, stores: Stores, clock: Clock, idps: readonly IdentityProvider[]): Identity {
+export function createIdentity(config: PortcullisConfig, stores: Stores, clock: Clock, idps: readonly TrustedIdp[]): Identity {
   const cookie = new SessionCookie(config.server.publicUrl);
   const credentialEvents = new CredentialEvents(stores.events);
   const principals = new Principals({ idps, roles: config.roles });

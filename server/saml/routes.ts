@@ -1,10 +1,11 @@
 import { MultiSamlStrategy } from '@node-saml/passport-saml';
 import type { PassportSamlConfig, VerifyWithRequest } from '@node-saml/passport-saml';
 import express, { Router } from 'express';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { Passport } from 'passport';
 import type { Clock } from '../clock.js';
-import { PortcullisError, StoreFullError, StoreUnavailableError } from '../errors.js';
+import { PortcullisError } from '../errors.js';
+import { failClosed } from '../http/fail-closed.js';
 import { safeReturnTo } from '../http/return-to.js';
 import { bearerChallenge } from '../http/www-authenticate.js';
 import { requireOwnOrigin } from '../http/same-origin.js';
@@ -168,18 +169,4 @@ export function samlRoutes(deps: {
 /** A SAML message in the query string: the HTTP-Redirect binding, which we never accept. */
 function carriesSamlMessage(req: Request): boolean {
   return req.query.SAMLRequest !== undefined || req.query.SAMLResponse !== undefined;
-}
-
-/**
- * The store (or something else we depend on) failed, or too many sign-ins are pending:
- * refuse, and never set a cookie.
- */
-function failClosed(res: Response, logger: Logger, error: unknown): void {
-  const full = error instanceof StoreFullError;
-  const unavailable = full || error instanceof StoreUnavailableError;
-  if (full) logger.warn('sign-in start refused: the store holds its capacity of pending sign-ins');
-  else if (!unavailable) logger.error({ err: error }, 'SAML endpoint failed');
-  if (res.headersSent) return;
-  if (!unavailable) return void res.status(500).type('text/plain').send('Internal error.');
-  res.status(503).type('text/plain').send(full ? 'Too many sign-ins in progress: try again shortly.' : 'Service unavailable: try again shortly.');
 }

@@ -1,8 +1,8 @@
 import type { Profile } from '@node-saml/node-saml';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
-import { EMAIL_ADDRESS, emailAllowed } from '../identity/email-domains.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
+import { checkIdentity, SignInRecorder } from '../identity/sign-in-identity.js';
 import type { AssertionReplayCache, UserIdentity } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
 import { SamlRejection } from './refusal.js';
@@ -11,7 +11,6 @@ import { checkSignedAssertion } from './signed-assertion.js';
 import { spUrls } from './sp-urls.js';
 
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
-const MAX_GROUPS = 200;
 
 /**
  * Finishes a sign-in once node-saml accepted the response's signature and conditions:
@@ -20,7 +19,11 @@ const MAX_GROUPS = 200;
  * Response/@Destination, which is checked to equal our ACS.
  */
 export class SamlSignIn {
-  constructor(private readonly deps: { replay: AssertionReplayCache; audit: AuditLog; clock: Clock; sessions: LoginSessionService; publicUrl: string }) {}
+  private readonly recorder: SignInRecorder;
+
+  constructor(private readonly deps: { replay: AssertionReplayCache; audit: AuditLog; clock: Clock; sessions: LoginSessionService; publicUrl: string }) {
+    this.recorder = new SignInRecorder(deps);
+  }
 
   /**
    * `consumeRequestId` takes the response's request id from the shared cache (atomically:
@@ -43,30 +46,22 @@ export class SamlSignIn {
     });
 
     const first = (name: string | undefined) => (name ? facts.attributes.get(name)?.find((v) => v !== '') : undefined);
-    const email = first(idp.attributes.email) ?? (facts.nameIdFormat === EMAIL_FORMAT ? facts.nameId : undefined);
-    if (!email || !EMAIL_ADDRESS.test(email)) throw new SamlRejection('email_missing');
-    // A signature proves which IdP spoke, not that it may speak for this address: another
-    // IdP's users are not this IdP's to vouch for (identityProviders[].emailDomains).
-    if (!emailAllowed(email, idp.emailDomains)) throw new SamlRejection('email_domain_not_allowed');
-    const groups = idp.attributes.groups ? [...new Set(facts.attributes.get(idp.attributes.groups) ?? [])].filter((g) => g !== '') : [];
-    if (groups.length > MAX_GROUPS) throw new SamlRejection('too_many_groups');
-    const user: UserIdentity = {
-      id: `${idp.id}:${facts.nameId}`,
-      idp: idp.id,
-      nameId: facts.nameId,
-      email,
+    const checked = checkIdentity(idp, {
+      subject: facts.nameId,
+      email: first(idp.attributes.email) ?? (facts.nameIdFormat === EMAIL_FORMAT ? facts.nameId : undefined),
       displayName: first(idp.attributes.displayName) ?? null,
-      groups,
-    };
+      groups: idp.attributes.groups ? (facts.attributes.get(idp.attributes.groups) ?? []) : [],
+    });
+    if ('refusal' in checked) throw new SamlRejection(checked.refusal);
+    const { user } = checked;
 
     if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('replay');
-    await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data: { idp: idp.id, nameId: user.nameId, groups } });
-    const session = await this.deps.sessions.start(user);
+    const session = await this.recorder.succeeded(user, { idp: idp.id, nameId: user.nameId, groups: user.groups });
     return { user, ...session };
   }
 
   /** Records a refused sign-in: the IdP (ours, from the route) and a fixed code, nothing the sender wrote. */
-  async refused(idpId: string, reason: RefusalCode): Promise<void> {
-    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason } });
+  refused(idpId: string, reason: RefusalCode): Promise<void> {
+    return this.recorder.refused(idpId, reason);
   }
 }

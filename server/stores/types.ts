@@ -329,6 +329,8 @@ export interface Stores {
   samlRequests: OneTimeValueStore;
   /** Codes `portcullis login` exchanges for a token (server/identity/cli-login.ts). */
   cliLoginCodes: OneTimeValueStore;
+  /** OIDC sign-ins begun and not yet returned: state, nonce and PKCE verifier (server/oidc/oidc-sign-in.ts). */
+  oidcRequests: OneTimeValueStore;
   assertionReplay: AssertionReplayCache;
   oauth: OAuthStores;
   /** Per-user caps across instances (server/limits). */

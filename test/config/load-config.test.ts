@@ -34,7 +34,8 @@ describe('loading the documented example', () => {
     expect(config.servers.map((s) => s.name)).toEqual(['everything', 'remote-docs']);
     expect(config.store.redis).toMatchObject({ url: 'redis://127.0.0.1:6379', keyPrefix: 'portcullis:' });
     expect(config.servers[1]).toMatchObject({ headers: { Authorization: `Bearer ${EXAMPLE_SECRETS.REMOTE_DOCS_TOKEN}` } });
-    expect(config.identityProviders[0]?.idpCert).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    const idp = config.identityProviders[0];
+    expect(idp?.type === 'saml' && idp.idpCert).toMatch(/^-----BEGIN CERTIFICATE-----/);
     expect(secrets).toContain(EXAMPLE_SECRETS.EVERYTHING_API_KEY);
     expect(secrets).toContain(EXAMPLE_SECRETS.REMOTE_DOCS_TOKEN);
   });
@@ -216,7 +217,8 @@ describe('validation errors', () => {
   it('checks that an IdP certificate is a real X.509 certificate', () => {
     const idp = (certValue: string) =>
       `${minimal}identityProviders:\n  - id: corp\n    entryPoint: https://idp.example.com/sso\n    idpIssuer: https://idp.example.com\n    idpCert: \${file:idp.pem}\n    spEntityId: https://sp.example.com\n    clockSkewSeconds: ${certValue === cert ? 60 : 3600}\n`;
-    expect(loadConfig(writeConfig(idp(cert), { 'idp.pem': cert }), {}).config.identityProviders[0]?.attributes).toEqual({ email: 'email' });
+    const loaded = loadConfig(writeConfig(idp(cert), { 'idp.pem': cert }), {}).config.identityProviders[0];
+    expect(loaded?.type === 'saml' && loaded.attributes).toEqual({ email: 'email' });
     expect(problemsOf(writeConfig(idp('x'), { 'idp.pem': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }))).toEqual([
       '7: identityProviders[0].idpCert: expected a PEM-encoded X.509 certificate',
       '9: identityProviders[0].clockSkewSeconds: expected at most 300',
@@ -316,5 +318,60 @@ describe('identity providers: one email domain, one IdP', () => {
       '11: roles[0].members.idps[1]: unknown IdP "dev" (not in identityProviders, nor the enabled devIdp)',
       '11: roles[0].members.idps[2]: unknown IdP "nope" (not in identityProviders, nor the enabled devIdp)',
     ]);
+  });
+});
+
+describe('identity providers: OIDC entries beside SAML ones', () => {
+  let cert: string;
+  beforeAll(async () => {
+    cert = (await selfSignedCertificate()).cert;
+  });
+
+  const saml = ['  - id: corp', '    entryPoint: https://corp.example.net/sso', '    idpIssuer: https://corp.example.net', '    idpCert: ${file:idp.pem}', '    spEntityId: https://sp.example.com/corp', '    emailDomains: [corp.example]'];
+  const oidc = (...lines: string[]) => ['  - id: partner', '    type: oidc', ...lines];
+  const file = (...lines: string[]) => writeConfig([minimal.trimEnd(), 'identityProviders:', ...lines, ''].join('\n'), { 'idp.pem': cert, 'secret.txt': 'partner-client-secret\n' });
+
+  it('loads a SAML entry without type as SAML, and an OIDC entry with its defaults', () => {
+    const { config, secrets } = loadConfig(file(...saml, ...oidc('    issuer: https://login.partner.example', '    clientId: portcullis', '    clientSecret: ${file:secret.txt}', '    emailDomains: [partner.example]')), {});
+    expect(config.identityProviders.map((idp) => [idp.id, idp.type])).toEqual([['corp', 'saml'], ['partner', 'oidc']]);
+    expect(config.identityProviders[1]).toEqual({
+      id: 'partner',
+      type: 'oidc',
+      issuer: 'https://login.partner.example',
+      clientId: 'portcullis',
+      clientSecret: 'partner-client-secret',
+      scopes: ['openid', 'email', 'profile'],
+      claims: { email: 'email', displayName: 'name' },
+      emailDomains: ['partner.example'],
+      requireVerifiedEmail: true,
+      clockSkewSeconds: 60,
+    });
+    expect(secrets).toContain('partner-client-secret');
+  });
+
+  it('takes a public client (no clientSecret), http on loopback, and the groups claim', () => {
+    const { config } = loadConfig(file(...oidc('    issuer: http://127.0.0.1:9000', '    clientId: portcullis', '    claims: { groups: roles }')), {});
+    expect(config.identityProviders[0]).toMatchObject({ type: 'oidc', issuer: 'http://127.0.0.1:9000', claims: { email: 'email', displayName: 'name', groups: 'roles' } });
+    expect(config.identityProviders[0]).not.toHaveProperty('clientSecret');
+  });
+
+  it('names what an OIDC entry lacks or gets wrong', () => {
+    expect(problemsOf(file(...oidc('    clientId: portcullis')))).toEqual(['4: identityProviders[0].issuer: required']);
+    expect(problemsOf(file(...oidc('    issuer: http://login.partner.example', '    clientId: portcullis', '    scopes: [email]', '    entryPoint: https://x.example/sso')))).toEqual([
+      '6: identityProviders[0].issuer: expected an https URL without credentials, query or fragment (http only on a loopback address)',
+      '8: identityProviders[0].scopes: expected the "openid" scope among the scopes (without it no ID token is issued)',
+      '9: identityProviders[0].entryPoint: unknown key',
+    ]);
+    expect(problemsOf(file('  - id: partner', '    type: ldap'))).toEqual(['5: identityProviders[0].type: expected type "saml" (the default) or "oidc"']);
+  });
+
+  it('holds OIDC IdPs to one email domain, one IdP, and lets roles name them', () => {
+    const partner = oidc('    issuer: https://login.partner.example', '    clientId: portcullis');
+    expect(problemsOf(file(...saml, ...partner))).toEqual(['10: identityProviders[1].emailDomains: required when several identity providers are configured: the email domains this IdP may assert']);
+    expect(problemsOf(file(...saml, ...partner, '    emailDomains: ["*.corp.example", corp.example]'))).toEqual([
+      expect.stringMatching(/identityProviders\[1\]\.emailDomains\[1\]: domain "corp\.example" overlaps "corp\.example" of identityProviders\[0\] \("corp"\)/),
+    ]);
+    const roles = ['roles:', '  - name: r', '    members: { groups: [g], idps: [partner] }'];
+    expect(loadConfig(file(...saml, ...partner, '    emailDomains: [partner.example]', ...roles), {}).config.roles[0]?.members.idps).toEqual(['partner']);
   });
 });

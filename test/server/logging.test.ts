@@ -37,7 +37,7 @@ describe('log redaction', () => {
 });
 
 describe('config redaction for logs', () => {
-  it('hides upstream env and header values, the Redis password and the audit signing key, even when written literally', () => {
+  it('hides upstream env and header values, the Redis password, the audit signing key and OIDC client secrets, even when written literally', () => {
     const { privateKey } = auditKeyPair();
     const config = configSchema.parse({
       server: { publicUrl: 'http://127.0.0.1:8080' },
@@ -47,9 +47,11 @@ describe('config redaction for logs', () => {
         { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key' } },
         { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token' } },
       ],
+      identityProviders: [{ id: 'partner', type: 'oidc', issuer: 'https://login.partner.example', clientId: 'portcullis', clientSecret: 'literal-client-secret' }],
     });
     const text = JSON.stringify(redactConfig(config));
-    for (const secret of ['literal-redis-pw', 'literal-api-key', 'literal-token', privateKey.split('\n')[1]!]) expect(text).not.toContain(secret);
+    for (const secret of ['literal-redis-pw', 'literal-api-key', 'literal-token', 'literal-client-secret', privateKey.split('\n')[1]!]) expect(text).not.toContain(secret);
+    expect(text).toContain('"clientSecret":"[REDACTED]"');
     expect(text).toContain('"checkpoints":{"privateKey":"[REDACTED]","intervalSeconds":300}');
     expect(text).toContain('"API_KEY":"[REDACTED]"');
     expect(text).toContain('redis.internal:6379');
@@ -65,8 +67,9 @@ describe('config redaction for logs', () => {
         { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key', NODE_ENV: 'production' } },
         { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token', Accept: 'application/json', 'X-Tenant': 'tenant-7' } },
       ],
+      identityProviders: [{ id: 'partner', type: 'oidc', issuer: 'https://login.partner.example', clientId: 'portcullis', clientSecret: 'literal-client-secret' }],
     });
-    expect(literalCredentials(config)).toEqual(['literal-api-key', 'Bearer literal-token', 'literal-token', 'tenant-7', 'p%40ss-word', 'p@ss-word', privateKey.trimEnd()]);
+    expect(literalCredentials(config)).toEqual(['literal-api-key', 'Bearer literal-token', 'literal-token', 'tenant-7', 'p%40ss-word', 'p@ss-word', privateKey.trimEnd(), 'literal-client-secret']);
   });
 });
 

@@ -210,7 +210,9 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
       it('keeps the two kinds apart: the same key in each is a different value', async () => {
         await fx.stores.samlRequests.put('k', 'saml', fx.clock.now() + 60_000);
         await fx.stores.cliLoginCodes.put('k', 'cli', fx.clock.now() + 60_000);
+        await fx.stores.oidcRequests.put('k', 'oidc', fx.clock.now() + 60_000);
         expect(await fx.stores.cliLoginCodes.take('k')).toBe('cli');
+        expect(await fx.stores.oidcRequests.take('k')).toBe('oidc');
         expect(await fx.stores.samlRequests.take('k')).toBe('saml');
       });
 

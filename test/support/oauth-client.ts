@@ -9,7 +9,7 @@ import { systemClock } from '../../server/clock.js';
 import type { Clock } from '../../server/clock.js';
 import type { PortcullisConfig } from '../../server/config/schema.js';
 import { createIdentity } from '../../server/identity/index.js';
-import { fromConfig } from '../../server/saml/identity-providers.js';
+import { trustedIdps } from '../../server/identity/trusted-idps.js';
 import type { Stores } from '../../server/stores/types.js';
 import { afterAll, beforeAll } from 'vitest';
 import { McpAuthError } from '../../server/oauth/mcp-authenticate.js';
@@ -177,7 +177,7 @@ export function oauthConfig(idp: TestIdp, oauth: Record<string, unknown> = {}, o
 
 /** The MCP HTTP endpoint's authenticator over a broker's stores, as the endpoint itself gets it (identity.mcpAuthenticator). */
 export function mcpIdentity(config: PortcullisConfig, stores: Stores, clock: Clock = systemClock) {
-  return createIdentity(config, stores, clock, config.identityProviders.map(fromConfig));
+  return createIdentity(config, stores, clock, trustedIdps(config));
 }
 
 export const resourceUrl = (server?: string) => `${TEST_PUBLIC_URL}/mcp${server ? `/${server}` : ''}`;
