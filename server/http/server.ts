@@ -39,6 +39,8 @@ import type { Logger } from '../log.js';
 import { createMetrics } from '../metrics.js';
 import { fromConfig } from '../saml/identity-providers.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
+import { IdpTrustService } from '../saml/idp-trust.js';
+import { KeyRotationRecorder } from '../saml/key-rotation.js';
 import { samlRoutes } from '../saml/routes.js';
 import { ServiceProviderKeys } from '../saml/sp-keys.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
@@ -80,9 +82,15 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   if (devIdp) identityProviders.push(devIdp.identityProvider);
   const identity = createIdentity(config, stores, clock, identityProviders);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
+  const spKeys = ServiceProviderKeys.fromConfig(config);
+  const rotations = new KeyRotationRecorder({ store: stores.samlKeySets, audit: stores.audit, clock });
+  await rotations.spKeys(spKeys.all.map((k) => k.fingerprint));
+  const idpTrust = new IdpTrustService({ idps: identityProviders, rotations, clock, logger });
+  await idpTrust.start();
   const saml = samlRoutes({
     idps: new Map(identityProviders.map((idp) => [idp.id, idp])),
-    spKeys: ServiceProviderKeys.fromConfig(config),
+    trust: idpTrust,
+    spKeys,
     signIn,
     sessions: identity.sessions,
     requestIds: stores.samlRequests,
@@ -174,6 +182,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       }),
     close: async () => {
       shuttingDown = true;
+      idpTrust.close();
       await stopSweeper();
       stopRetention();
       await broker.close();

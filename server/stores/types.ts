@@ -329,6 +329,8 @@ export interface Stores {
   samlRequests: OneTimeValueStore;
   /** Codes `portcullis login` exchanges for a token (server/identity/cli-login.ts). */
   cliLoginCodes: OneTimeValueStore;
+  /** The SAML key fingerprints last recorded, per IdP and for the SP (server/saml/key-rotation.ts). */
+  samlKeySets: OneTimeValueStore;
   assertionReplay: AssertionReplayCache;
   oauth: OAuthStores;
   /** Per-user caps across instances (server/limits). */

@@ -22,7 +22,7 @@ import {
 } from './identity-stores.js';
 
 /** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
-const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...OAUTH_COLLECTIONS];
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'saml-key-sets', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...OAUTH_COLLECTIONS];
 
 /**
  * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
@@ -43,6 +43,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     tokens: new EmbeddedApiTokenStore(journal),
     samlRequests: new EmbeddedOneTimeValues(journal, 'saml-requests', capacity),
     cliLoginCodes: new EmbeddedOneTimeValues(journal, 'cli-login-codes', capacity),
+    samlKeySets: new EmbeddedOneTimeValues(journal, 'saml-key-sets', capacity),
     assertionReplay: new EmbeddedAssertionReplayCache(journal),
     oauth: embeddedOAuthStores(journal, capacity),
     leases: new EmbeddedLeaseStore(options.clock),
