@@ -26,8 +26,11 @@ export const CONTENT_ALGORITHMS: Readonly<Record<string, { cipher: 'aes-128-gcm'
  * differently per failure could become.
  */
 export const KEY_TRANSPORT = `${XENC}rsa-oaep-mgf1p`;
-/** OAEP digests xml-encryption (node-saml's decrypter) understands; it silently uses SHA-1 for any other, so others are refused. */
-const OAEP_DIGESTS: Readonly<Record<string, string>> = { [`${DSIG}sha1`]: 'sha1', [`${XENC}sha256`]: 'sha256', [`${DSIG}sha256`]: 'sha256', [`${XENC}sha512`]: 'sha512', [`${DSIG}sha512`]: 'sha512' };
+/**
+ * OAEP digests as xml-encryption (node-saml's decrypter) names them; it silently uses
+ * SHA-1 for any other name, so any other is refused rather than decrypted two ways.
+ */
+const OAEP_DIGESTS: Readonly<Record<string, string>> = { [`${DSIG}sha1`]: 'sha1', [`${DSIG}sha256`]: 'sha256', [`${DSIG}sha512`]: 'sha512' };
 
 const GCM_TAG_BYTES = 16;
 
