@@ -18,6 +18,9 @@ export interface GuardedFetchLimits {
   accept: string;
 }
 
+/** OpenSSL's and Node's codes for a server certificate that does not verify (chain, name, validity). */
+const TLS_VERIFICATION = /^(ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_)/;
+
 /** Why a guarded fetch failed, in words that name no secret; the caller wraps it in its own typed error. */
 export class GuardedFetchError extends Error {}
 
@@ -94,7 +97,7 @@ export async function guardedGet(target: string, limits: GuardedFetchLimits, wha
     });
     req.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new GuardedFetchError(error.code === 'EINTERNAL' ? privateHost : `the host of ${what} could not be reached`));
+      reject(new GuardedFetchError(error.code === 'EINTERNAL' ? privateHost : TLS_VERIFICATION.test(error.code ?? '') ? `the TLS certificate of ${what} could not be verified` : `the host of ${what} could not be reached`));
     });
     req.end();
   });

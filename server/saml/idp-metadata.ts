@@ -28,6 +28,7 @@ export class IdpMetadataInvalid extends Error {}
 export function parseIdpMetadata(xml: string, expectedIssuer: string | undefined): IdpTrust {
   if (/<!DOCTYPE/i.test(xml)) throw new IdpMetadataInvalid('the metadata carries a DTD');
   const exceeded = exceededBound(xml, METADATA_BOUNDS);
+  if (exceeded === 'malformed_xml') throw new IdpMetadataInvalid('the metadata is not well-formed XML');
   if (exceeded) throw new IdpMetadataInvalid(`the metadata is past its bounds (${exceeded})`);
   let malformed = false;
   const doc = new DOMParser({ errorHandler: { warning: () => {}, error: () => (malformed = true), fatalError: () => (malformed = true) } }).parseFromString(xml, 'text/xml');

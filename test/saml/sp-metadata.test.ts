@@ -1,6 +1,6 @@
 import { verify } from 'node:crypto';
 import { DOMParser } from '@xmldom/xmldom';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { certificateBody } from '../../server/saml/sp-metadata.js';
 import { selfSignedCertificate } from '../support/certificates.js';
 import type { KeyPair } from '../support/certificates.js';
