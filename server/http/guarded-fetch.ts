@@ -9,6 +9,8 @@ export interface GuardedFetchLimits {
   maxBytes: number;
   /** One deadline for the whole exchange: connect, headers and body. */
   timeoutMs: number;
+  /** A shorter deadline for the connection (TCP and TLS) alone: an unreachable host fails fast. */
+  connectTimeoutMs?: number;
   /** Loopback and private addresses may be reached (development, tests, lab setups). */
   allowPrivateNetwork: boolean;
   /** Plain http allowed (development only); https otherwise. */
@@ -95,6 +97,11 @@ export async function guardedGet(target: string, limits: GuardedFetchLimits, wha
       });
       res.on('error', () => {});
     });
+    if (limits.connectTimeoutMs !== undefined) {
+      const connectTimer = setTimeout(() => fail(`no connection within ${limits.connectTimeoutMs} ms`), limits.connectTimeoutMs);
+      req.on('socket', (socket) => socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer)));
+      req.on('close', () => clearTimeout(connectTimer));
+    }
     req.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(new GuardedFetchError(error.code === 'EINTERNAL' ? privateHost : TLS_VERIFICATION.test(error.code ?? '') ? `the TLS certificate of ${what} could not be verified` : `the host of ${what} could not be reached`));

@@ -19,6 +19,7 @@ export interface IdpTrustSource {
 /** A refetch a signature failure can force, per IdP: a forged post cannot make us hammer the IdP. */
 export const FORCED_REFRESH_INTERVAL_MS = 60_000;
 const FETCH_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 3_000;
 /** First retry after a failed fetch; doubles up to the refresh interval. */
 const FIRST_RETRY_MS = 5_000;
 
@@ -113,7 +114,7 @@ export class IdpTrustService implements IdpTrustSource {
     try {
       const body = await guardedGet(
         source.url,
-        { maxBytes: METADATA_MAX_BYTES, timeoutMs: FETCH_TIMEOUT_MS, allowPrivateNetwork: source.allowPrivateNetwork, allowHttp: false, ca: source.ca, accept: 'application/samlmetadata+xml, application/xml' },
+        { maxBytes: METADATA_MAX_BYTES, timeoutMs: FETCH_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, allowPrivateNetwork: source.allowPrivateNetwork, allowHttp: false, ca: source.ca, accept: 'application/samlmetadata+xml, application/xml' },
         'the metadata URL',
       );
       trust = parseIdpMetadata(body.toString('utf8'), source.expectedIssuer);

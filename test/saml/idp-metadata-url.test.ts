@@ -1,3 +1,5 @@
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signElement } from '../../server/dev-idp/saml-response.js';
 import type { SigningKey } from '../../server/dev-idp/saml-response.js';
@@ -149,6 +151,18 @@ describe('an IdP whose metadata was never fetched', () => {
     await start({ metadataCa: other.ca });
     expect(server.logs.join('\n')).toContain('the TLS certificate of the metadata URL could not be verified');
     expect((await fetch(`${server.url}/auth/saml/corp/login`, { redirect: 'manual' })).status).toBe(503);
+  });
+
+  it('gives up on a host that accepts the connection but never completes TLS', async () => {
+    const silent = createNetServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      await start({ metadataUrl: `https://127.0.0.1:${(silent.address() as AddressInfo).port}/metadata` });
+      expect(server.logs.join('\n')).toContain('no connection within');
+      expect((await fetch(`${server.url}/auth/saml/corp/login`, { redirect: 'manual' })).status).toBe(503);
+    } finally {
+      silent.close();
+    }
   });
 
   it('refuses a metadataUrl that is not https at load', async () => {
