@@ -182,10 +182,10 @@ export function samlRoutes(deps: {
   /**
    * The IdP may have rolled its key: refresh its metadata (at most once a minute, see
    * idp-trust.ts) and, only when its certificates changed, check this same response once
-   * more against the new ones. Safe: node-saml gave back the request id it took on the
-   * failure (it is restored for this one retry, by the cache instance that took it), the
-   * assertion was never accepted so the replay cache has not seen it, and every check runs
-   * again in full.
+   * more against the new ones. Safe: node-saml took the request id on the failure, and the
+   * cache instance that took it (so no other response has used it) puts it back for this
+   * one retry; the assertion was never accepted, so the replay cache has not seen it; and
+   * every check runs again in full.
    */
   const recheckAfterRefresh = async (req: Request): Promise<boolean> => {
     const idp = configuredIdp(req)!;
