@@ -41,6 +41,7 @@ import { fromConfig } from '../saml/identity-providers.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
 import { IdpTrustService } from '../saml/idp-trust.js';
 import { KeyRotationRecorder } from '../saml/key-rotation.js';
+import { StoredMetadataCopies } from '../saml/metadata-copies.js';
 import { samlRoutes } from '../saml/routes.js';
 import { ServiceProviderKeys } from '../saml/sp-keys.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
@@ -85,7 +86,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const spKeys = ServiceProviderKeys.fromConfig(config);
   const rotations = new KeyRotationRecorder({ store: stores.samlKeySets, audit: stores.audit, clock });
   await rotations.spKeys(spKeys.all.map((k) => k.fingerprint));
-  const idpTrust = new IdpTrustService({ idps: identityProviders, rotations, clock, logger });
+  const idpTrust = new IdpTrustService({ idps: identityProviders, rotations, stored: new StoredMetadataCopies({ store: stores.samlKeySets, clock }), clock, logger });
   await idpTrust.start();
   const saml = samlRoutes({
     idps: new Map(identityProviders.map((idp) => [idp.id, idp])),

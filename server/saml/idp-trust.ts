@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { IdentityProvider, IdpTrust } from './identity-providers.js';
 import { IdpMetadataInvalid, METADATA_MAX_BYTES, parseIdpMetadata } from './idp-metadata.js';
 import type { KeyRotationRecorder } from './key-rotation.js';
+import type { StoredMetadataCopies } from './metadata-copies.js';
 
 /** What the SAML routes ask of an IdP's trust (routes.ts). */
 export interface IdpTrustSource {
@@ -36,7 +37,8 @@ interface Outcome {
  * metadata, fetched at start, refreshed every `metadataRefreshMinutes` and when a
  * signature fails. A fetch that fails or brings unusable metadata changes nothing: the
  * last good copy stays (an IdP outage does not become ours), and the reason is logged.
- * Each instance fetches on its own; the copy lives in memory only.
+ * Each instance fetches on its own; the last good copy is also kept in the store, so a
+ * start during an outage begins with it.
  */
 export class IdpTrustService implements IdpTrustSource {
   private readonly copies = new Map<string, IdpTrust>();
@@ -49,6 +51,7 @@ export class IdpTrustService implements IdpTrustSource {
     private readonly deps: {
       idps: readonly IdentityProvider[];
       rotations: KeyRotationRecorder;
+      stored: StoredMetadataCopies;
       clock: Clock;
       logger: Logger;
     },
@@ -59,7 +62,12 @@ export class IdpTrustService implements IdpTrustSource {
     for (const idp of this.deps.idps) {
       if (!idp.metadata) await this.deps.rotations.idpKeys(idp.id, idp.idpCert, 'config');
     }
-    await Promise.all(this.deps.idps.filter((idp) => idp.metadata).map((idp) => this.refreshAndSchedule(idp, FIRST_RETRY_MS)));
+    const fromMetadata = this.deps.idps.filter((idp) => idp.metadata);
+    for (const idp of fromMetadata) {
+      const stored = await this.deps.stored.load(idp);
+      if (stored) this.copies.set(idp.id, stored);
+    }
+    await Promise.all(fromMetadata.map((idp) => this.refreshAndSchedule(idp, FIRST_RETRY_MS)));
   }
 
   close(): void {
@@ -128,6 +136,7 @@ export class IdpTrustService implements IdpTrustSource {
     const changed = previous.length !== trust.idpCert.length || trust.idpCert.some((c) => !previous.includes(c));
     if (changed) await this.deps.rotations.idpKeys(idp.id, trust.idpCert, 'metadata');
     this.copies.set(idp.id, trust);
+    await this.deps.stored.save(idp, trust);
     return { fetched: true, changed };
   }
 }

@@ -43,10 +43,12 @@ function metadataIdpConfig(overrides: Record<string, unknown> = {}) {
 
 const publish = (...certificates: string[]) => metadata.serve(idpMetadataXml({ entityId: corp.issuer, ssoUrl: SSO, certificates }));
 
-async function start(overrides: Record<string, unknown> = {}) {
+async function start(overrides: Record<string, unknown> = {}, configOverrides: Record<string, unknown> = {}) {
   clock = new ManualClock();
-  server = await startTestServer({ clock, config: configTrusting([], { identityProviders: [metadataIdpConfig(overrides)] }) });
+  const config = configTrusting([], { identityProviders: [metadataIdpConfig(overrides)], ...configOverrides });
+  server = await startTestServer({ clock, config });
   running.push(server);
+  return config;
 }
 
 /** A fresh login, answered by a response whose assertion `key` signed. */
@@ -133,6 +135,18 @@ describe('a metadata fetch that fails keeps the last good copy', () => {
       expect(await events('auth.idp.keys_rotated')).toEqual([]);
     });
   }
+});
+
+describe('the last good copy across a restart', () => {
+  it('starts with the copy the store kept when the metadata server is down at start', async () => {
+    publish(keys[0]!.cert);
+    const { dataDir } = (await start()).store;
+    await Promise.all(running.splice(0).map((s) => s.close()));
+    metadata.serve((res) => res.writeHead(503).end());
+    await start({}, { store: { dataDir } });
+    expect(server.logs.join('\n')).toContain('answered 503');
+    expect((await signedBy(keys[0]!)).status).toBe(303);
+  });
 });
 
 describe('an IdP whose metadata was never fetched', () => {
