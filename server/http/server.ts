@@ -83,10 +83,11 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   if (devIdp) identityProviders.push(devIdp.identityProvider);
   const identity = createIdentity(config, stores, clock, identityProviders);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
+  const metrics = createMetrics();
   const spKeys = ServiceProviderKeys.fromConfig(config);
   const rotations = new KeyRotationRecorder({ store: stores.samlKeySets, audit: stores.audit, clock });
   await rotations.spKeys(spKeys.all.map((k) => k.fingerprint));
-  const idpTrust = new IdpTrustService({ idps: identityProviders, rotations, stored: new StoredMetadataCopies({ store: stores.samlKeySets, clock }), clock, logger });
+  const idpTrust = new IdpTrustService({ idps: identityProviders, rotations, stored: new StoredMetadataCopies({ store: stores.samlKeySets, clock }), clock, logger, metrics });
   await idpTrust.start();
   const saml = samlRoutes({
     idps: new Map(identityProviders.map((idp) => [idp.id, idp])),
@@ -152,7 +153,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     routers: [saml, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger })],
     stores,
     graphqlLimiter,
-    metrics: createMetrics(),
+    metrics,
     logger,
     isShuttingDown: () => shuttingDown,
   });

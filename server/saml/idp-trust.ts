@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { guardedGet, GuardedFetchError } from '../http/guarded-fetch.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { IdentityProvider, IdpTrust } from './identity-providers.js';
 import { IdpMetadataInvalid, METADATA_MAX_BYTES, parseIdpMetadata } from './idp-metadata.js';
 import type { KeyRotationRecorder } from './key-rotation.js';
@@ -54,6 +55,7 @@ export class IdpTrustService implements IdpTrustSource {
       stored: StoredMetadataCopies;
       clock: Clock;
       logger: Logger;
+      metrics: Pick<Metrics, 'samlMetadataFailures'>;
     },
   ) {}
 
@@ -130,6 +132,7 @@ export class IdpTrustService implements IdpTrustSource {
       if (!(error instanceof GuardedFetchError || error instanceof IdpMetadataInvalid)) throw error;
       const kept = this.copies.has(idp.id) ? 'the last good copy is kept' : 'no copy yet: its sign-ins are refused';
       this.deps.logger.warn({ idp: idp.id, reason: error.message }, `IdP metadata could not be used; ${kept}`);
+      this.deps.metrics.samlMetadataFailures.inc({ idp: idp.id });
       return { fetched: false, changed: false };
     }
     const previous = this.copies.get(idp.id)?.idpCert ?? [];

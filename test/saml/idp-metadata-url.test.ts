@@ -131,6 +131,7 @@ describe('a metadata fetch that fails keeps the last good copy', () => {
       await expectRefused(await signedBy(keys[3]!), 'signature_invalid');
       expect(metadata.fetches).toBe(fetched + 1);
       expect(server.logs.join('\n')).toContain(reason);
+      expect(await (await fetch(`${server.url}/metrics`)).text()).toContain('portcullis_saml_metadata_fetch_failures_total{idp="corp"} 1');
       expect((await signedBy(keys[0]!)).status).toBe(303);
       expect(await events('auth.idp.keys_rotated')).toEqual([]);
     });
