@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signElement } from '../../server/dev-idp/saml-response.js';
 import type { RefusalCode } from '../../server/saml/refusal.js';
 import type { KeyPair } from '../support/certificates.js';
 import { selfSignedCertificate } from '../support/certificates.js';
@@ -69,6 +70,12 @@ describe('encrypted assertions are decrypted with whichever SP key they were enc
     expect((await encryptedPost(corp, spKey2.cert, { digest: 'sha256' })).status).toBe(303);
   });
 
+  it('accepts a response that is also signed around the encrypted assertion', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const xml = await encryptAssertion(corp.signedResponse({ inResponseTo: requestId }), spKey1.cert);
+    expect((await postToAcs(server.url, 'corp', signElement(xml, 'Response', corp.key))).status).toBe(303);
+  });
+
   it('still accepts a plain signed assertion from an IdP that need not encrypt', async () => {
     const { requestId } = await startLogin(server.url, 'corp');
     expect((await postToAcs(server.url, 'corp', corp.signedResponse({ inResponseTo: requestId }))).status).toBe(303);
@@ -99,6 +106,12 @@ describe('encrypted assertions that are refused', () => {
     const result = await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes256cbc }, (xml) => flipCipherByte(xml, 20));
     expect(result.status).toBe(401);
     expect(['decryption_failed', 'malformed_xml', 'signature_invalid']).toContain((await lastLogin()).data.reason);
+  });
+
+  it('refuses an unsigned encrypted assertion even in a signed response: the assertion itself must be signed (signature_invalid)', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const xml = await encryptAssertion(corp.responseXml({ inResponseTo: requestId }), spKey1.cert);
+    await expectRefused(await postToAcs(server.url, 'corp', signElement(xml, 'Response', corp.key)), 'signature_invalid');
   });
 
   it('refuses an encrypted assertion that is not signed (signature_invalid)', async () => {
