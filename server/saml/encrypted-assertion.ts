@@ -13,7 +13,7 @@ const select = xpath.useNamespaces({ samlp: 'urn:oasis:names:tc:SAML:2.0:protoco
  * The content ciphers we accept, with their key and IV lengths: AES in GCM or CBC, which
  * SP metadata advertises (sp-metadata.ts). 3DES (NIST-deprecated) is refused.
  */
-export const CONTENT_ALGORITHMS: Readonly<Record<string, { cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-cbc' | 'aes-256-cbc'; keyBytes: number; ivBytes: number }>> = {
+const CONTENT_ALGORITHMS: Readonly<Record<string, { cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-cbc' | 'aes-256-cbc'; keyBytes: number; ivBytes: number }>> = {
   [`${XENC11}aes256-gcm`]: { cipher: 'aes-256-gcm', keyBytes: 32, ivBytes: 12 },
   [`${XENC11}aes128-gcm`]: { cipher: 'aes-128-gcm', keyBytes: 16, ivBytes: 12 },
   [`${XENC}aes256-cbc`]: { cipher: 'aes-256-cbc', keyBytes: 32, ivBytes: 16 },
@@ -25,7 +25,7 @@ export const CONTENT_ALGORITHMS: Readonly<Record<string, { cipher: 'aes-128-gcm'
  * padding oracle (XML Encryption 1.1 §5.5.1 note), which an ACS answering "refused"
  * differently per failure could become.
  */
-export const KEY_TRANSPORT = `${XENC}rsa-oaep-mgf1p`;
+const KEY_TRANSPORT = `${XENC}rsa-oaep-mgf1p`;
 /**
  * OAEP digests as xml-encryption (node-saml's decrypter) names them; it silently uses
  * SHA-1 for any other name, so any other is refused rather than decrypted two ways.

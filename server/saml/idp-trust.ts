@@ -19,7 +19,7 @@ export interface IdpTrustSource {
 }
 
 /** A refetch a signature failure can force, per IdP: a forged post cannot make us hammer the IdP. */
-export const FORCED_REFRESH_INTERVAL_MS = 60_000;
+const FORCED_REFRESH_INTERVAL_MS = 60_000;
 const FETCH_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 3_000;
 /** First retry after a failed fetch; doubles up to the refresh interval. */
