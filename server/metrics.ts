@@ -5,6 +5,8 @@ export interface Metrics {
   registry: Registry;
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
+  /** IdP metadata fetches that failed or brought unusable metadata (the last good copy stayed). */
+  samlMetadataFailures: Counter<'idp'>;
 }
 
 export function createMetrics(): Metrics {
@@ -23,6 +25,12 @@ export function createMetrics(): Metrics {
       help: 'HTTP request duration by method and route.',
       labelNames: ['method', 'route'],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    samlMetadataFailures: new Counter({
+      name: 'portcullis_saml_metadata_fetch_failures_total',
+      help: 'IdP metadata fetches that failed or brought unusable metadata, by IdP (the last good copy was kept).',
+      labelNames: ['idp'],
       registers: [registry],
     }),
   };

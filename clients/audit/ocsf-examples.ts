@@ -9,6 +9,8 @@ const SAMPLES: Record<AuditEventType, Pick<WireAuditEvent, 'outcome' | 'actor' |
   'auth.logout': { outcome: 'SUCCESS', actor: 'alice@example.com', server: null, tool: null, sessionId: null, data: { idp: 'corp', sessionId: 'Zx1…' } },
   'auth.token.created': { outcome: 'SUCCESS', actor: 'alice@example.com', server: null, tool: null, sessionId: null, data: { tokenId: 'q8W…', name: 'laptop', scopes: ['mcp'], expiresAt: '2026-12-24T10:00:00.000Z' } },
   'auth.token.revoked': { outcome: 'SUCCESS', actor: 'alice@example.com', server: null, tool: null, sessionId: null, data: { tokenId: 'q8W…', name: 'laptop' } },
+  'auth.idp.keys_rotated': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { idp: 'corp', added: ['4F:2A:…'], removed: ['9C:E1:…'], source: 'metadata' } },
+  'auth.sp.keys_rotated': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { added: ['B7:03:…'], removed: [], signing: '51:D8:…' } },
   'access_request.created': { outcome: 'SUCCESS', actor: 'alice@example.com', server: 'everything', tool: null, sessionId: null, data: { requestId: 'b3c1…', requester: 'alice@example.com', tools: ['read_file'], durationSeconds: 3600, reason: 'INC-42', autoApprove: false } },
   'access_request.reviewed': { outcome: 'SUCCESS', actor: 'bob@example.com', server: 'everything', tool: null, sessionId: null, data: { requestId: 'b3c1…', requester: 'alice@example.com', decision: 'APPROVE', reason: 'ok', durationSeconds: null, status: 'APPROVED' } },
   'access_request.cancelled': { outcome: 'SUCCESS', actor: 'alice@example.com', server: 'everything', tool: null, sessionId: null, data: { requestId: 'b3c1…', requester: 'alice@example.com' } },

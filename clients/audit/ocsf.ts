@@ -26,6 +26,9 @@ const API_ACTIVITY = 6003;
 const API_ACTIVITY_ID: Record<string, number> = {
   'auth.token.created': 1,
   'auth.token.revoked': 4,
+  // A changed set of trusted keys: API Activity "Update".
+  'auth.idp.keys_rotated': 3,
+  'auth.sp.keys_rotated': 3,
   'access_request.created': 1,
   'access_request.reviewed': 3,
   'access_request.cancelled': 3,

@@ -4,6 +4,8 @@ export const AUDIT_EVENT_TYPES = [
   'auth.logout',
   'auth.token.created',
   'auth.token.revoked',
+  'auth.idp.keys_rotated',
+  'auth.sp.keys_rotated',
   'access_request.created',
   'access_request.reviewed',
   'access_request.cancelled',

@@ -89,6 +89,8 @@ const ed25519PrivateKey = text('a PEM Ed25519 private key').superRefine((pem, ct
   }
 });
 
+const httpsUrl = httpUrl.refine((v) => v.startsWith('https:'), 'expected an https URL');
+
 const pemCertificate = text('a PEM certificate').refine((v) => {
   try {
     new X509Certificate(v);
@@ -198,9 +200,10 @@ const samlIdentityProvider = z.strictObject({
   id: slug('an IdP id'),
   type: z.literal('saml'),
   displayName: text().optional(),
-  entryPoint: httpUrl,
-  idpIssuer: text('the IdP entity id'),
-  idpCert: z.union([pemCertificate, z.array(pemCertificate).min(1, 'expected at least one certificate')]),
+  // With metadataUrl these three come from the IdP's metadata (idpIssuer, if given, must match it).
+  entryPoint: httpUrl.optional(),
+  idpIssuer: text('the IdP entity id').optional(),
+  idpCert: z.union([pemCertificate, z.array(pemCertificate).min(1, 'expected at least one certificate')]).optional(),
   spEntityId: text('the SP entity id (audience)'),
   // Required beside other IdPs (checked below): one email domain, one IdP.
   emailDomains: emailDomainList,
@@ -213,6 +216,22 @@ const samlIdentityProvider = z.strictObject({
     .default({ email: 'email' }),
   // Bounded on purpose: a large skew widens the replay window of every assertion.
   clockSkewSeconds: nonNegativeInt(300).default(60),
+  requireEncryptedAssertions: z.boolean().default(false),
+  metadataUrl: httpsUrl.optional(),
+  metadataRefreshMinutes: positiveInt(1440).refine((v) => v >= 5, 'expected at least 5 (minutes)').default(60),
+  metadataCa: pemCertificate.optional(),
+  // Tests and lab setups only: the metadata host may resolve to loopback or a private network.
+  metadataAllowPrivateNetwork: z.boolean().default(false),
+}).superRefine((idp, ctx) => {
+  if (idp.metadataUrl !== undefined) {
+    for (const key of ['entryPoint', 'idpCert'] as const) {
+      if (idp[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `give either metadataUrl or ${key}, not both (the metadata names it)` });
+    }
+    return;
+  }
+  for (const key of ['entryPoint', 'idpIssuer', 'idpCert'] as const) {
+    if (idp[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `expected ${key} (or metadataUrl)` });
+  }
 });
 
 /**
@@ -723,6 +742,11 @@ export const configSchema = z
     unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
 
     checkEmailDomains(config, ctx);
+    config.identityProviders.forEach((idp, i) => {
+      if (idp.type === 'saml' && idp.requireEncryptedAssertions && config.saml.serviceProvider.keys.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['identityProviders', i, 'requireEncryptedAssertions'], message: 'needs saml.serviceProvider.keys (the key IdPs encrypt to)' });
+      }
+    });
 
     const idps = new Set([...config.identityProviders.map((idp) => idp.id), ...(config.devIdp?.enabled ? [DEV_IDP_ID] : [])]);
     const servers = new Set(config.servers.map((s) => s.name));

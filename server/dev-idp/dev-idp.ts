@@ -34,12 +34,13 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
     displayName: 'Development IdP (demo users)',
     entryPoint: `${base}/sso`,
     idpIssuer: base,
-    idpCert: key.cert,
+    idpCert: [key.cert],
     spEntityId: `${options.publicUrl.replace(/\/+$/, '')}/saml/${DEV_IDP_ID}`,
     // It vouches only for its own demo users, so for their domains only (as the config checks).
     emailDomains: [...new Set(options.users.map((u) => domainOf(u.email)))],
     attributes: { email: 'email', displayName: 'displayName', groups: 'groups' },
     clockSkewSeconds: 60,
+    requireEncryptedAssertions: false,
   };
   const acs = spUrls(options.publicUrl, DEV_IDP_ID).acs;
 

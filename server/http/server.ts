@@ -42,6 +42,9 @@ import type { Logger } from '../log.js';
 import { createMetrics } from '../metrics.js';
 import { fromConfig } from '../saml/identity-providers.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
+import { IdpTrustService } from '../saml/idp-trust.js';
+import { KeyRotationRecorder } from '../saml/key-rotation.js';
+import { StoredMetadataCopies } from '../saml/metadata-copies.js';
 import { samlRoutes } from '../saml/routes.js';
 import { ServiceProviderKeys } from '../saml/sp-keys.js';
 import { OidcSignIn } from '../oidc/oidc-sign-in.js';
@@ -89,9 +92,16 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const identityProviders: TrustedIdp[] = trustedIdps(config, dev ? [{ id: dev.id, displayName: dev.displayName, protocol: 'saml', emailDomains: dev.emailDomains }] : []);
   const identity = createIdentity(config, stores, clock, identityProviders);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
+  const metrics = createMetrics();
+  const spKeys = ServiceProviderKeys.fromConfig(config);
+  const rotations = new KeyRotationRecorder({ store: stores.samlKeySets, audit: stores.audit, clock });
+  await rotations.spKeys(spKeys.all.map((k) => k.fingerprint));
+  const idpTrust = new IdpTrustService({ idps: samlIdps, rotations, stored: new StoredMetadataCopies({ store: stores.samlKeySets, clock }), clock, logger, metrics });
+  await idpTrust.start();
   const saml = samlRoutes({
     idps: new Map(samlIdps.map((idp) => [idp.id, idp])),
-    spKeys: ServiceProviderKeys.fromConfig(config),
+    trust: idpTrust,
+    spKeys,
     signIn,
     sessions: identity.sessions,
     requestIds: stores.samlRequests,
@@ -154,7 +164,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     routers: [saml, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger })],
     stores,
     graphqlLimiter,
-    metrics: createMetrics(),
+    metrics,
     logger,
     isShuttingDown: () => shuttingDown,
   });
@@ -185,6 +195,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       }),
     close: async () => {
       shuttingDown = true;
+      idpTrust.close();
       await stopSweeper();
       stopRetention();
       await broker.close();

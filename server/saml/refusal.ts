@@ -39,6 +39,10 @@ const REFUSALS = {
   email_domain_not_allowed: 'email domain not allowed for this IdP',
   too_many_groups: 'more groups than accepted',
   refused: 'refused by the SAML library',
+  assertion_not_encrypted: 'a plain assertion where this IdP must encrypt',
+  encryption_algorithm_refused: 'encrypted with an algorithm not accepted (only AES-GCM/CBC with RSA-OAEP key transport)',
+  decryption_failed: 'no key of this service provider decrypts the assertion (another key, or tampered)',
+  idp_unavailable: "the IdP's metadata could not be fetched yet",
 } as const;
 
 export type RefusalCode = keyof typeof REFUSALS;

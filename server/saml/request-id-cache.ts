@@ -11,6 +11,7 @@ import type { OneTimeValueStore } from '../stores/types.js';
  */
 export class StoreRequestIdCache implements CacheProvider {
   consumed = false;
+  private taken: { key: string; value: string } | null = null;
 
   constructor(
     private readonly store: OneTimeValueStore,
@@ -32,8 +33,23 @@ export class StoreRequestIdCache implements CacheProvider {
   async removeAsync(key: string | null): Promise<string | null> {
     if (key === null) return null;
     const value = await this.store.take(this.key(key));
-    if (value !== null) this.consumed = true;
+    if (value !== null) {
+      this.consumed = true;
+      this.taken = { key, value };
+    }
     return value;
+  }
+
+  /**
+   * Puts back the request id this instance took, for the one re-check of a response after
+   * the IdP's keys changed (routes.ts). Only this instance took it, so no other response
+   * completed a login with it; it lives one more TTL at most, once per refresh.
+   */
+  async restore(): Promise<void> {
+    if (!this.taken) return;
+    await this.store.put(this.key(this.taken.key), this.taken.value, this.clock.now() + this.ttlMs);
+    this.taken = null;
+    this.consumed = false;
   }
 
   private key(requestId: string): string {

@@ -13,13 +13,16 @@ import type { SessionCookie } from '../http/session-cookie.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
 import type { Logger } from '../log.js';
 import type { OneTimeValueStore } from '../stores/types.js';
+import { decryptionKeyFor } from './encrypted-assertion.js';
 import type { IdentityProvider } from './identity-providers.js';
+import type { IdpTrustSource } from './idp-trust.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
 import type { SamlSignIn } from './saml-sign-in.js';
 import { checkRawResponse } from './raw-response.js';
 import { refusalOfLibraryError, SamlRejection } from './refusal.js';
 import type { RefusalCode } from './refusal.js';
-import type { ServiceProviderKeys } from './sp-keys.js';
+import type { ServiceProviderKey, ServiceProviderKeys } from './sp-keys.js';
+import { withEncryptionKeys } from './sp-metadata.js';
 import { spUrls } from './sp-urls.js';
 
 /** How much of a library's refusal message the debug log keeps (it quotes the sender's input). */
@@ -40,6 +43,8 @@ interface AcsOutcome {
  */
 export function samlRoutes(deps: {
   idps: ReadonlyMap<string, IdentityProvider>;
+  /** The IdPs' current entry points and certificates (static, or from their metadata). */
+  trust: IdpTrustSource;
   spKeys: ServiceProviderKeys;
   signIn: SamlSignIn;
   sessions: LoginSessionService;
@@ -50,13 +55,31 @@ export function samlRoutes(deps: {
   logger: Logger;
 }): Router {
   const requestCaches = new WeakMap<Request, StoreRequestIdCache>();
-  const idpOf = (req: Request) => deps.idps.get(String(req.params.idp));
+  // The key that opens this request's EncryptedAssertion (found before node-saml runs).
+  const decryptionKeys = new WeakMap<Request, ServiceProviderKey>();
+  // One view of the IdP per request: a metadata refresh mid-request does not mix two.
+  const resolved = new WeakMap<Request, IdentityProvider | null>();
+  const configuredIdp = (req: Request) => deps.idps.get(String(req.params.idp));
+  const idpOf = (req: Request): IdentityProvider | undefined => {
+    if (!resolved.has(req)) {
+      const idp = configuredIdp(req);
+      const trust = idp && deps.trust.current(idp);
+      resolved.set(req, idp && trust ? { ...idp, ...trust } : null);
+    }
+    return resolved.get(req) ?? undefined;
+  };
+  const signing = deps.spKeys.signing;
 
   const optionsFor = (req: Request): Partial<PassportSamlConfig> => {
     const idp = idpOf(req)!;
     const cache = new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS);
     requestCaches.set(req, cache);
+    const decryptionKey = decryptionKeys.get(req) ?? signing;
     return {
+      // With a key, AuthnRequests are signed (HTTP-Redirect binding, RSA-SHA256) and the
+      // metadata says so; every key is published for encryption (sp-metadata.ts).
+      ...(signing ? { privateKey: signing.privateKey, publicCert: signing.certificate } : {}),
+      ...(decryptionKey ? { decryptionPvk: decryptionKey.privateKey } : {}),
       entryPoint: idp.entryPoint,
       issuer: idp.spEntityId,
       callbackUrl: spUrls(deps.publicUrl, idp.id).acs,
@@ -106,8 +129,9 @@ export function samlRoutes(deps: {
 
   const router = Router();
   const requireIdp: express.RequestHandler = (req, res, next) => {
-    if (idpOf(req)) next();
-    else res.status(404).type('text/plain').send('unknown identity provider');
+    if (!configuredIdp(req)) return void res.status(404).type('text/plain').send('unknown identity provider');
+    if (idpOf(req) || req.method === 'POST') return next();
+    res.status(503).type('text/plain').send('The identity provider is unavailable: its metadata could not be fetched yet. Try again shortly.');
   };
 
   router.get('/auth/saml/:idp/login', requireIdp, (req, res, next) => {
@@ -120,7 +144,7 @@ export function samlRoutes(deps: {
   });
 
   router.post('/auth/saml/:idp/acs', requireIdp, express.urlencoded({ extended: false, limit: '512kb', parameterLimit: 10 }), (req, res, next) => {
-    const idpId = idpOf(req)!.id;
+    const idpId = configuredIdp(req)!.id;
     const refuse = (code: RefusalCode) =>
       deps.signIn.refused(idpId, code).then(
         // A 401 names its scheme (RFC 7235 §3.1): the broker's credentials are bearer ones.
@@ -130,29 +154,53 @@ export function samlRoutes(deps: {
     // passport-saml would take a SAMLRequest or SAMLResponse in the query (HTTP-Redirect
     // binding) before the body, inflating and parsing it with no bound at all.
     if (carriesSamlMessage(req)) return void refuse('redirect_binding');
+    const idp = idpOf(req);
+    if (!idp) return void refuse('idp_unavailable');
     try {
-      checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
+      const response = checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
+      const key = decryptionKeyFor(response, deps.spKeys.all, idp.requireEncryptedAssertions);
+      if (key) decryptionKeys.set(req, key);
     } catch (error) {
       if (!(error instanceof SamlRejection)) throw error;
       return void refuse(error.code);
     }
-    passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: AcsOutcome } | false | undefined, info: { code?: RefusalCode } | undefined) => {
-      if (error instanceof PortcullisError) return failClosed(res, deps.logger, error);
-      if (error instanceof Error) {
-        const code = refusalOfLibraryError(error);
-        deps.logger.debug({ idp: idpId, reason: code, detail: error.message.slice(0, DETAIL_CHARS) }, 'SAML response refused by the library');
-        return void refuse(code);
-      }
-      if (!user) return void refuse(info?.code ?? 'refused');
-      res.setHeader('Set-Cookie', deps.cookie.set(user.outcome.cookieValue, user.outcome.expiresAt));
-      res.redirect(303, safeReturnTo((req.body as Record<string, unknown> | undefined)?.RelayState) ?? '/');
-    })(req, res, next);
+    const authenticate = (retried: boolean) =>
+      passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: AcsOutcome } | false | undefined, info: { code?: RefusalCode } | undefined) => {
+        if (error instanceof PortcullisError) return failClosed(res, deps.logger, error);
+        if (error instanceof Error) {
+          const code = refusalOfLibraryError(error);
+          deps.logger.debug({ idp: idpId, reason: code, detail: error.message.slice(0, DETAIL_CHARS) }, 'SAML response refused by the library');
+          if (code === 'signature_invalid' && !retried && idp.metadata) return void recheckAfterRefresh(req).then((again) => (again ? authenticate(true) : refuse(code)), (e: unknown) => failClosed(res, deps.logger, e));
+          return void refuse(code);
+        }
+        if (!user) return void refuse(info?.code ?? 'refused');
+        res.setHeader('Set-Cookie', deps.cookie.set(user.outcome.cookieValue, user.outcome.expiresAt));
+        res.redirect(303, safeReturnTo((req.body as Record<string, unknown> | undefined)?.RelayState) ?? '/');
+      })(req, res, next);
+    authenticate(false);
   });
 
+  /**
+   * The IdP may have rolled its key: refresh its metadata (at most once a minute, see
+   * idp-trust.ts) and, only when its certificates changed, check this same response once
+   * more against the new ones. Safe: node-saml took the request id on the failure, and the
+   * cache instance that took it (so no other response has used it) puts it back for this
+   * one retry; the assertion was never accepted, so the replay cache has not seen it; and
+   * every check runs again in full.
+   */
+  const recheckAfterRefresh = async (req: Request): Promise<boolean> => {
+    const idp = configuredIdp(req)!;
+    if (!(await deps.trust.signatureFailed(idp))) return false;
+    await requestCaches.get(req)?.restore();
+    resolved.delete(req);
+    return idpOf(req) !== undefined;
+  };
+
   router.get('/auth/saml/:idp/metadata', requireIdp, (req, res) => {
-    strategy.generateServiceProviderMetadata(req as unknown as Parameters<VerifyWithRequest>[0], null, null, (error, metadata) => {
+    const certificates = deps.spKeys.all.map((k) => k.certificate);
+    strategy.generateServiceProviderMetadata(req as unknown as Parameters<VerifyWithRequest>[0], certificates[0] ?? null, certificates, (error, metadata) => {
       if (error || !metadata) return failClosed(res, deps.logger, error);
-      res.type('application/samlmetadata+xml').send(metadata);
+      res.type('application/samlmetadata+xml').send(withEncryptionKeys(metadata, certificates));
     });
   });
 

@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto';
 import type { PortcullisConfig } from '../config/schema.js';
+import { fingerprintOf } from './key-rotation.js';
 
 export interface ServiceProviderKey {
   privateKey: string;
@@ -17,7 +17,7 @@ export class ServiceProviderKeys {
   readonly all: readonly ServiceProviderKey[];
 
   constructor(keys: readonly { privateKey: string; certificate: string }[]) {
-    this.all = keys.map((k) => ({ ...k, fingerprint: new X509Certificate(k.certificate).fingerprint256 }));
+    this.all = keys.map((k) => ({ ...k, fingerprint: fingerprintOf(k.certificate) }));
   }
 
   static fromConfig(config: Pick<PortcullisConfig, 'saml'>): ServiceProviderKeys {

@@ -331,6 +331,8 @@ export interface Stores {
   cliLoginCodes: OneTimeValueStore;
   /** OIDC sign-ins begun and not yet returned: state, nonce and PKCE verifier (server/oidc/oidc-sign-in.ts). */
   oidcRequests: OneTimeValueStore;
+  /** The SAML key fingerprints last recorded, per IdP and for the SP (server/saml/key-rotation.ts). */
+  samlKeySets: OneTimeValueStore;
   assertionReplay: AssertionReplayCache;
   oauth: OAuthStores;
   /** Per-user caps across instances (server/limits). */

@@ -216,6 +216,14 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await fx.stores.samlRequests.take('k')).toBe('saml');
       });
 
+      it('keeps the SAML key sets apart from the request ids, and a recorded set across puts', async () => {
+        await fx.stores.samlRequests.put('idp:corp', 'request', fx.clock.now() + 60_000);
+        await fx.stores.samlKeySets.put('idp:corp', '{"keys":["A"]}', fx.clock.now() + 60_000);
+        await fx.stores.samlKeySets.put('idp:corp', '{"keys":["B"]}', fx.clock.now() + 60_000);
+        expect(await fx.stores.samlKeySets.get('idp:corp')).toBe('{"keys":["B"]}');
+        expect(await fx.stores.samlRequests.get('idp:corp')).toBe('request');
+      });
+
       it('refuses a new value while capacity are live, evicting none; room comes back as values are taken or expire', async () => {
         const values = fx.stores.samlRequests;
         const ids = Array.from({ length: CONTRACT_ONE_TIME_CAPACITY }, (_, i) => `_live${i}`);

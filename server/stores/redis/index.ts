@@ -52,6 +52,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     samlRequests: new RedisOneTimeValues(redis, clock, prefix, 'saml-request', capacity),
     cliLoginCodes: new RedisOneTimeValues(redis, clock, prefix, 'cli-login-code', capacity),
     oidcRequests: new RedisOneTimeValues(redis, clock, prefix, 'oidc-request', capacity),
+    samlKeySets: new RedisOneTimeValues(redis, clock, prefix, 'saml-key-set', capacity),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
     oauth: redisOAuthStores(redis, clock, prefix, capacity),
     leases: new RedisLeaseStore(redis, clock, prefix),

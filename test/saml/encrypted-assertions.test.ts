@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signElement } from '../../server/dev-idp/saml-response.js';
+import type { RefusalCode } from '../../server/saml/refusal.js';
+import type { KeyPair } from '../support/certificates.js';
+import { selfSignedCertificate } from '../support/certificates.js';
+import { ENCRYPTION, encryptAssertion, KEY_TRANSPORT } from '../support/encrypt-assertion.js';
+import type { EncryptionOptions } from '../support/encrypt-assertion.js';
+import { configTrusting, createTestIdp, postToAcs, startLogin } from '../support/test-idp.js';
+import type { TestIdp } from '../support/test-idp.js';
+import { startTestServer, testConfig } from '../support/test-server.js';
+import type { TestServer } from '../support/test-server.js';
+
+let server: TestServer;
+let corp: TestIdp;
+/** The same IdP, with requireEncryptedAssertions. */
+let strict: TestIdp;
+let spKey1: KeyPair;
+let spKey2: KeyPair;
+let stranger: KeyPair;
+
+beforeAll(async () => {
+  [corp, strict, spKey1, spKey2, stranger] = await Promise.all([createTestIdp('corp'), createTestIdp('strict'), selfSignedCertificate('sp-1'), selfSignedCertificate('sp-2'), selfSignedCertificate('someone-else')]);
+  strict.config.requireEncryptedAssertions = true;
+  strict.config.emailDomains = ['strict.example.com'];
+  corp.config.emailDomains = ['example.com'];
+  server = await startTestServer({
+    config: configTrusting([corp, strict], { saml: { serviceProvider: { keys: [spKey1, spKey2].map((k) => ({ privateKey: k.privateKey, certificate: k.cert })) } } }),
+  });
+});
+afterAll(() => server.close());
+
+const USERS = { corp: 'alice@example.com', strict: 'bob@strict.example.com' } as const;
+
+/** A fresh login at `idp`, answered by a signed response whose assertion is encrypted to `cert`. */
+async function encryptedPost(idp: TestIdp, cert: string, options: EncryptionOptions = {}, tamper: (xml: string) => string = (xml) => xml) {
+  const { requestId } = await startLogin(server.url, idp.id);
+  const email = USERS[idp.id as keyof typeof USERS];
+  const xml = await encryptAssertion(idp.signedResponse({ inResponseTo: requestId, nameId: email, attributes: { email } }), cert, options);
+  return postToAcs(server.url, idp.id, tamper(xml));
+}
+
+async function lastLogin() {
+  const events = await server.stores.audit.read({ limit: 100_000 });
+  return events.filter((e) => e.type === 'auth.login').at(-1)!;
+}
+
+async function expectRefused(result: { status: number }, reason: RefusalCode, idp = 'corp') {
+  expect(result.status).toBe(401);
+  const event = await lastLogin();
+  expect([event.outcome, event.data]).toEqual(['DENIED', { idp, reason }]);
+}
+
+describe('encrypted assertions are decrypted with whichever SP key they were encrypted to', () => {
+  for (const [name, encryption] of Object.entries({ 'AES-128-GCM': ENCRYPTION.aes128gcm, 'AES-256-GCM': ENCRYPTION.aes256gcm, 'AES-128-CBC': ENCRYPTION.aes128cbc, 'AES-256-CBC': ENCRYPTION.aes256cbc })) {
+    for (const [which, key] of [
+      ['the first', () => spKey1],
+      ['the second', () => spKey2],
+    ] as const) {
+      it(`signs in with an assertion encrypted with ${name} and RSA-OAEP to ${which} SP key`, async () => {
+        const result = await encryptedPost(corp, key().cert, { encryption });
+        expect(result.status).toBe(303);
+        expect(result.cookie).toMatch(/^portcullis_session=/);
+        const event = await lastLogin();
+        expect([event.outcome, event.actor]).toEqual(['SUCCESS', 'alice@example.com']);
+      });
+    }
+  }
+
+  it('accepts RSA-OAEP with a SHA-256 digest', async () => {
+    expect((await encryptedPost(corp, spKey2.cert, { digest: 'sha256' })).status).toBe(303);
+  });
+
+  it('accepts a response that is also signed around the encrypted assertion', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const xml = await encryptAssertion(corp.signedResponse({ inResponseTo: requestId }), spKey1.cert);
+    expect((await postToAcs(server.url, 'corp', signElement(xml, 'Response', corp.key))).status).toBe(303);
+  });
+
+  it('still accepts a plain signed assertion from an IdP that need not encrypt', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    expect((await postToAcs(server.url, 'corp', corp.signedResponse({ inResponseTo: requestId }))).status).toBe(303);
+  });
+});
+
+describe('encrypted assertions that are refused', () => {
+  it('refuses an assertion encrypted to a key that is not ours (decryption_failed)', async () => {
+    await expectRefused(await encryptedPost(corp, stranger.cert), 'decryption_failed');
+  });
+
+  it('refuses RSA PKCS#1 v1.5 key transport (encryption_algorithm_refused)', async () => {
+    await expectRefused(await encryptedPost(corp, spKey1.cert, { keyTransport: KEY_TRANSPORT.rsa15 }), 'encryption_algorithm_refused');
+  });
+
+  it('refuses 3DES content encryption (encryption_algorithm_refused)', async () => {
+    await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.tripledes }), 'encryption_algorithm_refused');
+  });
+
+  it('refuses a GCM ciphertext with one byte changed (decryption_failed)', async () => {
+    await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes256gcm }, flipCipherByte), 'decryption_failed');
+  });
+
+  // CBC has no integrity of its own: a change garbles one block and flips a bit in the next,
+  // so what protects the assertion is its signature (a change in the unsigned KeyInfo
+  // certificate inside it is harmless: node-saml verifies with the configured certificates).
+  it('refuses a CBC ciphertext changed in its first block: what it decrypts to is no signed assertion', async () => {
+    const result = await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes256cbc }, (xml) => flipCipherByte(xml, 20));
+    expect(result.status).toBe(401);
+    expect(['decryption_failed', 'malformed_xml', 'signature_invalid']).toContain((await lastLogin()).data.reason);
+  });
+
+  it('refuses an unsigned encrypted assertion even in a signed response: the assertion itself must be signed (signature_invalid)', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const xml = await encryptAssertion(corp.responseXml({ inResponseTo: requestId }), spKey1.cert);
+    await expectRefused(await postToAcs(server.url, 'corp', signElement(xml, 'Response', corp.key)), 'signature_invalid');
+  });
+
+  it('refuses an encrypted assertion that is not signed (signature_invalid)', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const xml = await encryptAssertion(corp.responseXml({ inResponseTo: requestId }), spKey1.cert);
+    await expectRefused(await postToAcs(server.url, 'corp', xml), 'signature_invalid');
+  });
+
+  it('refuses a plain assertion from an IdP with requireEncryptedAssertions (assertion_not_encrypted)', async () => {
+    const { requestId } = await startLogin(server.url, 'strict');
+    const plain = strict.signedResponse({ inResponseTo: requestId, nameId: USERS.strict, attributes: { email: USERS.strict } });
+    await expectRefused(await postToAcs(server.url, 'strict', plain), 'assertion_not_encrypted', 'strict');
+    expect((await encryptedPost(strict, spKey1.cert)).status).toBe(303);
+  });
+});
+
+describe('the checks on the assertion still bite once it is decrypted', () => {
+  it('refuses a decrypted assertion whose response is addressed to another ACS (destination_mismatch)', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const xml = await encryptAssertion(corp.signedResponse({ inResponseTo: requestId, destination: 'https://other-sp.example.com/acs' }), spKey1.cert);
+    await expectRefused(await postToAcs(server.url, 'corp', xml), 'destination_mismatch');
+  });
+
+  it('refuses a decrypted assertion whose Recipient is another ACS (recipient_mismatch)', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const xml = await encryptAssertion(corp.signedResponse({ inResponseTo: requestId, recipient: 'https://other-sp.example.com/acs' }), spKey1.cert);
+    await expectRefused(await postToAcs(server.url, 'corp', xml), 'recipient_mismatch');
+  });
+
+  it('refuses a comment inside the encrypted NameID (xml_comment), before any library reads it', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const signed = corp.signedResponse({ inResponseTo: requestId, nameId: 'alice@example.com.evil.example' });
+    const split = signed.replace('alice@example.com.evil.example</saml:NameID>', 'alice@example.com<!---->.evil.example</saml:NameID>');
+    await expectRefused(await postToAcs(server.url, 'corp', await encryptAssertion(split, spKey1.cert)), 'xml_comment');
+  });
+
+  it('refuses the same encrypted assertion answered to a second login (replay)', async () => {
+    const first = await startLogin(server.url, 'corp');
+    const second = await startLogin(server.url, 'corp');
+    const assertionId = '_replayed-encrypted-assertion';
+    expect((await postToAcs(server.url, 'corp', await encryptAssertion(corp.signedResponse({ inResponseTo: first.requestId, assertionId }), spKey1.cert))).status).toBe(303);
+    await expectRefused(await postToAcs(server.url, 'corp', await encryptAssertion(corp.signedResponse({ inResponseTo: second.requestId, assertionId }), spKey2.cert)), 'replay');
+  });
+});
+
+describe('requireEncryptedAssertions needs an SP key', () => {
+  it('refuses a config that requires encryption without saml.serviceProvider.keys, naming the key', async () => {
+    const idp = await createTestIdp('lonely');
+    expect(() => testConfig({ identityProviders: [{ ...idp.config, requireEncryptedAssertions: true }] })).toThrow(/identityProviders\.0\.requireEncryptedAssertions|requireEncryptedAssertions[\s\S]*saml\.serviceProvider\.keys/);
+  });
+});
+
+/** Flips one byte of the content ciphertext (EncryptedData's CipherValue, the last one): by default one in its middle. */
+function flipCipherByte(xml: string, at?: number): string {
+  const values = [...xml.matchAll(/<(?:\w+:)?CipherValue>([^<]+)<\/(?:\w+:)?CipherValue>/g)];
+  const last = values.at(-1)!;
+  const bytes = Buffer.from(last[1]!, 'base64');
+  bytes[at ?? Math.floor(bytes.length / 2)]! ^= 0x01;
+  return xml.replace(last[1]!, bytes.toString('base64'));
+}
