@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spUrls } from '../../server/saml/sp-urls.js';
 import { selfSignedCertificate } from '../support/certificates.js';
 import type { KeyPair } from '../support/certificates.js';
-import { describeWithSimpleSamlPhp, MAIL_OID, startSimpleSamlPhp } from '../support/simplesamlphp.js';
+import { describeWithSimpleSamlPhp, MAIL_OID, simpleSamlPhpForFile } from '../support/simplesamlphp.js';
 import type { SimpleSamlPhpIdp, SimpleSamlPhpServiceProvider, SimpleSamlPhpUser } from '../support/simplesamlphp.js';
 import { authnRequestUrl, loginAtSimpleSamlPhp } from '../support/simplesamlphp-login.js';
 import type { IdpAnswer } from '../support/simplesamlphp-login.js';
@@ -46,7 +46,8 @@ const NAMED_ATTRIBUTES = { email: 'mail', displayName: 'displayName', groups: 'e
 /** The broker's keys, for the encrypted cases: SimpleSAMLphp encrypts to the certificate. */
 let spKeys: KeyPair;
 let strangerKeys: KeyPair;
-let idp: SimpleSamlPhpIdp;
+/** Started before the tests (in the suite below, so that it is skipped with them). */
+let ssp: { readonly idp: SimpleSamlPhpIdp };
 const brokers: TestServer[] = [];
 
 const SPS = {
@@ -66,9 +67,9 @@ async function brokerFor(idpId: string, options: { attributes?: Record<string, s
         {
           id: idpId,
           displayName: 'SimpleSAMLphp',
-          entryPoint: idp.metadata.ssoUrl,
-          idpIssuer: idp.metadata.entityId,
-          idpCert: idp.metadata.signingCert,
+          entryPoint: ssp.idp.metadata.ssoUrl,
+          idpIssuer: ssp.idp.metadata.entityId,
+          idpCert: ssp.idp.metadata.signingCert,
           spEntityId: spOf(idpId, { signAssertion: true, signResponse: true }).entityId,
           attributes: options.attributes ?? NAMED_ATTRIBUTES,
           ...options.idp,
@@ -85,7 +86,7 @@ async function brokerFor(idpId: string, options: { attributes?: Record<string, s
 /** Starts a sign-in at the broker and signs `user` in at SimpleSAMLphp: the response it answers with. */
 async function answerFor(server: TestServer, idpId: string, user: SimpleSamlPhpUser, returnTo = '/'): Promise<IdpAnswer> {
   const { location } = await startLogin(server.url, idpId, returnTo);
-  const answer = await loginAtSimpleSamlPhp(location, user, () => idp.logTail());
+  const answer = await loginAtSimpleSamlPhp(location, user, () => ssp.idp.logTail());
   // SimpleSAMLphp posts to the ACS the broker asked for (and its metadata names).
   expect(answer.action).toBe(spUrls(TEST_PUBLIC_URL, idpId).acs);
   return answer;
@@ -122,20 +123,17 @@ function signedElements(xml: string): string[] {
 describeWithSimpleSamlPhp('SimpleSAMLphp (Debian package) as IdP', () => {
   beforeAll(async () => {
     [spKeys, strangerKeys] = await Promise.all([selfSignedCertificate('portcullis-sp'), selfSignedCertificate('someone-else')]);
-    idp = await startSimpleSamlPhp({
-      users: [ALICE, BOB],
-      serviceProviders: [
-        ...Object.entries(SPS).map(([id, options]) => spOf(id, options)),
-        spOf('ssp-encrypted', { signAssertion: true, signResponse: true, encryptTo: spKeys.cert }),
-        spOf('ssp-stranger', { signAssertion: true, signResponse: true, encryptTo: strangerKeys.cert }),
-        OTHER_SP,
-      ],
-    });
   });
-  afterAll(async () => {
-    await Promise.all(brokers.map((b) => b.close()));
-    await idp?.stop();
-  });
+  ssp = simpleSamlPhpForFile(() => ({
+    users: [ALICE, BOB],
+    serviceProviders: [
+      ...Object.entries(SPS).map(([id, options]) => spOf(id, options)),
+      spOf('ssp-encrypted', { signAssertion: true, signResponse: true, encryptTo: spKeys.cert }),
+      spOf('ssp-stranger', { signAssertion: true, signResponse: true, encryptTo: strangerKeys.cert }),
+      OTHER_SP,
+    ],
+  }));
+  afterAll(() => Promise.all(brokers.map((b) => b.close())));
 
   describe('signatures', () => {
     it('signs in with the assertion signed (not the response): cookie, returnTo, identity from SimpleSAMLphp attributes', async () => {
@@ -194,12 +192,8 @@ describeWithSimpleSamlPhp('SimpleSAMLphp (Debian package) as IdP', () => {
   });
 
   describe('refusals', () => {
-    let server: TestServer;
-    beforeAll(async () => {
-      server = await brokerFor('ssp-assertion');
-    });
-
     it('refuses a response whose NameID was changed after SimpleSAMLphp signed it', async () => {
+      const server = await brokerFor('ssp-assertion');
       const answer = await answerFor(server, 'ssp-assertion', BOB);
       const tampered = answer.xml.replace(/(<saml:NameID\b[^>]*>)bob@example\.com</, '$1alice@example.com<');
       expect(tampered).not.toBe(answer.xml);
@@ -207,6 +201,7 @@ describeWithSimpleSamlPhp('SimpleSAMLphp (Debian package) as IdP', () => {
     });
 
     it('refuses a response whose group attribute was changed after SimpleSAMLphp signed it', async () => {
+      const server = await brokerFor('ssp-assertion');
       const answer = await answerFor(server, 'ssp-assertion', BOB);
       const tampered = answer.xml.replace(/>student</, '>staff<');
       expect(tampered).not.toBe(answer.xml);
@@ -214,14 +209,16 @@ describeWithSimpleSamlPhp('SimpleSAMLphp (Debian package) as IdP', () => {
     });
 
     it("refuses a response SimpleSAMLphp issued for another SP, even one answering the broker's own pending request id", async () => {
+      const server = await brokerFor('ssp-assertion');
       const { requestId } = await startLogin(server.url, 'ssp-assertion');
-      const answer = await loginAtSimpleSamlPhp(authnRequestUrl(idp.metadata.ssoUrl, { id: requestId, issuer: OTHER_SP.entityId, acsUrl: OTHER_SP.acsUrl }), ALICE, () => idp.logTail());
+      const answer = await loginAtSimpleSamlPhp(authnRequestUrl(ssp.idp.metadata.ssoUrl, { id: requestId, issuer: OTHER_SP.entityId, acsUrl: OTHER_SP.acsUrl }), ALICE, () => ssp.idp.logTail());
       expect(answer.action).toBe(OTHER_SP.acsUrl);
       expect(answer.xml).toContain(`InResponseTo="${requestId}"`);
       await expectRefused(server, 'ssp-assertion', answer.xml, 'audience_mismatch');
     });
 
     it('refuses a response replayed after it signed someone in', async () => {
+      const server = await brokerFor('ssp-assertion');
       const answer = await answerFor(server, 'ssp-assertion', ALICE);
       expect((await postToAcs(server.url, 'ssp-assertion', answer.xml)).status).toBe(303);
       await expectRefused(server, 'ssp-assertion', answer.xml, 'in_response_to_unknown');

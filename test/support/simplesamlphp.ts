@@ -2,14 +2,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DOMParser } from '@xmldom/xmldom';
 import xpath from 'xpath';
-import { describe } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { selfSignedCertificate } from './certificates.js';
 import { isCi } from './ci.js';
+import { freePort } from './redis-server.js';
 
 /** Where Debian's `simplesamlphp` package puts the web root (its modules sit beside it). */
 export const SIMPLESAMLPHP_WWW = process.env.SIMPLESAMLPHP_WWW || '/usr/share/simplesamlphp/www';
@@ -30,6 +30,34 @@ if (missingOutsideCi) console.warn(`\n${SIMPLESAMLPHP_INSTALL_HINT}\nThe SimpleS
 
 /** describe() for suites that need SimpleSAMLphp: skipped with a hint when it is missing, except under CI=true. */
 export const describeWithSimpleSamlPhp = missingOutsideCi ? describe.skip : describe;
+
+/**
+ * One SimpleSAMLphp for the whole test file (or describe), started before its first test
+ * and stopped after its last. `options` is called in the hook, so it may use what other
+ * hooks made (the SP's keys). Call at the top level of a describeWithSimpleSamlPhp.
+ */
+export function simpleSamlPhpForFile(options: () => StartOptions): { readonly idp: SimpleSamlPhpIdp } {
+  let idp: SimpleSamlPhpIdp | undefined;
+  let startError: unknown;
+  beforeAll(async () => {
+    // Kept for each test to throw: every test then fails by name (CI=true without
+    // SimpleSAMLphp), rather than being reported as skipped behind one failed hook.
+    idp = await startSimpleSamlPhp(options()).catch((error: unknown) => void (startError = error));
+  });
+  afterAll(() => idp?.stop());
+  return {
+    get idp() {
+      if (startError) throw startError;
+      if (!idp) throw new Error('SimpleSAMLphp is not running: call simpleSamlPhpForFile() at the top level of the describe');
+      return idp;
+    },
+  };
+}
+
+export interface StartOptions {
+  users: readonly SimpleSamlPhpUser[];
+  serviceProviders: readonly SimpleSamlPhpServiceProvider[];
+}
 
 /** A user of the IdP's `exampleauth:UserPass` source, with the attributes it releases. */
 export interface SimpleSamlPhpUser {
@@ -87,7 +115,7 @@ const LOG_TAIL_LINES = 30;
  * and certificate generated in a temporary directory; `stop()` ends the process and
  * removes the directory.
  */
-export async function startSimpleSamlPhp(options: { users: readonly SimpleSamlPhpUser[]; serviceProviders: readonly SimpleSamlPhpServiceProvider[] }): Promise<SimpleSamlPhpIdp> {
+export async function startSimpleSamlPhp(options: StartOptions): Promise<SimpleSamlPhpIdp> {
   if (!hasSimpleSamlPhp()) throw new Error(SIMPLESAMLPHP_INSTALL_HINT);
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-ssp-'));
   let php: ChildProcess | undefined;
@@ -116,7 +144,7 @@ export async function startSimpleSamlPhp(options: { users: readonly SimpleSamlPh
   }
 }
 
-async function writeConfig(dir: string, baseUrl: string, options: { users: readonly SimpleSamlPhpUser[]; serviceProviders: readonly SimpleSamlPhpServiceProvider[] }): Promise<void> {
+async function writeConfig(dir: string, baseUrl: string, options: StartOptions): Promise<void> {
   for (const sub of ['config', 'metadata', 'cert', 'tmp', 'log', 'sessions', 'www']) mkdirSync(join(dir, sub));
   // `php -S` serves its document root: SimpleSAMLphp's own www, mounted at /simplesaml/.
   symlinkSync(SIMPLESAMLPHP_WWW, join(dir, 'www', 'simplesaml'));
@@ -184,17 +212,6 @@ function phpLiteral(value: PhpValue): string {
 
 function pemBody(pem: string): string {
   return pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** `php -S` on the port, resolved once it says it listens (it prints that on stderr). */
