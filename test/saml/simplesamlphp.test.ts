@@ -217,6 +217,15 @@ describeWithSimpleSamlPhp('SimpleSAMLphp (Debian package) as IdP', () => {
       await expectRefused(server, 'ssp-assertion', answer.xml, 'audience_mismatch');
     });
 
+    it('refuses an IdP-initiated (unsolicited) response SimpleSAMLphp sends unasked', async () => {
+      const server = await brokerFor('ssp-assertion');
+      const unsolicited = new URL(ssp.idp.metadata.ssoUrl);
+      unsolicited.searchParams.set('spentityid', spOf('ssp-assertion', SPS['ssp-assertion']).entityId);
+      const answer = await loginAtSimpleSamlPhp(unsolicited, ALICE, () => ssp.idp.logTail());
+      expect(answer.xml).not.toContain('InResponseTo=');
+      await expectRefused(server, 'ssp-assertion', answer.xml, 'in_response_to_missing');
+    });
+
     it('refuses a response replayed after it signed someone in', async () => {
       const server = await brokerFor('ssp-assertion');
       const answer = await answerFor(server, 'ssp-assertion', ALICE);

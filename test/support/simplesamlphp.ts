@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DOMParser } from '@xmldom/xmldom';
 import xpath from 'xpath';
 import { afterAll, beforeAll, describe } from 'vitest';
@@ -158,8 +158,7 @@ async function writeConfig(dir: string, baseUrl: string, options: StartOptions):
     datadir: `${dir}/tmp/`,
     tempdir: `${dir}/tmp/`,
     metadatadir: `${dir}/metadata/`,
-    // Debian's name-to-OID maps (the package links its config there).
-    attributenamemapdir: '/etc/simplesamlphp/attributemap/',
+    attributenamemapdir: attributeMapDir(),
     secretsalt: randomBytes(24).toString('hex'),
     'auth.adminpassword': randomBytes(24).toString('hex'),
     technicalcontact_email: 'nobody@example.invalid',
@@ -179,6 +178,17 @@ async function writeConfig(dir: string, baseUrl: string, options: StartOptions):
   writeFileSync(join(dir, 'config', 'authsources.php'), phpFile('config', { users: { 0: 'exampleauth:UserPass', ...users } }));
   writeFileSync(join(dir, 'metadata', 'saml20-idp-hosted.php'), phpFile('metadata', hosted));
   writeFileSync(join(dir, 'metadata', 'saml20-sp-remote.php'), phpFile('metadata', remote));
+}
+
+/**
+ * SimpleSAMLphp's name-to-OID maps: `attributemap/` beside www upstream, under the config
+ * directory in Debian's package (which links `config` to /etc/simplesamlphp).
+ */
+function attributeMapDir(): string {
+  const root = dirname(SIMPLESAMLPHP_WWW);
+  const dir = [join(root, 'attributemap'), join(root, 'config', 'attributemap')].find((candidate) => existsSync(candidate));
+  if (!dir) throw new Error(`no attributemap directory beside ${SIMPLESAMLPHP_WWW}`);
+  return `${dir}/`;
 }
 
 /** The sp-remote options (names as in SimpleSAMLphp 1.19's modules/saml/lib/IdP/SAML2.php). */
