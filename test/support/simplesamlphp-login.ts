@@ -16,12 +16,14 @@ const MAX_HOPS = 10;
  * Signs `user` in at SimpleSAMLphp as a browser without scripts would: follows the
  * redirects from `ssoUrl` (the SP's AuthnRequest), submits the UserPass form with its
  * AuthState, and reads the auto-submitting POST form the IdP answers with. Cookies are
- * kept for the IdP's one origin (its session ties the form to the request).
+ * kept for the IdP's one origin (its session ties the form to the request). `diagnostics`
+ * (the IdP's log) is added to the error when a page is not the one expected.
  */
-export async function loginAtSimpleSamlPhp(ssoUrl: URL, user: Pick<SimpleSamlPhpUser, 'username' | 'password'>, describe: () => string = () => ''): Promise<IdpAnswer> {
+export async function loginAtSimpleSamlPhp(ssoUrl: URL, user: Pick<SimpleSamlPhpUser, 'username' | 'password'>, diagnostics: () => string = () => ''): Promise<IdpAnswer> {
   const cookies = new Map<string, string>();
   const request = async (url: URL, body?: URLSearchParams): Promise<{ url: URL; html: string }> => {
     for (let hop = 0; hop < MAX_HOPS; hop++) {
+      if (url.origin !== ssoUrl.origin) throw new Error(`SimpleSAMLphp redirected to another origin: ${url.origin}`);
       const res = await fetch(url, { method: body ? 'POST' : 'GET', body, redirect: 'manual', headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
       for (const line of res.headers.getSetCookie()) {
         const [pair = ''] = line.split(';');
@@ -36,7 +38,7 @@ export async function loginAtSimpleSamlPhp(ssoUrl: URL, user: Pick<SimpleSamlPhp
     throw new Error(`more than ${MAX_HOPS} redirects from ${ssoUrl.origin}`);
   };
   const unexpected = (page: { url: URL; html: string }, what: string) =>
-    new Error(`SimpleSAMLphp showed no ${what} at ${page.url.pathname} ("${/<title>([^<]*)<\/title>/.exec(page.html)?.[1]?.trim() ?? ''}")\n${describe()}`);
+    new Error(`SimpleSAMLphp showed no ${what} at ${page.url.pathname} ("${/<title>([^<]*)<\/title>/.exec(page.html)?.[1]?.trim() ?? ''}")\n${diagnostics()}`);
 
   const loginPage = await request(ssoUrl);
   const login = formOf(loginPage.html);
