@@ -237,8 +237,9 @@ describeWithSimpleSamlPhp('SimpleSAMLphp (Debian package) as IdP', () => {
   /**
    * Encrypted assertions need the broker's decryption (saml.serviceProvider.keys,
    * identityProviders[].requireEncryptedAssertions), built in another part of issue 18
-   * (branch i18-keys): until it is merged these fail at the broker's config. SimpleSAMLphp 1.19 encrypts to a
-   * certificate with AES-128-CBC and RSA-OAEP-MGF1P only (AES-GCM needs a shared key).
+   * (branch i18-keys): until it is merged these fail at the broker's config.
+   * SimpleSAMLphp 1.19 encrypts to a certificate with AES-128-CBC and RSA-OAEP-MGF1P only
+   * (AES-GCM needs a shared key), so there is no GCM case here.
    */
   describe('encrypted assertions', () => {
     const encryptedBroker = (idpId: string) => brokerFor(idpId, { idp: { requireEncryptedAssertions: true }, config: { saml: { serviceProvider: { keys: [{ privateKey: spKeys.privateKey, certificate: spKeys.cert }] } } } });
