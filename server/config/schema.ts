@@ -210,6 +210,13 @@ const identityProvider = z.strictObject({
     .default({ email: 'email' }),
   // Bounded on purpose: a large skew widens the replay window of every assertion.
   clockSkewSeconds: nonNegativeInt(300).default(60),
+  // SCIM 2.0 provisioning (docs/scim.md); absent: off for this IdP. The token is the IdP's
+  // SCIM client's bearer credential and names the IdP: it sees and changes only its users.
+  scim: z
+    .strictObject({
+      token: z.string({ error: 'expected a bearer token (use ${env:NAME} or ${file:PATH})' }).trim().min(32, 'expected at least 32 characters: a guessable token would let anyone deprovision users'),
+    })
+    .optional(),
 });
 
 /** A rule names at least one thing: a rule that allows nothing is a mistake. */
