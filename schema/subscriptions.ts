@@ -74,7 +74,7 @@ export function createGraphQLWebSocketEndpoint(options: {
           // A subscription must not outlive the token or sign-in that opened it.
           if (principal) {
             const { kind } = principal.credential;
-            ctx.extra.unwatch = options.credentialWatch.watch(principal.credential, (why) => ctx.extra.socket.close(CloseCode.Unauthorized, describeCredentialEnd(kind, why)));
+            ctx.extra.unwatch = options.credentialWatch.watch(principal, (why) => ctx.extra.socket.close(CloseCode.Unauthorized, describeCredentialEnd(kind, why)));
           }
           return true;
         } catch (error) {

@@ -486,6 +486,8 @@ const UNAUTHENTICATED_LIMIT = { points: 120, durationSeconds: 60 };
  * (a flood of token creations, a credential being guessed).
  */
 const GRAPHQL_LIMIT = { points: 600, durationSeconds: 60 };
+/** An IdP's full import pages through every user and group, and pushes one change per request. */
+const SCIM_LIMIT = { points: 1200, durationSeconds: 60 };
 
 const rateLimitsSection = z
   .strictObject({
@@ -493,8 +495,10 @@ const rateLimitsSection = z
     unauthenticated: rateLimit.default(UNAUTHENTICATED_LIMIT),
     // Per client address, over POST/GET /graphql and graphql-ws upgrades together.
     graphql: rateLimit.default(GRAPHQL_LIMIT),
+    // Per client address, over /scim/v2 (counted before the token is checked).
+    scim: rateLimit.default(SCIM_LIMIT),
   })
-  .default({ unauthenticated: UNAUTHENTICATED_LIMIT, graphql: GRAPHQL_LIMIT });
+  .default({ unauthenticated: UNAUTHENTICATED_LIMIT, graphql: GRAPHQL_LIMIT, scim: SCIM_LIMIT });
 
 const loggingSection = z
   .strictObject({

@@ -49,6 +49,7 @@ import { addressAsExpressSees, limitUpgradesPerClient } from './rate-limit.js';
 import { cliLoginRoutes } from './cli-login-routes.js';
 import { consoleRoutes } from './console-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
+import { createScim } from '../scim/index.js';
 
 export interface PortcullisServer {
   readonly httpServer: Server;
@@ -79,7 +80,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const devIdp = await startDevIdp(config, logger);
   if (devIdp) identityProviders.push(devIdp.identityProvider);
   const identity = createIdentity(config, stores, clock, identityProviders);
-  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
+  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl, standing: identity.standing });
   const saml = samlRoutes({
     idps: new Map(identityProviders.map((idp) => [idp.id, idp])),
     spKeys: ServiceProviderKeys.fromConfig(config),
@@ -137,10 +138,11 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const graphqlLimiter = stores.rateLimits.limiter('graphql', config.rateLimits.graphql);
   const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
   const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access });
+  const scim = createScim({ config, stores, clock, identity, access, policy, logger });
   const app = createApp({
     apollo,
     services,
-    routers: [saml, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger })],
+    routers: [saml, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : [])],
     stores,
     graphqlLimiter,
     metrics: createMetrics(),

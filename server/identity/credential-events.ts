@@ -5,8 +5,10 @@ import type { Principal } from './principal.js';
 
 const CREDENTIAL_ENDED = 'credential.ended';
 
+const USER_DEPROVISIONED = 'user.deprovisioned';
+
 /** Why a credential stopped working before its time. */
-export type CredentialEndReason = 'revoked' | 'signed_out';
+export type CredentialEndReason = 'revoked' | 'signed_out' | 'deprovisioned';
 
 interface CredentialEnded {
   kind: Principal['credential']['kind'];
@@ -14,16 +16,32 @@ interface CredentialEnded {
   reason: CredentialEndReason;
 }
 
+/** A SCIM client deactivated or deleted a user: every credential of the Portcullis user it is (server/scim/standing.ts) ends. */
+export interface UserDeprovisioned {
+  idp: string;
+  userName: string;
+}
+
 /**
- * Revoked API tokens and ended login sessions, announced on every instance, so the live
+ * Revoked API tokens, ended login sessions and deprovisioned users, announced on every instance, so the live
  * connections opened with them (MCP sessions, GraphQL subscriptions) close at once. A
  * hint like every bus event: holders also re-check the store periodically.
  */
 export class CredentialEvents {
   private readonly topic: BusTopic<CredentialEnded>;
+  private readonly deprovisions: BusTopic<UserDeprovisioned>;
 
   constructor(bus: EventBus) {
     this.topic = busTopic(bus, CREDENTIAL_ENDED);
+    this.deprovisions = busTopic(bus, USER_DEPROVISIONED);
+  }
+
+  userDeprovisioned(event: UserDeprovisioned): void {
+    this.deprovisions.publish(event);
+  }
+
+  onUserDeprovisioned(listener: (event: UserDeprovisioned) => void): () => void {
+    return this.deprovisions.subscribe(listener);
   }
 
   ended(event: CredentialEnded): void {

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { timerAt } from '../timer-at.js';
 import type { CredentialEndReason, CredentialEvents } from './credential-events.js';
 import type { Principal } from './principal.js';
+import { isScimUser } from '../scim/standing.js';
 
 type CredentialEnd = CredentialEndReason | 'expired';
 
@@ -11,6 +12,7 @@ type Credential = Principal['credential'];
 export function describeCredentialEnd(kind: Credential['kind'], why: CredentialEnd): string {
   const what = { token: 'API token', oauth: 'OAuth access token', session: null }[kind];
   if (why === 'expired') return what ? `${what} expired` : 'sign-in session expired';
+  if (why === 'deprovisioned') return 'user deprovisioned by their identity provider';
   return what ? `${what} revoked` : 'signed out';
 }
 
@@ -18,6 +20,8 @@ type OnEnd = (why: CredentialEnd) => void;
 
 interface Watched {
   credential: Credential;
+  /** Whose it is: a deprovisioned user's connections end whatever credential opened them. */
+  user: Principal['user'];
   /** One per connection opened with the credential (several sessions may share one token). */
   watchers: Set<OnEnd>;
   /** One timer per credential, at its expiresAt, however many connections it opened. */
@@ -38,17 +42,24 @@ export class CredentialWatch {
   constructor(
     private readonly deps: { events: CredentialEvents; isLive: (credential: Credential) => Promise<boolean>; clock: Clock; recheckIntervalMs: number },
   ) {
-    this.unsubscribe = deps.events.onEnded((event) => this.end(`${event.kind}:${event.id}`, event.reason));
+    const unsubscribeEnded = deps.events.onEnded((event) => this.end(`${event.kind}:${event.id}`, event.reason));
+    const unsubscribeUsers = deps.events.onUserDeprovisioned(({ idp, userName }) => {
+      for (const [key, { user }] of [...this.watched]) if (isScimUser(user, idp, userName)) this.end(key, 'deprovisioned');
+    });
+    this.unsubscribe = () => {
+      unsubscribeEnded();
+      unsubscribeUsers();
+    };
     this.recheck = setInterval(() => void this.recheckAll(), deps.recheckIntervalMs);
     this.recheck.unref();
   }
 
-  /** Calls `onEnd` (once) when the credential ends; returns the unwatch. */
-  watch(credential: Credential, onEnd: OnEnd): () => void {
+  /** Calls `onEnd` (once) when the principal's credential ends; returns the unwatch. */
+  watch({ credential, user }: Pick<Principal, 'credential' | 'user'>, onEnd: OnEnd): () => void {
     const key = `${credential.kind}:${credential.id}`;
     let entry = this.watched.get(key);
     if (!entry) {
-      entry = { credential, watchers: new Set(), expiry: timerAt(this.deps.clock, credential.expiresAt, () => this.end(key, 'expired')) };
+      entry = { credential, user, watchers: new Set(), expiry: timerAt(this.deps.clock, credential.expiresAt, () => this.end(key, 'expired')) };
       this.watched.set(key, entry);
     }
     // A wrapper per call, so the same callback watched twice is two watchers.

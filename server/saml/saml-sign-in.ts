@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import { EMAIL_ADDRESS, emailAllowed } from '../identity/email-domains.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
+import type { ScimStanding } from '../scim/standing.js';
 import type { AssertionReplayCache, UserIdentity } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
 import { SamlRejection } from './refusal.js';
@@ -20,7 +21,7 @@ const MAX_GROUPS = 200;
  * Response/@Destination, which is checked to equal our ACS.
  */
 export class SamlSignIn {
-  constructor(private readonly deps: { replay: AssertionReplayCache; audit: AuditLog; clock: Clock; sessions: LoginSessionService; publicUrl: string }) {}
+  constructor(private readonly deps: { replay: AssertionReplayCache; audit: AuditLog; clock: Clock; sessions: LoginSessionService; publicUrl: string; standing: Pick<ScimStanding, 'admitsSignIn'> }) {}
 
   /**
    * `consumeRequestId` takes the response's request id from the shared cache (atomically:
@@ -60,6 +61,7 @@ export class SamlSignIn {
     };
 
     if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('replay');
+    if (!(await this.deps.standing.admitsSignIn(user))) throw new SamlRejection('user_deprovisioned');
     await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data: { idp: idp.id, nameId: user.nameId, groups } });
     const session = await this.deps.sessions.start(user);
     return { user, ...session };

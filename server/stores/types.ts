@@ -344,6 +344,11 @@ export interface ScimUserRecord {
   groups: string[] | null;
   /** Credentials issued at or before this time never authenticate again (set at each deactivation; 0: none). */
   revokedBefore: number;
+  /**
+   * Set when the IdP deleted the user: the record stays, inactive and out of SCIM's sight,
+   * so their credentials stay refused, until the IdP creates a user of that name again.
+   */
+  deletedAt: number | null;
   createdAt: number;
   updatedAt: number;
 }

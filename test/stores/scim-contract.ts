@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ScimGroupRecord, ScimUserRecord, Stores } from '../../server/stores/types.js';
 
 export function scimUser(id: string, userName: string, overrides: Partial<ScimUserRecord> = {}): ScimUserRecord {
-  return { id, idp: 'corp', userName, externalId: null, active: true, emails: [{ value: userName, type: 'work', primary: true }], displayName: null, groups: null, revokedBefore: 0, createdAt: 1, updatedAt: 1, ...overrides };
+  return { id, idp: 'corp', userName, externalId: null, active: true, emails: [{ value: userName, type: 'work', primary: true }], displayName: null, groups: null, revokedBefore: 0, deletedAt: null, createdAt: 1, updatedAt: 1, ...overrides };
 }
 
 function scimGroup(id: string, displayName: string, members: string[] = []): ScimGroupRecord {
