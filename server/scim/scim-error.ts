@@ -7,7 +7,7 @@ export type ScimType = 'invalidSyntax' | 'invalidValue' | 'invalidFilter' | 'inv
  */
 export class ScimError extends Error {
   constructor(
-    readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 404 | 409 | 413 | 500 | 503,
     readonly scimType: ScimType | null,
     detail: string,
   ) {
