@@ -37,7 +37,7 @@ export class ScimIdentityEffects implements ScimEffects {
   async deprovisioned(user: ScimUserRecord, how: 'deactivated' | 'deleted'): Promise<void> {
     const data = { scimClient: user.idp, scimUserId: user.id };
     const reason = `scim_user_${how}`;
-    this.deps.events.userDeprovisioned({ idp: user.idp, userName: user.userName });
+    this.deps.events.userChanged({ idp: user.idp, userName: user.userName, change: 'deprovisioned' });
     for (const userId of await this.deps.store.sightings(user.idp, user.userName)) {
       await this.deps.tokens.revokeAllOf(userId, { reason, ...data });
       await this.deps.oauth.revokeAllOf(userId);
@@ -50,10 +50,12 @@ export class ScimIdentityEffects implements ScimEffects {
   /**
    * A grant was approved under a request rule of a role its holder had. With their SCIM
    * groups as they now are, if no role they hold has a rule that would allow all of it,
-   * the grant has lost its basis and is revoked; a grant still covered stays.
+   * the grant has lost its basis and is revoked; a grant still covered stays. Their live
+   * GraphQL subscriptions, authorized under the old roles, close.
    */
   async groupsChanged(users: readonly ScimUserRecord[]): Promise<void> {
     const active = users.filter((u) => u.active && u.groups !== null);
+    for (const user of active) this.deps.events.userChanged({ idp: user.idp, userName: user.userName, change: 'regrouped' });
     if (active.length === 0) return;
     const grants = await this.deps.access.activeGrantsWhere((g) => active.some((u) => isScimUser(g.user, u.idp, u.userName)));
     for (const grant of grants) {

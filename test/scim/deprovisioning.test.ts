@@ -172,6 +172,10 @@ describe('group changes re-judge grants (embedded store)', () => {
     const sum = await fx.grant(['get-sum']);
     const echo = await fx.grant(['echo']);
     const { transport } = await fx.connect(await fx.token(['mcp']));
+    const subscriber = cookieWsClient(fx.server, fx.cookie, TEST_PUBLIC_URL);
+    subscriber.subscribe({ query: 'subscription { accessRequestChanged { id } }' }, { next: () => {}, error: () => {}, complete: () => {} });
+    const subscriberClosed = new Promise<{ code: number; reason: string }>((resolve) => subscriber.on('closed', (event) => resolve(event as { code: number; reason: string })));
+    await new Promise((resolve) => subscriber.on('connected', resolve));
 
     const removed = await scim(fx.server.url, 'PATCH', `/Groups/${engineering}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: `members[value eq "${userId}"]` }] } });
     expect(removed.status).toBe(200);
@@ -181,7 +185,9 @@ describe('group changes re-judge grants (embedded store)', () => {
     // The live credentials count with the SCIM groups now: get-sum is no longer requestable.
     const again = await fx.gql('mutation { createAccessRequest(input: { server: "everything", tools: ["get-sum"], reason: "t", durationSeconds: 60 }) { id } }');
     expect(again.body.errors?.[0]?.extensions?.code).toBe('TOOL_NOT_REQUESTABLE');
-    // The session stays: its user is still someone, and one grant still holds.
+    // The subscription, authorized under the old roles, closes; the MCP session stays: its user is still someone, and one grant still holds.
+    expect(await subscriberClosed).toMatchObject({ code: 4401, reason: 'roles changed by the identity provider: reconnect' });
+    await subscriber.dispose();
     expect(transport.closeInfo).toBeUndefined();
     const log = await events(fx.server.stores);
     expect(log.find((e) => e.type === 'scim.group.updated')).toMatchObject({ actor: null, data: { scimClient: 'corp', groupId: engineering, removed: [userId] } });
