@@ -1,10 +1,12 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import type { AuditEvent } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { connectClient, startBroker, upgradeStatus } from '../support/broker-fixture.js';
 import { startBrokerPair } from '../support/broker-pair.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { INITIALIZE, mcpFetch } from '../support/mcp-http.js';
+import { INITIALIZE, mcpFetch, openSession } from '../support/mcp-http.js';
 import { connectWithSdk, DCR_METADATA, MemoryOAuthProvider, postForm, resourceUrl, TestBrowser } from '../support/oauth-client.js';
 import { describeWithRedis } from '../support/redis.js';
 import { oktaUser, PATCH_OP, scim, SCIM_TOKEN } from '../support/scim-client.js';
@@ -91,6 +93,21 @@ describe('deprovisioning over SCIM (embedded store)', () => {
     expect(log.find((e) => e.type === 'grant.revoked')).toMatchObject({ actor: null, data: { grantId, reason: 'scim_user_deactivated', scimClient: 'corp' } });
     expect(log.find((e) => e.type === 'access_request.cancelled')).toMatchObject({ actor: null, data: { requestId, reason: 'scim_user_deactivated' } });
     expect(log.find((e) => e.type === 'auth.token.revoked')).toMatchObject({ actor: null, data: { user: ALICE, reason: 'scim_user_deactivated' } });
+  });
+
+  it('closes an MCP session opened with the browser sign-in (sessions are not revoked one by one: the user event ends it) and a Streamable HTTP session', async () => {
+    const fx = await broker();
+    const userId = await provision(fx);
+    await fx.grant(['echo']);
+    const cookieSession = new BrokerWebSocketTransport(fx.wsUrl(), { cookie: fx.cookie, origin: new URL(TEST_PUBLIC_URL).origin });
+    await new Client({ name: 'cookie', version: '1' }).connect(cookieSession);
+    const token = await fx.token(['mcp']);
+    const session = await openSession(fx.httpUrl(), token);
+    await scim(fx.server.url, 'PATCH', `/Users/${userId}`, { body: OKTA_DEACTIVATE });
+    await expect.poll(() => cookieSession.closeInfo).toEqual({ code: 4401, reason: 'user deprovisioned by their identity provider' });
+    expect((await mcpFetch(fx.httpUrl(), { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { token, session })).status).toBe(401);
+    const ended = async () => (await events(fx.server.stores)).filter((e) => e.type === 'mcp.session.end' && e.actor === ALICE).length;
+    await expect.poll(ended).toBe(2);
   });
 
   it('refuses the deactivated user\'s sign-in (user_deprovisioned); reactivation lets them sign in again but restores no old credential', async () => {
