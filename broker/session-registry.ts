@@ -200,7 +200,7 @@ export class SessionRegistry {
     this.sessionProcesses.set(session, processes);
     // The session must not outlive the token or sign-in that opened it (revoked, signed out, expired).
     const { kind } = principal.credential;
-    const unwatch = this.deps.credentialWatch.watch(principal.credential, (why) =>
+    const unwatch = this.deps.credentialWatch.watch(principal, (why) =>
       void session.end(CLOSE.credentialEnded, describeCredentialEnd(kind, why), { code: ACCESS_DENIED, reason: why === 'expired' ? 'credential_expired' : 'credential_revoked' }),
     );
     session.onlegdropped = (server) => {

@@ -74,7 +74,8 @@ export function createGraphQLWebSocketEndpoint(options: {
           // A subscription must not outlive the token or sign-in that opened it.
           if (principal) {
             const { kind } = principal.credential;
-            ctx.extra.unwatch = options.credentialWatch.watch(principal.credential, (why) => ctx.extra.socket.close(CloseCode.Unauthorized, describeCredentialEnd(kind, why)));
+            // Its subscriptions were authorized under the user's roles: a SCIM group change ends them too.
+            ctx.extra.unwatch = options.credentialWatch.watch(principal, (why) => ctx.extra.socket.close(CloseCode.Unauthorized, describeCredentialEnd(kind, why)), { rolesBound: true });
           }
           return true;
         } catch (error) {

@@ -4,6 +4,9 @@ import { toOcsf } from './ocsf.js';
 import type { WireAuditEvent } from './ocsf.js';
 
 /** One representative event per type, as the broker writes them. */
+const SCIM_USER = { scimClient: 'okta', scimUserId: '5b0e…', userName: 'alice@example.com', externalId: '00u1abcd' };
+const SCIM_GROUP = { scimClient: 'okta', groupId: '9d2f…', displayName: 'engineering' };
+
 const SAMPLES: Record<AuditEventType, Pick<WireAuditEvent, 'outcome' | 'actor' | 'server' | 'tool' | 'sessionId' | 'data'>> = {
   'auth.login': { outcome: 'SUCCESS', actor: 'alice@example.com', server: null, tool: null, sessionId: null, data: { idp: 'corp', nameId: 'alice@example.com', groups: ['engineering'] } },
   'auth.logout': { outcome: 'SUCCESS', actor: 'alice@example.com', server: null, tool: null, sessionId: null, data: { idp: 'corp', sessionId: 'Zx1…' } },
@@ -59,6 +62,14 @@ const SAMPLES: Record<AuditEventType, Pick<WireAuditEvent, 'outcome' | 'actor' |
   'anomaly.suppressed': { outcome: 'SUCCESS', actor: 'carol@example.com', server: null, tool: null, sessionId: null, data: { suppressionId: 'sp_81f…', user: 'alice@example.com', rule: 'rate_spike', reason: 'migration this week', expiresAt: '2026-12-01T10:00:00.000Z' } },
   'anomaly.unsuppressed': { outcome: 'SUCCESS', actor: 'carol@example.com', server: null, tool: null, sessionId: null, data: { suppressionId: 'sp_81f…', user: 'alice@example.com', rule: 'rate_spike' } },
   'audit.checkpoint': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { prevHash: '9c1f…', keyId: '3f2a9c0d17b4e6a1', algorithm: 'Ed25519', time: '2026-11-24T10:00:00.000Z', signature: 'mQ1…' } },
+  'scim.user.created': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_USER, active: true } },
+  'scim.user.updated': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_USER, active: true, changed: ['displayName'] } },
+  'scim.user.deactivated': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_USER, active: false, changed: ['active'] } },
+  'scim.user.reactivated': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_USER, active: true, changed: ['active'] } },
+  'scim.user.deleted': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_USER, active: false } },
+  'scim.group.created': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_GROUP, added: ['5b0e…'], removed: [] } },
+  'scim.group.updated': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_GROUP, added: [], removed: ['5b0e…'] } },
+  'scim.group.deleted': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_GROUP, added: [], removed: ['5b0e…'] } },
 };
 
 /** docs/ocsf-examples.md: each event type, as Portcullis writes it and as OCSF. */

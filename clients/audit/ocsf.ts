@@ -58,7 +58,20 @@ const API_ACTIVITY_ID: Record<string, number> = {
   'anomaly.suppressed': 1,
   'anomaly.unsuppressed': 4,
   'audit.checkpoint': 99,
+  'scim.user.created': 1,
+  'scim.user.updated': 3,
+  'scim.user.deactivated': 3,
+  'scim.user.reactivated': 3,
+  'scim.user.deleted': 4,
+  'scim.group.created': 1,
+  'scim.group.updated': 3,
+  'scim.group.deleted': 4,
 };
+
+/** An event no person caused: an IdP's SCIM client (data.scimClient names the IdP), else Portcullis itself. */
+function systemActor(event: WireAuditEvent): Record<string, unknown> {
+  return typeof event.data.scimClient === 'string' ? { app_name: `SCIM client of ${event.data.scimClient}` } : { app_name: 'portcullis' };
+}
 
 /** Who wrote the event, and its place in the Portcullis log: the same on every class. */
 function ocsfMetadata(event: WireAuditEvent): Record<string, unknown> {
@@ -93,7 +106,7 @@ export function toOcsf(event: WireAuditEvent): Record<string, unknown> {
     ...(auth
       ? { user, auth_protocol_id: 5, auth_protocol: 'SAML', ...(typeof event.data.reason === 'string' ? { status_detail: event.data.reason } : {}) }
       : {
-          actor: user ? { user } : { app_name: 'portcullis' },
+          actor: user ? { user } : systemActor(event),
           api: { operation: typeof event.data.method === 'string' ? event.data.method : event.type, service: { name: event.server ?? 'portcullis' } },
           resources: ocsfResources(event),
           ...(event.sessionId ? { session: { uid: event.sessionId } } : {}),

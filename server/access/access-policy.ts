@@ -108,6 +108,15 @@ export class AccessPolicy {
     };
   }
 
+  /**
+   * Whether `holder` could still be granted what a grant allows: one of their request rules
+   * on its server allows every pattern of every kind in it, and is read-only only if the
+   * grant is. A grant whose holder lost every such rule has lost its basis.
+   */
+  founds(holder: RoleHolder, grant: { server: string; readOnly: boolean } & Pick<AccessScope, ScopeKind>): boolean {
+    return this.requestRules(holder, grant.server).some((rule) => (grant.readOnly || !rule.readOnly) && SCOPE_KINDS.every(({ kind }) => grant[kind].every((pattern) => allows(rule, kind, pattern))));
+  }
+
   /** Whether `holder`'s review rules cover every pattern of a request on its server, of every kind. */
   mayReview(holder: RoleHolder, request: { server: string } & Pick<AccessScope, ScopeKind>): boolean {
     const rules = this.reviewRules(holder, request.server);

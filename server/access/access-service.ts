@@ -56,7 +56,7 @@ function withApproverArguments(request: AccessRequestRecord, approvals: readonly
 }
 
 const MAX_ARGUMENT_RULES = 50;
-/** Grants read per store call by a walk over the whole listing (activeGrantsOf). */
+/** Records read per store call by a walk over a whole listing (activeGrantsWhere, pendingRequestsWhere). */
 const GRANT_BATCH = 100;
 const MAX_WAITING_AGENT_REQUESTS = 5;
 
@@ -253,16 +253,62 @@ export class AccessService {
    * response revokes when the detection names a person but no grant. The listing is newest
    * first, so the walk stops at the first grant issued longer ago than any grant may last.
    */
-  async activeGrantsOf(email: string, server: string | null): Promise<GrantRecord[]> {
+  activeGrantsOf(email: string, server: string | null): Promise<GrantRecord[]> {
+    return this.activeGrantsWhere((grant) => grant.user.email === email && (server === null || grant.server === server));
+  }
+
+  /** The active grants `which` picks, by the same walk as activeGrantsOf. */
+  activeGrantsWhere(which: (grant: GrantRecord) => boolean): Promise<GrantRecord[]> {
     const now = this.deps.clock.now();
-    const oldestLive = now - this.deps.config.approvals.maxDurationSeconds * 1000;
-    const found: GrantRecord[] = [];
+    return this.walk(
+      (after, limit) => this.deps.store.listGrants({ after, limit }),
+      (grant) => grant.issuedAt < now - this.deps.config.approvals.maxDurationSeconds * 1000,
+      (grant) => grantStatus(grant, now) === 'ACTIVE' && which(grant),
+    );
+  }
+
+  /** The pending requests `which` picks: newest first, stopping at the first filed longer ago than any request stays pending. */
+  pendingRequestsWhere(which: (request: AccessRequestRecord) => boolean): Promise<AccessRequestRecord[]> {
+    const now = this.deps.clock.now();
+    return this.walk(
+      (after, limit) => this.deps.store.listRequests({ after, limit }),
+      (request) => request.createdAt < now - this.deps.config.approvals.requestTtlSeconds * 1000,
+      (request) => requestStatus(request, now) === 'PENDING' && which(request),
+    );
+  }
+
+  /**
+   * Revokes a grant as the system because its user's identity changed (server/scim: the
+   * IdP deprovisioned them, or took away the role it was granted under). Throws
+   * GRANT_NOT_ACTIVE when it already ended.
+   */
+  revokeForIdentityChange(id: string, reason: string, data: Record<string, unknown>): Promise<GrantRecord> {
+    return this.revoke(id, reason, { actor: null, data }, () => true);
+  }
+
+  /** Cancels a pending request as the system, its requester deprovisioned; null when it is no longer pending. */
+  async cancelForIdentityChange(id: string, reason: string, data: Record<string, unknown>): Promise<AccessRequestRecord | null> {
+    const cancelled = await this.deps.store.withLock(`request:${id}`, async () => {
+      const request = await this.deps.store.getRequest(id);
+      const now = this.deps.clock.now();
+      if (!request || requestStatus(request, now) !== 'PENDING') return null;
+      const next: AccessRequestRecord = { ...request, status: 'CANCELLED', decidedAt: now, version: request.version + 1 };
+      await this.deps.audit.append(this.requestEvent('access_request.cancelled', null, next, { reason, ...data }));
+      return (await this.deps.store.updateRequest(next)) ? next : null;
+    });
+    if (cancelled) this.deps.events.requestChanged(cancelled);
+    return cancelled;
+  }
+
+  /** Newest-first listing, read in batches until `done` says the rest is too old to matter. */
+  private async walk<T>(list: (after: string | undefined, limit: number) => Promise<{ cursor: string; record: T }[]>, done: (record: T) => boolean, pick: (record: T) => boolean): Promise<T[]> {
+    const found: T[] = [];
     let after: string | undefined;
     for (;;) {
-      const batch = await this.deps.store.listGrants({ after, limit: GRANT_BATCH });
+      const batch = await list(after, GRANT_BATCH);
       for (const { record } of batch) {
-        if (record.issuedAt < oldestLive) return found;
-        if (record.user.email === email && (server === null || record.server === server) && grantStatus(record, now) === 'ACTIVE') found.push(record);
+        if (done(record)) return found;
+        if (pick(record)) found.push(record);
       }
       if (batch.length < GRANT_BATCH) return found;
       after = batch.at(-1)!.cursor;

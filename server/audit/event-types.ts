@@ -36,6 +36,14 @@ export const AUDIT_EVENT_TYPES = [
   'anomaly.suppressed',
   'anomaly.unsuppressed',
   'audit.checkpoint',
+  'scim.user.created',
+  'scim.user.updated',
+  'scim.user.deactivated',
+  'scim.user.reactivated',
+  'scim.user.deleted',
+  'scim.group.created',
+  'scim.group.updated',
+  'scim.group.deleted',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

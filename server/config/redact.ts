@@ -17,22 +17,25 @@ export function redactConfig(config: PortcullisConfig): unknown {
     servers: config.servers.map((server) =>
       server.transport === 'stdio' ? { ...server, env: hideValues(server.env) } : { ...server, headers: hideValues(server.headers) },
     ),
-    identityProviders: config.identityProviders.map((idp) => (idp.type === 'oidc' && idp.clientSecret !== undefined ? { ...idp, clientSecret: HIDDEN } : idp)),
+    identityProviders: config.identityProviders.map((idp) => {
+      const scim = idp.scim ? { scim: { ...idp.scim, token: HIDDEN } } : {};
+      return idp.type === 'oidc' && idp.clientSecret !== undefined ? { ...idp, ...scim, clientSecret: HIDDEN } : { ...idp, ...scim };
+    }),
   };
 }
 
 /**
  * Credentials written literally in the file rather than as references: upstream env and
  * header values under a key that names a credential (the audit redaction rule), the
- * Redis password and the audit signing key. The logger scrubs them by value like resolved references, for an
+ * Redis password, the audit signing key and SCIM tokens. The logger scrubs them by value like resolved references, for an
  * upstream that echoes one back in an error or on stderr.
  */
 export function literalCredentials(config: PortcullisConfig): string[] {
   const isCredential = credentialKeyRule(config.audit.redactKeys);
   const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
   const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
-  const clientSecrets = config.identityProviders.flatMap((idp) => (idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []));
-  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...clientSecrets];
+  const idpSecrets = config.identityProviders.flatMap((idp) => [...(idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []), ...(idp.scim ? [idp.scim.token] : [])]);
+  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...idpSecrets];
 }
 
 /** `Bearer abc` also as `abc`: an upstream may echo the token without its scheme. */

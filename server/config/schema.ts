@@ -196,6 +196,14 @@ const emailDomainList = z
   .min(1, 'expected at least one email domain')
   .optional();
 
+// SCIM 2.0 provisioning (docs/scim.md); absent: off for this IdP. The token is the IdP's
+// SCIM client's bearer credential and names the IdP: it sees and changes only its users.
+const scimProvisioning = z
+  .strictObject({
+    token: z.string({ error: 'expected a bearer token (use ${env:NAME} or ${file:PATH})' }).trim().min(32, 'expected at least 32 characters: a guessable token would let anyone deprovision users'),
+  })
+  .optional();
+
 const samlIdentityProvider = z.strictObject({
   id: slug('an IdP id'),
   type: z.literal('saml'),
@@ -222,6 +230,7 @@ const samlIdentityProvider = z.strictObject({
   metadataCa: pemCertificate.optional(),
   // Tests and lab setups only: the metadata host may resolve to loopback or a private network.
   metadataAllowPrivateNetwork: z.boolean().default(false),
+  scim: scimProvisioning,
 }).superRefine((idp, ctx) => {
   if (idp.metadataUrl !== undefined) {
     for (const key of ['entryPoint', 'idpCert'] as const) {
@@ -277,6 +286,7 @@ const oidcIdentityProvider = z.strictObject({
   emailDomains: emailDomainList,
   // An unverified address is whatever the person typed at the provider: refused unless the operator says otherwise.
   requireVerifiedEmail: z.boolean({ error: 'expected true or false' }).default(true),
+  scim: scimProvisioning,
   clockSkewSeconds: nonNegativeInt(300).default(60),
 });
 
@@ -553,6 +563,8 @@ const UNAUTHENTICATED_LIMIT = { points: 120, durationSeconds: 60 };
  * (a flood of token creations, a credential being guessed).
  */
 const GRAPHQL_LIMIT = { points: 600, durationSeconds: 60 };
+/** An IdP's full import pages through every user and group, and pushes one change per request. */
+const SCIM_LIMIT = { points: 1200, durationSeconds: 60 };
 
 const rateLimitsSection = z
   .strictObject({
@@ -560,8 +572,10 @@ const rateLimitsSection = z
     unauthenticated: rateLimit.default(UNAUTHENTICATED_LIMIT),
     // Per client address, over POST/GET /graphql and graphql-ws upgrades together.
     graphql: rateLimit.default(GRAPHQL_LIMIT),
+    // Per client address, over /scim/v2 (counted before the token is checked).
+    scim: rateLimit.default(SCIM_LIMIT),
   })
-  .default({ unauthenticated: UNAUTHENTICATED_LIMIT, graphql: GRAPHQL_LIMIT });
+  .default({ unauthenticated: UNAUTHENTICATED_LIMIT, graphql: GRAPHQL_LIMIT, scim: SCIM_LIMIT });
 
 const loggingSection = z
   .strictObject({

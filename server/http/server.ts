@@ -58,6 +58,7 @@ import { addressAsExpressSees, limitUpgradesPerClient } from './rate-limit.js';
 import { cliLoginRoutes } from './cli-login-routes.js';
 import { consoleRoutes } from './console-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
+import { createScim } from '../scim/index.js';
 
 export interface PortcullisServer {
   readonly httpServer: Server;
@@ -91,7 +92,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const dev = devIdp?.identityProvider;
   const identityProviders: TrustedIdp[] = trustedIdps(config, dev ? [{ id: dev.id, displayName: dev.displayName, protocol: 'saml', emailDomains: dev.emailDomains }] : []);
   const identity = createIdentity(config, stores, clock, identityProviders);
-  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
+  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl, standing: identity.standing });
   const metrics = createMetrics();
   const spKeys = ServiceProviderKeys.fromConfig(config);
   const rotations = new KeyRotationRecorder({ store: stores.samlKeySets, audit: stores.audit, clock });
@@ -158,10 +159,11 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const graphqlLimiter = stores.rateLimits.limiter('graphql', config.rateLimits.graphql);
   const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
   const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access });
+  const scim = createScim({ config, stores, clock, identity, access, policy, logger });
   const app = createApp({
     apollo,
     services,
-    routers: [saml, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger })],
+    routers: [saml, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : [])],
     stores,
     graphqlLimiter,
     metrics,
@@ -234,7 +236,7 @@ function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Cloc
 function createOidcRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, logger: Logger) {
   const providers = new Map(config.identityProviders.flatMap((idp) => (idp.type === 'oidc' ? [[idp.id, new OidcProvider(idp, { clock, logger })] as const] : [])));
   for (const provider of providers.values()) provider.warmUp();
-  const signIn = new OidcSignIn({ pending: stores.oidcRequests, recorder: new SignInRecorder({ audit: stores.audit, sessions: identity.sessions }), clock, publicUrl: config.server.publicUrl });
+  const signIn = new OidcSignIn({ pending: stores.oidcRequests, recorder: new SignInRecorder({ audit: stores.audit, sessions: identity.sessions, standing: identity.standing }), clock, publicUrl: config.server.publicUrl });
   return oidcRoutes({ providers, signIn, cookie: identity.cookie, publicUrl: config.server.publicUrl, logger });
 }
 

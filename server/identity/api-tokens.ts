@@ -75,9 +75,23 @@ export class ApiTokenService {
     return removed;
   }
 
-  /** Is the token still there? (Live connections re-check, since bus events can be lost.) */
+  /**
+   * Revokes every token of a user the IdP deprovisioned (server/scim), as the system: the
+   * actor is null, the data says why. How many there were.
+   */
+  async revokeAllOf(userId: string, data: Record<string, unknown>): Promise<number> {
+    const tokens = await this.deps.tokens.listByUser(userId);
+    for (const token of tokens) {
+      await this.deps.audit.append({ type: 'auth.token.revoked', outcome: 'SUCCESS', actor: null, data: { tokenId: token.id, name: token.name, user: token.user.email, ...data } });
+      if (await this.deps.tokens.delete(token.id)) this.deps.events.ended({ kind: 'token', id: token.id, reason: 'deprovisioned' });
+    }
+    return tokens.length;
+  }
+
+  /** Is the token still there, and its user still someone? (Live connections re-check, since bus events can be lost.) */
   async isLive(tokenId: string): Promise<boolean> {
-    return (await this.deps.tokens.get(tokenId)) !== null;
+    const token = await this.deps.tokens.get(tokenId);
+    return token !== null && (await this.deps.principals.current(token.user, token.createdAt)) !== null;
   }
 
   async resolve(bearer: string): Promise<Principal | null> {
@@ -85,7 +99,7 @@ export class ApiTokenService {
     if (!parsed) return null;
     const token = await this.deps.tokens.get(parsed.id);
     if (!token || !secretMatches(parsed.secret, token.secretHash)) return null;
-    return this.deps.principals.of(token.user, new Set(token.scopes), { kind: 'token', id: token.id, expiresAt: token.expiresAt });
+    return this.deps.principals.of(token.user, new Set(token.scopes), { kind: 'token', id: token.id, expiresAt: token.expiresAt }, token.createdAt);
   }
 }
 

@@ -2,8 +2,10 @@ import type { Clock } from '../clock.js';
 import { timerAt } from '../timer-at.js';
 import type { CredentialEndReason, CredentialEvents } from './credential-events.js';
 import type { Principal } from './principal.js';
+import { isScimUser } from '../scim/standing.js';
 
-type CredentialEnd = CredentialEndReason | 'expired';
+/** `roles_changed`: the connection still has its credential, but was authorized under roles SCIM changed since. */
+type CredentialEnd = CredentialEndReason | 'expired' | 'roles_changed';
 
 type Credential = Principal['credential'];
 
@@ -11,15 +13,25 @@ type Credential = Principal['credential'];
 export function describeCredentialEnd(kind: Credential['kind'], why: CredentialEnd): string {
   const what = { token: 'API token', oauth: 'OAuth access token', session: null }[kind];
   if (why === 'expired') return what ? `${what} expired` : 'sign-in session expired';
+  if (why === 'deprovisioned') return 'user deprovisioned by their identity provider';
+  if (why === 'roles_changed') return 'roles changed by the identity provider: reconnect';
   return what ? `${what} revoked` : 'signed out';
 }
 
 type OnEnd = (why: CredentialEnd) => void;
 
+interface Watcher {
+  onEnd: OnEnd;
+  /** Authorized by the user's roles when it opened (a GraphQL subscription), so ended when they change. */
+  rolesBound: boolean;
+}
+
 interface Watched {
   credential: Credential;
+  /** Whose it is: a deprovisioned user's connections end whatever credential opened them. */
+  user: Principal['user'];
   /** One per connection opened with the credential (several sessions may share one token). */
-  watchers: Set<OnEnd>;
+  watchers: Set<Watcher>;
   /** One timer per credential, at its expiresAt, however many connections it opened. */
   expiry: { cancel(): void };
 }
@@ -38,21 +50,35 @@ export class CredentialWatch {
   constructor(
     private readonly deps: { events: CredentialEvents; isLive: (credential: Credential) => Promise<boolean>; clock: Clock; recheckIntervalMs: number },
   ) {
-    this.unsubscribe = deps.events.onEnded((event) => this.end(`${event.kind}:${event.id}`, event.reason));
+    const unsubscribeEnded = deps.events.onEnded((event) => this.end(`${event.kind}:${event.id}`, event.reason));
+    const unsubscribeUsers = deps.events.onUserChanged(({ idp, userName, change }) => {
+      for (const [key, { user, watchers }] of [...this.watched]) {
+        if (!isScimUser(user, idp, userName)) continue;
+        if (change === 'deprovisioned') this.end(key, 'deprovisioned');
+        else for (const watcher of [...watchers].filter((w) => w.rolesBound)) this.endOne(key, watcher, 'roles_changed');
+      }
+    });
+    this.unsubscribe = () => {
+      unsubscribeEnded();
+      unsubscribeUsers();
+    };
     this.recheck = setInterval(() => void this.recheckAll(), deps.recheckIntervalMs);
     this.recheck.unref();
   }
 
-  /** Calls `onEnd` (once) when the credential ends; returns the unwatch. */
-  watch(credential: Credential, onEnd: OnEnd): () => void {
+  /**
+   * Calls `onEnd` (once) when the principal's credential ends, or with `rolesBound` also
+   * when SCIM changes the user's groups; returns the unwatch.
+   */
+  watch({ credential, user }: Pick<Principal, 'credential' | 'user'>, onEnd: OnEnd, options: { rolesBound?: boolean } = {}): () => void {
     const key = `${credential.kind}:${credential.id}`;
     let entry = this.watched.get(key);
     if (!entry) {
-      entry = { credential, watchers: new Set(), expiry: timerAt(this.deps.clock, credential.expiresAt, () => this.end(key, 'expired')) };
+      entry = { credential, user, watchers: new Set(), expiry: timerAt(this.deps.clock, credential.expiresAt, () => this.end(key, 'expired')) };
       this.watched.set(key, entry);
     }
-    // A wrapper per call, so the same callback watched twice is two watchers.
-    const watcher: OnEnd = (why) => onEnd(why);
+    // An object per call, so the same callback watched twice is two watchers.
+    const watcher: Watcher = { onEnd, rolesBound: options.rolesBound ?? false };
     entry.watchers.add(watcher);
     return () => this.remove(key, watcher);
   }
@@ -77,10 +103,15 @@ export class CredentialWatch {
     if (!entry) return;
     this.watched.delete(key);
     entry.expiry.cancel();
-    for (const watcher of entry.watchers) watcher(why);
+    for (const watcher of entry.watchers) watcher.onEnd(why);
   }
 
-  private remove(key: string, watcher: OnEnd): void {
+  private endOne(key: string, watcher: Watcher, why: CredentialEnd): void {
+    this.remove(key, watcher);
+    watcher.onEnd(why);
+  }
+
+  private remove(key: string, watcher: Watcher): void {
     const entry = this.watched.get(key);
     if (!entry?.watchers.delete(watcher)) return;
     if (entry.watchers.size > 0) return;

@@ -12,6 +12,7 @@ import { Principals } from './principal.js';
 import { McpResources } from '../oauth/resources.js';
 import { OAuthTokens } from '../oauth/tokens.js';
 import { McpRequestAuthenticator } from '../oauth/mcp-authenticate.js';
+import { ScimStanding } from '../scim/standing.js';
 
 export interface Identity {
   cookie: SessionCookie;
@@ -27,13 +28,16 @@ export interface Identity {
   oauthTokens: OAuthTokens;
   /** Who calls an MCP HTTP endpoint: an OAuth access token for that resource, or an API token with `mcp`. */
   mcpAuthenticator: McpRequestAuthenticator;
+  /** What SCIM says of users (deprovisioned, their groups), checked wherever credentials are. */
+  standing: ScimStanding;
 }
 
 /** The identity services, wired to their stores, the audit log, the clock and the IdPs this instance trusts. */
 export function createIdentity(config: PortcullisConfig, stores: Stores, clock: Clock, idps: readonly TrustedIdp[]): Identity {
   const cookie = new SessionCookie(config.server.publicUrl);
   const credentialEvents = new CredentialEvents(stores.events);
-  const principals = new Principals({ idps, roles: config.roles });
+  const standing = new ScimStanding({ store: stores.scim, idps: new Set(config.identityProviders.flatMap((idp) => (idp.scim ? [idp.id] : []))) });
+  const principals = new Principals({ idps, roles: config.roles, standing });
   const sessions = new LoginSessionService({ sessions: stores.sessions, audit: stores.audit, clock, principals, ttlSeconds: config.session.ttlSeconds, events: credentialEvents });
   const tokens = new ApiTokenService({ tokens: stores.tokens, audit: stores.audit, clock, principals, maxTtlSeconds: config.apiTokens.maxTtlSeconds, events: credentialEvents });
   const resources = new McpResources(config.server.publicUrl, config.servers);
@@ -48,5 +52,6 @@ export function createIdentity(config: PortcullisConfig, stores: Stores, clock: 
     resources,
     oauthTokens,
     mcpAuthenticator: new McpRequestAuthenticator({ oauth: oauthTokens, apiTokens: tokens, resources }),
+    standing,
   };
 }

@@ -34,17 +34,18 @@ export class LoginSessionService {
   /** A live session by id (for a flow that proved the cookie earlier), with its end. */
   async find(sessionId: string): Promise<{ principal: Principal; expiresAt: number } | null> {
     const session = await this.deps.sessions.get(sessionId);
-    const principal = session && this.principalOf(session);
+    const principal = session && (await this.principalOf(session));
     return principal ? { principal, expiresAt: session.expiresAt } : null;
   }
 
-  private principalOf(session: LoginSession): Principal | null {
-    return this.deps.principals.of(session.user, new Set(API_TOKEN_SCOPES), { kind: 'session', id: session.id, expiresAt: session.expiresAt });
+  private principalOf(session: LoginSession): Promise<Principal | null> {
+    return this.deps.principals.of(session.user, new Set(API_TOKEN_SCOPES), { kind: 'session', id: session.id, expiresAt: session.expiresAt }, session.createdAt);
   }
 
-  /** Is the session still there? (Live connections re-check, since bus events can be lost.) */
+  /** Is the session still there, and its user still someone? (Live connections re-check, since bus events can be lost.) */
   async isLive(sessionId: string): Promise<boolean> {
-    return (await this.deps.sessions.get(sessionId)) !== null;
+    const session = await this.deps.sessions.get(sessionId);
+    return session !== null && (await this.deps.principals.current(session.user, session.createdAt)) !== null;
   }
 
   /**

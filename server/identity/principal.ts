@@ -1,5 +1,6 @@
 import type { RoleConfig } from '../config/schema.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
+import type { ScimStanding } from '../scim/standing.js';
 import type { ApiTokenScope, UserIdentity } from '../stores/types.js';
 import { emailAllowed } from './email-domains.js';
 
@@ -59,12 +60,22 @@ export function rolesOf(user: UserIdentity, roles: readonly RoleConfig[]): strin
 export class Principals {
   private readonly domains: ReadonlyMap<string, readonly string[] | undefined>;
 
-  constructor(private readonly deps: { idps: readonly Pick<IdentityProvider, 'id' | 'emailDomains'>[]; roles: readonly RoleConfig[] }) {
+  constructor(private readonly deps: { idps: readonly Pick<IdentityProvider, 'id' | 'emailDomains'>[]; roles: readonly RoleConfig[]; standing?: Pick<ScimStanding, 'current'> }) {
     this.domains = new Map(deps.idps.map((idp) => [idp.id, idp.emailDomains]));
   }
 
-  of(user: UserIdentity, scopes: ReadonlySet<ApiTokenScope>, credential: Principal['credential']): Principal | null {
+  /** `issuedAt`: when the credential was issued (a SCIM deactivation since then ends it for good). */
+  async of(user: UserIdentity, scopes: ReadonlySet<ApiTokenScope>, credential: Principal['credential'], issuedAt: number): Promise<Principal | null> {
+    const current = await this.current(user, issuedAt);
+    return current && { user: current, roles: rolesOf(current, this.deps.roles), scopes, credential };
+  }
+
+  /**
+   * The user a credential issued at `issuedAt` stands for now, or null: their IdP gone or
+   * no longer allowed their address, or SCIM deprovisioned them (server/scim/standing.ts).
+   */
+  async current(user: UserIdentity, issuedAt: number): Promise<UserIdentity | null> {
     if (!this.domains.has(user.idp) || !emailAllowed(user.email, this.domains.get(user.idp))) return null;
-    return { user, roles: rolesOf(user, this.deps.roles), scopes, credential };
+    return this.deps.standing ? this.deps.standing.current(user, issuedAt) : user;
   }
 }

@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { UserIdentity } from '../stores/types.js';
 import { EMAIL_ADDRESS, emailAllowed } from './email-domains.js';
 import type { LoginSessionService } from './login-sessions.js';
+import type { ScimStanding } from '../scim/standing.js';
 
 /** More groups than this is a misconfigured IdP (or a response built to exhaust us), not a person. */
 export const MAX_GROUPS = 200;
@@ -35,9 +36,11 @@ export function checkIdentity(idp: { id: string; emailDomains?: readonly string[
 
 /** The last steps of every sign-in, whatever the protocol: the audit event first (fail closed), then the session. */
 export class SignInRecorder {
-  constructor(private readonly deps: { audit: AuditLog; sessions: LoginSessionService }) {}
+  constructor(private readonly deps: { audit: AuditLog; sessions: LoginSessionService; standing: Pick<ScimStanding, 'admitsSignIn'> }) {}
 
-  async succeeded(user: UserIdentity, data: Record<string, unknown>): Promise<{ cookieValue: string; expiresAt: number }> {
+  /** The session of a person the IdP vouched for, or null when SCIM deprovisioned them (refuse as `user_deprovisioned`). */
+  async succeeded(user: UserIdentity, data: Record<string, unknown>): Promise<{ cookieValue: string; expiresAt: number } | null> {
+    if (!(await this.deps.standing.admitsSignIn(user))) return null;
     await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data });
     return this.deps.sessions.start(user);
   }

@@ -58,7 +58,7 @@ export class McpRequestAuthenticator {
         throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'this access token was issued for another resource'), record.user.email, record, { reason: 'wrong_audience', resource, audience: record.resource });
       }
       if (!(await this.deps.oauth.isLive(record.familyId))) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'the sign-in behind this token has ended'), record.user.email, record, { reason: 'signed_out', resource });
-      const principal = this.deps.oauth.principalOf(record);
+      const principal = await this.deps.oauth.principalOf(record);
       if (!principal) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'the user behind this token can no longer sign in'), record.user.email, record, { reason: 'user_not_allowed', resource });
       if (!principal.scopes.has('mcp')) throw await this.deps.oauth.refused(refuse(403, 'insufficient_scope', `this access token lacks the "${MCP_SCOPE}" scope`), record.user.email, record, { reason: 'insufficient_scope', resource });
       return principal;

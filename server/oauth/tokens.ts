@@ -194,14 +194,9 @@ export class OAuthTokens {
    * access token goes on with the next, and ends when the authorization is revoked or ends.
    * Each request is still checked against its own token (audience, expiry, revocation).
    */
-  principalOf(record: AccessTokenRecord): Principal | null {
-    return this.deps.principals.of(record.user, new Set(record.scope.split(' ').includes(MCP_SCOPE) ? ['mcp'] : []), {
-      kind: 'oauth',
-      id: record.familyId,
-      expiresAt: record.familyExpiresAt,
-      tokenExpiresAt: record.expiresAt,
-      client: { id: record.clientId, name: record.clientName },
-    });
+  principalOf(record: AccessTokenRecord): Promise<Principal | null> {
+    const credential = { kind: 'oauth', id: record.familyId, expiresAt: record.familyExpiresAt, tokenExpiresAt: record.expiresAt, client: { id: record.clientId, name: record.clientName } } as const;
+    return this.deps.principals.of(record.user, new Set(record.scope.split(' ').includes(MCP_SCOPE) ? ['mcp'] : []), credential, record.issuedAt);
   }
 
   /**
@@ -265,8 +260,15 @@ export class OAuthTokens {
     return { access_token: access.value, token_type: 'Bearer', expires_in: Math.max(1, Math.floor((expiresAt - now) / 1000)), refresh_token: refresh.value, scope: family.scope };
   }
 
-  /** `revoked_by_user`: the person revoked it in the console or the GraphQL API (revokeOAuthAuthorization). */
-  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'revoked_by_user' | 'refresh_token_reused' | 'code_reused' | 'signed_out'): Promise<void> {
+  /** Revokes every authorization of a user the IdP deprovisioned (server/scim); how many there were. */
+  async revokeAllOf(userId: string): Promise<number> {
+    const families = await this.deps.store.families.listByUser(userId);
+    for (const family of families) await this.revokeFamily(family, 'deprovisioned');
+    return families.length;
+  }
+
+  /** `revoked_by_user`: the person revoked it in the console or the GraphQL API (revokeOAuthAuthorization). `deprovisioned`: by SCIM. */
+  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'revoked_by_user' | 'refresh_token_reused' | 'code_reused' | 'signed_out' | 'deprovisioned'): Promise<void> {
     await this.deps.audit.append({
       type: 'oauth.token.revoked',
       outcome: 'SUCCESS',

@@ -103,6 +103,7 @@ export class OidcSignIn {
     if ('refusal' in checked) throw new OidcRejection(checked.refusal);
     const { user } = checked;
     const session = await this.deps.recorder.succeeded(user, { idp: idp.id, sub: claims.sub, groups: user.groups, protocol: 'oidc' });
+    if (!session) throw new OidcRejection('user_deprovisioned');
     return { ...session, returnTo: pending.returnTo };
   }
 

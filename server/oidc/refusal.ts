@@ -20,6 +20,7 @@ const REFUSALS = {
   email_domain_not_allowed: 'email domain not allowed for this IdP',
   groups_invalid: 'the groups claim is not an array of strings',
   too_many_groups: 'more groups than accepted',
+  user_deprovisioned: 'SCIM deactivated or deleted this user (identityProviders[].scim)',
 } as const satisfies Record<IdentityRefusal, string> & Record<string, string>;
 
 export type OidcRefusalCode = keyof typeof REFUSALS;

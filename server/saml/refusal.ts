@@ -38,6 +38,7 @@ const REFUSALS = {
   email_missing: 'no valid email in the configured attribute',
   email_domain_not_allowed: 'email domain not allowed for this IdP',
   too_many_groups: 'more groups than accepted',
+  user_deprovisioned: 'the IdP deprovisioned this user over SCIM',
   refused: 'refused by the SAML library',
   assertion_not_encrypted: 'a plain assertion where this IdP must encrypt',
   encryption_algorithm_refused: 'encrypted with an algorithm not accepted (only AES-GCM/CBC with RSA-OAEP key transport)',

@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { LoginSessionService } from '../identity/login-sessions.js';
 import { checkIdentity, SignInRecorder } from '../identity/sign-in-identity.js';
+import type { ScimStanding } from '../scim/standing.js';
 import type { AssertionReplayCache, UserIdentity } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
 import { SamlRejection } from './refusal.js';
@@ -21,7 +22,7 @@ const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 export class SamlSignIn {
   private readonly recorder: SignInRecorder;
 
-  constructor(private readonly deps: { replay: AssertionReplayCache; audit: AuditLog; clock: Clock; sessions: LoginSessionService; publicUrl: string }) {
+  constructor(private readonly deps: { replay: AssertionReplayCache; audit: AuditLog; clock: Clock; sessions: LoginSessionService; publicUrl: string; standing: Pick<ScimStanding, 'admitsSignIn'> }) {
     this.recorder = new SignInRecorder(deps);
   }
 
@@ -57,6 +58,7 @@ export class SamlSignIn {
 
     if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('replay');
     const session = await this.recorder.succeeded(user, { idp: idp.id, nameId: user.nameId, groups: user.groups });
+    if (!session) throw new SamlRejection('user_deprovisioned');
     return { user, ...session };
   }
 

@@ -316,6 +316,84 @@ export interface OAuthStores {
   consents: ExpiringRecords<ConsentRecord>;
 }
 
+/** An email of a SCIM user (RFC 7643 §4.1.2), as far as Portcullis keeps it. */
+export interface ScimEmail {
+  value: string;
+  type: string | null;
+  primary: boolean;
+}
+
+/**
+ * A user an IdP provisioned over SCIM 2.0 (server/scim): the subset of RFC 7643's User
+ * that Portcullis keeps. It is the Portcullis user of that IdP whose NameID or email
+ * equals `userName`, case-insensitively (docs/scim.md).
+ */
+export interface ScimUserRecord {
+  /** Ours, opaque (RFC 7643 §3.1: issued by the service provider). */
+  id: string;
+  idp: string;
+  userName: string;
+  externalId: string | null;
+  active: boolean;
+  emails: ScimEmail[];
+  displayName: string | null;
+  /**
+   * The displayNames of the SCIM groups holding the user; null until a SCIM group first
+   * held them. When not null, they replace the groups the SAML assertion carried.
+   */
+  groups: string[] | null;
+  /** Credentials issued at or before this time never authenticate again (set at each deactivation; 0: none). */
+  revokedBefore: number;
+  /**
+   * Set when the IdP deleted the user: the record stays, inactive and out of SCIM's sight,
+   * so their credentials stay refused, until the IdP creates a user of that name again.
+   */
+  deletedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A group an IdP provisioned over SCIM 2.0: its name (what roles match) and members (our user ids). */
+export interface ScimGroupRecord {
+  id: string;
+  idp: string;
+  displayName: string;
+  externalId: string | null;
+  members: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One kind of SCIM resource of every IdP; each IdP's are apart, and a name is unique within its IdP, whatever its case. */
+export interface ScimCollection<T extends { id: string; idp: string }> {
+  get(idp: string, id: string): Promise<T | null>;
+  /** The record holding the first of these names (compared case-insensitively) that one holds. */
+  find(idp: string, names: readonly string[]): Promise<T | null>;
+  /** The IdP's records, oldest first. */
+  list(idp: string): Promise<T[]>;
+  /** Creates or replaces the record (and moves its name); false, writing nothing, when another record holds its name. */
+  put(record: T): Promise<boolean>;
+  /** Removes the record; the removed one, or null when there was none. */
+  delete(idp: string, id: string): Promise<T | null>;
+}
+
+/** SCIM resources live until the IdP deletes them. */
+export const SCIM_RESOURCE_CAPACITY = 100_000;
+
+/**
+ * SCIM users and groups (server/scim), and the Portcullis users seen signing in under a
+ * name (NameID or email, lowercased) of an IdP: how a deprovisioning finds the tokens of
+ * a SCIM user, which are kept by Portcullis user id.
+ */
+export interface ScimStore {
+  users: ScimCollection<ScimUserRecord>;
+  groups: ScimCollection<ScimGroupRecord>;
+  /** Records that `userId` signed in under these names; idempotent. */
+  sighted(idp: string, names: readonly string[], userId: string): Promise<void>;
+  /** The Portcullis user ids seen under the name (lowercased). */
+  sightings(idp: string, name: string): Promise<string[]>;
+}
+
 /**
  * Cross-instance events (pub/sub): fire-and-forget hints, never the source of truth. An
  * EventTarget, so graphql-yoga's createPubSub can sit on it.
@@ -346,6 +424,8 @@ export interface Stores {
   detector: DetectorStateStore;
   /** Anomalies raised by the outlier detector, and suppressions (server/detection). */
   anomalies: AnomalyStore;
+  /** Users and groups IdPs provision over SCIM 2.0 (server/scim). */
+  scim: ScimStore;
   events: EventBus;
   /** Resolves when the backing store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;

@@ -241,7 +241,7 @@ describe('validation errors', () => {
 
   it('limits the unauthenticated edge by default, and checks trusted proxies and limits', () => {
     const { config } = loadConfig(writeConfig(minimal), {});
-    expect(config.rateLimits).toEqual({ unauthenticated: { points: 120, durationSeconds: 60 }, graphql: { points: 600, durationSeconds: 60 } });
+    expect(config.rateLimits).toEqual({ unauthenticated: { points: 120, durationSeconds: 60 }, graphql: { points: 600, durationSeconds: 60 }, scim: { points: 1200, durationSeconds: 60 } });
     expect(config.server.trustedProxies).toEqual([]);
     const proxies = loadConfig(writeConfig(`${minimal}  trustedProxies: [10.0.0.0/8, 192.0.2.10, "fd00::/8"]\n`), {}).config.server.trustedProxies;
     expect(proxies).toEqual(['10.0.0.0/8', '192.0.2.10', 'fd00::/8']);

@@ -11,6 +11,7 @@ import type { ApiTokenRecord, LoginSession, Stores, ToolDefinitionSeen, UserIden
 import type { AccessTokenRecord, TokenFamilyRecord } from '../../server/oauth/types.js';
 import { auditKeyPair } from '../support/audit-keys.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { describeScimStore } from './scim-contract.js';
 
 /** What the contract's stores are opened with unless a test says otherwise: retention on, so trims are allowed. */
 export const CONTRACT_AUDIT_OPTIONS: AuditLogOptions = { retention: true };
@@ -142,6 +143,8 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
     afterEach(async () => {
       await Promise.all(opened.splice(0).map((s) => s.close()));
     });
+
+    describeScimStore(() => fx.stores, () => restart());
 
     describe('login sessions', () => {
       const session = (clock: ManualClock): LoginSession => ({ id: 's1', secretHash: 'h', user: alice, createdAt: clock.now(), expiresAt: clock.now() + HOUR });

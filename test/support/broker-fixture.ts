@@ -41,11 +41,11 @@ export const BROKER_POLICY = {
   ],
 };
 
-/** A broker whose `everything` upstream is the MCP reference server over stdio. */
-export function brokerConfig(idp: TestIdp, overrides: Record<string, unknown> = {}) {
+/** A broker whose `everything` upstream is the MCP reference server over stdio; with `scimToken`, its IdP provisions over SCIM. */
+export function brokerConfig(idp: TestIdp, overrides: Record<string, unknown> = {}, scimToken?: string) {
   return testConfig({
     server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
-    identityProviders: [idp.config],
+    identityProviders: [scimToken ? { ...idp.config, scim: { token: scimToken } } : idp.config],
     ...BROKER_POLICY,
     ...overrides,
   });
@@ -96,10 +96,10 @@ export async function connectClient(url: string, token: string, capabilities: Cl
 }
 
 /** A broker on `stores` (the embedded store unless given: Redis ones share state with other instances on their prefix). */
-export async function startBroker(options: { overrides?: Record<string, unknown>; stores?: Stores } = {}): Promise<BrokerFixture> {
+export async function startBroker(options: { overrides?: Record<string, unknown>; stores?: Stores; scimToken?: string } = {}): Promise<BrokerFixture> {
   const idp = await createTestIdp('corp');
   // Real time: grant expiry is enforced by timers here, not by a test moving a clock.
-  const server = await startTestServer({ config: brokerConfig(idp, options.overrides), clock: systemClock, stores: options.stores });
+  const server = await startTestServer({ config: brokerConfig(idp, options.overrides, options.scimToken), clock: systemClock, stores: options.stores });
   const signInAs = async (email: string, groups = ['engineering']): Promise<BrokerPerson> => {
     const cookie = await signIn(server.url, idp, { nameId: email, attributes: { email, groups } });
     const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });

@@ -4,7 +4,7 @@ import type { AuditLogOptions } from '../../audit/types.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Clock } from '../../clock.js';
 import { FlexibleRateLimits } from '../flexible-rate-limits.js';
-import { ONE_TIME_VALUE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
+import { ONE_TIME_VALUE_CAPACITY, SCIM_RESOURCE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { EmbeddedAccessStore } from './access-store.js';
 import { EmbeddedAnomalyStore } from './anomaly-store.js';
@@ -14,6 +14,7 @@ import { EmbeddedToolPinStore } from './tool-pin-store.js';
 import { DETECTOR_COLLECTIONS, EmbeddedDetectorStateStore } from './detector-state-store.js';
 import { EmbeddedLeaseStore } from './lease-store.js';
 import { embeddedOAuthStores, OAUTH_COLLECTIONS } from './oauth-stores.js';
+import { embeddedScimStore, SCIM_COLLECTIONS } from './scim-store.js';
 import {
   EmbeddedApiTokenStore,
   EmbeddedAssertionReplayCache,
@@ -22,7 +23,7 @@ import {
 } from './identity-stores.js';
 
 /** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
-const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'oidc-requests', 'saml-key-sets', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...OAUTH_COLLECTIONS];
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'oidc-requests', 'saml-key-sets', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...OAUTH_COLLECTIONS, ...SCIM_COLLECTIONS];
 
 /**
  * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
@@ -54,6 +55,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     toolPins: new EmbeddedToolPinStore(journal, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
     detector: new EmbeddedDetectorStateStore(journal, options.clock),
     anomalies: new EmbeddedAnomalyStore(journal, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
+    scim: embeddedScimStore(journal, SCIM_RESOURCE_CAPACITY),
     events: new EventTarget(),
     ping: async () => {
       audit.ping();

@@ -4,7 +4,7 @@ import type { AuditLogOptions } from '../../audit/types.js';
 import type { Clock } from '../../clock.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { FlexibleRateLimits } from '../flexible-rate-limits.js';
-import { ONE_TIME_VALUE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
+import { ONE_TIME_VALUE_CAPACITY, SCIM_RESOURCE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
 import {
@@ -15,6 +15,7 @@ import {
 } from './identity-stores.js';
 import { RedisLeaseStore } from './lease-store.js';
 import { redisOAuthStores } from './oauth-stores.js';
+import { redisScimStore } from './scim-store.js';
 import { StreamAuditLog } from './stream-audit-log.js';
 import { RedisAccessStore } from './access-store.js';
 import { RedisAnomalyStore } from './anomaly-store.js';
@@ -77,6 +78,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     toolPins: new RedisToolPinStore(redis, prefix, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
     detector: new RedisDetectorStateStore(redis, clock, prefix),
     anomalies: new RedisAnomalyStore(redis, clock, prefix, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
+    scim: redisScimStore(redis, prefix, SCIM_RESOURCE_CAPACITY),
     events,
     ping: async () => {
       await guarded('ping', () => redis.ping());

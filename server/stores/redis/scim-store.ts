@@ -1,0 +1,121 @@
+import type { Redis } from 'ioredis';
+import { StoreFullError } from '../../errors.js';
+import type { ScimCollection, ScimGroupRecord, ScimStore, ScimUserRecord } from '../types.js';
+import { defineScript, guarded } from './connection.js';
+
+/**
+ * Each record is stored as `{ n, r }`: its lowercased name beside it, so the scripts can
+ * drop a renamed or deleted record's name entry without lowercasing in Lua (ASCII only,
+ * unlike JavaScript's toLowerCase).
+ */
+interface Stored<T> {
+  n: string;
+  r: T;
+}
+
+// KEYS: records, names. ARGV: id, lowercased name, stored JSON, capacity.
+const putNamed = defineScript(`
+local holder = redis.call('HGET', KEYS[2], ARGV[2])
+if holder and holder ~= ARGV[1] then return 0 end
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+  redis.call('HDEL', KEYS[2], cjson.decode(old).n)
+elseif redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+  return -1
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`);
+
+// KEYS: records, names. ARGV: id.
+const deleteNamed = defineScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local name = cjson.decode(old).n
+if redis.call('HGET', KEYS[2], name) == ARGV[1] then redis.call('HDEL', KEYS[2], name) end
+return old
+`);
+
+// KEYS: records, names. ARGV: lowercased names, in order of preference.
+const findNamed = defineScript(`
+for _, name in ipairs(ARGV) do
+  local id = redis.call('HGET', KEYS[2], name)
+  if id then return redis.call('HGET', KEYS[1], id) end
+end
+return false
+`);
+
+/**
+ * One kind of SCIM resource: per IdP, a hash of records by id and a hash of ids by
+ * lowercased name, changed together by scripts (a name stays unique however creates race).
+ * No TTL: SCIM resources live until their IdP deletes them, and are bounded by `capacity`.
+ */
+class RedisScimCollection<T extends { id: string; idp: string; createdAt: number }> implements ScimCollection<T> {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly kind: string,
+    private readonly nameOf: (record: T) => string,
+    private readonly capacity: number,
+  ) {}
+
+  async get(idp: string, id: string): Promise<T | null> {
+    return unwrap<T>(await guarded('scim read', () => this.redis.hget(this.recordsKey(idp), id)));
+  }
+
+  async find(idp: string, names: readonly string[]): Promise<T | null> {
+    if (names.length === 0) return null;
+    const raw = await guarded('scim find', () => findNamed(this.redis, this.keys(idp), names.map((n) => n.toLowerCase())));
+    return unwrap<T>(raw as string | null);
+  }
+
+  async list(idp: string): Promise<T[]> {
+    const values = await guarded('scim list', () => this.redis.hvals(this.recordsKey(idp)));
+    return values.map((v) => unwrap<T>(v)!).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  async put(record: T): Promise<boolean> {
+    const name = this.nameOf(record).toLowerCase();
+    const stored: Stored<T> = { n: name, r: record };
+    const result = await guarded('scim write', () => putNamed(this.redis, this.keys(record.idp), [record.id, name, JSON.stringify(stored), this.capacity]));
+    if (result === -1) throw new StoreFullError(`this IdP holds ${this.capacity} SCIM ${this.kind}: delete some first`);
+    return result === 1;
+  }
+
+  async delete(idp: string, id: string): Promise<T | null> {
+    return unwrap<T>((await guarded('scim delete', () => deleteNamed(this.redis, this.keys(idp), [id]))) as string | null);
+  }
+
+  private recordsKey(idp: string): string {
+    return `${this.prefix}scim:${idp}:${this.kind}`;
+  }
+
+  private keys(idp: string): string[] {
+    return [this.recordsKey(idp), `${this.prefix}scim:${idp}:${this.kind}-names`];
+  }
+}
+
+function unwrap<T>(raw: string | null): T | null {
+  return raw === null ? null : (JSON.parse(raw) as Stored<T>).r;
+}
+
+/** SCIM state shared by every instance. */
+export function redisScimStore(redis: Redis, prefix: string, capacity: number): ScimStore {
+  const seenKey = (idp: string, name: string) => `${prefix}scim:${idp}:seen:${name.toLowerCase()}`;
+  return {
+    users: new RedisScimCollection<ScimUserRecord>(redis, prefix, 'users', (user) => user.userName, capacity),
+    groups: new RedisScimCollection<ScimGroupRecord>(redis, prefix, 'groups', (group) => group.displayName, capacity),
+    sighted: async (idp, names, userId) => {
+      if (names.length === 0) return;
+      await guarded('scim sighting', () =>
+        names
+          .reduce((multi, name) => multi.sadd(seenKey(idp, name), userId), redis.multi())
+          .exec()
+          .then(() => undefined),
+      );
+    },
+    sightings: (idp, name) => guarded('scim sightings', () => redis.smembers(seenKey(idp, name))),
+  };
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import type { ScimGroupRecord, ScimUserRecord, Stores } from '../../server/stores/types.js';
+
+export function scimUser(id: string, userName: string, overrides: Partial<ScimUserRecord> = {}): ScimUserRecord {
+  return { id, idp: 'corp', userName, externalId: null, active: true, emails: [{ value: userName, type: 'work', primary: true }], displayName: null, groups: null, revokedBefore: 0, deletedAt: null, createdAt: 1, updatedAt: 1, ...overrides };
+}
+
+function scimGroup(id: string, displayName: string, members: string[] = []): ScimGroupRecord {
+  return { id, idp: 'corp', displayName, externalId: null, members, createdAt: 1, updatedAt: 1 };
+}
+
+/** The SCIM store's part of the store contract (runStoreContract calls it inside its own describe). */
+export function describeScimStore(stores: () => Stores, restart: () => Promise<Stores>): void {
+  describe('SCIM users and groups', () => {
+    it('finds a user by id and by userName whatever its case, and only within its IdP', async () => {
+      const user = scimUser('u1', 'Alice@Example.com', { externalId: 'ext-1', groups: ['eng'] });
+      expect(await stores().scim.users.put(user)).toBe(true);
+      expect(await stores().scim.users.get('corp', 'u1')).toEqual(user);
+      expect(await stores().scim.users.find('corp', ['nobody', 'alice@EXAMPLE.com'])).toEqual(user);
+      expect(await stores().scim.users.get('other', 'u1')).toBeNull();
+      expect(await stores().scim.users.find('other', ['alice@example.com'])).toBeNull();
+    });
+
+    it('refuses a second record with a name another holds, and moves the name of a renamed record', async () => {
+      await stores().scim.users.put(scimUser('u1', 'alice'));
+      expect(await stores().scim.users.put(scimUser('u2', 'ALICE'))).toBe(false);
+      expect(await stores().scim.users.get('corp', 'u2')).toBeNull();
+      expect(await stores().scim.users.put(scimUser('u1', 'alicia', { active: false }))).toBe(true);
+      expect(await stores().scim.users.find('corp', ['alice'])).toBeNull();
+      expect((await stores().scim.users.find('corp', ['alicia']))?.active).toBe(false);
+      expect(await stores().scim.users.put(scimUser('u2', 'alice'))).toBe(true);
+      // Another IdP may hold the same name.
+      expect(await stores().scim.users.put(scimUser('u3', 'alice', { idp: 'other' }))).toBe(true);
+    });
+
+    it('lists an IdP\'s records oldest first and deletes one with its name', async () => {
+      await stores().scim.groups.put({ ...scimGroup('g2', 'ops'), createdAt: 2 });
+      await stores().scim.groups.put(scimGroup('g1', 'eng', ['u1']));
+      await stores().scim.groups.put({ ...scimGroup('g3', 'elsewhere'), idp: 'other' });
+      expect((await stores().scim.groups.list('corp')).map((g) => g.id)).toEqual(['g1', 'g2']);
+      expect(await stores().scim.groups.delete('corp', 'g1')).toEqual(scimGroup('g1', 'eng', ['u1']));
+      expect(await stores().scim.groups.delete('corp', 'g1')).toBeNull();
+      expect(await stores().scim.groups.find('corp', ['eng'])).toBeNull();
+      expect(await stores().scim.groups.put(scimGroup('g4', 'eng'))).toBe(true);
+    });
+
+    it('of two creates racing on one name, makes one record', async () => {
+      const results = await Promise.all(['r1', 'r2', 'r3'].map((id) => stores().scim.users.put(scimUser(id, 'race'))));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await stores().scim.users.list('corp')).toHaveLength(1);
+    });
+
+    it('remembers who signed in under a name, per IdP, once each', async () => {
+      await stores().scim.sighted('corp', ['alice', 'Alice@Example.com'], 'corp:alice');
+      await stores().scim.sighted('corp', ['alice@example.com'], 'corp:alice');
+      await stores().scim.sighted('corp', ['alice@example.com'], 'corp:Alice');
+      expect((await stores().scim.sightings('corp', 'ALICE@example.com')).sort()).toEqual(['corp:Alice', 'corp:alice']);
+      expect(await stores().scim.sightings('other', 'alice')).toEqual([]);
+    });
+
+    it('keeps users, groups and sightings across a restart', async () => {
+      await stores().scim.users.put(scimUser('u1', 'alice'));
+      await stores().scim.groups.put(scimGroup('g1', 'eng', ['u1']));
+      await stores().scim.sighted('corp', ['alice'], 'corp:alice');
+      const again = await restart();
+      expect(await again.scim.users.find('corp', ['alice'])).toEqual(scimUser('u1', 'alice'));
+      expect(await again.scim.groups.get('corp', 'g1')).toEqual(scimGroup('g1', 'eng', ['u1']));
+      expect(await again.scim.sightings('corp', 'alice')).toEqual(['corp:alice']);
+    });
+  });
+}
