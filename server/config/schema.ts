@@ -7,6 +7,7 @@ import { RULE_IDS } from '../detection/types.js';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from '../audit/checkpoints.js';
 import { ed25519Key } from '../audit/seal.js';
+import { safeReturnTo } from '../http/return-to.js';
 
 /**
  * The configuration file's shape. Every key is documented in docs/configuration.md;
@@ -210,6 +211,16 @@ const identityProvider = z.strictObject({
     .default({ email: 'email' }),
   // Bounded on purpose: a large skew widens the replay window of every assertion.
   clockSkewSeconds: nonNegativeInt(300).default(60),
+  // The IdP's SingleLogoutService; offered only with an SP key to sign with (checked below).
+  singleLogoutUrl: httpUrl.optional(),
+  // Off by default: an unsolicited response is what login CSRF and replay use.
+  idpInitiatedSignIn: z
+    .strictObject({
+      enabled: z.boolean({ error: 'expected true or false' }).default(false),
+      maxAgeSeconds: numeric(z.number({ error: 'expected an integer from 10 to 300' }).int('expected an integer from 10 to 300').min(10, 'expected at least 10').max(300, 'expected at most 300')).default(60),
+      returnTo: text('a path on this server').refine((v) => safeReturnTo(v) === v, 'expected a path on this server, such as "/"').default('/'),
+    })
+    .default({ enabled: false, maxAgeSeconds: 60, returnTo: '/' }),
 });
 
 /** A rule names at least one thing: a rule that allows nothing is a mistake. */
@@ -668,6 +679,13 @@ export const configSchema = z
     unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
 
     checkEmailDomains(config, ctx);
+    if (config.saml.serviceProvider.keys.length === 0) {
+      config.identityProviders.forEach((idp, i) => {
+        if (idp.singleLogoutUrl !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['identityProviders', i, 'singleLogoutUrl'], message: 'Single Logout needs an SP key to sign with: add one under saml.serviceProvider.keys' });
+        }
+      });
+    }
 
     const idps = new Set([...config.identityProviders.map((idp) => idp.id), ...(config.devIdp?.enabled ? [DEV_IDP_ID] : [])]);
     const servers = new Set(config.servers.map((s) => s.name));

@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
-import type { LoginSession, LoginSessionStore, UserIdentity } from '../stores/types.js';
+import type { LoginSession, LoginSessionStore, SamlSessionFacts, UserIdentity } from '../stores/types.js';
 import type { CredentialEvents } from './credential-events.js';
 import { issueCredential, parseCredential, secretMatches } from './credentials.js';
 import { API_TOKEN_SCOPES } from './principal.js';
@@ -15,11 +15,11 @@ export class LoginSessionService {
   ) {}
 
   /** Starts a session for a user the IdP vouched for; returns the cookie value (shown once). */
-  async start(user: UserIdentity): Promise<{ cookieValue: string; expiresAt: number }> {
+  async start(user: UserIdentity, saml?: SamlSessionFacts): Promise<{ cookieValue: string; expiresAt: number }> {
     const credential = issueCredential(SESSION_PREFIX);
     const now = this.deps.clock.now();
     const expiresAt = now + this.deps.ttlSeconds * 1000;
-    await this.deps.sessions.create({ id: credential.id, secretHash: credential.secretHash, user, createdAt: now, expiresAt });
+    await this.deps.sessions.create({ id: credential.id, secretHash: credential.secretHash, user, createdAt: now, expiresAt, ...(saml ? { saml } : {}) });
     return { cookieValue: credential.value, expiresAt };
   }
 

@@ -31,7 +31,8 @@ const REFUSALS = {
   conditions_invalid: 'the assertion must hold exactly one Conditions',
   not_yet_valid: 'the assertion is not yet valid',
   expired: 'the assertion has expired',
-  in_response_to_missing: 'no InResponseTo (unsolicited responses are refused)',
+  unsolicited_response: 'no InResponseTo: an IdP-initiated (unsolicited) response, not accepted from this IdP',
+  unsolicited_too_old: 'an IdP-initiated response older than this IdP\'s idpInitiatedSignIn.maxAgeSeconds',
   in_response_to_unknown: 'InResponseTo names no pending request of this IdP (unknown, used or expired)',
   replay: 'the assertion was already used (replay)',
   name_id_invalid: 'the NameID is not exactly one plain-text node',
@@ -43,10 +44,15 @@ const REFUSALS = {
 
 export type RefusalCode = keyof typeof REFUSALS;
 
+/** The fixed sentence for a code: safe to show anyone, since it quotes nothing. */
+export function refusalMeaning(code: RefusalCode): string {
+  return REFUSALS[code];
+}
+
 /** A refused sign-in; `code` is what gets recorded. */
 export class SamlRejection extends Error {
   constructor(readonly code: RefusalCode) {
-    super(REFUSALS[code]);
+    super(refusalMeaning(code));
   }
 }
 
@@ -61,7 +67,7 @@ const LIBRARY_MESSAGES: readonly [RegExp, RefusalCode][] = [
   [/^SAML assertion (has no AudienceRestriction|AudienceRestriction has no Audience)/, 'audience_missing'],
   [/^SAML assertion not yet valid/, 'not_yet_valid'],
   [/^(SAML assertion expired|No valid subject confirmation)/, 'expired'],
-  [/^InResponseTo is missing/, 'in_response_to_missing'],
+  [/^InResponseTo is missing/, 'unsolicited_response'],
   [/^(InResponseTo|SubjectInResponseTo) /, 'in_response_to_unknown'],
   [/^(Missing SAML assertion|Cannot obtain assertion)/, 'assertion_missing'],
   [/^Unknown SAML response message/, 'not_a_response'],

@@ -14,10 +14,11 @@ import type { Logger } from '../log.js';
 import type { OneTimeValueStore } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
-import type { SamlSignIn } from './saml-sign-in.js';
+import type { SamlSignIn, SignInOutcome, Solicitation } from './saml-sign-in.js';
 import { checkRawResponse } from './raw-response.js';
 import { refusalOfLibraryError, SamlRejection } from './refusal.js';
 import type { RefusalCode } from './refusal.js';
+import { sendRefusalPage } from './refusal-page.js';
 import type { ServiceProviderKeys } from './sp-keys.js';
 import { spUrls } from './sp-urls.js';
 
@@ -28,10 +29,6 @@ const DETAIL_CHARS = 200;
 const REQUEST_ID_TTL_MS = 10 * 60_000;
 const STRATEGY = 'saml';
 
-interface AcsOutcome {
-  cookieValue: string;
-  expiresAt: number;
-}
 
 /**
  * `/auth/saml/:idp/{login,acs,metadata}` and `/auth/logout`, on passport's
@@ -64,7 +61,7 @@ export function samlRoutes(deps: {
       // node-saml's defaults are unsafe here (PITFALLS): explicit audience, InResponseTo
       // always checked against the shared cache, bounded skew, signed assertions only.
       audience: idp.spEntityId,
-      validateInResponseTo: 'always' as PassportSamlConfig['validateInResponseTo'],
+      validateInResponseTo: (idp.idpInitiatedSignIn?.enabled ? 'ifPresent' : 'always') as PassportSamlConfig['validateInResponseTo'],
       requestIdExpirationPeriodMs: REQUEST_ID_TTL_MS,
       cacheProvider: cache,
       acceptedClockSkewMs: idp.clockSkewSeconds * 1000,
@@ -91,8 +88,12 @@ export function samlRoutes(deps: {
       const cache = requestCaches.get(req);
       // node-saml removes the request id only on some paths (not when the IdP leaves
       // InResponseTo off SubjectConfirmationData): make sure it is consumed, and by us.
-      const consumeRequestId = async () => cache !== undefined && (cache.consumed || (await cache.removeAsync(typeof profile.inResponseTo === 'string' ? profile.inResponseTo : null)) !== null);
-      deps.signIn.complete(idp, profile, consumeRequestId).then(
+      const solicitation = async (): Promise<Solicitation> => {
+        if (cache?.consumed) return 'solicited';
+        if (typeof profile.inResponseTo !== 'string') return 'unsolicited';
+        return cache !== undefined && (await cache.removeAsync(profile.inResponseTo)) !== null ? 'solicited' : 'unknown';
+      };
+      deps.signIn.complete(idp, profile, solicitation).then(
         (outcome) => done(null, { outcome }),
         (error: unknown) => (error instanceof SamlRejection ? done(null, undefined, { code: error.code }) : done(error as Error)),
       );
@@ -119,11 +120,12 @@ export function samlRoutes(deps: {
   });
 
   router.post('/auth/saml/:idp/acs', requireIdp, express.urlencoded({ extended: false, limit: '512kb', parameterLimit: 10 }), (req, res, next) => {
-    const idpId = idpOf(req)!.id;
+    const idp = idpOf(req)!;
+    const idpId = idp.id;
     const refuse = (code: RefusalCode) =>
       deps.signIn.refused(idpId, code).then(
         // A 401 names its scheme (RFC 7235 §3.1): the broker's credentials are bearer ones.
-        () => res.status(401).setHeader('WWW-Authenticate', bearerChallenge(null)).type('text/plain').send('Sign-in refused.'),
+        () => sendRefusalPage(res.setHeader('WWW-Authenticate', bearerChallenge(null)), code, spUrls(deps.publicUrl, idpId)),
         (auditError: unknown) => failClosed(res, deps.logger, auditError),
       );
     // passport-saml would take a SAMLRequest or SAMLResponse in the query (HTTP-Redirect
@@ -135,7 +137,7 @@ export function samlRoutes(deps: {
       if (!(error instanceof SamlRejection)) throw error;
       return void refuse(error.code);
     }
-    passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: AcsOutcome } | false | undefined, info: { code?: RefusalCode } | undefined) => {
+    passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: SignInOutcome } | false | undefined, info: { code?: RefusalCode } | undefined) => {
       if (error instanceof PortcullisError) return failClosed(res, deps.logger, error);
       if (error instanceof Error) {
         const code = refusalOfLibraryError(error);
@@ -144,7 +146,8 @@ export function samlRoutes(deps: {
       }
       if (!user) return void refuse(info?.code ?? 'refused');
       res.setHeader('Set-Cookie', deps.cookie.set(user.outcome.cookieValue, user.outcome.expiresAt));
-      res.redirect(303, safeReturnTo((req.body as Record<string, unknown> | undefined)?.RelayState) ?? '/');
+      const fallback = user.outcome.initiatedBy === 'idp' ? (idp.idpInitiatedSignIn?.returnTo ?? '/') : '/';
+      res.redirect(303, safeReturnTo((req.body as Record<string, unknown> | undefined)?.RelayState) ?? fallback);
     })(req, res, next);
   });
 

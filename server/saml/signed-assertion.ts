@@ -13,6 +13,11 @@ export interface SignedAssertionFacts {
   nameId: string;
   nameIdFormat: string | null;
   attributes: Map<string, string[]>;
+  /** Assertion/@IssueInstant and the earliest AuthnStatement/@AuthnInstant (null when absent or unreadable). */
+  issuedAt: number | null;
+  authenticatedAt: number | null;
+  /** AuthnStatement/@SessionIndex: what a Single Logout names this sign-in by. */
+  sessionIndex: string | null;
 }
 
 /**
@@ -71,8 +76,15 @@ export function checkSignedAssertion(input: {
     attributes.set(name, [...(attributes.get(name) ?? []), ...values]);
   }
 
+  const authnStatements = elements('saml:AuthnStatement', assertion);
+  const authnInstants = authnStatements.map((statement) => timestamp(statement.getAttribute('AuthnInstant')));
+  const sessionIndexes = [...new Set(authnStatements.map((statement) => statement.getAttribute('SessionIndex')).filter((index) => index))];
+
   return {
     assertionId,
+    issuedAt: timestamp(assertion.getAttribute('IssueInstant')),
+    authenticatedAt: authnInstants.length === 0 || authnInstants.includes(null) ? null : Math.min(...(authnInstants as number[])),
+    sessionIndex: sessionIndexes.length === 1 ? sessionIndexes[0]! : null,
     replayUntil: Math.max(liveUntil, conditionsExpiry ?? 0) + input.skewMs,
     nameId,
     nameIdFormat: nameIdNode.getAttribute('Format'),

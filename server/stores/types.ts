@@ -27,6 +27,13 @@ export interface LoginSession {
   user: UserIdentity;
   createdAt: number;
   expiresAt: number;
+  /** From the SAML sign-in: what a Single Logout names the session by (absent for other sign-ins). */
+  saml?: SamlSessionFacts;
+}
+
+export interface SamlSessionFacts {
+  sessionIndex: string | null;
+  nameIdFormat: string | null;
 }
 
 export interface LoginSessionStore {

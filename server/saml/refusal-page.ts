@@ -1,0 +1,68 @@
+import type { Response } from 'express';
+import { SIGN_IN_PATH } from '../http/console-routes.js';
+import { html, sendPage } from '../http/html-page.js';
+import { refusalMeaning } from './refusal.js';
+import type { RefusalCode } from './refusal.js';
+import type { SpUrls } from './sp-urls.js';
+
+/**
+ * What an administrator should check for each refusal, in fixed words: the page built
+ * from it quotes nothing the sender wrote (a response is unauthenticated input, and a
+ * page that echoed it would be a reflection point), only the code and our own URLs.
+ */
+const FIXES: Record<RefusalCode, (urls: SpUrls) => string> = {
+  response_missing: () => 'The IdP must post a SAMLResponse form field (HTTP-POST binding) to the ACS.',
+  redirect_binding: (u) => `Set the IdP to send responses with the HTTP-POST binding to ${u.acs}.`,
+  response_too_large: () => 'The IdP sends more than 256 KiB: send fewer attributes or groups.',
+  too_many_elements: () => 'The IdP sends more elements than accepted: send fewer attributes or groups.',
+  too_deep: () => 'The IdP nests elements deeper than any SAML response needs: check what it sends.',
+  too_many_attributes: () => 'The IdP sends more XML attributes than accepted: send fewer attribute values.',
+  malformed_xml: () => 'The IdP sent something that is not XML: check its SAML application.',
+  xml_dtd: () => 'No IdP sends a DTD in a response: check what posted to this address.',
+  xml_comment: () => 'No IdP sends XML comments in a response: check what posted to this address.',
+  xml_processing_instruction: () => 'No IdP sends processing instructions in a response: check what posted to this address.',
+  not_a_response: (u) => `Only SAML Responses are accepted at ${u.acs}.`,
+  idp_error_status: () => 'The IdP refused the sign-in itself: its own logs say why (the user may not be assigned to the application).',
+  signature_invalid: (u) => `Check idpCert against the IdP's current signing certificate, and that the IdP signs the assertion (see ${u.metadata}).`,
+  assertion_missing: () => 'The IdP must send one signed assertion (enable assertion signing).',
+  assertion_id_missing: () => 'The IdP sends an assertion without an ID: check its SAML application.',
+  issuer_mismatch: () => "Set idpIssuer to the IdP's entity ID exactly as its metadata gives it.",
+  destination_mismatch: (u) => `The IdP sends responses to another address: set its ACS URL to ${u.acs}.`,
+  recipient_mismatch: (u) => `The IdP's Recipient is another address: set its ACS URL to ${u.acs}.`,
+  subject_confirmation_invalid: () => 'The IdP must give the bearer SubjectConfirmationData a NotOnOrAfter.',
+  audience_mismatch: () => "Set spEntityId to the audience (SP entity ID) configured at the IdP, or the IdP's to spEntityId.",
+  audience_missing: () => 'The IdP must restrict the assertion to an audience: set the SP entity ID in its SAML application.',
+  conditions_invalid: () => 'The IdP must send exactly one Conditions element.',
+  not_yet_valid: () => "Check the clocks of the IdP and of this server (NTP), or raise clockSkewSeconds.",
+  expired: () => "Check the clocks of the IdP and of this server (NTP); a response posted long after it was issued is refused too.",
+  unsolicited_response: () => 'Start the sign-in from Portcullis, or, to accept sign-ins started at the IdP, set idpInitiatedSignIn.enabled for this IdP.',
+  unsolicited_too_old: () => 'Sign in again from the IdP, or start from Portcullis; check the clocks, or idpInitiatedSignIn.maxAgeSeconds.',
+  in_response_to_unknown: () => 'The sign-in took too long or was already used: start it again from Portcullis.',
+  replay: () => 'This response was already used: start the sign-in again.',
+  name_id_invalid: () => "The IdP's NameID must be one plain-text value.",
+  email_missing: () => 'Set attributes.email to the SAML attribute carrying the email, or send an email-format NameID.',
+  email_domain_not_allowed: () => "The email's domain is not in this IdP's emailDomains.",
+  too_many_groups: () => 'The IdP sends more than 200 groups: filter the groups it sends to this application.',
+  refused: () => 'The SAML library refused the response: the server log at debug level says why.',
+};
+
+/**
+ * The ACS's refusal as a page: a fixed sentence, the stable code (what the audit event
+ * records and docs/identity.md explains), the administrator's fix, and a way back.
+ */
+export function sendRefusalPage(res: Response, code: RefusalCode, urls: SpUrls): void {
+  res.setHeader('Cache-Control', 'no-store');
+  sendPage(
+    res,
+    'Sign-in refused',
+    `<h1>Sign-in refused</h1><p>${html(capitalised(refusalMeaning(code)))}.</p>` +
+      `<p>Reason code: <code>${html(code)}</code></p>` +
+      `<p>For the administrator: ${html(FIXES[code](urls))}</p>` +
+      `<p><a class="button" href="${html(SIGN_IN_PATH)}">Sign in again</a></p>`,
+    { status: 401 },
+  );
+}
+
+function capitalised(sentence: string): string {
+  return sentence.charAt(0).toUpperCase() + sentence.slice(1);
+}
