@@ -40,6 +40,8 @@ export interface LoginSessionStore {
   create(session: LoginSession): Promise<void>;
   /** The session, or null when unknown or expired. */
   get(id: string): Promise<LoginSession | null>;
+  /** The user's live sessions, oldest first (what an IdP's Single Logout ends). */
+  listByUser(userId: string): Promise<LoginSession[]>;
   /** Removes the session; true when it existed. */
   delete(id: string): Promise<boolean>;
 }

@@ -5,59 +5,88 @@ import type {
   LoginSession,
   LoginSessionStore,
   OneTimeValueStore,
+  UserIdentity,
 } from '../types.js';
 import type { PersistedMap } from './persisted-map.js';
 import type { StateJournal } from './state-journal.js';
 import { UserIndex } from './user-index.js';
 
+/** Records in one journal collection, indexed by user. */
+class EmbeddedUserRecords<T extends { id: string; user: UserIdentity; createdAt: number; expiresAt: number }> {
+  private readonly byUser = new UserIndex();
+  private readonly records: PersistedMap<T>;
+
+  constructor(journal: StateJournal, collection: string) {
+    this.records = journal.collection(collection, {
+      onSet: (id, record) => this.byUser.add(record.user.id, id),
+      onRemove: (id, record) => this.byUser.remove(record.user.id, id),
+    });
+  }
+
+  async create(record: T): Promise<void> {
+    await this.records.set(record.id, record, record.expiresAt);
+  }
+
+  async get(id: string): Promise<T | null> {
+    const record = this.records.get(id);
+    return record ? structuredClone(record) : null;
+  }
+
+  async listByUser(userId: string): Promise<T[]> {
+    const live = this.byUser.ids(userId).flatMap((id) => this.records.get(id) ?? []);
+    return live.sort((a, b) => a.createdAt - b.createdAt).map((r) => structuredClone(r));
+  }
+
+  async delete(id: string): Promise<T | null> {
+    return (await this.records.take(id)) ?? null;
+  }
+}
+
 export class EmbeddedLoginSessionStore implements LoginSessionStore {
-  private readonly sessions: PersistedMap<LoginSession>;
+  private readonly records: EmbeddedUserRecords<LoginSession>;
 
   constructor(journal: StateJournal) {
-    this.sessions = journal.collection('sessions');
+    this.records = new EmbeddedUserRecords(journal, 'sessions');
   }
 
-  async create(session: LoginSession): Promise<void> {
-    await this.sessions.set(session.id, session, session.expiresAt);
+  create(session: LoginSession): Promise<void> {
+    return this.records.create(session);
   }
 
-  async get(id: string): Promise<LoginSession | null> {
-    const session = this.sessions.get(id);
-    return session ? structuredClone(session) : null;
+  get(id: string): Promise<LoginSession | null> {
+    return this.records.get(id);
+  }
+
+  listByUser(userId: string): Promise<LoginSession[]> {
+    return this.records.listByUser(userId);
   }
 
   async delete(id: string): Promise<boolean> {
-    return (await this.sessions.take(id)) !== undefined;
+    return (await this.records.delete(id)) !== null;
   }
 }
 
 export class EmbeddedApiTokenStore implements ApiTokenStore {
-  private readonly byUser = new UserIndex();
-  private readonly tokens: PersistedMap<ApiTokenRecord>;
+  private readonly records: EmbeddedUserRecords<ApiTokenRecord>;
 
   constructor(journal: StateJournal) {
-    this.tokens = journal.collection('tokens', {
-      onSet: (id, token) => this.byUser.add(token.user.id, id),
-      onRemove: (id, token) => this.byUser.remove(token.user.id, id),
-    });
+    this.records = new EmbeddedUserRecords(journal, 'tokens');
   }
 
-  async create(token: ApiTokenRecord): Promise<void> {
-    await this.tokens.set(token.id, token, token.expiresAt);
+  create(token: ApiTokenRecord): Promise<void> {
+    return this.records.create(token);
   }
 
-  async get(id: string): Promise<ApiTokenRecord | null> {
-    const token = this.tokens.get(id);
-    return token ? structuredClone(token) : null;
+  get(id: string): Promise<ApiTokenRecord | null> {
+    return this.records.get(id);
   }
 
-  async listByUser(userId: string): Promise<ApiTokenRecord[]> {
-    const live = this.byUser.ids(userId).flatMap((id) => this.tokens.get(id) ?? []);
-    return live.sort((a, b) => a.createdAt - b.createdAt).map((t) => structuredClone(t));
+  listByUser(userId: string): Promise<ApiTokenRecord[]> {
+    return this.records.listByUser(userId);
   }
 
-  async delete(id: string): Promise<ApiTokenRecord | null> {
-    return (await this.tokens.take(id)) ?? null;
+  delete(id: string): Promise<ApiTokenRecord | null> {
+    return this.records.delete(id);
   }
 }
 

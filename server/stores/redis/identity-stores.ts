@@ -8,6 +8,7 @@ import type {
   LoginSession,
   LoginSessionStore,
   OneTimeValueStore,
+  UserIdentity,
 } from '../types.js';
 import { defineScript, guarded } from './connection.js';
 
@@ -57,46 +58,30 @@ export class RedisJsonRecords<T extends { expiresAt: number }> {
   }
 }
 
-export class RedisLoginSessionStore implements LoginSessionStore {
-  private readonly records: RedisJsonRecords<LoginSession>;
-
-  constructor(redis: Redis, clock: Clock, prefix: string) {
-    this.records = new RedisJsonRecords(redis, clock, `${prefix}session:`);
-  }
-
-  create(session: LoginSession): Promise<void> {
-    return this.records.put(session.id, session);
-  }
-
-  get(id: string): Promise<LoginSession | null> {
-    return this.records.get(id);
-  }
-
-  async delete(id: string): Promise<boolean> {
-    return (await this.records.take(id)) !== null;
-  }
-}
-
-export class RedisApiTokenStore implements ApiTokenStore {
-  private readonly records: RedisJsonRecords<ApiTokenRecord>;
+/**
+ * Records with a per-user index (a sorted set scored by expiresAt), written in one MULTI;
+ * the index expires with its longest-lived record.
+ */
+class RedisUserRecords<T extends { id: string; user: UserIdentity; createdAt: number; expiresAt: number }> {
+  private readonly records: RedisJsonRecords<T>;
 
   constructor(
     private readonly redis: Redis,
     private readonly clock: Clock,
     private readonly prefix: string,
+    private readonly kind: string,
   ) {
-    this.records = new RedisJsonRecords(redis, clock, `${prefix}token:`);
+    this.records = new RedisJsonRecords(redis, clock, `${prefix}${kind}:`);
   }
 
-  /** Token and per-user index in one MULTI; the index expires with its longest token. */
-  async create(token: ApiTokenRecord): Promise<void> {
-    const index = this.indexKey(token.user.id);
-    const ttl = this.records.ttlMs(token.expiresAt);
-    await guarded('token create', () =>
+  async create(record: T): Promise<void> {
+    const index = this.indexKey(record.user.id);
+    const ttl = this.records.ttlMs(record.expiresAt);
+    await guarded(`${this.kind} create`, () =>
       this.redis
         .multi()
-        .set(this.records.key(token.id), JSON.stringify(token), 'PX', ttl)
-        .zadd(index, token.expiresAt, token.id)
+        .set(this.records.key(record.id), JSON.stringify(record), 'PX', ttl)
+        .zadd(index, record.expiresAt, record.id)
         .zremrangebyscore(index, '-inf', this.clock.now())
         .pexpire(index, ttl, 'NX')
         .pexpire(index, ttl, 'GT')
@@ -105,24 +90,72 @@ export class RedisApiTokenStore implements ApiTokenStore {
     );
   }
 
+  get(id: string): Promise<T | null> {
+    return this.records.get(id);
+  }
+
+  async listByUser(userId: string): Promise<T[]> {
+    const ids = await guarded(`${this.kind} list`, () => this.redis.zrangebyscore(this.indexKey(userId), `(${this.clock.now()}`, '+inf'));
+    const records = await this.records.getMany(ids);
+    return records.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async delete(id: string): Promise<T | null> {
+    const record = await this.records.take(id);
+    if (record) await guarded(`${this.kind} delete`, () => this.redis.zrem(this.indexKey(record.user.id), id));
+    return record;
+  }
+
+  private indexKey(userId: string): string {
+    return `${this.prefix}user-${this.kind}s:${userId}`;
+  }
+}
+
+export class RedisLoginSessionStore implements LoginSessionStore {
+  private readonly records: RedisUserRecords<LoginSession>;
+
+  constructor(redis: Redis, clock: Clock, prefix: string) {
+    this.records = new RedisUserRecords(redis, clock, prefix, 'session');
+  }
+
+  create(session: LoginSession): Promise<void> {
+    return this.records.create(session);
+  }
+
+  get(id: string): Promise<LoginSession | null> {
+    return this.records.get(id);
+  }
+
+  listByUser(userId: string): Promise<LoginSession[]> {
+    return this.records.listByUser(userId);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return (await this.records.delete(id)) !== null;
+  }
+}
+
+export class RedisApiTokenStore implements ApiTokenStore {
+  private readonly records: RedisUserRecords<ApiTokenRecord>;
+
+  constructor(redis: Redis, clock: Clock, prefix: string) {
+    this.records = new RedisUserRecords(redis, clock, prefix, 'token');
+  }
+
+  create(token: ApiTokenRecord): Promise<void> {
+    return this.records.create(token);
+  }
+
   get(id: string): Promise<ApiTokenRecord | null> {
     return this.records.get(id);
   }
 
-  async listByUser(userId: string): Promise<ApiTokenRecord[]> {
-    const ids = await guarded('token list', () => this.redis.zrangebyscore(this.indexKey(userId), `(${this.clock.now()}`, '+inf'));
-    const tokens = await this.records.getMany(ids);
-    return tokens.sort((a, b) => a.createdAt - b.createdAt);
+  listByUser(userId: string): Promise<ApiTokenRecord[]> {
+    return this.records.listByUser(userId);
   }
 
-  async delete(id: string): Promise<ApiTokenRecord | null> {
-    const token = await this.records.take(id);
-    if (token) await guarded('token delete', () => this.redis.zrem(this.indexKey(token.user.id), id));
-    return token;
-  }
-
-  private indexKey(userId: string): string {
-    return `${this.prefix}user-tokens:${userId}`;
+  delete(id: string): Promise<ApiTokenRecord | null> {
+    return this.records.delete(id);
   }
 }
 
