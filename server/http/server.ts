@@ -40,6 +40,7 @@ import { createMetrics } from '../metrics.js';
 import { fromConfig } from '../saml/identity-providers.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
 import { samlRoutes } from '../saml/routes.js';
+import { singleLogoutRoutes } from '../saml/single-logout.js';
 import { ServiceProviderKeys } from '../saml/sp-keys.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
@@ -80,12 +81,26 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   if (devIdp) identityProviders.push(devIdp.identityProvider);
   const identity = createIdentity(config, stores, clock, identityProviders);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl });
+  const idps = new Map(identityProviders.map((idp) => [idp.id, idp]));
+  const spKeys = ServiceProviderKeys.fromConfig(config);
   const saml = samlRoutes({
-    idps: new Map(identityProviders.map((idp) => [idp.id, idp])),
-    spKeys: ServiceProviderKeys.fromConfig(config),
+    idps,
+    spKeys,
     signIn,
-    sessions: identity.sessions,
     requestIds: stores.samlRequests,
+    cookie: identity.cookie,
+    clock,
+    publicUrl,
+    logger,
+  });
+  const signOut = singleLogoutRoutes({
+    idps,
+    spKeys,
+    sessions: identity.sessions,
+    endDerived: (session) => identity.oauthTokens.endSignIn(session),
+    requestIds: stores.samlRequests,
+    replay: stores.assertionReplay,
+    audit: stores.audit,
     cookie: identity.cookie,
     clock,
     publicUrl,
@@ -140,7 +155,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const app = createApp({
     apollo,
     services,
-    routers: [saml, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger })],
+    routers: [saml, signOut, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger })],
     stores,
     graphqlLimiter,
     metrics: createMetrics(),

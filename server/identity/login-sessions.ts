@@ -48,15 +48,37 @@ export class LoginSessionService {
   }
 
   /**
-   * Ends the session the cookie names (audited first); false when it was not live. Every
-   * connection opened with it, on any instance, closes.
+   * Ends the session the cookie names (the person signed out here); the ended session, or
+   * null when it was not live.
    */
-  async end(cookieValue: string): Promise<boolean> {
-    const principal = await this.resolve(cookieValue);
-    if (!principal) return false;
-    await this.deps.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: principal.user.email, data: { idp: principal.user.idp, sessionId: principal.credential.id } });
-    const ended = await this.deps.sessions.delete(principal.credential.id);
-    this.deps.events.ended({ kind: 'session', id: principal.credential.id, reason: 'signed_out' });
+  async end(cookieValue: string): Promise<LoginSession | null> {
+    const parsed = parseCredential(SESSION_PREFIX, cookieValue);
+    const session = parsed && (await this.deps.sessions.get(parsed.id));
+    if (!parsed || !session || !secretMatches(parsed.secret, session.secretHash)) return null;
+    return (await this.endOne(session, { initiatedBy: 'sp' })) ? session : null;
+  }
+
+  /**
+   * Ends the sessions a signed IdP LogoutRequest names: those of the user, or only those
+   * with one of `sessionIndexes` when it names any (SAML Core §3.7.3.2).
+   */
+  async endSignedOutAtIdp(user: Pick<UserIdentity, 'id' | 'idp'>, sessionIndexes: readonly string[]): Promise<LoginSession[]> {
+    const named = (session: LoginSession) => sessionIndexes.length === 0 || (session.saml?.sessionIndex != null && sessionIndexes.includes(session.saml.sessionIndex));
+    const ended: LoginSession[] = [];
+    for (const session of (await this.deps.sessions.listByUser(user.id)).filter(named)) {
+      if (await this.endOne(session, { initiatedBy: 'idp' })) ended.push(session);
+    }
+    return ended;
+  }
+
+  /**
+   * Audited first, then removed; every connection opened with it, on any instance,
+   * closes. False when another request ended it first.
+   */
+  private async endOne(session: LoginSession, data: { initiatedBy: 'sp' | 'idp' }): Promise<boolean> {
+    await this.deps.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: session.user.email, data: { idp: session.user.idp, sessionId: session.id, ...data } });
+    const ended = await this.deps.sessions.delete(session.id);
+    this.deps.events.ended({ kind: 'session', id: session.id, reason: 'signed_out' });
     return ended;
   }
 }

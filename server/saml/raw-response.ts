@@ -38,9 +38,13 @@ const RESPONSE_BOUNDS: XmlBounds = { maxElements: 1_000, maxDepth: 32, maxAttrib
 export function checkRawResponse(samlResponse: unknown): void {
   if (typeof samlResponse !== 'string' || samlResponse.length === 0) throw new SamlRejection('response_missing');
   if (samlResponse.length > MAX_RESPONSE_FIELD_LENGTH) throw new SamlRejection('response_too_large');
-  const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
+  checkXmlShape(Buffer.from(samlResponse, 'base64').toString('utf8'), RESPONSE_BOUNDS);
+}
+
+/** The same checks on any SAML message already decoded and known to be small, within `bounds`. */
+export function checkXmlShape(xml: string, bounds: XmlBounds): void {
   if (/<!DOCTYPE/i.test(xml)) throw new SamlRejection('xml_dtd');
-  const exceeded = exceededBound(xml, RESPONSE_BOUNDS);
+  const exceeded = exceededBound(xml, bounds);
   if (exceeded) throw new SamlRejection(exceeded);
   let malformed = false;
   const doc = new DOMParser({

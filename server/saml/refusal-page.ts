@@ -44,22 +44,27 @@ const FIXES: Record<RefusalCode, (urls: SpUrls) => string> = {
   email_domain_not_allowed: () => "The email's domain is not in this IdP's emailDomains.",
   too_many_groups: () => 'The IdP sends more than 200 groups: filter the groups it sends to this application.',
   refused: () => 'The SAML library refused the response: the server log at debug level says why.',
+  message_missing: (u) => `The IdP must send one SAMLRequest or SAMLResponse to ${u.slo}.`,
+  message_too_large: () => 'A logout message is a few kilobytes: check what the IdP sends.',
+  not_a_logout_message: (u) => `Only LogoutRequests and LogoutResponses are accepted at ${u.slo}.`,
+  unsigned: () => 'Set the IdP to sign its logout messages (LogoutRequest and LogoutResponse).',
+  issue_instant_invalid: () => "Check the IdP's clock (NTP): its logout messages need a current IssueInstant.",
 };
 
 /**
- * The ACS's refusal as a page: a fixed sentence, the stable code (what the audit event
- * records and docs/identity.md explains), the administrator's fix, and a way back.
+ * A refused SAML message as a page: a fixed sentence, the stable code (what the audit
+ * event records and docs/identity.md explains), the administrator's fix, and a way back.
  */
-export function sendRefusalPage(res: Response, code: RefusalCode, urls: SpUrls): void {
+export function sendRefusalPage(res: Response, code: RefusalCode, urls: SpUrls, refused: { title: string; status: number } = { title: 'Sign-in refused', status: 401 }): void {
   res.setHeader('Cache-Control', 'no-store');
   sendPage(
     res,
-    'Sign-in refused',
-    `<h1>Sign-in refused</h1><p>${html(capitalised(refusalMeaning(code)))}.</p>` +
+    refused.title,
+    `<h1>${html(refused.title)}</h1><p>${html(capitalised(refusalMeaning(code)))}.</p>` +
       `<p>Reason code: <code>${html(code)}</code></p>` +
       `<p>For the administrator: ${html(FIXES[code](urls))}</p>` +
       `<p><a class="button" href="${html(SIGN_IN_PATH)}">Sign in again</a></p>`,
-    { status: 401 },
+    { status: refused.status },
   );
 }
 

@@ -40,6 +40,11 @@ const REFUSALS = {
   email_domain_not_allowed: 'email domain not allowed for this IdP',
   too_many_groups: 'more groups than accepted',
   refused: 'refused by the SAML library',
+  message_missing: 'no single SAMLRequest or SAMLResponse',
+  message_too_large: 'the logout message is larger than accepted, inflated or not',
+  not_a_logout_message: 'not a SAML LogoutRequest or LogoutResponse',
+  unsigned: 'the logout message carries no signature',
+  issue_instant_invalid: 'the logout message has no valid IssueInstant',
 } as const;
 
 export type RefusalCode = keyof typeof REFUSALS;

@@ -7,9 +7,7 @@ import type { Clock } from '../clock.js';
 import { PortcullisError, StoreFullError, StoreUnavailableError } from '../errors.js';
 import { safeReturnTo } from '../http/return-to.js';
 import { bearerChallenge } from '../http/www-authenticate.js';
-import { requireOwnOrigin } from '../http/same-origin.js';
 import type { SessionCookie } from '../http/session-cookie.js';
-import type { LoginSessionService } from '../identity/login-sessions.js';
 import type { Logger } from '../log.js';
 import type { OneTimeValueStore } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
@@ -20,6 +18,7 @@ import { refusalOfLibraryError, SamlRejection } from './refusal.js';
 import type { RefusalCode } from './refusal.js';
 import { sendRefusalPage } from './refusal-page.js';
 import type { ServiceProviderKeys } from './sp-keys.js';
+import { offersSingleLogout } from './single-logout.js';
 import { spUrls } from './sp-urls.js';
 
 /** How much of a library's refusal message the debug log keeps (it quotes the sender's input). */
@@ -31,14 +30,13 @@ const STRATEGY = 'saml';
 
 
 /**
- * `/auth/saml/:idp/{login,acs,metadata}` and `/auth/logout`, on passport's
+ * `/auth/saml/:idp/{login,acs,metadata}` (sign-out: single-logout.ts), on passport's
  * MultiSamlStrategy (one strategy, options chosen per IdP on each request).
  */
 export function samlRoutes(deps: {
   idps: ReadonlyMap<string, IdentityProvider>;
   spKeys: ServiceProviderKeys;
   signIn: SamlSignIn;
-  sessions: LoginSessionService;
   requestIds: OneTimeValueStore;
   cookie: SessionCookie;
   clock: Clock;
@@ -71,6 +69,8 @@ export function samlRoutes(deps: {
       disableRequestedAuthnContext: true,
       signatureAlgorithm: 'sha256',
       passReqToCallback: true,
+      // Publishes our SingleLogoutService in the metadata (node-saml names the HTTP-POST binding).
+      logoutCallbackUrl: offersSingleLogout(idp, deps.spKeys) ? spUrls(deps.publicUrl, idp.id).slo : undefined,
     };
   };
 
@@ -98,8 +98,8 @@ export function samlRoutes(deps: {
         (error: unknown) => (error instanceof SamlRejection ? done(null, undefined, { code: error.code }) : done(error as Error)),
       );
     },
-    // Single logout is not offered: logout is POST /auth/logout.
-    (_req, _profile, done) => done(new Error('single logout is not supported')),
+    // Single Logout is served by single-logout.ts (with the checks node-saml leaves out), never through passport.
+    (_req, _profile, done) => done(new Error('single logout is not served here')),
   );
   const passport = new Passport();
   passport.use(STRATEGY, strategy as unknown as Parameters<typeof passport.use>[1]);
@@ -156,13 +156,6 @@ export function samlRoutes(deps: {
       if (error || !metadata) return failClosed(res, deps.logger, error);
       res.type('application/samlmetadata+xml').send(metadata);
     });
-  });
-
-  router.post('/auth/logout', requireOwnOrigin(deps.publicUrl, 'Refused: sign out from a Portcullis page.'), (req, res) => {
-    const cookie = deps.cookie.read(req.headers);
-    const done = () => res.setHeader('Set-Cookie', deps.cookie.clear()).status(204).end();
-    if (cookie === undefined) return done();
-    deps.sessions.end(cookie).then(done, (error: unknown) => failClosed(res, deps.logger, error));
   });
 
   return router;

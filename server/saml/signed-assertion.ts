@@ -1,9 +1,5 @@
-import { DOMParser } from '@xmldom/xmldom';
-import xpath from 'xpath';
 import { SamlRejection } from './refusal.js';
-
-const NS = { samlp: 'urn:oasis:names:tc:SAML:2.0:protocol', saml: 'urn:oasis:names:tc:SAML:2.0:assertion' };
-const select = xpath.useNamespaces(NS);
+import { elements, parseXml as parse, SAML_NS as NS, timestamp } from './xml-read.js';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 
 export interface SignedAssertionFacts {
@@ -90,27 +86,4 @@ export function checkSignedAssertion(input: {
     nameIdFormat: nameIdNode.getAttribute('Format'),
     attributes,
   };
-}
-
-function parse(xml: string): Document {
-  let failed = false;
-  const doc = new DOMParser({
-    errorHandler: {
-      warning: () => {},
-      error: () => (failed = true),
-      fatalError: () => (failed = true),
-    },
-  }).parseFromString(xml, 'text/xml');
-  if (failed) throw new SamlRejection('malformed_xml');
-  return doc as unknown as Document;
-}
-
-function elements(path: string, node: Node): Element[] {
-  return (select(path, node) as Node[]).filter((n): n is Element => n.nodeType === 1);
-}
-
-function timestamp(value: string | null): number | null {
-  if (!value) return null;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : ms;
 }

@@ -29,7 +29,9 @@ export function Header() {
     try {
       const response = await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin' });
       if (!response.ok) throw new Error(`the broker answered ${response.status}`);
-      location.assign('/signin');
+      // 200 names the IdP's Single Logout to go through (it comes back to the sign-in page); 204: done here.
+      const next = response.status === 200 ? ((await response.json()) as { redirect?: unknown }).redirect : undefined;
+      location.assign(typeof next === 'string' ? next : '/signin');
     } catch (error) {
       setSignOutError(`Could not sign out: ${(error as Error).message}.`);
     }
