@@ -34,6 +34,8 @@ const REDIRECT_ALGORITHMS: Readonly<Record<string, string>> = {
   'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512': 'sha512',
 };
 
+const REDIRECT_PARAMETERS = new Set(['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature']);
+
 export type LogoutBinding = 'redirect' | 'post';
 
 interface MessageBase {
@@ -78,10 +80,12 @@ export interface LogoutExpectations {
 export function readRedirectMessage(rawQuery: string, expected: LogoutExpectations): LogoutMessage {
   const params = new Map<string, string>();
   for (const pair of rawQuery.split('&')) {
-    const name = decodeFormComponent(pair.slice(0, pair.includes('=') ? pair.indexOf('=') : pair.length));
-    if (!['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature'].includes(name)) continue;
+    const equals = pair.indexOf('=');
+    const name = decodeFormComponent(equals === -1 ? pair : pair.slice(0, equals));
+    if (!REDIRECT_PARAMETERS.has(name)) continue;
+    // Two of one parameter: which one a verifier and a reader take could differ.
     if (params.has(name)) throw new SamlRejection('message_missing');
-    params.set(name, pair.slice(name.length + 1));
+    params.set(name, equals === -1 ? '' : pair.slice(equals + 1));
   }
   const messageName = params.has('SAMLRequest') ? 'SAMLRequest' : 'SAMLResponse';
   const message = params.get(messageName);

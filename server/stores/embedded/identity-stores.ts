@@ -3,16 +3,17 @@ import type {
   ApiTokenStore,
   AssertionReplayCache,
   LoginSession,
-  LoginSessionStore,
   OneTimeValueStore,
   UserIdentity,
 } from '../types.js';
+import { LoginSessionRecords } from '../login-session-records.js';
+import type { UserRecords } from '../login-session-records.js';
 import type { PersistedMap } from './persisted-map.js';
 import type { StateJournal } from './state-journal.js';
 import { UserIndex } from './user-index.js';
 
 /** Records in one journal collection, indexed by user. */
-class EmbeddedUserRecords<T extends { id: string; user: UserIdentity; createdAt: number; expiresAt: number }> {
+class EmbeddedUserRecords<T extends { id: string; user: UserIdentity; createdAt: number; expiresAt: number }> implements UserRecords<T> {
   private readonly byUser = new UserIndex();
   private readonly records: PersistedMap<T>;
 
@@ -42,51 +43,16 @@ class EmbeddedUserRecords<T extends { id: string; user: UserIdentity; createdAt:
   }
 }
 
-export class EmbeddedLoginSessionStore implements LoginSessionStore {
-  private readonly records: EmbeddedUserRecords<LoginSession>;
-
+export class EmbeddedLoginSessionStore extends LoginSessionRecords {
   constructor(journal: StateJournal) {
-    this.records = new EmbeddedUserRecords(journal, 'sessions');
-  }
-
-  create(session: LoginSession): Promise<void> {
-    return this.records.create(session);
-  }
-
-  get(id: string): Promise<LoginSession | null> {
-    return this.records.get(id);
-  }
-
-  listByUser(userId: string): Promise<LoginSession[]> {
-    return this.records.listByUser(userId);
-  }
-
-  async delete(id: string): Promise<boolean> {
-    return (await this.records.delete(id)) !== null;
+    super(new EmbeddedUserRecords<LoginSession>(journal, 'sessions'));
   }
 }
 
-export class EmbeddedApiTokenStore implements ApiTokenStore {
-  private readonly records: EmbeddedUserRecords<ApiTokenRecord>;
-
+/** API tokens: exactly the per-user records (the interface is theirs). */
+export class EmbeddedApiTokenStore extends EmbeddedUserRecords<ApiTokenRecord> implements ApiTokenStore {
   constructor(journal: StateJournal) {
-    this.records = new EmbeddedUserRecords(journal, 'tokens');
-  }
-
-  create(token: ApiTokenRecord): Promise<void> {
-    return this.records.create(token);
-  }
-
-  get(id: string): Promise<ApiTokenRecord | null> {
-    return this.records.get(id);
-  }
-
-  listByUser(userId: string): Promise<ApiTokenRecord[]> {
-    return this.records.listByUser(userId);
-  }
-
-  delete(id: string): Promise<ApiTokenRecord | null> {
-    return this.records.delete(id);
+    super(journal, 'tokens');
   }
 }
 

@@ -6,10 +6,11 @@ import type {
   ApiTokenStore,
   AssertionReplayCache,
   LoginSession,
-  LoginSessionStore,
   OneTimeValueStore,
   UserIdentity,
 } from '../types.js';
+import { LoginSessionRecords } from '../login-session-records.js';
+import type { UserRecords } from '../login-session-records.js';
 import { defineScript, guarded } from './connection.js';
 
 /**
@@ -62,7 +63,7 @@ export class RedisJsonRecords<T extends { expiresAt: number }> {
  * Records with a per-user index (a sorted set scored by expiresAt), written in one MULTI;
  * the index expires with its longest-lived record.
  */
-class RedisUserRecords<T extends { id: string; user: UserIdentity; createdAt: number; expiresAt: number }> {
+class RedisUserRecords<T extends { id: string; user: UserIdentity; createdAt: number; expiresAt: number }> implements UserRecords<T> {
   private readonly records: RedisJsonRecords<T>;
 
   constructor(
@@ -111,51 +112,16 @@ class RedisUserRecords<T extends { id: string; user: UserIdentity; createdAt: nu
   }
 }
 
-export class RedisLoginSessionStore implements LoginSessionStore {
-  private readonly records: RedisUserRecords<LoginSession>;
-
+export class RedisLoginSessionStore extends LoginSessionRecords {
   constructor(redis: Redis, clock: Clock, prefix: string) {
-    this.records = new RedisUserRecords(redis, clock, prefix, 'session');
-  }
-
-  create(session: LoginSession): Promise<void> {
-    return this.records.create(session);
-  }
-
-  get(id: string): Promise<LoginSession | null> {
-    return this.records.get(id);
-  }
-
-  listByUser(userId: string): Promise<LoginSession[]> {
-    return this.records.listByUser(userId);
-  }
-
-  async delete(id: string): Promise<boolean> {
-    return (await this.records.delete(id)) !== null;
+    super(new RedisUserRecords<LoginSession>(redis, clock, prefix, 'session'));
   }
 }
 
-export class RedisApiTokenStore implements ApiTokenStore {
-  private readonly records: RedisUserRecords<ApiTokenRecord>;
-
+/** API tokens: exactly the per-user records (the interface is theirs). */
+export class RedisApiTokenStore extends RedisUserRecords<ApiTokenRecord> implements ApiTokenStore {
   constructor(redis: Redis, clock: Clock, prefix: string) {
-    this.records = new RedisUserRecords(redis, clock, prefix, 'token');
-  }
-
-  create(token: ApiTokenRecord): Promise<void> {
-    return this.records.create(token);
-  }
-
-  get(id: string): Promise<ApiTokenRecord | null> {
-    return this.records.get(id);
-  }
-
-  listByUser(userId: string): Promise<ApiTokenRecord[]> {
-    return this.records.listByUser(userId);
-  }
-
-  delete(id: string): Promise<ApiTokenRecord | null> {
-    return this.records.delete(id);
+    super(redis, clock, prefix, 'token');
   }
 }
 
