@@ -49,6 +49,9 @@ const REFUSALS = {
 
 export type RefusalCode = keyof typeof REFUSALS;
 
+/** Every code, for the documentation's tables to be checked against. */
+export const REFUSAL_CODES = Object.keys(REFUSALS) as RefusalCode[];
+
 /** The fixed sentence for a code: safe to show anyone, since it quotes nothing. */
 export function refusalMeaning(code: RefusalCode): string {
   return REFUSALS[code];

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REFUSAL_CODES } from '../../server/saml/refusal.js';
 import type { RefusalCode } from '../../server/saml/refusal.js';
 import { createTestIdp, postToAcs, startLogin, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
@@ -83,5 +85,14 @@ describe('the refusal page names the reason and echoes nothing the sender wrote'
     const result = await postToAcs(server.url, 'corp', corp.signedResponse({ inResponseTo: await fresh(), destination: 'https://elsewhere.example/acs' }));
     expect(result.body).toContain(`set its ACS URL to ${corp.acsUrl}`);
     expect(result.body).not.toContain('elsewhere.example');
+  });
+});
+
+describe('the refusal codes are documented', () => {
+  it('lists every code in the Sign-in refusals table of docs/identity.md (the IdP setup guides point there)', () => {
+    const doc = readFileSync(new URL('../../docs/identity.md', import.meta.url), 'utf8');
+    const table = doc.slice(doc.indexOf('## Sign-in refusals'), doc.indexOf('## IdP-initiated sign-in'));
+    const documented = new Set([...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((row) => [...row[1]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1])));
+    expect(REFUSAL_CODES.filter((code) => !documented.has(code))).toEqual([]);
   });
 });
