@@ -3,9 +3,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import { DOMParser } from '@xmldom/xmldom';
 import { newSamlId, signElement } from '../../server/dev-idp/saml-response.js';
-import { spUrls } from '../../server/saml/sp-urls.js';
 import type { TestIdp } from './test-idp.js';
-import { TEST_PUBLIC_URL } from './test-idp.js';
 
 const SAMLP = 'urn:oasis:names:tc:SAML:2.0:protocol';
 const SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
@@ -13,7 +11,8 @@ const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
 
 /** The IdP's own SingleLogoutService, as `identityProviders[].singleLogoutUrl` names it. */
 export const idpLogoutUrl = (idp: TestIdp) => `https://${idp.id}.idp.example.com/slo`;
-export const spLogoutUrl = (idp: TestIdp) => spUrls(TEST_PUBLIC_URL, idp.id).slo;
+/** Our SingleLogoutService for the IdP, under the public URL the test IdP was made for. */
+export const spLogoutUrl = (idp: TestIdp) => idp.acsUrl.replace(/\/acs$/, '/slo');
 
 export interface LogoutRequestSpec {
   id?: string;
