@@ -5,12 +5,21 @@ import { refusalMeaning } from './refusal.js';
 import type { RefusalCode } from './refusal.js';
 import type { SpUrls } from './sp-urls.js';
 
+/** Where a SAML message was refused: the ACS (a sign-in) or the SingleLogoutService. */
+export type RefusingEndpoint = 'acs' | 'slo';
+
+/** The ACS answers 401 with its challenge (the routes add it); a refused logout message is a bad request. */
+const PAGES: Record<RefusingEndpoint, { title: string; status: number }> = {
+  acs: { title: 'Sign-in refused', status: 401 },
+  slo: { title: 'Sign-out refused', status: 400 },
+};
+
 /**
  * What an administrator should check for each refusal, in fixed words: the page built
  * from it quotes nothing the sender wrote (a response is unauthenticated input, and a
  * page that echoed it would be a reflection point), only the code and our own URLs.
  */
-const FIXES: Record<RefusalCode, (urls: SpUrls) => string> = {
+const FIXES: Record<RefusalCode, (urls: SpUrls, endpoint: RefusingEndpoint) => string> = {
   response_missing: () => 'The IdP must post a SAMLResponse form field (HTTP-POST binding) to the ACS.',
   redirect_binding: (u) => `Set the IdP to send responses with the HTTP-POST binding to ${u.acs}.`,
   response_too_large: () => 'The IdP sends more than 256 KiB: send fewer attributes or groups.',
@@ -27,18 +36,19 @@ const FIXES: Record<RefusalCode, (urls: SpUrls) => string> = {
   assertion_missing: () => 'The IdP must send one signed assertion (enable assertion signing).',
   assertion_id_missing: () => 'The IdP sends an assertion without an ID: check its SAML application.',
   issuer_mismatch: () => "Set idpIssuer to the IdP's entity ID exactly as its metadata gives it.",
-  destination_mismatch: (u) => `The IdP sends responses to another address: set its ACS URL to ${u.acs}.`,
+  destination_mismatch: (u, endpoint) =>
+    endpoint === 'acs' ? `The IdP sends responses to another address: set its ACS URL to ${u.acs}.` : `The IdP sends logout messages to another address: set its SP Single Logout URL to ${u.slo}.`,
   recipient_mismatch: (u) => `The IdP's Recipient is another address: set its ACS URL to ${u.acs}.`,
   subject_confirmation_invalid: () => 'The IdP must give the bearer SubjectConfirmationData a NotOnOrAfter.',
   audience_mismatch: () => "Set spEntityId to the audience (SP entity ID) configured at the IdP, or the IdP's to spEntityId.",
   audience_missing: () => 'The IdP must restrict the assertion to an audience: set the SP entity ID in its SAML application.',
   conditions_invalid: () => 'The IdP must send exactly one Conditions element.',
   not_yet_valid: () => "Check the clocks of the IdP and of this server (NTP), or raise clockSkewSeconds.",
-  expired: () => "Check the clocks of the IdP and of this server (NTP); a response posted long after it was issued is refused too.",
+  expired: () => 'Check the clocks of the IdP and of this server (NTP); a message posted long after it was issued is refused too.',
   unsolicited_response: () => 'Start the sign-in from Portcullis, or, to accept sign-ins started at the IdP, set idpInitiatedSignIn.enabled for this IdP.',
   unsolicited_too_old: () => 'Sign in again from the IdP, or start from Portcullis; check the clocks, or idpInitiatedSignIn.maxAgeSeconds.',
   in_response_to_unknown: () => 'The sign-in took too long or was already used: start it again from Portcullis.',
-  replay: () => 'This response was already used: start the sign-in again.',
+  replay: (_u, endpoint) => (endpoint === 'acs' ? 'This response was already used: start the sign-in again.' : 'The IdP sent this LogoutRequest before: check that it does not resend them.'),
   name_id_invalid: () => "The IdP's NameID must be one plain-text value.",
   email_missing: () => 'Set attributes.email to the SAML attribute carrying the email, or send an email-format NameID.',
   email_domain_not_allowed: () => "The email's domain is not in this IdP's emailDomains.",
@@ -55,16 +65,17 @@ const FIXES: Record<RefusalCode, (urls: SpUrls) => string> = {
  * A refused SAML message as a page: a fixed sentence, the stable code (what the audit
  * event records and docs/identity.md explains), the administrator's fix, and a way back.
  */
-export function sendRefusalPage(res: Response, code: RefusalCode, urls: SpUrls, refused: { title: string; status: number } = { title: 'Sign-in refused', status: 401 }): void {
+export function sendRefusalPage(res: Response, code: RefusalCode, urls: SpUrls, endpoint: RefusingEndpoint): void {
+  const { title, status } = PAGES[endpoint];
   res.setHeader('Cache-Control', 'no-store');
   sendPage(
     res,
-    refused.title,
-    `<h1>${html(refused.title)}</h1><p>${html(capitalised(refusalMeaning(code)))}.</p>` +
+    title,
+    `<h1>${html(title)}</h1><p>${html(capitalised(refusalMeaning(code)))}.</p>` +
       `<p>Reason code: <code>${html(code)}</code></p>` +
-      `<p>For the administrator: ${html(FIXES[code](urls))}</p>` +
+      `<p>For the administrator: ${html(FIXES[code](urls, endpoint))}</p>` +
       `<p><a class="button" href="${html(SIGN_IN_PATH)}">Sign in again</a></p>`,
-    { status: refused.status },
+    { status },
   );
 }
 

@@ -125,7 +125,7 @@ export function samlRoutes(deps: {
     const refuse = (code: RefusalCode) =>
       deps.signIn.refused(idpId, code).then(
         // A 401 names its scheme (RFC 7235 §3.1): the broker's credentials are bearer ones.
-        () => sendRefusalPage(res.setHeader('WWW-Authenticate', bearerChallenge(null)), code, spUrls(deps.publicUrl, idpId)),
+        () => sendRefusalPage(res.setHeader('WWW-Authenticate', bearerChallenge(null)), code, spUrls(deps.publicUrl, idpId), 'acs'),
         (auditError: unknown) => failClosed(res, deps.logger, auditError),
       );
     // passport-saml would take a SAMLRequest or SAMLResponse in the query (HTTP-Redirect

@@ -145,7 +145,7 @@ export function singleLogoutRoutes(deps: {
 
   function refuse(res: Response, idp: IdentityProvider, code: RefusalCode): void {
     deps.audit.append({ type: 'auth.logout', outcome: 'DENIED', actor: null, data: { idp: idp.id, reason: code } }).then(
-      () => sendRefusalPage(res, code, spUrls(deps.publicUrl, idp.id), { title: 'Sign-out refused', status: 400 }),
+      () => sendRefusalPage(res, code, spUrls(deps.publicUrl, idp.id), 'slo'),
       (error: unknown) => failed(res, deps.logger, error),
     );
   }

@@ -198,6 +198,14 @@ describe('LogoutRequests that end nothing', () => {
     });
   }
 
+  it("tells the administrator our Single Logout URL when a LogoutRequest is addressed elsewhere, and echoes nothing of the message", async () => {
+    const res = await slo(redirectQuery(logoutRequestXml(corp, { destination: 'https://other-sp.example.com/slo', nameId: '&lt;script&gt;x&lt;/script&gt;' }), corp.key));
+    const page = await res.text();
+    expect(page).toContain(`set its SP Single Logout URL to ${spLogoutUrl(corp)}`);
+    expect(page).not.toContain('other-sp.example.com');
+    expect(page).not.toContain('<script');
+  });
+
   it('refuses the same signed LogoutRequest a second time (replay): the sessions made since stay', async () => {
     const query = redirectQuery(logoutRequestXml(corp), corp.key);
     expect((await slo(query)).status).toBe(302);
