@@ -76,22 +76,24 @@ export function singleLogoutRoutes(deps: {
 
   router.post('/auth/logout', requireOwnOrigin(deps.publicUrl, 'Refused: sign out from a Portcullis page.'), (req, res) => {
     const cookie = deps.cookie.read(req.headers);
-    // 204 when there is no IdP to tell; otherwise 200 and where the browser goes next (the console follows it).
+    // A caller that asks for JSON (the console) can follow the IdP's Single Logout: it gets 200 and
+    // where to go. Everyone else gets the 204 as before (signed out here; the IdP is not told).
+    const follows = (req.get('accept') ?? '').includes('application/json');
     const done = (redirect: string | null) => {
       res.setHeader('Set-Cookie', deps.cookie.clear());
       if (redirect === null) res.status(204).end();
       else res.status(200).json({ redirect });
     };
     if (cookie === undefined) return done(null);
-    signOutHere(cookie).then(done, (error: unknown) => failed(res, deps.logger, error));
+    signOutHere(cookie, follows).then(done, (error: unknown) => failed(res, deps.logger, error));
   });
 
-  async function signOutHere(cookie: string): Promise<string | null> {
+  async function signOutHere(cookie: string, follows: boolean): Promise<string | null> {
     const session = await deps.sessions.end(cookie);
     if (!session) return null;
     await deps.endDerived(session);
     const slo = offering(session.user.idp);
-    if (!slo || !session.saml) return null;
+    if (!follows || !slo || !session.saml) return null;
     const user = { nameID: session.user.nameId, nameIDFormat: session.saml.nameIdFormat ?? UNSPECIFIED_NAME_ID, ...(session.saml.sessionIndex ? { sessionIndex: session.saml.sessionIndex } : {}) };
     return samlFor(slo.idp, slo.key).getLogoutUrlAsync(user as Profile, '', {});
   }

@@ -44,7 +44,8 @@ const auditLength = async () => (await server.stores.audit.read({ limit: 10_000 
 const auditSince = async (before: number) => (await server.stores.audit.read({ limit: 10_000 })).slice(before);
 const slo = (query: string) => fetch(`${server.url}/auth/saml/corp/slo?${query}`, { redirect: 'manual' });
 const sloPost = (form: URLSearchParams) => fetch(`${server.url}/auth/saml/corp/slo`, { method: 'POST', body: form, redirect: 'manual' });
-const logout = (cookie: string) => fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie, origin: ORIGIN } });
+/** Signing out as the console does: it asks for JSON, so it can follow the IdP's Single Logout. */
+const logout = (cookie: string) => fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie, origin: ORIGIN, accept: 'application/json' } });
 
 describe('SP-initiated Single Logout', () => {
   it('ends the broker session and sends the browser to the IdP with a LogoutRequest signed by our key, naming the NameID and SessionIndex of the sign-in', async () => {
@@ -63,6 +64,14 @@ describe('SP-initiated Single Logout', () => {
     expect(root.getElementsByTagName('saml2p:SessionIndex')[0]?.textContent).toBe(sessionIndex);
     expect(await liveSessions()).toEqual(before.filter((id) => !cookie.includes(id)));
     expect(before.length - (await liveSessions()).length).toBe(1);
+  });
+
+  it('answers 204 as before to a caller that does not ask for JSON: signed out here, the IdP not told', async () => {
+    const { cookie } = await signInAlice();
+    const before = (await liveSessions()).length;
+    const res = await fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie, origin: ORIGIN } });
+    expect(res.status).toBe(204);
+    expect((await liveSessions()).length).toBe(before - 1);
   });
 
   it("lands on the sign-in page when the IdP's signed LogoutResponse comes back (Redirect or POST), and only once", async () => {
@@ -223,7 +232,7 @@ describe('LogoutRequests that end nothing', () => {
     try {
       expect((await fetch(`${noSlo.url}/auth/saml/plain/slo?${redirectQuery(logoutRequestXml(plain), plain.key)}`)).status).toBe(404);
       const cookie = (await postToAcs(noSlo.url, 'plain', plain.signedResponse({ inResponseTo: (await startLogin(noSlo.url, 'plain')).requestId }))).cookie!;
-      expect((await fetch(`${noSlo.url}/auth/logout`, { method: 'POST', headers: { cookie, origin: ORIGIN } })).status).toBe(204);
+      expect((await fetch(`${noSlo.url}/auth/logout`, { method: 'POST', headers: { cookie, origin: ORIGIN, accept: 'application/json' } })).status).toBe(204);
     } finally {
       await noSlo.close();
     }

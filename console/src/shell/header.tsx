@@ -27,7 +27,7 @@ export function Header() {
   const [signOutError, setSignOutError] = useState('');
   const signOut = async () => {
     try {
-      const response = await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin' });
+      const response = await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } });
       if (!response.ok) throw new Error(`the broker answered ${response.status}`);
       // 200 names the IdP's Single Logout to go through (it comes back to the sign-in page); 204: done here.
       const next = response.status === 200 ? ((await response.json()) as { redirect?: unknown }).redirect : undefined;
