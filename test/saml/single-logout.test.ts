@@ -9,7 +9,7 @@ import type { KeyPair } from '../support/certificates.js';
 import { bearer, connectWithSdk, DCR_METADATA, MemoryOAuthProvider, mcpIdentity, mcpRefusal, oauthConfig, resourceUrl, TestBrowser } from '../support/oauth-client.js';
 import { createTestIdp, postToAcs, startLogin, TEST_PUBLIC_URL } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
-import { idpLogoutUrl, logoutRequestXml, logoutResponseXml, postForm, readSignedPostPage, readSignedRedirect, redirectQuery, spLogoutUrl } from '../support/test-idp-logout.js';
+import { idpLogoutUrl, logoutRequestXml, logoutResponseXml, signedPostForm, readSignedPostPage, readSignedRedirect, redirectQuery, spLogoutUrl } from '../support/test-idp-logout.js';
 import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
@@ -78,7 +78,7 @@ describe('SP-initiated Single Logout', () => {
     for (const binding of ['redirect', 'post'] as const) {
       const { redirect } = (await (await logout((await signInAlice()).cookie)).json()) as { redirect: string };
       const requestId = readSignedRedirect(redirect, sp.cert).root.getAttribute('ID')!;
-      const answer = () => (binding === 'redirect' ? slo(redirectQuery(logoutResponseXml(corp, requestId), corp.key)) : sloPost(postForm(logoutResponseXml(corp, requestId), corp.key)));
+      const answer = () => (binding === 'redirect' ? slo(redirectQuery(logoutResponseXml(corp, requestId), corp.key)) : sloPost(signedPostForm(logoutResponseXml(corp, requestId), corp.key)));
       const first = await answer();
       expect([first.status, first.headers.get('location')]).toEqual([303, '/signin']);
       const again = await answer();
@@ -145,7 +145,7 @@ describe('IdP-initiated Single Logout', () => {
     const kept = await signInAlice();
     const ended = await signInAlice();
     const others = await liveSessions();
-    const res = await sloPost(postForm(logoutRequestXml(corp, { sessionIndexes: [ended.sessionIndex] }), corp.key, 'idp-state-2'));
+    const res = await sloPost(signedPostForm(logoutRequestXml(corp, { sessionIndexes: [ended.sessionIndex] }), corp.key, 'idp-state-2'));
     expect(res.status).toBe(200);
     const page = await res.text();
     expect(res.headers.get('content-security-policy')).toContain(`form-action 'self' ${new URL(idpLogoutUrl(corp)).origin}`);
@@ -176,20 +176,20 @@ describe('LogoutRequests that end nothing', () => {
 
   const cases: [string, RefusalCode, () => Promise<Response>][] = [
     ['an unsigned Redirect', 'unsigned', () => slo(redirectQuery(logoutRequestXml(corp), null))],
-    ['an unsigned POST', 'unsigned', () => sloPost(postForm(logoutRequestXml(corp), null))],
+    ['an unsigned POST', 'unsigned', () => sloPost(signedPostForm(logoutRequestXml(corp), null))],
     ['a Redirect signed by another key', 'signature_invalid', () => slo(redirectQuery(logoutRequestXml(corp), { privateKey: other.key.privateKey }))],
-    ['a POST signed by another key', 'signature_invalid', () => sloPost(postForm(logoutRequestXml(corp), { privateKey: other.key.privateKey, cert: other.key.cert }))],
+    ['a POST signed by another key', 'signature_invalid', () => sloPost(signedPostForm(logoutRequestXml(corp), { privateKey: other.key.privateKey, cert: other.key.cert }))],
     ['a POST whose NameID was changed after signing', 'signature_invalid', () => sloPost(tamperedPost())],
     ["one for another SP's Destination", 'destination_mismatch', () => slo(redirectQuery(logoutRequestXml(corp, { destination: 'https://other-sp.example.com/slo' }), corp.key))],
     ['one from another issuer', 'issuer_mismatch', () => slo(redirectQuery(logoutRequestXml(corp, { issuer: 'https://evil.example/idp' }), corp.key))],
     ['one issued 10 minutes ago', 'expired', () => slo(redirectQuery(logoutRequestXml(corp, { issueInstant: new Date(Date.now() - 10 * 60_000) }), corp.key))],
-    ['one past its NotOnOrAfter', 'expired', () => sloPost(postForm(logoutRequestXml(corp, { notOnOrAfter: new Date(Date.now() - 2 * 60_000) }), corp.key))],
+    ['one past its NotOnOrAfter', 'expired', () => sloPost(signedPostForm(logoutRequestXml(corp, { notOnOrAfter: new Date(Date.now() - 2 * 60_000) }), corp.key))],
     ['an oversized POST', 'message_too_large', () => sloPost(new URLSearchParams({ SAMLRequest: Buffer.alloc(40 * 1024, 0x41).toString('base64') }))],
     ['a signed deflate bomb (5 MiB of spaces in a few kilobytes)', 'message_too_large', () => slo(redirectQuery(logoutRequestXml(corp), corp.key, { deflated: bomb() }))],
   ];
 
   function tamperedPost(): URLSearchParams {
-    const form = postForm(logoutRequestXml(corp, { nameId: 'bob@example.com' }), corp.key);
+    const form = signedPostForm(logoutRequestXml(corp, { nameId: 'bob@example.com' }), corp.key);
     const xml = Buffer.from(form.get('SAMLRequest')!, 'base64').toString('utf8').replace('bob@example.com', 'alice@example.com');
     return new URLSearchParams({ SAMLRequest: Buffer.from(xml).toString('base64') });
   }

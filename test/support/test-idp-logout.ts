@@ -62,7 +62,7 @@ export function redirectQuery(xml: string, key: { privateKey: string } | null, o
 }
 
 /** The message signed as the HTTP-POST binding carries it: an enveloped signature, base64 in a form field. */
-export function postForm(xml: string, key: { privateKey: string; cert: string } | null, relayState?: string): URLSearchParams {
+export function signedPostForm(xml: string, key: { privateKey: string; cert: string } | null, relayState?: string): URLSearchParams {
   const kind = xml.includes(':LogoutResponse') ? 'SAMLResponse' : 'SAMLRequest';
   const signed = key === null ? xml : signElement(xml, kind === 'SAMLRequest' ? 'LogoutRequest' : 'LogoutResponse', key);
   const form = new URLSearchParams({ [kind]: Buffer.from(signed, 'utf8').toString('base64') });
