@@ -1,5 +1,6 @@
 import { useLocation } from 'preact-iso';
 import { useState } from 'preact/hooks';
+import { departure } from '../graphql/session-expiry';
 import { useViewer } from './viewer';
 
 interface NavItem {
@@ -26,6 +27,7 @@ export function Header() {
   const { path } = useLocation();
   const [signOutError, setSignOutError] = useState('');
   const signOut = async () => {
+    if (!departure.claim('signing-out')) return;
     try {
       const response = await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } });
       if (!response.ok) throw new Error(`the broker answered ${response.status}`);
@@ -33,6 +35,7 @@ export function Header() {
       const next = response.status === 200 ? ((await response.json()) as { redirect?: unknown }).redirect : undefined;
       location.assign(typeof next === 'string' ? next : '/signin');
     } catch (error) {
+      departure.release('signing-out');
       setSignOutError(`Could not sign out: ${(error as Error).message}.`);
     }
   };
