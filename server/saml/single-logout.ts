@@ -5,6 +5,7 @@ import express, { Router } from 'express';
 import type { Request, Response } from 'express';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
+import { StoreFullError, StoreUnavailableError } from '../errors.js';
 import { sendAutoPost } from '../http/auto-post-page.js';
 import { SIGN_IN_PATH } from '../http/console-routes.js';
 import { requireOwnOrigin } from '../http/same-origin.js';
@@ -59,6 +60,8 @@ export function singleLogoutRoutes(deps: {
     const key = deps.spKeys.signing;
     return idp && key && offersSingleLogout(idp, deps.spKeys) ? { idp, key } : null;
   };
+  // A namespace apart from AuthnRequest ids: a LogoutRequest id must never complete a sign-in.
+  const pendingLogouts = (idp: IdentityProvider) => new StoreRequestIdCache(deps.requestIds, `logout:${idp.id}`, deps.clock, LOGOUT_REQUEST_TTL_MS);
   const samlFor = (idp: IdentityProvider, key: ServiceProviderKey) =>
     new SAML({
       entryPoint: idp.entryPoint,
@@ -71,8 +74,6 @@ export function singleLogoutRoutes(deps: {
       digestAlgorithm: 'sha256',
       cacheProvider: pendingLogouts(idp),
     });
-  // A namespace apart from AuthnRequest ids: a LogoutRequest id must never complete a sign-in.
-  const pendingLogouts = (idp: IdentityProvider) => new StoreRequestIdCache(deps.requestIds, `logout:${idp.id}`, deps.clock, LOGOUT_REQUEST_TTL_MS);
 
   router.post('/auth/logout', requireOwnOrigin(deps.publicUrl, 'Refused: sign out from a Portcullis page.'), (req, res) => {
     const cookie = deps.cookie.read(req.headers);
@@ -157,7 +158,12 @@ export function singleLogoutRoutes(deps: {
   return router;
 }
 
+/** The store (or something else we depend on) failed: nothing is answered as if it had worked. */
 function failed(res: Response, logger: Logger, error: unknown): void {
-  logger.error({ err: error }, 'sign-out failed');
-  if (!res.headersSent) res.status(503).type('text/plain').send('Sign-out could not be completed: try again shortly.');
+  const unavailable = error instanceof StoreUnavailableError || error instanceof StoreFullError;
+  if (unavailable) logger.warn({ err: error }, 'sign-out failed: the store is unavailable or full');
+  else logger.error({ err: error }, 'sign-out failed');
+  if (res.headersSent) return;
+  if (unavailable) res.status(503).type('text/plain').send('Sign-out could not be completed: try again shortly.');
+  else res.status(500).type('text/plain').send('Internal error.');
 }
