@@ -28,7 +28,6 @@ const DETAIL_CHARS = 200;
 const REQUEST_ID_TTL_MS = 10 * 60_000;
 const STRATEGY = 'saml';
 
-
 /**
  * `/auth/saml/:idp/{login,acs,metadata}` (sign-out: single-logout.ts), on passport's
  * MultiSamlStrategy (one strategy, options chosen per IdP on each request).
