@@ -1,16 +1,13 @@
 import { render } from 'preact';
 import { App } from './app';
 import { createConnection } from './graphql/connection';
-import { signInUrl } from './graphql/session-expiry';
+import { departure, signInUrl } from './graphql/session-expiry';
 
-let leaving = false;
 const connection = createConnection({
   origin: location.origin,
   // The sign-in ended (expired, revoked, signed out elsewhere): sign in again and come back here.
   onSignedOut: () => {
-    if (leaving) return;
-    leaving = true;
-    location.assign(signInUrl(location));
+    if (departure.claim('signed-out')) location.assign(signInUrl(location));
   },
 });
 

@@ -7,6 +7,7 @@ import { RULE_IDS } from '../detection/types.js';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from '../audit/checkpoints.js';
 import { ed25519Key } from '../audit/seal.js';
+import { safeReturnTo } from '../http/return-to.js';
 
 /**
  * The configuration file's shape. Every key is documented in docs/configuration.md;
@@ -231,6 +232,16 @@ const samlIdentityProvider = z.strictObject({
   // Tests and lab setups only: the metadata host may resolve to loopback or a private network.
   metadataAllowPrivateNetwork: z.boolean().default(false),
   scim: scimProvisioning,
+  // The IdP's SingleLogoutService; offered only with an SP key to sign with (checked below).
+  singleLogoutUrl: httpUrl.optional(),
+  // Off by default: an unsolicited response is what login CSRF and replay use.
+  idpInitiatedSignIn: z
+    .strictObject({
+      enabled: z.boolean({ error: 'expected true or false' }).default(false),
+      maxAgeSeconds: numeric(z.number({ error: 'expected an integer from 10 to 300' }).int('expected an integer from 10 to 300').min(10, 'expected at least 10').max(300, 'expected at most 300')).default(60),
+      returnTo: text('a path on this server').refine((v) => safeReturnTo(v) === v, 'expected a path on this server, such as "/"').default('/'),
+    })
+    .default({ enabled: false, maxAgeSeconds: 60, returnTo: '/' }),
 }).superRefine((idp, ctx) => {
   if (idp.metadataUrl !== undefined) {
     for (const key of ['entryPoint', 'idpCert'] as const) {
@@ -761,6 +772,13 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['identityProviders', i, 'requireEncryptedAssertions'], message: 'needs saml.serviceProvider.keys (the key IdPs encrypt to)' });
       }
     });
+    if (config.saml.serviceProvider.keys.length === 0) {
+      config.identityProviders.forEach((idp, i) => {
+        if (idp.type === 'saml' && idp.singleLogoutUrl !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['identityProviders', i, 'singleLogoutUrl'], message: 'Single Logout needs an SP key to sign with: add one under saml.serviceProvider.keys' });
+        }
+      });
+    }
 
     const idps = new Set([...config.identityProviders.map((idp) => idp.id), ...(config.devIdp?.enabled ? [DEV_IDP_ID] : [])]);
     const servers = new Set(config.servers.map((s) => s.name));

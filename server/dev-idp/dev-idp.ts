@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import { DOMParser } from '@xmldom/xmldom';
 import express, { Router } from 'express';
 import { generate } from 'selfsigned';
 import { DEV_IDP_ID } from '../config/schema.js';
+import { sendAutoPost } from '../http/auto-post-page.js';
 import { html, sendPage } from '../http/html-page.js';
 import { domainOf } from '../identity/email-domains.js';
 import type { PortcullisConfig } from '../config/schema.js';
@@ -80,13 +80,7 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
       key,
     );
     const relayState = typeof body.RelayState === 'string' ? body.RelayState : '';
-    const nonce = randomBytes(16).toString('base64');
-    sendPage(
-      res,
-      'Signing in',
-      `<form id="post" method="post" action="${html(acs)}"><input type="hidden" name="SAMLResponse" value="${encodeForPost(xml)}"><input type="hidden" name="RelayState" value="${html(relayState)}"><button type="submit">Continue to Portcullis</button></form><script nonce="${nonce}">document.getElementById('post').submit()</script>`,
-      { scriptNonce: nonce, formTargets: [new URL(acs).origin] },
-    );
+    sendAutoPost(res, { title: 'Signing in', action: acs, fields: { SAMLResponse: encodeForPost(xml), RelayState: relayState }, button: 'Continue to Portcullis' });
   });
 
   return { identityProvider, router };

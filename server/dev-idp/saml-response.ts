@@ -74,7 +74,7 @@ export interface SigningKey {
  * Enveloped RSA-SHA256 signature over the element with `localName`, placed right after
  * its Issuer as the SAML schema requires.
  */
-export function signElement(xml: string, localName: 'Assertion' | 'Response', key: SigningKey): string {
+export function signElement(xml: string, localName: 'Assertion' | 'Response' | 'LogoutRequest' | 'LogoutResponse', key: SigningKey): string {
   const sig = new SignedXml({
     privateKey: key.privateKey,
     publicCert: key.cert,

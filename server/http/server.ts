@@ -46,6 +46,7 @@ import { IdpTrustService } from '../saml/idp-trust.js';
 import { KeyRotationRecorder } from '../saml/key-rotation.js';
 import { StoredMetadataCopies } from '../saml/metadata-copies.js';
 import { samlRoutes } from '../saml/routes.js';
+import { singleLogoutRoutes } from '../saml/single-logout.js';
 import { ServiceProviderKeys } from '../saml/sp-keys.js';
 import { OidcSignIn } from '../oidc/oidc-sign-in.js';
 import { OidcProvider } from '../oidc/provider.js';
@@ -99,13 +100,27 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   await rotations.spKeys(spKeys.all.map((k) => k.fingerprint));
   const idpTrust = new IdpTrustService({ idps: samlIdps, rotations, stored: new StoredMetadataCopies({ store: stores.samlKeySets, clock }), clock, logger, metrics });
   await idpTrust.start();
+  const idps = new Map(samlIdps.map((idp) => [idp.id, idp]));
   const saml = samlRoutes({
-    idps: new Map(samlIdps.map((idp) => [idp.id, idp])),
+    idps,
     trust: idpTrust,
     spKeys,
     signIn,
-    sessions: identity.sessions,
     requestIds: stores.samlRequests,
+    cookie: identity.cookie,
+    clock,
+    publicUrl,
+    logger,
+  });
+  const signOut = singleLogoutRoutes({
+    idps,
+    trust: idpTrust,
+    spKeys,
+    sessions: identity.sessions,
+    endDerived: (session) => identity.oauthTokens.endSignIn(session),
+    requestIds: stores.samlRequests,
+    replay: stores.assertionReplay,
+    audit: stores.audit,
     cookie: identity.cookie,
     clock,
     publicUrl,
@@ -163,7 +178,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const app = createApp({
     apollo,
     services,
-    routers: [saml, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : [])],
+    routers: [saml, signOut, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : [])],
     stores,
     graphqlLimiter,
     metrics,

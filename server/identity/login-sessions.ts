@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
-import type { LoginSession, LoginSessionStore, UserIdentity } from '../stores/types.js';
+import type { LoginSession, LoginSessionStore, SamlSessionFacts, UserIdentity } from '../stores/types.js';
 import type { CredentialEvents } from './credential-events.js';
 import { issueCredential, parseCredential, secretMatches } from './credentials.js';
 import { API_TOKEN_SCOPES } from './principal.js';
@@ -15,11 +15,11 @@ export class LoginSessionService {
   ) {}
 
   /** Starts a session for a user the IdP vouched for; returns the cookie value (shown once). */
-  async start(user: UserIdentity): Promise<{ cookieValue: string; expiresAt: number }> {
+  async start(user: UserIdentity, saml?: SamlSessionFacts): Promise<{ cookieValue: string; expiresAt: number }> {
     const credential = issueCredential(SESSION_PREFIX);
     const now = this.deps.clock.now();
     const expiresAt = now + this.deps.ttlSeconds * 1000;
-    await this.deps.sessions.create({ id: credential.id, secretHash: credential.secretHash, user, createdAt: now, expiresAt });
+    await this.deps.sessions.create({ id: credential.id, secretHash: credential.secretHash, user, createdAt: now, expiresAt, ...(saml ? { saml } : {}) });
     return { cookieValue: credential.value, expiresAt };
   }
 
@@ -49,15 +49,37 @@ export class LoginSessionService {
   }
 
   /**
-   * Ends the session the cookie names (audited first); false when it was not live. Every
-   * connection opened with it, on any instance, closes.
+   * Ends the session the cookie names (the person signed out here); the ended session, or
+   * null when it was not live.
    */
-  async end(cookieValue: string): Promise<boolean> {
-    const principal = await this.resolve(cookieValue);
-    if (!principal) return false;
-    await this.deps.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: principal.user.email, data: { idp: principal.user.idp, sessionId: principal.credential.id } });
-    const ended = await this.deps.sessions.delete(principal.credential.id);
-    this.deps.events.ended({ kind: 'session', id: principal.credential.id, reason: 'signed_out' });
+  async end(cookieValue: string): Promise<LoginSession | null> {
+    const parsed = parseCredential(SESSION_PREFIX, cookieValue);
+    const session = parsed && (await this.deps.sessions.get(parsed.id));
+    if (!parsed || !session || !secretMatches(parsed.secret, session.secretHash)) return null;
+    return (await this.endOne(session, { initiatedBy: 'sp' })) ? session : null;
+  }
+
+  /**
+   * Ends the sessions a signed IdP LogoutRequest names: those of the user, or only those
+   * with one of `sessionIndexes` when it names any (SAML Core §3.7.3.2).
+   */
+  async endSignedOutAtIdp(user: Pick<UserIdentity, 'id' | 'idp'>, sessionIndexes: readonly string[]): Promise<LoginSession[]> {
+    const named = (session: LoginSession) => sessionIndexes.length === 0 || (session.saml?.sessionIndex != null && sessionIndexes.includes(session.saml.sessionIndex));
+    const ended: LoginSession[] = [];
+    for (const session of (await this.deps.sessions.listByUser(user.id)).filter(named)) {
+      if (await this.endOne(session, { initiatedBy: 'idp' })) ended.push(session);
+    }
+    return ended;
+  }
+
+  /**
+   * Audited first, then removed; every connection opened with it, on any instance,
+   * closes. False when another request ended it first.
+   */
+  private async endOne(session: LoginSession, data: { initiatedBy: 'sp' | 'idp' }): Promise<boolean> {
+    await this.deps.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: session.user.email, data: { idp: session.user.idp, sessionId: session.id, ...data } });
+    const ended = await this.deps.sessions.delete(session.id);
+    this.deps.events.ended({ kind: 'session', id: session.id, reason: 'signed_out' });
     return ended;
   }
 }

@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/types.js';
-import type { UserIdentity } from '../stores/types.js';
+import type { SamlSessionFacts, UserIdentity } from '../stores/types.js';
 import { EMAIL_ADDRESS, emailAllowed } from './email-domains.js';
 import type { LoginSessionService } from './login-sessions.js';
 import type { ScimStanding } from '../scim/standing.js';
@@ -39,10 +39,10 @@ export class SignInRecorder {
   constructor(private readonly deps: { audit: AuditLog; sessions: LoginSessionService; standing: Pick<ScimStanding, 'admitsSignIn'> }) {}
 
   /** The session of a person the IdP vouched for, or null when SCIM deprovisioned them (refuse as `user_deprovisioned`). */
-  async succeeded(user: UserIdentity, data: Record<string, unknown>): Promise<{ cookieValue: string; expiresAt: number } | null> {
+  async succeeded(user: UserIdentity, data: Record<string, unknown>, saml?: SamlSessionFacts): Promise<{ cookieValue: string; expiresAt: number } | null> {
     if (!(await this.deps.standing.admitsSignIn(user))) return null;
     await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data });
-    return this.deps.sessions.start(user);
+    return this.deps.sessions.start(user, saml);
   }
 
   /** A refused sign-in: the IdP (ours, from the route) and fixed codes, nothing the sender wrote. */

@@ -176,6 +176,17 @@ export class OAuthTokens {
     return family;
   }
 
+  /**
+   * Ends the authorizations a browser sign-in approved, once that sign-in ended (signed
+   * out at the IdP): their tokens are refused at once and live MCP sessions opened with
+   * them close on every instance, without waiting for the periodic re-check.
+   */
+  async endSignIn(session: { id: string; user: { id: string } }): Promise<void> {
+    for (const family of await this.deps.store.families.listByUser(session.user.id)) {
+      if (family.loginSessionId === session.id) await this.revokeFamily(family, 'signed_out');
+    }
+  }
+
   /** The live access token a bearer value names, or null (unknown, expired, revoked, malformed). */
   async accessToken(bearer: string): Promise<AccessTokenRecord | null> {
     const parsed = parseCredential(ACCESS_TOKEN_PREFIX, bearer);

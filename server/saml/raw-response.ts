@@ -42,13 +42,21 @@ export function checkRawResponse(samlResponse: unknown): Document {
 }
 
 /**
- * The shape and node checks above on any XML a response brings, the decrypted plaintext of
- * an EncryptedAssertion included (its markup was base64 inside the response: no bound
- * applied to it yet). Returns the DOM built once the document is known to be small.
+ * The response's checks on any XML a response brings, the decrypted plaintext of an
+ * EncryptedAssertion included (its markup was base64 inside the response: no bound
+ * applied to it yet).
  */
 export function checkedXml(xml: string): Document {
+  return checkXmlShape(xml, RESPONSE_BOUNDS);
+}
+
+/**
+ * The same checks on any SAML message already decoded, within `bounds`. Returns the DOM,
+ * built once the document is known to be small.
+ */
+export function checkXmlShape(xml: string, bounds: XmlBounds): Document {
   if (/<!DOCTYPE/i.test(xml)) throw new SamlRejection('xml_dtd');
-  const exceeded = exceededBound(xml, RESPONSE_BOUNDS);
+  const exceeded = exceededBound(xml, bounds);
   if (exceeded) throw new SamlRejection(exceeded);
   let malformed = false;
   const doc = new DOMParser({

@@ -19,21 +19,22 @@ const REFUSALS = {
   xml_processing_instruction: 'the response carries a processing instruction',
   not_a_response: 'not a SAML Response',
   idp_error_status: 'the IdP answered with an error status',
-  signature_invalid: 'no valid IdP signature over the assertion',
+  signature_invalid: 'no valid IdP signature over the assertion (or the logout message)',
   assertion_missing: 'no signed assertion',
   assertion_id_missing: 'the assertion has no ID',
   issuer_mismatch: 'the issuer is not this IdP',
-  destination_mismatch: 'Response Destination is not this ACS',
+  destination_mismatch: 'the Destination is not this endpoint',
   recipient_mismatch: 'no bearer SubjectConfirmation whose Recipient is this ACS',
   subject_confirmation_invalid: 'the bearer SubjectConfirmationData has no valid NotOnOrAfter',
   audience_mismatch: 'the audience is not this service provider',
   audience_missing: 'no AudienceRestriction with an Audience',
   conditions_invalid: 'the assertion must hold exactly one Conditions',
-  not_yet_valid: 'the assertion is not yet valid',
-  expired: 'the assertion has expired',
-  in_response_to_missing: 'no InResponseTo (unsolicited responses are refused)',
+  not_yet_valid: 'the assertion (or the logout message) is not yet valid',
+  expired: 'the assertion (or the logout message) has expired',
+  unsolicited_response: 'no InResponseTo: an IdP-initiated (unsolicited) response, not accepted from this IdP',
+  unsolicited_too_old: 'an IdP-initiated response older than this IdP\'s idpInitiatedSignIn.maxAgeSeconds',
   in_response_to_unknown: 'InResponseTo names no pending request of this IdP (unknown, used or expired)',
-  replay: 'the assertion was already used (replay)',
+  replay: 'the assertion (or the LogoutRequest) was already used (replay)',
   name_id_invalid: 'the NameID is not exactly one plain-text node',
   email_missing: 'no valid email in the configured attribute',
   email_domain_not_allowed: 'email domain not allowed for this IdP',
@@ -44,14 +45,27 @@ const REFUSALS = {
   encryption_algorithm_refused: 'encrypted with an algorithm not accepted (only AES-GCM/CBC with RSA-OAEP key transport)',
   decryption_failed: 'no key of this service provider decrypts the assertion (another key, or tampered)',
   idp_unavailable: "the IdP's metadata could not be fetched yet",
+  message_missing: 'no single SAMLRequest or SAMLResponse',
+  message_too_large: 'the logout message is larger than accepted, inflated or not',
+  not_a_logout_message: 'not a SAML LogoutRequest or LogoutResponse',
+  unsigned: 'the logout message carries no signature',
+  issue_instant_invalid: 'the logout message has no valid IssueInstant',
 } as const;
 
 export type RefusalCode = keyof typeof REFUSALS;
 
+/** Every code, for the documentation's tables to be checked against. */
+export const REFUSAL_CODES = Object.keys(REFUSALS) as RefusalCode[];
+
+/** The fixed sentence for a code: safe to show anyone, since it quotes nothing. */
+export function refusalMeaning(code: RefusalCode): string {
+  return REFUSALS[code];
+}
+
 /** A refused sign-in; `code` is what gets recorded. */
 export class SamlRejection extends Error {
   constructor(readonly code: RefusalCode) {
-    super(REFUSALS[code]);
+    super(refusalMeaning(code));
   }
 }
 
@@ -66,7 +80,7 @@ const LIBRARY_MESSAGES: readonly [RegExp, RefusalCode][] = [
   [/^SAML assertion (has no AudienceRestriction|AudienceRestriction has no Audience)/, 'audience_missing'],
   [/^SAML assertion not yet valid/, 'not_yet_valid'],
   [/^(SAML assertion expired|No valid subject confirmation)/, 'expired'],
-  [/^InResponseTo is missing/, 'in_response_to_missing'],
+  [/^InResponseTo is missing/, 'unsolicited_response'],
   [/^(InResponseTo|SubjectInResponseTo) /, 'in_response_to_unknown'],
   [/^(Missing SAML assertion|Cannot obtain assertion)/, 'assertion_missing'],
   [/^Unknown SAML response message/, 'not_a_response'],

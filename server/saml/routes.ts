@@ -8,20 +8,20 @@ import { PortcullisError } from '../errors.js';
 import { failClosed } from '../http/fail-closed.js';
 import { safeReturnTo } from '../http/return-to.js';
 import { bearerChallenge } from '../http/www-authenticate.js';
-import { requireOwnOrigin } from '../http/same-origin.js';
 import type { SessionCookie } from '../http/session-cookie.js';
-import type { LoginSessionService } from '../identity/login-sessions.js';
 import type { Logger } from '../log.js';
 import type { OneTimeValueStore } from '../stores/types.js';
 import { decryptionKeyFor } from './encrypted-assertion.js';
 import type { IdentityProvider } from './identity-providers.js';
 import type { IdpTrustSource } from './idp-trust.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
-import type { SamlSignIn } from './saml-sign-in.js';
+import type { SamlSignIn, SignInOutcome, Solicitation } from './saml-sign-in.js';
 import { checkRawResponse } from './raw-response.js';
 import { refusalOfLibraryError, SamlRejection } from './refusal.js';
 import type { RefusalCode } from './refusal.js';
+import { sendRefusalPage } from './refusal-page.js';
 import type { ServiceProviderKey, ServiceProviderKeys } from './sp-keys.js';
+import { offersSingleLogout } from './single-logout.js';
 import { withEncryptionKeys } from './sp-metadata.js';
 import { spUrls } from './sp-urls.js';
 
@@ -32,13 +32,8 @@ const DETAIL_CHARS = 200;
 const REQUEST_ID_TTL_MS = 10 * 60_000;
 const STRATEGY = 'saml';
 
-interface AcsOutcome {
-  cookieValue: string;
-  expiresAt: number;
-}
-
 /**
- * `/auth/saml/:idp/{login,acs,metadata}` and `/auth/logout`, on passport's
+ * `/auth/saml/:idp/{login,acs,metadata}` (sign-out: single-logout.ts), on passport's
  * MultiSamlStrategy (one strategy, options chosen per IdP on each request).
  */
 export function samlRoutes(deps: {
@@ -47,7 +42,6 @@ export function samlRoutes(deps: {
   trust: IdpTrustSource;
   spKeys: ServiceProviderKeys;
   signIn: SamlSignIn;
-  sessions: LoginSessionService;
   requestIds: OneTimeValueStore;
   cookie: SessionCookie;
   clock: Clock;
@@ -88,7 +82,7 @@ export function samlRoutes(deps: {
       // node-saml's defaults are unsafe here (PITFALLS): explicit audience, InResponseTo
       // always checked against the shared cache, bounded skew, signed assertions only.
       audience: idp.spEntityId,
-      validateInResponseTo: 'always' as PassportSamlConfig['validateInResponseTo'],
+      validateInResponseTo: (idp.idpInitiatedSignIn?.enabled ? 'ifPresent' : 'always') as PassportSamlConfig['validateInResponseTo'],
       requestIdExpirationPeriodMs: REQUEST_ID_TTL_MS,
       cacheProvider: cache,
       acceptedClockSkewMs: idp.clockSkewSeconds * 1000,
@@ -98,6 +92,8 @@ export function samlRoutes(deps: {
       disableRequestedAuthnContext: true,
       signatureAlgorithm: 'sha256',
       passReqToCallback: true,
+      // Publishes our SingleLogoutService in the metadata (node-saml names the HTTP-POST binding).
+      logoutCallbackUrl: offersSingleLogout(idp, deps.spKeys) ? spUrls(deps.publicUrl, idp.id).slo : undefined,
     };
   };
 
@@ -115,14 +111,18 @@ export function samlRoutes(deps: {
       const cache = requestCaches.get(req);
       // node-saml removes the request id only on some paths (not when the IdP leaves
       // InResponseTo off SubjectConfirmationData): make sure it is consumed, and by us.
-      const consumeRequestId = async () => cache !== undefined && (cache.consumed || (await cache.removeAsync(typeof profile.inResponseTo === 'string' ? profile.inResponseTo : null)) !== null);
-      deps.signIn.complete(idp, profile, consumeRequestId).then(
+      const solicitation = async (): Promise<Solicitation> => {
+        if (cache?.consumed) return 'solicited';
+        if (typeof profile.inResponseTo !== 'string') return 'unsolicited';
+        return cache !== undefined && (await cache.removeAsync(profile.inResponseTo)) !== null ? 'solicited' : 'unknown';
+      };
+      deps.signIn.complete(idp, profile, solicitation).then(
         (outcome) => done(null, { outcome }),
         (error: unknown) => (error instanceof SamlRejection ? done(null, undefined, { code: error.code }) : done(error as Error)),
       );
     },
-    // Single logout is not offered: logout is POST /auth/logout.
-    (_req, _profile, done) => done(new Error('single logout is not supported')),
+    // Single Logout is served by single-logout.ts (with the checks node-saml leaves out), never through passport.
+    (_req, _profile, done) => done(new Error('single logout is not served here')),
   );
   const passport = new Passport();
   passport.use(STRATEGY, strategy as unknown as Parameters<typeof passport.use>[1]);
@@ -145,16 +145,17 @@ export function samlRoutes(deps: {
 
   router.post('/auth/saml/:idp/acs', requireIdp, express.urlencoded({ extended: false, limit: '512kb', parameterLimit: 10 }), (req, res, next) => {
     const idpId = configuredIdp(req)!.id;
+    // Null while a metadata-configured IdP has no trusted copy yet: refused below.
+    const idp = idpOf(req);
     const refuse = (code: RefusalCode) =>
       deps.signIn.refused(idpId, code).then(
         // A 401 names its scheme (RFC 7235 §3.1): the broker's credentials are bearer ones.
-        () => res.status(401).setHeader('WWW-Authenticate', bearerChallenge(null)).type('text/plain').send('Sign-in refused.'),
+        () => sendRefusalPage(res.setHeader('WWW-Authenticate', bearerChallenge(null)), code, spUrls(deps.publicUrl, idpId), 'acs'),
         (auditError: unknown) => failClosed(res, deps.logger, auditError),
       );
     // passport-saml would take a SAMLRequest or SAMLResponse in the query (HTTP-Redirect
     // binding) before the body, inflating and parsing it with no bound at all.
     if (carriesSamlMessage(req)) return void refuse('redirect_binding');
-    const idp = idpOf(req);
     if (!idp) return void refuse('idp_unavailable');
     try {
       const response = checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
@@ -165,7 +166,7 @@ export function samlRoutes(deps: {
       return void refuse(error.code);
     }
     const authenticate = (retried: boolean) =>
-      passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: AcsOutcome } | false | undefined, info: { code?: RefusalCode } | undefined) => {
+      passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: SignInOutcome } | false | undefined, info: { code?: RefusalCode } | undefined) => {
         if (error instanceof PortcullisError) return failClosed(res, deps.logger, error);
         if (error instanceof Error) {
           const code = refusalOfLibraryError(error);
@@ -175,7 +176,8 @@ export function samlRoutes(deps: {
         }
         if (!user) return void refuse(info?.code ?? 'refused');
         res.setHeader('Set-Cookie', deps.cookie.set(user.outcome.cookieValue, user.outcome.expiresAt));
-        res.redirect(303, safeReturnTo((req.body as Record<string, unknown> | undefined)?.RelayState) ?? '/');
+        const fallback = user.outcome.initiatedBy === 'idp' ? (idp.idpInitiatedSignIn?.returnTo ?? '/') : '/';
+        res.redirect(303, safeReturnTo((req.body as Record<string, unknown> | undefined)?.RelayState) ?? fallback);
       })(req, res, next);
     authenticate(false);
   });
@@ -202,13 +204,6 @@ export function samlRoutes(deps: {
       if (error || !metadata) return failClosed(res, deps.logger, error);
       res.type('application/samlmetadata+xml').send(withEncryptionKeys(metadata, certificates));
     });
-  });
-
-  router.post('/auth/logout', requireOwnOrigin(deps.publicUrl, 'Refused: sign out from a Portcullis page.'), (req, res) => {
-    const cookie = deps.cookie.read(req.headers);
-    const done = () => res.setHeader('Set-Cookie', deps.cookie.clear()).status(204).end();
-    if (cookie === undefined) return done();
-    deps.sessions.end(cookie).then(done, (error: unknown) => failClosed(res, deps.logger, error));
   });
 
   return router;

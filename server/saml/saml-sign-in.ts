@@ -9,7 +9,18 @@ import type { IdentityProvider } from './identity-providers.js';
 import { SamlRejection } from './refusal.js';
 import type { RefusalCode } from './refusal.js';
 import { checkSignedAssertion } from './signed-assertion.js';
+import type { SignedAssertionFacts } from './signed-assertion.js';
 import { spUrls } from './sp-urls.js';
+
+/** Whether a response answers a request of ours ('unknown': it names one we do not hold). */
+export type Solicitation = 'solicited' | 'unsolicited' | 'unknown';
+
+export interface SignInOutcome {
+  user: UserIdentity;
+  initiatedBy: 'sp' | 'idp';
+  cookieValue: string;
+  expiresAt: number;
+}
 
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 
@@ -27,14 +38,16 @@ export class SamlSignIn {
   }
 
   /**
-   * `consumeRequestId` takes the response's request id from the shared cache (atomically:
-   * of two responses racing on one id, one gets true).
+   * `solicitation` takes the response's request id from the shared cache (atomically: of
+   * two responses racing on one id, one gets 'solicited'), or says there is none.
    */
-  async complete(idp: IdentityProvider, profile: Profile, consumeRequestId: () => Promise<boolean>): Promise<{ user: UserIdentity; cookieValue: string; expiresAt: number }> {
+  async complete(idp: IdentityProvider, profile: Profile, solicitation: () => Promise<Solicitation>): Promise<SignInOutcome> {
     const signedAssertionXml = profile.getAssertionXml?.();
     const responseXml = profile.getSamlResponseXml?.();
     if (!signedAssertionXml || !responseXml) throw new SamlRejection('assertion_missing');
-    if (!(await consumeRequestId())) throw new SamlRejection('in_response_to_unknown');
+    const solicited = await solicitation();
+    if (solicited === 'unknown') throw new SamlRejection('in_response_to_unknown');
+    if (solicited === 'unsolicited' && !idp.idpInitiatedSignIn?.enabled) throw new SamlRejection('unsolicited_response');
     const now = this.deps.clock.now();
     const facts = checkSignedAssertion({
       responseXml,
@@ -45,6 +58,8 @@ export class SamlSignIn {
       nowMs: now,
       skewMs: idp.clockSkewSeconds * 1000,
     });
+
+    if (solicited === 'unsolicited') checkUnsolicitedAge(facts, now, idp.idpInitiatedSignIn!.maxAgeSeconds * 1000);
 
     const first = (name: string | undefined) => (name ? facts.attributes.get(name)?.find((v) => v !== '') : undefined);
     const checked = checkIdentity(idp, {
@@ -57,13 +72,26 @@ export class SamlSignIn {
     const { user } = checked;
 
     if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('replay');
-    const session = await this.recorder.succeeded(user, { idp: idp.id, nameId: user.nameId, groups: user.groups });
+    const initiatedBy = solicited === 'solicited' ? 'sp' : 'idp';
+    const session = await this.recorder.succeeded(user, { idp: idp.id, nameId: user.nameId, groups: user.groups, initiatedBy }, { sessionIndex: facts.sessionIndex, nameIdFormat: facts.nameIdFormat });
     if (!session) throw new SamlRejection('user_deprovisioned');
-    return { user, ...session };
+    return { user, initiatedBy, ...session };
   }
 
   /** Records a refused sign-in: the IdP (ours, from the route) and a fixed code, nothing the sender wrote. */
   refused(idpId: string, reason: RefusalCode): Promise<void> {
     return this.recorder.refused(idpId, reason);
   }
+}
+
+/**
+ * An unsolicited response answers no request, so nothing ties it to this browser's
+ * wish to sign in: only its age bounds how long a stolen or planted one stays usable
+ * (the replay cache stops a second use). Both times are inside the signed assertion; the
+ * bound is maxAgeSeconds itself, with no clock skew added to it.
+ */
+function checkUnsolicitedAge(facts: SignedAssertionFacts, now: number, maxAgeMs: number): void {
+  const { issuedAt, authenticatedAt } = facts;
+  if (issuedAt === null || authenticatedAt === null) throw new SamlRejection('unsolicited_too_old');
+  if (now - Math.min(issuedAt, authenticatedAt) > maxAgeMs) throw new SamlRejection('unsolicited_too_old');
 }

@@ -1,9 +1,5 @@
-import { DOMParser } from '@xmldom/xmldom';
-import xpath from 'xpath';
 import { SamlRejection } from './refusal.js';
-
-const NS = { samlp: 'urn:oasis:names:tc:SAML:2.0:protocol', saml: 'urn:oasis:names:tc:SAML:2.0:assertion' };
-const select = xpath.useNamespaces(NS);
+import { elements, parseXml as parse, SAML_NS as NS, timestamp } from './xml-read.js';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 
 export interface SignedAssertionFacts {
@@ -13,6 +9,11 @@ export interface SignedAssertionFacts {
   nameId: string;
   nameIdFormat: string | null;
   attributes: Map<string, string[]>;
+  /** Assertion/@IssueInstant and the earliest AuthnStatement/@AuthnInstant (null when absent or unreadable). */
+  issuedAt: number | null;
+  authenticatedAt: number | null;
+  /** AuthnStatement/@SessionIndex: what a Single Logout names this sign-in by. */
+  sessionIndex: string | null;
 }
 
 /**
@@ -71,34 +72,18 @@ export function checkSignedAssertion(input: {
     attributes.set(name, [...(attributes.get(name) ?? []), ...values]);
   }
 
+  const authnStatements = elements('saml:AuthnStatement', assertion);
+  const authnInstants = authnStatements.map((statement) => timestamp(statement.getAttribute('AuthnInstant')));
+  const sessionIndexes = [...new Set(authnStatements.map((statement) => statement.getAttribute('SessionIndex')).filter((index) => index))];
+
   return {
     assertionId,
+    issuedAt: timestamp(assertion.getAttribute('IssueInstant')),
+    authenticatedAt: authnInstants.length === 0 || authnInstants.includes(null) ? null : Math.min(...(authnInstants as number[])),
+    sessionIndex: sessionIndexes.length === 1 ? sessionIndexes[0]! : null,
     replayUntil: Math.max(liveUntil, conditionsExpiry ?? 0) + input.skewMs,
     nameId,
     nameIdFormat: nameIdNode.getAttribute('Format'),
     attributes,
   };
-}
-
-function parse(xml: string): Document {
-  let failed = false;
-  const doc = new DOMParser({
-    errorHandler: {
-      warning: () => {},
-      error: () => (failed = true),
-      fatalError: () => (failed = true),
-    },
-  }).parseFromString(xml, 'text/xml');
-  if (failed) throw new SamlRejection('malformed_xml');
-  return doc as unknown as Document;
-}
-
-function elements(path: string, node: Node): Element[] {
-  return (select(path, node) as Node[]).filter((n): n is Element => n.nodeType === 1);
-}
-
-function timestamp(value: string | null): number | null {
-  if (!value) return null;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : ms;
 }

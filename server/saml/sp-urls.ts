@@ -3,11 +3,13 @@ export interface SpUrls {
   login: string;
   acs: string;
   metadata: string;
+  /** SingleLogoutService (both bindings), offered when the IdP has a singleLogoutUrl. */
+  slo: string;
 }
 
 export function spUrls(publicUrl: string, idpId: string): SpUrls {
   const base = `${publicUrl.replace(/\/+$/, '')}/auth/saml/${encodeURIComponent(idpId)}`;
-  return { login: `${base}/login`, acs: `${base}/acs`, metadata: `${base}/metadata` };
+  return { login: `${base}/login`, acs: `${base}/acs`, metadata: `${base}/metadata`, slo: `${base}/slo` };
 }
 
 /** The sign-in start for an IdP as a same-origin path, coming back to `returnTo` (a same-origin path). */

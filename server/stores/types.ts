@@ -27,12 +27,21 @@ export interface LoginSession {
   user: UserIdentity;
   createdAt: number;
   expiresAt: number;
+  /** From the SAML sign-in: what a Single Logout names the session by (absent for other sign-ins). */
+  saml?: SamlSessionFacts;
+}
+
+export interface SamlSessionFacts {
+  sessionIndex: string | null;
+  nameIdFormat: string | null;
 }
 
 export interface LoginSessionStore {
   create(session: LoginSession): Promise<void>;
   /** The session, or null when unknown or expired. */
   get(id: string): Promise<LoginSession | null>;
+  /** The user's live sessions, oldest first (what an IdP's Single Logout ends). */
+  listByUser(userId: string): Promise<LoginSession[]>;
   /** Removes the session; true when it existed. */
   delete(id: string): Promise<boolean>;
 }

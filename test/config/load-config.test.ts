@@ -225,6 +225,21 @@ describe('validation errors', () => {
     ]);
   });
 
+  it('offers Single Logout only with an SP key, and bounds IdP-initiated sign-in (off by default)', () => {
+    const idp = (extra: string) =>
+      `${minimal}identityProviders:\n  - id: corp\n    entryPoint: https://idp.example.com/sso\n    idpIssuer: https://idp.example.com\n    idpCert: \${file:idp.pem}\n    spEntityId: https://sp.example.com\n${extra}`;
+    const defaults = loadConfig(writeConfig(idp(''), { 'idp.pem': cert }), {}).config.identityProviders[0];
+    if (defaults?.type !== 'saml') throw new Error('expected a SAML IdP');
+    expect(defaults.idpInitiatedSignIn).toEqual({ enabled: false, maxAgeSeconds: 60, returnTo: '/' });
+    expect(defaults.singleLogoutUrl).toBeUndefined();
+    const bad = '    singleLogoutUrl: https://idp.example.com/slo\n    idpInitiatedSignIn: { enabled: true, maxAgeSeconds: 3600, returnTo: "//evil.example/" }\n';
+    expect(problemsOf(writeConfig(idp(bad), { 'idp.pem': cert }))).toEqual([
+      '9: identityProviders[0].singleLogoutUrl: Single Logout needs an SP key to sign with: add one under saml.serviceProvider.keys',
+      '10: identityProviders[0].idpInitiatedSignIn.maxAgeSeconds: expected at most 300',
+      '10: identityProviders[0].idpInitiatedSignIn.returnTo: expected a path on this server, such as "/"',
+    ]);
+  });
+
   it('takes an Ed25519 private key for audit checkpoints, and names what is wrong with any other key without echoing it', () => {
     const ed25519 = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });

@@ -554,7 +554,7 @@ describe('InResponseTo', () => {
   it('refuses a response without InResponseTo (unsolicited)', async () => {
     const xml = corp.signedResponse({});
     expect(xml).not.toContain('InResponseTo');
-    await expectRefused('corp', xml, 'in_response_to_missing');
+    await expectRefused('corp', xml, 'unsolicited_response');
   });
 
   it('refuses a second, freshly signed response (new assertion ID) to a request that already completed a login', async () => {

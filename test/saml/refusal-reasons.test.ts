@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REFUSAL_CODES } from '../../server/saml/refusal.js';
 import type { RefusalCode } from '../../server/saml/refusal.js';
 import { createTestIdp, postToAcs, startLogin, configTrusting } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
@@ -58,4 +60,39 @@ describe('refusal reasons are fixed codes, never text the sender wrote', () => {
       expect(server.logs.slice(logged).join('')).not.toContain(MARKER);
     });
   }
+});
+
+describe('the refusal page names the reason and echoes nothing the sender wrote', () => {
+  const SCRIPT = `<script>alert("${MARKER}")</script>`;
+  const pageCases: [string, RefusalCode, () => Promise<string>][] = [
+    ['a script in the Issuer', 'issuer_mismatch', async () => corp.signedResponse({ inResponseTo: await fresh(), issuer: SCRIPT })],
+    ['a script in the Destination', 'destination_mismatch', async () => corp.signedResponse({ inResponseTo: await fresh(), destination: SCRIPT })],
+    ['a script in the NameID', 'signature_invalid', async () => corp.signedResponse({ inResponseTo: await fresh() }).replace('alice@example.com</saml:NameID>', `${SCRIPT.replace(/</g, '&lt;')}</saml:NameID>`)],
+  ];
+  for (const [what, code, build] of pageCases) {
+    it(`answers ${code} for ${what} with a 401 HTML page naming the code, the fix and a way back, without the script`, async () => {
+      const result = await postToAcs(server.url, 'corp', await build());
+      expect(result.status).toBe(401);
+      expect(result.contentType).toMatch(/^text\/html/);
+      expect(result.body).toContain(`<code>${code}</code>`);
+      expect(result.body).toContain('href="/signin"');
+      expect(result.body).not.toContain(MARKER);
+      expect(result.body).not.toContain('<script');
+    });
+  }
+
+  it('tells the administrator which ACS URL to configure when the Destination is another address', async () => {
+    const result = await postToAcs(server.url, 'corp', corp.signedResponse({ inResponseTo: await fresh(), destination: 'https://elsewhere.example/acs' }));
+    expect(result.body).toContain(`set its ACS URL to ${corp.acsUrl}`);
+    expect(result.body).not.toContain('elsewhere.example');
+  });
+});
+
+describe('the refusal codes are documented', () => {
+  it('lists every code in the Sign-in refusals table of docs/identity.md (the IdP setup guides point there)', () => {
+    const doc = readFileSync(new URL('../../docs/identity.md', import.meta.url), 'utf8');
+    const table = doc.slice(doc.indexOf('## Sign-in refusals'), doc.indexOf('## IdP-initiated sign-in'));
+    const documented = new Set([...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((row) => [...row[1]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1])));
+    expect(REFUSAL_CODES.filter((code) => !documented.has(code))).toEqual([]);
+  });
 });

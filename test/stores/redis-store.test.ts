@@ -75,7 +75,7 @@ describeWithRedis('redis backend', () => {
 
       const keys = await admin.keys(`${prefix}*`);
       expect(keys.sort()).toEqual(
-        ['audit', 'audit:head', 'rate-limit:edge:192.0.2.1', 'saml-assertion:_a', 'saml-request-index', 'saml-request:_r', 'session:s', 'token:t', `user-tokens:${alice.id}`].map((k) => prefix + k).sort(),
+        ['audit', 'audit:head', 'rate-limit:edge:192.0.2.1', 'saml-assertion:_a', 'saml-request-index', 'saml-request:_r', 'session:s', 'token:t', `user-sessions:${alice.id}`, `user-tokens:${alice.id}`].map((k) => prefix + k).sort(),
       );
       for (const key of keys.filter((k) => !k.endsWith('audit') && !k.endsWith('audit:head'))) {
         const ttl = await admin.pttl(key);

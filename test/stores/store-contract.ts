@@ -164,6 +164,21 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await fx.stores.sessions.get('s1')).toBeNull();
       });
 
+      it("lists a user's live sessions, oldest first, and not once deleted or expired", async () => {
+        const s1 = { ...session(fx.clock), saml: { sessionIndex: '_idx1', nameIdFormat: null } };
+        await fx.stores.sessions.create(s1);
+        fx.clock.advance(1000);
+        await fx.stores.sessions.create({ ...session(fx.clock), id: 's2', expiresAt: fx.clock.now() + 2 * HOUR });
+        await fx.stores.sessions.create({ ...session(fx.clock), id: 's3', user: bob });
+        expect((await fx.stores.sessions.listByUser(alice.id)).map((s) => s.id)).toEqual(['s1', 's2']);
+        expect((await fx.stores.sessions.listByUser(alice.id))[0]).toEqual(s1);
+        expect((await fx.stores.sessions.listByUser(bob.id)).map((s) => s.id)).toEqual(['s3']);
+        await fx.stores.sessions.delete('s2');
+        expect((await fx.stores.sessions.listByUser(alice.id)).map((s) => s.id)).toEqual(['s1']);
+        fx.clock.advance(HOUR);
+        expect(await fx.stores.sessions.listByUser(alice.id)).toEqual([]);
+      });
+
       it('deletes a session once', async () => {
         await fx.stores.sessions.create(session(fx.clock));
         expect(await fx.stores.sessions.delete('s1')).toBe(true);

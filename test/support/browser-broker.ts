@@ -5,7 +5,7 @@ import { freePort } from './redis-server.js';
 import { createTestIdp } from './test-idp.js';
 import type { TestIdp } from './test-idp.js';
 import { serveTestIdpLoginPage } from './test-idp-page.js';
-import type { TestIdpUser } from './test-idp-page.js';
+import type { TestIdpLoginPage, TestIdpUser } from './test-idp-page.js';
 import { startTestServer, testConfig } from './test-server.js';
 import type { TestServer } from './test-server.js';
 
@@ -21,6 +21,8 @@ export interface BrowserIdpSpec {
   users?: readonly TestIdpUser[];
   /** Required by the config as soon as there are two IdPs: the domains this one vouches for. */
   emailDomains?: string[];
+  /** Serve Single Logout at the IdP's page, checking the broker's LogoutRequests with this SP certificate. */
+  singleLogout?: { spCert: string };
 }
 
 export interface BrowserBroker {
@@ -28,6 +30,8 @@ export interface BrowserBroker {
   url: string;
   server: TestServer;
   idps: TestIdp[];
+  /** Each IdP's login page (and Single Logout endpoint), in the order of `idps`. */
+  pages: TestIdpLoginPage[];
   close(): Promise<void>;
 }
 
@@ -46,7 +50,7 @@ export async function startBrowserBroker(
   const url = `http://127.0.0.1:${port}`;
   const specs = options.idps ?? [{ id: 'corp' }];
   const idps = await Promise.all(specs.map((spec) => createTestIdp(spec.id, url)));
-  const pages = await Promise.all(idps.map((idp, i) => serveTestIdpLoginPage(idp, specs[i]!.users ?? BROWSER_USERS)));
+  const pages = await Promise.all(idps.map((idp, i) => serveTestIdpLoginPage(idp, specs[i]!.users ?? BROWSER_USERS, { singleLogout: specs[i]!.singleLogout })));
   const config = testConfig({
     server: { host: '127.0.0.1', port, publicUrl: url },
     identityProviders: pages.map((page, i) => ({ ...page.config, ...(specs[i]!.emailDomains ? { emailDomains: specs[i]!.emailDomains } : {}) })),
@@ -61,6 +65,7 @@ export async function startBrowserBroker(
     url,
     server,
     idps,
+    pages,
     close: async () => {
       await server.close();
       await Promise.all(pages.map((page) => page.close()));

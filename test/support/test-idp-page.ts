@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core';
 import { encodeForPost } from '../../server/dev-idp/saml-response.js';
 import { html } from '../../server/http/html-page.js';
 import { decodeAuthnRequest } from './test-idp.js';
+import { logoutResponseXml, readSignedRedirect, redirectQuery, spLogoutUrl } from './test-idp-logout.js';
 import type { TestIdp } from './test-idp.js';
 
 /** A person the test IdP can sign in: one button on its page. */
@@ -22,8 +23,10 @@ export interface TestIdpUser {
 export interface TestIdpLoginPage {
   /** The IdP's SSO endpoint (HTTP-Redirect binding): the broker's entryPoint for it. */
   ssoUrl: string;
-  /** The IdP's `identityProviders[]` entry with entryPoint at this page. */
+  /** The IdP's `identityProviders[]` entry with entryPoint at this page (and singleLogoutUrl, when it serves one). */
   config: Record<string, unknown>;
+  /** The LogoutRequests the broker sent to this IdP, each verified with the SP's certificate. */
+  logoutRequests: Element[];
   close(): Promise<void>;
 }
 
@@ -37,21 +40,42 @@ const FORM_BYTES = 16 * 1024;
  * submitted by a nonce'd script. The response answers the request's ID and is signed with
  * the IdP's key, so the broker runs every check it runs for a real IdP.
  */
-export async function serveTestIdpLoginPage(idp: TestIdp, users: readonly TestIdpUser[]): Promise<TestIdpLoginPage> {
+export async function serveTestIdpLoginPage(idp: TestIdp, users: readonly TestIdpUser[], options: { singleLogout?: { spCert: string } } = {}): Promise<TestIdpLoginPage> {
+  const logoutRequests: Element[] = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://idp.invalid');
+    if (url.pathname === '/slo' && options.singleLogout && req.method === 'GET') return answerLogout(res, idp, url, options.singleLogout.spCert, logoutRequests);
     if (url.pathname !== '/sso') return answer(res, 404, 'text/plain', 'not found');
     if (req.method === 'GET') return chooseUser(res, idp, users, url.searchParams);
     if (req.method === 'POST') return void readForm(req).then((form) => postResponse(res, idp, users, form), () => answer(res, 400, 'text/plain', 'unreadable form'));
     answer(res, 405, 'text/plain', 'GET or POST');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const ssoUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sso`;
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const ssoUrl = `${base}/sso`;
   return {
     ssoUrl,
-    config: { ...idp.config, entryPoint: ssoUrl },
+    config: { ...idp.config, entryPoint: ssoUrl, ...(options.singleLogout ? { singleLogoutUrl: `${base}/slo` } : {}) },
+    logoutRequests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * GET /slo: the broker's LogoutRequest (HTTP-Redirect), its signature checked with the
+ * SP's certificate as an IdP checks it, answered with a signed LogoutResponse sent back
+ * to the broker's SingleLogoutService in the same binding.
+ */
+function answerLogout(res: ServerResponse, idp: TestIdp, url: URL, spCert: string, seen: Element[]): void {
+  let request: Element;
+  try {
+    request = readSignedRedirect(url.href, spCert).root;
+  } catch (error) {
+    return answer(res, 400, 'text/plain', (error as Error).message);
+  }
+  seen.push(request);
+  const response = logoutResponseXml(idp, request.getAttribute('ID') ?? '');
+  res.writeHead(302, { location: `${spLogoutUrl(idp)}?${redirectQuery(response, idp.key)}`, 'cache-control': 'no-store' }).end();
 }
 
 /** GET /sso: the AuthnRequest checked as an IdP checks it, then one button per user. */

@@ -98,6 +98,8 @@ export interface AcsResult {
   /** The session cookie's `name=value`, if one was set. */
   cookie: string | null;
   setCookie: string | null;
+  contentType: string | null;
+  body: string;
 }
 
 /** POST a response to an ACS the way the HTTP-POST binding does (an auto-submitted form). */
@@ -106,7 +108,7 @@ export async function postToAcs(serverUrl: string, idpId: string, xml: string, r
   if (relayState !== undefined) form.set('RelayState', relayState);
   const res = await fetch(`${serverUrl}/auth/saml/${idpId}/acs`, { method: 'POST', body: form, redirect: 'manual' });
   const setCookie = res.headers.get('set-cookie');
-  return { status: res.status, location: res.headers.get('location'), cookie: setCookie?.split(';')[0] ?? null, setCookie };
+  return { status: res.status, location: res.headers.get('location'), cookie: setCookie?.split(';')[0] ?? null, setCookie, contentType: res.headers.get('content-type'), body: await res.text() };
 }
 
 /** Runs a whole sign-in for `nameId` at `idp` and returns the session cookie. */

@@ -1,5 +1,6 @@
 import { useLocation } from 'preact-iso';
 import { useState } from 'preact/hooks';
+import { departure } from '../graphql/session-expiry';
 import { useViewer } from './viewer';
 
 interface NavItem {
@@ -26,11 +27,15 @@ export function Header() {
   const { path } = useLocation();
   const [signOutError, setSignOutError] = useState('');
   const signOut = async () => {
+    if (!departure.claim('signing-out')) return;
     try {
-      const response = await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin' });
+      const response = await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' } });
       if (!response.ok) throw new Error(`the broker answered ${response.status}`);
-      location.assign('/signin');
+      // 200 names the IdP's Single Logout to go through (it comes back to the sign-in page); 204: done here.
+      const next = response.status === 200 ? ((await response.json()) as { redirect?: unknown }).redirect : undefined;
+      location.assign(typeof next === 'string' ? next : '/signin');
     } catch (error) {
+      departure.release('signing-out');
       setSignOutError(`Could not sign out: ${(error as Error).message}.`);
     }
   };

@@ -3,61 +3,56 @@ import type {
   ApiTokenStore,
   AssertionReplayCache,
   LoginSession,
-  LoginSessionStore,
   OneTimeValueStore,
+  UserIdentity,
 } from '../types.js';
+import { LoginSessionRecords } from '../login-session-records.js';
+import type { UserRecords } from '../login-session-records.js';
 import type { PersistedMap } from './persisted-map.js';
 import type { StateJournal } from './state-journal.js';
 import { UserIndex } from './user-index.js';
 
-export class EmbeddedLoginSessionStore implements LoginSessionStore {
-  private readonly sessions: PersistedMap<LoginSession>;
-
-  constructor(journal: StateJournal) {
-    this.sessions = journal.collection('sessions');
-  }
-
-  async create(session: LoginSession): Promise<void> {
-    await this.sessions.set(session.id, session, session.expiresAt);
-  }
-
-  async get(id: string): Promise<LoginSession | null> {
-    const session = this.sessions.get(id);
-    return session ? structuredClone(session) : null;
-  }
-
-  async delete(id: string): Promise<boolean> {
-    return (await this.sessions.take(id)) !== undefined;
-  }
-}
-
-export class EmbeddedApiTokenStore implements ApiTokenStore {
+/** Records in one journal collection, indexed by user. */
+class EmbeddedUserRecords<T extends { id: string; user: UserIdentity; createdAt: number; expiresAt: number }> implements UserRecords<T> {
   private readonly byUser = new UserIndex();
-  private readonly tokens: PersistedMap<ApiTokenRecord>;
+  private readonly records: PersistedMap<T>;
 
-  constructor(journal: StateJournal) {
-    this.tokens = journal.collection('tokens', {
-      onSet: (id, token) => this.byUser.add(token.user.id, id),
-      onRemove: (id, token) => this.byUser.remove(token.user.id, id),
+  constructor(journal: StateJournal, collection: string) {
+    this.records = journal.collection(collection, {
+      onSet: (id, record) => this.byUser.add(record.user.id, id),
+      onRemove: (id, record) => this.byUser.remove(record.user.id, id),
     });
   }
 
-  async create(token: ApiTokenRecord): Promise<void> {
-    await this.tokens.set(token.id, token, token.expiresAt);
+  async create(record: T): Promise<void> {
+    await this.records.set(record.id, record, record.expiresAt);
   }
 
-  async get(id: string): Promise<ApiTokenRecord | null> {
-    const token = this.tokens.get(id);
-    return token ? structuredClone(token) : null;
+  async get(id: string): Promise<T | null> {
+    const record = this.records.get(id);
+    return record ? structuredClone(record) : null;
   }
 
-  async listByUser(userId: string): Promise<ApiTokenRecord[]> {
-    const live = this.byUser.ids(userId).flatMap((id) => this.tokens.get(id) ?? []);
-    return live.sort((a, b) => a.createdAt - b.createdAt).map((t) => structuredClone(t));
+  async listByUser(userId: string): Promise<T[]> {
+    const live = this.byUser.ids(userId).flatMap((id) => this.records.get(id) ?? []);
+    return live.sort((a, b) => a.createdAt - b.createdAt).map((r) => structuredClone(r));
   }
 
-  async delete(id: string): Promise<ApiTokenRecord | null> {
-    return (await this.tokens.take(id)) ?? null;
+  async delete(id: string): Promise<T | null> {
+    return (await this.records.take(id)) ?? null;
+  }
+}
+
+export class EmbeddedLoginSessionStore extends LoginSessionRecords {
+  constructor(journal: StateJournal) {
+    super(new EmbeddedUserRecords<LoginSession>(journal, 'sessions'));
+  }
+}
+
+/** API tokens: exactly the per-user records (the interface is theirs). */
+export class EmbeddedApiTokenStore extends EmbeddedUserRecords<ApiTokenRecord> implements ApiTokenStore {
+  constructor(journal: StateJournal) {
+    super(journal, 'tokens');
   }
 }
 

@@ -6,9 +6,11 @@ import type {
   ApiTokenStore,
   AssertionReplayCache,
   LoginSession,
-  LoginSessionStore,
   OneTimeValueStore,
+  UserIdentity,
 } from '../types.js';
+import { LoginSessionRecords } from '../login-session-records.js';
+import type { UserRecords } from '../login-session-records.js';
 import { defineScript, guarded } from './connection.js';
 
 /**
@@ -57,46 +59,30 @@ export class RedisJsonRecords<T extends { expiresAt: number }> {
   }
 }
 
-export class RedisLoginSessionStore implements LoginSessionStore {
-  private readonly records: RedisJsonRecords<LoginSession>;
-
-  constructor(redis: Redis, clock: Clock, prefix: string) {
-    this.records = new RedisJsonRecords(redis, clock, `${prefix}session:`);
-  }
-
-  create(session: LoginSession): Promise<void> {
-    return this.records.put(session.id, session);
-  }
-
-  get(id: string): Promise<LoginSession | null> {
-    return this.records.get(id);
-  }
-
-  async delete(id: string): Promise<boolean> {
-    return (await this.records.take(id)) !== null;
-  }
-}
-
-export class RedisApiTokenStore implements ApiTokenStore {
-  private readonly records: RedisJsonRecords<ApiTokenRecord>;
+/**
+ * Records with a per-user index (a sorted set scored by expiresAt), written in one MULTI;
+ * the index expires with its longest-lived record.
+ */
+class RedisUserRecords<T extends { id: string; user: UserIdentity; createdAt: number; expiresAt: number }> implements UserRecords<T> {
+  private readonly records: RedisJsonRecords<T>;
 
   constructor(
     private readonly redis: Redis,
     private readonly clock: Clock,
     private readonly prefix: string,
+    private readonly kind: string,
   ) {
-    this.records = new RedisJsonRecords(redis, clock, `${prefix}token:`);
+    this.records = new RedisJsonRecords(redis, clock, `${prefix}${kind}:`);
   }
 
-  /** Token and per-user index in one MULTI; the index expires with its longest token. */
-  async create(token: ApiTokenRecord): Promise<void> {
-    const index = this.indexKey(token.user.id);
-    const ttl = this.records.ttlMs(token.expiresAt);
-    await guarded('token create', () =>
+  async create(record: T): Promise<void> {
+    const index = this.indexKey(record.user.id);
+    const ttl = this.records.ttlMs(record.expiresAt);
+    await guarded(`${this.kind} create`, () =>
       this.redis
         .multi()
-        .set(this.records.key(token.id), JSON.stringify(token), 'PX', ttl)
-        .zadd(index, token.expiresAt, token.id)
+        .set(this.records.key(record.id), JSON.stringify(record), 'PX', ttl)
+        .zadd(index, record.expiresAt, record.id)
         .zremrangebyscore(index, '-inf', this.clock.now())
         .pexpire(index, ttl, 'NX')
         .pexpire(index, ttl, 'GT')
@@ -105,24 +91,37 @@ export class RedisApiTokenStore implements ApiTokenStore {
     );
   }
 
-  get(id: string): Promise<ApiTokenRecord | null> {
+  get(id: string): Promise<T | null> {
     return this.records.get(id);
   }
 
-  async listByUser(userId: string): Promise<ApiTokenRecord[]> {
-    const ids = await guarded('token list', () => this.redis.zrangebyscore(this.indexKey(userId), `(${this.clock.now()}`, '+inf'));
-    const tokens = await this.records.getMany(ids);
-    return tokens.sort((a, b) => a.createdAt - b.createdAt);
+  async listByUser(userId: string): Promise<T[]> {
+    const ids = await guarded(`${this.kind} list`, () => this.redis.zrangebyscore(this.indexKey(userId), `(${this.clock.now()}`, '+inf'));
+    const records = await this.records.getMany(ids);
+    return records.sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  async delete(id: string): Promise<ApiTokenRecord | null> {
-    const token = await this.records.take(id);
-    if (token) await guarded('token delete', () => this.redis.zrem(this.indexKey(token.user.id), id));
-    return token;
+  async delete(id: string): Promise<T | null> {
+    const record = await this.records.take(id);
+    if (record) await guarded(`${this.kind} delete`, () => this.redis.zrem(this.indexKey(record.user.id), id));
+    return record;
   }
 
   private indexKey(userId: string): string {
-    return `${this.prefix}user-tokens:${userId}`;
+    return `${this.prefix}user-${this.kind}s:${userId}`;
+  }
+}
+
+export class RedisLoginSessionStore extends LoginSessionRecords {
+  constructor(redis: Redis, clock: Clock, prefix: string) {
+    super(new RedisUserRecords<LoginSession>(redis, clock, prefix, 'session'));
+  }
+}
+
+/** API tokens: exactly the per-user records (the interface is theirs). */
+export class RedisApiTokenStore extends RedisUserRecords<ApiTokenRecord> implements ApiTokenStore {
+  constructor(redis: Redis, clock: Clock, prefix: string) {
+    super(redis, clock, prefix, 'token');
   }
 }
 
