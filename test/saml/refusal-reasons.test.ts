@@ -91,7 +91,9 @@ describe('the refusal page names the reason and echoes nothing the sender wrote'
 describe('the refusal codes are documented', () => {
   it('lists every code in the Sign-in refusals table of docs/identity.md (the IdP setup guides point there)', () => {
     const doc = readFileSync(new URL('../../docs/identity.md', import.meta.url), 'utf8');
-    const table = doc.slice(doc.indexOf('## Sign-in refusals'), doc.indexOf('## IdP-initiated sign-in'));
+    const start = doc.indexOf('## Sign-in refusals');
+    const end = doc.indexOf('\n## ', start + 1);
+    const table = doc.slice(start, end === -1 ? undefined : end);
     const documented = new Set([...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((row) => [...row[1]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1])));
     expect(REFUSAL_CODES.filter((code) => !documented.has(code))).toEqual([]);
   });

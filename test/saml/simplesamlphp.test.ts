@@ -223,7 +223,7 @@ describeWithSimpleSamlPhp('SimpleSAMLphp (Debian package) as IdP', () => {
       unsolicited.searchParams.set('spentityid', spOf('ssp-assertion', SPS['ssp-assertion']).entityId);
       const answer = await loginAtSimpleSamlPhp(unsolicited, ALICE, () => ssp.idp.logTail());
       expect(answer.xml).not.toContain('InResponseTo=');
-      await expectRefused(server, 'ssp-assertion', answer.xml, 'in_response_to_missing');
+      await expectRefused(server, 'ssp-assertion', answer.xml, 'unsolicited_response');
     });
 
     it('refuses a response replayed after it signed someone in', async () => {

@@ -96,7 +96,7 @@ describe('embedded state journal (dataDir/state.jsonl)', () => {
 
   describe('refuses to start on a file it cannot read, naming the line, and starts once it is put right', () => {
     const header = '{"portcullis":"state","version":1}';
-    const whole = '[{"c":"sessions","k":"s1","v":{"id":"s1"},"x":99999999999999}]';
+    const whole = JSON.stringify([{ c: 'sessions', k: 's1', v: session('s1', clock), x: 99999999999999 }]);
     const cases: [what: string, text: string, message: RegExp][] = [
       ['an unreadable line before the last', `${header}\nnot json\n${whole}\n`, /state\.jsonl line 2 is not a list of state records/],
       ['a record of a collection it does not know', `${header}\n[{"c":"wallets","k":"w","v":1,"x":1}]\n`, /line 2 is not a list of state records/],
@@ -112,7 +112,7 @@ describe('embedded state journal (dataDir/state.jsonl)', () => {
         await expect(refused).rejects.toBeInstanceOf(StoreCorruptError);
         await expect(refused).rejects.toMatchObject({ code: 'STORE_CORRUPT', message });
         writeFileSync(join(dataDir, STATE_FILE_NAME), `${header}\n${whole}\n`);
-        expect(await (await start(dataDir)).sessions.get('s1')).toEqual({ id: 's1' });
+        expect(await (await start(dataDir)).sessions.get('s1')).toMatchObject({ id: 's1', user: alice });
       });
     }
   });
