@@ -63,11 +63,20 @@ export class LoginSessionService {
    * Ends the sessions a signed IdP LogoutRequest names: those of the user, or only those
    * with one of `sessionIndexes` when it names any (SAML Core §3.7.3.2).
    */
-  async endSignedOutAtIdp(user: Pick<UserIdentity, 'id' | 'idp'>, sessionIndexes: readonly string[]): Promise<LoginSession[]> {
+  endSignedOutAtIdp(user: Pick<UserIdentity, 'id' | 'idp'>, sessionIndexes: readonly string[]): Promise<LoginSession[]> {
     const named = (session: LoginSession) => sessionIndexes.length === 0 || (session.saml?.sessionIndex != null && sessionIndexes.includes(session.saml.sessionIndex));
+    return this.endOfUser(user.id, named, 'idp');
+  }
+
+  /** Ends every session of a user SCIM deprovisioned (their credentials are refused anyway: this removes them). */
+  endDeprovisioned(userId: string): Promise<LoginSession[]> {
+    return this.endOfUser(userId, () => true, 'scim');
+  }
+
+  private async endOfUser(userId: string, chosen: (session: LoginSession) => boolean, initiatedBy: 'idp' | 'scim'): Promise<LoginSession[]> {
     const ended: LoginSession[] = [];
-    for (const session of (await this.deps.sessions.listByUser(user.id)).filter(named)) {
-      if (await this.endOne(session, { initiatedBy: 'idp' })) ended.push(session);
+    for (const session of (await this.deps.sessions.listByUser(userId)).filter(chosen)) {
+      if (await this.endOne(session, { initiatedBy })) ended.push(session);
     }
     return ended;
   }
@@ -76,7 +85,7 @@ export class LoginSessionService {
    * Audited first, then removed; every connection opened with it, on any instance,
    * closes. False when another request ended it first.
    */
-  private async endOne(session: LoginSession, data: { initiatedBy: 'sp' | 'idp' }): Promise<boolean> {
+  private async endOne(session: LoginSession, data: { initiatedBy: 'sp' | 'idp' | 'scim' }): Promise<boolean> {
     await this.deps.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: session.user.email, data: { idp: session.user.idp, sessionId: session.id, ...data } });
     const ended = await this.deps.sessions.delete(session.id);
     this.deps.events.ended({ kind: 'session', id: session.id, reason: 'signed_out' });

@@ -4,6 +4,7 @@ import type { RoleConfig } from '../config/schema.js';
 import { PortcullisError } from '../errors.js';
 import type { ApiTokenService } from '../identity/api-tokens.js';
 import type { CredentialEvents } from '../identity/credential-events.js';
+import type { LoginSessionService } from '../identity/login-sessions.js';
 import { rolesOf } from '../identity/principal.js';
 import type { OAuthTokens } from '../oauth/tokens.js';
 import type { ScimStore, ScimUserRecord } from '../stores/types.js';
@@ -16,16 +17,16 @@ export const BASIS_REMOVED = 'basis_removed';
 /**
  * What a SCIM change does to a person's standing in Portcullis, on every instance:
  * deprovisioning ends their live connections (a bus event every instance acts on),
- * revokes their API tokens, OAuth authorizations and active grants, and cancels their
- * pending requests; a group change revokes the grants whose basis it removed. Login
- * sessions cannot be listed by user: they are refused from then on (ScimStanding) and
- * their connections closed by the same event.
+ * ends their login sessions, revokes their API tokens, OAuth authorizations and active
+ * grants, and cancels their pending requests; a group change revokes the grants whose
+ * basis it removed.
  */
 export class ScimIdentityEffects implements ScimEffects {
   constructor(
     private readonly deps: {
       store: ScimStore;
       events: CredentialEvents;
+      sessions: Pick<LoginSessionService, 'endDeprovisioned'>;
       tokens: ApiTokenService;
       oauth: Pick<OAuthTokens, 'revokeAllOf'>;
       access: AccessService;
@@ -39,6 +40,7 @@ export class ScimIdentityEffects implements ScimEffects {
     const reason = `scim_user_${how}`;
     this.deps.events.userChanged({ idp: user.idp, userName: user.userName, change: 'deprovisioned' });
     for (const userId of await this.deps.store.sightings(user.idp, user.userName)) {
+      await this.deps.sessions.endDeprovisioned(userId);
       await this.deps.tokens.revokeAllOf(userId, { reason, ...data });
       await this.deps.oauth.revokeAllOf(userId);
     }

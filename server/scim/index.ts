@@ -19,6 +19,7 @@ export function createScim(deps: { config: PortcullisConfig; stores: Stores; clo
   const effects = new ScimIdentityEffects({
     store: stores.scim,
     events: identity.credentialEvents,
+    sessions: identity.sessions,
     tokens: identity.tokens,
     oauth: identity.oauthTokens,
     access: deps.access,

@@ -95,7 +95,7 @@ describe('deprovisioning over SCIM (embedded store)', () => {
     expect(log.find((e) => e.type === 'auth.token.revoked')).toMatchObject({ actor: null, data: { user: ALICE, reason: 'scim_user_deactivated' } });
   });
 
-  it('closes an MCP session opened with the browser sign-in (sessions are not revoked one by one: the user event ends it) and a Streamable HTTP session', async () => {
+  it('ends the browser sign-in (its session removed, auth.logout audited) and closes the MCP session opened with it, and a Streamable HTTP session', async () => {
     const fx = await broker();
     const userId = await provision(fx);
     await fx.grant(['echo']);
@@ -108,6 +108,10 @@ describe('deprovisioning over SCIM (embedded store)', () => {
     expect((await mcpFetch(fx.httpUrl(), { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { token, session })).status).toBe(401);
     const ended = async () => (await events(fx.server.stores)).filter((e) => e.type === 'mcp.session.end' && e.actor === ALICE).length;
     await expect.poll(ended).toBe(2);
+    const logouts = (await events(fx.server.stores)).filter((e) => e.type === 'auth.logout' && e.actor === ALICE);
+    expect(logouts).toHaveLength(1);
+    expect(logouts[0]).toMatchObject({ outcome: 'SUCCESS', data: { initiatedBy: 'scim' } });
+    expect(await fx.server.stores.sessions.get(String(logouts[0]!.data.sessionId))).toBeNull();
   });
 
   it('refuses the deactivated user\'s sign-in (user_deprovisioned); reactivation lets them sign in again but restores no old credential', async () => {
