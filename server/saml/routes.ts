@@ -22,7 +22,7 @@ import type { RefusalCode } from './refusal.js';
 import { sendRefusalPage } from './refusal-page.js';
 import type { ServiceProviderKey, ServiceProviderKeys } from './sp-keys.js';
 import { offersSingleLogout } from './single-logout.js';
-import { withEncryptionKeys } from './sp-metadata.js';
+import { completedSpMetadata } from './sp-metadata.js';
 import { spUrls } from './sp-urls.js';
 
 /** How much of a library's refusal message the debug log keeps (it quotes the sender's input). */
@@ -202,7 +202,7 @@ export function samlRoutes(deps: {
     const certificates = deps.spKeys.all.map((k) => k.certificate);
     strategy.generateServiceProviderMetadata(req as unknown as Parameters<VerifyWithRequest>[0], certificates[0] ?? null, certificates, (error, metadata) => {
       if (error || !metadata) return failClosed(res, deps.logger, error);
-      res.type('application/samlmetadata+xml').send(withEncryptionKeys(metadata, certificates));
+      res.type('application/samlmetadata+xml').send(completedSpMetadata(metadata, certificates));
     });
   });
 

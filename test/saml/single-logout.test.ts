@@ -99,9 +99,13 @@ describe('SP-initiated Single Logout', () => {
     expect(res.status).toBe(400);
   });
 
-  it('publishes our SingleLogoutService in the SP metadata', async () => {
+  it('publishes our SingleLogoutService in the SP metadata, in both bindings it takes', async () => {
     const metadata = await (await fetch(`${server.url}/auth/saml/corp/metadata`)).text();
-    expect(metadata).toMatch(new RegExp(`<SingleLogoutService [^>]*Location="${spLogoutUrl(corp)}"`));
+    const services = [...metadata.matchAll(/<SingleLogoutService [^>]*>/g)].map(([tag]) => ({ binding: /Binding="([^"]+)"/.exec(tag)?.[1], location: /Location="([^"]+)"/.exec(tag)?.[1] }));
+    expect(services).toEqual([
+      { binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', location: spLogoutUrl(corp) },
+      { binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', location: spLogoutUrl(corp) },
+    ]);
   });
 
   it('ends the OAuth authorizations the session approved: their access token is refused at once', async () => {
