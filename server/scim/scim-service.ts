@@ -82,8 +82,7 @@ export class ScimService {
         updatedAt: now,
       };
       await this.audit('scim.user.created', user, {});
-      if (holder) await this.deps.store.users.delete(idp, holder.id);
-      if (!(await this.deps.store.users.put(user))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
+      if (!(await this.deps.store.users.put(user, { displacing: holder?.id }))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
       return user;
     });
     if (!created.active) await this.deps.effects.deprovisioned(created, 'deactivated');
@@ -162,8 +161,9 @@ export class ScimService {
    * A userName change ends what was held under the former name, as a deactivation would:
    * the former name stays held by a tombstone (inactive, out of SCIM's sight), written in
    * the same step, so the credentials issued under it are refused from then on; the
-   * person signs in again under the new name. A new name a tombstone held is taken over,
-   * with the time before which its credentials are refused.
+   * person signs in again under the new name. A new name a tombstone held is taken over
+   * (in the same step: never free in between), with the time before which its credentials
+   * are refused.
    */
   private async changeUser(idp: string, id: string, change: (current: ScimUserRecord) => UserState): Promise<ScimUserRecord> {
     const { user: next, former } = await this.deps.lock(lockKey(idp), async () => {
@@ -181,9 +181,8 @@ export class ScimService {
       const user: ScimUserRecord = { ...current, ...state, revokedBefore, updatedAt: now };
       const type = deactivated ? 'scim.user.deactivated' : !current.active && state.active ? 'scim.user.reactivated' : 'scim.user.updated';
       await this.audit(type, user, { changed, ...(renamed ? { renamedFrom: current.userName } : {}) });
-      if (holder) await this.deps.store.users.delete(idp, holder.id);
       const tombstone = renamed ? { ...current, id: randomUUID(), externalId: null, active: false, emails: [], displayName: null, groups: null, revokedBefore: now, deletedAt: now, createdAt: now, updatedAt: now } : undefined;
-      if (!(await this.deps.store.users.put(user, tombstone))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
+      if (!(await this.deps.store.users.put(user, { displacing: holder?.id, tombstone }))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
       return { user, former: renamed ? current : null };
     });
     if (former) await this.deps.effects.deprovisioned(former, 'renamed');

@@ -216,9 +216,15 @@ describe('deprovisioning over SCIM (embedded store)', () => {
     expect(log.find((e) => e.type === 'auth.token.revoked')).toMatchObject({ data: { user: ALICE, reason: 'scim_user_renamed' } });
     expect(log.find((e) => e.type === 'auth.logout')).toMatchObject({ actor: ALICE, data: { initiatedBy: 'scim' } });
 
-    // The IdP may provision the former name again (another person): the former name's credentials stay refused.
-    expect((await scim(fx.server.url, 'POST', '/Users', { body: oktaUser(ALICE) })).status).toBe(201);
+    // The IdP may provision the former name again (another person), or rename back to it: its old credentials stay refused.
+    const other = await scim(fx.server.url, 'POST', '/Users', { body: oktaUser(ALICE) });
+    expect(other.status).toBe(201);
     expect(await whoIs(fx, { authorization: `Bearer ${token}` })).toBe('UNAUTHENTICATED');
+    expect((await scim(fx.server.url, 'DELETE', `/Users/${other.body.id as string}`)).status).toBe(204);
+    const back = await scim(fx.server.url, 'PATCH', `/Users/${userId}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'userName', value: ALICE }] } });
+    expect(back.body).toMatchObject({ id: userId, userName: ALICE, active: true });
+    expect(await whoIs(fx, { authorization: `Bearer ${token}` })).toBe('UNAUTHENTICATED');
+    expect(await whoIs(fx, { cookie: await signIn(fx.server.url, fx.idp, { nameId: ALICE, attributes: { email: ALICE, groups: ['engineering'] } }) })).toBe(ALICE);
   });
 
   it('after a rename and a later deactivation, the former name\'s token and cookie stay refused and its grant revoked', async () => {

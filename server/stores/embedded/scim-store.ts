@@ -49,17 +49,18 @@ class JournaledScimCollection<T extends { id: string; idp: string; createdAt: nu
   }
 
   /** The name checks and the writes in one journal turn, so two creates racing on a name make one record. */
-  put(record: T, tombstone?: T): Promise<boolean> {
+  put(record: T, { displacing, tombstone }: { displacing?: string; tombstone?: T } = {}): Promise<boolean> {
     return this.journal.commit(() => {
       const holder = this.names.get(this.nameKey(record.idp, this.nameOf(record)));
-      if (holder !== undefined && holder !== record.id) return { result: false, ops: [] };
+      const displaced = holder !== undefined && holder !== record.id && holder === displacing;
+      if (holder !== undefined && holder !== record.id && !displaced) return { result: false, ops: [] };
       const key = keyOf(record.idp, record.id);
       const previous = this.records.get(key);
       if (tombstone && !(previous && this.takesLeftName(tombstone, previous, record))) return { result: false, ops: [] };
-      // The index entry of a renamed record goes before the new ones are set.
-      const ops = previous ? [this.records.deleteOp(key)] : [];
+      // The index entries of the displaced and of a renamed record go before the new ones are set.
+      const removed = [...(displaced ? [keyOf(record.idp, holder)] : []), ...(previous ? [key] : [])].map((k) => this.records.deleteOp(k));
       const tombstoneOps = tombstone ? [this.records.setOp(keyOf(tombstone.idp, tombstone.id), tombstone, NEVER)] : [];
-      return { result: true, ops: [...ops, this.records.setOp(key, record, NEVER), ...tombstoneOps] };
+      return { result: true, ops: [...removed, this.records.setOp(key, record, NEVER), ...tombstoneOps] };
     });
   }
 
