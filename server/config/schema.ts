@@ -197,11 +197,19 @@ const emailDomainList = z
   .min(1, 'expected at least one email domain')
   .optional();
 
+/** What a SCIM bearer token may hold (server/scim/scim-clients.ts): printable ASCII, no space. */
+export const SCIM_TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
+
 // SCIM 2.0 provisioning (docs/scim.md); absent: off for this IdP. The token is the IdP's
 // SCIM client's bearer credential and names the IdP: it sees and changes only its users.
 const scimProvisioning = z
   .strictObject({
-    token: z.string({ error: 'expected a bearer token (use ${env:NAME} or ${file:PATH})' }).trim().min(32, 'expected at least 32 characters: a guessable token would let anyone deprovision users'),
+    token: z
+      .string({ error: 'expected a bearer token (use ${env:NAME} or ${file:PATH})' })
+      .trim()
+      .min(32, 'expected at least 32 characters: a guessable token would let anyone deprovision users')
+      // Anything else could never be presented in an Authorization header: the token would match no request.
+      .regex(SCIM_TOKEN_CHARACTERS, 'expected printable ASCII characters without spaces (what a bearer token can carry)'),
   })
   .optional();
 

@@ -16,8 +16,8 @@ export const BASIS_REMOVED = 'basis_removed';
 
 /**
  * What a SCIM change does to a person's standing in Portcullis, on every instance:
- * deprovisioning ends their live connections (a bus event every instance acts on),
- * ends their login sessions, revokes their API tokens, OAuth authorizations and active
+ * deprovisioning (or a rename, for what the former name held) ends their live
+ * connections (a bus event every instance acts on), ends their login sessions, revokes their API tokens, OAuth authorizations and active
  * grants, and cancels their pending requests; a group change revokes the grants whose
  * basis it removed.
  */
@@ -35,7 +35,7 @@ export class ScimIdentityEffects implements ScimEffects {
     },
   ) {}
 
-  async deprovisioned(user: ScimUserRecord, how: 'deactivated' | 'deleted'): Promise<void> {
+  async deprovisioned(user: ScimUserRecord, how: 'deactivated' | 'deleted' | 'renamed'): Promise<void> {
     const data = { scimClient: user.idp, scimUserId: user.id };
     const reason = `scim_user_${how}`;
     this.deps.events.userChanged({ idp: user.idp, userName: user.userName, change: 'deprovisioned' });

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { SCIM_TOKEN_CHARACTERS } from '../config/schema.js';
 import type { IdentityProviderConfig } from '../config/schema.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -21,8 +22,8 @@ export class ScimClients {
 
   /** The IdP whose token the Authorization header carries; null for anything else. */
   idpOf(authorization: string | undefined): string | null {
-    const token = authorization === undefined ? null : /^Bearer ([\x21-\x7e]+)$/i.exec(authorization)?.[1];
-    if (!token) return null;
+    const token = authorization === undefined ? null : /^Bearer (.+)$/i.exec(authorization)?.[1];
+    if (!token || !SCIM_TOKEN_CHARACTERS.test(token)) return null;
     const presented = digest(token);
     let found: string | null = null;
     for (const client of this.clients) if (timingSafeEqual(presented, client.digest)) found = client.idp;

@@ -10,8 +10,11 @@ import type { GroupAttributes } from './scim-resources.js';
 
 /** What a SCIM change does beyond the SCIM records (server/scim/identity-effects.ts). */
 export interface ScimEffects {
-  /** The user is inactive (deactivated or deleted): end everything they hold. Idempotent. */
-  deprovisioned(user: ScimUserRecord, how: 'deactivated' | 'deleted'): Promise<void>;
+  /**
+   * The user is inactive (deactivated or deleted), or `user` is a renamed user as they were
+   * before (`renamed`: their former name holds nothing any more): end everything they hold. Idempotent.
+   */
+  deprovisioned(user: ScimUserRecord, how: 'deactivated' | 'deleted' | 'renamed'): Promise<void>;
   /** These users' SCIM groups changed: re-judge their grants. */
   groupsChanged(users: readonly ScimUserRecord[]): Promise<void>;
 }
@@ -79,8 +82,7 @@ export class ScimService {
         updatedAt: now,
       };
       await this.audit('scim.user.created', user, {});
-      if (holder) await this.deps.store.users.delete(idp, holder.id);
-      if (!(await this.deps.store.users.put(user))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
+      if (!(await this.deps.store.users.put(user, { displacing: holder?.id }))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
       return user;
     });
     if (!created.active) await this.deps.effects.deprovisioned(created, 'deactivated');
@@ -155,21 +157,35 @@ export class ScimService {
     await this.writeGroup(idp, id, 'scim.group.deleted', () => null);
   }
 
+  /**
+   * A userName change ends what was held under the former name, as a deactivation would:
+   * the former name stays held by a tombstone (inactive, out of SCIM's sight), written in
+   * the same step, so the credentials issued under it are refused from then on; the
+   * person signs in again under the new name. A new name a tombstone held is taken over
+   * (in the same step: never free in between), with the time before which its credentials
+   * are refused.
+   */
   private async changeUser(idp: string, id: string, change: (current: ScimUserRecord) => UserState): Promise<ScimUserRecord> {
-    const next = await this.deps.lock(lockKey(idp), async () => {
+    const { user: next, former } = await this.deps.lock(lockKey(idp), async () => {
       const current = await this.getUser(idp, id);
       const state = change(current);
       const now = this.deps.clock.now();
       const deactivated = current.active && !state.active;
       const changed = (Object.keys(state) as (keyof UserState)[]).filter((key) => JSON.stringify(state[key]) !== JSON.stringify(current[key]));
       // Okta PUTs the whole user on every sync: an unchanged one is neither audited nor written.
-      if (changed.length === 0) return current;
-      const user: ScimUserRecord = { ...current, ...state, revokedBefore: deactivated ? now : current.revokedBefore, updatedAt: now };
+      if (changed.length === 0) return { user: current, former: null };
+      const renamed = state.userName.toLowerCase() !== current.userName.toLowerCase();
+      const holder = renamed ? await this.deps.store.users.find(idp, [state.userName]) : null;
+      if (holder && holder.deletedAt === null) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
+      const revokedBefore = Math.max(deactivated ? now : current.revokedBefore, holder?.revokedBefore ?? 0);
+      const user: ScimUserRecord = { ...current, ...state, revokedBefore, updatedAt: now };
       const type = deactivated ? 'scim.user.deactivated' : !current.active && state.active ? 'scim.user.reactivated' : 'scim.user.updated';
-      await this.audit(type, user, { changed });
-      if (!(await this.deps.store.users.put(user))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
-      return user;
+      await this.audit(type, user, { changed, ...(renamed ? { renamedFrom: current.userName } : {}) });
+      const tombstone = renamed ? { ...current, id: randomUUID(), externalId: null, active: false, emails: [], displayName: null, groups: null, revokedBefore: now, deletedAt: now, createdAt: now, updatedAt: now } : undefined;
+      if (!(await this.deps.store.users.put(user, { displacing: holder?.id, tombstone }))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
+      return { user, former: renamed ? current : null };
     });
+    if (former) await this.deps.effects.deprovisioned(former, 'renamed');
     // Also when it already was inactive: a retried deactivation finishes what a failure cut short.
     if (!next.active) await this.deps.effects.deprovisioned(next, 'deactivated');
     return next;

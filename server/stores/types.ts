@@ -380,8 +380,16 @@ export interface ScimCollection<T extends { id: string; idp: string }> {
   find(idp: string, names: readonly string[]): Promise<T | null>;
   /** The IdP's records, oldest first. */
   list(idp: string): Promise<T[]>;
-  /** Creates or replaces the record (and moves its name); false, writing nothing, when another record holds its name. */
-  put(record: T): Promise<boolean>;
+  /**
+   * Creates or replaces the record (and moves its name); false, writing nothing, when
+   * another record holds its name, unless it is the record `displacing` names: that one is
+   * removed in the same step (a deleted or renamed SCIM user's tombstone whose name is
+   * given again). With `tombstone`, a new record of the same IdP that takes the name the
+   * record leaves, in the same step (a renamed SCIM user's former name stays held, never
+   * free in between: server/scim); false, writing nothing, when it is not that (the record
+   * is new or keeps its name, or a record has the tombstone's id).
+   */
+  put(record: T, options?: { displacing?: string; tombstone?: T }): Promise<boolean>;
   /** Removes the record; the removed one, or null when there was none. */
   delete(idp: string, id: string): Promise<T | null>;
 }

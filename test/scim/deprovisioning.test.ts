@@ -2,13 +2,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import type { AuditEvent } from '../../server/audit/types.js';
+import { systemClock } from '../../server/clock.js';
 import type { Stores } from '../../server/stores/types.js';
 import { connectClient, startBroker, upgradeStatus } from '../support/broker-fixture.js';
 import { startBrokerPair } from '../support/broker-pair.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { INITIALIZE, mcpFetch, openSession } from '../support/mcp-http.js';
 import { connectWithSdk, DCR_METADATA, MemoryOAuthProvider, postForm, resourceUrl, TestBrowser } from '../support/oauth-client.js';
-import { describeWithRedis } from '../support/redis.js';
+import { describeWithRedis, redisStoresForTest, uniquePrefix } from '../support/redis.js';
 import { oktaUser, PATCH_OP, scim, SCIM_TOKEN } from '../support/scim-client.js';
 import { cookieWsClient, postGraphQL } from '../support/test-server.js';
 import { signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
@@ -39,6 +40,36 @@ async function pendingRequest(fx: BrokerFixture): Promise<string> {
   const request = (res.body.data as { createAccessRequest: { id: string; status: string } }).createAccessRequest;
   expect(request.status).toBe('PENDING');
   return request.id;
+}
+
+const RENAMED = 'alice.smith@example.com';
+/** Entra ID renaming a user (a new user principal name). */
+const ENTRA_RENAME = { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'userName', value: RENAMED }] };
+
+/** Whom a credential (a cookie or an Authorization header) authenticates as: their email, or the error code. */
+async function whoIs(fx: BrokerFixture, headers: { cookie: string } | { authorization: string }): Promise<string | undefined> {
+  const { body } = await postGraphQL(fx.server.url, { query: '{ me { email } }' }, headers);
+  const code = body.errors?.[0]?.extensions?.code;
+  return (body.data as { me: { email: string } } | null | undefined)?.me.email ?? (typeof code === 'string' ? code : undefined);
+}
+
+/**
+ * Entra ID renames alice, who signs in again under the new name; months later it
+ * deactivates her. What she held under either name is refused, and her grant revoked.
+ */
+async function renameThenDeactivate(fx: BrokerFixture): Promise<void> {
+  const userId = await provision(fx);
+  const grantId = await fx.grant(['echo']);
+  const token = await fx.token(['api']);
+  expect((await scim(fx.server.url, 'PATCH', `/Users/${userId}`, { body: ENTRA_RENAME })).status).toBe(200);
+  const cookie = await signIn(fx.server.url, fx.idp, { nameId: RENAMED, attributes: { email: RENAMED, groups: ['engineering'] } });
+  expect(await whoIs(fx, { cookie })).toBe(RENAMED);
+  expect((await scim(fx.server.url, 'PATCH', `/Users/${userId}`, { body: OKTA_DEACTIVATE })).status).toBe(200);
+  expect(await whoIs(fx, { authorization: `Bearer ${token}` })).toBe('UNAUTHENTICATED');
+  expect(await whoIs(fx, { cookie: fx.cookie })).toBe('UNAUTHENTICATED');
+  expect(await whoIs(fx, { cookie })).toBe('UNAUTHENTICATED');
+  expect((await fx.server.stores.access.getGrant(grantId))?.revokedAt).not.toBeNull();
+  await expect(signIn(fx.server.url, fx.idp, { nameId: ALICE, attributes: { email: ALICE, groups: ['engineering'] } })).rejects.toThrow('sign-in failed with 401');
 }
 
 const grantStatus = async (fx: BrokerFixture, id: string) => {
@@ -156,6 +187,50 @@ describe('deprovisioning over SCIM (embedded store)', () => {
     expect((await events(fx.server.stores)).map((e) => e.type)).toContain('scim.user.deleted');
   });
 
+  it('a userName change ends what the former name held (live session, token, cookie, grant, pending request), audited; the person signs in again under the new name', async () => {
+    const fx = await broker();
+    const userId = await provision(fx);
+    const grantId = await fx.grant(['echo']);
+    const requestId = await pendingRequest(fx);
+    const token = await fx.token(['mcp', 'api']);
+    const { transport } = await fx.connect(token);
+
+    const res = await scim(fx.server.url, 'PATCH', `/Users/${userId}`, { body: ENTRA_RENAME });
+    expect(res.body).toMatchObject({ id: userId, userName: RENAMED, active: true });
+
+    await expect.poll(() => transport.closeInfo).toEqual({ code: 4401, reason: 'user deprovisioned by their identity provider' });
+    expect(await whoIs(fx, { authorization: `Bearer ${token}` })).toBe('UNAUTHENTICATED');
+    expect(await whoIs(fx, { cookie: fx.cookie })).toBe('UNAUTHENTICATED');
+    expect(await grantStatus(fx, grantId)).toEqual({ revoked: true, reason: 'scim_user_renamed' });
+    expect((await fx.server.stores.access.getRequest(requestId))?.status).toBe('CANCELLED');
+    // The former name signs in no more; the new one does, and is the SCIM user (a filter on the former name finds nobody).
+    await expect(signIn(fx.server.url, fx.idp, { nameId: ALICE, attributes: { email: ALICE, groups: ['engineering'] } })).rejects.toThrow('sign-in failed with 401');
+    const cookie = await signIn(fx.server.url, fx.idp, { nameId: RENAMED, attributes: { email: RENAMED, groups: ['engineering'] } });
+    expect(await whoIs(fx, { cookie })).toBe(RENAMED);
+    expect((await scim(fx.server.url, 'GET', `/Users?filter=${encodeURIComponent(`userName eq "${ALICE}"`)}`)).body.totalResults).toBe(0);
+    expect((await scim(fx.server.url, 'GET', '/Users')).body.Resources?.map((u) => u.id)).toEqual([userId]);
+
+    const log = await events(fx.server.stores);
+    expect(log.find((e) => e.type === 'scim.user.updated')).toMatchObject({ actor: null, data: { scimUserId: userId, userName: RENAMED, renamedFrom: ALICE, changed: ['userName'] } });
+    expect(log.find((e) => e.type === 'grant.revoked')).toMatchObject({ data: { grantId, reason: 'scim_user_renamed', scimUserId: userId } });
+    expect(log.find((e) => e.type === 'auth.token.revoked')).toMatchObject({ data: { user: ALICE, reason: 'scim_user_renamed' } });
+    expect(log.find((e) => e.type === 'auth.logout')).toMatchObject({ actor: ALICE, data: { initiatedBy: 'scim' } });
+
+    // The IdP may provision the former name again (another person), or rename back to it: its old credentials stay refused.
+    const other = await scim(fx.server.url, 'POST', '/Users', { body: oktaUser(ALICE) });
+    expect(other.status).toBe(201);
+    expect(await whoIs(fx, { authorization: `Bearer ${token}` })).toBe('UNAUTHENTICATED');
+    expect((await scim(fx.server.url, 'DELETE', `/Users/${other.body.id as string}`)).status).toBe(204);
+    const back = await scim(fx.server.url, 'PATCH', `/Users/${userId}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'userName', value: ALICE }] } });
+    expect(back.body).toMatchObject({ id: userId, userName: ALICE, active: true });
+    expect(await whoIs(fx, { authorization: `Bearer ${token}` })).toBe('UNAUTHENTICATED');
+    expect(await whoIs(fx, { cookie: await signIn(fx.server.url, fx.idp, { nameId: ALICE, attributes: { email: ALICE, groups: ['engineering'] } }) })).toBe(ALICE);
+  });
+
+  it('after a rename and a later deactivation, the former name\'s token and cookie stay refused and its grant revoked', async () => {
+    await renameThenDeactivate(await broker());
+  });
+
   it('revokes OAuth authorizations: the access token is refused at the MCP endpoint and the refresh token no longer works', async () => {
     const fx = await broker();
     const userId = await provision(fx);
@@ -217,6 +292,15 @@ describe('group changes re-judge grants (embedded store)', () => {
 });
 
 describeWithRedis('deprovisioning across instances (Redis store)', () => {
+  it('after a rename and a later deactivation, the former name\'s token and cookie stay refused and its grant revoked', async () => {
+    const fx = await startBroker({ stores: await redisStoresForTest({ prefix: uniquePrefix(), clock: systemClock }), scimToken: SCIM_TOKEN });
+    try {
+      await renameThenDeactivate(fx);
+    } finally {
+      await fx.close();
+    }
+  });
+
   it('a deactivation on instance A closes the MCP session held on instance B', async () => {
     const pair = await startBrokerPair({}, SCIM_TOKEN);
     try {

@@ -214,6 +214,15 @@ describe('identityProviders[].scim.token', () => {
     expect(parsed.error?.issues.map((i) => i.path.join('.'))).toContain('identityProviders.0.scim.token');
   });
 
+  it('refuses a token with a character a bearer token cannot carry (a space, non-ASCII), naming the key and the rule', () => {
+    const tokenIssues = (token: string) => (configSchema.safeParse({ ...base, identityProviders: [idp(token)] }).error?.issues ?? []).filter((i) => i.path.join('.') === 'identityProviders.0.scim.token').map((i) => i.message);
+    for (const token of ['scim-corp-7Qm2vX9pL4rT8kW1 nB6yD3hF5jZ0sA', 'scim-corp-7Qm2vX9pL4rT8kW1nB6yD3hF5jZ0sÄ', 'scim-corp-7Qm2vX9pL4rT8kW1\tnB6yD3hF5jZ0sA']) {
+      expect(tokenIssues(token)).toEqual(['expected printable ASCII characters without spaces (what a bearer token can carry)']);
+    }
+    // Surrounding whitespace (a trailing newline of a token file) is trimmed, not refused.
+    expect(tokenIssues(`${SCIM_TOKEN}\n`)).toEqual([]);
+  });
+
   it('is redacted from the logged configuration and scrubbed from log lines', async () => {
     const config = await scimConfig();
     expect(JSON.stringify(redactConfig(config))).not.toContain(SCIM_TOKEN);

@@ -33,6 +33,45 @@ export function describeScimStore(stores: () => Stores, restart: () => Promise<S
       expect(await stores().scim.users.put(scimUser('u3', 'alice', { idp: 'other' }))).toBe(true);
     });
 
+    it('writes a tombstone under the name a renamed record leaves, in the same step, and refuses one that would not take that name', async () => {
+      const users = stores().scim.users;
+      const tombstone = scimUser('t1', 'alice', { active: false, deletedAt: 5 });
+      // A new record leaves no name; a record keeping its name (whatever its case) leaves none either.
+      expect(await users.put(scimUser('u1', 'alice'), { tombstone })).toBe(false);
+      expect(await users.get('corp', 'u1')).toBeNull();
+      await users.put(scimUser('u1', 'alice'));
+      expect(await users.put(scimUser('u1', 'ALICE'), { tombstone })).toBe(false);
+      expect(await users.put(scimUser('u1', 'alicia'), { tombstone: scimUser('t1', 'someone-else') })).toBe(false);
+      expect(await users.put(scimUser('u1', 'alicia'), { tombstone: { ...tombstone, idp: 'other' } })).toBe(false);
+      expect(await users.find('corp', ['alice'])).toEqual(scimUser('u1', 'alice'));
+
+      expect(await users.put(scimUser('u1', 'alicia'), { tombstone })).toBe(true);
+      expect(await users.find('corp', ['alice'])).toEqual(tombstone);
+      expect(await users.find('corp', ['alicia'])).toEqual(scimUser('u1', 'alicia'));
+      // The tombstone holds the name like any record; deleting it frees the name.
+      expect(await users.put(scimUser('u2', 'alice'))).toBe(false);
+      expect(await users.put(scimUser('u1', 'bob'), { tombstone })).toBe(false);
+      expect(await users.delete('corp', 't1')).toEqual(tombstone);
+      expect(await users.put(scimUser('u2', 'alice'))).toBe(true);
+    });
+
+    it('displaces the record it names from the name it takes, in the same step, and no other', async () => {
+      const users = stores().scim.users;
+      await users.put(scimUser('t1', 'alice', { active: false, deletedAt: 5 }));
+      await users.put(scimUser('u1', 'bob'));
+      expect(await users.put(scimUser('u2', 'alice'), { displacing: 'u1' })).toBe(false);
+      expect(await users.put(scimUser('u2', 'alice'), { displacing: 't1' })).toBe(true);
+      expect(await users.get('corp', 't1')).toBeNull();
+      expect(await users.find('corp', ['alice'])).toEqual(scimUser('u2', 'alice'));
+      // A rename onto a displaced name, leaving a tombstone under the former one.
+      const tombstone = scimUser('t2', 'bob', { active: false, deletedAt: 6 });
+      expect(await users.put(scimUser('u1', 'alice'), { displacing: 'u2', tombstone })).toBe(true);
+      expect(await users.get('corp', 'u2')).toBeNull();
+      expect(await users.find('corp', ['alice'])).toEqual(scimUser('u1', 'alice'));
+      expect(await users.find('corp', ['bob'])).toEqual(tombstone);
+      expect((await users.list('corp')).map((u) => u.id).sort()).toEqual(['t2', 'u1']);
+    });
+
     it('lists an IdP\'s records oldest first and deletes one with its name', async () => {
       await stores().scim.groups.put({ ...scimGroup('g2', 'ops'), createdAt: 2 });
       await stores().scim.groups.put(scimGroup('g1', 'eng', ['u1']));

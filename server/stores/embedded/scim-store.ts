@@ -48,21 +48,30 @@ class JournaledScimCollection<T extends { id: string; idp: string; createdAt: nu
     return held.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
   }
 
-  /** The name check and the write in one journal turn, so two creates racing on a name make one record. */
-  put(record: T): Promise<boolean> {
+  /** The name checks and the writes in one journal turn, so two creates racing on a name make one record. */
+  put(record: T, { displacing, tombstone }: { displacing?: string; tombstone?: T } = {}): Promise<boolean> {
     return this.journal.commit(() => {
       const holder = this.names.get(this.nameKey(record.idp, this.nameOf(record)));
-      if (holder !== undefined && holder !== record.id) return { result: false, ops: [] };
+      const displaced = holder !== undefined && holder !== record.id && holder === displacing;
+      if (holder !== undefined && holder !== record.id && !displaced) return { result: false, ops: [] };
       const key = keyOf(record.idp, record.id);
       const previous = this.records.get(key);
-      // The index entry of a renamed record goes before the new one is set.
-      const ops = previous ? [this.records.deleteOp(key)] : [];
-      return { result: true, ops: [...ops, this.records.setOp(key, record, NEVER)] };
+      if (tombstone && !(previous && this.takesLeftName(tombstone, previous, record))) return { result: false, ops: [] };
+      // The index entries of the displaced and of a renamed record go before the new ones are set.
+      const removed = [...(displaced ? [keyOf(record.idp, holder)] : []), ...(previous ? [key] : [])].map((k) => this.records.deleteOp(k));
+      const tombstoneOps = tombstone ? [this.records.setOp(keyOf(tombstone.idp, tombstone.id), tombstone, NEVER)] : [];
+      return { result: true, ops: [...removed, this.records.setOp(key, record, NEVER), ...tombstoneOps] };
     });
   }
 
   async delete(idp: string, id: string): Promise<T | null> {
     return (await this.records.take(keyOf(idp, id))) ?? null;
+  }
+
+  /** Whether `tombstone` is a new record of the IdP named as `previous` was, a name `record` leaves. */
+  private takesLeftName(tombstone: T, previous: T, record: T): boolean {
+    const left = this.nameKey(previous.idp, this.nameOf(previous));
+    return tombstone.idp === record.idp && !this.records.get(keyOf(tombstone.idp, tombstone.id)) && this.nameKey(tombstone.idp, this.nameOf(tombstone)) === left && this.nameKey(record.idp, this.nameOf(record)) !== left;
   }
 
   private nameKey(idp: string, name: string): string {

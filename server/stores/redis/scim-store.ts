@@ -13,18 +13,26 @@ interface Stored<T> {
   r: T;
 }
 
-// KEYS: records, names. ARGV: id, lowercased name, stored JSON, capacity.
+// KEYS: records, names. ARGV: id, lowercased name, stored JSON, capacity, the id of the
+// record it may displace from its name ('' for none); then, for a tombstone taking the
+// name the record leaves, its id, lowercased name and stored JSON.
 const putNamed = defineScript(`
 local holder = redis.call('HGET', KEYS[2], ARGV[2])
-if holder and holder ~= ARGV[1] then return 0 end
+local displaced = holder and holder ~= ARGV[1] and holder == ARGV[5]
+if holder and holder ~= ARGV[1] and not displaced then return 0 end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old then
-  redis.call('HDEL', KEYS[2], cjson.decode(old).n)
-elseif redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
-  return -1
-end
+local left = old and cjson.decode(old).n
+if ARGV[6] and (left ~= ARGV[7] or ARGV[7] == ARGV[2] or redis.call('HEXISTS', KEYS[1], ARGV[6]) == 1) then return 0 end
+local added = (old and 0 or 1) + (ARGV[6] and 1 or 0) - (displaced and 1 or 0)
+if added > 0 and redis.call('HLEN', KEYS[1]) + added > tonumber(ARGV[4]) then return -1 end
+if displaced then redis.call('HDEL', KEYS[1], holder) end
+if old then redis.call('HDEL', KEYS[2], left) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+if ARGV[6] then
+  redis.call('HSET', KEYS[1], ARGV[6], ARGV[8])
+  redis.call('HSET', KEYS[2], ARGV[7], ARGV[6])
+end
 return 1
 `);
 
@@ -76,16 +84,23 @@ class RedisScimCollection<T extends { id: string; idp: string; createdAt: number
     return values.map((v) => unwrap<T>(v)!).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
   }
 
-  async put(record: T): Promise<boolean> {
-    const name = this.nameOf(record).toLowerCase();
-    const stored: Stored<T> = { n: name, r: record };
-    const result = await guarded('scim write', () => putNamed(this.redis, this.keys(record.idp), [record.id, name, JSON.stringify(stored), this.capacity]));
+  async put(record: T, { displacing, tombstone }: { displacing?: string; tombstone?: T } = {}): Promise<boolean> {
+    if (tombstone && tombstone.idp !== record.idp) return false;
+    const args = [record.id, ...this.stored(record), this.capacity, displacing ?? '', ...(tombstone ? [tombstone.id, ...this.stored(tombstone)] : [])];
+    const result = await guarded('scim write', () => putNamed(this.redis, this.keys(record.idp), args));
     if (result === -1) throw new StoreFullError(`this IdP holds ${this.capacity} SCIM ${this.kind}: delete some first`);
     return result === 1;
   }
 
   async delete(idp: string, id: string): Promise<T | null> {
     return unwrap<T>((await guarded('scim delete', () => deleteNamed(this.redis, this.keys(idp), [id]))) as string | null);
+  }
+
+  /** The record's lowercased name, and the record stored beside it. */
+  private stored(record: T): [string, string] {
+    const name = this.nameOf(record).toLowerCase();
+    const stored: Stored<T> = { n: name, r: record };
+    return [name, JSON.stringify(stored)];
   }
 
   private recordsKey(idp: string): string {
