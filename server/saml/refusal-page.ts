@@ -62,7 +62,7 @@ const FIXES: Record<RefusalCode, (urls: SpUrls, endpoint: RefusingEndpoint) => s
   user_deprovisioned: () => "The IdP's SCIM client deactivated or deleted this user: reactivate them at the IdP if they should have access.",
   assertion_not_encrypted: (u) => `This IdP must encrypt its assertions (requireEncryptedAssertions): turn on assertion encryption with the encryption certificate in ${u.metadata}.`,
   encryption_algorithm_refused: () => 'Set the IdP to encrypt with AES-GCM (or AES-CBC) and RSA-OAEP key transport; RSA 1.5 and 3DES are refused.',
-  decryption_failed: (u) => `The IdP encrypts to a key this server does not hold: give it the encryption certificate in ${u.metadata}.`,
+  decryption_failed: (u) => `The IdP encrypts to a key this server does not hold: give it the encryption certificate in ${u.metadata}. With AES-CBC this code hides which check failed (a decryption oracle otherwise): encrypt with AES-GCM to see it.`,
   idp_unavailable: () => "The IdP's metadata (metadataUrl) could not be fetched yet: the server log at warn level says why.",
 };
 

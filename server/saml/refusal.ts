@@ -43,7 +43,7 @@ const REFUSALS = {
   refused: 'refused by the SAML library',
   assertion_not_encrypted: 'a plain assertion where this IdP must encrypt',
   encryption_algorithm_refused: 'encrypted with an algorithm not accepted (only AES-GCM/CBC with RSA-OAEP key transport)',
-  decryption_failed: 'no key of this service provider decrypts the assertion (another key, or tampered)',
+  decryption_failed: 'no key of this service provider decrypts the assertion (another key, or tampered; with AES-CBC, any decrypted content that is no valid signed assertion)',
   idp_unavailable: "the IdP's metadata could not be fetched yet",
   message_missing: 'no single SAMLRequest or SAMLResponse',
   message_too_large: 'the logout message is larger than accepted, inflated or not',

@@ -11,7 +11,8 @@ import { bearerChallenge } from '../http/www-authenticate.js';
 import type { SessionCookie } from '../http/session-cookie.js';
 import type { Logger } from '../log.js';
 import type { OneTimeValueStore } from '../stores/types.js';
-import { decryptionKeyFor } from './encrypted-assertion.js';
+import { decryptionKeyFor, opaqueRefusal } from './encrypted-assertion.js';
+import type { Decryption } from './encrypted-assertion.js';
 import type { IdentityProvider } from './identity-providers.js';
 import type { IdpTrustSource } from './idp-trust.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
@@ -20,7 +21,7 @@ import { checkRawResponse } from './raw-response.js';
 import { refusalOfLibraryError, SamlRejection } from './refusal.js';
 import type { RefusalCode } from './refusal.js';
 import { sendRefusalPage } from './refusal-page.js';
-import type { ServiceProviderKey, ServiceProviderKeys } from './sp-keys.js';
+import type { ServiceProviderKeys } from './sp-keys.js';
 import { offersSingleLogout } from './single-logout.js';
 import { completedSpMetadata } from './sp-metadata.js';
 import { spUrls } from './sp-urls.js';
@@ -50,7 +51,7 @@ export function samlRoutes(deps: {
 }): Router {
   const requestCaches = new WeakMap<Request, StoreRequestIdCache>();
   // The key that opens this request's EncryptedAssertion (found before node-saml runs).
-  const decryptionKeys = new WeakMap<Request, ServiceProviderKey>();
+  const decryptions = new WeakMap<Request, Decryption>();
   // One view of the IdP per request: a metadata refresh mid-request does not mix two.
   const resolved = new WeakMap<Request, IdentityProvider | null>();
   const configuredIdp = (req: Request) => deps.idps.get(String(req.params.idp));
@@ -68,7 +69,7 @@ export function samlRoutes(deps: {
     const idp = idpOf(req)!;
     const cache = new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS);
     requestCaches.set(req, cache);
-    const decryptionKey = decryptionKeys.get(req) ?? signing;
+    const decryptionKey = decryptions.get(req)?.key ?? signing;
     return {
       // With a key, AuthnRequests are signed (HTTP-Redirect binding, RSA-SHA256) and the
       // metadata says so; every key is published for encryption (sp-metadata.ts).
@@ -159,8 +160,8 @@ export function samlRoutes(deps: {
     if (!idp) return void refuse('idp_unavailable');
     try {
       const response = checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
-      const key = decryptionKeyFor(response, deps.spKeys.all, idp.requireEncryptedAssertions);
-      if (key) decryptionKeys.set(req, key);
+      const decryption = decryptionKeyFor(response, deps.spKeys.all, idp.requireEncryptedAssertions);
+      if (decryption) decryptions.set(req, decryption);
     } catch (error) {
       if (!(error instanceof SamlRejection)) throw error;
       return void refuse(error.code);
@@ -171,8 +172,9 @@ export function samlRoutes(deps: {
         if (error instanceof Error) {
           const code = refusalOfLibraryError(error);
           deps.logger.debug({ idp: idpId, reason: code, detail: error.message.slice(0, DETAIL_CHARS) }, 'SAML response refused by the library');
-          if (code === 'signature_invalid' && !retried && idp.metadata) return void recheckAfterRefresh(req).then((again) => (again ? authenticate(true) : refuse(code)), (e: unknown) => failClosed(res, deps.logger, e));
-          return void refuse(code);
+          const shown = opaqueRefusal(code, decryptions.get(req));
+          if (code === 'signature_invalid' && !retried && idp.metadata) return void recheckAfterRefresh(req).then((again) => (again ? authenticate(true) : refuse(shown)), (e: unknown) => failClosed(res, deps.logger, e));
+          return void refuse(shown);
         }
         if (!user) return void refuse(info?.code ?? 'refused');
         res.setHeader('Set-Cookie', deps.cookie.set(user.outcome.cookieValue, user.outcome.expiresAt));
