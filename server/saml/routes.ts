@@ -50,8 +50,8 @@ export function samlRoutes(deps: {
   logger: Logger;
 }): Router {
   const requestCaches = new WeakMap<Request, StoreRequestIdCache>();
-  // The key that opens this request's EncryptedAssertion (found before node-saml runs).
-  const decryptions = new WeakMap<Request, Decryption>();
+  // On the ACS: the key that opens this request's EncryptedAssertion (found before node-saml runs), or null for a plain one.
+  const decryptions = new WeakMap<Request, Decryption | null>();
   // One view of the IdP per request: a metadata refresh mid-request does not mix two.
   const resolved = new WeakMap<Request, IdentityProvider | null>();
   const configuredIdp = (req: Request) => deps.idps.get(String(req.params.idp));
@@ -69,7 +69,9 @@ export function samlRoutes(deps: {
     const idp = idpOf(req)!;
     const cache = new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS);
     requestCaches.set(req, cache);
-    const decryptionKey = decryptions.get(req)?.key ?? signing;
+    // On the ACS node-saml decrypts with the key chosen here or none, never one we did not
+    // choose; elsewhere the key only makes node-saml publish an encryption certificate.
+    const decryptionKey = decryptions.has(req) ? decryptions.get(req)?.key : signing;
     return {
       // With a key, AuthnRequests are signed (HTTP-Redirect binding, RSA-SHA256) and the
       // metadata says so; every key is published for encryption (sp-metadata.ts).
@@ -160,8 +162,7 @@ export function samlRoutes(deps: {
     if (!idp) return void refuse('idp_unavailable');
     try {
       const response = checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
-      const decryption = decryptionKeyFor(response, deps.spKeys.all, idp.requireEncryptedAssertions);
-      if (decryption) decryptions.set(req, decryption);
+      decryptions.set(req, decryptionKeyFor(response, deps.spKeys.all, idp.requireEncryptedAssertions));
     } catch (error) {
       if (!(error instanceof SamlRejection)) throw error;
       return void refuse(error.code);

@@ -159,6 +159,38 @@ describe('a CBC ciphertext is refused alike whatever it decrypts to', () => {
   }
 });
 
+// node-saml finds the EncryptedAssertion, and xml-encryption its EncryptedData and
+// EncryptedKey, by local name alone: any element the broker's own checks would not look at
+// could be what the library decrypts, past those checks.
+describe('the encryption elements the library reads are the ones the broker checked', () => {
+  const XENC = 'http://www.w3.org/2001/04/xmlenc#';
+  /** The EncryptedData of a fresh encryption of `plaintext` to spKey1, its xenc elements in `namespace`. */
+  const encryptedData = async (plaintext: string, namespace = XENC) => {
+    const xml = await encryptAssertion(corp.responseXml({}), spKey1.cert, { plaintext });
+    return /<xenc:EncryptedData[\s\S]*<\/xenc:EncryptedData>/.exec(xml)![0].replaceAll(`="${XENC}"`, `="${namespace}"`);
+  };
+  const inside = (decoy: string) => (xml: string) => xml.replace('<saml:EncryptedAssertion>', `<saml:EncryptedAssertion>${decoy}`);
+
+  it('refuses an EncryptedAssertion in another namespace, which node-saml would decrypt with a key of its choosing (assertion_missing)', async () => {
+    const foreign = (xml: string) => xml.replaceAll('saml:EncryptedAssertion>', 'evil:EncryptedAssertion>').replace('<evil:EncryptedAssertion>', '<evil:EncryptedAssertion xmlns:evil="urn:evil">');
+    await expectRefused(await encryptedPost(corp, spKey1.cert, {}, foreign), 'assertion_missing');
+  });
+
+  it('refuses a decoy EncryptedData in another namespace before the checked one (decryption_failed)', async () => {
+    await expectRefused(await encryptedPost(corp, spKey1.cert, {}, inside(await encryptedData('<not-checked/>', 'urn:evil'))), 'decryption_failed');
+  });
+
+  it('refuses a decoy EncryptedData outside the EncryptedAssertion (decryption_failed)', async () => {
+    const decoy = await encryptedData('<not-checked/>');
+    await expectRefused(await encryptedPost(corp, spKey1.cert, {}, (xml) => xml.replace('<saml:EncryptedAssertion>', `${decoy}<saml:EncryptedAssertion>`)), 'decryption_failed');
+  });
+
+  it('refuses a decoy EncryptedKey in another namespace before the checked one (decryption_failed)', async () => {
+    const keyInfo = /<KeyInfo[\s\S]*<\/KeyInfo>/.exec(await encryptedData('<x/>', 'urn:evil'))![0];
+    await expectRefused(await encryptedPost(corp, spKey1.cert, {}, inside(keyInfo)), 'decryption_failed');
+  });
+});
+
 describe('the checks on the assertion still bite once it is decrypted', () => {
   it('refuses a decrypted assertion whose response is addressed to another ACS (destination_mismatch)', async () => {
     const { requestId } = await startLogin(server.url, 'corp');
