@@ -47,6 +47,7 @@ const FIXES: Record<RefusalCode, (urls: SpUrls, endpoint: RefusingEndpoint) => s
   expired: () => 'Check the clocks of the IdP and of this server (NTP); a message posted long after it was issued is refused too.',
   unsolicited_response: () => 'Start the sign-in from Portcullis, or, to accept sign-ins started at the IdP, set idpInitiatedSignIn.enabled for this IdP.',
   unsolicited_too_old: () => 'Sign in again from the IdP, or start from Portcullis; check the clocks, or idpInitiatedSignIn.maxAgeSeconds.',
+  unsolicited_answers_request: () => 'The assertion answers a sign-in request but the response does not say which (its InResponseTo was removed): start the sign-in again; if this repeats, check what posted to this address.',
   in_response_to_unknown: () => 'The sign-in took too long or was already used: start it again from Portcullis.',
   replay: (_u, endpoint) => (endpoint === 'acs' ? 'This response was already used: start the sign-in again.' : 'The IdP sent this LogoutRequest before: check that it does not resend them.'),
   name_id_invalid: () => "The IdP's NameID must be one plain-text value.",

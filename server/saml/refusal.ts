@@ -33,6 +33,7 @@ const REFUSALS = {
   expired: 'the assertion (or the logout message) has expired',
   unsolicited_response: 'no InResponseTo: an IdP-initiated (unsolicited) response, not accepted from this IdP',
   unsolicited_too_old: 'an IdP-initiated response older than this IdP\'s idpInitiatedSignIn.maxAgeSeconds',
+  unsolicited_answers_request: 'a response without InResponseTo whose assertion answers a request (SubjectConfirmationData InResponseTo)',
   in_response_to_unknown: 'InResponseTo names no pending request of this IdP (unknown, used or expired)',
   replay: 'the assertion (or the LogoutRequest) was already used (replay)',
   name_id_invalid: 'the NameID is not exactly one plain-text node',
