@@ -160,12 +160,19 @@ export function samlRoutes(deps: {
     // binding) before the body, inflating and parsing it with no bound at all.
     if (carriesSamlMessage(req)) return void refuse('redirect_binding');
     if (!idp) return void refuse('idp_unavailable');
+    let response: Document | undefined;
     try {
-      const response = checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
+      response = checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
       decryptions.set(req, decryptionKeyFor(response, deps.spKeys.all, idp.requireEncryptedAssertions));
     } catch (error) {
       if (!(error instanceof SamlRejection)) throw error;
-      return void refuse(error.code);
+      if (!response) return void refuse(error.code);
+      // node-saml uses up the request a response names when it refuses it: so here too, or
+      // whether a refusal came before node-saml or from it would show in that request still
+      // pending (a CBC decryption oracle read from a second post naming it).
+      const requestId = response.documentElement?.getAttribute('InResponseTo');
+      const forgotten = requestId ? new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS).removeAsync(requestId) : Promise.resolve(null);
+      return void forgotten.then(() => refuse(error.code), (storeError: unknown) => failClosed(res, deps.logger, storeError));
     }
     const authenticate = (retried: boolean) =>
       passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: SignInOutcome } | false | undefined, info: { code?: RefusalCode } | undefined) => {

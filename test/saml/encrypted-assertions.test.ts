@@ -145,6 +145,15 @@ describe('a CBC ciphertext is refused alike whatever it decrypts to', () => {
     expect(badPadding.audit).toEqual(['DENIED', { idp: 'corp', reason: 'decryption_failed' }]);
   });
 
+  // node-saml uses up the request of a response it refuses; a refusal before it must too, or a
+  // second post naming the same request would tell which of the two refused the first.
+  it('uses up the sign-in request a bad-padding response names, as a refusal by the SAML library does', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const answer = () => encryptAssertion(corp.signedResponse({ inResponseTo: requestId }), spKey1.cert, cbc);
+    await expectRefused(await postToAcs(server.url, 'corp', flipCipherByte(await answer(), -17, 0x80)), 'decryption_failed');
+    await expectRefused(await postToAcs(server.url, 'corp', await answer()), 'in_response_to_unknown');
+  });
+
   for (const [what, plaintext] of [
     ['text that is not XML', 'not < XML & at all'],
     ['a DTD', `<!DOCTYPE a><saml:Assertion xmlns:saml="${SAML}"/>`],
