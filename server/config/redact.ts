@@ -5,7 +5,7 @@ const HIDDEN = '[REDACTED]';
 
 /**
  * The configuration as it may be logged: every value that can carry a credential
- * (upstream env and headers, the Redis URL's password, the audit signing key, OIDC client secrets) replaced,
+ * (upstream env and headers, the Redis URL's password, the audit signing key, the SAML SP's private keys, OIDC client secrets) replaced,
  * whether it came from a reference or was written literally. Value scrubbing in the logger is a second layer.
  */
 export function redactConfig(config: PortcullisConfig): unknown {
@@ -14,6 +14,7 @@ export function redactConfig(config: PortcullisConfig): unknown {
     ...config,
     store: config.store.redis ? { ...config.store, redis: { ...config.store.redis, url: withoutPassword(config.store.redis.url) } } : config.store,
     audit: config.audit.checkpoints ? { ...config.audit, checkpoints: { ...config.audit.checkpoints, privateKey: HIDDEN } } : config.audit,
+    saml: { ...config.saml, serviceProvider: { ...config.saml.serviceProvider, keys: config.saml.serviceProvider.keys.map((key) => ({ ...key, privateKey: HIDDEN })) } },
     servers: config.servers.map((server) =>
       server.transport === 'stdio' ? { ...server, env: hideValues(server.env) } : { ...server, headers: hideValues(server.headers) },
     ),
@@ -27,7 +28,7 @@ export function redactConfig(config: PortcullisConfig): unknown {
 /**
  * Credentials written literally in the file rather than as references: upstream env and
  * header values under a key that names a credential (the audit redaction rule), the
- * Redis password, the audit signing key and SCIM tokens. The logger scrubs them by value like resolved references, for an
+ * Redis password, the audit signing key, the SAML SP's private keys and SCIM tokens. The logger scrubs them by value like resolved references, for an
  * upstream that echoes one back in an error or on stderr.
  */
 export function literalCredentials(config: PortcullisConfig): string[] {
@@ -35,7 +36,7 @@ export function literalCredentials(config: PortcullisConfig): string[] {
   const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
   const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
   const idpSecrets = config.identityProviders.flatMap((idp) => [...(idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []), ...(idp.scim ? [idp.scim.token] : [])]);
-  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...idpSecrets];
+  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets];
 }
 
 /** `Bearer abc` also as `abc`: an upstream may echo the token without its scheme. */

@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { argumentSchemaProblem } from '../access/argument-rules.js';
 import { isToolName } from '../access/tool-patterns.js';
 import { isIP } from 'node:net';
@@ -131,14 +132,22 @@ const serverSection = z.strictObject({
   allowedOrigins: z.array(origin).default([]),
 });
 
-const pemPrivateKey = text('a PEM private key').refine((v) => {
+/**
+ * The SP's key: RSA, since it signs with RSA-SHA256 and unwraps assertion keys with
+ * RSA-OAEP (the only key transport accepted), and 2048 bits or more (NIST SP 800-131A).
+ * Messages never echo the PEM (a secret).
+ */
+const rsaPrivateKey = text('a PEM private key').superRefine((pem, ctx) => {
+  let key: KeyObject;
   try {
-    createPrivateKey(v);
-    return true;
+    key = createPrivateKey(pem);
   } catch {
-    return false;
+    return void ctx.addIssue({ code: 'custom', message: 'expected a PEM-encoded private key (unencrypted PKCS#8 or PKCS#1)' });
   }
-}, 'expected a PEM-encoded private key (unencrypted PKCS#8 or PKCS#1)');
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (key.asymmetricKeyType !== 'rsa' || bits < 2048)
+    ctx.addIssue({ code: 'custom', message: `expected an RSA private key of at least 2048 bits (the SP signs with RSA-SHA256 and decrypts with RSA-OAEP), got ${key.asymmetricKeyType === 'rsa' ? `RSA ${bits} bits` : key.asymmetricKeyType}` });
+});
 
 /** A key pair whose certificate is not the private key's would sign what nobody can verify. */
 function keyMatchesCertificate(pair: { privateKey: string; certificate: string }): boolean {
@@ -161,7 +170,7 @@ const samlSection = z
         keys: z
           .array(
             z
-              .strictObject({ privateKey: pemPrivateKey, certificate: pemCertificate })
+              .strictObject({ privateKey: rsaPrivateKey, certificate: pemCertificate })
               .refine(keyMatchesCertificate, { message: 'the certificate is not the private key\'s', path: ['certificate'] }),
           )
           .max(4, 'expected at most 4 keys (the current one and those being rolled in or out)')

@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 
 export interface GuardedFetchLimits {
   maxBytes: number;
@@ -18,6 +19,15 @@ export interface GuardedFetchLimits {
   /** PEM of a private CA to trust for https, besides the system's (verification always on). */
   ca?: string;
   accept: string;
+}
+
+/**
+ * The CAs an https fetch trusts: Node's own roots, and the private CA besides them when
+ * one is given (a `ca` option alone would replace the roots, not add to it). Undefined:
+ * Node's default store.
+ */
+export function trustedCertificates(ca: string | undefined): string[] | undefined {
+  return ca === undefined ? undefined : [...rootCertificates, ca];
 }
 
 /** OpenSSL's and Node's codes for a server certificate that does not verify (chain, name, validity). */
@@ -80,8 +90,8 @@ export async function guardedGet(target: string, limits: GuardedFetchLimits, wha
     };
     const timer = setTimeout(() => fail(`no complete answer within ${limits.timeoutMs} ms`), limits.timeoutMs);
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const tls = limits.ca === undefined ? {} : { ca: limits.ca };
-    const req = request(url, { method: 'GET', lookup, headers: { accept: limits.accept }, ...tls }, (res: IncomingMessage) => {
+    const ca = trustedCertificates(limits.ca);
+    const req = request(url, { method: 'GET', lookup, headers: { accept: limits.accept }, ...(ca ? { ca } : {}) }, (res: IncomingMessage) => {
       if (res.statusCode !== 200) return fail(`the server answered ${res.statusCode ?? 'nothing'} (redirects are not followed)`);
       if (Number(res.headers['content-length'] ?? 0) > limits.maxBytes) return fail(`larger than ${limits.maxBytes} bytes`);
       const chunks: Buffer[] = [];

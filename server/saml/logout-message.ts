@@ -25,13 +25,15 @@ export const MAX_MESSAGE_AGE_MS = 5 * 60_000;
 
 /**
  * Signature algorithms of the HTTP-Redirect binding (SAML Bindings §3.4.4.1) we accept:
- * RSA and ECDSA with SHA-256 or SHA-512. SHA-1 is refused.
+ * RSA and ECDSA with SHA-256 or SHA-512. SHA-1 is refused. An XML-DSig ECDSA signature
+ * is r||s, each padded to the curve's size (RFC 4050 §3.3, XML Signature 1.1 §6.4.3),
+ * not the DER sequence node:crypto verifies by default.
  */
-const REDIRECT_ALGORITHMS: Readonly<Record<string, string>> = {
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256': 'sha256',
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': 'sha512',
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256': 'sha256',
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512': 'sha512',
+const REDIRECT_ALGORITHMS: Readonly<Record<string, { hash: string; dsaEncoding?: 'ieee-p1363' }>> = {
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256': { hash: 'sha256' },
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': { hash: 'sha512' },
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256': { hash: 'sha256', dsaEncoding: 'ieee-p1363' },
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512': { hash: 'sha512', dsaEncoding: 'ieee-p1363' },
 };
 
 const REDIRECT_PARAMETERS = new Set(['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature']);
@@ -97,10 +99,10 @@ export function readRedirectMessage(rawQuery: string, expected: LogoutExpectatio
 
   const relayState = params.get('RelayState');
   const signed = [`${messageName}=${message}`, ...(relayState === undefined ? [] : [`RelayState=${relayState}`]), `SigAlg=${sigAlg}`].join('&');
-  const hash = REDIRECT_ALGORITHMS[decodeFormComponent(sigAlg)];
-  if (!hash) throw new SamlRejection('signature_invalid');
+  const algorithm = REDIRECT_ALGORITHMS[decodeFormComponent(sigAlg)];
+  if (!algorithm) throw new SamlRejection('signature_invalid');
   const signatureBytes = Buffer.from(decodeFormComponent(signature), 'base64');
-  if (!expected.idpCerts.some((cert) => safeVerify(hash, signed, cert, signatureBytes))) throw new SamlRejection('signature_invalid');
+  if (!expected.idpCerts.some((cert) => safeVerify(algorithm, signed, cert, signatureBytes))) throw new SamlRejection('signature_invalid');
 
   const xml = inflateBounded(Buffer.from(decodeFormComponent(message), 'base64'));
   checkXmlShape(xml, MESSAGE_BOUNDS);
@@ -183,9 +185,9 @@ function inflateBounded(deflated: Buffer): string {
   }
 }
 
-function safeVerify(hash: string, signed: string, cert: string, signature: Buffer): boolean {
+function safeVerify({ hash, dsaEncoding }: { hash: string; dsaEncoding?: 'ieee-p1363' }, signed: string, cert: string, signature: Buffer): boolean {
   try {
-    return verify(hash, Buffer.from(signed, 'utf8'), cert, signature);
+    return verify(hash, Buffer.from(signed, 'utf8'), dsaEncoding ? { key: cert, dsaEncoding } : cert, signature);
   } catch {
     return false;
   }

@@ -47,6 +47,7 @@ const FIXES: Record<RefusalCode, (urls: SpUrls, endpoint: RefusingEndpoint) => s
   expired: () => 'Check the clocks of the IdP and of this server (NTP); a message posted long after it was issued is refused too.',
   unsolicited_response: () => 'Start the sign-in from Portcullis, or, to accept sign-ins started at the IdP, set idpInitiatedSignIn.enabled for this IdP.',
   unsolicited_too_old: () => 'Sign in again from the IdP, or start from Portcullis; check the clocks, or idpInitiatedSignIn.maxAgeSeconds.',
+  unsolicited_answers_request: () => 'The assertion answers a sign-in request but the response does not say which (its InResponseTo was removed): start the sign-in again; if this repeats, check what posted to this address.',
   in_response_to_unknown: () => 'The sign-in took too long or was already used: start it again from Portcullis.',
   replay: (_u, endpoint) => (endpoint === 'acs' ? 'This response was already used: start the sign-in again.' : 'The IdP sent this LogoutRequest before: check that it does not resend them.'),
   name_id_invalid: () => "The IdP's NameID must be one plain-text value.",
@@ -62,7 +63,7 @@ const FIXES: Record<RefusalCode, (urls: SpUrls, endpoint: RefusingEndpoint) => s
   user_deprovisioned: () => "The IdP's SCIM client deactivated or deleted this user: reactivate them at the IdP if they should have access.",
   assertion_not_encrypted: (u) => `This IdP must encrypt its assertions (requireEncryptedAssertions): turn on assertion encryption with the encryption certificate in ${u.metadata}.`,
   encryption_algorithm_refused: () => 'Set the IdP to encrypt with AES-GCM (or AES-CBC) and RSA-OAEP key transport; RSA 1.5 and 3DES are refused.',
-  decryption_failed: (u) => `The IdP encrypts to a key this server does not hold: give it the encryption certificate in ${u.metadata}.`,
+  decryption_failed: (u) => `The IdP encrypts to a key this server does not hold: give it the encryption certificate in ${u.metadata}. With AES-CBC this code hides which check failed (a decryption oracle otherwise): encrypt with AES-GCM to see it.`,
   idp_unavailable: () => "The IdP's metadata (metadataUrl) could not be fetched yet: the server log at warn level says why.",
 };
 

@@ -11,7 +11,8 @@ import { bearerChallenge } from '../http/www-authenticate.js';
 import type { SessionCookie } from '../http/session-cookie.js';
 import type { Logger } from '../log.js';
 import type { OneTimeValueStore } from '../stores/types.js';
-import { decryptionKeyFor } from './encrypted-assertion.js';
+import { decryptionKeyFor, opaqueRefusal } from './encrypted-assertion.js';
+import type { Decryption } from './encrypted-assertion.js';
 import type { IdentityProvider } from './identity-providers.js';
 import type { IdpTrustSource } from './idp-trust.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
@@ -20,7 +21,7 @@ import { checkRawResponse } from './raw-response.js';
 import { refusalOfLibraryError, SamlRejection } from './refusal.js';
 import type { RefusalCode } from './refusal.js';
 import { sendRefusalPage } from './refusal-page.js';
-import type { ServiceProviderKey, ServiceProviderKeys } from './sp-keys.js';
+import type { ServiceProviderKeys } from './sp-keys.js';
 import { offersSingleLogout } from './single-logout.js';
 import { completedSpMetadata } from './sp-metadata.js';
 import { spUrls } from './sp-urls.js';
@@ -49,8 +50,8 @@ export function samlRoutes(deps: {
   logger: Logger;
 }): Router {
   const requestCaches = new WeakMap<Request, StoreRequestIdCache>();
-  // The key that opens this request's EncryptedAssertion (found before node-saml runs).
-  const decryptionKeys = new WeakMap<Request, ServiceProviderKey>();
+  // On the ACS: the key that opens this request's EncryptedAssertion (found before node-saml runs), or null for a plain one.
+  const decryptions = new WeakMap<Request, Decryption | null>();
   // One view of the IdP per request: a metadata refresh mid-request does not mix two.
   const resolved = new WeakMap<Request, IdentityProvider | null>();
   const configuredIdp = (req: Request) => deps.idps.get(String(req.params.idp));
@@ -68,7 +69,9 @@ export function samlRoutes(deps: {
     const idp = idpOf(req)!;
     const cache = new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS);
     requestCaches.set(req, cache);
-    const decryptionKey = decryptionKeys.get(req) ?? signing;
+    // On the ACS node-saml decrypts with the key chosen here or none, never one we did not
+    // choose; elsewhere the key only makes node-saml publish an encryption certificate.
+    const decryptionKey = decryptions.has(req) ? decryptions.get(req)?.key : signing;
     return {
       // With a key, AuthnRequests are signed (HTTP-Redirect binding, RSA-SHA256) and the
       // metadata says so; every key is published for encryption (sp-metadata.ts).
@@ -157,13 +160,19 @@ export function samlRoutes(deps: {
     // binding) before the body, inflating and parsing it with no bound at all.
     if (carriesSamlMessage(req)) return void refuse('redirect_binding');
     if (!idp) return void refuse('idp_unavailable');
+    let response: Document | undefined;
     try {
-      const response = checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
-      const key = decryptionKeyFor(response, deps.spKeys.all, idp.requireEncryptedAssertions);
-      if (key) decryptionKeys.set(req, key);
+      response = checkRawResponse((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
+      decryptions.set(req, decryptionKeyFor(response, deps.spKeys.all, idp.requireEncryptedAssertions));
     } catch (error) {
       if (!(error instanceof SamlRejection)) throw error;
-      return void refuse(error.code);
+      if (!response) return void refuse(error.code);
+      // node-saml uses up the request a response names when it refuses it: so here too, or
+      // whether a refusal came before node-saml or from it would show in that request still
+      // pending (a CBC decryption oracle read from a second post naming it).
+      const requestId = response.documentElement?.getAttribute('InResponseTo');
+      const forgotten = requestId ? new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS).removeAsync(requestId) : Promise.resolve(null);
+      return void forgotten.then(() => refuse(error.code), (storeError: unknown) => failClosed(res, deps.logger, storeError));
     }
     const authenticate = (retried: boolean) =>
       passport.authenticate(STRATEGY, { session: false }, (error: unknown, user: { outcome: SignInOutcome } | false | undefined, info: { code?: RefusalCode } | undefined) => {
@@ -171,8 +180,9 @@ export function samlRoutes(deps: {
         if (error instanceof Error) {
           const code = refusalOfLibraryError(error);
           deps.logger.debug({ idp: idpId, reason: code, detail: error.message.slice(0, DETAIL_CHARS) }, 'SAML response refused by the library');
-          if (code === 'signature_invalid' && !retried && idp.metadata) return void recheckAfterRefresh(req).then((again) => (again ? authenticate(true) : refuse(code)), (e: unknown) => failClosed(res, deps.logger, e));
-          return void refuse(code);
+          const shown = opaqueRefusal(code, decryptions.get(req));
+          if (code === 'signature_invalid' && !retried && idp.metadata) return void recheckAfterRefresh(req).then((again) => (again ? authenticate(true) : refuse(shown)), (e: unknown) => failClosed(res, deps.logger, e));
+          return void refuse(shown);
         }
         if (!user) return void refuse(info?.code ?? 'refused');
         res.setHeader('Set-Cookie', deps.cookie.set(user.outcome.cookieValue, user.outcome.expiresAt));

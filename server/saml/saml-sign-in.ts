@@ -59,7 +59,7 @@ export class SamlSignIn {
       skewMs: idp.clockSkewSeconds * 1000,
     });
 
-    if (solicited === 'unsolicited') checkUnsolicitedAge(facts, now, idp.idpInitiatedSignIn!.maxAgeSeconds * 1000);
+    if (solicited === 'unsolicited') checkUnsolicited(facts, now, idp.idpInitiatedSignIn!.maxAgeSeconds * 1000);
 
     const first = (name: string | undefined) => (name ? facts.attributes.get(name)?.find((v) => v !== '') : undefined);
     const checked = checkIdentity(idp, {
@@ -89,8 +89,15 @@ export class SamlSignIn {
  * wish to sign in: only its age bounds how long a stolen or planted one stays usable
  * (the replay cache stops a second use). Both times are inside the signed assertion; the
  * bound is maxAgeSeconds itself, with no clock skew added to it.
+ *
+ * Response/@InResponseTo is outside the assertion's signature: stripping it from a
+ * captured solicited response would pass it off as unsolicited (node-saml, with
+ * validateInResponseTo 'ifPresent', then skips the signed SubjectConfirmationData's
+ * InResponseTo). An assertion whose bearer confirmation names a request answers that
+ * request, and only that one (SAML Profiles §4.1.4.2, §4.1.4.3): never an unsolicited one.
  */
-function checkUnsolicitedAge(facts: SignedAssertionFacts, now: number, maxAgeMs: number): void {
+function checkUnsolicited(facts: SignedAssertionFacts, now: number, maxAgeMs: number): void {
+  if (facts.answersRequest) throw new SamlRejection('unsolicited_answers_request');
   const { issuedAt, authenticatedAt } = facts;
   if (issuedAt === null || authenticatedAt === null) throw new SamlRejection('unsolicited_too_old');
   if (now - Math.min(issuedAt, authenticatedAt) > maxAgeMs) throw new SamlRejection('unsolicited_too_old');

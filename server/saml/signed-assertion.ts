@@ -14,6 +14,8 @@ export interface SignedAssertionFacts {
   authenticatedAt: number | null;
   /** AuthnStatement/@SessionIndex: what a Single Logout names this sign-in by. */
   sessionIndex: string | null;
+  /** Whether a bearer SubjectConfirmationData names a request (InResponseTo): the assertion answers one. */
+  answersRequest: boolean;
 }
 
 /**
@@ -81,6 +83,7 @@ export function checkSignedAssertion(input: {
     issuedAt: timestamp(assertion.getAttribute('IssueInstant')),
     authenticatedAt: authnInstants.length === 0 || authnInstants.includes(null) ? null : Math.min(...(authnInstants as number[])),
     sessionIndex: sessionIndexes.length === 1 ? sessionIndexes[0]! : null,
+    answersRequest: confirmations.some((data) => data.hasAttribute('InResponseTo')),
     replayUntil: Math.max(liveUntil, conditionsExpiry ?? 0) + input.skewMs,
     nameId,
     nameIdFormat: nameIdNode.getAttribute('Format'),

@@ -254,6 +254,21 @@ describe('validation errors', () => {
     expect(problems).toEqual(['5: audit.checkpoints.privateKey: expected a PEM Ed25519 private key (make one with: openssl genpkey -algorithm ed25519)']);
   });
 
+  it('takes only an RSA key of 2048 bits or more as an SP key, naming what it got without echoing it', async () => {
+    const [rsa, ec] = await Promise.all([selfSignedCertificate('sp'), selfSignedCertificate('sp-ec', 'ec')]);
+    const ed25519 = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const spKey = `${minimal}saml:\n  serviceProvider:\n    keys:\n      - privateKey: \${file:key.pem}\n        certificate: \${file:cert.pem}\n`;
+    expect(loadConfig(writeConfig(spKey, { 'key.pem': rsa.privateKey, 'cert.pem': rsa.cert }), {}).config.saml.serviceProvider.keys).toHaveLength(1);
+    const refusal = (got: string) => `6: saml.serviceProvider.keys[0].privateKey: expected an RSA private key of at least 2048 bits (the SP signs with RSA-SHA256 and decrypts with RSA-OAEP), got ${got}`;
+    expect(problemsOf(writeConfig(spKey, { 'key.pem': ec.privateKey, 'cert.pem': ec.cert }))).toEqual([refusal('ec')]);
+    for (const [key, got] of [[ed25519.privateKey, 'ed25519'], [rsa1024.privateKey, 'RSA 1024 bits']] as const) {
+      const problems = problemsOf(writeConfig(spKey, { 'key.pem': key, 'cert.pem': rsa.cert }));
+      expect(problems[0]).toBe(refusal(got));
+      expect(problems.join('\n')).not.toContain('PRIVATE KEY');
+    }
+  });
+
   it('limits the unauthenticated edge by default, and checks trusted proxies and limits', () => {
     const { config } = loadConfig(writeConfig(minimal), {});
     expect(config.rateLimits).toEqual({ unauthenticated: { points: 120, durationSeconds: 60 }, graphql: { points: 600, durationSeconds: 60 }, scim: { points: 1200, durationSeconds: 60 } });

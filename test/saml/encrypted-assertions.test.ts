@@ -6,7 +6,7 @@ import { selfSignedCertificate } from '../support/certificates.js';
 import { ENCRYPTION, encryptAssertion, KEY_TRANSPORT } from '../support/encrypt-assertion.js';
 import type { EncryptionOptions } from '../support/encrypt-assertion.js';
 import { configTrusting, createTestIdp, postToAcs, startLogin } from '../support/test-idp.js';
-import type { TestIdp } from '../support/test-idp.js';
+import type { AcsResult, TestIdp } from '../support/test-idp.js';
 import { startTestServer, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
@@ -102,12 +102,9 @@ describe('encrypted assertions that are refused', () => {
   // CBC has no integrity of its own: a change garbles one block and flips a bit in the next,
   // so what protects the assertion is its signature (a change in the unsigned KeyInfo
   // certificate inside it is harmless: node-saml verifies with the configured certificates).
-  it('refuses a CBC ciphertext changed in its first block: what it decrypts to is no signed assertion', async () => {
-    const result = await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes256cbc }, (xml) => flipCipherByte(xml, 20));
-    expect(result.status).toBe(401);
-    expect(['decryption_failed', 'malformed_xml', 'signature_invalid']).toContain((await lastLogin()).data.reason);
+  it('refuses a CBC ciphertext changed in its first block: what it decrypts to is no signed assertion (decryption_failed)', async () => {
+    await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes256cbc }, (xml) => flipCipherByte(xml, 20)), 'decryption_failed');
   });
-
   it('refuses an unsigned encrypted assertion even in a signed response: the assertion itself must be signed (signature_invalid)', async () => {
     const { requestId } = await startLogin(server.url, 'corp');
     const xml = await encryptAssertion(corp.responseXml({ inResponseTo: requestId }), spKey1.cert);
@@ -125,6 +122,81 @@ describe('encrypted assertions that are refused', () => {
     const plain = strict.signedResponse({ inResponseTo: requestId, nameId: USERS.strict, attributes: { email: USERS.strict } });
     await expectRefused(await postToAcs(server.url, 'strict', plain), 'assertion_not_encrypted', 'strict');
     expect((await encryptedPost(strict, spKey1.cert)).status).toBe(303);
+  });
+});
+
+// Jager and Somorovsky (CCS 2011): if a changed CBC ciphertext with good padding were refused
+// otherwise than one with bad padding (not XML, a DTD, no assertion...), the refusal would be
+// an oracle decrypting a captured assertion byte by byte. Every such refusal must look alike.
+describe('a CBC ciphertext is refused alike whatever it decrypts to', () => {
+  const SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
+  const cbc = { encryption: ENCRYPTION.aes128cbc };
+  const refusal = async (result: AcsResult) => ({ status: result.status, cookie: result.cookie, body: result.body, audit: [(await lastLogin()).outcome, (await lastLogin()).data] });
+  let badPadding: Awaited<ReturnType<typeof refusal>>;
+
+  beforeAll(async () => {
+    // The last byte of the block before the last one sets the padding length byte: 0x80 puts it out of range.
+    badPadding = await refusal(await encryptedPost(corp, spKey1.cert, cbc, (xml) => flipCipherByte(xml, -17, 0x80)));
+  });
+
+  it('refuses a CBC ciphertext with bad padding with decryption_failed', () => {
+    expect(badPadding.status).toBe(401);
+    expect(badPadding.body).toContain('<code>decryption_failed</code>');
+    expect(badPadding.audit).toEqual(['DENIED', { idp: 'corp', reason: 'decryption_failed' }]);
+  });
+
+  // node-saml uses up the request of a response it refuses; a refusal before it must too, or a
+  // second post naming the same request would tell which of the two refused the first.
+  it('uses up the sign-in request a bad-padding response names, as a refusal by the SAML library does', async () => {
+    const { requestId } = await startLogin(server.url, 'corp');
+    const answer = () => encryptAssertion(corp.signedResponse({ inResponseTo: requestId }), spKey1.cert, cbc);
+    await expectRefused(await postToAcs(server.url, 'corp', flipCipherByte(await answer(), -17, 0x80)), 'decryption_failed');
+    await expectRefused(await postToAcs(server.url, 'corp', await answer()), 'in_response_to_unknown');
+  });
+
+  for (const [what, plaintext] of [
+    ['text that is not XML', 'not < XML & at all'],
+    ['a DTD', `<!DOCTYPE a><saml:Assertion xmlns:saml="${SAML}"/>`],
+    ['a root that is not an Assertion', `<saml:Issuer xmlns:saml="${SAML}">x</saml:Issuer>`],
+    ['a comment', `<saml:Assertion xmlns:saml="${SAML}"><!-- x --></saml:Assertion>`],
+    ['elements nested too deep', `<saml:Assertion xmlns:saml="${SAML}">${'<a>'.repeat(40)}${'</a>'.repeat(40)}</saml:Assertion>`],
+    ['an unsigned Assertion', `<saml:Assertion xmlns:saml="${SAML}" ID="_x" Version="2.0"/>`],
+  ] as const) {
+    it(`refuses a CBC ciphertext with good padding that decrypts to ${what} exactly as one with bad padding`, async () => {
+      expect(await refusal(await encryptedPost(corp, spKey1.cert, { ...cbc, plaintext }))).toEqual(badPadding);
+    });
+  }
+});
+
+// node-saml finds the EncryptedAssertion, and xml-encryption its EncryptedData and
+// EncryptedKey, by local name alone: any element the broker's own checks would not look at
+// could be what the library decrypts, past those checks.
+describe('the encryption elements the library reads are the ones the broker checked', () => {
+  const XENC = 'http://www.w3.org/2001/04/xmlenc#';
+  /** The EncryptedData of a fresh encryption of `plaintext` to spKey1, its xenc elements in `namespace`. */
+  const encryptedData = async (plaintext: string, namespace = XENC) => {
+    const xml = await encryptAssertion(corp.responseXml({}), spKey1.cert, { plaintext });
+    return /<xenc:EncryptedData[\s\S]*<\/xenc:EncryptedData>/.exec(xml)![0].replaceAll(`="${XENC}"`, `="${namespace}"`);
+  };
+  const inside = (decoy: string) => (xml: string) => xml.replace('<saml:EncryptedAssertion>', `<saml:EncryptedAssertion>${decoy}`);
+
+  it('refuses an EncryptedAssertion in another namespace, which node-saml would decrypt with a key of its choosing (assertion_missing)', async () => {
+    const foreign = (xml: string) => xml.replaceAll('saml:EncryptedAssertion>', 'evil:EncryptedAssertion>').replace('<evil:EncryptedAssertion>', '<evil:EncryptedAssertion xmlns:evil="urn:evil">');
+    await expectRefused(await encryptedPost(corp, spKey1.cert, {}, foreign), 'assertion_missing');
+  });
+
+  it('refuses a decoy EncryptedData in another namespace before the checked one (decryption_failed)', async () => {
+    await expectRefused(await encryptedPost(corp, spKey1.cert, {}, inside(await encryptedData('<not-checked/>', 'urn:evil'))), 'decryption_failed');
+  });
+
+  it('refuses a decoy EncryptedData outside the EncryptedAssertion (decryption_failed)', async () => {
+    const decoy = await encryptedData('<not-checked/>');
+    await expectRefused(await encryptedPost(corp, spKey1.cert, {}, (xml) => xml.replace('<saml:EncryptedAssertion>', `${decoy}<saml:EncryptedAssertion>`)), 'decryption_failed');
+  });
+
+  it('refuses a decoy EncryptedKey in another namespace before the checked one (decryption_failed)', async () => {
+    const keyInfo = /<KeyInfo[\s\S]*<\/KeyInfo>/.exec(await encryptedData('<x/>', 'urn:evil'))![0];
+    await expectRefused(await encryptedPost(corp, spKey1.cert, {}, inside(keyInfo)), 'decryption_failed');
   });
 });
 
@@ -164,11 +236,12 @@ describe('requireEncryptedAssertions needs an SP key', () => {
   });
 });
 
-/** Flips one byte of the content ciphertext (EncryptedData's CipherValue, the last one): by default one in its middle. */
-function flipCipherByte(xml: string, at?: number): string {
+/** Flips bits (`mask`) in one byte of the content ciphertext (EncryptedData's CipherValue, the last one): by default one in its middle; negative counts from the end. */
+function flipCipherByte(xml: string, at?: number, mask = 0x01): string {
   const values = [...xml.matchAll(/<(?:\w+:)?CipherValue>([^<]+)<\/(?:\w+:)?CipherValue>/g)];
   const last = values.at(-1)!;
   const bytes = Buffer.from(last[1]!, 'base64');
-  bytes[at ?? Math.floor(bytes.length / 2)]! ^= 0x01;
+  const index = at === undefined ? Math.floor(bytes.length / 2) : at < 0 ? bytes.length + at : at;
+  bytes[index]! ^= mask;
   return xml.replace(last[1]!, bytes.toString('base64'));
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSamlId } from '../../server/dev-idp/saml-response.js';
-import { configTrusting, createTestIdp, postToAcs } from '../support/test-idp.js';
+import { configTrusting, createTestIdp, postToAcs, startLogin } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
@@ -65,6 +65,20 @@ describe('IdP-initiated sign-in, when enabled', () => {
     const again = await postToAcs(server.url, 'open', xml);
     expect(again.status).toBe(401);
     expect(again.body).toContain('<code>replay</code>');
+  });
+
+  it('refuses a captured solicited response with its unsigned Response/@InResponseTo stripped (unsolicited_answers_request)', async () => {
+    const { requestId } = await startLogin(server.url, 'open');
+    const solicited = open.signedResponse({ ...bob, inResponseTo: requestId });
+    const stripped = solicited.replace(/(<samlp:Response\b[^>]*?) InResponseTo="[^"]*"/, '$1');
+    expect(stripped).not.toBe(solicited);
+    expect(stripped).toContain(`InResponseTo="${requestId}"`);
+    const before = await auditLength();
+    const result = await postToAcs(server.url, 'open', stripped);
+    expect(result.status).toBe(401);
+    expect(result.cookie).toBeNull();
+    expect(result.body).toContain('<code>unsolicited_answers_request</code>');
+    expect(await auditSince(before)).toEqual([['auth.login', 'DENIED', { idp: 'open', reason: 'unsolicited_answers_request' }]]);
   });
 
   it('still holds a response that carries an InResponseTo to a pending request of ours', async () => {

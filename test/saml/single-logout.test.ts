@@ -17,13 +17,17 @@ const ORIGIN = new URL(TEST_PUBLIC_URL).origin;
 const ALICE_ID = 'corp:alice@example.com';
 
 let corp: TestIdp;
+/** A second signing key of corp's: EC P-256 (an IdP may sign its Redirect messages with ECDSA). */
+let corpEc: KeyPair;
 let sp: KeyPair;
 let config: PortcullisConfig;
 let server: TestServer;
 
 beforeAll(async () => {
   corp = await createTestIdp('corp');
+  corpEc = await selfSignedCertificate('corp-idp-ec', 'ec');
   corp.config.singleLogoutUrl = idpLogoutUrl(corp);
+  corp.config.idpCert = [corp.key.cert, corpEc.cert];
   sp = await selfSignedCertificate('portcullis-sp');
   config = oauthConfig(corp, {}, { saml: { serviceProvider: { keys: [{ privateKey: sp.privateKey, certificate: sp.cert }] } } });
   server = await startTestServer({ config, clock: systemClock });
@@ -143,6 +147,14 @@ describe('IdP-initiated Single Logout', () => {
     const events = await auditSince(before);
     expect(events.length).toBeGreaterThanOrEqual(2);
     for (const e of events) expect([e.type, e.outcome, e.data?.initiatedBy, e.data?.idp]).toEqual(['auth.logout', 'SUCCESS', 'idp', 'corp']);
+  });
+
+  it('via HTTP-Redirect signed with ECDSA-SHA256 by an EC key (the signature r||s, as XML-DSig has it): ends the sessions', async () => {
+    await signInAlice();
+    const res = await slo(redirectQuery(logoutRequestXml(corp), corpEc, { sigAlg: 'ecdsa-sha256' }));
+    expect(res.status).toBe(302);
+    expect(await liveSessions()).toEqual([]);
+    expect(readSignedRedirect(res.headers.get('location')!, sp.cert).root.localName).toBe('LogoutResponse');
   });
 
   it('via HTTP-POST naming a SessionIndex: ends only that session, and answers with a signed LogoutResponse posted to the IdP', async () => {

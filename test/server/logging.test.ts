@@ -3,6 +3,7 @@ import { literalCredentials, redactConfig } from '../../server/config/redact.js'
 import { auditKeyPair } from '../support/audit-keys.js';
 import { configSchema } from '../../server/config/schema.js';
 import { SecretScrubber } from '../../server/text/secret-scrubber.js';
+import { selfSignedCertificate } from '../support/certificates.js';
 import { captureLogs } from '../support/log-capture.js';
 
 const capture = (secrets: string[]) => captureLogs({ secrets });
@@ -37,12 +38,14 @@ describe('log redaction', () => {
 });
 
 describe('config redaction for logs', () => {
-  it('hides upstream env and header values, the Redis password, the audit signing key and OIDC client secrets, even when written literally', () => {
+  it('hides upstream env and header values, the Redis password, the audit signing key, the SAML SP keys and OIDC client secrets, even when written literally', async () => {
     const { privateKey } = auditKeyPair();
+    const sp = await selfSignedCertificate('sp');
     const config = configSchema.parse({
       server: { publicUrl: 'http://127.0.0.1:8080' },
       store: { redis: { url: 'redis://user:literal-redis-pw@redis.internal:6379' } },
       audit: { checkpoints: { privateKey } },
+      saml: { serviceProvider: { keys: [{ privateKey: sp.privateKey, certificate: sp.cert }] } },
       servers: [
         { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key' } },
         { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token' } },
@@ -50,26 +53,29 @@ describe('config redaction for logs', () => {
       identityProviders: [{ id: 'partner', type: 'oidc', issuer: 'https://login.partner.example', clientId: 'portcullis', clientSecret: 'literal-client-secret' }],
     });
     const text = JSON.stringify(redactConfig(config));
-    for (const secret of ['literal-redis-pw', 'literal-api-key', 'literal-token', 'literal-client-secret', privateKey.split('\n')[1]!]) expect(text).not.toContain(secret);
+    for (const secret of ['literal-redis-pw', 'literal-api-key', 'literal-token', 'literal-client-secret', privateKey.split('\n')[1]!, sp.privateKey.split(/\r?\n/)[1]!]) expect(text).not.toContain(secret);
+    expect(text).toContain('"keys":[{"privateKey":"[REDACTED]","certificate":');
     expect(text).toContain('"clientSecret":"[REDACTED]"');
     expect(text).toContain('"checkpoints":{"privateKey":"[REDACTED]","intervalSeconds":300}');
     expect(text).toContain('"API_KEY":"[REDACTED]"');
     expect(text).toContain('redis.internal:6379');
   });
 
-  it('hands the logger the credentials written literally, by the key naming them, to scrub by value', () => {
+  it('hands the logger the credentials written literally, by the key naming them, to scrub by value (the SAML SP keys too)', async () => {
     const { privateKey } = auditKeyPair();
+    const sp = await selfSignedCertificate('sp');
     const config = configSchema.parse({
       server: { publicUrl: 'http://127.0.0.1:8080' },
       store: { redis: { url: 'redis://user:p%40ss-word@redis.internal:6379' } },
       audit: { redactKeys: ['X-Tenant'], checkpoints: { privateKey } },
+      saml: { serviceProvider: { keys: [{ privateKey: sp.privateKey, certificate: sp.cert }] } },
       servers: [
         { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key', NODE_ENV: 'production' } },
         { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token', Accept: 'application/json', 'X-Tenant': 'tenant-7' } },
       ],
       identityProviders: [{ id: 'partner', type: 'oidc', issuer: 'https://login.partner.example', clientId: 'portcullis', clientSecret: 'literal-client-secret' }],
     });
-    expect(literalCredentials(config)).toEqual(['literal-api-key', 'Bearer literal-token', 'literal-token', 'tenant-7', 'p%40ss-word', 'p@ss-word', privateKey.trimEnd(), 'literal-client-secret']);
+    expect(literalCredentials(config)).toEqual(['literal-api-key', 'Bearer literal-token', 'literal-token', 'tenant-7', 'p%40ss-word', 'p@ss-word', privateKey.trimEnd(), sp.privateKey.trimEnd(), 'literal-client-secret']);
   });
 });
 

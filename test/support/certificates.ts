@@ -5,9 +5,9 @@ export interface KeyPair {
   privateKey: string;
 }
 
-/** A fresh self-signed certificate and key, as an IdP would publish and hold them. */
-export async function selfSignedCertificate(commonName = 'test-idp'): Promise<KeyPair> {
-  const pems = await generate([{ name: 'commonName', value: commonName }], { keySize: 2048, algorithm: 'sha256' });
+/** A fresh self-signed certificate and key (RSA 2048, or EC P-256), as an IdP would publish and hold them. */
+export async function selfSignedCertificate(commonName = 'test-idp', keyType: 'rsa' | 'ec' = 'rsa'): Promise<KeyPair> {
+  const pems = await generate([{ name: 'commonName', value: commonName }], keyType === 'rsa' ? { keySize: 2048, algorithm: 'sha256' } : { keyType, curve: 'P-256', algorithm: 'sha256' });
   return { cert: pems.cert, privateKey: pems.private };
 }
 

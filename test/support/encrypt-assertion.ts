@@ -25,6 +25,8 @@ export interface EncryptionOptions {
   keyTransport?: string;
   /** OAEP digest: sha1 (the default, as most IdPs), sha256 or sha512. */
   digest?: 'sha1' | 'sha256' | 'sha512';
+  /** What to encrypt instead of the assertion: what a changed ciphertext might decrypt to. */
+  plaintext?: string;
 }
 
 const SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
@@ -38,7 +40,7 @@ export async function encryptAssertion(responseXml: string, certificate: string,
   const match = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(responseXml);
   if (!match) throw new Error('no saml:Assertion to encrypt');
   const assertion = match[0].replace('<saml:Assertion', `<saml:Assertion xmlns:saml="${SAML}"`);
-  const encrypted = await encrypt(assertion, {
+  const encrypted = await encrypt(options.plaintext ?? assertion, {
     rsa_pub: certificate,
     pem: certificate,
     encryptionAlgorithm: options.encryption ?? ENCRYPTION.aes256gcm,

@@ -1,4 +1,4 @@
-import { createSign, verify } from 'node:crypto';
+import { sign, verify } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import { DOMParser } from '@xmldom/xmldom';
@@ -7,7 +7,11 @@ import type { TestIdp } from './test-idp.js';
 
 const SAMLP = 'urn:oasis:names:tc:SAML:2.0:protocol';
 const SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
-const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+/** Redirect-binding SigAlgs; an ECDSA one is r||s (XML Signature 1.1 §6.4.3), as IdPs send it. */
+const SIG_ALGS = {
+  'rsa-sha256': { uri: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', dsaEncoding: undefined },
+  'ecdsa-sha256': { uri: 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256', dsaEncoding: 'ieee-p1363' },
+} as const;
 
 /** The IdP's own SingleLogoutService, as `identityProviders[].singleLogoutUrl` names it. */
 export const idpLogoutUrl = (idp: TestIdp) => `https://${idp.id}.idp.example.com/slo`;
@@ -51,13 +55,14 @@ export function logoutResponseXml(idp: TestIdp, inResponseTo: string, spec: { st
  * The HTTP-Redirect binding's query string (Bindings §3.4.4.1): the message deflated and
  * base64-encoded, signed over `SAMLRequest=…[&RelayState=…]&SigAlg=…` as encoded.
  */
-export function redirectQuery(xml: string, key: { privateKey: string } | null, options: { kind?: 'SAMLRequest' | 'SAMLResponse'; relayState?: string; deflated?: Buffer } = {}): string {
+export function redirectQuery(xml: string, key: { privateKey: string } | null, options: { kind?: 'SAMLRequest' | 'SAMLResponse'; relayState?: string; deflated?: Buffer; sigAlg?: keyof typeof SIG_ALGS } = {}): string {
   const kind = options.kind ?? (xml.includes(':LogoutResponse') ? 'SAMLResponse' : 'SAMLRequest');
   const parts = [`${kind}=${encodeURIComponent((options.deflated ?? deflateRawSync(Buffer.from(xml, 'utf8'))).toString('base64'))}`];
   if (options.relayState !== undefined) parts.push(`RelayState=${encodeURIComponent(options.relayState)}`);
   if (key === null) return parts.join('&');
-  parts.push(`SigAlg=${encodeURIComponent(RSA_SHA256)}`);
-  const signature = createSign('RSA-SHA256').update(parts.join('&')).sign(key.privateKey, 'base64');
+  const { uri, dsaEncoding } = SIG_ALGS[options.sigAlg ?? 'rsa-sha256'];
+  parts.push(`SigAlg=${encodeURIComponent(uri)}`);
+  const signature = sign('sha256', Buffer.from(parts.join('&')), { key: key.privateKey, dsaEncoding }).toString('base64');
   return `${parts.join('&')}&Signature=${encodeURIComponent(signature)}`;
 }
 
@@ -86,7 +91,7 @@ export function readSignedRedirect(location: string, spCert: string): ReceivedMe
   const raw = new Map(url.search.slice(1).split('&').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const));
   const kind = raw.has('SAMLRequest') ? 'SAMLRequest' : 'SAMLResponse';
   const signed = [`${kind}=${raw.get(kind)}`, ...(raw.has('RelayState') ? [`RelayState=${raw.get('RelayState')}`] : []), `SigAlg=${raw.get('SigAlg')}`].join('&');
-  if (url.searchParams.get('SigAlg') !== RSA_SHA256) throw new Error(`unexpected SigAlg ${url.searchParams.get('SigAlg')}`);
+  if (url.searchParams.get('SigAlg') !== SIG_ALGS['rsa-sha256'].uri) throw new Error(`unexpected SigAlg ${url.searchParams.get('SigAlg')}`);
   if (!verify('sha256', Buffer.from(signed), spCert, Buffer.from(url.searchParams.get('Signature') ?? '', 'base64'))) throw new Error('the redirect signature does not verify with the SP certificate');
   const xml = inflateRawSync(Buffer.from(url.searchParams.get(kind) ?? '', 'base64')).toString('utf8');
   return { xml, root: new DOMParser().parseFromString(xml, 'text/xml').documentElement as unknown as Element, relayState: url.searchParams.get('RelayState') };
