@@ -243,6 +243,9 @@ const samlIdentityProvider = z.strictObject({
   // Bounded on purpose: a large skew widens the replay window of every assertion.
   clockSkewSeconds: nonNegativeInt(300).default(60),
   requireEncryptedAssertions: z.boolean().default(false),
+  // The IdP's signature must be on the assertion itself, not only on the Response around it
+  // (both cover the assertion; some IdPs, Keycloak by default, sign only the Response).
+  requireSignedAssertions: z.boolean({ error: 'expected true or false' }).default(false),
   metadataUrl: httpsUrl.optional(),
   metadataRefreshMinutes: positiveInt(1440).refine((v) => v >= 5, 'expected at least 5 (minutes)').default(60),
   metadataCa: pemCertificate.optional(),

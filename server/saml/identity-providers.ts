@@ -24,7 +24,7 @@ export interface IdpMetadataSource {
  * trust fields here: saml/idp-trust.ts gives the current ones per request.
  */
 export type IdentityProvider = Pick<IdentityProviderConfig, 'id' | 'spEntityId' | 'emailDomains' | 'attributes' | 'clockSkewSeconds'> &
-  Partial<Pick<IdentityProviderConfig, 'singleLogoutUrl' | 'idpInitiatedSignIn'>> &
+  Partial<Pick<IdentityProviderConfig, 'singleLogoutUrl' | 'idpInitiatedSignIn' | 'requireSignedAssertions'>> &
   IdpTrust & {
     displayName: string;
     requireEncryptedAssertions: boolean;

@@ -83,13 +83,16 @@ export function samlRoutes(deps: {
       idpCert: idp.idpCert,
       idpIssuer: idp.idpIssuer,
       // node-saml's defaults are unsafe here (PITFALLS): explicit audience, InResponseTo
-      // always checked against the shared cache, bounded skew, signed assertions only.
+      // always checked against the shared cache, bounded skew. The IdP's signature covers
+      // the assertion, on the assertion or on the Response around it (node-saml then reads
+      // the assertion from the verified Response only), or on the assertion alone when
+      // requireSignedAssertions.
       audience: idp.spEntityId,
       validateInResponseTo: (idp.idpInitiatedSignIn?.enabled ? 'ifPresent' : 'always') as PassportSamlConfig['validateInResponseTo'],
       requestIdExpirationPeriodMs: REQUEST_ID_TTL_MS,
       cacheProvider: cache,
       acceptedClockSkewMs: idp.clockSkewSeconds * 1000,
-      wantAssertionsSigned: true,
+      wantAssertionsSigned: idp.requireSignedAssertions === true,
       wantAuthnResponseSigned: false,
       identifierFormat: null,
       disableRequestedAuthnContext: true,

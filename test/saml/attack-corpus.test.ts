@@ -42,7 +42,8 @@ beforeAll(async () => {
       server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
       identityProviders: [
         { ...corp.config, emailDomains: ['example.com'] },
-        { ...partner.config, emailDomains: ['partner.example'] },
+        // partner wants its signature on the assertion itself; corp takes one on the Response too.
+        { ...partner.config, emailDomains: ['partner.example'], requireSignedAssertions: true },
       ],
     }),
   });
@@ -231,6 +232,10 @@ describe('baseline: untampered responses are accepted', () => {
   it('accepts a response with both the Response and the Assertion signed', async () => {
     await expectAccepted('corp', tamper(await bothSignedByCorp(), () => {}));
   });
+
+  it('accepts a response signed only on the Response (its signature covers the assertion)', async () => {
+    await expectAccepted('corp', await responseSignedByCorp());
+  });
 });
 
 describe('XML signature wrapping (SAMLRaider XSW1–XSW8)', () => {
@@ -345,8 +350,9 @@ describe('XML signature wrapping (SAMLRaider XSW1–XSW8)', () => {
 });
 
 describe('who signed, and what', () => {
-  it('refuses an unsigned assertion inside a Response the IdP did sign', async () => {
-    await expectRefused('corp', await responseSignedByCorp(), SIGNATURE);
+  it('refuses an unsigned assertion inside a Response the IdP did sign, from an IdP with requireSignedAssertions', async () => {
+    const xml = signElement(partner.responseXml({ inResponseTo: await requestId('partner'), nameId: 'pat@partner.example', attributes: { email: 'pat@partner.example' } }), 'Response', partner.key);
+    await expectRefused('partner', xml, SIGNATURE);
   });
 
   it('refuses an assertion signed by another key whose certificate is embedded in KeyInfo', async () => {

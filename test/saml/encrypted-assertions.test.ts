@@ -21,6 +21,7 @@ let stranger: KeyPair;
 beforeAll(async () => {
   [corp, strict, spKey1, spKey2, stranger] = await Promise.all([createTestIdp('corp'), createTestIdp('strict'), selfSignedCertificate('sp-1'), selfSignedCertificate('sp-2'), selfSignedCertificate('someone-else')]);
   strict.config.requireEncryptedAssertions = true;
+  strict.config.requireSignedAssertions = true;
   strict.config.emailDomains = ['strict.example.com'];
   corp.config.emailDomains = ['example.com'];
   server = await startTestServer({
@@ -76,6 +77,12 @@ describe('encrypted assertions are decrypted with whichever SP key they were enc
     expect((await postToAcs(server.url, 'corp', signElement(xml, 'Response', corp.key))).status).toBe(303);
   });
 
+  it('refuses it from an IdP with requireSignedAssertions: the assertion itself must be signed (signature_invalid)', async () => {
+    const { requestId } = await startLogin(server.url, 'strict');
+    const xml = await encryptAssertion(strict.responseXml({ inResponseTo: requestId, nameId: USERS.strict, attributes: { email: USERS.strict } }), spKey1.cert);
+    await expectRefused(await postToAcs(server.url, 'strict', signElement(xml, 'Response', strict.key)), 'signature_invalid', 'strict');
+  });
+
   it('still accepts a plain signed assertion from an IdP that need not encrypt', async () => {
     const { requestId } = await startLogin(server.url, 'corp');
     expect((await postToAcs(server.url, 'corp', corp.signedResponse({ inResponseTo: requestId }))).status).toBe(303);
@@ -105,10 +112,10 @@ describe('encrypted assertions that are refused', () => {
   it('refuses a CBC ciphertext changed in its first block: what it decrypts to is no signed assertion (decryption_failed)', async () => {
     await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes256cbc }, (xml) => flipCipherByte(xml, 20)), 'decryption_failed');
   });
-  it('refuses an unsigned encrypted assertion even in a signed response: the assertion itself must be signed (signature_invalid)', async () => {
+  it('accepts an unsigned encrypted assertion in a signed response (the signature covers the ciphertext)', async () => {
     const { requestId } = await startLogin(server.url, 'corp');
     const xml = await encryptAssertion(corp.responseXml({ inResponseTo: requestId }), spKey1.cert);
-    await expectRefused(await postToAcs(server.url, 'corp', signElement(xml, 'Response', corp.key)), 'signature_invalid');
+    expect((await postToAcs(server.url, 'corp', signElement(xml, 'Response', corp.key))).status).toBe(303);
   });
 
   it('refuses an encrypted assertion that is not signed (signature_invalid)', async () => {

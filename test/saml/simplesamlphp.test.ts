@@ -157,8 +157,17 @@ describeWithSimpleSamlPhp('SimpleSAMLphp (Debian package) as IdP', () => {
       expect(await me(server, result.cookie)).toMatchObject({ data: { me: { email: 'alice@example.com', roles: ['staff-tools'] } } });
     });
 
-    it('refuses a response signed only on the Response (the broker wants signed assertions): 401, audited as signature_invalid', async () => {
+    it('signs in with only the response signed (its signature covers the assertion)', async () => {
       const server = await brokerFor('ssp-response');
+      const answer = await answerFor(server, 'ssp-response', ALICE);
+      expect(signedElements(answer.xml)).toEqual(['Response']);
+      const result = await postToAcs(server.url, 'ssp-response', answer.xml, answer.relayState ?? undefined);
+      expect(result.status).toBe(303);
+      expect(await me(server, result.cookie)).toMatchObject({ data: { me: { email: 'alice@example.com', roles: ['staff-tools'] } } });
+    });
+
+    it('refuses a response signed only on the Response where requireSignedAssertions: 401, audited as signature_invalid', async () => {
+      const server = await brokerFor('ssp-response', { idp: { requireSignedAssertions: true } });
       const answer = await answerFor(server, 'ssp-response', ALICE);
       expect(signedElements(answer.xml)).toEqual(['Response']);
       await expectRefused(server, 'ssp-response', answer.xml, 'signature_invalid');
