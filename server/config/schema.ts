@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { argumentSchemaProblem } from '../access/argument-rules.js';
 import { isToolName } from '../access/tool-patterns.js';
 import { isIP } from 'node:net';
+import { isLoopbackHost } from '../http/loopback-host.js';
 import { z } from 'zod';
 import { RULE_IDS } from '../detection/types.js';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
@@ -720,11 +721,6 @@ const detectionSection = z
   })
   .default(DETECTION_DEFAULTS);
 
-/** Only this machine can reach these: where a development IdP may run. */
-function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
-}
 
 /** The IdP id the development IdP registers itself under. */
 export const DEV_IDP_ID = 'dev';

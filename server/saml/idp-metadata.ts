@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { DOMParser } from '@xmldom/xmldom';
 import xpath from 'xpath';
+import { isLoopbackHost } from '../http/loopback-host.js';
 import type { IdpTrust } from './identity-providers.js';
 import { exceededBound } from './xml-bounds.js';
 import type { XmlBounds } from './xml-bounds.js';
@@ -55,14 +56,16 @@ export function parseIdpMetadata(xml: string, expectedIssuer: string | undefined
   if (idpCert.length === 0) throw new IdpMetadataInvalid('no signing certificate');
 
   const sso = elements(`md:SingleSignOnService[@Binding="${REDIRECT_BINDING}"]`, role)[0]?.getAttribute('Location') ?? '';
-  if (!isHttpsUrl(sso)) throw new IdpMetadataInvalid('no https SingleSignOnService with the HTTP-Redirect binding');
+  if (!isSignInUrl(sso)) throw new IdpMetadataInvalid('no https SingleSignOnService with the HTTP-Redirect binding (plain http only on a loopback address)');
   return { entryPoint: sso, idpIssuer: entityId, idpCert: [...new Set(idpCert)] };
 }
 
-function isHttpsUrl(value: string): boolean {
+/** Where browsers are sent to sign in: https, or plain http only to this machine (a lab or test IdP). */
+function isSignInUrl(value: string): boolean {
   try {
     const url = new URL(value);
-    return url.protocol === 'https:' && url.username === '' && url.password === '';
+    const secure = url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+    return secure && url.username === '' && url.password === '';
   } catch {
     return false;
   }

@@ -121,6 +121,7 @@ describe('a metadata fetch that fails keeps the last good copy', () => {
     ['a document over 1 MiB', () => metadata.serve(`<x>${'a'.repeat(1024 * 1024 + 1)}</x>`), 'larger than 1048576 bytes'],
     ['malformed XML', () => metadata.serve('<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><a></b></md:EntityDescriptor>'), 'not well-formed'],
     ['metadata without a signing certificate', () => publish(), 'no signing certificate'],
+    ['an SSO URL in plain http to another host', () => metadata.serve(idpMetadataXml({ entityId: corp.issuer, ssoUrl: 'http://idp.example.com/sso', certificates: [keys[3]!.cert] })), 'no https SingleSignOnService'],
   ];
   for (const [what, fail, reason] of failures) {
     it(`keeps signing in with the last good certificate after ${what}, and logs why`, async () => {

@@ -2,7 +2,8 @@ import { DOMParser } from '@xmldom/xmldom';
 import xpath from 'xpath';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spUrls } from '../../server/saml/sp-urls.js';
-import { selfSignedCertificate } from '../support/certificates.js';
+import { selfSignedCertificate, testTls } from '../support/certificates.js';
+import { startMetadataServer } from '../support/idp-metadata-server.js';
 import type { KeyPair } from '../support/certificates.js';
 import { describeWithSimpleSamlPhp, MAIL_OID, simpleSamlPhpForFile } from '../support/simplesamlphp.js';
 import type { SimpleSamlPhpIdp, SimpleSamlPhpServiceProvider, SimpleSamlPhpUser } from '../support/simplesamlphp.js';
@@ -171,6 +172,26 @@ describeWithSimpleSamlPhp('SimpleSAMLphp (Debian package) as IdP', () => {
       const answer = await answerFor(server, 'ssp-response', ALICE);
       expect(signedElements(answer.xml)).toEqual(['Response']);
       await expectRefused(server, 'ssp-response', answer.xml, 'signature_invalid');
+    });
+  });
+
+  describe('configured by its metadata URL', () => {
+    it("signs in with the keys and SSO URL read from SimpleSAMLphp's own metadata document, fetched over https", async () => {
+      // php -S speaks no TLS: SimpleSAMLphp's document, byte for byte, is served by an https server with a test CA.
+      const tls = await testTls();
+      const metadata = await startMetadataServer(tls);
+      try {
+        metadata.serve(await (await fetch(ssp.idp.metadataUrl)).text());
+        const server = await brokerFor('ssp-both', {
+          idp: { entryPoint: undefined, idpCert: undefined, metadataUrl: metadata.url, metadataCa: tls.ca, metadataAllowPrivateNetwork: true },
+        });
+        const result = await signInThrough(server, 'ssp-both', ALICE);
+        expect(result.status).toBe(303);
+        expect(await me(server, result.cookie)).toMatchObject({ data: { me: { email: 'alice@example.com', roles: ['staff-tools'] } } });
+        expect(metadata.fetches).toBeGreaterThanOrEqual(1);
+      } finally {
+        await metadata.close();
+      }
     });
   });
 
