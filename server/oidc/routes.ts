@@ -78,6 +78,8 @@ function sendRefusal(res: Response, provider: OidcProvider, rejection: OidcRejec
     res,
     unavailable ? 'Sign-in unavailable' : 'Sign-in refused',
     (unavailable ? `<h1>${html(name)} is unavailable</h1><p>Portcullis cannot reach this identity provider right now. Try again in a minute; if it persists, tell your Portcullis operator.</p>` : `<h1>Sign-in refused</h1><p>Signing in with ${html(name)} was refused: ${html(rejection.message)}.</p>`) +
+      // The stable code the audit event records (docs/audit.md lists them with their meaning).
+      `<p>Reason code: <code>${html(rejection.code)}</code></p>` +
       `<p><a class="button" href="${html(oidcLoginPath(provider.idp.id, '/'))}">Try again</a></p>`,
     { status: unavailable ? 503 : 401 },
   );

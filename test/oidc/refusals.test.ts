@@ -66,6 +66,7 @@ describe('OIDC refusals: each audited with its fixed reason, no session, nothing
       expect(session).toBeNull();
       const page = await callback.text();
       expect(page).toContain('Sign-in refused');
+      expect(page).toContain(`Reason code: <code>${reason}</code>`);
       expect(page).not.toContain(MARKER);
       const events = (await server.stores.audit.read({ limit: 10_000 })).slice(before);
       expect(events.map((e) => [e.type, e.outcome, e.actor, e.data])).toEqual([['auth.login', 'DENIED', null, { idp: 'corp', reason }]]);
