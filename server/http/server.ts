@@ -61,6 +61,7 @@ import { consoleRoutes } from './console-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
 import { createScim } from '../scim/index.js';
 import { startNotifications } from '../notifications/start.js';
+import { NotificationService } from '../notifications/notification-service.js';
 import type { Dispatcher, DispatcherTiming } from '../notifications/dispatcher.js';
 
 export interface PortcullisServer {
@@ -167,7 +168,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
   const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events });
   const anomalies = new AnomalyService({ store: stores.anomalies, audit: stores.audit, auditService, clock });
-  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges, anomalies };
+  const notificationService = new NotificationService({ store: stores.notifications, audit: stores.audit, auditService, clock, wake: () => notifications?.wake() });
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges, anomalies, notifications: notificationService };
   const schema = await buildPortcullisSchema(pubSub);
   const protection = createProtection(schema, config.graphql);
   let shuttingDown = false;
