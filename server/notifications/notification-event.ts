@@ -41,7 +41,7 @@ export async function notificationOf(event: AuditEvent, sources: EventSources): 
   if (event.type.startsWith('anomaly.')) {
     const id = stringField(event.data, 'anomalyId');
     const anomaly = { id: id ?? '', rule: stringField(event.data, 'rule') ?? '', severity: stringField(event.data, 'severity') ?? '', user: stringField(event.data, 'user') ?? '', summary: stringField(event.data, 'summary') ?? '' };
-    return { event: { ...base, anomaly, links: { console: link(id === null ? '/anomalies' : `/anomalies?anomaly=${encodeURIComponent(id)}`) } }, recipients: [] };
+    return { event: { ...base, anomaly, links: { console: link(id === null ? '/anomalies' : `/anomalies/${encodeURIComponent(id)}`) } }, recipients: [] };
   }
   return { event: base, recipients: [] };
 }
