@@ -216,8 +216,9 @@ class NotificationDispatcher {
     while (!this.stopping.signal.aborted) {
       try {
         const now = this.options.clock.now();
-        const due = (await this.options.store.entries()).filter((e) => e.sink === config.name && e.status === 'PENDING' && e.dueAt <= now && e.claimedUntil <= now && !inFlight.has(e.id));
-        for (const entry of due.slice(0, this.timing.concurrency - inFlight.size)) {
+        const room = this.timing.concurrency - inFlight.size;
+        const due = room > 0 ? (await this.options.store.due(config.name, now, this.timing.concurrency)).filter((e) => !inFlight.has(e.id)) : [];
+        for (const entry of due.slice(0, room)) {
           inFlight.add(entry.id);
           const flight = this.attempt(config, sink, entry)
             .catch((error: unknown) => this.options.logger.warn({ err: error, sink: config.name }, 'notifications: delivery bookkeeping failed; the claim lapses and it is tried again'))

@@ -455,8 +455,10 @@ export interface NotificationStore {
   /** Only while `holder` holds a lease live at `leaseNow`: adds the entries (an id already there is kept as it is) and sets the cursor. False when the lease was lost. */
   enqueue(holder: string, leaseNow: number, cursor: string, entries: readonly OutboxEntry[], keepUntil: number): Promise<boolean>;
   get(id: string): Promise<OutboxEntry | null>;
-  /** Every kept entry, oldest first. */
+  /** Every kept entry, oldest first (the API's listing). */
   entries(): Promise<OutboxEntry[]>;
+  /** Up to `limit` PENDING entries of `sink` due and unclaimed at `now`, soonest due first: what a delivery loop reads, without the rest of the outbox. */
+  due(sink: string, now: number, limit: number): Promise<OutboxEntry[]>;
   /** Saves `next` (kept until `keepUntil`) only if the stored version is `next.version - 1`; false on conflict. */
   update(next: OutboxEntry, keepUntil: number): Promise<boolean>;
 }

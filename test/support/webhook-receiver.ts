@@ -8,6 +8,8 @@ export interface ReceivedWebhook {
   body: string;
   /** Whether Portcullis-Signature verified against the receiver's secret (the documented check). */
   verified: boolean;
+  /** performance.now() when the body was complete (the bench times deliveries by it). */
+  at: number;
 }
 
 /** What the receiver answers the n-th request (0-based): a status, or 'hang' (never answer). */
@@ -26,7 +28,7 @@ export async function startWebhookReceiver(secret: string, answer: (n: number) =
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
       const n = received.length;
-      received.push({ headers: req.headers, body, verified: verify(secret, String(req.headers['portcullis-signature'] ?? ''), body) });
+      received.push({ headers: req.headers, body, verified: verify(secret, String(req.headers['portcullis-signature'] ?? ''), body), at: performance.now() });
       const reply = answer(n);
       if (reply === 'hang') hanging.push(res);
       else res.writeHead(reply, { 'content-type': 'text/plain' }).end('receiver body, never read');

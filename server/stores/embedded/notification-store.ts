@@ -4,6 +4,8 @@ import type { PersistedMap } from './persisted-map.js';
 import type { StateOp } from './state-file.js';
 import type { StateJournal } from './state-journal.js';
 
+import { readyAt } from '../outbox-ready.js';
+
 export const NOTIFICATION_COLLECTIONS = ['notification-lease', 'notification-outbox'];
 
 /** The outbox in the journal: each decision taken in the journal's turn, so the fenced enqueue checks the lease and writes in one step. */
@@ -40,6 +42,12 @@ export class EmbeddedNotificationStore implements NotificationStore {
 
   async entries(): Promise<OutboxEntry[]> {
     return [...this.outbox.live()].map(({ value }) => value).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async due(sink: string, now: number, limit: number): Promise<OutboxEntry[]> {
+    const due: OutboxEntry[] = [];
+    for (const { value } of this.outbox.live()) if (value.sink === sink && value.status === 'PENDING' && readyAt(value) <= now) due.push(value);
+    return due.sort((a, b) => readyAt(a) - readyAt(b)).slice(0, limit);
   }
 
   update(next: OutboxEntry, keepUntil: number): Promise<boolean> {

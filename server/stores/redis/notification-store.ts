@@ -3,30 +3,38 @@ import type { Clock } from '../../clock.js';
 import type { NotificationStore, OutboxEntry } from '../types.js';
 import { defineScript, guarded } from './connection.js';
 import { claimLease, releaseLease } from './detector-state-store.js';
+import { readyAt } from '../outbox-ready.js';
 
 /**
  * The fenced enqueue: only while ARGV holder holds a live lease, sets the cursor and adds
- * each entry that is not there yet (its key with a TTL, its creation time in the index).
+ * each entry that is not there yet (its key with a TTL, its creation time in the index, its
+ * due time in its sink's pending set).
  * KEYS: lease hash, cursor, index. ARGV: holder, lease now, cursor, TTL ms, entry key prefix,
- * then per entry: id, JSON, createdAt. Returns 1, or 0 when nothing was written.
+ * pending set prefix, then per entry: id, JSON, createdAt, sink, due time. Returns 1, or 0 when nothing was written.
  */
 const enqueueEntries = defineScript(`
 local lease = redis.call('HMGET', KEYS[1], 'holder', 'expiresAt')
 if lease[1] ~= ARGV[1] or tonumber(lease[2]) <= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[3])
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 5 do
   if redis.call('SET', ARGV[5] .. ARGV[i], ARGV[i + 1], 'NX', 'PX', ARGV[4]) then
     redis.call('ZADD', KEYS[3], ARGV[i + 2], ARGV[i])
+    redis.call('ZADD', ARGV[6] .. ARGV[i + 3], ARGV[i + 4], ARGV[i])
   end
 end
 return 1
 `);
 
-/** Compare-and-set on the entry's version. KEYS: entry. ARGV: expected version, JSON, TTL ms. Returns 1 when written. */
+/**
+ * Compare-and-set on the entry's version, keeping its sink's pending set in step (a
+ * pending entry at the time it may be tried, any other out of it).
+ * KEYS: entry, pending set. ARGV: expected version, JSON, TTL ms, id, ready time or '' (not pending). Returns 1 when written.
+ */
 const updateEntry = defineScript(`
 local current = redis.call('GET', KEYS[1])
 if not current or cjson.decode(current).version ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
 return 1
 `);
 
@@ -52,8 +60,8 @@ export class RedisNotificationStore implements NotificationStore {
   }
 
   async enqueue(holder: string, leaseNow: number, cursor: string, entries: readonly OutboxEntry[], keepUntil: number): Promise<boolean> {
-    const args: (string | number)[] = [holder, leaseNow, cursor, this.ttl(keepUntil), this.k('entry:')];
-    for (const entry of entries) args.push(entry.id, JSON.stringify(entry), entry.createdAt);
+    const args: (string | number)[] = [holder, leaseNow, cursor, this.ttl(keepUntil), this.k('entry:'), this.k('pending:')];
+    for (const entry of entries) args.push(entry.id, JSON.stringify(entry), entry.createdAt, entry.sink, readyAt(entry));
     return (await guarded('notification enqueue', () => enqueueEntries(this.redis, [this.k('lease'), this.k('cursor'), this.k('index')], args))) === 1;
   }
 
@@ -72,8 +80,19 @@ export class RedisNotificationStore implements NotificationStore {
     return values.flatMap((json) => (json === null ? [] : [JSON.parse(json) as OutboxEntry]));
   }
 
+  async due(sink: string, now: number, limit: number): Promise<OutboxEntry[]> {
+    const ids = await guarded('notification due', () => this.redis.zrangebyscore(this.k(`pending:${sink}`), '-inf', now, 'LIMIT', 0, limit));
+    if (ids.length === 0) return [];
+    const values = await guarded('notification due', () => this.redis.mget(ids.map((id) => this.k(`entry:${id}`))));
+    // An entry gone (its TTL) leaves its id in the set: dropped here.
+    const gone = ids.filter((_, i) => values[i] === null);
+    if (gone.length > 0) await guarded('notification due', () => this.redis.zrem(this.k(`pending:${sink}`), ...gone));
+    return values.flatMap((json) => (json === null ? [] : [JSON.parse(json) as OutboxEntry])).filter((entry) => entry.status === 'PENDING' && readyAt(entry) <= now);
+  }
+
   async update(next: OutboxEntry, keepUntil: number): Promise<boolean> {
-    return (await guarded('notification update', () => updateEntry(this.redis, [this.k(`entry:${next.id}`)], [next.version - 1, JSON.stringify(next), this.ttl(keepUntil)]))) === 1;
+    const ready = next.status === 'PENDING' ? readyAt(next) : '';
+    return (await guarded('notification update', () => updateEntry(this.redis, [this.k(`entry:${next.id}`), this.k(`pending:${next.sink}`)], [next.version - 1, JSON.stringify(next), this.ttl(keepUntil), next.id, ready]))) === 1;
   }
 
   private ttl(keepUntil: number): number {
