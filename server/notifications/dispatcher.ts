@@ -245,7 +245,9 @@ class NotificationDispatcher {
     const claimed: OutboxEntry = { ...entry, claimedBy: this.holder, claimedUntil: claimedAt + timeoutMs + this.timing.claimMarginMs, updatedAt: claimedAt, version: entry.version + 1 };
     if (!(await store.update(claimed, claimedAt + this.timing.keepUndeliveredMs))) return;
     const attempts = entry.attempts + 1;
-    const outcome = await sink.deliver({ id: entry.id, sink: entry.sink, event: entry.event, attempt: attempts, memo: null, recipients: entry.recipients }, this.stopping.signal);
+    const memoKey = subjectOf(entry);
+    const memo = memoKey === null ? null : await store.memo(memoKey);
+    const outcome = await sink.deliver({ id: entry.id, sink: entry.sink, event: entry.event, attempt: attempts, memo, recipients: entry.recipients }, this.stopping.signal);
     if (this.stopping.signal.aborted && !outcome.ok) return;
     const now = clock.now();
     const base = { ...claimed, attempts, claimedBy: null, claimedUntil: 0, updatedAt: now, version: claimed.version + 1 };
@@ -256,6 +258,7 @@ class NotificationDispatcher {
       [next, result] = [{ ...base, lastError: outcome.error, dueAt: now + fullJitterBackoff(attempts, this.timing.backoffBaseMs, this.timing.backoffCapMs, this.random) }, 'retry'];
     } else [next, result] = [{ ...base, status: 'DEAD', lastError: outcome.error }, 'dead'];
     const keep = now + (next.status === 'DELIVERED' ? this.timing.keepDeliveredMs : this.timing.keepUndeliveredMs);
+    if (outcome.ok && outcome.memo !== undefined && memoKey !== null) await store.setMemo(memoKey, outcome.memo, now + this.timing.keepUndeliveredMs);
     if (!(await store.update(next, keep))) this.options.logger.warn({ sink: config.name, delivery: entry.id }, 'notifications: the delivery changed while it was tried (its claim lapsed); its outcome is not recorded');
     if (result === 'dead') this.options.logger.warn({ sink: config.name, delivery: entry.id, error: outcome.ok ? null : outcome.error, attempts }, 'notifications: delivery failed for good (dead letter)');
     this.options.onSettled?.(config.name, result, now - Date.parse(entry.event.time));
@@ -279,4 +282,10 @@ class NotificationDispatcher {
   private pause(ms: number): Promise<void> {
     return sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => {});
   }
+}
+
+/** `<sink>:<request or anomaly id>`: what later deliveries of the same subject share (a Slack message updated); null for other events. */
+function subjectOf(entry: OutboxEntry): string | null {
+  const subject = entry.event.request?.id ?? entry.event.anomaly?.id;
+  return subject ? `${entry.sink}:${subject}` : null;
 }

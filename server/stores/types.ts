@@ -461,6 +461,9 @@ export interface NotificationStore {
   due(sink: string, now: number, limit: number): Promise<OutboxEntry[]>;
   /** Saves `next` (kept until `keepUntil`) only if the stored version is `next.version - 1`; false on conflict. */
   update(next: OutboxEntry, keepUntil: number): Promise<boolean>;
+  /** What a sink's delivery left for later ones of the same subject (Delivery.memo), by `<sink>:<subject>`. */
+  memo(key: string): Promise<Record<string, string> | null>;
+  setMemo(key: string, memo: Record<string, string>, keepUntil: number): Promise<void>;
 }
 
 export interface Stores {

@@ -5,6 +5,7 @@ import type { PortcullisConfig, WebhookSinkConfig } from '../../server/config/sc
 import { startDispatcher } from '../../server/notifications/dispatcher.js';
 import type { Dispatcher } from '../../server/notifications/dispatcher.js';
 import { WebhookSink } from '../../server/notifications/webhook-sink.js';
+import type { Delivery, NotificationSink } from '../../server/notifications/types.js';
 import type { OutboxEntry, Stores } from '../../server/stores/types.js';
 import { accessFixture, user, principalOf } from '../support/access-fixture.js';
 import type { AccessFixture, Backend } from '../support/access-fixture.js';
@@ -147,6 +148,31 @@ function suite(backend: Backend) {
     dispatcher.wake();
     await vi.waitFor(async () => expect(await entry(fx.stores, id)).toMatchObject({ status: 'DELIVERED' }), { timeout: 10_000 });
     expect(hook.ids()).toEqual([id, id]);
+  });
+
+  it('what a delivery leaves (memo) is handed to the next delivery of the same request to that sink', async () => {
+    const fx = await fixture();
+    const seen: Delivery[] = [];
+    // A sink that, like Slack, posts once and updates afterwards: it remembers its message by the memo.
+    const threaded: NotificationSink = {
+      name: 'threaded',
+      deliver: async (delivery) => {
+        seen.push(delivery);
+        return { ok: true, memo: { message: `m-${delivery.event.request?.id}` } };
+      },
+    };
+    const sinkConfig = webhook('threaded', 'https://unused.example.com/');
+    const { logger } = captureLogs({ level: 'silent', secrets: [] });
+    const dispatcher = startDispatcher({ sinks: [{ config: sinkConfig, sink: threaded }], audit: fx.stores.audit, store: fx.stores.notifications, sources: { access: fx.stores.access, policy: new AccessPolicy(config), publicUrl: config.server.publicUrl }, clock: fx.clock, logger, timing: TIMING });
+    cleanups.push(() => dispatcher.stop());
+    const created = await request(fx);
+    await vi.waitFor(async () => expect(await entry(fx.stores, seen[0]?.id ?? '')).toMatchObject({ status: 'DELIVERED' }), { timeout: 10_000 });
+    await fx.access.reviewRequest(bob(), { requestId: created.id, decision: 'DENY', reason: 'not now' });
+    await vi.waitFor(() => expect(seen).toHaveLength(2), { timeout: 10_000 });
+    expect(seen.map((d) => [d.event.type, d.memo])).toEqual([
+      ['access_request.created', null],
+      ['access_request.reviewed', { message: `m-${created.id}` }],
+    ]);
   });
 
   it('an instance stopped mid-delivery: the next one on the same store resumes without losing or adding a delivery', async () => {

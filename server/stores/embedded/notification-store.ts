@@ -6,16 +6,18 @@ import type { StateJournal } from './state-journal.js';
 
 import { readyAt } from '../outbox-ready.js';
 
-export const NOTIFICATION_COLLECTIONS = ['notification-lease', 'notification-outbox'];
+export const NOTIFICATION_COLLECTIONS = ['notification-lease', 'notification-outbox', 'notification-memos'];
 
 /** The outbox in the journal: each decision taken in the journal's turn, so the fenced enqueue checks the lease and writes in one step. */
 export class EmbeddedNotificationStore implements NotificationStore {
   private readonly lease: JournalLease;
   private readonly outbox: PersistedMap<OutboxEntry>;
+  private readonly memos: PersistedMap<Record<string, string>>;
 
   constructor(private readonly journal: StateJournal) {
     this.lease = new JournalLease(journal, 'notification-lease');
     this.outbox = journal.collection('notification-outbox');
+    this.memos = journal.collection('notification-memos');
   }
 
   claim(holder: string, now: number, expiresAt: number): Promise<{ cursor: string | null } | null> {
@@ -56,5 +58,13 @@ export class EmbeddedNotificationStore implements NotificationStore {
       if (current?.version !== next.version - 1) return { result: false, ops: [] };
       return { result: true, ops: [this.outbox.setOp(next.id, next, keepUntil)] };
     });
+  }
+
+  async memo(key: string): Promise<Record<string, string> | null> {
+    return this.memos.get(key) ?? null;
+  }
+
+  async setMemo(key: string, memo: Record<string, string>, keepUntil: number): Promise<void> {
+    await this.memos.set(key, memo, keepUntil);
   }
 }

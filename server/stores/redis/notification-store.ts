@@ -95,6 +95,15 @@ export class RedisNotificationStore implements NotificationStore {
     return (await guarded('notification update', () => updateEntry(this.redis, [this.k(`entry:${next.id}`), this.k(`pending:${next.sink}`)], [next.version - 1, JSON.stringify(next), this.ttl(keepUntil), next.id, ready]))) === 1;
   }
 
+  async memo(key: string): Promise<Record<string, string> | null> {
+    const json = await guarded('notification memo', () => this.redis.get(this.k(`memo:${key}`)));
+    return json === null ? null : (JSON.parse(json) as Record<string, string>);
+  }
+
+  async setMemo(key: string, memo: Record<string, string>, keepUntil: number): Promise<void> {
+    await guarded('notification memo', () => this.redis.set(this.k(`memo:${key}`), JSON.stringify(memo), 'PX', this.ttl(keepUntil)));
+  }
+
   private ttl(keepUntil: number): number {
     return Math.max(1, keepUntil - this.clock.now());
   }
