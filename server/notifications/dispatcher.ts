@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { NotificationStore, OutboxEntry } from '../stores/types.js';
 import { fullJitterBackoff } from './backoff.js';
 import { notificationOf, sinkTakes } from './notification-event.js';
+import { pendingEntry } from './outbox-entry.js';
 import type { EventSources } from './notification-event.js';
 import type { NotificationSink } from './types.js';
 
@@ -192,21 +193,7 @@ class NotificationDispatcher {
     if (sinks.length === 0) return [];
     const { event: notification, recipients } = await notificationOf(event, this.options.sources);
     const now = this.options.clock.now();
-    return sinks.map(({ config }) => ({
-      id: `${config.name}:${event.id}`,
-      sink: config.name,
-      event: notification,
-      recipients,
-      status: 'PENDING',
-      attempts: 0,
-      dueAt: now,
-      claimedBy: null,
-      claimedUntil: 0,
-      lastError: null,
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-    }));
+    return sinks.map(({ config }) => pendingEntry(config.name, notification, recipients, now));
   }
 
   /** One sink's deliveries: due entries claimed and tried, at most `concurrency` at once, independent of every other sink. */

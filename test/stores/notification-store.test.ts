@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pendingEntry } from '../../server/notifications/outbox-entry.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { OutboxEntry, Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -19,22 +20,8 @@ const KEEP = 86_400_000;
 
 function entry(clock: ManualClock, sink: string, eventId: string, over: Partial<OutboxEntry> = {}): OutboxEntry {
   const now = clock.now();
-  return {
-    id: `${sink}:${eventId}`,
-    sink,
-    event: { id: eventId, type: 'access_request.created', time: new Date(now).toISOString(), actor: 'alice@example.com', links: { console: 'https://portcullis.example.com/' } },
-    recipients: [],
-    status: 'PENDING',
-    attempts: 0,
-    dueAt: now,
-    claimedBy: null,
-    claimedUntil: 0,
-    lastError: null,
-    createdAt: now,
-    updatedAt: now,
-    version: 1,
-    ...over,
-  };
+  const event = { id: eventId, type: 'access_request.created', time: new Date(now).toISOString(), actor: 'alice@example.com', links: { console: 'https://portcullis.example.com/' } };
+  return { ...pendingEntry(sink, event, [], now), ...over };
 }
 
 function runNotificationStoreContract(backend: string, create: () => Promise<Fixture>): void {
