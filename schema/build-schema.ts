@@ -10,6 +10,7 @@ import type { PortcullisPubSub } from './context.js';
 import { AnomalyResolver } from './detection/anomaly.resolver.js';
 import { IdentityProviderResolver } from './identity/identity-provider.resolver.js';
 import { IdentityResolver } from './identity/identity.resolver.js';
+import { NotificationDeliveryResolver } from './notifications/notification-delivery.resolver.js';
 
 /** The whole API, built from the type-graphql classes; schema/schema.graphql is its print. */
 /**
@@ -20,7 +21,7 @@ import { IdentityResolver } from './identity/identity.resolver.js';
 export function buildPortcullisSchema(pubSub: PortcullisPubSub): Promise<GraphQLSchema> {
   return buildSchema({
     pubSub,
-    resolvers: [IdentityProviderResolver, IdentityResolver, McpServerResolver, AccessRequestResolver, GrantResolver, ToolChangeResolver, AuditResolver, AnomalyResolver],
+    resolvers: [IdentityProviderResolver, IdentityResolver, McpServerResolver, AccessRequestResolver, GrantResolver, ToolChangeResolver, AuditResolver, AnomalyResolver, NotificationDeliveryResolver],
     // Input validation happens in the services and zod at the edge, not class-validator.
     validate: false,
   });

@@ -1,4 +1,5 @@
 import type { PubSub } from '@graphql-yoga/subscription';
+import type { NotificationService } from '../server/notifications/notification-service.js';
 import type { ToolCatalog } from '../broker/tool-catalog.js';
 import type { AccessPolicy } from '../server/access/access-policy.js';
 import type { AccessExplainer } from '../server/access/access-explainer.js';
@@ -35,6 +36,8 @@ export interface GraphQLServices {
   toolChanges: ToolChangeService;
   /** What the outlier detector raised, and suppressions (auditors only). */
   anomalies: AnomalyService;
+  /** The notification outbox: deliveries listed, dead letters requeued (auditors only). */
+  notifications: NotificationService;
 }
 
 /** Topics GraphQL subscriptions listen on (the store's event bus underneath: see AccessEvents). */

@@ -7,6 +7,10 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route'>;
   /** IdP metadata fetches that failed or brought unusable metadata (the last good copy stayed). */
   samlMetadataFailures: Counter<'idp'>;
+  /** Notification tries settled, by sink and outcome (delivered, retry, dead). */
+  notificationDeliveries: Counter<'sink' | 'outcome'>;
+  /** From the audit event to its settled try, by sink. */
+  notificationLag: Histogram<'sink'>;
 }
 
 export function createMetrics(): Metrics {
@@ -31,6 +35,19 @@ export function createMetrics(): Metrics {
       name: 'portcullis_saml_metadata_fetch_failures_total',
       help: 'IdP metadata fetches that failed or brought unusable metadata, by IdP (the last good copy was kept).',
       labelNames: ['idp'],
+      registers: [registry],
+    }),
+    notificationDeliveries: new Counter({
+      name: 'portcullis_notification_deliveries_total',
+      help: 'Notification tries settled, by sink and outcome (delivered, retry, dead).',
+      labelNames: ['sink', 'outcome'],
+      registers: [registry],
+    }),
+    notificationLag: new Histogram({
+      name: 'portcullis_notification_lag_seconds',
+      help: 'Time from the audit event to its settled delivery try, by sink.',
+      labelNames: ['sink'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
       registers: [registry],
     }),
   };

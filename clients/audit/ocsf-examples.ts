@@ -70,6 +70,7 @@ const SAMPLES: Record<AuditEventType, Pick<WireAuditEvent, 'outcome' | 'actor' |
   'scim.group.created': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_GROUP, added: ['5b0e…'], removed: [] } },
   'scim.group.updated': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_GROUP, added: [], removed: ['5b0e…'] } },
   'scim.group.deleted': { outcome: 'SUCCESS', actor: null, server: null, tool: null, sessionId: null, data: { ...SCIM_GROUP, added: [], removed: ['5b0e…'] } },
+  'notification.retried': { outcome: 'SUCCESS', actor: 'carol@example.com', server: 'everything', tool: null, sessionId: null, data: { deliveryId: 'ops:1764496800000-0', sink: 'ops', eventId: '1764496800000-0', attempts: 1, lastError: 'HTTP 400' } },
 };
 
 /** docs/ocsf-examples.md: each event type, as Portcullis writes it and as OCSF. */

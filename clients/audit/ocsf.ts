@@ -66,6 +66,7 @@ const API_ACTIVITY_ID: Record<string, number> = {
   'scim.group.created': 1,
   'scim.group.updated': 3,
   'scim.group.deleted': 4,
+  'notification.retried': 3,
 };
 
 /** An event no person caused: an IdP's SCIM client (data.scimClient names the IdP), else Portcullis itself. */

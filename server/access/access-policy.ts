@@ -123,6 +123,16 @@ export class AccessPolicy {
     return SCOPE_KINDS.every(({ kind }) => (request[kind] ?? []).every((asked) => rules.some((rule) => rule[kind].some((pattern) => patternCovers(pattern, asked)))));
   }
 
+  /**
+   * The addresses to tell of a request: the `members.emails` of every role whose review
+   * rules cover it, the requester left out (no self-review). Members by group only have no
+   * address here yet.
+   */
+  reviewerEmails(request: { server: string; requester: string } & Pick<AccessScope, ScopeKind>): string[] {
+    const covering = this.config.roles.filter((role) => this.mayReview({ roles: [role.name] }, request));
+    return [...new Set(covering.flatMap((role) => role.members.emails))].filter((email) => email.toLowerCase() !== request.requester.toLowerCase());
+  }
+
   /** The longest duration `holder` may request on `server`; null when nothing is requestable there. */
   maxDurationSeconds(holder: RoleHolder, server: string): number | null {
     const rules = this.requestRules(holder, server);

@@ -44,6 +44,7 @@ export const AUDIT_EVENT_TYPES = [
   'scim.group.created',
   'scim.group.updated',
   'scim.group.deleted',
+  'notification.retried',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -1,5 +1,5 @@
 import { credentialKeyRule } from '../audit/redact.js';
-import type { PortcullisConfig } from './schema.js';
+import type { NotificationSinkConfig, PortcullisConfig } from './schema.js';
 
 const HIDDEN = '[REDACTED]';
 
@@ -22,6 +22,7 @@ export function redactConfig(config: PortcullisConfig): unknown {
       const scim = idp.scim ? { scim: { ...idp.scim, token: HIDDEN } } : {};
       return idp.type === 'oidc' && idp.clientSecret !== undefined ? { ...idp, ...scim, clientSecret: HIDDEN } : { ...idp, ...scim };
     }),
+    notifications: { ...config.notifications, sinks: config.notifications.sinks.map((sink) => ({ ...sink, ...sinkSecretKeys(sink, () => HIDDEN) })) },
   };
 }
 
@@ -36,7 +37,15 @@ export function literalCredentials(config: PortcullisConfig): string[] {
   const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
   const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
   const idpSecrets = config.identityProviders.flatMap((idp) => [...(idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []), ...(idp.scim ? [idp.scim.token] : [])]);
-  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets];
+  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap((sink) => Object.values(sinkSecretKeys(sink, (value) => value)))];
+}
+
+/** A sink's credential-bearing keys (a new sink type adds its own here), each value mapped by `as`. */
+function sinkSecretKeys(sink: NotificationSinkConfig, as: (value: string) => string): Record<string, string> {
+  switch (sink.type) {
+    case 'webhook':
+      return { secret: as(sink.secret) };
+  }
 }
 
 /** `Bearer abc` also as `abc`: an upstream may echo the token without its scheme. */

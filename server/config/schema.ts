@@ -9,6 +9,8 @@ import { RULE_IDS } from '../detection/types.js';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from '../audit/checkpoints.js';
 import { ed25519Key } from '../audit/seal.js';
+import { AUDIT_EVENT_TYPES } from '../audit/event-types.js';
+import type { AuditEventType } from '../audit/event-types.js';
 import { safeReturnTo } from '../http/return-to.js';
 
 /**
@@ -722,6 +724,56 @@ const detectionSection = z
   .default(DETECTION_DEFAULTS);
 
 
+/**
+ * Notifications (issue 19): sinks told of audit events by the dispatcher. A discriminated
+ * union on `type`, so each sink type adds its own variant (email, Slack) beside webhook.
+ */
+export const DEFAULT_NOTIFICATION_EVENTS = [
+  'access_request.created',
+  'access_request.reviewed',
+  'access_request.expired',
+  'access_request.cancelled',
+  'grant.revoked',
+  'anomaly.detected',
+] as const satisfies readonly AuditEventType[];
+
+const notificationSinkBase = {
+  name: slug('a sink name'),
+  events: z
+    .array(z.enum(AUDIT_EVENT_TYPES, { error: 'expected an audit event type (docs/audit.md)' }))
+    .min(1, 'expected at least one audit event type')
+    .default([...DEFAULT_NOTIFICATION_EVENTS]),
+  // Absent: every server. Events without a server (anomalies of no server) pass.
+  servers: z.array(text('a server name')).min(1, 'expected at least one server name').optional(),
+  // For anomaly.* events: those below this severity are not sent.
+  minSeverity: severity.default('medium'),
+  maxAttempts: positiveInt(100).default(8),
+};
+
+/** The URL a webhook is posted to: https, or plain http to a loopback receiver (a lab, a test). */
+const webhookUrl = httpUrl.refine((v) => {
+  const url = new URL(v);
+  return url.protocol === 'https:' || isLoopbackHost(url.hostname);
+}, 'expected an https URL (plain http only to a loopback address)');
+
+const webhookSink = z.strictObject({
+  ...notificationSinkBase,
+  type: z.literal('webhook'),
+  url: webhookUrl,
+  // Signs every POST (HMAC-SHA256): a reference (${env:...} or ${file:...}).
+  secret: z
+    .string({ error: 'expected a signing secret (use ${env:NAME} or ${file:PATH})' })
+    .min(32, 'expected at least 32 characters: a short secret lets anyone forge deliveries'),
+  timeoutMs: positiveInt(60_000).default(5000),
+});
+
+const notificationSink = z.discriminatedUnion('type', [webhookSink], { error: 'expected a sink type: webhook' });
+
+const notificationsSection = z
+  .strictObject({ sinks: z.array(notificationSink).max(50).default([]) })
+  .default({ sinks: [] });
+
+
 /** The IdP id the development IdP registers itself under. */
 export const DEV_IDP_ID = 'dev';
 
@@ -750,6 +802,7 @@ export const configSchema = z
     logging: loggingSection,
     oauth: oauthSection,
     detection: detectionSection,
+    notifications: notificationsSection,
   })
   .superRefine((config, ctx) => {
     const unique = (items: { value: string; path: (string | number)[] }[], what: string) => {
@@ -781,6 +834,7 @@ export const configSchema = z
       if (s.name === BROKER_TOOL_SERVER) ctx.addIssue({ code: 'custom', path: ['servers', i, 'name'], message: `"${BROKER_TOOL_SERVER}" is reserved for the broker's own tools` });
     });
     unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
+    unique(config.notifications.sinks.map((sink, i) => ({ value: sink.name, path: ['notifications', 'sinks', i, 'name'] })), 'sink name');
 
     checkEmailDomains(config, ctx);
     config.identityProviders.forEach((idp, i) => {
@@ -798,6 +852,11 @@ export const configSchema = z
 
     const idps = new Set([...config.identityProviders.map((idp) => idp.id), ...(config.devIdp?.enabled ? [DEV_IDP_ID] : [])]);
     const servers = new Set(config.servers.map((s) => s.name));
+    config.notifications.sinks.forEach((sink, i) => {
+      sink.servers?.forEach((name, j) => {
+        if (!servers.has(name)) ctx.addIssue({ code: 'custom', path: ['notifications', 'sinks', i, 'servers', j], message: `unknown server "${name}" (not in servers)` });
+      });
+    });
     config.roles.forEach((r, i) => {
       r.members.idps?.forEach((id, j) => {
         if (!idps.has(id)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'members', 'idps', j], message: `unknown IdP "${id}" (not in identityProviders, nor the enabled devIdp)` });
@@ -860,3 +919,5 @@ export type OidcIdentityProviderConfig = Extract<AnyIdentityProviderConfig, { ty
 export type McpServerConfig = PortcullisConfig['servers'][number];
 export type RoleConfig = PortcullisConfig['roles'][number];
 export type ToolRateLimits = z.output<typeof toolRateLimits>;
+export type NotificationSinkConfig = PortcullisConfig['notifications']['sinks'][number];
+export type WebhookSinkConfig = Extract<NotificationSinkConfig, { type: 'webhook' }>;

@@ -60,6 +60,9 @@ import { cliLoginRoutes } from './cli-login-routes.js';
 import { consoleRoutes } from './console-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
 import { createScim } from '../scim/index.js';
+import { startNotifications } from '../notifications/start.js';
+import { NotificationService } from '../notifications/notification-service.js';
+import type { Dispatcher, DispatcherTiming } from '../notifications/dispatcher.js';
 
 export interface PortcullisServer {
   readonly httpServer: Server;
@@ -69,6 +72,8 @@ export interface PortcullisServer {
   close(): Promise<void>;
   /** The outlier detector (null when `detection.enabled` is off): its stats are what the detection bench reads. */
   readonly detector: Detector | null;
+  /** The notification dispatcher (null when no sink is configured). */
+  readonly notifications: Dispatcher | null;
 }
 
 export interface ServerDependencies {
@@ -80,6 +85,8 @@ export interface ServerDependencies {
   clock: Clock;
   /** The config file's directory: relative paths in it (stdio upstreams' cwd) start here. */
   baseDir: string;
+  /** Notification dispatcher timing (tests shorten its polls and retries). */
+  notificationTiming?: Partial<DispatcherTiming>;
 }
 
 /** One HTTP server: express for HTTP, and WebSocket upgrades routed by path on the same port. */
@@ -147,6 +154,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const detector = startOutlierDetection({ config, stores, clock, logger, events, access });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<PortcullisTopics> });
   const stopSweeper = startExpirySweeper(access, logger);
+  // Off the request path: it follows the audit log, so an access decision never waits on a sink.
+  const notifications = startNotifications({ config, stores, policy, clock, logger, metrics, ...(deps.notificationTiming ? { timing: deps.notificationTiming } : {}) });
   const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
   const stopCheckpoints = config.audit.checkpoints ? startCheckpoints(stores.audit, config.audit.checkpoints.intervalSeconds, logger) : async () => {};
   const { checkpoints } = config.audit;
@@ -159,7 +168,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
   const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events });
   const anomalies = new AnomalyService({ store: stores.anomalies, audit: stores.audit, auditService, clock });
-  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges, anomalies };
+  const notificationService = new NotificationService({ store: stores.notifications, audit: stores.audit, auditService, clock, wake: () => notifications?.wake() });
+  const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges, anomalies, notifications: notificationService };
   const schema = await buildPortcullisSchema(pubSub);
   const protection = createProtection(schema, config.graphql);
   let shuttingDown = false;
@@ -202,6 +212,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   return {
     httpServer,
     detector,
+    notifications,
     listen: () =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -224,6 +235,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       await apollo.stop();
       // Commits where it got to (the next instance goes on from there); before the checkpoint, which then seals the anomalies it raised.
       await detector?.stop();
+      await notifications?.stop();
       // Last, so the shutdown checkpoint seals everything the steps above audited.
       await stopCheckpoints();
     },

@@ -5,6 +5,7 @@
  * `expiresAt` judged against the injected clock: a backend's own TTL only collects
  * garbage, it never decides validity.
  */
+import type { NotificationEvent } from '../notifications/types.js';
 import type { AccessRequestRecord, GrantRecord } from '../access/types.js';
 import type { AuditLog } from '../audit/types.js';
 import type { AnomalyRecord, AnomalyStatus, EntityState, Suppression } from '../detection/types.js';
@@ -417,6 +418,54 @@ export interface ScimStore {
  */
 export type EventBus = EventTarget;
 
+export type DeliveryStatus = 'PENDING' | 'DELIVERED' | 'DEAD';
+
+/** One delivery owed to a sink (server/notifications/dispatcher.ts), as the outbox keeps it. */
+export interface OutboxEntry {
+  /** `<sink>:<audit event id>`. */
+  id: string;
+  sink: string;
+  event: NotificationEvent;
+  recipients: string[];
+  status: DeliveryStatus;
+  /** Tries made so far. */
+  attempts: number;
+  /** The next try is not made before this. */
+  dueAt: number;
+  /** The instance trying it now, until claimedUntil: another leaves it alone meanwhile. */
+  claimedBy: string | null;
+  claimedUntil: number;
+  /** The last failure, in fixed words (never the receiver's body). */
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  /** Bumped on every change; the store compares and sets on it. */
+  version: number;
+}
+
+/**
+ * The notification outbox: a lease (one instance follows the audit log and fills the
+ * outbox), the cursor it committed, and the deliveries. Filling is fenced by the lease, and
+ * writes the entries with the cursor in one step: a crash neither loses nor repeats one.
+ */
+export interface NotificationStore {
+  /** As DetectorStateStore.claim: the committed cursor when `holder` holds the lease. */
+  claim(holder: string, now: number, expiresAt: number): Promise<{ cursor: string | null } | null>;
+  release(holder: string): Promise<void>;
+  /** Only while `holder` holds a lease live at `leaseNow`: adds the entries (an id already there is kept as it is) and sets the cursor. False when the lease was lost. */
+  enqueue(holder: string, leaseNow: number, cursor: string, entries: readonly OutboxEntry[], keepUntil: number): Promise<boolean>;
+  get(id: string): Promise<OutboxEntry | null>;
+  /** Every kept entry, oldest first (the API's listing). */
+  entries(): Promise<OutboxEntry[]>;
+  /** Up to `limit` PENDING entries of `sink` due and unclaimed at `now`, soonest due first: what a delivery loop reads, without the rest of the outbox. */
+  due(sink: string, now: number, limit: number): Promise<OutboxEntry[]>;
+  /** Saves `next` (kept until `keepUntil`) only if the stored version is `next.version - 1`; false on conflict. */
+  update(next: OutboxEntry, keepUntil: number): Promise<boolean>;
+  /** What a sink's delivery left for later ones of the same subject (Delivery.memo), by `<sink>:<subject>`. */
+  memo(key: string): Promise<Record<string, string> | null>;
+  setMemo(key: string, memo: Record<string, string>, keepUntil: number): Promise<void>;
+}
+
 export interface Stores {
   readonly kind: 'embedded' | 'redis';
   sessions: LoginSessionStore;
@@ -443,6 +492,8 @@ export interface Stores {
   anomalies: AnomalyStore;
   /** Users and groups IdPs provision over SCIM 2.0 (server/scim). */
   scim: ScimStore;
+  /** The notification outbox (server/notifications). */
+  notifications: NotificationStore;
   events: EventBus;
   /** Resolves when the backing store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;

@@ -405,3 +405,51 @@ describe('identity providers: OIDC entries beside SAML ones', () => {
     expect(loadConfig(file(...saml, ...partner, '    emailDomains: [partner.example]', ...roles), {}).config.roles[0]?.members.idps).toEqual(['partner']);
   });
 });
+
+describe('notifications: sinks', () => {
+  const SECRET = 'webhook-secret-0123456789abcdef0123456789';
+  const withSink = (sink: string) => `${minimal}servers:\n  - name: docs\n    transport: streamable-http\n    url: http://127.0.0.1:9000/mcp\nnotifications:\n  sinks:\n${sink}`;
+
+  it('reads a webhook sink with its secret by reference, the defaults filled in, the secret redacted and scrubbed', async () => {
+    const { redactConfig, literalCredentials } = await import('../../server/config/redact.js');
+    const file = writeConfig(withSink('    - name: ops\n      type: webhook\n      url: https://hooks.example.com/portcullis\n      secret: ${env:HOOK_SECRET}\n'));
+    const { config, secrets } = loadConfig(file, { HOOK_SECRET: SECRET });
+    expect(config.notifications.sinks).toEqual([
+      {
+        name: 'ops',
+        type: 'webhook',
+        url: 'https://hooks.example.com/portcullis',
+        secret: SECRET,
+        timeoutMs: 5000,
+        maxAttempts: 8,
+        minSeverity: 'medium',
+        events: ['access_request.created', 'access_request.reviewed', 'access_request.expired', 'access_request.cancelled', 'grant.revoked', 'anomaly.detected'],
+      },
+    ]);
+    expect(secrets).toContain(SECRET);
+    expect(JSON.stringify(redactConfig(config))).not.toContain(SECRET);
+    expect(literalCredentials(config)).toContain(SECRET);
+  });
+
+  // Without the line number: what is asserted is the key and the message.
+  const problemsWith = (sink: string) => problemsOf(writeConfig(withSink(sink))).map((problem) => problem.replace(/^\d+: /, ''));
+
+  it('refuses a short secret, plain http to another host, an unknown event type, server or sink type, and a duplicate name', () => {
+    const hook = (name: string, extra: string) => `    - name: ${name}\n      type: webhook\n      url: https://hooks.example.com/x\n      secret: ${SECRET}\n${extra}`;
+    expect(problemsWith('    - name: a\n      type: webhook\n      url: https://hooks.example.com/x\n      secret: short\n')).toEqual([
+      'notifications.sinks[0].secret: expected at least 32 characters: a short secret lets anyone forge deliveries',
+    ]);
+    expect(problemsWith(`    - name: a\n      type: webhook\n      url: http://hooks.example.com/x\n      secret: ${SECRET}\n`)).toEqual([
+      'notifications.sinks[0].url: expected an https URL (plain http only to a loopback address)',
+    ]);
+    expect(problemsWith(hook('a', '      events: [mcp.nonsense]\n')).join('\n')).toContain('notifications.sinks[0].events[0]: expected an audit event type');
+    expect(problemsWith(hook('a', '      servers: [nowhere]\n'))).toEqual(['notifications.sinks[0].servers[0]: unknown server "nowhere" (not in servers)']);
+    expect(problemsWith('    - name: a\n      type: pager\n')).toEqual(['notifications.sinks[0].type: expected a sink type: webhook']);
+    expect(problemsWith(hook('a', '') + hook('a', ''))).toEqual(['notifications.sinks[1].name: duplicate sink name "a"']);
+  });
+
+  it('accepts plain http to a loopback receiver', () => {
+    const { config } = loadConfig(writeConfig(withSink(`    - name: lab\n      type: webhook\n      url: http://127.0.0.1:9999/hook\n      secret: ${SECRET}\n`)), {});
+    expect(config.notifications.sinks[0]).toMatchObject({ url: 'http://127.0.0.1:9999/hook' });
+  });
+});

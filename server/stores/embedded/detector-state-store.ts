@@ -1,23 +1,12 @@
 import type { Clock } from '../../clock.js';
 import type { EntityState } from '../../detection/types.js';
 import type { DetectorClaim, DetectorStateStore } from '../types.js';
+import { JournalLease } from './journal-lease.js';
 import type { PersistedMap } from './persisted-map.js';
 import type { StateOp } from './state-file.js';
 import type { StateJournal } from './state-journal.js';
 
 export const DETECTOR_COLLECTIONS = ['detector-lease', 'detector-entities'];
-
-/** The lease and the cursor never expire of themselves: the lease is judged on its own `expiresAt`. */
-const KEPT = Number.MAX_SAFE_INTEGER;
-
-/** The one record of `detector-lease`: who holds it until when, and the cursor they committed (kept with it, so a commit writes one record besides the entities). */
-interface LeaseRecord {
-  holder: string | null;
-  expiresAt: number;
-  cursor: string | null;
-}
-
-const LEASE = 'lease';
 
 /**
  * An entity's state as JSON text (a commit writes hundreds of states: a string goes into the
@@ -35,31 +24,23 @@ interface StoredEntity {
  * whose lease lapsed while it was stalled must not write over its successor's state.
  */
 export class EmbeddedDetectorStateStore implements DetectorStateStore {
-  private readonly lease: PersistedMap<LeaseRecord>;
+  private readonly lease: JournalLease;
   private readonly entities: PersistedMap<StoredEntity>;
 
   constructor(
     private readonly journal: StateJournal,
     private readonly clock: Clock,
   ) {
-    this.lease = journal.collection('detector-lease');
+    this.lease = new JournalLease(journal, 'detector-lease');
     this.entities = journal.collection('detector-entities');
   }
 
   claim(holder: string, now: number, expiresAt: number): Promise<DetectorClaim | null> {
-    return this.journal.commit<DetectorClaim | null>(() => {
-      const current = this.lease.get(LEASE) ?? { holder: null, expiresAt: 0, cursor: null };
-      if (current.holder !== null && current.holder !== holder && current.expiresAt > now) return { result: null, ops: [] };
-      return { result: { cursor: current.cursor }, ops: [this.lease.setOp(LEASE, { ...current, holder, expiresAt }, KEPT)] };
-    });
+    return this.lease.claim(holder, now, expiresAt);
   }
 
   release(holder: string): Promise<void> {
-    return this.journal.commit(() => {
-      const current = this.lease.get(LEASE);
-      if (current?.holder !== holder) return { result: undefined, ops: [] };
-      return { result: undefined, ops: [this.lease.setOp(LEASE, { ...current, holder: null, expiresAt: 0 }, KEPT)] };
-    });
+    return this.lease.release(holder);
   }
 
   async load(keys: readonly string[]): Promise<Map<string, EntityState>> {
@@ -74,9 +55,9 @@ export class EmbeddedDetectorStateStore implements DetectorStateStore {
   commit(holder: string, leaseNow: number, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean> {
     return this.journal.commit(() => {
       const now = this.clock.now();
-      const current = this.lease.get(LEASE);
-      if (current?.holder !== holder || current.expiresAt <= leaseNow) return { result: false, ops: [] };
-      const ops: StateOp[] = [this.lease.setOp(LEASE, { ...current, cursor }, KEPT)];
+      const cursorOp = this.lease.cursorOp(holder, leaseNow, cursor);
+      if (cursorOp === null) return { result: false, ops: [] };
+      const ops: StateOp[] = [cursorOp];
       let added = 0;
       for (const [key, { state, expiresAt }] of entities) {
         if (expiresAt <= now) continue;

@@ -8,7 +8,7 @@ import { defineScript, guarded } from './connection.js';
  * Takes or renews the lease unless another holder's is live at `now`; answers the cursor.
  * KEYS: lease hash, cursor. ARGV: holder, now, expiresAt. Returns {1, cursor|nil} or {0}.
  */
-const claimLease = defineScript(`
+export const claimLease = defineScript(`
 local lease = redis.call('HMGET', KEYS[1], 'holder', 'expiresAt')
 if lease[1] and lease[1] ~= ARGV[1] and tonumber(lease[2]) > tonumber(ARGV[2]) then return {0} end
 redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'expiresAt', ARGV[3])
@@ -16,7 +16,7 @@ return {1, redis.call('GET', KEYS[2])}
 `);
 
 /** KEYS: lease hash. ARGV: holder. */
-const releaseLease = defineScript(`
+export const releaseLease = defineScript(`
 if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `);

@@ -22,6 +22,7 @@ import { RedisAnomalyStore } from './anomaly-store.js';
 import { RedisEventBus } from './event-bus.js';
 import { RedisToolPinStore } from './tool-pin-store.js';
 import { RedisDetectorStateStore } from './detector-state-store.js';
+import { RedisNotificationStore } from './notification-store.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -77,6 +78,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     access: new RedisAccessStore(redis, clock, prefix),
     toolPins: new RedisToolPinStore(redis, prefix, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
     detector: new RedisDetectorStateStore(redis, clock, prefix),
+    notifications: new RedisNotificationStore(redis, clock, prefix),
     anomalies: new RedisAnomalyStore(redis, clock, prefix, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     scim: redisScimStore(redis, prefix, SCIM_RESOURCE_CAPACITY),
     events,

@@ -1,0 +1,110 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../../clock.js';
+import type { NotificationStore, OutboxEntry } from '../types.js';
+import { defineScript, guarded } from './connection.js';
+import { claimLease, releaseLease } from './detector-state-store.js';
+import { readyAt } from '../outbox-ready.js';
+
+/**
+ * The fenced enqueue: only while ARGV holder holds a live lease, sets the cursor and adds
+ * each entry that is not there yet (its key with a TTL, its creation time in the index, its
+ * due time in its sink's pending set).
+ * KEYS: lease hash, cursor, index. ARGV: holder, lease now, cursor, TTL ms, entry key prefix,
+ * pending set prefix, then per entry: id, JSON, createdAt, sink, due time. Returns 1, or 0 when nothing was written.
+ */
+const enqueueEntries = defineScript(`
+local lease = redis.call('HMGET', KEYS[1], 'holder', 'expiresAt')
+if lease[1] ~= ARGV[1] or tonumber(lease[2]) <= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[3])
+for i = 7, #ARGV, 5 do
+  if redis.call('SET', ARGV[5] .. ARGV[i], ARGV[i + 1], 'NX', 'PX', ARGV[4]) then
+    redis.call('ZADD', KEYS[3], ARGV[i + 2], ARGV[i])
+    redis.call('ZADD', ARGV[6] .. ARGV[i + 3], ARGV[i + 4], ARGV[i])
+  end
+end
+return 1
+`);
+
+/**
+ * Compare-and-set on the entry's version, keeping its sink's pending set in step (a
+ * pending entry at the time it may be tried, any other out of it).
+ * KEYS: entry, pending set. ARGV: expected version, JSON, TTL ms, id, ready time or '' (not pending). Returns 1 when written.
+ */
+const updateEntry = defineScript(`
+local current = redis.call('GET', KEYS[1])
+if not current or cjson.decode(current).version ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
+return 1
+`);
+
+/** The outbox shared by every instance: the lease decides which one fills it; deliveries are claimed entry by entry. */
+export class RedisNotificationStore implements NotificationStore {
+  private readonly k: (suffix: string) => string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly clock: Clock,
+    prefix: string,
+  ) {
+    this.k = (suffix) => `${prefix}notifications:${suffix}`;
+  }
+
+  async claim(holder: string, now: number, expiresAt: number): Promise<{ cursor: string | null } | null> {
+    const answer = (await guarded('notification claim', () => claimLease(this.redis, [this.k('lease'), this.k('cursor')], [holder, now, expiresAt]))) as [number, string | null];
+    return answer[0] === 1 ? { cursor: answer[1] ?? null } : null;
+  }
+
+  async release(holder: string): Promise<void> {
+    await guarded('notification release', () => releaseLease(this.redis, [this.k('lease')], [holder]));
+  }
+
+  async enqueue(holder: string, leaseNow: number, cursor: string, entries: readonly OutboxEntry[], keepUntil: number): Promise<boolean> {
+    const args: (string | number)[] = [holder, leaseNow, cursor, this.ttl(keepUntil), this.k('entry:'), this.k('pending:')];
+    for (const entry of entries) args.push(entry.id, JSON.stringify(entry), entry.createdAt, entry.sink, readyAt(entry));
+    return (await guarded('notification enqueue', () => enqueueEntries(this.redis, [this.k('lease'), this.k('cursor'), this.k('index')], args))) === 1;
+  }
+
+  async get(id: string): Promise<OutboxEntry | null> {
+    const json = await guarded('notification get', () => this.redis.get(this.k(`entry:${id}`)));
+    return json === null ? null : (JSON.parse(json) as OutboxEntry);
+  }
+
+  async entries(): Promise<OutboxEntry[]> {
+    const ids = await guarded('notification list', () => this.redis.zrange(this.k('index'), '0', '-1'));
+    if (ids.length === 0) return [];
+    const values = await guarded('notification list', () => this.redis.mget(ids.map((id) => this.k(`entry:${id}`))));
+    // An index member whose entry expired is dropped from the index here (Redis's TTL removed only the entry).
+    const gone = ids.filter((_, i) => values[i] === null);
+    if (gone.length > 0) await guarded('notification list', () => this.redis.zrem(this.k('index'), ...gone));
+    return values.flatMap((json) => (json === null ? [] : [JSON.parse(json) as OutboxEntry]));
+  }
+
+  async due(sink: string, now: number, limit: number): Promise<OutboxEntry[]> {
+    const ids = await guarded('notification due', () => this.redis.zrangebyscore(this.k(`pending:${sink}`), '-inf', now, 'LIMIT', 0, limit));
+    if (ids.length === 0) return [];
+    const values = await guarded('notification due', () => this.redis.mget(ids.map((id) => this.k(`entry:${id}`))));
+    // An entry gone (its TTL) leaves its id in the set: dropped here.
+    const gone = ids.filter((_, i) => values[i] === null);
+    if (gone.length > 0) await guarded('notification due', () => this.redis.zrem(this.k(`pending:${sink}`), ...gone));
+    return values.flatMap((json) => (json === null ? [] : [JSON.parse(json) as OutboxEntry])).filter((entry) => entry.status === 'PENDING' && readyAt(entry) <= now);
+  }
+
+  async update(next: OutboxEntry, keepUntil: number): Promise<boolean> {
+    const ready = next.status === 'PENDING' ? readyAt(next) : '';
+    return (await guarded('notification update', () => updateEntry(this.redis, [this.k(`entry:${next.id}`), this.k(`pending:${next.sink}`)], [next.version - 1, JSON.stringify(next), this.ttl(keepUntil), next.id, ready]))) === 1;
+  }
+
+  async memo(key: string): Promise<Record<string, string> | null> {
+    const json = await guarded('notification memo', () => this.redis.get(this.k(`memo:${key}`)));
+    return json === null ? null : (JSON.parse(json) as Record<string, string>);
+  }
+
+  async setMemo(key: string, memo: Record<string, string>, keepUntil: number): Promise<void> {
+    await guarded('notification memo', () => this.redis.set(this.k(`memo:${key}`), JSON.stringify(memo), 'PX', this.ttl(keepUntil)));
+  }
+
+  private ttl(keepUntil: number): number {
+    return Math.max(1, keepUntil - this.clock.now());
+  }
+}
