@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isLoopbackHost } from '../http/loopback-host.js';
+import { integer, sinkName, sinkTimeoutMs } from './sink-config.js';
 
 /**
  * The `email` variant of `notifications.sinks` (joined to the union in server/config/schema.ts).
@@ -12,12 +13,6 @@ export const MAILBOX = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+$/;
 
 const mailbox = z.string({ error: 'expected an email address' }).trim().regex(MAILBOX, 'expected a plain email address (local@domain)');
 const text = (what: string) => z.string({ error: `expected ${what}` }).trim().min(1, `expected ${what}`);
-// Values from ${env:...} arrive as strings.
-const integer = (min: number, max: number) =>
-  z.preprocess(
-    (v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
-    z.number({ error: 'expected an integer' }).int('expected an integer').min(min, `expected at least ${min}`).max(max, `expected at most ${max}`),
-  );
 const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean({ error: 'expected true or false' }));
 
 const smtp = z
@@ -44,13 +39,13 @@ const smtp = z
 
 export const emailSinkConfig = z.strictObject({
   type: z.literal('email'),
-  name: z.string({ error: 'expected a sink name' }).regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a sink name: lowercase letters, digits and inner hyphens, at most 63 characters'),
+  name: sinkName,
   smtp,
   from: mailbox,
   /** Always told, besides the reviewers the dispatcher names for each delivery. */
   to: z.array(mailbox).default([]),
-  /** Per SMTP step (connect, greeting, each command): a stuck relay fails the attempt, which is retried later. */
-  timeoutMs: integer(100, 120_000).default(10_000),
+  /** Per SMTP step (connect, greeting, each command). */
+  timeoutMs: sinkTimeoutMs,
 });
 
 export type EmailSinkConfig = z.infer<typeof emailSinkConfig>;

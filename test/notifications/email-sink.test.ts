@@ -7,6 +7,7 @@ import type { Delivery, NotificationEvent } from '../../server/notifications/typ
 import { testTls } from '../support/certificates.js';
 import type { TestTls } from '../support/certificates.js';
 import { captureLogs } from '../support/log-capture.js';
+import { anAnomaly, notificationDelivery, pendingRequest } from '../support/notification-fixture.js';
 import { parseMail, startSmtpReceiver } from '../support/smtp-receiver.js';
 import type { SmtpReceiver, SmtpReceiverOptions } from '../support/smtp-receiver.js';
 
@@ -44,38 +45,8 @@ function sink(port: number, smtp: Record<string, unknown> = {}, rest: Record<str
   return new EmailSink(config, logs.logger);
 }
 
-const request = {
-  id: 'req-7',
-  requester: 'carol@example.com',
-  server: 'payments-db',
-  tools: ['query', 'export_rows'],
-  durationSeconds: 5_400,
-  reason: 'Incident INC-42: reconcile refunds',
-  status: 'pending',
-};
-
-function delivery(event: Partial<NotificationEvent> = {}, recipients = ['alice@example.com', 'bob@example.com']): Delivery {
-  return {
-    id: `mail:${event.id ?? 'evt-1'}`,
-    sink: 'mail',
-    attempt: 1,
-    memo: null,
-    recipients,
-    event: {
-      id: 'evt-1',
-      type: 'access_request.created',
-      time: '2026-11-30T05:00:00.000Z',
-      actor: 'carol@example.com',
-      request,
-      links: {
-        console: 'https://portcullis.example.com/console/requests/req-7',
-        approve: 'https://portcullis.example.com/console/requests/req-7?decide=approve',
-        deny: 'https://portcullis.example.com/console/requests/req-7?decide=deny',
-      },
-      ...event,
-    },
-  };
-}
+const request = pendingRequest;
+const delivery = (event: Partial<NotificationEvent> = {}, recipients?: string[]): Delivery => notificationDelivery('mail', event, recipients);
 
 const signal = () => new AbortController().signal;
 
@@ -127,14 +98,15 @@ describe('email sink: the message', () => {
     expect(decided!.headers.get('references')).toBe(first!.headers.get('message-id'));
     expect(decided!.headers.get('subject')).toBe('Access request approved: carol@example.com on payments-db');
     expect(decided!.text).toContain('The request was approved by alice@example.com.');
+    expect(decided!.text).not.toContain('decide=approve');
+    expect(decided!.text).toContain('Open in the console: https://portcullis.example.com/console/requests/req-7');
   });
 
   it('gives an expired request and an anomaly their own short message', async () => {
     const smtp = await withTls();
     const mailer = sink(smtp.port);
     await mailer.deliver(delivery({ id: 'evt-3', type: 'access_request.expired', actor: null, request: { ...request, status: 'expired' } }), signal());
-    const anomaly = { id: 'an-1', rule: 'bulk_export', severity: 'high', user: 'dave@example.com', summary: '412 export calls in 5 minutes' };
-    await mailer.deliver(delivery({ id: 'evt-4', type: 'anomaly.detected', request: undefined, anomaly, links: { console: 'https://portcullis.example.com/console/anomalies/an-1' } }), signal());
+    await mailer.deliver(delivery({ id: 'evt-4', type: 'anomaly.detected', request: undefined, anomaly: anAnomaly, links: { console: 'https://portcullis.example.com/console/anomalies/an-1' } }), signal());
     const [expired, detected] = smtp.mails.map((m) => parseMail(m.raw));
     expect(expired!.headers.get('subject')).toBe('Access request expired: carol@example.com on payments-db');
     expect(detected!.headers.get('subject')).toBe('Anomaly (high): bulk_export for dave@example.com');
