@@ -22,7 +22,7 @@ export function redactConfig(config: PortcullisConfig): unknown {
       const scim = idp.scim ? { scim: { ...idp.scim, token: HIDDEN } } : {};
       return idp.type === 'oidc' && idp.clientSecret !== undefined ? { ...idp, ...scim, clientSecret: HIDDEN } : { ...idp, ...scim };
     }),
-    notifications: { ...config.notifications, sinks: config.notifications.sinks.map((sink) => ({ ...sink, ...sinkSecretKeys(sink, () => HIDDEN) })) },
+    notifications: { ...config.notifications, sinks: config.notifications.sinks.map((sink) => withSinkSecrets(sink, () => HIDDEN)) },
   };
 }
 
@@ -37,15 +37,25 @@ export function literalCredentials(config: PortcullisConfig): string[] {
   const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
   const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
   const idpSecrets = config.identityProviders.flatMap((idp) => [...(idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []), ...(idp.scim ? [idp.scim.token] : [])]);
-  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap((sink) => Object.values(sinkSecretKeys(sink, (value) => value)))];
+  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap(sinkSecrets)];
 }
 
-/** A sink's credential-bearing keys (a new sink type adds its own here), each value mapped by `as`. */
-function sinkSecretKeys(sink: NotificationSinkConfig, as: (value: string) => string): Record<string, string> {
+/** A sink with each credential it holds replaced by `as` (a new sink type adds its own case here). */
+function withSinkSecrets(sink: NotificationSinkConfig, as: (value: string) => string): NotificationSinkConfig {
   switch (sink.type) {
     case 'webhook':
-      return { secret: as(sink.secret) };
+      return { ...sink, secret: as(sink.secret) };
+    case 'email':
+      return sink.smtp.auth ? { ...sink, smtp: { ...sink.smtp, auth: { ...sink.smtp.auth, pass: as(sink.smtp.auth.pass) } } } : sink;
+    case 'slack':
+      return { ...sink, ...(sink.webhookUrl === undefined ? {} : { webhookUrl: as(sink.webhookUrl) }), ...(sink.botToken === undefined ? {} : { botToken: as(sink.botToken) }) };
   }
+}
+
+function sinkSecrets(sink: NotificationSinkConfig): string[] {
+  const found: string[] = [];
+  withSinkSecrets(sink, (value) => (found.push(value), value));
+  return found;
 }
 
 /** `Bearer abc` also as `abc`: an upstream may echo the token without its scheme. */

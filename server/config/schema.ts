@@ -4,6 +4,8 @@ import { argumentSchemaProblem } from '../access/argument-rules.js';
 import { isToolName } from '../access/tool-patterns.js';
 import { isIP } from 'node:net';
 import { isLoopbackHost } from '../http/loopback-host.js';
+import { emailSinkConfig } from '../notifications/email-config.js';
+import { checkSlackSink, slackSinkConfig } from '../notifications/slack-config.js';
 import { z } from 'zod';
 import { RULE_IDS } from '../detection/types.js';
 import { domainOf, EMAIL_DOMAIN_PATTERN, patternsOverlap } from '../identity/email-domains.js';
@@ -767,7 +769,11 @@ const webhookSink = z.strictObject({
   timeoutMs: positiveInt(60_000).default(5000),
 });
 
-const notificationSink = z.discriminatedUnion('type', [webhookSink], { error: 'expected a sink type: webhook' });
+// The email and Slack variants' own keys live beside their sinks; the keys every sink has are added here.
+const emailSink = z.strictObject({ ...emailSinkConfig.shape, ...notificationSinkBase });
+const slackSink = z.strictObject({ ...slackSinkConfig.shape, ...notificationSinkBase }).superRefine(checkSlackSink);
+
+const notificationSink = z.discriminatedUnion('type', [webhookSink, emailSink, slackSink], { error: 'expected a sink type: webhook, email or slack' });
 
 const notificationsSection = z
   .strictObject({ sinks: z.array(notificationSink).max(50).default([]) })

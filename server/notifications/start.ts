@@ -24,7 +24,7 @@ export function startNotifications(deps: NotificationDeps): Dispatcher | null {
   const { config, stores, clock, logger, metrics } = deps;
   if (config.notifications.sinks.length === 0) return null;
   return startDispatcher({
-    sinks: config.notifications.sinks.map((sinkConfig) => ({ config: sinkConfig, sink: createSink(sinkConfig, { clock }) })),
+    sinks: config.notifications.sinks.map((sinkConfig) => ({ config: sinkConfig, sink: createSink(sinkConfig, { clock, logger }) })),
     audit: stores.audit,
     store: stores.notifications,
     sources: { access: stores.access, policy: deps.policy, publicUrl: config.server.publicUrl },

@@ -1,0 +1,62 @@
+import { formatDuration } from '../text/durations.js';
+import type { NotificationEvent } from './types.js';
+
+/**
+ * What any message says of an event, before a sink dresses it (email text and HTML, Slack
+ * blocks): a title, one sentence, labelled facts and the console links. Built from the
+ * NotificationEvent's fields only, so no sink can leak what the event does not carry.
+ */
+export interface MessageContent {
+  /** Also the email subject: one line. */
+  subject: string;
+  lead: string;
+  lines: (readonly [label: string, value: string])[];
+  links: { label: string; url: string; style?: 'primary' | 'danger' }[];
+  /** Whether this event follows a request's first message (a decision, a cancellation, an expiry). */
+  followUp: boolean;
+}
+
+const DONE: Partial<Record<NotificationEvent['type'], string>> = {
+  'access_request.cancelled': 'cancelled',
+  'access_request.expired': 'expired',
+};
+
+export function describeEvent(event: NotificationEvent): MessageContent {
+  // Approve and Deny only while the request waits: a decided one offers just its page.
+  const links = consoleLinks(event, event.type === 'access_request.created');
+  const { request, anomaly } = event;
+  if (request !== undefined) {
+    const who = `${request.requester} on ${request.server}`;
+    const facts: MessageContent['lines'] = [
+      ['Requester', request.requester],
+      ['Server', request.server],
+      ['Tools', request.tools.length > 0 ? request.tools.join(', ') : '(all the server allows)'],
+      ['Duration', formatDuration(request.durationSeconds)],
+      ['Reason', request.reason],
+    ];
+    if (event.type === 'access_request.created') {
+      return { subject: `Access request: ${who}`, lead: `${request.requester} asks for access to ${request.server}.`, lines: facts, links, followUp: false };
+    }
+    const outcome = DONE[event.type] ?? request.status;
+    const by = event.actor !== null && event.type === 'access_request.reviewed' ? ` by ${event.actor}` : '';
+    return { subject: `Access request ${outcome}: ${who}`, lead: `The request was ${outcome}${by}.`, lines: [['Status', request.status], ...facts.slice(0, 2)], links, followUp: true };
+  }
+  if (anomaly !== undefined) {
+    return {
+      subject: `Anomaly (${anomaly.severity}): ${anomaly.rule} for ${anomaly.user}`,
+      lead: anomaly.summary,
+      lines: [['Rule', anomaly.rule], ['Severity', anomaly.severity], ['User', anomaly.user], ['Event', event.type]],
+      links,
+      followUp: false,
+    };
+  }
+  return { subject: `Portcullis: ${event.type}`, lead: `${event.type} at ${event.time}.`, lines: event.actor === null ? [] : [['Actor', event.actor]], links, followUp: false };
+}
+
+function consoleLinks(event: NotificationEvent, decidable: boolean): MessageContent['links'] {
+  const links: MessageContent['links'] = [];
+  if (decidable && event.links.approve !== undefined) links.push({ label: 'Approve', url: event.links.approve, style: 'primary' });
+  if (decidable && event.links.deny !== undefined) links.push({ label: 'Deny', url: event.links.deny, style: 'danger' });
+  links.push({ label: 'Open in the console', url: event.links.console });
+  return links;
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { isLoopbackHost } from '../http/loopback-host.js';
+import { sinkName, sinkTimeoutMs } from './sink-config.js';
+
+/**
+ * The `slack` variant of `notifications.sinks` (joined to the union in server/config/schema.ts):
+ * an incoming webhook (posts only), or a bot token (posts, then updates the message when the
+ * request is decided or expires). Both the webhook URL and the token are secrets.
+ */
+
+/** https, or http to this very machine (a Slack-compatible receiver in tests): a webhook URL is a bearer secret. */
+const slackUrl = (what: string) =>
+  z
+    .string({ error: `expected ${what}` })
+    .trim()
+    .refine((v) => {
+      try {
+        const url = new URL(v);
+        return (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) && url.username === '' && url.password === '';
+      } catch {
+        return false;
+      }
+    }, `expected ${what}: an https URL without credentials (http only on a loopback address)`);
+
+export const slackSinkConfig = z
+  .strictObject({
+    type: z.literal('slack'),
+    name: sinkName,
+    /** An incoming webhook (${env:...}): one channel, fixed by Slack when the webhook was made; messages cannot be updated. */
+    webhookUrl: slackUrl('an incoming webhook URL').optional(),
+    /** A bot token (xoxb-..., by ${env:...}) with chat:write, and the channel (id or name) it posts to. */
+    botToken: z.string({ error: 'expected a bot token' }).trim().regex(/^xox[bpe]-[\x21-\x7e]+$/, 'expected a Slack token (xoxb-...)').optional(),
+    channel: z.string({ error: 'expected a channel' }).trim().regex(/^[#A-Za-z0-9_.-]{1,80}$/, 'expected a channel id (C...) or name').optional(),
+    /** Slack's Web API; another base only for a Slack-compatible receiver (tests). */
+    apiBaseUrl: slackUrl('the Slack API base URL').default('https://slack.com/api'),
+    /** One whole HTTP exchange. */
+    timeoutMs: sinkTimeoutMs,
+  })
+  .superRefine(checkSlackSink);
+
+export type SlackSinkConfig = z.infer<typeof slackSinkConfig>;
+
+/** Exactly one way to post, and a channel for a bot (also applied where the sink joins the union of sinks). */
+export function checkSlackSink(value: { webhookUrl?: string | undefined; botToken?: string | undefined; channel?: string | undefined }, ctx: z.RefinementCtx): void {
+  if ((value.webhookUrl === undefined) === (value.botToken === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['webhookUrl'], message: 'expected exactly one of webhookUrl and botToken' });
+  }
+  if (value.botToken !== undefined && value.channel === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['channel'], message: 'expected the channel the bot posts to' });
+  }
+}

@@ -1,0 +1,53 @@
+import type { MessageContent } from './message-content.js';
+
+/**
+ * A Block Kit message (https://api.slack.com/reference/block-kit/blocks): a header, the
+ * lead, the facts as fields, and URL buttons to the console. Decisions are made in the
+ * console for now; interactive buttons come with /integrations/slack/actions.
+ */
+export interface SlackMessage {
+  /** The notification and screen-reader text Slack shows when blocks cannot be. */
+  text: string;
+  blocks: unknown[];
+}
+
+/** Block Kit limits: header text 150 characters, a field 2000, a button label 75, at most 10 fields. */
+const HEADER_MAX = 150;
+const FIELD_MAX = 1_900;
+const FIELDS_MAX = 10;
+
+export function composeSlack(content: MessageContent): SlackMessage {
+  const blocks: unknown[] = [
+    { type: 'header', text: { type: 'plain_text', text: clip(content.subject, HEADER_MAX) } },
+    { type: 'section', text: { type: 'mrkdwn', text: mrkdwn(content.lead) } },
+  ];
+  if (content.lines.length > 0) {
+    blocks.push({
+      type: 'section',
+      fields: content.lines.slice(0, FIELDS_MAX).map(([label, value]) => ({ type: 'mrkdwn', text: clip(`*${mrkdwn(label)}*\n${mrkdwn(value)}`, FIELD_MAX) })),
+    });
+  }
+  blocks.push({
+    type: 'actions',
+    elements: content.links.map((link, index) => ({
+      type: 'button',
+      action_id: `link-${index}`,
+      text: { type: 'plain_text', text: link.label },
+      url: link.url,
+      ...(link.style === undefined ? {} : { style: link.style }),
+    })),
+  });
+  return { text: mrkdwn(clip(content.subject, HEADER_MAX)), blocks };
+}
+
+/**
+ * Slack reads `<...>` as links and mentions (`<!channel>`, `<@U123>`) and `&` as an entity:
+ * escaped, a reason cannot ping a channel or disguise a link.
+ */
+function mrkdwn(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function clip(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
+}
