@@ -444,8 +444,31 @@ describe('notifications: sinks', () => {
     ]);
     expect(problemsWith(hook('a', '      events: [mcp.nonsense]\n')).join('\n')).toContain('notifications.sinks[0].events[0]: expected an audit event type');
     expect(problemsWith(hook('a', '      servers: [nowhere]\n'))).toEqual(['notifications.sinks[0].servers[0]: unknown server "nowhere" (not in servers)']);
-    expect(problemsWith('    - name: a\n      type: pager\n')).toEqual(['notifications.sinks[0].type: expected a sink type: webhook']);
+    expect(problemsWith('    - name: a\n      type: pager\n')).toEqual(['notifications.sinks[0].type: expected a sink type: webhook, email or slack']);
     expect(problemsWith(hook('a', '') + hook('a', ''))).toEqual(['notifications.sinks[1].name: duplicate sink name "a"']);
+  });
+
+  it('reads email and Slack sinks with the keys every sink has, their secrets (SMTP password, webhook URL, bot token) redacted and scrubbed', async () => {
+    const { redactConfig, literalCredentials } = await import('../../server/config/redact.js');
+    const PASS = 'smtp-pass-7Qm2vX9pL4rT8kW1';
+    const HOOK = 'https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX';
+    const TOKEN = 'xoxb-1111-2222-abcdefabcdef';
+    const sinks =
+      `    - name: mail\n      type: email\n      from: portcullis@example.com\n      smtp: { host: smtp.example.com, auth: { user: portcullis, pass: ${PASS} } }\n      servers: [docs]\n` +
+      `    - name: chat\n      type: slack\n      webhookUrl: ${HOOK}\n      events: [access_request.created]\n` +
+      `    - name: bot\n      type: slack\n      botToken: ${TOKEN}\n      channel: C0PORTCULL\n`;
+    const { config } = loadConfig(writeConfig(withSink(sinks)), {});
+    expect(config.notifications.sinks).toMatchObject([
+      { name: 'mail', type: 'email', servers: ['docs'], maxAttempts: 8, minSeverity: 'medium', smtp: { port: 587, requireTLS: true } },
+      { name: 'chat', type: 'slack', events: ['access_request.created'], maxAttempts: 8 },
+      { name: 'bot', type: 'slack', channel: 'C0PORTCULL', apiBaseUrl: 'https://slack.com/api' },
+    ]);
+    const redacted = JSON.stringify(redactConfig(config));
+    for (const secret of [PASS, HOOK, TOKEN]) {
+      expect(redacted).not.toContain(secret);
+      expect(literalCredentials(config)).toContain(secret);
+    }
+    expect(problemsWith('    - name: chat\n      type: slack\n')).toEqual(['notifications.sinks[0].webhookUrl: expected exactly one of webhookUrl and botToken']);
   });
 
   it('accepts plain http to a loopback receiver', () => {
