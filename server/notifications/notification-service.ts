@@ -53,7 +53,8 @@ export class NotificationService {
     this.requireAuditor(caller);
     const summaries = new Map<string, SinkSummary>(this.deps.sinks.map((name) => [name, { name, dead: 0, pending: 0 }]));
     for (const entry of await this.deps.store.entries()) {
-      const summary = summaries.get(entry.sink) ?? summaries.set(entry.sink, { name: entry.sink, dead: 0, pending: 0 }).get(entry.sink)!;
+      let summary = summaries.get(entry.sink);
+      if (summary === undefined) summaries.set(entry.sink, (summary = { name: entry.sink, dead: 0, pending: 0 }));
       if (entry.status === 'DEAD') summary.dead++;
       else if (entry.status === 'PENDING') summary.pending++;
     }
