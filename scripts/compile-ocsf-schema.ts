@@ -13,8 +13,8 @@
  * it has any), the dictionary's attribute definitions under each class's or object's own,
  * the dictionary's data types down to their primitive base, and the class, category and
  * type_uid enums the server derives (class_uid = category uid * 1000 + class uid).
- * Writes vendor/ocsf-schema/ocsf-schema.json with the tag and commit it came from, and the
- * schema's LICENSE and NOTICE beside it (Apache-2.0).
+ * Writes vendor/ocsf-schema/ocsf-schema.json and SOURCE.md with the tag and commit it came
+ * from, and the schema's LICENSE and NOTICE beside them (Apache-2.0).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -180,4 +180,8 @@ const schema = compile(root, OCSF_CLASS_NAMES);
 mkdirSync(OUT, { recursive: true });
 writeFileSync(join(OUT, 'ocsf-schema.json'), `${JSON.stringify(schema, null, 1)}\n`);
 for (const file of ['LICENSE', 'NOTICE']) copyFileSync(join(root, file), join(OUT, file));
+writeFileSync(
+  join(OUT, 'SOURCE.md'),
+  `# OCSF schema ${schema.version}, compiled\n\nFrom ${schema.source.repository} at tag \`${schema.source.tag}\` (commit ${schema.source.commit}), under the Apache License 2.0 (LICENSE, NOTICE). \`ocsf-schema.json\` holds the classes Portcullis writes (${Object.values(schema.classes).map((c) => `${c.name} ${c.uid}`).join(', ')}) and every object they reach, resolved by scripts/compile-ocsf-schema.ts; do not edit it, re-run the script (docs/audit.md#ocsf).\n`,
+);
 console.error(`wrote ${OUT}/ocsf-schema.json: OCSF ${schema.version} (${schema.source.tag}, ${schema.source.commit}), classes ${Object.keys(schema.classes).join(', ')}, ${Object.keys(schema.objects).length} objects`);

@@ -40,7 +40,7 @@ const CLASSES: Record<OcsfClassName, { uid: number; caption: string; category: [
 const OTHER = 99;
 
 /** The class and activity of every audit event type (a type missing here fails to compile). docs/audit.md has this table. */
-export const OCSF_MAPPING: Record<AuditEventType, [OcsfClassName, number]> = {
+const OCSF_MAPPING: Record<AuditEventType, [OcsfClassName, number]> = {
   'auth.login': ['authentication', 1],
   'auth.logout': ['authentication', 2],
   'auth.token.created': ['api_activity', 1],

@@ -109,7 +109,8 @@ describe('the OCSF validator', () => {
     const event = api();
     event.session = { uid: 's-1' };
     event.actor = { app_name: 'portcullis' };
-    expect(paths(event)).toEqual(['actor: at_least_one of process, user, invoked_by, session is required', 'actor.app_name: not an attribute of Actor', 'session: not an attribute of API Activity']);
+    (event.resources as unknown as Record<string, unknown>[])[1]!.arguments = {};
+    expect(paths(event)).toEqual(['actor: at_least_one of process, user, invoked_by, session is required', 'actor.app_name: not an attribute of Actor', 'resources[1].arguments: not an attribute of Resource Details', 'session: not an attribute of API Activity']);
     const grant = structuredClone(toOcsf(example('grant.issued'))) as Record<string, Record<string, unknown>>;
     delete grant.metadata!.profiles;
     expect(paths(grant)).toEqual(['actor: defined only in profile host, which metadata.profiles does not declare']);
