@@ -173,7 +173,7 @@ export function toOcsf(event: WireAuditEvent): Record<string, unknown> {
 
 /** The event in the class its type maps to; a type this build does not know is API Activity, Other. */
 function ocsfClass(event: WireAuditEvent): Record<string, unknown> {
-  const [className, activityId] = OCSF_MAPPING[event.type as AuditEventType] ?? ['api_activity', OTHER];
+  const [className, activityId]: [OcsfClassName, number] = Object.hasOwn(OCSF_MAPPING, event.type) ? OCSF_MAPPING[event.type as AuditEventType] : ['api_activity', OTHER];
   switch (className) {
     case 'authentication':
       return authentication(event, activityId);

@@ -91,7 +91,9 @@ describe('every audit event type as schema-valid OCSF', () => {
     expect(ocsf(odd).actor).toEqual({ user: { name: "o'brien@example.com" } });
     const unknown: WireAuditEvent = { ...example('mcp.request'), type: 'test.event' };
     expect(ocsf(unknown)).toMatchObject({ class_uid: 6003, activity_id: 99, activity_name: 'test.event' });
-    for (const event of [odd, unknown]) expect(paths(toOcsf(event))).toEqual([]);
+    const inherited: WireAuditEvent = { ...example('mcp.request'), type: 'constructor' };
+    expect(ocsf(inherited)).toMatchObject({ class_uid: 6003, activity_id: 99, activity_name: 'constructor' });
+    for (const event of [odd, unknown, inherited]) expect(paths(toOcsf(event))).toEqual([]);
   });
 });
 
