@@ -7,6 +7,7 @@ import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernete
 import { describe, expect, it } from 'vitest';
 import { SHUTDOWN_GRACE_MS } from '../../server/main.js';
 import { loadWithSecretFiles, readYamlDocuments, SECRETS_DIR, secretFilesOf } from '../support/deploy-artifacts.js';
+import { fieldProblems } from '../support/kubernetes-fields.js';
 
 const K8S_DIR = 'infra/k8s';
 
@@ -61,6 +62,12 @@ describe('the Kubernetes manifests', () => {
       expect(() => validate(manifest), `${file}: ${manifest.kind} ${manifest.metadata.name}`).not.toThrow();
       if (manifest.kind !== 'Namespace') expect(manifest.metadata.namespace, `${file}: ${manifest.kind}`).toBe('portcullis');
     }
+  });
+
+  it('hold no field Kubernetes does not know, at any depth (what the schemas, open objects, let pass)', () => {
+    expect(fieldProblems(manifests.map(({ manifest }) => manifest))).toEqual([]);
+    const misspelt = { ...deployment, spec: { ...deployment.spec, template: { ...deployment.spec.template, spec: { ...pod, containers: [{ ...container, readinesProbe: container.readinessProbe }] } } } };
+    expect(fieldProblems([misspelt])).toEqual([expect.stringMatching(/^Deployment portcullis: .*'"readinesProbe"' does not exist in type 'IContainer'/)]);
   });
 
   it('a manifest the schema refuses is refused (the validation is not a formality)', () => {
