@@ -41,7 +41,6 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
 COPY bin ./bin
-COPY infra/redis.conf infra/portcullis.example.yaml ./infra/
 # The node image's unprivileged user, by number so Kubernetes can check runAsNonRoot.
 USER 1000:1000
 # server.port in the configuration must be 8080 and server.host 0.0.0.0 (docs/deploy.md).
