@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { followUnderLease } from '../audit/follow-under-lease.js';
+import type { LeaseTerm, TermStart } from '../audit/follow-under-lease.js';
 import type { AuditEvent, AuditLog } from '../audit/types.js';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import type { NotificationSinkConfig } from '../config/schema.js';
-import { InvalidCursorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NotificationStore, OutboxEntry } from '../stores/types.js';
 import { fullJitterBackoff } from './backoff.js';
@@ -20,6 +20,8 @@ export interface DispatcherTiming {
   renewIntervalMs: number;
   /** How long a lease lives unrenewed: a dead follower's successor waits this long at most. */
   leaseTtlMs: number;
+  /** First wait after a store failure (doubling up to 5 s). */
+  retryMs: number;
   /** How often each sink looks for due deliveries (an enqueue on this instance wakes it at once). */
   pollMs: number;
   /** Deliveries in flight per sink at most. */
@@ -41,6 +43,7 @@ export interface DispatcherTiming {
 export const DEFAULT_DISPATCHER_TIMING: DispatcherTiming = {
   renewIntervalMs: 2_000,
   leaseTtlMs: 10_000,
+  retryMs: 500,
   pollMs: 500,
   concurrency: 4,
   backoffBaseMs: 1_000,
@@ -102,14 +105,11 @@ class NotificationDispatcher {
   readonly stopping = new AbortController();
   private readonly holder = randomUUID();
   private readonly timing: DispatcherTiming;
-  private readonly leaseClock: Clock;
   private readonly random: () => number;
   private wakers: (() => void)[] = [];
-  private fromStart = false;
 
   constructor(private readonly options: DispatcherOptions) {
     this.timing = { ...DEFAULT_DISPATCHER_TIMING, ...options.timing };
-    this.leaseClock = options.leaseClock ?? systemClock;
     this.random = options.random ?? Math.random;
   }
 
@@ -118,74 +118,41 @@ class NotificationDispatcher {
   }
 
   /** Holds the lease when it can, and fills the outbox while it does. */
-  async follow(): Promise<void> {
-    let failures = 0;
-    while (!this.stopping.signal.aborted) {
-      try {
-        const claim = await this.claim();
-        if (claim === null) {
-          await this.pause(this.timing.renewIntervalMs);
-          continue;
-        }
-        await this.fill(this.fromStart ? null : claim.cursor, claim.cursor === null);
-        failures = 0;
-      } catch (error) {
-        if (error instanceof InvalidCursorError && !this.fromStart) {
-          this.fromStart = true;
-          this.options.logger.error('notifications: the committed cursor is no longer in the audit log (trimmed by retention); going on from the oldest retained event');
-          continue;
-        }
-        failures++;
-        const waitMs = Math.min(500 * 2 ** (failures - 1), 5_000);
-        this.options.logger.warn({ err: error, retryInMs: waitMs }, 'notifications: store unavailable; resuming from the last committed cursor');
-        await this.pause(waitMs);
-      }
-    }
+  follow(): Promise<void> {
+    return followUnderLease({
+      name: 'notifications',
+      store: this.options.store,
+      holder: this.holder,
+      leaseClock: this.options.leaseClock ?? systemClock,
+      timing: this.timing,
+      stopping: this.stopping.signal,
+      logger: this.options.logger,
+      follow: (lease, start) => this.fill(lease, start),
+    });
   }
 
-  private async claim(): Promise<{ cursor: string | null } | null> {
-    const now = this.leaseClock.now();
-    return this.options.store.claim(this.holder, now, now + this.timing.leaseTtlMs);
-  }
-
-  /** Follows the log after `cursor` while the lease is held; ends when it is lost or the dispatcher stops. */
-  private async fill(cursor: string | null, firstStart: boolean): Promise<void> {
+  /** Follows the log after `start` while the lease is held, writing each event's entries with the cursor in one fenced step. */
+  private async fill(lease: LeaseTerm, { after, firstStart }: TermStart): Promise<void> {
     const { audit, store, clock } = this.options;
-    const ended = new AbortController();
-    const signal = AbortSignal.any([this.stopping.signal, ended.signal]);
-    const renewal = setInterval(() => {
-      this.claim().then(
-        (claim) => claim === null && ended.abort(),
-        (error: unknown) => this.options.logger.warn({ err: error }, 'notifications: lease renewal failed'),
-      );
-    }, this.timing.renewIntervalMs);
     const notBefore = firstStart ? clock.now() - this.timing.firstStartLookbackMs : -Infinity;
     let uncommitted: string | null = null;
     let passed = 0;
     const commit = async (position: string, entries: OutboxEntry[]) => {
-      const written = await store.enqueue(this.holder, this.leaseClock.now(), position, entries, clock.now() + this.timing.keepUndeliveredMs);
-      if (!written) ended.abort();
-      else {
+      const written = await lease.commit(position, (holder, leaseNow) => store.enqueue(holder, leaseNow, position, entries, clock.now() + this.timing.keepUndeliveredMs));
+      if (written) {
         uncommitted = null;
         passed = 0;
-        this.fromStart = false;
       }
       return written;
     };
-    try {
-      for await (const event of audit.tail(cursor === null ? 'start' : { after: cursor }, signal)) {
-        const entries = Date.parse(event.time) >= notBefore ? await this.entriesFor(event) : [];
-        if (entries.length > 0 || ++passed >= this.timing.commitEvery) {
-          if (!(await commit(event.id, entries))) break;
-          if (entries.length > 0) this.wake();
-        } else uncommitted = event.id;
-      }
-    } finally {
-      clearInterval(renewal);
+    for await (const event of audit.tail(after === null ? 'start' : { after }, lease.signal)) {
+      const entries = Date.parse(event.time) >= notBefore ? await this.entriesFor(event) : [];
+      if (entries.length > 0 || ++passed >= this.timing.commitEvery) {
+        if (!(await commit(event.id, entries))) return;
+        if (entries.length > 0) this.wake();
+      } else uncommitted = event.id;
     }
-    if (ended.signal.aborted) return this.options.logger.warn('notifications: lease lost; another instance fills the outbox now');
-    if (uncommitted !== null) await commit(uncommitted, []).catch(() => {});
-    await store.release(this.holder).catch(() => {});
+    if (uncommitted !== null && !lease.over) await commit(uncommitted, []).catch(() => {});
   }
 
   private async entriesFor(event: AuditEvent): Promise<OutboxEntry[]> {
@@ -266,9 +233,6 @@ class NotificationDispatcher {
     });
   }
 
-  private pause(ms: number): Promise<void> {
-    return sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => {});
-  }
 }
 
 /** `<sink>:<request or anomaly id>`: what later deliveries of the same subject share (a Slack message updated); null for other events. */
