@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { NotificationStore, OutboxEntry } from '../stores/types.js';
 import { fullJitterBackoff } from './backoff.js';
 import { notificationOf, sinkTakes } from './notification-event.js';
-import { pendingEntry } from './outbox-entry.js';
+import { pendingEntry, subjectOf } from './outbox-entry.js';
 import type { EventSources } from './notification-event.js';
 import type { NotificationSink } from './types.js';
 
@@ -160,7 +160,7 @@ class NotificationDispatcher {
     if (sinks.length === 0) return [];
     const { event: notification, recipients } = await notificationOf(event, this.options.sources);
     const now = this.options.clock.now();
-    return sinks.map(({ config }) => pendingEntry(config.name, notification, recipients, now));
+    return sinks.map(({ config, sink }) => pendingEntry(config.name, notification, recipients, now, sink.keepsMemo === true));
   }
 
   /** One sink's deliveries: due entries claimed and tried, at most `concurrency` at once, independent of every other sink. */
@@ -191,15 +191,22 @@ class NotificationDispatcher {
     await Promise.all(flights);
   }
 
-  /** Claims the entry, tries it once, and records the outcome (delivered, due again later, or dead). */
+  /** Claims the entry, tries it once, and records the outcome (delivered, due again later, or dead); a follow-up whose subject's first message is pending waits instead. */
   private async attempt(config: NotificationSinkConfig, sink: NotificationSink, entry: OutboxEntry): Promise<void> {
     const { store, clock } = this.options;
     const claimedAt = clock.now();
+    const memoKey = subjectOf(entry);
+    const waitUntil = sink.keepsMemo === true && memoKey !== null && entry.opens === undefined ? await this.openerPending(memoKey, claimedAt) : null;
+    if (waitUntil !== null) {
+      // Not an attempt: put off (the loop goes on with other entries), looked at again when the first message may have settled.
+      await store.update({ ...entry, dueAt: waitUntil, updatedAt: claimedAt, version: entry.version + 1 }, claimedAt + this.timing.keepUndeliveredMs);
+      return;
+    }
     const timeoutMs = 'timeoutMs' in config ? config.timeoutMs : 30_000;
     const claimed: OutboxEntry = { ...entry, claimedBy: this.holder, claimedUntil: claimedAt + timeoutMs + this.timing.claimMarginMs, updatedAt: claimedAt, version: entry.version + 1 };
     if (!(await store.update(claimed, claimedAt + this.timing.keepUndeliveredMs))) return;
     const attempts = entry.attempts + 1;
-    const memoKey = subjectOf(entry);
+    // Read after the opener was seen settled: a delivered first message stored its memo before its outcome.
     const memo = memoKey === null ? null : await store.memo(memoKey);
     const outcome = await sink.deliver({ id: entry.id, sink: entry.sink, event: entry.event, attempt: attempts, memo, recipients: entry.recipients }, this.stopping.signal);
     if (this.stopping.signal.aborted && !outcome.ok) return;
@@ -218,6 +225,21 @@ class NotificationDispatcher {
     this.options.onSettled?.(config.name, result, now - Date.parse(entry.event.time));
   }
 
+  /**
+   * When a follow-up of `subject` is to be looked at again, while the subject's first message
+   * (its opener) is still pending; null when that one was delivered or died (or none is kept).
+   * Tried before the first stored its memo, the follow-up would post a second message instead
+   * of updating the first (deliveries run side by side, on every instance).
+   */
+  private async openerPending(subject: string, now: number): Promise<number | null> {
+    const { store } = this.options;
+    const id = await store.opener(subject);
+    const first = id === null ? null : await store.get(id);
+    if (first?.status !== 'PENDING') return null;
+    // In flight: its outcome may come any moment; waiting for a retry: not before that.
+    return Math.max(first.claimedUntil > now ? 0 : first.dueAt, now + this.timing.pollMs);
+  }
+
   /** Until woken (an enqueue, a settled try, a retry requested) or pollMs passed: whichever first. */
   private nextLook(): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -233,10 +255,4 @@ class NotificationDispatcher {
     });
   }
 
-}
-
-/** `<sink>:<request or anomaly id>`: what later deliveries of the same subject share (a Slack message updated); null for other events. */
-function subjectOf(entry: OutboxEntry): string | null {
-  const subject = entry.event.request?.id ?? entry.event.anomaly?.id;
-  return subject ? `${entry.sink}:${subject}` : null;
 }
