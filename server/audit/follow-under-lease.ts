@@ -98,8 +98,7 @@ export class LeaseTerm {
   /** Something was committed in this term. */
   committed = false;
   private readonly ended = new AbortController();
-  /** Aborts when the follower should stop: the instance stops, or the term ended (lost, failed). */
-  readonly signal: AbortSignal;
+  private combined: AbortSignal | null = null;
   private lost = false;
   private failure: unknown = null;
   /** The lease is ours until then, as far as this instance knows (its last successful claim). */
@@ -109,8 +108,11 @@ export class LeaseTerm {
   /** A renewal in flight: waited for before the release, or it would take the lease back after it. */
   private renewing: Promise<void> | null = null;
 
-  constructor(private readonly options: FollowUnderLeaseOptions) {
-    this.signal = AbortSignal.any([options.stopping, this.ended.signal]);
+  constructor(private readonly options: FollowUnderLeaseOptions) {}
+
+  /** Aborts when the follower should stop: the instance stops, or the term ended (lost, failed). Made on first use: a waiting instance makes a term per try, and holds none. */
+  get signal(): AbortSignal {
+    return (this.combined ??= AbortSignal.any([this.options.stopping, this.ended.signal]));
   }
 
   /** The term ended (lease lost, or a background write failed): nothing more may be written. */
