@@ -100,7 +100,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const dev = devIdp?.identityProvider;
   const identityProviders: TrustedIdp[] = trustedIdps(config, dev ? [{ id: dev.id, displayName: dev.displayName, protocol: 'saml', emailDomains: dev.emailDomains }] : []);
   const identity = createIdentity(config, stores, clock, identityProviders);
-  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl, standing: identity.standing });
+  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl, standing: identity.standing, directory: stores.directory });
   const metrics = createMetrics();
   const spKeys = ServiceProviderKeys.fromConfig(config);
   const rotations = new KeyRotationRecorder({ store: stores.samlKeySets, audit: stores.audit, clock });
@@ -155,7 +155,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<PortcullisTopics> });
   const stopSweeper = startExpirySweeper(access, logger);
   // Off the request path: it follows the audit log, so an access decision never waits on a sink.
-  const notifications = startNotifications({ config, stores, policy, clock, logger, metrics, ...(deps.notificationTiming ? { timing: deps.notificationTiming } : {}) });
+  const notifications = startNotifications({ config, stores, policy, principals: identity.principals, clock, logger, metrics, ...(deps.notificationTiming ? { timing: deps.notificationTiming } : {}) });
   const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
   const stopCheckpoints = config.audit.checkpoints ? startCheckpoints(stores.audit, config.audit.checkpoints.intervalSeconds, logger) : async () => {};
   const { checkpoints } = config.audit;
@@ -263,7 +263,7 @@ function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Cloc
 function createOidcRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, logger: Logger) {
   const providers = new Map(config.identityProviders.flatMap((idp) => (idp.type === 'oidc' ? [[idp.id, new OidcProvider(idp, { clock, logger })] as const] : [])));
   for (const provider of providers.values()) provider.warmUp();
-  const signIn = new OidcSignIn({ pending: stores.oidcRequests, recorder: new SignInRecorder({ audit: stores.audit, sessions: identity.sessions, standing: identity.standing }), clock, publicUrl: config.server.publicUrl });
+  const signIn = new OidcSignIn({ pending: stores.oidcRequests, recorder: new SignInRecorder({ audit: stores.audit, sessions: identity.sessions, standing: identity.standing, directory: stores.directory, clock }), clock, publicUrl: config.server.publicUrl });
   return oidcRoutes({ providers, signIn, cookie: identity.cookie, publicUrl: config.server.publicUrl, logger });
 }
 
