@@ -62,6 +62,10 @@ import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
 import { createScim } from '../scim/index.js';
 import { startNotifications } from '../notifications/start.js';
 import { NotificationService } from '../notifications/notification-service.js';
+import { SlackActions } from '../notifications/slack-actions.js';
+import type { DecidingSlackSink } from '../notifications/slack-actions.js';
+import { slackActionRoutes } from '../notifications/slack-action-routes.js';
+import type { Metrics } from '../metrics.js';
 import type { Dispatcher, DispatcherTiming } from '../notifications/dispatcher.js';
 
 export interface PortcullisServer {
@@ -185,10 +189,11 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
   const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access });
   const scim = createScim({ config, stores, clock, identity, access, policy, logger });
+  const slack = createSlackActionRoutes(config, stores, clock, identity, access, logger, metrics);
   const app = createApp({
     apollo,
     services,
-    routers: [saml, signOut, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : [])],
+    routers: [saml, signOut, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : []), ...(slack ? [slack] : [])],
     stores,
     graphqlLimiter,
     metrics,
@@ -257,6 +262,23 @@ function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Cloc
     config: config.oauth,
   });
   return oauthRoutes({ issuer, publicUrl: config.server.publicUrl, idps, resources: identity.resources, clients, authorization, tokens: identity.oauthTokens, authenticator: identity.authenticator, logger });
+}
+
+/** Decisions from Slack, when a Slack sink has a signing secret; null (the path is 404) otherwise. */
+function createSlackActionRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, access: AccessService, logger: Logger, metrics: Metrics) {
+  const sinks = config.notifications.sinks.flatMap((sink) => (sink.type === 'slack' && sink.signingSecret !== undefined && sink.botToken !== undefined ? [sink as DecidingSlackSink] : []));
+  if (sinks.length === 0) return null;
+  const actions = new SlackActions({
+    sinks,
+    replay: stores.assertionReplay,
+    directory: stores.directory,
+    principals: identity.principals,
+    access,
+    clock,
+    logger,
+    onRefused: (reason) => metrics.slackActionRefusals.inc({ reason }),
+  });
+  return slackActionRoutes(actions, logger);
 }
 
 /** The OIDC IdPs' routes; each provider's discovery begins now, and a provider that is down makes only its own sign-ins unavailable. */

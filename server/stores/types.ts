@@ -92,7 +92,11 @@ export interface OneTimeValueStore {
   take(key: string): Promise<string | null>;
 }
 
-/** Consumed assertion ids, kept until the assertion could no longer be valid anyway. */
+/**
+ * Consumed one-time ids, kept until they could no longer be valid anyway: SAML assertion
+ * ids, and the signatures of Slack actions (as `slack-action:<signature>`, a form no SAML
+ * assertion id takes: an XML ID has no colon).
+ */
 export interface AssertionReplayCache {
   /** Marks the id consumed until expiresAt; false when it already was (a replay). */
   consume(assertionId: string, expiresAt: number): Promise<boolean>;
