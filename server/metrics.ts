@@ -11,6 +11,8 @@ export interface Metrics {
   notificationDeliveries: Counter<'sink' | 'outcome'>;
   /** From the audit event to its settled try, by sink. */
   notificationLag: Histogram<'sink'>;
+  /** Slack actions (POST /integrations/slack/actions) refused, by reason. */
+  slackActionRefusals: Counter<'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -48,6 +50,12 @@ export function createMetrics(): Metrics {
       help: 'Time from the audit event to its settled delivery try, by sink.',
       labelNames: ['sink'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
+      registers: [registry],
+    }),
+    slackActionRefusals: new Counter({
+      name: 'portcullis_slack_action_refusals_total',
+      help: 'Slack button and dialog actions refused, by reason (bad_signature, stale_timestamp, replayed, wrong_team, email_unconfirmed, no_portcullis_user, review_refused, ...).',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };
