@@ -23,13 +23,14 @@ import { frontDoor } from './scenarios/front-door.js';
 import { latency } from './scenarios/latency.js';
 import { login } from './scenarios/login.js';
 import { memory } from './scenarios/memory.js';
+import { peers } from './scenarios/peers.js';
 import { policyCost } from './scenarios/policy-cost.js';
 import { revocation } from './scenarios/revocation.js';
 import { throughput } from './scenarios/throughput.js';
 import { notifications } from './scenarios/notifications.js';
 
-/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15), the web console (issue 16), outlier detection (issue 17) and notifications (issue 19). */
-const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad, detection, notifications];
+/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15), the web console (issue 16), outlier detection (issue 17), notifications (issue 19) and the peer relays side by side (issue 22). */
+const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad, detection, notifications, peers];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
