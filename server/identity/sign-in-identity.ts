@@ -1,3 +1,4 @@
+import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { SamlSessionFacts, UserIdentity } from '../stores/types.js';
 import { EMAIL_ADDRESS, emailAllowed } from './email-domains.js';
@@ -38,15 +39,15 @@ export function checkIdentity(idp: { id: string; emailDomains?: readonly string[
 export class SignInRecorder {
   constructor(private readonly deps: { audit: AuditLog; sessions: LoginSessionService; standing: Pick<ScimStanding, 'admitsSignIn'> }) {}
 
-  /** The session of a person the IdP vouched for, or null when SCIM deprovisioned them (refuse as `user_deprovisioned`). */
-  async succeeded(user: UserIdentity, data: Record<string, unknown>, saml?: SamlSessionFacts): Promise<{ cookieValue: string; expiresAt: number } | null> {
+  /** The session of a person the IdP vouched for, or null when SCIM deprovisioned them (refuse as `user_deprovisioned`). `client`: the browser's address. */
+  async succeeded(user: UserIdentity, data: Record<string, unknown>, client: string | undefined, saml?: SamlSessionFacts): Promise<{ cookieValue: string; expiresAt: number } | null> {
     if (!(await this.deps.standing.admitsSignIn(user))) return null;
-    await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data });
+    await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data: { ...data, ...clientAddressData(client) } });
     return this.deps.sessions.start(user, saml);
   }
 
   /** A refused sign-in: the IdP (ours, from the route) and fixed codes, nothing the sender wrote. */
-  async refused(idpId: string, reason: string, details: Record<string, string> = {}): Promise<void> {
-    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason, ...details } });
+  async refused(idpId: string, reason: string, client: string | undefined, details: Record<string, string> = {}): Promise<void> {
+    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason, ...details, ...clientAddressData(client) } });
   }
 }
