@@ -219,7 +219,7 @@ describe('LogoutRequests that end nothing', () => {
       expect(res.status).toBe(400);
       expect(await res.text()).toContain(`<code>${code}</code>`);
       expect(await liveSessions()).toEqual(sessions);
-      expect((await auditSince(before)).map((e) => [e.type, e.outcome, e.data])).toEqual([['auth.logout', 'DENIED', { idp: 'corp', reason: code }]]);
+      expect((await auditSince(before)).map((e) => [e.type, e.outcome, e.data])).toEqual([['auth.logout', 'DENIED', { idp: 'corp', reason: code, clientAddress: '127.0.0.1' }]]);
     });
   }
 
