@@ -46,7 +46,7 @@ describe('every audit event type as schema-valid OCSF', () => {
     const recorded = examples.filter((e) => typeof e.data.clientAddress === 'string');
     expect(recorded.map((e) => e.type)).toEqual(AUDIT_EVENT_TYPES.filter((type) => !ownAccord.includes(type)));
     // User Access Management (grants) has no src_endpoint in 1.1.0: the address rides in unmapped.portcullis there.
-    for (const event of recorded) expect(ocsf(event).src_endpoint).toEqual(ocsf(event).class_uid === 3005 ? undefined : { ip: event.data.clientAddress });
+    for (const event of recorded) expect(ocsf(event).src_endpoint).toEqual(toOcsf(event).class_uid === 3005 ? undefined : { ip: event.data.clientAddress });
     expect(examples.filter((e) => (ocsf(e).src_endpoint as { name?: string } | undefined)?.name === 'unknown').map((e) => e.type)).toEqual([]);
     const mapped = { ...example('mcp.session.start'), data: { ...example('mcp.session.start').data, clientAddress: '::ffff:192.0.2.7' } };
     expect(ocsf(mapped).src_endpoint).toEqual({ ip: '::ffff:192.0.2.7' });
