@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Request } from 'express';
 import { PortcullisError } from '../server/errors.js';
 import { UpgradeRefused } from '../server/http/upgrade-router.js';
 import type { Authenticator, PresentedCredential } from '../server/identity/authenticate.js';
@@ -12,13 +12,13 @@ import type { McpRequestAuthenticator } from '../server/oauth/mcp-authenticate.j
  * credential bound to an audience (an OAuth access token) is checked against `resource`.
  * Throws UpgradeRefused 401 (with its challenge) when none or a bad one was presented.
  */
-export type McpAuthenticate = (request: IncomingMessage, resource: string) => Promise<Principal>;
+export type McpAuthenticate = (request: Request, resource: string) => Promise<Principal>;
 
-/** The principal behind a presented credential: 401 when none was presented or the store refuses it. */
-export async function principalOf(authenticator: Authenticator, credential: PresentedCredential): Promise<Principal> {
+/** The principal behind a credential presented from `address`: 401 when none was presented or the store refuses it. */
+export async function principalOf(authenticator: Authenticator, credential: PresentedCredential, address: string | undefined): Promise<Principal> {
   if (credential === null) throw new UpgradeRefused(401, 'sign in first: no credential presented');
   try {
-    return (await authenticator.resolve(credential))!;
+    return (await authenticator.resolve(credential, address))!;
   } catch (error) {
     if (error instanceof PortcullisError && error.code === 'UNAUTHENTICATED') throw new UpgradeRefused(401, error.message, { error: 'invalid_token', description: error.message });
     throw error;
@@ -32,7 +32,7 @@ export async function principalOf(authenticator: Authenticator, credential: Pres
  */
 export function mcpAuthentication(authenticator: McpRequestAuthenticator): McpAuthenticate {
   return (request, resource) =>
-    authenticator.authenticate(request.headers, resource).catch((error: unknown) => {
+    authenticator.authenticate(request.headers, resource, request.ip).catch((error: unknown) => {
       if (error instanceof McpAuthError) throw new UpgradeRefused(error.status, error.message, error.error && { error: error.error, description: error.message });
       throw error;
     });

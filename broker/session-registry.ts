@@ -1,5 +1,7 @@
+import type { IncomingMessage } from 'node:http';
 import type { AccessEvents } from '../server/access/access-events.js';
 import type { AccessService } from '../server/access/access-service.js';
+import { clientAddressData } from '../server/audit/client-address.js';
 import { grantStatus } from '../server/access/types.js';
 import type { GrantRecord } from '../server/access/types.js';
 import type { Clock } from '../server/clock.js';
@@ -50,6 +52,8 @@ export interface BrokerDeps {
   callLimits: CallLimits;
   /** Files the requests of the broker tool (portcullis__request_access). */
   access: Pick<AccessService, 'createRequest'>;
+  /** The client address of an upgrade request, as express gives other requests theirs (server/http/client-address.ts). */
+  addressOf: (request: IncomingMessage) => string | undefined;
 }
 
 /** A caller let in, with the place it holds under the user's cap (released when no session comes of it). */
@@ -168,7 +172,7 @@ export class SessionRegistry {
    * could flood the log with them.
    */
   private async refused(principal: Principal, named: McpServerConfig | undefined, client: ClientEdge, reason: string, message: string): Promise<ForbiddenError> {
-    const data = { status: 403, reason, transport: client.transport, clientAddress: client.address ?? null };
+    const data = { status: 403, reason, transport: client.transport, ...clientAddressData(principal.address) };
     await this.deps.stores.audit.append({ type: 'mcp.session.refused', outcome: 'DENIED', actor: principal.user.email, server: named?.name ?? null, data }).catch((error: unknown) => {
       this.deps.logger.warn({ err: error }, 'audit append failed: mcp.session.refused not recorded');
     });

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { getOperationAST } from 'graphql';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
@@ -31,6 +32,8 @@ export interface GraphQLWebSocketEndpoint {
 
 interface ConnectionExtra extends Record<PropertyKey, unknown> {
   credential?: PresentedCredential;
+  /** The client's address, taken once at connect (audited with the mutations sent over the socket). */
+  address?: string;
   /** Stops watching the connection's credential (revocation closes the socket). */
   unwatch?: () => void;
   /** The places this connection's live subscriptions hold under the caps, by operation id. */
@@ -50,6 +53,8 @@ export function createGraphQLWebSocketEndpoint(options: {
   services: GraphQLServices;
   credentialWatch: CredentialWatch;
   leases: LeaseKeeper;
+  /** The client address of an upgrade request, as express sees it (server/http/client-address.ts). */
+  addressOf: (request: IncomingMessage) => string | undefined;
 }): GraphQLWebSocketEndpoint {
   const limits = options.services.config.graphql;
   const { authenticator } = options.services.identity;
@@ -69,7 +74,8 @@ export function createGraphQLWebSocketEndpoint(options: {
           const illFormed = illFormedInputError(ctx.connectionParams ?? {});
           if (illFormed) return false;
           const credential = authenticator.presented(ctx.extra.request.headers, ctx.connectionParams?.authorization);
-          const principal = await authenticator.resolve(credential);
+          ctx.extra.address = options.addressOf(ctx.extra.request);
+          const principal = await authenticator.resolve(credential, ctx.extra.address);
           ctx.extra.credential = credential;
           // A subscription must not outlive the token or sign-in that opened it.
           if (principal) {
@@ -101,7 +107,7 @@ export function createGraphQLWebSocketEndpoint(options: {
         if ('errors' in checked) return checked.errors;
         let contextValue: GraphQLContext;
         try {
-          contextValue = { ...options.services, principal: await authenticator.resolve(ctx.extra.credential ?? null) };
+          contextValue = { ...options.services, principal: await authenticator.resolve(ctx.extra.credential ?? null, ctx.extra.address) };
           if (getOperationAST(checked.document, payload.operationName)?.operation === 'subscription') {
             await places.take((ctx.extra.subscriptions ??= new Map()), id, contextValue.principal?.user.id ?? null);
           }

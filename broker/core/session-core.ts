@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
+import { clientAddressData } from '../../server/audit/client-address.js';
 import type { GrantRecord } from '../../server/access/types.js';
 import type { AuditLog } from '../../server/audit/types.js';
 import type { Clock } from '../../server/clock.js';
@@ -53,9 +54,8 @@ export interface LegSpec {
   allowMethods?: readonly string[];
 }
 
-/** The client's end of a session: its address and the transport it came over. */
+/** The client's end of a session: the transport it came over (its address travels with the principal). */
 export interface ClientEdge {
-  address: string | undefined;
   transport: 'websocket' | 'streamable-http';
 }
 
@@ -122,6 +122,8 @@ export class SessionCore {
   private ready: Promise<void> = Promise.resolve();
   /** The server a single-server session's events name (a federated session names each event's own). */
   private readonly home: string | null;
+  /** What every event of the session records of its client: the address it connected from and, for OAuth, the client acting for the user. */
+  private readonly caller: Record<string, unknown>;
   onended?: () => void;
   /** A server left the live session (its upstream is being closed): the registry gives its place back. */
   onlegdropped?: (server: string) => void;
@@ -136,14 +138,17 @@ export class SessionCore {
     for (const spec of legs) this.legs.set(spec.server, new Leg(spec.server, spec.upstream, spec.grants, new Set(spec.allowMethods)));
     this.naming = federated ? federatedNaming(() => this.legs.keys()) : singleNaming(legs[0]!.server);
     this.home = federated ? null : legs[0]!.server;
+    const { credential, address } = principal;
+    // Which OAuth client acts for the user: on every MCP event, so a SIEM can tell Claude Code from Cursor.
+    this.caller = { ...clientAddressData(address), ...(credential.kind === 'oauth' ? { oauthClient: credential.client } : {}) };
   }
 
-  /** Audits the session start (who from where, over which transport) and starts every upstream; client frames wait for it, in order. */
+  /** Audits the session start (who from where, over which transport: the address with every event) and starts every upstream; client frames wait for it, in order. */
   async start(client: ClientEdge): Promise<void> {
     for (const leg of this.legs.values()) this.wire(leg);
     const servers = [...this.legs.keys()];
     this.ready = (async () => {
-      await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), clientAddress: client.address ?? null, transport: client.transport } });
+      await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), transport: client.transport } });
       await Promise.all([...this.legs.values()].map((leg) => leg.upstream.start()));
     })();
     await this.ready;
@@ -387,10 +392,7 @@ export class SessionCore {
   }
 
   audit(event: SessionAuditEvent): Promise<unknown> {
-    const { credential } = this.principal;
-    // Which OAuth client acts for the user: on every MCP event, so a SIEM can tell Claude Code from Cursor.
-    const data = credential.kind === 'oauth' ? { ...event.data, oauthClient: credential.client } : event.data;
-    return this.deps.audit.append({ ...event, data, server: event.server !== undefined ? event.server : this.home, actor: this.principal.user.email, sessionId: this.id });
+    return this.deps.audit.append({ ...event, data: { ...event.data, ...this.caller }, server: event.server !== undefined ? event.server : this.home, actor: this.principal.user.email, sessionId: this.id });
   }
 
   sendToClient(message: object): void {

@@ -111,13 +111,13 @@ export class StreamableHttpEdge {
     const { messages } = inboundOf(await this.body(req), false);
     if (!messages[0]!.awaits?.initialize) throw new UpgradeRefused(400, 'Bad Request: Mcp-Session-Id header is required (a session starts with initialize)');
     // Only here: a person without a grant may connect, to ask for one from inside the client.
-    const admission = await this.registry.admit(principal, named, { address: req.socket.remoteAddress, transport: 'streamable-http' }, true);
+    const admission = await this.registry.admit(principal, named, { transport: 'streamable-http' }, true);
     let session: HttpSession;
     try {
       this.registry.checkCapacity(admission);
       const { idleTimeoutSeconds, keepAliveSeconds } = this.deps.config.broker;
       session = new HttpSession(principal, endpoint, { idleTimeoutMs: idleTimeoutSeconds * 1000, keepAliveMs: keepAliveSeconds * 1000 }, () => this.sessions.delete(session.id));
-      session.core = this.registry.open(admission, session, { address: req.socket.remoteAddress, transport: 'streamable-http' });
+      session.core = this.registry.open(admission, session, { transport: 'streamable-http' });
     } catch (error) {
       admission.lease.release();
       throw error;

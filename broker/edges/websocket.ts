@@ -71,8 +71,9 @@ export class WebSocketEdge {
     if (!offered.includes(SUBPROTOCOL)) throw new UpgradeRefused(400, 'the "mcp" WebSocket subprotocol is required');
 
     const { authenticator } = this.deps.identity;
-    const principal = await principalOf(authenticator, authenticator.presented(request.headers));
-    return this.registry.admit(principal, named, { address: request.socket.remoteAddress, transport: 'websocket' });
+    // Once per connection: every event of the session records this address.
+    const principal = await principalOf(authenticator, authenticator.presented(request.headers), this.deps.addressOf(request));
+    return this.registry.admit(principal, named, { transport: 'websocket' });
   }
 
   private refuse(socket: Duplex, error: unknown): void {
@@ -84,7 +85,7 @@ export class WebSocketEdge {
   private open(ws: WebSocket, request: IncomingMessage, admission: Admission): void {
     // The WebSocket is the edge; every decision is the core's.
     const channel = { send: (message: object) => link.send(message), close: (code: number, reason: string) => link.close(code, reason) };
-    const session = this.registry.open(admission, channel, { address: request.socket.remoteAddress, transport: 'websocket' });
+    const session = this.registry.open(admission, channel, { transport: 'websocket' });
     const link = new ClientLink(ws, { frame: (text) => session.receive(text), gone: (code, reason) => void session.end(code, reason, null) }, this.deps.config.broker.idleTimeoutSeconds * 1000);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));

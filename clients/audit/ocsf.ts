@@ -153,9 +153,9 @@ function ocsfActor(event: WireAuditEvent): Record<string, unknown> {
 }
 
 /**
- * Where the activity came from: the client address when the event recorded one; a service
- * acting on its own by its name; else `unknown` (API Activity requires a source, and only
- * MCP session starts and refusals record the address today).
+ * Where the activity came from: the client address when the event recorded one (every
+ * event a client's request caused does); a service acting on its own by its name; else
+ * `unknown` (API Activity requires a source: events written before addresses were recorded).
  */
 function srcEndpoint(event: WireAuditEvent): Record<string, unknown> {
   if (typeof event.data.clientAddress === 'string') return { ip: event.data.clientAddress };

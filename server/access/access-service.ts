@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { byCaller, clientAddressData } from '../audit/client-address.js';
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
@@ -236,7 +237,7 @@ export class AccessService {
 
   async revokeGrant(caller: Principal, id: string, reasonInput: string): Promise<GrantRecord> {
     const reason = boundedText(reasonInput, 'reason', true);
-    return this.revoke(id, reason, { actor: caller.user.email, data: {} }, (grant) => this.mayRevoke(caller, grant));
+    return this.revoke(id, reason, { actor: caller.user.email, data: clientAddressData(caller.address) }, (grant) => this.mayRevoke(caller, grant));
   }
 
   /**
@@ -431,17 +432,16 @@ export class AccessService {
   }
 
   private requestEvent(type: string, caller: Principal | null, request: AccessRequestRecord, data: Record<string, unknown>): AuditEventInput {
-    return { type, outcome: 'SUCCESS', actor: caller?.user.email ?? null, server: request.server, data: { requestId: request.id, requester: request.requester.email, ...data } };
+    return { type, outcome: 'SUCCESS', actor: caller?.user.email ?? null, server: request.server, data: { requestId: request.id, requester: request.requester.email, ...data, ...clientAddressData(caller?.address) } };
   }
 
   private grantIssuedEvent(caller: Principal, grant: GrantRecord): AuditEventInput {
-    return {
+    return byCaller(caller, {
       type: 'grant.issued',
       outcome: 'SUCCESS',
-      actor: caller.user.email,
       server: grant.server,
       data: { grantId: grant.id, requestId: grant.requestId, user: grant.user.email, ...scopeOf(grant), readOnlyTools: grant.readOnlyTools, expiresAt: new Date(grant.expiresAt).toISOString() },
-    };
+    });
   }
 }
 

@@ -1,3 +1,4 @@
+import { byCaller } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
@@ -35,7 +36,7 @@ export class ToolChangeService {
     const pending = (await this.deps.store.changes(server)).find((c) => c.tool === tool && c.seen.hash === hash);
     if (!pending) throw new NotFoundError('pending change of this tool with this hash', 'hash');
     // Audited first, as every decision is: no re-pin the log does not show.
-    await this.deps.audit.append({ type: 'mcp.tool.accepted', outcome: 'SUCCESS', actor: caller.user.email, server, tool, data: { oldHash: pending.pinned.hash, newHash: hash } });
+    await this.deps.audit.append(byCaller(caller, { type: 'mcp.tool.accepted', outcome: 'SUCCESS', server, tool, data: { oldHash: pending.pinned.hash, newHash: hash } }));
     const accepted = await this.deps.store.accept(server, tool, hash);
     if (!accepted) throw new NotFoundError('pending change of this tool with this hash (it was accepted or replaced meanwhile)', 'hash');
     this.deps.events.toolChangeAccepted({ server, tool, hash });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { byCaller } from '../audit/client-address.js';
 import { abortableTail } from '../audit/abortable-tail.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { AuditEvent, AuditLog } from '../audit/types.js';
@@ -91,13 +92,12 @@ export class AnomalyService {
     const note = noteInput == null ? null : boundedText(noteInput, 'note', false) || null;
     const record = await this.get(caller, id);
     if (record.status === 'acknowledged') throw new AlreadyAcknowledgedError(record.acknowledgedBy);
-    await this.deps.audit.append({
+    await this.deps.audit.append(byCaller(caller, {
       type: 'anomaly.acknowledged',
       outcome: 'SUCCESS',
-      actor: caller.user.email,
       server: record.server,
       data: { anomalyId: record.id, rule: record.rule, user: record.user, note },
-    });
+    }));
     // The raiser may be adding a response to the record meanwhile: read again and retry then.
     let current = record;
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
@@ -120,12 +120,11 @@ export class AnomalyService {
     const reason = boundedText(input.reason, 'reason', true);
     const now = this.deps.clock.now();
     const suppression: Suppression = { id: `sp_${randomUUID()}`, user, rule: input.rule, reason, createdBy: caller.user.email, createdAt: now, expiresAt: now + input.durationSeconds * 1000 };
-    await this.deps.audit.append({
+    await this.deps.audit.append(byCaller(caller, {
       type: 'anomaly.suppressed',
       outcome: 'SUCCESS',
-      actor: caller.user.email,
       data: { suppressionId: suppression.id, user, rule: suppression.rule, reason, expiresAt: new Date(suppression.expiresAt).toISOString() },
-    });
+    }));
     await this.deps.store.suppress(suppression);
     return suppression;
   }
@@ -140,7 +139,7 @@ export class AnomalyService {
     this.requireActingAuditor(caller);
     const live = (await this.deps.store.suppressions(this.deps.clock.now())).find((s) => s.id === id);
     if (!live) throw new NotFoundError('suppression', 'id');
-    await this.deps.audit.append({ type: 'anomaly.unsuppressed', outcome: 'SUCCESS', actor: caller.user.email, data: { suppressionId: live.id, user: live.user, rule: live.rule } });
+    await this.deps.audit.append(byCaller(caller, { type: 'anomaly.unsuppressed', outcome: 'SUCCESS', data: { suppressionId: live.id, user: live.user, rule: live.rule } }));
     // Null when it lapsed or was removed meanwhile: it is gone either way, as the event says.
     await this.deps.store.unsuppress(id);
     return live;

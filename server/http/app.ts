@@ -9,6 +9,7 @@ import { illFormedInputError } from '../../schema/well-formed-input.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter, Stores } from '../stores/types.js';
+import { trustProxy } from './client-address.js';
 import { CONSOLE_PATHS, SIGN_IN_PATH } from './console-routes.js';
 import { healthRoutes } from './health.js';
 import { requestObservability } from './observability.js';
@@ -41,7 +42,7 @@ export function createApp(options: {
   const { config } = options.services;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.server.trustedProxies.length > 0 ? config.server.trustedProxies : false);
+  app.set('trust proxy', trustProxy(config.server.trustedProxies));
   // Not helmet's no-referrer: under it browsers send `Origin: null` on every same-origin
   // form post and fetch POST (Fetch standard, "append a request `Origin` header"), which
   // requireOwnOrigin must refuse, so no consent page could ever be answered. same-origin
@@ -73,7 +74,7 @@ export function createApp(options: {
     expressMiddleware(options.apollo, {
       context: async ({ req }) => {
         try {
-          return { ...options.services, principal: await authenticator.resolve(authenticator.presented(req.headers)) };
+          return { ...options.services, principal: await authenticator.resolve(authenticator.presented(req.headers), req.ip) };
         } catch (error) {
           throw toGraphQLError(error);
         }

@@ -96,7 +96,7 @@ export function cliLoginRoutes(deps: { idps: readonly SignInChoice[]; publicUrl:
   router.post(CLI_TOKEN_PATH, express.json({ limit: '4kb' }), async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     try {
-      const { token, record } = await deps.cliLogin.exchange({ code: body.code, verifier: body.code_verifier, name: body.name });
+      const { token, record } = await deps.cliLogin.exchange({ code: body.code, verifier: body.code_verifier, name: body.name, address: req.ip });
       res.setHeader('Cache-Control', 'no-store');
       res.json({ token, tokenId: record.id, expiresAt: new Date(record.expiresAt).toISOString(), user: { email: record.user.email, idp: record.user.idp } });
     } catch (error) {
@@ -112,7 +112,7 @@ export function cliLoginRoutes(deps: { idps: readonly SignInChoice[]; publicUrl:
 /** The browser's session principal, or a refusal page already sent (null). */
 async function signedInBrowser(req: Request, res: Response, deps: { authenticator: Authenticator; logger: Logger }): Promise<Principal | null> {
   try {
-    const principal = await deps.authenticator.browserPrincipal(req.headers);
+    const principal = await deps.authenticator.browserPrincipal(req.headers, req.ip);
     if (principal) return principal;
     plain(res, 401, 'Not signed in: run `portcullis login` again.');
   } catch (error) {

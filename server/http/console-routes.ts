@@ -73,7 +73,7 @@ export function consoleRoutes(deps: { authenticator: Authenticator; identityProv
 /** Whether the browser's session cookie names a live sign-in; undefined when a refusal page went out. */
 async function browserSignedIn(deps: { authenticator: Authenticator; logger: Logger }, req: Request, res: Response): Promise<boolean | undefined> {
   try {
-    return (await deps.authenticator.browserPrincipal(req.headers)) !== null;
+    return (await deps.authenticator.browserPrincipal(req.headers, req.ip)) !== null;
   } catch (error) {
     // An expired or unknown session is a signed-out browser.
     if (error instanceof UnauthenticatedError) return false;

@@ -66,7 +66,7 @@ export function oauthRoutes(deps: OAuthRouteDeps): Router {
   router.get(OAUTH_PATHS.jwks, metadata({ keys: [] }));
 
   router.get(OAUTH_PATHS.authorize, async (req, res) => {
-    const parsed = await parseOrAnswer(deps, res, req.query);
+    const parsed = await parseOrAnswer(deps, res, req.query, req.ip);
     if (!parsed) return;
     const principal = await browserPrincipal(deps, req);
     if (!principal) return signIn(deps, req, res);
@@ -80,7 +80,7 @@ export function oauthRoutes(deps: OAuthRouteDeps): Router {
 
   router.post(OAUTH_PATHS.authorize, requireOwnOrigin(deps.publicUrl, 'Refused: this approval did not come from the Portcullis consent page.'), FORM, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const parsed = await parseOrAnswer(deps, res, body);
+    const parsed = await parseOrAnswer(deps, res, body, req.ip);
     if (!parsed) return;
     const principal = await browserPrincipal(deps, req);
     if (!principal) return void errorPage(res, 401, 'Not signed in: start again from your MCP client.');
@@ -91,24 +91,24 @@ export function oauthRoutes(deps: OAuthRouteDeps): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (body.client_secret !== undefined || req.headers.authorization !== undefined) throw new OAuthError('invalid_client', 'clients here are public: authenticate with client_id only (token_endpoint_auth_method none)');
     if (typeof body.client_id !== 'string') throw new OAuthError('invalid_client', 'client_id is missing');
-    const client = await deps.clients.find(body.client_id);
+    const client = await deps.clients.find(body.client_id, req.ip);
     if (body.grant_type === 'authorization_code') {
-      const tokens = await deps.tokens.exchangeCode(client, body);
+      const tokens = await deps.tokens.exchangeCode(client, body, req.ip);
       await deps.clients.used(client);
       return void res.json(tokens);
     }
-    if (body.grant_type === 'refresh_token') return void res.json(await deps.tokens.refresh(client, body));
+    if (body.grant_type === 'refresh_token') return void res.json(await deps.tokens.refresh(client, body, req.ip));
     throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token');
   }));
 
   router.post(OAUTH_PATHS.register, JSON_BODY, endpoint(deps, async (req, res) => {
-    res.status(201).json(await deps.clients.register(req.body));
+    res.status(201).json(await deps.clients.register(req.body, req.ip));
   }));
 
   router.post(OAUTH_PATHS.revoke, FORM, endpoint(deps, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const client = await deps.clients.find(body.client_id);
-    await deps.tokens.revoke(client, body.token);
+    const client = await deps.clients.find(body.client_id, req.ip);
+    await deps.tokens.revoke(client, body.token, req.ip);
     res.status(200).end();
   }));
 
@@ -144,10 +144,10 @@ function asOAuthError(logger: Logger, error: unknown): OAuthError {
 }
 
 /** The checked request, or null once an error page or error redirect was sent. */
-async function parseOrAnswer(deps: OAuthRouteDeps, res: Response, params: Record<string, unknown>): Promise<AuthorizationRequest | null> {
+async function parseOrAnswer(deps: OAuthRouteDeps, res: Response, params: Record<string, unknown>, address: string | undefined): Promise<AuthorizationRequest | null> {
   const only = Object.fromEntries(AUTHORIZE_FIELDS.filter((f) => typeof params[f] === 'string').map((f) => [f, params[f]]));
   try {
-    const parsed = await deps.authorization.parse(only);
+    const parsed = await deps.authorization.parse(only, address);
     if ('request' in parsed) return parsed.request;
     if ('redirect' in parsed) redirect(res, parsed.redirect, 302);
     else errorPage(res, parsed.fatal.status === 401 ? 400 : parsed.fatal.status, `The application's sign-in request was refused (${parsed.fatal.error}): ${parsed.fatal.description}.`);
@@ -160,7 +160,7 @@ async function parseOrAnswer(deps: OAuthRouteDeps, res: Response, params: Record
 
 async function browserPrincipal(deps: OAuthRouteDeps, req: Request): Promise<Principal | null> {
   try {
-    return await deps.authenticator.browserPrincipal(req.headers);
+    return await deps.authenticator.browserPrincipal(req.headers, req.ip);
   } catch {
     return null;
   }

@@ -1,6 +1,6 @@
 import { isIPv6 } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import type { Express, Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { StoreUnavailableError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -12,7 +12,7 @@ import type { UpgradeHandler } from './upgrade-router.js';
  * Rate limits per client address: 429 with Retry-After once the client's budget is spent.
  * The address is express's `req.ip`, which follows X-Forwarded-For only through
  * `server.trustedProxies` (for upgrades, which never pass through express, the same
- * address: `addressAsExpressSees`). A refusal is logged, never audited: one durable audit
+ * address: server/http/client-address.ts). A refusal is logged, never audited: one durable audit
  * write per refused request is exactly the amplification a flood wants. Fails closed: a
  * request the store cannot count is refused with 503, since an uncounted request is an
  * unlimited one.
@@ -73,11 +73,6 @@ export function limitUpgradesPerClient(limiter: RateLimiter, logger: Logger, clo
       // Past an await nothing may throw into the void (an unhandled rejection ends the process): any failure refuses this upgrade only.
       .catch((error: unknown) => refuseUpgrade(socket, refusalOf(error)));
   };
-}
-
-/** The client address express would give an upgrade request as `req.ip` (its own `trust proxy` setting, so `server.trustedProxies` counts alike). */
-export function addressAsExpressSees(app: Express): (request: IncomingMessage) => string | undefined {
-  return (request) => (Object.create(app.request, { headers: { value: request.headers }, socket: { value: request.socket } }) as Request).ip;
 }
 
 /**

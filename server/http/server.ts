@@ -55,7 +55,8 @@ import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
 import type { SecretScrubber } from '../text/secret-scrubber.js';
 import { createApp } from './app.js';
-import { addressAsExpressSees, limitUpgradesPerClient } from './rate-limit.js';
+import { limitUpgradesPerClient } from './rate-limit.js';
+import { clientAddressOf } from './client-address.js';
 import { cliLoginRoutes } from './cli-login-routes.js';
 import { consoleRoutes } from './console-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
@@ -184,10 +185,12 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const credentialWatch = new CredentialWatch({ events: identity.credentialEvents, isLive: (c) => identity.authenticator.isLive(c), clock, recheckIntervalMs });
   // Leases lapse after three missed renewals: a dead instance frees its users' places soon.
   const leases = new LeaseKeeper({ leases: stores.leases, clock, ttlMs: 3 * recheckIntervalMs, onRenewFailed: (err) => logger.warn({ err }, 'lease renewal failed') });
-  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases });
+  // The address every upgrade is known by (rate limits, audit), as express gives other requests theirs.
+  const addressOf = clientAddressOf(config.server.trustedProxies);
+  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases, addressOf });
   const graphqlLimiter = stores.rateLimits.limiter('graphql', config.rateLimits.graphql);
   const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
-  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access });
+  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access, addressOf });
   const scim = createScim({ config, stores, clock, identity, access, policy, logger });
   const slack = createSlackActionRoutes(config, stores, clock, identity, access, logger, metrics);
   const app = createApp({
@@ -206,7 +209,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     'upgrade',
     createUpgradeRouter(
       {
-        '/graphql': limitUpgradesPerClient(graphqlLimiter, logger, clock, addressAsExpressSees(app), upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers))),
+        '/graphql': limitUpgradesPerClient(graphqlLimiter, logger, clock, addressOf, upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers))),
         [MCP_WS_FEDERATED]: broker.upgrade,
       },
       { [MCP_WS_PREFIX]: broker.upgrade },

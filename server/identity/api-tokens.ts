@@ -1,3 +1,4 @@
+import { byCaller } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
@@ -48,12 +49,11 @@ export class ApiTokenService {
       createdAt: now,
       expiresAt: now + input.ttlSeconds * 1000,
     };
-    await this.deps.audit.append({
+    await this.deps.audit.append(byCaller(caller, {
       type: 'auth.token.created',
       outcome: 'SUCCESS',
-      actor: caller.user.email,
       data: { tokenId: record.id, name, scopes: record.scopes, expiresAt: new Date(record.expiresAt).toISOString() },
-    });
+    }));
     await this.deps.tokens.create(record);
     return { token: credential.value, record };
   }
@@ -67,7 +67,7 @@ export class ApiTokenService {
     requireScope(caller, 'api');
     const token = await this.deps.tokens.get(id);
     if (!token || token.user.id !== caller.user.id) throw new NotFoundError('API token');
-    await this.deps.audit.append({ type: 'auth.token.revoked', outcome: 'SUCCESS', actor: caller.user.email, data: { tokenId: id, name: token.name } });
+    await this.deps.audit.append(byCaller(caller, { type: 'auth.token.revoked', outcome: 'SUCCESS', data: { tokenId: id, name: token.name } }));
     const removed = await this.deps.tokens.delete(id);
     if (!removed) throw new NotFoundError('API token');
     // Every MCP session and subscription opened with it closes, on every instance.

@@ -4,6 +4,7 @@ import type { SessionCookie } from '../http/session-cookie.js';
 import type { ApiTokenService } from './api-tokens.js';
 import type { LoginSessionService } from './login-sessions.js';
 import { OAuthTokens } from '../oauth/tokens.js';
+import { withAddress } from './principal.js';
 import type { Principal } from './principal.js';
 
 /** The credential a request presented, before it is checked against the store. */
@@ -51,18 +52,18 @@ export class Authenticator {
    * never opened with a bearer header), null when it carries none. Throws as `resolve` does
    * for an ended session, a foreign Origin or a store that cannot answer.
    */
-  async browserPrincipal(headers: IncomingHttpHeaders): Promise<Principal | null> {
+  async browserPrincipal(headers: IncomingHttpHeaders, address: string | undefined): Promise<Principal | null> {
     const credential = this.presented(headers);
-    return credential?.kind === 'cookie' ? this.resolve(credential) : null;
+    return credential?.kind === 'cookie' ? this.resolve(credential, address) : null;
   }
 
-  /** The principal behind a presented credential; null when none was presented. */
-  async resolve(credential: PresentedCredential): Promise<Principal | null> {
+  /** The principal behind a presented credential, sent from `address` (the request's, as express sees it); null when none was presented. */
+  async resolve(credential: PresentedCredential, address: string | undefined): Promise<Principal | null> {
     if (credential === null) return null;
     // RFC 8707: an OAuth access token's audience is one MCP endpoint, never this API.
     if (credential.kind === 'bearer' && OAuthTokens.isAccessToken(credential.value)) throw new UnauthenticatedError('an OAuth access token is valid only at the MCP endpoint it was issued for: use an API token here');
     const principal = credential.kind === 'bearer' ? await this.deps.tokens.resolve(credential.value) : await this.deps.sessions.resolve(credential.value);
     if (!principal) throw new UnauthenticatedError(credential.kind === 'bearer' ? 'invalid or expired API token' : 'invalid or expired session');
-    return principal;
+    return withAddress(principal, address);
   }
 }

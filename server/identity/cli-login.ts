@@ -6,6 +6,7 @@ import type { ApiTokenService } from './api-tokens.js';
 import { hashSecret } from './credentials.js';
 import type { LoginSessionService } from './login-sessions.js';
 import { sameSecret, s256 } from './pkce.js';
+import { withAddress } from './principal.js';
 import type { Principal } from './principal.js';
 
 /** Long enough for a browser redirect and one POST; a code is worthless after it. */
@@ -51,9 +52,9 @@ export class CliLoginService {
   /**
    * Trades a code (once) and its verifier for a token that expires no later than the
    * browser session it came from. (Signing out of the browser does not revoke it:
-   * `portcullis logout` does.)
+   * `portcullis logout` does.) `address`: the CLI's, which the token's creation is audited with.
    */
-  async exchange(input: { code: unknown; verifier: unknown; name: unknown }): Promise<{ token: string; record: ApiTokenRecord }> {
+  async exchange(input: { code: unknown; verifier: unknown; name: unknown; address: string | undefined }): Promise<{ token: string; record: ApiTokenRecord }> {
     const { code, verifier } = input;
     if (typeof code !== 'string' || !BASE64URL_32_BYTES.test(code)) throw new InvalidInputError('code is missing or malformed');
     if (typeof verifier !== 'string' || !VERIFIER.test(verifier)) throw new InvalidInputError('code_verifier must be 43 to 128 unreserved characters');
@@ -67,6 +68,6 @@ export class CliLoginService {
     if (!session) throw new UnauthenticatedError('the browser session ended before the CLI login completed');
     const ttlSeconds = Math.min(this.deps.tokens.maxTtlSeconds, Math.floor((session.expiresAt - this.deps.clock.now()) / 1000));
     if (ttlSeconds < 1) throw new UnauthenticatedError('the browser session ended before the CLI login completed');
-    return this.deps.tokens.create(session.principal, { name, scopes: ['api', 'mcp'], ttlSeconds });
+    return this.deps.tokens.create(withAddress(session.principal, input.address), { name, scopes: ['api', 'mcp'], ttlSeconds });
   }
 }

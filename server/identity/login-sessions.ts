@@ -1,3 +1,4 @@
+import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { LoginSession, LoginSessionStore, SamlSessionFacts, UserIdentity } from '../stores/types.js';
@@ -5,6 +6,9 @@ import type { CredentialEvents } from './credential-events.js';
 import { issueCredential, parseCredential, secretMatches } from './credentials.js';
 import { API_TOKEN_SCOPES } from './principal.js';
 import type { Principal, Principals } from './principal.js';
+
+/** What `auth.logout` records of how a session ended: who began it, and the client address when a request did. */
+type LogoutData = { initiatedBy: 'sp' | 'idp' | 'scim'; clientAddress?: string };
 
 const SESSION_PREFIX = 'pcs';
 
@@ -52,31 +56,31 @@ export class LoginSessionService {
    * Ends the session the cookie names (the person signed out here); the ended session, or
    * null when it was not live.
    */
-  async end(cookieValue: string): Promise<LoginSession | null> {
+  async end(cookieValue: string, client: string | undefined): Promise<LoginSession | null> {
     const parsed = parseCredential(SESSION_PREFIX, cookieValue);
     const session = parsed && (await this.deps.sessions.get(parsed.id));
     if (!parsed || !session || !secretMatches(parsed.secret, session.secretHash)) return null;
-    return (await this.endOne(session, { initiatedBy: 'sp' })) ? session : null;
+    return (await this.endOne(session, { initiatedBy: 'sp', ...clientAddressData(client) })) ? session : null;
   }
 
   /**
    * Ends the sessions a signed IdP LogoutRequest names: those of the user, or only those
    * with one of `sessionIndexes` when it names any (SAML Core §3.7.3.2).
    */
-  endSignedOutAtIdp(user: Pick<UserIdentity, 'id' | 'idp'>, sessionIndexes: readonly string[]): Promise<LoginSession[]> {
+  endSignedOutAtIdp(user: Pick<UserIdentity, 'id' | 'idp'>, sessionIndexes: readonly string[], client: string | undefined): Promise<LoginSession[]> {
     const named = (session: LoginSession) => sessionIndexes.length === 0 || (session.saml?.sessionIndex != null && sessionIndexes.includes(session.saml.sessionIndex));
-    return this.endOfUser(user.id, named, 'idp');
+    return this.endOfUser(user.id, named, { initiatedBy: 'idp', ...clientAddressData(client) });
   }
 
   /** Ends every session of a user SCIM deprovisioned (their credentials are refused anyway: this removes them). */
   endDeprovisioned(userId: string): Promise<LoginSession[]> {
-    return this.endOfUser(userId, () => true, 'scim');
+    return this.endOfUser(userId, () => true, { initiatedBy: 'scim' });
   }
 
-  private async endOfUser(userId: string, chosen: (session: LoginSession) => boolean, initiatedBy: 'idp' | 'scim'): Promise<LoginSession[]> {
+  private async endOfUser(userId: string, chosen: (session: LoginSession) => boolean, data: LogoutData): Promise<LoginSession[]> {
     const ended: LoginSession[] = [];
     for (const session of (await this.deps.sessions.listByUser(userId)).filter(chosen)) {
-      if (await this.endOne(session, { initiatedBy })) ended.push(session);
+      if (await this.endOne(session, data)) ended.push(session);
     }
     return ended;
   }
@@ -85,7 +89,7 @@ export class LoginSessionService {
    * Audited first, then removed; every connection opened with it, on any instance,
    * closes. False when another request ended it first.
    */
-  private async endOne(session: LoginSession, data: { initiatedBy: 'sp' | 'idp' | 'scim' }): Promise<boolean> {
+  private async endOne(session: LoginSession, data: LogoutData): Promise<boolean> {
     await this.deps.audit.append({ type: 'auth.logout', outcome: 'SUCCESS', actor: session.user.email, data: { idp: session.user.idp, sessionId: session.id, ...data } });
     const ended = await this.deps.sessions.delete(session.id);
     this.deps.events.ended({ kind: 'session', id: session.id, reason: 'signed_out' });

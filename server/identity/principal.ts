@@ -15,6 +15,8 @@ export interface Principal {
   scopes: ReadonlySet<ApiTokenScope>;
   /** The credential it came through, and when that credential ends (live connections close then). */
   credential: { kind: 'session' | 'token'; id: string; expiresAt: number } | OAuthCredential | IntegrationCredential;
+  /** The client address of the request it was resolved from (audit `data.clientAddress`); absent when no request brought it. */
+  address?: string;
 }
 
 /**
@@ -47,6 +49,11 @@ export interface OAuthCredential {
   /** When the access token this principal came with expires. */
   tokenExpiresAt: number;
   client: { id: string; name: string };
+}
+
+/** The principal as a request from `address` brought it: what it does there is audited with the address. */
+export function withAddress(principal: Principal, address: string | undefined): Principal {
+  return address === undefined ? principal : { ...principal, address };
 }
 
 /** Until when the very token a principal came with is good (an OAuth access token's own expiry, else its credential's). */

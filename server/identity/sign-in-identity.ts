@@ -1,3 +1,4 @@
+import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { SamlSessionFacts, UserDirectoryStore, UserIdentity } from '../stores/types.js';
@@ -48,16 +49,16 @@ export interface SignInRecorderDeps {
 export class SignInRecorder {
   constructor(private readonly deps: SignInRecorderDeps) {}
 
-  /** The session of a person the IdP vouched for, or null when SCIM deprovisioned them (refuse as `user_deprovisioned`). */
-  async succeeded(user: UserIdentity, data: Record<string, unknown>, saml?: SamlSessionFacts): Promise<{ cookieValue: string; expiresAt: number } | null> {
+  /** The session of a person the IdP vouched for, or null when SCIM deprovisioned them (refuse as `user_deprovisioned`). `client`: the browser's address. */
+  async succeeded(user: UserIdentity, data: Record<string, unknown>, client: string | undefined, saml?: SamlSessionFacts): Promise<{ cookieValue: string; expiresAt: number } | null> {
     if (!(await this.deps.standing.admitsSignIn(user))) return null;
-    await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data });
+    await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data: { ...data, ...clientAddressData(client) } });
     await this.deps.directory.seen(user, this.deps.clock.now());
     return this.deps.sessions.start(user, saml);
   }
 
   /** A refused sign-in: the IdP (ours, from the route) and fixed codes, nothing the sender wrote. */
-  async refused(idpId: string, reason: string, details: Record<string, string> = {}): Promise<void> {
-    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason, ...details } });
+  async refused(idpId: string, reason: string, client: string | undefined, details: Record<string, string> = {}): Promise<void> {
+    await this.deps.audit.append({ type: 'auth.login', outcome: 'DENIED', actor: null, data: { idp: idpId, reason, ...details, ...clientAddressData(client) } });
   }
 }

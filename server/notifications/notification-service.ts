@@ -1,3 +1,4 @@
+import { byCaller } from '../audit/client-address.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
@@ -70,7 +71,7 @@ export class NotificationService {
     if (entry.status !== 'DEAD') throw new InvalidInputError(`only a dead letter can be retried; this delivery is ${entry.status.toLowerCase()}`, 'id');
     const now = this.deps.clock.now();
     const next: OutboxEntry = { ...entry, status: 'PENDING', attempts: 0, dueAt: now, claimedBy: null, claimedUntil: 0, updatedAt: now, version: entry.version + 1 };
-    await this.deps.audit.append({ type: 'notification.retried', outcome: 'SUCCESS', actor: caller.user.email, server: entry.event.request?.server ?? null, data: { deliveryId: entry.id, sink: entry.sink, eventId: entry.event.id, attempts: entry.attempts, lastError: entry.lastError } });
+    await this.deps.audit.append(byCaller(caller, { type: 'notification.retried', outcome: 'SUCCESS', server: entry.event.request?.server ?? null, data: { deliveryId: entry.id, sink: entry.sink, eventId: entry.event.id, attempts: entry.attempts, lastError: entry.lastError } }));
     if (!(await this.deps.store.update(next, now + (this.deps.keepUndeliveredMs ?? 30 * DAY_MS)))) throw new InvalidInputError('the delivery changed meanwhile; reload it', 'id');
     this.deps.wake();
     return next;

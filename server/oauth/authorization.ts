@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { byCaller } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
@@ -51,10 +52,10 @@ export class OAuthAuthorization {
     },
   ) {}
 
-  async parse(params: Record<string, unknown>): Promise<ParsedAuthorization> {
+  async parse(params: Record<string, unknown>, address: string | undefined): Promise<ParsedAuthorization> {
     let client: OAuthClientRecord;
     try {
-      client = await this.deps.clients.find(params.client_id);
+      client = await this.deps.clients.find(params.client_id, address);
     } catch (error) {
       if (error instanceof OAuthError) return { fatal: error };
       throw error;
@@ -82,13 +83,14 @@ export class OAuthAuthorization {
 
   /** The person's answer on the consent page: audited, remembered when it is yes, and sent to the client. */
   async decide(principal: Principal, request: AuthorizationRequest, allow: boolean): Promise<URL> {
-    await this.deps.audit.append({
-      type: allow ? 'oauth.consent.granted' : 'oauth.consent.denied',
-      outcome: allow ? 'SUCCESS' : 'DENIED',
-      actor: principal.user.email,
-      data: { clientId: request.client.clientId, clientName: request.client.clientName, redirectUri: request.redirectUri, resource: request.resource, scope: request.scope },
-      bounded: ['clientName', 'redirectUri'],
-    });
+    await this.deps.audit.append(
+      byCaller(principal, {
+        type: allow ? 'oauth.consent.granted' : 'oauth.consent.denied',
+        outcome: allow ? 'SUCCESS' : 'DENIED',
+        data: { clientId: request.client.clientId, clientName: request.client.clientName, redirectUri: request.redirectUri, resource: request.resource, scope: request.scope },
+        bounded: ['clientName', 'redirectUri'],
+      }),
+    );
     if (!allow) return this.redirect(request.redirectUri, request.state, { error: 'access_denied', error_description: 'the user did not approve the request' });
     const now = this.deps.clock.now();
     await this.deps.consents.put(consentKey(principal, request), { grantedAt: now, expiresAt: now + this.deps.config.consentTtlSeconds * 1000 });

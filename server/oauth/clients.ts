@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
@@ -38,7 +39,7 @@ export class OAuthClients {
   ) {}
 
   /** RFC 7591 registration. Redirect URIs this broker does not allow are left out; none left is an error. */
-  async register(body: unknown): Promise<RegistrationResponse> {
+  async register(body: unknown, address: string | undefined): Promise<RegistrationResponse> {
     const metadata = this.checkMetadata(body, 'invalid_client_metadata');
     const now = this.deps.clock.now();
     const record: OAuthClientRecord = {
@@ -50,7 +51,7 @@ export class OAuthClients {
       // Kept a day until a person signs in through it (used()): registrations nobody uses must not fill the store.
       expiresAt: now + Math.min(UNUSED_REGISTRATION_MS, this.deps.config.registeredClientTtlSeconds * 1000),
     };
-    await this.audited(record);
+    await this.audited(record, address);
     await this.deps.clients.put(record.clientId, record);
     return {
       client_id: record.clientId,
@@ -71,15 +72,15 @@ export class OAuthClients {
     if (expiresAt - client.expiresAt > UNUSED_REGISTRATION_MS) await this.deps.clients.put(client.clientId, { ...client, expiresAt });
   }
 
-  /** The client a request names; throws invalid_client for one we do not know or cannot use. */
-  async find(clientId: unknown): Promise<OAuthClientRecord> {
+  /** The client a request (from `address`) names; throws invalid_client for one we do not know or cannot use. */
+  async find(clientId: unknown, address: string | undefined): Promise<OAuthClientRecord> {
     if (typeof clientId !== 'string' || clientId.length === 0) throw new OAuthError('invalid_request', 'client_id is missing');
     if (REGISTERED_ID.test(clientId)) {
       const client = await this.deps.clients.get(clientId);
       if (client) return client;
       throw new OAuthError('invalid_client', 'unknown client_id: register again', 'unknown_client');
     }
-    if (/^https?:\/\//.test(clientId)) return this.fromMetadataDocument(clientId);
+    if (/^https?:\/\//.test(clientId)) return this.fromMetadataDocument(clientId, address);
     throw new OAuthError('invalid_client', 'unknown client_id', 'unknown_client');
   }
 
@@ -90,7 +91,7 @@ export class OAuthClients {
     return client.redirectUris.some((registered) => redirectUriMatches(registered, requested)) ? requested : null;
   }
 
-  private async fromMetadataDocument(clientId: string): Promise<OAuthClientRecord> {
+  private async fromMetadataDocument(clientId: string, address: string | undefined): Promise<OAuthClientRecord> {
     const cached = await this.deps.clients.get(clientId);
     if (cached) return cached;
     const url = new URL(clientId);
@@ -108,17 +109,17 @@ export class OAuthClients {
       createdAt: now,
       expiresAt: now + Math.max(1, this.deps.config.clientMetadataDocuments.cacheSeconds) * 1000,
     };
-    await this.audited(record);
+    await this.audited(record, address);
     if (this.deps.config.clientMetadataDocuments.cacheSeconds > 0) await this.deps.clients.put(clientId, record);
     return record;
   }
 
-  private audited(record: OAuthClientRecord): Promise<unknown> {
+  private audited(record: OAuthClientRecord, address: string | undefined): Promise<unknown> {
     return this.deps.audit.append({
       type: 'oauth.client.registered',
       outcome: 'SUCCESS',
       actor: null,
-      data: { clientId: record.clientId, clientName: record.clientName, registration: record.registration, redirectUris: record.redirectUris },
+      data: { clientId: record.clientId, clientName: record.clientName, registration: record.registration, redirectUris: record.redirectUris, ...clientAddressData(address) },
       bounded: ['clientName', 'redirectUris'],
     });
   }

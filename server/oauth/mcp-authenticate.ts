@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { clientAddressData } from '../audit/client-address.js';
 import { mcpBearerChallenge } from '../http/www-authenticate.js';
 import type { ApiTokenService } from '../identity/api-tokens.js';
+import { withAddress } from '../identity/principal.js';
 import type { Principal } from '../identity/principal.js';
 import { MCP_SCOPE } from './resources.js';
 import type { McpResources } from './resources.js';
@@ -42,7 +44,8 @@ export class McpRequestAuthenticator {
    * `${publicUrl}/mcp/<server>` or `${publicUrl}/mcp`). Throws McpAuthError: 401 without a
    * usable token, 403 for an API token lacking the `mcp` scope.
    */
-  async authenticate(headers: IncomingHttpHeaders, resource: string): Promise<Principal> {
+  async authenticate(headers: IncomingHttpHeaders, resource: string, address: string | undefined): Promise<Principal> {
+    const from = clientAddressData(address);
     const challenge = { metadataUrl: this.deps.resources.metadataUrl(resource), scope: MCP_SCOPE };
     const refuse = (status: 401 | 403, error: McpAuthFailure, message: string) =>
       new McpAuthError(status, error, message, mcpBearerChallenge(challenge, error && { error, description: message }));
@@ -53,19 +56,19 @@ export class McpRequestAuthenticator {
 
     if (OAuthTokens.isAccessToken(bearer)) {
       const record = await this.deps.oauth.accessToken(bearer);
-      if (!record) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'unknown, expired or revoked access token'), null, null, { reason: 'unknown_or_expired', resource });
+      if (!record) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'unknown, expired or revoked access token'), null, null, { reason: 'unknown_or_expired', resource, ...from });
       if (!this.deps.resources.covers(record.resource, resource)) {
-        throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'this access token was issued for another resource'), record.user.email, record, { reason: 'wrong_audience', resource, audience: record.resource });
+        throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'this access token was issued for another resource'), record.user.email, record, { reason: 'wrong_audience', resource, audience: record.resource, ...from });
       }
-      if (!(await this.deps.oauth.isLive(record.familyId))) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'the sign-in behind this token has ended'), record.user.email, record, { reason: 'signed_out', resource });
+      if (!(await this.deps.oauth.isLive(record.familyId))) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'the sign-in behind this token has ended'), record.user.email, record, { reason: 'signed_out', resource, ...from });
       const principal = await this.deps.oauth.principalOf(record);
-      if (!principal) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'the user behind this token can no longer sign in'), record.user.email, record, { reason: 'user_not_allowed', resource });
-      if (!principal.scopes.has('mcp')) throw await this.deps.oauth.refused(refuse(403, 'insufficient_scope', `this access token lacks the "${MCP_SCOPE}" scope`), record.user.email, record, { reason: 'insufficient_scope', resource });
-      return principal;
+      if (!principal) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'the user behind this token can no longer sign in'), record.user.email, record, { reason: 'user_not_allowed', resource, ...from });
+      if (!principal.scopes.has('mcp')) throw await this.deps.oauth.refused(refuse(403, 'insufficient_scope', `this access token lacks the "${MCP_SCOPE}" scope`), record.user.email, record, { reason: 'insufficient_scope', resource, ...from });
+      return withAddress(principal, address);
     }
     const principal = await this.deps.apiTokens.resolve(bearer);
     if (!principal) throw refuse(401, 'invalid_token', 'invalid or expired token');
     if (!principal.scopes.has('mcp')) throw refuse(403, 'insufficient_scope', `this API token lacks the "${MCP_SCOPE}" scope`);
-    return principal;
+    return withAddress(principal, address);
   }
 }

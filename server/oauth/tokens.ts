@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
@@ -64,14 +65,15 @@ export class OAuthTokens {
   }
 
   /** grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 8707 §2.2). */
-  async exchangeCode(client: OAuthClientRecord, params: Params): Promise<TokenResponse> {
+  async exchangeCode(client: OAuthClientRecord, params: Params, address: string | undefined): Promise<TokenResponse> {
+    const from = clientAddressData(address);
     const { code, code_verifier: verifier, redirect_uri: redirectUri } = params;
     if (typeof code !== 'string') throw new OAuthError('invalid_request', 'code is missing');
     if (typeof verifier !== 'string') throw new OAuthError('invalid_request', 'code_verifier is missing (PKCE is required)');
     const key = CODE.test(code) ? hashSecret(code) : null;
     const grant = key ? await this.deps.store.codes.take(key) : null;
-    if (!key || !grant) throw await this.replayedCode(key, client);
-    const refuse = (description: string, reason: string) => this.refused(new OAuthError('invalid_grant', description, reason), grant.user.email, client);
+    if (!key || !grant) throw await this.replayedCode(key, client, from);
+    const refuse = (description: string, reason: string) => this.refused(new OAuthError('invalid_grant', description, reason), grant.user.email, client, from);
     if (grant.clientId !== client.clientId) throw await refuse('the code was issued to another client', 'code_client_mismatch');
     if (redirectUri !== grant.redirectUri) throw await refuse('redirect_uri differs from the authorization request', 'redirect_uri_mismatch');
     if (!VERIFIER.test(verifier) || !sameSecret(s256(verifier), grant.challenge)) throw await refuse('code_verifier does not match the code_challenge', 'pkce_mismatch');
@@ -90,7 +92,7 @@ export class OAuthTokens {
       expiresAt: Math.min(grant.sessionExpiresAt, now + this.deps.config.refreshTokenMaxSeconds * 1000),
     };
     if (family.expiresAt <= now) throw await refuse('the sign-in behind this code has ended', 'session_ended');
-    const tokens = await this.issue(family, 'oauth.token.issued');
+    const tokens = await this.issue(family, 'oauth.token.issued', from);
     await this.deps.store.codes.put(redeemedKey(key), { ...grant, redeemedInto: family.id, expiresAt: now + REDEEMED_CODE_TTL_MS });
     return tokens;
   }
@@ -99,51 +101,52 @@ export class OAuthTokens {
    * A code that is not there: unknown or expired, or used already. A used code presented
    * again means someone else holds it: what it bought is revoked (RFC 6749 §4.1.2).
    */
-  private async replayedCode(key: string | null, client: OAuthClientRecord): Promise<OAuthError> {
+  private async replayedCode(key: string | null, client: OAuthClientRecord, from: ClientAddress): Promise<OAuthError> {
     const redeemed = key ? await this.deps.store.codes.get(redeemedKey(key)) : null;
     if (!redeemed?.redeemedInto) return new OAuthError('invalid_grant', 'unknown, used or expired code', 'code_unknown');
     const family = await this.deps.store.families.get(redeemed.redeemedInto);
-    if (family) await this.revokeFamily(family, 'code_reused');
-    return this.refused(new OAuthError('invalid_grant', 'this code was already used: the tokens issued for it are revoked', 'code_reused'), redeemed.user.email, client);
+    if (family) await this.revokeFamily(family, 'code_reused', from);
+    return this.refused(new OAuthError('invalid_grant', 'this code was already used: the tokens issued for it are revoked', 'code_reused'), redeemed.user.email, client, from);
   }
 
   /** grant_type=refresh_token, rotating (OAuth 2.1 §4.3.1): a refresh token works once; a replay ends its family. */
-  async refresh(client: OAuthClientRecord, params: Params): Promise<TokenResponse> {
+  async refresh(client: OAuthClientRecord, params: Params, address: string | undefined): Promise<TokenResponse> {
+    const from = clientAddressData(address);
     const parsed = typeof params.refresh_token === 'string' ? parseCredential(REFRESH_TOKEN_PREFIX, params.refresh_token) : null;
     if (!parsed) throw new OAuthError('invalid_grant', 'unknown or expired refresh token', 'refresh_token_unknown');
     const stored = await this.deps.store.refreshTokens.get(parsed.id);
     if (!stored || !secretMatches(parsed.secret, stored.secretHash)) throw new OAuthError('invalid_grant', 'unknown or expired refresh token', 'refresh_token_unknown');
     const family = await this.deps.store.families.get(stored.familyId);
     if (!family) throw new OAuthError('invalid_grant', 'this refresh token was revoked', 'family_revoked');
-    if (stored.clientId !== client.clientId) throw await this.refused(new OAuthError('invalid_grant', 'the refresh token was issued to another client', 'refresh_client_mismatch'), family.user.email, client);
+    if (stored.clientId !== client.clientId) throw await this.refused(new OAuthError('invalid_grant', 'the refresh token was issued to another client', 'refresh_client_mismatch'), family.user.email, client, from);
     if (!(await this.deps.signInIsLive(family.loginSessionId))) {
-      await this.revokeFamily(family, 'signed_out');
-      throw await this.refused(new OAuthError('invalid_grant', 'the sign-in behind this authorization has ended: sign in again', 'signed_out'), family.user.email, client);
+      await this.revokeFamily(family, 'signed_out', from);
+      throw await this.refused(new OAuthError('invalid_grant', 'the sign-in behind this authorization has ended: sign in again', 'signed_out'), family.user.email, client, from);
     }
     if (stored.rotated) {
       // RFC 9700 §4.14.2: a used refresh token coming back means two parties hold it.
-      await this.revokeFamily(family, 'refresh_token_reused');
-      throw await this.refused(new OAuthError('invalid_grant', 'this refresh token was already used: its tokens are revoked', 'refresh_token_reused'), family.user.email, client);
+      await this.revokeFamily(family, 'refresh_token_reused', from);
+      throw await this.refused(new OAuthError('invalid_grant', 'this refresh token was already used: its tokens are revoked', 'refresh_token_reused'), family.user.email, client, from);
     }
     if (params.scope !== undefined && params.scope !== family.scope) throw new OAuthError('invalid_scope', `scope must be "${family.scope}" or omitted`);
     this.checkResource(params.resource, family.resource);
     const taken = await this.deps.store.refreshTokens.take(parsed.id);
     if (!taken || taken.rotated) throw new OAuthError('invalid_grant', 'this refresh token was already used', 'refresh_token_raced');
     await this.deps.store.refreshTokens.put(parsed.id, { ...taken, rotated: true });
-    return this.issue(family, 'oauth.token.refreshed');
+    return this.issue(family, 'oauth.token.refreshed', from);
   }
 
   /**
    * RFC 7009: revokes an access token, or a refresh token with every token of its family.
    * Unknown tokens and another client's tokens are ignored (§2.2: answered 200 alike).
    */
-  async revoke(client: OAuthClientRecord, token: unknown): Promise<void> {
+  async revoke(client: OAuthClientRecord, token: unknown, address: string | undefined): Promise<void> {
     if (typeof token !== 'string') throw new OAuthError('invalid_request', 'token is missing');
     const access = parseCredential(ACCESS_TOKEN_PREFIX, token);
     if (access) {
       const record = await this.deps.store.accessTokens.get(access.id);
       if (!record || !secretMatches(access.secret, record.secretHash) || record.clientId !== client.clientId) return;
-      await this.deps.audit.append({ type: 'oauth.token.revoked', outcome: 'SUCCESS', actor: record.user.email, data: { ...clientData(record), tokenType: 'access_token', tokenId: record.id, familyId: record.familyId } });
+      await this.deps.audit.append({ type: 'oauth.token.revoked', outcome: 'SUCCESS', actor: record.user.email, data: { ...clientData(record), tokenType: 'access_token', tokenId: record.id, familyId: record.familyId, ...clientAddressData(address) } });
       await this.deps.store.accessTokens.take(record.id);
       // Live MCP sessions are bound to the authorization, not to one token of it: they end too.
       this.deps.events.ended({ kind: 'oauth', id: record.familyId, reason: 'revoked' });
@@ -154,7 +157,7 @@ export class OAuthTokens {
     if (!refresh || !stored || !secretMatches(refresh.secret, stored.secretHash) || stored.clientId !== client.clientId) return;
     const family = await this.deps.store.families.get(stored.familyId);
     await this.deps.store.refreshTokens.take(refresh.id);
-    if (family) await this.revokeFamily(family, 'revoked');
+    if (family) await this.revokeFamily(family, 'revoked', clientAddressData(address));
   }
 
   /**
@@ -172,7 +175,7 @@ export class OAuthTokens {
   async revokeAuthorization(caller: Principal, id: string): Promise<TokenFamilyRecord & { createdAt: number }> {
     const family = (await this.authorizationsOf(caller)).find((f) => f.id === id);
     if (!family) throw new NotFoundError('OAuth authorization');
-    await this.revokeFamily(family, 'revoked_by_user');
+    await this.revokeFamily(family, 'revoked_by_user', clientAddressData(caller.address));
     return family;
   }
 
@@ -236,7 +239,7 @@ export class OAuthTokens {
   }
 
   /** A new access token and refresh token in the family; the family remembers the access token so revocation reaches it. */
-  private async issue(family: TokenFamilyRecord, type: 'oauth.token.issued' | 'oauth.token.refreshed'): Promise<TokenResponse> {
+  private async issue(family: TokenFamilyRecord, type: 'oauth.token.issued' | 'oauth.token.refreshed', from: ClientAddress): Promise<TokenResponse> {
     const now = this.deps.clock.now();
     const access = issueCredential(ACCESS_TOKEN_PREFIX);
     const refresh = issueCredential(REFRESH_TOKEN_PREFIX);
@@ -258,13 +261,13 @@ export class OAuthTokens {
     // Written before the audit event: a person at their bound of authorizations gets no token, and no record of one.
     await this.deps.store.families.put(family.id, { ...family, accessTokens: [...live, { id: record.id, expiresAt }] }).catch(async (error: unknown) => {
       if (!(error instanceof StoreFullError)) throw error;
-      throw await this.refused(new OAuthError('invalid_grant', error.message, 'too_many_authorizations'), family.user.email, family);
+      throw await this.refused(new OAuthError('invalid_grant', error.message, 'too_many_authorizations'), family.user.email, family, from);
     });
     await this.deps.audit.append({
       type,
       outcome: 'SUCCESS',
       actor: family.user.email,
-      data: { ...clientData(family), resource: family.resource, scope: family.scope, tokenId: record.id, familyId: family.id, expiresAt: new Date(expiresAt).toISOString() },
+      data: { ...clientData(family), resource: family.resource, scope: family.scope, tokenId: record.id, familyId: family.id, expiresAt: new Date(expiresAt).toISOString(), ...from },
     });
     await this.deps.store.accessTokens.put(record.id, record);
     await this.deps.store.refreshTokens.put(refresh.id, { secretHash: refresh.secretHash, familyId: family.id, clientId: family.clientId, rotated: false, expiresAt: family.expiresAt });
@@ -279,18 +282,21 @@ export class OAuthTokens {
   }
 
   /** `revoked_by_user`: the person revoked it in the console or the GraphQL API (revokeOAuthAuthorization). `deprovisioned`: by SCIM. */
-  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'revoked_by_user' | 'refresh_token_reused' | 'code_reused' | 'signed_out' | 'deprovisioned'): Promise<void> {
+  private async revokeFamily(family: TokenFamilyRecord, reason: 'revoked' | 'revoked_by_user' | 'refresh_token_reused' | 'code_reused' | 'signed_out' | 'deprovisioned', from: ClientAddress = {}): Promise<void> {
     await this.deps.audit.append({
       type: 'oauth.token.revoked',
       outcome: 'SUCCESS',
       actor: family.user.email,
-      data: { ...clientData(family), tokenType: 'refresh_token', familyId: family.id, reason, ...(reason === 'revoked_by_user' ? { via: 'api' } : {}) },
+      data: { ...clientData(family), tokenType: 'refresh_token', familyId: family.id, reason, ...(reason === 'revoked_by_user' ? { via: 'api' } : {}), ...from },
     });
     await this.deps.store.families.take(family.id);
     for (const { id } of family.accessTokens) await this.deps.store.accessTokens.take(id);
     this.deps.events.ended({ kind: 'oauth', id: family.id, reason: 'revoked' });
   }
 }
+
+/** What an event records of the client that caused it (server/audit/client-address.ts). */
+type ClientAddress = ReturnType<typeof clientAddressData>;
 
 function redeemedKey(codeHash: string): string {
   return `redeemed:${codeHash}`;

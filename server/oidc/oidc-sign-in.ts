@@ -65,7 +65,7 @@ export class OidcSignIn {
    * the pending sign-in taken by its state, the code exchanged with the PKCE verifier, the
    * ID token checked, the person checked, the audit event, the session.
    */
-  async complete(provider: OidcProvider, query: URLSearchParams, binding: string | undefined): Promise<{ cookieValue: string; expiresAt: number; returnTo: string }> {
+  async complete(provider: OidcProvider, query: URLSearchParams, binding: string | undefined, address: string | undefined): Promise<{ cookieValue: string; expiresAt: number; returnTo: string }> {
     const { idp } = provider;
     const state = query.get('state');
     if (state === null || !STATE.test(state)) throw new OidcRejection('state_missing');
@@ -102,13 +102,13 @@ export class OidcSignIn {
     });
     if ('refusal' in checked) throw new OidcRejection(checked.refusal);
     const { user } = checked;
-    const session = await this.deps.recorder.succeeded(user, { idp: idp.id, sub: claims.sub, groups: user.groups, protocol: 'oidc' });
+    const session = await this.deps.recorder.succeeded(user, { idp: idp.id, sub: claims.sub, groups: user.groups, protocol: 'oidc' }, address);
     if (!session) throw new OidcRejection('user_deprovisioned');
     return { ...session, returnTo: pending.returnTo };
   }
 
-  refused(idpId: string, rejection: OidcRejection): Promise<void> {
-    return this.deps.recorder.refused(idpId, rejection.code, rejection.details);
+  refused(idpId: string, rejection: OidcRejection, address: string | undefined): Promise<void> {
+    return this.deps.recorder.refused(idpId, rejection.code, address, rejection.details);
   }
 }
 

@@ -28,10 +28,10 @@ export function oidcRoutes(deps: { providers: ReadonlyMap<string, OidcProvider>;
   };
 
   /** Audits the refusal (fail closed: no page until it is recorded), then says why in our own words. */
-  const refuse = (res: Response, provider: OidcProvider, error: unknown) => {
+  const refuse = (req: Request, res: Response, provider: OidcProvider, error: unknown) => {
     if (!(error instanceof OidcRejection)) return failClosed(res, deps.logger, error);
     if (error.cause instanceof Error) deps.logger.debug({ idp: provider.idp.id, reason: error.code, detail: causeChain(error.cause).slice(0, DETAIL_CHARS) }, 'OIDC sign-in refused by the library');
-    deps.signIn.refused(provider.idp.id, error).then(
+    deps.signIn.refused(provider.idp.id, error, req.ip).then(
       () => sendRefusal(res, provider, error),
       (auditError: unknown) => failClosed(res, deps.logger, auditError),
     );
@@ -47,7 +47,7 @@ export function oidcRoutes(deps: { providers: ReadonlyMap<string, OidcProvider>;
         res.setHeader('Set-Cookie', binding.set(value));
         res.redirect(302, location.href);
       },
-      (error: unknown) => refuse(res, provider, error),
+      (error: unknown) => refuse(req, res, provider, error),
     );
   });
 
@@ -55,12 +55,12 @@ export function oidcRoutes(deps: { providers: ReadonlyMap<string, OidcProvider>;
     const provider = providerOf(req)!;
     const query = new URL(req.originalUrl, 'http://callback.invalid').searchParams;
     res.setHeader('Cache-Control', 'no-store');
-    deps.signIn.complete(provider, query, binding.read(req.headers)).then(
+    deps.signIn.complete(provider, query, binding.read(req.headers), req.ip).then(
       (outcome) => {
         res.setHeader('Set-Cookie', [deps.cookie.set(outcome.cookieValue, outcome.expiresAt), binding.clear()]);
         res.redirect(303, safeReturnTo(outcome.returnTo) ?? '/');
       },
-      (error: unknown) => refuse(res, provider, error),
+      (error: unknown) => refuse(req, res, provider, error),
     );
   });
 

@@ -122,7 +122,7 @@ export function samlRoutes(deps: {
         if (typeof profile.inResponseTo !== 'string') return 'unsolicited';
         return cache !== undefined && (await cache.removeAsync(profile.inResponseTo)) !== null ? 'solicited' : 'unknown';
       };
-      deps.signIn.complete(idp, profile, solicitation).then(
+      deps.signIn.complete(idp, profile, solicitation, req.ip).then(
         (outcome) => done(null, { outcome }),
         (error: unknown) => (error instanceof SamlRejection ? done(null, undefined, { code: error.code }) : done(error as Error)),
       );
@@ -154,7 +154,7 @@ export function samlRoutes(deps: {
     // Null while a metadata-configured IdP has no trusted copy yet: refused below.
     const idp = idpOf(req);
     const refuse = (code: RefusalCode) =>
-      deps.signIn.refused(idpId, code).then(
+      deps.signIn.refused(idpId, code, req.ip).then(
         // A 401 names its scheme (RFC 7235 §3.1): the broker's credentials are bearer ones.
         () => sendRefusalPage(res.setHeader('WWW-Authenticate', bearerChallenge(null)), code, spUrls(deps.publicUrl, idpId), 'acs'),
         (auditError: unknown) => failClosed(res, deps.logger, auditError),

@@ -38,7 +38,7 @@ export class SamlSignIn {
    * `solicitation` takes the response's request id from the shared cache (atomically: of
    * two responses racing on one id, one gets 'solicited'), or says there is none.
    */
-  async complete(idp: IdentityProvider, profile: Profile, solicitation: () => Promise<Solicitation>): Promise<SignInOutcome> {
+  async complete(idp: IdentityProvider, profile: Profile, solicitation: () => Promise<Solicitation>, client: string | undefined): Promise<SignInOutcome> {
     const signedAssertionXml = profile.getAssertionXml?.();
     const responseXml = profile.getSamlResponseXml?.();
     if (!signedAssertionXml || !responseXml) throw new SamlRejection('assertion_missing');
@@ -70,14 +70,14 @@ export class SamlSignIn {
 
     if (!(await this.deps.replay.consume(`${idp.id}:${facts.assertionId}`, facts.replayUntil))) throw new SamlRejection('replay');
     const initiatedBy = solicited === 'solicited' ? 'sp' : 'idp';
-    const session = await this.recorder.succeeded(user, { idp: idp.id, nameId: user.nameId, groups: user.groups, initiatedBy }, { sessionIndex: facts.sessionIndex, nameIdFormat: facts.nameIdFormat });
+    const session = await this.recorder.succeeded(user, { idp: idp.id, nameId: user.nameId, groups: user.groups, initiatedBy }, client, { sessionIndex: facts.sessionIndex, nameIdFormat: facts.nameIdFormat });
     if (!session) throw new SamlRejection('user_deprovisioned');
     return { user, initiatedBy, ...session };
   }
 
   /** Records a refused sign-in: the IdP (ours, from the route) and a fixed code, nothing the sender wrote. */
-  refused(idpId: string, reason: RefusalCode): Promise<void> {
-    return this.recorder.refused(idpId, reason);
+  refused(idpId: string, reason: RefusalCode, client: string | undefined): Promise<void> {
+    return this.recorder.refused(idpId, reason, client);
   }
 }
 

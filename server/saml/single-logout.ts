@@ -3,6 +3,7 @@ import type { Profile } from '@node-saml/node-saml';
 import { signSamlPost } from '@node-saml/node-saml/lib/saml-post-signing.js';
 import express, { Router } from 'express';
 import type { Request, Response } from 'express';
+import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import { StoreFullError, StoreUnavailableError } from '../errors.js';
@@ -91,11 +92,11 @@ export function singleLogoutRoutes(deps: {
       else res.status(200).json({ redirect });
     };
     if (cookie === undefined) return done(null);
-    signOutHere(cookie, follows).then(done, (error: unknown) => failed(res, deps.logger, error));
+    signOutHere(cookie, follows, req.ip).then(done, (error: unknown) => failed(res, deps.logger, error));
   });
 
-  async function signOutHere(cookie: string, follows: boolean): Promise<string | null> {
-    const session = await deps.sessions.end(cookie);
+  async function signOutHere(cookie: string, follows: boolean, client: string | undefined): Promise<string | null> {
+    const session = await deps.sessions.end(cookie, client);
     if (!session) return null;
     await deps.endDerived(session);
     const slo = offering(session.user.idp);
@@ -120,16 +121,16 @@ export function singleLogoutRoutes(deps: {
       message = binding === 'redirect' ? readRedirectMessage(req.originalUrl.split('?')[1] ?? '', expected) : readPostMessage(req.body as Record<string, unknown> | undefined, expected);
     } catch (error) {
       if (!(error instanceof SamlRejection)) return failed(res, deps.logger, error);
-      return void refuse(res, idp, error.code);
+      return void refuse(req, res, idp, error.code);
     }
-    const handled = message.kind === 'request' ? answerLogoutRequest(res, idp, key, message, expected) : finishOurLogout(res, idp, message.inResponseTo, message.success);
-    handled.catch((error: unknown) => (error instanceof SamlRejection ? refuse(res, idp, error.code) : failed(res, deps.logger, error)));
+    const handled = message.kind === 'request' ? answerLogoutRequest(req, res, idp, key, message, expected) : finishOurLogout(res, idp, message.inResponseTo, message.success);
+    handled.catch((error: unknown) => (error instanceof SamlRejection ? refuse(req, res, idp, error.code) : failed(res, deps.logger, error)));
   };
 
-  async function answerLogoutRequest(res: Response, idp: IdentityProvider, key: ServiceProviderKey, message: LogoutRequestMessage, expected: LogoutExpectations): Promise<void> {
+  async function answerLogoutRequest(req: Request, res: Response, idp: IdentityProvider, key: ServiceProviderKey, message: LogoutRequestMessage, expected: LogoutExpectations): Promise<void> {
     // node-saml keeps no record of LogoutRequests seen: a captured one, replayed, would sign the user out again and again.
     if (!(await deps.replay.consume(`${idp.id}:logout:${message.id}`, message.issuedAt + MAX_MESSAGE_AGE_MS + 2 * expected.skewMs))) throw new SamlRejection('replay');
-    const ended = await deps.sessions.endSignedOutAtIdp({ id: `${idp.id}:${message.nameId}`, idp: idp.id }, message.sessionIndexes);
+    const ended = await deps.sessions.endSignedOutAtIdp({ id: `${idp.id}:${message.nameId}`, idp: idp.id }, message.sessionIndexes, req.ip);
     for (const session of ended) await deps.endDerived(session);
     deps.logger.info({ idp: idp.id, sessions: ended.length }, 'signed out at the IdP');
     // Success whether or not a session was live here: the principal is signed out of this SP either way (Profiles §4.4.4.2).
@@ -151,8 +152,8 @@ export function singleLogoutRoutes(deps: {
     res.redirect(303, SIGN_IN_PATH);
   }
 
-  function refuse(res: Response, idp: IdentityProvider, code: RefusalCode): void {
-    deps.audit.append({ type: 'auth.logout', outcome: 'DENIED', actor: null, data: { idp: idp.id, reason: code } }).then(
+  function refuse(req: Request, res: Response, idp: IdentityProvider, code: RefusalCode): void {
+    deps.audit.append({ type: 'auth.logout', outcome: 'DENIED', actor: null, data: { idp: idp.id, reason: code, ...clientAddressData(req.ip) } }).then(
       () => sendRefusalPage(res, code, spUrls(deps.publicUrl, idp.id), 'slo'),
       (error: unknown) => failed(res, deps.logger, error),
     );

@@ -64,17 +64,17 @@ export function scimRoutes(deps: { service: ScimService; clients: ScimClients; r
   router.post(
     `${SCIM_BASE}/Users`,
     route(async (req, idp) => {
-      const user = await service.createUser(idp, req.body);
+      const user = await service.createUser(idp, req.body, req.ip);
       return { status: 201, body: renderUser(user, base), location: `${base}/Users/${user.id}` };
     }),
   );
   router.get(`${SCIM_BASE}/Users/:id`, route(async (req, idp) => ({ body: renderUser(await service.getUser(idp, id(req)), base) })));
-  router.put(`${SCIM_BASE}/Users/:id`, route(async (req, idp) => ({ body: renderUser(await service.replaceUser(idp, id(req), req.body), base) })));
-  router.patch(`${SCIM_BASE}/Users/:id`, route(async (req, idp) => ({ body: renderUser(await service.patchUser(idp, id(req), req.body), base) })));
+  router.put(`${SCIM_BASE}/Users/:id`, route(async (req, idp) => ({ body: renderUser(await service.replaceUser(idp, id(req), req.body, req.ip), base) })));
+  router.patch(`${SCIM_BASE}/Users/:id`, route(async (req, idp) => ({ body: renderUser(await service.patchUser(idp, id(req), req.body, req.ip), base) })));
   router.delete(
     `${SCIM_BASE}/Users/:id`,
     route(async (req, idp) => {
-      await service.deleteUser(idp, id(req));
+      await service.deleteUser(idp, id(req), req.ip);
       return { status: 204 };
     }),
   );
@@ -90,17 +90,17 @@ export function scimRoutes(deps: { service: ScimService; clients: ScimClients; r
   router.post(
     `${SCIM_BASE}/Groups`,
     route(async (req, idp) => {
-      const group = await service.createGroup(idp, req.body);
+      const group = await service.createGroup(idp, req.body, req.ip);
       return { status: 201, body: renderGroup(group, base, true), location: `${base}/Groups/${group.id}` };
     }),
   );
   router.get(`${SCIM_BASE}/Groups/:id`, route(async (req, idp) => ({ body: renderGroup(await service.getGroup(idp, id(req)), base, members(req)) })));
-  router.put(`${SCIM_BASE}/Groups/:id`, route(async (req, idp) => ({ body: renderGroup(await service.replaceGroup(idp, id(req), req.body), base, true) })));
-  router.patch(`${SCIM_BASE}/Groups/:id`, route(async (req, idp) => ({ body: renderGroup(await service.patchGroup(idp, id(req), req.body), base, true) })));
+  router.put(`${SCIM_BASE}/Groups/:id`, route(async (req, idp) => ({ body: renderGroup(await service.replaceGroup(idp, id(req), req.body, req.ip), base, true) })));
+  router.patch(`${SCIM_BASE}/Groups/:id`, route(async (req, idp) => ({ body: renderGroup(await service.patchGroup(idp, id(req), req.body, req.ip), base, true) })));
   router.delete(
     `${SCIM_BASE}/Groups/:id`,
     route(async (req, idp) => {
-      await service.deleteGroup(idp, id(req));
+      await service.deleteGroup(idp, id(req), req.ip);
       return { status: 204 };
     }),
   );

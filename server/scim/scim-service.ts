@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { ScimGroupRecord, ScimStore, ScimUserRecord } from '../stores/types.js';
@@ -59,7 +60,7 @@ export class ScimService {
     return user;
   }
 
-  async createUser(idp: string, body: unknown): Promise<ScimUserRecord> {
+  async createUser(idp: string, body: unknown, client: string | undefined): Promise<ScimUserRecord> {
     const attributes = parseBody(userAttributes, body);
     const created = await this.deps.lock(lockKey(idp), async () => {
       const holder = await this.deps.store.users.find(idp, [attributes.userName]);
@@ -81,7 +82,7 @@ export class ScimService {
         createdAt: now,
         updatedAt: now,
       };
-      await this.audit('scim.user.created', user, {});
+      await this.audit('scim.user.created', user, clientAddressData(client));
       if (!(await this.deps.store.users.put(user, { displacing: holder?.id }))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
       return user;
     });
@@ -90,9 +91,9 @@ export class ScimService {
   }
 
   /** PUT: the attributes Portcullis keeps are replaced; `active` absent leaves it as it is. */
-  replaceUser(idp: string, id: string, body: unknown): Promise<ScimUserRecord> {
+  replaceUser(idp: string, id: string, body: unknown, client: string | undefined): Promise<ScimUserRecord> {
     const attributes = parseBody(userAttributes, body);
-    return this.changeUser(idp, id, (current) => ({
+    return this.changeUser(idp, id, client, (current) => ({
       userName: attributes.userName,
       externalId: attributes.externalId ?? null,
       active: attributes.active ?? current.active,
@@ -101,17 +102,17 @@ export class ScimService {
     }));
   }
 
-  patchUser(idp: string, id: string, body: unknown): Promise<ScimUserRecord> {
+  patchUser(idp: string, id: string, body: unknown, client: string | undefined): Promise<ScimUserRecord> {
     const { Operations } = parseBody(patchRequest, body);
-    return this.changeUser(idp, id, (current) => patchUser(current, Operations));
+    return this.changeUser(idp, id, client, (current) => patchUser(current, Operations));
   }
 
-  async deleteUser(idp: string, id: string): Promise<void> {
+  async deleteUser(idp: string, id: string, client: string | undefined): Promise<void> {
     const deleted = await this.deps.lock(lockKey(idp), async () => {
       const current = await this.getUser(idp, id);
       const now = this.deps.clock.now();
       const tombstone: ScimUserRecord = { ...current, active: false, revokedBefore: now, deletedAt: now, updatedAt: now };
-      await this.audit('scim.user.deleted', tombstone, {});
+      await this.audit('scim.user.deleted', tombstone, clientAddressData(client));
       await this.deps.store.users.put(tombstone);
       for (const group of await this.deps.store.groups.list(idp)) {
         if (group.members.includes(id)) await this.deps.store.groups.put({ ...group, members: group.members.filter((m) => m !== id), updatedAt: now });
@@ -135,26 +136,26 @@ export class ScimService {
     return group;
   }
 
-  createGroup(idp: string, body: unknown): Promise<ScimGroupRecord> {
+  createGroup(idp: string, body: unknown, client: string | undefined): Promise<ScimGroupRecord> {
     const attributes = parseBody(groupAttributes, body);
-    return this.writeGroup(idp, null, 'scim.group.created', () => {
+    return this.writeGroup(idp, null, client, 'scim.group.created', () => {
       const now = this.deps.clock.now();
       return { id: randomUUID(), idp, ...groupStateOf(attributes), createdAt: now, updatedAt: now };
     });
   }
 
-  replaceGroup(idp: string, id: string, body: unknown): Promise<ScimGroupRecord> {
+  replaceGroup(idp: string, id: string, body: unknown, client: string | undefined): Promise<ScimGroupRecord> {
     const attributes = parseBody(groupAttributes, body);
-    return this.writeGroup(idp, id, 'scim.group.updated', (current) => ({ ...current!, ...groupStateOf(attributes), updatedAt: this.deps.clock.now() }));
+    return this.writeGroup(idp, id, client, 'scim.group.updated', (current) => ({ ...current!, ...groupStateOf(attributes), updatedAt: this.deps.clock.now() }));
   }
 
-  patchGroup(idp: string, id: string, body: unknown): Promise<ScimGroupRecord> {
+  patchGroup(idp: string, id: string, body: unknown, client: string | undefined): Promise<ScimGroupRecord> {
     const { Operations } = parseBody(patchRequest, body);
-    return this.writeGroup(idp, id, 'scim.group.updated', (current) => ({ ...current!, ...patchGroup(current!, Operations), updatedAt: this.deps.clock.now() }));
+    return this.writeGroup(idp, id, client, 'scim.group.updated', (current) => ({ ...current!, ...patchGroup(current!, Operations), updatedAt: this.deps.clock.now() }));
   }
 
-  async deleteGroup(idp: string, id: string): Promise<void> {
-    await this.writeGroup(idp, id, 'scim.group.deleted', () => null);
+  async deleteGroup(idp: string, id: string, client: string | undefined): Promise<void> {
+    await this.writeGroup(idp, id, client, 'scim.group.deleted', () => null);
   }
 
   /**
@@ -165,7 +166,7 @@ export class ScimService {
    * (in the same step: never free in between), with the time before which its credentials
    * are refused.
    */
-  private async changeUser(idp: string, id: string, change: (current: ScimUserRecord) => UserState): Promise<ScimUserRecord> {
+  private async changeUser(idp: string, id: string, client: string | undefined, change: (current: ScimUserRecord) => UserState): Promise<ScimUserRecord> {
     const { user: next, former } = await this.deps.lock(lockKey(idp), async () => {
       const current = await this.getUser(idp, id);
       const state = change(current);
@@ -180,7 +181,7 @@ export class ScimService {
       const revokedBefore = Math.max(deactivated ? now : current.revokedBefore, holder?.revokedBefore ?? 0);
       const user: ScimUserRecord = { ...current, ...state, revokedBefore, updatedAt: now };
       const type = deactivated ? 'scim.user.deactivated' : !current.active && state.active ? 'scim.user.reactivated' : 'scim.user.updated';
-      await this.audit(type, user, { changed, ...(renamed ? { renamedFrom: current.userName } : {}) });
+      await this.audit(type, user, { changed, ...(renamed ? { renamedFrom: current.userName } : {}), ...clientAddressData(client) });
       const tombstone = renamed ? { ...current, id: randomUUID(), externalId: null, active: false, emails: [], displayName: null, groups: null, revokedBefore: now, deletedAt: now, createdAt: now, updatedAt: now } : undefined;
       if (!(await this.deps.store.users.put(user, { displacing: holder?.id, tombstone }))) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
       return { user, former: renamed ? current : null };
@@ -196,7 +197,7 @@ export class ScimService {
    * memberships it moves: every user whose groups it changed gets them recomputed, then
    * their grants are re-judged. Members must be this IdP's users.
    */
-  private async writeGroup(idp: string, id: string | null, type: 'scim.group.created' | 'scim.group.updated' | 'scim.group.deleted', make: (current: ScimGroupRecord | null) => ScimGroupRecord | null): Promise<ScimGroupRecord> {
+  private async writeGroup(idp: string, id: string | null, client: string | undefined, type: 'scim.group.created' | 'scim.group.updated' | 'scim.group.deleted', make: (current: ScimGroupRecord | null) => ScimGroupRecord | null): Promise<ScimGroupRecord> {
     const outcome = await this.deps.lock(lockKey(idp), async () => {
       const current = id === null ? null : await this.getGroup(idp, id);
       const group = make(current);
@@ -209,7 +210,7 @@ export class ScimService {
       const renamed = current !== null && group !== null && current.displayName !== group.displayName;
       const moved = [...new Set([...before, ...after])].filter((m) => renamed || before.has(m) !== after.has(m));
       if (current && group && moved.length === 0 && group.externalId === current.externalId) return { group: current, users: [] };
-      const data = { scimClient: idp, groupId: shown.id, displayName: shown.displayName, added: [...after].filter((m) => !before.has(m)), removed: [...before].filter((m) => !after.has(m)) };
+      const data = { scimClient: idp, groupId: shown.id, displayName: shown.displayName, added: [...after].filter((m) => !before.has(m)), removed: [...before].filter((m) => !after.has(m)), ...clientAddressData(client) };
       await this.deps.audit.append({ type, outcome: 'SUCCESS', actor: null, data });
       if (group === null) await this.deps.store.groups.delete(idp, shown.id);
       else if (!(await this.deps.store.groups.put(group))) throw new ScimError(409, 'uniqueness', 'a group with this displayName exists');

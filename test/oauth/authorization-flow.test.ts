@@ -63,15 +63,15 @@ describeOnEachStore('OAuth 2.1 with the MCP SDK client: discovery, DCR, SAML sig
     expect(tokens.refresh_token).toMatch(/^pcr_/);
 
     const { mcpAuthenticator } = mcpIdentity(config, server.stores);
-    const principal = await mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'));
+    const principal = await mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined);
     expect(principal.user.email).toBe('alice@example.com');
     expect(principal.credential).toMatchObject({ kind: 'oauth', client: { id: clientId, name: 'Test MCP client' } });
     expect([...principal.scopes]).toEqual(['mcp']);
     // A trailing slash names the same resource; another endpoint does not.
-    const atB = await refusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('b')));
+    const atB = await refusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('b'), undefined));
     expect(atB).toMatchObject({ status: 401, error: 'invalid_token' });
     expect((atB as { challenge: string }).challenge).toContain(`resource_metadata="${TEST_PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/b"`);
-    expect(await refusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl()))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await refusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl(), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
     // The API knows API tokens only: an OAuth token's audience is an MCP endpoint.
     const graphql = await postGraphQL(server.url, { query: '{ me { email } }' }, bearer(tokens.access_token));
     expect(graphql.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
@@ -106,9 +106,9 @@ describeOnEachStore('OAuth 2.1 with the MCP SDK client: discovery, DCR, SAML sig
     const provider = newClient();
     const tokens = await connectWithSdk(server.url, browser, provider, resourceUrl('a'));
     const { mcpAuthenticator } = mcpIdentity(config, server.stores);
-    expect((await mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'))).user.email).toBe('alice@example.com');
+    expect((await mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined)).user.email).toBe('alice@example.com');
     expect((await fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie: browser.cookie!, origin: new URL(TEST_PUBLIC_URL).origin }, redirect: 'manual' })).status).toBeLessThan(400);
-    expect(await refusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await refusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
     const refreshed = await postForm(server.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: provider.info!.client_id });
     expect(refreshed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
@@ -122,11 +122,11 @@ describeOnEachStore('OAuth 2.1 with the MCP SDK client: discovery, DCR, SAML sig
     const second = provider.saved!;
     expect(second.refresh_token).not.toBe(first.refresh_token);
     const { mcpAuthenticator } = mcpIdentity(config, server.stores);
-    expect((await mcpAuthenticator.authenticate(bearer(second.access_token), resourceUrl('a'))).user.email).toBe('alice@example.com');
+    expect((await mcpAuthenticator.authenticate(bearer(second.access_token), resourceUrl('a'), undefined)).user.email).toBe('alice@example.com');
 
     const replay = await postForm(server.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token!, client_id: provider.info!.client_id });
     expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    expect(await refusal(mcpAuthenticator.authenticate(bearer(second.access_token), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await refusal(mcpAuthenticator.authenticate(bearer(second.access_token), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
     const afterReplay = await postForm(server.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: second.refresh_token!, client_id: provider.info!.client_id });
     expect(afterReplay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     const types = (await auditChain(server.stores)).map((e) => e.type);
@@ -141,15 +141,15 @@ describeOnEachStore('OAuth 2.1 with the MCP SDK client: discovery, DCR, SAML sig
     const clientId = provider.info!.client_id;
     const { mcpAuthenticator } = mcpIdentity(config, server.stores);
     expect(await postForm(server.url, '/oauth/revoke', { token: tokens.access_token, client_id: clientId })).toMatchObject({ status: 200 });
-    expect(await refusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await refusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
     // Unknown tokens are answered alike (§2.2).
     expect(await postForm(server.url, '/oauth/revoke', { token: 'pco_nothing_here', client_id: clientId })).toMatchObject({ status: 200 });
 
     const refreshed = await postForm(server.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: clientId });
     expect(refreshed.status).toBe(200);
     expect(await postForm(server.url, '/oauth/revoke', { token: refreshed.body.refresh_token as string, client_id: clientId, token_type_hint: 'refresh_token' })).toMatchObject({ status: 200 });
-    expect(await refusal(mcpAuthenticator.authenticate(bearer(refreshed.body.access_token as string), resourceUrl('a')))).toMatchObject({ status: 401 });
-    expect(await mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a')).catch((e: unknown) => e)).toBeInstanceOf(McpAuthError);
+    expect(await refusal(mcpAuthenticator.authenticate(bearer(refreshed.body.access_token as string), resourceUrl('a'), undefined))).toMatchObject({ status: 401 });
+    expect(await mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined).catch((e: unknown) => e)).toBeInstanceOf(McpAuthError);
   });
 });
 
@@ -176,9 +176,9 @@ describeWithRedis('OAuth across instances on one Redis', () => {
     const tokens = provider.saved!;
     const atOne = mcpIdentity(config, one.stores).mcpAuthenticator;
     const atTwo = mcpIdentity(config, two.stores).mcpAuthenticator;
-    expect((await atTwo.authenticate(bearer(tokens.access_token), resourceUrl('a'))).user.email).toBe('alice@example.com');
+    expect((await atTwo.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined)).user.email).toBe('alice@example.com');
     expect(await postForm(one.url, '/oauth/revoke', { token: tokens.access_token, client_id: provider.info!.client_id })).toMatchObject({ status: 200 });
-    expect(await refusal(atTwo.authenticate(bearer(tokens.access_token), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
-    expect(await refusal(atOne.authenticate(bearer(tokens.access_token), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await refusal(atTwo.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await refusal(atOne.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
   });
 });

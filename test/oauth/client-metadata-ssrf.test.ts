@@ -100,15 +100,15 @@ describe('Client ID Metadata Document fetches never reach inside our network (SS
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(documents[req.url ?? '']));
       });
       const clients = new OAuthClients({ clients: stores.oauth.clients, audit: stores.audit, clock, config: config.oauth });
-      expect(await refusal(clients.find(`${base}/other.json`))).toMatchObject({ error: 'invalid_client' });
-      expect(await refusal(clients.find(`${base}/secret.json`))).toMatchObject({ error: 'invalid_client' });
-      expect(await refusal(clients.find(`${base}/`))).toMatchObject({ error: 'invalid_client' });
+      expect(await refusal(clients.find(`${base}/other.json`, undefined))).toMatchObject({ error: 'invalid_client' });
+      expect(await refusal(clients.find(`${base}/secret.json`, undefined))).toMatchObject({ error: 'invalid_client' });
+      expect(await refusal(clients.find(`${base}/`, undefined))).toMatchObject({ error: 'invalid_client' });
       hits = 0;
-      expect(await clients.find(`${base}/good.json`)).toMatchObject({ clientName: 'Good', registration: 'cimd' });
-      await clients.find(`${base}/good.json`);
+      expect(await clients.find(`${base}/good.json`, undefined)).toMatchObject({ clientName: 'Good', registration: 'cimd' });
+      await clients.find(`${base}/good.json`, undefined);
       expect(hits).toBe(1);
       clock.advance(config.oauth.clientMetadataDocuments.cacheSeconds * 1000);
-      await clients.find(`${base}/good.json`);
+      await clients.find(`${base}/good.json`, undefined);
       expect(hits).toBe(2);
     } finally {
       await stores.close();

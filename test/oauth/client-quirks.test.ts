@@ -64,7 +64,7 @@ describe('known MCP client quirks, handled on purpose', () => {
       // broker allows http here only because this config is in development mode).
       const provider = new MemoryOAuthProvider('http://localhost:53123/callback', { client_name: 'Claude Code', redirect_uris: ['http://localhost/callback'] }, { client_id: document.url });
       const tokens = await connectWithSdk(server.url, new TestBrowser(server.url, idp), provider, resourceUrl('a'));
-      const principal = await mcpIdentity(config, server.stores).mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'));
+      const principal = await mcpIdentity(config, server.stores).mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined);
       expect(principal.credential).toMatchObject({ kind: 'oauth', client: { id: document.url, name: 'Claude Code' } });
     } finally {
       document.server.close();
@@ -84,7 +84,7 @@ describe('known MCP client quirks, handled on purpose', () => {
     const provider = new MemoryOAuthProvider(redirect, { client_name: 'Cursor', redirect_uris: [redirect], token_endpoint_auth_method: 'none' });
     const browser = new TestBrowser(server.url, idp);
     const tokens = await connectWithSdk(server.url, browser, provider, resourceUrl('b'));
-    expect((await mcpIdentity(config, server.stores).mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('b'))).credential).toMatchObject({ client: { name: 'Cursor' } });
+    expect((await mcpIdentity(config, server.stores).mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('b'), undefined)).credential).toMatchObject({ client: { name: 'Cursor' } });
     const pkce = pkcePair();
     const opened = await new TestBrowser(server.url, idp).open(authorizeUrl({ response_type: 'code', client_id: provider.info!.client_id, redirect_uri: redirect, code_challenge: pkce.challenge, code_challenge_method: 'S256', resource: resourceUrl('a') }));
     expect('consent' in opened && opened.consent.csp).toContain("form-action 'self' cursor:");
@@ -94,12 +94,12 @@ describe('known MCP client quirks, handled on purpose', () => {
     const clientId = (await registerClient(server.url, { client_name: 'Old client', redirect_uris: ['http://127.0.0.1:47010/cb'] })).body.client_id as string;
     const { mcpAuthenticator } = mcpIdentity(config, server.stores);
     const federated = await authorizeByHand(clientId, 'http://127.0.0.1:47010/cb', undefined);
-    await mcpAuthenticator.authenticate(bearer(federated.body.access_token as string), resourceUrl());
+    await mcpAuthenticator.authenticate(bearer(federated.body.access_token as string), resourceUrl(), undefined);
     // The endpoint such a client was sent from may be a server's own: /mcp reaches that server anyway.
-    expect((await mcpAuthenticator.authenticate(bearer(federated.body.access_token as string), resourceUrl('a'))).user.email).toBe('alice@example.com');
-    await expect(mcpAuthenticator.authenticate(bearer(federated.body.access_token as string), `${resourceUrl('a')}x`)).rejects.toMatchObject({ status: 401 });
+    expect((await mcpAuthenticator.authenticate(bearer(federated.body.access_token as string), resourceUrl('a'), undefined)).user.email).toBe('alice@example.com');
+    await expect(mcpAuthenticator.authenticate(bearer(federated.body.access_token as string), `${resourceUrl('a')}x`, undefined)).rejects.toMatchObject({ status: 401 });
     const slashed = await authorizeByHand(clientId, 'http://127.0.0.1:47010/cb', `${resourceUrl('a')}/`);
-    await mcpAuthenticator.authenticate(bearer(slashed.body.access_token as string), resourceUrl('a'));
+    await mcpAuthenticator.authenticate(bearer(slashed.body.access_token as string), resourceUrl('a'), undefined);
   });
 
   it("Claude's hosted callback: refused unless the operator enables oauth.allowClaudeHostedCallback", async () => {

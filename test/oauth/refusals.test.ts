@@ -82,19 +82,19 @@ describe('OAuth refusals: each with the error its RFC names', () => {
 
   it('challenges a request without a token with resource_metadata and scope (401, no error code)', async () => {
     const { mcpAuthenticator } = mcpIdentity(config, server.stores, clock);
-    const refused = await failure(mcpAuthenticator.authenticate({}, resourceUrl('a')));
+    const refused = await failure(mcpAuthenticator.authenticate({}, resourceUrl('a'), undefined));
     expect(refused).toEqual({ status: 401, error: null, challenge: `Bearer realm="portcullis", resource_metadata="${TEST_PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/a", scope="mcp"` });
-    expect(await failure(mcpAuthenticator.authenticate({ authorization: 'Basic abc' }, resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_request' });
-    expect(await failure(mcpAuthenticator.authenticate(bearer('pco_unknown_token'), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await failure(mcpAuthenticator.authenticate({ authorization: 'Basic abc' }, resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_request' });
+    expect(await failure(mcpAuthenticator.authenticate(bearer('pco_unknown_token'), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
   });
 
   it('takes API tokens with the mcp scope, and answers 403 insufficient_scope to one without', async () => {
     const cookie = await signIn(server.url, idp);
     const { mcpAuthenticator } = mcpIdentity(config, server.stores, clock);
     const mcp = await createApiToken(server.url, cookie, ['mcp']);
-    expect((await mcpAuthenticator.authenticate(bearer(mcp), resourceUrl('b'))).credential.kind).toBe('token');
+    expect((await mcpAuthenticator.authenticate(bearer(mcp), resourceUrl('b'), undefined)).credential.kind).toBe('token');
     const apiOnly = await createApiToken(server.url, cookie, ['api']);
-    const refused = await failure(mcpAuthenticator.authenticate(bearer(apiOnly), resourceUrl('b')));
+    const refused = await failure(mcpAuthenticator.authenticate(bearer(apiOnly), resourceUrl('b'), undefined));
     expect(refused).toMatchObject({ status: 403, error: 'insufficient_scope' });
     expect((refused as { challenge: string }).challenge).toContain('error="insufficient_scope"');
   });
@@ -133,10 +133,10 @@ describe('OAuth refusals: each with the error its RFC names', () => {
     const bought = await exchange(fifth.code, fifth.verifier);
     expect(bought).toMatchObject({ status: 200 });
     const { mcpAuthenticator } = mcpIdentity(config, server.stores, clock);
-    await mcpAuthenticator.authenticate(bearer(bought.body.access_token as string), resourceUrl('a'));
+    await mcpAuthenticator.authenticate(bearer(bought.body.access_token as string), resourceUrl('a'), undefined);
     // A replayed code: refused, and what it bought is revoked (RFC 6749 §4.1.2).
     expect(await exchange(fifth.code, fifth.verifier)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    expect(await failure(mcpAuthenticator.authenticate(bearer(bought.body.access_token as string), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await failure(mcpAuthenticator.authenticate(bearer(bought.body.access_token as string), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
     expect(await postForm(server.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: bought.body.refresh_token as string, client_id: clientId })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect((await auditChain(server.stores)).find((e) => e.type === 'oauth.token.refused' && e.data.reason === 'code_reused')).toBeTruthy();
   });
@@ -156,9 +156,9 @@ describe('OAuth refusals: each with the error its RFC names', () => {
     const tokens = await exchange(code, verifier);
     expect(tokens.body.expires_in).toBe(60);
     const { mcpAuthenticator } = mcpIdentity(config, server.stores, clock);
-    await mcpAuthenticator.authenticate(bearer(tokens.body.access_token as string), resourceUrl('a'));
+    await mcpAuthenticator.authenticate(bearer(tokens.body.access_token as string), resourceUrl('a'), undefined);
     clock.advance(60_000);
-    expect(await failure(mcpAuthenticator.authenticate(bearer(tokens.body.access_token as string), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await failure(mcpAuthenticator.authenticate(bearer(tokens.body.access_token as string), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
   });
 
   it('records a denied consent and sends access_denied; refuses an approval posted from another origin', async () => {

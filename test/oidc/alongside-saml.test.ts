@@ -52,7 +52,7 @@ describe('OIDC IdPs beside SAML ones, and a provider that is down', () => {
     expect(await res.text()).toContain('Down Provider is unavailable');
     expect(res.headers.getSetCookie()).toEqual([]);
     const events = (await server.stores.audit.read({ limit: 10_000 })).slice(before);
-    expect(events.map((e) => [e.type, e.outcome, e.data])).toEqual([['auth.login', 'DENIED', { idp: 'down', reason: 'provider_unavailable' }]]);
+    expect(events.map((e) => [e.type, e.outcome, e.data])).toEqual([['auth.login', 'DENIED', { idp: 'down', reason: 'provider_unavailable', clientAddress: '127.0.0.1' }]]);
     expect(server.logs.join('\n')).toMatch(/OIDC provider discovery failed/);
     expect((await signInWithOp(server.url, 'corp')).callback.status).toBe(303);
   });

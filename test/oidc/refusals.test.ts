@@ -69,7 +69,7 @@ describe('OIDC refusals: each audited with its fixed reason, no session, nothing
       expect(page).toContain(`Reason code: <code>${reason}</code>`);
       expect(page).not.toContain(MARKER);
       const events = (await server.stores.audit.read({ limit: 10_000 })).slice(before);
-      expect(events.map((e) => [e.type, e.outcome, e.actor, e.data])).toEqual([['auth.login', 'DENIED', null, { idp: 'corp', reason }]]);
+      expect(events.map((e) => [e.type, e.outcome, e.actor, e.data])).toEqual([['auth.login', 'DENIED', null, { idp: 'corp', reason, clientAddress: '127.0.0.1' }]]);
       expect(JSON.stringify(events)).not.toContain(MARKER);
       expect(server.logs.slice(logged).join('')).not.toContain(MARKER);
     });
@@ -83,7 +83,7 @@ describe('OIDC refusals: each audited with its fixed reason, no session, nothing
     expect(callback.status).toBe(401);
     expect(await callback.text()).not.toContain(MARKER);
     const events = (await server.stores.audit.read({ limit: 10_000 })).slice(before);
-    expect(events.map((e) => [e.outcome, e.data])).toEqual([['DENIED', { idp: 'corp', reason: 'provider_error', error: 'access_denied' }]]);
+    expect(events.map((e) => [e.outcome, e.data])).toEqual([['DENIED', { idp: 'corp', reason: 'provider_error', error: 'access_denied', clientAddress: '127.0.0.1' }]]);
   });
 
   it('records a code the token endpoint refuses as provider_error with its OAuth code (invalid_grant)', async () => {
@@ -92,7 +92,7 @@ describe('OIDC refusals: each audited with its fixed reason, no session, nothing
     const before = (await server.stores.audit.read({ limit: 10_000 })).length;
     expect((await visitCallback(server.url, trip.callbackUrl, trip.binding)).status).toBe(401);
     const events = (await server.stores.audit.read({ limit: 10_000 })).slice(before);
-    expect(events.map((e) => [e.outcome, e.data])).toEqual([['DENIED', { idp: 'corp', reason: 'provider_error', error: 'invalid_grant' }]]);
+    expect(events.map((e) => [e.outcome, e.data])).toEqual([['DENIED', { idp: 'corp', reason: 'provider_error', error: 'invalid_grant', clientAddress: '127.0.0.1' }]]);
   });
 
   it('accepts an ID token re-signed with the provider\'s key and unchanged (each tampering case above differs only in its claim)', async () => {

@@ -48,7 +48,7 @@ async function lastLogin() {
 async function expectRefused(result: { status: number }, reason: RefusalCode, idp = 'corp') {
   expect(result.status).toBe(401);
   const event = await lastLogin();
-  expect([event.outcome, event.data]).toEqual(['DENIED', { idp, reason }]);
+  expect([event.outcome, event.data]).toEqual(['DENIED', { idp, reason, clientAddress: '127.0.0.1' }]);
 }
 
 describe('encrypted assertions are decrypted with whichever SP key they were encrypted to', () => {
@@ -149,7 +149,7 @@ describe('a CBC ciphertext is refused alike whatever it decrypts to', () => {
   it('refuses a CBC ciphertext with bad padding with decryption_failed', () => {
     expect(badPadding.status).toBe(401);
     expect(badPadding.body).toContain('<code>decryption_failed</code>');
-    expect(badPadding.audit).toEqual(['DENIED', { idp: 'corp', reason: 'decryption_failed' }]);
+    expect(badPadding.audit).toEqual(['DENIED', { idp: 'corp', reason: 'decryption_failed', clientAddress: '127.0.0.1' }]);
   });
 
   // node-saml uses up the request of a response it refuses; a refusal before it must too, or a

@@ -32,7 +32,7 @@ describe('IdP-initiated sign-in is refused by default', () => {
     expect(result.status).toBe(401);
     expect(result.cookie).toBeNull();
     expect(result.body).toContain('<code>unsolicited_response</code>');
-    expect(await auditSince(before)).toEqual([['auth.login', 'DENIED', { idp: 'strict', reason: 'unsolicited_response' }]]);
+    expect(await auditSince(before)).toEqual([['auth.login', 'DENIED', { idp: 'strict', reason: 'unsolicited_response', clientAddress: '127.0.0.1' }]]);
   });
 });
 
@@ -43,7 +43,7 @@ describe('IdP-initiated sign-in, when enabled', () => {
     expect(result.status).toBe(303);
     expect(result.cookie).toMatch(/=/);
     expect(result.location).toBe('/requests');
-    expect(await auditSince(before)).toEqual([['auth.login', 'SUCCESS', { idp: 'open', nameId: bob.nameId, groups: [], initiatedBy: 'idp' }]]);
+    expect(await auditSince(before)).toEqual([['auth.login', 'SUCCESS', { idp: 'open', nameId: bob.nameId, groups: [], initiatedBy: 'idp', clientAddress: '127.0.0.1' }]]);
   });
 
   it('follows a RelayState only when it is a path on this server', async () => {
@@ -78,7 +78,7 @@ describe('IdP-initiated sign-in, when enabled', () => {
     expect(result.status).toBe(401);
     expect(result.cookie).toBeNull();
     expect(result.body).toContain('<code>unsolicited_answers_request</code>');
-    expect(await auditSince(before)).toEqual([['auth.login', 'DENIED', { idp: 'open', reason: 'unsolicited_answers_request' }]]);
+    expect(await auditSince(before)).toEqual([['auth.login', 'DENIED', { idp: 'open', reason: 'unsolicited_answers_request', clientAddress: '127.0.0.1' }]]);
   });
 
   it('still holds a response that carries an InResponseTo to a pending request of ours', async () => {

@@ -63,7 +63,7 @@ async function events(type: string) {
 
 async function expectRefused(result: { status: number }, reason: RefusalCode) {
   expect(result.status).toBe(401);
-  expect((await events('auth.login')).at(-1)?.data).toEqual({ idp: 'corp', reason });
+  expect((await events('auth.login')).at(-1)?.data).toEqual({ idp: 'corp', reason, clientAddress: '127.0.0.1' });
 }
 
 describe('an IdP configured by its metadata URL', () => {

@@ -55,7 +55,7 @@ describe('refusal reasons are fixed codes, never text the sender wrote', () => {
       const result = await postToAcs(server.url, 'corp', xml);
       expect(result.status).toBe(401);
       const events = (await server.stores.audit.read({ limit: 10_000 })).slice(before);
-      expect(events.map((e) => [e.type, e.outcome, e.actor, e.data])).toEqual([['auth.login', 'DENIED', null, { idp: 'corp', reason: code }]]);
+      expect(events.map((e) => [e.type, e.outcome, e.actor, e.data])).toEqual([['auth.login', 'DENIED', null, { idp: 'corp', reason: code, clientAddress: '127.0.0.1' }]]);
       expect(JSON.stringify(events)).not.toContain(MARKER);
       expect(server.logs.slice(logged).join('')).not.toContain(MARKER);
     });

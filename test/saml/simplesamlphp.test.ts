@@ -110,7 +110,7 @@ async function expectRefused(server: TestServer, idpId: string, xml: string, rea
   expect(result.status).toBe(401);
   expect(result.cookie).toBeNull();
   const events = (await server.stores.audit.read({ limit: 10_000 })).slice(before);
-  expect(events.map((e) => [e.type, e.outcome, e.actor, e.data])).toEqual([['auth.login', 'DENIED', null, { idp: idpId, reason }]]);
+  expect(events.map((e) => [e.type, e.outcome, e.actor, e.data])).toEqual([['auth.login', 'DENIED', null, { idp: idpId, reason, clientAddress: '127.0.0.1' }]]);
 }
 
 const select = xpath.useNamespaces({ samlp: 'urn:oasis:names:tc:SAML:2.0:protocol', saml: 'urn:oasis:names:tc:SAML:2.0:assertion', ds: 'http://www.w3.org/2000/09/xmldsig#' });

@@ -116,14 +116,14 @@ describe('SP-initiated Single Logout', () => {
     const browser = new TestBrowser(server.url, corp);
     const tokens = await connectWithSdk(server.url, browser, new MemoryOAuthProvider(DCR_METADATA.redirect_uris[0]!, DCR_METADATA), resourceUrl('a'));
     const { mcpAuthenticator } = mcpIdentity(config, server.stores);
-    expect((await mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'))).user.email).toBe('alice@example.com');
+    expect((await mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined)).user.email).toBe('alice@example.com');
     const before = await auditLength();
     expect((await logout(browser.cookie!)).status).toBe(200);
     expect((await auditSince(before)).map((e) => [e.type, e.data?.reason ?? e.data?.initiatedBy])).toEqual([
       ['auth.logout', 'sp'],
       ['oauth.token.revoked', 'signed_out'],
     ]);
-    expect(await mcpRefusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await mcpRefusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
   });
 });
 
@@ -179,7 +179,7 @@ describe('IdP-initiated Single Logout', () => {
     const tokens = await connectWithSdk(server.url, browser, new MemoryOAuthProvider(DCR_METADATA.redirect_uris[0]!, DCR_METADATA), resourceUrl('a'));
     const { mcpAuthenticator } = mcpIdentity(config, server.stores);
     expect((await slo(redirectQuery(logoutRequestXml(corp), corp.key))).status).toBe(302);
-    expect(await mcpRefusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a')))).toMatchObject({ status: 401, error: 'invalid_token' });
+    expect(await mcpRefusal(mcpAuthenticator.authenticate(bearer(tokens.access_token), resourceUrl('a'), undefined))).toMatchObject({ status: 401, error: 'invalid_token' });
   });
 });
 
@@ -219,7 +219,7 @@ describe('LogoutRequests that end nothing', () => {
       expect(res.status).toBe(400);
       expect(await res.text()).toContain(`<code>${code}</code>`);
       expect(await liveSessions()).toEqual(sessions);
-      expect((await auditSince(before)).map((e) => [e.type, e.outcome, e.data])).toEqual([['auth.logout', 'DENIED', { idp: 'corp', reason: code }]]);
+      expect((await auditSince(before)).map((e) => [e.type, e.outcome, e.data])).toEqual([['auth.logout', 'DENIED', { idp: 'corp', reason: code, clientAddress: '127.0.0.1' }]]);
     });
   }
 

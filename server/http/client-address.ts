@@ -1,0 +1,19 @@
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
+import type { Express, Request } from 'express';
+
+/** express's `trust proxy` setting of `server.trustedProxies`: none trusted by default, so X-Forwarded-For counts only from them. */
+export function trustProxy(trustedProxies: readonly string[]): string[] | false {
+  return trustedProxies.length > 0 ? [...trustedProxies] : false;
+}
+
+/**
+ * The client address express gives a request as `req.ip`, for requests that never pass
+ * through express (WebSocket upgrades): the same `trust proxy` setting, so rate limits and
+ * the audit log see one address whichever way a client came. Built once, with no app
+ * around it: the broker and the GraphQL WebSocket endpoint exist before the app does.
+ */
+export function clientAddressOf(trustedProxies: readonly string[]): (request: IncomingMessage) => string | undefined {
+  const app: Express = express().set('trust proxy', trustProxy(trustedProxies));
+  return (request) => (Object.create(app.request, { headers: { value: request.headers }, socket: { value: request.socket } }) as Request).ip;
+}
