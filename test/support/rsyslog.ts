@@ -1,0 +1,100 @@
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './redis-server.js';
+import type { TestTls } from './certificates.js';
+
+const RSYSLOGD = '/usr/sbin/rsyslogd';
+
+/** What one received message held: the RFC 5424 fields a test checks, and the JSON record. */
+export interface ReceivedSyslog {
+  pri: number;
+  msgid: string;
+  structuredData: string;
+  record: Record<string, unknown>;
+}
+
+export interface RsyslogHandle {
+  readonly port: number;
+  /** Every message written to its output file so far, in arrival order. */
+  received(): ReceivedSyslog[];
+  /** Sudden death (SIGKILL): the port refuses until `start` again. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function hasRsyslog(): boolean {
+  return existsSync(RSYSLOGD) && spawnSync(RSYSLOGD, ['-v'], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * A private rsyslogd (Debian's, with its GnuTLS driver) receiving syslog over TLS (RFC 5425)
+ * on a free loopback port, with its own config, pid file and work directory, writing each
+ * message's PRI, MSGID, structured data and MSG as one tab-separated line to a file.
+ * `clientAuth`: it requires a client certificate issued by the test CA (mutual TLS).
+ */
+export async function startRsyslog(tls: TestTls, options: { clientAuth?: boolean } = {}): Promise<RsyslogHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-rsyslog-'));
+  mkdirSync(join(dir, 'work'));
+  writeFileSync(join(dir, 'ca.pem'), tls.ca);
+  writeFileSync(join(dir, 'server.pem'), tls.server.cert);
+  writeFileSync(join(dir, 'server-key.pem'), tls.server.privateKey, { mode: 0o600 });
+  const port = await freePort();
+  const output = join(dir, 'received.log');
+  writeFileSync(
+    join(dir, 'rsyslog.conf'),
+    `global(workDirectory="${dir}/work" defaultNetstreamDriver="gtls" defaultNetstreamDriverCAFile="${dir}/ca.pem" defaultNetstreamDriverCertFile="${dir}/server.pem" defaultNetstreamDriverKeyFile="${dir}/server-key.pem")
+module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="${options.clientAuth ? 'x509/certvalid' : 'anon'}")
+input(type="imtcp" port="${port}" address="127.0.0.1")
+template(name="fields" type="string" string="%pri%\\t%msgid%\\t%structured-data%\\t%msg%\\n")
+action(type="omfile" file="${output}" template="fields")
+`,
+  );
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    child = spawn(RSYSLOGD, ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const deadline = Date.now() + 10_000;
+    while (!(await listening(port))) {
+      if (child.exitCode !== null) throw new Error(`rsyslogd exited with ${child.exitCode}: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`rsyslogd did not listen on port ${port} within 10 s: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const exit = async (signal: NodeJS.Signals) => {
+    const running = child;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill(signal);
+    await exited;
+  };
+  await start();
+  return {
+    port,
+    received: () => (existsSync(output) ? readFileSync(output, 'utf8').split('\n').filter((line) => line !== '').map(parseLine) : []),
+    kill: () => exit('SIGKILL'),
+    start,
+    stop: () => exit('SIGTERM'),
+  };
+}
+
+function parseLine(line: string): ReceivedSyslog {
+  const [pri = '', msgid = '', structuredData = '', ...msg] = line.split('\t');
+  return { pri: Number(pri), msgid, structuredData, record: JSON.parse(msg.join('\t').trim()) as Record<string, unknown> };
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
