@@ -11,6 +11,7 @@ import { ConnectPage } from './connect/connect-page';
 import { ViewerDocument } from './gql/graphql';
 import type { Connection } from './graphql/connection';
 import { ConnectionContext } from './graphql/connection-context';
+import { NotificationsPage } from './notifications/notifications-page';
 import { Header } from './shell/header';
 import { NotFound } from './shell/page';
 import { ViewerContext } from './shell/viewer';
@@ -52,6 +53,7 @@ function Shell() {
           <Route path="/audit" component={AuditPage} />
           <Route path="/anomalies" component={AnomaliesPage} />
           <Route path="/anomalies/:id" component={AnomalyPage} />
+          <Route path="/notifications" component={NotificationsPage} />
           <Route path="/tokens" component={TokensPage} />
           <Route path="/connect" component={ConnectPage} />
           <Route default component={NotFound} />

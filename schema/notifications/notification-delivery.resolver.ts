@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../context.js';
 import { requirePrincipal } from '../context.js';
-import { NotificationDelivery, NotificationDeliveryPage, NotificationDeliveryStatus } from './notification-delivery.types.js';
+import { NotificationDelivery, NotificationDeliveryPage, NotificationDeliveryStatus, NotificationSinkSummary } from './notification-delivery.types.js';
 
 @Resolver(() => NotificationDelivery)
 export class NotificationDeliveryResolver {
@@ -15,6 +15,11 @@ export class NotificationDeliveryResolver {
   ): Promise<NotificationDeliveryPage> {
     const page = await ctx.notifications.list(requirePrincipal(ctx), { status, sink }, { first, after });
     return { items: page.items.map(NotificationDelivery.from), pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage } };
+  }
+
+  @Query(() => [NotificationSinkSummary], { description: 'The notification sinks, with their dead letters and pending deliveries (what the console’s Notifications page and its badge show). Auditors only (audit:read).' })
+  async notificationSinks(@Ctx() ctx: GraphQLContext): Promise<NotificationSinkSummary[]> {
+    return ctx.notifications.sinks(requirePrincipal(ctx));
   }
 
   @Mutation(() => NotificationDelivery, { description: 'Requeues a dead letter: tried again at once under the same id. Auditors (audit:read and api); audited as notification.retried.' })

@@ -13,7 +13,7 @@ import { sendSignInPage } from './sign-in-page.js';
 import type { SignInChoice } from './sign-in-page.js';
 
 /** The console's own pages: each is the single-page app, which routes in the browser. */
-export const CONSOLE_PATHS = ['/', '/requests', '/review', '/grants', '/audit', '/anomalies', '/anomalies/:id', '/tokens', '/connect'];
+export const CONSOLE_PATHS = ['/', '/requests', '/review', '/grants', '/audit', '/anomalies', '/anomalies/:id', '/notifications', '/tokens', '/connect'];
 /** Where the console sends a browser whose sign-in ended, with `returnTo`. */
 export const SIGN_IN_PATH = '/signin';
 

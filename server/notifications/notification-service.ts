@@ -15,10 +15,18 @@ export interface NotificationServiceDeps {
   audit: AuditLog;
   auditService: Pick<AuditService, 'readsAll'>;
   clock: Clock;
+  /** The configured sinks' names, in config order. */
+  sinks: readonly string[];
   /** Tells the running dispatcher a delivery is due now (absent when no dispatcher runs). */
   wake: () => void;
   /** How long a requeued delivery is kept while pending (the dispatcher's keepUndeliveredMs). */
   keepUndeliveredMs?: number;
+}
+
+export interface SinkSummary {
+  name: string;
+  dead: number;
+  pending: number;
 }
 
 /** The outbox as the API shows it: auditors list deliveries, and requeue a dead letter (audited). */
@@ -38,6 +46,19 @@ export class NotificationService {
       (entry) => (filter.status == null || entry.status === filter.status) && (filter.sink == null || entry.sink === filter.sink),
       options,
     );
+  }
+
+  /** Each sink's dead letters and pending deliveries: the configured sinks, then any other that still has kept entries (its config since removed). */
+  async sinks(caller: Principal): Promise<SinkSummary[]> {
+    this.requireAuditor(caller);
+    const summaries = new Map<string, SinkSummary>(this.deps.sinks.map((name) => [name, { name, dead: 0, pending: 0 }]));
+    for (const entry of await this.deps.store.entries()) {
+      let summary = summaries.get(entry.sink);
+      if (summary === undefined) summaries.set(entry.sink, (summary = { name: entry.sink, dead: 0, pending: 0 }));
+      if (entry.status === 'DEAD') summary.dead++;
+      else if (entry.status === 'PENDING') summary.pending++;
+    }
+    return [...summaries.values()];
   }
 
   /** Requeues a dead letter: tried again at once, with a fresh count of attempts, under the same id. Audited as notification.retried. */

@@ -13,7 +13,7 @@ describe('OCSF mapping documentation', () => {
   });
 });
 
-describe('anomalies as OCSF 1.1 Detection Findings', () => {
+describe('anomalies as OCSF 1.1.0 Detection Findings', () => {
   const detected = (severity: string, rule = 'rate_spike'): WireAuditEvent => ({
     id: '1732442409000-0',
     type: 'anomaly.detected',
@@ -37,11 +37,13 @@ describe('anomalies as OCSF 1.1 Detection Findings', () => {
       activity_id: 1,
       activity_name: 'Create',
       type_uid: 200401,
+      type_name: 'Detection Finding: Create',
       time: Date.parse(event.time),
       severity_id: 4,
       severity: 'High',
       status_id: 1,
       status: 'New',
+      status_code: 'SUCCESS',
       message: event.data.summary,
       metadata: { version: '1.1.0', uid: event.id, original_time: event.time, product: { name: 'Portcullis', vendor_name: 'Portcullis' } },
       finding_info: {

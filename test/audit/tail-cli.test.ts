@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadVendoredOcsfSchema, validateOcsf } from '../../clients/audit/ocsf-validate.js';
 import { accessConfig } from '../support/access-fixture.js';
 import { postGraphQL, startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
@@ -60,8 +61,10 @@ describe('portcullis audit tail', () => {
     expect(rest.map((e) => Number(e.id))).toEqual([ids.at(-1)! + 1, ids.at(-1)! + 2]);
   });
 
-  it('writes OCSF 1.1 events with --format ocsf', async () => {
-    const [login] = await tail(['--broker', server.url, '--after', '0', '--format', 'ocsf'], { PORTCULLIS_TOKEN: token, XDG_CONFIG_HOME: '/nonexistent' }, 1);
-    expect(login).toMatchObject({ class_uid: 3002, activity_id: 1, type_uid: 300201, status_id: 1, user: { email_addr: 'carol@example.com' }, metadata: { version: '1.1.0', uid: '1' } });
+  it('writes schema-valid OCSF 1.1.0 events with --format ocsf', async () => {
+    const [login, ...rest] = await tail(['--broker', server.url, '--after', '0', '--format', 'ocsf'], { PORTCULLIS_TOKEN: token, XDG_CONFIG_HOME: '/nonexistent' }, 3);
+    expect(login).toMatchObject({ class_uid: 3002, activity_id: 1, type_uid: 300201, status_id: 1, user: { email_addr: 'carol@example.com' }, service: { name: 'Portcullis' }, metadata: { version: '1.1.0', uid: '1' } });
+    const schema = loadVendoredOcsfSchema();
+    for (const event of [login!, ...rest]) expect(validateOcsf(schema, event)).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 import type { Page, WebSocketRoute } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { parseCredential } from '../../server/identity/credentials.js';
 import { chromiumForFile, describeInBrowser, graphqlFromPage, scanAccessibility, screenshot, signInAtTestIdp, signInInBrowser, withPage } from '../support/browser.js';
-import { startBrowserBroker } from '../support/browser-broker.js';
+import { startNotifyingBrowserBroker } from '../support/browser-broker.js';
 import type { BrowserBroker } from '../support/browser-broker.js';
 
 const chromium = chromiumForFile();
@@ -34,18 +34,21 @@ async function tabTo(page: Page, name: RegExp, limit = 80): Promise<void> {
 
 describeInBrowser('the web console: keyboard, narrow windows, time zones, an ended sign-in', () => {
   let broker: BrowserBroker;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    broker = await startBrowserBroker();
+    // Its receiver refuses every notification: Alice's request is a dead letter on Carol's Notifications page.
+    ({ broker, close } = await startNotifyingBrowserBroker(() => 400));
   });
-  afterAll(() => broker.close());
+  afterAll(() => close());
   /** Alice's request is filed once, by whichever width runs first. */
   let filed = false;
 
   // 200 % zoom of a 1280 px window is a 640 CSS px viewport; 360 px is a small phone.
-  // One test per width: each loads and scans seven pages, which on a loaded machine is most of a test's time.
+  // One test per width: each loads and scans eight pages, which on a loaded machine is most of a test's time.
   it.each([640, 360])('reads at %i px (200 %% zoom, a phone) without sideways scrolling, and passes the scan there', async (width) => {
-    // Bob's queue holds one of Alice's requests, so the review card is on the page.
-    for (const [person, paths] of [['alice', PAGES], ['bob', ['/review']]] as const) {
+    // Bob's queue holds one of Alice's requests, so the review card is on the page; Carol's dead letters hold its notification.
+    for (const [person, paths] of [['alice', PAGES], ['bob', ['/review']], ['carol', ['/notifications']]] as const) {
+      if (person === 'carol') await vi.waitFor(async () => expect((await broker.server.stores.notifications.entries()).some((e) => e.status === 'DEAD')).toBe(true), { timeout: 15_000 });
       await withPage(chromium.browser, async ({ page, problems }) => {
         await signInInBrowser(page, broker.url, 'corp', person, '/');
         if (person === 'alice' && !filed) {
@@ -60,6 +63,7 @@ describeInBrowser('the web console: keyboard, narrow windows, time zones, an end
           await page.goto(`${broker.url}${path}`);
           await page.getByRole('heading', { level: 1 }).waitFor();
           if (path === '/review') await page.getByRole('article', { name: 'alice@example.com asks for everything' }).waitFor();
+          if (path === '/notifications') await page.getByRole('button', { name: /^Retry / }).first().waitFor();
           await page.locator('[aria-busy="true"]').waitFor({ state: 'detached' }).catch(() => {});
           expect(await scrollsSideways(page), `${path} at ${width} px`).toBe(false);
           await scanAccessibility(page, `${path} at ${width} px`);
@@ -68,7 +72,7 @@ describeInBrowser('the web console: keyboard, narrow windows, time zones, an end
         problems.expectNone();
       });
     }
-  }, 40_000);
+  }, 50_000);
 
   it('can be used with the keyboard alone: skip link, then a request filed without a mouse, every focus visible', () =>
     withPage(chromium.browser, async ({ page, problems }) => {

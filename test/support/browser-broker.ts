@@ -8,6 +8,8 @@ import { serveTestIdpLoginPage } from './test-idp-page.js';
 import type { TestIdpLoginPage, TestIdpUser } from './test-idp-page.js';
 import { startTestServer, testConfig } from './test-server.js';
 import type { TestServer } from './test-server.js';
+import { startWebhookReceiver } from './webhook-receiver.js';
+import type { Answer, WebhookReceiver } from './webhook-receiver.js';
 
 /** The people of the browser tests: a requester, a reviewer, an auditor (as in the demo). */
 export const BROWSER_USERS: readonly TestIdpUser[] = [
@@ -69,6 +71,24 @@ export async function startBrowserBroker(
     close: async () => {
       await server.close();
       await Promise.all(pages.map((page) => page.close()));
+    },
+  };
+}
+
+/**
+ * A browser broker with one notification sink, the webhook "ops", that posts each new access
+ * request to a real receiver on loopback answering as `answer` says (n: the request's index).
+ */
+export async function startNotifyingBrowserBroker(answer: (n: number) => Answer): Promise<{ broker: BrowserBroker; hook: WebhookReceiver; close(): Promise<void> }> {
+  const secret = 'browser-webhook-secret-0123456789abcdef';
+  const hook = await startWebhookReceiver(secret, answer);
+  const broker = await startBrowserBroker({ overrides: { notifications: { sinks: [{ name: 'ops', type: 'webhook', url: hook.url, secret, events: ['access_request.created'] }] } } });
+  return {
+    broker,
+    hook,
+    close: async () => {
+      await broker.close();
+      await hook.close();
     },
   };
 }

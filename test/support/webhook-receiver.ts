@@ -49,6 +49,8 @@ export async function startWebhookReceiver(secret: string, answer: (n: number) =
   };
 }
 
+export type WebhookReceiver = Awaited<ReturnType<typeof startWebhookReceiver>>;
+
 function verify(secret: string, header: string, body: string): boolean {
   const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header);
   if (!match) return false;

@@ -1,12 +1,12 @@
 import { useQuery } from '@urql/preact';
 import { useLocation } from 'preact-iso';
-import { useState } from 'preact/hooks';
 import { ConsoleAnomaliesDocument } from '../gql/graphql';
 import type { AnomalyFilter } from '../gql/graphql';
 import { Page } from '../shell/page';
 import { useViewer } from '../shell/viewer';
 import { DataTable } from '../ui/data-table';
 import { Empty, LoadError, Loading } from '../ui/messages';
+import { Pager, useCursorPages } from '../ui/pager';
 import { Time } from '../ui/time';
 import { AnomalyStatusBadge, ruleLabel, SeverityBadge } from './anomaly-labels';
 
@@ -29,11 +29,9 @@ export function AnomaliesPage() {
 }
 
 function AnomalyList({ all, onAll }: { all: boolean; onAll: (all: boolean) => void }) {
-  // Cursors of the pages before this one, to go back to newer anomalies.
-  const [previous, setPrevious] = useState<(string | null)[]>([]);
-  const [after, setAfter] = useState<string | null>(null);
+  const pages = useCursorPages();
   const filter: AnomalyFilter = all ? {} : { status: 'OPEN' };
-  const [result] = useQuery({ query: ConsoleAnomaliesDocument, variables: { filter, first: PAGE_SIZE, after }, requestPolicy: 'cache-and-network' });
+  const [result] = useQuery({ query: ConsoleAnomaliesDocument, variables: { filter, first: PAGE_SIZE, after: pages.after }, requestPolicy: 'cache-and-network' });
   const page = result.data?.anomalies;
   return (
     <section aria-labelledby="anomalies-title">
@@ -72,30 +70,7 @@ function AnomalyList({ all, onAll }: { all: boolean; onAll: (all: boolean) => vo
           ))}
         </DataTable>
       )}
-      <nav class="pager" aria-label="Anomaly pages">
-        <button
-          type="button"
-          class="button-secondary"
-          disabled={previous.length === 0}
-          onClick={() => {
-            setAfter(previous.at(-1) ?? null);
-            setPrevious((stack) => stack.slice(0, -1));
-          }}
-        >
-          Newer anomalies
-        </button>
-        <button
-          type="button"
-          class="button-secondary"
-          disabled={!page?.pageInfo.hasNextPage}
-          onClick={() => {
-            setPrevious((stack) => [...stack, after]);
-            setAfter(page?.pageInfo.endCursor ?? null);
-          }}
-        >
-          Older anomalies
-        </button>
-      </nav>
+      <Pager label="Anomaly pages" things="anomalies" pages={pages} pageInfo={page?.pageInfo} />
     </section>
   );
 }

@@ -1,14 +1,18 @@
+import type { ComponentChildren } from 'preact';
 import { useLocation } from 'preact-iso';
 import { useState } from 'preact/hooks';
 import { departure } from '../graphql/session-expiry';
+import { DeadLetterCount } from '../notifications/dead-letter-count';
 import { useViewer } from './viewer';
 
 interface NavItem {
   href: string;
   label: string;
+  /** Beside the label, e.g. a count of what needs attention. */
+  badge?: ComponentChildren;
 }
 
-/** The pages this person has a use for (the review queue only for reviewers, anomalies only for auditors). */
+/** The pages this person has a use for (the review queue only for reviewers, anomalies and notifications only for auditors). */
 function navigation(reviewer: boolean, auditor: boolean): NavItem[] {
   return [
     { href: '/', label: 'Overview' },
@@ -16,7 +20,12 @@ function navigation(reviewer: boolean, auditor: boolean): NavItem[] {
     ...(reviewer ? [{ href: '/review', label: 'Review' }] : []),
     { href: '/grants', label: 'Grants' },
     { href: '/audit', label: 'Audit log' },
-    ...(auditor ? [{ href: '/anomalies', label: 'Anomalies' }] : []),
+    ...(auditor
+      ? [
+          { href: '/anomalies', label: 'Anomalies' },
+          { href: '/notifications', label: 'Notifications', badge: <DeadLetterCount /> },
+        ]
+      : []),
     { href: '/tokens', label: 'API tokens' },
     { href: '/connect', label: 'Connect' },
   ];
@@ -71,6 +80,7 @@ export function Header() {
             <li key={item.href}>
               <a href={item.href} aria-current={path === item.href ? 'page' : undefined}>
                 {item.label}
+                {item.badge}
               </a>
             </li>
           ))}
