@@ -7,8 +7,11 @@ import { createPortcullisServer } from './http/server.js';
 import { createLogger, logScrubber } from './log.js';
 import { createStores } from './stores/index.js';
 
-/** Longest a graceful shutdown may take before the process exits anyway. */
-const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * Longest a graceful shutdown may take before the process exits anyway. The deployment
+ * artifacts' stop timeouts (infra/compose, infra/k8s) leave it this long, and more.
+ */
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Runs the broker until SIGTERM or SIGINT, then shuts down gracefully: readiness turns

@@ -4,7 +4,9 @@ import { argumentSchemaProblem } from '../access/argument-rules.js';
 import { isToolName } from '../access/tool-patterns.js';
 import { isIP } from 'node:net';
 import { isLoopbackHost } from '../http/loopback-host.js';
+import { numeric, pemCertificate, positiveInt, slug, text } from './fields.js';
 import { emailSinkConfig } from '../notifications/email-config.js';
+import { sinkName } from '../notifications/sink-config.js';
 import { checkSlackSink, slackSinkConfig } from '../notifications/slack-config.js';
 import { z } from 'zod';
 import { RULE_IDS } from '../detection/types.js';
@@ -14,23 +16,12 @@ import { ed25519Key } from '../audit/seal.js';
 import { AUDIT_EVENT_TYPES } from '../audit/event-types.js';
 import type { AuditEventType } from '../audit/event-types.js';
 import { safeReturnTo } from '../http/return-to.js';
-import { pemCertificate } from './pem.js';
 import { auditExportSection } from '../export/export-config.js';
 
 /**
  * The configuration file's shape. Every key is documented in docs/configuration.md;
  * messages here are what an operator reads, so they say what was expected.
  */
-
-// Values from ${env:...} arrive as strings; accept "8080" where a number is expected.
-const numeric = (schema: z.ZodNumber) =>
-  z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v), schema);
-
-const positiveInt = (max?: number) => {
-  let n = z.number({ error: 'expected a positive integer' }).int('expected a positive integer').positive('expected a positive integer');
-  if (max !== undefined) n = n.max(max, `expected at most ${max}`);
-  return numeric(n);
-};
 
 const nonNegativeInt = (max: number) =>
   numeric(
@@ -41,8 +32,6 @@ const nonNegativeInt = (max: number) =>
       .max(max, `expected at most ${max}`),
   );
 
-const text = (what = 'a non-empty string') => z.string({ error: `expected ${what}` }).trim().min(1, `expected ${what}`);
-
 const httpUrl = text('an http(s) URL').refine((v) => {
   try {
     const url = new URL(v);
@@ -51,12 +40,6 @@ const httpUrl = text('an http(s) URL').refine((v) => {
     return false;
   }
 }, 'expected an http(s) URL without credentials');
-
-/** Identifiers that appear in URLs (`/auth/saml/:idp`, `/mcp/ws/:server`): DNS-label-like. */
-const slug = (what: string) =>
-  z
-    .string({ error: `expected ${what}` })
-    .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, `expected ${what}: lowercase letters, digits and inner hyphens, at most 63 characters`);
 
 /**
  * A tool name pattern: MCP tool-name characters (2025-11-25 spec: A-Z a-z 0-9 _ - .,
@@ -735,7 +718,7 @@ export const DEFAULT_NOTIFICATION_EVENTS = [
 ] as const satisfies readonly AuditEventType[];
 
 const notificationSinkBase = {
-  name: slug('a sink name'),
+  name: sinkName,
   events: z
     .array(z.enum(AUDIT_EVENT_TYPES, { error: 'expected an audit event type (docs/audit.md)' }))
     .min(1, 'expected at least one audit event type')

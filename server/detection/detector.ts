@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditEvent, AuditLog } from '../audit/types.js';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
-import { InvalidCursorError } from '../errors.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { AccessStore, DetectorClaim, DetectorStateStore } from '../stores/types.js';
+import type { AccessStore, DetectorStateStore } from '../stores/types.js';
+import { followUnderLease } from '../audit/follow-under-lease.js';
+import type { LeaseTerm } from '../audit/follow-under-lease.js';
 import { EntityCache } from './entity-cache.js';
 import { Evaluator } from './evaluator.js';
 import type { EvaluationStats } from './evaluator.js';
@@ -15,8 +15,6 @@ import { NOT_RAISED, raisedAfter } from './raised-before.js';
 import type { AnomalyRaiser, Detection, DetectionRule, EntityState, RaisedBefore } from './types.js';
 
 const DAY_MS = 86_400_000;
-/** Longest wait between attempts while the store does not answer. */
-const MAX_BACKOFF_MS = 5_000;
 
 export interface DetectorTiming {
   /** How often the holder renews its lease, and a waiting instance tries to take it. */
@@ -32,7 +30,7 @@ export interface DetectorTiming {
   commitIntervalMs: number;
   /** …and after this many events. */
   commitEvery: number;
-  /** First wait after a store failure (doubling up to MAX_BACKOFF_MS). */
+  /** First wait after a store failure (doubling up to 5 s). */
   retryMs: number;
   /** Entity states kept in memory in front of the store. */
   cachedEntities: number;
@@ -95,158 +93,87 @@ export function startDetector(options: DetectorOptions): Detector {
 class StreamingDetector {
   readonly stopping = new AbortController();
   readonly stats: DetectorStats = { events: 0, observations: 0, evaluationMs: 0, detectionsRaised: 0, holding: false };
-  readonly holder = randomUUID();
   readonly timing: DetectorTiming;
-  readonly leaseClock: Clock;
   readonly cache: EntityCache;
   readonly evaluator: Evaluator;
-  /** The lease is ours until then, as far as this instance knows (its last successful claim). */
-  private leaseUntil = 0;
-  /** The committed cursor is gone from the log (retention trimmed past it): go on from the oldest retained event. */
-  private fromStart = false;
 
   constructor(readonly options: DetectorOptions) {
     this.timing = { ...DEFAULT_DETECTOR_TIMING, ...options.timing };
-    this.leaseClock = options.leaseClock ?? systemClock;
     this.cache = new EntityCache(this.timing.cachedEntities);
     const roles = new GrantRoles(options.access);
     this.evaluator = new Evaluator({ state: options.state, roles, rules: options.rules, config: options.config.detection, cache: this.cache, stats: this.stats });
   }
 
-  async run(): Promise<void> {
-    let failures = 0;
-    while (!this.stopping.signal.aborted) {
-      const term = new Term(this);
-      try {
-        const claim = await this.claim();
-        if (claim === null) {
-          await this.pause(this.timing.renewIntervalMs);
-          continue;
-        }
-        if ((await term.hold(this.fromStart ? null : claim.cursor, claim.cursor)) === 'lost') this.options.logger.warn('outlier detector: lease lost (another instance evaluates now); discarded what was not committed');
-        failures = 0;
-      } catch (error) {
-        if (error instanceof InvalidCursorError && !this.fromStart) {
-          this.fromStart = true;
-          this.options.logger.error({ err: error }, 'outlier detector: its committed cursor is no longer in the audit log (trimmed by retention while no instance evaluated); going on from the oldest retained event, the trimmed ones unjudged');
-          continue;
-        }
-        failures = term.committed ? 1 : failures + 1;
-        const waitMs = Math.min(this.timing.retryMs * 2 ** (failures - 1), MAX_BACKOFF_MS);
-        this.options.logger.warn({ err: error, retryInMs: waitMs }, 'outlier detector: store unavailable; resuming from the last committed cursor');
-        await this.pause(waitMs);
-      } finally {
-        if (term.committed) this.fromStart = false;
-      }
-    }
-  }
-
-  /** Takes or renews the lease; the committed cursor when held. */
-  async claim(): Promise<DetectorClaim | null> {
-    const now = this.leaseClock.now();
-    const claim = await this.options.state.claim(this.holder, now, now + this.timing.leaseTtlMs);
-    if (claim !== null) this.leaseUntil = now + this.timing.leaseTtlMs;
-    return claim;
-  }
-
-  leaseLive(): boolean {
-    return this.leaseClock.now() < this.leaseUntil;
-  }
-
-  private pause(ms: number): Promise<void> {
-    return sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => {});
+  run(): Promise<void> {
+    const { options, timing } = this;
+    return followUnderLease({
+      name: 'outlier detector',
+      store: options.state,
+      holder: randomUUID(),
+      leaseClock: options.leaseClock ?? systemClock,
+      timing,
+      stopping: this.stopping.signal,
+      logger: options.logger,
+      follow: (lease, start) => new Term(this, lease).evaluate(start.after),
+    });
   }
 }
 
 /**
  * Evaluation while this instance holds the lease: a recovery scan, then the tail, with
- * commits at event boundaries. Ends 'stopped' (committed and released), 'lost' (the lease
- * went to another instance), or throws what the store threw (the caller resumes from the
- * committed cursor).
+ * commits of cursor and learned state at event boundaries, fenced by the lease.
  */
 class Term {
-  committed = false;
-  private readonly ended = new AbortController();
-  private lost = false;
-  private failure: unknown = null;
   /** The last evaluated event, and how many were evaluated since the last commit. */
   private position: string | null = null;
   private pending = 0;
-  /** The cursor the store holds as far as this term knows: its own last commit, or what it started from. */
-  private stored: string | null = null;
   private busy = false;
   private committing: Promise<void> | null = null;
-  /** A renewal in flight: waited for before the release, or it would take the lease back after it. */
-  private renewing: Promise<void> | null = null;
 
-  constructor(private readonly detector: StreamingDetector) {}
+  constructor(
+    private readonly detector: StreamingDetector,
+    private readonly lease: LeaseTerm,
+  ) {}
 
-  /** Evaluates after `cursor`; `stored` is the cursor the store holds (the same, unless the log lost it). */
-  async hold(cursor: string | null, stored: string | null): Promise<'stopped' | 'lost'> {
-    const { options, timing, cache, evaluator, stats, stopping } = this.detector;
-    const signal = AbortSignal.any([stopping.signal, this.ended.signal]);
+  /** Evaluates after `cursor` until stopped or the lease is lost; commits on the way out unless lost. */
+  async evaluate(cursor: string | null): Promise<void> {
+    const { options, timing, cache, evaluator, stats } = this.detector;
+    const { lease } = this;
     cache.clear();
     this.position = cursor;
-    this.stored = stored;
     stats.holding = true;
-    const renewal = setInterval(() => {
-      this.renewing ??= this.renew().finally(() => (this.renewing = null));
-    }, timing.renewIntervalMs);
     const flush = setInterval(() => {
-      if (!this.busy && this.committing === null && this.pending > 0) this.committing = this.commit().catch((error: unknown) => this.fail(error)).finally(() => (this.committing = null));
+      if (!this.busy && this.committing === null && this.pending > 0) this.committing = this.commit().catch((error: unknown) => lease.fail(error)).finally(() => (this.committing = null));
     }, timing.commitIntervalMs);
     try {
-      const before = await raisedAfter(options.audit, cursor, signal);
-      for await (const event of options.audit.tail(cursor === null ? 'start' : { after: cursor }, signal)) {
+      const before = await raisedAfter(options.audit, cursor, lease.signal);
+      for await (const event of options.audit.tail(cursor === null ? 'start' : { after: cursor }, lease.signal)) {
         if (this.committing !== null) await this.committing;
-        if (this.ended.signal.aborted) break;
+        if (lease.over) break;
         this.busy = true;
-        if (!(await this.evaluate(event, before, evaluator))) break;
+        if (!(await this.evaluateOne(event, before, evaluator))) break;
         this.position = event.id;
         this.pending++;
         this.busy = false;
         if (this.pending >= timing.commitEvery) await this.commit();
       }
     } finally {
-      clearInterval(renewal);
       clearInterval(flush);
-      await Promise.all([this.committing, this.renewing]);
+      await this.committing;
       stats.holding = false;
     }
-    if (this.failure !== null) throw this.failure;
-    if (this.lost) return 'lost';
-    await this.commit().catch((error: unknown) => options.logger.warn({ err: error }, 'outlier detector: final commit failed; the next instance re-evaluates from the last commit'));
-    if (this.lost) return 'lost';
-    await options.state.release(this.detector.holder).catch((error: unknown) => options.logger.warn({ err: error }, 'outlier detector: lease release failed; it lapses by itself'));
-    return 'stopped';
+    if (!lease.over) await this.commit().catch((error: unknown) => options.logger.warn({ err: error }, 'outlier detector: final commit failed; the next instance re-evaluates from the last commit'));
   }
 
   /** Evaluates one event and raises its detections; false when the lease lapsed first (nothing more may be raised). */
-  private async evaluate(event: AuditEvent, before: ReadonlyMap<string, RaisedBefore>, evaluator: Evaluator): Promise<boolean> {
+  private async evaluateOne(event: AuditEvent, before: ReadonlyMap<string, RaisedBefore>, evaluator: Evaluator): Promise<boolean> {
     const detections = await evaluator.evaluate(event);
     for (const detection of detections) {
-      if (!(await this.stillHeld())) {
-        this.leaseLost();
-        return false;
-      }
+      // A raise is not fenced by the store: the lease is checked (claimed again past its local expiry) before each.
+      if (!(await this.lease.stillHeld())) return false;
       await this.raise(detection, before.get(detection.id));
     }
     return true;
-  }
-
-  /** Whether the lease is still ours before a raise: past its local expiry (the clock jumped, or the process stalled past a renewal) it is claimed again. */
-  private async stillHeld(): Promise<boolean> {
-    return this.detector.leaseLive() || this.reclaimed();
-  }
-
-  /**
-   * Claims the lease again; true when it is ours with the store still at this term's cursor.
-   * Another instance that took it meanwhile either holds it still (refused), committed (another
-   * cursor), or evaluated nothing.
-   */
-  private async reclaimed(): Promise<boolean> {
-    const claim = await this.detector.claim();
-    return claim !== null && claim.cursor === this.stored;
   }
 
   private async raise(detection: Detection, before: RaisedBefore | undefined): Promise<void> {
@@ -264,31 +191,9 @@ class Term {
     const { stateTtlDays, maxEntities } = options.config.detection;
     const entities = new Map<string, { state: EntityState; expiresAt: number }>();
     for (const [key, state] of cache.dirty()) entities.set(key, { state, expiresAt: state.lastSeen + stateTtlDays * DAY_MS });
-    const commit = () => options.state.commit(this.detector.holder, this.detector.leaseClock.now(), this.position!, entities, maxEntities);
-    // Refused after the lease lapsed by the clock alone (no one else committed): taken again, as before a raise.
-    if (!(await commit()) && !((await this.reclaimed()) && (await commit()))) return this.leaseLost();
+    const position = this.position;
+    if (!(await this.lease.commit(position, (holder, leaseNow) => options.state.commit(holder, leaseNow, position, entities, maxEntities)))) return;
     cache.committed();
-    this.stored = this.position;
     this.pending = 0;
-    this.committed = true;
-  }
-
-  private async renew(): Promise<void> {
-    try {
-      if ((await this.detector.claim()) === null) this.leaseLost();
-    } catch (error) {
-      // The lease may still be ours: the commit's fence and the local expiry decide.
-      this.detector.options.logger.warn({ err: error }, 'outlier detector: lease renewal failed');
-    }
-  }
-
-  private leaseLost(): void {
-    this.lost = true;
-    this.ended.abort();
-  }
-
-  private fail(error: unknown): void {
-    this.failure ??= error;
-    this.ended.abort();
   }
 }

@@ -1,8 +1,8 @@
 import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
-import { pemCertificate } from '../config/pem.js';
+import { numeric, pemCertificate } from '../config/fields.js';
 import { isLoopbackHost } from '../http/loopback-host.js';
-import { integer, sinkName, sinkTimeoutMs } from '../notifications/sink-config.js';
+import { sinkName, sinkTimeoutMs } from '../notifications/sink-config.js';
 
 /**
  * `audit.export` (issue 20): sinks the audit log is exported to, each from its own durable
@@ -24,6 +24,8 @@ const endpointUrl = (what: string) =>
         return false;
       }
     }, `expected ${what}: an https URL without credentials or query (http only on a loopback address)`);
+
+const integer = (min: number, max: number) => numeric(z.number({ error: 'expected an integer' }).int('expected an integer').min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
 
 const pemPrivateKey = z
   .string({ error: 'expected a PEM private key' })

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { followUnderLease } from '../audit/follow-under-lease.js';
+import type { LeaseTerm, TermStart } from '../audit/follow-under-lease.js';
 import type { AuditEvent, AuditLog } from '../audit/types.js';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import type { NotificationSinkConfig } from '../config/schema.js';
-import { InvalidCursorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NotificationStore, OutboxEntry } from '../stores/types.js';
 import { fullJitterBackoff } from './backoff.js';
 import { notificationOf, sinkTakes } from './notification-event.js';
-import { pendingEntry } from './outbox-entry.js';
+import { pendingEntry, subjectOf } from './outbox-entry.js';
 import type { EventSources } from './notification-event.js';
 import type { NotificationSink } from './types.js';
 
@@ -20,6 +20,8 @@ export interface DispatcherTiming {
   renewIntervalMs: number;
   /** How long a lease lives unrenewed: a dead follower's successor waits this long at most. */
   leaseTtlMs: number;
+  /** First wait after a store failure (doubling up to 5 s). */
+  retryMs: number;
   /** How often each sink looks for due deliveries (an enqueue on this instance wakes it at once). */
   pollMs: number;
   /** Deliveries in flight per sink at most. */
@@ -41,6 +43,7 @@ export interface DispatcherTiming {
 export const DEFAULT_DISPATCHER_TIMING: DispatcherTiming = {
   renewIntervalMs: 2_000,
   leaseTtlMs: 10_000,
+  retryMs: 500,
   pollMs: 500,
   concurrency: 4,
   backoffBaseMs: 1_000,
@@ -102,14 +105,11 @@ class NotificationDispatcher {
   readonly stopping = new AbortController();
   private readonly holder = randomUUID();
   private readonly timing: DispatcherTiming;
-  private readonly leaseClock: Clock;
   private readonly random: () => number;
   private wakers: (() => void)[] = [];
-  private fromStart = false;
 
   constructor(private readonly options: DispatcherOptions) {
     this.timing = { ...DEFAULT_DISPATCHER_TIMING, ...options.timing };
-    this.leaseClock = options.leaseClock ?? systemClock;
     this.random = options.random ?? Math.random;
   }
 
@@ -118,74 +118,41 @@ class NotificationDispatcher {
   }
 
   /** Holds the lease when it can, and fills the outbox while it does. */
-  async follow(): Promise<void> {
-    let failures = 0;
-    while (!this.stopping.signal.aborted) {
-      try {
-        const claim = await this.claim();
-        if (claim === null) {
-          await this.pause(this.timing.renewIntervalMs);
-          continue;
-        }
-        await this.fill(this.fromStart ? null : claim.cursor, claim.cursor === null);
-        failures = 0;
-      } catch (error) {
-        if (error instanceof InvalidCursorError && !this.fromStart) {
-          this.fromStart = true;
-          this.options.logger.error('notifications: the committed cursor is no longer in the audit log (trimmed by retention); going on from the oldest retained event');
-          continue;
-        }
-        failures++;
-        const waitMs = Math.min(500 * 2 ** (failures - 1), 5_000);
-        this.options.logger.warn({ err: error, retryInMs: waitMs }, 'notifications: store unavailable; resuming from the last committed cursor');
-        await this.pause(waitMs);
-      }
-    }
+  follow(): Promise<void> {
+    return followUnderLease({
+      name: 'notifications',
+      store: this.options.store,
+      holder: this.holder,
+      leaseClock: this.options.leaseClock ?? systemClock,
+      timing: this.timing,
+      stopping: this.stopping.signal,
+      logger: this.options.logger,
+      follow: (lease, start) => this.fill(lease, start),
+    });
   }
 
-  private async claim(): Promise<{ cursor: string | null } | null> {
-    const now = this.leaseClock.now();
-    return this.options.store.claim(this.holder, now, now + this.timing.leaseTtlMs);
-  }
-
-  /** Follows the log after `cursor` while the lease is held; ends when it is lost or the dispatcher stops. */
-  private async fill(cursor: string | null, firstStart: boolean): Promise<void> {
+  /** Follows the log after `start` while the lease is held, writing each event's entries with the cursor in one fenced step. */
+  private async fill(lease: LeaseTerm, { after, firstStart }: TermStart): Promise<void> {
     const { audit, store, clock } = this.options;
-    const ended = new AbortController();
-    const signal = AbortSignal.any([this.stopping.signal, ended.signal]);
-    const renewal = setInterval(() => {
-      this.claim().then(
-        (claim) => claim === null && ended.abort(),
-        (error: unknown) => this.options.logger.warn({ err: error }, 'notifications: lease renewal failed'),
-      );
-    }, this.timing.renewIntervalMs);
     const notBefore = firstStart ? clock.now() - this.timing.firstStartLookbackMs : -Infinity;
     let uncommitted: string | null = null;
     let passed = 0;
     const commit = async (position: string, entries: OutboxEntry[]) => {
-      const written = await store.enqueue(this.holder, this.leaseClock.now(), position, entries, clock.now() + this.timing.keepUndeliveredMs);
-      if (!written) ended.abort();
-      else {
+      const written = await lease.commit(position, (holder, leaseNow) => store.enqueue(holder, leaseNow, position, entries, clock.now() + this.timing.keepUndeliveredMs));
+      if (written) {
         uncommitted = null;
         passed = 0;
-        this.fromStart = false;
       }
       return written;
     };
-    try {
-      for await (const event of audit.tail(cursor === null ? 'start' : { after: cursor }, signal)) {
-        const entries = Date.parse(event.time) >= notBefore ? await this.entriesFor(event) : [];
-        if (entries.length > 0 || ++passed >= this.timing.commitEvery) {
-          if (!(await commit(event.id, entries))) break;
-          if (entries.length > 0) this.wake();
-        } else uncommitted = event.id;
-      }
-    } finally {
-      clearInterval(renewal);
+    for await (const event of audit.tail(after === null ? 'start' : { after }, lease.signal)) {
+      const entries = Date.parse(event.time) >= notBefore ? await this.entriesFor(event) : [];
+      if (entries.length > 0 || ++passed >= this.timing.commitEvery) {
+        if (!(await commit(event.id, entries))) return;
+        if (entries.length > 0) this.wake();
+      } else uncommitted = event.id;
     }
-    if (ended.signal.aborted) return this.options.logger.warn('notifications: lease lost; another instance fills the outbox now');
-    if (uncommitted !== null) await commit(uncommitted, []).catch(() => {});
-    await store.release(this.holder).catch(() => {});
+    if (uncommitted !== null && !lease.over) await commit(uncommitted, []).catch(() => {});
   }
 
   private async entriesFor(event: AuditEvent): Promise<OutboxEntry[]> {
@@ -193,7 +160,7 @@ class NotificationDispatcher {
     if (sinks.length === 0) return [];
     const { event: notification, recipients } = await notificationOf(event, this.options.sources);
     const now = this.options.clock.now();
-    return sinks.map(({ config }) => pendingEntry(config.name, notification, recipients, now));
+    return sinks.map(({ config, sink }) => pendingEntry(config.name, notification, recipients, now, sink.keepsMemo === true));
   }
 
   /** One sink's deliveries: due entries claimed and tried, at most `concurrency` at once, independent of every other sink. */
@@ -224,15 +191,22 @@ class NotificationDispatcher {
     await Promise.all(flights);
   }
 
-  /** Claims the entry, tries it once, and records the outcome (delivered, due again later, or dead). */
+  /** Claims the entry, tries it once, and records the outcome (delivered, due again later, or dead); a follow-up whose subject's first message is pending waits instead. */
   private async attempt(config: NotificationSinkConfig, sink: NotificationSink, entry: OutboxEntry): Promise<void> {
     const { store, clock } = this.options;
     const claimedAt = clock.now();
+    const memoKey = subjectOf(entry);
+    const waitUntil = sink.keepsMemo === true && memoKey !== null && entry.opens === undefined ? await this.openerPending(memoKey, claimedAt) : null;
+    if (waitUntil !== null) {
+      // Not an attempt: put off (the loop goes on with other entries), looked at again when the first message may have settled.
+      await store.update({ ...entry, dueAt: waitUntil, updatedAt: claimedAt, version: entry.version + 1 }, claimedAt + this.timing.keepUndeliveredMs);
+      return;
+    }
     const timeoutMs = 'timeoutMs' in config ? config.timeoutMs : 30_000;
     const claimed: OutboxEntry = { ...entry, claimedBy: this.holder, claimedUntil: claimedAt + timeoutMs + this.timing.claimMarginMs, updatedAt: claimedAt, version: entry.version + 1 };
     if (!(await store.update(claimed, claimedAt + this.timing.keepUndeliveredMs))) return;
     const attempts = entry.attempts + 1;
-    const memoKey = subjectOf(entry);
+    // Read after the opener was seen settled: a delivered first message stored its memo before its outcome.
     const memo = memoKey === null ? null : await store.memo(memoKey);
     const outcome = await sink.deliver({ id: entry.id, sink: entry.sink, event: entry.event, attempt: attempts, memo, recipients: entry.recipients }, this.stopping.signal);
     if (this.stopping.signal.aborted && !outcome.ok) return;
@@ -251,6 +225,21 @@ class NotificationDispatcher {
     this.options.onSettled?.(config.name, result, now - Date.parse(entry.event.time));
   }
 
+  /**
+   * When a follow-up of `subject` is to be looked at again, while the subject's first message
+   * (its opener) is still pending; null when that one was delivered or died (or none is kept).
+   * Tried before the first stored its memo, the follow-up would post a second message instead
+   * of updating the first (deliveries run side by side, on every instance).
+   */
+  private async openerPending(subject: string, now: number): Promise<number | null> {
+    const { store } = this.options;
+    const id = await store.opener(subject);
+    const first = id === null ? null : await store.get(id);
+    if (first?.status !== 'PENDING') return null;
+    // In flight: its outcome may come any moment; waiting for a retry: not before that.
+    return Math.max(first.claimedUntil > now ? 0 : first.dueAt, now + this.timing.pollMs);
+  }
+
   /** Until woken (an enqueue, a settled try, a retry requested) or pollMs passed: whichever first. */
   private nextLook(): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -266,13 +255,4 @@ class NotificationDispatcher {
     });
   }
 
-  private pause(ms: number): Promise<void> {
-    return sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => {});
-  }
-}
-
-/** `<sink>:<request or anomaly id>`: what later deliveries of the same subject share (a Slack message updated); null for other events. */
-function subjectOf(entry: OutboxEntry): string | null {
-  const subject = entry.event.request?.id ?? entry.event.anomaly?.id;
-  return subject ? `${entry.sink}:${subject}` : null;
 }

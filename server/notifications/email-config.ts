@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isLoopbackHost } from '../http/loopback-host.js';
-import { integer, sinkName, sinkTimeoutMs } from './sink-config.js';
+import { positiveInt, text } from '../config/fields.js';
+import { sinkName, sinkTimeoutMs } from './sink-config.js';
 
 /**
  * The `email` variant of `notifications.sinks` (joined to the union in server/config/schema.ts).
@@ -12,13 +13,12 @@ import { integer, sinkName, sinkTimeoutMs } from './sink-config.js';
 export const MAILBOX = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+$/;
 
 const mailbox = z.string({ error: 'expected an email address' }).trim().regex(MAILBOX, 'expected a plain email address (local@domain)');
-const text = (what: string) => z.string({ error: `expected ${what}` }).trim().min(1, `expected ${what}`);
 const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean({ error: 'expected true or false' }));
 
 const smtp = z
   .strictObject({
     host: text('the SMTP relay host'),
-    port: integer(1, 65_535).default(587),
+    port: positiveInt(65_535).default(587),
     /** Implicit TLS from the first byte (port 465); otherwise STARTTLS. */
     secure: flag.default(false),
     requireTLS: flag.default(true),

@@ -18,12 +18,14 @@ const TRANSIENT_API_ERRORS = new Set(['ratelimited', 'internal_error', 'fatal_er
  */
 export class SlackSink implements NotificationSink {
   readonly name: string;
+  readonly keepsMemo: boolean;
 
   constructor(
     private readonly config: SlackSinkConfig,
     private readonly logger?: Logger,
   ) {
     this.name = config.name;
+    this.keepsMemo = config.webhookUrl === undefined;
   }
 
   async deliver(delivery: Delivery, signal: AbortSignal): Promise<DeliveryOutcome> {

@@ -51,5 +51,11 @@ export type DeliveryOutcome =
 /** A configured sink: pure delivery, no retry or storage of its own (the dispatcher owns both). */
 export interface NotificationSink {
   readonly name: string;
+  /**
+   * Its deliveries leave a memo that later ones of the same subject build on (a Slack bot's
+   * message, updated): those wait while the subject's first delivery is pending. Other sinks'
+   * deliveries run side by side in any order.
+   */
+  readonly keepsMemo?: boolean;
   deliver(delivery: Delivery, signal: AbortSignal): Promise<DeliveryOutcome>;
 }

@@ -441,6 +441,8 @@ export interface OutboxEntry {
   updatedAt: number;
   /** Bumped on every change; the store compares and sets on it. */
   version: number;
+  /** The subject (`<sink>:<request or anomaly id>`) this entry's message opens: enqueued, its id is kept as the subject's opener (NotificationStore.opener). */
+  opens?: string;
 }
 
 /**
@@ -452,7 +454,11 @@ export interface NotificationStore {
   /** As DetectorStateStore.claim: the committed cursor when `holder` holds the lease. */
   claim(holder: string, now: number, expiresAt: number): Promise<{ cursor: string | null } | null>;
   release(holder: string): Promise<void>;
-  /** Only while `holder` holds a lease live at `leaseNow`: adds the entries (an id already there is kept as it is) and sets the cursor. False when the lease was lost. */
+  /**
+   * Only while `holder` holds a lease live at `leaseNow`: adds the entries (an id already there
+   * is kept as it is), records each added entry that `opens` a subject as its opener, and sets
+   * the cursor. False when the lease was lost.
+   */
   enqueue(holder: string, leaseNow: number, cursor: string, entries: readonly OutboxEntry[], keepUntil: number): Promise<boolean>;
   get(id: string): Promise<OutboxEntry | null>;
   /** Every kept entry, oldest first (the API's listing). */
@@ -464,6 +470,8 @@ export interface NotificationStore {
   /** What a sink's delivery left for later ones of the same subject (Delivery.memo), by `<sink>:<subject>`. */
   memo(key: string): Promise<Record<string, string> | null>;
   setMemo(key: string, memo: Record<string, string>, keepUntil: number): Promise<void>;
+  /** The id of the entry that opened the subject `key` (OutboxEntry.opens), while kept: later deliveries of the subject wait until it settled. */
+  opener(key: string): Promise<string | null>;
 }
 
 /**

@@ -66,6 +66,20 @@ function runNotificationStoreContract(backend: string, create: () => Promise<Fix
       expect((await fx.stores.notifications.entries()).map((e) => e.id)).toEqual([first.id]);
     });
 
+    it("an entry that opens a subject is kept as the subject's opener, written with it under the lease's fence", async () => {
+      const { notifications } = fx.stores;
+      const now = fx.clock.now();
+      const opening = entry(fx.clock, 'chat', '1', { opens: 'chat:req-1' });
+      const followUp = entry(fx.clock, 'chat', '2');
+      await claim(fx.stores, 'a');
+      expect(await notifications.enqueue('b', now, '1', [opening], now + KEEP)).toBe(false);
+      expect(await notifications.opener('chat:req-1')).toBeNull();
+      expect(await notifications.enqueue('a', now, '2', [opening, followUp], now + KEEP)).toBe(true);
+      expect(await notifications.opener('chat:req-1')).toBe(opening.id);
+      expect(await notifications.get(opening.id)).toEqual(opening);
+      expect(await notifications.opener('chat:req-2')).toBeNull();
+    });
+
     it('due: only pending entries of the sink, due and unclaimed, soonest first', async () => {
       await claim(fx.stores, 'a');
       const now = fx.clock.now();
@@ -86,12 +100,13 @@ function runNotificationStoreContract(backend: string, create: () => Promise<Fix
 
     it('survives a restart', async () => {
       await claim(fx.stores, 'a');
-      await fx.stores.notifications.enqueue('a', fx.clock.now(), '1', [entry(fx.clock, 'ops', '1')], fx.clock.now() + KEEP);
+      await fx.stores.notifications.enqueue('a', fx.clock.now(), '1', [entry(fx.clock, 'ops', '1', { opens: 'ops:req-1' })], fx.clock.now() + KEEP);
       await fx.stores.close();
       opened.splice(opened.indexOf(fx.stores), 1);
       const reopened = await fx.reopen();
       opened.push(reopened);
       expect(await reopened.notifications.get('ops:1')).toMatchObject({ status: 'PENDING' });
+      expect(await reopened.notifications.opener('ops:req-1')).toBe('ops:1');
       expect(await reopened.notifications.claim('a', fx.clock.now(), fx.clock.now() + TTL)).toEqual({ cursor: '1' });
     });
   });

@@ -19,7 +19,15 @@ export interface SlackReceiver {
   calls: SlackCall[];
   /** Queued answers, consumed one per call before the receiver succeeds again. */
   refusals: SlackRefusal[];
+  /** Holds the next call unanswered until released (a slow Slack, a first post still in flight); its answer is decided on release (refusals queued by then apply). */
+  holdNext(): SlackHold;
   close(): Promise<void>;
+}
+
+export interface SlackHold {
+  /** Resolves when the held call arrived. */
+  arrived: Promise<void>;
+  release(): void;
 }
 
 /**
@@ -30,11 +38,17 @@ export interface SlackReceiver {
 export async function startSlackReceiver(options: { token: string }): Promise<SlackReceiver> {
   const calls: SlackCall[] = [];
   const refusals: SlackRefusal[] = [];
+  const holds: { arrive: () => void; released: Promise<void> }[] = [];
   let issued = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    req.on('end', async () => {
+      const hold = holds.shift();
+      if (hold !== undefined) {
+        hold.arrive();
+        await hold.released;
+      }
       const method = req.url?.startsWith('/services/') ? 'webhook' : (req.url ?? '').replace(/^\/api\//, '');
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as SlackCall['body'];
       const refusal = refusals.shift();
@@ -59,6 +73,13 @@ export async function startSlackReceiver(options: { token: string }): Promise<Sl
     apiBaseUrl: `http://127.0.0.1:${port}/api`,
     calls,
     refusals,
+    holdNext: () => {
+      let arrive = () => {};
+      let release = () => {};
+      const arrived = new Promise<void>((resolve) => (arrive = resolve));
+      holds.push({ arrive, released: new Promise<void>((resolve) => (release = resolve)) });
+      return { arrived, release: () => release() };
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -6,18 +6,20 @@ import type { StateJournal } from './state-journal.js';
 
 import { readyAt } from '../outbox-ready.js';
 
-export const NOTIFICATION_COLLECTIONS = ['notification-lease', 'notification-outbox', 'notification-memos'];
+export const NOTIFICATION_COLLECTIONS = ['notification-lease', 'notification-outbox', 'notification-memos', 'notification-openers'];
 
 /** The outbox in the journal: each decision taken in the journal's turn, so the fenced enqueue checks the lease and writes in one step. */
 export class EmbeddedNotificationStore implements NotificationStore {
   private readonly lease: JournalLease;
   private readonly outbox: PersistedMap<OutboxEntry>;
   private readonly memos: PersistedMap<Record<string, string>>;
+  private readonly openers: PersistedMap<string>;
 
   constructor(private readonly journal: StateJournal) {
     this.lease = new JournalLease(journal, 'notification-lease');
     this.outbox = journal.collection('notification-outbox');
     this.memos = journal.collection('notification-memos');
+    this.openers = journal.collection('notification-openers');
   }
 
   claim(holder: string, now: number, expiresAt: number): Promise<{ cursor: string | null } | null> {
@@ -33,7 +35,11 @@ export class EmbeddedNotificationStore implements NotificationStore {
       const cursorOp = this.lease.cursorOp(holder, leaseNow, cursor);
       if (cursorOp === null) return { result: false, ops: [] };
       const ops: StateOp[] = [cursorOp];
-      for (const entry of entries) if (this.outbox.get(entry.id) === undefined) ops.push(this.outbox.setOp(entry.id, entry, keepUntil));
+      for (const entry of entries) {
+        if (this.outbox.get(entry.id) !== undefined) continue;
+        ops.push(this.outbox.setOp(entry.id, entry, keepUntil));
+        if (entry.opens !== undefined) ops.push(this.openers.setOp(entry.opens, entry.id, keepUntil));
+      }
       return { result: true, ops };
     });
   }
@@ -66,5 +72,9 @@ export class EmbeddedNotificationStore implements NotificationStore {
 
   async setMemo(key: string, memo: Record<string, string>, keepUntil: number): Promise<void> {
     await this.memos.set(key, memo, keepUntil);
+  }
+
+  async opener(key: string): Promise<string | null> {
+    return this.openers.get(key) ?? null;
   }
 }

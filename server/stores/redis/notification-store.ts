@@ -8,18 +8,20 @@ import { readyAt } from '../outbox-ready.js';
 /**
  * The fenced enqueue: only while ARGV holder holds a live lease, sets the cursor and adds
  * each entry that is not there yet (its key with a TTL, its creation time in the index, its
- * due time in its sink's pending set).
+ * due time in its sink's pending set, its id under the subject it opens, if any).
  * KEYS: lease hash, cursor, index. ARGV: holder, lease now, cursor, TTL ms, entry key prefix,
- * pending set prefix, then per entry: id, JSON, createdAt, sink, due time. Returns 1, or 0 when nothing was written.
+ * pending set prefix, opener key prefix, then per entry: id, JSON, createdAt, sink, due time,
+ * subject it opens or ''. Returns 1, or 0 when nothing was written.
  */
 const enqueueEntries = defineScript(`
 local lease = redis.call('HMGET', KEYS[1], 'holder', 'expiresAt')
 if lease[1] ~= ARGV[1] or tonumber(lease[2]) <= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[3])
-for i = 7, #ARGV, 5 do
+for i = 8, #ARGV, 6 do
   if redis.call('SET', ARGV[5] .. ARGV[i], ARGV[i + 1], 'NX', 'PX', ARGV[4]) then
     redis.call('ZADD', KEYS[3], ARGV[i + 2], ARGV[i])
     redis.call('ZADD', ARGV[6] .. ARGV[i + 3], ARGV[i + 4], ARGV[i])
+    if ARGV[i + 5] ~= '' then redis.call('SET', ARGV[7] .. ARGV[i + 5], ARGV[i], 'PX', ARGV[4]) end
   end
 end
 return 1
@@ -60,8 +62,8 @@ export class RedisNotificationStore implements NotificationStore {
   }
 
   async enqueue(holder: string, leaseNow: number, cursor: string, entries: readonly OutboxEntry[], keepUntil: number): Promise<boolean> {
-    const args: (string | number)[] = [holder, leaseNow, cursor, this.ttl(keepUntil), this.k('entry:'), this.k('pending:')];
-    for (const entry of entries) args.push(entry.id, JSON.stringify(entry), entry.createdAt, entry.sink, readyAt(entry));
+    const args: (string | number)[] = [holder, leaseNow, cursor, this.ttl(keepUntil), this.k('entry:'), this.k('pending:'), this.k('opener:')];
+    for (const entry of entries) args.push(entry.id, JSON.stringify(entry), entry.createdAt, entry.sink, readyAt(entry), entry.opens ?? '');
     return (await guarded('notification enqueue', () => enqueueEntries(this.redis, [this.k('lease'), this.k('cursor'), this.k('index')], args))) === 1;
   }
 
@@ -102,6 +104,10 @@ export class RedisNotificationStore implements NotificationStore {
 
   async setMemo(key: string, memo: Record<string, string>, keepUntil: number): Promise<void> {
     await guarded('notification memo', () => this.redis.set(this.k(`memo:${key}`), JSON.stringify(memo), 'PX', this.ttl(keepUntil)));
+  }
+
+  async opener(key: string): Promise<string | null> {
+    return guarded('notification opener', () => this.redis.get(this.k(`opener:${key}`)));
   }
 
   private ttl(keepUntil: number): number {
