@@ -1,7 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
-import { numeric, pemCertificate } from '../config/fields.js';
-import { isLoopbackHost } from '../http/loopback-host.js';
+import { numeric, pemCertificate, secretSafeUrl } from '../config/fields.js';
 import { sinkName, sinkTimeoutMs } from '../notifications/sink-config.js';
 
 /**
@@ -10,20 +9,6 @@ import { sinkName, sinkTimeoutMs } from '../notifications/sink-config.js';
  * token, OTLP headers, a client key) by ${env:...} or ${file:...}, redacted in
  * server/config/redact.ts. docs/siem.md says which sink and format fits which SIEM.
  */
-
-/** An https endpoint, or plain http to this very machine (a local collector, a test receiver): a token must not cross a network in the clear. */
-const endpointUrl = (what: string) =>
-  z
-    .string({ error: `expected ${what}` })
-    .trim()
-    .refine((v) => {
-      try {
-        const url = new URL(v);
-        return (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) && url.username === '' && url.password === '' && url.search === '';
-      } catch {
-        return false;
-      }
-    }, `expected ${what}: an https URL without credentials or query (http only on a loopback address)`);
 
 const integer = (min: number, max: number) => numeric(z.number({ error: 'expected an integer' }).int('expected an integer').min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
 
@@ -71,7 +56,7 @@ const splunkHec = z.strictObject({
   ...exportSinkBase,
   type: z.literal('splunk-hec'),
   // The HEC base (https://splunk.example.com:8088): events go to /services/collector/event.
-  url: endpointUrl('the HEC base URL'),
+  url: secretSafeUrl('the HEC base URL'),
   token: z.string({ error: 'expected the HEC token (use ${env:NAME} or ${file:PATH})' }).trim().min(1, 'expected the HEC token'),
   index: z.string().trim().min(1).optional(),
   sourcetype: z.string().trim().min(1).default('portcullis:audit'),
@@ -96,7 +81,7 @@ const otlp = z.strictObject({
   ...exportSinkBase,
   type: z.literal('otlp'),
   // The OTLP/HTTP base (https://collector:4318): logs go to /v1/logs.
-  url: endpointUrl('the OTLP/HTTP base URL'),
+  url: secretSafeUrl('the OTLP/HTTP base URL'),
   // Sent with every request (authorization, a tenant): each value a secret.
   headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a header name'), z.string({ error: 'expected a string' })).default({}),
   tls: tlsClient,

@@ -519,10 +519,10 @@ describe('audit.export', () => {
 
   it('refuses plain http to another host, a URL with credentials, an unknown type or format, half a client certificate, and a duplicate name', () => {
     expect(problemsWith('      - { name: a, type: splunk-hec, url: "http://splunk.example.com:8088", token: t }\n')).toEqual([
-      'audit.export.sinks[0].url: expected the HEC base URL: an https URL without credentials or query (http only on a loopback address)',
+      'audit.export.sinks[0].url: expected the HEC base URL: an https URL without credentials (http only on a loopback address)',
     ]);
     expect(problemsWith('      - { name: a, type: otlp, url: "https://user:pw@collector.example.com" }\n')).toEqual([
-      'audit.export.sinks[0].url: expected the OTLP/HTTP base URL: an https URL without credentials or query (http only on a loopback address)',
+      'audit.export.sinks[0].url: expected the OTLP/HTTP base URL: an https URL without credentials (http only on a loopback address)',
     ]);
     expect(problemsWith('      - { name: a, type: kafka }\n')).toEqual(['audit.export.sinks[0].type: expected an export sink type: splunk-hec, syslog, otlp or file']);
     expect(problemsWith('      - { name: a, type: file, path: x, format: cef }\n')).toEqual(['audit.export.sinks[0].format: expected a format: ocsf or json']);

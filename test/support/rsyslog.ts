@@ -1,10 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './redis-server.js';
+import { acceptsConnections, freePort } from './redis-server.js';
 import type { TestTls } from './certificates.js';
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
@@ -60,7 +59,7 @@ action(type="omfile" file="${output}" template="fields")
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const deadline = Date.now() + 10_000;
-    while (!(await listening(port))) {
+    while (!(await acceptsConnections(port))) {
       if (child.exitCode !== null) throw new Error(`rsyslogd exited with ${child.exitCode}: ${stderr}`);
       if (Date.now() > deadline) throw new Error(`rsyslogd did not listen on port ${port} within 10 s: ${stderr}`);
       await new Promise((r) => setTimeout(r, 20));
@@ -88,13 +87,3 @@ function parseLine(line: string): ReceivedSyslog {
   return { pri: Number(pri), msgid, structuredData, record: JSON.parse(msg.join('\t').trim()) as Record<string, unknown> };
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
