@@ -104,7 +104,7 @@ class SinkExport {
     if (after === undefined) return;
     const events = this.options.audit.tail(after === null ? 'start' : { after }, term.signal)[Symbol.asyncIterator]();
     const batches = nextBatch(events, this.config.batchSize);
-    for (let batch = await batches(); batch !== null && !term.over; batch = await batches()) {
+    for (let batch = await batches(); batch !== null && !term.signal.aborted; batch = await batches()) {
       if (!(await this.deliver(term, batch))) return;
     }
   }
@@ -134,13 +134,13 @@ class SinkExport {
         this.options.onBatch?.(this.config.name, 'delivered', items.length);
         return this.commit(term, items.at(-1)!.id);
       } catch (error) {
-        if (term.over) return false;
+        if (term.signal.aborted) return false;
         failures++;
         this.options.onBatch?.(this.config.name, 'failed', items.length);
         const waitMs = fullJitterBackoff(failures, this.timing.backoffBaseMs, this.timing.backoffCapMs, this.options.random ?? Math.random);
         this.options.logger.warn({ err: error, sink: this.config.name, failures, retryInMs: waitMs }, 'audit export: batch not acknowledged; sending it again after a backoff');
         await sleep(waitMs, undefined, { signal: term.signal }).catch(() => {});
-        if (term.over) return false;
+        if (term.signal.aborted) return false;
       }
     }
   }

@@ -102,6 +102,19 @@ describe('the audit exporter', () => {
     await expect.poll(() => lag, { timeout: 15_000 }).toEqual({ events: 0, seconds: 0 });
   });
 
+  it('stops while the receiver is down: the batch is abandoned uncommitted, and the lease released for the next instance', async () => {
+    const { stores } = await storesFor('embedded');
+    const hec = await startHecReceiver(tls, TOKEN);
+    await hec.stop();
+    let failed = 0;
+    const running = startAuditExport({ sinks: [hecSink(hec.url)], audit: stores.audit, store: stores.exportCursors, logger: captureLogs().logger, timing: TIMING, onBatch: (_, outcome) => outcome === 'failed' && failed++ });
+    await append(stores, 3);
+    await expect.poll(() => failed, { timeout: 10_000 }).toBeGreaterThan(1);
+    await running.stop();
+    expect(await stores.exportCursors.cursor('splunk')).toBeNull();
+    expect(await stores.exportCursors.claim('splunk', 'next-instance', Date.now(), Date.now() + 1000)).toEqual({ cursor: null });
+  });
+
   it('a file that already holds a batch written before a crash (its commit lost) is not written again', async () => {
     const { stores } = await storesFor('embedded');
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-export-file-'));

@@ -10,6 +10,8 @@ const RSYSLOGD = '/usr/sbin/rsyslogd';
 
 /** What one received message held: the RFC 5424 fields a test checks, and the JSON record. */
 export interface ReceivedSyslog {
+  /** When rsyslog received it (epoch ms, its own clock: this machine's). */
+  receivedAt: number;
   pri: number;
   msgid: string;
   structuredData: string;
@@ -20,6 +22,8 @@ export interface RsyslogHandle {
   readonly port: number;
   /** Every message written to its output file so far, in arrival order. */
   received(): ReceivedSyslog[];
+  /** How many messages were written so far (cheaper than `received` on a large file). */
+  count(): number;
   /** Sudden death (SIGKILL): the port refuses until `start` again. */
   kill(): Promise<void>;
   start(): Promise<void>;
@@ -33,7 +37,7 @@ export function hasRsyslog(): boolean {
 /**
  * A private rsyslogd (Debian's, with its GnuTLS driver) receiving syslog over TLS (RFC 5425)
  * on a free loopback port, with its own config, pid file and work directory, writing each
- * message's PRI, MSGID, structured data and MSG as one tab-separated line to a file.
+ * message's arrival time, PRI, MSGID, structured data and MSG as one tab-separated line to a file.
  * `clientAuth`: it requires a client certificate issued by the test CA (mutual TLS).
  */
 export async function startRsyslog(tls: TestTls, options: { clientAuth?: boolean } = {}): Promise<RsyslogHandle> {
@@ -49,7 +53,7 @@ export async function startRsyslog(tls: TestTls, options: { clientAuth?: boolean
     `global(workDirectory="${dir}/work" defaultNetstreamDriver="gtls" defaultNetstreamDriverCAFile="${dir}/ca.pem" defaultNetstreamDriverCertFile="${dir}/server.pem" defaultNetstreamDriverKeyFile="${dir}/server-key.pem")
 module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="${options.clientAuth ? 'x509/certvalid' : 'anon'}")
 input(type="imtcp" port="${port}" address="127.0.0.1")
-template(name="fields" type="string" string="%pri%\\t%msgid%\\t%structured-data%\\t%msg%\\n")
+template(name="fields" type="string" string="%timegenerated:::date-rfc3339%\\t%pri%\\t%msgid%\\t%structured-data%\\t%msg%\\n")
 action(type="omfile" file="${output}" template="fields")
 `,
   );
@@ -76,6 +80,7 @@ action(type="omfile" file="${output}" template="fields")
   return {
     port,
     received: () => (existsSync(output) ? readFileSync(output, 'utf8').split('\n').filter((line) => line !== '').map(parseLine) : []),
+    count: () => (existsSync(output) ? readFileSync(output).reduce((n, byte) => (byte === 0x0a ? n + 1 : n), 0) : 0),
     kill: () => exit('SIGKILL'),
     start,
     stop: () => exit('SIGTERM'),
@@ -83,7 +88,7 @@ action(type="omfile" file="${output}" template="fields")
 }
 
 function parseLine(line: string): ReceivedSyslog {
-  const [pri = '', msgid = '', structuredData = '', ...msg] = line.split('\t');
-  return { pri: Number(pri), msgid, structuredData, record: JSON.parse(msg.join('\t').trim()) as Record<string, unknown> };
+  const [receivedAt = '', pri = '', msgid = '', structuredData = '', ...msg] = line.split('\t');
+  return { receivedAt: Date.parse(receivedAt), pri: Number(pri), msgid, structuredData, record: JSON.parse(msg.join('\t').trim()) as Record<string, unknown> };
 }
 

@@ -7,6 +7,8 @@ import type { TestTls } from './certificates.js';
 export interface ReceivedEvent {
   id: string;
   record: Record<string, unknown>;
+  /** Date.now() when its request was complete (the bench times export lag by it). */
+  at: number;
 }
 
 export interface HttpReceiver {
@@ -21,7 +23,7 @@ export interface HttpReceiver {
   start(): Promise<void>;
 }
 
-type Handle = (req: IncomingMessage, body: string) => { status: number; answer: unknown; events?: ReceivedEvent[] };
+type Handle = (req: IncomingMessage, body: string) => { status: number; answer: unknown; events?: Omit<ReceivedEvent, 'at'>[] };
 
 /**
  * A Splunk HEC-compatible receiver over HTTPS (the test CA's certificate): checks the path,
@@ -87,8 +89,9 @@ async function startHttpsReceiver(tls: TestTls, handle: Handle): Promise<HttpRec
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      const at = Date.now();
       const result = handle(req, Buffer.concat(chunks).toString('utf8'));
-      if (result.events) events.push(...result.events);
+      if (result.events) events.push(...result.events.map((event) => ({ ...event, at })));
       else refused.push(`${result.status} ${JSON.stringify(result.answer)}`);
       res.writeHead(result.status, { 'content-type': 'application/json' }).end(JSON.stringify(result.answer));
     });
