@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -146,5 +146,21 @@ describe('the audit exporter', () => {
       await expect.poll(() => hec.events.length, { timeout: 15_000 }).toBe(40);
       expect(hec.ids()).toEqual([...first, ...second].map((e) => e.id));
     });
+  });
+});
+
+describe('the audit exporter in the broker', () => {
+  it('exports from a configured sink, its delivered count and lag in /metrics', async () => {
+    const { startTestServer, testConfig } = await import('../support/test-server.js');
+    const path = join(mkdtempSync(join(tmpdir(), 'portcullis-export-metrics-')), 'audit.jsonl');
+    const server = await startTestServer({ config: testConfig({ audit: { export: { sinks: [{ name: 'archive', type: 'file', path, format: 'json' }] } } }), clock: systemClock });
+    cleanups.push(() => server.close());
+    const events = await append(server.stores, 4);
+    const exported = () => (existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id) : []);
+    await expect.poll(() => exported().slice(-4), { timeout: 10_000 }).toEqual(events.map((e) => e.id));
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^portcullis_audit_export_events_total\{sink="archive",outcome="delivered"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^portcullis_audit_export_lag_events\{sink="archive"\} \d+$/m);
+    expect(metrics).toMatch(/^portcullis_audit_export_lag_seconds\{sink="archive"\} [\d.]+$/m);
   });
 });

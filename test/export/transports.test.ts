@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadVendoredOcsfSchema, validateOcsf } from '../../clients/audit/ocsf-validate.js';
 import { ExportNotAcknowledgedError } from '../../server/errors.js';
 import { exportItem } from '../../server/export/export-record.js';
 import { JsonLinesFileTransport } from '../../server/export/jsonl-file.js';
@@ -41,7 +42,7 @@ function closing<T extends ExportTransport>(transport: T): T {
 const refusal = (promise: Promise<unknown>) => promise.then(() => null, (error: unknown) => error);
 
 describe('Splunk HEC', () => {
-  it('posts the batch as concatenated event objects with the token, each carrying the audit id; acknowledged by 200 and code 0', async () => {
+  it('posts the batch as concatenated event objects with the token, each carrying the audit id and schema-valid OCSF; acknowledged by 200 and code 0', async () => {
     const hec = await startHecReceiver(tls, TOKEN);
     cleanups.push(hec.stop);
     const transport = closing(new SplunkHecTransport(sinkConfig({ name: 'splunk', type: 'splunk-hec', url: hec.url, token: TOKEN, tls: { ca: tls.ca } }) as never));
@@ -49,6 +50,8 @@ describe('Splunk HEC', () => {
     await transport.send(events.map((e) => exportItem(e, 'ocsf')), signal());
     expect(hec.ids()).toEqual(['1', '2', '3', '4', '5']);
     expect(hec.events.map((e) => (e.record.metadata as { uid: string }).uid)).toEqual(['1', '2', '3', '4', '5']);
+    const schema = loadVendoredOcsfSchema();
+    expect(hec.events.flatMap((e) => validateOcsf(schema, e.record))).toEqual([]);
     expect(hec.refused).toEqual([]);
   });
 
