@@ -136,6 +136,8 @@ describeRsyslog('syslog over TLS to rsyslog', () => {
     cleanups.push(rsyslog.stop);
     const transport = closing(new SyslogTlsTransport(sinkConfig({ name: 'syslog', type: 'syslog', host: '127.0.0.1', port: rsyslog.port, format: 'json', tls: { ca: tls.ca } }) as never));
     await transport.send(auditEvents(1).map((e) => exportItem(e, 'json')), signal());
+    // Written out before the kill: what rsyslog still buffers dies with it (TCP syslog has no acknowledgment).
+    await expect.poll(() => rsyslog.received().length, { timeout: 10_000 }).toBe(1);
     await rsyslog.kill();
     await rsyslog.start();
     await transport.send(auditEvents(1, 2).map((e) => exportItem(e, 'json')), signal());
