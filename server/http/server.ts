@@ -244,7 +244,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       // Commits where it got to (the next instance goes on from there); before the checkpoint, which then seals the anomalies it raised.
       await detector?.stop();
       await notifications?.stop();
-      // Before the checkpoint: the shutdown checkpoint is exported by the next instance (or this one's successor).
+      // Before the shutdown checkpoint, which the next holder of each sink's lease exports.
       await auditExport?.stop();
       // Last, so the shutdown checkpoint seals everything the steps above audited.
       await stopCheckpoints();
