@@ -25,13 +25,11 @@ class CpuMeter {
   }
 
   async snapshot(): Promise<CpuSnapshot> {
-    const info = await this.redis.info('cpu');
-    const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
     const load = process.cpuUsage();
     return {
       upstream: processCpuMicros(this.upstreamPid),
       load: load.user + load.system,
-      redis: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6,
+      redis: await redisCpuMicros(this.redis),
       brokerWaiting: runQueueWaitMicros(this.broker.pid),
     };
   }
@@ -69,6 +67,13 @@ export async function meteredWindow<T>(
   } finally {
     meter.close();
   }
+}
+
+/** Redis's CPU time so far (user plus system, from INFO cpu). */
+export async function redisCpuMicros(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6;
 }
 
 /** The window's CPU use as figures, in % of one core over the window's wall time. */

@@ -6,7 +6,7 @@ import { createApiToken, postGraphQL } from '../test/support/test-server.js';
 import { signIn, TEST_PUBLIC_URL } from '../test/support/test-idp.js';
 import type { TestIdp } from '../test/support/test-idp.js';
 import type { BrokerProcess, HttpUpstream } from './processes.js';
-import { STDIO_UPSTREAM } from './processes.js';
+import { ECHO_UPSTREAM, STDIO_UPSTREAM } from './processes.js';
 
 /** What every scenario shares: one private Redis, one test IdP, one Streamable HTTP upstream. */
 export interface BenchEnvironment {
@@ -15,13 +15,13 @@ export interface BenchEnvironment {
   httpUpstream: HttpUpstream;
 }
 
-/** The two upstream names the bench config declares, both serving the same `echo` tool. */
-export type UpstreamName = 'http' | 'stdio';
+/** The upstream names the bench config declares, all serving an `echo` tool: the SDK server over HTTP and stdio, and the minimal one over stdio. */
+export type UpstreamName = 'http' | 'stdio' | 'echo';
 
 /**
  * The broker config for one scenario: Redis store under a key prefix of its own (so
  * instances given the same prefix share state, and scenarios do not see each other),
- * warn-level logs, engineers auto-approved for `echo` on both upstreams, and an auditor
+ * warn-level logs, engineers auto-approved for `echo` on every upstream, and an auditor
  * role; `httpServer` adds keys to the `http` server's entry (its policy: rate limits...).
  */
 /** The bench deployment; `http` adds to the `http` server's entry and to the engineers' rule for it (policy variants). */
@@ -37,12 +37,13 @@ export function benchConfig(env: BenchEnvironment, prefix = `bench:${randomUUID(
     broker: { maxSessionsPerUser: 100_000, maxSessionsPerInstance: 100_000, maxUpstreamProcesses: 100_000 },
     identityProviders: [env.idp.config],
     roles: [
-      { name: 'engineer', members: { groups: ['engineering'] }, request: [engineerRule('http'), engineerRule('stdio')] },
+      { name: 'engineer', members: { groups: ['engineering'] }, request: [engineerRule('http'), engineerRule('stdio'), engineerRule('echo')] },
       { name: 'auditor', members: { groups: ['security'] }, audit: true },
     ],
     servers: [
       { name: 'http', transport: 'streamable-http', url: env.httpUpstream.url, ...http.server },
       { name: 'stdio', transport: 'stdio', command: STDIO_UPSTREAM.command, args: STDIO_UPSTREAM.args },
+      { name: 'echo', transport: 'stdio', command: ECHO_UPSTREAM.command, args: ECHO_UPSTREAM.args },
     ],
   };
 }

@@ -13,16 +13,21 @@ export interface LoadResult {
  * have passed; only calls that complete count. Each call's message is a tag unique in the
  * run, handed to `onSend` just before it goes out (the audit scenario follows it).
  */
-export async function closedLoop(clients: readonly Client[], inFlight: number, seconds: number, onSend?: (tag: string) => void): Promise<LoadResult> {
+export function closedLoop(clients: readonly Client[], inFlight: number, seconds: number, onSend?: (tag: string) => void): Promise<LoadResult> {
+  return callLoop(clients, echo, inFlight, seconds, onSend);
+}
+
+/** The same closed loop over any kind of client, with `call` making one echo call. */
+export async function callLoop<C>(clients: readonly C[], call: (client: C, message: string) => Promise<void>, inFlight: number, seconds: number, onSend?: (tag: string) => void): Promise<LoadResult> {
   const start = performance.now();
   const deadline = start + seconds * 1000;
   const run = randomUUID().slice(0, 8);
   let calls = 0;
-  const worker = async (client: Client, name: string) => {
+  const worker = async (client: C, name: string) => {
     for (let seq = 0; performance.now() < deadline; seq++) {
       const tag = `${run}.${name}.${seq}`;
       onSend?.(tag);
-      await echo(client, tag);
+      await call(client, tag);
       calls++;
     }
   };

@@ -1,7 +1,10 @@
 import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { connect, createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { BrokerReply, BrokerRequest } from './broker-process.js';
 
@@ -10,6 +13,9 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** How to start the bench upstream in stdio mode (for the broker's config and for direct clients). */
 export const STDIO_UPSTREAM = { command: process.execPath, args: ['--import', 'tsx', 'bench/upstream.ts', 'stdio'], cwd: REPO_ROOT };
+
+/** The minimal JSON-RPC echo server over stdio (no SDK): the upstream of the peers scenario. */
+export const ECHO_UPSTREAM = { command: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, 'bench/echo-upstream.ts')], cwd: REPO_ROOT };
 
 export interface BrokerProcess {
   readonly pid: number;
@@ -36,7 +42,7 @@ export async function startBrokerProcess(config: unknown, options: { profileDir?
     execArgv: ['--import', 'tsx', '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const ask = <T extends BrokerReply['type']>(request: BrokerRequest, answer: T) => nextReply(child, answer, () => child.send(request));
+  const ask = <T extends BrokerReply['type']>(request: BrokerRequest, answer: T) => nextReply<BrokerReply, T>(child, answer, () => child.send(request));
   const { port } = await ask({ type: 'start', config }, 'ready');
   const cpu = () => ask({ type: 'cpu' }, 'cpu');
   return {
@@ -61,14 +67,15 @@ export async function startBrokerProcess(config: unknown, options: { profileDir?
   };
 }
 
-function nextReply<T extends BrokerReply['type']>(child: ChildProcess, type: T, send: () => void): Promise<Extract<BrokerReply, { type: T }>> {
+/** Sends a request to a forked child and resolves with its next reply of `type` (a `failed` reply, or its exit, rejects). */
+export function nextReply<R extends { type: string }, T extends R['type']>(child: ChildProcess, type: T, send: () => void): Promise<Extract<R, { type: T }>> {
   return new Promise((resolve, reject) => {
-    const onMessage = (message: BrokerReply) => {
-      if (message.type === 'failed') done(new Error(`broker failed: ${message.error}`));
-      else if (message.type === type) done(undefined, message as Extract<BrokerReply, { type: T }>);
+    const onMessage = (message: R & { error?: string }) => {
+      if (message.type === 'failed') done(new Error(`child ${child.pid} failed: ${message.error}`));
+      else if (message.type === type) done(undefined, message as Extract<R, { type: T }>);
     };
-    const onExit = (code: number | null) => done(new Error(`broker exited (${code}) before answering ${type}`));
-    const done = (error?: Error, message?: Extract<BrokerReply, { type: T }>) => {
+    const onExit = (code: number | null) => done(new Error(`child ${child.pid} exited (${code}) before answering ${type}`));
+    const done = (error?: Error, message?: Extract<R, { type: T }>) => {
       child.off('message', onMessage);
       child.off('exit', onExit);
       if (error) reject(error);
@@ -101,11 +108,7 @@ export async function startHttpUpstream(): Promise<HttpUpstream> {
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     pid: child.pid!,
-    stop: async () => {
-      const exited = exitOf(child);
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopChild(child),
   };
 }
 
@@ -135,4 +138,50 @@ export function runQueueWaitMicros(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** The pids of a process's children, then theirs (Linux /proc; empty elsewhere or once it has gone). */
+export function descendantPids(pid: number): number[] {
+  let children: number[];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return children.flatMap((child) => [child, ...descendantPids(child)]);
+}
+
+/** A loopback port free at the time of asking (for programs that take a port and cannot report the one they bound). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once `port` accepts a connection on loopback; rejects if `child` exits first. */
+export async function listening(port: number, child: ChildProcess): Promise<void> {
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process ${child.pid} exited (${child.exitCode ?? child.signalCode}) before listening on ${port}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await delay(50);
+  }
+}
+
+/** Stops a child process (SIGTERM) and waits for it to exit. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  const exited = exitOf(child);
+  child.kill('SIGTERM');
+  await exited;
 }

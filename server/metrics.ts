@@ -16,6 +16,8 @@ export interface Metrics {
   /** Per export sink, the age of the oldest event after its committed cursor, and how many follow it. */
   auditExportLagSeconds: Gauge<'sink'>;
   auditExportLagEvents: Gauge<'sink'>;
+  /** Slack actions (POST /integrations/slack/actions) refused, by reason. */
+  slackActionRefusals: Counter<'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -71,6 +73,12 @@ export function createMetrics(): Metrics {
       name: 'portcullis_audit_export_lag_events',
       help: 'Audit events after the export sink’s acknowledged cursor (counted up to 10000).',
       labelNames: ['sink'],
+      registers: [registry],
+    }),
+    slackActionRefusals: new Counter({
+      name: 'portcullis_slack_action_refusals_total',
+      help: 'Slack button and dialog actions refused, by reason (bad_signature, stale_timestamp, replayed, wrong_team, email_unconfirmed, no_portcullis_user, review_refused, ...).',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };

@@ -75,11 +75,16 @@ export function latencyFigures(scenario: string, { directMs, brokeredMs, cpuMicr
   ];
 }
 
-export async function timeCalls(client: Client, count: number): Promise<number[]> {
+export function timeCalls(client: Client, count: number): Promise<number[]> {
+  return timeEach(count, () => echo(client, 'ping'));
+}
+
+/** `count` sequential runs of `call`, each timed in ms. */
+export async function timeEach(count: number, call: () => Promise<void>): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const start = performance.now();
-    await echo(client, 'ping');
+    await call();
     samples.push(performance.now() - start);
   }
   return samples;

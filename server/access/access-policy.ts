@@ -123,14 +123,18 @@ export class AccessPolicy {
     return SCOPE_KINDS.every(({ kind }) => (request[kind] ?? []).every((asked) => rules.some((rule) => rule[kind].some((pattern) => patternCovers(pattern, asked)))));
   }
 
+  /** The roles whose review rules cover a request on their own. */
+  reviewerRoles(request: { server: string } & Pick<AccessScope, ScopeKind>): RoleConfig[] {
+    return this.config.roles.filter((role) => this.mayReview({ roles: [role.name] }, request));
+  }
+
   /**
-   * The addresses to tell of a request: the `members.emails` of every role whose review
-   * rules cover it, the requester left out (no self-review). Members by group only have no
-   * address here yet.
+   * The addresses the config names for a request: the `members.emails` of every role whose
+   * review rules cover it, the requester left out (no self-review). Members by group are
+   * found in the user directory (server/notifications/reviewer-recipients.ts).
    */
   reviewerEmails(request: { server: string; requester: string } & Pick<AccessScope, ScopeKind>): string[] {
-    const covering = this.config.roles.filter((role) => this.mayReview({ roles: [role.name] }, request));
-    return [...new Set(covering.flatMap((role) => role.members.emails))].filter((email) => email.toLowerCase() !== request.requester.toLowerCase());
+    return [...new Set(this.reviewerRoles(request).flatMap((role) => role.members.emails))].filter((email) => email.toLowerCase() !== request.requester.toLowerCase());
   }
 
   /** The longest duration `holder` may request on `server`; null when nothing is requestable there. */

@@ -154,7 +154,7 @@ export class AccessService {
         decidedAt: status === 'PENDING' ? null : now,
         version: request.version + 1,
       };
-      await this.deps.audit.append(this.requestEvent('access_request.reviewed', caller, next, { decision: input.decision, reason, durationSeconds: duration, ...(narrowed ? { arguments: narrowed } : {}), status }));
+      await this.deps.audit.append(this.requestEvent('access_request.reviewed', caller, next, { decision: input.decision, reason, durationSeconds: duration, ...(narrowed ? { arguments: narrowed } : {}), status, ...reviewChannel(caller) }));
       if (grant) await this.deps.audit.append(this.grantIssuedEvent(caller, grant));
       if (!(await this.deps.store.updateRequest(next, grant))) throw new AccessDeniedError('REQUEST_NOT_PENDING', 'the request changed meanwhile; reload it');
       return { updated: next, grant };
@@ -443,4 +443,10 @@ export class AccessService {
       data: { grantId: grant.id, requestId: grant.requestId, user: grant.user.email, ...scopeOf(grant), readOnlyTools: grant.readOnlyTools, expiresAt: new Date(grant.expiresAt).toISOString() },
     };
   }
+}
+
+/** Where a review came from, for its audit event: a Slack button (with the Slack user and workspace), else the API (GraphQL: console, CLI). */
+function reviewChannel(caller: Principal): { channel: 'api' } | { channel: 'slack'; slack: { user: string; team: string } } {
+  const { credential } = caller;
+  return credential.kind === 'integration' ? { channel: 'slack', slack: { user: credential.id, team: credential.team } } : { channel: 'api' };
 }

@@ -53,7 +53,7 @@ function withSinkSecrets(sink: NotificationSinkConfig, as: (value: string) => st
     case 'email':
       return sink.smtp.auth ? { ...sink, smtp: { ...sink.smtp, auth: { ...sink.smtp.auth, pass: as(sink.smtp.auth.pass) } } } : sink;
     case 'slack':
-      return { ...sink, ...(sink.webhookUrl === undefined ? {} : { webhookUrl: as(sink.webhookUrl) }), ...(sink.botToken === undefined ? {} : { botToken: as(sink.botToken) }) };
+      return { ...sink, ...(sink.webhookUrl === undefined ? {} : { webhookUrl: as(sink.webhookUrl) }), ...(sink.botToken === undefined ? {} : { botToken: as(sink.botToken) }), ...(sink.signingSecret === undefined ? {} : { signingSecret: as(sink.signingSecret) }) };
   }
 }
 

@@ -23,7 +23,7 @@ const GRAPHQL_BODY_LIMIT = '256kb';
  * them share one budget per client address (`rateLimits.unauthenticated`), counted before
  * any body is read.
  */
-const UNAUTHENTICATED_PATHS = ['/auth/saml', '/auth/oidc', '/auth/cli', '/dev-idp', '/oauth', '/.well-known'];
+const UNAUTHENTICATED_PATHS = ['/auth/saml', '/auth/oidc', '/auth/cli', '/dev-idp', '/oauth', '/.well-known', '/integrations/slack'];
 
 /** The HTTP surface, composed in order; each concern lives in its own module. */
 export function createApp(options: {

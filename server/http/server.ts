@@ -64,6 +64,10 @@ import { startNotifications } from '../notifications/start.js';
 import { startConfiguredAuditExport } from '../export/start.js';
 import type { AuditExporter, ExporterTiming } from '../export/exporter.js';
 import { NotificationService } from '../notifications/notification-service.js';
+import { SlackActions } from '../notifications/slack-actions.js';
+import type { DecidingSlackSink } from '../notifications/slack-actions.js';
+import { slackActionRoutes } from '../notifications/slack-action-routes.js';
+import type { Metrics } from '../metrics.js';
 import type { Dispatcher, DispatcherTiming } from '../notifications/dispatcher.js';
 
 export interface PortcullisServer {
@@ -106,7 +110,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const dev = devIdp?.identityProvider;
   const identityProviders: TrustedIdp[] = trustedIdps(config, dev ? [{ id: dev.id, displayName: dev.displayName, protocol: 'saml', emailDomains: dev.emailDomains }] : []);
   const identity = createIdentity(config, stores, clock, identityProviders);
-  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl, standing: identity.standing });
+  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl, standing: identity.standing, directory: stores.directory });
   const metrics = createMetrics();
   const spKeys = ServiceProviderKeys.fromConfig(config);
   const rotations = new KeyRotationRecorder({ store: stores.samlKeySets, audit: stores.audit, clock });
@@ -161,7 +165,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<PortcullisTopics> });
   const stopSweeper = startExpirySweeper(access, logger);
   // Off the request path: it follows the audit log, so an access decision never waits on a sink.
-  const notifications = startNotifications({ config, stores, policy, clock, logger, metrics, ...(deps.notificationTiming ? { timing: deps.notificationTiming } : {}) });
+  const notifications = startNotifications({ config, stores, policy, principals: identity.principals, clock, logger, metrics, ...(deps.notificationTiming ? { timing: deps.notificationTiming } : {}) });
   const auditExport = startConfiguredAuditExport({ config, stores, clock, logger, metrics, baseDir, ...(deps.exportTiming ? { timing: deps.exportTiming } : {}) });
   const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
   const stopCheckpoints = config.audit.checkpoints ? startCheckpoints(stores.audit, config.audit.checkpoints.intervalSeconds, logger) : async () => {};
@@ -192,10 +196,11 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
   const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access });
   const scim = createScim({ config, stores, clock, identity, access, policy, logger });
+  const slack = createSlackActionRoutes(config, stores, clock, identity, access, logger, metrics);
   const app = createApp({
     apollo,
     services,
-    routers: [saml, signOut, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : [])],
+    routers: [saml, signOut, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : []), ...(slack ? [slack] : [])],
     stores,
     graphqlLimiter,
     metrics,
@@ -269,11 +274,28 @@ function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Cloc
   return oauthRoutes({ issuer, publicUrl: config.server.publicUrl, idps, resources: identity.resources, clients, authorization, tokens: identity.oauthTokens, authenticator: identity.authenticator, logger });
 }
 
+/** Decisions from Slack, when a Slack sink has a signing secret; null (the path is 404) otherwise. */
+function createSlackActionRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, access: AccessService, logger: Logger, metrics: Metrics) {
+  const sinks = config.notifications.sinks.flatMap((sink) => (sink.type === 'slack' && sink.signingSecret !== undefined && sink.botToken !== undefined ? [sink as DecidingSlackSink] : []));
+  if (sinks.length === 0) return null;
+  const actions = new SlackActions({
+    sinks,
+    replay: stores.assertionReplay,
+    directory: stores.directory,
+    principals: identity.principals,
+    access,
+    clock,
+    logger,
+    onRefused: (reason) => metrics.slackActionRefusals.inc({ reason }),
+  });
+  return slackActionRoutes(actions, logger);
+}
+
 /** The OIDC IdPs' routes; each provider's discovery begins now, and a provider that is down makes only its own sign-ins unavailable. */
 function createOidcRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, logger: Logger) {
   const providers = new Map(config.identityProviders.flatMap((idp) => (idp.type === 'oidc' ? [[idp.id, new OidcProvider(idp, { clock, logger })] as const] : [])));
   for (const provider of providers.values()) provider.warmUp();
-  const signIn = new OidcSignIn({ pending: stores.oidcRequests, recorder: new SignInRecorder({ audit: stores.audit, sessions: identity.sessions, standing: identity.standing }), clock, publicUrl: config.server.publicUrl });
+  const signIn = new OidcSignIn({ pending: stores.oidcRequests, recorder: new SignInRecorder({ audit: stores.audit, sessions: identity.sessions, standing: identity.standing, directory: stores.directory, clock }), clock, publicUrl: config.server.publicUrl });
   return oidcRoutes({ providers, signIn, cookie: identity.cookie, publicUrl: config.server.publicUrl, logger });
 }
 

@@ -41,6 +41,7 @@ export class Authenticator {
 
   /** Is the credential behind a live connection still valid in the store? */
   isLive(credential: Principal['credential']): Promise<boolean> {
+    if (credential.kind === 'integration') return Promise.resolve(false);
     if (credential.kind === 'oauth') return this.deps.oauthTokens.isLive(credential.id);
     return credential.kind === 'token' ? this.deps.tokens.isLive(credential.id) : this.deps.sessions.isLive(credential.id);
   }

@@ -11,7 +11,7 @@ type Credential = Principal['credential'];
 
 /** What a person reads when a live connection closes because its credential ended. */
 export function describeCredentialEnd(kind: Credential['kind'], why: CredentialEnd): string {
-  const what = { token: 'API token', oauth: 'OAuth access token', session: null }[kind];
+  const what = { token: 'API token', oauth: 'OAuth access token', integration: 'Slack action', session: null }[kind];
   if (why === 'expired') return what ? `${what} expired` : 'sign-in session expired';
   if (why === 'deprovisioned') return 'user deprovisioned by their identity provider';
   if (why === 'roles_changed') return 'roles changed by the identity provider: reconnect';

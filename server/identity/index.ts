@@ -30,6 +30,8 @@ export interface Identity {
   mcpAuthenticator: McpRequestAuthenticator;
   /** What SCIM says of users (deprovisioned, their groups), checked wherever credentials are. */
   standing: ScimStanding;
+  /** A stored user as they stand now (IdP, email domain, SCIM), and their roles. */
+  principals: Principals;
 }
 
 /** The identity services, wired to their stores, the audit log, the clock and the IdPs this instance trusts. */
@@ -53,5 +55,6 @@ export function createIdentity(config: PortcullisConfig, stores: Stores, clock: 
     oauthTokens,
     mcpAuthenticator: new McpRequestAuthenticator({ oauth: oauthTokens, apiTokens: tokens, resources }),
     standing,
+    principals,
   };
 }

@@ -14,7 +14,23 @@ export interface Principal {
   /** A browser session holds every scope; a token only those it was given. */
   scopes: ReadonlySet<ApiTokenScope>;
   /** The credential it came through, and when that credential ends (live connections close then). */
-  credential: { kind: 'session' | 'token'; id: string; expiresAt: number } | OAuthCredential;
+  credential: { kind: 'session' | 'token'; id: string; expiresAt: number } | OAuthCredential | IntegrationCredential;
+}
+
+/**
+ * A person acting through a chat integration (a Slack button, server/notifications/slack-actions.ts),
+ * matched by verified email for that one action. It is no credential a client holds: nothing
+ * resolves it from a request, and wherever a live credential is checked it is not one.
+ */
+export interface IntegrationCredential {
+  kind: 'integration';
+  integration: 'slack';
+  /** The Slack user id. */
+  id: string;
+  /** The Slack workspace (team) id. */
+  team: string;
+  /** The action's own moment: the principal lives for it only. */
+  expiresAt: number;
 }
 
 /**

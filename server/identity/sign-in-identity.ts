@@ -1,5 +1,6 @@
 import type { AuditLog } from '../audit/types.js';
-import type { SamlSessionFacts, UserIdentity } from '../stores/types.js';
+import type { Clock } from '../clock.js';
+import type { SamlSessionFacts, UserDirectoryStore, UserIdentity } from '../stores/types.js';
 import { EMAIL_ADDRESS, emailAllowed } from './email-domains.js';
 import type { LoginSessionService } from './login-sessions.js';
 import type { ScimStanding } from '../scim/standing.js';
@@ -34,14 +35,24 @@ export function checkIdentity(idp: { id: string; emailDomains?: readonly string[
   return { user: { id: `${idp.id}:${asserted.subject}`, idp: idp.id, nameId: asserted.subject, email, displayName: asserted.displayName, groups } };
 }
 
-/** The last steps of every sign-in, whatever the protocol: the audit event first (fail closed), then the session. */
+export interface SignInRecorderDeps {
+  audit: AuditLog;
+  sessions: LoginSessionService;
+  standing: Pick<ScimStanding, 'admitsSignIn'>;
+  /** Where the user is recorded as seen: reviewers reached by group, Slack users matched by email. */
+  directory: Pick<UserDirectoryStore, 'seen'>;
+  clock: Clock;
+}
+
+/** The last steps of every sign-in, whatever the protocol: the audit event first (fail closed), the user directory, then the session. */
 export class SignInRecorder {
-  constructor(private readonly deps: { audit: AuditLog; sessions: LoginSessionService; standing: Pick<ScimStanding, 'admitsSignIn'> }) {}
+  constructor(private readonly deps: SignInRecorderDeps) {}
 
   /** The session of a person the IdP vouched for, or null when SCIM deprovisioned them (refuse as `user_deprovisioned`). */
   async succeeded(user: UserIdentity, data: Record<string, unknown>, saml?: SamlSessionFacts): Promise<{ cookieValue: string; expiresAt: number } | null> {
     if (!(await this.deps.standing.admitsSignIn(user))) return null;
     await this.deps.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: user.email, data });
+    await this.deps.directory.seen(user, this.deps.clock.now());
     return this.deps.sessions.start(user, saml);
   }
 

@@ -11,7 +11,7 @@ export interface MessageContent {
   subject: string;
   lead: string;
   lines: (readonly [label: string, value: string])[];
-  links: { label: string; url: string; style?: 'primary' | 'danger' }[];
+  links: { label: string; url: string; style?: 'primary' | 'danger'; /** Which decision the link stands for (a chat sink may make it a button that decides). */ decides?: 'approve' | 'deny' }[];
   /** Whether this event follows a request's first message (a decision, a cancellation, an expiry). */
   followUp: boolean;
 }
@@ -55,8 +55,8 @@ export function describeEvent(event: NotificationEvent): MessageContent {
 
 function consoleLinks(event: NotificationEvent, decidable: boolean): MessageContent['links'] {
   const links: MessageContent['links'] = [];
-  if (decidable && event.links.approve !== undefined) links.push({ label: 'Approve', url: event.links.approve, style: 'primary' });
-  if (decidable && event.links.deny !== undefined) links.push({ label: 'Deny', url: event.links.deny, style: 'danger' });
+  if (decidable && event.links.approve !== undefined) links.push({ label: 'Approve', url: event.links.approve, style: 'primary', decides: 'approve' });
+  if (decidable && event.links.deny !== undefined) links.push({ label: 'Deny', url: event.links.deny, style: 'danger', decides: 'deny' });
   links.push({ label: 'Open in the console', url: event.links.console });
   return links;
 }

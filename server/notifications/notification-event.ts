@@ -1,10 +1,10 @@
-import type { AccessPolicy } from '../access/access-policy.js';
 import type { AccessRequestRecord } from '../access/types.js';
 import type { AuditEvent } from '../audit/types.js';
 import type { NotificationSinkConfig } from '../config/schema.js';
 import { severityRank } from '../detection/types.js';
 import type { Severity } from '../detection/types.js';
 import type { AccessStore } from '../stores/types.js';
+import type { ReviewerRecipients } from './reviewer-recipients.js';
 import type { NotificationEvent } from './types.js';
 
 /** The status a request has as of each event about it (the stored record may have moved on since). */
@@ -12,7 +12,7 @@ const STATUS_AT: Record<string, string> = { 'access_request.created': 'PENDING',
 
 export interface EventSources {
   access: Pick<AccessStore, 'getRequest'>;
-  policy: Pick<AccessPolicy, 'reviewerEmails'>;
+  reviewers: Pick<ReviewerRecipients, 'addressesFor'>;
   publicUrl: string;
 }
 
@@ -35,7 +35,7 @@ export async function notificationOf(event: AuditEvent, sources: EventSources): 
     const request = { id: record.id, requester: record.requester, server: record.server, tools: [...record.tools], durationSeconds: record.durationSeconds, reason: record.reason, status };
     const review = link(`/review?request=${encodeURIComponent(record.id)}`);
     const links = status === 'PENDING' ? { console: review, approve: review, deny: review } : { console: review };
-    const recipients = sources.policy.reviewerEmails({ server: record.server, requester: record.requester, tools: record.tools, resources: record.resources, prompts: record.prompts });
+    const recipients = await sources.reviewers.addressesFor({ server: record.server, requester: record.requester, tools: record.tools, resources: record.resources, prompts: record.prompts });
     return { event: { ...base, request, links }, recipients };
   }
   if (event.type.startsWith('anomaly.')) {

@@ -17,6 +17,13 @@ export const slackSinkConfig = z
     /** A bot token (xoxb-..., by ${env:...}) with chat:write, and the channel (id or name) it posts to. */
     botToken: z.string({ error: 'expected a bot token' }).trim().regex(/^xox[bpe]-[\x21-\x7e]+$/, 'expected a Slack token (xoxb-...)').optional(),
     channel: z.string({ error: 'expected a channel' }).trim().regex(/^[#A-Za-z0-9_.-]{1,80}$/, 'expected a channel id (C...) or name').optional(),
+    /**
+     * The Slack app's signing secret (${env:...}): with it, Approve and Deny in the message
+     * are interactive and decide at POST /integrations/slack/actions (docs/notifications.md).
+     */
+    signingSecret: z.string({ error: 'expected the Slack app\'s signing secret' }).trim().regex(/^[\x21-\x7e]{16,256}$/, 'expected the Slack app\'s signing secret (16-256 printable characters)').optional(),
+    /** The workspace (T...) whose actions are taken; another team's are refused. */
+    teamId: z.string({ error: 'expected a team id' }).trim().regex(/^T[A-Z0-9]{2,30}$/, 'expected a Slack team id (T...)').optional(),
     /** Slack's Web API; another base only for a Slack-compatible receiver (tests). */
     apiBaseUrl: secretSafeUrl('the Slack API base URL').default('https://slack.com/api'),
     /** One whole HTTP exchange. */
@@ -26,12 +33,18 @@ export const slackSinkConfig = z
 
 export type SlackSinkConfig = z.infer<typeof slackSinkConfig>;
 
-/** Exactly one way to post, and a channel for a bot (also applied where the sink joins the union of sinks). */
-export function checkSlackSink(value: { webhookUrl?: string | undefined; botToken?: string | undefined; channel?: string | undefined }, ctx: z.RefinementCtx): void {
+/** Exactly one way to post, a channel for a bot, and a bot to act with (users.info, views.open) when actions are on (also applied where the sink joins the union of sinks). */
+export function checkSlackSink(value: { webhookUrl?: string | undefined; botToken?: string | undefined; channel?: string | undefined; signingSecret?: string | undefined; teamId?: string | undefined }, ctx: z.RefinementCtx): void {
   if ((value.webhookUrl === undefined) === (value.botToken === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['webhookUrl'], message: 'expected exactly one of webhookUrl and botToken' });
   }
   if (value.botToken !== undefined && value.channel === undefined) {
     ctx.addIssue({ code: 'custom', path: ['channel'], message: 'expected the channel the bot posts to' });
+  }
+  if (value.signingSecret !== undefined && value.botToken === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['signingSecret'], message: 'deciding from Slack needs a botToken (to read the clicking user and open the reason dialog)' });
+  }
+  if (value.teamId !== undefined && value.signingSecret === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['teamId'], message: 'teamId goes with signingSecret' });
   }
 }

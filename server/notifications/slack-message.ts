@@ -2,8 +2,9 @@ import type { MessageContent } from './message-content.js';
 
 /**
  * A Block Kit message (https://api.slack.com/reference/block-kit/blocks): a header, the
- * lead, the facts as fields, and URL buttons to the console. Decisions are made in the
- * console for now; interactive buttons come with /integrations/slack/actions.
+ * lead, the facts as fields, and buttons: URL buttons to the console, or, when the sink
+ * decides from Slack (a signing secret), Approve and Deny as interactive buttons whose
+ * value is the request id, answered at /integrations/slack/actions (slack-actions.ts).
  */
 export interface SlackMessage {
   /** The notification and screen-reader text Slack shows when blocks cannot be. */
@@ -16,7 +17,19 @@ const HEADER_MAX = 150;
 const FIELD_MAX = 1_900;
 const FIELDS_MAX = 10;
 
-export function composeSlack(content: MessageContent): SlackMessage {
+/** The action ids of the interactive buttons (slack-actions.ts reads them back). */
+export const SLACK_ACTION_IDS = { approve: 'portcullis-approve', deny: 'portcullis-deny' } as const;
+
+/** Approve asks once more (Slack's confirm dialog): one stray click must not grant access. */
+const APPROVE_CONFIRM = {
+  title: { type: 'plain_text', text: 'Approve this request?' },
+  text: { type: 'plain_text', text: 'Access is granted at once, for the duration asked.' },
+  confirm: { type: 'plain_text', text: 'Approve' },
+  deny: { type: 'plain_text', text: 'Cancel' },
+};
+
+/** `decidingRequest`: the request the buttons decide, when the sink decides from Slack; null for URL buttons only. */
+export function composeSlack(content: MessageContent, decidingRequest: string | null = null): SlackMessage {
   const blocks: unknown[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(content.subject, HEADER_MAX) } },
     { type: 'section', text: { type: 'mrkdwn', text: mrkdwn(content.lead) } },
@@ -31,9 +44,10 @@ export function composeSlack(content: MessageContent): SlackMessage {
     type: 'actions',
     elements: content.links.map((link, index) => ({
       type: 'button',
-      action_id: `link-${index}`,
       text: { type: 'plain_text', text: link.label },
-      url: link.url,
+      ...(link.decides !== undefined && decidingRequest !== null
+        ? { action_id: SLACK_ACTION_IDS[link.decides], value: decidingRequest, ...(link.decides === 'approve' ? { confirm: APPROVE_CONFIRM } : {}) }
+        : { action_id: `link-${index}`, url: link.url }),
       ...(link.style === undefined ? {} : { style: link.style }),
     })),
   });

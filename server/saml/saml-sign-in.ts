@@ -1,9 +1,6 @@
 import type { Profile } from '@node-saml/node-saml';
-import type { AuditLog } from '../audit/types.js';
-import type { Clock } from '../clock.js';
-import type { LoginSessionService } from '../identity/login-sessions.js';
 import { checkIdentity, SignInRecorder } from '../identity/sign-in-identity.js';
-import type { ScimStanding } from '../scim/standing.js';
+import type { SignInRecorderDeps } from '../identity/sign-in-identity.js';
 import type { AssertionReplayCache, UserIdentity } from '../stores/types.js';
 import type { IdentityProvider } from './identity-providers.js';
 import { SamlRejection } from './refusal.js';
@@ -33,7 +30,7 @@ const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 export class SamlSignIn {
   private readonly recorder: SignInRecorder;
 
-  constructor(private readonly deps: { replay: AssertionReplayCache; audit: AuditLog; clock: Clock; sessions: LoginSessionService; publicUrl: string; standing: Pick<ScimStanding, 'admitsSignIn'> }) {
+  constructor(private readonly deps: SignInRecorderDeps & { replay: AssertionReplayCache; publicUrl: string }) {
     this.recorder = new SignInRecorder(deps);
   }
 

@@ -92,7 +92,11 @@ export interface OneTimeValueStore {
   take(key: string): Promise<string | null>;
 }
 
-/** Consumed assertion ids, kept until the assertion could no longer be valid anyway. */
+/**
+ * Consumed one-time ids, kept until they could no longer be valid anyway: SAML assertion
+ * ids, and the signatures of Slack actions (as `slack-action:<signature>`, a form no SAML
+ * assertion id takes: an XML ID has no colon).
+ */
 export interface AssertionReplayCache {
   /** Marks the id consumed until expiresAt; false when it already was (a replay). */
   consume(assertionId: string, expiresAt: number): Promise<boolean>;
@@ -412,6 +416,35 @@ export interface ScimStore {
   sightings(idp: string, name: string): Promise<string[]>;
 }
 
+/** A Portcullis user as the directory keeps them: as their IdP last described them, and when. */
+export interface DirectoryEntry {
+  user: UserIdentity;
+  /** When they last signed in (SAML or OIDC). */
+  lastSeenAt: number;
+}
+
+/**
+ * Users kept in the directory at most: past it, the least recently seen goes. Sign-in
+ * must never fail on a full directory, and a person not seen for long is the one to forget.
+ */
+export const USER_DIRECTORY_CAPACITY = 100_000;
+
+/**
+ * The Portcullis users seen signing in (server/identity/sign-in-identity.ts): how a
+ * notification reaches a reviewer who holds a role by group, and how a Slack user is
+ * matched to a Portcullis user by email. What an entry says is as of the sign-in: callers
+ * check the user is still current (Principals.current) before acting on it. Indexes by
+ * email and group are hints; every read filters on the stored record.
+ */
+export interface UserDirectoryStore {
+  /** Records `user` as signed in at `at`, replacing what was kept of them. */
+  seen(user: UserIdentity, at: number): Promise<void>;
+  /** The users whose email is `email`, whatever its case; most recently seen first. */
+  byEmail(email: string): Promise<DirectoryEntry[]>;
+  /** Up to `limit` users holding any of `groups` (as their IdP last asserted them); most recently seen first. */
+  inGroups(groups: readonly string[], limit: number): Promise<DirectoryEntry[]>;
+}
+
 /**
  * Cross-instance events (pub/sub): fire-and-forget hints, never the source of truth. An
  * EventTarget, so graphql-yoga's createPubSub can sit on it.
@@ -520,6 +553,8 @@ export interface Stores {
   notifications: NotificationStore;
   /** Per audit export sink, its lease and acknowledged cursor (server/export). */
   exportCursors: ExportCursorStore;
+  /** The users seen signing in (notification recipients by group, Slack users by email). */
+  directory: UserDirectoryStore;
   events: EventBus;
   /** Resolves when the backing store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;

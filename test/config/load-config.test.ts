@@ -451,27 +451,31 @@ describe('notifications: sinks', () => {
     expect(problemsWith(hook('a', '') + hook('a', ''))).toEqual(['notifications.sinks[1].name: duplicate sink name "a"']);
   });
 
-  it('reads email and Slack sinks with the keys every sink has, their secrets (SMTP password, webhook URL, bot token) redacted and scrubbed', async () => {
+  it('reads email and Slack sinks with the keys every sink has, their secrets (SMTP password, webhook URL, bot token, signing secret) redacted and scrubbed', async () => {
     const { redactConfig, literalCredentials } = await import('../../server/config/redact.js');
     const PASS = 'smtp-pass-7Qm2vX9pL4rT8kW1';
     const HOOK = 'https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX';
     const TOKEN = 'xoxb-1111-2222-abcdefabcdef';
+    const SIGNING = 'slack-signing-5c1e9a7f3b2d8e40';
     const sinks =
       `    - name: mail\n      type: email\n      from: portcullis@example.com\n      smtp: { host: smtp.example.com, auth: { user: portcullis, pass: ${PASS} } }\n      servers: [docs]\n` +
       `    - name: chat\n      type: slack\n      webhookUrl: ${HOOK}\n      events: [access_request.created]\n` +
-      `    - name: bot\n      type: slack\n      botToken: ${TOKEN}\n      channel: C0PORTCULL\n`;
+      `    - name: bot\n      type: slack\n      botToken: ${TOKEN}\n      channel: C0PORTCULL\n      signingSecret: ${SIGNING}\n      teamId: T0PORTCULL\n`;
     const { config } = loadConfig(writeConfig(withSink(sinks)), {});
     expect(config.notifications.sinks).toMatchObject([
       { name: 'mail', type: 'email', servers: ['docs'], maxAttempts: 8, minSeverity: 'medium', smtp: { port: 587, requireTLS: true } },
       { name: 'chat', type: 'slack', events: ['access_request.created'], maxAttempts: 8 },
-      { name: 'bot', type: 'slack', channel: 'C0PORTCULL', apiBaseUrl: 'https://slack.com/api' },
+      { name: 'bot', type: 'slack', channel: 'C0PORTCULL', apiBaseUrl: 'https://slack.com/api', teamId: 'T0PORTCULL' },
     ]);
     const redacted = JSON.stringify(redactConfig(config));
-    for (const secret of [PASS, HOOK, TOKEN]) {
+    for (const secret of [PASS, HOOK, TOKEN, SIGNING]) {
       expect(redacted).not.toContain(secret);
       expect(literalCredentials(config)).toContain(secret);
     }
     expect(problemsWith('    - name: chat\n      type: slack\n')).toEqual(['notifications.sinks[0].webhookUrl: expected exactly one of webhookUrl and botToken']);
+    expect(problemsWith(`    - name: chat\n      type: slack\n      webhookUrl: ${HOOK}\n      signingSecret: ${SIGNING}\n`)).toEqual([
+      'notifications.sinks[0].signingSecret: deciding from Slack needs a botToken (to read the clicking user and open the reason dialog)',
+    ]);
   });
 
   it('accepts plain http to a loopback receiver', () => {

@@ -1,13 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AccessPolicy } from '../../server/access/access-policy.js';
 import { configSchema } from '../../server/config/schema.js';
 import type { PortcullisConfig, WebhookSinkConfig } from '../../server/config/schema.js';
 import { startDispatcher } from '../../server/notifications/dispatcher.js';
+import type { EventSources } from '../../server/notifications/notification-event.js';
 import type { Dispatcher } from '../../server/notifications/dispatcher.js';
 import { WebhookSink } from '../../server/notifications/webhook-sink.js';
 import type { Delivery, NotificationSink } from '../../server/notifications/types.js';
 import type { OutboxEntry, Stores } from '../../server/stores/types.js';
 import { accessFixture, user, principalOf } from '../support/access-fixture.js';
+import { notificationSources } from '../support/notification-sources.js';
 import type { AccessFixture, Backend } from '../support/access-fixture.js';
 import { captureLogs } from '../support/log-capture.js';
 import { describeWithRedis, redisStoresForTest, uniquePrefix } from '../support/redis.js';
@@ -17,7 +18,7 @@ import type { Answer } from '../support/webhook-receiver.js';
 const SECRET = 'dispatcher-test-secret-0123456789abcdef';
 const PARAMS_MARKER = 'sk-live-param-secret-never-sent';
 
-/** Requests on "everything" by engineers; reviewed by bob, named by email (a recipient), and by sre (a group: no address). */
+/** Requests on "everything" by engineers; reviewed by bob, named by email (a recipient), and by sre (a group: its members as the user directory knows them). */
 const config: PortcullisConfig = configSchema.parse({
   server: { publicUrl: 'https://portcullis.example.com' },
   roles: [
@@ -27,6 +28,8 @@ const config: PortcullisConfig = configSchema.parse({
   ],
   servers: [{ name: 'everything', transport: 'stdio', command: 'node' }],
 });
+
+const sources = (stores: Stores): EventSources => notificationSources(config, stores);
 
 const TIMING = { pollMs: 20, renewIntervalMs: 50, leaseTtlMs: 2_000, claimMarginMs: 0 };
 
@@ -51,7 +54,7 @@ function dispatch(fx: { stores: Stores; clock: AccessFixture['clock'] }, sinks: 
     sinks: sinks.map((sinkConfig) => ({ config: sinkConfig, sink: new WebhookSink(sinkConfig, fx.clock) })),
     audit: stores.audit,
     store: stores.notifications,
-    sources: { access: stores.access, policy: new AccessPolicy(config), publicUrl: config.server.publicUrl },
+    sources: sources(stores),
     clock: fx.clock,
     random: () => 0,
     logger,
@@ -163,7 +166,7 @@ function suite(backend: Backend) {
     };
     const sinkConfig = webhook('threaded', 'https://unused.example.com/');
     const { logger } = captureLogs({ level: 'silent', secrets: [] });
-    const dispatcher = startDispatcher({ sinks: [{ config: sinkConfig, sink: threaded }], audit: fx.stores.audit, store: fx.stores.notifications, sources: { access: fx.stores.access, policy: new AccessPolicy(config), publicUrl: config.server.publicUrl }, clock: fx.clock, logger, timing: TIMING });
+    const dispatcher = startDispatcher({ sinks: [{ config: sinkConfig, sink: threaded }], audit: fx.stores.audit, store: fx.stores.notifications, sources: sources(fx.stores), clock: fx.clock, logger, timing: TIMING });
     cleanups.push(() => dispatcher.stop());
     const created = await request(fx);
     await vi.waitFor(async () => expect(await entry(fx.stores, seen[0]?.id ?? '')).toMatchObject({ status: 'DELIVERED' }), { timeout: 10_000 });

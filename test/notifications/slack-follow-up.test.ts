@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AccessPolicy } from '../../server/access/access-policy.js';
 import { configSchema } from '../../server/config/schema.js';
 import type { NotificationSinkConfig, PortcullisConfig } from '../../server/config/schema.js';
 import { startDispatcher } from '../../server/notifications/dispatcher.js';
 import { createSink } from '../../server/notifications/sinks.js';
 import type { OutboxEntry, Stores } from '../../server/stores/types.js';
 import { accessFixture, principalOf, user } from '../support/access-fixture.js';
+import { notificationSources } from '../support/notification-sources.js';
 import type { AccessFixture, Backend } from '../support/access-fixture.js';
 import { captureLogs } from '../support/log-capture.js';
 import { describeWithRedis } from '../support/redis.js';
@@ -49,7 +49,7 @@ function suite(backend: Backend) {
       sinks: [{ config: sinkConfig, sink: createSink(sinkConfig, { clock: fx.clock, logger }) }],
       audit: fx.stores.audit,
       store: fx.stores.notifications,
-      sources: { access: fx.stores.access, policy: new AccessPolicy(config), publicUrl: config.server.publicUrl },
+      sources: notificationSources(config, fx.stores),
       clock: fx.clock,
       random: () => 0,
       logger,

@@ -9,11 +9,12 @@ import type { AuditLogOptions } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { CONTRACT_AUDIT_OPTIONS, CONTRACT_ONE_TIME_CAPACITY, CONTRACT_TOOL_PIN_CAPACITY, runStoreContract } from './store-contract.js';
+import { CONTRACT_USER_DIRECTORY_CAPACITY } from './user-directory-contract.js';
 
 runStoreContract('embedded', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-embedded-'));
   const clock = new ManualClock();
-  const open = (audit: AuditLogOptions = CONTRACT_AUDIT_OPTIONS) => createEmbeddedStores({ dataDir, clock, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY, toolPinCapacity: CONTRACT_TOOL_PIN_CAPACITY });
+  const open = (audit: AuditLogOptions = CONTRACT_AUDIT_OPTIONS) => createEmbeddedStores({ dataDir, clock, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY, toolPinCapacity: CONTRACT_TOOL_PIN_CAPACITY, userDirectoryCapacity: CONTRACT_USER_DIRECTORY_CAPACITY });
   return {
     stores: await open(),
     clock,

@@ -11,11 +11,12 @@ import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redi
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
 import { alice, CONTRACT_AUDIT_OPTIONS, CONTRACT_ONE_TIME_CAPACITY, CONTRACT_TOOL_PIN_CAPACITY, runStoreContract } from './store-contract.js';
+import { CONTRACT_USER_DIRECTORY_CAPACITY } from './user-directory-contract.js';
 
 const timeouts = { commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 };
 
 async function redisStores(url: string, keyPrefix: string, clock: ManualClock, audit?: AuditLogOptions): Promise<Stores> {
-  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY, toolPinCapacity: CONTRACT_TOOL_PIN_CAPACITY });
+  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY, toolPinCapacity: CONTRACT_TOOL_PIN_CAPACITY, userDirectoryCapacity: CONTRACT_USER_DIRECTORY_CAPACITY });
   await stores.waitReady();
   return stores;
 }

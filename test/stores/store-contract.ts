@@ -13,6 +13,7 @@ import { auditKeyPair } from '../support/audit-keys.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeScimStore } from './scim-contract.js';
 import { describeExportCursors } from './export-cursor-contract.js';
+import { describeUserDirectory } from './user-directory-contract.js';
 
 /** What the contract's stores are opened with unless a test says otherwise: retention on, so trims are allowed. */
 export const CONTRACT_AUDIT_OPTIONS: AuditLogOptions = { retention: true };
@@ -147,6 +148,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
 
     describeScimStore(() => fx.stores, () => restart());
     describeExportCursors(() => fx, () => restart());
+    describeUserDirectory(() => fx.stores, () => restart());
 
     describe('login sessions', () => {
       const session = (clock: ManualClock): LoginSession => ({ id: 's1', secretHash: 'h', user: alice, createdAt: clock.now(), expiresAt: clock.now() + HOUR });

@@ -4,7 +4,7 @@ import type { AuditLogOptions } from '../../audit/types.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Clock } from '../../clock.js';
 import { FlexibleRateLimits } from '../flexible-rate-limits.js';
-import { ONE_TIME_VALUE_CAPACITY, SCIM_RESOURCE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
+import { ONE_TIME_VALUE_CAPACITY, SCIM_RESOURCE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY, USER_DIRECTORY_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { EmbeddedAccessStore } from './access-store.js';
 import { EmbeddedAnomalyStore } from './anomaly-store.js';
@@ -17,6 +17,7 @@ import { EmbeddedExportCursorStore, EXPORT_COLLECTIONS } from './export-cursor-s
 import { EmbeddedLeaseStore } from './lease-store.js';
 import { embeddedOAuthStores, OAUTH_COLLECTIONS } from './oauth-stores.js';
 import { embeddedScimStore, SCIM_COLLECTIONS } from './scim-store.js';
+import { EmbeddedUserDirectory } from './user-directory.js';
 import {
   EmbeddedApiTokenStore,
   EmbeddedAssertionReplayCache,
@@ -25,14 +26,14 @@ import {
 } from './identity-stores.js';
 
 /** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
-const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'oidc-requests', 'saml-key-sets', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...NOTIFICATION_COLLECTIONS, ...EXPORT_COLLECTIONS, ...OAUTH_COLLECTIONS, ...SCIM_COLLECTIONS];
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'oidc-requests', 'saml-key-sets', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...NOTIFICATION_COLLECTIONS, ...EXPORT_COLLECTIONS, ...OAUTH_COLLECTIONS, ...SCIM_COLLECTIONS, 'user-directory'];
 
 /**
  * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
  * audit log in `dataDir` too. Leases (this process's live connections) and rate-limit
  * counters stay in memory: after a restart there are no live connections to count.
  */
-export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor; audit?: AuditLogOptions; oneTimeValueCapacity?: number; toolPinCapacity?: number; suppressionCapacity?: number }): Promise<Stores> {
+export async function createEmbeddedStores(options: { dataDir: string; clock: Clock; redact?: Redactor; audit?: AuditLogOptions; oneTimeValueCapacity?: number; toolPinCapacity?: number; suppressionCapacity?: number; userDirectoryCapacity?: number }): Promise<Stores> {
   // The audit log takes the data-dir lock: the journal is opened only under it.
   const audit = await FileAuditLog.open(options.dataDir, options.clock, options.redact ?? createRedactor(), options.audit ?? { retention: false });
   const journal = await StateJournal.open(options.dataDir, options.clock, STATE_COLLECTIONS).catch(async (error: unknown) => {
@@ -60,6 +61,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     exportCursors: new EmbeddedExportCursorStore(journal),
     anomalies: new EmbeddedAnomalyStore(journal, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     scim: embeddedScimStore(journal, SCIM_RESOURCE_CAPACITY),
+    directory: new EmbeddedUserDirectory(journal, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),
     events: new EventTarget(),
     ping: async () => {
       audit.ping();

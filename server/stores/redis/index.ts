@@ -4,7 +4,7 @@ import type { AuditLogOptions } from '../../audit/types.js';
 import type { Clock } from '../../clock.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { FlexibleRateLimits } from '../flexible-rate-limits.js';
-import { ONE_TIME_VALUE_CAPACITY, SCIM_RESOURCE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY } from '../types.js';
+import { ONE_TIME_VALUE_CAPACITY, SCIM_RESOURCE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY, USER_DIRECTORY_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
 import {
@@ -16,6 +16,7 @@ import {
 import { RedisLeaseStore } from './lease-store.js';
 import { redisOAuthStores } from './oauth-stores.js';
 import { redisScimStore } from './scim-store.js';
+import { RedisUserDirectory } from './user-directory.js';
 import { StreamAuditLog } from './stream-audit-log.js';
 import { RedisAccessStore } from './access-store.js';
 import { RedisAnomalyStore } from './anomaly-store.js';
@@ -39,6 +40,8 @@ export interface RedisStoreOptions {
   toolPinCapacity?: number;
   /** Live anomaly suppressions at most (default SUPPRESSION_CAPACITY). */
   suppressionCapacity?: number;
+  /** Users the directory keeps at most (default USER_DIRECTORY_CAPACITY). */
+  userDirectoryCapacity?: number;
 }
 
 /** Shared stores for several instances. Keys are prefixed here, not by ioredis, so every command (streams included) is covered. */
@@ -83,6 +86,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     exportCursors: new RedisExportCursorStore(redis, prefix),
     anomalies: new RedisAnomalyStore(redis, clock, prefix, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     scim: redisScimStore(redis, prefix, SCIM_RESOURCE_CAPACITY),
+    directory: new RedisUserDirectory(redis, prefix, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),
     events,
     ping: async () => {
       await guarded('ping', () => redis.ping());

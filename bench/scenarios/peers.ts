@@ -1,0 +1,239 @@
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { redisCpuMicros } from '../cpu-meter.js';
+import { engineerWithGrant } from '../deployment.js';
+import type { WorkerReply, WorkerRequest } from '../load-worker.js';
+import { startPeer } from '../peers.js';
+import type { PeerKind, PeerProcess } from '../peers.js';
+import { pooled } from '../pool.js';
+import { descendantPids, ECHO_UPSTREAM, nextReply, processCpuMicros, REPO_ROOT, stopChild } from '../processes.js';
+import { openRawSession } from '../raw-clients.js';
+import type { Endpoint, RawSession } from '../raw-clients.js';
+import { figure } from '../report.js';
+import type { Figure } from '../report.js';
+import type { Scenario, ScenarioContext } from '../scenario.js';
+import { percentile } from '../stats.js';
+import { timeEach } from './latency.js';
+
+/** Load generator processes, and the sessions each opens per relay (each with IN_FLIGHT calls outstanding). */
+const WORKERS = 2;
+const SESSIONS_PER_WORKER = 8;
+const IN_FLIGHT = 4;
+const ROUNDS = 3;
+const ROUND_SECONDS = 3;
+const WARMUP_SECONDS = 1;
+const CALLS = 5_000;
+const WARMUP_CALLS = 500;
+/** Sequential calls go to the relays in turn, this many at a time, so drift on the machine hits each alike. */
+const BLOCK = 250;
+
+type Door = 'WebSocket' | 'Streamable HTTP' | 'stdio';
+
+interface Target {
+  name: string;
+  /** The front door clients use; null for the bare upstream. */
+  door: Door | null;
+  portcullis: boolean;
+  /** One per load session (WORKERS × SESSIONS_PER_WORKER); the first also serves the sequential calls. */
+  endpoints: Endpoint[];
+  /** Whether sequential latency is measured: not for one relay instance per session, which for one session is the shared case. */
+  latency: boolean;
+  /** The relay's processes: a peer's own; the broker, and for the stdio door the bridges. */
+  relayPids: number[];
+  /** Processes the clients spawned that are upstreams (the bare upstream's sessions). */
+  upstreamPids: number[];
+  sequentialMs: number[];
+  sequentialRelayMicros: number;
+  load: { calls: number; seconds: number; relay: number; upstream: number; redis: number; clientMax: number };
+}
+
+const target = (name: string, door: Door | null, portcullis: boolean, endpoints: Endpoint[], relayPids: number[], latency = true): Target => ({
+  name,
+  door,
+  portcullis,
+  endpoints,
+  latency,
+  relayPids,
+  upstreamPids: [],
+  sequentialMs: [],
+  sequentialRelayMicros: 0,
+  load: { calls: 0, seconds: 0, relay: 0, upstream: 0, redis: 0, clientMax: 0 },
+});
+
+/**
+ * Issue 22, points 1 and 2: Portcullis beside the relays people use today, on the same
+ * minimal echo upstream over stdio (bench/echo-upstream.ts: no SDK, so the relay is what
+ * costs), in one run. supergateway stdio→WebSocket and mcp-proxy share one upstream
+ * between all sessions, so each also runs as one instance (and upstream) per session;
+ * supergateway stdio→Streamable HTTP runs stateful (an upstream per session); Portcullis
+ * starts an upstream per session on each of its front doors (WebSocket, Streamable HTTP,
+ * and the stdio bridge `portcullis connect`, a process per session, in front of the
+ * WebSocket door). Sequential calls from this process, in blocks taking turns, give the
+ * latency each relay adds to the bare upstream; then closed-loop load from WORKERS client
+ * processes (raw JSON-RPC clients, much cheaper than the SDK's) in rounds taking turns
+ * gives calls/s and each relay process's CPU per call, metered from /proc.
+ */
+export const peers: Scenario = {
+  name: 'peers',
+  async run(ctx) {
+    const sessions = WORKERS * SESSIONS_PER_WORKER;
+    const started: PeerProcess[] = [];
+    const workers: ChildProcess[] = [];
+    const redis = new Redis(ctx.env.redisUrl);
+    try {
+      const peer = async (kind: PeerKind) => {
+        const process = await startPeer(kind);
+        started.push(process);
+        return process;
+      };
+      /** A peer either way: one instance all sessions share, and one instance per session. */
+      const peerTargets = async (kind: PeerKind, label: string, door: Door) => {
+        const shared = await peer(kind);
+        ctx.progress(`${label}: ${sessions} instances, one per session`);
+        const own = await pooled(sessions, 4, () => peer(kind));
+        return [
+          target(`${label}, shared upstream`, door, false, Array.from({ length: sessions }, () => shared.endpoint), [shared.pid]),
+          target(`${label}, instance per session`, door, false, own.map((p) => p.endpoint), own.map((p) => p.pid), false),
+        ];
+      };
+      ctx.progress('starting the peers');
+      const sgHttp = await peer('supergateway-http');
+      const broker = await ctx.startBroker();
+      const { token } = await engineerWithGrant(broker, ctx.env.idp, 'alice', 'echo');
+      const authorization = { authorization: `Bearer ${token}` };
+      const bridge: Endpoint = { transport: 'stdio', command: process.execPath, args: [join(REPO_ROOT, 'bin/portcullis.js'), 'connect', 'echo', '--broker', broker.url], env: { PORTCULLIS_TOKEN: token } };
+      const times = <T>(value: T) => Array.from({ length: sessions }, () => value);
+      const direct = target('bare upstream (stdio)', null, false, times<Endpoint>({ transport: 'stdio', ...ECHO_UPSTREAM }), []);
+      const targets = [
+        direct,
+        ...(await peerTargets('supergateway-ws', 'supergateway WS', 'WebSocket')),
+        target('Portcullis /mcp/ws', 'WebSocket', true, times<Endpoint>({ transport: 'ws', url: `${broker.wsUrl}/mcp/ws/echo`, headers: authorization }), [broker.pid]),
+        target('supergateway HTTP (stateful)', 'Streamable HTTP', false, times(sgHttp.endpoint), [sgHttp.pid]),
+        ...(await peerTargets('mcp-proxy', 'mcp-proxy HTTP', 'Streamable HTTP')),
+        target('Portcullis /mcp (HTTP)', 'Streamable HTTP', true, times<Endpoint>({ transport: 'http', url: `${broker.url}/mcp/echo`, headers: authorization }), [broker.pid]),
+        target('Portcullis stdio bridge', 'stdio', true, times(bridge), [broker.pid]),
+      ];
+
+      ctx.progress(`sequential: ${ctx.size(CALLS)} calls per relay`);
+      const opened = new Map<Target, RawSession>();
+      for (const t of targets.filter((t) => t.latency)) opened.set(t, await openRawSession(t.endpoints[0]!));
+      adopt(direct.upstreamPids, opened.get(direct)!);
+      for (const t of targets.filter((t) => t.door === 'stdio')) adopt(t.relayPids, opened.get(t)!);
+      for (const session of opened.values()) await timeCalls(session, ctx.size(WARMUP_CALLS));
+      for (let done = 0; done < ctx.size(CALLS); done += ctx.size(BLOCK)) {
+        for (const [t, session] of opened) {
+          const before = cpuOf(t.relayPids);
+          t.sequentialMs.push(...(await timeCalls(session, ctx.size(BLOCK))));
+          t.sequentialRelayMicros += cpuOf(t.relayPids) - before;
+        }
+      }
+      await Promise.all([...opened.values()].map((s) => s.close()));
+
+      ctx.progress(`load: ${WORKERS} client processes x ${SESSIONS_PER_WORKER} sessions x ${IN_FLIGHT} in flight per relay`);
+      workers.push(...Array.from({ length: WORKERS }, () => fork('bench/load-worker.ts', [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
+      const ask = <T extends WorkerReply['type']>(worker: ChildProcess, request: WorkerRequest, answer: T) => nextReply<WorkerReply, T>(worker, answer, () => worker.send(request));
+      const replies = await Promise.all(
+        workers.map((worker, w) => {
+          const share = (endpoints: Endpoint[]) => endpoints.slice(w * SESSIONS_PER_WORKER, (w + 1) * SESSIONS_PER_WORKER);
+          return ask(worker, { type: 'open', targets: Object.fromEntries(targets.map((t) => [t.name, share(t.endpoints)])), inFlight: IN_FLIGHT }, 'opened');
+        }),
+      );
+      for (const { pids } of replies) {
+        direct.upstreamPids.push(...pids[direct.name]!);
+        for (const t of targets.filter((t) => t.door === 'stdio')) t.relayPids.push(...pids[t.name]!);
+      }
+      const run = async (t: Target, seconds: number) => {
+        const upstreamPids = [...t.upstreamPids, ...t.relayPids.flatMap(descendantPids)];
+        const before = { relay: cpuOf(t.relayPids), upstream: cpuOf(upstreamPids), redis: await redisCpuMicros(redis) };
+        const ran = await Promise.all(workers.map((worker) => ask(worker, { type: 'run', target: t.name, seconds }, 'ran')));
+        const elapsed = Math.max(...ran.map((r) => r.seconds));
+        return {
+          calls: ran.reduce((sum, r) => sum + r.calls, 0),
+          seconds: elapsed,
+          relay: cpuOf(t.relayPids) - before.relay,
+          upstream: cpuOf(upstreamPids) - before.upstream,
+          redis: (await redisCpuMicros(redis)) - before.redis,
+          clientShare: Math.max(...ran.map((r) => r.cpuMicros / (r.seconds * 1e6))),
+        };
+      };
+      for (const t of targets) await run(t, ctx.size(WARMUP_SECONDS));
+      for (let round = 1; round <= ROUNDS; round++) {
+        ctx.progress(`load round ${round} of ${ROUNDS}: ${ctx.size(ROUND_SECONDS)} s per relay`);
+        for (const t of targets) {
+          const r = await run(t, ctx.size(ROUND_SECONDS));
+          const l = t.load;
+          Object.assign(l, { calls: l.calls + r.calls, seconds: l.seconds + r.seconds, relay: l.relay + r.relay, upstream: l.upstream + r.upstream, redis: l.redis + r.redis, clientMax: Math.max(l.clientMax, r.clientShare) });
+        }
+      }
+      return figuresOf(ctx, targets);
+    } finally {
+      await Promise.all(workers.map((worker) => stopWorker(worker)));
+      await Promise.all(started.map((p) => p.stop()));
+      redis.disconnect();
+    }
+  },
+};
+
+function adopt(pids: number[], session: RawSession): void {
+  if (session.pid !== undefined) pids.push(session.pid);
+}
+
+const cpuOf = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
+
+async function stopWorker(worker: ChildProcess): Promise<void> {
+  if (worker.connected) worker.send({ type: 'close' } satisfies WorkerRequest);
+  const exited = new Promise<void>((resolve) => (worker.exitCode !== null ? resolve() : worker.once('exit', () => resolve())));
+  // Closing its sessions ends the bridges and upstreams it spawned; a worker that hangs is stopped.
+  const timer = setTimeout(() => void stopChild(worker), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const timeCalls = (session: RawSession, count: number) => timeEach(count, () => session.echo('ping'));
+
+function figuresOf(ctx: ScenarioContext, targets: readonly Target[]): Figure[] {
+  const [direct] = targets;
+  const added = (t: Target, p: number) => percentile(t.sequentialMs, p) - percentile(direct!.sequentialMs, p);
+  const relayPerCall = (t: Target) => t.load.relay / t.load.calls;
+  const callsPerSecond = (t: Target) => t.load.calls / t.load.seconds;
+  const figures = targets.flatMap((t) => {
+    const scenario = `peers: ${t.name}`;
+    const share = (micros: number) => (micros / (t.load.seconds * 1e6)) * 100;
+    const sequential = t.latency
+      ? [
+          figure(scenario, 'sequential p50', percentile(t.sequentialMs, 50), 'ms'),
+          figure(scenario, 'sequential p99', percentile(t.sequentialMs, 99), 'ms'),
+          ...(t === direct ? [] : [figure(scenario, 'added p50', added(t, 50), 'ms'), figure(scenario, 'added p99', added(t, 99), 'ms'), figure(scenario, 'relay CPU per sequential call', t.sequentialRelayMicros / t.sequentialMs.length, 'µs')]),
+        ]
+      : [];
+    const relay =
+      t === direct
+        ? []
+        : [
+            figure(scenario, 'relay CPU per call under load', relayPerCall(t), 'µs'),
+            figure(scenario, 'calls/s per relay core (1e6 / CPU per call)', 1e6 / relayPerCall(t), 'calls/s'),
+            figure(scenario, 'CPU relay', share(t.load.relay), '% of a core'),
+          ];
+    return [
+      ...sequential,
+      figure(scenario, `calls/s (${WORKERS * SESSIONS_PER_WORKER} sessions x ${IN_FLIGHT} in flight)`, callsPerSecond(t), 'calls/s'),
+      ...relay,
+      ...(t.portcullis ? [figure(scenario, 'Redis CPU per call under load', t.load.redis / t.load.calls, 'µs')] : []),
+      figure(scenario, 'upstream CPU per call under load', t.load.upstream / t.load.calls, 'µs'),
+      figure(scenario, 'CPU busiest load generator', t.load.clientMax * 100, '% of a core'),
+    ];
+  });
+  // Each Portcullis front door against each peer on the same kind of door (the stdio bridge against the WebSocket peers: it rides on that door).
+  for (const ours of targets.filter((t) => t.portcullis)) {
+    const door = ours.door === 'stdio' ? 'WebSocket' : ours.door;
+    for (const theirs of targets.filter((t) => !t.portcullis && t.door === door)) {
+      const scenario = `peers: ${ours.name} / ${theirs.name}`;
+      if (ours.latency && theirs.latency) figures.push(figure(scenario, 'added p50', added(ours, 50) / added(theirs, 50), 'ratio'));
+      figures.push(figure(scenario, 'relay CPU per call under load', relayPerCall(ours) / relayPerCall(theirs), 'ratio'), figure(scenario, 'calls/s', callsPerSecond(ours) / callsPerSecond(theirs), 'ratio'));
+    }
+  }
+  if (ctx.quick) ctx.progress('quick: a tenth of the calls and seconds; ratios only roughly');
+  return figures;
+}

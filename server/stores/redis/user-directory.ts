@@ -1,0 +1,77 @@
+import type { Redis } from 'ioredis';
+import { inAnyGroup, withEmail } from '../directory-entries.js';
+import type { DirectoryEntry, UserDirectoryStore } from '../types.js';
+import { defineScript, guarded } from './connection.js';
+
+/** An entry as stored: with its lowercased email beside it, so the script can drop index members without lowercasing in Lua. */
+interface Stored extends DirectoryEntry {
+  e: string;
+}
+
+/**
+ * Writes an entry and its index members (after removing those of what was kept of the
+ * user before), then drops the least recently seen beyond the capacity, with their members.
+ * KEYS: entries hash, last-seen zset. ARGV: id, stored JSON, lastSeenAt, capacity, index key
+ * prefix, lowercased email, then the groups.
+ */
+const recordSeen = defineScript(`
+local function unindex(id)
+  local old = redis.call('HGET', KEYS[1], id)
+  if not old then return end
+  local entry = cjson.decode(old)
+  redis.call('SREM', ARGV[5] .. 'email:' .. entry.e, id)
+  for _, group in ipairs(entry.user.groups) do redis.call('SREM', ARGV[5] .. 'group:' .. group, id) end
+  redis.call('HDEL', KEYS[1], id)
+end
+unindex(ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('SADD', ARGV[5] .. 'email:' .. ARGV[6], ARGV[1])
+for i = 7, #ARGV do redis.call('SADD', ARGV[5] .. 'group:' .. ARGV[i], ARGV[1]) end
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if excess > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do unindex(id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+end
+return 1
+`);
+
+/** The user directory shared by every instance: entries in one hash, last sign-ins in a sorted set (the eviction order), indexes as sets. */
+export class RedisUserDirectory implements UserDirectoryStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly capacity: number,
+  ) {}
+
+  async seen(user: DirectoryEntry['user'], at: number): Promise<void> {
+    const email = user.email.toLowerCase();
+    const stored: Stored = { user, lastSeenAt: at, e: email };
+    await guarded('user directory write', () => recordSeen(this.redis, [this.key('entries'), this.key('seen')], [user.id, JSON.stringify(stored), at, this.capacity, this.key(''), email, ...user.groups]));
+  }
+
+  async byEmail(email: string): Promise<DirectoryEntry[]> {
+    const ids = await guarded('user directory read', () => this.redis.smembers(this.key(`email:${email.toLowerCase()}`)));
+    return withEmail(await this.read(ids), email);
+  }
+
+  async inGroups(groups: readonly string[], limit: number): Promise<DirectoryEntry[]> {
+    if (groups.length === 0) return [];
+    const ids = await guarded('user directory read', () => this.redis.sunion(...groups.map((group) => this.key(`group:${group}`))));
+    return inAnyGroup(await this.read(ids), groups, limit);
+  }
+
+  private async read(ids: readonly string[]): Promise<(DirectoryEntry | null)[]> {
+    if (ids.length === 0) return [];
+    const raw = await guarded('user directory read', () => this.redis.hmget(this.key('entries'), ...ids));
+    return raw.map((json) => {
+      if (json === null) return null;
+      const { user, lastSeenAt } = JSON.parse(json) as Stored;
+      return { user, lastSeenAt };
+    });
+  }
+
+  private key(suffix: string): string {
+    return `${this.prefix}user-directory:${suffix}`;
+  }
+}
