@@ -28,9 +28,10 @@ import { policyCost } from './scenarios/policy-cost.js';
 import { revocation } from './scenarios/revocation.js';
 import { throughput } from './scenarios/throughput.js';
 import { notifications } from './scenarios/notifications.js';
+import { auditExport } from './scenarios/export.js';
 
-/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15), the web console (issue 16), outlier detection (issue 17), notifications (issue 19) and the peer relays side by side (issue 22). */
-const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad, detection, notifications, peers];
+/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15), the web console (issue 16), outlier detection (issue 17), notifications (issue 19), audit export (issue 20) and the peer relays side by side (issue 22). */
+const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad, detection, notifications, auditExport, peers];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

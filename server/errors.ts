@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'ALREADY_REVIEWED'
   | 'REQUEST_NOT_PENDING'
   | 'GRANT_NOT_ACTIVE'
-  | 'ALREADY_ACKNOWLEDGED';
+  | 'ALREADY_ACKNOWLEDGED'
+  | 'EXPORT_NOT_ACKNOWLEDGED';
 
 export class PortcullisError extends Error {
   /** The one input field the refusal is about (its name in the API's input), when it is about one. */
@@ -128,5 +129,16 @@ export class AccessDeniedError extends PortcullisError {
 export class AlreadyAcknowledgedError extends PortcullisError {
   constructor(by: string | null) {
     super('ALREADY_ACKNOWLEDGED', `the anomaly was already acknowledged${by ? ` by ${by}` : ''}`, { field: 'id' });
+  }
+}
+
+/**
+ * An audit export receiver did not acknowledge a batch (refused, unreachable, timed out).
+ * The message is fixed words and codes, never the receiver's body nor a credential; the
+ * exporter tries the same batch again after a backoff (an export never skips an event).
+ */
+export class ExportNotAcknowledgedError extends PortcullisError {
+  constructor(sink: string, why: string, cause?: unknown) {
+    super('EXPORT_NOT_ACKNOWLEDGED', `audit export ${sink}: batch not acknowledged (${why})`, { cause });
   }
 }

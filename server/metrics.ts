@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** One registry per server instance (several run in one process in tests). */
 export interface Metrics {
@@ -11,6 +11,11 @@ export interface Metrics {
   notificationDeliveries: Counter<'sink' | 'outcome'>;
   /** From the audit event to its settled try, by sink. */
   notificationLag: Histogram<'sink'>;
+  /** Audit events exported, by sink and outcome: in acknowledged batches (delivered), in tries not acknowledged (failed). */
+  auditExportEvents: Counter<'sink' | 'outcome'>;
+  /** Per export sink, the age of the oldest event after its committed cursor, and how many follow it. */
+  auditExportLagSeconds: Gauge<'sink'>;
+  auditExportLagEvents: Gauge<'sink'>;
   /** Slack actions (POST /integrations/slack/actions) refused, by reason. */
   slackActionRefusals: Counter<'reason'>;
 }
@@ -50,6 +55,24 @@ export function createMetrics(): Metrics {
       help: 'Time from the audit event to its settled delivery try, by sink.',
       labelNames: ['sink'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
+      registers: [registry],
+    }),
+    auditExportEvents: new Counter({
+      name: 'portcullis_audit_export_events_total',
+      help: 'Audit events sent to an export sink, by sink and outcome (delivered: acknowledged; failed: in a try not acknowledged, sent again later).',
+      labelNames: ['sink', 'outcome'],
+      registers: [registry],
+    }),
+    auditExportLagSeconds: new Gauge({
+      name: 'portcullis_audit_export_lag_seconds',
+      help: 'Age of the oldest audit event not yet acknowledged by the export sink (0 when caught up).',
+      labelNames: ['sink'],
+      registers: [registry],
+    }),
+    auditExportLagEvents: new Gauge({
+      name: 'portcullis_audit_export_lag_events',
+      help: 'Audit events after the export sink’s acknowledged cursor (counted up to 10000).',
+      labelNames: ['sink'],
       registers: [registry],
     }),
     slackActionRefusals: new Counter({

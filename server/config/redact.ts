@@ -1,11 +1,12 @@
 import { credentialKeyRule } from '../audit/redact.js';
+import type { ExportSinkConfig } from '../export/export-config.js';
 import type { NotificationSinkConfig, PortcullisConfig } from './schema.js';
 
 const HIDDEN = '[REDACTED]';
 
 /**
  * The configuration as it may be logged: every value that can carry a credential
- * (upstream env and headers, the Redis URL's password, the audit signing key, the SAML SP's private keys, OIDC client secrets) replaced,
+ * (upstream env and headers, the Redis URL's password, the audit signing key, export sinks' tokens, headers and client keys, the SAML SP's private keys, OIDC client secrets) replaced,
  * whether it came from a reference or was written literally. Value scrubbing in the logger is a second layer.
  */
 export function redactConfig(config: PortcullisConfig): unknown {
@@ -13,7 +14,11 @@ export function redactConfig(config: PortcullisConfig): unknown {
   return {
     ...config,
     store: config.store.redis ? { ...config.store, redis: { ...config.store.redis, url: withoutPassword(config.store.redis.url) } } : config.store,
-    audit: config.audit.checkpoints ? { ...config.audit, checkpoints: { ...config.audit.checkpoints, privateKey: HIDDEN } } : config.audit,
+    audit: {
+      ...config.audit,
+      ...(config.audit.checkpoints ? { checkpoints: { ...config.audit.checkpoints, privateKey: HIDDEN } } : {}),
+      export: { sinks: config.audit.export.sinks.map((sink) => withExportSecrets(sink, () => HIDDEN)) },
+    },
     saml: { ...config.saml, serviceProvider: { ...config.saml.serviceProvider, keys: config.saml.serviceProvider.keys.map((key) => ({ ...key, privateKey: HIDDEN })) } },
     servers: config.servers.map((server) =>
       server.transport === 'stdio' ? { ...server, env: hideValues(server.env) } : { ...server, headers: hideValues(server.headers) },
@@ -29,7 +34,7 @@ export function redactConfig(config: PortcullisConfig): unknown {
 /**
  * Credentials written literally in the file rather than as references: upstream env and
  * header values under a key that names a credential (the audit redaction rule), the
- * Redis password, the audit signing key, the SAML SP's private keys and SCIM tokens. The logger scrubs them by value like resolved references, for an
+ * Redis password, the audit signing key, the SAML SP's private keys, SCIM tokens and the secrets of notification and export sinks. The logger scrubs them by value like resolved references, for an
  * upstream that echoes one back in an error or on stderr.
  */
 export function literalCredentials(config: PortcullisConfig): string[] {
@@ -37,7 +42,7 @@ export function literalCredentials(config: PortcullisConfig): string[] {
   const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
   const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
   const idpSecrets = config.identityProviders.flatMap((idp) => [...(idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []), ...(idp.scim ? [idp.scim.token] : [])]);
-  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap(sinkSecrets)];
+  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap((sink) => secretsOf(sink, withSinkSecrets)), ...config.audit.export.sinks.flatMap((sink) => secretsOf(sink, withExportSecrets))];
 }
 
 /** A sink with each credential it holds replaced by `as` (a new sink type adds its own case here). */
@@ -52,9 +57,24 @@ function withSinkSecrets(sink: NotificationSinkConfig, as: (value: string) => st
   }
 }
 
-function sinkSecrets(sink: NotificationSinkConfig): string[] {
+/** An export sink with its HEC token, OTLP header values and TLS client key replaced by `as`. */
+function withExportSecrets(sink: ExportSinkConfig, as: (value: string) => string): ExportSinkConfig {
+  const tls = sink.type === 'file' || sink.tls.clientKey === undefined ? {} : { tls: { ...sink.tls, clientKey: as(sink.tls.clientKey) } };
+  switch (sink.type) {
+    case 'splunk-hec':
+      return { ...sink, ...tls, token: as(sink.token) };
+    case 'otlp':
+      return { ...sink, ...tls, headers: Object.fromEntries(Object.entries(sink.headers).map(([name, value]) => [name, as(value)])) };
+    case 'syslog':
+    case 'file':
+      return { ...sink, ...tls };
+  }
+}
+
+/** The values `withSecrets` would replace, each with its scheme-less form (`Splunk abc` also as `abc`). */
+function secretsOf<S>(sink: S, withSecrets: (sink: S, as: (value: string) => string) => S): string[] {
   const found: string[] = [];
-  withSinkSecrets(sink, (value) => (found.push(value), value));
+  withSecrets(sink, (value) => (found.push(value, ...withoutScheme(value)), value));
   return found;
 }
 

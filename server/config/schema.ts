@@ -4,7 +4,7 @@ import { argumentSchemaProblem } from '../access/argument-rules.js';
 import { isToolName } from '../access/tool-patterns.js';
 import { isIP } from 'node:net';
 import { isLoopbackHost } from '../http/loopback-host.js';
-import { numeric, positiveInt, slug, text } from './fields.js';
+import { numeric, pemCertificate, positiveInt, slug, text } from './fields.js';
 import { emailSinkConfig } from '../notifications/email-config.js';
 import { sinkName } from '../notifications/sink-config.js';
 import { checkSlackSink, slackSinkConfig } from '../notifications/slack-config.js';
@@ -16,6 +16,7 @@ import { ed25519Key } from '../audit/seal.js';
 import { AUDIT_EVENT_TYPES } from '../audit/event-types.js';
 import type { AuditEventType } from '../audit/event-types.js';
 import { safeReturnTo } from '../http/return-to.js';
+import { auditExportSection } from '../export/export-config.js';
 
 /**
  * The configuration file's shape. Every key is documented in docs/configuration.md;
@@ -81,15 +82,6 @@ const ed25519PrivateKey = text('a PEM Ed25519 private key').superRefine((pem, ct
 });
 
 const httpsUrl = httpUrl.refine((v) => v.startsWith('https:'), 'expected an https URL');
-
-const pemCertificate = text('a PEM certificate').refine((v) => {
-  try {
-    new X509Certificate(v);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected a PEM-encoded X.509 certificate');
 
 /** An IP address or CIDR block; /0 is refused: trusting every address lets any client pick its own. */
 const ipOrCidr = text('an IP address or CIDR block').refine((v) => {
@@ -522,8 +514,10 @@ const auditSection = z
         intervalSeconds: positiveInt(86400).default(DEFAULT_CHECKPOINT_INTERVAL_SECONDS),
       })
       .optional(),
+    // Sinks the log is exported to (SIEMs, a data lake), each from its own durable cursor.
+    export: auditExportSection,
   })
-  .default({ redactKeys: [] });
+  .default({ redactKeys: [], export: { sinks: [] } });
 
 /** The hosted callbacks of Claude (claude.ai and claude.com), allowed only with `oauth.allowClaudeHostedCallback`. */
 export const CLAUDE_HOSTED_CALLBACKS = ['https://claude.ai/api/mcp/auth_callback', 'https://claude.com/api/mcp/auth_callback'];
@@ -825,6 +819,7 @@ export const configSchema = z
     });
     unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
     unique(config.notifications.sinks.map((sink, i) => ({ value: sink.name, path: ['notifications', 'sinks', i, 'name'] })), 'sink name');
+    unique(config.audit.export.sinks.map((sink, i) => ({ value: sink.name, path: ['audit', 'export', 'sinks', i, 'name'] })), 'export sink name');
 
     checkEmailDomains(config, ctx);
     config.identityProviders.forEach((idp, i) => {

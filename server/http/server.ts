@@ -62,6 +62,8 @@ import { consoleRoutes } from './console-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
 import { createScim } from '../scim/index.js';
 import { startNotifications } from '../notifications/start.js';
+import { startConfiguredAuditExport } from '../export/start.js';
+import type { AuditExporter, ExporterTiming } from '../export/exporter.js';
 import { NotificationService } from '../notifications/notification-service.js';
 import { SlackActions } from '../notifications/slack-actions.js';
 import type { DecidingSlackSink } from '../notifications/slack-actions.js';
@@ -79,6 +81,8 @@ export interface PortcullisServer {
   readonly detector: Detector | null;
   /** The notification dispatcher (null when no sink is configured). */
   readonly notifications: Dispatcher | null;
+  /** The audit exporter (null when `audit.export.sinks` is empty). */
+  readonly auditExport: AuditExporter | null;
 }
 
 export interface ServerDependencies {
@@ -92,6 +96,8 @@ export interface ServerDependencies {
   baseDir: string;
   /** Notification dispatcher timing (tests shorten its polls and retries). */
   notificationTiming?: Partial<DispatcherTiming>;
+  /** Audit export timing (tests shorten its lease and backoff). */
+  exportTiming?: Partial<ExporterTiming>;
 }
 
 /** One HTTP server: express for HTTP, and WebSocket upgrades routed by path on the same port. */
@@ -161,6 +167,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const stopSweeper = startExpirySweeper(access, logger);
   // Off the request path: it follows the audit log, so an access decision never waits on a sink.
   const notifications = startNotifications({ config, stores, policy, principals: identity.principals, clock, logger, metrics, ...(deps.notificationTiming ? { timing: deps.notificationTiming } : {}) });
+  const auditExport = startConfiguredAuditExport({ config, stores, clock, logger, metrics, baseDir, ...(deps.exportTiming ? { timing: deps.exportTiming } : {}) });
   const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
   const stopCheckpoints = config.audit.checkpoints ? startCheckpoints(stores.audit, config.audit.checkpoints.intervalSeconds, logger) : async () => {};
   const { checkpoints } = config.audit;
@@ -221,6 +228,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     httpServer,
     detector,
     notifications,
+    auditExport,
     listen: () =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -244,6 +252,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       // Commits where it got to (the next instance goes on from there); before the checkpoint, which then seals the anomalies it raised.
       await detector?.stop();
       await notifications?.stop();
+      // Before the shutdown checkpoint, which the next holder of each sink's lease exports.
+      await auditExport?.stop();
       // Last, so the shutdown checkpoint seals everything the steps above audited.
       await stopCheckpoints();
     },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isLoopbackHost } from '../http/loopback-host.js';
+import { secretSafeUrl } from '../config/fields.js';
 import { sinkName, sinkTimeoutMs } from './sink-config.js';
 
 /**
@@ -8,26 +8,12 @@ import { sinkName, sinkTimeoutMs } from './sink-config.js';
  * request is decided or expires). Both the webhook URL and the token are secrets.
  */
 
-/** https, or http to this very machine (a Slack-compatible receiver in tests): a webhook URL is a bearer secret. */
-const slackUrl = (what: string) =>
-  z
-    .string({ error: `expected ${what}` })
-    .trim()
-    .refine((v) => {
-      try {
-        const url = new URL(v);
-        return (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) && url.username === '' && url.password === '';
-      } catch {
-        return false;
-      }
-    }, `expected ${what}: an https URL without credentials (http only on a loopback address)`);
-
 export const slackSinkConfig = z
   .strictObject({
     type: z.literal('slack'),
     name: sinkName,
     /** An incoming webhook (${env:...}): one channel, fixed by Slack when the webhook was made; messages cannot be updated. */
-    webhookUrl: slackUrl('an incoming webhook URL').optional(),
+    webhookUrl: secretSafeUrl('an incoming webhook URL').optional(),
     /** A bot token (xoxb-..., by ${env:...}) with chat:write, and the channel (id or name) it posts to. */
     botToken: z.string({ error: 'expected a bot token' }).trim().regex(/^xox[bpe]-[\x21-\x7e]+$/, 'expected a Slack token (xoxb-...)').optional(),
     channel: z.string({ error: 'expected a channel' }).trim().regex(/^[#A-Za-z0-9_.-]{1,80}$/, 'expected a channel id (C...) or name').optional(),
@@ -39,7 +25,7 @@ export const slackSinkConfig = z
     /** The workspace (T...) whose actions are taken; another team's are refused. */
     teamId: z.string({ error: 'expected a team id' }).trim().regex(/^T[A-Z0-9]{2,30}$/, 'expected a Slack team id (T...)').optional(),
     /** Slack's Web API; another base only for a Slack-compatible receiver (tests). */
-    apiBaseUrl: slackUrl('the Slack API base URL').default('https://slack.com/api'),
+    apiBaseUrl: secretSafeUrl('the Slack API base URL').default('https://slack.com/api'),
     /** One whole HTTP exchange. */
     timeoutMs: sinkTimeoutMs,
   })

@@ -17,7 +17,7 @@ export async function createStores(config: Pick<PortcullisConfig, 'store' | 'aud
 }
 
 /** What the audit log needs from `audit`: whether retention may anchor it, and the key that seals it. */
-export function auditLogOptions(audit: PortcullisConfig['audit']): AuditLogOptions {
+export function auditLogOptions(audit: Omit<PortcullisConfig['audit'], 'export'>): AuditLogOptions {
   const { retention, checkpoints } = audit;
   return {
     retention: retention !== undefined,

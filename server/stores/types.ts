@@ -507,6 +507,22 @@ export interface NotificationStore {
   opener(key: string): Promise<string | null>;
 }
 
+/**
+ * Audit export (server/export): per sink, a lease (one instance exports it at a time) and
+ * the cursor of the last event the sink's receiver acknowledged. The cursor is written only
+ * by the lease holder, fenced as DetectorStateStore.commit is, so an instance that lost the
+ * lease (paused past its expiry) can never move a successor's cursor back or forth.
+ */
+export interface ExportCursorStore {
+  /** As DetectorStateStore.claim, for one sink: its committed cursor when `holder` holds the sink's lease. */
+  claim(sink: string, holder: string, now: number, expiresAt: number): Promise<{ cursor: string | null } | null>;
+  release(sink: string, holder: string): Promise<void>;
+  /** Only while `holder` holds the sink's lease live at `leaseNow`: sets the cursor. False when the lease was lost (nothing written). */
+  commit(sink: string, holder: string, leaseNow: number, cursor: string): Promise<boolean>;
+  /** The sink's committed cursor, whoever holds the lease (the lag metric reads it on every instance). */
+  cursor(sink: string): Promise<string | null>;
+}
+
 export interface Stores {
   readonly kind: 'embedded' | 'redis';
   sessions: LoginSessionStore;
@@ -535,6 +551,8 @@ export interface Stores {
   scim: ScimStore;
   /** The notification outbox (server/notifications). */
   notifications: NotificationStore;
+  /** Per audit export sink, its lease and acknowledged cursor (server/export). */
+  exportCursors: ExportCursorStore;
   /** The users seen signing in (notification recipients by group, Slack users by email). */
   directory: UserDirectoryStore;
   events: EventBus;

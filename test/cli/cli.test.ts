@@ -31,9 +31,10 @@ describe('portcullis check-config', () => {
     const { file } = await exampleConfigFixture();
     const result = await runCli(['check-config', file], {});
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/invalid configuration \(2 problems\)/);
+    expect(result.stderr).toMatch(/invalid configuration \(3 problems\)/);
     expect(result.stderr).toMatch(/servers\[0\]\.env\.EXAMPLE_API_KEY: environment variable EVERYTHING_API_KEY is not set/);
     expect(result.stderr).toMatch(/servers\[1\]\.headers\.Authorization: environment variable REMOTE_DOCS_TOKEN is not set/);
+    expect(result.stderr).toMatch(/audit\.export\.sinks\[0\]\.token: environment variable SPLUNK_HEC_TOKEN is not set/);
   });
 });
 

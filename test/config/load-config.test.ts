@@ -38,6 +38,8 @@ describe('loading the documented example', () => {
     expect(idp?.type === 'saml' && idp.idpCert).toMatch(/^-----BEGIN CERTIFICATE-----/);
     expect(secrets).toContain(EXAMPLE_SECRETS.EVERYTHING_API_KEY);
     expect(secrets).toContain(EXAMPLE_SECRETS.REMOTE_DOCS_TOKEN);
+    expect(config.audit.export.sinks.map((sink) => `${sink.name}:${sink.type}:${sink.format}`)).toEqual(['splunk:splunk-hec:ocsf', 'archive:file:json']);
+    expect(secrets).toContain(EXAMPLE_SECRETS.SPLUNK_HEC_TOKEN);
   });
 
   it('reports each missing reference with its line and key path', async () => {
@@ -45,6 +47,7 @@ describe('loading the documented example', () => {
     expect(problemsOf(file, {})).toEqual([
       expect.stringMatching(/^\d+: servers\[0\]\.env\.EXAMPLE_API_KEY: environment variable EVERYTHING_API_KEY is not set$/),
       expect.stringMatching(/^\d+: servers\[1\]\.headers\.Authorization: environment variable REMOTE_DOCS_TOKEN is not set$/),
+      expect.stringMatching(/^\d+: audit\.export\.sinks\[0\]\.token: environment variable SPLUNK_HEC_TOKEN is not set$/),
     ]);
   });
 });
@@ -478,5 +481,59 @@ describe('notifications: sinks', () => {
   it('accepts plain http to a loopback receiver', () => {
     const { config } = loadConfig(writeConfig(withSink(`    - name: lab\n      type: webhook\n      url: http://127.0.0.1:9999/hook\n      secret: ${SECRET}\n`)), {});
     expect(config.notifications.sinks[0]).toMatchObject({ url: 'http://127.0.0.1:9999/hook' });
+  });
+});
+
+describe('audit.export', () => {
+  const withExport = (sinks: string) => `${minimal}audit:\n  export:\n    sinks:\n${sinks}`;
+  const problemsWith = (sinks: string) => problemsOf(writeConfig(withExport(sinks))).map((problem) => problem.replace(/^\d+: /, ''));
+
+  it('reads every sink type with its defaults; the HEC token, OTLP headers and a TLS client key are redacted and scrubbed', async () => {
+    const { redactConfig, literalCredentials } = await import('../../server/config/redact.js');
+    const { issueClientCertificate, testTls } = await import('../support/certificates.js');
+    const tls = await testTls();
+    const client = await issueClientCertificate(tls);
+    const HEC = 'hec-token-8c1d2e3f-4a5b-6c7d-8e9f';
+    const OTLP = 'Bearer otlp-token-1a2b3c4d5e6f';
+    const file = writeConfig(
+      withExport(
+        '      - { name: splunk, type: splunk-hec, url: "https://splunk.example.com:8088", token: "${env:HEC}", tls: { ca: "${file:ca.pem}" } }\n' +
+          '      - { name: otel, type: otlp, url: "https://collector.example.com:4318", format: json, headers: { Authorization: "${env:OTLP}" } }\n' +
+          '      - { name: syslog, type: syslog, host: siem.example.com, tls: { clientCertificate: "${file:client.pem}", clientKey: "${file:client-key.pem}" } }\n' +
+          '      - { name: archive, type: file, path: audit.jsonl }\n',
+      ),
+      { 'ca.pem': tls.ca, 'client.pem': client.cert, 'client-key.pem': client.privateKey },
+    );
+    const { config, secrets } = loadConfig(file, { HEC, OTLP });
+    expect(config.audit.export.sinks).toMatchObject([
+      { name: 'splunk', type: 'splunk-hec', format: 'ocsf', batchSize: 500, timeoutMs: 10_000, sourcetype: 'portcullis:audit' },
+      { name: 'otel', type: 'otlp', format: 'json' },
+      { name: 'syslog', type: 'syslog', port: 6514, facility: 13, appName: 'portcullis' },
+      { name: 'archive', type: 'file', maxBytes: 100 * 1024 * 1024, maxAgeSeconds: 86400, keep: 7 },
+    ]);
+    const redacted = JSON.stringify(redactConfig(config));
+    for (const secret of [HEC, OTLP, client.privateKey]) {
+      expect(redacted).not.toContain(secret.trim());
+      expect([...secrets, ...literalCredentials(config)]).toContain(secret.trim());
+    }
+    // The token written literally (no reference) is scrubbed too, with and without its scheme.
+    const literal = loadConfig(writeConfig(withExport(`      - { name: splunk, type: splunk-hec, url: "https://splunk.example.com", token: "${HEC}" }\n      - { name: otel, type: otlp, url: "https://c.example.com", headers: { Authorization: "${OTLP}" } }\n`)), {}).config;
+    expect(literalCredentials(literal)).toEqual(expect.arrayContaining([HEC, OTLP, OTLP.slice('Bearer '.length)]));
+  });
+
+  it('refuses plain http to another host, a URL with credentials, an unknown type or format, half a client certificate, and a duplicate name', () => {
+    expect(problemsWith('      - { name: a, type: splunk-hec, url: "http://splunk.example.com:8088", token: t }\n')).toEqual([
+      'audit.export.sinks[0].url: expected the HEC base URL: an https URL without credentials (http only on a loopback address)',
+    ]);
+    expect(problemsWith('      - { name: a, type: otlp, url: "https://user:pw@collector.example.com" }\n')).toEqual([
+      'audit.export.sinks[0].url: expected the OTLP/HTTP base URL: an https URL without credentials (http only on a loopback address)',
+    ]);
+    expect(problemsWith('      - { name: a, type: kafka }\n')).toEqual(['audit.export.sinks[0].type: expected an export sink type: splunk-hec, syslog, otlp or file']);
+    expect(problemsWith('      - { name: a, type: file, path: x, format: cef }\n')).toEqual(['audit.export.sinks[0].format: expected a format: ocsf or json']);
+    expect(problemsWith('      - { name: a, type: syslog, host: h, tls: { clientCertificate: "x" } }\n')).toEqual([
+      'audit.export.sinks[0].tls.clientCertificate: expected a PEM-encoded X.509 certificate',
+      'audit.export.sinks[0].tls.clientKey: expected clientCertificate and clientKey together',
+    ]);
+    expect(problemsWith('      - { name: a, type: file, path: x }\n      - { name: a, type: file, path: y }\n')).toEqual(['audit.export.sinks[1].name: duplicate export sink name "a"']);
   });
 });

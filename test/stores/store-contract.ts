@@ -12,6 +12,7 @@ import type { AccessTokenRecord, TokenFamilyRecord } from '../../server/oauth/ty
 import { auditKeyPair } from '../support/audit-keys.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeScimStore } from './scim-contract.js';
+import { describeExportCursors } from './export-cursor-contract.js';
 import { describeUserDirectory } from './user-directory-contract.js';
 
 /** What the contract's stores are opened with unless a test says otherwise: retention on, so trims are allowed. */
@@ -146,6 +147,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
     });
 
     describeScimStore(() => fx.stores, () => restart());
+    describeExportCursors(() => fx, () => restart());
     describeUserDirectory(() => fx.stores, () => restart());
 
     describe('login sessions', () => {

@@ -14,6 +14,8 @@ export async function selfSignedCertificate(commonName = 'test-idp', keyType: 'r
 export interface TestTls {
   /** The test CA's certificate: what a client given it as its private CA trusts. */
   ca: string;
+  /** The CA's key: what issues client certificates (issueClientCertificate). */
+  caKey: string;
   /** A server certificate for 127.0.0.1 (and localhost) issued by that CA. */
   server: KeyPair;
 }
@@ -39,5 +41,20 @@ export async function testTls(): Promise<TestTls> {
       { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
     ],
   });
-  return { ca: ca.cert, server: { cert: server.cert, privateKey: server.private } };
+  return { ca: ca.cert, caKey: ca.private, server: { cert: server.cert, privateKey: server.private } };
+}
+
+/** A client certificate the test CA issued (mutual TLS: what a receiver requiring one accepts). */
+export async function issueClientCertificate(tls: TestTls, commonName = 'portcullis-client'): Promise<KeyPair> {
+  const client = await generate([{ name: 'commonName', value: commonName }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    ca: { key: tls.caKey, cert: tls.ca },
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', clientAuth: true },
+    ],
+  });
+  return { cert: client.cert, privateKey: client.private };
 }

@@ -6,6 +6,7 @@ import { selfSignedCertificate } from './certificates.js';
 export const EXAMPLE_SECRETS = {
   EVERYTHING_API_KEY: 'sk-everything-0123456789abcdef',
   REMOTE_DOCS_TOKEN: 'remote-docs-token-fedcba9876543210',
+  SPLUNK_HEC_TOKEN: 'splunk-hec-token-0f1e2d3c4b5a6978',
 };
 
 /**

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { describe } from 'vitest';
 import { isCi } from './ci.js';
+import { acceptsConnections } from './redis-server.js';
 
 export const HAPROXY_INSTALL_HINT = 'haproxy was not found on PATH: `sudo apt-get install -y haproxy` (Debian/Ubuntu) runs the HAProxy tests.';
 
@@ -38,7 +38,7 @@ export async function startHaproxy(file: string, port: number): Promise<HaproxyH
     await exited;
   };
   const deadline = Date.now() + 10_000;
-  while (!(await accepts(port))) {
+  while (!(await acceptsConnections(port))) {
     if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}: ${stderr}`);
     if (Date.now() > deadline) {
       await stop();
@@ -49,13 +49,3 @@ export async function startHaproxy(file: string, port: number): Promise<HaproxyH
   return { stop };
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

@@ -89,6 +89,18 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
+/** Whether something accepts TCP connections on the loopback port (a receiver started, or not yet). */
+export function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -13,6 +13,7 @@ import { StateJournal } from './state-journal.js';
 import { EmbeddedToolPinStore } from './tool-pin-store.js';
 import { DETECTOR_COLLECTIONS, EmbeddedDetectorStateStore } from './detector-state-store.js';
 import { EmbeddedNotificationStore, NOTIFICATION_COLLECTIONS } from './notification-store.js';
+import { EmbeddedExportCursorStore, EXPORT_COLLECTIONS } from './export-cursor-store.js';
 import { EmbeddedLeaseStore } from './lease-store.js';
 import { embeddedOAuthStores, OAUTH_COLLECTIONS } from './oauth-stores.js';
 import { embeddedScimStore, SCIM_COLLECTIONS } from './scim-store.js';
@@ -25,7 +26,7 @@ import {
 } from './identity-stores.js';
 
 /** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
-const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'oidc-requests', 'saml-key-sets', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...NOTIFICATION_COLLECTIONS, ...OAUTH_COLLECTIONS, ...SCIM_COLLECTIONS, 'user-directory'];
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'oidc-requests', 'saml-key-sets', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...NOTIFICATION_COLLECTIONS, ...EXPORT_COLLECTIONS, ...OAUTH_COLLECTIONS, ...SCIM_COLLECTIONS, 'user-directory'];
 
 /**
  * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
@@ -57,6 +58,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     toolPins: new EmbeddedToolPinStore(journal, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
     detector: new EmbeddedDetectorStateStore(journal, options.clock),
     notifications: new EmbeddedNotificationStore(journal),
+    exportCursors: new EmbeddedExportCursorStore(journal),
     anomalies: new EmbeddedAnomalyStore(journal, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     scim: embeddedScimStore(journal, SCIM_RESOURCE_CAPACITY),
     directory: new EmbeddedUserDirectory(journal, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),

@@ -24,6 +24,7 @@ import { RedisEventBus } from './event-bus.js';
 import { RedisToolPinStore } from './tool-pin-store.js';
 import { RedisDetectorStateStore } from './detector-state-store.js';
 import { RedisNotificationStore } from './notification-store.js';
+import { RedisExportCursorStore } from './export-cursor-store.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -82,6 +83,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     toolPins: new RedisToolPinStore(redis, prefix, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
     detector: new RedisDetectorStateStore(redis, clock, prefix),
     notifications: new RedisNotificationStore(redis, clock, prefix),
+    exportCursors: new RedisExportCursorStore(redis, prefix),
     anomalies: new RedisAnomalyStore(redis, clock, prefix, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     scim: redisScimStore(redis, prefix, SCIM_RESOURCE_CAPACITY),
     directory: new RedisUserDirectory(redis, prefix, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),
