@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock.js';
 import type { Stores } from '../../server/stores/types.js';
+import { killBroker, serveBroker } from '../support/broker-process.js';
 import { testTls } from '../support/certificates.js';
 import { isCi } from '../support/ci.js';
 import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
@@ -21,27 +20,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** `portcullis serve` in its own process, as an operator runs it; resolves once it listens. */
-async function serve(config: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'clients/cli/main.ts', 'serve', '--config', config, '--port', '0'], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  cleanups.push(async () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('Portcullis listening')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`portcullis serve exited with ${code}: ${stderr}`)));
-  });
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /** Every id once, in the log's order: a repeat (the batch in flight at the kill, sent again) is recognised by its id. */
 function firstSeen(ids: readonly string[]): string[] {
@@ -86,7 +64,7 @@ audit:
     const received = () => [hec.ids(), otlp.ids(), rsyslog.received().map((m) => (m.record.metadata as { uid: string }).uid), fileIds()];
     const counts = () => received().map((ids) => ids.length);
 
-    const first = await serve(config, env);
+    const first = await serveBroker(config, env, (cleanup) => cleanups.push(cleanup));
     const appended: string[] = [];
     const appendAll = (async () => {
       for (let i = 0; i < TOTAL; i++) {
@@ -97,11 +75,11 @@ audit:
     })();
     // Mid-stream: every receiver has some, and events keep coming.
     await expect.poll(() => Math.min(...counts()), { timeout: 60_000, interval: 10 }).toBeGreaterThan(0);
-    await kill(first);
+    await killBroker(first);
     expect(appended.length).toBeLessThan(TOTAL);
 
     // The successor takes each sink's lease once the dead holder's lapses, and goes on from each cursor.
-    await serve(config, env);
+    await serveBroker(config, env, (cleanup) => cleanups.push(cleanup));
     await appendAll;
     await expect.poll(() => received().map((ids) => firstSeen(ids).length), { timeout: 60_000 }).toEqual([TOTAL, TOTAL, TOTAL, TOTAL]);
 
