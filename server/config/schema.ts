@@ -603,6 +603,26 @@ const loggingSection = z
   })
   .default({ level: 'info' });
 
+/**
+ * OpenTelemetry traces (docs/observability.md): off unless `enabled`; spans go by
+ * OTLP/HTTP (JSON) to `endpoint`, the full traces URL (`https://collector:4318/v1/traces`).
+ */
+const TRACING_DEFAULTS = { enabled: false, headers: {}, samplingRatio: 1, serviceName: 'portcullis' };
+const tracingSection = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    endpoint: httpUrl.optional(),
+    // Sent with every export (an API key): values as references (${env:...} or ${file:...}).
+    headers: secretMap.default({}),
+    // Of the traces this broker starts; a client's traceparent decides for its own (parent-based).
+    samplingRatio: numeric(z.number().min(0).max(1)).default(1),
+    serviceName: text('a service name').default('portcullis'),
+  })
+  .refine((t) => !t.enabled || t.endpoint !== undefined, { path: ['endpoint'], message: 'required when tracing is enabled' })
+  .default(TRACING_DEFAULTS);
+
+const observabilitySection = z.strictObject({ tracing: tracingSection }).default({ tracing: TRACING_DEFAULTS });
+
 const severity = z.enum(['low', 'medium', 'high', 'critical'], { error: 'expected one of low, medium, high, critical' });
 /** Every rule has these; its own thresholds beside them. */
 const ruleBase = (defaultSeverity: 'low' | 'medium' | 'high') => ({ enabled: z.boolean().default(true), severity: severity.default(defaultSeverity) });
@@ -790,6 +810,7 @@ export const configSchema = z
     graphql: graphqlSection,
     rateLimits: rateLimitsSection,
     logging: loggingSection,
+    observability: observabilitySection,
     oauth: oauthSection,
     detection: detectionSection,
     notifications: notificationsSection,

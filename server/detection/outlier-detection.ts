@@ -3,6 +3,7 @@ import type { AccessService } from '../access/access-service.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Stores } from '../stores/types.js';
 import { AnomalyRecorder } from './anomalies.js';
 import { startDetector } from './detector.js';
@@ -10,9 +11,12 @@ import type { Detector } from './detector.js';
 import { createRules } from './rules/index.js';
 
 /** The detector with the configured rules, raising through the anomaly recorder and its responses; null when `detection.enabled` is off. */
-export function startOutlierDetection(deps: { config: PortcullisConfig; stores: Stores; clock: Clock; logger: Logger; events: AccessEvents; access: AccessService }): Detector | null {
+export function startOutlierDetection(deps: { config: PortcullisConfig; stores: Stores; clock: Clock; logger: Logger; events: AccessEvents; access: AccessService; metrics: Pick<Metrics, 'detectorLag'> }): Detector | null {
   const { config, stores, clock, logger } = deps;
   if (!config.detection.enabled) return null;
   const raiser = new AnomalyRecorder({ store: stores.anomalies, audit: stores.audit, clock, logger, events: deps.events, access: deps.access, config: config.detection });
-  return startDetector({ config, audit: stores.audit, state: stores.detector, access: stores.access, rules: createRules(config.detection), raiser, clock, logger });
+  return startDetector({ config, audit: stores.audit, state: stores.detector, access: stores.access, rules: createRules(config.detection), raiser, clock, logger,
+    // Against real time (the lease clock's): the business clock may be a replay's.
+    onEvaluated: (event) => deps.metrics.detectorLag.observe(Math.max(0, Date.now() - Date.parse(event.time)) / 1000),
+  });
 }

@@ -1,0 +1,82 @@
+import type { Tracer } from '@opentelemetry/api';
+import type { Metrics } from '../metrics.js';
+import { activeTraceIds, inSpan } from '../tracing/tracing.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition } from './types.js';
+
+/** A denial reason becomes a metric label only when it looks like one of ours: no client text, no unbounded label values. */
+const REASON_LABEL = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * The audit log as this broker appends to it: each append timed (and counted by type,
+ * outcome and denial reason, which is what the calls and denials metrics are), and, when
+ * tracing is on, a child span of whatever span is active, with that span's trace id in
+ * the event's `data.traceId` (inside data, so the hashed field set stays as it is).
+ * Reading passes straight through.
+ */
+export class ObservedAuditLog implements AuditLog {
+  constructor(
+    private readonly log: AuditLog,
+    private readonly tracer: Tracer | null,
+    private readonly metrics: Pick<Metrics, 'auditAppendDuration' | 'auditEvents' | 'denials'>,
+  ) {}
+
+  append(input: AuditEventInput): Promise<AuditEvent> {
+    const { tracer } = this;
+    if (!tracer) return this.timed(input);
+    const ids = activeTraceIds();
+    const traced = ids ? { ...input, data: { ...input.data, traceId: ids.traceId } } : input;
+    return inSpan(tracer, 'audit.append', { 'portcullis.audit.type': input.type }, () => this.timed(traced));
+  }
+
+  private async timed(input: AuditEventInput): Promise<AuditEvent> {
+    const stop = this.metrics.auditAppendDuration.startTimer();
+    try {
+      const event = await this.log.append(input);
+      stop({ result: 'ok' });
+      this.counted(input);
+      return event;
+    } catch (error) {
+      stop({ result: 'failed' });
+      throw error;
+    }
+  }
+
+  private counted(input: AuditEventInput): void {
+    this.metrics.auditEvents.inc({ type: input.type, outcome: input.outcome });
+    if (input.outcome !== 'DENIED') return;
+    const reason = input.data?.reason;
+    this.metrics.denials.inc({ type: input.type, reason: typeof reason === 'string' && REASON_LABEL.test(reason) ? reason : 'other' });
+  }
+
+  headHash(): Promise<string> {
+    return this.log.headHash();
+  }
+
+  anchor(): ReturnType<AuditLog['anchor']> {
+    return this.log.anchor();
+  }
+
+  checkpoint(): Promise<AuditEvent | null> {
+    return this.log.checkpoint();
+  }
+
+  trim(policy: { before?: number; keep?: number }): Promise<number> {
+    return this.log.trim(policy);
+  }
+
+  read(options: { after?: string; limit: number }): Promise<AuditEvent[]> {
+    return this.log.read(options);
+  }
+
+  readBackward(options: { before?: string; limit: number }): Promise<AuditEvent[]> {
+    return this.log.readBackward(options);
+  }
+
+  stored(): ReturnType<AuditLog['stored']> {
+    return this.log.stored();
+  }
+
+  tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
+    return this.log.tail(position, signal);
+  }
+}

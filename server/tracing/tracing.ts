@@ -1,0 +1,71 @@
+import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { PortcullisConfig } from '../config/schema.js';
+
+/**
+ * The broker's tracing: `tracer` is null when `observability.tracing` is off, and every
+ * traced place tests it and runs its plain path then (no span, no context, no allocation).
+ */
+export interface Tracing {
+  readonly tracer: Tracer | null;
+  /** Exports the spans still buffered, then stops. */
+  shutdown(): Promise<void>;
+}
+
+export const NO_TRACING: Tracing = { tracer: null, shutdown: async () => {} };
+
+/**
+ * A tracer provider of this broker's own, exporting by OTLP/HTTP (JSON). Its tracer is
+ * handed to what it traces, never looked up globally, so several brokers in one process
+ * (tests) keep their spans apart. The async context manager and the W3C propagator are
+ * process-wide by nature (the API reads the active span from them): the first broker with
+ * tracing on registers them, and later registrations leave them as they are.
+ */
+export function startTracing(config: PortcullisConfig['observability']['tracing']): Tracing {
+  if (!config.enabled || config.endpoint === undefined) return NO_TRACING;
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.samplingRatio) }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: config.endpoint, headers: config.headers }))],
+  });
+  provider.register();
+  return { tracer: provider.getTracer('portcullis'), shutdown: () => provider.shutdown() };
+}
+
+/**
+ * Runs `work` in a new active span (a child of the active one), ending it when `work`
+ * settles; a throw marks it as an error (its message, never the values involved).
+ */
+export function inSpan<T>(tracer: Tracer, name: string, attributes: Attributes, work: (span: Span) => Promise<T>, parent: Context = context.active()): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, parent, async (span) => {
+    try {
+      return await work(span);
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The trace a client's W3C `traceparent` header names (the root context without one, or with a malformed one). */
+export function remoteContext(headers: IncomingHttpHeaders): Context {
+  return propagation.extract(ROOT_CONTEXT, headers);
+}
+
+/**
+ * The active span's trace and span ids (for a log line or an audit event), or undefined
+ * outside a sampled trace: an id nobody exported would lead nowhere. The active span may be
+ * a client's own (its traceparent, before the broker's span starts).
+ */
+export function activeTraceIds(): { traceId: string; spanId: string } | undefined {
+  const ids = trace.getActiveSpan()?.spanContext();
+  if (!ids || !isSpanContextValid(ids) || (ids.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
+  return { traceId: ids.traceId, spanId: ids.spanId };
+}
