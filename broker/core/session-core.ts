@@ -320,7 +320,9 @@ export class SessionCore {
   ask(call: Call, leg: Leg, method: string, params: unknown): Promise<LegAnswer> {
     if (this.ended || this.calls.get(call.id) !== call) return Promise.resolve({ kind: 'cancelled' });
     const span = call.span && this.deps.tracer!.startSpan(`mcp.upstream ${method}`, { kind: SpanKind.CLIENT, attributes: { 'portcullis.server': leg.server, 'mcp.method.name': method } }, trace.setSpan(context.active(), call.span));
-    const { id, answer } = leg.request(method, this.withProgressToken(call, leg, params));
+    const sent = this.withProgressToken(call, leg, params);
+    // Sent inside the upstream span: an upstream trusted with it (propagateTraceContext) hears its traceparent.
+    const { id, answer } = span ? context.with(trace.setSpan(context.active(), span), () => leg.request(method, sent)) : leg.request(method, sent);
     call.parts.push({ leg, id });
     if (!span) return answer;
     return answer.then((settled) => {

@@ -423,6 +423,8 @@ const streamableHttpServer = z.strictObject({
   transport: z.literal('streamable-http'),
   url: httpUrl,
   headers: secretMap.default({}),
+  // Sends the W3C traceparent of the broker's upstream span (observability.tracing on): only to a server trusted with the trace ids.
+  propagateTraceContext: z.boolean().optional(),
   ...serverPolicy,
 });
 

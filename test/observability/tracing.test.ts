@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
 import { startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
+import { startUpstream } from '../support/http-upstream.js';
+import type { Upstream } from '../support/http-upstream.js';
 import { mcpFetch, openSession } from '../support/mcp-http.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
 import type { OtlpReceiver, ReceivedSpan } from '../support/otlp-receiver.js';
@@ -17,14 +19,14 @@ function clientTrace() {
   return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-01` };
 }
 
-/** A traced echo over Streamable HTTP, carrying `traceparent`; its unique message never belongs on a span. */
-async function tracedEcho(fx: BrokerFixture, traceparent: string, message: string): Promise<void> {
+/** A tool call over Streamable HTTP carrying the client's `traceparent`; the answer's text. */
+async function tracedCall(fx: BrokerFixture, server: string, traceparent: string, tool: string, args: Record<string, unknown>): Promise<string> {
   const token = await fx.token();
-  const url = fx.httpUrl('everything');
+  const url = fx.httpUrl(server);
   const session = await openSession(url, token);
-  const res = await mcpFetch(url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message } } }, { token, session, accept: 'application/json', headers: { traceparent } });
+  const res = await mcpFetch(url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: args } }, { token, session, accept: 'application/json', headers: { traceparent } });
   expect(res.status).toBe(200);
-  expect(JSON.stringify(await res.json())).toContain(message);
+  return JSON.stringify(await res.json());
 }
 
 async function auditEvents(fx: BrokerFixture): Promise<AuditEvent[]> {
@@ -40,10 +42,15 @@ function one(spans: ReceivedSpan[], match: (span: ReceivedSpan) => boolean, what
 describe('OpenTelemetry traces (observability.tracing)', () => {
   let receiver: OtlpReceiver | undefined;
   let fx: BrokerFixture | undefined;
+  const upstreams: Upstream[] = [];
   afterEach(async () => {
     await fx?.close();
     await receiver?.close();
     fx = receiver = undefined;
+    for (const upstream of upstreams.splice(0)) {
+      upstream.server.closeAllConnections();
+      await new Promise((resolve) => upstream.server.close(resolve));
+    }
   });
 
   async function brokerExportingTo(enabled: boolean): Promise<BrokerFixture> {
@@ -60,7 +67,7 @@ describe('OpenTelemetry traces (observability.tracing)', () => {
     await broker.grant(['echo']);
     const client = clientTrace();
     const message = `never-on-a-span-${randomBytes(4).toString('hex')}`;
-    await tracedEcho(broker, client.traceparent, message);
+    expect(await tracedCall(broker, 'everything', client.traceparent, 'echo', { message })).toContain(message);
 
     const call = (await auditEvents(broker)).find((e) => e.type === 'mcp.request' && e.tool === 'echo')!;
     expect(call.data.traceId).toBe(client.traceId);
@@ -103,7 +110,7 @@ describe('OpenTelemetry traces (observability.tracing)', () => {
     const broker = await brokerExportingTo(false);
     await broker.grant(['echo']);
     const client = clientTrace();
-    await tracedEcho(broker, client.traceparent, 'untraced');
+    await tracedCall(broker, 'everything', client.traceparent, 'echo', { message: 'untraced' });
     const events = await auditEvents(broker);
     expect(events.some((e) => e.type === 'mcp.request' && e.tool === 'echo')).toBe(true);
     expect(events.filter((e) => 'traceId' in e.data)).toEqual([]);
@@ -111,5 +118,29 @@ describe('OpenTelemetry traces (observability.tracing)', () => {
     await broker.close();
     fx = undefined;
     expect(receiver!.exports).toEqual([]);
+  });
+
+  it("sends the upstream span's traceparent to a server with propagateTraceContext, and nothing of the trace to the others", async () => {
+    receiver = await startOtlpReceiver();
+    const [trusted, other] = [await startUpstream('json'), await startUpstream('json')];
+    upstreams.push(trusted, other);
+    const servers = [
+      { name: 'trusted', transport: 'streamable-http', url: trusted.url, propagateTraceContext: true },
+      { name: 'other', transport: 'streamable-http', url: other.url },
+    ];
+    const roles = [{ name: 'engineer', members: { groups: ['engineering'] }, request: servers.map(({ name }) => ({ server: name, tools: ['say'], maxDurationSeconds: 3600, autoApprove: true })) }];
+    fx = await startBroker({ overrides: { roles, servers, observability: { tracing: { enabled: true, endpoint: receiver.url } } } });
+    const client = clientTrace();
+    for (const { name } of servers) {
+      await fx.grant(['say'], 3600, name);
+      expect(await tracedCall(fx, name, client.traceparent, 'say', { text: `to ${name}` })).toContain(`to ${name}`);
+    }
+    const traceparents = (upstream: Upstream) => upstream.requests.flatMap((r) => (typeof r.headers.traceparent === 'string' ? [r.headers.traceparent] : []));
+    expect(traceparents(other)).toEqual([]);
+    expect(other.requests.some((r) => JSON.stringify(r.headers).includes(client.traceId))).toBe(false);
+    await fx.close();
+    fx = undefined;
+    const leg = one(receiver!.spans, (s) => s.traceId === client.traceId && s.name === 'mcp.upstream tools/call' && s.attributes['portcullis.server'] === 'trusted', 'the call to the trusted server');
+    expect(traceparents(trusted)).toContain(`00-${client.traceId}-${leg.spanId}-01`);
   });
 });
