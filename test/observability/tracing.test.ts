@@ -6,6 +6,9 @@ import type { BrokerFixture } from '../support/broker-fixture.js';
 import { startUpstream } from '../support/http-upstream.js';
 import type { Upstream } from '../support/http-upstream.js';
 import { mcpFetch, openSession } from '../support/mcp-http.js';
+import { signInWithOp, startTestOp, visitCallback } from '../support/oidc-op.js';
+import { TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { startTestServer, testConfig } from '../support/test-server.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
 import type { OtlpReceiver, ReceivedSpan } from '../support/otlp-receiver.js';
 import { redisStoresForTest, uniquePrefix } from '../support/redis.js';
@@ -142,5 +145,27 @@ describe('OpenTelemetry traces (observability.tracing)', () => {
     fx = undefined;
     const leg = one(receiver!.spans, (s) => s.traceId === client.traceId && s.name === 'mcp.upstream tools/call' && s.attributes['portcullis.server'] === 'trusted', 'the call to the trusted server');
     expect(traceparents(trusted)).toContain(`00-${client.traceId}-${leg.spanId}-01`);
+  });
+
+  it('spans each OIDC callback with the IdP and the outcome, and puts its trace id in the sign-in event', async () => {
+    receiver = await startOtlpReceiver();
+    const op = await startTestOp('corp', { alice: { email: 'alice@example.com', email_verified: true, name: 'Alice' } });
+    const server = await startTestServer({
+      config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [op.config()], observability: { tracing: { enabled: true, endpoint: receiver.url } } }),
+    });
+    let login: AuditEvent | undefined;
+    try {
+      expect((await signInWithOp(server.url, 'corp')).callback.status).toBe(303);
+      expect((await visitCallback(server.url, new URL(`${TEST_PUBLIC_URL}/auth/oidc/corp/callback?code=forged&state=forged`), null)).status).toBeGreaterThanOrEqual(400);
+      login = (await server.stores.audit.read({ limit: 1000 })).find((e) => e.type === 'auth.login' && e.outcome === 'SUCCESS');
+    } finally {
+      // Closing flushes the spans.
+      await server.close();
+      await op.close();
+    }
+    const callbacks = receiver.spans.filter((s) => s.name === 'oidc.callback');
+    expect(callbacks.map((s) => s.attributes['portcullis.sign_in.outcome']).sort()).toEqual(['refused', 'success']);
+    expect(callbacks.every((s) => s.attributes['portcullis.idp'] === 'corp')).toBe(true);
+    expect(callbacks.find((s) => s.attributes['portcullis.sign_in.outcome'] === 'success')!.traceId).toBe(login?.data.traceId);
   });
 });
