@@ -482,7 +482,7 @@ export class SessionCore {
     const { tracer } = this.deps;
     try {
       if (!tracer) await handleClientRequest(this, message, call);
-      else await inSpan(tracer, `mcp ${message.method.slice(0, 64)}`, { 'mcp.method.name': message.method.slice(0, 128), 'mcp.session.id': this.id }, (span) => ((call.span = span), handleClientRequest(this, message, call)));
+      else await inSpan(tracer, spanName(message.method), { 'mcp.method.name': message.method.slice(0, 128), 'mcp.session.id': this.id }, (span) => ((call.span = span), handleClientRequest(this, message, call)));
     } catch (error) {
       this.deps.logger.error({ err: error, sessionId: this.id, method: message.method }, 'request failed in the broker');
       this.reply(call, errorReply(message.id, INTERNAL_ERROR, 'Internal error'));
@@ -517,6 +517,11 @@ export class SessionCore {
       }),
     };
   }
+}
+
+/** A span's name: the method when it looks like one (`tools/call`); a client's made-up method does not name spans. */
+function spanName(method: string): string {
+  return /^[a-z]+(?:\/[a-zA-Z]+){0,2}$/.test(method) ? `mcp ${method}` : 'mcp request';
 }
 
 /** The answer to a request the session could not complete: a denial when access ended, else why it stopped. */

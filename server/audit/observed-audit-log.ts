@@ -12,6 +12,7 @@ const REASON_LABEL = /^[a-z][a-z0-9_]{0,63}$/;
  * outcome and denial reason, which is what the calls and denials metrics are), and, when
  * tracing is on, a child span of whatever span is active, with that span's trace id in
  * the event's `data.traceId` (inside data, so the hashed field set stays as it is).
+ * An append outside any trace gets neither.
  * Reading passes straight through.
  */
 export class ObservedAuditLog implements AuditLog {
@@ -28,10 +29,10 @@ export class ObservedAuditLog implements AuditLog {
 
   append(input: AuditEventInput): Promise<AuditEvent> {
     const { tracer } = this;
-    if (!tracer) return this.timed(input);
-    const ids = activeTraceIds();
-    const traced = ids ? { ...input, data: { ...input.data, traceId: ids.traceId } } : input;
-    return inSpan(tracer, 'audit.append', { 'portcullis.audit.type': input.type }, () => this.timed(traced));
+    // Only inside a traced operation: a background append (a checkpoint, the detector's) starts no trace of its own.
+    const ids = tracer && activeTraceIds();
+    if (!ids) return this.timed(input);
+    return inSpan(tracer!, 'audit.append', { 'portcullis.audit.type': input.type }, () => this.timed({ ...input, data: { ...input.data, traceId: ids.traceId } }));
   }
 
   private async timed(input: AuditEventInput): Promise<AuditEvent> {
