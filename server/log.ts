@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import type { DestinationStream, Logger, LevelWithSilent } from 'pino';
 import { SecretScrubber } from './text/secret-scrubber.js';
-import { activeTraceIds } from './tracing/tracing.js';
+import { activeTraceIds } from './tracing/spans.js';
 
 export type { Logger } from 'pino';
 

@@ -8,7 +8,7 @@ import type { Clock } from '../../server/clock.js';
 import type { Principal } from '../../server/identity/principal.js';
 import type { Logger } from '../../server/log.js';
 import { timerAt } from '../../server/timer-at.js';
-import { inSpan } from '../../server/tracing/tracing.js';
+import { inSpan } from '../../server/tracing/spans.js';
 import { CLOSE } from '../client-link.js';
 import type { GrantEnd, GrantSet } from '../grant-set.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';

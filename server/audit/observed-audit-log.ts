@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Tracer } from '@opentelemetry/api';
 import type { Metrics } from '../metrics.js';
-import { activeTraceIds, inSpan } from '../tracing/tracing.js';
+import { activeTraceIds, inSpan } from '../tracing/spans.js';
 import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition } from './types.js';
 
 /** A denial reason becomes a metric label only when it looks like one of ours: no client text, no unbounded label values. */

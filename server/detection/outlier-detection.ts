@@ -1,5 +1,6 @@
 import type { AccessEvents } from '../access/access-events.js';
 import type { AccessService } from '../access/access-service.js';
+import type { AuditEvent } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -15,8 +16,7 @@ export function startOutlierDetection(deps: { config: PortcullisConfig; stores: 
   const { config, stores, clock, logger } = deps;
   if (!config.detection.enabled) return null;
   const raiser = new AnomalyRecorder({ store: stores.anomalies, audit: stores.audit, clock, logger, events: deps.events, access: deps.access, config: config.detection });
-  return startDetector({ config, audit: stores.audit, state: stores.detector, access: stores.access, rules: createRules(config.detection), raiser, clock, logger,
-    // Against real time (the lease clock's): the business clock may be a replay's.
-    onEvaluated: (event) => deps.metrics.detectorLag.observe(Math.max(0, Date.now() - Date.parse(event.time)) / 1000),
-  });
+  // The lag against real time: the business clock may be a replay's.
+  const onEvaluated = (event: AuditEvent) => deps.metrics.detectorLag.observe(Math.max(0, Date.now() - Date.parse(event.time)) / 1000);
+  return startDetector({ config, audit: stores.audit, state: stores.detector, access: stores.access, rules: createRules(config.detection), raiser, clock, logger, onEvaluated });
 }

@@ -2,7 +2,7 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Tracer } from '@opentelemetry/api';
 import { Router } from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import { remoteContext } from './tracing.js';
+import { remoteContext } from './spans.js';
 
 /**
  * The HTTP side of tracing, mounted first (only when tracing is on): a client's W3C

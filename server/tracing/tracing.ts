@@ -1,10 +1,8 @@
-import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
-import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PortcullisConfig } from '../config/schema.js';
 
@@ -44,37 +42,4 @@ export function startTracing(config: PortcullisConfig['observability']['tracing'
     // A collector that does not answer must not eat the process's shutdown budget (main.ts SHUTDOWN_GRACE_MS).
     shutdown: () => Promise.race([provider.shutdown(), sleep(SHUTDOWN_EXPORT_MS, undefined, { ref: false })]),
   };
-}
-
-/**
- * Runs `work` in a new active span (a child of the active one), ending it when `work`
- * settles; a throw marks it as an error (its message, never the values involved).
- */
-export function inSpan<T>(tracer: Tracer, name: string, attributes: Attributes, work: (span: Span) => Promise<T>, parent: Context = context.active()): Promise<T> {
-  return tracer.startActiveSpan(name, { attributes }, parent, async (span) => {
-    try {
-      return await work(span);
-    } catch (error) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
-}
-
-/** The trace a client's W3C `traceparent` header names (the root context without one, or with a malformed one). */
-export function remoteContext(headers: IncomingHttpHeaders): Context {
-  return propagation.extract(ROOT_CONTEXT, headers);
-}
-
-/**
- * The active span's trace and span ids (for a log line or an audit event), or undefined
- * outside a sampled trace: an id nobody exported would lead nowhere. The active span may be
- * a client's own (its traceparent, before the broker's span starts).
- */
-export function activeTraceIds(): { traceId: string; spanId: string } | undefined {
-  const ids = trace.getActiveSpan()?.spanContext();
-  if (!ids || !isSpanContextValid(ids) || (ids.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
-  return { traceId: ids.traceId, spanId: ids.spanId };
 }
