@@ -27,6 +27,11 @@ export class Broker {
     this.http = this.httpEdge.router;
   }
 
+  /** Live MCP sessions on this instance, WebSocket and HTTP alike. */
+  get sessionCount(): number {
+    return this.registry.size;
+  }
+
   /** Ends every session, WebSocket and HTTP alike, with 1001 (in-flight requests answered), and stops accepting. */
   async close(): Promise<void> {
     await this.registry.close();

@@ -4,6 +4,7 @@ import type { AccessService } from '../server/access/access-service.js';
 import { clientAddressData } from '../server/audit/client-address.js';
 import { grantStatus } from '../server/access/types.js';
 import type { GrantRecord } from '../server/access/types.js';
+import type { Tracer } from '@opentelemetry/api';
 import type { Clock } from '../server/clock.js';
 import type { McpServerConfig, PortcullisConfig } from '../server/config/schema.js';
 import { ForbiddenError, LimitExceededError } from '../server/errors.js';
@@ -54,6 +55,8 @@ export interface BrokerDeps {
   access: Pick<AccessService, 'createRequest'>;
   /** The client address of an upgrade request, as express gives other requests theirs (server/http/client-address.ts). */
   addressOf: (request: IncomingMessage) => string | undefined;
+  /** Spans the sessions' requests; null when tracing is off. */
+  tracer: Tracer | null;
 }
 
 /** A caller let in, with the place it holds under the user's cap (released when no session comes of it). */
@@ -197,7 +200,7 @@ export class SessionRegistry {
     const processes = processesOf(servers);
     const { logger } = this.deps;
     const legs = servers.map((server) => this.legSpec(server, grants));
-    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits, pinning: this.pinning, resultFloorBytes: this.resultFloorBytes, ...(brokerTool ? { requestAccess: this.requestAccess } : {}) };
+    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits, pinning: this.pinning, resultFloorBytes: this.resultFloorBytes, tracer: this.deps.tracer, ...(brokerTool ? { requestAccess: this.requestAccess } : {}) };
     const session = new SessionCore(channel, legs, principal, deps, federated);
     this.sessions.add(session);
     this.processes += processes;
@@ -224,6 +227,11 @@ export class SessionRegistry {
       void session.end(CLOSE.upstreamFailed, 'upstream failed to start', null);
     });
     return session;
+  }
+
+  /** Live sessions on this instance (the sessions gauge). */
+  get size(): number {
+    return this.sessions.size;
   }
 
   /** Ends every session with 1001 (in-flight requests answered) and stops admitting. */

@@ -8,6 +8,7 @@ import type { Logger } from '../server/log.js';
 import type { GraphQLContext } from './context.js';
 import { createErrorFormatter } from './errors.js';
 import type { GraphQLProtection } from './limits.js';
+import { operationSpan } from './operation-span.js';
 
 /** Apollo Server for `POST /graphql`: CSRF prevention on, batching off, limits applied. */
 export async function startApollo(options: {
@@ -18,6 +19,8 @@ export async function startApollo(options: {
   introspection: boolean;
   maxTokens: number;
   logger: Logger;
+  /** Names each request's span after its operation (observability.tracing on). */
+  traced: boolean;
 }): Promise<ApolloServer<GraphQLContext>> {
   const { apollo: armor } = options.protection;
   const server = new ApolloServer<GraphQLContext>({
@@ -29,6 +32,7 @@ export async function startApollo(options: {
       ApolloServerPluginLandingPageDisabled(),
       // graphql-armor's typings name Apollo's CommonJS types; the plugins are plain objects.
       ...(armor.plugins as unknown as ApolloServerPlugin<GraphQLContext>[]),
+      ...(options.traced ? [operationSpan] : []),
     ],
     validationRules: armor.validationRules,
     // The token limit belongs to parsing: over it, a parse error (400), never a 500.

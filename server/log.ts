@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import type { DestinationStream, Logger, LevelWithSilent } from 'pino';
 import { SecretScrubber } from './text/secret-scrubber.js';
+import { activeTraceIds } from './tracing/spans.js';
 
 export type { Logger } from 'pino';
 
@@ -27,6 +28,8 @@ export interface LoggerOptions {
   /** Configured secret values, scrubbed from every line whatever key holds them (see logScrubber). */
   scrubber?: SecretScrubber;
   destination?: DestinationStream;
+  /** Adds `trace_id` and `span_id` to lines written inside a span (observability.tracing on). */
+  traceIds?: boolean;
 }
 
 /**
@@ -43,7 +46,15 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { service: 'portcullis' },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       hooks: !scrubber || scrubber.empty ? {} : { streamWrite: (line) => scrubber.scrub(line) },
+      ...(options.traceIds ? { mixin: traceFields } : {}),
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
+}
+
+const NO_FIELDS = {};
+
+function traceFields(): object {
+  const ids = activeTraceIds();
+  return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : NO_FIELDS;
 }

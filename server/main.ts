@@ -20,7 +20,7 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 export async function serve(loaded: LoadedConfig): Promise<void> {
   const { config } = loaded;
   const scrubber = logScrubber([...loaded.secrets, ...literalCredentials(config)]);
-  const logger = createLogger({ level: config.logging.level, scrubber });
+  const logger = createLogger({ level: config.logging.level, scrubber, traceIds: config.observability.tracing.enabled });
   logger.debug({ config: redactConfig(config) }, 'effective configuration');
   const clock = systemClock;
   const stores = await createStores(config, { clock, baseDir: dirname(loaded.file) });

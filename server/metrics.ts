@@ -18,6 +18,25 @@ export interface Metrics {
   auditExportLagEvents: Gauge<'sink'>;
   /** Slack actions (POST /integrations/slack/actions) refused, by reason. */
   slackActionRefusals: Counter<'reason'>;
+  /** Audit appends by result (ok, failed): the time a relayed call waits for its record. */
+  auditAppendDuration: Histogram<'result'>;
+  /** Events this instance appended, by type and outcome: `mcp.request` counts the MCP calls. */
+  auditEvents: Counter<'type' | 'outcome'>;
+  /** DENIED events by type and reason. */
+  denials: Counter<'type' | 'reason'>;
+  /** From an audit event to its evaluation by the outlier detector. */
+  detectorLag: Histogram;
+}
+
+/** What the gauges read when Prometheus scrapes. */
+export interface LiveReadings {
+  /** Live MCP sessions on this instance. */
+  sessions(): number;
+  /** Seconds the store took to answer a ping; null when it did not. */
+  storePing(): Promise<number | null>;
+  store: 'embedded' | 'redis';
+  /** Notification outbox entries not yet delivered nor dead (shared by every instance); null without sinks. */
+  notificationsPending(): Promise<number> | null;
 }
 
 export function createMetrics(): Metrics {
@@ -81,5 +100,76 @@ export function createMetrics(): Metrics {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    auditAppendDuration: new Histogram({
+      name: 'portcullis_audit_append_duration_seconds',
+      help: 'Audit appends until durable, by result (ok, failed).',
+      labelNames: ['result'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers: [registry],
+    }),
+    auditEvents: new Counter({
+      name: 'portcullis_audit_events_total',
+      help: 'Audit events appended by this instance, by type and outcome (type mcp.request: MCP calls).',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    denials: new Counter({
+      name: 'portcullis_denials_total',
+      help: 'Refusals recorded (DENIED audit events), by event type and reason.',
+      labelNames: ['type', 'reason'],
+      registers: [registry],
+    }),
+    detectorLag: new Histogram({
+      name: 'portcullis_detector_lag_seconds',
+      help: 'Time from an audit event to its evaluation by the outlier detector (on the instance holding its lease).',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
+      registers: [registry],
+    }),
   };
+}
+
+/** The gauges read at scrape time: live sessions, store health, the notification queue. */
+export function registerLiveGauges(metrics: Metrics, readings: LiveReadings): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: 'portcullis_mcp_sessions',
+    help: 'Live MCP sessions on this instance.',
+    registers,
+    collect() {
+      this.set(readings.sessions());
+    },
+  });
+  // One ping per scrape feeds both: the store's health costs the hot path nothing.
+  let ping: Promise<number | null> | null = null;
+  const pinged = () => (ping ??= readings.storePing().finally(() => setImmediate(() => (ping = null))));
+  new Gauge({
+    name: 'portcullis_store_up',
+    help: 'Whether the store (embedded or redis) answered a ping at scrape time: 1 up, 0 down.',
+    labelNames: ['store'],
+    registers,
+    async collect() {
+      this.set({ store: readings.store }, (await pinged()) === null ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: 'portcullis_store_ping_seconds',
+    help: 'Round trip of a ping to the store at scrape time (unset when it did not answer).',
+    labelNames: ['store'],
+    registers,
+    async collect() {
+      this.reset();
+      const seconds = await pinged();
+      if (seconds !== null) this.set({ store: readings.store }, seconds);
+    },
+  });
+  new Gauge({
+    name: 'portcullis_notification_queue',
+    help: 'Notification outbox entries waiting for delivery (the outbox is shared: every instance reports the same).',
+    registers,
+    async collect() {
+      const pending = readings.notificationsPending();
+      // Without sinks there is no queue; a store that does not answer leaves the gauge unset (store_up says why).
+      if (pending) this.set(await pending.catch(() => Number.NaN));
+    },
+  });
 }

@@ -145,6 +145,7 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name!, { server: leg.server, kind: 'tool', tool: target.name }));
   const changed = await pinRefusal(core, call, request, leg, target.name, name!);
   if (changed) return core.reply(call, changed);
+  call.span?.setAttributes({ 'gen_ai.tool.name': target.name, 'portcullis.server': leg.server });
   const forwarded = mapParamsIn(core, request, leg, { name: target.name });
   if (forwarded === null) return core.reply(call, await unknownTask(core, request));
   const pending = (core.deps.limits ?? NO_CALL_LIMITS).admit({ userId: core.principal.user.id, server: leg.server, tool: target.name });

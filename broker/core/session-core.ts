@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { context, SpanKind, trace } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
 import { setImmediate } from 'node:timers/promises';
 import { clientAddressData } from '../../server/audit/client-address.js';
 import type { GrantRecord } from '../../server/access/types.js';
@@ -7,6 +9,7 @@ import type { Clock } from '../../server/clock.js';
 import type { Principal } from '../../server/identity/principal.js';
 import type { Logger } from '../../server/log.js';
 import { timerAt } from '../../server/timer-at.js';
+import { inSpan } from '../../server/tracing/spans.js';
 import { CLOSE } from '../client-link.js';
 import type { GrantEnd, GrantSet } from '../grant-set.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
@@ -44,6 +47,8 @@ interface CoreDeps {
   pinning?: ToolPinning;
   /** Tool results this big or bigger are recorded (`mcp.response`, for the outlier detector); none when absent. */
   resultFloorBytes?: number;
+  /** Spans each client request, its upstream legs and (through the audit log) its records; absent or null when tracing is off. */
+  tracer?: Tracer | null;
 }
 
 export interface LegSpec {
@@ -81,6 +86,8 @@ export interface Call {
   method: string;
   parts: { leg: Leg; id: number }[];
   progressToken?: string;
+  /** The request's span (tracing on): the handler adds what it learns (tool, server). */
+  span?: Span;
 }
 
 /**
@@ -317,9 +324,17 @@ export class SessionCore {
    */
   ask(call: Call, leg: Leg, method: string, params: unknown): Promise<LegAnswer> {
     if (this.ended || this.calls.get(call.id) !== call) return Promise.resolve({ kind: 'cancelled' });
-    const { id, answer } = leg.request(method, this.withProgressToken(call, leg, params));
+    const span = call.span && this.deps.tracer!.startSpan(`mcp.upstream ${method}`, { kind: SpanKind.CLIENT, attributes: { 'portcullis.server': leg.server, 'mcp.method.name': method } }, trace.setSpan(context.active(), call.span));
+    const sent = this.withProgressToken(call, leg, params);
+    // Sent inside the upstream span: an upstream trusted with it (propagateTraceContext) hears its traceparent.
+    const { id, answer } = span ? context.with(trace.setSpan(context.active(), span), () => leg.request(method, sent)) : leg.request(method, sent);
     call.parts.push({ leg, id });
-    return answer;
+    if (!span) return answer;
+    return answer.then((settled) => {
+      span.setAttribute('portcullis.upstream.answer', settled.kind);
+      span.end();
+      return settled;
+    });
   }
 
   /**
@@ -466,8 +481,10 @@ export class SessionCore {
     this.enforceGrants();
     if (this.ended) return;
     if (this.unverified) return this.reply(call, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
+    const { tracer } = this.deps;
     try {
-      await handleClientRequest(this, message, call);
+      if (!tracer) await handleClientRequest(this, message, call);
+      else await inSpan(tracer, spanName(message.method), { 'mcp.method.name': message.method.slice(0, 128), 'mcp.session.id': this.id }, (span) => ((call.span = span), handleClientRequest(this, message, call)));
     } catch (error) {
       this.deps.logger.error({ err: error, sessionId: this.id, method: message.method }, 'request failed in the broker');
       this.reply(call, errorReply(message.id, INTERNAL_ERROR, 'Internal error'));
@@ -502,6 +519,11 @@ export class SessionCore {
       }),
     };
   }
+}
+
+/** A span's name: the method when it looks like one (`tools/call`); a client's made-up method does not name spans. */
+function spanName(method: string): string {
+  return /^[a-z]+(?:\/[a-zA-Z]+){0,2}$/.test(method) ? `mcp ${method}` : 'mcp request';
 }
 
 /** The answer to a request the session could not complete: a denial when access ended, else why it stopped. */

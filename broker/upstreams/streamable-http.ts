@@ -1,3 +1,4 @@
+import { context, propagation } from '@opentelemetry/api';
 import { StringDecoder } from 'node:string_decoder';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
@@ -42,6 +43,13 @@ interface BodySink {
   end(error?: Error): void;
 }
 type Respond = (status: number, contentType: string) => BodySink;
+
+/** The headers with the active span's `traceparent` (nothing is added outside a trace, or while tracing is off). */
+function withTraceContext(headers: Headers): Headers {
+  const carrier = { ...headers };
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
 
 /** Read to the end and dropped, so the connection can serve the next request. */
 const DROP: BodySink = { data() {}, end() {} };
@@ -90,7 +98,7 @@ export class StreamableHttpUpstream implements Upstream {
     const answers = 'id' in message && 'method' in message ? (message.id as JsonRpcId) : undefined;
     return new Promise((resolve, reject) => {
       // Messages stay short and hold nothing the upstream wrote: they end up in a close reason (at most 123 bytes).
-      this.exchange('POST', POST_HEADERS, JSON.stringify(message), undefined, (status, contentType) => {
+      this.exchange('POST', this.server.propagateTraceContext ? withTraceContext(POST_HEADERS) : POST_HEADERS, JSON.stringify(message), undefined, (status, contentType) => {
         if (status === 202) {
           resolve();
           if (message.method === 'notifications/initialized') this.openEventStream(undefined, 0);

@@ -6,7 +6,7 @@ const HIDDEN = '[REDACTED]';
 
 /**
  * The configuration as it may be logged: every value that can carry a credential
- * (upstream env and headers, the Redis URL's password, the audit signing key, export sinks' tokens, headers and client keys, the SAML SP's private keys, OIDC client secrets) replaced,
+ * (upstream env and headers, the trace exporter's headers, the Redis URL's password, the audit signing key, export sinks' tokens, headers and client keys, the SAML SP's private keys, OIDC client secrets) replaced,
  * whether it came from a reference or was written literally. Value scrubbing in the logger is a second layer.
  */
 export function redactConfig(config: PortcullisConfig): unknown {
@@ -28,18 +28,19 @@ export function redactConfig(config: PortcullisConfig): unknown {
       return idp.type === 'oidc' && idp.clientSecret !== undefined ? { ...idp, ...scim, clientSecret: HIDDEN } : { ...idp, ...scim };
     }),
     notifications: { ...config.notifications, sinks: config.notifications.sinks.map((sink) => withSinkSecrets(sink, () => HIDDEN)) },
+    observability: { ...config.observability, tracing: { ...config.observability.tracing, headers: hideValues(config.observability.tracing.headers) } },
   };
 }
 
 /**
  * Credentials written literally in the file rather than as references: upstream env and
- * header values under a key that names a credential (the audit redaction rule), the
+ * header values (and the trace exporter's) under a key that names a credential (the audit redaction rule), the
  * Redis password, the audit signing key, the SAML SP's private keys, SCIM tokens and the secrets of notification and export sinks. The logger scrubs them by value like resolved references, for an
  * upstream that echoes one back in an error or on stderr.
  */
 export function literalCredentials(config: PortcullisConfig): string[] {
   const isCredential = credentialKeyRule(config.audit.redactKeys);
-  const values = config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers));
+  const values = [...config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers)), ...Object.entries(config.observability.tracing.headers)];
   const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
   const idpSecrets = config.identityProviders.flatMap((idp) => [...(idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []), ...(idp.scim ? [idp.scim.token] : [])]);
   return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap((sink) => secretsOf(sink, withSinkSecrets)), ...config.audit.export.sinks.flatMap((sink) => secretsOf(sink, withExportSecrets))];

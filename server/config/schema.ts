@@ -415,6 +415,8 @@ const streamableHttpServer = z.strictObject({
   transport: z.literal('streamable-http'),
   url: httpUrl,
   headers: secretMap.default({}),
+  // Sends the W3C traceparent of the broker's upstream span (observability.tracing on): only to a server trusted with the trace ids.
+  propagateTraceContext: z.boolean().optional(),
   ...serverPolicy,
 });
 
@@ -596,6 +598,26 @@ const loggingSection = z
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   })
   .default({ level: 'info' });
+
+/**
+ * OpenTelemetry traces (docs/observability.md): off unless `enabled`; spans go by
+ * OTLP/HTTP (JSON) to `endpoint`, the full traces URL (`https://collector:4318/v1/traces`).
+ */
+const TRACING_DEFAULTS = { enabled: false, headers: {}, samplingRatio: 1, serviceName: 'portcullis' };
+const tracingSection = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    endpoint: httpUrl.optional(),
+    // Sent with every export (an API key): values as references (${env:...} or ${file:...}).
+    headers: secretMap.default({}),
+    // Of the traces this broker starts; a client's traceparent decides for its own (parent-based).
+    samplingRatio: numeric(z.number().min(0).max(1)).default(1),
+    serviceName: text('a service name').default('portcullis'),
+  })
+  .refine((t) => !t.enabled || t.endpoint !== undefined, { path: ['endpoint'], message: 'required when tracing is enabled' })
+  .default(TRACING_DEFAULTS);
+
+const observabilitySection = z.strictObject({ tracing: tracingSection }).default({ tracing: TRACING_DEFAULTS });
 
 const severity = z.enum(['low', 'medium', 'high', 'critical'], { error: 'expected one of low, medium, high, critical' });
 /** Every rule has these; its own thresholds beside them. */
@@ -784,6 +806,7 @@ export const configSchema = z
     graphql: graphqlSection,
     rateLimits: rateLimitsSection,
     logging: loggingSection,
+    observability: observabilitySection,
     oauth: oauthSection,
     detection: detectionSection,
     notifications: notificationsSection,

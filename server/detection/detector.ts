@@ -55,6 +55,8 @@ export interface DetectorOptions {
   leaseClock?: Clock;
   logger: Logger;
   timing?: Partial<DetectorTiming>;
+  /** Told of each event once evaluated (the lag metric). */
+  onEvaluated?: (event: AuditEvent) => void;
 }
 
 export interface DetectorStats extends EvaluationStats {
@@ -152,6 +154,7 @@ class Term {
         if (lease.over) break;
         this.busy = true;
         if (!(await this.evaluateOne(event, before, evaluator))) break;
+        options.onEvaluated?.(event);
         this.position = event.id;
         this.pending++;
         this.busy = false;

@@ -8,6 +8,8 @@ import { toGraphQLError } from '../../schema/errors.js';
 import { illFormedInputError } from '../../schema/well-formed-input.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { tracedRoutes } from '../tracing/http-spans.js';
+import type { Tracer } from '@opentelemetry/api';
 import type { RateLimiter, Stores } from '../stores/types.js';
 import { trustProxy } from './client-address.js';
 import { CONSOLE_PATHS, SIGN_IN_PATH } from './console-routes.js';
@@ -36,6 +38,8 @@ export function createApp(options: {
   /** The per-address budget of /graphql (`rateLimits.graphql`), shared with graphql-ws upgrades. */
   graphqlLimiter: RateLimiter;
   metrics: Metrics;
+  /** Traces requests (server/tracing/http-spans.ts); null when tracing is off. */
+  tracer: Tracer | null;
   logger: Logger;
   isShuttingDown: () => boolean;
 }): express.Express {
@@ -53,6 +57,8 @@ export function createApp(options: {
       referrerPolicy: { policy: 'same-origin' },
     }),
   );
+  // First: the access log line and everything after it run in the request's trace.
+  if (options.tracer) app.use(tracedRoutes(options.tracer));
   app.use(...requestObservability(options.logger, options.metrics));
   app.use(healthRoutes(options));
   const unauthenticated = limitPerClient(options.stores.rateLimits.limiter('unauthenticated', config.rateLimits.unauthenticated), options.logger, options.services.clock);

@@ -39,7 +39,11 @@ import { oauthRoutes } from './oauth-routes.js';
 import { ConfiguredCallLimits } from '../limits/call-limits.js';
 import { LeaseKeeper } from '../limits/lease-keeper.js';
 import type { Logger } from '../log.js';
-import { createMetrics } from '../metrics.js';
+import { createMetrics, registerLiveGauges } from '../metrics.js';
+import { liveReadings } from '../live-readings.js';
+import { ObservedAuditLog } from '../audit/observed-audit-log.js';
+import { startTracing } from '../tracing/tracing.js';
+import { traceRedisCommands } from '../tracing/redis-spans.js';
 import { fromConfig } from '../saml/identity-providers.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
 import { IdpTrustService } from '../saml/idp-trust.js';
@@ -102,7 +106,12 @@ export interface ServerDependencies {
 
 /** One HTTP server: express for HTTP, and WebSocket upgrades routed by path on the same port. */
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
-  const { config, stores, logger, scrubber, clock, baseDir } = deps;
+  const { config, logger, scrubber, clock, baseDir } = deps;
+  const metrics = createMetrics();
+  const tracing = startTracing(config.observability.tracing);
+  const stopRedisSpans = tracing.tracer ? traceRedisCommands(tracing.tracer) : () => {};
+  // Every append of this broker is timed and counted, and (tracing on) spanned with its trace id in the event.
+  const stores: Stores = { ...deps.stores, audit: new ObservedAuditLog(deps.stores.audit, tracing.tracer, metrics) };
   const publicUrl = config.server.publicUrl;
   const samlIdps: IdentityProvider[] = config.identityProviders.flatMap((idp) => (idp.type === 'saml' ? [fromConfig(idp)] : []));
   const devIdp = await startDevIdp(config, logger);
@@ -112,7 +121,6 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const identityProviders: TrustedIdp[] = trustedIdps(config, dev ? [{ id: dev.id, displayName: dev.displayName, protocol: 'saml', emailDomains: dev.emailDomains }] : []);
   const identity = createIdentity(config, stores, clock, identityProviders);
   const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl, standing: identity.standing, directory: stores.directory });
-  const metrics = createMetrics();
   const spKeys = ServiceProviderKeys.fromConfig(config);
   const rotations = new KeyRotationRecorder({ store: stores.samlKeySets, audit: stores.audit, clock });
   await rotations.spKeys(spKeys.all.map((k) => k.fingerprint));
@@ -162,7 +170,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   // The broker's own look at the servers' tools: read-only grants fix which tools are read-only when issued.
   const toolCatalog = new ToolCatalog({ servers: config.servers, baseDir, logger, scrubber, now: () => clock.now() });
   const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server) });
-  const detector = startOutlierDetection({ config, stores, clock, logger, events, access });
+  const detector = startOutlierDetection({ config, stores, clock, logger, events, access, metrics });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<PortcullisTopics> });
   const stopSweeper = startExpirySweeper(access, logger);
   // Off the request path: it follows the audit log, so an access decision never waits on a sink.
@@ -187,7 +195,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   let shuttingDown = false;
 
   const httpServer = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
-  const apollo = await startApollo({ schema, httpServer, protection, introspection: config.graphql.introspection, maxTokens: config.graphql.maxTokens, logger });
+  const apollo = await startApollo({ schema, httpServer, protection, introspection: config.graphql.introspection, maxTokens: config.graphql.maxTokens, logger, traced: tracing.tracer !== null });
   const recheckIntervalMs = config.broker.revalidateIntervalSeconds * 1000;
   const credentialWatch = new CredentialWatch({ events: identity.credentialEvents, isLive: (c) => identity.authenticator.isLive(c), clock, recheckIntervalMs });
   // Leases lapse after three missed renewals: a dead instance frees its users' places soon.
@@ -197,7 +205,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases, addressOf });
   const graphqlLimiter = stores.rateLimits.limiter('graphql', config.rateLimits.graphql);
   const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
-  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access, addressOf });
+  const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access, addressOf, tracer: tracing.tracer });
   const scim = createScim({ config, stores, clock, identity, access, policy, logger });
   const slack = createSlackActionRoutes(config, stores, clock, identity, access, logger, metrics);
   const app = createApp({
@@ -207,9 +215,11 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     stores,
     graphqlLimiter,
     metrics,
+    tracer: tracing.tracer,
     logger,
     isShuttingDown: () => shuttingDown,
   });
+  registerLiveGauges(metrics, liveReadings(stores, { sessions: () => broker.sessionCount, notificationSinks: config.notifications.sinks.length }));
 
   httpServer.on('request', app);
   httpServer.on(
@@ -256,6 +266,9 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       await auditExport?.stop();
       // Last, so the shutdown checkpoint seals everything the steps above audited.
       await stopCheckpoints();
+      stopRedisSpans();
+      // Exports what is still buffered (the shutdown's own spans included).
+      await tracing.shutdown();
     },
   };
 }

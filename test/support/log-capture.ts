@@ -13,7 +13,7 @@ export interface CapturedLogs {
 }
 
 /** A real logger (the broker's own) writing into memory, scrubbing `secrets`. */
-export function captureLogs(options: { level?: LevelWithSilent; secrets?: Iterable<string> } = {}): CapturedLogs {
+export function captureLogs(options: { level?: LevelWithSilent; secrets?: Iterable<string>; traceIds?: boolean } = {}): CapturedLogs {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -22,5 +22,5 @@ export function captureLogs(options: { level?: LevelWithSilent; secrets?: Iterab
     },
   });
   const scrubber = logScrubber(options.secrets);
-  return { logger: createLogger({ level: options.level ?? 'trace', scrubber, destination }), scrubber, lines };
+  return { logger: createLogger({ level: options.level ?? 'trace', scrubber, destination, traceIds: options.traceIds ?? false }), scrubber, lines };
 }

@@ -49,7 +49,7 @@ export async function startTestServer(options: { config?: PortcullisConfig; stor
   const clock = options.clock ?? new ManualClock();
   const stores = options.stores ?? (await createEmbeddedStores({ dataDir: config.store.dataDir, clock, audit: auditLogOptions(config.audit) }));
   // As main.ts does: the config's literal credentials are scrubbed wherever they would go out.
-  const { logger, scrubber, lines: logs } = captureLogs({ level: config.logging.level, secrets: literalCredentials(config) });
+  const { logger, scrubber, lines: logs } = captureLogs({ level: config.logging.level, secrets: literalCredentials(config), traceIds: config.observability.tracing.enabled });
   const server = await createPortcullisServer({ config, stores, logger, scrubber, clock, baseDir: process.cwd() });
   const address = await server.listen();
   return {

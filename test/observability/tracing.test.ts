@@ -1,0 +1,171 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../server/audit/types.js';
+import { startBroker } from '../support/broker-fixture.js';
+import type { BrokerFixture } from '../support/broker-fixture.js';
+import { startUpstream } from '../support/http-upstream.js';
+import type { Upstream } from '../support/http-upstream.js';
+import { mcpFetch, openSession } from '../support/mcp-http.js';
+import { signInWithOp, startTestOp, visitCallback } from '../support/oidc-op.js';
+import { TEST_PUBLIC_URL } from '../support/test-idp.js';
+import { startTestServer, testConfig } from '../support/test-server.js';
+import { startOtlpReceiver } from '../support/otlp-receiver.js';
+import type { OtlpReceiver, ReceivedSpan } from '../support/otlp-receiver.js';
+import { redisStoresForTest, uniquePrefix } from '../support/redis.js';
+
+const EXPORTER_KEY = 'otlp-key-6d1e9b2f7a';
+
+/** A W3C traceparent of the client's own: a new trace, its span, sampled. */
+function clientTrace() {
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-01` };
+}
+
+/** A tool call over Streamable HTTP carrying the client's `traceparent`; the answer's text. */
+async function tracedCall(fx: BrokerFixture, server: string, traceparent: string, tool: string, args: Record<string, unknown>): Promise<string> {
+  const token = await fx.token();
+  const url = fx.httpUrl(server);
+  const session = await openSession(url, token);
+  const res = await mcpFetch(url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: args } }, { token, session, accept: 'application/json', headers: { traceparent } });
+  expect(res.status).toBe(200);
+  return JSON.stringify(await res.json());
+}
+
+async function auditEvents(fx: BrokerFixture): Promise<AuditEvent[]> {
+  return fx.server.stores.audit.read({ limit: 10_000 });
+}
+
+function one(spans: ReceivedSpan[], match: (span: ReceivedSpan) => boolean, what: string): ReceivedSpan {
+  const found = spans.filter(match);
+  expect(found, what).toHaveLength(1);
+  return found[0]!;
+}
+
+describe('OpenTelemetry traces (observability.tracing)', () => {
+  let receiver: OtlpReceiver | undefined;
+  let fx: BrokerFixture | undefined;
+  const upstreams: Upstream[] = [];
+  afterEach(async () => {
+    await fx?.close();
+    await receiver?.close();
+    fx = receiver = undefined;
+    for (const upstream of upstreams.splice(0)) {
+      upstream.server.closeAllConnections();
+      await new Promise((resolve) => upstream.server.close(resolve));
+    }
+  });
+
+  async function brokerExportingTo(enabled: boolean): Promise<BrokerFixture> {
+    receiver = await startOtlpReceiver();
+    const tracing = { enabled, endpoint: receiver.url, headers: { 'x-api-key': EXPORTER_KEY } };
+    // Redis stores: the store's commands are traced too.
+    fx = await startBroker({ overrides: { observability: { tracing } }, stores: await redisStoresForTest({ prefix: uniquePrefix() }) });
+    return fx;
+  }
+
+  it('exports a span for the sign-in, the GraphQL mutation and the MCP call with its audit append and upstream leg in the client trace, whose id is in the audit event and a log line', async () => {
+    const broker = await brokerExportingTo(true);
+    // startBroker signed alice in (SAML ACS); the grant is a GraphQL mutation.
+    await broker.grant(['echo']);
+    const client = clientTrace();
+    const message = `never-on-a-span-${randomBytes(4).toString('hex')}`;
+    expect(await tracedCall(broker, 'everything', client.traceparent, 'echo', { message })).toContain(message);
+
+    const call = (await auditEvents(broker)).find((e) => e.type === 'mcp.request' && e.tool === 'echo')!;
+    expect(call.data.traceId).toBe(client.traceId);
+    const logLine = broker.server.logs.find((line) => line.includes(`"trace_id":"${client.traceId}"`));
+    expect(logLine).toBeDefined();
+    const granted = (await auditEvents(broker)).find((e) => e.type === 'grant.issued');
+    expect(granted?.data.traceId, 'the grant issued inside the mutation carries its trace id').toMatch(/^[0-9a-f]{32}$/);
+
+    // Closing flushes what the batch processor still holds.
+    await broker.close();
+    fx = undefined;
+    const spans = receiver!.spans;
+    expect(receiver!.exports.every((e) => e.headers['x-api-key'] === EXPORTER_KEY)).toBe(true);
+
+    const signIn = one(spans, (s) => s.name === 'saml.acs', 'one SAML sign-in');
+    expect(signIn.attributes).toMatchObject({ 'portcullis.idp': 'corp', 'portcullis.sign_in.outcome': 'success' });
+    expect(spans.some((s) => s.traceId === signIn.traceId && s.name === 'audit.append' && s.parentSpanId === signIn.spanId)).toBe(true);
+
+    const mutation = spans.find((s) => s.name === 'graphql.mutation' && s.attributes['graphql.operation.type'] === 'mutation' && s.traceId === granted!.data.traceId);
+    expect(mutation, 'the mutation that issued the grant').toBeDefined();
+    expect(Object.keys(mutation!.attributes).some((key) => key.includes('variable'))).toBe(false);
+
+    const mcp = one(spans, (s) => s.traceId === client.traceId && s.name === 'mcp tools/call', 'one span for the call');
+    expect(mcp.parentSpanId).toBe(client.spanId);
+    expect(mcp.attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'echo', 'portcullis.server': 'everything', 'mcp.session.id': call.sessionId });
+    const append = one(spans, (s) => s.parentSpanId === mcp.spanId && s.name === 'audit.append', 'its audit append');
+    expect(append.traceId).toBe(client.traceId);
+    const upstream = one(spans, (s) => s.parentSpanId === mcp.spanId && s.name === 'mcp.upstream tools/call', 'its upstream leg');
+    expect(upstream.attributes).toMatchObject({ 'portcullis.server': 'everything', 'portcullis.upstream.answer': 'result' });
+    // The append's Redis commands, under the append.
+    expect(spans.some((s) => s.parentSpanId === append.spanId && s.name.startsWith('redis ') && s.attributes['db.system.name'] === 'redis')).toBe(true);
+
+    // No params, no assertion, no variables anywhere in what was exported.
+    const exported = receiver!.exports.map((e) => e.body).join('\n');
+    expect(exported).not.toContain(message);
+    expect(exported).not.toContain('SAMLResponse');
+  });
+
+  it('with tracing off creates no exporter and puts no trace id in audit data or logs, whatever the client sends', async () => {
+    const broker = await brokerExportingTo(false);
+    await broker.grant(['echo']);
+    const client = clientTrace();
+    await tracedCall(broker, 'everything', client.traceparent, 'echo', { message: 'untraced' });
+    const events = await auditEvents(broker);
+    expect(events.some((e) => e.type === 'mcp.request' && e.tool === 'echo')).toBe(true);
+    expect(events.filter((e) => 'traceId' in e.data)).toEqual([]);
+    expect(broker.server.logs.filter((line) => line.includes('trace_id'))).toEqual([]);
+    await broker.close();
+    fx = undefined;
+    expect(receiver!.exports).toEqual([]);
+  });
+
+  it("sends the upstream span's traceparent to a server with propagateTraceContext, and nothing of the trace to the others", async () => {
+    receiver = await startOtlpReceiver();
+    const [trusted, other] = [await startUpstream('json'), await startUpstream('json')];
+    upstreams.push(trusted, other);
+    const servers = [
+      { name: 'trusted', transport: 'streamable-http', url: trusted.url, propagateTraceContext: true },
+      { name: 'other', transport: 'streamable-http', url: other.url },
+    ];
+    const roles = [{ name: 'engineer', members: { groups: ['engineering'] }, request: servers.map(({ name }) => ({ server: name, tools: ['say'], maxDurationSeconds: 3600, autoApprove: true })) }];
+    fx = await startBroker({ overrides: { roles, servers, observability: { tracing: { enabled: true, endpoint: receiver.url } } } });
+    const client = clientTrace();
+    for (const { name } of servers) {
+      await fx.grant(['say'], 3600, name);
+      expect(await tracedCall(fx, name, client.traceparent, 'say', { text: `to ${name}` })).toContain(`to ${name}`);
+    }
+    const traceparents = (upstream: Upstream) => upstream.requests.flatMap((r) => (typeof r.headers.traceparent === 'string' ? [r.headers.traceparent] : []));
+    expect(traceparents(other)).toEqual([]);
+    expect(other.requests.some((r) => JSON.stringify(r.headers).includes(client.traceId))).toBe(false);
+    await fx.close();
+    fx = undefined;
+    const leg = one(receiver!.spans, (s) => s.traceId === client.traceId && s.name === 'mcp.upstream tools/call' && s.attributes['portcullis.server'] === 'trusted', 'the call to the trusted server');
+    expect(traceparents(trusted)).toContain(`00-${client.traceId}-${leg.spanId}-01`);
+  });
+
+  it('spans each OIDC callback with the IdP and the outcome, and puts its trace id in the sign-in event', async () => {
+    receiver = await startOtlpReceiver();
+    const op = await startTestOp('corp', { alice: { email: 'alice@example.com', email_verified: true, name: 'Alice' } });
+    const server = await startTestServer({
+      config: testConfig({ server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL }, identityProviders: [op.config()], observability: { tracing: { enabled: true, endpoint: receiver.url } } }),
+    });
+    let login: AuditEvent | undefined;
+    try {
+      expect((await signInWithOp(server.url, 'corp')).callback.status).toBe(303);
+      expect((await visitCallback(server.url, new URL(`${TEST_PUBLIC_URL}/auth/oidc/corp/callback?code=forged&state=forged`), null)).status).toBeGreaterThanOrEqual(400);
+      login = (await server.stores.audit.read({ limit: 1000 })).find((e) => e.type === 'auth.login' && e.outcome === 'SUCCESS');
+    } finally {
+      // Closing flushes the spans.
+      await server.close();
+      await op.close();
+    }
+    const callbacks = receiver.spans.filter((s) => s.name === 'oidc.callback');
+    expect(callbacks.map((s) => s.attributes['portcullis.sign_in.outcome']).sort()).toEqual(['refused', 'success']);
+    expect(callbacks.every((s) => s.attributes['portcullis.idp'] === 'corp')).toBe(true);
+    expect(callbacks.find((s) => s.attributes['portcullis.sign_in.outcome'] === 'success')!.traceId).toBe(login?.data.traceId);
+  });
+});
