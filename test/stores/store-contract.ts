@@ -146,7 +146,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
     });
 
     describeScimStore(() => fx.stores, () => restart());
-    describeUserDirectory(() => fx.stores, () => restart());
+    describeUserDirectory(() => fx.stores, () => fx.clock, () => restart());
 
     describe('login sessions', () => {
       const session = (clock: ManualClock): LoginSession => ({ id: 's1', secretHash: 'h', user: alice, createdAt: clock.now(), expiresAt: clock.now() + HOUR });

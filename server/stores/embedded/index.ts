@@ -59,7 +59,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     notifications: new EmbeddedNotificationStore(journal),
     anomalies: new EmbeddedAnomalyStore(journal, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     scim: embeddedScimStore(journal, SCIM_RESOURCE_CAPACITY),
-    directory: new EmbeddedUserDirectory(journal, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),
+    directory: new EmbeddedUserDirectory(journal, options.clock, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),
     events: new EventTarget(),
     ping: async () => {
       audit.ping();
