@@ -431,6 +431,21 @@ describe('notifications: sinks', () => {
     expect(literalCredentials(config)).toContain(SECRET);
   });
 
+  it('hides a webhook URL\'s path and query (often a bearer token) in the logged config, and scrubs them from logs', async () => {
+    const { redactConfig, literalCredentials } = await import('../../server/config/redact.js');
+    const { captureLogs } = await import('../support/log-capture.js');
+    const TOKENED = 'hooks/T0TEAM/4f1c9e7a2b6d8e30a1c5?code=zap-9d2e7b41c6a8f350';
+    const { config } = loadConfig(writeConfig(withSink(`    - name: ops\n      type: webhook\n      url: https://receiver.example.com/${TOKENED}\n      secret: ${SECRET}\n`)), {});
+    const logged = JSON.stringify(redactConfig(config));
+    expect(logged).toContain('"url":"https://receiver.example.com/[REDACTED]"');
+    expect(logged).not.toContain('4f1c9e7a2b6d8e30a1c5');
+    expect(logged).not.toContain('zap-9d2e7b41c6a8f350');
+    const logs = captureLogs({ secrets: literalCredentials(config) });
+    logs.logger.warn({ error: `POST https://receiver.example.com/${TOKENED} failed` }, 'webhook: delivery failed');
+    expect(logs.lines.join('')).not.toContain('4f1c9e7a2b6d8e30a1c5');
+    expect(logs.lines.join('')).toContain('https://receiver.example.com/');
+  });
+
   // Without the line number: what is asserted is the key and the message.
   const problemsWith = (sink: string) => problemsOf(writeConfig(withSink(sink))).map((problem) => problem.replace(/^\d+: /, ''));
 
