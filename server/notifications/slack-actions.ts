@@ -5,11 +5,11 @@ import { PortcullisError } from '../errors.js';
 import type { Principal, Principals } from '../identity/principal.js';
 import type { Logger } from '../log.js';
 import type { AssertionReplayCache, UserDirectoryStore } from '../stores/types.js';
+import { formatDuration } from '../text/durations.js';
 import type { SlackSinkConfig } from './slack-config.js';
 import { SLACK_ACTION_IDS } from './slack-message.js';
 import { SLACK_REPLAY_MARK_MS, slackSigners } from './slack-signature.js';
 import type { SignatureRefusal } from './slack-signature.js';
-import { formatDuration } from '../text/durations.js';
 import { callSlackApi } from './slack-web-api.js';
 
 /** The Deny dialog: its callback id, and the block and element of its reason. */
