@@ -1,5 +1,6 @@
 import type { PortcullisConfig, RoleConfig } from '../config/schema.js';
 import { AccessDeniedError, InvalidInputError } from '../errors.js';
+import { sameEmail } from '../identity/email-key.js';
 import { patternCovers } from './tool-patterns.js';
 import type { AccessScope } from './types.js';
 
@@ -134,7 +135,7 @@ export class AccessPolicy {
    * found in the user directory (server/notifications/reviewer-recipients.ts).
    */
   reviewerEmails(request: { server: string; requester: string } & Pick<AccessScope, ScopeKind>): string[] {
-    return [...new Set(this.reviewerRoles(request).flatMap((role) => role.members.emails))].filter((email) => email.toLowerCase() !== request.requester.toLowerCase());
+    return [...new Set(this.reviewerRoles(request).flatMap((role) => role.members.emails))].filter((email) => !sameEmail(email, request.requester));
   }
 
   /** The longest duration `holder` may request on `server`; null when nothing is requestable there. */

@@ -4,6 +4,7 @@ import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { AccessDeniedError, InvalidInputError, LimitExceededError, NotFoundError } from '../errors.js';
+import { sameEmail } from '../identity/email-key.js';
 import type { Principal } from '../identity/principal.js';
 import { listedPage } from '../stores/listed-page.js';
 import type { Page } from '../stores/listed-page.js';
@@ -54,6 +55,15 @@ function withApproverArguments(request: AccessRequestRecord, approvals: readonly
     for (const [tool, schema] of Object.entries(approval.arguments ?? {})) rules.set(tool, [...(rules.get(tool) ?? []), schema]);
   }
   return { ...request, arguments: Object.fromEntries(rules) };
+}
+
+/**
+ * Whether the caller is the request's requester: the same user, or the same address through
+ * another IdP (one person with two identities, e.g. a Slack click mapped by email to their
+ * other one, must not review their own request).
+ */
+function isRequester(caller: Principal, request: AccessRequestRecord): boolean {
+  return request.requester.id === caller.user.id || sameEmail(request.requester.email, caller.user.email);
 }
 
 const MAX_ARGUMENT_RULES = 50;
@@ -127,7 +137,7 @@ export class AccessService {
     const readOnlyTools = input.decision === 'APPROVE' ? await this.readOnlyToolsFor(await this.visibleRequest(caller, input.requestId)) : null;
     const { updated, grant } = await this.deps.store.withLock(`request:${input.requestId}`, async () => {
       const request = await this.visibleRequest(caller, input.requestId);
-      if (request.requester.id === caller.user.id) throw new AccessDeniedError('SELF_REVIEW', 'nobody reviews their own request');
+      if (isRequester(caller, request)) throw new AccessDeniedError('SELF_REVIEW', 'nobody reviews their own request');
       if (!this.deps.policy.mayReview(caller, request)) throw new NotFoundError('access request');
       const now = this.deps.clock.now();
       this.requirePending(request, now);
@@ -194,7 +204,7 @@ export class AccessService {
   canReview(caller: Principal, request: AccessRequestRecord): boolean {
     return (
       requestStatus(request, this.deps.clock.now()) === 'PENDING' &&
-      request.requester.id !== caller.user.id &&
+      !isRequester(caller, request) &&
       !request.reviews.some((r) => r.reviewer.id === caller.user.id) &&
       this.deps.policy.mayReview(caller, request)
     );

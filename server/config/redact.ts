@@ -6,7 +6,8 @@ const HIDDEN = '[REDACTED]';
 
 /**
  * The configuration as it may be logged: every value that can carry a credential
- * (upstream env and headers, the trace exporter's headers, the Redis URL's password, the audit signing key, export sinks' tokens, headers and client keys, the SAML SP's private keys, OIDC client secrets) replaced,
+ * (upstream env and headers, the trace exporter's headers, the Redis URL's password, the audit signing key, export sinks' tokens, headers and client keys, the SAML SP's private keys, OIDC client secrets,
+ * notification sink secrets and webhook URLs' paths) replaced,
  * whether it came from a reference or was written literally. Value scrubbing in the logger is a second layer.
  */
 export function redactConfig(config: PortcullisConfig): unknown {
@@ -50,7 +51,7 @@ export function literalCredentials(config: PortcullisConfig): string[] {
 function withSinkSecrets(sink: NotificationSinkConfig, as: (value: string) => string): NotificationSinkConfig {
   switch (sink.type) {
     case 'webhook':
-      return { ...sink, secret: as(sink.secret) };
+      return { ...sink, url: withSecretPath(sink.url, as), secret: as(sink.secret) };
     case 'email':
       return sink.smtp.auth ? { ...sink, smtp: { ...sink.smtp, auth: { ...sink.smtp.auth, pass: as(sink.smtp.auth.pass) } } } : sink;
     case 'slack':
@@ -70,6 +71,16 @@ function withExportSecrets(sink: ExportSinkConfig, as: (value: string) => string
     case 'file':
       return { ...sink, ...tls };
   }
+}
+
+/**
+ * A webhook URL with its path and query replaced: receivers (Teams, Discord, Zapier) often
+ * take a bearer token there. The host stays, to tell which receiver it is.
+ */
+function withSecretPath(url: string, as: (value: string) => string): string {
+  const parsed = new URL(url);
+  const rest = `${parsed.pathname}${parsed.search}${parsed.hash}`.slice(1);
+  return rest === '' ? url : `${parsed.origin}/${as(rest)}`;
 }
 
 /** The values `withSecrets` would replace, each with its scheme-less form (`Splunk abc` also as `abc`). */

@@ -843,6 +843,14 @@ export const configSchema = z
     unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
     unique(config.notifications.sinks.map((sink, i) => ({ value: sink.name, path: ['notifications', 'sinks', i, 'name'] })), 'sink name');
     unique(config.audit.export.sinks.map((sink, i) => ({ value: sink.name, path: ['audit', 'export', 'sinks', i, 'name'] })), 'export sink name');
+    // A signing secret names the sink a Slack action is for (its workspace and bot token): one secret, one sink. The secret is never in the message.
+    const signers = new Map<string, string>();
+    config.notifications.sinks.forEach((sink, i) => {
+      if (sink.type !== 'slack' || sink.signingSecret === undefined) return;
+      const first = signers.get(sink.signingSecret);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['notifications', 'sinks', i, 'signingSecret'], message: `the same signing secret as sink "${first}": the secret tells which sink (workspace, bot token) an action is for, so no two sinks share one` });
+      else signers.set(sink.signingSecret, sink.name);
+    });
 
     checkEmailDomains(config, ctx);
     config.identityProviders.forEach((idp, i) => {

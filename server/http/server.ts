@@ -292,7 +292,7 @@ function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Cloc
 
 /** Decisions from Slack, when a Slack sink has a signing secret; null (the path is 404) otherwise. */
 function createSlackActionRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, access: AccessService, logger: Logger, metrics: Metrics) {
-  const sinks = config.notifications.sinks.flatMap((sink) => (sink.type === 'slack' && sink.signingSecret !== undefined && sink.botToken !== undefined ? [sink as DecidingSlackSink] : []));
+  const sinks = config.notifications.sinks.flatMap((sink) => (sink.type === 'slack' && sink.signingSecret !== undefined && sink.botToken !== undefined && sink.teamId !== undefined ? [sink as DecidingSlackSink] : []));
   if (sinks.length === 0) return null;
   const actions = new SlackActions({
     sinks,
@@ -300,6 +300,7 @@ function createSlackActionRoutes(config: PortcullisConfig, stores: Stores, clock
     directory: stores.directory,
     principals: identity.principals,
     access,
+    signInMaxAgeSeconds: config.session.ttlSeconds,
     clock,
     logger,
     onRefused: (reason) => metrics.slackActionRefusals.inc({ reason }),

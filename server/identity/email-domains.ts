@@ -1,3 +1,5 @@
+import { emailKey } from './email-key.js';
+
 /**
  * Which email domains an IdP may vouch for (`identityProviders[].emailDomains`). Email is
  * what roles and the audit log know people by, so with several IdPs an email must have
@@ -11,12 +13,12 @@ const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 /** A host name of 1 to 253 characters, optionally behind `*.`. */
 export const EMAIL_DOMAIN_PATTERN = new RegExp(`^(?=.{1,255}$)(?:\\*\\.)?(?:${LABEL}\\.)*${LABEL}$`);
 
-/** The domain of an address: what follows its last `@`, lower-cased. */
 /** An email address as Portcullis accepts one (from an IdP, or typed by a person): bounded, no spaces or markup characters. */
 export const EMAIL_ADDRESS = /^[^\s@<>"]{1,64}@[^\s@<>"]{1,255}$/;
 
+/** The domain of an address: what follows its last `@`, its ASCII letters lower-cased (email-key.ts). */
 export function domainOf(email: string): string {
-  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+  return emailKey(email.slice(email.lastIndexOf('@') + 1));
 }
 
 function matches(pattern: string, domain: string): boolean {

@@ -3,6 +3,7 @@ import type { IdentityProvider } from '../saml/identity-providers.js';
 import type { ScimStanding } from '../scim/standing.js';
 import type { ApiTokenScope, UserIdentity } from '../stores/types.js';
 import { emailAllowed } from './email-domains.js';
+import { sameEmail } from './email-key.js';
 
 export const API_TOKEN_SCOPES = ['api', 'mcp', 'audit:read'] as const satisfies readonly ApiTokenScope[];
 
@@ -67,10 +68,9 @@ export function tokenExpiry(principal: Principal): number {
  * can name any group it likes).
  */
 export function rolesOf(user: UserIdentity, roles: readonly RoleConfig[]): string[] {
-  const email = user.email.toLowerCase();
   return roles
     .filter(({ members }) => members.idps === undefined || members.idps.includes(user.idp))
-    .filter(({ members }) => members.emails.some((e) => e.toLowerCase() === email) || members.groups.some((g) => user.groups.includes(g)))
+    .filter(({ members }) => members.emails.some((e) => sameEmail(e, user.email)) || members.groups.some((g) => user.groups.includes(g)))
     .map((role) => role.name);
 }
 

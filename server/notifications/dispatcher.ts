@@ -8,7 +8,7 @@ import type { NotificationSinkConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { NotificationStore, OutboxEntry } from '../stores/types.js';
 import { fullJitterBackoff } from './backoff.js';
-import { notificationOf, sinkTakes } from './notification-event.js';
+import { addressesPeople, notificationOf, sinkTakes } from './notification-event.js';
 import { pendingEntry, subjectOf } from './outbox-entry.js';
 import type { EventSources } from './notification-event.js';
 import type { NotificationSink } from './types.js';
@@ -158,9 +158,9 @@ class NotificationDispatcher {
   private async entriesFor(event: AuditEvent): Promise<OutboxEntry[]> {
     const sinks = this.options.sinks.filter(({ config }) => sinkTakes(config, event));
     if (sinks.length === 0) return [];
-    const { event: notification, recipients } = await notificationOf(event, this.options.sources);
+    const { event: notification, recipients } = await notificationOf(event, this.options.sources, sinks.some(({ config }) => addressesPeople(config)));
     const now = this.options.clock.now();
-    return sinks.map(({ config, sink }) => pendingEntry(config.name, notification, recipients, now, sink.keepsMemo === true));
+    return sinks.map(({ config, sink }) => pendingEntry(config.name, notification, addressesPeople(config) ? recipients : [], now, sink.keepsMemo === true));
   }
 
   /** One sink's deliveries: due entries claimed and tried, at most `concurrency` at once, independent of every other sink. */

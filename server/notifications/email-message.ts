@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { html } from '../http/html-page.js';
-import { describeEvent } from './message-content.js';
+import { describeEvent, oneLine } from './message-content.js';
 import type { MessageContent } from './message-content.js';
 import type { Delivery } from './types.js';
 
@@ -23,7 +23,8 @@ export function composeEmail(delivery: Delivery, fromDomain: string): EmailMessa
   const content = describeEvent(event);
   const thread = event.request === undefined ? undefined : messageId(`request:${delivery.sink}:${event.request.id}`, fromDomain);
   return {
-    subject: oneLine(content.subject),
+    // A header value on one line: a line break in a reason must not start a header of its own.
+    subject: oneLine(content.subject).slice(0, 200),
     text: textBody(content),
     html: htmlBody(content),
     // The request's one `created` event opens the thread under an id every later message can name without having seen it.
@@ -53,9 +54,4 @@ function htmlBody(content: MessageContent): string {
   const rows = content.lines.map(([label, value]) => `<tr><th align="left">${html(label)}</th><td>${html(value)}</td></tr>`).join('');
   const links = content.links.map((link) => `<a href="${html(link.url)}">${html(link.label)}</a>`).join(' &middot; ');
   return `<!doctype html><html><body><p>${html(content.lead)}</p><table>${rows}</table><p>${links}</p></body></html>`;
-}
-
-/** A header value on one line: a line break in a reason must not start a header of its own. */
-function oneLine(value: string): string {
-  return value.replace(/\s+/g, ' ').trim().slice(0, 200);
 }

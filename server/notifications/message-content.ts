@@ -53,6 +53,11 @@ export function describeEvent(event: NotificationEvent): MessageContent {
   return { subject: `Portcullis: ${event.type}`, lead: `${event.type} at ${event.time}.`, lines: event.actor === null ? [] : [['Actor', event.actor]], links, followUp: false };
 }
 
+/** A value on one line (every run of white space, line breaks included, one space): text from a requester cannot start a line of its own. */
+export function oneLine(value: string): string {
+  return value.replace(/\s+/g, ' ').trim();
+}
+
 function consoleLinks(event: NotificationEvent, decidable: boolean): MessageContent['links'] {
   const links: MessageContent['links'] = [];
   if (decidable && event.links.approve !== undefined) links.push({ label: 'Approve', url: event.links.approve, style: 'primary', decides: 'approve' });

@@ -20,9 +20,10 @@ export interface EventSources {
  * A NotificationEvent from an audit event, by allow-list: the event's type, time and actor,
  * the request from the access store (what a reviewer needs: never the grant's arguments),
  * the anomaly's summary fields; nothing else of `data` (tool-call parameters, tokens).
- * With the reviewers to address for a request.
+ * With the reviewers to address for a request, when `withRecipients` (a sink taking the
+ * event addresses people): finding them reads the user directory, work no other sink needs.
  */
-export async function notificationOf(event: AuditEvent, sources: EventSources): Promise<{ event: NotificationEvent; recipients: string[] }> {
+export async function notificationOf(event: AuditEvent, sources: EventSources, withRecipients: boolean): Promise<{ event: NotificationEvent; recipients: string[] }> {
   const link = (path: string) => new URL(path, sources.publicUrl).toString();
   const base: NotificationEvent = { id: event.id, type: event.type as NotificationEvent['type'], time: event.time, actor: event.actor, links: { console: link('/') } };
   const requestId = stringField(event.data, 'requestId');
@@ -35,7 +36,7 @@ export async function notificationOf(event: AuditEvent, sources: EventSources): 
     const request = { id: record.id, requester: record.requester, server: record.server, tools: [...record.tools], durationSeconds: record.durationSeconds, reason: record.reason, status };
     const review = link(`/review?request=${encodeURIComponent(record.id)}`);
     const links = status === 'PENDING' ? { console: review, approve: review, deny: review } : { console: review };
-    const recipients = await sources.reviewers.addressesFor({ server: record.server, requester: record.requester, tools: record.tools, resources: record.resources, prompts: record.prompts });
+    const recipients = !withRecipients ? [] : await sources.reviewers.addressesFor({ server: record.server, requester: record.requester, tools: record.tools, resources: record.resources, prompts: record.prompts });
     return { event: { ...base, request, links }, recipients };
   }
   if (event.type.startsWith('anomaly.')) {
@@ -44,6 +45,11 @@ export async function notificationOf(event: AuditEvent, sources: EventSources): 
     return { event: { ...base, anomaly, links: { console: link(id === null ? '/anomalies' : `/anomalies/${encodeURIComponent(id)}`) } }, recipients: [] };
   }
   return { event: base, recipients: [] };
+}
+
+/** Whether `sink` sends to the recipients of each delivery (only email does: a chat channel or a webhook has its own audience). */
+export function addressesPeople(sink: NotificationSinkConfig): boolean {
+  return sink.type === 'email';
 }
 
 /** Whether `sink` takes this audit event: its type, its server (when the sink names servers), an anomaly's severity. */

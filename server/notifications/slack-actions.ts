@@ -5,9 +5,10 @@ import { PortcullisError } from '../errors.js';
 import type { Principal, Principals } from '../identity/principal.js';
 import type { Logger } from '../log.js';
 import type { AssertionReplayCache, UserDirectoryStore } from '../stores/types.js';
+import { formatDuration } from '../text/durations.js';
 import type { SlackSinkConfig } from './slack-config.js';
 import { SLACK_ACTION_IDS } from './slack-message.js';
-import { SLACK_TIMESTAMP_WINDOW_MS, slackSigner } from './slack-signature.js';
+import { SLACK_REPLAY_MARK_MS, slackSigners } from './slack-signature.js';
 import type { SignatureRefusal } from './slack-signature.js';
 import { callSlackApi } from './slack-web-api.js';
 
@@ -18,7 +19,7 @@ const REASON = 'reason';
 const REASON_MAX = 500;
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-export type ActionRefusal = SignatureRefusal | 'replayed' | 'malformed' | 'wrong_team' | 'slack_unavailable' | 'slack_user_unusable' | 'email_unconfirmed' | 'no_portcullis_user' | 'ambiguous_user' | 'review_refused';
+export type ActionRefusal = SignatureRefusal | 'replayed' | 'malformed' | 'wrong_team' | 'slack_unavailable' | 'slack_user_unusable' | 'email_unconfirmed' | 'no_portcullis_user' | 'sign_in_too_old' | 'ambiguous_user' | 'review_refused';
 
 /** What the HTTP edge answers at once, and the work it does after answering (Slack wants its answer within 3 s). */
 export interface ActionAnswer {
@@ -27,8 +28,8 @@ export interface ActionAnswer {
   after?: () => Promise<void>;
 }
 
-/** A Slack sink that decides: it has a signing secret, and a bot token to act with. */
-export type DecidingSlackSink = SlackSinkConfig & { signingSecret: string; botToken: string };
+/** A Slack sink that decides: it has a signing secret, a bot token to act with, and its workspace. */
+export type DecidingSlackSink = SlackSinkConfig & { signingSecret: string; botToken: string; teamId: string };
 
 export interface SlackActionsDeps {
   sinks: readonly DecidingSlackSink[];
@@ -37,6 +38,8 @@ export interface SlackActionsDeps {
   directory: Pick<UserDirectoryStore, 'byEmail'>;
   principals: Pick<Principals, 'of'>;
   access: Pick<AccessService, 'reviewRequest'>;
+  /** A sink's reviewerSignInMaxAgeSeconds when it sets none: the console's session lifetime (session.ttlSeconds). */
+  signInMaxAgeSeconds: number;
   clock: Clock;
   logger: Logger;
   /** Counts a refusal (metrics), by reason. */
@@ -62,30 +65,33 @@ interface Clicker {
 /**
  * Decisions from Slack (issue 19): Approve and Deny buttons of a request's message, and
  * the Deny dialog's reason. A request counts only when signed by a configured sink's
- * signing secret, within the timestamp window, once. The Slack user is matched to a
- * Portcullis user by their verified email (users.info: confirmed, not deleted, not a bot),
- * through the user directory, as that user stands now; the review then goes through
- * AccessService.reviewRequest like any other, so every review rule applies.
+ * signing secret, within the timestamp window, once, from the sink's workspace. The Slack
+ * user is matched to a Portcullis user by their verified email (users.info: a full member of
+ * that workspace, confirmed, not deleted, not a bot, not a guest nor an external member),
+ * through the user directory, as that user stands now and only if they signed in to
+ * Portcullis recently enough (their groups are what their IdP said then); the review then
+ * goes through AccessService.reviewRequest like any other, so every review rule applies.
  */
 export class SlackActions {
   constructor(private readonly deps: SlackActionsDeps) {}
 
   async handle(rawBody: Buffer, headers: { timestamp: string | undefined; signature: string | undefined }): Promise<ActionAnswer> {
     const now = this.deps.clock.now();
-    const signer = slackSigner(
+    const signer = slackSigners(
       this.deps.sinks.map((sink) => sink.signingSecret),
       headers,
       rawBody,
       now,
     );
     if ('refusal' in signer) return this.refuse(signer.refusal, {}, { status: 401 });
-    const sink = this.deps.sinks[signer.index]!;
-    // Kept as long as the signature could pass the window check: a replay within it is refused on every instance.
-    if (!(await this.deps.replay.consume(`slack-action:${headers.signature}`, signer.timestampMs + SLACK_TIMESTAMP_WINDOW_MS))) return this.refuse('replayed', {}, { status: 401 });
+    // Kept past the time any instance could still accept the signature: a replay is refused on every instance.
+    if (!(await this.deps.replay.consume(`slack-action:${headers.signature}`, signer.timestampMs + SLACK_REPLAY_MARK_MS))) return this.refuse('replayed', {}, { status: 401 });
     const payload = parsePayload(rawBody);
     const clicker = payload && clickerOf(payload);
     if (!payload || !clicker) return this.refuse('malformed', {}, { status: 400 });
-    if (sink.teamId !== undefined && clicker.team !== sink.teamId) return this.refuse('wrong_team', clicker, { status: 200 });
+    // The sink whose secret signed it and whose workspace it came from (config keeps secrets unique; this holds regardless).
+    const sink = signer.indexes.map((index) => this.deps.sinks[index]!).find((candidate) => candidate.teamId === clicker.team);
+    if (sink === undefined) return this.refuse('wrong_team', clicker, { status: 200 });
     if (payload.type === 'block_actions') return this.buttonClicked(sink, payload, clicker);
     if (payload.type === 'view_submission' && payload.view?.callback_id === DENY_VIEW) return this.denySubmitted(sink, payload, clicker);
     // Other interactions (the console link button's own click) need no answer.
@@ -161,15 +167,19 @@ export class SlackActions {
     };
     const info = await callSlackApi(sink, 'users.info', { form: { user: clicker.user } }, AbortSignal.timeout(sink.timeoutMs));
     if (!info.ok) return refused('slack_unavailable', 'Not done: Portcullis could not read your Slack profile. Try again, or decide in the console.');
-    const user = (info.reply.user ?? {}) as { deleted?: unknown; is_bot?: unknown; is_email_confirmed?: unknown; profile?: { email?: unknown } };
-    if (user.deleted !== false || user.is_bot === true) return refused('slack_user_unusable', 'Not done: this Slack account cannot decide requests.');
+    const user = (info.reply.user ?? {}) as SlackProfile;
+    if (!fullMemberOf(user, sink.teamId)) return refused('slack_user_unusable', 'Not done: this Slack account cannot decide requests.');
     const email = typeof user.profile?.email === 'string' ? user.profile.email : null;
     if (user.is_email_confirmed !== true || email === null) return refused('email_unconfirmed', 'Not done: your Slack email is not confirmed, so it cannot name you in Portcullis. Decide in the console.');
     const now = this.deps.clock.now();
+    const maxAgeSeconds = sink.reviewerSignInMaxAgeSeconds ?? this.deps.signInMaxAgeSeconds;
+    const entries = await this.deps.directory.byEmail(email);
+    const recent = entries.filter((entry) => now - entry.lastSeenAt <= maxAgeSeconds * 1000);
+    if (entries.length > 0 && recent.length === 0) return refused('sign_in_too_old', `Not done: sign in to Portcullis first (your last sign-in is older than ${formatDuration(maxAgeSeconds)}), then try again.`);
     const credential = { kind: 'integration', integration: 'slack', id: clicker.user, team: clicker.team, expiresAt: now } as const;
-    const standing = await Promise.all((await this.deps.directory.byEmail(email)).map((entry) => this.deps.principals.of(entry.user, new Set(['api']), credential, entry.lastSeenAt)));
+    const standing = await Promise.all(recent.map((entry) => this.deps.principals.of(entry.user, new Set(['api']), credential, entry.lastSeenAt)));
     const current = new Map(standing.flatMap((principal) => (principal ? [[principal.user.id, principal] as const] : [])));
-    if (current.size === 0) return refused('no_portcullis_user', `Not done: no Portcullis user with the email ${email} has signed in. Sign in to Portcullis once, then try again.`);
+    if (current.size === 0) return refused('no_portcullis_user', `Not done: no Portcullis user with the email ${email} has signed in. Sign in to Portcullis first, then try again.`);
     if (current.size > 1) return refused('ambiguous_user', `Not done: ${current.size} Portcullis users (of different identity providers) have the email ${email}. Decide in the console.`);
     return [...current.values()][0]!;
   }
@@ -185,6 +195,29 @@ export class SlackActions {
     this.deps.onRefused(reason);
     return answer;
   }
+}
+
+/** The users.info fields read (https://api.slack.com/methods/users.info). */
+interface SlackProfile {
+  team_id?: unknown;
+  deleted?: unknown;
+  is_bot?: unknown;
+  is_restricted?: unknown;
+  is_ultra_restricted?: unknown;
+  is_stranger?: unknown;
+  is_email_confirmed?: unknown;
+  profile?: { email?: unknown };
+}
+
+/**
+ * A live, full member of the sink's workspace: not deleted, not a bot, not a guest
+ * (restricted, ultra-restricted), not an external member of a shared channel (a stranger, or
+ * of another team: Slack Connect, or another workspace of an Enterprise Grid org, even when
+ * the payload carries the org). Their email is asserted by their own workspace's admins or
+ * its SSO, not ours.
+ */
+function fullMemberOf(user: SlackProfile, teamId: string): boolean {
+  return user.team_id === teamId && user.deleted === false && user.is_bot !== true && user.is_restricted === false && user.is_ultra_restricted === false && user.is_stranger !== true;
 }
 
 /** The form's `payload` field, as JSON. */

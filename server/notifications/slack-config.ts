@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { secretSafeUrl } from '../config/fields.js';
+import { positiveInt, secretSafeUrl } from '../config/fields.js';
+import { DIRECTORY_ENTRY_MAX_AGE_MS } from '../stores/directory-entries.js';
 import { sinkName, sinkTimeoutMs } from './sink-config.js';
 
 /**
@@ -22,8 +23,14 @@ export const slackSinkConfig = z
      * are interactive and decide at POST /integrations/slack/actions (docs/notifications.md).
      */
     signingSecret: z.string({ error: 'expected the Slack app\'s signing secret' }).trim().regex(/^[\x21-\x7e]{16,256}$/, 'expected the Slack app\'s signing secret (16-256 printable characters)').optional(),
-    /** The workspace (T...) whose actions are taken; another team's are refused. */
+    /** The workspace (T...) whose actions are taken, required with signingSecret: another team's, and its members' (users.info team_id), are refused. */
     teamId: z.string({ error: 'expected a team id' }).trim().regex(/^T[A-Z0-9]{2,30}$/, 'expected a Slack team id (T...)').optional(),
+    /**
+     * How recent the deciding user's last Portcullis sign-in must be: their groups are what
+     * their IdP said then. Defaults to `session.ttlSeconds` (a console user signs in as often);
+     * at most the user directory's 30 days.
+     */
+    reviewerSignInMaxAgeSeconds: positiveInt(DIRECTORY_ENTRY_MAX_AGE_MS / 1000).optional(),
     /** Slack's Web API; another base only for a Slack-compatible receiver (tests). */
     apiBaseUrl: secretSafeUrl('the Slack API base URL').default('https://slack.com/api'),
     /** One whole HTTP exchange. */
@@ -33,8 +40,8 @@ export const slackSinkConfig = z
 
 export type SlackSinkConfig = z.infer<typeof slackSinkConfig>;
 
-/** Exactly one way to post, a channel for a bot, and a bot to act with (users.info, views.open) when actions are on (also applied where the sink joins the union of sinks). */
-export function checkSlackSink(value: { webhookUrl?: string | undefined; botToken?: string | undefined; channel?: string | undefined; signingSecret?: string | undefined; teamId?: string | undefined }, ctx: z.RefinementCtx): void {
+/** Exactly one way to post, a channel for a bot, and a bot to act with (users.info, views.open) and a workspace when actions are on (also applied where the sink joins the union of sinks). */
+export function checkSlackSink(value: { webhookUrl?: string | undefined; botToken?: string | undefined; channel?: string | undefined; signingSecret?: string | undefined; teamId?: string | undefined; reviewerSignInMaxAgeSeconds?: number | undefined }, ctx: z.RefinementCtx): void {
   if ((value.webhookUrl === undefined) === (value.botToken === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['webhookUrl'], message: 'expected exactly one of webhookUrl and botToken' });
   }
@@ -44,7 +51,10 @@ export function checkSlackSink(value: { webhookUrl?: string | undefined; botToke
   if (value.signingSecret !== undefined && value.botToken === undefined) {
     ctx.addIssue({ code: 'custom', path: ['signingSecret'], message: 'deciding from Slack needs a botToken (to read the clicking user and open the reason dialog)' });
   }
-  if (value.teamId !== undefined && value.signingSecret === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['teamId'], message: 'teamId goes with signingSecret' });
+  if (value.signingSecret !== undefined && value.teamId === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['teamId'], message: 'deciding from Slack needs the workspace\'s teamId (T...): only its members may decide' });
+  }
+  for (const key of ['teamId', 'reviewerSignInMaxAgeSeconds'] as const) {
+    if (value[key] !== undefined && value.signingSecret === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} goes with signingSecret` });
   }
 }

@@ -1,8 +1,12 @@
+import { oneLine } from './message-content.js';
 import type { MessageContent } from './message-content.js';
 
 /**
  * A Block Kit message (https://api.slack.com/reference/block-kit/blocks): a header, the
- * lead, the facts as fields, and buttons: URL buttons to the console, or, when the sink
+ * lead, the facts as fields, and buttons. Every block text is plain_text, each value on one
+ * line, its `:codes:` not made emoji: a reason, a tool name or an address (a requester's words) is never read as mrkdwn,
+ * so `*`, `_`, `~`, backticks and line breaks in it cannot make a bold "field" of their own
+ * beside the real ones, nor a link. The buttons are URL buttons to the console, or, when the sink
  * decides from Slack (a signing secret), Approve and Deny as interactive buttons whose
  * value is the request id, answered at /integrations/slack/actions (slack-actions.ts).
  */
@@ -32,12 +36,12 @@ const APPROVE_CONFIRM = {
 export function composeSlack(content: MessageContent, decidingRequest: string | null = null): SlackMessage {
   const blocks: unknown[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(content.subject, HEADER_MAX) } },
-    { type: 'section', text: { type: 'mrkdwn', text: mrkdwn(content.lead) } },
+    { type: 'section', text: { type: 'plain_text', text: clip(oneLine(content.lead), FIELD_MAX), emoji: false } },
   ];
   if (content.lines.length > 0) {
     blocks.push({
       type: 'section',
-      fields: content.lines.slice(0, FIELDS_MAX).map(([label, value]) => ({ type: 'mrkdwn', text: clip(`*${mrkdwn(label)}*\n${mrkdwn(value)}`, FIELD_MAX) })),
+      fields: content.lines.slice(0, FIELDS_MAX).map(([label, value]) => ({ type: 'plain_text', text: clip(`${label}\n${oneLine(value)}`, FIELD_MAX), emoji: false })),
     });
   }
   blocks.push({
@@ -55,8 +59,9 @@ export function composeSlack(content: MessageContent, decidingRequest: string | 
 }
 
 /**
- * Slack reads `<...>` as links and mentions (`<!channel>`, `<@U123>`) and `&` as an entity:
- * escaped, a reason cannot ping a channel or disguise a link.
+ * The fallback `text` (notifications, screen readers) is read as mrkdwn: Slack reads `<...>`
+ * as links and mentions (`<!channel>`, `<@U123>`) and `&` as an entity; escaped, a name
+ * cannot ping a channel or disguise a link.
  */
 function mrkdwn(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GrantEnded } from '../../server/access/access-events.js';
 import { grantStatus, requestStatus } from '../../server/access/types.js';
 import type { PortcullisError } from '../../server/errors.js';
-import { accessFixture } from '../support/access-fixture.js';
+import { accessFixture, principalOf, user } from '../support/access-fixture.js';
 import { codeOf } from '../support/error-code.js';
 import type { AccessFixture, Backend } from '../support/access-fixture.js';
 import { sharedRedisUrl } from '../support/redis.js';
@@ -108,6 +108,14 @@ for (const backend of backends) {
         const reviewer = await fixture();
         const created = await reviewer.access.createRequest(reviewer.as('frank'), { server: 'everything', tools: ['read_file'], reason: 'x', durationSeconds: 60 });
         expect(await codeOf(reviewer.access.reviewRequest(reviewer.as('frank'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
+      });
+
+      it('refuses self-review by the requester\'s address through another identity (another IdP), whatever its ASCII case', async () => {
+        const created = await request();
+        const otherSelf = principalOf({ ...user('alice', ['sre']), id: 'partner:alice', idp: 'partner', email: 'Alice@EXAMPLE.com' }, fx.config);
+        expect(fx.access.canReview(otherSelf, await fx.access.getRequest(fx.as('alice'), created.id))).toBe(false);
+        expect(await codeOf(fx.access.reviewRequest(otherSelf, { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
+        expect((await fx.access.getRequest(fx.as('alice'), created.id)).status).toBe('PENDING');
       });
 
       it('refuses reviewers outside their rules the same way as unknown requests (no oracle)', async () => {

@@ -434,6 +434,21 @@ describe('notifications: sinks', () => {
     expect(literalCredentials(config)).toContain(SECRET);
   });
 
+  it('hides a webhook URL\'s path and query (often a bearer token) in the logged config, and scrubs them from logs', async () => {
+    const { redactConfig, literalCredentials } = await import('../../server/config/redact.js');
+    const { captureLogs } = await import('../support/log-capture.js');
+    const TOKENED = 'hooks/T0TEAM/4f1c9e7a2b6d8e30a1c5?code=zap-9d2e7b41c6a8f350';
+    const { config } = loadConfig(writeConfig(withSink(`    - name: ops\n      type: webhook\n      url: https://receiver.example.com/${TOKENED}\n      secret: ${SECRET}\n`)), {});
+    const logged = JSON.stringify(redactConfig(config));
+    expect(logged).toContain('"url":"https://receiver.example.com/[REDACTED]"');
+    expect(logged).not.toContain('4f1c9e7a2b6d8e30a1c5');
+    expect(logged).not.toContain('zap-9d2e7b41c6a8f350');
+    const logs = captureLogs({ secrets: literalCredentials(config) });
+    logs.logger.warn({ error: `POST https://receiver.example.com/${TOKENED} failed` }, 'webhook: delivery failed');
+    expect(logs.lines.join('')).not.toContain('4f1c9e7a2b6d8e30a1c5');
+    expect(logs.lines.join('')).toContain('https://receiver.example.com/');
+  });
+
   // Without the line number: what is asserted is the key and the message.
   const problemsWith = (sink: string) => problemsOf(writeConfig(withSink(sink))).map((problem) => problem.replace(/^\d+: /, ''));
 
@@ -473,9 +488,24 @@ describe('notifications: sinks', () => {
       expect(literalCredentials(config)).toContain(secret);
     }
     expect(problemsWith('    - name: chat\n      type: slack\n')).toEqual(['notifications.sinks[0].webhookUrl: expected exactly one of webhookUrl and botToken']);
-    expect(problemsWith(`    - name: chat\n      type: slack\n      webhookUrl: ${HOOK}\n      signingSecret: ${SIGNING}\n`)).toEqual([
+    expect(problemsWith(`    - name: chat\n      type: slack\n      webhookUrl: ${HOOK}\n      signingSecret: ${SIGNING}\n      teamId: T0PORTCULL\n`)).toEqual([
       'notifications.sinks[0].signingSecret: deciding from Slack needs a botToken (to read the clicking user and open the reason dialog)',
     ]);
+  });
+
+  it('deciding from Slack: needs the workspace, one sink per signing secret (never named in the error), and a sign-in age of at most 30 days', () => {
+    const SIGNING = 'slack-signing-5c1e9a7f3b2d8e40';
+    const bot = (name: string, extra: string) => `    - name: ${name}\n      type: slack\n      botToken: xoxb-1111-2222-abcdefabcdef\n      channel: C0PORTCULL\n      signingSecret: ${SIGNING}\n${extra}`;
+    expect(problemsWith(bot('bot', ''))).toEqual(["notifications.sinks[0].teamId: deciding from Slack needs the workspace's teamId (T...): only its members may decide"]);
+    const twice = problemsWith(bot('bot', '      teamId: T0PORTCULL\n') + bot('other', '      teamId: T0ELSEWHERE\n'));
+    expect(twice).toEqual([expect.stringMatching(/^notifications\.sinks\[1\]\.signingSecret: the same signing secret as sink "bot"/)]);
+    expect(twice.join('')).not.toContain(SIGNING);
+    expect(problemsWith(bot('bot', '      teamId: T0PORTCULL\n      reviewerSignInMaxAgeSeconds: 2592001\n')).join('')).toContain('notifications.sinks[0].reviewerSignInMaxAgeSeconds');
+    expect(problemsWith('    - name: chat\n      type: slack\n      webhookUrl: https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX\n      reviewerSignInMaxAgeSeconds: 600\n')).toEqual([
+      'notifications.sinks[0].reviewerSignInMaxAgeSeconds: reviewerSignInMaxAgeSeconds goes with signingSecret',
+    ]);
+    const { config } = loadConfig(writeConfig(withSink(bot('bot', '      teamId: T0PORTCULL\n      reviewerSignInMaxAgeSeconds: 2592000\n'))), {});
+    expect(config.notifications.sinks[0]).toMatchObject({ teamId: 'T0PORTCULL', reviewerSignInMaxAgeSeconds: 2_592_000 });
   });
 
   it('accepts plain http to a loopback receiver', () => {

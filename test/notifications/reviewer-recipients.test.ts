@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AccessPolicy } from '../../server/access/access-policy.js';
 import { configSchema } from '../../server/config/schema.js';
 import { Principals } from '../../server/identity/principal.js';
-import { ReviewerRecipients } from '../../server/notifications/reviewer-recipients.js';
+import { MAX_GROUP_REVIEWERS, ReviewerRecipients } from '../../server/notifications/reviewer-recipients.js';
 import type { Stores, UserIdentity } from '../../server/stores/types.js';
 import { accessFixture } from '../support/access-fixture.js';
 import type { Backend } from '../support/access-fixture.js';
@@ -26,11 +26,12 @@ afterEach(async () => {
 });
 
 function suite(backend: Backend) {
+  /** The recipients of the request once `seen` signed in, in this order (the last most recently). */
   async function recipients(seen: UserIdentity[]): Promise<string[]> {
     const fx = await accessFixture(backend, { config });
     const stores: Stores = fx.stores;
     cleanups.push(() => stores.close());
-    for (const [i, user] of seen.entries()) await stores.directory.seen(user, 1_000 + i);
+    for (const [i, user] of seen.entries()) await stores.directory.seen(user, fx.clock.now() - seen.length + i);
     // corp may assert example.com addresses only; no other IdP is trusted now.
     const principals = new Principals({ idps: [{ id: 'corp', emailDomains: ['example.com'] }], roles: config.roles });
     return new ReviewerRecipients({ policy: new AccessPolicy(config), roles: config.roles, directory: stores.directory, principals }).addressesFor(request);
@@ -44,6 +45,11 @@ function suite(backend: Backend) {
 
   it('leaves the requester out, even when they hold the group', async () => {
     expect(await recipients([person('alice', ['sre'])])).toEqual([]);
+  });
+
+  it('checks eligibility before the cap: more recent members who do not stand (an IdP not trusted) do not crowd the reviewers out', async () => {
+    const claimed = Array.from({ length: MAX_GROUP_REVIEWERS + 50 }, (_, i) => person(`claimed${i}`, ['sre'], 'retired-idp'));
+    expect(await recipients([person('erin', ['sre']), ...claimed])).toEqual(['erin@example.com']);
   });
 }
 

@@ -1,7 +1,19 @@
+import { createHmac } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../server/clock.js';
+import { Principals } from '../../server/identity/principal.js';
+import { SlackActions } from '../../server/notifications/slack-actions.js';
+import type { DecidingSlackSink } from '../../server/notifications/slack-actions.js';
+import { slackSinkConfig } from '../../server/notifications/slack-config.js';
+import { SLACK_TIMESTAMP_WINDOW_MS, slackSigners } from '../../server/notifications/slack-signature.js';
+import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import { startBroker } from '../support/broker-fixture.js';
+import { captureLogs } from '../support/log-capture.js';
+import { ManualClock } from '../support/manual-clock.js';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
 import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
 import { buttonClick, denySubmission, postAction, signedAction, startSlackReceiver } from '../support/slack-receiver.js';
@@ -21,7 +33,7 @@ afterEach(async () => {
 });
 
 function slackUser(id: string, email: string | undefined, overrides: Partial<SlackUser> = {}): SlackUser {
-  return { id, team_id: TEAM, deleted: false, is_bot: false, is_email_confirmed: true, profile: email === undefined ? {} : { email }, ...overrides };
+  return { id, team_id: TEAM, deleted: false, is_bot: false, is_restricted: false, is_ultra_restricted: false, is_email_confirmed: true, profile: email === undefined ? {} : { email }, ...overrides };
 }
 
 interface Setup {
@@ -181,6 +193,27 @@ function suite(stores: () => Promise<Stores | undefined>) {
       expect(await refusedApprove(await setup(), slackUser('U0BOT', 'bob@example.com', { is_bot: true }))).toContain('cannot decide');
     });
 
+    it('refuses a guest, an external member of a shared channel and a member of another workspace, even with a reviewer\'s confirmed email', async () => {
+      for (const overrides of [{ is_restricted: true }, { is_ultra_restricted: true }, { is_stranger: true }, { team_id: 'T0VENDOR' }]) {
+        expect(await refusedApprove(await setup(), slackUser('U0OUTSIDE', 'bob@example.com', overrides))).toContain('cannot decide');
+      }
+    });
+
+    it('asks for a recent Portcullis sign-in: older than session.ttlSeconds by default, or the sink\'s reviewerSignInMaxAgeSeconds', async () => {
+      /** Bob's entry as if he last signed in `ageSeconds` ago. */
+      const signedInAgo = async (s: Setup, ageSeconds: number) => {
+        const [entry] = await s.fx.server.stores.directory.byEmail('bob@example.com');
+        await s.fx.server.stores.directory.seen(entry!.user, Date.now() - ageSeconds * 1000);
+      };
+      const byDefault = await setup();
+      await signedInAgo(byDefault, 8 * 3600 + 60);
+      expect(await refusedApprove(byDefault, slackUser('U0BOB', 'bob@example.com'))).toContain('sign in to Portcullis first');
+      const shorter = await setup({ reviewerSignInMaxAgeSeconds: 600 });
+      await signedInAgo(shorter, 1200);
+      expect(await refusedApprove(shorter, slackUser('U0BOB', 'bob@example.com'))).toContain('sign in to Portcullis first');
+      expect(shorter.fx.server.logs.join('')).toContain('"reason":"sign_in_too_old"');
+    });
+
     it('refuses an email no Portcullis user has signed in with', async () => {
       expect(await refusedApprove(await setup(), slackUser('U0STRANGER', 'stranger@example.com'))).toContain('no Portcullis user with the email stranger@example.com');
     });
@@ -202,11 +235,65 @@ function suite(stores: () => Promise<Stores | undefined>) {
       expect(ephemerals(s.slack)[0]!.text).toContain('nobody reviews their own request');
       expect(await s.request(id)).toMatchObject({ status: 'PENDING', reviews: [] });
     });
+
+    it('refuses the requester through another identity of her address (the directory maps her Slack email to it)', async () => {
+      const s = await setup();
+      const { id } = await s.pending();
+      // Alice's own entry now names another address; another identity with her address, a reviewer, signed in since.
+      const [alice] = await s.fx.server.stores.directory.byEmail('alice@example.com');
+      await s.fx.server.stores.directory.seen({ ...alice!.user, email: 'alice.old@example.com' }, Date.now());
+      await s.fx.server.stores.directory.seen({ ...alice!.user, id: 'corp:alice-admin', nameId: 'alice-admin', email: 'Alice@example.com', groups: ['sre'] }, Date.now());
+      s.slack.users.set('U0ALICE', slackUser('U0ALICE', 'alice@example.com'));
+      await s.act(buttonClick(APPROVE, id, clicker('U0ALICE')));
+      await vi.waitFor(() => expect(ephemerals(s.slack)).toHaveLength(1), { timeout: 15_000 });
+      expect(ephemerals(s.slack)[0]!.text).toContain('nobody reviews their own request');
+      expect(await s.request(id)).toMatchObject({ status: 'PENDING', reviews: [] });
+    });
   });
 }
 
 describe('deciding from Slack (embedded store)', () => suite(async () => undefined));
 describeWithRedis('deciding from Slack (Redis store)', () => suite(() => redisStoresForTest({ clock: systemClock })));
+
+describe('the replay mark', () => {
+  /** An instance answering Slack actions with its own clock, over a replay store shared by every instance (which expires marks by its clock). */
+  const instance = (stores: Stores, clock: ManualClock) =>
+    new SlackActions({
+      sinks: [slackSinkConfig.parse({ type: 'slack', name: 'chat', botToken: TOKEN, channel: 'C0PORTCULL', signingSecret: SECRET, teamId: TEAM }) as DecidingSlackSink],
+      replay: stores.assertionReplay,
+      directory: stores.directory,
+      principals: new Principals({ idps: [], roles: [] }),
+      access: { reviewRequest: () => Promise.reject(new Error('no review in this test')) },
+      signInMaxAgeSeconds: 3600,
+      clock,
+      logger: captureLogs().logger,
+      onRefused: () => {},
+    });
+
+  it('outlives the window: an instance whose clock lags still refuses a replay after the storing instance\'s window has passed', async () => {
+    const storeClock = new ManualClock();
+    const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-slack-replay-')), clock: storeClock });
+    cleanups.push(() => stores.close());
+    // A click on the console link button: signed and consumed, and nothing else to do.
+    const signed = signedAction({ type: 'block_actions', team: { id: TEAM }, user: { id: 'U0BOB' }, actions: [{ action_id: 'link-2' }] }, { secret: SECRET, timestampSeconds: Math.floor(storeClock.now() / 1000) });
+    const headers = { timestamp: signed.headers['x-slack-request-timestamp'], signature: signed.headers['x-slack-signature'] };
+    expect((await instance(stores, storeClock).handle(Buffer.from(signed.body), headers)).status).toBe(200);
+    storeClock.advance(SLACK_TIMESTAMP_WINDOW_MS + 60_000);
+    // Four minutes behind: the timestamp is still within its window there.
+    const lagging = new ManualClock(storeClock.now() - 4 * 60_000);
+    expect((await instance(stores, lagging).handle(Buffer.from(signed.body), headers)).status).toBe(401);
+  });
+
+  it('refuses a timestamp exactly at the window\'s edge', () => {
+    const body = Buffer.from('payload=%7B%7D');
+    const timestamp = 1_764_480_000;
+    const signature = `v0=${createHmac('sha256', SECRET).update(`v0:${timestamp}:`).update(body).digest('hex')}`;
+    const at = (ms: number) => slackSigners([SECRET], { timestamp: String(timestamp), signature }, body, timestamp * 1000 + ms);
+    expect(at(SLACK_TIMESTAMP_WINDOW_MS - 1)).toEqual({ indexes: [0], timestampMs: timestamp * 1000 });
+    expect(at(SLACK_TIMESTAMP_WINDOW_MS)).toEqual({ refusal: 'stale_timestamp' });
+    expect(at(-SLACK_TIMESTAMP_WINDOW_MS)).toEqual({ refusal: 'stale_timestamp' });
+  });
+});
 
 describe('deciding from Slack: off without a signing secret', () => {
   it('answers 404 at /integrations/slack/actions', async () => {

@@ -50,15 +50,42 @@ describe('slack sink: the message', () => {
     ]);
   });
 
-  it('escapes mrkdwn: a reason cannot mention a channel or disguise a link', async () => {
+  it('never reads a reason as mrkdwn: it cannot mention a channel or disguise a link, and the fallback text is escaped', async () => {
     const slack = await receiver();
-    await webhookSink(slack).deliver(delivery({ request: { ...pendingRequest, reason: 'see <!channel> and <https://evil.example|the runbook> & more' } }), signal());
-    const text = visibleText(slack.calls[0]!);
-    expect(text).not.toContain('<!channel>');
-    expect(text).not.toContain('<https://evil.example');
-    expect(text).toContain('&lt;!channel&gt; and &lt;https://evil.example|the runbook&gt; &amp; more');
+    await webhookSink(slack).deliver(delivery({ request: { ...pendingRequest, requester: 'carol<!channel>@example.com', reason: 'see <!channel> and <https://evil.example|the runbook> & more' } }), signal());
+    const call = slack.calls[0]!;
+    expect(mrkdwnTexts(call)).toEqual([]);
+    expect(call.body.text).not.toContain('<!channel>');
+    expect(call.body.text).toContain('carol&lt;!channel&gt;@example.com');
+  });
+
+  it('a reason with mrkdwn formatting and line breaks stays one plain line in its own field: no bold fake field beside the real ones', async () => {
+    const slack = await receiver();
+    const reason = 'routine\n\n*Pre-approved by*\nCISO _(ticket SEC-1)_ ~no~ `review`\r\n*Status*\nAPPROVED';
+    await webhookSink(slack).deliver(delivery({ request: { ...pendingRequest, reason, tools: ['query*bold*', 'x_y_'] } }), signal());
+    const call = slack.calls[0]!;
+    expect(mrkdwnTexts(call)).toEqual([]);
+    const fields = call.body.blocks.flatMap((block) => (block.fields as { type: string; text: string }[] | undefined) ?? []);
+    expect(fields.map((field) => [field.type, field.text.split('\n')[0]])).toEqual([
+      ['plain_text', 'Requester'],
+      ['plain_text', 'Server'],
+      ['plain_text', 'Tools'],
+      ['plain_text', 'Duration'],
+      ['plain_text', 'Reason'],
+    ]);
+    expect(fields.at(-1)!.text).toBe('Reason\nroutine *Pre-approved by* CISO _(ticket SEC-1)_ ~no~ `review` *Status* APPROVED');
   });
 });
+
+/** Every block text Slack would read as mrkdwn (a requester's words must be in none). */
+function mrkdwnTexts(call: SlackCall): unknown[] {
+  const found: unknown[] = [];
+  JSON.stringify(call.body.blocks, (key, value: unknown) => {
+    if (typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'mrkdwn') found.push(value);
+    return value;
+  });
+  return found;
+}
 
 describe('slack sink: the bot posts, then updates the message when the request is decided or expires', () => {
   it('posts with chat.postMessage and keeps the channel and ts as the memo', async () => {

@@ -148,7 +148,7 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
 
     describeScimStore(() => fx.stores, () => restart());
     describeExportCursors(() => fx, () => restart());
-    describeUserDirectory(() => fx.stores, () => restart());
+    describeUserDirectory(() => fx.stores, () => fx.clock, () => restart());
 
     describe('login sessions', () => {
       const session = (clock: ManualClock): LoginSession => ({ id: 's1', secretHash: 'h', user: alice, createdAt: clock.now(), expiresAt: clock.now() + HOUR });

@@ -19,6 +19,11 @@ export interface SlackUser {
   team_id: string;
   deleted: boolean;
   is_bot: boolean;
+  /** A guest (multi-channel, and single-channel: ultra). */
+  is_restricted: boolean;
+  is_ultra_restricted: boolean;
+  /** An external member of a shared channel (Slack Connect); absent otherwise. */
+  is_stranger?: boolean;
   is_email_confirmed: boolean;
   profile: { email?: string };
 }

@@ -61,7 +61,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     exportCursors: new EmbeddedExportCursorStore(journal),
     anomalies: new EmbeddedAnomalyStore(journal, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     scim: embeddedScimStore(journal, SCIM_RESOURCE_CAPACITY),
-    directory: new EmbeddedUserDirectory(journal, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),
+    directory: new EmbeddedUserDirectory(journal, options.clock, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),
     events: new EventTarget(),
     ping: async () => {
       audit.ping();

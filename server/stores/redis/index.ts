@@ -86,7 +86,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     exportCursors: new RedisExportCursorStore(redis, prefix),
     anomalies: new RedisAnomalyStore(redis, clock, prefix, options.suppressionCapacity ?? SUPPRESSION_CAPACITY),
     scim: redisScimStore(redis, prefix, SCIM_RESOURCE_CAPACITY),
-    directory: new RedisUserDirectory(redis, prefix, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),
+    directory: new RedisUserDirectory(redis, clock, prefix, options.userDirectoryCapacity ?? USER_DIRECTORY_CAPACITY),
     events,
     ping: async () => {
       await guarded('ping', () => redis.ping());

@@ -1,18 +1,21 @@
 import type { Redis } from 'ioredis';
-import { inAnyGroup, withEmail } from '../directory-entries.js';
+import type { Clock } from '../../clock.js';
+import { emailKey } from '../../identity/email-key.js';
+import { DIRECTORY_ENTRY_MAX_AGE_MS, inAnyGroup, isFresh, withEmail } from '../directory-entries.js';
 import type { DirectoryEntry, UserDirectoryStore } from '../types.js';
 import { defineScript, guarded } from './connection.js';
 
-/** An entry as stored: with its lowercased email beside it, so the script can drop index members without lowercasing in Lua. */
+/** An entry as stored: with its email key (email-key.ts) beside it, so the script can drop index members without folding case in Lua. */
 interface Stored extends DirectoryEntry {
   e: string;
 }
 
 /**
  * Writes an entry and its index members (after removing those of what was kept of the
- * user before), then drops the least recently seen beyond the capacity, with their members.
+ * user before), then drops, with their members, the entries expired (last seen at or before
+ * the cutoff) and the least recently seen beyond the capacity.
  * KEYS: entries hash, last-seen zset. ARGV: id, stored JSON, lastSeenAt, capacity, index key
- * prefix, lowercased email, then the groups.
+ * prefix, email key, expiry cutoff, then the groups.
  */
 const recordSeen = defineScript(`
 local function unindex(id)
@@ -27,7 +30,9 @@ unindex(ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('SADD', ARGV[5] .. 'email:' .. ARGV[6], ARGV[1])
-for i = 7, #ARGV do redis.call('SADD', ARGV[5] .. 'group:' .. ARGV[i], ARGV[1]) end
+for i = 8, #ARGV do redis.call('SADD', ARGV[5] .. 'group:' .. ARGV[i], ARGV[1]) end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[7])) do unindex(id) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[7])
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
 if excess > 0 then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do unindex(id) end
@@ -40,25 +45,35 @@ return 1
 export class RedisUserDirectory implements UserDirectoryStore {
   constructor(
     private readonly redis: Redis,
+    private readonly clock: Clock,
     private readonly prefix: string,
     private readonly capacity: number,
   ) {}
 
   async seen(user: DirectoryEntry['user'], at: number): Promise<void> {
-    const email = user.email.toLowerCase();
+    const email = emailKey(user.email);
     const stored: Stored = { user, lastSeenAt: at, e: email };
-    await guarded('user directory write', () => recordSeen(this.redis, [this.key('entries'), this.key('seen')], [user.id, JSON.stringify(stored), at, this.capacity, this.key(''), email, ...user.groups]));
+    const cutoff = this.clock.now() - DIRECTORY_ENTRY_MAX_AGE_MS;
+    await guarded('user directory write', () => recordSeen(this.redis, [this.key('entries'), this.key('seen')], [user.id, JSON.stringify(stored), at, this.capacity, this.key(''), email, cutoff, ...user.groups]));
   }
 
   async byEmail(email: string): Promise<DirectoryEntry[]> {
-    const ids = await guarded('user directory read', () => this.redis.smembers(this.key(`email:${email.toLowerCase()}`)));
-    return withEmail(await this.read(ids), email);
+    const ids = await guarded('user directory read', () => this.redis.smembers(this.key(`email:${emailKey(email)}`)));
+    return withEmail(await this.read(ids), email, this.clock.now());
   }
 
+  /** Reads the records of the `limit` most recently seen members only (by their last-seen scores): a large group costs ids, not records. */
   async inGroups(groups: readonly string[], limit: number): Promise<DirectoryEntry[]> {
     if (groups.length === 0) return [];
+    const now = this.clock.now();
     const ids = await guarded('user directory read', () => this.redis.sunion(...groups.map((group) => this.key(`group:${group}`))));
-    return inAnyGroup(await this.read(ids), groups, limit);
+    if (ids.length === 0) return [];
+    const scores = await guarded('user directory read', () => this.redis.zmscore(this.key('seen'), ...ids));
+    const recent = ids
+      .flatMap((id, i) => (scores[i] == null || !isFresh(Number(scores[i]), now) ? [] : [{ id, at: Number(scores[i]) }]))
+      .sort((a, b) => b.at - a.at || a.id.localeCompare(b.id))
+      .slice(0, limit);
+    return inAnyGroup(await this.read(recent.map(({ id }) => id)), groups, limit, now);
   }
 
   private async read(ids: readonly string[]): Promise<(DirectoryEntry | null)[]> {
