@@ -102,15 +102,29 @@ export function checkAudit(run: SoakRun, events: readonly LoggedEvent[], verify:
   const reviewed = byKey(events, 'access_request.reviewed', (e) => e.data.requestId);
   const issued = byKey(events, 'grant.issued', (e) => e.data.grantId);
   const revoked = byKey(events, 'grant.revoked', (e) => e.data.grantId);
-  for (const { requestId, grantId } of run.acknowledged.requests) {
+  const { requests: asked, reviews, revocations } = run.acknowledged;
+  for (const { requestId, grantId } of asked) {
     once(created, requestId, 'access request');
     if (grantId) once(issued, grantId, 'grant');
   }
-  for (const { requestId, grantId } of run.acknowledged.reviews) {
+  for (const { requestId, grantId } of reviews) {
     once(reviewed, requestId, 'review of');
     once(issued, grantId, 'grant');
   }
-  for (const { grantId } of run.acknowledged.revocations) once(revoked, grantId, 'revocation of');
+  for (const { grantId } of revocations) once(revoked, grantId, 'revocation of');
+  // One engineer's requests, approvals and revocations were answered one after another: the log has them in that order.
+  const answered = [
+    ...asked.map((a) => ({ ...a, what: `access request ${a.requestId}`, position: created.get(a.requestId)?.[0] })),
+    ...reviews.map((a) => ({ ...a, what: `review of ${a.requestId}`, position: reviewed.get(a.requestId)?.[0] })),
+    ...revocations.map((a) => ({ ...a, what: `revocation of ${a.grantId}`, position: revoked.get(a.grantId)?.[0] })),
+  ].sort((a, b) => a.order - b.order);
+  const lastOf = new Map<string, number>();
+  for (const { user, what, position } of answered) {
+    // Missing altogether: reported above.
+    if (position === undefined) continue;
+    if (position < (lastOf.get(user) ?? -1)) problems.push(`${what} audited before an earlier answer to ${user}`);
+    lastOf.set(user, position);
+  }
 
   const allowedAfterRevocation: number[] = [];
   const grantOf = new Map(events.filter((e) => e.type === 'mcp.request').map((e) => [echoed(e), e.data.grantId]));

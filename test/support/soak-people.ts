@@ -4,14 +4,20 @@ import { createApiToken, postGraphQL } from './test-server.js';
 import type { GraphQLBody } from './test-server.js';
 import { signIn } from './test-idp.js';
 
-/** What the broker acknowledged to the soak's people: each must be in the audit log once. */
+/** Whose engineer's grant it is about, and the answer's place among all answers (one engineer's come one after another). */
+interface Answer {
+  user: string;
+  order: number;
+}
+
+/** What the broker acknowledged to the soak's people: each must be in the audit log once, each engineer's in order. */
 export interface Acknowledged {
   /** createAccessRequest answers: the request, and its grant when auto-approved. */
-  requests: { requestId: string; grantId: string | null }[];
+  requests: (Answer & { requestId: string; grantId: string | null })[];
   /** reviewAccessRequest answers (APPROVE): the request and the grant it issued. */
-  reviews: { requestId: string; grantId: string }[];
+  reviews: (Answer & { requestId: string; grantId: string })[];
   /** revokeGrant answers, with when the answer arrived (performance.now()). */
-  revocations: { grantId: string; user: string; at: number }[];
+  revocations: (Answer & { grantId: string; at: number })[];
 }
 
 export interface Engineer {
@@ -33,6 +39,7 @@ const ACTIVE = '{ grants(active: true, first: 100) { items { id server } } }';
  */
 export class SoakPeople {
   readonly acknowledged: Acknowledged = { requests: [], reviews: [], revocations: [] };
+  private answers = 0;
 
   private constructor(
     private readonly cluster: BrokerCluster,
@@ -61,7 +68,7 @@ export class SoakPeople {
     for (const { id } of grants.items) {
       const revoked = await this.gql<{ revokeGrant: { id: string } } | null>(engineer.cookie, REVOKE, { id }, 'GRANT_NOT_ACTIVE');
       // Already ended: an earlier try went through, its answer lost on the way; not acknowledged.
-      if (revoked) this.acknowledged.revocations.push({ grantId: id, user: engineer.email, at: performance.now() });
+      if (revoked) this.acknowledged.revocations.push({ grantId: id, user: engineer.email, order: this.answers++, at: performance.now() });
     }
     await this.issue(engineer, cycle);
   }
@@ -71,11 +78,11 @@ export class SoakPeople {
     const reviewed = cycle % 2 === 1;
     const input = { server: 'everything', tools: reviewed ? ['echo', 'get-sum'] : ['echo'], reason: 'soak', durationSeconds: 3600 };
     const { createAccessRequest: created } = await this.gql<{ createAccessRequest: { id: string; grant: { id: string } | null } }>(engineer.cookie, CREATE, { input });
-    this.acknowledged.requests.push({ requestId: created.id, grantId: created.grant?.id ?? null });
+    this.acknowledged.requests.push({ requestId: created.id, grantId: created.grant?.id ?? null, user: engineer.email, order: this.answers++ });
     if (!reviewed) return;
     const { reviewAccessRequest: review } = await this.gql<{ reviewAccessRequest: { id: string; grant: { id: string } | null } }>(this.lead, REVIEW, { input: { requestId: created.id, decision: 'APPROVE' } });
     if (!review.grant) throw new Error(`approving ${created.id} issued no grant`);
-    this.acknowledged.reviews.push({ requestId: review.id, grantId: review.grant.id });
+    this.acknowledged.reviews.push({ requestId: review.id, grantId: review.grant.id, user: engineer.email, order: this.answers++ });
   }
 
   /**
