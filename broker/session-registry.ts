@@ -222,7 +222,10 @@ export class SessionRegistry {
       lease.release();
       unwatch();
     };
-    session.start(client).catch((error: unknown) => {
+    // The grants were read at admission, before this session could hear of a revocation:
+    // one revoked meanwhile (its fan-out reached only the sessions already here) must not
+    // ride along until the next revalidation, so they are read again now that it hears.
+    session.start(client, () => session.revalidate((id) => this.deps.stores.access.getGrant(id))).catch((error: unknown) => {
       logger.warn({ err: error }, 'MCP session failed to start');
       void session.end(CLOSE.upstreamFailed, 'upstream failed to start', null);
     });

@@ -150,16 +150,22 @@ export class SessionCore {
     this.caller = { ...clientAddressData(address), ...(credential.kind === 'oauth' ? { oauthClient: credential.client } : {}) };
   }
 
-  /** Audits the session start (who from where, over which transport: the address with every event) and starts every upstream; client frames wait for it, in order. */
-  async start(client: ClientEdge): Promise<void> {
+  /**
+   * Audits the session start (who from where, over which transport: the address with every
+   * event), confirms its grants (`confirmGrants`, once the session can hear of grants ending)
+   * and starts every upstream; client frames wait for it, in order.
+   */
+  async start(client: ClientEdge, confirmGrants: () => Promise<void>): Promise<void> {
     for (const leg of this.legs.values()) this.wire(leg);
     const servers = [...this.legs.keys()];
     this.ready = (async () => {
       await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), transport: client.transport } });
+      await confirmGrants();
+      if (this.ended) return;
       await Promise.all([...this.legs.values()].map((leg) => leg.upstream.start()));
     })();
     await this.ready;
-    this.armExpiryTimer();
+    if (!this.ended) this.armExpiryTimer();
   }
 
   private wire(leg: Leg): void {

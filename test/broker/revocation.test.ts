@@ -1,4 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { describe, expect, it } from 'vitest';
+import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
+import { systemClock } from '../../server/clock.js';
+import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { TestServer } from '../support/test-server.js';
 import { brokerConfig, brokersPerTest, startBroker } from '../support/broker-fixture.js';
 import { describeWithRedis } from '../support/redis.js';
@@ -51,6 +58,36 @@ describe('grant ends cut live sessions', () => {
     expect(transport.closeInfo).toBeUndefined();
     await expect(client.callTool({ name: 'echo', arguments: { message: 'x' } })).rejects.toMatchObject({ code: -32001, data: { reason: 'tool_not_granted' } });
     await client.close();
+  });
+
+  it('a grant revoked while a session is being admitted does not ride along into it', async () => {
+    // The revocation lands after admission read the grants and before the session is
+    // registered (where its fan-out reaches live sessions): in the session-cap lease step.
+    const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-admission-')), clock: systemClock });
+    let meanwhile: (() => Promise<unknown>) | undefined;
+    const acquire = stores.leases.acquire.bind(stores.leases);
+    stores.leases.acquire = async (group, ...rest) => {
+      const during = group.startsWith('mcp-sessions:') ? meanwhile : undefined;
+      meanwhile = undefined;
+      await during?.();
+      return acquire(group, ...rest);
+    };
+    const fx = await startBroker({ stores });
+    try {
+      const grantId = await fx.grant(['echo']);
+      meanwhile = () => fx.gql(REVOKE, { id: grantId });
+      const transport = new BrokerWebSocketTransport(fx.wsUrl(), { authorization: `Bearer ${await fx.token()}` });
+      const client = new Client({ name: 't', version: '1' });
+      const outcome = await client.connect(transport).then(
+        () => client.callTool({ name: 'echo', arguments: { message: 'after revocation' } }).then(() => 'answered', (error: unknown) => error),
+        (error: unknown) => error,
+      );
+      expect(meanwhile).toBeUndefined();
+      expect(outcome).not.toBe('answered');
+      await expect.poll(() => transport.closeInfo).toEqual({ code: 4403, reason: 'grant revoked' });
+    } finally {
+      await fx.close();
+    }
   });
 
   it('broker shutdown closes sessions with 1001, answers in-flight calls and reaps the upstream', async () => {
