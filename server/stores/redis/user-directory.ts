@@ -1,7 +1,9 @@
-import type { Redis } from 'ioredis';
 import { inAnyGroup, withEmail } from '../directory-entries.js';
 import type { DirectoryEntry, UserDirectoryStore } from '../types.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { slotKeys } from './keys.js';
+import type { KeyNamer } from './keys.js';
 
 /** An entry as stored: with its lowercased email beside it, so the script can drop index members without lowercasing in Lua. */
 interface Stored extends DirectoryEntry {
@@ -11,8 +13,9 @@ interface Stored extends DirectoryEntry {
 /**
  * Writes an entry and its index members (after removing those of what was kept of the
  * user before), then drops the least recently seen beyond the capacity, with their members.
- * KEYS: entries hash, last-seen zset. ARGV: id, stored JSON, lastSeenAt, capacity, index key
- * prefix, lowercased email, then the groups.
+ * KEYS: entries hash, last-seen zset, the entry's email index, then its group indexes.
+ * ARGV: id, stored JSON, lastSeenAt, capacity, index key prefix (for what was kept before
+ * and for evicted entries, named from the stored entries: the same slot).
  */
 const recordSeen = defineScript(`
 local function unindex(id)
@@ -26,8 +29,7 @@ end
 unindex(ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('SADD', ARGV[5] .. 'email:' .. ARGV[6], ARGV[1])
-for i = 7, #ARGV do redis.call('SADD', ARGV[5] .. 'group:' .. ARGV[i], ARGV[1]) end
+for i = 3, #KEYS do redis.call('SADD', KEYS[i], ARGV[1]) end
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
 if excess > 0 then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do unindex(id) end
@@ -39,15 +41,20 @@ return 1
 /** The user directory shared by every instance: entries in one hash, last sign-ins in a sorted set (the eviction order), indexes as sets. */
 export class RedisUserDirectory implements UserDirectoryStore {
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly redis: RedisClient,
+    prefix: string,
     private readonly capacity: number,
-  ) {}
+  ) {
+    this.key = slotKeys(prefix, 'user-directory');
+  }
+
+  /** One slot: an entry's write touches the entries, the eviction order and its indexes. */
+  private readonly key: KeyNamer;
 
   async seen(user: DirectoryEntry['user'], at: number): Promise<void> {
     const email = user.email.toLowerCase();
     const stored: Stored = { user, lastSeenAt: at, e: email };
-    await guarded('user directory write', () => recordSeen(this.redis, [this.key('entries'), this.key('seen')], [user.id, JSON.stringify(stored), at, this.capacity, this.key(''), email, ...user.groups]));
+    await guarded('user directory write', () => recordSeen(this.redis, [this.key('entries'), this.key('seen'), this.key(`email:${email}`), ...user.groups.map((group) => this.key(`group:${group}`))], [user.id, JSON.stringify(stored), at, this.capacity, this.key('')]));
   }
 
   async byEmail(email: string): Promise<DirectoryEntry[]> {
@@ -69,9 +76,5 @@ export class RedisUserDirectory implements UserDirectoryStore {
       const { user, lastSeenAt } = JSON.parse(json) as Stored;
       return { user, lastSeenAt };
     });
-  }
-
-  private key(suffix: string): string {
-    return `${this.prefix}user-directory:${suffix}`;
   }
 }
