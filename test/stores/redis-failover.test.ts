@@ -6,10 +6,12 @@ import { StoreUnavailableError } from '../../server/errors.js';
 import type { ReplicaDurability } from '../../server/stores/redis/connection.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
 import type { Stores } from '../../server/stores/types.js';
+import { startBroker } from '../support/broker-fixture.js';
 import { describeWithRedis, uniquePrefix } from '../support/redis.js';
 import { SENTINEL_MASTER_NAME, startSentinelSet } from '../support/redis-sentinel.js';
 import type { SentinelSetHandle } from '../support/redis-sentinel.js';
 
+const REVOKE = 'mutation($id: ID!) { revokeGrant(id: $id, reason: "incident") { status } }';
 const WRITERS = 4;
 const BEFORE_KILL = 60;
 const AFTER_RECOVERY = 60;
@@ -55,7 +57,8 @@ describeWithRedis('audit durability across a Sentinel failover', () => {
       await replica!.resume();
       await primaryOnly.close();
     }
-    await expect(stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).resolves.toMatchObject({ type: 'auth.login' });
+    // Thawed, the replica catches up and acknowledges again.
+    await until(() => stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null }).then(() => true, () => false));
   });
 
   it('keeps every acknowledged append when the primary is killed mid-burst, refuses (never hangs) appends it cannot confirm, and recovers through Sentinel without a restart', async () => {
@@ -108,5 +111,39 @@ describeWithRedis('audit durability across a Sentinel failover', () => {
     const report = await verifyChain([log]);
     expect(report.broken).toBeNull();
     expect(report.events).toBe(log.length);
+  }, 120_000);
+
+  it('a revocation issued while the primary is lost takes effect once the store confirms it, and still cuts the live session', async () => {
+    const fx = await startBroker({ stores: await open({ replicas: 1, timeoutMs: 500 }) });
+    try {
+      const grantId = await fx.grant(['echo']);
+      const token = await fx.token();
+      const { client, transport } = await fx.connect(token);
+      await expect(client.callTool({ name: 'echo', arguments: { message: 'before' } })).resolves.toBeTruthy();
+
+      const primaryPort = await set.primaryPort();
+      const primary = set.dataNodes.find((node) => node.port === primaryPort)!;
+      await primary.kill();
+      /** REVOKED, or why it was refused: the 503 page of a broker whose store is away, or the GraphQL error's code. */
+      const revoke = async (): Promise<string> => {
+        try {
+          const { body } = await fx.gql(REVOKE, { id: grantId });
+          return (body.data as { revokeGrant?: { status: string } } | null | undefined)?.revokeGrant?.status ?? String(body.errors?.[0]?.extensions?.code);
+        } catch (error) {
+          if (error instanceof SyntaxError) return 'SERVICE_UNAVAILABLE';
+          throw error;
+        }
+      };
+      // Refused, not queued, while nothing can record it.
+      expect(['SERVICE_UNAVAILABLE', 'STORE_UNAVAILABLE']).toContain(await revoke());
+      await until(async () => (await set.primaryPort()) !== primaryPort);
+      await primary.restart();
+      await until(async () => (await revoke()) === 'REVOKED');
+
+      await expect.poll(() => transport.closeInfo).toEqual({ code: 4403, reason: 'grant revoked' });
+      await expect(fx.connect(token)).rejects.toThrow(/HTTP 403/);
+    } finally {
+      await fx.close();
+    }
   }, 120_000);
 });
