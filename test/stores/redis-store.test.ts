@@ -108,12 +108,14 @@ describeWithRedis('redis backend', () => {
       }
     });
 
-    it('refuses to start beside an audit log under the old key layout, naming it, instead of opening a second chain', async () => {
+    it('refuses to start, or to append, beside an audit log under the old key layout, naming it, instead of opening a second chain', async () => {
       const prefix = uniquePrefix();
       await admin.xadd(`${prefix}audit`, '*', 'h', 'x', 'e', '{}');
       const stores = createRedisStores({ url: sharedRedisUrl, keyPrefix: prefix, clock: new ManualClock(), ...timeouts });
       open.push(stores);
       await expect(stores.waitReady()).rejects.toMatchObject({ code: 'AUDIT_LEGACY_LAYOUT', message: expect.stringContaining(`${prefix}audit`) });
+      // A broker that started while Redis was away meets the old log at its first append.
+      await expect(stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).rejects.toMatchObject({ code: 'AUDIT_LEGACY_LAYOUT' });
       expect(await admin.exists(auditKeys(prefix)('stream'))).toBe(0);
     });
 

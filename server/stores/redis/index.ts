@@ -20,7 +20,7 @@ import { RedisLeaseStore } from './lease-store.js';
 import { redisOAuthStores } from './oauth-stores.js';
 import { redisScimStore } from './scim-store.js';
 import { RedisUserDirectory } from './user-directory.js';
-import { refuseLegacyAuditLog, StreamAuditLog } from './stream-audit-log.js';
+import { StreamAuditLog } from './stream-audit-log.js';
 import { RedisAccessStore } from './access-store.js';
 import { RedisAnomalyStore } from './anomaly-store.js';
 import { RedisEventBus } from './event-bus.js';
@@ -100,7 +100,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     waitReady: async () => {
       await waitReady(redis, options.connectTimeoutMs);
       await requireRedisVersion(redis);
-      await refuseLegacyAuditLog(redis, prefix);
+      await audit.refuseLegacyLayout();
     },
     close: async () => {
       audit.close();

@@ -68,15 +68,13 @@ export function auditKeys(prefix: string): KeyNamer {
 }
 
 /**
- * Before hash tags (issue 21) the stream was `${prefix}audit`. Starting on the new names
+ * Before hash tags (issue 21) the stream was `${prefix}audit`. Appending under the new names
  * beside it would open a second chain and leave the first unread: refused, with the way out.
  */
-export async function refuseLegacyAuditLog(redis: RedisClient, prefix: string): Promise<void> {
-  const legacy = `${prefix}audit`;
-  if ((await guarded('audit layout check', () => redis.exists(legacy))) === 0) return;
-  throw new PortcullisError(
+function legacyLayout(legacyKey: string, streamKey: string): PortcullisError {
+  return new PortcullisError(
     'AUDIT_LEGACY_LAYOUT',
-    `Redis holds an audit log under the old key layout (${legacy}); this version keeps it at ${auditKeys(prefix)('stream')}. Move it (and its head and anchor) with the RENAME commands in docs/redis.md#upgrading, or start on a fresh Redis or key prefix`,
+    `Redis holds an audit log under the old key layout (${legacyKey}); this version keeps it at ${streamKey}. Move it (and its head and anchor) with the RENAME commands in docs/redis.md#upgrading, or start on a fresh Redis or key prefix`,
   );
 }
 
@@ -92,6 +90,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   private readonly streamKey: string;
   private readonly headKey: string;
   private readonly anchorKey: string;
+  private readonly legacyKey: string;
 
   constructor(
     private readonly redis: RedisClient,
@@ -105,6 +104,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     this.streamKey = k('stream');
     this.headKey = k('head');
     this.anchorKey = k('anchor');
+    this.legacyKey = `${prefix}audit`;
     this.appender = new GroupCommitAppender(this, clock, redact, options.checkpoints);
   }
 
@@ -116,10 +116,20 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     return this.appender.append(input);
   }
 
+  /**
+   * Read before the first append and after any failed one: so a broker that started while
+   * Redis was away still finds an old-layout log before it writes (see legacyLayout).
+   */
   async headHash(): Promise<string> {
-    const [head, length] = await guarded('audit head', () => Promise.all([this.redis.get(this.headKey), this.redis.xlen(this.streamKey)]));
+    const [head, length, legacy] = await guarded('audit head', () => Promise.all([this.redis.get(this.headKey), this.redis.xlen(this.streamKey), this.redis.exists(this.legacyKey)]));
+    if (legacy > 0) throw legacyLayout(this.legacyKey, this.streamKey);
     if (head === null && length > 0) throw headMissing();
     return head ?? GENESIS_HASH;
+  }
+
+  /** Refuses to start beside an audit log under the old key layout. */
+  async refuseLegacyLayout(): Promise<void> {
+    if ((await guarded('audit layout check', () => this.redis.exists(this.legacyKey))) > 0) throw legacyLayout(this.legacyKey, this.streamKey);
   }
 
   async commit(events: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
@@ -202,7 +212,12 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       await this.checkIssued(last);
       await this.checkRetained(last);
     }
-    const feed = await this.liveFeed(signal);
+    // Aborted while the feed's connection comes up (a Cluster's takes a moment): the tail just ends.
+    const feed = await this.liveFeed(signal).catch((error: unknown) => {
+      if (signal.aborted) return null;
+      throw error;
+    });
+    if (!feed) return;
     let caughtUp = false;
     while (!signal.aborted) {
       let entries: StreamEntry[] | null = null;
