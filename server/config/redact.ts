@@ -6,15 +6,15 @@ const HIDDEN = '[REDACTED]';
 
 /**
  * The configuration as it may be logged: every value that can carry a credential
- * (upstream env and headers, the trace exporter's headers, the Redis URL's password, the audit signing key, export sinks' tokens, headers and client keys, the SAML SP's private keys, OIDC client secrets,
- * notification sink secrets and webhook URLs' paths) replaced,
+ * (upstream env and headers, the trace exporter's headers, the Redis passwords (in the URL, of the data nodes, of the Sentinels), the audit signing key, export sinks' tokens, headers and client keys,
+ * the SAML SP's private keys, OIDC client secrets, notification sink secrets and webhook URLs' paths) replaced,
  * whether it came from a reference or was written literally. Value scrubbing in the logger is a second layer.
  */
 export function redactConfig(config: PortcullisConfig): unknown {
   const hideValues = (record: Record<string, string>) => Object.fromEntries(Object.keys(record).map((key) => [key, HIDDEN]));
   return {
     ...config,
-    store: config.store.redis ? { ...config.store, redis: { ...config.store.redis, url: withoutPassword(config.store.redis.url) } } : config.store,
+    store: config.store.redis ? { ...config.store, redis: redactRedis(config.store.redis) } : config.store,
     audit: {
       ...config.audit,
       ...(config.audit.checkpoints ? { checkpoints: { ...config.audit.checkpoints, privateKey: HIDDEN } } : {}),
@@ -44,7 +44,7 @@ export function literalCredentials(config: PortcullisConfig): string[] {
   const values = [...config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers)), ...Object.entries(config.observability.tracing.headers)];
   const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
   const idpSecrets = config.identityProviders.flatMap((idp) => [...(idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []), ...(idp.scim ? [idp.scim.token] : [])]);
-  return [...credentials, ...(config.store.redis ? passwordForms(config.store.redis.url) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap((sink) => secretsOf(sink, withSinkSecrets)), ...config.audit.export.sinks.flatMap((sink) => secretsOf(sink, withExportSecrets))];
+  return [...credentials, ...(config.store.redis ? redisSecrets(config.store.redis) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap((sink) => secretsOf(sink, withSinkSecrets)), ...config.audit.export.sinks.flatMap((sink) => secretsOf(sink, withExportSecrets))];
 }
 
 /** A sink with each credential it holds replaced by `as` (a new sink type adds its own case here). */
@@ -94,6 +94,22 @@ function secretsOf<S>(sink: S, withSecrets: (sink: S, as: (value: string) => str
 function withoutScheme(value: string): string[] {
   const match = /^[A-Za-z][\w-]*\s+(\S+)$/.exec(value);
   return match ? [match[1]!] : [];
+}
+
+type RedisConfig = NonNullable<PortcullisConfig['store']['redis']>;
+
+function redactRedis(redis: RedisConfig): RedisConfig {
+  return {
+    ...redis,
+    ...(redis.url === undefined ? {} : { url: withoutPassword(redis.url) }),
+    ...(redis.password === undefined ? {} : { password: HIDDEN }),
+    ...(redis.sentinelPassword === undefined ? {} : { sentinelPassword: HIDDEN }),
+  };
+}
+
+/** The Redis passwords: the data nodes' (in the URL or on its own) and the Sentinels'. */
+function redisSecrets(redis: RedisConfig): string[] {
+  return [...(redis.url === undefined ? [] : passwordForms(redis.url)), ...[redis.password, redis.sentinelPassword].filter((value) => value !== undefined)];
 }
 
 /** A URL's password as written (percent-encoded) and as sent. */

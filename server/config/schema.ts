@@ -161,17 +161,50 @@ const samlSection = z
   })
   .default({ serviceProvider: { keys: [] } });
 
+const redisNode = z.strictObject({ host: text('a host name or address'), port: positiveInt(65_535) });
+
+/** Where Redis is (one of three topologies) and how the broker uses it. */
+const redisSection = z
+  .strictObject({
+    url: text('a redis:// or rediss:// URL').refine((v) => /^rediss?:\/\//.test(v), 'expected a redis:// or rediss:// URL').optional(),
+    sentinels: z.array(redisNode).min(1, 'expected at least one Sentinel').optional(),
+    name: text("the primary's name as the Sentinels know it").optional(),
+    nodes: z.array(redisNode).min(1, 'expected at least one Cluster node').optional(),
+    username: text('an ACL user name').optional(),
+    password: text('a password').optional(),
+    sentinelUsername: text('an ACL user name').optional(),
+    sentinelPassword: text('a password').optional(),
+    tls: z.boolean().default(false),
+    keyPrefix: z.string().max(64, 'expected at most 64 characters').regex(/^[^{}]*$/, 'may not contain { or } (Redis would hash every key by it: one Cluster slot for everything)').default('portcullis:'),
+    // Bounded wait: a command that cannot complete in this time fails (fail closed).
+    commandTimeoutMs: positiveInt(60_000).default(2_000),
+    connectTimeoutMs: positiveInt(60_000).default(5_000),
+    // An audit append resolves only once this many replicas hold it (WAIT), or fails closed.
+    durability: z.strictObject({ replicas: positiveInt(16), timeoutMs: positiveInt(60_000).default(1_000) }).optional(),
+  })
+  .superRefine((redis, ctx) => {
+    const given = (['url', 'sentinels', 'nodes'] as const).filter((key) => redis[key] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `expected exactly one of url, sentinels (with name) or nodes (a Cluster)${given.length > 1 ? `, not ${given.join(' and ')}` : ''}` });
+    if (redis.sentinels && redis.name === undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: "expected the primary's name as the Sentinels know it (sentinel monitor <name> ...)" });
+    if (!redis.sentinels) {
+      for (const key of ['name', 'sentinelUsername', 'sentinelPassword'] as const) {
+        if (redis[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only with sentinels' });
+      }
+    }
+    if (redis.url !== undefined) {
+      for (const key of ['username', 'password', 'tls'] as const) {
+        if (key === 'tls' ? redis.tls : redis[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'with url, put it in the URL (redis://user:password@host, rediss:// for TLS)' });
+      }
+    }
+    // ioredis would time the WAIT out as a failed command first, whatever the replicas did.
+    if (redis.durability && redis.durability.timeoutMs >= redis.commandTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['durability', 'timeoutMs'], message: `expected less than commandTimeoutMs (${redis.commandTimeoutMs})` });
+    }
+  });
+
 const storeSection = z
   .strictObject({
-    redis: z
-      .strictObject({
-        url: text('a redis:// or rediss:// URL').refine((v) => /^rediss?:\/\//.test(v), 'expected a redis:// or rediss:// URL'),
-        keyPrefix: z.string().max(64, 'expected at most 64 characters').default('portcullis:'),
-        // Bounded wait: a command that cannot complete in this time fails (fail closed).
-        commandTimeoutMs: positiveInt(60_000).default(2_000),
-        connectTimeoutMs: positiveInt(60_000).default(5_000),
-      })
-      .optional(),
+    redis: redisSection.optional(),
     dataDir: text('a directory path').default('./data'),
   })
   .default({ dataDir: './data' });

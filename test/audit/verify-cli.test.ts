@@ -9,6 +9,7 @@ import { withRedisClient } from '../support/audit-store-access.js';
 import { runCli } from '../support/cli.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
+import { auditKeys } from '../../server/stores/redis/stream-audit-log.js';
 
 function configFile(dir: string, store: string, extra = ''): string {
   const file = join(dir, 'portcullis.yaml');
@@ -84,19 +85,19 @@ describeWithRedis('portcullis audit verify (Redis store)', () => {
   it('catches an event rewritten in the stream, a deleted one, and events cut from the end', async () => {
     const edited = await setup();
     await withRedis(async (redis) => {
-      const entries = (await redis.xrange(`${edited.prefix}audit`, '-', '+')) as [string, string[]][];
-      await redis.del(`${edited.prefix}audit`);
+      const entries = (await redis.xrange(auditKeys(edited.prefix)('stream'), '-', '+')) as [string, string[]][];
+      await redis.del(auditKeys(edited.prefix)('stream'));
       for (const [id, fields] of entries) {
         const json = fields[fields.indexOf('e') + 1]!.replace('"data":{"n":1}', '"data":{"n":100}');
-        await redis.xadd(`${edited.prefix}audit`, id, 'h', fields[fields.indexOf('h') + 1]!, 'e', json);
+        await redis.xadd(auditKeys(edited.prefix)('stream'), id, 'h', fields[fields.indexOf('h') + 1]!, 'e', json);
       }
     });
     expect((await runCli(['audit', 'verify', '--config', edited.config])).stderr).toMatch(/BROKEN at event \S+ \(#2\): hash does not match its content/);
 
     const deleted = await setup();
     await withRedis(async (redis) => {
-      const entries = (await redis.xrange(`${deleted.prefix}audit`, '-', '+')) as [string, string[]][];
-      await redis.xdel(`${deleted.prefix}audit`, entries[2]![0]);
+      const entries = (await redis.xrange(auditKeys(deleted.prefix)('stream'), '-', '+')) as [string, string[]][];
+      await redis.xdel(auditKeys(deleted.prefix)('stream'), entries[2]![0]);
     });
     const deletedResult = await runCli(['audit', 'verify', '--config', deleted.config]);
     expect(deletedResult.code).toBe(1);
@@ -104,8 +105,8 @@ describeWithRedis('portcullis audit verify (Redis store)', () => {
 
     const cut = await setup();
     await withRedis(async (redis) => {
-      const entries = (await redis.xrange(`${cut.prefix}audit`, '-', '+')) as [string, string[]][];
-      await redis.xdel(`${cut.prefix}audit`, entries[4]![0]);
+      const entries = (await redis.xrange(auditKeys(cut.prefix)('stream'), '-', '+')) as [string, string[]][];
+      await redis.xdel(auditKeys(cut.prefix)('stream'), entries[4]![0]);
     });
     expect((await runCli(['audit', 'verify', '--config', cut.config])).stderr).toMatch(/events were cut from the end of the log/);
   });

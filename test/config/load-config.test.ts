@@ -567,3 +567,35 @@ describe('audit.export', () => {
     expect(problemsWith('      - { name: a, type: file, path: x }\n      - { name: a, type: file, path: y }\n')).toEqual(['audit.export.sinks[1].name: duplicate export sink name "a"']);
   });
 });
+
+describe('store.redis topologies', () => {
+  const withRedis = (redis: string) => `${minimal}store:\n  redis:\n${redis}`;
+
+  it('takes Sentinels with the primary\'s name, passwords from references (redacted and scrubbed), TLS and a replica durability', async () => {
+    const file = writeConfig(
+      withRedis('    sentinels:\n      - { host: 10.0.0.1, port: 26379 }\n      - { host: 10.0.0.2, port: 26379 }\n    name: portcullis\n    username: broker\n    password: ${file:redis-password}\n    sentinelPassword: ${env:SENTINEL_PASSWORD}\n    tls: true\n    durability: { replicas: 1, timeoutMs: 500 }\n'),
+      { 'redis-password': 'data-node-secret\n' },
+    );
+    const { config, secrets } = loadConfig(file, { SENTINEL_PASSWORD: 'sentinel-secret' });
+    expect(config.store.redis).toMatchObject({ sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }], name: 'portcullis', username: 'broker', password: 'data-node-secret', tls: true, durability: { replicas: 1, timeoutMs: 500 } });
+    expect([...secrets]).toEqual(expect.arrayContaining(['data-node-secret', 'sentinel-secret']));
+    const { redactConfig, literalCredentials } = await import('../../server/config/redact.js');
+    const redacted = JSON.stringify(redactConfig(config));
+    expect(redacted).not.toContain('data-node-secret');
+    expect(redacted).not.toContain('sentinel-secret');
+    expect(literalCredentials(config)).toEqual(expect.arrayContaining(['data-node-secret', 'sentinel-secret']));
+  });
+
+  it('takes Cluster nodes', () => {
+    const { config } = loadConfig(writeConfig(withRedis('    nodes: [{ host: 10.0.0.1, port: 6379 }, { host: 10.0.0.2, port: 6379 }]\n    password: literal-secret\n')), {});
+    expect(config.store.redis).toMatchObject({ nodes: [{ host: '10.0.0.1', port: 6379 }, { host: '10.0.0.2', port: 6379 }], tls: false });
+  });
+
+  it('refuses two topologies at once, Sentinels without a name, a WAIT longer than a command may take, and a prefix with braces', () => {
+    expect(problemsOf(writeConfig(withRedis('    url: redis://127.0.0.1:6379\n    nodes: [{ host: 10.0.0.1, port: 6379 }]\n')))).toEqual([expect.stringMatching(/store\.redis: expected exactly one of url, sentinels \(with name\) or nodes \(a Cluster\), not url and nodes$/)]);
+    expect(problemsOf(writeConfig(withRedis('    sentinels: [{ host: 10.0.0.1, port: 26379 }]\n')))).toEqual([expect.stringMatching(/store\.redis\.name: expected the primary's name/)]);
+    expect(problemsOf(writeConfig(withRedis('    url: redis://127.0.0.1:6379\n    commandTimeoutMs: 1000\n    durability: { replicas: 1, timeoutMs: 1000 }\n')))).toEqual([expect.stringMatching(/store\.redis\.durability\.timeoutMs: expected less than commandTimeoutMs \(1000\)$/)]);
+    expect(problemsOf(writeConfig(withRedis('    url: redis://127.0.0.1:6379\n    keyPrefix: "{p}:"\n')))).toEqual([expect.stringMatching(/store\.redis\.keyPrefix: may not contain \{ or \}/)]);
+    expect(problemsOf(writeConfig(withRedis('    url: redis://127.0.0.1:6379\n    password: x\n')))).toEqual([expect.stringMatching(/store\.redis\.password: with url, put it in the URL/)]);
+  });
+});

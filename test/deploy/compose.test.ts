@@ -123,7 +123,9 @@ describe('the broker instances', () => {
     const publicUrl = new URL(config.server.publicUrl);
     expect(publicUrl.protocol).toBe('https:');
     expect(haproxy.ports).toEqual([`${publicUrl.port}:8443`]);
-    expect(config.store.redis?.url).toMatch(/@redis-primary:6379$/);
+    // The brokers find the primary through the three Sentinels compose runs, so they follow a failover.
+    expect(config.store.redis).toMatchObject({ name: 'portcullis', sentinels: ['sentinel-1', 'sentinel-2', 'sentinel-3'].map((host) => ({ host, port: 26379 })), durability: { replicas: 1 } });
+    for (const { host } of config.store.redis?.sentinels ?? []) expect(compose.services[host]).toBeDefined();
   });
 });
 

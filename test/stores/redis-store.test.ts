@@ -4,19 +4,24 @@ import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import { AuditLogCorruptError, StoreUnavailableError } from '../../server/errors.js';
 import { waitReady } from '../../server/stores/redis/connection.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
+import { auditKeys } from '../../server/stores/redis/stream-audit-log.js';
 import type { AuditLogOptions } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
+import type { RedisTopology } from '../../server/stores/redis/connection.js';
+import { startRedisCluster } from '../support/redis-cluster.js';
+import type { RedisClusterHandle } from '../support/redis-cluster.js';
 import { alice, CONTRACT_AUDIT_OPTIONS, CONTRACT_ONE_TIME_CAPACITY, CONTRACT_TOOL_PIN_CAPACITY, runStoreContract } from './store-contract.js';
+import type { StoreFixture } from './store-contract.js';
 import { CONTRACT_USER_DIRECTORY_CAPACITY } from './user-directory-contract.js';
 
 const timeouts = { commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 };
 
-async function redisStores(url: string, keyPrefix: string, clock: ManualClock, audit?: AuditLogOptions): Promise<Stores> {
-  const stores = createRedisStores({ url, keyPrefix, clock, ...timeouts, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY, toolPinCapacity: CONTRACT_TOOL_PIN_CAPACITY, userDirectoryCapacity: CONTRACT_USER_DIRECTORY_CAPACITY });
+async function redisStores(where: string | RedisTopology, keyPrefix: string, clock: ManualClock, audit?: AuditLogOptions): Promise<Stores> {
+  const stores = createRedisStores({ ...(typeof where === 'string' ? { url: where } : where), keyPrefix, clock, ...timeouts, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY, toolPinCapacity: CONTRACT_TOOL_PIN_CAPACITY, userDirectoryCapacity: CONTRACT_USER_DIRECTORY_CAPACITY });
   await stores.waitReady();
   return stores;
 }
@@ -36,18 +41,36 @@ function privateRedis(): { server: RedisServerHandle; stores: Stores } {
   return fx;
 }
 
+/** The contract's fixture on a fresh key prefix of the given Redis. */
+async function contractFixture(where: () => string | RedisTopology): Promise<StoreFixture> {
+  const prefix = uniquePrefix();
+  const clock = new ManualClock();
+  return {
+    stores: await redisStores(where(), prefix, clock, CONTRACT_AUDIT_OPTIONS),
+    clock,
+    reopen: (audit = CONTRACT_AUDIT_OPTIONS) => redisStores(where(), prefix, clock, audit),
+    foreignCursor: '42',
+    unissuedCursor: '99999999999999-0',
+  };
+}
+
+/**
+ * The whole contract on a real three-primary Cluster: it proves every multi-key operation
+ * (scripts, MULTI, pipelines, the audit stream with its head) keeps its keys in one slot,
+ * or the Cluster would refuse it with CROSSSLOT.
+ */
+describeWithRedis('redis cluster backend', () => {
+  let cluster: RedisClusterHandle;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  }, 60_000);
+  afterAll(() => cluster.stop());
+
+  runStoreContract('redis cluster', () => contractFixture(() => ({ nodes: cluster.nodes })));
+});
+
 describeWithRedis('redis backend', () => {
-  runStoreContract('redis', async () => {
-    const prefix = uniquePrefix();
-    const clock = new ManualClock();
-    return {
-      stores: await redisStores(sharedRedisUrl, prefix, clock, CONTRACT_AUDIT_OPTIONS),
-      clock,
-      reopen: (audit = CONTRACT_AUDIT_OPTIONS) => redisStores(sharedRedisUrl, prefix, clock, audit),
-      foreignCursor: '42',
-      unissuedCursor: '99999999999999-0',
-    };
-  });
+  runStoreContract('redis', () => contractFixture(() => sharedRedisUrl));
 
   describe('redis keys', () => {
     const open: Stores[] = [];
@@ -76,13 +99,28 @@ describeWithRedis('redis backend', () => {
 
       const keys = await admin.keys(`${prefix}*`);
       expect(keys.sort()).toEqual(
-        ['audit', 'audit:head', 'rate-limit:edge:192.0.2.1', 'saml-assertion:_a', 'saml-request-index', 'saml-request:_r', 'session:s', 'token:t', `user-sessions:${alice.id}`, `user-tokens:${alice.id}`].map((k) => prefix + k).sort(),
+        ['{audit}:stream', '{audit}:head', 'rate-limit:edge:192.0.2.1', 'saml-assertion:_a', '{saml-request}:index', '{saml-request}:record:_r', '{session}:record:s', '{token}:record:t', `{session}:user:${alice.id}`, `{token}:user:${alice.id}`].map((k) => prefix + k).sort(),
       );
-      for (const key of keys.filter((k) => !k.endsWith('audit') && !k.endsWith('audit:head'))) {
+      for (const key of keys.filter((k) => !k.includes('{audit}'))) {
         const ttl = await admin.pttl(key);
         expect(ttl, key).toBeGreaterThan(3_500_000);
         expect(ttl, key).toBeLessThanOrEqual(3_600_000);
       }
+    });
+
+    it('refuses to start, or to append, beside an audit log under the old key layout, naming it, instead of opening a second chain', async () => {
+      const prefix = uniquePrefix();
+      await admin.xadd(`${prefix}audit`, '*', 'h', 'x', 'e', '{}');
+      const stores = createRedisStores({ url: sharedRedisUrl, keyPrefix: prefix, clock: new ManualClock(), ...timeouts });
+      open.push(stores);
+      await expect(stores.waitReady()).rejects.toMatchObject({ code: 'AUDIT_LEGACY_LAYOUT', message: expect.stringContaining(`${prefix}audit`) });
+      // A broker that started while Redis was away meets the old log at its first append.
+      await expect(stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).rejects.toMatchObject({ code: 'AUDIT_LEGACY_LAYOUT' });
+      expect(await admin.exists(auditKeys(prefix)('stream'))).toBe(0);
+    });
+
+    it('refuses a key prefix with braces, which would put every key in one Cluster slot', () => {
+      expect(() => createRedisStores({ url: sharedRedisUrl, keyPrefix: '{portcullis}:', clock: new ManualClock(), ...timeouts })).toThrow(/may not contain \{ or \}/);
     });
 
     it('chains appends from two instances sharing one stream into one chain', async () => {
@@ -114,7 +152,7 @@ describeWithRedis('redis backend', () => {
       open.push(stores);
       await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
       const last = await stores.audit.append({ type: 'grant.revoked', outcome: 'SUCCESS', actor: null });
-      await admin.xdel(`${prefix}audit`, last.id);
+      await admin.xdel(auditKeys(prefix)('stream'), last.id);
       const fresh = await redisStores(sharedRedisUrl, prefix, new ManualClock());
       open.push(fresh);
       // The head still names the removed event, so the next event chains to it and a
@@ -132,8 +170,8 @@ describeWithRedis('redis backend', () => {
       const first = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
       const second = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
       // Someone with write access hides the first event behind an anchor only retention writes.
-      await admin.xdel(`${prefix}audit`, first.id);
-      await admin.set(`${prefix}audit:anchor`, JSON.stringify({ prevHash: second.prevHash, lastTrimmedId: first.id }));
+      await admin.xdel(auditKeys(prefix)('stream'), first.id);
+      await admin.set(auditKeys(prefix)('anchor'), JSON.stringify({ prevHash: second.prevHash, lastTrimmedId: first.id }));
       await expect(stores.audit.anchor()).rejects.toThrow(/chain-start anchor .* but audit\.retention is not configured/);
       await expect(stores.audit.read({ after: second.id, limit: 1 })).rejects.toBeInstanceOf(AuditLogCorruptError);
       const iterator = stores.audit.tail('start', new AbortController().signal)[Symbol.asyncIterator]();
@@ -148,7 +186,7 @@ describeWithRedis('redis backend', () => {
       const stores = await redisStores(sharedRedisUrl, prefix, new ManualClock());
       open.push(stores);
       await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
-      await admin.del(`${prefix}audit:head`);
+      await admin.del(auditKeys(prefix)('head'));
       await expect(stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).rejects.toBeInstanceOf(AuditLogCorruptError);
       expect(await stores.audit.read({ limit: 10 })).toHaveLength(1);
     });

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { hashEvent } from '../../server/audit/chain.js';
 import type { AuditEvent } from '../../server/audit/types.js';
+import { auditKeys } from '../../server/stores/redis/stream-audit-log.js';
 
 /**
  * What someone who can write the audit store, but holds no key, can do to it: read the
@@ -56,18 +57,18 @@ export function auditStreamAccess(url: string, prefix: string): AuditStoreAccess
   return {
     events: () =>
       withRedis(async (redis) => {
-        const entries = (await redis.xrange(`${prefix}audit`, '-', '+')) as [string, string[]][];
+        const entries = (await redis.xrange(auditKeys(prefix)('stream'), '-', '+')) as [string, string[]][];
         return entries.map(([id, fields]) => ({ id, ...(JSON.parse(fields[fields.indexOf('e') + 1]!) as Omit<AuditEvent, 'id'>) }));
       }),
     write: (events) =>
       withRedis(async (redis) => {
-        await redis.del(`${prefix}audit`);
-        for (const { id, ...event } of events) await redis.xadd(`${prefix}audit`, id, 'h', event.hash, 'e', JSON.stringify(event));
-        await redis.set(`${prefix}audit:head`, events.at(-1)!.hash);
+        await redis.del(auditKeys(prefix)('stream'));
+        for (const { id, ...event } of events) await redis.xadd(auditKeys(prefix)('stream'), id, 'h', event.hash, 'e', JSON.stringify(event));
+        await redis.set(auditKeys(prefix)('head'), events.at(-1)!.hash);
       }),
     plantAnchor: (anchor) =>
       withRedis(async (redis) => {
-        await redis.set(`${prefix}audit:anchor`, JSON.stringify(anchor));
+        await redis.set(auditKeys(prefix)('anchor'), JSON.stringify(anchor));
       }),
   };
 }

@@ -25,9 +25,14 @@ export function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
 }
 
-export async function startRedisServer(): Promise<RedisServerHandle> {
+/** The command line of a plain, throwaway server: no persistence, loopback only. */
+const plainServer = (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'];
+
+/** `args` gives the command line for the port (a cluster node, a replica, a Sentinel); a plain server by default. */
+export async function startRedisServer(args: (port: number) => string[] = plainServer): Promise<RedisServerHandle> {
   const port = await freePort();
-  let child = await launch(port);
+  const launch = () => launchOn(port, args(port));
+  let child = await launch();
   const exit = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -41,7 +46,7 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     kill: () => exit('SIGKILL'),
     restart: async () => {
       await exit('SIGKILL');
-      child = await launch(port);
+      child = await launch();
     },
     pause: async () => {
       child.kill('SIGSTOP');
@@ -52,12 +57,8 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
   };
 }
 
-async function launch(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+async function launchOn(port: number, args: string[]): Promise<ChildProcess> {
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = Date.now() + 10_000;

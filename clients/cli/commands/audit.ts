@@ -14,6 +14,7 @@ import { formatDuration } from '../../../server/text/durations.js';
 import { EXIT } from '../exit-codes.js';
 import { durationOption } from './client-command.js';
 import { loadConfigOrExit } from './load-config.js';
+import type { PortcullisConfig } from '../../../server/config/schema.js';
 
 interface VerifyFlags {
   config: string;
@@ -95,7 +96,7 @@ async function verifyFile(path: string, retention: boolean, options: VerifyOptio
   return verifyLog(auditFileSnapshot(path, { retention }), options);
 }
 
-async function verifyRedis(redis: { url: string; keyPrefix: string; commandTimeoutMs: number; connectTimeoutMs: number }, retention: boolean, options: VerifyOptions): Promise<VerifyReport> {
+async function verifyRedis(redis: NonNullable<PortcullisConfig['store']['redis']>, retention: boolean, options: VerifyOptions): Promise<VerifyReport> {
   const stores = createRedisStores({ ...redis, clock: systemClock, audit: { retention } });
   try {
     await stores.waitReady();

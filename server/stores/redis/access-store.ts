@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { checkListingCursor, grantRetainedUntil, listingKey, requestRetainedUntil, ACCESS_RETENTION_MS } from '../../access/listing-cursor.js';
 import type { AccessRequestRecord, AccessScope, GrantRecord } from '../../access/types.js';
 import { withScopeDefaults } from '../../access/types.js';
@@ -7,6 +6,9 @@ import type { Clock } from '../../clock.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { AccessStore, Listed } from '../types.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { slotKeys } from './keys.js';
+import type { KeyNamer } from './keys.js';
 
 /**
  * Creates or updates a request (compare-and-set on its version) and, in the same atomic
@@ -62,14 +64,15 @@ const LOCK_LEASE_MS = 10_000;
 const LOCK_WAIT_MS = 3_000;
 
 export class RedisAccessStore implements AccessStore {
-  private readonly k: (suffix: string) => string;
+  /** One slot: a request's write touches its grant and every listing and due index. */
+  private readonly k: KeyNamer;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly clock: Clock,
     prefix: string,
   ) {
-    this.k = (suffix) => `${prefix}access:${suffix}`;
+    this.k = slotKeys(prefix, 'access');
   }
 
   createRequest(request: AccessRequestRecord, grant?: GrantRecord): Promise<boolean> {

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { checkListingCursor } from '../../access/listing-cursor.js';
 import type { Clock } from '../../clock.js';
 import type { AnomalyRecord, AnomalyStatus, Suppression } from '../../detection/types.js';
@@ -6,6 +5,8 @@ import { anomalyListingKey, MAX_TRIM_PER_CREATE } from '../anomaly-listing.js';
 import { TOO_MANY_SUPPRESSIONS } from '../types.js';
 import type { AnomalyStore, Listed } from '../types.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { slotKeys } from './keys.js';
 import { RedisBoundedRecords } from './identity-stores.js';
 
 /**
@@ -21,25 +22,25 @@ end
 
 /**
  * Creates the anomaly unless its id exists, then trims the oldest beyond `keep` (records
- * and every index entry, at most maxTrim of them) in the same step.
- * KEYS: none (the index prefix is ARGV: the keys depend on each trimmed record's user).
- * ARGV: recordPrefix, indexPrefix, id, json, member, user, status, keep, maxTrim. Returns 1 | 0.
+ * and every index entry, at most maxTrim of them) in the same step. The trimmed records'
+ * keys come from the index and their users: named in the script, in the same slot.
+ * KEYS: the record, then its four indexes (all first). ARGV: recordPrefix, indexPrefix, id,
+ * json, member, keep, maxTrim. Returns 1 | 0.
  */
 const createAnomaly = defineScript(`${INDEXES_LUA}
-local key = ARGV[1] .. ARGV[3]
-if redis.call('EXISTS', key) == 1 then return 0 end
-redis.call('SET', key, ARGV[4])
-for _, index in ipairs(indexes(ARGV[2], ARGV[6], ARGV[7])) do redis.call('ZADD', index, 0, ARGV[5]) end
-local excess = math.min(redis.call('ZCARD', ARGV[2] .. 'all') - tonumber(ARGV[8]), tonumber(ARGV[9]))
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[4])
+for i = 2, 5 do redis.call('ZADD', KEYS[i], 0, ARGV[5]) end
+local excess = math.min(redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[6]), tonumber(ARGV[7]))
 if excess > 0 then
-  for _, member in ipairs(redis.call('ZRANGE', ARGV[2] .. 'all', 0, excess - 1)) do
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do
     local victim = ARGV[1] .. string.sub(member, string.find(member, ':', 1, true) + 1)
     local json = redis.call('GET', victim)
     if json then
       local record = cjson.decode(json)
       for _, index in ipairs(indexes(ARGV[2], record.user, record.status)) do redis.call('ZREM', index, member) end
     end
-    redis.call('ZREM', ARGV[2] .. 'all', member)
+    redis.call('ZREM', KEYS[2], member)
     redis.call('DEL', victim)
   end
 end
@@ -48,27 +49,27 @@ return 1
 
 /**
  * Saves the record when the stored version is one below its own, moving its entries to the
- * indexes of its new status. ARGV: recordPrefix, indexPrefix, id, json, member, version. Returns 1 | 0.
+ * indexes of its new status (the old ones named from the stored record, in the same slot).
+ * KEYS: the record. ARGV: indexPrefix, json, member, version. Returns 1 | 0.
  */
 const updateAnomaly = defineScript(`${INDEXES_LUA}
-local key = ARGV[1] .. ARGV[3]
-local current = redis.call('GET', key)
+local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local before = cjson.decode(current)
-if tonumber(before.version) ~= tonumber(ARGV[6]) - 1 then return 0 end
-local after = cjson.decode(ARGV[4])
-redis.call('SET', key, ARGV[4])
+if tonumber(before.version) ~= tonumber(ARGV[4]) - 1 then return 0 end
+local after = cjson.decode(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[2])
 if before.status ~= after.status then
-  for _, index in ipairs(indexes(ARGV[2], before.user, before.status)) do redis.call('ZREM', index, ARGV[5]) end
-  for _, index in ipairs(indexes(ARGV[2], after.user, after.status)) do redis.call('ZADD', index, 0, ARGV[5]) end
+  for _, index in ipairs(indexes(ARGV[1], before.user, before.status)) do redis.call('ZREM', index, ARGV[3]) end
+  for _, index in ipairs(indexes(ARGV[1], after.user, after.status)) do redis.call('ZADD', index, 0, ARGV[3]) end
 end
 return 1
 `);
 
 /**
  * Anomalies and suppressions shared by every instance. Scripts name keys they derive from
- * stored records (a trimmed anomaly's user indexes), so they suit a single Redis or a
- * cluster with one hash tag for the prefix, not keys spread over slots.
+ * stored records (a trimmed anomaly's user indexes), so every anomaly key shares the
+ * `{anomaly}` slot.
  */
 export class RedisAnomalyStore implements AnomalyStore {
   private readonly suppressed: RedisSuppressions;
@@ -76,19 +77,21 @@ export class RedisAnomalyStore implements AnomalyStore {
   private readonly indexPrefix: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     clock: Clock,
     prefix: string,
     suppressionCapacity: number,
   ) {
-    this.recordPrefix = `${prefix}anomaly:`;
-    this.indexPrefix = `${prefix}anomalies:`;
+    const k = slotKeys(prefix, 'anomaly');
+    this.recordPrefix = k('record', '');
+    this.indexPrefix = k('index', '');
     this.suppressed = new RedisSuppressions(redis, clock, prefix, suppressionCapacity);
   }
 
   async create(record: AnomalyRecord, keep: number): Promise<boolean> {
-    const args = [this.recordPrefix, this.indexPrefix, record.id, JSON.stringify(record), anomalyListingKey(record), record.user, record.status, keep, MAX_TRIM_PER_CREATE];
-    return (await guarded('anomaly create', () => createAnomaly(this.redis, [], args))) === 1;
+    const keys = [this.recordPrefix + record.id, this.indexOf({}), this.indexOf({ status: record.status }), this.indexOf({ user: record.user }), this.indexOf(record)];
+    const args = [this.recordPrefix, this.indexPrefix, record.id, JSON.stringify(record), anomalyListingKey(record), keep, MAX_TRIM_PER_CREATE];
+    return (await guarded('anomaly create', () => createAnomaly(this.redis, keys, args))) === 1;
   }
 
   async get(id: string): Promise<AnomalyRecord | null> {
@@ -97,8 +100,8 @@ export class RedisAnomalyStore implements AnomalyStore {
   }
 
   async update(next: AnomalyRecord): Promise<boolean> {
-    const args = [this.recordPrefix, this.indexPrefix, next.id, JSON.stringify(next), anomalyListingKey(next), next.version];
-    return (await guarded('anomaly update', () => updateAnomaly(this.redis, [], args))) === 1;
+    const args = [this.indexPrefix, JSON.stringify(next), anomalyListingKey(next), next.version];
+    return (await guarded('anomaly update', () => updateAnomaly(this.redis, [this.recordPrefix + next.id], args))) === 1;
   }
 
   async list(options: { user?: string; status?: AnomalyStatus; after?: string; limit: number }): Promise<Listed<AnomalyRecord>[]> {
@@ -138,15 +141,11 @@ export class RedisAnomalyStore implements AnomalyStore {
 
 /** Suppressions: bounded live records with one index, each expiring on the injected clock. */
 class RedisSuppressions extends RedisBoundedRecords<Suppression> {
-  private readonly index: string;
-
-  constructor(redis: Redis, clock: Clock, prefix: string, capacity: number) {
-    const index = `${prefix}anomaly-suppressions`;
-    super(redis, clock, prefix, 'anomaly-suppression', capacity, { indexOf: () => index, fullMessage: TOO_MANY_SUPPRESSIONS });
-    this.index = index;
+  constructor(redis: RedisClient, clock: Clock, prefix: string, capacity: number) {
+    super(redis, clock, prefix, 'anomaly-suppression', capacity, { fullMessage: TOO_MANY_SUPPRESSIONS });
   }
 
   all(): Promise<Suppression[]> {
-    return this.liveIn(this.index);
+    return this.liveIn(this.k('index'));
   }
 }

@@ -1,34 +1,87 @@
 import { createHash } from 'node:crypto';
-import { Redis, ReplyError } from 'ioredis';
+import { Cluster, Redis, ReplyError } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { PortcullisError, StoreUnavailableError } from '../../errors.js';
 
-export interface RedisConnectionOptions {
-  url: string;
+/** A single Redis (given by URL or found through Sentinel) or a Cluster: the stores use only what both offer. */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** Where Redis is: exactly one of `url`, `sentinels` (with `name`) or `nodes` (a Cluster). */
+export interface RedisTopology {
+  url?: string;
+  sentinels?: RedisNode[];
+  /** The primary's name as the Sentinels know it. */
+  name?: string;
+  nodes?: RedisNode[];
+  /** ACL user and password of the data nodes (with `url`, they are inside it). */
+  username?: string;
+  password?: string;
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+  /** TLS to the data nodes and the Sentinels (Node's CAs, plus NODE_EXTRA_CA_CERTS). */
+  tls?: boolean;
+}
+
+export interface RedisConnectionOptions extends RedisTopology {
   commandTimeoutMs: number;
   connectTimeoutMs: number;
 }
 
 /**
  * A client that fails fast instead of queueing: with the offline queue off, a command
- * issued while Redis is unreachable is rejected at once, and `commandTimeout` bounds the
- * wait for one that was sent. Reconnection keeps going in the background.
+ * issued while Redis is unreachable (or while Sentinel or the Cluster is still finding
+ * the new primary) is rejected at once, and `commandTimeout` bounds the wait for one that
+ * was sent. Reconnection keeps going in the background; ioredis asks the Sentinels for
+ * the current primary on every reconnect, and follows a Cluster's MOVED redirections.
  */
-export function connectRedis(options: RedisConnectionOptions): Redis {
-  const client = new Redis(options.url, {
+export function connectRedis(options: RedisConnectionOptions): RedisClient {
+  const retry = (attempt: number) => Math.min(50 * 2 ** attempt, 2_000);
+  const common: RedisOptions = {
     enableOfflineQueue: false,
     commandTimeout: options.commandTimeoutMs,
     connectTimeout: options.connectTimeoutMs,
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+    retryStrategy: retry,
     lazyConnect: false,
-  });
+    ...(options.username === undefined ? {} : { username: options.username }),
+    ...(options.password === undefined ? {} : { password: options.password }),
+    ...(options.tls ? { tls: {} } : {}),
+  };
+  const client = options.nodes
+    ? new Cluster(options.nodes, { enableOfflineQueue: false, clusterRetryStrategy: retry, redisOptions: common })
+    : options.sentinels
+      ? new Redis({
+          ...common,
+          sentinels: options.sentinels,
+          name: options.name!,
+          sentinelRetryStrategy: retry,
+          ...(options.sentinelUsername === undefined ? {} : { sentinelUsername: options.sentinelUsername }),
+          ...(options.sentinelPassword === undefined ? {} : { sentinelPassword: options.sentinelPassword }),
+          ...(options.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+        })
+      : new Redis(options.url!, common);
   // Errors surface through the failed commands; without a listener ioredis prints them.
   client.on('error', () => {});
   return client;
 }
 
+/** A second connection to the same Redis (a blocking reader, a subscriber), with some options changed. */
+export function duplicateClient(client: RedisClient, override: Partial<RedisOptions> = {}): RedisClient {
+  const copy =
+    client instanceof Cluster
+      ? client.duplicate([], { enableOfflineQueue: override.enableOfflineQueue ?? client.options.enableOfflineQueue, redisOptions: { ...client.options.redisOptions, ...override } })
+      : client.duplicate(override);
+  copy.on('error', () => {});
+  return copy;
+}
+
 /** Resolves once the client is ready; rejects after the timeout or when the signal aborts. */
-export function waitReady(client: Redis, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+export function waitReady(client: RedisClient, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = (error?: Error) => {
@@ -46,8 +99,8 @@ export function waitReady(client: Redis, timeoutMs: number, signal?: AbortSignal
   });
 }
 
-/** Error replies that mean "not now" (loading, failing over, read-only replica), not "wrong". */
-const AVAILABILITY_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)\b/;
+/** Error replies that mean "not now" (loading, failing over, read-only replica, too few replicas for min-replicas-to-write), not "wrong". */
+const AVAILABILITY_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
 
 /**
  * Runs a store operation, turning transport failures (closed connection, timeout) into
@@ -68,22 +121,67 @@ export async function guarded<T>(operation: string, run: () => Promise<T>): Prom
  * A Lua script run by its SHA (EVALSHA), falling back to EVAL once when the server does
  * not know it yet (first use, or after a restart flushed the script cache).
  */
-export function defineScript(lua: string): (redis: Redis, keys: string[], args: (string | number)[]) => Promise<unknown> {
+export interface Script {
+  (redis: RedisClient, keys: string[], args: (string | number)[]): Promise<unknown>;
+  readonly lua: string;
+  readonly sha: string;
+}
+
+export function defineScript(lua: string): Script {
   const sha = createHash('sha1').update(lua).digest('hex');
-  return async (redis, keys, args) => {
+  const run = async (redis: RedisClient, keys: string[], args: (string | number)[]) => {
     try {
       return await redis.evalsha(sha, keys.length, ...keys, ...args);
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      if (!isNoScript(error)) throw error;
       return redis.eval(lua, keys.length, ...keys, ...args);
     }
   };
+  return Object.assign(run, { lua, sha });
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/** How many replicas must hold a write before it counts as done, and how long to wait for them. */
+export interface ReplicaDurability {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/**
+ * Runs a script, then WAIT for `replicas` replicas to acknowledge it, in one pipeline: on
+ * the same connection, so WAIT covers this write (it waits for the connection's last
+ * write), and in a Cluster on the node that owns the script's keys (a pipeline goes to
+ * the node of its keys' slot; WAIT has no key of its own). Fewer acknowledgements than
+ * asked for within the timeout fails closed with StoreUnavailableError: the write may be
+ * on the primary alone, and a failover would lose it.
+ */
+export async function runDurably(redis: RedisClient, script: Script, keys: string[], args: (string | number)[], durability: ReplicaDurability): Promise<unknown> {
+  const attempt = async (byHash: boolean) => {
+    const pipeline = byHash ? redis.pipeline().evalsha(script.sha, keys.length, ...keys, ...args) : redis.pipeline().eval(script.lua, keys.length, ...keys, ...args);
+    const replies = (await pipeline.wait(durability.replicas, durability.timeoutMs).exec()) ?? [];
+    const [[scriptError, result] = [new Error('pipeline aborted'), null], [waitError, acknowledged] = [new Error('pipeline aborted'), 0]] = replies;
+    if (scriptError) throw scriptError;
+    if (waitError) throw waitError;
+    if (Number(acknowledged) < durability.replicas) {
+      throw new StoreUnavailableError(`write acknowledged by ${Number(acknowledged)} of the ${durability.replicas} replicas required within ${durability.timeoutMs} ms`);
+    }
+    return result;
+  };
+  try {
+    return await attempt(true);
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    return attempt(false);
+  }
 }
 
 /** GETDEL and exclusive XRANGE need 6.2, PEXPIRE NX/GT 7.0: older servers are refused up front. */
 export const MIN_REDIS_VERSION = [7, 0] as const;
 
-export async function requireRedisVersion(redis: Redis): Promise<void> {
+export async function requireRedisVersion(redis: RedisClient): Promise<void> {
   const info = await guarded('version check', () => redis.info('server'));
   const version = /^redis_version:(\d+)\.(\d+)/m.exec(info);
   const [major, minor] = version ? [Number(version[1]), Number(version[2])] : [0, 0];

@@ -1,8 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
 import type { EntityState } from '../../detection/types.js';
 import type { DetectorClaim, DetectorStateStore } from '../types.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { slotKeys } from './keys.js';
+import type { KeyNamer } from './keys.js';
 
 /**
  * Takes or renews the lease unless another holder's is live at `now`; answers the cursor.
@@ -26,15 +28,16 @@ return 1
  * entity (its key with a TTL, its lastSeen in the index), then drops the least recently
  * seen beyond the bound. Members whose key expired stay in the index until then: they are
  * the oldest, so they go first.
- * KEYS: lease hash, cursor, index. ARGV: holder, lease now, cursor, maxEntities, entity key prefix,
- * then per entity: key, JSON, TTL ms, lastSeen. Returns 1, or 0 when nothing was written.
+ * KEYS: lease hash, cursor, index, then each entity's key. ARGV: holder, lease now, cursor,
+ * maxEntities, entity key prefix (for the evicted ones, named by the index), then per
+ * entity: its index member, JSON, TTL ms, lastSeen. Returns 1, or 0 when nothing was written.
  */
 const commitState = defineScript(`
 local lease = redis.call('HMGET', KEYS[1], 'holder', 'expiresAt')
 if lease[1] ~= ARGV[1] or tonumber(lease[2]) <= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[3])
 for i = 6, #ARGV, 4 do
-  redis.call('SET', ARGV[5] .. ARGV[i], ARGV[i + 1], 'PX', ARGV[i + 2])
+  redis.call('SET', KEYS[4 + (i - 6) / 4], ARGV[i + 1], 'PX', ARGV[i + 2])
   redis.call('ZADD', KEYS[3], ARGV[i + 3], ARGV[i])
 end
 local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[4])
@@ -53,14 +56,15 @@ interface StoredEntity {
 
 /** The detector's state shared by every instance: the lease decides which one evaluates, and fences its writes. */
 export class RedisDetectorStateStore implements DetectorStateStore {
-  private readonly k: (suffix: string) => string;
+  /** One slot: the fenced commit writes the lease's cursor, the index and every entity together. */
+  private readonly k: KeyNamer;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly clock: Clock,
     prefix: string,
   ) {
-    this.k = (suffix) => `${prefix}detector:${suffix}`;
+    this.k = slotKeys(prefix, 'detector');
   }
 
   async claim(holder: string, now: number, expiresAt: number): Promise<DetectorClaim | null> {
@@ -75,7 +79,7 @@ export class RedisDetectorStateStore implements DetectorStateStore {
   async load(keys: readonly string[]): Promise<Map<string, EntityState>> {
     const found = new Map<string, EntityState>();
     if (keys.length === 0) return found;
-    const values = await guarded('detector state load', () => this.redis.mget(keys.map((key) => this.k(`entity:${key}`))));
+    const values = await guarded('detector state load', () => this.redis.mget(keys.map((key) => this.k('entity', key))));
     const now = this.clock.now();
     values.forEach((json, i) => {
       if (json === null) return;
@@ -87,11 +91,14 @@ export class RedisDetectorStateStore implements DetectorStateStore {
 
   async commit(holder: string, leaseNow: number, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean> {
     const now = this.clock.now();
-    const args: (string | number)[] = [holder, leaseNow, cursor, maxEntities, this.k('entity:')];
+    const keys = [this.k('lease'), this.k('cursor'), this.k('entities')];
+    const args: (string | number)[] = [holder, leaseNow, cursor, maxEntities, this.k('entity', '')];
     for (const [key, { state, expiresAt }] of entities) {
-      if (expiresAt > now) args.push(key, JSON.stringify({ expiresAt, state } satisfies StoredEntity), expiresAt - now, state.lastSeen);
+      if (expiresAt <= now) continue;
+      keys.push(this.k('entity', key));
+      args.push(key, JSON.stringify({ expiresAt, state } satisfies StoredEntity), expiresAt - now, state.lastSeen);
     }
-    const written = await guarded('detector commit', () => commitState(this.redis, [this.k('lease'), this.k('cursor'), this.k('entities')], args));
+    const written = await guarded('detector commit', () => commitState(this.redis, keys, args));
     return written === 1;
   }
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { waitReady } from './connection.js';
+import { duplicateClient, waitReady } from './connection.js';
+import type { RedisClient } from './connection.js';
 
 /**
  * An EventTarget spanning instances over Redis pub/sub: dispatchEvent publishes the
@@ -9,17 +9,17 @@ import { waitReady } from './connection.js';
  */
 export class RedisEventBus extends EventTarget {
   private readonly local = new EventTarget();
-  private readonly subscriber: Redis;
+  private readonly subscriber: RedisClient;
   private readonly counts = new Map<string, number>();
 
   constructor(
-    private readonly publisher: Redis,
+    private readonly publisher: RedisClient,
     private readonly channelPrefix: string,
     connectTimeoutMs: number,
   ) {
     super();
-    this.subscriber = publisher.duplicate({ enableOfflineQueue: true });
-    this.subscriber.on('error', () => {});
+    // In a Cluster, SUBSCRIBE goes to one node and PUBLISH to any: Redis forwards classic pub/sub across the cluster bus.
+    this.subscriber = duplicateClient(publisher, { enableOfflineQueue: true });
     this.subscriber.on('message', (channel: string, message: string) => {
       if (!channel.startsWith(this.channelPrefix)) return;
       let detail: unknown;

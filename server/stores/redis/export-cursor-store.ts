@@ -1,6 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { ExportCursorStore } from '../types.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { slotKeys } from './keys.js';
 import { claimLease, releaseLease } from './detector-state-store.js';
 
 /**
@@ -14,15 +15,15 @@ redis.call('SET', KEYS[2], ARGV[3])
 return 1
 `);
 
-/** Each sink's lease and cursor under `export:<sink>:`, shared by every instance. */
+/** Each sink's lease and cursor, shared by every instance: one hash slot per sink (`{export:<sink>}`), as its scripts touch both. */
 export class RedisExportCursorStore implements ExportCursorStore {
   private readonly k: (sink: string, suffix: string) => string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
-    this.k = (sink, suffix) => `${prefix}export:${sink}:${suffix}`;
+    this.k = (sink, suffix) => slotKeys(prefix, `export:${sink}`)(suffix);
   }
 
   async claim(sink: string, holder: string, now: number, expiresAt: number): Promise<{ cursor: string | null } | null> {

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
 import { StoreFullError } from '../../errors.js';
 import type {
@@ -12,6 +11,9 @@ import type {
 import { LoginSessionRecords } from '../login-session-records.js';
 import type { UserRecords } from '../login-session-records.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { looseKeys, slotKeys } from './keys.js';
+import type { KeyNamer } from './keys.js';
 
 /**
  * Every value is written with SET ... PX in the same command, so no key ever lives
@@ -20,14 +22,10 @@ import { defineScript, guarded } from './connection.js';
  */
 export class RedisJsonRecords<T extends { expiresAt: number }> {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly clock: Clock,
-    private readonly prefix: string,
+    readonly key: (id: string) => string,
   ) {}
-
-  key(id: string): string {
-    return `${this.prefix}${id}`;
-  }
 
   ttlMs(expiresAt: number): number {
     return Math.max(1, expiresAt - this.clock.now());
@@ -61,18 +59,21 @@ export class RedisJsonRecords<T extends { expiresAt: number }> {
 
 /**
  * Records with a per-user index (a sorted set scored by expiresAt), written in one MULTI;
- * the index expires with its longest-lived record.
+ * the index expires with its longest-lived record. One slot per kind (`{session}`,
+ * `{token}`): the record is found by its id alone, so its key cannot carry the user's tag.
  */
 class RedisUserRecords<T extends { id: string; user: UserIdentity; createdAt: number; expiresAt: number }> implements UserRecords<T> {
   private readonly records: RedisJsonRecords<T>;
+  private readonly k: KeyNamer;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly clock: Clock,
-    private readonly prefix: string,
+    prefix: string,
     private readonly kind: string,
   ) {
-    this.records = new RedisJsonRecords(redis, clock, `${prefix}${kind}:`);
+    this.k = slotKeys(prefix, kind);
+    this.records = new RedisJsonRecords(redis, clock, (id) => this.k('record', id));
   }
 
   async create(record: T): Promise<void> {
@@ -108,19 +109,19 @@ class RedisUserRecords<T extends { id: string; user: UserIdentity; createdAt: nu
   }
 
   private indexKey(userId: string): string {
-    return `${this.prefix}user-${this.kind}s:${userId}`;
+    return this.k('user', userId);
   }
 }
 
 export class RedisLoginSessionStore extends LoginSessionRecords {
-  constructor(redis: Redis, clock: Clock, prefix: string) {
+  constructor(redis: RedisClient, clock: Clock, prefix: string) {
     super(new RedisUserRecords<LoginSession>(redis, clock, prefix, 'session'));
   }
 }
 
 /** API tokens: exactly the per-user records (the interface is theirs). */
 export class RedisApiTokenStore extends RedisUserRecords<ApiTokenRecord> implements ApiTokenStore {
-  constructor(redis: Redis, clock: Clock, prefix: string) {
+  constructor(redis: RedisClient, clock: Clock, prefix: string) {
     super(redis, clock, prefix, 'token');
   }
 }
@@ -148,24 +149,28 @@ return value
 /**
  * JSON records of which at most `capacity` may be live at once in one index (anyone can
  * create them: sign-in starts, client registrations; or one person's authorizations).
- * Records live at `${prefix}${kind}:KEY`; their index is `${prefix}${kind}-index`, or the
- * one `indexOf` names for a record (one per user), always changed in the same script.
+ * Records live at `${prefix}{kind}:record:KEY`; their index is `${prefix}{kind}:index`, or
+ * the one `indexOf` names for a record (one per user) in the same slot, always changed in
+ * the same script.
  */
 export class RedisBoundedRecords<T extends { expiresAt: number }> {
   private readonly records: RedisJsonRecords<T>;
   private readonly indexOf: (value: T) => string;
   private readonly fullMessage: string | undefined;
+  protected readonly k: KeyNamer;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly clock: Clock,
     prefix: string,
     kind: string,
     private readonly capacity: number,
-    options: { indexOf?: (value: T) => string; fullMessage?: string } = {},
+    options: { indexOf?: (value: T, k: KeyNamer) => string; fullMessage?: string } = {},
   ) {
-    this.records = new RedisJsonRecords(redis, clock, `${prefix}${kind}:`);
-    this.indexOf = options.indexOf ?? (() => `${prefix}${kind}-index`);
+    const k = slotKeys(prefix, kind);
+    this.k = k;
+    this.records = new RedisJsonRecords(redis, clock, (id) => k('record', id));
+    this.indexOf = (value) => options.indexOf?.(value, k) ?? k('index');
     this.fullMessage = options.fullMessage;
   }
 
@@ -200,7 +205,7 @@ export class RedisBoundedRecords<T extends { expiresAt: number }> {
 export class RedisOneTimeValues implements OneTimeValueStore {
   private readonly records: RedisBoundedRecords<{ value: string; expiresAt: number }>;
 
-  constructor(redis: Redis, clock: Clock, prefix: string, kind: string, capacity: number) {
+  constructor(redis: RedisClient, clock: Clock, prefix: string, kind: string, capacity: number) {
     this.records = new RedisBoundedRecords(redis, clock, prefix, kind, capacity);
   }
 
@@ -228,16 +233,20 @@ return 1
 
 export class RedisAssertionReplayCache implements AssertionReplayCache {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly clock: Clock,
-    private readonly prefix: string,
-  ) {}
+    prefix: string,
+  ) {
+    this.key = looseKeys(prefix, 'saml-assertion');
+  }
+
+  private readonly key: KeyNamer;
 
   async consume(assertionId: string, expiresAt: number): Promise<boolean> {
     const now = this.clock.now();
     const ttl = Math.max(1, expiresAt - now);
     const result = await guarded('assertion replay check', () =>
-      consumeOnce(this.redis, [`${this.prefix}saml-assertion:${assertionId}`], [now, expiresAt, ttl]),
+      consumeOnce(this.redis, [this.key(assertionId)], [now, expiresAt, ttl]),
     );
     return result === 1;
   }

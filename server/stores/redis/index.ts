@@ -1,3 +1,4 @@
+import { InvalidInputError } from '../../errors.js';
 import { createRedactor } from '../../audit/redact.js';
 import type { Redactor } from '../../audit/redact.js';
 import type { AuditLogOptions } from '../../audit/types.js';
@@ -7,6 +8,8 @@ import { FlexibleRateLimits } from '../flexible-rate-limits.js';
 import { ONE_TIME_VALUE_CAPACITY, SCIM_RESOURCE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY, USER_DIRECTORY_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
 import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
+import type { RedisConnectionOptions, ReplicaDurability } from './connection.js';
+import { checkKeyPrefix } from './keys.js';
 import {
   RedisApiTokenStore,
   RedisAssertionReplayCache,
@@ -26,11 +29,10 @@ import { RedisDetectorStateStore } from './detector-state-store.js';
 import { RedisNotificationStore } from './notification-store.js';
 import { RedisExportCursorStore } from './export-cursor-store.js';
 
-export interface RedisStoreOptions {
-  url: string;
+export interface RedisStoreOptions extends RedisConnectionOptions {
   keyPrefix: string;
-  commandTimeoutMs: number;
-  connectTimeoutMs: number;
+  /** Replicas that must acknowledge each audit append before it resolves (absent: the primary's answer is enough). */
+  durability?: ReplicaDurability;
   clock: Clock;
   redact?: Redactor;
   audit?: AuditLogOptions;
@@ -44,8 +46,14 @@ export interface RedisStoreOptions {
   userDirectoryCapacity?: number;
 }
 
-/** Shared stores for several instances. Keys are prefixed here, not by ioredis, so every command (streams included) is covered. */
+/**
+ * Shared stores for several instances, on one Redis, behind Sentinel or on a Cluster. Keys
+ * are prefixed and hash-tagged here (keys.ts), not by ioredis, so every command (streams
+ * included) is covered.
+ */
 export function createRedisStores(options: RedisStoreOptions): Stores {
+  const badPrefix = checkKeyPrefix(options.keyPrefix);
+  if (badPrefix) throw new InvalidInputError(badPrefix);
   const redis = connectRedis(options);
   const { clock, keyPrefix: prefix } = options;
   const capacity = options.oneTimeValueCapacity ?? ONE_TIME_VALUE_CAPACITY;
@@ -94,6 +102,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     waitReady: async () => {
       await waitReady(redis, options.connectTimeoutMs);
       await requireRedisVersion(redis);
+      await audit.refuseLegacyLayout();
     },
     close: async () => {
       audit.close();

@@ -1,7 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
 import type { LeaseStore } from '../types.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { looseKeys } from './keys.js';
+import type { KeyNamer } from './keys.js';
 
 /**
  * A group is a sorted set of lease ids scored by expiresAt (judged on the caller's clock,
@@ -21,10 +23,15 @@ return 1
 
 export class RedisLeaseStore implements LeaseStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly clock: Clock,
-    private readonly prefix: string,
-  ) {}
+    prefix: string,
+  ) {
+    this.key = looseKeys(prefix, 'lease');
+  }
+
+  /** One key per group, touched alone: no tag, so groups spread over a cluster. */
+  private readonly key: KeyNamer;
 
   async acquire(group: string, id: string, limit: number, expiresAt: number): Promise<boolean> {
     const taken = await guarded('lease acquire', () => acquireLease(this.redis, [this.key(group)], [this.clock.now(), id, limit, expiresAt]));
@@ -48,9 +55,5 @@ export class RedisLeaseStore implements LeaseStore {
 
   async release(group: string, id: string): Promise<void> {
     await guarded('lease release', () => this.redis.zrem(this.key(group), id));
-  }
-
-  private key(group: string): string {
-    return `${this.prefix}lease:${group}`;
   }
 }

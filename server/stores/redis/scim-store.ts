@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
 import { StoreFullError } from '../../errors.js';
 import type { ScimCollection, ScimGroupRecord, ScimStore, ScimUserRecord } from '../types.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { slotKeys } from './keys.js';
 
 /**
  * Each record is stored as `{ n, r }`: its lowercased name beside it, so the scripts can
@@ -62,7 +63,7 @@ return false
  */
 class RedisScimCollection<T extends { id: string; idp: string; createdAt: number }> implements ScimCollection<T> {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly kind: string,
     private readonly nameOf: (record: T) => string,
@@ -104,12 +105,17 @@ class RedisScimCollection<T extends { id: string; idp: string; createdAt: number
   }
 
   private recordsKey(idp: string): string {
-    return `${this.prefix}scim:${idp}:${this.kind}`;
+    return scimKeys(this.prefix, idp)(this.kind);
   }
 
   private keys(idp: string): string[] {
-    return [this.recordsKey(idp), `${this.prefix}scim:${idp}:${this.kind}-names`];
+    return [this.recordsKey(idp), scimKeys(this.prefix, idp)(`${this.kind}-names`)];
   }
+}
+
+/** One slot per IdP: its users, groups, name indexes and sightings change together. */
+function scimKeys(prefix: string, idp: string) {
+  return slotKeys(prefix, `scim:${idp}`);
 }
 
 function unwrap<T>(raw: string | null): T | null {
@@ -117,8 +123,8 @@ function unwrap<T>(raw: string | null): T | null {
 }
 
 /** SCIM state shared by every instance. */
-export function redisScimStore(redis: Redis, prefix: string, capacity: number): ScimStore {
-  const seenKey = (idp: string, name: string) => `${prefix}scim:${idp}:seen:${name.toLowerCase()}`;
+export function redisScimStore(redis: RedisClient, prefix: string, capacity: number): ScimStore {
+  const seenKey = (idp: string, name: string) => scimKeys(prefix, idp)('seen', name.toLowerCase());
   return {
     users: new RedisScimCollection<ScimUserRecord>(redis, prefix, 'users', (user) => user.userName, capacity),
     groups: new RedisScimCollection<ScimGroupRecord>(redis, prefix, 'groups', (group) => group.displayName, capacity),

@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
-import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
+import { AuditLogCorruptError, InvalidCursorError, PortcullisError, StoreUnavailableError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
 import { GENESIS_HASH } from '../../audit/chain.js';
 import { anchorSeal } from '../../audit/checkpoints.js';
@@ -11,8 +10,12 @@ import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
 import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent, StoredAuditLog } from '../../audit/types.js';
-import { defineScript, guarded } from './connection.js';
+import { defineScript, duplicateClient, guarded, runDurably } from './connection.js';
+import type { ReplicaDurability } from './connection.js';
+import type { RedisClient } from './connection.js';
 import { compareIds, StreamFeed } from './stream-feed.js';
+import { slotKeys } from './keys.js';
+import type { KeyNamer } from './keys.js';
 
 /**
  * Appends a batch only if the chain head is still the one the batch was hashed on, so
@@ -59,6 +62,22 @@ const anchorSchema: z.ZodType<ChainAnchor> = z.strictObject({
 
 type StreamEntry = [id: string, fields: string[]];
 
+/** The stream, its chain head and its retention anchor: one slot, as the scripts touch them together. */
+export function auditKeys(prefix: string): KeyNamer {
+  return slotKeys(prefix, 'audit');
+}
+
+/**
+ * Before hash tags (issue 21) the stream was `${prefix}audit`. Appending under the new names
+ * beside it would open a second chain and leave the first unread: refused, with the way out.
+ */
+function legacyLayout(legacyKey: string, streamKey: string): PortcullisError {
+  return new PortcullisError(
+    'AUDIT_LEGACY_LAYOUT',
+    `Redis holds an audit log under the old key layout (${legacyKey}); this version keeps it at ${streamKey}. Move it (and its head and anchor) with the RENAME commands in docs/redis.md#upgrading, or start on a fresh Redis or key prefix`,
+  );
+}
+
 const CURSOR = /^\d{1,20}-\d{1,20}$/;
 const TAIL_BATCH = 500;
 
@@ -71,18 +90,21 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   private readonly streamKey: string;
   private readonly headKey: string;
   private readonly anchorKey: string;
+  private readonly legacyKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly clock: Clock,
     prefix: string,
-    private readonly timeouts: { commandTimeoutMs: number; connectTimeoutMs: number },
+    private readonly timeouts: { commandTimeoutMs: number; connectTimeoutMs: number; durability?: ReplicaDurability },
     redact: Redactor,
     private readonly options: AuditLogOptions,
   ) {
-    this.streamKey = `${prefix}audit`;
-    this.headKey = `${prefix}audit:head`;
-    this.anchorKey = `${prefix}audit:anchor`;
+    const k = auditKeys(prefix);
+    this.streamKey = k('stream');
+    this.headKey = k('head');
+    this.anchorKey = k('anchor');
+    this.legacyKey = `${prefix}audit`;
     this.appender = new GroupCommitAppender(this, clock, redact, options.checkpoints);
   }
 
@@ -94,16 +116,28 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     return this.appender.append(input);
   }
 
+  /**
+   * Read before the first append and after any failed one: so a broker that started while
+   * Redis was away still finds an old-layout log before it writes (see legacyLayout).
+   */
   async headHash(): Promise<string> {
-    const [head, length] = await guarded('audit head', () => Promise.all([this.redis.get(this.headKey), this.redis.xlen(this.streamKey)]));
+    const [head, length, legacy] = await guarded('audit head', () => Promise.all([this.redis.get(this.headKey), this.redis.xlen(this.streamKey), this.redis.exists(this.legacyKey)]));
+    if (legacy > 0) throw legacyLayout(this.legacyKey, this.streamKey);
     if (head === null && length > 0) throw headMissing();
     return head ?? GENESIS_HASH;
+  }
+
+  /** Refuses to start beside an audit log under the old key layout. */
+  async refuseLegacyLayout(): Promise<void> {
+    if ((await guarded('audit layout check', () => this.redis.exists(this.legacyKey))) > 0) throw legacyLayout(this.legacyKey, this.streamKey);
   }
 
   async commit(events: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
     const args = events.flatMap((e) => [e.hash, JSON.stringify(e)]);
     try {
-      const ids = await guarded('audit append', () => commitIfHead(this.redis, [this.streamKey, this.headKey], [GENESIS_HASH, expectedHead, ...args]));
+      const keys = [this.streamKey, this.headKey];
+      const { durability } = this.timeouts;
+      const ids = await guarded('audit append', () => (durability ? runDurably(this.redis, commitIfHead, keys, [GENESIS_HASH, expectedHead, ...args], durability) : commitIfHead(this.redis, keys, [GENESIS_HASH, expectedHead, ...args])));
       return (ids as string[] | null) ?? null;
     } catch (error) {
       throw error instanceof Error && error.message.includes('AUDIT_HEAD_MISSING') ? headMissing() : error;
@@ -178,7 +212,12 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       await this.checkIssued(last);
       await this.checkRetained(last);
     }
-    const feed = await this.liveFeed(signal);
+    // Aborted while the feed's connection comes up (a Cluster's takes a moment): the tail just ends.
+    const feed = await this.liveFeed(signal).catch((error: unknown) => {
+      if (signal.aborted) return null;
+      throw error;
+    });
+    if (!feed) return;
     let caughtUp = false;
     while (!signal.aborted) {
       let entries: StreamEntry[] | null = null;
@@ -202,8 +241,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
 
   private async liveFeed(signal: AbortSignal): Promise<StreamFeed> {
     if (!this.feed) {
-      const reader = this.redis.duplicate();
-      reader.on('error', () => {});
+      const reader = duplicateClient(this.redis);
       // Blocking reads must end before the command timeout, or the wait would count as a failure.
       this.feed = new StreamFeed(reader, this.streamKey, Math.max(10, Math.floor(this.timeouts.commandTimeoutMs / 2)));
     }

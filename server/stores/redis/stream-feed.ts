@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../errors.js';
 import { guarded, waitReady } from './connection.js';
+import type { RedisClient } from './connection.js';
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -30,7 +30,7 @@ export class StreamFeed {
   private closed = false;
 
   constructor(
-    private readonly reader: Redis,
+    private readonly reader: RedisClient,
     private readonly streamKey: string,
     private readonly blockMs: number,
   ) {}

@@ -1,6 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { ToolChangeRecord, ToolDefinitionSeen, ToolPinCheck, ToolPinStore } from '../types.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { slotKeys } from './keys.js';
+import type { KeyNamer } from './keys.js';
 
 /**
  * Pins the definition unless the tool has one (first writer wins: HSETNX in one script with
@@ -42,10 +44,15 @@ return pending
 /** Tool pins shared by every instance: per server a hash of pins and a hash of pending changes, by tool name. */
 export class RedisToolPinStore implements ToolPinStore {
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly redis: RedisClient,
+    prefix: string,
     private readonly capacity: number,
-  ) {}
+  ) {
+    this.k = slotKeys(prefix, 'tool-pins');
+  }
+
+  /** One slot: a check touches the server's pins, its changes and the set of servers with changes. */
+  private readonly k: KeyNamer;
 
   async check(server: string, tool: string, seen: ToolDefinitionSeen): Promise<ToolPinCheck> {
     const answer = (await guarded('tool pin check', () =>
@@ -72,14 +79,14 @@ export class RedisToolPinStore implements ToolPinStore {
   }
 
   private pinsKey(server: string): string {
-    return `${this.prefix}tool-pins:${server}`;
+    return this.k('pins', server);
   }
 
   private changesKey(server: string): string {
-    return `${this.prefix}tool-changes:${server}`;
+    return this.k('changes', server);
   }
 
   private serversKey(): string {
-    return `${this.prefix}tool-change-servers`;
+    return this.k('changed-servers');
   }
 }

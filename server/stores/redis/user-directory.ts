@@ -1,9 +1,11 @@
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
 import { emailKey } from '../../identity/email-key.js';
 import { DIRECTORY_ENTRY_MAX_AGE_MS, inAnyGroup, isFresh, withEmail } from '../directory-entries.js';
 import type { DirectoryEntry, UserDirectoryStore } from '../types.js';
 import { defineScript, guarded } from './connection.js';
+import type { RedisClient } from './connection.js';
+import { slotKeys } from './keys.js';
+import type { KeyNamer } from './keys.js';
 
 /** An entry as stored: with its email key (email-key.ts) beside it, so the script can drop index members without folding case in Lua. */
 interface Stored extends DirectoryEntry {
@@ -14,8 +16,9 @@ interface Stored extends DirectoryEntry {
  * Writes an entry and its index members (after removing those of what was kept of the
  * user before), then drops, with their members, the entries expired (last seen at or before
  * the cutoff) and the least recently seen beyond the capacity.
- * KEYS: entries hash, last-seen zset. ARGV: id, stored JSON, lastSeenAt, capacity, index key
- * prefix, email key, expiry cutoff, then the groups.
+ * KEYS: entries hash, last-seen zset, the entry's email index, then its group indexes.
+ * ARGV: id, stored JSON, lastSeenAt, capacity, index key prefix (for what was kept before
+ * and for dropped entries, named from the stored entries: the same slot), expiry cutoff.
  */
 const recordSeen = defineScript(`
 local function unindex(id)
@@ -29,10 +32,9 @@ end
 unindex(ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('SADD', ARGV[5] .. 'email:' .. ARGV[6], ARGV[1])
-for i = 8, #ARGV do redis.call('SADD', ARGV[5] .. 'group:' .. ARGV[i], ARGV[1]) end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[7])) do unindex(id) end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[7])
+for i = 3, #KEYS do redis.call('SADD', KEYS[i], ARGV[1]) end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])) do unindex(id) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
 if excess > 0 then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do unindex(id) end
@@ -44,17 +46,22 @@ return 1
 /** The user directory shared by every instance: entries in one hash, last sign-ins in a sorted set (the eviction order), indexes as sets. */
 export class RedisUserDirectory implements UserDirectoryStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly clock: Clock,
-    private readonly prefix: string,
+    prefix: string,
     private readonly capacity: number,
-  ) {}
+  ) {
+    this.key = slotKeys(prefix, 'user-directory');
+  }
+
+  /** One slot: an entry's write touches the entries, the eviction order and its indexes. */
+  private readonly key: KeyNamer;
 
   async seen(user: DirectoryEntry['user'], at: number): Promise<void> {
     const email = emailKey(user.email);
     const stored: Stored = { user, lastSeenAt: at, e: email };
     const cutoff = this.clock.now() - DIRECTORY_ENTRY_MAX_AGE_MS;
-    await guarded('user directory write', () => recordSeen(this.redis, [this.key('entries'), this.key('seen')], [user.id, JSON.stringify(stored), at, this.capacity, this.key(''), email, cutoff, ...user.groups]));
+    await guarded('user directory write', () => recordSeen(this.redis, [this.key('entries'), this.key('seen'), this.key(`email:${email}`), ...user.groups.map((group) => this.key(`group:${group}`))], [user.id, JSON.stringify(stored), at, this.capacity, this.key(''), cutoff]));
   }
 
   async byEmail(email: string): Promise<DirectoryEntry[]> {
@@ -84,9 +91,5 @@ export class RedisUserDirectory implements UserDirectoryStore {
       const { user, lastSeenAt } = JSON.parse(json) as Stored;
       return { user, lastSeenAt };
     });
-  }
-
-  private key(suffix: string): string {
-    return `${this.prefix}user-directory:${suffix}`;
   }
 }
