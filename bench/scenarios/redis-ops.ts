@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { infoCpuMicros, infoNumber } from '../cpu-meter.js';
 import { engineerWithGrant } from '../deployment.js';
 import { callLoop } from '../load.js';
 import { pooled } from '../pool.js';
@@ -10,6 +9,8 @@ import { openRawSession } from '../raw-clients.js';
 import type { Endpoint, RawSession } from '../raw-clients.js';
 import { figure } from '../report.js';
 import type { Figure } from '../report.js';
+import { metered, perUnit } from '../redis-meter.js';
+import type { RedisDelta } from '../redis-meter.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 
 /** Idle sessions opened per front door: the session-start, idle and memory figures. */
@@ -27,56 +28,6 @@ const IDLE_SECONDS = 30;
 const SETTLE_MS = 2_000;
 /** A WebSocket session's end reaches the store seconds after the client sees the close (between 2 and 10 s here). */
 const CLOSE_SETTLE_MS = 10_000;
-/** Commands below this many per unit are left out of the by-name breakdown. */
-const SHOWN_FROM = 0.01;
-
-/** Redis's counters at one moment: commands by name (INFO commandstats) and all commands (total_commands_processed), both counting the commands a script runs besides its EVALSHA; CPU and memory. */
-interface RedisCounters {
-  at: number;
-  total: number;
-  cpuMicros: number;
-  usedMemory: number;
-  commands: Map<string, number>;
-}
-
-/** What Redis did between two readings; `commands` and `total` leave out the INFO commands the meter itself sends. */
-type RedisDelta = Omit<RedisCounters, 'at'> & { seconds: number };
-
-async function readRedis(redis: Redis): Promise<RedisCounters> {
-  const info = await redis.info('everything');
-  const commands = new Map<string, number>();
-  for (const [, name, calls] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) commands.set(name!, Number(calls));
-  return { at: performance.now(), total: infoNumber(info, 'total_commands_processed') - (commands.get('info') ?? 0), cpuMicros: infoCpuMicros(info), usedMemory: infoNumber(info, 'used_memory'), commands };
-}
-
-function between(before: RedisCounters, after: RedisCounters): RedisDelta {
-  const commands = new Map<string, number>();
-  for (const [name, calls] of after.commands) if (name !== 'info') commands.set(name, calls - (before.commands.get(name) ?? 0));
-  return { seconds: (after.at - before.at) / 1000, total: after.total - before.total, cpuMicros: after.cpuMicros - before.cpuMicros, usedMemory: after.usedMemory - before.usedMemory, commands };
-}
-
-/** Redis's work while `run` runs, less what the broker does in the background over as long (measured idle, as a rate per second). */
-async function metered<T>(redis: Redis, background: RedisDelta | null, run: () => Promise<T>): Promise<{ result: T; delta: RedisDelta }> {
-  const before = await readRedis(redis);
-  const result = await run();
-  const delta = between(before, await readRedis(redis));
-  if (background) {
-    const share = delta.seconds / background.seconds;
-    delta.total -= background.total * share;
-    for (const [name, calls] of background.commands) delta.commands.set(name, (delta.commands.get(name) ?? 0) - calls * share);
-  }
-  return { result, delta };
-}
-
-/** The delta per unit (a call, a session, a second): all commands, then each command by name, busiest first. */
-function perUnit(scenario: string, unit: string, delta: RedisDelta, count: number): Figure[] {
-  const byName = [...delta.commands].map(([name, calls]) => [name, calls / count] as const).filter(([, n]) => n >= SHOWN_FROM).sort((a, b) => b[1] - a[1]);
-  return [
-    figure(scenario, `Redis commands per ${unit} (total_commands_processed)`, delta.total / count, 'commands'),
-    ...byName.map(([name, n]) => figure(scenario, `${name.toUpperCase()} per ${unit}`, n, 'commands')),
-  ];
-}
-
 interface Door {
   name: string;
   endpoint: Endpoint;
