@@ -69,11 +69,15 @@ export async function meteredWindow<T>(
   }
 }
 
+/** One numeric field of an INFO reply (0 when absent). */
+export const infoNumber = (info: string, name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+
+/** Redis's CPU time in an INFO reply that has the cpu section (user plus system). */
+export const infoCpuMicros = (info: string) => (infoNumber(info, 'used_cpu_user') + infoNumber(info, 'used_cpu_sys')) * 1e6;
+
 /** Redis's CPU time so far (user plus system, from INFO cpu). */
 export async function redisCpuMicros(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6;
+  return infoCpuMicros(await redis.info('cpu'));
 }
 
 /** The window's CPU use as figures, in % of one core over the window's wall time. */

@@ -25,13 +25,14 @@ import { login } from './scenarios/login.js';
 import { memory } from './scenarios/memory.js';
 import { peers } from './scenarios/peers.js';
 import { policyCost } from './scenarios/policy-cost.js';
+import { redisOps } from './scenarios/redis-ops.js';
 import { revocation } from './scenarios/revocation.js';
 import { throughput } from './scenarios/throughput.js';
 import { notifications } from './scenarios/notifications.js';
 import { auditExport } from './scenarios/export.js';
 
-/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15), the web console (issue 16), outlier detection (issue 17), notifications (issue 19), audit export (issue 20) and the peer relays side by side (issue 22). */
-const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad, detection, notifications, auditExport, peers];
+/** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15), the web console (issue 16), outlier detection (issue 17), notifications (issue 19), audit export (issue 20), the peer relays side by side (issue 22) and Redis operations per call and session for capacity planning (issue 21). */
+const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad, detection, notifications, auditExport, peers, redisOps];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
