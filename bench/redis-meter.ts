@@ -53,7 +53,7 @@ export async function metered<T>(redis: Redis, background: RedisDelta | null, ru
 
 /** The delta per unit (a call, a session, a second): all commands, then each command by name, busiest first. */
 export function perUnit(scenario: string, unit: string, delta: RedisDelta, count: number): Figure[] {
-  const byName = [...delta.commands].map(([name, calls]) => [name, calls / count] as const).filter(([, n]) => n >= SHOWN_FROM).sort((a, b) => b[1] - a[1]);
+  const byName = [...delta.commands].map(([name, calls]) => [name, calls / count] as const).filter(([, n]) => n >= SHOWN_FROM).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   return [
     figure(scenario, `Redis commands per ${unit} (total_commands_processed)`, delta.total / count, 'commands'),
     ...byName.map(([name, n]) => figure(scenario, `${name.toUpperCase()} per ${unit}`, n, 'commands')),
