@@ -1,13 +1,12 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock.js';
 import type { Stores } from '../../server/stores/types.js';
-import { killBroker, serveBroker } from '../support/broker-process.js';
+import { killBroker, serveBroker, writeRedisBrokerConfig } from '../support/broker-process.js';
 import { testTls } from '../support/certificates.js';
 import { isCi } from '../support/ci.js';
-import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
+import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
 import { hasRsyslog, startRsyslog } from '../support/rsyslog.js';
 import { startHecReceiver, startOtlpReceiver } from '../support/siem-receivers.js';
 
@@ -31,17 +30,9 @@ describeWithRedis('audit export across a broker killed mid-stream', () => {
     const tls = await testTls();
     const [hec, otlp, rsyslog] = await Promise.all([startHecReceiver(tls, TOKEN), startOtlpReceiver(tls, { name: 'Authorization', value: OTLP_AUTH }), startRsyslog(tls)]);
     cleanups.push(hec.stop, otlp.stop, rsyslog.stop);
-    const dir = mkdtempSync(join(tmpdir(), 'portcullis-export-kill-'));
-    writeFileSync(join(dir, 'ca.pem'), tls.ca);
-    const prefix = uniquePrefix();
-    const config = join(dir, 'portcullis.yaml');
-    writeFileSync(
-      config,
-      `server:
-  publicUrl: http://127.0.0.1:8080
-store:
-  redis: { url: "${sharedRedisUrl}", keyPrefix: "${prefix}" }
-audit:
+    const { dir, config, prefix } = writeRedisBrokerConfig(
+      'export-kill',
+      `audit:
   export:
     sinks:
       - { name: splunk, type: splunk-hec, url: "${hec.url}", token: "\${env:HEC_TOKEN}", batchSize: ${BATCH}, tls: { ca: "\${file:ca.pem}" } }
@@ -49,6 +40,7 @@ audit:
       - { name: syslog, type: syslog, host: 127.0.0.1, port: ${rsyslog.port}, batchSize: ${BATCH}, tls: { ca: "\${file:ca.pem}" } }
       - { name: archive, type: file, path: audit-export.jsonl, format: json, batchSize: ${BATCH} }
 `,
+      { 'ca.pem': tls.ca },
     );
     const env = { HEC_TOKEN: TOKEN, OTLP_AUTH };
     const stores: Stores = await redisStoresForTest({ prefix, clock: systemClock });

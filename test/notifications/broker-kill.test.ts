@@ -1,11 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock.js';
 import type { Stores } from '../../server/stores/types.js';
-import { killBroker, serveBroker } from '../support/broker-process.js';
-import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
+import { killBroker, serveBroker, writeRedisBrokerConfig } from '../support/broker-process.js';
+import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
 const SECRET = 'broker-kill-webhook-secret-0123456789abcdef';
@@ -24,17 +21,10 @@ describeWithRedis('notifications across a broker killed mid-delivery', () => {
   it('every request is delivered under its one delivery id; only what was in flight at the kill is sent again, under the same id', { timeout: 120_000 }, async () => {
     const hook = await startWebhookReceiver(SECRET, (n) => (n < HUNG ? 'hang' : 200));
     cleanups.push(hook.close);
-    const dir = mkdtempSync(join(tmpdir(), 'portcullis-notify-kill-'));
-    const prefix = uniquePrefix();
-    const config = join(dir, 'portcullis.yaml');
     // A short sink timeout: a claim of the dead broker lapses (timeout + margin) within seconds.
-    writeFileSync(
-      config,
-      `server:
-  publicUrl: http://127.0.0.1:8080
-store:
-  redis: { url: "${sharedRedisUrl}", keyPrefix: "${prefix}" }
-notifications:
+    const { config, prefix } = writeRedisBrokerConfig(
+      'notify-kill',
+      `notifications:
   sinks:
     - { name: hook, type: webhook, url: "${hook.url}", secret: "\${env:HOOK_SECRET}", events: [access_request.created], timeoutMs: 1000 }
 `,

@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sharedRedisUrl, uniquePrefix } from './redis.js';
 
 /**
  * `portcullis serve` in its own process, as an operator runs it; resolves once it listens.
@@ -24,4 +28,17 @@ export async function killBroker(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
   await exited;
+}
+
+/**
+ * A config for `serveBroker` on the shared test Redis under a key prefix of its own, in a
+ * new folder holding `files` (what `${file:}` references name); `rest` follows `store:`.
+ */
+export function writeRedisBrokerConfig(name: string, rest: string, files: Record<string, string> = {}): { dir: string; config: string; prefix: string } {
+  const dir = mkdtempSync(join(tmpdir(), `portcullis-${name}-`));
+  for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content);
+  const prefix = uniquePrefix();
+  const config = join(dir, 'portcullis.yaml');
+  writeFileSync(config, `server:\n  publicUrl: http://127.0.0.1:8080\nstore:\n  redis: { url: "${sharedRedisUrl}", keyPrefix: "${prefix}" }\n${rest}`);
+  return { dir, config, prefix };
 }
