@@ -33,12 +33,15 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-/** A broker in a child process; with `profileDir`, its timed windows are profiled into that directory. */
-export async function startBrokerProcess(config: unknown, options: { profileDir?: string } = {}): Promise<BrokerProcess> {
-  const { profileDir } = options;
+/**
+ * A broker in a child process; with `profileDir`, its timed windows are profiled into that
+ * directory; with `tree`, run from another checkout (the relay scenario's `--base`).
+ */
+export async function startBrokerProcess(config: unknown, options: { profileDir?: string; tree?: string } = {}): Promise<BrokerProcess> {
+  const { profileDir, tree = REPO_ROOT } = options;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const child = fork('bench/broker-process.ts', [], {
-    cwd: REPO_ROOT,
+    cwd: tree,
     execArgv: ['--import', 'tsx', '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

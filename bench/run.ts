@@ -4,9 +4,10 @@
  * scenario against the broker and against a direct connection to the same upstream;
  * prints a table and writes bench/results.json. --quick runs everything at a tenth of
  * the size (a smoke check); --cpu-prof writes a V8 CPU profile of each broker's timed
- * windows to bench/profiles/<scenario>-<n>/ (summarise one with bench/profile-summary.ts).
+ * windows to bench/profiles/<scenario>-<n>/ (summarise one with bench/profile-summary.ts);
+ * --base=<checkout> gives the relay scenario a second broker run from that checkout (before/after).
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { createTestIdp } from '../test/support/test-idp.js';
 import { benchConfig } from './deployment.js';
@@ -23,7 +24,7 @@ import { frontDoor } from './scenarios/front-door.js';
 import { latency } from './scenarios/latency.js';
 import { login } from './scenarios/login.js';
 import { memory } from './scenarios/memory.js';
-import { peers } from './scenarios/peers.js';
+import { peers, relay } from './scenarios/peers.js';
 import { policyCost } from './scenarios/policy-cost.js';
 import { redisOps } from './scenarios/redis-ops.js';
 import { revocation } from './scenarios/revocation.js';
@@ -32,15 +33,16 @@ import { notifications } from './scenarios/notifications.js';
 import { auditExport } from './scenarios/export.js';
 
 /** In the issue's order: latency, throughput, revocation, audit latency, memory, login; then what a call's policy costs (issue 14), the Streamable HTTP front door (issue 15), the web console (issue 16), outlier detection (issue 17), notifications (issue 19), audit export (issue 20), the peer relays side by side (issue 22) and Redis operations per call and session for capacity planning (issue 21). */
-const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad, detection, notifications, auditExport, peers, redisOps];
+const SCENARIOS: Scenario[] = [latency, throughput, revocation, auditLatency, memory, login, policyCost, frontDoor, consoleLoad, detection, notifications, auditExport, peers, relay, redisOps];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const cpuProf = args.includes('--cpu-prof');
 const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const unknown = args.filter((a) => a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only='));
-if (unknown.length > 0 || only?.some((name) => !SCENARIOS.some((s) => s.name === name))) {
-  console.error(`usage: npm run bench -- [--quick] [--cpu-prof] [--only=${SCENARIOS.map((s) => s.name).join(',')}]`);
+const baseTree = args.find((a) => a.startsWith('--base='))?.slice('--base='.length);
+const unknown = args.filter((a) => a !== '--quick' && a !== '--cpu-prof' && !a.startsWith('--only=') && !a.startsWith('--base='));
+if (unknown.length > 0 || only?.some((name) => !SCENARIOS.some((s) => s.name === name)) || baseTree === '') {
+  console.error(`usage: npm run bench -- [--quick] [--cpu-prof] [--base=<another checkout>] [--only=${SCENARIOS.map((s) => s.name).join(',')}]`);
   process.exit(2);
 }
 
@@ -76,6 +78,15 @@ try {
         brokers.push(broker);
         return broker;
       },
+      ...(baseTree
+        ? {
+            startBaseBroker: async (config = benchConfig(env)) => {
+              const broker = await startBrokerProcess(config, { tree: resolve(baseTree) });
+              brokers.push(broker);
+              return broker;
+            },
+          }
+        : {}),
       progress: (message) => process.stderr.write(`[${scenario.name}] ${message}\n`),
     };
     context.progress('starting');

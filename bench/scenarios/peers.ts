@@ -9,6 +9,7 @@ import { startPeer } from '../peers.js';
 import type { PeerKind, PeerProcess } from '../peers.js';
 import { pooled } from '../pool.js';
 import { descendantPids, ECHO_UPSTREAM, nextReply, processCpuMicros, REPO_ROOT, stopChild } from '../processes.js';
+import type { BrokerProcess } from '../processes.js';
 import { openRawSession } from '../raw-clients.js';
 import type { Endpoint, RawSession } from '../raw-clients.js';
 import { figure } from '../report.js';
@@ -35,7 +36,10 @@ interface Target {
   name: string;
   /** The front door clients use; null for the bare upstream. */
   door: Door | null;
-  portcullis: boolean;
+  /** Portcullis' broker behind this door (its load windows are profiled under --cpu-prof); null for a peer or the bare upstream. */
+  broker: BrokerProcess | null;
+  /** A door of the `--base` checkout's broker: compared with the same door of this one. */
+  base: boolean;
   /** One per load session (WORKERS × SESSIONS_PER_WORKER); the first also serves the sequential calls. */
   endpoints: Endpoint[];
   /** Whether sequential latency is measured: not for one relay instance per session, which for one session is the shared case. */
@@ -49,10 +53,11 @@ interface Target {
   load: { calls: number; seconds: number; relay: number; upstream: number; redis: number; clientMax: number };
 }
 
-const target = (name: string, door: Door | null, portcullis: boolean, endpoints: Endpoint[], relayPids: number[], latency = true): Target => ({
+const target = (name: string, door: Door | null, broker: BrokerProcess | null, endpoints: Endpoint[], relayPids: number[], latency = true, base = false): Target => ({
   name,
   door,
-  portcullis,
+  broker,
+  base,
   endpoints,
   latency,
   relayPids,
@@ -75,106 +80,131 @@ const target = (name: string, door: Door | null, portcullis: boolean, endpoints:
  * processes (raw JSON-RPC clients, much cheaper than the SDK's) in rounds taking turns
  * gives calls/s and each relay process's CPU per call, metered from /proc.
  */
-export const peers: Scenario = {
-  name: 'peers',
-  async run(ctx) {
-    const sessions = WORKERS * SESSIONS_PER_WORKER;
-    const started: PeerProcess[] = [];
-    const workers: ChildProcess[] = [];
-    const redis = new Redis(ctx.env.redisUrl);
-    try {
-      const peer = async (kind: PeerKind) => {
-        const process = await startPeer(kind);
-        started.push(process);
-        return process;
-      };
-      /** A peer either way: one instance all sessions share, and one instance per session. */
-      const peerTargets = async (kind: PeerKind, label: string, door: Door) => {
-        const shared = await peer(kind);
-        ctx.progress(`${label}: ${sessions} instances, one per session`);
-        const own = await pooled(sessions, 4, () => peer(kind));
-        return [
-          target(`${label}, shared upstream`, door, false, Array.from({ length: sessions }, () => shared.endpoint), [shared.pid]),
-          target(`${label}, instance per session`, door, false, own.map((p) => p.endpoint), own.map((p) => p.pid), false),
-        ];
-      };
-      ctx.progress('starting the peers');
-      const sgHttp = await peer('supergateway-http');
-      const broker = await ctx.startBroker();
+export const peers = relayComparison('peers', true);
+
+/**
+ * The same load on Portcullis' own doors and the bare upstream only (no peer processes):
+ * a few seconds per change while working on the relay; with --cpu-prof each door's load
+ * windows are profiled (bench/profiles/relay-1/<door>-<round>.cpuprofile).
+ */
+export const relay = relayComparison('relay', false);
+
+function relayComparison(name: string, withPeers: boolean): Scenario {
+  return { name, run: (ctx) => compare(ctx, name, withPeers) };
+}
+
+async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): Promise<Figure[]> {
+  const sessions = WORKERS * SESSIONS_PER_WORKER;
+  const started: PeerProcess[] = [];
+  const workers: ChildProcess[] = [];
+  const redis = new Redis(ctx.env.redisUrl);
+  try {
+    const peer = async (kind: PeerKind) => {
+      const process = await startPeer(kind);
+      started.push(process);
+      return process;
+    };
+    /** A peer either way: one instance all sessions share, and one instance per session. */
+    const peerTargets = async (kind: PeerKind, label: string, door: Door) => {
+      const shared = await peer(kind);
+      ctx.progress(`${label}: ${sessions} instances, one per session`);
+      const own = await pooled(sessions, 4, () => peer(kind));
+      return [
+        target(`${label}, shared upstream`, door, null, Array.from({ length: sessions }, () => shared.endpoint), [shared.pid]),
+        target(`${label}, instance per session`, door, null, own.map((p) => p.endpoint), own.map((p) => p.pid), false),
+      ];
+    };
+    ctx.progress(withPeers ? 'starting the peers' : 'starting the broker');
+    const sgHttp = withPeers ? await peer('supergateway-http') : null;
+    const times = <T>(value: T) => Array.from({ length: sessions }, () => value);
+    /** Portcullis' three doors on one broker. */
+    const doors = async (broker: BrokerProcess, label: string, base = false) => {
       const { token } = await engineerWithGrant(broker, ctx.env.idp, 'alice', 'echo');
       const authorization = { authorization: `Bearer ${token}` };
       const bridge: Endpoint = { transport: 'stdio', command: process.execPath, args: [join(REPO_ROOT, 'bin/portcullis.js'), 'connect', 'echo', '--broker', broker.url], env: { PORTCULLIS_TOKEN: token } };
-      const times = <T>(value: T) => Array.from({ length: sessions }, () => value);
-      const direct = target('bare upstream (stdio)', null, false, times<Endpoint>({ transport: 'stdio', ...ECHO_UPSTREAM }), []);
-      const targets = [
-        direct,
-        ...(await peerTargets('supergateway-ws', 'supergateway WS', 'WebSocket')),
-        target('Portcullis /mcp/ws', 'WebSocket', true, times<Endpoint>({ transport: 'ws', url: `${broker.wsUrl}/mcp/ws/echo`, headers: authorization }), [broker.pid]),
-        target('supergateway HTTP (stateful)', 'Streamable HTTP', false, times(sgHttp.endpoint), [sgHttp.pid]),
-        ...(await peerTargets('mcp-proxy', 'mcp-proxy HTTP', 'Streamable HTTP')),
-        target('Portcullis /mcp (HTTP)', 'Streamable HTTP', true, times<Endpoint>({ transport: 'http', url: `${broker.url}/mcp/echo`, headers: authorization }), [broker.pid]),
-        target('Portcullis stdio bridge', 'stdio', true, times(bridge), [broker.pid]),
-      ];
-
-      ctx.progress(`sequential: ${ctx.size(CALLS)} calls per relay`);
-      const opened = new Map<Target, RawSession>();
-      for (const t of targets.filter((t) => t.latency)) opened.set(t, await openRawSession(t.endpoints[0]!));
-      adopt(direct.upstreamPids, opened.get(direct)!);
-      for (const t of targets.filter((t) => t.door === 'stdio')) adopt(t.relayPids, opened.get(t)!);
-      for (const session of opened.values()) await timeCalls(session, ctx.size(WARMUP_CALLS));
-      for (let done = 0; done < ctx.size(CALLS); done += ctx.size(BLOCK)) {
-        for (const [t, session] of opened) {
-          const before = cpuOf(t.relayPids);
-          t.sequentialMs.push(...(await timeCalls(session, ctx.size(BLOCK))));
-          t.sequentialRelayMicros += cpuOf(t.relayPids) - before;
-        }
-      }
-      await Promise.all([...opened.values()].map((s) => s.close()));
-
-      ctx.progress(`load: ${WORKERS} client processes x ${SESSIONS_PER_WORKER} sessions x ${IN_FLIGHT} in flight per relay`);
-      workers.push(...Array.from({ length: WORKERS }, () => fork('bench/load-worker.ts', [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
-      const ask = <T extends WorkerReply['type']>(worker: ChildProcess, request: WorkerRequest, answer: T) => nextReply<WorkerReply, T>(worker, answer, () => worker.send(request));
-      const replies = await Promise.all(
-        workers.map((worker, w) => {
-          const share = (endpoints: Endpoint[]) => endpoints.slice(w * SESSIONS_PER_WORKER, (w + 1) * SESSIONS_PER_WORKER);
-          return ask(worker, { type: 'open', targets: Object.fromEntries(targets.map((t) => [t.name, share(t.endpoints)])), inFlight: IN_FLIGHT }, 'opened');
-        }),
-      );
-      for (const { pids } of replies) {
-        direct.upstreamPids.push(...pids[direct.name]!);
-        for (const t of targets.filter((t) => t.door === 'stdio')) t.relayPids.push(...pids[t.name]!);
-      }
-      const run = async (t: Target, seconds: number) => {
-        const upstreamPids = [...t.upstreamPids, ...t.relayPids.flatMap(descendantPids)];
-        const before = { relay: cpuOf(t.relayPids), upstream: cpuOf(upstreamPids), redis: await redisCpuMicros(redis) };
-        const ran = await Promise.all(workers.map((worker) => ask(worker, { type: 'run', target: t.name, seconds }, 'ran')));
-        const elapsed = Math.max(...ran.map((r) => r.seconds));
-        return {
-          calls: ran.reduce((sum, r) => sum + r.calls, 0),
-          seconds: elapsed,
-          relay: cpuOf(t.relayPids) - before.relay,
-          upstream: cpuOf(upstreamPids) - before.upstream,
-          redis: (await redisCpuMicros(redis)) - before.redis,
-          clientShare: Math.max(...ran.map((r) => r.cpuMicros / (r.seconds * 1e6))),
-        };
+      return {
+        ws: target(`${label} /mcp/ws`, 'WebSocket', broker, times<Endpoint>({ transport: 'ws', url: `${broker.wsUrl}/mcp/ws/echo`, headers: authorization }), [broker.pid], true, base),
+        http: target(`${label} /mcp (HTTP)`, 'Streamable HTTP', broker, times<Endpoint>({ transport: 'http', url: `${broker.url}/mcp/echo`, headers: authorization }), [broker.pid], true, base),
+        stdio: target(`${label} stdio bridge`, 'stdio', broker, times(bridge), [broker.pid], true, base),
       };
-      for (const t of targets) await run(t, ctx.size(WARMUP_SECONDS));
-      for (let round = 1; round <= ROUNDS; round++) {
-        ctx.progress(`load round ${round} of ${ROUNDS}: ${ctx.size(ROUND_SECONDS)} s per relay`);
-        for (const t of targets) {
-          const r = await run(t, ctx.size(ROUND_SECONDS));
-          const l = t.load;
-          Object.assign(l, { calls: l.calls + r.calls, seconds: l.seconds + r.seconds, relay: l.relay + r.relay, upstream: l.upstream + r.upstream, redis: l.redis + r.redis, clientMax: Math.max(l.clientMax, r.clientShare) });
-        }
+    };
+    const ours = await doors(await ctx.startBroker(), 'Portcullis');
+    const base = ctx.startBaseBroker ? await doors(await ctx.startBaseBroker(), 'Portcullis (base)', true) : null;
+    const direct = target('bare upstream (stdio)', null, null, times<Endpoint>({ transport: 'stdio', ...ECHO_UPSTREAM }), []);
+    const targets = [
+      direct,
+      ...(withPeers ? await peerTargets('supergateway-ws', 'supergateway WS', 'WebSocket') : []),
+      ...(base ? [base.ws] : []),
+      ours.ws,
+      ...(sgHttp ? [target('supergateway HTTP (stateful)', 'Streamable HTTP', null, times(sgHttp.endpoint), [sgHttp.pid])] : []),
+      ...(withPeers ? await peerTargets('mcp-proxy', 'mcp-proxy HTTP', 'Streamable HTTP') : []),
+      ...(base ? [base.http] : []),
+      ours.http,
+      ...(base ? [base.stdio] : []),
+      ours.stdio,
+    ];
+
+    ctx.progress(`sequential: ${ctx.size(CALLS)} calls per relay`);
+    const opened = new Map<Target, RawSession>();
+    for (const t of targets.filter((t) => t.latency)) opened.set(t, await openRawSession(t.endpoints[0]!));
+    adopt(direct.upstreamPids, opened.get(direct)!);
+    for (const t of targets.filter((t) => t.door === 'stdio')) adopt(t.relayPids, opened.get(t)!);
+    for (const session of opened.values()) await timeCalls(session, ctx.size(WARMUP_CALLS));
+    for (let done = 0; done < ctx.size(CALLS); done += ctx.size(BLOCK)) {
+      for (const [t, session] of opened) {
+        const before = cpuOf(t.relayPids);
+        t.sequentialMs.push(...(await timeCalls(session, ctx.size(BLOCK))));
+        t.sequentialRelayMicros += cpuOf(t.relayPids) - before;
       }
-      return figuresOf(ctx, targets);
-    } finally {
-      await Promise.all(workers.map((worker) => stopWorker(worker)));
-      await Promise.all(started.map((p) => p.stop()));
-      redis.disconnect();
     }
-  },
-};
+    await Promise.all([...opened.values()].map((s) => s.close()));
+
+    ctx.progress(`load: ${WORKERS} client processes x ${SESSIONS_PER_WORKER} sessions x ${IN_FLIGHT} in flight per relay`);
+    workers.push(...Array.from({ length: WORKERS }, () => fork('bench/load-worker.ts', [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
+    const ask = <T extends WorkerReply['type']>(worker: ChildProcess, request: WorkerRequest, answer: T) => nextReply<WorkerReply, T>(worker, answer, () => worker.send(request));
+    const replies = await Promise.all(
+      workers.map((worker, w) => {
+        const share = (endpoints: Endpoint[]) => endpoints.slice(w * SESSIONS_PER_WORKER, (w + 1) * SESSIONS_PER_WORKER);
+        return ask(worker, { type: 'open', targets: Object.fromEntries(targets.map((t) => [t.name, share(t.endpoints)])), inFlight: IN_FLIGHT }, 'opened');
+      }),
+    );
+    for (const { pids } of replies) {
+      direct.upstreamPids.push(...pids[direct.name]!);
+      for (const t of targets.filter((t) => t.door === 'stdio')) t.relayPids.push(...pids[t.name]!);
+    }
+    let windows = 0;
+    const run = async (t: Target, seconds: number) => {
+      const upstreamPids = [...t.upstreamPids, ...t.relayPids.flatMap(descendantPids)];
+      const before = { relay: cpuOf(t.relayPids), upstream: cpuOf(upstreamPids), redis: await redisCpuMicros(redis) };
+      const load = () => Promise.all(workers.map((worker) => ask(worker, { type: 'run', target: t.name, seconds }, 'ran')));
+      // The broker's windows are profiled under --cpu-prof (the CPU figures below are /proc's, as for every relay).
+      const ran = t.broker ? (await t.broker.window(`${t.base ? 'base-' : ''}${t.door!.replace(/\W/g, '')}-${++windows}`, load)).result : await load();
+      const elapsed = Math.max(...ran.map((r) => r.seconds));
+      return {
+        calls: ran.reduce((sum, r) => sum + r.calls, 0),
+        seconds: elapsed,
+        relay: cpuOf(t.relayPids) - before.relay,
+        upstream: cpuOf(upstreamPids) - before.upstream,
+        redis: (await redisCpuMicros(redis)) - before.redis,
+        clientShare: Math.max(...ran.map((r) => r.cpuMicros / (r.seconds * 1e6))),
+      };
+    };
+    for (const t of targets) await run(t, ctx.size(WARMUP_SECONDS));
+    for (let round = 1; round <= ROUNDS; round++) {
+      ctx.progress(`load round ${round} of ${ROUNDS}: ${ctx.size(ROUND_SECONDS)} s per relay`);
+      for (const t of targets) {
+        const r = await run(t, ctx.size(ROUND_SECONDS));
+        const l = t.load;
+        Object.assign(l, { calls: l.calls + r.calls, seconds: l.seconds + r.seconds, relay: l.relay + r.relay, upstream: l.upstream + r.upstream, redis: l.redis + r.redis, clientMax: Math.max(l.clientMax, r.clientShare) });
+      }
+    }
+    return figuresOf(ctx, name, targets);
+  } finally {
+    await Promise.all(workers.map((worker) => stopWorker(worker)));
+    await Promise.all(started.map((p) => p.stop()));
+    redis.disconnect();
+  }
+}
 
 function adopt(pids: number[], session: RawSession): void {
   if (session.pid !== undefined) pids.push(session.pid);
@@ -193,13 +223,13 @@ async function stopWorker(worker: ChildProcess): Promise<void> {
 
 const timeCalls = (session: RawSession, count: number) => timeEach(count, () => session.echo('ping'));
 
-function figuresOf(ctx: ScenarioContext, targets: readonly Target[]): Figure[] {
+function figuresOf(ctx: ScenarioContext, name: string, targets: readonly Target[]): Figure[] {
   const [direct] = targets;
   const added = (t: Target, p: number) => percentile(t.sequentialMs, p) - percentile(direct!.sequentialMs, p);
   const relayPerCall = (t: Target) => t.load.relay / t.load.calls;
   const callsPerSecond = (t: Target) => t.load.calls / t.load.seconds;
   const figures = targets.flatMap((t) => {
-    const scenario = `peers: ${t.name}`;
+    const scenario = `${name}: ${t.name}`;
     const share = (micros: number) => (micros / (t.load.seconds * 1e6)) * 100;
     const sequential = t.latency
       ? [
@@ -220,16 +250,17 @@ function figuresOf(ctx: ScenarioContext, targets: readonly Target[]): Figure[] {
       ...sequential,
       figure(scenario, `calls/s (${WORKERS * SESSIONS_PER_WORKER} sessions x ${IN_FLIGHT} in flight)`, callsPerSecond(t), 'calls/s'),
       ...relay,
-      ...(t.portcullis ? [figure(scenario, 'Redis CPU per call under load', t.load.redis / t.load.calls, 'µs')] : []),
+      ...(t.broker ? [figure(scenario, 'Redis CPU per call under load', t.load.redis / t.load.calls, 'µs')] : []),
       figure(scenario, 'upstream CPU per call under load', t.load.upstream / t.load.calls, 'µs'),
       figure(scenario, 'CPU busiest load generator', t.load.clientMax * 100, '% of a core'),
     ];
   });
-  // Each Portcullis front door against each peer on the same kind of door (the stdio bridge against the WebSocket peers: it rides on that door).
-  for (const ours of targets.filter((t) => t.portcullis)) {
+  // Each Portcullis front door against each peer on the same kind of door (the stdio bridge against the WebSocket peers: it rides on that door), and against the same door of the base checkout.
+  for (const ours of targets.filter((t) => t.broker && !t.base)) {
     const door = ours.door === 'stdio' ? 'WebSocket' : ours.door;
-    for (const theirs of targets.filter((t) => !t.portcullis && t.door === door)) {
-      const scenario = `peers: ${ours.name} / ${theirs.name}`;
+    const others = [...targets.filter((t) => !t.broker && t.door === door), ...targets.filter((t) => t.base && t.door === ours.door)];
+    for (const theirs of others) {
+      const scenario = `${name}: ${ours.name} / ${theirs.name}`;
       if (ours.latency && theirs.latency) figures.push(figure(scenario, 'added p50', added(ours, 50) / added(theirs, 50), 'ratio'));
       figures.push(figure(scenario, 'relay CPU per call under load', relayPerCall(ours) / relayPerCall(theirs), 'ratio'), figure(scenario, 'calls/s', callsPerSecond(ours) / callsPerSecond(theirs), 'ratio'));
     }
