@@ -1,5 +1,7 @@
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { errorReply, INVALID_REQUEST } from './jsonrpc.js';
+import { coalesceWrites } from './turn-writes.js';
 
 /** Past this much unsent data the client is not reading: it is cut off, others are unaffected. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -17,6 +19,8 @@ export class ClientLink {
 
   constructor(
     private readonly ws: WebSocket,
+    /** The connection under `ws`: corked for the rest of the turn when a frame goes out. */
+    private readonly socket: Duplex,
     handlers: { frame: (text: string) => void; gone: (code: number, reason: string) => void },
     idleTimeoutMs: number,
   ) {
@@ -41,6 +45,7 @@ export class ClientLink {
     if (this.ws.readyState !== this.ws.OPEN) return;
     // Traffic either way is use: a long call's progress, a server's request of the client.
     this.idle.refresh();
+    coalesceWrites(this.socket);
     this.ws.send(JSON.stringify(message));
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) this.overflow();
   }

@@ -43,7 +43,7 @@ export class WebSocketEdge {
           this.registry.checkCapacity(admission);
           this.wss.handleUpgrade(request, socket, head, (ws) => {
             opened = true;
-            this.open(ws, request, admission);
+            this.open(ws, socket, admission);
           });
         } catch (error) {
           this.refuse(socket, error);
@@ -82,11 +82,11 @@ export class WebSocketEdge {
     refuseUpgrade(socket, refusal);
   }
 
-  private open(ws: WebSocket, request: IncomingMessage, admission: Admission): void {
+  private open(ws: WebSocket, socket: Duplex, admission: Admission): void {
     // The WebSocket is the edge; every decision is the core's.
     const channel = { send: (message: object) => link.send(message), close: (code: number, reason: string) => link.close(code, reason) };
     const session = this.registry.open(admission, channel, { transport: 'websocket' });
-    const link = new ClientLink(ws, { frame: (text) => session.receive(text), gone: (code, reason) => void session.end(code, reason, null) }, this.deps.config.broker.idleTimeoutSeconds * 1000);
+    const link = new ClientLink(ws, socket, { frame: (text) => session.receive(text), gone: (code, reason) => void session.end(code, reason, null) }, this.deps.config.broker.idleTimeoutSeconds * 1000);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
   }

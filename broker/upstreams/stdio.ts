@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { McpServerConfig } from '../../server/config/schema.js';
 import type { Logger } from '../../server/log.js';
 import type { SecretScrubber } from '../../server/text/secret-scrubber.js';
+import { coalesceWrites } from '../turn-writes.js';
 import { StderrLog } from './stderr-log.js';
 import type { Upstream } from './upstream.js';
 
@@ -61,6 +62,7 @@ export class StdioUpstream implements Upstream {
   async send(message: Record<string, unknown>): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null) throw new Error('upstream is not running');
+    coalesceWrites(child.stdin);
     await new Promise<void>((resolveWrite, rejectWrite) => child.stdin.write(`${JSON.stringify(message)}\n`, (error) => (error ? rejectWrite(error) : resolveWrite())));
   }
 
