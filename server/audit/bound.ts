@@ -22,6 +22,8 @@ export interface Bounded {
 }
 
 export function boundForAudit(value: unknown): Bounded {
+  // Most values need no cut: checked without copying (this runs on every relayed call).
+  if (withinBounds(value, 0) && JSON.stringify(value).length <= MAX_BYTES) return { value };
   let cut = false;
   const walk = (item: unknown, depth: number): unknown => {
     if (typeof item === 'string') {
@@ -50,6 +52,19 @@ export function boundForAudit(value: unknown): Bounded {
   const whole = JSON.stringify(value) ?? '';
   const truncated = { bytes: Buffer.byteLength(whole), sha256: createHash('sha256').update(whole).digest('hex') };
   return { value: JSON.stringify(bounded).length <= MAX_BYTES ? bounded : '[too large]', truncated };
+}
+
+/** Whether the walk below would keep `item` as it is: no string, list or name too long, nothing too deep. */
+function withinBounds(item: unknown, depth: number): boolean {
+  if (typeof item === 'string') return item.length <= MAX_STRING;
+  if (item === null || typeof item !== 'object') return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(item)) return item.length <= MAX_ENTRIES && item.every((v) => withinBounds(v, depth + 1));
+  let entries = 0;
+  for (const key in item) {
+    if (++entries > MAX_ENTRIES || key.length > 128 || !withinBounds((item as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 /** A name (tool, prompt, key) as it may be audited: at most 128 characters, marked when cut. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical-json.js';
 import type { AuditEventInput, ChainedAuditEvent } from './types.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -11,7 +11,7 @@ type Content = Omit<ChainedAuditEvent, 'hash'>;
  * hash: editing, removing or reordering any event breaks every later link.
  */
 export function hashEvent(content: Content): string {
-  const canonical = canonicalize({
+  const canonical = canonicalJson({
     type: content.type,
     outcome: content.outcome,
     actor: content.actor,
@@ -22,7 +22,7 @@ export function hashEvent(content: Content): string {
     time: content.time,
     prevHash: content.prevHash,
   });
-  return createHash('sha256').update(canonical ?? '').digest('hex');
+  return createHash('sha256').update(canonical).digest('hex');
 }
 
 export function chainEvent(input: AuditEventInput, time: string, prevHash: string): ChainedAuditEvent {

@@ -9,7 +9,14 @@ const SECRET_WORDS = ['password', 'passwd', 'passphrase', 'secret', 'token', 'ap
 const REDACTED = '[REDACTED]';
 const MAX_DEPTH = 8;
 
+/**
+ * Redacts a value the caller owns (admit-event.ts passes its own parse of the event data):
+ * objects and arrays are changed in place, and the value, or what replaces it, returned.
+ */
 export type Redactor = (value: unknown) => unknown;
+
+/** Key verdicts remembered per redactor: keys repeat on every call (`params`, `arguments`, `name`...). Bounded, as keys come from clients. */
+const MAX_REMEMBERED_KEYS = 4096;
 
 /** Whether a key names a credential (the rule above, with `extraKeys` added). */
 export function credentialKeyRule(extraKeys: readonly string[] = []): (key: string) => boolean {
@@ -21,12 +28,32 @@ export function credentialKeyRule(extraKeys: readonly string[] = []): (key: stri
 }
 
 export function createRedactor(extraKeys: readonly string[] = []): Redactor {
-  const isSecret = credentialKeyRule(extraKeys);
+  const rule = credentialKeyRule(extraKeys);
+  const remembered = new Map<string, boolean>();
+  const isSecret = (key: string): boolean => {
+    let secret = remembered.get(key);
+    if (secret === undefined) {
+      secret = rule(key);
+      if (remembered.size < MAX_REMEMBERED_KEYS) remembered.set(key, secret);
+    }
+    return secret;
+  };
   const walk = (value: unknown, depth: number): unknown => {
-    if (Array.isArray(value)) return depth >= MAX_DEPTH ? '[…]' : value.map((item) => walk(item, depth + 1));
     if (value === null || typeof value !== 'object') return value;
     if (depth >= MAX_DEPTH) return '[…]';
-    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, isSecret(key) ? REDACTED : walk(v, depth + 1)]));
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) value[i] = walk(value[i], depth + 1);
+      return value;
+    }
+    const object = value as Record<string, unknown>;
+    for (const key in object) {
+      const member = object[key];
+      const replaced = isSecret(key) ? REDACTED : walk(member, depth + 1);
+      // Defined, not assigned: a member named `__proto__` (JSON.parse makes it an own
+      // property) would otherwise set the object's prototype.
+      if (replaced !== member) Object.defineProperty(object, key, { value: replaced, writable: true, enumerable: true, configurable: true });
+    }
+    return object;
   };
   return (value) => walk(value, 0);
 }

@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical-json.js';
 import { z } from 'zod';
 
 /**
@@ -32,7 +32,7 @@ type SealPurpose = 'checkpoint' | 'anchor';
 type Statement = Record<string, string>;
 
 function message(purpose: SealPurpose, statement: Statement, keyId: string, time: string): Buffer {
-  return Buffer.from(`portcullis-audit-${purpose}-v1\n${canonicalize({ ...statement, keyId, algorithm: SEAL_ALGORITHM, time })}`);
+  return Buffer.from(`portcullis-audit-${purpose}-v1\n${canonicalJson({ ...statement, keyId, algorithm: SEAL_ALGORITHM, time })}`);
 }
 
 /** The key's id: the first 64 bits of SHA-256 over its SubjectPublicKeyInfo, in hex. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from '../audit/canonical-json.js';
 import { isRecord } from '../../broker/core/json.js';
 import type { AuditEvent } from '../audit/types.js';
 import type { DenialKind, Observation } from './types.js';
@@ -103,7 +103,7 @@ function paramsBytes(params: unknown, truncated: unknown): number | null {
 function digest(args: unknown): string | null {
   if (args === undefined) return null;
   return createHash('sha256')
-    .update(canonicalize(args) ?? '')
+    .update(canonicalJson(args))
     .digest('base64url')
     .slice(0, DIGEST_CHARS);
 }

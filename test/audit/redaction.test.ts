@@ -29,6 +29,17 @@ describe('the audit redaction policy', () => {
     });
   });
 
+  it('redacts under a member named __proto__ without touching any prototype, and cuts what lies deeper than 8 levels', () => {
+    const redact = createRedactor();
+    const data = JSON.parse('{"__proto__":{"password":"hunter2","keep":1},"a":[[[[[[[[{"token":"deep"}]]]]]]]]}') as Record<string, unknown>;
+    const redacted = redact(data) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(redacted)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(redacted, '__proto__')?.value).toEqual({ password: '[REDACTED]', keep: 1 });
+    expect(JSON.stringify(redacted)).toBe('{"__proto__":{"password":"[REDACTED]","keep":1},"a":[[[[[[["[…]"]]]]]]]}');
+    // The same key judged again (its verdict is remembered) is redacted alike.
+    expect(redact({ Password: 'again', password: 'again' })).toEqual({ Password: '[REDACTED]', password: '[REDACTED]' });
+  });
+
   it('is applied by the log itself: a token, a password and a header value never reach the file', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-redact-'));
     const stores = await createEmbeddedStores({ dataDir, clock: new ManualClock(), redact: createRedactor() });

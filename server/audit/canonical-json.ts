@@ -1,0 +1,60 @@
+import { InvalidInputError } from '../errors.js';
+
+/**
+ * RFC 8785 (JSON Canonicalization Scheme) for JSON data: object members sorted by their
+ * names' UTF-16 code units, no whitespace, strings and numbers as ECMAScript's
+ * JSON.stringify writes them (for finite numbers that is JCS's Number serialisation).
+ * Members whose value JSON has no form for (undefined, functions) are left out and such
+ * array items written as null, as JSON.stringify does. It is the hash input of every
+ * audit event, so it runs twice per relayed call: written for plain data (what JSON.parse
+ * returns, and the events built from it), it does no toJSON, boxed-value or cycle
+ * handling (a cycle overflows the stack: audit data has been through JSON already), and
+ * refuses what JCS refuses: lone surrogates, NaN and the infinities.
+ * test/audit/canonical-json.test.ts checks it against the `canonicalize` package.
+ */
+export function canonicalJson(value: unknown): string {
+  const text = serialise(value);
+  if (text === undefined) throw new InvalidInputError('canonical JSON: the value has no JSON form');
+  return text;
+}
+
+function serialise(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      if (!value.isWellFormed()) throw new InvalidInputError('canonical JSON: a string holds a lone surrogate');
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new InvalidInputError(`canonical JSON: ${value} is not a JSON number`);
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value === null) return 'null';
+      return Array.isArray(value) ? serialiseArray(value) : serialiseObject(value as Record<string, unknown>);
+    default:
+      return undefined;
+  }
+}
+
+function serialiseArray(items: readonly unknown[]): string {
+  let text = '[';
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) text += ',';
+    text += serialise(items[i]) ?? 'null';
+  }
+  return `${text}]`;
+}
+
+function serialiseObject(object: Record<string, unknown>): string {
+  const keys = Object.keys(object).sort();
+  let text = '{';
+  let first = true;
+  for (const key of keys) {
+    const member = serialise(object[key]);
+    if (member === undefined) continue;
+    if (!first) text += ',';
+    first = false;
+    text += `${serialise(key)!}:${member}`;
+  }
+  return `${text}}`;
+}
