@@ -55,6 +55,7 @@ async function start(raw: unknown): Promise<void> {
 async function startProfile(profiler: Session): Promise<void> {
   profiler.connect();
   await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
   await profiler.post('Profiler.start');
 }
 

@@ -153,7 +153,9 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
     for (let done = 0; done < ctx.size(CALLS); done += ctx.size(BLOCK)) {
       for (const [t, session] of opened) {
         const before = cpuOf(t.relayPids);
-        t.sequentialMs.push(...(await timeCalls(session, ctx.size(BLOCK))));
+        const block = () => timeCalls(session, ctx.size(BLOCK));
+        // Under --cpu-prof the broker's last block per door is kept as <door>-sequential.cpuprofile.
+        t.sequentialMs.push(...(t.broker ? (await t.broker.window(`${windowName(t)}-sequential`, block)).result : await block()));
         t.sequentialRelayMicros += cpuOf(t.relayPids) - before;
       }
     }
@@ -178,7 +180,7 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
       const before = { relay: cpuOf(t.relayPids), upstream: cpuOf(upstreamPids), redis: await redisCpuMicros(redis) };
       const load = () => Promise.all(workers.map((worker) => ask(worker, { type: 'run', target: t.name, seconds }, 'ran')));
       // The broker's windows are profiled under --cpu-prof (the CPU figures below are /proc's, as for every relay).
-      const ran = t.broker ? (await t.broker.window(`${t.base ? 'base-' : ''}${t.door!.replace(/\W/g, '')}-${++windows}`, load)).result : await load();
+      const ran = t.broker ? (await t.broker.window(`${windowName(t)}-${++windows}`, load)).result : await load();
       const elapsed = Math.max(...ran.map((r) => r.seconds));
       return {
         calls: ran.reduce((sum, r) => sum + r.calls, 0),
@@ -205,6 +207,9 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
     redis.disconnect();
   }
 }
+
+/** A Portcullis door's profile files: `WebSocket`, `StreamableHTTP`, `stdio`, prefixed `base-` for the base checkout's broker. */
+const windowName = (t: Target) => `${t.base ? 'base-' : ''}${t.door!.replace(/\W/g, '')}`;
 
 function adopt(pids: number[], session: RawSession): void {
   if (session.pid !== undefined) pids.push(session.pid);
