@@ -3,6 +3,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Metrics } from '../metrics.js';
 import { activeTraceIds, inSpan } from '../tracing/spans.js';
 import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition } from './types.js';
+import type { TailOptions } from './tail-pace.js';
 
 /** A denial reason becomes a metric label only when it looks like one of ours: no client text, no unbounded label values. */
 const REASON_LABEL = /^[a-z][a-z0-9_]{0,63}$/;
@@ -83,7 +84,7 @@ export class ObservedAuditLog implements AuditLog {
     return this.log.stored();
   }
 
-  tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
-    return this.log.tail(position, signal);
+  tail(position: AuditPosition, signal: AbortSignal, options?: TailOptions): AsyncIterable<AuditEvent> {
+    return this.log.tail(position, signal, options);
   }
 }

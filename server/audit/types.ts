@@ -1,4 +1,5 @@
 import type { AuditSigner, Seal } from './seal.js';
+import type { TailOptions } from './tail-pace.js';
 
 export type AuditOutcome = 'SUCCESS' | 'DENIED' | 'ERROR';
 
@@ -114,5 +115,5 @@ export interface AuditLog {
    * Every event after the position, in order, then live ones as they are appended, until
    * the signal aborts: no gap and no duplicate, because it reads the log itself.
    */
-  tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent>;
+  tail(position: AuditPosition, signal: AbortSignal, options?: TailOptions): AsyncIterable<AuditEvent>;
 }

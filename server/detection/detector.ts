@@ -34,9 +34,16 @@ export interface DetectorTiming {
   retryMs: number;
   /** Entity states kept in memory in front of the store. */
   cachedEntities: number;
+  /**
+   * Caught up, the detector is woken for new events at most this often (TailOptions.paceMs):
+   * a detection waits up to this long more (the goal is under a second from call to alert),
+   * and the relay it shares a process with is spared a wake-up, a store read and a few
+   * promise turns per audited event.
+   */
+  readIntervalMs: number;
 }
 
-export const DEFAULT_DETECTOR_TIMING: DetectorTiming = { renewIntervalMs: 2_000, leaseTtlMs: 10_000, commitIntervalMs: 5_000, commitEvery: 20_000, retryMs: 500, cachedEntities: 20_000 };
+export const DEFAULT_DETECTOR_TIMING: DetectorTiming = { renewIntervalMs: 2_000, leaseTtlMs: 10_000, commitIntervalMs: 5_000, commitEvery: 20_000, retryMs: 500, cachedEntities: 20_000, readIntervalMs: 50 };
 
 export interface DetectorOptions {
   config: PortcullisConfig;
@@ -149,7 +156,7 @@ class Term {
     }, timing.commitIntervalMs);
     try {
       const before = await raisedAfter(options.audit, cursor, lease.signal);
-      for await (const event of options.audit.tail(cursor === null ? 'start' : { after: cursor }, lease.signal)) {
+      for await (const event of options.audit.tail(cursor === null ? 'start' : { after: cursor }, lease.signal, { paceMs: timing.readIntervalMs })) {
         if (this.committing !== null) await this.committing;
         if (lease.over) break;
         this.busy = true;

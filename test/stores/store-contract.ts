@@ -871,6 +871,27 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect((await iterator.next()).done).toBe(true);
       });
 
+      it('paces a tail that asks for it: woken at most once per interval, what came meanwhile read in one go, in order', async () => {
+        const paceMs = 400;
+        await fx.stores.audit.append(event(0));
+        const abort = new AbortController();
+        const iterator = fx.stores.audit.tail('start', abort.signal, { paceMs })[Symbol.asyncIterator]();
+        expect((await iterator.next()).value?.data.n).toBe(0);
+        // Caught up: the first wait is not paced, so the next append arrives as it comes.
+        const first = iterator.next();
+        await fx.stores.audit.append(event(1));
+        expect((await first).value?.data.n).toBe(1);
+        const wokenAt = performance.now();
+        await fx.stores.audit.append(event(2));
+        await fx.stores.audit.append(event(3));
+        // Only after the interval (a slower machine only makes it later), then both at once.
+        expect((await iterator.next()).value?.data.n).toBe(2);
+        expect(performance.now() - wokenAt).toBeGreaterThanOrEqual(paceMs - 50);
+        expect((await iterator.next()).value?.data.n).toBe(3);
+        abort.abort();
+        expect((await iterator.next()).done).toBe(true);
+      });
+
       it('tails after a cursor with no gap and no duplicate while a writer is appending', async () => {
         const total = 400;
         const writer = (async () => {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
+import { paceBeforeWait } from '../../audit/tail-pace.js';
+import type { TailOptions } from '../../audit/tail-pace.js';
 import { findChainBreak, GENESIS_HASH } from '../../audit/chain.js';
 import { anchorSeal } from '../../audit/checkpoints.js';
 import { auditEventSchema } from '../../audit/event-schema.js';
@@ -156,8 +158,8 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return this.events.at(-1)?.hash ?? this.start.prevHash;
   }
 
-  tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
-    return abortableTail(signal, (inner) => this.follow(position, inner));
+  tail(position: AuditPosition, signal: AbortSignal, options?: TailOptions): AsyncIterable<AuditEvent> {
+    return abortableTail(signal, (inner) => this.follow(position, inner, options));
   }
 
   /** Throws StoreUnavailableError once the log can no longer be written. */
@@ -165,19 +167,26 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     if (this.closed || this.broken) throw new StoreUnavailableError('audit log (closed or broken)', this.broken);
   }
 
-  private async *follow(position: AuditPosition, signal: AbortSignal): AsyncGenerator<AuditEvent> {
+  private async *follow(position: AuditPosition, signal: AbortSignal, options?: TailOptions): AsyncGenerator<AuditEvent> {
     // Followed by event number, not array index: retention may shift the array meanwhile.
     let next = this.start.lastTrimmedId + (position === 'start' ? 0 : position === 'end' ? this.events.length : this.indexAfter(position.after)) + 1;
+    let wokeAt = 0;
+    // Paced, a wake-up delivers what the log held then, as the Redis log's one read would.
+    let until = Number.POSITIVE_INFINITY;
     while (!signal.aborted) {
       if (this.closed) throw new StoreUnavailableError('audit tail (log closed)');
       const index = next - this.start.lastTrimmedId - 1;
       if (index < 0) throw new InvalidCursorError(String(next - 1), 'the reader fell behind the retained audit log');
-      if (index < this.events.length) {
+      if (index < this.events.length && next <= until) {
         yield this.events[index]!;
         next++;
         continue;
       }
-      await this.nextAppend(signal);
+      await paceBeforeWait(options, wokeAt, signal);
+      if (signal.aborted) break;
+      if (next - this.start.lastTrimmedId - 1 >= this.events.length) await this.nextAppend(signal);
+      wokeAt = performance.now();
+      if (options?.paceMs !== undefined) until = this.start.lastTrimmedId + this.events.length;
     }
   }
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { AuditLogCorruptError, InvalidCursorError, PortcullisError, StoreUnavailableError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
+import { paceBeforeWait } from '../../audit/tail-pace.js';
+import type { TailOptions } from '../../audit/tail-pace.js';
 import { GENESIS_HASH } from '../../audit/chain.js';
 import { anchorSeal } from '../../audit/checkpoints.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
@@ -190,8 +192,8 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     return this;
   }
 
-  tail(position: AuditPosition, signal: AbortSignal): AsyncIterable<AuditEvent> {
-    return abortableTail(signal, (inner) => this.follow(position, inner));
+  tail(position: AuditPosition, signal: AbortSignal, options?: TailOptions): AsyncIterable<AuditEvent> {
+    return abortableTail(signal, (inner) => this.follow(position, inner, options));
   }
 
   /** Ends every live tail (they fail with StoreUnavailableError) and refuses new ones. */
@@ -205,7 +207,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
    * nothing falls between them: a plain read while there is something to read, then a
    * wait on the shared feed, which hands over the next entries (or says to read again).
    */
-  private async *follow(position: AuditPosition, signal: AbortSignal): AsyncGenerator<AuditEvent> {
+  private async *follow(position: AuditPosition, signal: AbortSignal, options?: TailOptions): AsyncGenerator<AuditEvent> {
     if (this.closed) throw new StoreUnavailableError('audit tail (store closed)');
     let last = position === 'start' ? ((await this.anchor())?.lastTrimmedId ?? '0-0') : position === 'end' ? await this.lastId() : checkCursor(position.after);
     if (typeof position === 'object') {
@@ -219,9 +221,16 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     });
     if (!feed) return;
     let caughtUp = false;
+    let wokeAt = 0;
     while (!signal.aborted) {
       let entries: StreamEntry[] | null = null;
-      if (caughtUp) entries = await feed.next(last, signal);
+      if (caughtUp) {
+        // Paced, the feed has usually moved on by then (null): what came meanwhile is read below in one go.
+        await paceBeforeWait(options, wokeAt, signal);
+        if (signal.aborted) break;
+        entries = await feed.next(last, signal);
+        wokeAt = performance.now();
+      }
       if (signal.aborted) break;
       if (entries === null) {
         // A reader retention overtook would skip events without knowing: refuse instead.
