@@ -8,12 +8,13 @@ import type { Upstream } from '../support/http-upstream.js';
 import { mcpFetch, openSession } from '../support/mcp-http.js';
 import { signInWithOp, startTestOp, visitCallback } from '../support/oidc-op.js';
 import { TEST_PUBLIC_URL } from '../support/test-idp.js';
-import { startTestServer, testConfig } from '../support/test-server.js';
+import { cookieWsClient, executeOverWs, postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
 import type { OtlpReceiver, ReceivedSpan } from '../support/otlp-receiver.js';
 import { redisStoresForTest, uniquePrefix } from '../support/redis.js';
 
 const EXPORTER_KEY = 'otlp-key-6d1e9b2f7a';
+const ANOMALIES = 'query Anomalies { anomalies { items { id } } }';
 
 /** A W3C traceparent of the client's own: a new trace, its span, sampled. */
 function clientTrace() {
@@ -107,6 +108,45 @@ describe('OpenTelemetry traces (observability.tracing)', () => {
     const exported = receiver!.exports.map((e) => e.body).join('\n');
     expect(exported).not.toContain(message);
     expect(exported).not.toContain('SAMLResponse');
+  });
+
+  it('spans each graphql-ws operation as HTTP ones: named by type and name, its execution inside, its errors by code, in the trace of the upgrade', async () => {
+    const broker = await brokerExportingTo(true);
+    const client = clientTrace();
+    const ws = cookieWsClient(broker.server, broker.cookie, TEST_PUBLIC_URL, { traceparent: client.traceparent });
+    let heard = false;
+    try {
+      ws.subscribe({ query: 'subscription Grants { grantChanged { id } }' }, { next: () => void (heard = true), error: () => {}, complete: () => {} });
+      // It is set up once it hears of a grant (an HTTP mutation, spanned apart).
+      await expect.poll(async () => heard || (await broker.grant(['echo']), heard), { timeout: 10_000 }).toBe(true);
+      expect(await executeOverWs(ws, 'query Me { me { email } }')).toEqual({ data: { me: { email: 'alice@example.com' } } });
+      const asked = await executeOverWs(ws, 'mutation Ask { createAccessRequest(input: { server: "everything", tools: ["get-sum"], reason: "never-on-a-span", durationSeconds: 600 }) { id } }');
+      expect(asked.errors).toBeUndefined();
+      expect((await executeOverWs(ws, ANOMALIES)).errors).toHaveLength(1);
+      // The same refusal over HTTP, to compare.
+      expect((await postGraphQL(broker.server.url, { query: ANOMALIES }, { cookie: broker.cookie, traceparent: client.traceparent })).body.errors).toHaveLength(1);
+      expect((await executeOverWs(ws, 'query Bad { noSuchField }')).errors).toHaveLength(1);
+    } finally {
+      await ws.dispose();
+    }
+    const requested = (await auditEvents(broker)).find((e) => e.type === 'access_request.created' && e.data.traceId === client.traceId);
+    expect(requested, 'the request filed inside the mutation carries the trace id').toBeDefined();
+    await broker.close();
+    fx = undefined;
+    const spans = receiver!.spans.filter((s) => s.traceId === client.traceId && s.parentSpanId === client.spanId);
+    const byName = (name: string) => one(spans, (s) => s.name === name, name);
+
+    expect(byName('graphql.subscription Grants').attributes).toMatchObject({ 'graphql.operation.type': 'subscription', 'graphql.operation.name': 'Grants' });
+    expect(byName('graphql.query Me')).toMatchObject({ attributes: { 'graphql.operation.type': 'query', 'graphql.operation.name': 'Me' }, status: { code: 0 } });
+    const mutation = byName('graphql.mutation Ask');
+    expect(mutation.attributes).toMatchObject({ 'graphql.operation.type': 'mutation', 'graphql.operation.name': 'Ask' });
+    expect(receiver!.spans.some((s) => s.parentSpanId === mutation.spanId && s.name === 'audit.append')).toBe(true);
+    const refused = spans.filter((s) => s.name === 'graphql.query Anomalies');
+    expect(refused.map((s) => s.attributes['http.request.method'] ?? 'graphql-ws').sort()).toEqual(['POST', 'graphql-ws']);
+    for (const span of refused) expect(span).toMatchObject({ attributes: { 'graphql.operation.type': 'query', 'graphql.operation.name': 'Anomalies' }, status: { code: 2, message: 'FORBIDDEN' } });
+    // Refused before it ran: never named, and its error's message (which quotes the query) is not on it.
+    expect(byName('graphql').status).toMatchObject({ code: 2 });
+    expect(receiver!.exports.map((e) => e.body).join('\n')).not.toMatch(/noSuchField|never-on-a-span/);
   });
 
   it('with tracing off creates no exporter and puts no trace id in audit data or logs, whatever the client sends', async () => {

@@ -8,6 +8,8 @@ export interface ReceivedSpan {
   parentSpanId: string;
   name: string;
   attributes: Record<string, string | number | boolean>;
+  /** OTLP's status: code 0 unset, 1 ok, 2 error. */
+  status: { code: number; message: string };
 }
 
 export interface OtlpReceiver {
@@ -27,7 +29,7 @@ interface JsonValue {
 }
 
 interface ExportBody {
-  resourceSpans?: { scopeSpans?: { spans?: (Omit<ReceivedSpan, 'attributes'> & { attributes?: { key: string; value: JsonValue }[] })[] }[] }[];
+  resourceSpans?: { scopeSpans?: { spans?: (Omit<ReceivedSpan, 'attributes' | 'status'> & { attributes?: { key: string; value: JsonValue }[]; status?: { code?: number; message?: string } })[] }[] }[];
 }
 
 /** An OTLP/HTTP receiver of our own on loopback: takes JSON trace exports (what @opentelemetry/exporter-trace-otlp-http sends) and keeps their spans. */
@@ -49,7 +51,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         for (const scope of resource.scopeSpans ?? []) {
           for (const span of scope.spans ?? []) {
             const attributes = Object.fromEntries((span.attributes ?? []).map(({ key, value }) => [key, value.stringValue ?? value.boolValue ?? value.doubleValue ?? Number(value.intValue)]));
-            spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId ?? '', name: span.name, attributes });
+            const status = { code: span.status?.code ?? 0, message: span.status?.message ?? '' };
+            spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId ?? '', name: span.name, attributes, status });
           }
         }
       }
