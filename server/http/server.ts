@@ -108,7 +108,7 @@ export interface ServerDependencies {
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
   const { config, logger, scrubber, clock, baseDir } = deps;
   const metrics = createMetrics();
-  const tracing = startTracing(config.observability.tracing);
+  const tracing = startTracing(config.observability.tracing, logger);
   const stopRedisSpans = tracing.tracer ? traceRedisCommands(tracing.tracer) : () => {};
   // Every append of this broker is timed and counted, and (tracing on) spanned with its trace id in the event.
   const stores: Stores = { ...deps.stores, audit: new ObservedAuditLog(deps.stores.audit, tracing.tracer, metrics) };

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
+import { LoggedSpanExporter } from '../../server/tracing/logged-exporter.js';
 import { startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { startUpstream } from '../support/http-upstream.js';
@@ -11,7 +14,9 @@ import { TEST_PUBLIC_URL } from '../support/test-idp.js';
 import { cookieWsClient, executeOverWs, postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
 import type { OtlpReceiver, ReceivedSpan } from '../support/otlp-receiver.js';
+import { captureLogs } from '../support/log-capture.js';
 import { redisStoresForTest, uniquePrefix } from '../support/redis.js';
+import { freePort } from '../support/redis-server.js';
 
 const EXPORTER_KEY = 'otlp-key-6d1e9b2f7a';
 const ANOMALIES = 'query Anomalies { anomalies { items { id } } }';
@@ -207,5 +212,50 @@ describe('OpenTelemetry traces (observability.tracing)', () => {
     expect(callbacks.map((s) => s.attributes['portcullis.sign_in.outcome']).sort()).toEqual(['refused', 'success']);
     expect(callbacks.every((s) => s.attributes['portcullis.idp'] === 'corp')).toBe(true);
     expect(callbacks.find((s) => s.attributes['portcullis.sign_in.outcome'] === 'success')!.traceId).toBe(login?.data.traceId);
+  });
+});
+
+describe('trace export failures', () => {
+  /** The log lines (parsed) with this code. */
+  const withCode = (lines: readonly string[], code: string) => lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.code === code);
+
+  it('a broker whose collector is down logs one warning with a stable code', async () => {
+    const closed = await freePort();
+    const fx = await startBroker({ overrides: { observability: { tracing: { enabled: true, endpoint: `http://127.0.0.1:${closed}/v1/traces` } } } });
+    try {
+      await fx.grant(['echo']);
+    } finally {
+      // Closing exports what is buffered, which fails (after the exporter's own retries).
+      await fx.close();
+    }
+    await expect.poll(() => withCode(fx.server.logs, 'TRACE_EXPORT_FAILED'), { timeout: 20_000 }).toHaveLength(1);
+    expect(withCode(fx.server.logs, 'TRACE_EXPORT_FAILED')[0]).toMatchObject({ level: 40, collector: `http://127.0.0.1:${closed}`, reason: expect.stringContaining('ECONNREFUSED') });
+  });
+
+  it('warns once however many batches fail, says when exports work again and what was lost, and never logs the export headers', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/v1/traces`;
+    const { logger, lines } = captureLogs();
+    // A short export deadline: the exporter's retries of a refused connection end at once.
+    const exporter = new LoggedSpanExporter(new OTLPTraceExporter({ url, headers: { authorization: `Bearer ${EXPORTER_KEY}` }, timeoutMillis: 200 }), logger, url);
+    const memory = new InMemorySpanExporter();
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] }).getTracer('test');
+    tracer.startSpan('one').end();
+    tracer.startSpan('two').end();
+    const batch = memory.getFinishedSpans();
+    const exported = () => new Promise<number>((resolve) => exporter.export(batch, (result) => resolve(result.code)));
+
+    expect([await exported(), await exported(), await exported()]).toEqual([1, 1, 1]);
+    expect(withCode(lines, 'TRACE_EXPORT_FAILED')).toHaveLength(1);
+    const receiver = await startOtlpReceiver(port);
+    try {
+      expect(await exported()).toBe(0);
+      expect(withCode(lines, 'TRACE_EXPORT_RECOVERED')).toEqual([expect.objectContaining({ level: 30, lostBatches: 3, lostSpans: 6 })]);
+    } finally {
+      await receiver.close();
+    }
+    expect(await exported()).toBe(1);
+    expect(withCode(lines, 'TRACE_EXPORT_FAILED')).toHaveLength(2);
+    expect(lines.join('\n')).not.toContain(EXPORTER_KEY);
   });
 });

@@ -32,8 +32,8 @@ interface ExportBody {
   resourceSpans?: { scopeSpans?: { spans?: (Omit<ReceivedSpan, 'attributes' | 'status'> & { attributes?: { key: string; value: JsonValue }[]; status?: { code?: number; message?: string } })[] }[] }[];
 }
 
-/** An OTLP/HTTP receiver of our own on loopback: takes JSON trace exports (what @opentelemetry/exporter-trace-otlp-http sends) and keeps their spans. */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/** An OTLP/HTTP receiver of our own on loopback (on `port`, or a free one): takes JSON trace exports (what @opentelemetry/exporter-trace-otlp-http sends) and keeps their spans. */
+export async function startOtlpReceiver(port = 0): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const exports: OtlpReceiver['exports'] = [];
   const server = createServer((req, res) => {
@@ -59,10 +59,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1/traces`,
+    url: `http://127.0.0.1:${address.port}/v1/traces`,
     spans,
     exports,
     close: () => new Promise((resolve) => server.close(() => resolve())),
