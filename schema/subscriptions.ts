@@ -1,8 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { getOperationAST } from 'graphql';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
+import type { Tracer } from '@opentelemetry/api';
 import { CloseCode } from 'graphql-ws';
+import type { ServerOptions } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import type { Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { PortcullisError } from '../server/errors.js';
 import type { PresentedCredential } from '../server/identity/authenticate.js';
@@ -14,6 +17,7 @@ import type { GraphQLContext, GraphQLServices } from './context.js';
 import { createErrorFormatter, toGraphQLError } from './errors.js';
 import type { GraphQLProtection } from './limits.js';
 import { illFormedInputError } from './well-formed-input.js';
+import { traceOperations } from './ws-operation-spans.js';
 
 /** Largest graphql-ws frame accepted; ws' own default (100 MiB) is an invitation. */
 export const GRAPHQL_WS_MAX_PAYLOAD = 64 * 1024;
@@ -40,6 +44,9 @@ interface ConnectionExtra extends Record<PropertyKey, unknown> {
   subscriptions?: Map<string, Lease>;
 }
 
+/** What useServer is given (its `isProd` beside graphql-ws' own options). */
+type Operations = ServerOptions<Record<string, unknown> | undefined, Extra & Partial<ConnectionExtra>> & { isProd?: boolean };
+
 /**
  * graphql-ws (`graphql-transport-ws`) on the `/graphql` path. The credential (a session
  * cookie from our own origin, or `connectionParams.authorization`) is checked at
@@ -55,6 +62,8 @@ export function createGraphQLWebSocketEndpoint(options: {
   leases: LeaseKeeper;
   /** The client address of an upgrade request, as express sees it (server/http/client-address.ts). */
   addressOf: (request: IncomingMessage) => string | undefined;
+  /** Spans each operation (schema/ws-operation-spans.ts); null when tracing is off. */
+  tracer: Tracer | null;
 }): GraphQLWebSocketEndpoint {
   const limits = options.services.config.graphql;
   const { authenticator } = options.services.identity;
@@ -63,8 +72,9 @@ export function createGraphQLWebSocketEndpoint(options: {
   const formatAll = (errors: readonly GraphQLError[]) => errors.map((error) => format(error.toJSON(), error));
   const wss = new WebSocketServer({ noServer: true, maxPayload: GRAPHQL_WS_MAX_PAYLOAD });
   const places = new SubscriptionPlaces(options.leases, limits);
+  const traced = (operations: Operations): Operations => (options.tracer ? { ...operations, ...traceOperations(options.tracer, operations) } : operations);
   const disposable = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
-    {
+    traced({
       schema: options.schema,
       // Internal error messages are never shown, in any environment.
       isProd: true,
@@ -122,7 +132,7 @@ export function createGraphQLWebSocketEndpoint(options: {
           contextValue,
         };
       },
-    },
+    }),
     wss,
     KEEP_ALIVE_MS,
   );

@@ -272,11 +272,10 @@ export class SessionCore {
     this.ended = true;
     this.expiry?.cancel();
     const answer = pending ?? { code: INTERNAL_ERROR, reason: 'upstream_failed' as const };
-    for (const id of this.calls.keys()) {
-      this.channel.send(notCompleted(id, answer.code, answer.reason, reason));
-    }
+    const unanswered = (id: JsonRpcId) => notCompleted(id, answer.code, answer.reason, reason);
+    for (const id of this.calls.keys()) this.channel.send(unanswered(id));
     this.calls.clear();
-    this.channel.close(code, reason);
+    this.channel.close(code, reason, unanswered);
     // Upstream clean-up (aborts, DELETE) waits a turn: when a revocation ends many sessions
     // at once, every client hears its close before any upstream work delays the next one.
     await setImmediate();

@@ -7,8 +7,7 @@ import { CLOSE } from '../client-link.js';
 import type { ClientChannel } from '../core/channel.js';
 import { isRecord } from '../core/json.js';
 import type { SessionCore } from '../core/session-core.js';
-import { errorReply, INTERNAL_ERROR } from '../jsonrpc.js';
-import type { JsonRpcId } from '../jsonrpc.js';
+import type { JsonRpcError, JsonRpcId } from '../jsonrpc.js';
 import { EventLog, SseStream } from './sse.js';
 
 /** What the standalone stream keeps for `Last-Event-ID` resumption (bounded per session: an instance holds thousands). */
@@ -233,12 +232,16 @@ export class HttpSession implements ClientChannel {
     this.toStandalone(message);
   }
 
-  /** The core ended the session: every POST still waiting is answered, every stream ends, the id is forgotten. */
-  close(_code: number, reason: string): void {
+  /**
+   * The core ended the session: every POST still waiting is answered as the core answers its
+   * calls in flight (an initialize sent while the session started hears why it ended, as
+   * -32001 with data.reason when access ended), every stream ends, the id is forgotten.
+   */
+  close(_code: number, _reason: string, unanswered: (id: JsonRpcId) => JsonRpcError): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.idle);
-    for (const [id, waiting] of this.awaiting) for (const { answer } of waiting) answer.send(errorReply(id, INTERNAL_ERROR, `Request not completed: ${reason}`), true);
+    for (const [id, waiting] of this.awaiting) for (const { answer } of waiting) answer.send(unanswered(id), true);
     this.awaiting.clear();
     for (const answer of this.posts) answer.finish();
     this.standalone?.end();

@@ -108,7 +108,7 @@ export interface ServerDependencies {
 export async function createPortcullisServer(deps: ServerDependencies): Promise<PortcullisServer> {
   const { config, logger, scrubber, clock, baseDir } = deps;
   const metrics = createMetrics();
-  const tracing = startTracing(config.observability.tracing);
+  const tracing = startTracing(config.observability.tracing, logger);
   const stopRedisSpans = tracing.tracer ? traceRedisCommands(tracing.tracer) : () => {};
   // Every append of this broker is timed and counted, and (tracing on) spanned with its trace id in the event.
   const stores: Stores = { ...deps.stores, audit: new ObservedAuditLog(deps.stores.audit, tracing.tracer, metrics) };
@@ -202,7 +202,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const leases = new LeaseKeeper({ leases: stores.leases, clock, ttlMs: 3 * recheckIntervalMs, onRenewFailed: (err) => logger.warn({ err }, 'lease renewal failed') });
   // The address every upgrade is known by (rate limits, audit), as express gives other requests theirs.
   const addressOf = clientAddressOf(config.server.trustedProxies);
-  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases, addressOf });
+  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases, addressOf, tracer: tracing.tracer });
   const graphqlLimiter = stores.rateLimits.limiter('graphql', config.rateLimits.graphql);
   const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
   const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access, addressOf, tracer: tracing.tracer });

@@ -5,6 +5,8 @@ import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRati
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PortcullisConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { LoggedSpanExporter } from './logged-exporter.js';
 
 /**
  * The broker's tracing: `tracer` is null when `observability.tracing` is off, and every
@@ -22,19 +24,21 @@ const SHUTDOWN_EXPORT_MS = 3_000;
 export const NO_TRACING: Tracing = { tracer: null, shutdown: async () => {} };
 
 /**
- * A tracer provider of this broker's own, exporting by OTLP/HTTP (JSON). Its tracer is
- * handed to what it traces, never looked up globally, so several brokers in one process
- * (tests) keep their spans apart. The async context manager and the W3C propagator are
- * process-wide by nature (the API reads the active span and the traceparent through them):
- * the first broker with tracing on registers them (and its provider as the global one,
- * which nothing of ours reads), and later registrations leave them as they are.
+ * A tracer provider of this broker's own, exporting by OTLP/HTTP (JSON), its export
+ * failures logged (logged-exporter.ts). Its tracer is handed to what it traces, never
+ * looked up globally, so several brokers in one process (tests) keep their spans apart.
+ * The async context manager and the W3C propagator are process-wide by nature (the API
+ * reads the active span and the traceparent through them): the first broker with tracing
+ * on registers them (and its provider as the global one, which nothing of ours reads), and
+ * later registrations leave them as they are.
  */
-export function startTracing(config: PortcullisConfig['observability']['tracing']): Tracing {
+export function startTracing(config: PortcullisConfig['observability']['tracing'], logger: Logger): Tracing {
   if (!config.enabled || config.endpoint === undefined) return NO_TRACING;
+  const exporter = new LoggedSpanExporter(new OTLPTraceExporter({ url: config.endpoint, headers: config.headers }), logger, config.endpoint);
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.samplingRatio) }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: config.endpoint, headers: config.headers }))],
+    spanProcessors: [new BatchSpanProcessor(exporter)],
   });
   provider.register();
   return {

@@ -1,13 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { describe, expect, it } from 'vitest';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
-import { systemClock } from '../../server/clock.js';
-import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { TestServer } from '../support/test-server.js';
-import { brokerConfig, brokersPerTest, startBroker } from '../support/broker-fixture.js';
+import { brokerConfig, brokersPerTest, startBroker, storesWithAdmissionStep } from '../support/broker-fixture.js';
 import { describeWithRedis } from '../support/redis.js';
 import { postGraphQL, startInstancesOnRedis } from '../support/test-server.js';
 import { createTestIdp, signIn } from '../support/test-idp.js';
@@ -63,26 +58,18 @@ describe('grant ends cut live sessions', () => {
   it('a grant revoked while a session is being admitted does not ride along into it', async () => {
     // The revocation lands after admission read the grants and before the session is
     // registered (where its fan-out reaches live sessions): in the session-cap lease step.
-    const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-admission-')), clock: systemClock });
-    let meanwhile: (() => Promise<unknown>) | undefined;
-    const acquire = stores.leases.acquire.bind(stores.leases);
-    stores.leases.acquire = async (group, ...rest) => {
-      const during = group.startsWith('mcp-sessions:') ? meanwhile : undefined;
-      meanwhile = undefined;
-      await during?.();
-      return acquire(group, ...rest);
-    };
-    const fx = await startBroker({ stores });
+    const admission = await storesWithAdmissionStep();
+    const fx = await startBroker({ stores: admission.stores });
     try {
       const grantId = await fx.grant(['echo']);
-      meanwhile = () => fx.gql(REVOKE, { id: grantId });
+      admission.meanwhile(() => fx.gql(REVOKE, { id: grantId }));
       const transport = new BrokerWebSocketTransport(fx.wsUrl(), { authorization: `Bearer ${await fx.token()}` });
       const client = new Client({ name: 't', version: '1' });
       const outcome = await client.connect(transport).then(
         () => client.callTool({ name: 'echo', arguments: { message: 'after revocation' } }).then(() => 'answered', (error: unknown) => error),
         (error: unknown) => error,
       );
-      expect(meanwhile).toBeUndefined();
+      expect(admission.pending()).toBe(false);
       expect(outcome).not.toBe('answered');
       await expect.poll(() => transport.closeInfo).toEqual({ code: 4403, reason: 'grant revoked' });
     } finally {

@@ -1,8 +1,10 @@
 import { CreateMessageRequestSchema, ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
-import { startBroker } from '../support/broker-fixture.js';
+import { startBroker, storesWithAdmissionStep } from '../support/broker-fixture.js';
 import { INITIALIZE, mcpFetch, openSession, sseEvents } from '../support/mcp-http.js';
 import { TEST_PUBLIC_URL } from '../support/test-idp.js';
 
@@ -451,5 +453,33 @@ describe('Streamable HTTP shutdown', () => {
     expect(await inFlight).toMatchObject({ data: { reason: 'broker_shutting_down' } });
     const end = (await fx.server.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'mcp.session.end').at(-1);
     expect(end).toMatchObject({ data: { code: 1001, reason: 'broker shutting down' } });
+  });
+});
+
+describe('Streamable HTTP sessions that end while they start', () => {
+  it('answers initialize with -32001 grant_revoked when the grant is revoked meanwhile, as WebSocket answers calls in flight', async () => {
+    const admission = await storesWithAdmissionStep();
+    const fx = await startBroker({ stores: admission.stores });
+    try {
+      const grantId = await fx.grant(['echo']);
+      const token = await fx.token();
+      admission.meanwhile(() => fx.gql(REVOKE, { id: grantId }));
+      await expect(fx.connectHttp(token)).rejects.toMatchObject({ code: -32001, data: { reason: 'grant_revoked' } });
+      expect(admission.pending()).toBe(false);
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it('answers initialize with data.reason upstream_failed when the upstream cannot start', async () => {
+    const missing = { name: 'everything', transport: 'stdio', command: join(tmpdir(), 'portcullis-no-such-upstream') };
+    const fx = await startBroker({ overrides: { servers: [missing] } });
+    try {
+      await fx.grant(['echo']);
+      const res = await mcpFetch(fx.httpUrl(), INITIALIZE, { token: await fx.token(), accept: 'application/json' });
+      expect(await res.json()).toMatchObject({ id: 0, error: { code: -32603, data: { reason: 'upstream_failed' } } });
+    } finally {
+      await fx.close();
+    }
   });
 });

@@ -3,11 +3,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startBrokerCluster } from '../support/broker-cluster.js';
 import type { BrokerCluster } from '../support/broker-cluster.js';
+import { upgradeStatus } from '../support/broker-fixture.js';
 import { describeWithHaproxy } from '../support/haproxy.js';
+import { INITIALIZE, mcpFetch, openSession } from '../support/mcp-http.js';
 import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { checkAudit, readAuditLog, verifyWithCli } from '../support/soak-audit.js';
 import type { AuditFindings } from '../support/soak-audit.js';
 import { runSoak } from '../support/soak-load.js';
+import { SoakPeople } from '../support/soak-people.js';
 import type { SoakRun } from '../support/soak-load.js';
 
 /**
@@ -50,6 +53,25 @@ describeWithRedis('three broker instances behind HAProxy, one killed with SIGKIL
       expect(findings.problems).toEqual([]);
       expect(run.acknowledged.revocations.length).toBeGreaterThan(0);
       expect(run.acknowledged.reviews.length).toBeGreaterThan(0);
+    });
+
+    it('sends new sessions past an instance that just died, and answers its sessions 404 elsewhere (never carried on)', async () => {
+      const [engineer] = (await SoakPeople.signIn(cluster, 1)).engineers;
+      const { token } = engineer!;
+      const endpoint = (base: string) => `${base}/mcp/everything`;
+      const session = await openSession(endpoint(cluster.url), token);
+      const list = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+      // Its instance is the one that knows its id.
+      const holds = await Promise.all(cluster.instances.map(async (i) => (await mcpFetch(endpoint(i.url), list, { token, session, accept: 'application/json' })).status !== 404));
+      await cluster.instances[holds.indexOf(true)]!.kill();
+      // Before the health checks see it down (two checks 2 s apart), round robin picks it for one new session in three.
+      const opened: number[] = [];
+      for (let i = 0; i < cluster.instances.length * 2; i++) {
+        opened.push((await mcpFetch(endpoint(cluster.url), INITIALIZE, { token, accept: 'application/json' })).status);
+        opened.push(await upgradeStatus(`${cluster.url.replace('http', 'ws')}/mcp/ws/everything`, { authorization: `Bearer ${token}` }));
+      }
+      expect(opened).toEqual(Array(cluster.instances.length * 2).fill([200, 101]).flat());
+      expect((await mcpFetch(endpoint(cluster.url), list, { token, session, accept: 'application/json' })).status).toBe(404);
     });
   });
 });

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
+import { LoggedSpanExporter } from '../../server/tracing/logged-exporter.js';
 import { startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { startUpstream } from '../support/http-upstream.js';
@@ -8,12 +11,15 @@ import type { Upstream } from '../support/http-upstream.js';
 import { mcpFetch, openSession } from '../support/mcp-http.js';
 import { signInWithOp, startTestOp, visitCallback } from '../support/oidc-op.js';
 import { TEST_PUBLIC_URL } from '../support/test-idp.js';
-import { startTestServer, testConfig } from '../support/test-server.js';
+import { cookieWsClient, executeOverWs, postGraphQL, startTestServer, testConfig } from '../support/test-server.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
 import type { OtlpReceiver, ReceivedSpan } from '../support/otlp-receiver.js';
+import { captureLogs } from '../support/log-capture.js';
 import { redisStoresForTest, uniquePrefix } from '../support/redis.js';
+import { freePort } from '../support/redis-server.js';
 
 const EXPORTER_KEY = 'otlp-key-6d1e9b2f7a';
+const ANOMALIES = 'query Anomalies { anomalies { items { id } } }';
 
 /** A W3C traceparent of the client's own: a new trace, its span, sampled. */
 function clientTrace() {
@@ -109,6 +115,45 @@ describe('OpenTelemetry traces (observability.tracing)', () => {
     expect(exported).not.toContain('SAMLResponse');
   });
 
+  it('spans each graphql-ws operation as HTTP ones: named by type and name, its execution inside, its errors by code, in the trace of the upgrade', async () => {
+    const broker = await brokerExportingTo(true);
+    const client = clientTrace();
+    const ws = cookieWsClient(broker.server, broker.cookie, TEST_PUBLIC_URL, { traceparent: client.traceparent });
+    let heard = false;
+    try {
+      ws.subscribe({ query: 'subscription Grants { grantChanged { id } }' }, { next: () => void (heard = true), error: () => {}, complete: () => {} });
+      // It is set up once it hears of a grant (an HTTP mutation, spanned apart).
+      await expect.poll(async () => heard || (await broker.grant(['echo']), heard), { timeout: 10_000 }).toBe(true);
+      expect(await executeOverWs(ws, 'query Me { me { email } }')).toEqual({ data: { me: { email: 'alice@example.com' } } });
+      const asked = await executeOverWs(ws, 'mutation Ask { createAccessRequest(input: { server: "everything", tools: ["get-sum"], reason: "never-on-a-span", durationSeconds: 600 }) { id } }');
+      expect(asked.errors).toBeUndefined();
+      expect((await executeOverWs(ws, ANOMALIES)).errors).toHaveLength(1);
+      // The same refusal over HTTP, to compare.
+      expect((await postGraphQL(broker.server.url, { query: ANOMALIES }, { cookie: broker.cookie, traceparent: client.traceparent })).body.errors).toHaveLength(1);
+      expect((await executeOverWs(ws, 'query Bad { noSuchField }')).errors).toHaveLength(1);
+    } finally {
+      await ws.dispose();
+    }
+    const requested = (await auditEvents(broker)).find((e) => e.type === 'access_request.created' && e.data.traceId === client.traceId);
+    expect(requested, 'the request filed inside the mutation carries the trace id').toBeDefined();
+    await broker.close();
+    fx = undefined;
+    const spans = receiver!.spans.filter((s) => s.traceId === client.traceId && s.parentSpanId === client.spanId);
+    const byName = (name: string) => one(spans, (s) => s.name === name, name);
+
+    expect(byName('graphql.subscription Grants').attributes).toMatchObject({ 'graphql.operation.type': 'subscription', 'graphql.operation.name': 'Grants' });
+    expect(byName('graphql.query Me')).toMatchObject({ attributes: { 'graphql.operation.type': 'query', 'graphql.operation.name': 'Me' }, status: { code: 0 } });
+    const mutation = byName('graphql.mutation Ask');
+    expect(mutation.attributes).toMatchObject({ 'graphql.operation.type': 'mutation', 'graphql.operation.name': 'Ask' });
+    expect(receiver!.spans.some((s) => s.parentSpanId === mutation.spanId && s.name === 'audit.append')).toBe(true);
+    const refused = spans.filter((s) => s.name === 'graphql.query Anomalies');
+    expect(refused.map((s) => s.attributes['http.request.method'] ?? 'graphql-ws').sort()).toEqual(['POST', 'graphql-ws']);
+    for (const span of refused) expect(span).toMatchObject({ attributes: { 'graphql.operation.type': 'query', 'graphql.operation.name': 'Anomalies' }, status: { code: 2, message: 'FORBIDDEN' } });
+    // Refused before it ran: never named, and its error's message (which quotes the query) is not on it.
+    expect(byName('graphql').status).toMatchObject({ code: 2 });
+    expect(receiver!.exports.map((e) => e.body).join('\n')).not.toMatch(/noSuchField|never-on-a-span/);
+  });
+
   it('with tracing off creates no exporter and puts no trace id in audit data or logs, whatever the client sends', async () => {
     const broker = await brokerExportingTo(false);
     await broker.grant(['echo']);
@@ -167,5 +212,50 @@ describe('OpenTelemetry traces (observability.tracing)', () => {
     expect(callbacks.map((s) => s.attributes['portcullis.sign_in.outcome']).sort()).toEqual(['refused', 'success']);
     expect(callbacks.every((s) => s.attributes['portcullis.idp'] === 'corp')).toBe(true);
     expect(callbacks.find((s) => s.attributes['portcullis.sign_in.outcome'] === 'success')!.traceId).toBe(login?.data.traceId);
+  });
+});
+
+describe('trace export failures', () => {
+  /** The log lines (parsed) with this code. */
+  const withCode = (lines: readonly string[], code: string) => lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.code === code);
+
+  it('a broker whose collector is down logs one warning with a stable code', async () => {
+    const closed = await freePort();
+    const fx = await startBroker({ overrides: { observability: { tracing: { enabled: true, endpoint: `http://127.0.0.1:${closed}/v1/traces` } } } });
+    try {
+      await fx.grant(['echo']);
+    } finally {
+      // Closing exports what is buffered, which fails (after the exporter's own retries).
+      await fx.close();
+    }
+    await expect.poll(() => withCode(fx.server.logs, 'TRACE_EXPORT_FAILED'), { timeout: 20_000 }).toHaveLength(1);
+    expect(withCode(fx.server.logs, 'TRACE_EXPORT_FAILED')[0]).toMatchObject({ level: 40, collector: `http://127.0.0.1:${closed}`, reason: expect.stringContaining('ECONNREFUSED') });
+  });
+
+  it('warns once however many batches fail, says when exports work again and what was lost, and never logs the export headers', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/v1/traces`;
+    const { logger, lines } = captureLogs();
+    // A short export deadline: the exporter's retries of a refused connection end at once.
+    const exporter = new LoggedSpanExporter(new OTLPTraceExporter({ url, headers: { authorization: `Bearer ${EXPORTER_KEY}` }, timeoutMillis: 200 }), logger, url);
+    const memory = new InMemorySpanExporter();
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] }).getTracer('test');
+    tracer.startSpan('one').end();
+    tracer.startSpan('two').end();
+    const batch = memory.getFinishedSpans();
+    const exported = () => new Promise<number>((resolve) => exporter.export(batch, (result) => resolve(result.code)));
+
+    expect([await exported(), await exported(), await exported()]).toEqual([1, 1, 1]);
+    expect(withCode(lines, 'TRACE_EXPORT_FAILED')).toHaveLength(1);
+    const receiver = await startOtlpReceiver(port);
+    try {
+      expect(await exported()).toBe(0);
+      expect(withCode(lines, 'TRACE_EXPORT_RECOVERED')).toEqual([expect.objectContaining({ level: 30, lostBatches: 3, lostSpans: 6 })]);
+    } finally {
+      await receiver.close();
+    }
+    expect(await exported()).toBe(1);
+    expect(withCode(lines, 'TRACE_EXPORT_FAILED')).toHaveLength(2);
+    expect(lines.join('\n')).not.toContain(EXPORTER_KEY);
   });
 });

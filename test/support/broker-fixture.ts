@@ -1,10 +1,14 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach } from 'vitest';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import { systemClock } from '../../server/clock.js';
+import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import { createApiToken, postGraphQL, startTestServer, testConfig } from './test-server.js';
 import type { TestServer } from './test-server.js';
@@ -144,6 +148,24 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
     close: () => server.close(),
   };
   return fixture;
+}
+
+/**
+ * Embedded stores whose next MCP session admission runs `meanwhile` (once) in its session-cap
+ * lease step: after admission read the grants, before the session is registered where the
+ * revocation fan-out reaches it. `pending()` is true until it ran.
+ */
+export async function storesWithAdmissionStep(): Promise<{ stores: Stores; meanwhile(action: () => Promise<unknown>): void; pending(): boolean }> {
+  const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-admission-')), clock: systemClock });
+  let next: (() => Promise<unknown>) | undefined;
+  const acquire = stores.leases.acquire.bind(stores.leases);
+  stores.leases.acquire = async (group, ...rest) => {
+    const during = group.startsWith('mcp-sessions:') ? next : undefined;
+    next = undefined;
+    await during?.();
+    return acquire(group, ...rest);
+  };
+  return { stores, meanwhile: (action) => void (next = action), pending: () => next !== undefined };
 }
 
 /** Starts brokers for the tests of the calling suite, each closed after its test. */

@@ -8,6 +8,8 @@ export interface ReceivedSpan {
   parentSpanId: string;
   name: string;
   attributes: Record<string, string | number | boolean>;
+  /** OTLP's status: code 0 unset, 1 ok, 2 error. */
+  status: { code: number; message: string };
 }
 
 export interface OtlpReceiver {
@@ -27,11 +29,11 @@ interface JsonValue {
 }
 
 interface ExportBody {
-  resourceSpans?: { scopeSpans?: { spans?: (Omit<ReceivedSpan, 'attributes'> & { attributes?: { key: string; value: JsonValue }[] })[] }[] }[];
+  resourceSpans?: { scopeSpans?: { spans?: (Omit<ReceivedSpan, 'attributes' | 'status'> & { attributes?: { key: string; value: JsonValue }[]; status?: { code?: number; message?: string } })[] }[] }[];
 }
 
-/** An OTLP/HTTP receiver of our own on loopback: takes JSON trace exports (what @opentelemetry/exporter-trace-otlp-http sends) and keeps their spans. */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/** An OTLP/HTTP receiver of our own on loopback (on `port`, or a free one): takes JSON trace exports (what @opentelemetry/exporter-trace-otlp-http sends) and keeps their spans. */
+export async function startOtlpReceiver(port = 0): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const exports: OtlpReceiver['exports'] = [];
   const server = createServer((req, res) => {
@@ -49,17 +51,18 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         for (const scope of resource.scopeSpans ?? []) {
           for (const span of scope.spans ?? []) {
             const attributes = Object.fromEntries((span.attributes ?? []).map(({ key, value }) => [key, value.stringValue ?? value.boolValue ?? value.doubleValue ?? Number(value.intValue)]));
-            spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId ?? '', name: span.name, attributes });
+            const status = { code: span.status?.code ?? 0, message: span.status?.message ?? '' };
+            spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId ?? '', name: span.name, attributes, status });
           }
         }
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1/traces`,
+    url: `http://127.0.0.1:${address.port}/v1/traces`,
     spans,
     exports,
     close: () => new Promise((resolve) => server.close(() => resolve())),

@@ -87,14 +87,14 @@ export async function createApiToken(url: string, cookie: string, scopes: string
   return token;
 }
 
-/** A graphql-ws client signed in by `cookie` and coming from the public URL's origin, as the console in a browser. */
-export function cookieWsClient(server: TestServer, cookie: string, publicUrl: string): Client {
+/** A graphql-ws client signed in by `cookie` and coming from the public URL's origin, as the console in a browser (`headers` added to its upgrade). */
+export function cookieWsClient(server: TestServer, cookie: string, publicUrl: string, headers: Record<string, string> = {}): Client {
   return createClient({
     url: `${server.wsUrl}/graphql`,
     retryAttempts: 0,
     webSocketImpl: class extends WebSocket {
       constructor(address: string, protocols?: string | string[]) {
-        super(address, protocols, { headers: { cookie, origin: new URL(publicUrl).origin } });
+        super(address, protocols, { headers: { ...headers, cookie, origin: new URL(publicUrl).origin } });
       }
     },
   });
