@@ -104,7 +104,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   };
 }
 
-/** A RESP map as CLUSTER SHARDS sends it over RESP2: a flat list of names and values. */
+/** A map in CLUSTER SHARDS's reply as ioredis hands it over: a flat list of names and values. */
 function pairs(flat: unknown[]): Map<string, unknown> {
   const map = new Map<string, unknown>();
   for (let i = 0; i < flat.length; i += 2) map.set(String(flat[i]), flat[i + 1]);
