@@ -1,11 +1,10 @@
 import { dirname } from 'node:path';
 import { systemClock } from './clock.js';
-import { StoreUnavailableError } from './errors.js';
 import type { LoadedConfig } from './config/load.js';
 import { literalCredentials, redactConfig } from './config/redact.js';
 import { createPortcullisServer } from './http/server.js';
 import { createLogger, logScrubber } from './log.js';
-import { createStores } from './stores/index.js';
+import { awaitStoreAtStart, createStores } from './stores/index.js';
 
 /**
  * Longest a graceful shutdown may take before the process exits anyway. The deployment
@@ -24,10 +23,7 @@ export async function serve(loaded: LoadedConfig): Promise<void> {
   logger.debug({ config: redactConfig(config) }, 'effective configuration');
   const clock = systemClock;
   const stores = await createStores(config, { clock, baseDir: dirname(loaded.file) });
-  await stores.waitReady().catch((error: unknown) => {
-    if (!(error instanceof StoreUnavailableError)) throw error;
-    logger.warn({ err: error }, 'store unreachable at start: refusing work and reporting not ready until it answers');
-  });
+  await awaitStoreAtStart(stores, logger);
   const server = await createPortcullisServer({ config, stores, logger, scrubber, clock, baseDir: dirname(loaded.file) });
   const address = await server.listen();
 

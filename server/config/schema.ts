@@ -175,6 +175,8 @@ const redisSection = z
     sentinelUsername: text('an ACL user name').optional(),
     sentinelPassword: text('a password').optional(),
     tls: z.boolean().default(false),
+    // A private CA for Redis alone: NODE_EXTRA_CA_CERTS would trust it for every outbound https call too.
+    ca: pemCertificate.optional(),
     keyPrefix: z.string().max(64, 'expected at most 64 characters').regex(/^[^{}]*$/, 'may not contain { or } (Redis would hash every key by it: one Cluster slot for everything)').default('portcullis:'),
     // Bounded wait: a command that cannot complete in this time fails (fail closed).
     commandTimeoutMs: positiveInt(60_000).default(2_000),
@@ -195,6 +197,9 @@ const redisSection = z
       for (const key of ['username', 'password', 'tls'] as const) {
         if (key === 'tls' ? redis.tls : redis[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'with url, put it in the URL (redis://user:password@host, rediss:// for TLS)' });
       }
+    }
+    if (redis.ca !== undefined && !redis.tls && !redis.url?.startsWith('rediss://')) {
+      ctx.addIssue({ code: 'custom', path: ['ca'], message: 'only with TLS (tls: true, or a rediss:// URL)' });
     }
     // ioredis would time the WAIT out as a failed command first, whatever the replicas did.
     if (redis.durability && redis.durability.timeoutMs >= redis.commandTimeoutMs) {

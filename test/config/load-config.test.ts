@@ -591,6 +591,16 @@ describe('store.redis topologies', () => {
     expect(config.store.redis).toMatchObject({ nodes: [{ host: '10.0.0.1', port: 6379 }, { host: '10.0.0.2', port: 6379 }], tls: false });
   });
 
+  it('takes a private CA for Redis from a file, with TLS only, and refuses one that is not a certificate', async () => {
+    const { cert } = await selfSignedCertificate('redis-ca');
+    const files = { 'redis-ca.crt': cert, 'not-a-ca.crt': 'not a certificate' };
+    const { config } = loadConfig(writeConfig(withRedis('    url: rediss://10.0.0.1:6380\n    ca: ${file:redis-ca.crt}\n'), files), {});
+    expect(config.store.redis?.ca).toBe(cert.trim());
+    expect(problemsOf(writeConfig(withRedis('    nodes: [{ host: 10.0.0.1, port: 6379 }]\n    ca: ${file:redis-ca.crt}\n'), files))).toEqual([expect.stringMatching(/store\.redis\.ca: only with TLS \(tls: true, or a rediss:\/\/ URL\)$/)]);
+    expect(problemsOf(writeConfig(withRedis('    url: redis://10.0.0.1:6379\n    ca: ${file:redis-ca.crt}\n'), files))).toEqual([expect.stringMatching(/store\.redis\.ca: only with TLS/)]);
+    expect(problemsOf(writeConfig(withRedis('    nodes: [{ host: 10.0.0.1, port: 6379 }]\n    tls: true\n    ca: ${file:not-a-ca.crt}\n'), files))).toEqual([expect.stringMatching(/store\.redis\.ca: expected a PEM-encoded X\.509 certificate$/)]);
+  });
+
   it('refuses two topologies at once, Sentinels without a name, a WAIT longer than a command may take, and a prefix with braces', () => {
     expect(problemsOf(writeConfig(withRedis('    url: redis://127.0.0.1:6379\n    nodes: [{ host: 10.0.0.1, port: 6379 }]\n')))).toEqual([expect.stringMatching(/store\.redis: expected exactly one of url, sentinels \(with name\) or nodes \(a Cluster\), not url and nodes$/)]);
     expect(problemsOf(writeConfig(withRedis('    sentinels: [{ host: 10.0.0.1, port: 26379 }]\n')))).toEqual([expect.stringMatching(/store\.redis\.name: expected the primary's name/)]);

@@ -2,8 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { startRedisServer } from './redis-server.js';
 import type { RedisServerHandle } from './redis-server.js';
+import { secureTopology } from './redis-security.js';
+import type { RedisSecurity } from './redis-security.js';
 
 /** The name the Sentinels monitor the primary under. */
 export const SENTINEL_MASTER_NAME = 'portcullis';
@@ -12,7 +15,7 @@ export const SENTINEL_MASTER_NAME = 'portcullis';
  * A primary, one replica and three Sentinels on loopback, as infra/ deploys them: both data
  * nodes refuse writes without a connected replica (min-replicas-to-write 1, as in
  * infra/redis.conf), the Sentinels agree on a failure with a quorum of two and notice one
- * within a second.
+ * within a second. `security` puts every server on TLS and behind passwords.
  */
 export interface SentinelSetHandle {
   /** The data nodes in the order they started: [0] is the first primary. */
@@ -23,18 +26,20 @@ export interface SentinelSetHandle {
   stop(): Promise<void>;
 }
 
-export async function startSentinelSet(): Promise<SentinelSetHandle> {
+export async function startSentinelSet(security: RedisSecurity = {}): Promise<SentinelSetHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-sentinel-'));
+  const secured = await secureTopology(security, dir);
   const started: RedisServerHandle[] = [];
   const dataNode = (replicaOf?: number) => (port: number) => [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', '--dir', dir,
     '--min-replicas-to-write', '1', '--min-replicas-max-lag', '10',
     ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
+    ...secured.dataNodeArgs(port),
   ];
   try {
-    const primary = await startRedisServer(dataNode());
+    const primary = await startRedisServer(dataNode(), secured.server);
     started.push(primary);
-    started.push(await startRedisServer(dataNode(primary.port)));
+    started.push(await startRedisServer(dataNode(primary.port), secured.server));
     for (let i = 0; i < 3; i++) {
       started.push(
         await startRedisServer((port) => {
@@ -46,9 +51,10 @@ export async function startSentinelSet(): Promise<SentinelSetHandle> {
             `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} 1000`,
             `sentinel failover-timeout ${SENTINEL_MASTER_NAME} 5000`,
             `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
+            ...secured.sentinelLines(port, SENTINEL_MASTER_NAME),
           ].join('\n') + '\n');
           return [file, '--sentinel'];
-        }),
+        }, secured.server),
       );
     }
   } catch (error) {
@@ -61,7 +67,7 @@ export async function startSentinelSet(): Promise<SentinelSetHandle> {
     dataNodes: started.slice(0, 2),
     sentinels,
     primaryPort: async () => {
-      const sentinel = new Redis(sentinels[0]!.port, '127.0.0.1');
+      const sentinel = new Redis({ port: sentinels[0]!.port, host: '127.0.0.1', ...secured.sentinelClient });
       try {
         const [, port] = (await sentinel.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME)) as [string, string];
         return Number(port);
@@ -74,13 +80,13 @@ export async function startSentinelSet(): Promise<SentinelSetHandle> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await untilReplicaInSync(started[0]!.port);
+  await untilReplicaInSync(started[0]!.port, secured.dataClient);
   return handle;
 }
 
 /** The primary accepts writes only once its replica is connected (min-replicas-to-write). */
-async function untilReplicaInSync(primaryPort: number): Promise<void> {
-  const primary = new Redis(primaryPort, '127.0.0.1');
+async function untilReplicaInSync(primaryPort: number, options: RedisOptions): Promise<void> {
+  const primary = new Redis({ port: primaryPort, host: '127.0.0.1', ...options });
   try {
     for (let attempt = 0; attempt < 500; attempt++) {
       if (/connected_slaves:1\b[\s\S]*state=online/.test(await primary.info('replication'))) return;

@@ -1,6 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 /** A private redis-server on a free loopback port, owned by the tests that start it. */
 export interface RedisServerHandle {
@@ -28,10 +30,15 @@ export function hasRedisServer(): boolean {
 /** The command line of a plain, throwaway server: no persistence, loopback only. */
 const plainServer = (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'];
 
+export interface RedisServerOptions {
+  /** The port speaks TLS only (`--tls-port`): the readiness probe does too, trusting this CA. */
+  tlsCa?: string;
+}
+
 /** `args` gives the command line for the port (a cluster node, a replica, a Sentinel); a plain server by default. */
-export async function startRedisServer(args: (port: number) => string[] = plainServer): Promise<RedisServerHandle> {
+export async function startRedisServer(args: (port: number) => string[] = plainServer, options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const port = await freePort();
-  const launch = () => launchOn(port, args(port));
+  const launch = () => launchOn(port, args(port), options.tlsCa);
   let child = await launch();
   const exit = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -41,7 +48,7 @@ export async function startRedisServer(args: (port: number) => string[] = plainS
   };
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tlsCa === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`,
     stop: () => exit('SIGTERM'),
     kill: () => exit('SIGKILL'),
     restart: async () => {
@@ -57,12 +64,12 @@ export async function startRedisServer(args: (port: number) => string[] = plainS
   };
 }
 
-async function launchOn(port: number, args: string[]): Promise<ChildProcess> {
+async function launchOn(port: number, args: string[], tlsCa: string | undefined): Promise<ChildProcess> {
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = Date.now() + 10_000;
-  while (!(await answersPing(port))) {
+  while (!(await answersPing(port, tlsCa))) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -73,14 +80,15 @@ async function launchOn(port: number, args: string[]): Promise<ChildProcess> {
   return child;
 }
 
-function answersPing(port: number): Promise<boolean> {
+/** Up once it answers PING, or refuses it for want of a password (it answers: auth is the test's business). */
+function answersPing(port: number, tlsCa: string | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket: Socket = tlsCa === undefined ? connect(port, '127.0.0.1') : connectTls({ port, host: '127.0.0.1', ca: tlsCa });
     socket.setTimeout(500);
-    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once(tlsCa === undefined ? 'connect' : 'secureConnect', () => socket.write('PING\r\n'));
     socket.once('data', (data) => {
       socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
+      resolve(/^(\+PONG|-NOAUTH)/.test(data.toString()));
     });
     socket.once('error', () => resolve(false));
     socket.once('timeout', () => {

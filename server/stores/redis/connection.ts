@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { PortcullisError, StoreUnavailableError } from '../../errors.js';
+import { keepSocketErrorsHandled, reportSocketErrors } from './socket-errors.js';
 
 /** A single Redis (given by URL or found through Sentinel) or a Cluster: the stores use only what both offer. */
 export type RedisClient = Redis | Cluster;
@@ -23,8 +25,10 @@ export interface RedisTopology {
   password?: string;
   sentinelUsername?: string;
   sentinelPassword?: string;
-  /** TLS to the data nodes and the Sentinels (Node's CAs, plus NODE_EXTRA_CA_CERTS). */
+  /** TLS to the data nodes and the Sentinels (with `url`, `rediss://` says it). */
   tls?: boolean;
+  /** PEM of the CA that issued the servers' certificates, trusted alone; absent: Node's CAs, plus NODE_EXTRA_CA_CERTS. */
+  ca?: string;
 }
 
 export interface RedisConnectionOptions extends RedisTopology {
@@ -38,19 +42,26 @@ export interface RedisConnectionOptions extends RedisTopology {
  * the new primary) is rejected at once, and `commandTimeout` bounds the wait for one that
  * was sent. Reconnection keeps going in the background; ioredis asks the Sentinels for
  * the current primary on every reconnect, and follows a Cluster's MOVED redirections.
+ *
+ * A Cluster's node connections stay lazy (ioredis's own default for them): a node's first
+ * command opens its connection and waits for the handshake, within `commandTimeout`. Made
+ * eager, they were still mid-handshake when the Cluster sent its readiness check to one
+ * of them, which the Cluster then refused as a closed connection and started over, after
+ * a growing pause: over TLS, connecting took seconds, or failed within connectTimeoutMs.
  */
 export function connectRedis(options: RedisConnectionOptions): RedisClient {
+  keepSocketErrorsHandled();
   const retry = (attempt: number) => Math.min(50 * 2 ** attempt, 2_000);
+  const tls = options.tls || options.url?.startsWith('rediss://') ? verifiedTls(options.ca) : undefined;
   const common: RedisOptions = {
     enableOfflineQueue: false,
     commandTimeout: options.commandTimeoutMs,
     connectTimeout: options.connectTimeoutMs,
     maxRetriesPerRequest: 0,
     retryStrategy: retry,
-    lazyConnect: false,
     ...(options.username === undefined ? {} : { username: options.username }),
     ...(options.password === undefined ? {} : { password: options.password }),
-    ...(options.tls ? { tls: {} } : {}),
+    ...(tls ? { tls } : {}),
   };
   const client = options.nodes
     ? new Cluster(options.nodes, { enableOfflineQueue: false, clusterRetryStrategy: retry, redisOptions: common })
@@ -62,12 +73,27 @@ export function connectRedis(options: RedisConnectionOptions): RedisClient {
           sentinelRetryStrategy: retry,
           ...(options.sentinelUsername === undefined ? {} : { sentinelUsername: options.sentinelUsername }),
           ...(options.sentinelPassword === undefined ? {} : { sentinelPassword: options.sentinelPassword }),
-          ...(options.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+          ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
         })
       : new Redis(options.url!, common);
   // Errors surface through the failed commands; without a listener ioredis prints them.
   client.on('error', () => {});
+  // The reason a handshake failed, which ioredis loses on the connections it opens itself.
+  if (tls) reportSocketErrors(tls, (error) => client.emit(SOCKET_ERROR, error));
   return client;
+}
+
+/** Emitted by a client for each failed socket of its TLS connections, whoever opened it. */
+const SOCKET_ERROR = 'socket error';
+
+/**
+ * Certificates are always verified, the name included (Node's default, stated so that no
+ * option merged in by ioredis can turn it off): the address a Sentinel or the Cluster
+ * names must be one the node's certificate carries. A private CA replaces Node's roots
+ * rather than joining them: only the servers it issued are Redis to this broker.
+ */
+function verifiedTls(ca: string | undefined): ConnectionOptions {
+  return { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }) };
 }
 
 /** A second connection to the same Redis (a blocking reader, a subscriber), with some options changed. */
@@ -80,23 +106,59 @@ export function duplicateClient(client: RedisClient, override: Partial<RedisOpti
   return copy;
 }
 
-/** Resolves once the client is ready; rejects after the timeout or when the signal aborts. */
+/**
+ * Resolves once the client is ready; rejects after the timeout or when the signal aborts,
+ * saying why the last attempt failed (a refused password, a certificate that does not
+ * verify), so that an operator sees a misconfiguration rather than silence.
+ */
 export function waitReady(client: RedisClient, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
+    // A socket's failure (a certificate refused, a port closed) is the cause of whatever the client says next.
+    let socketFailure = '';
+    let clientFailure = '';
     const done = (error?: Error) => {
       clearTimeout(timer);
       client.off('ready', onReady);
+      client.off('error', onError);
+      client.off('node error', onError);
+      client.off(SOCKET_ERROR, onSocketError);
       signal?.removeEventListener('abort', onAbort);
       if (error) reject(error);
       else resolve();
     };
     const onReady = () => done();
+    const onError = (error: unknown) => {
+      const failure = connectFailure(error);
+      if (!clientFailure || failure !== CONNECTION_CLOSED) clientFailure = failure;
+    };
+    const onSocketError = (error: Error) => (socketFailure = error.message);
     const onAbort = () => done(new StoreUnavailableError('connect (aborted)'));
-    const timer = setTimeout(() => done(new StoreUnavailableError(`connect (no answer within ${timeoutMs} ms)`)), timeoutMs);
+    const timer = setTimeout(() => {
+      const failure = socketFailure || clientFailure;
+      done(new StoreUnavailableError(`connect (no answer within ${timeoutMs} ms${failure && `; last attempt: ${failure}`})`));
+    }, timeoutMs);
     client.once('ready', onReady);
+    client.on('error', onError);
+    // A Cluster reports a node's refusal there, and only "Failed to refresh slots cache" as its own error.
+    client.on('node error', onError);
+    client.on(SOCKET_ERROR, onSocketError);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** What ioredis says of a command whose connection failed: the failure's cause, if known, says more. */
+const CONNECTION_CLOSED = 'Connection is closed.';
+
+/**
+ * Why a connection attempt failed, in the words of Redis or of TLS. Only the message: the
+ * error itself must not travel on (as a cause, into a log line), since ioredis attaches the
+ * command that failed, and the handshake's HELLO carries the password.
+ */
+function connectFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { lastNodeError } = error as { lastNodeError?: unknown };
+  return lastNodeError instanceof Error ? lastNodeError.message : error.message;
 }
 
 /** Error replies that mean "not now" (loading, failing over, read-only replica, too few replicas for min-replicas-to-write), not "wrong". */
