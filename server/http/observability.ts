@@ -11,6 +11,10 @@ const KNOWN_PATHS = new Set([...QUIET_PATHS, '/graphql']);
  * the query string) and status are recorded: headers and bodies carry credentials.
  */
 export function requestObservability(logger: Logger, metrics: Metrics): RequestHandler[] {
+  const measure = measured(metrics);
+  // The access line is written at info: above it, pino-http would still make a child logger
+  // and serialise each request for nothing (a Streamable HTTP call is one request).
+  if (!logger.isLevelEnabled('info')) return [measure];
   const log = pinoHttp({
     logger,
     autoLogging: { ignore: (req) => QUIET_PATHS.has(pathOf(req.url)) },
@@ -19,7 +23,12 @@ export function requestObservability(logger: Logger, metrics: Metrics): RequestH
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });
-  const measure: RequestHandler = (req, res, next) => {
+  return [log, measure];
+}
+
+/** The request metrics, by route pattern. */
+function measured(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
     const stop = metrics.httpDuration.startTimer();
     res.on('finish', () => {
       // Route patterns, not raw paths, so label cardinality stays bounded.
@@ -30,7 +39,6 @@ export function requestObservability(logger: Logger, metrics: Metrics): RequestH
     });
     next();
   };
-  return [log, measure];
 }
 
 function pathOf(url: string | undefined): string {
