@@ -50,7 +50,7 @@ interface Target {
   upstreamPids: number[];
   sequentialMs: number[];
   sequentialRelayMicros: number;
-  load: { calls: number; seconds: number; relay: number; upstream: number; redis: number; clientMax: number };
+  load: { calls: number; seconds: number; relay: number; upstream: number; redis: number; clientMax: number; brokerKernel: number };
 }
 
 const target = (name: string, door: Door | null, broker: BrokerProcess | null, endpoints: Endpoint[], relayPids: number[], latency = true, base = false): Target => ({
@@ -64,7 +64,7 @@ const target = (name: string, door: Door | null, broker: BrokerProcess | null, e
   upstreamPids: [],
   sequentialMs: [],
   sequentialRelayMicros: 0,
-  load: { calls: 0, seconds: 0, relay: 0, upstream: 0, redis: 0, clientMax: 0 },
+  load: { calls: 0, seconds: 0, relay: 0, upstream: 0, redis: 0, clientMax: 0, brokerKernel: 0 },
 });
 
 /**
@@ -180,7 +180,8 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
       const before = { relay: cpuOf(t.relayPids), upstream: cpuOf(upstreamPids), redis: await redisCpuMicros(redis) };
       const load = () => Promise.all(workers.map((worker) => ask(worker, { type: 'run', target: t.name, seconds }, 'ran')));
       // The broker's windows are profiled under --cpu-prof (the CPU figures below are /proc's, as for every relay).
-      const ran = t.broker ? (await t.broker.window(`${windowName(t)}-${++windows}`, load)).result : await load();
+      const metered = t.broker ? await t.broker.window(`${windowName(t)}-${++windows}`, load) : { result: await load(), systemMicros: 0 };
+      const ran = metered.result;
       const elapsed = Math.max(...ran.map((r) => r.seconds));
       return {
         calls: ran.reduce((sum, r) => sum + r.calls, 0),
@@ -189,6 +190,7 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
         upstream: cpuOf(upstreamPids) - before.upstream,
         redis: (await redisCpuMicros(redis)) - before.redis,
         clientShare: Math.max(...ran.map((r) => r.cpuMicros / (r.seconds * 1e6))),
+        brokerKernel: metered.systemMicros,
       };
     };
     for (const t of targets) await run(t, ctx.size(WARMUP_SECONDS));
@@ -197,7 +199,7 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
       for (const t of targets) {
         const r = await run(t, ctx.size(ROUND_SECONDS));
         const l = t.load;
-        Object.assign(l, { calls: l.calls + r.calls, seconds: l.seconds + r.seconds, relay: l.relay + r.relay, upstream: l.upstream + r.upstream, redis: l.redis + r.redis, clientMax: Math.max(l.clientMax, r.clientShare) });
+        Object.assign(l, { calls: l.calls + r.calls, seconds: l.seconds + r.seconds, relay: l.relay + r.relay, upstream: l.upstream + r.upstream, redis: l.redis + r.redis, clientMax: Math.max(l.clientMax, r.clientShare), brokerKernel: l.brokerKernel + r.brokerKernel });
       }
     }
     return figuresOf(ctx, name, targets);
@@ -255,7 +257,13 @@ function figuresOf(ctx: ScenarioContext, name: string, targets: readonly Target[
       ...sequential,
       figure(scenario, `calls/s (${WORKERS * SESSIONS_PER_WORKER} sessions x ${IN_FLIGHT} in flight)`, callsPerSecond(t), 'calls/s'),
       ...relay,
-      ...(t.broker ? [figure(scenario, 'Redis CPU per call under load', t.load.redis / t.load.calls, 'µs')] : []),
+      ...(t.broker
+        ? [
+            // The broker's own system time (its process, not the bridges): writes and reads on sockets and pipes, mostly.
+            figure(scenario, 'broker kernel CPU per call under load', t.load.brokerKernel / t.load.calls, 'µs'),
+            figure(scenario, 'Redis CPU per call under load', t.load.redis / t.load.calls, 'µs'),
+          ]
+        : []),
       figure(scenario, 'upstream CPU per call under load', t.load.upstream / t.load.calls, 'µs'),
       figure(scenario, 'CPU busiest load generator', t.load.clientMax * 100, '% of a core'),
     ];

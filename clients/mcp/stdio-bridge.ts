@@ -120,7 +120,9 @@ class StdioBridge {
     } else if (isRequest(frame)) {
       this.serverRequests.add(frame.id);
     }
-    this.write(frame);
+    // The broker's frame as it came (one line of JSON), unless a line break in it would split it on stdio.
+    if (text.includes('\n') || text.includes('\r')) this.write(frame);
+    else this.options.output.write(`${text}\n`);
   }
 
   private send(ws: WebSocket, frame: Frame, line: string): void {
