@@ -2,7 +2,11 @@
  * `node --import tsx bench/profile-summary.ts FILE.cpuprofile [TOP]`: the functions with the
  * most self time in a V8 CPU profile (from `npm run bench -- --cpu-prof`), and self time
  * summed per package (or per top-level folder of this repository), so a profile can be read
- * without a browser.
+ * without a browser. With --calls=N (the calls the profiled window relayed), also the busy
+ * time per call by kind: our code, libraries, Node's own JavaScript, system calls made from
+ * JavaScript (writes: reads happen in libuv before any JavaScript runs and show as idle or
+ * program time), garbage collection, and the rest of native code; idle time and the
+ * profiler's own start-up (`dispatch` under node:inspector) are left out.
  */
 import { readFileSync } from 'node:fs';
 import { REPO_ROOT } from './processes.js';
@@ -19,9 +23,11 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-const [file, top = '25'] = process.argv.slice(2);
-if (!file) {
-  console.error('usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [TOP]');
+const args = process.argv.slice(2);
+const calls = Number(args.find((a) => a.startsWith('--calls='))?.slice('--calls='.length) ?? 0);
+const [file, top = '25'] = args.filter((a) => !a.startsWith('--'));
+if (!file || Number.isNaN(calls)) {
+  console.error('usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [TOP] [--calls=N]');
   process.exit(2);
 }
 const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
@@ -59,6 +65,32 @@ const print = (title: string, entries: Map<string, number>, count: number) => {
     process.stdout.write(`${((micros / total) * 100).toFixed(1).padStart(5)}%  ${(micros / 1000).toFixed(0).padStart(7)} ms  ${name}\n`);
   }
 };
+/** Native functions that are (mostly) one system call: the writes on sockets and pipes. */
+const SYSCALLS = new Set(['writev', 'writeUtf8String', 'writeBuffer', 'writeLatin1String', 'writeAsciiString', 'writeUcs2String', 'fstat', 'fdatasync', 'close', 'open']);
+
+function kindOf(id: number): string | null {
+  const { functionName, url } = byId.get(id)!.callFrame;
+  if (functionName === '(idle)' || (functionName === 'dispatch' && url === '')) return null;
+  if (functionName === '(garbage collector)') return 'garbage collection';
+  if (url.includes('/node_modules/')) return 'libraries';
+  if (url.startsWith(`file://${REPO_ROOT}`)) return 'our code';
+  if (url.startsWith('node:')) return "Node's JavaScript";
+  if (SYSCALLS.has(functionName)) return 'system calls (writes)';
+  return 'other native code (V8, libuv, crypto, JSON)';
+}
+
 process.stdout.write(`${file}: ${(total / 1000).toFixed(0)} ms sampled\n`);
+if (calls > 0) {
+  const kinds = new Map<string, number>();
+  for (const [id, micros] of selfMicros) {
+    const kind = kindOf(id);
+    if (kind) add(kinds, kind, micros);
+  }
+  const busy = [...kinds.values()].reduce((a, b) => a + b, 0);
+  process.stdout.write(`busy time per call (${calls} calls): ${(busy / calls).toFixed(1)} µs\n`);
+  for (const [kind, micros] of [...kinds].sort((a, b) => b[1] - a[1])) {
+    process.stdout.write(`${((micros / busy) * 100).toFixed(1).padStart(5)}%  ${(micros / calls).toFixed(1).padStart(7)} µs  ${kind}\n`);
+  }
+}
 print('self time by package / folder', places, 15);
 print('self time by function', functions, Number(top));
