@@ -18,7 +18,7 @@ import type { Logger } from '../server/log.js';
 import type { SecretScrubber } from '../server/text/secret-scrubber.js';
 import type { Stores } from '../server/stores/types.js';
 import { GrantSet } from './grant-set.js';
-import { ACCESS_DENIED } from './jsonrpc.js';
+import { ACCESS_DENIED, INTERNAL_ERROR } from './jsonrpc.js';
 import { CLOSE } from './client-link.js';
 import type { CallLimits } from './core/call-limits.js';
 import type { ClientChannel } from './core/channel.js';
@@ -227,7 +227,7 @@ export class SessionRegistry {
     // ride along until the next revalidation, so they are read again now that it hears.
     session.start(client, () => session.revalidate((id) => this.deps.stores.access.getGrant(id))).catch((error: unknown) => {
       logger.warn({ err: error }, 'MCP session failed to start');
-      void session.end(CLOSE.upstreamFailed, 'upstream failed to start', null);
+      void session.end(CLOSE.upstreamFailed, 'upstream failed to start', { code: INTERNAL_ERROR, reason: 'upstream_failed' });
     });
     return session;
   }

@@ -19,6 +19,10 @@ export function coalesceWrites(stream: Writable): void {
 }
 
 function uncorkAll(): void {
-  for (const stream of corked) stream.uncork();
-  corked.clear();
+  // Cleared whatever happens: a stream left in the set would never be corked (nor flushed) again.
+  try {
+    for (const stream of corked) stream.uncork();
+  } finally {
+    corked.clear();
+  }
 }

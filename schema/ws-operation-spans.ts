@@ -47,11 +47,14 @@ export function traceOperations<P extends ConnectionInitMessage['payload'], E ex
       if (!open.has(ctx)) open.set(ctx, new Map());
       open.get(ctx)!.set(id, span);
       const prepared = await context.with(trace.setSpan(context.active(), span), () => options.onSubscribe?.(ctx, id, payload));
-      if (prepared && !Array.isArray(prepared)) {
+      // Refused here: ended now, as graphql-ws skips onError for an id the client completed meanwhile (a span per such pair would stay open).
+      if (Array.isArray(prepared)) finish(ctx, id, prepared as readonly GraphQLError[]);
+      else if (prepared) {
         const args = prepared as ExecutionArgs;
         const operation = getOperationAST(args.document, args.operationName);
         if (operation) nameOperationSpan(span, operation.operation, operation.name?.value);
-        if (typeof args.contextValue === 'object' && args.contextValue !== null) executing.set(args.contextValue, span);
+        else finish(ctx, id);
+        if (operation && typeof args.contextValue === 'object' && args.contextValue !== null) executing.set(args.contextValue, span);
       }
       return prepared;
     },

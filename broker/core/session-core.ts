@@ -76,7 +76,7 @@ export interface Refusal {
 /** Why in-flight requests are answered as they are when the session ends. */
 interface PendingAnswer {
   code: number;
-  reason: DenialReason | 'upstream_failed' | 'broker_shutting_down';
+  reason: DenialReason | 'upstream_failed' | 'broker_shutting_down' | 'session_ended';
 }
 
 /** A client request in flight: the upstream requests it became, and the progress token it was given. */
@@ -271,7 +271,8 @@ export class SessionCore {
     if (this.ended) return;
     this.ended = true;
     this.expiry?.cancel();
-    const answer = pending ?? { code: INTERNAL_ERROR, reason: 'upstream_failed' as const };
+    // No reason given: the client or its edge ended it (closed, DELETE, idle), nothing failed.
+    const answer = pending ?? { code: INTERNAL_ERROR, reason: 'session_ended' as const };
     const unanswered = (id: JsonRpcId) => notCompleted(id, answer.code, answer.reason, reason);
     for (const id of this.calls.keys()) this.channel.send(unanswered(id));
     this.calls.clear();

@@ -31,6 +31,8 @@ function serialise(value: unknown): string | undefined {
     case 'object':
       if (value === null) return 'null';
       return Array.isArray(value) ? serialiseArray(value) : serialiseObject(value as Record<string, unknown>);
+    case 'bigint':
+      throw new InvalidInputError('canonical JSON: a BigInt is not a JSON number');
     default:
       return undefined;
   }

@@ -15,8 +15,13 @@ const MAX_DEPTH = 8;
  */
 export type Redactor = (value: unknown) => unknown;
 
-/** Key verdicts remembered per redactor: keys repeat on every call (`params`, `arguments`, `name`...). Bounded, as keys come from clients. */
+/**
+ * Key verdicts remembered per redactor: keys repeat on every call (`params`, `arguments`,
+ * `name`...). Bounded in number and in length, as keys come from clients: a client's
+ * megabyte-long key is judged every time, never kept.
+ */
 const MAX_REMEMBERED_KEYS = 4096;
+const MAX_REMEMBERED_KEY_CHARS = 64;
 
 /** Whether a key names a credential (the rule above, with `extraKeys` added). */
 export function credentialKeyRule(extraKeys: readonly string[] = []): (key: string) => boolean {
@@ -34,7 +39,7 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
     let secret = remembered.get(key);
     if (secret === undefined) {
       secret = rule(key);
-      if (remembered.size < MAX_REMEMBERED_KEYS) remembered.set(key, secret);
+      if (key.length <= MAX_REMEMBERED_KEY_CHARS && remembered.size < MAX_REMEMBERED_KEYS) remembered.set(key, secret);
     }
     return secret;
   };

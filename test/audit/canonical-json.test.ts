@@ -70,7 +70,7 @@ describe('canonicalJson (RFC 8785)', () => {
   });
 
   it('refuses what RFC 8785 refuses: lone surrogates (in values and names), NaN and the infinities', () => {
-    for (const bad of ['\ud800', { '\udc00': 1 }, [Number.NaN], { a: Number.POSITIVE_INFINITY }, -Infinity]) {
+    for (const bad of ['\ud800', { '\udc00': 1 }, [Number.NaN], { a: Number.POSITIVE_INFINITY }, -Infinity, { big: 1n }, [2n]]) {
       expect(() => canonicalJson(bad)).toThrow(InvalidInputError);
     }
     expect(() => canonicalJson(undefined)).toThrow(InvalidInputError);

@@ -926,6 +926,24 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(await outcome).toBeInstanceOf(StoreUnavailableError);
       });
 
+      it('fails a paced tail with StoreUnavailableError when the store closes while it waits out its interval', async () => {
+        await fx.stores.audit.append(event(0));
+        const iterator = fx.stores.audit.tail('start', new AbortController().signal, { paceMs: 60_000 })[Symbol.asyncIterator]();
+        expect((await iterator.next()).value?.data.n).toBe(0);
+        const woken = iterator.next();
+        await fx.stores.audit.append(event(1));
+        expect((await woken).value?.data.n).toBe(1);
+        // Now it sleeps out the minute before waiting again: the close must end it, not the minute.
+        const outcome = iterator.next().then(
+          () => 'resolved',
+          (error: unknown) => error,
+        );
+        await new Promise((r) => setTimeout(r, 30));
+        await fx.stores.close();
+        opened.splice(opened.indexOf(fx.stores), 1);
+        expect(await Promise.race([outcome, new Promise((r) => setTimeout(() => r('still waiting'), 5_000))])).toBeInstanceOf(StoreUnavailableError);
+      });
+
       it('trims by count and by age, keeps the newest event, and what remains still verifies', async () => {
         for (let n = 0; n < 6; n++) {
           await fx.stores.audit.append(event(n));

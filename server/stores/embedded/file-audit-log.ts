@@ -34,6 +34,8 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   private readonly appender: GroupCommitAppender;
   private waiters = new Set<() => void>();
   private closed = false;
+  /** Aborted by close(): ends the pauses of paced tails (they are not waiting on anything close() wakes). */
+  private readonly closing = new AbortController();
   /** Set when a failed write could not be undone: the log refuses every later append. */
   private broken: Error | undefined;
 
@@ -170,7 +172,7 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   private async *follow(position: AuditPosition, signal: AbortSignal, options?: TailOptions): AsyncGenerator<AuditEvent> {
     // Followed by event number, not array index: retention may shift the array meanwhile.
     let next = this.start.lastTrimmedId + (position === 'start' ? 0 : position === 'end' ? this.events.length : this.indexAfter(position.after)) + 1;
-    let wokeAt = 0;
+    let wokeAt = Number.NEGATIVE_INFINITY;
     // Paced, a wake-up delivers what the log held then, as the Redis log's one read would.
     let until = Number.POSITIVE_INFINITY;
     while (!signal.aborted) {
@@ -182,8 +184,10 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
         next++;
         continue;
       }
-      await paceBeforeWait(options, wokeAt, signal);
+      await paceBeforeWait(options, wokeAt, AbortSignal.any([signal, this.closing.signal]));
       if (signal.aborted) break;
+      // Closed while it slept: nothing will append again, and close() woke only the waiting tails.
+      if (this.closed) throw new StoreUnavailableError('audit tail (log closed)');
       if (next - this.start.lastTrimmedId - 1 >= this.events.length) await this.nextAppend(signal);
       wokeAt = performance.now();
       if (options?.paceMs !== undefined) until = this.start.lastTrimmedId + this.events.length;
@@ -192,6 +196,7 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     this.wake();
     await this.file.close();
     this.unlock();

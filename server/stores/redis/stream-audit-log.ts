@@ -89,6 +89,8 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   /** Every live tail of this instance waits on this one blocking reader (created on first use). */
   private feed: StreamFeed | undefined;
   private closed = false;
+  /** Aborted by close(): ends the pauses of paced tails (they are not waiting on anything close() wakes). */
+  private readonly closing = new AbortController();
   private readonly streamKey: string;
   private readonly headKey: string;
   private readonly anchorKey: string;
@@ -199,6 +201,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   /** Ends every live tail (they fail with StoreUnavailableError) and refuses new ones. */
   close(): void {
     this.closed = true;
+    this.closing.abort();
     this.feed?.close();
   }
 
@@ -221,13 +224,14 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     });
     if (!feed) return;
     let caughtUp = false;
-    let wokeAt = 0;
+    let wokeAt = Number.NEGATIVE_INFINITY;
     while (!signal.aborted) {
       let entries: StreamEntry[] | null = null;
       if (caughtUp) {
         // Paced, the feed has usually moved on by then (null): what came meanwhile is read below in one go.
-        await paceBeforeWait(options, wokeAt, signal);
+        await paceBeforeWait(options, wokeAt, AbortSignal.any([signal, this.closing.signal]));
         if (signal.aborted) break;
+        if (this.closed) throw new StoreUnavailableError('audit tail (store closed)');
         entries = await feed.next(last, signal);
         wokeAt = performance.now();
       }
