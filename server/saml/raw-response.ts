@@ -3,6 +3,7 @@ import { SamlRejection } from './refusal.js';
 import { exceededBound } from './xml-bounds.js';
 import type { XmlBounds } from './xml-bounds.js';
 
+const ELEMENT = 1;
 const COMMENT = 8;
 const PROCESSING_INSTRUCTION = 7;
 const DOCUMENT_TYPE = 10;
@@ -52,7 +53,9 @@ export function checkedXml(xml: string): Document {
 
 /**
  * The same checks on any SAML message already decoded, within `bounds`. Returns the DOM,
- * built once the document is known to be small.
+ * built once the document is known to be small. A prefix bound to no namespace is refused
+ * too: xmldom leaves such a name without a namespace rather than failing, and everything
+ * read from a message is found by namespace (by local name, another reader would see it).
  */
 export function checkXmlShape(xml: string, bounds: XmlBounds): Document {
   if (/<!DOCTYPE/i.test(xml)) throw new SamlRejection('xml_dtd');
@@ -69,7 +72,15 @@ export function checkXmlShape(xml: string, bounds: XmlBounds): Document {
     if (node.nodeType === COMMENT) throw new SamlRejection('xml_comment');
     if (node.nodeType === PROCESSING_INSTRUCTION) throw new SamlRejection('xml_processing_instruction');
     if (node.nodeType === DOCUMENT_TYPE) throw new SamlRejection('xml_dtd');
+    if (node.nodeType === ELEMENT && !namespacesBound(node as Element)) throw new SamlRejection('malformed_xml');
     for (let child = node.firstChild; child; child = child.nextSibling) pending.push(child);
   }
   return doc as unknown as Document;
+}
+
+/** Whether the element's prefix, and each of its attributes', is bound to a namespace. */
+function namespacesBound(element: Element): boolean {
+  if (element.prefix && !element.namespaceURI) return false;
+  for (const attribute of Array.from(element.attributes)) if (attribute.prefix && !attribute.namespaceURI) return false;
+  return true;
 }

@@ -54,7 +54,6 @@ const FIXES: Record<RefusalCode, (urls: SpUrls, endpoint: RefusingEndpoint) => s
   email_missing: () => 'Set attributes.email to the SAML attribute carrying the email, or send an email-format NameID.',
   email_domain_not_allowed: () => "The email's domain is not in this IdP's emailDomains.",
   too_many_groups: () => 'The IdP sends more than 200 groups: filter the groups it sends to this application.',
-  refused: () => 'The SAML library refused the response: the server log at debug level says why.',
   message_missing: (u) => `The IdP must send one SAMLRequest or SAMLResponse to ${u.slo}.`,
   message_too_large: () => 'A logout message is a few kilobytes: check what the IdP sends.',
   not_a_logout_message: (u) => `Only LogoutRequests and LogoutResponses are accepted at ${u.slo}.`,
