@@ -80,7 +80,7 @@ export function verifyEnvelopedSignature(signed: Element, signature: Element, ke
   if (transforms?.localName !== 'Transforms' || digestMethod?.localName !== 'DigestMethod' || digestValue?.localName !== 'DigestValue' || rest.length > 0)
     throw invalid('the Reference is not Transforms, DigestMethod and DigestValue');
   const [enveloped, exclusive, ...otherTransforms] = dsChildren(transforms);
-  if (enveloped?.localName !== 'Transform' || enveloped.getAttribute('Algorithm') !== ENVELOPED || hasChildElements(enveloped) || exclusive?.localName !== 'Transform' || otherTransforms.length > 0)
+  if (enveloped?.localName !== 'Transform' || enveloped.getAttribute('Algorithm') !== ENVELOPED || !withoutParameters(enveloped) || exclusive?.localName !== 'Transform' || otherTransforms.length > 0)
     throw invalid('the transforms are not enveloped-signature then exclusive C14N');
   const referencePrefixes = exclusiveC14nPrefixes(exclusive);
   const digest = DIGEST_METHODS[digestMethod.getAttribute('Algorithm') ?? ''];
@@ -206,6 +206,16 @@ function elementsCarryingId(doc: Document, id: string): number {
 
 function* elementChildren(parent: Element): Generator<Element> {
   for (let node = parent.firstChild; node; node = node.nextSibling) if (node.nodeType === ELEMENT) yield node as Element;
+}
+
+/**
+ * Whether a transform that takes no parameter (enveloped-signature) has none. xml-crypto's
+ * signer writes the exclusive C14N PrefixList into every transform of a reference, so an
+ * InclusiveNamespaces alone is tolerated there, and ignored as xml-crypto ignores it.
+ */
+function withoutParameters(transform: Element): boolean {
+  const children = [...elementChildren(transform)];
+  return children.length === 0 || (children.length === 1 && children[0]!.localName === 'InclusiveNamespaces' && !hasChildElements(children[0]!));
 }
 
 function hasChildElements(element: Element): boolean {
