@@ -56,13 +56,14 @@ export class AssertionConsumer {
     const doc = checkRawResponse(samlResponse);
     const requests = new StoreRequestIdCache(this.deps.requestIds, idp.id, this.deps.clock, REQUEST_ID_TTL_MS);
     let decryption: Decryption | null;
+    let response: Element;
     try {
       decryption = decryptedAssertionOf(doc, this.deps.spKeys.all, idp.requireEncryptedAssertions);
+      response = responseElement(doc);
     } catch (error) {
       if (error instanceof SamlRejection) await forgetAnsweredRequest(doc, requests);
       throw error;
     }
-    const response = responseElement(doc);
     const requestId = await takeAnsweredRequest(response, requests, idp.idpInitiatedSignIn?.enabled === true);
 
     let assertion: Element;

@@ -89,7 +89,9 @@ export function verifyEnvelopedSignature(signed: Element, signature: Element, ke
   const signatureBytes = base64Text(signatureValue);
   const signedInfoBytes = Buffer.from(canonicalize(signedInfo, signedInfoPrefixes, null), 'utf8');
   const options = (key: KeyObject) => (algorithm.padding === undefined ? key : { key, padding: algorithm.padding, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });
-  if (!keys.some((key) => verifiesWith(algorithm.hash, signedInfoBytes, options(key), signatureBytes))) throw invalid('the SignatureValue does not verify with any trusted certificate');
+  // An RSA method is checked with RSA keys only: node:crypto would check an EC key's signature under the same name.
+  const rsaKeys = keys.filter((key) => key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss');
+  if (!rsaKeys.some((key) => verifiesWith(algorithm.hash, signedInfoBytes, options(key), signatureBytes))) throw invalid('the SignatureValue does not verify with any trusted certificate');
 
   const computed = createHash(digest).update(canonicalize(signed, referencePrefixes, signature), 'utf8').digest();
   if (!computed.equals(base64Text(digestValue))) throw invalid('the digest of the signed element does not match');
