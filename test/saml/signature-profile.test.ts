@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signElement } from '../../server/dev-idp/saml-response.js';
 import type { SignatureProfile } from '../../server/dev-idp/saml-response.js';
 import type { RefusalCode } from '../../server/saml/refusal.js';
+import { selfSignedCertificate } from '../support/certificates.js';
+import type { KeyPair } from '../support/certificates.js';
 import { configTrusting, createTestIdp, postToAcs, startLogin } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 import { startTestServer } from '../support/test-server.js';
@@ -21,10 +23,16 @@ const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 
 let server: TestServer;
 let corp: TestIdp;
+/** An IdP whose certificate holds an EC key. */
+let ec: TestIdp;
+let ecKey: KeyPair;
 
 beforeAll(async () => {
-  corp = await createTestIdp('corp');
-  server = await startTestServer({ config: configTrusting([corp]) });
+  [corp, ec, ecKey] = await Promise.all([createTestIdp('corp'), createTestIdp('ec'), selfSignedCertificate('ec-idp', 'ec')]);
+  corp.config.emailDomains = ['example.com'];
+  ec.config.emailDomains = ['ec.example'];
+  ec.config.idpCert = ecKey.cert;
+  server = await startTestServer({ config: configTrusting([corp, ec]) });
 });
 afterAll(() => server.close());
 
@@ -44,8 +52,8 @@ async function expectAccepted(xml: string): Promise<void> {
   expect(result.cookie).toMatch(/^portcullis_session=/);
 }
 
-async function expectRefused(xml: string, reason: RefusalCode): Promise<void> {
-  const result = await postToAcs(server.url, 'corp', xml);
+async function expectRefused(xml: string, reason: RefusalCode, idp = 'corp'): Promise<void> {
+  const result = await postToAcs(server.url, idp, xml);
   expect(result.status).toBe(401);
   expect(result.setCookie).toBeNull();
   const event = await lastLogin();
@@ -67,6 +75,13 @@ describe('signature and digest algorithms', () => {
 
   it('refuses a SHA-1 reference digest under RSA-SHA256 (signature_invalid)', async () => {
     await expectRefused(await signedWith({ digestAlgorithm: `${DSIG}sha1` }), 'signature_invalid');
+  });
+
+  it("refuses an ECDSA signature by the IdP's own EC key labelled RSA-SHA256 (signature_invalid)", async () => {
+    const { requestId } = await startLogin(server.url, 'ec');
+    const xml = signElement(ec.responseXml({ inResponseTo: requestId, nameId: 'eve@ec.example', attributes: { email: 'eve@ec.example' } }), 'Assertion', ecKey);
+    expect(xml).toContain('xmldsig-more#rsa-sha256');
+    await expectRefused(xml, 'signature_invalid', 'ec');
   });
 });
 
