@@ -22,8 +22,8 @@ export const REQUEST_ID_TTL_MS = 10 * 60_000;
  * The Assertion Consumer Service (SAML Profiles §4.1.4): a posted Response, parsed once
  * and judged on that one DOM, to a session, or a SamlRejection naming the rule it broke.
  * In order (the order node-saml refused in, so a response gets the code it got before):
- * 1. the raw response's size and shape, no DTD, comment or processing instruction
- *    (raw-response.ts), then the one DOM;
+ * 1. the raw response's size and shape, then the one DOM: no DTD, comment or processing
+ *    instruction, every prefix bound to a namespace (raw-response.ts);
  * 2. the EncryptedAssertion, if any, decrypted with one of our keys and held to the same
  *    bounds (encrypted-assertion.ts);
  * 3. a samlp:Response, answering a pending request of ours for this IdP, taken (or an

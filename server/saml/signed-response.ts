@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { SamlRejection } from './refusal.js';
-import { pathElements, SAML_NS } from './xml-read.js';
+import { elementChildren, pathElements, SAML_NS } from './xml-read.js';
 import { envelopedSignatureOf, verifyEnvelopedSignature } from './xml-signature.js';
 
 const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
@@ -49,10 +49,4 @@ export function signedAssertionOf(response: Element, decrypted: Element | null, 
   if (!assertionSignature) throw new SamlRejection('signature_invalid', responseSignature ? 'the assertion itself is not signed (requireSignedAssertions)' : 'neither the response nor the assertion is signed');
   verifyEnvelopedSignature(assertion, assertionSignature, rules.keys);
   return assertion;
-}
-
-function elementChildren(parent: Element): Element[] {
-  const found: Element[] = [];
-  for (let node = parent.firstChild; node; node = node.nextSibling) if (node.nodeType === 1) found.push(node as Element);
-  return found;
 }

@@ -17,6 +17,13 @@ export function childElements(parent: Element, namespace: string, localName: str
   return found;
 }
 
+/** Every child element of `parent`, in document order. */
+export function elementChildren(parent: Element): Element[] {
+  const found: Element[] = [];
+  for (let node = parent.firstChild; node; node = node.nextSibling) if (node.nodeType === ELEMENT) found.push(node as Element);
+  return found;
+}
+
 /** The elements a path of child steps in one namespace reaches from `parent` (`'Subject/NameID'`), in document order. */
 export function pathElements(parent: Element, namespace: string, path: string): Element[] {
   let reached = [parent];

@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { ExclusiveCanonicalization } from 'xml-crypto';
 import type { NamespacePrefix } from 'xml-crypto';
 import { SamlRejection } from './refusal.js';
+import { elementChildren } from './xml-read.js';
 
 const DSIG = 'http://www.w3.org/2000/09/xmldsig#';
 const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
@@ -37,7 +38,7 @@ const ID_NAMES = new Set(['ID', 'Id', 'id']);
  * reader would trust is a guess.
  */
 export function envelopedSignatureOf(signed: Element): Element | null {
-  const signatures = [...elementChildren(signed)].filter((child) => child.namespaceURI === DSIG && child.localName === 'Signature');
+  const signatures = elementChildren(signed).filter((child) => child.namespaceURI === DSIG && child.localName === 'Signature');
   if (signatures.length > 1) throw invalid('more than one Signature in the signed element');
   return signatures[0] ?? null;
 }
@@ -146,7 +147,7 @@ function dsChildren(parent: Element): Element[] {
  */
 function exclusiveC14nPrefixes(method: Element): string[] {
   if (method.getAttribute('Algorithm') !== EXC_C14N) throw invalid('canonicalization is not exclusive C14N');
-  const children = [...elementChildren(method)];
+  const children = elementChildren(method);
   if (children.length === 0) return [];
   const [inclusive] = children;
   if (children.length !== 1 || inclusive!.namespaceURI !== EXC_C14N || inclusive!.localName !== 'InclusiveNamespaces') throw invalid('exclusive C14N takes only an InclusiveNamespaces');
@@ -201,13 +202,9 @@ function elementsCarryingId(doc: Document, id: string): number {
   while (pending.length > 0) {
     const element = pending.pop() as Element;
     for (const attribute of Array.from(element.attributes)) if (ID_NAMES.has(attribute.localName) && attribute.value === id) count++;
-    for (const child of elementChildren(element)) pending.push(child);
+    pending.push(...elementChildren(element));
   }
   return count;
-}
-
-function* elementChildren(parent: Element): Generator<Element> {
-  for (let node = parent.firstChild; node; node = node.nextSibling) if (node.nodeType === ELEMENT) yield node as Element;
 }
 
 /**
@@ -216,12 +213,12 @@ function* elementChildren(parent: Element): Generator<Element> {
  * InclusiveNamespaces alone is tolerated there, and ignored as xml-crypto ignores it.
  */
 function withoutParameters(transform: Element): boolean {
-  const children = [...elementChildren(transform)];
+  const children = elementChildren(transform);
   return children.length === 0 || (children.length === 1 && children[0]!.localName === 'InclusiveNamespaces' && !hasChildElements(children[0]!));
 }
 
 function hasChildElements(element: Element): boolean {
-  return !elementChildren(element).next().done;
+  return elementChildren(element).length > 0;
 }
 
 /** A base64 value as XML-DSig writes it (whitespace allowed between characters); anything else is refused. */
