@@ -6,7 +6,8 @@ import type { SignedAssertionFacts } from './signed-assertion.js';
  * The request of ours a Response answers (Response/@InResponseTo), taken from the pending
  * requests so no second response can answer it; null for an unsolicited (IdP-initiated)
  * response, which only an IdP with `idpInitiatedSignIn.enabled` may send. Checked before
- * any signature, as node-saml did. Once taken, the request stays used up whatever later
+ * any signature, as node-saml did, and before any decryption: these refusals read only the
+ * unsigned InResponseTo, never the plaintext. Once taken, the request stays used up whatever later
  * check refuses the response (node-saml removed it on its refusals too): a second post
  * naming it cannot tell which check refused the first (a CBC decryption oracle).
  */
@@ -22,8 +23,8 @@ export async function takeAnsweredRequest(response: Element, requests: StoreRequ
 
 /**
  * Uses up the request a response names when it is refused before takeAnsweredRequest runs
- * (its decryption failed): or whether a refusal came before or after that point would show
- * in the request still pending.
+ * (its root is no samlp:Response): or whether a refusal came before or after that point
+ * would show in the request still pending.
  */
 export async function forgetAnsweredRequest(doc: Document, requests: StoreRequestIdCache): Promise<void> {
   const requestId = doc.documentElement?.getAttribute('InResponseTo');

@@ -161,6 +161,21 @@ describe('a CBC ciphertext is refused alike whatever it decrypts to', () => {
     await expectRefused(await postToAcs(server.url, 'corp', await answer()), 'in_response_to_unknown');
   });
 
+  // Response/@InResponseTo is outside every signature: an attacker who strips it, or names a
+  // request that is gone, from a captured response must learn nothing of its plaintext either.
+  for (const [what, answering] of [
+    ['no request (InResponseTo stripped)', (xml: string) => xml.replace(/ InResponseTo="[^"]+"/, '')],
+    ['a request that is gone', (xml: string) => xml.replace(/ InResponseTo="[^"]+"/, ' InResponseTo="_long_gone"')],
+  ] as const) {
+    it(`refuses a captured CBC response answering ${what} alike whether it decrypts to its signed assertion or not`, async () => {
+      const captured = answering(await encryptAssertion(corp.signedResponse({ inResponseTo: '_captured' }), spKey1.cert, cbc));
+      const intact = await refusal(await postToAcs(server.url, 'corp', captured));
+      const tampered = await refusal(await postToAcs(server.url, 'corp', flipCipherByte(captured, -17, 0x80)));
+      expect(intact.status).toBe(401);
+      expect(tampered).toEqual(intact);
+    });
+  }
+
   for (const [what, plaintext] of [
     ['text that is not XML', 'not < XML & at all'],
     ['a DTD', `<!DOCTYPE a><saml:Assertion xmlns:saml="${SAML}"/>`],
