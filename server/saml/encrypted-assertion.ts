@@ -15,12 +15,12 @@ const ENCRYPTION_NAMES = ['EncryptedAssertion', 'EncryptedData', 'EncryptedKey',
  * The content ciphers we accept, with their key and IV lengths: AES in GCM or CBC, which
  * SP metadata advertises (sp-metadata.ts). 3DES (NIST-deprecated) is refused.
  */
-const CONTENT_ALGORITHMS: Readonly<Record<string, { cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-cbc' | 'aes-256-cbc'; keyBytes: number; ivBytes: number }>> = {
-  [`${XENC11}aes256-gcm`]: { cipher: 'aes-256-gcm', keyBytes: 32, ivBytes: 12 },
-  [`${XENC11}aes128-gcm`]: { cipher: 'aes-128-gcm', keyBytes: 16, ivBytes: 12 },
-  [`${XENC}aes256-cbc`]: { cipher: 'aes-256-cbc', keyBytes: 32, ivBytes: 16 },
-  [`${XENC}aes128-cbc`]: { cipher: 'aes-128-cbc', keyBytes: 16, ivBytes: 16 },
-};
+const CONTENT_ALGORITHMS: ReadonlyMap<string, { cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-cbc' | 'aes-256-cbc'; keyBytes: number; ivBytes: number }> = new Map([
+  [`${XENC11}aes256-gcm`, { cipher: 'aes-256-gcm', keyBytes: 32, ivBytes: 12 }],
+  [`${XENC11}aes128-gcm`, { cipher: 'aes-128-gcm', keyBytes: 16, ivBytes: 12 }],
+  [`${XENC}aes256-cbc`, { cipher: 'aes-256-cbc', keyBytes: 32, ivBytes: 16 }],
+  [`${XENC}aes128-cbc`, { cipher: 'aes-128-cbc', keyBytes: 16, ivBytes: 16 }],
+] as const);
 
 /**
  * RSA-OAEP is the only key transport: RSA PKCS#1 v1.5 is open to Bleichenbacher's
@@ -30,9 +30,10 @@ const CONTENT_ALGORITHMS: Readonly<Record<string, { cipher: 'aes-128-gcm' | 'aes
 const KEY_TRANSPORT = `${XENC}rsa-oaep-mgf1p`;
 /**
  * OAEP digests, by their XML-DSig names (XML Encryption 1.1 §5.5.2; no DigestMethod means
- * SHA-1, the default there). Any other name is refused, never guessed at.
+ * SHA-1, the default there). Any other name is refused, never guessed at. Every algorithm
+ * table here is a Map: an object's lookup would find `constructor` or `__proto__` too.
  */
-const OAEP_DIGESTS: Readonly<Record<string, string>> = { [`${DSIG}sha1`]: 'sha1', [`${DSIG}sha256`]: 'sha256', [`${DSIG}sha512`]: 'sha512' };
+const OAEP_DIGESTS: ReadonlyMap<string, string> = new Map([[`${DSIG}sha1`, 'sha1'], [`${DSIG}sha256`, 'sha256'], [`${DSIG}sha512`, 'sha512']]);
 
 const GCM_TAG_BYTES = 16;
 
@@ -65,10 +66,10 @@ export function decryptedAssertionOf(response: Document, keys: readonly ServiceP
   // A plain assertion beside the encrypted one is refused here, before any key is tried.
   if (childElements(structure.response, SAML_NS.saml, 'Assertion').length > 0) throw new SamlRejection('assertion_missing');
   const { data, encryptedKey } = structure;
-  const content = CONTENT_ALGORITHMS[algorithmOf(data) ?? ''];
+  const content = CONTENT_ALGORITHMS.get(algorithmOf(data) ?? '');
   if (!content || algorithmOf(encryptedKey) !== KEY_TRANSPORT) throw new SamlRejection('encryption_algorithm_refused');
   const digestAlgorithm = pathElements(encryptedKey, XENC, 'EncryptionMethod').flatMap((method) => childElements(method, DSIG, 'DigestMethod'))[0]?.getAttribute('Algorithm') || `${DSIG}sha1`;
-  const oaepHash = OAEP_DIGESTS[digestAlgorithm];
+  const oaepHash = OAEP_DIGESTS.get(digestAlgorithm);
   if (!oaepHash) throw new SamlRejection('encryption_algorithm_refused');
   const wrappedKey = cipherValueOf(encryptedKey);
   const ciphertext = cipherValueOf(data);

@@ -30,12 +30,12 @@ export const MAX_MESSAGE_AGE_MS = 5 * 60_000;
  * is r||s, each padded to the curve's size (RFC 4050 §3.3, XML Signature 1.1 §6.4.3),
  * not the DER sequence node:crypto verifies by default.
  */
-const REDIRECT_ALGORITHMS: Readonly<Record<string, { hash: string; dsaEncoding?: 'ieee-p1363' }>> = {
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256': { hash: 'sha256' },
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': { hash: 'sha512' },
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256': { hash: 'sha256', dsaEncoding: 'ieee-p1363' },
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512': { hash: 'sha512', dsaEncoding: 'ieee-p1363' },
-};
+const REDIRECT_ALGORITHMS: ReadonlyMap<string, { hash: string; dsaEncoding?: 'ieee-p1363' }> = new Map([
+  ['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', { hash: 'sha256' }],
+  ['http://www.w3.org/2001/04/xmldsig-more#rsa-sha512', { hash: 'sha512' }],
+  ['http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256', { hash: 'sha256', dsaEncoding: 'ieee-p1363' }],
+  ['http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512', { hash: 'sha512', dsaEncoding: 'ieee-p1363' }],
+] as const);
 
 const REDIRECT_PARAMETERS = new Set(['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature']);
 
@@ -101,7 +101,7 @@ export function readRedirectMessage(rawQuery: string, expected: LogoutExpectatio
 
   const relayState = params.get('RelayState');
   const signed = [`${messageName}=${message}`, ...(relayState === undefined ? [] : [`RelayState=${relayState}`]), `SigAlg=${sigAlg}`].join('&');
-  const algorithm = REDIRECT_ALGORITHMS[decodeFormComponent(sigAlg)];
+  const algorithm = REDIRECT_ALGORITHMS.get(decodeFormComponent(sigAlg));
   if (!algorithm) throw new SamlRejection('signature_invalid');
   const signatureBytes = Buffer.from(decodeFormComponent(signature), 'base64');
   if (!expected.idpKeys.some((key) => safeVerify(algorithm, signed, key, signatureBytes))) throw new SamlRejection('signature_invalid');

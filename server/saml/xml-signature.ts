@@ -15,19 +15,20 @@ const ELEMENT = 1;
  * The signature algorithms accepted: RSA with SHA-256 or SHA-512, PKCS#1 v1.5 or PSS
  * (RFC 6931 §2.3.10: MGF1 with the same digest, a salt as long as it). SHA-1 (rsa-sha1)
  * is refused: chosen-prefix collisions are practical (SHAttered 2017, Shambles 2020), and
- * no IdP we know of needs it today. xml-crypto accepted it by default.
+ * no IdP we know of needs it today. xml-crypto accepted it by default. A Map, not an
+ * object: an object's lookup would find Algorithm="constructor" or "__proto__" too.
  */
-const SIGNATURE_METHODS: Readonly<Record<string, { hash: string; padding?: number }>> = {
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256': { hash: 'sha256' },
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': { hash: 'sha512' },
-  'http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1': { hash: 'sha256', padding: constants.RSA_PKCS1_PSS_PADDING },
-};
+const SIGNATURE_METHODS: ReadonlyMap<string, { hash: string; padding?: number }> = new Map([
+  ['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', { hash: 'sha256' }],
+  ['http://www.w3.org/2001/04/xmldsig-more#rsa-sha512', { hash: 'sha512' }],
+  ['http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1', { hash: 'sha256', padding: constants.RSA_PKCS1_PSS_PADDING }],
+]);
 
 /** Reference digests accepted: SHA-256 and SHA-512 (SHA-1 refused, as above). */
-const DIGEST_METHODS: Readonly<Record<string, string>> = {
-  'http://www.w3.org/2001/04/xmlenc#sha256': 'sha256',
-  'http://www.w3.org/2001/04/xmlenc#sha512': 'sha512',
-};
+const DIGEST_METHODS: ReadonlyMap<string, string> = new Map([
+  ['http://www.w3.org/2001/04/xmlenc#sha256', 'sha256'],
+  ['http://www.w3.org/2001/04/xmlenc#sha512', 'sha512'],
+]);
 
 /** Attribute names xml-crypto resolves a Reference URI against: one element in the whole document may carry the signed ID under any of them. */
 const ID_NAMES = new Set(['ID', 'Id', 'id']);
@@ -71,7 +72,7 @@ export function verifyEnvelopedSignature(signed: Element, signature: Element, ke
   if (canonicalization?.localName !== 'CanonicalizationMethod' || method?.localName !== 'SignatureMethod' || reference?.localName !== 'Reference' || more.length > 0)
     throw invalid('SignedInfo is not CanonicalizationMethod, SignatureMethod and exactly one Reference');
   const signedInfoPrefixes = exclusiveC14nPrefixes(canonicalization);
-  const algorithm = SIGNATURE_METHODS[method.getAttribute('Algorithm') ?? ''];
+  const algorithm = SIGNATURE_METHODS.get(method.getAttribute('Algorithm') ?? '');
   if (!algorithm || hasChildElements(method)) throw invalid('signature algorithm not accepted');
 
   const id = signed.getAttribute('ID');
@@ -84,7 +85,7 @@ export function verifyEnvelopedSignature(signed: Element, signature: Element, ke
   if (enveloped?.localName !== 'Transform' || enveloped.getAttribute('Algorithm') !== ENVELOPED || !withoutParameters(enveloped) || exclusive?.localName !== 'Transform' || otherTransforms.length > 0)
     throw invalid('the transforms are not enveloped-signature then exclusive C14N');
   const referencePrefixes = exclusiveC14nPrefixes(exclusive);
-  const digest = DIGEST_METHODS[digestMethod.getAttribute('Algorithm') ?? ''];
+  const digest = DIGEST_METHODS.get(digestMethod.getAttribute('Algorithm') ?? '');
   if (!digest || hasChildElements(digestMethod)) throw invalid('digest algorithm not accepted');
 
   const signatureBytes = base64Text(signatureValue);

@@ -102,6 +102,23 @@ describe('encrypted assertions that are refused', () => {
     await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.tripledes }), 'encryption_algorithm_refused');
   });
 
+  // The algorithm tables are Maps: on a plain object, Algorithm="constructor" or "__proto__"
+  // found an inherited member and the ACS answered an unauthenticated post with a 500.
+  for (const name of ['constructor', '__proto__']) {
+    it(`refuses a content cipher named "${name}" (encryption_algorithm_refused)`, async () => {
+      await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes128cbc }, (xml) => xml.replace(ENCRYPTION.aes128cbc, name)), 'encryption_algorithm_refused');
+    });
+
+    it(`refuses an RSA-OAEP digest named "${name}" (encryption_algorithm_refused)`, async () => {
+      const oaepDigest = (xml: string) => {
+        const changed = xml.replace(/(<(?:\w+:)?DigestMethod Algorithm=")[^"]+"/, `$1${name}"`);
+        expect(changed).not.toBe(xml);
+        return changed;
+      };
+      await expectRefused(await encryptedPost(corp, spKey1.cert, {}, oaepDigest), 'encryption_algorithm_refused');
+    });
+  }
+
   it('refuses a GCM ciphertext with one byte changed (decryption_failed)', async () => {
     await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes256gcm }, flipCipherByte), 'decryption_failed');
   });

@@ -1,4 +1,7 @@
+import { sign } from 'node:crypto';
+import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExclusiveCanonicalization } from 'xml-crypto';
 import { signElement } from '../../server/dev-idp/saml-response.js';
 import type { SignatureProfile } from '../../server/dev-idp/saml-response.js';
 import type { RefusalCode } from '../../server/saml/refusal.js';
@@ -83,7 +86,26 @@ describe('signature and digest algorithms', () => {
     expect(xml).toContain('xmldsig-more#rsa-sha256');
     await expectRefused(xml, 'signature_invalid', 'ec');
   });
+  // The algorithm tables are Maps: on a plain object, a digest named "constructor" or
+  // "__proto__" under a valid signature found an inherited member and failed with a 500.
+  for (const name of ['constructor', '__proto__']) {
+    it(`refuses a reference digest named "${name}" under the IdP's valid signature (signature_invalid)`, async () => {
+      const xml = resigned(await signedWith({}), (signedInfo) => signedInfo.getElementsByTagNameNS(DSIG, 'DigestMethod')[0]!.setAttribute('Algorithm', name));
+      expect(xml).toContain(`Algorithm="${name}"`);
+      await expectRefused(xml, 'signature_invalid');
+    });
+  }
 });
+
+/** `xml` with the SignedInfo of its one signature changed by `edit`, then signed again with corp's key (RSA-SHA256). */
+function resigned(xml: string, edit: (signedInfo: Element) => void): string {
+  const doc = new DOMParser().parseFromString(xml, 'text/xml');
+  const signedInfo = doc.getElementsByTagNameNS(DSIG, 'SignedInfo')[0]!;
+  edit(signedInfo as unknown as Element);
+  const canonical = new ExclusiveCanonicalization().process(signedInfo as unknown as Element, { inclusiveNamespacesPrefixList: [], ancestorNamespaces: [] });
+  doc.getElementsByTagNameNS(DSIG, 'SignatureValue')[0]!.textContent = sign('sha256', Buffer.from(String(canonical), 'utf8'), corp.key.privateKey).toString('base64');
+  return new XMLSerializer().serializeToString(doc);
+}
 
 describe('transforms and canonicalisation', () => {
   it('accepts an InclusiveNamespaces PrefixList naming a prefix the Response declares (as Okta and Shibboleth sign)', async () => {
