@@ -7,6 +7,7 @@ const ELEMENT = 1;
 const COMMENT = 8;
 const PROCESSING_INSTRUCTION = 7;
 const DOCUMENT_TYPE = 10;
+const XMLNS = 'http://www.w3.org/2000/xmlns/';
 
 /**
  * The largest response accepted, decoded. A response with 200 groups named by their
@@ -78,9 +79,17 @@ export function checkXmlShape(xml: string, bounds: XmlBounds): Document {
   return doc as unknown as Document;
 }
 
-/** Whether the element's prefix, and each of its attributes', is bound to a namespace. */
+/**
+ * Whether the element's prefix, and each of its attributes', is bound to a namespace, and
+ * every attribute named xmlns… is a namespace declaration. xml-crypto's exclusive C14N
+ * leaves out any attribute whose name starts with "xmlns" (xmlnsEvil="x" too), so the
+ * signature does not cover such an attribute, while xmldom reads it as an ordinary one.
+ */
 function namespacesBound(element: Element): boolean {
   if (element.prefix && !element.namespaceURI) return false;
-  for (const attribute of Array.from(element.attributes)) if (attribute.prefix && !attribute.namespaceURI) return false;
+  for (const attribute of Array.from(element.attributes)) {
+    if (attribute.prefix && !attribute.namespaceURI) return false;
+    if (attribute.name.toLowerCase().startsWith('xmlns') && attribute.namespaceURI !== XMLNS) return false;
+  }
   return true;
 }

@@ -620,6 +620,25 @@ describe('Destination and Recipient', () => {
   });
 });
 
+// xml-crypto's exclusive C14N skips every attribute whose name starts with "xmlns", so one
+// that is no namespace declaration lies outside the signature while xmldom reads it.
+describe('attributes named like namespace declarations', () => {
+  for (const [where, element] of [
+    ['the signed Assertion', '<saml:Assertion '],
+    ['the signed NameID', '<saml:NameID '],
+  ] as const) {
+    it(`refuses an xmlnsEvil attribute added to ${where} after signing (malformed_xml)`, async () => {
+      const xml = (await signedByCorp()).replace(element, `${element}xmlnsEvil="x" `);
+      expect(xml).toContain('xmlnsEvil="x"');
+      await expectRefused('corp', xml, 'malformed_xml');
+    });
+  }
+
+  it('refuses an XMLNSEvil attribute, whatever its case (malformed_xml)', async () => {
+    await expectRefused('corp', (await signedByCorp()).replace('<saml:Assertion ', '<saml:Assertion XMLNSEvil="x" '), 'malformed_xml');
+  });
+});
+
 describe('cross-IdP', () => {
   it("refuses corp's signed response (request started at corp) posted to partner's ACS", async () => {
     await expectRefused('partner', await signedByCorp(), 'in_response_to_unknown');
