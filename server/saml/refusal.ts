@@ -28,7 +28,7 @@ const REFUSALS = {
   subject_confirmation_invalid: 'the bearer SubjectConfirmationData has no valid NotOnOrAfter',
   audience_mismatch: 'the audience is not this service provider',
   audience_missing: 'no AudienceRestriction with an Audience',
-  conditions_invalid: 'the assertion must hold exactly one Conditions',
+  conditions_invalid: 'the assertion must hold exactly one Conditions, with a valid NotOnOrAfter if it has a NotBefore',
   not_yet_valid: 'the assertion (or the logout message) is not yet valid',
   expired: 'the assertion (or the logout message) has expired',
   unsolicited_response: 'no InResponseTo: an IdP-initiated (unsolicited) response, not accepted from this IdP',
@@ -49,7 +49,7 @@ const REFUSALS = {
   message_too_large: 'the logout message is larger than accepted, inflated or not',
   not_a_logout_message: 'not a SAML LogoutRequest or LogoutResponse',
   unsigned: 'the logout message carries no signature',
-  issue_instant_invalid: 'the logout message has no valid IssueInstant',
+  issue_instant_invalid: 'the assertion (or the logout message) has no valid IssueInstant',
 } as const;
 
 export type RefusalCode = keyof typeof REFUSALS;

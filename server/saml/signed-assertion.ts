@@ -2,6 +2,7 @@ import { SamlRejection } from './refusal.js';
 import { childElements, pathElements, SAML_NS, timestamp } from './xml-read.js';
 
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
+const XMLNS = 'http://www.w3.org/2000/xmlns/';
 
 export interface SignedAssertionFacts {
   assertionId: string;
@@ -41,6 +42,10 @@ export interface AssertionExpectations {
  * the ones a given response got before), then those it left out (PITFALLS).
  */
 export function checkSignedAssertion(response: Element, assertion: Element, expected: AssertionExpectations): SignedAssertionFacts {
+  // IssueInstant is required (Core §2.3.3); node-saml parsed it beside every NotOnOrAfter
+  // it checked and refused the response when it was missing or no date.
+  const issuedAt = timestamp(assertion.getAttribute('IssueInstant'));
+  if (issuedAt === null) throw new SamlRejection('issue_instant_invalid');
   if (expected.inResponseTo !== null) checkConfirmationAnswers(assertion, expected);
   const conditionsExpiry = checkConditions(assertion, expected);
 
@@ -82,7 +87,7 @@ export function checkSignedAssertion(response: Element, assertion: Element, expe
 
   return {
     assertionId,
-    issuedAt: timestamp(assertion.getAttribute('IssueInstant')),
+    issuedAt,
     authenticatedAt: authnInstants.length === 0 || authnInstants.includes(null) ? null : Math.min(...(authnInstants as number[])),
     sessionIndex: sessionIndexes.length === 1 ? sessionIndexes[0]! : null,
     answersRequest: confirmations.some((data) => data.hasAttribute('InResponseTo')),
@@ -111,11 +116,15 @@ function checkConfirmationAnswers(assertion: Element, expected: AssertionExpecta
 
 /**
  * Exactly one Conditions, within its window, restricted to our audience (every
- * AudienceRestriction must name us: Core §2.5.1.4). Returns its NotOnOrAfter.
+ * AudienceRestriction must name us: Core §2.5.1.4). Returns its NotOnOrAfter. A Conditions
+ * with any attribute (a NotBefore alone included) must carry a valid NotOnOrAfter, as
+ * node-saml required: an assertion with no end is valid forever but for the replay cache.
  */
 function checkConditions(assertion: Element, expected: AssertionExpectations): number | null {
   const conditions = childElements(assertion, SAML_NS.saml, 'Conditions');
   if (conditions.length !== 1) throw new SamlRejection('conditions_invalid');
+  const bounded = Array.from(conditions[0]!.attributes).some((attribute) => attribute.namespaceURI !== XMLNS);
+  if (bounded && timestamp(conditions[0]!.getAttribute('NotOnOrAfter')) === null) throw new SamlRejection('conditions_invalid');
   const refusal = withinWindow(conditions[0]!, expected);
   if (refusal) throw new SamlRejection(refusal);
   const restrictions = childElements(conditions[0]!, SAML_NS.saml, 'AudienceRestriction');

@@ -550,6 +550,35 @@ describe('validity window (60 s skew)', () => {
     const xml = await signedByCorp({ issueInstant: new Date(now - 10 * MINUTE), notBefore: new Date(now - 10 * MINUTE), notOnOrAfter: new Date(now - 2 * MINUTE) });
     await expectRefused('corp', xml, 'expired');
   });
+
+  // node-saml parsed Conditions/@NotOnOrAfter and Assertion/@IssueInstant whenever Conditions
+  // carried an attribute, and refused the response when either was missing or no date.
+  /** A corp response to a fresh request, `edit`ed before corp signs its assertion. */
+  const signedAfter = async (edit: (xml: string) => string) => {
+    const xml = edit(corp.responseXml({ inResponseTo: await requestId() }));
+    return signElement(xml, 'Assertion', corp.key);
+  };
+
+  it('refuses Conditions with a NotBefore but no NotOnOrAfter (conditions_invalid)', async () => {
+    const xml = await signedAfter((unsigned) => unsigned.replace(/(<saml:Conditions NotBefore="[^"]+") NotOnOrAfter="[^"]+"/, '$1'));
+    expect(xml).toMatch(/<saml:Conditions NotBefore="[^"]+">/);
+    await expectRefused('corp', xml, 'conditions_invalid');
+  });
+
+  it('refuses Conditions whose NotOnOrAfter is no date (conditions_invalid)', async () => {
+    await expectRefused('corp', await signedAfter((unsigned) => unsigned.replace(/(<saml:Conditions NotBefore="[^"]+") NotOnOrAfter="[^"]+"/, '$1 NotOnOrAfter="soon"')), 'conditions_invalid');
+  });
+
+  for (const [what, issueInstant] of [
+    ['without an IssueInstant', ''],
+    ['whose IssueInstant is no date', ' IssueInstant="yesterday"'],
+  ] as const) {
+    it(`refuses an assertion ${what} (issue_instant_invalid)`, async () => {
+      const xml = await signedAfter((unsigned) => unsigned.replace(/(<saml:Assertion ID="[^"]+" Version="2.0") IssueInstant="[^"]+"/, `$1${issueInstant}`));
+      expect(xml).not.toMatch(/<saml:Assertion [^>]*IssueInstant="\d/);
+      await expectRefused('corp', xml, 'issue_instant_invalid');
+    });
+  }
 });
 
 describe('InResponseTo', () => {
