@@ -649,6 +649,30 @@ describe('Destination and Recipient', () => {
   });
 });
 
+// Okta, ADFS and Shibboleth start their responses with an XML declaration; xmldom reports it
+// as a processing instruction, and every real processing instruction is refused.
+describe('the XML declaration', () => {
+  const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
+
+  for (const declaration of [DECLARATION, "<?xml version='1.0' encoding='utf-8' standalone='no' ?>\n", '<?xml version="1.0"?>']) {
+    it(`accepts a signed response starting with ${declaration.trim()}`, async () => {
+      await expectAccepted('corp', declaration + (await bothSignedByCorp()));
+    });
+  }
+
+  for (const [what, edit] of [
+    ['a processing instruction after the declaration', (xml: string) => `${DECLARATION}<?evil x?>${xml}`],
+    ['a second XML declaration', (xml: string) => `${DECLARATION}${DECLARATION}${xml}`],
+    ['a declaration after leading whitespace', (xml: string) => ` ${DECLARATION}${xml}`],
+    ['a declaration of another encoding', (xml: string) => `<?xml version="1.0" encoding="ISO-8859-1"?>${xml}`],
+    ['a processing instruction inside the assertion', (xml: string) => `${DECLARATION}${xml.replace('<saml:Subject>', '<?evil x?><saml:Subject>')}`],
+  ] as const) {
+    it(`refuses ${what} (xml_processing_instruction)`, async () => {
+      await expectRefused('corp', edit(await signedByCorp()), 'xml_processing_instruction');
+    });
+  }
+});
+
 // xml-crypto's exclusive C14N skips every attribute whose name starts with "xmlns", so one
 // that is no namespace declaration lies outside the signature while xmldom reads it.
 describe('attributes named like namespace declarations', () => {
