@@ -30,6 +30,13 @@ const DIGEST_METHODS: ReadonlyMap<string, string> = new Map([
   ['http://www.w3.org/2001/04/xmlenc#sha512', 'sha512'],
 ]);
 
+/**
+ * The most prefixes an InclusiveNamespaces PrefixList may name. IdPs name a few (xs, xsi);
+ * canonicalisation looks each one up on every element it renders, so a long list makes
+ * verification cost grow with the list times the document.
+ */
+const MAX_INCLUSIVE_PREFIXES = 32;
+
 /** Attribute names xml-crypto resolves a Reference URI against: one element in the whole document may carry the signed ID under any of them. */
 const ID_NAMES = new Set(['ID', 'Id', 'id']);
 
@@ -152,7 +159,9 @@ function exclusiveC14nPrefixes(method: Element): string[] {
   if (children.length === 0) return [];
   const [inclusive] = children;
   if (children.length !== 1 || inclusive!.namespaceURI !== EXC_C14N || inclusive!.localName !== 'InclusiveNamespaces') throw invalid('exclusive C14N takes only an InclusiveNamespaces');
-  return (inclusive!.getAttribute('PrefixList') ?? '').split(/\s+/).filter((prefix) => prefix !== '');
+  const prefixes = (inclusive!.getAttribute('PrefixList') ?? '').split(/\s+/).filter((prefix) => prefix !== '');
+  if (prefixes.length > MAX_INCLUSIVE_PREFIXES) throw invalid('the InclusiveNamespaces PrefixList names too many prefixes');
+  return prefixes;
 }
 
 /**

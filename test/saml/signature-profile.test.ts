@@ -118,6 +118,18 @@ describe('transforms and canonicalisation', () => {
     await expectAccepted(xml);
   });
 
+  const prefixes = (count: number) => Array.from({ length: count }, (_, i) => `p${i}`);
+
+  it('accepts an InclusiveNamespaces PrefixList of 32 prefixes', async () => {
+    await expectAccepted(await signedWith({ inclusivePrefixes: prefixes(32) }));
+  });
+
+  it('refuses an InclusiveNamespaces PrefixList of 33 prefixes, each a cost on every element canonicalised (signature_invalid)', async () => {
+    const xml = await signedWith({ inclusivePrefixes: prefixes(33) });
+    expect(xml).toContain(' p32"');
+    await expectRefused(xml, 'signature_invalid');
+  });
+
   it('refuses inclusive C14N as the reference canonicalisation (signature_invalid)', async () => {
     await expectRefused(await signedWith({ transforms: [ENVELOPED, 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315'] }), 'signature_invalid');
   });
