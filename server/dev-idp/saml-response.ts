@@ -70,23 +70,34 @@ export interface SigningKey {
   cert: string;
 }
 
+/** How a signature is made. The defaults are what IdPs send; tests vary them to check what is refused. */
+export interface SignatureProfile {
+  signatureAlgorithm: string;
+  digestAlgorithm: string;
+  /** SignedInfo's CanonicalizationMethod. */
+  canonicalizationAlgorithm: string;
+  transforms: string[];
+  /** The InclusiveNamespaces PrefixList of the reference's exclusive C14N transform. */
+  inclusivePrefixes: string[];
+}
+
+const SIGNATURE_PROFILE: SignatureProfile = {
+  signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
+  canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
+  transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
+  inclusivePrefixes: [],
+};
+
 /**
- * Enveloped RSA-SHA256 signature over the element with `localName`, placed right after
- * its Issuer as the SAML schema requires.
+ * Enveloped signature (RSA-SHA256 unless `profile` says otherwise) over the element with
+ * `localName`, placed right after its Issuer as the SAML schema requires.
  */
-export function signElement(xml: string, localName: 'Assertion' | 'Response' | 'LogoutRequest' | 'LogoutResponse', key: SigningKey): string {
-  const sig = new SignedXml({
-    privateKey: key.privateKey,
-    publicCert: key.cert,
-    signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-    canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
-  });
+export function signElement(xml: string, localName: 'Assertion' | 'Response' | 'LogoutRequest' | 'LogoutResponse', key: SigningKey, profile: Partial<SignatureProfile> = {}): string {
+  const { signatureAlgorithm, digestAlgorithm, canonicalizationAlgorithm, transforms, inclusivePrefixes } = { ...SIGNATURE_PROFILE, ...profile };
+  const sig = new SignedXml({ privateKey: key.privateKey, publicCert: key.cert, signatureAlgorithm, canonicalizationAlgorithm });
   const element = `//*[local-name(.)='${localName}']`;
-  sig.addReference({
-    xpath: element,
-    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
-    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
-  });
+  sig.addReference({ xpath: element, transforms, digestAlgorithm, inclusiveNamespacesPrefixList: inclusivePrefixes });
   sig.computeSignature(xml, { location: { reference: `${element}/*[local-name(.)='Issuer']`, action: 'after' } });
   return sig.getSignedXml();
 }

@@ -120,7 +120,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const dev = devIdp?.identityProvider;
   const identityProviders: TrustedIdp[] = trustedIdps(config, dev ? [{ id: dev.id, displayName: dev.displayName, protocol: 'saml', emailDomains: dev.emailDomains }] : []);
   const identity = createIdentity(config, stores, clock, identityProviders);
-  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, publicUrl, standing: identity.standing, directory: stores.directory });
+  const signIn = new SamlSignIn({ replay: stores.assertionReplay, audit: stores.audit, clock, sessions: identity.sessions, standing: identity.standing, directory: stores.directory });
   const spKeys = ServiceProviderKeys.fromConfig(config);
   const rotations = new KeyRotationRecorder({ store: stores.samlKeySets, audit: stores.audit, clock });
   await rotations.spKeys(spKeys.all.map((k) => k.fingerprint));

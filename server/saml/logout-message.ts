@@ -1,10 +1,11 @@
 import { verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
-import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import { checkXmlShape } from './raw-response.js';
 import { SamlRejection } from './refusal.js';
 import type { XmlBounds } from './xml-bounds.js';
-import { elements, parseXml as parse, SAML_NS as NS, timestamp } from './xml-read.js';
+import { childElements, pathElements, SAML_NS as NS, timestamp } from './xml-read.js';
+import { envelopedSignatureOf, verifyEnvelopedSignature } from './xml-signature.js';
 const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 
 /**
@@ -29,12 +30,12 @@ export const MAX_MESSAGE_AGE_MS = 5 * 60_000;
  * is r||s, each padded to the curve's size (RFC 4050 §3.3, XML Signature 1.1 §6.4.3),
  * not the DER sequence node:crypto verifies by default.
  */
-const REDIRECT_ALGORITHMS: Readonly<Record<string, { hash: string; dsaEncoding?: 'ieee-p1363' }>> = {
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256': { hash: 'sha256' },
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': { hash: 'sha512' },
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256': { hash: 'sha256', dsaEncoding: 'ieee-p1363' },
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512': { hash: 'sha512', dsaEncoding: 'ieee-p1363' },
-};
+const REDIRECT_ALGORITHMS: ReadonlyMap<string, { hash: string; dsaEncoding?: 'ieee-p1363' }> = new Map([
+  ['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', { hash: 'sha256' }],
+  ['http://www.w3.org/2001/04/xmldsig-more#rsa-sha512', { hash: 'sha512' }],
+  ['http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256', { hash: 'sha256', dsaEncoding: 'ieee-p1363' }],
+  ['http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512', { hash: 'sha512', dsaEncoding: 'ieee-p1363' }],
+] as const);
 
 const REDIRECT_PARAMETERS = new Set(['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature']);
 
@@ -65,7 +66,8 @@ export type LogoutMessage = LogoutRequestMessage | LogoutResponseMessage;
 /** What a logout message must be to be this IdP's, for us, now. */
 export interface LogoutExpectations {
   idpIssuer: string;
-  idpCerts: readonly string[];
+  /** The IdP's certificates' keys: the only keys a logout message may be signed with. */
+  idpKeys: readonly KeyObject[];
   /** Our SingleLogoutService URL: the message's Destination. */
   destination: string;
   nowMs: number;
@@ -99,20 +101,19 @@ export function readRedirectMessage(rawQuery: string, expected: LogoutExpectatio
 
   const relayState = params.get('RelayState');
   const signed = [`${messageName}=${message}`, ...(relayState === undefined ? [] : [`RelayState=${relayState}`]), `SigAlg=${sigAlg}`].join('&');
-  const algorithm = REDIRECT_ALGORITHMS[decodeFormComponent(sigAlg)];
+  const algorithm = REDIRECT_ALGORITHMS.get(decodeFormComponent(sigAlg));
   if (!algorithm) throw new SamlRejection('signature_invalid');
   const signatureBytes = Buffer.from(decodeFormComponent(signature), 'base64');
-  if (!expected.idpCerts.some((cert) => safeVerify(algorithm, signed, cert, signatureBytes))) throw new SamlRejection('signature_invalid');
+  if (!expected.idpKeys.some((key) => safeVerify(algorithm, signed, key, signatureBytes))) throw new SamlRejection('signature_invalid');
 
   const xml = inflateBounded(Buffer.from(decodeFormComponent(message), 'base64'));
-  checkXmlShape(xml, MESSAGE_BOUNDS);
-  return readMessage(parse(xml).documentElement, expected, { binding: 'redirect', relayState: relayState === undefined ? null : decodeFormComponent(relayState) });
+  return readMessage(checkXmlShape(xml, MESSAGE_BOUNDS).documentElement, expected, { binding: 'redirect', relayState: relayState === undefined ? null : decodeFormComponent(relayState) });
 }
 
 /**
  * A logout message in the HTTP-POST binding: the XML carries an enveloped signature over
- * the whole message, checked by node-saml's verifier (one signature, one reference, to
- * the root); the fields are then read from the XML that signature covers.
+ * the whole message, verified as a response's is (xml-signature.ts: one signature, one
+ * reference, to the root); the fields are then read from the root that signature covers.
  */
 export function readPostMessage(body: Record<string, unknown> | undefined, expected: LogoutExpectations): LogoutMessage {
   const request = body?.SAMLRequest;
@@ -120,28 +121,20 @@ export function readPostMessage(body: Record<string, unknown> | undefined, expec
   const message = request ?? response;
   if (typeof message !== 'string' || message.length === 0 || (request !== undefined && response !== undefined)) throw new SamlRejection('message_missing');
   if (message.length > MAX_FIELD_LENGTH) throw new SamlRejection('message_too_large');
-  const xml = Buffer.from(message, 'base64').toString('utf8');
-  checkXmlShape(xml, MESSAGE_BOUNDS);
-  const root = parse(xml).documentElement;
-  if (!root) throw new SamlRejection('malformed_xml');
-  if (elements('./*[local-name()="Signature"]', root).length === 0) throw new SamlRejection('unsigned');
-  let verified: string | null;
-  try {
-    verified = getVerifiedXml(xml, root, [...expected.idpCerts]);
-  } catch {
-    verified = null;
-  }
-  if (verified === null) throw new SamlRejection('signature_invalid');
+  const root = checkXmlShape(Buffer.from(message, 'base64').toString('utf8'), MESSAGE_BOUNDS).documentElement;
+  const signature = envelopedSignatureOf(root);
+  if (!signature) throw new SamlRejection('unsigned');
+  verifyEnvelopedSignature(root, signature, expected.idpKeys);
   const relayState = typeof body?.RelayState === 'string' ? body.RelayState : null;
-  return readMessage(parse(verified).documentElement, expected, { binding: 'post', relayState });
+  return readMessage(root, expected, { binding: 'post', relayState });
 }
 
 /** The checks node-saml leaves out of logout messages: Destination, Issuer on every kind, IssueInstant, the NameID's form. */
-function readMessage(root: Element | null, expected: LogoutExpectations, transport: { binding: LogoutBinding; relayState: string | null }): LogoutMessage {
-  if (!root || root.namespaceURI !== NS.samlp || (root.localName !== 'LogoutRequest' && root.localName !== 'LogoutResponse')) throw new SamlRejection('not_a_logout_message');
+function readMessage(root: Element, expected: LogoutExpectations, transport: { binding: LogoutBinding; relayState: string | null }): LogoutMessage {
+  if (root.namespaceURI !== NS.samlp || (root.localName !== 'LogoutRequest' && root.localName !== 'LogoutResponse')) throw new SamlRejection('not_a_logout_message');
   const id = root.getAttribute('ID');
   if (!id) throw new SamlRejection('not_a_logout_message');
-  const issuers = elements('./saml:Issuer', root);
+  const issuers = childElements(root, NS.saml, 'Issuer');
   if (issuers.length !== 1 || issuers[0]!.textContent?.trim() !== expected.idpIssuer) throw new SamlRejection('issuer_mismatch');
   // Bindings §3.4.5.2 and §3.5.5.2: a signed message carries its Destination, and it must be the endpoint it arrived at.
   if (root.getAttribute('Destination') !== expected.destination) throw new SamlRejection('destination_mismatch');
@@ -154,7 +147,7 @@ function readMessage(root: Element | null, expected: LogoutExpectations, transpo
   if (root.localName === 'LogoutResponse') {
     const inResponseTo = root.getAttribute('InResponseTo');
     if (!inResponseTo) throw new SamlRejection('in_response_to_unknown');
-    const status = elements('./samlp:Status/samlp:StatusCode', root);
+    const status = pathElements(root, NS.samlp, 'Status/StatusCode');
     return { kind: 'response', ...base, inResponseTo, success: status.length === 1 && status[0]!.getAttribute('Value') === SUCCESS };
   }
 
@@ -162,12 +155,12 @@ function readMessage(root: Element | null, expected: LogoutExpectations, transpo
     const until = timestamp(root.getAttribute('NotOnOrAfter'));
     if (until === null || expected.nowMs - expected.skewMs >= until) throw new SamlRejection('expired');
   }
-  const nameIds = elements('./saml:NameID', root);
+  const nameIds = childElements(root, NS.saml, 'NameID');
   // One plain text node, as at sign-in: an EncryptedID, or a NameID split by a comment, names nobody we can trust.
   if (nameIds.length !== 1 || nameIds[0]!.childNodes.length !== 1 || nameIds[0]!.firstChild?.nodeType !== 3) throw new SamlRejection('name_id_invalid');
   const nameId = nameIds[0]!.textContent ?? '';
   if (nameId.trim() === '') throw new SamlRejection('name_id_invalid');
-  const sessionIndexes = elements('./samlp:SessionIndex', root).map((index) => (index.textContent ?? '').trim());
+  const sessionIndexes = childElements(root, NS.samlp, 'SessionIndex').map((index) => (index.textContent ?? '').trim());
   if (sessionIndexes.length > MAX_SESSION_INDEXES || sessionIndexes.includes('')) throw new SamlRejection('not_a_logout_message');
   return { kind: 'request', ...base, nameId, sessionIndexes };
 }
@@ -185,9 +178,9 @@ function inflateBounded(deflated: Buffer): string {
   }
 }
 
-function safeVerify({ hash, dsaEncoding }: { hash: string; dsaEncoding?: 'ieee-p1363' }, signed: string, cert: string, signature: Buffer): boolean {
+function safeVerify({ hash, dsaEncoding }: { hash: string; dsaEncoding?: 'ieee-p1363' }, signed: string, key: KeyObject, signature: Buffer): boolean {
   try {
-    return verify(hash, Buffer.from(signed, 'utf8'), dsaEncoding ? { key: cert, dsaEncoding } : cert, signature);
+    return verify(hash, Buffer.from(signed, 'utf8'), dsaEncoding ? { key, dsaEncoding } : key, signature);
   } catch {
     return false;
   }

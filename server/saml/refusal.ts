@@ -28,7 +28,7 @@ const REFUSALS = {
   subject_confirmation_invalid: 'the bearer SubjectConfirmationData has no valid NotOnOrAfter',
   audience_mismatch: 'the audience is not this service provider',
   audience_missing: 'no AudienceRestriction with an Audience',
-  conditions_invalid: 'the assertion must hold exactly one Conditions',
+  conditions_invalid: 'the assertion must hold exactly one Conditions, with a valid NotOnOrAfter if it has a NotBefore',
   not_yet_valid: 'the assertion (or the logout message) is not yet valid',
   expired: 'the assertion (or the logout message) has expired',
   unsolicited_response: 'no InResponseTo: an IdP-initiated (unsolicited) response, not accepted from this IdP',
@@ -41,7 +41,6 @@ const REFUSALS = {
   email_domain_not_allowed: 'email domain not allowed for this IdP',
   too_many_groups: 'more groups than accepted',
   user_deprovisioned: 'the IdP deprovisioned this user over SCIM',
-  refused: 'refused by the SAML library',
   assertion_not_encrypted: 'a plain assertion where this IdP must encrypt',
   encryption_algorithm_refused: 'encrypted with an algorithm not accepted (only AES-GCM/CBC with RSA-OAEP key transport)',
   decryption_failed: 'no key of this service provider decrypts the assertion (another key, or tampered; with AES-CBC, any decrypted content that is no valid signed assertion)',
@@ -50,7 +49,7 @@ const REFUSALS = {
   message_too_large: 'the logout message is larger than accepted, inflated or not',
   not_a_logout_message: 'not a SAML LogoutRequest or LogoutResponse',
   unsigned: 'the logout message carries no signature',
-  issue_instant_invalid: 'the logout message has no valid IssueInstant',
+  issue_instant_invalid: 'the assertion (or the logout message) has no valid IssueInstant',
 } as const;
 
 export type RefusalCode = keyof typeof REFUSALS;
@@ -63,37 +62,15 @@ export function refusalMeaning(code: RefusalCode): string {
   return REFUSALS[code];
 }
 
-/** A refused sign-in; `code` is what gets recorded. */
+/**
+ * A refused sign-in; `code` is what gets recorded. `detail` says which rule refused it, for
+ * the debug log only: fixed text, never anything the sender wrote.
+ */
 export class SamlRejection extends Error {
-  constructor(readonly code: RefusalCode) {
+  constructor(
+    readonly code: RefusalCode,
+    readonly detail?: string,
+  ) {
     super(refusalMeaning(code));
   }
-}
-
-/**
- * node-saml's and xml-crypto's messages, by the fixed text they start with (anchored, so
- * text the sender put later in the message cannot pick the code). First match wins.
- */
-const LIBRARY_MESSAGES: readonly [RegExp, RefusalCode][] = [
-  [/^(SAML provider returned|Bad status code|Invalid signature: NoPassive)/, 'idp_error_status'],
-  [/^(Unknown|Missing) SAML issuer/, 'issuer_mismatch'],
-  [/^SAML assertion audience mismatch/, 'audience_mismatch'],
-  [/^SAML assertion (has no AudienceRestriction|AudienceRestriction has no Audience)/, 'audience_missing'],
-  [/^SAML assertion not yet valid/, 'not_yet_valid'],
-  [/^(SAML assertion expired|No valid subject confirmation)/, 'expired'],
-  [/^InResponseTo is missing/, 'unsolicited_response'],
-  [/^(InResponseTo|SubjectInResponseTo) /, 'in_response_to_unknown'],
-  [/^(Missing SAML assertion|Cannot obtain assertion)/, 'assertion_missing'],
-  [/^Unknown SAML response message/, 'not_a_response'],
-  [/^Unable to process multiple conditions/, 'conditions_invalid'],
-  [/^Not a valid XML document/, 'malformed_xml'],
-  [
-    /^(Invalid (document )?signature|invalid signature|Too many signatures|Only 1 signed references|ref URI|No signature found|No references passed|Could not validate|could not|Cannot validate|Cannot canonicalize|Canonical signed info|KeyInfo or publicCert|(signature|canonicalization|hash) algorithm|Unable to (exclusive )?canonicalize|Cannot apply transform)/,
-    'signature_invalid',
-  ],
-];
-
-/** The stable code for an error node-saml (or xml-crypto under it) refused a response with. */
-export function refusalOfLibraryError(error: Error): RefusalCode {
-  return LIBRARY_MESSAGES.find(([pattern]) => pattern.test(error.message))?.[1] ?? 'refused';
 }

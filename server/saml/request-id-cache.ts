@@ -3,16 +3,13 @@ import type { Clock } from '../clock.js';
 import type { OneTimeValueStore } from '../stores/types.js';
 
 /**
- * node-saml's InResponseTo cache, backed by the shared store so any instance can finish a
- * login another began. Keys are scoped to one IdP: a response to a request sent to IdP A
- * is unknown at IdP B's ACS. One instance serves one ACS request and records whether its
- * remove actually took the id (GETDEL), so of two responses racing on one request id only
- * one can complete a login.
+ * The request ids of our pending SAML requests, in the shared store so any instance can
+ * finish a login another began: node-saml saves an AuthnRequest's id here at the login
+ * start (as its InResponseTo cache), the ACS takes it back (solicitation.ts). Keys are
+ * scoped to one IdP: a response to a request sent to IdP A is unknown at IdP B's ACS.
+ * Taking is atomic (GETDEL): of two responses racing on one request id, one gets it.
  */
 export class StoreRequestIdCache implements CacheProvider {
-  consumed = false;
-  private taken: { key: string; value: string } | null = null;
-
   constructor(
     private readonly store: OneTimeValueStore,
     private readonly idpId: string,
@@ -30,26 +27,9 @@ export class StoreRequestIdCache implements CacheProvider {
     return this.store.get(this.key(key));
   }
 
-  async removeAsync(key: string | null): Promise<string | null> {
-    if (key === null) return null;
-    const value = await this.store.take(this.key(key));
-    if (value !== null) {
-      this.consumed = true;
-      this.taken = { key, value };
-    }
-    return value;
-  }
-
-  /**
-   * Puts back the request id this instance took, for the one re-check of a response after
-   * the IdP's keys changed (routes.ts). Only this instance took it, so no other response
-   * completed a login with it; it lives one more TTL at most, once per refresh.
-   */
-  async restore(): Promise<void> {
-    if (!this.taken) return;
-    await this.store.put(this.key(this.taken.key), this.taken.value, this.clock.now() + this.ttlMs);
-    this.taken = null;
-    this.consumed = false;
+  /** Takes the id: its value if it was pending (and now is not), null if it was unknown, used or expired. */
+  removeAsync(key: string | null): Promise<string | null> {
+    return key === null ? Promise.resolve(null) : this.store.take(this.key(key));
   }
 
   private key(requestId: string): string {

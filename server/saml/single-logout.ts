@@ -24,6 +24,7 @@ import { sendRefusalPage } from './refusal-page.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
 import type { ServiceProviderKey, ServiceProviderKeys } from './sp-keys.js';
 import { spUrls } from './sp-urls.js';
+import { CertificateKeys } from './xml-signature.js';
 
 /** How long the IdP may take to answer our LogoutRequest before its id is forgotten. */
 const LOGOUT_REQUEST_TTL_MS = 10 * 60_000;
@@ -59,6 +60,7 @@ export function singleLogoutRoutes(deps: {
   logger: Logger;
 }): Router {
   const router = Router();
+  const certificates = new CertificateKeys();
   const offering = (idpId: string) => {
     const configured = deps.idps.get(idpId);
     const trust = configured && deps.trust.current(configured);
@@ -111,7 +113,7 @@ export function singleLogoutRoutes(deps: {
     const { idp, key } = found;
     const expected: LogoutExpectations = {
       idpIssuer: idp.idpIssuer,
-      idpCerts: idp.idpCert,
+      idpKeys: certificates.of(idp.idpCert),
       destination: spUrls(deps.publicUrl, idp.id).slo,
       nowMs: deps.clock.now(),
       skewMs: idp.clockSkewSeconds * 1000,

@@ -1,28 +1,34 @@
-import { DOMParser } from '@xmldom/xmldom';
-import xpath from 'xpath';
-import { SamlRejection } from './refusal.js';
-
-/** The SAML 2.0 protocol and assertion namespaces, by the prefixes our XPaths use. */
+/** The SAML 2.0 protocol and assertion namespaces. */
 export const SAML_NS = { samlp: 'urn:oasis:names:tc:SAML:2.0:protocol', saml: 'urn:oasis:names:tc:SAML:2.0:assertion' };
-const select = xpath.useNamespaces(SAML_NS);
 
-/** A DOM of a document already bounded in size and shape; not well-formed: refused. */
-export function parseXml(xml: string): Document {
-  let failed = false;
-  const doc = new DOMParser({
-    errorHandler: {
-      warning: () => {},
-      error: () => (failed = true),
-      fatalError: () => (failed = true),
-    },
-  }).parseFromString(xml, 'text/xml');
-  if (failed) throw new SamlRejection('malformed_xml');
-  return doc as unknown as Document;
+const ELEMENT = 1;
+
+/**
+ * The child elements of `parent` named `localName` in `namespace`, in document order.
+ * Children only, by namespace and local name (never by prefix, never deeper): what is read
+ * from a signed element is then always inside what its signature covers, never inside a
+ * nested ds:Signature (XSW8 hides a copy there) or another element's subtree.
+ */
+export function childElements(parent: Element, namespace: string, localName: string): Element[] {
+  const found: Element[] = [];
+  for (let node = parent.firstChild; node; node = node.nextSibling) {
+    if (node.nodeType === ELEMENT && (node as Element).localName === localName && (node as Element).namespaceURI === namespace) found.push(node as Element);
+  }
+  return found;
 }
 
-/** The elements an XPath (with the samlp: and saml: prefixes) selects. */
-export function elements(path: string, node: Node): Element[] {
-  return (select(path, node) as Node[]).filter((n): n is Element => n.nodeType === 1);
+/** Every child element of `parent`, in document order. */
+export function elementChildren(parent: Element): Element[] {
+  const found: Element[] = [];
+  for (let node = parent.firstChild; node; node = node.nextSibling) if (node.nodeType === ELEMENT) found.push(node as Element);
+  return found;
+}
+
+/** The elements a path of child steps in one namespace reaches from `parent` (`'Subject/NameID'`), in document order. */
+export function pathElements(parent: Element, namespace: string, path: string): Element[] {
+  let reached = [parent];
+  for (const step of path.split('/')) reached = reached.flatMap((element) => childElements(element, namespace, step));
+  return reached;
 }
 
 /** An xs:dateTime attribute as epoch milliseconds, or null when absent or unreadable. */

@@ -550,6 +550,35 @@ describe('validity window (60 s skew)', () => {
     const xml = await signedByCorp({ issueInstant: new Date(now - 10 * MINUTE), notBefore: new Date(now - 10 * MINUTE), notOnOrAfter: new Date(now - 2 * MINUTE) });
     await expectRefused('corp', xml, 'expired');
   });
+
+  // node-saml parsed Conditions/@NotOnOrAfter and Assertion/@IssueInstant whenever Conditions
+  // carried an attribute, and refused the response when either was missing or no date.
+  /** A corp response to a fresh request, `edit`ed before corp signs its assertion. */
+  const signedAfter = async (edit: (xml: string) => string) => {
+    const xml = edit(corp.responseXml({ inResponseTo: await requestId() }));
+    return signElement(xml, 'Assertion', corp.key);
+  };
+
+  it('refuses Conditions with a NotBefore but no NotOnOrAfter (conditions_invalid)', async () => {
+    const xml = await signedAfter((unsigned) => unsigned.replace(/(<saml:Conditions NotBefore="[^"]+") NotOnOrAfter="[^"]+"/, '$1'));
+    expect(xml).toMatch(/<saml:Conditions NotBefore="[^"]+">/);
+    await expectRefused('corp', xml, 'conditions_invalid');
+  });
+
+  it('refuses Conditions whose NotOnOrAfter is no date (conditions_invalid)', async () => {
+    await expectRefused('corp', await signedAfter((unsigned) => unsigned.replace(/(<saml:Conditions NotBefore="[^"]+") NotOnOrAfter="[^"]+"/, '$1 NotOnOrAfter="soon"')), 'conditions_invalid');
+  });
+
+  for (const [what, issueInstant] of [
+    ['without an IssueInstant', ''],
+    ['whose IssueInstant is no date', ' IssueInstant="yesterday"'],
+  ] as const) {
+    it(`refuses an assertion ${what} (issue_instant_invalid)`, async () => {
+      const xml = await signedAfter((unsigned) => unsigned.replace(/(<saml:Assertion ID="[^"]+" Version="2.0") IssueInstant="[^"]+"/, `$1${issueInstant}`));
+      expect(xml).not.toMatch(/<saml:Assertion [^>]*IssueInstant="\d/);
+      await expectRefused('corp', xml, 'issue_instant_invalid');
+    });
+  }
 });
 
 describe('InResponseTo', () => {
@@ -617,6 +646,49 @@ describe('Destination and Recipient', () => {
 
   it("refuses a Recipient naming another IdP's ACS on this server", async () => {
     await expectRefused('corp', await signedByCorp({ recipient: partner.acsUrl }), 'recipient_mismatch');
+  });
+});
+
+// Okta, ADFS and Shibboleth start their responses with an XML declaration; xmldom reports it
+// as a processing instruction, and every real processing instruction is refused.
+describe('the XML declaration', () => {
+  const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
+
+  for (const declaration of [DECLARATION, "<?xml version='1.0' encoding='utf-8' standalone='no' ?>\n", '<?xml version="1.0"?>']) {
+    it(`accepts a signed response starting with ${declaration.trim()}`, async () => {
+      await expectAccepted('corp', declaration + (await bothSignedByCorp()));
+    });
+  }
+
+  for (const [what, edit] of [
+    ['a processing instruction after the declaration', (xml: string) => `${DECLARATION}<?evil x?>${xml}`],
+    ['a second XML declaration', (xml: string) => `${DECLARATION}${DECLARATION}${xml}`],
+    ['a declaration after leading whitespace', (xml: string) => ` ${DECLARATION}${xml}`],
+    ['a declaration of another encoding', (xml: string) => `<?xml version="1.0" encoding="ISO-8859-1"?>${xml}`],
+    ['a processing instruction inside the assertion', (xml: string) => `${DECLARATION}${xml.replace('<saml:Subject>', '<?evil x?><saml:Subject>')}`],
+  ] as const) {
+    it(`refuses ${what} (xml_processing_instruction)`, async () => {
+      await expectRefused('corp', edit(await signedByCorp()), 'xml_processing_instruction');
+    });
+  }
+});
+
+// xml-crypto's exclusive C14N skips every attribute whose name starts with "xmlns", so one
+// that is no namespace declaration lies outside the signature while xmldom reads it.
+describe('attributes named like namespace declarations', () => {
+  for (const [where, element] of [
+    ['the signed Assertion', '<saml:Assertion '],
+    ['the signed NameID', '<saml:NameID '],
+  ] as const) {
+    it(`refuses an xmlnsEvil attribute added to ${where} after signing (malformed_xml)`, async () => {
+      const xml = (await signedByCorp()).replace(element, `${element}xmlnsEvil="x" `);
+      expect(xml).toContain('xmlnsEvil="x"');
+      await expectRefused('corp', xml, 'malformed_xml');
+    });
+  }
+
+  it('refuses an XMLNSEvil attribute, whatever its case (malformed_xml)', async () => {
+    await expectRefused('corp', (await signedByCorp()).replace('<saml:Assertion ', '<saml:Assertion XMLNSEvil="x" '), 'malformed_xml');
   });
 });
 

@@ -102,6 +102,23 @@ describe('encrypted assertions that are refused', () => {
     await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.tripledes }), 'encryption_algorithm_refused');
   });
 
+  // The algorithm tables are Maps: on a plain object, Algorithm="constructor" or "__proto__"
+  // found an inherited member and the ACS answered an unauthenticated post with a 500.
+  for (const name of ['constructor', '__proto__']) {
+    it(`refuses a content cipher named "${name}" (encryption_algorithm_refused)`, async () => {
+      await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes128cbc }, (xml) => xml.replace(ENCRYPTION.aes128cbc, name)), 'encryption_algorithm_refused');
+    });
+
+    it(`refuses an RSA-OAEP digest named "${name}" (encryption_algorithm_refused)`, async () => {
+      const oaepDigest = (xml: string) => {
+        const changed = xml.replace(/(<(?:\w+:)?DigestMethod Algorithm=")[^"]+"/, `$1${name}"`);
+        expect(changed).not.toBe(xml);
+        return changed;
+      };
+      await expectRefused(await encryptedPost(corp, spKey1.cert, {}, oaepDigest), 'encryption_algorithm_refused');
+    });
+  }
+
   it('refuses a GCM ciphertext with one byte changed (decryption_failed)', async () => {
     await expectRefused(await encryptedPost(corp, spKey1.cert, { encryption: ENCRYPTION.aes256gcm }, flipCipherByte), 'decryption_failed');
   });
@@ -160,6 +177,21 @@ describe('a CBC ciphertext is refused alike whatever it decrypts to', () => {
     await expectRefused(await postToAcs(server.url, 'corp', flipCipherByte(await answer(), -17, 0x80)), 'decryption_failed');
     await expectRefused(await postToAcs(server.url, 'corp', await answer()), 'in_response_to_unknown');
   });
+
+  // Response/@InResponseTo is outside every signature: an attacker who strips it, or names a
+  // request that is gone, from a captured response must learn nothing of its plaintext either.
+  for (const [what, answering] of [
+    ['no request (InResponseTo stripped)', (xml: string) => xml.replace(/ InResponseTo="[^"]+"/, '')],
+    ['a request that is gone', (xml: string) => xml.replace(/ InResponseTo="[^"]+"/, ' InResponseTo="_long_gone"')],
+  ] as const) {
+    it(`refuses a captured CBC response answering ${what} alike whether it decrypts to its signed assertion or not`, async () => {
+      const captured = answering(await encryptAssertion(corp.signedResponse({ inResponseTo: '_captured' }), spKey1.cert, cbc));
+      const intact = await refusal(await postToAcs(server.url, 'corp', captured));
+      const tampered = await refusal(await postToAcs(server.url, 'corp', flipCipherByte(captured, -17, 0x80)));
+      expect(intact.status).toBe(401);
+      expect(tampered).toEqual(intact);
+    });
+  }
 
   for (const [what, plaintext] of [
     ['text that is not XML', 'not < XML & at all'],

@@ -174,6 +174,13 @@ describe('IdP-initiated Single Logout', () => {
     expect(await server.stores.sessions.listByUser(ALICE_ID)).toEqual([]);
   });
 
+  it('via HTTP-POST starting with an XML declaration (as many IdPs send it): ends the sessions', async () => {
+    await signInAlice();
+    const res = await sloPost(withXml(signedPostForm(logoutRequestXml(corp), corp.key), (xml) => `<?xml version="1.0" encoding="UTF-8"?>\n${xml}`));
+    expect(res.status).toBe(200);
+    expect(await liveSessions()).toEqual([]);
+  });
+
   it('ends the OAuth authorizations of the sessions it ends', async () => {
     const browser = new TestBrowser(server.url, corp);
     const tokens = await connectWithSdk(server.url, browser, new MemoryOAuthProvider(DCR_METADATA.redirect_uris[0]!, DCR_METADATA), resourceUrl('a'));
@@ -200,6 +207,7 @@ describe('LogoutRequests that end nothing', () => {
     ['one from another issuer', 'issuer_mismatch', () => slo(redirectQuery(logoutRequestXml(corp, { issuer: 'https://evil.example/idp' }), corp.key))],
     ['one issued 10 minutes ago', 'expired', () => slo(redirectQuery(logoutRequestXml(corp, { issueInstant: new Date(Date.now() - 10 * 60_000) }), corp.key))],
     ['one past its NotOnOrAfter', 'expired', () => sloPost(signedPostForm(logoutRequestXml(corp, { notOnOrAfter: new Date(Date.now() - 2 * 60_000) }), corp.key))],
+    ['a POST with a processing instruction after its XML declaration', 'xml_processing_instruction', () => sloPost(withXml(signedPostForm(logoutRequestXml(corp), corp.key), (xml) => `<?xml version="1.0"?><?evil x?>${xml}`))],
     ['an oversized POST', 'message_too_large', () => sloPost(new URLSearchParams({ SAMLRequest: Buffer.alloc(40 * 1024, 0x41).toString('base64') }))],
     ['a signed deflate bomb (5 MiB of spaces in a few kilobytes)', 'message_too_large', () => slo(redirectQuery(logoutRequestXml(corp), corp.key, { deflated: bomb() }))],
   ];
@@ -254,3 +262,8 @@ describe('LogoutRequests that end nothing', () => {
     }
   });
 });
+
+/** `form` with its SAMLRequest's XML changed by `edit`. */
+function withXml(form: URLSearchParams, edit: (xml: string) => string): URLSearchParams {
+  return new URLSearchParams({ ...Object.fromEntries(form), SAMLRequest: Buffer.from(edit(Buffer.from(form.get('SAMLRequest')!, 'base64').toString('utf8'))).toString('base64') });
+}

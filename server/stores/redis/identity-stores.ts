@@ -156,6 +156,8 @@ return value
 export class RedisBoundedRecords<T extends { expiresAt: number }> {
   private readonly records: RedisJsonRecords<T>;
   private readonly indexOf: (value: T) => string;
+  /** The index of every record when no `indexOf` names one per record. */
+  private readonly sharedIndex: string | null;
   private readonly fullMessage: string | undefined;
   protected readonly k: KeyNamer;
 
@@ -171,6 +173,7 @@ export class RedisBoundedRecords<T extends { expiresAt: number }> {
     this.k = k;
     this.records = new RedisJsonRecords(redis, clock, (id) => k('record', id));
     this.indexOf = (value) => options.indexOf?.(value, k) ?? k('index');
+    this.sharedIndex = options.indexOf ? null : k('index');
     this.fullMessage = options.fullMessage;
   }
 
@@ -184,11 +187,18 @@ export class RedisBoundedRecords<T extends { expiresAt: number }> {
     return this.records.get(key);
   }
 
-  /** The index is named by the record, so it is read first; the removal of both is one script. */
+  /**
+   * The removal of the record and its index entry is one script. An index named by the
+   * record (`indexOf`) is read from it first; the shared one is known without a round trip.
+   */
   async take(key: string): Promise<T | null> {
-    const current = await this.records.get(key);
-    if (!current) return null;
-    const raw = await guarded('bounded take', () => takeIndexed(this.redis, [this.records.key(key), this.indexOf(current)], [key]));
+    let index = this.sharedIndex;
+    if (index === null) {
+      const current = await this.records.get(key);
+      if (!current) return null;
+      index = this.indexOf(current);
+    }
+    const raw = await guarded('bounded take', () => takeIndexed(this.redis, [this.records.key(key), index], [key]));
     return this.records.live(typeof raw === 'string' ? raw : null);
   }
 
