@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { verifyChain, verifyLog } from '../../server/audit/verify.js';
+import { pagesOf, verifyChain, verifyLog } from '../../server/audit/verify.js';
 import type { AuditEvent } from '../../server/audit/types.js';
 import { systemClock } from '../../server/clock.js';
 import { StoreUnavailableError } from '../../server/errors.js';
@@ -56,6 +56,13 @@ async function revokeGrant(fx: BrokerFixture, grantId: string): Promise<string> 
     if (error instanceof SyntaxError) return 'SERVICE_UNAVAILABLE';
     throw error;
   }
+}
+
+/** The whole log, page by page: writers without pause on a slow machine can append more than one read returns. */
+async function wholeLog(stores: Stores): Promise<AuditEvent[]> {
+  const events: AuditEvent[] = [];
+  for await (const page of pagesOf((after) => stores.audit.read({ after, limit: 10_000 }))) events.push(...page);
+  return events;
 }
 
 /** An error's message with its causes', where a refusal's reason lies. */
@@ -141,7 +148,7 @@ describeWithRedis('audit durability across a Sentinel failover', () => {
     await Promise.all(writers);
 
     for (const refusal of refusals) expect(refusal).toBeInstanceOf(StoreUnavailableError);
-    const log = await stores.audit.read({ limit: 100_000 });
+    const log = await wholeLog(stores);
     const logged = new Map(log.map((event) => [event.id, event.hash]));
     const lost = acknowledged.filter((event) => logged.get(event.id) !== event.hash);
     expect(lost).toEqual([]);
@@ -216,7 +223,7 @@ describeWithRedis('audit durability across a Sentinel failover', () => {
       const live = burst.sessions.filter((session) => session.ended() === undefined);
       await until('the revocation to go through', async () => (await revokeGrant(fx, grantId)) === 'REVOKED');
       const revokedAt = performance.now();
-      const endedByRevocation = async () => (await brokerStores.audit.read({ limit: 100_000 })).filter((event) => event.type === 'mcp.session.end' && event.data.reason === 'grant revoked').length;
+      const endedByRevocation = async () => (await wholeLog(brokerStores)).filter((event) => event.type === 'mcp.session.end' && event.data.reason === 'grant revoked').length;
       await until('every live session ended by the revocation', async () => (await endedByRevocation()) >= live.length);
       const cutAt = performance.now();
       await until('every client to see its session end', () => live.every((session) => session.ended() !== undefined));
@@ -233,7 +240,7 @@ describeWithRedis('audit durability across a Sentinel failover', () => {
       expect(calls.filter((call) => call.outcome === 'answered' && call.sentAt > cutAt)).toEqual([]);
 
       // Every answered call's event survived the failover; the upstream saw no call without one; the chain verifies.
-      const log = await brokerStores.audit.read({ limit: 100_000 });
+      const log = await wholeLog(brokerStores);
       const audited = log.filter((event) => event.type === 'mcp.request' && event.outcome === 'SUCCESS' && event.tool === 'say').map((event) => (event.data.params as { arguments: { text: string } }).arguments.text);
       const inLog = new Set(audited);
       // Each once: a call is audited by one append, refused or not, and nothing is appended twice across the failover.

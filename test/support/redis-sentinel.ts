@@ -14,8 +14,10 @@ const SETTLE_MS = 30_000;
 /**
  * A primary, one replica and three Sentinels on loopback, as infra/ deploys them: both data
  * nodes refuse writes without a connected replica (min-replicas-to-write 1, as in
- * infra/redis.conf), the Sentinels agree on a failure with a quorum of two and notice one
- * within a second.
+ * infra/redis.conf), the Sentinels agree on a failure with a quorum of two and call a node
+ * down after five seconds without an answer (as infra/compose does: on a loaded machine a
+ * node that is alive can be silent for over a second, and a shorter wait brings failovers
+ * nobody caused, in the middle of a test).
  */
 export interface SentinelSetHandle {
   /**
@@ -33,7 +35,7 @@ export interface SentinelSetHandle {
 export async function startSentinelSet(): Promise<SentinelSetHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-sentinel-'));
   const started: RedisServerHandle[] = [];
-  // Read at every (re)start of a data node: a node restarted after a failover follows the new primary.
+  // `role` is read at every (re)start of the node: one restarted after a failover follows the new primary.
   const dataNode = async (replicaOf?: number) => {
     const role = { replicaOf };
     const node = await startRedisServer((port) => [
@@ -57,7 +59,7 @@ export async function startSentinelSet(): Promise<SentinelSetHandle> {
           writeFileSync(file, [
             `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'loglevel warning',
             `sentinel monitor ${SENTINEL_MASTER_NAME} 127.0.0.1 ${primary.node.port} 2`,
-            `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} 1000`,
+            `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} 5000`,
             `sentinel failover-timeout ${SENTINEL_MASTER_NAME} 5000`,
             `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
           ].join('\n') + '\n');
@@ -89,7 +91,7 @@ export async function startSentinelSet(): Promise<SentinelSetHandle> {
  * replica they cannot reach is no candidate for the next failover). Started as it first
  * was, it would come back as an empty primary (no persistence here): until the Sentinels
  * turn it into a replica, seconds later, a client asking a Sentinel that has not yet heard
- * of the failover is sent to it and finds nothing there (tokens, grants, the audit head);
+ * of the failover can be sent to it and find nothing there (tokens, grants, the audit head);
  * restarted before the failover, it would stay primary and its replica would copy its
  * emptiness. Hence docs/redis.md: a primary without persistence must not restart on its own.
  */
