@@ -25,8 +25,12 @@ const SAY_ROLES = [{ name: 'engineer', members: { groups: ['engineering'] }, req
 const ANSWERED_BEFORE = 5;
 /** A call not settled within this counts as hung (the store's timeouts settle every call within about a second). */
 const CALL_DEADLINE_MS = 15_000;
-/** A call refused while the store cannot confirm: the audit log cannot be written (or the grants cannot be re-read). */
-const UNCONFIRMED = 'JSON-RPC -32001 broker_unavailable';
+/**
+ * A call refused while the store cannot confirm: the audit log cannot be written (or the
+ * grants cannot be re-read); or, for a Streamable HTTP request whose token is due to be
+ * checked again (once a minute), the token cannot be: 503.
+ */
+const UNCONFIRMED = /^(JSON-RPC -32001 broker_unavailable|HTTP 503)$/;
 /** A session ended the way its client can tell (and its call refused so): a WebSocket closed with a code and a reason, a Streamable HTTP session id answered with 404. */
 const ENDED_CLEANLY = /^(closed \d{4} \(.+\)|HTTP 404)$/;
 /**
@@ -221,8 +225,9 @@ describeWithRedis('audit durability across a Sentinel failover', () => {
       // The revocation goes through now, and cuts every live session whatever its transport
       // (a Streamable HTTP client hears of it at its next call).
       const live = burst.sessions.filter((session) => session.ended() === undefined);
+      // Marked before it is asked for: the fan-out can cut a session before the answer reaches us.
+      const revokingAt = performance.now();
       await until('the revocation to go through', async () => (await revokeGrant(fx, grantId)) === 'REVOKED');
-      const revokedAt = performance.now();
       const endedByRevocation = async () => (await wholeLog(brokerStores)).filter((event) => event.type === 'mcp.session.end' && event.data.reason === 'grant revoked').length;
       await until('every live session ended by the revocation', async () => (await endedByRevocation()) >= live.length);
       const cutAt = performance.now();
@@ -233,8 +238,9 @@ describeWithRedis('audit durability across a Sentinel failover', () => {
 
       const { calls } = burst;
       expect(calls.filter((call) => call.outcome === 'hung')).toEqual([]);
-      expect(calls.filter((call) => call.outcome === 'refused' && call.settledAt < revokedAt && call.reason !== UNCONFIRMED && !ENDED_CLEANLY.test(call.reason))).toEqual([]);
-      expect(calls.filter((call) => call.outcome === 'refused' && call.sentAt > revokedAt && !CUT.test(call.reason))).toEqual([]);
+      // A refusal says why: the store could not confirm (a WAIT can time out under load at any time), the session ended, the grant was revoked.
+      const refused = calls.filter((call) => call.outcome === 'refused' && !UNCONFIRMED.test(call.reason));
+      expect(refused.filter((call) => (call.settledAt < revokingAt ? !ENDED_CLEANLY.test(call.reason) : !CUT.test(call.reason)))).toEqual([]);
       // Nothing went through from the freeze until a replica could confirm again, nor after the cut.
       expect(calls.filter((call) => call.outcome === 'answered' && call.sentAt > frozenAt && call.settledAt < rejoinAt)).toEqual([]);
       expect(calls.filter((call) => call.outcome === 'answered' && call.sentAt > cutAt)).toEqual([]);
