@@ -9,6 +9,8 @@ import { z } from 'zod';
 export interface Upstream {
   url: string;
   requests: { method: string; headers: IncomingHttpHeaders }[];
+  /** What the `say` tool was called with, in order: what the broker forwarded. */
+  said: string[];
   /** Server-side MCP servers, one per session, to make them speak unasked. */
   servers: McpServer[];
   closedSessions: string[];
@@ -17,7 +19,7 @@ export interface Upstream {
 
 /** An MCP server over Streamable HTTP (the SDK's), answering with JSON or with SSE streams. */
 export async function startUpstream(mode: 'json' | 'sse', redirect = false): Promise<Upstream> {
-  const upstream: Upstream = { url: '', requests: [], servers: [], closedSessions: [], server: undefined as unknown as Server };
+  const upstream: Upstream = { url: '', requests: [], said: [], servers: [], closedSessions: [], server: undefined as unknown as Server };
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   upstream.server = createServer((req, res) => {
     upstream.requests.push({ method: req.method ?? '', headers: req.headers });
@@ -32,7 +34,10 @@ export async function startUpstream(mode: 'json' | 'sse', redirect = false): Pro
       onsessionclosed: (sessionId) => void upstream.closedSessions.push(sessionId),
     });
     const mcp = new McpServer({ name: 'http-upstream', version: '1.0.0' });
-    mcp.registerTool('say', { inputSchema: { text: z.string() } }, ({ text }) => ({ content: [{ type: 'text', text }] }));
+    mcp.registerTool('say', { inputSchema: { text: z.string() } }, ({ text }) => {
+      upstream.said.push(text);
+      return { content: [{ type: 'text', text }] };
+    });
     upstream.servers.push(mcp);
     void mcp.connect(transport).then(() => transport.handleRequest(req, res));
   });

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import type { BrokerCluster } from './broker-cluster.js';
+import { callOnce, HUNG, reasonOf, sessionClient, withDeadline } from './mcp-session-client.js';
+import type { Transport } from './mcp-session-client.js';
 import { SoakPeople } from './soak-people.js';
 import type { Acknowledged } from './soak-people.js';
 
@@ -35,8 +33,6 @@ export interface SoakPlan {
   log?: (line: string) => void;
 }
 
-export type Transport = 'websocket' | 'streamable-http';
-
 /** One call as its client saw it; `token` is the echoed message that names it in the audit log. */
 export interface CallRecord {
   worker: number;
@@ -64,60 +60,6 @@ export interface SoakRun {
   acknowledged: Acknowledged;
   /** performance.now() when the killed instance answered ready again. */
   restartedAt: number;
-}
-
-const HUNG = Symbol('hung');
-
-/** `promise`, or HUNG once `ms` passed without it settling. */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | typeof HUNG> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<typeof HUNG>((resolve) => (timer = setTimeout(() => resolve(HUNG), ms)));
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-/** Why a call or an opening was refused, as one short label (the summary counts by it). */
-function reasonOf(error: unknown, session: SessionEnd): string {
-  const ended = session.ended();
-  if (ended) return ended;
-  if (error instanceof McpError) {
-    const reason = (error.data as { reason?: unknown } | undefined)?.reason;
-    return `JSON-RPC ${error.code}${typeof reason === 'string' ? ` ${reason}` : ''}`;
-  }
-  if (error instanceof StreamableHTTPError) return `HTTP ${error.code}`;
-  const message = error instanceof Error ? error.message : String(error);
-  // A refused WebSocket upgrade (BrokerWebSocketTransport): "broker refused the connection: HTTP 403".
-  const status = /HTTP (\d{3})/.exec(message)?.[1];
-  return status ? `HTTP ${status}` : message.split('\n')[0]!.slice(0, 80) || 'unnamed error';
-}
-
-/** How a session ended, once it did: the WebSocket close (code and reason), or the Streamable HTTP stream cut under it. */
-interface SessionEnd {
-  ended(): string | undefined;
-}
-
-/**
- * An MCP SDK client on one transport. The SDK's Streamable HTTP transport reports a
- * response stream cut before its answer only to `onerror`, leaving the request pending
- * until its timeout (modelcontextprotocol/typescript-sdk#2739): a client that means to
- * settle every call takes that as the session's end and closes it, which rejects what
- * is pending (ConnectionClosed), as a closed WebSocket does.
- */
-function sessionClient(url: string, transport: Transport, token: string): { client: Client; connect: (timeout: number) => Promise<void> } & SessionEnd {
-  const client = new Client({ name: 'portcullis-soak', version: '1.0.0' }, { capabilities: {} });
-  const headers = { authorization: `Bearer ${token}` };
-  if (transport === 'websocket') {
-    const ws = new BrokerWebSocketTransport(`${url.replace('http', 'ws')}/mcp/ws/everything`, headers);
-    const ended = () => (ws.closeInfo ? `closed ${ws.closeInfo.code}${ws.closeInfo.reason ? ` (${ws.closeInfo.reason})` : ''}` : undefined);
-    return { client, ended, connect: (timeout) => client.connect(ws, { timeout }) };
-  }
-  let cut: string | undefined;
-  client.onerror = (error) => {
-    if (cut !== undefined || !error.message.startsWith('SSE stream disconnected')) return;
-    cut = `stream cut (${error.message.slice(0, 60)})`;
-    void client.close();
-  };
-  const http = new StreamableHTTPClientTransport(new URL(`${url}/mcp/everything`), { requestInit: { headers } });
-  return { client, ended: () => cut, connect: (timeout) => client.connect(http, { timeout }) };
 }
 
 /** Counts progress and wakes whoever waits for a number of calls; once the workers are done, nobody waits. */
@@ -202,15 +144,8 @@ export async function runSoak(cluster: BrokerCluster, plan: SoakPlan): Promise<S
         made++;
         const token = `soak-${run}-${worker}-${made}`;
         const sentAt = performance.now();
-        const result = await withDeadline(
-          session.client.callTool({ name: 'echo', arguments: { message: token } }, undefined, { timeout: plan.deadlineMs * 2 }).then(
-            (answer) => (JSON.stringify(answer.content).includes(token) ? '' : `wrong answer: ${JSON.stringify(answer).slice(0, 80)}`),
-            (error: unknown) => reasonOf(error, session),
-          ),
-          plan.deadlineMs,
-        );
-        const outcome = result === HUNG ? 'hung' : result === '' ? 'answered' : 'refused';
-        calls.push({ worker, user: user.email, transport, token, sentAt, settledAt: performance.now(), outcome, reason: result === HUNG ? 'deadline' : result });
+        const { outcome, reason } = await callOnce(session, 'echo', { message: token }, token, plan.deadlineMs);
+        calls.push({ worker, user: user.email, transport, token, sentAt, settledAt: performance.now(), outcome, reason });
         if (outcome === 'hung') log(`call ${token} (${transport}) hung`);
         if (calls.length % Math.ceil(plan.calls / 10) === 0) log(`${calls.length} calls made`);
         progress.step();
