@@ -257,7 +257,8 @@ describeWithRedis('redis backend', () => {
         fx.stores.access.dueRequests(now, 1),
         fx.stores.access.withLock('k', async () => 'ran'),
       ];
-      for (const attempt of attempts) await expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError);
+      // All judged at once: an attempt that fails later (the audit append waits for the end of the turn) must not leave the others' rejections unheard meanwhile.
+      await Promise.all(attempts.map((attempt) => expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError)));
     });
 
     it('works again once Redis is back', async () => {
