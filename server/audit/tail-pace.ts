@@ -13,11 +13,34 @@ export interface TailOptions {
 }
 
 /**
- * Called by a caught-up tail before it waits for the next append: sleeps out what is left
- * of the interval since `wokeAt` (performance.now() when its last wait ended). Real time,
- * as the pace is about wake-ups, not about the events' own times.
+ * One tail's pacing, for the stores' follow loops: before a caught-up tail waits for the
+ * next append, `pause()` sleeps out what is left of the interval since it was last woken
+ * (`woken()`), ended early by the tail's signal or the store's closing. Real time, as the
+ * pace is about wake-ups, not about the events' own times. An unpaced tail never pauses
+ * and costs nothing here.
  */
-export async function paceBeforeWait(options: TailOptions | undefined, wokeAt: number, signal: AbortSignal): Promise<void> {
-  const left = options?.paceMs === undefined ? 0 : wokeAt + options.paceMs - performance.now();
-  if (left > 0) await sleep(left, undefined, { signal }).catch(() => {});
+export class TailPace {
+  private wokeAt = Number.NEGATIVE_INFINITY;
+  private interrupt: AbortSignal | undefined;
+
+  constructor(
+    private readonly options: TailOptions | undefined,
+    /** The tail's own signal, and the store's closing: either ends a pause. */
+    private readonly ends: AbortSignal[],
+  ) {}
+
+  get paced(): boolean {
+    return this.options?.paceMs !== undefined;
+  }
+
+  /** The sleep to await before waiting, or null when there is none to do. */
+  pause(): Promise<void> | null {
+    const left = this.options?.paceMs === undefined ? 0 : this.wokeAt + this.options.paceMs - performance.now();
+    if (left <= 0) return null;
+    return sleep(left, undefined, { signal: (this.interrupt ??= AbortSignal.any(this.ends)) }).catch(() => {});
+  }
+
+  woken(): void {
+    this.wokeAt = performance.now();
+  }
 }

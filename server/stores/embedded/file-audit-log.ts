@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
-import { paceBeforeWait } from '../../audit/tail-pace.js';
+import { TailPace } from '../../audit/tail-pace.js';
 import type { TailOptions } from '../../audit/tail-pace.js';
 import { findChainBreak, GENESIS_HASH } from '../../audit/chain.js';
 import { anchorSeal } from '../../audit/checkpoints.js';
@@ -172,7 +172,7 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   private async *follow(position: AuditPosition, signal: AbortSignal, options?: TailOptions): AsyncGenerator<AuditEvent> {
     // Followed by event number, not array index: retention may shift the array meanwhile.
     let next = this.start.lastTrimmedId + (position === 'start' ? 0 : position === 'end' ? this.events.length : this.indexAfter(position.after)) + 1;
-    let wokeAt = Number.NEGATIVE_INFINITY;
+    const pace = new TailPace(options, [signal, this.closing.signal]);
     // Paced, a wake-up delivers what the log held then, as the Redis log's one read would.
     let until = Number.POSITIVE_INFINITY;
     while (!signal.aborted) {
@@ -184,13 +184,14 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
         next++;
         continue;
       }
-      await paceBeforeWait(options, wokeAt, AbortSignal.any([signal, this.closing.signal]));
+      const pause = pace.pause();
+      if (pause) await pause;
       if (signal.aborted) break;
       // Closed while it slept: nothing will append again, and close() woke only the waiting tails.
       if (this.closed) throw new StoreUnavailableError('audit tail (log closed)');
       if (next - this.start.lastTrimmedId - 1 >= this.events.length) await this.nextAppend(signal);
-      wokeAt = performance.now();
-      if (options?.paceMs !== undefined) until = this.start.lastTrimmedId + this.events.length;
+      pace.woken();
+      if (pace.paced) until = this.start.lastTrimmedId + this.events.length;
     }
   }
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { AuditLogCorruptError, InvalidCursorError, PortcullisError, StoreUnavailableError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
-import { paceBeforeWait } from '../../audit/tail-pace.js';
+import { TailPace } from '../../audit/tail-pace.js';
 import type { TailOptions } from '../../audit/tail-pace.js';
 import { GENESIS_HASH } from '../../audit/chain.js';
 import { anchorSeal } from '../../audit/checkpoints.js';
@@ -224,16 +224,17 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     });
     if (!feed) return;
     let caughtUp = false;
-    let wokeAt = Number.NEGATIVE_INFINITY;
+    const pace = new TailPace(options, [signal, this.closing.signal]);
     while (!signal.aborted) {
       let entries: StreamEntry[] | null = null;
       if (caughtUp) {
         // Paced, the feed has usually moved on by then (null): what came meanwhile is read below in one go.
-        await paceBeforeWait(options, wokeAt, AbortSignal.any([signal, this.closing.signal]));
+        const pause = pace.pause();
+        if (pause) await pause;
         if (signal.aborted) break;
         if (this.closed) throw new StoreUnavailableError('audit tail (store closed)');
         entries = await feed.next(last, signal);
-        wokeAt = performance.now();
+        pace.woken();
       }
       if (signal.aborted) break;
       if (entries === null) {
