@@ -11,10 +11,37 @@ export function recencySet(): RecencySet {
   return { size: 0, last: {} };
 }
 
+/**
+ * A set's keys oldest use first, kept beside the JSON (never stored) once the set has had
+ * to forget: forgetting then takes what it forgets from the front instead of scanning every
+ * key, which the breadth rule did on each new argument value of a full set. Equal times stay
+ * in the order of use, as `last` enumerates them (a key used again moves to its end), so
+ * an order rebuilt from a set read back from the store forgets exactly what this one would.
+ */
+interface UseOrder {
+  keys: Map<string, number>;
+  newest: number;
+}
+
+const orders = new WeakMap<RecencySet, UseOrder>();
+
 /** Records a use of `key` at `at`; true when the set did not know it. */
 export function touch(set: RecencySet, key: string, at: number, max: number): boolean {
   const known = set.last[key] !== undefined;
+  // Moved to the end, so `last` enumerates keys in the order of their last use, in memory and read back alike.
+  if (known) delete set.last[key];
   set.last[key] = at;
+  const order = orders.get(set);
+  if (order !== undefined) {
+    if (at >= order.newest) {
+      order.keys.delete(key);
+      order.keys.set(key, at);
+      order.newest = at;
+    } else {
+      // Used earlier than the newest use (events of other brokers, a little out of time order): sorted again when next needed.
+      orders.delete(set);
+    }
+  }
   if (known) return false;
   if (++set.size > max) forgetOldest(set);
   return true;
@@ -22,11 +49,10 @@ export function touch(set: RecencySet, key: string, at: number, max: number): bo
 
 /** Forgets the keys not used since `since` (what is left is what a window saw). */
 export function forgetBefore(set: RecencySet, since: number): void {
-  for (const key in set.last) {
-    if (set.last[key]! < since) {
-      delete set.last[key];
-      set.size--;
-    }
+  const { keys } = orderOf(set);
+  for (const [key, at] of keys) {
+    if (at >= since) return;
+    forget(set, keys, key);
   }
 }
 
@@ -38,19 +64,25 @@ export function recentKeys(set: RecencySet, count: number): string[] {
     .map(([key]) => key);
 }
 
-/** A linear scan, only when a new key overflows the set (never on a known key's use). */
 function forgetOldest(set: RecencySet): void {
-  let oldest: string | undefined;
-  let oldestAt = Infinity;
-  for (const key in set.last) {
-    const at = set.last[key]!;
-    if (at < oldestAt) {
-      oldestAt = at;
-      oldest = key;
-    }
+  const { keys } = orderOf(set);
+  const oldest = keys.keys().next();
+  if (!oldest.done) forget(set, keys, oldest.value);
+}
+
+function forget(set: RecencySet, keys: Map<string, number>, key: string): void {
+  keys.delete(key);
+  delete set.last[key];
+  set.size--;
+}
+
+function orderOf(set: RecencySet): UseOrder {
+  let order = orders.get(set);
+  if (order === undefined) {
+    // A stable sort: equal times keep the order `last` enumerates them in.
+    const keys = new Map(Object.entries(set.last).sort((a, b) => a[1] - b[1]));
+    order = { keys, newest: Math.max(-Infinity, ...keys.values()) };
+    orders.set(set, order);
   }
-  if (oldest !== undefined) {
-    delete set.last[oldest];
-    set.size--;
-  }
+  return order;
 }
