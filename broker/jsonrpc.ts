@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { illFormedTextAt, toWellFormedDeep } from '../server/text/well-formed.js';
 
 /**
@@ -8,23 +7,25 @@ import { illFormedTextAt, toWellFormedDeep } from '../server/text/well-formed.js
  * than what was checked.
  */
 export type JsonRpcId = string | number;
+type Params = Record<string, unknown> | unknown[];
 
-const id = z.union([z.string().max(256), z.number().int()]);
-const params = z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional();
-
-const request = z.strictObject({ jsonrpc: z.literal('2.0'), id, method: z.string().min(1).max(256), params });
-const notification = z.strictObject({ jsonrpc: z.literal('2.0'), method: z.string().min(1).max(256), params });
-const result = z.strictObject({ jsonrpc: z.literal('2.0'), id, result: z.record(z.string(), z.unknown()) });
-const error = z.strictObject({
-  jsonrpc: z.literal('2.0'),
-  id: id.nullable(),
-  error: z.strictObject({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }),
-});
-
-export type JsonRpcRequest = z.infer<typeof request>;
-export type JsonRpcNotification = z.infer<typeof notification>;
-export type JsonRpcResult = z.infer<typeof result>;
-export type JsonRpcError = z.infer<typeof error>;
+export type JsonRpcRequest = {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  method: string;
+  params?: Params | undefined;
+};
+export type JsonRpcNotification = Omit<JsonRpcRequest, 'id'>;
+export type JsonRpcResult = {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  result: Record<string, unknown>;
+};
+export type JsonRpcError = {
+  jsonrpc: '2.0';
+  id: JsonRpcId | null;
+  error: { code: number; message: string; data?: unknown };
+};
 export type JsonRpcMessage =
   | ({ kind: 'request' } & JsonRpcRequest)
   | ({ kind: 'notification' } & JsonRpcNotification)
@@ -90,24 +91,85 @@ function refuseIllFormed(value: unknown, at: string): Parsed {
   return mended ? { ok: false, reply, illFormed: { message: mended, at } } : { ok: false, reply };
 }
 
-/** Validates a message from an upstream (already parsed by its transport). */
+/**
+ * Validates a message from a client or an upstream (already parsed): exactly the members
+ * JSON-RPC 2.0 gives each kind, nothing more. Checked by hand, not with a schema library,
+ * because every relayed message passes here (issue 22); the result is a new object in the
+ * members' order, so what is forwarded and audited is what was checked.
+ */
 export function classify(value: unknown): JsonRpcMessage | null {
-  if (typeof value !== 'object' || value === null) return null;
-  const v = value as Record<string, unknown>;
-  if ('method' in v) {
-    const parsed = 'id' in v ? request.safeParse(v) : notification.safeParse(v);
-    if (!parsed.success) return null;
-    return 'id' in parsed.data ? { kind: 'request', ...(parsed.data as JsonRpcRequest) } : { kind: 'notification', ...parsed.data };
+  if (!isObject(value) || value.jsonrpc !== '2.0') return null;
+  if ('method' in value) {
+    if (!isMethod(value.method) || !('params' in value ? isParams(value.params) : true)) return null;
+    if (!('id' in value)) return hasOnly(value, NOTIFICATION_MEMBERS) ? { kind: 'notification', jsonrpc: '2.0', method: value.method, ...paramsOf(value) } : null;
+    return isId(value.id) && hasOnly(value, REQUEST_MEMBERS) ? { kind: 'request', jsonrpc: '2.0', id: value.id, method: value.method, ...paramsOf(value) } : null;
   }
-  if ('result' in v) {
-    const parsed = result.safeParse(v);
-    return parsed.success ? { kind: 'result', ...parsed.data } : null;
+  if ('result' in value) {
+    return isId(value.id) && isRecord(value.result) && hasOnly(value, RESULT_MEMBERS) ? { kind: 'result', jsonrpc: '2.0', id: value.id, result: withoutProto(value.result) } : null;
   }
-  if ('error' in v) {
-    const parsed = error.safeParse(v);
-    return parsed.success ? { kind: 'error', ...parsed.data } : null;
+  if ('error' in value) {
+    const { id, error } = value;
+    if (!(id === null || isId(id)) || !hasOnly(value, ERROR_MEMBERS) || !isObject(error) || !hasOnly(error, ERROR_OBJECT_MEMBERS)) return null;
+    const { code, message } = error;
+    if (!Number.isSafeInteger(code) || typeof message !== 'string') return null;
+    return { kind: 'error', jsonrpc: '2.0', id, error: 'data' in error ? { code: code as number, message, data: error.data } : { code: code as number, message } };
   }
   return null;
+}
+
+const REQUEST_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
+const NOTIFICATION_MEMBERS = new Set(['jsonrpc', 'method', 'params']);
+const RESULT_MEMBERS = new Set(['jsonrpc', 'id', 'result']);
+const ERROR_MEMBERS = new Set(['jsonrpc', 'id', 'error']);
+const ERROR_OBJECT_MEMBERS = new Set(['code', 'message', 'data']);
+const MAX_TEXT_ID = 256;
+const MAX_METHOD = 256;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasOnly(value: object, members: ReadonlySet<string>): boolean {
+  for (const key in value) if (!members.has(key)) return false;
+  return true;
+}
+
+function isId(value: unknown): value is JsonRpcId {
+  return typeof value === 'string' ? value.length <= MAX_TEXT_ID : Number.isSafeInteger(value);
+}
+
+function isMethod(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_METHOD;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return isObject(value) && isPlain(value);
+}
+
+function isParams(value: unknown): value is Params | undefined {
+  return value === undefined || Array.isArray(value) || isRecord(value);
+}
+
+function isPlain(value: object): boolean {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function paramsOf(value: Record<string, unknown>): { params?: Params | undefined } {
+  if (!('params' in value)) return {};
+  const params = value.params as Params | undefined;
+  return { params: isObject(params) ? withoutProto(params) : params };
+}
+
+/**
+ * An own `__proto__` member (JSON.parse makes one) is dropped from params and results, as
+ * the schema library this replaced did: a later copy by assignment would set a prototype.
+ */
+function withoutProto(record: Record<string, unknown>): Record<string, unknown> {
+  if (!Object.hasOwn(record, '__proto__')) return record;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(record)) if (key !== '__proto__') copy[key] = record[key];
+  return copy;
 }
 
 /** The message as it goes on the wire (without our `kind` tag). */
