@@ -7,25 +7,24 @@ export const GENESIS_HASH = '0'.repeat(64);
 type Content = Omit<ChainedAuditEvent, 'hash'>;
 
 /**
+ * An event in its place in the chain, with the JSON a store keeps of it: the canonical form
+ * the hash was computed over, the hash added as its last member. One serialisation per
+ * event serves both (issue 22); any JSON parser reads it back as the event.
+ */
+export interface ChainLink {
+  event: ChainedAuditEvent;
+  json: string;
+}
+
+/**
  * Hash over the RFC 8785 canonical JSON of the event's content and its predecessor's
  * hash: editing, removing or reordering any event breaks every later link.
  */
 export function hashEvent(content: Content): string {
-  const canonical = canonicalJson({
-    type: content.type,
-    outcome: content.outcome,
-    actor: content.actor,
-    server: content.server,
-    tool: content.tool,
-    sessionId: content.sessionId,
-    data: content.data,
-    time: content.time,
-    prevHash: content.prevHash,
-  });
-  return createHash('sha256').update(canonical).digest('hex');
+  return sha256(canonicalContent(content));
 }
 
-export function chainEvent(input: AuditEventInput, time: string, prevHash: string): ChainedAuditEvent {
+export function chainEvent(input: AuditEventInput, time: string, prevHash: string): ChainLink {
   const content: Content = {
     type: input.type,
     outcome: input.outcome,
@@ -37,7 +36,27 @@ export function chainEvent(input: AuditEventInput, time: string, prevHash: strin
     time,
     prevHash,
   };
-  return { ...content, hash: hashEvent(content) };
+  const canonical = canonicalContent(content);
+  const hash = sha256(canonical);
+  return { event: { ...content, hash }, json: `${canonical.slice(0, -1)},"hash":"${hash}"}` };
+}
+
+function canonicalContent(content: Content): string {
+  return canonicalJson({
+    type: content.type,
+    outcome: content.outcome,
+    actor: content.actor,
+    server: content.server,
+    tool: content.tool,
+    sessionId: content.sessionId,
+    data: content.data,
+    time: content.time,
+    prevHash: content.prevHash,
+  });
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 export interface ChainBreak {

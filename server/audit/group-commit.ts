@@ -2,9 +2,10 @@ import type { Clock } from '../clock.js';
 import { InvalidInputError, PortcullisError } from '../errors.js';
 import { admitEvent } from './admit-event.js';
 import { chainEvent } from './chain.js';
+import type { ChainLink } from './chain.js';
 import { CHECKPOINT_EVENT, checkpointData } from './checkpoints.js';
 import type { Redactor } from './redact.js';
-import type { AuditEvent, AuditEventInput, AuditLogOptions, ChainedAuditEvent } from './types.js';
+import type { AuditEvent, AuditEventInput, AuditLogOptions } from './types.js';
 
 /** What a backend must offer for the chained, batched append below. */
 export interface AuditCommitter {
@@ -15,7 +16,7 @@ export interface AuditCommitter {
    * (compare-and-set, so instances sharing a log never fork the chain). Returns the
    * cursors given to them, or null when another writer moved the head.
    */
-  commit(events: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null>;
+  commit(links: ChainLink[], expectedHead: string): Promise<string[] | null>;
 }
 
 interface Pending {
@@ -135,15 +136,15 @@ export class GroupCommitAppender {
       this.head ??= await this.committer.headHash();
       const expectedHead = this.head;
       let prev = expectedHead;
-      const chained = batch.map((p) => {
-        const event = chainEvent(p.complete ? { ...p.input, data: p.complete(prev, p.time) } : p.input, p.time, prev);
-        prev = event.hash;
-        return event;
+      const links = batch.map((p) => {
+        const link = chainEvent(p.complete ? { ...p.input, data: p.complete(prev, p.time) } : p.input, p.time, prev);
+        prev = link.event.hash;
+        return link;
       });
-      const ids = await this.committer.commit(chained, expectedHead);
+      const ids = await this.committer.commit(links, expectedHead);
       if (ids) {
         this.head = prev;
-        return chained.map((event, i) => ({ ...event, id: ids[i]! }));
+        return links.map(({ event }, i) => ({ ...event, id: ids[i]! }));
       }
       this.head = undefined;
     }

@@ -10,7 +10,13 @@ export type ExportFormat = 'ocsf' | 'json';
  * `ocsf` is the OCSF mapping, whose `metadata.uid` is the event id.
  */
 export function exportItem(event: AuditEvent, format: ExportFormat): ExportItem {
-  return { id: event.id, event, record: format === 'ocsf' ? toOcsf(event) : { ...event } };
+  return { id: event.id, event, record: format === 'ocsf' ? toOcsf(event) : inFieldOrder(event) };
+}
+
+/** The members in one fixed order, whatever order the store keeps them in (Redis and the file keep canonical JSON: sorted). */
+function inFieldOrder(event: AuditEvent): Record<string, unknown> {
+  const { id, type, outcome, actor, server, tool, sessionId, data, time, prevHash, hash } = event;
+  return { id, type, outcome, actor, server, tool, sessionId, data, time, prevHash, hash };
 }
 
 /** Where a record of the format carries the event id (what docs/siem.md tells SIEMs to de-duplicate on). */

@@ -88,6 +88,14 @@ describe('the audit exporter', () => {
     await expect.poll(() => stores.exportCursors.cursor('splunk'), { timeout: 10_000 }).toBe(more.at(-1)!.id);
   });
 
+  onEachStore('writes the json format\'s members in the documented order, whatever order the store keeps them in', async (backend) => {
+    const { stores } = await storesFor(backend);
+    await append(stores, 2);
+    const [event] = await stores.audit.read({ limit: 1 });
+    expect(Object.keys(exportItem(event!, 'json').record)).toEqual(['id', 'type', 'outcome', 'actor', 'server', 'tool', 'sessionId', 'data', 'time', 'prevHash', 'hash']);
+    expect(exportItem(event!, 'json').record).toEqual(event);
+  });
+
   onEachStore('measures the lag from the committed cursor: events and seconds behind while the receiver is down, none once caught up', async (backend) => {
     const { stores } = await storesFor(backend);
     const hec = await startHecReceiver(tls, TOKEN);

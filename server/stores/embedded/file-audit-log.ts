@@ -9,6 +9,7 @@ import { abortableTail } from '../../audit/abortable-tail.js';
 import { TailPace } from '../../audit/tail-pace.js';
 import type { TailOptions } from '../../audit/tail-pace.js';
 import { findChainBreak, GENESIS_HASH } from '../../audit/chain.js';
+import type { ChainLink } from '../../audit/chain.js';
 import { anchorSeal } from '../../audit/checkpoints.js';
 import { auditEventSchema } from '../../audit/event-schema.js';
 import type { Redactor } from '../../audit/redact.js';
@@ -17,7 +18,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent, StoredAuditLog } from '../../audit/types.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, StoredAuditLog } from '../../audit/types.js';
 
 export const AUDIT_FILE_NAME = 'audit.jsonl';
 
@@ -79,8 +80,8 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return anchorOf(this.start);
   }
 
-  commit(chained: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
-    return this.inTurn(() => this.write(chained, expectedHead));
+  commit(links: ChainLink[], expectedHead: string): Promise<string[] | null> {
+    return this.inTurn(() => this.write(links, expectedHead));
   }
 
   /** Keeps at least the newest event, so the chain head stays in the file. */
@@ -120,13 +121,14 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return run;
   }
 
-  private async write(chained: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
+  private async write(links: ChainLink[], expectedHead: string): Promise<string[] | null> {
     if (this.closed || this.broken) throw new StoreUnavailableError('audit append (log closed)', this.broken);
     if ((await this.headHash()) !== expectedHead) return null;
     const next = this.start.lastTrimmedId + this.events.length;
-    const events = chained.map((event, i) => ({ id: String(next + i + 1), ...event }));
+    const events = links.map(({ event }, i) => ({ id: String(next + i + 1), ...event }));
     const size = (await this.file.stat()).size;
     try {
+      // In the members' order the file always had, not the canonical JSON: people and tools read it (and this store is not the relay's hot path).
       await this.file.appendFile(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
       await this.file.datasync();
     } catch (error) {

@@ -5,6 +5,7 @@ import { abortableTail } from '../../audit/abortable-tail.js';
 import { TailPace } from '../../audit/tail-pace.js';
 import type { TailOptions } from '../../audit/tail-pace.js';
 import { GENESIS_HASH } from '../../audit/chain.js';
+import type { ChainLink } from '../../audit/chain.js';
 import { anchorSeal } from '../../audit/checkpoints.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
@@ -136,8 +137,8 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     if ((await guarded('audit layout check', () => this.redis.exists(this.legacyKey))) > 0) throw legacyLayout(this.legacyKey, this.streamKey);
   }
 
-  async commit(events: ChainedAuditEvent[], expectedHead: string): Promise<string[] | null> {
-    const args = events.flatMap((e) => [e.hash, JSON.stringify(e)]);
+  async commit(links: ChainLink[], expectedHead: string): Promise<string[] | null> {
+    const args = links.flatMap(({ event, json }) => [event.hash, json]);
     try {
       const keys = [this.streamKey, this.headKey];
       const { durability } = this.timeouts;
