@@ -1,7 +1,8 @@
 /**
  * The relays Portcullis is compared with (issue 22): supergateway 4.0.0 and mcp-proxy 6.7.19
  * (dev dependencies), each in its own process in front of the bench's minimal echo
- * upstream over stdio. Neither authenticates a person or keeps an audit trail.
+ * upstream over stdio. Neither authenticates a person or keeps an audit trail. And the
+ * floor on each door (bench/floor-relay.ts): the least a relay on Node costs per call.
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -9,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { ECHO_UPSTREAM, freePort, listening, REPO_ROOT, stopChild } from './processes.js';
 import type { Endpoint } from './raw-clients.js';
 
-export type PeerKind = 'supergateway-ws' | 'supergateway-http' | 'mcp-proxy';
+export type PeerKind = 'supergateway-ws' | 'supergateway-http' | 'mcp-proxy' | 'floor-ws' | 'floor-http';
 
 export interface PeerProcess {
   readonly pid: number;
@@ -38,6 +39,11 @@ function commandFor(kind: PeerKind, port: number): { args: string[]; endpoint: E
       return { args: [SUPERGATEWAY, '--stdio', ECHO_COMMAND_LINE, '--outputTransport', 'ws', '--port', String(port), '--logLevel', 'none'], endpoint: { transport: 'ws', url: url('/message', 'ws') } };
     case 'supergateway-http':
       return { args: [SUPERGATEWAY, '--stdio', ECHO_COMMAND_LINE, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none'], endpoint: { transport: 'http', url: url('/mcp') } };
+    case 'floor-ws':
+    case 'floor-http': {
+      const door = kind === 'floor-ws' ? 'ws' : 'http';
+      return { args: ['--import', 'tsx', join(REPO_ROOT, 'bench/floor-relay.ts'), door, String(port)], endpoint: door === 'ws' ? { transport: 'ws', url: url('/', 'ws') } : { transport: 'http', url: url('/mcp') } };
+    }
     case 'mcp-proxy':
       return { args: [MCP_PROXY, '--port', String(port), '--host', '127.0.0.1', '--server', 'stream', '--', ECHO_UPSTREAM.command, ...ECHO_UPSTREAM.args], endpoint: { transport: 'http', url: url('/mcp') } };
   }

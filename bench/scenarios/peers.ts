@@ -82,6 +82,9 @@ const target = (name: string, door: Door | null, broker: BrokerProcess | null, e
  */
 export const peers = relayComparison('peers', true);
 
+const FLOOR_WS = 'floor WS (bare ws relay)';
+const FLOOR_HTTP = 'floor HTTP (bare node:http relay)';
+
 /**
  * The same load on Portcullis' own doors and the bare upstream only (no peer processes):
  * a few seconds per change while working on the relay; with --cpu-prof each door's load
@@ -116,6 +119,8 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
     };
     ctx.progress(withPeers ? 'starting the peers' : 'starting the broker');
     const sgHttp = withPeers ? await peer('supergateway-http') : null;
+    const floorWs = await peer('floor-ws');
+    const floorHttp = await peer('floor-http');
     const times = <T>(value: T) => Array.from({ length: sessions }, () => value);
     /** Portcullis' three doors on one broker. */
     const doors = async (broker: BrokerProcess, label: string, base = false) => {
@@ -133,11 +138,13 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
     const direct = target('bare upstream (stdio)', null, null, times<Endpoint>({ transport: 'stdio', ...ECHO_UPSTREAM }), []);
     const targets = [
       direct,
+      target(FLOOR_WS, 'WebSocket', null, times(floorWs.endpoint), [floorWs.pid]),
       ...(withPeers ? await peerTargets('supergateway-ws', 'supergateway WS', 'WebSocket') : []),
       ...(base ? [base.ws] : []),
       ours.ws,
       ...(sgHttp ? [target('supergateway HTTP (stateful)', 'Streamable HTTP', null, times(sgHttp.endpoint), [sgHttp.pid])] : []),
       ...(withPeers ? await peerTargets('mcp-proxy', 'mcp-proxy HTTP', 'Streamable HTTP') : []),
+      target(FLOOR_HTTP, 'Streamable HTTP', null, times(floorHttp.endpoint), [floorHttp.pid]),
       ...(base ? [base.http] : []),
       ours.http,
       ...(base ? [base.stdio] : []),
@@ -278,6 +285,13 @@ function figuresOf(ctx: ScenarioContext, name: string, targets: readonly Target[
       figures.push(figure(scenario, 'relay CPU per call under load', relayPerCall(ours) / relayPerCall(theirs), 'ratio'), figure(scenario, 'calls/s', callsPerSecond(ours) / callsPerSecond(theirs), 'ratio'));
     }
   }
+  // Streamable HTTP over WebSocket, per call: Portcullis' doors, and the floor's (the least any Node relay can reach).
+  const doorRatio = (http: Target | undefined, ws: Target | undefined, label: string) => {
+    if (http && ws) figures.push(figure(`${name}: ${label} HTTP / WS`, 'relay CPU per call under load', relayPerCall(http) / relayPerCall(ws), 'ratio'));
+  };
+  const named = (label: string) => targets.find((t) => t.name === label);
+  doorRatio(named('Portcullis /mcp (HTTP)'), named('Portcullis /mcp/ws'), 'Portcullis');
+  doorRatio(named(FLOOR_HTTP), named(FLOOR_WS), 'floor');
   if (ctx.quick) ctx.progress('quick: a tenth of the calls and seconds; ratios only roughly');
   return figures;
 }

@@ -1,0 +1,78 @@
+/**
+ * The floor (issue 22, point 3): the least a relay on Node costs per call on each door,
+ * written for the bench: no authentication, no policy, no audit, no validation, each
+ * session with an upstream of its own (as Portcullis runs them), frames passed through as
+ * they come. What Portcullis costs over it on a door is what its own work costs there; and
+ * this HTTP figure over this WebSocket figure is the least ratio any Node relay can reach
+ * between the two doors (the budget asks 1.5).
+ *
+ *   node --import tsx bench/floor-relay.ts ws|http <port>
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { createInterface } from 'node:readline';
+import { WebSocketServer } from 'ws';
+import { ECHO_UPSTREAM } from './processes.js';
+
+const [door, portText] = process.argv.slice(2);
+const port = Number(portText);
+
+function upstream(onLine: (line: string) => void) {
+  const child = spawn(ECHO_UPSTREAM.command, ECHO_UPSTREAM.args, { cwd: ECHO_UPSTREAM.cwd, stdio: ['pipe', 'pipe', 'inherit'] });
+  createInterface({ input: child.stdout }).on('line', onLine);
+  return child;
+}
+
+function serveWebSocket(): void {
+  const server = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, handleProtocols: (protocols) => (protocols.has('mcp') ? 'mcp' : false) });
+  server.on('connection', (socket) => {
+    const child = upstream((line) => socket.send(line));
+    socket.on('message', (data: Buffer) => child.stdin.write(`${data.toString()}\n`));
+    socket.on('close', () => child.stdin.end());
+  });
+}
+
+/** Streamable HTTP with JSON answers: one POST per message, the answer matched by its id. */
+function serveHttp(): void {
+  const sessions = new Map<string, { child: ReturnType<typeof upstream>; waiting: Map<unknown, ServerResponse> }>();
+  const server = createServer((req, res) => {
+    const header = req.headers['mcp-session-id'];
+    if (req.method === 'DELETE' && typeof header === 'string') {
+      sessions.get(header)?.child.stdin.end();
+      sessions.delete(header);
+      return void res.writeHead(200).end();
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      const message = JSON.parse(body) as { id?: unknown; method?: string };
+      let session = typeof header === 'string' ? sessions.get(header) : undefined;
+      if (session === undefined && message.method === 'initialize') {
+        const waiting = new Map<unknown, ServerResponse>();
+        const sessionId = randomUUID();
+        const child = upstream((line) => {
+          const answer = JSON.parse(line) as { id?: unknown };
+          const waiter = waiting.get(answer.id);
+          waiting.delete(answer.id);
+          waiter?.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': sessionId }).end(line);
+        });
+        session = { child, waiting };
+        sessions.set(sessionId, session);
+      }
+      if (session === undefined) return void res.writeHead(404).end();
+      if (message.id === undefined) res.writeHead(202).end();
+      else session.waiting.set(message.id, res);
+      session.child.stdin.write(`${body}\n`);
+    });
+  });
+  server.listen(port, '127.0.0.1');
+}
+
+if (door === 'ws') serveWebSocket();
+else if (door === 'http') serveHttp();
+else throw new Error(`usage: floor-relay.ts ws|http <port> (not ${door})`);
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
