@@ -211,7 +211,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const app = createApp({
     apollo,
     services,
-    routers: [saml, signOut, oidc, cliLogin, ...(oauth ? [oauth] : []), broker.http, ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : []), ...(slack ? [slack] : [])],
+    // The MCP door first: over Streamable HTTP every relayed call is a request, and express walks each router before it (its own paths, /mcp and /mcp/<server>, are no other router's).
+    routers: [broker.http, saml, signOut, oidc, cliLogin, ...(oauth ? [oauth] : []), ...(devIdp ? [devIdp.router] : []), consoleRoutes({ authenticator: identity.authenticator, identityProviders, logger }), ...(scim ? [scim] : []), ...(slack ? [slack] : [])],
     stores,
     graphqlLimiter,
     metrics,
