@@ -15,8 +15,9 @@ export function recencySet(): RecencySet {
  * A set's keys oldest use first, kept beside the JSON (never stored) once the set has had
  * to forget: forgetting then takes what it forgets from the front instead of scanning every
  * key, which the breadth rule did on each new argument value of a full set. Equal times stay
- * in the order of use, as `last` enumerates them (a key used again moves to its end), so
- * an order rebuilt from a set read back from the store forgets exactly what this one would.
+ * in the order `last` enumerates them (a key used again moves to its end; integer-like keys,
+ * which JavaScript lists first, are the exception the order is sorted again for), so an
+ * order rebuilt from a set read back from the store forgets exactly what this one would.
  */
 interface UseOrder {
   keys: Map<string, number>;
@@ -24,21 +25,27 @@ interface UseOrder {
 }
 
 const orders = new WeakMap<RecencySet, UseOrder>();
+/** Array indices (ECMAScript: canonical numeric strings below 2^32 - 1), which objects list first: a superset here only costs a re-sort. */
+const INTEGER_LIKE = /^(?:0|[1-9]\d{0,9})$/;
 
 /** Records a use of `key` at `at`; true when the set did not know it. */
 export function touch(set: RecencySet, key: string, at: number, max: number): boolean {
-  const known = set.last[key] !== undefined;
+  // Own members only: a client named `constructor` is as new as any other.
+  const known = Object.hasOwn(set.last, key);
   // Moved to the end, so `last` enumerates keys in the order of their last use, in memory and read back alike.
   if (known) delete set.last[key];
-  set.last[key] = at;
+  // Assigning `__proto__` would set the prototype and store nothing: that one is defined (as JSON.parse does).
+  if (key === '__proto__') Object.defineProperty(set.last, key, { value: at, writable: true, enumerable: true, configurable: true });
+  else set.last[key] = at;
   const order = orders.get(set);
   if (order !== undefined) {
-    if (at >= order.newest) {
+    if (at > order.newest || (at === order.newest && !INTEGER_LIKE.test(key))) {
       order.keys.delete(key);
       order.keys.set(key, at);
       order.newest = at;
     } else {
-      // Used earlier than the newest use (events of other brokers, a little out of time order): sorted again when next needed.
+      // Earlier than the newest use (events of other brokers, a little out of time order), or an
+      // integer-like key at the same time (listed before the others): sorted again when next needed.
       orders.delete(set);
     }
   }
