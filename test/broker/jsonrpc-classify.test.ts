@@ -46,20 +46,51 @@ function members(fields: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(fields).filter(([key, value]) => value !== undefined || key === 'params'));
 }
 
+/** The value as built (an upstream's object), and its members in other orders as frames JSON.parse reads (own `__proto__` members included). */
+function* reordered(value: unknown): Generator<unknown> {
+  yield value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  const members = Object.entries(value).filter(([, member]) => member !== undefined);
+  const frame = (order: [string, unknown][]) => JSON.parse(`{${order.map(([key, member]) => `${JSON.stringify(key)}:${JSON.stringify(member)}`).join(',')}}`) as unknown;
+  for (let shift = 0; shift < members.length; shift++) {
+    const order = [...members.slice(shift), ...members.slice(0, shift)];
+    yield frame(order);
+    yield frame(order.reverse());
+  }
+}
+
+/** Frames with members named like Object.prototype's, where a check by `in` or by assignment would go wrong. */
+const PROTOTYPE_FRAMES = [
+  '{"jsonrpc":"2.0","id":1,"method":"m","__proto__":{"x":1}}',
+  '{"__proto__":{"method":"m"},"jsonrpc":"2.0","id":1,"result":{}}',
+  '{"jsonrpc":"2.0","id":1,"method":"m","constructor":{}}',
+  '{"jsonrpc":"2.0","id":1,"method":"m","params":{"constructor":{"prototype":{"x":1}},"toString":1}}',
+  '{"jsonrpc":"2.0","id":1,"result":{"constructor":1,"__proto__":[]}}',
+  '{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"m","__proto__":{"data":1}}}',
+  '{"jsonrpc":"2.0","id":-0,"method":"m"}',
+  '{"jsonrpc":"2.0","id":1,"method":"m","params":{"__proto__":null}}',
+  '{"jsonrpc":"2.0","id":1,"error":{"code":-0,"message":"","data":{"__proto__":1}}}',
+];
+
 describe('JSON-RPC message check', () => {
   it('accepts and refuses exactly what the schemas it replaced did, and builds the same message', () => {
     let accepted = 0;
     let count = 0;
-    for (const value of messages()) {
+    const parsed = function* () {
+      for (const value of messages()) yield* reordered(value);
+      for (const frame of PROTOTYPE_FRAMES) yield JSON.parse(frame) as unknown;
+    };
+    for (const value of parsed()) {
       count++;
       const ours = classify(value);
       expect(ours, JSON.stringify(value)).toEqual(classifiedByReference(value));
       if (ours === null) continue;
       accepted++;
-      // Same members in the same order on the wire, so forwarded bytes do not change.
+      // Same members in the same order on the wire, so forwarded bytes do not change; nothing inherited.
       expect(JSON.stringify(ours)).toBe(JSON.stringify(classifiedByReference(value)));
+      expect(Object.getPrototypeOf(ours)).toBe(Object.prototype);
     }
-    expect(count).toBeGreaterThan(2_000);
+    expect(count).toBeGreaterThan(10_000);
     expect(accepted).toBeGreaterThan(100);
   });
 
