@@ -18,6 +18,8 @@ export class Broker {
   readonly upgrade: WebSocketEdge['upgrade'];
   /** The Streamable HTTP endpoints, to mount on the HTTP app. */
   readonly http: StreamableHttpEdge['router'];
+  /** The same endpoints' handler, for requests served below the app (server/http/direct-mcp.ts). */
+  readonly serveHttp: StreamableHttpEdge['serve'];
 
   constructor(deps: BrokerDeps) {
     this.registry = new SessionRegistry(deps);
@@ -25,6 +27,7 @@ export class Broker {
     this.httpEdge = new StreamableHttpEdge(this.registry, deps);
     this.upgrade = this.webSocket.upgrade;
     this.http = this.httpEdge.router;
+    this.serveHttp = (req, res, target) => this.httpEdge.serve(req, res, target);
   }
 
   /** Live MCP sessions on this instance, WebSocket and HTTP alike. */

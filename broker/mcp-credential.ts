@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { PortcullisError } from '../server/errors.js';
 import { UpgradeRefused } from '../server/http/upgrade-router.js';
 import type { Authenticator, PresentedCredential } from '../server/identity/authenticate.js';
@@ -12,7 +12,7 @@ import type { McpRequestAuthenticator } from '../server/oauth/mcp-authenticate.j
  * credential bound to an audience (an OAuth access token) is checked against `resource`.
  * Throws UpgradeRefused 401 (with its challenge) when none or a bad one was presented.
  */
-export type McpAuthenticate = (request: Request, resource: string) => Promise<Principal>;
+export type McpAuthenticate = (headers: IncomingHttpHeaders, address: string | undefined, resource: string) => Promise<Principal>;
 
 /** The principal behind a credential presented from `address`: 401 when none was presented or the store refuses it. */
 export async function principalOf(authenticator: Authenticator, credential: PresentedCredential, address: string | undefined): Promise<Principal> {
@@ -31,8 +31,8 @@ export async function principalOf(authenticator: Authenticator, credential: Pres
  * requests (CSRF), never a bearer token. The authenticator's refusals become the edge's.
  */
 export function mcpAuthentication(authenticator: McpRequestAuthenticator): McpAuthenticate {
-  return (request, resource) =>
-    authenticator.authenticate(request.headers, resource, request.ip).catch((error: unknown) => {
+  return (headers, address, resource) =>
+    authenticator.authenticate(headers, resource, address).catch((error: unknown) => {
       if (error instanceof McpAuthError) throw new UpgradeRefused(error.status, error.message, error.error && { error: error.error, description: error.message });
       throw error;
     });

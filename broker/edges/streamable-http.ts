@@ -1,6 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
-import type { Request, Response } from 'express';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerConfig } from '../../server/config/schema.js';
 import { refusalOf, UpgradeRefused } from '../../server/http/upgrade-router.js';
@@ -18,6 +17,29 @@ import type { Inbound } from './http-session.js';
 
 const MCP_HTTP_FEDERATED = MCP_HTTP_PATH;
 const MCP_HTTP_PREFIX = `${MCP_HTTP_PATH}/`;
+/** The express route of the endpoints; its text is the route label of their request metrics, whichever way a request came in. */
+export const MCP_HTTP_ROUTE = [MCP_HTTP_FEDERATED, `${MCP_HTTP_PREFIX}:server`];
+/** A server name as a path segment that needs no decoding: anything else (escapes, a trailing slash, other case) goes through express's routing. */
+const PLAIN_SERVER_PATH = new RegExp(`^${MCP_HTTP_PREFIX}([A-Za-z0-9._~-]{1,128})$`);
+
+/** Who sent a request and where to: what express's routing gives the handler, or the direct route works out alike. */
+export interface McpHttpTarget {
+  /** The `:server` path segment, decoded; undefined for the federated endpoint. */
+  server: string | undefined;
+  /** The client's address as express's `req.ip` gives it (server.trustedProxies). */
+  address: string | undefined;
+  /** The request's URL as sent (path and query). */
+  url: string;
+}
+
+/** The target of a request whose path is `/mcp` or `/mcp/<plain server name>` exactly (a query string aside); null for any other path. */
+export function plainMcpPath(url: string): Pick<McpHttpTarget, 'server'> | null {
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  if (path === MCP_HTTP_FEDERATED) return { server: undefined };
+  const match = PLAIN_SERVER_PATH.exec(path);
+  return match ? { server: match[1] } : null;
+}
 
 /** Protocol versions whose JSON-RPC batches MCP still allows (2025-06-18 dropped them). */
 const BATCHING_VERSION = '2025-03-26';
@@ -53,7 +75,7 @@ export class StreamableHttpEdge {
   ) {
     const { publicUrl, allowedOrigins } = deps.config.server;
     this.origins = new Set([new URL(publicUrl).origin, ...allowedOrigins]);
-    this.router.all([MCP_HTTP_FEDERATED, `${MCP_HTTP_PREFIX}:server`], (req, res) => void this.handle(req, res));
+    this.router.all(MCP_HTTP_ROUTE, (req, res) => void this.serve(req, res, { server: req.params.server as string | undefined, address: req.ip, url: req.originalUrl }));
   }
 
   /** Sessions end through the registry (shutdown); this only forgets what is left. */
@@ -61,15 +83,15 @@ export class StreamableHttpEdge {
     this.sessions.clear();
   }
 
-  private async handle(req: Request, res: Response): Promise<void> {
-    const server = req.params.server as string | undefined;
+  /** Serves one request to the endpoints; never throws (every failure is answered). */
+  async serve(req: IncomingMessage, res: ServerResponse, { server, address, url }: McpHttpTarget): Promise<void> {
     const endpoint = server === undefined ? MCP_HTTP_FEDERATED : `${MCP_HTTP_PREFIX}${server}`;
     // The canonical resource URL OAuth tokens are bound to (RFC 8707), as the authorization server names it.
     const { resources } = this.deps.identity;
     const resource = server === undefined ? resources.federated : resources.ofServer(server);
     try {
       this.checkOrigin(req);
-      refuseCredentialInUrl(req.originalUrl);
+      refuseCredentialInUrl(url);
       if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
         res.setHeader('allow', 'GET, POST, DELETE');
         throw new UpgradeRefused(405, 'use POST, GET or DELETE');
@@ -77,7 +99,7 @@ export class StreamableHttpEdge {
       const sessionId = req.headers['mcp-session-id'];
       const known = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
       const { authorization } = req.headers;
-      const principal = (known?.endpoint === endpoint ? known.knownPrincipal(authorization, this.deps.clock.now()) : null) ?? (await this.authenticate(req, resource));
+      const principal = (known?.endpoint === endpoint ? known.knownPrincipal(authorization, this.deps.clock.now()) : null) ?? (await this.authenticate(req.headers, address, resource));
       // After the credential: which servers exist is no one else's business.
       const named = server === undefined ? undefined : this.registry.server(server);
       if (sessionId === undefined && req.method === 'POST') return await this.initialize(req, res, principal, named, endpoint);
@@ -106,7 +128,7 @@ export class StreamableHttpEdge {
   }
 
   /** The first POST: an initialize request, let in by the same admission as a WebSocket upgrade. */
-  private async initialize(req: Request, res: Response, principal: Principal, named: McpServerConfig | undefined, endpoint: string): Promise<void> {
+  private async initialize(req: IncomingMessage, res: ServerResponse, principal: Principal, named: McpServerConfig | undefined, endpoint: string): Promise<void> {
     const stream = acceptedAnswer(req);
     const { messages } = inboundOf(await this.body(req), false);
     if (!messages[0]!.awaits?.initialize) throw new UpgradeRefused(400, 'Bad Request: Mcp-Session-Id header is required (a session starts with initialize)');
@@ -128,7 +150,7 @@ export class StreamableHttpEdge {
     session.post(res, messages, stream, false);
   }
 
-  private async post(req: Request, res: Response, session: HttpSession): Promise<void> {
+  private async post(req: IncomingMessage, res: ServerResponse, session: HttpSession): Promise<void> {
     const stream = acceptedAnswer(req);
     let body: ReturnType<typeof inboundOf>;
     try {
@@ -143,14 +165,14 @@ export class StreamableHttpEdge {
     session.post(res, body.messages, stream, body.batch);
   }
 
-  private stream(req: Request, res: Response, session: HttpSession): void {
+  private stream(req: IncomingMessage, res: ServerResponse, session: HttpSession): void {
     if (!accepts(req, 'text/event-stream')) throw new UpgradeRefused(406, 'Not Acceptable: the GET stream is text/event-stream');
     const lastEventId = req.headers['last-event-id'];
     session.attach(res, typeof lastEventId === 'string' ? lastEventId : undefined);
   }
 
   /** The body as text, at most broker.maxFrameBytes (as a WebSocket frame), well-formed UTF-8 (as ws requires of text frames). */
-  private async body(req: Request): Promise<string> {
+  private async body(req: IncomingMessage): Promise<string> {
     if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) throw new UpgradeRefused(415, 'Unsupported Media Type: send application/json');
     const limit = this.deps.config.broker.maxFrameBytes;
     if (Number(req.headers['content-length'] ?? 0) > limit) throw new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`);
@@ -169,7 +191,7 @@ export class StreamableHttpEdge {
   }
 
   /** Every refusal, in one shape: its status, a Bearer challenge where one applies, and a JSON-RPC error body. */
-  private refuse(req: Request, res: Response, error: unknown, resource: string): void {
+  private refuse(req: IncomingMessage, res: ServerResponse, error: unknown, resource: string): void {
     const refusal = refusalOf(error);
     if (refusal.status >= 500 && !(error instanceof UpgradeRefused)) this.deps.logger.warn({ err: error }, 'MCP HTTP request refused');
     if (res.headersSent) return void res.end();
@@ -181,7 +203,7 @@ export class StreamableHttpEdge {
     if (!req.complete) res.setHeader('connection', 'close');
     const code = refusal.status === 401 || refusal.status === 403 ? ACCESS_DENIED : TRANSPORT_ERROR;
     const body = error instanceof PostRefused ? error.reply : errorReply(null, code, refusal.text);
-    res.status(refusal.status).json(body);
+    res.writeHead(refusal.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
   }
 }
 

@@ -1,7 +1,7 @@
 import { expressMiddleware } from '@as-integrations/express5';
 import type { ApolloServer } from '@apollo/server';
 import express from 'express';
-import type { ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { GraphQLContext, GraphQLServices } from '../../schema/context.js';
 import { toGraphQLError } from '../../schema/errors.js';
@@ -47,16 +47,7 @@ export function createApp(options: {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxy(config.server.trustedProxies));
-  // Not helmet's no-referrer: under it browsers send `Origin: null` on every same-origin
-  // form post and fetch POST (Fetch standard, "append a request `Origin` header"), which
-  // requireOwnOrigin must refuse, so no consent page could ever be answered. same-origin
-  // still sends no referrer to any other site.
-  app.use(
-    helmet({
-      contentSecurityPolicy: { useDefaults: false, directives: consoleSecurityPolicy(config.server.publicUrl) },
-      referrerPolicy: { policy: 'same-origin' },
-    }),
-  );
+  app.use(securityHeaders(config.server.publicUrl));
   // First: the access log line and everything after it run in the request's trace.
   if (options.tracer) app.use(tracedRoutes(options.tracer));
   app.use(...requestObservability(options.logger, options.metrics));
@@ -92,6 +83,20 @@ export function createApp(options: {
   });
   app.use(errorHandler(options.logger));
   return app;
+}
+
+/**
+ * The security headers of every response (helmet). The referrer policy is same-origin,
+ * not helmet's no-referrer: under that browsers send `Origin: null` on every same-origin
+ * form post and fetch POST (Fetch standard, "append a request `Origin` header"), which
+ * requireOwnOrigin must refuse, so no consent page could ever be answered. same-origin
+ * still sends no referrer to any other site.
+ */
+export function securityHeaders(publicUrl: string): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: consoleSecurityPolicy(publicUrl) },
+    referrerPolicy: { policy: 'same-origin' },
+  });
 }
 
 /**

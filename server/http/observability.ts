@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../log.js';
@@ -29,16 +30,37 @@ export function requestObservability(logger: Logger, metrics: Metrics): RequestH
 /** The request metrics, by route pattern. */
 function measured(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
-    const stop = metrics.httpDuration.startTimer();
-    res.on('finish', () => {
+    measureRequest(metrics, req, res, () => {
       // Route patterns, not raw paths, so label cardinality stays bounded.
       const path = pathOf(req.originalUrl);
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : KNOWN_PATHS.has(path) ? path : 'unmatched';
-      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-      stop({ method: req.method, route });
+      return req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : KNOWN_PATHS.has(path) ? path : 'unmatched';
     });
     next();
   };
+}
+
+/** Counts and times a request under the route pattern `routeOf` names once it is answered. */
+export function measureRequest(metrics: Metrics, req: IncomingMessage, res: ServerResponse, routeOf: () => string): void {
+  const stop = metrics.httpDuration.startTimer();
+  res.on('finish', () => {
+    const route = routeOf();
+    metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+    stop({ method: req.method, route });
+  });
+}
+
+/**
+ * The access line pino-http writes (requestObservability), for a request served below
+ * express: method, path and the client's socket address, status and time taken; a 5xx
+ * answer as an error.
+ */
+export function logRequest(logger: Logger, req: IncomingMessage, res: ServerResponse): void {
+  const started = Date.now();
+  res.on('finish', () => {
+    const line = { req: { method: req.method, path: pathOf(req.url), remoteAddress: req.socket.remoteAddress }, res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
+    if (res.statusCode >= 500) logger.error(line, 'request errored');
+    else logger.info(line, 'request completed');
+  });
 }
 
 function pathOf(url: string | undefined): string {

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Broker, MCP_WS_FEDERATED, MCP_WS_PREFIX } from '../../broker/broker.js';
@@ -58,7 +59,8 @@ import { oidcRoutes } from '../oidc/routes.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
 import type { Stores } from '../stores/types.js';
 import type { SecretScrubber } from '../text/secret-scrubber.js';
-import { createApp } from './app.js';
+import { createApp, securityHeaders } from './app.js';
+import { directMcpRequests } from './direct-mcp.js';
 import { limitUpgradesPerClient } from './rate-limit.js';
 import { clientAddressOf } from './client-address.js';
 import { cliLoginRoutes } from './cli-login-routes.js';
@@ -222,7 +224,9 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   });
   registerLiveGauges(metrics, liveReadings(stores, { sessions: () => broker.sessionCount, notificationSinks: config.notifications.sinks.length }));
 
-  httpServer.on('request', app);
+  // Streamable HTTP's MCP requests below express, unless HTTP tracing (express middleware) is on.
+  const direct = tracing.tracer ? null : directMcpRequests({ serve: broker.serveHttp, securityHeaders: securityHeaders(config.server.publicUrl), addressOf, metrics, logger });
+  httpServer.on('request', direct ? (req: IncomingMessage, res: ServerResponse) => direct(req, res) || app(req, res) : app);
   httpServer.on(
     'upgrade',
     createUpgradeRouter(
