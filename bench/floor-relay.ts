@@ -6,12 +6,17 @@
  * this HTTP figure over this WebSocket figure is the least ratio any Node relay can reach
  * between the two doors (the budget asks 1.5).
  *
- *   node --import tsx bench/floor-relay.ts ws|http <port>
+ * `http-express` is the same HTTP relay as an express route behind helmet (as Portcullis'
+ * app was): what express itself costs per request.
+ *
+ *   node --import tsx bench/floor-relay.ts ws|http|http-express <port>
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
+import helmet from 'helmet';
 import { createInterface } from 'node:readline';
 import { WebSocketServer } from 'ws';
 import { ECHO_UPSTREAM } from './processes.js';
@@ -35,9 +40,9 @@ function serveWebSocket(): void {
 }
 
 /** Streamable HTTP with JSON answers: one POST per message, the answer matched by its id. */
-function serveHttp(): void {
+function serveHttp(viaExpress: boolean): void {
   const sessions = new Map<string, { child: ReturnType<typeof upstream>; waiting: Map<unknown, ServerResponse> }>();
-  const server = createServer((req, res) => {
+  const relay = (req: IncomingMessage, res: ServerResponse) => {
     const header = req.headers['mcp-session-id'];
     if (req.method === 'DELETE' && typeof header === 'string') {
       sessions.get(header)?.child.stdin.end();
@@ -67,12 +72,16 @@ function serveHttp(): void {
       else session.waiting.set(message.id, res);
       session.child.stdin.write(`${body}\n`);
     });
-  });
-  server.listen(port, '127.0.0.1');
+  };
+  if (!viaExpress) return void createServer(relay).listen(port, '127.0.0.1');
+  const app = express();
+  app.use(helmet());
+  app.all(['/mcp', '/mcp/:server'], relay);
+  app.listen(port, '127.0.0.1');
 }
 
 if (door === 'ws') serveWebSocket();
-else if (door === 'http') serveHttp();
-else throw new Error(`usage: floor-relay.ts ws|http <port> (not ${door})`);
+else if (door === 'http' || door === 'http-express') serveHttp(door === 'http-express');
+else throw new Error(`usage: floor-relay.ts ws|http|http-express <port> (not ${door})`);
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { ECHO_UPSTREAM, freePort, listening, REPO_ROOT, stopChild } from './processes.js';
 import type { Endpoint } from './raw-clients.js';
 
-export type PeerKind = 'supergateway-ws' | 'supergateway-http' | 'mcp-proxy' | 'floor-ws' | 'floor-http';
+export type PeerKind = 'supergateway-ws' | 'supergateway-http' | 'mcp-proxy' | 'floor-ws' | 'floor-http' | 'floor-http-express';
 
 export interface PeerProcess {
   readonly pid: number;
@@ -40,8 +40,9 @@ function commandFor(kind: PeerKind, port: number): { args: string[]; endpoint: E
     case 'supergateway-http':
       return { args: [SUPERGATEWAY, '--stdio', ECHO_COMMAND_LINE, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none'], endpoint: { transport: 'http', url: url('/mcp') } };
     case 'floor-ws':
-    case 'floor-http': {
-      const door = kind === 'floor-ws' ? 'ws' : 'http';
+    case 'floor-http':
+    case 'floor-http-express': {
+      const door = kind.slice('floor-'.length);
       return { args: ['--import', 'tsx', join(REPO_ROOT, 'bench/floor-relay.ts'), door, String(port)], endpoint: door === 'ws' ? { transport: 'ws', url: url('/', 'ws') } : { transport: 'http', url: url('/mcp') } };
     }
     case 'mcp-proxy':

@@ -84,6 +84,7 @@ export const peers = relayComparison('peers', true);
 
 const FLOOR_WS = 'floor WS (bare ws relay)';
 const FLOOR_HTTP = 'floor HTTP (bare node:http relay)';
+const FLOOR_EXPRESS = 'floor HTTP on express + helmet';
 
 /**
  * The same load on Portcullis' own doors and the bare upstream only (no peer processes):
@@ -121,6 +122,7 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
     const sgHttp = withPeers ? await peer('supergateway-http') : null;
     const floorWs = await peer('floor-ws');
     const floorHttp = await peer('floor-http');
+    const floorExpress = await peer('floor-http-express');
     const times = <T>(value: T) => Array.from({ length: sessions }, () => value);
     /** Portcullis' three doors on one broker. */
     const doors = async (broker: BrokerProcess, label: string, base = false) => {
@@ -145,6 +147,7 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
       ...(sgHttp ? [target('supergateway HTTP (stateful)', 'Streamable HTTP', null, times(sgHttp.endpoint), [sgHttp.pid])] : []),
       ...(withPeers ? await peerTargets('mcp-proxy', 'mcp-proxy HTTP', 'Streamable HTTP') : []),
       target(FLOOR_HTTP, 'Streamable HTTP', null, times(floorHttp.endpoint), [floorHttp.pid]),
+      target(FLOOR_EXPRESS, 'Streamable HTTP', null, times(floorExpress.endpoint), [floorExpress.pid]),
       ...(base ? [base.http] : []),
       ours.http,
       ...(base ? [base.stdio] : []),
