@@ -59,7 +59,10 @@ function recordedHeaders(middleware: RequestHandler): [string, string][] {
     },
     removeHeader: (name: string) => headers.delete(name.toLowerCase()),
   };
-  middleware({} as never, response as never, () => (next = true));
+  middleware({} as never, response as never, (error?: unknown) => {
+    if (error !== undefined) throw error instanceof Error ? error : new Error(`the security-header middleware failed: ${String(error)}`);
+    next = true;
+  });
   if (!next) throw new Error('the security-header middleware did not go on to the next handler');
   return [...headers];
 }

@@ -51,16 +51,23 @@ export function measureRequest(metrics: Metrics, req: IncomingMessage, res: Serv
 
 /**
  * The access line pino-http writes (requestObservability), for a request served below
- * express: method, path and the client's socket address, status and time taken; a 5xx
- * answer as an error.
+ * express: method, path and the client's socket address, status and time taken, once,
+ * when the response finishes, closes first (a client that went away: "request aborted") or
+ * fails; a 5xx answer as "request errored" with the error pino-http gives it. Info level, as there.
  */
 export function logRequest(logger: Logger, req: IncomingMessage, res: ServerResponse): void {
   const started = Date.now();
-  res.on('finish', () => {
+  const done = (err?: Error) => {
+    res.off('finish', done);
+    res.off('close', done);
+    res.off('error', done);
     const line = { req: { method: req.method, path: pathOf(req.url), remoteAddress: req.socket.remoteAddress }, res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
-    if (res.statusCode >= 500) logger.error(line, 'request errored');
-    else logger.info(line, 'request completed');
-  });
+    if (err instanceof Error || res.statusCode >= 500) logger.info({ ...line, err: err instanceof Error ? err : new Error(`failed with status code ${res.statusCode}`) }, 'request errored');
+    else logger.info(line, !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted');
+  };
+  res.on('finish', done);
+  res.on('close', done);
+  res.on('error', done);
 }
 
 function pathOf(url: string | undefined): string {

@@ -1,4 +1,6 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { McpHttpTarget } from '../../broker/edges/streamable-http.js';
 import { securityHeaders } from '../../server/http/app.js';
@@ -26,15 +28,14 @@ const SECURITY_HEADERS = [
   'x-xss-protection',
 ];
 
-/** One request through the direct route on stand-ins: whether it took it, what it handed on, the headers it set; `finish` answers it with 200. */
+/** One request through the direct route on stand-ins: whether it took it, what it handed on, the headers it set, and the response to end. */
 function routed(url: string, logger = createLogger({ level: 'warn' })) {
   const served: McpHttpTarget[] = [];
-  const set = new Map<string, unknown>();
-  const finished: (() => void)[] = [];
   const direct = directMcpRequests({ serve: async (_req, _res, target) => void served.push(target), securityHeaders: securityHeaders(TEST_PUBLIC_URL), addressOf: () => '192.0.2.7', metrics: createMetrics(), logger });
-  const req = { url, method: 'POST', headers: { authorization: 'Bearer pcl_secret' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
-  const res = { statusCode: 200, setHeader: (name: string, value: unknown) => set.set(name, value), on: (_event: string, listener: () => void) => finished.push(listener) } as unknown as ServerResponse;
-  return { took: direct(req, res), served, headers: set, finish: () => finished.forEach((listener) => listener()) };
+  const req = { url, method: 'POST', headers: { authorization: 'Bearer pcl_secret' }, socket: { remoteAddress: '127.0.0.1' }, readableAborted: false } as unknown as IncomingMessage;
+  const headers = new Map<string, unknown>();
+  const res = Object.assign(new EventEmitter(), { statusCode: 200, writableEnded: false, setHeader: (name: string, value: unknown) => headers.set(name, value) });
+  return { took: direct(req, res as unknown as ServerResponse), served, headers, res };
 }
 
 describe('MCP requests below express', () => {
@@ -52,13 +53,28 @@ describe('MCP requests below express', () => {
     expect(headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
   });
 
-  it('writes the access line pino-http writes for the app\'s requests, path without query, no credential', () => {
-    const lines: string[] = [];
-    const request = routed('/mcp/everything?token=x', createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } }));
-    request.finish();
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 30, msg: 'request completed', req: { method: 'POST', path: '/mcp/everything', remoteAddress: '127.0.0.1' }, res: { statusCode: 200 } });
-    expect(lines[0]).not.toMatch(/secret|token=/);
+  it('writes the access line pino-http writes, once per request: completed, errored or aborted, path without query, no credential', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const completed = routed('/mcp/everything?token=x', logger).res;
+    completed.writableEnded = true;
+    completed.emit('finish');
+    completed.emit('close');
+    const errored = routed('/mcp', logger).res;
+    Object.assign(errored, { statusCode: 503, writableEnded: true }).emit('finish');
+    // The client went away before the answer (a guess at a token, a stream it closed): still a line.
+    routed('/mcp/everything', logger).res.emit('close');
+    expect(lines).toMatchObject([
+      { level: 30, msg: 'request completed', req: { method: 'POST', path: '/mcp/everything', remoteAddress: '127.0.0.1' }, res: { statusCode: 200 } },
+      { level: 30, msg: 'request errored', req: { path: '/mcp' }, res: { statusCode: 503 }, err: { message: 'failed with status code 503' } },
+      { level: 30, msg: 'request aborted', req: { path: '/mcp/everything' } },
+    ]);
+    expect(JSON.stringify(lines)).not.toMatch(/secret|token=/);
+  });
+
+  it('refuses to start when the security-header middleware fails, rather than answer without its headers', () => {
+    const failing: RequestHandler = (_req, _res, next) => next(new Error('bad directive'));
+    expect(() => directMcpRequests({ serve: async () => {}, securityHeaders: failing, addressOf: () => undefined, metrics: createMetrics(), logger: createLogger({ level: 'warn' }) })).toThrow('bad directive');
   });
 
   describe('in a broker', () => {
