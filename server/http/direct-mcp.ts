@@ -20,7 +20,7 @@ export interface DirectMcpOptions {
 /**
  * The MCP Streamable HTTP endpoints served from node:http directly, below express (issue
  * 22): over Streamable HTTP every relayed call is a request, and express's own work per
- * request (its request and response objects, the router's walk) cost about twice what a
+ * request (its request and response objects, the router's walk) cost more than twice what a
  * bare node:http relay spends on the whole request (bench/README.md). What the app does for
  * these requests is done here alike: the security headers (recorded once from the app's
  * own middleware), the request metrics under the same route label, the access line, and
