@@ -13,7 +13,7 @@ export function exportItem(event: AuditEvent, format: ExportFormat): ExportItem 
   return { id: event.id, event, record: format === 'ocsf' ? toOcsf(event) : inFieldOrder(event) };
 }
 
-/** The members in one fixed order, whatever order the store keeps them in (Redis and the file keep canonical JSON: sorted). */
+/** The members in one fixed order, whatever order the store keeps them in (Redis keeps canonical JSON: its members sorted). */
 function inFieldOrder(event: AuditEvent): Record<string, unknown> {
   const { id, type, outcome, actor, server, tool, sessionId, data, time, prevHash, hash } = event;
   return { id, type, outcome, actor, server, tool, sessionId, data, time, prevHash, hash };
