@@ -40,6 +40,21 @@ describe('the audit redaction policy', () => {
     expect(redact({ Password: 'again', password: 'again' })).toEqual({ Password: '[REDACTED]', password: '[REDACTED]' });
   });
 
+  it('judges alike once it has stopped remembering verdicts: past thousands of client-chosen keys, and keys too long to keep', () => {
+    const redact = createRedactor();
+    // More distinct keys than the redactor remembers, half of them naming a credential.
+    const many = Object.fromEntries(Array.from({ length: 6_000 }, (_, i) => [i % 2 === 0 ? `field${i}` : `field${i}_token`, 'v']));
+    const first = redact({ ...many }) as Record<string, string>;
+    const again = redact({ ...many, late_password: 'p', late_name: 'n' }) as Record<string, string>;
+    for (const redacted of [first, again]) {
+      expect(Object.entries(redacted).filter(([key]) => key.startsWith('field') && key.endsWith('_token')).every(([, value]) => value === '[REDACTED]')).toBe(true);
+      expect(Object.entries(redacted).filter(([key]) => key.startsWith('field') && !key.endsWith('_token')).every(([, value]) => value === 'v')).toBe(true);
+    }
+    expect(again).toMatchObject({ late_password: '[REDACTED]', late_name: 'n' });
+    const long = `${'x'.repeat(200)}_apiKey`;
+    for (let i = 0; i < 3; i++) expect(redact({ [long]: 'k', [`${'x'.repeat(200)}_id`]: 'i' })).toEqual({ [long]: '[REDACTED]', [`${'x'.repeat(200)}_id`]: 'i' });
+  });
+
   it('is applied by the log itself: a token, a password and a header value never reach the file', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-redact-'));
     const stores = await createEmbeddedStores({ dataDir, clock: new ManualClock(), redact: createRedactor() });
