@@ -1,4 +1,5 @@
 import { illFormedTextAt, toWellFormedDeep } from '../server/text/well-formed.js';
+import { isRecord } from './core/json.js';
 
 /**
  * JSON-RPC 2.0 as MCP uses it, validated at the edge. The broker decides on the parsed
@@ -98,18 +99,18 @@ function refuseIllFormed(value: unknown, at: string): Parsed {
  * members' order, so what is forwarded and audited is what was checked.
  */
 export function classify(value: unknown): JsonRpcMessage | null {
-  if (!isObject(value) || value.jsonrpc !== '2.0') return null;
+  if (!isRecord(value) || value.jsonrpc !== '2.0') return null;
   if ('method' in value) {
     if (!isMethod(value.method) || !('params' in value ? isParams(value.params) : true)) return null;
     if (!('id' in value)) return hasOnly(value, NOTIFICATION_MEMBERS) ? { kind: 'notification', jsonrpc: '2.0', method: value.method, ...paramsOf(value) } : null;
     return isId(value.id) && hasOnly(value, REQUEST_MEMBERS) ? { kind: 'request', jsonrpc: '2.0', id: value.id, method: value.method, ...paramsOf(value) } : null;
   }
   if ('result' in value) {
-    return isId(value.id) && isRecord(value.result) && hasOnly(value, RESULT_MEMBERS) ? { kind: 'result', jsonrpc: '2.0', id: value.id, result: withoutProto(value.result) } : null;
+    return isId(value.id) && isPlainRecord(value.result) && hasOnly(value, RESULT_MEMBERS) ? { kind: 'result', jsonrpc: '2.0', id: value.id, result: withoutProto(value.result) } : null;
   }
   if ('error' in value) {
     const { id, error } = value;
-    if (!(id === null || isId(id)) || !hasOnly(value, ERROR_MEMBERS) || !isObject(error) || !hasOnly(error, ERROR_OBJECT_MEMBERS)) return null;
+    if (!(id === null || isId(id)) || !hasOnly(value, ERROR_MEMBERS) || !isRecord(error) || !hasOnly(error, ERROR_OBJECT_MEMBERS)) return null;
     const { code, message } = error;
     if (!Number.isSafeInteger(code) || typeof message !== 'string') return null;
     return { kind: 'error', jsonrpc: '2.0', id, error: 'data' in error ? { code: code as number, message, data: error.data } : { code: code as number, message } };
@@ -125,10 +126,6 @@ const ERROR_OBJECT_MEMBERS = new Set(['code', 'message', 'data']);
 const MAX_TEXT_ID = 256;
 const MAX_METHOD = 256;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function hasOnly(value: object, members: ReadonlySet<string>): boolean {
   for (const key in value) if (!members.has(key)) return false;
   return true;
@@ -142,12 +139,12 @@ function isMethod(value: unknown): value is string {
   return typeof value === 'string' && value.length >= 1 && value.length <= MAX_METHOD;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return isObject(value) && isPlain(value);
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return isRecord(value) && isPlain(value);
 }
 
 function isParams(value: unknown): value is Params | undefined {
-  return value === undefined || Array.isArray(value) || isRecord(value);
+  return value === undefined || Array.isArray(value) || isPlainRecord(value);
 }
 
 function isPlain(value: object): boolean {
@@ -158,7 +155,7 @@ function isPlain(value: object): boolean {
 function paramsOf(value: Record<string, unknown>): { params?: Params | undefined } {
   if (!('params' in value)) return {};
   const params = value.params as Params | undefined;
-  return { params: isObject(params) ? withoutProto(params) : params };
+  return { params: isRecord(params) ? withoutProto(params) : params };
 }
 
 /**

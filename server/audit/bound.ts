@@ -14,6 +14,8 @@ const MAX_ENTRIES = 64;
 const MAX_DEPTH = 8;
 /** Serialized size past which only the marker is kept. */
 const MAX_BYTES = 8192;
+/** Longest name (tool, prompt, key) kept whole. */
+const MAX_NAME = 128;
 
 export interface Bounded {
   value: unknown;
@@ -54,7 +56,7 @@ export function boundForAudit(value: unknown): Bounded {
   return { value: JSON.stringify(bounded).length <= MAX_BYTES ? bounded : '[too large]', truncated };
 }
 
-/** Whether the walk below would keep `item` as it is: no string, list or name too long, nothing too deep. */
+/** Whether boundForAudit's walk would keep `item` as it is: no string, list or name too long, nothing too deep. */
 function withinBounds(item: unknown, depth: number): boolean {
   if (typeof item === 'string') return item.length <= MAX_STRING;
   if (item === null || typeof item !== 'object') return true;
@@ -62,14 +64,14 @@ function withinBounds(item: unknown, depth: number): boolean {
   if (Array.isArray(item)) return item.length <= MAX_ENTRIES && item.every((v) => withinBounds(v, depth + 1));
   let entries = 0;
   for (const key in item) {
-    if (++entries > MAX_ENTRIES || key.length > 128 || !withinBounds((item as Record<string, unknown>)[key], depth + 1)) return false;
+    if (++entries > MAX_ENTRIES || key.length > MAX_NAME || !withinBounds((item as Record<string, unknown>)[key], depth + 1)) return false;
   }
   return true;
 }
 
 /** A name (tool, prompt, key) as it may be audited: at most 128 characters, marked when cut. */
 export function boundName(name: string): string {
-  return name.length <= 128 ? name : `${cutText(name, 128)}…`;
+  return name.length <= MAX_NAME ? name : `${cutText(name, MAX_NAME)}…`;
 }
 
 /** The first `max` UTF-16 units, one fewer if that would split a surrogate pair. */
