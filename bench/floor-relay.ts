@@ -9,7 +9,13 @@
  * `http-express` is the same HTTP relay as an express route behind helmet (as Portcullis'
  * app was): what express itself costs per request.
  *
+ * `ws-audited` is the WebSocket relay that appends each client message to a Redis stream
+ * (one XADD, acknowledged) before it forwards it: the least an audited relay costs, where
+ * the audit must be durable before the message leaves (DESIGN.md). Its added latency is
+ * the floor for the latency budget: the bare relay's plus one Redis round trip.
+ *
  *   node --import tsx bench/floor-relay.ts ws|http|http-express <port>
+ *   node --import tsx bench/floor-relay.ts ws-audited <port> <redis URL>
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,11 +23,12 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import helmet from 'helmet';
+import { Redis } from 'ioredis';
 import { createInterface } from 'node:readline';
 import { WebSocketServer } from 'ws';
 import { ECHO_UPSTREAM } from './processes.js';
 
-const [door, portText] = process.argv.slice(2);
+const [door, portText, redisUrl] = process.argv.slice(2);
 const port = Number(portText);
 
 function upstream(onLine: (line: string) => void) {
@@ -30,11 +37,18 @@ function upstream(onLine: (line: string) => void) {
   return child;
 }
 
-function serveWebSocket(): void {
+function serveWebSocket(audit?: Redis): void {
   const server = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, handleProtocols: (protocols) => (protocols.has('mcp') ? 'mcp' : false) });
+  const stream = `bench:floor-audit:${randomUUID()}`;
   server.on('connection', (socket) => {
     const child = upstream((line) => socket.send(line));
-    socket.on('message', (data: Buffer) => child.stdin.write(`${data.toString()}\n`));
+    const forward = (text: string) => child.stdin.write(`${text}\n`);
+    // Replies on one connection come in order, so messages still leave in the order they came.
+    socket.on('message', (data: Buffer) => {
+      const text = data.toString();
+      if (!audit) return void forward(text);
+      audit.xadd(stream, '*', 'e', text).then(() => forward(text), () => socket.close(1011));
+    });
     socket.on('close', () => child.stdin.end());
   });
 }
@@ -81,7 +95,9 @@ function serveHttp(viaExpress: boolean): void {
 }
 
 if (door === 'ws') serveWebSocket();
+// Commands written in one turn of the event loop leave in one write, as Portcullis' batch does.
+else if (door === 'ws-audited' && redisUrl) serveWebSocket(new Redis(redisUrl, { enableAutoPipelining: true }));
 else if (door === 'http' || door === 'http-express') serveHttp(door === 'http-express');
-else throw new Error(`usage: floor-relay.ts ws|http|http-express <port> (not ${door})`);
+else throw new Error(`usage: floor-relay.ts ws|http|http-express <port>, or ws-audited <port> <redis URL> (not ${door})`);
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();

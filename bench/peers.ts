@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { ECHO_UPSTREAM, freePort, listening, REPO_ROOT, stopChild } from './processes.js';
 import type { Endpoint } from './raw-clients.js';
 
-export type PeerKind = 'supergateway-ws' | 'supergateway-http' | 'mcp-proxy' | 'floor-ws' | 'floor-http' | 'floor-http-express';
+export type PeerKind = 'supergateway-ws' | 'supergateway-http' | 'mcp-proxy' | 'floor-ws' | 'floor-http' | 'floor-http-express' | 'floor-ws-audited';
 
 export interface PeerProcess {
   readonly pid: number;
@@ -32,7 +32,7 @@ const ECHO_COMMAND_LINE = [ECHO_UPSTREAM.command, ...ECHO_UPSTREAM.args].map((pa
  * runs `--stateful`, one upstream per MCP session (stateless spawns one per request);
  * mcp-proxy multiplexes every session onto one upstream (by design, it has no other mode).
  */
-function commandFor(kind: PeerKind, port: number): { args: string[]; endpoint: Endpoint } {
+function commandFor(kind: PeerKind, port: number, redisUrl: string): { args: string[]; endpoint: Endpoint } {
   const url = (path: string, scheme = 'http') => `${scheme}://127.0.0.1:${port}${path}`;
   switch (kind) {
     case 'supergateway-ws':
@@ -40,20 +40,22 @@ function commandFor(kind: PeerKind, port: number): { args: string[]; endpoint: E
     case 'supergateway-http':
       return { args: [SUPERGATEWAY, '--stdio', ECHO_COMMAND_LINE, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none'], endpoint: { transport: 'http', url: url('/mcp') } };
     case 'floor-ws':
+    case 'floor-ws-audited':
     case 'floor-http':
     case 'floor-http-express': {
       const door = kind.slice('floor-'.length);
-      return { args: ['--import', 'tsx', join(REPO_ROOT, 'bench/floor-relay.ts'), door, String(port)], endpoint: door === 'ws' ? { transport: 'ws', url: url('/', 'ws') } : { transport: 'http', url: url('/mcp') } };
+      const args = ['--import', 'tsx', join(REPO_ROOT, 'bench/floor-relay.ts'), door, String(port), ...(door === 'ws-audited' ? [redisUrl] : [])];
+      return { args, endpoint: door.startsWith('ws') ? { transport: 'ws', url: url('/', 'ws') } : { transport: 'http', url: url('/mcp') } };
     }
     case 'mcp-proxy':
       return { args: [MCP_PROXY, '--port', String(port), '--host', '127.0.0.1', '--server', 'stream', '--', ECHO_UPSTREAM.command, ...ECHO_UPSTREAM.args], endpoint: { transport: 'http', url: url('/mcp') } };
   }
 }
 
-/** A peer relay on a free loopback port, ready once it accepts connections. */
-export async function startPeer(kind: PeerKind): Promise<PeerProcess> {
+/** A peer relay on a free loopback port, ready once it accepts connections; the audited floor writes to the bench's Redis. */
+export async function startPeer(kind: PeerKind, redisUrl: string): Promise<PeerProcess> {
   const port = await freePort();
-  const { args, endpoint } = commandFor(kind, port);
+  const { args, endpoint } = commandFor(kind, port, redisUrl);
   // stdin stays a pipe: supergateway ends when it closes, so a runner that dies takes it along.
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['pipe', 'ignore', 'inherit'] });
   await listening(port, child);

@@ -12,8 +12,8 @@ import { descendantPids, ECHO_UPSTREAM, nextReply, processCpuMicros, REPO_ROOT, 
 import type { BrokerProcess } from '../processes.js';
 import { openRawSession } from '../raw-clients.js';
 import type { Endpoint, RawSession } from '../raw-clients.js';
-import { figure } from '../report.js';
-import type { Figure } from '../report.js';
+import { atLeast, atMost, figure } from '../report.js';
+import type { Budget, Figure } from '../report.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { percentile } from '../stats.js';
 import { timeEach } from './latency.js';
@@ -48,6 +48,8 @@ interface Target {
   relayPids: number[];
   /** Processes the clients spawned that are upstreams (the bare upstream's sessions). */
   upstreamPids: number[];
+  /** Whether it writes to the bench's Redis (Portcullis, the audited floor): its Redis CPU per call is shown. */
+  redis: boolean;
   sequentialMs: number[];
   sequentialRelayMicros: number;
   load: { calls: number; seconds: number; relay: number; upstream: number; redis: number; clientMax: number; brokerKernel: number };
@@ -62,6 +64,7 @@ const target = (name: string, door: Door | null, broker: BrokerProcess | null, e
   latency,
   relayPids,
   upstreamPids: [],
+  redis: broker !== null,
   sequentialMs: [],
   sequentialRelayMicros: 0,
   load: { calls: 0, seconds: 0, relay: 0, upstream: 0, redis: 0, clientMax: 0, brokerKernel: 0 },
@@ -83,6 +86,7 @@ const target = (name: string, door: Door | null, broker: BrokerProcess | null, e
 export const peers = relayComparison('peers', true);
 
 const FLOOR_WS = 'floor WS (bare ws relay)';
+const FLOOR_WS_AUDITED = 'floor WS + Redis append (bare ws relay, one XADD before forwarding)';
 const FLOOR_HTTP = 'floor HTTP (bare node:http relay)';
 const FLOOR_EXPRESS = 'floor HTTP on express + helmet';
 
@@ -104,7 +108,7 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
   const redis = new Redis(ctx.env.redisUrl);
   try {
     const peer = async (kind: PeerKind) => {
-      const process = await startPeer(kind);
+      const process = await startPeer(kind, ctx.env.redisUrl);
       started.push(process);
       return process;
     };
@@ -121,6 +125,7 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
     ctx.progress(withPeers ? 'starting the peers' : 'starting the broker');
     const sgHttp = withPeers ? await peer('supergateway-http') : null;
     const floorWs = await peer('floor-ws');
+    const floorWsAudited = await peer('floor-ws-audited');
     const floorHttp = await peer('floor-http');
     const floorExpress = await peer('floor-http-express');
     const times = <T>(value: T) => Array.from({ length: sessions }, () => value);
@@ -141,6 +146,7 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
     const targets = [
       direct,
       target(FLOOR_WS, 'WebSocket', null, times(floorWs.endpoint), [floorWs.pid]),
+      { ...target(FLOOR_WS_AUDITED, 'WebSocket', null, times(floorWsAudited.endpoint), [floorWsAudited.pid]), redis: true },
       ...(withPeers ? await peerTargets('supergateway-ws', 'supergateway WS', 'WebSocket') : []),
       ...(base ? [base.ws] : []),
       ours.ws,
@@ -240,6 +246,12 @@ async function stopWorker(worker: ChildProcess): Promise<void> {
 
 const timeCalls = (session: RawSession, count: number) => timeEach(count, () => session.echo('ping'));
 
+/**
+ * Issue 22's budgets (DESIGN.md's, on the echo upstream where the broker is what costs):
+ * judged on this checkout's WebSocket door; the HTTP door's is its ratio to it.
+ */
+const budgeted = (t: Target) => t.broker !== null && !t.base && t.door === 'WebSocket';
+
 function figuresOf(ctx: ScenarioContext, name: string, targets: readonly Target[]): Figure[] {
   const [direct] = targets;
   const added = (t: Target, p: number) => percentile(t.sequentialMs, p) - percentile(direct!.sequentialMs, p);
@@ -252,28 +264,30 @@ function figuresOf(ctx: ScenarioContext, name: string, targets: readonly Target[
       ? [
           figure(scenario, 'sequential p50', percentile(t.sequentialMs, 50), 'ms'),
           figure(scenario, 'sequential p99', percentile(t.sequentialMs, 99), 'ms'),
-          ...(t === direct ? [] : [figure(scenario, 'added p50', added(t, 50), 'ms'), figure(scenario, 'added p99', added(t, 99), 'ms'), figure(scenario, 'relay CPU per sequential call', t.sequentialRelayMicros / t.sequentialMs.length, 'µs')]),
+          ...(t === direct
+            ? []
+            : [
+                figure(scenario, 'added p50', added(t, 50), 'ms', budgeted(t) ? atMost(0.15) : undefined),
+                figure(scenario, 'added p99', added(t, 99), 'ms', budgeted(t) ? atMost(1) : undefined),
+                figure(scenario, 'relay CPU per sequential call', t.sequentialRelayMicros / t.sequentialMs.length, 'µs'),
+              ]),
         ]
       : [];
     const relay =
       t === direct
         ? []
         : [
-            figure(scenario, 'relay CPU per call under load', relayPerCall(t), 'µs'),
-            figure(scenario, 'calls/s per relay core (1e6 / CPU per call)', 1e6 / relayPerCall(t), 'calls/s'),
+            figure(scenario, 'relay CPU per call under load', relayPerCall(t), 'µs', budgeted(t) ? atMost(60) : undefined),
+            figure(scenario, 'calls/s per relay core (1e6 / CPU per call)', 1e6 / relayPerCall(t), 'calls/s', budgeted(t) ? atLeast(15_000) : undefined),
             figure(scenario, 'CPU relay', share(t.load.relay), '% of a core'),
           ];
     return [
       ...sequential,
       figure(scenario, `calls/s (${WORKERS * SESSIONS_PER_WORKER} sessions x ${IN_FLIGHT} in flight)`, callsPerSecond(t), 'calls/s'),
       ...relay,
-      ...(t.broker
-        ? [
-            // The broker's own system time (its process, not the bridges): writes and reads on sockets and pipes, mostly.
-            figure(scenario, 'broker kernel CPU per call under load', t.load.brokerKernel / t.load.calls, 'µs'),
-            figure(scenario, 'Redis CPU per call under load', t.load.redis / t.load.calls, 'µs'),
-          ]
-        : []),
+      // The broker's own system time (its process, not the bridges): writes and reads on sockets and pipes, mostly.
+      ...(t.broker ? [figure(scenario, 'broker kernel CPU per call under load', t.load.brokerKernel / t.load.calls, 'µs')] : []),
+      ...(t.redis ? [figure(scenario, 'Redis CPU per call under load', t.load.redis / t.load.calls, 'µs')] : []),
       figure(scenario, 'upstream CPU per call under load', t.load.upstream / t.load.calls, 'µs'),
       figure(scenario, 'CPU busiest load generator', t.load.clientMax * 100, '% of a core'),
     ];
@@ -289,11 +303,11 @@ function figuresOf(ctx: ScenarioContext, name: string, targets: readonly Target[
     }
   }
   // Streamable HTTP over WebSocket, per call: Portcullis' doors, and the floor's (the least any Node relay can reach).
-  const doorRatio = (http: Target | undefined, ws: Target | undefined, label: string) => {
-    if (http && ws) figures.push(figure(`${name}: ${label} HTTP / WS`, 'relay CPU per call under load', relayPerCall(http) / relayPerCall(ws), 'ratio'));
+  const doorRatio = (http: Target | undefined, ws: Target | undefined, label: string, budget?: Budget) => {
+    if (http && ws) figures.push(figure(`${name}: ${label} HTTP / WS`, 'relay CPU per call under load', relayPerCall(http) / relayPerCall(ws), 'ratio', budget));
   };
   const named = (label: string) => targets.find((t) => t.name === label);
-  doorRatio(named('Portcullis /mcp (HTTP)'), named('Portcullis /mcp/ws'), 'Portcullis');
+  doorRatio(named('Portcullis /mcp (HTTP)'), named('Portcullis /mcp/ws'), 'Portcullis', atMost(1.5));
   doorRatio(named(FLOOR_HTTP), named(FLOOR_WS), 'floor');
   if (ctx.quick) ctx.progress('quick: a tenth of the calls and seconds; ratios only roughly');
   return figures;
