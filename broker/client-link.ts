@@ -6,8 +6,12 @@ import { coalesceWrites } from './turn-writes.js';
 /** Past this much unsent data the client is not reading: it is cut off, others are unaffected. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
-/** Close codes after open (DESIGN.md): 4403 when access ends, by a grant's end or an anomaly's suspension (the reason says which). */
-export const CLOSE = { goingAway: 1001, protocolError: 1002, policy: 1008, tooLarge: 1009, upstreamFailed: 1011, credentialEnded: 4401, grantEnded: 4403, suspended: 4403 } as const;
+/**
+ * Close codes after open (DESIGN.md): 4403 when access ends, by a grant's end or an anomaly's
+ * suspension (the reason says which); 1011 when the session cannot go on for a failure on
+ * our side, an upstream's or the broker's own store (the reason says which).
+ */
+export const CLOSE = { goingAway: 1001, protocolError: 1002, policy: 1008, tooLarge: 1009, upstreamFailed: 1011, brokerUnavailable: 1011, credentialEnded: 4401, grantEnded: 4403, suspended: 4403 } as const;
 
 /**
  * The client side of a broker session: text frames in, JSON out, with a bounded send

@@ -227,6 +227,7 @@ export class SessionRegistry {
     // ride along until the next revalidation, so they are read again now that it hears.
     session.start(client, () => session.revalidate((id) => this.deps.stores.access.getGrant(id))).catch((error: unknown) => {
       logger.warn({ err: error }, 'MCP session failed to start');
+      // A start the core could not audit has already ended it with that cause (end is idempotent).
       void session.end(CLOSE.upstreamFailed, 'upstream failed to start', { code: INTERNAL_ERROR, reason: 'upstream_failed' });
     });
     return session;

@@ -159,7 +159,14 @@ export class SessionCore {
     for (const leg of this.legs.values()) this.wire(leg);
     const servers = [...this.legs.keys()];
     this.ready = (async () => {
-      await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), transport: client.transport } });
+      try {
+        await this.audit({ type: 'mcp.session.start', outcome: 'SUCCESS', data: { ...(this.naming.federated ? { federated: true, servers } : {}), grants: this.grantIds(), transport: client.transport } });
+      } catch (error) {
+        // Nothing reaches a server unrecorded, so no session runs while the log cannot be written;
+        // the client hears it as a request would (broker_unavailable), not as an upstream failure.
+        void this.end(CLOSE.brokerUnavailable, 'the audit log cannot be written, so the session cannot start', { code: ACCESS_DENIED, reason: 'broker_unavailable' });
+        throw error;
+      }
       await confirmGrants();
       if (this.ended) return;
       await Promise.all([...this.legs.values()].map((leg) => leg.upstream.start()));

@@ -43,7 +43,7 @@ export function afterClose(code: number, reason: string, target: BridgeTarget): 
     default:
       // 4000-4999 are application codes; one this bridge does not know is not retried blindly.
       if (code >= 4000 && code <= 4999) return { kind: 'fatal', fatal: new BridgeFatal('connection_closed', `portcullis: the broker closed the session (${why})`) };
-      // 1001 shutting down, 1008 not reading, 1009 frame too large, 1011 upstream failed, 1006 network.
+      // 1001 shutting down, 1008 not reading, 1009 frame too large, 1011 upstream failed (or the audit log unwritable), 1006 network.
       return { kind: 'reconnect', why: `connection closed (${why})` };
   }
 }

@@ -1,9 +1,14 @@
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import { systemClock } from '../../server/clock.js';
-import { brokerConfig, upgradeStatus } from '../support/broker-fixture.js';
-import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
+import { auditKeys } from '../../server/stores/redis/stream-audit-log.js';
+import { admissionStep, brokerConfig, startBroker, upgradeStatus } from '../support/broker-fixture.js';
+import { INITIALIZE, mcpFetch } from '../support/mcp-http.js';
+import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
 import { postGraphQL, startTestServer } from '../support/test-server.js';
@@ -40,5 +45,43 @@ describeWithRedis('broker with its store down', () => {
     expect(await upgradeStatus(`${server.wsUrl}/mcp/ws/everything`, { authorization: `Bearer ${token}` })).toBe(503);
     await redis.resume();
     await client.close();
+  });
+});
+
+describeWithRedis('a session whose start cannot be audited', () => {
+  /** A broker on its own keys, whose next session finds the audit log unwritable as it starts (its head deleted: appends are refused). */
+  async function brokerWithBrokenLogAtStart() {
+    const prefix = uniquePrefix();
+    const stores = await redisStoresForTest({ prefix, fast: true, clock: systemClock });
+    const step = admissionStep(stores);
+    const fx = await startBroker({ stores });
+    await fx.grant(['echo']);
+    const token = await fx.token();
+    const admin = new Redis(sharedRedisUrl!);
+    step.meanwhile(() => admin.del(auditKeys(prefix)('head')));
+    return { fx, token, step, close: async () => (admin.disconnect(), await fx.close()) };
+  }
+
+  it('closes a WebSocket session with 1011 and says the audit log is why, not the upstream', async () => {
+    const { fx, token, step, close } = await brokerWithBrokenLogAtStart();
+    try {
+      const ws = new WebSocket(fx.wsUrl(), 'mcp', { headers: { authorization: `Bearer ${token}` } });
+      const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+      expect(step.pending()).toBe(false);
+      expect({ code, reason: reason.toString() }).toEqual({ code: 1011, reason: 'the audit log cannot be written, so the session cannot start' });
+    } finally {
+      await close();
+    }
+  });
+
+  it('answers a Streamable HTTP initialize with -32001 broker_unavailable', async () => {
+    const { fx, token, step, close } = await brokerWithBrokenLogAtStart();
+    try {
+      const res = await mcpFetch(fx.httpUrl(), INITIALIZE, { token, accept: 'application/json' });
+      expect(step.pending()).toBe(false);
+      expect(await res.json()).toMatchObject({ id: 0, error: { code: -32001, data: { reason: 'broker_unavailable' } } });
+    } finally {
+      await close();
+    }
   });
 });

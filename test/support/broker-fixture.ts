@@ -155,8 +155,19 @@ export async function startBroker(options: { overrides?: Record<string, unknown>
  * lease step: after admission read the grants, before the session is registered where the
  * revocation fan-out reaches it. `pending()` is true until it ran.
  */
-export async function storesWithAdmissionStep(): Promise<{ stores: Stores; meanwhile(action: () => Promise<unknown>): void; pending(): boolean }> {
+export async function storesWithAdmissionStep(): Promise<AdmissionStep & { stores: Stores }> {
   const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-admission-')), clock: systemClock });
+  return { stores, ...admissionStep(stores) };
+}
+
+export interface AdmissionStep {
+  /** Runs `action` during the next MCP session's admission, as it takes its place (the lease), before it starts. */
+  meanwhile(action: () => Promise<unknown>): void;
+  pending(): boolean;
+}
+
+/** Lets a test act on `stores` between a session's admission checks and its start. */
+export function admissionStep(stores: Stores): AdmissionStep {
   let next: (() => Promise<unknown>) | undefined;
   const acquire = stores.leases.acquire.bind(stores.leases);
   stores.leases.acquire = async (group, ...rest) => {
@@ -165,7 +176,7 @@ export async function storesWithAdmissionStep(): Promise<{ stores: Stores; meanw
     await during?.();
     return acquire(group, ...rest);
   };
-  return { stores, meanwhile: (action) => void (next = action), pending: () => next !== undefined };
+  return { meanwhile: (action) => void (next = action), pending: () => next !== undefined };
 }
 
 /** Starts brokers for the tests of the calling suite, each closed after its test. */
