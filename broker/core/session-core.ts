@@ -124,6 +124,10 @@ export class SessionCore {
   private ended = false;
   /** Set while the store cannot confirm the grants; requests are refused meanwhile. */
   private unverified = false;
+  /** The session's re-read of its grants (start's `confirmGrants`), which a request finding them unconfirmed tries once more. */
+  private confirmGrants: () => Promise<void> = () => Promise.resolve();
+  /** That re-read while it runs: requests arriving meanwhile share it. */
+  private confirming: Promise<void> | null = null;
   private requests = 0;
   private expiry: { at: number; cancel(): void } | undefined;
   private ready: Promise<void> = Promise.resolve();
@@ -157,6 +161,7 @@ export class SessionCore {
    */
   async start(client: ClientEdge, confirmGrants: () => Promise<void>): Promise<void> {
     for (const leg of this.legs.values()) this.wire(leg);
+    this.confirmGrants = confirmGrants;
     const servers = [...this.legs.keys()];
     this.ready = (async () => {
       try {
@@ -493,7 +498,12 @@ export class SessionCore {
     this.calls.set(message.id, call);
     this.enforceGrants();
     if (this.ended) return;
-    if (this.unverified) return this.reply(call, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
+    if (this.unverified) {
+      // The store may be back since the last revalidation: a request does not wait for the next one.
+      await (this.confirming ??= this.confirmGrants().finally(() => (this.confirming = null)));
+      if (this.ended) return;
+      if (this.unverified) return this.reply(call, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
+    }
     const { tracer } = this.deps;
     try {
       if (!tracer) await handleClientRequest(this, message, call);

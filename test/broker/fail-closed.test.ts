@@ -23,7 +23,8 @@ describeWithRedis('broker with its store down', () => {
     redis = await startRedisServer();
     const idp = await createTestIdp('corp');
     const stores = await redisStoresForTest({ url: redis.url, fast: true, clock: systemClock });
-    server = await startTestServer({ stores, config: brokerConfig(idp), clock: systemClock });
+    // Sessions re-read their grants every 2 s here: long enough to call in between.
+    server = await startTestServer({ stores, config: brokerConfig(idp, { broker: { revalidateIntervalSeconds: 2 } }), clock: systemClock });
     const cookie = await signIn(server.url, idp, { attributes: { email: 'alice@example.com', groups: ['engineering'] } });
     const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });
     await gql('mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { id } }', { input: { server: 'everything', tools: ['echo'], reason: 'x', durationSeconds: 600 } });
@@ -44,6 +45,23 @@ describeWithRedis('broker with its store down', () => {
     await expect(client.callTool({ name: 'echo', arguments: { message: 'down' } })).rejects.toMatchObject({ code: -32001, data: { reason: 'broker_unavailable' } });
     expect(await upgradeStatus(`${server.wsUrl}/mcp/ws/everything`, { authorization: `Bearer ${token}` })).toBe(503);
     await redis.resume();
+    await client.close();
+  });
+
+  it('takes calls again as soon as the store is back, without waiting for the next revalidation', async () => {
+    const transport = new BrokerWebSocketTransport(`${server.wsUrl}/mcp/ws/everything`, { authorization: `Bearer ${token}` });
+    const client = new Client({ name: 't', version: '1' });
+    await client.connect(transport);
+    const refusal = () => client.callTool({ name: 'echo', arguments: { message: 'down' } }).then(() => 'answered', (error: Error) => error.message);
+    await redis.pause();
+    try {
+      // Refused for the audit log at first; once a revalidation found the store away, for the grants.
+      await expect.poll(refusal, { timeout: 15_000, interval: 0 }).toContain('cannot confirm your grants');
+    } finally {
+      await redis.resume();
+    }
+    // The next revalidation is up to 2 s away: this call confirms the grants itself.
+    expect(JSON.stringify((await client.callTool({ name: 'echo', arguments: { message: 'back' } })).content)).toContain('back');
     await client.close();
   });
 });
