@@ -42,7 +42,8 @@ function serveWebSocket(audit?: Redis): void {
   const stream = `bench:floor-audit:${randomUUID()}`;
   server.on('connection', (socket) => {
     const child = upstream((line) => socket.send(line));
-    const forward = (text: string) => child.stdin.write(`${text}\n`);
+    // A client gone while its append was in flight: its upstream's input is already closed.
+    const forward = (text: string) => void (child.stdin.writableEnded || child.stdin.write(`${text}\n`));
     // Replies on one connection come in order, so messages still leave in the order they came.
     socket.on('message', (data: Buffer) => {
       const text = data.toString();

@@ -23,7 +23,7 @@ import { CLOSE } from './client-link.js';
 import type { CallLimits } from './core/call-limits.js';
 import type { ClientChannel } from './core/channel.js';
 import { SessionCore } from './core/session-core.js';
-import type { ClientEdge, LegSpec } from './core/session-core.js';
+import type { ClientEdge, LegSpec, SessionConfirmation } from './core/session-core.js';
 import type { RequestAccess } from './core/request-access-tool.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
 import { ToolPinning } from './tool-pinning.js';
@@ -225,7 +225,7 @@ export class SessionRegistry {
     // The grants were read at admission, before this session could hear of a revocation:
     // one revoked meanwhile (its fan-out reached only the sessions already here) must not
     // ride along until the next revalidation, so they are read again now that it hears.
-    session.start(client, () => session.revalidate((id) => this.deps.stores.access.getGrant(id))).catch((error: unknown) => {
+    session.start(client, () => session.revalidate(this.confirmationOf(session))).catch((error: unknown) => {
       logger.warn({ err: error }, 'MCP session failed to start');
       // A start the core could not audit has already ended it with that cause (end is idempotent).
       void session.end(CLOSE.upstreamFailed, 'upstream failed to start', { code: INTERNAL_ERROR, reason: 'upstream_failed' });
@@ -291,6 +291,10 @@ export class SessionRegistry {
   }
 
   private async revalidate(): Promise<void> {
-    for (const session of this.sessions) await session.revalidate((id) => this.deps.stores.access.getGrant(id));
+    for (const session of this.sessions) await session.revalidate(this.confirmationOf(session));
+  }
+
+  private confirmationOf(session: SessionCore): SessionConfirmation {
+    return { grant: (id) => this.deps.stores.access.getGrant(id), credential: () => this.deps.credentialWatch.confirm(session.principal) };
   }
 }

@@ -73,6 +73,12 @@ export interface Refusal {
   data?: Record<string, unknown>;
 }
 
+/** What a revalidation asks the store: each grant, and whether the session's credential still works. */
+export interface SessionConfirmation {
+  grant(grantId: string): Promise<GrantRecord | null>;
+  credential(): Promise<boolean>;
+}
+
 /** Why in-flight requests are answered as they are when the session ends. */
 interface PendingAnswer {
   code: number;
@@ -122,9 +128,9 @@ export class SessionCore {
   private nextToken = 1;
   private nextServerRequestId = 1;
   private ended = false;
-  /** Set while the store cannot confirm the grants; requests are refused meanwhile. */
+  /** Set while the store cannot confirm the grants (and, coming back, the credential); requests are refused meanwhile. */
   private unverified = false;
-  /** The session's re-read of its grants (start's `confirmGrants`), which a request finding them unconfirmed tries once more. */
+  /** The session's re-read of its grants (start's `confirmGrants`), which a request finding them unconfirmed tries first. */
   private confirmGrants: () => Promise<void> = () => Promise.resolve();
   /** That re-read while it runs: requests arriving meanwhile share it. */
   private confirming: Promise<void> | null = null;
@@ -256,11 +262,18 @@ export class SessionCore {
     this.enforceGrants();
   }
 
-  /** Re-reads the grants from the store (pub/sub can drop messages); refuses requests while it cannot. */
-  async revalidate(fetch: (grantId: string) => Promise<GrantRecord | null>): Promise<void> {
+  /**
+   * Re-reads the grants from the store (pub/sub can drop messages); refuses requests while it
+   * cannot. Coming back from that, it first confirms the credential the session was opened
+   * with: its revocation may have been announced while this instance could not hear it, and
+   * the credential's own re-check runs on a timer of its own. `confirm.credential` ends the
+   * session itself when the credential has ended.
+   */
+  async revalidate(confirm: SessionConfirmation): Promise<void> {
     try {
+      if (this.unverified && !(await confirm.credential())) return;
       const now = this.deps.clock.now();
-      for (const leg of this.legs.values()) for (const id of leg.grants.ids()) leg.grants.refresh(await fetch(id), id, now);
+      for (const leg of this.legs.values()) for (const id of leg.grants.ids()) leg.grants.refresh(await confirm.grant(id), id, now);
       this.unverified = false;
       this.enforceGrants();
     } catch {
@@ -499,8 +512,11 @@ export class SessionCore {
     this.enforceGrants();
     if (this.ended) return;
     if (this.unverified) {
-      // The store may be back since the last revalidation: a request does not wait for the next one.
-      await (this.confirming ??= this.confirmGrants().finally(() => (this.confirming = null)));
+      // The store may be back since the last revalidation: a request does not wait for the
+      // next one. During an outage that costs it one failed read (commandTimeoutMs) first.
+      await (this.confirming ??= this.confirmGrants()
+        .catch(() => void (this.unverified = true))
+        .finally(() => (this.confirming = null)));
       if (this.ended) return;
       if (this.unverified) return this.reply(call, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
     }

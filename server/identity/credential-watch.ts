@@ -83,6 +83,17 @@ export class CredentialWatch {
     return () => this.remove(key, watcher);
   }
 
+  /**
+   * Asks the store now whether the principal's credential still works, and ends what it
+   * opened if not: for a connection that could not hear of its end (the store was away).
+   * Rejects when the store cannot say.
+   */
+  async confirm({ credential }: Pick<Principal, 'credential'>): Promise<boolean> {
+    const live = await this.deps.isLive(credential);
+    if (!live) this.end(`${credential.kind}:${credential.id}`, 'revoked');
+    return live;
+  }
+
   close(): void {
     this.unsubscribe();
     clearInterval(this.recheck);

@@ -5,7 +5,9 @@ import WebSocket from 'ws';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import { systemClock } from '../../server/clock.js';
+import { parseCredential } from '../../server/identity/credentials.js';
 import { auditKeys } from '../../server/stores/redis/stream-audit-log.js';
+import type { Stores } from '../../server/stores/types.js';
 import { admissionStep, brokerConfig, startBroker, upgradeStatus } from '../support/broker-fixture.js';
 import { INITIALIZE, mcpFetch } from '../support/mcp-http.js';
 import { describeWithRedis, redisStoresForTest, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
@@ -18,18 +20,37 @@ import { createTestIdp, signIn } from '../support/test-idp.js';
 describeWithRedis('broker with its store down', () => {
   let redis: RedisServerHandle;
   let server: TestServer;
+  let stores: Stores;
   let token: string;
+  let newToken: () => Promise<string>;
   beforeAll(async () => {
     redis = await startRedisServer();
     const idp = await createTestIdp('corp');
-    const stores = await redisStoresForTest({ url: redis.url, fast: true, clock: systemClock });
+    stores = await redisStoresForTest({ url: redis.url, fast: true, clock: systemClock });
     // Sessions re-read their grants every 2 s here: long enough to call in between.
     server = await startTestServer({ stores, config: brokerConfig(idp, { broker: { revalidateIntervalSeconds: 2 } }), clock: systemClock });
     const cookie = await signIn(server.url, idp, { attributes: { email: 'alice@example.com', groups: ['engineering'] } });
     const gql = (query: string, variables: Record<string, unknown> = {}) => postGraphQL(server.url, { query, variables }, { cookie });
     await gql('mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { id } }', { input: { server: 'everything', tools: ['echo'], reason: 'x', durationSeconds: 600 } });
-    token = ((await gql('mutation { createApiToken(name: "t", scopes: ["mcp"], ttlSeconds: 600) { token } }')).body.data as { createApiToken: { token: string } }).createApiToken.token;
+    newToken = async () => ((await gql('mutation { createApiToken(name: "t", scopes: ["mcp"], ttlSeconds: 600) { token } }')).body.data as { createApiToken: { token: string } }).createApiToken.token;
+    token = await newToken();
   });
+
+  /** A session with `bearer` that found the store away at a revalidation (it refuses for its grants), with the store back. */
+  async function sessionBackFromOutage(bearer: string) {
+    const transport = new BrokerWebSocketTransport(`${server.wsUrl}/mcp/ws/everything`, { authorization: `Bearer ${bearer}` });
+    const client = new Client({ name: 't', version: '1' });
+    await client.connect(transport);
+    const refusal = () => client.callTool({ name: 'echo', arguments: { message: 'down' } }).then(() => 'answered', (error: Error) => error.message);
+    await redis.pause();
+    try {
+      // Refused for the audit log at first; once a revalidation found the store away, for the grants.
+      await expect.poll(refusal, { timeout: 15_000, interval: 0 }).toContain('cannot confirm your grants');
+    } finally {
+      await redis.resume();
+    }
+    return { client, transport };
+  }
   afterAll(async () => {
     await redis.resume();
     await server.close();
@@ -49,20 +70,20 @@ describeWithRedis('broker with its store down', () => {
   });
 
   it('takes calls again as soon as the store is back, without waiting for the next revalidation', async () => {
-    const transport = new BrokerWebSocketTransport(`${server.wsUrl}/mcp/ws/everything`, { authorization: `Bearer ${token}` });
-    const client = new Client({ name: 't', version: '1' });
-    await client.connect(transport);
-    const refusal = () => client.callTool({ name: 'echo', arguments: { message: 'down' } }).then(() => 'answered', (error: Error) => error.message);
-    await redis.pause();
-    try {
-      // Refused for the audit log at first; once a revalidation found the store away, for the grants.
-      await expect.poll(refusal, { timeout: 15_000, interval: 0 }).toContain('cannot confirm your grants');
-    } finally {
-      await redis.resume();
-    }
+    const { client } = await sessionBackFromOutage(token);
     // The next revalidation is up to 2 s away: this call confirms the grants itself.
     expect(JSON.stringify((await client.callTool({ name: 'echo', arguments: { message: 'back' } })).content)).toContain('back');
     await client.close();
+  });
+
+  it('closes instead with 4401 when the token was revoked while the instance could not hear of it', async () => {
+    const revoked = await newToken();
+    const { client, transport } = await sessionBackFromOutage(revoked);
+    // Removed from the store with no event on the bus: as a revocation announced while this instance was cut off.
+    await stores.tokens.delete(parseCredential('pcl', revoked)!.id);
+    await expect(client.callTool({ name: 'echo', arguments: { message: 'after' } })).rejects.toThrow();
+    await expect.poll(() => transport.closeInfo?.code).toBe(4401);
+    expect(transport.closeInfo?.reason).toBe('API token revoked');
   });
 });
 
