@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
+import { memberWriter } from './canonical-json.js';
 import type { AuditEventInput, ChainedAuditEvent } from './types.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -41,19 +41,8 @@ export function chainEvent(input: AuditEventInput, time: string, prevHash: strin
   return { event: { ...content, hash }, json: `${canonical.slice(0, -1)},"hash":"${hash}"}` };
 }
 
-function canonicalContent(content: Content): string {
-  return canonicalJson({
-    type: content.type,
-    outcome: content.outcome,
-    actor: content.actor,
-    server: content.server,
-    tool: content.tool,
-    sessionId: content.sessionId,
-    data: content.data,
-    time: content.time,
-    prevHash: content.prevHash,
-  });
-}
+/** The hashed fields, in RFC 8785 order: whatever else an event object carries (its id, its hash) is not hashed. */
+const canonicalContent: (content: Content) => string = memberWriter(['actor', 'data', 'outcome', 'prevHash', 'server', 'sessionId', 'time', 'tool', 'type']);
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
