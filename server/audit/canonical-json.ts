@@ -24,7 +24,7 @@ export function canonicalJson(value: unknown): string {
  * audit event's own fields, written twice per relayed call. Members whose value has no
  * JSON form are left out, as canonicalJson does.
  */
-export function memberWriter<K extends string>(names: readonly K[]): (object: Readonly<Record<K, unknown>>) => string {
+export function memberWriter<K extends string>(names: readonly K[]): (object: Readonly<Partial<Record<K, unknown>>>) => string {
   if (names.some((name, i) => i > 0 && !(names[i - 1]! < name))) throw new Error(`canonical JSON: members ${names.join(', ')} are not in sorted order`);
   const quoted = names.map((name) => `${JSON.stringify(name)}:`);
   return (object) => {

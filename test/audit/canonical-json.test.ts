@@ -91,7 +91,7 @@ describe('memberWriter (an object of known members, written without sorting)', (
         object[field] = roll < 0.2 ? undefined : value(next, 1);
       }
       // Members it was not told of are not written (an event's id and hash are not hashed).
-      const extra = { ...object, id: text(next), hash: text(next), [text(next)]: 1 };
+      const extra: Partial<Record<(typeof FIELDS)[number], unknown>> & Record<string, unknown> = { ...object, id: text(next), hash: text(next), [text(next)]: 1 };
       const named = Object.fromEntries(FIELDS.filter((f) => Object.hasOwn(object, f)).map((f) => [f, object[f]]));
       expect(write(extra), JSON.stringify(object)).toBe(canonicalize(named));
     }
