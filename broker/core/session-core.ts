@@ -13,7 +13,7 @@ import { inSpan } from '../../server/tracing/spans.js';
 import { CLOSE } from '../client-link.js';
 import type { GrantEnd, GrantSet } from '../grant-set.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
-import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest } from '../jsonrpc.js';
+import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest, Parsed } from '../jsonrpc.js';
 import { refusedFrameEvent, requestEvent, responseEvent } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
 import type { ToolPinning } from '../tool-pinning.js';
@@ -193,9 +193,12 @@ export class SessionCore {
     leg.upstream.onclose = (reason) => this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: reason });
   }
 
-  /** A frame from the client, handled once the session has started. */
-  receive(text: string): void {
-    void this.ready.then(() => this.fromClient(text), () => {});
+  /**
+   * A frame from the client, handled once the session has started. An edge that had to
+   * parse it already (Streamable HTTP: which answers a POST waits for) hands that over.
+   */
+  receive(text: string, parsed?: Parsed): void {
+    void this.ready.then(() => this.fromClient(text, parsed), () => {});
   }
 
   grantIds(): string[] {
@@ -494,9 +497,9 @@ export class SessionCore {
     return { ...(params as Record<string, unknown>), _meta: { ...meta, progressToken: call.progressToken } };
   }
 
-  private async fromClient(text: string): Promise<void> {
+  private async fromClient(text: string, preParsed?: Parsed): Promise<void> {
     if (this.ended) return;
-    const parsed = parseFrame(text);
+    const parsed = preParsed ?? parseFrame(text);
     if (!parsed.ok) return this.refusedFrame(parsed);
     const message = parsed.message;
     if (message.kind === 'notification') return handleClientNotification(this, message);

@@ -7,7 +7,7 @@ import { CLOSE } from '../client-link.js';
 import type { ClientChannel } from '../core/channel.js';
 import { isRecord } from '../core/json.js';
 import type { SessionCore } from '../core/session-core.js';
-import type { JsonRpcError, JsonRpcId } from '../jsonrpc.js';
+import type { JsonRpcError, JsonRpcId, Parsed } from '../jsonrpc.js';
 import { EventLog, SseStream } from './sse.js';
 
 /** What the standalone stream keeps for `Last-Event-ID` resumption (bounded per session: an instance holds thousands). */
@@ -19,6 +19,8 @@ const KNOWN_CREDENTIAL_MS = 60_000;
 /** A message of a POST the core is handed, and what the edge must do about it. */
 export interface Inbound {
   text: string;
+  /** The text as parseFrame read it, so the core need not read it again. */
+  parsed: Parsed;
   /** A request: its answer (and its progress, under the client's token) goes back on this POST. */
   awaits?: { id: JsonRpcId; progressToken?: string | number; initialize: boolean };
   /** notifications/cancelled: the request it names gets no answer. */
@@ -193,7 +195,7 @@ export class HttpSession implements ClientChannel {
       for (const { awaits } of inbound) if (awaits) this.expect(awaits, answer);
     }
     for (const message of inbound) {
-      this.core.receive(message.text);
+      this.core.receive(message.text, message.parsed);
       if (message.cancels !== undefined) this.cancelled(message.cancels);
     }
     if (requests === 0) res.writeHead(202).end();

@@ -176,15 +176,9 @@ export class StreamableHttpEdge {
     if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) throw new UpgradeRefused(415, 'Unsupported Media Type: send application/json');
     const limit = this.deps.config.broker.maxFrameBytes;
     if (Number(req.headers['content-length'] ?? 0) > limit) throw new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) throw new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`);
-      chunks.push(chunk);
-    }
+    const bytes = await readBody(req, limit);
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+      return UTF8.decode(bytes);
     } catch {
       throw new PostRefused(errorReply(null, PARSE_ERROR, 'Parse error: the body is not UTF-8'));
     }
@@ -205,6 +199,46 @@ export class StreamableHttpEdge {
     const body = error instanceof PostRefused ? error.reply : errorReply(null, code, refusal.text);
     res.writeHead(refusal.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
   }
+}
+
+/** Each decode is whole (no `stream` option), so one decoder serves every request. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A request's body, with listeners rather than an async iterator (a Streamable HTTP call
+ * is one request: the iterator's promises cost more than the read). Past `limit` bytes it
+ * is refused and no more is read (the refusal then closes the connection); a request that
+ * ends (aborted, failed) before its body does is refused too.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const closedEarly = () => Object.assign(new Error('the request closed before its body ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  // Gone while it was authenticated: no event will come.
+  if (req.destroyed) return Promise.reject(closedEarly());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error?: Error) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', settle);
+      req.off('close', onClose);
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      // Read no further: the refusal closes the connection once it is sent (refuse: `connection: close`).
+      req.pause();
+      settle(new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`));
+    };
+    const onEnd = () => settle();
+    const onClose = () => settle(closedEarly());
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', settle);
+    req.on('close', onClose);
+  });
 }
 
 /** SSE when the client takes it (progress and server messages then reach it), else one JSON body; neither is 406. */
@@ -252,15 +286,15 @@ function inbound(text: string, inBatch = false): Inbound {
     if (message.kind === 'request') {
       const meta = !Array.isArray(message.params) && message.params?._meta;
       const token = typeof meta === 'object' && meta !== null ? (meta as { progressToken?: unknown }).progressToken : undefined;
-      return { text, awaits: { id: message.id, initialize: message.method === 'initialize', ...(typeof token === 'string' || typeof token === 'number' ? { progressToken: token } : {}) } };
+      return { text, parsed, awaits: { id: message.id, initialize: message.method === 'initialize', ...(typeof token === 'string' || typeof token === 'number' ? { progressToken: token } : {}) } };
     }
     if (message.kind === 'notification' && message.method === 'notifications/cancelled') {
       const requestId = !Array.isArray(message.params) ? message.params?.requestId : undefined;
-      if (typeof requestId === 'string' || typeof requestId === 'number') return { text, cancels: requestId };
+      if (typeof requestId === 'string' || typeof requestId === 'number') return { text, parsed, cancels: requestId };
     }
-    return { text };
+    return { text, parsed };
   }
   // Ill-formed text in a request with a usable id: the core refuses it under that id, on this POST.
-  if (parsed.illFormed?.message.kind === 'request' && parsed.reply.id !== null) return { text, awaits: { id: parsed.reply.id, initialize: false } };
+  if (parsed.illFormed?.message.kind === 'request' && parsed.reply.id !== null) return { text, parsed, awaits: { id: parsed.reply.id, initialize: false } };
   throw new PostRefused(parsed.reply, parsed.illFormed && !inBatch ? text : undefined);
 }

@@ -1,5 +1,6 @@
 import { CreateMessageRequestSchema, ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,28 @@ const OPEN_ROLES = [
   },
 ];
 const TOOLS_CALL = (id: number, name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+/** POSTs an endless chunked JSON body (no Content-Length) until the broker answers; its status and the bytes sent by then. */
+function chunkedPost(url: string, headers: Record<string, string>): Promise<{ status: number; sent: number }> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    const req = request(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'transfer-encoding': 'chunked' } }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, sent });
+      req.destroy();
+    });
+    req.on('error', reject);
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const pump = () => {
+      while (sent < 64 * 1024 * 1024 && !req.destroyed) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+    };
+    req.write('{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"say","arguments":{"text":"');
+    pump();
+  });
+}
 
 /** A call's outcome, whether it succeeded or was refused. */
 function settled(call: Promise<unknown>): Promise<unknown> {
@@ -312,6 +335,21 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
     it('refuses a body larger than broker.maxFrameBytes (413)', async () => {
       const res = await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(8, 'say', { text: 'x'.repeat(1024 * 1024) }), { token, session });
       expect(res.status).toBe(413);
+    });
+
+    it('refuses a chunked body once it grows past broker.maxFrameBytes (413), without reading the rest', async () => {
+      const { status, sent } = await chunkedPost(fx.httpUrl('edge'), { authorization: `Bearer ${token}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' });
+      expect(status).toBe(413);
+      // Refused while the client was still sending: far less than it offered (64 MiB) went out.
+      expect(sent).toBeLessThan(64 * 1024 * 1024);
+    });
+
+    it('refuses a body that is not UTF-8 with -32700, and answers the next request', async () => {
+      const bytes = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"say","arguments":{"text":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}}')]);
+      const res = await fetch(fx.httpUrl('edge'), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'mcp-session-id': session, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: bytes });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ id: null, error: { code: -32700, message: 'Parse error: the body is not UTF-8' } });
+      expect((await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(10, 'say', { text: 'after' }), { token, session, accept: 'application/json' })).status).toBe(200);
     });
 
     it('keeps what was sent while no GET stream was open for the next one', async () => {
