@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import { memberWriter } from './canonical-json.js';
 import type { AuditEventInput, ChainedAuditEvent } from './types.js';
 
@@ -44,8 +44,9 @@ export function chainEvent(input: AuditEventInput, time: string, prevHash: strin
 /** The hashed fields, in RFC 8785 order: whatever else an event object carries (its id, its hash) is not hashed. */
 const canonicalContent: (content: Content) => string = memberWriter(['actor', 'data', 'outcome', 'prevHash', 'server', 'sessionId', 'time', 'tool', 'type']);
 
+/** One-shot (crypto.hash): no Hash object per event, about a third cheaper for an event's size. */
 function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return oneShotHash('sha256', text, 'hex');
 }
 
 export interface ChainBreak {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../audit/canonical-json.js';
 import { isRecord } from '../../broker/core/json.js';
 import type { AuditEvent } from '../audit/types.js';
@@ -102,10 +102,7 @@ function paramsBytes(params: unknown, truncated: unknown): number | null {
 /** The same arguments in any key order give the same digest (RFC 8785 canonical JSON). */
 function digest(args: unknown): string | null {
   if (args === undefined) return null;
-  return createHash('sha256')
-    .update(canonicalJson(args))
-    .digest('base64url')
-    .slice(0, DIGEST_CHARS);
+  return hash('sha256', canonicalJson(args), 'base64url').slice(0, DIGEST_CHARS);
 }
 
 function introducedClient(info: unknown): Observation['client'] {
