@@ -207,8 +207,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * A request's body, with listeners rather than an async iterator (a Streamable HTTP call
  * is one request: the iterator's promises cost more than the read). Past `limit` bytes it
- * is refused and no more is read (the refusal then closes the connection); a request that
- * ends (aborted, failed) before its body does is refused too.
+ * is refused and no more is read (the refusal closes the connection when the body was not
+ * all in); a request that ends (aborted, failed) before its body does is refused too.
  */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const closedEarly = () => Object.assign(new Error('the request closed before its body ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
@@ -228,7 +228,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size <= limit) return void chunks.push(chunk);
-      // Read no further: the refusal closes the connection once it is sent (refuse: `connection: close`).
+      // Read no further: the refusal then closes the connection once it is sent (refuse: `connection: close`).
       req.pause();
       settle(new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`));
     };

@@ -57,11 +57,13 @@ export function measureRequest(metrics: Metrics, req: IncomingMessage, res: Serv
  */
 export function logRequest(logger: Logger, req: IncomingMessage, res: ServerResponse): void {
   const started = Date.now();
+  // Read now: a request destroyed before it ends (a body refused mid-stream) has no socket by then.
+  const { remoteAddress } = req.socket;
   const done = (err?: Error) => {
     res.off('finish', done);
     res.off('close', done);
     res.off('error', done);
-    const line = { req: { method: req.method, path: pathOf(req.url), remoteAddress: req.socket.remoteAddress }, res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
+    const line = { req: { method: req.method, path: pathOf(req.url), remoteAddress }, res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
     if (err instanceof Error || res.statusCode >= 500) logger.info({ ...line, err: err instanceof Error ? err : new Error(`failed with status code ${res.statusCode}`) }, 'request errored');
     else logger.info(line, !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted');
   };

@@ -35,7 +35,7 @@ function routed(url: string, logger = createLogger({ level: 'warn' })) {
   const req = { url, method: 'POST', headers: { authorization: 'Bearer pcl_secret' }, socket: { remoteAddress: '127.0.0.1' }, readableAborted: false } as unknown as IncomingMessage;
   const headers = new Map<string, unknown>();
   const res = Object.assign(new EventEmitter(), { statusCode: 200, writableEnded: false, setHeader: (name: string, value: unknown) => headers.set(name, value) });
-  return { took: direct(req, res as unknown as ServerResponse), served, headers, res };
+  return { took: direct(req, res as unknown as ServerResponse), served, headers, req, res };
 }
 
 describe('MCP requests below express', () => {
@@ -70,6 +70,15 @@ describe('MCP requests below express', () => {
       { level: 30, msg: 'request aborted', req: { path: '/mcp/everything' } },
     ]);
     expect(JSON.stringify(lines)).not.toMatch(/secret|token=/);
+  });
+
+  it("writes the line, with the address it came from, for a request whose socket is gone when it ends (a destroyed request drops it), and does not throw", () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const { req, res } = routed('/mcp/everything', logger);
+    (req as { socket: unknown }).socket = null;
+    expect(() => res.emit('close')).not.toThrow();
+    expect(lines).toMatchObject([{ msg: 'request aborted', req: { path: '/mcp/everything', remoteAddress: '127.0.0.1' } }]);
   });
 
   it('refuses to start when the security-header middleware fails, rather than answer without its headers', () => {
