@@ -50,7 +50,7 @@ export class CredentialWatch {
   constructor(
     private readonly deps: { events: CredentialEvents; isLive: (credential: Credential) => Promise<boolean>; clock: Clock; recheckIntervalMs: number },
   ) {
-    const unsubscribeEnded = deps.events.onEnded((event) => this.end(`${event.kind}:${event.id}`, event.reason));
+    const unsubscribeEnded = deps.events.onEnded((event) => this.end(keyOf(event), event.reason));
     const unsubscribeUsers = deps.events.onUserChanged(({ idp, userName, change }) => {
       for (const [key, { user, watchers }] of [...this.watched]) {
         if (!isScimUser(user, idp, userName)) continue;
@@ -71,7 +71,7 @@ export class CredentialWatch {
    * when SCIM changes the user's groups; returns the unwatch.
    */
   watch({ credential, user }: Pick<Principal, 'credential' | 'user'>, onEnd: OnEnd, options: { rolesBound?: boolean } = {}): () => void {
-    const key = `${credential.kind}:${credential.id}`;
+    const key = keyOf(credential);
     let entry = this.watched.get(key);
     if (!entry) {
       entry = { credential, user, watchers: new Set(), expiry: timerAt(this.deps.clock, credential.expiresAt, () => this.end(key, 'expired')) };
@@ -90,7 +90,7 @@ export class CredentialWatch {
    */
   async confirm({ credential }: Pick<Principal, 'credential'>): Promise<boolean> {
     const live = await this.deps.isLive(credential);
-    if (!live) this.end(`${credential.kind}:${credential.id}`, 'revoked');
+    if (!live) this.end(keyOf(credential), 'revoked');
     return live;
   }
 
@@ -102,10 +102,9 @@ export class CredentialWatch {
   }
 
   private async recheckAll(): Promise<void> {
-    for (const [key, { credential }] of [...this.watched]) {
+    for (const { credential } of [...this.watched.values()]) {
       // A store that cannot answer proves nothing either way; the grant checks fail closed meanwhile.
-      const live = await this.deps.isLive(credential).catch(() => true);
-      if (!live) this.end(key, 'revoked');
+      await this.confirm({ credential }).catch(() => {});
     }
   }
 
@@ -129,4 +128,9 @@ export class CredentialWatch {
     entry.expiry.cancel();
     this.watched.delete(key);
   }
+}
+
+/** One entry per credential, however many connections it opened. */
+function keyOf(credential: Pick<Credential, 'kind' | 'id'>): string {
+  return `${credential.kind}:${credential.id}`;
 }
