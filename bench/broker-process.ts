@@ -8,11 +8,29 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { systemClock } from '../server/clock.js';
-import { configSchema } from '../server/config/schema.js';
-import { createPortcullisServer } from '../server/http/server.js';
-import { createLogger, logScrubber } from '../server/log.js';
-import { createStores } from '../server/stores/index.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type * as ClockModule from '../server/clock.js';
+import type * as ConfigModule from '../server/config/schema.js';
+import type * as ServerModule from '../server/http/server.js';
+import type * as LogModule from '../server/log.js';
+import type * as StoresModule from '../server/stores/index.js';
+
+/**
+ * The broker runs from the compiled tree (`dist/` of the checkout given as the first
+ * argument), as `npm start` runs it, so the bench measures and profiles the code users run:
+ * under tsx the sources carry esbuild's `keepNames` helper, which names every closure as
+ * it is made (in an interleaved run the difference was within noise). Types come from the
+ * sources.
+ */
+const dist = process.argv[2];
+if (!dist) throw new Error('usage: broker-process.ts <dist directory of the checkout to run>');
+const compiled = <T>(path: string) => import(pathToFileURL(join(dist, path)).href) as Promise<T>;
+const { systemClock } = await compiled<typeof ClockModule>('server/clock.js');
+const { configSchema } = await compiled<typeof ConfigModule>('server/config/schema.js');
+const { createPortcullisServer } = await compiled<typeof ServerModule>('server/http/server.js');
+const { createLogger, logScrubber } = await compiled<typeof LogModule>('server/log.js');
+const { createStores } = await compiled<typeof StoresModule>('server/stores/index.js');
 
 export type BrokerRequest =
   | { type: 'start'; config: unknown }

@@ -12,7 +12,7 @@ import { startRedisServer } from '../test/support/redis-server.js';
 import { createTestIdp } from '../test/support/test-idp.js';
 import { benchConfig } from './deployment.js';
 import type { BenchEnvironment } from './deployment.js';
-import { REPO_ROOT, startBrokerProcess, startHttpUpstream } from './processes.js';
+import { buildBroker, REPO_ROOT, startBrokerProcess, startHttpUpstream } from './processes.js';
 import type { BrokerProcess } from './processes.js';
 import { machine, table, writeResults } from './report.js';
 import type { Figure } from './report.js';
@@ -55,6 +55,10 @@ process.on('warning', (warning) => {
   warned.add(warning.name);
   console.error(`${warning.name}: ${warning.message} (further ones not shown)`);
 });
+
+// The brokers run compiled, as `npm start` runs them (bench/broker-process.ts).
+buildBroker();
+if (baseTree) buildBroker(resolve(baseTree));
 
 const startedAt = new Date().toISOString();
 const host = machine();
