@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerConfig } from '../../server/config/schema.js';
+import { closeAfterAnswer } from '../../server/http/closing-connections.js';
 import { refusalOf, UpgradeRefused } from '../../server/http/upgrade-router.js';
 import { mcpBearerChallenge } from '../../server/http/www-authenticate.js';
 import { MCP_HTTP_PATH, MCP_SCOPE } from '../../server/oauth/resources.js';
@@ -194,7 +195,7 @@ export class StreamableHttpEdge {
     }
     if (refusal.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(refusal.retryAfterSeconds));
     // A body left unread (a refusal before it was read) would stall a keep-alive connection.
-    if (!req.complete) res.setHeader('connection', 'close');
+    if (!req.complete) closeAfterAnswer(req, res);
     const code = refusal.status === 401 || refusal.status === 403 ? ACCESS_DENIED : TRANSPORT_ERROR;
     const body = error instanceof PostRefused ? error.reply : errorReply(null, code, refusal.text);
     res.writeHead(refusal.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));

@@ -1,9 +1,11 @@
 import { CreateMessageRequestSchema, ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { AuditEvent } from '../../server/audit/types.js';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
 import { startBroker, storesWithAdmissionStep } from '../support/broker-fixture.js';
 import { INITIALIZE, mcpFetch, openSession, sseEvents } from '../support/mcp-http.js';
@@ -342,6 +344,40 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
       expect(status).toBe(413);
       // Refused while the client was still sending: far less than it offered (64 MiB) went out.
       expect(sent).toBeLessThan(64 * 1024 * 1024);
+    });
+
+    it.each([
+      ['a tool call', (path: string, call: string) => `POST ${path} HTTP/1.1\r\ncontent-type: application/json\r\naccept: application/json\r\ncontent-length: ${Buffer.byteLength(call)}`, (e: AuditEvent) => e.type === 'mcp.request' && e.data.id === 77],
+      ['a WebSocket upgrade', (path: string) => `GET /mcp/ws${path.slice('/mcp'.length)} HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-protocol: mcp`, (e: AuditEvent) => e.type === 'mcp.session.start' && e.data.transport === 'websocket'],
+    ] as const)('serves nothing pipelined behind a refusal that closes the connection (RFC 9112 §9.6): %s', async (_, pipelined, served) => {
+      // A GET stream holds the connection's answers, so the refusal behind it is queued, not
+      // sent; a POST refused (415) before its body came closes the connection, and node:http
+      // still parses what follows: the body, then a request that must not be served unanswered.
+      const own = await openSession(fx.httpUrl('edge'), token);
+      const url = new URL(fx.httpUrl('edge'));
+      const headers = (head: string) => `${head}\r\nhost: ${url.host}\r\nauthorization: Bearer ${token}\r\nmcp-session-id: ${own}\r\nmcp-protocol-version: 2025-11-25\r\n\r\n`;
+      const refusedBody = 'x'.repeat(100);
+      const call = JSON.stringify(TOOLS_CALL(77, 'say', { text: 'pipelined behind a closing answer' }));
+      const before = (await fx.server.stores.audit.read({ limit: 100_000 })).length;
+      const ran = async () => (await fx.server.stores.audit.read({ limit: 100_000 })).slice(before).some(served);
+      const socket = connect(Number(url.port), '127.0.0.1');
+      let received = '';
+      socket.setEncoding('utf8').on('data', (text: string) => (received += text));
+      socket.write(headers(`GET ${url.pathname} HTTP/1.1\r\naccept: text/event-stream`) + headers(`POST ${url.pathname} HTTP/1.1\r\ncontent-type: text/plain\r\naccept: application/json\r\ncontent-length: ${refusedBody.length}`));
+      await vi.waitFor(() => expect(received).toMatch(/^HTTP\/1\.1 200 /), { timeout: 5000 });
+      // The refusal is decided as its headers are read; the rest of the connection comes after it.
+      await new Promise((r) => setTimeout(r, 200));
+      socket.write(refusedBody + headers(pipelined(url.pathname, call)) + call);
+      // Long enough for it to be served and audited had it been (a few ms here).
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await ran()).toBe(false);
+      // Ending the session ends the stream: the queued refusal goes out and the connection closes.
+      const closed = new Promise((r) => socket.once('close', r));
+      expect((await mcpFetch(fx.httpUrl('edge'), undefined, { token, session: own, method: 'DELETE' })).status).toBe(204);
+      await closed;
+      expect(received).toMatch(/HTTP\/1\.1 415 [^]*connection: close/i);
+      expect(received).not.toMatch(/"id":77|101 Switching/);
+      expect(await ran()).toBe(false);
     });
 
     it('refuses a body that is not UTF-8 with -32700, and answers the next request', async () => {
