@@ -114,6 +114,16 @@ export class ToolPinning {
     return hash !== undefined && this.pins.get(pinKey(server, tool)) === hash;
   }
 
+  /**
+   * allows(), once a check of this definition against the store that is under way has
+   * answered: the listing that recorded the hash on a session may be another request's,
+   * whose check (the tool's first sight, say) has not answered yet.
+   */
+  async allowsOnceChecked(server: string, tool: string, hash: string): Promise<boolean> {
+    await this.inflight.get(flightKey(server, tool, hash));
+    return this.allows(server, tool, hash);
+  }
+
   close(): void {
     this.unsubscribe();
   }
@@ -138,7 +148,7 @@ export class ToolPinning {
 
   /** Asks the store (once at a time per definition): true when this definition is the pin. */
   private check(server: string, tool: string, definition: ToolDefinitionSeen, viewer: Viewer): Promise<boolean> | boolean {
-    const flight = `${pinKey(server, tool)}\u0000${definition.hash}`;
+    const flight = flightKey(server, tool, definition.hash);
     // A change already recorded: hidden without asking again, until a re-read is due.
     const changedAt = this.changed.get(flight);
     if (changedAt !== undefined && this.deps.clock.now() - changedAt < RECHECK_CHANGED_MS) return false;
@@ -190,4 +200,9 @@ export class ToolPinning {
 
 function pinKey(server: string, tool: string): string {
   return `${server}\u0000${tool}`;
+}
+
+/** A check of one definition of a tool: at most one asks the store at a time. */
+function flightKey(server: string, tool: string, hash: string): string {
+  return `${pinKey(server, tool)}\u0000${hash}`;
 }

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { definitionHash, pinnedDefinition } from '../../broker/tool-pinning.js';
 import type { AuditEvent } from '../../server/audit/types.js';
+import { systemClock } from '../../server/clock.js';
+import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import { connectClient, startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
@@ -218,6 +220,36 @@ describe('tool pinning', () => {
       expect(await changesSeenBy(bob, 'unpinned')).toEqual([]);
       await client.close();
     });
+  });
+});
+
+describe('tool pinning while a session\'s calls overlap', () => {
+  it('lets a call through whose tool another request of the session listed, once that listing\'s check of the pin answers', async () => {
+    // The tool's first sight: the store's answer comes late, and a second call arrives meanwhile.
+    const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-pin-race-')), clock: systemClock });
+    const check = stores.toolPins.check.bind(stores.toolPins);
+    let asked = 0;
+    stores.toolPins.check = async (...args) => {
+      asked++;
+      await new Promise((r) => setTimeout(r, 500));
+      return check(...args);
+    };
+    const server = rogue('raced');
+    writeFileSync(signal('raced'), 'Answers at once.');
+    const roles = [{ ...ROLES[0]!, request: [{ server: 'raced', tools: ['*'], maxDurationSeconds: 3600, autoApprove: true }] }];
+    const raced = await startBroker({ overrides: { ...OVERRIDES, roles, servers: [server] }, stores });
+    try {
+      await raced.grant(['*'], 3600, 'raced');
+      const { client } = await raced.connect(await raced.token(), 'raced');
+      // The first call reads the listing (the session never listed) and waits on the store.
+      const first = client.callTool({ name: 'fast', arguments: {} });
+      await vi.waitFor(() => expect(asked).toBeGreaterThan(0), { timeout: 5000 });
+      const second = client.callTool({ name: 'fast', arguments: {} });
+      for (const result of await Promise.all([first, second])) expect(JSON.stringify(result.content)).toContain('fast answer');
+      await client.close();
+    } finally {
+      await raced.close();
+    }
   });
 });
 
