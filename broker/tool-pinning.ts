@@ -115,13 +115,12 @@ export class ToolPinning {
   }
 
   /**
-   * allows(), once a check of this definition against the store that is under way has
-   * answered: the listing that recorded the hash on a session may be another request's,
-   * whose check (the tool's first sight, say) has not answered yet.
+   * Settles once a check of this definition against the store that is under way has
+   * answered (at once when none is): the listing that recorded a hash on a session may be
+   * another request's, whose check (the tool's first sight, say) has not answered yet.
    */
-  async allowsOnceChecked(server: string, tool: string, hash: string): Promise<boolean> {
+  async checked(server: string, tool: string, hash: string): Promise<void> {
     await this.inflight.get(flightKey(server, tool, hash));
-    return this.allows(server, tool, hash);
   }
 
   close(): void {

@@ -62,8 +62,14 @@ export async function pinRefusal(core: SessionCore, call: Call, request: JsonRpc
     await settledWithin(leg.initialized, INITIALIZED_WAIT_MS);
     await readListing(core, call, leg, 'tools/list', 'tools', (items) => screenTools(core, leg, items));
   }
-  const hash = leg.toolHashes.get(tool);
-  if (hash === undefined || pinning.allows(leg.server, tool, hash) || (await pinning.allowsOnceChecked(leg.server, tool, hash))) return null;
+  let hash = leg.toolHashes.get(tool);
+  if (hash !== undefined && !pinning.allows(leg.server, tool, hash)) {
+    // Listed by another request of the session whose check of the pin has not answered yet:
+    // judged once it has, on what the session holds then (a newer listing may have changed it).
+    await pinning.checked(leg.server, tool, hash);
+    hash = leg.toolHashes.get(tool);
+  }
+  if (hash === undefined || pinning.allows(leg.server, tool, hash)) return null;
   const detail = `tool ${JSON.stringify(shown.slice(0, 256))} changed its definition since it was pinned, and waits for a reviewer to accept the change`;
   return core.refuse(request, 'tool_definition_changed', detail, { server: leg.server, tool, why: { clause: 'definition_changed', hash }, data: { tool: shown, clause: 'definition_changed' } });
 }

@@ -2,7 +2,6 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { Broker, MCP_WS_FEDERATED, MCP_WS_PREFIX } from '../../broker/broker.js';
 import { ToolCatalog } from '../../broker/tool-catalog.js';
 import { startApollo } from '../../schema/apollo.js';
@@ -229,18 +228,20 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   // Streamable HTTP's MCP requests below express, unless HTTP tracing (express middleware) is on.
   const direct = tracing.tracer ? null : directMcpRequests({ serve: broker.serveHttp, securityHeaders: securityHeaders(config.server.publicUrl), addressOf, metrics, logger });
   const serve = direct ? (req: IncomingMessage, res: ServerResponse) => direct(req, res) || app(req, res) : app;
-  const upgrade = createUpgradeRouter(
-    {
-      '/graphql': limitUpgradesPerClient(graphqlLimiter, logger, clock, addressOf, upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers))),
-      [MCP_WS_FEDERATED]: broker.upgrade,
-    },
-    { [MCP_WS_PREFIX]: broker.upgrade },
-    () => shuttingDown,
-  );
-  // Nothing pipelined behind an answer that closes the connection is served, a request or an
-  // upgrade: node:http closes the connection once that answer (and those before it) is sent.
+  // Nothing pipelined behind an answer that closes the connection is served (an upgrade is
+  // refused by the router): node:http closes the connection once that answer is sent.
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => void (behindClosingAnswer(req.socket) || serve(req, res)));
-  httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void (behindClosingAnswer(socket) || upgrade(req, socket, head)));
+  httpServer.on(
+    'upgrade',
+    createUpgradeRouter(
+      {
+        '/graphql': limitUpgradesPerClient(graphqlLimiter, logger, clock, addressOf, upgradeTo(graphqlWs.wss, (request) => identity.authenticator.presented(request.headers))),
+        [MCP_WS_FEDERATED]: broker.upgrade,
+      },
+      { [MCP_WS_PREFIX]: broker.upgrade },
+      () => shuttingDown,
+    ),
+  );
 
   return {
     httpServer,

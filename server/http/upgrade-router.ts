@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import { PortcullisError } from '../errors.js';
+import { behindClosingAnswer } from './closing-connections.js';
 import { bearerChallenge } from './www-authenticate.js';
 
 type Challenge = Parameters<typeof bearerChallenge>[0];
@@ -52,6 +53,9 @@ export function createUpgradeRouter(
 ): UpgradeHandler {
   return (request, socket, head) => {
     socket.on('error', () => socket.destroy());
+    // Pipelined behind an answer that closes the connection: not served (RFC 9112 §9.6). The
+    // connection was to close after that answer; node:http no longer manages it, so it ends now.
+    if (behindClosingAnswer(socket)) return void socket.destroy();
     if (isShuttingDown()) return refuseUpgrade(socket, new UpgradeRefused(503, 'shutting down'));
     // Matching on the raw path: no URL parsing, which throws on hostile request targets
     // (an exception here would take the whole process down).
