@@ -15,12 +15,17 @@ export interface SeedSpec {
   eventOnly?: boolean;
 }
 
+let lastSeededAt = 0;
+
 /**
  * An anomaly as the detector raises one (the detector itself is not under test here): its
  * triggering events and its `anomaly.detected` event in the audit log, and its record in
  * the store.
  */
 export async function seedAnomaly(stores: Stores, spec: SeedSpec): Promise<AnomalyRecord> {
+  // Seeds a millisecond apart at least, so tests can expect newest first: anomalies raised
+  // within one millisecond are listed by id (server/stores/anomaly-listing.ts).
+  while (Date.now() <= lastSeededAt) await new Promise((resolve) => setTimeout(resolve, 1));
   const rule = spec.rule ?? 'probing';
   const severity = spec.severity ?? 'high';
   const server = spec.server ?? 'everything';
@@ -75,6 +80,7 @@ export async function seedAnomaly(stores: Stores, spec: SeedSpec): Promise<Anoma
     note: null,
     version: 1,
   };
+  lastSeededAt = Date.parse(detected.time);
   if (!spec.eventOnly) await stores.anomalies.create(record, 10_000);
   return record;
 }
