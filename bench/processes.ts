@@ -42,8 +42,9 @@ export function buildBroker(tree = REPO_ROOT): void {
 }
 
 /**
- * A broker in a child process, run from the checkout's compiled `dist/` (buildBroker); with `profileDir`, its timed windows are profiled into that
- * directory; with `tree`, run from another checkout (the relay scenario's `--base`).
+ * A broker in a child process, run from a checkout's compiled `dist/` (buildBroker): this
+ * one's, or with `tree` another's (the relay scenario's `--base`). With `profileDir`, its
+ * timed windows are profiled into that directory.
  */
 export async function startBrokerProcess(config: unknown, options: { profileDir?: string; tree?: string } = {}): Promise<BrokerProcess> {
   const { profileDir, tree = REPO_ROOT } = options;
