@@ -176,7 +176,7 @@ export class StreamableHttpEdge {
   private async body(req: IncomingMessage): Promise<string> {
     if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) throw new UpgradeRefused(415, 'Unsupported Media Type: send application/json');
     const limit = this.deps.config.broker.maxFrameBytes;
-    if (Number(req.headers['content-length'] ?? 0) > limit) throw new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`);
+    if (Number(req.headers['content-length'] ?? 0) > limit) throw tooLarge(limit);
     const bytes = await readBody(req, limit);
     try {
       return UTF8.decode(bytes);
@@ -200,6 +200,11 @@ export class StreamableHttpEdge {
     const body = error instanceof PostRefused ? error.reply : errorReply(null, code, refusal.text);
     res.writeHead(refusal.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
   }
+}
+
+/** A body past broker.maxFrameBytes, whether its Content-Length says so or its chunks show it. */
+function tooLarge(limit: number): UpgradeRefused {
+  return new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`);
 }
 
 /** Each decode is whole (no `stream` option), so one decoder serves every request. */
@@ -231,7 +236,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size <= limit) return void chunks.push(chunk);
       // Read no further: the refusal then closes the connection once it is sent (refuse: `connection: close`).
       req.pause();
-      settle(new UpgradeRefused(413, `Payload Too Large: at most ${limit} bytes (broker.maxFrameBytes)`));
+      settle(tooLarge(limit));
     };
     const onEnd = () => settle();
     const onClose = () => settle(closedEarly());

@@ -19,8 +19,8 @@ export interface AnomalyFilter {
  * An anomaly's place in the listing: the time of its triggering event, then its id (the
  * access listings' key), so newest first is the order the log raised them in to the
  * millisecond (within one, by id), and a cursor still names a position once its record
- * was trimmed. Ids the cursor could not carry are
- * refused at create rather than listed under a cursor that is then refused.
+ * was trimmed. Ids the cursor could not carry are refused at create rather than listed
+ * under a cursor that is then refused.
  */
 export function anomalyListingKey(record: Pick<AnomalyRecord, 'at' | 'id'>): string {
   const at = Date.parse(record.at);
