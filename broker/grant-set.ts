@@ -49,8 +49,13 @@ export class GrantSet {
     if (this.grants.delete(grantId)) this.lastEnd = why;
   }
 
-  /** Replaces a grant with its current stored state (revoked or expired ones are dropped). */
+  /**
+   * Replaces a grant with its current stored state (revoked or expired ones are dropped).
+   * A grant that ended while its state was being read stays ended: the read may predate
+   * the revocation, and the revocation's event will not come again.
+   */
   refresh(grant: GrantRecord | null, grantId: string, now: number): void {
+    if (!this.grants.has(grantId)) return;
     if (!grant || grant.revokedAt !== null) this.end(grantId, 'grant_revoked');
     else if (grant.expiresAt <= now) this.end(grantId, 'grant_expired');
     else this.grants.set(grant.id, new CompiledGrant(grant));

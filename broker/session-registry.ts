@@ -32,6 +32,7 @@ import { createUpstream } from './upstreams/upstream.js';
 /** Reported as serverInfo.version by the federated endpoints. */
 const BROKER_VERSION = '0.1.0';
 /** Query parameters that would put a credential in a URL (logs, proxies, history): refused. */
+const ENDED_GRANTS_KEPT = 10_000;
 const CREDENTIAL_PARAMS = /(^|[?&])(access_token|token|authorization|auth|api_key|apikey)=/i;
 
 export interface BrokerDeps {
@@ -100,6 +101,12 @@ export class SessionRegistry {
   private readonly sessionProcesses = new Map<SessionCore, number>();
   private readonly requestAccess: RequestAccess;
   private readonly pinning: ToolPinning;
+  /**
+   * Grants this instance heard end, oldest first (at most ENDED_GRANTS_KEPT): an issued
+   * grant read while its revocation went by must not be taken in after it. An ended grant
+   * never starts again, so remembering is never wrong, only bounded.
+   */
+  private readonly endedGrants = new Set<string>();
   /** Results this big are recorded for the large-payload rule (only while detection and that rule are on). */
   private readonly resultFloorBytes: number | undefined;
 
@@ -120,6 +127,8 @@ export class SessionRegistry {
     });
     this.unsubscribe = [
       deps.events.onGrantEnded((event) => {
+        this.endedGrants.add(event.grantId);
+        if (this.endedGrants.size > ENDED_GRANTS_KEPT) this.endedGrants.delete(this.endedGrants.values().next().value!);
         for (const session of this.sessions) {
           if (session.hasGrant(event.grantId)) session.grantEnded(event.grantId, event.status === 'REVOKED' ? 'grant_revoked' : 'grant_expired');
         }
@@ -259,7 +268,8 @@ export class SessionRegistry {
     if (!grant || grant.user.id !== userId || grantStatus(grant, this.deps.clock.now()) !== 'ACTIVE') return;
     const server = this.deps.config.servers.find((s) => s.name === grant.server);
     if (!server) return;
-    for (const session of sessions) await session.grantIssued(grant, () => this.join(session, server, grant));
+    // Its revocation may go by during the read, or while an earlier session takes it in.
+    for (const session of sessions) if (!this.endedGrants.has(grantId)) await session.grantIssued(grant, () => this.join(session, server, grant));
   }
 
   /** A server joining a live federated session, within this instance's process cap (null past it). */

@@ -92,7 +92,7 @@ export class CompiledGrant {
       case 'tool':
         return this.decideTool(subject.name, subject.arguments);
       case 'resource':
-        return this.match(this.resources, subject.uri, 'resource_not_granted');
+        return this.matchUri(subject.uri);
       case 'resourceTemplate':
         return this.match(this.resources, subject.uriTemplate, 'resource_not_granted');
       case 'prompt':
@@ -109,6 +109,19 @@ export class CompiledGrant {
     const checked = check?.(args);
     if (checked && !checked.ok) return { ...refused, reason: 'argument_not_allowed', clause: 'argument_rule', path: checked.path, keyword: checked.keyword };
     return matched;
+  }
+
+  /**
+   * A URI's query and fragment can spell whatever a pattern ends in (`secret.txt?.md`,
+   * `key.pem#`), and a server reading files drops them: a URI is allowed only when its
+   * patterns allow it both as written and without them.
+   */
+  private matchUri(uri: string): Decision {
+    const whole = this.match(this.resources, uri, 'resource_not_granted');
+    const end = uri.search(/[?#]/);
+    if (end < 0 || !whole.allowed) return whole;
+    const bare = this.match(this.resources, uri.slice(0, end), 'resource_not_granted');
+    return bare.allowed ? whole : bare;
   }
 
   private match(set: PatternSet, value: string, reason: RefusalReason): Decision {
@@ -185,8 +198,13 @@ export function uriProblem(uri: string): string | null {
   // RFC 3986 6.2.2.2: percent-encoded unreserved characters are the same URI as the characters.
   if (/%(?![0-9A-Fa-f]{2})/.test(uri)) return 'has a malformed percent-encoding';
   if (/%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEe]|5[Ff]|7[Ee])/.test(uri)) return 'percent-encodes a character that needs no encoding';
-  const path = uri.slice(scheme.length + 1).split(/[?#]/, 1)[0]!;
-  const decoded = path.replace(/%2[Ff]/g, '/').replace(/%5[Cc]/g, '/');
-  if (decoded.split('/').some((segment) => segment === '.' || segment === '..')) return 'has a dot segment';
+  const rest = uri.slice(scheme.length + 1).split(/[?#]/, 1)[0]!;
+  // The path starts after the authority (`//host`), which may be empty (`file:///srv`).
+  const start = rest.startsWith('//') ? rest.indexOf('/', 2) : 0;
+  const path = start < 0 ? '' : rest.slice(start);
+  const segments = path.replace(/%2[Ff]/g, '/').replace(/%5[Cc]/g, '/').split('/');
+  if (segments.some((segment) => segment === '.' || segment === '..')) return 'has a dot segment';
+  // `/srv//secrets` is `/srv/secrets` to a file system, but not to `file:///srv/secrets/*`.
+  if (segments.slice(1, -1).includes('')) return 'has an empty path segment';
   return null;
 }

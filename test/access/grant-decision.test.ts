@@ -50,6 +50,8 @@ describe('grant decisions', () => {
     expect(uriProblem('db://users/1?fields=name#x')).toBeNull();
     expect(uriProblem('github://repo/owner%2Fname')).toBeNull();
     expect(uriProblem('file:///srv/docs/%20space.md')).toBeNull();
+    expect(uriProblem('file:///srv/docs/')).toBeNull();
+    expect(uriProblem('https://example.com/a?next=//b')).toBeNull();
     for (const [uri, problem] of [
       ['file:///srv/docs/../secret/key', 'dot segment'],
       ['file:///srv/docs/./a.md', 'dot segment'],
@@ -63,6 +65,10 @@ describe('grant decisions', () => {
       ['/srv/docs/a.md', 'no scheme'],
       ['file:///srv/docs/a b', 'printable'],
       [`file:///${'a'.repeat(9000)}`, 'printable'],
+      ['file:///srv//secrets/db', 'empty path segment'],
+      ['file:////srv/secrets/db', 'empty path segment'],
+      ['file:///srv/%2F/secrets/db', 'empty path segment'],
+      ['note:a//b', 'empty path segment'],
     ] as const) {
       expect(uriProblem(uri), uri).toContain(problem);
     }
@@ -77,6 +83,19 @@ describe('grant decisions', () => {
     expect(decide([g], { kind: 'resourceTemplate', uriTemplate: 'file:///srv/docs/{name}' })).toMatchObject({ allowed: true });
     expect(decide([g], { kind: 'resourceTemplate', uriTemplate: 'db://users/{id}' })).toMatchObject({ allowed: true });
     expect(decide([g], { kind: 'resourceTemplate', uriTemplate: 'db://orders/{id}' })).toMatchObject({ allowed: false });
+  });
+
+  it('decides a URI with a query or fragment on it both as written and without them', () => {
+    const g = grant('a', { resources: ['file:///srv/*', 'file:///notes/*.md', 'db://users/*'], denyResources: ['*.pem'] });
+    for (const uri of ['file:///srv/tls/server.pem#', 'file:///srv/tls/server.pem?', 'file:///srv/tls/server.pem?x=1#y']) {
+      expect(decide([g], { kind: 'resource', uri }), uri).toMatchObject({ allowed: false, clause: 'denied_by_pattern', pattern: '*.pem' });
+    }
+    // A pattern that ends in a suffix takes no query or fragment after it: fail closed.
+    for (const uri of ['file:///notes/secret.txt#.md', 'file:///notes/secret.txt?.md', 'file:///notes/a.md#top']) {
+      expect(decide([g], { kind: 'resource', uri }), uri).toMatchObject({ allowed: false, clause: 'not_in_grant' });
+    }
+    expect(decide([g], { kind: 'resource', uri: 'file:///srv/a.md#top' })).toMatchObject({ allowed: true, pattern: 'file:///srv/*' });
+    expect(decide([g], { kind: 'resource', uri: 'db://users/1?fields=name' })).toMatchObject({ allowed: true, pattern: 'db://users/*' });
   });
 
   it('allows under a read-only grant only the tools that were read-only when it was issued', () => {
