@@ -14,6 +14,8 @@ export class GrantSet {
   private readonly grants = new Map<string, CompiledGrant>();
   /** Why the last grant went, once none is left. */
   private lastEnd: GrantEnd = 'grant_expired';
+  /** Counts the grants that left or were replaced: a decision made before a change is made again (stillAllows). */
+  private generation = 0;
 
   constructor(grants: readonly GrantRecord[]) {
     for (const grant of grants) this.grants.set(grant.id, new CompiledGrant(grant));
@@ -33,6 +35,7 @@ export class GrantSet {
       if (grant.expiresAt <= now) {
         this.grants.delete(id);
         this.lastEnd = 'grant_expired';
+        this.generation++;
       }
     }
     return this.grants.size > 0 ? null : this.lastEnd;
@@ -46,7 +49,9 @@ export class GrantSet {
   }
 
   end(grantId: string, why: GrantEnd): void {
-    if (this.grants.delete(grantId)) this.lastEnd = why;
+    if (!this.grants.delete(grantId)) return;
+    this.lastEnd = why;
+    this.generation++;
   }
 
   /**
@@ -58,7 +63,10 @@ export class GrantSet {
     if (!this.grants.has(grantId)) return;
     if (!grant || grant.revokedAt !== null) this.end(grantId, 'grant_revoked');
     else if (grant.expiresAt <= now) this.end(grantId, 'grant_expired');
-    else this.grants.set(grant.id, new CompiledGrant(grant));
+    else {
+      this.grants.set(grant.id, new CompiledGrant(grant));
+      this.generation++;
+    }
   }
 
   /** Whether some live grant allows the subject, and if none does, the clause that refused it. */
@@ -68,6 +76,29 @@ export class GrantSet {
 
   allows(subject: Subject): boolean {
     return this.decide(subject).allowed;
+  }
+
+  /** A mark of the set as it is now, for stillAllows. */
+  mark(): number {
+    return this.generation;
+  }
+
+  /**
+   * Whether a subject `grantId` allowed when the set was at `mark` is allowed still: at
+   * once when no grant left since and that one has not expired, else decided again (by
+   * another grant, perhaps). A request waits between its decision and its sending (the
+   * audit, a pin check, a rate limit): a grant that ended meanwhile must not send it.
+   */
+  stillAllows(subject: Subject, grantId: string, mark: number, now: number): boolean {
+    const grant = this.grants.get(grantId);
+    if (mark === this.generation && grant !== undefined && grant.expiresAt > now) return true;
+    this.check(now);
+    return this.decide(subject).allowed;
+  }
+
+  /** Why a grant went, when the last one that went is the reason a request is refused. */
+  lastEnded(): GrantEnd {
+    return this.lastEnd;
   }
 
   nextExpiry(): number | null {

@@ -12,6 +12,7 @@ import { pinRefusal, readListing, screenTools } from './tool-pins.js';
 import { callRequestAccess, REQUEST_ACCESS_DEFINITION, REQUEST_ACCESS_TOOL } from './request-access-tool.js';
 import type { Leg, LegAnswer, LegInit } from './leg.js';
 import type { Kind, Target } from './naming.js';
+import type { Decision, Subject } from '../../server/access/grant-decision.js';
 import type { Call, SessionCore } from './session-core.js';
 
 type Json = Record<string, unknown>;
@@ -141,7 +142,8 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     return core.reply(call, await refuseByGrant(core, request, refused, name ?? '', { server: target?.server ?? null, kind: 'tool', tool: name, hint }));
   }
   // A call without arguments is checked as one with none: a rule requiring an argument refuses it.
-  const decision = leg.grants.decide({ kind: 'tool', name: target.name, arguments: (request.params as Json).arguments ?? {} });
+  const subject = { kind: 'tool', name: target.name, arguments: (request.params as Json).arguments ?? {} } as const;
+  const decision = allowedOrNot(call, leg, subject);
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name!, { server: leg.server, kind: 'tool', tool: target.name }));
   const changed = await pinRefusal(core, call, request, leg, target.name, name!);
   if (changed) return core.reply(call, changed);
@@ -167,6 +169,13 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
   }
 }
 
+/** The grants' decision on a call's subject; an allowing one goes with the call, to be checked again as it is sent (SessionCore.ask). */
+function allowedOrNot(call: Call, leg: Leg, subject: Subject): Decision {
+  const decision = leg.grants.decide(subject);
+  if (decision.allowed) call.allowedBy = { leg, subject, grantId: decision.grantId, mark: leg.grants.mark() };
+  return decision;
+}
+
 /** Requests about one prompt or task, routed by the name the client knows it by. */
 async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, kind: 'prompt' | 'task', field: string): Promise<void> {
   const params = isRecord(request.params) ? request.params : {};
@@ -175,7 +184,7 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
   const leg = target && core.legs.get(target.server);
   if (!target || !leg) return core.reply(call, await core.refuse(request, `unknown_${kind}`, `unknown ${kind} ${JSON.stringify(String(name ?? '').slice(0, 128))}`, { code: INVALID_PARAMS }));
   if (kind === 'prompt') {
-    const decision = leg.grants.decide({ kind: 'prompt', name: target.name });
+    const decision = allowedOrNot(call, leg, { kind: 'prompt', name: target.name });
     if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name as string, { server: leg.server, kind: 'prompt' }));
     return forward(core, request, call, leg, { [field]: target.name }, undefined, decision.grantId);
   }
@@ -188,7 +197,7 @@ async function toResource(core: SessionCore, request: JsonRpcRequest, call: Call
   const target = typeof uri === 'string' ? core.naming.uriIn(uri) : null;
   const leg = target && core.legs.get(target.server);
   if (!target || !leg) return core.reply(call, await core.refuse(request, 'unknown_resource', `no server of this session serves ${JSON.stringify(String(uri ?? '').slice(0, 256))}`, { code: INVALID_PARAMS }));
-  const decision = leg.grants.decide({ kind: 'resource', uri: target.name });
+  const decision = allowedOrNot(call, leg, { kind: 'resource', uri: target.name });
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, uri as string, { server: leg.server, kind: 'resource' }));
   // Subscribing and unsubscribing are allowed as reading is; the grant is recorded for each.
   await forward(core, request, call, leg, { uri: target.name }, undefined, decision.grantId);
@@ -202,7 +211,7 @@ async function complete(core: SessionCore, request: JsonRpcRequest, call: Call):
   const leg = target && core.legs.get(target.server);
   if (!target || !leg) return core.reply(call, await core.refuse(request, 'unknown_reference', 'the completion refers to no prompt or resource of this session', { code: INVALID_PARAMS }));
   const subject = ref.type === 'ref/prompt' ? ({ kind: 'prompt', name: target.name } as const) : ({ kind: 'resourceTemplate', uriTemplate: target.name } as const);
-  const decision = leg.grants.decide(subject);
+  const decision = allowedOrNot(call, leg, subject);
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, String(ref.name ?? ref.uri), { server: leg.server, kind: subject.kind }));
   await forward(core, request, call, leg, { ref: { ...ref, ...(ref.type === 'ref/prompt' ? { name: target.name } : { uri: target.name }) } }, undefined, decision.grantId);
 }

@@ -3,6 +3,7 @@ import { context, SpanKind, trace } from '@opentelemetry/api';
 import type { Span, Tracer } from '@opentelemetry/api';
 import { setImmediate } from 'node:timers/promises';
 import { clientAddressData } from '../../server/audit/client-address.js';
+import type { Subject } from '../../server/access/grant-decision.js';
 import type { GrantRecord } from '../../server/access/types.js';
 import type { AuditLog } from '../../server/audit/types.js';
 import type { Clock } from '../../server/clock.js';
@@ -14,7 +15,7 @@ import { CLOSE } from '../client-link.js';
 import type { GrantEnd, GrantSet } from '../grant-set.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
 import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest, Parsed } from '../jsonrpc.js';
-import { refusedFrameEvent, requestEvent, responseEvent } from '../request-audit.js';
+import { auditedId, refusedFrameEvent, requestEvent, responseEvent } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
 import type { ToolPinning } from '../tool-pinning.js';
 import type { Upstream } from '../upstreams/upstream.js';
@@ -94,6 +95,16 @@ export interface Call {
   progressToken?: string;
   /** The request's span (tracing on): the handler adds what it learns (tool, server). */
   span?: Span;
+  /** What a grant allowed it to ask of which server, checked again as it is sent (ask). */
+  allowedBy?: AllowedBy;
+}
+
+/** A grant's decision for a call, with the grant set's mark when it was made (GrantSet.stillAllows). */
+export interface AllowedBy {
+  leg: Leg;
+  subject: Subject;
+  grantId: string;
+  mark: number;
 }
 
 /**
@@ -354,10 +365,13 @@ export class SessionCore {
    * Sends a request of a client call to one server, giving it a progress token of ours
    * when the client asked for progress. Checked again here, after whatever the handler
    * awaited (the audit, a name lookup): a call cancelled meanwhile, a server that left or a
-   * session that ended sends nothing upstream.
+   * session that ended sends nothing upstream, nor does one whose grant ended meanwhile
+   * while another grant keeps the server in the session.
    */
   ask(call: Call, leg: Leg, method: string, params: unknown): Promise<LegAnswer> {
     if (this.ended || this.calls.get(call.id) !== call) return Promise.resolve({ kind: 'cancelled' });
+    const allowed = call.allowedBy;
+    if (allowed?.leg === leg && !leg.grants.stillAllows(allowed.subject, allowed.grantId, allowed.mark, this.deps.clock.now())) return Promise.resolve(this.lapsed(call, allowed));
     const span = call.span && this.deps.tracer!.startSpan(`mcp.upstream ${method}`, { kind: SpanKind.CLIENT, attributes: { 'portcullis.server': leg.server, 'mcp.method.name': method } }, trace.setSpan(context.active(), call.span));
     const sent = this.withProgressToken(call, leg, params);
     // Sent inside the upstream span: an upstream trusted with it (propagateTraceContext) hears its traceparent.
@@ -369,6 +383,15 @@ export class SessionCore {
       span.end();
       return settled;
     });
+  }
+
+  /** A call whose grant ended between its decision and its sending: recorded as refused (its request was recorded as allowed), and sent nowhere. */
+  private lapsed(call: Call, { leg, subject, grantId }: AllowedBy): LegAnswer {
+    const reason = leg.grants.lastEnded();
+    const tool = subject.kind === 'tool' ? subject.name : null;
+    void this.audit({ type: 'mcp.request', outcome: 'DENIED', server: leg.server, tool, data: { method: call.method, id: auditedId(call.id), reason, grantId } }).catch(() => {});
+    this.enforceGrants();
+    return { kind: 'gone', code: ACCESS_DENIED, reason, detail: 'the grant that allowed this request ended before it was sent' };
   }
 
   /**

@@ -17,32 +17,44 @@ import type { BrokerFixture } from '../support/broker-fixture.js';
 
 const REVOKE = 'mutation($id: ID!) { revokeGrant(id: $id, reason: "raced") { status } }';
 
-/** Embedded stores whose next read of a chosen grant returns what it read only when the test lets it. */
-async function gatedStores(): Promise<{ stores: Stores; hold: (matches: (id: string) => boolean) => { reading: Promise<string>; release: () => void } }> {
+/** Holds the first call it is armed for until the test releases it. */
+class Gate {
+  private armed: { matches: (key: string) => boolean; reached: (key: string) => void; released: Promise<void> } | null = null;
+
+  hold(matches: (key: string) => boolean): { reached: Promise<string>; release: () => void } {
+    let reached!: (key: string) => void;
+    let release!: () => void;
+    const held = new Promise<string>((r) => (reached = r));
+    this.armed = { matches, reached, released: new Promise<void>((r) => (release = r)) };
+    return { reached: held, release };
+  }
+
+  async pass(key: string): Promise<void> {
+    const held = this.armed?.matches(key) ? this.armed : null;
+    if (!held) return;
+    this.armed = null;
+    held.reached(key);
+    await held.released;
+  }
+}
+
+/** Embedded stores whose grant reads (after reading) and audit appends (before appending, keyed `type tool`) can be held. */
+async function gatedStores(): Promise<{ stores: Stores; reads: Gate; appends: Gate }> {
   const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-grant-race-')), clock: systemClock });
+  const reads = new Gate();
+  const appends = new Gate();
   const getGrant = stores.access.getGrant.bind(stores.access);
-  let gate: { matches: (id: string) => boolean; read: (id: string) => void; released: Promise<void> } | null = null;
   stores.access.getGrant = async (id) => {
     const grant = await getGrant(id);
-    const held = gate?.matches(id) ? gate : null;
-    if (held) {
-      gate = null;
-      held.read(id);
-      await held.released;
-    }
+    await reads.pass(id);
     return grant;
   };
-  return {
-    stores,
-    hold: (matches) => {
-      let read!: (id: string) => void;
-      let release!: () => void;
-      const reading = new Promise<string>((r) => (read = r));
-      const released = new Promise<void>((r) => (release = r));
-      gate = { matches, read, released };
-      return { reading, release };
-    },
+  const append = stores.audit.append.bind(stores.audit);
+  stores.audit.append = async (event) => {
+    await appends.pass(`${event.type} ${event.tool ?? ''}`);
+    return append(event);
   };
+  return { stores, reads, appends };
 }
 
 const echo = (client: Client) => client.callTool({ name: 'echo', arguments: { message: 'still here?' } }).then(() => 'answered', (error: { data?: { reason?: string } }) => error.data?.reason ?? String(error));
@@ -55,13 +67,13 @@ describe('grants read while they are revoked', () => {
   });
 
   it('a session start re-reading its grants does not bring back one revoked during the read', async () => {
-    const { stores, hold } = await gatedStores();
+    const { stores, reads } = await gatedStores();
     fx = await startBroker({ stores });
     const revoked = await fx.grant(['echo']);
     await fx.grant(['get-sum']);
-    const read = hold((id) => id === revoked);
+    const read = reads.hold((id) => id === revoked);
     const connecting = fx.connect(await fx.token());
-    await read.reading;
+    await read.reached;
     expect((await fx.gql(REVOKE, { id: revoked })).body.errors).toBeUndefined();
     read.release();
     const { client } = await connecting;
@@ -71,20 +83,44 @@ describe('grants read while they are revoked', () => {
   });
 
   it('a live session does not take in an issued grant that was revoked while it was read', async () => {
-    const { stores, hold } = await gatedStores();
+    const { stores, reads } = await gatedStores();
     fx = await startBroker({ stores });
     const held = await fx.grant(['get-sum']);
     const { client } = await fx.connect(await fx.token());
-    const read = hold((id) => id !== held);
+    const read = reads.hold((id) => id !== held);
     // Not through fx.grant: its `grant { id }` would read the grant too, and wait at the gate.
     const filed = await fx.gql('mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { status } }', { input: { server: 'everything', tools: ['echo'], reason: 'test', durationSeconds: 600 } });
     expect(filed.body.data).toEqual({ createAccessRequest: { status: 'APPROVED' } });
-    const issued = await read.reading;
+    const issued = await read.reached;
     expect((await fx.gql(REVOKE, { id: issued })).body.errors).toBeUndefined();
     read.release();
     // What the session does with the read happens as soon as it is back.
     await new Promise((r) => setTimeout(r, 50));
     expect(await echo(client)).toBe('tool_not_granted');
+    await client.close();
+  });
+
+  it('a call allowed by a grant revoked while its audit record was written is refused, not sent, while another grant keeps the server', async () => {
+    const { stores, appends } = await gatedStores();
+    fx = await startBroker({ stores });
+    const revoked = await fx.grant(['echo', 'get-sum']);
+    await fx.grant(['get-sum']);
+    const { client } = await fx.connect(await fx.token());
+    await client.listTools();
+    const append = appends.hold((key) => key === 'mcp.request echo');
+    const calling = echo(client);
+    await append.reached;
+    expect((await fx.gql(REVOKE, { id: revoked })).body.errors).toBeUndefined();
+    append.release();
+    expect(await calling).toBe('grant_revoked');
+    const records = async () => (await stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'mcp.request' && e.tool === 'echo').map((e) => [e.outcome, e.data.grantId, e.data.reason]);
+    // The refusal is recorded as the reply goes: best effort, as every refusal's record.
+    await expect.poll(records).toEqual([
+      ['SUCCESS', revoked, undefined],
+      ['DENIED', revoked, 'grant_revoked'],
+    ]);
+    // The server stays for the grant that is left.
+    expect(JSON.stringify((await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })).content)).toContain('3');
     await client.close();
   });
 });

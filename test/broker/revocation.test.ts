@@ -37,7 +37,7 @@ describe('grant ends cut live sessions', () => {
 
   it('expiry closes the session with 4403 "grant expired" at the grant\'s expiresAt', async () => {
     const fx = await broker();
-    await fx.grant(['echo'], 1);
+    await fx.grant(['echo'], 2);
     const { client, transport } = await fx.connect(await fx.token());
     await expect.poll(() => transport.closeInfo, { timeout: 5000 }).toEqual({ code: 4403, reason: 'grant expired' });
     await expect(client.callTool({ name: 'echo', arguments: { message: 'late' } })).rejects.toBeTruthy();
