@@ -34,8 +34,7 @@ export class JsonLinesFileTransport implements ExportTransport {
       if (this.handle && this.due()) await this.rotate();
       const handle = await this.opened();
       const data = Buffer.from(batch.map((item) => `${JSON.stringify(item.record)}\n`).join(''), 'utf8');
-      await handle.appendFile(data);
-      await handle.datasync();
+      await this.append(handle, data);
       this.size += data.length;
     } catch (error) {
       await this.closeHandle().catch(() => {});
@@ -43,6 +42,7 @@ export class JsonLinesFileTransport implements ExportTransport {
     }
   }
 
+  /** Only whole lines count: opened() cuts off a last line without its newline, so it is sent again. */
   async lastDelivered(): Promise<string | null> {
     let handle: FileHandle;
     try {
@@ -51,18 +51,13 @@ export class JsonLinesFileTransport implements ExportTransport {
       return null;
     }
     try {
-      const { size } = await handle.stat();
-      const length = Math.min(size, TAIL_BYTES);
-      const { buffer } = await handle.read({ buffer: Buffer.alloc(length), position: size - length });
-      const lines = buffer.toString('utf8').split('\n').filter((line) => line !== '');
-      const last = lines.at(-1);
-      if (last === undefined) return null;
+      const { last } = await wholeLines(handle, (await handle.stat()).size);
+      if (last === null) return null;
       try {
         return idOfRecord(JSON.parse(last) as Record<string, unknown>, this.config.format);
       } catch {
-        // A torn last line (a crash mid-write): what precedes it is what the file holds.
-        const before = lines.at(-2);
-        return before === undefined ? null : idOfRecord(JSON.parse(before) as Record<string, unknown>, this.config.format);
+        // Not a line this transport wrote: nothing is known, the exporter goes on from its cursor.
+        return null;
       }
     } finally {
       await handle.close();
@@ -77,12 +72,19 @@ export class JsonLinesFileTransport implements ExportTransport {
     return this.size >= this.config.maxBytes || this.now() - this.openedAt >= this.config.maxAgeSeconds * 1000;
   }
 
+  /**
+   * A crash mid-write leaves a torn last line (or a whole record without its newline): cut
+   * back to the last whole line, or the next record would be glued onto it, unreadable.
+   * Read as well as append ('a+'), to find that line.
+   */
   private async opened(): Promise<FileHandle> {
     if (this.handle) return this.handle;
-    const handle = await open(this.path, 'a', 0o600);
-    const info = await handle.stat();
+    const handle = await open(this.path, 'a+', 0o600);
     this.handle = handle;
-    this.size = info.size;
+    const info = await handle.stat();
+    const { bytes } = await wholeLines(handle, info.size);
+    if (bytes < info.size) await handle.truncate(bytes);
+    this.size = bytes;
     // An existing file's age counts from its creation (its birth time where the file system keeps one).
     this.openedAt = info.size === 0 ? this.now() : info.birthtimeMs || info.mtimeMs;
     if (this.due()) {
@@ -110,9 +112,38 @@ export class JsonLinesFileTransport implements ExportTransport {
     });
   }
 
+  /**
+   * Undoes a partial write (ENOSPC, EIO), or the batch sent again would follow its torn
+   * last line, and its whole lines would be repeated. Should the undo fail too, the next
+   * open at least cuts the torn line off.
+   */
+  private async append(handle: FileHandle, data: Buffer): Promise<void> {
+    const { size } = await handle.stat();
+    try {
+      await handle.appendFile(data);
+      await handle.datasync();
+    } catch (error) {
+      await handle.truncate(size).catch(() => {});
+      throw error;
+    }
+  }
+
   private async closeHandle(): Promise<void> {
     const handle = this.handle;
     this.handle = null;
     await handle?.close();
   }
+}
+
+/**
+ * How many of the file's `size` bytes are whole lines (up to its last newline), and the last
+ * of those lines (null: none). A record is far smaller than TAIL_BYTES, so it ends within them.
+ */
+async function wholeLines(handle: FileHandle, size: number): Promise<{ bytes: number; last: string | null }> {
+  const length = Math.min(size, TAIL_BYTES);
+  const { buffer } = await handle.read({ buffer: Buffer.alloc(length), position: size - length });
+  const end = buffer.lastIndexOf(0x0a);
+  if (end < 0) return { bytes: size - length, last: null };
+  const start = end === 0 ? 0 : buffer.lastIndexOf(0x0a, end - 1) + 1;
+  return { bytes: size - length + end + 1, last: buffer.toString('utf8', start, end) };
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -137,6 +137,26 @@ describe('the audit exporter', () => {
     await expect.poll(() => stores.exportCursors.cursor('archive'), { timeout: 10_000 }).toBe(events.at(-1)!.id);
     const ids = readFileSync(path, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
     expect(ids).toEqual(events.map((e) => e.id));
+  });
+
+  it.each([
+    ['a torn last line', (record: string) => record.slice(0, 40)],
+    ['a whole last record but no newline', (record: string) => record],
+  ])('a file a crash left with %s is cut back to its whole lines, and what they lack sent after them: every line parses, none lost or repeated', async (_, crashed) => {
+    const { stores } = await storesFor('embedded');
+    const path = join(mkdtempSync(join(tmpdir(), 'portcullis-export-file-')), 'audit.jsonl');
+    const config = sinkConfig({ name: 'archive', type: 'file', path, format: 'json', batchSize: 10 });
+    const events = await append(stores, 15);
+    const before = new JsonLinesFileTransport(config as never, path, () => Date.now());
+    await before.send(events.slice(0, 6).map((e) => exportItem(e, 'json')));
+    await before.close();
+    // The previous holder died writing the next batch, its commit never made.
+    appendFileSync(path, crashed(JSON.stringify(exportItem(events[6]!, 'json').record)));
+    exporter(stores, [{ config, transport: new JsonLinesFileTransport(config as never, path, () => Date.now()) }]);
+    await expect.poll(() => stores.exportCursors.cursor('archive'), { timeout: 10_000 }).toBe(events.at(-1)!.id);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(events.map((e) => e.id));
   });
 
   describeWithRedis('across instances (one Redis)', () => {

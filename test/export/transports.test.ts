@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadVendoredOcsfSchema, validateOcsf } from '../../clients/audit/ocsf-validate.js';
 import { ExportNotAcknowledgedError } from '../../server/errors.js';
@@ -166,6 +168,30 @@ describe('JSON-lines file', () => {
     await transport.send(auditEvents(2).map((e) => exportItem(e, 'ocsf')));
     writeFileSync(path, `${readFileSync(path, 'utf8')}{"class_uid":6003,"metada`);
     expect(await transport.lastDelivered()).toBe('2');
+  });
+
+  it('undoes a write the disk refused part way: the batch sent again starts on a whole line, and nothing of the failed one stays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-export-file-'));
+    const path = join(dir, 'audit.jsonl');
+    const line = (n: number) => `${JSON.stringify(exportItem(auditEvents(1, n)[0]!, 'json').record)}\n`;
+    writeFileSync(path, [1, 2, 3].map(line).join(''));
+    // A process whose file size limit (ulimit -f 4: 2 or 4 KiB, as the shell counts blocks) the
+    // batch of 20 crosses is a disk filling up mid-write: the kernel writes what fits, whole
+    // records and a torn one, then refuses the rest (EFBIG; Node ignores SIGXFSZ).
+    const child = `
+      import { JsonLinesFileTransport } from './server/export/jsonl-file.js';
+      import { exportItem } from './server/export/export-record.js';
+      import { auditEvents, sinkConfig } from './test/support/export-fixture.js';
+      const transport = new JsonLinesFileTransport(sinkConfig({ name: 'archive', type: 'file', path: process.env.EXPORT_FILE, format: 'json' }), process.env.EXPORT_FILE, () => 0);
+      const batch = (count) => auditEvents(count, 4).map((e) => exportItem(e, 'json'));
+      const outcome = (items) => transport.send(items).then(() => 'sent', (error) => error.message);
+      console.log(JSON.stringify([await outcome(batch(20)), await outcome(batch(1))]));
+      await transport.close();`;
+    const { stdout } = await promisify(execFile)('/bin/sh', ['-c', 'ulimit -f 4 && exec "$0" "$@"', process.execPath, '--import', 'tsx', '--input-type=module', '-e', child], {
+      env: { PATH: process.env.PATH, EXPORT_FILE: path, TSX_DISABLE_CACHE: '1' },
+    });
+    expect(JSON.parse(stdout)).toEqual([expect.stringContaining('cannot write the file (EFBIG)'), 'sent']);
+    expect(readFileSync(path, 'utf8')).toBe([1, 2, 3, 4].map(line).join(''));
   });
 
   it('rotates past maxBytes and past maxAgeSeconds, keeping the newest `keep` rotated files', async () => {

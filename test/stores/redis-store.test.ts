@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
-import { AuditLogCorruptError, StoreUnavailableError } from '../../server/errors.js';
-import { waitReady } from '../../server/stores/redis/connection.js';
+import { createRedactor } from '../../server/audit/redact.js';
+import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../server/errors.js';
+import { connectRedis, waitReady } from '../../server/stores/redis/connection.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
-import { auditKeys } from '../../server/stores/redis/stream-audit-log.js';
+import { auditKeys, StreamAuditLog } from '../../server/stores/redis/stream-audit-log.js';
 import type { AuditLogOptions } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -218,6 +219,72 @@ describeWithRedis('redis backend', () => {
       expect(seen.every((events) => events.join() === Array.from({ length: 40 }, (_, n) => n).join())).toBe(true);
       expect((await connections()) - before).toBeLessThanOrEqual(1);
       admin.disconnect();
+    });
+  });
+
+  describe('audit readers when another instance trims just before their read', () => {
+    const open: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((close) => close()));
+    });
+
+    /**
+     * Ten events, the instance that wrote them (retention on), and a reader on a connection
+     * of its own whose next XRANGE reaches Redis only once that instance has trimmed: the
+     * moment a check made before the read would miss, hit every time rather than by luck.
+     */
+    async function overtakenReader() {
+      const prefix = uniquePrefix();
+      const writer = await redisStores(sharedRedisUrl, prefix, new ManualClock(), { retention: true });
+      open.push(() => writer.close());
+      const events = [];
+      for (let n = 1; n <= 10; n++) events.push(await writer.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null, data: { n } }));
+      const client = connectRedis({ url: sharedRedisUrl, ...timeouts }) as Redis;
+      await waitReady(client, 5_000);
+      const reader = new StreamAuditLog(client, new ManualClock(), prefix, timeouts, createRedactor(), { retention: true });
+      open.push(async () => {
+        reader.close();
+        client.disconnect();
+      });
+      const trimBeforeNextRead = (keep: number) => {
+        const xrange = client.xrange;
+        client.xrange = (async (...args: unknown[]) => {
+          client.xrange = xrange;
+          await writer.audit.trim({ keep });
+          return (xrange as (...a: unknown[]) => Promise<unknown>).apply(client, args);
+        }) as typeof xrange;
+      };
+      return { events, reader, trimBeforeNextRead };
+    }
+
+    it('refuses a read page whose next events the trim removed, instead of skipping them', async () => {
+      const { events, reader, trimBeforeNextRead } = await overtakenReader();
+      trimBeforeNextRead(3);
+      await expect(reader.read({ after: events[2]!.id, limit: 10 })).rejects.toThrow(new InvalidCursorError(events[2]!.id, 'older than the retained audit log'));
+    });
+
+    it('refuses a tail whose next events the trim removed, instead of skipping them', async () => {
+      const { events, reader, trimBeforeNextRead } = await overtakenReader();
+      const tail = reader.tail({ after: events[2]!.id }, AbortSignal.timeout(10_000))[Symbol.asyncIterator]();
+      trimBeforeNextRead(3);
+      await expect(tail.next()).rejects.toThrow(new InvalidCursorError(events[2]!.id, 'the reader fell behind the retained audit log'));
+    });
+
+    it('goes on from a cursor the trim left retained', async () => {
+      const { events, reader, trimBeforeNextRead } = await overtakenReader();
+      // Keeping 7 removes events 1 to 3: a cursor at event 3 still misses nothing.
+      trimBeforeNextRead(7);
+      expect((await reader.read({ after: events[2]!.id, limit: 10 })).map((e) => e.data.n)).toEqual([4, 5, 6, 7, 8, 9, 10]);
+
+      const again = await overtakenReader();
+      const abort = new AbortController();
+      const seen: unknown[] = [];
+      again.trimBeforeNextRead(7);
+      for await (const event of again.reader.tail({ after: again.events[2]!.id }, abort.signal)) {
+        seen.push(event.data.n);
+        if (seen.length === 7) abort.abort();
+      }
+      expect(seen).toEqual([4, 5, 6, 7, 8, 9, 10]);
     });
   });
 

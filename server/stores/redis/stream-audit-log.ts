@@ -176,10 +176,9 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   }
 
   async read({ after, limit }: { after?: string; limit: number }): Promise<AuditEvent[]> {
-    if (after !== undefined) await this.checkRetained(checkCursor(after));
-    const start = after === undefined ? '-' : `(${checkCursor(after)}`;
-    const entries = (await guarded('audit read', () => this.redis.xrange(this.streamKey, start, '+', 'COUNT', limit))) as StreamEntry[];
-    if (entries.length === 0 && after !== undefined) await this.checkIssued(after);
+    if (after === undefined) return ((await guarded('audit read', () => this.redis.xrange(this.streamKey, '-', '+', 'COUNT', limit))) as StreamEntry[]).map(toEvent);
+    const entries = await this.retainedAfter(checkCursor(after), limit, 'audit read');
+    if (entries.length === 0) await this.checkIssued(after);
     return entries.map(toEvent);
   }
 
@@ -240,10 +239,9 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       if (signal.aborted) break;
       if (entries === null) {
         // A reader retention overtook would skip events without knowing: refuse instead.
-        await this.checkRetained(last).catch((error: unknown) => {
+        entries = await this.retainedAfter(last, TAIL_BATCH, 'audit tail').catch((error: unknown) => {
           throw error instanceof InvalidCursorError ? new InvalidCursorError(last, 'the reader fell behind the retained audit log') : error;
         });
-        entries = (await guarded('audit tail', () => this.redis.xrange(this.streamKey, `(${last}`, '+', 'COUNT', TAIL_BATCH))) as StreamEntry[];
       }
       caughtUp = entries.length < TAIL_BATCH;
       for (const entry of entries) {
@@ -273,6 +271,19 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       if (young) return young.id;
       after = page.at(-1)!.id;
     }
+  }
+
+  /**
+   * Up to `count` entries after the cursor, refused if retention removed any of them. Checked
+   * after the read, not before: a trim by any instance between a check and the read would
+   * hand over what follows the removed entries as if it came next. The anchor only moves
+   * forward (a trim cuts past the last one), so a cursor it still retains after the read was
+   * retained when the read ran.
+   */
+  private async retainedAfter(cursor: string, count: number, operation: string): Promise<StreamEntry[]> {
+    const entries = (await guarded(operation, () => this.redis.xrange(this.streamKey, `(${cursor}`, '+', 'COUNT', count))) as StreamEntry[];
+    await this.checkRetained(cursor);
+    return entries;
   }
 
   /** A cursor older than the retained log would silently skip what retention removed. */
