@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
@@ -13,7 +13,7 @@ import type { OAuthStores } from '../stores/types.js';
 import { OAuthError } from './oauth-error.js';
 import { MCP_SCOPE } from './resources.js';
 import type { McpResources } from './resources.js';
-import type { AccessTokenRecord, AuthorizationCodeRecord, OAuthClientRecord, TokenFamilyRecord } from './types.js';
+import type { AccessTokenRecord, AuthorizationCodeRecord, OAuthClientRecord, RefreshTokenRecord, TokenFamilyRecord } from './types.js';
 
 export const ACCESS_TOKEN_PREFIX = 'pco';
 const REFRESH_TOKEN_PREFIX = 'pcr';
@@ -71,30 +71,40 @@ export class OAuthTokens {
     if (typeof code !== 'string') throw new OAuthError('invalid_request', 'code is missing');
     if (typeof verifier !== 'string') throw new OAuthError('invalid_request', 'code_verifier is missing (PKCE is required)');
     const key = CODE.test(code) ? hashSecret(code) : null;
-    const grant = key ? await this.deps.store.codes.take(key) : null;
-    if (!key || !grant) throw await this.replayedCode(key, client, from);
-    const refuse = (description: string, reason: string) => this.refused(new OAuthError('invalid_grant', description, reason), grant.user.email, client, from);
-    if (grant.clientId !== client.clientId) throw await refuse('the code was issued to another client', 'code_client_mismatch');
-    if (redirectUri !== grant.redirectUri) throw await refuse('redirect_uri differs from the authorization request', 'redirect_uri_mismatch');
-    if (!VERIFIER.test(verifier) || !sameSecret(s256(verifier), grant.challenge)) throw await refuse('code_verifier does not match the code_challenge', 'pkce_mismatch');
-    this.checkResource(params.resource, grant.resource);
-    const now = this.deps.clock.now();
-    const family: TokenFamilyRecord = {
-      id: randomBytes(12).toString('base64url'),
-      clientId: client.clientId,
-      clientName: client.clientName,
-      resource: grant.resource,
-      scope: grant.scope,
-      user: grant.user,
-      accessTokens: [],
-      loginSessionId: grant.loginSessionId,
-      createdAt: now,
-      expiresAt: Math.min(grant.sessionExpiresAt, now + this.deps.config.refreshTokenMaxSeconds * 1000),
-    };
-    if (family.expiresAt <= now) throw await refuse('the sign-in behind this code has ended', 'session_ended');
-    const tokens = await this.issue(family, 'oauth.token.issued', from);
-    await this.deps.store.codes.put(redeemedKey(key), { ...grant, redeemedInto: family.id, expiresAt: now + REDEEMED_CODE_TTL_MS });
-    return tokens;
+    const pending = key ? await this.deps.store.codes.get(key) : null;
+    if (!key || !pending) throw await this.replayedCode(key, client, from);
+    // Marked redeemed before it is taken, naming the family it buys: an exchange that loses
+    // the race for it, like any later replay, finds the mark and revokes that family. The
+    // exchange that takes it and is refused buys nothing and takes the mark back, so a retry
+    // is of an unknown code, as before.
+    await this.deps.store.codes.put(redeemedKey(key), { ...pending, redeemedInto: familyIdOf(key), expiresAt: this.deps.clock.now() + REDEEMED_CODE_TTL_MS });
+    const grant = await this.deps.store.codes.take(key);
+    if (!grant) throw await this.replayedCode(key, client, from);
+    try {
+      const refuse = (description: string, reason: string) => this.refused(new OAuthError('invalid_grant', description, reason), grant.user.email, client, from);
+      if (grant.clientId !== client.clientId) throw await refuse('the code was issued to another client', 'code_client_mismatch');
+      if (redirectUri !== grant.redirectUri) throw await refuse('redirect_uri differs from the authorization request', 'redirect_uri_mismatch');
+      if (!VERIFIER.test(verifier) || !sameSecret(s256(verifier), grant.challenge)) throw await refuse('code_verifier does not match the code_challenge', 'pkce_mismatch');
+      this.checkResource(params.resource, grant.resource);
+      const now = this.deps.clock.now();
+      const family: TokenFamilyRecord = {
+        id: familyIdOf(key),
+        clientId: client.clientId,
+        clientName: client.clientName,
+        resource: grant.resource,
+        scope: grant.scope,
+        user: grant.user,
+        accessTokens: [],
+        loginSessionId: grant.loginSessionId,
+        createdAt: now,
+        expiresAt: this.familyEnd(grant, now),
+      };
+      if (family.expiresAt <= now) throw await refuse('the sign-in behind this code has ended', 'session_ended');
+      return await this.issue(family, 'oauth.token.issued', from);
+    } catch (error) {
+      await this.deps.store.codes.take(redeemedKey(key));
+      throw error;
+    }
   }
 
   /**
@@ -106,6 +116,12 @@ export class OAuthTokens {
     if (!redeemed?.redeemedInto) return new OAuthError('invalid_grant', 'unknown, used or expired code', 'code_unknown');
     const family = await this.deps.store.families.get(redeemed.redeemedInto);
     if (family) await this.revokeFamily(family, 'code_reused', from);
+    else {
+      // The exchange that took the code may be writing its family now: revoked ahead of it,
+      // the write is refused; written in between, it is taken here.
+      const written = await this.deps.store.families.take(redeemed.redeemedInto, this.familyEnd(redeemed, this.deps.clock.now()));
+      if (written) await this.revokeFamily(written, 'code_reused', from);
+    }
     return this.refused(new OAuthError('invalid_grant', 'this code was already used: the tokens issued for it are revoked', 'code_reused'), redeemed.user.email, client, from);
   }
 
@@ -114,8 +130,8 @@ export class OAuthTokens {
     const from = clientAddressData(address);
     const parsed = typeof params.refresh_token === 'string' ? parseCredential(REFRESH_TOKEN_PREFIX, params.refresh_token) : null;
     if (!parsed) throw new OAuthError('invalid_grant', 'unknown or expired refresh token', 'refresh_token_unknown');
-    const stored = await this.deps.store.refreshTokens.get(parsed.id);
-    if (!stored || !secretMatches(parsed.secret, stored.secretHash)) throw new OAuthError('invalid_grant', 'unknown or expired refresh token', 'refresh_token_unknown');
+    const stored = await this.refreshToken(parsed);
+    if (!stored) throw new OAuthError('invalid_grant', 'unknown or expired refresh token', 'refresh_token_unknown');
     const family = await this.deps.store.families.get(stored.familyId);
     if (!family) throw new OAuthError('invalid_grant', 'this refresh token was revoked', 'family_revoked');
     if (stored.clientId !== client.clientId) throw await this.refused(new OAuthError('invalid_grant', 'the refresh token was issued to another client', 'refresh_client_mismatch'), family.user.email, client, from);
@@ -123,17 +139,28 @@ export class OAuthTokens {
       await this.revokeFamily(family, 'signed_out', from);
       throw await this.refused(new OAuthError('invalid_grant', 'the sign-in behind this authorization has ended: sign in again', 'signed_out'), family.user.email, client, from);
     }
-    if (stored.rotated) {
-      // RFC 9700 §4.14.2: a used refresh token coming back means two parties hold it.
-      await this.revokeFamily(family, 'refresh_token_reused', from);
-      throw await this.refused(new OAuthError('invalid_grant', 'this refresh token was already used: its tokens are revoked', 'refresh_token_reused'), family.user.email, client, from);
-    }
+    if (stored.rotated) throw await this.reused(family, client, from);
     if (params.scope !== undefined && params.scope !== family.scope) throw new OAuthError('invalid_scope', `scope must be "${family.scope}" or omitted`);
     this.checkResource(params.resource, family.resource);
+    // Marked used before it is taken, as a code is: of refreshes racing with it one takes it,
+    // and the others find it taken or marked. Two parties presenting one refresh token at
+    // once is a replay like any later one.
+    await this.deps.store.refreshTokens.put(rotatedKey(parsed.id), { ...stored, rotated: true });
     const taken = await this.deps.store.refreshTokens.take(parsed.id);
-    if (!taken || taken.rotated) throw new OAuthError('invalid_grant', 'this refresh token was already used', 'refresh_token_raced');
-    await this.deps.store.refreshTokens.put(parsed.id, { ...taken, rotated: true });
+    if (!taken || taken.rotated) throw await this.reused(family, client, from);
     return this.issue(family, 'oauth.token.refreshed', from);
+  }
+
+  /** RFC 9700 §4.14.2: a used refresh token coming back means two parties hold it; its family ends. */
+  private async reused(family: TokenFamilyRecord, client: OAuthClientRecord, from: ClientAddress): Promise<OAuthError> {
+    await this.revokeFamily(family, 'refresh_token_reused', from);
+    return this.refused(new OAuthError('invalid_grant', 'this refresh token was already used: its tokens are revoked', 'refresh_token_reused'), family.user.email, client, from);
+  }
+
+  /** The refresh token a presented one names, unused or used, once its secret matches. */
+  private async refreshToken({ id, secret }: { id: string; secret: string }): Promise<RefreshTokenRecord | null> {
+    const stored = (await this.deps.store.refreshTokens.get(id)) ?? (await this.deps.store.refreshTokens.get(rotatedKey(id)));
+    return stored && secretMatches(secret, stored.secretHash) ? stored : null;
   }
 
   /**
@@ -153,8 +180,8 @@ export class OAuthTokens {
       return;
     }
     const refresh = parseCredential(REFRESH_TOKEN_PREFIX, token);
-    const stored = refresh && (await this.deps.store.refreshTokens.get(refresh.id));
-    if (!refresh || !stored || !secretMatches(refresh.secret, stored.secretHash) || stored.clientId !== client.clientId) return;
+    const stored = refresh && (await this.refreshToken(refresh));
+    if (!refresh || !stored || stored.clientId !== client.clientId) return;
     const family = await this.deps.store.families.get(stored.familyId);
     await this.deps.store.refreshTokens.take(refresh.id);
     if (family) await this.revokeFamily(family, 'revoked', clientAddressData(address));
@@ -233,6 +260,11 @@ export class OAuthTokens {
     return error;
   }
 
+  /** A family's bound: the sign-in's end, capped by `refreshTokenMaxSeconds`. */
+  private familyEnd(grant: AuthorizationCodeRecord, now: number): number {
+    return Math.min(grant.sessionExpiresAt, now + this.deps.config.refreshTokenMaxSeconds * 1000);
+  }
+
   private checkResource(requested: unknown, bound: string): void {
     if (requested === undefined) return;
     if (typeof requested !== 'string' || this.deps.resources.canonical(requested) !== bound) throw new OAuthError('invalid_target', 'resource differs from the one this authorization was granted for');
@@ -258,19 +290,28 @@ export class OAuthTokens {
       familyExpiresAt: family.expiresAt,
     };
     const live = family.accessTokens.filter((t) => t.expiresAt > now);
-    // Written before the audit event: a person at their bound of authorizations gets no token, and no record of one.
-    await this.deps.store.families.put(family.id, { ...family, accessTokens: [...live, { id: record.id, expiresAt }] }).catch(async (error: unknown) => {
+    await this.deps.store.accessTokens.put(record.id, record);
+    await this.deps.store.refreshTokens.put(refresh.id, { secretHash: refresh.secretHash, familyId: family.id, clientId: family.clientId, rotated: false, expiresAt: family.expiresAt });
+    // The family is written last, and only while its id is not revoked: a revocation since
+    // the family was read stands, and these tokens, never handed out, are dropped. Once the
+    // family is written, revoking it reaches them. Before the audit event: a person at their
+    // bound of authorizations gets no token, and no record of one.
+    const refuse = async (description: string, reason: string) => {
+      await this.deps.store.accessTokens.take(record.id);
+      await this.deps.store.refreshTokens.take(refresh.id);
+      return this.refused(new OAuthError('invalid_grant', description, reason), family.user.email, family, from);
+    };
+    const written = await this.deps.store.families.put(family.id, { ...family, accessTokens: [...live, { id: record.id, expiresAt }] }).catch(async (error: unknown) => {
       if (!(error instanceof StoreFullError)) throw error;
-      throw await this.refused(new OAuthError('invalid_grant', error.message, 'too_many_authorizations'), family.user.email, family, from);
+      throw await refuse(error.message, 'too_many_authorizations');
     });
+    if (!written) throw await refuse('this authorization was revoked', 'family_revoked');
     await this.deps.audit.append({
       type,
       outcome: 'SUCCESS',
       actor: family.user.email,
       data: { ...clientData(family), resource: family.resource, scope: family.scope, tokenId: record.id, familyId: family.id, expiresAt: new Date(expiresAt).toISOString(), ...from },
     });
-    await this.deps.store.accessTokens.put(record.id, record);
-    await this.deps.store.refreshTokens.put(refresh.id, { secretHash: refresh.secretHash, familyId: family.id, clientId: family.clientId, rotated: false, expiresAt: family.expiresAt });
     return { access_token: access.value, token_type: 'Bearer', expires_in: Math.max(1, Math.floor((expiresAt - now) / 1000)), refresh_token: refresh.value, scope: family.scope };
   }
 
@@ -289,8 +330,9 @@ export class OAuthTokens {
       actor: family.user.email,
       data: { ...clientData(family), tokenType: 'refresh_token', familyId: family.id, reason, ...(reason === 'revoked_by_user' ? { via: 'api' } : {}), ...from },
     });
-    await this.deps.store.families.take(family.id);
-    for (const { id } of family.accessTokens) await this.deps.store.accessTokens.take(id);
+    const taken = await this.deps.store.families.take(family.id);
+    // As the store held it, not as the caller read it: a refresh may have added a token since.
+    for (const { id } of (taken ?? family).accessTokens) await this.deps.store.accessTokens.take(id);
     this.deps.events.ended({ kind: 'oauth', id: family.id, reason: 'revoked' });
   }
 }
@@ -300,6 +342,19 @@ type ClientAddress = ReturnType<typeof clientAddressData>;
 
 function redeemedKey(codeHash: string): string {
   return `redeemed:${codeHash}`;
+}
+
+/** Where a used refresh token is kept, so a replay of it is known (and one racing its use). */
+function rotatedKey(id: string): string {
+  return `rotated:${id}`;
+}
+
+/**
+ * The id of the family a code buys, derived from the code's hash: every exchange racing
+ * for one code names the same family, so the one that loses can revoke it.
+ */
+function familyIdOf(codeHash: string): string {
+  return createHash('sha256').update(`oauth-family:${codeHash}`).digest('base64url').slice(0, 16);
 }
 
 function clientData(client: { clientId: string; clientName: string }): { clientId: string; clientName: string } {

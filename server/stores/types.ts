@@ -304,10 +304,26 @@ export function oldestFamilyFirst(a: TokenFamilyRecord, b: TokenFamilyRecord): n
   return (a.createdAt ?? 0) - (b.createdAt ?? 0);
 }
 
-/** Token families, indexed by their user (the index expires with them). */
-export interface TokenFamilyStore extends ExpiringRecords<TokenFamilyRecord> {
-  /** Throws StoreFullError for a new family when its user holds TOKEN_FAMILIES_PER_USER live ones; rewriting one always succeeds. */
-  put(key: string, value: TokenFamilyRecord): Promise<void>;
+/**
+ * Token families, indexed by their user (the index expires with them). Taking a family
+ * revokes its id until the family would have ended, and no put writes a revoked id: a
+ * refresh that read the family before a revocation cannot bring it back with the tokens it
+ * issues (RFC 9700 §4.14.2).
+ */
+export interface TokenFamilyStore {
+  /**
+   * Creates or rewrites a family; false, and nothing written, once its id is revoked. Throws
+   * StoreFullError for a new family when its user holds TOKEN_FAMILIES_PER_USER live ones.
+   */
+  put(key: string, value: TokenFamilyRecord): Promise<boolean>;
+  /** The family, or null when unknown, expired or taken. */
+  get(key: string): Promise<TokenFamilyRecord | null>;
+  /**
+   * Atomically removes and returns the family (of racing takers exactly one gets it) and
+   * revokes its id until the family would have ended, or until `revokedUntil` when later:
+   * an id whose family may be being written at this moment is revoked ahead of it.
+   */
+  take(key: string, revokedUntil?: number): Promise<TokenFamilyRecord | null>;
   /** The user's live families, oldest first; expired ones are never returned. */
   listByUser(userId: string): Promise<TokenFamilyRecord[]>;
 }

@@ -7,10 +7,10 @@ import type { StateJournal } from './state-journal.js';
 import { UserIndex } from './user-index.js';
 
 /** The journal collections of the OAuth stores, one per kind of record. */
-export const OAUTH_COLLECTIONS = ['oauth-clients', 'oauth-codes', 'oauth-families', 'oauth-access-tokens', 'oauth-refresh-tokens', 'oauth-consents'];
+export const OAUTH_COLLECTIONS = ['oauth-clients', 'oauth-codes', 'oauth-families', 'oauth-revoked-families', 'oauth-access-tokens', 'oauth-refresh-tokens', 'oauth-consents'];
 
 class JournaledRecords<T extends { expiresAt: number }> implements ExpiringRecords<T> {
-  protected readonly records: PersistedMap<T>;
+  private readonly records: PersistedMap<T>;
 
   constructor(journal: StateJournal, collection: string, options: PersistedMapOptions<T> = {}) {
     this.records = journal.collection(collection, options);
@@ -30,21 +30,43 @@ class JournaledRecords<T extends { expiresAt: number }> implements ExpiringRecor
   }
 }
 
-class JournaledTokenFamilies extends JournaledRecords<TokenFamilyRecord> implements TokenFamilyStore {
+/** Families, and the ids of revoked ones (each with the time it stays revoked until, as value and expiry). */
+class JournaledTokenFamilies implements TokenFamilyStore {
+  private readonly records: PersistedMap<TokenFamilyRecord>;
+  private readonly revoked: PersistedMap<number>;
+
   constructor(
-    journal: StateJournal,
+    private readonly journal: StateJournal,
     private readonly byUser: UserIndex,
   ) {
-    super(journal, 'oauth-families', {
+    this.records = journal.collection('oauth-families', {
       onSet: (id, family) => byUser.add(family.user.id, id),
       onRemove: (id, family) => byUser.remove(family.user.id, id),
     });
+    this.revoked = journal.collection('oauth-revoked-families');
   }
 
-  /** The count and the write in one journal turn, so racing consents cannot pass the bound together. */
-  override put(key: string, value: TokenFamilyRecord): Promise<void> {
-    return this.records.setChecked(key, value, value.expiresAt, () => {
+  /** The revocation check, the count and the write in one journal turn: neither a revocation nor racing consents slip in between. */
+  put(key: string, value: TokenFamilyRecord): Promise<boolean> {
+    return this.journal.commit(() => {
+      if (this.revoked.get(key) !== undefined) return { result: false, ops: [] };
       if (this.records.get(key) === undefined && this.live(value.user.id).length >= TOKEN_FAMILIES_PER_USER) throw new StoreFullError(TOO_MANY_FAMILIES);
+      return { result: true, ops: [this.records.setOp(key, value, value.expiresAt)] };
+    });
+  }
+
+  async get(key: string): Promise<TokenFamilyRecord | null> {
+    const family = this.records.get(key);
+    return family === undefined ? null : structuredClone(family);
+  }
+
+  take(key: string, revokedUntil = 0): Promise<TokenFamilyRecord | null> {
+    return this.journal.commit(() => {
+      const family = this.records.get(key);
+      const marked = this.revoked.get(key) ?? 0;
+      const until = Math.max(family?.expiresAt ?? 0, revokedUntil);
+      const ops = [...(family ? [this.records.deleteOp(key)] : []), ...(until > marked ? [this.revoked.setOp(key, until, until)] : [])];
+      return { result: family ?? null, ops };
     });
   }
 

@@ -129,7 +129,7 @@ export class RedisApiTokenStore extends RedisUserRecords<ApiTokenRecord> impleme
 // Drops the index's expired members, then adds the value unless the index already holds
 // `capacity` live ones. The index (score = expiresAt on the caller's clock) is what counts
 // live values; it expires with its longest-lived member.
-const putBounded = defineScript(`
+export const PUT_BOUNDED_LUA = `
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 if not redis.call('ZSCORE', KEYS[2], ARGV[4]) and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[6], 'PX', ARGV[3])
@@ -137,7 +137,8 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[3], 'NX')
 redis.call('PEXPIRE', KEYS[2], ARGV[3], 'GT')
 return 1
-`);
+`;
+const putBounded = defineScript(PUT_BOUNDED_LUA);
 
 // Removes the record and its index entry together, returning the record.
 const takeIndexed = defineScript(`
