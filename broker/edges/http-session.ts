@@ -8,7 +8,7 @@ import type { ClientChannel } from '../core/channel.js';
 import { isRecord } from '../core/json.js';
 import type { SessionCore } from '../core/session-core.js';
 import type { JsonRpcError, JsonRpcId, Parsed } from '../jsonrpc.js';
-import { EventLog, SseStream } from './sse.js';
+import { EventLog, SseStream, whenClosed } from './sse.js';
 
 /** What the standalone stream keeps for `Last-Event-ID` resumption (bounded per session: an instance holds thousands). */
 const REPLAY_EVENTS = 1000;
@@ -188,7 +188,7 @@ export class HttpSession implements ClientChannel {
       const open = stream ? () => new SseStream(res, this.timing.keepAliveMs, () => this.overflow()) : null;
       const answer = new PostAnswer(res, open, requests, batch, progress);
       this.posts.add(answer);
-      res.on('close', () => {
+      whenClosed(res, () => {
         this.posts.delete(answer);
         this.idle.refresh();
       });
@@ -204,9 +204,12 @@ export class HttpSession implements ClientChannel {
   /**
    * Opens the standalone stream: replays the log after `lastEventId`, or what no GET stream
    * has had yet. A new GET takes the place of one still open: a client reconnects when its
-   * stream died on the way (a proxy, a network change) before the broker noticed.
+   * stream died on the way (a proxy, a network change) before the broker noticed. A GET
+   * whose client left while its credential was checked takes nothing: the open stream stays,
+   * and what no stream has had waits for the next one.
    */
   attach(res: ServerResponse, lastEventId: string | undefined): void {
+    if (res.destroyed) return;
     this.standalone?.end();
     this.idle.refresh();
     const stream = new SseStream(res, this.timing.keepAliveMs, () => this.overflow());

@@ -3,6 +3,16 @@ import type { ServerResponse } from 'node:http';
 /** Past this much unwritten data the client is not reading (as on WebSocket, client-link.ts). */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Runs `then` once `res` has closed, at once if it already has: a client gone while its
+ * request was checked (the credential, the admission) sent its 'close' before anyone
+ * listened, and no other will come.
+ */
+export function whenClosed(res: ServerResponse, then: () => void): void {
+  if (res.destroyed) then();
+  else res.once('close', then);
+}
+
 /** One open `text/event-stream` response (WHATWG HTML §9.2), one JSON-RPC message per event. */
 export class SseStream {
   private readonly keepAlive: NodeJS.Timeout;
@@ -21,7 +31,8 @@ export class SseStream {
     res.flushHeaders();
     this.keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
     this.keepAlive.unref();
-    res.on('close', () => this.closed());
+    // On a response already gone the stream is born closed: open, it would keep its session alive for ever.
+    whenClosed(res, () => this.closed());
   }
 
   isOpen(): boolean {

@@ -5,6 +5,7 @@ import type { McpServerConfig } from '../../server/config/schema.js';
 import { closeAfterAnswer } from '../../server/http/closing-connections.js';
 import { refusalOf, UpgradeRefused } from '../../server/http/upgrade-router.js';
 import { mcpBearerChallenge } from '../../server/http/www-authenticate.js';
+import { SERVER_NAME_SEGMENT } from '../../server/oauth/mcp-authenticate.js';
 import { MCP_HTTP_PATH, MCP_SCOPE } from '../../server/oauth/resources.js';
 import type { Principal } from '../../server/identity/principal.js';
 import { ACCESS_DENIED, errorReply, INVALID_REQUEST, PARSE_ERROR, parseFrame } from '../jsonrpc.js';
@@ -21,7 +22,7 @@ const MCP_HTTP_PREFIX = `${MCP_HTTP_PATH}/`;
 /** The express route of the endpoints; its text is the route label of their request metrics, whichever way a request came in. */
 export const MCP_HTTP_ROUTE = [MCP_HTTP_FEDERATED, `${MCP_HTTP_PREFIX}:server`];
 /** A server name as a path segment that needs no decoding: anything else (escapes, a trailing slash, other case) goes through express's routing. */
-const PLAIN_SERVER_PATH = new RegExp(`^${MCP_HTTP_PREFIX}([A-Za-z0-9._~-]{1,128})$`);
+const PLAIN_SERVER_PATH = new RegExp(`^${MCP_HTTP_PREFIX}(${SERVER_NAME_SEGMENT})$`);
 
 /** Who sent a request and where to: what express's routing gives the handler, or the direct route works out alike. */
 export interface McpHttpTarget {
@@ -135,6 +136,8 @@ export class StreamableHttpEdge {
     if (!messages[0]!.awaits?.initialize) throw new UpgradeRefused(400, 'Bad Request: Mcp-Session-Id header is required (a session starts with initialize)');
     // Only here: a person without a grant may connect, to ask for one from inside the client.
     const admission = await this.registry.admit(principal, named, { transport: 'streamable-http' }, true);
+    // A client gone during the checks never gets its session (nobody would learn its id): its place goes back, as on WebSocket.
+    if (res.destroyed) return admission.lease.release();
     let session: HttpSession;
     try {
       this.registry.checkCapacity(admission);

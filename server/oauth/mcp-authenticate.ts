@@ -8,6 +8,13 @@ import { MCP_SCOPE } from './resources.js';
 import type { McpResources } from './resources.js';
 import { OAuthTokens } from './tokens.js';
 
+/**
+ * What can name a server in an MCP endpoint's path, `/mcp/<server>`: unreserved characters
+ * (RFC 3986 §2.3), which need no decoding, at most 128 (config names are shorter slugs).
+ */
+export const SERVER_NAME_SEGMENT = '[A-Za-z0-9._~-]{1,128}';
+const SERVER_NAME = new RegExp(`^${SERVER_NAME_SEGMENT}$`);
+
 /** Why an MCP request was refused, as RFC 6750 §3.1 names it (null: no credential at all). */
 export type McpAuthFailure = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | null;
 
@@ -42,7 +49,8 @@ export class McpRequestAuthenticator {
   /**
    * The principal for a request to `resource` (a canonical URL from McpResources, such as
    * `${publicUrl}/mcp/<server>` or `${publicUrl}/mcp`). Throws McpAuthError: 401 without a
-   * usable token, 403 for an API token lacking the `mcp` scope.
+   * usable token, 403 for an API token lacking the `mcp` scope. A refused OAuth token we
+   * issued is audited (`oauth.token.refused`); a bearer value we did not issue never is.
    */
   async authenticate(headers: IncomingHttpHeaders, resource: string, address: string | undefined): Promise<Principal> {
     const from = clientAddressData(address);
@@ -56,14 +64,19 @@ export class McpRequestAuthenticator {
 
     if (OAuthTokens.isAccessToken(bearer)) {
       const record = await this.deps.oauth.accessToken(bearer);
-      if (!record) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'unknown, expired or revoked access token'), null, null, { reason: 'unknown_or_expired', resource, ...from });
+      // Not a token we hold (forged, or gone: expired, revoked): nobody to name, and anyone could
+      // flood the log with them, so it is not audited, like any 401 on WebSocket (session-registry.ts).
+      if (!record) throw refuse(401, 'invalid_token', 'unknown, expired or revoked access token');
+      // One we issued, refused: recorded under its holder, for the outlier detector.
+      const refused = (status: 401 | 403, error: McpAuthFailure, message: string, reason: string, extra: Record<string, unknown> = {}) =>
+        this.deps.oauth.refused(refuse(status, error, message), record.user.email, record, { reason, ...namedResource(resource, this.deps.resources.federated), ...extra, ...from });
       if (!this.deps.resources.covers(record.resource, resource)) {
-        throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'this access token was issued for another resource'), record.user.email, record, { reason: 'wrong_audience', resource, audience: record.resource, ...from });
+        throw await refused(401, 'invalid_token', 'this access token was issued for another resource', 'wrong_audience', { audience: record.resource });
       }
-      if (!(await this.deps.oauth.isLive(record.familyId))) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'the sign-in behind this token has ended'), record.user.email, record, { reason: 'signed_out', resource, ...from });
+      if (!(await this.deps.oauth.isLive(record.familyId))) throw await refused(401, 'invalid_token', 'the sign-in behind this token has ended', 'signed_out');
       const principal = await this.deps.oauth.principalOf(record);
-      if (!principal) throw await this.deps.oauth.refused(refuse(401, 'invalid_token', 'the user behind this token can no longer sign in'), record.user.email, record, { reason: 'user_not_allowed', resource, ...from });
-      if (!principal.scopes.has('mcp')) throw await this.deps.oauth.refused(refuse(403, 'insufficient_scope', `this access token lacks the "${MCP_SCOPE}" scope`), record.user.email, record, { reason: 'insufficient_scope', resource, ...from });
+      if (!principal) throw await refused(401, 'invalid_token', 'the user behind this token can no longer sign in', 'user_not_allowed');
+      if (!principal.scopes.has('mcp')) throw await refused(403, 'insufficient_scope', `this access token lacks the "${MCP_SCOPE}" scope`, 'insufficient_scope');
       return withAddress(principal, address);
     }
     const principal = await this.deps.apiTokens.resolve(bearer);
@@ -71,4 +84,15 @@ export class McpRequestAuthenticator {
     if (!principal.scopes.has('mcp')) throw refuse(403, 'insufficient_scope', `this API token lacks the "${MCP_SCOPE}" scope`);
     return withAddress(principal, address);
   }
+}
+
+/**
+ * The resource a refused token was presented at, as the audit log records it: its path is
+ * the caller's text (decoded by express), so it is recorded only where it can name an
+ * endpoint, `/mcp` or `/mcp/<server name>` (SERVER_NAME_SEGMENT), never kilobytes of
+ * whatever was sent.
+ */
+function namedResource(resource: string, federated: string): { resource?: string } {
+  const name = resource.startsWith(`${federated}/`) ? resource.slice(federated.length + 1) : null;
+  return resource === federated || (name !== null && SERVER_NAME.test(name)) ? { resource } : {};
 }

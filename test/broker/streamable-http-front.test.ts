@@ -1,14 +1,19 @@
 import { CreateMessageRequestSchema, ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HttpSession } from '../../broker/edges/http-session.js';
 import type { AuditEvent } from '../../server/audit/types.js';
-import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
+import type { Stores } from '../../server/stores/types.js';
+import type { AdmissionStep, BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
 import { startBroker, storesWithAdmissionStep } from '../support/broker-fixture.js';
-import { INITIALIZE, mcpFetch, openSession, sseEvents } from '../support/mcp-http.js';
+import { BOTH, INITIALIZE, mcpFetch, openSession, sseEvents } from '../support/mcp-http.js';
 import { TEST_PUBLIC_URL } from '../support/test-idp.js';
 
 const REVOKE = 'mutation($id: ID!) { revokeGrant(id: $id, reason: "incident over") { status } }';
@@ -557,5 +562,103 @@ describe('Streamable HTTP sessions that end while they start', () => {
     } finally {
       await fx.close();
     }
+  });
+});
+
+/** The broker's side of the next request it takes (node:http publishes each one; the broker runs in this process). */
+function nextServerResponse(): Promise<ServerResponse> {
+  return new Promise((resolve) => {
+    const seen = (message: unknown) => {
+      unsubscribe('http.server.request.start', seen);
+      resolve((message as { response: ServerResponse }).response);
+    };
+    subscribe('http.server.request.start', seen);
+  });
+}
+
+/** A request its client gives up on at `leave()`, which resolves once the broker has seen it go (its response closed). */
+function leavingRequest(url: string, headers: Record<string, string>, body?: string): { leave: () => Promise<void> } {
+  const response = nextServerResponse();
+  const req = request(url, { method: body === undefined ? 'GET' : 'POST', headers });
+  req.on('error', () => {});
+  req.end(body);
+  return {
+    leave: async () => {
+      const res = await response;
+      req.destroy();
+      if (!res.destroyed) await once(res, 'close');
+    },
+  };
+}
+
+/** Holds the next API token lookup of `stores` (a request's full credential check) until the returned function releases it. */
+function pausedTokenLookup(stores: Stores): Promise<() => void> {
+  const get = stores.tokens.get.bind(stores.tokens);
+  return new Promise((held) => {
+    stores.tokens.get = async (id) => {
+      stores.tokens.get = get;
+      await new Promise<void>((release) => held(release));
+      return get(id);
+    };
+  });
+}
+
+describe('Streamable HTTP requests whose client left while they were checked', () => {
+  let fx: BrokerFixture;
+  let token: string;
+  let stores: Stores;
+  let admission: AdmissionStep;
+  beforeAll(async () => {
+    ({ stores, ...admission } = await storesWithAdmissionStep());
+    fx = await startBroker({ stores, overrides: { roles: OPEN_ROLES, servers: [EVERYTHING, EDGE], broker: { idleTimeoutSeconds: 1, keepAliveSeconds: 1, maxSessionsPerUser: 1 } } });
+    await fx.grant(['log-every-level'], 3600, 'edge');
+    token = await fx.token();
+  });
+  afterAll(() => fx.close());
+
+  /** A GET stream of `session` given up while its credential is checked (a lower-case scheme is no remembered header: the store is asked). */
+  const abandonedGet = async (session: string) => {
+    const lookup = pausedTokenLookup(stores);
+    const get = leavingRequest(fx.httpUrl('edge'), { authorization: `bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' });
+    const release = await lookup;
+    await get.leave();
+    return release;
+  };
+
+  it('a GET stream given up during its credential check does not keep its session alive: it idles out', async () => {
+    const session = await openSession(fx.httpUrl('edge'), token);
+    (await abandonedGet(session))();
+    const ended = async () => (await fx.server.stores.audit.read({ limit: 1000 })).some((e) => e.type === 'mcp.session.end' && (e.data as { reason?: string }).reason === 'idle timeout');
+    await expect.poll(ended, { timeout: 5000 }).toBe(true);
+    expect((await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(1, 'log-every-level'), { token, session, accept: 'application/json' })).status).toBe(404);
+  });
+
+  it('a GET stream given up during its credential check takes nothing: what no stream had goes to the next GET', async () => {
+    const session = await openSession(fx.httpUrl('edge'), token);
+    const release = await abandonedGet(session);
+    expect((await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(1, 'log-every-level'), { token, session, accept: 'application/json' })).status).toBe(200);
+    const attach = vi.spyOn(HttpSession.prototype, 'attach');
+    try {
+      release();
+      // The abandoned GET reaches its session before the next one does.
+      await vi.waitFor(() => expect(attach).toHaveBeenCalledTimes(1));
+    } finally {
+      attach.mockRestore();
+    }
+    const next = await mcpFetch(fx.httpUrl('edge'), undefined, { token, session, accept: 'text/event-stream' });
+    expect((await mcpFetch(fx.httpUrl('edge'), TOOLS_CALL(2, 'log-every-level'), { token, session, accept: 'application/json' })).status).toBe(200);
+    // The first call's events (ids 1 to 8), replayed, before the second's.
+    expect((await sseEvents(next, 8)).slice(0, 8).map((e) => e.id)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
+    expect((await mcpFetch(fx.httpUrl('edge'), undefined, { token, session, method: 'DELETE' })).status).toBe(204);
+  });
+
+  it('an initialize given up during its admission opens no session: its place under broker.maxSessionsPerUser goes back', async () => {
+    const started = async () => (await fx.server.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'mcp.session.start').length;
+    const before = await started();
+    const init = leavingRequest(fx.httpUrl('edge'), { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: BOTH }, JSON.stringify(INITIALIZE));
+    await new Promise<void>((left) => admission.meanwhile(() => init.leave().then(left)));
+    await expect.poll(async () => (await mcpFetch(fx.httpUrl('edge'), INITIALIZE, { token, accept: 'application/json' })).status, { timeout: 3000 }).toBe(200);
+    // The session of that last initialize only.
+    expect(await started()).toBe(before + 1);
   });
 });

@@ -14,6 +14,7 @@ import {
   resourceUrl,
   TestBrowser,
 } from '../support/oauth-client.js';
+import { INITIALIZE, mcpFetch } from '../support/mcp-http.js';
 import { createTestIdp, signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
 import { createApiToken, startTestServer } from '../support/test-server.js';
@@ -97,6 +98,39 @@ describe('OAuth refusals: each with the error its RFC names', () => {
     const refused = await failure(mcpAuthenticator.authenticate(bearer(apiOnly), resourceUrl('b'), undefined));
     expect(refused).toMatchObject({ status: 403, error: 'insufficient_scope' });
     expect((refused as { challenge: string }).challenge).toContain('error="insufficient_scope"');
+  });
+
+  describe('at the MCP endpoints, over HTTP', () => {
+    /** An escaped path (express's route, which decodes it) of 12 KB: nothing a server name can be. */
+    const LONG = `/mcp/${'%41'.repeat(4000)}`;
+    const refusedEvents = async () => (await auditChain(server.stores)).filter((e) => e.type === 'oauth.token.refused');
+    const accessToken = async () => {
+      const { code, verifier } = await codeFor();
+      return (await exchange(code, verifier)).body.access_token as string;
+    };
+
+    it('audits nothing for a bearer that is no token we issued (forged, unknown, another secret): anyone could send one', async () => {
+      const [, id] = (await accessToken()).split('_');
+      const before = (await auditChain(server.stores)).length;
+      for (const token of ['pco_x_y', `pco_AAAAAAAAAAAAAAAA_${'B'.repeat(43)}`, `pco_${id}_${'B'.repeat(43)}`]) {
+        for (const path of [LONG, '/mcp/a', '/mcp']) expect((await mcpFetch(`${server.url}${path}`, INITIALIZE, { token })).status).toBe(401);
+      }
+      expect((await auditChain(server.stores)).length).toBe(before);
+    });
+
+    it('audits a token we issued that is refused at another endpoint under its holder, naming the endpoint only where the path can name a server', async () => {
+      const token = await accessToken();
+      const before = (await refusedEvents()).length;
+      for (const path of ['/mcp/b', '/mcp/nope', LONG, '/mcp/%3Cb%3E']) expect((await mcpFetch(`${server.url}${path}`, INITIALIZE, { token })).status).toBe(401);
+      const refused = (await refusedEvents()).slice(before);
+      expect(refused.map((e) => [e.actor, e.data.reason, e.data.resource])).toEqual([
+        ['alice@example.com', 'wrong_audience', resourceUrl('b')],
+        ['alice@example.com', 'wrong_audience', resourceUrl('nope')],
+        ['alice@example.com', 'wrong_audience', undefined],
+        ['alice@example.com', 'wrong_audience', undefined],
+      ]);
+      for (const event of refused) expect(JSON.stringify(event).length).toBeLessThan(1024);
+    });
   });
 
   it('refuses a request without PKCE, or with plain PKCE (invalid_request), at the redirect with state and iss', async () => {
