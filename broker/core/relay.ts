@@ -24,8 +24,10 @@ export async function handleClientNotification(core: SessionCore, message: Notif
   if (core.isEnded()) return;
   const targets = notificationTargets(core, message.method, params);
   if (typeof targets === 'string') return void (await core.audit(refusedFrameEvent(message, { reason: targets })).catch(() => {}));
+  // Recorded as it goes: its params (redacted, cut to size) and, federated, the servers it goes to.
+  const to = core.naming.federated ? { servers: targets.map(({ leg }) => leg.server) } : {};
   try {
-    await core.audit({ type: 'mcp.notification', outcome: 'SUCCESS', data: { method: message.method } });
+    await core.audit({ type: 'mcp.notification', outcome: 'SUCCESS', data: { method: message.method, params: message.params ?? null, ...to }, bounded: ['params'] });
   } catch (error) {
     // A notification has no answer to carry the refusal: it is dropped, as it could not be recorded.
     return core.deps.logger.warn({ err: error, sessionId: core.id }, 'audit append failed: notification dropped');

@@ -51,6 +51,9 @@ describe('federated endpoint /mcp/ws', () => {
     }
     const audit = (await fx.server.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'mcp.request' && e.tool === 'say' && e.outcome === 'SUCCESS').at(-1);
     expect(audit).toMatchObject({ server: 'edge', data: { federatedName: 'edge__say' } });
+    // A notification names the servers it went to.
+    const initialized = (await fx.server.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'mcp.notification' && e.data.method === 'notifications/initialized').at(-1);
+    expect((initialized?.data.servers as string[] | undefined)?.sort()).toEqual(['edge', 'everything']);
     await client.close();
   });
 

@@ -96,6 +96,17 @@ describe('MCP broker over WebSocket, with the reference server behind it', () =>
     });
   });
 
+  describe('client notifications', () => {
+    it('are audited with their params (redacted) before they are relayed', async () => {
+      const { client } = await fx.connect(token);
+      await client.notification({ method: 'notifications/cancelled', params: { requestId: 'none-such', reason: 'user stopped', token: 'nt-secret-1' } });
+      const recorded = async () =>
+        (await fx.server.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'mcp.notification' && (e.data.params as { requestId?: string } | null)?.requestId === 'none-such');
+      await expect.poll(async () => (await recorded()).map((e) => [e.outcome, e.server, e.data.params])).toEqual([['SUCCESS', 'everything', { requestId: 'none-such', reason: 'user stopped', token: '[REDACTED]' }]]);
+      await client.close();
+    });
+  });
+
   describe('malformed input (nothing forwarded)', () => {
     it('answers non-JSON with -32700 and batches or invalid JSON-RPC with -32600, id null', async () => {
       const ws = await fx.raw(token);
