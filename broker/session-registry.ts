@@ -31,8 +31,9 @@ import { createUpstream } from './upstreams/upstream.js';
 
 /** Reported as serverInfo.version by the federated endpoints. */
 const BROKER_VERSION = '0.1.0';
-/** Query parameters that would put a credential in a URL (logs, proxies, history): refused. */
+/** How many ended grant ids an instance remembers (SessionRegistry.endedGrants): a few hundred KB. */
 const ENDED_GRANTS_KEPT = 10_000;
+/** Query parameters that would put a credential in a URL (logs, proxies, history): refused. */
 const CREDENTIAL_PARAMS = /(^|[?&])(access_token|token|authorization|auth|api_key|apikey)=/i;
 
 export interface BrokerDeps {

@@ -25,7 +25,7 @@ export async function handleClientNotification(core: SessionCore, message: Notif
   const targets = notificationTargets(core, message.method, params);
   if (typeof targets === 'string') return void (await core.audit(refusedFrameEvent(message, { reason: targets })).catch(() => {}));
   // Recorded as it goes: its params (redacted, cut to size) and, federated, the servers it goes to.
-  const to = core.naming.federated ? { servers: targets.map(({ leg }) => leg.server) } : {};
+  const to = core.naming.federated ? { servers: [...new Set([...targets, ...cancelled].map(({ leg }) => leg.server))] } : {};
   try {
     await core.audit({ type: 'mcp.notification', outcome: 'SUCCESS', data: { method: message.method, params: message.params ?? null, ...to }, bounded: ['params'] });
   } catch (error) {

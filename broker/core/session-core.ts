@@ -370,7 +370,8 @@ export class SessionCore {
    */
   ask(call: Call, leg: Leg, method: string, params: unknown): Promise<LegAnswer> {
     if (this.ended || this.calls.get(call.id) !== call) return Promise.resolve({ kind: 'cancelled' });
-    const allowed = call.allowedBy;
+    // The request itself, not what is asked on its way (a listing read for a tool's pin).
+    const allowed = method === call.method ? call.allowedBy : undefined;
     if (allowed?.leg === leg && !leg.grants.stillAllows(allowed.subject, allowed.grantId, allowed.mark, this.deps.clock.now())) return Promise.resolve(this.lapsed(call, allowed));
     const span = call.span && this.deps.tracer!.startSpan(`mcp.upstream ${method}`, { kind: SpanKind.CLIENT, attributes: { 'portcullis.server': leg.server, 'mcp.method.name': method } }, trace.setSpan(context.active(), call.span));
     const sent = this.withProgressToken(call, leg, params);

@@ -199,12 +199,12 @@ export function uriProblem(uri: string): string | null {
   if (/%(?![0-9A-Fa-f]{2})/.test(uri)) return 'has a malformed percent-encoding';
   if (/%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEe]|5[Ff]|7[Ee])/.test(uri)) return 'percent-encodes a character that needs no encoding';
   const rest = uri.slice(scheme.length + 1).split(/[?#]/, 1)[0]!;
-  // The path starts after the authority (`//host`), which may be empty (`file:///srv`).
-  const start = rest.startsWith('//') ? rest.indexOf('/', 2) : 0;
-  const path = start < 0 ? '' : rest.slice(start);
-  const segments = path.replace(/%2[Ff]/g, '/').replace(/%5[Cc]/g, '/').split('/');
-  if (segments.some((segment) => segment === '.' || segment === '..')) return 'has a dot segment';
+  const separated = (text: string) => text.replace(/%2[Ff]/g, '/').replace(/%5[Cc]/g, '/').split('/');
+  // Anywhere after the scheme: a server may read `notes://../x` as a path under its root.
+  if (separated(rest).some((segment) => segment === '.' || segment === '..')) return 'has a dot segment';
   // `/srv//secrets` is `/srv/secrets` to a file system, but not to `file:///srv/secrets/*`.
-  if (segments.slice(1, -1).includes('')) return 'has an empty path segment';
+  // Only in the path, after the authority (`//host`, empty in `file:///srv`).
+  const start = rest.startsWith('//') ? rest.indexOf('/', 2) : 0;
+  if (start >= 0 && separated(rest.slice(start)).slice(1, -1).includes('')) return 'has an empty path segment';
   return null;
 }

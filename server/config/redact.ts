@@ -42,9 +42,18 @@ export function redactConfig(config: PortcullisConfig): unknown {
 export function literalCredentials(config: PortcullisConfig): string[] {
   const isCredential = credentialKeyRule(config.audit.redactKeys);
   const values = [...config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers)), ...Object.entries(config.observability.tracing.headers)];
-  const credentials = values.filter(([key]) => isCredential(key)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
+  const credentials = values.filter(([key, value]) => isCredential(key) && !isSetting(value)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
   const idpSecrets = config.identityProviders.flatMap((idp) => [...(idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []), ...(idp.scim ? [idp.scim.token] : [])]);
   return [...credentials, ...(config.store.redis ? redisSecrets(config.store.redis) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap((sink) => secretsOf(sink, withSinkSecrets)), ...config.audit.export.sinks.flatMap((sink) => secretsOf(sink, withExportSecrets))];
+}
+
+/**
+ * A value that is a switch or a file system path, under a key the credential rule matches
+ * (`USE_AUTH: "true"`, `PWD: "/app"`): scrubbed from every log line, it would blank every
+ * `true` and every path under it, and it keeps no secret.
+ */
+function isSetting(value: string): boolean {
+  return /^(true|false|yes|no|on|off|enabled|disabled)$/i.test(value) || value.startsWith('/');
 }
 
 /** A sink with each credential it holds replaced by `as` (a new sink type adds its own case here). */

@@ -143,7 +143,9 @@ async function wholeLines(handle: FileHandle, size: number): Promise<{ bytes: nu
   const length = Math.min(size, TAIL_BYTES);
   const { buffer } = await handle.read({ buffer: Buffer.alloc(length), position: size - length });
   const end = buffer.lastIndexOf(0x0a);
-  if (end < 0) return { bytes: size - length, last: null };
+  // A tail this long without a line break is no torn record of ours: cutting it would destroy what someone else put there.
+  if (end < 0 && size > length) throw Object.assign(new Error(`no line break in the file's last ${length} bytes`), { code: 'NOT_JSON_LINES' });
+  if (end < 0) return { bytes: 0, last: null };
   const start = end === 0 ? 0 : buffer.lastIndexOf(0x0a, end - 1) + 1;
   return { bytes: size - length + end + 1, last: buffer.toString('utf8', start, end) };
 }

@@ -170,6 +170,16 @@ describe('JSON-lines file', () => {
     expect(await transport.lastDelivered()).toBe('2');
   });
 
+  it('refuses a file whose last MiB holds no line break, and leaves it as it was', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-export-file-'));
+    const path = join(dir, 'audit.jsonl');
+    writeFileSync(path, 'x'.repeat(1536 * 1024));
+    const transport = closing(new JsonLinesFileTransport(fileSink(dir), path, () => 0));
+    await expect(transport.send(auditEvents(1).map((e) => exportItem(e, 'json')))).rejects.toThrow(/NOT_JSON_LINES/);
+    await expect(transport.lastDelivered()).rejects.toThrow(/no line break/);
+    expect(readFileSync(path, 'utf8')).toBe('x'.repeat(1536 * 1024));
+  });
+
   it('undoes a write the disk refused part way: the batch sent again starts on a whole line, and nothing of the failed one stays', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-export-file-'));
     const path = join(dir, 'audit.jsonl');

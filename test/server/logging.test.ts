@@ -70,7 +70,8 @@ describe('config redaction for logs', () => {
       audit: { redactKeys: ['X-Tenant'], checkpoints: { privateKey } },
       saml: { serviceProvider: { keys: [{ privateKey: sp.privateKey, certificate: sp.cert }] } },
       servers: [
-        { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key', NODE_ENV: 'production' } },
+        // Switches and paths under keys the rule matches are no secrets: scrubbed, they would blank every `true` and `/app` in the logs.
+        { name: 'a', transport: 'stdio', command: 'x', env: { API_KEY: 'literal-api-key', NODE_ENV: 'production', USE_AUTH: 'true', PWD: '/app' } },
         { name: 'b', transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer literal-token', Accept: 'application/json', 'X-Tenant': 'tenant-7' } },
       ],
       identityProviders: [{ id: 'partner', type: 'oidc', issuer: 'https://login.partner.example', clientId: 'portcullis', clientSecret: 'literal-client-secret' }],

@@ -148,17 +148,13 @@ return value
 `);
 
 /**
- * JSON records of which at most `capacity` may be live at once in one index (anyone can
- * create them: sign-in starts, client registrations; or one person's authorizations).
- * Records live at `${prefix}{kind}:record:KEY`; their index is `${prefix}{kind}:index`, or
- * the one `indexOf` names for a record (one per user) in the same slot, always changed in
- * the same script.
+ * JSON records of which at most `capacity` may be live at once (anyone can create them:
+ * sign-in starts, client registrations). Records live at `${prefix}{kind}:record:KEY`, their
+ * index at `${prefix}{kind}:index` in the same slot, always changed in the same script.
  */
 export class RedisBoundedRecords<T extends { expiresAt: number }> {
   private readonly records: RedisJsonRecords<T>;
-  private readonly indexOf: (value: T) => string;
-  /** The index of every record when no `indexOf` names one per record. */
-  private readonly sharedIndex: string | null;
+  private readonly index: string;
   private readonly fullMessage: string | undefined;
   protected readonly k: KeyNamer;
 
@@ -168,19 +164,18 @@ export class RedisBoundedRecords<T extends { expiresAt: number }> {
     prefix: string,
     kind: string,
     private readonly capacity: number,
-    options: { indexOf?: (value: T, k: KeyNamer) => string; fullMessage?: string } = {},
+    options: { fullMessage?: string } = {},
   ) {
     const k = slotKeys(prefix, kind);
     this.k = k;
     this.records = new RedisJsonRecords(redis, clock, (id) => k('record', id));
-    this.indexOf = (value) => options.indexOf?.(value, k) ?? k('index');
-    this.sharedIndex = options.indexOf ? null : k('index');
+    this.index = k('index');
     this.fullMessage = options.fullMessage;
   }
 
   async put(key: string, value: T): Promise<void> {
     const args = [this.clock.now(), value.expiresAt, this.records.ttlMs(value.expiresAt), key, this.capacity, JSON.stringify(value)];
-    const stored = await guarded('bounded put', () => putBounded(this.redis, [this.records.key(key), this.indexOf(value)], args));
+    const stored = await guarded('bounded put', () => putBounded(this.redis, [this.records.key(key), this.index], args));
     if (stored !== 1) throw new StoreFullError(this.fullMessage);
   }
 
@@ -188,18 +183,9 @@ export class RedisBoundedRecords<T extends { expiresAt: number }> {
     return this.records.get(key);
   }
 
-  /**
-   * The removal of the record and its index entry is one script. An index named by the
-   * record (`indexOf`) is read from it first; the shared one is known without a round trip.
-   */
+  /** The removal of the record and its index entry is one script. */
   async take(key: string): Promise<T | null> {
-    let index = this.sharedIndex;
-    if (index === null) {
-      const current = await this.records.get(key);
-      if (!current) return null;
-      index = this.indexOf(current);
-    }
-    const raw = await guarded('bounded take', () => takeIndexed(this.redis, [this.records.key(key), index], [key]));
+    const raw = await guarded('bounded take', () => takeIndexed(this.redis, [this.records.key(key), this.index], [key]));
     return this.records.live(typeof raw === 'string' ? raw : null);
   }
 
