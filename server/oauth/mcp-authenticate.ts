@@ -4,15 +4,10 @@ import { mcpBearerChallenge } from '../http/www-authenticate.js';
 import type { ApiTokenService } from '../identity/api-tokens.js';
 import { withAddress } from '../identity/principal.js';
 import type { Principal } from '../identity/principal.js';
-import { MCP_SCOPE } from './resources.js';
+import { MCP_SCOPE, SERVER_NAME_SEGMENT } from './resources.js';
 import type { McpResources } from './resources.js';
 import { OAuthTokens } from './tokens.js';
 
-/**
- * What can name a server in an MCP endpoint's path, `/mcp/<server>`: unreserved characters
- * (RFC 3986 §2.3), which need no decoding, at most 128 (config names are shorter slugs).
- */
-export const SERVER_NAME_SEGMENT = '[A-Za-z0-9._~-]{1,128}';
 const SERVER_NAME = new RegExp(`^${SERVER_NAME_SEGMENT}$`);
 
 /** Why an MCP request was refused, as RFC 6750 §3.1 names it (null: no credential at all). */

@@ -3,6 +3,12 @@ import type { McpServerConfig } from '../config/schema.js';
 /** Where MCP clients connect over HTTP: `/mcp` (federated) and `/mcp/<server>`. */
 export const MCP_HTTP_PATH = '/mcp';
 
+/**
+ * What can name a server in an MCP endpoint's path, `/mcp/<server>`: unreserved characters
+ * (RFC 3986 §2.3), which need no decoding, at most 128 (config names are shorter slugs).
+ */
+export const SERVER_NAME_SEGMENT = '[A-Za-z0-9._~-]{1,128}';
+
 /** The one scope MCP access tokens carry (the grants, not the token, say what it reaches). */
 export const MCP_SCOPE = 'mcp';
 
