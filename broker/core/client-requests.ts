@@ -11,7 +11,7 @@ import { refuseByGrant } from './grant-refusal.js';
 import { pinRefusal, readListing, screenTools } from './tool-pins.js';
 import { callRequestAccess, REQUEST_ACCESS_DEFINITION, REQUEST_ACCESS_TOOL } from './request-access-tool.js';
 import type { Leg, LegAnswer, LegInit } from './leg.js';
-import type { Kind, Target } from './naming.js';
+import type { Kind, Naming, Target } from './naming.js';
 import type { Decision, Subject } from '../../server/access/grant-decision.js';
 import type { Call, SessionCore } from './session-core.js';
 
@@ -162,7 +162,7 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     const event = { ...requestEvent(request, target.name, 'SUCCESS', { grantId: decision.grantId, ...(core.naming.federated ? { federatedName: name } : {}) }), server: leg.server };
     if (!(await core.audited(call, event))) return;
     const answer = await core.ask(call, leg, 'tools/call', forwarded);
-    core.reply(call, core.answerOf(request.id, answer, core.naming.federated ? (result) => resultOut(core.naming, leg.server, result) : undefined));
+    core.reply(call, core.answerOf(request.id, answer, (result) => resultOut(core.naming, leg.server, result)));
     core.recordResult(request, leg.server, target.name, answer);
   } finally {
     admitted.release();
@@ -290,7 +290,7 @@ async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, l
   if (params === null) return core.reply(call, await unknownTask(core, request));
   if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS', grantId === undefined ? undefined : { grantId }), server: leg.server }))) return;
   const answer = await core.ask(call, leg, request.method, params);
-  core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => mapOut(core, leg, result))));
+  core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => resultOut(core.naming, leg.server, result))));
 }
 
 /**
@@ -303,10 +303,6 @@ function mapParamsIn(core: SessionCore, request: JsonRpcRequest, leg: Leg, repla
   const params = { ...(isRecord(request.params) ? request.params : {}), ...replaced };
   const mapped = metaIn(core.naming, params);
   return mapped && (mapped.server === null || mapped.server === leg.server) ? mapped.value : null;
-}
-
-function mapOut(core: SessionCore, leg: Leg, result: Json): Json {
-  return core.naming.federated ? resultOut(core.naming, leg.server, result) : result;
 }
 
 function unknownTask(core: SessionCore, request: JsonRpcRequest) {
@@ -335,16 +331,16 @@ function listedOut(core: SessionCore, leg: Leg, key: string, items: unknown[]): 
 
 /** Listed items the client may see: those the grants allow, and of tools those whose definition is pinned (tool-pins.ts). */
 function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown): Promise<unknown[]> | unknown[] {
-  const allowed = granted(leg, key, items);
+  const allowed = granted(core.naming, leg, key, items);
   return key === 'tools' ? screenTools(core, leg, allowed) : allowed;
 }
 
 /**
  * Listed items the server's grants allow: tools (read-only ones only, under a read-only
- * grant), prompts, resources and resource templates. Items without the field they are
- * known by cannot be granted and are left out; tasks are the session's own.
+ * grant), prompts, resources and resource templates; of tasks, those the server created for
+ * this session (naming.ts). Items without the field they are known by are left out.
  */
-function granted(leg: Leg, key: string, items: unknown): unknown[] {
+function granted(naming: Naming, leg: Leg, key: string, items: unknown): unknown[] {
   if (!Array.isArray(items)) return [];
   const allowed = (item: unknown): boolean => {
     if (!isRecord(item)) return false;
@@ -358,7 +354,7 @@ function granted(leg: Leg, key: string, items: unknown): unknown[] {
       case 'resourceTemplates':
         return typeof item.uriTemplate === 'string' && leg.grants.allows({ kind: 'resourceTemplate', uriTemplate: item.uriTemplate });
       default:
-        return true;
+        return typeof item.taskId === 'string' && naming.has('task', leg.server, item.taskId);
     }
   };
   return items.filter(allowed);

@@ -21,8 +21,9 @@ function blockOut(naming: Naming, server: string, block: unknown): unknown {
   return block;
 }
 
-/** A result as the client sees it: content URIs, a created task's id, related-task metadata. */
+/** A result as the client sees it: content URIs, a created task's id, related-task metadata (a single-server session's as it came). */
 export function resultOut(naming: Naming, server: string, result: Json): Json {
+  if (!naming.federated) return result;
   const out: Json = { ...result };
   if (Array.isArray(out.content)) out.content = out.content.map((block) => blockOut(naming, server, block));
   if (isRecord(out.task) && typeof out.task.taskId === 'string') out.task = { ...out.task, taskId: naming.out('task', server, out.task.taskId) };
@@ -31,15 +32,24 @@ export function resultOut(naming: Naming, server: string, result: Json): Json {
   return metaOut(naming, server, out);
 }
 
-/** A task (tasks/get, tasks/cancel, tasks/list items, status notifications) with the client's task id. */
+/**
+ * A server's answer to one of the session's requests created a task (a request run as a
+ * task): the task is the session's own from then on (naming.ts). Recorded as the answer
+ * arrives, not as it is relayed: the server's news of the task may come in the same read.
+ */
+export function taskCreated(naming: Naming, server: string, result: Json): void {
+  if (isRecord(result.task) && typeof result.task.taskId === 'string') naming.out('task', server, result.task.taskId);
+}
+
+/** A task of this session (tasks/get, tasks/cancel, tasks/list items, status notifications) with the client's task id. */
 export function taskOut(naming: Naming, server: string, task: Json): Json {
   return typeof task.taskId === 'string' ? { ...task, taskId: naming.out('task', server, task.taskId) } : task;
 }
 
-/** `_meta` naming a related task: the client's id for it. */
+/** `_meta` naming a related task of this session: the client's id for it (another task is left as the server named it, which leads nowhere). */
 export function metaOut(naming: Naming, server: string, value: Json): Json {
   const related = isRecord(value._meta) ? value._meta[RELATED_TASK] : undefined;
-  if (!isRecord(related) || typeof related.taskId !== 'string') return value;
+  if (!isRecord(related) || typeof related.taskId !== 'string' || !naming.has('task', server, related.taskId)) return value;
   return { ...value, _meta: { ...(value._meta as Json), [RELATED_TASK]: { ...related, taskId: naming.out('task', server, related.taskId) } } };
 }
 

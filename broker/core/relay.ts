@@ -2,7 +2,7 @@ import { errorReply, INTERNAL_ERROR, wire } from '../jsonrpc.js';
 import type { JsonRpcMessage } from '../jsonrpc.js';
 import { clientAnswerEvent, refusedFrameEvent, serverRequestEvent } from '../request-audit.js';
 import { isRecord } from './json.js';
-import { metaOut, taskOut } from './federation-map.js';
+import { metaOut, taskCreated, taskOut } from './federation-map.js';
 import type { Leg } from './leg.js';
 import type { Call, SessionCore } from './session-core.js';
 
@@ -108,7 +108,8 @@ export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: Json
   if (!message) return void core.deps.logger.warn({ sessionId: core.id, server: leg.server }, 'upstream sent an invalid JSON-RPC message; dropped');
   switch (message.kind) {
     case 'result':
-      return void leg.answered(message.id, { kind: 'result', result: message.result, bytes });
+      if (leg.answered(message.id, { kind: 'result', result: message.result, bytes })) taskCreated(core.naming, leg.server, message.result);
+      return;
     case 'error':
       return void leg.answered(message.id, { kind: 'error', error: message.error });
     case 'request':
@@ -175,7 +176,9 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
       if (!naming.federated) return core.notifyClient(message.method, message.params);
       return core.notifyClient(message.method, { ...params, uri: naming.uriOut(leg.server, params.uri) });
     case 'notifications/tasks/status':
-      if (!naming.federated || !params) return core.notifyClient(message.method, message.params);
+      // News of this session's own tasks only: a server with one store for every client may tell of others'.
+      if (typeof params?.taskId !== 'string' || !naming.has('task', leg.server, params.taskId)) return;
+      if (!naming.federated) return core.notifyClient(message.method, message.params);
       return core.notifyClient(message.method, metaOut(naming, leg.server, taskOut(naming, leg.server, params)));
     default:
       if (message.method.endsWith('/list_changed')) naming.listsChanged();

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import type { BrokerFixture } from '../support/broker-fixture.js';
+import { exchange, startBroker } from '../support/broker-fixture.js';
+
+/**
+ * A session reaches only the tasks created in it: a server whose task store every client
+ * shares (test/fixtures/shared-task-upstream.ts, holding `t-others` of another client)
+ * must not let one person list, read, cancel or hear of another's tasks, on a server's own
+ * endpoint as on the federated one.
+ */
+
+type Frame = { id?: unknown; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; data?: { reason?: string } } };
+
+const SERVER = { name: 'tasks', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/shared-task-upstream.ts'] };
+
+async function initialized(ws: WebSocket): Promise<void> {
+  await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }));
+  ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+}
+
+function collect(ws: WebSocket): Frame[] {
+  const frames: Frame[] = [];
+  ws.on('message', (data) => frames.push(JSON.parse(data.toString()) as Frame));
+  return frames;
+}
+
+describe('tasks are the session\'s own', () => {
+  let fx: BrokerFixture;
+  let token: string;
+
+  beforeAll(async () => {
+    fx = await startBroker({
+      overrides: {
+        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'tasks', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
+        servers: [SERVER],
+      },
+    });
+    token = await fx.token();
+    await fx.grant(['*'], 600, 'tasks');
+  });
+  afterAll(() => fx.close());
+
+  for (const [endpoint, path, prefix] of [
+    ['the server\'s own endpoint', 'tasks', ''],
+    ['the federated endpoint', '', 'tasks__'],
+  ] as const) {
+    it(`lists, reads and reports only the session's tasks on ${endpoint}; another's are unknown, and refusals are audited`, async () => {
+      const ws = await fx.raw(token, path);
+      await initialized(ws);
+      const frames = collect(ws);
+      const ask = async (id: string, method: string, params: Record<string, unknown>) => {
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+        await expect.poll(() => frames.find((f) => f.id === id)).toBeDefined();
+        return frames.find((f) => f.id === id)!;
+      };
+      const made = await ask('make', 'tools/call', { name: `${prefix}make-task`, arguments: {}, task: { ttl: 60_000 } });
+      const mine = (made.result!.task as { taskId: string }).taskId;
+      expect(mine).toMatch(new RegExp(`^${prefix}t-\\d+$`));
+      // The server told of both tasks right after: only the session's own reaches it.
+      await expect.poll(() => frames.filter((f) => f.method === 'notifications/tasks/status').map((f) => f.params!.taskId)).toEqual([mine]);
+
+      const listed = await ask('list', 'tasks/list', {});
+      expect((listed.result!.tasks as { taskId: string }[]).map((t) => t.taskId)).toEqual([mine]);
+      expect((await ask('get-mine', 'tasks/get', { taskId: mine })).result).toMatchObject({ taskId: mine, status: 'completed' });
+      expect((await ask('result-mine', 'tasks/result', { taskId: mine })).result).toMatchObject({ content: [{ type: 'text' }] });
+
+      for (const method of ['tasks/get', 'tasks/result', 'tasks/cancel']) {
+        const refused = await ask(`${method}-others`, method, { taskId: `${prefix}t-others` });
+        expect(refused.error).toMatchObject({ code: -32602, data: { reason: 'unknown_task' } });
+      }
+      // Nothing the server said of the other task, nor its result, reached the client.
+      expect(JSON.stringify(frames)).not.toMatch(/the result of t-others|"status":"cancelled"/);
+      ws.close();
+
+      const denied = (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.request' && e.outcome === 'DENIED' && e.data.reason === 'unknown_task');
+      expect(denied.map((e) => e.data.method)).toEqual(expect.arrayContaining(['tasks/get', 'tasks/result', 'tasks/cancel']));
+    });
+  }
+});
