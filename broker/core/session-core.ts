@@ -105,6 +105,8 @@ export interface AllowedBy {
   subject: Subject;
   grantId: string;
   mark: number;
+  /** Set once the request went to the server: from then on a grant's end cuts it off (enforceGrants). */
+  sent?: true;
 }
 
 /**
@@ -295,14 +297,34 @@ export class SessionCore {
     }
   }
 
-  /** Drops servers whose grants are gone (the session ends with the last) and re-arms the expiry timer. */
+  /**
+   * Drops servers whose grants are gone (the session ends with the last), cuts off calls in
+   * flight that no grant left allows, and re-arms the expiry timer.
+   */
   enforceGrants(): void {
     const now = this.deps.clock.now();
     for (const leg of [...this.legs.values()]) {
       const gone = leg.grants.check(now);
       if (gone) this.dropLeg(leg, { code: ACCESS_DENIED, reason: gone, detail: gone === 'grant_revoked' ? 'grant revoked' : 'grant expired' });
     }
+    for (const call of [...this.calls.values()]) {
+      const allowed = call.allowedBy;
+      // A dropped server answered its calls itself; a call not sent yet is checked as it is sent (ask).
+      if (!allowed?.sent || this.legs.get(allowed.leg.server) !== allowed.leg) continue;
+      if (!allowed.leg.grants.stillAllows(allowed.subject, allowed.grantId, allowed.mark, now)) this.cutOff(call, allowed);
+    }
     this.armExpiryTimer();
+  }
+
+  /**
+   * A call running on a server that another grant keeps in the session, when the grant that
+   * allowed it ended: the client is answered that access ended, not with what the server
+   * found under a grant it no longer holds, and the server is told to stop (MCP cancellation).
+   */
+  private cutOff(call: Call, allowed: AllowedBy): void {
+    const reason = this.recordLapse(call, allowed, true);
+    this.reply(call, denial(call.id, reason, 'the grant that allowed this request ended while it ran'));
+    for (const part of call.parts) part.leg.cancel(part.id, 'access ended');
   }
 
   /** Ends the session: answers in-flight requests, closes both sides, audits. Idempotent. */
@@ -372,7 +394,10 @@ export class SessionCore {
     if (this.ended || this.calls.get(call.id) !== call) return Promise.resolve({ kind: 'cancelled' });
     // The request itself, not what is asked on its way (a listing read for a tool's pin).
     const allowed = method === call.method ? call.allowedBy : undefined;
-    if (allowed?.leg === leg && !leg.grants.stillAllows(allowed.subject, allowed.grantId, allowed.mark, this.deps.clock.now())) return Promise.resolve(this.lapsed(call, allowed));
+    if (allowed?.leg === leg) {
+      if (!leg.grants.stillAllows(allowed.subject, allowed.grantId, allowed.mark, this.deps.clock.now())) return Promise.resolve(this.lapsed(call, allowed));
+      allowed.sent = true;
+    }
     const span = call.span && this.deps.tracer!.startSpan(`mcp.upstream ${method}`, { kind: SpanKind.CLIENT, attributes: { 'portcullis.server': leg.server, 'mcp.method.name': method } }, trace.setSpan(context.active(), call.span));
     const sent = this.withProgressToken(call, leg, params);
     // Sent inside the upstream span: an upstream trusted with it (propagateTraceContext) hears its traceparent.
@@ -386,13 +411,20 @@ export class SessionCore {
     });
   }
 
-  /** A call whose grant ended between its decision and its sending: recorded as refused (its request was recorded as allowed), and sent nowhere. */
-  private lapsed(call: Call, { leg, subject, grantId }: AllowedBy): LegAnswer {
-    const reason = leg.grants.lastEnded();
-    const tool = subject.kind === 'tool' ? subject.name : null;
-    void this.audit({ type: 'mcp.request', outcome: 'DENIED', server: leg.server, tool, data: { method: call.method, id: auditedId(call.id), reason, grantId } }).catch(() => {});
+  /** A call whose grant ended between its decision and its sending: recorded as refused, and sent nowhere. */
+  private lapsed(call: Call, allowed: AllowedBy): LegAnswer {
+    const reason = this.recordLapse(call, allowed, false);
     this.enforceGrants();
     return { kind: 'gone', code: ACCESS_DENIED, reason, detail: 'the grant that allowed this request ended before it was sent' };
+  }
+
+  /** A call allowed by a grant that then ended: its request was recorded as allowed, this records it refused after all (`inFlight`: once sent). */
+  private recordLapse(call: Call, { leg, subject, grantId }: AllowedBy, inFlight: boolean): GrantEnd {
+    const reason = leg.grants.lastEnded();
+    const tool = subject.kind === 'tool' ? subject.name : null;
+    const data = { method: call.method, id: auditedId(call.id), reason, grantId, ...(inFlight ? { inFlight } : {}) };
+    void this.audit({ type: 'mcp.request', outcome: 'DENIED', server: leg.server, tool, data }).catch(() => {});
+    return reason;
   }
 
   /**

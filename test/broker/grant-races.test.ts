@@ -123,4 +123,29 @@ describe('grants read while they are revoked', () => {
     expect(JSON.stringify((await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })).content)).toContain('3');
     await client.close();
   });
+
+  it('a call running when the grant that allowed it is revoked is cut off, while another grant keeps the server', async () => {
+    const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-grant-race-')), clock: systemClock });
+    fx = await startBroker({ stores });
+    const revoked = await fx.grant(['trigger-long-running-operation', 'get-sum']);
+    await fx.grant(['get-sum']);
+    const { client } = await fx.connect(await fx.token());
+    let running!: () => void;
+    const progressed = new Promise<void>((r) => (running = r));
+    const calling = client
+      .callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } }, undefined, { onprogress: () => running(), timeout: 60_000 })
+      .then(() => 'answered', (error: { data?: { reason?: string } }) => error.data?.reason ?? String(error));
+    // The server reports progress: the call is running there.
+    await progressed;
+    expect((await fx.gql(REVOKE, { id: revoked })).body.errors).toBeUndefined();
+    // Answered that access ended, not 30 s later with what the server found.
+    expect(await calling).toBe('grant_revoked');
+    const records = async () => (await stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'mcp.request' && e.tool === 'trigger-long-running-operation').map((e) => [e.outcome, e.data.grantId, e.data.reason, e.data.inFlight]);
+    await expect.poll(records).toEqual([
+      ['SUCCESS', revoked, undefined, undefined],
+      ['DENIED', revoked, 'grant_revoked', true],
+    ]);
+    expect(JSON.stringify((await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })).content)).toContain('3');
+    await client.close();
+  });
 });
