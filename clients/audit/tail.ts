@@ -1,14 +1,18 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { brokerUrl } from '../cli/broker-api.js';
-import { AuditFeedDocument } from '../graphql/generated/graphql.js';
+import { BrokerApi, brokerUrl } from '../cli/broker-api.js';
+import { CliError } from '../cli/cli-error.js';
+import { AuditFeedDocument, AuditHeadDocument } from '../graphql/generated/graphql.js';
 import type { AuditFeedSubscription } from '../graphql/generated/graphql.js';
 import { toOcsf } from './ocsf.js';
 import type { WireAuditEvent } from './ocsf.js';
 
 const SUBSCRIPTION = print(AuditFeedDocument);
+/** Codes of a refused credential: asking again with it cannot succeed. */
+const REFUSED = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'HTTP_401', 'HTTP_403']);
 
 export interface TailOptions {
   broker: string;
@@ -25,12 +29,13 @@ export interface TailOptions {
  * Follows the broker's audit feed and writes one line per event. The cursor of every
  * written event is recorded (atomically) in the cursor file, and every reconnect resumes
  * after it: nothing is skipped; an event may be written twice only if the process died
- * between writing it and recording its cursor.
+ * between writing it and recording its cursor. Started without a cursor, it first pins
+ * "now" as one (headCursor), so even the first reconnect resumes rather than restarts.
  */
 export async function followAuditFeed(options: TailOptions): Promise<void> {
-  let cursor = options.after ?? readCursor(options.cursorFile);
+  const backoff = new Backoff(options.signal);
+  let cursor = options.after ?? readCursor(options.cursorFile) ?? (await headCursor(options, backoff));
   const url = brokerUrl(options.broker, 'graphql', 'ws');
-  let delay = 500;
   while (!options.signal?.aborted) {
     const outcome = await new Promise<'ended' | Error>((resolve) => {
       const client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${options.token}` } });
@@ -46,7 +51,7 @@ export async function followAuditFeed(options: TailOptions): Promise<void> {
             options.write(JSON.stringify(options.format === 'ocsf' ? toOcsf(event) : event));
             cursor = event.id;
             if (options.cursorFile) writeCursor(options.cursorFile, cursor);
-            delay = 500;
+            backoff.reset();
           },
           error: (error) => resolve(error instanceof Error ? error : new Error(describe(error))),
           complete: () => resolve('ended'),
@@ -54,9 +59,53 @@ export async function followAuditFeed(options: TailOptions): Promise<void> {
       );
     });
     if (options.signal?.aborted) return;
-    options.report(`portcullis: audit feed interrupted (${outcome === 'ended' ? 'closed by the broker' : outcome.message}); resuming after ${cursor ?? 'now'} in ${delay} ms`);
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 30_000);
+    options.report(`portcullis: audit feed interrupted (${outcome === 'ended' ? 'closed by the broker' : outcome.message}); resuming after ${cursor ?? 'now'} in ${backoff.delay} ms`);
+    await backoff.wait();
+  }
+}
+
+/**
+ * "Now" as a cursor, recorded in the cursor file as a written event's would be (so a
+ * restart resumes there too). Subscribing with no cursor means "from now" on every
+ * connection, so a reconnect before the first event would silently skip what was appended
+ * while the feed was down. Failing to ask is retried like a dropped feed, never answered
+ * with "now"; a refused credential ends the tail, as asking again cannot succeed.
+ */
+async function headCursor(options: TailOptions, backoff: Backoff): Promise<string | undefined> {
+  const api = new BrokerApi({ broker: options.broker, token: options.token });
+  while (!options.signal?.aborted) {
+    try {
+      const head = (await api.request(AuditHeadDocument, {})).auditEvents.pageInfo.endCursor;
+      // Null when the caller sees no event (an empty log, or none of a non-auditor's own): no
+      // cursor names "before the first event" (`after` takes only an issued cursor, and one
+      // older than retention is refused), so the tail starts from now as before, and a
+      // reconnect before its first event can still miss events.
+      if (head === null) return undefined;
+      if (options.cursorFile) writeCursor(options.cursorFile, head);
+      return head;
+    } catch (error) {
+      if (error instanceof CliError && REFUSED.has(error.code)) throw error;
+      options.report(`portcullis: cannot read where the audit log ends (${error instanceof Error ? error.message : String(error)}); retrying in ${backoff.delay} ms`);
+      await backoff.wait();
+    }
+  }
+  return undefined;
+}
+
+/** The wait between attempts: 0.5 s, doubling up to 30 s, back to 0.5 s once events flow; an abort cuts it short. */
+class Backoff {
+  delay = 500;
+
+  constructor(private readonly signal: AbortSignal | undefined) {}
+
+  reset(): void {
+    this.delay = 500;
+  }
+
+  async wait(): Promise<void> {
+    // Rejected only by the abort, which every caller checks next.
+    await sleep(this.delay, undefined, { signal: this.signal }).catch(() => {});
+    this.delay = Math.min(this.delay * 2, 30_000);
   }
 }
 
