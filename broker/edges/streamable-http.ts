@@ -91,7 +91,7 @@ export class StreamableHttpEdge {
     const { resources } = this.deps.identity;
     const resource = server === undefined ? resources.federated : resources.ofServer(server);
     try {
-      this.checkOrigin(req);
+      if (this.checkOrigin(req, res)) return preflight(res);
       refuseCredentialInUrl(url);
       if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
         res.setHeader('allow', 'GET, POST, DELETE');
@@ -122,10 +122,22 @@ export class StreamableHttpEdge {
     }
   }
 
-  /** A browser page on another origin must not drive a broker it reaches (DNS rebinding); clients that are no browser send no Origin. */
-  private checkOrigin(req: IncomingMessage): void {
+  /**
+   * A browser page on another origin must not drive a broker it reaches (DNS rebinding);
+   * clients that are no browser send no Origin. A page of an allowed origin is let read the
+   * answers (CORS), refusals and their challenges included (a browser client finds the
+   * authorization server from a 401's WWW-Authenticate). Returns whether the request is a
+   * CORS preflight of an allowed origin.
+   */
+  private checkOrigin(req: IncomingMessage, res: ServerResponse): boolean {
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.origins.has(origin)) throw new UpgradeRefused(403, 'Forbidden: this Origin may not call the MCP endpoints');
+    if (origin === undefined) return false;
+    if (!this.origins.has(origin)) throw new UpgradeRefused(403, 'Forbidden: this Origin may not call the MCP endpoints');
+    // Bearer credentials only, never cookies: no Access-Control-Allow-Credentials.
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    res.setHeader('access-control-expose-headers', CORS_EXPOSED);
+    return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
   }
 
   /** The first POST: an initialize request, let in by the same admission as a WebSocket upgrade. */
@@ -202,6 +214,18 @@ export class StreamableHttpEdge {
     const body = error instanceof PostRefused ? error.reply : errorReply(null, code, refusal.text);
     res.writeHead(refusal.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
   }
+}
+
+/** What a page of an allowed origin may send (MCP's headers, a bearer credential) and read (the session id, the challenge, when to retry). */
+const CORS_REQUEST_HEADERS = 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID';
+const CORS_EXPOSED = 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After';
+
+/** The answer to a CORS preflight of an allowed origin (its headers set by checkOrigin): needs no credential, as browsers send none with it. */
+function preflight(res: ServerResponse): void {
+  res.setHeader('access-control-allow-methods', 'GET, POST, DELETE');
+  res.setHeader('access-control-allow-headers', CORS_REQUEST_HEADERS);
+  res.setHeader('access-control-max-age', '600');
+  res.writeHead(204).end();
 }
 
 /** A body past broker.maxFrameBytes, whether its Content-Length says so or its chunks show it. */

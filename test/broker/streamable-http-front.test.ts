@@ -521,6 +521,33 @@ describe('Streamable HTTP session limits', () => {
   it('takes an Origin of server.allowedOrigins', async () => {
     await expect.poll(async () => (await mcpFetch(fx.httpUrl(), INITIALIZE, { token, accept: 'application/json', headers: { origin: 'https://console.example' } })).status, { timeout: 5000 }).toBe(200);
   });
+
+  it('lets only an allowed origin read across origins (CORS): its preflight passes without a credential, never with cookies; no Origin, no CORS headers', async () => {
+    const preflight = (origin: string) => fetch(fx.httpUrl(), { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mcp-protocol-version' } });
+    const allowed = await preflight('https://console.example');
+    expect(allowed.status).toBe(204);
+    const cors: Record<string, string> = {};
+    allowed.headers.forEach((value, name) => {
+      if (name.startsWith('access-control-') || name === 'vary') cors[name] = value;
+    });
+    expect(cors).toEqual({
+      'access-control-allow-origin': 'https://console.example',
+      'access-control-allow-methods': 'GET, POST, DELETE',
+      'access-control-allow-headers': 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID',
+      'access-control-expose-headers': 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After',
+      'access-control-max-age': '600',
+      vary: 'Origin',
+    });
+    const refused = await preflight('https://evil.example');
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    // A refusal to an allowed origin is readable there: its challenge leads a browser client to sign in.
+    const unauthorized = await mcpFetch(fx.httpUrl(), INITIALIZE, { headers: { origin: 'https://console.example' } });
+    expect([unauthorized.status, unauthorized.headers.get('access-control-allow-origin')]).toEqual([401, 'https://console.example']);
+    const plain = await mcpFetch(fx.httpUrl(), INITIALIZE, { token, accept: 'application/json' });
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await fetch(fx.httpUrl(), { method: 'OPTIONS' })).status).toBe(405);
+  });
 });
 
 describe('Streamable HTTP shutdown', () => {
