@@ -14,7 +14,7 @@ export class GrantSet {
   private readonly grants = new Map<string, CompiledGrant>();
   /** Why the last grant went, once none is left. */
   private lastEnd: GrantEnd = 'grant_expired';
-  /** Counts the grants that left or were replaced: a decision made before a change is made again (stillAllows). */
+  /** Counts the grants that left or were replaced: a decision made before a change is made again (allowingGrant). */
   private generation = 0;
 
   constructor(grants: readonly GrantRecord[]) {
@@ -78,22 +78,24 @@ export class GrantSet {
     return this.decide(subject).allowed;
   }
 
-  /** A mark of the set as it is now, for stillAllows. */
+  /** A mark of the set as it is now, for allowingGrant. */
   mark(): number {
     return this.generation;
   }
 
   /**
-   * Whether a subject `grantId` allowed when the set was at `mark` is allowed still: at
-   * once when no grant left since and that one has not expired, else decided again (by
-   * another grant, perhaps). A request waits between its decision and its sending (the
-   * audit, a pin check, a rate limit): a grant that ended meanwhile must not send it.
+   * The grant that allows now a subject `grantId` allowed when the set was at `mark`: that
+   * one at once when no grant left since and it has not expired, else decided again
+   * (another grant, perhaps); null when none does. A request waits between its decision
+   * and its sending (the audit, a pin check, a rate limit), and runs after it: a grant that
+   * ended meanwhile must not send it, nor let its answer through.
    */
-  stillAllows(subject: Subject, grantId: string, mark: number, now: number): boolean {
+  allowingGrant(subject: Subject, grantId: string, mark: number, now: number): string | null {
     const grant = this.grants.get(grantId);
-    if (mark === this.generation && grant !== undefined && grant.expiresAt > now) return true;
+    if (mark === this.generation && grant !== undefined && grant.expiresAt > now) return grantId;
     this.check(now);
-    return this.decide(subject).allowed;
+    const decision = this.decide(subject);
+    return decision.allowed ? decision.grantId : null;
   }
 
   /** Why a grant went, when the last one that went is the reason a request is refused. */

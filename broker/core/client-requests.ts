@@ -11,7 +11,9 @@ import { refuseByGrant } from './grant-refusal.js';
 import { pinRefusal, readListing, screenTools } from './tool-pins.js';
 import { callRequestAccess, REQUEST_ACCESS_DEFINITION, REQUEST_ACCESS_TOOL } from './request-access-tool.js';
 import type { Leg, LegAnswer, LegInit } from './leg.js';
-import type { Kind, Naming, Target } from './naming.js';
+import type { Kind, Target } from './naming.js';
+import { createdTaskOf } from './server-tasks.js';
+import type { ServerTasks } from './server-tasks.js';
 import type { Decision, Subject } from '../../server/access/grant-decision.js';
 import type { Call, SessionCore } from './session-core.js';
 
@@ -40,6 +42,8 @@ const LISTINGS: Record<string, { key: string; capability: string }> = {
  * is audited before it leaves (`mcp.request`); a refused one is audited as refused.
  */
 export async function handleClientRequest(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
+  // Whatever the method: with a server whose task store all its clients share, a task's id reaches that task.
+  if (core.namesForeignTask(request.params)) return core.reply(call, await unknownTask(core, request));
   switch (request.method) {
     case 'ping':
       return core.reply(call, { jsonrpc: '2.0', id: request.id, result: {} });
@@ -162,7 +166,10 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     const event = { ...requestEvent(request, target.name, 'SUCCESS', { grantId: decision.grantId, ...(core.naming.federated ? { federatedName: name } : {}) }), server: leg.server };
     if (!(await core.audited(call, event))) return;
     const answer = await core.ask(call, leg, 'tools/call', forwarded);
-    core.reply(call, core.answerOf(request.id, answer, (result) => resultOut(core.naming, leg.server, result)));
+    // A call run as a task: the grant that let it go decides on its result too.
+    const taskId = answer.kind === 'result' && call.allowedBy ? createdTaskOf(answer.result) : undefined;
+    if (taskId !== undefined) core.serverTasks.allowedBy(leg, taskId, call.allowedBy!);
+    core.reply(call, core.answerOf(request.id, answer, (result) => resultOut(core.naming, core.serverTasks, leg.server, result)));
     core.recordResult(request, leg.server, target.name, answer);
   } finally {
     admitted.release();
@@ -182,13 +189,27 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
   const name = params[field];
   const target = typeof name === 'string' ? await resolve(core, call, kind, name) : null;
   const leg = target && core.legs.get(target.server);
-  if (!target || !leg) return core.reply(call, await core.refuse(request, `unknown_${kind}`, `unknown ${kind} ${JSON.stringify(String(name ?? '').slice(0, 128))}`, { code: INVALID_PARAMS }));
+  // A task is reached only when a server created it for this session (server-tasks.ts).
+  const task = kind === 'task' && target ? core.serverTasks.get(target.server, target.name) : undefined;
+  if (!target || !leg || (kind === 'task' && task?.leg !== leg)) {
+    return core.reply(call, await core.refuse(request, `unknown_${kind}`, `unknown ${kind} ${JSON.stringify(String(name ?? '').slice(0, 128))}`, { code: INVALID_PARAMS }));
+  }
   if (kind === 'prompt') {
     const decision = allowedOrNot(call, leg, { kind: 'prompt', name: target.name });
     if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name as string, { server: leg.server, kind: 'prompt' }));
     return forward(core, request, call, leg, { [field]: target.name }, undefined, decision.grantId);
   }
-  await forward(core, request, call, leg, { [field]: target.name }, request.method !== 'tasks/result' ? (r) => taskOut(core.naming, leg.server, r) : undefined);
+  // Its status and result are what the request that made it found: allowed while the grant that let that request go is
+  // (or another allowing it), and cut off with it (enforceGrants). Cancelling it is always allowed.
+  const allowed = request.method === 'tasks/cancel' ? undefined : task!.allowedBy;
+  if (allowed) {
+    if (!core.stillAllowed(allowed)) {
+      const reason = leg.grants.lastEnded();
+      return core.reply(call, await core.refuse(request, reason, 'the grant that allowed this task ended', { server: leg.server, why: { grantId: allowed.grantId, taskId: target.name } }));
+    }
+    call.allowedBy = { leg, subject: allowed.subject, grantId: allowed.grantId, mark: allowed.mark };
+  }
+  await forward(core, request, call, leg, { [field]: target.name }, request.method !== 'tasks/result' ? (r) => taskOut(core.naming, leg.server, r) : undefined, allowed?.grantId);
 }
 
 /** Requests about one resource, routed by its URI. */
@@ -290,7 +311,7 @@ async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, l
   if (params === null) return core.reply(call, await unknownTask(core, request));
   if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS', grantId === undefined ? undefined : { grantId }), server: leg.server }))) return;
   const answer = await core.ask(call, leg, request.method, params);
-  core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => resultOut(core.naming, leg.server, result))));
+  core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => resultOut(core.naming, core.serverTasks, leg.server, result))));
 }
 
 /**
@@ -331,7 +352,7 @@ function listedOut(core: SessionCore, leg: Leg, key: string, items: unknown[]): 
 
 /** Listed items the client may see: those the grants allow, and of tools those whose definition is pinned (tool-pins.ts). */
 function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown): Promise<unknown[]> | unknown[] {
-  const allowed = granted(core.naming, leg, key, items);
+  const allowed = granted(core.serverTasks, leg, key, items);
   return key === 'tools' ? screenTools(core, leg, allowed) : allowed;
 }
 
@@ -340,7 +361,7 @@ function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown): Prom
  * grant), prompts, resources and resource templates; of tasks, those the server created for
  * this session (naming.ts). Items without the field they are known by are left out.
  */
-function granted(naming: Naming, leg: Leg, key: string, items: unknown): unknown[] {
+function granted(tasks: ServerTasks, leg: Leg, key: string, items: unknown): unknown[] {
   if (!Array.isArray(items)) return [];
   const allowed = (item: unknown): boolean => {
     if (!isRecord(item)) return false;
@@ -354,7 +375,7 @@ function granted(naming: Naming, leg: Leg, key: string, items: unknown): unknown
       case 'resourceTemplates':
         return typeof item.uriTemplate === 'string' && leg.grants.allows({ kind: 'resourceTemplate', uriTemplate: item.uriTemplate });
       default:
-        return typeof item.taskId === 'string' && naming.has('task', leg.server, item.taskId);
+        return typeof item.taskId === 'string' && tasks.owns(leg.server, item.taskId);
     }
   };
   return items.filter(allowed);

@@ -6,11 +6,6 @@
  * registries filled as the broker hands them out (never by splitting the client's input);
  * URIs come back by matching the broker's own per-server prefixes, the only way a URI the
  * client expanded from a template can be traced (server names are slugs: no `/`, no `__`).
- *
- * Tasks are the session's own in either kind: only a task a server created for this session
- * (a result of a request it sent carried it, and `out` recorded it) can be named, listed or
- * reported on. A server that keeps one task store for all its clients (a stateless HTTP
- * server, one credential for every user) would otherwise hand one person's tasks to another.
  */
 export interface Target {
   server: string;
@@ -24,8 +19,6 @@ export interface Naming {
   out(kind: Kind, server: string, name: string): string;
   /** The server and original name behind a client-side name, or null when unknown. */
   in(kind: Kind, name: string): Target | null;
-  /** Whether `out` handed out this server's name to the client (for tasks: the server created it for this session). */
-  has(kind: Kind, server: string, name: string): boolean;
   uriOut(server: string, uri: string): string;
   uriIn(uri: string): Target | null;
   /**
@@ -44,27 +37,11 @@ export interface Naming {
 const NAMESPACE_SEPARATOR = '__';
 const URI_SCHEME = 'portcullis://';
 
-/** Names a registry keeps per kind; the oldest go first (a tool list is re-read on demand; a session's 10,000th task makes its first unreachable). */
-const MAX_NAMES = 10_000;
-
-/** Adds (or refreshes) a registry's entry, the oldest going first past MAX_NAMES. */
-function remember(registry: Map<string, Target>, key: string, target: Target): void {
-  registry.delete(key);
-  registry.set(key, target);
-  if (registry.size > MAX_NAMES) registry.delete(registry.keys().next().value!);
-}
-
 export function singleNaming(server: string): Naming {
-  // Tools, prompts and URIs pass as they are; tasks only once created here.
-  const tasks = new Map<string, Target>();
   return {
     federated: false,
-    out: (kind, _server, name) => {
-      if (kind === 'task') remember(tasks, name, { server, name });
-      return name;
-    },
-    in: (kind, name) => (kind === 'task' ? (tasks.get(name) ?? null) : { server, name }),
-    has: (kind, _server, name) => kind !== 'task' || tasks.has(name),
+    out: (_kind, _server, name) => name,
+    in: (_kind, name) => ({ server, name }),
     uriOut: (_server, uri) => uri,
     uriIn: (uri) => ({ server, name: uri }),
     missing: () => false,
@@ -74,6 +51,9 @@ export function singleNaming(server: string): Naming {
   };
 }
 
+/** Names a registry keeps per kind; the oldest go first (a tool list is re-read on demand). */
+const MAX_NAMES = 10_000;
+
 export function federatedNaming(servers: () => Iterable<string>): Naming {
   const registries: Record<Kind, Map<string, Target>> = { tool: new Map(), prompt: new Map(), task: new Map() };
   const absent = new Set<string>();
@@ -81,10 +61,12 @@ export function federatedNaming(servers: () => Iterable<string>): Naming {
     federated: true,
     out: (kind, server, name) => {
       const outside = `${server}${NAMESPACE_SEPARATOR}${name}`;
-      remember(registries[kind], outside, { server, name });
+      const registry = registries[kind];
+      registry.delete(outside);
+      registry.set(outside, { server, name });
+      if (registry.size > MAX_NAMES) registry.delete(registry.keys().next().value!);
       return outside;
     },
-    has: (kind, server, name) => registries[kind].has(`${server}${NAMESPACE_SEPARATOR}${name}`),
     missing: (kind, name) => absent.has(`${kind}:${name}`),
     markMissing: (kind, name) => {
       if (absent.size >= MAX_NAMES) absent.clear();

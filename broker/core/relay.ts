@@ -2,7 +2,8 @@ import { errorReply, INTERNAL_ERROR, wire } from '../jsonrpc.js';
 import type { JsonRpcMessage } from '../jsonrpc.js';
 import { clientAnswerEvent, refusedFrameEvent, serverRequestEvent } from '../request-audit.js';
 import { isRecord } from './json.js';
-import { metaOut, taskCreated, taskOut } from './federation-map.js';
+import { metaOut, taskOut } from './federation-map.js';
+import { createdTaskOf } from './server-tasks.js';
 import type { Leg } from './leg.js';
 import type { Call, SessionCore } from './session-core.js';
 
@@ -43,6 +44,7 @@ export async function handleClientNotification(core: SessionCore, message: Notif
 /** Where a client notification goes, with its params as that server knows them, or why it goes nowhere. */
 function notificationTargets(core: SessionCore, method: string, params: Json): { leg: Leg; params: unknown }[] | string {
   const all = () => [...core.legs.values()].map((leg) => ({ leg, params: Object.keys(params).length === 0 ? undefined : params }));
+  if (core.namesForeignTask(params)) return 'unknown_task';
   switch (method) {
     case 'notifications/initialized':
     case 'notifications/roots/list_changed':
@@ -89,9 +91,11 @@ export async function handleClientAnswer(core: SessionCore, message: JsonRpcMess
   if (!entry) return;
   core.forgetServerRequest(message.id as number);
   const { leg, upstreamId } = entry;
-  if (refused) {
-    await core.audit({ ...clientAnswerEvent(upstreamId, 'DENIED', refused), server: leg.server }).catch(() => {});
-    return leg.send(errorReply(upstreamId, INTERNAL_ERROR, 'the client answered with ill-formed text, so the answer was not relayed'));
+  const why = refused ?? (message.kind === 'result' && core.namesForeignTask(message.result) ? { reason: 'unknown_task' } : undefined);
+  if (why) {
+    await core.audit({ ...clientAnswerEvent(upstreamId, 'DENIED', why), server: leg.server }).catch(() => {});
+    const detail = refused ? 'the client answered with ill-formed text' : 'the client\'s answer relates to a task that is not this session\'s';
+    return leg.send(errorReply(upstreamId, INTERNAL_ERROR, `${detail}, so the answer was not relayed`));
   }
   const event = message.kind === 'result' ? clientAnswerEvent(upstreamId, 'SUCCESS') : clientAnswerEvent(upstreamId, 'ERROR', { error: { code: message.error.code } });
   try {
@@ -107,9 +111,13 @@ export async function handleClientAnswer(core: SessionCore, message: JsonRpcMess
 export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: JsonRpcMessage | null, bytes: number): void {
   if (!message) return void core.deps.logger.warn({ sessionId: core.id, server: leg.server }, 'upstream sent an invalid JSON-RPC message; dropped');
   switch (message.kind) {
-    case 'result':
-      if (leg.answered(message.id, { kind: 'result', result: message.result, bytes })) taskCreated(core.naming, leg.server, message.result);
+    case 'result': {
+      if (!leg.answered(message.id, { kind: 'result', result: message.result, bytes })) return;
+      // Recorded as the answer arrives, not as it is relayed: the server's news of the task may come in the same read.
+      const taskId = createdTaskOf(message.result);
+      if (taskId !== undefined) core.serverTasks.created(leg, taskId);
       return;
+    }
     case 'error':
       return void leg.answered(message.id, { kind: 'error', error: message.error });
     case 'request':
@@ -134,7 +142,7 @@ async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessag
     return leg.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit this request, so it was not relayed'));
   }
   if (core.isEnded() || core.legs.get(leg.server) !== leg) return;
-  const params = core.naming.federated && isRecord(message.params) ? metaOut(core.naming, leg.server, message.params) : message.params;
+  const params = isRecord(message.params) ? metaOut(core.naming, core.serverTasks, leg.server, message.params) : message.params;
   core.relayServerRequest(leg, message.id, message.method, params);
 }
 
@@ -177,12 +185,11 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
       return core.notifyClient(message.method, { ...params, uri: naming.uriOut(leg.server, params.uri) });
     case 'notifications/tasks/status':
       // News of this session's own tasks only: a server with one store for every client may tell of others'.
-      if (typeof params?.taskId !== 'string' || !naming.has('task', leg.server, params.taskId)) return;
-      if (!naming.federated) return core.notifyClient(message.method, message.params);
-      return core.notifyClient(message.method, metaOut(naming, leg.server, taskOut(naming, leg.server, params)));
+      if (typeof params?.taskId !== 'string' || !core.serverTasks.owns(leg.server, params.taskId)) return;
+      return core.notifyClient(message.method, metaOut(naming, core.serverTasks, leg.server, naming.federated ? taskOut(naming, leg.server, params) : params));
     default:
       if (message.method.endsWith('/list_changed')) naming.listsChanged();
-      return core.notifyClient(message.method, naming.federated && params ? metaOut(naming, leg.server, params) : message.params);
+      return core.notifyClient(message.method, params ? metaOut(naming, core.serverTasks, leg.server, params) : message.params);
   }
 }
 

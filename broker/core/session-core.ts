@@ -28,6 +28,8 @@ import { handleClientNotification, handleClientAnswer, handleUpstreamMessage } f
 import { Leg } from './leg.js';
 import type { LegAnswer } from './leg.js';
 import { FederatedCursors } from './federated-cursor.js';
+import { relatedTaskOf } from './federation-map.js';
+import { ServerTasks } from './server-tasks.js';
 import { federatedNaming, singleNaming } from './naming.js';
 import type { Naming } from './naming.js';
 
@@ -99,7 +101,7 @@ export interface Call {
   allowedBy?: AllowedBy;
 }
 
-/** A grant's decision for a call, with the grant set's mark when it was made (GrantSet.stillAllows). */
+/** A grant's decision for a call, with the grant set's mark when it was made (GrantSet.allowingGrant); both follow the grant that allows it now (stillAllowed). */
 export interface AllowedBy {
   leg: Leg;
   subject: Subject;
@@ -134,6 +136,10 @@ export class SessionCore {
   readonly serverProgress = new Map<string, { leg: Leg; token: string | number }>();
   /** Tasks the client runs for a server (server-to-client task requests), by task id: only that server may ask after them. */
   readonly clientTasks = new Map<string, Leg>();
+  /** Tasks servers run for the session: the only ones it may reach, each with the grant decision behind it. */
+  readonly serverTasks = new ServerTasks();
+  /** Each server's grant-set mark when calls and tasks were last checked against it (enforceGrants). */
+  private readonly checkedMarks = new Map<Leg, number>();
   readonly cursors = new FederatedCursors();
   clientInfo: unknown = null;
   /** The client's initialize params, for servers that join the session later (a grant approved meanwhile). */
@@ -307,13 +313,58 @@ export class SessionCore {
       const gone = leg.grants.check(now);
       if (gone) this.dropLeg(leg, { code: ACCESS_DENIED, reason: gone, detail: gone === 'grant_revoked' ? 'grant revoked' : 'grant expired' });
     }
+    if (this.grantsMoved()) this.cutOffLapsed();
+    this.armExpiryTimer();
+  }
+
+  /** Whether some server's grants changed since calls and tasks were last checked (runs on every request: most of the time they did not). */
+  private grantsMoved(): boolean {
+    let moved = false;
+    for (const leg of this.legs.values()) {
+      const mark = leg.grants.mark();
+      if (this.checkedMarks.get(leg) === mark) continue;
+      this.checkedMarks.set(leg, mark);
+      moved = true;
+    }
+    return moved;
+  }
+
+  /** Calls in flight and tasks running on servers that stay, whose grant ended with no other allowing them: cut off. */
+  private cutOffLapsed(): void {
+    const here = (leg: Leg) => this.legs.get(leg.server) === leg;
+    // A dropped server answered its calls itself; a call not sent yet is checked as it is sent (ask).
     for (const call of [...this.calls.values()]) {
       const allowed = call.allowedBy;
-      // A dropped server answered its calls itself; a call not sent yet is checked as it is sent (ask).
-      if (!allowed?.sent || this.legs.get(allowed.leg.server) !== allowed.leg) continue;
-      if (!allowed.leg.grants.stillAllows(allowed.subject, allowed.grantId, allowed.mark, now)) this.cutOff(call, allowed);
+      if (allowed?.sent && here(allowed.leg) && !this.stillAllowed(allowed)) this.cutOff(call, allowed);
     }
-    this.armExpiryTimer();
+    for (const task of this.serverTasks.values()) {
+      if (!task.allowedBy || task.cancelled || !here(task.leg) || this.stillAllowed(task.allowedBy)) continue;
+      // Its status and result are refused from now on (client-requests.ts); the server stops the work it no longer may do.
+      task.cancelled = true;
+      this.recordLapse(task.allowedBy, { method: 'tools/call', taskId: task.taskId, inFlight: true });
+      task.leg.request('tasks/cancel', { taskId: task.taskId });
+    }
+  }
+
+  /** Whether what a grant allowed is allowed still, by that grant or another (which `allowed` then names). */
+  stillAllowed(allowed: AllowedBy): boolean {
+    const grantId = allowed.leg.grants.allowingGrant(allowed.subject, allowed.grantId, allowed.mark, this.deps.clock.now());
+    if (grantId === null) return false;
+    allowed.grantId = grantId;
+    allowed.mark = allowed.leg.grants.mark();
+    return true;
+  }
+
+  /**
+   * Whether a client message's related-task metadata names a task that is not the session's:
+   * neither one a server created for it nor one the client runs. With a server whose task
+   * store all its clients share, a task's id is all it takes to reach it.
+   */
+  namesForeignTask(params: unknown): boolean {
+    const taskId = relatedTaskOf(params);
+    if (taskId === undefined || this.clientTasks.has(taskId)) return false;
+    const target = this.naming.in('task', taskId);
+    return target === null || !this.serverTasks.owns(target.server, target.name);
   }
 
   /**
@@ -322,7 +373,7 @@ export class SessionCore {
    * found under a grant it no longer holds, and the server is told to stop (MCP cancellation).
    */
   private cutOff(call: Call, allowed: AllowedBy): void {
-    const reason = this.recordLapse(call, allowed, true);
+    const reason = this.recordLapse(allowed, { method: call.method, id: auditedId(call.id), inFlight: true });
     this.reply(call, denial(call.id, reason, 'the grant that allowed this request ended while it ran'));
     for (const part of call.parts) part.leg.cancel(part.id, 'access ended');
   }
@@ -365,6 +416,8 @@ export class SessionCore {
     this.naming.forget(leg.server);
     for (const [id, request] of this.serverRequests) if (request.leg === leg) this.forgetServerRequest(id);
     for (const [taskId, owner] of this.clientTasks) if (owner === leg) this.clientTasks.delete(taskId);
+    this.serverTasks.forget(leg);
+    this.checkedMarks.delete(leg);
     leg.drop(why);
     this.onlegdropped?.(leg.server);
     // A session with the broker tool lives on without servers: the person can ask again.
@@ -395,7 +448,7 @@ export class SessionCore {
     // The request itself, not what is asked on its way (a listing read for a tool's pin).
     const allowed = method === call.method ? call.allowedBy : undefined;
     if (allowed?.leg === leg) {
-      if (!leg.grants.stillAllows(allowed.subject, allowed.grantId, allowed.mark, this.deps.clock.now())) return Promise.resolve(this.lapsed(call, allowed));
+      if (!this.stillAllowed(allowed)) return Promise.resolve(this.lapsed(call, allowed));
       allowed.sent = true;
     }
     const span = call.span && this.deps.tracer!.startSpan(`mcp.upstream ${method}`, { kind: SpanKind.CLIENT, attributes: { 'portcullis.server': leg.server, 'mcp.method.name': method } }, trace.setSpan(context.active(), call.span));
@@ -413,17 +466,16 @@ export class SessionCore {
 
   /** A call whose grant ended between its decision and its sending: recorded as refused, and sent nowhere. */
   private lapsed(call: Call, allowed: AllowedBy): LegAnswer {
-    const reason = this.recordLapse(call, allowed, false);
+    const reason = this.recordLapse(allowed, { method: call.method, id: auditedId(call.id) });
     this.enforceGrants();
     return { kind: 'gone', code: ACCESS_DENIED, reason, detail: 'the grant that allowed this request ended before it was sent' };
   }
 
-  /** A call allowed by a grant that then ended: its request was recorded as allowed, this records it refused after all (`inFlight`: once sent). */
-  private recordLapse(call: Call, { leg, subject, grantId }: AllowedBy, inFlight: boolean): GrantEnd {
+  /** A request allowed by a grant that then ended: it was recorded as allowed, this records it refused after all (`inFlight`: once sent). */
+  private recordLapse({ leg, subject, grantId }: AllowedBy, data: Record<string, unknown>): GrantEnd {
     const reason = leg.grants.lastEnded();
     const tool = subject.kind === 'tool' ? subject.name : null;
-    const data = { method: call.method, id: auditedId(call.id), reason, grantId, ...(inFlight ? { inFlight } : {}) };
-    void this.audit({ type: 'mcp.request', outcome: 'DENIED', server: leg.server, tool, data }).catch(() => {});
+    void this.audit({ type: 'mcp.request', outcome: 'DENIED', server: leg.server, tool, data: { ...data, reason, grantId } }).catch(() => {});
     return reason;
   }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { exchange, startBroker } from '../support/broker-fixture.js';
+import { answerTo, exchange, startBroker } from '../support/broker-fixture.js';
 
 /**
  * A session reaches only the tasks created in it: a server whose task store every client
@@ -13,6 +13,15 @@ import { exchange, startBroker } from '../support/broker-fixture.js';
 type Frame = { id?: unknown; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; data?: { reason?: string } } };
 
 const SERVER = { name: 'tasks', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/shared-task-upstream.ts'] };
+
+/** A broker whose one server is the shared task store; engineers get any of its tools at once. */
+const startTaskBroker = () =>
+  startBroker({
+    overrides: {
+      roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'tasks', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
+      servers: [SERVER],
+    },
+  });
 
 async function initialized(ws: WebSocket): Promise<void> {
   await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }));
@@ -30,12 +39,7 @@ describe('tasks are the session\'s own', () => {
   let token: string;
 
   beforeAll(async () => {
-    fx = await startBroker({
-      overrides: {
-        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'tasks', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
-        servers: [SERVER],
-      },
-    });
+    fx = await startTaskBroker();
     token = await fx.token();
     await fx.grant(['*'], 600, 'tasks');
   });
@@ -69,12 +73,51 @@ describe('tasks are the session\'s own', () => {
         const refused = await ask(`${method}-others`, method, { taskId: `${prefix}t-others` });
         expect(refused.error).toMatchObject({ code: -32602, data: { reason: 'unknown_task' } });
       }
+      // A request of any method relating itself to the other task is refused too: with such a server that reaches it.
+      const related = (taskId: string) => ({ name: `${prefix}plain`, arguments: {}, _meta: { 'io.modelcontextprotocol/related-task': { taskId } } });
+      expect((await ask('related-others', 'tools/call', related(`${prefix}t-others`))).error).toMatchObject({ code: -32602, data: { reason: 'unknown_task' } });
+      expect((await ask('related-raw', 'tools/call', related('t-others'))).error).toMatchObject({ code: -32602, data: { reason: 'unknown_task' } });
+      expect((await ask('related-mine', 'tools/call', related(mine))).result).toMatchObject({ content: [{ text: 'done at once' }] });
       // Nothing the server said of the other task, nor its result, reached the client.
-      expect(JSON.stringify(frames)).not.toMatch(/the result of t-others|"status":"cancelled"/);
+      expect(JSON.stringify(frames)).not.toMatch(/the result of t-others/);
       ws.close();
 
       const denied = (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.request' && e.outcome === 'DENIED' && e.data.reason === 'unknown_task');
-      expect(denied.map((e) => e.data.method)).toEqual(expect.arrayContaining(['tasks/get', 'tasks/result', 'tasks/cancel']));
+      expect(denied.map((e) => e.data.method)).toEqual(expect.arrayContaining(['tasks/get', 'tasks/result', 'tasks/cancel', 'tools/call']));
     });
   }
+});
+
+describe('a task\'s grant', () => {
+  let fx: BrokerFixture;
+
+  beforeAll(async () => {
+    fx = await startTaskBroker();
+  });
+  afterAll(() => fx.close());
+
+  it('cuts off a task when the grant that let its call go is revoked, while another grant keeps the server: its result is refused, the server told to cancel it', async () => {
+    const revoked = await fx.grant(['make-task'], 600, 'tasks');
+    await fx.grant(['plain'], 600, 'tasks');
+    const ws = await fx.raw(await fx.token(), 'tasks');
+    await initialized(ws);
+    const made = (await answerTo(ws, JSON.stringify({ jsonrpc: '2.0', id: 'make', method: 'tools/call', params: { name: 'make-task', arguments: { ms: 60_000 }, task: { ttl: 60_000 } } }))) as Frame;
+    const taskId = (made.result!.task as { taskId: string }).taskId;
+    const frames = collect(ws);
+    // Waits at the server until the task ends.
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 'result', method: 'tasks/result', params: { taskId } }));
+    await expect.poll(async () => (await fx.server.stores.audit.read({ limit: 10_000 })).some((e) => e.type === 'mcp.request' && e.data.method === 'tasks/result')).toBe(true);
+    expect((await fx.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "done") { status } }', { id: revoked })).body.errors).toBeUndefined();
+
+    await expect.poll(() => frames.find((f) => f.id === 'result')?.error).toMatchObject({ code: -32001, data: { reason: 'grant_revoked' } });
+    const get = (await answerTo(ws, JSON.stringify({ jsonrpc: '2.0', id: 'get', method: 'tasks/get', params: { taskId } }))) as Frame;
+    expect(get.error).toMatchObject({ code: -32001, data: { reason: 'grant_revoked' } });
+    // The server heard: the task is cancelled there (its listing, which any live grant may read, says so).
+    await expect.poll(async () => ((await answerTo(ws, JSON.stringify({ jsonrpc: '2.0', id: `list-${Date.now()}`, method: 'tasks/list', params: {} }))) as Frame).result!.tasks).toEqual([expect.objectContaining({ taskId, status: 'cancelled' })]);
+    // The session stays for the grant left.
+    expect(((await answerTo(ws, JSON.stringify({ jsonrpc: '2.0', id: 'plain', method: 'tools/call', params: { name: 'plain', arguments: {} } }))) as Frame).result).toBeDefined();
+    const cutOff = (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.outcome === 'DENIED' && e.data.reason === 'grant_revoked').map((e) => [e.data.method, e.data.inFlight ?? false]);
+    expect(cutOff).toEqual(expect.arrayContaining([['tools/call', true], ['tasks/result', true], ['tasks/get', false]]));
+    ws.close();
+  });
 });
