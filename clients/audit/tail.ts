@@ -11,8 +11,6 @@ import { toOcsf } from './ocsf.js';
 import type { WireAuditEvent } from './ocsf.js';
 
 const SUBSCRIPTION = print(AuditFeedDocument);
-/** Codes of a refused credential: asking again with it cannot succeed. */
-const REFUSED = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'HTTP_401', 'HTTP_403']);
 
 export interface TailOptions {
   broker: string;
@@ -68,23 +66,26 @@ export async function followAuditFeed(options: TailOptions): Promise<void> {
  * "Now" as a cursor, recorded in the cursor file as a written event's would be (so a
  * restart resumes there too). Subscribing with no cursor means "from now" on every
  * connection, so a reconnect before the first event would silently skip what was appended
- * while the feed was down. Failing to ask is retried like a dropped feed, never answered
- * with "now"; a refused credential ends the tail, as asking again cannot succeed.
+ * while the feed was down. A broker out of reach is asked again like a dropped feed, never
+ * answered with "now"; any other failure (a refused credential) ends the tail.
  */
 async function headCursor(options: TailOptions, backoff: Backoff): Promise<string | undefined> {
   const api = new BrokerApi({ broker: options.broker, token: options.token });
   while (!options.signal?.aborted) {
     try {
-      const head = (await api.request(AuditHeadDocument, {})).auditEvents.pageInfo.endCursor;
+      const { items, pageInfo } = (await api.request(AuditHeadDocument, {})).auditEvents;
+      // The newest event the caller sees; else (a caller seeing only their own events, none among the newest scanned) where the scan stopped.
+      const head = items[0]?.id ?? pageInfo.endCursor;
       // Null when the caller sees no event (an empty log, or none of a non-auditor's own): no
       // cursor names "before the first event" (`after` takes only an issued cursor, and one
       // older than retention is refused), so the tail starts from now as before, and a
       // reconnect before its first event can still miss events.
-      if (head === null) return undefined;
+      if (head === null || head === undefined) return undefined;
       if (options.cursorFile) writeCursor(options.cursorFile, head);
       return head;
     } catch (error) {
-      if (error instanceof CliError && REFUSED.has(error.code)) throw error;
+      // Only a broker out of reach, or failing, may answer otherwise later: a refused token or a broker that cannot answer this question ends the tail.
+      if (!(error instanceof CliError && (error.code === 'BROKER_UNREACHABLE' || /^HTTP_5\d\d$/.test(error.code)))) throw error;
       options.report(`portcullis: cannot read where the audit log ends (${error instanceof Error ? error.message : String(error)}); retrying in ${backoff.delay} ms`);
       await backoff.wait();
     }
