@@ -130,12 +130,13 @@ export class StreamableHttpEdge {
    * CORS preflight of an allowed origin.
    */
   private checkOrigin(req: IncomingMessage, res: ServerResponse): boolean {
+    // On every answer, as the CORS headers depend on the Origin: no cache may serve one origin's answer to another.
+    res.setHeader('vary', 'Origin');
     const origin = req.headers.origin;
     if (origin === undefined) return false;
     if (!this.origins.has(origin)) throw new UpgradeRefused(403, 'Forbidden: this Origin may not call the MCP endpoints');
     // Bearer credentials only, never cookies: no Access-Control-Allow-Credentials.
     res.setHeader('access-control-allow-origin', origin);
-    res.setHeader('vary', 'Origin');
     res.setHeader('access-control-expose-headers', CORS_EXPOSED);
     return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
   }
@@ -217,7 +218,7 @@ export class StreamableHttpEdge {
 }
 
 /** What a page of an allowed origin may send (MCP's headers, a bearer credential) and read (the session id, the challenge, when to retry). */
-const CORS_REQUEST_HEADERS = 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID';
+const CORS_REQUEST_HEADERS = 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, traceparent, tracestate';
 const CORS_EXPOSED = 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After';
 
 /** The answer to a CORS preflight of an allowed origin (its headers set by checkOrigin): needs no credential, as browsers send none with it. */

@@ -533,7 +533,7 @@ describe('Streamable HTTP session limits', () => {
     expect(cors).toEqual({
       'access-control-allow-origin': 'https://console.example',
       'access-control-allow-methods': 'GET, POST, DELETE',
-      'access-control-allow-headers': 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID',
+      'access-control-allow-headers': 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, traceparent, tracestate',
       'access-control-expose-headers': 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After',
       'access-control-max-age': '600',
       vary: 'Origin',
@@ -545,7 +545,7 @@ describe('Streamable HTTP session limits', () => {
     const unauthorized = await mcpFetch(fx.httpUrl(), INITIALIZE, { headers: { origin: 'https://console.example' } });
     expect([unauthorized.status, unauthorized.headers.get('access-control-allow-origin')]).toEqual([401, 'https://console.example']);
     const plain = await mcpFetch(fx.httpUrl(), INITIALIZE, { token, accept: 'application/json' });
-    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+    expect([plain.headers.get('access-control-allow-origin'), plain.headers.get('vary'), refused.headers.get('vary')]).toEqual([null, 'Origin', 'Origin']);
     expect((await fetch(fx.httpUrl(), { method: 'OPTIONS' })).status).toBe(405);
   });
 });
