@@ -140,6 +140,20 @@ export function processCpuMicros(pid: number): number {
   }
 }
 
+/**
+ * Read and write system calls a process (every thread of it) made so far, from
+ * /proc/<pid>/io (Linux; zeros elsewhere): `read`/`readv` and `write`/`writev` on its
+ * sockets and pipes, the I/O a relayed message costs in the kernel whatever the CPU.
+ */
+export function processSyscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { reads: Number(/^syscr: (\d+)/m.exec(io)?.[1] ?? 0), writes: Number(/^syscw: (\d+)/m.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
 const CLOCK_TICKS = 100;
 

@@ -8,7 +8,7 @@ import type { WorkerReply, WorkerRequest } from '../load-worker.js';
 import { startPeer } from '../peers.js';
 import type { PeerKind, PeerProcess } from '../peers.js';
 import { pooled } from '../pool.js';
-import { descendantPids, ECHO_UPSTREAM, nextReply, processCpuMicros, REPO_ROOT, stopChild } from '../processes.js';
+import { descendantPids, ECHO_UPSTREAM, nextReply, processCpuMicros, processSyscalls, REPO_ROOT, stopChild } from '../processes.js';
 import type { BrokerProcess } from '../processes.js';
 import { openRawSession } from '../raw-clients.js';
 import type { Endpoint, RawSession } from '../raw-clients.js';
@@ -52,7 +52,7 @@ interface Target {
   redis: boolean;
   sequentialMs: number[];
   sequentialRelayMicros: number;
-  load: { calls: number; seconds: number; relay: number; upstream: number; redis: number; clientMax: number; brokerKernel: number };
+  load: { calls: number; seconds: number; relay: number; upstream: number; redis: number; clientMax: number; brokerKernel: number; reads: number; writes: number };
 }
 
 const target = (name: string, door: Door | null, broker: BrokerProcess | null, endpoints: Endpoint[], relayPids: number[], latency = true, base = false): Target => ({
@@ -67,7 +67,7 @@ const target = (name: string, door: Door | null, broker: BrokerProcess | null, e
   redis: broker !== null,
   sequentialMs: [],
   sequentialRelayMicros: 0,
-  load: { calls: 0, seconds: 0, relay: 0, upstream: 0, redis: 0, clientMax: 0, brokerKernel: 0 },
+  load: { calls: 0, seconds: 0, relay: 0, upstream: 0, redis: 0, clientMax: 0, brokerKernel: 0, reads: 0, writes: 0 },
 });
 
 /**
@@ -193,12 +193,13 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
     let windows = 0;
     const run = async (t: Target, seconds: number) => {
       const upstreamPids = [...t.upstreamPids, ...t.relayPids.flatMap(descendantPids)];
-      const before = { relay: cpuOf(t.relayPids), upstream: cpuOf(upstreamPids), redis: await redisCpuMicros(redis) };
+      const before = { relay: cpuOf(t.relayPids), upstream: cpuOf(upstreamPids), redis: await redisCpuMicros(redis), io: syscallsOf(t.relayPids) };
       const load = () => Promise.all(workers.map((worker) => ask(worker, { type: 'run', target: t.name, seconds }, 'ran')));
       // The broker's windows are profiled under --cpu-prof (the CPU figures below are /proc's, as for every relay).
       const metered = t.broker ? await t.broker.window(`${windowName(t)}-${++windows}`, load) : { result: await load(), systemMicros: 0 };
       const ran = metered.result;
       const elapsed = Math.max(...ran.map((r) => r.seconds));
+      const io = syscallsOf(t.relayPids);
       return {
         calls: ran.reduce((sum, r) => sum + r.calls, 0),
         seconds: elapsed,
@@ -207,6 +208,8 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
         redis: (await redisCpuMicros(redis)) - before.redis,
         clientShare: Math.max(...ran.map((r) => r.cpuMicros / (r.seconds * 1e6))),
         brokerKernel: metered.systemMicros,
+        reads: io.reads - before.io.reads,
+        writes: io.writes - before.io.writes,
       };
     };
     for (const t of targets) await run(t, ctx.size(WARMUP_SECONDS));
@@ -215,7 +218,17 @@ async function compare(ctx: ScenarioContext, name: string, withPeers: boolean): 
       for (const t of targets) {
         const r = await run(t, ctx.size(ROUND_SECONDS));
         const l = t.load;
-        Object.assign(l, { calls: l.calls + r.calls, seconds: l.seconds + r.seconds, relay: l.relay + r.relay, upstream: l.upstream + r.upstream, redis: l.redis + r.redis, clientMax: Math.max(l.clientMax, r.clientShare), brokerKernel: l.brokerKernel + r.brokerKernel });
+        Object.assign(l, {
+          calls: l.calls + r.calls,
+          seconds: l.seconds + r.seconds,
+          relay: l.relay + r.relay,
+          upstream: l.upstream + r.upstream,
+          redis: l.redis + r.redis,
+          clientMax: Math.max(l.clientMax, r.clientShare),
+          brokerKernel: l.brokerKernel + r.brokerKernel,
+          reads: l.reads + r.reads,
+          writes: l.writes + r.writes,
+        });
       }
     }
     return figuresOf(ctx, name, targets);
@@ -234,6 +247,8 @@ function adopt(pids: number[], session: RawSession): void {
 }
 
 const cpuOf = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
+const syscallsOf = (pids: readonly number[]) =>
+  pids.map(processSyscalls).reduce((sum, io) => ({ reads: sum.reads + io.reads, writes: sum.writes + io.writes }), { reads: 0, writes: 0 });
 
 async function stopWorker(worker: ChildProcess): Promise<void> {
   if (worker.connected) worker.send({ type: 'close' } satisfies WorkerRequest);
@@ -280,6 +295,9 @@ function figuresOf(ctx: ScenarioContext, name: string, targets: readonly Target[
             figure(scenario, 'relay CPU per call under load', relayPerCall(t), 'µs', budgeted(t) ? atMost(60) : undefined),
             figure(scenario, 'calls/s per relay core (1e6 / CPU per call)', 1e6 / relayPerCall(t), 'calls/s', budgeted(t) ? atLeast(15_000) : undefined),
             figure(scenario, 'CPU relay', share(t.load.relay), '% of a core'),
+            // Where a door's kernel time comes from: HTTP/1.1 reads and answers each call on its own connection, a WebSocket carries several per read and write.
+            figure(scenario, 'relay reads per call under load', t.load.reads / t.load.calls, 'system calls'),
+            figure(scenario, 'relay writes per call under load', t.load.writes / t.load.calls, 'system calls'),
           ];
     return [
       ...sequential,
