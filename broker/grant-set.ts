@@ -60,10 +60,13 @@ export class GrantSet {
    * the revocation, and the revocation's event will not come again.
    */
   refresh(grant: GrantRecord | null, grantId: string, now: number): void {
-    if (!this.grants.has(grantId)) return;
+    const held = this.grants.get(grantId);
+    if (!held) return;
     if (!grant || grant.revokedAt !== null) this.end(grantId, 'grant_revoked');
     else if (grant.expiresAt <= now) this.end(grantId, 'grant_expired');
-    else {
+    // A grant's terms never change while it lasts (nothing extends it): one that did is decided on again. Most
+    // re-reads (every session, every 15 s) find it as it was, and leave decisions made under it standing.
+    else if (grant.expiresAt !== held.expiresAt) {
       this.grants.set(grant.id, new CompiledGrant(grant));
       this.generation++;
     }

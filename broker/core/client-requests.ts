@@ -166,9 +166,7 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     const event = { ...requestEvent(request, target.name, 'SUCCESS', { grantId: decision.grantId, ...(core.naming.federated ? { federatedName: name } : {}) }), server: leg.server };
     if (!(await core.audited(call, event))) return;
     const answer = await core.ask(call, leg, 'tools/call', forwarded);
-    // A call run as a task: the grant that let it go decides on its result too.
-    const taskId = answer.kind === 'result' && call.allowedBy ? createdTaskOf(answer.result) : undefined;
-    if (taskId !== undefined) core.serverTasks.allowedBy(leg, taskId, call.allowedBy!);
+    madeTask(core, call, leg, answer);
     core.reply(call, core.answerOf(request.id, answer, (result) => resultOut(core.naming, core.serverTasks, leg.server, result)));
     core.recordResult(request, leg.server, target.name, answer);
   } finally {
@@ -201,7 +199,7 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
   }
   // Its status and result are what the request that made it found: allowed while the grant that let that request go is
   // (or another allowing it), and cut off with it (enforceGrants). Cancelling it is always allowed.
-  const allowed = request.method === 'tasks/cancel' ? undefined : task!.allowedBy;
+  const allowed = request.method === 'tasks/cancel' ? undefined : task!.madeBy?.allowedBy;
   if (allowed) {
     if (!core.stillAllowed(allowed)) {
       const reason = leg.grants.lastEnded();
@@ -209,7 +207,13 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
     }
     call.allowedBy = { leg, subject: allowed.subject, grantId: allowed.grantId, mark: allowed.mark };
   }
-  await forward(core, request, call, leg, { [field]: target.name }, request.method !== 'tasks/result' ? (r) => taskOut(core.naming, leg.server, r) : undefined, allowed?.grantId);
+  // A task's answers say how it stands (tasks/get, tasks/cancel), or that it is over (tasks/result): a finished one has nothing left to cut off.
+  const heard = (result: Json): Json => {
+    if (request.method === 'tasks/result') task!.status = 'completed';
+    else core.serverTasks.heard(leg, result);
+    return request.method === 'tasks/result' ? resultOut(core.naming, core.serverTasks, leg.server, result) : taskOut(core.naming, leg.server, result);
+  };
+  await forward(core, request, call, leg, { [field]: target.name }, heard, allowed?.grantId);
 }
 
 /** Requests about one resource, routed by its URI. */
@@ -311,7 +315,15 @@ async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, l
   if (params === null) return core.reply(call, await unknownTask(core, request));
   if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS', grantId === undefined ? undefined : { grantId }), server: leg.server }))) return;
   const answer = await core.ask(call, leg, request.method, params);
+  madeTask(core, call, leg, answer);
   core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => resultOut(core.naming, core.serverTasks, leg.server, result))));
+}
+
+/** A request run as a task: the grant that let it go decides on the task's status and result too (toNamed). */
+function madeTask(core: SessionCore, call: Call, leg: Leg, answer: LegAnswer): void {
+  const allowedBy = call.allowedBy;
+  const created = answer.kind === 'result' && allowedBy ? createdTaskOf(answer.result) : undefined;
+  if (created) core.serverTasks.madeBy(leg, created.taskId, call.method, allowedBy!);
 }
 
 /**
@@ -359,7 +371,7 @@ function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown): Prom
 /**
  * Listed items the server's grants allow: tools (read-only ones only, under a read-only
  * grant), prompts, resources and resource templates; of tasks, those the server created for
- * this session (naming.ts). Items without the field they are known by are left out.
+ * this session (server-tasks.ts). Items without the field they are known by are left out.
  */
 function granted(tasks: ServerTasks, leg: Leg, key: string, items: unknown): unknown[] {
   if (!Array.isArray(items)) return [];

@@ -57,8 +57,10 @@ function notificationTargets(core: SessionCore, method: string, params: Json): {
       return entry ? [{ leg: entry.leg, params: { ...params, progressToken: entry.token } }] : 'unknown_request';
     }
     case 'notifications/tasks/status': {
+      // News of a task the client runs goes to the server it runs it for, and only that: an id the client
+      // makes up must not reach a task of someone else's on a server whose store all its clients share.
       const owner = typeof params.taskId === 'string' ? core.clientTasks.get(params.taskId) : undefined;
-      return owner ? [{ leg: owner, params }] : core.naming.federated ? 'unknown_task' : all();
+      return owner ? [{ leg: owner, params }] : 'unknown_task';
     }
     default:
       // A notification MCP does not define goes only where the operator allows it, like a request.
@@ -91,7 +93,7 @@ export async function handleClientAnswer(core: SessionCore, message: JsonRpcMess
   if (!entry) return;
   core.forgetServerRequest(message.id as number);
   const { leg, upstreamId } = entry;
-  const why = refused ?? (message.kind === 'result' && core.namesForeignTask(message.result) ? { reason: 'unknown_task' } : undefined);
+  const why = refused ?? (message.kind === 'result' && core.namesForeignTask(message.result, leg) ? { reason: 'unknown_task' } : undefined);
   if (why) {
     await core.audit({ ...clientAnswerEvent(upstreamId, 'DENIED', why), server: leg.server }).catch(() => {});
     const detail = refused ? 'the client answered with ill-formed text' : 'the client\'s answer relates to a task that is not this session\'s';
@@ -103,7 +105,8 @@ export async function handleClientAnswer(core: SessionCore, message: JsonRpcMess
   } catch {
     return leg.send(errorReply(upstreamId, INTERNAL_ERROR, 'the broker could not audit the answer, so it was not relayed'));
   }
-  if (message.kind === 'result' && isRecord(message.result.task) && typeof message.result.task.taskId === 'string') core.clientTaskFor(message.result.task.taskId, leg);
+  const created = message.kind === 'result' ? createdTaskOf(message.result) : undefined;
+  if (created) core.clientTaskFor(created.taskId, leg);
   leg.send({ ...wire(message), id: upstreamId });
 }
 
@@ -114,8 +117,8 @@ export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: Json
     case 'result': {
       if (!leg.answered(message.id, { kind: 'result', result: message.result, bytes })) return;
       // Recorded as the answer arrives, not as it is relayed: the server's news of the task may come in the same read.
-      const taskId = createdTaskOf(message.result);
-      if (taskId !== undefined) core.serverTasks.created(leg, taskId);
+      const created = createdTaskOf(message.result);
+      if (created) core.serverTasks.created(leg, created.taskId, created.status);
       return;
     }
     case 'error':
@@ -131,10 +134,10 @@ export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: Json
 async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessage & { kind: 'request' }): Promise<void> {
   // The broker keeps the connection to a server alive itself; a ping is no business of the client's.
   if (message.method === 'ping') return leg.send({ jsonrpc: '2.0', id: message.id, result: {} });
-  const refused = foreignTask(core, leg, message);
+  const refused = foreignTask(core, leg, message) ?? (core.relatesToOthers(leg, message.params) ? 'unknown_task' : null);
   if (refused) {
     await core.audit({ ...serverRequestEvent(message, 'DENIED', { reason: refused }), server: leg.server }).catch(() => {});
-    return leg.send(errorReply(message.id, -32602, `Invalid params: ${refused === 'unknown_task' ? 'no task of the client by that id was run for this server' : 'a task listing would show other servers\' tasks'}`));
+    return leg.send(errorReply(message.id, -32602, `Invalid params: ${refused === 'unknown_task' ? 'no task by that id is this session\'s' : 'a task listing would show other servers\' tasks'}`));
   }
   try {
     await core.audit({ ...serverRequestEvent(message, 'SUCCESS'), server: leg.server });
@@ -162,6 +165,8 @@ function foreignTask(core: SessionCore, leg: Leg, message: JsonRpcMessage & { ki
 function upstreamNotification(core: SessionCore, leg: Leg, message: Notification): void {
   const params = isRecord(message.params) ? message.params : undefined;
   const { naming } = core;
+  // News relating to someone else's task (a server whose store all its clients share) is not this client's.
+  if (core.relatesToOthers(leg, params)) return;
   switch (message.method) {
     case 'notifications/progress': {
       const entry = params && typeof params.progressToken === 'string' ? core.progress.get(params.progressToken) : undefined;
@@ -177,7 +182,7 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
     }
     case 'notifications/message':
       if (!naming.federated || !params) return core.notifyClient(message.method, message.params);
-      return core.notifyClient(message.method, { ...params, logger: typeof params.logger === 'string' ? `${leg.server}/${params.logger}` : leg.server });
+      return core.notifyClient(message.method, { ...metaOut(naming, core.serverTasks, leg.server, params), logger: typeof params.logger === 'string' ? `${leg.server}/${params.logger}` : leg.server });
     case 'notifications/resources/updated':
       // Only news of a resource the grants allow: the URI alone may say what the client may not read.
       if (typeof params?.uri !== 'string' || !leg.grants.allows({ kind: 'resource', uri: params.uri })) return;
@@ -186,6 +191,7 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
     case 'notifications/tasks/status':
       // News of this session's own tasks only: a server with one store for every client may tell of others'.
       if (typeof params?.taskId !== 'string' || !core.serverTasks.owns(leg.server, params.taskId)) return;
+      core.serverTasks.heard(leg, params);
       return core.notifyClient(message.method, metaOut(naming, core.serverTasks, leg.server, naming.federated ? taskOut(naming, leg.server, params) : params));
     default:
       if (message.method.endsWith('/list_changed')) naming.listsChanged();

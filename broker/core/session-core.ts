@@ -337,12 +337,14 @@ export class SessionCore {
       const allowed = call.allowedBy;
       if (allowed?.sent && here(allowed.leg) && !this.stillAllowed(allowed)) this.cutOff(call, allowed);
     }
-    for (const task of this.serverTasks.values()) {
-      if (!task.allowedBy || task.cancelled || !here(task.leg) || this.stillAllowed(task.allowedBy)) continue;
+    for (const task of [...this.serverTasks.running()]) {
+      if (!here(task.leg) || this.stillAllowed(task.madeBy.allowedBy)) continue;
       // Its status and result are refused from now on (client-requests.ts); the server stops the work it no longer may do.
-      task.cancelled = true;
-      this.recordLapse(task.allowedBy, { method: 'tools/call', taskId: task.taskId, inFlight: true });
-      task.leg.request('tasks/cancel', { taskId: task.taskId });
+      task.cutOff = true;
+      this.recordLapse(task.madeBy.allowedBy, { method: task.madeBy.method, taskId: task.taskId, inFlight: true });
+      void task.leg.init?.then((init) => {
+        if (init && isRecord(init.capabilities.tasks) && init.capabilities.tasks.cancel !== undefined) task.leg.request('tasks/cancel', { taskId: task.taskId });
+      });
     }
   }
 
@@ -356,15 +358,22 @@ export class SessionCore {
   }
 
   /**
-   * Whether a client message's related-task metadata names a task that is not the session's:
-   * neither one a server created for it nor one the client runs. With a server whose task
-   * store all its clients share, a task's id is all it takes to reach it.
+   * Whether a client message's related-task metadata (in the client's names) names a task
+   * that is not the session's: not one a server created for it, nor, in an answer to
+   * `to`'s request, one the client runs for `to`. With a server whose task store all its
+   * clients share, a task's id is all it takes to reach it.
    */
-  namesForeignTask(params: unknown): boolean {
+  namesForeignTask(params: unknown, to?: Leg): boolean {
     const taskId = relatedTaskOf(params);
-    if (taskId === undefined || this.clientTasks.has(taskId)) return false;
+    if (taskId === undefined || (to !== undefined && this.clientTasks.get(taskId) === to)) return false;
     const target = this.naming.in('task', taskId);
     return target === null || !this.serverTasks.owns(target.server, target.name);
+  }
+
+  /** Whether a server's message relates (in its own ids) to a task that is neither one it runs for this session nor one the client runs for it. */
+  relatesToOthers(leg: Leg, params: unknown): boolean {
+    const taskId = relatedTaskOf(params);
+    return taskId !== undefined && !this.serverTasks.owns(leg.server, taskId) && this.clientTasks.get(taskId) !== leg;
   }
 
   /**

@@ -4,7 +4,7 @@ import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { BrokerApi, brokerUrl } from '../cli/broker-api.js';
-import { CliError } from '../cli/cli-error.js';
+import { refusedCredential } from '../cli/cli-error.js';
 import { AuditFeedDocument, AuditHeadDocument } from '../graphql/generated/graphql.js';
 import type { AuditFeedSubscription } from '../graphql/generated/graphql.js';
 import { toOcsf } from './ocsf.js';
@@ -66,8 +66,8 @@ export async function followAuditFeed(options: TailOptions): Promise<void> {
  * "Now" as a cursor, recorded in the cursor file as a written event's would be (so a
  * restart resumes there too). Subscribing with no cursor means "from now" on every
  * connection, so a reconnect before the first event would silently skip what was appended
- * while the feed was down. A broker out of reach is asked again like a dropped feed, never
- * answered with "now"; any other failure (a refused credential) ends the tail.
+ * while the feed was down. A failure to ask is retried like a dropped feed, never answered
+ * with "now"; a refused credential ends the tail, as asking again cannot succeed.
  */
 async function headCursor(options: TailOptions, backoff: Backoff): Promise<string | undefined> {
   const api = new BrokerApi({ broker: options.broker, token: options.token });
@@ -80,12 +80,12 @@ async function headCursor(options: TailOptions, backoff: Backoff): Promise<strin
       // cursor names "before the first event" (`after` takes only an issued cursor, and one
       // older than retention is refused), so the tail starts from now as before, and a
       // reconnect before its first event can still miss events.
-      if (head === null || head === undefined) return undefined;
+      if (head == null) return undefined;
       if (options.cursorFile) writeCursor(options.cursorFile, head);
       return head;
     } catch (error) {
-      // Only a broker out of reach, or failing, may answer otherwise later: a refused token or a broker that cannot answer this question ends the tail.
-      if (!(error instanceof CliError && (error.code === 'BROKER_UNREACHABLE' || /^HTTP_5\d\d$/.test(error.code)))) throw error;
+      // A refused token ends the tail; anything else (a broker out of reach, restarting, its store down) is asked again, as the feed is.
+      if (refusedCredential(error)) throw error;
       options.report(`portcullis: cannot read where the audit log ends (${error instanceof Error ? error.message : String(error)}); retrying in ${backoff.delay} ms`);
       await backoff.wait();
     }

@@ -11,3 +11,8 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
+
+/** Whether the broker refused the credential itself: asking again with it cannot succeed, where anything else (a restart, a store outage) may pass. */
+export function refusedCredential(error: unknown): boolean {
+  return error instanceof CliError && ['UNAUTHENTICATED', 'FORBIDDEN', 'HTTP_401', 'HTTP_403'].includes(error.code);
+}

@@ -61,8 +61,9 @@ describe('tasks are the session\'s own', () => {
       const made = await ask('make', 'tools/call', { name: `${prefix}make-task`, arguments: {}, task: { ttl: 60_000 } });
       const mine = (made.result!.task as { taskId: string }).taskId;
       expect(mine).toMatch(new RegExp(`^${prefix}t-\\d+$`));
-      // The server told of both tasks right after: only the session's own reaches it.
+      // The server told of both tasks right after, and logged about both: only what concerns the session's own reaches it.
       await expect.poll(() => frames.filter((f) => f.method === 'notifications/tasks/status').map((f) => f.params!.taskId)).toEqual([mine]);
+      await expect.poll(() => frames.filter((f) => f.method === 'notifications/message').map((f) => [f.params!.data, (f.params!._meta as Record<string, { taskId: string }>)['io.modelcontextprotocol/related-task']!.taskId])).toEqual([[expect.stringMatching(/^working on t-\d+$/), mine]]);
 
       const listed = await ask('list', 'tasks/list', {});
       expect((listed.result!.tasks as { taskId: string }[]).map((t) => t.taskId)).toEqual([mine]);
@@ -77,7 +78,15 @@ describe('tasks are the session\'s own', () => {
       const related = (taskId: string) => ({ name: `${prefix}plain`, arguments: {}, _meta: { 'io.modelcontextprotocol/related-task': { taskId } } });
       expect((await ask('related-others', 'tools/call', related(`${prefix}t-others`))).error).toMatchObject({ code: -32602, data: { reason: 'unknown_task' } });
       expect((await ask('related-raw', 'tools/call', related('t-others'))).error).toMatchObject({ code: -32602, data: { reason: 'unknown_task' } });
-      expect((await ask('related-mine', 'tools/call', related(mine))).result).toMatchObject({ content: [{ text: 'done at once' }] });
+      // A result relating itself to the other task comes without that relation.
+      const plain = (await ask('related-mine', 'tools/call', related(mine))).result!;
+      expect(plain).toMatchObject({ content: [{ text: 'done at once' }] });
+      expect(plain._meta ?? {}).toEqual({});
+      // The client telling of a task it does not run, or relating a notification to another's task: dropped, and audited.
+      ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tasks/status', params: { taskId: 't-others', status: 'cancelled' } }));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'x', progress: 1, _meta: { 'io.modelcontextprotocol/related-task': { taskId: `${prefix}t-others` } } } }));
+      const dropped = async () => (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.outcome === 'DENIED' && e.data.reason === 'unknown_task' && e.sessionId !== undefined && String(e.data.method).startsWith('notifications/'));
+      await expect.poll(async () => (await dropped()).map((e) => e.data.method).sort()).toEqual(expect.arrayContaining(['notifications/progress', 'notifications/tasks/status']));
       // Nothing the server said of the other task, nor its result, reached the client.
       expect(JSON.stringify(frames)).not.toMatch(/the result of t-others/);
       ws.close();
@@ -118,6 +127,25 @@ describe('a task\'s grant', () => {
     expect(((await answerTo(ws, JSON.stringify({ jsonrpc: '2.0', id: 'plain', method: 'tools/call', params: { name: 'plain', arguments: {} } }))) as Frame).result).toBeDefined();
     const cutOff = (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.outcome === 'DENIED' && e.data.reason === 'grant_revoked').map((e) => [e.data.method, e.data.inFlight ?? false]);
     expect(cutOff).toEqual(expect.arrayContaining([['tools/call', true], ['tasks/result', true], ['tasks/get', false]]));
+    ws.close();
+  });
+
+  it('leaves a finished task alone when its grant ends: nothing to cancel, nothing recorded as cut off', async () => {
+    const revoked = await fx.grant(['make-task'], 600, 'tasks');
+    await fx.grant(['plain'], 600, 'tasks');
+    const ws = await fx.raw(await fx.token(), 'tasks');
+    await initialized(ws);
+    const made = (await answerTo(ws, JSON.stringify({ jsonrpc: '2.0', id: 'make', method: 'tools/call', params: { name: 'make-task', arguments: {}, task: { ttl: 60_000 } } }))) as Frame;
+    const taskId = (made.result!.task as { taskId: string }).taskId;
+    // Its news (completed) came right after its creation: the broker knows it finished.
+    expect(((await answerTo(ws, JSON.stringify({ jsonrpc: '2.0', id: 'get', method: 'tasks/get', params: { taskId } }))) as Frame).result).toMatchObject({ status: 'completed' });
+    // Another session's tasks (the test before) may have had the same id at their own server process.
+    const cutOffs = async () => (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.data.taskId === taskId && e.data.inFlight === true).length;
+    const before = await cutOffs();
+    expect((await fx.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "done") { status } }', { id: revoked })).body.errors).toBeUndefined();
+    // Refused from now on all the same: its result is what the ended grant allowed.
+    expect(((await answerTo(ws, JSON.stringify({ jsonrpc: '2.0', id: 'result', method: 'tasks/result', params: { taskId } }))) as Frame).error).toMatchObject({ data: { reason: 'grant_revoked' } });
+    expect(await cutOffs()).toBe(before);
     ws.close();
   });
 });

@@ -1,12 +1,12 @@
 import { AccessRequestChangedDocument, AccessRequestDocument } from '../../graphql/generated/graphql.js';
 import type { AccessRequestFieldsFragment } from '../../graphql/generated/graphql.js';
 import type { BrokerApi } from '../broker-api.js';
-import { CliError } from '../cli-error.js';
+import { CliError, refusedCredential } from '../cli-error.js';
 
 type Request = AccessRequestFieldsFragment;
 
-/** Errors that re-reading will not cure; anything else (a restart, a blip) is waited out. */
-const FINAL = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND']);
+/** Errors that re-reading will not cure (a refused credential, a request gone); anything else (a restart, a blip) is waited out. */
+const final = (error: unknown) => refusedCredential(error) || (error instanceof CliError && error.code === 'NOT_FOUND');
 
 /**
  * Creates a request and resolves once it is decided (approved, denied, cancelled or
@@ -38,7 +38,7 @@ export async function waitForDecision(api: BrokerApi, create: () => Promise<Requ
       reread = () =>
         void api.request(AccessRequestDocument, { id: created.id }).then(
           ({ accessRequest }) => accessRequest && accessRequest.status !== 'PENDING' && resolve(accessRequest),
-          (error: unknown) => (error instanceof CliError && !FINAL.has(error.code) ? undefined : failed!(error as Error)),
+          (error: unknown) => (error instanceof CliError && !final(error) ? undefined : failed!(error as Error)),
         );
       const seen = early.get(created.id);
       if (seen && seen.status !== 'PENDING') resolve(seen);
