@@ -427,6 +427,10 @@ export class SessionCore {
     for (const [taskId, owner] of this.clientTasks) if (owner === leg) this.clientTasks.delete(taskId);
     this.serverTasks.forget(leg);
     this.checkedMarks.delete(leg);
+    // Calls running there when access ended are recorded refused, as when another grant keeps the server (cutOff).
+    if (why.code === ACCESS_DENIED) {
+      for (const call of this.calls.values()) if (call.allowedBy?.sent && call.allowedBy.leg === leg) this.recordLapse(call.allowedBy, { method: call.method, id: auditedId(call.id), inFlight: true });
+    }
     leg.drop(why);
     this.onlegdropped?.(leg.server);
     // A session with the broker tool lives on without servers: the person can ask again.

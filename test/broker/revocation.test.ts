@@ -25,6 +25,12 @@ describe('grant ends cut live sessions', () => {
     expect((await fx.gql(REVOKE, { id: grantId })).body.data).toEqual({ revokeGrant: { status: 'REVOKED' } });
     expect(await inFlight).toMatchObject({ code: -32001, data: { reason: 'grant_revoked' } });
     await expect.poll(() => transport.closeInfo).toEqual({ code: 4403, reason: 'grant revoked' });
+    // The call cut off is on record as refused, beside its request allowed before.
+    const records = async () => (await fx.server.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'mcp.request' && e.tool === 'trigger-long-running-operation').map((e) => [e.outcome, e.data.reason, e.data.inFlight]);
+    await expect.poll(records).toEqual([
+      ['SUCCESS', undefined, undefined],
+      ['DENIED', 'grant_revoked', true],
+    ]);
   });
 
   it('a new connection is refused (403) once the grant is revoked', async () => {
