@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { BrokerApi, brokerUrl } from '../cli/broker-api.js';
+import { BrokerApi, brokerUrl, subscriptionError } from '../cli/broker-api.js';
 import { refusedCredential } from '../cli/cli-error.js';
 import { AuditFeedDocument, AuditHeadDocument } from '../graphql/generated/graphql.js';
 import type { AuditFeedSubscription } from '../graphql/generated/graphql.js';
@@ -29,6 +29,7 @@ export interface TailOptions {
  * after it: nothing is skipped; an event may be written twice only if the process died
  * between writing it and recording its cursor. Started without a cursor, it first pins
  * "now" as one (headCursor), so even the first reconnect resumes rather than restarts.
+ * A refused credential (never good, or revoked meanwhile) ends it with that error.
  */
 export async function followAuditFeed(options: TailOptions): Promise<void> {
   const backoff = new Backoff(options.signal);
@@ -51,12 +52,15 @@ export async function followAuditFeed(options: TailOptions): Promise<void> {
             if (options.cursorFile) writeCursor(options.cursorFile, cursor);
             backoff.reset();
           },
-          error: (error) => resolve(error instanceof Error ? error : new Error(describe(error))),
+          error: (error) => resolve(subscriptionError(options.broker, error)),
           complete: () => resolve('ended'),
         },
       );
     });
     if (options.signal?.aborted) return;
+    // A token revoked while the tail runs, or one never good for the feed: following again cannot succeed, and a tail that
+    // retried for ever would look alive to whatever supervises it while it delivers nothing.
+    if (refusedCredential(outcome)) throw outcome;
     options.report(`portcullis: audit feed interrupted (${outcome === 'ended' ? 'closed by the broker' : outcome.message}); resuming after ${cursor ?? 'now'} in ${backoff.delay} ms`);
     await backoff.wait();
   }
@@ -108,12 +112,6 @@ class Backoff {
     await sleep(this.delay, undefined, { signal: this.signal }).catch(() => {});
     this.delay = Math.min(this.delay * 2, 30_000);
   }
-}
-
-function describe(error: unknown): string {
-  if (Array.isArray(error)) return error.map((e: { message?: string }) => e.message ?? String(e)).join('; ');
-  const close = error as { code?: number; reason?: string };
-  return close.code !== undefined ? `closed with ${close.code} ${close.reason ?? ''}`.trim() : String(error);
 }
 
 function readCursor(file: string | undefined): string | undefined {

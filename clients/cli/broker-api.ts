@@ -114,7 +114,8 @@ function fromGraphQLError(error: { message?: string; extensions?: { code?: unkno
   return new CliError(typeof error?.extensions?.code === 'string' ? error.extensions.code : 'API_ERROR', error?.message ?? 'the broker refused the operation');
 }
 
-function subscriptionError(broker: string, error: unknown): Error {
+/** Why a subscription ended, as one CLI error: the broker's GraphQL error, its close code (4401, 4403) and reason, or the broker out of reach. */
+export function subscriptionError(broker: string, error: unknown): Error {
   if (Array.isArray(error)) return fromGraphQLError(error[0] as Parameters<typeof fromGraphQLError>[0]);
   // A CloseEvent from the socket: 4403 and friends carry the broker's reason.
   if (error && typeof error === 'object' && 'code' in error && 'reason' in error) {

@@ -40,7 +40,7 @@ describe('portcullis audit tail started without a cursor', () => {
   });
 
   /** Follows the feed in-process through a fresh proxy, which starts open unless told otherwise (its port is taken either way). */
-  async function startTail(options: { open?: boolean; cursorFile?: string; token?: string } = {}): Promise<void> {
+  async function startTail(options: { open?: boolean; cursorFile?: string; token?: string; after?: string } = {}): Promise<void> {
     proxy = new CuttableProxy(Number(new URL(server.url).port));
     await proxy.open();
     if (options.open === false) await proxy.cut();
@@ -48,6 +48,7 @@ describe('portcullis audit tail started without a cursor', () => {
     const follow: TailOptions = {
       broker: proxy.url,
       token: options.token ?? token,
+      after: options.after,
       cursorFile: options.cursorFile,
       format: 'json',
       write: (line) => written.push(JSON.parse(line) as { id: string; type: string }),
@@ -98,5 +99,12 @@ describe('portcullis audit tail started without a cursor', () => {
     await startTail({ token: 'pcl_not-a-token' });
     await expect(tail).rejects.toSatisfy((error) => error instanceof CliError && error.code === 'UNAUTHENTICATED');
     expect(written).toEqual([]);
+  });
+
+  it('ends, rather than retrying for ever, when the feed itself refuses the token (a cursor given: no head lookup)', async () => {
+    await startTail({ token: 'pcl_not-a-token', after: '1' });
+    // graphql-ws refuses a connection its init does not admit with 4403.
+    await expect(tail).rejects.toSatisfy((error) => error instanceof CliError && error.code === 'FORBIDDEN');
+    expect(reported).toEqual([]);
   });
 });
