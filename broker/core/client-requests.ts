@@ -238,7 +238,49 @@ async function complete(core: SessionCore, request: JsonRpcRequest, call: Call):
   const subject = ref.type === 'ref/prompt' ? ({ kind: 'prompt', name: target.name } as const) : ({ kind: 'resourceTemplate', uriTemplate: target.name } as const);
   const decision = allowedOrNot(call, leg, subject);
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, String(ref.name ?? ref.uri), { server: leg.server, kind: subject.kind }));
-  await forward(core, request, call, leg, { ref: { ...ref, ...(ref.type === 'ref/prompt' ? { name: target.name } : { uri: target.name }) } }, undefined, decision.grantId);
+  const params = request.params as Json;
+  const map = subject.kind === 'resourceTemplate' ? (result: Json) => resultOut(core.naming, core.serverTasks, leg.server, completionsAllowed(leg, subject.uriTemplate, params, result)) : undefined;
+  await forward(core, request, call, leg, { ref: { ...ref, ...(ref.type === 'ref/prompt' ? { name: target.name } : { uri: target.name }) } }, map, decision.grantId);
+}
+
+/**
+ * A resource template's completions, each only when the URI it completes the template to
+ * (with the other arguments the client gave, the rest left as they are) is one the grants
+ * allow: a grant may allow a template and deny some of the resources it leads to, and a
+ * completion naming one would tell the client what it may not read. Checked as written
+ * and percent-encoded (RFC 6570 encodes a plain variable), so neither form slips through.
+ */
+function completionsAllowed(leg: Leg, template: string, params: Json, result: Json): Json {
+  const completion = isRecord(result.completion) ? result.completion : null;
+  const argument = isRecord(params.argument) ? params.argument.name : undefined;
+  if (!completion || !Array.isArray(completion.values) || typeof argument !== 'string') return result;
+  const given = isRecord(params.context) && isRecord(params.context.arguments) ? params.context.arguments : {};
+  const allowed = (value: unknown) =>
+    typeof value === 'string' &&
+    [false, true].every((encode) => {
+      const uri = expandTemplate(template, { ...given, [argument]: value }, encode);
+      return leg.grants.allows(uri.includes('{') ? { kind: 'resourceTemplate', uriTemplate: uri } : { kind: 'resource', uri });
+    });
+  const values = completion.values.filter(allowed);
+  if (values.length === completion.values.length) return result;
+  // The total would count what was left out.
+  const { total: _total, ...rest } = completion;
+  return { ...result, completion: { ...rest, values } };
+}
+
+/** The template with the variables `values` names filled in (one per expression; the others left as written). */
+function expandTemplate(template: string, values: Record<string, unknown>, encode: boolean): string {
+  return template.replace(/\{([+#./;?&]?)([A-Za-z0-9_.%]+)\*?\}/g, (expression, operator: string, name: string) => {
+    const value = values[name];
+    if (typeof value !== 'string') return expression;
+    return `${expansionPrefix(operator, name)}${encode ? encodeURIComponent(value) : value}`;
+  });
+}
+
+/** What an RFC 6570 operator puts before a value: nothing for a plain or `+` expression, the name too for `;`, `?` and `&`. */
+function expansionPrefix(operator: string, name: string): string {
+  if (operator === '' || operator === '+') return '';
+  return ';?&'.includes(operator) ? `${operator}${name}=` : operator;
 }
 
 /** The log level goes to every server that logs; the answer waits for them all. */

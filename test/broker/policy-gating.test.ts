@@ -35,7 +35,8 @@ const OVERRIDES = {
           // Deny patterns are case-folded: GET-ENV excludes get-env.
           denyTools: ['GET-ENV'],
           resources: [`${TEXT}*`, `${DOCS}*`],
-          denyResources: [`${DOCS}INSTRUCTIONS*`],
+          // The text template stays granted; the resources it leads to from 7 on do not.
+          denyResources: [`${DOCS}INSTRUCTIONS*`, `${TEXT}7*`],
           prompts: ['*-prompt'],
           denyPrompts: ['Resource-*'],
           arguments: ARGUMENT_RULES,
@@ -149,7 +150,12 @@ describe('every MCP method decided by the grants', () => {
     const completion = await settle(client.complete({ ref: { type: 'ref/prompt', name: 'completable-prompt' }, argument: { name: 'department', value: 'E' } }));
     expect(completion).toMatchObject({ ok: true, result: { completion: { values: expect.arrayContaining(['Engineering']) } } });
     expect(await settle(client.complete({ ref: { type: 'ref/prompt', name: 'resource-prompt' }, argument: { name: 'resourceType', value: 'T' } }))).toMatchObject(refused('prompt_not_granted', 'denied_by_pattern'));
-    expect(await settle(client.complete({ ref: { type: 'ref/resource', uri: `${TEXT}{resourceId}` }, argument: { name: 'resourceId', value: '1' } }))).toMatchObject({ ok: true });
+    expect(await settle(client.complete({ ref: { type: 'ref/resource', uri: `${TEXT}{resourceId}` }, argument: { name: 'resourceId', value: '1' } }))).toMatchObject({ ok: true, result: { completion: { values: ['1'] } } });
+    // A completion leading to a denied resource is left out: its name is what the client may not read.
+    for (const value of ['7', '70']) {
+      expect(await settle(client.complete({ ref: { type: 'ref/resource', uri: `${TEXT}{resourceId}` }, argument: { name: 'resourceId', value } })), value).toMatchObject({ ok: true, result: { completion: { values: [] } } });
+    }
+    expect(await settle(client.readResource({ uri: `${TEXT}7` }))).toMatchObject(refused('resource_not_granted', 'denied_by_pattern'));
     expect(await settle(client.complete({ ref: { type: 'ref/resource', uri: `${BLOB}{resourceId}` }, argument: { name: 'resourceId', value: '1' } }))).toMatchObject(refused('resource_not_granted', 'not_in_grant'));
   });
 
