@@ -167,7 +167,7 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     if (!(await core.audited(call, event))) return;
     const answer = await core.ask(call, leg, 'tools/call', forwarded);
     madeTask(core, call, leg, answer);
-    core.reply(call, core.answerOf(request.id, answer, (result) => resultOut(core.naming, core.serverTasks, leg.server, result)));
+    core.reply(call, core.answerOf(request.id, answer, asClientSees(core, leg)));
     core.recordResult(request, leg.server, target.name, answer);
   } finally {
     admitted.release();
@@ -207,12 +207,16 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
     }
     call.allowedBy = { leg, subject: allowed.subject, grantId: allowed.grantId, mark: allowed.mark };
   }
-  // A task's answers say how it stands (tasks/get, tasks/cancel), or that it is over (tasks/result): a finished one has nothing left to cut off.
-  const heard = (result: Json): Json => {
-    if (request.method === 'tasks/result') task!.status = 'completed';
-    else core.serverTasks.heard(leg, result);
-    return request.method === 'tasks/result' ? resultOut(core.naming, core.serverTasks, leg.server, result) : taskOut(core.naming, leg.server, result);
+  // A task's answers say that it is over (tasks/result) or how it stands (tasks/get, tasks/cancel): a finished one has nothing left to cut off.
+  const over = (result: Json): Json => {
+    task!.status = 'completed';
+    return asClientSees(core, leg)(result);
   };
+  const stands = (result: Json): Json => {
+    core.serverTasks.heard(leg, result);
+    return taskOut(core.naming, leg.server, result);
+  };
+  const heard = request.method === 'tasks/result' ? over : stands;
   await forward(core, request, call, leg, { [field]: target.name }, heard, allowed?.grantId);
 }
 
@@ -239,7 +243,7 @@ async function complete(core: SessionCore, request: JsonRpcRequest, call: Call):
   const decision = allowedOrNot(call, leg, subject);
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, String(ref.name ?? ref.uri), { server: leg.server, kind: subject.kind }));
   const params = request.params as Json;
-  const map = subject.kind === 'resourceTemplate' ? (result: Json) => resultOut(core.naming, core.serverTasks, leg.server, completionsAllowed(leg, subject.uriTemplate, params, result)) : undefined;
+  const map = subject.kind === 'resourceTemplate' ? (result: Json) => asClientSees(core, leg)(completionsAllowed(leg, subject.uriTemplate, params, result)) : undefined;
   await forward(core, request, call, leg, { ref: { ...ref, ...(ref.type === 'ref/prompt' ? { name: target.name } : { uri: target.name }) } }, map, decision.grantId);
 }
 
@@ -358,7 +362,12 @@ async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, l
   if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS', grantId === undefined ? undefined : { grantId }), server: leg.server }))) return;
   const answer = await core.ask(call, leg, request.method, params);
   madeTask(core, call, leg, answer);
-  core.reply(call, core.answerOf(request.id, answer, map ?? ((result) => resultOut(core.naming, core.serverTasks, leg.server, result))));
+  core.reply(call, core.answerOf(request.id, answer, map ?? asClientSees(core, leg)));
+}
+
+/** A server's result as the client sees it (federation-map.ts resultOut). */
+function asClientSees(core: SessionCore, leg: Leg): (result: Json) => Json {
+  return (result) => resultOut(core.naming, core.serverTasks, leg.server, result);
 }
 
 /** A request run as a task: the grant that let it go decides on the task's status and result too (toNamed). */

@@ -337,7 +337,8 @@ export class SessionCore {
       const allowed = call.allowedBy;
       if (allowed?.sent && here(allowed.leg) && !this.stillAllowed(allowed)) this.cutOff(call, allowed);
     }
-    for (const task of [...this.serverTasks.running()]) {
+    // Marking a task cut off changes no entry of the map running() walks.
+    for (const task of this.serverTasks.running()) {
       if (!here(task.leg) || this.stillAllowed(task.madeBy.allowedBy)) continue;
       // Its status and result are refused from now on (client-requests.ts); the server stops the work it no longer may do.
       task.cutOff = true;
