@@ -367,7 +367,7 @@ async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, l
 
 /** A server's result as the client sees it (federation-map.ts resultOut). */
 function asClientSees(core: SessionCore, leg: Leg): (result: Json) => Json {
-  return (result) => resultOut(core.naming, core.serverTasks, leg.server, result);
+  return (result) => resultOut(core, leg.server, result);
 }
 
 /** A request run as a task: the grant that let it go decides on the task's status and result too (toNamed). */

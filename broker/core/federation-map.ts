@@ -1,4 +1,5 @@
 import { isRecord } from './json.js';
+import type { Leg } from './leg.js';
 import type { Naming } from './naming.js';
 import type { ServerTasks } from './server-tasks.js';
 
@@ -13,6 +14,13 @@ const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 
 type Json = Record<string, unknown>;
 
+/** What of a session names what its client sees: its naming, and its tasks either way round (servers run for it; the client runs for a server, by the client's id). */
+export interface SessionNames {
+  readonly naming: Naming;
+  readonly serverTasks: ServerTasks;
+  readonly clientTasks: ReadonlyMap<string, Leg>;
+}
+
 /** A content block (of a tool result, a prompt message, a task payload) with its resource URI made the client's. */
 function blockOut(naming: Naming, server: string, block: unknown): unknown {
   if (!isRecord(block)) return block;
@@ -24,14 +32,15 @@ function blockOut(naming: Naming, server: string, block: unknown): unknown {
 }
 
 /** A result as the client sees it: content URIs, a created task's id, related-task metadata (a single-server session's as it came, but for that). */
-export function resultOut(naming: Naming, tasks: ServerTasks, server: string, result: Json): Json {
-  if (!naming.federated) return metaOut(naming, tasks, server, result);
+export function resultOut(session: SessionNames, server: string, result: Json): Json {
+  const { naming } = session;
+  if (!naming.federated) return metaOut(session, server, result);
   const out: Json = { ...result };
   if (Array.isArray(out.content)) out.content = out.content.map((block) => blockOut(naming, server, block));
   if (isRecord(out.task) && typeof out.task.taskId === 'string') out.task = { ...out.task, taskId: naming.out('task', server, out.task.taskId) };
   if (Array.isArray(out.messages)) out.messages = out.messages.map((m) => (isRecord(m) ? { ...m, content: blockOut(naming, server, m.content) } : m));
   if (Array.isArray(out.contents)) out.contents = out.contents.map((c) => (isRecord(c) && typeof c.uri === 'string' ? { ...c, uri: naming.uriOut(server, c.uri) } : c));
-  return metaOut(naming, tasks, server, out);
+  return metaOut(session, server, out);
 }
 
 /** A task of this session (tasks/get, tasks/cancel, tasks/list items, status notifications) with the client's task id. */
@@ -40,17 +49,20 @@ export function taskOut(naming: Naming, server: string, task: Json): Json {
 }
 
 /**
- * `_meta` naming a related task of this session: the client's id for it. Naming another
- * task (a server whose store all its clients share may) it is left out: that id would name
- * someone else's work, and with such a server, reach it.
+ * `_meta` naming a related task of this session: the client's id for it (a task the client
+ * runs for this server already has the client's id). Naming another task (a server whose
+ * store all its clients share may) it is left out: that id would name someone else's work,
+ * and with such a server, reach it.
  */
-export function metaOut(naming: Naming, tasks: ServerTasks, server: string, value: Json): Json {
+export function metaOut(session: SessionNames, server: string, value: Json): Json {
   const taskId = relatedTaskOf(value);
   if (taskId === undefined) return value;
   const meta: Json = { ...(value._meta as Json) };
-  if (!tasks.owns(server, taskId)) delete meta[RELATED_TASK];
-  else if (naming.federated) meta[RELATED_TASK] = { ...(meta[RELATED_TASK] as Json), taskId: naming.out('task', server, taskId) };
-  else return value;
+  if (session.serverTasks.owns(server, taskId)) {
+    if (!session.naming.federated) return value;
+    meta[RELATED_TASK] = { ...(meta[RELATED_TASK] as Json), taskId: session.naming.out('task', server, taskId) };
+  } else if (session.clientTasks.get(taskId)?.server === server) return value;
+  else delete meta[RELATED_TASK];
   return { ...value, _meta: meta };
 }
 

@@ -145,7 +145,7 @@ async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessag
     return leg.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit this request, so it was not relayed'));
   }
   if (core.isEnded() || core.legs.get(leg.server) !== leg) return;
-  const params = isRecord(message.params) ? metaOut(core.naming, core.serverTasks, leg.server, message.params) : message.params;
+  const params = isRecord(message.params) ? metaOut(core, leg.server, message.params) : message.params;
   core.relayServerRequest(leg, message.id, message.method, params);
 }
 
@@ -182,7 +182,7 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
     }
     case 'notifications/message':
       if (!naming.federated || !params) return core.notifyClient(message.method, message.params);
-      return core.notifyClient(message.method, { ...metaOut(naming, core.serverTasks, leg.server, params), logger: typeof params.logger === 'string' ? `${leg.server}/${params.logger}` : leg.server });
+      return core.notifyClient(message.method, { ...metaOut(core, leg.server, params), logger: typeof params.logger === 'string' ? `${leg.server}/${params.logger}` : leg.server });
     case 'notifications/resources/updated':
       // Only news of a resource the grants allow: the URI alone may say what the client may not read.
       if (typeof params?.uri !== 'string' || !leg.grants.allows({ kind: 'resource', uri: params.uri })) return;
@@ -192,10 +192,10 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
       // News of this session's own tasks only: a server with one store for every client may tell of others'.
       if (typeof params?.taskId !== 'string' || !core.serverTasks.owns(leg.server, params.taskId)) return;
       core.serverTasks.heard(leg, params);
-      return core.notifyClient(message.method, metaOut(naming, core.serverTasks, leg.server, naming.federated ? taskOut(naming, leg.server, params) : params));
+      return core.notifyClient(message.method, metaOut(core, leg.server, naming.federated ? taskOut(naming, leg.server, params) : params));
     default:
       if (message.method.endsWith('/list_changed')) naming.listsChanged();
-      return core.notifyClient(message.method, params ? metaOut(naming, core.serverTasks, leg.server, params) : message.params);
+      return core.notifyClient(message.method, params ? metaOut(core, leg.server, params) : message.params);
   }
 }
 

@@ -94,6 +94,37 @@ describe('tasks are the session\'s own', () => {
       const denied = (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.request' && e.outcome === 'DENIED' && e.data.reason === 'unknown_task');
       expect(denied.map((e) => e.data.method)).toEqual(expect.arrayContaining(['tasks/get', 'tasks/result', 'tasks/cancel', 'tools/call']));
     });
+
+    it(`passes a server's news, requests and results about a task the client runs for it with that relation, on ${endpoint}`, async () => {
+      const ws = await fx.raw(token, path);
+      const capabilities = { sampling: {}, tasks: { requests: { sampling: { createMessage: {} } } } };
+      await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'raw', version: '1' } } }));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+      const frames = collect(ws);
+      const related = (frame: Frame | undefined) => (frame?.params ?? frame?.result)?._meta;
+      const relation = { 'io.modelcontextprotocol/related-task': { taskId: 'c-1' } };
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 'ask', method: 'tools/call', params: { name: `${prefix}ask-client`, arguments: {} } }));
+
+      // The server has the client sample as a task: the client's task is c-1.
+      await expect.poll(() => frames.find((f) => f.method === 'sampling/createMessage')).toBeDefined();
+      const sampling = frames.find((f) => f.method === 'sampling/createMessage')!;
+      expect(sampling.params!.task).toEqual({ ttl: 60_000 });
+      const now = new Date().toISOString();
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: sampling.id, result: { task: { taskId: 'c-1', status: 'working', ttl: 60_000, createdAt: now, lastUpdatedAt: now } } }));
+
+      // Its log line and its question about c-1 reach the client still saying which task they concern.
+      await expect.poll(() => frames.find((f) => f.method === 'tasks/get')).toBeDefined();
+      const asked = frames.find((f) => f.method === 'tasks/get')!;
+      expect(asked.params).toEqual({ taskId: 'c-1', _meta: relation });
+      expect(related(frames.find((f) => f.method === 'notifications/message'))).toEqual(relation);
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: asked.id, result: { taskId: 'c-1', status: 'completed', ttl: 60_000, createdAt: now, lastUpdatedAt: now } }));
+
+      await expect.poll(() => frames.find((f) => f.id === 'ask')).toBeDefined();
+      const answer = frames.find((f) => f.id === 'ask')!;
+      expect(answer.result).toMatchObject({ content: [{ type: 'text', text: 'c-1 is completed' }] });
+      expect(related(answer)).toEqual(relation);
+      ws.close();
+    });
   }
 });
 
