@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, closeSync, readFileSync, ftruncateSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { auditEventSchema } from '../../audit/event-schema.js';
 import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { replaceFile, syncDirectory, truncateFile } from './durable-file.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
@@ -60,7 +61,10 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     try {
       const path = join(dataDir, AUDIT_FILE_NAME);
       const { events, start } = loadEvents(path, options);
+      const created = !existsSync(path);
       const file = await open(path, 'a', 0o600);
+      // A new log's name is durable only once its directory is: else a crash could lose its first events whole.
+      if (created) syncDirectory(path);
       return new FileAuditLog(file, path, events, start, clock, redact, options, unlock);
     } catch (error) {
       unlock();
@@ -98,17 +102,14 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
       const trimmed = { prevHash: kept[0]!.prevHash, lastTrimmedId: Number(this.events[remove - 1]!.id) };
       const start: LogStart = { ...trimmed, ...anchorSeal(this.options.checkpoints, trimmed, this.clock.now()) };
       // Anchor and events in one file, swapped in by one rename: a crash leaves either log whole.
-      const tmp = `${this.path}.tmp`;
-      const handle = await open(tmp, 'w', 0o600);
       try {
-        await handle.writeFile([JSON.stringify({ anchor: start }), ...kept.map((e) => JSON.stringify(e))].join('\n') + '\n');
-        await handle.datasync();
+        await replaceFile(this.path, [JSON.stringify({ anchor: start }), ...kept.map((e) => JSON.stringify(e))].join('\n') + '\n');
       } finally {
-        await handle.close();
+        // Also when the rename went through and only the directory sync failed: a handle on the replaced file would write where no one reads.
+        const old = this.file;
+        this.file = await open(this.path, 'a', 0o600);
+        await old.close();
       }
-      await this.file.close();
-      renameSync(tmp, this.path);
-      this.file = await open(this.path, 'a', 0o600);
       this.events.splice(0, remove);
       this.start = start;
       return remove;
@@ -239,14 +240,7 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
  */
 function loadEvents(path: string, options: Pick<AuditLogOptions, 'retention'>): { events: AuditEvent[]; start: LogStart } {
   const { events, start, completeBytes, totalBytes } = readAuditFile(path, options);
-  if (completeBytes < totalBytes) {
-    const fd = openSync(path, 'r+');
-    try {
-      ftruncateSync(fd, completeBytes);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  if (completeBytes < totalBytes) truncateFile(path, completeBytes);
   const broken = findChainBreak(events, start.prevHash);
   if (broken) throw new AuditLogCorruptError(`${path} event ${events[broken.index]!.id}: ${broken.reason.replaceAll('_', ' ')}`);
   return { events, start };

@@ -1,9 +1,9 @@
-import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { StoreUnavailableError } from '../../errors.js';
+import { replaceFile, syncDirectory, truncateFile } from './durable-file.js';
 import { PersistedMap } from './persisted-map.js';
 import type { PersistedMapOptions } from './persisted-map.js';
 import { commitLine, HEADER_LINE, readStateFile, STATE_FILE_NAME } from './state-file.js';
@@ -136,7 +136,7 @@ export class StateJournal {
     let live = 0;
     for (const map of this.collections.values()) live += map.size;
     if (this.closed || this.broken || this.records <= 2 * live + this.compactionSlack) return;
-    // A failed rewrite leaves the journal as it was (the rename is the only switch): the next commit tries again.
+    // A failed rewrite leaves the journal whole, old or new (the rename is the only switch): the next commit tries again.
     await this.compact().catch(() => {});
   }
 
@@ -146,47 +146,26 @@ export class StateJournal {
       for (const { key, value, expiresAt } of map.live()) ops.push({ c: map.name, k: key, v: value, x: expiresAt });
     }
     const text = HEADER_LINE + ops.map((op) => commitLine([op])).join('');
-    const tmp = `${this.path}.tmp`;
-    // A leftover from an interrupted compaction would keep its own mode under 'w': made anew, owner only.
-    rmSync(tmp, { force: true });
-    const handle = await open(tmp, 'wx', 0o600);
     try {
-      await handle.writeFile(text);
-      await handle.datasync();
+      await replaceFile(this.path, text);
     } finally {
-      await handle.close();
+      // Also when the rename went through and only the directory sync failed: commits go to the file at the path.
+      await this.reopen();
     }
-    renameSync(tmp, this.path);
-    syncDirectory(this.path);
+    if (this.broken) return;
+    this.records = ops.length;
+    this.bytes = Buffer.byteLength(text);
+  }
+
+  private async reopen(): Promise<void> {
     const old = this.file;
     try {
       this.file = await open(this.path, 'a', 0o600);
     } catch (error) {
-      // The old handle writes to the replaced file: nothing may be acknowledged through it.
+      // The old handle may write to a replaced file: nothing may be acknowledged through it.
       this.broken = error instanceof Error ? error : new Error(String(error));
       return;
     }
     await old.close();
-    this.records = ops.length;
-    this.bytes = Buffer.byteLength(text);
-  }
-}
-
-function truncateFile(path: string, bytes: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    ftruncateSync(fd, bytes);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** A rename is durable once its directory is (fsync(2)): until then a crash may bring back the old file, which is still whole. */
-function syncDirectory(path: string): void {
-  const fd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
