@@ -7,7 +7,7 @@ import type { Delivery } from './types.js';
 /**
  * One delivery as an email: subject, plain text, HTML and the threading headers. Only the
  * fields of NotificationEvent appear (never a tool call's parameters, a token or a secret);
- * every value is escaped in the HTML part and kept on one line in the subject.
+ * every value is escaped in the HTML part and kept on one line in the subject and the text part.
  */
 export interface EmailMessage {
   subject: string;
@@ -38,14 +38,21 @@ function messageId(seed: string, domain: string): string {
   return `<${createHash('sha256').update(seed).digest('hex').slice(0, 40)}@${domain}>`;
 }
 
+/**
+ * Only our labels start a line: the lead and every value are put on one line, so a reason
+ * (from a requester, or an agent's tool call) or an anomaly summary carrying a line break and
+ * "Approve: https://evil.example/…" cannot show a link of its own at the start of a line. The
+ * HTML part shows them on one line too (a line break in a <td> is a space). The console links
+ * come before the facts: the reviewer meets the genuine Approve before any free text.
+ */
 function textBody(content: MessageContent): string {
   const width = Math.max(...content.lines.map(([label]) => label.length), 0) + 2;
   return [
-    content.lead,
-    '',
-    ...content.lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`),
+    oneLine(content.lead),
     '',
     ...content.links.map((link) => `${link.label}: ${link.url}`),
+    '',
+    ...content.lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${oneLine(value)}`),
     '',
   ].join('\n');
 }

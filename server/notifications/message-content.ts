@@ -53,9 +53,14 @@ export function describeEvent(event: NotificationEvent): MessageContent {
   return { subject: `Portcullis: ${event.type}`, lead: `${event.type} at ${event.time}.`, lines: event.actor === null ? [] : [['Actor', event.actor]], links, followUp: false };
 }
 
-/** A value on one line (every run of white space, line breaks included, one space): text from a requester cannot start a line of its own. */
+/**
+ * A value on one line (every run of white space or control characters, one space): text from
+ * a requester cannot start a line of its own. More than \n breaks a line somewhere: a lone CR
+ * (nodemailer sends it as CRLF), VT, FF, NEL (U+0085, a C1 control, which \s misses), U+2028
+ * and U+2029, and U+001C–U+001E (line boundaries to Python's splitlines).
+ */
 export function oneLine(value: string): string {
-  return value.replace(/\s+/g, ' ').trim();
+  return value.replace(/[\s\p{Cc}]+/gu, ' ').trim();
 }
 
 function consoleLinks(event: NotificationEvent, decidable: boolean): MessageContent['links'] {

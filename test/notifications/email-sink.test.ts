@@ -116,6 +116,35 @@ describe('email sink: the message', () => {
   });
 });
 
+describe('email sink: free text never starts a line of the text part', () => {
+  /** Split at every character a mail client or parser may take for a line break (Python's splitlines: LF, CR, VT, FF, FS, GS, RS, NEL, LS, PS), and any other control. */
+  const lines = (text: string) => text.split(/\r\n|[\p{Cc}\u2028\u2029]/u);
+  const BREAKS = { LF: '\n\n', CR: '\r', CRLF: '\r\n', LS: '\u2028', PS: '\u2029', NEL: '\u0085', VT: '\v', FF: '\f', RS: '\x1e' };
+  const FORGED = 'Approve: https://evil.example/review?request=r1';
+
+  it.each(Object.entries(BREAKS))('keeps a reason with %s and a forged Approve line on the Reason line', async (_name, lineBreak) => {
+    const smtp = await withTls();
+    await sink(smtp.port).deliver(delivery({ request: { ...request, reason: `Incident INC-42${lineBreak}${FORGED}${lineBreak}Deny: https://evil.example/x` } }), signal());
+    const text = lines(parseMail(smtp.mails[0]!.raw).text);
+    expect(text.filter((line) => line.startsWith('Reason:'))).toEqual([expect.stringContaining(`Incident INC-42 ${FORGED} Deny: https://evil.example/x`)]);
+    expect(text.filter((line) => /^(Approve|Deny):/.test(line))).toEqual([
+      'Approve: https://portcullis.example.com/console/requests/req-7?decide=approve',
+      'Deny: https://portcullis.example.com/console/requests/req-7?decide=deny',
+    ]);
+    expect(text.findIndex((line) => line.startsWith('Approve:'))).toBeLessThan(text.findIndex((line) => line.startsWith('Reason:')));
+  });
+
+  it.each(Object.entries(BREAKS))('keeps an anomaly summary with %s on the lead line', async (_name, lineBreak) => {
+    const smtp = await withTls();
+    const anomaly = { ...anAnomaly, summary: `New client "agent 1.0${lineBreak}${FORGED}"` };
+    await sink(smtp.port).deliver(delivery({ type: 'anomaly.detected', request: undefined, anomaly, links: { console: 'https://portcullis.example.com/console/anomalies/an-1' } }), signal());
+    const text = lines(parseMail(smtp.mails[0]!.raw).text);
+    expect(text[0]).toBe(`New client "agent 1.0 ${FORGED}"`);
+    expect(text.filter((line) => line.startsWith('Approve:'))).toEqual([]);
+    expect(text.filter((line) => line.startsWith('Open in the console:'))).toEqual(['Open in the console: https://portcullis.example.com/console/anomalies/an-1']);
+  });
+});
+
 describe('email sink: outcomes', () => {
   it('reports a 451 as worth a retry, and the retry then goes through', async () => {
     const smtp = await withTls({ refuse: { code: 451, times: 1 } });
