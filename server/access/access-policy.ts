@@ -1,7 +1,10 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { PortcullisConfig, RoleConfig } from '../config/schema.js';
 import { AccessDeniedError, InvalidInputError } from '../errors.js';
 import { sameEmail } from '../identity/email-key.js';
-import { patternCovers } from './tool-patterns.js';
+import { rolesOf } from '../identity/principal.js';
+import type { UserIdentity } from '../stores/types.js';
+import { patternCovers, patternsOverlap } from './tool-patterns.js';
 import type { AccessScope } from './types.js';
 
 type RequestRule = RoleConfig['request'][number];
@@ -95,7 +98,7 @@ export class AccessPolicy {
       const longest = Math.max(...fitting.map((r) => r.maxDurationSeconds));
       throw new AccessDeniedError('DURATION_TOO_LONG', `durationSeconds ${input.durationSeconds} exceeds the ${longest} s allowed for this request`, 'durationSeconds');
     }
-    return {
+    const plan: RequestPlan = {
       rule: rule.label,
       tools: asked.tools ?? [...rule.tools],
       denyTools: [...rule.denyTools],
@@ -107,21 +110,37 @@ export class AccessPolicy {
       arguments: argumentsOf(rule),
       autoApprove: rule.autoApprove,
     };
+    // A request for nothing would be reviewable by anyone (every pattern of it is covered) and open a session all the same.
+    if (SCOPE_KINDS.every(({ kind }) => plan[kind].length === 0)) throw new InvalidInputError(`the request names no tool, resource or prompt of "${input.server}"`, 'tools');
+    return plan;
+  }
+
+  /** Who a stored user (a requester, a grant's holder) is to the config's roles, as they stand now. */
+  holderOf(user: UserIdentity): RoleHolder {
+    return { roles: rolesOf(user, this.config.roles) };
   }
 
   /**
-   * Whether `holder` could still be granted what a grant allows: one of their request rules
-   * on its server allows every pattern of every kind in it, and is read-only only if the
-   * grant is. A grant whose holder lost every such rule has lost its basis.
+   * Whether `holder` could be granted all a grant (or a request) allows for `seconds` more:
+   * one of their request rules on its server allows every pattern of every kind in it,
+   * excludes nothing it leaves allowed, holds its tools to every argument rule the rule
+   * sets, is read-only only if it is, and lasts that long. A grant whose holder lost every
+   * such rule has lost its basis; a request, its approvability.
    */
-  founds(holder: RoleHolder, grant: { server: string; readOnly: boolean } & Pick<AccessScope, ScopeKind>): boolean {
-    return this.requestRules(holder, grant.server).some((rule) => (grant.readOnly || !rule.readOnly) && SCOPE_KINDS.every(({ kind }) => grant[kind].every((pattern) => allows(rule, kind, pattern))));
+  founds(holder: RoleHolder, scope: { server: string } & Omit<AccessScope, 'rule'>, seconds?: number): boolean {
+    return this.requestRules(holder, scope.server).some(
+      (rule) =>
+        (scope.readOnly || !rule.readOnly) &&
+        (seconds === undefined || seconds <= rule.maxDurationSeconds) &&
+        SCOPE_KINDS.every(({ kind, deny }) => scope[kind].every((pattern) => allows(rule, kind, pattern)) && rule[deny].every((excluded) => excludes(scope, kind, deny, excluded))) &&
+        Object.entries(rule.arguments).every(([tool, schema]) => !scope.tools.some((p) => patternsOverlap(p, tool)) || (scope.arguments[tool] ?? []).some((own) => isDeepStrictEqual(own, schema))),
+    );
   }
 
-  /** Whether `holder`'s review rules cover every pattern of a request on its server, of every kind. */
+  /** Whether `holder`'s review rules on the request's server cover every pattern of it, of every kind (none: nobody reviews it). */
   mayReview(holder: RoleHolder, request: { server: string } & Pick<AccessScope, ScopeKind>): boolean {
     const rules = this.reviewRules(holder, request.server);
-    return SCOPE_KINDS.every(({ kind }) => (request[kind] ?? []).every((asked) => rules.some((rule) => rule[kind].some((pattern) => patternCovers(pattern, asked)))));
+    return rules.length > 0 && SCOPE_KINDS.every(({ kind }) => (request[kind] ?? []).every((asked) => rules.some((rule) => rule[kind].some((pattern) => patternCovers(pattern, asked)))));
   }
 
   /** The roles whose review rules cover a request on their own. */
@@ -171,6 +190,11 @@ export class AccessPolicy {
 /** A rule's argument rules as a grant carries them: per tool, the schemas a call must satisfy. */
 export function argumentsOf(rule: RequestRule): AccessScope['arguments'] {
   return Object.fromEntries(Object.entries(rule.arguments).map(([tool, schema]) => [tool, [schema]]));
+}
+
+/** Whether a scope allows nothing a rule's deny pattern excludes: it excludes that too, or none of its patterns reaches it. */
+function excludes(scope: Omit<AccessScope, 'rule'>, kind: ScopeKind, deny: (typeof SCOPE_KINDS)[number]['deny'], excluded: string): boolean {
+  return scope[deny].some((own) => patternCovers(own, excluded)) || !scope[kind].some((pattern) => patternsOverlap(pattern, excluded));
 }
 
 function allows(rule: RequestRule, kind: ScopeKind, pattern: string): boolean {

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { AccessDeniedError, InvalidInputError, LimitExceededError, NotFoundError } from '../errors.js';
 import { sameEmail } from '../identity/email-key.js';
-import type { Principal } from '../identity/principal.js';
+import type { Principal, Principals } from '../identity/principal.js';
 import { listedPage } from '../stores/listed-page.js';
 import type { Page } from '../stores/listed-page.js';
 import type { AccessStore } from '../stores/types.js';
@@ -26,6 +26,8 @@ export interface AccessServiceDeps {
   config: Pick<PortcullisConfig, 'approvals' | 'broker'>;
   /** The tools of a server that are read-only now (its annotations, and the operator's list): fixed into read-only grants. */
   readOnlyTools: (server: string) => Promise<string[]>;
+  /** Who a requester is now (their IdP, email domain, SCIM standing and groups): a request is approved only while its requester could still file it. */
+  principals: Pick<Principals, 'current'>;
 }
 
 /** The scope a request asks for and its grant carries, as audited and stored. */
@@ -58,18 +60,21 @@ function withApproverArguments(request: AccessRequestRecord, approvals: readonly
 }
 
 /**
- * Whether the caller is the request's requester: the same user, or the same address through
- * another IdP (one person with two identities, e.g. a Slack click mapped by email to their
- * other one, must not review their own request).
+ * Whether `user` is the caller: the same user, or the same address through another IdP or
+ * under another NameID (one person with two identities, e.g. a Slack click mapped by email
+ * to their other one, or a transient NameID at each sign-in, is still one person: they
+ * neither review their own request nor count twice towards its approvals).
  */
-function isRequester(caller: Principal, request: AccessRequestRecord): boolean {
-  return request.requester.id === caller.user.id || sameEmail(request.requester.email, caller.user.email);
+function samePerson(caller: Principal, user: { id: string; email: string }): boolean {
+  return user.id === caller.user.id || sameEmail(user.email, caller.user.email);
 }
 
 const MAX_ARGUMENT_RULES = 50;
 /** Records read per store call by a walk over a whole listing (activeGrantsWhere, pendingRequestsWhere). */
 const GRANT_BATCH = 100;
 const MAX_WAITING_AGENT_REQUESTS = 5;
+/** Every pending request notifies its reviewers: one person (or a leaked token) must not flood them. */
+const MAX_WAITING_REQUESTS = 20;
 
 /**
  * Just-in-time access: requests, reviews, grants, revocation and expiry. Every state
@@ -85,7 +90,7 @@ export class AccessService {
     const { autoApprove: ruleApproves, ...scope } = this.deps.policy.planRequest(caller, input);
     const autoApprove = ruleApproves && (filedByAgent === null || this.deps.config.broker.requestAccessTool.autoApprove);
     const now = this.deps.clock.now();
-    if (filedByAgent) await this.checkAgentBacklog(caller, now);
+    await this.checkBacklog(caller, now, filedByAgent !== null);
     let request: AccessRequestRecord = {
       id: randomUUID(),
       requester: caller.user,
@@ -118,12 +123,19 @@ export class AccessService {
     return request;
   }
 
-  /** A model in a loop (or a prompt-injected one) must not bury approvers: few of its requests may wait at once. */
-  private async checkAgentBacklog(caller: Principal, now: number): Promise<void> {
+  /**
+   * Nobody may bury reviewers in requests (each notifies them all): few of a person's
+   * requests may wait at once, and fewer filed by a model in a loop (or a prompt-injected one).
+   */
+  private async checkBacklog(caller: Principal, now: number, byAgent: boolean): Promise<void> {
     const recent = await this.deps.store.listRequests({ requesterId: caller.user.id, limit: 100 });
-    const waiting = recent.filter(({ record }) => record.filedByAgent && requestStatus(record, now) === 'PENDING').length;
-    if (waiting >= MAX_WAITING_AGENT_REQUESTS) {
-      throw new LimitExceededError(`${waiting} requests filed from an MCP client already wait for review (at most ${MAX_WAITING_AGENT_REQUESTS}): wait for them, or cancel some`);
+    const pending = recent.filter(({ record }) => requestStatus(record, now) === 'PENDING');
+    if (pending.length >= MAX_WAITING_REQUESTS) {
+      throw new LimitExceededError(`${pending.length} of your requests already wait for review (at most ${MAX_WAITING_REQUESTS}): wait for them, or cancel some`);
+    }
+    const fromAgents = pending.filter(({ record }) => record.filedByAgent).length;
+    if (byAgent && fromAgents >= MAX_WAITING_AGENT_REQUESTS) {
+      throw new LimitExceededError(`${fromAgents} requests filed from an MCP client already wait for review (at most ${MAX_WAITING_AGENT_REQUESTS}): wait for them, or cancel some`);
     }
   }
 
@@ -132,16 +144,19 @@ export class AccessService {
     input: { requestId: string; decision: ReviewDecision; reason?: string | null; durationSeconds?: number | null; arguments?: Record<string, unknown> | null },
   ): Promise<AccessRequestRecord> {
     const reason = input.reason == null ? null : boundedText(input.reason, 'reason', false);
+    // Only a reviewer's arguments are compiled, and only a reviewer makes the broker describe a server's tools.
+    const reviewed = await this.reviewableRequest(caller, input.requestId);
     const narrowed = narrowerArguments(input.arguments, input.decision);
     // Read before the lock: describing a server's tools may take seconds, and the lock is short.
-    const readOnlyTools = input.decision === 'APPROVE' ? await this.readOnlyToolsFor(await this.visibleRequest(caller, input.requestId)) : null;
+    const readOnlyTools = input.decision === 'APPROVE' ? await this.readOnlyToolsFor(reviewed) : null;
     const { updated, grant } = await this.deps.store.withLock(`request:${input.requestId}`, async () => {
-      const request = await this.visibleRequest(caller, input.requestId);
-      if (isRequester(caller, request)) throw new AccessDeniedError('SELF_REVIEW', 'nobody reviews their own request');
-      if (!this.deps.policy.mayReview(caller, request)) throw new NotFoundError('access request');
+      const request = await this.reviewableRequest(caller, input.requestId);
       const now = this.deps.clock.now();
       this.requirePending(request, now);
-      if (request.reviews.some((r) => r.reviewer.id === caller.user.id)) throw new AccessDeniedError('ALREADY_REVIEWED', 'you have already reviewed this request');
+      if (request.reviews.some((r) => samePerson(caller, r.reviewer))) throw new AccessDeniedError('ALREADY_REVIEWED', 'you have already reviewed this request');
+      if (input.decision === 'APPROVE' && !(await this.requesterMayStillAsk(request))) {
+        throw new AccessDeniedError('BASIS_REMOVED', 'the requester no longer holds a role that allows this request (or can no longer sign in): it cannot be approved');
+      }
       const duration = input.durationSeconds ?? null;
       if (duration !== null) {
         if (input.decision !== 'APPROVE') throw new InvalidInputError('durationSeconds goes with APPROVE only', 'durationSeconds');
@@ -204,10 +219,28 @@ export class AccessService {
   canReview(caller: Principal, request: AccessRequestRecord): boolean {
     return (
       requestStatus(request, this.deps.clock.now()) === 'PENDING' &&
-      !isRequester(caller, request) &&
-      !request.reviews.some((r) => r.reviewer.id === caller.user.id) &&
+      !samePerson(caller, request.requester) &&
+      !request.reviews.some((r) => samePerson(caller, r.reviewer)) &&
       this.deps.policy.mayReview(caller, request)
     );
+  }
+
+  /** The request, if the caller may review it: not their own (SELF_REVIEW), and within their review rules (else NOT_FOUND, as for unknown ids). */
+  private async reviewableRequest(caller: Principal, id: string): Promise<AccessRequestRecord> {
+    const request = await this.visibleRequest(caller, id);
+    if (samePerson(caller, request.requester)) throw new AccessDeniedError('SELF_REVIEW', 'nobody reviews their own request');
+    if (!this.deps.policy.mayReview(caller, request)) throw new NotFoundError('access request');
+    return request;
+  }
+
+  /**
+   * Whether the requester could file this request now: roles are held by group and the IdP
+   * (or SCIM) may have taken one away since, or the config narrowed the rule; an approval
+   * must not hand out what no role of theirs allows any more.
+   */
+  private async requesterMayStillAsk(request: AccessRequestRecord): Promise<boolean> {
+    const requester = await this.deps.principals.current(request.requester, request.createdAt);
+    return requester !== null && this.deps.policy.founds(this.deps.policy.holderOf(requester), request, request.durationSeconds);
   }
 
   async listRequests(

@@ -75,3 +75,22 @@ export function patternCovers(outer: string, inner: string): boolean {
   while (outer[p] === '*') p++;
   return p === outer.length;
 }
+
+/**
+ * Is there a name both patterns match? Exact for `*`-only globs: walking both at once, a
+ * `*` may match nothing (step past it) or take the other's next character or `*`; two
+ * literals must be the same character. Memoised over the pairs of positions, O(n·m).
+ */
+export function patternsOverlap(a: string, b: string): boolean {
+  const seen = new Set<number>();
+  const from = (i: number, j: number): boolean => {
+    if (i === a.length && j === b.length) return true;
+    const key = i * (b.length + 1) + j;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    if (a[i] === '*') return from(i + 1, j) || (j < b.length && from(i, j + 1));
+    if (b[j] === '*') return from(i, j + 1) || (i < a.length && from(i + 1, j));
+    return i < a.length && j < b.length && a[i] === b[j] && from(i + 1, j + 1);
+  };
+  return from(0, 0);
+}

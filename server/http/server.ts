@@ -172,7 +172,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const events = new AccessEvents(stores.events);
   // The broker's own look at the servers' tools: read-only grants fix which tools are read-only when issued.
   const toolCatalog = new ToolCatalog({ servers: config.servers, baseDir, logger, scrubber, now: () => clock.now() });
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server) });
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server), principals: identity.principals });
   const detector = startOutlierDetection({ config, stores, clock, logger, events, access, metrics });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<PortcullisTopics> });
   const stopSweeper = startExpirySweeper(access, logger);

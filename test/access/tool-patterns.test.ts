@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchesTool, patternCovers } from '../../server/access/tool-patterns.js';
+import { matchesTool, patternCovers, patternsOverlap } from '../../server/access/tool-patterns.js';
 
 describe('tool name patterns', () => {
   it('match names exactly, with * for any run of characters', () => {
@@ -39,6 +39,26 @@ describe('tool name patterns', () => {
       const pattern = word('ab*.', 8);
       const name = word('ab.', 10);
       expect(matchesTool(pattern, name), `${pattern} vs ${name}`).toBe(reference(pattern, name));
+    }
+  });
+
+  it('say two patterns overlap exactly when some name matches both (against every name up to the length that could witness it)', () => {
+    expect(patternsOverlap('*', 'drop_*')).toBe(true);
+    expect(patternsOverlap('read_*', 'drop_*')).toBe(false);
+    expect(patternsOverlap('a*', '*b')).toBe(true);
+    expect(patternsOverlap('echo', 'echo')).toBe(true);
+    expect(patternsOverlap('echo', 'ech')).toBe(false);
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const word = (alphabet: string, max: number) => Array.from({ length: random(max + 1) }, () => alphabet[random(alphabet.length)]).join('');
+    // A shared name, if any, needs no more characters than the two patterns' literals together.
+    const all = [''];
+    for (let i = 0; all[i]!.length < 10; i++) all.push(`${all[i]!}a`, `${all[i]!}b`);
+    for (let i = 0; i < 400; i++) {
+      const a = word('ab*', 5);
+      const b = word('ab*', 5);
+      const witness = all.some((name) => name.length <= a.replaceAll('*', '').length + b.replaceAll('*', '').length && matchesTool(a, name) && matchesTool(b, name));
+      expect(patternsOverlap(a, b), `${a} vs ${b}`).toBe(witness);
     }
   });
 });

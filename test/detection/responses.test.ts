@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccessEvents } from '../../server/access/access-events.js';
 import { AccessPolicy } from '../../server/access/access-policy.js';
+import { Principals } from '../../server/identity/principal.js';
 import { AccessService } from '../../server/access/access-service.js';
 import type { AuditEvent } from '../../server/audit/types.js';
 import { systemClock } from '../../server/clock.js';
@@ -40,7 +41,7 @@ function raiserOn(server: TestServer, fx: BrokerFixture, responses: Responses, c
   const { stores } = server;
   const config = brokerConfig(fx.idp);
   const events = new AccessEvents(stores.events);
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: async () => [] });
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: async () => [], principals: new Principals({ idps: config.identityProviders, roles: config.roles }) });
   return new AnomalyRecorder({ store: stores.anomalies, audit: stores.audit, clock, logger: captureLogs().logger, events, access, config: { responses, keepAnomalies: 100 } });
 }
 
@@ -296,7 +297,7 @@ describe('suppressions and a log that cannot be written', () => {
     opened.push(stores);
     const events = new AccessEvents(stores.events);
     const config = testConfig();
-    const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: async () => [] });
+    const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: async () => [], principals: new Principals({ idps: config.identityProviders, roles: config.roles }) });
     return { stores, raiser: new AnomalyRecorder({ store: stores.anomalies, audit: stores.audit, clock, logger: captureLogs().logger, events, access, config: { responses: [], keepAnomalies: 10 } }) };
   };
 

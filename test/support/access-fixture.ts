@@ -6,7 +6,7 @@ import { AccessPolicy } from '../../server/access/access-policy.js';
 import { AccessService } from '../../server/access/access-service.js';
 import { configSchema } from '../../server/config/schema.js';
 import type { PortcullisConfig } from '../../server/config/schema.js';
-import { API_TOKEN_SCOPES, rolesOf } from '../../server/identity/principal.js';
+import { API_TOKEN_SCOPES, Principals, rolesOf } from '../../server/identity/principal.js';
 import type { Principal } from '../../server/identity/principal.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores, UserIdentity } from '../../server/stores/types.js';
@@ -14,14 +14,14 @@ import { ManualClock } from './manual-clock.js';
 import { redisStoresForTest } from './redis.js';
 
 /** The roles the access tests run against (the shape of the documented example). */
-export function accessConfig(overrides: { requiredApprovals?: number } = {}): PortcullisConfig {
+export function accessConfig(overrides: { requiredApprovals?: number; engineerRules?: Record<string, unknown>[] } = {}): PortcullisConfig {
   return configSchema.parse({
     server: { publicUrl: 'http://127.0.0.1:8080' },
     roles: [
       {
         name: 'engineer',
         members: { groups: ['engineering'] },
-        request: [
+        request: overrides.engineerRules ?? [
           { server: 'everything', tools: ['*'], denyTools: ['*delete*'], maxDurationSeconds: 14400 },
           { server: 'everything', tools: ['echo', 'get-sum'], maxDurationSeconds: 3600, autoApprove: true },
         ],
@@ -76,6 +76,6 @@ export async function accessFixture(backend: Backend, options: { requiredApprova
       : await redisStoresForTest({ url: options.redisUrl, prefix: options.prefix, clock });
   await stores.waitReady();
   const events = new AccessEvents(stores.events);
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: options.readOnlyTools ?? (async () => []) });
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: options.readOnlyTools ?? (async () => []), principals: new Principals({ idps: [{ id: 'corp' }], roles: config.roles }) });
   return { stores, clock, config, access, events, as: (name) => principalOf(user(name, [...PEOPLE[name]]), config) };
 }
