@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { getOperationAST } from 'graphql';
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import type { Tracer } from '@opentelemetry/api';
 import { CloseCode } from 'graphql-ws';
 import type { ServerOptions } from 'graphql-ws';
@@ -64,6 +64,8 @@ export function createGraphQLWebSocketEndpoint(options: {
   addressOf: (request: IncomingMessage) => string | undefined;
   /** Spans each operation (schema/ws-operation-spans.ts); null when tracing is off. */
   tracer: Tracer | null;
+  /** The client address's GraphQL budget, spent by every operation as by every HTTP request (server/http/rate-limit.ts). */
+  budget: (address: string | undefined) => Promise<PortcullisError | null>;
 }): GraphQLWebSocketEndpoint {
   const limits = options.services.config.graphql;
   const { authenticator } = options.services.identity;
@@ -111,6 +113,9 @@ export function createGraphQLWebSocketEndpoint(options: {
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: formatAll(result.errors) } : undefined),
       onError: (_ctx, _id, _payload, errors) => formatAll(errors),
       onSubscribe: async (ctx, id, payload) => {
+        // Counted before anything is parsed or a credential checked, as over HTTP.
+        const overBudget = await options.budget(ctx.extra.address);
+        if (overBudget) return [new GraphQLError(overBudget.message, { extensions: { code: overBudget.code } })];
         const illFormed = illFormedInputError(payload);
         if (illFormed) return [illFormed];
         const checked = options.protection.validateOperation(payload.query);

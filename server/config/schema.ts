@@ -624,7 +624,7 @@ const rateLimitsSection = z
   .strictObject({
     // Per client address, over every route reachable without a credential.
     unauthenticated: rateLimit.default(UNAUTHENTICATED_LIMIT),
-    // Per client address, over POST/GET /graphql and graphql-ws upgrades together.
+    // Per client address, over POST/GET /graphql, graphql-ws upgrades and each operation sent over graphql-ws together.
     graphql: rateLimit.default(GRAPHQL_LIMIT),
     // Per client address, over /scim/v2 (counted before the token is checked).
     scim: rateLimit.default(SCIM_LIMIT),

@@ -1,7 +1,8 @@
 import { isIPv6 } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { StoreUnavailableError } from '../errors.js';
+import { LimitExceededError, StoreUnavailableError } from '../errors.js';
+import type { PortcullisError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { RateLimiter } from '../stores/types.js';
@@ -72,6 +73,22 @@ export function limitUpgradesPerClient(limiter: RateLimiter, logger: Logger, clo
       .then((refusal) => (refusal ? refuseUpgrade(socket, new UpgradeRefused(refusal.status, refusal.text, null, refusal.retryAfterSeconds)) : handler(request, socket, head)))
       // Past an await nothing may throw into the void (an unhandled rejection ends the process): any failure refuses this upgrade only.
       .catch((error: unknown) => refuseUpgrade(socket, refusalOf(error)));
+  };
+}
+
+/**
+ * The same budget for each operation a graphql-ws connection carries: its upgrade was
+ * counted once, and every query, mutation or subscription sent over it is a request too
+ * (else one socket would run unlimited mutations). Null when it may go on; else the error
+ * to answer the operation with (LIMIT_EXCEEDED, or STORE_UNAVAILABLE: an uncounted
+ * operation is an unlimited one).
+ */
+export function limitOperationsPerClient(limiter: RateLimiter, logger: Logger, clock: Clock): (address: string | undefined) => Promise<PortcullisError | null> {
+  const verdict = clientBudget(limiter, logger, clock);
+  return async (address) => {
+    const refusal = await verdict(address, '/graphql');
+    if (!refusal) return null;
+    return refusal.status === 429 ? new LimitExceededError(refusal.text) : new StoreUnavailableError('rate limiting');
   };
 }
 

@@ -62,7 +62,7 @@ import type { SecretScrubber } from '../text/secret-scrubber.js';
 import { createApp, securityHeaders } from './app.js';
 import { behindClosingAnswer } from './closing-connections.js';
 import { directMcpRequests } from './direct-mcp.js';
-import { limitUpgradesPerClient } from './rate-limit.js';
+import { limitOperationsPerClient, limitUpgradesPerClient } from './rate-limit.js';
 import { clientAddressOf } from './client-address.js';
 import { cliLoginRoutes } from './cli-login-routes.js';
 import { consoleRoutes } from './console-routes.js';
@@ -205,8 +205,9 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const leases = new LeaseKeeper({ leases: stores.leases, clock, ttlMs: 3 * recheckIntervalMs, onRenewFailed: (err) => logger.warn({ err }, 'lease renewal failed') });
   // The address every upgrade is known by (rate limits, audit), as express gives other requests theirs.
   const addressOf = clientAddressOf(config.server.trustedProxies);
-  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases, addressOf, tracer: tracing.tracer });
   const graphqlLimiter = stores.rateLimits.limiter('graphql', config.rateLimits.graphql);
+  const budget = limitOperationsPerClient(graphqlLimiter, logger, clock);
+  const graphqlWs = createGraphQLWebSocketEndpoint({ schema, protection, services, credentialWatch, leases, addressOf, tracer: tracing.tracer, budget });
   const callLimits = new ConfiguredCallLimits(config.servers, { rateLimits: stores.rateLimits, leases, logger });
   const broker = new Broker({ config, stores, identity, events, clock, logger, scrubber, baseDir, credentialWatch, leases, callLimits, access, addressOf, tracer: tracing.tracer });
   const scim = createScim({ config, stores, clock, identity, access, policy, logger });

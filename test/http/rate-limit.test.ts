@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { PortcullisConfig } from '../../server/config/schema.js';
 import { clientKey } from '../../server/http/rate-limit.js';
@@ -7,7 +8,7 @@ import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
 import { createTestIdp, postToAcs, TEST_PUBLIC_URL } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
-import { startInstancesOnRedis, startTestServer, testConfig } from '../support/test-server.js';
+import { executeOverWs, startInstancesOnRedis, startTestServer, testConfig } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
 
 let corp: TestIdp;
@@ -142,6 +143,29 @@ describe('GraphQL, rate limited per client address', () => {
     expect(await upgrade(server, '198.51.100.2')).toEqual({ status: 101 });
     // A budget of its own: the sign-in routes still serve the spent address.
     expect((await loginStart(server, { 'x-forwarded-for': '198.51.100.1' })).status).toBe(302);
+  });
+
+  it('counts every operation sent over a graphql-ws connection, not only its upgrade: past the budget each is refused with LIMIT_EXCEEDED', async () => {
+    const server = await start(graphqlLimited(3));
+    // One connection for all (not lazy): its upgrade is counted once.
+    const webSocketImpl = class extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { headers: { 'x-forwarded-for': '198.51.100.4' } });
+      }
+    };
+    const client = createClient({ url: `${server.wsUrl}/graphql`, webSocketImpl, retryAttempts: 0, lazy: false });
+    try {
+      const run = () => executeOverWs(client, '{ identityProviders { id } }');
+      // The upgrade spends one, each operation one more.
+      expect((await run()).errors).toBeUndefined();
+      expect((await run()).errors).toBeUndefined();
+      const refused = await run();
+      expect(refused.errors).toEqual([expect.objectContaining({ message: expect.stringMatching(/^Too many requests: try again in \d+ s\.$/), extensions: { code: 'LIMIT_EXCEEDED' } })]);
+      // Another address keeps its own budget.
+      expect((await query(server, '198.51.100.5')).status).toBe(200);
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('counts a request before its credential is checked (a token being guessed spends the budget too)', async () => {
