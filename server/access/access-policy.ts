@@ -127,11 +127,11 @@ export class AccessPolicy {
    * sets, is read-only only if it is, and lasts that long. A grant whose holder lost every
    * such rule has lost its basis; a request, its approvability.
    */
-  founds(holder: RoleHolder, scope: { server: string } & Omit<AccessScope, 'rule'>, seconds?: number): boolean {
+  founds(holder: RoleHolder, scope: { server: string } & Omit<AccessScope, 'rule'>, seconds: number): boolean {
     return this.requestRules(holder, scope.server).some(
       (rule) =>
         (scope.readOnly || !rule.readOnly) &&
-        (seconds === undefined || seconds <= rule.maxDurationSeconds) &&
+        seconds <= rule.maxDurationSeconds &&
         SCOPE_KINDS.every(({ kind, deny }) => scope[kind].every((pattern) => allows(rule, kind, pattern)) && rule[deny].every((excluded) => excludes(scope, kind, deny, excluded))) &&
         Object.entries(rule.arguments).every(([tool, schema]) => !scope.tools.some((p) => patternsOverlap(p, tool)) || (scope.arguments[tool] ?? []).some((own) => isDeepStrictEqual(own, schema))),
     );

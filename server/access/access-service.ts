@@ -167,7 +167,7 @@ export class AccessService {
       const reviews = [...request.reviews, { reviewer: caller.user, decision: input.decision, reason, durationSeconds: duration, ...(narrowed ? { arguments: narrowed } : {}), createdAt: now }];
       const approvals = reviews.filter((r) => r.decision === 'APPROVE');
       const status: AccessRequestStatus =
-        input.decision === 'DENY' ? 'DENIED' : approvals.length >= this.deps.config.approvals.requiredApprovals ? 'APPROVED' : 'PENDING';
+        input.decision === 'DENY' ? 'DENIED' : (await this.countingApprovals(request)) + 1 >= this.deps.config.approvals.requiredApprovals ? 'APPROVED' : 'PENDING';
       const grant =
         status === 'APPROVED'
           ? this.grantFor(withApproverArguments(request, approvals), Math.min(request.durationSeconds, ...approvals.flatMap((r) => r.durationSeconds ?? [])), now, readOnlyTools)
@@ -231,6 +231,21 @@ export class AccessService {
     if (samePerson(caller, request.requester)) throw new AccessDeniedError('SELF_REVIEW', 'nobody reviews their own request');
     if (!this.deps.policy.mayReview(caller, request)) throw new NotFoundError('access request');
     return request;
+  }
+
+  /**
+   * How many of the request's earlier approvals count still: each by someone who may review
+   * it now (a reviewer the IdP or SCIM took out of the reviewing group, or deprovisioned, no
+   * longer vouches for it). Their narrowings (duration, argument rules) apply all the same.
+   */
+  private async countingApprovals(request: AccessRequestRecord): Promise<number> {
+    let standing = 0;
+    for (const review of request.reviews) {
+      if (review.decision !== 'APPROVE') continue;
+      const reviewer = await this.deps.principals.current(review.reviewer, review.createdAt);
+      if (reviewer && this.deps.policy.mayReview(this.deps.policy.holderOf(reviewer), request)) standing++;
+    }
+    return standing;
   }
 
   /**

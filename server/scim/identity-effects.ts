@@ -1,5 +1,7 @@
 import type { AccessPolicy } from '../access/access-policy.js';
 import type { AccessService } from '../access/access-service.js';
+import type { AccessRequestRecord, GrantRecord } from '../access/types.js';
+import type { Clock } from '../clock.js';
 import type { RoleConfig } from '../config/schema.js';
 import { PortcullisError } from '../errors.js';
 import type { ApiTokenService } from '../identity/api-tokens.js';
@@ -32,6 +34,7 @@ export class ScimIdentityEffects implements ScimEffects {
       access: AccessService;
       policy: AccessPolicy;
       roles: readonly RoleConfig[];
+      clock: Clock;
     },
   ) {}
 
@@ -51,22 +54,60 @@ export class ScimIdentityEffects implements ScimEffects {
 
   /**
    * A grant was approved under a request rule of a role its holder had. With their SCIM
-   * groups as they now are, if no role they hold has a rule that would allow all of it,
-   * the grant has lost its basis and is revoked; a grant still covered stays. Their live
-   * GraphQL subscriptions, authorized under the old roles, close.
+   * groups as they now are, if no role they hold has a rule that would allow all of it for
+   * the time it has left, the grant has lost its basis and is revoked; a grant still covered
+   * stays. A pending request no role of theirs would allow any more is cancelled (it could
+   * not be approved). Their live GraphQL subscriptions, authorized under the old roles, close.
    */
   async groupsChanged(users: readonly ScimUserRecord[]): Promise<void> {
-    const active = users.filter((u) => u.active && u.groups !== null);
+    const active = users.filter(groupsManaged);
     for (const user of active) this.deps.events.userChanged({ idp: user.idp, userName: user.userName, change: 'regrouped' });
     if (active.length === 0) return;
-    const grants = await this.deps.access.activeGrantsWhere((g) => active.some((u) => isScimUser(g.user, u.idp, u.userName)));
-    for (const grant of grants) {
-      const scim = active.find((u) => isScimUser(grant.user, u.idp, u.userName))!;
-      const roles = rolesOf({ ...grant.user, groups: scim.groups! }, this.deps.roles);
-      if (this.deps.policy.founds({ roles }, grant)) continue;
-      await endedMeanwhile(this.deps.access.revokeForIdentityChange(grant.id, BASIS_REMOVED, { scimClient: scim.idp, scimUserId: scim.id, roles }));
+    const scimOf = (user: GrantRecord['user']) => active.find((u) => isScimUser(user, u.idp, u.userName));
+    for (const grant of await this.deps.access.activeGrantsWhere((g) => scimOf(g.user) !== undefined)) await this.judgeGrant(grant, scimOf(grant.user)!);
+    for (const request of await this.deps.access.pendingRequestsWhere((r) => scimOf(r.requester) !== undefined)) await this.judgeRequest(request, scimOf(request.requester)!);
+  }
+
+  /**
+   * Every active grant and pending request of the IdP's users, judged as groupsChanged
+   * judges them: its holder found as credentials find them (server/scim/standing.ts). No
+   * live connection is told: no group changed in this request, and one that did told them
+   * before its effects failed.
+   */
+  async groupsUnchanged(idp: string): Promise<void> {
+    const scimOf = async (user: GrantRecord['user']) => {
+      const scim = await this.deps.store.users.find(idp, [user.nameId, user.email]);
+      return scim && groupsManaged(scim) ? scim : null;
+    };
+    for (const grant of await this.deps.access.activeGrantsWhere((g) => g.user.idp === idp)) {
+      const scim = await scimOf(grant.user);
+      if (scim) await this.judgeGrant(grant, scim);
+    }
+    for (const request of await this.deps.access.pendingRequestsWhere((r) => r.requester.idp === idp)) {
+      const scim = await scimOf(request.requester);
+      if (scim) await this.judgeRequest(request, scim);
     }
   }
+
+  /** Revokes `grant` unless a role its holder has with `scim`'s groups has a rule that would allow all of it for the time it has left. */
+  private async judgeGrant(grant: GrantRecord, scim: ScimUserRecord & { groups: string[] }): Promise<void> {
+    const roles = rolesOf({ ...grant.user, groups: scim.groups }, this.deps.roles);
+    const secondsLeft = Math.max(0, Math.ceil((grant.expiresAt - this.deps.clock.now()) / 1000));
+    if (this.deps.policy.founds({ roles }, grant, secondsLeft)) return;
+    await endedMeanwhile(this.deps.access.revokeForIdentityChange(grant.id, BASIS_REMOVED, { scimClient: scim.idp, scimUserId: scim.id, roles }));
+  }
+
+  /** Cancels `request` unless a role its requester has with `scim`'s groups has a rule that would allow all of it. */
+  private async judgeRequest(request: AccessRequestRecord, scim: ScimUserRecord & { groups: string[] }): Promise<void> {
+    const roles = rolesOf({ ...request.requester, groups: scim.groups }, this.deps.roles);
+    if (this.deps.policy.founds({ roles }, request, request.durationSeconds)) return;
+    await this.deps.access.cancelForIdentityChange(request.id, BASIS_REMOVED, { scimClient: scim.idp, scimUserId: scim.id, roles });
+  }
+}
+
+/** An active user whose groups SCIM manages (an inactive one's grants are deprovisioning's to end). */
+function groupsManaged(user: ScimUserRecord): user is ScimUserRecord & { groups: string[] } {
+  return user.active && user.groups !== null;
 }
 
 /** A grant that ended between the walk and its revocation needs nothing more. */

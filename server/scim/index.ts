@@ -25,6 +25,7 @@ export function createScim(deps: { config: PortcullisConfig; stores: Stores; clo
     access: deps.access,
     policy: deps.policy,
     roles: config.roles,
+    clock,
   });
   const service = new ScimService({ store: stores.scim, audit: stores.audit, clock, lock: (key, work) => stores.access.withLock(key, work), effects });
   const rateLimit = limitPerClient(stores.rateLimits.limiter('scim', config.rateLimits.scim), logger, clock);

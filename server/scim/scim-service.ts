@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
+import { sameEmail } from '../identity/email-key.js';
 import type { ScimGroupRecord, ScimStore, ScimUserRecord } from '../stores/types.js';
 import { ScimError } from './scim-error.js';
 import { patchGroup, patchUser } from './scim-patch.js';
@@ -18,6 +19,12 @@ export interface ScimEffects {
   deprovisioned(user: ScimUserRecord, how: 'deactivated' | 'deleted' | 'renamed'): Promise<void>;
   /** These users' SCIM groups changed: re-judge their grants. */
   groupsChanged(users: readonly ScimUserRecord[]): Promise<void>;
+  /**
+   * A group change changed nothing, or found its group gone or its name taken: perhaps the
+   * IdP retrying one that was written but whose effects failed, whose former members it no
+   * longer names. Re-judge the grants of all the IdP's users by their groups as they stand. Idempotent.
+   */
+  groupsUnchanged(idp: string): Promise<void>;
 }
 
 export interface Page {
@@ -175,7 +182,7 @@ export class ScimService {
       const changed = (Object.keys(state) as (keyof UserState)[]).filter((key) => JSON.stringify(state[key]) !== JSON.stringify(current[key]));
       // Okta PUTs the whole user on every sync: an unchanged one is neither audited nor written.
       if (changed.length === 0) return { user: current, former: null };
-      const renamed = state.userName.toLowerCase() !== current.userName.toLowerCase();
+      const renamed = !sameEmail(state.userName, current.userName);
       const holder = renamed ? await this.deps.store.users.find(idp, [state.userName]) : null;
       if (holder && holder.deletedAt === null) throw new ScimError(409, 'uniqueness', 'a user with this userName exists');
       const revokedBefore = Math.max(deactivated ? now : current.revokedBefore, holder?.revokedBefore ?? 0);
@@ -198,7 +205,7 @@ export class ScimService {
    * their grants are re-judged. Members must be this IdP's users.
    */
   private async writeGroup(idp: string, id: string | null, client: string | undefined, type: 'scim.group.created' | 'scim.group.updated' | 'scim.group.deleted', make: (current: ScimGroupRecord | null) => ScimGroupRecord | null): Promise<ScimGroupRecord> {
-    const outcome = await this.deps.lock(lockKey(idp), async () => {
+    const outcome = await this.lockedGroupWrite(idp, async () => {
       const current = id === null ? null : await this.getGroup(idp, id);
       const group = make(current);
       const shown = (group ?? current)!;
@@ -209,15 +216,31 @@ export class ScimService {
       const after = new Set(group?.members ?? []);
       const renamed = current !== null && group !== null && current.displayName !== group.displayName;
       const moved = [...new Set([...before, ...after])].filter((m) => renamed || before.has(m) !== after.has(m));
-      if (current && group && moved.length === 0 && group.externalId === current.externalId) return { group: current, users: [] };
+      if (current && group && moved.length === 0 && group.externalId === current.externalId) return { group: current, users: null };
       const data = { scimClient: idp, groupId: shown.id, displayName: shown.displayName, added: [...after].filter((m) => !before.has(m)), removed: [...before].filter((m) => !after.has(m)), ...clientAddressData(client) };
       await this.deps.audit.append({ type, outcome: 'SUCCESS', actor: null, data });
       if (group === null) await this.deps.store.groups.delete(idp, shown.id);
       else if (!(await this.deps.store.groups.put(group))) throw new ScimError(409, 'uniqueness', 'a group with this displayName exists');
       return { group: shown, users: await this.regroup(idp, moved) };
     });
-    if (outcome.users.length > 0) await this.deps.effects.groupsChanged(outcome.users);
+    if (outcome.users === null) await this.deps.effects.groupsUnchanged(idp);
+    else if (outcome.users.length > 0) await this.deps.effects.groupsChanged(outcome.users);
     return outcome.group;
+  }
+
+  /**
+   * The group change under the IdP's lock. Its effects follow the write, so a failure there
+   * (a 503) leaves it written: the IdP's retry then changes nothing (users null), finds the
+   * group deleted (404) or its creation made (409), and the effects it owes run as
+   * groupsUnchanged, as a retried deactivation deprovisions again.
+   */
+  private async lockedGroupWrite(idp: string, work: () => Promise<{ group: ScimGroupRecord; users: ScimUserRecord[] | null }>): Promise<{ group: ScimGroupRecord; users: ScimUserRecord[] | null }> {
+    try {
+      return await this.deps.lock(lockKey(idp), work);
+    } catch (error) {
+      if (error instanceof ScimError && (error.status === 404 || error.status === 409)) await this.deps.effects.groupsUnchanged(idp);
+      throw error;
+    }
   }
 
   /** Recomputes the groups of these users from the IdP's groups as they now stand. */

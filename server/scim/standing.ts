@@ -1,13 +1,15 @@
+import { sameEmail } from '../identity/email-key.js';
 import type { ScimStore, ScimUserRecord, UserIdentity } from '../stores/types.js';
 
 /**
  * Whether a SCIM user is this Portcullis user: same IdP, and the SCIM userName equals the
- * user's NameID or email, whatever the case (IdPs send the sign-in name as userName:
- * Okta its username, usually the email; Entra ID the UPN, also the usual NameID).
+ * user's NameID or email, whatever the case of its ASCII letters (IdPs send the sign-in
+ * name as userName: Okta its username, usually the email; Entra ID the UPN, also the usual
+ * NameID). Folded as emails are (email-key.ts), as the SCIM stores index names: Unicode
+ * case folding would make `\u212Aate@corp.com` Kate, with her SCIM groups.
  */
 export function isScimUser(user: Pick<UserIdentity, 'idp' | 'nameId' | 'email'>, idp: string, userName: string): boolean {
-  const name = userName.toLowerCase();
-  return user.idp === idp && (user.nameId.toLowerCase() === name || user.email.toLowerCase() === name);
+  return user.idp === idp && (sameEmail(user.nameId, userName) || sameEmail(user.email, userName));
 }
 
 /**

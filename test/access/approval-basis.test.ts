@@ -77,6 +77,19 @@ describe('one person is one reviewer', () => {
     expect((await fx.access.reviewRequest(fx.as('erin'), { requestId: pending.id, decision: 'APPROVE' })).status).toBe('APPROVED');
   });
 
+  it('counts an earlier approval only while its reviewer may still review the request', async () => {
+    const fx = await fixture({ requiredApprovals: 2 });
+    const pending = await fx.access.createRequest(fx.as('alice'), ask());
+    await fx.access.reviewRequest(fx.as('bob'), { requestId: pending.id, decision: 'APPROVE' });
+    // The reviewing role is now erin's and carol's by address: bob's approval no longer vouches for it.
+    const config = accessConfig({ requiredApprovals: 2 });
+    const reviewers = { ...config, roles: config.roles.map((role) => (role.name === 'sre-lead' ? { ...role, members: { ...role.members, groups: [], emails: ['erin@example.com', 'carol@example.com'] } } : role)) };
+    const moved = serviceUnder(fx, reviewers);
+    const carol = principalOf(user('carol', ['security']), reviewers);
+    expect((await moved.reviewRequest(principalOf(user('erin', ['sre']), reviewers), { requestId: pending.id, decision: 'APPROVE' })).status).toBe('PENDING');
+    expect((await moved.reviewRequest(carol, { requestId: pending.id, decision: 'APPROVE' })).status).toBe('APPROVED');
+  });
+
   it('checks that the caller may review before it compiles their argument rules', async () => {
     const fx = await fixture();
     const pending = await fx.access.createRequest(fx.as('alice'), ask());

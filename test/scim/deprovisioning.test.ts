@@ -289,6 +289,28 @@ describe('group changes re-judge grants (embedded store)', () => {
     expect(log.find((e) => e.type === 'scim.group.updated')).toMatchObject({ actor: null, data: { scimClient: 'corp', groupId: engineering, removed: [userId] } });
     expect(log.find((e) => e.type === 'grant.revoked')).toMatchObject({ actor: null, data: { grantId: sum, reason: 'basis_removed', roles: ['reader'] } });
   });
+
+  it('revokes a grant that lasts longer than the role left allows, and cancels a pending request no role left allows', async () => {
+    const shortReader = { name: 'reader', members: { groups: ['readers'] }, request: [{ server: 'everything', tools: ['echo'], maxDurationSeconds: 60, autoApprove: true }] };
+    const engineer = { ...roles[0]!, request: [...roles[0]!.request, { server: 'everything', tools: ['*'], maxDurationSeconds: 3600 }] };
+    const fx = await startBroker({ overrides: { roles: [engineer, shortReader] }, scimToken: SCIM_TOKEN });
+    fixtures.push(fx);
+    const userId = await provision(fx);
+    const group = (displayName: string) => scim(fx.server.url, 'POST', '/Groups', { body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName, members: [{ value: userId }] } });
+    const engineering = (await group('engineering')).body.id as string;
+    await group('readers');
+    const longEcho = await fx.grant(['echo'], 3600);
+    const shortEcho = await fx.grant(['echo'], 30);
+    const pending = await pendingRequest(fx);
+
+    expect((await scim(fx.server.url, 'PATCH', `/Groups/${engineering}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: `members[value eq "${userId}"]` }] } })).status).toBe(200);
+
+    // readers may have echo for a minute: an hour's grant has lost its basis, half a minute's has not.
+    expect(await grantStatus(fx, longEcho)).toEqual({ revoked: true, reason: 'basis_removed' });
+    expect(await grantStatus(fx, shortEcho)).toEqual({ revoked: false, reason: null });
+    expect((await fx.server.stores.access.getRequest(pending))?.status).toBe('CANCELLED');
+    expect((await events(fx.server.stores)).find((e) => e.type === 'access_request.cancelled')).toMatchObject({ actor: null, data: { requestId: pending, reason: 'basis_removed', roles: ['reader'] } });
+  });
 });
 
 describeWithRedis('deprovisioning across instances (Redis store)', () => {

@@ -1,3 +1,4 @@
+import { emailKey } from '../../identity/email-key.js';
 import type { ScimCollection, ScimGroupRecord, ScimStore, ScimUserRecord } from '../types.js';
 import type { PersistedMap } from './persisted-map.js';
 import type { StateJournal } from './state-journal.js';
@@ -13,7 +14,7 @@ const keyOf = (idp: string, id: string) => `${idp}/${id}`;
 /** One kind of SCIM resource, journaled, with a name index derived as records load and change. */
 class JournaledScimCollection<T extends { id: string; idp: string; createdAt: number }> implements ScimCollection<T> {
   private readonly records: PersistedMap<T>;
-  /** `<idp>/<lowercased name>` → id. */
+  /** `<idp>/<name folded as an email is>` → id (rebuilt as the journal loads, so no entry outlives a change of folding). */
   private readonly names = new Map<string, string>();
 
   constructor(
@@ -75,7 +76,7 @@ class JournaledScimCollection<T extends { id: string; idp: string; createdAt: nu
   }
 
   private nameKey(idp: string, name: string): string {
-    return `${idp}/${name.toLowerCase()}`;
+    return `${idp}/${emailKey(name)}`;
   }
 }
 
@@ -88,12 +89,12 @@ export function embeddedScimStore(journal: StateJournal, capacity: number): Scim
     sighted: (idp, names, userId) =>
       journal.commit(() => {
         const ops = names.flatMap((name) => {
-          const key = keyOf(idp, name.toLowerCase());
+          const key = keyOf(idp, emailKey(name));
           const seen = sightings.get(key) ?? [];
           return seen.includes(userId) ? [] : [sightings.setOp(key, [...seen, userId], NEVER)];
         });
         return { result: undefined, ops };
       }),
-    sightings: async (idp, name) => [...(sightings.get(keyOf(idp, name.toLowerCase())) ?? [])],
+    sightings: async (idp, name) => [...(sightings.get(keyOf(idp, emailKey(name))) ?? [])],
   };
 }

@@ -1,22 +1,23 @@
 import { StoreFullError } from '../../errors.js';
+import { emailKey } from '../../identity/email-key.js';
 import type { ScimCollection, ScimGroupRecord, ScimStore, ScimUserRecord } from '../types.js';
 import { defineScript, guarded } from './connection.js';
 import type { RedisClient } from './connection.js';
 import { slotKeys } from './keys.js';
 
 /**
- * Each record is stored as `{ n, r }`: its lowercased name beside it, so the scripts can
- * drop a renamed or deleted record's name entry without lowercasing in Lua (ASCII only,
- * unlike JavaScript's toLowerCase).
+ * Each record is stored as `{ n, r }`: the name it is indexed under beside it, so the
+ * scripts drop a renamed or deleted record's name entry as it was written (a record
+ * written before names were folded by emailKey is indexed by toLowerCase).
  */
 interface Stored<T> {
   n: string;
   r: T;
 }
 
-// KEYS: records, names. ARGV: id, lowercased name, stored JSON, capacity, the id of the
+// KEYS: records, names. ARGV: id, folded name, stored JSON, capacity, the id of the
 // record it may displace from its name ('' for none); then, for a tombstone taking the
-// name the record leaves, its id, lowercased name and stored JSON.
+// name the record leaves, its id, folded name and stored JSON.
 const putNamed = defineScript(`
 local holder = redis.call('HGET', KEYS[2], ARGV[2])
 local displaced = holder and holder ~= ARGV[1] and holder == ARGV[5]
@@ -47,18 +48,20 @@ if redis.call('HGET', KEYS[2], name) == ARGV[1] then redis.call('HDEL', KEYS[2],
 return old
 `);
 
-// KEYS: records, names. ARGV: lowercased names, in order of preference.
+// KEYS: records, names. ARGV: index keys. The record each key names (false for none), in order.
 const findNamed = defineScript(`
-for _, name in ipairs(ARGV) do
+local found = {}
+for i, name in ipairs(ARGV) do
   local id = redis.call('HGET', KEYS[2], name)
-  if id then return redis.call('HGET', KEYS[1], id) end
+  found[i] = id and redis.call('HGET', KEYS[1], id) or false
 end
-return false
+return found
 `);
 
 /**
- * One kind of SCIM resource: per IdP, a hash of records by id and a hash of ids by
- * lowercased name, changed together by scripts (a name stays unique however creates race).
+ * One kind of SCIM resource: per IdP, a hash of records by id and a hash of ids by name
+ * folded as an email is (ASCII letters only: server/identity/email-key.ts), changed
+ * together by scripts (a name stays unique however creates race).
  * No TTL: SCIM resources live until their IdP deletes them, and are bounded by `capacity`.
  */
 class RedisScimCollection<T extends { id: string; idp: string; createdAt: number }> implements ScimCollection<T> {
@@ -74,10 +77,16 @@ class RedisScimCollection<T extends { id: string; idp: string; createdAt: number
     return unwrap<T>(await guarded('scim read', () => this.redis.hget(this.recordsKey(idp), id)));
   }
 
+  /**
+   * Looks under the toLowerCase entry too, which a record written before names were folded
+   * by emailKey is indexed by (else a user deprovisioned then would be nobody SCIM knows);
+   * a record counts only if its own name folds as the asked one does: `\u212Aate` finds no `kate`.
+   */
   async find(idp: string, names: readonly string[]): Promise<T | null> {
-    if (names.length === 0) return null;
-    const raw = await guarded('scim find', () => findNamed(this.redis, this.keys(idp), names.map((n) => n.toLowerCase())));
-    return unwrap<T>(raw as string | null);
+    const asked = names.flatMap((name) => [...new Set([emailKey(name), name.toLowerCase()])].map((key) => ({ key, folded: emailKey(name) })));
+    if (asked.length === 0) return null;
+    const raw = (await guarded('scim find', () => findNamed(this.redis, this.keys(idp), asked.map((a) => a.key)))) as (string | null)[];
+    return raw.map((r) => unwrap<T>(r)).find((record, i) => record !== null && emailKey(this.nameOf(record)) === asked[i]!.folded) ?? null;
   }
 
   async list(idp: string): Promise<T[]> {
@@ -97,9 +106,9 @@ class RedisScimCollection<T extends { id: string; idp: string; createdAt: number
     return unwrap<T>((await guarded('scim delete', () => deleteNamed(this.redis, this.keys(idp), [id]))) as string | null);
   }
 
-  /** The record's lowercased name, and the record stored beside it. */
+  /** The record's folded name, and the record stored beside it. */
   private stored(record: T): [string, string] {
-    const name = this.nameOf(record).toLowerCase();
+    const name = emailKey(this.nameOf(record));
     const stored: Stored<T> = { n: name, r: record };
     return [name, JSON.stringify(stored)];
   }
@@ -124,7 +133,7 @@ function unwrap<T>(raw: string | null): T | null {
 
 /** SCIM state shared by every instance. */
 export function redisScimStore(redis: RedisClient, prefix: string, capacity: number): ScimStore {
-  const seenKey = (idp: string, name: string) => scimKeys(prefix, idp)('seen', name.toLowerCase());
+  const seenKey = (idp: string, name: string) => scimKeys(prefix, idp)('seen', emailKey(name));
   return {
     users: new RedisScimCollection<ScimUserRecord>(redis, prefix, 'users', (user) => user.userName, capacity),
     groups: new RedisScimCollection<ScimGroupRecord>(redis, prefix, 'groups', (group) => group.displayName, capacity),
