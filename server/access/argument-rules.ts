@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { CodeOptions, ErrorObject, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { RE2JS } from 're2js';
 
 /**
  * Per-argument grant rules: JSON Schemas a tool call's arguments must satisfy (`path`
@@ -9,9 +10,17 @@ import addFormatsModule from 'ajv-formats';
  * compiled once (and shared by every grant with the same rule), never per call. No schema
  * can load another over the network: ajv resolves only the refs it is given.
  */
+/**
+ * `pattern` and `patternProperties` run on RE2 (re2js, linear in the input), not on
+ * JavaScript's backtracking engine: an approver's careless `^(/srv/[a-z]+)+$` and a
+ * grantee's crafted argument would otherwise block the event loop every session shares.
+ * What RE2 cannot run in linear time (lookaround, backreferences) is refused when a rule is
+ * checked, not at the first call.
+ */
+const linearRegExp: NonNullable<CodeOptions['regExp']> = Object.assign((pattern: string) => RE2JS.compile(pattern), { code: 'RE2JS.compile' });
 // Unknown keywords and formats are errors (a typo must not allow everything); type and
 // `required` pedantry is not (an approver narrows with `{ properties: { path: { pattern } } }`).
-const ajv = new Ajv({ strictSchema: true, strictNumbers: true, strictTypes: false, strictTuples: false, strictRequired: false, allErrors: false });
+const ajv = new Ajv({ strictSchema: true, strictNumbers: true, strictTypes: false, strictTuples: false, strictRequired: false, allErrors: false, code: { regExp: linearRegExp } });
 // Formats are checked, never ignored: a rule saying `format: uri` means it (an unknown format is refused at load).
 // (A CommonJS module: its function is `default` of what ESM imports.)
 addFormatsModule.default(ajv);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { compileArgumentRules } from '../../server/access/argument-rules.js';
 import { configSchema } from '../../server/config/schema.js';
 import { accessFixture } from '../support/access-fixture.js';
 import { codeOf } from '../support/error-code.js';
@@ -158,6 +159,21 @@ describe('config rules', () => {
     expect(problems({ tools: ['echo'], arguments: { echo: { type: 'object', maxLenght: 3 } } })).toEqual([expect.stringMatching(/^roles\.0\.request\.0\.arguments\.echo: not a valid JSON Schema: strict mode: unknown keyword: "maxLenght"/)]);
     expect(problems({ tools: ['echo'], arguments: { 'echo*': { type: 'object' } } })).toEqual([expect.stringContaining('expected a tool name')]);
     expect(problems({ resources: ['file:///srv/docs/ with space'] })).toEqual([expect.stringContaining('expected a resource URI pattern')]);
+  });
+
+  it('runs argument patterns on a linear engine: a nested quantifier meets a crafted argument and still answers (a backtracking engine would take hours)', () => {
+    const check = compileArgumentRules([{ type: 'object', properties: { path: { type: 'string', pattern: '^(/srv/[a-z]+)+$' }, tag: { type: 'string', pattern: '^(a+)+$' } } }]);
+    expect(check({ path: `/srv/${'a'.repeat(40)}!` })).toEqual({ ok: false, path: '/path', keyword: 'pattern' });
+    expect(check({ tag: `${'a'.repeat(40)}!` })).toEqual({ ok: false, path: '/tag', keyword: 'pattern' });
+    expect(check({ path: '/srv/docs/srv/img', tag: 'aaa' })).toEqual({ ok: true });
+    // Unanchored as ECMA-262 patterns are, and Unicode-aware.
+    expect(compileArgumentRules([{ properties: { q: { pattern: 'SELECT' } } }])({ q: 'x SELECT y' })).toEqual({ ok: true });
+    expect(compileArgumentRules([{ properties: { q: { pattern: '^\\p{L}+$' } } }])({ q: 'élan' })).toEqual({ ok: true });
+  });
+
+  it('refuses a pattern a linear engine cannot run (lookaround, backreferences) when the rule is loaded', () => {
+    expect(problems({ tools: ['echo'], arguments: { echo: { properties: { q: { pattern: '^(?!DROP)' } } } } })).toEqual([expect.stringContaining('not a valid JSON Schema')]);
+    expect(problems({ tools: ['echo'], arguments: { echo: { properties: { q: { pattern: '(a)\\1' } } } } })).toEqual([expect.stringContaining('not a valid JSON Schema')]);
   });
 
   it('accepts resources or prompts alone, and operator read-only tools and allowed methods on a server', () => {
