@@ -46,7 +46,9 @@ const INTERNAL = new BlockList();
 for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
   INTERNAL.addSubnet(net, prefix, 'ipv4');
 }
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['2001:db8::', 32]] as const) {
+// IPv6 ranges that embed or translate to an IPv4 address (IPv4-compatible ::/96, NAT64 both
+// well-known and local-use, 6to4, Teredo) are refused whole: the IPv4 inside may be internal.
+for (const [net, prefix] of [['::', 96], ['100::', 64], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['2001::', 32], ['2001:db8::', 32], ['2002::', 16]] as const) {
   INTERNAL.addSubnet(net, prefix, 'ipv6');
 }
 
