@@ -338,6 +338,10 @@ const oidcIdentityProvider = z.strictObject({
   requireVerifiedEmail: z.boolean({ error: 'expected true or false' }).default(true),
   scim: scimProvisioning,
   clockSkewSeconds: nonNegativeInt(300).default(60),
+}).refine((idp) => !idp.requireVerifiedEmail || idp.claims.email === OIDC_CLAIMS.email, {
+  // `email_verified` speaks of the `email` claim only: checked beside another claim, it would vouch for what it never looked at.
+  path: ['requireVerifiedEmail'],
+  message: 'email_verified vouches for the "email" claim only: with claims.email naming another claim, set requireVerifiedEmail: false to say that claim is one the provider controls (an administrator, not the user, sets it)',
 });
 
 /** Entries written before OIDC existed have no `type`: they are SAML, and load unchanged. */

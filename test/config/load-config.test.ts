@@ -398,6 +398,12 @@ describe('identity providers: OIDC entries beside SAML ones', () => {
     expect(problemsOf(file('  - id: partner', '    type: ldap'))).toEqual(['5: identityProviders[0].type: expected type "saml" (the default) or "oidc"']);
   });
 
+  it('refuses email_verified as the check of an address read from another claim, unless the operator vouches for that claim', () => {
+    const remapped = oidc('    issuer: https://login.partner.example', '    clientId: portcullis', '    claims: { email: preferred_username }');
+    expect(problemsOf(file(...remapped))).toEqual([expect.stringMatching(/identityProviders\[0\]\.requireVerifiedEmail: email_verified vouches for the "email" claim only/)]);
+    expect(loadConfig(file(...remapped, '    requireVerifiedEmail: false'), {}).config.identityProviders[0]).toMatchObject({ claims: { email: 'preferred_username' }, requireVerifiedEmail: false });
+  });
+
   it('holds OIDC IdPs to one email domain, one IdP, and lets roles name them', () => {
     const partner = oidc('    issuer: https://login.partner.example', '    clientId: portcullis');
     expect(problemsOf(file(...saml, ...partner))).toEqual(['10: identityProviders[1].emailDomains: required when several identity providers are configured: the email domains this IdP may assert']);
