@@ -7,7 +7,7 @@ import type { GrantRecord } from '../server/access/types.js';
 import type { Tracer } from '@opentelemetry/api';
 import type { Clock } from '../server/clock.js';
 import type { McpServerConfig, PortcullisConfig } from '../server/config/schema.js';
-import { ForbiddenError, LimitExceededError } from '../server/errors.js';
+import { ForbiddenError, LimitExceededError, UnauthenticatedError } from '../server/errors.js';
 import { UpgradeRefused } from '../server/http/upgrade-router.js';
 import { describeCredentialEnd } from '../server/identity/credential-watch.js';
 import type { CredentialWatch } from '../server/identity/credential-watch.js';
@@ -144,7 +144,11 @@ export class SessionRegistry {
       }),
     ];
     this.requestAccess = async (principal, ask, filedBy) => {
-      const { id, status, grantId } = await deps.access.createRequest(principal, ask, filedBy);
+      // Filed as the user stands now, not as at admission: a session outlives a group the IdP
+      // (or SCIM) took away since, and the roles it held then must not file or auto-approve anything.
+      const current = await deps.identity.principals.of(principal.user, principal.scopes, principal.credential, deps.clock.now());
+      if (!current) throw new UnauthenticatedError('the user behind this session can no longer sign in');
+      const { id, status, grantId } = await deps.access.createRequest({ ...principal, user: current.user, roles: current.roles }, ask, filedBy);
       return { id, status, grantId };
     };
     this.timer = setInterval(() => void this.revalidate(), deps.config.broker.revalidateIntervalSeconds * 1000);

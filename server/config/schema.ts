@@ -878,9 +878,10 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['oauth', 'clientMetadataDocuments', 'allowLoopback'], message: 'development only: allowed when the public URL is a loopback address' });
     }
     unique(config.servers.map((s, i) => ({ value: s.name, path: ['servers', i, 'name'] })), 'server name');
-    // The federated endpoint names the broker's own tools portcullis__<tool>.
+    // The federated endpoint names the broker's own tools portcullis__<tool>; /mcp/ws is the federated WebSocket endpoint, not a server's Streamable HTTP one.
     config.servers.forEach((s, i) => {
       if (s.name === BROKER_TOOL_SERVER) ctx.addIssue({ code: 'custom', path: ['servers', i, 'name'], message: `"${BROKER_TOOL_SERVER}" is reserved for the broker's own tools` });
+      if (s.name === 'ws') ctx.addIssue({ code: 'custom', path: ['servers', i, 'name'], message: '"ws" is reserved: /mcp/ws is the federated WebSocket endpoint' });
     });
     unique(config.roles.map((r, i) => ({ value: r.name, path: ['roles', i, 'name'] })), 'role name');
     unique(config.notifications.sinks.map((sink, i) => ({ value: sink.name, path: ['notifications', 'sinks', i, 'name'] })), 'sink name');

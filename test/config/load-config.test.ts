@@ -142,6 +142,14 @@ describe('validation errors', () => {
     ]);
   });
 
+  it('refuses server names the broker\'s own endpoints and tools use', () => {
+    const file = writeConfig(`${minimal}servers:\n  - { name: portcullis, transport: stdio, command: x }\n  - { name: ws, transport: stdio, command: y }\n`);
+    expect(problemsOf(file)).toEqual([
+      expect.stringMatching(/servers\[0\]\.name: "portcullis" is reserved for the broker's own tools$/),
+      expect.stringMatching(/servers\[1\]\.name: "ws" is reserved: \/mcp\/ws is the federated WebSocket endpoint$/),
+    ]);
+  });
+
   it('takes per-user tool-call limits per server and per tool, on either transport', () => {
     const file = writeConfig(
       [
