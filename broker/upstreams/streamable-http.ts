@@ -1,8 +1,8 @@
-import { context, propagation } from '@opentelemetry/api';
 import { StringDecoder } from 'node:string_decoder';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { McpServerConfig } from '../../server/config/schema.js';
+import { injectTraceparent } from '../../server/tracing/spans.js';
 import { createParser } from 'eventsource-parser';
 import type { Upstream } from './upstream.js';
 
@@ -44,10 +44,10 @@ interface BodySink {
 }
 type Respond = (status: number, contentType: string) => BodySink;
 
-/** The headers with the active span's `traceparent` (nothing is added outside a trace, or while tracing is off). */
+/** The headers with the active span's `traceparent` alone (nothing is added outside a trace, or while tracing is off). */
 function withTraceContext(headers: Headers): Headers {
   const carrier = { ...headers };
-  propagation.inject(context.active(), carrier);
+  injectTraceparent(carrier);
   return carrier;
 }
 

@@ -30,7 +30,8 @@ export const NO_TRACING: Tracing = { tracer: null, shutdown: async () => {} };
  * The async context manager and the W3C propagator are process-wide by nature (the API
  * reads the active span and the traceparent through them): the first broker with tracing
  * on registers them (and its provider as the global one, which nothing of ours reads), and
- * later registrations leave them as they are.
+ * later registrations leave them as they are. The SDK's default propagator reads and writes
+ * `tracestate` and `baggage` too: spans.ts takes only the traceparent through it, both ways.
  */
 export function startTracing(config: PortcullisConfig['observability']['tracing'], logger: Logger): Tracing {
   if (!config.enabled || config.endpoint === undefined) return NO_TRACING;
