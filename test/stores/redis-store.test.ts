@@ -191,6 +191,43 @@ describeWithRedis('redis backend', () => {
       await expect(stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).rejects.toBeInstanceOf(AuditLogCorruptError);
       expect(await stores.audit.read({ limit: 10 })).toHaveLength(1);
     });
+
+    it('refuses to start a new chain from genesis when the log it was writing to is wiped (stream and head gone)', async () => {
+      const prefix = uniquePrefix();
+      const stores = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(stores);
+      await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+      await admin.del(auditKeys(prefix)('stream'), auditKeys(prefix)('head'));
+      await expect(stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).rejects.toBeInstanceOf(AuditLogCorruptError);
+      expect(await admin.exists(auditKeys(prefix)('stream'))).toBe(0);
+      // A new instance on an empty store still starts one: nothing tells it a log was there.
+      const fresh = await redisStores(sharedRedisUrl, uniquePrefix(), new ManualClock());
+      open.push(fresh);
+      expect((await fresh.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null })).prevHash).toBe(GENESIS_HASH);
+    });
+
+    it('reads each event under its stream id: a stored event naming an id (or any field the chain does not cover) is refused as corrupt, not relabelled', async () => {
+      const prefix = uniquePrefix();
+      const stores = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(stores);
+      for (let n = 0; n < 4; n++) await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null, data: { n } });
+      const [a, x, y] = await stores.audit.read({ limit: 10 });
+      // A store writer rewrites the stream with x claiming y's id: the chain, which covers no id, still holds.
+      const stream = auditKeys(prefix)('stream');
+      const entries = (await admin.xrange(stream, '-', '+')) as [string, string[]][];
+      await admin.del(stream);
+      for (const [id, fields] of entries) {
+        const json = fields[fields.indexOf('e') + 1]!;
+        await admin.xadd(stream, id, 'h', fields[fields.indexOf('h') + 1]!, 'e', id === x!.id ? JSON.stringify({ ...JSON.parse(json), id: y!.id }) : json);
+      }
+      await expect(stores.audit.read({ after: a!.id, limit: 1 })).rejects.toBeInstanceOf(AuditLogCorruptError);
+      await admin.del(stream);
+      for (const [id, fields] of entries) {
+        const json = fields[fields.indexOf('e') + 1]!;
+        await admin.xadd(stream, id, 'h', fields[fields.indexOf('h') + 1]!, 'e', id === x!.id ? JSON.stringify({ ...JSON.parse(json), note: 'nothing to see' }) : json);
+      }
+      await expect(stores.audit.read({ limit: 10 })).rejects.toBeInstanceOf(AuditLogCorruptError);
+    });
   });
 
   describe('live audit tails', () => {

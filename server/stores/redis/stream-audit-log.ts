@@ -7,12 +7,13 @@ import type { TailOptions } from '../../audit/tail-pace.js';
 import { GENESIS_HASH } from '../../audit/chain.js';
 import type { ChainLink } from '../../audit/chain.js';
 import { anchorSeal } from '../../audit/checkpoints.js';
+import { auditEventSchema } from '../../audit/event-schema.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
 import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent, StoredAuditLog } from '../../audit/types.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, StoredAuditLog } from '../../audit/types.js';
 import { defineScript, duplicateClient, guarded, runDurably } from './connection.js';
 import type { ReplicaDurability } from './connection.js';
 import type { RedisClient } from './connection.js';
@@ -96,6 +97,8 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   private readonly headKey: string;
   private readonly anchorKey: string;
   private readonly legacyKey: string;
+  /** Whether this instance has seen the log hold a chain (a head, or its own append): it never starts one from genesis again. */
+  private chained = false;
 
   constructor(
     private readonly redis: RedisClient,
@@ -129,6 +132,10 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     const [head, length, legacy] = await guarded('audit head', () => Promise.all([this.redis.get(this.headKey), this.redis.xlen(this.streamKey), this.redis.exists(this.legacyKey)]));
     if (legacy > 0) throw legacyLayout(this.legacyKey, this.streamKey);
     if (head === null && length > 0) throw headMissing();
+    // A log this instance has written to does not become empty (retention keeps the head key):
+    // one that did was wiped, and a new chain from genesis would hide that.
+    if (head === null && this.chained) throw new AuditLogCorruptError('the audit log this instance was writing to is gone (stream and chain head emptied): refusing to start a new chain from genesis');
+    if (head !== null) this.chained = true;
     return head ?? GENESIS_HASH;
   }
 
@@ -143,6 +150,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       const keys = [this.streamKey, this.headKey];
       const { durability } = this.timeouts;
       const ids = await guarded('audit append', () => (durability ? runDurably(this.redis, commitIfHead, keys, [GENESIS_HASH, expectedHead, ...args], durability) : commitIfHead(this.redis, keys, [GENESIS_HASH, expectedHead, ...args])));
+      if (ids) this.chained = true;
       return (ids as string[] | null) ?? null;
     } catch (error) {
       throw error instanceof Error && error.message.includes('AUDIT_HEAD_MISSING') ? headMissing() : error;
@@ -324,7 +332,20 @@ function checkCursor(cursor: string): string {
   return cursor;
 }
 
+/**
+ * A stream entry as the event it holds, under the stream's own id: an `id` (or any other
+ * field the chain does not cover) inside the stored JSON would let a store writer relabel an
+ * event and make cursor readers skip the next, with the chain still verifying.
+ */
 function toEvent([id, fields]: StreamEntry): AuditEvent {
   const json = fields[fields.indexOf('e') + 1];
-  return { id, ...(JSON.parse(json ?? '{}') as ChainedAuditEvent) };
+  let stored: unknown;
+  try {
+    stored = JSON.parse(json ?? '');
+  } catch {
+    throw new AuditLogCorruptError(`audit stream entry ${id} is not JSON`);
+  }
+  const event = typeof stored === 'object' && stored !== null && !Array.isArray(stored) && !Object.hasOwn(stored, 'id') ? auditEventSchema.safeParse({ ...stored, id }) : null;
+  if (!event?.success) throw new AuditLogCorruptError(`audit stream entry ${id} is not an audit event`);
+  return event.data;
 }
