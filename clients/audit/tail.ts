@@ -47,7 +47,7 @@ export async function followAuditFeed(options: TailOptions): Promise<void> {
             if (!value.data) return;
             // `data` is always a JSON object; the JSON scalar is only typed `unknown`.
             const event = value.data.auditEvents as WireAuditEvent;
-            options.write(JSON.stringify(options.format === 'ocsf' ? toOcsf(event) : event));
+            options.write(jsonLine(options.format === 'ocsf' ? toOcsf(event) : event));
             cursor = event.id;
             if (options.cursorFile) writeCursor(options.cursorFile, cursor);
             backoff.reset();
@@ -126,4 +126,13 @@ function readCursor(file: string | undefined): string | undefined {
 function writeCursor(file: string, cursor: string): void {
   writeFileSync(`${file}.tmp`, `${cursor}\n`);
   renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * One event as a JSON line with every character a terminal or a line-splitting reader may act
+ * on escaped: JSON.stringify leaves DEL, the C1 controls (U+009B is a terminal's CSI) and
+ * U+2028/2029 (line breaks to some readers) raw, and an event's fields carry what clients sent.
+ */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

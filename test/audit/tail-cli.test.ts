@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVendoredOcsfSchema, validateOcsf } from '../../clients/audit/ocsf-validate.js';
+import { jsonLine } from '../../clients/audit/tail.js';
 import { accessConfig } from '../support/access-fixture.js';
 import { postGraphQL, startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
@@ -66,5 +67,15 @@ describe('portcullis audit tail', () => {
     expect(login).toMatchObject({ class_uid: 3002, activity_id: 1, type_uid: 300201, status_id: 1, user: { email_addr: 'carol@example.com' }, service: { name: 'Portcullis' }, metadata: { version: '1.1.0', uid: '1' } });
     const schema = loadVendoredOcsfSchema();
     for (const event of [login!, ...rest]) expect(validateOcsf(schema, event)).toEqual([]);
+  });
+});
+
+describe('an audit tail line', () => {
+  it('escapes what a terminal or a line-splitting reader would act on, and reads back as the same event', () => {
+    const event = { id: '7', data: { client: 'evil\u009b2J\u009b31mroot', note: 'a\u2028b\u2029c\u0085d\u007f' } };
+    const line = jsonLine(event);
+    expect(line).not.toMatch(/[\u007f-\u009f\u2028\u2029]/);
+    expect(line).toContain('\\u009b2J');
+    expect(JSON.parse(line)).toEqual(event);
   });
 });
