@@ -25,3 +25,20 @@ export function mergeCapabilities(all: readonly Capabilities[]): Capabilities {
   }
   return merged;
 }
+
+/**
+ * The client's initialize params as each server of a federated session is told them:
+ * without `capabilities.sampling.context`. A client that can include context in sampling
+ * adds what it knows of the session (the whole federation) to a server's prompt, and the
+ * completion goes back to that server: one server would read what the others sent the
+ * client. The servers are not told the client can (MCP 2025-11-25, sampling: servers use
+ * includeContext other than "none" only when the client declares it), and the requests
+ * that ask anyway are rewritten (federation-map.ts askOut).
+ */
+export function initializeParamsForServers(params: unknown): unknown {
+  const capabilities = isRecord(params) ? params.capabilities : undefined;
+  const sampling = isRecord(capabilities) ? capabilities.sampling : undefined;
+  if (!isRecord(sampling) || !('context' in sampling)) return params;
+  const { context: _context, ...rest } = sampling;
+  return { ...(params as Capabilities), capabilities: { ...(capabilities as Capabilities), sampling: rest } };
+}

@@ -3,7 +3,7 @@ import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcont
 import { ACCESS_DENIED, errorReply, INTERNAL_ERROR } from '../jsonrpc.js';
 import { NO_CALL_LIMITS } from './call-limits.js';
 import type { JsonRpcRequest } from '../jsonrpc.js';
-import { mergeCapabilities } from './capabilities.js';
+import { initializeParamsForServers, mergeCapabilities } from './capabilities.js';
 import { isRecord } from './json.js';
 import type { Positions } from './federated-cursor.js';
 import { metaIn, resultOut, taskOut } from './federation-map.js';
@@ -82,12 +82,14 @@ async function initialize(core: SessionCore, request: JsonRpcRequest, call: Call
   const params = isRecord(request.params) ? request.params : {};
   core.clientInfo = params.clientInfo ?? null;
   if (!(await core.audited(call, requestEvent(request, null, 'SUCCESS')))) return;
+  // What each server is told of the client (capabilities.ts); a single-server session tells it all.
+  const told = core.naming.federated ? initializeParamsForServers(request.params) : request.params;
   // From here a server that joins the session (a grant issued meanwhile) is initialized as it joins; these are the others.
-  core.initializeParams = request.params;
+  core.initializeParams = told;
   const legs = [...core.legs.values()];
   const settled = await Promise.all(
     legs.map((leg) => {
-      const answer = withTimeout(core.ask(call, leg, 'initialize', request.params), leg);
+      const answer = withTimeout(core.ask(call, leg, 'initialize', told), leg);
       leg.init = answer.then((a) => (a.kind === 'result' ? { result: a.result, capabilities: isRecord(a.result.capabilities) ? a.result.capabilities : {} } : null));
       return answer;
     }),
@@ -228,8 +230,20 @@ async function toResource(core: SessionCore, request: JsonRpcRequest, call: Call
   if (!target || !leg) return core.reply(call, await core.refuse(request, 'unknown_resource', `no server of this session serves ${JSON.stringify(String(uri ?? '').slice(0, 256))}`, { code: INVALID_PARAMS }));
   const decision = allowedOrNot(call, leg, { kind: 'resource', uri: target.name });
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, uri as string, { server: leg.server, kind: 'resource' }));
+  const map = request.method === 'resources/read' ? (result: Json) => asClientSees(core, leg)(contentsAllowed(leg, result)) : undefined;
   // Subscribing and unsubscribing are allowed as reading is; the grant is recorded for each.
-  await forward(core, request, call, leg, { uri: target.name }, undefined, decision.grantId);
+  await forward(core, request, call, leg, { uri: target.name }, map, decision.grantId);
+}
+
+/**
+ * A read's contents, each only when the grants allow its own URI (in the server's names,
+ * as the URI read was decided): a directory-like resource may answer with entries under
+ * other URIs, some of which the grant denies. An entry without a URI is left out too.
+ */
+function contentsAllowed(leg: Leg, result: Json): Json {
+  if (!Array.isArray(result.contents)) return result;
+  const contents = result.contents.filter((entry) => isRecord(entry) && typeof entry.uri === 'string' && leg.grants.allows({ kind: 'resource', uri: entry.uri }));
+  return contents.length === result.contents.length ? result : { ...result, contents };
 }
 
 /** Completion, routed by the prompt or resource template it completes for, and allowed as that prompt or template is. */

@@ -81,3 +81,21 @@ export function metaIn(naming: Naming, value: Json): { value: Json; server: stri
   const meta = value._meta as Json;
   return { value: { ...value, _meta: { ...meta, [RELATED_TASK]: { ...(meta[RELATED_TASK] as Json), taskId: target.name } } }, server: target.server };
 }
+
+/**
+ * A server's request of the client as a federated session relays it. Sampling asks for
+ * no context: what a client includes is what it knows of the whole session, other
+ * servers' data among it, and the completion goes back to the server that asked (the
+ * client is not said to support it either: capabilities.ts). An elicitation says which
+ * server asks, so the person answering knows who is asking and no server passes for another.
+ */
+export function askOut(server: string, method: string, params: Json): Json {
+  if (method === 'sampling/createMessage' && params.includeContext !== undefined && params.includeContext !== 'none') return { ...params, includeContext: 'none' };
+  if (method === 'elicitation/create' && typeof params.message === 'string') return { ...params, message: `[${server}] ${params.message}` };
+  return params;
+}
+
+/** The id of a URL-mode elicitation a request asks for (MCP 2025-11-25), if it is one. */
+export function urlElicitationOf(method: string, params: unknown): string | undefined {
+  return method === 'elicitation/create' && isRecord(params) && params.mode === 'url' && typeof params.elicitationId === 'string' ? params.elicitationId : undefined;
+}

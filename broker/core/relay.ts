@@ -1,8 +1,8 @@
 import { errorReply, INTERNAL_ERROR, wire } from '../jsonrpc.js';
-import type { JsonRpcMessage } from '../jsonrpc.js';
+import type { JsonRpcError, JsonRpcId, JsonRpcMessage } from '../jsonrpc.js';
 import { clientAnswerEvent, refusedFrameEvent, serverRequestEvent } from '../request-audit.js';
 import { isRecord } from './json.js';
-import { metaOut, taskOut } from './federation-map.js';
+import { askOut, metaOut, taskOut, urlElicitationOf } from './federation-map.js';
 import { createdTaskOf } from './server-tasks.js';
 import type { Leg } from './leg.js';
 import type { Call, SessionCore } from './session-core.js';
@@ -10,10 +10,22 @@ import type { Call, SessionCore } from './session-core.js';
 type Json = Record<string, unknown>;
 type Notification = JsonRpcMessage & { kind: 'notification' };
 
+/** MCP 2025-11-25: a request needs the URL-mode elicitations in the error's `data.elicitations` completed first. */
+const URL_ELICITATION_REQUIRED = -32042;
+
+/** Why a client's answer to a server's request was not relayed, as the server is told. */
+const ANSWER_REFUSED: Record<string, string> = {
+  ill_formed_text: 'the client answered with ill-formed text',
+  unknown_task: 'the client\'s answer relates to a task that is not this session\'s',
+  broker_unavailable: 'the broker cannot confirm the session\'s grants right now',
+};
+
 /**
  * Notifications from the client. Only `notifications/*` methods are notifications: any
  * other method without an id would reach a server as a call nobody checked, so it is
- * dropped and audited as refused. What is relayed is audited first.
+ * dropped and audited as refused. What is relayed is audited first. While the broker cannot
+ * confirm the session's grants none reaches a server but the session's own housekeeping:
+ * a cancellation (it only stops work) and `initialized` (it completes an initialize the grants allowed).
  */
 export async function handleClientNotification(core: SessionCore, message: Notification): Promise<void> {
   if (!message.method.startsWith('notifications/')) return void (await core.audit(refusedFrameEvent(message, { reason: 'not_a_notification' })).catch(() => {}));
@@ -22,6 +34,10 @@ export async function handleClientNotification(core: SessionCore, message: Notif
   // reuse it in its very next frame. The server is told once the notification is recorded.
   const cancelled = message.method === 'notifications/cancelled' ? takeCall(core, params.requestId) : [];
   core.enforceGrants();
+  if (core.isEnded()) return;
+  if (core.unconfirmed && !HOUSEKEEPING.has(message.method) && !(await core.reconfirm())) {
+    return void (await core.audit(refusedFrameEvent(message, { reason: 'broker_unavailable' })).catch(() => {}));
+  }
   if (core.isEnded()) return;
   const targets = notificationTargets(core, message.method, params);
   if (typeof targets === 'string') return void (await core.audit(refusedFrameEvent(message, { reason: targets })).catch(() => {}));
@@ -40,6 +56,9 @@ export async function handleClientNotification(core: SessionCore, message: Notif
     else leg.notify(message.method, mapped);
   }
 }
+
+/** Client notifications that reach servers even while the session's grants cannot be confirmed. */
+const HOUSEKEEPING = new Set(['notifications/cancelled', 'notifications/initialized']);
 
 /** Where a client notification goes, with its params as that server knows them, or why it goes nowhere. */
 function notificationTargets(core: SessionCore, method: string, params: Json): { leg: Leg; params: unknown }[] | string {
@@ -85,19 +104,22 @@ function takeCall(core: SessionCore, requestId: unknown): Call['parts'] {
 /**
  * The client's answer to a request a server made of it: only answers to requests actually
  * made pass, audited before they go back to the server that asked, under that server's
- * own id. An answer that cannot be relayed (ill-formed text) is refused and the server
- * told, so it does not wait for ever.
+ * own id. An answer that cannot be relayed (ill-formed text, another's task, grants the
+ * broker cannot confirm) is refused and the server told, so it does not wait for ever.
  */
 export async function handleClientAnswer(core: SessionCore, message: JsonRpcMessage & { kind: 'result' | 'error' }, refused?: Json): Promise<void> {
   const entry = typeof message.id === 'number' ? core.serverRequests.get(message.id) : undefined;
   if (!entry) return;
   core.forgetServerRequest(message.id as number);
   const { leg, upstreamId } = entry;
-  const why = refused ?? (message.kind === 'result' && core.namesForeignTask(message.result, leg) ? { reason: 'unknown_task' } : undefined);
+  const why =
+    refused ??
+    (message.kind === 'result' && core.namesForeignTask(message.result, leg) ? { reason: 'unknown_task' } : undefined) ??
+    (core.unconfirmed && !(await core.reconfirm()) ? { reason: 'broker_unavailable' } : undefined);
   if (why) {
     await core.audit({ ...clientAnswerEvent(upstreamId, 'DENIED', why), server: leg.server }).catch(() => {});
-    const detail = refused ? 'the client answered with ill-formed text' : 'the client\'s answer relates to a task that is not this session\'s';
-    return leg.send(errorReply(upstreamId, INTERNAL_ERROR, `${detail}, so the answer was not relayed`));
+    const reason = String(why.reason);
+    return leg.send(errorReply(upstreamId, INTERNAL_ERROR, `${ANSWER_REFUSED[reason]}, so the answer was not relayed`, { reason }));
   }
   const event = message.kind === 'result' ? clientAnswerEvent(upstreamId, 'SUCCESS') : clientAnswerEvent(upstreamId, 'ERROR', { error: { code: message.error.code } });
   try {
@@ -122,7 +144,10 @@ export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: Json
       return;
     }
     case 'error':
-      return void leg.answered(message.id, { kind: 'error', error: message.error });
+      if (!leg.answered(message.id, { kind: 'error', error: message.error })) return;
+      // The elicitations such an error names are the server's, as those it asks for (serverRequest).
+      if (core.naming.federated && message.error.code === URL_ELICITATION_REQUIRED) requiredElicitations(core, leg, message.error.data);
+      return;
     case 'request':
       return void serverRequest(core, leg, message);
     case 'notification':
@@ -130,14 +155,24 @@ export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: Json
   }
 }
 
-/** A request a server makes of the client (sampling, elicitation, roots, client-side tasks): audited, then relayed. */
+/**
+ * A request a server makes of the client (sampling, elicitation, roots, client-side tasks):
+ * audited as the server sent it, then relayed (federated: as askOut rewrites it). Refused
+ * while the broker cannot confirm the session's grants.
+ */
 async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessage & { kind: 'request' }): Promise<void> {
   // The broker keeps the connection to a server alive itself; a ping is no business of the client's.
   if (message.method === 'ping') return leg.send({ jsonrpc: '2.0', id: message.id, result: {} });
-  const refused = foreignTask(core, leg, message) ?? (core.relatesToOthers(leg, message.params) ? 'unknown_task' : null);
+  const elicitationId = core.naming.federated ? urlElicitationOf(message.method, message.params) : undefined;
+  const refused =
+    foreignTask(core, leg, message) ??
+    (core.relatesToOthers(leg, message.params) ? 'unknown_task' : null) ??
+    (core.unconfirmed && !(await core.reconfirm()) ? 'broker_unavailable' : null) ??
+    // Taken before it is relayed: another server's completion for it is dropped (upstreamNotification).
+    (elicitationId !== undefined && !core.elicitationBy(elicitationId, leg) ? 'elicitation_id_in_use' : null);
   if (refused) {
     await core.audit({ ...serverRequestEvent(message, 'DENIED', { reason: refused }), server: leg.server }).catch(() => {});
-    return leg.send(errorReply(message.id, -32602, `Invalid params: ${refused === 'unknown_task' ? 'no task by that id is this session\'s' : 'a task listing would show other servers\' tasks'}`));
+    return leg.send(SERVER_REQUEST_REFUSED[refused]!(message.id));
   }
   try {
     await core.audit({ ...serverRequestEvent(message, 'SUCCESS'), server: leg.server });
@@ -145,8 +180,23 @@ async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessag
     return leg.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit this request, so it was not relayed'));
   }
   if (core.isEnded() || core.legs.get(leg.server) !== leg) return;
-  const params = isRecord(message.params) ? metaOut(core, leg.server, message.params) : message.params;
+  const asked = isRecord(message.params) && core.naming.federated ? askOut(leg.server, message.method, message.params) : message.params;
+  const params = isRecord(asked) ? metaOut(core, leg.server, asked) : asked;
   core.relayServerRequest(leg, message.id, message.method, params);
+}
+
+/** The answer to a server's request of the client that the broker refused, by reason. */
+const SERVER_REQUEST_REFUSED: Record<string, (id: JsonRpcId) => JsonRpcError> = {
+  unknown_task: (id) => errorReply(id, -32602, 'Invalid params: no task by that id is this session\'s'),
+  not_relayed_by_federation: (id) => errorReply(id, -32602, 'Invalid params: a task listing would show other servers\' tasks'),
+  elicitation_id_in_use: (id) => errorReply(id, -32602, 'Invalid params: another server of this session asked for an elicitation by that id'),
+  broker_unavailable: (id) => errorReply(id, INTERNAL_ERROR, 'the broker cannot confirm the session\'s grants right now, so the request was not relayed', { reason: 'broker_unavailable' }),
+};
+
+/** The URL-mode elicitations a server's -32042 error names, recorded as that server's. */
+function requiredElicitations(core: SessionCore, leg: Leg, data: unknown): void {
+  const elicitations = isRecord(data) && Array.isArray(data.elicitations) ? data.elicitations : [];
+  for (const entry of elicitations) if (isRecord(entry) && typeof entry.elicitationId === 'string') core.elicitationBy(entry.elicitationId, leg);
 }
 
 /**
@@ -188,6 +238,14 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
       if (typeof params?.uri !== 'string' || !leg.grants.allows({ kind: 'resource', uri: params.uri })) return;
       if (!naming.federated) return core.notifyClient(message.method, message.params);
       return core.notifyClient(message.method, { ...params, uri: naming.uriOut(leg.server, params.uri) });
+    case 'notifications/elicitation/complete': {
+      if (!naming.federated) return core.notifyClient(message.method, message.params);
+      // Only for an elicitation this server asked for: no server completes another's (nor one twice).
+      const elicitationId = params?.elicitationId;
+      if (typeof elicitationId !== 'string' || core.elicitations.get(elicitationId) !== leg) return;
+      core.elicitations.delete(elicitationId);
+      return core.notifyClient(message.method, metaOut(core, leg.server, params!));
+    }
     case 'notifications/tasks/status':
       // News of this session's own tasks only: a server with one store for every client may tell of others'.
       if (typeof params?.taskId !== 'string' || !core.serverTasks.owns(leg.server, params.taskId)) return;

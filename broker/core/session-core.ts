@@ -33,8 +33,8 @@ import { ServerTasks } from './server-tasks.js';
 import { federatedNaming, singleNaming } from './naming.js';
 import type { Naming } from './naming.js';
 
-/** Client-side tasks a session remembers the owner of. */
-const MAX_CLIENT_TASKS = 1000;
+/** Client-side tasks, and URL-mode elicitations, a session remembers the owner of. */
+const MAX_OWNED = 1000;
 
 interface CoreDeps {
   audit: AuditLog;
@@ -136,6 +136,8 @@ export class SessionCore {
   readonly serverProgress = new Map<string, { leg: Leg; token: string | number }>();
   /** Tasks the client runs for a server (server-to-client task requests), by task id: only that server may ask after them. */
   readonly clientTasks = new Map<string, Leg>();
+  /** URL-mode elicitations by id, with the server that asked (federated only): only that server may say one is complete. */
+  readonly elicitations = new Map<string, Leg>();
   /** Tasks servers run for the session: the only ones it may reach, each with the grant decision behind it. */
   readonly serverTasks = new ServerTasks();
   /** Each server's grant-set mark when calls and tasks were last checked against it (enforceGrants). */
@@ -156,6 +158,8 @@ export class SessionCore {
   private requests = 0;
   private expiry: { at: number; cancel(): void } | undefined;
   private ready: Promise<void> = Promise.resolve();
+  /** Grants issued during the session, taken one at a time up to their record (grantIssued). */
+  private admitting: Promise<unknown> = Promise.resolve();
   /** The server a single-server session's events name (a federated session names each event's own). */
   private readonly home: string | null;
   /** What every event of the session records of its client: the address it connected from and, for OAuth, the client acting for the user. */
@@ -235,37 +239,68 @@ export class SessionCore {
    * its lists changed, so the tools appear without reconnecting.
    */
   async grantIssued(grant: GrantRecord, join: () => LegSpec | null): Promise<void> {
-    if (this.ended) return;
+    // One at a time up to the record: two grants for a server not in the session yet must not both add it.
+    const admitted = this.admitting.then(() => this.admit(grant, join));
+    this.admitting = admitted.catch(() => {});
+    const joined = await admitted;
+    if (joined) await this.initializeJoined(joined.leg, joined.params);
+  }
+
+  /**
+   * Records the grant in the session (`mcp.session.grant_added`), and only once it is
+   * recorded lets it act: a server hears nothing of the session, and a server the session
+   * reaches allows nothing more, on a grant the audit log does not show it took. When the
+   * log cannot be written the grant is not taken (fail closed): the next connection takes
+   * it, and the server may join with the next grant issued for it. Returns a server that joins, with the client's
+   * initialize params read as it took its place (a client initialize after that includes it).
+   */
+  private async admit(grant: GrantRecord, join: () => LegSpec | null): Promise<{ leg: Leg; params: unknown } | null> {
+    if (this.ended) return null;
     const present = this.legs.get(grant.server);
-    if (present) {
-      if (present.grants.add(grant)) this.grantsChanged(present, grant);
-      return;
+    if (present ? present.grants.has(grant.id) : !this.naming.federated) return null;
+    const spec = present ? null : join();
+    if (!present && !spec) return null;
+    try {
+      await this.audit({ type: 'mcp.session.grant_added', outcome: 'SUCCESS', server: grant.server, data: { grantId: grant.id, grants: [...new Set([...this.grantIds(), grant.id])] } });
+    } catch (error) {
+      this.deps.logger.warn({ err: error, sessionId: this.id, server: grant.server, grantId: grant.id }, 'audit append failed: the grant was not taken into the live session');
+      // A session that ended meanwhile gave the place back with the others (onended).
+      if (spec && !this.ended) this.onlegdropped?.(spec.server);
+      if (spec) void spec.upstream.close().catch(() => {});
+      return null;
     }
-    if (!this.naming.federated) return;
-    const spec = join();
-    if (!spec) return;
-    const leg = new Leg(spec.server, spec.upstream, spec.grants, new Set(spec.allowMethods));
+    if (present) {
+      if (present.grants.add(grant)) this.grantsChanged(present);
+      return null;
+    }
+    if (this.ended) {
+      void spec!.upstream.close().catch(() => {});
+      return null;
+    }
+    const leg = new Leg(spec!.server, spec!.upstream, spec!.grants, new Set(spec!.allowMethods));
     this.legs.set(leg.server, leg);
     this.wire(leg);
-    // Read now, as the leg joins: a client initialize after this point includes it (client-requests.ts).
-    const params = this.initializeParams;
+    return { leg, params: this.initializeParams };
+  }
+
+  /** A server that joined the live session starts, and is initialized as the client initialized the others (`params`: not yet when undefined). */
+  private async initializeJoined(leg: Leg, params: unknown): Promise<void> {
     try {
       await leg.upstream.start();
       // Not initialized yet: the client's initialize reaches this server with the others.
-      if (params === undefined) return this.grantsChanged(leg, grant, false);
+      if (params === undefined) return this.grantsChanged(leg, false);
       const { answer } = leg.request('initialize', params);
       leg.init = answer.then((a) => (a.kind === 'result' ? { result: a.result, capabilities: isRecord(a.result.capabilities) ? a.result.capabilities : {} } : null));
       if (!(await leg.init)) return this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: `${leg.server} refused initialize` });
       leg.notify('notifications/initialized');
-      this.grantsChanged(leg, grant);
+      this.grantsChanged(leg);
     } catch (error) {
       this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: `${leg.server} failed to start: ${(error as Error).message}` });
     }
   }
 
-  private grantsChanged(leg: Leg, grant: GrantRecord, tellClient = true): void {
+  private grantsChanged(leg: Leg, tellClient = true): void {
     if (this.ended || this.legs.get(leg.server) !== leg) return;
-    void this.audit({ type: 'mcp.session.grant_added', outcome: 'SUCCESS', server: leg.server, data: { grantId: grant.id, grants: this.grantIds() } }).catch(() => {});
     this.naming.listsChanged();
     this.armExpiryTimer();
     if (tellClient) for (const list of ['tools', 'prompts', 'resources'] as const) this.notifyClient(`notifications/${list}/list_changed`);
@@ -426,6 +461,7 @@ export class SessionCore {
     this.naming.forget(leg.server);
     for (const [id, request] of this.serverRequests) if (request.leg === leg) this.forgetServerRequest(id);
     for (const [taskId, owner] of this.clientTasks) if (owner === leg) this.clientTasks.delete(taskId);
+    for (const [elicitationId, owner] of this.elicitations) if (owner === leg) this.elicitations.delete(elicitationId);
     this.serverTasks.forget(leg);
     this.checkedMarks.delete(leg);
     // Calls running there when access ended are recorded refused, as when another grant keeps the server (cutOff).
@@ -598,8 +634,33 @@ export class SessionCore {
 
   /** Records that the client runs task `taskId` for `leg` (bounded: the oldest are forgotten first). */
   clientTaskFor(taskId: string, leg: Leg): void {
-    this.clientTasks.set(taskId, leg);
-    if (this.clientTasks.size > MAX_CLIENT_TASKS) this.clientTasks.delete(this.clientTasks.keys().next().value!);
+    remember(this.clientTasks, taskId, leg);
+  }
+
+  /** Records that `leg` asked the client for URL-mode elicitation `elicitationId`; false (and nothing recorded) when another server of the session did. */
+  elicitationBy(elicitationId: string, leg: Leg): boolean {
+    const owner = this.elicitations.get(elicitationId);
+    if (owner !== undefined && owner !== leg) return false;
+    remember(this.elicitations, elicitationId, leg);
+    return true;
+  }
+
+  /** Whether the store could not confirm the session's grants when last asked (see reconfirm). */
+  get unconfirmed(): boolean {
+    return this.unverified;
+  }
+
+  /**
+   * Asks the store for the grants again (the session's own re-read; calls arriving
+   * meanwhile share it): whether they are confirmed now. The store may be back since the
+   * last revalidation, and nothing waits for the next one; during an outage this costs
+   * one failed read (commandTimeoutMs).
+   */
+  async reconfirm(): Promise<boolean> {
+    await (this.confirming ??= this.confirmGrants()
+      .catch(() => void (this.unverified = true))
+      .finally(() => (this.confirming = null)));
+    return !this.unverified;
   }
 
   isEnded(): boolean {
@@ -637,13 +698,9 @@ export class SessionCore {
     this.enforceGrants();
     if (this.ended) return;
     if (this.unverified) {
-      // The store may be back since the last revalidation: a request does not wait for the
-      // next one. During an outage that costs it one failed read (commandTimeoutMs) first.
-      await (this.confirming ??= this.confirmGrants()
-        .catch(() => void (this.unverified = true))
-        .finally(() => (this.confirming = null)));
+      const confirmed = await this.reconfirm();
       if (this.ended) return;
-      if (this.unverified) return this.reply(call, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
+      if (!confirmed) return this.reply(call, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
     }
     const { tracer } = this.deps;
     try {
@@ -683,6 +740,13 @@ export class SessionCore {
       }),
     };
   }
+}
+
+/** Adds an entry to a map kept to `MAX_OWNED` entries (the oldest are forgotten first). */
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_OWNED) map.delete(map.keys().next().value!);
 }
 
 /** A span's name: the method when it looks like one (`tools/call`); a client's made-up method does not name spans. */
