@@ -68,6 +68,13 @@ export class InvalidCursorError extends PortcullisError {
   }
 }
 
+/**
+ * A cursor this log did issue, for events retention has since removed: the reader may go
+ * on from the oldest retained event, knowing what it passed over. (One the log never
+ * issued, say ahead of its end, is no such thing: starting over would deliver it all again.)
+ */
+export class TrimmedCursorError extends InvalidCursorError {}
+
 export class AuditLogCorruptError extends PortcullisError {
   constructor(detail: string) {
     super('AUDIT_LOG_CORRUPT', `audit log is corrupt: ${detail}`);

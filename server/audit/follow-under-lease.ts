@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock.js';
-import { InvalidCursorError } from '../errors.js';
+import { InvalidCursorError, TrimmedCursorError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** Longest wait between attempts while the store does not answer. */
@@ -74,14 +74,20 @@ export async function followUnderLease(options: FollowUnderLeaseOptions): Promis
       }
       failures = 0;
     } catch (error) {
-      if (error instanceof InvalidCursorError && !fromStart) {
+      // Only a cursor retention overtook starts over: one the log never issued (ahead of its
+      // end: a store rolled back or wiped) would have everything delivered, or judged, again.
+      if (error instanceof TrimmedCursorError && !fromStart) {
         fromStart = true;
         logger.error({ err: error }, `${name}: the committed cursor is no longer in the audit log (trimmed by retention while no instance followed it); going on from the oldest retained event, the trimmed ones passed over`);
         continue;
       }
       failures = term.committed ? 1 : failures + 1;
       const waitMs = Math.min(timing.retryMs * 2 ** (failures - 1), MAX_BACKOFF_MS);
-      logger.warn({ err: error, retryInMs: waitMs }, `${name}: store unavailable; resuming from the last committed cursor`);
+      if (error instanceof InvalidCursorError) {
+        logger.error({ err: error, retryInMs: waitMs }, `${name}: the committed cursor is not in this audit log (ahead of its end: the log was rolled back or replaced); waiting, not starting over, which would repeat every retained event`);
+      } else {
+        logger.warn({ err: error, retryInMs: waitMs }, `${name}: store unavailable; resuming from the last committed cursor`);
+      }
       await pause(waitMs);
     } finally {
       if (term.committed) fromStart = false;

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -8,6 +8,7 @@ import { verifyLog } from '../../server/audit/verify.js';
 import { startDetector } from '../../server/detection/detector.js';
 import type { Detector, DetectorTiming } from '../../server/detection/detector.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
 import type { Stores } from '../../server/stores/types.js';
 import { detectionId } from '../../server/detection/evaluator.js';
 import { appendCall, AuditingRaiser, EveryFifthCall, everyFifth, exactlyOnce, raisedInLog } from '../support/detection.js';
@@ -182,6 +183,30 @@ describe('a committed cursor that retention trimmed away', () => {
     expect(logs.lines.join('')).toContain('no longer in the audit log');
     // Calls 8 and 9 went unjudged: the count learned from calls 1-7 reaches ten at call 12.
     expect(await raisedInLog(stores.audit)).toEqual(exactlyOnce([detectionId('breadth', calls[11]!.id)]));
+  });
+});
+
+describe('a committed cursor ahead of the log (the log replaced or rolled back)', () => {
+  it('is not taken for a trimmed one: the detector waits, saying why, instead of judging every retained event again', async () => {
+    const clock = new ManualClock();
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-detector-'));
+    let stores = await createEmbeddedStores({ dataDir, clock });
+    const calls = await warmUp(stores, clock);
+    const detector = start(stores, clock);
+    await moreCalls(stores, calls, 7);
+    await expect.poll(() => detector.stats.observations).toBe(7);
+    await detector.stop();
+    await stores.close();
+
+    // The audit log is replaced by a shorter one; the detector's state (its cursor at 7) stays.
+    rmSync(join(dataDir, AUDIT_FILE_NAME));
+    stores = await opened(createEmbeddedStores({ dataDir, clock }));
+    await moreCalls(stores, [], 3);
+    const logs = captureLogs({ level: 'warn' });
+    const again = start(stores, clock, {}, logs);
+    await expect.poll(() => logs.lines.join('')).toContain('not in this audit log');
+    expect(again.stats.observations).toBe(0);
+    expect(logs.lines.join('')).not.toContain('going on from the oldest retained event');
   });
 });
 

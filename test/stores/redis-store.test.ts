@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import { createRedactor } from '../../server/audit/redact.js';
-import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../server/errors.js';
+import { AuditLogCorruptError, StoreUnavailableError, TrimmedCursorError } from '../../server/errors.js';
 import { connectRedis, waitReady } from '../../server/stores/redis/connection.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
 import { auditKeys, StreamAuditLog } from '../../server/stores/redis/stream-audit-log.js';
@@ -297,14 +297,14 @@ describeWithRedis('redis backend', () => {
     it('refuses a read page whose next events the trim removed, instead of skipping them', async () => {
       const { events, reader, trimBeforeNextRead } = await overtakenReader();
       trimBeforeNextRead(3);
-      await expect(reader.read({ after: events[2]!.id, limit: 10 })).rejects.toThrow(new InvalidCursorError(events[2]!.id, 'older than the retained audit log'));
+      await expect(reader.read({ after: events[2]!.id, limit: 10 })).rejects.toThrow(new TrimmedCursorError(events[2]!.id, 'older than the retained audit log'));
     });
 
     it('refuses a tail whose next events the trim removed, instead of skipping them', async () => {
       const { events, reader, trimBeforeNextRead } = await overtakenReader();
       const tail = reader.tail({ after: events[2]!.id }, AbortSignal.timeout(10_000))[Symbol.asyncIterator]();
       trimBeforeNextRead(3);
-      await expect(tail.next()).rejects.toThrow(new InvalidCursorError(events[2]!.id, 'the reader fell behind the retained audit log'));
+      await expect(tail.next()).rejects.toThrow(new TrimmedCursorError(events[2]!.id, 'the reader fell behind the retained audit log'));
     });
 
     it('goes on from a cursor the trim left retained', async () => {

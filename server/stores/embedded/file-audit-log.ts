@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
-import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError } from '../../errors.js';
+import { AuditLogCorruptError, InvalidCursorError, StoreUnavailableError, TrimmedCursorError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
 import { TailPace } from '../../audit/tail-pace.js';
 import type { TailOptions } from '../../audit/tail-pace.js';
@@ -181,7 +181,7 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     while (!signal.aborted) {
       if (this.closed) throw new StoreUnavailableError('audit tail (log closed)');
       const index = next - this.start.lastTrimmedId - 1;
-      if (index < 0) throw new InvalidCursorError(String(next - 1), 'the reader fell behind the retained audit log');
+      if (index < 0) throw new TrimmedCursorError(String(next - 1), 'the reader fell behind the retained audit log');
       if (index < this.events.length && next <= until) {
         yield this.events[index]!;
         next++;
@@ -209,7 +209,7 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   private indexAfter(cursor: string): number {
     // Only cursors this log issued: a cursor past the end would silently skip what comes next.
     if (!/^(0|[1-9]\d{0,15})$/.test(cursor) || Number(cursor) > this.start.lastTrimmedId + this.events.length) throw new InvalidCursorError(cursor);
-    if (Number(cursor) < this.start.lastTrimmedId) throw new InvalidCursorError(cursor, 'older than the retained audit log');
+    if (Number(cursor) < this.start.lastTrimmedId) throw new TrimmedCursorError(cursor, 'older than the retained audit log');
     return Number(cursor) - this.start.lastTrimmedId;
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
-import { AuditLogCorruptError, InvalidCursorError, PortcullisError, StoreUnavailableError } from '../../errors.js';
+import { AuditLogCorruptError, InvalidCursorError, PortcullisError, StoreUnavailableError, TrimmedCursorError } from '../../errors.js';
 import { abortableTail } from '../../audit/abortable-tail.js';
 import { TailPace } from '../../audit/tail-pace.js';
 import type { TailOptions } from '../../audit/tail-pace.js';
@@ -248,7 +248,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       if (entries === null) {
         // A reader retention overtook would skip events without knowing: refuse instead.
         entries = await this.retainedAfter(last, TAIL_BATCH, 'audit tail').catch((error: unknown) => {
-          throw error instanceof InvalidCursorError ? new InvalidCursorError(last, 'the reader fell behind the retained audit log') : error;
+          throw error instanceof TrimmedCursorError ? new TrimmedCursorError(last, 'the reader fell behind the retained audit log') : error;
         });
       }
       caughtUp = entries.length < TAIL_BATCH;
@@ -297,7 +297,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   /** A cursor older than the retained log would silently skip what retention removed. */
   private async checkRetained(cursor: string): Promise<void> {
     const anchor = await this.anchor();
-    if (anchor && compareIds(cursor, anchor.lastTrimmedId) < 0) throw new InvalidCursorError(cursor, 'older than the retained audit log');
+    if (anchor && compareIds(cursor, anchor.lastTrimmedId) < 0) throw new TrimmedCursorError(cursor, 'older than the retained audit log');
   }
 
   async anchor(): Promise<ChainAnchor | null> {
