@@ -1,13 +1,19 @@
+import { foldLookAlikes } from './fold-look-alikes.js';
+import { REDACTED, redactSecretsInText } from './secrets-in-text.js';
+
 /**
  * The one redaction policy for audit data, applied to every event before it is written:
- * values under keys that name a credential are replaced, at any depth. Secrets must never
+ * values under keys that name a credential are replaced, at any depth, as is the `value` of
+ * a `{ name, value }` pair whose name does, and the secrets inside strings
+ * (secrets-in-text.ts; a string holding JSON is walked like any object). Secrets must never
  * reach the hash-chained log or its exporters, so the rule fails closed: a credential word
  * counts wherever it stands in the key and in the plural (`aws_secret_access_key`,
  * `passwordConfirmation`, `apiKeys`, `DB_PASS`, `GITHUB_PAT`), and only a key whose last
  * word says it describes a credential rather than holds one stays readable (`tokenId`,
  * `token_type`, `secretName`, `passwordPolicy`, `token_expires_at`), as do LLM token counts
  * (`max_tokens`). The configured extra keys (`audit.redactKeys`) count anywhere too, with
- * no exception: the operator named them.
+ * no exception: the operator named them. Keys are read as they look (fold-look-alikes.ts):
+ * `ｐａｓｓｗｏｒｄ` and a `pаssword` with a Cyrillic `а` are passwords.
  */
 
 /**
@@ -17,17 +23,25 @@
  * which are about text). `secret` covers `secret_key`; the `…key` words are the keys that
  * are secret (`accessKey`, `signingKey`), unlike `publicKey` or a bare `key` (which a
  * key-value tool's arguments are full of); `connectionstring`, `mnemonic` and `seedphrase`
- * carry a password or a wallet's key.
+ * carry a password or a wallet's key; `verifier` is OAuth's (a PKCE `code_verifier`, RFC
+ * 7636 §4.1, redeems the code it goes with; OAuth 1.0a's `oauth_verifier` alike).
  */
 const CREDENTIAL_WORDS =
-  /password|passwd|passphrase|passcode|pwd|secret|token(?!i[sz])|apikey|accesskey|privatekey|signingkey|encryptionkey|decryptionkey|masterkey|sessionkey|sharedkey|accountkey|clientkey|hmackey|sshkey|authkey|appkey|licensekey|deploykey|authorization|bearer|jwt|cookie|credential|connectionstring|mnemonic|seedphrase|samlresponse|assertion/;
+  /password|passwd|passphrase|passcode|pwd|secret|token(?!i[sz])|apikey|accesskey|privatekey|signingkey|encryptionkey|decryptionkey|masterkey|sessionkey|sharedkey|accountkey|clientkey|hmackey|sshkey|authkey|appkey|licensekey|deploykey|authorization|bearer|jwt|cookie|credential|connectionstring|mnemonic|seedphrase|samlresponse|assertion|verifier/;
 
 /**
  * Short words, a credential only as a whole word of the key (`DB_PASS`, `githubPat`,
- * `smtp.pw`, `auth`, a Docker config's `auths`), never inside one: `path`, `pattern`,
- * `compatibility`, `passage`, `bypass`, `author` and `spinner` are not credentials.
+ * `smtp.pw`, `auth`, a Docker config's `auths`, `privKey`), never inside one: `path`,
+ * `pattern`, `compatibility`, `passage`, `author`, `spinner` and `privileged` are not credentials.
  */
-const CREDENTIAL_SEGMENTS: ReadonlySet<string> = new Set(['pass', 'pw', 'pat', 'pats', 'pin', 'otp', 'totp', 'hotp', 'psk', 'dsn', 'auth', 'auths', 'cred', 'creds']);
+const CREDENTIAL_SEGMENTS: ReadonlySet<string> = new Set(['pass', 'pw', 'pat', 'pats', 'pin', 'otp', 'totp', 'hotp', 'psk', 'dsn', 'auth', 'auths', 'cred', 'creds', 'priv']);
+
+/**
+ * `pass` and `pw` also end a word run together with what they protect (`DBPASS`,
+ * `SMTPPASS`, slapd's `rootpw`), except in these English words.
+ */
+const PASS_ENDING = /(?:pass|pw)$/;
+const ENGLISH_PASS_WORDS: ReadonlySet<string> = new Set(['bypass', 'compass', 'encompass', 'overpass', 'underpass', 'surpass', 'trespass']);
 
 /**
  * A key whose last word is one of these describes a credential (which one, what kind, how
@@ -57,8 +71,21 @@ const TOKEN_COUNT_WORDS: ReadonlySet<string> = new Set(['max', 'min', 'num', 'to
 /** Either kind of word, as a substring of the normalised key: without one, no key is a credential. */
 const ANY_CREDENTIAL_WORD = new RegExp(`${CREDENTIAL_WORDS.source}|${[...CREDENTIAL_SEGMENTS].join('|')}`);
 
-const REDACTED = '[REDACTED]';
 const MAX_DEPTH = 8;
+
+/**
+ * A pair that names what it holds (`env: [{ name: 'AWS_SECRET_ACCESS_KEY', value }]`,
+ * `headers: [{ name: 'Authorization', value }]`, AWS's `{ Key, Value }`): when a label
+ * names a credential by the key rule, the values beside it are redacted.
+ */
+const PAIR_LABELS = ['name', 'Name', 'key', 'Key', 'header', 'Header'] as const;
+const PAIR_VALUES: ReadonlySet<string> = new Set(['value', 'Value', 'values', 'val', 'data']);
+
+/**
+ * A string holding a JSON object or array (a request body, a tool's JSON argument) is
+ * parsed and walked like any object, up to this size; a longer one is only scanned as text.
+ */
+const MAX_EMBEDDED_JSON_CHARS = 64 * 1024;
 
 /**
  * Redacts a value the caller owns (admit-event.ts passes its own parse of the event data):
@@ -76,15 +103,16 @@ const MAX_REMEMBERED_KEY_CHARS = 64;
 
 /** Whether a key names a credential (the rule above, with `extraKeys` added). */
 export function credentialKeyRule(extraKeys: readonly string[] = []): (key: string) => boolean {
-  const extras = extraKeys.map(normalize);
-  return (key) => {
+  const extras = extraKeys.map((key) => normalize(foldLookAlikes(key)));
+  return (raw) => {
+    const key = foldLookAlikes(raw);
     const whole = normalize(key);
     if (extras.some((word) => whole.includes(word))) return true;
     // Most keys hold no credential word even as a substring: judged without splitting.
     if (!ANY_CREDENTIAL_WORD.test(whole)) return false;
     const words = wordsOf(key);
     if (METADATA_SEGMENTS.has(words.at(-1) ?? '')) return false;
-    if (words.some((word) => CREDENTIAL_SEGMENTS.has(word))) return true;
+    if (words.some((word) => CREDENTIAL_SEGMENTS.has(word) || (PASS_ENDING.test(word) && !ENGLISH_PASS_WORDS.has(word)))) return true;
     const counted = words.includes('tokens') && words.some((word) => TOKEN_COUNT_WORDS.has(word));
     return CREDENTIAL_WORDS.test(counted ? whole.replaceAll('tokens', '') : whole);
   };
@@ -101,25 +129,77 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
     }
     return secret;
   };
+  // Replacements made so far: a string holding JSON is serialised again only if its walk changed something.
+  let changes = 0;
+  const labelsCredential = (object: Record<string, unknown>): boolean => {
+    for (const label of PAIR_LABELS) {
+      const name = object[label];
+      if (typeof name === 'string' && isSecret(name)) return true;
+    }
+    return false;
+  };
+  const text = (value: string, depth: number): string => {
+    const embedded = embeddedJson(value);
+    if (embedded !== undefined) {
+      const before = changes;
+      const walked = walk(embedded, depth + 1);
+      return changes === before && walked === embedded ? value : JSON.stringify(walked);
+    }
+    return redactSecretsInText(value, isSecret);
+  };
   const walk = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') return text(value, depth);
     if (value === null || typeof value !== 'object') return value;
     if (depth >= MAX_DEPTH) return '[…]';
     if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) value[i] = walk(value[i], depth + 1);
+      for (let i = 0; i < value.length; i++) {
+        const member: unknown = value[i];
+        const replaced = walk(member, depth + 1);
+        if (replaced !== member) {
+          value[i] = replaced;
+          changes++;
+        }
+      }
       return value;
     }
     const object = value as Record<string, unknown>;
+    const labelled = labelsCredential(object);
     for (const key in object) {
       const member = object[key];
-      const replaced = isSecret(key) ? REDACTED : walk(member, depth + 1);
+      const replaced = isSecret(key) || (labelled && PAIR_VALUES.has(key)) ? REDACTED : walk(member, depth + 1);
+      if (replaced === member) continue;
       // Defined, not assigned: a member named `__proto__` (JSON.parse makes it an own
       // property) would otherwise set the object's prototype.
-      if (replaced !== member) Object.defineProperty(object, key, { value: replaced, writable: true, enumerable: true, configurable: true });
+      Object.defineProperty(object, key, { value: replaced, writable: true, enumerable: true, configurable: true });
+      changes++;
     }
     return object;
   };
   return (value) => walk(value, 0);
 }
+
+/**
+ * The object or array a string holds as JSON, if it does (and is short enough to parse on
+ * the hot path). Its first and last characters are checked first, so text in brackets
+ * (`[INFO] …`, `{name}`) costs no failed parse.
+ */
+function embeddedJson(value: string): object | undefined {
+  const first = value.charCodeAt(0);
+  if (first !== 123 && first !== 91 && !(first <= 32)) return undefined;
+  let last = value.length - 1;
+  while (last > 0 && value.charCodeAt(last) <= 32) last--;
+  const closing = value.charCodeAt(last);
+  if ((closing !== 125 && closing !== 93) || value.length > MAX_EMBEDDED_JSON_CHARS || !JSON_OPENING.test(value)) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How a JSON object (`{` then `"` or `}`) or array (`[` then a value or `]`) opens. */
+const JSON_OPENING = /^\s*(?:\{\s*["}]|\[\s*[-"\d{[\]tfn])/;
 
 /** Lower-cased, all but ASCII letters and digits dropped: where words are looked for anywhere. */
 function normalize(key: string): string {

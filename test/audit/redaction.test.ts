@@ -119,3 +119,146 @@ describe('which keys name a credential', () => {
     expect(redact({ customer_id: 'c', billingCustomerId: 'b', tenant_key_id: 't', customer: 'kept' })).toEqual({ customer_id: '[REDACTED]', billingCustomerId: '[REDACTED]', tenant_key_id: '[REDACTED]', customer: 'kept' });
   });
 });
+
+describe('which keys name a credential: short forms and look-alikes', () => {
+  it('redacts priv as a word, OAuth verifiers, and pass or pw run together with what they protect', () => {
+    const isCredential = credentialKeyRule();
+    for (const key of ['privKey', 'priv_key', 'PRIV', 'code_verifier', 'codeVerifier', 'oauth_verifier', 'DBPASS', 'smtppass', 'rootpw']) expect(isCredential(key), key).toBe(true);
+    for (const key of ['privileged', 'privacy', 'bypass', 'compass', 'surpass', 'code_challenge', 'code_challenge_method', 'verifier_name']) expect(isCredential(key), key).toBe(false);
+  });
+
+  it('reads a key as it looks: fullwidth, Cyrillic, Greek and small-capital look-alikes, accents and invisible characters', () => {
+    const isCredential = credentialKeyRule();
+    for (const key of ['ｐａｓｓｗｏｒｄ', 'pаssword', 'pаsswοrd', 'ᴘᴀssword', 'pässwörd', 'pass\u00adword', 'ＡＰＩ＿ＫＥＹ', 'аpi_kеy', 'tоkenId_secret']) expect(isCredential(key), key).toBe(true);
+    // Read as it looks, a describing key still describes, and a plain word stays plain.
+    for (const key of ['tоkenId', 'ｐａｓｓｗｏｒｄ_ｐｏｌｉｃｙ', 'раth', 'имя']) expect(isCredential(key), key).toBe(false);
+    expect(createRedactor(['tenantKey'])({ 'ｔｅｎａｎｔ_ｋｅｙ': 'extra' })).toEqual({ 'ｔｅｎａｎｔ_ｋｅｙ': '[REDACTED]' });
+  });
+});
+
+describe('values beside a name that names a credential', () => {
+  it('redacts the value of a name/value pair (environment, headers, AWS Key/Value) and keeps pairs that name nothing secret', () => {
+    const redact = createRedactor();
+    const data = {
+      env: [{ name: 'AWS_SECRET_ACCESS_KEY', value: 'wJalrXUtnFEMI' }, { name: 'REGION', value: 'eu-west-1' }, { name: 'token_type', value: 'Bearer' }],
+      headers: [{ name: 'Authorization', value: 'Bearer eyJ-header-value' }, { header: 'Cookie', val: 'sid=1' }, { name: 'Accept', value: 'application/json' }],
+      tags: [{ Key: 'DB_PASSWORD', Value: 'hunter2' }, { key: 'github_pat', data: { raw: 'ghp-x' }, values: ['a'] }],
+    };
+    expect(redact(data)).toEqual({
+      env: [{ name: 'AWS_SECRET_ACCESS_KEY', value: '[REDACTED]' }, { name: 'REGION', value: 'eu-west-1' }, { name: 'token_type', value: 'Bearer' }],
+      headers: [{ name: 'Authorization', value: '[REDACTED]' }, { header: 'Cookie', val: '[REDACTED]' }, { name: 'Accept', value: 'application/json' }],
+      tags: [{ Key: 'DB_PASSWORD', Value: '[REDACTED]' }, { key: 'github_pat', data: '[REDACTED]', values: '[REDACTED]' }],
+    });
+  });
+});
+
+describe('secrets inside string values', () => {
+  const redact = createRedactor();
+  const inText = (text: string): unknown => (redact({ text }) as { text: unknown }).text;
+
+  it('replaces only the secret: connection strings, URLs, commands, environment, flags', () => {
+    const samples: [string, string][] = [
+      ['postgres://admin:hunter2@db/prod', 'postgres://admin:[REDACTED]@db/prod'],
+      ['redis://:p@ss@cache:6379/0', 'redis://:[REDACTED]@cache:6379/0'],
+      ['https://user:pw@host/?access_token=abc&lang=en', 'https://user:[REDACTED]@host/?access_token=[REDACTED]&lang=en'],
+      ["curl -H 'Authorization: Bearer ghp_short' https://api", "curl -H 'Authorization: Bearer [REDACTED]' https://api"],
+      ['export AWS_SECRET_ACCESS_KEY=wJalr/K7MDENG && aws s3 ls', 'export AWS_SECRET_ACCESS_KEY=[REDACTED] && aws s3 ls'],
+      ['PGPASSWORD="two words" psql --password hunter2 --user bob', 'PGPASSWORD="[REDACTED]" psql --password [REDACTED] --user bob'],
+      ['Server=db;User Id=sa;Password=P@ss1;', 'Server=db;User Id=sa;Password=[REDACTED];'],
+      ['curl -d \'{"password": "pw1", "user": "bob"}\'', 'curl -d \'{"password": "[REDACTED]", "user": "bob"}\''],
+      ['url: https://h/x?token=t&ok=1', 'url: https://h/x?token=[REDACTED]&ok=1'],
+    ];
+    for (const [text, redacted] of samples) expect(inText(text), text).toBe(redacted);
+  });
+
+  it('replaces secrets known by their shape: PEM private keys whole, JWTs whole, prefixed tokens after their prefix, Bearer credentials', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
+    const samples: [string, string][] = [
+      ['key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----\nnext', 'key:\n[REDACTED]\nnext'],
+      ['-----BEGIN PRIVATE KEY-----\nMII', '[REDACTED]'],
+      [`id_token ${jwt} issued`, 'id_token [REDACTED] issued'],
+      ['ghp_0123456789abcdefghijABCDEFGHIJ0123 and github_pat_11ABCDEFG0123456789_abcdef', 'ghp_[REDACTED] and github_pat_[REDACTED]'],
+      ['xoxb-1234-5678-abcdefghijkl glpat-abcdefghij0123456789', 'xoxb-[REDACTED] glpat-[REDACTED]'],
+      ['AKIAIOSFODNN7EXAMPLE AIzaSyA-1234567890abcdefghijklmnopqrs', 'AKIA[REDACTED] AIza[REDACTED]'],
+      ['sk-proj-abcdefghijklmnopqrstuv sk_live_abcdefghijklmnopqr', 'sk-[REDACTED] sk_live_[REDACTED]'],
+      ['pcl_AbCdEfGh12345678_c2VjcmV0c2VjcmV0 pco_id-1_abcdefghij', 'pcl_AbCdEfGh12345678_[REDACTED] pco_id-1_[REDACTED]'],
+      ['sent Bearer abcdefgh12345678 upstream', 'sent Bearer [REDACTED] upstream'],
+    ];
+    for (const [text, redacted] of samples) expect(inText(text), text).toBe(redacted);
+  });
+
+  it('leaves ordinary text as it is', () => {
+    for (const text of [
+      'select id, name from users where created_at > now() - interval 1 day',
+      'https://example.com:8443/docs/page?lang=en&page=2',
+      'https://h/cb?state=xyz&token_type=bearer&max_tokens=5',
+      '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
+      'at 10:30, a=b, C:\\Users\\me, std::string, token == "abc"',
+      'Note: the bearer of this letter, see path=/tmp and --verbose 2',
+      'task-list-abcdefghijklmnopqrstuvwxyz and AKIAEXAMPLE',
+      '[INFO] {name} started',
+    ]) {
+      expect(inText(text), text).toBe(text);
+    }
+  });
+
+  it('stays linear on adversarial text: a quarter megabyte of near-misses takes well under a second', () => {
+    const quarter = 256 * 1024;
+    for (const unit of ['a=', 'eyJ', '://a:', '-----BEGIN ', '--', 'password="', 'Bearer ', 'ghp_']) {
+      const started = performance.now();
+      inText(unit.repeat(quarter / unit.length));
+      expect(performance.now() - started, unit).toBeLessThan(1000);
+    }
+  });
+});
+
+describe('JSON sent as a string', () => {
+  it('parses a string holding a JSON object or array, redacts it like any object, and writes it back', () => {
+    const redact = createRedactor();
+    expect(redact({ body: '{"password":"x","user":"bob"}', list: ' [{"name":"API_KEY","value":"k"}] ', text: 'not {json' })).toEqual({
+      body: '{"password":"[REDACTED]","user":"bob"}',
+      list: '[{"name":"API_KEY","value":"[REDACTED]"}]',
+      text: 'not {json',
+    });
+    // Escapes cannot hide a key from the rule: the key is read after parsing.
+    expect(redact({ body: '{"p\\u0061ssword":"x"}' })).toEqual({ body: '{"password":"[REDACTED]"}' });
+  });
+
+  it('keeps a JSON string with nothing to redact exactly as sent, and cuts what lies too deep even inside strings', () => {
+    const redact = createRedactor();
+    const pretty = JSON.stringify({ query: 'open bugs', limit: 20 }, null, 2);
+    expect(redact({ body: pretty })).toEqual({ body: pretty });
+    let nested: unknown = { password: 'deep-secret' };
+    for (let i = 0; i < 12; i++) nested = JSON.stringify({ inner: nested });
+    expect(JSON.stringify(redact({ nested }))).not.toContain('deep-secret');
+  });
+});
+
+describe('the log redacts values', () => {
+  it('never writes a secret held in a value: pairs, commands, URLs, PEM keys, JSON strings', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-redact-values-'));
+    const stores = await createEmbeddedStores({ dataDir, clock: new ManualClock(), redact: createRedactor() });
+    await stores.audit.append({
+      type: 'mcp.request',
+      outcome: 'SUCCESS',
+      actor: 'a@example.com',
+      data: {
+        params: {
+          name: 'deploy',
+          arguments: {
+            env: [{ name: 'DB_PASSWORD', value: 'pair-secret-value' }],
+            command: "curl -H 'Authorization: Bearer cmd-secret-value' https://api",
+            url: 'postgres://admin:url-secret-value@db/prod',
+            pem: '-----BEGIN PRIVATE KEY-----\npem-secret-value\n-----END PRIVATE KEY-----',
+            body: '{"password":"json-secret-value"}',
+          },
+        },
+      },
+      bounded: ['params'],
+    });
+    await stores.close();
+    const file = readFileSync(join(dataDir, AUDIT_FILE_NAME), 'utf8');
+    for (const secret of ['pair-secret-value', 'cmd-secret-value', 'url-secret-value', 'pem-secret-value', 'json-secret-value']) expect(file).not.toContain(secret);
+    expect(file).toContain('postgres://admin:[REDACTED]@db/prod');
+  });
+});
