@@ -7,7 +7,8 @@ export type SessionAuditEvent = Omit<AuditEventInput, 'actor' | 'sessionId'>;
 
 /**
  * The `mcp.request` event for a client request: method, id, tool, params (redacted, then
- * cut to size by the audit log: `bounded`), outcome.
+ * cut to size by the audit log: `bounded`), outcome; an allowed `tools/call` also carries
+ * `argumentsDigest`.
  */
 export function requestEvent(request: JsonRpcRequest, tool: string | null, outcome: 'SUCCESS' | 'DENIED', extra?: Record<string, unknown>): SessionAuditEvent {
   return {
@@ -16,8 +17,17 @@ export function requestEvent(request: JsonRpcRequest, tool: string | null, outco
     tool: tool === null ? null : boundName(tool),
     data: { method: request.method, id: auditedId(request.id), params: request.params ?? null, ...extra },
     bounded: ['params'],
+    ...(outcome === 'SUCCESS' && request.method === 'tools/call' ? { digests: ARGUMENTS_DIGEST } : {}),
   };
 }
+
+/**
+ * An allowed `tools/call` carries `argumentsDigest`, for the outlier detector's `breadth`
+ * rule (distinct argument values of one tool): taken by the log from the arguments as
+ * redacted, before they are cut to size, so padding the params past 8 KiB still counts
+ * each call (and no digest holds a bit of a redacted secret).
+ */
+const ARGUMENTS_DIGEST = { argumentsDigest: ['params', 'arguments'] } as const;
 
 /** `mcp.response` for a tool result: its size and whether it reports an error, never its content. */
 export function responseEvent(request: JsonRpcRequest, tool: string, bytes: number, isError: boolean): SessionAuditEvent {

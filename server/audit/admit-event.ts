@@ -1,6 +1,8 @@
+import { hash } from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
 import { illFormedTextAt } from '../text/well-formed.js';
 import { boundForAudit } from './bound.js';
+import { canonicalJson } from './canonical-json.js';
 import type { Redactor } from './redact.js';
 import type { AuditEventInput } from './types.js';
 
@@ -56,6 +58,10 @@ export function admitEvent(input: AuditEventInput, redact: Redactor): { event: A
   const redacted = redact(data) as Record<string, unknown>;
   const at = SURROGATE_ESCAPE.test(json) ? illFormedTextAt(redacted) : null;
   if (at !== null) throw illFormed(`data.${at}`);
+  for (const [name, path] of Object.entries(input.digests ?? {})) {
+    const value = valueAt(redacted, path);
+    if (value !== undefined) redacted[name] = hash('sha256', canonicalJson(value), 'hex').slice(0, DIGEST_CHARS);
+  }
   let cut = false;
   for (const key of input.bounded ?? []) {
     if (!Object.hasOwn(redacted, key)) continue;
@@ -68,8 +74,21 @@ export function admitEvent(input: AuditEventInput, redact: Redactor): { event: A
   // secret), unless a cut made it smaller: then it is measured again.
   bytes += Buffer.byteLength(cut ? JSON.stringify(redacted) : json);
   if (bytes > MAX_EVENT_BYTES) throw new InvalidInputError(`audit event is ${bytes} bytes, more than the ${MAX_EVENT_BYTES} the log accepts`);
-  const { bounded: _bounded, ...event } = input;
+  const { bounded: _bounded, digests: _digests, ...event } = input;
   return { event: { ...event, data: redacted }, bytes };
+}
+
+/** Hex characters of a digest (`digests`): 64 bits, so the values a detector window counts are told apart. */
+const DIGEST_CHARS = 16;
+
+/** The value at `path` inside `data` (own keys only), or undefined. */
+function valueAt(data: Record<string, unknown>, path: readonly string[]): unknown {
+  let value: unknown = data;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
 }
 
 function invalid(path: string, problem: string): InvalidInputError {

@@ -19,6 +19,13 @@ export interface AuditEventInput {
    * `<key>Truncated: { bytes, sha256 }` of the redacted whole when it cut anything.
    */
   bounded?: readonly string[];
+  /**
+   * Digests the log adds to `data`, by name, each of the value at a path of `data` as
+   * redacted but before any cut: 16 hex characters of SHA-256 over its canonical JSON.
+   * Taken after redaction, no digest carries a bit of a secret; before the cut, padding
+   * cannot make two values digest alike (or not at all).
+   */
+  digests?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The hashed content of an event: everything but its cursor. */

@@ -56,7 +56,7 @@ export class Evaluator {
       return [];
     }
     const userKey = entityKey('user', observation.user);
-    const toolKey = observation.server !== null && observation.tool !== null ? entityKey('tool', `${observation.server}/${observation.tool}`) : null;
+    const toolKey = toolKeyOf(observation);
     const roleKey = observation.role !== null ? entityKey('role', observation.role) : null;
     let user = cache.get(userKey);
     let tool = toolKey === null ? null : cache.get(toolKey);
@@ -104,6 +104,18 @@ export class Evaluator {
     }
     return loaded;
   }
+}
+
+/**
+ * A tool's entity, for a call the grants let through or its result only: a refused call
+ * names whatever tool the client sent, refusals are not held to the per-call rate limits,
+ * and no rule judges one by its tool's state, so they would let anyone fill the store
+ * with made-up tools (pushing real people's and tools' states out). A refusal counts on
+ * the user alone.
+ */
+function toolKeyOf(observation: Observation): string | null {
+  if (observation.kind !== 'call' && observation.kind !== 'result') return null;
+  return observation.server !== null && observation.tool !== null ? entityKey('tool', `${observation.server}/${observation.tool}`) : null;
 }
 
 function seen(state: EntityState, at: number): void {

@@ -7,7 +7,7 @@ import type { DenialKind, Observation } from './types.js';
 /** Refusals by the grant: the user asked for something they were not given. */
 const NOT_GRANTED = new Set(['tool_not_granted', 'method_not_granted', 'resource_not_granted', 'prompt_not_granted']);
 
-/** Base64url characters of an arguments digest: 96 bits, so distinct values are counted as distinct. */
+/** Base64url characters of a digest of recorded arguments: 96 bits, so distinct values are counted as distinct. */
 const DIGEST_CHARS = 16;
 
 /**
@@ -32,7 +32,7 @@ export function observe(event: AuditEvent, roleOf: (grantId: string) => string |
         grantId,
         role: grantId === null ? null : roleOf(grantId),
         paramsBytes: paramsBytes(params, data.paramsTruncated),
-        argumentsDigest: method === 'tools/call' && isRecord(params) ? digest(params.arguments) : null,
+        argumentsDigest: method === 'tools/call' ? (stringOr(data.argumentsDigest) ?? (isRecord(params) ? digest(params.arguments) : null)) : null,
         client: method === 'initialize' && isRecord(params) ? introducedClient(params.clientInfo) : null,
       });
     }
@@ -99,7 +99,12 @@ function paramsBytes(params: unknown, truncated: unknown): number | null {
   return Buffer.byteLength(JSON.stringify(params));
 }
 
-/** The same arguments in any key order give the same digest (RFC 8785 canonical JSON). */
+/**
+ * For a call recorded without `argumentsDigest` (logged before the broker took it from the
+ * arguments as sent: broker/request-audit.ts): a digest of the recorded arguments, which
+ * are redacted and cut: values under a credential key digest alike, params past 8 KiB not at all.
+ * The same arguments in any key order give the same digest (RFC 8785 canonical JSON).
+ */
 function digest(args: unknown): string | null {
   if (args === undefined) return null;
   return hash('sha256', canonicalJson(args), 'base64url').slice(0, DIGEST_CHARS);

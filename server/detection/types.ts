@@ -53,7 +53,7 @@ export interface Observation {
   paramsBytes: number | null;
   /** Bytes of a tool result (`mcp.response`). */
   resultBytes: number | null;
-  /** A digest of a tools/call's arguments: breadth counts distinct ones. */
+  /** A digest of an allowed tools/call's arguments as sent (`data.argumentsDigest`): breadth counts distinct ones. */
   argumentsDigest: string | null;
   /** Set for kind `denial`. */
   denial: DenialKind | null;
@@ -139,7 +139,7 @@ export interface RuleContext {
   /** The user's state; `warm` once it is past `detection.warmup` (judged only then). */
   user: EntityState;
   warm: boolean;
-  /** `tool:<server>/<tool>` when the observation names a tool. */
+  /** `tool:<server>/<tool>` for a call the grants let through, or its result, when it names a tool (never for a refusal: its name is the client's). */
   tool: EntityState | null;
   /** `role:<role>` when the observation's role is known. */
   role: EntityState | null;

@@ -5,13 +5,12 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
 import { verifyLog } from '../../server/audit/verify.js';
-import { startDetector } from '../../server/detection/detector.js';
 import type { Detector, DetectorTiming } from '../../server/detection/detector.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
 import type { Stores } from '../../server/stores/types.js';
 import { detectionId } from '../../server/detection/evaluator.js';
-import { appendCall, AuditingRaiser, EveryFifthCall, everyFifth, exactlyOnce, raisedInLog } from '../support/detection.js';
+import { appendCall, everyFifth, exactlyOnce, FAST_DETECTOR_TIMING, raisedInLog, startTestDetector } from '../support/detection.js';
 import { captureLogs } from '../support/log-capture.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, redisStoresForTest, uniquePrefix } from '../support/redis.js';
@@ -20,9 +19,7 @@ import type { RedisServerHandle } from '../support/redis-server.js';
 import { testConfig } from '../support/test-server.js';
 
 const DAY = 86_400_000;
-const LEASE_TTL = 1_000;
-/** Fast renewals on real timers; lease expiry on the test's clock (leaseClock), so a lease lapses only when a test moves it. */
-const FAST: Partial<DetectorTiming> = { renewIntervalMs: 20, leaseTtlMs: LEASE_TTL, commitIntervalMs: 20, retryMs: 20 };
+const LEASE_TTL = FAST_DETECTOR_TIMING.leaseTtlMs!;
 const ALICE = 'alice@example.com';
 const BOB = 'bob@example.com';
 const config = testConfig({ detection: { warmupDays: 1, warmupEvents: 1 } });
@@ -35,18 +32,7 @@ afterEach(async () => {
 });
 
 function start(stores: Stores, clock: ManualClock, timing: Partial<DetectorTiming> = {}, logs = captureLogs({ level: 'silent' })): Detector {
-  const detector = startDetector({
-    config,
-    audit: stores.audit,
-    state: stores.detector,
-    access: stores.access,
-    rules: [new EveryFifthCall()],
-    raiser: new AuditingRaiser(stores.audit),
-    clock,
-    leaseClock: clock,
-    logger: logs.logger,
-    timing: { ...FAST, ...timing },
-  });
+  const detector = startTestDetector(stores, clock, config, { timing, logs });
   running.push(detector);
   return detector;
 }

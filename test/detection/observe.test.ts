@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestEvent } from '../../broker/request-audit.js';
 import type { AuditEvent, AuditEventInput } from '../../server/audit/types.js';
 import { GrantRoles } from '../../server/detection/grant-roles.js';
 import { observe } from '../../server/detection/observe.js';
@@ -68,6 +69,40 @@ describe('observe: allowed requests', () => {
   it('reads the client an initialize introduces', async () => {
     const event = await recorded({ type: 'mcp.request', data: { method: 'initialize', id: 0, params: { protocolVersion: '2025-11-25', clientInfo: { name: 'claude-code', version: '2.1.0' } } }, bounded: ['params'] });
     expect(observe(event, noRole)).toMatchObject({ kind: 'call', method: 'initialize', client: { name: 'claude-code', version: '2.1.0', oauthClientId: null }, argumentsDigest: null, grantId: null });
+  });
+});
+
+/**
+ * The log digests a call's arguments as redacted but before it cuts them to size
+ * (server/audit/admit-event.ts `digests`): padded params still count, each as its own
+ * value, and no digest holds a bit of a secret (so values under a credential's name, a
+ * pageToken among them, digest alike).
+ */
+describe('observe: the arguments digest the log takes before bounding', () => {
+  const sent = (args: unknown, outcome: 'SUCCESS' | 'DENIED' = 'SUCCESS') =>
+    recorded(requestEvent({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_files', arguments: args } }, 'list_files', outcome, outcome === 'SUCCESS' ? { grantId: 'g-1' } : { reason: 'argument_not_allowed' }));
+  const digestOf = async (args: unknown) => observe(await sent(args), noRole)!.argumentsDigest;
+
+  it('holds nothing of a redacted value: arguments that differ only under a credential\'s name digest alike', async () => {
+    const first = await sent({ pageToken: 'page-two-secret', folder: 'a' });
+    expect(first.data.params).toEqual({ name: 'list_files', arguments: { pageToken: '[REDACTED]', folder: 'a' } });
+    expect(first.data.argumentsDigest).toMatch(/^[0-9a-f]{16}$/);
+    expect(await digestOf({ pageToken: 'AAA1', folder: 'a' })).toBe(await digestOf({ pageToken: 'BBB2', folder: 'a' }));
+    expect(await digestOf({ pageToken: 'AAA1', folder: 'a' })).not.toBe(await digestOf({ pageToken: 'AAA1', folder: 'b' }));
+  });
+
+  it('tells params padded past 8 KiB apart, which the log keeps only as a marker', async () => {
+    const padded = (id: number) => ({ id, note: Array.from({ length: 20 }, () => 'p'.repeat(600)) });
+    expect((await sent(padded(1))).data.params).toBe('[too large]');
+    const [one, two] = [await digestOf(padded(1)), await digestOf(padded(2))];
+    expect(one).toMatch(/^[0-9a-f]{16}$/);
+    expect(two).toMatch(/^[0-9a-f]{16}$/);
+    expect(one).not.toBe(two);
+  });
+
+  it('digests the same arguments alike in any key order, and carries none on a refused call', async () => {
+    expect(await digestOf({ a: 1, b: { c: 'x', d: 'y' } })).toBe(await digestOf({ b: { d: 'y', c: 'x' }, a: 1 }));
+    expect((await sent({ a: 1 }, 'DENIED')).data).not.toHaveProperty('argumentsDigest');
   });
 });
 

@@ -1,5 +1,11 @@
 import type { AuditEvent, AuditLog } from '../../server/audit/types.js';
+import type { PortcullisConfig } from '../../server/config/schema.js';
+import { startDetector } from '../../server/detection/detector.js';
+import type { Detector, DetectorTiming } from '../../server/detection/detector.js';
 import { detectionId } from '../../server/detection/evaluator.js';
+import type { Stores } from '../../server/stores/types.js';
+import { captureLogs } from './log-capture.js';
+import type { ManualClock } from './manual-clock.js';
 import type { AnomalyRaiser, Detection, DetectionRule, Finding, Observation, RaisedBefore, RuleContext, RuleId } from '../../server/detection/types.js';
 
 /**
@@ -84,4 +90,23 @@ export async function raisedInLog(audit: AuditLog): Promise<Map<string, { detect
 /** Each expected anomaly detected and responded to once, and no other. */
 export function exactlyOnce(expected: readonly string[]): Map<string, { detected: number; responded: number }> {
   return new Map(expected.map((id) => [id, { detected: 1, responded: 1 }]));
+}
+
+/** Fast renewals on real timers; lease expiry on the test's clock (leaseClock), so a lease lapses only when a test moves it. */
+export const FAST_DETECTOR_TIMING: Partial<DetectorTiming> = { renewIntervalMs: 20, leaseTtlMs: 1_000, commitIntervalMs: 20, retryMs: 20 };
+
+/** A detector over `stores` with the EveryFifthCall rule, raising into the audit log, on the test's clock. */
+export function startTestDetector(stores: Stores, clock: ManualClock, config: PortcullisConfig, options: { timing?: Partial<DetectorTiming>; logs?: ReturnType<typeof captureLogs> } = {}): Detector {
+  return startDetector({
+    config,
+    audit: stores.audit,
+    state: stores.detector,
+    access: stores.access,
+    rules: [new EveryFifthCall()],
+    raiser: new AuditingRaiser(stores.audit),
+    clock,
+    leaseClock: clock,
+    logger: (options.logs ?? captureLogs({ level: 'silent' })).logger,
+    timing: { ...FAST_DETECTOR_TIMING, ...options.timing },
+  });
 }

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import type { DetectionConfig, DetectionRule, EntityState, Observation } from '../types.js';
 import { finding, sizeText } from './finding.js';
 import { flagged, incidentLatch, ongoing } from './incident.js';
@@ -8,21 +9,34 @@ import { MINUTE_MS } from './time.js';
 
 /** Sizes remembered per tool and direction (config `minSamples` is at most this). */
 const SAMPLES = 128;
+/**
+ * Sizes one person holds in a tool's ring at most: past it, their new size replaces their
+ * own oldest. Without a cap one person's many tiny calls fill the ring and drag the tool's
+ * median down until a colleague's ordinary upload is "outsized" (and, with `revoke_grant`
+ * configured, costs the colleague their grant). A quarter of the ring: a tool used by one
+ * person still reaches the default `minSamples` (30) on their sizes alone.
+ */
+const PER_PERSON = 32;
 /** A result too small to be audited (below `resultFloorBytes`): its size is only known to be under the floor. */
 const CENSORED = 0;
 /** A cached baseline is recomputed after this many new samples: sorting on every large payload would cost more than the rest of the detector. */
 const REFRESH_EVERY = 8;
-/** How far back a result looks for its call's placeholder. */
+/** How many of a person's latest sizes a result looks through for its call's placeholder. */
 const MATCH_BACK = 16;
 /** Outsized payloads of one person less than this apart are one incident (a bulk export). */
 const INCIDENT_GAP_MS = 10 * MINUTE_MS;
+/** Base64url characters of a person's tag: 48 bits, so two people of one tool do not share one. */
+const TAG_CHARS = 8;
 
 type Settings = DetectionConfig['rules']['large_payload'];
 
-/** The last SAMPLES sizes (log2 bytes, two decimals) in a ring, and the baseline last computed from them. */
+/**
+ * A tool's last sizes (log2 bytes, two decimals), oldest first, each with the tag of the
+ * person who sent it (at most PER_PERSON each), and the baseline last computed from them.
+ */
 interface Sizes {
   log: number[];
-  next: number;
+  who: string[];
   added: number;
   baseline: { median: number; mad: number; added: number } | null;
 }
@@ -32,52 +46,88 @@ interface ToolSizes {
   results: Sizes;
 }
 
-const sizes = (): Sizes => ({ log: [], next: 0, added: 0, baseline: null });
+/** What the rule keeps per person: the incident latch, and their tag (hashed once, not on every call). */
+interface PersonSizes extends IncidentLatch {
+  tag?: string;
+}
+
+const sizes = (): Sizes => ({ log: [], who: [], added: 0, baseline: null });
+const toolSizes = (): ToolSizes => ({ params: sizes(), results: sizes() });
 
 /**
  * Params or a result far larger than this tool's own usual (median and MAD of log sizes
- * over its last calls, by everyone): data leaving in bulk, or a payload smuggled in. A
+ * over its recent calls, by everyone): data leaving in bulk, or a payload smuggled in. A
  * tool whose results are always big has a big baseline and stays quiet. Results under
  * `resultFloorBytes` are not audited: every call first counts as such a small result, and
  * its `mcp.response`, when one comes, replaces it.
+ *
+ * One person cannot make the baseline another is judged by: each holds at most
+ * PER_PERSON sizes, and a call is judged only while nobody else holds more than half of
+ * them (a robust median breaks down at half). Someone alone on a tool is judged by their
+ * own sizes.
  */
 export const largePayload: DetectionRule = {
   id: 'large_payload',
   evaluate(observation, context) {
     if (!context.tool || (observation.kind !== 'call' && observation.kind !== 'result')) return null;
     const settings = context.config.rules.large_payload;
-    const state = slotOf<ToolSizes>(context.tool, 'large_payload', () => ({ params: sizes(), results: sizes() }));
+    const state = sizesOf(context.tool);
+    const person = slotOf<PersonSizes>(context.user, 'large_payload', incidentLatch);
+    const tag = (person.tag ??= tagOf(observation.user));
     const direction = observation.kind === 'call' ? 'params' : 'results';
     const bytes = observation.kind === 'call' ? observation.paramsBytes : observation.resultBytes;
-    if (observation.kind === 'call') push(state.results, CENSORED);
+    if (observation.kind === 'call') push(state.results, tag, CENSORED);
     if (bytes === null || bytes <= 0) return null;
     const floor = Math.log2(settings.resultFloorBytes);
     // Judged against the sizes before it (its own placeholder, for a result, still counts as small).
-    const limit = bytes >= settings.minBytes && state[direction].added >= settings.minSamples ? limitOf(state[direction], settings, direction === 'results' ? floor : null) : null;
-    record(state[direction], direction, Math.round(Math.log2(bytes) * 100) / 100);
+    const limit = bytes >= settings.minBytes && state[direction].log.length >= settings.minSamples ? limitOf(state[direction], settings, direction === 'results' ? floor : null, tag) : null;
+    record(state[direction], direction, tag, Math.round(Math.log2(bytes) * 100) / 100);
     if (limit === null || bytes < limit.bytes) return null;
-    const latch = slotOf<IncidentLatch>(context.user, 'large_payload', incidentLatch);
-    if (ongoing(latch, observation.at, INCIDENT_GAP_MS)) return null;
-    flagged(latch, observation.at, INCIDENT_GAP_MS);
+    if (ongoing(person, observation.at, INCIDENT_GAP_MS)) return null;
+    flagged(person, observation.at, INCIDENT_GAP_MS);
     return explain(observation, direction, bytes, limit, settings, context.config, context.tool);
   },
 };
 
-function push(ring: Sizes, log: number): void {
-  ring.log[ring.next] = log;
-  ring.next = (ring.next + 1) % SAMPLES;
+/** The tool's rings; rings stored before sizes named who sent them start over, as they cannot be capped per person. */
+function sizesOf(tool: EntityState): ToolSizes {
+  const state = slotOf<ToolSizes>(tool, 'large_payload', toolSizes);
+  if (Array.isArray(state.params.who) && Array.isArray(state.results.who)) return state;
+  return (tool.slots.large_payload = toolSizes());
+}
+
+/** A short stable tag of a person: the tool's state names nobody, and stays small. */
+function tagOf(user: string): string {
+  return hash('sha256', user, 'base64url').slice(0, TAG_CHARS);
+}
+
+/** Appends a size: in place of the person's oldest when they hold PER_PERSON already, else of the ring's oldest when it is full. */
+function push(ring: Sizes, tag: string, log: number): void {
+  let mine = 0;
+  let oldestMine = -1;
+  for (let i = 0; i < ring.who.length; i++) {
+    if (ring.who[i] === tag && mine++ === 0) oldestMine = i;
+  }
+  const dropped = mine >= PER_PERSON ? oldestMine : ring.log.length >= SAMPLES ? 0 : -1;
+  if (dropped >= 0) {
+    ring.log.splice(dropped, 1);
+    ring.who.splice(dropped, 1);
+  }
+  ring.log.push(log);
+  ring.who.push(tag);
   ring.added++;
 }
 
-/** A result takes its call's placeholder (the latest small one); params are a sample of their own. */
-function record(ring: Sizes, direction: 'params' | 'results', log: number): void {
+/** A result takes its call's placeholder (the person's latest small one); params are a sample of their own. */
+function record(ring: Sizes, direction: 'params' | 'results', tag: string, log: number): void {
   if (direction === 'results') {
-    for (let back = 1; back <= MATCH_BACK && back <= ring.log.length; back++) {
-      const slot = (ring.next - back + SAMPLES) % SAMPLES;
-      if (ring.log[slot] === CENSORED) return void (ring.log[slot] = log);
+    for (let i = ring.who.length - 1, seen = 0; i >= 0 && seen < MATCH_BACK; i--) {
+      if (ring.who[i] !== tag) continue;
+      if (ring.log[i] === CENSORED) return void (ring.log[i] = log);
+      seen++;
     }
   }
-  push(ring, log);
+  push(ring, tag, log);
 }
 
 interface Limit {
@@ -85,10 +135,23 @@ interface Limit {
   median: number;
   mad: number;
   samples: number;
+  people: number;
 }
 
-/** The size to reach: `factor` times the median and past `madMultiplier` MADs (in log size), never under minBytes. */
-function limitOf(ring: Sizes, settings: Settings, censoredAs: number | null): Limit {
+/**
+ * The size to reach: `factor` times the median and past `madMultiplier` MADs (in log
+ * size), never under minBytes; null when one person other than the one judged holds more
+ * than half of the sizes (whoever holds the majority sets the median).
+ */
+function limitOf(ring: Sizes, settings: Settings, censoredAs: number | null, tag: string): Limit | null {
+  const held = new Map<string, number>();
+  let most = 0;
+  for (const who of ring.who) {
+    const count = (held.get(who) ?? 0) + 1;
+    held.set(who, count);
+    if (who !== tag && count > most) most = count;
+  }
+  if (most * 2 > ring.who.length) return null;
   if (!ring.baseline || ring.added - ring.baseline.added >= REFRESH_EVERY) {
     // A small result counts at the floor: an upper bound, so the baseline errs large and the rule quiet.
     const values = ring.log.map((log) => (log === CENSORED && censoredAs !== null ? censoredAs : log));
@@ -96,7 +159,7 @@ function limitOf(ring: Sizes, settings: Settings, censoredAs: number | null): Li
   }
   const { median, mad } = ring.baseline;
   const log = Math.max(median + Math.log2(settings.factor), median + settings.madMultiplier * mad);
-  return { bytes: Math.max(settings.minBytes, Math.ceil(2 ** log)), median, mad, samples: ring.log.length };
+  return { bytes: Math.max(settings.minBytes, Math.ceil(2 ** log)), median, mad, samples: ring.log.length, people: held.size };
 }
 
 function explain(observation: Observation, direction: 'params' | 'results', bytes: number, limit: Limit, settings: Settings, config: DetectionConfig, tool: EntityState) {
@@ -104,11 +167,12 @@ function explain(observation: Observation, direction: 'params' | 'results', byte
   const usual = Math.round(2 ** limit.median);
   const what = direction === 'params' ? `sent ${sizeText(bytes)} of parameters to ${name}` : `received a ${sizeText(bytes)} result from ${name}`;
   const why = direction === 'params' ? 'an outsized argument can carry data out, or a payload in' : 'an outsized result can be data leaving in bulk';
+  const by = `${limit.people} ${limit.people === 1 ? 'person' : 'people'}`;
   return finding(config, 'large_payload', {
     score: bytes / limit.bytes,
-    summary: `${observation.user} ${what}, where this tool's ${direction} have a median of ${sizeText(usual)} over its last ${limit.samples} calls (limit ${sizeText(limit.bytes)}): ${why}`,
+    summary: `${observation.user} ${what}, where this tool's ${direction} have a median of ${sizeText(usual)} over ${limit.samples} recent calls by ${by} (limit ${sizeText(limit.bytes)}): ${why}`,
     observed: { direction, bytes, tool: name },
-    baseline: { medianBytes: usual, madLog2: limit.mad, limitBytes: limit.bytes, samples: limit.samples, factor: settings.factor, toolCalls: tool.count },
+    baseline: { medianBytes: usual, madLog2: limit.mad, limitBytes: limit.bytes, samples: limit.samples, people: limit.people, factor: settings.factor, toolCalls: tool.count },
     eventIds: [observation.event.id],
   });
 }
