@@ -274,7 +274,8 @@ export class SessionRegistry {
     const server = this.deps.config.servers.find((s) => s.name === grant.server);
     if (!server) return;
     // Its revocation may go by during the read, or while an earlier session takes it in.
-    for (const session of sessions) if (!this.endedGrants.has(grantId)) await session.grantIssued(grant, () => this.join(session, server, grant));
+    const ended = () => this.endedGrants.has(grantId);
+    for (const session of sessions) if (!ended()) await session.grantIssued(grant, () => this.join(session, server, grant), ended);
   }
 
   /** A server joining a live federated session, within this instance's process cap (null past it). */

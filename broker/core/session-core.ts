@@ -238,9 +238,9 @@ export class SessionCore {
    * says it cannot) and initializes it as the client did. Either way the client hears that
    * its lists changed, so the tools appear without reconnecting.
    */
-  async grantIssued(grant: GrantRecord, join: () => LegSpec | null): Promise<void> {
+  async grantIssued(grant: GrantRecord, join: () => LegSpec | null, ended: () => boolean): Promise<void> {
     // One at a time up to the record: two grants for a server not in the session yet must not both add it.
-    const admitted = this.admitting.then(() => this.admit(grant, join));
+    const admitted = this.admitting.then(() => this.admit(grant, join, ended));
     this.admitting = admitted.catch(() => {});
     const joined = await admitted;
     if (joined) await this.initializeJoined(joined.leg, joined.params);
@@ -251,10 +251,12 @@ export class SessionCore {
    * recorded lets it act: a server hears nothing of the session, and a server the session
    * reaches allows nothing more, on a grant the audit log does not show it took. When the
    * log cannot be written the grant is not taken (fail closed): the next connection takes
-   * it, and the server may join with the next grant issued for it. Returns a server that joins, with the client's
-   * initialize params read as it took its place (a client initialize after that includes it).
+   * it, and the server may join with the next grant issued for it. A grant that `ended`
+   * (revoked) while it was recorded is not taken: its revocation went by before the session
+   * held it. Returns a server that joins, with the client's initialize params read as it
+   * took its place (a client initialize after that includes it).
    */
-  private async admit(grant: GrantRecord, join: () => LegSpec | null): Promise<{ leg: Leg; params: unknown } | null> {
+  private async admit(grant: GrantRecord, join: () => LegSpec | null, ended: () => boolean): Promise<{ leg: Leg; params: unknown } | null> {
     if (this.ended) return null;
     const present = this.legs.get(grant.server);
     if (present ? present.grants.has(grant.id) : !this.naming.federated) return null;
@@ -264,23 +266,27 @@ export class SessionCore {
       await this.audit({ type: 'mcp.session.grant_added', outcome: 'SUCCESS', server: grant.server, data: { grantId: grant.id, grants: [...new Set([...this.grantIds(), grant.id])] } });
     } catch (error) {
       this.deps.logger.warn({ err: error, sessionId: this.id, server: grant.server, grantId: grant.id }, 'audit append failed: the grant was not taken into the live session');
-      // A session that ended meanwhile gave the place back with the others (onended).
-      if (spec && !this.ended) this.onlegdropped?.(spec.server);
-      if (spec) void spec.upstream.close().catch(() => {});
-      return null;
+      return this.notJoining(spec);
     }
+    if (this.ended || ended()) return this.notJoining(spec);
     if (present) {
+      // The server left meanwhile (its other grants ended): this grant brings it back.
+      if (this.legs.get(grant.server) !== present) return this.admit(grant, join, ended);
       if (present.grants.add(grant)) this.grantsChanged(present);
-      return null;
-    }
-    if (this.ended) {
-      void spec!.upstream.close().catch(() => {});
       return null;
     }
     const leg = new Leg(spec!.server, spec!.upstream, spec!.grants, new Set(spec!.allowMethods));
     this.legs.set(leg.server, leg);
     this.wire(leg);
     return { leg, params: this.initializeParams };
+  }
+
+  /** A server that was to join does not: its unstarted upstream closes and its place is given back (a session that ended gave it back with the others, onended). */
+  private notJoining(spec: LegSpec | null): null {
+    if (!spec) return null;
+    void spec.upstream.close().catch(() => {});
+    if (!this.ended) this.onlegdropped?.(spec.server);
+    return null;
   }
 
   /** A server that joined the live session starts, and is initialized as the client initialized the others (`params`: not yet when undefined). */

@@ -90,4 +90,22 @@ describe('a server joining a live session', () => {
     expect(recorded.map((e) => e.data.grantId)).toEqual([joined]);
     await client.close();
   });
+
+  it('stays out when its grant is revoked while grant_added is written (the revocation went by before the session held it)', async () => {
+    const carol = await fx.signInAs('carol@example.com');
+    await carol.grant(['say'], 600, 'edge');
+    const { client } = await fx.connect(await carol.token(), '');
+    expect(await names(client)).toEqual(['edge__say']);
+    const initializes = () => heardMethods().filter((method) => method === 'initialize').length;
+    const before = initializes();
+
+    const revoked = await carol.grant(['*'], 600, 'late');
+    await expect.poll(() => held.length).toBe(1);
+    expect((await carol.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "done") { status } }', { id: revoked })).body.errors).toBeUndefined();
+    held.shift()!.settle(false);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(initializes()).toBe(before);
+    expect(await names(client)).toEqual(['edge__say']);
+    await client.close();
+  });
 });
