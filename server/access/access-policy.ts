@@ -192,14 +192,19 @@ export function argumentsOf(rule: RequestRule): AccessScope['arguments'] {
   return Object.fromEntries(Object.entries(rule.arguments).map(([tool, schema]) => [tool, [schema]]));
 }
 
-/** Whether a scope allows nothing a rule's deny pattern excludes: it excludes that too, or none of its patterns reaches it. */
+/**
+ * Whether a scope allows nothing a rule's deny pattern excludes: it excludes that too, or
+ * none of its patterns reaches it. Deny patterns exclude without regard to case, as the
+ * broker applies them (grant-decision.ts): compared in lower case.
+ */
 function excludes(scope: Omit<AccessScope, 'rule'>, kind: ScopeKind, deny: (typeof SCOPE_KINDS)[number]['deny'], excluded: string): boolean {
-  return scope[deny].some((own) => patternCovers(own, excluded)) || !scope[kind].some((pattern) => patternsOverlap(pattern, excluded));
+  const lower = excluded.toLowerCase();
+  return scope[deny].some((own) => patternCovers(own.toLowerCase(), lower)) || !scope[kind].some((pattern) => patternsOverlap(pattern.toLowerCase(), lower));
 }
 
 function allows(rule: RequestRule, kind: ScopeKind, pattern: string): boolean {
   const deny = SCOPE_KINDS.find((k) => k.kind === kind)!.deny;
-  return rule[kind].some((p) => patternCovers(p, pattern)) && !rule[deny].some((p) => patternCovers(p, pattern));
+  return rule[kind].some((p) => patternCovers(p, pattern)) && !rule[deny].some((p) => patternCovers(p.toLowerCase(), pattern.toLowerCase()));
 }
 
 /** A requested kind's patterns, checked; null when the request leaves the kind to its rule. */

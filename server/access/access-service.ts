@@ -154,9 +154,6 @@ export class AccessService {
       const now = this.deps.clock.now();
       this.requirePending(request, now);
       if (request.reviews.some((r) => samePerson(caller, r.reviewer))) throw new AccessDeniedError('ALREADY_REVIEWED', 'you have already reviewed this request');
-      if (input.decision === 'APPROVE' && !(await this.requesterMayStillAsk(request))) {
-        throw new AccessDeniedError('BASIS_REMOVED', 'the requester no longer holds a role that allows this request (or can no longer sign in): it cannot be approved');
-      }
       const duration = input.durationSeconds ?? null;
       if (duration !== null) {
         if (input.decision !== 'APPROVE') throw new InvalidInputError('durationSeconds goes with APPROVE only', 'durationSeconds');
@@ -166,12 +163,14 @@ export class AccessService {
       }
       const reviews = [...request.reviews, { reviewer: caller.user, decision: input.decision, reason, durationSeconds: duration, ...(narrowed ? { arguments: narrowed } : {}), createdAt: now }];
       const approvals = reviews.filter((r) => r.decision === 'APPROVE');
+      // What the grant would last: the request's duration, as the approvers shortened it.
+      const granted = Math.min(request.durationSeconds, ...approvals.flatMap((r) => r.durationSeconds ?? []));
+      if (input.decision === 'APPROVE' && !(await this.requesterMayStillAsk(request, granted))) {
+        throw new AccessDeniedError('BASIS_REMOVED', 'the requester no longer holds a role that allows this request for that long (or can no longer sign in): it cannot be approved');
+      }
       const status: AccessRequestStatus =
         input.decision === 'DENY' ? 'DENIED' : (await this.countingApprovals(request)) + 1 >= this.deps.config.approvals.requiredApprovals ? 'APPROVED' : 'PENDING';
-      const grant =
-        status === 'APPROVED'
-          ? this.grantFor(withApproverArguments(request, approvals), Math.min(request.durationSeconds, ...approvals.flatMap((r) => r.durationSeconds ?? [])), now, readOnlyTools)
-          : undefined;
+      const grant = status === 'APPROVED' ? this.grantFor(withApproverArguments(request, approvals), granted, now, readOnlyTools) : undefined;
       const next: AccessRequestRecord = {
         ...request,
         reviews,
@@ -253,9 +252,9 @@ export class AccessService {
    * (or SCIM) may have taken one away since, or the config narrowed the rule; an approval
    * must not hand out what no role of theirs allows any more.
    */
-  private async requesterMayStillAsk(request: AccessRequestRecord): Promise<boolean> {
+  private async requesterMayStillAsk(request: AccessRequestRecord, seconds: number): Promise<boolean> {
     const requester = await this.deps.principals.current(request.requester, request.createdAt);
-    return requester !== null && this.deps.policy.founds(this.deps.policy.holderOf(requester), request, request.durationSeconds);
+    return requester !== null && this.deps.policy.founds(this.deps.policy.holderOf(requester), request, seconds);
   }
 
   async listRequests(

@@ -50,6 +50,25 @@ describe('an approval needs the requester to hold a role that allows the request
     expect((await narrowed.reviewRequest(fx.as('bob'), { requestId: pending.id, decision: 'DENY' })).status).toBe('DENIED');
   });
 
+  it('judges the rule\'s deny patterns without regard to case, as the broker applies them', async () => {
+    const fx = await fixture();
+    const pending = await fx.access.createRequest(fx.as('alice'), ask(['DropUser', 'read_file']));
+    const narrowed = serviceUnder(fx, accessConfig({ engineerRules: [{ ...wide, denyTools: ['*delete*', 'drop*'] }] }));
+    expect(await codeOf(narrowed.reviewRequest(fx.as('bob'), { requestId: pending.id, decision: 'APPROVE' }))).toBe('BASIS_REMOVED');
+    // A pattern asked for that reaches a denied name only in another case.
+    const wildcard = await fx.access.createRequest(fx.as('alice'), ask(['Drop*']));
+    const exact = serviceUnder(fx, accessConfig({ engineerRules: [{ ...wide, denyTools: ['*delete*', 'drop_all'] }] }));
+    expect(await codeOf(exact.reviewRequest(fx.as('bob'), { requestId: wildcard.id, decision: 'APPROVE' }))).toBe('BASIS_REMOVED');
+  });
+
+  it('takes an approver\'s shortening into account: a grant cut to the rule\'s new maximum may be approved', async () => {
+    const fx = await fixture();
+    const pending = await fx.access.createRequest(fx.as('alice'), ask(['read_file'], 3600));
+    const shorter = serviceUnder(fx, accessConfig({ engineerRules: [{ ...wide, maxDurationSeconds: 600 }] }));
+    expect(await codeOf(shorter.reviewRequest(fx.as('bob'), { requestId: pending.id, decision: 'APPROVE' }))).toBe('BASIS_REMOVED');
+    expect((await shorter.reviewRequest(fx.as('bob'), { requestId: pending.id, decision: 'APPROVE', durationSeconds: 600 })).status).toBe('APPROVED');
+  });
+
   it('approves it while a rule still allows all of it, the deny list it carries covering the rule\'s', async () => {
     const fx = await fixture();
     const pending = await fx.access.createRequest(fx.as('alice'), ask());
