@@ -22,10 +22,11 @@ export function requestEvent(request: JsonRpcRequest, tool: string | null, outco
 }
 
 /**
- * An allowed `tools/call` carries `argumentsDigest`, for the outlier detector's `breadth`
- * rule (distinct argument values of one tool): taken by the log from the arguments as
- * redacted, before they are cut to size, so padding the params past 8 KiB still counts
- * each call (and no digest holds a bit of a redacted secret).
+ * An allowed `tools/call` whose params the log cuts carries `argumentsDigest`, for the
+ * outlier detector's `breadth` rule (distinct argument values of one tool): taken by the
+ * log from the arguments as redacted, before the cut, so padding the params past 8 KiB
+ * still counts each call (and no digest holds a bit of a redacted secret). Uncut params
+ * are digested by the detector itself, alike.
  */
 const ARGUMENTS_DIGEST = { argumentsDigest: ['params', 'arguments'] } as const;
 

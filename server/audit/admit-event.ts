@@ -58,17 +58,21 @@ export function admitEvent(input: AuditEventInput, redact: Redactor): { event: A
   const redacted = redact(data) as Record<string, unknown>;
   const at = SURROGATE_ESCAPE.test(json) ? illFormedTextAt(redacted) : null;
   if (at !== null) throw illFormed(`data.${at}`);
-  for (const [name, path] of Object.entries(input.digests ?? {})) {
-    const value = valueAt(redacted, path);
-    if (value !== undefined) redacted[name] = hash('sha256', canonicalJson(value), 'hex').slice(0, DIGEST_CHARS);
-  }
   let cut = false;
+  /** What the cut keys held before the cut: the digests that need them are taken from these. */
+  const wholes = new Map<string, unknown>();
   for (const key of input.bounded ?? []) {
     if (!Object.hasOwn(redacted, key)) continue;
     const { value, truncated } = boundForAudit(redacted[key]);
+    if (truncated) wholes.set(key, redacted[key]);
     redacted[key] = value;
     if (truncated) redacted[`${key}Truncated`] = truncated;
     cut ||= truncated !== undefined;
+  }
+  // Only where the cut took what a digest is of: else a reader digests the stored value alike (detection/observe.ts).
+  for (const [name, [key, ...path]] of Object.entries(input.digests ?? {})) {
+    const value = key !== undefined && wholes.has(key) ? valueAt(wholes.get(key), path) : undefined;
+    if (value !== undefined) redacted[name] = hash('sha256', canonicalJson(value), 'base64url').slice(0, DIGEST_CHARS);
   }
   // The serialised input stands for the stored size (redaction moves it by a few bytes a
   // secret), unless a cut made it smaller: then it is measured again.
@@ -78,11 +82,11 @@ export function admitEvent(input: AuditEventInput, redact: Redactor): { event: A
   return { event: { ...event, data: redacted }, bytes };
 }
 
-/** Hex characters of a digest (`digests`): 64 bits, so the values a detector window counts are told apart. */
+/** Base64url characters of a digest (`digests`): 96 bits, as detection/observe.ts takes them, so the values a window counts are told apart. */
 const DIGEST_CHARS = 16;
 
 /** The value at `path` inside `data` (own keys only), or undefined. */
-function valueAt(data: Record<string, unknown>, path: readonly string[]): unknown {
+function valueAt(data: unknown, path: readonly string[]): unknown {
   let value: unknown = data;
   for (const key of path) {
     if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.hasOwn(value, key)) return undefined;

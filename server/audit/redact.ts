@@ -131,10 +131,12 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
   };
   // Replacements made so far: a string holding JSON is serialised again only if its walk changed something.
   let changes = 0;
+  // Names read out of values (a pair's label, a name in text) are judged by the rule each
+  // time, not remembered: they are the client's text, and would fill the memo for good.
   const labelsCredential = (object: Record<string, unknown>): boolean => {
     for (const label of PAIR_LABELS) {
       const name = object[label];
-      if (typeof name === 'string' && isSecret(name)) return true;
+      if (typeof name === 'string' && rule(name)) return true;
     }
     return false;
   };
@@ -143,9 +145,10 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
     if (embedded !== undefined) {
       const before = changes;
       const walked = walk(embedded, depth + 1);
+      // What lies too deep is cut (`[…]`), as in any object: its escaped names could not be judged as text.
       return changes === before && walked === embedded ? value : JSON.stringify(walked);
     }
-    return redactSecretsInText(value, isSecret);
+    return redactSecretsInText(value, rule);
   };
   const walk = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') return text(value, depth);

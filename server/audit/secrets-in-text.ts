@@ -22,17 +22,20 @@ export const REDACTED = '[REDACTED]';
  * 3. `:` or `=` after a name (`nameBefore`, judged by the key rule): a query parameter, an
  *    environment variable, a connection-string field, a header, YAML, JSON inside text;
  * 4. `--`, a command-line flag that may take its value after a space (`FLAG`);
- * then secrets known by their shape, with what of them stays readable in groups 5-7:
+ * then secrets known by their shape, with what of them stays readable in groups 5-8:
  *    a JWT (header, payload, signature; a JWE's five parts), whole; tokens whose issuer
  *    prefixes them so that scanners find them (5: GitHub `ghp_`/`gho_`/`ghu_`/`ghs_`/
  *    `ghr_`/`github_pat_`, GitLab `glpat-`, Slack `xox?-`, OpenAI and Anthropic `sk-`,
- *    Stripe `sk_live_`/`rk_live_`, AWS key ids `AKIA`/`ASIA`, Google `AIza`); ours (6:
- *    `<prefix>_<id>_<secret>`, server/identity/credentials.ts, with the prefixes of
- *    server/identity/api-tokens.ts `pcl`, login-sessions.ts `pcs`, server/oauth/tokens.ts
- *    `pco`/`pcr`: the id stays, as `tokenId` does); a `Bearer` credential anywhere (7).
+ *    Stripe `sk_live_`/`rk_live_`, Google `AIza`); AWS key ids (6: `AKIA`/`ASIA` and
+ *    exactly 16 capitals or digits, so `ASIA_PACIFIC_…` stays); ours (7:
+ *    `<prefix>_<16-character id>_<43-character secret>`, server/identity/credentials.ts,
+ *    with the prefixes of server/identity/api-tokens.ts `pcl`, login-sessions.ts `pcs`,
+ *    server/oauth/tokens.ts `pco`/`pcr`: the id stays, as `tokenId` does); a `Bearer`
+ *    credential anywhere (8), one that holds a digit or a token68 punctuation character,
+ *    or is 20 characters long (`Bearer authentication` is prose).
  */
 const SCAN =
-  /(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|$))|(:\/\/)|([:=])|(--)|(?<![A-Za-z0-9_-])(?:eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*|(gh[pousr]_|github_pat_|glpat-|xox[abposr]-|sk-|[sr]k_(?:live|test)_|A[KS]IA|AIza)[A-Za-z0-9_-]{16,}|(pc[lors]_[A-Za-z0-9-]{1,64}_)[A-Za-z0-9-]{8,}|([Bb]earer[ \t]{1,4})[A-Za-z0-9._~+/-]{8,}={0,2})/g;
+  /(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|$))|(:\/\/)|([:=])|(--)|(?<![A-Za-z0-9_-])(?:eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*|(gh[pousr]_|github_pat_|glpat-|xox[abposr]-|sk-|[sr]k_(?:live|test)_|AIza)[A-Za-z0-9_-]{16,}|(A[KS]IA)[A-Z0-9]{16}(?![A-Za-z0-9_-])|(pc[lors]_[A-Za-z0-9-]{16}_)[A-Za-z0-9-]{43}(?![A-Za-z0-9_-])|([Bb]earer[ \t]{1,4})(?=[A-Za-z0-9._~+/-]{0,512}[0-9._~+/-]|[A-Za-z0-9._~+/-]{20})[A-Za-z0-9._~+/-]{8,}={0,2})/g;
 
 /** No shape above is shorter: a shorter string needs a separator to hold a secret. */
 const SHORTEST_SHAPE = 14;
@@ -85,7 +88,7 @@ export function redactSecretsInText(text: string, namesCredential: (name: string
         replacement = kept + (doubleQuote ?? singleQuote ?? '') + REDACTED + (doubleClosed || singleClosed || '');
       }
     } else {
-      replacement = (found[5] ?? found[6] ?? found[7] ?? '') + REDACTED;
+      replacement = (found[5] ?? found[6] ?? found[7] ?? found[8] ?? '') + REDACTED;
     }
     if (replacement === undefined) continue; // Scanned on from here: a value that is no secret may hold one (`url: https://h/?token=t`).
     redacted += text.slice(copied, start) + replacement;

@@ -21,8 +21,9 @@ export interface AuditEventInput {
   bounded?: readonly string[];
   /**
    * Digests the log adds to `data`, by name, each of the value at a path of `data` as
-   * redacted but before any cut: 16 hex characters of SHA-256 over its canonical JSON.
-   * Taken after redaction, no digest carries a bit of a secret; before the cut, padding
+   * redacted, when a cut (`bounded`) took it: 16 base64url characters of SHA-256 over its
+   * canonical JSON, as a reader would take of the stored value had it not been cut. Taken
+   * after redaction, no digest carries a bit of a secret; taken before the cut, padding
    * cannot make two values digest alike (or not at all).
    */
   digests?: Readonly<Record<string, readonly string[]>>;

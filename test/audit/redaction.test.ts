@@ -181,7 +181,11 @@ describe('secrets inside string values', () => {
       ['xoxb-1234-5678-abcdefghijkl glpat-abcdefghij0123456789', 'xoxb-[REDACTED] glpat-[REDACTED]'],
       ['AKIAIOSFODNN7EXAMPLE AIzaSyA-1234567890abcdefghijklmnopqrs', 'AKIA[REDACTED] AIza[REDACTED]'],
       ['sk-proj-abcdefghijklmnopqrstuv sk_live_abcdefghijklmnopqr', 'sk-[REDACTED] sk_live_[REDACTED]'],
-      ['pcl_AbCdEfGh12345678_c2VjcmV0c2VjcmV0 pco_id-1_abcdefghij', 'pcl_AbCdEfGh12345678_[REDACTED] pco_id-1_[REDACTED]'],
+      [`pcl_AbCdEfGh12345678_${'c2VjcmV0'.repeat(5)}abc pco_id-1-aBcDeFgHiJk_${'x'.repeat(43)}`, 'pcl_AbCdEfGh12345678_[REDACTED] pco_id-1-aBcDeFgHiJk_[REDACTED]'],
+      // Words that look like a prefix or a scheme but are no token: kept.
+      ['ASIA_PACIFIC_SOUTHEAST_1 pcs_order_quantity', 'ASIA_PACIFIC_SOUTHEAST_1 pcs_order_quantity'],
+      ['Use Bearer authentication; the bearer receives it', 'Use Bearer authentication; the bearer receives it'],
+      ['AKIAIOSFODNN7EXAMPLE', 'AKIA[REDACTED]'],
       ['sent Bearer abcdefgh12345678 upstream', 'sent Bearer [REDACTED] upstream'],
     ];
     for (const [text, redacted] of samples) expect(inText(text), text).toBe(redacted);
