@@ -102,18 +102,29 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
       const trimmed = { prevHash: kept[0]!.prevHash, lastTrimmedId: Number(this.events[remove - 1]!.id) };
       const start: LogStart = { ...trimmed, ...anchorSeal(this.options.checkpoints, trimmed, this.clock.now()) };
       // Anchor and events in one file, swapped in by one rename: a crash leaves either log whole.
-      try {
-        await replaceFile(this.path, [JSON.stringify({ anchor: start }), ...kept.map((e) => JSON.stringify(e))].join('\n') + '\n');
-      } finally {
-        // Also when the rename went through and only the directory sync failed: a handle on the replaced file would write where no one reads.
-        const old = this.file;
-        this.file = await open(this.path, 'a', 0o600);
-        await old.close();
-      }
+      const failed = await replaceFile(this.path, [JSON.stringify({ anchor: start }), ...kept.map((e) => JSON.stringify(e))].join('\n') + '\n').then(
+        () => null,
+        (error: unknown) => ({ error }),
+      );
+      // Also when the rename went through and only the directory sync failed: a handle on the replaced file would write where no one reads.
+      await this.reopen();
+      if (failed) throw failed.error;
       this.events.splice(0, remove);
       this.start = start;
       return remove;
     });
+  }
+
+  /** The file at the path, opened anew; when that fails nothing is acknowledged through the old handle (it may be a replaced file's): appends fail from then on. */
+  private async reopen(): Promise<void> {
+    const old = this.file;
+    try {
+      this.file = await open(this.path, 'a', 0o600);
+    } catch (error) {
+      this.broken = error instanceof Error ? error : new Error(String(error));
+      throw error;
+    }
+    await old.close();
   }
 
   private inTurn<T>(work: () => Promise<T>): Promise<T> {
