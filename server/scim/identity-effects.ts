@@ -75,8 +75,12 @@ export class ScimIdentityEffects implements ScimEffects {
    * before its effects failed.
    */
   async groupsUnchanged(idp: string): Promise<void> {
+    // One lookup per person, not per grant or request: an IdP resends unchanged group writes routinely.
+    const found = new Map<string, Promise<ScimUserRecord | null>>();
     const scimOf = async (user: GrantRecord['user']) => {
-      const scim = await this.deps.store.users.find(idp, [user.nameId, user.email]);
+      const key = `${user.nameId}\n${user.email}`;
+      if (!found.has(key)) found.set(key, this.deps.store.users.find(idp, [user.nameId, user.email]));
+      const scim = await found.get(key)!;
       return scim && groupsManaged(scim) ? scim : null;
     };
     for (const grant of await this.deps.access.activeGrantsWhere((g) => g.user.idp === idp)) {
