@@ -297,14 +297,14 @@ describeWithRedis('redis backend', () => {
     it('refuses a read page whose next events the trim removed, instead of skipping them', async () => {
       const { events, reader, trimBeforeNextRead } = await overtakenReader();
       trimBeforeNextRead(3);
-      await expect(reader.read({ after: events[2]!.id, limit: 10 })).rejects.toThrow(new TrimmedCursorError(events[2]!.id, 'older than the retained audit log'));
+      await expect(reader.read({ after: events[2]!.id, limit: 10 })).rejects.toBeInstanceOf(TrimmedCursorError);
     });
 
     it('refuses a tail whose next events the trim removed, instead of skipping them', async () => {
       const { events, reader, trimBeforeNextRead } = await overtakenReader();
       const tail = reader.tail({ after: events[2]!.id }, AbortSignal.timeout(10_000))[Symbol.asyncIterator]();
       trimBeforeNextRead(3);
-      await expect(tail.next()).rejects.toThrow(new TrimmedCursorError(events[2]!.id, 'the reader fell behind the retained audit log'));
+      await expect(tail.next()).rejects.toBeInstanceOf(TrimmedCursorError);
     });
 
     it('goes on from a cursor the trim left retained', async () => {
