@@ -77,7 +77,14 @@ export function argumentSchemaProblem(schema: unknown): string | null {
  * argument may be a secret.
  */
 export function compileArgumentRules(schemas: readonly Record<string, unknown>[]): ArgumentCheck {
-  const validators = schemas.map(validatorFor);
+  let validators: ValidateFunction[];
+  try {
+    validators = schemas.map(validatorFor);
+  } catch {
+    // A rule that no longer compiles (one stored before patterns ran on RE2, with a lookahead)
+    // refuses every call of its tool, and only of its tool: the rest of the grant still holds.
+    return () => ({ ok: false, path: '/', keyword: 'schema' });
+  }
   return (args) => {
     if (typeof args !== 'object' || args === null || Array.isArray(args)) return { ok: false, path: '/', keyword: 'type' };
     for (const validate of validators) {

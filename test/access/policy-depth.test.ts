@@ -171,6 +171,11 @@ describe('config rules', () => {
     expect(compileArgumentRules([{ properties: { q: { pattern: '^\\p{L}+$' } } }])({ q: 'élan' })).toEqual({ ok: true });
   });
 
+  it('refuses every call of a tool whose stored rule no longer compiles (a lookahead from before RE2), and only of that tool', () => {
+    expect(compileArgumentRules([{ properties: { q: { pattern: '^(?!DROP)' } } }])({ q: 'SELECT 1' })).toEqual({ ok: false, path: '/', keyword: 'schema' });
+    expect(compileArgumentRules([{ properties: { q: { pattern: '^SELECT' } } }])({ q: 'SELECT 1' })).toEqual({ ok: true });
+  });
+
   it('refuses a pattern a linear engine cannot run (lookaround, backreferences) when the rule is loaded', () => {
     expect(problems({ tools: ['echo'], arguments: { echo: { properties: { q: { pattern: '^(?!DROP)' } } } } })).toEqual([expect.stringContaining('not a valid JSON Schema')]);
     expect(problems({ tools: ['echo'], arguments: { echo: { properties: { q: { pattern: '(a)\\1' } } } } })).toEqual([expect.stringContaining('not a valid JSON Schema')]);
