@@ -70,7 +70,7 @@ export function admitEvent(input: AuditEventInput, redact: Redactor): { event: A
     cut ||= truncated !== undefined;
   }
   // Only where the cut took what a digest is of: else a reader digests the stored value alike (detection/observe.ts).
-  for (const [name, [key, ...path]] of Object.entries(input.digests ?? {})) {
+  for (const [name, [key, ...path]] of wholes.size === 0 || !input.digests ? [] : Object.entries(input.digests)) {
     const value = key !== undefined && wholes.has(key) ? valueAt(wholes.get(key), path) : undefined;
     if (value !== undefined) redacted[name] = hash('sha256', canonicalJson(value), 'base64url').slice(0, DIGEST_CHARS);
   }

@@ -131,12 +131,13 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
   };
   // Replacements made so far: a string holding JSON is serialised again only if its walk changed something.
   let changes = 0;
-  // Names read out of values (a pair's label, a name in text) are judged by the rule each
-  // time, not remembered: they are the client's text, and would fill the memo for good.
+  // A pair's label is a key in all but place (a tool's or a variable's name: `tools/call`
+  // params hold one on every call), remembered as keys are; a name found in free text is
+  // judged each time (secrets-in-text.ts), as text holds a new one at every separator.
   const labelsCredential = (object: Record<string, unknown>): boolean => {
     for (const label of PAIR_LABELS) {
       const name = object[label];
-      if (typeof name === 'string' && rule(name)) return true;
+      if (typeof name === 'string' && isSecret(name)) return true;
     }
     return false;
   };

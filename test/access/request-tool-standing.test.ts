@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { oktaUser, PATCH_OP, scim, SCIM_TOKEN } from '../support/scim-client.js';
+import { GROUP_ROLES, oktaUser, PATCH_OP, scim, SCIM_TOKEN } from '../support/scim-client.js';
 
 /**
  * The broker tool (portcullis__request_access) files as the user stands now: an MCP session
@@ -14,10 +14,7 @@ afterEach(async () => {
   await Promise.all(fixtures.splice(0).map((f) => f.close()));
 });
 
-const roles = [
-  { name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: ['echo', 'get-sum'], maxDurationSeconds: 3600, autoApprove: true }] },
-  { name: 'reader', members: { groups: ['readers'] }, request: [{ server: 'everything', tools: ['echo'], maxDurationSeconds: 3600, autoApprove: true }] },
-];
+const roles = GROUP_ROLES;
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 
 it('refuses, from a session opened before the IdP took the role away, what only that role allowed', async () => {

@@ -10,7 +10,7 @@ import type { BrokerFixture } from '../support/broker-fixture.js';
 import { INITIALIZE, mcpFetch, openSession } from '../support/mcp-http.js';
 import { connectWithSdk, DCR_METADATA, MemoryOAuthProvider, postForm, resourceUrl, TestBrowser } from '../support/oauth-client.js';
 import { describeWithRedis, redisStoresForTest, uniquePrefix } from '../support/redis.js';
-import { oktaUser, PATCH_OP, scim, SCIM_TOKEN } from '../support/scim-client.js';
+import { GROUP_ROLES, oktaUser, PATCH_OP, scim, SCIM_TOKEN } from '../support/scim-client.js';
 import { cookieWsClient, postGraphQL } from '../support/test-server.js';
 import { signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
 
@@ -253,10 +253,7 @@ describe('group changes re-judge grants (embedded store)', () => {
   afterEach(async () => {
     await Promise.all(fixtures.splice(0).map((f) => f.close()));
   });
-  const roles = [
-    { name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: ['echo', 'get-sum'], maxDurationSeconds: 3600, autoApprove: true }] },
-    { name: 'reader', members: { groups: ['readers'] }, request: [{ server: 'everything', tools: ['echo'], maxDurationSeconds: 3600, autoApprove: true }] },
-  ];
+  const roles = GROUP_ROLES;
 
   it('revokes the grant whose basis a group removal took away (basis_removed), and keeps the one another role still covers', async () => {
     const fx = await startBroker({ overrides: { roles }, scimToken: SCIM_TOKEN });
@@ -291,7 +288,7 @@ describe('group changes re-judge grants (embedded store)', () => {
   });
 
   it('revokes a grant that lasts longer than the role left allows, and cancels a pending request no role left allows', async () => {
-    const shortReader = { name: 'reader', members: { groups: ['readers'] }, request: [{ server: 'everything', tools: ['echo'], maxDurationSeconds: 60, autoApprove: true }] };
+    const shortReader = { ...roles[1]!, request: [{ ...roles[1]!.request[0]!, maxDurationSeconds: 60 }] };
     const engineer = { ...roles[0]!, request: [...roles[0]!.request, { server: 'everything', tools: ['*'], maxDurationSeconds: 3600 }] };
     const fx = await startBroker({ overrides: { roles: [engineer, shortReader] }, scimToken: SCIM_TOKEN });
     fixtures.push(fx);

@@ -5,7 +5,7 @@ import type { AccessStore, Stores } from '../../server/stores/types.js';
 import { startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
-import { oktaUser, PATCH_OP, scim, SCIM_TOKEN } from '../support/scim-client.js';
+import { GROUP_ROLES, oktaUser, PATCH_OP, scim, SCIM_TOKEN } from '../support/scim-client.js';
 
 /**
  * A group change is written, then its effects fail (the store answers no grant listing):
@@ -14,10 +14,7 @@ import { oktaUser, PATCH_OP, scim, SCIM_TOKEN } from '../support/scim-client.js'
  */
 
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const roles = [
-  { name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: ['echo', 'get-sum'], maxDurationSeconds: 3600, autoApprove: true }] },
-  { name: 'reader', members: { groups: ['readers'] }, request: [{ server: 'everything', tools: ['echo'], maxDurationSeconds: 3600, autoApprove: true }] },
-];
+const roles = GROUP_ROLES;
 
 /**
  * Redis stores whose next grant listing, once armed, fails as an unreachable Redis makes it

@@ -55,3 +55,12 @@ export function entraUser(userName: string): Record<string, unknown> {
 }
 
 export const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+/**
+ * Roles held by SCIM groups, for tests of what a group change does: engineers may have
+ * echo and get-sum on `everything` at once, readers only echo.
+ */
+export const GROUP_ROLES = [
+  { name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: ['echo', 'get-sum'], maxDurationSeconds: 3600, autoApprove: true }] },
+  { name: 'reader', members: { groups: ['readers'] }, request: [{ server: 'everything', tools: ['echo'], maxDurationSeconds: 3600, autoApprove: true }] },
+];

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -42,4 +43,21 @@ export function truncateFile(path: string, bytes: number): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * `path` opened anew for appending, in place of `old` (closed then): after a replacement,
+ * `old` may be the replaced file's, so when `path` cannot be opened nothing may be
+ * acknowledged through `old` any more: `broken` is told why, and null returned.
+ */
+export async function reopenForAppend(path: string, old: FileHandle, broken: (error: Error) => void): Promise<FileHandle | null> {
+  let file: FileHandle;
+  try {
+    file = await open(path, 'a', 0o600);
+  } catch (error) {
+    broken(error instanceof Error ? error : new Error(String(error)));
+    return null;
+  }
+  await old.close();
+  return file;
 }

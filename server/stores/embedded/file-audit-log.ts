@@ -15,7 +15,7 @@ import { auditEventSchema } from '../../audit/event-schema.js';
 import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { replaceFile, syncDirectory, truncateFile } from './durable-file.js';
+import { reopenForAppend, replaceFile, syncDirectory, truncateFile } from './durable-file.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
@@ -115,16 +115,11 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     });
   }
 
-  /** The file at the path, opened anew; when that fails nothing is acknowledged through the old handle (it may be a replaced file's): appends fail from then on. */
+  /** The file at the path, opened anew; when that fails appends fail from then on (durable-file.ts). */
   private async reopen(): Promise<void> {
-    const old = this.file;
-    try {
-      this.file = await open(this.path, 'a', 0o600);
-    } catch (error) {
-      this.broken = error instanceof Error ? error : new Error(String(error));
-      throw error;
-    }
-    await old.close();
+    const file = await reopenForAppend(this.path, this.file, (error) => (this.broken = error));
+    if (!file) throw this.broken;
+    this.file = file;
   }
 
   private inTurn<T>(work: () => Promise<T>): Promise<T> {

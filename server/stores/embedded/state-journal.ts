@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { StoreUnavailableError } from '../../errors.js';
-import { replaceFile, syncDirectory, truncateFile } from './durable-file.js';
+import { reopenForAppend, replaceFile, syncDirectory, truncateFile } from './durable-file.js';
 import { PersistedMap } from './persisted-map.js';
 import type { PersistedMapOptions } from './persisted-map.js';
 import { commitLine, HEADER_LINE, readStateFile, STATE_FILE_NAME } from './state-file.js';
@@ -157,15 +157,9 @@ export class StateJournal {
     this.bytes = Buffer.byteLength(text);
   }
 
+  /** The file at the path, opened anew; when that fails commits fail from then on (durable-file.ts). */
   private async reopen(): Promise<void> {
-    const old = this.file;
-    try {
-      this.file = await open(this.path, 'a', 0o600);
-    } catch (error) {
-      // The old handle may write to a replaced file: nothing may be acknowledged through it.
-      this.broken = error instanceof Error ? error : new Error(String(error));
-      return;
-    }
-    await old.close();
+    const file = await reopenForAppend(this.path, this.file, (error) => (this.broken = error));
+    if (file) this.file = file;
   }
 }
