@@ -1,6 +1,6 @@
 import { requestEvent, toolOf } from '../request-audit.js';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import { ACCESS_DENIED, errorReply, INTERNAL_ERROR } from '../jsonrpc.js';
+import { INTERNAL_ERROR } from '../jsonrpc.js';
 import { NO_CALL_LIMITS } from './call-limits.js';
 import type { JsonRpcRequest } from '../jsonrpc.js';
 import { initializeParamsForServers, mergeCapabilities } from './capabilities.js';
@@ -158,12 +158,7 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
   if (forwarded === null) return core.reply(call, await unknownTask(core, request));
   const pending = (core.deps.limits ?? NO_CALL_LIMITS).admit({ userId: core.principal.user.id, server: leg.server, tool: target.name });
   const admitted = pending instanceof Promise ? await pending : pending;
-  if ('refused' in admitted) {
-    const { clause, retryAfterMs } = admitted.refused;
-    const seconds = Math.ceil(retryAfterMs / 1000);
-    await core.audit({ ...requestEvent(request, target.name, 'DENIED', { reason: 'rate_limited', clause, retryAfterMs }), server: leg.server }).catch(() => {});
-    return core.reply(call, errorReply(request.id, ACCESS_DENIED, `Access denied: rate limit reached (${clause}); retry in ${seconds} s`, { reason: 'rate_limited', clause, retryAfterMs }));
-  }
+  if ('refused' in admitted) return core.reply(call, await core.refuseOverLimit(request, admitted.refused, { server: leg.server, tool: target.name }));
   try {
     const event = { ...requestEvent(request, target.name, 'SUCCESS', { grantId: decision.grantId, ...(core.naming.federated ? { federatedName: name } : {}) }), server: leg.server };
     if (!(await core.audited(call, event))) return;

@@ -17,6 +17,19 @@ export interface LegInit {
 }
 
 /**
+ * How long a request its client cancelled still counts as running when its server does not
+ * answer it. MCP (2025-11-25, cancellation) asks a server to stop and not to answer, and the
+ * MCP SDK never answers, so most cancelled requests end by this. Until then the call keeps
+ * its place under the limits (`rateLimits.concurrent`, `broker.maxInFlightPerSession`):
+ * freed at the cancellation, calling and cancelling over and over would run any number of
+ * calls upstream. 30 s: a tool that ignores cancellation and is done within it gains its
+ * caller no place, and a person who cancelled a call waits at most that long for its place.
+ */
+export const CANCELLED_HOLD_MS = 30_000;
+
+const CANCELLED: LegAnswer = { kind: 'cancelled' };
+
+/**
  * One upstream server in a session (a single-server session has one): its connection, the
  * grants it rides on, and the requests the session has sent it. The session gives every
  * request an id of its own, so ids never collide across servers and an answer is matched
@@ -61,9 +74,20 @@ export class Leg {
     return typeof id === 'number' && this.settle(id, answer);
   }
 
-  /** The client gave up on a request: the upstream is told (MCP cancellation), and a late answer is dropped. */
+  /**
+   * The client gave up on a request: the upstream is told (MCP cancellation), and its answer
+   * is dropped. The request ends, as cancelled, when the upstream answers it all the same,
+   * the leg goes, or CANCELLED_HOLD_MS pass: not before, as the upstream may still be at it.
+   */
   cancel(id: number, reason: unknown): void {
-    if (!this.settle(id, { kind: 'cancelled' })) return;
+    const settle = this.pending.get(id);
+    if (!settle) return;
+    const timer = setTimeout(() => this.settle(id, CANCELLED), CANCELLED_HOLD_MS);
+    timer.unref();
+    this.pending.set(id, () => {
+      clearTimeout(timer);
+      settle(CANCELLED);
+    });
     void this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, ...(typeof reason === 'string' ? { reason } : {}) } }).catch(() => {});
   }
 

@@ -10,12 +10,14 @@ import type { Clock } from '../../server/clock.js';
 import type { Principal } from '../../server/identity/principal.js';
 import type { Logger } from '../../server/log.js';
 import { timerAt } from '../../server/timer-at.js';
+import { DEFAULT_MAX_IN_FLIGHT_PER_SESSION } from '../../server/config/schema.js';
+import { CONCURRENCY_RETRY_MS } from '../../server/limits/call-limits.js';
 import { inSpan } from '../../server/tracing/spans.js';
 import { CLOSE } from '../client-link.js';
 import type { GrantEnd, GrantSet } from '../grant-set.js';
 import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
 import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest, Parsed } from '../jsonrpc.js';
-import { auditedId, refusedFrameEvent, requestEvent, responseEvent } from '../request-audit.js';
+import { auditedId, refusedFrameEvent, requestEvent, responseEvent, toolOf } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
 import type { ToolPinning } from '../tool-pinning.js';
 import type { Upstream } from '../upstreams/upstream.js';
@@ -44,6 +46,8 @@ interface CoreDeps {
   version: string;
   /** Rate limits on tool calls (none when absent). */
   limits?: CallLimits;
+  /** Requests of the client in flight at once (`broker.maxInFlightPerSession`; its default when absent). */
+  maxInFlight?: number;
   /** Files access requests for the broker tool; a session offers the tool only when given this (federated only). */
   requestAccess?: RequestAccess;
   /** Tool pinning (none when absent: tools are shown and called as listed). */
@@ -156,6 +160,13 @@ export class SessionCore {
   /** That re-read while it runs: requests arriving meanwhile share it. */
   private confirming: Promise<void> | null = null;
   private requests = 0;
+  /**
+   * Client requests being handled, from their arrival until their handler is done: not
+   * `calls`, which lets a cancelled call go at once while its server may still run it (Leg.cancel).
+   */
+  private inFlight = 0;
+  /** broker.maxInFlightPerSession. */
+  private readonly maxInFlight: number;
   private expiry: { at: number; cancel(): void } | undefined;
   private ready: Promise<void> = Promise.resolve();
   /** Grants issued during the session, taken one at a time up to their record (grantIssued). */
@@ -175,6 +186,7 @@ export class SessionCore {
     readonly deps: CoreDeps,
     federated: boolean,
   ) {
+    this.maxInFlight = deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT_PER_SESSION;
     for (const spec of legs) this.legs.set(spec.server, new Leg(spec.server, spec.upstream, spec.grants, new Set(spec.allowMethods)));
     this.naming = federated ? federatedNaming(() => this.legs.keys()) : singleNaming(legs[0]!.server);
     this.home = federated ? null : legs[0]!.server;
@@ -580,6 +592,15 @@ export class SessionCore {
   }
 
   /**
+   * A request past a limit, refused as every limit refuses one: -32001 `rate_limited` with
+   * the clause that refused and a retry-after, audited with both.
+   */
+  refuseOverLimit(request: JsonRpcRequest, { clause, retryAfterMs }: { clause: string; retryAfterMs: number }, where: Refusal): Promise<JsonRpcError> {
+    const limit = { clause, retryAfterMs };
+    return this.refuse(request, 'rate_limited', `rate limit reached (${clause}); retry in ${Math.ceil(retryAfterMs / 1000)} s`, { ...where, why: limit, data: limit });
+  }
+
+  /**
    * `mcp.response` for a tool result of at least `resultFloorBytes`, appended once the result
    * was relayed: a record for the outlier detector, which decides nothing, so the result
    * never waits on it (a failure is logged).
@@ -698,23 +719,30 @@ export class SessionCore {
       this.channel.send(await this.refuse(message, 'duplicate_request_id', 'Invalid Request: a request with this id is already in flight', { code: INVALID_REQUEST }));
       return;
     }
+    if (this.inFlight >= this.maxInFlight) {
+      this.channel.send(await this.refuseOverLimit(message, { clause: `broker.maxInFlightPerSession: ${this.maxInFlight}`, retryAfterMs: CONCURRENCY_RETRY_MS }, { tool: toolOf(message) }));
+      return;
+    }
     // Taken before any await: a second request with this id, arriving meanwhile, is refused above.
     const call: Call = { id: message.id, method: message.method, parts: [] };
     this.calls.set(message.id, call);
-    this.enforceGrants();
-    if (this.ended) return;
-    if (this.unverified) {
-      const confirmed = await this.reconfirm();
-      if (this.ended) return;
-      if (!confirmed) return this.reply(call, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
-    }
-    const { tracer } = this.deps;
+    this.inFlight++;
     try {
+      this.enforceGrants();
+      if (this.ended) return;
+      if (this.unverified) {
+        const confirmed = await this.reconfirm();
+        if (this.ended) return;
+        if (!confirmed) return this.reply(call, await this.refuse(message, 'broker_unavailable', 'the broker cannot confirm your grants right now'));
+      }
+      const { tracer } = this.deps;
       if (!tracer) await handleClientRequest(this, message, call);
       else await inSpan(tracer, spanName(message.method), { 'mcp.method.name': message.method.slice(0, 128), 'mcp.session.id': this.id }, (span) => ((call.span = span), handleClientRequest(this, message, call)));
     } catch (error) {
       this.deps.logger.error({ err: error, sessionId: this.id, method: message.method }, 'request failed in the broker');
       this.reply(call, errorReply(message.id, INTERNAL_ERROR, 'Internal error'));
+    } finally {
+      this.inFlight--;
     }
   }
 

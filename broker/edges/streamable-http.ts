@@ -205,7 +205,8 @@ export class StreamableHttpEdge {
     const refusal = refusalOf(error);
     if (refusal.status >= 500 && !(error instanceof UpgradeRefused)) this.deps.logger.warn({ err: error }, 'MCP HTTP request refused');
     if (res.headersSent) return void res.end();
-    if (refusal.status === 401 || refusal.challenge?.error === 'insufficient_scope') {
+    // RFC 6750 §3: every refusal of a Bearer credential (400 invalid_request, 403 insufficient_scope) says why in the challenge too.
+    if (refusal.status === 401 || refusal.challenge !== null) {
       res.setHeader('www-authenticate', mcpBearerChallenge({ metadataUrl: this.deps.identity.resources.metadataUrl(resource), scope: MCP_SCOPE }, refusal.challenge));
     }
     if (refusal.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(refusal.retryAfterSeconds));

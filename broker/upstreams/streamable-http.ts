@@ -31,8 +31,16 @@ export function createHttpAgents(): HttpAgents {
 const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** Ending a session must not hang on an upstream that stopped answering. */
 const DELETE_TIMEOUT_MS = 2_000;
-/** Standalone GET stream: reopened after this (or the server's `retry`), given up after this many failed opens in a row. */
+/**
+ * Standalone GET stream: reopened after RECONNECT_MS, or after the server's `retry` held
+ * between RECONNECT_MS and MAX_RECONNECT_MS, and given up after MAX_RECONNECTS failed opens
+ * in a row. The floor: a server sending `retry: 0` and ending each stream at once would have
+ * the broker reconnect back to back (every open that succeeds restarts the failure count).
+ * The ceiling: setTimeout fires a delay past 2^31 - 1 ms at once, and one of hours would
+ * leave the session deaf to what the server sends unasked.
+ */
 const RECONNECT_MS = 1_000;
+const MAX_RECONNECT_MS = 60_000;
 const MAX_RECONNECTS = 3;
 const POST_HEADERS: Headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -232,7 +240,8 @@ export class StreamableHttpUpstream implements Upstream {
   private scheduleEventStream(lastEventId: string | undefined, retryMs: number | undefined, failures: number): void {
     if (this.closing) return;
     if (failures >= MAX_RECONNECTS) return this.fail('upstream event stream could not be reopened');
-    this.reconnect = setTimeout(() => this.openEventStream(lastEventId, failures), retryMs ?? RECONNECT_MS);
+    const delay = Math.min(Math.max(retryMs ?? RECONNECT_MS, RECONNECT_MS), MAX_RECONNECT_MS);
+    this.reconnect = setTimeout(() => this.openEventStream(lastEventId, failures), delay);
     this.reconnect.unref();
   }
 

@@ -8,6 +8,7 @@ import { sameEmail } from '../identity/email-key.js';
 import type { Principal, Principals } from '../identity/principal.js';
 import { listedPage } from '../stores/listed-page.js';
 import type { Page } from '../stores/listed-page.js';
+import type { CursorSeal } from '../stores/sealed-cursor.js';
 import type { AccessStore } from '../stores/types.js';
 import { boundedText } from '../text/bounded-text.js';
 import type { AccessEvents } from './access-events.js';
@@ -28,6 +29,8 @@ export interface AccessServiceDeps {
   readOnlyTools: (server: string) => Promise<string[]>;
   /** Who a requester is now (their IdP, email domain, SCIM standing and groups): a request is approved only while its requester could still file it. */
   principals: Pick<Principals, 'current'>;
+  /** Seals a listing's cursor that would otherwise name a request the caller may not see. */
+  cursors: CursorSeal;
 }
 
 /** The scope a request asks for and its grant carries, as audited and stored. */
@@ -70,8 +73,6 @@ function samePerson(caller: Principal, user: { id: string; email: string }): boo
 }
 
 const MAX_ARGUMENT_RULES = 50;
-/** Records read per store call by a walk over a whole listing (activeGrantsWhere, pendingRequestsWhere). */
-const GRANT_BATCH = 100;
 const MAX_WAITING_AGENT_REQUESTS = 5;
 /** Every pending request notifies its reviewers: one person (or a leaked token) must not flood them. */
 const MAX_WAITING_REQUESTS = 20;
@@ -264,8 +265,9 @@ export class AccessService {
     const now = this.deps.clock.now();
     return listedPage(
       (after, limit) => this.deps.store.listRequests({ requesterId: options.mine ? caller.user.id : undefined, after, limit }),
-      (r) => this.canSeeRequest(caller, r) && (options.status == null || requestStatus(r, now) === options.status),
+      (r) => options.status == null || requestStatus(r, now) === options.status,
       options,
+      { visible: (r) => this.canSeeRequest(caller, r), cursors: this.deps.cursors, scope: `access-requests:${caller.user.id}` },
     );
   }
 
@@ -308,31 +310,28 @@ export class AccessService {
 
   /**
    * The active grants of the person with this email (on `server` unless null): what a
-   * response revokes when the detection names a person but no grant. The listing is newest
-   * first, so the walk stops at the first grant issued longer ago than any grant may last.
+   * response revokes when the detection names a person but no grant.
    */
   activeGrantsOf(email: string, server: string | null): Promise<GrantRecord[]> {
     return this.activeGrantsWhere((grant) => grant.user.email === email && (server === null || grant.server === server));
   }
 
-  /** The active grants `which` picks, by the same walk as activeGrantsOf. */
-  activeGrantsWhere(which: (grant: GrantRecord) => boolean): Promise<GrantRecord[]> {
+  /**
+   * The active grants `which` picks: what deprovisioning and anomaly responses revoke. Read
+   * from the store's index of active grants, not by walking the listing back to `now -
+   * approvals.maxDurationSeconds`: that bound is today's config, and a grant issued under a
+   * higher maximum before an operator lowered it would be missed (and kept).
+   */
+  async activeGrantsWhere(which: (grant: GrantRecord) => boolean): Promise<GrantRecord[]> {
     const now = this.deps.clock.now();
-    return this.walk(
-      (after, limit) => this.deps.store.listGrants({ after, limit }),
-      (grant) => grant.issuedAt < now - this.deps.config.approvals.maxDurationSeconds * 1000,
-      (grant) => grantStatus(grant, now) === 'ACTIVE' && which(grant),
-    );
+    // The index and the records are read apart: one revoked in between is no longer active.
+    return (await this.deps.store.activeGrants(now)).filter((grant) => grantStatus(grant, now) === 'ACTIVE' && which(grant));
   }
 
-  /** The pending requests `which` picks: newest first, stopping at the first filed longer ago than any request stays pending. */
-  pendingRequestsWhere(which: (request: AccessRequestRecord) => boolean): Promise<AccessRequestRecord[]> {
+  /** The pending requests `which` picks, from the store's index of pending ones (not bounded by today's requestTtlSeconds, as activeGrantsWhere). */
+  async pendingRequestsWhere(which: (request: AccessRequestRecord) => boolean): Promise<AccessRequestRecord[]> {
     const now = this.deps.clock.now();
-    return this.walk(
-      (after, limit) => this.deps.store.listRequests({ after, limit }),
-      (request) => request.createdAt < now - this.deps.config.approvals.requestTtlSeconds * 1000,
-      (request) => requestStatus(request, now) === 'PENDING' && which(request),
-    );
+    return (await this.deps.store.pendingRequests(now)).filter((request) => requestStatus(request, now) === 'PENDING' && which(request));
   }
 
   /**
@@ -356,21 +355,6 @@ export class AccessService {
     });
     if (cancelled) this.deps.events.requestChanged(cancelled);
     return cancelled;
-  }
-
-  /** Newest-first listing, read in batches until `done` says the rest is too old to matter. */
-  private async walk<T>(list: (after: string | undefined, limit: number) => Promise<{ cursor: string; record: T }[]>, done: (record: T) => boolean, pick: (record: T) => boolean): Promise<T[]> {
-    const found: T[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const batch = await list(after, GRANT_BATCH);
-      for (const { record } of batch) {
-        if (done(record)) return found;
-        if (pick(record)) found.push(record);
-      }
-      if (batch.length < GRANT_BATCH) return found;
-      after = batch.at(-1)!.cursor;
-    }
   }
 
   /** Revocation under the grant's lock, audited before it is written, then told to every instance. */

@@ -2,6 +2,7 @@ import type { AccessPolicy } from '../access/access-policy.js';
 import type { Clock } from '../clock.js';
 import { ForbiddenError, InvalidCursorError, InvalidInputError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
+import type { CursorSeal } from '../stores/sealed-cursor.js';
 import { abortableTail } from './abortable-tail.js';
 import type { AuditKeyRing } from './seal.js';
 import { refusedAsBroken, verifyLog } from './verify.js';
@@ -52,6 +53,8 @@ export class AuditService {
     private readonly log: AuditLog,
     private readonly policy: AccessPolicy,
     private readonly chain: ChainVerification,
+    /** Seals a listing's cursor that would otherwise name an event the caller may not see. */
+    private readonly cursors: CursorSeal,
   ) {}
 
   /**
@@ -59,27 +62,32 @@ export class AuditService {
    * read in the same order (with NEWEST_FIRST, the page goes on with older events).
    */
   async list(caller: Principal, filter: AuditFilter, options: { first?: number | null; after?: string | null; order?: AuditOrder | null }): Promise<AuditPage> {
-    const keep = this.visible(caller, filter);
+    const sees = this.sees(caller);
+    const matches = matching(filter);
     const first = options.first ?? DEFAULT_PAGE;
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw new InvalidInputError(`first must be between 1 and ${MAX_PAGE}`, 'first');
     const read = options.order === 'NEWEST_FIRST' ? (cursor?: string) => this.log.readBackward({ before: cursor, limit: BATCH }) : (cursor?: string) => this.log.read({ after: cursor, limit: BATCH });
     const items: AuditEvent[] = [];
-    let after = options.after ?? undefined;
+    const scope = cursorScope(caller);
+    let after = options.after == null ? undefined : await this.cursors.open(scope, options.after);
     let scanned = 0;
+    let stoppedHidden = false;
     // One visible event past the page tells whether there is a next page.
     while (items.length <= first && scanned < MAX_SCAN) {
       const batch = await read(after);
       for (const event of batch) {
         scanned++;
         after = event.id;
-        if (keep(event)) items.push(event);
+        stoppedHidden = !sees(event);
+        if (!stoppedHidden && matches(event)) items.push(event);
         if (items.length > first) break;
       }
       if (batch.length < BATCH) break;
     }
     if (items.length > first) return { items: items.slice(0, first), endCursor: items[first - 1]!.id, hasNextPage: true };
-    // Scan budget spent: the cursor is where scanning stopped, so the next page goes on from there.
-    if (scanned >= MAX_SCAN) return { items, endCursor: after ?? null, hasNextPage: true };
+    // Scan budget spent: the cursor is where scanning stopped, so the next page goes on from
+    // there; sealed when that is another's event, whose id (a stream's millisecond) it would show.
+    if (scanned >= MAX_SCAN) return { items, endCursor: stoppedHidden && after !== undefined ? await this.cursors.seal(scope, after) : (after ?? null), hasNextPage: true };
     return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
   }
 
@@ -87,8 +95,11 @@ export class AuditService {
   follow(caller: Principal, filter: AuditFilter, after: string | null | undefined, signal: AbortSignal): AsyncIterable<AuditEvent> {
     const keep = this.visible(caller, filter);
     const log = this.log;
+    // A tail starting where a listing stopped may be handed that listing's sealed cursor (portcullis audit tail does).
+    const open = (cursor: string) => this.cursors.open(cursorScope(caller), cursor);
     return abortableTail(signal, async function* (inner) {
-      for await (const event of log.tail(after ? { after } : 'end', inner)) if (keep(event)) yield event;
+      const position = after ? await open(after) : undefined;
+      for await (const event of log.tail(position ? { after: position } : 'end', inner)) if (keep(event)) yield event;
     });
   }
 
@@ -127,25 +138,40 @@ export class AuditService {
   }
 
   private visible(caller: Principal, filter: AuditFilter): (event: AuditEvent) => boolean {
+    const sees = this.sees(caller);
+    const matches = matching(filter);
+    return (event) => sees(event) && matches(event);
+  }
+
+  /** Whether the caller may see an event at all, whatever their filter. */
+  private sees(caller: Principal): (event: AuditEvent) => boolean {
     if (!caller.scopes.has('audit:read') && !caller.scopes.has('api')) throw new ForbiddenError('this token lacks the "audit:read" scope');
     const all = this.readsAll(caller);
-    const types = filter.types && filter.types.length > 0 ? new Set(filter.types) : null;
-    const since = filter.since?.getTime();
-    const until = filter.until?.getTime();
-    return (event) => {
-      if (!all && event.actor !== caller.user.email) return false;
-      if (types && !types.has(event.type)) return false;
-      if (filter.actor != null && event.actor !== filter.actor) return false;
-      if (filter.server != null && event.server !== filter.server) return false;
-      if (filter.outcome != null && event.outcome !== filter.outcome) return false;
-      if (filter.tool != null && event.tool !== filter.tool) return false;
-      if (filter.sessionId != null && event.sessionId !== filter.sessionId) return false;
-      if (since !== undefined || until !== undefined) {
-        const time = Date.parse(event.time);
-        if (since !== undefined && time < since) return false;
-        if (until !== undefined && time > until) return false;
-      }
-      return true;
-    };
+    return (event) => all || event.actor === caller.user.email;
   }
+}
+
+function matching(filter: AuditFilter): (event: AuditEvent) => boolean {
+  const types = filter.types && filter.types.length > 0 ? new Set(filter.types) : null;
+  const since = filter.since?.getTime();
+  const until = filter.until?.getTime();
+  return (event) => {
+    if (types && !types.has(event.type)) return false;
+    if (filter.actor != null && event.actor !== filter.actor) return false;
+    if (filter.server != null && event.server !== filter.server) return false;
+    if (filter.outcome != null && event.outcome !== filter.outcome) return false;
+    if (filter.tool != null && event.tool !== filter.tool) return false;
+    if (filter.sessionId != null && event.sessionId !== filter.sessionId) return false;
+    if (since !== undefined || until !== undefined) {
+      const time = Date.parse(event.time);
+      if (since !== undefined && time < since) return false;
+      if (until !== undefined && time > until) return false;
+    }
+    return true;
+  };
+}
+
+/** What the caller's sealed audit cursors are good for: their own listings and feeds. */
+function cursorScope(caller: Principal): string {
+  return `audit:${caller.user.id}`;
 }

@@ -4,6 +4,7 @@ import { argumentSchemaProblem } from '../access/argument-rules.js';
 import { isToolName } from '../access/tool-patterns.js';
 import { isIP } from 'node:net';
 import { isLoopbackHost } from '../http/loopback-host.js';
+import { isLauncherScheme } from '../oauth/redirect-schemes.js';
 import { numeric, pemCertificate, positiveInt, slug, text } from './fields.js';
 import { emailSinkConfig } from '../notifications/email-config.js';
 import { sinkName } from '../notifications/sink-config.js';
@@ -507,6 +508,14 @@ const devIdpSection = z.strictObject({
 /** The federated name prefix of the broker's own tools (portcullis__request_access). */
 export const BROKER_TOOL_SERVER = 'portcullis';
 
+/**
+ * Requests one MCP session may have in flight at once (`broker.maxInFlightPerSession`). An
+ * agent runs a handful of tool calls at a time and the throughput bench keeps 4 in flight per
+ * session; 256 leaves room for a client fanning out reads, and bounds what one session can
+ * make the broker hold and the upstream run.
+ */
+export const DEFAULT_MAX_IN_FLIGHT_PER_SESSION = 256;
+
 const brokerSection = z
   .strictObject({
     // ws would take 100 MiB frames; MCP messages are small.
@@ -520,6 +529,9 @@ const brokerSection = z
     maxSessionsPerUser: positiveInt(100_000).default(16),
     maxSessionsPerInstance: positiveInt(1_000_000).default(2_000),
     maxUpstreamProcesses: positiveInt(1_000_000).default(500),
+    // Each request in flight holds broker memory and upstream work until answered: bounded
+    // per session whether or not rateLimits are configured.
+    maxInFlightPerSession: positiveInt(10_000).default(DEFAULT_MAX_IN_FLIGHT_PER_SESSION),
     // The broker tool `portcullis__request_access` on the federated Streamable HTTP endpoint: a
     // model files requests with it, and a prompt-injected model could, so its requests wait for
     // a reviewer even under an auto-approving rule unless `autoApprove` says otherwise.
@@ -536,6 +548,7 @@ const brokerSection = z
     maxSessionsPerUser: 16,
     maxSessionsPerInstance: 2_000,
     maxUpstreamProcesses: 500,
+    maxInFlightPerSession: DEFAULT_MAX_IN_FLIGHT_PER_SESSION,
     requestAccessTool: { enabled: true, autoApprove: false },
   });
 
@@ -574,6 +587,7 @@ const OAUTH_DEFAULTS = {
   registeredClientTtlSeconds: 180 * 86400,
   allowClaudeHostedCallback: false,
   allowedWebRedirectOrigins: [] as string[],
+  redirectSchemes: [] as string[],
   clientMetadataDocuments: { maxBytes: 5 * 1024, timeoutMs: 5_000, cacheSeconds: 300, allowLoopback: false },
 };
 
@@ -593,6 +607,16 @@ const oauthSection = z
     allowClaudeHostedCallback: z.boolean({ error: 'expected true or false' }).default(OAUTH_DEFAULTS.allowClaudeHostedCallback),
     allowedWebRedirectOrigins: z
       .array(httpUrl.refine((v) => new URL(v).protocol === 'https:' && new URL(v).origin === v.replace(/\/$/, ''), 'expected an https origin such as https://app.example.com'))
+      .default([]),
+    // Private-use schemes of native MCP clients beside reverse domain names and the known ones (server/oauth/redirect-schemes.ts).
+    redirectSchemes: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z][A-Za-z0-9.-]*$/, 'expected a URI scheme without the colon, such as grokbot')
+          .transform((scheme) => scheme.toLowerCase())
+          .refine((scheme) => !isLauncherScheme(scheme), 'a browser, web or launcher scheme: a code sent there reaches whatever page it opens'),
+      )
       .default([]),
     // Client ID Metadata Documents are fetched from wherever a client_id points: bounded, and never inside our network.
     clientMetadataDocuments: z
@@ -757,7 +781,7 @@ const detectionSection = z
     warmupEvents: positiveInt(1_000_000).default(DETECTION_DEFAULTS.warmupEvents),
     // Learned state of an entity not seen for this long is dropped.
     stateTtlDays: positiveInt(3650).default(DETECTION_DEFAULTS.stateTtlDays),
-    // Entities (users, tools, roles) with learned state at most; the least recently seen go first.
+    // Entities (users, tools, roles) with learned state at most; tools a quarter, each pool dropping its least recently seen first.
     maxEntities: positiveInt(10_000_000).default(DETECTION_DEFAULTS.maxEntities),
     // Anomalies kept for the API and console (the audit log keeps every one).
     keepAnomalies: positiveInt(1_000_000).default(DETECTION_DEFAULTS.keepAnomalies),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { AuditEvent } from '../audit/types.js';
 import type { DetectorStateStore } from '../stores/types.js';
+import { noteToolUse } from './entity-budgets.js';
 import type { EntityCache } from './entity-cache.js';
 import type { GrantRoles } from './grant-roles.js';
 import { grantIdOf, observe } from './observe.js';
@@ -74,6 +75,7 @@ export class Evaluator {
     cache.markDirty(userKey);
     if (tool !== null) {
       seen(tool, at);
+      noteToolUse(tool, user, observation.user);
       cache.markDirty(toolKey!);
     }
     if (role !== null) {
@@ -111,7 +113,9 @@ export class Evaluator {
  * names whatever tool the client sent, refusals are not held to the per-call rate limits,
  * and no rule judges one by its tool's state, so they would let anyone fill the store
  * with made-up tools (pushing real people's and tools' states out). A refusal counts on
- * the user alone.
+ * the user alone. An allowed call still makes one whatever the upstream answers: whether
+ * it succeeded is recorded only for large results, and the log holds no tool catalog, so
+ * entity-budgets.ts keeps made-up names from displacing anyone else's state instead.
  */
 function toolKeyOf(observation: Observation): string | null {
   if (observation.kind !== 'call' && observation.kind !== 'result') return null;

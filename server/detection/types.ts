@@ -71,6 +71,10 @@ export interface EntityState {
   /** Observations of this entity so far. */
   count: number;
   slots: Partial<Record<RuleId, unknown>>;
+  /** A person's tag (person-tag.ts), once computed. */
+  tag?: string;
+  /** A tool only one person has used so far: their tag (entity-budgets.ts ranks such a tool first out). */
+  soleUser?: string;
 }
 
 export type EntityKind = 'user' | 'tool' | 'role';

@@ -1,10 +1,12 @@
 import { inflateRawSync } from 'node:zlib';
 import { DOMParser } from '@xmldom/xmldom';
 import express, { Router } from 'express';
+import type { Request } from 'express';
 import { generate } from 'selfsigned';
 import { DEV_IDP_ID } from '../config/schema.js';
 import { sendAutoPost } from '../http/auto-post-page.js';
 import { html, sendPage } from '../http/html-page.js';
+import { isLoopbackHost } from '../http/loopback-host.js';
 import { domainOf } from '../identity/email-domains.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
@@ -45,6 +47,10 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
   const acs = spUrls(options.publicUrl, DEV_IDP_ID).acs;
 
   const router = Router();
+  router.use('/dev-idp', (req, res, next) => {
+    if (fromThisMachine(req)) return next();
+    res.status(403).type('text/plain').send('The development IdP answers only this machine.');
+  });
   router.get('/dev-idp/sso', (req, res) => {
     const requestId = authnRequestId(req.query.SAMLRequest);
     if (!requestId) return void res.status(400).type('text/plain').send('missing or invalid SAMLRequest');
@@ -84,6 +90,19 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
   });
 
   return { identityProvider, router };
+}
+
+/**
+ * The config keeps the broker on a loopback address while the dev IdP is on, but it signs
+ * in as any demo user whoever asks: should the port be reachable anyway (a local reverse
+ * proxy, a port forward), it answers only connections from this machine that no proxy
+ * says it relayed for another. The socket's address, not a forwarded one, is the
+ * evidence; X-Forwarded-For can only refuse (a client that writes 127.0.0.1 there still
+ * has the proxy append its own address). A proxy that adds nothing cannot be told apart.
+ */
+function fromThisMachine(req: Request): boolean {
+  const relayedFor = String(req.headers['x-forwarded-for'] ?? '').split(',').map((hop) => hop.trim()).filter(Boolean);
+  return [req.socket.remoteAddress ?? '', ...relayedFor].every((address) => isLoopbackHost(address.replace(/^::ffff:/i, '')));
 }
 
 /**

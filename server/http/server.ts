@@ -57,6 +57,7 @@ import { OidcSignIn } from '../oidc/oidc-sign-in.js';
 import { OidcProvider } from '../oidc/provider.js';
 import { oidcRoutes } from '../oidc/routes.js';
 import { SamlSignIn } from '../saml/saml-sign-in.js';
+import { CursorSeal } from '../stores/sealed-cursor.js';
 import type { Stores } from '../stores/types.js';
 import type { SecretScrubber } from '../text/secret-scrubber.js';
 import { createApp, securityHeaders } from './app.js';
@@ -172,7 +173,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const events = new AccessEvents(stores.events);
   // The broker's own look at the servers' tools: read-only grants fix which tools are read-only when issued.
   const toolCatalog = new ToolCatalog({ servers: config.servers, baseDir, logger, scrubber, now: () => clock.now() });
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server), principals: identity.principals });
+  const cursors = new CursorSeal(stores.cursorKeys, clock);
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server), principals: identity.principals, cursors });
   const detector = startOutlierDetection({ config, stores, clock, logger, events, access, metrics });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<PortcullisTopics> });
   const stopSweeper = startExpirySweeper(access, logger);
@@ -183,11 +185,16 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const stopCheckpoints = config.audit.checkpoints ? startCheckpoints(stores.audit, config.audit.checkpoints.intervalSeconds, logger) : async () => {};
   const { checkpoints } = config.audit;
   // Verified on request with the key this broker seals checkpoints with (its public half), like `audit verify --public-key`.
-  const auditService = new AuditService(stores.audit, policy, {
-    keys: checkpoints && new AuditKeyRing([publicKeyPemOf(checkpoints.privateKey)]),
-    maxGapMs: defaultMaxGapSeconds(checkpoints?.intervalSeconds) * 1000,
-    clock,
-  });
+  const auditService = new AuditService(
+    stores.audit,
+    policy,
+    {
+      keys: checkpoints && new AuditKeyRing([publicKeyPemOf(checkpoints.privateKey)]),
+      maxGapMs: defaultMaxGapSeconds(checkpoints?.intervalSeconds) * 1000,
+      clock,
+    },
+    cursors,
+  );
   const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
   const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events });
   const anomalies = new AnomalyService({ store: stores.anomalies, audit: stores.audit, auditService, clock });

@@ -1,8 +1,8 @@
 import { byCaller } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
-import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
-import type { ApiTokenRecord, ApiTokenScope, ApiTokenStore } from '../stores/types.js';
+import { ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from '../errors.js';
+import type { ApiTokenOrigin, ApiTokenRecord, ApiTokenScope, ApiTokenStore } from '../stores/types.js';
 import type { CredentialEvents } from './credential-events.js';
 import { issueCredential, parseCredential, secretMatches } from './credentials.js';
 import { API_TOKEN_SCOPES } from './principal.js';
@@ -10,6 +10,12 @@ import type { Principal, Principals } from './principal.js';
 
 const TOKEN_PREFIX = 'pcl';
 const MAX_NAME_LENGTH = 100;
+
+interface TokenInput {
+  name: string;
+  scopes: string[];
+  ttlSeconds: number;
+}
 
 /** API tokens: a user's bearer credentials for the API, the broker and the audit feed. */
 export class ApiTokenService {
@@ -23,10 +29,50 @@ export class ApiTokenService {
 
   /**
    * Issues a token acting as the caller. A token may only be minted with scopes the
-   * caller's own credential holds, so a narrow token cannot widen itself.
+   * caller's own credential holds, so a narrow token cannot widen itself, and may not
+   * outlive the API token that mints it, so a stolen short-lived token cannot persist
+   * itself as a long-lived one. Only a browser session, or a token `portcullis login`
+   * traded for one (createForLogin), mints up to apiTokens.maxTtlSeconds.
    */
-  async create(caller: Principal, input: { name: string; scopes: string[]; ttlSeconds: number }): Promise<{ token: string; record: ApiTokenRecord }> {
+  async create(caller: Principal, input: TokenInput): Promise<{ token: string; record: ApiTokenRecord }> {
     requireScope(caller, 'api');
+    return this.issue(caller, input, 'minted', await this.latestExpiryFor(caller));
+  }
+
+  /**
+   * The token `portcullis login` trades a browser sign-in for (server/identity/cli-login.ts):
+   * it stands for that sign-in, so it may mint tokens that outlive it, as the README's
+   * `portcullis token create --ttl 30d` for a SIEM does.
+   */
+  async createForLogin(session: Principal, input: TokenInput): Promise<{ token: string; record: ApiTokenRecord }> {
+    if (session.credential.kind !== 'session') throw new UnauthenticatedError('a CLI login token is issued for a browser session');
+    return this.issue(session, input, 'login', null);
+  }
+
+  /**
+   * Until when a token the caller mints may live (null: up to maxTtlSeconds). Refusing
+   * rather than capping: a capped token would die before whoever asked for it expects
+   * (a SIEM feed stopping weeks early), far from the cause.
+   */
+  private async latestExpiryFor(caller: Principal): Promise<number | null> {
+    switch (caller.credential.kind) {
+      case 'session':
+        return null;
+      case 'token': {
+        // Read again rather than trusted from the principal: a token revoked since it was resolved mints nothing.
+        const token = await this.deps.tokens.get(caller.credential.id);
+        if (!token) throw new UnauthenticatedError('this API token is no longer valid');
+        return token.origin === 'login' ? null : token.expiresAt;
+      }
+      // An OAuth authorization is a client's access to MCP, and a chat integration acts for
+      // one button press: neither is a sign-in to hand a lasting credential to.
+      case 'oauth':
+      case 'integration':
+        throw new ForbiddenError('API tokens are created from a browser session or with an API token');
+    }
+  }
+
+  private async issue(caller: Principal, input: TokenInput, origin: ApiTokenOrigin, latestExpiry: number | null): Promise<{ token: string; record: ApiTokenRecord }> {
     const name = input.name.trim();
     if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw new InvalidInputError(`name must be 1 to ${MAX_NAME_LENGTH} characters`, 'name');
     const scopes = [...new Set(input.scopes)];
@@ -38,8 +84,15 @@ export class ApiTokenService {
     if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds <= 0 || input.ttlSeconds > this.deps.maxTtlSeconds) {
       throw new InvalidInputError(`ttlSeconds must be between 1 and ${this.deps.maxTtlSeconds}`, 'ttlSeconds');
     }
-    const credential = issueCredential(TOKEN_PREFIX);
     const now = this.deps.clock.now();
+    const expiresAt = now + input.ttlSeconds * 1000;
+    if (latestExpiry !== null && expiresAt > latestExpiry) {
+      throw new InvalidInputError(
+        `ttlSeconds must end by ${new Date(latestExpiry).toISOString()}, when this API token expires: a token cannot outlive the API token that mints it (for a longer one, sign in with portcullis login or the console)`,
+        'ttlSeconds',
+      );
+    }
+    const credential = issueCredential(TOKEN_PREFIX);
     const record: ApiTokenRecord = {
       id: credential.id,
       name,
@@ -47,12 +100,13 @@ export class ApiTokenService {
       scopes: scopes as ApiTokenScope[],
       secretHash: credential.secretHash,
       createdAt: now,
-      expiresAt: now + input.ttlSeconds * 1000,
+      expiresAt,
+      origin,
     };
     await this.deps.audit.append(byCaller(caller, {
       type: 'auth.token.created',
       outcome: 'SUCCESS',
-      data: { tokenId: record.id, name, scopes: record.scopes, expiresAt: new Date(record.expiresAt).toISOString() },
+      data: { tokenId: record.id, name, scopes: record.scopes, expiresAt: new Date(record.expiresAt).toISOString(), origin },
     }));
     await this.deps.tokens.create(record);
     return { token: credential.value, record };

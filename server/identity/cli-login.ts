@@ -68,6 +68,6 @@ export class CliLoginService {
     if (!session) throw new UnauthenticatedError('the browser session ended before the CLI login completed');
     const ttlSeconds = Math.min(this.deps.tokens.maxTtlSeconds, Math.floor((session.expiresAt - this.deps.clock.now()) / 1000));
     if (ttlSeconds < 1) throw new UnauthenticatedError('the browser session ended before the CLI login completed');
-    return this.deps.tokens.create(withAddress(session.principal, input.address), { name, scopes: ['api', 'mcp'], ttlSeconds });
+    return this.deps.tokens.createForLogin(withAddress(session.principal, input.address), { name, scopes: ['api', 'mcp'], ttlSeconds });
   }
 }

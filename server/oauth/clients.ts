@@ -77,11 +77,21 @@ export class OAuthClients {
     if (typeof clientId !== 'string' || clientId.length === 0) throw new OAuthError('invalid_request', 'client_id is missing');
     if (REGISTERED_ID.test(clientId)) {
       const client = await this.deps.clients.get(clientId);
-      if (client) return client;
+      if (client) return this.underCurrentPolicy(client);
       throw new OAuthError('invalid_client', 'unknown client_id: register again', 'unknown_client');
     }
-    if (/^https?:\/\//.test(clientId)) return this.fromMetadataDocument(clientId, address);
+    if (/^https?:\/\//.test(clientId)) return this.underCurrentPolicy(await this.fromMetadataDocument(clientId, address));
     throw new OAuthError('invalid_client', 'unknown client_id', 'unknown_client');
+  }
+
+  /**
+   * A stored client as today's rules see it, whatever they were when it registered: only
+   * the redirect URIs they allow (a launcher scheme, or an origin the operator has since
+   * removed, must not receive another code), and its name as they would show it.
+   */
+  private underCurrentPolicy(client: OAuthClientRecord): OAuthClientRecord {
+    const redirectUris = client.redirectUris.filter((uri) => redirectUriProblem(uri, this.deps.config) === null);
+    return { ...client, clientName: printable(client.clientName) || client.clientId, redirectUris };
   }
 
   /** The registered redirect URI a request's redirect_uri matches (RFC 8252 §7.3 for loopback), or null. */
@@ -137,18 +147,25 @@ export class OAuthClients {
       const problem = redirectUriProblem(uris[0] as string, this.deps.config);
       throw new OAuthError(error === 'invalid_client' ? error : 'invalid_redirect_uri', `no redirect URI this broker allows: ${problem}`);
     }
-    if (name !== undefined && (typeof name !== 'string' || name.trim().length === 0)) throw new OAuthError(error, 'client_name must be a non-empty string');
+    const clientName = typeof name === 'string' ? printable(name) : undefined;
+    if (name !== undefined && !clientName) throw new OAuthError(error, 'client_name must be a non-empty string of visible characters');
     if (grants !== undefined && (!Array.isArray(grants) || !grants.includes('authorization_code'))) throw new OAuthError(error, 'grant_types must include authorization_code');
     if (responses !== undefined && (!Array.isArray(responses) || !responses.includes('code'))) throw new OAuthError(error, 'response_types must include code');
     // A metadata document is public: a secret in it is no secret (CIMD draft §4.1).
     if (error === 'invalid_client' && (m.client_secret !== undefined || (method !== undefined && method !== 'none'))) {
       throw new OAuthError(error, 'a client metadata document client is public: token_endpoint_auth_method must be none');
     }
-    return { clientName: typeof name === 'string' ? printable(name).slice(0, MAX_NAME_LENGTH) : undefined, redirectUris: allowed };
+    return { clientName, redirectUris: allowed };
   }
 }
 
-/** A name shown on the consent page and written to the audit log: no control characters. */
+/**
+ * A name shown on the consent page and written to the audit log, as it looks: no control,
+ * format (bidi overrides and isolates, zero-width), private-use, surrogate or unassigned
+ * characters, nor invisible fillers or line separators: "Cursor\u202e (official)" would
+ * display reordered, and zero-width characters make two different names look alike.
+ */
 function printable(value: string): string {
-  return value.replace(/\p{Cc}/gu, '').trim();
+  // Cut by code point: a cut through a surrogate pair would leave half a character behind.
+  return [...value.replace(/[\p{C}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}]/gu, '').trim()].slice(0, MAX_NAME_LENGTH).join('').trim();
 }

@@ -9,6 +9,8 @@ import type { McpResources } from './resources.js';
 import { OAuthTokens } from './tokens.js';
 
 const SERVER_NAME = new RegExp(`^${SERVER_NAME_SEGMENT}$`);
+/** RFC 6750 §2.1: `Bearer 1*SP b64token`, the scheme case-insensitive (RFC 9110 §11.1). */
+const BEARER_CREDENTIALS = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /** Why an MCP request was refused, as RFC 6750 §3.1 names it (null: no credential at all). */
 export type McpAuthFailure = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | null;
@@ -19,7 +21,7 @@ export type McpAuthFailure = 'invalid_request' | 'invalid_token' | 'insufficient
  */
 export class McpAuthError extends Error {
   constructor(
-    readonly status: 401 | 403,
+    readonly status: 400 | 401 | 403,
     readonly error: McpAuthFailure,
     message: string,
     /** The `WWW-Authenticate` value: resource_metadata, scope and (unless no credential was sent) the error. */
@@ -43,19 +45,23 @@ export class McpRequestAuthenticator {
 
   /**
    * The principal for a request to `resource` (a canonical URL from McpResources, such as
-   * `${publicUrl}/mcp/<server>` or `${publicUrl}/mcp`). Throws McpAuthError: 401 without a
-   * usable token, 403 for an API token lacking the `mcp` scope. A refused OAuth token we
-   * issued is audited (`oauth.token.refused`); a bearer value we did not issue never is.
+   * `${publicUrl}/mcp/<server>` or `${publicUrl}/mcp`). Throws McpAuthError: 400 for a
+   * malformed Bearer credential, 401 without a usable token, 403 for an API token lacking
+   * the `mcp` scope. A refused OAuth token we issued is audited (`oauth.token.refused`); a
+   * bearer value we did not issue never is.
    */
   async authenticate(headers: IncomingHttpHeaders, resource: string, address: string | undefined): Promise<Principal> {
     const from = clientAddressData(address);
     const challenge = { metadataUrl: this.deps.resources.metadataUrl(resource), scope: MCP_SCOPE };
-    const refuse = (status: 401 | 403, error: McpAuthFailure, message: string) =>
+    const refuse = (status: 400 | 401 | 403, error: McpAuthFailure, message: string) =>
       new McpAuthError(status, error, message, mcpBearerChallenge(challenge, error && { error, description: message }));
-    const header = headers.authorization;
-    if (header === undefined) throw refuse(401, null, 'this MCP endpoint needs an OAuth access token');
-    const bearer = /^Bearer ([\x21-\x7e]+)$/i.exec(header)?.[1];
-    if (!bearer) throw refuse(401, 'invalid_request', 'malformed Authorization: expected "Bearer <token>"');
+    const header = headers.authorization ?? '';
+    // RFC 6750 §3: a request without Bearer credentials (none, or another scheme) gets the bare
+    // challenge, no error code: it is what MCP clients start OAuth discovery from.
+    if (header.split(' ', 1)[0]!.toLowerCase() !== 'bearer') throw refuse(401, null, 'this MCP endpoint needs an OAuth access token');
+    const bearer = BEARER_CREDENTIALS.exec(header)?.[1];
+    // §3.1: Bearer credentials that are no b64token (empty, several parts, other characters) are a malformed request.
+    if (!bearer) throw refuse(400, 'invalid_request', 'malformed Authorization: expected "Bearer <token>"');
 
     if (OAuthTokens.isAccessToken(bearer)) {
       const record = await this.deps.oauth.accessToken(bearer);

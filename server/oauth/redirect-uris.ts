@@ -1,18 +1,30 @@
 import { CLAUDE_HOSTED_CALLBACKS } from '../config/schema.js';
+import { isLauncherScheme, isReverseDomainScheme, KNOWN_CLIENT_SCHEMES } from './redirect-schemes.js';
 
-/** Who may receive authorization codes besides native apps on this machine (`oauth.*`). */
+/** Who may receive authorization codes (`oauth.*`). */
 export interface RedirectPolicy {
   allowClaudeHostedCallback: boolean;
   allowedWebRedirectOrigins: readonly string[];
+  redirectSchemes: readonly string[];
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
-/** Schemes a browser runs or reads locally instead of handing to an app: never a redirect. */
-const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'about:', 'blob:', 'filesystem:', 'ftp:', 'ws:', 'wss:']);
 const MAX_URI_LENGTH = 2048;
+/**
+ * RFC 3986 §2.1: a URI is printable ASCII, anything else percent-encoded. The URL parser
+ * would quietly drop a tab or encode a bidi control, while the consent page shows the
+ * text as the client sent it.
+ */
+const URI_CHARACTERS = /^[\x21-\x7e]+$/;
+/**
+ * A colon, encoded or not, past the scheme: launchers find the page they open there
+ * (`microsoft-edge:https://…`, `ms-word:ofe|u|https://…`, `firefox://open-url?url=https%3A…`,
+ * `steam://openurl/https://…`); an encoded `%` hides one from a handler that decodes twice.
+ */
+const EMBEDDED_URL = /:|%3a|%25/i;
 
 function parse(value: string): URL | null {
-  if (value.length > MAX_URI_LENGTH) return null;
+  if (value.length > MAX_URI_LENGTH || !URI_CHARACTERS.test(value)) return null;
   try {
     return new URL(value);
   } catch {
@@ -25,12 +37,13 @@ function isLoopback(url: URL): boolean {
 }
 
 /**
- * Whether a client may register this redirect URI: an app on the user's machine (a
- * loopback listener, RFC 8252 §7.3, or a private-use scheme, §7.1, such as Cursor's
- * `cursor://`), or a web callback the operator allowed. A web callback hands the code to
- * someone else's server, so none is allowed by default (Claude's hosted one included).
+ * Whether a client may use this redirect URI: an app on the user's machine (a loopback
+ * listener, RFC 8252 §7.3, or a private-use scheme, §7.1, such as Cursor's `cursor://`),
+ * or a web callback the operator allowed. A web callback hands the code to someone else's
+ * server, so none is allowed by default (Claude's hosted one included).
  */
 export function redirectUriProblem(value: string, policy: RedirectPolicy): string | null {
+  if (!URI_CHARACTERS.test(value)) return 'has spaces, control or non-ASCII characters (RFC 3986 percent-encodes them)';
   const url = parse(value);
   if (!url) return 'not an absolute URI';
   if (url.hash !== '') return 'has a fragment (RFC 6749 §3.1.2)';
@@ -42,8 +55,19 @@ export function redirectUriProblem(value: string, policy: RedirectPolicy): strin
     if (policy.allowedWebRedirectOrigins.some((origin) => new URL(origin).origin === url.origin)) return null;
     return 'web callbacks are not allowed by this broker (oauth.allowedWebRedirectOrigins, oauth.allowClaudeHostedCallback)';
   }
-  if (FORBIDDEN_SCHEMES.has(url.protocol)) return `the ${url.protocol} scheme is not a redirect`;
-  return null;
+  return privateUseProblem(url, policy);
+}
+
+/**
+ * A private-use scheme must name an app (RFC 8252 §7.1: a reverse domain name), be a known
+ * MCP client's, or be one the operator listed; a launcher's never is, whoever lists it.
+ */
+function privateUseProblem(url: URL, policy: RedirectPolicy): string | null {
+  const scheme = url.protocol.slice(0, -1);
+  if (isLauncherScheme(scheme)) return `the ${scheme}: scheme hands the URI to a browser or a program that opens what it names, not to an MCP client`;
+  if (EMBEDDED_URL.test(url.hostname + url.pathname + url.search)) return 'carries another address after the scheme: a native app callback names none';
+  if (isReverseDomainScheme(scheme) || KNOWN_CLIENT_SCHEMES.includes(scheme) || policy.redirectSchemes.includes(scheme)) return null;
+  return `private-use schemes must be reverse domain names such as com.example.app (RFC 8252 §7.1), one of ${KNOWN_CLIENT_SCHEMES.join(', ')}, or listed in oauth.redirectSchemes`;
 }
 
 /**

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Clock } from '../clock.js';
+import { newBrowserBinding } from '../http/browser-binding.js';
 import { hashSecret, secretMatches } from '../identity/credentials.js';
 import { checkIdentity } from '../identity/sign-in-identity.js';
 import type { SignInRecorder } from '../identity/sign-in-identity.js';
@@ -46,7 +46,7 @@ export class OidcSignIn {
     const configuration = await provider.discovered();
     const state = client.randomState();
     const verifier = client.randomPKCECodeVerifier();
-    const binding = randomBytes(32).toString('base64url');
+    const binding = newBrowserBinding();
     const pending: PendingSignIn = { nonce: client.randomNonce(), verifier, returnTo, browser: hashSecret(binding) };
     await this.deps.pending.put(pendingKey(provider, state), JSON.stringify(pending), this.deps.clock.now() + PENDING_TTL_MS);
     const location = client.buildAuthorizationUrl(configuration, {

@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import type { Request, RequestHandler, Response } from 'express';
+import { BrowserBindingCookie } from '../http/browser-binding.js';
 import { failClosed } from '../http/fail-closed.js';
 import { html, sendPage } from '../http/html-page.js';
 import { safeReturnTo } from '../http/return-to.js';
 import type { SessionCookie } from '../http/session-cookie.js';
 import { bearerChallenge } from '../http/www-authenticate.js';
 import type { Logger } from '../log.js';
-import { BrowserBindingCookie } from './browser-binding.js';
 import type { OidcSignIn } from './oidc-sign-in.js';
 import type { OidcProvider } from './provider.js';
 import { OidcRejection } from './refusal.js';
@@ -20,7 +20,7 @@ const DETAIL_CHARS = 200;
  * from it). Signing out is the shared `POST /auth/logout` (saml/routes.ts).
  */
 export function oidcRoutes(deps: { providers: ReadonlyMap<string, OidcProvider>; signIn: OidcSignIn; cookie: SessionCookie; publicUrl: string; logger: Logger }): Router {
-  const binding = new BrowserBindingCookie(deps.publicUrl);
+  const binding = new BrowserBindingCookie(deps.publicUrl, { name: 'portcullis_oidc', crossSitePost: false });
   const providerOf = (req: Request) => deps.providers.get(String(req.params.idp));
   const requireIdp: RequestHandler = (req, res, next) => {
     if (providerOf(req)) next();

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { OneTimeValueStore } from '../stores/types.js';
+import type { Poster } from './browser-binding.js';
 import { decryptedAssertionOf, opaqueRefusal } from './encrypted-assertion.js';
 import type { IdentityProvider } from './identity-providers.js';
 import type { IdpTrustSource } from './idp-trust.js';
@@ -23,9 +24,10 @@ export const REQUEST_ID_TTL_MS = 10 * 60_000;
  * In order (the order node-saml refused in, so a response gets the code it got before):
  * 1. the raw response's size and shape, then the one DOM: no DTD, comment or processing
  *    instruction, every prefix bound to a namespace (raw-response.ts);
- * 2. a samlp:Response, answering a pending request of ours for this IdP, taken (or an
- *    unsolicited one from an IdP that allows them) (solicitation.ts), before any decryption
- *    so that no refusal of it can tell one CBC plaintext from another;
+ * 2. a samlp:Response, answering a pending request of ours for this IdP, taken, begun by
+ *    the browser that posts it (or an unsolicited one from an IdP that allows them)
+ *    (solicitation.ts, browser-binding.ts), before any decryption so that no refusal of
+ *    it can tell one CBC plaintext from another;
  * 3. the EncryptedAssertion, if any, decrypted with one of our keys and held to the same
  *    bounds (encrypted-assertion.ts);
  * 4. status Success, one assertion, covered by a valid signature of one of the IdP's
@@ -51,7 +53,7 @@ export class AssertionConsumer {
     },
   ) {}
 
-  async consume(configured: IdentityProvider, samlResponse: unknown, client: string | undefined): Promise<SignInOutcome> {
+  async consume(configured: IdentityProvider, samlResponse: unknown, poster: Poster, client: string | undefined): Promise<SignInOutcome> {
     let idp = this.resolved(configured);
     const doc = checkRawResponse(samlResponse);
     const requests = new StoreRequestIdCache(this.deps.requestIds, idp.id, this.deps.clock, REQUEST_ID_TTL_MS);
@@ -66,7 +68,7 @@ export class AssertionConsumer {
     // unknown) read only the unsigned Response/@InResponseTo, so none of them can depend on
     // what a changed CBC ciphertext decrypts to (an attacker strips or changes that attribute
     // at will); from here every refusal before the signature is verified is opaque.
-    const requestId = await takeAnsweredRequest(response, requests, idp.idpInitiatedSignIn?.enabled === true);
+    const requestId = await takeAnsweredRequest(response, requests, idp.idpInitiatedSignIn?.enabled === true, poster);
     const decryption = decryptedAssertionOf(doc, this.deps.spKeys.all, idp.requireEncryptedAssertions);
 
     let assertion: Element;

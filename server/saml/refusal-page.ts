@@ -49,6 +49,7 @@ const FIXES: Record<RefusalCode, (urls: SpUrls, endpoint: RefusingEndpoint) => s
   unsolicited_too_old: () => 'Sign in again from the IdP, or start from Portcullis; check the clocks, or idpInitiatedSignIn.maxAgeSeconds.',
   unsolicited_answers_request: () => 'The assertion answers a sign-in request but the response does not say which (its InResponseTo was removed): start the sign-in again; if this repeats, check what posted to this address.',
   in_response_to_unknown: () => 'The sign-in took too long or was already used: start it again from Portcullis.',
+  browser_mismatch: () => 'The response reached another browser than the one that started the sign-in (or one that lost its cookies): start it again from Portcullis in this browser. If it repeats, a page may be posting sign-ins here.',
   replay: (_u, endpoint) => (endpoint === 'acs' ? 'This response was already used: start the sign-in again.' : 'The IdP sent this LogoutRequest before: check that it does not resend them.'),
   name_id_invalid: () => "The IdP's NameID must be one plain-text value.",
   email_missing: () => 'Set attributes.email to the SAML attribute carrying the email, or send an email-format NameID.',

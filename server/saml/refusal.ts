@@ -35,6 +35,7 @@ const REFUSALS = {
   unsolicited_too_old: 'an IdP-initiated response older than this IdP\'s idpInitiatedSignIn.maxAgeSeconds',
   unsolicited_answers_request: 'a response without InResponseTo whose assertion answers a request (SubjectConfirmationData InResponseTo)',
   in_response_to_unknown: 'InResponseTo names no pending request of this IdP (unknown, used or expired)',
+  browser_mismatch: 'the sign-in was begun in another browser',
   replay: 'the assertion (or the LogoutRequest) was already used (replay)',
   name_id_invalid: 'the NameID is not exactly one plain-text node',
   email_missing: 'no valid email in the configured attribute',

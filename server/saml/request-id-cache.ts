@@ -8,6 +8,9 @@ import type { OneTimeValueStore } from '../stores/types.js';
  * start (as its InResponseTo cache), the ACS takes it back (solicitation.ts). Keys are
  * scoped to one IdP: a response to a request sent to IdP A is unknown at IdP B's ACS.
  * Taking is atomic (GETDEL): of two responses racing on one request id, one gets it.
+ * A login start's cache saves, as each id's value, the hash of the binding of the browser
+ * that asked (browser-binding.ts) rather than node-saml's (the request's IssueInstant,
+ * which only node-saml's own response checks, never used here, would read).
  */
 export class StoreRequestIdCache implements CacheProvider {
   constructor(
@@ -15,12 +18,14 @@ export class StoreRequestIdCache implements CacheProvider {
     private readonly idpId: string,
     private readonly clock: Clock,
     private readonly ttlMs: number,
+    private readonly browser?: string,
   ) {}
 
   async saveAsync(key: string, value: string): Promise<CacheItem | null> {
     const now = this.clock.now();
-    await this.store.put(this.key(key), value, now + this.ttlMs);
-    return { value, createdAt: now };
+    const saved = this.browser ?? value;
+    await this.store.put(this.key(key), saved, now + this.ttlMs);
+    return { value: saved, createdAt: now };
   }
 
   getAsync(key: string): Promise<string | null> {

@@ -11,6 +11,7 @@ import type { SessionCookie } from '../http/session-cookie.js';
 import type { Logger } from '../log.js';
 import type { OneTimeValueStore } from '../stores/types.js';
 import { AssertionConsumer, REQUEST_ID_TTL_MS } from './assertion-consumer.js';
+import { SamlBrowserBinding } from './browser-binding.js';
 import type { IdentityProvider } from './identity-providers.js';
 import type { IdpTrustSource } from './idp-trust.js';
 import { StoreRequestIdCache } from './request-id-cache.js';
@@ -54,6 +55,9 @@ export function samlRoutes(deps: {
   };
   const signing = deps.spKeys.signing;
   const consumer = new AssertionConsumer(deps);
+  const binding = new SamlBrowserBinding(deps.publicUrl);
+  // The login start's browser, for the request id node-saml saves while it builds the request.
+  const browsers = new WeakMap<Request, string>();
 
   const optionsFor = (req: Request): Partial<PassportSamlConfig> => {
     const idp = idpOf(req)!;
@@ -69,7 +73,7 @@ export function samlRoutes(deps: {
       // node-saml saves each AuthnRequest id in the shared store only when it is to check
       // InResponseTo ('never', its default, saves none): the ACS takes it back.
       validateInResponseTo: (idp.idpInitiatedSignIn?.enabled ? 'ifPresent' : 'always') as PassportSamlConfig['validateInResponseTo'],
-      cacheProvider: new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS),
+      cacheProvider: new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS, browsers.get(req)),
       // Published in the metadata (WantAssertionsSigned); the ACS enforces it.
       wantAssertionsSigned: idp.requireSignedAssertions === true,
       identifierFormat: null,
@@ -105,6 +109,10 @@ export function samlRoutes(deps: {
   router.get('/auth/saml/:idp/login', requireIdp, (req, res, next) => {
     if (carriesSamlMessage(req)) return void res.status(400).type('text/plain').send('This endpoint starts a sign-in; it takes no SAML message.');
     const returnTo = safeReturnTo(req.query.returnTo) ?? '/';
+    const { browser, setCookie } = binding.begin(req.headers);
+    browsers.set(req, browser);
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Set-Cookie', setCookie);
     // additionalParams is passport-saml's option: node-saml puts it on the redirect URL.
     passport.authenticate(STRATEGY, { session: false, additionalParams: { RelayState: returnTo } } as Parameters<typeof passport.authenticate>[1], (error: unknown) => {
       if (error) failClosed(res, deps.logger, error);
@@ -126,9 +134,10 @@ export function samlRoutes(deps: {
     // would be inflated and parsed before any bound applied.
     if (carriesSamlMessage(req)) return void refuse(new SamlRejection('redirect_binding'));
     const body = req.body as Record<string, unknown> | undefined;
-    consumer.consume(idp, body?.SAMLResponse, req.ip).then(
+    consumer.consume(idp, body?.SAMLResponse, binding.poster(req.headers), req.ip).then(
       (outcome) => {
-        res.setHeader('Set-Cookie', deps.cookie.set(outcome.cookieValue, outcome.expiresAt));
+        const finished = outcome.initiatedBy === 'sp' ? binding.finished(req.headers) : undefined;
+        res.setHeader('Set-Cookie', [deps.cookie.set(outcome.cookieValue, outcome.expiresAt), ...(finished === undefined ? [] : [finished])]);
         const fallback = outcome.initiatedBy === 'idp' ? (idp.idpInitiatedSignIn?.returnTo ?? '/') : '/';
         res.redirect(303, safeReturnTo(body?.RelayState) ?? fallback);
       },

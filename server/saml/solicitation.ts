@@ -1,3 +1,5 @@
+import { checkPoster } from './browser-binding.js';
+import type { Poster } from './browser-binding.js';
 import { SamlRejection } from './refusal.js';
 import type { StoreRequestIdCache } from './request-id-cache.js';
 import type { SignedAssertionFacts } from './signed-assertion.js';
@@ -10,14 +12,20 @@ import type { SignedAssertionFacts } from './signed-assertion.js';
  * unsigned InResponseTo, never the plaintext. Once taken, the request stays used up whatever later
  * check refuses the response (node-saml removed it on its refusals too): a second post
  * naming it cannot tell which check refused the first (a CBC decryption oracle).
+ *
+ * The request must have been begun by the browser that posts its answer (`poster`). A
+ * response refused for another browser is used up too: whoever planted it loses only their
+ * own sign-in, and it cannot be tried on a second victim.
  */
-export async function takeAnsweredRequest(response: Element, requests: StoreRequestIdCache, unsolicitedAllowed: boolean): Promise<string | null> {
+export async function takeAnsweredRequest(response: Element, requests: StoreRequestIdCache, unsolicitedAllowed: boolean, poster: Poster): Promise<string | null> {
   const requestId = response.getAttribute('InResponseTo');
   if (!requestId) {
     if (!unsolicitedAllowed) throw new SamlRejection('unsolicited_response');
     return null;
   }
-  if ((await requests.removeAsync(requestId)) === null) throw new SamlRejection('in_response_to_unknown');
+  const browser = await requests.removeAsync(requestId);
+  if (browser === null) throw new SamlRejection('in_response_to_unknown');
+  checkPoster(poster, browser);
   return requestId;
 }
 

@@ -58,7 +58,16 @@ export interface ApiTokenRecord {
   secretHash: string;
   createdAt: number;
   expiresAt: number;
+  /**
+   * How the token came to be: `login`, traded for a fresh browser sign-in by `portcullis
+   * login` (server/identity/cli-login.ts); `minted`, created with another credential. Only a
+   * `login` token may mint tokens that outlive it. Tokens stored before this field existed
+   * read as `minted` (server/stores/api-token-records.ts), the value that grants nothing more.
+   */
+  origin: ApiTokenOrigin;
 }
+
+export type ApiTokenOrigin = 'login' | 'minted';
 
 export interface ApiTokenStore {
   create(token: ApiTokenRecord): Promise<void>;
@@ -143,6 +152,11 @@ export interface AccessStore {
   listRequests(options: { requesterId?: string; after?: string; limit: number }): Promise<Listed<AccessRequestRecord>[]>;
   /** Ids of PENDING requests whose expiresAt has passed. */
   dueRequests(now: number, limit: number): Promise<string[]>;
+  /**
+   * Every request still PENDING at `now`, soonest to expire first, read from the index of
+   * pending requests rather than the listing: none is missed however old it is.
+   */
+  pendingRequests(now: number): Promise<AccessRequestRecord[]>;
   getGrant(id: string): Promise<GrantRecord | null>;
   /** Saves `next` only if the stored version is `next.version - 1`; false on conflict. */
   updateGrant(next: GrantRecord): Promise<boolean>;
@@ -150,6 +164,12 @@ export interface AccessStore {
   listGrants(options: { userId?: string; after?: string; limit: number }): Promise<Listed<GrantRecord>[]>;
   /** Ids of grants past expiresAt, neither revoked nor yet recorded as expired. */
   dueGrants(now: number, limit: number): Promise<string[]>;
+  /**
+   * Every grant active at `now` (not revoked, expiresAt after `now`), soonest to end first,
+   * read from the index of unended grants rather than the listing: none is missed however
+   * long ago it was issued or however long it lasts.
+   */
+  activeGrants(now: number): Promise<GrantRecord[]>;
   /**
    * Runs `work` while holding `key` exclusively across instances (a lease that lapses if
    * the holder dies). Throws StoreUnavailableError when the lock cannot be had in time.
@@ -225,8 +245,9 @@ export interface DetectorStateStore {
   /**
    * Atomically, and only while `holder` holds a lease live at `leaseNow` (the lease's own
    * clock, as given to `claim`): writes the entities (each kept until its expiresAt, judged
-   * on the store's clock) and the cursor. Entities beyond `maxEntities` go least recently
-   * seen first. False when the lease was lost: nothing was written.
+   * on the store's clock) and the cursor. Each pool of entities keeps its own share of
+   * `maxEntities`, and beyond it loses its lowest ranked first (detection/entity-budgets.ts:
+   * made-up tools cannot push a person out). False when the lease was lost: nothing was written.
    */
   commit(holder: string, leaseNow: number, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean>;
 }
@@ -550,6 +571,8 @@ export interface Stores {
   oidcRequests: OneTimeValueStore;
   /** The SAML key fingerprints last recorded, per IdP and for the SP (server/saml/key-rotation.ts). */
   samlKeySets: OneTimeValueStore;
+  /** The key sealing listing cursors that stop among records the caller may not see (server/stores/sealed-cursor.ts): shared, so any instance opens what another sealed. */
+  cursorKeys: OneTimeValueStore;
   assertionReplay: AssertionReplayCache;
   oauth: OAuthStores;
   /** Per-user caps across instances (server/limits). */

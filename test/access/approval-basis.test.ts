@@ -25,9 +25,9 @@ async function fixture(options: Parameters<typeof accessConfig>[0] = {}): Promis
 
 /** The same stores and clock under another config: what an instance restarted on a narrowed config runs. */
 function serviceUnder(fx: AccessFixture, config: ReturnType<typeof accessConfig>): AccessService {
-  const { stores, clock, events } = fx;
+  const { stores, clock, events, cursors } = fx;
   const policy = new AccessPolicy(config);
-  return new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: async () => [], principals: new Principals({ idps: [{ id: 'corp' }], roles: config.roles }) });
+  return new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: async () => [], principals: new Principals({ idps: [{ id: 'corp' }], roles: config.roles }), cursors });
 }
 
 const ask = (tools: string[] = ['*'], durationSeconds = 3600) => ({ server: 'everything', tools, reason: 'incident 42', durationSeconds });

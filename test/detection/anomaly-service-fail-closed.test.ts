@@ -23,7 +23,7 @@ describeWithRedis('answering anomalies while the audit log cannot be written', (
     auditRedis = await startRedisServer();
     live = await accessFixture('redis');
     down = await accessFixture('redis', { redisUrl: auditRedis.url });
-    const auditService = new AuditService(down.stores.audit, new AccessPolicy(live.config), { maxGapMs: 0, clock: live.clock });
+    const auditService = new AuditService(down.stores.audit, new AccessPolicy(live.config), { maxGapMs: 0, clock: live.clock }, live.cursors);
     anomalies = new AnomalyService({ store: live.stores.anomalies, audit: down.stores.audit, auditService, clock: live.clock });
   });
   afterAll(async () => {

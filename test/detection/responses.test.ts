@@ -16,6 +16,7 @@ import { chooseResponse } from '../../server/detection/responses.js';
 import type { Detection, DetectionConfig } from '../../server/detection/types.js';
 import { StoreUnavailableError } from '../../server/errors.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import { CursorSeal } from '../../server/stores/sealed-cursor.js';
 import type { Stores } from '../../server/stores/types.js';
 import { brokerConfig, brokersPerTest } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
@@ -41,7 +42,7 @@ function raiserOn(server: TestServer, fx: BrokerFixture, responses: Responses, c
   const { stores } = server;
   const config = brokerConfig(fx.idp);
   const events = new AccessEvents(stores.events);
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: async () => [], principals: new Principals({ idps: config.identityProviders, roles: config.roles }) });
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: async () => [], principals: new Principals({ idps: config.identityProviders, roles: config.roles }), cursors: new CursorSeal(stores.cursorKeys, clock) });
   return new AnomalyRecorder({ store: stores.anomalies, audit: stores.audit, clock, logger: captureLogs().logger, events, access, config: { responses, keepAnomalies: 100 } });
 }
 
@@ -297,7 +298,7 @@ describe('suppressions and a log that cannot be written', () => {
     opened.push(stores);
     const events = new AccessEvents(stores.events);
     const config = testConfig();
-    const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: async () => [], principals: new Principals({ idps: config.identityProviders, roles: config.roles }) });
+    const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: async () => [], principals: new Principals({ idps: config.identityProviders, roles: config.roles }), cursors: new CursorSeal(stores.cursorKeys, clock) });
     return { stores, raiser: new AnomalyRecorder({ store: stores.anomalies, audit: stores.audit, clock, logger: captureLogs().logger, events, access, config: { responses: [], keepAnomalies: 10 } }) };
   };
 

@@ -27,7 +27,7 @@ async function storesFailingOneGrantListing(): Promise<{ stores: Stores; arm: ()
   const access = new Proxy(stores.access, {
     get(target, key) {
       const value: unknown = Reflect.get(target, key, target);
-      if (key === 'listGrants' && armed) {
+      if (key === 'activeGrants' && armed) {
         armed = false;
         return () => Promise.reject(new StoreUnavailableError('grant list', new Error('connection lost')));
       }

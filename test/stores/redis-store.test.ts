@@ -92,7 +92,7 @@ describeWithRedis('redis backend', () => {
       open.push(stores);
       const in1h = clock.now() + 3_600_000;
       await stores.sessions.create({ id: 's', secretHash: 'h', user: alice, createdAt: clock.now(), expiresAt: in1h });
-      await stores.tokens.create({ id: 't', name: 'n', user: alice, scopes: ['mcp'], secretHash: 'h', createdAt: clock.now(), expiresAt: in1h });
+      await stores.tokens.create({ id: 't', name: 'n', user: alice, scopes: ['mcp'], secretHash: 'h', createdAt: clock.now(), expiresAt: in1h, origin: 'minted' });
       await stores.samlRequests.put('_r', 'corp', in1h);
       await stores.assertionReplay.consume('_a', in1h);
       await stores.rateLimits.limiter('edge', { points: 5, durationSeconds: 3600 }).consume('192.0.2.1');

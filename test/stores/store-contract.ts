@@ -44,7 +44,7 @@ export const alice: UserIdentity = { id: 'corp:alice', idp: 'corp', nameId: 'ali
 export const bob: UserIdentity = { id: 'corp:bob', idp: 'corp', nameId: 'bob', email: 'bob@example.com', displayName: null, groups: [] };
 
 function token(id: string, user: UserIdentity, clock: ManualClock, ttlMs = HOUR): ApiTokenRecord {
-  return { id, name: `token ${id}`, user, scopes: ['api'], secretHash: `hash-${id}`, createdAt: clock.now(), expiresAt: clock.now() + ttlMs };
+  return { id, name: `token ${id}`, user, scopes: ['api'], secretHash: `hash-${id}`, createdAt: clock.now(), expiresAt: clock.now() + ttlMs, origin: 'minted' };
 }
 
 const event = (n: number, extra: Partial<AuditEventInput> = {}): AuditEventInput => ({
@@ -211,6 +211,20 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect(results.filter((r) => r !== null)).toEqual([t]);
         expect(await fx.stores.tokens.get('t1')).toBeNull();
         expect(await fx.stores.tokens.listByUser(alice.id)).toEqual([]);
+      });
+
+      it('keeps how a token came to be, and reads one stored before origins existed as minted', async () => {
+        const login: ApiTokenRecord = { ...token('t1', alice, fx.clock), origin: 'login' };
+        await fx.stores.tokens.create(login);
+        fx.clock.advance(1000);
+        const { origin: _, ...legacy } = token('t2', alice, fx.clock);
+        // What an older version wrote: the same record, without the field.
+        await fx.stores.tokens.create(legacy as ApiTokenRecord);
+        const stores = await restart();
+        expect(await stores.tokens.get('t1')).toEqual(login);
+        expect(await stores.tokens.get('t2')).toEqual({ ...legacy, origin: 'minted' });
+        expect((await stores.tokens.listByUser(alice.id)).map((t) => t.origin)).toEqual(['login', 'minted']);
+        expect(await stores.tokens.delete('t2')).toMatchObject({ origin: 'minted' });
       });
     });
 

@@ -9,6 +9,7 @@ import type { PortcullisConfig } from '../../server/config/schema.js';
 import { API_TOKEN_SCOPES, Principals, rolesOf } from '../../server/identity/principal.js';
 import type { Principal } from '../../server/identity/principal.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import { CursorSeal } from '../../server/stores/sealed-cursor.js';
 import type { Stores, UserIdentity } from '../../server/stores/types.js';
 import { ManualClock } from './manual-clock.js';
 import { redisStoresForTest } from './redis.js';
@@ -52,6 +53,8 @@ export interface AccessFixture {
   config: PortcullisConfig;
   access: AccessService;
   events: AccessEvents;
+  /** What the fixture's service seals listing cursors with: a service built anew over the same stores takes it too. */
+  cursors: CursorSeal;
   as: (name: 'alice' | 'bob' | 'carol' | 'dave' | 'erin' | 'frank') => Principal;
 }
 
@@ -76,6 +79,7 @@ export async function accessFixture(backend: Backend, options: { requiredApprova
       : await redisStoresForTest({ url: options.redisUrl, prefix: options.prefix, clock });
   await stores.waitReady();
   const events = new AccessEvents(stores.events);
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: options.readOnlyTools ?? (async () => []), principals: new Principals({ idps: [{ id: 'corp' }], roles: config.roles }) });
-  return { stores, clock, config, access, events, as: (name) => principalOf(user(name, [...PEOPLE[name]]), config) };
+  const cursors = new CursorSeal(stores.cursorKeys, clock);
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy: new AccessPolicy(config), events, config, readOnlyTools: options.readOnlyTools ?? (async () => []), principals: new Principals({ idps: [{ id: 'corp' }], roles: config.roles }), cursors });
+  return { stores, clock, config, access, events, cursors, as: (name) => principalOf(user(name, [...PEOPLE[name]]), config) };
 }

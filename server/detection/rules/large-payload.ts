@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { tagOf } from '../person-tag.js';
 import type { DetectionConfig, DetectionRule, EntityState, Observation } from '../types.js';
 import { finding, sizeText } from './finding.js';
 import { flagged, incidentLatch, ongoing } from './incident.js';
@@ -25,8 +25,6 @@ const REFRESH_EVERY = 8;
 const MATCH_BACK = 16;
 /** Outsized payloads of one person less than this apart are one incident (a bulk export). */
 const INCIDENT_GAP_MS = 10 * MINUTE_MS;
-/** Base64url characters of a person's tag: 48 bits, so two people of one tool do not share one. */
-const TAG_CHARS = 8;
 
 type Settings = DetectionConfig['rules']['large_payload'];
 
@@ -44,11 +42,6 @@ interface Sizes {
 interface ToolSizes {
   params: Sizes;
   results: Sizes;
-}
-
-/** What the rule keeps per person: the incident latch, and their tag (hashed once, not on every call). */
-interface PersonSizes extends IncidentLatch {
-  tag?: string;
 }
 
 const sizes = (): Sizes => ({ log: [], who: [], added: 0, baseline: null });
@@ -72,8 +65,8 @@ export const largePayload: DetectionRule = {
     if (!context.tool || (observation.kind !== 'call' && observation.kind !== 'result')) return null;
     const settings = context.config.rules.large_payload;
     const state = sizesOf(context.tool);
-    const person = slotOf<PersonSizes>(context.user, 'large_payload', incidentLatch);
-    const tag = (person.tag ??= tagOf(observation.user));
+    const person = slotOf<IncidentLatch>(context.user, 'large_payload', incidentLatch);
+    const tag = tagOf(context.user, observation.user);
     const direction = observation.kind === 'call' ? 'params' : 'results';
     const bytes = observation.kind === 'call' ? observation.paramsBytes : observation.resultBytes;
     if (observation.kind === 'call') push(state.results, tag, CENSORED);
@@ -94,11 +87,6 @@ function sizesOf(tool: EntityState): ToolSizes {
   const state = slotOf<ToolSizes>(tool, 'large_payload', toolSizes);
   if (Array.isArray(state.params.who) && Array.isArray(state.results.who)) return state;
   return (tool.slots.large_payload = toolSizes());
-}
-
-/** A short stable tag of a person: the tool's state names nobody, and stays small. */
-function tagOf(user: string): string {
-  return hash('sha256', user, 'base64url').slice(0, TAG_CHARS);
 }
 
 /** Appends a size: in place of the person's oldest when they hold PER_PERSON already, else of the ring's oldest when it is full. */

@@ -51,6 +51,10 @@ export class EmbeddedAccessStore implements AccessStore {
     return this.liveRequests().filter((r) => r.status === 'PENDING' && r.expiresAt <= now).slice(0, limit).map((r) => r.id);
   }
 
+  async pendingRequests(now: number): Promise<AccessRequestRecord[]> {
+    return soonestEnding(this.liveRequests().filter((r) => r.status === 'PENDING' && r.expiresAt > now));
+  }
+
   async getGrant(id: string): Promise<GrantRecord | null> {
     const grant = this.grants.get(id);
     return grant ? withScopeDefaults(structuredClone(grant)) : null;
@@ -74,6 +78,10 @@ export class EmbeddedAccessStore implements AccessStore {
 
   async dueGrants(now: number, limit: number): Promise<string[]> {
     return this.liveGrants().filter((g) => g.revokedAt === null && g.expiredAt === null && g.expiresAt <= now).slice(0, limit).map((g) => g.id);
+  }
+
+  async activeGrants(now: number): Promise<GrantRecord[]> {
+    return soonestEnding(this.liveGrants().filter((g) => g.revokedAt === null && g.expiredAt === null && g.expiresAt > now));
   }
 
   async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
@@ -110,4 +118,9 @@ function newestFirst<T extends { id: string; createdAt: number } & Partial<Acces
     .filter((item) => after === undefined || item.cursor < after)
     .sort((a, b) => (a.cursor < b.cursor ? 1 : -1))
     .slice(0, options.limit);
+}
+
+/** By expiresAt then id, the order of the Redis store's due indexes. */
+function soonestEnding<T extends { id: string; expiresAt: number } & Partial<AccessScope>>(records: T[]): T[] {
+  return records.sort((a, b) => a.expiresAt - b.expiresAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((record) => withScopeDefaults(structuredClone(record)));
 }

@@ -1,11 +1,11 @@
 import type {
-  ApiTokenRecord,
-  ApiTokenStore,
   AssertionReplayCache,
   LoginSession,
   OneTimeValueStore,
   UserIdentity,
 } from '../types.js';
+import { ApiTokenRecords } from '../api-token-records.js';
+import type { StoredApiToken } from '../api-token-records.js';
 import { LoginSessionRecords } from '../login-session-records.js';
 import type { UserRecords } from '../login-session-records.js';
 import type { PersistedMap } from './persisted-map.js';
@@ -49,10 +49,9 @@ export class EmbeddedLoginSessionStore extends LoginSessionRecords {
   }
 }
 
-/** API tokens: exactly the per-user records (the interface is theirs). */
-export class EmbeddedApiTokenStore extends EmbeddedUserRecords<ApiTokenRecord> implements ApiTokenStore {
+export class EmbeddedApiTokenStore extends ApiTokenRecords {
   constructor(journal: StateJournal) {
-    super(journal, 'tokens');
+    super(new EmbeddedUserRecords<StoredApiToken>(journal, 'tokens'));
   }
 }
 

@@ -26,7 +26,7 @@ import {
 } from './identity-stores.js';
 
 /** The journal's collections: everything the embedded store keeps across restarts besides the audit log. */
-const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'oidc-requests', 'saml-key-sets', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...NOTIFICATION_COLLECTIONS, ...EXPORT_COLLECTIONS, ...OAUTH_COLLECTIONS, ...SCIM_COLLECTIONS, 'user-directory'];
+const STATE_COLLECTIONS = ['sessions', 'tokens', 'saml-requests', 'cli-login-codes', 'oidc-requests', 'saml-key-sets', 'cursor-keys', 'consumed-assertions', 'access-requests', 'grants', 'tool-pins', 'tool-changes', 'anomalies', 'anomaly-suppressions', ...DETECTOR_COLLECTIONS, ...NOTIFICATION_COLLECTIONS, ...EXPORT_COLLECTIONS, ...OAUTH_COLLECTIONS, ...SCIM_COLLECTIONS, 'user-directory'];
 
 /**
  * Single-instance stores: state in memory and journaled to `dataDir` (state-journal.ts),
@@ -49,6 +49,7 @@ export async function createEmbeddedStores(options: { dataDir: string; clock: Cl
     cliLoginCodes: new EmbeddedOneTimeValues(journal, 'cli-login-codes', capacity),
     oidcRequests: new EmbeddedOneTimeValues(journal, 'oidc-requests', capacity),
     samlKeySets: new EmbeddedOneTimeValues(journal, 'saml-key-sets', capacity),
+    cursorKeys: new EmbeddedOneTimeValues(journal, 'cursor-keys', capacity),
     assertionReplay: new EmbeddedAssertionReplayCache(journal),
     oauth: embeddedOAuthStores(journal, capacity),
     leases: new EmbeddedLeaseStore(options.clock),

@@ -96,6 +96,12 @@ export class RedisAccessStore implements AccessStore {
     return guarded('due requests', () => this.redis.zrangebyscore(this.k('reqs:due'), '-inf', now, 'LIMIT', 0, limit));
   }
 
+  async pendingRequests(now: number): Promise<AccessRequestRecord[]> {
+    // The due index holds exactly the PENDING requests, scored by expiresAt.
+    const ids = await guarded('pending requests', () => this.redis.zrangebyscore(this.k('reqs:due'), `(${now}`, '+inf'));
+    return (await this.readAll<AccessRequestRecord>(ids.map((id) => this.k(`req:${id}`)))).flatMap((r) => r ?? []);
+  }
+
   async getGrant(id: string): Promise<GrantRecord | null> {
     return this.read<GrantRecord>(this.k(`grant:${id}`));
   }
@@ -115,6 +121,12 @@ export class RedisAccessStore implements AccessStore {
 
   async dueGrants(now: number, limit: number): Promise<string[]> {
     return guarded('due grants', () => this.redis.zrangebyscore(this.k('grants:due'), '-inf', now, 'LIMIT', 0, limit));
+  }
+
+  async activeGrants(now: number): Promise<GrantRecord[]> {
+    // The due index holds exactly the grants neither revoked nor recorded as expired, scored by expiresAt.
+    const ids = await guarded('active grants', () => this.redis.zrangebyscore(this.k('grants:due'), `(${now}`, '+inf'));
+    return (await this.readAll<GrantRecord>(ids.map((id) => this.k(`grant:${id}`)))).flatMap((g) => g ?? []);
   }
 
   async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
@@ -178,15 +190,23 @@ export class RedisAccessStore implements AccessStore {
   private async list<T extends AccessScope>(index: string, keyOf: (id: string) => string, options: { after?: string; limit: number }): Promise<Listed<T>[]> {
     const max = options.after === undefined ? '+' : `(${checkListingCursor(options.after)}`;
     const members = await guarded('list', () => this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, options.limit));
-    if (members.length === 0) return [];
-    const ids = members.map((m) => m.slice(m.indexOf(':') + 1));
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hget(keyOf(id), 'j');
-    const replies = (await guarded('list', () => pipeline.exec())) ?? [];
+    const records = await this.readAll<T>(members.map((m) => keyOf(m.slice(m.indexOf(':') + 1))));
     return members.flatMap((cursor, i) => {
-      const json = replies[i]?.[1];
+      const record = records[i];
       // A record past its retention is gone while its listing entry awaits pruning.
-      return typeof json === 'string' ? [{ cursor, record: withScopeDefaults(JSON.parse(json) as T) as T }] : [];
+      return record ? [{ cursor, record }] : [];
+    });
+  }
+
+  /** The records at `keys` in one round trip, null where one is gone (or was removed since its index was read). */
+  private async readAll<T extends AccessScope>(keys: string[]): Promise<(T | null)[]> {
+    if (keys.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.hget(key, 'j');
+    const replies = (await guarded('list', () => pipeline.exec())) ?? [];
+    return keys.map((_, i) => {
+      const json = replies[i]?.[1];
+      return typeof json === 'string' ? (withScopeDefaults(JSON.parse(json) as T) as T) : null;
     });
   }
 }

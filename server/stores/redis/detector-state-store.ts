@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.js';
+import { evictionRank, poolBudgets, poolOf } from '../../detection/entity-budgets.js';
 import type { EntityState } from '../../detection/types.js';
 import type { DetectorClaim, DetectorStateStore } from '../types.js';
 import { defineScript, guarded } from './connection.js';
@@ -25,28 +26,45 @@ return 1
 
 /**
  * The fenced commit: only while ARGV holder holds a live lease, writes the cursor and every
- * entity (its key with a TTL, its lastSeen in the index), then drops the least recently
- * seen beyond the bound. Members whose key expired stay in the index until then: they are
- * the oldest, so they go first.
+ * entity (its key with a TTL, its score in the index), then drops each pool's lowest ranked
+ * beyond its budget (detection/entity-budgets.ts). Tools score below zero and principals
+ * above (scoreOf), so the pools sit apart in the one index: the tools are its first ZCOUNT
+ * members, ranked alike. Members whose key expired stay in the index until then: they are
+ * the oldest, so they go first. A tool indexed before the pools (scored by its lastSeen)
+ * counts with the principals until its next commit.
  * KEYS: lease hash, cursor, index, then each entity's key. ARGV: holder, lease now, cursor,
- * maxEntities, entity key prefix (for the evicted ones, named by the index), then per
- * entity: its index member, JSON, TTL ms, lastSeen. Returns 1, or 0 when nothing was written.
+ * tools budget, principals budget, entity key prefix (for the evicted ones, named by the
+ * index), then per entity: its index member, JSON, TTL ms, score. Returns 1, or 0 when
+ * nothing was written.
  */
 const commitState = defineScript(`
 local lease = redis.call('HMGET', KEYS[1], 'holder', 'expiresAt')
 if lease[1] ~= ARGV[1] or tonumber(lease[2]) <= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[3])
-for i = 6, #ARGV, 4 do
-  redis.call('SET', KEYS[4 + (i - 6) / 4], ARGV[i + 1], 'PX', ARGV[i + 2])
+for i = 7, #ARGV, 4 do
+  redis.call('SET', KEYS[4 + (i - 7) / 4], ARGV[i + 1], 'PX', ARGV[i + 2])
   redis.call('ZADD', KEYS[3], ARGV[i + 3], ARGV[i])
 end
-local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[4])
-if excess > 0 then
-  for _, key in ipairs(redis.call('ZRANGE', KEYS[3], 0, excess - 1)) do redis.call('DEL', ARGV[5] .. key) end
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, excess - 1)
+local function evict(first, held, budget)
+  local excess = held - budget
+  if excess <= 0 then return 0 end
+  local last = first + excess - 1
+  for _, key in ipairs(redis.call('ZRANGE', KEYS[3], first, last)) do redis.call('DEL', ARGV[6] .. key) end
+  redis.call('ZREMRANGEBYRANK', KEYS[3], first, last)
+  return excess
 end
+local tools = redis.call('ZCOUNT', KEYS[3], '-inf', '(0')
+tools = tools - evict(0, tools, tonumber(ARGV[4]))
+evict(tools, redis.call('ZCARD', KEYS[3]) - tools, tonumber(ARGV[5]))
 return 1
 `);
+
+/** Past any tool's eviction rank (a lastSeen: under 2^42 until 2109), so a tool's score, its rank less this, is negative. */
+const TOOL_SCORES = 2 ** 44;
+
+function scoreOf(key: string, state: EntityState): number {
+  return poolOf(key) === 'tools' ? evictionRank(state) - TOOL_SCORES : evictionRank(state);
+}
 
 /** An entity as stored: its expiry travels with it, judged on the store's clock (Redis's TTL only collects garbage). */
 interface StoredEntity {
@@ -92,11 +110,12 @@ export class RedisDetectorStateStore implements DetectorStateStore {
   async commit(holder: string, leaseNow: number, cursor: string, entities: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, maxEntities: number): Promise<boolean> {
     const now = this.clock.now();
     const keys = [this.k('lease'), this.k('cursor'), this.k('entities')];
-    const args: (string | number)[] = [holder, leaseNow, cursor, maxEntities, this.k('entity', '')];
+    const budgets = poolBudgets(maxEntities);
+    const args: (string | number)[] = [holder, leaseNow, cursor, budgets.tools, budgets.principals, this.k('entity', '')];
     for (const [key, { state, expiresAt }] of entities) {
       if (expiresAt <= now) continue;
       keys.push(this.k('entity', key));
-      args.push(key, JSON.stringify({ expiresAt, state } satisfies StoredEntity), expiresAt - now, state.lastSeen);
+      args.push(key, JSON.stringify({ expiresAt, state } satisfies StoredEntity), expiresAt - now, scoreOf(key, state));
     }
     const written = await guarded('detector commit', () => commitState(this.redis, keys, args));
     return written === 1;

@@ -1,13 +1,13 @@
 import type { Clock } from '../../clock.js';
 import { StoreFullError } from '../../errors.js';
 import type {
-  ApiTokenRecord,
-  ApiTokenStore,
   AssertionReplayCache,
   LoginSession,
   OneTimeValueStore,
   UserIdentity,
 } from '../types.js';
+import { ApiTokenRecords } from '../api-token-records.js';
+import type { StoredApiToken } from '../api-token-records.js';
 import { LoginSessionRecords } from '../login-session-records.js';
 import type { UserRecords } from '../login-session-records.js';
 import { defineScript, guarded } from './connection.js';
@@ -119,10 +119,9 @@ export class RedisLoginSessionStore extends LoginSessionRecords {
   }
 }
 
-/** API tokens: exactly the per-user records (the interface is theirs). */
-export class RedisApiTokenStore extends RedisUserRecords<ApiTokenRecord> implements ApiTokenStore {
+export class RedisApiTokenStore extends ApiTokenRecords {
   constructor(redis: RedisClient, clock: Clock, prefix: string) {
-    super(redis, clock, prefix, 'token');
+    super(new RedisUserRecords<StoredApiToken>(redis, clock, prefix, 'token'));
   }
 }
 

@@ -67,6 +67,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     cliLoginCodes: new RedisOneTimeValues(redis, clock, prefix, 'cli-login-code', capacity),
     oidcRequests: new RedisOneTimeValues(redis, clock, prefix, 'oidc-request', capacity),
     samlKeySets: new RedisOneTimeValues(redis, clock, prefix, 'saml-key-set', capacity),
+    cursorKeys: new RedisOneTimeValues(redis, clock, prefix, 'cursor-key', capacity),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
     oauth: redisOAuthStores(redis, clock, prefix, capacity),
     leases: new RedisLeaseStore(redis, clock, prefix),

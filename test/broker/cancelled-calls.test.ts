@@ -1,0 +1,176 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CANCELLED_HOLD_MS, Leg } from '../../broker/core/leg.js';
+import type { LegAnswer } from '../../broker/core/leg.js';
+import { GrantSet } from '../../broker/grant-set.js';
+import type { Upstream } from '../../broker/upstreams/upstream.js';
+import { startBroker } from '../support/broker-fixture.js';
+import type { BrokerFixture } from '../support/broker-fixture.js';
+
+/**
+ * Security review: a client's `notifications/cancelled` gave the cancelled call's place
+ * under `rateLimits.concurrent` back at once, while the server may still be working on it
+ * (MCP 2025-11-25, cancellation: a server SHOULD stop, and need not answer), so calling and
+ * cancelling over and over ran any number of calls upstream past the limit. The place is
+ * held until the server answers, the server or session goes, or CANCELLED_HOLD_MS pass.
+ */
+
+type Outcome = { ok: true } | { ok: false; code?: number; data?: Record<string, unknown> };
+
+const call = (client: Client, name: string, signal?: AbortSignal): Promise<Outcome> =>
+  client.callTool({ name, arguments: name === 'say' ? { text: 'hi' } : {} }, undefined, { signal }).then(
+    () => ({ ok: true }),
+    ({ code, data }: { code?: number; data?: Record<string, unknown> }) => ({ ok: false, code, data }),
+  );
+
+/**
+ * An MCP server over Streamable HTTP (JSON answers) with `hold`, answered only when the test
+ * says, even once cancelled (a server that answers what it already finished), and `say`.
+ */
+async function answeringServer(): Promise<{ url: string; answerHeld: () => void; cancelled: () => number; close: () => Promise<void> }> {
+  const held: { res: ServerResponse; id: number }[] = [];
+  let cancelled = 0;
+  const reply = (res: ServerResponse, id: number, result: unknown) =>
+    void res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'one' }).end(JSON.stringify({ jsonrpc: '2.0', id, result }));
+  const tools = ['hold', 'say'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+  const server = createServer((req, res) => {
+    if (req.method === 'GET') return void res.writeHead(405).end();
+    if (req.method !== 'POST') return void res.writeHead(200).end();
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const message = JSON.parse(body) as { id?: number; method: string; params?: { name?: string } };
+      if (message.id === undefined) {
+        if (message.method === 'notifications/cancelled') cancelled++;
+        return void res.writeHead(202).end();
+      }
+      if (message.method === 'initialize') return reply(res, message.id, { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'answering', version: '1' } });
+      if (message.method === 'tools/list') return reply(res, message.id, { tools });
+      if (message.params?.name === 'hold') return void held.push({ res, id: message.id });
+      reply(res, message.id, { content: [{ type: 'text', text: 'hi' }] });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    answerHeld: () => {
+      for (const { res, id } of held.splice(0)) reply(res, id, { content: [{ type: 'text', text: 'done after all' }] });
+    },
+    cancelled: () => cancelled,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('a cancelled call keeps its place under rateLimits.concurrent while its server may still run it', () => {
+  let fx: BrokerFixture;
+  let answering: Awaited<ReturnType<typeof answeringServer>>;
+  const admitted = async (email: string, server: string, tool: string) =>
+    (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.request' && e.actor === email && e.server === server && e.tool === tool && e.outcome === 'SUCCESS').length;
+  const refusedByConcurrent = (server: string) => ({ ok: false, code: -32001, data: { reason: 'rate_limited', clause: `servers.${server}.rateLimits.concurrent: 1` } });
+
+  beforeAll(async () => {
+    answering = await answeringServer();
+    fx = await startBroker({
+      overrides: {
+        roles: [
+          {
+            name: 'engineer',
+            members: { groups: ['engineering'] },
+            request: ['everything', 'answering'].map((server) => ({ server, tools: ['hold', 'say'], maxDurationSeconds: 3600, autoApprove: true })),
+          },
+        ],
+        servers: [
+          { name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'], rateLimits: { concurrent: 1 } },
+          { name: 'answering', transport: 'streamable-http', url: answering.url, rateLimits: { concurrent: 1 } },
+        ],
+      },
+    });
+  });
+  afterAll(async () => {
+    await fx.close();
+    await answering.close();
+  });
+
+  /** A person of their own, with `hold` in flight on `server` and then cancelled (the cancellation recorded, so acted on). */
+  async function cancelledHold(name: string, server: string): Promise<{ email: string; client: Client }> {
+    const email = `${name}@example.com`;
+    const person = await fx.signInAs(email);
+    await person.grant(['hold', 'say'], 3600, server);
+    const { client } = await fx.connect(await person.token(), server);
+    const controller = new AbortController();
+    const held = call(client, 'hold', controller.signal);
+    await expect.poll(() => admitted(email, server, 'hold')).toBe(1);
+    controller.abort('changed my mind');
+    expect(await held).toMatchObject({ ok: false });
+    const cancellations = async () => (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.notification' && e.actor === email && e.data.method === 'notifications/cancelled').length;
+    await expect.poll(cancellations).toBe(1);
+    return { email, client };
+  }
+
+  it('refuses the next call past the limit while a server that stops without answering (the MCP SDK) may still run the cancelled one', async () => {
+    const { client } = await cancelledHold('carol', 'everything');
+    expect(await call(client, 'say')).toMatchObject(refusedByConcurrent('everything'));
+    // Another session of hers is the same person under the same limit.
+    const { client: other } = await fx.connect(await (await fx.signInAs('carol@example.com')).token(), 'everything');
+    expect(await call(other, 'say')).toMatchObject(refusedByConcurrent('everything'));
+  });
+
+  it('frees the place once the server answers the cancelled call, and drops that answer', async () => {
+    const { client } = await cancelledHold('dan', 'answering');
+    await expect.poll(answering.cancelled).toBeGreaterThan(0);
+    expect(await call(client, 'say')).toMatchObject(refusedByConcurrent('answering'));
+    answering.answerHeld();
+    await expect.poll(() => call(client, 'say')).toEqual({ ok: true });
+  });
+});
+
+describe('a request its client cancelled, on the leg to its server', () => {
+  const sent: Record<string, unknown>[] = [];
+  const upstream: Upstream = { start: async () => {}, send: async (message) => void sent.push(message), close: async () => {} };
+  beforeEach(() => {
+    sent.length = 0;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => vi.useRealTimers());
+
+  /** How a request stands, once every settled promise had its turn. */
+  async function state(answer: Promise<LegAnswer>): Promise<string> {
+    let kind = 'pending';
+    void answer.then((a) => (kind = a.kind));
+    await new Promise((resolve) => setImmediate(resolve));
+    return kind;
+  }
+
+  it('tells the server, and is held until the server answers, which ends it as cancelled (the answer is dropped)', async () => {
+    const leg = new Leg('docs', upstream, new GrantSet([]), new Set());
+    const { id, answer } = leg.request('tools/call', { name: 'slow' });
+    leg.cancel(id, 'changed my mind');
+    expect(sent.at(-1)).toEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'changed my mind' } });
+    expect(await state(answer)).toBe('pending');
+    expect(leg.answered(id, { kind: 'result', result: { content: [] } })).toBe(true);
+    expect(await state(answer)).toBe('cancelled');
+  });
+
+  it(`is let go ${CANCELLED_HOLD_MS / 1000} s after its cancellation when the server never answers, and at once when the server leaves`, async () => {
+    const leg = new Leg('docs', upstream, new GrantSet([]), new Set());
+    const silent = leg.request('tools/call', { name: 'slow' });
+    const other = leg.request('tools/call', { name: 'slow' });
+    leg.cancel(silent.id, undefined);
+    vi.advanceTimersByTime(CANCELLED_HOLD_MS - 1);
+    expect(await state(silent.answer)).toBe('pending');
+    vi.advanceTimersByTime(1);
+    expect(await state(silent.answer)).toBe('cancelled');
+    // Its late answer finds nothing waiting.
+    expect(leg.answered(silent.id, { kind: 'result', result: {} })).toBe(false);
+
+    leg.cancel(other.id, undefined);
+    leg.drop({ code: -32603, reason: 'upstream_failed', detail: 'gone' });
+    expect(await state(other.answer)).toBe('cancelled');
+  });
+});
