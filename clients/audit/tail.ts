@@ -1,10 +1,12 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { BrokerApi, brokerUrl, subscriptionError } from '../cli/broker-api.js';
+import { writeFileAtomically } from '../cli/atomic-write.js';
 import { refusedCredential } from '../cli/cli-error.js';
+import { jsonLine } from '../cli/output.js';
 import { AuditFeedDocument, AuditHeadDocument } from '../graphql/generated/graphql.js';
 import type { AuditFeedSubscription } from '../graphql/generated/graphql.js';
 import { toOcsf } from './ocsf.js';
@@ -124,15 +126,6 @@ function readCursor(file: string | undefined): string | undefined {
 }
 
 function writeCursor(file: string, cursor: string): void {
-  writeFileSync(`${file}.tmp`, `${cursor}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomically(file, `${cursor}\n`, 0o644);
 }
 
-/**
- * One event as a JSON line with every character a terminal or a line-splitting reader may act
- * on escaped: JSON.stringify leaves DEL, the C1 controls (U+009B is a terminal's CSI) and
- * U+2028/2029 (line breaks to some readers) raw, and an event's fields carry what clients sent.
- */
-export function jsonLine(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}

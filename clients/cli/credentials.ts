@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { writeFileAtomically } from './atomic-write.js';
 import type { BrokerCredentials } from './broker-api.js';
 import { CliError } from './cli-error.js';
 
@@ -48,14 +48,7 @@ export function readStoredCredentials(env: NodeJS.ProcessEnv = process.env): Sto
 export function saveCredentials(credentials: StoredCredentials, env: NodeJS.ProcessEnv = process.env): string {
   const path = credentialsPath(env);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(temporary, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
+  writeFileAtomically(path, `${JSON.stringify(credentials, null, 2)}\n`, 0o600);
   return path;
 }
 

@@ -35,6 +35,7 @@ program
 await program.parseAsync(process.argv).catch((error: unknown) => {
   // One clear line, never a stack: typed errors carry their stable code.
   const code = error instanceof PortcullisError || error instanceof CliError ? `${error.code}: ` : '';
-  console.error(`portcullis: ${code}${oneLine(error instanceof Error ? error.message : String(error))}`);
+  // The code too: a broker's answer sets it (extensions.code).
+  console.error(oneLine(`portcullis: ${code}${error instanceof Error ? error.message : String(error)}`));
   process.exit(EXIT.failure);
 });

@@ -10,9 +10,11 @@
  * VS Code and the editors built on it hand `<scheme>://<publisher>.<extension>/…` to that
  * extension: Cursor's own MCP client registers `cursor://anysphere.cursor-mcp/oauth/callback`
  * (older ones `cursor://anysphere.cursor-retrieval/…`), and MCP extensions such as Cline
- * register `<editor>://saoudrizwan.claude-dev/mcp-auth/callback/<hash>` in each editor.
+ * register `<editor>://saoudrizwan.claude-dev/mcp-auth/callback/<hash>` in each editor
+ * (VSCodium, Code - OSS, Kiro and Trae among them). Warp's desktop app registers
+ * `warp://mcp/oauth2callback`. Any other goes in `oauth.redirectSchemes`.
  */
-export const KNOWN_CLIENT_SCHEMES: readonly string[] = ['cursor', 'vscode', 'vscode-insiders', 'windsurf'];
+export const KNOWN_CLIENT_SCHEMES: readonly string[] = ['cursor', 'vscode', 'vscode-insiders', 'vscodium', 'code-oss', 'windsurf', 'kiro', 'trae', 'warp'];
 
 /** Browsers, Microsoft's Windows and Office handlers, app stores, calls. */
 const LAUNCHER_PREFIXES = ['ms-', 'microsoft-edge', 'x-safari-', 'googlechrome', 'firefox', 'opera', 'brave', 'chrome', 'touch-http', 'itms', 'facetime', 'yandexbrowser', 'samsunginternet'];

@@ -25,9 +25,15 @@ export async function takeAnsweredRequest(response: Element, requests: StoreRequ
   }
   const browser = await requests.removeAsync(requestId);
   if (browser === null) throw new SamlRejection('in_response_to_unknown');
-  checkPoster(poster, browser);
+  // A request begun on a broker from before browser bindings holds node-saml's timestamp,
+  // not a binding's hash: during a rolling upgrade (the 10 minutes a request stays pending)
+  // it passes unbound rather than refuse every sign-in begun there.
+  if (BINDING_HASH.test(browser)) checkPoster(poster, browser);
   return requestId;
 }
+
+/** hashSecret's form (SHA-256, hex), which no timestamp takes. */
+const BINDING_HASH = /^[0-9a-f]{64}$/;
 
 /**
  * Uses up the request a response names when it is refused before takeAnsweredRequest runs

@@ -63,6 +63,17 @@ describe('portcullis audit verify (embedded store)', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/BROKEN at event 3 \(#3\): previous hash does not match/);
   });
+
+  it('prints what the log under suspicion holds without its escape sequences: a forged id cannot redraw the BROKEN line as intact', async () => {
+    const { config, log } = await setup();
+    const forged = '\u001b[2K\r\u001b[1Aaudit log intact: 5 events\u001b[8m\u009b2K';
+    writeFileSync(log, readFileSync(log, 'utf8').replace('"id":"3"', `"id":${JSON.stringify(forged)}`));
+    const result = await runCli(['audit', 'verify', '--config', config]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/audit log BROKEN/);
+    // eslint-disable-next-line no-control-regex
+    expect(result.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  });
 });
 
 describeWithRedis('portcullis audit verify (Redis store)', () => {

@@ -162,4 +162,15 @@ describeOnEachStore('the access commands', (start) => {
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/^portcullis: BROKER_UNREACHABLE: cannot reach the broker at http:\/\/127\.0\.0\.1:9: [^\n]+\n$/);
   });
+
+  it('prints JSON with the C1 controls and DEL a requester put in a reason escaped: a terminal reads no CSI from a reviewer\'s --json', async () => {
+    const reason = 'see \u009b2J\u009b31mlogs\u007f \u2028done';
+    const filed = await runCliJson<RequestJson>(['request', 'everything', '--tools', 'echo', '--reason', reason, '--for', '1h'], alice);
+    const listed = await runCli(['requests', '--pending', '--json'], bob);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).not.toMatch(/[\u007f-\u009f\u2028]/);
+    expect(listed.stdout).toContain('\\u009b2J');
+    expect((JSON.parse(listed.stdout) as { id: string; reason: string }[]).find((r) => r.id === filed.id)?.reason).toBe(reason);
+    await runCli(['cancel', filed.id], alice);
+  });
 });

@@ -48,13 +48,16 @@ const SMUGGLED = [
   'cur\tsor://anysphere.cursor-mcp/oauth/callback',
 ];
 
-/** Real native MCP clients' redirects: Cursor (now and before), Cline in each VS Code-family editor, and an RFC 8252 reverse domain name. */
+/** Real native MCP clients' redirects: Cursor (now and before), Cline in each VS Code-family editor, Warp, and an RFC 8252 reverse domain name. */
 const APP_CALLBACKS = [
   'cursor://anysphere.cursor-mcp/oauth/callback',
   'cursor://anysphere.cursor-retrieval/oauth/user-7c1e/callback',
   'vscode://saoudrizwan.claude-dev/mcp-auth/callback/3f2a9c',
   'vscode-insiders://saoudrizwan.claude-dev/mcp-auth/callback/3f2a9c',
   'windsurf://saoudrizwan.claude-dev/mcp-auth/callback/3f2a9c',
+  'vscodium://saoudrizwan.claude-dev/mcp-auth/callback/3f2a9c',
+  'kiro://saoudrizwan.claude-dev/mcp-auth/callback/3f2a9c',
+  'warp://mcp/oauth2callback',
   'com.example.mcp-client:/oauth2redirect',
 ];
 

@@ -57,6 +57,15 @@ describeOnEachStore('an SP-initiated SAML response signs in only the browser tha
     expect((await loginEvents()).at(-1)).toMatchObject({ outcome: 'DENIED', data: { idp: 'corp', reason: 'browser_mismatch' } });
   });
 
+  it('passes a request begun on a broker from before bindings (node-saml\'s timestamp stored, no hash) during a rolling upgrade', async () => {
+    const requestId = '_before-bindings-1';
+    await server.stores.samlRequests.put(`corp:${requestId}`, new Date().toISOString(), Date.now() + 60_000);
+    const xml = corp.signedResponse({ inResponseTo: requestId, nameId: 'alice@example.com', attributes: { email: 'alice@example.com' } });
+    const result = await postFromBrowser(server.url, corp, xml);
+    expect(result.status).toBe(303);
+    expect(result.session).toBeDefined();
+  });
+
   it('refuses it in a browser bound to its own sign-in, and uses up the request: the response cannot be tried again', async () => {
     const victim = await beginInBrowser(server.url, 'corp');
     const planted = await mallorysResponse();

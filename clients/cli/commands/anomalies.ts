@@ -12,7 +12,7 @@ import {
 } from '../../graphql/generated/graphql.js';
 import type { AnomalyDetailQuery, AnomalyFieldsFragment, AnomalySeverity, AnomalyStatus, AnomalySuppressionFieldsFragment } from '../../graphql/generated/graphql.js';
 import { CliError } from '../cli-error.js';
-import { fields, oneLine, table, when } from '../output.js';
+import { fields, jsonLine, oneLine, table, when } from '../output.js';
 import { apiFor, clientCommand, collect, countOption, durationOption, emit } from './client-command.js';
 import type { ClientOptions } from './client-command.js';
 
@@ -92,7 +92,7 @@ async function listAnomalies(options: ListOptions): Promise<void> {
     return;
   }
   // Following prints one line per anomaly (JSON lines with --json), oldest first, so new ones go at the bottom.
-  const print = (anomaly: Anomaly) => console.log(options.json ? JSON.stringify(anomaly) : oneLine(row(anomaly).join('  ')));
+  const print = (anomaly: Anomaly) => console.log(options.json ? jsonLine(anomaly) : oneLine(row(anomaly).join('  ')));
   const shown = new Set<string>();
   for (const anomaly of items.toReversed()) {
     shown.add(anomaly.id);

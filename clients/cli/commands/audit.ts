@@ -12,6 +12,7 @@ import { followAuditFeed } from '../../audit/tail.js';
 import { resolveCredentials } from '../credentials.js';
 import { formatDuration } from '../../../server/text/durations.js';
 import { EXIT } from '../exit-codes.js';
+import { oneLine } from '../output.js';
 import { durationOption } from './client-command.js';
 import { loadConfigOrExit } from './load-config.js';
 import type { PortcullisConfig } from '../../../server/config/schema.js';
@@ -44,10 +45,11 @@ export function auditCommand(): Command {
         config.store.redis ? verifyRedis(config.store.redis, retention, verify) : verifyFile(join(resolve(dirname(file), config.store.dataDir), AUDIT_FILE_NAME), retention, verify),
       );
       if (report.broken) {
-        console.error(`audit log BROKEN at event ${report.broken.id} (#${report.broken.position}): ${report.broken.reason}`);
+        // The id and reason come from the log under suspicion: its escape sequences must not redraw this line.
+        console.error(oneLine(`audit log BROKEN at event ${report.broken.id} (#${report.broken.position}): ${report.broken.reason}`));
         process.exit(EXIT.failure);
       }
-      console.log(`audit log intact: ${report.events} events${report.lastId ? `, last cursor ${report.lastId}` : ''}, head ${report.lastHash}`);
+      console.log(oneLine(`audit log intact: ${report.events} events${report.lastId ? `, last cursor ${report.lastId}` : ''}, head ${report.lastHash}`));
       console.log(checkpointLine(report.checkpoints, maxGapSeconds));
     });
 
@@ -67,7 +69,7 @@ export function auditCommand(): Command {
         cursorFile: options.cursorFile,
         format: options.format,
         write: (line) => process.stdout.write(`${line}\n`),
-        report: (line) => console.error(line),
+        report: (line) => console.error(oneLine(line)),
       });
     });
 

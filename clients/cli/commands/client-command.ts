@@ -4,7 +4,7 @@ import { isRecord } from '../../../broker/core/json.js';
 import { BrokerApi } from '../broker-api.js';
 import { resolveCredentials } from '../credentials.js';
 import { parseDuration } from '../../../server/text/durations.js';
-import { oneLine } from '../output.js';
+import { jsonLine, oneLine } from '../output.js';
 
 /** Options every command that talks to the broker's API takes. */
 export interface ClientOptions {
@@ -26,7 +26,7 @@ export function apiFor(options: ClientOptions): BrokerApi {
 
 /** Prints the JSON form with `--json`, the human form otherwise (no control characters from the API in it). */
 export function emit(options: ClientOptions, json: unknown, human: () => string): void {
-  console.log(options.json ? JSON.stringify(json, null, 2) : human().split('\n').map(oneLine).join('\n'));
+  console.log(options.json ? jsonLine(json, 2) : human().split('\n').map(oneLine).join('\n'));
 }
 
 /** commander parser for `90m`, `2h`, `1d`. */

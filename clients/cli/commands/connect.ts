@@ -4,6 +4,7 @@ import { brokerUrl } from '../broker-api.js';
 import { CliError } from '../cli-error.js';
 import { resolveCredentials } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
+import { oneLine } from '../output.js';
 import { durationOption } from './client-command.js';
 
 const AFTER_HELP = `
@@ -46,7 +47,8 @@ export function connectCommand(): Command {
           credentials,
           input: process.stdin,
           output: process.stdout,
-          report: (line) => console.error(line),
+          // Close reasons and refusals carry an upstream's or a broker's text.
+          report: (line) => console.error(oneLine(line)),
           reconnectTimeoutMs: options.reconnectTimeout * 1000,
         });
       } catch (error) {
