@@ -38,6 +38,8 @@ const CANCELLED: LegAnswer = { kind: 'cancelled' };
 export class Leg {
   private nextId = 1;
   private readonly pending = new Map<number, (answer: LegAnswer) => void>();
+  /** Requests their client cancelled, each with the timer that lets it go (cancel()). */
+  private readonly held = new Map<number, NodeJS.Timeout>();
   /** Its answer to initialize (null when it failed); absent until the client initializes. */
   init: Promise<LegInit | null> | undefined;
   /** Settles once the client's `notifications/initialized` was relayed to the server (servers may add tools then). */
@@ -69,9 +71,17 @@ export class Leg {
     return { id, answer };
   }
 
-  /** An answer from the upstream; false when it answers nothing this leg is waiting for. */
+  /**
+   * An answer from the upstream; false when it is to be dropped: it answers nothing this leg
+   * is waiting for, or a request that was cancelled (by its client, or cut off as its grant
+   * ended). Such a request was decided then, so its late answer only frees its place:
+   * taken further, a task or URL elicitation it names would become the session's with no
+   * grant behind it (relay.ts), and its client was told it will have no answer.
+   */
   answered(id: JsonRpcId | null, answer: LegAnswer): boolean {
-    return typeof id === 'number' && this.settle(id, answer);
+    if (typeof id !== 'number') return false;
+    const cancelled = this.held.size !== 0 && this.held.has(id);
+    return this.settle(id, answer) && !cancelled;
   }
 
   /**
@@ -80,14 +90,10 @@ export class Leg {
    * the leg goes, or CANCELLED_HOLD_MS pass: not before, as the upstream may still be at it.
    */
   cancel(id: number, reason: unknown): void {
-    const settle = this.pending.get(id);
-    if (!settle) return;
+    if (!this.pending.has(id) || this.held.has(id)) return;
     const timer = setTimeout(() => this.settle(id, CANCELLED), CANCELLED_HOLD_MS);
     timer.unref();
-    this.pending.set(id, () => {
-      clearTimeout(timer);
-      settle(CANCELLED);
-    });
+    this.held.set(id, timer);
     void this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, ...(typeof reason === 'string' ? { reason } : {}) } }).catch(() => {});
   }
 
@@ -110,7 +116,15 @@ export class Leg {
     const resolve = this.pending.get(id);
     if (!resolve) return false;
     this.pending.delete(id);
-    resolve(answer);
+    // Every answer passes here: the hold's bookkeeping only when some request is held.
+    const timer = this.held.size === 0 ? undefined : this.held.get(id);
+    if (timer === undefined) {
+      resolve(answer);
+      return true;
+    }
+    clearTimeout(timer);
+    this.held.delete(id);
+    resolve(CANCELLED);
     return true;
   }
 }

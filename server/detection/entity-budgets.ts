@@ -22,28 +22,34 @@ export function poolOf(key: string): EntityPool {
   return key.startsWith(TOOL_KEY_PREFIX) ? 'tools' : 'principals';
 }
 
-/** Each pool's budget; together they are `maxEntities`. */
+/**
+ * Each pool's budget; together they are `maxEntities`. Tools keep at least one place once
+ * there are two (with none, large_payload, which judges sizes per tool, would learn nothing
+ * under a small bound), and never more than people and roles.
+ */
 export function poolBudgets(maxEntities: number): Readonly<Record<EntityPool, number>> {
-  const tools = Math.floor(maxEntities * TOOL_SHARE);
+  const tools = Math.min(Math.max(1, Math.floor(maxEntities * TOOL_SHARE)), Math.floor(maxEntities / 2));
   return { tools, principals: maxEntities - tools };
 }
 
 /**
  * How far ahead in the eviction order a tool used by one person alone is: more than any gap
- * between two live entities' lastSeen (`stateTtlDays` is at most ten years, about 2^38 ms).
+ * between two live entities' lastSeen, or their expiries (`stateTtlDays` is at most ten
+ * years, about 2^38 ms).
  */
 const SOLE_USE_HEAD_START = 2 ** 42;
 
 /**
- * Where an entity stands in its pool's eviction order, lowest first: the least recently
- * seen, but every tool one person alone has used before any tool two people have. A flood
+ * Where an entity stands in its pool's eviction order, lowest first: by `time`, its lastSeen
+ * or what follows it in step (its expiry, `stateTtlDays` later), so the least recently seen,
+ * but every tool one person alone has used before any tool two people have. A flood
  * of made-up names (each used by its sender alone) then displaces only single-person tools,
  * never the shared tools whose baselines (large_payload's sizes by everyone) judge others.
  * Two colluding accounts calling each name can still share them: that costs the flooder
  * twice the calls and a second identity.
  */
-export function evictionRank(entity: Pick<EntityState, 'lastSeen' | 'soleUser'>): number {
-  return entity.soleUser === undefined ? entity.lastSeen : entity.lastSeen - SOLE_USE_HEAD_START;
+export function evictionRank(entity: Pick<EntityState, 'soleUser'>, time: number): number {
+  return entity.soleUser === undefined ? time : time - SOLE_USE_HEAD_START;
 }
 
 /**

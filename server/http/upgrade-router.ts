@@ -13,7 +13,7 @@ export class UpgradeRefused extends Error {
   constructor(
     readonly status: number,
     readonly text: string,
-    /** For a 401: what the Bearer challenge says (null when no credential was presented). */
+    /** What the Bearer challenge says: for a 401 (null when no credential was presented), and for a refused Bearer credential (400, 403). */
     readonly challenge: Challenge = null,
     /** For a 429: when to try again (RFC 9110 section 10.2.3, in seconds). */
     readonly retryAfterSeconds?: number,
@@ -87,8 +87,9 @@ export function upgradeTo(wss: WebSocketServer, precheck: (request: IncomingMess
 
 /**
  * Answers an upgrade with a plain HTTP refusal and closes. A 401 carries its Bearer
- * challenge. A socket the peer already reset or half-closed is just destroyed: writing
- * to it would only raise an error.
+ * challenge, as does any refusal of a Bearer credential (RFC 6750 §3: 400 invalid_request
+ * and 403 insufficient_scope say why in it too), as on the HTTP edge. A socket the peer
+ * already reset or half-closed is just destroyed: writing to it would only raise an error.
  */
 export function refuseUpgrade(socket: Duplex, { status, text, challenge, retryAfterSeconds }: UpgradeRefused): void {
   if (socket.destroyed || !socket.writable) return void socket.destroy();
@@ -98,7 +99,7 @@ export function refuseUpgrade(socket: Duplex, { status, text, challenge, retryAf
     'Connection: close',
     'Content-Type: text/plain; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
-    ...(status === 401 ? [`WWW-Authenticate: ${bearerChallenge(challenge)}`] : []),
+    ...(status === 401 || challenge !== null ? [`WWW-Authenticate: ${bearerChallenge(challenge)}`] : []),
     ...(retryAfterSeconds === undefined ? [] : [`Retry-After: ${retryAfterSeconds}`]),
   ];
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);

@@ -11,6 +11,8 @@ import { OAuthTokens } from './tokens.js';
 const SERVER_NAME = new RegExp(`^${SERVER_NAME_SEGMENT}$`);
 /** RFC 6750 §2.1: `Bearer 1*SP b64token`, the scheme case-insensitive (RFC 9110 §11.1). */
 const BEARER_CREDENTIALS = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+/** `Bearer` with no token: what a client sends whose token variable is unset. */
+const EMPTY_BEARER = /^Bearer *$/i;
 
 /** Why an MCP request was refused, as RFC 6750 §3.1 names it (null: no credential at all). */
 export type McpAuthFailure = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | null;
@@ -46,7 +48,7 @@ export class McpRequestAuthenticator {
   /**
    * The principal for a request to `resource` (a canonical URL from McpResources, such as
    * `${publicUrl}/mcp/<server>` or `${publicUrl}/mcp`). Throws McpAuthError: 400 for a
-   * malformed Bearer credential, 401 without a usable token, 403 for an API token lacking
+   * malformed Bearer token, 401 without a usable token, 403 for an API token lacking
    * the `mcp` scope. A refused OAuth token we issued is audited (`oauth.token.refused`); a
    * bearer value we did not issue never is.
    */
@@ -56,11 +58,13 @@ export class McpRequestAuthenticator {
     const refuse = (status: 400 | 401 | 403, error: McpAuthFailure, message: string) =>
       new McpAuthError(status, error, message, mcpBearerChallenge(challenge, error && { error, description: message }));
     const header = headers.authorization ?? '';
-    // RFC 6750 §3: a request without Bearer credentials (none, or another scheme) gets the bare
-    // challenge, no error code: it is what MCP clients start OAuth discovery from.
-    if (header.split(' ', 1)[0]!.toLowerCase() !== 'bearer') throw refuse(401, null, 'this MCP endpoint needs an OAuth access token');
+    // RFC 6750 §3: a request without Bearer credentials (none, another scheme, or a Bearer with no
+    // token) gets the bare challenge, no error code: it is what MCP clients start OAuth discovery
+    // from, and the MCP SDK starts none on a 400, which would leave a client whose token variable
+    // is unset stuck at an error instead of signing in.
+    if (header.split(' ', 1)[0]!.toLowerCase() !== 'bearer' || EMPTY_BEARER.test(header)) throw refuse(401, null, 'this MCP endpoint needs an OAuth access token');
     const bearer = BEARER_CREDENTIALS.exec(header)?.[1];
-    // §3.1: Bearer credentials that are no b64token (empty, several parts, other characters) are a malformed request.
+    // §3.1: a token that is no b64token (several parts, other characters) is a malformed request.
     if (!bearer) throw refuse(400, 'invalid_request', 'malformed Authorization: expected "Bearer <token>"');
 
     if (OAuthTokens.isAccessToken(bearer)) {

@@ -58,12 +58,17 @@ export class CursorSeal {
     }
   }
 
-  /** The key the store keeps, made when it has none. Instances starting together may each put one: every instance seals with whichever the store kept. */
+  /**
+   * The key the store keeps, made when it has none. Instances finding none together (at
+   * first use, or when a key lapses) each offer one, and the store keeps the first only: a
+   * later offer overwriting it would leave every cursor sealed under it refused.
+   */
   private async key(): Promise<Buffer> {
     for (;;) {
       const stored = await this.keys.get(KEY_NAME);
       if (stored !== null) return Buffer.from(stored, 'base64');
-      await this.keys.put(KEY_NAME, randomBytes(32).toString('base64'), this.clock.now() + KEY_LIFETIME_MS);
+      const made = randomBytes(32);
+      if (await this.keys.putIfAbsent(KEY_NAME, made.toString('base64'), this.clock.now() + KEY_LIFETIME_MS)) return made;
     }
   }
 }

@@ -96,6 +96,12 @@ export const ONE_TIME_VALUE_CAPACITY = 50_000;
 export interface OneTimeValueStore {
   /** Throws StoreFullError when the store holds its capacity of live values (none is evicted). */
   put(key: string, value: string, expiresAt: number): Promise<void>;
+  /**
+   * Stores the value only while `key` holds no live one: of racing writers exactly one
+   * stores, so a value every instance must agree on (a shared key) is never overwritten.
+   * False when a live value was kept. Throws StoreFullError as `put` does.
+   */
+  putIfAbsent(key: string, value: string, expiresAt: number): Promise<boolean>;
   get(key: string): Promise<string | null>;
   /** Atomically removes and returns the entry: of racing takers exactly one gets it. */
   take(key: string): Promise<string | null>;

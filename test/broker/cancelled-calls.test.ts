@@ -1,4 +1,5 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { GetTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,11 +27,15 @@ const call = (client: Client, name: string, signal?: AbortSignal): Promise<Outco
     ({ code, data }: { code?: number; data?: Record<string, unknown> }) => ({ ok: false, code, data }),
   );
 
+/** A task as a server reports it (MCP 2025-11-25, tasks). */
+const task = (taskId: string) => ({ taskId, status: 'working', ttl: 60_000, createdAt: '2026-01-01T00:00:00Z', lastUpdatedAt: '2026-01-01T00:00:00Z' });
+
 /**
  * An MCP server over Streamable HTTP (JSON answers) with `hold`, answered only when the test
- * says, even once cancelled (a server that answers what it already finished), and `say`.
+ * says and with what it says, even once cancelled (a server that answers what it already
+ * finished), and `say`; it reports any task asked after (tasks/get) as working.
  */
-async function answeringServer(): Promise<{ url: string; answerHeld: () => void; cancelled: () => number; close: () => Promise<void> }> {
+async function answeringServer(): Promise<{ url: string; answerHeld: (result?: unknown) => void; cancelled: () => number; close: () => Promise<void> }> {
   const held: { res: ServerResponse; id: number }[] = [];
   let cancelled = 0;
   const reply = (res: ServerResponse, id: number, result: unknown) =>
@@ -42,13 +47,14 @@ async function answeringServer(): Promise<{ url: string; answerHeld: () => void;
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
-      const message = JSON.parse(body) as { id?: number; method: string; params?: { name?: string } };
+      const message = JSON.parse(body) as { id?: number; method: string; params?: { name?: string; taskId?: string } };
       if (message.id === undefined) {
         if (message.method === 'notifications/cancelled') cancelled++;
         return void res.writeHead(202).end();
       }
       if (message.method === 'initialize') return reply(res, message.id, { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'answering', version: '1' } });
       if (message.method === 'tools/list') return reply(res, message.id, { tools });
+      if (message.method === 'tasks/get') return reply(res, message.id, task(String(message.params?.taskId)));
       if (message.params?.name === 'hold') return void held.push({ res, id: message.id });
       reply(res, message.id, { content: [{ type: 'text', text: 'hi' }] });
     });
@@ -56,8 +62,8 @@ async function answeringServer(): Promise<{ url: string; answerHeld: () => void;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    answerHeld: () => {
-      for (const { res, id } of held.splice(0)) reply(res, id, { content: [{ type: 'text', text: 'done after all' }] });
+    answerHeld: (result = { content: [{ type: 'text', text: 'done after all' }] }) => {
+      for (const { res, id } of held.splice(0)) reply(res, id, result);
     },
     cancelled: () => cancelled,
     close: () => {
@@ -128,6 +134,14 @@ describe('a cancelled call keeps its place under rateLimits.concurrent while its
     answering.answerHeld();
     await expect.poll(() => call(client, 'say')).toEqual({ ok: true });
   });
+
+  it('makes nothing of a late answer to a cancelled call: a task it creates is not the session\'s, so no grant\'s check is skipped for it', async () => {
+    const { client } = await cancelledHold('erin', 'answering');
+    await expect.poll(answering.cancelled).toBeGreaterThan(0);
+    answering.answerHeld({ task: task('late-task') });
+    await expect.poll(() => call(client, 'say')).toEqual({ ok: true });
+    await expect(client.request({ method: 'tasks/get', params: { taskId: 'late-task' } }, GetTaskResultSchema)).rejects.toMatchObject({ code: -32602, data: { reason: 'unknown_task' } });
+  });
 });
 
 describe('a request its client cancelled, on the leg to its server', () => {
@@ -147,14 +161,16 @@ describe('a request its client cancelled, on the leg to its server', () => {
     return kind;
   }
 
-  it('tells the server, and is held until the server answers, which ends it as cancelled (the answer is dropped)', async () => {
+  it('tells the server, and is held until the server answers, which ends it as cancelled and is dropped (nothing it names is taken up)', async () => {
     const leg = new Leg('docs', upstream, new GrantSet([]), new Set());
     const { id, answer } = leg.request('tools/call', { name: 'slow' });
     leg.cancel(id, 'changed my mind');
     expect(sent.at(-1)).toEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'changed my mind' } });
     expect(await state(answer)).toBe('pending');
-    expect(leg.answered(id, { kind: 'result', result: { content: [] } })).toBe(true);
+    expect(leg.answered(id, { kind: 'result', result: { task: { taskId: 'late', status: 'working' } } })).toBe(false);
     expect(await state(answer)).toBe('cancelled');
+    // Its timer went with it: nothing is left to fire.
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it(`is let go ${CANCELLED_HOLD_MS / 1000} s after its cancellation when the server never answers, and at once when the server leaves`, async () => {

@@ -27,12 +27,14 @@ describe('the Authorization header at an MCP endpoint (RFC 6750)', () => {
     expect(await answer({})).toEqual({ status: 401, challenge: BARE_CHALLENGE });
   });
 
-  it('answers credentials of another scheme as none: 401, bare challenge', async () => {
-    expect(await answer({ authorization: 'Basic abc' })).toEqual({ status: 401, challenge: BARE_CHALLENGE });
+  it('answers credentials of another scheme, or a Bearer with no token (an unset token variable), as none: 401, bare challenge', async () => {
+    for (const authorization of ['Basic abc', 'Bearer', 'Bearer ', 'bearer   ']) {
+      expect(await answer({ authorization }), authorization).toEqual({ status: 401, challenge: BARE_CHALLENGE });
+    }
   });
 
-  it('answers a malformed Bearer credential 400 invalid_request, with the challenge still naming the metadata (§3.1)', async () => {
-    for (const authorization of ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer ###']) {
+  it('answers a malformed Bearer token 400 invalid_request, with the challenge still naming the metadata (§3.1)', async () => {
+    for (const authorization of ['Bearer a b', 'Bearer ###', 'Bearer  a=b']) {
       expect(await answer({ authorization }), authorization).toEqual({
         status: 400,
         challenge: `${BARE_CHALLENGE}, error="invalid_request", error_description="malformed Authorization: expected Bearer <token>"`,
@@ -46,8 +48,8 @@ describe('the Authorization header at an MCP endpoint (RFC 6750)', () => {
     expect(challenge).toContain('error="invalid_token"');
   });
 
-  it('lets the MCP SDK client start OAuth discovery from the bare challenge, sending no credential or another scheme', async () => {
-    for (const headers of [{}, { Authorization: 'Basic abc' }] as Record<string, string>[]) {
+  it('lets the MCP SDK client start OAuth discovery from the bare challenge, sending no credential, another scheme or an empty Bearer', async () => {
+    for (const headers of [{}, { Authorization: 'Basic abc' }, { Authorization: 'Bearer ' }] as Record<string, string>[]) {
       const provider = new MemoryOAuthProvider(DCR_METADATA.redirect_uris[0]!, DCR_METADATA);
       const challenges: (string | null)[] = [];
       const toBroker = publicUrlFetch(server.url);

@@ -129,18 +129,46 @@ function runDetectorStateContract(backend: string, create: () => Promise<Fixture
         expect(await detector.load(['user:alice@example.com'])).toEqual(new Map());
       });
 
-      it('keeps at most maxEntities, dropping the least recently seen first', async () => {
+      it('keeps people and roles to their share of maxEntities (three of four), dropping the least recently seen first', async () => {
         const { detector } = fx.stores;
         const now = fx.clock.now();
         await detector.claim('a', now, now + TTL);
         const states = new Map(['u1', 'u2', 'u3'].map((name, i) => [`user:${name}`, kept(entity(now + i))]));
-        await detector.commit('a', fx.clock.now(), '1', states, 3);
+        await detector.commit('a', fx.clock.now(), '1', states, 4);
         // u1 is seen again: u2 is now the least recently seen.
-        await detector.commit('a', fx.clock.now(), '2', new Map([['user:u1', kept(entity(now + 10))], ['user:u4', kept(entity(now + 5))]]), 3);
+        await detector.commit('a', fx.clock.now(), '2', new Map([['user:u1', kept(entity(now + 10))], ['user:u4', kept(entity(now + 5))]]), 4);
         const loaded = await detector.load(['user:u1', 'user:u2', 'user:u3', 'user:u4']);
         expect([...loaded.keys()].sort()).toEqual(['user:u1', 'user:u3', 'user:u4']);
-        await detector.commit('a', fx.clock.now(), '3', new Map([['user:u5', kept(entity(now + 20))], ['user:u6', kept(entity(now + 21))]]), 3);
+        await detector.commit('a', fx.clock.now(), '3', new Map([['user:u5', kept(entity(now + 20))], ['user:u6', kept(entity(now + 21))]]), 4);
         expect([...(await detector.load(['user:u1', 'user:u3', 'user:u4', 'user:u5', 'user:u6'])).keys()].sort()).toEqual(['user:u1', 'user:u5', 'user:u6']);
+      });
+
+      it('gives an expired tool\'s place to a live one, even one a single person used over one several shared', async () => {
+        const { detector } = fx.stores;
+        const now = fx.clock.now();
+        await detector.claim('a', now, now + 10 * DAY);
+        await detector.commit('a', fx.clock.now(), '1', new Map([['tool:everything/shared', kept(entity(now))]]), 4);
+        fx.clock.advance(DAY);
+        const later = fx.clock.now();
+        const soleUse = { ...entity(later), soleUser: 'tag' };
+        await detector.commit('a', later, '2', new Map([['tool:everything/made-up', kept(soleUse)]]), 4);
+        expect(await detector.load(['tool:everything/made-up', 'tool:everything/shared'])).toEqual(new Map([['tool:everything/made-up', soleUse]]));
+      });
+
+      it('keeps a place for a tool under a bound below four, people and roles keeping at least as many', async () => {
+        const { detector } = fx.stores;
+        const now = fx.clock.now();
+        await detector.claim('a', now, now + TTL);
+        const states = new Map([
+          ['user:u1', kept(entity(now))],
+          ['user:u2', kept(entity(now + 1))],
+          ['user:u3', kept(entity(now + 2))],
+          ['tool:everything/echo', kept(entity(now))],
+        ]);
+        await detector.commit('a', fx.clock.now(), '1', states, 3);
+        expect([...(await detector.load([...states.keys()])).keys()].sort()).toEqual(['tool:everything/echo', 'user:u2', 'user:u3']);
+        await detector.commit('a', fx.clock.now(), '2', states, 2);
+        expect([...(await detector.load([...states.keys()])).keys()].sort()).toEqual(['tool:everything/echo', 'user:u3']);
       });
     });
 

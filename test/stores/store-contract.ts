@@ -7,7 +7,8 @@ import type { AuditEvent, AuditEventInput, AuditLogOptions } from '../../server/
 import { InvalidCursorError, InvalidInputError, StoreFullError, StoreUnavailableError } from '../../server/errors.js';
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
 import { TOKEN_FAMILIES_PER_USER } from '../../server/stores/types.js';
-import type { ApiTokenRecord, LoginSession, Stores, ToolDefinitionSeen, UserIdentity } from '../../server/stores/types.js';
+import { CursorSeal } from '../../server/stores/sealed-cursor.js';
+import type { ApiTokenRecord, LoginSession, OneTimeValueStore, Stores, ToolDefinitionSeen, UserIdentity } from '../../server/stores/types.js';
 import type { AccessTokenRecord, TokenFamilyRecord } from '../../server/oauth/types.js';
 import { auditKeyPair } from '../support/audit-keys.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -275,6 +276,58 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         await values.put('_more', 'corp', fx.clock.now() + 60_000);
         expect(await values.get('_more')).toBe('corp');
         await fx.stores.cliLoginCodes.put('_other-kind', 'cli', fx.clock.now() + 60_000);
+      });
+    });
+
+    describe('shared values every instance must agree on (the listing cursor key)', () => {
+      it('keeps the first of racing offers and refuses the rest while it lives; an expired value is replaced', async () => {
+        const keys = fx.stores.cursorKeys;
+        const offered = ['a', 'b', 'c', 'd'];
+        const stored = await Promise.all(offered.map((value) => keys.putIfAbsent('k', value, fx.clock.now() + 60_000)));
+        expect(stored.filter(Boolean)).toHaveLength(1);
+        const kept = await keys.get('k');
+        expect(stored[offered.indexOf(kept!)]).toBe(true);
+        expect(await keys.putIfAbsent('k', 'later', fx.clock.now() + 120_000)).toBe(false);
+        expect(await keys.get('k')).toBe(kept);
+
+        fx.clock.advance(60_000);
+        expect(await keys.putIfAbsent('k', 'next', fx.clock.now() + 60_000)).toBe(true);
+        expect(await keys.get('k')).toBe('next');
+      });
+
+      it('counts an offer against the capacity as a put does; an offer for a live key is declined, not refused', async () => {
+        const keys = fx.stores.cursorKeys;
+        for (let i = 0; i < CONTRACT_ONE_TIME_CAPACITY; i++) await keys.put(`k${i}`, 'v', fx.clock.now() + 60_000);
+        await expect(keys.putIfAbsent('extra', 'v', fx.clock.now() + 60_000)).rejects.toBeInstanceOf(StoreFullError);
+        expect(await keys.putIfAbsent('k0', 'other', fx.clock.now() + 60_000)).toBe(false);
+      });
+
+      it('seals cursors under one key when two instances find none together: a cursor sealed by either opens with the other', async () => {
+        const keys = fx.stores.cursorKeys;
+        let answered!: () => void;
+        let release!: () => void;
+        const read = new Promise<void>((resolve) => (answered = resolve));
+        const released = new Promise<void>((resolve) => (release = resolve));
+        // The second instance finds no key, then is slow: the first makes one and seals with it before the second goes on.
+        const slowReader: OneTimeValueStore = {
+          put: (key, value, expiresAt) => keys.put(key, value, expiresAt),
+          putIfAbsent: (key, value, expiresAt) => keys.putIfAbsent(key, value, expiresAt),
+          take: (key) => keys.take(key),
+          get: async (key) => {
+            const value = await keys.get(key);
+            answered();
+            await released;
+            return value;
+          },
+        };
+        const first = new CursorSeal(keys, fx.clock);
+        const second = new CursorSeal(slowReader, fx.clock);
+        const sealedBySecond = second.seal('requests:alice', 'position-2');
+        await read;
+        const sealedByFirst = await first.seal('requests:alice', 'position-1');
+        release();
+        expect(await first.open('requests:alice', await sealedBySecond)).toBe('position-2');
+        expect(await second.open('requests:alice', sealedByFirst)).toBe('position-1');
       });
     });
 

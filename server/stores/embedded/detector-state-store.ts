@@ -90,8 +90,8 @@ export class EmbeddedDetectorStateStore implements DetectorStateStore {
   /** Deletes the pool's lowest ranked beyond its budget, the states being committed ranked as they will be. */
   private evictions(pool: EntityPool, budget: number, committing: ReadonlyMap<string, { state: EntityState; expiresAt: number }>, now: number): StateOp[] {
     const ranks = new Map<string, number>();
-    for (const { key, value } of this.entities.live()) if (poolOf(key) === pool) ranks.set(key, evictionRank(value));
-    for (const [key, { state, expiresAt }] of committing) if (expiresAt > now && poolOf(key) === pool) ranks.set(key, evictionRank(state));
+    for (const { key, value } of this.entities.live()) if (poolOf(key) === pool) ranks.set(key, evictionRank(value, value.lastSeen));
+    for (const [key, { state, expiresAt }] of committing) if (expiresAt > now && poolOf(key) === pool) ranks.set(key, evictionRank(state, state.lastSeen));
     return lowestRanked(ranks, ranks.size - budget).map((key) => this.entities.deleteOp(key));
   }
 }

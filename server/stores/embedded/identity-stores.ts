@@ -66,6 +66,10 @@ export class EmbeddedOneTimeValues implements OneTimeValueStore {
     await this.values.set(key, value, expiresAt);
   }
 
+  putIfAbsent(key: string, value: string, expiresAt: number): Promise<boolean> {
+    return this.values.setIfAbsent(key, value, expiresAt);
+  }
+
   async get(key: string): Promise<string | null> {
     return this.values.get(key) ?? null;
   }

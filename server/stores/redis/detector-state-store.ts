@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { evictionRank, poolBudgets, poolOf } from '../../detection/entity-budgets.js';
+import type { EntityPool } from '../../detection/entity-budgets.js';
 import type { EntityState } from '../../detection/types.js';
 import type { DetectorClaim, DetectorStateStore } from '../types.js';
 import { defineScript, guarded } from './connection.js';
@@ -29,20 +30,23 @@ return 1
  * entity (its key with a TTL, its score in the index), then drops each pool's lowest ranked
  * beyond its budget (detection/entity-budgets.ts). Tools score below zero and principals
  * above (scoreOf), so the pools sit apart in the one index: the tools are its first ZCOUNT
- * members, ranked alike. Members whose key expired stay in the index until then: they are
- * the oldest, so they go first. A tool indexed before the pools (scored by its lastSeen)
- * counts with the principals until its next commit.
+ * members, ranked alike. Scores are ranked expiries, so the expired members, whose keys
+ * Redis has dropped, leave the index first, by score range: left in, an expired tool that
+ * two people shared outranks every live tool one person used, and holds its place for good.
+ * Members indexed when scores were lastSeen read as expired and leave at the first commit;
+ * their keys lapse by their own TTL.
  * KEYS: lease hash, cursor, index, then each entity's key. ARGV: holder, lease now, cursor,
  * tools budget, principals budget, entity key prefix (for the evicted ones, named by the
- * index), then per entity: its index member, JSON, TTL ms, score. Returns 1, or 0 when
- * nothing was written.
+ * index), the expired score ranges (three min, max pairs: expiredScores), then per entity:
+ * its index member, JSON, TTL ms, score. Returns 1, or 0 when nothing was written.
  */
 const commitState = defineScript(`
 local lease = redis.call('HMGET', KEYS[1], 'holder', 'expiresAt')
 if lease[1] ~= ARGV[1] or tonumber(lease[2]) <= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[2], ARGV[3])
-for i = 7, #ARGV, 4 do
-  redis.call('SET', KEYS[4 + (i - 7) / 4], ARGV[i + 1], 'PX', ARGV[i + 2])
+for i = 7, 11, 2 do redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[i], ARGV[i + 1]) end
+for i = 13, #ARGV, 4 do
+  redis.call('SET', KEYS[4 + (i - 13) / 4], ARGV[i + 1], 'PX', ARGV[i + 2])
   redis.call('ZADD', KEYS[3], ARGV[i + 3], ARGV[i])
 end
 local function evict(first, held, budget)
@@ -59,11 +63,19 @@ evict(tools, redis.call('ZCARD', KEYS[3]) - tools, tonumber(ARGV[5]))
 return 1
 `);
 
-/** Past any tool's eviction rank (a lastSeen: under 2^42 until 2109), so a tool's score, its rank less this, is negative. */
+/** Past any tool's eviction rank (an expiry: under 2^42 until 2109), so a tool's score, its rank less this, is negative. */
 const TOOL_SCORES = 2 ** 44;
 
-function scoreOf(key: string, state: EntityState): number {
-  return poolOf(key) === 'tools' ? evictionRank(state) - TOOL_SCORES : evictionRank(state);
+const SHARED: Pick<EntityState, 'soleUser'> = {};
+const SOLE: Pick<EntityState, 'soleUser'> = { soleUser: '' };
+
+function scoreOf(pool: EntityPool, state: Pick<EntityState, 'soleUser'>, expiresAt: number): number {
+  return pool === 'tools' ? evictionRank(state, expiresAt) - TOOL_SCORES : evictionRank(state, expiresAt);
+}
+
+/** For each kind of score (principals, shared tools, sole-user tools), the range of those expired at `now`. */
+function expiredScores(now: number): number[] {
+  return ([['principals', SHARED], ['tools', SHARED], ['tools', SOLE]] as const).flatMap(([pool, state]) => [scoreOf(pool, state, 0), scoreOf(pool, state, now)]);
 }
 
 /** An entity as stored: its expiry travels with it, judged on the store's clock (Redis's TTL only collects garbage). */
@@ -111,11 +123,11 @@ export class RedisDetectorStateStore implements DetectorStateStore {
     const now = this.clock.now();
     const keys = [this.k('lease'), this.k('cursor'), this.k('entities')];
     const budgets = poolBudgets(maxEntities);
-    const args: (string | number)[] = [holder, leaseNow, cursor, budgets.tools, budgets.principals, this.k('entity', '')];
+    const args: (string | number)[] = [holder, leaseNow, cursor, budgets.tools, budgets.principals, this.k('entity', ''), ...expiredScores(now)];
     for (const [key, { state, expiresAt }] of entities) {
       if (expiresAt <= now) continue;
       keys.push(this.k('entity', key));
-      args.push(key, JSON.stringify({ expiresAt, state } satisfies StoredEntity), expiresAt - now, scoreOf(key, state));
+      args.push(key, JSON.stringify({ expiresAt, state } satisfies StoredEntity), expiresAt - now, scoreOf(poolOf(key), state, expiresAt));
     }
     const written = await guarded('detector commit', () => commitState(this.redis, keys, args));
     return written === 1;

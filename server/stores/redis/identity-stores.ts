@@ -11,7 +11,7 @@ import type { StoredApiToken } from '../api-token-records.js';
 import { LoginSessionRecords } from '../login-session-records.js';
 import type { UserRecords } from '../login-session-records.js';
 import { defineScript, guarded } from './connection.js';
-import type { RedisClient } from './connection.js';
+import type { RedisClient, Script } from './connection.js';
 import { looseKeys, slotKeys } from './keys.js';
 import type { KeyNamer } from './keys.js';
 
@@ -139,6 +139,13 @@ return 1
 `;
 const putBounded = defineScript(PUT_BOUNDED_LUA);
 
+// Leaves a live value in place (its index entry is live on the caller's clock, the only
+// judge of expiry here); otherwise, as every bounded put.
+const putBoundedIfAbsent = defineScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[2], ARGV[4]) then return -1 end
+${PUT_BOUNDED_LUA}`);
+
 // Removes the record and its index entry together, returning the record.
 const takeIndexed = defineScript(`
 local value = redis.call('GETDEL', KEYS[1])
@@ -173,9 +180,20 @@ export class RedisBoundedRecords<T extends { expiresAt: number }> {
   }
 
   async put(key: string, value: T): Promise<void> {
+    await this.write(putBounded, key, value);
+  }
+
+  /** False, writing nothing, while `key` holds a live record. */
+  async putIfAbsent(key: string, value: T): Promise<boolean> {
+    return (await this.write(putBoundedIfAbsent, key, value)) === 1;
+  }
+
+  /** Runs a bounded put script: 1 when it wrote, -1 when it kept what was there. */
+  private async write(script: Script, key: string, value: T): Promise<number> {
     const args = [this.clock.now(), value.expiresAt, this.records.ttlMs(value.expiresAt), key, this.capacity, JSON.stringify(value)];
-    const stored = await guarded('bounded put', () => putBounded(this.redis, [this.records.key(key), this.index], args));
-    if (stored !== 1) throw new StoreFullError(this.fullMessage);
+    const stored = await guarded('bounded put', () => script(this.redis, [this.records.key(key), this.index], args));
+    if (stored === 0) throw new StoreFullError(this.fullMessage);
+    return stored as number;
   }
 
   get(key: string): Promise<T | null> {
@@ -207,6 +225,10 @@ export class RedisOneTimeValues implements OneTimeValueStore {
 
   put(key: string, value: string, expiresAt: number): Promise<void> {
     return this.records.put(key, { value, expiresAt });
+  }
+
+  putIfAbsent(key: string, value: string, expiresAt: number): Promise<boolean> {
+    return this.records.putIfAbsent(key, { value, expiresAt });
   }
 
   async get(key: string): Promise<string | null> {
