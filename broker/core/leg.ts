@@ -17,13 +17,13 @@ export interface LegInit {
 }
 
 /**
- * How long a request its client cancelled still counts as running when its server does not
- * answer it. MCP (2025-11-25, cancellation) asks a server to stop and not to answer, and the
- * MCP SDK never answers, so most cancelled requests end by this. Until then the call keeps
- * its place under the limits (`rateLimits.concurrent`, `broker.maxInFlightPerSession`):
- * freed at the cancellation, calling and cancelling over and over would run any number of
- * calls upstream. 30 s: a tool that ignores cancellation and is done within it gains its
- * caller no place, and a person who cancelled a call waits at most that long for its place.
+ * How long a request its client cancelled still counts as running on its server when the
+ * server does not answer it. MCP (2025-11-25, cancellation) asks a server to stop and not to
+ * answer, and the MCP SDK never answers, so most cancelled requests end by this. Until then
+ * it counts toward the session's `broker.maxInFlightPerSession` (SessionCore): calling and
+ * cancelling over and over would otherwise leave any number of calls running upstream.
+ * Its place under `rateLimits.concurrent` is given back at the cancellation, as documented:
+ * a person who pressed stop can go on at once.
  */
 export const CANCELLED_HOLD_MS = 30_000;
 
@@ -38,7 +38,7 @@ const CANCELLED: LegAnswer = { kind: 'cancelled' };
 export class Leg {
   private nextId = 1;
   private readonly pending = new Map<number, (answer: LegAnswer) => void>();
-  /** Requests their client cancelled, each with the timer that lets it go (cancel()). */
+  /** Requests their client cancelled that the server may still be running, each with the timer that lets it go (cancel()). */
   private readonly held = new Map<number, NodeJS.Timeout>();
   /** Its answer to initialize (null when it failed); absent until the client initializes. */
   init: Promise<LegInit | null> | undefined;
@@ -80,27 +80,34 @@ export class Leg {
    */
   answered(id: JsonRpcId | null, answer: LegAnswer): boolean {
     if (typeof id !== 'number') return false;
-    const cancelled = this.held.size !== 0 && this.held.has(id);
-    return this.settle(id, answer) && !cancelled;
+    if (this.held.size !== 0 && this.release(id)) return false;
+    return this.settle(id, answer);
+  }
+
+  /** Requests cancelled here that the server may still be running (neither answered nor CANCELLED_HOLD_MS old). */
+  get cancelledRunning(): number {
+    return this.held.size;
   }
 
   /**
-   * The client gave up on a request: the upstream is told (MCP cancellation), and its answer
-   * is dropped. The request ends, as cancelled, when the upstream answers it all the same,
-   * the leg goes, or CANCELLED_HOLD_MS pass: not before, as the upstream may still be at it.
+   * The client gave up on a request: it ends now, as cancelled, and the upstream is told
+   * (MCP cancellation). The upstream may still be at it, so it counts as running there until
+   * the upstream answers it all the same (an answer dropped), the leg goes, or
+   * CANCELLED_HOLD_MS pass.
    */
   cancel(id: number, reason: unknown): void {
-    if (!this.pending.has(id) || this.held.has(id)) return;
-    const timer = setTimeout(() => this.settle(id, CANCELLED), CANCELLED_HOLD_MS);
+    if (!this.settle(id, CANCELLED)) return;
+    const timer = setTimeout(() => this.held.delete(id), CANCELLED_HOLD_MS);
     timer.unref();
     this.held.set(id, timer);
     void this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, ...(typeof reason === 'string' ? { reason } : {}) } }).catch(() => {});
   }
 
-  /** The leg leaves the session: every request waiting on it is answered with why. */
+  /** The leg leaves the session: every request waiting on it is answered with why, and none runs there for the session any more. */
   drop(why: { code: number; reason: string; detail: string }): void {
     this.left ??= why;
     for (const id of [...this.pending.keys()]) this.settle(id, { kind: 'gone', ...why });
+    for (const id of [...this.held.keys()]) this.release(id);
   }
 
   notify(method: string, params?: unknown): void {
@@ -116,15 +123,16 @@ export class Leg {
     const resolve = this.pending.get(id);
     if (!resolve) return false;
     this.pending.delete(id);
-    // Every answer passes here: the hold's bookkeeping only when some request is held.
-    const timer = this.held.size === 0 ? undefined : this.held.get(id);
-    if (timer === undefined) {
-      resolve(answer);
-      return true;
-    }
+    resolve(answer);
+    return true;
+  }
+
+  /** A cancelled request stops counting as running; false if it was not one. */
+  private release(id: number): boolean {
+    const timer = this.held.get(id);
+    if (timer === undefined) return false;
     clearTimeout(timer);
     this.held.delete(id);
-    resolve(CANCELLED);
     return true;
   }
 }

@@ -161,8 +161,9 @@ export class SessionCore {
   private confirming: Promise<void> | null = null;
   private requests = 0;
   /**
-   * Client requests being handled, from their arrival until their handler is done: not
-   * `calls`, which lets a cancelled call go at once while its server may still run it (Leg.cancel).
+   * Client requests being handled, from their arrival until their handler is done; with the
+   * cancelled ones their servers may still run (Leg.cancelledRunning), what
+   * broker.maxInFlightPerSession bounds.
    */
   private inFlight = 0;
   /** broker.maxInFlightPerSession. */
@@ -591,6 +592,13 @@ export class SessionCore {
     return denial(request.id, reason as DenialReason, detail, where.data);
   }
 
+  /** Requests the client cancelled that their servers may still be running, on every leg. */
+  private cancelledRunning(): number {
+    let running = 0;
+    for (const leg of this.legs.values()) running += leg.cancelledRunning;
+    return running;
+  }
+
   /**
    * A request past a limit, refused as every limit refuses one: -32001 `rate_limited` with
    * the clause that refused and a retry-after, audited with both.
@@ -719,7 +727,7 @@ export class SessionCore {
       this.channel.send(await this.refuse(message, 'duplicate_request_id', 'Invalid Request: a request with this id is already in flight', { code: INVALID_REQUEST }));
       return;
     }
-    if (this.inFlight >= this.maxInFlight) {
+    if (this.inFlight + this.cancelledRunning() >= this.maxInFlight) {
       this.channel.send(await this.refuseOverLimit(message, { clause: `broker.maxInFlightPerSession: ${this.maxInFlight}`, retryAfterMs: CONCURRENCY_RETRY_MS }, { tool: toolOf(message) }));
       return;
     }

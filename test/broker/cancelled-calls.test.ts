@@ -12,11 +12,13 @@ import { startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 
 /**
- * Security review: a client's `notifications/cancelled` gave the cancelled call's place
- * under `rateLimits.concurrent` back at once, while the server may still be working on it
- * (MCP 2025-11-25, cancellation: a server SHOULD stop, and need not answer), so calling and
- * cancelling over and over ran any number of calls upstream past the limit. The place is
- * held until the server answers, the server or session goes, or CANCELLED_HOLD_MS pass.
+ * Security review: a client's `notifications/cancelled` ends the call at once, while its
+ * server may still be working on it (MCP 2025-11-25, cancellation: a server SHOULD stop,
+ * and need not answer), so calling and cancelling over and over could leave any number of
+ * calls running upstream. The call's place under `rateLimits.concurrent` is given back at
+ * once (a person who pressed stop goes on), but it counts toward the session's
+ * `broker.maxInFlightPerSession` until its server answers, the server or session goes, or
+ * CANCELLED_HOLD_MS pass; and a late answer to it is dropped.
  */
 
 type Outcome = { ok: true } | { ok: false; code?: number; data?: Record<string, unknown> };
@@ -73,17 +75,18 @@ async function answeringServer(): Promise<{ url: string; answerHeld: (result?: u
   };
 }
 
-describe('a cancelled call keeps its place under rateLimits.concurrent while its server may still run it', () => {
+describe('a cancelled call its server may still run', () => {
   let fx: BrokerFixture;
   let answering: Awaited<ReturnType<typeof answeringServer>>;
   const admitted = async (email: string, server: string, tool: string) =>
     (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.request' && e.actor === email && e.server === server && e.tool === tool && e.outcome === 'SUCCESS').length;
-  const refusedByConcurrent = (server: string) => ({ ok: false, code: -32001, data: { reason: 'rate_limited', clause: `servers.${server}.rateLimits.concurrent: 1` } });
+  const refusedByInFlight = { ok: false, code: -32001, data: { reason: 'rate_limited', clause: 'broker.maxInFlightPerSession: 2' } };
 
   beforeAll(async () => {
     answering = await answeringServer();
     fx = await startBroker({
       overrides: {
+        broker: { maxInFlightPerSession: 2 },
         roles: [
           {
             name: 'engineer',
@@ -93,7 +96,7 @@ describe('a cancelled call keeps its place under rateLimits.concurrent while its
         ],
         servers: [
           { name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'], rateLimits: { concurrent: 1 } },
-          { name: 'answering', transport: 'streamable-http', url: answering.url, rateLimits: { concurrent: 1 } },
+          { name: 'answering', transport: 'streamable-http', url: answering.url },
         ],
       },
     });
@@ -119,18 +122,31 @@ describe('a cancelled call keeps its place under rateLimits.concurrent while its
     return { email, client };
   }
 
-  it('refuses the next call past the limit while a server that stops without answering (the MCP SDK) may still run the cancelled one', async () => {
+  it('gives its place under rateLimits.concurrent back at once, but counts toward the session\'s requests in flight while a server that stops without answering (the MCP SDK) may still run it', async () => {
     const { client } = await cancelledHold('carol', 'everything');
-    expect(await call(client, 'say')).toMatchObject(refusedByConcurrent('everything'));
-    // Another session of hers is the same person under the same limit.
+    // concurrent: 1, and the cancelled call no longer holds it.
+    expect(await call(client, 'say')).toEqual({ ok: true });
+    // A second cancelled call: with the two its server may still run, the session is at its bound of 2.
+    const controller = new AbortController();
+    const second = call(client, 'hold', controller.signal);
+    await expect.poll(() => admitted('carol@example.com', 'everything', 'hold')).toBe(2);
+    controller.abort('again');
+    expect(await second).toMatchObject({ ok: false });
+    await expect.poll(() => call(client, 'say')).toMatchObject(refusedByInFlight);
+    // Another session of hers has a bound of its own.
     const { client: other } = await fx.connect(await (await fx.signInAs('carol@example.com')).token(), 'everything');
-    expect(await call(other, 'say')).toMatchObject(refusedByConcurrent('everything'));
+    expect(await call(other, 'say')).toEqual({ ok: true });
   });
 
-  it('frees the place once the server answers the cancelled call, and drops that answer', async () => {
+  it('stops counting the cancelled call once its server answers it, and drops that answer', async () => {
     const { client } = await cancelledHold('dan', 'answering');
     await expect.poll(answering.cancelled).toBeGreaterThan(0);
-    expect(await call(client, 'say')).toMatchObject(refusedByConcurrent('answering'));
+    const controller = new AbortController();
+    const second = call(client, 'hold', controller.signal);
+    await expect.poll(() => admitted('dan@example.com', 'answering', 'hold')).toBe(2);
+    controller.abort('again');
+    expect(await second).toMatchObject({ ok: false });
+    await expect.poll(() => call(client, 'say')).toMatchObject(refusedByInFlight);
     answering.answerHeld();
     await expect.poll(() => call(client, 'say')).toEqual({ ok: true });
   });
@@ -161,32 +177,35 @@ describe('a request its client cancelled, on the leg to its server', () => {
     return kind;
   }
 
-  it('tells the server, and is held until the server answers, which ends it as cancelled and is dropped (nothing it names is taken up)', async () => {
+  it('ends as cancelled at once and tells the server; counted as running there until the server answers, whose answer is dropped (nothing it names is taken up)', async () => {
     const leg = new Leg('docs', upstream, new GrantSet([]), new Set());
     const { id, answer } = leg.request('tools/call', { name: 'slow' });
     leg.cancel(id, 'changed my mind');
     expect(sent.at(-1)).toEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'changed my mind' } });
-    expect(await state(answer)).toBe('pending');
-    expect(leg.answered(id, { kind: 'result', result: { task: { taskId: 'late', status: 'working' } } })).toBe(false);
     expect(await state(answer)).toBe('cancelled');
+    expect(leg.cancelledRunning).toBe(1);
+    expect(leg.answered(id, { kind: 'result', result: { task: { taskId: 'late', status: 'working' } } })).toBe(false);
+    expect(leg.cancelledRunning).toBe(0);
     // Its timer went with it: nothing is left to fire.
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it(`is let go ${CANCELLED_HOLD_MS / 1000} s after its cancellation when the server never answers, and at once when the server leaves`, async () => {
+  it(`stops counting ${CANCELLED_HOLD_MS / 1000} s after its cancellation when the server never answers, and at once when the server leaves`, async () => {
     const leg = new Leg('docs', upstream, new GrantSet([]), new Set());
     const silent = leg.request('tools/call', { name: 'slow' });
     const other = leg.request('tools/call', { name: 'slow' });
     leg.cancel(silent.id, undefined);
     vi.advanceTimersByTime(CANCELLED_HOLD_MS - 1);
-    expect(await state(silent.answer)).toBe('pending');
+    expect(leg.cancelledRunning).toBe(1);
     vi.advanceTimersByTime(1);
-    expect(await state(silent.answer)).toBe('cancelled');
-    // Its late answer finds nothing waiting.
+    expect(leg.cancelledRunning).toBe(0);
+    // Its late answer finds nothing waiting, and is dropped.
     expect(leg.answered(silent.id, { kind: 'result', result: {} })).toBe(false);
 
     leg.cancel(other.id, undefined);
+    expect(leg.cancelledRunning).toBe(1);
     leg.drop({ code: -32603, reason: 'upstream_failed', detail: 'gone' });
-    expect(await state(other.answer)).toBe('cancelled');
+    expect(leg.cancelledRunning).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
