@@ -29,10 +29,10 @@ export class ApiTokenService {
 
   /**
    * Issues a token acting as the caller. A token may only be minted with scopes the
-   * caller's own credential holds, so a narrow token cannot widen itself, and may not
-   * outlive the API token that mints it, so a stolen short-lived token cannot persist
-   * itself as a long-lived one. Only a browser session, or a token `portcullis login`
-   * traded for one (createForLogin), mints up to apiTokens.maxTtlSeconds.
+   * caller's own credential holds, so a narrow token cannot widen itself, and ends no later
+   * than the API token that mints it, so a stolen short-lived token cannot persist itself
+   * as a long-lived one. Only a browser session, or a token `portcullis login` traded for
+   * one (createForLogin), mints up to apiTokens.maxTtlSeconds.
    */
   async create(caller: Principal, input: TokenInput): Promise<{ token: string; record: ApiTokenRecord }> {
     requireScope(caller, 'api');
@@ -50,9 +50,10 @@ export class ApiTokenService {
   }
 
   /**
-   * Until when a token the caller mints may live (null: up to maxTtlSeconds). Refusing
-   * rather than capping: a capped token would die before whoever asked for it expects
-   * (a SIEM feed stopping weeks early), far from the cause.
+   * Until when a token the caller mints may live (null: up to maxTtlSeconds). A longer
+   * ttlSeconds is cut to it, not refused: a script minting a token as long-lived as its own
+   * a moment later would otherwise always fail by those moments; the answer's expiresAt
+   * (and the CLI's "expires ...") says when the token ends.
    */
   private async latestExpiryFor(caller: Principal): Promise<number | null> {
     switch (caller.credential.kind) {
@@ -85,13 +86,8 @@ export class ApiTokenService {
       throw new InvalidInputError(`ttlSeconds must be between 1 and ${this.deps.maxTtlSeconds}`, 'ttlSeconds');
     }
     const now = this.deps.clock.now();
-    const expiresAt = now + input.ttlSeconds * 1000;
-    if (latestExpiry !== null && expiresAt > latestExpiry) {
-      throw new InvalidInputError(
-        `ttlSeconds must end by ${new Date(latestExpiry).toISOString()}, when this API token expires: a token cannot outlive the API token that mints it (for a longer one, sign in with portcullis login or the console)`,
-        'ttlSeconds',
-      );
-    }
+    const asked = now + input.ttlSeconds * 1000;
+    const expiresAt = latestExpiry === null ? asked : Math.min(asked, latestExpiry);
     const credential = issueCredential(TOKEN_PREFIX);
     const record: ApiTokenRecord = {
       id: credential.id,
