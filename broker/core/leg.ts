@@ -20,7 +20,7 @@ export interface LegInit {
  * How long a request its client cancelled still counts as running on its server when the
  * server does not answer it. MCP (2025-11-25, cancellation) asks a server to stop and not to
  * answer, and the MCP SDK never answers, so most cancelled requests end by this. Until then
- * it counts toward the session's `broker.maxInFlightPerSession` (SessionCore): calling and
+ * its call counts toward the session's `broker.maxInFlightPerSession` (SessionCore.cancelParts): calling and
  * cancelling over and over would otherwise leave any number of calls running upstream.
  * Its place under `rateLimits.concurrent` is given back at the cancellation, as documented:
  * a person who pressed stop can go on at once.
@@ -38,8 +38,8 @@ const CANCELLED: LegAnswer = { kind: 'cancelled' };
 export class Leg {
   private nextId = 1;
   private readonly pending = new Map<number, (answer: LegAnswer) => void>();
-  /** Requests their client cancelled that the server may still be running, each with the timer that lets it go (cancel()). */
-  private readonly held = new Map<number, NodeJS.Timeout>();
+  /** Requests their client cancelled that the server may still be running: the timer that lets each go, and whom to tell (cancel()). */
+  private readonly held = new Map<number, { timer: NodeJS.Timeout; released: () => void }>();
   /** Its answer to initialize (null when it failed); absent until the client initializes. */
   init: Promise<LegInit | null> | undefined;
   /** Settles once the client's `notifications/initialized` was relayed to the server (servers may add tools then). */
@@ -84,23 +84,20 @@ export class Leg {
     return this.settle(id, answer);
   }
 
-  /** Requests cancelled here that the server may still be running (neither answered nor CANCELLED_HOLD_MS old). */
-  get cancelledRunning(): number {
-    return this.held.size;
-  }
-
   /**
    * The client gave up on a request: it ends now, as cancelled, and the upstream is told
    * (MCP cancellation). The upstream may still be at it, so it counts as running there until
    * the upstream answers it all the same (an answer dropped), the leg goes, or
-   * CANCELLED_HOLD_MS pass.
+   * CANCELLED_HOLD_MS pass; then `released` is called. False (and no call) if the request
+   * was not waiting.
    */
-  cancel(id: number, reason: unknown): void {
-    if (!this.settle(id, CANCELLED)) return;
-    const timer = setTimeout(() => this.held.delete(id), CANCELLED_HOLD_MS);
+  cancel(id: number, reason: unknown, released: () => void): boolean {
+    if (!this.settle(id, CANCELLED)) return false;
+    const timer = setTimeout(() => this.release(id), CANCELLED_HOLD_MS);
     timer.unref();
-    this.held.set(id, timer);
+    this.held.set(id, { timer, released });
     void this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, ...(typeof reason === 'string' ? { reason } : {}) } }).catch(() => {});
+    return true;
   }
 
   /** The leg leaves the session: every request waiting on it is answered with why, and none runs there for the session any more. */
@@ -129,10 +126,11 @@ export class Leg {
 
   /** A cancelled request stops counting as running; false if it was not one. */
   private release(id: number): boolean {
-    const timer = this.held.get(id);
-    if (timer === undefined) return false;
-    clearTimeout(timer);
+    const hold = this.held.get(id);
+    if (hold === undefined) return false;
+    clearTimeout(hold.timer);
     this.held.delete(id);
+    hold.released();
     return true;
   }
 }

@@ -49,7 +49,7 @@ export async function handleClientNotification(core: SessionCore, message: Notif
     // A notification has no answer to carry the refusal: it is dropped, as it could not be recorded.
     return core.deps.logger.warn({ err: error, sessionId: core.id }, 'audit append failed: notification dropped');
   }
-  for (const part of cancelled) part.leg.cancel(part.id, params.reason);
+  core.cancelParts(cancelled, params.reason);
   for (const { leg, params: mapped } of targets) {
     // The client's `initialized` reaches a server only after that server answered initialize.
     if (message.method === 'notifications/initialized') void leg.init?.then((init) => init && core.legs.get(leg.server) === leg && leg.notify(message.method, message.params));

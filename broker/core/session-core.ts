@@ -162,10 +162,11 @@ export class SessionCore {
   private requests = 0;
   /**
    * Client requests being handled, from their arrival until their handler is done; with the
-   * cancelled ones their servers may still run (Leg.cancelledRunning), what
+   * cancelled ones their servers may still run (cancelParts), what
    * broker.maxInFlightPerSession bounds.
    */
   private inFlight = 0;
+  private cancelledRunning = 0;
   /** broker.maxInFlightPerSession. */
   private readonly maxInFlight: number;
   private expiry: { at: number; cancel(): void } | undefined;
@@ -439,7 +440,7 @@ export class SessionCore {
   private cutOff(call: Call, allowed: AllowedBy): void {
     const reason = this.recordLapse(allowed, { method: call.method, id: auditedId(call.id), inFlight: true });
     this.reply(call, denial(call.id, reason, 'the grant that allowed this request ended while it ran'));
-    for (const part of call.parts) part.leg.cancel(part.id, 'access ended');
+    this.cancelParts(call.parts, 'access ended');
   }
 
   /** Ends the session: answers in-flight requests, closes both sides, audits. Idempotent. */
@@ -592,11 +593,18 @@ export class SessionCore {
     return denial(request.id, reason as DenialReason, detail, where.data);
   }
 
-  /** Requests the client cancelled that their servers may still be running, on every leg. */
-  private cancelledRunning(): number {
+  /**
+   * Tells the servers running a call's parts to stop (MCP cancellation). The call counts as
+   * one request in flight until the last of its servers may have stopped (Leg.cancel):
+   * a request the client cancels over and over cannot leave unbounded work upstream.
+   */
+  cancelParts(parts: Call['parts'], reason: unknown): void {
     let running = 0;
-    for (const leg of this.legs.values()) running += leg.cancelledRunning;
-    return running;
+    const released = () => {
+      if (--running === 0) this.cancelledRunning--;
+    };
+    for (const part of parts) if (part.leg.cancel(part.id, reason, released)) running++;
+    if (running > 0) this.cancelledRunning++;
   }
 
   /**
@@ -727,7 +735,7 @@ export class SessionCore {
       this.channel.send(await this.refuse(message, 'duplicate_request_id', 'Invalid Request: a request with this id is already in flight', { code: INVALID_REQUEST }));
       return;
     }
-    if (this.inFlight + this.cancelledRunning() >= this.maxInFlight) {
+    if (this.inFlight + this.cancelledRunning >= this.maxInFlight) {
       this.channel.send(await this.refuseOverLimit(message, { clause: `broker.maxInFlightPerSession: ${this.maxInFlight}`, retryAfterMs: CONCURRENCY_RETRY_MS }, { tool: toolOf(message) }));
       return;
     }

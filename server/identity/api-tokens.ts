@@ -86,6 +86,8 @@ export class ApiTokenService {
       throw new InvalidInputError(`ttlSeconds must be between 1 and ${this.deps.maxTtlSeconds}`, 'ttlSeconds');
     }
     const now = this.deps.clock.now();
+    // The minting token lapsed between its re-read and now: it mints nothing, not a dead token.
+    if (latestExpiry !== null && latestExpiry <= now) throw new UnauthenticatedError('this API token is no longer valid');
     const asked = now + input.ttlSeconds * 1000;
     const expiresAt = latestExpiry === null ? asked : Math.min(asked, latestExpiry);
     const credential = issueCredential(TOKEN_PREFIX);

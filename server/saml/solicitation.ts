@@ -25,15 +25,16 @@ export async function takeAnsweredRequest(response: Element, requests: StoreRequ
   }
   const browser = await requests.removeAsync(requestId);
   if (browser === null) throw new SamlRejection('in_response_to_unknown');
-  // A request begun on a broker from before browser bindings holds node-saml's timestamp,
-  // not a binding's hash: during a rolling upgrade (the 10 minutes a request stays pending)
-  // it passes unbound rather than refuse every sign-in begun there.
-  if (BINDING_HASH.test(browser)) checkPoster(poster, browser);
+  // A request begun on a broker from before browser bindings holds node-saml's timestamp
+  // (its IssueInstant), not a binding's hash: during a rolling upgrade (the 10 minutes a
+  // request stays pending) it passes unbound rather than refuse every sign-in begun there.
+  // Anything else is checked: a value of no known form matches no binding.
+  if (!NODE_SAML_INSTANT.test(browser)) checkPoster(poster, browser);
   return requestId;
 }
 
-/** hashSecret's form (SHA-256, hex), which no timestamp takes. */
-const BINDING_HASH = /^[0-9a-f]{64}$/;
+/** What node-saml stored with a request: `new Date().toISOString()`. */
+const NODE_SAML_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
  * Uses up the request a response names when it is refused before takeAnsweredRequest runs

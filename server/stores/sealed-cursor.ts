@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, StoreUnavailableError } from '../errors.js';
 import type { OneTimeValueStore } from './types.js';
 
 const PREFIX = '~';
@@ -13,6 +13,7 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 /** Far above any sealed position: a longer `after` is refused before it is decoded. */
 const MAX_SEALED_LENGTH = 512;
+const KEY_ATTEMPTS = 3;
 
 /**
  * Cursors for positions the caller may not see. A listing whose scan budget runs out among
@@ -64,12 +65,15 @@ export class CursorSeal {
    * later offer overwriting it would leave every cursor sealed under it refused.
    */
   private async key(): Promise<Buffer> {
-    for (;;) {
+    // An offer is declined only while another's key is live, which the next read finds: a
+    // store that declines and then shows none is broken, and is not asked for ever.
+    for (let attempt = 0; attempt < KEY_ATTEMPTS; attempt++) {
       const stored = await this.keys.get(KEY_NAME);
       if (stored !== null) return Buffer.from(stored, 'base64');
       const made = randomBytes(32);
       if (await this.keys.putIfAbsent(KEY_NAME, made.toString('base64'), this.clock.now() + KEY_LIFETIME_MS)) return made;
     }
+    throw new StoreUnavailableError('listing cursor key: declined, then not found');
   }
 }
 

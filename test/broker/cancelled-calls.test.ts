@@ -37,7 +37,7 @@ const task = (taskId: string) => ({ taskId, status: 'working', ttl: 60_000, crea
  * says and with what it says, even once cancelled (a server that answers what it already
  * finished), and `say`; it reports any task asked after (tasks/get) as working.
  */
-async function answeringServer(): Promise<{ url: string; answerHeld: (result?: unknown) => void; cancelled: () => number; close: () => Promise<void> }> {
+async function answeringServer(): Promise<{ url: string; answerHeld: (result?: unknown, count?: number) => void; cancelled: () => number; close: () => Promise<void> }> {
   const held: { res: ServerResponse; id: number }[] = [];
   let cancelled = 0;
   const reply = (res: ServerResponse, id: number, result: unknown) =>
@@ -64,8 +64,9 @@ async function answeringServer(): Promise<{ url: string; answerHeld: (result?: u
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    answerHeld: (result = { content: [{ type: 'text', text: 'done after all' }] }) => {
-      for (const { res, id } of held.splice(0)) reply(res, id, result);
+    /** Answers the `count` oldest held calls (all by default). */
+    answerHeld: (result = { content: [{ type: 'text', text: 'done after all' }] }, count = held.length) => {
+      for (const { res, id } of held.splice(0, count)) reply(res, id, result);
     },
     cancelled: () => cancelled,
     close: () => {
@@ -106,19 +107,26 @@ describe('a cancelled call its server may still run', () => {
     await answering.close();
   });
 
+  const cancellationsOf = async (email: string) =>
+    (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.notification' && e.actor === email && e.data.method === 'notifications/cancelled').length;
+
+  /** `hold` in flight on `client`, then cancelled, the cancellation recorded (so acted on: the broker cancels once it is). */
+  async function holdAndCancel(client: Client, email: string, server: string, holds: number): Promise<void> {
+    const controller = new AbortController();
+    const held = call(client, 'hold', controller.signal);
+    await expect.poll(() => admitted(email, server, 'hold')).toBe(holds);
+    controller.abort('changed my mind');
+    expect(await held).toMatchObject({ ok: false });
+    await expect.poll(() => cancellationsOf(email)).toBe(holds);
+  }
+
   /** A person of their own, with `hold` in flight on `server` and then cancelled (the cancellation recorded, so acted on). */
   async function cancelledHold(name: string, server: string): Promise<{ email: string; client: Client }> {
     const email = `${name}@example.com`;
     const person = await fx.signInAs(email);
     await person.grant(['hold', 'say'], 3600, server);
     const { client } = await fx.connect(await person.token(), server);
-    const controller = new AbortController();
-    const held = call(client, 'hold', controller.signal);
-    await expect.poll(() => admitted(email, server, 'hold')).toBe(1);
-    controller.abort('changed my mind');
-    expect(await held).toMatchObject({ ok: false });
-    const cancellations = async () => (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.notification' && e.actor === email && e.data.method === 'notifications/cancelled').length;
-    await expect.poll(cancellations).toBe(1);
+    await holdAndCancel(client, email, server, 1);
     return { email, client };
   }
 
@@ -127,12 +135,8 @@ describe('a cancelled call its server may still run', () => {
     // concurrent: 1, and the cancelled call no longer holds it.
     expect(await call(client, 'say')).toEqual({ ok: true });
     // A second cancelled call: with the two its server may still run, the session is at its bound of 2.
-    const controller = new AbortController();
-    const second = call(client, 'hold', controller.signal);
-    await expect.poll(() => admitted('carol@example.com', 'everything', 'hold')).toBe(2);
-    controller.abort('again');
-    expect(await second).toMatchObject({ ok: false });
-    await expect.poll(() => call(client, 'say')).toMatchObject(refusedByInFlight);
+    await holdAndCancel(client, 'carol@example.com', 'everything', 2);
+    expect(await call(client, 'say')).toMatchObject(refusedByInFlight);
     // Another session of hers has a bound of its own.
     const { client: other } = await fx.connect(await (await fx.signInAs('carol@example.com')).token(), 'everything');
     expect(await call(other, 'say')).toEqual({ ok: true });
@@ -141,12 +145,8 @@ describe('a cancelled call its server may still run', () => {
   it('stops counting the cancelled call once its server answers it, and drops that answer', async () => {
     const { client } = await cancelledHold('dan', 'answering');
     await expect.poll(answering.cancelled).toBeGreaterThan(0);
-    const controller = new AbortController();
-    const second = call(client, 'hold', controller.signal);
-    await expect.poll(() => admitted('dan@example.com', 'answering', 'hold')).toBe(2);
-    controller.abort('again');
-    expect(await second).toMatchObject({ ok: false });
-    await expect.poll(() => call(client, 'say')).toMatchObject(refusedByInFlight);
+    await holdAndCancel(client, 'dan@example.com', 'answering', 2);
+    expect(await call(client, 'say')).toMatchObject(refusedByInFlight);
     answering.answerHeld();
     await expect.poll(() => call(client, 'say')).toEqual({ ok: true });
   });
@@ -154,9 +154,17 @@ describe('a cancelled call its server may still run', () => {
   it('makes nothing of a late answer to a cancelled call: a task it creates is not the session\'s, so no grant\'s check is skipped for it', async () => {
     const { client } = await cancelledHold('erin', 'answering');
     await expect.poll(answering.cancelled).toBeGreaterThan(0);
-    answering.answerHeld({ task: task('late-task') });
+    // A second call in flight: with the cancelled one still counted, the session is at its bound.
+    const controller = new AbortController();
+    const running = call(client, 'hold', controller.signal);
+    await expect.poll(() => admitted('erin@example.com', 'answering', 'hold')).toBe(2);
+    expect(await call(client, 'say')).toMatchObject(refusedByInFlight);
+    // The server answers the cancelled call late, with a task: the place comes back once that answer arrived.
+    answering.answerHeld({ task: task('late-task') }, 1);
     await expect.poll(() => call(client, 'say')).toEqual({ ok: true });
     await expect(client.request({ method: 'tasks/get', params: { taskId: 'late-task' } }, GetTaskResultSchema)).rejects.toMatchObject({ code: -32602, data: { reason: 'unknown_task' } });
+    controller.abort('done');
+    await running;
   });
 });
 
@@ -180,32 +188,36 @@ describe('a request its client cancelled, on the leg to its server', () => {
   it('ends as cancelled at once and tells the server; counted as running there until the server answers, whose answer is dropped (nothing it names is taken up)', async () => {
     const leg = new Leg('docs', upstream, new GrantSet([]), new Set());
     const { id, answer } = leg.request('tools/call', { name: 'slow' });
-    leg.cancel(id, 'changed my mind');
+    const released = vi.fn();
+    expect(leg.cancel(id, 'changed my mind', released)).toBe(true);
     expect(sent.at(-1)).toEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'changed my mind' } });
     expect(await state(answer)).toBe('cancelled');
-    expect(leg.cancelledRunning).toBe(1);
+    expect(released).not.toHaveBeenCalled();
     expect(leg.answered(id, { kind: 'result', result: { task: { taskId: 'late', status: 'working' } } })).toBe(false);
-    expect(leg.cancelledRunning).toBe(0);
+    expect(released).toHaveBeenCalledTimes(1);
     // Its timer went with it: nothing is left to fire.
     expect(vi.getTimerCount()).toBe(0);
+    // A request no longer waiting is not cancelled again.
+    expect(leg.cancel(id, undefined, released)).toBe(false);
   });
 
   it(`stops counting ${CANCELLED_HOLD_MS / 1000} s after its cancellation when the server never answers, and at once when the server leaves`, async () => {
     const leg = new Leg('docs', upstream, new GrantSet([]), new Set());
     const silent = leg.request('tools/call', { name: 'slow' });
     const other = leg.request('tools/call', { name: 'slow' });
-    leg.cancel(silent.id, undefined);
+    const released = vi.fn();
+    leg.cancel(silent.id, undefined, released);
     vi.advanceTimersByTime(CANCELLED_HOLD_MS - 1);
-    expect(leg.cancelledRunning).toBe(1);
+    expect(released).not.toHaveBeenCalled();
     vi.advanceTimersByTime(1);
-    expect(leg.cancelledRunning).toBe(0);
+    expect(released).toHaveBeenCalledTimes(1);
     // Its late answer finds nothing waiting, and is dropped.
     expect(leg.answered(silent.id, { kind: 'result', result: {} })).toBe(false);
+    expect(released).toHaveBeenCalledTimes(1);
 
-    leg.cancel(other.id, undefined);
-    expect(leg.cancelledRunning).toBe(1);
+    leg.cancel(other.id, undefined, released);
     leg.drop({ code: -32603, reason: 'upstream_failed', detail: 'gone' });
-    expect(leg.cancelledRunning).toBe(0);
+    expect(released).toHaveBeenCalledTimes(2);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

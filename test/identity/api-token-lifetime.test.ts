@@ -143,6 +143,25 @@ describe('minting with a credential that is no live sign-in or token', () => {
     await expect(tokens.create(gone, { name: 'x', scopes: ['api'], ttlSeconds: 30 })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
+  it('mints nothing with a token that lapsed just after it was read: no dead token is made', async () => {
+    const { record: parent } = await tokens.create(principal({ kind: 'session', id: 's', expiresAt: clock.now() + DAYS_30 * 1000 }), { name: 'parent', scopes: ['api'], ttlSeconds: 60 });
+    // The store finds it live; its minute is up by the time the child would be made.
+    const store = stores.tokens;
+    const lapsing: typeof store = {
+      create: (record) => store.create(record),
+      listByUser: (userId) => store.listByUser(userId),
+      delete: (id) => store.delete(id),
+      get: async (id) => {
+        const record = await store.get(id);
+        clock.advance(60_000);
+        return record;
+      },
+    };
+    const racing = new ApiTokenService({ tokens: lapsing, audit: stores.audit, clock, principals: new Principals({ idps: [{ id: 'corp', emailDomains: undefined }], roles: [] }), maxTtlSeconds: DAYS_30, events: new CredentialEvents(stores.events) });
+    await expect(racing.create(principal({ kind: 'token', id: parent.id, expiresAt: parent.expiresAt }), { name: 'child', scopes: ['api'], ttlSeconds: 30 })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect((await stores.tokens.listByUser(user.id)).map((t) => t.name)).not.toContain('child');
+  });
+
   it('issues login tokens only for a browser session', async () => {
     const viaToken = principal({ kind: 'token', id: 'any', expiresAt: clock.now() + 60_000 });
     await expect(tokens.createForLogin(viaToken, { name: 'x', scopes: ['api'], ttlSeconds: 60 })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });

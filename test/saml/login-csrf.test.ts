@@ -66,6 +66,15 @@ describeOnEachStore('an SP-initiated SAML response signs in only the browser tha
     expect(result.session).toBeDefined();
   });
 
+  it('checks a stored value of any other form as a binding, which matches none: a browser posting without the cookie is refused', async () => {
+    const requestId = '_unknown-form-1';
+    await server.stores.samlRequests.put(`corp:${requestId}`, 'corp', Date.now() + 60_000);
+    const xml = corp.signedResponse({ inResponseTo: requestId, nameId: 'alice@example.com', attributes: { email: 'alice@example.com' } });
+    const result = await postFromBrowser(server.url, corp, xml);
+    expect(result.status).toBe(401);
+    expect(result.body).toContain('<code>browser_mismatch</code>');
+  });
+
   it('refuses it in a browser bound to its own sign-in, and uses up the request: the response cannot be tried again', async () => {
     const victim = await beginInBrowser(server.url, 'corp');
     const planted = await mallorysResponse();

@@ -85,6 +85,18 @@ describeWithRedis('redis backend', () => {
       await Promise.all(open.splice(0).map((s) => s.close()));
     });
 
+    it('takes an offer for a key whose record Redis no longer holds though its index entry lives (evicted, or expired on another clock): put-if-absent agrees with get', async () => {
+      const prefix = uniquePrefix();
+      const clock = new ManualClock();
+      const stores = await redisStores(sharedRedisUrl, prefix, clock);
+      open.push(stores);
+      expect(await stores.cursorKeys.putIfAbsent('k', 'first', clock.now() + 3_600_000)).toBe(true);
+      await admin.del(`${prefix}{cursor-key}:record:k`);
+      expect(await stores.cursorKeys.get('k')).toBeNull();
+      expect(await stores.cursorKeys.putIfAbsent('k', 'second', clock.now() + 3_600_000)).toBe(true);
+      expect(await stores.cursorKeys.get('k')).toBe('second');
+    });
+
     it('gives every expiring record a TTL (only the audit stream and its head persist)', async () => {
       const prefix = uniquePrefix();
       const clock = new ManualClock();

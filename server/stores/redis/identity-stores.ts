@@ -140,10 +140,11 @@ return 1
 const putBounded = defineScript(PUT_BOUNDED_LUA);
 
 // Leaves a live value in place (its index entry is live on the caller's clock, the only
-// judge of expiry here); otherwise, as every bounded put.
+// judge of expiry here, and its record still there: one Redis evicted or expired on another
+// clock must not be reported live while get finds nothing); otherwise, as every bounded put.
 const putBoundedIfAbsent = defineScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-if redis.call('ZSCORE', KEYS[2], ARGV[4]) then return -1 end
+if redis.call('ZSCORE', KEYS[2], ARGV[4]) and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 ${PUT_BOUNDED_LUA}`);
 
 // Removes the record and its index entry together, returning the record.
