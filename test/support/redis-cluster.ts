@@ -86,6 +86,16 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       node.disconnect();
     }
   };
+  // Each node learns the others' roles by gossip: the first node's CLUSTER SHARDS (what the
+  // tests read) can still miss a replica whose replication is already up.
+  for (let attempt = 0; replicas > 0 && !(await shards()).every((shard) => shard.replicas.length === replicas); attempt++) {
+    if (attempt === 500) {
+      await Promise.all(servers.map((s) => s.kill()));
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error('the cluster never showed every primary with its replicas');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   return {
     nodes: servers.map((s) => ({ host: '127.0.0.1', port: s.port })),
     shards,
