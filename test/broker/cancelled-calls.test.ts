@@ -10,6 +10,7 @@ import { GrantSet } from '../../broker/grant-set.js';
 import type { Upstream } from '../../broker/upstreams/upstream.js';
 import { startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
+import { callTool as call } from '../support/tool-call-outcome.js';
 
 /**
  * Security review: a client's `notifications/cancelled` ends the call at once, while its
@@ -21,13 +22,6 @@ import type { BrokerFixture } from '../support/broker-fixture.js';
  * CANCELLED_HOLD_MS pass; and a late answer to it is dropped.
  */
 
-type Outcome = { ok: true } | { ok: false; code?: number; data?: Record<string, unknown> };
-
-const call = (client: Client, name: string, signal?: AbortSignal): Promise<Outcome> =>
-  client.callTool({ name, arguments: name === 'say' ? { text: 'hi' } : {} }, undefined, { signal }).then(
-    () => ({ ok: true }),
-    ({ code, data }: { code?: number; data?: Record<string, unknown> }) => ({ ok: false, code, data }),
-  );
 
 /** A task as a server reports it (MCP 2025-11-25, tasks). */
 const task = (taskId: string) => ({ taskId, status: 'working', ttl: 60_000, createdAt: '2026-01-01T00:00:00Z', lastUpdatedAt: '2026-01-01T00:00:00Z' });

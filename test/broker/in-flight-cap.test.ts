@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from '../../server/config/load.js';
 import type { AuditEvent } from '../../server/audit/types.js';
 import { startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
+import { callTool as call } from '../support/tool-call-outcome.js';
 
 /**
  * Security review: without `servers[].rateLimits.concurrent` nothing bounded the requests
@@ -22,13 +23,6 @@ const OVERRIDES = {
   servers: [{ name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] }],
 };
 
-type Outcome = { ok: true } | { ok: false; code?: number; message?: string; data?: Record<string, unknown> };
-
-const call = (client: Client, name: string): Promise<Outcome> =>
-  client.callTool({ name, arguments: name === 'say' ? { text: 'hi' } : {} }).then(
-    () => ({ ok: true }),
-    ({ code, message, data }: { code?: number; message?: string; data?: Record<string, unknown> }) => ({ ok: false, code, message, data }),
-  );
 
 /** `hold` calls, which the server never answers: in flight until the broker closes the session. */
 function hold(client: Client, count: number): void {

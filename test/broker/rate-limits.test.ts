@@ -9,6 +9,8 @@ import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
 import type { RedisServerHandle } from '../support/redis-server.js';
 import type { TestServer } from '../support/test-server.js';
+import { callTool as call } from '../support/tool-call-outcome.js';
+import type { ToolCallOutcome as Outcome } from '../support/tool-call-outcome.js';
 
 /**
  * Issue 14, item 4: tool calls limited per user, per server and per tool (calls per window,
@@ -39,13 +41,6 @@ const CLAUSE = {
   subscriptionsCalls: 'servers.everything.rateLimits.tools.subscriptions.calls: 1 per 1 s',
 };
 
-type Outcome = { ok: true } | { ok: false; code?: number; message?: string; data?: { reason?: string; clause?: string; retryAfterMs?: number } };
-
-const call = (client: Client, name: string, signal?: AbortSignal): Promise<Outcome> =>
-  client.callTool({ name, arguments: name === 'say' ? { text: 'hi' } : {} }, undefined, { signal }).then(
-    () => ({ ok: true }),
-    ({ code, message, data }: { code?: number; message?: string; data?: Extract<Outcome, { ok: false }>['data'] }) => ({ ok: false, code, message, data }),
-  );
 
 const refusedBy = (clause: string) => ({ ok: false, code: -32001, data: { reason: 'rate_limited', clause } });
 
