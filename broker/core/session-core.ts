@@ -10,7 +10,6 @@ import type { Clock } from '../../server/clock.js';
 import type { Principal } from '../../server/identity/principal.js';
 import type { Logger } from '../../server/log.js';
 import { timerAt } from '../../server/timer-at.js';
-import { DEFAULT_MAX_IN_FLIGHT_PER_SESSION } from '../../server/config/schema.js';
 import { CONCURRENCY_RETRY_MS } from '../../server/limits/call-limits.js';
 import { inSpan } from '../../server/tracing/spans.js';
 import { CLOSE } from '../client-link.js';
@@ -46,8 +45,8 @@ interface CoreDeps {
   version: string;
   /** Rate limits on tool calls (none when absent). */
   limits?: CallLimits;
-  /** Requests of the client in flight at once (`broker.maxInFlightPerSession`; its default when absent). */
-  maxInFlight?: number;
+  /** Requests of the client in flight at once (`broker.maxInFlightPerSession`). */
+  maxInFlight: number;
   /** Files access requests for the broker tool; a session offers the tool only when given this (federated only). */
   requestAccess?: RequestAccess;
   /** Tool pinning (none when absent: tools are shown and called as listed). */
@@ -167,8 +166,6 @@ export class SessionCore {
    */
   private inFlight = 0;
   private cancelledRunning = 0;
-  /** broker.maxInFlightPerSession. */
-  private readonly maxInFlight: number;
   private expiry: { at: number; cancel(): void } | undefined;
   private ready: Promise<void> = Promise.resolve();
   /** Grants issued during the session, taken one at a time up to their record (grantIssued). */
@@ -188,7 +185,6 @@ export class SessionCore {
     readonly deps: CoreDeps,
     federated: boolean,
   ) {
-    this.maxInFlight = deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT_PER_SESSION;
     for (const spec of legs) this.legs.set(spec.server, new Leg(spec.server, spec.upstream, spec.grants, new Set(spec.allowMethods)));
     this.naming = federated ? federatedNaming(() => this.legs.keys()) : singleNaming(legs[0]!.server);
     this.home = federated ? null : legs[0]!.server;
@@ -735,8 +731,8 @@ export class SessionCore {
       this.channel.send(await this.refuse(message, 'duplicate_request_id', 'Invalid Request: a request with this id is already in flight', { code: INVALID_REQUEST }));
       return;
     }
-    if (this.inFlight + this.cancelledRunning >= this.maxInFlight) {
-      this.channel.send(await this.refuseOverLimit(message, { clause: `broker.maxInFlightPerSession: ${this.maxInFlight}`, retryAfterMs: CONCURRENCY_RETRY_MS }, { tool: toolOf(message) }));
+    if (this.inFlight + this.cancelledRunning >= this.deps.maxInFlight) {
+      this.channel.send(await this.refuseOverLimit(message, { clause: `broker.maxInFlightPerSession: ${this.deps.maxInFlight}`, retryAfterMs: CONCURRENCY_RETRY_MS }, { tool: toolOf(message) }));
       return;
     }
     // Taken before any await: a second request with this id, arriving meanwhile, is refused above.

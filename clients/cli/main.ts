@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { PortcullisError } from '../../server/errors.js';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
-import { oneLine } from './output.js';
+import { errorLine } from './output.js';
 import { accessCommands } from './commands/access.js';
 import { anomaliesCommand } from './commands/anomalies.js';
 import { auditCommand } from './commands/audit.js';
@@ -36,6 +36,6 @@ await program.parseAsync(process.argv).catch((error: unknown) => {
   // One clear line, never a stack: typed errors carry their stable code.
   const code = error instanceof PortcullisError || error instanceof CliError ? `${error.code}: ` : '';
   // The code too: a broker's answer sets it (extensions.code).
-  console.error(oneLine(`portcullis: ${code}${error instanceof Error ? error.message : String(error)}`));
+  errorLine(`portcullis: ${code}${error instanceof Error ? error.message : String(error)}`);
   process.exit(EXIT.failure);
 });

@@ -44,6 +44,11 @@ export function jsonLine(value: unknown, indent?: number): string {
   return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** A line for stderr with every control character cleaned out (oneLine): errors and reports carry what brokers, upstreams and logs sent. */
+export function errorLine(text: string): void {
+  console.error(oneLine(text));
+}
+
 /** Control characters from the API never reach the terminal (no escape-sequence injection). */
 export function oneLine(text: string): string {
   // eslint-disable-next-line no-control-regex

@@ -514,7 +514,7 @@ export const BROKER_TOOL_SERVER = 'portcullis';
  * session; 256 leaves room for a client fanning out reads, and bounds what one session can
  * make the broker hold and the upstream run.
  */
-export const DEFAULT_MAX_IN_FLIGHT_PER_SESSION = 256;
+const DEFAULT_MAX_IN_FLIGHT_PER_SESSION = 256;
 
 const brokerSection = z
   .strictObject({

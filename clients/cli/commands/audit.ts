@@ -12,7 +12,7 @@ import { followAuditFeed } from '../../audit/tail.js';
 import { resolveCredentials } from '../credentials.js';
 import { formatDuration } from '../../../server/text/durations.js';
 import { EXIT } from '../exit-codes.js';
-import { oneLine } from '../output.js';
+import { errorLine, oneLine } from '../output.js';
 import { durationOption } from './client-command.js';
 import { loadConfigOrExit } from './load-config.js';
 import type { PortcullisConfig } from '../../../server/config/schema.js';
@@ -46,7 +46,7 @@ export function auditCommand(): Command {
       );
       if (report.broken) {
         // The id and reason come from the log under suspicion: its escape sequences must not redraw this line.
-        console.error(oneLine(`audit log BROKEN at event ${report.broken.id} (#${report.broken.position}): ${report.broken.reason}`));
+        errorLine(`audit log BROKEN at event ${report.broken.id} (#${report.broken.position}): ${report.broken.reason}`);
         process.exit(EXIT.failure);
       }
       console.log(oneLine(`audit log intact: ${report.events} events${report.lastId ? `, last cursor ${report.lastId}` : ''}, head ${report.lastHash}`));
@@ -69,7 +69,7 @@ export function auditCommand(): Command {
         cursorFile: options.cursorFile,
         format: options.format,
         write: (line) => process.stdout.write(`${line}\n`),
-        report: (line) => console.error(oneLine(line)),
+        report: errorLine,
       });
     });
 

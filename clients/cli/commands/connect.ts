@@ -4,7 +4,7 @@ import { brokerUrl } from '../broker-api.js';
 import { CliError } from '../cli-error.js';
 import { resolveCredentials } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
-import { oneLine } from '../output.js';
+import { errorLine } from '../output.js';
 import { durationOption } from './client-command.js';
 
 const AFTER_HELP = `
@@ -48,7 +48,7 @@ export function connectCommand(): Command {
           input: process.stdin,
           output: process.stdout,
           // Close reasons and refusals carry an upstream's or a broker's text.
-          report: (line) => console.error(oneLine(line)),
+          report: errorLine,
           reconnectTimeoutMs: options.reconnectTimeout * 1000,
         });
       } catch (error) {

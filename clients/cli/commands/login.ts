@@ -7,7 +7,7 @@ import { checkBrokerUrl, credentialsPath, deleteCredentials, readStoredCredentia
 import type { StoredCredentials } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { loopbackLogin } from '../loopback-login.js';
-import { fields, list, oneLine, when } from '../output.js';
+import { errorLine, fields, list, when } from '../output.js';
 import { apiFor, clientCommand, durationOption, emit } from './client-command.js';
 import type { ClientOptions } from './client-command.js';
 
@@ -55,7 +55,7 @@ export function logoutCommand(): Command {
       deleteCredentials();
       if (revoked === true || revoked.code === 'UNAUTHENTICATED') return void console.log(`Signed out of ${stored.broker}.`);
       // The secret is gone from disk either way; say plainly that it is still valid at the broker.
-      console.error(oneLine(`portcullis: ${revoked.code}: deleted ${credentialsPath()}, but the broker did not revoke token ${stored.tokenId} (${revoked.message}); it stays valid until ${stored.expiresAt}: revoke it with \`portcullis token revoke ${stored.tokenId}\` from another login`));
+      errorLine(`portcullis: ${revoked.code}: deleted ${credentialsPath()}, but the broker did not revoke token ${stored.tokenId} (${revoked.message}); it stays valid until ${stored.expiresAt}: revoke it with \`portcullis token revoke ${stored.tokenId}\` from another login`);
       process.exit(EXIT.failure);
     });
 }

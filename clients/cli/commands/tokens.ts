@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { ApiTokensDocument, CreateApiTokenDocument, RevokeApiTokenDocument } from '../../graphql/generated/graphql.js';
-import { fields, list, oneLine, table, when } from '../output.js';
+import { errorLine, fields, list, table, when } from '../output.js';
 import { apiFor, clientCommand, durationOption, emit, listOption } from './client-command.js';
 import type { ClientOptions } from './client-command.js';
 
@@ -26,7 +26,7 @@ function tokenCommand(): Command {
         const name = options.name ?? `${list(options.scope)} token`;
         const { createApiToken } = await apiFor(options).request(CreateApiTokenDocument, { name, scopes: options.scope, ttlSeconds: options.ttl });
         const { apiToken } = createApiToken;
-        if (!options.json) console.error(oneLine(`Created token ${apiToken.id} (${list(apiToken.scopes)}), expires ${when(apiToken.expiresAt)}. It is shown once; store it now.`));
+        if (!options.json) errorLine(`Created token ${apiToken.id} (${list(apiToken.scopes)}), expires ${when(apiToken.expiresAt)}. It is shown once; store it now.`);
         emit(options, createApiToken, () => createApiToken.token);
       }),
   );
