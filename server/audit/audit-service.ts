@@ -69,7 +69,7 @@ export class AuditService {
     const read = options.order === 'NEWEST_FIRST' ? (cursor?: string) => this.log.readBackward({ before: cursor, limit: BATCH }) : (cursor?: string) => this.log.read({ after: cursor, limit: BATCH });
     const items: AuditEvent[] = [];
     const scope = cursorScope(caller);
-    let after = options.after == null ? undefined : await this.cursors.open(scope, options.after);
+    let after = await this.cursors.after(scope, options.after);
     let scanned = 0;
     let stoppedHidden = false;
     // One visible event past the page tells whether there is a next page.
@@ -87,7 +87,7 @@ export class AuditService {
     if (items.length > first) return { items: items.slice(0, first), endCursor: items[first - 1]!.id, hasNextPage: true };
     // Scan budget spent: the cursor is where scanning stopped, so the next page goes on from
     // there; sealed when that is another's event, whose id (a stream's millisecond) it would show.
-    if (scanned >= MAX_SCAN) return { items, endCursor: stoppedHidden && after !== undefined ? await this.cursors.seal(scope, after) : (after ?? null), hasNextPage: true };
+    if (scanned >= MAX_SCAN) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
     return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
   }
 

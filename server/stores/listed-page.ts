@@ -36,7 +36,7 @@ export async function listedPage<T>(
   const first = options.first ?? DEFAULT_PAGE;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw new InvalidInputError(`first must be between 1 and ${MAX_PAGE}`, 'first');
   const items: Listed<T>[] = [];
-  let after = options.after == null ? undefined : hidden ? await hidden.cursors.open(hidden.scope, options.after) : options.after;
+  let after = hidden ? await hidden.cursors.after(hidden.scope, options.after) : (options.after ?? undefined);
   let scanned = 0;
   let stoppedHidden = false;
   while (items.length <= first && scanned < MAX_SCAN) {
@@ -55,6 +55,6 @@ export async function listedPage<T>(
   if (items.length > first) return { items: records, endCursor: items[first - 1]!.cursor, hasNextPage: true };
   // Past the scan budget with the page unfilled, the cursor is where scanning stopped: sealed
   // when that is a record the caller may not see, whose plain cursor would name it.
-  const endCursor = hidden && stoppedHidden && after !== undefined ? await hidden.cursors.seal(hidden.scope, after) : (after ?? null);
+  const endCursor = hidden ? await hidden.cursors.stoppedAt(hidden.scope, after, stoppedHidden) : (after ?? null);
   return { items: records, endCursor, hasNextPage: true };
 }

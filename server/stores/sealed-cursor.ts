@@ -40,6 +40,17 @@ export class CursorSeal {
     return PREFIX + Buffer.concat([nonce, cipher.update(padded), cipher.final(), cipher.getAuthTag()]).toString('base64url');
   }
 
+  /** A listing's `after` as a position to read from (none without one): see open. */
+  async after(scope: string, after: string | null | undefined): Promise<string | undefined> {
+    return after == null ? undefined : this.open(scope, after);
+  }
+
+  /** The cursor for where a scan stopped (null: nowhere): sealed when the record there is one the caller may not see. */
+  async stoppedAt(scope: string, position: string | undefined, hidden: boolean): Promise<string | null> {
+    if (position === undefined) return null;
+    return hidden ? this.seal(scope, position) : position;
+  }
+
   /** The position `cursor` stands for: a plain cursor is one already; a sealed one is opened, or refused when altered, sealed for another scope or under a lapsed key. */
   async open(scope: string, cursor: string): Promise<string> {
     if (!cursor.startsWith(PREFIX)) return cursor;
