@@ -7,8 +7,9 @@ import type { GrantRecord } from '../server/access/types.js';
 import type { Tracer } from '@opentelemetry/api';
 import type { Clock } from '../server/clock.js';
 import type { McpServerConfig, PortcullisConfig } from '../server/config/schema.js';
-import { ForbiddenError, LimitExceededError, UnauthenticatedError } from '../server/errors.js';
+import { LimitExceededError, UnauthenticatedError } from '../server/errors.js';
 import { UpgradeRefused } from '../server/http/upgrade-router.js';
+import type { BearerRefusal } from '../server/http/www-authenticate.js';
 import { describeCredentialEnd } from '../server/identity/credential-watch.js';
 import type { CredentialWatch } from '../server/identity/credential-watch.js';
 import type { Identity } from '../server/identity/index.js';
@@ -170,7 +171,11 @@ export class SessionRegistry {
    * in, to ask for one from inside the client. A known caller refused (403) is audited.
    */
   async admit(principal: Principal, named: McpServerConfig | undefined, client: ClientEdge, offersBrokerTool = false): Promise<Admission> {
-    if (!principal.scopes.has('mcp')) throw await this.refused(principal, named, client, 'scope_missing', 'this token lacks the "mcp" scope');
+    if (!principal.scopes.has('mcp')) {
+      const message = 'this token lacks the "mcp" scope';
+      // RFC 6750 §3.1: the 403 says in its challenge which scope would do (the HTTP edge's own check does the same).
+      throw await this.refused(principal, named, client, 'scope_missing', message, { error: 'insufficient_scope', description: message });
+    }
     const servers = named ? [named] : this.deps.config.servers;
     const grants = await this.activeGrants(principal, new Set(servers.map((s) => s.name)));
     const brokerTool = !named && offersBrokerTool && this.deps.config.broker.requestAccessTool.enabled;
@@ -188,12 +193,12 @@ export class SessionRegistry {
    * A caller without a usable credential (401) is never audited: nobody to name, and anyone
    * could flood the log with them.
    */
-  private async refused(principal: Principal, named: McpServerConfig | undefined, client: ClientEdge, reason: string, message: string): Promise<ForbiddenError> {
+  private async refused(principal: Principal, named: McpServerConfig | undefined, client: ClientEdge, reason: string, message: string, challenge: BearerRefusal | null = null): Promise<UpgradeRefused> {
     const data = { status: 403, reason, transport: client.transport, ...clientAddressData(principal.address) };
     await this.deps.stores.audit.append({ type: 'mcp.session.refused', outcome: 'DENIED', actor: principal.user.email, server: named?.name ?? null, data }).catch((error: unknown) => {
       this.deps.logger.warn({ err: error }, 'audit append failed: mcp.session.refused not recorded');
     });
-    return new ForbiddenError(message);
+    return new UpgradeRefused(403, message, challenge);
   }
 
   /**

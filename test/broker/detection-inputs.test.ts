@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
-import { startBroker, upgradeStatus } from '../support/broker-fixture.js';
+import { startBroker, upgradeAnswer, upgradeStatus } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { INITIALIZE, mcpFetch } from '../support/mcp-http.js';
 
@@ -88,10 +88,13 @@ describe('mcp.session.refused', () => {
     ]);
   });
 
-  it('records a token without the mcp scope refused on the WebSocket endpoint', async () => {
+  it('records a token without the mcp scope refused on the WebSocket endpoint, and says which scope in the challenge', async () => {
     const carol = await fx.signInAs('carol@example.com');
     await carol.grant(['echo']);
-    expect(await upgradeStatus(fx.wsUrl(), { authorization: `Bearer ${await carol.token(['api'])}` })).toBe(403);
+    expect(await upgradeAnswer(fx.wsUrl(), { authorization: `Bearer ${await carol.token(['api'])}` })).toEqual({
+      status: 403,
+      challenge: 'Bearer realm="portcullis", error="insufficient_scope", error_description="this token lacks the mcp scope"',
+    });
     const [refused] = await eventsOf(fx, 'mcp.session.refused', 'carol@example.com');
     expect(refused).toMatchObject({ server: 'everything', data: { status: 403, reason: 'scope_missing', transport: 'websocket' } });
   });

@@ -193,13 +193,18 @@ export function brokersPerTest(): () => Promise<BrokerFixture> {
 }
 
 /** The HTTP status the broker answers an upgrade with (101 when it accepts). */
-export function upgradeStatus(url: string, headers: Record<string, string>, protocol = 'mcp'): Promise<number> {
+export async function upgradeStatus(url: string, headers: Record<string, string>, protocol = 'mcp'): Promise<number> {
+  return (await upgradeAnswer(url, headers, protocol)).status;
+}
+
+/** The status of an upgrade's answer (101 when it opened, then closed at once) and its `WWW-Authenticate` challenge. */
+export function upgradeAnswer(url: string, headers: Record<string, string>, protocol = 'mcp'): Promise<{ status: number; challenge: string | undefined }> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, protocol, { headers });
-    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'] }));
     ws.once('open', () => {
       ws.close();
-      resolve(101);
+      resolve({ status: 101, challenge: undefined });
     });
     ws.once('error', () => {});
   });
