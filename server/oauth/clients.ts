@@ -69,7 +69,11 @@ export class OAuthClients {
     if (client.registration !== 'dcr') return;
     const expiresAt = this.deps.clock.now() + this.deps.config.registeredClientTtlSeconds * 1000;
     // Once a day at most: every token exchange need not write the client again.
-    if (expiresAt - client.expiresAt > UNUSED_REGISTRATION_MS) await this.deps.clients.put(client.clientId, { ...client, expiresAt });
+    if (expiresAt - client.expiresAt <= UNUSED_REGISTRATION_MS) return;
+    // The record as stored, not `client` as today's rules show it: a redirect URI they refuse
+    // now is kept, so that an operator who allows it again does not make everyone register anew.
+    const stored = await this.deps.clients.get(client.clientId);
+    if (stored) await this.deps.clients.put(client.clientId, { ...stored, expiresAt });
   }
 
   /** The client a request (from `address`) names; throws invalid_client for one we do not know or cannot use. */

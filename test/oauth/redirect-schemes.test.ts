@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { OAuthClientRecord } from '../../server/oauth/types.js';
-import { auditChain, authorizeUrl, oauthBrokerForSuite, oauthConfig, pkcePair, registerClient, resourceUrl, TestBrowser } from '../support/oauth-client.js';
+import { auditChain, authorizeUrl, oauthBrokerForSuite, oauthConfig, pkcePair, postForm, registerClient, resourceUrl, TestBrowser } from '../support/oauth-client.js';
 import type { TestIdp } from '../support/test-idp.js';
 import { startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
@@ -109,6 +109,22 @@ describe('redirect URI schemes: only a native app gets the code (RFC 8252 §7.1)
     // Its loopback redirect still works, and its name is shown as today's rules show it.
     const consent = await browser.open(authorize(clientId, 'http://127.0.0.1:47020/cb'));
     expect('consent' in consent && consent.consent.text).toContain('<strong>Cursor (official)</strong>');
+  });
+
+  it('keeps the stored registration as it was when a client is used: a redirect URI refused today is hidden, not deleted', async () => {
+    const clientId = `pcc_${randomBytes(16).toString('base64url')}`;
+    const loopback = 'http://127.0.0.1:47022/cb';
+    // An origin of a scheme the operator may list again (oauth.redirectSchemes), and a day old: the exchange extends it.
+    const record: OAuthClientRecord = { clientId, clientName: 'Grok Bot', redirectUris: ['grokbot://mcp/oauth/callback', loopback], registration: 'dcr', createdAt: Date.now(), expiresAt: Date.now() + 3_600_000 };
+    await server.stores.oauth.clients.put(clientId, record);
+    const pkce = pkcePair();
+    const url = authorizeUrl({ response_type: 'code', client_id: clientId, redirect_uri: loopback, code_challenge: pkce.challenge, code_challenge_method: 'S256', resource: resourceUrl('a') });
+    const code = (await new TestBrowser(server.url, idp).approve(url)).searchParams.get('code')!;
+    const exchanged = await postForm(server.url, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: loopback, client_id: clientId, code_verifier: pkce.verifier, resource: resourceUrl('a') });
+    expect(exchanged).toMatchObject({ status: 200, body: { token_type: expect.stringMatching(/^bearer$/i) } });
+    const stored = await server.stores.oauth.clients.get(clientId);
+    expect(stored).toMatchObject({ redirectUris: record.redirectUris, clientName: 'Grok Bot' });
+    expect(stored!.expiresAt).toBeGreaterThan(record.expiresAt + 86_400_000);
   });
 
   it('strips bidi controls, zero-width and other invisible characters from client names, in the answer and the audit log', async () => {
