@@ -7,6 +7,7 @@ import { DEV_IDP_ID } from '../config/schema.js';
 import { sendAutoPost } from '../http/auto-post-page.js';
 import { html, sendPage } from '../http/html-page.js';
 import { isLoopbackHost } from '../http/loopback-host.js';
+import { unmappedAddress } from '../http/client-address.js';
 import { domainOf } from '../identity/email-domains.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import type { IdentityProvider } from '../saml/identity-providers.js';
@@ -102,7 +103,7 @@ export async function createDevIdp(options: { publicUrl: string; users: readonly
  */
 function fromThisMachine(req: Request): boolean {
   const relayedFor = String(req.headers['x-forwarded-for'] ?? '').split(',').map((hop) => hop.trim()).filter(Boolean);
-  return [req.socket.remoteAddress ?? '', ...relayedFor].every((address) => isLoopbackHost(address.replace(/^::ffff:/i, '')));
+  return [req.socket.remoteAddress ?? '', ...relayedFor].every((address) => isLoopbackHost(unmappedAddress(address)));
 }
 
 /**

@@ -17,3 +17,8 @@ export function clientAddressOf(trustedProxies: readonly string[]): (request: In
   const app: Express = express().set('trust proxy', trustProxy(trustedProxies));
   return (request) => (Object.create(app.request, { headers: { value: request.headers }, socket: { value: request.socket } }) as Request).ip;
 }
+
+/** An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as a dual-stack socket reports IPv4 peers) as its IPv4; any other unchanged. */
+export function unmappedAddress(address: string): string {
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
+}

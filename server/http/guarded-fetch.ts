@@ -5,6 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
+import { unmappedAddress } from './client-address.js';
 
 export interface GuardedFetchLimits {
   maxBytes: number;
@@ -54,11 +55,10 @@ for (const [net, prefix] of [['::', 96], ['100::', 64], ['fc00::', 7], ['fe80::'
 
 /** Whether an address is inside our own or a private network (IPv4-mapped IPv6 judged as its IPv4). */
 export function isInternalAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return INTERNAL.check(mapped[1]!, 'ipv4');
-  const family = isIP(address);
+  const unmapped = unmappedAddress(address);
+  const family = isIP(unmapped);
   if (family === 0) return true;
-  return INTERNAL.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  return INTERNAL.check(unmapped, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /**

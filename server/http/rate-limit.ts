@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { RateLimiter } from '../stores/types.js';
 import { refusalOf, refuseUpgrade, UpgradeRefused } from './upgrade-router.js';
 import type { UpgradeHandler } from './upgrade-router.js';
+import { unmappedAddress } from './client-address.js';
 
 /**
  * Rate limits per client address: 429 with Retry-After once the client's budget is spent.
@@ -99,9 +100,8 @@ export function limitOperationsPerClient(limiter: RateLimiter, logger: Logger, c
  */
 export function clientKey(address: string | undefined): string {
   if (address === undefined) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!isIPv6(address)) return address;
+  const unmapped = unmappedAddress(address);
+  if (!isIPv6(unmapped)) return unmapped;
   const [head = '', tail] = address.replace(/%.*$/, '').toLowerCase().split('::');
   const first = head === '' ? [] : head.split(':');
   const last = tail === undefined || tail === '' ? [] : tail.split(':');

@@ -84,7 +84,7 @@ export class OAuthClients {
       if (client) return this.underCurrentPolicy(client);
       throw new OAuthError('invalid_client', 'unknown client_id: register again', 'unknown_client');
     }
-    if (/^https?:\/\//.test(clientId)) return this.underCurrentPolicy(await this.fromMetadataDocument(clientId, address));
+    if (/^https?:\/\//.test(clientId)) return this.fromMetadataDocument(clientId, address);
     throw new OAuthError('invalid_client', 'unknown client_id', 'unknown_client');
   }
 
@@ -107,7 +107,8 @@ export class OAuthClients {
 
   private async fromMetadataDocument(clientId: string, address: string | undefined): Promise<OAuthClientRecord> {
     const cached = await this.deps.clients.get(clientId);
-    if (cached) return cached;
+    // A document fetched now is checked as it is read (checkMetadata); a cached one may predate today's rules.
+    if (cached) return this.underCurrentPolicy(cached);
     const url = new URL(clientId);
     // The document's URL is the client's identity: it must name a document, not a site.
     if (url.pathname === '/' || url.hash !== '' || url.username !== '' || url.password !== '') throw new OAuthError('invalid_client', 'a URL client_id must be an https URL with a path', 'bad_client_id');
