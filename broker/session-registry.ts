@@ -34,6 +34,8 @@ import { createUpstream } from './upstreams/upstream.js';
 const BROKER_VERSION = '0.1.0';
 /** How many ended grant ids an instance remembers (SessionRegistry.endedGrants): a few hundred KB. */
 const ENDED_GRANTS_KEPT = 10_000;
+/** Sessions a revalidation walk checks at once. */
+const REVALIDATION_WALKERS = 8;
 /** Query parameters that would put a credential in a URL (logs, proxies, history): refused. */
 const CREDENTIAL_PARAMS = /(^|[?&])(access_token|token|authorization|auth|api_key|apikey)=/i;
 
@@ -109,6 +111,8 @@ export class SessionRegistry {
    * never starts again, so remembering is never wrong, only bounded.
    */
   private readonly endedGrants = new Set<string>();
+  /** A revalidation walk is under way (revalidate). */
+  private walking = false;
   /** Results this big are recorded for the large-payload rule (only while detection and that rule are on). */
   private readonly resultFloorBytes: number | undefined;
 
@@ -311,8 +315,27 @@ export class SessionRegistry {
     return listed.map((l) => l.record).filter((g) => servers.has(g.server) && grantStatus(g, now) === 'ACTIVE');
   }
 
+  /**
+   * The backstop for what pub/sub dropped: every session's grants read again. One walk at a
+   * time, so a stalled store cannot pile walks up; each grant read once per walk however
+   * many sessions share it, and a few sessions at a time, so a walk over thousands of
+   * sessions takes a few round trips per grant, not one per session in a row.
+   */
   private async revalidate(): Promise<void> {
-    for (const session of this.sessions) await session.revalidate(this.confirmationOf(session));
+    if (this.walking) return;
+    this.walking = true;
+    try {
+      const reads = new Map<string, Promise<GrantRecord | null>>();
+      const grant = (id: string) => reads.get(id) ?? reads.set(id, this.deps.stores.access.getGrant(id)).get(id)!;
+      const sessions = [...this.sessions];
+      let next = 0;
+      const walker = async () => {
+        for (let session = sessions[next++]; session; session = sessions[next++]) await session.revalidate({ ...this.confirmationOf(session), grant });
+      };
+      await Promise.all(Array.from({ length: Math.min(REVALIDATION_WALKERS, sessions.length) }, walker));
+    } finally {
+      this.walking = false;
+    }
   }
 
   private confirmationOf(session: SessionCore): SessionConfirmation {
