@@ -73,6 +73,7 @@ export function parseFrame(text: string): Parsed {
     return { ok: false, reply: errorReply(null, PARSE_ERROR, 'Parse error') };
   }
   if (Array.isArray(value)) return { ok: false, reply: errorReply(null, INVALID_REQUEST, 'Invalid Request: batches are not supported') };
+  if (mayNestDeeper(text.length) && nestedDeeperThan(value, MAX_NESTING)) return { ok: false, reply: errorReply(null, INVALID_REQUEST, `Invalid Request: nested deeper than ${MAX_NESTING} levels`) };
   // Decoded text is well-formed (ws checks the UTF-8): only a `\uD800`-`\uDFFF` escape can
   // make a lone surrogate, so the walk runs only when the frame holds one.
   const at = SURROGATE_ESCAPE.test(text) ? illFormedTextAt(value) : null;
@@ -90,6 +91,53 @@ function refuseIllFormed(value: unknown, at: string): Parsed {
   const reply = errorReply(id, INVALID_REQUEST, `Invalid Request: ill-formed Unicode text (a lone UTF-16 surrogate) at ${at.slice(0, 200)}`, { reason: 'ill_formed_text' });
   const mended = classify(toWellFormedDeep(value));
   return mended ? { ok: false, reply, illFormed: { message: mended, at } } : { ok: false, reply };
+}
+
+/**
+ * How deep objects and arrays may nest in a message. JSON.parse takes any depth, but
+ * JSON.stringify (and every walk of ours: redaction, canonical JSON) recurses and throws
+ * past a few thousand levels, where nothing could catch it: a message relayed from an
+ * event handler would end the process. Real MCP messages, JSON Schemas included, stay far
+ * below this.
+ */
+export const MAX_NESTING = 128;
+
+/** Whether a message of this many characters or bytes can nest past MAX_NESTING (each level takes two): most cannot, and are not walked. */
+function mayNestDeeper(length: number): boolean {
+  return length > 2 * MAX_NESTING;
+}
+
+/** Whether objects and arrays nest in `value` deeper than `limit` levels; walked with a stack of its own, not by recursion. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    if (depth > limit) return true;
+    // Every relayed message passes here: no array of values is made per object.
+    for (const key in node) {
+      const child = (node as Record<string, unknown>)[key];
+      if (typeof child === 'object' && child !== null) {
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * A server's message, as `classify` takes it; one nested past MAX_NESTING could not be
+ * relayed, audited or even logged: it is dropped, and an answer of that kind becomes an
+ * error answer to its request, so the client's call ends instead of waiting for good.
+ */
+export function classifyUpstream(value: unknown, bytes: number): JsonRpcMessage | null {
+  if (!mayNestDeeper(bytes) || !nestedDeeperThan(value, MAX_NESTING)) return classify(value);
+  const id = isRecord(value) && !('method' in value) && isId(value.id) ? value.id : undefined;
+  if (id === undefined) return null;
+  return { kind: 'error', jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `the server's answer nests deeper than ${MAX_NESTING} levels` } };
 }
 
 /**

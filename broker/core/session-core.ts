@@ -14,7 +14,7 @@ import { CONCURRENCY_RETRY_MS } from '../../server/limits/call-limits.js';
 import { inSpan } from '../../server/tracing/spans.js';
 import { CLOSE } from '../client-link.js';
 import type { GrantEnd, GrantSet } from '../grant-set.js';
-import { ACCESS_DENIED, classify, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
+import { ACCESS_DENIED, classifyUpstream, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
 import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest, Parsed } from '../jsonrpc.js';
 import { auditedId, refusedFrameEvent, requestEvent, responseEvent, toolOf } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
@@ -221,7 +221,15 @@ export class SessionCore {
 
   private wire(leg: Leg): void {
     leg.upstream.onmessage = (message, bytes) => {
-      if (!this.ended && this.legs.get(leg.server) === leg) handleUpstreamMessage(this, leg, classify(message), bytes);
+      if (this.ended || this.legs.get(leg.server) !== leg) return;
+      try {
+        handleUpstreamMessage(this, leg, classifyUpstream(message, bytes), bytes);
+      } catch (error) {
+        // Called from a transport's event handler, where a throw would end the process and
+        // every session on it: whatever one server's message does fails only that server.
+        this.deps.logger.error({ err: error, sessionId: this.id, server: leg.server }, 'handling an upstream message failed');
+        this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: 'the broker could not handle a message of this server' });
+      }
     };
     leg.upstream.onclose = (reason) => this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: reason });
   }

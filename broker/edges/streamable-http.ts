@@ -7,7 +7,7 @@ import { refusalOf, UpgradeRefused } from '../../server/http/upgrade-router.js';
 import { mcpBearerChallenge } from '../../server/http/www-authenticate.js';
 import { MCP_HTTP_PATH, MCP_SCOPE, SERVER_NAME_SEGMENT } from '../../server/oauth/resources.js';
 import type { Principal } from '../../server/identity/principal.js';
-import { ACCESS_DENIED, errorReply, INVALID_REQUEST, PARSE_ERROR, parseFrame } from '../jsonrpc.js';
+import { ACCESS_DENIED, errorReply, INVALID_REQUEST, MAX_NESTING, nestedDeeperThan, PARSE_ERROR, parseFrame } from '../jsonrpc.js';
 import type { JsonRpcError } from '../jsonrpc.js';
 import { mcpAuthentication } from '../mcp-credential.js';
 import type { McpAuthenticate } from '../mcp-credential.js';
@@ -309,6 +309,8 @@ function inboundOf(body: string, batching: boolean): { messages: Inbound[]; batc
   }
   if (!batching) throw new PostRefused(errorReply(null, INVALID_REQUEST, 'Invalid Request: batches are not supported (MCP 2025-06-18 dropped JSON-RPC batching)'));
   if (!Array.isArray(batch) || batch.length === 0) throw new PostRefused(errorReply(null, INVALID_REQUEST, 'Invalid Request: an empty batch'));
+  // Each message is written out again below: one nested too deep would throw there (parseFrame refuses it alone).
+  if (nestedDeeperThan(batch, MAX_NESTING + 1)) throw new PostRefused(errorReply(null, INVALID_REQUEST, `Invalid Request: nested deeper than ${MAX_NESTING} levels`));
   // JSON.stringify writes lone surrogates as escapes (ES2019): the core sees ill-formed text as it was sent.
   return { messages: batch.map((message) => inbound(JSON.stringify(message), true)), batch: true };
 }
