@@ -28,6 +28,8 @@ export interface LegInit {
 export const CANCELLED_HOLD_MS = 30_000;
 
 const CANCELLED: LegAnswer = { kind: 'cancelled' };
+/** Requests one server may have waiting on the client at once. */
+export const MAX_REQUESTS_OF_CLIENT = 64;
 
 /**
  * One upstream server in a session (a single-server session has one): its connection, the
@@ -49,6 +51,11 @@ export class Leg {
   readonly toolHashes = new Map<string, string>();
   /** Why it left the session, once it has: nothing is sent to it any more. */
   private left: { code: number; reason: string; detail: string } | undefined;
+  /**
+   * Requests this server made of the client that are not over, by the server's id: the id
+   * the client knows each by once relayed, null while it is still being audited.
+   */
+  private readonly askedOfClient = new Map<JsonRpcId, number | null>();
 
   constructor(
     readonly server: string,
@@ -58,6 +65,32 @@ export class Leg {
     readonly allowMethods: ReadonlySet<string>,
   ) {
     this.initialized = new Promise((resolve) => (this.markInitialized = resolve));
+  }
+
+  /**
+   * Takes a place for a request the server makes of the client, before it is audited; why
+   * not when it may not have one: the client answers such requests when a person does
+   * (sampling, elicitation), so a server that asks without end would be kept without end.
+   */
+  holdRequestOfClient(upstreamId: JsonRpcId): 'duplicate_request_id' | 'too_many_requests' | null {
+    if (this.askedOfClient.has(upstreamId)) return 'duplicate_request_id';
+    if (this.askedOfClient.size >= MAX_REQUESTS_OF_CLIENT) return 'too_many_requests';
+    this.askedOfClient.set(upstreamId, null);
+    return null;
+  }
+
+  /** The held request is relayed to the client under `clientId`; false when it no longer holds a place (cancelled meanwhile). */
+  relayedToClient(upstreamId: JsonRpcId, clientId: number): boolean {
+    if (this.askedOfClient.get(upstreamId) !== null) return false;
+    this.askedOfClient.set(upstreamId, clientId);
+    return true;
+  }
+
+  /** The request is over (answered, cancelled by the server, not relayed): its place goes; the id the client knew it by, if it was relayed. */
+  requestOfClientOver(upstreamId: JsonRpcId): number | undefined {
+    const clientId = this.askedOfClient.get(upstreamId);
+    this.askedOfClient.delete(upstreamId);
+    return clientId ?? undefined;
   }
 
   /** Sends a request; the promise settles with the answer, or when the leg or call goes. */

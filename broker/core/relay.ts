@@ -1,9 +1,10 @@
-import { errorReply, INTERNAL_ERROR, wire } from '../jsonrpc.js';
+import { errorReply, INTERNAL_ERROR, INVALID_REQUEST, wire } from '../jsonrpc.js';
 import type { JsonRpcError, JsonRpcId, JsonRpcMessage } from '../jsonrpc.js';
 import { clientAnswerEvent, refusedFrameEvent, serverRequestEvent } from '../request-audit.js';
 import { isRecord } from './json.js';
 import { askOut, metaOut, taskOut, urlElicitationOf } from './federation-map.js';
 import { createdTaskOf } from './server-tasks.js';
+import { MAX_REQUESTS_OF_CLIENT } from './leg.js';
 import type { Leg } from './leg.js';
 import type { Call, SessionCore } from './session-core.js';
 
@@ -165,11 +166,14 @@ async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessag
   if (message.method === 'ping') return leg.send({ jsonrpc: '2.0', id: message.id, result: {} });
   const elicitationId = core.naming.federated ? urlElicitationOf(message.method, message.params) : undefined;
   const refused =
+    (SERVER_REQUESTS.has(message.method) || leg.allowMethods.has(message.method) ? null : 'method_not_granted') ??
     foreignTask(core, leg, message) ??
     (core.relatesToOthers(leg, message.params) ? 'unknown_task' : null) ??
     (core.unconfirmed && !(await core.reconfirm()) ? 'broker_unavailable' : null) ??
     // Taken before it is relayed: another server's completion for it is dropped (upstreamNotification).
-    (elicitationId !== undefined && !core.elicitationBy(elicitationId, leg) ? 'elicitation_id_in_use' : null);
+    (elicitationId !== undefined && !core.elicitationBy(elicitationId, leg) ? 'elicitation_id_in_use' : null) ??
+    // Last: every refusal above leaves no place to give back.
+    leg.holdRequestOfClient(message.id);
   if (refused) {
     await core.audit({ ...serverRequestEvent(message, 'DENIED', { reason: refused }), server: leg.server }).catch(() => {});
     return leg.send(SERVER_REQUEST_REFUSED[refused]!(message.id));
@@ -177,6 +181,7 @@ async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessag
   try {
     await core.audit({ ...serverRequestEvent(message, 'SUCCESS'), server: leg.server });
   } catch {
+    leg.requestOfClientOver(message.id);
     return leg.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit this request, so it was not relayed'));
   }
   if (core.isEnded() || core.legs.get(leg.server) !== leg) return;
@@ -185,8 +190,14 @@ async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessag
   core.relayServerRequest(leg, message.id, message.method, params);
 }
 
+/** The requests MCP lets a server make of its client (ping is answered by the broker); others only as the operator's allowMethods say. */
+const SERVER_REQUESTS = new Set(['sampling/createMessage', 'elicitation/create', 'roots/list', 'tasks/get', 'tasks/result', 'tasks/list', 'tasks/cancel']);
+
 /** The answer to a server's request of the client that the broker refused, by reason. */
 const SERVER_REQUEST_REFUSED: Record<string, (id: JsonRpcId) => JsonRpcError> = {
+  method_not_granted: (id) => errorReply(id, -32601, 'Method not found: the broker relays to the client only the requests MCP defines for servers'),
+  duplicate_request_id: (id) => errorReply(id, INVALID_REQUEST, 'Invalid Request: a request of yours by that id is still waiting for the client'),
+  too_many_requests: (id) => errorReply(id, INTERNAL_ERROR, `${MAX_REQUESTS_OF_CLIENT} requests of yours are already waiting for the client; ask again once one is answered`, { reason: 'too_many_requests' }),
   unknown_task: (id) => errorReply(id, -32602, 'Invalid params: no task by that id is this session\'s'),
   not_relayed_by_federation: (id) => errorReply(id, -32602, 'Invalid params: a task listing would show other servers\' tasks'),
   elicitation_id_in_use: (id) => errorReply(id, -32602, 'Invalid params: another server of this session asked for an elicitation by that id'),
@@ -225,7 +236,9 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
       return core.notifyClient(message.method, { ...params, progressToken: entry.clientToken });
     }
     case 'notifications/cancelled': {
-      const id = params && clientIdOf(core, leg, params.requestId);
+      const requestId = params?.requestId;
+      // Cancelled while it was audited, it is never relayed (relayServerRequest): the client need not hear of it.
+      const id = typeof requestId === 'string' || typeof requestId === 'number' ? leg.requestOfClientOver(requestId) : undefined;
       if (id === undefined) return;
       core.forgetServerRequest(id);
       return core.notifyClient(message.method, { ...params, requestId: id });
@@ -257,8 +270,4 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
   }
 }
 
-/** The id the client knows a server's request by. */
-function clientIdOf(core: SessionCore, leg: Leg, upstreamId: unknown): number | undefined {
-  for (const [id, entry] of core.serverRequests) if (entry.leg === leg && entry.upstreamId === upstreamId) return id;
-  return undefined;
-}
+

@@ -663,6 +663,8 @@ export class SessionCore {
    */
   relayServerRequest(leg: Leg, upstreamId: JsonRpcId, method: string, params: unknown): void {
     const id = this.nextServerRequestId++;
+    // The server cancelled it while it was audited: it is over.
+    if (!leg.relayedToClient(upstreamId, id)) return;
     const theirs = isRecord(params) && isRecord(params._meta) ? params._meta.progressToken : undefined;
     const token = typeof theirs === 'string' || typeof theirs === 'number' ? `s${this.nextToken++}` : undefined;
     if (token) this.serverProgress.set(token, { leg, token: theirs as string | number });
@@ -676,6 +678,7 @@ export class SessionCore {
     const entry = this.serverRequests.get(id);
     if (!entry) return;
     this.serverRequests.delete(id);
+    entry.leg.requestOfClientOver(entry.upstreamId);
     if (entry.token) this.serverProgress.delete(entry.token);
   }
 
