@@ -452,16 +452,29 @@ const stdioServer = z.strictObject({
   ...serverPolicy,
 });
 
-const streamableHttpServer = z.strictObject({
-  name: slug('a server name'),
-  description: text().optional(),
-  transport: z.literal('streamable-http'),
-  url: httpUrl,
-  headers: secretMap.default({}),
-  // Sends the W3C traceparent of the broker's upstream span (observability.tracing on): only to a server trusted with the trace ids.
-  propagateTraceContext: z.boolean().optional(),
-  ...serverPolicy,
-});
+const streamableHttpServer = z
+  .strictObject({
+    name: slug('a server name'),
+    description: text().optional(),
+    transport: z.literal('streamable-http'),
+    url: httpUrl,
+    headers: secretMap.default({}),
+    // Plain http to another host carries its headers (credentials) and every call in clear: only where the network itself protects them.
+    allowPlainHttp: z.boolean({ error: 'expected true or false' }).optional(),
+    // Sends the W3C traceparent of the broker's upstream span (observability.tracing on): only to a server trusted with the trace ids.
+    propagateTraceContext: z.boolean().optional(),
+    ...serverPolicy,
+  })
+  .superRefine((server, ctx) => {
+    const url = new URL(server.url);
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && server.allowPlainHttp !== true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'plain http to another host sends this server its headers (credentials) and every call unencrypted: use https, or set allowPlainHttp: true where the network protects them (a service mesh with mTLS)',
+      });
+    }
+  });
 
 const mcpServer = z.discriminatedUnion('transport', [stdioServer, streamableHttpServer], {
   error: 'expected transport "stdio" or "streamable-http"',

@@ -150,6 +150,15 @@ describe('validation errors', () => {
     ]);
   });
 
+  it("refuses plain http to an upstream on another host unless the operator says the network protects it", () => {
+    const server = (url: string, ...extra: string[]) => writeConfig([minimal.trimEnd(), 'servers:', '  - name: docs', '    transport: streamable-http', `    url: ${url}`, '    headers: { Authorization: Bearer t0k3n }', ...extra, ''].join('\n'));
+    expect(problemsOf(server('http://docs.internal:9000/mcp'))).toEqual([expect.stringMatching(/^6: servers\[0\]\.url: plain http to another host sends this server its headers \(credentials\)/)]);
+    expect(loadConfig(server('http://docs.internal:9000/mcp', '    allowPlainHttp: true'), {}).config.servers[0]).toMatchObject({ url: 'http://docs.internal:9000/mcp', allowPlainHttp: true });
+    for (const url of ['https://docs.example.com/mcp', 'http://127.0.0.1:9000/mcp', 'http://localhost:9000/mcp', 'http://[::1]:9000/mcp']) {
+      expect(loadConfig(server(url), {}).config.servers[0]).toMatchObject({ url });
+    }
+  });
+
   it('takes per-user tool-call limits per server and per tool, on either transport', () => {
     const file = writeConfig(
       [
