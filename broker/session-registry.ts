@@ -27,7 +27,7 @@ import { SessionCore } from './core/session-core.js';
 import type { ClientEdge, LegSpec, SessionConfirmation } from './core/session-core.js';
 import type { RequestAccess } from './core/request-access-tool.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
-import { ToolPinning } from './tool-pinning.js';
+import { configuredModes, ToolPinning } from './tool-pinning.js';
 import { createUpstream } from './upstreams/upstream.js';
 
 /** Reported as serverInfo.version by the federated endpoints. */
@@ -119,14 +119,13 @@ export class SessionRegistry {
   constructor(private readonly deps: BrokerDeps) {
     const { enabled, rules } = deps.config.detection;
     this.resultFloorBytes = enabled && rules.large_payload.enabled ? rules.large_payload.resultFloorBytes : undefined;
-    const modes = new Map(deps.config.servers.map((s) => [s.name, s.toolPinning]));
     this.pinning = new ToolPinning({
       store: deps.stores.toolPins,
       audit: deps.stores.audit,
       clock: deps.clock,
       logger: deps.logger,
       events: deps.events,
-      mode: (server) => modes.get(server) ?? 'pin',
+      mode: configuredModes(deps.config.servers),
       onPinsChanged: (server) => {
         for (const session of this.sessions) session.toolPinsChanged(server);
       },

@@ -23,15 +23,20 @@ const MAX_PAGES = 50;
 /** How long a description stays good (approvals in a row reuse it; a tool change shows soon). */
 const FRESH_MS = 10_000;
 
+/** What the catalog may believe of a page of a server's tools (ToolPinning.screen: in pin mode, only those whose definition is the pinned one). */
+export type ToolScreen = (server: string, tools: unknown[]) => Promise<unknown[]>;
+
 /**
  * What the configured servers offer, read by the broker itself (a session of its own,
  * never a person's): for read-only grants, which tools are read-only when a grant is made.
+ * Held to the tool pins as people's sessions are: a server could tell this session apart
+ * and call a tool read-only only here, where no one's pin would notice.
  */
 export class ToolCatalog {
   private readonly agents: HttpAgents = createHttpAgents();
   private readonly cache = new Map<string, { at: number; tools: Promise<ToolDefinition[]> }>();
 
-  constructor(private readonly deps: { servers: readonly McpServerConfig[]; baseDir: string; logger: Logger; scrubber: SecretScrubber; now: () => number }) {}
+  constructor(private readonly deps: { servers: readonly McpServerConfig[]; baseDir: string; logger: Logger; scrubber: SecretScrubber; now: () => number; screen: ToolScreen }) {}
 
   /** The server's tools, as it describes them now (or within the last few seconds). */
   tools(serverName: string): Promise<ToolDefinition[]> {
@@ -103,7 +108,8 @@ export class ToolCatalog {
           let cursor: string | undefined;
           for (let page = 0; page < MAX_PAGES; page++) {
             const result = await request('tools/list', cursor === undefined ? {} : { cursor });
-            if (Array.isArray(result.tools)) tools.push(...result.tools.filter((t): t is ToolDefinition => isRecord(t) && typeof t.name === 'string'));
+            const page = Array.isArray(result.tools) ? await this.deps.screen(server.name, result.tools) : [];
+            tools.push(...page.filter((t): t is ToolDefinition => isRecord(t) && typeof t.name === 'string'));
             if (typeof result.nextCursor !== 'string') break;
             cursor = result.nextCursor;
           }

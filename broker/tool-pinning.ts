@@ -53,6 +53,12 @@ interface ToolPinningDeps {
   onPinsChanged: (server: string) => void;
 }
 
+/** The mode of each configured server (servers[].toolPinning; pin for one not configured). */
+export function configuredModes(servers: readonly { name: string; toolPinning: ToolPinningMode }[]): (server: string) => ToolPinningMode {
+  const modes = new Map(servers.map((s) => [s.name, s.toolPinning]));
+  return (server) => modes.get(server) ?? 'pin';
+}
+
 /** Who saw a listing: named in the `mcp.tool.changed` event it causes. */
 export interface Viewer {
   actor: string;

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Broker, MCP_WS_FEDERATED, MCP_WS_PREFIX } from '../../broker/broker.js';
 import { ToolCatalog } from '../../broker/tool-catalog.js';
+import { configuredModes, ToolPinning } from '../../broker/tool-pinning.js';
 import { startApollo } from '../../schema/apollo.js';
 import { buildPortcullisSchema } from '../../schema/build-schema.js';
 import { createPubSub } from '@graphql-yoga/subscription';
@@ -172,7 +173,9 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const policy = new AccessPolicy(config);
   const events = new AccessEvents(stores.events);
   // The broker's own look at the servers' tools: read-only grants fix which tools are read-only when issued.
-  const toolCatalog = new ToolCatalog({ servers: config.servers, baseDir, logger, scrubber, now: () => clock.now() });
+  const catalogPinning = new ToolPinning({ store: stores.toolPins, audit: stores.audit, clock, logger, events, mode: configuredModes(config.servers), onPinsChanged: () => {} });
+  const catalogViewer = { actor: 'portcullis-catalog', sessionId: 'tool-catalog' };
+  const toolCatalog = new ToolCatalog({ servers: config.servers, baseDir, logger, scrubber, now: () => clock.now(), screen: (server, tools) => catalogPinning.screen(server, tools, new Map(), catalogViewer) });
   const cursors = new CursorSeal(stores.cursorKeys, clock);
   const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server), principals: identity.principals, cursors });
   const detector = startOutlierDetection({ config, stores, clock, logger, events, access, metrics });
@@ -271,6 +274,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
       stopRetention();
       await broker.close();
       await toolCatalog.close();
+      catalogPinning.close();
       await graphqlWs.close();
       credentialWatch.close();
       leases.close();
