@@ -35,6 +35,41 @@ export async function replaceFile(path: string, text: string): Promise<void> {
   syncDirectory(path);
 }
 
+/**
+ * `path` opened for appending (created if missing), owner only even when it was made or
+ * copied in looser: the state journal holds the hashes of live credentials, the audit log
+ * who did what.
+ */
+export async function openOwnerOnly(path: string): Promise<FileHandle> {
+  const file = await open(path, 'a', 0o600);
+  try {
+    await file.chmod(0o600);
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+  return file;
+}
+
+/**
+ * Appends `text` to `file` and fdatasyncs it. When that fails, cuts the file back to the
+ * length it had, or the next append would bury a torn line mid-file; when the cut fails
+ * too, `broken` is told why. Throws the append's error.
+ */
+export async function appendOrUndo(file: FileHandle, text: string, broken: (error: Error) => void): Promise<void> {
+  // The length the file has, not one the caller counted: after a replacement whose directory
+  // sync failed the handle is on the new, shorter file, and cutting back to the old one's
+  // length would grow it with zeros that later appends land behind.
+  const { size } = await file.stat();
+  try {
+    await file.appendFile(text);
+    await file.datasync();
+  } catch (error) {
+    await file.truncate(size).catch((truncateError: unknown) => broken(asError(truncateError)));
+    throw error;
+  }
+}
+
 /** Cuts a torn tail (a write a crash interrupted) off `path`. */
 export function truncateFile(path: string, bytes: number): void {
   const fd = openSync(path, 'r+');
@@ -55,9 +90,13 @@ export async function reopenForAppend(path: string, old: FileHandle, broken: (er
   try {
     file = await open(path, 'a', 0o600);
   } catch (error) {
-    broken(error instanceof Error ? error : new Error(String(error)));
+    broken(asError(error));
     return null;
   }
   await old.close();
   return file;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

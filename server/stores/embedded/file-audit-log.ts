@@ -1,6 +1,5 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
@@ -15,7 +14,7 @@ import { auditEventSchema } from '../../audit/event-schema.js';
 import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { reopenForAppend, replaceFile, syncDirectory, truncateFile } from './durable-file.js';
+import { appendOrUndo, openOwnerOnly, reopenForAppend, replaceFile, syncDirectory, truncateFile } from './durable-file.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
@@ -57,12 +56,19 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
 
   static async open(dataDir: string, clock: Clock, redact: Redactor, options: AuditLogOptions): Promise<FileAuditLog> {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // mkdir's mode is only for a directory it makes: one made before (by hand, a copy) is narrowed too, as the files in it
+    // are. One this user does not own (a volume's root, group-writable for it) is left as its owner set it.
+    try {
+      chmodSync(dataDir, 0o700);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+    }
     const unlock = lockDataDir(dataDir);
     try {
       const path = join(dataDir, AUDIT_FILE_NAME);
       const { events, start } = loadEvents(path, options);
       const created = !existsSync(path);
-      const file = await open(path, 'a', 0o600);
+      const file = await openOwnerOnly(path);
       // A new log's name is durable only once its directory is: else a crash could lose its first events whole.
       if (created) syncDirectory(path);
       return new FileAuditLog(file, path, events, start, clock, redact, options, unlock);
@@ -133,16 +139,10 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     if ((await this.headHash()) !== expectedHead) return null;
     const next = this.start.lastTrimmedId + this.events.length;
     const events = links.map(({ event }, i) => ({ id: String(next + i + 1), ...event }));
-    const size = (await this.file.stat()).size;
     try {
       // In the members' order the file always had, not the canonical JSON: people and tools read it (and this store is not the relay's hot path).
-      await this.file.appendFile(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
-      await this.file.datasync();
+      await appendOrUndo(this.file, events.map((e) => `${JSON.stringify(e)}\n`).join(''), (error) => (this.broken = error));
     } catch (error) {
-      // Undo a partial write, or the next append would bury a torn line mid-file.
-      await this.file.truncate(size).catch((truncateError: unknown) => {
-        this.broken = truncateError instanceof Error ? truncateError : new Error(String(truncateError));
-      });
       throw new StoreUnavailableError('audit append', error);
     }
     this.events.push(...events);

@@ -1,9 +1,8 @@
-import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { StoreUnavailableError } from '../../errors.js';
-import { reopenForAppend, replaceFile, syncDirectory, truncateFile } from './durable-file.js';
+import { appendOrUndo, openOwnerOnly, reopenForAppend, replaceFile, syncDirectory, truncateFile } from './durable-file.js';
 import { PersistedMap } from './persisted-map.js';
 import type { PersistedMapOptions } from './persisted-map.js';
 import { commitLine, HEADER_LINE, readStateFile, STATE_FILE_NAME } from './state-file.js';
@@ -44,9 +43,8 @@ export class StateJournal {
     private readonly path: string,
     private readonly clock: Clock,
     private loaded: LoadedState['collections'],
-    /** Records in the file and its length: how far it has grown, and where a failed write is cut back to. */
+    /** Records in the file: how far it has grown past the live ones. */
     private records: number,
-    private bytes: number,
     private readonly compactionSlack: number,
   ) {}
 
@@ -55,10 +53,8 @@ export class StateJournal {
     const path = join(dataDir, STATE_FILE_NAME);
     const { collections, records, completeBytes, totalBytes } = readStateFile(path, collectionNames, clock.now());
     if (completeBytes < totalBytes) truncateFile(path, completeBytes);
-    const file = await open(path, 'a', 0o600);
+    const file = await openOwnerOnly(path);
     try {
-      // It holds who may reach what and the hashes of live credentials: owner only, even if copied in looser.
-      await file.chmod(0o600);
       if (completeBytes === 0) {
         await file.appendFile(HEADER_LINE);
         await file.datasync();
@@ -69,8 +65,7 @@ export class StateJournal {
       await file.close();
       throw error;
     }
-    const bytes = completeBytes || Buffer.byteLength(HEADER_LINE);
-    return new StateJournal(file, path, clock, collections, records, bytes, options.compactionSlack ?? COMPACTION_SLACK);
+    return new StateJournal(file, path, clock, collections, records, options.compactionSlack ?? COMPACTION_SLACK);
   }
 
   /** The collection `name` (one of those the journal was opened with), holding what the file held for it. */
@@ -117,16 +112,10 @@ export class StateJournal {
     if (ops.length === 0) return result;
     const line = commitLine(ops);
     try {
-      await this.file.appendFile(line);
-      await this.file.datasync();
+      await appendOrUndo(this.file, line, (error) => (this.broken = error));
     } catch (error) {
-      // Undo a partial write, or the next commit would bury a torn line mid-file.
-      await this.file.truncate(this.bytes).catch((truncateError: unknown) => {
-        this.broken = truncateError instanceof Error ? truncateError : new Error(String(truncateError));
-      });
       throw new StoreUnavailableError('state write', error);
     }
-    this.bytes += Buffer.byteLength(line);
     this.records += ops.length;
     for (const op of ops) this.collections.get(op.c)!.apply(op);
     return result;
@@ -152,9 +141,7 @@ export class StateJournal {
       // Also when the rename went through and only the directory sync failed: commits go to the file at the path.
       await this.reopen();
     }
-    if (this.broken) return;
     this.records = ops.length;
-    this.bytes = Buffer.byteLength(text);
   }
 
   /** The file at the path, opened anew; when that fails commits fail from then on (durable-file.ts). */
