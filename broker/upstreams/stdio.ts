@@ -12,8 +12,12 @@ type StdioServer = Extract<McpServerConfig, { transport: 'stdio' }>;
 
 /** Inherited from the broker's environment; everything else comes from the config's `env`. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LOGNAME', 'USER', 'SHELL', 'TERM', 'LANG', 'TMPDIR', 'SystemRoot'];
-const MAX_LINE_BYTES = 8 * 1024 * 1024;
+/** A line with its newline, in bytes: the bound the Streamable HTTP upstream puts on a message too. */
+export const MAX_LINE_BYTES = 8 * 1024 * 1024;
 const KILL_GRACE_MS = 2_000;
+/** How often a group given SIGTERM is checked for what is left of it. */
+const GROUP_POLL_MS = 20;
+const NEWLINE = 0x0a;
 
 /**
  * A child process per client session, speaking newline-delimited JSON-RPC on stdin and
@@ -25,7 +29,10 @@ export class StdioUpstream implements Upstream {
   onclose?: (reason: string) => void;
   private child: ChildProcessWithoutNullStreams | undefined;
   private closing = false;
-  private buffer = '';
+  /** The line being read, as it came (a character may straddle two chunks), and its length in bytes. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private groupEnded: Promise<void> | undefined;
 
   constructor(
     private readonly server: StdioServer,
@@ -43,14 +50,15 @@ export class StdioUpstream implements Upstream {
     });
     this.child = child;
     const log = this.options.logger.child({ upstream: this.server.name, pid: child.pid });
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => this.receive(chunk));
+    child.stdout.on('data', (chunk: Buffer) => this.receive(chunk));
     const stderr = new StderrLog(log, this.options.scrubber);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => stderr.write(chunk));
     child.stderr.on('end', () => stderr.end());
     child.stdin.on('error', () => {});
     child.once('exit', (code, signal) => {
+      // A wrapper (npx, uvx, sh -c) may exit while what it started runs on in its group.
+      void this.endGroup(child);
       if (!this.closing) this.onclose?.(`upstream exited (${signal ?? `code ${code}`})`);
     });
     await new Promise<void>((resolveStart, rejectStart) => {
@@ -66,42 +74,86 @@ export class StdioUpstream implements Upstream {
     await new Promise<void>((resolveWrite, rejectWrite) => child.stdin.write(`${JSON.stringify(message)}\n`, (error) => (error ? rejectWrite(error) : resolveWrite())));
   }
 
+  /** Ends the whole process group, also when its leader has exited already. */
   async close(): Promise<void> {
     this.closing = true;
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    if (!child) return;
     child.stdin.end();
-    signalGroup(child, 'SIGTERM');
-    const force = setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_GRACE_MS);
-    await exited;
-    clearTimeout(force);
-    // The leader is gone; anything it left in its group goes too.
-    signalGroup(child, 'SIGKILL');
+    await this.endGroup(child);
   }
 
-  private receive(chunk: string): void {
-    this.buffer += chunk;
-    if (this.buffer.length > MAX_LINE_BYTES) {
-      this.buffer = '';
+  /** Once per child: from its exit or from close, whichever comes first. */
+  private endGroup(child: ChildProcessWithoutNullStreams): Promise<void> {
+    return (this.groupEnded ??= endGroup(child));
+  }
+
+  /**
+   * Splits stdout into lines. Only the new chunk is searched for a newline: a long line
+   * comes in many chunks (64 KiB a read), and searching it all again at each would cost
+   * time in the square of its length.
+   */
+  private receive(chunk: Buffer): void {
+    let start = 0;
+    for (let newline = chunk.indexOf(NEWLINE); newline >= 0; newline = chunk.indexOf(NEWLINE, start)) {
+      if (!this.hold(chunk.subarray(start, newline + 1))) return;
+      const line = Buffer.concat(this.pending, this.pendingBytes).toString('utf8').trim();
+      this.pending = [];
+      this.pendingBytes = 0;
+      start = newline + 1;
+      this.handleLine(line);
+    }
+    this.hold(chunk.subarray(start));
+  }
+
+  /** Adds to the line being read; false, and the session ends, once it outgrows MAX_LINE_BYTES. */
+  private hold(part: Buffer): boolean {
+    this.pendingBytes += part.length;
+    if (this.pendingBytes > MAX_LINE_BYTES) {
+      this.pending = [];
+      this.pendingBytes = 0;
       this.onclose?.('upstream sent an oversized message');
       void this.close();
+      return false;
+    }
+    if (part.length > 0) this.pending.push(part);
+    return true;
+  }
+
+  private handleLine(line: string): void {
+    if (line === '') return;
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      this.options.logger.warn({ upstream: this.server.name }, 'upstream wrote a line that is not JSON; dropped');
       return;
     }
-    let newline: number;
-    while ((newline = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, newline).trim();
-      this.buffer = this.buffer.slice(newline + 1);
-      if (line === '') continue;
-      let message: unknown;
-      try {
-        message = JSON.parse(line);
-      } catch {
-        this.options.logger.warn({ upstream: this.server.name }, 'upstream wrote a line that is not JSON; dropped');
-        continue;
-      }
-      this.onmessage?.(message, Buffer.byteLength(line));
-    }
+    this.onmessage?.(message, Buffer.byteLength(line));
+  }
+}
+
+/**
+ * SIGTERM to the child's whole group (it leads one: spawned detached), SIGKILL to whatever
+ * of it still runs after the grace period; done once the leader has exited too.
+ */
+async function endGroup(child: ChildProcessWithoutNullStreams): Promise<void> {
+  const exited = child.exitCode === null && child.signalCode === null ? new Promise<void>((done) => child.once('exit', () => done())) : undefined;
+  signalGroup(child, 'SIGTERM');
+  const deadline = Date.now() + KILL_GRACE_MS;
+  while (groupRuns(child) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, GROUP_POLL_MS));
+  signalGroup(child, 'SIGKILL');
+  await exited;
+}
+
+function groupRuns(child: ChildProcessWithoutNullStreams): boolean {
+  if (child.pid === undefined) return false;
+  try {
+    process.kill(-child.pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: a member that may not be signalled still runs.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

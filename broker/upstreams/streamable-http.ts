@@ -43,6 +43,13 @@ const RECONNECT_MS = 1_000;
 const MAX_RECONNECT_MS = 60_000;
 const MAX_RECONNECTS = 3;
 const POST_HEADERS: Headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+/**
+ * What an event stream carries besides the server's own requests and notifications: the
+ * answer to a request (its id), what the server sends unasked (UNASKED: the standalone
+ * GET stream), or nothing more (undefined: a POST of a notification or a response).
+ */
+const UNASKED = Symbol('unasked');
+type Carries = JsonRpcId | typeof UNASKED;
 
 /** What to do with a response body, chosen from its status and content type. */
 interface BodySink {
@@ -84,7 +91,10 @@ export class StreamableHttpUpstream implements Upstream {
   private protocolVersion: string | undefined;
   private initializeId: JsonRpcId | undefined;
   private readonly exchanges = new Set<Exchange>();
-  private reconnect: NodeJS.Timeout | undefined;
+  /** Event streams waiting to be reopened: the standalone one, and resumptions of POST streams still owing an answer. */
+  private readonly reconnects = new Set<NodeJS.Timeout>();
+  /** The standalone GET stream was opened: from then on it is open or waiting to be reopened, never twice over. */
+  private standalone = false;
   private closing = false;
 
   constructor(
@@ -109,7 +119,7 @@ export class StreamableHttpUpstream implements Upstream {
       this.exchange('POST', this.server.propagateTraceContext ? withTraceContext(POST_HEADERS) : POST_HEADERS, JSON.stringify(message), undefined, (status, contentType) => {
         if (status === 202) {
           resolve();
-          if (message.method === 'notifications/initialized') this.openEventStream(undefined, 0);
+          if (message.method === 'notifications/initialized') this.openStandaloneStream();
           return DROP;
         }
         if (status < 200 || status >= 300) {
@@ -142,7 +152,7 @@ export class StreamableHttpUpstream implements Upstream {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    clearTimeout(this.reconnect);
+    for (const timer of this.reconnects) clearTimeout(timer);
     for (const exchange of this.exchanges) exchange.abort(new Error('upstream session closed'));
     // The spec asks clients to end the session they no longer need (405: the server keeps no sessions).
     if (this.sessionId === undefined) return;
@@ -181,13 +191,17 @@ export class StreamableHttpUpstream implements Upstream {
   }
 
   /**
-   * Reads an SSE stream to its end. The answer to `answers` (a POST's request) may not
-   * have come when the server ends the stream: with an event id to resume from, a GET
-   * picks it up (the spec's resumption); without one the session cannot go on.
+   * Reads an SSE stream to its end, then acts on what it `carries`. The standalone stream
+   * is reopened. The answer to a request (on its POST's stream, or a resumption of it from
+   * `resumedFrom`) may not have come when the server ends the stream: with an event id to
+   * resume from, a GET picks it up (the spec's resumption); without one the session cannot
+   * go on. A stream carrying nothing more just ends: reopening a GET for it would let the
+   * server add one endless GET loop with every such POST (a `ping` it sends has the broker
+   * POST a response).
    */
-  private eventStream(answers: JsonRpcId | undefined): BodySink {
-    let answered = answers === undefined;
-    let lastEventId: string | undefined;
+  private eventStream(carries: Carries | undefined, resumedFrom?: string): BodySink {
+    let answered = false;
+    let lastEventId = resumedFrom;
     let retryMs: number | undefined;
     // Text read since the last complete event: one event may not outgrow MAX_MESSAGE_BYTES.
     let unread = 0;
@@ -197,7 +211,7 @@ export class StreamableHttpUpstream implements Upstream {
         if (event.id !== undefined) lastEventId = event.id;
         if ((event.event ?? 'message') !== 'message' || event.data === '') return;
         const value: unknown = JSON.parse(event.data);
-        if (!answered && (Array.isArray(value) ? value : [value]).some((m: { id?: unknown; method?: unknown }) => m.id === answers && m.method === undefined)) answered = true;
+        if (!answered && (Array.isArray(value) ? value : [value]).some((m: { id?: unknown; method?: unknown }) => m.id === carries && m.method === undefined)) answered = true;
         this.deliver(value, Buffer.byteLength(event.data));
       },
       onRetry: (ms) => (retryMs = ms),
@@ -212,17 +226,21 @@ export class StreamableHttpUpstream implements Upstream {
         parser.feed(decoder.write(chunk));
       },
       end: () => {
-        if (this.closing) return;
-        if (answers === undefined) return this.scheduleEventStream(lastEventId, retryMs, 0);
-        if (answered) return;
-        if (lastEventId !== undefined) this.scheduleEventStream(lastEventId, retryMs, 0);
+        if (this.closing || carries === undefined || answered) return;
+        if (carries === UNASKED || lastEventId !== undefined) this.scheduleEventStream(carries, lastEventId, retryMs, 0);
         else this.fail('upstream ended a response stream without answering');
       },
     };
   }
 
-  /** The GET stream for what the server sends unasked (or a resumed one, from `lastEventId`). */
-  private openEventStream(lastEventId: string | undefined, failures: number): void {
+  private openStandaloneStream(): void {
+    if (this.standalone) return;
+    this.standalone = true;
+    this.openEventStream(UNASKED, undefined, 0);
+  }
+
+  /** A GET stream: the standalone one, or the resumption of a request's stream from `lastEventId`. */
+  private openEventStream(carries: Carries, lastEventId: string | undefined, failures: number): void {
     if (this.closing) return;
     const headers: Headers = { accept: 'text/event-stream' };
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
@@ -230,19 +248,23 @@ export class StreamableHttpUpstream implements Upstream {
       // 405: the server offers no such stream, which the spec allows.
       if (status === 405) return DROP;
       if (status !== 200) {
-        this.scheduleEventStream(lastEventId, undefined, failures + 1);
+        this.scheduleEventStream(carries, lastEventId, undefined, failures + 1);
         return DROP;
       }
-      return this.eventStream(undefined);
-    }, () => this.scheduleEventStream(lastEventId, undefined, failures + 1));
+      return this.eventStream(carries, lastEventId);
+    }, () => this.scheduleEventStream(carries, lastEventId, undefined, failures + 1));
   }
 
-  private scheduleEventStream(lastEventId: string | undefined, retryMs: number | undefined, failures: number): void {
+  private scheduleEventStream(carries: Carries, lastEventId: string | undefined, retryMs: number | undefined, failures: number): void {
     if (this.closing) return;
     if (failures >= MAX_RECONNECTS) return this.fail('upstream event stream could not be reopened');
     const delay = Math.min(Math.max(retryMs ?? RECONNECT_MS, RECONNECT_MS), MAX_RECONNECT_MS);
-    this.reconnect = setTimeout(() => this.openEventStream(lastEventId, failures), delay);
-    this.reconnect.unref();
+    const timer = setTimeout(() => {
+      this.reconnects.delete(timer);
+      this.openEventStream(carries, lastEventId, failures);
+    }, delay);
+    timer.unref();
+    this.reconnects.add(timer);
   }
 
   private fail(reason: string): void {
