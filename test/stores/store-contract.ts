@@ -598,6 +598,28 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         await expect(fx.stores.access.listRequests({ after: 'bogus', limit: 1 })).rejects.toBeInstanceOf(InvalidCursorError);
       });
 
+      it('keeps a grant listed while it is retained, however long ago it was issued and whatever is written since, and drops it once its retention ends', async () => {
+        const DAY = 86_400_000;
+        const issue = async (id: string, days: number) => {
+          const request = requestRecord(`r-${id}`, fx.clock, { status: 'APPROVED', grantId: id, decidedAt: fx.clock.now(), durationSeconds: days * 86_400 });
+          await fx.stores.access.createRequest(request, grantRecord(id, request, fx.clock, { expiresAt: fx.clock.now() + days * DAY }));
+        };
+        const listed = async () => ({
+          grants: (await fx.stores.access.listGrants({ limit: 10 })).map((l) => l.record.id),
+          alices: (await fx.stores.access.listGrants({ userId: alice.id, limit: 10 })).map((l) => l.record.id),
+          requests: (await fx.stores.access.listRequests({ requesterId: alice.id, limit: 10 })).map((l) => l.record.id),
+        });
+        await issue('g-long', 90);
+        fx.clock.advance(31 * DAY);
+        await issue('g-later', 1);
+        // Issued 31 days ago, still in force for 59 more: reviewers must see it to revoke it.
+        expect(await listed()).toEqual({ grants: ['g-later', 'g-long'], alices: ['g-later', 'g-long'], requests: ['r-g-later', 'r-g-long'] });
+        // 121 days in: g-long ended 31 days ago, g-later 89 days ago; both are retained 30 days past their end.
+        fx.clock.advance(90 * DAY);
+        await issue('g-next', 1);
+        expect(await listed()).toEqual({ grants: ['g-next'], alices: ['g-next'], requests: ['r-g-next'] });
+      });
+
       it('names pending requests and live grants that are past their expiry', async () => {
         const pending = requestRecord('due-r', fx.clock, { expiresAt: fx.clock.now() + 1000 });
         const decided = requestRecord('done-r', fx.clock, { expiresAt: fx.clock.now() + 1000, status: 'DENIED' });

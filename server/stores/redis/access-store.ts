@@ -5,20 +5,38 @@ import { withScopeDefaults } from '../../access/types.js';
 import type { Clock } from '../../clock.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { AccessStore, Listed } from '../types.js';
-import { defineScript, guarded } from './connection.js';
-import type { RedisClient } from './connection.js';
+import { defineScript, execChecked, guarded } from './connection.js';
+import type { DurableWrite, RedisClient } from './connection.js';
 import { slotKeys } from './keys.js';
 import type { KeyNamer } from './keys.js';
 
 /**
  * Creates or updates a request (compare-and-set on its version) and, in the same atomic
- * step, creates the grant it issues, maintaining the listing and expiry indexes. Listing
- * entries older than the retention window are pruned as a side effect.
- * KEYS: request, requests, user-requests, due-requests, grant, grants, user-grants, due-grants
+ * step, creates the grant it issues, maintaining the listing and expiry indexes.
+ *
+ * Each listing index it adds to is pruned on the way of the entries whose record's
+ * retention has ended: the record's expiry (PEXPIREAT retainUntil, on the caller's clock)
+ * is at or before `now`, or the record is gone (PEXPIRETIME -2). Only entries created
+ * before `pruneBelow` can have ended (every record is retained 30 days past its creation
+ * at least), and at most `batch` of them are looked at per index and write: a sweep that
+ * goes on where the last one stopped (`pruned-to`, one field per index), so entries of
+ * long grants still in force never hold it at the bottom of the index.
+ * KEYS: request, requests, user-requests, due-requests, grant, grants, user-grants, due-grants, pruned-to
  * ARGV: mode, id, version, json, member, dueAt|'', retainUntil, pruneBelow,
- *       grantId|'', grantVersion, grantJson, grantMember, grantExpiresAt, grantRetainUntil
+ *       grantId|'', grantVersion, grantJson, grantMember, grantExpiresAt, grantRetainUntil,
+ *       now, batch, requestKeyPrefix, grantKeyPrefix
  */
 const putRequest = defineScript(`
+local function prune(index, records)
+  local from = redis.call('HGET', KEYS[9], index)
+  local batch = tonumber(ARGV[16])
+  local members = redis.call('ZRANGEBYLEX', index, from and ('(' .. from) or '-', '(' .. ARGV[8], 'LIMIT', 0, batch)
+  for _, member in ipairs(members) do
+    local record = records .. string.sub(member, string.find(member, ':', 1, true) + 1)
+    if redis.call('PEXPIRETIME', record) <= tonumber(ARGV[15]) then redis.call('ZREM', index, member) end
+  end
+  if #members < batch then redis.call('HDEL', KEYS[9], index) else redis.call('HSET', KEYS[9], index, members[#members]) end
+end
 local current = redis.call('HGET', KEYS[1], 'v')
 if ARGV[1] == 'create' then
   if current then return 0 end
@@ -30,7 +48,7 @@ redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[7])
 for _, index in ipairs({KEYS[2], KEYS[3]}) do
   redis.call('ZADD', index, 0, ARGV[5])
-  redis.call('ZREMRANGEBYLEX', index, '-', '(' .. ARGV[8])
+  prune(index, ARGV[17])
 end
 if ARGV[6] ~= '' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[2]) else redis.call('ZREM', KEYS[4], ARGV[2]) end
 if ARGV[9] ~= '' then
@@ -38,12 +56,15 @@ if ARGV[9] ~= '' then
   redis.call('PEXPIREAT', KEYS[5], ARGV[14])
   for _, index in ipairs({KEYS[6], KEYS[7]}) do
     redis.call('ZADD', index, 0, ARGV[12])
-    redis.call('ZREMRANGEBYLEX', index, '-', '(' .. ARGV[8])
+    prune(index, ARGV[18])
   end
   redis.call('ZADD', KEYS[8], ARGV[13], ARGV[9])
 end
 return 1
 `);
+
+/** Listing entries a write looks at for pruning, per index: a bound on the script's work, above the one entry each write adds. */
+const PRUNE_BATCH = 32;
 
 /** KEYS: grant, due-grants. ARGV: id, version, json, retainUntil, stillDue ('1' or '0'). */
 const putGrant = defineScript(`
@@ -67,10 +88,12 @@ export class RedisAccessStore implements AccessStore {
   /** One slot: a request's write touches its grant and every listing and due index. */
   private readonly k: KeyNamer;
 
+  /** `durable` runs grant updates: a revocation must not come undone with a failover (docs/redis.md#durability). */
   constructor(
     private readonly redis: RedisClient,
     private readonly clock: Clock,
     prefix: string,
+    private readonly durable: DurableWrite,
   ) {
     this.k = slotKeys(prefix, 'access');
   }
@@ -109,7 +132,7 @@ export class RedisAccessStore implements AccessStore {
   async updateGrant(next: GrantRecord): Promise<boolean> {
     const stillDue = next.revokedAt === null && next.expiredAt === null ? '1' : '0';
     const result = await guarded('grant update', () =>
-      putGrant(this.redis, [this.k(`grant:${next.id}`), this.k('grants:due')], [next.id, next.version, JSON.stringify(next), grantRetainedUntil(next), stillDue]),
+      this.durable(putGrant, [this.k(`grant:${next.id}`), this.k('grants:due')], [next.id, next.version, JSON.stringify(next), grantRetainedUntil(next), stillDue]),
     );
     return result === 1;
   }
@@ -148,7 +171,8 @@ export class RedisAccessStore implements AccessStore {
 
   private async putRequest(mode: 'create' | 'update', request: AccessRequestRecord, grant?: GrantRecord): Promise<boolean> {
     const member = listingKey(request.createdAt, request.id);
-    const pruneBelow = listingKey(Math.max(0, this.clock.now() - ACCESS_RETENTION_MS), '');
+    const now = this.clock.now();
+    const pruneBelow = listingKey(Math.max(0, now - ACCESS_RETENTION_MS), '');
     const grantArgs = grant
       ? [grant.id, grant.version, JSON.stringify(grant), listingKey(grant.issuedAt, grant.id), grant.expiresAt, grantRetainedUntil(grant)]
       : ['', 0, '', '', 0, 0];
@@ -165,6 +189,7 @@ export class RedisAccessStore implements AccessStore {
           this.k('grants'),
           this.k(`user-grants:${grant?.user.id ?? '-'}`),
           this.k('grants:due'),
+          this.k('pruned-to'),
         ],
         [
           mode,
@@ -176,6 +201,10 @@ export class RedisAccessStore implements AccessStore {
           requestRetainedUntil(request, grant?.expiresAt),
           pruneBelow,
           ...grantArgs,
+          now,
+          PRUNE_BATCH,
+          this.k('req:'),
+          this.k('grant:'),
         ],
       ),
     );
@@ -203,10 +232,7 @@ export class RedisAccessStore implements AccessStore {
     if (keys.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const key of keys) pipeline.hget(key, 'j');
-    const replies = (await guarded('list', () => pipeline.exec())) ?? [];
-    return keys.map((_, i) => {
-      const json = replies[i]?.[1];
-      return typeof json === 'string' ? (withScopeDefaults(JSON.parse(json) as T) as T) : null;
-    });
+    const replies = await guarded('list', () => execChecked(pipeline));
+    return replies.map((json) => (typeof json === 'string' ? (withScopeDefaults(JSON.parse(json) as T) as T) : null));
   }
 }

@@ -4,7 +4,7 @@ import type { AnomalyRecord, AnomalyStatus, Suppression } from '../../detection/
 import { anomalyListingKey, MAX_TRIM_PER_CREATE } from '../anomaly-listing.js';
 import { TOO_MANY_SUPPRESSIONS } from '../types.js';
 import type { AnomalyStore, Listed } from '../types.js';
-import { defineScript, guarded } from './connection.js';
+import { defineScript, execChecked, guarded } from './connection.js';
 import type { RedisClient } from './connection.js';
 import { slotKeys } from './keys.js';
 import { RedisBoundedRecords } from './identity-stores.js';
@@ -110,9 +110,9 @@ export class RedisAnomalyStore implements AnomalyStore {
     if (members.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const member of members) pipeline.get(this.recordPrefix + member.slice(member.indexOf(':') + 1));
-    const replies = (await guarded('anomaly list', () => pipeline.exec())) ?? [];
+    const replies = await guarded('anomaly list', () => execChecked(pipeline));
     return members.flatMap((cursor, i) => {
-      const json = replies[i]?.[1];
+      const json = replies[i];
       // Trimmed between the two reads: the listing goes on without it.
       return typeof json === 'string' ? [{ cursor, record: JSON.parse(json) as AnomalyRecord }] : [];
     });

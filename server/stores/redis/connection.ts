@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, ReplyError } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { ChainableCommander, RedisOptions } from 'ioredis';
 import { PortcullisError, StoreUnavailableError } from '../../errors.js';
 import { keepSocketErrorsHandled, reportSocketErrors } from './socket-errors.js';
 
@@ -174,9 +174,36 @@ export async function guarded<T>(operation: string, run: () => Promise<T>): Prom
     return await run();
   } catch (error) {
     if (error instanceof StoreUnavailableError) throw error;
-    if (error instanceof ReplyError && !AVAILABILITY_REPLIES.test((error as Error).message)) throw error;
-    throw new StoreUnavailableError(operation, error);
+    const reply = error instanceof ReplyError ? replyAlone(error as Error) : error;
+    if (reply instanceof ReplyError && !AVAILABILITY_REPLIES.test((reply as Error).message)) throw reply;
+    throw new StoreUnavailableError(operation, reply);
   }
+}
+
+/**
+ * Redis's error reply without what ioredis attaches to it: the failed command with its
+ * arguments (record JSON, identities, hashes) and, for a refused transaction, the queued
+ * commands' errors with theirs. A logger writes every enumerable property of an error.
+ */
+function replyAlone(error: Error): Error {
+  return new ReplyError(error.message) as Error;
+}
+
+/**
+ * The replies of a pipeline or transaction, once none of its commands failed. ioredis
+ * resolves exec() even when some did (timed out, cut off with the connection, refused),
+ * leaving each error in its reply: a reader taking such a reply for a missing record would
+ * answer "none" during an outage. A transaction Redis refused as a whole (EXECABORT) fails
+ * with the first refusal behind it (READONLY, NOREPLICAS, OOM), so that guarded tells an
+ * outage from a bug as it does for one command.
+ */
+export async function execChecked(batch: ChainableCommander): Promise<unknown[]> {
+  const replies = await batch.exec().catch((error: unknown) => {
+    throw (error as { previousErrors?: unknown[] }).previousErrors?.[0] ?? error;
+  });
+  const failed = replies?.find(([error]) => error);
+  if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
+  return replies.map(([, value]) => value);
 }
 
 /**
@@ -223,10 +250,7 @@ export interface ReplicaDurability {
 export async function runDurably(redis: RedisClient, script: Script, keys: string[], args: (string | number)[], durability: ReplicaDurability): Promise<unknown> {
   const attempt = async (byHash: boolean) => {
     const pipeline = byHash ? redis.pipeline().evalsha(script.sha, keys.length, ...keys, ...args) : redis.pipeline().eval(script.lua, keys.length, ...keys, ...args);
-    const replies = (await pipeline.wait(durability.replicas, durability.timeoutMs).exec()) ?? [];
-    const [[scriptError, result] = [new Error('pipeline aborted'), null], [waitError, acknowledged] = [new Error('pipeline aborted'), 0]] = replies;
-    if (scriptError) throw scriptError;
-    if (waitError) throw waitError;
+    const [result, acknowledged] = await execChecked(pipeline.wait(durability.replicas, durability.timeoutMs));
     if (Number(acknowledged) < durability.replicas) {
       throw new StoreUnavailableError(`write acknowledged by ${Number(acknowledged)} of the ${durability.replicas} replicas required within ${durability.timeoutMs} ms`);
     }
@@ -240,6 +264,15 @@ export async function runDurably(redis: RedisClient, script: Script, keys: strin
   }
 }
 
+/** Runs a script whose write must outlive a failover once it has resolved: an audit append, a revocation. */
+export type DurableWrite = (script: Script, keys: string[], args: (string | number)[]) => Promise<unknown>;
+
+/** With `durability`, each such write waits for the replicas (runDurably); without, it is a plain script. */
+export function durableWrites(redis: RedisClient, durability: ReplicaDurability | undefined): DurableWrite {
+  if (!durability) return (script, keys, args) => script(redis, keys, args);
+  return (script, keys, args) => runDurably(redis, script, keys, args, durability);
+}
+
 /** GETDEL and exclusive XRANGE need 6.2, PEXPIRE NX/GT 7.0: older servers are refused up front. */
 export const MIN_REDIS_VERSION = [7, 0] as const;
 
@@ -250,4 +283,38 @@ export async function requireRedisVersion(redis: RedisClient): Promise<void> {
   if (major < MIN_REDIS_VERSION[0] || (major === MIN_REDIS_VERSION[0] && minor < MIN_REDIS_VERSION[1])) {
     throw new PortcullisError('STORE_UNSUPPORTED', `Redis ${MIN_REDIS_VERSION.join('.')} or newer is required (found ${version ? `${major}.${minor}` : 'an unknown version'})`);
   }
+}
+
+/** A warning process.emitWarning prints (the store has no logger): INFO did not say how Redis evicts. */
+export const EVICTION_POLICY_UNKNOWN = 'PORTCULLIS_REDIS_EVICTION_POLICY_UNKNOWN';
+
+/**
+ * Refuses a Redis that evicts (any maxmemory-policy but noeviction: volatile-* and
+ * allkeys-* are common managed defaults). Out of memory, it would drop keys, TTL'd ones
+ * first, and the stores read a dropped key as absent: a revoked OAuth family's mark (the
+ * family can be written again), a consumed SAML assertion (a replay passes), a lease, a
+ * grant. noeviction refuses the write instead, which fails closed. Every primary of a
+ * Cluster is asked: each has its own policy. INFO rather than CONFIG GET, which managed
+ * services often block; a server that refuses INFO, or does not say, is let through with
+ * a warning: the check guards against a common mistake, it cannot prove the setting.
+ */
+export async function requireNoEviction(redis: RedisClient): Promise<void> {
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const policies = await Promise.all(servers.map(evictionPolicy));
+  const evicting = policies.find((policy) => policy !== null && policy !== 'noeviction');
+  if (evicting) {
+    throw new PortcullisError('STORE_UNSUPPORTED', `Redis may evict the broker's keys (maxmemory-policy ${evicting}), and an evicted revocation or replay mark reads as never written: set maxmemory-policy noeviction (infra/redis.conf, or the managed service's parameter group)`);
+  }
+  if (policies.includes(null)) {
+    process.emitWarning('Redis did not say its maxmemory-policy (INFO memory refused, or without it): make sure it is noeviction, or evicted keys read as never written', { code: EVICTION_POLICY_UNKNOWN });
+  }
+}
+
+/** The server's maxmemory-policy, or null when it will not say. */
+async function evictionPolicy(server: Redis): Promise<string | null> {
+  const info = await guarded('eviction policy check', () => server.info('memory')).catch((error: unknown) => {
+    if (error instanceof StoreUnavailableError) throw error;
+    return '';
+  });
+  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
 }

@@ -10,21 +10,26 @@ import { ApiTokenRecords } from '../api-token-records.js';
 import type { StoredApiToken } from '../api-token-records.js';
 import { LoginSessionRecords } from '../login-session-records.js';
 import type { UserRecords } from '../login-session-records.js';
-import { defineScript, guarded } from './connection.js';
-import type { RedisClient, Script } from './connection.js';
+import { defineScript, durableWrites, execChecked, guarded } from './connection.js';
+import type { DurableWrite, RedisClient, Script } from './connection.js';
 import { looseKeys, slotKeys } from './keys.js';
 import type { KeyNamer } from './keys.js';
+
+// GETDEL as a script: a take that deletes a credential runs durably (runDurably runs scripts).
+const takeValue = defineScript(`return redis.call('GETDEL', KEYS[1])`);
 
 /**
  * Every value is written with SET ... PX in the same command, so no key ever lives
  * without a TTL; the `expiresAt` inside the value, judged on the injected clock, is what
- * decides validity (the TTL only collects garbage).
+ * decides validity (the TTL only collects garbage). `durable` runs take: the store's
+ * durable writes where a take revokes (sessions, API tokens, OAuth tokens).
  */
 export class RedisJsonRecords<T extends { expiresAt: number }> {
   constructor(
     private readonly redis: RedisClient,
     private readonly clock: Clock,
     readonly key: (id: string) => string,
+    private readonly durable: DurableWrite = durableWrites(redis, undefined),
   ) {}
 
   ttlMs(expiresAt: number): number {
@@ -40,7 +45,8 @@ export class RedisJsonRecords<T extends { expiresAt: number }> {
   }
 
   async take(id: string): Promise<T | null> {
-    return this.live(await guarded('take', () => this.redis.getdel(this.key(id))));
+    const raw = await guarded('take', () => this.durable(takeValue, [this.key(id)], []));
+    return this.live(typeof raw === 'string' ? raw : null);
   }
 
   async getMany(ids: string[]): Promise<T[]> {
@@ -71,24 +77,25 @@ class RedisUserRecords<T extends { id: string; user: UserIdentity; createdAt: nu
     private readonly clock: Clock,
     prefix: string,
     private readonly kind: string,
+    durable: DurableWrite,
   ) {
     this.k = slotKeys(prefix, kind);
-    this.records = new RedisJsonRecords(redis, clock, (id) => this.k('record', id));
+    this.records = new RedisJsonRecords(redis, clock, (id) => this.k('record', id), durable);
   }
 
   async create(record: T): Promise<void> {
     const index = this.indexKey(record.user.id);
     const ttl = this.records.ttlMs(record.expiresAt);
     await guarded(`${this.kind} create`, () =>
-      this.redis
-        .multi()
-        .set(this.records.key(record.id), JSON.stringify(record), 'PX', ttl)
-        .zadd(index, record.expiresAt, record.id)
-        .zremrangebyscore(index, '-inf', this.clock.now())
-        .pexpire(index, ttl, 'NX')
-        .pexpire(index, ttl, 'GT')
-        .exec()
-        .then(checked),
+      execChecked(
+        this.redis
+          .multi()
+          .set(this.records.key(record.id), JSON.stringify(record), 'PX', ttl)
+          .zadd(index, record.expiresAt, record.id)
+          .zremrangebyscore(index, '-inf', this.clock.now())
+          .pexpire(index, ttl, 'NX')
+          .pexpire(index, ttl, 'GT'),
+      ),
     );
   }
 
@@ -113,15 +120,16 @@ class RedisUserRecords<T extends { id: string; user: UserIdentity; createdAt: nu
   }
 }
 
+/** `durable` runs the deletion of a sign-in (sign-out, revocation), as for API tokens below. */
 export class RedisLoginSessionStore extends LoginSessionRecords {
-  constructor(redis: RedisClient, clock: Clock, prefix: string) {
-    super(new RedisUserRecords<LoginSession>(redis, clock, prefix, 'session'));
+  constructor(redis: RedisClient, clock: Clock, prefix: string, durable: DurableWrite) {
+    super(new RedisUserRecords<LoginSession>(redis, clock, prefix, 'session', durable));
   }
 }
 
 export class RedisApiTokenStore extends ApiTokenRecords {
-  constructor(redis: RedisClient, clock: Clock, prefix: string) {
-    super(new RedisUserRecords<StoredApiToken>(redis, clock, prefix, 'token'));
+  constructor(redis: RedisClient, clock: Clock, prefix: string, durable: DurableWrite) {
+    super(new RedisUserRecords<StoredApiToken>(redis, clock, prefix, 'token', durable));
   }
 }
 
@@ -210,10 +218,8 @@ export class RedisBoundedRecords<T extends { expiresAt: number }> {
   /** The live records of one index: its expired members are dropped, and the rest read, in one transaction. */
   protected async liveIn(index: string): Promise<T[]> {
     const now = this.clock.now();
-    const results = await guarded('bounded list', () =>
-      this.redis.multi().zremrangebyscore(index, '-inf', now).zrangebyscore(index, `(${now}`, '+inf').exec().then(checked),
-    );
-    return this.records.getMany(results[1]![1] as string[]);
+    const [, live] = await guarded('bounded list', () => execChecked(this.redis.multi().zremrangebyscore(index, '-inf', now).zrangebyscore(index, `(${now}`, '+inf')));
+    return this.records.getMany(live as string[]);
   }
 }
 
@@ -269,11 +275,4 @@ export class RedisAssertionReplayCache implements AssertionReplayCache {
     );
     return result === 1;
   }
-}
-
-/** A transaction's results, once none of its commands failed. */
-function checked(results: [Error | null, unknown][] | null): [Error | null, unknown][] {
-  const failed = results?.find(([error]) => error);
-  if (!results || failed) throw failed?.[0] ?? new Error('transaction aborted');
-  return results;
 }

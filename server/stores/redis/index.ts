@@ -7,7 +7,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { FlexibleRateLimits } from '../flexible-rate-limits.js';
 import { ONE_TIME_VALUE_CAPACITY, SCIM_RESOURCE_CAPACITY, SUPPRESSION_CAPACITY, TOOL_PIN_CAPACITY, USER_DIRECTORY_CAPACITY } from '../types.js';
 import type { Stores } from '../types.js';
-import { connectRedis, guarded, requireRedisVersion, waitReady } from './connection.js';
+import { connectRedis, durableWrites, guarded, requireNoEviction, requireRedisVersion, waitReady } from './connection.js';
 import type { RedisConnectionOptions, ReplicaDurability } from './connection.js';
 import { checkKeyPrefix } from './keys.js';
 import {
@@ -31,7 +31,7 @@ import { RedisExportCursorStore } from './export-cursor-store.js';
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
   keyPrefix: string;
-  /** Replicas that must acknowledge each audit append before it resolves (absent: the primary's answer is enough). */
+  /** Replicas that must acknowledge each audit append and each revocation before it resolves (absent: the primary's answer is enough). */
   durability?: ReplicaDurability;
   clock: Clock;
   redact?: Redactor;
@@ -57,19 +57,20 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
   const redis = connectRedis(options);
   const { clock, keyPrefix: prefix } = options;
   const capacity = options.oneTimeValueCapacity ?? ONE_TIME_VALUE_CAPACITY;
+  const durable = durableWrites(redis, options.durability);
   const audit = new StreamAuditLog(redis, clock, prefix, options, options.redact ?? createRedactor(), options.audit ?? { retention: false });
   const events = new RedisEventBus(redis, `${prefix}events:`, options.connectTimeoutMs);
   return {
     kind: 'redis',
-    sessions: new RedisLoginSessionStore(redis, clock, prefix),
-    tokens: new RedisApiTokenStore(redis, clock, prefix),
+    sessions: new RedisLoginSessionStore(redis, clock, prefix, durable),
+    tokens: new RedisApiTokenStore(redis, clock, prefix, durable),
     samlRequests: new RedisOneTimeValues(redis, clock, prefix, 'saml-request', capacity),
     cliLoginCodes: new RedisOneTimeValues(redis, clock, prefix, 'cli-login-code', capacity),
     oidcRequests: new RedisOneTimeValues(redis, clock, prefix, 'oidc-request', capacity),
     samlKeySets: new RedisOneTimeValues(redis, clock, prefix, 'saml-key-set', capacity),
     cursorKeys: new RedisOneTimeValues(redis, clock, prefix, 'cursor-key', capacity),
     assertionReplay: new RedisAssertionReplayCache(redis, clock, prefix),
-    oauth: redisOAuthStores(redis, clock, prefix, capacity),
+    oauth: redisOAuthStores(redis, clock, prefix, capacity, durable),
     leases: new RedisLeaseStore(redis, clock, prefix),
     rateLimits: new FlexibleRateLimits(
       ({ name, points, duration }) =>
@@ -88,7 +89,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
       (work) => guarded('rate limit', work),
     ),
     audit,
-    access: new RedisAccessStore(redis, clock, prefix),
+    access: new RedisAccessStore(redis, clock, prefix, durable),
     toolPins: new RedisToolPinStore(redis, prefix, options.toolPinCapacity ?? TOOL_PIN_CAPACITY),
     detector: new RedisDetectorStateStore(redis, clock, prefix),
     notifications: new RedisNotificationStore(redis, clock, prefix),
@@ -103,6 +104,7 @@ export function createRedisStores(options: RedisStoreOptions): Stores {
     waitReady: async () => {
       await waitReady(redis, options.connectTimeoutMs);
       await requireRedisVersion(redis);
+      await requireNoEviction(redis);
       await audit.refuseLegacyLayout();
     },
     close: async () => {

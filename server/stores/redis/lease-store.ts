@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { LeaseStore } from '../types.js';
-import { defineScript, guarded } from './connection.js';
+import { defineScript, execChecked, guarded } from './connection.js';
 import type { RedisClient } from './connection.js';
 import { looseKeys } from './keys.js';
 import type { KeyNamer } from './keys.js';
@@ -44,12 +44,13 @@ export class RedisLeaseStore implements LeaseStore {
     const ttl = Math.max(1, expiresAt - this.clock.now());
     // Plain ZADD: a lease that lapsed while the store was out of reach comes back (see LeaseStore.renew).
     await guarded('lease renew', () =>
-      this.redis
-        .multi()
-        .zadd(key, ...ids.flatMap((id) => [expiresAt, id]))
-        .pexpire(key, ttl, 'GT')
-        .pexpire(key, ttl, 'NX')
-        .exec(),
+      execChecked(
+        this.redis
+          .multi()
+          .zadd(key, ...ids.flatMap((id) => [expiresAt, id]))
+          .pexpire(key, ttl, 'GT')
+          .pexpire(key, ttl, 'NX'),
+      ),
     );
   }
 

@@ -1,4 +1,4 @@
-import type { RedisClient } from './connection.js';
+import type { DurableWrite, RedisClient } from './connection.js';
 import type { Clock } from '../../clock.js';
 import { StoreFullError } from '../../errors.js';
 import type { TokenFamilyRecord } from '../../oauth/types.js';
@@ -46,6 +46,7 @@ class RedisTokenFamilies implements TokenFamilyStore {
     private readonly redis: RedisClient,
     private readonly clock: Clock,
     prefix: string,
+    private readonly durable: DurableWrite,
   ) {
     this.k = slotKeys(prefix, 'oauth-family');
     this.records = new RedisJsonRecords(redis, clock, (id) => this.k('record', id));
@@ -69,7 +70,7 @@ class RedisTokenFamilies implements TokenFamilyStore {
   async take(key: string, revokedUntil = 0): Promise<TokenFamilyRecord | null> {
     const current = await this.records.get(key);
     const keys = [this.records.key(key), this.k('revoked', key), ...(current ? [this.indexOf(current)] : [])];
-    const raw = await guarded('oauth family take', () => takeFamily(this.redis, keys, [key, revokedUntil, this.clock.now()]));
+    const raw = await guarded('oauth family take', () => this.durable(takeFamily, keys, [key, revokedUntil, this.clock.now()]));
     const taken = this.records.live(typeof raw === 'string' ? raw : null);
     if (taken && !current) await guarded('oauth family take', () => this.redis.zrem(this.indexOf(taken), key));
     return taken;
@@ -85,13 +86,16 @@ class RedisTokenFamilies implements TokenFamilyStore {
   }
 }
 
-/** OAuth state shared by every instance: each record a JSON value with its TTL, set in one command. */
-export function redisOAuthStores(redis: RedisClient, clock: Clock, prefix: string, capacity: number): OAuthStores {
-  const records = <T extends { expiresAt: number }>(kind: string) => new RedisJsonRecords<T>(redis, clock, looseKeys(prefix, `oauth-${kind}`));
+/**
+ * OAuth state shared by every instance: each record a JSON value with its TTL, set in one
+ * command. `durable` runs what revokes: a family's take (and its revocation mark), a token's.
+ */
+export function redisOAuthStores(redis: RedisClient, clock: Clock, prefix: string, capacity: number, durable: DurableWrite): OAuthStores {
+  const records = <T extends { expiresAt: number }>(kind: string) => new RedisJsonRecords<T>(redis, clock, looseKeys(prefix, `oauth-${kind}`), durable);
   return {
     clients: new RedisBoundedRecords(redis, clock, prefix, 'oauth-client', capacity),
     codes: new RedisBoundedRecords(redis, clock, prefix, 'oauth-code', capacity),
-    families: new RedisTokenFamilies(redis, clock, prefix),
+    families: new RedisTokenFamilies(redis, clock, prefix, durable),
     accessTokens: records('access-token'),
     refreshTokens: records('refresh-token'),
     consents: records('consent'),

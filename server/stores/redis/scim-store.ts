@@ -1,7 +1,7 @@
 import { StoreFullError } from '../../errors.js';
 import { emailKey } from '../../identity/email-key.js';
 import type { ScimCollection, ScimGroupRecord, ScimStore, ScimUserRecord } from '../types.js';
-import { defineScript, guarded } from './connection.js';
+import { defineScript, execChecked, guarded } from './connection.js';
 import type { RedisClient } from './connection.js';
 import { slotKeys } from './keys.js';
 
@@ -139,12 +139,7 @@ export function redisScimStore(redis: RedisClient, prefix: string, capacity: num
     groups: new RedisScimCollection<ScimGroupRecord>(redis, prefix, 'groups', (group) => group.displayName, capacity),
     sighted: async (idp, names, userId) => {
       if (names.length === 0) return;
-      await guarded('scim sighting', () =>
-        names
-          .reduce((multi, name) => multi.sadd(seenKey(idp, name), userId), redis.multi())
-          .exec()
-          .then(() => undefined),
-      );
+      await guarded('scim sighting', () => execChecked(names.reduce((multi, name) => multi.sadd(seenKey(idp, name), userId), redis.multi())));
     },
     sightings: (idp, name) => guarded('scim sightings', () => redis.smembers(seenKey(idp, name))),
   };

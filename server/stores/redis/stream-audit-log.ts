@@ -13,8 +13,8 @@ import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
 import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent, StoredAuditLog } from '../../audit/types.js';
-import { defineScript, duplicateClient, guarded, runDurably } from './connection.js';
-import type { ReplicaDurability } from './connection.js';
+import { defineScript, duplicateClient, durableWrites, guarded } from './connection.js';
+import type { DurableWrite, ReplicaDurability } from './connection.js';
 import type { RedisClient } from './connection.js';
 import { compareIds, StreamFeed } from './stream-feed.js';
 import { slotKeys } from './keys.js';
@@ -98,6 +98,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   private readonly legacyKey: string;
   /** Whether this instance has seen the log hold a chain (a head, or its own append): it never starts one from genesis again. */
   private chained = false;
+  private readonly durable: DurableWrite;
 
   constructor(
     private readonly redis: RedisClient,
@@ -112,6 +113,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     this.headKey = k('head');
     this.anchorKey = k('anchor');
     this.legacyKey = `${prefix}audit`;
+    this.durable = durableWrites(redis, timeouts.durability);
     this.appender = new GroupCommitAppender(this, clock, redact, options.checkpoints);
   }
 
@@ -147,8 +149,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     const args = links.flatMap(({ event, json }) => [event.hash, json]);
     try {
       const keys = [this.streamKey, this.headKey];
-      const { durability } = this.timeouts;
-      const ids = await guarded('audit append', () => (durability ? runDurably(this.redis, commitIfHead, keys, [GENESIS_HASH, expectedHead, ...args], durability) : commitIfHead(this.redis, keys, [GENESIS_HASH, expectedHead, ...args])));
+      const ids = await guarded('audit append', () => this.durable(commitIfHead, keys, [GENESIS_HASH, expectedHead, ...args]));
       if (ids) this.chained = true;
       return (ids as string[] | null) ?? null;
     } catch (error) {
