@@ -297,7 +297,7 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
 /** The authorization server's routes (`oauth.enabled`), over the identity services' token store. */
 function createOAuthRoutes(config: PortcullisConfig, stores: Stores, clock: Clock, identity: Identity, idps: readonly TrustedIdp[], logger: Logger) {
   const issuer = config.server.publicUrl.replace(/\/+$/, '');
-  const clients = new OAuthClients({ clients: stores.oauth.clients, audit: stores.audit, clock, config: config.oauth });
+  const clients = new OAuthClients({ clients: stores.oauth.clients, keys: stores.cursorKeys, audit: stores.audit, clock, config: config.oauth });
   const authorization = new OAuthAuthorization({
     clients,
     tokens: identity.oauthTokens,

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { clientAddressData } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
-import type { ExpiringRecords } from '../stores/types.js';
+import { StoreFullError } from '../errors.js';
+import { SealedText } from '../stores/sealed-text.js';
+import type { ExpiringRecords, OneTimeValueStore } from '../stores/types.js';
 import { fetchClientMetadata } from './client-metadata-fetch.js';
 import { OAuthError } from './oauth-error.js';
 import { redirectUriMatches, redirectUriProblem } from './redirect-uris.js';
@@ -14,7 +15,14 @@ const MAX_REDIRECT_URIS = 20;
 const UNUSED_REGISTRATION_MS = 24 * 3600 * 1000;
 const MAX_NAME_LENGTH = 100;
 const CLIENT_ID_PREFIX = 'pcc_';
-const REGISTERED_ID = /^pcc_[A-Za-z0-9_-]{22}$/;
+/** A registration's id: random as stored before (22 characters), or the sealed registration itself (longer). */
+const REGISTERED_ID = /^pcc_[A-Za-z0-9_-]{22,4096}$/;
+/**
+ * The seal of a registration nobody has used yet: its key outlives such a registration many
+ * times over. At most 4 KB: the id travels in the authorization request's URL, and a
+ * request line past Node's 16 KB of headers is refused.
+ */
+const REGISTRATION_SEAL = { keyName: 'oauth-client-ids', label: 'portcullis-oauth-client-v1', keyLifetimeMs: 30 * 86_400_000, block: 64, maxEncodedLength: 4096 };
 
 /** What RFC 7591 §3.2.1 answers: the client as registered (our values where we chose them). */
 export interface RegistrationResponse {
@@ -34,25 +42,30 @@ export interface RegistrationResponse {
  * the shared store. Every client is public: PKCE, not a secret, binds its code.
  */
 export class OAuthClients {
-  constructor(
-    private readonly deps: { clients: ExpiringRecords<OAuthClientRecord>; audit: AuditLog; clock: Clock; config: PortcullisConfig['oauth'] },
-  ) {}
+  private readonly registrations: SealedText;
 
-  /** RFC 7591 registration. Redirect URIs this broker does not allow are left out; none left is an error. */
+  /** `keys`: the store's sealing keys (registrations are sealed into their client ids). */
+  constructor(
+    private readonly deps: { clients: ExpiringRecords<OAuthClientRecord>; keys: OneTimeValueStore; audit: AuditLog; clock: Clock; config: PortcullisConfig['oauth'] },
+  ) {
+    this.registrations = new SealedText(deps.keys, deps.clock, REGISTRATION_SEAL);
+  }
+
+  /**
+   * RFC 7591 registration. Redirect URIs this broker does not allow are left out; none left
+   * is an error. Nothing is stored: the registration is sealed into its client id, good for
+   * a day, and stored only once a person obtains tokens through it (used()). Anyone may
+   * register, so stored registrations would let anyone fill the store, and then nobody
+   * could register for a day.
+   */
   async register(body: unknown, address: string | undefined): Promise<RegistrationResponse> {
     const metadata = this.checkMetadata(body, 'invalid_client_metadata');
     const now = this.deps.clock.now();
-    const record: OAuthClientRecord = {
-      clientId: `${CLIENT_ID_PREFIX}${randomBytes(16).toString('base64url')}`,
-      clientName: metadata.clientName ?? 'Unnamed MCP client',
-      redirectUris: metadata.redirectUris,
-      registration: 'dcr',
-      createdAt: now,
-      // Kept a day until a person signs in through it (used()): registrations nobody uses must not fill the store.
-      expiresAt: now + Math.min(UNUSED_REGISTRATION_MS, this.deps.config.registeredClientTtlSeconds * 1000),
-    };
+    const clientName = metadata.clientName ?? 'Unnamed MCP client';
+    const sealed = await this.registrations.seal('', JSON.stringify({ n: clientName, r: metadata.redirectUris, c: now }));
+    if (sealed.length > REGISTRATION_SEAL.maxEncodedLength) throw new OAuthError('invalid_client_metadata', 'the redirect URIs and client name are too long together: register fewer or shorter redirect URIs');
+    const record = this.unusedRegistration(`${CLIENT_ID_PREFIX}${sealed}`, clientName, metadata.redirectUris, now);
     await this.audited(record, address);
-    await this.deps.clients.put(record.clientId, record);
     return {
       client_id: record.clientId,
       client_id_issued_at: Math.floor(now / 1000),
@@ -64,24 +77,31 @@ export class OAuthClients {
     };
   }
 
-  /** A registered client someone obtained tokens through: kept for `oauth.registeredClientTtlSeconds` from now. */
+  /**
+   * A registered client someone obtained tokens through: stored (its first use) or kept
+   * for `oauth.registeredClientTtlSeconds` from now. A store too full to take it leaves it
+   * good until its unused day ends: the tokens were issued, and the client registers again then.
+   */
   async used(client: OAuthClientRecord): Promise<void> {
     if (client.registration !== 'dcr') return;
     const expiresAt = this.deps.clock.now() + this.deps.config.registeredClientTtlSeconds * 1000;
     // Once a day at most: every token exchange need not write the client again.
     if (expiresAt - client.expiresAt <= UNUSED_REGISTRATION_MS) return;
-    // The record as stored, not `client` as today's rules show it: a redirect URI they refuse
-    // now is kept, so that an operator who allows it again does not make everyone register anew.
-    const stored = await this.deps.clients.get(client.clientId);
-    if (stored) await this.deps.clients.put(client.clientId, { ...stored, expiresAt });
+    // The registration as stored or sealed, not `client` as today's rules show it: a redirect URI
+    // they refuse now is kept, so that an operator who allows it again does not make everyone register anew.
+    const registered = (await this.deps.clients.get(client.clientId)) ?? (await this.unsealed(client.clientId));
+    if (!registered) return;
+    await this.deps.clients.put(client.clientId, { ...registered, expiresAt }).catch((error: unknown) => {
+      if (!(error instanceof StoreFullError)) throw error;
+    });
   }
 
   /** The client a request (from `address`) names; throws invalid_client for one we do not know or cannot use. */
   async find(clientId: unknown, address: string | undefined): Promise<OAuthClientRecord> {
     if (typeof clientId !== 'string' || clientId.length === 0) throw new OAuthError('invalid_request', 'client_id is missing');
     if (REGISTERED_ID.test(clientId)) {
-      const client = await this.deps.clients.get(clientId);
-      if (client) return this.underCurrentPolicy(client);
+      const client = (await this.deps.clients.get(clientId)) ?? (await this.unsealed(clientId));
+      if (client && client.expiresAt > this.deps.clock.now()) return this.underCurrentPolicy(client);
       throw new OAuthError('invalid_client', 'unknown client_id: register again', 'unknown_client');
     }
     if (/^https?:\/\//.test(clientId)) return this.fromMetadataDocument(clientId, address);
@@ -105,6 +125,20 @@ export class OAuthClients {
     return client.redirectUris.some((registered) => redirectUriMatches(registered, requested)) ? requested : null;
   }
 
+  /** The registration sealed into `clientId` (register()), or null when it is none of ours. */
+  private async unsealed(clientId: string): Promise<OAuthClientRecord | null> {
+    const text = await this.registrations.open('', clientId.slice(CLIENT_ID_PREFIX.length));
+    if (text === null) return null;
+    const { n, r, c } = JSON.parse(text) as { n: string; r: string[]; c: number };
+    return this.unusedRegistration(clientId, n, r, c);
+  }
+
+  private unusedRegistration(clientId: string, clientName: string, redirectUris: string[], createdAt: number): OAuthClientRecord {
+    // Good for a day until a person obtains tokens through it (used()).
+    const expiresAt = createdAt + Math.min(UNUSED_REGISTRATION_MS, this.deps.config.registeredClientTtlSeconds * 1000);
+    return { clientId, clientName, redirectUris, registration: 'dcr', createdAt, expiresAt };
+  }
+
   private async fromMetadataDocument(clientId: string, address: string | undefined): Promise<OAuthClientRecord> {
     const cached = await this.deps.clients.get(clientId);
     // A document fetched now is checked as it is read (checkMetadata); a cached one may predate today's rules.
@@ -125,7 +159,12 @@ export class OAuthClients {
       expiresAt: now + Math.max(1, this.deps.config.clientMetadataDocuments.cacheSeconds) * 1000,
     };
     await this.audited(record, address);
-    if (this.deps.config.clientMetadataDocuments.cacheSeconds > 0) await this.deps.clients.put(clientId, record);
+    // A cache, which anyone naming documents could fill: full, it is fetched again next time.
+    if (this.deps.config.clientMetadataDocuments.cacheSeconds > 0) {
+      await this.deps.clients.put(clientId, record).catch((error: unknown) => {
+        if (!(error instanceof StoreFullError)) throw error;
+      });
+    }
     return record;
   }
 

@@ -99,7 +99,7 @@ describe('Client ID Metadata Document fetches never reach inside our network (SS
         };
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(documents[req.url ?? '']));
       });
-      const clients = new OAuthClients({ clients: stores.oauth.clients, audit: stores.audit, clock, config: config.oauth });
+      const clients = new OAuthClients({ clients: stores.oauth.clients, keys: stores.cursorKeys, audit: stores.audit, clock, config: config.oauth });
       expect(await refusal(clients.find(`${base}/other.json`, undefined))).toMatchObject({ error: 'invalid_client' });
       expect(await refusal(clients.find(`${base}/secret.json`, undefined))).toMatchObject({ error: 'invalid_client' });
       expect(await refusal(clients.find(`${base}/`, undefined))).toMatchObject({ error: 'invalid_client' });
