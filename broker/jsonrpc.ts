@@ -112,17 +112,20 @@ export function nestedDeeperThan(value: unknown, limit: number): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const nodes: object[] = [value];
   const depths: number[] = [1];
+  const push = (child: unknown, depth: number) => {
+    if (typeof child !== 'object' || child === null) return;
+    nodes.push(child);
+    depths.push(depth);
+  };
   while (nodes.length > 0) {
     const node = nodes.pop()!;
     const depth = depths.pop()!;
     if (depth > limit) return true;
-    // Every relayed message passes here: no array of values is made per object.
-    for (const key in node) {
-      const child = (node as Record<string, unknown>)[key];
-      if (typeof child === 'object' && child !== null) {
-        nodes.push(child);
-        depths.push(depth + 1);
-      }
+    // Every relayed message passes here: arrays by index (for-in would make a string of each), no array of values made per object.
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) push(node[i], depth + 1);
+    } else {
+      for (const key in node) push((node as Record<string, unknown>)[key], depth + 1);
     }
   }
   return false;
@@ -130,14 +133,17 @@ export function nestedDeeperThan(value: unknown, limit: number): boolean {
 
 /**
  * A server's message, as `classify` takes it; one nested past MAX_NESTING could not be
- * relayed, audited or even logged: it is dropped, and an answer of that kind becomes an
- * error answer to its request, so the client's call ends instead of waiting for good.
+ * relayed, audited or even logged: it is dropped, an answer of that kind becomes an error
+ * answer to its request (the client's call ends instead of waiting for good), and a
+ * request of that kind is refused to the server (`refusal`).
  */
-export function classifyUpstream(value: unknown, bytes: number): JsonRpcMessage | null {
-  if (!mayNestDeeper(bytes) || !nestedDeeperThan(value, MAX_NESTING)) return classify(value);
-  const id = isRecord(value) && !('method' in value) && isId(value.id) ? value.id : undefined;
-  if (id === undefined) return null;
-  return { kind: 'error', jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `the server's answer nests deeper than ${MAX_NESTING} levels` } };
+export function classifyUpstream(value: unknown, bytes: number): { message: JsonRpcMessage | null; refusal?: JsonRpcError } {
+  if (!mayNestDeeper(bytes) || !nestedDeeperThan(value, MAX_NESTING)) return { message: classify(value) };
+  const id = isRecord(value) && isId(value.id) ? value.id : undefined;
+  if (id === undefined) return { message: null };
+  // A request of the client: refused to the server that asked, so it does not wait for ever.
+  if (isRecord(value) && 'method' in value) return { message: null, refusal: errorReply(id, INVALID_REQUEST, `Invalid Request: nested deeper than ${MAX_NESTING} levels`) };
+  return { message: { kind: 'error', jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `the server's answer nests deeper than ${MAX_NESTING} levels` } } };
 }
 
 /**

@@ -222,7 +222,7 @@ export class SessionRegistry {
     const processes = processesOf(servers);
     const { logger } = this.deps;
     const legs = servers.map((server) => this.legSpec(server, grants));
-    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits, maxInFlight: this.deps.config.broker.maxInFlightPerSession, pinning: this.pinning, resultFloorBytes: this.resultFloorBytes, tracer: this.deps.tracer, ...(brokerTool ? { requestAccess: this.requestAccess } : {}) };
+    const deps = { audit: this.deps.stores.audit, clock: this.deps.clock, logger, version: BROKER_VERSION, limits: this.deps.callLimits, maxInFlight: this.deps.config.broker.maxInFlightPerSession, clientAnswerTimeoutMs: this.deps.config.broker.clientAnswerTimeoutSeconds * 1000, pinning: this.pinning, resultFloorBytes: this.resultFloorBytes, tracer: this.deps.tracer, ...(brokerTool ? { requestAccess: this.requestAccess } : {}) };
     const session = new SessionCore(channel, legs, principal, deps, federated);
     this.sessions.add(session);
     this.processes += processes;

@@ -3,6 +3,7 @@ import type { McpServerConfig } from '../server/config/schema.js';
 import type { Logger } from '../server/log.js';
 import type { SecretScrubber } from '../server/text/secret-scrubber.js';
 import { isRecord } from './core/json.js';
+import { classifyUpstream } from './jsonrpc.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
 import type { HttpAgents } from './upstreams/streamable-http.js';
 import { createUpstream } from './upstreams/upstream.js';
@@ -76,12 +77,14 @@ export class ToolCatalog {
     const waiting = new Map<number, { resolve: (result: Record<string, unknown>) => void; reject: (error: Error) => void }>();
     let nextId = 1;
     let failure: Error | undefined;
-    upstream.onmessage = (message) => {
-      if (!isRecord(message) || typeof message.id !== 'number') return;
+    upstream.onmessage = (value, bytes) => {
+      // Held to what a session's are (a message too deep to write out again is an error answer or nothing).
+      const { message } = classifyUpstream(value, bytes);
+      if ((message?.kind !== 'result' && message?.kind !== 'error') || typeof message.id !== 'number') return;
       const pending = waiting.get(message.id);
       waiting.delete(message.id);
-      if (isRecord(message.result)) pending?.resolve(message.result);
-      else pending?.reject(new Error(`the server answered ${JSON.stringify(message.error ?? null).slice(0, 200)}`));
+      if (message.kind === 'result') pending?.resolve(message.result);
+      else pending?.reject(new Error(`the server answered ${JSON.stringify(message.error).slice(0, 200)}`));
     };
     upstream.onclose = (reason) => {
       failure = new Error(reason);

@@ -150,7 +150,8 @@ export function handleUpstreamMessage(core: SessionCore, leg: Leg, message: Json
       if (core.naming.federated && message.error.code === URL_ELICITATION_REQUIRED) requiredElicitations(core, leg, message.error.data);
       return;
     case 'request':
-      return void serverRequest(core, leg, message);
+      // Run on its own (it awaits the audit): a fault in it must not go unhandled, as no caller waits for it.
+      return void serverRequest(core, leg, message).catch((error: unknown) => core.upstreamMessageFailed(leg, error));
     case 'notification':
       return upstreamNotification(core, leg, message);
   }

@@ -47,6 +47,8 @@ interface CoreDeps {
   limits?: CallLimits;
   /** Requests of the client in flight at once (`broker.maxInFlightPerSession`). */
   maxInFlight: number;
+  /** How long a server's request waits for the client's answer (`broker.clientAnswerTimeoutSeconds`; a person may be answering it). */
+  clientAnswerTimeoutMs: number;
   /** Files access requests for the broker tool; a session offers the tool only when given this (federated only). */
   requestAccess?: RequestAccess;
   /** Tool pinning (none when absent: tools are shown and called as listed). */
@@ -134,7 +136,7 @@ export class SessionCore {
   /** Progress tokens handed to servers for client calls: the client's own token and the servers that may use it. */
   readonly progress = new Map<string, { clientToken: string | number; servers: Set<string> }>();
   /** Requests servers made of the client, by the id the client sees (with the progress token it was given). */
-  readonly serverRequests = new Map<number, { leg: Leg; upstreamId: JsonRpcId; token?: string }>();
+  readonly serverRequests = new Map<number, { leg: Leg; upstreamId: JsonRpcId; token?: string; timer: NodeJS.Timeout }>();
   /** Progress tokens servers gave the client with their requests, by the token the client sees. */
   readonly serverProgress = new Map<string, { leg: Leg; token: string | number }>();
   /** Tasks the client runs for a server (server-to-client task requests), by task id: only that server may ask after them. */
@@ -223,15 +225,22 @@ export class SessionCore {
     leg.upstream.onmessage = (message, bytes) => {
       if (this.ended || this.legs.get(leg.server) !== leg) return;
       try {
-        handleUpstreamMessage(this, leg, classifyUpstream(message, bytes), bytes);
+        const { message: classified, refusal } = classifyUpstream(message, bytes);
+        if (refusal) return leg.send(refusal);
+        handleUpstreamMessage(this, leg, classified, bytes);
       } catch (error) {
         // Called from a transport's event handler, where a throw would end the process and
         // every session on it: whatever one server's message does fails only that server.
-        this.deps.logger.error({ err: error, sessionId: this.id, server: leg.server }, 'handling an upstream message failed');
-        this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: 'the broker could not handle a message of this server' });
+        this.upstreamMessageFailed(leg, error);
       }
     };
     leg.upstream.onclose = (reason) => this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: reason });
+  }
+
+  /** Handling a message of `leg`'s server failed (a fault of ours it brought out): that server leaves the session, the rest go on. */
+  upstreamMessageFailed(leg: Leg, error: unknown): void {
+    this.deps.logger.error({ err: error, sessionId: this.id, server: leg.server }, 'handling an upstream message failed');
+    this.dropLeg(leg, { code: INTERNAL_ERROR, reason: 'upstream_failed', detail: 'the broker could not handle a message of this server' });
   }
 
   /**
@@ -457,6 +466,7 @@ export class SessionCore {
     const unanswered = (id: JsonRpcId) => notCompleted(id, answer.code, answer.reason, reason);
     for (const id of this.calls.keys()) this.channel.send(unanswered(id));
     this.calls.clear();
+    for (const id of [...this.serverRequests.keys()]) this.forgetServerRequest(id);
     this.channel.close(code, reason, unanswered);
     // Upstream clean-up (aborts, DELETE) waits a turn: when a revocation ends many sessions
     // at once, every client hears its close before any upstream work delays the next one.
@@ -668,7 +678,9 @@ export class SessionCore {
     const theirs = isRecord(params) && isRecord(params._meta) ? params._meta.progressToken : undefined;
     const token = typeof theirs === 'string' || typeof theirs === 'number' ? `s${this.nextToken++}` : undefined;
     if (token) this.serverProgress.set(token, { leg, token: theirs as string | number });
-    this.serverRequests.set(id, { leg, upstreamId, ...(token ? { token } : {}) });
+    // A client that never answers (no stream to hear the request on, a request it ignores) must not hold the server's place for good.
+    const timer = setTimeout(() => this.stopWaiting(id), this.deps.clientAnswerTimeoutMs).unref();
+    this.serverRequests.set(id, { leg, upstreamId, timer, ...(token ? { token } : {}) });
     const sent = token ? { ...(params as Record<string, unknown>), _meta: { ...((params as Record<string, unknown>)._meta as object), progressToken: token } } : params;
     this.sendToClient({ jsonrpc: '2.0', id, method, ...(sent === undefined ? {} : { params: sent }) });
   }
@@ -677,9 +689,20 @@ export class SessionCore {
   forgetServerRequest(id: number): void {
     const entry = this.serverRequests.get(id);
     if (!entry) return;
+    clearTimeout(entry.timer);
     this.serverRequests.delete(id);
     entry.leg.requestOfClientOver(entry.upstreamId);
     if (entry.token) this.serverProgress.delete(entry.token);
+  }
+
+  /** The client did not answer a server's request in time: the server hears so, the client that it is cancelled, and the place goes. */
+  private stopWaiting(id: number): void {
+    const entry = this.serverRequests.get(id);
+    if (!entry) return;
+    this.forgetServerRequest(id);
+    const seconds = this.deps.clientAnswerTimeoutMs / 1000;
+    this.notifyClient('notifications/cancelled', { requestId: id, reason: `no answer within ${seconds} s (broker.clientAnswerTimeoutSeconds)` });
+    entry.leg.send(errorReply(entry.upstreamId, INTERNAL_ERROR, `the client did not answer within ${seconds} s`));
   }
 
   /** Records that the client runs task `taskId` for `leg` (bounded: the oldest are forgotten first). */

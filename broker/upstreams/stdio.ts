@@ -129,7 +129,14 @@ export class StdioUpstream implements Upstream {
       this.options.logger.warn({ upstream: this.server.name }, 'upstream wrote a line that is not JSON; dropped');
       return;
     }
-    this.onmessage?.(message, Buffer.byteLength(line));
+    try {
+      this.onmessage?.(message, Buffer.byteLength(line));
+    } catch (error) {
+      // Thrown into a stream's 'data' handler it would end the process, every session with it: this server's session ends instead.
+      this.options.logger.error({ err: error, upstream: this.server.name }, 'handling a message of the upstream failed');
+      this.onclose?.('the broker could not handle a message of this server');
+      void this.close();
+    }
   }
 }
 

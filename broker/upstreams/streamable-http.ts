@@ -5,6 +5,7 @@ import type { McpServerConfig } from '../../server/config/schema.js';
 import { injectTraceparent } from '../../server/tracing/spans.js';
 import { createParser } from 'eventsource-parser';
 import type { Upstream } from './upstream.js';
+import { isRecord } from '../core/json.js';
 
 type HttpServer = Extract<McpServerConfig, { transport: 'streamable-http' }>;
 type JsonRpcId = string | number;
@@ -183,9 +184,10 @@ export class StreamableHttpUpstream implements Upstream {
 
   private deliver(value: unknown, bytes: number): void {
     for (const message of Array.isArray(value) ? value : [value]) {
-      const m = message as { id?: unknown; result?: { protocolVersion?: unknown } };
       // Later requests name the negotiated version (MCP-Protocol-Version header).
-      if (m.id !== undefined && m.id === this.initializeId && typeof m.result?.protocolVersion === 'string') this.protocolVersion = m.result.protocolVersion;
+      if (this.initializeId !== undefined && isRecord(message) && message.id === this.initializeId && isRecord(message.result) && typeof message.result.protocolVersion === 'string') {
+        this.protocolVersion = message.result.protocolVersion;
+      }
       this.onmessage?.(message, bytes);
     }
   }
@@ -211,7 +213,7 @@ export class StreamableHttpUpstream implements Upstream {
         if (event.id !== undefined) lastEventId = event.id;
         if ((event.event ?? 'message') !== 'message' || event.data === '') return;
         const value: unknown = JSON.parse(event.data);
-        if (!answered && (Array.isArray(value) ? value : [value]).some((m: { id?: unknown; method?: unknown }) => m.id === carries && m.method === undefined)) answered = true;
+        if (!answered && carries !== undefined && carries !== UNASKED && answers(value, carries)) answered = true;
         this.deliver(value, Buffer.byteLength(event.data));
       },
       onRetry: (ms) => (retryMs = ms),
@@ -364,4 +366,9 @@ function shortReason(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') return code;
   return error instanceof Error ? error.name : 'unknown error';
+}
+
+/** Whether a message (or a batch) from the server is the answer to request `id`. */
+function answers(value: unknown, id: JsonRpcId): boolean {
+  return (Array.isArray(value) ? value : [value]).some((m: unknown) => isRecord(m) && m.id === id && m.method === undefined);
 }

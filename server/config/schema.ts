@@ -466,6 +466,8 @@ const streamableHttpServer = z
     ...serverPolicy,
   })
   .superRefine((server, ctx) => {
+    // A url that is no URL has its own problem reported already.
+    if (!URL.canParse(server.url)) return;
     const url = new URL(server.url);
     if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && server.allowPlainHttp !== true) {
       ctx.addIssue({
@@ -545,6 +547,9 @@ const brokerSection = z
     // Each request in flight holds broker memory and upstream work until answered: bounded
     // per session whether or not rateLimits are configured.
     maxInFlightPerSession: positiveInt(10_000).default(DEFAULT_MAX_IN_FLIGHT_PER_SESSION),
+    // A server's request of the client (sampling, elicitation, roots) holds one of its places
+    // until answered: a client that never answers must not hold it for good.
+    clientAnswerTimeoutSeconds: positiveInt(86_400).default(900),
     // The broker tool `portcullis__request_access` on the federated Streamable HTTP endpoint: a
     // model files requests with it, and a prompt-injected model could, so its requests wait for
     // a reviewer even under an auto-approving rule unless `autoApprove` says otherwise.
@@ -562,6 +567,7 @@ const brokerSection = z
     maxSessionsPerInstance: 2_000,
     maxUpstreamProcesses: 500,
     maxInFlightPerSession: DEFAULT_MAX_IN_FLIGHT_PER_SESSION,
+    clientAnswerTimeoutSeconds: 900,
     requestAccessTool: { enabled: true, autoApprove: false },
   });
 

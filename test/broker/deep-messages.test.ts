@@ -53,6 +53,11 @@ describe('messages nested past the bound', () => {
     expect(await call('after', 'fast')).toMatchObject({ result: { content: [{ text: 'fast answer' }] } });
   });
 
+  it("refuses a server's request of the client nested too deep, to the server, which hears why", async () => {
+    const outcome = JSON.parse((await call('ask', 'deep-ask')).result!.content![0]!.text) as unknown;
+    expect(outcome).toMatchObject({ error: { code: -32600, message: 'Invalid Request: nested deeper than 128 levels' } });
+  });
+
   it("refuses a client's message nested too deep, on both doors, and the session goes on", async () => {
     const deepCall = `{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"fast","arguments":{"v":${nested(100_000)}}}}`;
     expect(await exchange(ws, deepCall)).toMatchObject({ id: null, error: { code: -32600, message: 'Invalid Request: nested deeper than 128 levels' } });

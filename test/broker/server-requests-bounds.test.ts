@@ -11,6 +11,23 @@ const WAITING = 64;
 type Frame = { id?: unknown; method?: string; result?: { content: { text: string }[] }; error?: unknown };
 type Outcome = { id: string; result?: unknown; error?: { code: number; message: string; data?: { reason?: string } } };
 
+/** A broker (with `broker` settings) and a raw session to the asking server, initialized with roots; every frame it receives goes to `frames`. */
+async function askingSession(broker: Record<string, unknown>, frames: Frame[]): Promise<{ fx: BrokerFixture; ws: WebSocket }> {
+  const fx = await startBroker({
+    overrides: {
+      broker,
+      roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'asking', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
+      servers: [SERVER],
+    },
+  });
+  await fx.grant(['*'], 600, 'asking');
+  const ws = await fx.raw(await fx.token(), 'asking');
+  await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { roots: {} }, clientInfo: { name: 'raw', version: '1' } } }));
+  ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+  ws.on('message', (data) => frames.push(JSON.parse(data.toString()) as Frame));
+  return { fx, ws };
+}
+
 /**
  * A server's requests of the client (sampling, elicitation, roots) wait on a person: a
  * server may have only so many waiting, may not reuse an id still waiting, and may ask
@@ -23,17 +40,7 @@ describe("a server's requests of the client", () => {
   const frames: Frame[] = [];
 
   beforeAll(async () => {
-    fx = await startBroker({
-      overrides: {
-        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'asking', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
-        servers: [SERVER],
-      },
-    });
-    await fx.grant(['*'], 600, 'asking');
-    ws = await fx.raw(await fx.token(), 'asking');
-    await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { roots: {} }, clientInfo: { name: 'raw', version: '1' } } }));
-    ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
-    ws.on('message', (data) => frames.push(JSON.parse(data.toString()) as Frame));
+    ({ fx, ws } = await askingSession({}, frames));
   });
   afterAll(() => fx.close());
 
@@ -66,3 +73,24 @@ describe("a server's requests of the client", () => {
     expect(denied.map((e) => e.data.reason).sort()).toEqual(['duplicate_request_id', 'method_not_granted', ...Array<string>(6).fill('too_many_requests')]);
   });
 });
+
+describe("a server's request the client never answers", () => {
+  let fx: BrokerFixture;
+  let ws: WebSocket;
+  const frames: Frame[] = [];
+
+  beforeAll(async () => {
+    ({ fx, ws } = await askingSession({ clientAnswerTimeoutSeconds: 1 }, frames));
+  });
+  afterAll(() => fx.close());
+
+  it('is given up after broker.clientAnswerTimeoutSeconds: the server hears so, and the client that it is cancelled', async () => {
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 'call', method: 'tools/call', params: { name: 'ask-at-once', arguments: { requests: [{ method: 'roots/list' }] } } }));
+    await expect.poll(() => frames.find((f) => f.id === 'call')).toBeDefined();
+    const asked = frames.find((f) => f.method === 'roots/list')!;
+    expect(frames).toContainEqual(expect.objectContaining({ method: 'notifications/cancelled', params: expect.objectContaining({ requestId: asked.id }) }));
+    const [outcome] = JSON.parse(frames.find((f) => f.id === 'call')!.result!.content[0]!.text) as Outcome[];
+    expect(outcome).toMatchObject({ error: { code: -32603, message: 'the client did not answer within 1 s' } });
+  });
+});
+

@@ -31,6 +31,11 @@ describe('the tool catalog', () => {
     expect(readOnly).toEqual([...readOnly].sort());
   });
 
+  it("falls back to the operator's list when the server's answer nests too deep to write out again (it ended the process)", async () => {
+    const { catalog } = open([stdio('deep', ['--import', 'tsx', 'test/fixtures/rogue-upstream.ts', '--deep-list'], ['fast'])]);
+    expect(await catalog.readOnlyTools('deep')).toEqual(['fast']);
+  });
+
   it('reads every page of a server that pages its tools', async () => {
     const { catalog } = open([stdio('paged', ['--import', 'tsx', 'test/fixtures/paged-upstream.ts'])]);
     expect((await catalog.tools('paged')).map((t) => t.name)).toEqual(['echo', 'paged-a', 'paged-b', 'paged-c', 'paged-d']);

@@ -106,4 +106,22 @@ describe("a Streamable HTTP upstream's event streams", () => {
     expect(resumedFrom).toEqual(['a1', 'a2']);
     expect(closed).toEqual([]);
   });
+
+  it('reads past an event whose data is not an object on the standalone stream, without dropping the stream', async () => {
+    let gets = 0;
+    const news = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'after null' } };
+    const url = await serve(
+      (_req, res) => void res.writeHead(202).end(),
+      (_req, res) => {
+        gets++;
+        // Held open: only a broker that gave up on the stream opens another.
+        res.writeHead(200, { 'content-type': 'text/event-stream' }).write(`data: null\n\ndata: [null]\n\ndata: ${JSON.stringify(news)}\n\n`);
+      },
+    );
+    const { upstream, received } = await connect(url);
+    await upstream.send(INITIALIZED);
+    await expect.poll(() => received.find((m) => (m as { method?: string } | null)?.method === 'notifications/message')).toEqual(news);
+    await sleep(WINDOW_MS);
+    expect(gets).toBe(1);
+  });
 });

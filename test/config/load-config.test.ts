@@ -154,6 +154,7 @@ describe('validation errors', () => {
     const server = (url: string, ...extra: string[]) => writeConfig([minimal.trimEnd(), 'servers:', '  - name: docs', '    transport: streamable-http', `    url: ${url}`, '    headers: { Authorization: Bearer t0k3n }', ...extra, ''].join('\n'));
     expect(problemsOf(server('http://docs.internal:9000/mcp'))).toEqual([expect.stringMatching(/^6: servers\[0\]\.url: plain http to another host sends this server its headers \(credentials\)/)]);
     expect(loadConfig(server('http://docs.internal:9000/mcp', '    allowPlainHttp: true'), {}).config.servers[0]).toMatchObject({ url: 'http://docs.internal:9000/mcp', allowPlainHttp: true });
+    expect(problemsOf(server('not a url'))).toEqual(['6: servers[0].url: expected an http(s) URL without credentials']);
     for (const url of ['https://docs.example.com/mcp', 'http://127.0.0.1:9000/mcp', 'http://localhost:9000/mcp', 'http://[::1]:9000/mcp']) {
       expect(loadConfig(server(url), {}).config.servers[0]).toMatchObject({ url });
     }

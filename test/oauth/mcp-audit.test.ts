@@ -20,7 +20,7 @@ describe('MCP audit events name the OAuth client acting for the user', () => {
     try {
       const { logger } = captureLogs({ level: 'silent' });
       const session = (credential: Principal['credential']) =>
-        new SessionCore({ send: () => {}, close: () => {} }, [{ server: 'a', upstream: idle, grants: new GrantSet([]) }], { user: alice, roles: [], scopes: new Set(['mcp']), credential }, { audit: stores.audit, clock, logger, version: 'test', maxInFlight: 256 }, false);
+        new SessionCore({ send: () => {}, close: () => {} }, [{ server: 'a', upstream: idle, grants: new GrantSet([]) }], { user: alice, roles: [], scopes: new Set(['mcp']), credential }, { audit: stores.audit, clock, logger, version: 'test', maxInFlight: 256, clientAnswerTimeoutMs: 900_000 }, false);
       const oauth = session({ kind: 'oauth', id: 'at1', expiresAt: clock.now() + 600_000, tokenExpiresAt: clock.now() + 600_000, client: { id: 'pcc_cursor', name: 'Cursor' } });
       await oauth.audit({ type: 'mcp.notification', outcome: 'SUCCESS', data: { method: 'notifications/initialized' } });
       await session({ kind: 'token', id: 't1', expiresAt: clock.now() + 600_000 }).audit({ type: 'mcp.notification', outcome: 'SUCCESS', data: { method: 'notifications/initialized' } });
