@@ -154,6 +154,8 @@ function auditConsoleSuite(openStores: () => Promise<{ stores: Stores; access: A
     await fx.server.stores.audit.append({ type: 'test.grant-probe', outcome: 'SUCCESS', actor: 'frank@example.com', data: { grantId } });
     const probe = await page(frank, { filter: { types: ['test.grant-probe'] } });
     expect(probe.items).toMatchObject([{ data: { grantId }, grant: null }]);
+    // The session's end is recorded once its upstream has stopped, after the client saw the close: later tests count the log.
+    await expect.poll(async () => (await page(carol, { filter: { types: ['mcp.session.end'] }, first: 10 })).items.length).toBe(1);
   });
 
   it('verifies the chain for auditors, with the configured checkpoint key', async () => {
