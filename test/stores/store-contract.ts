@@ -8,6 +8,7 @@ import { InvalidCursorError, InvalidInputError, StoreFullError, StoreUnavailable
 import type { AccessRequestRecord, GrantRecord } from '../../server/access/types.js';
 import { TOKEN_FAMILIES_PER_USER } from '../../server/stores/types.js';
 import { CursorSeal } from '../../server/stores/sealed-cursor.js';
+import { SealedText } from '../../server/stores/sealed-text.js';
 import type { ApiTokenRecord, LoginSession, OneTimeValueStore, Stores, ToolDefinitionSeen, UserIdentity } from '../../server/stores/types.js';
 import type { AccessTokenRecord, TokenFamilyRecord } from '../../server/oauth/types.js';
 import { auditKeyPair } from '../support/audit-keys.js';
@@ -328,6 +329,19 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         release();
         expect(await first.open('requests:alice', await sealedBySecond)).toBe('position-2');
         expect(await second.open('requests:alice', sealedByFirst)).toBe('position-1');
+      });
+
+      it('opens what it sealed a moment before its key changed, for a period more, and not after', async () => {
+        const day = 86_400_000;
+        const sealer = new SealedText(fx.stores.cursorKeys, fx.clock, { keyName: 'contract-seal', label: 'contract', keyLifetimeMs: 2 * day, block: 16, maxEncodedLength: 512 });
+        // The last moment of a period (a day here): the next seal is under another key.
+        fx.clock.advance(day - (fx.clock.now() % day) - 1);
+        const sealed = await sealer.seal('scope', 'text');
+        fx.clock.advance(1);
+        const fresh = await sealer.seal('scope', 'fresh');
+        expect([await sealer.open('scope', sealed), await sealer.open('scope', fresh), await sealer.open('other scope', sealed)]).toEqual(['text', 'fresh', null]);
+        fx.clock.advance(day);
+        expect([await sealer.open('scope', sealed), await sealer.open('scope', fresh)]).toEqual([null, 'fresh']);
       });
     });
 
