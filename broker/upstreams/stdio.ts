@@ -96,28 +96,26 @@ export class StdioUpstream implements Upstream {
   private receive(chunk: Buffer): void {
     let start = 0;
     for (let newline = chunk.indexOf(NEWLINE); newline >= 0; newline = chunk.indexOf(NEWLINE, start)) {
-      if (!this.hold(chunk.subarray(start, newline + 1))) return;
-      const line = Buffer.concat(this.pending, this.pendingBytes).toString('utf8').trim();
-      this.pending = [];
+      if (!this.hold(newline + 1 - start)) return;
+      // Most lines come whole in one chunk: decoded where they lie, with no copy.
+      const line = this.pending.length === 0 ? chunk.toString('utf8', start, newline) : Buffer.concat([...this.pending, chunk.subarray(start, newline)]).toString('utf8');
+      if (this.pending.length > 0) this.pending = [];
       this.pendingBytes = 0;
       start = newline + 1;
-      this.handleLine(line);
+      this.handleLine(line.trim());
     }
-    this.hold(chunk.subarray(start));
+    if (this.hold(chunk.length - start) && start < chunk.length) this.pending.push(chunk.subarray(start));
   }
 
-  /** Adds to the line being read; false, and the session ends, once it outgrows MAX_LINE_BYTES. */
-  private hold(part: Buffer): boolean {
-    this.pendingBytes += part.length;
-    if (this.pendingBytes > MAX_LINE_BYTES) {
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.onclose?.('upstream sent an oversized message');
-      void this.close();
-      return false;
-    }
-    if (part.length > 0) this.pending.push(part);
-    return true;
+  /** Counts `bytes` more into the line being read; false, and the session ends, once it outgrows MAX_LINE_BYTES. */
+  private hold(bytes: number): boolean {
+    this.pendingBytes += bytes;
+    if (this.pendingBytes <= MAX_LINE_BYTES) return true;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.onclose?.('upstream sent an oversized message');
+    void this.close();
+    return false;
   }
 
   private handleLine(line: string): void {
