@@ -185,7 +185,7 @@ function hasOnly(value: object, members: ReadonlySet<string>): boolean {
   return true;
 }
 
-function isId(value: unknown): value is JsonRpcId {
+export function isId(value: unknown): value is JsonRpcId {
   return typeof value === 'string' ? value.length <= MAX_TEXT_ID : Number.isSafeInteger(value);
 }
 

@@ -329,7 +329,7 @@ export class SessionRegistry {
       const sessions = [...this.sessions];
       let next = 0;
       const walker = async () => {
-        for (let session = sessions[next++]; session; session = sessions[next++]) await session.revalidate({ ...this.confirmationOf(session), grant });
+        for (let session = sessions[next++]; session; session = sessions[next++]) await session.revalidate(this.confirmationOf(session, grant));
       };
       await Promise.all(Array.from({ length: Math.min(REVALIDATION_WALKERS, sessions.length) }, walker));
     } finally {
@@ -337,7 +337,7 @@ export class SessionRegistry {
     }
   }
 
-  private confirmationOf(session: SessionCore): SessionConfirmation {
-    return { grant: (id) => this.deps.stores.access.getGrant(id), credential: () => this.deps.credentialWatch.confirm(session.principal) };
+  private confirmationOf(session: SessionCore, grant: SessionConfirmation['grant'] = (id) => this.deps.stores.access.getGrant(id)): SessionConfirmation {
+    return { grant, credential: () => this.deps.credentialWatch.confirm(session.principal) };
   }
 }

@@ -1,4 +1,4 @@
-import { errorReply, INTERNAL_ERROR, INVALID_REQUEST, wire } from '../jsonrpc.js';
+import { errorReply, INTERNAL_ERROR, INVALID_REQUEST, isId, wire } from '../jsonrpc.js';
 import type { JsonRpcError, JsonRpcId, JsonRpcMessage } from '../jsonrpc.js';
 import { clientAnswerEvent, refusedFrameEvent, serverRequestEvent } from '../request-audit.js';
 import { isRecord } from './json.js';
@@ -239,7 +239,7 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
     case 'notifications/cancelled': {
       const requestId = params?.requestId;
       // Cancelled while it was audited, it is never relayed (relayServerRequest): the client need not hear of it.
-      const id = typeof requestId === 'string' || typeof requestId === 'number' ? leg.requestOfClientOver(requestId) : undefined;
+      const id = isId(requestId) ? leg.requestOfClientOver(requestId) : undefined;
       if (id === undefined) return;
       core.forgetServerRequest(id);
       return core.notifyClient(message.method, { ...params, requestId: id });
@@ -270,5 +270,3 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
       return core.notifyClient(message.method, params ? metaOut(core, leg.server, params) : message.params);
   }
 }
-
-

@@ -466,7 +466,7 @@ export class SessionCore {
     const unanswered = (id: JsonRpcId) => notCompleted(id, answer.code, answer.reason, reason);
     for (const id of this.calls.keys()) this.channel.send(unanswered(id));
     this.calls.clear();
-    for (const id of [...this.serverRequests.keys()]) this.forgetServerRequest(id);
+    for (const id of this.serverRequests.keys()) this.forgetServerRequest(id);
     this.channel.close(code, reason, unanswered);
     // Upstream clean-up (aborts, DELETE) waits a turn: when a revocation ends many sessions
     // at once, every client hears its close before any upstream work delays the next one.

@@ -146,11 +146,9 @@ async function endGroup(child: ChildProcessWithoutNullStreams): Promise<void> {
   const exited = child.exitCode === null && child.signalCode === null ? new Promise<void>((done) => child.once('exit', () => done())) : undefined;
   signalGroup(child, 'SIGTERM');
   const deadline = Date.now() + KILL_GRACE_MS;
-  let leaderGone = exited === undefined;
-  void exited?.then(() => (leaderGone = true));
   const pause = () => new Promise((resolve) => setTimeout(resolve, GROUP_POLL_MS));
   // Looked at again as soon as the leader exits (most groups are the leader alone), then every poll while anything is left.
-  while (groupRuns(child) && Date.now() < deadline) await (leaderGone ? pause() : Promise.race([pause(), exited]));
+  while (groupRuns(child) && Date.now() < deadline) await (exited && child.exitCode === null && child.signalCode === null ? Promise.race([pause(), exited]) : pause());
   signalGroup(child, 'SIGKILL');
   await exited;
 }

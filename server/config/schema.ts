@@ -530,6 +530,8 @@ export const BROKER_TOOL_SERVER = 'portcullis';
  * make the broker hold and the upstream run.
  */
 const DEFAULT_MAX_IN_FLIGHT_PER_SESSION = 256;
+/** How long a server's request waits for the client's answer (`broker.clientAnswerTimeoutSeconds`): a person may be answering it. */
+const DEFAULT_CLIENT_ANSWER_TIMEOUT_SECONDS = 900;
 
 const brokerSection = z
   .strictObject({
@@ -549,7 +551,7 @@ const brokerSection = z
     maxInFlightPerSession: positiveInt(10_000).default(DEFAULT_MAX_IN_FLIGHT_PER_SESSION),
     // A server's request of the client (sampling, elicitation, roots) holds one of its places
     // until answered: a client that never answers must not hold it for good.
-    clientAnswerTimeoutSeconds: positiveInt(86_400).default(900),
+    clientAnswerTimeoutSeconds: positiveInt(86_400).default(DEFAULT_CLIENT_ANSWER_TIMEOUT_SECONDS),
     // The broker tool `portcullis__request_access` on the federated Streamable HTTP endpoint: a
     // model files requests with it, and a prompt-injected model could, so its requests wait for
     // a reviewer even under an auto-approving rule unless `autoApprove` says otherwise.
@@ -567,7 +569,7 @@ const brokerSection = z
     maxSessionsPerInstance: 2_000,
     maxUpstreamProcesses: 500,
     maxInFlightPerSession: DEFAULT_MAX_IN_FLIGHT_PER_SESSION,
-    clientAnswerTimeoutSeconds: 900,
+    clientAnswerTimeoutSeconds: DEFAULT_CLIENT_ANSWER_TIMEOUT_SECONDS,
     requestAccessTool: { enabled: true, autoApprove: false },
   });
 

@@ -15,15 +15,15 @@ const MAX_REDIRECT_URIS = 20;
 const UNUSED_REGISTRATION_MS = 24 * 3600 * 1000;
 const MAX_NAME_LENGTH = 100;
 const CLIENT_ID_PREFIX = 'pcc_';
-/** A registration's id: random as stored before (22 characters), or the sealed registration itself (longer). */
-const REGISTERED_ID = /^pcc_[A-Za-z0-9_-]{22,1024}$/;
 /**
- * The seal of a registration nobody has used yet (good for a day: a key opens it for 30 days
- * at least). At most 1 KB: the id travels in the authorization request's URL, which a
+ * The seal of a registration nobody has used yet (good for a day: what a key seals opens for
+ * 15 days at least). At most 1 KB: the id travels in the authorization request's URL, which a
  * sign-in carries back as its return path (at most 2 KB, in SAML's RelayState); real
  * clients' registrations take 200 to 400 characters.
  */
 const REGISTRATION_SEAL = { keyName: 'oauth-client-ids', label: 'portcullis-oauth-client-v1', keyLifetimeMs: 30 * 86_400_000, block: 64, maxEncodedLength: 1024 };
+/** A registration's id: random as stored before (22 characters), or the sealed registration itself (longer). */
+const REGISTERED_ID = new RegExp(`^${CLIENT_ID_PREFIX}[A-Za-z0-9_-]{22,${REGISTRATION_SEAL.maxEncodedLength}}$`);
 
 /** What RFC 7591 §3.2.1 answers: the client as registered (our values where we chose them). */
 export interface RegistrationResponse {

@@ -53,8 +53,10 @@ export class SealedText {
     const sealed = Buffer.from(encoded, 'base64url');
     // Node decodes base64 leniently: only the canonical spelling of the bytes counts as the seal issued.
     if (sealed.length <= NONCE_BYTES + TAG_BYTES || sealed.toString('base64url') !== encoded) return null;
+    // The current period's key first: the previous one is read only for what it sealed.
     const period = this.period();
-    for (const key of await Promise.all([this.keys.get(this.keyName(period)), this.keys.get(this.keyName(period - 1))])) {
+    for (const name of [this.keyName(period), this.keyName(period - 1)]) {
+      const key = await this.keys.get(name);
       const text = key === null ? null : this.decrypt(Buffer.from(key, 'base64'), scope, sealed);
       if (text !== null) return text;
     }

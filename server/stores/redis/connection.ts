@@ -247,7 +247,7 @@ export interface ReplicaDurability {
  * asked for within the timeout fails closed with StoreUnavailableError: the write may be
  * on the primary alone, and a failover would lose it.
  */
-export async function runDurably(redis: RedisClient, script: Script, keys: string[], args: (string | number)[], durability: ReplicaDurability): Promise<unknown> {
+async function runDurably(redis: RedisClient, script: Script, keys: string[], args: (string | number)[], durability: ReplicaDurability): Promise<unknown> {
   const attempt = async (byHash: boolean) => {
     const pipeline = byHash ? redis.pipeline().evalsha(script.sha, keys.length, ...keys, ...args) : redis.pipeline().eval(script.lua, keys.length, ...keys, ...args);
     const [result, acknowledged] = await execChecked(pipeline.wait(durability.replicas, durability.timeoutMs));
