@@ -1,5 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
@@ -65,7 +68,8 @@ export async function startRedisServer(args: (port: number) => string[] = plainS
 }
 
 async function launchOn(port: number, args: string[], tlsCa: string | undefined): Promise<ChildProcess> {
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A directory of its own: a replica writes the copy it syncs to `dump.rdb` where it runs, not into the checkout.
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: mkdtempSync(join(tmpdir(), 'portcullis-redis-')) });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = Date.now() + 10_000;
