@@ -24,7 +24,8 @@ import { CLOSE } from './client-link.js';
 import type { CallLimits } from './core/call-limits.js';
 import type { ClientChannel } from './core/channel.js';
 import { SessionCore } from './core/session-core.js';
-import type { ClientEdge, LegSpec, SessionConfirmation } from './core/session-core.js';
+import type { LegSpec } from './core/leg.js';
+import type { ClientEdge, SessionConfirmation } from './core/session-core.js';
 import type { RequestAccess } from './core/request-access-tool.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
 import { configuredModes, ToolPinning } from './tool-pinning.js';
@@ -305,6 +306,7 @@ export class SessionRegistry {
       upstream: createUpstream(server, { baseDir, logger, scrubber, agents: this.agents }),
       grants: new GrantSet(grants.filter((g) => g.server === server.name)),
       allowMethods: server.allowMethods,
+      readOnlyTools: server.readOnlyTools,
     };
   }
 

@@ -1,6 +1,7 @@
 import type { GrantSet } from '../grant-set.js';
 import type { JsonRpcError, JsonRpcId } from '../jsonrpc.js';
 import type { Upstream } from '../upstreams/upstream.js';
+import { isRecord } from './json.js';
 
 /** How an upstream answered a request the session sent it, or why it never will. */
 export type LegAnswer =
@@ -9,6 +10,17 @@ export type LegAnswer =
   | { kind: 'error'; error: JsonRpcError['error'] }
   | { kind: 'gone'; code: number; reason: string; detail: string }
   | { kind: 'cancelled' };
+
+/** What a session needs to add one of the operator's servers as a leg. */
+export interface LegSpec {
+  server: string;
+  upstream: Upstream;
+  grants: GrantSet;
+  /** Methods outside MCP's own the operator lets grants on this server use. */
+  allowMethods?: readonly string[];
+  /** Tools the operator vouches are read-only whatever their annotations say (servers[].readOnlyTools). */
+  readOnlyTools?: readonly string[];
+}
 
 /** What an upstream's initialize answered: its capabilities, as far as the session needs them. */
 export interface LegInit {
@@ -49,6 +61,11 @@ export class Leg {
   private markInitialized!: () => void;
   /** The hash of each tool's definition as this session's client was last shown it (tool-pins.ts). */
   readonly toolHashes = new Map<string, string>();
+  /**
+   * Whether each tool's definition, as this session was last shown it, is not read-only (no
+   * `readOnlyHint: true`, not vouched for by the operator); created at the first listing.
+   */
+  private writableTools: Map<string, boolean> | undefined;
   /** Why it left the session, once it has: nothing is sent to it any more. */
   private left: { code: number; reason: string; detail: string } | undefined;
   /**
@@ -57,14 +74,36 @@ export class Leg {
    */
   private readonly askedOfClient = new Map<JsonRpcId, number | null>();
 
-  constructor(
-    readonly server: string,
-    readonly upstream: Upstream,
-    readonly grants: GrantSet,
-    /** Methods outside MCP's own the operator allows on this server (anything else unknown is refused). */
-    readonly allowMethods: ReadonlySet<string>,
-  ) {
+  readonly server: string;
+  readonly upstream: Upstream;
+  readonly grants: GrantSet;
+  /** Methods outside MCP's own the operator allows on this server (anything else unknown is refused). */
+  readonly allowMethods: ReadonlySet<string>;
+  private readonly vouchedReadOnly: ReadonlySet<string>;
+
+  constructor(spec: LegSpec) {
+    this.server = spec.server;
+    this.upstream = spec.upstream;
+    this.grants = spec.grants;
+    this.allowMethods = new Set(spec.allowMethods);
+    this.vouchedReadOnly = new Set(spec.readOnlyTools);
     this.initialized = new Promise((resolve) => (this.markInitialized = resolve));
+  }
+
+  /**
+   * Notes whether a listed tool's definition is read-only: a read-only grant covers a tool
+   * only while the definition its session was shown says it is, whatever it said when the
+   * grant was issued (a server may change it, and a reviewer may accept the change).
+   */
+  noteShown(name: string, definition: Record<string, unknown>): void {
+    const annotations = definition.annotations;
+    const writable = !this.vouchedReadOnly.has(name) && !(isRecord(annotations) && annotations.readOnlyHint === true);
+    (this.writableTools ??= new Map()).set(name, writable);
+  }
+
+  /** Whether the tool's definition, as this session was last shown it, is not read-only; undefined when it was never shown. */
+  shownWritable(name: string): boolean | undefined {
+    return this.writableTools?.get(name);
   }
 
   /**

@@ -13,13 +13,12 @@ import { timerAt } from '../../server/timer-at.js';
 import { CONCURRENCY_RETRY_MS } from '../../server/limits/call-limits.js';
 import { inSpan } from '../../server/tracing/spans.js';
 import { CLOSE } from '../client-link.js';
-import type { GrantEnd, GrantSet } from '../grant-set.js';
+import type { GrantEnd } from '../grant-set.js';
 import { ACCESS_DENIED, classifyUpstream, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
 import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest, Parsed } from '../jsonrpc.js';
 import { auditedId, refusedFrameEvent, requestEvent, responseEvent, toolOf } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
 import type { ToolPinning } from '../tool-pinning.js';
-import type { Upstream } from '../upstreams/upstream.js';
 import { isRecord } from './json.js';
 import type { CallLimits } from './call-limits.js';
 import type { RequestAccess } from './request-access-tool.js';
@@ -27,7 +26,7 @@ import type { ClientChannel } from './channel.js';
 import { handleClientRequest } from './client-requests.js';
 import { handleClientNotification, handleClientAnswer, handleUpstreamMessage } from './relay.js';
 import { Leg } from './leg.js';
-import type { LegAnswer } from './leg.js';
+import type { LegAnswer, LegSpec } from './leg.js';
 import { FederatedCursors } from './federated-cursor.js';
 import { relatedTaskOf } from './federation-map.js';
 import { ServerTasks } from './server-tasks.js';
@@ -57,14 +56,6 @@ interface CoreDeps {
   resultFloorBytes?: number;
   /** Spans each client request, its upstream legs and (through the audit log) its records; absent or null when tracing is off. */
   tracer?: Tracer | null;
-}
-
-export interface LegSpec {
-  server: string;
-  upstream: Upstream;
-  grants: GrantSet;
-  /** Methods outside MCP's own the operator lets grants on this server use. */
-  allowMethods?: readonly string[];
 }
 
 /** The client's end of a session: the transport it came over (its address travels with the principal). */
@@ -187,7 +178,7 @@ export class SessionCore {
     readonly deps: CoreDeps,
     federated: boolean,
   ) {
-    for (const spec of legs) this.legs.set(spec.server, new Leg(spec.server, spec.upstream, spec.grants, new Set(spec.allowMethods)));
+    for (const spec of legs) this.legs.set(spec.server, new Leg(spec));
     this.naming = federated ? federatedNaming(() => this.legs.keys()) : singleNaming(legs[0]!.server);
     this.home = federated ? null : legs[0]!.server;
     const { credential, address } = principal;
@@ -302,7 +293,7 @@ export class SessionCore {
       if (present.grants.add(grant)) this.grantsChanged(present);
       return null;
     }
-    const leg = new Leg(spec!.server, spec!.upstream, spec!.grants, new Set(spec!.allowMethods));
+    const leg = new Leg(spec!);
     this.legs.set(leg.server, leg);
     this.wire(leg);
     return { leg, params: this.initializeParams };

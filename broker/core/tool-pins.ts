@@ -1,4 +1,5 @@
 import type { JsonRpcError, JsonRpcRequest } from '../jsonrpc.js';
+import { isRecord } from './json.js';
 import type { Leg, LegAnswer } from './leg.js';
 import type { Call, SessionCore } from './session-core.js';
 
@@ -24,6 +25,12 @@ export function screenTools(core: SessionCore, leg: Leg, tools: unknown[]): Prom
   return pinning.screen(leg.server, tools, leg.toolHashes, { actor: core.principal.user.email, sessionId: core.id });
 }
 
+/** Notes on the leg which of a page of a server's tools are read-only as listed (Leg.noteShown). */
+export function noteShownTools(leg: Leg, tools: unknown): void {
+  if (!Array.isArray(tools)) return;
+  for (const tool of tools) if (isRecord(tool) && typeof tool.name === 'string') leg.noteShown(tool.name, tool);
+}
+
 /**
  * Reads every page of a server's `method` listing (bounded), handing each answer's items to
  * `page`; stops at the first answer that is not a result.
@@ -37,6 +44,21 @@ export async function readListing(core: SessionCore, call: Call, leg: Leg, metho
     if (typeof answer.result.nextCursor !== 'string') return;
     cursor = answer.result.nextCursor;
   }
+}
+
+/**
+ * Reads the server's tools for a call to a tool the session never listed, as a listing its
+ * client asked for would be read (noted on the leg, checked against the pins), so the call
+ * is judged on the definition the server gives now.
+ */
+export async function listBeforeCall(core: SessionCore, call: Call, leg: Leg): Promise<void> {
+  // A server may add tools once it hears the client's initialized (the reference server
+  // adds its sampling tool then), which may still be on its way when the call comes.
+  await settledWithin(leg.initialized, INITIALIZED_WAIT_MS);
+  await readListing(core, call, leg, 'tools/list', 'tools', (items) => {
+    noteShownTools(leg, items);
+    return screenTools(core, leg, items);
+  });
 }
 
 /**
@@ -56,12 +78,7 @@ export async function readListing(core: SessionCore, call: Call, leg: Leg, metho
 export async function pinRefusal(core: SessionCore, call: Call, request: JsonRpcRequest, leg: Leg, tool: string, shown: string): Promise<JsonRpcError | null> {
   const { pinning } = core.deps;
   if (!pinning || pinning.mode(leg.server) !== 'pin') return null;
-  if (!leg.toolHashes.has(tool)) {
-    // A server may add tools once it hears the client's initialized (the reference server
-    // adds its sampling tool then), which may still be on its way when the call comes.
-    await settledWithin(leg.initialized, INITIALIZED_WAIT_MS);
-    await readListing(core, call, leg, 'tools/list', 'tools', (items) => screenTools(core, leg, items));
-  }
+  if (!leg.toolHashes.has(tool)) await listBeforeCall(core, call, leg);
   let hash = leg.toolHashes.get(tool);
   if (hash !== undefined && !pinning.allows(leg.server, tool, hash)) {
     // Listed by another request of the session whose check of the pin has not answered yet:

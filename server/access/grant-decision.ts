@@ -8,8 +8,12 @@ export type GrantTerms = AccessScope & Pick<GrantRecord, 'id' | 'expiresAt' | 'r
 
 /** What one MCP message touches on its server, as grants see it. */
 export type Subject =
-  /** A tool: to list it (no arguments) or to call it (its arguments, checked against the grant's rules). */
-  | { kind: 'tool'; name: string; arguments?: unknown }
+  /**
+   * A tool: to list it (no arguments) or to call it (its arguments, checked against the
+   * grant's rules). `writable`: its definition, as the session was shown it, is not
+   * read-only now, so no read-only grant covers it, whatever it was when the grant was issued.
+   */
+  | { kind: 'tool'; name: string; arguments?: unknown; writable?: boolean }
   | { kind: 'resource'; uri: string }
   /** A resource template (listed, or completed for), matched as written against resource patterns. */
   | { kind: 'resourceTemplate'; uriTemplate: string }
@@ -30,6 +34,8 @@ export interface Allowed {
   /** The config rule the grant was made under (null for grants older than rule labels). */
   rule: string | null;
   pattern: string;
+  /** A read-only grant allowed the tool: it may do so only while the tool's definition says read-only. */
+  readOnly?: true;
 }
 
 export interface Refused {
@@ -90,7 +96,7 @@ export class CompiledGrant {
   decide(subject: Subject): Decision {
     switch (subject.kind) {
       case 'tool':
-        return this.decideTool(subject.name, subject.arguments);
+        return this.decideTool(subject.name, subject.arguments, subject.writable === true);
       case 'resource':
         return this.matchUri(subject.uri);
       case 'resourceTemplate':
@@ -100,15 +106,15 @@ export class CompiledGrant {
     }
   }
 
-  private decideTool(name: string, args: unknown): Decision {
+  private decideTool(name: string, args: unknown, writable: boolean): Decision {
     const matched = this.match(this.tools, name, 'tool_not_granted');
     if (!matched.allowed) return matched;
     const refused = { allowed: false, grantId: this.id, rule: this.rule, pattern: matched.pattern } as const;
-    if (this.readOnlyTools && !this.readOnlyTools.has(name)) return { ...refused, reason: 'tool_not_granted', clause: 'not_read_only' };
+    if (this.readOnlyTools && (writable || !this.readOnlyTools.has(name))) return { ...refused, reason: 'tool_not_granted', clause: 'not_read_only' };
     const check = args === undefined ? undefined : this.argumentChecks.get(name);
     const checked = check?.(args);
     if (checked && !checked.ok) return { ...refused, reason: 'argument_not_allowed', clause: 'argument_rule', path: checked.path, keyword: checked.keyword };
-    return matched;
+    return this.readOnlyTools ? { ...matched, readOnly: true } : matched;
   }
 
   /**

@@ -180,7 +180,7 @@ describe('a request its client cancelled, on the leg to its server', () => {
   }
 
   it('ends as cancelled at once and tells the server; counted as running there until the server answers, whose answer is dropped (nothing it names is taken up)', async () => {
-    const leg = new Leg('docs', upstream, new GrantSet([]), new Set());
+    const leg = new Leg({ server: 'docs', upstream, grants: new GrantSet([]) });
     const { id, answer } = leg.request('tools/call', { name: 'slow' });
     const released = vi.fn();
     expect(leg.cancel(id, 'changed my mind', released)).toBe(true);
@@ -196,7 +196,7 @@ describe('a request its client cancelled, on the leg to its server', () => {
   });
 
   it(`stops counting ${CANCELLED_HOLD_MS / 1000} s after its cancellation when the server never answers, and at once when the server leaves`, async () => {
-    const leg = new Leg('docs', upstream, new GrantSet([]), new Set());
+    const leg = new Leg({ server: 'docs', upstream, grants: new GrantSet([]) });
     const silent = leg.request('tools/call', { name: 'slow' });
     const other = leg.request('tools/call', { name: 'slow' });
     const released = vi.fn();
