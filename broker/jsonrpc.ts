@@ -133,16 +133,20 @@ export function nestedDeeperThan(value: unknown, limit: number): boolean {
 
 /**
  * A server's message, as `classify` takes it; one nested past MAX_NESTING could not be
- * relayed, audited or even logged: it is dropped, an answer of that kind becomes an error
- * answer to its request (the client's call ends instead of waiting for good), and a
- * request of that kind is refused to the server (`refusal`).
+ * relayed, audited or even logged whole: it is dropped, an answer of that kind becomes an
+ * error answer to its request (the client's call ends instead of waiting for good), and a
+ * request of that kind is refused to the server (`refusal`; `refused` is that request
+ * without its params, for the record).
  */
-export function classifyUpstream(value: unknown, bytes: number): { message: JsonRpcMessage | null; refusal?: JsonRpcError } {
+export function classifyUpstream(value: unknown, bytes: number): { message: JsonRpcMessage | null; refusal?: JsonRpcError; refused?: JsonRpcRequest } {
   if (!mayNestDeeper(bytes) || !nestedDeeperThan(value, MAX_NESTING)) return { message: classify(value) };
   const id = isRecord(value) && isId(value.id) ? value.id : undefined;
   if (id === undefined) return { message: null };
   // A request of the client: refused to the server that asked, so it does not wait for ever.
-  if (isRecord(value) && 'method' in value) return { message: null, refusal: errorReply(id, INVALID_REQUEST, `Invalid Request: nested deeper than ${MAX_NESTING} levels`) };
+  if (isRecord(value) && 'method' in value) {
+    const refusal = errorReply(id, INVALID_REQUEST, `Invalid Request: nested deeper than ${MAX_NESTING} levels`);
+    return { message: null, refusal, ...(isMethod(value.method) ? { refused: { jsonrpc: '2.0', id, method: value.method } } : {}) };
+  }
   return { message: { kind: 'error', jsonrpc: '2.0', id, error: { code: INTERNAL_ERROR, message: `the server's answer nests deeper than ${MAX_NESTING} levels` } } };
 }
 

@@ -16,7 +16,7 @@ import { CLOSE } from '../client-link.js';
 import type { GrantEnd } from '../grant-set.js';
 import { ACCESS_DENIED, classifyUpstream, denial, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseFrame } from '../jsonrpc.js';
 import type { DenialReason, JsonRpcError, JsonRpcId, JsonRpcMessage, JsonRpcRequest, Parsed } from '../jsonrpc.js';
-import { auditedId, refusedFrameEvent, requestEvent, responseEvent, toolOf } from '../request-audit.js';
+import { auditedId, refusedFrameEvent, requestEvent, responseEvent, serverRequestEvent, toolOf } from '../request-audit.js';
 import type { SessionAuditEvent } from '../request-audit.js';
 import type { ToolPinning } from '../tool-pinning.js';
 import { isRecord } from './json.js';
@@ -216,9 +216,13 @@ export class SessionCore {
     leg.upstream.onmessage = (message, bytes) => {
       if (this.ended || this.legs.get(leg.server) !== leg) return;
       try {
-        const { message: classified, refusal } = classifyUpstream(message, bytes);
-        if (refusal) return leg.send(refusal);
-        handleUpstreamMessage(this, leg, classified, bytes);
+        const { message: classified, refusal, refused } = classifyUpstream(message, bytes);
+        if (!refusal) return handleUpstreamMessage(this, leg, classified, bytes);
+        if (!refused) return leg.send(refusal);
+        // Recorded before the server hears, as the broker's other refusals of its requests are (relay.ts).
+        void this.audit({ ...serverRequestEvent(refused, 'DENIED', { reason: 'nested_too_deep' }), server: leg.server })
+          .catch(() => {})
+          .then(() => leg.send(refusal));
       } catch (error) {
         // Called from a transport's event handler, where a throw would end the process and
         // every session on it: whatever one server's message does fails only that server.

@@ -53,9 +53,11 @@ describe('messages nested past the bound', () => {
     expect(await call('after', 'fast')).toMatchObject({ result: { content: [{ text: 'fast answer' }] } });
   });
 
-  it("refuses a server's request of the client nested too deep, to the server, which hears why", async () => {
+  it("refuses a server's request of the client nested too deep, to the server, which hears why, and records it", async () => {
     const outcome = JSON.parse((await call('ask', 'deep-ask')).result!.content![0]!.text) as unknown;
     expect(outcome).toMatchObject({ error: { code: -32600, message: 'Invalid Request: nested deeper than 128 levels' } });
+    const asked = (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.server_request' && e.server === 'rogue');
+    expect(asked).toMatchObject([{ outcome: 'DENIED', data: { direction: 'request', method: 'roots/list', params: null, reason: 'nested_too_deep' } }]);
   });
 
   it("refuses a client's message nested too deep, on both doors, and the session goes on", async () => {
