@@ -81,6 +81,12 @@ export class GrantSet {
     return this.decide(subject).allowed;
   }
 
+  /** Whether some live grant covers read-only tools only (and so needs to know whether a tool is). */
+  someReadOnly(): boolean {
+    for (const grant of this.grants.values()) if (grant.readOnly) return true;
+    return false;
+  }
+
   /** A mark of the set as it is now, for allowingGrant. */
   mark(): number {
     return this.generation;

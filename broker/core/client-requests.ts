@@ -8,13 +8,13 @@ import { isRecord } from './json.js';
 import type { Positions } from './federated-cursor.js';
 import { metaIn, resultOut, taskOut } from './federation-map.js';
 import { refuseByGrant } from './grant-refusal.js';
-import { listBeforeCall, noteShownTools, pinRefusal, readListing, screenTools } from './tool-pins.js';
+import { listBeforeCall, pinRefusal, readListing, readTools, screenTools } from './tool-pins.js';
 import { callRequestAccess, REQUEST_ACCESS_DEFINITION, REQUEST_ACCESS_TOOL } from './request-access-tool.js';
 import type { Leg, LegAnswer, LegInit } from './leg.js';
 import type { Kind, Target } from './naming.js';
 import { createdTaskOf } from './server-tasks.js';
 import type { ServerTasks } from './server-tasks.js';
-import type { Decision, Refused, Subject } from '../../server/access/grant-decision.js';
+import type { Decision, Subject } from '../../server/access/grant-decision.js';
 import type { Call, SessionCore } from './session-core.js';
 
 type Json = Record<string, unknown>;
@@ -147,22 +147,15 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     const refused = { allowed: false, reason: 'tool_not_granted', clause: 'not_in_grant', grantId: null, rule: null, pattern: null } as const;
     return core.reply(call, await refuseByGrant(core, request, refused, name ?? '', { server: target?.server ?? null, kind: 'tool', tool: name, hint }));
   }
+  // A read-only grant covers a tool only while the definition its session was shown says read-only: one this session
+  // never listed is listed first.
+  if (leg.shownWritable(target.name) === undefined && leg.grants.someReadOnly()) await listBeforeCall(core, call, leg);
   // A call without arguments is checked as one with none: a rule requiring an argument refuses it.
   const subject = { kind: 'tool', name: target.name, arguments: (request.params as Json).arguments ?? {}, writable: leg.shownWritable(target.name) } as const;
-  const refuse = async (refused: Refused) => core.reply(call, await refuseByGrant(core, request, refused, name!, { server: leg.server, kind: 'tool', tool: target.name }));
-  let decision = allowedOrNot(call, leg, subject);
-  if (!decision.allowed) return refuse(decision);
+  const decision = allowedOrNot(call, leg, subject);
+  if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name!, { server: leg.server, kind: 'tool', tool: target.name }));
   const changed = await pinRefusal(core, call, request, leg, target.name, name!);
   if (changed) return core.reply(call, changed);
-  if (decision.readOnly && subject.writable === undefined) {
-    // A read-only grant covers a tool only while its definition says read-only: one this
-    // session never listed (nor did the pin check) is listed first and judged on what it shows.
-    if (leg.shownWritable(target.name) === undefined) await listBeforeCall(core, call, leg);
-    if (leg.shownWritable(target.name)) {
-      decision = allowedOrNot(call, leg, { ...subject, writable: true });
-      if (!decision.allowed) return refuse(decision);
-    }
-  }
   call.span?.setAttributes({ 'gen_ai.tool.name': target.name, 'portcullis.server': leg.server });
   const forwarded = mapParamsIn(core, request, leg, { name: target.name });
   if (forwarded === null) return core.reply(call, await unknownTask(core, request));
@@ -434,7 +427,7 @@ function listedOut(core: SessionCore, leg: Leg, key: string, items: unknown[]): 
 
 /** Listed items the client may see: those the grants allow, and of tools those whose definition is pinned (tool-pins.ts). */
 function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown): Promise<unknown[]> | unknown[] {
-  if (key === 'tools') noteShownTools(leg, items);
+  if (key === 'tools') leg.noteShown(items);
   const allowed = granted(core.serverTasks, leg, key, items);
   return key === 'tools' ? screenTools(core, leg, allowed) : allowed;
 }
@@ -450,7 +443,7 @@ function granted(tasks: ServerTasks, leg: Leg, key: string, items: unknown): unk
     if (!isRecord(item)) return false;
     switch (key) {
       case 'tools':
-        return typeof item.name === 'string' && leg.grants.allows({ kind: 'tool', name: item.name, writable: leg.shownWritable(item.name) });
+        return typeof item.name === 'string' && leg.grants.allows({ kind: 'tool', name: item.name, writable: leg.isWritable(item.name, item) });
       case 'prompts':
         return typeof item.name === 'string' && leg.grants.allows({ kind: 'prompt', name: item.name });
       case 'resources':
@@ -486,7 +479,7 @@ async function resolve(core: SessionCore, call: Call, kind: Kind, name: string):
       readListing(core, call, leg, method, key, async (items) => {
         // Tools read here are checked against their pins as a listing's are: the call that follows is refused
         // by name (tool_definition_changed) when one changed, so its name is known all the same.
-        if (kind === 'tool') await screenTools(core, leg, items);
+        if (kind === 'tool') await readTools(core, leg, items);
         for (const item of items) if (isRecord(item) && typeof item.name === 'string') core.naming.out(kind, leg.server, item.name);
       }),
     ),

@@ -22,6 +22,11 @@ export interface LegSpec {
   readOnlyTools?: readonly string[];
 }
 
+/** A server's request of the client while it holds a place: the id the client knows it by once relayed. */
+export interface RequestOfClient {
+  clientId: number | null;
+}
+
 /** What an upstream's initialize answered: its capabilities, as far as the session needs them. */
 export interface LegInit {
   result: Record<string, unknown>;
@@ -40,6 +45,8 @@ export interface LegInit {
 export const CANCELLED_HOLD_MS = 30_000;
 
 const CANCELLED: LegAnswer = { kind: 'cancelled' };
+/** Tool names a leg notes as read-only or not (Leg.noteShown): far more than any server lists. */
+const MAX_NOTED_TOOLS = 10_000;
 /** Requests one server may have waiting on the client at once. */
 export const MAX_REQUESTS_OF_CLIENT = 64;
 
@@ -69,10 +76,10 @@ export class Leg {
   /** Why it left the session, once it has: nothing is sent to it any more. */
   private left: { code: number; reason: string; detail: string } | undefined;
   /**
-   * Requests this server made of the client that are not over, by the server's id: the id
-   * the client knows each by once relayed, null while it is still being audited.
+   * Requests this server made of the client that are not over, by the server's id (the
+   * place each holds: an id reused after a cancellation is a new place).
    */
-  private readonly askedOfClient = new Map<JsonRpcId, number | null>();
+  private readonly askedOfClient = new Map<JsonRpcId, RequestOfClient>();
 
   readonly server: string;
   readonly upstream: Upstream;
@@ -90,15 +97,27 @@ export class Leg {
     this.initialized = new Promise((resolve) => (this.markInitialized = resolve));
   }
 
-  /**
-   * Notes whether a listed tool's definition is read-only: a read-only grant covers a tool
-   * only while the definition its session was shown says it is, whatever it said when the
-   * grant was issued (a server may change it, and a reviewer may accept the change).
-   */
-  noteShown(name: string, definition: Record<string, unknown>): void {
+  /** Whether a tool's definition is not read-only: no `readOnlyHint: true`, and not vouched for by the operator. */
+  isWritable(name: string, definition: Record<string, unknown>): boolean {
     const annotations = definition.annotations;
-    const writable = !this.vouchedReadOnly.has(name) && !(isRecord(annotations) && annotations.readOnlyHint === true);
-    (this.writableTools ??= new Map()).set(name, writable);
+    return !this.vouchedReadOnly.has(name) && !(isRecord(annotations) && annotations.readOnlyHint === true);
+  }
+
+  /**
+   * Notes a page of the server's tools as listed: a read-only grant covers a tool only while
+   * the definition its session was shown says read-only, whatever it said when the grant was
+   * issued (a server may change it, and a reviewer may accept the change). A name listed
+   * twice on a page is writable when either definition is. Past MAX_NOTED_TOOLS names, new
+   * ones stay unknown, which read-only grants do not cover.
+   */
+  noteShown(tools: unknown): void {
+    if (!Array.isArray(tools)) return;
+    const page = new Map<string, boolean>();
+    for (const tool of tools) {
+      if (isRecord(tool) && typeof tool.name === 'string') page.set(tool.name, page.get(tool.name) === true || this.isWritable(tool.name, tool));
+    }
+    const noted = (this.writableTools ??= new Map());
+    for (const [name, writable] of page) if (noted.has(name) || noted.size < MAX_NOTED_TOOLS) noted.set(name, writable);
   }
 
   /** Whether the tool's definition, as this session was last shown it, is not read-only; undefined when it was never shown. */
@@ -111,25 +130,35 @@ export class Leg {
    * not when it may not have one: the client answers such requests when a person does
    * (sampling, elicitation), so a server that asks without end would be kept without end.
    */
-  holdRequestOfClient(upstreamId: JsonRpcId): 'duplicate_request_id' | 'too_many_requests' | null {
+  holdRequestOfClient(upstreamId: JsonRpcId): RequestOfClient | 'duplicate_request_id' | 'too_many_requests' {
     if (this.askedOfClient.has(upstreamId)) return 'duplicate_request_id';
     if (this.askedOfClient.size >= MAX_REQUESTS_OF_CLIENT) return 'too_many_requests';
-    this.askedOfClient.set(upstreamId, null);
-    return null;
+    const held = { clientId: null };
+    this.askedOfClient.set(upstreamId, held);
+    return held;
   }
 
-  /** The held request is relayed to the client under `clientId`; false when it no longer holds a place (cancelled meanwhile). */
-  relayedToClient(upstreamId: JsonRpcId, clientId: number): boolean {
-    if (this.askedOfClient.get(upstreamId) !== null) return false;
-    this.askedOfClient.set(upstreamId, clientId);
+  /**
+   * The held request is relayed to the client under `clientId`; false when it no longer
+   * holds its place: cancelled meanwhile, its id perhaps taken by a newer request (which
+   * MCP forbids, and which must not be answered as the cancelled one).
+   */
+  relayedToClient(upstreamId: JsonRpcId, held: RequestOfClient, clientId: number): boolean {
+    if (this.askedOfClient.get(upstreamId) !== held || held.clientId !== null) return false;
+    held.clientId = clientId;
     return true;
   }
 
-  /** The request is over (answered, cancelled by the server, not relayed): its place goes; the id the client knew it by, if it was relayed. */
-  requestOfClientOver(upstreamId: JsonRpcId): number | undefined {
-    const clientId = this.askedOfClient.get(upstreamId);
+  /**
+   * The request is over (answered, cancelled by the server, not relayed): its place goes;
+   * the id the client knew it by, if it was relayed. With `held`, only if the place under
+   * that id is still that request's.
+   */
+  requestOfClientOver(upstreamId: JsonRpcId, held?: RequestOfClient): number | undefined {
+    const present = this.askedOfClient.get(upstreamId);
+    if (!present || (held && present !== held)) return undefined;
     this.askedOfClient.delete(upstreamId);
-    return clientId ?? undefined;
+    return present.clientId ?? undefined;
   }
 
   /** Sends a request; the promise settles with the answer, or when the leg or call goes. */

@@ -172,23 +172,23 @@ async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessag
     (core.relatesToOthers(leg, message.params) ? 'unknown_task' : null) ??
     (core.unconfirmed && !(await core.reconfirm()) ? 'broker_unavailable' : null) ??
     // Taken before it is relayed: another server's completion for it is dropped (upstreamNotification).
-    (elicitationId !== undefined && !core.elicitationBy(elicitationId, leg) ? 'elicitation_id_in_use' : null) ??
-    // Last: every refusal above leaves no place to give back.
-    leg.holdRequestOfClient(message.id);
-  if (refused) {
-    await core.audit({ ...serverRequestEvent(message, 'DENIED', { reason: refused }), server: leg.server }).catch(() => {});
-    return leg.send(SERVER_REQUEST_REFUSED[refused]!(message.id));
+    (elicitationId !== undefined && !core.elicitationBy(elicitationId, leg) ? 'elicitation_id_in_use' : null);
+  // Last: every refusal above leaves no place to give back.
+  const held = refused ?? leg.holdRequestOfClient(message.id);
+  if (typeof held === 'string') {
+    await core.audit({ ...serverRequestEvent(message, 'DENIED', { reason: held }), server: leg.server }).catch(() => {});
+    return leg.send(SERVER_REQUEST_REFUSED[held]!(message.id));
   }
   try {
     await core.audit({ ...serverRequestEvent(message, 'SUCCESS'), server: leg.server });
   } catch {
-    leg.requestOfClientOver(message.id);
+    leg.requestOfClientOver(message.id, held);
     return leg.send(errorReply(message.id, INTERNAL_ERROR, 'the broker could not audit this request, so it was not relayed'));
   }
   if (core.isEnded() || core.legs.get(leg.server) !== leg) return;
   const asked = isRecord(message.params) && core.naming.federated ? askOut(leg.server, message.method, message.params) : message.params;
   const params = isRecord(asked) ? metaOut(core, leg.server, asked) : asked;
-  core.relayServerRequest(leg, message.id, message.method, params);
+  core.relayServerRequest(leg, message.id, held, message.method, params);
 }
 
 /** The requests MCP lets a server make of its client (ping is answered by the broker); others only as the operator's allowMethods say. */

@@ -26,7 +26,7 @@ import type { ClientChannel } from './channel.js';
 import { handleClientRequest } from './client-requests.js';
 import { handleClientNotification, handleClientAnswer, handleUpstreamMessage } from './relay.js';
 import { Leg } from './leg.js';
-import type { LegAnswer, LegSpec } from './leg.js';
+import type { LegAnswer, LegSpec, RequestOfClient } from './leg.js';
 import { FederatedCursors } from './federated-cursor.js';
 import { relatedTaskOf } from './federation-map.js';
 import { ServerTasks } from './server-tasks.js';
@@ -97,6 +97,9 @@ export interface Call {
   allowedBy?: AllowedBy;
 }
 
+/** A mark no grant set ever has: what was decided under it is decided again. */
+const STALE_MARK = -1;
+
 /** A grant's decision for a call, with the grant set's mark when it was made (GrantSet.allowingGrant); both follow the grant that allows it now (stillAllowed). */
 export interface AllowedBy {
   leg: Leg;
@@ -127,7 +130,7 @@ export class SessionCore {
   /** Progress tokens handed to servers for client calls: the client's own token and the servers that may use it. */
   readonly progress = new Map<string, { clientToken: string | number; servers: Set<string> }>();
   /** Requests servers made of the client, by the id the client sees (with the progress token it was given). */
-  readonly serverRequests = new Map<number, { leg: Leg; upstreamId: JsonRpcId; token?: string; timer: NodeJS.Timeout }>();
+  readonly serverRequests = new Map<number, { leg: Leg; upstreamId: JsonRpcId; held: RequestOfClient; token?: string; timer: NodeJS.Timeout }>();
   /** Progress tokens servers gave the client with their requests, by the token the client sees. */
   readonly serverProgress = new Map<string, { leg: Leg; token: string | number }>();
   /** Tasks the client runs for a server (server-to-client task requests), by task id: only that server may ask after them. */
@@ -414,7 +417,13 @@ export class SessionCore {
 
   /** Whether what a grant allowed is allowed still, by that grant or another (which `allowed` then names). */
   stillAllowed(allowed: AllowedBy): boolean {
-    const grantId = allowed.leg.grants.allowingGrant(allowed.subject, allowed.grantId, allowed.mark, this.deps.clock.now());
+    const { subject, leg } = allowed;
+    if (subject.kind === 'tool' && leg.shownWritable(subject.name) !== subject.writable) {
+      // Listed since, read-only or not: decided again on what the session is shown now.
+      allowed.subject = { ...subject, writable: leg.shownWritable(subject.name) };
+      allowed.mark = STALE_MARK;
+    }
+    const grantId = leg.grants.allowingGrant(allowed.subject, allowed.grantId, allowed.mark, this.deps.clock.now());
     if (grantId === null) return false;
     allowed.grantId = grantId;
     allowed.mark = allowed.leg.grants.mark();
@@ -666,16 +675,16 @@ export class SessionCore {
    * A request a server makes of the client goes out under an id of ours, so the answer
    * finds its way back; a progress token the server chose for it, under a token of ours.
    */
-  relayServerRequest(leg: Leg, upstreamId: JsonRpcId, method: string, params: unknown): void {
+  relayServerRequest(leg: Leg, upstreamId: JsonRpcId, held: RequestOfClient, method: string, params: unknown): void {
     const id = this.nextServerRequestId++;
     // The server cancelled it while it was audited: it is over.
-    if (!leg.relayedToClient(upstreamId, id)) return;
+    if (!leg.relayedToClient(upstreamId, held, id)) return;
     const theirs = isRecord(params) && isRecord(params._meta) ? params._meta.progressToken : undefined;
     const token = typeof theirs === 'string' || typeof theirs === 'number' ? `s${this.nextToken++}` : undefined;
     if (token) this.serverProgress.set(token, { leg, token: theirs as string | number });
     // A client that never answers (no stream to hear the request on, a request it ignores) must not hold the server's place for good.
     const timer = setTimeout(() => this.stopWaiting(id), this.deps.clientAnswerTimeoutMs).unref();
-    this.serverRequests.set(id, { leg, upstreamId, timer, ...(token ? { token } : {}) });
+    this.serverRequests.set(id, { leg, upstreamId, held, timer, ...(token ? { token } : {}) });
     const sent = token ? { ...(params as Record<string, unknown>), _meta: { ...((params as Record<string, unknown>)._meta as object), progressToken: token } } : params;
     this.sendToClient({ jsonrpc: '2.0', id, method, ...(sent === undefined ? {} : { params: sent }) });
   }
@@ -686,7 +695,7 @@ export class SessionCore {
     if (!entry) return;
     clearTimeout(entry.timer);
     this.serverRequests.delete(id);
-    entry.leg.requestOfClientOver(entry.upstreamId);
+    entry.leg.requestOfClientOver(entry.upstreamId, entry.held);
     if (entry.token) this.serverProgress.delete(entry.token);
   }
 

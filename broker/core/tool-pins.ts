@@ -1,5 +1,4 @@
 import type { JsonRpcError, JsonRpcRequest } from '../jsonrpc.js';
-import { isRecord } from './json.js';
 import type { Leg, LegAnswer } from './leg.js';
 import type { Call, SessionCore } from './session-core.js';
 
@@ -25,10 +24,14 @@ export function screenTools(core: SessionCore, leg: Leg, tools: unknown[]): Prom
   return pinning.screen(leg.server, tools, leg.toolHashes, { actor: core.principal.user.email, sessionId: core.id });
 }
 
-/** Notes on the leg which of a page of a server's tools are read-only as listed (Leg.noteShown). */
-export function noteShownTools(leg: Leg, tools: unknown): void {
-  if (!Array.isArray(tools)) return;
-  for (const tool of tools) if (isRecord(tool) && typeof tool.name === 'string') leg.noteShown(tool.name, tool);
+/**
+ * A page of a server's tools the broker reads for itself (to resolve a federated name, or
+ * before a call to a tool the session never listed), taken as a listing its client is
+ * shown: noted on the leg (read-only or not) and checked against the pins.
+ */
+export function readTools(core: SessionCore, leg: Leg, tools: unknown[]): Promise<unknown[]> | unknown[] {
+  leg.noteShown(tools);
+  return screenTools(core, leg, tools);
 }
 
 /**
@@ -46,19 +49,12 @@ export async function readListing(core: SessionCore, call: Call, leg: Leg, metho
   }
 }
 
-/**
- * Reads the server's tools for a call to a tool the session never listed, as a listing its
- * client asked for would be read (noted on the leg, checked against the pins), so the call
- * is judged on the definition the server gives now.
- */
+/** Reads the server's tools (readTools) for a call to a tool the session never listed: the call is judged on what it lists now. */
 export async function listBeforeCall(core: SessionCore, call: Call, leg: Leg): Promise<void> {
   // A server may add tools once it hears the client's initialized (the reference server
   // adds its sampling tool then), which may still be on its way when the call comes.
   await settledWithin(leg.initialized, INITIALIZED_WAIT_MS);
-  await readListing(core, call, leg, 'tools/list', 'tools', (items) => {
-    noteShownTools(leg, items);
-    return screenTools(core, leg, items);
-  });
+  await readListing(core, call, leg, 'tools/list', 'tools', (items) => readTools(core, leg, items));
 }
 
 /**

@@ -124,7 +124,9 @@ export class AccessExplainer {
 function subjectFor(kind: Subject['kind'] | 'completion', name: string, args: unknown): Subject {
   switch (kind) {
     case 'tool':
-      return { kind, name, arguments: args };
+      // No upstream is read here: a tool a read-only grant lists is taken as still read-only (a session checks
+      // the definition it is shown).
+      return { kind, name, arguments: args, writable: false };
     case 'prompt':
       return { kind, name };
     case 'resource':

@@ -10,8 +10,9 @@ export type GrantTerms = AccessScope & Pick<GrantRecord, 'id' | 'expiresAt' | 'r
 export type Subject =
   /**
    * A tool: to list it (no arguments) or to call it (its arguments, checked against the
-   * grant's rules). `writable`: its definition, as the session was shown it, is not
-   * read-only now, so no read-only grant covers it, whatever it was when the grant was issued.
+   * grant's rules). `writable`: whether its definition, as the session was shown it, is not
+   * read-only now (undefined: not known). A read-only grant covers only a tool known to be
+   * read-only now, whatever it was when the grant was issued.
    */
   | { kind: 'tool'; name: string; arguments?: unknown; writable?: boolean }
   | { kind: 'resource'; uri: string }
@@ -34,8 +35,6 @@ export interface Allowed {
   /** The config rule the grant was made under (null for grants older than rule labels). */
   rule: string | null;
   pattern: string;
-  /** A read-only grant allowed the tool: it may do so only while the tool's definition says read-only. */
-  readOnly?: true;
 }
 
 export interface Refused {
@@ -93,10 +92,15 @@ export class CompiledGrant {
     this.argumentChecks = new Map(Object.entries(grant.arguments).map(([tool, schemas]) => [tool, compileArgumentRules(schemas)]));
   }
 
+  /** Whether it covers read-only tools only. */
+  get readOnly(): boolean {
+    return this.readOnlyTools !== null;
+  }
+
   decide(subject: Subject): Decision {
     switch (subject.kind) {
       case 'tool':
-        return this.decideTool(subject.name, subject.arguments, subject.writable === true);
+        return this.decideTool(subject.name, subject.arguments, subject.writable);
       case 'resource':
         return this.matchUri(subject.uri);
       case 'resourceTemplate':
@@ -106,15 +110,15 @@ export class CompiledGrant {
     }
   }
 
-  private decideTool(name: string, args: unknown, writable: boolean): Decision {
+  private decideTool(name: string, args: unknown, writable: boolean | undefined): Decision {
     const matched = this.match(this.tools, name, 'tool_not_granted');
     if (!matched.allowed) return matched;
     const refused = { allowed: false, grantId: this.id, rule: this.rule, pattern: matched.pattern } as const;
-    if (this.readOnlyTools && (writable || !this.readOnlyTools.has(name))) return { ...refused, reason: 'tool_not_granted', clause: 'not_read_only' };
+    if (this.readOnlyTools && (writable !== false || !this.readOnlyTools.has(name))) return { ...refused, reason: 'tool_not_granted', clause: 'not_read_only' };
     const check = args === undefined ? undefined : this.argumentChecks.get(name);
     const checked = check?.(args);
     if (checked && !checked.ok) return { ...refused, reason: 'argument_not_allowed', clause: 'argument_rule', path: checked.path, keyword: checked.keyword };
-    return this.readOnlyTools ? { ...matched, readOnly: true } : matched;
+    return matched;
   }
 
   /**

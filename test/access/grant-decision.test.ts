@@ -101,10 +101,16 @@ describe('grant decisions', () => {
     expect(decide([g], { kind: 'resource', uri: 'db://users/1?fields=name' })).toMatchObject({ allowed: true, pattern: 'db://users/*' });
   });
 
-  it('allows under a read-only grant only the tools that were read-only when it was issued', () => {
+  it('allows under a read-only grant only the tools that were read-only when it was issued and are read-only as shown now', () => {
     const g = grant('ro', { tools: ['*'], readOnly: true, readOnlyTools: ['list', 'read'] });
-    expect(decide([g], { kind: 'tool', name: 'read' })).toMatchObject({ allowed: true });
-    expect(decide([g], { kind: 'tool', name: 'write' })).toMatchObject({ allowed: false, reason: 'tool_not_granted', clause: 'not_read_only', grantId: 'ro', pattern: '*' });
+    const notReadOnly = { allowed: false, reason: 'tool_not_granted', clause: 'not_read_only', grantId: 'ro', pattern: '*' };
+    expect(decide([g], { kind: 'tool', name: 'read', writable: false })).toMatchObject({ allowed: true });
+    expect(decide([g], { kind: 'tool', name: 'write', writable: false })).toMatchObject(notReadOnly);
+    // Changed since, or never shown: not covered.
+    expect(decide([g], { kind: 'tool', name: 'read', writable: true })).toMatchObject(notReadOnly);
+    expect(decide([g], { kind: 'tool', name: 'read' })).toMatchObject(notReadOnly);
+    // Another grant covering it is not read-only.
+    expect(decide([g, grant('all', { tools: ['*'] })], { kind: 'tool', name: 'read', writable: true })).toMatchObject({ allowed: true, grantId: 'all' });
   });
 
   it('checks a call\'s arguments against every schema of the grant, naming the path and never the value', () => {

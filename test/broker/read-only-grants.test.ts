@@ -19,14 +19,21 @@ const twoFaced = (name: string, extra: Record<string, unknown> = {}) => ({
   args: ['--import', 'tsx', 'test/fixtures/two-faced-upstream.ts'],
   ...extra,
 });
-const SERVERS = [twoFaced('pinned'), twoFaced('warned', { toolPinning: 'warn' }), twoFaced('unpinned', { toolPinning: 'off' }), twoFaced('vouched', { toolPinning: 'off', readOnlyTools: ['wipe'] })];
+const SERVERS = [
+  twoFaced('pinned'),
+  twoFaced('warned', { toolPinning: 'warn' }),
+  twoFaced('unpinned', { toolPinning: 'off' }),
+  twoFaced('vouched', { toolPinning: 'off', readOnlyTools: ['wipe'] }),
+  { ...twoFaced('more', { toolPinning: 'off' }), args: ['--import', 'tsx', 'test/fixtures/two-faced-upstream.ts', '--more'] },
+];
 const ROLES = [
   { name: 'engineer', members: { groups: ['engineering'] }, request: SERVERS.map((s) => ({ server: s.name, tools: ['*'], maxDurationSeconds: 600, autoApprove: true })) },
   { name: 'lead', members: { groups: ['sre'] }, review: SERVERS.map((s) => ({ server: s.name, tools: ['*'] })) },
 ];
 const TOOL_CHANGES = `query($server: String) { toolChanges(server: $server) { tool changed { hash } } }`;
 const ACCEPT = `mutation($server: String!, $tool: String!, $hash: String!) { acceptToolChange(server: $server, tool: $tool, hash: $hash) { tool } }`;
-const NOT_READ_ONLY = { code: -32001, message: expect.stringContaining('tool "wipe" is not read-only, and your grant covers read-only tools only'), data: { reason: 'tool_not_granted', clause: 'not_read_only' } };
+const notReadOnly = (tool: string) => ({ code: -32001, message: expect.stringContaining(`tool "${tool}" is not read-only, and your grant covers read-only tools only`), data: { reason: 'tool_not_granted', clause: 'not_read_only' } });
+const NOT_READ_ONLY = notReadOnly('wipe');
 
 const names = async (client: Client) => (await client.listTools()).tools.map((t) => t.name).sort();
 
@@ -94,6 +101,33 @@ describe('read-only grants and the definitions sessions are shown', () => {
     const client = await connect('vouched');
     expect(await names(client)).toEqual(['look', 'wipe']);
     expect(await client.callTool({ name: 'wipe', arguments: {} })).toMatchObject({ content: [{ text: 'wipe' }] });
+  });
+
+  it('do not cover a tool the server leaves out of the session\'s listing, nor one listed both read-only and not', async () => {
+    const person = await fx.signInAs('dave@example.com');
+    await person.grant({ tools: ['*'], readOnly: true }, 600, 'more');
+    const { client } = await fx.connect(await person.token(), 'more');
+    clients.push(client);
+    await expect(client.callTool({ name: 'sly', arguments: {} })).rejects.toMatchObject(notReadOnly('sly'));
+    // Of a name listed twice, only the read-only definition is shown, and the tool is not covered.
+    expect((await client.listTools()).tools.map((t) => [t.name, t.annotations?.readOnlyHint])).toEqual([
+      ['look', true],
+      ['twin', true],
+    ]);
+    await expect(client.callTool({ name: 'twin', arguments: {} })).rejects.toMatchObject(notReadOnly('twin'));
+  });
+
+  it('cut off a call a full grant let go once only a read-only grant is left, when the tool was never shown read-only', async () => {
+    const person = await fx.signInAs('erin@example.com');
+    const full = await person.grant(['*'], 600, 'more');
+    const { client } = await fx.connect(await person.token(), 'more');
+    clients.push(client);
+    // Not listed: under the full grant nothing needs to know whether `wait` is read-only. It answers in 3 s.
+    const waiting = client.callTool({ name: 'wait', arguments: {} });
+    waiting.catch(() => {});
+    await person.grant({ tools: ['*'], readOnly: true }, 600, 'more');
+    expect((await person.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "read-only from now on") { status } }', { id: full })).body.data).toEqual({ revokeGrant: { status: 'REVOKED' } });
+    await expect(waiting).rejects.toMatchObject({ code: -32001 });
   });
 
   it('leave grants that are not read-only as they were', async () => {

@@ -8,7 +8,9 @@ const SERVER = { name: 'asking', transport: 'stdio', command: process.execPath, 
 /** MAX_REQUESTS_OF_CLIENT (broker/core/leg.ts). */
 const WAITING = 64;
 
-type Frame = { id?: unknown; method?: string; result?: { content: { text: string }[] }; error?: unknown };
+type Frame = { id?: unknown; method?: string; params?: { _meta?: { n?: number } }; result?: { content: { text: string }[] }; error?: unknown };
+/** What `ask-at-once` sends: requests, and cancellations of the last request sent under an id. */
+type AtOnce = { id?: string; method: string; params?: Record<string, unknown> } | { cancels: string };
 type Outcome = { id: string; result?: unknown; error?: { code: number; message: string; data?: { reason?: string } } };
 
 /** A broker (with `broker` settings) and a raw session to the asking server, initialized with roots; every frame it receives goes to `frames`. */
@@ -45,7 +47,7 @@ describe("a server's requests of the client", () => {
   afterAll(() => fx.close());
 
   /** Calls `ask-at-once` with `requests`, answers every roots/list the client is asked once `relayed` have come, and returns the server's outcomes. */
-  async function askAtOnce(requests: { id?: string; method: string }[], relayed: number): Promise<Outcome[]> {
+  async function askAtOnce(requests: AtOnce[], relayed: number): Promise<Outcome[]> {
     const start = frames.length;
     const asks = () => frames.slice(start).filter((f) => f.method !== undefined && f.id !== undefined);
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: `call-${start}`, method: 'tools/call', params: { name: 'ask-at-once', arguments: { requests } } }));
@@ -71,6 +73,13 @@ describe("a server's requests of the client", () => {
 
     const denied = (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e: AuditEvent) => e.type === 'mcp.server_request' && e.outcome === 'DENIED');
     expect(denied.map((e) => e.data.reason).sort()).toEqual(['duplicate_request_id', 'method_not_granted', ...Array<string>(6).fill('too_many_requests')]);
+  });
+
+  it('relays a request under an id the server cancelled while it was audited and then reused, not the cancelled one', async () => {
+    const start = frames.length;
+    const requests = [{ id: 'reused', method: 'roots/list', params: { _meta: { n: 1 } } }, { cancels: 'reused' }, { id: 'reused', method: 'roots/list', params: { _meta: { n: 2 } } }];
+    expect(await askAtOnce(requests, 1)).toMatchObject([{ id: 'reused', result: { roots: [] } }]);
+    expect(frames.slice(start).filter((f) => f.method === 'roots/list').map((f) => f.params?._meta?.n)).toEqual([2]);
   });
 });
 
