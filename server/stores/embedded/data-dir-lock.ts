@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PortcullisError } from '../../errors.js';
@@ -16,6 +16,12 @@ const heldByThisProcess = new Set<string>();
 
 /** Rounds of "create, or find the lock stale and move it away" before giving up. */
 const ATTEMPTS = 3;
+/** How long a lock that is not one yet (being written where hard links are missing) is taken for a process starting. */
+const STARTING_MS = 10_000;
+/** How long a process that took a stale lock over waits before it looks whether the lock is still its own. */
+const SETTLE_MS = 50;
+/** What link(2) fails with on filesystems without hard links (vfat, exFAT, some SMB and FUSE mounts). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /**
  * One embedded instance per dataDir: a second writer on the same audit file would fork
@@ -24,16 +30,19 @@ const ATTEMPTS = 3;
  * cannot be checked from here, so it is refused until an operator removes it.
  *
  * Two processes starting at once must not both win. The lock appears whole (written to a
- * file of its own, then linked into place, which fails when one exists), so it is never
- * read half-written; and a stale lock is moved aside before it is removed, then looked at:
+ * file of its own, then linked into place, which fails when one exists), so it is not
+ * read half-written; a stale lock is moved aside before it is removed, then looked at:
  * when what moved is not the lock judged stale (another process took it over meanwhile
- * and holds it now), it is put back.
+ * and holds it now), it is put back. A process that took a lock over looks again a moment
+ * later whether it is still its own: a third process starting in that moment can have
+ * moved it aside and locked.
  */
 export function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, 'portcullis.lock');
   const me: LockOwner = { host: hostname(), pid: process.pid, token: randomBytes(16).toString('hex') };
+  let tookOver = false;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    if (createWhole(path, JSON.stringify(me))) {
+    if (createWhole(path, JSON.stringify(me)) && (!tookOver || stillOwn(path, me.token))) {
       heldByThisProcess.add(me.token);
       return () => {
         heldByThisProcess.delete(me.token);
@@ -49,7 +58,9 @@ export function lockDataDir(dataDir: string): () => void {
         `${dataDir} is in use by process ${owner.pid} on ${owner.host}; several instances need the Redis store (remove ${path} only if that process is gone)`,
       );
     }
+    if (!owner && startedLately(path)) break;
     removeIfStill(path, text, me.token);
+    tookOver = true;
   }
   throw new PortcullisError('DATA_DIR_LOCKED', `could not lock ${dataDir}: another process is starting on it`);
 }
@@ -57,20 +68,37 @@ export function lockDataDir(dataDir: string): () => void {
 /** Creates `path` holding `text`, or returns false when it exists: the file is written first, so no reader sees it partial. */
 function createWhole(path: string, text: string): boolean {
   const draft = `${path}.${randomBytes(8).toString('hex')}`;
-  const fd = openSync(draft, 'wx', 0o600);
   try {
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(draft, path);
+    writeFileSync(draft, text, { flag: 'wx', mode: 0o600 });
+    try {
+      linkSync(draft, path);
+      return true;
+    } catch (error) {
+      if (!NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    }
+    // Written in place, so it can be read half-written for a moment (startedLately).
+    writeFileSync(path, text, { flag: 'wx', mode: 0o600 });
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return false;
   } finally {
-    unlinkSync(draft);
+    rmSync(draft, { force: true });
+  }
+}
+
+/** Whether the lock at `path` is still this process's after a moment (lockDataDir). */
+function stillOwn(path: string, token: string): boolean {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS);
+  return readOwner(readLock(path))?.token === token;
+}
+
+/** Whether a lock that is not one (yet) was written lately: a process writing it now, not a crash long ago. */
+function startedLately(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs < STARTING_MS;
+  } catch {
+    return false;
   }
 }
 
@@ -87,7 +115,7 @@ function removeIfStill(path: string, text: string, token: string): void {
     try {
       linkSync(aside, path);
     } catch (error) {
-      // A third process locked meanwhile: the one moved aside has lost its file, and is told nothing.
+      // A third process locked meanwhile: the one moved aside finds its lock gone when it looks again (stillOwn).
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
   }
