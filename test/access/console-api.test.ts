@@ -2,7 +2,7 @@ import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { brokerConfig, startBroker } from '../support/broker-fixture.js';
+import { brokerConfig, fixtureServer, startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
 import { describeWithRedis } from '../support/redis.js';
 import { cookieWsClient, postGraphQL, startInstancesOnRedis } from '../support/test-server.js';
@@ -35,7 +35,7 @@ const EVERYTHING = { name: 'everything', transport: 'stdio', command: process.ex
 /** `false` exits at once: a server whose tools cannot be read. */
 const LEAKED = 'sk-rogue-7f3a91c2d4e8';
 /** Refuses tools/list with an error quoting the secret it was given. */
-const LEAKY = { name: 'leaky', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/rogue-upstream.ts', '--leaky-list'], env: { ROGUE_SECRET: LEAKED } };
+const LEAKY = { ...fixtureServer('leaky', 'rogue-upstream', '--leaky-list'), env: { ROGUE_SECRET: LEAKED } };
 const SERVERS = [EVERYTHING, { name: 'broken', transport: 'stdio', command: 'false' }, { name: 'secret', transport: 'stdio', command: 'false' }, LEAKY];
 const OVERRIDES = { roles: ROLES, servers: SERVERS };
 

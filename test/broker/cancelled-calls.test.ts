@@ -8,7 +8,7 @@ import { CANCELLED_HOLD_MS, Leg } from '../../broker/core/leg.js';
 import type { LegAnswer } from '../../broker/core/leg.js';
 import { GrantSet } from '../../broker/grant-set.js';
 import type { Upstream } from '../../broker/upstreams/upstream.js';
-import { startBroker } from '../support/broker-fixture.js';
+import { fixtureServer, startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { callTool as call } from '../support/tool-call-outcome.js';
 
@@ -90,7 +90,7 @@ describe('a cancelled call its server may still run', () => {
           },
         ],
         servers: [
-          { name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'], rateLimits: { concurrent: 1 } },
+          { ...fixtureServer('everything', 'edge-upstream'), rateLimits: { concurrent: 1 } },
           { name: 'answering', transport: 'streamable-http', url: answering.url },
         ],
       },

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { startBroker } from '../support/broker-fixture.js';
+import { fixtureServer, selfServed, startBroker } from '../support/broker-fixture.js';
 
-const SERVER = { name: 'twofaced', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/two-faced-upstream.ts'] };
+const SERVER = fixtureServer('twofaced', 'two-faced-upstream');
 
 /**
  * Which tools a read-only grant covers is read by the broker's own catalog session when
@@ -15,12 +15,7 @@ describe("the tool catalog and the servers' tool pins", () => {
   let fx: BrokerFixture;
 
   beforeAll(async () => {
-    fx = await startBroker({
-      overrides: {
-        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'twofaced', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
-        servers: [SERVER],
-      },
-    });
+    fx = await startBroker({ overrides: selfServed([SERVER]) });
   });
   afterAll(() => fx.close());
 

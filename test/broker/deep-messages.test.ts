@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { answerTo, exchange, startBroker } from '../support/broker-fixture.js';
+import { answerTo, exchange, fixtureServer, selfServed, startBroker } from '../support/broker-fixture.js';
 import { INITIALIZE, mcpFetch } from '../support/mcp-http.js';
 
-const ROGUE = { name: 'rogue', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/rogue-upstream.ts', '--deep'] };
+const ROGUE = fixtureServer('rogue', 'rogue-upstream', '--deep');
 type Frame = { id?: unknown; method?: string; result?: { content?: { text: string }[] }; error?: { code: number; message: string } };
 
 /** Nested `levels` deep, written by hand: JSON.stringify cannot write such a value. */
@@ -22,12 +22,7 @@ describe('messages nested past the bound', () => {
   let token: string;
 
   beforeAll(async () => {
-    fx = await startBroker({
-      overrides: {
-        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'rogue', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
-        servers: [ROGUE],
-      },
-    });
+    fx = await startBroker({ overrides: selfServed([ROGUE]) });
     await fx.grant(['*'], 600, 'rogue');
     token = await fx.token();
     ws = await fx.raw(token, 'rogue');

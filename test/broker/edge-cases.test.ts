@@ -1,7 +1,7 @@
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { exchange, startBroker } from '../support/broker-fixture.js';
+import { exchange, fixtureServer, startBroker } from '../support/broker-fixture.js';
 
 const EDGE = {
   roles: [
@@ -12,7 +12,7 @@ const EDGE = {
     },
   ],
   servers: [
-    { name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] },
+    fixtureServer('everything', 'edge-upstream'),
   ],
 };
 

@@ -1,7 +1,7 @@
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { exchange, startBroker, upgradeStatus } from '../support/broker-fixture.js';
+import { exchange, fixtureServer, selfServed, startBroker, upgradeStatus } from '../support/broker-fixture.js';
 
 const REVOKE = 'mutation($id: ID!) { revokeGrant(id: $id, reason: "done") { status } }';
 
@@ -25,7 +25,7 @@ describe('federated endpoint /mcp/ws', () => {
         ],
         servers: [
           { name: 'everything', transport: 'stdio', command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'] },
-          { name: 'edge', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] },
+          fixtureServer('edge', 'edge-upstream'),
           { name: 'unused', transport: 'stdio', command: 'false' },
         ],
       },
@@ -80,8 +80,8 @@ describe('federation covers the protocol', () => {
   let token: string;
   const servers = [
     { name: 'everything', transport: 'stdio', command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'] },
-    { name: 'edge', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'], allowMethods: ['edge/custom'] },
-    { name: 'paged', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/paged-upstream.ts'] },
+    { ...fixtureServer('edge', 'edge-upstream'), allowMethods: ['edge/custom'] },
+    fixtureServer('paged', 'paged-upstream'),
   ];
   beforeAll(async () => {
     fx = await startBroker({
@@ -153,12 +153,7 @@ describe('cancellation frees the id on every endpoint', () => {
   let fx: BrokerFixture;
   let token: string;
   beforeAll(async () => {
-    fx = await startBroker({
-      overrides: {
-        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'edge', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
-        servers: [{ name: 'edge', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] }],
-      },
-    });
+    fx = await startBroker({ overrides: selfServed([fixtureServer('edge', 'edge-upstream')]) });
     await fx.grant(['*'], 600, 'edge');
     token = await fx.token();
   });

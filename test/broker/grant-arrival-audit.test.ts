@@ -8,7 +8,7 @@ import { systemClock } from '../../server/clock.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { startBroker } from '../support/broker-fixture.js';
+import { fixtureServer, startBroker } from '../support/broker-fixture.js';
 
 /**
  * A server joins a live federated session (a grant issued meanwhile) only once the
@@ -19,9 +19,9 @@ import { startBroker } from '../support/broker-fixture.js';
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-join-'));
 const heard = join(dir, 'late-heard');
 const SERVERS = [
-  { name: 'edge', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] },
+  fixtureServer('edge', 'edge-upstream'),
   // Writes the method of each request it gets to `heard`, as it gets it.
-  { name: 'late', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/asking-upstream.ts'], env: { PORTCULLIS_TEST_RECORD: heard } },
+  { ...fixtureServer('late', 'asking-upstream'), env: { PORTCULLIS_TEST_RECORD: heard } },
 ];
 const names = async (client: Client) => (await client.listTools()).tools.map((t) => t.name).filter((name) => name === 'edge__say' || name.startsWith('late__'));
 const heardMethods = () => (existsSync(heard) ? readFileSync(heard, 'utf8').split('\n').filter(Boolean) : []);

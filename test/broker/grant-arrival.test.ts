@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, startBroker } from '../support/broker-fixture.js';
+import { connectClient, fixtureServer, startBroker } from '../support/broker-fixture.js';
 import { startBrokerPair } from '../support/broker-pair.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { describeWithRedis } from '../support/redis.js';
@@ -13,7 +13,7 @@ import type { TestServer } from '../support/test-server.js';
  * joins the session, and the client hears tools/list_changed instead of reconnecting.
  */
 
-const EDGE = { name: 'edge', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] };
+const EDGE = fixtureServer('edge', 'edge-upstream');
 const EVERYTHING = { name: 'everything', transport: 'stdio', command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'] };
 const OVERRIDES = {
   roles: [

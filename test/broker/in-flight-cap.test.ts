@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config/load.js';
 import type { AuditEvent } from '../../server/audit/types.js';
-import { startBroker } from '../support/broker-fixture.js';
+import { fixtureServer, startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { callTool as call } from '../support/tool-call-outcome.js';
 
@@ -20,7 +20,7 @@ const TOOLS = ['say', 'hold'];
 const OVERRIDES = {
   roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: TOOLS, maxDurationSeconds: 3600, autoApprove: true }] }],
   // No rateLimits: the bound holds without them.
-  servers: [{ name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] }],
+  servers: [fixtureServer('everything', 'edge-upstream')],
 };
 
 

@@ -6,7 +6,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerWebSocketTransport } from '../../clients/mcp/websocket-client-transport.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { startBroker } from '../support/broker-fixture.js';
+import { fixtureServer, startBroker } from '../support/broker-fixture.js';
 import { waitForStderr } from '../support/cli.js';
 import { CLI } from '../support/bridge-client.js';
 import { createApiToken, postGraphQL } from '../support/test-server.js';
@@ -22,7 +22,7 @@ import { AS_IS, exercise, federatedNames } from '../support/mcp-exercise.js';
 
 const REFERENCE = ['node_modules/@modelcontextprotocol/server-everything/dist/index.js'];
 const EVERYTHING = { name: 'everything', transport: 'stdio', command: process.execPath, args: [...REFERENCE, 'stdio'] };
-const PAGED = { name: 'paged', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/paged-upstream.ts'] };
+const PAGED = fixtureServer('paged', 'paged-upstream');
 // Every tool, resource and prompt: the parity script uses them all.
 const rule = (server: string) => ({ server, tools: ['*'], resources: ['*'], prompts: ['*'], maxDurationSeconds: 3600, autoApprove: true });
 

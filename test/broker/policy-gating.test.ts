@@ -2,7 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
-import { answerTo, startBroker } from '../support/broker-fixture.js';
+import { answerTo, fixtureServer, startBroker } from '../support/broker-fixture.js';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
 
 /**
@@ -55,7 +55,7 @@ const OVERRIDES = {
     everything('everything'),
     // The operator vouches for one tool the upstream does not mark read-only.
     everything('reader', { readOnlyTools: ['toggle-simulated-logging'] }),
-    { name: 'edge', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'], allowMethods: ['edge/custom', 'notifications/edge-news'] },
+    { ...fixtureServer('edge', 'edge-upstream'), allowMethods: ['edge/custom', 'notifications/edge-news'] },
     everything('narrow'),
   ],
 };

@@ -2,7 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock.js';
 import type { AuditEvent } from '../../server/audit/types.js';
-import { connectClient, startBroker } from '../support/broker-fixture.js';
+import { connectClient, fixtureServer, startBroker } from '../support/broker-fixture.js';
 import { startBrokerPair } from '../support/broker-pair.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
 import { describeWithRedis, redisStoresForTest } from '../support/redis.js';
@@ -31,7 +31,7 @@ const LIMITS = {
 };
 const OVERRIDES = {
   roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: TOOLS, maxDurationSeconds: 3600, autoApprove: true }] }],
-  servers: [{ name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'], rateLimits: LIMITS }],
+  servers: [{ ...fixtureServer('everything', 'edge-upstream'), rateLimits: LIMITS }],
 };
 
 const CLAUSE = {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { startBroker } from '../support/broker-fixture.js';
+import { fixtureServer, startBroker } from '../support/broker-fixture.js';
 
 /**
  * A read answers with what the grants allow entry by entry: a resource read as a
@@ -9,7 +9,7 @@ import { startBroker } from '../support/broker-fixture.js';
  * as on the federated one (decided in the server's names there too).
  */
 
-const SERVER = { name: 'files', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/asking-upstream.ts'] };
+const SERVER = fixtureServer('files', 'asking-upstream');
 
 describe('resources/read', () => {
   let fx: BrokerFixture;

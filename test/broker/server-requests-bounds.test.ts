@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import type { AuditEvent } from '../../server/audit/types.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { exchange, startBroker } from '../support/broker-fixture.js';
+import { exchange, fixtureServer, selfServed, startBroker } from '../support/broker-fixture.js';
 
-const SERVER = { name: 'asking', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/asking-upstream.ts'] };
+const SERVER = fixtureServer('asking', 'asking-upstream');
 /** MAX_REQUESTS_OF_CLIENT (broker/core/leg.ts). */
 const WAITING = 64;
 
@@ -15,13 +15,7 @@ type Outcome = { id: string; result?: unknown; error?: { code: number; message: 
 
 /** A broker (with `broker` settings) and a raw session to the asking server, initialized with roots; every frame it receives goes to `frames`. */
 async function askingSession(broker: Record<string, unknown>, frames: Frame[]): Promise<{ fx: BrokerFixture; ws: WebSocket }> {
-  const fx = await startBroker({
-    overrides: {
-      broker,
-      roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'asking', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
-      servers: [SERVER],
-    },
-  });
+  const fx = await startBroker({ overrides: { broker, ...selfServed([SERVER]) } });
   await fx.grant(['*'], 600, 'asking');
   const ws = await fx.raw(await fx.token(), 'asking');
   await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { roots: {} }, clientInfo: { name: 'raw', version: '1' } } }));

@@ -12,12 +12,12 @@ import { HttpSession } from '../../broker/edges/http-session.js';
 import type { AuditEvent } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import type { AdmissionStep, BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
-import { startBroker, storesWithAdmissionStep } from '../support/broker-fixture.js';
+import { fixtureServer, startBroker, storesWithAdmissionStep } from '../support/broker-fixture.js';
 import { BOTH, INITIALIZE, mcpFetch, openSession, sseEvents } from '../support/mcp-http.js';
 import { TEST_PUBLIC_URL } from '../support/test-idp.js';
 
 const REVOKE = 'mutation($id: ID!) { revokeGrant(id: $id, reason: "incident over") { status } }';
-const EDGE = { name: 'edge', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] };
+const EDGE = fixtureServer('edge', 'edge-upstream');
 const EVERYTHING = { name: 'everything', transport: 'stdio', command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'] };
 /** Anything asked for on either server is granted at once: each test asks for what it needs. */
 const OPEN_ROLES = [

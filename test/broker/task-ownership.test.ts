@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { answerTo, exchange, startBroker } from '../support/broker-fixture.js';
+import { answerTo, exchange, fixtureServer, selfServed, startBroker } from '../support/broker-fixture.js';
 
 /**
  * A session reaches only the tasks created in it: a server whose task store every client
@@ -12,16 +12,11 @@ import { answerTo, exchange, startBroker } from '../support/broker-fixture.js';
 
 type Frame = { id?: unknown; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; data?: { reason?: string } } };
 
-const SERVER = { name: 'tasks', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/shared-task-upstream.ts'] };
+const SERVER = fixtureServer('tasks', 'shared-task-upstream');
 
 /** A broker whose one server is the shared task store; engineers get any of its tools at once. */
 const startTaskBroker = () =>
-  startBroker({
-    overrides: {
-      roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'tasks', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
-      servers: [SERVER],
-    },
-  });
+  startBroker({ overrides: selfServed([SERVER]) });
 
 async function initialized(ws: WebSocket): Promise<void> {
   await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }));

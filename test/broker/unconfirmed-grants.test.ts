@@ -6,7 +6,7 @@ import { systemClock } from '../../server/clock.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { answerTo, exchange, startBroker } from '../support/broker-fixture.js';
+import { answerTo, exchange, fixtureServer, selfServed, startBroker } from '../support/broker-fixture.js';
 
 /**
  * While the broker cannot confirm a session's grants (the store cannot be read; the audit
@@ -17,7 +17,7 @@ import { answerTo, exchange, startBroker } from '../support/broker-fixture.js';
 
 type Frame = { id?: unknown; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; message: string; data?: { reason?: string } } };
 
-const SERVER = { name: 'asking', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/asking-upstream.ts'] };
+const SERVER = fixtureServer('asking', 'asking-upstream');
 const SAMPLE = { messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 10 };
 
 describe('a session whose grants cannot be confirmed', () => {
@@ -32,8 +32,7 @@ describe('a session whose grants cannot be confirmed', () => {
       overrides: {
         // Sessions re-read their grants every second: an outage is noticed soon.
         broker: { revalidateIntervalSeconds: 1 },
-        roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'asking', tools: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
-        servers: [SERVER],
+        ...selfServed([SERVER]),
       },
     });
     token = await fx.token();

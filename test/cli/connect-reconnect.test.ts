@@ -2,13 +2,13 @@ import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } f
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { startBroker } from '../support/broker-fixture.js';
+import { fixtureServer, startBroker } from '../support/broker-fixture.js';
 import { bridgeClient } from '../support/bridge-client.js';
 
 const EDGE_TOOLS = ['crash', 'say', 'subscriptions', 'log-every-level'];
 const EDGE = {
   roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: EDGE_TOOLS, resources: ['*'], maxDurationSeconds: 600, autoApprove: true }] }],
-  servers: [{ name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] }],
+  servers: [fixtureServer('everything', 'edge-upstream')],
 };
 
 const REFERENCE_TOOLS = ['echo', 'toggle-subscriber-updates'];

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import type { AuditEvent } from '../../server/audit/types.js';
 import type { BrokerFixture } from '../support/broker-fixture.js';
-import { exchange, startBroker } from '../support/broker-fixture.js';
+import { exchange, fixtureServer, selfServed, startBroker } from '../support/broker-fixture.js';
 
 /**
  * Security review, the classes met on the MCP endpoints: ill-formed text (1), unbounded
@@ -13,10 +13,7 @@ import { exchange, startBroker } from '../support/broker-fixture.js';
  */
 
 const TOOLS = ['say', 'hold', 'notifications-received', 'ask-roots'];
-const EDGE = {
-  roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: [{ server: 'everything', tools: ['*'], maxDurationSeconds: 3600, autoApprove: true }] }],
-  servers: [{ name: 'everything', transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', 'test/fixtures/edge-upstream.ts'] }],
-};
+const EDGE = selfServed([fixtureServer('everything', 'edge-upstream')], 3600);
 // The escape `\ud800` arrives as a lone surrogate once the frame is parsed.
 const LONE = '\\ud800';
 

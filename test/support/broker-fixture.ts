@@ -55,6 +55,19 @@ export function brokerConfig(idp: TestIdp, overrides: Record<string, unknown> = 
   });
 }
 
+/** A stdio MCP server running one of test/fixtures (`fixture` without `.ts`), with `args`. */
+export function fixtureServer(name: string, fixture: string, ...args: string[]) {
+  return { name, transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', `test/fixtures/${fixture}.ts`, ...args] };
+}
+
+/** Config overrides for `servers`, each of whose tools engineers get at once when they ask (auto-approved, up to `maxDurationSeconds`). */
+export function selfServed<S extends { name: string }>(servers: S[], maxDurationSeconds = 600) {
+  return {
+    roles: [{ name: 'engineer', members: { groups: ['engineering'] }, request: servers.map((s) => ({ server: s.name, tools: ['*'], maxDurationSeconds, autoApprove: true })) }],
+    servers,
+  };
+}
+
 /** A signed-in engineer (alice unless another is asked for): GraphQL, grants and tokens as that person. */
 export interface BrokerPerson {
   cookie: string;
