@@ -65,7 +65,9 @@ export class ToolCatalog {
       this.deps.logger.warn({ err: error, server: serverName }, 'could not read the tools of a server: a read-only grant covers only its operator-listed read-only tools');
       return [];
     });
-    return [...new Set([...listed, ...described.filter((t) => t.annotations?.readOnlyHint === true).map((t) => t.name)])].sort();
+    // A name the server lists twice is read-only only when every definition of it says so.
+    const writable = new Set(described.filter((t) => t.annotations?.readOnlyHint !== true).map((t) => t.name));
+    return [...new Set([...listed, ...described.map((t) => t.name).filter((name) => !writable.has(name))])].sort();
   }
 
   async close(): Promise<void> {

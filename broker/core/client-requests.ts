@@ -147,12 +147,15 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     const refused = { allowed: false, reason: 'tool_not_granted', clause: 'not_in_grant', grantId: null, rule: null, pattern: null } as const;
     return core.reply(call, await refuseByGrant(core, request, refused, name ?? '', { server: target?.server ?? null, kind: 'tool', tool: name, hint }));
   }
-  // A read-only grant covers a tool only while the definition its session was shown says read-only: one this session
-  // never listed is listed first.
-  if (leg.shownWritable(target.name) === undefined && leg.grants.someReadOnly()) await listBeforeCall(core, call, leg);
   // A call without arguments is checked as one with none: a rule requiring an argument refuses it.
-  const subject = { kind: 'tool', name: target.name, arguments: (request.params as Json).arguments ?? {}, writable: leg.shownWritable(target.name) } as const;
-  const decision = allowedOrNot(call, leg, subject);
+  const args = (request.params as Json).arguments ?? {};
+  let decision = allowedOrNot(call, leg, { kind: 'tool', name: target.name, arguments: args, writable: leg.shownWritable(target.name) });
+  if (!decision.allowed && leg.shownWritable(target.name) === undefined && leg.grants.someReadOnly()) {
+    // A read-only grant covers a tool only while the definition the session was shown says read-only: one the
+    // session never listed is listed, and the call decided on what it shows.
+    await listBeforeCall(core, call, leg);
+    decision = allowedOrNot(call, leg, { kind: 'tool', name: target.name, arguments: args, writable: leg.shownWritable(target.name) });
+  }
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name!, { server: leg.server, kind: 'tool', tool: target.name }));
   const changed = await pinRefusal(core, call, request, leg, target.name, name!);
   if (changed) return core.reply(call, changed);
@@ -202,8 +205,8 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
   const allowed = request.method === 'tasks/cancel' ? undefined : task!.madeBy?.allowedBy;
   if (allowed) {
     if (!core.stillAllowed(allowed)) {
-      const reason = leg.grants.lastEnded();
-      return core.reply(call, await core.refuse(request, reason, 'the grant that allowed this task ended', { server: leg.server, why: { grantId: allowed.grantId, taskId: target.name } }));
+      const { reason, detail } = core.lapseOf(allowed, 'task ended');
+      return core.reply(call, await core.refuse(request, reason, detail, { server: leg.server, why: { grantId: allowed.grantId, taskId: target.name } }));
     }
     call.allowedBy = { leg, subject: allowed.subject, grantId: allowed.grantId, mark: allowed.mark };
   }
@@ -320,7 +323,7 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   if (!core.naming.federated) {
     const leg = core.legs.values().next().value!;
     const answer = await core.ask(call, leg, request.method, request.params);
-    const items = answer.kind === 'result' ? await shownOf(core, leg, key, answer.result[key]) : [];
+    const items = answer.kind === 'result' ? await shownOf(core, leg, key, answer.result[key], params.cursor === undefined) : [];
     return core.reply(call, core.answerOf(request.id, answer, (result) => ({ ...result, [key]: items })));
   }
   let positions: Positions | null;
@@ -339,7 +342,7 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   for (const { leg, answer } of pages) {
     if (answer.kind === 'cancelled') return core.reply(call, null);
     if (answer.kind !== 'result') continue;
-    items.push(...listedOut(core, leg, key, await shownOf(core, leg, key, answer.result[key])));
+    items.push(...listedOut(core, leg, key, await shownOf(core, leg, key, answer.result[key], positions[leg.server] === '')));
     if (typeof answer.result.nextCursor === 'string') next[leg.server] = answer.result.nextCursor;
   }
   const nextCursor = core.cursors.issue(request.method, next);
@@ -426,8 +429,8 @@ function listedOut(core: SessionCore, leg: Leg, key: string, items: unknown[]): 
 }
 
 /** Listed items the client may see: those the grants allow, and of tools those whose definition is pinned (tool-pins.ts). */
-function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown): Promise<unknown[]> | unknown[] {
-  if (key === 'tools') leg.noteShown(items);
+function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown, first: boolean): Promise<unknown[]> | unknown[] {
+  if (key === 'tools') leg.noteShown(items, first);
   const allowed = granted(core.serverTasks, leg, key, items);
   return key === 'tools' ? screenTools(core, leg, allowed) : allowed;
 }
@@ -443,7 +446,7 @@ function granted(tasks: ServerTasks, leg: Leg, key: string, items: unknown): unk
     if (!isRecord(item)) return false;
     switch (key) {
       case 'tools':
-        return typeof item.name === 'string' && leg.grants.allows({ kind: 'tool', name: item.name, writable: leg.isWritable(item.name, item) });
+        return typeof item.name === 'string' && leg.grants.allows({ kind: 'tool', name: item.name, writable: leg.shownWritable(item.name) });
       case 'prompts':
         return typeof item.name === 'string' && leg.grants.allows({ kind: 'prompt', name: item.name });
       case 'resources':
@@ -476,10 +479,10 @@ async function resolve(core: SessionCore, call: Call, kind: Kind, name: string):
   const { key, capability } = LISTINGS[method]!;
   await Promise.all(
     (await legsWith(core, capability)).map((leg) =>
-      readListing(core, call, leg, method, key, async (items) => {
+      readListing(core, call, leg, method, key, async (items, first) => {
         // Tools read here are checked against their pins as a listing's are: the call that follows is refused
         // by name (tool_definition_changed) when one changed, so its name is known all the same.
-        if (kind === 'tool') await readTools(core, leg, items);
+        if (kind === 'tool') await readTools(core, leg, items, first);
         for (const item of items) if (isRecord(item) && typeof item.name === 'string') core.naming.out(kind, leg.server, item.name);
       }),
     ),

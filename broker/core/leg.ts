@@ -73,6 +73,8 @@ export class Leg {
    * `readOnlyHint: true`, not vouched for by the operator); created at the first listing.
    */
   private writableTools: Map<string, boolean> | undefined;
+  /** Of the listing being read, the names some definition of which was not read-only. */
+  private writableInListing: Set<string> | undefined;
   /** Why it left the session, once it has: nothing is sent to it any more. */
   private left: { code: number; reason: string; detail: string } | undefined;
   /**
@@ -104,20 +106,23 @@ export class Leg {
   }
 
   /**
-   * Notes a page of the server's tools as listed: a read-only grant covers a tool only while
-   * the definition its session was shown says read-only, whatever it said when the grant was
-   * issued (a server may change it, and a reviewer may accept the change). A name listed
-   * twice on a page is writable when either definition is. Past MAX_NOTED_TOOLS names, new
-   * ones stay unknown, which read-only grants do not cover.
+   * Notes a page of the server's tools as listed (`first`: the page a listing starts with):
+   * a read-only grant covers a tool only while the definition its session was shown says
+   * read-only, whatever it said when the grant was issued (a server may change it, and a
+   * reviewer may accept the change). A name listed twice in one listing, on a page or
+   * across its pages, is writable when either definition is. Past MAX_NOTED_TOOLS names,
+   * new ones stay unknown, which read-only grants do not cover.
    */
-  noteShown(tools: unknown): void {
+  noteShown(tools: unknown, first: boolean): void {
     if (!Array.isArray(tools)) return;
-    const page = new Map<string, boolean>();
-    for (const tool of tools) {
-      if (isRecord(tool) && typeof tool.name === 'string') page.set(tool.name, page.get(tool.name) === true || this.isWritable(tool.name, tool));
-    }
+    if (first) this.writableInListing?.clear();
     const noted = (this.writableTools ??= new Map());
-    for (const [name, writable] of page) if (noted.has(name) || noted.size < MAX_NOTED_TOOLS) noted.set(name, writable);
+    for (const tool of tools) {
+      if (!isRecord(tool) || typeof tool.name !== 'string' || (!noted.has(tool.name) && noted.size >= MAX_NOTED_TOOLS)) continue;
+      const writable = this.isWritable(tool.name, tool) || this.writableInListing?.has(tool.name) === true;
+      if (writable) (this.writableInListing ??= new Set()).add(tool.name);
+      noted.set(tool.name, writable);
+    }
   }
 
   /** Whether the tool's definition, as this session was last shown it, is not read-only; undefined when it was never shown. */

@@ -166,18 +166,24 @@ async function serverRequest(core: SessionCore, leg: Leg, message: JsonRpcMessag
   // The broker keeps the connection to a server alive itself; a ping is no business of the client's.
   if (message.method === 'ping') return leg.send({ jsonrpc: '2.0', id: message.id, result: {} });
   const elicitationId = core.naming.federated ? urlElicitationOf(message.method, message.params) : undefined;
-  const refused =
+  const refuse = async (reason: string) => {
+    await core.audit({ ...serverRequestEvent(message, 'DENIED', { reason }), server: leg.server }).catch(() => {});
+    leg.send(SERVER_REQUEST_REFUSED[reason]!(message.id));
+  };
+  const held =
     (SERVER_REQUESTS.has(message.method) || leg.allowMethods.has(message.method) ? null : 'method_not_granted') ??
     foreignTask(core, leg, message) ??
     (core.relatesToOthers(leg, message.params) ? 'unknown_task' : null) ??
+    // Taken before anything is awaited: a cancellation of it that comes meanwhile finds it.
+    leg.holdRequestOfClient(message.id);
+  if (typeof held === 'string') return refuse(held);
+  const refused =
     (core.unconfirmed && !(await core.reconfirm()) ? 'broker_unavailable' : null) ??
     // Taken before it is relayed: another server's completion for it is dropped (upstreamNotification).
     (elicitationId !== undefined && !core.elicitationBy(elicitationId, leg) ? 'elicitation_id_in_use' : null);
-  // Last: every refusal above leaves no place to give back.
-  const held = refused ?? leg.holdRequestOfClient(message.id);
-  if (typeof held === 'string') {
-    await core.audit({ ...serverRequestEvent(message, 'DENIED', { reason: held }), server: leg.server }).catch(() => {});
-    return leg.send(SERVER_REQUEST_REFUSED[held]!(message.id));
+  if (refused) {
+    leg.requestOfClientOver(message.id, held);
+    return refuse(refused);
   }
   try {
     await core.audit({ ...serverRequestEvent(message, 'SUCCESS'), server: leg.server });

@@ -408,7 +408,7 @@ export class SessionCore {
       if (!here(task.leg) || this.stillAllowed(task.madeBy.allowedBy)) continue;
       // Its status and result are refused from now on (client-requests.ts); the server stops the work it no longer may do.
       task.cutOff = true;
-      this.recordLapse(task.madeBy.allowedBy, { method: task.madeBy.method, taskId: task.taskId, inFlight: true });
+      this.recordLapse(task.madeBy.allowedBy, { method: task.madeBy.method, taskId: task.taskId, inFlight: true }, 'task ended');
       void task.leg.init?.then((init) => {
         if (init && isRecord(init.capabilities.tasks) && init.capabilities.tasks.cancel !== undefined) task.leg.request('tasks/cancel', { taskId: task.taskId });
       });
@@ -455,8 +455,8 @@ export class SessionCore {
    * found under a grant it no longer holds, and the server is told to stop (MCP cancellation).
    */
   private cutOff(call: Call, allowed: AllowedBy): void {
-    const reason = this.recordLapse(allowed, { method: call.method, id: auditedId(call.id), inFlight: true });
-    this.reply(call, denial(call.id, reason, 'the grant that allowed this request ended while it ran'));
+    const { reason, detail } = this.recordLapse(allowed, { method: call.method, id: auditedId(call.id), inFlight: true }, 'request ended while it ran');
+    this.reply(call, denial(call.id, reason, detail));
     this.cancelParts(call.parts, 'access ended');
   }
 
@@ -504,7 +504,7 @@ export class SessionCore {
     this.checkedMarks.delete(leg);
     // Calls running there when access ended are recorded refused, as when another grant keeps the server (cutOff).
     if (why.code === ACCESS_DENIED) {
-      for (const call of this.calls.values()) if (call.allowedBy?.sent && call.allowedBy.leg === leg) this.recordLapse(call.allowedBy, { method: call.method, id: auditedId(call.id), inFlight: true });
+      for (const call of this.calls.values()) if (call.allowedBy?.sent && call.allowedBy.leg === leg) this.recordLapse(call.allowedBy, { method: call.method, id: auditedId(call.id), inFlight: true }, 'request ended while it ran');
     }
     leg.drop(why);
     this.onlegdropped?.(leg.server);
@@ -554,17 +554,29 @@ export class SessionCore {
 
   /** A call whose grant ended between its decision and its sending: recorded as refused, and sent nowhere. */
   private lapsed(call: Call, allowed: AllowedBy): LegAnswer {
-    const reason = this.recordLapse(allowed, { method: call.method, id: auditedId(call.id) });
+    const { reason, detail } = this.recordLapse(allowed, { method: call.method, id: auditedId(call.id) }, 'request ended before it was sent');
     this.enforceGrants();
-    return { kind: 'gone', code: ACCESS_DENIED, reason, detail: 'the grant that allowed this request ended before it was sent' };
+    return { kind: 'gone', code: ACCESS_DENIED, reason, detail };
+  }
+
+  /**
+   * Why what a grant allowed is not allowed now (stillAllowed said so): the grant ended, or,
+   * live still, it is read-only and the tool is no longer shown read-only. `what`: what
+   * ended, and when, for the detail.
+   */
+  lapseOf({ leg, subject, grantId }: AllowedBy, what: string): { reason: GrantEnd | 'tool_not_granted'; detail: string } {
+    if (!leg.grants.has(grantId) || subject.kind !== 'tool') return { reason: leg.grants.lastEnded(), detail: `the grant that allowed this ${what}` };
+    return { reason: 'tool_not_granted', detail: `tool ${JSON.stringify(subject.name)} is not read-only as listed now, and your grant covers read-only tools only` };
   }
 
   /** A request allowed by a grant that then ended: it was recorded as allowed, this records it refused after all (`inFlight`: once sent). */
-  private recordLapse({ leg, subject, grantId }: AllowedBy, data: Record<string, unknown>): GrantEnd {
-    const reason = leg.grants.lastEnded();
+  private recordLapse(allowed: AllowedBy, data: Record<string, unknown>, what: string): { reason: GrantEnd | 'tool_not_granted'; detail: string } {
+    const { leg, subject, grantId } = allowed;
+    const lapse = this.lapseOf(allowed, what);
     const tool = subject.kind === 'tool' ? subject.name : null;
-    void this.audit({ type: 'mcp.request', outcome: 'DENIED', server: leg.server, tool, data: { ...data, reason, grantId } }).catch(() => {});
-    return reason;
+    const clause = lapse.reason === 'tool_not_granted' ? { clause: 'not_read_only' } : {};
+    void this.audit({ type: 'mcp.request', outcome: 'DENIED', server: leg.server, tool, data: { ...data, reason: lapse.reason, ...clause, grantId } }).catch(() => {});
+    return lapse;
   }
 
   /**

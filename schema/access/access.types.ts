@@ -212,7 +212,8 @@ export class Grant extends Scope {
 /** A read-only grant's tools after its filter: read-only when granted and inside its patterns. */
 function coveredTools(record: GrantRecord): string[] {
   const grant = new CompiledGrant(record);
-  return (record.readOnlyTools ?? []).filter((name) => grant.decide({ kind: 'tool', name }).allowed);
+  // Judged by the grant's list (a session also checks the definition it is shown: grant-decision.ts).
+  return (record.readOnlyTools ?? []).filter((name) => grant.decide({ kind: 'tool', name, writable: false }).allowed);
 }
 
 @ObjectType()

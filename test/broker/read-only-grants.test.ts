@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerFixture, BrokerPerson } from '../support/broker-fixture.js';
-import { startBroker } from '../support/broker-fixture.js';
+import { fixtureServer, selfServed, startBroker } from '../support/broker-fixture.js';
 
 /**
  * A read-only grant lists the tools that were read-only when it was issued (as the
@@ -12,24 +12,16 @@ import { startBroker } from '../support/broker-fixture.js';
  * the server's tool pinning mode. The upstream is test/fixtures/two-faced-upstream.ts,
  * whose `wipe` is read-only only to the catalog.
  */
-const twoFaced = (name: string, extra: Record<string, unknown> = {}) => ({
-  name,
-  transport: 'stdio',
-  command: process.execPath,
-  args: ['--import', 'tsx', 'test/fixtures/two-faced-upstream.ts'],
-  ...extra,
-});
+const twoFaced = (name: string, extra: Record<string, unknown> = {}) => ({ ...fixtureServer(name, 'two-faced-upstream'), ...extra });
 const SERVERS = [
   twoFaced('pinned'),
   twoFaced('warned', { toolPinning: 'warn' }),
   twoFaced('unpinned', { toolPinning: 'off' }),
   twoFaced('vouched', { toolPinning: 'off', readOnlyTools: ['wipe'] }),
-  { ...twoFaced('more', { toolPinning: 'off' }), args: ['--import', 'tsx', 'test/fixtures/two-faced-upstream.ts', '--more'] },
+  { ...fixtureServer('more', 'two-faced-upstream', '--more'), toolPinning: 'off' },
 ];
-const ROLES = [
-  { name: 'engineer', members: { groups: ['engineering'] }, request: SERVERS.map((s) => ({ server: s.name, tools: ['*'], maxDurationSeconds: 600, autoApprove: true })) },
-  { name: 'lead', members: { groups: ['sre'] }, review: SERVERS.map((s) => ({ server: s.name, tools: ['*'] })) },
-];
+const SELF_SERVED = selfServed(SERVERS);
+const ROLES = [...SELF_SERVED.roles, { name: 'lead', members: { groups: ['sre'] }, review: SERVERS.map((s) => ({ server: s.name, tools: ['*'] })) }];
 const TOOL_CHANGES = `query($server: String) { toolChanges(server: $server) { tool changed { hash } } }`;
 const ACCEPT = `mutation($server: String!, $tool: String!, $hash: String!) { acceptToolChange(server: $server, tool: $tool, hash: $hash) { tool } }`;
 const notReadOnly = (tool: string) => ({ code: -32001, message: expect.stringContaining(`tool "${tool}" is not read-only, and your grant covers read-only tools only`), data: { reason: 'tool_not_granted', clause: 'not_read_only' } });
@@ -103,17 +95,18 @@ describe('read-only grants and the definitions sessions are shown', () => {
     expect(await client.callTool({ name: 'wipe', arguments: {} })).toMatchObject({ content: [{ text: 'wipe' }] });
   });
 
-  it('do not cover a tool the server leaves out of the session\'s listing, nor one listed both read-only and not', async () => {
+  it('do not cover a tool the server leaves out of the session\'s listing, nor one a listing gives both read-only and not', async () => {
     const person = await fx.signInAs('dave@example.com');
     await person.grant({ tools: ['*'], readOnly: true }, 600, 'more');
     const { client } = await fx.connect(await person.token(), 'more');
     clients.push(client);
     await expect(client.callTool({ name: 'sly', arguments: {} })).rejects.toMatchObject(notReadOnly('sly'));
-    // Of a name listed twice, only the read-only definition is shown, and the tool is not covered.
-    expect((await client.listTools()).tools.map((t) => [t.name, t.annotations?.readOnlyHint])).toEqual([
-      ['look', true],
-      ['twin', true],
-    ]);
+    // Called before any listing: the broker reads both pages, the second of which calls it read-only.
+    await expect(client.callTool({ name: 'twin', arguments: {} })).rejects.toMatchObject(notReadOnly('twin'));
+    // Listed by the client, page by page: hidden on both.
+    const first = await client.listTools();
+    expect(first.tools.map((t) => t.name)).toEqual(['look']);
+    expect((await client.listTools({ cursor: first.nextCursor })).tools).toEqual([]);
     await expect(client.callTool({ name: 'twin', arguments: {} })).rejects.toMatchObject(notReadOnly('twin'));
   });
 
@@ -127,7 +120,8 @@ describe('read-only grants and the definitions sessions are shown', () => {
     waiting.catch(() => {});
     await person.grant({ tools: ['*'], readOnly: true }, 600, 'more');
     expect((await person.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "read-only from now on") { status } }', { id: full })).body.data).toEqual({ revokeGrant: { status: 'REVOKED' } });
-    await expect(waiting).rejects.toMatchObject({ code: -32001 });
+    await expect(waiting).rejects.toMatchObject({ code: -32001, message: expect.stringContaining('the grant that allowed this request ended while it ran'), data: { reason: 'grant_revoked' } });
+    expect(await client.callTool({ name: 'look', arguments: {} })).toMatchObject({ content: [{ text: 'look' }] });
   });
 
   it('leave grants that are not read-only as they were', async () => {

@@ -67,7 +67,11 @@ describe("the embedded store's data-dir lock", () => {
     expect(readdirSync(dataDir)).toEqual([]);
   });
 
-  it('does not remove the lock of a process that took a stale lock over while this one was judging it stale', () => {
+  it.each([
+    ['', undefined],
+    [' (a filesystem without hard links)', 'EPERM'],
+  ])('does not remove the lock of a process that took a stale lock over while this one was judging it stale%s', (_, linkFails) => {
+    if (linkFails) around.linkFails = linkFails;
     const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-lock-'));
     writeFileSync(lockIn(dataDir), staleLock());
     // Another broker starting at the same moment reads the same stale lock, removes it and locks, right after this one read it.

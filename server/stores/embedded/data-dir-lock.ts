@@ -40,18 +40,21 @@ const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 export function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, 'portcullis.lock');
   const me: LockOwner = { host: hostname(), pid: process.pid, token: randomBytes(16).toString('hex') };
+  const held = () => {
+    heldByThisProcess.add(me.token);
+    return () => {
+      heldByThisProcess.delete(me.token);
+      if (readOwner(readLock(path))?.token === me.token) unlinkSync(path);
+    };
+  };
   let tookOver = false;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    if (createWhole(path, JSON.stringify(me)) && (!tookOver || stillOwn(path, me.token))) {
-      heldByThisProcess.add(me.token);
-      return () => {
-        heldByThisProcess.delete(me.token);
-        if (readOwner(readLock(path))?.token === me.token) unlinkSync(path);
-      };
-    }
+    if (createWhole(path, JSON.stringify(me)) && (!tookOver || stillOwn(path, me.token))) return held();
     const text = readLock(path);
     if (text === null) continue;
     const owner = readOwner(text);
+    // Its own, put back by a process that had moved it aside while this one looked (stillOwn).
+    if (owner?.token === me.token) return held();
     if (owner && isLive(owner)) {
       throw new PortcullisError(
         'DATA_DIR_LOCKED',
@@ -111,15 +114,24 @@ function removeIfStill(path: string, text: string, token: string): void {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (readLock(aside) !== text) {
-    try {
-      linkSync(aside, path);
-    } catch (error) {
-      // A third process locked meanwhile: the one moved aside finds its lock gone when it looks again (stillOwn).
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
+  try {
+    if (readLock(aside) !== text) putBack(aside, path);
+  } finally {
+    rmSync(aside, { force: true });
   }
-  unlinkSync(aside);
+}
+
+/** Puts a live lock moved aside back, unless another was made meanwhile (its owner then finds it gone: stillOwn). */
+function putBack(aside: string, path: string): void {
+  try {
+    linkSync(aside, path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return;
+    if (!NO_HARD_LINKS.has(code)) throw error;
+    // Without hard links there is no putting back only where nothing is: the moment between the look and the rename is left open.
+    if (readLock(path) === null) renameSync(aside, path);
+  }
 }
 
 function readLock(path: string): string | null {
