@@ -148,14 +148,15 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     return core.reply(call, await refuseByGrant(core, request, refused, name ?? '', { server: target?.server ?? null, kind: 'tool', tool: name, hint }));
   }
   // A call without arguments is checked as one with none: a rule requiring an argument refuses it.
-  const args = (request.params as Json).arguments ?? {};
-  let decision = allowedOrNot(call, leg, { kind: 'tool', name: target.name, arguments: args, writable: leg.shownWritable(target.name) });
-  if (!decision.allowed && leg.shownWritable(target.name) === undefined && leg.grants.someReadOnly()) {
+  const subject = (writable: boolean | undefined) => ({ kind: 'tool', name: target.name, arguments: (request.params as Json).arguments ?? {}, writable }) as const;
+  if (leg.shownWritable(target.name) === undefined && leg.grants.someReadOnly() && leg.grants.allows(subject(false))) {
     // A read-only grant covers a tool only while the definition the session was shown says read-only: one the
-    // session never listed is listed, and the call decided on what it shows.
+    // session never listed, that a grant could allow, is listed first (also when another grant allows it: it may
+    // end while the call runs, handing it to the read-only one).
     await listBeforeCall(core, call, leg);
-    decision = allowedOrNot(call, leg, { kind: 'tool', name: target.name, arguments: args, writable: leg.shownWritable(target.name) });
+    leg.noteUnlisted(target.name);
   }
+  const decision = allowedOrNot(call, leg, subject(leg.shownWritable(target.name)));
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name!, { server: leg.server, kind: 'tool', tool: target.name }));
   const changed = await pinRefusal(core, call, request, leg, target.name, name!);
   if (changed) return core.reply(call, changed);
@@ -323,7 +324,8 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   if (!core.naming.federated) {
     const leg = core.legs.values().next().value!;
     const answer = await core.ask(call, leg, request.method, request.params);
-    const items = answer.kind === 'result' ? await shownOf(core, leg, key, answer.result[key], params.cursor === undefined) : [];
+    const page = { first: typeof params.cursor !== 'string', last: answer.kind === 'result' && typeof answer.result.nextCursor !== 'string' };
+    const items = answer.kind === 'result' ? await shownOf(core, leg, key, answer.result[key], page) : [];
     return core.reply(call, core.answerOf(request.id, answer, (result) => ({ ...result, [key]: items })));
   }
   let positions: Positions | null;
@@ -342,7 +344,8 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   for (const { leg, answer } of pages) {
     if (answer.kind === 'cancelled') return core.reply(call, null);
     if (answer.kind !== 'result') continue;
-    items.push(...listedOut(core, leg, key, await shownOf(core, leg, key, answer.result[key], positions[leg.server] === '')));
+    const page = { first: positions[leg.server] === '', last: typeof answer.result.nextCursor !== 'string' };
+    items.push(...listedOut(core, leg, key, await shownOf(core, leg, key, answer.result[key], page)));
     if (typeof answer.result.nextCursor === 'string') next[leg.server] = answer.result.nextCursor;
   }
   const nextCursor = core.cursors.issue(request.method, next);
@@ -429,8 +432,8 @@ function listedOut(core: SessionCore, leg: Leg, key: string, items: unknown[]): 
 }
 
 /** Listed items the client may see: those the grants allow, and of tools those whose definition is pinned (tool-pins.ts). */
-function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown, first: boolean): Promise<unknown[]> | unknown[] {
-  if (key === 'tools') leg.noteShown(items, first);
+function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown, page: { first: boolean; last: boolean }): Promise<unknown[]> | unknown[] {
+  if (key === 'tools') leg.noteShown(items, page);
   const allowed = granted(core.serverTasks, leg, key, items);
   return key === 'tools' ? screenTools(core, leg, allowed) : allowed;
 }
@@ -446,7 +449,7 @@ function granted(tasks: ServerTasks, leg: Leg, key: string, items: unknown): unk
     if (!isRecord(item)) return false;
     switch (key) {
       case 'tools':
-        return typeof item.name === 'string' && leg.grants.allows({ kind: 'tool', name: item.name, writable: leg.shownWritable(item.name) });
+        return typeof item.name === 'string' && leg.grants.allows({ kind: 'tool', name: item.name, writable: leg.listedWritable(item.name) });
       case 'prompts':
         return typeof item.name === 'string' && leg.grants.allows({ kind: 'prompt', name: item.name });
       case 'resources':
@@ -479,10 +482,10 @@ async function resolve(core: SessionCore, call: Call, kind: Kind, name: string):
   const { key, capability } = LISTINGS[method]!;
   await Promise.all(
     (await legsWith(core, capability)).map((leg) =>
-      readListing(core, call, leg, method, key, async (items, first) => {
+      readListing(core, call, leg, method, key, async (items, at) => {
         // Tools read here are checked against their pins as a listing's are: the call that follows is refused
         // by name (tool_definition_changed) when one changed, so its name is known all the same.
-        if (kind === 'tool') await readTools(core, leg, items, first);
+        if (kind === 'tool') await readTools(core, leg, items, at);
         for (const item of items) if (isRecord(item) && typeof item.name === 'string') core.naming.out(kind, leg.server, item.name);
       }),
     ),

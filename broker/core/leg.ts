@@ -73,8 +73,8 @@ export class Leg {
    * `readOnlyHint: true`, not vouched for by the operator); created at the first listing.
    */
   private writableTools: Map<string, boolean> | undefined;
-  /** Of the listing being read, the names some definition of which was not read-only. */
-  private writableInListing: Set<string> | undefined;
+  /** The listing being read, from its first page: whether each name it gave is not read-only so far. */
+  private listing: Map<string, boolean> | undefined;
   /** Why it left the session, once it has: nothing is sent to it any more. */
   private left: { code: number; reason: string; detail: string } | undefined;
   /**
@@ -106,23 +106,43 @@ export class Leg {
   }
 
   /**
-   * Notes a page of the server's tools as listed (`first`: the page a listing starts with):
-   * a read-only grant covers a tool only while the definition its session was shown says
-   * read-only, whatever it said when the grant was issued (a server may change it, and a
-   * reviewer may accept the change). A name listed twice in one listing, on a page or
-   * across its pages, is writable when either definition is. Past MAX_NOTED_TOOLS names,
-   * new ones stay unknown, which read-only grants do not cover.
+   * Notes a page of the server's tools as listed (`first`, `last`: the page a listing starts
+   * with, ends with): a read-only grant covers a tool only while the definition its session
+   * was shown says read-only, whatever it said when the grant was issued (a server may change
+   * it, and a reviewer may accept the change). A definition that is not read-only counts at
+   * once; read-only ones count once a listing this leg read from its first page ended, and a
+   * name that listing gave twice, on a page or across pages, counts as read-only only when
+   * every definition said so. Past MAX_NOTED_TOOLS names, new ones stay unknown, which
+   * read-only grants do not cover.
    */
-  noteShown(tools: unknown, first: boolean): void {
+  noteShown(tools: unknown, { first, last }: { first: boolean; last: boolean }): void {
     if (!Array.isArray(tools)) return;
-    if (first) this.writableInListing?.clear();
-    const noted = (this.writableTools ??= new Map());
+    if (first) this.listing = new Map();
+    const { listing } = this;
     for (const tool of tools) {
-      if (!isRecord(tool) || typeof tool.name !== 'string' || (!noted.has(tool.name) && noted.size >= MAX_NOTED_TOOLS)) continue;
-      const writable = this.isWritable(tool.name, tool) || this.writableInListing?.has(tool.name) === true;
-      if (writable) (this.writableInListing ??= new Set()).add(tool.name);
-      noted.set(tool.name, writable);
+      if (!isRecord(tool) || typeof tool.name !== 'string') continue;
+      const writable = this.isWritable(tool.name, tool) || listing?.get(tool.name) === true;
+      if (listing && (listing.has(tool.name) || listing.size < MAX_NOTED_TOOLS)) listing.set(tool.name, writable);
+      if (writable) this.note(tool.name, true);
     }
+    if (!last || !listing) return;
+    for (const [name, writable] of listing) this.note(name, writable);
+    this.listing = undefined;
+  }
+
+  /** Whether a listed tool is not read-only, as its listing says so far (the noted value once it ended). */
+  listedWritable(name: string): boolean | undefined {
+    return this.listing?.get(name) ?? this.writableTools?.get(name);
+  }
+
+  /** A tool a listing read for a call did not name: not read-only (and not listed again for the next call). */
+  noteUnlisted(name: string): void {
+    if (this.shownWritable(name) === undefined) this.note(name, true);
+  }
+
+  private note(name: string, writable: boolean): void {
+    const noted = (this.writableTools ??= new Map());
+    if (noted.has(name) || noted.size < MAX_NOTED_TOOLS) noted.set(name, writable);
   }
 
   /** Whether the tool's definition, as this session was last shown it, is not read-only; undefined when it was never shown. */

@@ -29,8 +29,8 @@ export function screenTools(core: SessionCore, leg: Leg, tools: unknown[]): Prom
  * before a call to a tool the session never listed), taken as a listing its client is
  * shown: noted on the leg (read-only or not) and checked against the pins.
  */
-export function readTools(core: SessionCore, leg: Leg, tools: unknown[], first: boolean): Promise<unknown[]> | unknown[] {
-  leg.noteShown(tools, first);
+export function readTools(core: SessionCore, leg: Leg, tools: unknown[], page: { first: boolean; last: boolean }): Promise<unknown[]> | unknown[] {
+  leg.noteShown(tools, page);
   return screenTools(core, leg, tools);
 }
 
@@ -38,12 +38,19 @@ export function readTools(core: SessionCore, leg: Leg, tools: unknown[], first: 
  * Reads every page of a server's `method` listing (bounded), handing each answer's items to
  * `page`; stops at the first answer that is not a result.
  */
-export async function readListing(core: SessionCore, call: Call, leg: Leg, method: string, key: string, page: (items: unknown[], first: boolean) => unknown): Promise<void> {
+export async function readListing(
+  core: SessionCore,
+  call: Call,
+  leg: Leg,
+  method: string,
+  key: string,
+  page: (items: unknown[], at: { first: boolean; last: boolean }) => unknown,
+): Promise<void> {
   let cursor: string | undefined;
   for (let n = 0; n < MAX_LIST_PAGES; n++) {
     const answer: LegAnswer = await core.ask(call, leg, method, cursor === undefined ? {} : { cursor });
     if (answer.kind !== 'result') return;
-    await page(Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [], n === 0);
+    await page(Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [], { first: n === 0, last: typeof answer.result.nextCursor !== 'string' });
     if (typeof answer.result.nextCursor !== 'string') return;
     cursor = answer.result.nextCursor;
   }
@@ -54,7 +61,7 @@ export async function listBeforeCall(core: SessionCore, call: Call, leg: Leg): P
   // A server may add tools once it hears the client's initialized (the reference server
   // adds its sampling tool then), which may still be on its way when the call comes.
   await settledWithin(leg.initialized, INITIALIZED_WAIT_MS);
-  await readListing(core, call, leg, 'tools/list', 'tools', (items, first) => readTools(core, leg, items, first));
+  await readListing(core, call, leg, 'tools/list', 'tools', (items, at) => readTools(core, leg, items, at));
 }
 
 /**

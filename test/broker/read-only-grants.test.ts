@@ -103,9 +103,14 @@ describe('read-only grants and the definitions sessions are shown', () => {
     await expect(client.callTool({ name: 'sly', arguments: {} })).rejects.toMatchObject(notReadOnly('sly'));
     // Called before any listing: the broker reads both pages, the second of which calls it read-only.
     await expect(client.callTool({ name: 'twin', arguments: {} })).rejects.toMatchObject(notReadOnly('twin'));
+    // Listed by a client that starts on the second page: hidden there (that page alone says read-only), and not covered.
+    const fresh = (await fx.connect(await person.token(), 'more')).client;
+    clients.push(fresh);
+    expect((await fresh.listTools({ cursor: 'twin' })).tools).toEqual([]);
+    await expect(fresh.callTool({ name: 'twin', arguments: {} })).rejects.toMatchObject(notReadOnly('twin'));
     // Listed by the client, page by page: hidden on both.
     const first = await client.listTools();
-    expect(first.tools.map((t) => t.name)).toEqual(['look']);
+    expect(first.tools.map((t) => t.name)).toEqual(['look', 'nap']);
     expect((await client.listTools({ cursor: first.nextCursor })).tools).toEqual([]);
     await expect(client.callTool({ name: 'twin', arguments: {} })).rejects.toMatchObject(notReadOnly('twin'));
   });
@@ -122,6 +127,19 @@ describe('read-only grants and the definitions sessions are shown', () => {
     expect((await person.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "read-only from now on") { status } }', { id: full })).body.data).toEqual({ revokeGrant: { status: 'REVOKED' } });
     await expect(waiting).rejects.toMatchObject({ code: -32001, message: expect.stringContaining('the grant that allowed this request ended while it ran'), data: { reason: 'grant_revoked' } });
     expect(await client.callTool({ name: 'look', arguments: {} })).toMatchObject({ content: [{ text: 'look' }] });
+  });
+
+  it('take over a call to a read-only tool when the full grant that let it go ends', async () => {
+    const person = await fx.signInAs('frank@example.com');
+    const full = await person.grant(['*'], 600, 'more');
+    await person.grant({ tools: ['*'], readOnly: true }, 600, 'more');
+    const { client } = await fx.connect(await person.token(), 'more');
+    clients.push(client);
+    // Never listed: the broker lists before the call, so the read-only grant can take it over. `nap` answers in 3 s.
+    const napping = client.callTool({ name: 'nap', arguments: {} });
+    await expect.poll(async () => (await fx.server.stores.audit.read({ limit: 10_000 })).some((e) => e.type === 'mcp.request' && e.tool === 'nap' && e.actor === 'frank@example.com')).toBe(true);
+    await person.gql('mutation($id: ID!) { revokeGrant(id: $id, reason: "read-only from now on") { status } }', { id: full });
+    expect(await napping).toMatchObject({ content: [{ text: 'nap' }] });
   });
 
   it('leave grants that are not read-only as they were', async () => {

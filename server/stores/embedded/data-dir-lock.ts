@@ -114,23 +114,25 @@ function removeIfStill(path: string, text: string, token: string): void {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  try {
-    if (readLock(aside) !== text) putBack(aside, path);
-  } finally {
-    rmSync(aside, { force: true });
-  }
+  const moved = readLock(aside);
+  // A put-back that fails leaves the moved lock where it is, for its owner's operator to see.
+  if (moved !== null && moved !== text) putBack(aside, moved, path);
+  rmSync(aside, { force: true });
 }
 
-/** Puts a live lock moved aside back, unless another was made meanwhile (its owner then finds it gone: stillOwn). */
-function putBack(aside: string, path: string): void {
+/** Puts a live lock moved aside back, unless a lock was made meanwhile (the moved one's owner then finds its lock gone if it looks: stillOwn). */
+function putBack(aside: string, text: string, path: string): void {
   try {
     linkSync(aside, path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     if (code === 'EEXIST') return;
     if (!NO_HARD_LINKS.has(code)) throw error;
-    // Without hard links there is no putting back only where nothing is: the moment between the look and the rename is left open.
-    if (readLock(path) === null) renameSync(aside, path);
+    try {
+      writeFileSync(path, text, { flag: 'wx', mode: 0o600 });
+    } catch (again) {
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
+    }
   }
 }
 
