@@ -8,7 +8,7 @@ import { isRecord } from './json.js';
 import type { Positions } from './federated-cursor.js';
 import { metaIn, resultOut, taskOut } from './federation-map.js';
 import { refuseByGrant } from './grant-refusal.js';
-import { listBeforeCall, pinRefusal, readListing, readTools, screenTools } from './tool-pins.js';
+import { listBeforeCall, pinRefusal, readListing, readToolListing, screenTools } from './tool-pins.js';
 import { callRequestAccess, REQUEST_ACCESS_DEFINITION, REQUEST_ACCESS_TOOL } from './request-access-tool.js';
 import type { Leg, LegAnswer, LegInit } from './leg.js';
 import type { Kind, Target } from './naming.js';
@@ -150,11 +150,10 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
   // A call without arguments is checked as one with none: a rule requiring an argument refuses it.
   const subject = (writable: boolean | undefined) => ({ kind: 'tool', name: target.name, arguments: (request.params as Json).arguments ?? {}, writable }) as const;
   if (leg.shownWritable(target.name) === undefined && leg.grants.someReadOnly() && leg.grants.allows(subject(false))) {
-    // A read-only grant covers a tool only while the definition the session was shown says read-only: one the
-    // session never listed, that a grant could allow, is listed first (also when another grant allows it: it may
-    // end while the call runs, handing it to the read-only one).
-    await listBeforeCall(core, call, leg);
-    leg.noteUnlisted(target.name);
+    // A read-only grant covers a tool only while the definition the session was shown says read-only: for one not
+    // known so, that a grant could allow, the listing is read first (also when another grant allows it: it may end
+    // while the call runs, handing the call to the read-only one).
+    await listBeforeCall(core, call, leg, target.name);
   }
   const decision = allowedOrNot(call, leg, subject(leg.shownWritable(target.name)));
   if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name!, { server: leg.server, kind: 'tool', tool: target.name }));
@@ -324,8 +323,7 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   if (!core.naming.federated) {
     const leg = core.legs.values().next().value!;
     const answer = await core.ask(call, leg, request.method, request.params);
-    const page = { first: typeof params.cursor !== 'string', last: answer.kind === 'result' && typeof answer.result.nextCursor !== 'string' };
-    const items = answer.kind === 'result' ? await shownOf(core, leg, key, answer.result[key], page) : [];
+    const items = answer.kind === 'result' ? await shownOf(core, leg, key, answer.result[key]) : [];
     return core.reply(call, core.answerOf(request.id, answer, (result) => ({ ...result, [key]: items })));
   }
   let positions: Positions | null;
@@ -344,8 +342,7 @@ async function list(core: SessionCore, request: JsonRpcRequest, call: Call): Pro
   for (const { leg, answer } of pages) {
     if (answer.kind === 'cancelled') return core.reply(call, null);
     if (answer.kind !== 'result') continue;
-    const page = { first: positions[leg.server] === '', last: typeof answer.result.nextCursor !== 'string' };
-    items.push(...listedOut(core, leg, key, await shownOf(core, leg, key, answer.result[key], page)));
+    items.push(...listedOut(core, leg, key, await shownOf(core, leg, key, answer.result[key])));
     if (typeof answer.result.nextCursor === 'string') next[leg.server] = answer.result.nextCursor;
   }
   const nextCursor = core.cursors.issue(request.method, next);
@@ -432,8 +429,8 @@ function listedOut(core: SessionCore, leg: Leg, key: string, items: unknown[]): 
 }
 
 /** Listed items the client may see: those the grants allow, and of tools those whose definition is pinned (tool-pins.ts). */
-function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown, page: { first: boolean; last: boolean }): Promise<unknown[]> | unknown[] {
-  if (key === 'tools') leg.noteShown(items, page);
+function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown): Promise<unknown[]> | unknown[] {
+  if (key === 'tools') leg.noteShown(items);
   const allowed = granted(core.serverTasks, leg, key, items);
   return key === 'tools' ? screenTools(core, leg, allowed) : allowed;
 }
@@ -449,7 +446,8 @@ function granted(tasks: ServerTasks, leg: Leg, key: string, items: unknown): unk
     if (!isRecord(item)) return false;
     switch (key) {
       case 'tools':
-        return typeof item.name === 'string' && leg.grants.allows({ kind: 'tool', name: item.name, writable: leg.listedWritable(item.name) });
+        // Shown as the page gives it (read-only, and not known otherwise); a call to it is decided on the whole listing.
+        return typeof item.name === 'string' && leg.grants.allows({ kind: 'tool', name: item.name, writable: leg.shownWritable(item.name) === true });
       case 'prompts':
         return typeof item.name === 'string' && leg.grants.allows({ kind: 'prompt', name: item.name });
       case 'resources':
@@ -480,14 +478,14 @@ async function resolve(core: SessionCore, call: Call, kind: Kind, name: string):
   if (known || !core.naming.federated || kind === 'task' || core.naming.missing(kind, name)) return known;
   const method = kind === 'tool' ? 'tools/list' : 'prompts/list';
   const { key, capability } = LISTINGS[method]!;
+  const named = (leg: Leg) => (items: unknown[]) => {
+    for (const item of items) if (isRecord(item) && typeof item.name === 'string') core.naming.out(kind, leg.server, item.name);
+  };
   await Promise.all(
     (await legsWith(core, capability)).map((leg) =>
-      readListing(core, call, leg, method, key, async (items, at) => {
-        // Tools read here are checked against their pins as a listing's are: the call that follows is refused
-        // by name (tool_definition_changed) when one changed, so its name is known all the same.
-        if (kind === 'tool') await readTools(core, leg, items, at);
-        for (const item of items) if (isRecord(item) && typeof item.name === 'string') core.naming.out(kind, leg.server, item.name);
-      }),
+      // Tools read here are checked against their pins as a listing's are: the call that follows is refused
+      // by name (tool_definition_changed) when one changed, so its name is known all the same.
+      kind === 'tool' ? readToolListing(core, call, leg, named(leg)) : readListing(core, call, leg, method, key, named(leg)),
     ),
   );
   return core.naming.in(kind, name) ?? core.naming.markMissing(kind, name);

@@ -11,6 +11,22 @@ export type LegAnswer =
   | { kind: 'gone'; code: number; reason: string; detail: string }
   | { kind: 'cancelled' };
 
+/**
+ * Of a page of tools, whether each name is not read-only: no `readOnlyHint: true` and not
+ * vouched for by the operator, in any of its definitions on the page.
+ */
+function writableByName(tools: unknown, vouched: ReadonlySet<string>): Map<string, boolean> {
+  const page = new Map<string, boolean>();
+  if (!Array.isArray(tools)) return page;
+  for (const tool of tools) {
+    if (!isRecord(tool) || typeof tool.name !== 'string') continue;
+    const { annotations } = tool;
+    const writable = !vouched.has(tool.name) && !(isRecord(annotations) && annotations.readOnlyHint === true);
+    page.set(tool.name, writable || page.get(tool.name) === true);
+  }
+  return page;
+}
+
 /** What a session needs to add one of the operator's servers as a leg. */
 export interface LegSpec {
   server: string;
@@ -73,8 +89,6 @@ export class Leg {
    * `readOnlyHint: true`, not vouched for by the operator); created at the first listing.
    */
   private writableTools: Map<string, boolean> | undefined;
-  /** The listing being read, from its first page: whether each name it gave is not read-only so far. */
-  private listing: Map<string, boolean> | undefined;
   /** Why it left the session, once it has: nothing is sent to it any more. */
   private left: { code: number; reason: string; detail: string } | undefined;
   /**
@@ -99,45 +113,34 @@ export class Leg {
     this.initialized = new Promise((resolve) => (this.markInitialized = resolve));
   }
 
-  /** Whether a tool's definition is not read-only: no `readOnlyHint: true`, and not vouched for by the operator. */
-  isWritable(name: string, definition: Record<string, unknown>): boolean {
-    const annotations = definition.annotations;
-    return !this.vouchedReadOnly.has(name) && !(isRecord(annotations) && annotations.readOnlyHint === true);
+  /**
+   * Notes a page of tools the client is shown. A read-only grant covers a tool only while
+   * the definitions its session was shown say read-only, whatever they said when the grant
+   * was issued (a server may change one, and a reviewer may accept the change). A client's
+   * pages may be partial or out of order, so one can only say that a tool is not read-only
+   * (for the rest of the session); that a tool is read-only, only the whole listing the
+   * broker reads before a call to a tool not known yet can say (noteListing).
+   */
+  noteShown(tools: unknown): void {
+    for (const [name, writable] of writableByName(tools, this.vouchedReadOnly)) if (writable) this.note(name, true);
   }
 
   /**
-   * Notes a page of the server's tools as listed (`first`, `last`: the page a listing starts
-   * with, ends with): a read-only grant covers a tool only while the definition its session
-   * was shown says read-only, whatever it said when the grant was issued (a server may change
-   * it, and a reviewer may accept the change). A definition that is not read-only counts at
-   * once; read-only ones count once a listing this leg read from its first page ended, and a
-   * name that listing gave twice, on a page or across pages, counts as read-only only when
-   * every definition said so. Past MAX_NOTED_TOOLS names, new ones stay unknown, which
-   * read-only grants do not cover.
+   * Notes a whole listing the broker read itself (every page: `complete`), merged by
+   * writableByName: a name is read-only when every definition it gave said so, and one it
+   * did not give (`unlisted`, the tool a call names) is not read-only. A listing cut short
+   * (an error, the page bound) says only which tools are not read-only.
    */
-  noteShown(tools: unknown, { first, last }: { first: boolean; last: boolean }): void {
-    if (!Array.isArray(tools)) return;
-    if (first) this.listing = new Map();
-    const { listing } = this;
-    for (const tool of tools) {
-      if (!isRecord(tool) || typeof tool.name !== 'string') continue;
-      const writable = this.isWritable(tool.name, tool) || listing?.get(tool.name) === true;
-      if (listing && (listing.has(tool.name) || listing.size < MAX_NOTED_TOOLS)) listing.set(tool.name, writable);
-      if (writable) this.note(tool.name, true);
+  noteListing(listing: ReadonlyMap<string, boolean>, complete: boolean, unlisted?: string): void {
+    for (const [name, writable] of listing) if (writable || complete) this.note(name, writable);
+    if (complete && unlisted !== undefined && !listing.has(unlisted)) this.note(unlisted, true);
+  }
+
+  /** Merges a page into a listing being read (noteListing). */
+  mergePage(listing: Map<string, boolean>, tools: unknown): void {
+    for (const [name, writable] of writableByName(tools, this.vouchedReadOnly)) {
+      if (listing.has(name) || listing.size < MAX_NOTED_TOOLS) listing.set(name, writable || listing.get(name) === true);
     }
-    if (!last || !listing) return;
-    for (const [name, writable] of listing) this.note(name, writable);
-    this.listing = undefined;
-  }
-
-  /** Whether a listed tool is not read-only, as its listing says so far (the noted value once it ended). */
-  listedWritable(name: string): boolean | undefined {
-    return this.listing?.get(name) ?? this.writableTools?.get(name);
-  }
-
-  /** A tool a listing read for a call did not name: not read-only (and not listed again for the next call). */
-  noteUnlisted(name: string): void {
-    if (this.shownWritable(name) === undefined) this.note(name, true);
   }
 
   private note(name: string, writable: boolean): void {

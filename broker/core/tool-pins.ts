@@ -25,43 +25,43 @@ export function screenTools(core: SessionCore, leg: Leg, tools: unknown[]): Prom
 }
 
 /**
- * A page of a server's tools the broker reads for itself (to resolve a federated name, or
- * before a call to a tool the session never listed), taken as a listing its client is
- * shown: noted on the leg (read-only or not) and checked against the pins.
+ * Reads a server's whole tool listing for the broker (to resolve a federated name, or before
+ * a call to a tool the session never listed): each page checked against the pins, as a
+ * listing shown to the client is, and handed to `page`; once read, what it says of each
+ * tool noted on the leg (Leg.noteListing; `unlisted`: the tool a call names).
  */
-export function readTools(core: SessionCore, leg: Leg, tools: unknown[], page: { first: boolean; last: boolean }): Promise<unknown[]> | unknown[] {
-  leg.noteShown(tools, page);
-  return screenTools(core, leg, tools);
+export async function readToolListing(core: SessionCore, call: Call, leg: Leg, page?: (items: unknown[]) => void, unlisted?: string): Promise<void> {
+  const listing = new Map<string, boolean>();
+  const complete = await readListing(core, call, leg, 'tools/list', 'tools', async (items) => {
+    leg.mergePage(listing, items);
+    await screenTools(core, leg, items);
+    page?.(items);
+  });
+  leg.noteListing(listing, complete, unlisted);
 }
 
 /**
  * Reads every page of a server's `method` listing (bounded), handing each answer's items to
  * `page`; stops at the first answer that is not a result.
  */
-export async function readListing(
-  core: SessionCore,
-  call: Call,
-  leg: Leg,
-  method: string,
-  key: string,
-  page: (items: unknown[], at: { first: boolean; last: boolean }) => unknown,
-): Promise<void> {
+export async function readListing(core: SessionCore, call: Call, leg: Leg, method: string, key: string, page: (items: unknown[]) => unknown): Promise<boolean> {
   let cursor: string | undefined;
   for (let n = 0; n < MAX_LIST_PAGES; n++) {
     const answer: LegAnswer = await core.ask(call, leg, method, cursor === undefined ? {} : { cursor });
-    if (answer.kind !== 'result') return;
-    await page(Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : [], { first: n === 0, last: typeof answer.result.nextCursor !== 'string' });
-    if (typeof answer.result.nextCursor !== 'string') return;
+    if (answer.kind !== 'result') return false;
+    await page(Array.isArray(answer.result[key]) ? (answer.result[key] as unknown[]) : []);
+    if (typeof answer.result.nextCursor !== 'string') return true;
     cursor = answer.result.nextCursor;
   }
+  return false;
 }
 
-/** Reads the server's tools (readTools) for a call to a tool the session never listed: the call is judged on what it lists now. */
-export async function listBeforeCall(core: SessionCore, call: Call, leg: Leg): Promise<void> {
+/** Reads the server's tools (readToolListing) for a call to `tool`, which the session never listed: the call is judged on what it lists now. */
+export async function listBeforeCall(core: SessionCore, call: Call, leg: Leg, tool: string): Promise<void> {
   // A server may add tools once it hears the client's initialized (the reference server
   // adds its sampling tool then), which may still be on its way when the call comes.
   await settledWithin(leg.initialized, INITIALIZED_WAIT_MS);
-  await readListing(core, call, leg, 'tools/list', 'tools', (items, at) => readTools(core, leg, items, at));
+  await readToolListing(core, call, leg, undefined, tool);
 }
 
 /**
@@ -81,7 +81,7 @@ export async function listBeforeCall(core: SessionCore, call: Call, leg: Leg): P
 export async function pinRefusal(core: SessionCore, call: Call, request: JsonRpcRequest, leg: Leg, tool: string, shown: string): Promise<JsonRpcError | null> {
   const { pinning } = core.deps;
   if (!pinning || pinning.mode(leg.server) !== 'pin') return null;
-  if (!leg.toolHashes.has(tool)) await listBeforeCall(core, call, leg);
+  if (!leg.toolHashes.has(tool)) await listBeforeCall(core, call, leg, tool);
   let hash = leg.toolHashes.get(tool);
   if (hash !== undefined && !pinning.allows(leg.server, tool, hash)) {
     // Listed by another request of the session whose check of the pin has not answered yet:

@@ -92,7 +92,7 @@ function createWhole(path: string, text: string): boolean {
 
 /** Whether the lock at `path` is still this process's after a moment (lockDataDir). */
 function stillOwn(path: string, token: string): boolean {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS);
+  pause(SETTLE_MS);
   return readOwner(readLock(path))?.token === token;
 }
 
@@ -114,7 +114,12 @@ function removeIfStill(path: string, text: string, token: string): void {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  const moved = readLock(aside);
+  let moved = readLock(aside);
+  // Without hard links a lock is written in place: one moved while it was written is read again once it is whole.
+  if (moved !== null && moved !== text && !readOwner(moved)) {
+    pause(SETTLE_MS);
+    moved = readLock(aside);
+  }
   // A put-back that fails leaves the moved lock where it is, for its owner's operator to see.
   if (moved !== null && moved !== text) putBack(aside, moved, path);
   rmSync(aside, { force: true });
@@ -134,6 +139,11 @@ function putBack(aside: string, text: string, path: string): void {
       if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
     }
   }
+}
+
+/** Blocks for `ms`: the lock is taken once, at start, before anything else runs. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function readLock(path: string): string | null {
