@@ -437,8 +437,9 @@ function shownOf(core: SessionCore, leg: Leg, key: string, items: unknown): Prom
 
 /**
  * Listed items the server's grants allow: tools (under a read-only grant, those read-only
- * both when it was issued and as listed now), prompts, resources and resource templates; of tasks, those the server created for
- * this session (server-tasks.ts). Items without the field they are known by are left out.
+ * when it was issued, and on this page, and not known otherwise: Leg.noteShown), prompts,
+ * resources and resource templates; of tasks, those the server created for this session
+ * (server-tasks.ts). Items without the field they are known by are left out.
  */
 function granted(tasks: ServerTasks, leg: Leg, key: string, items: unknown): unknown[] {
   if (!Array.isArray(items)) return [];

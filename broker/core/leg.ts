@@ -85,10 +85,12 @@ export class Leg {
   /** The hash of each tool's definition as this session's client was last shown it (tool-pins.ts). */
   readonly toolHashes = new Map<string, string>();
   /**
-   * Whether each tool's definition, as this session was last shown it, is not read-only (no
-   * `readOnlyHint: true`, not vouched for by the operator); created at the first listing.
+   * Whether each tool is not read-only (no `readOnlyHint: true`, not vouched for by the
+   * operator) as far as this session knows (noteShown, noteListing); created at the first.
    */
   private writableTools: Map<string, boolean> | undefined;
+  /** Tools a call named that the server's whole listing did not give: not read-only until a listing gives them (toolsAdded). */
+  private absent: Set<string> | undefined;
   /** Why it left the session, once it has: nothing is sent to it any more. */
   private left: { code: number; reason: string; detail: string } | undefined;
   /**
@@ -122,7 +124,11 @@ export class Leg {
    * broker reads before a call to a tool not known yet can say (noteListing).
    */
   noteShown(tools: unknown): void {
-    for (const [name, writable] of writableByName(tools, this.vouchedReadOnly)) if (writable) this.note(name, true);
+    for (const [name, writable] of writableByName(tools, this.vouchedReadOnly)) {
+      if (!writable) continue;
+      this.note(name, true);
+      this.absent?.delete(name);
+    }
   }
 
   /**
@@ -132,8 +138,20 @@ export class Leg {
    * (an error, the page bound) says only which tools are not read-only.
    */
   noteListing(listing: ReadonlyMap<string, boolean>, complete: boolean, unlisted?: string): void {
-    for (const [name, writable] of listing) if (writable || complete) this.note(name, writable);
-    if (complete && unlisted !== undefined && !listing.has(unlisted)) this.note(unlisted, true);
+    for (const [name, writable] of listing) {
+      // What the session was shown not read-only stays so; a tool the server only added since it was called may be.
+      if (writable || (complete && (this.writableTools?.get(name) !== true || this.absent?.has(name) === true))) this.note(name, writable);
+      this.absent?.delete(name);
+    }
+    if (!complete || unlisted === undefined || listing.has(unlisted) || this.writableTools?.has(unlisted)) return;
+    this.note(unlisted, true);
+    if (this.writableTools?.has(unlisted)) (this.absent ??= new Set()).add(unlisted);
+  }
+
+  /** The server says its tools changed: the ones a call named that its listing did not give are not known any more. */
+  toolsAdded(): void {
+    for (const name of this.absent ?? []) this.writableTools?.delete(name);
+    this.absent = undefined;
   }
 
   /** Merges a page into a listing being read (noteListing). */
@@ -148,7 +166,7 @@ export class Leg {
     if (noted.has(name) || noted.size < MAX_NOTED_TOOLS) noted.set(name, writable);
   }
 
-  /** Whether the tool's definition, as this session was last shown it, is not read-only; undefined when it was never shown. */
+  /** Whether the tool is not read-only as far as this session knows; undefined when it does not know. */
   shownWritable(name: string): boolean | undefined {
     return this.writableTools?.get(name);
   }

@@ -273,6 +273,7 @@ function upstreamNotification(core: SessionCore, leg: Leg, message: Notification
       return core.notifyClient(message.method, metaOut(core, leg.server, naming.federated ? taskOut(naming, leg.server, params) : params));
     default:
       if (message.method.endsWith('/list_changed')) naming.listsChanged();
+      if (message.method === 'notifications/tools/list_changed') leg.toolsAdded();
       return core.notifyClient(message.method, params ? metaOut(core, leg.server, params) : message.params);
   }
 }

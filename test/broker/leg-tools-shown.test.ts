@@ -31,6 +31,28 @@ describe("a leg's knowledge of which tools are read-only", () => {
     expect(['look', 'twin', 'nap', 'ghost'].map((name) => l.shownWritable(name))).toEqual([false, true, false, true]);
   });
 
+  it('lets a later whole listing say read-only of a tool a call named before the server listed it, and forgets it when the server says its tools changed', () => {
+    const l = leg();
+    l.noteListing(new Map(), true, 'late');
+    expect(l.shownWritable('late')).toBe(true);
+    l.toolsAdded();
+    expect(l.shownWritable('late')).toBe(undefined);
+    l.noteListing(new Map(), true, 'late');
+    const listing = new Map<string, boolean>();
+    l.mergePage(listing, [tool('late', true)]);
+    l.noteListing(listing, true);
+    expect(l.shownWritable('late')).toBe(false);
+  });
+
+  it('keeps a tool the client was shown not read-only so, whatever a later listing says', () => {
+    const l = leg();
+    l.noteShown([tool('turncoat', false)]);
+    const listing = new Map<string, boolean>();
+    l.mergePage(listing, [tool('turncoat', true)]);
+    l.noteListing(listing, true);
+    expect(l.shownWritable('turncoat')).toBe(true);
+  });
+
   it('takes from a listing cut short (an error, the page bound) only which tools are not read-only, and nothing of a tool it did not reach', () => {
     const l = leg();
     const listing = new Map<string, boolean>();
