@@ -3,6 +3,7 @@ import type { McpServerConfig } from '../server/config/schema.js';
 import type { Logger } from '../server/log.js';
 import type { SecretScrubber } from '../server/text/secret-scrubber.js';
 import { isRecord } from './core/json.js';
+import { writableByName } from './core/leg.js';
 import { classifyUpstream } from './jsonrpc.js';
 import { createHttpAgents } from './upstreams/streamable-http.js';
 import type { HttpAgents } from './upstreams/streamable-http.js';
@@ -65,9 +66,9 @@ export class ToolCatalog {
       this.deps.logger.warn({ err: error, server: serverName }, 'could not read the tools of a server: a read-only grant covers only its operator-listed read-only tools');
       return [];
     });
-    // A name the server lists twice is read-only only when every definition of it says so.
-    const writable = new Set(described.filter((t) => t.annotations?.readOnlyHint !== true).map((t) => t.name));
-    return [...new Set([...listed, ...described.map((t) => t.name).filter((name) => !writable.has(name))])].sort();
+    // Judged as a session judges a listing: a name listed twice is read-only only when every definition of it says so.
+    const readOnlyDescribed = [...writableByName(described, new Set(listed))].filter(([, writable]) => !writable).map(([name]) => name);
+    return [...new Set([...listed, ...readOnlyDescribed])].sort();
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,7 @@ export type LegAnswer =
  * Of a page of tools, whether each name is not read-only: no `readOnlyHint: true` and not
  * vouched for by the operator, in any of its definitions on the page.
  */
-function writableByName(tools: unknown, vouched: ReadonlySet<string>): Map<string, boolean> {
+export function writableByName(tools: unknown, vouched: ReadonlySet<string>): Map<string, boolean> {
   const page = new Map<string, boolean>();
   if (!Array.isArray(tools)) return page;
   for (const tool of tools) {

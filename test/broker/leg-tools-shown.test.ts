@@ -5,6 +5,12 @@ import type { Upstream } from '../../broker/upstreams/upstream.js';
 
 const upstream: Upstream = { start: async () => {}, send: async () => {}, close: async () => {} };
 const leg = (readOnlyTools: string[] = []) => new Leg({ server: 'docs', upstream, grants: new GrantSet([]), readOnlyTools });
+/** The broker's own reading of a whole listing (`complete`) of these pages, noted on the leg. */
+function listed(l: Leg, pages: unknown[][], complete = true, unlisted?: string): void {
+  const listing = new Map<string, boolean>();
+  for (const page of pages) l.mergePage(listing, page);
+  l.noteListing(listing, complete, unlisted);
+}
 const tool = (name: string, readOnlyHint?: boolean) => ({ name, inputSchema: { type: 'object' }, ...(readOnlyHint === undefined ? {} : { annotations: { readOnlyHint } }) });
 
 /**
@@ -24,40 +30,31 @@ describe("a leg's knowledge of which tools are read-only", () => {
 
   it('takes from a whole listing the broker read which tools are read-only, a name given twice read-only only when both say so', () => {
     const l = leg();
-    const listing = new Map<string, boolean>();
-    l.mergePage(listing, [tool('look', true), tool('twin', true)]);
-    l.mergePage(listing, [tool('twin', false), tool('nap', true)]);
-    l.noteListing(listing, true, 'ghost');
+    listed(l, [[tool('look', true), tool('twin', true)], [tool('twin', false), tool('nap', true)]], true, 'ghost');
     expect(['look', 'twin', 'nap', 'ghost'].map((name) => l.shownWritable(name))).toEqual([false, true, false, true]);
   });
 
   it('lets a later whole listing say read-only of a tool a call named before the server listed it, and forgets it when the server says its tools changed', () => {
     const l = leg();
-    l.noteListing(new Map(), true, 'late');
+    listed(l, [], true, 'late');
     expect(l.shownWritable('late')).toBe(true);
     l.toolsAdded();
     expect(l.shownWritable('late')).toBe(undefined);
-    l.noteListing(new Map(), true, 'late');
-    const listing = new Map<string, boolean>();
-    l.mergePage(listing, [tool('late', true)]);
-    l.noteListing(listing, true);
+    listed(l, [], true, 'late');
+    listed(l, [[tool('late', true)]]);
     expect(l.shownWritable('late')).toBe(false);
   });
 
   it('keeps a tool the client was shown not read-only so, whatever a later listing says', () => {
     const l = leg();
     l.noteShown([tool('turncoat', false)]);
-    const listing = new Map<string, boolean>();
-    l.mergePage(listing, [tool('turncoat', true)]);
-    l.noteListing(listing, true);
+    listed(l, [[tool('turncoat', true)]]);
     expect(l.shownWritable('turncoat')).toBe(true);
   });
 
   it('takes from a listing cut short (an error, the page bound) only which tools are not read-only, and nothing of a tool it did not reach', () => {
     const l = leg();
-    const listing = new Map<string, boolean>();
-    l.mergePage(listing, [tool('look', true), tool('wipe')]);
-    l.noteListing(listing, false, 'later');
+    listed(l, [[tool('look', true), tool('wipe')]], false, 'later');
     expect(['look', 'wipe', 'later'].map((name) => l.shownWritable(name))).toEqual([undefined, true, undefined]);
   });
 });
