@@ -83,8 +83,8 @@ function processesOf(servers: readonly McpServerConfig[]): number {
 
 /** Refuses a request target that carries a credential in its query (401, as every MCP endpoint does). */
 export function refuseCredentialInUrl(target: string): void {
-  const query = target.split('?', 2)[1] ?? '';
-  if (CREDENTIAL_PARAMS.test(`?${query}`)) throw new UpgradeRefused(401, 'a credential in the URL is refused: send Authorization: Bearer', { error: 'invalid_request', description: 'credentials in the URL are refused' });
+  const query = target.indexOf('?');
+  if (query >= 0 && CREDENTIAL_PARAMS.test(target.slice(query))) throw new UpgradeRefused(401, 'a credential in the URL is refused: send Authorization: Bearer', { error: 'invalid_request', description: 'credentials in the URL are refused' });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { DEFAULT_NEGOTIATED_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { tokenExpiry } from '../../server/identity/principal.js';
@@ -147,7 +147,8 @@ export class HttpSession implements ClientChannel {
    * proxy is of no use without that very credential, and nothing tells them apart).
    */
   isOwnedBy(principal: Principal): boolean {
-    return ownerOf(principal) === this.owner;
+    // The principal knownPrincipal gave back was accepted as the owner's already.
+    return principal === this.credential?.principal || ownerOf(principal) === this.owner;
   }
 
   /**
@@ -159,7 +160,7 @@ export class HttpSession implements ClientChannel {
   knownPrincipal(authorization: string | undefined, now: number): Principal | null {
     const known = this.credential;
     if (!known || authorization === undefined || now >= known.until) return null;
-    const digest = createHash('sha256').update(authorization).digest();
+    const digest = digestOf(authorization);
     return timingSafeEqual(digest, known.digest) ? known.principal : null;
   }
 
@@ -170,7 +171,7 @@ export class HttpSession implements ClientChannel {
   accepted(authorization: string | undefined, principal: Principal, now: number): void {
     if (authorization === undefined || !this.isOwnedBy(principal)) return;
     if (this.credential && now < this.credential.until) return;
-    this.credential = { digest: createHash('sha256').update(authorization).digest(), principal, until: Math.min(tokenExpiry(principal), now + KNOWN_CREDENTIAL_MS) };
+    this.credential = { digest: digestOf(authorization), principal, until: Math.min(tokenExpiry(principal), now + KNOWN_CREDENTIAL_MS) };
   }
 
   isClosed(): boolean {
@@ -299,6 +300,11 @@ export class HttpSession implements ClientChannel {
   private overflow(): void {
     void this.core.end(CLOSE.policy, 'client is not reading (send buffer full)', null);
   }
+}
+
+/** One-shot: a Hash object per request costs more than the digest (every Streamable HTTP call is a request). */
+function digestOf(authorization: string): Buffer {
+  return hash('sha256', authorization, 'buffer');
 }
 
 /** A user and the very credential (a token, or a sign-in) they came with. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import express from 'express';
 import type { Express, Request } from 'express';
 
@@ -15,7 +16,19 @@ export function trustProxy(trustedProxies: readonly string[]): string[] | false 
  */
 export function clientAddressOf(trustedProxies: readonly string[]): (request: IncomingMessage) => string | undefined {
   const app: Express = express().set('trust proxy', trustProxy(trustedProxies));
-  return (request) => (Object.create(app.request, { headers: { value: request.headers }, socket: { value: request.socket } }) as Request).ip;
+  const expressIp = (request: IncomingMessage) => (Object.create(app.request, { headers: { value: request.headers }, socket: { value: request.socket } }) as Request).ip;
+  // express's answer depends on the socket's address and X-Forwarded-For alone (proxy-addr,
+  // forwarded): a keep-alive connection's next request with the same header gets the same
+  // answer without a request view built again (over Streamable HTTP every call is a request).
+  const known = new WeakMap<Socket, { forwarded: unknown; address: string | undefined }>();
+  return (request) => {
+    const forwarded = request.headers['x-forwarded-for'];
+    const last = known.get(request.socket);
+    if (last !== undefined && last.forwarded === forwarded) return last.address;
+    const address = expressIp(request);
+    known.set(request.socket, { forwarded, address });
+    return address;
+  };
 }
 
 /** An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as a dual-stack socket reports IPv4 peers) as its IPv4; any other unchanged. */

@@ -443,6 +443,9 @@ describe('Streamable HTTP endpoints /mcp/:server and /mcp', () => {
 
     it('refuses a credential in the URL (401)', async () => {
       expect((await mcpFetch(`${fx.httpUrl()}?access_token=${token}`, INITIALIZE, { token })).status).toBe(401);
+      expect((await mcpFetch(`${fx.httpUrl()}?lang=en&token=${token}`, INITIALIZE, { token })).status).toBe(401);
+      // After a second '?', which some proxies and servers read as the query's start.
+      expect((await mcpFetch(`${fx.httpUrl()}?lang=en?api_key=${token}`, INITIALIZE, { token })).status).toBe(401);
     });
 
     it('refuses a token without the mcp scope (403 insufficient_scope)', async () => {
