@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js';
 import { AlreadyAcknowledgedError, ForbiddenError, InvalidInputError, NotFoundError, StoreUnavailableError } from '../errors.js';
 import { requireScope } from '../identity/api-tokens.js';
 import { EMAIL_ADDRESS } from '../identity/email-domains.js';
+import { sameEmail } from '../identity/email-key.js';
 import type { Principal } from '../identity/principal.js';
 import { listedPage } from '../stores/listed-page.js';
 import type { Page } from '../stores/listed-page.js';
@@ -91,6 +92,7 @@ export class AnomalyService {
     this.requireActingAuditor(caller);
     const note = noteInput == null ? null : boundedText(noteInput, 'note', false) || null;
     const record = await this.get(caller, id);
+    refuseAboutSelf(caller, record.user, 'id');
     if (record.status === 'acknowledged') throw new AlreadyAcknowledgedError(record.acknowledgedBy);
     await this.deps.audit.append(byCaller(caller, {
       type: 'anomaly.acknowledged',
@@ -113,6 +115,7 @@ export class AnomalyService {
     this.requireActingAuditor(caller);
     const user = input.user.trim();
     if (!EMAIL_ADDRESS.test(user)) throw new InvalidInputError('user must be an email address', 'user');
+    refuseAboutSelf(caller, user, 'user');
     if (!isRuleId(input.rule)) throw new InvalidInputError(`rule must be one of ${RULE_IDS.join(', ')}`, 'rule');
     if (!Number.isInteger(input.durationSeconds) || input.durationSeconds < 1 || input.durationSeconds > MAX_SUPPRESSION_SECONDS) {
       throw new InvalidInputError(`durationSeconds must be from 1 to ${MAX_SUPPRESSION_SECONDS} (90 days)`, 'durationSeconds');
@@ -170,6 +173,16 @@ export class AnomalyService {
     this.requireAuditor(caller);
     requireScope(caller, 'api');
   }
+}
+
+/**
+ * An auditor who also holds grants answers for their own activity no more than a requester
+ * reviews their own request: acknowledging an anomaly about themselves, or silencing a rule
+ * for themselves (which also stops its responses: revoking the grant, ending the session),
+ * is left to another auditor. Removing a suppression only lets detection back in: allowed.
+ */
+function refuseAboutSelf(caller: Principal, user: string, field: string): void {
+  if (sameEmail(user, caller.user.email)) throw new ForbiddenError('nobody acknowledges or suppresses anomalies about themselves: another auditor does', field);
 }
 
 function isRuleId(value: string): value is RuleId {

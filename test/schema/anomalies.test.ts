@@ -137,6 +137,20 @@ describeOnEachStore('anomalies over GraphQL', (start: StartServer) => {
       expect((await eventsOfType('anomaly.suppressed')).length).toBe(before);
     });
 
+    it('is FORBIDDEN to acknowledge an anomaly about themselves or to suppress a rule for themselves, and records nothing', async () => {
+      const aboutCarol = await seed({ user: 'Carol@Example.com' });
+      const acks = (await eventsOfType('anomaly.acknowledged')).length;
+      const ack = await gql('carol', ACK, { id: aboutCarol.id, note: 'fine' });
+      expect(errorOf(ack.body)?.extensions).toEqual({ code: 'FORBIDDEN', field: 'id' });
+      expect((await server.stores.anomalies.get(aboutCarol.id))?.status).toBe('open');
+      expect((await eventsOfType('anomaly.acknowledged')).length).toBe(acks);
+      const suppressions = (await eventsOfType('anomaly.suppressed')).length;
+      const suppress = await gql('carol', SUPPRESS, { input: { user: ' CAROL@example.com ', rule: 'probing', durationSeconds: 3600, reason: 'mine' } });
+      expect(errorOf(suppress.body)?.extensions).toEqual({ code: 'FORBIDDEN', field: 'user' });
+      expect((await eventsOfType('anomaly.suppressed')).length).toBe(suppressions);
+      expect(((await gql('carol', SUPPRESSIONS)).body.data as { anomalySuppressions: { user: string }[] }).anomalySuppressions.map((s) => s.user.toLowerCase())).not.toContain('carol@example.com');
+    });
+
     it('needs the api scope to act: an audit:read token reads anomalies but cannot acknowledge or suppress', async () => {
       const seeded = await seed({ user: 'alice@example.com' });
       const token = await createApiToken(server.url, cookies.carol, ['audit:read']);
