@@ -5,10 +5,12 @@ import type { Metrics } from '../metrics.js';
 /**
  * `/healthz`: the process answers. `/readyz`: it can serve, meaning its store answers and
  * it is not shutting down (a load balancer stops sending it traffic otherwise).
- * `/metrics`: Prometheus text format.
+ * `/metrics`: Prometheus text format, for the monitoring network only (docs/deploy.md).
  */
 export function healthRoutes(options: { stores: Stores; metrics: Metrics; isShuttingDown: () => boolean }): Router {
-  const router = Router();
+  // Exactly these paths: the proxy in front hides /metrics by its path (infra/compose/haproxy.cfg), and
+  // express's default routing would also serve it as /METRICS or /metrics/, past a rule that spells it one way.
+  const router = Router({ caseSensitive: true, strict: true });
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -125,7 +125,9 @@ describeWithHaproxy('the HAProxy configuration (infra/compose/haproxy.cfg)', () 
     const last = standIns.flatMap((s) => s.seen).at(-1)!;
     expect(last['x-forwarded-proto']).toBe('https');
     expect(last['x-forwarded-for']).toBe('127.0.0.1');
-    const metrics = await fetch(`https://127.0.0.1:${port}/metrics`, { dispatcher: dispatcher() });
-    expect(metrics.status).toBe(404);
+    for (const path of ['/metrics', '/METRICS', '/Metrics/x']) {
+      const metrics = await fetch(`https://127.0.0.1:${port}${path}`, { dispatcher: dispatcher() });
+      expect(metrics.status, path).toBe(404);
+    }
   });
 });

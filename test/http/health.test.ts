@@ -36,6 +36,14 @@ describe('health and metrics endpoints', () => {
     expect(text).not.toMatch(/no-such-page|secret-value/);
   });
 
+  it('serves metrics at /metrics exactly: not under another case or with a trailing slash, which a proxy rule may not match', async () => {
+    for (const path of ['/METRICS', '/Metrics', '/metrics/']) {
+      const res = await fetch(`${server.url}${path}`);
+      expect(await res.text(), path).not.toMatch(/portcullis_process_cpu_seconds_total/);
+    }
+    expect((await fetch(`${server.url}/HEALTHZ`)).status).toBe(404);
+  });
+
   it('logs requests without their query string', async () => {
     await fetch(`${server.url}/no-such-page?token=secret-value`);
     const lines = server.logs.filter((l) => l.includes('no-such-page'));
