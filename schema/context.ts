@@ -6,6 +6,7 @@ import type { AccessExplainer } from '../server/access/access-explainer.js';
 import type { AccessService } from '../server/access/access-service.js';
 import type { ToolChangeService } from '../server/access/tool-change-service.js';
 import type { AccessRequestRecord, GrantRecord } from '../server/access/types.js';
+import { ScanBudget } from '../server/audit/audit-service.js';
 import type { AuditService } from '../server/audit/audit-service.js';
 import type { AnomalyService } from '../server/detection/anomaly-service.js';
 import type { Clock } from '../server/clock.js';
@@ -47,10 +48,16 @@ export type PortcullisTopics = {
 };
 export type PortcullisPubSub = PubSub<PortcullisTopics>;
 
-/** Built once per HTTP request or graphql-ws operation. */
+/** Built once per HTTP request or graphql-ws operation (operationContext). */
 export interface GraphQLContext extends GraphQLServices {
   /** Who is calling; null when no credential was presented. */
   principal: Principal | null;
+  /** What the operation's audit listings may scan of the log, all together (aliases would each scan their own). */
+  auditScan: ScanBudget;
+}
+
+export function operationContext(services: GraphQLServices, principal: Principal | null): GraphQLContext {
+  return { ...services, principal, auditScan: new ScanBudget() };
 }
 
 export function requirePrincipal(ctx: GraphQLContext): Principal {

@@ -13,6 +13,7 @@ import { describeCredentialEnd } from '../server/identity/credential-watch.js';
 import type { CredentialWatch } from '../server/identity/credential-watch.js';
 import type { Lease, LeaseKeeper } from '../server/limits/lease-keeper.js';
 import { SubscriptionPlaces } from './subscription-places.js';
+import { operationContext } from './context.js';
 import type { GraphQLContext, GraphQLServices } from './context.js';
 import { createErrorFormatter, toGraphQLError } from './errors.js';
 import type { GraphQLProtection } from './limits.js';
@@ -122,7 +123,7 @@ export function createGraphQLWebSocketEndpoint(options: {
         if ('errors' in checked) return checked.errors;
         let contextValue: GraphQLContext;
         try {
-          contextValue = { ...options.services, principal: await authenticator.resolve(ctx.extra.credential ?? null, ctx.extra.address) };
+          contextValue = operationContext(options.services, await authenticator.resolve(ctx.extra.credential ?? null, ctx.extra.address));
           if (getOperationAST(checked.document, payload.operationName)?.operation === 'subscription') {
             await places.take((ctx.extra.subscriptions ??= new Map()), id, contextValue.principal?.user.id ?? null);
           }

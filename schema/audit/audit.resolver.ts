@@ -19,7 +19,7 @@ export class AuditResolver {
     @Arg('order', () => AuditOrder, { nullable: true, defaultValue: AuditOrder.OLDEST_FIRST }) order: AuditOrder | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AuditEventPage> {
-    const page = await ctx.auditService.list(requirePrincipal(ctx), filter ?? {}, { first, after, order });
+    const page = await ctx.auditService.list(requirePrincipal(ctx), filter ?? {}, { first, after, order, budget: ctx.auditScan });
     return { items: page.items.map(AuditEvent.from), pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage } };
   }
 

@@ -43,6 +43,16 @@ const BATCH = 500;
 const MAX_SCAN = 20_000;
 
 /**
+ * What one request may scan of the log over all its listings: a GraphQL operation can ask
+ * for one listing under many aliases (or a listing and a walk per page), and each would
+ * scan its own MAX_SCAN. Listings running at once share it as they go; each may overrun it
+ * by at most the batch it was reading when it ran out.
+ */
+export class ScanBudget {
+  constructor(public left: number = MAX_SCAN) {}
+}
+
+/**
  * Reading the audit log: auditors (a role with `audit: true`, through a credential holding
  * `audit:read`) see every event; anyone else sees only the events they are the actor of.
  * Queries and live feeds read the log itself, in order, so a feed resumed from a cursor
@@ -61,7 +71,7 @@ export class AuditService {
    * A page of visible events in `order`; `after` is the last cursor of the previous page
    * read in the same order (with NEWEST_FIRST, the page goes on with older events).
    */
-  async list(caller: Principal, filter: AuditFilter, options: { first?: number | null; after?: string | null; order?: AuditOrder | null }): Promise<AuditPage> {
+  async list(caller: Principal, filter: AuditFilter, options: { first?: number | null; after?: string | null; order?: AuditOrder | null; budget?: ScanBudget }): Promise<AuditPage> {
     const sees = this.sees(caller);
     const matches = matching(filter);
     const first = options.first ?? DEFAULT_PAGE;
@@ -70,24 +80,30 @@ export class AuditService {
     const items: AuditEvent[] = [];
     const scope = cursorScope(caller);
     let after = await this.cursors.after(scope, options.after);
+    const budget = options.budget ?? new ScanBudget();
+    // The request's budget spent by its other listings: nothing read, the caller goes on from where it asked.
+    if (budget.left <= 0) return { items, endCursor: options.after ?? null, hasNextPage: true };
     let scanned = 0;
     let stoppedHidden = false;
+    let ended = false;
     // One visible event past the page tells whether there is a next page.
-    while (items.length <= first && scanned < MAX_SCAN) {
+    while (items.length <= first && scanned < MAX_SCAN && budget.left > 0) {
       const batch = await read(after);
       for (const event of batch) {
         scanned++;
+        budget.left--;
         after = event.id;
         stoppedHidden = !sees(event);
         if (!stoppedHidden && matches(event)) items.push(event);
         if (items.length > first) break;
       }
-      if (batch.length < BATCH) break;
+      ended = batch.length < BATCH;
+      if (ended) break;
     }
     if (items.length > first) return { items: items.slice(0, first), endCursor: items[first - 1]!.id, hasNextPage: true };
     // Scan budget spent: the cursor is where scanning stopped, so the next page goes on from
     // there; sealed when that is another's event, whose id (a stream's millisecond) it would show.
-    if (scanned >= MAX_SCAN) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
+    if (!ended && (scanned >= MAX_SCAN || budget.left <= 0)) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
     return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
   }
 

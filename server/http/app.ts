@@ -3,6 +3,7 @@ import type { ApolloServer } from '@apollo/server';
 import express from 'express';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import helmet from 'helmet';
+import { operationContext } from '../../schema/context.js';
 import type { GraphQLContext, GraphQLServices } from '../../schema/context.js';
 import { toGraphQLError } from '../../schema/errors.js';
 import { illFormedInputError } from '../../schema/well-formed-input.js';
@@ -71,7 +72,7 @@ export function createApp(options: {
     expressMiddleware(options.apollo, {
       context: async ({ req }) => {
         try {
-          return { ...options.services, principal: await authenticator.resolve(authenticator.presented(req.headers), req.ip) };
+          return operationContext(options.services, await authenticator.resolve(authenticator.presented(req.headers), req.ip));
         } catch (error) {
           throw toGraphQLError(error);
         }

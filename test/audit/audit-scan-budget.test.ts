@@ -1,9 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPubSub } from '@graphql-yoga/subscription';
+import { graphql } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildPortcullisSchema } from '../../schema/build-schema.js';
+import { operationContext } from '../../schema/context.js';
+import type { GraphQLServices } from '../../schema/context.js';
 import { AccessPolicy } from '../../server/access/access-policy.js';
-import { AuditService } from '../../server/audit/audit-service.js';
+import { AuditService, ScanBudget } from '../../server/audit/audit-service.js';
 import type { AuditOrder } from '../../server/audit/audit-service.js';
 import type { AuditEvent } from '../../server/audit/types.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
@@ -73,6 +78,52 @@ function scanBudgetSuite(open: (clock: ManualClock) => Promise<Stores>) {
         expect(next.hasNextPage).toBe(false);
       });
     }
+  });
+
+  describe('one request', () => {
+    it('shares one budget among its listings, so many at once scan about 20,000 events between them, each going on from where it stopped', async () => {
+      const read = vi.spyOn(stores.audit, 'read');
+      try {
+        const budget = new ScanBudget();
+        const pages = await Promise.all([1, 2, 3].map(() => service.list(carol, { types: ['test.needle'] }, { first: 5, budget })));
+        const scanned = (await Promise.all(read.mock.results.map((r) => r.value as Promise<AuditEvent[]>))).reduce((n, batch) => n + batch.length, 0);
+        // Each listing may overrun by the batch it was reading when the budget ran out.
+        expect(scanned).toBeLessThanOrEqual(BUDGET + 3 * 500);
+        expect(budget.left).toBeLessThanOrEqual(0);
+        for (const page of pages) {
+          expect(page.items.map((e) => e.data.n)).toEqual(['first']);
+          expect(page.hasNextPage).toBe(true);
+          let rest = await needles('OLDEST_FIRST', page.endCursor);
+          const found = rest.items.map((e) => e.data.n);
+          while (rest.hasNextPage) found.push(...(rest = await needles('OLDEST_FIRST', rest.endCursor)).items.map((e) => e.data.n));
+          expect(found).toEqual(['last']);
+        }
+      } finally {
+        read.mockRestore();
+      }
+    });
+
+    it('reads nothing once its budget is spent, and names the cursor it was given to go on from', async () => {
+      const page = await service.list(carol, { types: ['test.needle'] }, { first: 5, after: 'x', budget: new ScanBudget(0) });
+      expect(page).toEqual({ items: [], endCursor: 'x', hasNextPage: true });
+    });
+
+    it('over GraphQL: the aliases of one operation share it, where a single listing scans the whole budget', async () => {
+      const schema = await buildPortcullisSchema(createPubSub());
+      const run = async (aliases: number) => {
+        const fields = Array.from({ length: aliases }, (_, i) => `a${i}: auditEvents(first: 5, filter: { types: ["test.needle"] }) { items { id } pageInfo { endCursor hasNextPage } }`);
+        const result = await graphql({ schema, source: `{ ${fields.join(' ')} }`, contextValue: operationContext({ auditService: service } as unknown as GraphQLServices, carol) });
+        expect(result.errors).toBeUndefined();
+        return Object.values(result.data as Record<string, { pageInfo: { endCursor: string; hasNextPage: boolean } }>).map((page) => page.pageInfo);
+      };
+      const [alone] = await run(1);
+      expect(alone).toEqual({ endCursor: (await lastScanned('OLDEST_FIRST')).id, hasNextPage: true });
+      const together = await run(3);
+      for (const page of together) {
+        expect(page.hasNextPage).toBe(true);
+        expect(page.endCursor).not.toBe(alone!.endCursor);
+      }
+    });
   });
 
   describe('a reader who may see few of the events', () => {
