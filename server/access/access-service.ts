@@ -68,6 +68,9 @@ function withApproverArguments(request: AccessRequestRecord, approvals: readonly
  * to their other one, or a transient NameID at each sign-in, is still one person: they
  * neither review their own request nor count twice towards its approvals).
  */
+/** The reason a grant revoked by an anomaly's response gives its holder (revokeForAnomaly). */
+export const ANOMALY_REVOKE_REASON = 'revoked by Portcullis: ask your security team';
+
 function samePerson(caller: Principal, user: { id: string; email: string }): boolean {
   return user.id === caller.user.id || sameEmail(user.email, caller.user.email);
 }
@@ -301,11 +304,14 @@ export class AccessService {
 
   /**
    * Revokes a grant as the system, for an anomaly's response (server/detection/responses.ts):
-   * no person asked, so the event's actor is null and its data names the anomaly. The grant
-   * must be requested and approved again. Throws GRANT_NOT_ACTIVE when it already ended.
+   * no person asked, so the event's actor is null and its data names the anomaly and its rule,
+   * for auditors. The grant's own reason, which its holder reads, names neither: nobody sees an
+   * anomaly about themselves (docs/detection.md), and the rule would tell a prober which of their
+   * moves was noticed. The grant must be requested and approved again. Throws GRANT_NOT_ACTIVE
+   * when it already ended.
    */
   revokeForAnomaly(id: string, anomaly: { id: string; rule: string }): Promise<GrantRecord> {
-    return this.revoke(id, `anomaly ${anomaly.id} (${anomaly.rule})`, { actor: null, data: { anomalyId: anomaly.id } }, () => true);
+    return this.revoke(id, ANOMALY_REVOKE_REASON, { actor: null, data: { anomalyId: anomaly.id, rule: anomaly.rule } }, () => true);
   }
 
   /**
