@@ -147,7 +147,13 @@ export class AlreadyAcknowledgedError extends PortcullisError {
  * exporter tries the same batch again after a backoff (an export never skips an event).
  */
 export class ExportNotAcknowledgedError extends PortcullisError {
-  constructor(sink: string, why: string, cause?: unknown) {
+  constructor(
+    sink: string,
+    why: string,
+    cause?: unknown,
+    /** The receiver refused the batch as too large (HTTP 413): sent again whole, it would be refused for ever. */
+    readonly tooLarge = false,
+  ) {
     super('EXPORT_NOT_ACKNOWLEDGED', `audit export ${sink}: batch not acknowledged (${why})`, { cause });
   }
 }

@@ -5,6 +5,7 @@ import type { LeaseTerm, LeaseTiming, TermStart } from '../audit/follow-under-le
 import type { AuditEvent, AuditLog } from '../audit/types.js';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
+import { ExportNotAcknowledgedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fullJitterBackoff } from '../notifications/backoff.js';
 import type { ExportCursorStore } from '../stores/types.js';
@@ -123,7 +124,12 @@ class SinkExport {
     return (await this.commit(term, last)) ? last : undefined;
   }
 
-  /** Sends until acknowledged (backing off between tries), then commits; false when the term ended first. */
+  /**
+   * Sends until acknowledged (backing off between tries), then commits; false when the term
+   * ended first. A batch the receiver refuses as too large goes as two halves, each committed
+   * once acknowledged: sent whole again it would be refused for ever, and the sink would
+   * export nothing more (a single event refused so is tried again, as any refusal).
+   */
   private async deliver(term: LeaseTerm, batch: readonly AuditEvent[]): Promise<boolean> {
     const items = batch.map((event) => exportItem(event, this.config.format));
     for (let failures = 0; ; ) {
@@ -137,6 +143,11 @@ class SinkExport {
         if (term.signal.aborted) return false;
         failures++;
         this.options.onBatch?.(this.config.name, 'failed', items.length);
+        if (error instanceof ExportNotAcknowledgedError && error.tooLarge && batch.length > 1) {
+          this.options.logger.warn({ sink: this.config.name, events: batch.length }, 'audit export: the receiver refused a batch as too large; sending it in halves');
+          const half = Math.ceil(batch.length / 2);
+          return (await this.deliver(term, batch.slice(0, half))) && this.deliver(term, batch.slice(half));
+        }
         const waitMs = fullJitterBackoff(failures, this.timing.backoffBaseMs, this.timing.backoffCapMs, this.options.random ?? Math.random);
         this.options.logger.warn({ err: error, sink: this.config.name, failures, retryInMs: waitMs }, 'audit export: batch not acknowledged; sending it again after a backoff');
         await sleep(waitMs, undefined, { signal: term.signal }).catch(() => {});

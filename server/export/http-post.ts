@@ -3,6 +3,9 @@ import { ExportNotAcknowledgedError } from '../errors.js';
 import type { TlsClientConfig } from './export-config.js';
 import { tlsOptions } from './tls-options.js';
 
+/** What a receiver answers a batch past its body limit (HEC's max_content_length, a collector's max_request_body_size). */
+export const PAYLOAD_TOO_LARGE = 413;
+
 /** A receiver's answer: its status and at most this much of its body (HEC's code, OTLP's partial success); never logged. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 

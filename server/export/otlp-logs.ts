@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import { ExportNotAcknowledgedError } from '../errors.js';
 import type { ExportSinkConfig } from './export-config.js';
-import { HttpPoster } from './http-post.js';
+import { HttpPoster, PAYLOAD_TOO_LARGE } from './http-post.js';
 import type { ExportItem, ExportTransport } from './types.js';
 
 type OtlpConfig = Extract<ExportSinkConfig, { type: 'otlp' }>;
@@ -42,7 +42,7 @@ export class OtlpLogsTransport implements ExportTransport {
   async send(batch: readonly ExportItem[], signal: AbortSignal): Promise<void> {
     const body = JSON.stringify(this.request(batch));
     const answer = await this.poster.post(this.url, { ...this.config.headers, 'content-type': 'application/json' }, body, signal);
-    if (answer.status < 200 || answer.status >= 300) throw new ExportNotAcknowledgedError(this.config.name, `HTTP ${answer.status}`);
+    if (answer.status < 200 || answer.status >= 300) throw new ExportNotAcknowledgedError(this.config.name, `HTTP ${answer.status}`, undefined, answer.status === PAYLOAD_TOO_LARGE);
     const rejected = rejectedRecords(answer.body);
     if (rejected > 0) this.logger.warn({ sink: this.config.name, rejected }, 'audit export: the OTLP collector rejected records of an acknowledged batch (partial success)');
   }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { ExportNotAcknowledgedError } from '../errors.js';
 import type { ExportSinkConfig } from './export-config.js';
-import { HttpPoster } from './http-post.js';
+import { HttpPoster, PAYLOAD_TOO_LARGE } from './http-post.js';
 import type { ExportItem, ExportTransport } from './types.js';
 
 type HecConfig = Extract<ExportSinkConfig, { type: 'splunk-hec' }>;
@@ -28,7 +28,7 @@ export class SplunkHecTransport implements ExportTransport {
     const body = batch.map((item) => JSON.stringify(this.hecEvent(item))).join('\n');
     const answer = await this.poster.post(this.url, { authorization: `Splunk ${this.config.token}`, 'content-type': 'application/json' }, body, signal);
     const code = hecCode(answer.body);
-    if (answer.status !== 200 || code !== 0) throw new ExportNotAcknowledgedError(this.config.name, `HTTP ${answer.status}, HEC code ${code ?? 'none'}`);
+    if (answer.status !== 200 || code !== 0) throw new ExportNotAcknowledgedError(this.config.name, `HTTP ${answer.status}, HEC code ${code ?? 'none'}`, undefined, answer.status === PAYLOAD_TOO_LARGE);
   }
 
   close(): Promise<void> {

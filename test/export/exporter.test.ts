@@ -110,6 +110,18 @@ describe('the audit exporter', () => {
     await expect.poll(() => lag, { timeout: 15_000 }).toEqual({ events: 0, seconds: 0 });
   });
 
+  it('sends a batch the receiver refuses as too large (413) in halves, until each is taken: nothing lost, repeated or out of order', async () => {
+    const { stores } = await storesFor('embedded');
+    const hec = await startHecReceiver(tls, TOKEN, { maxEventsPerRequest: 2 });
+    cleanups.push(hec.stop);
+    const events = await append(stores, 15);
+    exporter(stores, [hecSink(hec.url, 7)]);
+    await expect.poll(() => stores.exportCursors.cursor('splunk'), { timeout: 15_000 }).toBe(events.at(-1)!.id);
+    expect(hec.ids()).toEqual(events.map((e) => e.id));
+    expect(hec.refused.length).toBeGreaterThan(0);
+    expect(hec.refused.every((r) => r.startsWith('413'))).toBe(true);
+  });
+
   it('stops while the receiver is down: the batch is abandoned uncommitted, and the lease released for the next instance', async () => {
     const { stores } = await storesFor('embedded');
     const hec = await startHecReceiver(tls, TOKEN);

@@ -32,7 +32,7 @@ type Handle = (req: IncomingMessage, body: string) => { status: number; answer: 
  * answering as HEC does: 200 `{"text":"Success","code":0}`, 401/403 with HEC's token codes,
  * 400 with code 6 for a malformed batch.
  */
-export function startHecReceiver(tls: TestTls, token: string): Promise<HttpReceiver> {
+export function startHecReceiver(tls: TestTls, token: string, limits: { maxEventsPerRequest?: number } = {}): Promise<HttpReceiver> {
   return startHttpsReceiver(tls, (req, body) => {
     if (req.url !== '/services/collector/event') return { status: 404, answer: { text: 'Not found', code: 404 } };
     const auth = req.headers.authorization;
@@ -43,6 +43,8 @@ export function startHecReceiver(tls: TestTls, token: string): Promise<HttpRecei
     if (!events || events.length === 0 || events.some((e) => typeof e.id !== 'string' || typeof e.time !== 'number' || typeof e.record !== 'object' || e.record === null)) {
       return { status: 400, answer: { text: 'Invalid data format', code: 6 } };
     }
+    // HEC's max_content_length, counted in events here so that a test can say where it falls.
+    if (events.length > (limits.maxEventsPerRequest ?? Infinity)) return { status: 413, answer: { text: 'Content too large' } };
     return { status: 200, answer: { text: 'Success', code: 0 }, events: events.map((e) => ({ id: e.id as string, record: e.record as Record<string, unknown> })) };
   });
 }
