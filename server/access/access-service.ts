@@ -62,15 +62,15 @@ function withApproverArguments(request: AccessRequestRecord, approvals: readonly
   return { ...request, arguments: Object.fromEntries(rules) };
 }
 
+/** The reason a grant revoked by an anomaly's response gives its holder (revokeForAnomaly). */
+export const ANOMALY_REVOKE_REASON = 'revoked by Portcullis: ask your security team';
+
 /**
  * Whether `user` is the caller: the same user, or the same address through another IdP or
  * under another NameID (one person with two identities, e.g. a Slack click mapped by email
  * to their other one, or a transient NameID at each sign-in, is still one person: they
  * neither review their own request nor count twice towards its approvals).
  */
-/** The reason a grant revoked by an anomaly's response gives its holder (revokeForAnomaly). */
-export const ANOMALY_REVOKE_REASON = 'revoked by Portcullis: ask your security team';
-
 function samePerson(caller: Principal, user: { id: string; email: string }): boolean {
   return user.id === caller.user.id || sameEmail(user.email, caller.user.email);
 }

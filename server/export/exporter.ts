@@ -93,6 +93,9 @@ export function startAuditExport(options: ExporterOptions): AuditExporter {
 
 /** One sink's term under its lease: batches from the log, sent until acknowledged, the cursor committed after each. */
 class SinkExport {
+  /** Events per send: the batch size, until the receiver refuses a send as too large (deliver); for the rest of the term. */
+  private sendSize = 0;
+
   constructor(
     private readonly config: ExportSinkConfig,
     private readonly transport: ExportTransport,
@@ -105,9 +108,20 @@ class SinkExport {
     if (after === undefined) return;
     const events = this.options.audit.tail(after === null ? 'start' : { after }, term.signal)[Symbol.asyncIterator]();
     const batches = nextBatch(events, this.config.batchSize);
+    this.sendSize = this.config.batchSize;
     for (let batch = await batches(); batch !== null && !term.signal.aborted; batch = await batches()) {
-      if (!(await this.deliver(term, batch))) return;
+      if (!(await this.deliverInParts(term, batch))) return;
     }
+  }
+
+  /** A batch in sends of at most sendSize events, in order; false when the term ended first. */
+  private async deliverInParts(term: LeaseTerm, batch: readonly AuditEvent[]): Promise<boolean> {
+    for (let from = 0, to = 0; from < batch.length; from = to) {
+      // Where this send ends is fixed before it goes: a refusal shrinks the sends after it, not its span.
+      to = Math.min(batch.length, from + this.sendSize);
+      if (!(await this.deliver(term, batch.slice(from, to)))) return false;
+    }
+    return true;
   }
 
   /**
@@ -126,9 +140,10 @@ class SinkExport {
 
   /**
    * Sends until acknowledged (backing off between tries), then commits; false when the term
-   * ended first. A batch the receiver refuses as too large goes as two halves, each committed
-   * once acknowledged: sent whole again it would be refused for ever, and the sink would
-   * export nothing more (a single event refused so is tried again, as any refusal).
+   * ended first. A send the receiver refuses as too large goes again in halves, each committed
+   * once acknowledged (sent whole again it would be refused for ever, and the sink would
+   * export nothing more; a single event refused so is tried again, as any refusal), and no
+   * later send of the term is larger: a receiver's limit costs a refusal per halving, once.
    */
   private async deliver(term: LeaseTerm, batch: readonly AuditEvent[]): Promise<boolean> {
     const items = batch.map((event) => exportItem(event, this.config.format));
@@ -145,8 +160,8 @@ class SinkExport {
         this.options.onBatch?.(this.config.name, 'failed', items.length);
         if (error instanceof ExportNotAcknowledgedError && error.tooLarge && batch.length > 1) {
           this.options.logger.warn({ sink: this.config.name, events: batch.length }, 'audit export: the receiver refused a batch as too large; sending it in halves');
-          const half = Math.ceil(batch.length / 2);
-          return (await this.deliver(term, batch.slice(0, half))) && this.deliver(term, batch.slice(half));
+          this.sendSize = Math.min(this.sendSize, Math.ceil(batch.length / 2));
+          return this.deliverInParts(term, batch);
         }
         const waitMs = fullJitterBackoff(failures, this.timing.backoffBaseMs, this.timing.backoffCapMs, this.options.random ?? Math.random);
         this.options.logger.warn({ err: error, sink: this.config.name, failures, retryInMs: waitMs }, 'audit export: batch not acknowledged; sending it again after a backoff');

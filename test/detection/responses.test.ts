@@ -315,6 +315,11 @@ describe('suppressions and a log that cannot be written', () => {
     expect(await raiser.isSuppressed('bob@example.com', 'rate_spike')).toBe(false);
     // An email is one address whatever its case: the IdP may assert it otherwise than the auditor typed it.
     expect(await raiser.isSuppressed('Alice@Example.COM', 'rate_spike')).toBe(true);
+    // ASCII case only, as Portcullis compares emails everywhere: a suppression for \u212Aate@ (KELVIN SIGN) is not one for kate@.
+    await stores.anomalies.suppress({ id: 'sp_2', user: '\u212Aate@example.com', rule: 'probing', reason: 'look-alike', createdBy: 'kate@example.com', createdAt: clock.now(), expiresAt: clock.now() + 60_000 });
+    clock.advance(1_000);
+    expect(await raiser.isSuppressed('kate@example.com', 'probing')).toBe(false);
+    expect(await raiser.isSuppressed('\u212Aate@example.com', 'probing')).toBe(true);
     clock.advance(60_000);
     expect(await raiser.isSuppressed('alice@example.com', 'rate_spike')).toBe(false);
   });
