@@ -8,6 +8,7 @@ import type { ToolChangeService } from '../server/access/tool-change-service.js'
 import type { AccessRequestRecord, GrantRecord } from '../server/access/types.js';
 import { ScanBudget } from '../server/audit/audit-service.js';
 import type { AuditService } from '../server/audit/audit-service.js';
+import type { VerifyReport } from '../server/audit/verify.js';
 import type { AnomalyService } from '../server/detection/anomaly-service.js';
 import type { Clock } from '../server/clock.js';
 import type { PortcullisConfig } from '../server/config/schema.js';
@@ -54,6 +55,8 @@ export interface GraphQLContext extends GraphQLServices {
   principal: Principal | null;
   /** What the operation's audit listings may scan of the log, all together (aliases would each scan their own). */
   auditScan: ScanBudget;
+  /** The operation's one walk of the audit chain, however many aliases ask for it. */
+  chainVerification?: Promise<VerifyReport>;
 }
 
 export function operationContext(services: GraphQLServices, principal: Principal | null): GraphQLContext {

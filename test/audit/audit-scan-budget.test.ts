@@ -126,6 +126,25 @@ function scanBudgetSuite(open: (clock: ManualClock) => Promise<Stores>) {
     });
   });
 
+  describe('the chain walk', () => {
+    it('runs once per GraphQL operation, however many aliases ask for it', async () => {
+      const schema = await buildPortcullisSchema(createPubSub());
+      const verify = vi.spyOn(service, 'verify');
+      try {
+        const source = `{ ${[1, 2, 3].map((i) => `v${i}: auditChainVerification { intact events lastHash }`).join(' ')} }`;
+        const result = await graphql({ schema, source, contextValue: operationContext({ auditService: service, config: accessConfig() } as unknown as GraphQLServices, carol) });
+        expect(result.errors).toBeUndefined();
+        const reports = Object.values(result.data as Record<string, { intact: boolean; events: number; lastHash: string }>);
+        expect(reports).toHaveLength(3);
+        expect(reports[0]).toMatchObject({ intact: true, events: expect.any(Number) });
+        for (const report of reports) expect(report).toEqual(reports[0]);
+        expect(verify).toHaveBeenCalledTimes(1);
+      } finally {
+        verify.mockRestore();
+      }
+    });
+  });
+
   describe('a reader who may see few of the events', () => {
     for (const [order, near, far] of ORDERS) {
       it(`stopping ${order === 'OLDEST_FIRST' ? 'forwards' : 'backwards'} on another's event, gets a cursor naming neither that event nor its time, and goes on from it`, async () => {
