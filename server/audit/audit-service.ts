@@ -44,9 +44,9 @@ const MAX_SCAN = 20_000;
 
 /**
  * What one request may scan of the log over all its listings: a GraphQL operation can ask
- * for one listing under many aliases (or a listing and a walk per page), and each would
- * scan its own MAX_SCAN. Listings running at once share it as they go; each may overrun it
- * by at most the batch it was reading when it ran out.
+ * for a listing under many aliases, and each would scan its own MAX_SCAN. Listings running
+ * at once share it as they go; each may overrun it by at most the batch it was reading when
+ * it ran out.
  */
 export class ScanBudget {
   constructor(public left: number = MAX_SCAN) {}
