@@ -91,10 +91,15 @@ export function startAuditExport(options: ExporterOptions): AuditExporter {
   };
 }
 
+/** Sends taken at a size lowered by a 413 before it doubles again (SinkExport.grow). */
+const GROW_AFTER_SENDS = 8;
+
 /** One sink's term under its lease: batches from the log, sent until acknowledged, the cursor committed after each. */
 class SinkExport {
-  /** Events per send: the batch size, until the receiver refuses a send as too large (deliver); for the rest of the term. */
+  /** Events per send: the batch size, less after the receiver refused a send as too large (deliver), growing back as sends are taken. */
   private sendSize = 0;
+  /** Sends acknowledged since sendSize last changed. */
+  private takenAtSize = 0;
 
   constructor(
     private readonly config: ExportSinkConfig,
@@ -109,6 +114,7 @@ class SinkExport {
     const events = this.options.audit.tail(after === null ? 'start' : { after }, term.signal)[Symbol.asyncIterator]();
     const batches = nextBatch(events, this.config.batchSize);
     this.sendSize = this.config.batchSize;
+    this.takenAtSize = 0;
     for (let batch = await batches(); batch !== null && !term.signal.aborted; batch = await batches()) {
       if (!(await this.deliverInParts(term, batch))) return;
     }
@@ -142,8 +148,8 @@ class SinkExport {
    * Sends until acknowledged (backing off between tries), then commits; false when the term
    * ended first. A send the receiver refuses as too large goes again in halves, each committed
    * once acknowledged (sent whole again it would be refused for ever, and the sink would
-   * export nothing more; a single event refused so is tried again, as any refusal), and no
-   * later send of the term is larger: a receiver's limit costs a refusal per halving, once.
+   * export nothing more; a single event refused so is tried again, as any refusal), and the
+   * sends after it are no larger until GROW_AFTER_SENDS of them are taken (grow).
    */
   private async deliver(term: LeaseTerm, batch: readonly AuditEvent[]): Promise<boolean> {
     const items = batch.map((event) => exportItem(event, this.config.format));
@@ -153,6 +159,7 @@ class SinkExport {
       try {
         await this.transport.send(items, term.signal);
         this.options.onBatch?.(this.config.name, 'delivered', items.length);
+        this.grow();
         return this.commit(term, items.at(-1)!.id);
       } catch (error) {
         if (term.signal.aborted) return false;
@@ -161,6 +168,7 @@ class SinkExport {
         if (error instanceof ExportNotAcknowledgedError && error.tooLarge && batch.length > 1) {
           this.options.logger.warn({ sink: this.config.name, events: batch.length }, 'audit export: the receiver refused a batch as too large; sending it in halves');
           this.sendSize = Math.min(this.sendSize, Math.ceil(batch.length / 2));
+          this.takenAtSize = 0;
           return this.deliverInParts(term, batch);
         }
         const waitMs = fullJitterBackoff(failures, this.timing.backoffBaseMs, this.timing.backoffCapMs, this.options.random ?? Math.random);
@@ -169,6 +177,18 @@ class SinkExport {
         if (term.signal.aborted) return false;
       }
     }
+  }
+
+  /**
+   * A 413 is about bytes, not events: one large event should not hold every later send to a
+   * few events (a request and a commit each, falling behind a busy log). After GROW_AFTER_SENDS
+   * sends taken at a smaller size, the size doubles, up to batchSize: a receiver whose limit
+   * stays low costs one refusal per that many sends.
+   */
+  private grow(): void {
+    if (this.sendSize >= this.config.batchSize || ++this.takenAtSize < GROW_AFTER_SENDS) return;
+    this.sendSize = Math.min(this.config.batchSize, this.sendSize * 2);
+    this.takenAtSize = 0;
   }
 
   private commit(term: LeaseTerm, cursor: string): Promise<boolean> {

@@ -112,14 +112,26 @@ describe('the audit exporter', () => {
 
   it('sends a batch the receiver refuses as too large (413) in halves, until each is taken: nothing lost, repeated or out of order', async () => {
     const { stores } = await storesFor('embedded');
-    const hec = await startHecReceiver(tls, TOKEN, { maxEventsPerRequest: 2 });
+    const limits = { maxEventsPerRequest: 2 };
+    const hec = await startHecReceiver(tls, TOKEN, limits);
     cleanups.push(hec.stop);
     const events = await append(stores, 15);
     exporter(stores, [hecSink(hec.url, 7)]);
     await expect.poll(() => stores.exportCursors.cursor('splunk'), { timeout: 15_000 }).toBe(events.at(-1)!.id);
     expect(hec.ids()).toEqual(events.map((e) => e.id));
-    // Refused twice (7, then its first half of 4), then every send of the term is at most 2 events.
+    // Refused twice (7, then its first half of 4), then the sends stay at 2 events until 8 of them were taken.
     expect(hec.refused).toEqual(['413 {"text":"Content too large"}', '413 {"text":"Content too large"}']);
+    expect(Math.max(...hec.requests)).toBe(2);
+    // One large event must not hold every later send small: once the receiver takes more, the sends grow back to the batch size.
+    // A backlog while the receiver is down, then taken whole: 8 sends of 2, 8 of 4, then batches of 7.
+    limits.maxEventsPerRequest = Infinity;
+    await hec.stop();
+    const more = await append(stores, 60);
+    const before = hec.requests.length;
+    await hec.start();
+    await expect.poll(() => stores.exportCursors.cursor('splunk'), { timeout: 15_000 }).toBe(more.at(-1)!.id);
+    expect(hec.ids()).toEqual([...events, ...more].map((e) => e.id));
+    expect(Math.max(...hec.requests.slice(before))).toBe(7);
   });
 
   it('stops while the receiver is down: the batch is abandoned uncommitted, and the lease released for the next instance', async () => {

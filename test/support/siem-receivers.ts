@@ -15,6 +15,8 @@ export interface HttpReceiver {
   /** The base URL a sink is configured with. */
   readonly url: string;
   readonly events: ReceivedEvent[];
+  /** How many events each accepted request carried, in order. */
+  readonly requests: number[];
   /** Requests refused by the receiver's own checks (token, path, format), with why. */
   readonly refused: string[];
   ids(): string[];
@@ -32,6 +34,7 @@ type Handle = (req: IncomingMessage, body: string) => { status: number; answer: 
  * answering as HEC does: 200 `{"text":"Success","code":0}`, 401/403 with HEC's token codes,
  * 400 with code 6 for a malformed batch.
  */
+/** `limits` is read at each request: a test may change it while the receiver runs. */
 export function startHecReceiver(tls: TestTls, token: string, limits: { maxEventsPerRequest?: number } = {}): Promise<HttpReceiver> {
   return startHttpsReceiver(tls, (req, body) => {
     if (req.url !== '/services/collector/event') return { status: 404, answer: { text: 'Not found', code: 404 } };
@@ -86,6 +89,7 @@ export function fromAnyValue(value: unknown): unknown {
 
 async function startHttpsReceiver(tls: TestTls, handle: Handle): Promise<HttpReceiver> {
   const events: ReceivedEvent[] = [];
+  const requests: number[] = [];
   const refused: string[] = [];
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -93,8 +97,10 @@ async function startHttpsReceiver(tls: TestTls, handle: Handle): Promise<HttpRec
     req.on('end', () => {
       const at = Date.now();
       const result = handle(req, Buffer.concat(chunks).toString('utf8'));
-      if (result.events) events.push(...result.events.map((event) => ({ ...event, at })));
-      else refused.push(`${result.status} ${JSON.stringify(result.answer)}`);
+      if (result.events) {
+        events.push(...result.events.map((event) => ({ ...event, at })));
+        requests.push(result.events.length);
+      } else refused.push(`${result.status} ${JSON.stringify(result.answer)}`);
       res.writeHead(result.status, { 'content-type': 'application/json' }).end(JSON.stringify(result.answer));
     });
   };
@@ -105,6 +111,7 @@ async function startHttpsReceiver(tls: TestTls, handle: Handle): Promise<HttpRec
   return {
     url: `https://127.0.0.1:${port}`,
     events,
+    requests,
     refused,
     ids: () => events.map((e) => e.id),
     stop: async () => {
