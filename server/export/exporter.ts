@@ -122,10 +122,11 @@ class SinkExport {
 
   /** A batch in sends of at most sendSize events, in order; false when the term ended first. */
   private async deliverInParts(term: LeaseTerm, batch: readonly AuditEvent[]): Promise<boolean> {
-    for (let from = 0, to = 0; from < batch.length; from = to) {
+    for (let from = 0; from < batch.length; ) {
       // Where this send ends is fixed before it goes: a refusal shrinks the sends after it, not its span.
-      to = Math.min(batch.length, from + this.sendSize);
+      const to = Math.min(batch.length, from + this.sendSize);
       if (!(await this.deliver(term, batch.slice(from, to)))) return false;
+      from = to;
     }
     return true;
   }
