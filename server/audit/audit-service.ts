@@ -49,7 +49,12 @@ const MAX_SCAN = 20_000;
  * it ran out.
  */
 export class ScanBudget {
-  constructor(public left: number = MAX_SCAN) {}
+  left: number;
+
+  /** At most MAX_SCAN: a listing alone never scans more. */
+  constructor(left = MAX_SCAN) {
+    this.left = Math.min(left, MAX_SCAN);
+  }
 }
 
 /**
@@ -83,14 +88,12 @@ export class AuditService {
     const budget = options.budget ?? new ScanBudget();
     // The request's budget spent by its other listings: nothing read, the caller goes on from where it asked.
     if (budget.left <= 0) return { items, endCursor: options.after ?? null, hasNextPage: true };
-    let scanned = 0;
     let stoppedHidden = false;
     let ended = false;
     // One visible event past the page tells whether there is a next page.
-    while (items.length <= first && scanned < MAX_SCAN && budget.left > 0) {
+    while (items.length <= first && budget.left > 0) {
       const batch = await read(after);
       for (const event of batch) {
-        scanned++;
         budget.left--;
         after = event.id;
         stoppedHidden = !sees(event);
@@ -103,7 +106,7 @@ export class AuditService {
     if (items.length > first) return { items: items.slice(0, first), endCursor: items[first - 1]!.id, hasNextPage: true };
     // Scan budget spent: the cursor is where scanning stopped, so the next page goes on from
     // there; sealed when that is another's event, whose id (a stream's millisecond) it would show.
-    if (!ended && (scanned >= MAX_SCAN || budget.left <= 0)) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
+    if (!ended && budget.left <= 0) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
     return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
   }
 
