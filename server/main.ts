@@ -21,6 +21,7 @@ export async function serve(loaded: LoadedConfig): Promise<void> {
   const scrubber = logScrubber([...loaded.secrets, ...literalCredentials(config)]);
   const logger = createLogger({ level: config.logging.level, scrubber, traceIds: config.observability.tracing.enabled });
   logger.debug({ config: redactConfig(config) }, 'effective configuration');
+  for (const { path, line, message } of loaded.warnings) logger.warn({ path, line }, `configuration: ${message}`);
   const clock = systemClock;
   const stores = await createStores(config, { clock, baseDir: dirname(loaded.file) });
   await awaitStoreAtStart(stores, logger);

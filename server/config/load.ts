@@ -8,6 +8,7 @@ import { SecretScrubber } from '../text/secret-scrubber.js';
 import { resolveReferences } from './references.js';
 import { configSchema } from './schema.js';
 import type { PortcullisConfig } from './schema.js';
+import { configWarnings } from './warnings.js';
 
 export interface ConfigProblem {
   /** Key path such as `roles[1].request[0].maxDurationSeconds`; empty for the whole file. */
@@ -30,6 +31,8 @@ export interface LoadedConfig {
   /** Values resolved from ${env:...}/${file:...}: never to be logged or returned. */
   secrets: ReadonlySet<string>;
   file: string;
+  /** What is valid but rarely meant (warnings.ts), with no resolved reference in a message: `check-config` prints them, `serve` logs them. */
+  warnings: ConfigProblem[];
 }
 
 export function formatProblem(file: string, problem: ConfigProblem): string {
@@ -80,11 +83,12 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     problems.push(...parsed.error.issues.flatMap((issue) => toProblems(issue, lineOf)).filter((p) => !failedReferences.has(p.path)));
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, withoutSecrets(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)), resolved.secrets));
-  return { config: parsed.data, secrets: resolved.secrets, file: path };
+  const warnings = configWarnings(parsed.data).map((w) => ({ path: formatPath(w.path), message: w.message, line: lineOf(w.path) }));
+  return { config: parsed.data, secrets: resolved.secrets, file: path, warnings: withoutSecrets(warnings, resolved.secrets) };
 }
 
 /**
- * Messages may quote a value (`duplicate server name "…"`), and `check-config` prints
+ * Messages may quote a value (`duplicate server name "…"`, an IdP id), and `check-config` prints
  * them: none may show a resolved reference, as written or as the schema normalised it
  * (trimmed, lower-cased). Every length counts here: a mangled message beats a leaked one.
  */

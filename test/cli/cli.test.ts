@@ -88,6 +88,49 @@ describe('portcullis check-config with secrets in fields that fail', () => {
   });
 });
 
+describe('portcullis check-config warnings', () => {
+  it('warns (check-config: exit 0; serve: logged, starts) of a role any IdP\'s group confers when there are several IdPs, with no resolved reference in the line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-warn-'));
+    writeFileSync(join(dir, 'idp.pem'), (await selfSignedCertificate()).cert);
+    const idp = (id: string, domain: string) =>
+      `  - { id: ${id}, entryPoint: "https://x.example.net/sso", idpIssuer: "https://x.example.net/${domain}", idpCert: "\${file:idp.pem}", spEntityId: "https://sp/${domain}", emailDomains: ["${domain}"] }`;
+    const file = join(dir, 'portcullis.yaml');
+    const config = (roles: string[]) =>
+      [
+        'server: { publicUrl: "https://portcullis.example.com" }',
+        'identityProviders:',
+        idp('corp', 'corp.example'),
+        idp('"${env:PARTNER}"', 'partner.example'),
+        'servers:',
+        '  - { name: docs, transport: stdio, command: x }',
+        'roles:',
+        ...roles,
+        '',
+      ].join('\n');
+    writeFileSync(file, config(['  - { name: auditors, members: { groups: [security] }, audit: true }', '  - { name: corp-only, members: { groups: [eng], idps: [corp] } }', '  - { name: by-email, members: { emails: [kate@corp.example] } }']));
+    const env = { PARTNER: 'partner-idp-secret-id' };
+    const warned = await runCli(['check-config', file], env);
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toMatch(/valid \(2 identity providers/);
+    const lines = warned.stderr.split('\n').filter((line) => line.includes('warning'));
+    expect(lines).toEqual([
+      `portcullis: warning: ${file}:8: roles[0].members.groups: a group of these names from any of the 2 IdPs (corp, [REDACTED]) confers this role: name the IdPs it trusts in members.idps`,
+    ]);
+    const server = spawnCli(['serve', '--config', file], env);
+    const served = finished(server);
+    await waitForStderr(server, /listening on/);
+    server.kill('SIGTERM');
+    const logged = (await served).stdout.split('\n').filter((line) => line.includes('"level":40'));
+    expect(logged.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ path: 'roles[0].members.groups', line: 8, msg: 'configuration: a group of these names from any of the 2 IdPs (corp, [REDACTED]) confers this role: name the IdPs it trusts in members.idps' }),
+    ]);
+    writeFileSync(file, config(['  - { name: auditors, members: { groups: [security], idps: [corp] }, audit: true }']));
+    const quiet = await runCli(['check-config', file], env);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toMatch(/warning/);
+  });
+});
+
 describe('portcullis serve', () => {
   const configWithSecrets = () => {
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-serve-'));
