@@ -56,7 +56,8 @@ function watchLiveness(ws: WebSocket): void {
   let answered = true;
   ws.on('pong', () => (answered = true));
   const timer = setInterval(() => {
-    if (!answered) return void ws.terminate();
+    // A socket paused for a client not reading stdout reads no pong either: not a dead broker.
+    if (!answered && !ws.isPaused) return void ws.terminate();
     answered = false;
     ws.ping();
   }, LIVENESS_INTERVAL_MS);

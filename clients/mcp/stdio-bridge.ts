@@ -106,12 +106,14 @@ class StdioBridge {
   }
 
   private fromBroker(ws: WebSocket, text: string): void {
-    let frame: Frame;
+    let parsed: unknown;
     try {
-      frame = JSON.parse(text) as Frame;
+      parsed = JSON.parse(text);
     } catch {
       return this.options.report('portcullis: ignored a frame from the broker that is not JSON');
     }
+    if (typeof parsed !== 'object' || parsed === null) return this.options.report('portcullis: ignored a frame from the broker that is not a JSON-RPC message');
+    const frame = parsed as Frame;
     const replayed = this.replay.ownRequestAnswered(frame);
     if (replayed !== undefined) return this.replayAnswered(ws, replayed, frame);
     if (isResponse(frame)) {
@@ -121,8 +123,13 @@ class StdioBridge {
       this.serverRequests.add(frame.id);
     }
     // The broker's frame as it came (one line of JSON), unless a line break in it would split it on stdio.
-    if (text.includes('\n') || text.includes('\r')) this.write(frame);
-    else this.options.output.write(`${text}\n`);
+    const line = text.includes('\n') || text.includes('\r') ? JSON.stringify(frame) : text;
+    // A client not reading stdout stops the reading of the socket, so what waits piles up at
+    // the broker, which closes a client that does not read (1008), not in this process.
+    if (!this.options.output.write(`${line}\n`) && !ws.isPaused) {
+      ws.pause();
+      this.options.output.once('drain', () => ws.resume());
+    }
   }
 
   private send(ws: WebSocket, frame: Frame, line: string): void {

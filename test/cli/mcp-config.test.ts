@@ -100,6 +100,22 @@ describe('portcullis mcp-config --transport http prints the URL form (issue 15, 
     expect(JSON.parse(await print(['everything', '--client', 'claude-code', '--transport', 'stdio'])).mcpServers.everything.args).toContain('connect');
   });
 
+  it('refuses a broker URL that login and connect refuse: plain http past this computer, credentials or a query in it', async () => {
+    for (const transport of ['http', 'stdio']) {
+      const plain = await runCli(['mcp-config', 'everything', '--broker', 'http://broker.example.com', '--client', 'cursor', '--transport', transport]);
+      expect(plain.code).toBe(1);
+      expect(plain.stdout).toBe('');
+      expect(plain.stderr).toContain('INSECURE_BROKER_URL');
+      const userinfo = await runCli(['mcp-config', 'everything', '--broker', 'https://u:p@broker.example.com/?x=1', '--client', 'cursor', '--transport', transport]);
+      expect(userinfo.code).toBe(1);
+      expect(userinfo.stdout).toBe('');
+      expect(userinfo.stderr).toContain('INVALID_ARGUMENT');
+    }
+    const local = await runCli(['mcp-config', 'everything', '--broker', 'http://127.0.0.1:8080', '--client', 'cursor', '--transport', 'http']);
+    expect(local.code).toBe(0);
+    expect(local.stdout).toContain('http://127.0.0.1:8080/mcp/everything');
+  });
+
   it('says where Claude Desktop takes a URL, and refuses stdio options with a URL', async () => {
     const desktop = await runCli(['mcp-config', 'everything', '--broker', BROKER, '--transport', 'http']);
     expect(desktop.code).toBe(1);

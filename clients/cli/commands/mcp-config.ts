@@ -5,6 +5,7 @@ import { endpointUrl, urlEntry } from '../../../broker/client-entries.js';
 import type { McpClientKind } from '../../../broker/client-entries.js';
 import { entryPointPath } from '../../../server/installation.js';
 import { CliError } from '../cli-error.js';
+import { checkBrokerUrl } from '../credentials.js';
 
 type Transport = 'http' | 'stdio';
 
@@ -47,7 +48,9 @@ export function mcpConfigCommand(): Command {
       if ((server === undefined) === !options.all) throw new CliError('INVALID_ARGUMENT', 'name one server, or give --all for every server you hold a grant for');
       const name = server ?? 'portcullis';
       const transport = options.transport ?? (options.client === 'claude-code' ? 'http' : 'stdio');
-      console.log(transport === 'http' ? urlEntryOf(options, name, endpointUrl(options.broker, server)) : JSON.stringify(stdioEntry(options, name, server), null, 2));
+      // Refused here as `connect` and `login` refuse it: an http entry would send the client's bearer tokens over plain http.
+      const broker = checkBrokerUrl(options.broker);
+      console.log(transport === 'http' ? urlEntryOf(options, name, endpointUrl(broker, server)) : JSON.stringify(stdioEntry(options, name, server, broker), null, 2));
     });
 }
 
@@ -59,9 +62,9 @@ function urlEntryOf(options: McpConfigOptions, name: string, url: string): strin
   return entry.text;
 }
 
-function stdioEntry(options: McpConfigOptions, name: string, server: string | undefined): object {
+function stdioEntry(options: McpConfigOptions, name: string, server: string | undefined, broker: string): object {
   const [command, ...prefix] = launcher(options);
-  const entry = { command, args: [...prefix, 'connect', ...(server === undefined ? ['--all'] : [server]), '--broker', new URL(options.broker).toString()] };
+  const entry = { command, args: [...prefix, 'connect', ...(server === undefined ? ['--all'] : [server]), '--broker', new URL(broker).toString()] };
   return options.client === 'vscode' ? { servers: { [name]: { type: 'stdio', ...entry } } } : { mcpServers: { [name]: entry } };
 }
 
