@@ -20,12 +20,15 @@ export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'portcullis', 'credentials.json');
 }
 
-/** The stored login, or null when there is none. A file others can read is refused, as ssh refuses such keys. */
-export function readStoredCredentials(env: NodeJS.ProcessEnv = process.env): StoredCredentials | null {
+/**
+ * The stored login, or null when there is none. A file others can read is refused, as ssh
+ * refuses such keys, unless `othersMayRead` (a login replacing it reads it to revoke its token).
+ */
+export function readStoredCredentials(env: NodeJS.ProcessEnv = process.env, { othersMayRead = false } = {}): StoredCredentials | null {
   const path = credentialsPath(env);
   let text: string;
   try {
-    if (process.platform !== 'win32') {
+    if (process.platform !== 'win32' && !othersMayRead) {
       const mode = statSync(path).mode & 0o777;
       if (mode & 0o077) throw new CliError('INSECURE_CREDENTIALS', `${path} is readable by other users (mode ${mode.toString(8)}): run \`chmod 600 ${path}\`, or delete it and log in again`);
     }

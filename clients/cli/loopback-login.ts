@@ -21,8 +21,13 @@ export interface LoopbackLoginOptions {
   idp?: string;
   timeoutMs: number;
   tokenName: string;
-  /** Shows the sign-in URL and the confirmation code to the person (and may open a browser). */
-  present(url: string, confirmation: string): void;
+  /**
+   * Shows the sign-in URL and the confirmation code to the person, and may open a browser
+   * at `link`: this listener's one-use address that sends the browser on to `url`. A
+   * browser is started with its URL in its command line, which other users of the
+   * computer can read (ps); `url` carries the state and PKCE challenge, `link` only once.
+   */
+  present(url: string, confirmation: string, link: string): void;
 }
 
 const LOGIN_PATH = 'auth/cli/login';
@@ -36,6 +41,8 @@ const LOGIN_PATH = 'auth/cli/login';
  */
 export async function loopbackLogin(options: LoopbackLoginOptions): Promise<IssuedLogin> {
   const state = randomBytes(24).toString('base64url');
+  const linkPath = `/start/${randomBytes(24).toString('base64url')}`;
+  let linkOpened = false;
   const verifier = randomBytes(48).toString('base64url');
   const challenge = s256(verifier);
   const listener = createServer();
@@ -46,9 +53,23 @@ export async function loopbackLogin(options: LoopbackLoginOptions): Promise<Issu
   try {
     const query = new URLSearchParams({ port: String(port), state, code_challenge: challenge, code_challenge_method: 'S256', ...(options.idp ? { idp: options.idp } : {}) });
     await preflight(options.broker, query);
+    const loginUrl = `${brokerUrl(options.broker, LOGIN_PATH)}?${query}`;
     const answer = new Promise<IssuedLogin>((resolve, reject) => {
       listener.on('request', (req: IncomingMessage, res: ServerResponse) => {
         const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+        if (req.method === 'GET' && url.pathname === linkPath) {
+          if (!linkOpened) {
+            linkOpened = true;
+            res.writeHead(302, { location: loginUrl, 'cache-control': 'no-store', connection: 'close' });
+            return void res.end();
+          }
+          // Opened twice: another process read the link (and has the state it led to). Whoever
+          // comes second, this login is no longer the person's alone, so nothing is taken.
+          listener.close();
+          listener.removeAllListeners('request');
+          page(res, 400, 'This sign-in link was opened twice, so the CLI stopped waiting: nothing was saved. Run portcullis login again.');
+          return reject(new CliError('LOGIN_ABORTED', 'the sign-in link was opened twice (another program on this computer may have read it); nothing was saved: run `portcullis login` again'));
+        }
         if (req.method !== 'GET' || url.pathname !== '/callback') return void page(res, 404, 'Not found.');
         if (!sameSecret(url.searchParams.get('state') ?? '', state)) return void page(res, 400, 'This answer does not belong to the login the CLI is waiting for; it was ignored.');
         // The one answer this listener takes: it stops listening before anything else.
@@ -70,7 +91,7 @@ export async function loopbackLogin(options: LoopbackLoginOptions): Promise<Issu
         );
       });
     });
-    options.present(`${brokerUrl(options.broker, LOGIN_PATH)}?${query}`, confirmationCode(challenge));
+    options.present(loginUrl, confirmationCode(challenge), `http://127.0.0.1:${port}${linkPath}`);
     return await withTimeout(answer, options.timeoutMs, giveUp);
   } finally {
     listener.close();

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,17 +34,17 @@ describeOnEachStore('portcullis login', (start) => {
   afterAll(() => server.close());
 
   /** Starts `portcullis login` and waits for the URL it prints. */
-  async function startCliLogin(home: string, args: string[] = []) {
-    const child = spawnCli(['login', '--broker', server.url, '--no-browser', ...args], { XDG_CONFIG_HOME: home });
+  async function startCliLogin(home: string, args: string[] = [], broker = server) {
+    const child = spawnCli(['login', '--broker', broker.url, '--no-browser', ...args], { XDG_CONFIG_HOME: home });
     const done = finished(child);
     const [, url, code] = await waitForStderr(child, LOGIN_PROMPT);
     return { done, url: url!, code: code!, port: new URL(url!).searchParams.get('port') };
   }
 
   /** A whole login: the CLI, the browser through the IdP, consent, the CLI's listener. */
-  async function login(home: string) {
-    const cli = await startCliLogin(home);
-    const consent = await browserSignInForCli(server.url, cli.url, idp, ALICE);
+  async function login(home: string, broker = server) {
+    const cli = await startCliLogin(home, [], broker);
+    const consent = await browserSignInForCli(broker.url, cli.url, idp, ALICE);
     const page = await visit(await confirm(consent));
     return { result: await cli.done, page, consent, cli };
   }
@@ -110,6 +110,72 @@ describeOnEachStore('portcullis login', (start) => {
     expect(storedToken(home)).not.toBe(first);
     const old = await postGraphQL(server.url, { query: '{ me { email } }' }, { authorization: `Bearer ${first}` });
     expect(old.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('logging in again revokes the token it replaces from a file others could read (they may hold it), and at its own broker when the new login is for another', async () => {
+    const home = configHome();
+    await login(home);
+    const exposed = storedToken(home);
+    chmodSync(credentialsFile(home), 0o644);
+    await login(home);
+    expect(statSync(credentialsFile(home)).mode & 0o777).toBe(0o600);
+    const refused = await postGraphQL(server.url, { query: '{ me { email } }' }, { authorization: `Bearer ${exposed}` });
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+
+    const left = storedToken(home);
+    const other = await start(brokerConfig(idp));
+    try {
+      await login(home, other);
+      const old = await postGraphQL(server.url, { query: '{ me { email } }' }, { authorization: `Bearer ${left}` });
+      expect(old.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      const fresh = await postGraphQL(other.url, { query: '{ me { email } }' }, { authorization: `Bearer ${storedToken(home)}` });
+      expect(fresh.body.data).toEqual({ me: { email: 'alice@example.com' } });
+    } finally {
+      await other.close();
+    }
+  });
+
+  /** `login` opening a browser: $BROWSER (which xdg-open runs when there is no desktop) records the URL it is given. */
+  async function startBrowserLogin(home: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-browser-'));
+    const opened = join(dir, 'opened');
+    writeFileSync(join(dir, 'browser'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${opened}'\n`, { mode: 0o755 });
+    const child = spawnCli(['login', '--broker', server.url], { XDG_CONFIG_HOME: home, BROWSER: join(dir, 'browser') });
+    const done = finished(child);
+    const [, printed] = await waitForStderr(child, LOGIN_PROMPT);
+    await expect.poll(() => existsSync(opened), { timeout: 10_000 }).toBe(true);
+    return { done, printed: printed!, link: readFileSync(opened, 'utf8').trim() };
+  }
+
+  it('opens the browser at a one-use link on its listener, not at the URL with the state and challenge, which a command line shows to others', async () => {
+    const home = configHome();
+    const { done, printed, link } = await startBrowserLogin(home);
+    const printedUrl = new URL(printed);
+    expect(link).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${printedUrl.searchParams.get('port')}/start/[\\w-]{32}$`));
+    for (const secret of [printedUrl.searchParams.get('state')!, printedUrl.searchParams.get('code_challenge')!]) expect(link).not.toContain(secret);
+    const first = await fetch(link, { redirect: 'manual' });
+    expect(first.status).toBe(302);
+    expect(first.headers.get('location')).toBe(printed);
+    const consent = await browserSignInForCli(server.url, printed, idp, ALICE);
+    expect((await visit(await confirm(consent))).status).toBe(200);
+    expect((await done).code).toBe(0);
+    expect(existsSync(credentialsFile(home))).toBe(true);
+  });
+
+  it('stops waiting, saving nothing, when the link is opened twice (another program read it)', async () => {
+    const home = configHome();
+    const { done, printed, link } = await startBrowserLogin(home);
+    expect((await fetch(link, { redirect: 'manual' })).status).toBe(302);
+    const second = await fetch(link, { redirect: 'manual' });
+    expect(second.status).toBe(400);
+    expect(await second.text()).toContain('opened twice');
+    const result = await done;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^portcullis: LOGIN_ABORTED: the sign-in link was opened twice/m);
+    // Whoever took the first redirect cannot finish the login: the listener is gone.
+    const consent = await browserSignInForCli(server.url, printed, idp, ALICE);
+    await expect(fetch(await confirm(consent))).rejects.toThrow();
+    expect(existsSync(credentialsFile(home))).toBe(false);
   });
 
   it('ends at once, saving nothing, when the person cancels in the browser', async () => {

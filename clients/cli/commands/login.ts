@@ -26,7 +26,7 @@ export function loginCommand(): Command {
         idp: options.idp,
         timeoutMs: options.timeout * 1000,
         tokenName: `portcullis CLI on ${hostname()}`.slice(0, 100),
-        present: (url, confirmation) => present(url, confirmation, options.browser),
+        present: (url, confirmation, link) => present(url, confirmation, options.browser ? link : null),
       });
       const fresh: StoredCredentials = { broker, token: login.token, tokenId: login.tokenId, email: login.user.email, expiresAt: login.expiresAt };
       let path: string;
@@ -37,8 +37,8 @@ export function loginCommand(): Command {
         await revoke(fresh);
         throw error;
       }
-      // The new token replaces the old: revoke it (best effort) rather than leave it valid.
-      if (previous && previous.broker === broker && previous.tokenId !== login.tokenId) await revoke(previous);
+      // The new token replaces the old, whichever broker that was for: revoke it (best effort, at its own broker) rather than leave it valid.
+      if (previous && !(previous.broker === broker && previous.tokenId === login.tokenId)) await revoke(previous);
       emit(options, { broker, email: login.user.email, idp: login.user.idp, tokenId: login.tokenId, expiresAt: login.expiresAt, credentials: path }, () =>
         `Signed in to ${broker} as ${login.user.email}; the token expires ${when(login.expiresAt)}.`,
       );
@@ -78,23 +78,29 @@ export function whoamiCommand(): Command {
   });
 }
 
-/** The login being replaced, if it can be read; an unreadable or unsafe one is simply overwritten. */
+/**
+ * The login being replaced, if it can be read, so that its token is revoked: above all one
+ * others could read, whose token they may hold. One that is not a login, or names no broker
+ * a token may be sent to, is simply overwritten.
+ */
 function replaceable(): StoredCredentials | null {
   try {
-    return readStoredCredentials();
+    const stored = readStoredCredentials(process.env, { othersMayRead: true });
+    return stored && { ...stored, broker: checkBrokerUrl(stored.broker) };
   } catch (error) {
     if (error instanceof CliError) return null;
     throw error;
   }
 }
 
-function present(url: string, confirmation: string, openBrowser: boolean): void {
+/** Prints the sign-in URL (for this terminal only) and opens the browser at the one-use `link` instead, which a command line may show to others. */
+function present(url: string, confirmation: string, link: string | null): void {
   const check = `The browser will ask you to confirm; allow it only if it shows the code ${confirmation}.`;
-  if (!openBrowser) return void console.error(`To sign in, open this URL in a browser on this computer:\n\n  ${url}\n\n${check}`);
+  if (link === null) return void console.error(`To sign in, open this URL in a browser on this computer:\n\n  ${url}\n\n${check}`);
   console.error(`Opening a browser to sign in. If none opens, visit this URL on this computer:\n\n  ${url}\n\n${check}`);
   // The URL is printed either way: a missing browser or display must not end the login.
   import('open')
-    .then(({ default: open }) => open(url))
+    .then(({ default: open }) => open(link))
     .then((child) => child.on('error', () => {}).unref())
     .catch(() => {});
 }
