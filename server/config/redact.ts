@@ -6,7 +6,7 @@ const HIDDEN = '[REDACTED]';
 
 /**
  * The configuration as it may be logged: every value that can carry a credential
- * (upstream env and headers, the trace exporter's headers, the Redis passwords (in the URL, of the data nodes, of the Sentinels), the audit signing key, export sinks' tokens, headers and client keys,
+ * (upstream env and headers and the query of an upstream's URL, the trace exporter's headers, the Redis passwords (in the URL, of the data nodes, of the Sentinels), the audit signing key, export sinks' tokens, headers and client keys,
  * the SAML SP's private keys, OIDC client secrets, notification sink secrets and webhook URLs' paths) replaced,
  * whether it came from a reference or was written literally. Value scrubbing in the logger is a second layer.
  */
@@ -22,7 +22,7 @@ export function redactConfig(config: PortcullisConfig): unknown {
     },
     saml: { ...config.saml, serviceProvider: { ...config.saml.serviceProvider, keys: config.saml.serviceProvider.keys.map((key) => ({ ...key, privateKey: HIDDEN })) } },
     servers: config.servers.map((server) =>
-      server.transport === 'stdio' ? { ...server, env: hideValues(server.env) } : { ...server, headers: hideValues(server.headers) },
+      server.transport === 'stdio' ? { ...server, env: hideValues(server.env) } : { ...server, url: withHiddenQuery(server.url), headers: hideValues(server.headers) },
     ),
     identityProviders: config.identityProviders.map((idp) => {
       const scim = idp.scim ? { scim: { ...idp.scim, token: HIDDEN } } : {};
@@ -34,15 +34,17 @@ export function redactConfig(config: PortcullisConfig): unknown {
 }
 
 /**
- * Credentials written literally in the file rather than as references: upstream env and
- * header values (and the trace exporter's) under a key that names a credential (the audit redaction rule), the
+ * Credentials written literally in the file rather than as references: upstream env,
+ * header and URL query values (and the trace exporter's headers) under a key that names a credential (the audit redaction rule), the
  * Redis password, the audit signing key, the SAML SP's private keys, SCIM tokens and the secrets of notification and export sinks. The logger scrubs them by value like resolved references, for an
  * upstream that echoes one back in an error or on stderr.
  */
 export function literalCredentials(config: PortcullisConfig): string[] {
   const isCredential = credentialKeyRule(config.audit.redactKeys);
   const values = [...config.servers.flatMap((server) => Object.entries(server.transport === 'stdio' ? server.env : server.headers)), ...Object.entries(config.observability.tracing.headers)];
-  const credentials = values.filter(([key, value]) => isCredential(key) && !isSetting(value)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
+  // A hosted MCP server may take its key in the URL's query (`?api_key=...`).
+  const queries = config.servers.flatMap((server) => (server.transport === 'stdio' ? [] : [...new URL(server.url).searchParams]));
+  const credentials = [...values, ...queries].filter(([key, value]) => isCredential(key) && !isSetting(value)).flatMap(([, value]) => [value, ...withoutScheme(value)]);
   const idpSecrets = config.identityProviders.flatMap((idp) => [...(idp.type === 'oidc' && idp.clientSecret !== undefined ? [idp.clientSecret] : []), ...(idp.scim ? [idp.scim.token] : [])]);
   return [...credentials, ...(config.store.redis ? redisSecrets(config.store.redis) : []), ...(config.audit.checkpoints ? [config.audit.checkpoints.privateKey] : []), ...config.saml.serviceProvider.keys.map((key) => key.privateKey), ...idpSecrets, ...config.notifications.sinks.flatMap((sink) => secretsOf(sink, withSinkSecrets)), ...config.audit.export.sinks.flatMap((sink) => secretsOf(sink, withExportSecrets))];
 }
@@ -129,6 +131,13 @@ function passwordForms(url: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** Every query value hidden: which of them is a key, only the server knows. */
+function withHiddenQuery(url: string): string {
+  const parsed = new URL(url);
+  for (const key of new Set(parsed.searchParams.keys())) parsed.searchParams.set(key, HIDDEN);
+  return parsed.toString();
 }
 
 function withoutPassword(url: string): string {

@@ -167,7 +167,11 @@ const redisNode = z.strictObject({ host: text('a host name or address'), port: p
 /** Where Redis is (one of three topologies) and how the broker uses it. */
 const redisSection = z
   .strictObject({
-    url: text('a redis:// or rediss:// URL').refine((v) => /^rediss?:\/\//.test(v), 'expected a redis:// or rediss:// URL').optional(),
+    // ioredis reads a query as options, a password among them, which no log redaction would look for there.
+    url: text('a redis:// or rediss:// URL')
+      .refine((v) => /^rediss?:\/\//.test(v), 'expected a redis:// or rediss:// URL')
+      .refine((v) => !/[?#]/.test(v), 'expected no query in the URL: give a password as its user info (redis://:PASSWORD@host), other settings under store.redis')
+      .optional(),
     sentinels: z.array(redisNode).min(1, 'expected at least one Sentinel').optional(),
     name: text("the primary's name as the Sentinels know it").optional(),
     nodes: z.array(redisNode).min(1, 'expected at least one Cluster node').optional(),

@@ -632,4 +632,29 @@ describe('store.redis topologies', () => {
     expect(problemsOf(writeConfig(withRedis('    url: redis://127.0.0.1:6379\n    keyPrefix: "{p}:"\n')))).toEqual([expect.stringMatching(/store\.redis\.keyPrefix: may not contain \{ or \}/)]);
     expect(problemsOf(writeConfig(withRedis('    url: redis://127.0.0.1:6379\n    password: x\n')))).toEqual([expect.stringMatching(/store\.redis\.password: with url, put it in the URL/)]);
   });
+
+  it('refuses a query in the URL, which ioredis reads as options (a password among them) that the logged config would show', () => {
+    for (const url of ['redis://10.0.0.1:6379/0?password=query-secret-1f2e', 'rediss://10.0.0.1:6380?username=broker', 'redis://10.0.0.1:6379#x']) {
+      const problems = problemsOf(writeConfig(withRedis(`    url: ${url}\n`)));
+      expect(problems).toEqual([expect.stringMatching(/store\.redis\.url: expected no query in the URL: give a password as its user info \(redis:\/\/:PASSWORD@host\), other settings under store\.redis$/)]);
+      expect(problems.join('')).not.toContain('query-secret-1f2e');
+    }
+  });
+});
+
+describe('servers: a Streamable HTTP server\'s URL', () => {
+  it('has every query value hidden in the logged config, and one under a credential name scrubbed from logs (a hosted server may take its key there)', async () => {
+    const { redactConfig, literalCredentials } = await import('../../server/config/redact.js');
+    const { captureLogs } = await import('../support/log-capture.js');
+    const KEY = 'sk-live-7c1e9a4f2b8d6e03';
+    const { config } = loadConfig(writeConfig(`${minimal}servers:\n  - name: docs\n    transport: streamable-http\n    url: https://mcp.example.com/mcp?api_key=${KEY}&region=eu\n`), {});
+    const logged = JSON.stringify(redactConfig(config));
+    expect(logged).toContain('"url":"https://mcp.example.com/mcp?api_key=%5BREDACTED%5D&region=%5BREDACTED%5D"');
+    expect(logged).not.toContain(KEY);
+    expect(literalCredentials(config)).toContain(KEY);
+    expect(literalCredentials(config)).not.toContain('eu');
+    const logs = captureLogs({ secrets: literalCredentials(config) });
+    logs.logger.warn({ err: `cannot reach https://mcp.example.com/mcp?api_key=${KEY}` }, 'upstream unreachable');
+    expect(logs.lines.join('')).not.toContain(KEY);
+  });
 });
