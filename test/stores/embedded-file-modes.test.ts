@@ -1,6 +1,9 @@
-import { chmodSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import { AUDIT_FILE_NAME } from '../../server/stores/embedded/file-audit-log.js';
@@ -22,4 +25,40 @@ it('narrows a data dir and an audit log made looser before it started to owner o
   } finally {
     await stores.close();
   }
+});
+
+/**
+ * Opens the embedded stores in `dataDir` as another user (nobody), who may not narrow a
+ * directory root owns: the code of the error it refuses with, or 'opened'.
+ */
+async function openAsNobody(dataDir: string): Promise<string> {
+  const script = `
+    const { createEmbeddedStores } = await import(${JSON.stringify(pathToFileURL(resolve('server/stores/embedded/index.ts')).href)});
+    try {
+      const stores = await createEmbeddedStores({ dataDir: ${JSON.stringify(dataDir)}, clock: { now: () => Date.now() } });
+      await stores.close();
+      console.log('opened');
+    } catch (error) {
+      console.log(error.code ?? error.message, error.message);
+    }`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { uid: 65534, gid: 65534, env: { PATH: process.env.PATH, HOME: '/tmp' } });
+  return stdout.trim();
+}
+
+// Taking another user's identity needs root, as the CI and these machines run tests.
+it('refuses a data dir others can write in that this user may not narrow (they would put an old journal back), and takes one as in /tmp (sticky)', async () => {
+  expect(process.getuid?.(), 'this test runs as root, to open the store as another user').toBe(0);
+  const base = mkdtempSync(join(tmpdir(), 'portcullis-shared-'));
+  chmodSync(base, 0o755);
+  const shared = join(base, 'shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o777);
+  const refused = await openAsNobody(shared);
+  expect(refused).toMatch(/^DATA_DIR_UNSAFE .*shared can be written by other users \(mode 777, owner uid 0\) and this user may not narrow it: set store\.dataDir to a directory of its own/);
+  expect(readdirSync(shared)).toEqual([]);
+
+  chmodSync(shared, 0o1777);
+  expect(await openAsNobody(shared)).toBe('opened');
+  expect(statSync(join(shared, AUDIT_FILE_NAME)).uid).toBe(65534);
+  expect(mode(join(shared, AUDIT_FILE_NAME))).toBe(0o600);
 });

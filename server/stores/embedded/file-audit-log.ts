@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { anchorSeal } from '../../audit/checkpoints.js';
 import { auditEventSchema } from '../../audit/event-schema.js';
 import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
+import { prepareDataDir } from './data-dir.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { appendOrUndo, openOwnerOnly, reopenForAppend, replaceFile, syncDirectory, truncateFile } from './durable-file.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
@@ -55,14 +56,7 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   }
 
   static async open(dataDir: string, clock: Clock, redact: Redactor, options: AuditLogOptions): Promise<FileAuditLog> {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    // mkdir's mode is only for a directory it makes: one made before (by hand, a copy) is narrowed too, as the files in it
-    // are. One this user does not own (a volume's root, group-writable for it) is left as its owner set it.
-    try {
-      chmodSync(dataDir, 0o700);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
-    }
+    prepareDataDir(dataDir);
     const unlock = lockDataDir(dataDir);
     try {
       const path = join(dataDir, AUDIT_FILE_NAME);
