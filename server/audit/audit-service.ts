@@ -4,6 +4,7 @@ import { ForbiddenError, InvalidCursorError, InvalidInputError } from '../errors
 import type { Principal } from '../identity/principal.js';
 import type { CursorSeal } from '../stores/sealed-cursor.js';
 import { abortableTail } from './abortable-tail.js';
+import { ReplayPace } from './replay-pace.js';
 import type { AuditKeyRing } from './seal.js';
 import { refusedAsBroken, verifyLog } from './verify.js';
 import type { VerifyReport } from './verify.js';
@@ -70,6 +71,7 @@ export class AuditService {
     private readonly chain: ChainVerification,
     /** Seals a listing's cursor that would otherwise name an event the caller may not see. */
     private readonly cursors: CursorSeal,
+    private readonly replayPace = new ReplayPace(),
   ) {}
 
   /**
@@ -110,15 +112,34 @@ export class AuditService {
     return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
   }
 
-  /** Every visible event after the cursor (or from now, without one), then live ones. */
+  /**
+   * Every visible event after the cursor (or from now, without one), then live ones. Events
+   * from before the feed began that it reads past are paced per caller (replay-pace.ts).
+   */
   follow(caller: Principal, filter: AuditFilter, after: string | null | undefined, signal: AbortSignal): AsyncIterable<AuditEvent> {
     const keep = this.visible(caller, filter);
-    const log = this.log;
+    const { log, replayPace } = this;
+    const began = this.chain.clock.now();
     // A tail starting where a listing stopped may be handed that listing's sealed cursor (portcullis audit tail does).
     const open = (cursor: string) => this.cursors.open(cursorScope(caller), cursor);
     return abortableTail(signal, async function* (inner) {
-      const position = after ? await open(after) : undefined;
-      for await (const event of log.tail(position ? { after: position } : 'end', inner)) if (keep(event)) yield event;
+      if (!after) {
+        for await (const event of log.tail('end', inner)) if (keep(event)) yield event;
+        return;
+      }
+      const position = await open(after);
+      const allowance = replayPace.hold(caller.user.id);
+      try {
+        for await (const event of log.tail({ after: position }, inner)) {
+          if (keep(event)) yield event;
+          else if (Date.parse(event.time) < began) {
+            const pause = allowance.skipped(inner);
+            if (pause) await pause;
+          }
+        }
+      } finally {
+        allowance.release();
+      }
     });
   }
 
