@@ -47,6 +47,13 @@ export function readStoredCredentials(env: NodeJS.ProcessEnv = process.env, { ot
   return stored as StoredCredentials;
 }
 
+/** Whether the stored login is this user's alone: owned by them, and no one else may read or write it. */
+export function credentialsArePrivate(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (process.platform === 'win32') return true;
+  const { uid, mode } = statSync(credentialsPath(env));
+  return uid === process.getuid?.() && (mode & 0o077) === 0;
+}
+
 /** Written to a fresh 0600 file and renamed over the old one: never half-written, never readable by others. */
 export function saveCredentials(credentials: StoredCredentials, env: NodeJS.ProcessEnv = process.env): string {
   const path = credentialsPath(env);

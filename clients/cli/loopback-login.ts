@@ -23,11 +23,18 @@ export interface LoopbackLoginOptions {
   tokenName: string;
   /**
    * Shows the sign-in URL and the confirmation code to the person, and may open a browser
-   * at `link`: this listener's one-use address that sends the browser on to `url`. A
+   * at `link.url`: this listener's one-use address that sends the browser on to `url`. A
    * browser is started with its URL in its command line, which other users of the
-   * computer can read (ps); `url` carries the state and PKCE challenge, `link` only once.
+   * computer can read (ps); `url` carries the state and PKCE challenge, the link leads to
+   * them once. Told `link.notOpened()` when no browser took it.
    */
-  present(url: string, confirmation: string, link: string): void;
+  present(url: string, confirmation: string, link: OneUseLink): void;
+}
+
+export interface OneUseLink {
+  url: string;
+  /** No browser opened the link: whoever opens it (or did) read it from a command line, and the login ends. */
+  notOpened(): void;
 }
 
 const LOGIN_PATH = 'auth/cli/login';
@@ -42,7 +49,9 @@ const LOGIN_PATH = 'auth/cli/login';
 export async function loopbackLogin(options: LoopbackLoginOptions): Promise<IssuedLogin> {
   const state = randomBytes(24).toString('base64url');
   const linkPath = `/start/${randomBytes(24).toString('base64url')}`;
+  /** Whether the link led someone to the broker, and whether it still may (no browser took it: it is burnt). */
   let linkOpened = false;
+  let linkBurnt = false;
   const verifier = randomBytes(48).toString('base64url');
   const challenge = s256(verifier);
   const listener = createServer();
@@ -54,21 +63,24 @@ export async function loopbackLogin(options: LoopbackLoginOptions): Promise<Issu
     const query = new URLSearchParams({ port: String(port), state, code_challenge: challenge, code_challenge_method: 'S256', ...(options.idp ? { idp: options.idp } : {}) });
     await preflight(options.broker, query);
     const loginUrl = `${brokerUrl(options.broker, LOGIN_PATH)}?${query}`;
+    let abort: (why: string) => void = () => {};
     const answer = new Promise<IssuedLogin>((resolve, reject) => {
+      // Another program read the link (and has the state it led to): this login is no longer the person's alone.
+      abort = (why) => {
+        listener.close();
+        listener.removeAllListeners('request');
+        reject(new CliError('LOGIN_ABORTED', `${why} (another program on this computer may have read it); nothing was saved: run \`portcullis login\` again`));
+      };
       listener.on('request', (req: IncomingMessage, res: ServerResponse) => {
         const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
         if (req.method === 'GET' && url.pathname === linkPath) {
-          if (!linkOpened) {
+          if (!linkOpened && !linkBurnt) {
             linkOpened = true;
             res.writeHead(302, { location: loginUrl, 'cache-control': 'no-store', connection: 'close' });
             return void res.end();
           }
-          // Opened twice: another process read the link (and has the state it led to). Whoever
-          // comes second, this login is no longer the person's alone, so nothing is taken.
-          listener.close();
-          listener.removeAllListeners('request');
-          page(res, 400, 'This sign-in link was opened twice, so the CLI stopped waiting: nothing was saved. Run portcullis login again.');
-          return reject(new CliError('LOGIN_ABORTED', 'the sign-in link was opened twice (another program on this computer may have read it); nothing was saved: run `portcullis login` again'));
+          page(res, 400, 'This sign-in link was opened twice, or after the browser failed to open it, so the CLI stopped waiting: nothing was saved. Run portcullis login again.');
+          return abort(linkBurnt ? 'the sign-in link was opened though no browser took it' : 'the sign-in link was opened twice');
         }
         if (req.method !== 'GET' || url.pathname !== '/callback') return void page(res, 404, 'Not found.');
         if (!sameSecret(url.searchParams.get('state') ?? '', state)) return void page(res, 400, 'This answer does not belong to the login the CLI is waiting for; it was ignored.');
@@ -91,7 +103,8 @@ export async function loopbackLogin(options: LoopbackLoginOptions): Promise<Issu
         );
       });
     });
-    options.present(loginUrl, confirmationCode(challenge), `http://127.0.0.1:${port}${linkPath}`);
+    const notOpened = () => (linkOpened ? abort('the sign-in link was opened though no browser took it') : (linkBurnt = true));
+    options.present(loginUrl, confirmationCode(challenge), { url: `http://127.0.0.1:${port}${linkPath}`, notOpened });
     return await withTimeout(answer, options.timeoutMs, giveUp);
   } finally {
     listener.close();

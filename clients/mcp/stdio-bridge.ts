@@ -77,6 +77,8 @@ class StdioBridge {
   constructor(private readonly options: BridgeOptions) {
     this.lines = createInterface({ input: options.input });
     this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? 30_000;
+    // Whichever connection is open by then reads on: one listener for all of them.
+    options.output.on('drain', () => this.connection?.resume());
   }
 
   run(): Promise<void> {
@@ -126,10 +128,7 @@ class StdioBridge {
     const line = text.includes('\n') || text.includes('\r') ? JSON.stringify(frame) : text;
     // A client not reading stdout stops the reading of the socket, so what waits piles up at
     // the broker, which closes a client that does not read (1008), not in this process.
-    if (!this.options.output.write(`${line}\n`) && !ws.isPaused) {
-      ws.pause();
-      this.options.output.once('drain', () => ws.resume());
-    }
+    if (!this.options.output.write(`${line}\n`)) ws.pause();
   }
 
   private send(ws: WebSocket, frame: Frame, line: string): void {
@@ -205,6 +204,8 @@ class StdioBridge {
     }
     return new Promise((resolve) => {
       this.connection = ws;
+      // Still full from the last connection: this one waits for the client too.
+      if (this.options.output.writableNeedDrain) ws.pause();
       ws.on('message', (data) => this.fromBroker(ws, data.toString()));
       ws.once('close', (code, reason) => {
         const rebuilt = this.ready;

@@ -5,15 +5,17 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { runBridge } from '../../clients/mcp/stdio-bridge.js';
 
-/** Stands for a broker: a WebSocket server on loopback speaking `mcp`, handing over each connection. */
-async function fakeBroker(): Promise<{ url: string; connected: Promise<WebSocket>; close: () => Promise<void> }> {
+/** Stands for a broker: a WebSocket server on loopback speaking `mcp`, handing over each connection in turn. */
+async function fakeBroker(): Promise<{ url: string; connected: () => Promise<WebSocket>; close: () => Promise<void> }> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'mcp' });
   await new Promise((resolve) => wss.once('listening', resolve));
-  const connected = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+  const sockets: WebSocket[] = [];
+  const waiting: ((socket: WebSocket) => void)[] = [];
+  wss.on('connection', (socket) => (waiting.shift() ?? ((s: WebSocket) => sockets.push(s)))(socket));
   const { port } = wss.address() as AddressInfo;
   return {
     url: `ws://127.0.0.1:${port}/mcp/ws/echo`,
-    connected,
+    connected: () => (sockets.length > 0 ? Promise.resolve(sockets.shift()!) : new Promise((resolve) => waiting.push(resolve))),
     close: () => {
       for (const client of wss.clients) client.terminate();
       return new Promise((resolve) => wss.close(() => resolve()));
@@ -66,12 +68,12 @@ describe('portcullis connect (the stdio bridge) against a broker flooding a clie
       output.read();
       await running.catch(() => {});
     });
-    const socket = await broker.connected;
+    const socket = await broker.connected();
     // Once the bridge relays a client request, it is reading the socket: what the broker sends now reaches it.
     const relayed = new Promise((resolve) => socket.once('message', resolve));
     input.write('{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
     await relayed;
-    return { socket, output, reports };
+    return { socket, output, reports, broker };
   }
 
   it('stops reading the socket while stdout is full, so what waits stays at the broker (which closes a client not reading), and loses nothing once read', async () => {
@@ -88,6 +90,27 @@ describe('portcullis connect (the stdio bridge) against a broker flooding a clie
     await expect.poll(() => output.lines.length, { timeout: 20_000 }).toBe(NOTIFICATIONS);
     expect(output.lines.map((line) => (JSON.parse(line) as { params: { data: string } }).params.data.split(':')[0])).toEqual(Array.from({ length: NOTIFICATIONS }, (_, n) => String(n)));
     expect(socket.bufferedAmount).toBe(0);
+  });
+
+  it('keeps a connection opened while stdout is still full paused from the start, with one drain listener whatever the reconnects', async () => {
+    const { socket, output, broker } = await bridged();
+    const listeners = output.listenerCount('drain');
+    // The client has not read what came before (here: written straight to its stdout).
+    output.write('x'.repeat(1024 * 1024));
+    expect(output.writableNeedDrain).toBe(true);
+    socket.close(1011, 'upstream failed');
+    const next = await broker.connected();
+    for (let n = 0; n < NOTIFICATIONS / 4; n++) next.send(notification(n));
+    const sent = (NOTIFICATIONS / 4) * NOTIFICATION_BYTES;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(next.bufferedAmount).toBeGreaterThan(sent / 2);
+    // Nothing of the new connection's was written: only what was there, and the error that answered the call the drop cut off.
+    expect(output.writableLength).toBeLessThan(1024 * 1024 + 1024);
+    expect(output.listenerCount('drain')).toBe(listeners);
+
+    output.read();
+    await expect.poll(() => output.lines.filter((line) => line.includes('notifications/message')).length, { timeout: 20_000 }).toBe(NOTIFICATIONS / 4);
+    expect(next.bufferedAmount).toBe(0);
   });
 
   it('ignores a frame that is JSON but not a message (null, a number) with one line on stderr, and relays the next', async () => {

@@ -135,16 +135,48 @@ describeOnEachStore('portcullis login', (start) => {
     }
   });
 
-  /** `login` opening a browser: $BROWSER (which xdg-open runs when there is no desktop) records the URL it is given. */
-  async function startBrowserLogin(home: string) {
+  it('sends the replaced token nowhere but the broker named now when others could write the file (they could have put their own broker in it), and takes no broker from such a file', async () => {
+    const home = configHome();
+    await login(home);
+    const token = storedToken(home);
+    let requests = 0;
+    const elsewhere = createServer((_req, res) => {
+      requests++;
+      res.end();
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    try {
+      const file = credentialsFile(home);
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), broker: `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}` }));
+      chmodSync(file, 0o622);
+      const bare = await runCli(['login', '--no-browser'], { XDG_CONFIG_HOME: home });
+      expect(bare.code).toBe(1);
+      expect(bare.stderr).toMatch(/^portcullis: NO_BROKER: which broker\?/m);
+      await login(home);
+      expect(requests).toBe(0);
+      // Named now, the broker it came from is sent its own token, to revoke: it is not left valid either.
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), broker: server.url }));
+      chmodSync(file, 0o622);
+      const replaced = storedToken(home);
+      await login(home);
+      const old = await postGraphQL(server.url, { query: '{ me { email } }' }, { authorization: `Bearer ${replaced}` });
+      expect(old.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      expect(token).not.toBe(replaced);
+    } finally {
+      elsewhere.close();
+    }
+  });
+
+  /** `login` opening a browser: $BROWSER (which xdg-open runs when there is no desktop) records the URL it is given, and exits with `exit`. */
+  async function startBrowserLogin(home: string, exit = 0) {
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-browser-'));
     const opened = join(dir, 'opened');
-    writeFileSync(join(dir, 'browser'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${opened}'\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'browser'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${opened}'\nexit ${exit}\n`, { mode: 0o755 });
     const child = spawnCli(['login', '--broker', server.url], { XDG_CONFIG_HOME: home, BROWSER: join(dir, 'browser') });
     const done = finished(child);
     const [, printed] = await waitForStderr(child, LOGIN_PROMPT);
     await expect.poll(() => existsSync(opened), { timeout: 10_000 }).toBe(true);
-    return { done, printed: printed!, link: readFileSync(opened, 'utf8').trim() };
+    return { done, printed: printed!, link: readFileSync(opened, 'utf8').split('\n')[0]! };
   }
 
   it('opens the browser at a one-use link on its listener, not at the URL with the state and challenge, which a command line shows to others', async () => {
@@ -176,6 +208,32 @@ describeOnEachStore('portcullis login', (start) => {
     const consent = await browserSignInForCli(server.url, printed, idp, ALICE);
     await expect(fetch(await confirm(consent))).rejects.toThrow();
     expect(existsSync(credentialsFile(home))).toBe(false);
+  });
+
+  it('ends the login when the link is opened though no browser took it (read from a command line), and takes the printed URL when nobody opens it', async () => {
+    const burnt = await startBrowserLogin(configHome(), 1);
+    // Opened before or after the CLI learns the browser failed: either way the login ends.
+    expect([302, 400]).toContain((await fetch(burnt.link, { redirect: 'manual' })).status);
+    const result = await burnt.done;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^portcullis: LOGIN_ABORTED: the sign-in link was opened though no browser took it/m);
+
+    const home = configHome();
+    const unopened = await startBrowserLogin(home, 1);
+    const consent = await browserSignInForCli(server.url, unopened.printed, idp, ALICE);
+    expect((await visit(await confirm(consent))).status).toBe(200);
+    expect((await unopened.done).code).toBe(0);
+    expect(existsSync(credentialsFile(home))).toBe(true);
+  });
+
+  it('opens no browser where none can be (Linux without a display or $BROWSER): it only prints the URL', async () => {
+    const child = spawnCli(['login', '--broker', server.url], { XDG_CONFIG_HOME: configHome() });
+    const done = finished(child);
+    await waitForStderr(child, LOGIN_PROMPT);
+    child.kill('SIGTERM');
+    const { stderr } = await done;
+    expect(stderr).toMatch(/^To sign in, open this URL in a browser on this computer:/m);
+    expect(stderr).not.toMatch(/Opening a browser/);
   });
 
   it('ends at once, saving nothing, when the person cancels in the browser', async () => {

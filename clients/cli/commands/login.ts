@@ -3,10 +3,11 @@ import { Command, Option } from 'commander';
 import { MeDocument, RevokeApiTokenDocument } from '../../graphql/generated/graphql.js';
 import { BrokerApi } from '../broker-api.js';
 import { CliError } from '../cli-error.js';
-import { checkBrokerUrl, credentialsPath, deleteCredentials, readStoredCredentials, saveCredentials } from '../credentials.js';
+import { checkBrokerUrl, credentialsArePrivate, credentialsPath, deleteCredentials, readStoredCredentials, saveCredentials } from '../credentials.js';
 import type { StoredCredentials } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { loopbackLogin } from '../loopback-login.js';
+import type { OneUseLink } from '../loopback-login.js';
 import { errorLine, fields, list, when } from '../output.js';
 import { apiFor, clientCommand, durationOption, emit } from './client-command.js';
 import type { ClientOptions } from './client-command.js';
@@ -18,7 +19,8 @@ export function loginCommand(): Command {
     .addOption(new Option('--timeout <duration>', 'give up when the browser has not come back after this long').argParser(durationOption).default(300, '5m'))
     .action(async (options: ClientOptions & { idp?: string; browser: boolean; timeout: number }) => {
       const previous = replaceable();
-      const given = options.broker ?? process.env.PORTCULLIS_BROKER ?? previous?.broker;
+      // Only a login file that is this user's alone says which broker to use: another user may have written one that is not.
+      const given = options.broker ?? process.env.PORTCULLIS_BROKER ?? (previous?.private ? previous.stored.broker : undefined);
       if (!given) throw new CliError('NO_BROKER', 'which broker? give --broker URL (or set PORTCULLIS_BROKER)');
       const broker = checkBrokerUrl(given);
       const login = await loopbackLogin({
@@ -26,7 +28,7 @@ export function loginCommand(): Command {
         idp: options.idp,
         timeoutMs: options.timeout * 1000,
         tokenName: `portcullis CLI on ${hostname()}`.slice(0, 100),
-        present: (url, confirmation, link) => present(url, confirmation, options.browser ? link : null),
+        present: (url, confirmation, link) => present(url, confirmation, options.browser && browserAvailable() ? link : null),
       });
       const fresh: StoredCredentials = { broker, token: login.token, tokenId: login.tokenId, email: login.user.email, expiresAt: login.expiresAt };
       let path: string;
@@ -37,8 +39,11 @@ export function loginCommand(): Command {
         await revoke(fresh);
         throw error;
       }
-      // The new token replaces the old, whichever broker that was for: revoke it (best effort, at its own broker) rather than leave it valid.
-      if (previous && !(previous.broker === broker && previous.tokenId === login.tokenId)) await revoke(previous);
+      // The new token replaces the old: revoke it (best effort) rather than leave it valid. At the broker the file names
+      // only when the file is this user's alone; else only at the broker named now (another user could have written
+      // theirs into it, to be sent the token).
+      const old = previous && (previous.private || previous.stored.broker === broker) ? previous.stored : null;
+      if (old && !(old.broker === broker && old.tokenId === login.tokenId)) await revoke(old);
       emit(options, { broker, email: login.user.email, idp: login.user.idp, tokenId: login.tokenId, expiresAt: login.expiresAt, credentials: path }, () =>
         `Signed in to ${broker} as ${login.user.email}; the token expires ${when(login.expiresAt)}.`,
       );
@@ -83,26 +88,39 @@ export function whoamiCommand(): Command {
  * others could read, whose token they may hold. One that is not a login, or names no broker
  * a token may be sent to, is simply overwritten.
  */
-function replaceable(): StoredCredentials | null {
+function replaceable(): { stored: StoredCredentials; private: boolean } | null {
   try {
     const stored = readStoredCredentials(process.env, { othersMayRead: true });
-    return stored && { ...stored, broker: checkBrokerUrl(stored.broker) };
+    return stored && { stored: { ...stored, broker: checkBrokerUrl(stored.broker) }, private: credentialsArePrivate() };
   } catch (error) {
     if (error instanceof CliError) return null;
     throw error;
   }
 }
 
-/** Prints the sign-in URL (for this terminal only) and opens the browser at the one-use `link` instead, which a command line may show to others. */
-function present(url: string, confirmation: string, link: string | null): void {
+/**
+ * Whether a browser may be there to open: on Linux, only with a display or a $BROWSER (the
+ * one xdg-open runs). Without one (a shared SSH host), the link would reach no browser, only
+ * the command line of a program that fails, where others can read it.
+ */
+function browserAvailable(): boolean {
+  return process.platform !== 'linux' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY || process.env.BROWSER);
+}
+
+/** Prints the sign-in URL (for this terminal only) and opens the browser at the one-use link instead, which a command line may show to others. */
+function present(url: string, confirmation: string, link: OneUseLink | null): void {
   const check = `The browser will ask you to confirm; allow it only if it shows the code ${confirmation}.`;
   if (link === null) return void console.error(`To sign in, open this URL in a browser on this computer:\n\n  ${url}\n\n${check}`);
   console.error(`Opening a browser to sign in. If none opens, visit this URL on this computer:\n\n  ${url}\n\n${check}`);
   // The URL is printed either way: a missing browser or display must not end the login.
   import('open')
-    .then(({ default: open }) => open(link))
-    .then((child) => child.on('error', () => {}).unref())
-    .catch(() => {});
+    .then(({ default: open }) => open(link.url))
+    .then((child) => {
+      child.once('error', () => link.notOpened());
+      child.once('exit', (code) => code !== 0 && link.notOpened());
+      child.unref();
+    })
+    .catch(() => link.notOpened());
 }
 
 async function revoke(stored: StoredCredentials): Promise<true | CliError> {
