@@ -24,6 +24,17 @@ function configHome(): string {
 const credentialsFile = (home: string) => join(home, 'portcullis', 'credentials.json');
 const storedToken = (home: string) => (JSON.parse(readFileSync(credentialsFile(home), 'utf8')) as { token: string }).token;
 
+/** A server on loopback standing for a broker the token must not reach: counts what it is sent. */
+async function countingServer(): Promise<{ url: string; requests: () => number; close: () => void }> {
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests, close: () => server.close() };
+}
+
 describeOnEachStore('portcullis login', (start) => {
   let idp: TestIdp;
   let server: TestServer;
@@ -139,21 +150,16 @@ describeOnEachStore('portcullis login', (start) => {
     const home = configHome();
     await login(home);
     const token = storedToken(home);
-    let requests = 0;
-    const elsewhere = createServer((_req, res) => {
-      requests++;
-      res.end();
-    });
-    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const elsewhere = await countingServer();
     try {
       const file = credentialsFile(home);
-      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), broker: `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}` }));
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), broker: elsewhere.url }));
       chmodSync(file, 0o622);
       const bare = await runCli(['login', '--no-browser'], { XDG_CONFIG_HOME: home });
       expect(bare.code).toBe(1);
       expect(bare.stderr).toMatch(/^portcullis: NO_BROKER: which broker\?/m);
       await login(home);
-      expect(requests).toBe(0);
+      expect(elsewhere.requests()).toBe(0);
       // Named now, the broker it came from is sent its own token, to revoke: it is not left valid either.
       writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), broker: server.url }));
       chmodSync(file, 0o622);
@@ -267,18 +273,13 @@ describeOnEachStore('portcullis login', (start) => {
   it('never sends the stored token to a broker other than the one it came from', async () => {
     const home = configHome();
     await login(home);
-    let requests = 0;
-    const other = createServer((_req, res) => {
-      requests++;
-      res.end();
-    });
-    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const other = await countingServer();
     try {
-      const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const otherUrl = other.url;
       const result = await runCli(['servers', '--broker', otherUrl], { XDG_CONFIG_HOME: home });
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(`portcullis: NOT_SIGNED_IN: not signed in to ${otherUrl} (your login is for ${server.url}): run \`portcullis login --broker ${otherUrl}\`\n`);
-      expect(requests).toBe(0);
+      expect(other.requests()).toBe(0);
     } finally {
       other.close();
     }

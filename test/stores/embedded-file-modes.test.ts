@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -45,20 +45,31 @@ async function openAsNobody(dataDir: string): Promise<string> {
   return stdout.trim();
 }
 
-// Taking another user's identity needs root, as the CI and these machines run tests.
-it('refuses a data dir others can write in that this user may not narrow (they would put an old journal back), and takes one as in /tmp (sticky)', async () => {
-  expect(process.getuid?.(), 'this test runs as root, to open the store as another user').toBe(0);
+// Taking another user's identity (and giving a directory to one) needs root, as the CI and these machines run tests.
+it.runIf(process.getuid?.() === 0)('refuses a data dir another user could change the files of (they would put an old journal back), and takes one as /tmp is (sticky, root\'s)', async () => {
   const base = mkdtempSync(join(tmpdir(), 'portcullis-shared-'));
   chmodSync(base, 0o755);
   const shared = join(base, 'shared');
   mkdirSync(shared);
   chmodSync(shared, 0o777);
-  const refused = await openAsNobody(shared);
-  expect(refused).toMatch(/^DATA_DIR_UNSAFE .*shared can be written by other users \(mode 777, owner uid 0\) and this user may not narrow it: set store\.dataDir to a directory of its own/);
+  expect(await openAsNobody(shared)).toMatch(/^DATA_DIR_UNSAFE .*shared can be written by other users \(mode 777, owner uid 0\), who could change the broker's state: set store\.dataDir to a directory of this user's own/);
   expect(readdirSync(shared)).toEqual([]);
 
+  // Sticky, but another user's (not root's): its owner may still rename what is in it.
+  chownSync(shared, 65533, 65533);
   chmodSync(shared, 0o1777);
+  expect(await openAsNobody(shared)).toMatch(/^DATA_DIR_UNSAFE .*shared is owned by another user \(uid 65533\)/);
+  expect(readdirSync(shared)).toEqual([]);
+
+  chownSync(shared, 0, 0);
   expect(await openAsNobody(shared)).toBe('opened');
   expect(statSync(join(shared, AUDIT_FILE_NAME)).uid).toBe(65534);
   expect(mode(join(shared, AUDIT_FILE_NAME))).toBe(0o600);
+
+  // Root may narrow anyone's directory, but its owner could widen it again.
+  const theirs = join(base, 'theirs');
+  mkdirSync(theirs);
+  chownSync(theirs, 65534, 65534);
+  await expect(createEmbeddedStores({ dataDir: theirs, clock: new ManualClock() })).rejects.toThrow(/theirs is owned by another user \(uid 65534\)/);
+  expect(readdirSync(theirs)).toEqual([]);
 });
