@@ -1,6 +1,7 @@
 import type { AccessPolicy } from '../access/access-policy.js';
 import type { Clock } from '../clock.js';
 import { ForbiddenError, InvalidCursorError, InvalidInputError } from '../errors.js';
+import { emailKey } from '../identity/email-key.js';
 import type { Principal } from '../identity/principal.js';
 import type { CursorSeal } from '../stores/sealed-cursor.js';
 import { abortableTail } from './abortable-tail.js';
@@ -88,38 +89,46 @@ export class AuditService {
     const scope = cursorScope(caller);
     let after = await this.cursors.after(scope, options.after);
     const budget = options.budget ?? new ScanBudget();
-    // The request's budget spent by its other listings: nothing read, the caller goes on from where it asked.
-    if (budget.left <= 0) return { items, endCursor: options.after ?? null, hasNextPage: true };
-    let stoppedHidden = false;
-    let ended = false;
-    // One visible event past the page tells whether there is a next page.
-    while (items.length <= first && budget.left > 0) {
-      const batch = await read(after);
-      for (const event of batch) {
-        budget.left--;
-        after = event.id;
-        stoppedHidden = !sees(event);
-        if (!stoppedHidden && matches(event)) items.push(event);
-        if (items.length > first) break;
+    const pace = this.replayPace.hold(personOf(caller));
+    try {
+      // Spent by the request's other listings, or by the person's reads of late: nothing read, the caller goes on from where it asked.
+      const spent = () => budget.left <= 0 || pace.spent;
+      if (spent()) return { items, endCursor: options.after ?? null, hasNextPage: true };
+      let stoppedHidden = false;
+      let ended = false;
+      // One visible event past the page tells whether there is a next page.
+      while (items.length <= first && !spent()) {
+        const batch = await read(after);
+        let passed = 0;
+        for (const event of batch) {
+          budget.left--;
+          after = event.id;
+          stoppedHidden = !sees(event);
+          if (!stoppedHidden && matches(event)) items.push(event);
+          else passed++;
+          if (items.length > first) break;
+        }
+        pace.charge(passed);
+        ended = batch.length < BATCH;
+        if (ended) break;
       }
-      ended = batch.length < BATCH;
-      if (ended) break;
+      if (items.length > first) return { items: items.slice(0, first), endCursor: items[first - 1]!.id, hasNextPage: true };
+      // Spent: the cursor is where scanning stopped, so the next page goes on from there; sealed
+      // when that is another's event, whose id (a stream's millisecond) it would show.
+      if (!ended && spent()) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
+      return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
+    } finally {
+      pace.release();
     }
-    if (items.length > first) return { items: items.slice(0, first), endCursor: items[first - 1]!.id, hasNextPage: true };
-    // Scan budget spent: the cursor is where scanning stopped, so the next page goes on from
-    // there; sealed when that is another's event, whose id (a stream's millisecond) it would show.
-    if (!ended && budget.left <= 0) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
-    return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
   }
 
   /**
-   * Every visible event after the cursor (or from now, without one), then live ones. Events
-   * from before the feed began that it reads past are paced per caller (replay-pace.ts).
+   * Every visible event after the cursor (or from now, without one), then live ones. What a
+   * replay reads past, up to the newest event when it began, is paced per person (replay-pace.ts).
    */
   follow(caller: Principal, filter: AuditFilter, after: string | null | undefined, signal: AbortSignal): AsyncIterable<AuditEvent> {
     const keep = this.visible(caller, filter);
     const { log, replayPace } = this;
-    const began = this.chain.clock.now();
     // A tail starting where a listing stopped may be handed that listing's sealed cursor (portcullis audit tail does).
     const open = (cursor: string) => this.cursors.open(cursorScope(caller), cursor);
     return abortableTail(signal, async function* (inner) {
@@ -128,17 +137,21 @@ export class AuditService {
         return;
       }
       const position = await open(after);
-      const allowance = replayPace.hold(caller.user.id);
+      // The replay ends at the newest event now (by position in the log, not by any clock).
+      let replaying = (await log.readBackward({ limit: 1 }))[0]?.id;
+      if (replaying === position) replaying = undefined;
+      const pace = replayPace.hold(personOf(caller));
       try {
         for await (const event of log.tail({ after: position }, inner)) {
           if (keep(event)) yield event;
-          else if (Date.parse(event.time) < began) {
-            const pause = allowance.skipped(inner);
+          else if (replaying !== undefined) {
+            const pause = pace.skipped(inner);
             if (pause) await pause;
           }
+          if (event.id === replaying) replaying = undefined;
         }
       } finally {
-        allowance.release();
+        pace.release();
       }
     });
   }
@@ -209,6 +222,11 @@ function matching(filter: AuditFilter): (event: AuditEvent) => boolean {
     }
     return true;
   };
+}
+
+/** Whose reads share one pace: what one sees goes by their email (sees()), whichever IdP or sign-in they came through. */
+function personOf(caller: Principal): string {
+  return emailKey(caller.user.email);
 }
 
 /** What the caller's sealed audit cursors are good for: their own listings and feeds. */
