@@ -8,7 +8,7 @@ import type { OAuthAuthorization, AuthorizationRequest } from '../oauth/authoriz
 import type { OAuthClients } from '../oauth/clients.js';
 import { authorizationServerMetadata, OAUTH_PATHS, protectedResourceMetadata } from '../oauth/metadata.js';
 import { OAuthError } from '../oauth/oauth-error.js';
-import { formActionSource } from '../oauth/redirect-uris.js';
+import { formActionSource, skipsRepeatConsent } from '../oauth/redirect-uris.js';
 import type { McpResources } from '../oauth/resources.js';
 import type { OAuthTokens } from '../oauth/tokens.js';
 import { html, sendPage } from './html-page.js';
@@ -71,10 +71,8 @@ export function oauthRoutes(deps: OAuthRouteDeps): Router {
     const principal = await browserPrincipal(deps, req);
     if (!principal) return signIn(deps, req, res);
     const before = await deps.authorization.remembered(principal, parsed);
-    // RFC 8252 §8.6: any program on the machine can listen on a loopback port or claim a
-    // custom scheme and present a public client's id, so only an https redirect (an origin
-    // the operator allowed) skips the page; for the others it says it was allowed before.
-    if (before && new URL(parsed.redirectUri).protocol === 'https:') return void redirect(res, await deps.authorization.approved(principal, parsed), 302);
+    // For a redirect that does not skip the page, it says it was allowed before.
+    if (before && skipsRepeatConsent(parsed.redirectUri)) return void redirect(res, await deps.authorization.approved(principal, parsed), 302);
     consentPage(res, principal, parsed, before);
   });
 

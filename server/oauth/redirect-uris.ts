@@ -37,6 +37,17 @@ function isLoopback(url: URL): boolean {
 }
 
 /**
+ * Whether a consent given before lets the code go to this redirect URI without asking
+ * again: only an https web callback (an origin the operator allowed), never a loopback
+ * one, http or https, which any program on the machine can listen on (RFC 8252 §8.6), nor
+ * a private-use scheme any app can claim.
+ */
+export function skipsRepeatConsent(value: string): boolean {
+  const url = parse(value);
+  return url !== null && url.protocol === 'https:' && !isLoopback(url);
+}
+
+/**
  * Whether a client may use this redirect URI: an app on the user's machine (a loopback
  * listener, RFC 8252 §7.3, or a private-use scheme, §7.1, such as Cursor's `cursor://`),
  * or a web callback the operator allowed. A web callback hands the code to someone else's

@@ -85,9 +85,9 @@ describeOnEachStore('OAuth 2.1 with the MCP SDK client: discovery, DCR, SAML sig
     expect(JSON.stringify(events)).not.toContain(tokens.access_token);
   });
 
-  it('remembers the consent, but asks again for a loopback redirect (any local program could be listening there: RFC 8252 §8.6)', async () => {
+  it.each([DCR_METADATA.redirect_uris[0]!, 'https://127.0.0.1/callback', 'https://localhost/callback'])('remembers the consent, but asks again for a loopback redirect, http or https (any local program could be listening there: RFC 8252 §8.6): %s', async (redirectUri) => {
     const browser = new TestBrowser(server.url, idp);
-    const provider = newClient();
+    const provider = new MemoryOAuthProvider(redirectUri, { ...DCR_METADATA, redirect_uris: [redirectUri] });
     await connectWithSdk(server.url, browser, provider, resourceUrl('a'));
     const again = new MemoryOAuthProvider(provider.redirectUrl, provider.clientMetadata, provider.info);
     const fetchFn = publicUrlFetch(server.url);
