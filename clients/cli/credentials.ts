@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { writeFileAtomically } from './atomic-write.js';
@@ -20,22 +21,37 @@ export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'portcullis', 'credentials.json');
 }
 
+/** The stored login, or null when there is none. A file others can read is refused, as ssh refuses such keys. */
+export function readStoredCredentials(env: NodeJS.ProcessEnv = process.env): StoredCredentials | null {
+  const login = readStoredLogin(env);
+  if (login && login.mode & 0o077) {
+    const path = credentialsPath(env);
+    throw new CliError('INSECURE_CREDENTIALS', `${path} is readable by other users (mode ${login.mode.toString(8)}): run \`chmod 600 ${path}\`, or delete it and log in again`);
+  }
+  return login?.stored ?? null;
+}
+
 /**
- * The stored login, or null when there is none. A file others can read is refused, as ssh
- * refuses such keys, unless `othersMayRead` (a login replacing it reads it to revoke its token).
+ * The stored login whatever its mode (a login replacing it reads it to revoke its token),
+ * and whether it is this user's alone: owned by them, and no one else may read or write it.
+ * Both from one open file, so it cannot be swapped between the reading and the judging.
  */
-export function readStoredCredentials(env: NodeJS.ProcessEnv = process.env, { othersMayRead = false } = {}): StoredCredentials | null {
+export function readStoredLogin(env: NodeJS.ProcessEnv = process.env): { stored: StoredCredentials; mode: number; private: boolean } | null {
   const path = credentialsPath(env);
-  let text: string;
+  let fd: number;
   try {
-    if (process.platform !== 'win32' && !othersMayRead) {
-      const mode = statSync(path).mode & 0o777;
-      if (mode & 0o077) throw new CliError('INSECURE_CREDENTIALS', `${path} is readable by other users (mode ${mode.toString(8)}): run \`chmod 600 ${path}\`, or delete it and log in again`);
-    }
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
+  }
+  let text: string;
+  let stat: Stats;
+  try {
+    stat = fstatSync(fd);
+    text = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
   let stored: Partial<StoredCredentials> | null = null;
   try {
@@ -44,14 +60,9 @@ export function readStoredCredentials(env: NodeJS.ProcessEnv = process.env, { ot
     // Reported below, with the path: a parser's message would not say which file.
   }
   if (typeof stored?.broker !== 'string' || typeof stored.token !== 'string') throw new CliError('INVALID_CREDENTIALS', `${path} is not a Portcullis login: delete it and log in again`);
-  return stored as StoredCredentials;
-}
-
-/** Whether the stored login is this user's alone: owned by them, and no one else may read or write it. */
-export function credentialsArePrivate(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (process.platform === 'win32') return true;
-  const { uid, mode } = statSync(credentialsPath(env));
-  return uid === process.getuid?.() && (mode & 0o077) === 0;
+  if (process.platform === 'win32') return { stored: stored as StoredCredentials, mode: 0, private: true };
+  const mode = stat.mode & 0o777;
+  return { stored: stored as StoredCredentials, mode, private: stat.uid === process.getuid?.() && (mode & 0o077) === 0 };
 }
 
 /** Written to a fresh 0600 file and renamed over the old one: never half-written, never readable by others. */

@@ -69,7 +69,7 @@ export async function loopbackLogin(options: LoopbackLoginOptions): Promise<Issu
       abort = (why) => {
         listener.close();
         listener.removeAllListeners('request');
-        reject(new CliError('LOGIN_ABORTED', `${why} (another program on this computer may have read it); nothing was saved: run \`portcullis login\` again`));
+        reject(new CliError('LOGIN_ABORTED', `${why} (another program on this computer may have read it); nothing was saved: run \`portcullis login\` again (with --no-browser, to open the printed URL yourself)`));
       };
       listener.on('request', (req: IncomingMessage, res: ServerResponse) => {
         const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);

@@ -240,6 +240,13 @@ describeOnEachStore('portcullis login', (start) => {
     const { stderr } = await done;
     expect(stderr).toMatch(/^To sign in, open this URL in a browser on this computer:/m);
     expect(stderr).not.toMatch(/Opening a browser/);
+
+    // Under WSL there is a browser (Windows'), with no display of Linux's.
+    const wsl = spawnCli(['login', '--broker', server.url], { XDG_CONFIG_HOME: configHome(), WSL_DISTRO_NAME: 'Debian' });
+    const wslDone = finished(wsl);
+    await waitForStderr(wsl, LOGIN_PROMPT);
+    wsl.kill('SIGTERM');
+    expect((await wslDone).stderr).toMatch(/^Opening a browser to sign in/m);
   });
 
   it('ends at once, saving nothing, when the person cancels in the browser', async () => {

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { MeDocument, RevokeApiTokenDocument } from '../../graphql/generated/graphql.js';
 import { BrokerApi } from '../broker-api.js';
 import { CliError } from '../cli-error.js';
-import { checkBrokerUrl, credentialsArePrivate, credentialsPath, deleteCredentials, readStoredCredentials, saveCredentials } from '../credentials.js';
+import { checkBrokerUrl, credentialsPath, deleteCredentials, readStoredCredentials, readStoredLogin, saveCredentials } from '../credentials.js';
 import type { StoredCredentials } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { loopbackLogin } from '../loopback-login.js';
@@ -90,8 +90,8 @@ export function whoamiCommand(): Command {
  */
 function replaceable(): { stored: StoredCredentials; private: boolean } | null {
   try {
-    const stored = readStoredCredentials(process.env, { othersMayRead: true });
-    return stored && { stored: { ...stored, broker: checkBrokerUrl(stored.broker) }, private: credentialsArePrivate() };
+    const login = readStoredLogin();
+    return login && { stored: { ...login.stored, broker: checkBrokerUrl(login.stored.broker) }, private: login.private };
   } catch (error) {
     if (error instanceof CliError) return null;
     throw error;
@@ -104,7 +104,9 @@ function replaceable(): { stored: StoredCredentials; private: boolean } | null {
  * the command line of a program that fails, where others can read it.
  */
 function browserAvailable(): boolean {
-  return process.platform !== 'linux' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY || process.env.BROWSER);
+  const { DISPLAY, WAYLAND_DISPLAY, BROWSER, WSL_DISTRO_NAME } = process.env;
+  // Under WSL, `open` starts the Windows browser, whose command line Linux users do not see.
+  return process.platform !== 'linux' || Boolean(DISPLAY || WAYLAND_DISPLAY || BROWSER || WSL_DISTRO_NAME);
 }
 
 /** Prints the sign-in URL (for this terminal only) and opens the browser at the one-use link instead, which a command line may show to others. */
@@ -116,6 +118,8 @@ function present(url: string, confirmation: string, link: OneUseLink | null): vo
   import('open')
     .then(({ default: open }) => open(link.url))
     .then((child) => {
+      // On Windows and WSL `open` resolves once the launcher has ended; elsewhere while it runs.
+      if (child.exitCode !== null) return void (child.exitCode !== 0 && link.notOpened());
       child.once('error', () => link.notOpened());
       child.once('exit', (code) => code !== 0 && link.notOpened());
       child.unref();

@@ -22,5 +22,5 @@ export function prepareDataDir(dataDir: string): void {
   if (me === undefined) return;
   const { mode, uid } = statSync(dataDir);
   const unsafe = uid !== me && uid !== 0 ? `is owned by another user (uid ${uid})` : mode & 0o022 && !(mode & 0o1000 && uid === 0) ? `can be written by other users (mode ${(mode & 0o7777).toString(8)}, owner uid ${uid})` : null;
-  if (unsafe) throw new PortcullisError('DATA_DIR_UNSAFE', `${dataDir} ${unsafe}, who could change the broker's state: set store.dataDir to a directory of this user's own, such as a subdirectory it creates`);
+  if (unsafe) throw new PortcullisError('DATA_DIR_UNSAFE', `${dataDir} ${unsafe}, who could change the broker's state: set store.dataDir to a directory of this user's own, such as a subdirectory it creates, on a file system that keeps Unix permissions`);
 }
