@@ -89,15 +89,16 @@ export class AuditService {
     const scope = cursorScope(caller);
     let after = await this.cursors.after(scope, options.after);
     const budget = options.budget ?? new ScanBudget();
+    // The request's budget spent by its other listings: nothing read, the caller goes on from where it asked.
+    if (budget.left <= 0) return { items, endCursor: options.after ?? null, hasNextPage: true };
     const pace = this.replayPace.hold(personOf(caller));
     try {
-      // Spent by the request's other listings, or by the person's reads of late: nothing read, the caller goes on from where it asked.
-      const spent = () => budget.left <= 0 || pace.spent;
-      if (spent()) return { items, endCursor: options.after ?? null, hasNextPage: true };
       let stoppedHidden = false;
       let ended = false;
       // One visible event past the page tells whether there is a next page.
-      while (items.length <= first && !spent()) {
+      while (items.length <= first && budget.left > 0) {
+        const pause = pace.wait();
+        if (pause) await pause;
         const batch = await read(after);
         let passed = 0;
         for (const event of batch) {
@@ -108,14 +109,14 @@ export class AuditService {
           else passed++;
           if (items.length > first) break;
         }
-        pace.charge(passed);
+        pace.passed(passed);
         ended = batch.length < BATCH;
         if (ended) break;
       }
       if (items.length > first) return { items: items.slice(0, first), endCursor: items[first - 1]!.id, hasNextPage: true };
-      // Spent: the cursor is where scanning stopped, so the next page goes on from there; sealed
-      // when that is another's event, whose id (a stream's millisecond) it would show.
-      if (!ended && spent()) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
+      // Scan budget spent: the cursor is where scanning stopped, so the next page goes on from
+      // there; sealed when that is another's event, whose id (a stream's millisecond) it would show.
+      if (!ended && budget.left <= 0) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
       return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
     } finally {
       pace.release();
@@ -145,7 +146,8 @@ export class AuditService {
         for await (const event of log.tail({ after: position }, inner)) {
           if (keep(event)) yield event;
           else if (replaying !== undefined) {
-            const pause = pace.skipped(inner);
+            pace.passed(1);
+            const pause = pace.wait(inner);
             if (pause) await pause;
           }
           if (event.id === replaying) replaying = undefined;

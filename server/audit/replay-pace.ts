@@ -6,9 +6,10 @@ export const READ_PAST_PER_SECOND = 20_000;
 /**
  * Paces what a person's audit reads pass over without handing over (events hidden from them
  * or outside their filter): their feeds replaying from a cursor, and their listings, all
- * together, on this instance. Someone who sees only their own events could otherwise have
- * the broker read and parse the whole log at every subscribe or page. What is handed over,
- * and a feed's live events, are never paced.
+ * together, on this instance: a feed waits, and so does a listing (its request's scan
+ * budget bounds how long). Someone who sees only their own events could otherwise have the
+ * broker read and parse the whole log at every subscribe or page. What is handed over, and
+ * a feed's live events, are never paced.
  */
 export class ReplayPace {
   private readonly allowances = new Map<string, Allowance>();
@@ -21,17 +22,22 @@ export class ReplayPace {
    * starting anew gains nothing.
    */
   hold(person: string): Allowance {
-    const allowance = this.allowances.get(person) ?? new Allowance(this.perSecond, () => this.allowances.delete(person));
-    this.allowances.set(person, allowance);
-    allowance.holders++;
+    let allowance = this.allowances.get(person);
+    if (!allowance) {
+      const made = new Allowance(this.perSecond, () => this.allowances.get(person) === made && this.allowances.delete(person));
+      this.allowances.set(person, (allowance = made));
+    }
+    allowance.take();
     return allowance;
   }
 }
 
 export class Allowance {
-  holders = 0;
+  private holders = 0;
   private left: number;
   private at = performance.now();
+  /** Set while no read holds it: forgets it once it is full again. */
+  private whenFull: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly perSecond: number,
@@ -40,46 +46,48 @@ export class Allowance {
     this.left = perSecond;
   }
 
-  /**
-   * Counts one event a feed read past. Undefined while the allowance lasts; once spent, a
-   * pause to wait out before reading on (until a tenth of a second's allowance has come
-   * back, so the waits are few), ended early by `signal`.
-   */
-  skipped(signal: AbortSignal): Promise<void> | undefined {
-    this.charge(1);
-    // An ended feed may still be handed the rest of a batch read before it ended: not worth a wait.
-    if (this.left >= 0 || signal.aborted) return undefined;
-    const waitMs = ((this.perSecond / 10 - this.left) * 1000) / this.perSecond;
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, waitMs);
-      signal.addEventListener('abort', done, { once: true });
-    });
+  take(): void {
+    this.holders++;
+    clearTimeout(this.whenFull);
+    this.whenFull = undefined;
   }
 
-  /** Counts `events` a listing read past (a listing does not wait: it ends its page early once `spent`). */
-  charge(events: number): void {
+  /** Counts events a read passed over without handing them over. */
+  passed(events: number): void {
     this.refill();
     this.left -= events;
   }
 
-  get spent(): boolean {
+  /**
+   * Undefined while the allowance lasts; once spent, a pause to wait out before reading on
+   * (until a tenth of a second's allowance has come back, so the waits are few), ended
+   * early by `signal`.
+   */
+  wait(signal?: AbortSignal): Promise<void> | undefined {
     this.refill();
-    return this.left <= 0;
+    // An ended read may still be handed the rest of a batch read before it ended: not worth a wait.
+    if (this.left >= 0 || signal?.aborted) return undefined;
+    const waitMs = ((this.perSecond / 10 - this.left) * 1000) / this.perSecond;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   release(): void {
-    if (--this.holders > 0) return;
+    if (--this.holders === 0) this.forgetWhenFull();
+  }
+
+  private forgetWhenFull(): void {
     this.refill();
-    const fullInMs = ((this.perSecond - this.left) * 1000) / this.perSecond;
-    if (fullInMs <= 0) return this.forget();
-    setTimeout(() => {
-      if (this.holders === 0) this.forget();
-    }, fullInMs).unref();
+    if (this.left >= this.perSecond) return void this.forget();
+    this.whenFull = setTimeout(() => this.forgetWhenFull(), ((this.perSecond - this.left) * 1000) / this.perSecond);
+    this.whenFull.unref();
   }
 
   private refill(): void {

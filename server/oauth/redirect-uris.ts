@@ -44,7 +44,12 @@ function isLoopback(url: URL): boolean {
  */
 export function skipsRepeatConsent(value: string): boolean {
   const url = parse(value);
-  return url !== null && url.protocol === 'https:' && !isLoopback(url);
+  return url !== null && url.protocol === 'https:' && !reachesThisMachine(url.hostname);
+}
+
+/** Any name for this machine, also one an operator's allowed origin may use: 127.0.0.0/8, ::1, localhost and its subdomains (RFC 6761). */
+function reachesThisMachine(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname.endsWith('.localhost');
 }
 
 /**

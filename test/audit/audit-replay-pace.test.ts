@@ -86,7 +86,7 @@ function replayPaceSuite(open: (clock: ManualClock) => Promise<Stores>) {
     expect(ms).toBeGreaterThanOrEqual((HAY / PER_SECOND) * 1000 * 0.8);
   });
 
-  it('paces what listings read past, with the feeds: pages end early and go on from there, nothing lost or repeated', async () => {
+  it('paces what listings read past, with the feeds: a page waits for the allowance, nothing lost or repeated', async () => {
     const audit = service(PER_SECOND);
     const started = performance.now();
     const found: unknown[] = [];
@@ -96,10 +96,10 @@ function replayPaceSuite(open: (clock: ManualClock) => Promise<Stores>) {
       const page = await audit.list(alice, {}, { first: 10, after });
       found.push(...page.items.map((e) => e.data.n));
       ({ endCursor: after, hasNextPage: more } = page);
-      if (more && page.items.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      
     }
     expect(found).toEqual(['first', 'last']);
-    expect(pages).toBeGreaterThan(1);
+    expect(pages).toBeGreaterThanOrEqual(1);
     expect(performance.now() - started).toBeGreaterThanOrEqual(((HAY - PER_SECOND) / PER_SECOND) * 1000 * 0.95);
   });
 
@@ -129,6 +129,23 @@ function replayPaceSuite(open: (clock: ManualClock) => Promise<Stores>) {
     expect(performance.now() - leaving).toBeLessThan(20_000);
   });
 }
+
+describe('the replay pace', () => {
+  it('keeps an allowance spent by a later read until it has filled again, whatever an earlier read let go of', async () => {
+    const pace = new ReplayPace(1_000);
+    const small = pace.hold('alice@example.com');
+    small.passed(100);
+    small.release();
+    const large = pace.hold('alice@example.com');
+    large.passed(1_900);
+    large.release();
+    // Past the time the small read alone would have taken to fill again.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const next = pace.hold('alice@example.com');
+    expect(next.wait()).toBeInstanceOf(Promise);
+    next.release();
+  });
+});
 
 describe('audit feeds pace what a replay reads past (embedded store)', () => replayPaceSuite(embedded));
 describeWithRedis('audit feeds pace what a replay reads past (Redis store)', () => replayPaceSuite((clock) => redisStoresForTest({ clock })));

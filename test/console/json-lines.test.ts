@@ -30,14 +30,24 @@ describe('audit export as JSON lines', () => {
     expect(progress).toEqual([2, 3]);
   });
 
-  it('stops on an empty page even if the API says there is more (never loops forever)', async () => {
+  it('goes on past an empty page whose cursor moved (a narrow filter over more events than one request scans), to the end', async () => {
+    const pages = new Map<string | null, { items: { id: string }[]; endCursor: string | null; hasNextPage: boolean }>([
+      [null, { items: [{ id: 'a' }], endCursor: 'a', hasNextPage: true }],
+      ['a', { items: [], endCursor: 'scanned-to-20000', hasNextPage: true }],
+      ['scanned-to-20000', { items: [{ id: 'z' }], endCursor: 'z', hasNextPage: false }],
+    ]);
+    const chunks = await collectJsonLines(async (after) => pages.get(after)!);
+    expect(chunks.join('')).toBe('{"id":"a"}\n{"id":"z"}\n');
+  });
+
+  it('stops on a page whose cursor did not move even if the API says there is more (never loops forever)', async () => {
     let calls = 0;
-    const chunks = await collectJsonLines(async () => {
+    const chunks = await collectJsonLines(async (after) => {
       calls++;
-      return { items: [], endCursor: 'x', hasNextPage: true };
+      return after === null ? { items: [{ id: 'x' }], endCursor: 'x', hasNextPage: true } : { items: [], endCursor: 'x', hasNextPage: true };
     });
-    expect(chunks).toEqual([]);
-    expect(calls).toBe(1);
+    expect(chunks).toEqual(['{"id":"x"}\n']);
+    expect(calls).toBe(2);
   });
 
   it('stops when cancelled', async () => {

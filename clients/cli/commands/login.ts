@@ -104,9 +104,9 @@ function replaceable(): { stored: StoredCredentials; private: boolean } | null {
  * the command line of a program that fails, where others can read it.
  */
 function browserAvailable(): boolean {
-  const { DISPLAY, WAYLAND_DISPLAY, BROWSER, WSL_DISTRO_NAME } = process.env;
-  // Under WSL, `open` starts the Windows browser, whose command line Linux users do not see.
-  return process.platform !== 'linux' || Boolean(DISPLAY || WAYLAND_DISPLAY || BROWSER || WSL_DISTRO_NAME);
+  const { DISPLAY, WAYLAND_DISPLAY, BROWSER, WSL_DISTRO_NAME, SSH_CONNECTION } = process.env;
+  // Under WSL (not over SSH, where `open` falls back to xdg-open), `open` starts the Windows browser, whose command line Linux users do not see.
+  return process.platform !== 'linux' || Boolean(DISPLAY || WAYLAND_DISPLAY || BROWSER || (WSL_DISTRO_NAME && !SSH_CONNECTION));
 }
 
 /** Prints the sign-in URL (for this terminal only) and opens the browser at the one-use link instead, which a command line may show to others. */
@@ -119,7 +119,7 @@ function present(url: string, confirmation: string, link: OneUseLink | null): vo
     .then(({ default: open }) => open(link.url))
     .then((child) => {
       // On Windows and WSL `open` resolves once the launcher has ended; elsewhere while it runs.
-      if (child.exitCode !== null) return void (child.exitCode !== 0 && link.notOpened());
+      if (child.exitCode !== null || child.signalCode !== null) return void (child.exitCode !== 0 && link.notOpened());
       child.once('error', () => link.notOpened());
       child.once('exit', (code) => code !== 0 && link.notOpened());
       child.unref();

@@ -38,7 +38,10 @@ export async function collectJsonLines<T extends object>(
     if (page.items.length > 0) chunks.push(toJsonLines(page.items));
     events += page.items.length;
     options.onProgress?.(events);
-    if (!page.hasNextPage || !page.endCursor || page.items.length === 0) return chunks;
+    // A page may be empty and still have a next one (the server scans so many events a
+    // request; a narrow filter finds none among them): go on while its cursor moves, so the
+    // export is whole and never loops.
+    if (!page.hasNextPage || !page.endCursor || page.endCursor === after) return chunks;
     after = page.endCursor;
   }
 }
