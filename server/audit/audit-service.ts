@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { AccessPolicy } from '../access/access-policy.js';
 import type { Clock } from '../clock.js';
 import { ForbiddenError, InvalidCursorError, InvalidInputError } from '../errors.js';
@@ -43,6 +44,12 @@ const MAX_PAGE = 1000;
 const BATCH = 500;
 /** Events looked at per query before answering with what was found (filters can be narrow). */
 const MAX_SCAN = 20_000;
+/**
+ * How long a listing waits in all for its person's pace (replay-pace.ts) before answering
+ * with what it found and where it stopped: many listings of one person at once overdraw it
+ * together, and a request has no way to learn that its client left.
+ */
+const MAX_LISTING_WAIT_MS = 1_000;
 
 /**
  * What one request may scan of the log over all its listings: a GraphQL operation can ask
@@ -95,9 +102,12 @@ export class AuditService {
     try {
       let stoppedHidden = false;
       let ended = false;
+      let outOfTime = false;
+      const waitedUntil = performance.now() + MAX_LISTING_WAIT_MS;
       // One visible event past the page tells whether there is a next page.
       while (items.length <= first && budget.left > 0) {
-        const pause = pace.wait();
+        const pause = pace.wait(undefined, waitedUntil - performance.now());
+        if (pause && (outOfTime = performance.now() >= waitedUntil)) break;
         if (pause) await pause;
         const batch = await read(after);
         let passed = 0;
@@ -116,7 +126,7 @@ export class AuditService {
       if (items.length > first) return { items: items.slice(0, first), endCursor: items[first - 1]!.id, hasNextPage: true };
       // Scan budget spent: the cursor is where scanning stopped, so the next page goes on from
       // there; sealed when that is another's event, whose id (a stream's millisecond) it would show.
-      if (!ended && budget.left <= 0) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
+      if (!ended && (budget.left <= 0 || outOfTime)) return { items, endCursor: await this.cursors.stoppedAt(scope, after, stoppedHidden), hasNextPage: true };
       return { items, endCursor: items.at(-1)?.id ?? options.after ?? null, hasNextPage: false };
     } finally {
       pace.release();

@@ -6,8 +6,8 @@ export const READ_PAST_PER_SECOND = 20_000;
 /**
  * Paces what a person's audit reads pass over without handing over (events hidden from them
  * or outside their filter): their feeds replaying from a cursor, and their listings, all
- * together, on this instance: a feed waits, and so does a listing (its request's scan
- * budget bounds how long). Someone who sees only their own events could otherwise have the
+ * together, on this instance: a feed waits, and so does a listing, for a while (then it
+ * answers with where it stopped). Someone who sees only their own events could otherwise have the
  * broker read and parse the whole log at every subscribe or page. What is handed over, and
  * a feed's live events, are never paced.
  */
@@ -60,14 +60,14 @@ export class Allowance {
 
   /**
    * Undefined while the allowance lasts; once spent, a pause to wait out before reading on
-   * (until a tenth of a second's allowance has come back, so the waits are few), ended
-   * early by `signal`.
+   * (until a tenth of a second's allowance has come back, so the waits are few, or at
+   * most `maxMs`), ended early by `signal`.
    */
-  wait(signal?: AbortSignal): Promise<void> | undefined {
+  wait(signal?: AbortSignal, maxMs = Number.POSITIVE_INFINITY): Promise<void> | undefined {
     this.refill();
     // An ended read may still be handed the rest of a batch read before it ended: not worth a wait.
     if (this.left >= 0 || signal?.aborted) return undefined;
-    const waitMs = ((this.perSecond / 10 - this.left) * 1000) / this.perSecond;
+    const waitMs = Math.min(maxMs, ((this.perSecond / 10 - this.left) * 1000) / this.perSecond);
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

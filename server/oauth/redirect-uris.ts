@@ -47,9 +47,15 @@ export function skipsRepeatConsent(value: string): boolean {
   return url !== null && url.protocol === 'https:' && !reachesThisMachine(url.hostname);
 }
 
-/** Any name for this machine, also one an operator's allowed origin may use: 127.0.0.0/8, ::1, localhost and its subdomains (RFC 6761). */
+/**
+ * Any name that may be this machine, also in an operator's allowed origin: an IP literal
+ * (127.0.0.0/8, 0.0.0.0, ::, ::ffff:127.0.0.1 all reach it, and a web callback has no need
+ * of one), localhost and its subdomains (RFC 6761), with or without the final dot. A DNS
+ * name that resolves to 127.0.0.1 cannot be told from its text.
+ */
 function reachesThisMachine(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname.endsWith('.localhost');
+  const name = hostname.replace(/\.$/, '');
+  return hostname.startsWith('[') || /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) || name === 'localhost' || name.endsWith('.localhost');
 }
 
 /**

@@ -103,6 +103,16 @@ function replayPaceSuite(open: (clock: ManualClock) => Promise<Stores>) {
     expect(performance.now() - started).toBeGreaterThanOrEqual(((HAY - PER_SECOND) / PER_SECOND) * 1000 * 0.95);
   });
 
+  it('answers a listing that waited its while for a spent allowance with where it stopped, to go on from later', async () => {
+    // At one event in 100 s, waiting out the allowance would take hours.
+    const audit = service(0.01);
+    const page = await audit.list(alice, {}, { first: 10, after: first.id });
+    expect(page.items).toEqual([]);
+    expect(page.hasNextPage).toBe(true);
+    expect(page.endCursor).not.toBeNull();
+    expect(page.endCursor).not.toBe(first.id);
+  });
+
   it('hands over every event it may show without pacing: an auditor replays the whole log', async () => {
     const { events } = await replay(service(2), carol, isLast);
     expect(events).toHaveLength(HAY + 1);

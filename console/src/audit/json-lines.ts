@@ -38,10 +38,11 @@ export async function collectJsonLines<T extends object>(
     if (page.items.length > 0) chunks.push(toJsonLines(page.items));
     events += page.items.length;
     options.onProgress?.(events);
+    if (!page.hasNextPage) return chunks;
     // A page may be empty and still have a next one (the server scans so many events a
-    // request; a narrow filter finds none among them): go on while its cursor moves, so the
-    // export is whole and never loops.
-    if (!page.hasNextPage || !page.endCursor || page.endCursor === after) return chunks;
+    // request; a narrow filter finds none among them): go on while its cursor moves. One
+    // that does not would loop for ever, and stopping there would pass a part for the whole.
+    if (!page.endCursor || page.endCursor === after) throw new Error('the server said there is more but gave no cursor to go on from: the export is incomplete');
     after = page.endCursor;
   }
 }
