@@ -103,12 +103,15 @@ export class AuditService {
       let stoppedHidden = false;
       let ended = false;
       let outOfTime = false;
-      const waitedUntil = performance.now() + MAX_LISTING_WAIT_MS;
+      const deadline = performance.now() + MAX_LISTING_WAIT_MS;
       // One visible event past the page tells whether there is a next page.
       while (items.length <= first && budget.left > 0) {
-        const pause = pace.wait(undefined, waitedUntil - performance.now());
-        if (pause && (outOfTime = performance.now() >= waitedUntil)) break;
-        if (pause) await pause;
+        const pause = pace.wait(undefined, deadline - performance.now());
+        if (pause) {
+          outOfTime = performance.now() >= deadline;
+          if (outOfTime) break;
+          await pause;
+        }
         const batch = await read(after);
         let passed = 0;
         for (const event of batch) {
