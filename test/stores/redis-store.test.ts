@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
+import { chainEvent, findChainBreak, GENESIS_HASH } from '../../server/audit/chain.js';
 import { createRedactor } from '../../server/audit/redact.js';
 import { AuditLogCorruptError, StoreUnavailableError, TrimmedCursorError } from '../../server/errors.js';
 import { connectRedis, waitReady } from '../../server/stores/redis/connection.js';
 import { createRedisStores } from '../../server/stores/redis/index.js';
 import { auditKeys, StreamAuditLog } from '../../server/stores/redis/stream-audit-log.js';
-import type { AuditLogOptions } from '../../server/audit/types.js';
+import type { AuditEvent, AuditLogOptions } from '../../server/audit/types.js';
 import type { Stores } from '../../server/stores/types.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { describeWithRedis, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
@@ -25,6 +25,21 @@ async function redisStores(where: string | RedisTopology, keyPrefix: string, clo
   const stores = createRedisStores({ ...(typeof where === 'string' ? { url: where } : where), keyPrefix, clock, ...timeouts, audit, oneTimeValueCapacity: CONTRACT_ONE_TIME_CAPACITY, toolPinCapacity: CONTRACT_TOOL_PIN_CAPACITY, userDirectoryCapacity: CONTRACT_USER_DIRECTORY_CAPACITY });
   await stores.waitReady();
   return stores;
+}
+
+/** Stores opened on the shared Redis (closed after each test), and a client of its own to look at or rewrite keys. */
+function sharedRedisFixture(): { open: Stores[]; admin: Redis } {
+  const admin = new Redis(sharedRedisUrl, { lazyConnect: true });
+  const open: Stores[] = [];
+  beforeAll(async () => {
+    await admin.connect();
+    await waitReady(admin, 5_000);
+  });
+  afterAll(() => admin.disconnect());
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  return { open, admin };
 }
 
 /** A redis-server of the test's own (it gets killed or frozen), and stores on it. */
@@ -74,16 +89,7 @@ describeWithRedis('redis backend', () => {
   runStoreContract('redis', () => contractFixture(() => sharedRedisUrl));
 
   describe('redis keys', () => {
-    const open: Stores[] = [];
-    let admin: Redis;
-    beforeAll(async () => {
-      admin = new Redis(sharedRedisUrl);
-      await waitReady(admin, 5_000);
-    });
-    afterAll(() => admin.disconnect());
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((s) => s.close()));
-    });
+    const { open, admin } = sharedRedisFixture();
 
     it('takes an offer for a key whose record Redis no longer holds though its index entry lives (evicted, or expired on another clock): put-if-absent agrees with get', async () => {
       const prefix = uniquePrefix();
@@ -239,6 +245,55 @@ describeWithRedis('redis backend', () => {
         await admin.xadd(stream, id, 'h', fields[fields.indexOf('h') + 1]!, 'e', id === x!.id ? JSON.stringify({ ...JSON.parse(json), note: 'nothing to see' }) : json);
       }
       await expect(stores.audit.read({ limit: 10 })).rejects.toBeInstanceOf(AuditLogCorruptError);
+    });
+  });
+
+  describe('tails of the instance that committed the events', () => {
+    const { open, admin } = sharedRedisFixture();
+
+    async function collect(stores: Stores, after: string, count: number): Promise<AuditEvent[]> {
+      const abort = new AbortController();
+      const events: AuditEvent[] = [];
+      for await (const event of stores.audit.tail({ after }, abort.signal)) if (events.push(event) === count) abort.abort();
+      return events;
+    }
+
+    it('get them as committed, without parsing them back, equal to what another instance reads from the stream', async () => {
+      const prefix = uniquePrefix();
+      const writer = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      const other = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(writer, other);
+      const start = await writer.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null });
+      const data = [
+        { n: 1, nested: { list: [1, 'two', null, { deep: true }], text: 'zażółć 💡' } },
+        // What JSON has no form for, and a member JSON.parse makes an own property of: stored as a reader gets them.
+        Object.defineProperty({ dropped: undefined, nan: Number.NaN }, '__proto__', { value: 'own', enumerable: true }),
+        { authorization: 'Bearer abc.def.ghi', params: { arguments: { password: 'hunter2', q: 'x' } } },
+      ];
+      const appended: AuditEvent[] = [];
+      for (const d of data) appended.push(await writer.audit.append({ type: 'mcp.request', outcome: 'SUCCESS', actor: 'a@example.com', server: 'files', data: d }));
+      const [own, read] = await Promise.all([collect(writer, start.id, data.length), collect(other, start.id, data.length)]);
+      expect(own).toStrictEqual(read);
+      expect(JSON.parse(JSON.stringify(own))).toStrictEqual(own);
+      // The committed event's own data, not a copy parsed from the stream's reply.
+      own.forEach((event, i) => expect(event.data).toBe(appended[i]!.data));
+      read.forEach((event, i) => expect(event.data).not.toBe(appended[i]!.data));
+    });
+
+    it('get what the stream holds when an entry under one of those ids is another event (a store that failed over and reissued the id)', async () => {
+      const prefix = uniquePrefix();
+      const stores = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(stores);
+      const first = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null, data: { n: 1 } });
+      const mine = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n: 2 } });
+      const theirs = chainEvent({ type: 'auth.login', outcome: 'SUCCESS', actor: 'b@example.com', data: { n: 3 } }, mine.time, first.hash);
+      const stream = auditKeys(prefix)('stream');
+      const [, kept] = ((await admin.xrange(stream, first.id, first.id)) as [string, string[]][])[0]!;
+      await admin.del(stream);
+      await admin.xadd(stream, first.id, ...kept);
+      await admin.xadd(stream, mine.id, 'h', theirs.event.hash, 'e', theirs.json);
+      const [event] = await collect(stores, first.id, 1);
+      expect(event).toStrictEqual({ ...theirs.event, id: mine.id });
     });
   });
 

@@ -8,6 +8,7 @@ import { GENESIS_HASH } from '../../audit/chain.js';
 import type { ChainLink } from '../../audit/chain.js';
 import { anchorSeal } from '../../audit/checkpoints.js';
 import { GroupCommitAppender } from '../../audit/group-commit.js';
+import { RecentCommits } from '../../audit/recent-commits.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
 import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
@@ -99,6 +100,8 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
   /** Whether this instance has seen the log hold a chain (a head, or its own append): it never starts one from genesis again. */
   private chained = false;
   private readonly durable: DurableWrite;
+  /** What this instance committed lately: its tails take these instead of parsing them back. */
+  private readonly recent = new RecentCommits();
 
   constructor(
     private readonly redis: RedisClient,
@@ -150,8 +153,10 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     try {
       const keys = [this.streamKey, this.headKey];
       const ids = await guarded('audit append', () => this.durable(commitIfHead, keys, [GENESIS_HASH, expectedHead, ...args]));
-      if (ids) this.chained = true;
-      return (ids as string[] | null) ?? null;
+      if (!ids) return null;
+      this.chained = true;
+      (ids as string[]).forEach((id, i) => this.recent.add(id, links[i]!.event));
+      return ids as string[];
     } catch (error) {
       throw error instanceof Error && error.message.includes('AUDIT_HEAD_MISSING') ? headMissing() : error;
     }
@@ -253,11 +258,17 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       }
       caughtUp = entries.length < TAIL_BATCH;
       for (const entry of entries) {
-        const event = toEvent(entry);
+        const event = this.ownEvent(entry) ?? toEvent(entry);
         last = event.id;
         yield event;
       }
     }
+  }
+
+  /** The entry as this instance committed it, when it did lately (see RecentCommits), under the stream's id. */
+  private ownEvent([id, fields]: StreamEntry): AuditEvent | undefined {
+    const own = this.recent.get(id, fields[fields.indexOf('h') + 1]);
+    return own && { ...own, id };
   }
 
   private async liveFeed(signal: AbortSignal): Promise<StreamFeed> {
