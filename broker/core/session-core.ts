@@ -148,8 +148,12 @@ export class SessionCore {
   private nextToken = 1;
   private nextServerRequestId = 1;
   private ended = false;
-  /** Set while the store cannot confirm the grants (and, coming back, the credential); requests are refused meanwhile. */
-  private unverified = false;
+  /**
+   * Set while the store cannot confirm the grants (and, coming back, the credential); requests
+   * are refused meanwhile. Set at first too: the credential was checked before the session
+   * could hear of its end, so start's re-read asks the store about it as well.
+   */
+  private unverified = true;
   /** The session's re-read of its grants (start's `confirmGrants`), which a request finding them unconfirmed tries first. */
   private confirmGrants: () => Promise<void> = () => Promise.resolve();
   /** That re-read while it runs: requests arriving meanwhile share it. */

@@ -138,7 +138,9 @@ export class CompiledGrant {
     const allowing = set.allow.find((m) => m.matches(value));
     if (!allowing) return { allowed: false, reason, clause: 'not_in_grant', grantId: this.id, rule: this.rule, pattern: null };
     const lowered = value.toLowerCase();
-    const denying = set.deny.find((m) => m.matches(lowered));
+    // Also with encoded slashes decoded: a server that decodes `secret%2Fkey.pem` reads what `…/secret/*` excludes.
+    const decoded = lowered.includes('%') ? decodedSlashes(lowered) : lowered;
+    const denying = set.deny.find((m) => m.matches(lowered) || (decoded !== lowered && m.matches(decoded)));
     if (denying) return { allowed: false, reason, clause: 'denied_by_pattern', grantId: this.id, rule: this.rule, pattern: denying.pattern };
     return { allowed: true, grantId: this.id, rule: this.rule, pattern: allowing.pattern };
   }
@@ -176,6 +178,11 @@ const REASONS: Record<Subject['kind'], RefusalReason> = {
   prompt: 'prompt_not_granted',
 };
 
+/** `%2F` and `%5C` as the separators a decoding server reads them as. */
+function decodedSlashes(text: string): string {
+  return text.replace(/%2[Ff]|%5[Cc]/g, '/');
+}
+
 /** Printable ASCII without spaces: all a prompt name or URI pattern can spell. */
 const PLAIN = /^[\x21-\x7e]+$/;
 const MAX_URI = 8192;
@@ -208,10 +215,13 @@ export function uriProblem(uri: string): string | null {
   // RFC 3986 6.2.2.2: percent-encoded unreserved characters are the same URI as the characters.
   if (/%(?![0-9A-Fa-f]{2})/.test(uri)) return 'has a malformed percent-encoding';
   if (/%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEe]|5[Ff]|7[Ee])/.test(uri)) return 'percent-encodes a character that needs no encoding';
-  const rest = uri.slice(scheme.length + 1).split(/[?#]/, 1)[0]!;
-  const separated = (text: string) => text.replace(/%2[Ff]/g, '/').replace(/%5[Cc]/g, '/').split('/');
-  // Anywhere after the scheme: a server may read `notes://../x` as a path under its root.
-  if (separated(rest).some((segment) => segment === '.' || segment === '..')) return 'has a dot segment';
+  const afterScheme = uri.slice(scheme.length + 1);
+  const rest = afterScheme.split(/[?#]/, 1)[0]!;
+  const separated = (text: string) => decodedSlashes(text).split('/');
+  // Anywhere after the scheme: a server may read `notes://../x` as a path under its root, and
+  // past a `?` or `#` too: a template's `{+path}` takes `x?/../../etc/passwd` whole, and a
+  // server joining it to its root reads outside what the pattern matched.
+  if (decodedSlashes(afterScheme).split(/[/?#]/).some((segment) => segment === '.' || segment === '..')) return 'has a dot segment';
   // `/srv//secrets` is `/srv/secrets` to a file system, but not to `file:///srv/secrets/*`.
   // Only in the path, after the authority (`//host`, empty in `file:///srv`).
   const start = rest.startsWith('//') ? rest.indexOf('/', 2) : 0;

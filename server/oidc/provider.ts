@@ -81,8 +81,10 @@ export class OidcProvider {
     };
     // Without a secret this is a public client: PKCE alone binds the code to this sign-in.
     const authentication = idp.clientSecret === undefined ? client.None() : client.ClientSecretBasic(idp.clientSecret);
+    // The ID token's signature is checked against the provider's JWKS too: TLS to the token
+    // endpoint names the provider, but a token no key of its signed proves nothing beyond it.
     // http is allowed by the config only on a loopback address (config/schema.ts).
-    const execute = issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [];
+    const execute = [client.enableNonRepudiationChecks, ...(issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [])];
     return client.discovery(issuer, idp.clientId, metadata, authentication, { timeout: DISCOVERY_TIMEOUT_SECONDS, execute });
   }
 }

@@ -56,7 +56,7 @@ export class AssertionConsumer {
   async consume(configured: IdentityProvider, samlResponse: unknown, poster: Poster, client: string | undefined): Promise<SignInOutcome> {
     let idp = this.resolved(configured);
     const doc = checkRawResponse(samlResponse);
-    const requests = new StoreRequestIdCache(this.deps.requestIds, idp.id, this.deps.clock, REQUEST_ID_TTL_MS);
+    const requests = new StoreRequestIdCache(this.deps.requestIds, 'login', idp.id, this.deps.clock, REQUEST_ID_TTL_MS);
     let response: Element;
     try {
       response = responseElement(doc);

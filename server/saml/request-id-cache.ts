@@ -6,7 +6,10 @@ import type { OneTimeValueStore } from '../stores/types.js';
  * The request ids of our pending SAML requests, in the shared store so any instance can
  * finish a login another began: node-saml saves an AuthnRequest's id here at the login
  * start (as its InResponseTo cache), the ACS takes it back (solicitation.ts). Keys are
- * scoped to one IdP: a response to a request sent to IdP A is unknown at IdP B's ACS.
+ * scoped to one kind of request and one IdP, the kind first: a response to a request sent
+ * to IdP A is unknown at IdP B's ACS, and a pending LogoutRequest's id never completes a
+ * sign-in, whatever an IdP is named (`logout:corp:<id>` was once the login key of IdP
+ * `logout` for the id `corp:<id>`).
  * Taking is atomic (GETDEL): of two responses racing on one request id, one gets it.
  * A login start's cache saves, as each id's value, the hash of the binding of the browser
  * that asked (browser-binding.ts) rather than node-saml's (the request's IssueInstant,
@@ -15,6 +18,7 @@ import type { OneTimeValueStore } from '../stores/types.js';
 export class StoreRequestIdCache implements CacheProvider {
   constructor(
     private readonly store: OneTimeValueStore,
+    private readonly kind: 'login' | 'logout',
     private readonly idpId: string,
     private readonly clock: Clock,
     private readonly ttlMs: number,
@@ -38,6 +42,6 @@ export class StoreRequestIdCache implements CacheProvider {
   }
 
   private key(requestId: string): string {
-    return `${this.idpId}:${requestId}`;
+    return `${this.kind}:${this.idpId}:${requestId}`;
   }
 }

@@ -73,7 +73,7 @@ export function samlRoutes(deps: {
       // node-saml saves each AuthnRequest id in the shared store only when it is to check
       // InResponseTo ('never', its default, saves none): the ACS takes it back.
       validateInResponseTo: (idp.idpInitiatedSignIn?.enabled ? 'ifPresent' : 'always') as PassportSamlConfig['validateInResponseTo'],
-      cacheProvider: new StoreRequestIdCache(deps.requestIds, idp.id, deps.clock, REQUEST_ID_TTL_MS, browsers.get(req)),
+      cacheProvider: new StoreRequestIdCache(deps.requestIds, 'login', idp.id, deps.clock, REQUEST_ID_TTL_MS, browsers.get(req)),
       // Published in the metadata (WantAssertionsSigned); the ACS enforces it.
       wantAssertionsSigned: idp.requireSignedAssertions === true,
       identifierFormat: null,

@@ -69,7 +69,7 @@ export function singleLogoutRoutes(deps: {
     return idp && key && offersSingleLogout(idp, deps.spKeys) ? { idp, key } : null;
   };
   // A namespace apart from AuthnRequest ids: a LogoutRequest id must never complete a sign-in.
-  const pendingLogouts = (idp: IdentityProvider) => new StoreRequestIdCache(deps.requestIds, `logout:${idp.id}`, deps.clock, LOGOUT_REQUEST_TTL_MS);
+  const pendingLogouts = (idp: IdentityProvider) => new StoreRequestIdCache(deps.requestIds, 'logout', idp.id, deps.clock, LOGOUT_REQUEST_TTL_MS);
   const samlFor = (idp: IdentityProvider, key: ServiceProviderKey) =>
     new SAML({
       entryPoint: idp.entryPoint,

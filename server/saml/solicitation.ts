@@ -25,16 +25,10 @@ export async function takeAnsweredRequest(response: Element, requests: StoreRequ
   }
   const browser = await requests.removeAsync(requestId);
   if (browser === null) throw new SamlRejection('in_response_to_unknown');
-  // A request begun on a broker from before browser bindings holds node-saml's timestamp
-  // (its IssueInstant), not a binding's hash: during a rolling upgrade (the 10 minutes a
-  // request stays pending) it passes unbound rather than refuse every sign-in begun there.
-  // Anything else is checked: a value of no known form matches no binding.
-  if (!NODE_SAML_INSTANT.test(browser)) checkPoster(poster, browser);
+  // Every pending login holds its browser's binding: a value of any other form matches none.
+  checkPoster(poster, browser);
   return requestId;
 }
-
-/** What node-saml stored with a request: `new Date().toISOString()`. */
-const NODE_SAML_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
  * Uses up the request a response names when it is refused before takeAnsweredRequest runs

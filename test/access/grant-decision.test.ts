@@ -72,6 +72,11 @@ describe('grant decisions', () => {
       ['file:////srv/secrets/db', 'empty path segment'],
       ['file:///srv/%2F/secrets/db', 'empty path segment'],
       ['note:a//b', 'empty path segment'],
+      // Past a query or fragment mark: a `{+path}` template takes them whole, and a server joins it to its root.
+      ['file:///srv/docs/x?/../../../etc/passwd', 'dot segment'],
+      ['file:///srv/docs/x#/../secret/key.pem', 'dot segment'],
+      ['file:///srv/docs/x?../..', 'dot segment'],
+      ['file:///srv/docs/x?%2F..%2Fsecret', 'dot segment'],
     ] as const) {
       expect(uriProblem(uri), uri).toContain(problem);
     }
@@ -83,6 +88,11 @@ describe('grant decisions', () => {
     expect(decide([g], { kind: 'resource', uri: 'file:///srv/docs/PRIVATE/key' })).toMatchObject({ allowed: false, reason: 'resource_not_granted', clause: 'denied_by_pattern' });
     expect(decide([g], { kind: 'resource', uri: 'file:///srv/secret' })).toMatchObject({ allowed: false, clause: 'not_in_grant' });
     expect(decide([g], { kind: 'resource', uri: 'file:///srv/docs/../secret' })).toMatchObject({ allowed: false, clause: 'name_not_grantable', detail: 'has a dot segment' });
+    // A server that decodes the slash reads what the exclusion names.
+    for (const uri of ['file:///srv/docs/private%2Fkey.pem', 'file:///srv/docs/PRIVATE%2fkey', 'file:///srv/docs/private%5Ckey']) {
+      expect(decide([g], { kind: 'resource', uri }), uri).toMatchObject({ allowed: false, clause: 'denied_by_pattern', pattern: 'file:///srv/docs/private/*' });
+    }
+    expect(decide([g], { kind: 'resource', uri: 'file:///srv/docs/public%2Fa.md' })).toMatchObject({ allowed: true });
     expect(decide([g], { kind: 'resourceTemplate', uriTemplate: 'file:///srv/docs/{name}' })).toMatchObject({ allowed: true });
     expect(decide([g], { kind: 'resourceTemplate', uriTemplate: 'db://users/{id}' })).toMatchObject({ allowed: true });
     expect(decide([g], { kind: 'resourceTemplate', uriTemplate: 'db://orders/{id}' })).toMatchObject({ allowed: false });

@@ -46,6 +46,7 @@ const cases: [string, string, () => void][] = [
   ['an expired ID token (past the clock skew)', 'id_token_invalid', () => (op.tamper = (claims) => ({ ...claims, iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 }))],
   ['an ID token MACed with the client secret (HS256: no proof of the provider)', 'id_token_invalid', () => ((op.tamper = (claims) => claims), (op.resignAlg = 'HS256'))],
   ['an unsigned ID token (alg none)', 'id_token_invalid', () => ((op.tamper = (claims) => claims), (op.resignAlg = 'none'))],
+  ['an ID token signed with a key that is not the provider\'s (its key id kept)', 'id_token_invalid', () => ((op.tamper = (claims) => claims), (op.resignAlg = 'RS256 foreign'))],
   ['an ID token whose at_hash names another access token', 'id_token_invalid', () => (op.tamper = (claims) => ({ ...claims, at_hash: 'AAAAAAAAAAAAAAAAAAAAAA' }))],
   ['an email outside the IdP\'s emailDomains', 'email_domain_not_allowed', () => (op.next = { account: 'outsider' })],
   ['email_verified false', 'email_not_verified', () => (op.next = { account: 'unverified' })],

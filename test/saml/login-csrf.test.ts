@@ -1,6 +1,8 @@
+import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
 import { encodeForPost } from '../../server/dev-idp/saml-response.js';
+import { selfSignedCertificate } from '../support/certificates.js';
 import { describeOnEachStore } from '../support/each-store.js';
 import { createTestIdp, decodeAuthnRequest, postToAcs, signIn, TEST_PUBLIC_URL } from '../support/test-idp.js';
 import type { TestIdp } from '../support/test-idp.js';
@@ -57,18 +59,19 @@ describeOnEachStore('an SP-initiated SAML response signs in only the browser tha
     expect((await loginEvents()).at(-1)).toMatchObject({ outcome: 'DENIED', data: { idp: 'corp', reason: 'browser_mismatch' } });
   });
 
-  it('passes a request begun on a broker from before bindings (node-saml\'s timestamp stored, no hash) during a rolling upgrade', async () => {
+  it('refuses a pending request that holds node-saml\'s timestamp instead of a binding (what a LogoutRequest stores): browser_mismatch', async () => {
     const requestId = '_before-bindings-1';
-    await server.stores.samlRequests.put(`corp:${requestId}`, new Date().toISOString(), Date.now() + 60_000);
+    await server.stores.samlRequests.put(`login:corp:${requestId}`, new Date().toISOString(), Date.now() + 60_000);
     const xml = corp.signedResponse({ inResponseTo: requestId, nameId: 'alice@example.com', attributes: { email: 'alice@example.com' } });
     const result = await postFromBrowser(server.url, corp, xml);
-    expect(result.status).toBe(303);
-    expect(result.session).toBeDefined();
+    expect(result.status).toBe(401);
+    expect(result.body).toContain('<code>browser_mismatch</code>');
+    expect(result.session).toBeUndefined();
   });
 
   it('checks a stored value of any other form as a binding, which matches none: a browser posting without the cookie is refused', async () => {
     const requestId = '_unknown-form-1';
-    await server.stores.samlRequests.put(`corp:${requestId}`, 'corp', Date.now() + 60_000);
+    await server.stores.samlRequests.put(`login:corp:${requestId}`, 'corp', Date.now() + 60_000);
     const xml = corp.signedResponse({ inResponseTo: requestId, nameId: 'alice@example.com', attributes: { email: 'alice@example.com' } });
     const result = await postFromBrowser(server.url, corp, xml);
     expect(result.status).toBe(401);
@@ -133,5 +136,43 @@ describeOnEachStore('the SAML binding cookie on https', (start) => {
     const res = await fetch(`${server.url}/auth/saml/corp/login`, { redirect: 'manual' });
     expect(res.headers.get('set-cookie')).toMatch(/^__Host-portcullis_saml=[A-Za-z0-9_-]{43}\.1; Max-Age=600; Path=\/; HttpOnly; Secure; SameSite=None$/);
     expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+});
+
+describeOnEachStore('a pending LogoutRequest never completes a sign-in, whatever an IdP is named', (start) => {
+  let server: TestServer;
+  let corp: TestIdp;
+  let named: TestIdp;
+  beforeAll(async () => {
+    corp = await createTestIdp('corp');
+    // An IdP whose id is the logout namespace's own name.
+    named = await createTestIdp('logout');
+    const sp = await selfSignedCertificate('sp');
+    server = await start(
+      testConfig({
+        server: { host: '127.0.0.1', port: 0, publicUrl: TEST_PUBLIC_URL },
+        identityProviders: [
+          { ...corp.config, singleLogoutUrl: 'https://corp.idp.example.com/slo', emailDomains: ['example.com'] },
+          { ...named.config, emailDomains: ['example.org'] },
+        ],
+        saml: { serviceProvider: { keys: [{ privateKey: sp.privateKey, certificate: sp.cert }] } },
+      }),
+    );
+  });
+  afterAll(() => server.close());
+
+  it('refuses a response naming a pending LogoutRequest of another IdP as in_response_to_unknown, in any browser', async () => {
+    // Mallory begins a Single Logout and keeps its request id, never finishing it.
+    const cookie = await signIn(server.url, corp, { nameId: 'mallory@example.com', attributes: { email: 'mallory@example.com' } });
+    const out = await fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie, origin: TEST_PUBLIC_URL, accept: 'application/json' } });
+    const { redirect } = (await out.json()) as { redirect: string };
+    const logoutRequest = inflateRawSync(Buffer.from(new URL(redirect).searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+    const logoutId = /\sID="([^"]+)"/.exec(logoutRequest)![1]!;
+    // Under the old keys, IdP `logout`'s login key for `corp:<id>` was the pending logout's own.
+    const xml = named.signedResponse({ inResponseTo: `corp:${logoutId}`, nameId: 'mallory@example.org', attributes: { email: 'mallory@example.org' } });
+    const result = await postFromBrowser(server.url, named, xml);
+    expect(result.status).toBe(401);
+    expect(result.body).toContain('<code>in_response_to_unknown</code>');
+    expect(result.session).toBeUndefined();
   });
 });

@@ -75,6 +75,28 @@ function suite(name: string, start: Start): void {
       await expect.poll(() => transport.closeInfo).toEqual({ code: 4401, reason: 'API token revoked' });
     });
 
+    it('closes a session whose token was revoked while the session was being admitted, before it could hear of it', async () => {
+      const d = await deploy();
+      const cookie = await granted(d);
+      const created = await postGraphQL(d.a.url, { query: 'mutation { createApiToken(name: "t", scopes: ["mcp"], ttlSeconds: 600) { token apiToken { id } } }' }, { cookie });
+      const { token, apiToken } = (created.body.data as { createApiToken: { token: string; apiToken: { id: string } } }).createApiToken;
+      // The admission reads the person's grants after the token was checked: the revocation lands then, its news reaching no session yet.
+      const access = d.b.stores.access;
+      const listGrants = access.listGrants.bind(access);
+      let revoked = false;
+      access.listGrants = async (query) => {
+        if (!revoked) {
+          revoked = true;
+          await postGraphQL(d.a.url, { query: 'mutation($id: ID!) { revokeApiToken(id: $id) { id } }', variables: { id: apiToken.id } }, { cookie });
+        }
+        return listGrants(query);
+      };
+      const transport = new BrokerWebSocketTransport(`${d.b.wsUrl}/mcp/ws/everything`, { authorization: `Bearer ${token}` });
+      await new Client({ name: 'revocation-test', version: '1' }).connect(transport).catch(() => {});
+      expect(revoked).toBe(true);
+      await expect.poll(() => transport.closeInfo, { timeout: 5_000 }).toEqual({ code: 4401, reason: 'API token revoked' });
+    });
+
     it('signing out closes the MCP session the browser sign-in opened (4401)', async () => {
       const d = await deploy();
       const cookie = await granted(d);

@@ -41,7 +41,8 @@ export interface TestOp {
   close(): Promise<void>;
 }
 
-type ResignAlg = 'RS256' | 'HS256' | 'none';
+/** `RS256 foreign`: RS256 under the provider's key id, signed with a key that is not the provider's. */
+type ResignAlg = 'RS256' | 'RS256 foreign' | 'HS256' | 'none';
 
 export async function startTestOp(id: string, accounts: Record<string, OpAccount>, options: { port?: number; publicUrl?: string; publicClient?: boolean } = {}): Promise<TestOp> {
   const publicUrl = options.publicUrl ?? TEST_PUBLIC_URL;
@@ -121,9 +122,16 @@ export async function startTestOp(id: string, accounts: Record<string, OpAccount
 function resign(jwt: string, change: (claims: Record<string, unknown>) => Record<string, unknown>, alg: ResignAlg, keys: { rsa: KeyObject; secret: string }): string {
   const [header, payload] = jwt.split('.') as [string, string];
   const claims = change(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>);
-  const newHeader = alg === 'RS256' ? header : Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
+  const newHeader = alg.startsWith('RS256') ? header : Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
   const input = `${newHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  const signature = alg === 'RS256' ? sign('sha256', Buffer.from(input), keys.rsa) : alg === 'HS256' ? createHmac('sha256', keys.secret).update(input).digest() : Buffer.alloc(0);
+  const signature =
+    alg === 'RS256'
+      ? sign('sha256', Buffer.from(input), keys.rsa)
+      : alg === 'RS256 foreign'
+        ? sign('sha256', Buffer.from(input), generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey)
+        : alg === 'HS256'
+          ? createHmac('sha256', keys.secret).update(input).digest()
+          : Buffer.alloc(0);
   return `${input}.${signature.toString('base64url')}`;
 }
 
