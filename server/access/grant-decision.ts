@@ -88,8 +88,7 @@ export class CompiledGrant {
     this.resources = patternSet(grant.resources, grant.denyResources);
     this.prompts = patternSet(grant.prompts, grant.denyPrompts);
     this.readOnlyTools = grant.readOnly ? new Set(grant.readOnlyTools ?? []) : null;
-    // Object.entries: own keys only, so a tool named `__proto__` is a name like any other.
-    this.argumentChecks = new Map(Object.entries(grant.arguments).map(([tool, schemas]) => [tool, compileArgumentRules(schemas)]));
+    this.argumentChecks = argumentChecksByFoldedName(grant.arguments);
   }
 
   /** Whether it covers read-only tools only. */
@@ -115,7 +114,7 @@ export class CompiledGrant {
     if (!matched.allowed) return matched;
     const refused = { allowed: false, grantId: this.id, rule: this.rule, pattern: matched.pattern } as const;
     if (this.readOnlyTools && (writable !== false || !this.readOnlyTools.has(name))) return { ...refused, reason: 'tool_not_granted', clause: 'not_read_only' };
-    const check = args === undefined ? undefined : this.argumentChecks.get(name);
+    const check = args === undefined ? undefined : this.argumentChecks.get(name.toLowerCase());
     const checked = check?.(args);
     if (checked && !checked.ok) return { ...refused, reason: 'argument_not_allowed', clause: 'argument_rule', path: checked.path, keyword: checked.keyword };
     return matched;
@@ -144,6 +143,18 @@ export class CompiledGrant {
     if (denying) return { allowed: false, reason, clause: 'denied_by_pattern', grantId: this.id, rule: this.rule, pattern: denying.pattern };
     return { allowed: true, grantId: this.id, rule: this.rule, pattern: allowing.pattern };
   }
+}
+
+/**
+ * A grant's argument rules by tool name folded in case, as deny patterns match: a server that
+ * looks its tools up in any case would otherwise run `READ-FILE` with no rule of `read-file`'s.
+ * Names that fold alike are held to all their rules.
+ */
+function argumentChecksByFoldedName(rules: GrantTerms['arguments']): Map<string, ArgumentCheck> {
+  const byName = new Map<string, Record<string, unknown>[]>();
+  // Object.entries: own keys only, so a tool named `__proto__` is a name like any other.
+  for (const [tool, schemas] of Object.entries(rules)) byName.set(tool.toLowerCase(), [...(byName.get(tool.toLowerCase()) ?? []), ...schemas]);
+  return new Map([...byName].map(([tool, schemas]) => [tool, compileArgumentRules(schemas)]));
 }
 
 function patternSet(allow: readonly string[], deny: readonly string[]): PatternSet {

@@ -148,6 +148,22 @@ describe('grant decisions', () => {
     expect(decide([g], { kind: 'tool', name: 'read-file' })).toMatchObject({ allowed: true });
   });
 
+  it('holds a tool to the argument rules of every name that folds to its own, as deny patterns match in any case', () => {
+    const g = grant('args', {
+      tools: ['*'],
+      arguments: {
+        'read-file': [{ type: 'object', properties: { path: { type: 'string', pattern: '^/srv/docs/' } }, required: ['path'] }],
+        'Read-File': [{ type: 'object', properties: { limit: { type: 'integer', maximum: 10 } } }],
+      },
+    });
+    for (const name of ['READ-FILE', 'read-file', 'Read-File']) {
+      expect(decide([g], { kind: 'tool', name, arguments: { path: '/etc/passwd' } }), name).toMatchObject({ allowed: false, clause: 'argument_rule', path: '/path' });
+      expect(decide([g], { kind: 'tool', name, arguments: { path: '/srv/docs/a', limit: 50 } }), name).toMatchObject({ allowed: false, clause: 'argument_rule', path: '/limit' });
+      expect(decide([g], { kind: 'tool', name, arguments: { path: '/srv/docs/a', limit: 5 } }), name).toMatchObject({ allowed: true });
+    }
+    expect(decide([g], { kind: 'tool', name: 'other', arguments: { path: '/etc/passwd' } })).toMatchObject({ allowed: true });
+  });
+
   it('allows when any grant does, and otherwise names the grant that came closest', () => {
     const narrow = grant('narrow', { tools: ['read-file'], arguments: { 'read-file': [{ type: 'object', properties: { path: { const: '/a' } } }] } });
     const other = grant('other', { tools: ['list'] });
