@@ -44,6 +44,11 @@ const LISTINGS: Record<string, { key: string; capability: string }> = {
 export async function handleClientRequest(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   // Whatever the method: with a server whose task store all its clients share, a task's id reaches that task.
   if (core.namesForeignTask(request.params)) return core.reply(call, await unknownTask(core, request));
+  // MCP lets a client run only tools/call as a task; any other method's result, fetched later
+  // by tasks/result, would pass by the filter its own answer goes through (contents, listings).
+  if (request.method !== 'tools/call' && isRecord(request.params) && Object.hasOwn(request.params, 'task')) {
+    return core.reply(call, await core.refuse(request, 'task_not_supported', `Invalid params: ${request.method.slice(0, 64)} cannot run as a task (only tools/call can)`, { code: INVALID_PARAMS }));
+  }
   switch (request.method) {
     case 'ping':
       return core.reply(call, { jsonrpc: '2.0', id: request.id, result: {} });

@@ -40,6 +40,24 @@ describe('tasks are the session\'s own', () => {
   });
   afterAll(() => fx.close());
 
+  it('is refused for any method but tools/call (its later result would pass by the filter of its own answer), and audited', async () => {
+    const ws = await fx.raw(token, 'tasks');
+    await initialized(ws);
+    for (const [method, params] of [
+      ['resources/read', { uri: 'file:///srv/docs/a.md' }],
+      ['prompts/get', { name: 'greet' }],
+      ['completion/complete', { ref: { type: 'ref/prompt', name: 'greet' }, argument: { name: 'a', value: '' } }],
+      ['tools/list', {}],
+    ] as const) {
+      const answer = (await exchange(ws, JSON.stringify({ jsonrpc: '2.0', id: method, method, params: { ...params, task: { ttl: 60_000 } } }))) as Frame;
+      expect(answer.error, method).toMatchObject({ code: -32602, data: { reason: 'task_not_supported' } });
+    }
+    // tools/call runs as a task as before: the tests below make theirs so.
+    ws.close();
+    const denied = (await fx.server.stores.audit.read({ limit: 10_000 })).filter((e) => e.type === 'mcp.request' && e.outcome === 'DENIED' && e.data.reason === 'task_not_supported');
+    expect(denied.map((e) => e.data.method).sort()).toEqual(['completion/complete', 'prompts/get', 'resources/read', 'tools/list']);
+  });
+
   for (const [endpoint, path, prefix] of [
     ['the server\'s own endpoint', 'tasks', ''],
     ['the federated endpoint', '', 'tasks__'],

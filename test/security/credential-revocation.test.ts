@@ -87,14 +87,15 @@ function suite(name: string, start: Start): void {
       access.listGrants = async (query) => {
         if (!revoked) {
           revoked = true;
-          await postGraphQL(d.a.url, { query: 'mutation($id: ID!) { revokeApiToken(id: $id) { id } }', variables: { id: apiToken.id } }, { cookie });
+          const revoke = await postGraphQL(d.a.url, { query: 'mutation($id: ID!) { revokeApiToken(id: $id) { id } }', variables: { id: apiToken.id } }, { cookie });
+          expect(revoke.body).toMatchObject({ data: { revokeApiToken: { id: apiToken.id } } });
         }
         return listGrants(query);
       };
       const transport = new BrokerWebSocketTransport(`${d.b.wsUrl}/mcp/ws/everything`, { authorization: `Bearer ${token}` });
       await new Client({ name: 'revocation-test', version: '1' }).connect(transport).catch(() => {});
       expect(revoked).toBe(true);
-      await expect.poll(() => transport.closeInfo, { timeout: 5_000 }).toEqual({ code: 4401, reason: 'API token revoked' });
+      await expect.poll(() => transport.closeInfo).toEqual({ code: 4401, reason: 'API token revoked' });
     });
 
     it('signing out closes the MCP session the browser sign-in opened (4401)', async () => {

@@ -295,6 +295,25 @@ describeWithRedis('redis backend', () => {
       const [event] = await collect(stores, first.id, 1);
       expect(event).toStrictEqual({ ...theirs.event, id: mine.id });
     });
+
+    it('get what the stream holds when the entry they committed was rewritten there, as every other reader does', async () => {
+      const prefix = uniquePrefix();
+      const stores = await redisStores(sharedRedisUrl, prefix, new ManualClock());
+      open.push(stores);
+      const first = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: null, data: { n: 1 } });
+      const mine = await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { note: 'real' } });
+      // The entry's hash field kept, its event not: only a verifier tells; until then every reader must read the same.
+      const stream = auditKeys(prefix)('stream');
+      const entries = (await admin.xrange(stream, '-', '+')) as [string, string[]][];
+      await admin.del(stream);
+      for (const [id, fields] of entries) {
+        const json = fields[fields.indexOf('e') + 1]!;
+        await admin.xadd(stream, id, 'h', fields[fields.indexOf('h') + 1]!, 'e', id === mine.id ? json.replace('"real"', '"forged"') : json);
+      }
+      const [event] = await collect(stores, first.id, 1);
+      expect(event!.data).toEqual({ note: 'forged' });
+      expect(event).toStrictEqual((await stores.audit.read({ after: first.id, limit: 1 }))[0]);
+    });
   });
 
   describe('live audit tails', () => {

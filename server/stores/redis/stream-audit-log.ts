@@ -155,7 +155,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
       const ids = await guarded('audit append', () => this.durable(commitIfHead, keys, [GENESIS_HASH, expectedHead, ...args]));
       if (!ids) return null;
       this.chained = true;
-      (ids as string[]).forEach((id, i) => this.recent.add(id, links[i]!.event));
+      (ids as string[]).forEach((id, i) => this.recent.add(id, links[i]!));
       return ids as string[];
     } catch (error) {
       throw error instanceof Error && error.message.includes('AUDIT_HEAD_MISSING') ? headMissing() : error;
@@ -267,7 +267,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
 
   /** The entry as this instance committed it, when it did lately (see RecentCommits), under the stream's id. */
   private ownEvent([id, fields]: StreamEntry): AuditEvent | undefined {
-    const own = this.recent.get(id, fields[fields.indexOf('h') + 1]);
+    const own = this.recent.get(id, fields[fields.indexOf('e') + 1]);
     return own && { ...own, id };
   }
 
