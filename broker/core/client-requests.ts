@@ -44,10 +44,12 @@ const LISTINGS: Record<string, { key: string; capability: string }> = {
 export async function handleClientRequest(core: SessionCore, request: JsonRpcRequest, call: Call): Promise<void> {
   // Whatever the method: with a server whose task store all its clients share, a task's id reaches that task.
   if (core.namesForeignTask(request.params)) return core.reply(call, await unknownTask(core, request));
-  // MCP lets a client run only tools/call as a task; any other method's result, fetched later
-  // by tasks/result, would pass by the filter its own answer goes through (contents, listings).
-  if (request.method !== 'tools/call' && isRecord(request.params) && Object.hasOwn(request.params, 'task')) {
-    return core.reply(call, await core.refuse(request, 'task_not_supported', `Invalid params: ${request.method.slice(0, 64)} cannot run as a task (only tools/call can)`, { code: INVALID_PARAMS }));
+  // MCP lets a client run only tools/call as a task, and a receiver ignores the task member of
+  // another request it knows: so does the broker, for the server too. Run as a task, a read's or
+  // a listing's result, fetched later by tasks/result, would pass by the filter its answer goes through.
+  if (request.method !== 'tools/call' && isRecord(request.params) && Object.hasOwn(request.params, 'task') && routedHere(request.method)) {
+    const { task: _ignored, ...params } = request.params;
+    request = { ...request, params };
   }
   switch (request.method) {
     case 'ping':
@@ -75,6 +77,13 @@ export async function handleClientRequest(core: SessionCore, request: JsonRpcReq
       if (Object.hasOwn(LISTINGS, request.method)) return list(core, request, call);
       return other(core, request, call);
   }
+}
+
+/** The MCP methods handleClientRequest routes by their own rules (the rest go to `other`, as the operator allows them). */
+const ROUTED: ReadonlySet<string> = new Set(['ping', 'initialize', 'prompts/get', 'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete', 'logging/setLevel', 'tasks/get', 'tasks/result', 'tasks/cancel']);
+
+function routedHere(method: string): boolean {
+  return ROUTED.has(method) || Object.hasOwn(LISTINGS, method);
 }
 
 /**

@@ -133,7 +133,7 @@ export class AccessPolicy {
         (scope.readOnly || !rule.readOnly) &&
         seconds <= rule.maxDurationSeconds &&
         SCOPE_KINDS.every(({ kind, deny }) => scope[kind].every((pattern) => allows(rule, kind, pattern)) && rule[deny].every((excluded) => excludes(scope, kind, deny, excluded))) &&
-        Object.entries(rule.arguments).every(([tool, schema]) => !scope.tools.some((p) => patternsOverlap(p, tool)) || (scope.arguments[tool] ?? []).some((own) => isDeepStrictEqual(own, schema))),
+        Object.entries(rule.arguments).every(([tool, schema]) => !scope.tools.some((p) => patternsOverlap(p.toLowerCase(), tool.toLowerCase())) || argumentRulesFor(scope.arguments, tool).some((own) => isDeepStrictEqual(own, schema))),
     );
   }
 
@@ -222,4 +222,10 @@ function normalize(kind: ScopeKind, patterns: readonly string[] | null | undefin
 
 function unique(values: readonly string[]): string[] {
   return [...new Set(values)];
+}
+
+/** A scope's argument rules for a tool in any ASCII case, as calls are held to them (grant-decision.ts). */
+function argumentRulesFor(rules: AccessScope['arguments'], tool: string): Record<string, unknown>[] {
+  const folded = tool.toLowerCase();
+  return Object.entries(rules).flatMap(([name, schemas]) => (name.toLowerCase() === folded ? schemas : []));
 }

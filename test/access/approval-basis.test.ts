@@ -61,6 +61,13 @@ describe('an approval needs the requester to hold a role that allows the request
     expect(await codeOf(exact.reviewRequest(fx.as('bob'), { requestId: wildcard.id, decision: 'APPROVE' }))).toBe('BASIS_REMOVED');
   });
 
+  it('holds a tool asked for in another case to the rule\'s argument rule, as the broker applies it', async () => {
+    const fx = await fixture();
+    const pending = await fx.access.createRequest(fx.as('alice'), ask(['RUN-SQL']));
+    const narrowed = serviceUnder(fx, accessConfig({ engineerRules: [{ ...wide, arguments: { 'run-sql': { type: 'object', properties: { sql: { type: 'string', pattern: '^SELECT ' } } } } }] }));
+    expect(await codeOf(narrowed.reviewRequest(fx.as('bob'), { requestId: pending.id, decision: 'APPROVE' }))).toBe('BASIS_REMOVED');
+  });
+
   it('takes an approver\'s shortening into account: a grant cut to the rule\'s new maximum may be approved', async () => {
     const fx = await fixture();
     const pending = await fx.access.createRequest(fx.as('alice'), ask(['read_file'], 3600));
