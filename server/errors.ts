@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'DURATION_TOO_LONG'
   | 'SELF_REVIEW'
   | 'BASIS_REMOVED'
+  | 'SIGN_IN_TOO_OLD'
   | 'ALREADY_REVIEWED'
   | 'REQUEST_NOT_PENDING'
   | 'GRANT_NOT_ACTIVE'
@@ -127,7 +128,7 @@ export class LimitExceededError extends PortcullisError {
 /** A refused access-request or grant operation; the code says which rule refused it. */
 export class AccessDeniedError extends PortcullisError {
   constructor(
-    code: Extract<ErrorCode, 'UNKNOWN_SERVER' | 'TOOL_NOT_REQUESTABLE' | 'DURATION_TOO_LONG' | 'SELF_REVIEW' | 'BASIS_REMOVED' | 'ALREADY_REVIEWED' | 'REQUEST_NOT_PENDING' | 'GRANT_NOT_ACTIVE'>,
+    code: Extract<ErrorCode, 'UNKNOWN_SERVER' | 'TOOL_NOT_REQUESTABLE' | 'DURATION_TOO_LONG' | 'SELF_REVIEW' | 'BASIS_REMOVED' | 'SIGN_IN_TOO_OLD' | 'ALREADY_REVIEWED' | 'REQUEST_NOT_PENDING' | 'GRANT_NOT_ACTIVE'>,
     message: string,
     field?: string,
   ) {

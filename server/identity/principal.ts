@@ -83,7 +83,7 @@ export function rolesOf(user: UserIdentity, roles: readonly RoleConfig[]): strin
 export class Principals {
   private readonly domains: ReadonlyMap<string, readonly string[] | undefined>;
 
-  constructor(private readonly deps: { idps: readonly Pick<IdentityProvider, 'id' | 'emailDomains'>[]; roles: readonly RoleConfig[]; standing?: Pick<ScimStanding, 'current'> }) {
+  constructor(private readonly deps: { idps: readonly Pick<IdentityProvider, 'id' | 'emailDomains'>[]; roles: readonly RoleConfig[]; standing?: Pick<ScimStanding, 'current' | 'recordOf'> }) {
     this.domains = new Map(deps.idps.map((idp) => [idp.id, idp.emailDomains]));
   }
 
@@ -91,6 +91,11 @@ export class Principals {
   async of(user: UserIdentity, scopes: ReadonlySet<ApiTokenScope>, credential: Principal['credential'], issuedAt: number): Promise<Principal | null> {
     const current = await this.current(user, issuedAt);
     return current && { user: current, roles: rolesOf(current, this.deps.roles), scopes, credential };
+  }
+
+  /** Whether SCIM manages the user's groups (then a credential's principal holds the current ones). */
+  async groupsManaged(user: UserIdentity): Promise<boolean> {
+    return ((await this.deps.standing?.recordOf(user))?.groups ?? null) !== null;
   }
 
   /**

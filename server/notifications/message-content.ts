@@ -22,20 +22,27 @@ const DONE: Partial<Record<NotificationEvent['type'], string>> = {
 };
 
 export function describeEvent(event: NotificationEvent): MessageContent {
-  // Approve and Deny only while the request waits: a decided one offers just its page.
-  const links = consoleLinks(event, event.type === 'access_request.created');
   const { request, anomaly } = event;
+  // Approve and Deny only while the request waits: a decided one offers just its page. One a
+  // model filed is approved in the console, where its whole story is: never by a chat button.
+  const links = consoleLinks(event, event.type === 'access_request.created', !request?.filedByAgent);
   if (request !== undefined) {
     const who = `${request.requester} on ${request.server}`;
+    // Every kind it asks for, and how it came: what the console's review card shows.
     const facts: MessageContent['lines'] = [
       ['Requester', request.requester],
       ['Server', request.server],
-      ['Tools', request.tools.length > 0 ? request.tools.join(', ') : '(all the server allows)'],
+      ...(request.filedByAgent ? [['Filed by', `a model in ${request.filedByAgent.client ?? 'an MCP client'} (its name unverified), not ${request.requester} in person: a prompt-injected model could have filed it`] as const] : []),
+      ['Tools', request.tools.length > 0 ? request.tools.join(', ') : '(none)'],
+      ...(request.resources.length > 0 ? [['Resources', request.resources.join(', ')] as const] : []),
+      ...(request.prompts.length > 0 ? [['Prompts', request.prompts.join(', ')] as const] : []),
+      ...(request.readOnly ? [['Read-only', 'yes: only tools that are read-only'] as const] : []),
       ['Duration', formatDuration(request.durationSeconds)],
       ['Reason', request.reason],
     ];
     if (event.type === 'access_request.created') {
-      return { subject: `Access request: ${who}`, lead: `${request.requester} asks for access to ${request.server}.`, lines: facts, links, followUp: false };
+      const filed = request.filedByAgent ? `A model acting for ${request.requester} asks` : `${request.requester} asks`;
+      return { subject: `Access request: ${who}`, lead: `${filed} for access to ${request.server}.`, lines: facts, links, followUp: false };
     }
     const outcome = DONE[event.type] ?? request.status;
     const by = event.actor !== null && event.type === 'access_request.reviewed' ? ` by ${event.actor}` : '';
@@ -63,9 +70,10 @@ export function oneLine(value: string): string {
   return value.replace(/[\s\p{Cc}]+/gu, ' ').trim();
 }
 
-function consoleLinks(event: NotificationEvent, decidable: boolean): MessageContent['links'] {
+/** `approvable`: whether Approve may decide where it is shown (a chat button), or only open the console. */
+function consoleLinks(event: NotificationEvent, decidable: boolean, approvable: boolean): MessageContent['links'] {
   const links: MessageContent['links'] = [];
-  if (decidable && event.links.approve !== undefined) links.push({ label: 'Approve', url: event.links.approve, style: 'primary', decides: 'approve' });
+  if (decidable && event.links.approve !== undefined) links.push({ label: 'Approve', url: event.links.approve, style: 'primary', ...(approvable ? { decides: 'approve' as const } : {}) });
   if (decidable && event.links.deny !== undefined) links.push({ label: 'Deny', url: event.links.deny, style: 'danger', decides: 'deny' });
   links.push({ label: 'Open in the console', url: event.links.console });
   return links;

@@ -33,7 +33,19 @@ export async function notificationOf(event: AuditEvent, sources: EventSources, w
     const record: RequestFields | null = stored ? { ...stored, requester: stored.requester.email } : event.type === 'access_request.created' ? requestFromCreated(event, requestId) : null;
     if (record === null) return { event: base, recipients: [] };
     const status = event.type === 'access_request.reviewed' ? (stringField(event.data, 'status') ?? record.status) : event.data.autoApprove === true ? 'APPROVED' : (STATUS_AT[event.type] ?? record.status);
-    const request = { id: record.id, requester: record.requester, server: record.server, tools: [...record.tools], durationSeconds: record.durationSeconds, reason: record.reason, status };
+    const request = {
+      id: record.id,
+      requester: record.requester,
+      server: record.server,
+      tools: [...record.tools],
+      resources: [...record.resources],
+      prompts: [...record.prompts],
+      readOnly: record.readOnly,
+      filedByAgent: record.filedByAgent ? { client: record.filedByAgent.client } : null,
+      durationSeconds: record.durationSeconds,
+      reason: record.reason,
+      status,
+    };
     const review = link(`/review?request=${encodeURIComponent(record.id)}`);
     const links = status === 'PENDING' ? { console: review, approve: review, deny: review } : { console: review };
     const recipients = !withRecipients ? [] : await sources.reviewers.addressesFor({ server: record.server, requester: record.requester, tools: record.tools, resources: record.resources, prompts: record.prompts });
@@ -68,13 +80,16 @@ function stringField(data: Record<string, unknown>, key: string): string | null 
   return typeof value === 'string' ? value : null;
 }
 
-type RequestFields = Pick<AccessRequestRecord, 'id' | 'server' | 'tools' | 'resources' | 'prompts' | 'durationSeconds' | 'reason' | 'status'> & { requester: string };
+type RequestFields = Pick<AccessRequestRecord, 'id' | 'server' | 'tools' | 'resources' | 'prompts' | 'readOnly' | 'filedByAgent' | 'durationSeconds' | 'reason' | 'status'> & { requester: string };
 
-/** The request as its `access_request.created` event records it (data: requester, tools, resources, prompts, durationSeconds, reason). */
+/** The request as its `access_request.created` event records it (data: requester, its scope, durationSeconds, reason, filedByAgent). */
 function requestFromCreated(event: AuditEvent, id: string): RequestFields | null {
   const { data } = event;
   const list = (key: string) => (Array.isArray(data[key]) ? (data[key] as unknown[]).filter((v): v is string => typeof v === 'string') : []);
   const requester = stringField(data, 'requester');
   if (requester === null || event.server === null || typeof data.durationSeconds !== 'number') return null;
-  return { id, requester, server: event.server, tools: list('tools'), resources: list('resources'), prompts: list('prompts'), durationSeconds: data.durationSeconds, reason: stringField(data, 'reason') ?? '', status: 'PENDING' };
+  const agent = data.filedByAgent;
+  const filedByAgent = typeof agent === 'object' && agent !== null ? { client: stringField(agent as Record<string, unknown>, 'client'), sessionId: stringField(agent as Record<string, unknown>, 'sessionId') ?? '' } : null;
+  // What the event cannot vouch for reads as the wider: read-only only when it says so.
+  return { id, requester, server: event.server, tools: list('tools'), resources: list('resources'), prompts: list('prompts'), readOnly: data.readOnly === true, filedByAgent, durationSeconds: data.durationSeconds, reason: stringField(data, 'reason') ?? '', status: 'PENDING' };
 }

@@ -34,6 +34,9 @@ const APPROVE_CONFIRM = {
 
 /** `decidingRequest`: the request the buttons decide, when the sink decides from Slack; null for URL buttons only. */
 export function composeSlack(content: MessageContent, decidingRequest: string | null = null): SlackMessage {
+  // Approved from Slack only on a message that shows all it grants: a fact cut to fit (a long
+  // list of tools could hide one past the cut) leaves Approve to the console.
+  const shown = content.lines.length <= FIELDS_MAX && content.lines.every(([label, value]) => `${label}\n${oneLine(value)}`.length <= FIELD_MAX);
   const blocks: unknown[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(content.subject, HEADER_MAX) } },
     { type: 'section', text: { type: 'plain_text', text: clip(oneLine(content.lead), FIELD_MAX), emoji: false } },
@@ -49,7 +52,7 @@ export function composeSlack(content: MessageContent, decidingRequest: string | 
     elements: content.links.map((link, index) => ({
       type: 'button',
       text: { type: 'plain_text', text: link.label },
-      ...(link.decides !== undefined && decidingRequest !== null
+      ...(link.decides !== undefined && decidingRequest !== null && (shown || link.decides === 'deny')
         ? { action_id: SLACK_ACTION_IDS[link.decides], value: decidingRequest, ...(link.decides === 'approve' ? { confirm: APPROVE_CONFIRM } : {}) }
         : { action_id: `link-${index}`, url: link.url }),
       ...(link.style === undefined ? {} : { style: link.style }),

@@ -20,6 +20,12 @@ export interface NotificationEvent {
     requester: string;
     server: string;
     tools: string[];
+    resources: string[];
+    prompts: string[];
+    /** Only tools that are read-only. */
+    readOnly: boolean;
+    /** Set when a model filed it from inside an MCP client (a prompt-injected one could have): the client as it named itself, unverified. */
+    filedByAgent: { client: string | null } | null;
     durationSeconds: number;
     reason: string;
     status: string;
