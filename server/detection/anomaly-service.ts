@@ -8,6 +8,7 @@ import { AlreadyAcknowledgedError, ForbiddenError, InvalidInputError, NotFoundEr
 import { requireScope } from '../identity/api-tokens.js';
 import { EMAIL_ADDRESS } from '../identity/email-domains.js';
 import { sameEmail } from '../identity/email-key.js';
+import type { FreshReviewers } from '../identity/fresh-reviewer.js';
 import type { Principal } from '../identity/principal.js';
 import { listedPage } from '../stores/listed-page.js';
 import type { Page } from '../stores/listed-page.js';
@@ -42,6 +43,8 @@ interface AnomalyServiceDeps {
   /** Who reads every audit event reads every anomaly; triggering events and the live feed come from it. */
   auditService: Pick<AuditService, 'readsAll' | 'byIds' | 'follow'>;
   clock: Clock;
+  /** Who an auditor is now, when their credential outlives sign-ins (identity/fresh-reviewer.ts); absent: as the credential says. */
+  deciders?: Pick<FreshReviewers, 'current'>;
 }
 
 /**
@@ -88,8 +91,8 @@ export class AnomalyService {
     return event ?? null;
   }
 
-  async acknowledge(caller: Principal, id: string, noteInput: string | null | undefined): Promise<AnomalyRecord> {
-    this.requireActingAuditor(caller);
+  async acknowledge(asked: Principal, id: string, noteInput: string | null | undefined): Promise<AnomalyRecord> {
+    const caller = await this.actingAuditor(asked);
     const note = noteInput == null ? null : boundedText(noteInput, 'note', false) || null;
     const record = await this.get(caller, id);
     refuseAboutSelf(caller, record.user, 'id');
@@ -111,8 +114,8 @@ export class AnomalyService {
     throw new StoreUnavailableError('acknowledging an anomaly that kept changing');
   }
 
-  async suppress(caller: Principal, input: SuppressInput): Promise<Suppression> {
-    this.requireActingAuditor(caller);
+  async suppress(asked: Principal, input: SuppressInput): Promise<Suppression> {
+    const caller = await this.actingAuditor(asked);
     const user = input.user.trim();
     if (!EMAIL_ADDRESS.test(user)) throw new InvalidInputError('user must be an email address', 'user');
     refuseAboutSelf(caller, user, 'user');
@@ -138,8 +141,8 @@ export class AnomalyService {
     return this.deps.store.suppressions(this.deps.clock.now());
   }
 
-  async unsuppress(caller: Principal, id: string): Promise<Suppression> {
-    this.requireActingAuditor(caller);
+  async unsuppress(asked: Principal, id: string): Promise<Suppression> {
+    const caller = await this.actingAuditor(asked);
     const live = (await this.deps.store.suppressions(this.deps.clock.now())).find((s) => s.id === id);
     if (!live) throw new NotFoundError('suppression', 'id');
     await this.deps.audit.append(byCaller(caller, { type: 'anomaly.unsuppressed', outcome: 'SUCCESS', data: { suppressionId: live.id, user: live.user, rule: live.rule } }));
@@ -169,9 +172,13 @@ export class AnomalyService {
     if (!this.deps.auditService.readsAll(caller)) throw new ForbiddenError('only auditors (with the audit:read scope) see anomalies');
   }
 
-  private requireActingAuditor(caller: Principal): void {
+  /** The auditor deciding, as they stand now; refused unless they may. */
+  private async actingAuditor(asked: Principal): Promise<Principal> {
+    this.requireAuditor(asked);
+    requireScope(asked, 'api');
+    const caller = this.deps.deciders ? await this.deps.deciders.current(asked) : asked;
     this.requireAuditor(caller);
-    requireScope(caller, 'api');
+    return caller;
   }
 }
 

@@ -201,8 +201,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     cursors,
   );
   const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
-  const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events });
-  const anomalies = new AnomalyService({ store: stores.anomalies, audit: stores.audit, auditService, clock });
+  const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events, reviewers });
+  const anomalies = new AnomalyService({ store: stores.anomalies, audit: stores.audit, auditService, clock, deciders: reviewers });
   const notificationService = new NotificationService({ store: stores.notifications, audit: stores.audit, auditService, clock, sinks: config.notifications.sinks.map((sink) => sink.name), wake: () => notifications?.wake() });
   const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges, anomalies, notifications: notificationService };
   const schema = await buildPortcullisSchema(pubSub);

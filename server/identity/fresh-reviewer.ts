@@ -5,12 +5,13 @@ import { formatDuration } from '../text/durations.js';
 import type { Principal, Principals } from './principal.js';
 
 /**
- * Who a reviewer is now, for a review through a credential that outlives sign-ins (an API
- * token, an OAuth authorization). Such a credential carries the groups its IdP asserted when
- * it was made, so without SCIM a person taken out of the reviewers' group would go on deciding
- * through it for as long as it lives (up to apiTokens.maxTtlSeconds). Their newest sign-in
- * decides instead, and it must be as recent as a browser session could be (session.ttlSeconds),
- * as a Slack decision's must (notifications/slack-actions.ts). A browser session is its own
+ * Who a reviewer or auditor is now, for a decision (a review, accepting a changed tool,
+ * acknowledging or suppressing an anomaly) through a credential that outlives sign-ins (an API
+ * token). Such a credential carries the groups its IdP asserted when it was made, so without
+ * SCIM a person taken out of the reviewers' or auditors' group would go on deciding through it
+ * for as long as it lives (up to apiTokens.maxTtlSeconds). Their newest sign-in decides
+ * instead, and it must be as recent as a browser session could be (session.ttlSeconds), as a
+ * Slack decision's must (notifications/slack-actions.ts). A browser session is its own
  * sign-in, and a person whose groups SCIM manages is current already.
  */
 export class FreshReviewers {
@@ -30,7 +31,7 @@ export class FreshReviewers {
     const newest = (await this.deps.directory.byEmail(caller.user.email)).find((entry) => entry.user.id === caller.user.id);
     const signedIn = newest && now - newest.lastSeenAt <= this.deps.maxAgeSeconds * 1000 ? await this.deps.principals.of(newest.user, caller.scopes, caller.credential, newest.lastSeenAt) : null;
     if (!signedIn) {
-      throw new AccessDeniedError('SIGN_IN_TOO_OLD', `sign in to Portcullis again first: a review through an API token or an OAuth client takes your groups from a sign-in within ${formatDuration(this.deps.maxAgeSeconds)}`);
+      throw new AccessDeniedError('SIGN_IN_TOO_OLD', `sign in to Portcullis again first: a decision through an API token takes your groups from a sign-in within ${formatDuration(this.deps.maxAgeSeconds)}`);
     }
     return caller.address === undefined ? signedIn : { ...signedIn, address: caller.address };
   }

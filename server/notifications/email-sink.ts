@@ -1,3 +1,4 @@
+import { builtOrRefused } from './message-content.js';
 import { createTransport } from 'nodemailer';
 import type { Logger } from '../log.js';
 import { MAILBOX } from './email-config.js';
@@ -63,7 +64,8 @@ export class EmailSink implements NotificationSink {
   async deliver(delivery: Delivery, signal: AbortSignal): Promise<DeliveryOutcome> {
     const recipients = recipientsOf(delivery.recipients, this.config.to);
     if (recipients.length === 0) return this.failed(delivery, { ok: false, retry: false, error: 'no recipients' });
-    const message = composeEmail(delivery, this.fromDomain);
+    const message = builtOrRefused(() => composeEmail(delivery, this.fromDomain));
+    if ('ok' in message) return this.failed(delivery, message);
     try {
       const info = await this.transport.sendMail({
         from: this.config.from,

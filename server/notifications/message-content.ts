@@ -1,5 +1,5 @@
 import { formatDuration } from '../text/durations.js';
-import type { NotificationEvent } from './types.js';
+import type { DeliveryOutcome, NotificationEvent } from './types.js';
 
 /**
  * What any message says of an event, before a sink dresses it (email text and HTML, Slack
@@ -34,8 +34,8 @@ export function describeEvent(event: NotificationEvent): MessageContent {
       ['Server', request.server],
       ...(request.filedByAgent ? [['Filed by', `a model in ${request.filedByAgent.client ?? 'an MCP client'} (its name unverified), not ${request.requester} in person: a prompt-injected model could have filed it`] as const] : []),
       ['Tools', request.tools.length > 0 ? request.tools.join(', ') : '(none)'],
-      ...(request.resources.length > 0 ? [['Resources', request.resources.join(', ')] as const] : []),
-      ...(request.prompts.length > 0 ? [['Prompts', request.prompts.join(', ')] as const] : []),
+      ...(request.resources?.length ? [['Resources', request.resources.join(', ')] as const] : []),
+      ...(request.prompts?.length ? [['Prompts', request.prompts.join(', ')] as const] : []),
       ...(request.readOnly ? [['Read-only', 'yes: only tools that are read-only'] as const] : []),
       ['Duration', formatDuration(request.durationSeconds)],
       ['Reason', request.reason],
@@ -77,4 +77,17 @@ function consoleLinks(event: NotificationEvent, decidable: boolean, approvable: 
   if (decidable && event.links.deny !== undefined) links.push({ label: 'Deny', url: event.links.deny, style: 'danger', decides: 'deny' });
   links.push({ label: 'Open in the console', url: event.links.console });
   return links;
+}
+
+/**
+ * A message built by `build`, or the delivery's final refusal when it cannot be: a delivery
+ * queued in a shape its message cannot be made of fails alone, once, instead of being tried
+ * again for ever (the dispatcher would take a throw for its own bookkeeping failing).
+ */
+export function builtOrRefused<T extends object>(build: () => T): T | Extract<DeliveryOutcome, { ok: false }> {
+  try {
+    return build();
+  } catch (error) {
+    return { ok: false, retry: false, error: `the message could not be built: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}` };
+  }
 }

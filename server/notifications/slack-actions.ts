@@ -19,7 +19,7 @@ const REASON = 'reason';
 const REASON_MAX = 500;
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-export type ActionRefusal = SignatureRefusal | 'replayed' | 'malformed' | 'wrong_team' | 'slack_unavailable' | 'slack_user_unusable' | 'email_unconfirmed' | 'no_portcullis_user' | 'sign_in_too_old' | 'ambiguous_user' | 'review_refused';
+export type ActionRefusal = SignatureRefusal | 'replayed' | 'malformed' | 'wrong_team' | 'slack_unavailable' | 'slack_user_unusable' | 'email_unconfirmed' | 'no_portcullis_user' | 'sign_in_too_old' | 'ambiguous_user' | 'review_refused' | 'filed_by_agent';
 
 /** What the HTTP edge answers at once, and the work it does after answering (Slack wants its answer within 3 s). */
 export interface ActionAnswer {
@@ -37,7 +37,7 @@ export interface SlackActionsDeps {
   replay: AssertionReplayCache;
   directory: Pick<UserDirectoryStore, 'byEmail'>;
   principals: Pick<Principals, 'of'>;
-  access: Pick<AccessService, 'reviewRequest'>;
+  access: Pick<AccessService, 'reviewRequest' | 'getRequest'>;
   /** A sink's reviewerSignInMaxAgeSeconds when it sets none: the console's session lifetime (session.ttlSeconds). */
   signInMaxAgeSeconds: number;
   clock: Clock;
@@ -145,6 +145,11 @@ export class SlackActions {
     const who = await this.principalOf(sink, clicker);
     if ('refusal' in who) return who.message;
     try {
+      // Its message offers no Approve button (message-content.ts); one posted before that did.
+      if (decision === 'APPROVE' && (await this.deps.access.getRequest(who, requestId)).filedByAgent) {
+        this.refuse('filed_by_agent', clicker, null);
+        return 'Not done: a model filed this request from inside an MCP client. Decide it in the console, where its whole story is.';
+      }
       await this.deps.access.reviewRequest(who, { requestId, decision, reason });
       this.deps.logger.info({ sink: sink.name, slackUser: clicker.user, team: clicker.team, user: who.user.id, requestId, decision }, 'slack: request reviewed');
       return null;

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import { describeEvent } from './message-content.js';
+import { builtOrRefused, describeEvent } from './message-content.js';
 import type { SlackSinkConfig } from './slack-config.js';
 import { composeSlack } from './slack-message.js';
 import type { SlackMessage } from './slack-message.js';
@@ -25,9 +25,13 @@ export class SlackSink implements NotificationSink {
   }
 
   async deliver(delivery: Delivery, signal: AbortSignal): Promise<DeliveryOutcome> {
-    const content = describeEvent(delivery.event);
-    // With a signing secret, Approve and Deny are buttons that decide here (slack-actions.ts), not links.
-    const message = composeSlack(content, this.config.signingSecret !== undefined ? (delivery.event.request?.id ?? null) : null);
+    const built = builtOrRefused(() => {
+      const content = describeEvent(delivery.event);
+      // With a signing secret, Approve and Deny are buttons that decide here (slack-actions.ts), not links.
+      return { content, message: composeSlack(content, this.config.signingSecret !== undefined ? (delivery.event.request?.id ?? null) : null) };
+    });
+    if ('ok' in built) return built;
+    const { content, message } = built;
     const outcome = this.config.webhookUrl !== undefined ? await this.viaWebhook(this.config.webhookUrl, message, signal) : await this.viaApi(delivery, content.followUp, message, signal);
     if (!outcome.ok) this.logger?.warn({ sink: this.name, delivery: delivery.id, attempt: delivery.attempt, error: outcome.error, retry: outcome.retry }, 'slack: delivery failed');
     return outcome;

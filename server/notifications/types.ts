@@ -20,12 +20,13 @@ export interface NotificationEvent {
     requester: string;
     server: string;
     tools: string[];
-    resources: string[];
-    prompts: string[];
+    /** This and the three below are absent from deliveries an older version queued. */
+    resources?: string[];
+    prompts?: string[];
     /** Only tools that are read-only. */
-    readOnly: boolean;
+    readOnly?: boolean;
     /** Set when a model filed it from inside an MCP client (a prompt-injected one could have): the client as it named itself, unverified. */
-    filedByAgent: { client: string | null } | null;
+    filedByAgent?: { client: string | null } | null;
     durationSeconds: number;
     reason: string;
     status: string;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { brokerConfig } from '../support/broker-fixture.js';
+import { BROKER_POLICY, brokerConfig } from '../support/broker-fixture.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { createApiToken, postGraphQL, startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';
@@ -16,6 +16,7 @@ const ALICE = { attributes: { email: 'alice@example.com', groups: ['engineering'
 const BOB_LEAD = { nameId: 'bob@example.com', attributes: { email: 'bob@example.com', groups: ['sre'] } };
 const BOB_NO_LONGER = { nameId: 'bob@example.com', attributes: { email: 'bob@example.com', groups: [] } };
 const REVIEW = 'mutation($id: ID!) { reviewAccessRequest(input: { requestId: $id, decision: APPROVE }) { status } }';
+const CAROL_AUDITOR = { nameId: 'carol@example.com', attributes: { email: 'carol@example.com', groups: ['security'] } };
 
 describe('a review through an API token', () => {
   const open: TestServer[] = [];
@@ -26,7 +27,8 @@ describe('a review through an API token', () => {
   async function setUp() {
     const clock = new ManualClock();
     const idp = await createTestIdp('corp');
-    const server = await startTestServer({ config: brokerConfig(idp), clock });
+    const config = brokerConfig(idp, { roles: [...BROKER_POLICY.roles, { name: 'auditor', members: { groups: ['security'] }, audit: true }] });
+    const server = await startTestServer({ config, clock });
     open.push(server);
     const alice = await signIn(server.url, idp, ALICE);
     const request = async () => {
@@ -61,5 +63,20 @@ describe('a review through an API token', () => {
     const now = clock.now();
     await signIn(server.url, idp, { ...BOB_LEAD, issueInstant: new Date(now), notBefore: new Date(now - 60_000), notOnOrAfter: new Date(now + 300_000) });
     expect(await review(id, { authorization: `Bearer ${bobToken}` })).toMatchObject({ data: { reviewAccessRequest: { status: 'APPROVED' } } });
+  });
+
+  it('holds accepting a changed tool and acting on anomalies to the same fresh sign-in', async () => {
+    const { clock, idp, server, bobToken } = await setUp();
+    const carolCookie = await signIn(server.url, idp, CAROL_AUDITOR);
+    const carolToken = await createApiToken(server.url, carolCookie, ['api', 'audit:read'], 30 * 86_400);
+    const code = async (token: string, query: string) => (await postGraphQL(server.url, { query }, { authorization: `Bearer ${token}` })).body.errors?.[0]?.extensions?.code;
+    const accept = 'mutation { acceptToolChange(server: "everything", tool: "echo", hash: "0") { tool } }';
+    const acknowledge = 'mutation { acknowledgeAnomaly(id: "no-such-anomaly") { id } }';
+    // Fresh: on to the change or the anomaly, which do not exist.
+    expect(await code(bobToken, accept)).not.toBe('SIGN_IN_TOO_OLD');
+    expect(await code(carolToken, acknowledge)).toBe('NOT_FOUND');
+    clock.advance(8 * 3600_000 + 1_000);
+    expect(await code(bobToken, accept)).toBe('SIGN_IN_TOO_OLD');
+    expect(await code(carolToken, acknowledge)).toBe('SIGN_IN_TOO_OLD');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeEvent } from '../../server/notifications/message-content.js';
+import { builtOrRefused, describeEvent } from '../../server/notifications/message-content.js';
 import { notificationOf } from '../../server/notifications/notification-event.js';
 import { composeSlack, SLACK_ACTION_IDS } from '../../server/notifications/slack-message.js';
 import type { NotificationEvent } from '../../server/notifications/types.js';
@@ -59,5 +59,19 @@ describe('a request\'s notification read from its created event (before the requ
     const { event: notification } = await notificationOf({ ...event, data: { ...event.data } }, sources, false);
     expect(notification.request).toMatchObject({ id: 'req-9', tools: ['query'], resources: ['db://x/*'], prompts: ['p'], readOnly: true, filedByAgent: { client: 'Cursor' } });
     expect(notification.request).not.toHaveProperty('filedByAgent.sessionId');
+  });
+});
+
+describe('a delivery an older version queued', () => {
+  it('is described without the request fields it lacks, and a message that cannot be built fails once, for good', () => {
+    const { resources: _r, prompts: _p, readOnly: _o, filedByAgent: _f, ...older } = pendingRequest;
+    const event = notificationDelivery('slack', { request: older }).event;
+    expect(Object.fromEntries(describeEvent(event).lines)).toMatchObject({ Tools: 'query, export_rows' });
+    expect(buttons(event)).toEqual({ Approve: SLACK_ACTION_IDS.approve, Deny: SLACK_ACTION_IDS.deny, 'Open in the console': 'url' });
+    expect(
+      builtOrRefused(() => {
+        throw new TypeError('no');
+      }),
+    ).toEqual({ ok: false, retry: false, error: 'the message could not be built: no' });
   });
 });

@@ -109,6 +109,16 @@ function suite(stores: () => Promise<Stores | undefined>) {
       expect(ephemerals(s.slack)).toEqual([]);
     });
 
+    it('refuses from Slack a request a model filed, whose message (one posted before its button was taken away) still had the button', async () => {
+      const s = await setup();
+      const { id } = await s.pending();
+      const stored = (await s.fx.server.stores.access.getRequest(id))!;
+      expect(await s.fx.server.stores.access.updateRequest({ ...stored, filedByAgent: { client: 'Claude Desktop', sessionId: 's-1' }, version: stored.version + 1 })).toBe(true);
+      expect((await s.act(buttonClick(APPROVE, id, clicker()))).status).toBe(200);
+      await vi.waitFor(() => expect(ephemerals(s.slack).map((m) => m.text)).toEqual([expect.stringContaining('a model filed this request')]), { timeout: 15_000 });
+      expect((await s.request(id)).status).toBe('PENDING');
+    });
+
     it('a review through the API is audited with channel api', async () => {
       const s = await setup();
       const { id } = await s.pending();
@@ -263,7 +273,7 @@ describe('the replay mark', () => {
       replay: stores.assertionReplay,
       directory: stores.directory,
       principals: new Principals({ idps: [], roles: [] }),
-      access: { reviewRequest: () => Promise.reject(new Error('no review in this test')) },
+      access: { reviewRequest: () => Promise.reject(new Error('no review in this test')), getRequest: () => Promise.reject(new Error('no review in this test')) },
       signInMaxAgeSeconds: 3600,
       clock,
       logger: captureLogs().logger,
