@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { AccessDeniedError, InvalidInputError, LimitExceededError, NotFoundError } from '../errors.js';
 import { sameEmail } from '../identity/email-key.js';
-import type { FreshReviewers } from '../identity/fresh-reviewer.js';
+import type { FreshDeciders } from '../identity/fresh-decider.js';
 import type { Principal, Principals } from '../identity/principal.js';
 import { listedPage } from '../stores/listed-page.js';
 import type { Page } from '../stores/listed-page.js';
@@ -32,8 +32,8 @@ export interface AccessServiceDeps {
   principals: Pick<Principals, 'current'>;
   /** Seals a listing's cursor that would otherwise name a request the caller may not see. */
   cursors: CursorSeal;
-  /** Who a reviewer is now, when their credential outlives sign-ins (identity/fresh-reviewer.ts); absent: as the credential says. */
-  reviewers?: Pick<FreshReviewers, 'current'>;
+  /** Who a reviewer is now, when their credential outlives sign-ins (identity/fresh-decider.ts); absent: as the credential says. */
+  deciders?: Pick<FreshDeciders, 'current'>;
 }
 
 /** The scope a request asks for and its grant carries, as audited and stored. */
@@ -151,7 +151,7 @@ export class AccessService {
     input: { requestId: string; decision: ReviewDecision; reason?: string | null; durationSeconds?: number | null; arguments?: Record<string, unknown> | null },
   ): Promise<AccessRequestRecord> {
     const reason = input.reason == null ? null : boundedText(input.reason, 'reason', false);
-    const caller = this.deps.reviewers ? await this.deps.reviewers.current(asked) : asked;
+    const caller = this.deps.deciders ? await this.deps.deciders.current(asked) : asked;
     // Only a reviewer's arguments are compiled, and only a reviewer makes the broker describe a server's tools.
     const reviewed = await this.reviewableRequest(caller, input.requestId);
     const narrowed = narrowerArguments(input.arguments, input.decision);

@@ -1,7 +1,7 @@
 import { byCaller } from '../audit/client-address.js';
 import type { AuditLog } from '../audit/types.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
-import type { FreshReviewers } from '../identity/fresh-reviewer.js';
+import type { FreshDeciders } from '../identity/fresh-decider.js';
 import type { Principal } from '../identity/principal.js';
 import type { ToolChangeRecord, ToolPinStore } from '../stores/types.js';
 import type { AccessEvents } from './access-events.js';
@@ -12,8 +12,8 @@ interface ToolChangeServiceDeps {
   policy: AccessPolicy;
   audit: AuditLog;
   events: Pick<AccessEvents, 'toolChangeAccepted'>;
-  /** Who a reviewer is now, when their credential outlives sign-ins (identity/fresh-reviewer.ts); absent: as the credential says. */
-  reviewers?: Pick<FreshReviewers, 'current'>;
+  /** Who a reviewer is now, when their credential outlives sign-ins (identity/fresh-decider.ts); absent: as the credential says. */
+  deciders?: Pick<FreshDeciders, 'current'>;
 }
 
 /**
@@ -35,7 +35,7 @@ export class ToolChangeService {
 
   async accept(asked: Principal, server: string, tool: string, hash: string): Promise<ToolChangeRecord> {
     if (!this.deps.policy.serverExists(server) || !this.maySee(asked, server)) throw new NotFoundError('MCP server', 'server');
-    const caller = this.deps.reviewers ? await this.deps.reviewers.current(asked) : asked;
+    const caller = this.deps.deciders ? await this.deps.deciders.current(asked) : asked;
     if (!this.deps.policy.mayReview(caller, { server, tools: [tool], resources: [], prompts: [] })) throw new ForbiddenError(`your review rules do not cover tool "${tool.slice(0, 128)}" on "${server}"`, 'tool');
     const pending = (await this.deps.store.changes(server)).find((c) => c.tool === tool && c.seen.hash === hash);
     if (!pending) throw new NotFoundError('pending change of this tool with this hash', 'hash');

@@ -8,7 +8,7 @@ import { AlreadyAcknowledgedError, ForbiddenError, InvalidInputError, NotFoundEr
 import { requireScope } from '../identity/api-tokens.js';
 import { EMAIL_ADDRESS } from '../identity/email-domains.js';
 import { sameEmail } from '../identity/email-key.js';
-import type { FreshReviewers } from '../identity/fresh-reviewer.js';
+import type { FreshDeciders } from '../identity/fresh-decider.js';
 import type { Principal } from '../identity/principal.js';
 import { listedPage } from '../stores/listed-page.js';
 import type { Page } from '../stores/listed-page.js';
@@ -43,8 +43,8 @@ interface AnomalyServiceDeps {
   /** Who reads every audit event reads every anomaly; triggering events and the live feed come from it. */
   auditService: Pick<AuditService, 'readsAll' | 'byIds' | 'follow'>;
   clock: Clock;
-  /** Who an auditor is now, when their credential outlives sign-ins (identity/fresh-reviewer.ts); absent: as the credential says. */
-  deciders?: Pick<FreshReviewers, 'current'>;
+  /** Who an auditor is now, when their credential outlives sign-ins (identity/fresh-decider.ts); absent: as the credential says. */
+  deciders?: Pick<FreshDeciders, 'current'>;
 }
 
 /**

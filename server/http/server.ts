@@ -30,7 +30,7 @@ import { createDevIdp } from '../dev-idp/dev-idp.js';
 import type { Detector } from '../detection/detector.js';
 import { startOutlierDetection } from '../detection/outlier-detection.js';
 import { CredentialWatch } from '../identity/credential-watch.js';
-import { FreshReviewers } from '../identity/fresh-reviewer.js';
+import { FreshDeciders } from '../identity/fresh-decider.js';
 import { createIdentity } from '../identity/index.js';
 import { SignInRecorder } from '../identity/sign-in-identity.js';
 import { trustedIdps } from '../identity/trusted-idps.js';
@@ -178,8 +178,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   const catalogViewer = { actor: 'portcullis-catalog', sessionId: 'tool-catalog' };
   const toolCatalog = new ToolCatalog({ servers: config.servers, baseDir, logger, scrubber, now: () => clock.now(), screen: (server, tools) => catalogPinning.screen(server, tools, new Map(), catalogViewer) });
   const cursors = new CursorSeal(stores.cursorKeys, clock);
-  const reviewers = new FreshReviewers({ directory: stores.directory, principals: identity.principals, clock, maxAgeSeconds: config.session.ttlSeconds });
-  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server), principals: identity.principals, cursors, reviewers });
+  const deciders = new FreshDeciders({ directory: stores.directory, principals: identity.principals, clock, maxAgeSeconds: config.session.ttlSeconds });
+  const access = new AccessService({ store: stores.access, audit: stores.audit, clock, policy, events, config, readOnlyTools: (server) => toolCatalog.readOnlyTools(server), principals: identity.principals, cursors, deciders });
   const detector = startOutlierDetection({ config, stores, clock, logger, events, access, metrics });
   const pubSub: PortcullisPubSub = createPubSub({ eventTarget: stores.events as PubSubEventTarget<PortcullisTopics> });
   const stopSweeper = startExpirySweeper(access, logger);
@@ -201,8 +201,8 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
     cursors,
   );
   const explainer = new AccessExplainer({ store: stores.access, policy, clock, config });
-  const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events, reviewers });
-  const anomalies = new AnomalyService({ store: stores.anomalies, audit: stores.audit, auditService, clock, deciders: reviewers });
+  const toolChanges = new ToolChangeService({ store: stores.toolPins, policy, audit: stores.audit, events, deciders });
+  const anomalies = new AnomalyService({ store: stores.anomalies, audit: stores.audit, auditService, clock, deciders });
   const notificationService = new NotificationService({ store: stores.notifications, audit: stores.audit, auditService, clock, sinks: config.notifications.sinks.map((sink) => sink.name), wake: () => notifications?.wake() });
   const services: GraphQLServices = { config, stores, clock, logger, identity, identityProviders, access, explainer, auditService, policy, pubSub, toolCatalog, toolChanges, anomalies, notifications: notificationService };
   const schema = await buildPortcullisSchema(pubSub);

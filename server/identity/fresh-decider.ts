@@ -14,7 +14,7 @@ import type { Principal, Principals } from './principal.js';
  * Slack decision's must (notifications/slack-actions.ts). A browser session is its own
  * sign-in, and a person whose groups SCIM manages is current already.
  */
-export class FreshReviewers {
+export class FreshDeciders {
   constructor(
     private readonly deps: {
       directory: Pick<UserDirectoryStore, 'byEmail'>;
