@@ -4,6 +4,7 @@ import { AccessDeniedError, InvalidInputError } from '../errors.js';
 import { sameEmail } from '../identity/email-key.js';
 import { rolesOf } from '../identity/principal.js';
 import type { UserIdentity } from '../stores/types.js';
+import { argumentRulesByFoldedName } from './argument-rules.js';
 import { patternCovers, patternsOverlap } from './tool-patterns.js';
 import type { AccessScope } from './types.js';
 
@@ -128,12 +129,14 @@ export class AccessPolicy {
    * such rule has lost its basis; a request, its approvability.
    */
   founds(holder: RoleHolder, scope: { server: string } & Omit<AccessScope, 'rule'>, seconds: number): boolean {
+    // In any case, as calls are held to them (grant-decision.ts).
+    const carried = argumentRulesByFoldedName(scope.arguments);
     return this.requestRules(holder, scope.server).some(
       (rule) =>
         (scope.readOnly || !rule.readOnly) &&
         seconds <= rule.maxDurationSeconds &&
         SCOPE_KINDS.every(({ kind, deny }) => scope[kind].every((pattern) => allows(rule, kind, pattern)) && rule[deny].every((excluded) => excludes(scope, kind, deny, excluded))) &&
-        Object.entries(rule.arguments).every(([tool, schema]) => !scope.tools.some((p) => patternsOverlap(p.toLowerCase(), tool.toLowerCase())) || argumentRulesFor(scope.arguments, tool).some((own) => isDeepStrictEqual(own, schema))),
+        Object.entries(rule.arguments).every(([tool, schema]) => !scope.tools.some((p) => patternsOverlap(p.toLowerCase(), tool.toLowerCase())) || (carried.get(tool.toLowerCase()) ?? []).some((own) => isDeepStrictEqual(own, schema))),
     );
   }
 
@@ -222,10 +225,4 @@ function normalize(kind: ScopeKind, patterns: readonly string[] | null | undefin
 
 function unique(values: readonly string[]): string[] {
   return [...new Set(values)];
-}
-
-/** A scope's argument rules for a tool in any ASCII case, as calls are held to them (grant-decision.ts). */
-function argumentRulesFor(rules: AccessScope['arguments'], tool: string): Record<string, unknown>[] {
-  const folded = tool.toLowerCase();
-  return Object.entries(rules).flatMap(([name, schemas]) => (name.toLowerCase() === folded ? schemas : []));
 }

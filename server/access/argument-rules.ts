@@ -99,3 +99,18 @@ export function compileArgumentRules(schemas: readonly Record<string, unknown>[]
     return { ok: true };
   };
 }
+
+/**
+ * Argument rules by tool name folded in ASCII case, as deny patterns match: a server that
+ * looks its tools up in any case would otherwise run `READ-FILE` with no rule of `read-file`'s.
+ * Names that fold alike are held to all their rules. Own keys only (Object.entries), so a
+ * tool named `__proto__` is a name like any other.
+ */
+export function argumentRulesByFoldedName(rules: Readonly<Record<string, readonly Record<string, unknown>[]>>): Map<string, Record<string, unknown>[]> {
+  const byName = new Map<string, Record<string, unknown>[]>();
+  for (const [tool, schemas] of Object.entries(rules)) {
+    const folded = tool.toLowerCase();
+    byName.set(folded, [...(byName.get(folded) ?? []), ...schemas]);
+  }
+  return byName;
+}

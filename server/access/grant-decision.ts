@@ -1,5 +1,5 @@
 import type { ArgumentCheck } from './argument-rules.js';
-import { compileArgumentRules } from './argument-rules.js';
+import { argumentRulesByFoldedName, compileArgumentRules } from './argument-rules.js';
 import { compileToolPattern, isToolName } from './tool-patterns.js';
 import type { AccessScope, GrantRecord } from './types.js';
 
@@ -88,7 +88,7 @@ export class CompiledGrant {
     this.resources = patternSet(grant.resources, grant.denyResources);
     this.prompts = patternSet(grant.prompts, grant.denyPrompts);
     this.readOnlyTools = grant.readOnly ? new Set(grant.readOnlyTools ?? []) : null;
-    this.argumentChecks = argumentChecksByFoldedName(grant.arguments);
+    this.argumentChecks = new Map([...argumentRulesByFoldedName(grant.arguments)].map(([tool, schemas]) => [tool, compileArgumentRules(schemas)]));
   }
 
   /** Whether it covers read-only tools only. */
@@ -143,18 +143,6 @@ export class CompiledGrant {
     if (denying) return { allowed: false, reason, clause: 'denied_by_pattern', grantId: this.id, rule: this.rule, pattern: denying.pattern };
     return { allowed: true, grantId: this.id, rule: this.rule, pattern: allowing.pattern };
   }
-}
-
-/**
- * A grant's argument rules by tool name folded in case, as deny patterns match: a server that
- * looks its tools up in any case would otherwise run `READ-FILE` with no rule of `read-file`'s.
- * Names that fold alike are held to all their rules.
- */
-function argumentChecksByFoldedName(rules: GrantTerms['arguments']): Map<string, ArgumentCheck> {
-  const byName = new Map<string, Record<string, unknown>[]>();
-  // Object.entries: own keys only, so a tool named `__proto__` is a name like any other.
-  for (const [tool, schemas] of Object.entries(rules)) byName.set(tool.toLowerCase(), [...(byName.get(tool.toLowerCase()) ?? []), ...schemas]);
-  return new Map([...byName].map(([tool, schemas]) => [tool, compileArgumentRules(schemas)]));
 }
 
 function patternSet(allow: readonly string[], deny: readonly string[]): PatternSet {
