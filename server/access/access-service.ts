@@ -32,8 +32,8 @@ export interface AccessServiceDeps {
   principals: Pick<Principals, 'current'>;
   /** Seals a listing's cursor that would otherwise name a request the caller may not see. */
   cursors: CursorSeal;
-  /** Who a reviewer is now, when their credential outlives sign-ins (identity/fresh-decider.ts); absent: as the credential says. */
-  deciders?: Pick<FreshDeciders, 'current'>;
+  /** Who a reviewer or requester is now, when their credential outlives sign-ins (identity/fresh-decider.ts); absent: as the credential says. */
+  deciders?: Pick<FreshDeciders, 'current' | 'newest'>;
 }
 
 /** The scope a request asks for and its grant carries, as audited and stored. */
@@ -92,10 +92,15 @@ export class AccessService {
   constructor(private readonly deps: AccessServiceDeps) {}
 
   /** A request of the caller's; `filedByAgent` when a model filed it through the broker tool. */
-  async createRequest(caller: Principal, input: RequestAsk & { reason: string }, filedByAgent: FiledByAgent | null = null): Promise<AccessRequestRecord> {
+  async createRequest(asked: Principal, input: RequestAsk & { reason: string }, filedByAgent: FiledByAgent | null = null): Promise<AccessRequestRecord> {
     const reason = boundedText(input.reason, 'reason', true);
+    // Through a token, the request is the newest sign-in's: without a recent one it is filed
+    // as the token has the person, for a reviewer to judge, and nothing approves it at once.
+    const fresh = this.deps.deciders ? await this.deps.deciders.newest(asked) : asked;
+    const caller = fresh ?? asked;
     const { autoApprove: ruleApproves, ...scope } = this.deps.policy.planRequest(caller, input);
-    const autoApprove = ruleApproves && (filedByAgent === null || this.deps.config.broker.requestAccessTool.autoApprove);
+    const approvesAtOnce = ruleApproves && (filedByAgent === null || this.deps.config.broker.requestAccessTool.autoApprove);
+    const autoApprove = approvesAtOnce && fresh !== null;
     const now = this.deps.clock.now();
     await this.checkBacklog(caller, now, filedByAgent !== null);
     let request: AccessRequestRecord = {
@@ -115,7 +120,7 @@ export class AccessService {
       version: 1,
     };
     const audits: AuditEventInput[] = [
-      this.requestEvent('access_request.created', caller, request, { ...scopeOf(request), durationSeconds: request.durationSeconds, reason, autoApprove, ...(filedByAgent ? { filedByAgent } : {}) }),
+      this.requestEvent('access_request.created', caller, request, { ...scopeOf(request), durationSeconds: request.durationSeconds, reason, autoApprove, ...(approvesAtOnce && !autoApprove ? { autoApproveHeld: 'SIGN_IN_TOO_OLD' } : {}), ...(filedByAgent ? { filedByAgent } : {}) }),
     ];
     let grant: GrantRecord | undefined;
     if (autoApprove) {

@@ -16,6 +16,7 @@ const ALICE = { attributes: { email: 'alice@example.com', groups: ['engineering'
 const BOB_LEAD = { nameId: 'bob@example.com', attributes: { email: 'bob@example.com', groups: ['sre'] } };
 const BOB_NO_LONGER = { nameId: 'bob@example.com', attributes: { email: 'bob@example.com', groups: [] } };
 const REVIEW = 'mutation($id: ID!) { reviewAccessRequest(input: { requestId: $id, decision: APPROVE }) { status } }';
+const FILE_ECHO = 'mutation { createAccessRequest(input: { server: "everything", tools: ["echo"], reason: "incident", durationSeconds: 600 }) { status } }';
 const CAROL_AUDITOR = { nameId: 'carol@example.com', attributes: { email: 'carol@example.com', groups: ['security'] } };
 
 describe('a review through an API token', () => {
@@ -78,5 +79,21 @@ describe('a review through an API token', () => {
     clock.advance(8 * 3600_000 + 1_000);
     expect(await code(bobToken, accept)).toBe('SIGN_IN_TOO_OLD');
     expect(await code(carolToken, acknowledge)).toBe('SIGN_IN_TOO_OLD');
+  });
+
+  it('auto-approves a request filed through a token only while the requester\'s newest sign-in holds the self-serving role and is recent', async () => {
+    const { clock, idp, server } = await setUp();
+    const aliceToken = await createApiToken(server.url, await signIn(server.url, idp, { nameId: 'alice@example.com', ...ALICE }), ['api'], 30 * 86_400);
+    const file = async () => (await postGraphQL(server.url, { query: FILE_ECHO }, { authorization: `Bearer ${aliceToken}` })).body;
+    expect(await file()).toMatchObject({ data: { createAccessRequest: { status: 'APPROVED' } } });
+    // Past session.ttlSeconds: filed for a reviewer, not approved at once.
+    clock.advance(8 * 3600_000 + 1_000);
+    expect(await file()).toMatchObject({ data: { createAccessRequest: { status: 'PENDING' } } });
+    // Signed in again without the group: the token's groups no longer file anything.
+    const now = clock.now();
+    await signIn(server.url, idp, { nameId: 'alice@example.com', attributes: { email: 'alice@example.com', groups: [] }, issueInstant: new Date(now), notBefore: new Date(now - 60_000), notOnOrAfter: new Date(now + 300_000) });
+    const refused = await file();
+    expect(refused.data).toBeFalsy();
+    expect(refused.errors?.[0]?.extensions?.code).toBe('TOOL_NOT_REQUESTABLE');
   });
 });
