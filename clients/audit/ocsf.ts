@@ -50,6 +50,8 @@ const OCSF_MAPPING: Record<AuditEventType, [OcsfClassName, number]> = {
   'auth.sp.keys_rotated': ['api_activity', 3],
   'access_request.created': ['api_activity', 1],
   'access_request.reviewed': ['api_activity', 3],
+  // An update that was refused (status Failure): still the attempted activity.
+  'access_request.review_refused': ['api_activity', 3],
   'access_request.cancelled': ['api_activity', 3],
   'access_request.expired': ['api_activity', 3],
   'grant.issued': ['user_access', 1],

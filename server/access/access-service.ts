@@ -15,6 +15,7 @@ import { boundedText } from '../text/bounded-text.js';
 import type { AccessEvents } from './access-events.js';
 import type { AccessPolicy, RequestAsk } from './access-policy.js';
 import { argumentSchemaProblem } from './argument-rules.js';
+import { LISTING_ID } from './listing-cursor.js';
 import { isToolName } from './tool-patterns.js';
 import type { AccessRequestRecord, AccessRequestStatus, AccessScope, FiledByAgent, GrantRecord, ReviewDecision, ReviewRecord } from './types.js';
 import { grantStatus, requestStatus } from './types.js';
@@ -35,6 +36,8 @@ export interface AccessServiceDeps {
   /** Who a reviewer or requester is now, when their credential outlives sign-ins (identity/fresh-decider.ts); absent: as the credential says. */
   deciders?: Pick<FreshDeciders, 'current' | 'newest'>;
 }
+
+type ReviewInput = { requestId: string; decision: ReviewDecision; reason?: string | null; durationSeconds?: number | null; arguments?: Record<string, unknown> | null };
 
 /** The scope a request asks for and its grant carries, as audited and stored. */
 function scopeOf(record: AccessScope): AccessScope {
@@ -151,10 +154,27 @@ export class AccessService {
     }
   }
 
-  async reviewRequest(
-    asked: Principal,
-    input: { requestId: string; decision: ReviewDecision; reason?: string | null; durationSeconds?: number | null; arguments?: Record<string, unknown> | null },
-  ): Promise<AccessRequestRecord> {
+  /**
+   * A review of someone's request. A review refused for who asks or for the request's state
+   * (their own request, not theirs to review, already reviewed, no longer pending, no recent
+   * sign-in, the requester's basis gone) is audited too: an attempt to approve one's own
+   * request, or one outside one's rules, is what a security team wants to see.
+   */
+  async reviewRequest(asked: Principal, input: ReviewInput): Promise<AccessRequestRecord> {
+    try {
+      return await this.review(asked, input);
+    } catch (error) {
+      // An id no request could have is not recorded: the log is not the asker's to fill.
+      if (error instanceof AccessDeniedError || error instanceof NotFoundError) {
+        await this.deps.audit.append(
+          byCaller(asked, { type: 'access_request.review_refused', outcome: 'DENIED', server: null, data: { requestId: LISTING_ID.test(input.requestId) ? input.requestId : null, decision: input.decision, code: error.code, ...reviewChannel(asked) } }),
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async review(asked: Principal, input: ReviewInput): Promise<AccessRequestRecord> {
     const reason = input.reason == null ? null : boundedText(input.reason, 'reason', false);
     const caller = this.deps.deciders ? await this.deps.deciders.current(asked) : asked;
     // Only a reviewer's arguments are compiled, and only a reviewer makes the broker describe a server's tools.

@@ -8,6 +8,7 @@ export const AUDIT_EVENT_TYPES = [
   'auth.sp.keys_rotated',
   'access_request.created',
   'access_request.reviewed',
+  'access_request.review_refused',
   'access_request.cancelled',
   'access_request.expired',
   'grant.issued',

@@ -110,12 +110,32 @@ for (const backend of backends) {
         expect(await codeOf(reviewer.access.reviewRequest(reviewer.as('frank'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
       });
 
+      it('audits a refused review: who tried what on which request, and why, changing nothing', async () => {
+        const created = await request();
+        expect(await codeOf(fx.access.reviewRequest(fx.as('alice'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
+        expect(await codeOf(fx.access.reviewRequest(fx.as('carol'), { requestId: created.id, decision: 'APPROVE' }))).toBe('NOT_FOUND');
+        const refused = (await fx.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'access_request.review_refused');
+        expect(refused.map(({ actor, outcome, data }) => ({ actor, outcome, data }))).toEqual([
+          { actor: 'alice@example.com', outcome: 'DENIED', data: { requestId: created.id, decision: 'APPROVE', code: 'SELF_REVIEW', channel: 'api' } },
+          { actor: 'carol@example.com', outcome: 'DENIED', data: { requestId: created.id, decision: 'APPROVE', code: 'NOT_FOUND', channel: 'api' } },
+        ]);
+        expect((await fx.access.getRequest(fx.as('alice'), created.id)).status).toBe('PENDING');
+        // An id no request could have is not written to the log.
+        expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId: 'x'.repeat(100_000), decision: 'DENY' }))).toBe('NOT_FOUND');
+        const last = (await fx.stores.audit.read({ limit: 1000 })).at(-1)!;
+        expect(last).toMatchObject({ type: 'access_request.review_refused', data: { requestId: null, code: 'NOT_FOUND' } });
+      });
+
       it('refuses self-review by the requester\'s address through another identity (another IdP), whatever its ASCII case', async () => {
         const created = await request();
         const otherSelf = principalOf({ ...user('alice', ['sre']), id: 'partner:alice', idp: 'partner', email: 'Alice@EXAMPLE.com' }, fx.config);
         expect(fx.access.canReview(otherSelf, await fx.access.getRequest(fx.as('alice'), created.id))).toBe(false);
         expect(await codeOf(fx.access.reviewRequest(otherSelf, { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
         expect((await fx.access.getRequest(fx.as('alice'), created.id)).status).toBe('PENDING');
+        // An id no request could have is not written to the log.
+        expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId: 'x'.repeat(100_000), decision: 'DENY' }))).toBe('NOT_FOUND');
+        const last = (await fx.stores.audit.read({ limit: 1000 })).at(-1)!;
+        expect(last).toMatchObject({ type: 'access_request.review_refused', data: { requestId: null, code: 'NOT_FOUND' } });
       });
 
       it('refuses reviewers outside their rules the same way as unknown requests (no oracle)', async () => {
