@@ -21,21 +21,38 @@ export function defaultMaxGapSeconds(intervalSeconds = DEFAULT_CHECKPOINT_INTERV
   return 3 * intervalSeconds;
 }
 
-const checkpointDataSchema = sealSchema.extend({ prevHash: z.string() });
-
-/** The data of the checkpoint chained onto `prevHash` at `time`. */
-export function checkpointData(signer: AuditSigner, prevHash: string, time: string): Record<string, unknown> {
-  return { prevHash, ...signer.seal('checkpoint', { prevHash }, time) };
+/**
+ * What a checkpoint states besides its place: `every`, that its broker seals at least that
+ * often (seconds) even while idle, so a log whose newest checkpoint is much older than that
+ * was cut back (or its broker died); `final`, that the broker stopped cleanly after it.
+ * Checkpoints of earlier versions state neither.
+ */
+export interface CheckpointStatement {
+  every?: number;
+  final?: true;
 }
 
-/** Why a checkpoint event does not vouch for the chain before it, or null when it does. */
-export function checkpointProblem(event: AuditEvent, keys: AuditKeyRing): string | null {
+const checkpointDataSchema = sealSchema.extend({ prevHash: z.string(), every: z.number().int().positive().optional(), final: z.literal(true).optional() });
+
+/** The statement a seal covers: each member signed, so none can be added, dropped or changed. */
+function sealed(prevHash: string, { every, final }: CheckpointStatement): Record<string, string> {
+  return { prevHash, ...(every === undefined ? {} : { every: String(every) }), ...(final ? { final: 'true' } : {}) };
+}
+
+/** The data of the checkpoint chained onto `prevHash` at `time`. */
+export function checkpointData(signer: AuditSigner, prevHash: string, time: string, statement: CheckpointStatement): Record<string, unknown> {
+  return { prevHash, ...statement, ...signer.seal('checkpoint', sealed(prevHash, statement), time) };
+}
+
+/** What a checkpoint event states, or why it does not vouch for the chain before it. */
+export function readCheckpoint(event: AuditEvent, keys: AuditKeyRing): { problem: string } | { statement: CheckpointStatement } {
   const data = checkpointDataSchema.safeParse(event.data);
-  if (!data.success) return 'the checkpoint has malformed data';
-  const { prevHash, ...seal } = data.data;
-  if (prevHash !== event.prevHash || seal.time !== event.time) return 'the checkpoint seals another place in the chain than where it stands';
-  const problem = keys.problem('checkpoint', { prevHash }, seal);
-  return problem && `the checkpoint ${problem}`;
+  if (!data.success) return { problem: 'the checkpoint has malformed data' };
+  const { prevHash, every, final, ...seal } = data.data;
+  if (prevHash !== event.prevHash || seal.time !== event.time) return { problem: 'the checkpoint seals another place in the chain than where it stands' };
+  const statement: CheckpointStatement = { ...(every === undefined ? {} : { every }), ...(final ? { final } : {}) };
+  const problem = keys.problem('checkpoint', sealed(prevHash, statement), seal);
+  return problem ? { problem: `the checkpoint ${problem}` } : { statement };
 }
 
 type AnchorStatement = { prevHash: string; lastTrimmedId: string | number };

@@ -4,6 +4,7 @@ import { admitEvent } from './admit-event.js';
 import { chainEvent } from './chain.js';
 import type { ChainLink } from './chain.js';
 import { CHECKPOINT_EVENT, checkpointData } from './checkpoints.js';
+import type { CheckpointStatement } from './checkpoints.js';
 import type { Redactor } from './redact.js';
 import type { AuditEvent, AuditEventInput, AuditLogOptions } from './types.js';
 
@@ -76,17 +77,25 @@ export class GroupCommitAppender {
     return this.enqueue(admitted.event, admitted.bytes);
   }
 
-  checkpoint(): Promise<AuditEvent | null> {
-    return this.checkpoints && this.appendedSinceSeal ? this.sealChain() : Promise.resolve(null);
+  /**
+   * A checkpoint when one is due: events appended since the last, or half an interval without
+   * one (sealing while idle is what lets a verifier see a log cut back to an old checkpoint),
+   * or `final` (the broker stops).
+   */
+  checkpoint(options: { final?: boolean } = {}): Promise<AuditEvent | null> {
+    if (!this.checkpoints) return Promise.resolve(null);
+    const due = options.final || this.appendedSinceSeal || this.clock.now() - this.sealedAt >= this.checkpoints.intervalMs / 2;
+    return due ? this.sealChain(options.final === true) : Promise.resolve(null);
   }
 
-  private sealChain(): Promise<AuditEvent> {
-    const { signer } = this.checkpoints!;
+  private sealChain(final = false): Promise<AuditEvent> {
+    const { signer, intervalMs } = this.checkpoints!;
+    const statement: CheckpointStatement = { every: Math.ceil(intervalMs / 1000), ...(final ? { final } : {}) };
     const previous = { sealedAt: this.sealedAt, appended: this.appendedSinceSeal };
     this.sealedAt = this.clock.now();
     this.appendedSinceSeal = false;
     const input: AuditEventInput = { type: CHECKPOINT_EVENT, outcome: 'SUCCESS', actor: null };
-    return this.enqueue(input, CHECKPOINT_BYTES, (prevHash, time) => checkpointData(signer, prevHash, time)).catch((error: unknown) => {
+    return this.enqueue(input, CHECKPOINT_BYTES, (prevHash, time) => checkpointData(signer, prevHash, time, statement)).catch((error: unknown) => {
       // Not sealed after all: the next append or tick tries again.
       this.sealedAt = previous.sealedAt;
       this.appendedSinceSeal ||= previous.appended;

@@ -64,8 +64,8 @@ export class ObservedAuditLog implements AuditLog {
     return this.log.anchor();
   }
 
-  checkpoint(): Promise<AuditEvent | null> {
-    return this.log.checkpoint();
+  checkpoint(options?: { final?: boolean }): Promise<AuditEvent | null> {
+    return this.log.checkpoint(options);
   }
 
   trim(policy: { before?: number; keep?: number }): Promise<number> {

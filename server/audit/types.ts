@@ -94,10 +94,11 @@ export interface AuditLog {
    */
   anchor(): Promise<ChainAnchor | null>;
   /**
-   * Appends a signed `audit.checkpoint` when events were appended since this instance's
-   * last one; null when none is due or checkpoints are not configured.
+   * Appends a signed `audit.checkpoint` when one is due (events appended since this
+   * instance's last one, half an interval without one, or `final`: the broker stops); null
+   * when none is due or checkpoints are not configured.
    */
-  checkpoint(): Promise<AuditEvent | null>;
+  checkpoint(options?: { final?: boolean }): Promise<AuditEvent | null>;
   /**
    * Retention: removes events older than `before` (epoch ms) and/or all but the newest
    * `keep`, recording the new chain start in the same step. Returns how many went.

@@ -1,6 +1,7 @@
 import { AuditLogCorruptError } from '../errors.js';
 import { GENESIS_HASH, hashEvent } from './chain.js';
-import { anchorProblem, CHECKPOINT_EVENT, checkpointProblem } from './checkpoints.js';
+import { anchorProblem, CHECKPOINT_EVENT, readCheckpoint } from './checkpoints.js';
+import type { CheckpointStatement } from './checkpoints.js';
 import type { AuditKeyRing } from './seal.js';
 import type { AuditEvent, ChainAnchor, StoredAuditLog } from './types.js';
 
@@ -71,11 +72,13 @@ export async function verifyChain(pages: AsyncIterable<readonly AuditEvent[]> | 
  * they must drop those checkpoints. The broker seals what it appended at least every
  * interval, and seals before the first event after a quiet spell, so with events between
  * them two checkpoints are at most about two intervals apart: a longer gap, or events
- * left unsealed for longer than that, means checkpoints went missing.
+ * left unsealed for longer than that, means checkpoints went missing. A broker that states
+ * `every` also seals while idle and states `final` when it stops: a log that ends, all
+ * sealed, at a checkpoint older than the gap and not final was cut back to it.
  */
 class CheckpointCoverage {
   private count = 0;
-  private last: AuditEvent | null = null;
+  private last: { event: AuditEvent; statement: CheckpointStatement } | null = null;
   private eventsAfter = 0;
 
   constructor(private readonly options: VerifyOptions) {}
@@ -87,15 +90,18 @@ class CheckpointCoverage {
       return null;
     }
     const { keys, maxGapMs } = this.options;
+    let statement: CheckpointStatement = {};
     if (keys) {
-      const problem = checkpointProblem(event, keys);
-      if (problem) return problem;
-      if (this.last && this.eventsAfter > 0 && maxGapMs !== undefined && Date.parse(event.time) - Date.parse(this.last.time) > maxGapMs) {
-        return `${this.eventsAfter} events lie between the checkpoints at ${this.last.time} and ${event.time}, more than the max gap (${maxGapMs / 1000} s) apart: checkpoints between them were removed, or none could be written`;
+      const read = readCheckpoint(event, keys);
+      if ('problem' in read) return read.problem;
+      statement = read.statement;
+      const last = this.last?.event;
+      if (last && this.eventsAfter > 0 && maxGapMs !== undefined && Date.parse(event.time) - Date.parse(last.time) > maxGapMs) {
+        return `${this.eventsAfter} events lie between the checkpoints at ${last.time} and ${event.time}, more than the max gap (${maxGapMs / 1000} s) apart: checkpoints between them were removed, or none could be written`;
       }
     }
     this.count++;
-    this.last = event;
+    this.last = { event, statement };
     this.eventsAfter = 0;
     return null;
   }
@@ -103,16 +109,21 @@ class CheckpointCoverage {
   /** Why the end of the log is not covered, or null. */
   end(): string | null {
     const { keys, maxGapMs, now } = this.options;
-    if (!keys || this.eventsAfter === 0) return null;
-    if (!this.last) return `no checkpoint sealed with the given key: nothing vouches for these ${this.eventsAfter} events`;
-    if (maxGapMs !== undefined && now !== undefined && now - Date.parse(this.last.time) > maxGapMs) {
-      return `${this.eventsAfter} events follow the last checkpoint (${this.last.time}), sealed longer ago than the max gap (${maxGapMs / 1000} s): checkpoints after it were removed, or the broker stopped without its shutdown checkpoint`;
+    if (!keys) return null;
+    if (!this.last) return this.eventsAfter === 0 ? null : `no checkpoint sealed with the given key: nothing vouches for these ${this.eventsAfter} events`;
+    const { event, statement } = this.last;
+    if (maxGapMs === undefined || now === undefined || now - Date.parse(event.time) <= maxGapMs) return null;
+    if (this.eventsAfter > 0) {
+      return `${this.eventsAfter} events follow the last checkpoint (${event.time}), sealed longer ago than the max gap (${maxGapMs / 1000} s): checkpoints after it were removed, or the broker stopped without its shutdown checkpoint`;
+    }
+    if (statement.every !== undefined && !statement.final) {
+      return `the log ends at the checkpoint of ${event.time}, sealed longer ago than the max gap (${maxGapMs / 1000} s) by a broker that seals every ${statement.every} s even when idle: what followed it was cut, or the broker stopped without its shutdown checkpoint`;
     }
     return null;
   }
 
   summary(): VerifyReport['checkpoints'] {
-    return { count: this.count, verified: this.options.keys !== undefined, lastTime: this.last?.time ?? null, eventsAfter: this.eventsAfter };
+    return { count: this.count, verified: this.options.keys !== undefined, lastTime: this.last?.event.time ?? null, eventsAfter: this.eventsAfter };
   }
 }
 

@@ -28,7 +28,7 @@ describe('checkpoint schedule', () => {
     await Promise.all(open.splice(0).map((s) => s.close()));
   });
 
-  it('seals every interval what was appended since the last checkpoint, nothing when idle, and once more when stopped', async () => {
+  it('seals every interval what was appended since the last checkpoint, or that it is idle, and once more when stopped, saying so', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const clock = new ManualClock();
     const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-schedule-')), clock, audit: auditLogOptions(config().audit) });
@@ -48,15 +48,19 @@ describe('checkpoint schedule', () => {
     vi.advanceTimersByTime(300_000);
     expect((await ticked).type).toBe('audit.checkpoint');
 
-    // Idle: the next tick writes nothing, so the event after it follows the tick's checkpoint directly.
+    // Idle: the next tick seals all the same (what shows a log cut back to an old checkpoint), then the event follows it.
+    clock.advance(300_000);
+    const idle = nextEvent();
     vi.advanceTimersByTime(300_000);
+    expect(await idle).toMatchObject({ type: 'audit.checkpoint', data: { every: 300 } });
+    expect((await idle).data.final).toBeUndefined();
     await stores.audit.append(login);
-    expect(kinds(await log())).toEqual(['checkpoint', 'auth.login', 'checkpoint', 'auth.login']);
+    expect(kinds(await log())).toEqual(['checkpoint', 'auth.login', 'checkpoint', 'checkpoint', 'auth.login']);
 
     await stop();
     const events = await log();
-    expect(kinds(events).at(-1)).toBe('checkpoint');
-    expect(await verifyChain([events], { keys: new AuditKeyRing([key.publicKey]), maxGapMs: 900_000, now: clock.now() })).toMatchObject({ broken: null, checkpoints: { count: 3, eventsAfter: 0 } });
+    expect(events.at(-1)).toMatchObject({ type: 'audit.checkpoint', data: { every: 300, final: true } });
+    expect(await verifyChain([events], { keys: new AuditKeyRing([key.publicKey]), maxGapMs: 900_000, now: clock.now() })).toMatchObject({ broken: null, checkpoints: { count: 4, eventsAfter: 0 } });
   });
 });
 

@@ -52,11 +52,11 @@ function brokerLog(backend: Backend, audit: string) {
     await stores.waitReady();
     return stores;
   };
-  /** Five events and the checkpoint the next tick writes, as a running broker leaves them. */
+  /** Five events and the checkpoint a clean shutdown writes, as a stopped broker leaves them. */
   const fill = async () => {
     const stores = await open();
     for (let n = 0; n < 5; n++) await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n } });
-    await stores.audit.checkpoint();
+    await stores.audit.checkpoint({ final: true });
     await stores.close();
     return access.events();
   };
@@ -105,12 +105,42 @@ function verifySuite(name: string, suite: typeof describeWithRedis, backend: Bac
       log.clock.advance(HOUR);
       await withStores(log.open, async (stores) => {
         await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n: 5 } });
-        await stores.audit.checkpoint();
+        await stores.audit.checkpoint({ final: true });
       });
       const sealedLater = await log.verify(...log.withKey);
       expect(sealedLater.code).toBe(1);
       expect(sealedLater.stderr).toMatch(/5 events lie between the checkpoints at .+ and .+, more than the max gap \(900 s\) apart/);
       expect((await log.verify(...log.withKey, '--max-gap', '2h')).code).toBe(0);
+    });
+
+    it('catches a log cut back to an earlier checkpoint, which seals the chain up to it, by the checkpoints a broker writes while idle', async () => {
+      const log = brokerLog(backend, CHECKPOINTS);
+      await log.fill();
+      log.clock.advance(HOUR);
+      await withStores(log.open, async (stores) => {
+        await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n: 5 } });
+        // A tick: what was appended; the next ticks, idle, seal again; then a clean stop.
+        expect(await stores.audit.checkpoint()).toMatchObject({ data: { every: 300 } });
+        expect(await stores.audit.checkpoint()).toBeNull();
+        log.clock.advance(150_000);
+        expect(await stores.audit.checkpoint()).toMatchObject({ data: { every: 300 } });
+        await stores.audit.append({ type: 'grant.revoked', outcome: 'SUCCESS', actor: 'a@example.com', data: { n: 6 } });
+        expect(await stores.audit.checkpoint({ final: true })).toMatchObject({ data: { every: 300, final: true } });
+      });
+      expect((await log.verify(...log.withKey)).code).toBe(0);
+      const events = await log.access.events();
+      const idle = events.findLastIndex((e) => e.type === 'audit.checkpoint' && e.data.final === undefined);
+      // Cut back to the idle checkpoint: the revocation and the final checkpoint are gone, the head moved back.
+      await log.access.write(events.slice(0, idle + 1));
+      expect((await log.verify()).code).toBe(0);
+      const cut = await log.verify(...log.withKey);
+      expect(cut.code).toBe(1);
+      expect(cut.stderr).toMatch(/the log ends at the checkpoint of .+, sealed longer ago than the max gap \(900 s\) by a broker that seals every 300 s even when idle: what followed it was cut/);
+      // A checkpoint cannot be made to say it was the last: `final` is sealed.
+      const forged = events.slice(0, idle + 1);
+      forged[idle] = { ...forged[idle]!, data: { ...forged[idle]!.data, final: true } };
+      await log.access.write(rechain(forged, idle));
+      expect((await log.verify(...log.withKey)).stderr).toMatch(/the checkpoint has a signature that does not verify/);
     });
 
     it('names a checkpoint sealed with another key, and refuses a file that is not an Ed25519 public key', async () => {

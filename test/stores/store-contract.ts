@@ -914,15 +914,20 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         const verify = async (stores: Stores) =>
           verifyChain([await stores.audit.read({ limit: 100 })], { anchor: await stores.audit.anchor(), keys, maxGapMs: 3 * INTERVAL, now: fx.clock.now() });
 
-        it('seals the chain head before it, only when this instance appended since its last checkpoint', async () => {
+        it('seals the chain head before it when this instance appended since its last checkpoint, or half an interval passed idle, and says when it is the last', async () => {
           const stores = await sealing();
-          expect(await stores.audit.checkpoint()).toBeNull();
           const first = await stores.audit.append(event(1));
           const checkpoint = await stores.audit.checkpoint();
           expect(checkpoint).toMatchObject({ type: 'audit.checkpoint', outcome: 'SUCCESS', actor: null, prevHash: first.hash });
-          expect(checkpoint!.data).toEqual({ prevHash: first.hash, keyId: keys.keyIds[0], algorithm: 'Ed25519', time: checkpoint!.time, signature: expect.any(String) });
+          expect(checkpoint!.data).toEqual({ prevHash: first.hash, every: INTERVAL / 1000, keyId: keys.keyIds[0], algorithm: 'Ed25519', time: checkpoint!.time, signature: expect.any(String) });
           expect(await stores.audit.checkpoint()).toBeNull();
-          expect(await verify(stores)).toMatchObject({ broken: null, checkpoints: { count: 2, verified: true, lastTime: checkpoint!.time, eventsAfter: 0 } });
+          fx.clock.advance(INTERVAL / 2);
+          const idle = await stores.audit.checkpoint();
+          expect(idle).toMatchObject({ prevHash: checkpoint!.hash, data: { every: INTERVAL / 1000 } });
+          expect(idle!.data.final).toBeUndefined();
+          const last = await stores.audit.checkpoint({ final: true });
+          expect(last).toMatchObject({ prevHash: idle!.hash, data: { every: INTERVAL / 1000, final: true } });
+          expect(await verify(stores)).toMatchObject({ broken: null, checkpoints: { count: 4, verified: true, lastTime: last!.time, eventsAfter: 0 } });
         });
 
         it('seals before the first event after a quiet spell of an interval, so events lie at most two intervals between checkpoints', async () => {

@@ -76,8 +76,8 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
     return this.appender.append(input);
   }
 
-  checkpoint(): Promise<AuditEvent | null> {
-    return this.appender.checkpoint();
+  checkpoint(options?: { final?: boolean }): Promise<AuditEvent | null> {
+    return this.appender.checkpoint(options);
   }
 
   async anchor(): Promise<ChainAnchor | null> {

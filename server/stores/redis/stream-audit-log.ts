@@ -120,8 +120,8 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     this.appender = new GroupCommitAppender(this, clock, redact, options.checkpoints);
   }
 
-  checkpoint(): Promise<AuditEvent | null> {
-    return this.appender.checkpoint();
+  checkpoint(options?: { final?: boolean }): Promise<AuditEvent | null> {
+    return this.appender.checkpoint(options);
   }
 
   append(input: AuditEventInput): Promise<AuditEvent> {
