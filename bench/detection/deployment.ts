@@ -19,6 +19,8 @@ import type { WorkloadUpstream } from './upstream.js';
 /** Long enough for every grant and token to outlive the simulated weeks (the config's caps allow it). */
 const LONGEST_SECONDS = 60 * 86400;
 const TOKEN_TTL_SECONDS = 90 * 86400;
+/** Within the default session.ttlSeconds (8 h). */
+const RESIGN_IN_MS = 4 * 3_600_000;
 
 export function workloadConfig(upstream: WorkloadUpstream, idp: TestIdp, detection: Record<string, unknown>) {
   return testConfig({
@@ -53,11 +55,22 @@ export interface SignedIn {
 }
 
 export async function signInPerson(server: TestServer, idp: TestIdp, clock: ManualClock, email: string, groups: string[], scopes = ['api', 'mcp']): Promise<SignedIn> {
-  const cookie = await signIn(server.url, idp, { nameId: email, attributes: { email, groups } });
+  // The IdP asserts as of the broker's (simulated) clock.
+  const signInNow = () => {
+    const now = clock.now();
+    return signIn(server.url, idp, { nameId: email, attributes: { email, groups }, issueInstant: new Date(now), notBefore: new Date(now - 60_000), notOnOrAfter: new Date(now + 300_000) });
+  };
+  const cookie = await signInNow();
+  let signedInAt = clock.now();
   const token = await createApiToken(server.url, cookie, scopes, TOKEN_TTL_SECONDS);
   return {
     token,
     grant: async (name, until) => {
+      // A request through a token is approved at once only after a recent sign-in (server/identity/fresh-decider.ts): people sign in each working day.
+      if (clock.now() - signedInAt > RESIGN_IN_MS) {
+        await signInNow();
+        signedInAt = clock.now();
+      }
       const { body } = await postGraphQL(
         server.url,
         { query: 'mutation($input: CreateAccessRequestInput!) { createAccessRequest(input: $input) { grant { id } } }', variables: { input: { server: name, reason: 'workload', durationSeconds: Math.floor((until - clock.now()) / 1000) } } },
