@@ -1,5 +1,5 @@
 import { foldLookAlikes } from './fold-look-alikes.js';
-import { REDACTED, redactSecretsInText } from './secrets-in-text.js';
+import { type Program, programOf, REDACTED, redactArgument, redactSecretsInText } from './secrets-in-text.js';
 
 /**
  * The one redaction policy for audit data, applied to every event before it is written:
@@ -141,7 +141,7 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
     }
     return false;
   };
-  const text = (value: string, depth: number): string => {
+  const text = (value: string, depth: number, program?: Program): string => {
     const embedded = embeddedJson(value);
     if (embedded !== undefined) {
       const before = changes;
@@ -149,16 +149,32 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
       // What lies too deep is cut (`[…]`), as in any object: its escaped names could not be judged as text.
       return changes === before && walked === embedded ? value : JSON.stringify(walked);
     }
-    return redactSecretsInText(value, rule);
+    return redactSecretsInText(value, rule, program);
   };
+  // A string in an array may be an argument of a command (`execFile`'s, a container's
+  // `command`): the flag before it may make it a secret (`["--password", "hunter2"]`,
+  // `["sshpass", "-p", "hunter2"]`), and the program named before it says how its own
+  // flags read (`["mysql", "-phunter2"]`).
+  const argument = (member: string, previous: unknown, program: Program | undefined, depth: number): string =>
+    (typeof previous === 'string' ? redactArgument(previous, member, program, rule) : undefined) ?? text(member, depth + 1, program);
   const walk = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') return text(value, depth);
     if (value === null || typeof value !== 'object') return value;
     if (depth >= MAX_DEPTH) return '[…]';
     if (Array.isArray(value)) {
+      let program: Program | undefined;
+      let previous: unknown;
       for (let i = 0; i < value.length; i++) {
         const member: unknown = value[i];
-        const replaced = walk(member, depth + 1);
+        let replaced: unknown;
+        if (typeof member === 'string') {
+          // Judged by the members as they were: the one before may be redacted already.
+          replaced = argument(member, previous, program, depth);
+          program = programOf(member) ?? program;
+        } else {
+          replaced = walk(member, depth + 1);
+        }
+        previous = member;
         if (replaced !== member) {
           value[i] = replaced;
           changes++;

@@ -266,3 +266,107 @@ describe('the log redacts values', () => {
     expect(file).toContain('postgres://admin:[REDACTED]@db/prod');
   });
 });
+
+describe('secrets the security review found passing through', () => {
+  const redact = createRedactor();
+  const inText = (text: string): unknown => (redact({ text }) as { text: unknown }).text;
+  const expectRedacted = (samples: readonly (readonly [string, string])[]): void => {
+    for (const [text, redacted] of samples) expect(inText(text), text).toBe(redacted);
+  };
+
+  it('reads an escaped quote as a quote: JSON inside a quoted shell argument or string literal', () => {
+    expectRedacted([
+      ['curl -d "{\\"password\\":\\"hunter2\\"}" https://h', 'curl -d "{\\"password\\":\\"[REDACTED]\\"}" https://h'],
+      ['curl -d "{\\"user\\": \\"bob\\", \\"password\\": \\"two words\\"}"', 'curl -d "{\\"user\\": \\"bob\\", \\"password\\": \\"[REDACTED]\\"}"'],
+      ["body = '{\\'api_key\\': \\'k-123\\'}'", "body = '{\\'api_key\\': \\'[REDACTED]\\'}'"],
+      // An escaped quote inside the escaped value does not end it.
+      ['-d "{\\"token\\":\\"a\\\\\\"b\\"}"', '-d "{\\"token\\":\\"[REDACTED]\\"}"'],
+    ]);
+  });
+
+  it('redacts the member after a credential flag in an argument vector, and program-specific password flags', () => {
+    const args = (list: string[]): unknown => (redact({ args: list }) as { args: unknown }).args;
+    expect(args(['psql', '--password', 'hunter2', '--user', 'bob'])).toEqual(['psql', '--password', '[REDACTED]', '--user', 'bob']);
+    expect(args(['--client-secret', 's3', '-token', 't'])).toEqual(['--client-secret', '[REDACTED]', '-token', '[REDACTED]']);
+    expect(args(['sshpass', '-p', 'hunter2', 'ssh', 'host'])).toEqual(['sshpass', '-p', '[REDACTED]', 'ssh', 'host']);
+    expect(args(['/usr/bin/curl', '-s', '-u', 'admin:hunter2', 'https://h'])).toEqual(['/usr/bin/curl', '-s', '-u', 'admin:[REDACTED]', 'https://h']);
+    expect(args(['curl', '--user', 'admin:hunter2', '--proxy-user=p:pw2'])).toEqual(['curl', '--user', 'admin:[REDACTED]', '--proxy-user=p:[REDACTED]']);
+    expect(args(['mysql', '-uroot', '-phunter2', 'shop'])).toEqual(['mysql', '-uroot', '-p[REDACTED]', 'shop']);
+    expectRedacted([
+      ['mysql -uroot -phunter2 shop', 'mysql -uroot -p[REDACTED] shop'],
+      ["mysqldump -u root -p'hunter 2' shop", "mysqldump -u root -p'[REDACTED]' shop"],
+      ['sshpass -p hunter2 ssh deploy@host', 'sshpass -p [REDACTED] ssh deploy@host'],
+      ['sshpass -phunter2 ssh deploy@host', 'sshpass -p[REDACTED] ssh deploy@host'],
+      ['curl -s -u admin:hunter2 https://h', 'curl -s -u admin:[REDACTED] https://h'],
+      ["curl --user 'admin:two words' https://h", "curl --user 'admin:[REDACTED]' https://h"],
+      ['curl --user=admin:hunter2 -U proxy:pw2 https://h', 'curl --user=admin:[REDACTED] -U proxy:[REDACTED] https://h'],
+      ['subprocess.run(["mysql", "--password", "hunter2"])', 'subprocess.run(["mysql", "--password", "[REDACTED]"])'],
+    ]);
+  });
+
+  it('keeps flags that take no password where they are: ports, users, directories, a database named after -p', () => {
+    const args = ['docker', 'run', '-p', '8080:80', '-u', '1000:1000', 'nginx'];
+    expect(redact({ args: [...args] })).toEqual({ args });
+    expect(redact({ args: ['mysql', '-p', 'shop'] })).toEqual({ args: ['mysql', '-p', 'shop'] });
+    for (const text of [
+      'docker run -p 8080:80 -u 1000:1000 nginx',
+      'docker run -p8080:80 --user postgres:postgres db',
+      'mkdir -p /tmp/x && ssh -p 2222 host && curl -s https://h',
+      'mysql -u root -p shop',
+      'curl https://h; docker run -u app:app -p 80:80 img',
+      'sort -u names.txt | mysql -p shop',
+    ]) {
+      expect(inText(text), text).toBe(text);
+    }
+  });
+
+  it('redacts a Cookie or Set-Cookie header to the end of the line: every cookie in it', () => {
+    expectRedacted([
+      ['Cookie: _ga=1; sessionid=SECRET', 'Cookie: [REDACTED]'],
+      ["curl -H 'Cookie: _ga=1; sessionid=SECRET' https://h", "curl -H 'Cookie: [REDACTED]' https://h"],
+      ['Set-Cookie: sid=SECRET; Path=/; HttpOnly\r\nContent-Type: text/html', 'Set-Cookie: [REDACTED]\r\nContent-Type: text/html'],
+    ]);
+  });
+
+  it('reads YAML: block scalars, a value on the next line, values aligned far from their key', () => {
+    expectRedacted([
+      ['db:\n  password: |\n    line-one\n    line-two\n  user: bob', 'db:\n  password: [REDACTED]\n  user: bob'],
+      ['password: >-\n  folded\n\n  secret\nuser: bob', 'password: [REDACTED]\nuser: bob'],
+      ['- password: |2\n    first\n  user: bob', '- password: [REDACTED]\n  user: bob'],
+      ['password:\n  hunter2\nuser: bob', 'password:\n  [REDACTED]\nuser: bob'],
+      ['api_keys:\n  - k-one\n  - k-two\nuser: bob', 'api_keys:\n  - [REDACTED]\n  - [REDACTED]\nuser: bob'],
+      ['password:     hunter2\nuser:         bob', 'password:     [REDACTED]\nuser:         bob'],
+      ['PASSWORD        = hunter2', 'PASSWORD        = [REDACTED]'],
+    ]);
+    // A mapping under a credential's key is judged key by key; code under an `if` is no value.
+    for (const text of ['credentials:\n  user: bob\n  region: eu', 'if password:\n    login(user)', 'secret:\n\nnext: 1']) expect(inText(text), text).toBe(text);
+  });
+
+  it('redacts a value in brackets, and keeps templates and empty literals', () => {
+    expectRedacted([
+      ['PGPASSWORD={s3cr3t} psql', 'PGPASSWORD=[REDACTED] psql'],
+      ['password: (s3cr3t)', 'password: [REDACTED]'],
+      ['token=[abc]def&x=1', 'token=[REDACTED]&x=1'],
+    ]);
+    for (const text of ['password: {{ vault_password }}', 'token = []', 'secret: {user: bob}']) expect(inText(text), text).toBe(text);
+  });
+
+  it('redacts the signature of a presigned URL (S3, GCS, CloudFront, Azure SAS) and keeps the word in prose', () => {
+    expectRedacted([
+      ['https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20240101T000000Z&X-Amz-Signature=fe5f80f77d5fa3be&x=1', 'https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20240101T000000Z&X-Amz-Signature=[REDACTED]&x=1'],
+      ['https://storage.googleapis.com/b/o?X-Goog-Signature=0a1b2c', 'https://storage.googleapis.com/b/o?X-Goog-Signature=[REDACTED]'],
+      ['https://d.cloudfront.net/f?Expires=1&Signature=abc~def&Key-Pair-Id=K2', 'https://d.cloudfront.net/f?Expires=1&Signature=[REDACTED]&Key-Pair-Id=K2'],
+      ['https://a.blob.core.windows.net/c/b?sv=2022-11-02&ss=b&sig=abc%2Bdef%3D&se=2030', 'https://a.blob.core.windows.net/c/b?sv=2022-11-02&ss=b&sig=[REDACTED]&se=2030'],
+    ]);
+    for (const text of ['Check the signature=valid flag; the sig=ok line and signature: RSA', 'def f(signature=None): pass']) expect(inText(text), text).toBe(text);
+  });
+
+  it('stays linear on adversarial text for the new rules', () => {
+    const quarter = 256 * 1024;
+    for (const unit of ['curl -u a:', 'mysql -p', ' -p', '\\"password\\":\\"', 'Cookie: a', 'password: |\n', 'password:\n ', '- password:\n  - ', 'password:' + ' '.repeat(70), 'token={', '&sig=', 'password=(']) {
+      const started = performance.now();
+      inText(unit.repeat(quarter / unit.length));
+      expect(performance.now() - started, unit).toBeLessThan(1000);
+    }
+  });
+});
