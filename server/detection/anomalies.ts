@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '../errors.js';
 import { sameEmail } from '../identity/email-key.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
@@ -31,10 +32,12 @@ export interface AnomalyRaiserDeps extends ResponderDeps {
  * then answered by the configured response, audited as `anomaly.response`.
  *
  * Exactly once across instances and restarts rests on the detector's `before` (read back
- * from the log) and on the store's create-if-absent. Only a failed audit append is thrown
- * (the detector retries the event, and `before` then says what got through); a response
- * that fails is audited as ERROR, and a store that cannot take the record is logged: the
- * log, not the store, is the record of truth, and later events must still be judged.
+ * from the log) and on the store's create-if-absent. A failed audit append is thrown, and so
+ * is a response the store was unavailable for (the detector retries the event, and `before`
+ * then says what got through: a response succeeded or not yet taken). Any other failed
+ * response is audited as ERROR (retried should the event be evaluated again), and a store
+ * that cannot take the record is logged: the log, not the store, is the record of truth,
+ * and later events must still be judged.
  */
 export class AnomalyRecorder implements AnomalyRaiser {
   private cached: { at: number; live: Suppression[] } | undefined;
@@ -66,6 +69,8 @@ export class AnomalyRecorder implements AnomalyRaiser {
     try {
       detail = await executeResponse(action, detection, this.deps);
     } catch (error) {
+      // Transient: thrown, so the detector retries the event until the response is taken, instead of leaving it undone.
+      if (error instanceof StoreUnavailableError) throw error;
       outcome = 'ERROR';
       detail = `${action} failed: ${(error as Error).message}`;
       this.deps.logger.warn({ err: error, anomalyId: detection.id, action }, 'an anomaly response failed');

@@ -29,8 +29,8 @@ export interface EvaluationStats {
 /**
  * One event through the rules: observe it, bring the entities it concerns into the cache
  * (from the store when they are not there), count it on each, and let every rule learn
- * from it and judge it. Only a user past the warm-up is judged: the rules' findings for a
- * user still learning their baseline are dropped.
+ * from it and judge it. A user still learning their baseline (in the warm-up) is judged
+ * only by the rules that need none of theirs (DetectionRule.judgesNewcomers).
  */
 export class Evaluator {
   constructor(
@@ -88,7 +88,7 @@ export class Evaluator {
     let detections: Detection[] | null = null;
     for (const rule of this.deps.rules) {
       const finding = rule.evaluate(observation, context);
-      if (finding !== null && warm) (detections ??= []).push(detectionOf(finding, observation));
+      if (finding !== null && (warm || rule.judgesNewcomers === true)) (detections ??= []).push(detectionOf(finding, observation));
     }
     stats.observations++;
     stats.evaluationMs += performance.now() - started;

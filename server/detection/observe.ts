@@ -6,6 +6,12 @@ import type { DenialKind, Observation } from './types.js';
 
 /** Refusals by the grant: the user asked for something they were not given. */
 const NOT_GRANTED = new Set(['tool_not_granted', 'method_not_granted', 'resource_not_granted', 'prompt_not_granted']);
+/**
+ * Refusals of a name no server of the session has (client-requests.ts): guessing at prompts,
+ * resource URIs or other sessions' task ids looks for what one was not given as surely as
+ * asking for it by its name.
+ */
+const UNKNOWN_NAME = new Set(['unknown_prompt', 'unknown_resource', 'unknown_task', 'unknown_reference']);
 
 /** Base64url characters of a digest of recorded arguments: 96 bits, so distinct values are counted as distinct. */
 const DIGEST_CHARS = 16;
@@ -89,6 +95,7 @@ function observation(event: AuditEvent, user: string, kind: Observation['kind'],
 function denialOf(reason: unknown): DenialKind {
   if (typeof reason !== 'string') return 'other';
   if (NOT_GRANTED.has(reason)) return 'not_granted';
+  if (UNKNOWN_NAME.has(reason)) return 'unknown_name';
   return reason === 'argument_not_allowed' || reason === 'rate_limited' ? reason : 'other';
 }
 

@@ -7,7 +7,8 @@ const PAGE = 1000;
  * What a previous evaluator already did after the committed cursor: it may have raised
  * detections (and responded to them) and died before committing. Read back from the log
  * itself, per `data.anomalyId`, so the next evaluator finishes what was started instead
- * of raising it again.
+ * of raising it again. A response counts as taken only when it succeeded: one audited as
+ * ERROR is tried again.
  */
 export async function raisedAfter(audit: Pick<AuditLog, 'read'>, cursor: string | null, signal: AbortSignal): Promise<Map<string, RaisedBefore>> {
   const raised = new Map<string, RaisedBefore>();
@@ -20,7 +21,7 @@ export async function raisedAfter(audit: Pick<AuditLog, 'read'>, cursor: string 
       if (typeof id !== 'string') continue;
       const seen = raised.get(id) ?? { detectedEventId: null, responded: false };
       if (event.type === 'anomaly.detected') seen.detectedEventId ??= event.id;
-      else seen.responded = true;
+      else if (event.outcome === 'SUCCESS') seen.responded = true;
       raised.set(id, seen);
     }
     if (page.length < PAGE) break;

@@ -23,8 +23,12 @@ export function severityRank(severity: Severity): number {
 export const RESPONSE_ACTIONS = ['record', 'suspend_session', 'revoke_grant'] as const;
 export type ResponseAction = (typeof RESPONSE_ACTIONS)[number];
 
-/** Why a request was refused, for the probing rule (from `data.reason` and the event type). */
-export type DenialKind = 'not_granted' | 'token_refused' | 'upgrade_refused' | 'argument_not_allowed' | 'rate_limited' | 'other';
+/**
+ * Why a request was refused, for the probing rule (from `data.reason` and the event type).
+ * `unknown_name`: it named a prompt, resource, task or completion reference that no server
+ * of the session has.
+ */
+export type DenialKind = 'not_granted' | 'unknown_name' | 'token_refused' | 'upgrade_refused' | 'argument_not_allowed' | 'rate_limited' | 'other';
 
 /**
  * What the detector reads of one audit event (observe.ts derives it; events that concern
@@ -140,7 +144,7 @@ export interface Suppression {
 
 /** What a rule is given beside the observation: the loaded entity states (mutable: the rule updates its slot) and its settings. */
 export interface RuleContext {
-  /** The user's state; `warm` once it is past `detection.warmup` (judged only then). */
+  /** The user's state; `warm` once it is past `detection.warmup` (by its own history, a user is judged only then). */
   user: EntityState;
   warm: boolean;
   /** `tool:<server>/<tool>` for a call the grants let through, or its result, when it names a tool (never for a refusal: its name is the client's). */
@@ -157,6 +161,13 @@ export interface RuleContext {
  */
 export interface DetectionRule {
   readonly id: RuleId;
+  /**
+   * Judged from a person's first event: the rule compares them with a fixed threshold, or a
+   * tool's or a role's history, never their own, so their warm-up teaches it nothing. Unset,
+   * its findings on a user still in the warm-up are dropped. Set, a new account (or one idle
+   * past `stateTtlDays`, whose state starts over) cannot probe or sweep unflagged for a week.
+   */
+  readonly judgesNewcomers?: boolean;
   evaluate(observation: Observation, context: RuleContext): Finding | null;
 }
 
@@ -166,7 +177,7 @@ export type DetectionConfig = PortcullisConfig['detection'];
 export interface RaisedBefore {
   /** Cursor of its `anomaly.detected` event, when one was appended. */
   detectedEventId: string | null;
-  /** Whether its `anomaly.response` was appended. */
+  /** Whether an `anomaly.response` was appended with SUCCESS (one that ended in ERROR is taken again). */
   responded: boolean;
 }
 

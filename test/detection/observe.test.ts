@@ -115,6 +115,10 @@ describe('observe: refusals', () => {
     ['argument_not_allowed', 'argument_not_allowed'],
     ['rate_limited', 'rate_limited'],
     ['tool_definition_changed', 'other'],
+    ['unknown_prompt', 'unknown_name'],
+    ['unknown_resource', 'unknown_name'],
+    ['unknown_task', 'unknown_name'],
+    ['unknown_reference', 'unknown_name'],
   ])('reads a request refused for %s as a %s denial', async (reason, denial) => {
     const event = await recorded({ type: 'mcp.request', outcome: 'DENIED', tool: 'delete_file', data: { method: 'tools/call', id: 7, params: { name: 'delete_file' }, reason }, bounded: ['params'] });
     expect(observe(event, noRole)).toMatchObject({ kind: 'denial', denial, tool: 'delete_file', grantId: null, role: null });

@@ -34,10 +34,11 @@ const DIGEST_CHARS = 16;
  * Many distinct tools, servers, or argument values of one tool within a window: an agent
  * enumerating what it can reach, or exporting record after record. Everyday work touches a
  * few tools with a handful of values; one finding per sweep, naming every dimension past
- * its threshold.
+ * its threshold. Fixed thresholds, so judged from a person's first call.
  */
 export const breadth: DetectionRule = {
   id: 'breadth',
+  judgesNewcomers: true,
   evaluate(observation, context) {
     const { server, tool, at } = observation;
     if (observation.kind !== 'call' || server === null) return null;
@@ -53,7 +54,7 @@ export const breadth: DetectionRule = {
       arguments: toolKey === null || observation.argumentsDigest === null ? 0 : widened(argumentsOf(state, toolKey, settings), observation.argumentsDigest.slice(0, DIGEST_CHARS), at, since, settings.distinctArguments),
     };
     const over = overThresholds(counts, settings);
-    if (!context.warm || over.length === 0 || ongoing(state.latch, at, windowMs)) return null;
+    if (over.length === 0 || ongoing(state.latch, at, windowMs)) return null;
     flagged(state.latch, at, windowMs);
     return explain(observation, counts, over, settings, state, context.config);
   },

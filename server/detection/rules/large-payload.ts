@@ -57,10 +57,11 @@ const toolSizes = (): ToolSizes => ({ params: sizes(), results: sizes() });
  * One person cannot make the baseline another is judged by: each holds at most
  * PER_PERSON sizes, and a call is judged only while nobody else holds more than half of
  * them (a robust median breaks down at half). Someone alone on a tool is judged by their
- * own sizes.
+ * own sizes. The baseline is the tool's, so a person is judged from their first call.
  */
 export const largePayload: DetectionRule = {
   id: 'large_payload',
+  judgesNewcomers: true,
   evaluate(observation, context) {
     if (!context.tool || (observation.kind !== 'call' && observation.kind !== 'result')) return null;
     const settings = context.config.rules.large_payload;

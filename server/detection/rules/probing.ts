@@ -20,20 +20,23 @@ function probingState(size: number): ProbingState {
 }
 
 /**
- * What counts as trying what one may not: asking for what the grants do not give,
+ * What counts as trying what one may not: asking for what the grants do not give, or by a
+ * name no server of the session has (a guessed resource URI, another session's task id),
  * arguments outside their rules, refused tokens and session opens. Not rate-limit
  * refusals (a busy client retrying past its limit is throughput the limit already
  * contains) nor the others (a changed tool refused until reviewed, a duplicate id, a grant
  * that just ended): an agent retrying those is no search for access.
  */
-const PROBES: ReadonlySet<DenialKind | null> = new Set<DenialKind>(['not_granted', 'argument_not_allowed', 'token_refused', 'upgrade_refused']);
+const PROBES: ReadonlySet<DenialKind | null> = new Set<DenialKind>(['not_granted', 'unknown_name', 'argument_not_allowed', 'token_refused', 'upgrade_refused']);
 
 /**
  * A burst of refusals by one person: someone trying what they may not. A couple of
- * `tool_not_granted` after a grant expired stay far below the count.
+ * `tool_not_granted` after a grant expired stay far below the count. A fixed threshold, so
+ * judged from a person's first refusal.
  */
 export const probing: DetectionRule = {
   id: 'probing',
+  judgesNewcomers: true,
   evaluate(observation, context) {
     if (observation.kind !== 'denial' || !PROBES.has(observation.denial)) return null;
     const { windowSeconds, minDenials } = context.config.rules.probing;
@@ -43,7 +46,6 @@ export const probing: DetectionRule = {
     // The ring was sized for another minDenials (the config changed): start it again.
     if (state.denials.size !== size) Object.assign(state, probingState(size));
     state.kind[pushEvent(state.denials, observation.at, observation.event.id)] = observation.denial!;
-    if (!context.warm) return null;
     const since = observation.at - windowMs;
     const slots = slotsAfter(state.denials, since);
     if (slots.length < minDenials || ongoing(state.latch, observation.at, windowMs)) return null;

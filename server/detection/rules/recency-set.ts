@@ -71,10 +71,19 @@ export function recentKeys(set: RecencySet, count: number): string[] {
     .map(([key]) => key);
 }
 
+/** The least recently used key (undefined when the set is empty). */
+export function oldestKey(set: RecencySet): string | undefined {
+  return orderOf(set).keys.keys().next().value;
+}
+
+/** Forgets `key`, for a caller that keeps something beside each key and so chooses what goes itself. */
+export function forgetKey(set: RecencySet, key: string): void {
+  if (Object.hasOwn(set.last, key)) forget(set, orderOf(set).keys, key);
+}
+
 function forgetOldest(set: RecencySet): void {
-  const { keys } = orderOf(set);
-  const oldest = keys.keys().next();
-  if (!oldest.done) forget(set, keys, oldest.value);
+  const oldest = oldestKey(set);
+  if (oldest !== undefined) forget(set, orderOf(set).keys, oldest);
 }
 
 function forget(set: RecencySet, keys: Map<string, number>, key: string): void {

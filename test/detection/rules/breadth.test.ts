@@ -40,10 +40,14 @@ describe('breadth', () => {
     expect(found[0]!.summary).toContain('record after record, as a bulk export does');
   });
 
-  it('stays quiet on everyday work across a few tools, and during warm-up', () => {
+  it('stays quiet on everyday work across a few tools', () => {
     expect(runRoutine(withHistory(), { start: MONDAY + 15 * DAY, days: 10, fromHour: 9, toHour: 17, perHour: 60, call: everyday })).toEqual([]);
+  });
+
+  it('judges a person in the warm-up too (fixed thresholds): a new or long-idle account sweeping at once is flagged', () => {
     const driver = new RuleDriver([breadth]);
-    expect(Array.from({ length: 30 }, (_, i) => driver.feed({ at: MONDAY + i * 10_000, server: `server-${i % 6}`, tool: `tool-${i}` })).flat()).toEqual([]);
+    expect(breadth.judgesNewcomers).toBe(true);
+    expect(Array.from({ length: 30 }, (_, i) => driver.feed({ at: MONDAY + i * 10_000, server: `server-${i % 6}`, tool: `tool-${i}` })).flat()).toHaveLength(1);
   });
 
   it('flags again only after the sweep has stopped for a window', () => {

@@ -63,6 +63,18 @@ describe('first_use_by_role', () => {
     expect(driver.feed({ user: 'bob@example.com', at: AFTER + HOUR, server: 'github', tool: 'delete_repo', role: 'dev' })).toEqual([]);
   });
 
+  it('cannot be made to forget what the role uses by one member flooding it with made-up tools (framing colleagues)', () => {
+    const driver = withRoleHistory();
+    // Used by Mallory first, then by a colleague: the role's, not Mallory's alone.
+    driver.feed({ user: 'mallory@example.com', at: AFTER, server: 'github', tool: 'list_branches', role: 'dev' });
+    driver.feed({ user: 'bob@example.com', at: AFTER + 1000, server: 'github', tool: 'list_branches', role: 'dev' });
+    // A wildcard grant lets any name through: more made-up names than the role's set holds.
+    for (let i = 0; i < 2001; i++) driver.feed({ user: 'mallory@example.com', at: AFTER + HOUR + i * 1000, server: 'github', tool: `made-up-${i}`, role: 'dev' });
+    const later = AFTER + 2 * HOUR;
+    for (const tool of [...TOOLS, 'list_branches']) expect(driver.feed({ user: 'bob@example.com', at: later, server: 'github', tool, role: 'dev' })).toEqual([]);
+    expect(driver.slotBytes('role:dev', firstUseByRole)).toBeLessThan(32 * 1024);
+  });
+
   it('stays quiet on what the role uses, and while the role itself is new', () => {
     const driver = withRoleHistory();
     expect(driver.feed({ user: 'carol@example.com', at: AFTER, server: 'github', tool: 'get_issue', role: 'dev' })).toEqual([]);

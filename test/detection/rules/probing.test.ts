@@ -32,12 +32,30 @@ describe('probing', () => {
     expect(denials(driver, AFTER + 60 * MINUTE, 12, 5_000)).toHaveLength(1);
   });
 
-  it('stays quiet on a couple of refusals after a grant expired, on rate limiting and other refusals, and during warm-up', () => {
+  it('flags probing that never pauses for a window again every three windows, not once for ever (a suspended prober who reconnects is cut again)', () => {
+    const driver = withHistory();
+    // A refusal every 20 seconds for an hour: 12 windows' worth, never a quiet one.
+    const found = denials(driver, AFTER, 180, 20_000);
+    expect(found).toHaveLength(4);
+    expect(driver.triggeredBy.map((id) => Number(id.split('-')[0]) - AFTER)).toEqual([180_000, 1_080_000, 1_980_000, 2_880_000]);
+  });
+
+  it('counts requests naming what no server of the session has (prompts, resources, tasks) as probes, beside refusals by the grant', () => {
+    const found = denials(withHistory(), AFTER, 12, 5_000, (i) => (['unknown_name', 'not_granted'] as const)[i % 2]!);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ observed: { byKind: { unknown_name: 5, not_granted: 5 } } });
+  });
+
+  it('stays quiet on a couple of refusals after a grant expired, on rate limiting and other refusals', () => {
     expect(denials(withHistory(), AFTER, 3, 2_000)).toEqual([]);
     expect(denials(withHistory(), AFTER, 100, 1_000, () => 'rate_limited')).toEqual([]);
     // An agent retrying a changed tool until someone reviews it.
     expect(denials(withHistory(), AFTER, 100, 1_000, () => 'other')).toEqual([]);
-    expect(denials(new RuleDriver([probing]), MONDAY, 30, 1_000)).toEqual([]);
+  });
+
+  it('judges a person in the warm-up too (a fixed threshold): a new or long-idle account probing at once is flagged', () => {
+    expect(probing.judgesNewcomers).toBe(true);
+    expect(denials(new RuleDriver([probing]), MONDAY, 30, 1_000)).toHaveLength(1);
   });
 
   it('keeps a bounded state however many refusals pass', () => {
