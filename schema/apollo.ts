@@ -3,12 +3,29 @@ import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { GraphQLError } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../server/log.js';
 import type { GraphQLContext } from './context.js';
 import { createErrorFormatter } from './errors.js';
 import type { GraphQLProtection } from './limits.js';
 import { operationSpan } from './operation-span.js';
+
+/**
+ * Subscriptions are served over graphql-ws only. Over POST, graphql-js would run a
+ * subscription field's resolver without its subscribe step, which is where who may follow
+ * what is decided: such an operation is refused before it runs.
+ */
+const subscriptionsOverWebSocketOnly: ApolloServerPlugin<GraphQLContext> = {
+  requestDidStart() {
+    return Promise.resolve({
+      didResolveOperation({ operation }) {
+        if (operation?.operation !== 'subscription') return Promise.resolve();
+        throw new GraphQLError('subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+      },
+    });
+  },
+};
 
 /** Apollo Server for `POST /graphql`: CSRF prevention on, batching off, limits applied. */
 export async function startApollo(options: {
@@ -30,6 +47,7 @@ export async function startApollo(options: {
       ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer, stopGracePeriodMillis: 5_000 }),
       // The default landing page loads a remote sandbox; a broker serves nothing third-party.
       ApolloServerPluginLandingPageDisabled(),
+      subscriptionsOverWebSocketOnly,
       // graphql-armor's typings name Apollo's CommonJS types; the plugins are plain objects.
       ...(armor.plugins as unknown as ApolloServerPlugin<GraphQLContext>[]),
       ...(options.traced ? [operationSpan] : []),

@@ -51,8 +51,10 @@ export class GrantResolver {
 
   @FieldResolver(() => AccessRequest, { nullable: true, description: 'The request that issued it, when the caller may see that request.' })
   async request(@Root() grant: Grant, @Ctx() ctx: GraphQLContext): Promise<AccessRequest | null> {
+    const caller = requirePrincipal(ctx);
+    if (!caller.scopes.has('api')) return null;
     try {
-      return view(ctx, await ctx.access.getRequest(requirePrincipal(ctx), grant.requestId));
+      return view(ctx, await ctx.access.getRequest(caller, grant.requestId));
     } catch (error) {
       if (error instanceof PortcullisError && error.code === 'NOT_FOUND') return null;
       throw error;

@@ -60,10 +60,12 @@ export class AuditResolver {
 
   @FieldResolver(() => Grant, {
     nullable: true,
-    description: 'The grant data.grantId names, when the caller may see it: for a request the broker allowed, the grant that allowed it; for a grant.* event, that grant.',
+    description: 'The grant data.grantId names, when the caller may see it and holds the api scope: for a request the broker allowed, the grant that allowed it; for a grant.* event, that grant.',
   })
   async grant(@Root() event: AuditEvent, @Ctx() ctx: GraphQLContext): Promise<Grant | null> {
     const { grantId } = event.data;
-    return typeof grantId === 'string' ? visibleGrant(ctx, requirePrincipal(ctx), grantId) : null;
+    const caller = requirePrincipal(ctx);
+    // Grants (and through them requests, reviews, groups) are the `api` scope's: an `audit:read` token reads the log only.
+    return typeof grantId === 'string' && caller.scopes.has('api') ? visibleGrant(ctx, caller, grantId) : null;
   }
 }

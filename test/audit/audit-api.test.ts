@@ -57,6 +57,19 @@ describe('audit API', () => {
     expect(own.items.every((e) => e.actor === 'alice@example.com')).toBe(true);
   });
 
+  it('links an event to its grant for a caller with the api scope only: an audit:read token reads the log, not grants, requests or groups', async () => {
+    const created = await postGraphQL(server.url, { query: 'mutation { createAccessRequest(input: { server: "everything", tools: ["echo"], reason: "linked", durationSeconds: 600 }) { grant { id } } }' }, { cookie: cookies.alice });
+    const grantId = (created.body.data as { createAccessRequest: { grant: { id: string } } }).createAccessRequest.grant.id;
+    const linked = 'query { auditEvents(filter: { types: ["grant.issued"] }, first: 100) { items { data grant { id user { email groups } request { reason } } } } }';
+    const issued = async (headers: Record<string, string>) => {
+      const res = await postGraphQL(server.url, { query: linked }, headers);
+      const items = (res.body.data as { auditEvents: { items: { data: { grantId: string }; grant: unknown }[] } }).auditEvents.items;
+      return items.find((e) => e.data.grantId === grantId)!;
+    };
+    expect((await issued({ cookie: cookies.carol })).grant).toMatchObject({ id: grantId, user: { email: 'alice@example.com', groups: ['engineering'] }, request: { reason: 'linked' } });
+    expect((await issued({ authorization: `Bearer ${auditorToken}` })).grant).toBeNull();
+  });
+
   it('filters by type, actor, outcome and time, and pages in event order', async () => {
     const logins = await query({ authorization: `Bearer ${auditorToken}` }, { filter: { types: ['auth.login'], outcome: 'SUCCESS' }, first: 1000 });
     expect(logins.items.map((e) => e.type)).toEqual(['auth.login', 'auth.login']);

@@ -39,6 +39,15 @@ describe('GraphQL over HTTP', () => {
     expect(get.status).toBe(400);
   });
 
+  it('refuses a subscription over HTTP with 400 before it runs: its authorization lives in the subscribe step only graphql-ws takes', async () => {
+    for (const query of ['subscription { grantChanged { id } }', 'subscription { auditEvents { id } }', 'subscription { accessRequestChanged { id } }']) {
+      const res = await postGraphQL(server.url, { query });
+      expect(res.status).toBe(400);
+      expect(res.body.data).toBeUndefined();
+      expect(res.body.errors).toEqual([{ message: expect.stringMatching(/subscriptions are served over WebSocket/), extensions: { code: 'BAD_REQUEST' } }]);
+    }
+  });
+
   it('refuses batched operations', async () => {
     const res = await postGraphQL(server.url, [{ query: '{ identityProviders { id } }' }, { query: '{ identityProviders { id } }' }]);
     expect(res.status).toBe(400);
