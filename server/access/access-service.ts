@@ -131,8 +131,13 @@ export class AccessService {
       request = { ...request, status: 'APPROVED', grantId: grant.id, decidedAt: now };
       audits.push(this.grantIssuedEvent(caller, grant));
     }
-    for (const event of audits) await this.deps.audit.append(event);
-    await this.deps.store.createRequest(request, grant);
+    const filed = request;
+    // Checked again under the requester's lock: requests sent at once all passed the check above before any was stored.
+    await this.deps.store.withLock(`requester:${caller.user.id}`, async () => {
+      if (filed.status === 'PENDING') await this.checkBacklog(caller, this.deps.clock.now(), filedByAgent !== null);
+      for (const event of audits) await this.deps.audit.append(event);
+      await this.deps.store.createRequest(filed, grant);
+    });
     this.deps.events.requestChanged(request);
     if (grant) this.deps.events.grantIssued(grant);
     return request;

@@ -152,4 +152,14 @@ describe('nobody buries reviewers in requests', () => {
     await fx.access.cancelRequest(fx.as('alice'), filed[0]!.id);
     expect((await fx.access.createRequest(fx.as('alice'), ask(['read_file']))).status).toBe('PENDING');
   });
+
+  it.each(['embedded', 'redis'] as const)('holds to the limit requests sent all at once, and stores and audits only those it takes (%s store)', async (backend) => {
+    const fx = await accessFixture(backend);
+    fixtures.push(fx);
+    const outcomes = await Promise.allSettled(Array.from({ length: 30 }, () => fx.access.createRequest(fx.as('alice'), ask(['read_file']))));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(20);
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => (o.reason as { code?: string }).code)).toEqual(Array(10).fill('LIMIT_EXCEEDED'));
+    expect(await fx.stores.access.listRequests({ requesterId: fx.as('alice').user.id, limit: 100 })).toHaveLength(20);
+    expect((await fx.stores.audit.read({ limit: 100 })).filter((e) => e.type === 'access_request.created')).toHaveLength(20);
+  });
 });
