@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { BrokerApi, brokerUrl, subscriptionError } from '../cli/broker-api.js';
 import { writeFileAtomically } from '../cli/atomic-write.js';
 import { refusedCredential } from '../cli/cli-error.js';
-import { jsonLine } from '../cli/output.js';
+import { jsonLine } from '../../server/text/json-line.js';
 import { AuditFeedDocument, AuditHeadDocument } from '../graphql/generated/graphql.js';
 import type { AuditFeedSubscription } from '../graphql/generated/graphql.js';
 import { toOcsf } from './ocsf.js';

@@ -34,15 +34,6 @@ function roundTo(seconds: number): number {
   return Math.round(seconds / 60) * 60;
 }
 
-/**
- * JSON with every character a terminal or a line-splitting reader may act on escaped:
- * JSON.stringify leaves DEL, the C1 controls (U+009B is a terminal's CSI) and U+2028/2029
- * (line breaks to some readers) raw, and what the API returns carries what people and
- * clients sent (a request's reason, an event's client name).
- */
-export function jsonLine(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 /** A line for stderr with every control character cleaned out (oneLine): errors and reports carry what brokers, upstreams and logs sent. */
 export function errorLine(text: string): void {

@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ExportNotAcknowledgedError } from '../errors.js';
 import type { ExportSinkConfig } from './export-config.js';
+import { jsonLine } from '../text/json-line.js';
 import { idOfRecord } from './export-record.js';
 import type { ExportItem, ExportTransport } from './types.js';
 
@@ -33,7 +34,7 @@ export class JsonLinesFileTransport implements ExportTransport {
     try {
       if (this.handle && this.due()) await this.rotate();
       const handle = await this.opened();
-      const data = Buffer.from(batch.map((item) => `${JSON.stringify(item.record)}\n`).join(''), 'utf8');
+      const data = Buffer.from(batch.map((item) => `${jsonLine(item.record)}\n`).join(''), 'utf8');
       await this.append(handle, data);
       this.size += data.length;
     } catch (error) {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVendoredOcsfSchema, validateOcsf } from '../../clients/audit/ocsf-validate.js';
-import { jsonLine } from '../../clients/cli/output.js';
+import { jsonLine } from '../../server/text/json-line.js';
 import { accessConfig } from '../support/access-fixture.js';
 import { postGraphQL, startTestServer } from '../support/test-server.js';
 import type { TestServer } from '../support/test-server.js';

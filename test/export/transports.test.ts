@@ -161,6 +161,20 @@ describe('JSON-lines file', () => {
     expect(await transport.lastDelivered()).toBe('5');
   });
 
+  it('escapes what line-splitting readers take for a line break: a tool argument cannot forge a record', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-export-file-'));
+    const path = join(dir, 'audit.jsonl');
+    const transport = closing(new JsonLinesFileTransport(fileSink(dir), path, () => 0));
+    const forged = 'x\u2028{"id":"99","type":"auth.login"}\u2029\u0085{"id":"98"}';
+    const [event] = auditEvents(1);
+    await transport.send([exportItem({ ...event!, data: { ...event!.data, note: forged } }, 'json')]);
+    const text = readFileSync(path, 'utf8');
+    // Python's str.splitlines() and a JavaScript /\r?\n|\u2028|\u2029|\u0085/ split both see one record.
+    expect(text.split(/\r\n|[\n\r\v\f\u0085\u2028\u2029]/).filter(Boolean)).toHaveLength(1);
+    expect((JSON.parse(text) as { data: { note: string } }).data.note).toBe(forged);
+    expect(await transport.lastDelivered()).toBe('1');
+  });
+
   it('reads the OCSF uid back, and passes over a line torn by a crash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-export-file-'));
     const path = join(dir, 'audit.jsonl');

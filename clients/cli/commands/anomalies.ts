@@ -12,7 +12,8 @@ import {
 } from '../../graphql/generated/graphql.js';
 import type { AnomalyDetailQuery, AnomalyFieldsFragment, AnomalySeverity, AnomalyStatus, AnomalySuppressionFieldsFragment } from '../../graphql/generated/graphql.js';
 import { CliError } from '../cli-error.js';
-import { fields, jsonLine, oneLine, table, when } from '../output.js';
+import { jsonLine } from '../../../server/text/json-line.js';
+import { fields, oneLine, table, when } from '../output.js';
 import { apiFor, clientCommand, collect, countOption, durationOption, emit } from './client-command.js';
 import type { ClientOptions } from './client-command.js';
 

@@ -4,7 +4,8 @@ import { isRecord } from '../../../broker/core/json.js';
 import { BrokerApi } from '../broker-api.js';
 import { resolveCredentials } from '../credentials.js';
 import { parseDuration } from '../../../server/text/durations.js';
-import { jsonLine, oneLine } from '../output.js';
+import { jsonLine } from '../../../server/text/json-line.js';
+import { oneLine } from '../output.js';
 
 /** Options every command that talks to the broker's API takes. */
 export interface ClientOptions {
