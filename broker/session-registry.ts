@@ -12,6 +12,7 @@ import { UpgradeRefused } from '../server/http/upgrade-router.js';
 import type { BearerRefusal } from '../server/http/www-authenticate.js';
 import { describeCredentialEnd } from '../server/identity/credential-watch.js';
 import type { CredentialWatch } from '../server/identity/credential-watch.js';
+import { sameEmail } from '../server/identity/email-key.js';
 import type { Identity } from '../server/identity/index.js';
 import type { Principal } from '../server/identity/principal.js';
 import type { Lease, LeaseKeeper } from '../server/limits/lease-keeper.js';
@@ -141,7 +142,7 @@ export class SessionRegistry {
       }),
       deps.events.onSessionsSuspended(({ user, sessionId }) => {
         for (const session of this.sessions) {
-          if (session.principal.user.email === user && (sessionId === null || session.id === sessionId)) void session.end(CLOSE.suspended, 'anomaly', { code: ACCESS_DENIED, reason: 'anomaly' });
+          if (sameEmail(session.principal.user.email, user) && (sessionId === null || session.id === sessionId)) void session.end(CLOSE.suspended, 'anomaly', { code: ACCESS_DENIED, reason: 'anomaly' });
         }
       }),
       deps.events.onRequestChanged((request) => {

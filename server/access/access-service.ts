@@ -350,10 +350,12 @@ export class AccessService {
 
   /**
    * The active grants of the person with this email (on `server` unless null): what a
-   * response revokes when the detection names a person but no grant.
+   * response revokes when the detection names a person but no grant. The address as the
+   * rest of Portcullis compares it (ASCII case folded): the IdP may have asserted it in
+   * another case when the grant was asked for than in the session the detection saw.
    */
   activeGrantsOf(email: string, server: string | null): Promise<GrantRecord[]> {
-    return this.activeGrantsWhere((grant) => grant.user.email === email && (server === null || grant.server === server));
+    return this.activeGrantsWhere((grant) => sameEmail(grant.user.email, email) && (server === null || grant.server === server));
   }
 
   /**

@@ -114,6 +114,8 @@ for (const backend of backends) {
       const { access, long, recent } = await restartedWithLiveRecords();
       const found = await access.activeGrantsOf(ALICE, null);
       expect(found.map((g) => g.id).sort()).toEqual([long, recent].sort());
+      // The address in another ASCII case (as another sign-in's IdP may assert it) is the same person's.
+      expect((await access.activeGrantsOf(ALICE.toUpperCase(), null)).map((g) => g.id).sort()).toEqual([long, recent].sort());
     });
 
     it('the pending requests include one filed longer ago than the lowered request TTL', async () => {
