@@ -149,11 +149,12 @@ class SinkExport {
    * Sends until acknowledged (backing off between tries), then commits; false when the term
    * ended first. A send the receiver refuses as too large goes again in halves, each committed
    * once acknowledged (sent whole again it would be refused for ever, and the sink would
-   * export nothing more; a single event refused so is tried again, as any refusal), and the
+   * export nothing more; a single event refused so goes as its `oversizedStub`), and the
    * sends after it are no larger until GROW_AFTER_SENDS of them are taken (grow).
    */
   private async deliver(term: LeaseTerm, batch: readonly AuditEvent[]): Promise<boolean> {
-    const items = batch.map((event) => exportItem(event, this.config.format));
+    let items = batch.map((event) => exportItem(event, this.config.format));
+    let stubbed = false;
     for (let failures = 0; ; ) {
       // Another instance may hold the lease after a stall: it, not this one, sends now.
       if (!(await term.stillHeld())) return false;
@@ -171,6 +172,14 @@ class SinkExport {
           this.sendSize = Math.min(this.sendSize, Math.ceil(batch.length / 2));
           this.takenAtSize = 0;
           return this.deliverInParts(term, batch);
+        }
+        if (error instanceof ExportNotAcknowledgedError && error.tooLarge && !stubbed) {
+          // One event the receiver will never take: sent whole it would hold every later event back for ever.
+          const stub = oversizedStub(batch[0]!);
+          this.options.logger.error({ sink: this.config.name, eventId: stub.id, bytes: stub.data.bytes }, 'audit export: the receiver refused one event as too large; sending a stub that names it (read the event from the broker\'s log)');
+          items = [exportItem(stub, this.config.format)];
+          stubbed = true;
+          continue;
         }
         const waitMs = fullJitterBackoff(failures, this.timing.backoffBaseMs, this.timing.backoffCapMs, this.options.random ?? Math.random);
         this.options.logger.warn({ err: error, sink: this.config.name, failures, retryInMs: waitMs }, 'audit export: batch not acknowledged; sending it again after a backoff');
@@ -210,4 +219,14 @@ async function measureLag(options: ExporterOptions, clock: Clock): Promise<void>
       options.logger.debug({ err: error, sink: config.name }, 'audit export: lag not measured');
     }
   }
+}
+
+/**
+ * What a sink gets for an event its receiver refused as too large on its own: the event's
+ * id, type, time, actor, place in the chain and hash, and its size, with `data.oversized`.
+ * Its `hash` is the original's, which this record does not match: the whole event stays in
+ * the broker's log (the `auditEvents` API, `portcullis audit tail`), where it verifies.
+ */
+export function oversizedStub(event: AuditEvent): AuditEvent & { data: { oversized: true; bytes: number } } {
+  return { ...event, data: { oversized: true, bytes: Buffer.byteLength(JSON.stringify(event.data)) } };
 }

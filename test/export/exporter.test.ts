@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../server/audit/types.js';
 import { systemClock } from '../../server/clock.js';
-import { startAuditExport } from '../../server/export/exporter.js';
+import { oversizedStub, startAuditExport } from '../../server/export/exporter.js';
 import type { ExportLag, ExporterOptions } from '../../server/export/exporter.js';
 import { exportItem } from '../../server/export/export-record.js';
 import { JsonLinesFileTransport } from '../../server/export/jsonl-file.js';
@@ -108,6 +108,23 @@ describe('the audit exporter', () => {
     await expect.poll(() => lag.seconds, { timeout: 10_000 }).toBeGreaterThan(0);
     await hec.start();
     await expect.poll(() => lag, { timeout: 15_000 }).toEqual({ events: 0, seconds: 0 });
+  });
+
+  it('sends one event the receiver refuses as too large on its own as a stub naming it, and goes on with the events after it', async () => {
+    const { stores } = await storesFor('embedded');
+    const hec = await startHecReceiver(tls, TOKEN, { maxEventBytes: 4_000 });
+    cleanups.push(hec.stop);
+    const before = await append(stores, 2);
+    const large = await stores.audit.append({ type: 'mcp.request', outcome: 'SUCCESS', actor: 'alice@example.com', data: { params: { text: 'x'.repeat(6_000) } } });
+    const after = await append(stores, 2);
+    exporter(stores, [hecSink(hec.url, 1)]);
+    await expect.poll(() => stores.exportCursors.cursor('splunk'), { timeout: 15_000 }).toBe(after.at(-1)!.id);
+    expect(hec.ids()).toEqual([...before, large, ...after].map((e) => e.id));
+    // In the sink's format (OCSF here): the stub's event, not the event's data.
+    const stub = hec.events.find((r) => r.id === large.id)!.record;
+    expect(stub).toEqual(exportItem(oversizedStub(large), 'ocsf').record);
+    expect(oversizedStub(large)).toMatchObject({ id: large.id, type: 'mcp.request', actor: 'alice@example.com', hash: large.hash, prevHash: large.prevHash, data: { oversized: true } });
+    expect(oversizedStub(large).data.bytes).toBeGreaterThan(6_000);
   });
 
   it('sends a batch the receiver refuses as too large (413) in halves, until each is taken: nothing lost, repeated or out of order', async () => {

@@ -35,7 +35,7 @@ type Handle = (req: IncomingMessage, body: string) => { status: number; answer: 
  * 400 with code 6 for a malformed batch.
  */
 /** `limits` is read at each request: a test may change it while the receiver runs. */
-export function startHecReceiver(tls: TestTls, token: string, limits: { maxEventsPerRequest?: number } = {}): Promise<HttpReceiver> {
+export function startHecReceiver(tls: TestTls, token: string, limits: { maxEventsPerRequest?: number; maxEventBytes?: number } = {}): Promise<HttpReceiver> {
   return startHttpsReceiver(tls, (req, body) => {
     if (req.url !== '/services/collector/event') return { status: 404, answer: { text: 'Not found', code: 404 } };
     const auth = req.headers.authorization;
@@ -48,6 +48,7 @@ export function startHecReceiver(tls: TestTls, token: string, limits: { maxEvent
     }
     // HEC's max_content_length, counted in events here so that a test can say where it falls.
     if (events.length > (limits.maxEventsPerRequest ?? Infinity)) return { status: 413, answer: { text: 'Content too large' } };
+    if (events.some((e) => JSON.stringify(e.record).length > (limits.maxEventBytes ?? Infinity))) return { status: 413, answer: { text: 'Content too large' } };
     return { status: 200, answer: { text: 'Success', code: 0 }, events: events.map((e) => ({ id: e.id as string, record: e.record as Record<string, unknown> })) };
   });
 }
