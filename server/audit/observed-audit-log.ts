@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Tracer } from '@opentelemetry/api';
 import type { Metrics } from '../metrics.js';
 import { activeTraceIds, inSpan } from '../tracing/spans.js';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition } from './types.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditPosition, TrimPolicy } from './types.js';
 import type { TailOptions } from './tail-pace.js';
 
 /** A denial reason becomes a metric label only when it looks like one of ours: no client text, no unbounded label values. */
@@ -68,7 +68,7 @@ export class ObservedAuditLog implements AuditLog {
     return this.log.checkpoint(options);
   }
 
-  trim(policy: { before?: number; keep?: number }): Promise<number> {
+  trim(policy: TrimPolicy): Promise<number> {
     return this.log.trim(policy);
   }
 

@@ -7,12 +7,13 @@ const RETENTION_INTERVAL_MS = 60_000;
 
 /**
  * Applies `audit.retention` periodically. Trimming is safe on any instance at any time:
- * the store records the new chain start in the same step as the removal.
+ * the store records the new chain start in the same step as the removal. `held` names the
+ * events export sinks have yet to send (export/unexported.ts), which the count keeps.
  */
-export function startRetention(log: AuditLog, policy: { maxAgeDays?: number; maxEvents?: number }, clock: Clock, logger: Logger): () => void {
+export function startRetention(log: AuditLog, policy: { maxAgeDays?: number; maxEvents?: number }, clock: Clock, logger: Logger, held: () => Promise<string[]> = async () => []): () => void {
   const run = () =>
-    log
-      .trim({ before: policy.maxAgeDays === undefined ? undefined : clock.now() - policy.maxAgeDays * 86_400_000, keep: policy.maxEvents })
+    held()
+      .then((holdFrom) => log.trim({ before: policy.maxAgeDays === undefined ? undefined : clock.now() - policy.maxAgeDays * 86_400_000, keep: policy.maxEvents, holdFrom }))
       .then((removed) => removed > 0 && logger.info({ removed }, 'audit retention trimmed the log'))
       .catch((error: unknown) => logger.warn({ err: error }, 'audit retention failed; retrying later'));
   const timer = setInterval(() => void run(), RETENTION_INTERVAL_MS);

@@ -72,6 +72,13 @@ export interface AuditLogOptions {
   checkpoints?: { signer: AuditSigner; intervalMs: number };
 }
 
+/** What one retention pass removes (AuditLog.trim). */
+export interface TrimPolicy {
+  before?: number;
+  keep?: number;
+  holdFrom?: readonly string[];
+}
+
 /** Where a tail starts: after a cursor, from the first event, or with the next new one. */
 export type AuditPosition = { after: string } | 'start' | 'end';
 
@@ -102,10 +109,11 @@ export interface AuditLog {
   /**
    * Retention: removes events older than `before` (epoch ms) and/or all but the newest
    * `keep`, recording the new chain start in the same step. Returns how many went.
-   * Cursors older than the retained log are refused from then on. Refused when retention
-   * is not configured (see AuditLogOptions).
+   * `holdFrom` names events (ids) that `keep` must not remove, nor any after them: what
+   * export sinks have yet to send. Cursors older than the retained log are refused from then
+   * on. Refused when retention is not configured (see AuditLogOptions).
    */
-  trim(policy: { before?: number; keep?: number }): Promise<number>;
+  trim(policy: TrimPolicy): Promise<number>;
   /** Up to `limit` events after the cursor (from the start without one), in log order. */
   read(options: { after?: string; limit: number }): Promise<AuditEvent[]>;
   /**

@@ -72,6 +72,7 @@ import { consoleRoutes } from './console-routes.js';
 import { createUpgradeRouter, upgradeTo } from './upgrade-router.js';
 import { createScim } from '../scim/index.js';
 import { startNotifications } from '../notifications/start.js';
+import { unexportedEvents } from '../export/unexported.js';
 import { startConfiguredAuditExport } from '../export/start.js';
 import type { AuditExporter, ExporterTiming } from '../export/exporter.js';
 import { NotificationService } from '../notifications/notification-service.js';
@@ -186,7 +187,9 @@ export async function createPortcullisServer(deps: ServerDependencies): Promise<
   // Off the request path: it follows the audit log, so an access decision never waits on a sink.
   const notifications = startNotifications({ config, stores, policy, principals: identity.principals, clock, logger, metrics, ...(deps.notificationTiming ? { timing: deps.notificationTiming } : {}) });
   const auditExport = startConfiguredAuditExport({ config, stores, clock, logger, metrics, baseDir, ...(deps.exportTiming ? { timing: deps.exportTiming } : {}) });
-  const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger) : () => {};
+  const sinks = config.audit.export.sinks.map((sink) => sink.name);
+  const unexported = () => unexportedEvents({ sinks, cursors: stores.exportCursors, audit: stores.audit, clock, logger });
+  const stopRetention = config.audit.retention ? startRetention(stores.audit, config.audit.retention, clock, logger, unexported) : () => {};
   const stopCheckpoints = config.audit.checkpoints ? startCheckpoints(stores.audit, config.audit.checkpoints.intervalSeconds, logger) : async () => {};
   const { checkpoints } = config.audit;
   // Verified on request with the key this broker seals checkpoints with (its public half), like `audit verify --public-key`.

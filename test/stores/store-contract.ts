@@ -1071,6 +1071,22 @@ export function runStoreContract(backend: string, create: () => Promise<StoreFix
         expect((await fx.stores.audit.read({ after: all[4]!.id, limit: 10 })).map((e) => e.data.n)).toEqual([5, 6]);
       });
 
+      it('trims by count nothing from the earliest event held for a sink on, and by age all the same', async () => {
+        for (let n = 0; n < 6; n++) {
+          await fx.stores.audit.append(event(n));
+          fx.clock.advance(60_000);
+        }
+        const all = await fx.stores.audit.read({ limit: 100 });
+        // Two sinks behind, at events 3 and 2: the count of 2 removes 0 and 1 only.
+        expect(await fx.stores.audit.trim({ keep: 2, holdFrom: [all[3]!.id, all[2]!.id] })).toBe(2);
+        expect((await fx.stores.audit.read({ limit: 100 })).map((e) => e.data.n)).toEqual([2, 3, 4, 5]);
+        // Held from an event retention already passed: the count removes nothing.
+        expect(await fx.stores.audit.trim({ keep: 2, holdFrom: [all[0]!.id] })).toBe(0);
+        // The age rule is not held.
+        expect(await fx.stores.audit.trim({ before: Date.parse(all[4]!.time), holdFrom: [all[2]!.id] })).toBe(2);
+        expect((await fx.stores.audit.read({ limit: 100 })).map((e) => e.data.n)).toEqual([4, 5]);
+      });
+
       it('keeps the retained log and its chain start across a restart', async () => {
         for (let n = 0; n < 3; n++) await fx.stores.audit.append(event(n));
         const all = await fx.stores.audit.read({ limit: 100 });

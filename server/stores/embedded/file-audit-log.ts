@@ -19,7 +19,7 @@ import { appendOrUndo, openOwnerOnly, reopenForAppend, replaceFile, syncDirector
 import { GroupCommitAppender } from '../../audit/group-commit.js';
 import { retentionNotConfigured } from '../../audit/retention.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, StoredAuditLog } from '../../audit/types.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, StoredAuditLog, TrimPolicy } from '../../audit/types.js';
 
 export const AUDIT_FILE_NAME = 'audit.jsonl';
 
@@ -89,14 +89,15 @@ export class FileAuditLog implements AuditLog, AuditCommitter {
   }
 
   /** Keeps at least the newest event, so the chain head stays in the file. */
-  trim(policy: { before?: number; keep?: number }): Promise<number> {
+  trim(policy: TrimPolicy): Promise<number> {
     if (!this.options.retention) return Promise.reject(retentionNotConfigured());
     return this.inTurn(async () => {
       const byAge = policy.before === undefined ? 0 : this.events.findIndex((e) => Date.parse(e.time) >= policy.before!);
-      const remove = Math.min(
-        this.events.length - 1,
-        Math.max(byAge < 0 ? this.events.length : byAge, policy.keep === undefined ? 0 : this.events.length - policy.keep),
-      );
+      const first = this.events.length === 0 ? 0 : Number(this.events[0]!.id);
+      // Cursors are event numbers: the index of an id is its distance from the first.
+      const held = Math.min(this.events.length, ...(policy.holdFrom ?? []).map((id) => Math.max(0, Number(id) - first)));
+      const byCount = policy.keep === undefined ? 0 : Math.min(held, this.events.length - policy.keep);
+      const remove = Math.min(this.events.length - 1, Math.max(byAge < 0 ? this.events.length : byAge, byCount));
       if (remove <= 0) return 0;
       const kept = this.events.slice(remove);
       const trimmed = { prevHash: kept[0]!.prevHash, lastTrimmedId: Number(this.events[remove - 1]!.id) };

@@ -13,7 +13,7 @@ import { retentionNotConfigured } from '../../audit/retention.js';
 import type { Redactor } from '../../audit/redact.js';
 import { sealSchema } from '../../audit/seal.js';
 import type { AuditCommitter } from '../../audit/group-commit.js';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent, StoredAuditLog } from '../../audit/types.js';
+import type { AuditEvent, AuditEventInput, AuditLog, AuditLogOptions, AuditPosition, ChainAnchor, ChainedAuditEvent, StoredAuditLog, TrimPolicy } from '../../audit/types.js';
 import { defineScript, duplicateClient, durableWrites, guarded } from './connection.js';
 import type { DurableWrite, ReplicaDurability } from './connection.js';
 import type { RedisClient } from './connection.js';
@@ -162,7 +162,7 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     }
   }
 
-  async trim(policy: { before?: number; keep?: number }): Promise<number> {
+  async trim(policy: TrimPolicy): Promise<number> {
     if (!this.options.retention) throw retentionNotConfigured();
     const candidates: string[] = [];
     if (policy.before !== undefined) {
@@ -173,7 +173,9 @@ export class StreamAuditLog implements AuditLog, AuditCommitter {
     }
     if (policy.keep !== undefined) {
       const newest = (await guarded('audit trim', () => this.redis.xrevrange(this.streamKey, '+', '-', 'COUNT', policy.keep!))) as StreamEntry[];
-      if (newest.length === policy.keep) candidates.push(newest.at(-1)![0]);
+      // The count removes nothing from the first event a sink has yet to send on.
+      const held = (policy.holdFrom ?? []).reduce<string | undefined>((a, b) => (a === undefined || compareIds(b, a) < 0 ? b : a), undefined);
+      if (newest.length === policy.keep) candidates.push(held !== undefined && compareIds(held, newest.at(-1)![0]) < 0 ? held : newest.at(-1)![0]);
     }
     if (candidates.length === 0) return 0;
     const firstKept = candidates.reduce((a, b) => (compareIds(a, b) >= 0 ? a : b));

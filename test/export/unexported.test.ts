@@ -1,0 +1,72 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EXPORT_HOLD_MS, unexportedEvents } from '../../server/export/unexported.js';
+import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
+import type { Stores } from '../../server/stores/types.js';
+import { captureLogs } from '../support/log-capture.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { startTestServer, testConfig } from '../support/test-server.js';
+
+/**
+ * Count retention waits for export sinks that are behind (for a day): someone flooding the
+ * log while a receiver is down must not push what they did before out of the log and the SIEM.
+ */
+describe('what export sinks have yet to send', () => {
+  const open: Stores[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+
+  async function logOf(count: number) {
+    const clock = new ManualClock();
+    const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-unexported-')), clock, audit: { retention: true } });
+    open.push(stores);
+    const events = [];
+    for (let n = 0; n < count; n++) events.push(await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n } }));
+    return { clock, stores, events };
+  }
+
+  it('holds each sink\'s next event (the first one for a sink that sent nothing), none for a sink caught up; the count then trims only before them', async () => {
+    const { clock, stores, events } = await logOf(8);
+    const cursors: Record<string, string | null> = { hec: events[4]!.id, otlp: events[2]!.id, file: events[7]!.id };
+    const { logger } = captureLogs();
+    const held = await unexportedEvents({ sinks: ['hec', 'otlp', 'file'], cursors: { cursor: async (sink) => cursors[sink]! }, audit: stores.audit, clock, logger });
+    expect(held).toEqual([events[5]!.id, events[3]!.id]);
+    expect(await stores.audit.trim({ keep: 2, holdFrom: held })).toBe(3);
+    expect(await unexportedEvents({ sinks: ['new'], cursors: { cursor: async () => null }, audit: stores.audit, clock, logger })).toEqual([events[3]!.id]);
+  });
+
+  it('stops holding for a sink more than a day behind, and says so; a cursor retention passed holds from the oldest event kept', async () => {
+    const { clock, stores, events } = await logOf(4);
+    await stores.audit.trim({ keep: 2 });
+    const logs = captureLogs();
+    const cursors = { cursor: async () => events[0]!.id };
+    expect(await unexportedEvents({ sinks: ['hec'], cursors, audit: stores.audit, clock, logger: logs.logger })).toEqual([events[2]!.id]);
+    clock.advance(EXPORT_HOLD_MS + 1);
+    expect(await unexportedEvents({ sinks: ['hec'], cursors, audit: stores.audit, clock, logger: logs.logger })).toEqual([]);
+    expect(logs.lines.join('')).toMatch(/"sink":"hec".*more than 24 h behind/);
+  });
+});
+
+describe('a broker with count retention and a sink that is down', () => {
+  it('keeps every event the sink has yet to send', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-held-'));
+    const config = testConfig({
+      store: { dataDir },
+      // A file sink that cannot write (its directory does not exist): it sends nothing.
+      audit: { retention: { maxEvents: 3 }, export: { sinks: [{ name: 'archive', type: 'file', path: join(dataDir, 'missing', 'audit.jsonl'), format: 'json' }] } },
+    });
+    const stores = await createEmbeddedStores({ dataDir, clock: new ManualClock(), audit: { retention: true } });
+    for (let n = 0; n < 10; n++) await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n } });
+    const server = await startTestServer({ config, stores });
+    try {
+      // Retention runs as the broker starts, then each minute.
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await stores.audit.read({ limit: 100 })).filter((e) => e.type === 'auth.login')).toHaveLength(10);
+    } finally {
+      await server.close();
+    }
+  });
+});
