@@ -202,21 +202,28 @@ function secrecyOf(flag: string, attached: boolean, program: Program | undefined
     return namesCredential(name) ? WHOLE : undefined;
   }
   if (flag === '-p') return program === 'sshpass' || (program === 'mysql' && attached) ? WHOLE : undefined;
-  return program === 'curl' ? AFTER_USER : undefined; // -u, -U
+  return program === 'curl' && (flag === '-u' || flag === '-U') ? AFTER_USER : undefined;
 }
 
 /**
  * The program whose command `at` is in, if its command has not ended since it was named
- * (`;`, `|`, `&&`, a line break; a lone `&` is a URL's more often than a background job's).
- * The text is read on from where the last call stopped, so each character once.
+ * (`;`, `|`, `&&`, a line break but a continued one, `\` before it, as commands copied from
+ * documentation are; a lone `&` is a URL's more often than a background job's). The text is
+ * read on from where the last call stopped, so each character once.
  */
 function programAt(text: string, at: number, scan: Scan): Program | undefined {
   for (let i = scan.checkedTo; i < at && scan.program !== undefined; i++) {
     const code = text.charCodeAt(i);
-    if (code === 10 || code === 59 || code === 124 || (code === 38 && text.charCodeAt(i + 1) === 38)) scan.program = undefined;
+    if ((code === 10 && !continued(text, i)) || code === 59 || code === 124 || (code === 38 && text.charCodeAt(i + 1) === 38)) scan.program = undefined;
   }
   scan.checkedTo = Math.max(scan.checkedTo, at);
   return scan.program;
+}
+
+/** Whether the line break at `i` is escaped (`\` before it, or before its `\r`): the command goes on. */
+function continued(text: string, i: number): boolean {
+  const before = text.charCodeAt(i - 1) === 13 ? i - 2 : i - 1;
+  return text.charCodeAt(before) === 92;
 }
 
 /** A flag's value from `start`: all of it, or the password after its user. */

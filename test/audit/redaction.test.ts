@@ -301,6 +301,9 @@ describe('secrets the security review found passing through', () => {
       ["curl --user 'admin:two words' https://h", "curl --user 'admin:[REDACTED]' https://h"],
       ['curl --user=admin:hunter2 -U proxy:pw2 https://h', 'curl --user=admin:[REDACTED] -U proxy:[REDACTED] https://h'],
       ['subprocess.run(["mysql", "--password", "hunter2"])', 'subprocess.run(["mysql", "--password", "[REDACTED]"])'],
+      // A command continued on the next line (as documentation writes them) is still curl's.
+      ['curl -X POST https://h \\\n  -u admin:hunter2', 'curl -X POST https://h \\\n  -u admin:[REDACTED]'],
+      ['curl -X POST https://h \\\r\n  --user admin:hunter2', 'curl -X POST https://h \\\r\n  --user admin:[REDACTED]'],
     ]);
   });
 
@@ -308,6 +311,9 @@ describe('secrets the security review found passing through', () => {
     const args = ['docker', 'run', '-p', '8080:80', '-u', '1000:1000', 'nginx'];
     expect(redact({ args: [...args] })).toEqual({ args });
     expect(redact({ args: ['mysql', '-p', 'shop'] })).toEqual({ args: ['mysql', '-p', 'shop'] });
+    // Only curl's -u and -U take a user and password: its other short flags keep their values.
+    const curl = ['curl', '-s', 'https://api.example.com/v1/x', '-H', 'Accept: application/json', '-x', 'proxy:8080', '-d', 'a:b'];
+    expect(redact({ args: [...curl] })).toEqual({ args: curl });
     for (const text of [
       'docker run -p 8080:80 -u 1000:1000 nginx',
       'docker run -p8080:80 --user postgres:postgres db',
@@ -315,6 +321,7 @@ describe('secrets the security review found passing through', () => {
       'mysql -u root -p shop',
       'curl https://h; docker run -u app:app -p 80:80 img',
       'sort -u names.txt | mysql -p shop',
+      'curl https://h\nsort -u a:b',
     ]) {
       expect(inText(text), text).toBe(text);
     }
