@@ -4,6 +4,7 @@ import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
 import type { PortcullisConfig } from '../config/schema.js';
 import { AccessDeniedError, InvalidInputError, LimitExceededError, NotFoundError } from '../errors.js';
+import type { PortcullisError } from '../errors.js';
 import { sameEmail } from '../identity/email-key.js';
 import type { FreshDeciders } from '../identity/fresh-decider.js';
 import type { Principal, Principals } from '../identity/principal.js';
@@ -16,6 +17,7 @@ import type { AccessEvents } from './access-events.js';
 import type { AccessPolicy, RequestAsk } from './access-policy.js';
 import { argumentSchemaProblem } from './argument-rules.js';
 import { LISTING_ID } from './listing-cursor.js';
+import { RecentlySeen } from './recently-seen.js';
 import { isToolName } from './tool-patterns.js';
 import type { AccessRequestRecord, AccessRequestStatus, AccessScope, FiledByAgent, GrantRecord, ReviewDecision, ReviewRecord } from './types.js';
 import { grantStatus, requestStatus } from './types.js';
@@ -92,6 +94,8 @@ const MAX_WAITING_REQUESTS = 20;
  * compare-and-set; only then are other instances told. A refused operation stores nothing.
  */
 export class AccessService {
+  private readonly refusalsAudited = new RecentlySeen(60_000, 10_000);
+
   constructor(private readonly deps: AccessServiceDeps) {}
 
   /** A request of the caller's; `filedByAgent` when a model filed it through the broker tool. */
@@ -169,14 +173,20 @@ export class AccessService {
     try {
       return await this.review(asked, input);
     } catch (error) {
-      // An id no request could have is not recorded: the log is not the asker's to fill.
-      if (error instanceof AccessDeniedError || error instanceof NotFoundError) {
-        await this.deps.audit.append(
-          byCaller(asked, { type: 'access_request.review_refused', outcome: 'DENIED', server: null, data: { requestId: LISTING_ID.test(input.requestId) ? input.requestId : null, decision: input.decision, code: error.code, ...reviewChannel(asked) } }),
-        );
-      }
+      if (error instanceof AccessDeniedError || error instanceof NotFoundError) await this.auditRefusedReview(asked, input, error);
       throw error;
     }
+  }
+
+  /**
+   * A refused review, audited. Refusals are the asker's to repeat, and the log is not theirs
+   * to fill: only an id a request has is recorded (null else), and one person's refusal of
+   * one kind for one request is audited once a minute on each instance.
+   */
+  private async auditRefusedReview(asked: Principal, input: ReviewInput, error: PortcullisError): Promise<void> {
+    const requestId = LISTING_ID.test(input.requestId) && (await this.deps.store.getRequest(input.requestId)) !== null ? input.requestId : null;
+    if (!this.refusalsAudited.firstIn(`${asked.user.id}\n${error.code}\n${requestId ?? ''}`, this.deps.clock.now())) return;
+    await this.deps.audit.append(byCaller(asked, { type: 'access_request.review_refused', outcome: 'DENIED', server: null, data: { requestId, decision: input.decision, code: error.code, ...reviewChannel(asked) } }));
   }
 
   private async review(asked: Principal, input: ReviewInput): Promise<AccessRequestRecord> {

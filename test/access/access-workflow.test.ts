@@ -120,10 +120,18 @@ for (const backend of backends) {
           { actor: 'carol@example.com', outcome: 'DENIED', data: { requestId: created.id, decision: 'APPROVE', code: 'NOT_FOUND', channel: 'api' } },
         ]);
         expect((await fx.access.getRequest(fx.as('alice'), created.id)).status).toBe('PENDING');
-        // An id no request could have is not written to the log.
+        // An id no request has is not written to the log, and the same refusal again within a minute is not audited again.
+        const refusedNow = async () => (await fx.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'access_request.review_refused');
         expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId: 'x'.repeat(100_000), decision: 'DENY' }))).toBe('NOT_FOUND');
-        const last = (await fx.stores.audit.read({ limit: 1000 })).at(-1)!;
-        expect(last).toMatchObject({ type: 'access_request.review_refused', data: { requestId: null, code: 'NOT_FOUND' } });
+        expect((await refusedNow()).at(-1)).toMatchObject({ actor: 'bob@example.com', data: { requestId: null, code: 'NOT_FOUND' } });
+        for (const requestId of ['no-such-request', 'another-one', 'x'.repeat(64)]) {
+          expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId, decision: 'DENY' }))).toBe('NOT_FOUND');
+        }
+        expect(await codeOf(fx.access.reviewRequest(fx.as('alice'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
+        expect(await refusedNow()).toHaveLength(3);
+        fx.clock.advance(60_000);
+        expect(await codeOf(fx.access.reviewRequest(fx.as('alice'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
+        expect(await refusedNow()).toHaveLength(4);
       });
 
       it('refuses self-review by the requester\'s address through another identity (another IdP), whatever its ASCII case', async () => {
@@ -132,10 +140,18 @@ for (const backend of backends) {
         expect(fx.access.canReview(otherSelf, await fx.access.getRequest(fx.as('alice'), created.id))).toBe(false);
         expect(await codeOf(fx.access.reviewRequest(otherSelf, { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
         expect((await fx.access.getRequest(fx.as('alice'), created.id)).status).toBe('PENDING');
-        // An id no request could have is not written to the log.
+        // An id no request has is not written to the log, and the same refusal again within a minute is not audited again.
+        const refusedNow = async () => (await fx.stores.audit.read({ limit: 1000 })).filter((e) => e.type === 'access_request.review_refused');
         expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId: 'x'.repeat(100_000), decision: 'DENY' }))).toBe('NOT_FOUND');
-        const last = (await fx.stores.audit.read({ limit: 1000 })).at(-1)!;
-        expect(last).toMatchObject({ type: 'access_request.review_refused', data: { requestId: null, code: 'NOT_FOUND' } });
+        expect((await refusedNow()).at(-1)).toMatchObject({ actor: 'bob@example.com', data: { requestId: null, code: 'NOT_FOUND' } });
+        for (const requestId of ['no-such-request', 'another-one', 'x'.repeat(64)]) {
+          expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId, decision: 'DENY' }))).toBe('NOT_FOUND');
+        }
+        expect(await codeOf(fx.access.reviewRequest(fx.as('alice'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
+        expect(await refusedNow()).toHaveLength(3);
+        fx.clock.advance(60_000);
+        expect(await codeOf(fx.access.reviewRequest(fx.as('alice'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
+        expect(await refusedNow()).toHaveLength(4);
       });
 
       it('refuses reviewers outside their rules the same way as unknown requests (no oracle)', async () => {
