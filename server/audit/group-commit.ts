@@ -43,9 +43,10 @@ const CHECKPOINT_BYTES = 512;
  * before it joins a batch (admit-event.ts): a bad one fails its caller, never the batch.
  *
  * With checkpoints configured, it also seals the chain: `checkpoint()` (called on a
- * schedule and at shutdown) appends one when this instance appended since its last, and
- * the first append after a quiet spell longer than the interval is preceded by one, so a
- * verifier may expect checkpoints around events at most about two intervals apart.
+ * schedule and at shutdown) appends one when this instance appended since its last or has
+ * been idle for half an interval, and the first append after a quiet spell longer than the
+ * interval is preceded by one, so a verifier may expect checkpoints around events at most
+ * about two intervals apart, and a running broker's log to end near one.
  */
 export class GroupCommitAppender {
   private queue: Pending[] = [];
