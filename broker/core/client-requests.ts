@@ -13,7 +13,7 @@ import { callRequestAccess, REQUEST_ACCESS_DEFINITION, REQUEST_ACCESS_TOOL } fro
 import type { Leg, LegAnswer, LegInit } from './leg.js';
 import type { Kind, Target } from './naming.js';
 import { createdTaskOf } from './server-tasks.js';
-import type { ServerTasks } from './server-tasks.js';
+import type { ServerTask, ServerTasks } from './server-tasks.js';
 import type { Decision, Subject } from '../../server/access/grant-decision.js';
 import type { Call, SessionCore } from './session-core.js';
 
@@ -67,7 +67,9 @@ export async function handleClientRequest(core: SessionCore, request: JsonRpcReq
     case 'completion/complete':
       return complete(core, request, call);
     case 'logging/setLevel':
-      return core.naming.federated ? setLevel(core, request, call) : forward(core, request, call, soleLeg(core), {});
+      if (core.naming.federated) return setLevel(core, request, call);
+      await forward(core, request, call, soleLeg(core), {});
+      return;
     case 'tasks/get':
     case 'tasks/result':
     case 'tasks/cancel':
@@ -185,7 +187,8 @@ async function callTool(core: SessionCore, request: JsonRpcRequest, call: Call):
     const answer = await core.ask(call, leg, 'tools/call', forwarded);
     madeTask(core, call, leg, answer);
     core.reply(call, core.answerOf(request.id, answer, asClientSees(core, leg)));
-    core.recordResult(request, leg.server, target.name, answer);
+    // Run as a task, the call is answered with the task's creation, not its result: that is measured when fetched (recordTaskResult).
+    if (answer.kind !== 'result' || createdTaskOf(answer.result) === undefined) core.recordResult(request, leg.server, target.name, answer);
   } finally {
     admitted.release();
   }
@@ -212,7 +215,8 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
   if (kind === 'prompt') {
     const decision = allowedOrNot(call, leg, { kind: 'prompt', name: target.name });
     if (!decision.allowed) return core.reply(call, await refuseByGrant(core, request, decision, name as string, { server: leg.server, kind: 'prompt' }));
-    return forward(core, request, call, leg, { [field]: target.name }, undefined, decision.grantId);
+    await forward(core, request, call, leg, { [field]: target.name }, undefined, decision.grantId);
+    return;
   }
   // Its status and result are what the request that made it found: allowed while the grant that let that request go is
   // (or another allowing it), and cut off with it (enforceGrants). Cancelling it is always allowed.
@@ -234,7 +238,19 @@ async function toNamed(core: SessionCore, request: JsonRpcRequest, call: Call, k
     return taskOut(core.naming, leg.server, result);
   };
   const heard = request.method === 'tasks/result' ? over : stands;
-  await forward(core, request, call, leg, { [field]: target.name }, heard, allowed?.grantId);
+  const answer = await forward(core, request, call, leg, { [field]: target.name }, heard, allowed?.grantId);
+  if (answer && request.method === 'tasks/result') recordTaskResult(core, request, task!, answer);
+}
+
+/**
+ * A task's result is the result of the tool call that made it: measured (`mcp.response`)
+ * under that tool, as callTool measures a result answered at once, so a bulk export run as
+ * a task reaches the large-payload rule too. A task no tool call made records nothing (only
+ * tools/call runs as a task here).
+ */
+function recordTaskResult(core: SessionCore, request: JsonRpcRequest, task: ServerTask, answer: LegAnswer): void {
+  const subject = task.madeBy?.method === 'tools/call' ? task.madeBy.allowedBy.subject : undefined;
+  if (subject?.kind === 'tool') core.recordResult(request, task.leg.server, subject.name, answer);
 }
 
 /** Requests about one resource, routed by its URI. */
@@ -384,14 +400,16 @@ function soleLeg(core: SessionCore): Leg {
 /**
  * Audit, then send to one server with some params replaced, and answer with its answer
  * (names made the client's). `grantId`: the grant that allowed it, recorded with it.
+ * Returns the server's answer (none when the request went nowhere).
  */
-async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, leg: Leg, replaced: Json, map?: (result: Json) => Json, grantId?: string): Promise<void> {
+async function forward(core: SessionCore, request: JsonRpcRequest, call: Call, leg: Leg, replaced: Json, map?: (result: Json) => Json, grantId?: string): Promise<LegAnswer | undefined> {
   const params = mapParamsIn(core, request, leg, replaced);
-  if (params === null) return core.reply(call, await unknownTask(core, request));
+  if (params === null) return void core.reply(call, await unknownTask(core, request));
   if (!(await core.audited(call, { ...requestEvent(request, null, 'SUCCESS', grantId === undefined ? undefined : { grantId }), server: leg.server }))) return;
   const answer = await core.ask(call, leg, request.method, params);
   madeTask(core, call, leg, answer);
   core.reply(call, core.answerOf(request.id, answer, map ?? asClientSees(core, leg)));
+  return answer;
 }
 
 /** A server's result as the client sees it (federation-map.ts resultOut). */

@@ -6,7 +6,7 @@ import { noteToolUse } from './entity-budgets.js';
 import type { EntityCache } from './entity-cache.js';
 import type { GrantRoles } from './grant-roles.js';
 import { grantIdOf, observe } from './observe.js';
-import { entityKey } from './types.js';
+import { entityKey, toolId } from './types.js';
 import type { Detection, DetectionConfig, DetectionRule, EntityState, Finding, Observation, RuleContext } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -119,7 +119,7 @@ export class Evaluator {
  */
 function toolKeyOf(observation: Observation): string | null {
   if (observation.kind !== 'call' && observation.kind !== 'result') return null;
-  return observation.server !== null && observation.tool !== null ? entityKey('tool', `${observation.server}/${observation.tool}`) : null;
+  return observation.server !== null && observation.tool !== null ? entityKey('tool', toolId(observation.server, observation.tool)) : null;
 }
 
 function seen(state: EntityState, at: number): void {

@@ -38,7 +38,7 @@ export function observe(event: AuditEvent, roleOf: (grantId: string) => string |
         grantId,
         role: grantId === null ? null : roleOf(grantId),
         paramsBytes: paramsBytes(params, data.paramsTruncated),
-        argumentsDigest: method === 'tools/call' ? (stringOr(data.argumentsDigest) ?? (isRecord(params) ? digest(params.arguments) : null)) : null,
+        argumentsDigest: askedFor(method, data),
         client: method === 'initialize' && isRecord(params) ? introducedClient(params.clientInfo) : null,
       });
     }
@@ -107,14 +107,45 @@ function paramsBytes(params: unknown, truncated: unknown): number | null {
 }
 
 /**
- * For a call recorded without `argumentsDigest` (logged before the broker took it from the
- * arguments as sent: broker/request-audit.ts): a digest of the recorded arguments, which
- * are redacted and cut: values under a credential key digest alike, params past 8 KiB not at all.
- * The same arguments in any key order give the same digest (RFC 8785 canonical JSON).
+ * A digest of what an allowed request asked for, which breadth counts distinct values of:
+ * a tools/call's arguments (per tool), a resources/read's URI and a prompts/get's name and
+ * arguments (per server: neither names a tool, and a sweep of records by URI is a bulk
+ * export all the same). Null for any other method: it fetches no record.
  */
-function digest(args: unknown): string | null {
-  if (args === undefined) return null;
-  return hash('sha256', canonicalJson(args), 'base64url').slice(0, DIGEST_CHARS);
+function askedFor(method: string | null, data: Record<string, unknown>): string | null {
+  const params = isRecord(data.params) ? data.params : null;
+  switch (method) {
+    case 'tools/call':
+      return stringOr(data.argumentsDigest) ?? (params === null ? null : digest(params.arguments));
+    case 'resources/read':
+      return wholeDigest(data.paramsTruncated) ?? (params === null ? null : digest(params.uri));
+    case 'prompts/get':
+      return wholeDigest(data.paramsTruncated) ?? (params === null ? null : digest([params.name ?? null, params.arguments ?? null]));
+    default:
+      return null;
+  }
+}
+
+/**
+ * For params the log cut (a URI past 512 characters): a digest of the SHA-256 it recorded of
+ * the whole, so URIs padded to look alike up to the cut still count apart. The log takes
+ * `argumentsDigest` of a tools/call only (broker/request-audit.ts); the whole params here
+ * include `_meta`, so a read with a progress token counts as its own value: an error toward counting.
+ */
+function wholeDigest(truncated: unknown): string | null {
+  return isRecord(truncated) && typeof truncated.sha256 === 'string' ? digest(truncated.sha256) : null;
+}
+
+/**
+ * A digest of a recorded value: of a call's arguments when it was recorded without
+ * `argumentsDigest` (logged whole, or before the broker had the log take it from the
+ * arguments as sent: broker/request-audit.ts), of a URI or a prompt. Recorded values are
+ * redacted and cut: values under a credential key digest alike, params past 8 KiB not at all.
+ * The same value in any key order gives the same digest (RFC 8785 canonical JSON).
+ */
+function digest(value: unknown): string | null {
+  if (value === undefined) return null;
+  return hash('sha256', canonicalJson(value), 'base64url').slice(0, DIGEST_CHARS);
 }
 
 function introducedClient(info: unknown): Observation['client'] {

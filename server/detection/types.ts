@@ -57,14 +57,18 @@ export interface Observation {
   paramsBytes: number | null;
   /** Bytes of a tool result (`mcp.response`). */
   resultBytes: number | null;
-  /** A digest of an allowed tools/call's arguments as sent (`data.argumentsDigest`): breadth counts distinct ones. */
+  /**
+   * A digest of what an allowed request asked for: a tools/call's arguments as sent
+   * (`data.argumentsDigest`), a resources/read's URI, a prompts/get's name and arguments.
+   * Breadth counts distinct ones per tool, and those of reads and prompts per server.
+   */
   argumentsDigest: string | null;
   /** Set for kind `denial`. */
   denial: DenialKind | null;
 }
 
 /**
- * One entity's learned state (`user:<email>`, `tool:<server>/<tool>`, `role:<role>`): JSON,
+ * One entity's learned state (`user:<email>`, `tool:<server>/<tool>` as toolId names it, `role:<role>`): JSON,
  * stored by DetectorStateStore. Each rule keeps its own part under `slots[ruleId]`, bounded
  * by the rule (a rule that forgets the oldest keeps a fixed size).
  */
@@ -85,6 +89,18 @@ export type EntityKind = 'user' | 'tool' | 'role';
 
 export function entityKey(kind: EntityKind, name: string): string {
   return `${kind}:${name}`;
+}
+
+/**
+ * A tool as detection knows it (its entity, a person's and a role's known tools, breadth's
+ * count): `<server>/<tool>`, the name ASCII-lowercased. Many servers look tools up without
+ * regard to case, so `EXPORT_data` runs `export_data`: keyed as sent, each variant had a
+ * fresh baseline of its own, where an outsized call went unjudged. ASCII letters only: a
+ * full Unicode fold depends on the runtime's Unicode version (a stored key could change
+ * with Node), and folds letters (`İ`, the Kelvin sign) that servers rarely fold alike.
+ */
+export function toolId(server: string, tool: string): string {
+  return `${server}/${tool.replace(/[A-Z]+/g, (letters) => letters.toLowerCase())}`;
 }
 
 /** What a rule found: enough for a person to judge it without reading code. */
@@ -147,7 +163,7 @@ export interface RuleContext {
   /** The user's state; `warm` once it is past `detection.warmup` (by its own history, a user is judged only then). */
   user: EntityState;
   warm: boolean;
-  /** `tool:<server>/<tool>` for a call the grants let through, or its result, when it names a tool (never for a refusal: its name is the client's). */
+  /** `tool:<server>/<tool>` (toolId) for a call the grants let through, or its result, when it names a tool (never for a refusal: its name is the client's). */
   tool: EntityState | null;
   /** `role:<role>` when the observation's role is known. */
   role: EntityState | null;

@@ -108,6 +108,46 @@ describe('observe: the arguments digest the log takes before bounding', () => {
   });
 });
 
+/**
+ * A read or a prompt carries no tool, so what it asked for (a resource's URI, a prompt's name
+ * and arguments) is digested as a call's arguments are: breadth counts distinct ones per
+ * server, and a sweep of records by resources/read is a sweep all the same.
+ */
+describe('observe: what a read or a prompt asks for', () => {
+  const read = (uri: string) => recorded(requestEvent({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri } }, null, 'SUCCESS', { grantId: 'g-1' }));
+  const get = (name: string, args?: unknown) => recorded(requestEvent({ jsonrpc: '2.0', id: 1, method: 'prompts/get', params: { name, ...(args === undefined ? {} : { arguments: args }) } }, null, 'SUCCESS', { grantId: 'g-1' }));
+  const digestOf = async (event: Promise<AuditEvent>) => observe(await event, noRole)!.argumentsDigest;
+
+  it('digests a resource read by its URI: the same URI alike, another otherwise', async () => {
+    const one = await digestOf(read('crm://customers/1'));
+    expect(one).toMatch(/^[\w-]{16}$/);
+    expect(await digestOf(read('crm://customers/1'))).toBe(one);
+    expect(await digestOf(read('crm://customers/2'))).not.toBe(one);
+    expect(observe(await read('crm://customers/1'), noRole)).toMatchObject({ kind: 'call', method: 'resources/read', tool: null, server: 'everything' });
+  });
+
+  it('digests a prompt by its name and arguments, in any key order', async () => {
+    const one = await digestOf(get('summarize', { id: '1', style: 'short' }));
+    expect(one).toMatch(/^[\w-]{16}$/);
+    expect(await digestOf(get('summarize', { style: 'short', id: '1' }))).toBe(one);
+    expect(await digestOf(get('summarize', { id: '2', style: 'short' }))).not.toBe(one);
+    expect(await digestOf(get('explain', { id: '1', style: 'short' }))).not.toBe(one);
+    expect(await digestOf(get('summarize'))).not.toBe(await digestOf(get('explain')));
+  });
+
+  it('tells apart URIs that differ only past the part the log keeps of them', async () => {
+    const padded = (id: number) => `crm://customers/${'p'.repeat(600)}/${id}`;
+    expect((await read(padded(1))).data.paramsTruncated).toBeDefined();
+    expect(await digestOf(read(padded(1)))).toBe(await digestOf(read(padded(1))));
+    expect(await digestOf(read(padded(1)))).not.toBe(await digestOf(read(padded(2))));
+  });
+
+  it('digests nothing of a request that asks for no record (a subscription, a listing)', async () => {
+    const subscribed = await recorded(requestEvent({ jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri: 'crm://customers/1' } }, null, 'SUCCESS', { grantId: 'g-1' }));
+    expect(observe(subscribed, noRole)!.argumentsDigest).toBeNull();
+  });
+});
+
 describe('observe: refusals', () => {
   it.each([
     ['tool_not_granted', 'not_granted'],

@@ -1,4 +1,4 @@
-import { MAX_FINDING_EVENTS } from '../types.js';
+import { MAX_FINDING_EVENTS, toolId } from '../types.js';
 import type { DetectionConfig, DetectionRule, Observation } from '../types.js';
 import { finding } from './finding.js';
 import { flagged, incidentLatch, ongoing } from './incident.js';
@@ -16,9 +16,15 @@ type Settings = DetectionConfig['rules']['breadth'];
 interface BreadthState {
   tools: RecencySet;
   servers: RecencySet;
-  /** Argument values (digests) per tool (`<server>/<tool>`), kept only for tools the window still knows. */
+  /** Argument values (digests) per tool (toolId), kept only for tools the window still knows. */
   args: Record<string, RecencySet>;
   argTools: number;
+  /**
+   * Resources read and prompts got (digests of a URI, of a name and arguments) per server,
+   * which name no tool, kept only for servers the window still knows. Absent in a state
+   * stored before they were counted.
+   */
+  reads?: Record<string, RecencySet>;
   calls: EventRing;
   latch: IncidentLatch;
 }
@@ -31,10 +37,11 @@ function breadthState(): BreadthState {
 const DIGEST_CHARS = 16;
 
 /**
- * Many distinct tools, servers, or argument values of one tool within a window: an agent
- * enumerating what it can reach, or exporting record after record. Everyday work touches a
- * few tools with a handful of values; one finding per sweep, naming every dimension past
- * its threshold. Fixed thresholds, so judged from a person's first call.
+ * Many distinct tools, servers, or argument values of one tool (or resources and prompts of
+ * one server) within a window: an agent enumerating what it can reach, or exporting record
+ * after record, by a tool or by resources/read. Everyday work touches a few tools with a
+ * handful of values; one finding per sweep, naming every dimension past its threshold.
+ * Fixed thresholds, so judged from a person's first call.
  */
 export const breadth: DetectionRule = {
   id: 'breadth',
@@ -47,11 +54,12 @@ export const breadth: DetectionRule = {
     const since = at - windowMs;
     const state = slotOf(context.user, 'breadth', breadthState);
     pushEvent(state.calls, at, observation.event.id);
-    const toolKey = tool === null ? null : `${server}/${tool}`;
+    const toolKey = tool === null ? null : toolId(server, tool);
+    const digest = observation.argumentsDigest;
     const counts = {
       servers: widened(state.servers, server, at, since, settings.distinctServers),
       tools: toolKey === null ? 0 : widened(state.tools, toolKey, at, since, settings.distinctTools),
-      arguments: toolKey === null || observation.argumentsDigest === null ? 0 : widened(argumentsOf(state, toolKey, settings), observation.argumentsDigest.slice(0, DIGEST_CHARS), at, since, settings.distinctArguments),
+      arguments: digest === null ? 0 : widened(valuesOf(state, server, toolKey, settings), digest.slice(0, DIGEST_CHARS), at, since, settings.distinctArguments),
     };
     const over = overThresholds(counts, settings);
     if (over.length === 0 || ongoing(state.latch, at, windowMs)) return null;
@@ -69,6 +77,22 @@ function widened(set: RecencySet, key: string, at: number, since: number, thresh
   if (!touch(set, key, at, threshold + 1) || set.size < threshold) return 0;
   forgetBefore(set, since);
   return set.size;
+}
+
+/** Where a call's value counts: with its tool's argument values, or (a read, a prompt: no tool) with its server's reads. */
+function valuesOf(state: BreadthState, server: string, toolKey: string | null, settings: Settings): RecencySet {
+  return toolKey === null ? readsOf(state, server, settings) : argumentsOf(state, toolKey, settings);
+}
+
+/** A server's reads; the sets of servers the window forgot go when there are more sets than servers it may hold. */
+function readsOf(state: BreadthState, server: string, settings: Settings): RecencySet {
+  const reads = (state.reads ??= {});
+  // Own members only: server names are slugs, so none is `__proto__` or another Object.prototype name.
+  if (Object.hasOwn(reads, server)) return reads[server]!;
+  if (Object.keys(reads).length > settings.distinctServers) {
+    for (const key in reads) if (!Object.hasOwn(state.servers.last, key)) delete reads[key];
+  }
+  return (reads[server] = recencySet());
 }
 
 /** A tool's argument values; the sets of tools the window forgot go when there are more sets than tools it may hold. */
@@ -98,7 +122,8 @@ function overThresholds(counts: Counts, settings: Settings): (keyof Counts)[] {
 
 function explain(observation: Observation, counts: Counts, over: (keyof Counts)[], settings: Settings, state: BreadthState, config: DetectionConfig) {
   const thresholds: Counts = { tools: settings.distinctTools, servers: settings.distinctServers, arguments: settings.distinctArguments };
-  const what = over.map((dimension) => `${counts[dimension]} distinct ${dimension === 'arguments' ? `argument values of ${observation.server}/${observation.tool}` : dimension} (threshold ${thresholds[dimension]})`).join(' and ');
+  const values = observation.tool === null ? `resources and prompts of ${observation.server}` : `argument values of ${observation.server}/${observation.tool}`;
+  const what = over.map((dimension) => `${counts[dimension]} distinct ${dimension === 'arguments' ? values : dimension} (threshold ${thresholds[dimension]})`).join(' and ');
   const sweep = over.includes('arguments') ? 'record after record, as a bulk export does' : 'one after another, as an agent enumerating its reach does';
   return finding(config, 'breadth', {
     score: Math.max(...over.map((dimension) => counts[dimension] / thresholds[dimension])),
@@ -106,7 +131,7 @@ function explain(observation: Observation, counts: Counts, over: (keyof Counts)[
     observed: {
       windowSeconds: settings.windowSeconds,
       ...Object.fromEntries(over.map((dimension) => [`distinct${dimension[0]!.toUpperCase()}${dimension.slice(1)}`, counts[dimension]])),
-      ...(over.includes('arguments') ? { tool: `${observation.server}/${observation.tool}` } : {}),
+      ...(over.includes('arguments') ? (observation.tool === null ? { server: observation.server } : { tool: `${observation.server}/${observation.tool}` }) : {}),
       ...(over.includes('tools') ? { tools: Object.keys(state.tools.last).slice(0, 20) } : {}),
       ...(over.includes('servers') ? { servers: Object.keys(state.servers.last) } : {}),
     },

@@ -1,4 +1,5 @@
 import { tagOf } from '../person-tag.js';
+import { toolId } from '../types.js';
 import type { DetectionRule, Observation } from '../types.js';
 import { finding } from './finding.js';
 import { firstUseState, knownBefore, recordUse, useText } from './first-use.js';
@@ -24,7 +25,7 @@ const PER_PERSON = 200;
  * (absent in a state stored before it was kept: its tools count as shared).
  */
 interface RoleUseState extends FirstUseState {
-  /** `<server>/<tool>` used by one member alone: their tag (person-tag.ts). */
+  /** Tools (toolId) used by one member alone: their tag (person-tag.ts). */
   soleUser?: Record<string, string>;
   /** How many tools each member (tag) holds alone. */
   soleCount?: Record<string, number>;
@@ -63,10 +64,10 @@ export const firstUseByRole: DetectionRule = {
   },
 };
 
-/** The tool `recordUse` records, as its set names it (`<server>/<tool>`: never an Object.prototype name); null when it records none. */
+/** The tool `recordUse` records, as its set names it (toolId, `<server>/<tool>`: never an Object.prototype name); null when it records none. */
 function toolKeyOf(observation: Observation): string | null {
   const { server, tool, kind } = observation;
-  return server !== null && tool !== null && (kind === 'call' || kind === 'session') ? `${server}/${tool}` : null;
+  return server !== null && tool !== null && (kind === 'call' || kind === 'session') ? toolId(server, tool) : null;
 }
 
 /**

@@ -1,9 +1,10 @@
+import { toolId } from '../types.js';
 import type { Observation } from '../types.js';
 import { HOUR_MS } from './time.js';
 import { recencySet, touch } from './recency-set.js';
 import type { RecencySet } from './recency-set.js';
 
-/** The servers and tools (`server/tool`) someone (a person, a role) has used, each bounded. */
+/** The servers and tools (toolId) someone (a person, a role) has used, each bounded. */
 export interface FirstUseState {
   servers: RecencySet;
   tools: RecencySet;
@@ -30,7 +31,7 @@ export interface FirstUse {
 export function recordUse(state: FirstUseState, observation: Observation, maxTools: number, maxServers: number): FirstUse | null {
   const { server, tool, at } = observation;
   if (server === null || (observation.kind !== 'call' && observation.kind !== 'session')) return null;
-  const newTool = tool !== null && touch(state.tools, `${server}/${tool}`, at, maxTools);
+  const newTool = tool !== null && touch(state.tools, toolId(server, tool), at, maxTools);
   if (touch(state.servers, server, at, maxServers)) {
     state.newServer = server;
     state.newServerAt = at;

@@ -40,6 +40,27 @@ describe('breadth', () => {
     expect(found[0]!.summary).toContain('record after record, as a bulk export does');
   });
 
+  it('flags a sweep of one server\'s resources read one by one, which no tool names', () => {
+    const driver = withHistory();
+    const found = Array.from({ length: 100 }, (_, i) => driver.feed({ at: AFTER + i * 5_000, server: 'crm', tool: null, method: 'resources/read', argumentsDigest: `uri-${i}` })).flat();
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ observed: { distinctArguments: 60, server: 'crm' }, baseline: { distinctArguments: 60 } });
+    expect(found[0]!.observed).not.toHaveProperty('tool');
+    expect(found[0]!.summary).toContain('60 distinct resources and prompts of crm (threshold 60)');
+    expect(found[0]!.summary).toContain('record after record, as a bulk export does');
+  });
+
+  it('counts prompts with their arguments with the server\'s resources, and no tool of it', () => {
+    const driver = withHistory();
+    const reads = Array.from({ length: 30 }, (_, i) => driver.feed({ at: AFTER + i * 5_000, server: 'crm', tool: null, method: 'resources/read', argumentsDigest: `uri-${i}` })).flat();
+    // The server's tools keep their own values: the same digests of a tool's arguments add nothing here.
+    const calls = Array.from({ length: 30 }, (_, i) => driver.feed({ at: AFTER + 200_000 + i * 1_000, server: 'crm', tool: 'get_customer', argumentsDigest: `uri-${i}` })).flat();
+    const prompts = Array.from({ length: 30 }, (_, i) => driver.feed({ at: AFTER + 250_000 + i * 5_000, server: 'crm', tool: null, method: 'prompts/get', argumentsDigest: `prompt-${i}` })).flat();
+    expect([...reads, ...calls]).toEqual([]);
+    expect(prompts).toHaveLength(1);
+    expect(prompts[0]).toMatchObject({ observed: { distinctArguments: 60, server: 'crm' } });
+  });
+
   it('stays quiet on everyday work across a few tools', () => {
     expect(runRoutine(withHistory(), { start: MONDAY + 15 * DAY, days: 10, fromHour: 9, toHour: 17, perHour: 60, call: everyday })).toEqual([]);
   });
@@ -60,6 +81,12 @@ describe('breadth', () => {
   it('keeps a bounded state however wide the sweep', () => {
     const driver = withHistory();
     for (let i = 0; i < 20_000; i++) driver.feed({ at: AFTER + i * 1000, server: `server-${i % 97}`, tool: `tool-${i % 1009}`, argumentsDigest: `${i}`.padStart(64, 'f') });
+    expect(driver.slotBytes('user:alice@example.com', breadth)).toBeLessThan(48 * 1024);
+  });
+
+  it('keeps a bounded state however wide a sweep of reads over many servers', () => {
+    const driver = withHistory();
+    for (let i = 0; i < 20_000; i++) driver.feed({ at: AFTER + i * 1000, server: `server-${i % 97}`, tool: null, method: i % 2 === 0 ? 'resources/read' : 'prompts/get', argumentsDigest: `${i}`.padStart(64, 'f') });
     expect(driver.slotBytes('user:alice@example.com', breadth)).toBeLessThan(48 * 1024);
   });
 });
