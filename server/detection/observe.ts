@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { canonicalJson } from '../audit/canonical-json.js';
+import { relatedTaskOf } from '../../broker/core/federation-map.js';
 import { isRecord } from '../../broker/core/json.js';
 import type { AuditEvent } from '../audit/types.js';
 import type { DenialKind, Observation } from './types.js';
@@ -29,7 +30,10 @@ export function observe(event: AuditEvent, roleOf: (grantId: string) => string |
   switch (event.type) {
     case 'mcp.request': {
       const method = stringOr(data.method);
-      if (event.outcome === 'DENIED') return observation(event, user, 'denial', { method, denial: denialOf(data.reason) });
+      if (event.outcome === 'DENIED') {
+        const denial = denialOf(data.reason);
+        return observation(event, user, 'denial', { method, denial, argumentsDigest: denial === 'unknown_name' ? unknownNamed(data) : null });
+      }
       if (event.outcome !== 'SUCCESS') return null;
       const grantId = stringOr(data.grantId);
       const params = data.params;
@@ -123,6 +127,37 @@ function askedFor(method: string | null, data: Record<string, unknown>): string 
       return wholeDigest(data.paramsTruncated) ?? (params === null ? null : digest([params.name ?? null, params.arguments ?? null]));
     default:
       return null;
+  }
+}
+
+/**
+ * A digest of the name an `unknown_name` refusal refused, with its reason: probing counts
+ * distinct ones, for the broker itself has innocent clients ask again and again for a name
+ * it just forgot (a server's leg dropped when its grant ended or it failed: its task polled,
+ * its resource read again, a completion asked on each keystroke). The digest of the whole
+ * params when the log cut them; null when the params name nothing (each such refusal counts).
+ */
+function unknownNamed(data: Record<string, unknown>): string | null {
+  const reason = String(data.reason);
+  const name = wholeDigest(data.paramsTruncated) ?? (isRecord(data.params) ? nameIn(reason, data.params) : undefined);
+  return name === undefined ? null : digest([reason, name]);
+}
+
+/**
+ * Where a request refused for an unknown name holds that name (broker/core/client-requests.ts):
+ * a task by its related-task metadata, which any request may carry and which is checked
+ * first, else by its own `taskId` (tasks/get, tasks/result, tasks/cancel).
+ */
+function nameIn(reason: string, params: Record<string, unknown>): unknown {
+  switch (reason) {
+    case 'unknown_prompt':
+      return params.name;
+    case 'unknown_resource':
+      return params.uri;
+    case 'unknown_reference':
+      return params.ref;
+    default:
+      return relatedTaskOf(params) ?? params.taskId;
   }
 }
 

@@ -60,7 +60,8 @@ export interface Observation {
   /**
    * A digest of what an allowed request asked for: a tools/call's arguments as sent
    * (`data.argumentsDigest`), a resources/read's URI, a prompts/get's name and arguments.
-   * Breadth counts distinct ones per tool, and those of reads and prompts per server.
+   * Breadth counts distinct ones per tool, and those of reads and prompts per server. For
+   * an `unknown_name` denial, of the name refused with the reason: probing counts distinct ones.
    */
   argumentsDigest: string | null;
   /** Set for kind `denial`. */

@@ -164,6 +164,29 @@ describe('observe: refusals', () => {
     expect(observe(event, noRole)).toMatchObject({ kind: 'denial', denial, tool: 'delete_file', grantId: null, role: null });
   });
 
+  it('digests what an unknown-name refusal named, with its reason: alike for the same name by any method, apart for another (probing counts distinct ones)', async () => {
+    const refused = async (reason: string, method: string, params: Record<string, unknown>) =>
+      observe(await recorded({ type: 'mcp.request', outcome: 'DENIED', data: { method, id: 7, params, reason }, bounded: ['params'] }), noRole)!.argumentsDigest;
+    const polled = await refused('unknown_task', 'tasks/get', { taskId: 'github:task-7' });
+    expect(polled).toMatch(/^[\w-]{16}$/);
+    expect(await refused('unknown_task', 'tasks/result', { taskId: 'github:task-7' })).toBe(polled);
+    expect(await refused('unknown_task', 'tasks/get', { taskId: 'github:task-8' })).not.toBe(polled);
+    // A tool call relating to a task of no server of the session names that task.
+    const related = { _meta: { 'io.modelcontextprotocol/related-task': { taskId: 'github:task-7' } } };
+    expect(await refused('unknown_task', 'tools/call', { name: 'echo', arguments: { n: 1 }, ...related })).toBe(polled);
+    // A completion names its reference, whatever the client has typed so far.
+    const ref = { type: 'ref/prompt', name: 'review' };
+    const completed = await refused('unknown_reference', 'completion/complete', { ref, argument: { name: 'pr', value: '1' } });
+    expect(await refused('unknown_reference', 'completion/complete', { ref, argument: { name: 'pr', value: '12' } })).toBe(completed);
+    expect(await refused('unknown_prompt', 'prompts/get', { name: 'review' })).not.toBe(await refused('unknown_prompt', 'prompts/get', { name: 'deploy' }));
+    expect(await refused('unknown_resource', 'resources/read', { uri: 'file:///a' })).not.toBe(await refused('unknown_resource', 'resources/read', { uri: 'file:///b' }));
+    // URIs alike up to the log's cut count apart (the digest of the whole params it recorded).
+    const long = 'file:///' + 'x'.repeat(600);
+    expect(await refused('unknown_resource', 'resources/read', { uri: `${long}1` })).not.toBe(await refused('unknown_resource', 'resources/read', { uri: `${long}2` }));
+    // Other refusals name nothing probing counts apart: each counts.
+    expect(await refused('tool_not_granted', 'tools/call', { name: 'echo' })).toBeNull();
+  });
+
   it('reads a refused token of a known user and a refused connection as denials', async () => {
     const token = await recorded({ type: 'oauth.token.refused', outcome: 'DENIED', server: null, sessionId: null, data: { clientId: 'pcc_1', clientName: 'Cursor', reason: 'wrong_audience' } });
     expect(observe(token, noRole)).toMatchObject({ kind: 'denial', denial: 'token_refused' });

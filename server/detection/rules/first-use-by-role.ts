@@ -12,11 +12,12 @@ import { DAY_MS } from './time.js';
 const MAX_TOOLS = 2000;
 const MAX_SERVERS = 200;
 /**
- * Tools of the role's set that one member alone may hold: past it, their new tool replaces
- * their own least recently used. Tool names are the caller's (a `tools: ['*']` grant lets
- * any through), so without a cap one member calling MAX_TOOLS made-up names pushed out
- * everything the role uses, and every colleague's next ordinary call was a "first use by
- * the role" (with a response configured, cutting them off). A tenth of the set.
+ * Tools of the role's set that each member may hold alone whatever the others do. Tool names
+ * are the caller's (a `tools: ['*']` grant lets any through), so without it one member
+ * calling MAX_TOOLS made-up names pushed out everything the role uses, and every colleague's
+ * next ordinary call was a "first use by the role" (with a response configured, cutting them
+ * off). More only while the set has room: someone who alone uses many tools (a role of one,
+ * an admin across large servers) keeps them all until it fills. A tenth of the set.
  */
 const PER_PERSON = 200;
 
@@ -71,15 +72,33 @@ function toolKeyOf(observation: Observation): string | null {
 }
 
 /**
- * Before a tool new to the role is recorded: forgets the member's own least recently used
- * tool when they hold PER_PERSON alone, else the role's least recently used when the set is
- * full. Chosen here rather than by the set, so what is kept beside a tool goes with it.
+ * Before a tool new to the role is recorded into a full set: forgets the least recently used
+ * tool of the member who gives one back (giverOf), else the role's least recently used.
+ * Chosen here rather than by the set, so what is kept beside a tool goes with it.
  */
 function makeRoom(state: RoleUseState, tag: string): void {
-  const victim = heldBy(state, tag) >= PER_PERSON ? oldestHeldBy(state, tag) : state.tools.size >= MAX_TOOLS ? oldestKey(state.tools) : undefined;
+  if (state.tools.size < MAX_TOOLS) return;
+  const giver = giverOf(state, tag);
+  const victim = giver === null ? oldestKey(state.tools) : oldestHeldBy(state, giver);
   if (victim === undefined) return;
   forgetKey(state.tools, victim);
   release(state, victim);
+}
+
+/**
+ * Who gives back one of the tools they hold alone when a member's new tool finds the set
+ * full: the member themself once they hold PER_PERSON (so a flood only ever replaces the
+ * flooder's own names), else whoever holds the most past PER_PERSON (room they took while
+ * the set had it); null when nobody holds more than PER_PERSON.
+ */
+function giverOf(state: RoleUseState, tag: string): string | null {
+  if (heldBy(state, tag) >= PER_PERSON) return tag;
+  let most: string | null = null;
+  let held = PER_PERSON;
+  for (const member in state.soleCount) {
+    if (state.soleCount[member]! > held) [most, held] = [member, state.soleCount[member]!];
+  }
+  return most;
 }
 
 /** After a use: a tool new to the role is the member's alone; one another member held alone becomes the role's. */
@@ -98,7 +117,7 @@ function heldBy(state: RoleUseState, tag: string): number {
   return state.soleCount !== undefined && Object.hasOwn(state.soleCount, tag) ? state.soleCount[tag]! : 0;
 }
 
-/** The member's least recently used tool of those they hold alone (a scan: only someone at the cap gets here). */
+/** The member's least recently used tool of those they hold alone (a scan: only a full set gets here). */
 function oldestHeldBy(state: RoleUseState, tag: string): string | undefined {
   let oldest: string | undefined;
   for (const key in state.soleUser) {

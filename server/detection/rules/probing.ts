@@ -12,18 +12,23 @@ import { windowText } from './time.js';
 interface ProbingState {
   denials: EventRing;
   kind: DenialKind[];
+  /** The digest of the name an `unknown_name` denial refused (observe.ts), else null (same slot); absent in a state stored before it was kept. */
+  name?: (string | null)[];
   latch: IncidentLatch;
 }
 
 function probingState(size: number): ProbingState {
-  return { denials: eventRing(size), kind: [], latch: incidentLatch() };
+  return { denials: eventRing(size), kind: [], name: [], latch: incidentLatch() };
 }
 
 /**
  * What counts as trying what one may not: asking for what the grants do not give, or by a
  * name no server of the session has (a guessed resource URI, another session's task id),
- * arguments outside their rules, refused tokens and session opens. Not rate-limit
- * refusals (a busy client retrying past its limit is throughput the limit already
+ * arguments outside their rules, refused tokens and session opens. An unknown name refused
+ * again within the window counts once: the broker forgets a server's names and tasks when it
+ * drops the server from a session (a grant ended, the upstream failed), and a client polling
+ * such a task, or completing on each keystroke, is refused the one name over and over. Not
+ * rate-limit refusals (a busy client retrying past its limit is throughput the limit already
  * contains) nor the others (a changed tool refused until reviewed, a duplicate id, a grant
  * that just ended): an agent retrying those is no search for access.
  */
@@ -45,8 +50,13 @@ export const probing: DetectionRule = {
     const state = slotOf(context.user, 'probing', () => probingState(size));
     // The ring was sized for another minDenials (the config changed): start it again.
     if (state.denials.size !== size) Object.assign(state, probingState(size));
-    state.kind[pushEvent(state.denials, observation.at, observation.event.id)] = observation.denial!;
     const since = observation.at - windowMs;
+    const name = observation.denial === 'unknown_name' ? observation.argumentsDigest : null;
+    // Taking no slot, a repeat cannot push out of the ring the refusals that count.
+    if (name !== null && refusedBefore(state, name, since)) return null;
+    const slot = pushEvent(state.denials, observation.at, observation.event.id);
+    state.kind[slot] = observation.denial!;
+    (state.name ??= [])[slot] = name;
     const slots = slotsAfter(state.denials, since);
     if (slots.length < minDenials || ongoing(state.latch, observation.at, windowMs)) return null;
     flagged(state.latch, observation.at, windowMs);
@@ -64,3 +74,8 @@ export const probing: DetectionRule = {
     });
   },
 };
+
+/** Whether the window's counted refusals already hold one of the unknown name `name`. */
+function refusedBefore(state: ProbingState, name: string, since: number): boolean {
+  return state.name !== undefined && slotsAfter(state.denials, since).some((slot) => state.name![slot] === name);
+}

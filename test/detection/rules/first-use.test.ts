@@ -72,7 +72,26 @@ describe('first_use_by_role', () => {
     for (let i = 0; i < 2001; i++) driver.feed({ user: 'mallory@example.com', at: AFTER + HOUR + i * 1000, server: 'github', tool: `made-up-${i}`, role: 'dev' });
     const later = AFTER + 2 * HOUR;
     for (const tool of [...TOOLS, 'list_branches']) expect(driver.feed({ user: 'bob@example.com', at: later, server: 'github', tool, role: 'dev' })).toEqual([]);
-    expect(driver.slotBytes('role:dev', firstUseByRole)).toBeLessThan(32 * 1024);
+    // The flood may fill the room the set has (2,000 tools, each with its time and, held alone, its holder), never more.
+    expect(driver.slotBytes('role:dev', firstUseByRole)).toBeLessThan(160 * 1024);
+  });
+
+  it('keeps every tool of a member who alone uses more than 200 while the role has room (a role of one, an admin across large servers)', () => {
+    const driver = new RuleDriver([firstUseByRole]);
+    expect(runRoutine(driver, { start: MONDAY, days: 10, fromHour: 9, toHour: 17, perHour: 2, call: habit })).toEqual([]);
+    for (let i = 0; i < 300; i++) driver.feed({ at: AFTER + i * 1000, server: `server-${i % 3}`, tool: `tool-${i}`, role: 'dev' });
+    for (const [server, tool] of [['server-0', 'tool-0'], ['github', TOOLS[0]!]]) expect(driver.feed({ at: AFTER + HOUR, server, tool, role: 'dev' })).toEqual([]);
+  });
+
+  it('keeps what a heavy member holds alone, and the role’s tools, when a colleague floods the role and a third member then uses new tools', () => {
+    const driver = withRoleHistory();
+    for (let i = 0; i < 300; i++) driver.feed({ at: AFTER + i * 1000, server: 'github', tool: `own-${i}`, role: 'dev' });
+    for (let i = 0; i < 2001; i++) driver.feed({ user: 'mallory@example.com', at: AFTER + HOUR + i * 1000, server: 'github', tool: `made-up-${i}`, role: 'dev' });
+    // The set is full of Mallory's names: a member's new tools take their room from Mallory, who holds more than 200 alone.
+    for (let i = 0; i < 50; i++) driver.feed({ user: 'carol@example.com', at: AFTER + 2 * HOUR + i * 1000, server: 'github', tool: `carol-${i}`, role: 'dev' });
+    const later = AFTER + 3 * HOUR;
+    expect(driver.feed({ at: later, server: 'github', tool: 'own-0', role: 'dev' })).toEqual([]);
+    for (const tool of TOOLS) expect(driver.feed({ user: 'bob@example.com', at: later, server: 'github', tool, role: 'dev' })).toEqual([]);
   });
 
   it('stays quiet on what the role uses, and while the role itself is new', () => {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { requestEvent } from '../../../broker/request-audit.js';
+import type { AuditEvent } from '../../../server/audit/types.js';
+import { observe } from '../../../server/detection/observe.js';
 import { probing } from '../../../server/detection/rules/probing.js';
 import { DAY, MINUTE, MONDAY, RuleDriver, runRoutine } from '../../support/rule-driver.js';
-import type { DenialKind } from '../../../server/detection/types.js';
+import type { DenialKind, Finding } from '../../../server/detection/types.js';
 
 const AFTER = MONDAY + 15 * DAY + 10 * 60 * MINUTE;
 
@@ -13,6 +16,13 @@ function withHistory(): RuleDriver {
 
 function denials(driver: RuleDriver, from: number, count: number, everyMs: number, kind: (i: number) => DenialKind = () => 'not_granted') {
   return Array.from({ length: count }, (_, i) => driver.feed({ at: from + i * everyMs, kind: 'denial', denial: kind(i), server: 'github', tool: `tool-${i}`, method: 'tools/call' })).flat();
+}
+
+/** A request the broker refused for a name no server of the session has, as the log records it and the detector reads it. */
+function refusedName(driver: RuleDriver, at: number, reason: string, method: string, params: Record<string, unknown>): Finding[] {
+  const event = { ...requestEvent({ jsonrpc: '2.0', id: 1, method, params }, null, 'DENIED', { reason }), id: '1', time: new Date(at).toISOString(), actor: 'alice@example.com', server: null } as AuditEvent;
+  const { kind, denial, argumentsDigest } = observe(event, () => null)!;
+  return driver.feed({ at, kind, denial, argumentsDigest, method });
 }
 
 describe('probing', () => {
@@ -46,6 +56,28 @@ describe('probing', () => {
     expect(found[0]).toMatchObject({ observed: { byKind: { unknown_name: 5, not_granted: 5 } } });
   });
 
+  it('counts one unknown name refused again and again once: a client polling a task its session dropped (a grant ended, an upstream failed) is no prober', () => {
+    const driver = withHistory();
+    // Every 6 seconds for 5 minutes, by tasks/get and tasks/result alike; then a completion on each keystroke, and a dropped server's resource read again.
+    for (let i = 0; i < 50; i++) expect(refusedName(driver, AFTER + i * 6_000, 'unknown_task', i % 5 === 4 ? 'tasks/result' : 'tasks/get', { taskId: 'github:task-7' })).toEqual([]);
+    const ref = { type: 'ref/prompt', name: 'github:review' };
+    for (let i = 0; i < 20; i++) expect(refusedName(driver, AFTER + 5 * MINUTE + i * 1_000, 'unknown_reference', 'completion/complete', { ref, argument: { name: 'pr', value: '1234'.slice(0, (i % 4) + 1) } })).toEqual([]);
+    for (let i = 0; i < 20; i++) expect(refusedName(driver, AFTER + 6 * MINUTE + i * 1_000, 'unknown_resource', 'resources/read', { uri: 'github://repo/readme' })).toEqual([]);
+  });
+
+  it('counts every distinct unknown name: guessing resource URIs is flagged, however many repeats come between the guesses', () => {
+    const driver = withHistory();
+    const found: Finding[] = [];
+    for (let i = 0; i < 12; i++) {
+      found.push(...refusedName(driver, AFTER + i * 20_000, 'unknown_resource', 'resources/read', { uri: `file:///etc/secret-${i}` }));
+      // The repeats take no place among the refusals counted: they cannot push the guesses out.
+      for (let j = 1; j <= 10; j++) found.push(...refusedName(driver, AFTER + i * 20_000 + j * 1_000, 'unknown_task', 'tasks/get', { taskId: 'task-7' }));
+    }
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ observed: { denials: 10, byKind: { unknown_name: 10 } } });
+    expect(driver.triggeredBy).toHaveLength(1);
+  });
+
   it('stays quiet on a couple of refusals after a grant expired, on rate limiting and other refusals', () => {
     expect(denials(withHistory(), AFTER, 3, 2_000)).toEqual([]);
     expect(denials(withHistory(), AFTER, 100, 1_000, () => 'rate_limited')).toEqual([]);
@@ -61,6 +93,8 @@ describe('probing', () => {
   it('keeps a bounded state however many refusals pass', () => {
     const driver = withHistory();
     denials(driver, AFTER, 5000, 1_000, (i) => (['not_granted', 'upgrade_refused', 'argument_not_allowed', 'token_refused'] as const)[i % 4]!);
+    expect(driver.slotBytes('user:alice@example.com', probing)).toBeLessThan(2 * 1024);
+    for (let i = 0; i < 5000; i++) refusedName(driver, AFTER + 2 * DAY + i * 1_000, 'unknown_resource', 'resources/read', { uri: `file:///guess-${i}` });
     expect(driver.slotBytes('user:alice@example.com', probing)).toBeLessThan(2 * 1024);
   });
 });
