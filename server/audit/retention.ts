@@ -11,8 +11,10 @@ const RETENTION_INTERVAL_MS = 60_000;
  * events export sinks have yet to send (export/unexported.ts), which the count keeps.
  */
 export function startRetention(log: AuditLog, policy: { maxAgeDays?: number; maxEvents?: number }, clock: Clock, logger: Logger, held: () => Promise<string[]> = async () => []): () => void {
+  // Only the count waits for sinks: age retention removes what is older, sent or not.
+  const holds = policy.maxEvents === undefined ? async () => [] : held;
   const run = () =>
-    held()
+    holds()
       .then((holdFrom) => log.trim({ before: policy.maxAgeDays === undefined ? undefined : clock.now() - policy.maxAgeDays * 86_400_000, keep: policy.maxEvents, holdFrom }))
       .then((removed) => removed > 0 && logger.info({ removed }, 'audit retention trimmed the log'))
       .catch((error: unknown) => logger.warn({ err: error }, 'audit retention failed; retrying later'));

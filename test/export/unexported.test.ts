@@ -38,35 +38,42 @@ describe('what export sinks have yet to send', () => {
     expect(await unexportedEvents({ sinks: ['new'], cursors: { cursor: async () => null }, audit: stores.audit, clock, logger })).toEqual([events[3]!.id]);
   });
 
-  it('stops holding for a sink more than a day behind, and says so; a cursor retention passed holds from the oldest event kept', async () => {
+  it('stops holding for a sink more than a day behind, and for one whose cursor retention passed, and says so', async () => {
     const { clock, stores, events } = await logOf(4);
-    await stores.audit.trim({ keep: 2 });
     const logs = captureLogs();
     const cursors = { cursor: async () => events[0]!.id };
-    expect(await unexportedEvents({ sinks: ['hec'], cursors, audit: stores.audit, clock, logger: logs.logger })).toEqual([events[2]!.id]);
+    expect(await unexportedEvents({ sinks: ['hec'], cursors, audit: stores.audit, clock, logger: logs.logger })).toEqual([events[1]!.id]);
     clock.advance(EXPORT_HOLD_MS + 1);
     expect(await unexportedEvents({ sinks: ['hec'], cursors, audit: stores.audit, clock, logger: logs.logger })).toEqual([]);
     expect(logs.lines.join('')).toMatch(/"sink":"hec".*more than 24 h behind/);
+    // Once the age rule trimmed past its cursor, the sink has lost events already: holding from the oldest kept (always young) would hold for ever.
+    await stores.audit.trim({ keep: 2 });
+    clock.advance(-EXPORT_HOLD_MS);
+    expect(await unexportedEvents({ sinks: ['hec'], cursors, audit: stores.audit, clock, logger: logs.logger })).toEqual([]);
+    expect(logs.lines.join('')).toMatch(/"sink":"hec".*count retention holds nothing for it/);
   });
 });
 
 describe('a broker with count retention and a sink that is down', () => {
-  it('keeps every event the sink has yet to send', async () => {
+  /** The logins a broker keeps of ten, retention at 3, with these sinks, once its first pass ran. */
+  async function keptWith(sinks: Record<string, unknown>[]): Promise<number> {
     const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-held-'));
-    const config = testConfig({
-      store: { dataDir },
-      // A file sink that cannot write (its directory does not exist): it sends nothing.
-      audit: { retention: { maxEvents: 3 }, export: { sinks: [{ name: 'archive', type: 'file', path: join(dataDir, 'missing', 'audit.jsonl'), format: 'json' }] } },
-    });
+    const config = testConfig({ store: { dataDir }, audit: { retention: { maxEvents: 3 }, export: { sinks: sinks.map((sink) => ({ ...sink, path: join(dataDir, 'missing', 'audit.jsonl') })) } } });
     const stores = await createEmbeddedStores({ dataDir, clock: new ManualClock(), audit: { retention: true } });
     for (let n = 0; n < 10; n++) await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n } });
     const server = await startTestServer({ config, stores });
     try {
       // Retention runs as the broker starts, then each minute.
       await new Promise((r) => setTimeout(r, 500));
-      expect((await stores.audit.read({ limit: 100 })).filter((e) => e.type === 'auth.login')).toHaveLength(10);
+      return (await stores.audit.read({ limit: 100 })).filter((e) => e.type === 'auth.login').length;
     } finally {
       await server.close();
     }
+  }
+
+  it('keeps every event the sink has yet to send, where without a sink it keeps the bound', async () => {
+    expect(await keptWith([])).toBe(3);
+    // A file sink that cannot write (its directory does not exist): it sends nothing.
+    expect(await keptWith([{ name: 'archive', type: 'file', format: 'json' }])).toBe(10);
   });
 });
