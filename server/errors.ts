@@ -146,7 +146,8 @@ export class AlreadyAcknowledgedError extends PortcullisError {
 /**
  * An audit export receiver did not acknowledge a batch (refused, unreachable, timed out).
  * The message is fixed words and codes, never the receiver's body nor a credential; the
- * exporter tries the same batch again after a backoff (an export never skips an event).
+ * exporter tries the same batch again after a backoff (an export never skips an event; one
+ * large event refused as too large on its own goes as a stub naming it, exporter.ts).
  */
 export class ExportNotAcknowledgedError extends PortcullisError {
   constructor(

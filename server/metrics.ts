@@ -78,7 +78,7 @@ export function createMetrics(): Metrics {
     }),
     auditExportEvents: new Counter({
       name: 'portcullis_audit_export_events_total',
-      help: 'Audit events sent to an export sink, by sink and outcome (delivered: acknowledged; failed: in a try not acknowledged, sent again later).',
+      help: 'Audit events sent to an export sink, by sink and outcome (delivered: acknowledged; failed: in a try not acknowledged, sent again later; stubbed: refused as too large, sent as a stub naming it).',
       labelNames: ['sink', 'outcome'],
       registers: [registry],
     }),

@@ -12,7 +12,7 @@ import type { ExportCursorStore } from '../stores/types.js';
 import type { ExportSinkConfig } from './export-config.js';
 import { exportItem } from './export-record.js';
 import { nextBatch } from './next-batch.js';
-import type { ExportTransport } from './types.js';
+import type { ExportItem, ExportTransport } from './types.js';
 
 export interface ExporterTiming extends LeaseTiming {
   /** Waits while a receiver does not acknowledge: full jitter under min(cap, base·2^(failures-1)). */
@@ -45,7 +45,7 @@ export interface ExporterOptions {
   random?: () => number;
   timing?: Partial<ExporterTiming>;
   /** A batch acknowledged (`delivered`) or not (`failed`), with its size. */
-  onBatch?: (sink: string, outcome: 'delivered' | 'failed', events: number) => void;
+  onBatch?: (sink: string, outcome: 'delivered' | 'failed' | 'stubbed', events: number) => void;
   onLag?: (sink: string, lag: ExportLag) => void;
 }
 
@@ -173,9 +173,11 @@ class SinkExport {
           this.takenAtSize = 0;
           return this.deliverInParts(term, batch);
         }
-        if (error instanceof ExportNotAcknowledgedError && error.tooLarge && !stubbed) {
-          // One event the receiver will never take: sent whole it would hold every later event back for ever.
+        if (error instanceof ExportNotAcknowledgedError && error.tooLarge && !stubbed && recordBytes(items[0]!) > STUB_ABOVE_BYTES) {
+          // One large event the receiver will never take: sent whole it would hold every later event back for ever.
+          // (A receiver refusing small ones is misconfigured: that stalls, and shows as lag, as any refusal does.)
           const stub = oversizedStub(batch[0]!);
+          this.options.onBatch?.(this.config.name, 'stubbed', 1);
           this.options.logger.error({ sink: this.config.name, eventId: stub.id, bytes: stub.data.bytes }, 'audit export: the receiver refused one event as too large; sending a stub that names it (read the event from the broker\'s log)');
           items = [exportItem(stub, this.config.format)];
           stubbed = true;
@@ -219,6 +221,18 @@ async function measureLag(options: ExporterOptions, clock: Clock): Promise<void>
       options.logger.debug({ err: error, sink: config.name }, 'audit export: lag not measured');
     }
   }
+}
+
+/**
+ * The size above which one event a receiver refuses as too large goes as its stub: every
+ * receiver takes events this small (HEC's default limit is 1 MB, OTLP collectors' 4 MiB or
+ * more), and people's arguments are cut to 8 KiB each, so only an event grown large in the
+ * sink's encoding gets there.
+ */
+const STUB_ABOVE_BYTES = 32 * 1024;
+
+function recordBytes(item: ExportItem): number {
+  return Buffer.byteLength(JSON.stringify(item.record));
 }
 
 /**

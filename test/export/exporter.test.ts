@@ -112,10 +112,12 @@ describe('the audit exporter', () => {
 
   it('sends one event the receiver refuses as too large on its own as a stub naming it, and goes on with the events after it', async () => {
     const { stores } = await storesFor('embedded');
-    const hec = await startHecReceiver(tls, TOKEN, { maxEventBytes: 4_000 });
+    const hec = await startHecReceiver(tls, TOKEN, { maxEventBytes: 20_000 });
     cleanups.push(hec.stop);
     const before = await append(stores, 2);
-    const large = await stores.audit.append({ type: 'mcp.request', outcome: 'SUCCESS', actor: 'alice@example.com', data: { params: { text: 'x'.repeat(6_000) } } });
+    // Over 32 KiB as a record (each string of it within the log's own bounds).
+    const fields = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`f${i}`, 'x'.repeat(400)]));
+    const large = await stores.audit.append({ type: 'mcp.request', outcome: 'SUCCESS', actor: 'alice@example.com', data: { params: fields } });
     const after = await append(stores, 2);
     exporter(stores, [hecSink(hec.url, 1)]);
     await expect.poll(() => stores.exportCursors.cursor('splunk'), { timeout: 15_000 }).toBe(after.at(-1)!.id);
@@ -124,7 +126,7 @@ describe('the audit exporter', () => {
     const stub = hec.events.find((r) => r.id === large.id)!.record;
     expect(stub).toEqual(exportItem(oversizedStub(large), 'ocsf').record);
     expect(oversizedStub(large)).toMatchObject({ id: large.id, type: 'mcp.request', actor: 'alice@example.com', hash: large.hash, prevHash: large.prevHash, data: { oversized: true } });
-    expect(oversizedStub(large).data.bytes).toBeGreaterThan(6_000);
+    expect(oversizedStub(large).data.bytes).toBeGreaterThan(40_000);
   });
 
   it('sends a batch the receiver refuses as too large (413) in halves, until each is taken: nothing lost, repeated or out of order', async () => {
