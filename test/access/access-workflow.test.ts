@@ -127,11 +127,15 @@ for (const backend of backends) {
         for (const requestId of ['no-such-request', 'another-one', 'x'.repeat(64)]) {
           expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId, decision: 'DENY' }))).toBe('NOT_FOUND');
         }
+        expect((await refusedNow()).slice(-3).map((e) => e.data.requestId)).toEqual([null, null, null]);
         expect(await codeOf(fx.access.reviewRequest(fx.as('alice'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
-        expect(await refusedNow()).toHaveLength(3);
+        expect(await refusedNow()).toHaveLength(6);
         fx.clock.advance(60_000);
         expect(await codeOf(fx.access.reviewRequest(fx.as('alice'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
-        expect(await refusedNow()).toHaveLength(4);
+        expect(await refusedNow()).toHaveLength(7);
+        // Made-up ids each differ: at most ten of one person's refusals are audited a minute.
+        for (let n = 0; n < 20; n++) expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId: `guess-${n}`, decision: 'DENY' }))).toBe('NOT_FOUND');
+        expect(await refusedNow()).toHaveLength(17);
       });
 
       it('refuses self-review by the requester\'s address through another identity (another IdP), whatever its ASCII case', async () => {
@@ -147,11 +151,15 @@ for (const backend of backends) {
         for (const requestId of ['no-such-request', 'another-one', 'x'.repeat(64)]) {
           expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId, decision: 'DENY' }))).toBe('NOT_FOUND');
         }
+        expect((await refusedNow()).slice(-3).map((e) => e.data.requestId)).toEqual([null, null, null]);
         expect(await codeOf(fx.access.reviewRequest(fx.as('alice'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
-        expect(await refusedNow()).toHaveLength(3);
+        expect(await refusedNow()).toHaveLength(6);
         fx.clock.advance(60_000);
         expect(await codeOf(fx.access.reviewRequest(fx.as('alice'), { requestId: created.id, decision: 'APPROVE' }))).toBe('SELF_REVIEW');
-        expect(await refusedNow()).toHaveLength(4);
+        expect(await refusedNow()).toHaveLength(7);
+        // Made-up ids each differ: at most ten of one person's refusals are audited a minute.
+        for (let n = 0; n < 20; n++) expect(await codeOf(fx.access.reviewRequest(fx.as('bob'), { requestId: `guess-${n}`, decision: 'DENY' }))).toBe('NOT_FOUND');
+        expect(await refusedNow()).toHaveLength(17);
       });
 
       it('refuses reviewers outside their rules the same way as unknown requests (no oracle)', async () => {
