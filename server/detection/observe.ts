@@ -146,7 +146,7 @@ function unknownNamed(data: Record<string, unknown>): string | null {
 /**
  * Where a request refused for an unknown name holds that name (broker/core/client-requests.ts):
  * a task by its related-task metadata, which any request may carry and which is checked
- * first, else by its own `taskId` (tasks/get, tasks/result, tasks/cancel).
+ * first, and its own `taskId` (tasks/get, tasks/result, tasks/cancel) together.
  */
 function nameIn(reason: string, params: Record<string, unknown>): unknown {
   switch (reason) {
@@ -156,8 +156,11 @@ function nameIn(reason: string, params: Record<string, unknown>): unknown {
       return params.uri;
     case 'unknown_reference':
       return params.ref;
-    default:
-      return relatedTaskOf(params) ?? params.taskId;
+    default: {
+      // Both, not the first found: a request naming a task of its own as related and guessing at `taskId` is one guess per id.
+      const related = relatedTaskOf(params);
+      return related === undefined && params.taskId === undefined ? undefined : [related ?? null, params.taskId ?? null];
+    }
   }
 }
 

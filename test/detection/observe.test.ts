@@ -171,9 +171,13 @@ describe('observe: refusals', () => {
     expect(polled).toMatch(/^[\w-]{16}$/);
     expect(await refused('unknown_task', 'tasks/result', { taskId: 'github:task-7' })).toBe(polled);
     expect(await refused('unknown_task', 'tasks/get', { taskId: 'github:task-8' })).not.toBe(polled);
-    // A tool call relating to a task of no server of the session names that task.
+    // A tool call relating to a task of no server of the session names that task, the same at each call.
     const related = { _meta: { 'io.modelcontextprotocol/related-task': { taskId: 'github:task-7' } } };
-    expect(await refused('unknown_task', 'tools/call', { name: 'echo', arguments: { n: 1 }, ...related })).toBe(polled);
+    const relating = await refused('unknown_task', 'tools/call', { name: 'echo', arguments: { n: 1 }, ...related });
+    expect(await refused('unknown_task', 'tools/call', { name: 'echo', arguments: { n: 2 }, ...related })).toBe(relating);
+    // Guessing task ids behind a related task of one's own: each guess is its own name.
+    const guesses = await Promise.all(['guess-1', 'guess-2', 'guess-3'].map((taskId) => refused('unknown_task', 'tasks/get', { taskId, ...related })));
+    expect(new Set(guesses).size).toBe(3);
     // A completion names its reference, whatever the client has typed so far.
     const ref = { type: 'ref/prompt', name: 'review' };
     const completed = await refused('unknown_reference', 'completion/complete', { ref, argument: { name: 'pr', value: '1' } });

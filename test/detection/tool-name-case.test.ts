@@ -5,7 +5,9 @@ import { Evaluator } from '../../server/detection/evaluator.js';
 import { GrantRoles } from '../../server/detection/grant-roles.js';
 import { createRules } from '../../server/detection/rules/index.js';
 import type { AccessStore } from '../../server/stores/types.js';
-import type { Detection } from '../../server/detection/types.js';
+import { firstUseState, recordUse } from '../../server/detection/rules/first-use.js';
+import { touch } from '../../server/detection/rules/recency-set.js';
+import type { Detection, Observation } from '../../server/detection/types.js';
 import { DAY, detectionConfig, MINUTE, MONDAY } from '../support/rule-driver.js';
 
 /**
@@ -69,5 +71,17 @@ describe('a tool named in another case', () => {
     // U+0130 (İ) lowercases to "i̇" (two code points) in Unicode: the server may well tell it apart.
     await call(MONDAY + 8 * DAY, MALLORY, 'export_data_İ', { text: 'x'.repeat(1_000_000) });
     expect(raised.map((d) => d.rule)).toEqual(['first_use_by_user', 'first_use_by_role']);
+  });
+});
+
+describe('state a version before the folding stored', () => {
+  it('knows a tool recorded under its name as sent: no first use again after the upgrade, and kept under the folded name from then on', () => {
+    const state = firstUseState();
+    touch(state.servers, 'crm', MONDAY, 10);
+    touch(state.tools, 'crm/getUser', MONDAY, 10);
+    const observation = { kind: 'call', server: 'crm', tool: 'getUser', at: MONDAY + DAY } as Observation;
+    expect(recordUse(state, observation, 10, 10)).toBeNull();
+    expect(Object.keys(state.tools.last)).toEqual(['crm/getuser']);
+    expect(recordUse(state, { ...observation, tool: 'deleteUser' }, 10, 10)).toMatchObject({ what: 'tool', tool: 'deleteUser' });
   });
 });

@@ -36,9 +36,11 @@ describe('a person still in the warm-up (a new account, or one idle past stateTt
     expect(raised).toEqual(['probing']);
   });
 
-  it('is judged by the rules with a fixed threshold: breadth', async () => {
+  it('is judged by breadth on the values of one tool (record after record), not on finding their way around tools', async () => {
     const { call, raised } = engine();
     for (let i = 0; i < 16; i++) await call(MONDAY + i * 20_000, `tool-${i}`);
+    expect(raised).toEqual([]);
+    for (let i = 0; i < 70; i++) await call(MONDAY + 6 * MINUTE + i * 5_000, 'export_record', { bytes: 10 + i });
     expect(raised).toEqual(['breadth']);
   });
 

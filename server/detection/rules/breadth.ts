@@ -41,7 +41,8 @@ const DIGEST_CHARS = 16;
  * one server) within a window: an agent enumerating what it can reach, or exporting record
  * after record, by a tool or by resources/read. Everyday work touches a few tools with a
  * handful of values; one finding per sweep, naming every dimension past its threshold.
- * Fixed thresholds, so judged from a person's first call.
+ * Fixed thresholds: values are judged from a person's first call, tools and servers once
+ * they are past the warm-up.
  */
 export const breadth: DetectionRule = {
   id: 'breadth',
@@ -61,7 +62,9 @@ export const breadth: DetectionRule = {
       tools: toolKey === null ? 0 : widened(state.tools, toolKey, at, since, settings.distinctTools),
       arguments: digest === null ? 0 : widened(valuesOf(state, server, toolKey, settings), digest.slice(0, DIGEST_CHARS), at, since, settings.distinctArguments),
     };
-    const over = overThresholds(counts, settings);
+    // A newcomer finds their way around many tools and servers; sweeping one tool's values (or one
+    // server's resources) is no way of learning one's way, so that is judged from the first call.
+    const over = overThresholds(context.warm ? counts : { ...counts, servers: 0, tools: 0 }, settings);
     if (over.length === 0 || ongoing(state.latch, at, windowMs)) return null;
     flagged(state.latch, at, windowMs);
     return explain(observation, counts, over, settings, state, context.config);

@@ -1,7 +1,7 @@
 import { toolId } from '../types.js';
 import type { Observation } from '../types.js';
 import { HOUR_MS } from './time.js';
-import { recencySet, touch } from './recency-set.js';
+import { forgetKey, recencySet, touch } from './recency-set.js';
 import type { RecencySet } from './recency-set.js';
 
 /** The servers and tools (toolId) someone (a person, a role) has used, each bounded. */
@@ -31,7 +31,8 @@ export interface FirstUse {
 export function recordUse(state: FirstUseState, observation: Observation, maxTools: number, maxServers: number): FirstUse | null {
   const { server, tool, at } = observation;
   if (server === null || (observation.kind !== 'call' && observation.kind !== 'session')) return null;
-  const newTool = tool !== null && touch(state.tools, toolId(server, tool), at, maxTools);
+  const key = tool === null ? null : toolId(server, tool);
+  const newTool = key !== null && !adoptedAsSent(state.tools, `${server}/${tool}`, key, at, maxTools) && touch(state.tools, key, at, maxTools);
   if (touch(state.servers, server, at, maxServers)) {
     state.newServer = server;
     state.newServerAt = at;
@@ -39,6 +40,18 @@ export function recordUse(state: FirstUseState, observation: Observation, maxToo
   }
   if (!newTool || (state.newServer === server && at - state.newServerAt < HOUR_MS)) return null;
   return { what: 'tool', server, tool };
+}
+
+/**
+ * A tool a version before toolId recorded under its name as sent (`srv/getUser`): known, so
+ * recorded under its toolId now. Else every mixed-case tool would be a first use again after
+ * an upgrade, for every person and role at once.
+ */
+function adoptedAsSent(set: RecencySet, asSent: string, key: string, at: number, max: number): boolean {
+  if (asSent === key || !Object.hasOwn(set.last, asSent)) return false;
+  forgetKey(set, asSent);
+  touch(set, key, at, max);
+  return true;
 }
 
 /** What was known before: how many servers, and tools on this server (counted only when there is a finding to explain). */

@@ -65,10 +65,12 @@ describe('breadth', () => {
     expect(runRoutine(withHistory(), { start: MONDAY + 15 * DAY, days: 10, fromHour: 9, toHour: 17, perHour: 60, call: everyday })).toEqual([]);
   });
 
-  it('judges a person in the warm-up too (fixed thresholds): a new or long-idle account sweeping at once is flagged', () => {
+  it('judges a person in the warm-up on one tool\'s values (a new or long-idle account exporting at once is flagged), not on the tools and servers they find their way around', () => {
     const driver = new RuleDriver([breadth]);
     expect(breadth.judgesNewcomers).toBe(true);
-    expect(Array.from({ length: 30 }, (_, i) => driver.feed({ at: MONDAY + i * 10_000, server: `server-${i % 6}`, tool: `tool-${i}` })).flat()).toHaveLength(1);
+    expect(Array.from({ length: 30 }, (_, i) => driver.feed({ at: MONDAY + i * 10_000, server: `server-${i % 6}`, tool: `tool-${i}` })).flat()).toHaveLength(0);
+    const exported = Array.from({ length: 70 }, (_, i) => driver.feed({ at: MONDAY + 5 * 60_000 + i * 5_000, server: 'crm', tool: 'get_record', argumentsDigest: `${i}`.padEnd(64, 'a') })).flat();
+    expect(exported).toHaveLength(1);
   });
 
   it('flags again only after the sweep has stopped for a window', () => {
