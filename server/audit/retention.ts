@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { PortcullisError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { AuditLog } from './types.js';
+import type { AuditLog, TrimPolicy } from './types.js';
 
 const RETENTION_INTERVAL_MS = 60_000;
 
@@ -13,9 +13,21 @@ const RETENTION_INTERVAL_MS = 60_000;
 export function startRetention(log: AuditLog, policy: { maxAgeDays?: number; maxEvents?: number }, clock: Clock, logger: Logger, held: () => Promise<string[]> = async () => []): () => void {
   // Only the count waits for sinks: age retention removes what is older, sent or not.
   const holds = policy.maxEvents === undefined ? async () => [] : held;
+  const byAge = () => (policy.maxAgeDays === undefined ? undefined : clock.now() - policy.maxAgeDays * 86_400_000);
+  const trim = async () => {
+    const count: Pick<TrimPolicy, 'keep' | 'holdFrom'> = await holds().then(
+      (holdFrom) => ({ keep: policy.maxEvents, holdFrom }),
+      (error: unknown) => {
+        // What the sinks have yet to send is unknown: this pass trims by age only.
+        logger.warn({ err: error }, 'audit retention: export cursors unreadable; trimming by age only this time');
+        return {};
+      },
+    );
+    const before = byAge();
+    return before === undefined && count.keep === undefined ? 0 : log.trim({ before, ...count });
+  };
   const run = () =>
-    holds()
-      .then((holdFrom) => log.trim({ before: policy.maxAgeDays === undefined ? undefined : clock.now() - policy.maxAgeDays * 86_400_000, keep: policy.maxEvents, holdFrom }))
+    trim()
       .then((removed) => removed > 0 && logger.info({ removed }, 'audit retention trimmed the log'))
       .catch((error: unknown) => logger.warn({ err: error }, 'audit retention failed; retrying later'));
   const timer = setInterval(() => void run(), RETENTION_INTERVAL_MS);

@@ -1,5 +1,6 @@
 import type { AuditEvent, AuditLog } from '../audit/types.js';
 import type { Clock } from '../clock.js';
+import { InvalidCursorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ExportCursorStore } from '../stores/types.js';
 
@@ -15,17 +16,20 @@ export const EXPORT_HOLD_MS = 24 * 3_600_000;
  * The first event each sink has yet to send, when it is younger than EXPORT_HOLD_MS: what
  * the count rule of retention must keep (AuditLog.trim's `holdFrom`). Nothing is held for a
  * sink whose cursor cannot be read on from (retention already passed it, so holding saves
- * nothing it has not lost; or the log was reset behind it): the log's bound wins then.
+ * nothing it has not lost; or the log was reset behind it): the log's bound wins then. A
+ * store that cannot answer throws: the caller then trims by age only.
  */
 export async function unexportedEvents(deps: { sinks: readonly string[]; cursors: Pick<ExportCursorStore, 'cursor'>; audit: Pick<AuditLog, 'read'>; clock: Clock; logger: Logger }): Promise<string[]> {
   const held: string[] = [];
   for (const sink of deps.sinks) {
     let next: AuditEvent | undefined;
+    const cursor = await deps.cursors.cursor(sink);
     try {
-      const cursor = await deps.cursors.cursor(sink);
       [next] = await deps.audit.read({ ...(cursor === null ? {} : { after: cursor }), limit: 1 });
     } catch (error) {
-      deps.logger.error({ err: error, sink }, 'audit export: cannot tell what this sink has yet to send; count retention holds nothing for it');
+      // Anything else (the store unavailable) is thrown: then nothing is known to be sent, and the count waits (retention.ts).
+      if (!(error instanceof InvalidCursorError)) throw error;
+      deps.logger.error({ err: error, sink }, 'audit export: the sink\'s cursor is past retention or not in this log; count retention holds nothing for it');
       continue;
     }
     if (next === undefined) continue;

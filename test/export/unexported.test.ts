@@ -2,12 +2,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startRetention } from '../../server/audit/retention.js';
+import { StoreUnavailableError } from '../../server/errors.js';
 import { EXPORT_HOLD_MS, unexportedEvents } from '../../server/export/unexported.js';
 import { createEmbeddedStores } from '../../server/stores/embedded/index.js';
 import type { Stores } from '../../server/stores/types.js';
 import { captureLogs } from '../support/log-capture.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { startTestServer, testConfig } from '../support/test-server.js';
+
+const HOUR = 3_600_000;
 
 /**
  * Count retention waits for export sinks that are behind (for a day): someone flooding the
@@ -51,6 +55,24 @@ describe('what export sinks have yet to send', () => {
     clock.advance(-EXPORT_HOLD_MS);
     expect(await unexportedEvents({ sinks: ['hec'], cursors, audit: stores.audit, clock, logger: logs.logger })).toEqual([]);
     expect(logs.lines.join('')).toMatch(/"sink":"hec".*count retention holds nothing for it/);
+  });
+});
+
+describe('retention when the sinks\' cursors cannot be read', () => {
+  it('trims by age only: the count, which waits for sinks, waits for the next pass', async () => {
+    const clock = new ManualClock();
+    const stores = await createEmbeddedStores({ dataDir: mkdtempSync(join(tmpdir(), 'portcullis-unread-')), clock, audit: { retention: true } });
+    for (let n = 0; n < 6; n++) {
+      await stores.audit.append({ type: 'auth.login', outcome: 'SUCCESS', actor: 'a@example.com', data: { n } });
+      clock.advance(HOUR);
+    }
+    const unreadable = () => unexportedEvents({ sinks: ['hec'], cursors: { cursor: () => Promise.reject(new StoreUnavailableError('export cursors')) }, audit: stores.audit, clock, logger: captureLogs().logger });
+    await expect(unreadable()).rejects.toBeInstanceOf(StoreUnavailableError);
+    // By age (4.5 h) four stay; the count (2) would have left two.
+    const stop = startRetention(stores.audit, { maxAgeDays: 4.5 / 24, maxEvents: 2 }, clock, captureLogs().logger, unreadable);
+    await expect.poll(async () => (await stores.audit.read({ limit: 100 })).length).toBe(4);
+    stop();
+    await stores.close();
   });
 });
 
