@@ -157,9 +157,11 @@ function nameIn(reason: string, params: Record<string, unknown>): unknown {
     case 'unknown_reference':
       return params.ref;
     default: {
-      // Both, not the first found: a request naming a task of its own as related and guessing at `taskId` is one guess per id.
+      // Both when they differ, not the first found: a request naming a task of its own as related and guessing
+      // at `taskId` is one guess per id; one task named either way is one name.
       const related = relatedTaskOf(params);
-      return related === undefined && params.taskId === undefined ? undefined : [related ?? null, params.taskId ?? null];
+      const own = params.taskId;
+      return related === undefined || own === undefined || related === own ? (related ?? own) : [related, own];
     }
   }
 }

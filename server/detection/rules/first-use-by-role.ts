@@ -2,7 +2,7 @@ import { tagOf } from '../person-tag.js';
 import { toolId } from '../types.js';
 import type { DetectionRule, Observation } from '../types.js';
 import { finding } from './finding.js';
-import { firstUseState, knownBefore, recordUse, useText } from './first-use.js';
+import { adoptedAsSent, firstUseState, knownBefore, recordUse, useText } from './first-use.js';
 import type { FirstUseState } from './first-use.js';
 import { forgetKey, oldestKey } from './recency-set.js';
 import { slotOf } from './slot.js';
@@ -46,6 +46,8 @@ export const firstUseByRole: DetectionRule = {
     if (!role || observation.role === null) return null;
     const state = slotOf<RoleUseState>(role, 'first_use_by_role', firstUseState);
     const toolKey = toolKeyOf(observation);
+    // Adopted before what is new is judged: a tool an older version knew under its name as sent is no new tool, and makes no room.
+    if (toolKey !== null) adoptedAsSent(state.tools, `${observation.server}/${observation.tool}`, toolKey, observation.at, MAX_TOOLS);
     const holder = toolKey === null ? null : { key: toolKey, tag: tagOf(context.user, observation.user), isNew: !Object.hasOwn(state.tools.last, toolKey) };
     if (holder?.isNew) makeRoom(state, holder.tag);
     const use = recordUse(state, observation, MAX_TOOLS, MAX_SERVERS);

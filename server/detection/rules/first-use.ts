@@ -47,7 +47,7 @@ export function recordUse(state: FirstUseState, observation: Observation, maxToo
  * recorded under its toolId now. Else every mixed-case tool would be a first use again after
  * an upgrade, for every person and role at once.
  */
-function adoptedAsSent(set: RecencySet, asSent: string, key: string, at: number, max: number): boolean {
+export function adoptedAsSent(set: RecencySet, asSent: string, key: string, at: number, max: number): boolean {
   if (asSent === key || !Object.hasOwn(set.last, asSent)) return false;
   forgetKey(set, asSent);
   touch(set, key, at, max);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { firstUseByRole } from '../../../server/detection/rules/first-use-by-role.js';
+import { entityKey } from '../../../server/detection/types.js';
 import { firstUseByUser } from '../../../server/detection/rules/first-use-by-user.js';
 import { DAY, HOUR, MONDAY, RuleDriver, runRoutine } from '../../support/rule-driver.js';
 
@@ -100,5 +101,20 @@ describe('first_use_by_role', () => {
     expect(driver.feed({ at: AFTER, server: 'github', tool: 'delete_repo', role: 'ops' })).toEqual([]);
     expect(driver.feed({ at: AFTER + 2 * DAY, server: 'github', tool: 'drop_table', role: 'ops' })).toEqual([]);
     expect(driver.feed({ at: AFTER, server: 'github', tool: 'delete_repo', role: null })).toEqual([]);
+  });
+});
+
+describe('a role\'s known tools as an older version stored them (names as sent)', () => {
+  it('knows a tool under its name as sent even when the set is full and it is the oldest: no room made for it, no first use', () => {
+    const driver = new RuleDriver([firstUseByRole]);
+    // The role's state read back from the store: 2,000 tools, the oldest recorded under its name with capitals.
+    const last: Record<string, number> = { 'github/getUser': MONDAY };
+    for (let i = 1; i < 2000; i++) last[`github/tool-${i}`] = MONDAY + i;
+    const tools = { size: 2000, last };
+    driver.states.set(entityKey('role', 'dev'), { firstSeen: MONDAY, lastSeen: MONDAY + DAY, count: 2000, slots: { first_use_by_role: { servers: { size: 1, last: { github: MONDAY } }, tools, newServer: null, newServerAt: 0 } } });
+    expect(driver.feed({ user: 'bob@example.com', at: AFTER, server: 'github', tool: 'getUser', role: 'dev' })).toEqual([]);
+    expect(Object.hasOwn(tools.last, 'github/getuser')).toBe(true);
+    expect(Object.hasOwn(tools.last, 'github/getUser')).toBe(false);
+    expect(tools.size).toBe(2000);
   });
 });
