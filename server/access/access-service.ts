@@ -17,7 +17,7 @@ import type { AccessEvents } from './access-events.js';
 import type { AccessPolicy, RequestAsk } from './access-policy.js';
 import { argumentSchemaProblem } from './argument-rules.js';
 import { LISTING_ID } from './listing-cursor.js';
-import { RecentlySeen, WindowedBudget } from './recently-seen.js';
+import { RecentlySeen } from './recently-seen.js';
 import { isToolName } from './tool-patterns.js';
 import type { AccessRequestRecord, AccessRequestStatus, AccessScope, FiledByAgent, GrantRecord, ReviewDecision, ReviewRecord } from './types.js';
 import { grantStatus, requestStatus } from './types.js';
@@ -84,8 +84,6 @@ function samePerson(caller: Principal, user: { id: string; email: string }): boo
 }
 
 const MAX_ARGUMENT_RULES = 50;
-/** Refused reviews of one person audited a minute on an instance (made-up ids each differ). */
-const REFUSALS_AUDITED_A_MINUTE = 10;
 const MAX_WAITING_AGENT_REQUESTS = 5;
 /** Every pending request notifies its reviewers: one person (or a leaked token) must not flood them. */
 const MAX_WAITING_REQUESTS = 20;
@@ -97,7 +95,6 @@ const MAX_WAITING_REQUESTS = 20;
  */
 export class AccessService {
   private readonly refusalsAudited = new RecentlySeen(60_000, 10_000);
-  private readonly refusalBudget = new WindowedBudget(REFUSALS_AUDITED_A_MINUTE, 60_000, 10_000);
 
   constructor(private readonly deps: AccessServiceDeps) {}
 
@@ -183,15 +180,12 @@ export class AccessService {
 
   /**
    * A refused review, audited. Refusals are the asker's to repeat, and the log is not theirs
-   * to fill: one person's refusal of one kind for one id is audited once a minute, and at
-   * most REFUSALS_AUDITED_A_MINUTE of theirs a minute, on each instance; only an id a request
-   * has is recorded (null else).
+   * to fill: only an id a request has is recorded (null else, so made-up ids are one), and
+   * one person's refusal of one kind for one request is audited once a minute on each instance.
    */
   private async auditRefusedReview(asked: Principal, input: ReviewInput, error: PortcullisError): Promise<void> {
-    const now = this.deps.clock.now();
-    const asId = LISTING_ID.test(input.requestId) ? input.requestId : '';
-    if (!this.refusalsAudited.firstIn(`${asked.user.id}\n${error.code}\n${asId}`, now) || !this.refusalBudget.take(asked.user.id, now)) return;
-    const requestId = asId !== '' && (await this.deps.store.getRequest(asId)) !== null ? asId : null;
+    const requestId = LISTING_ID.test(input.requestId) && (await this.deps.store.getRequest(input.requestId)) !== null ? input.requestId : null;
+    if (!this.refusalsAudited.firstIn(`${asked.user.id}\n${error.code}\n${requestId ?? ''}`, this.deps.clock.now())) return;
     await this.deps.audit.append(byCaller(asked, { type: 'access_request.review_refused', outcome: 'DENIED', server: null, data: { requestId, decision: input.decision, code: error.code, ...reviewChannel(asked) } }));
   }
 

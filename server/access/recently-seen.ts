@@ -22,27 +22,3 @@ export class RecentlySeen {
   }
 }
 
-/** At most `limit` per key within each `windowMs` (fixed windows from a key's first take), for at most `max` keys. Per instance. */
-export class WindowedBudget {
-  private readonly windows = new Map<string, { start: number; taken: number }>();
-
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-    private readonly max: number,
-  ) {}
-
-  /** Whether `key` may take one more now (and takes it). */
-  take(key: string, now: number): boolean {
-    const window = this.windows.get(key);
-    if (window && now - window.start < this.windowMs) {
-      if (window.taken >= this.limit) return false;
-      window.taken++;
-      return true;
-    }
-    this.windows.delete(key);
-    this.windows.set(key, { start: now, taken: 1 });
-    if (this.windows.size > this.max) this.windows.delete(this.windows.keys().next().value!);
-    return true;
-  }
-}

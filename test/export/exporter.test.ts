@@ -129,6 +129,19 @@ describe('the audit exporter', () => {
     expect(oversizedStub(large).data.bytes).toBeGreaterThan(40_000);
   });
 
+  it('does not stub a small event a receiver refuses as too large: a receiver so misconfigured holds the sink back, shown as lag', async () => {
+    const { stores } = await storesFor('embedded');
+    const hec = await startHecReceiver(tls, TOKEN, { maxEventBytes: 4_000 });
+    cleanups.push(hec.stop);
+    // About 8 KB as a record: more than this receiver takes, far less than any receiver's default limit.
+    const fields = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}`, 'x'.repeat(400)]));
+    await stores.audit.append({ type: 'mcp.request', outcome: 'SUCCESS', actor: 'alice@example.com', data: { params: fields } });
+    exporter(stores, [hecSink(hec.url, 1)]);
+    await expect.poll(() => hec.refused.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+    expect(hec.events).toEqual([]);
+    expect(await stores.exportCursors.cursor('splunk')).toBeNull();
+  });
+
   it('sends a batch the receiver refuses as too large (413) in halves, until each is taken: nothing lost, repeated or out of order', async () => {
     const { stores } = await storesFor('embedded');
     const limits = { maxEventsPerRequest: 2 };
